@@ -1,0 +1,42 @@
+/**
+ * What a scenario run produces (the `--json` shape of ../shared/SCENARIO.md).
+ * Plain data only: report/ renders these without knowing any kernel object.
+ */
+
+/** The counters of one process, as /proc/PID/ksm_stat and friends show them. */
+export interface ProcRecord {
+  readonly ksm_rmap_items: number;
+  readonly ksm_zero_pages: number;
+  readonly ksm_merging_pages: number;
+  readonly ksm_process_profit: number;
+  readonly ksm_merge_any: boolean;
+  readonly ksm_mergeable: boolean;
+  readonly rss_pages: number;
+}
+
+/** Every file of /sys/kernel/mm/ksm: numbers as numbers, advisor_mode as its selected word. */
+export type KsmRecord = Readonly<Record<string, number | string>>;
+
+export interface CounterRecord {
+  readonly label: string;
+  readonly time_ms: number;
+  readonly ksm: KsmRecord;
+  readonly procs: Readonly<Record<string, ProcRecord>>;
+  readonly ksmplus?: Readonly<Record<string, number | string>>;
+}
+
+export interface ExpectResult {
+  readonly step: number;
+  readonly path: string;
+  readonly expected: number | string;
+  readonly actual: number | string | null;
+  readonly ok: boolean;
+}
+
+export interface RunResult {
+  readonly scenario: string;
+  readonly backend: string;
+  readonly ok: boolean;
+  readonly records: readonly CounterRecord[];
+  readonly expects: readonly ExpectResult[];
+}
