@@ -1,0 +1,498 @@
+/*
+ * samepage-agent: the workload process of one scenario `proc` on the kernel backend.
+ *
+ * KSM's madvise and prctl act only on the calling process, so every scenario process is a
+ * real process that maps, fills, writes, forks and execs itself, driven by the TypeScript
+ * side over a line protocol on fds 0 (commands) and 1 (replies). One command per line;
+ * every command gets exactly one reply line, "ok ..." or "err <message>".
+ *
+ *   startup            -> "ready <pid> <zero-page pfn>"
+ *   mmap SIZE SHARED NODE        -> "ok <address in hex>"  (NODE -1: no binding)
+ *   fill ADDR OFF LEN KIND [A [B]] -> "ok"   bytes at ADDR+OFF.. as the pattern at region
+ *                                           offsets OFF.. (ADDR is the region's start)
+ *   write ADDR HEX               -> "ok"
+ *   madvise ADDR LEN ADVICE      -> "ok <0 or -errno>"
+ *   prctl OPTION ARG             -> "ok <value or -errno>"
+ *   munmap ADDR LEN              -> "ok <0 or -errno>"
+ *   fork IN_FIFO OUT_FIFO        -> "ok <child pid>"; the child opens the FIFOs as its own
+ *                                   fds 0 and 1 and says "ready ..." on them
+ *   exec COMM                    -> the new image says "ready ..." (or "err ..." here)
+ *   exit                         -> "ok", then the process exits
+ *
+ * The agent keeps its own memory out of KSM's way: with MERGE_ANY set (prctl, inherited
+ * through fork and exec) Linux marks every compatible VMA mergeable, including the agent's
+ * stack, heap and library data, which the scenario knows nothing of. So after every command
+ * it clears VM_MERGEABLE (MADV_UNMERGEABLE) on everything that is not a scenario region.
+ * This happens while ksmd is held (run=0), so those pages never get rmap_items.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define PAGE_SIZE 4096UL
+#define MAX_REGIONS 4096
+#define MPOL_BIND 2
+/* Older libc headers lack the 6.4+ prctl numbers. */
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE 67
+#endif
+#ifndef PR_GET_MEMORY_MERGE
+#define PR_GET_MEMORY_MERGE 68
+#endif
+#ifndef MADV_NOHUGEPAGE
+#define MADV_NOHUGEPAGE 15
+#endif
+
+struct region {
+	uintptr_t start, end;
+};
+
+/* All mutable state of one agent; fork copies it, exec starts afresh. */
+struct agent {
+	struct region regions[MAX_REGIONS];
+	int nregions;
+	char inbuf[65536];
+	size_t inpos, inlen;
+	char *line;
+	size_t linecap;
+	unsigned long zero_pfn;
+};
+
+static void die(const char *what)
+{
+	dprintf(2, "samepage-agent[%d]: %s: %s\n", (int)getpid(), what, strerror(errno));
+	_exit(3);
+}
+
+static void scrub(const struct agent *a);
+
+/*
+ * Sends one reply line. The scrub comes first, so that whatever the command (or the agent's
+ * own allocations) created is out of KSM's reach before the TS side moves on.
+ */
+static void reply(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply(const struct agent *a, const char *fmt, ...)
+{
+	scrub(a);
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof buf - 2)
+		n = sizeof buf - 2;
+	buf[n++] = '\n';
+	for (int off = 0; off < n;) {
+		ssize_t w = write(1, buf + off, (size_t)(n - off));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			_exit(0); /* the TS side is gone: nothing left to serve */
+		off += (int)w;
+	}
+}
+
+/* Reads one command line into a->line (NUL-terminated); returns 0 at end of input. */
+static int read_line(struct agent *a)
+{
+	size_t n = 0;
+	for (;;) {
+		if (a->inpos == a->inlen) {
+			ssize_t r = read(0, a->inbuf, sizeof a->inbuf);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return 0;
+			a->inpos = 0;
+			a->inlen = (size_t)r;
+		}
+		char c = a->inbuf[a->inpos++];
+		if (n + 1 >= a->linecap) {
+			a->linecap = a->linecap ? a->linecap * 2 : 4096;
+			a->line = realloc(a->line, a->linecap);
+			if (!a->line)
+				die("realloc");
+		}
+		if (c == '\n') {
+			a->line[n] = 0;
+			return 1;
+		}
+		a->line[n++] = c;
+	}
+}
+
+/* The scenario contract's splitmix64, all arithmetic modulo 2^64. */
+static uint64_t splitmix64(uint64_t x)
+{
+	uint64_t z = x + 0x9E3779B97F4A7C15ULL;
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+enum kind { K_ZERO, K_BYTE, K_CYCLE, K_WIDX, K_NWIDX, K_RANDOM, K_PAGEMOD, K_TEXT };
+
+struct pattern {
+	enum kind kind;
+	uint64_t a, b;            /* byte / seed / period, seed */
+	unsigned char *text;
+	size_t textlen;
+};
+
+/* The 64-bit little-endian word `w` of a word-valued pattern. */
+static uint64_t pattern_word(const struct pattern *p, uint64_t w)
+{
+	switch (p->kind) {
+	case K_WIDX:
+		return w;
+	case K_NWIDX:
+		return (uint64_t)0 - w;
+	case K_RANDOM:
+		return splitmix64(p->a + w);
+	case K_PAGEMOD: {
+		uint64_t page = w / 512, k = w % 512;
+		return splitmix64(p->b + (page % p->a) * 512 + k);
+	}
+	default:
+		return 0;
+	}
+}
+
+/* Writes bytes [off, off+len) of the region at `base` as the pattern defines them. */
+static void fill(unsigned char *base, uint64_t off, uint64_t len, const struct pattern *p)
+{
+	unsigned char *dst = base + off;
+	switch (p->kind) {
+	case K_ZERO:
+		memset(dst, 0, len);
+		return;
+	case K_BYTE:
+		memset(dst, (int)p->a, len);
+		return;
+	case K_CYCLE:
+		for (uint64_t i = 0; i < len; i++)
+			dst[i] = (unsigned char)(off + i);
+		return;
+	case K_TEXT:
+		for (uint64_t i = 0; i < len; i++)
+			dst[i] = p->text[(off + i) % p->textlen];
+		return;
+	default:
+		break;
+	}
+	uint64_t word = 0, have = UINT64_MAX;
+	for (uint64_t i = 0; i < len; i++) {
+		uint64_t at = off + i;
+		if (at / 8 != have) {
+			have = at / 8;
+			word = pattern_word(p, have);
+		}
+		dst[i] = (unsigned char)(word >> (8 * (at % 8)));
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes hex in place; returns the byte count or -1. */
+static long unhex(char *s)
+{
+	size_t n = strlen(s);
+	if (n % 2)
+		return -1;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		s[i] = (char)(hi * 16 + lo);
+	}
+	return (long)(n / 2);
+}
+
+static const struct region *region_at(const struct agent *a, uintptr_t addr)
+{
+	for (int i = 0; i < a->nregions; i++)
+		if (addr >= a->regions[i].start && addr < a->regions[i].end)
+			return &a->regions[i];
+	return NULL;
+}
+
+/*
+ * Clears VM_MERGEABLE on every VMA (or part of one) that is not a scenario region, so KSM
+ * sees exactly the scenario's memory. Only needed under MERGE_ANY; madvise is the only way
+ * to take a VMA back out once prctl marked it.
+ */
+static void scrub(const struct agent *a)
+{
+	if (prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0) != 1)
+		return;
+	static char maps[1 << 20]; /* only ever read here; no state is carried */
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	size_t len = 0;
+	for (ssize_t r; (r = read(fd, maps + len, sizeof maps - 1 - len)) > 0;)
+		len += (size_t)r;
+	close(fd);
+	maps[len] = 0;
+	for (char *p = maps; *p;) {
+		unsigned long s, e;
+		if (sscanf(p, "%lx-%lx", &s, &e) == 2 && e <= 0x800000000000UL) {
+			for (uintptr_t cur = s; cur < e;) {
+				const struct region *r = region_at(a, cur);
+				if (r) {
+					cur = r->end < e ? r->end : e;
+					continue;
+				}
+				uintptr_t next = e;
+				for (int i = 0; i < a->nregions; i++)
+					if (a->regions[i].start > cur && a->regions[i].start < next)
+						next = a->regions[i].start;
+				madvise((void *)cur, next - cur, 13 /* MADV_UNMERGEABLE */);
+				cur = next;
+			}
+		}
+		char *nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+}
+
+/*
+ * The PFN of the shared zero page, which a read of a never-written private anonymous page
+ * maps. pagemap shows real PFNs to root only; 0 means unknown.
+ */
+static unsigned long probe_zero_pfn(void)
+{
+	volatile unsigned char *p = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	madvise((void *)p, PAGE_SIZE, MADV_NOHUGEPAGE);
+	(void)p[0];
+	uint64_t entry = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (pread(fd, &entry, sizeof entry, (off_t)((uintptr_t)p / PAGE_SIZE * 8)) != sizeof entry)
+			entry = 0;
+		close(fd);
+	}
+	munmap((void *)p, PAGE_SIZE);
+	if (!(entry >> 63))
+		return 0;
+	return (unsigned long)(entry & ((1ULL << 55) - 1));
+}
+
+static void announce(struct agent *a)
+{
+	reply(a, "ready %d %lu", (int)getpid(), a->zero_pfn);
+}
+
+static uint64_t num(const char *s)
+{
+	return s ? strtoull(s, NULL, 0) : 0;
+}
+
+static void cmd_mmap(struct agent *a, char **arg)
+{
+	uint64_t size = num(arg[0]);
+	int shared = (int)num(arg[1]);
+	long node = arg[2] ? strtol(arg[2], NULL, 10) : -1;
+	if (a->nregions == MAX_REGIONS) {
+		reply(a, "err too many regions");
+		return;
+	}
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		reply(a, "err mmap: %s", strerror(errno));
+		return;
+	}
+	/* THP would make KSM walk (and split) huge pages; the model has 4 KiB pages only. */
+	madvise(p, size, MADV_NOHUGEPAGE);
+	if (node >= 0 && node < 64) {
+		unsigned long mask = 1UL << node;
+		/* Best effort: a one-node machine has nothing to bind. */
+		syscall(SYS_mbind, p, size, MPOL_BIND, &mask, 64UL, 0U);
+	}
+	a->regions[a->nregions++] = (struct region){ (uintptr_t)p, (uintptr_t)p + size };
+	reply(a, "ok %lx", (unsigned long)(uintptr_t)p);
+}
+
+static void cmd_fill(const struct agent *a, char **arg)
+{
+	unsigned char *base = (unsigned char *)(uintptr_t)num(arg[0]);
+	uint64_t off = num(arg[1]), len = num(arg[2]);
+	const char *k = arg[3] ? arg[3] : "";
+	struct pattern p = { 0 };
+	if (!strcmp(k, "zero")) {
+		p.kind = K_ZERO;
+	} else if (!strcmp(k, "byte")) {
+		p.kind = K_BYTE;
+		p.a = num(arg[4]) & 255;
+	} else if (!strcmp(k, "byte-cycle")) {
+		p.kind = K_CYCLE;
+	} else if (!strcmp(k, "word-index")) {
+		p.kind = K_WIDX;
+	} else if (!strcmp(k, "neg-word-index")) {
+		p.kind = K_NWIDX;
+	} else if (!strcmp(k, "random")) {
+		p.kind = K_RANDOM;
+		p.a = num(arg[4]);
+	} else if (!strcmp(k, "page-mod")) {
+		p.kind = K_PAGEMOD;
+		p.a = num(arg[4]);
+		p.b = num(arg[5]);
+		if (p.a == 0) {
+			reply(a, "err page-mod period must be positive");
+			return;
+		}
+	} else if (!strcmp(k, "text")) {
+		p.kind = K_TEXT;
+		long n = arg[4] ? unhex(arg[4]) : -1;
+		if (n <= 0) {
+			reply(a, "err text pattern needs non-empty hex");
+			return;
+		}
+		p.text = (unsigned char *)arg[4];
+		p.textlen = (size_t)n;
+	} else {
+		reply(a, "err unknown pattern '%s'", k);
+		return;
+	}
+	fill(base, off, len, &p);
+	reply(a, "ok");
+}
+
+static void cmd_write(const struct agent *a, char **arg)
+{
+	unsigned char *dst = (unsigned char *)(uintptr_t)num(arg[0]);
+	long n = arg[1] ? unhex(arg[1]) : -1;
+	if (n < 0) {
+		reply(a, "err bad hex");
+		return;
+	}
+	memcpy(dst, arg[1], (size_t)n);
+	reply(a, "ok");
+}
+
+static void cmd_fork(struct agent *a, char **arg)
+{
+	if (!arg[0] || !arg[1]) {
+		reply(a, "err fork needs two FIFO paths");
+		return;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		reply(a, "err fork: %s", strerror(errno));
+		return;
+	}
+	if (pid > 0) {
+		reply(a, "ok %d", (int)pid);
+		return;
+	}
+	/* The child: same opening order as the TS side (commands first), so neither blocks. */
+	int in = open(arg[0], O_RDONLY);
+	if (in < 0)
+		die("open command FIFO");
+	int out = open(arg[1], O_WRONLY);
+	if (out < 0)
+		die("open reply FIFO");
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0)
+		die("dup2");
+	close(in);
+	close(out);
+	a->inpos = a->inlen = 0;
+	announce(a);
+}
+
+static void cmd_exec(const struct agent *a, char **arg)
+{
+	const char *comm = arg[0] ? arg[0] : "samepage-agent";
+	/* fds 0..2 are not close-on-exec: the new image keeps this process's channel. */
+	execl("/proc/self/exe", "samepage-agent", "--comm", comm, (char *)NULL);
+	reply(a, "err exec: %s", strerror(errno));
+}
+
+static void serve(struct agent *a)
+{
+	while (read_line(a)) {
+		char *arg[8] = { 0 };
+		char *save = NULL;
+		char *cmd = strtok_r(a->line, " ", &save);
+		for (int i = 0; cmd && i < 8; i++)
+			arg[i] = strtok_r(NULL, " ", &save);
+		if (!cmd)
+			continue;
+		if (!strcmp(cmd, "mmap")) {
+			cmd_mmap(a, arg);
+		} else if (!strcmp(cmd, "fill")) {
+			cmd_fill(a, arg);
+		} else if (!strcmp(cmd, "write")) {
+			cmd_write(a, arg);
+		} else if (!strcmp(cmd, "madvise")) {
+			int r = madvise((void *)(uintptr_t)num(arg[0]), num(arg[1]), (int)num(arg[2]));
+			reply(a, "ok %d", r == 0 ? 0 : -errno);
+		} else if (!strcmp(cmd, "prctl")) {
+			int r = prctl((int)num(arg[0]), (unsigned long)num(arg[1]), 0UL, 0UL, 0UL);
+			int err = errno;
+			reply(a, "ok %d", r < 0 ? -err : r);
+		} else if (!strcmp(cmd, "munmap")) {
+			uintptr_t start = (uintptr_t)num(arg[0]);
+			int r = munmap((void *)start, num(arg[1]));
+			int err = errno;
+			for (int i = 0; r == 0 && i < a->nregions; i++)
+				if (a->regions[i].start == start) {
+					a->regions[i] = a->regions[--a->nregions];
+					break;
+				}
+			reply(a, "ok %d", r == 0 ? 0 : -err);
+		} else if (!strcmp(cmd, "fork")) {
+			cmd_fork(a, arg);
+		} else if (!strcmp(cmd, "exec")) {
+			cmd_exec(a, arg);
+		} else if (!strcmp(cmd, "exit")) {
+			reply(a, "ok");
+			_exit(0);
+		} else {
+			reply(a, "err unknown command '%s'", cmd);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct agent a; /* large; lives in .bss rather than on the stack */
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], "--comm"))
+			prctl(PR_SET_NAME, (unsigned long)argv[i + 1], 0UL, 0UL, 0UL);
+	/* Children of a fork step are reaped by the kernel: the scenario never waits on them. */
+	signal(SIGCHLD, SIG_IGN);
+	/* A broken channel must end the agent, not kill it mid-write with SIGPIPE noise. */
+	signal(SIGPIPE, SIG_IGN);
+	a.zero_pfn = probe_zero_pfn();
+	announce(&a);
+	serve(&a);
+	return 0;
+}
