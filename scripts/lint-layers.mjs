@@ -1,0 +1,272 @@
+#!/usr/bin/env node
+/**
+ * The layer check of `npm run lint` (see ../shared/DESIGN.md, "The shape of the system").
+ *
+ *   node scripts/lint-layers.mjs [ROOT]
+ *
+ * Scans ROOT/src/**\/*.ts (ROOT defaults to the repository holding this script) for:
+ *   - imports that go against the layer order (import, import type, export ... from, import());
+ *   - wall-clock time, timers and Math.random outside the layers allowed to touch the machine;
+ *   - module-level `let`/`var` (module state: the kernel's globals belong on an instance).
+ * Prints `file:line: message` per violation and exits 1, or one summary line and exits 0.
+ * Plain Node with no dependencies so it runs before anything is built.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * What each layer may import directly, besides itself. `system` is src/system.ts.
+ * `cli` is in nobody's list: nothing imports the command line.
+ */
+const DIRECT = {
+  lib: [],
+  sim: ['lib'],
+  mm: ['lib', 'sim'],
+  ksm: ['lib', 'sim', 'mm'],
+  ksmplus: ['lib', 'sim', 'mm', 'ksm'],
+  stats: ['lib'],
+  sysfs: ['lib', 'sim', 'mm', 'ksm', 'ksmplus', 'stats'],
+  system: ['lib', 'sim', 'mm', 'ksm', 'ksmplus', 'stats', 'sysfs'],
+  scenario: ['lib', 'sysfs', 'system'],
+  host: ['lib', 'stats'],
+  backends: ['lib', 'scenario', 'system', 'sysfs', 'host', 'sim', 'mm', 'ksm', 'ksmplus', 'stats'],
+  // report sees scenario's plain record types only (PLAIN_RECORDS below), never a kernel object.
+  report: ['lib'],
+  cli: ['lib', 'sim', 'mm', 'ksm', 'ksmplus', 'stats', 'sysfs', 'system', 'scenario', 'host', 'backends', 'report'],
+};
+
+/** The files of scenario/ that report/ may read: plain data, no behaviour. */
+const PLAIN_RECORDS = new Set(['scenario/records.ts', 'scenario/types.ts']);
+
+/** Layers (relative to src/) where real time and timers are the point, not a bug. */
+const TIME_ALLOWED = ['cli/', 'backends/kernel/', 'host/'];
+
+/** Nondeterminism banned elsewhere: time must come from the injected clock, chance from the PRNG. */
+const BANNED = [
+  [/\bMath\.random\b/g, 'Math.random'],
+  [/\bDate\.now\b/g, 'Date.now'],
+  [/\bnew\s+Date\b/g, 'new Date('],
+  [/\bperformance\.now\b/g, 'performance.now'],
+  [/\bsetTimeout\b/g, 'setTimeout'],
+  [/\bsetInterval\b/g, 'setInterval'],
+  [/\bsetImmediate\b/g, 'setImmediate'],
+  [/\bprocess\.hrtime\b/g, 'process.hrtime'],
+];
+
+/**
+ * Import forms, matched on source whose comments are blanked. The static form refuses to
+ * cross a quote or a semicolon, so it cannot run from one statement into a string of another.
+ */
+const IMPORT_PATTERNS = [
+  /(?<![.\w$])(?:import|export)\s[^'"`;]*?\bfrom\s*(['"])([^'"\n]+)\1/g,
+  /(?<![.\w$])import\s*(['"])([^'"\n]+)\1/g,
+  /(?<![.\w$])import\s*\(\s*(['"])([^'"\n]+)\1\s*\)/g,
+];
+
+/** For every layer, all it may import: its direct list, closed transitively (for test files). */
+function closure() {
+  const out = {};
+  const visit = (layer, seen) => {
+    for (const dep of DIRECT[layer] ?? []) {
+      if (!seen.has(dep)) {
+        seen.add(dep);
+        visit(dep, seen);
+      }
+    }
+    return seen;
+  };
+  for (const layer of Object.keys(DIRECT)) out[layer] = visit(layer, new Set());
+  return out;
+}
+
+/** `lib`, `system`, ... for a path relative to src/ (with `/` separators); undefined if none. */
+function layerOf(srcRel) {
+  if (srcRel === 'system.ts') return 'system';
+  const slash = srcRel.indexOf('/');
+  if (slash < 0) return undefined;
+  const dir = srcRel.slice(0, slash);
+  return Object.hasOwn(DIRECT, dir) ? dir : undefined;
+}
+
+/**
+ * Two copies of `text` of the same length and line structure: `code` with comments blanked
+ * (strings kept, for import specifiers) and `bare` with string and template contents blanked
+ * too (for banned words and top-level `let`). Template `${...}` expressions stay code.
+ * Regular-expression literals are not recognised: a quote inside one would confuse this,
+ * which is acceptable for this code base and would show up as a spurious violation.
+ */
+export function blank(text) {
+  const code = text.split('');
+  const bare = text.split('');
+  const wipe = (arr, from, to) => {
+    for (let k = from; k < to; k++) if (arr[k] !== '\n') arr[k] = ' ';
+  };
+  const n = text.length;
+  // Brace depth at which each open `${` started: its closing brace resumes the template.
+  const templates = [];
+  let depth = 0;
+  let i = 0;
+  const scanTemplate = (from) => {
+    let j = from;
+    while (j < n) {
+      const ch = text[j];
+      if (ch === '\\') j += 2;
+      else if (ch === '`') {
+        wipe(bare, from, j);
+        return j + 1;
+      } else if (ch === '$' && text[j + 1] === '{') {
+        wipe(bare, from, j);
+        templates.push(depth);
+        depth++;
+        return j + 2;
+      } else j++;
+    }
+    wipe(bare, from, n);
+    return n;
+  };
+  while (i < n) {
+    const ch = text[i];
+    const next = text[i + 1];
+    if (ch === '/' && next === '/') {
+      const end = text.indexOf('\n', i);
+      const stop = end < 0 ? n : end;
+      wipe(code, i, stop);
+      wipe(bare, i, stop);
+      i = stop;
+    } else if (ch === '/' && next === '*') {
+      const end = text.indexOf('*/', i + 2);
+      const stop = end < 0 ? n : end + 2;
+      wipe(code, i, stop);
+      wipe(bare, i, stop);
+      i = stop;
+    } else if (ch === '"' || ch === "'") {
+      let j = i + 1;
+      while (j < n && text[j] !== ch && text[j] !== '\n') j += text[j] === '\\' ? 2 : 1;
+      wipe(bare, i + 1, Math.min(j, n));
+      i = j + 1;
+    } else if (ch === '`') {
+      i = scanTemplate(i + 1);
+    } else if (ch === '{') {
+      depth++;
+      i++;
+    } else if (ch === '}') {
+      depth--;
+      if (templates.length > 0 && templates[templates.length - 1] === depth) {
+        templates.pop();
+        i = scanTemplate(i + 1);
+      } else i++;
+    } else i++;
+  }
+  return { code: code.join(''), bare: bare.join('') };
+}
+
+/** 1-based line of each offset, by binary search over line starts. */
+function lineIndex(text) {
+  const starts = [0];
+  for (let k = 0; k < text.length; k++) if (text[k] === '\n') starts.push(k + 1);
+  return (offset) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  };
+}
+
+function listTs(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...listTs(full));
+    else if (name.endsWith('.ts')) out.push(full);
+  }
+  return out;
+}
+
+const toPosix = (p) => p.split(sep).join('/');
+
+/** Every violation under root/src, as { file (relative to root), line, message }, in file order. */
+export function lint(root) {
+  const src = join(root, 'src');
+  const testDir = join(root, 'test');
+  const below = closure();
+  const violations = [];
+  const files = listTs(src);
+  for (const file of files) {
+    const rel = toPosix(relative(root, file));
+    const srcRel = toPosix(relative(src, file));
+    const text = readFileSync(file, 'utf8');
+    const { code, bare } = blank(text);
+    const lineOf = lineIndex(text);
+    const report = (offset, message) => violations.push({ file: rel, line: lineOf(offset), message });
+    const layer = layerOf(srcRel);
+    const isTest = srcRel.endsWith('.test.ts');
+
+    if (layer === undefined) {
+      report(0, `not in any layer: put it under one of src/{${Object.keys(DIRECT).filter((l) => l !== 'system').join(',')}}/ or add a layer to scripts/lint-layers.mjs`);
+    } else {
+      for (const pattern of IMPORT_PATTERNS) {
+        for (const m of code.matchAll(pattern)) {
+          const spec = m[2];
+          if (!spec.startsWith('.') && !spec.startsWith('/')) continue; // a package, not ours
+          const offset = m.index + m[0].lastIndexOf(spec);
+          const target = resolve(dirname(file), spec);
+          const targetRel = toPosix(relative(src, target));
+          if (targetRel.startsWith('../') || targetRel === '..') {
+            const testRel = toPosix(relative(testDir, target));
+            const inTest = !testRel.startsWith('../') && testRel !== '..';
+            if (!(isTest && inTest)) {
+              report(offset, `${layer} imports '${spec}' from outside src/${inTest ? ' (test helpers are for *.test.ts files)' : ''}`);
+            }
+            continue;
+          }
+          const targetLayer = layerOf(targetRel);
+          if (targetLayer === undefined || targetLayer === layer) continue; // the former is reported on its own file
+          const allowed = isTest ? below[layer] : new Set(DIRECT[layer]);
+          const ok = allowed.has(targetLayer) || (layer === 'report' && PLAIN_RECORDS.has(targetRel));
+          if (!ok) {
+            const why = targetLayer === 'cli' ? 'nothing imports cli' : `${layer} may import ${[...allowed].join(', ') || 'nothing of ours'}${layer === 'report' ? ' and src/scenario/{records,types}.ts' : ''}`;
+            report(offset, `${layer} must not import ${targetLayer}: '${spec}' (${why})`);
+          }
+        }
+      }
+    }
+
+    if (!TIME_ALLOWED.some((prefix) => srcRel.startsWith(prefix))) {
+      for (const [pattern, name] of BANNED) {
+        for (const m of bare.matchAll(pattern)) {
+          report(m.index, `${name} is banned here: take time from the injected clock and chance from the seeded PRNG`);
+        }
+      }
+    }
+
+    for (const m of bare.matchAll(/^(?:export\s+)?(let|var)\b/gm)) {
+      report(m.index, `module-level ${m[1]} is module state: make it a field of an instance`);
+    }
+  }
+  violations.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
+  return { files: files.length, violations };
+}
+
+function mainCli() {
+  const root = resolve(process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..'));
+  if (!existsSync(join(root, 'src'))) {
+    console.error(`lint-layers: no src/ directory under ${root}`);
+    process.exitCode = 2;
+    return;
+  }
+  const { files, violations } = lint(root);
+  for (const v of violations) console.log(`${v.file}:${v.line}: ${v.message}`);
+  if (violations.length > 0) {
+    console.log(`lint-layers: ${violations.length} violation${violations.length === 1 ? '' : 's'} in ${files} files`);
+    process.exitCode = 1;
+  } else {
+    console.log(`lint-layers: ${files} files, layers and determinism rules hold`);
+  }
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) mainCli();

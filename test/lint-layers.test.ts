@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: the first ancestor holding package.json (this runs from test/ or dist/test/). */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('package.json not found above the test');
+    dir = up;
+  }
+  return dir;
+}
+
+const SCRIPT = join(repoRoot(), 'scripts', 'lint-layers.mjs');
+
+function fakeTree(files: Readonly<Record<string, string>>): string {
+  const root = mkdtempSync(join(tmpdir(), 'samepage-lint-'));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
+
+function lint(root: string): { status: number | null; lines: string[] } {
+  const run = spawnSync(process.execPath, [SCRIPT, root], { encoding: 'utf8' });
+  return { status: run.status, lines: run.stdout.trim().split('\n') };
+}
+
+const CLEAN: Readonly<Record<string, string>> = {
+  'src/lib/util.ts': 'export const one = 1;\n',
+  'src/sim/clock.ts': "import { one } from '../lib/util.ts';\n// Math.random in a comment is not a call\nexport const msg = 'Date.now in a string is fine';\n",
+  'src/mm/page.ts': "import type { one } from '../lib/util.ts';\nexport function f(): void {\n  let local = 0;\n  local++;\n}\n",
+  'src/ksm/ksm.ts': "import {\n  f,\n} from '../mm/page.ts';\nexport { f };\n",
+  'src/report/table.ts': "import type { RunResult } from '../scenario/records.ts';\n",
+  'src/scenario/records.ts': 'export interface RunResult { ok: boolean }\n',
+  'src/scenario/run.test.ts': "import '../ksm/ksm.ts';\nimport { helper } from '../../test/helper.ts';\n",
+  'src/cli/main.ts': "import '../report/table.ts';\nexport const t = Date.now();\nsetTimeout(() => {}, 1);\n",
+  'src/system.ts': "export * from './ksm/ksm.ts';\n",
+  'test/helper.ts': 'export const helper = 1;\n',
+};
+
+test('lint-layers accepts a tree that keeps every rule', () => {
+  const root = fakeTree(CLEAN);
+  try {
+    const { status, lines } = lint(root);
+    assert.equal(status, 0, lines.join('\n'));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0] ?? '', /^lint-layers: 9 files/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('lint-layers reports each kind of violation with file and line', () => {
+  const root = fakeTree({
+    ...CLEAN,
+    // mm never imports ksm (type-only, multi-line: the line is the specifier's).
+    'src/mm/bad.ts': "export const a = 1;\nimport type {\n  X,\n} from '../ksm/ksm.ts';\n",
+    // report sees records.ts/types.ts only.
+    'src/report/bad.ts': "export { run } from '../scenario/run.ts';\n",
+    // nothing imports cli, not even through import().
+    'src/lib/bad.ts': "export const m = import('../cli/main.ts');\n",
+    // non-test code may not use test helpers.
+    'src/sim/bad.ts': "import { helper } from '../../test/helper.ts';\n",
+    // determinism: outside cli/, backends/kernel/, host/.
+    'src/ksm/time.ts': 'export function now(): number {\n  return Date.now() + Math.random();\n}\n',
+    'src/backends/model/t.ts': 'export const d = `at ${new Date().toISOString()}`;\n',
+    // module state.
+    'src/sim/state.ts': 'let counter = 0;\nexport let shared = 1;\nexport function bump(): number { return ++counter + shared; }\n',
+    // a file outside every layer.
+    'src/stray.ts': 'export {};\n',
+  });
+  try {
+    const { status, lines } = lint(root);
+    assert.equal(status, 1);
+    const has = (prefix: string, pattern: RegExp): void => {
+      assert.ok(
+        lines.some((l) => l.startsWith(prefix) && pattern.test(l)),
+        `expected ${prefix} ${String(pattern)} in:\n${lines.join('\n')}`,
+      );
+    };
+    has('src/mm/bad.ts:4: ', /mm must not import ksm/);
+    has('src/report/bad.ts:1: ', /report must not import scenario/);
+    has('src/lib/bad.ts:1: ', /nothing imports cli/);
+    has('src/sim/bad.ts:1: ', /outside src\//);
+    has('src/ksm/time.ts:2: ', /Date\.now is banned/);
+    has('src/ksm/time.ts:2: ', /Math\.random is banned/);
+    has('src/backends/model/t.ts:1: ', /new Date\( is banned/);
+    has('src/sim/state.ts:1: ', /module-level let/);
+    has('src/sim/state.ts:2: ', /module-level let/);
+    has('src/stray.ts:1: ', /not in any layer/);
+    assert.match(lines.at(-1) ?? '', /^lint-layers: 10 violations/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
