@@ -1,0 +1,449 @@
+/**
+ * The kernel backend: a scenario on the live Linux kernel, with one real process (an agent,
+ * native/agent.c) per scenario proc and the real /sys/kernel/mm/ksm. See "The kernel
+ * backend" in ../shared/SCENARIO.md for the contract this implements.
+ */
+import { existsSync, realpathSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
+import { PAGE_SIZE } from '../../lib/sizes.ts';
+import { StepError, type Backend } from '../../scenario/backend.ts';
+import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
+import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/types.ts';
+import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
+import { BackendUnavailable } from './errors.ts';
+import { MachineGuard } from './guard.ts';
+import { countPresentPages, findKsmUsers, readKsmStat, readProcessMemory } from './procfs.ts';
+import { checkKsmWritable, KSM_DIR, ksmFiles, readSysfs, selectedWord, SYS_MM, writeSysfs } from './sysfs.ts';
+
+export interface KernelBackendOptions {
+  /** The agent binary; default native/build/samepage-agent of this package. */
+  readonly agentPath?: string;
+  /** Base wall-clock limit of a `wait full_scans`, scaled up with the work; default 60 s. */
+  readonly waitTimeoutMs?: number;
+  /** How often a wait polls full_scans; default 5 ms. */
+  readonly pollMs?: number;
+  /** Notes that do not fail a run (a wait overshot its boundary, a value not restored). */
+  readonly onWarning?: (message: string) => void;
+  /** Clean up on SIGINT/SIGTERM/SIGHUP, uncaught errors and exit; default true. */
+  readonly installProcessHandlers?: boolean;
+}
+
+const ADVICE: Readonly<Record<Advice, number>> = { MADV_MERGEABLE: 12, MADV_UNMERGEABLE: 13, MADV_DONTNEED: 4 };
+const PRCTL: Readonly<Record<PrctlOption, number>> = { PR_SET_MEMORY_MERGE: 67, PR_GET_MEMORY_MERGE: 68 };
+/** Linux never resets these, so records show their growth since start. */
+const GROWTH_FILES = new Set(['pages_scanned', 'pages_skipped']);
+const RUN_PATH = `${KSM_DIR}/run`;
+
+interface Region {
+  readonly address: number;
+  readonly size: number;
+}
+
+interface Proc {
+  readonly agent: Agent;
+  regions: Map<string, Region>;
+}
+
+export function createKernelBackend(opts: KernelBackendOptions = {}): Backend {
+  return new KernelBackend(opts);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+class KernelBackend implements Backend {
+  readonly name = 'kernel' as const;
+  readonly #agentPath: string;
+  readonly #waitTimeoutMs: number;
+  readonly #pollMs: number;
+  readonly #warn: (message: string) => void;
+  readonly #installHandlers: boolean;
+  readonly #procs = new Map<string, Proc>();
+  /** Every agent ever started, so none escapes cleanup (exited ones are simply dead). */
+  readonly #agents: Agent[] = [];
+  readonly #guard: MachineGuard;
+  #agentExe = '';
+  /** The scenario's view of ksm/run; the real file holds 0 outside waits. */
+  #run = 0;
+  #baseline = new Map<string, number>();
+  #startedAt: number | undefined;
+  #stopped = false;
+
+  constructor(opts: KernelBackendOptions) {
+    this.#agentPath = opts.agentPath ?? defaultAgentPath();
+    this.#waitTimeoutMs = opts.waitTimeoutMs ?? 60_000;
+    this.#pollMs = opts.pollMs ?? 5;
+    this.#warn = opts.onWarning ?? ((m) => process.stderr.write(`samepage: kernel backend: ${m}\n`));
+    this.#installHandlers = opts.installProcessHandlers ?? true;
+    this.#guard = new MachineGuard({ killAgents: () => this.#killAllSync(), onWarning: this.#warn });
+  }
+
+  async start(scenario: Scenario): Promise<void> {
+    if (this.#startedAt !== undefined || this.#stopped) throw new Error('The kernel backend was already started');
+    this.#checkMachine();
+    this.#guard.lock();
+    try {
+      const users = findKsmUsers(new Set([process.pid]));
+      if (users.length > 0) {
+        const list = users.map((u) => `${u.pid} (${u.comm}: ${u.why})`).join('; ');
+        throw new BackendUnavailable(
+          `Other processes already use KSM, whose counters are global: ${list}. ` +
+            'Stop them or take them out of KSM (prctl PR_SET_MEMORY_MERGE 0, MADV_UNMERGEABLE) first',
+        );
+      }
+      this.#guard.arm(this.#installHandlers);
+    } catch (err) {
+      this.#guard.release();
+      throw err;
+    }
+    for (const f of GROWTH_FILES) this.#baseline.set(f, Number(readSysfs(`${KSM_DIR}/${f}`) ?? '0'));
+    this.#startedAt = performance.now();
+    this.#realRun('2');
+    this.#run = 2;
+    this.#realRun('0');
+    for (const [file, value] of scenario.ksm) {
+      const r = await this.sysfsWrite(`ksm/${file}`, value);
+      if (r !== 0) throw new StepError(`Setting ksm.${file} to '${value}' failed: ${errnoName(r)}`);
+    }
+  }
+
+  /** Refuses, with the reason and the fix, a machine the backend cannot use. */
+  #checkMachine(): void {
+    if (process.platform !== 'linux') throw new BackendUnavailable('The kernel backend needs Linux');
+    if (process.getuid?.() !== 0) {
+      throw new BackendUnavailable(
+        'The kernel backend needs root: it writes /sys/kernel/mm/ksm and reads other processes\' page tables',
+      );
+    }
+    if (!existsSync(KSM_DIR)) {
+      throw new BackendUnavailable(`This kernel has no KSM: ${KSM_DIR} is missing (CONFIG_KSM is off)`);
+    }
+    try {
+      checkKsmWritable();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new BackendUnavailable(`${KSM_DIR} is not writable here (${code}), e.g. a read-only /sys in a container`);
+    }
+    if (!existsSync(this.#agentPath)) {
+      throw new BackendUnavailable(
+        `The samepage agent is missing at ${this.#agentPath}. Build it with \`node scripts/build-native.mjs\` ` +
+          '(npm install runs it; it needs a C compiler such as gcc)',
+      );
+    }
+    this.#agentExe = realpathSync(this.#agentPath);
+  }
+
+  async spawn(proc: string, comm: string): Promise<void> {
+    if (this.#procs.has(proc)) throw new StepError(`Proc '${proc}' already exists`);
+    const agent = await Agent.spawn(this.#agentExe, proc, comm);
+    this.#agents.push(agent);
+    this.#procs.set(proc, { agent, regions: new Map() });
+  }
+
+  async mmap(proc: string, region: string, size: number, shared: boolean, node: number | undefined): Promise<void> {
+    const p = this.#proc(proc);
+    if (p.regions.has(region)) throw new StepError(`Region '${region}' of proc '${proc}' already exists`);
+    const reply = await p.agent.request(`mmap ${size} ${shared ? 1 : 0} ${node ?? -1}`);
+    p.regions.set(region, { address: Number.parseInt(reply, 16), size });
+  }
+
+  async fill(proc: string, region: string, pattern: Pattern, offset: number, size: number | undefined): Promise<void> {
+    const p = this.#proc(proc);
+    const r = this.#region(p, proc, region);
+    const len = this.#range(r, proc, region, offset, size);
+    await p.agent.request(`fill ${r.address} ${offset} ${len} ${patternArgs(pattern)}`);
+  }
+
+  async write(proc: string, region: string, offset: number, bytes: Uint8Array): Promise<void> {
+    const p = this.#proc(proc);
+    const r = this.#region(p, proc, region);
+    this.#range(r, proc, region, offset, bytes.length);
+    if (bytes.length === 0) return;
+    await p.agent.request(`write ${r.address + offset} ${Buffer.from(bytes).toString('hex')}`);
+  }
+
+  /**
+   * Hashed here with node:crypto over /proc/PID/mem rather than in the agent: a read through
+   * /proc/PID/mem faults like the process's own load (a never-written page maps the zero
+   * page), and it keeps SHA-256 out of hand-written C.
+   */
+  async readSha256(proc: string, region: string, offset: number, size: number): Promise<string> {
+    const p = this.#proc(proc);
+    const r = this.#region(p, proc, region);
+    this.#range(r, proc, region, offset, size);
+    const bytes = readProcessMemory(p.agent.pid, r.address + offset, size);
+    return createHash('sha256').update(bytes).digest('hex');
+  }
+
+  async madvise(proc: string, region: string, advice: Advice, offset: number, size: number | undefined): Promise<number> {
+    const p = this.#proc(proc);
+    const r = this.#region(p, proc, region);
+    const len = this.#range(r, proc, region, offset, size);
+    return p.agent.requestNumber(`madvise ${r.address + offset} ${len} ${ADVICE[advice]}`);
+  }
+
+  async prctl(proc: string, option: PrctlOption, arg: number): Promise<number> {
+    return this.#proc(proc).agent.requestNumber(`prctl ${PRCTL[option]} ${arg}`);
+  }
+
+  async fork(proc: string, child: string): Promise<void> {
+    const p = this.#proc(proc);
+    if (this.#procs.has(child)) throw new StepError(`Proc '${child}' already exists`);
+    const agent = await p.agent.fork(child);
+    this.#agents.push(agent);
+    this.#procs.set(child, { agent, regions: new Map(p.regions) });
+  }
+
+  async exec(proc: string, comm: string): Promise<void> {
+    const p = this.#proc(proc);
+    await p.agent.exec(comm);
+    p.regions = new Map();
+  }
+
+  async munmap(proc: string, region: string): Promise<void> {
+    const p = this.#proc(proc);
+    const r = this.#region(p, proc, region);
+    const ret = await p.agent.requestNumber(`munmap ${r.address} ${r.size}`);
+    if (ret !== 0) throw new StepError(`munmap of region '${region}' of proc '${proc}' failed: ${errnoName(ret)}`);
+    p.regions.delete(region);
+  }
+
+  async exit(proc: string): Promise<void> {
+    const p = this.#proc(proc);
+    await p.agent.exit();
+    this.#procs.delete(proc);
+  }
+
+  /**
+   * Real writes, except to ksm/run: ksmd stays held at 0 outside waits, so the scenario's
+   * value is only tracked, and applied during waits. run=2 is the exception, since it
+   * unmerges at once: it is really written, then run goes back to 0.
+   */
+  async sysfsWrite(path: string, value: string): Promise<number> {
+    const full = sysPath(path);
+    if (full === RUN_PATH) return this.#writeRun(value);
+    if (!full.startsWith(`${KSM_DIR}/`)) this.#guard.rememberFile(full);
+    return writeSysfs(full, value);
+  }
+
+  #writeRun(value: string): number {
+    // The kernel parses run with kstrtouint(base 10) and rejects values above 2.
+    const m = /^\+?(\d+)\n?$/.exec(value);
+    const v = m?.[1] === undefined ? Number.NaN : Number(m[1]);
+    if (!(v <= 2)) {
+      // Let the kernel judge what we do not parse: it rejects it without a change.
+      const r = writeSysfs(RUN_PATH, value);
+      if (r === 0) {
+        this.#run = Number(readSysfs(RUN_PATH) ?? '0');
+        this.#realRun('0');
+      }
+      return r;
+    }
+    if (v === 2 && this.#run !== 2) {
+      const r = writeSysfs(RUN_PATH, '2');
+      this.#realRun('0');
+      if (r !== 0) {
+        this.#run = 0; // run_store leaves ksm_run at 0 when unmerging fails
+        return r;
+      }
+    }
+    this.#run = v;
+    return 0;
+  }
+
+  #realRun(value: '0' | '1' | '2'): void {
+    const r = writeSysfs(RUN_PATH, value);
+    if (r !== 0) throw new StepError(`Writing ${value} to ${RUN_PATH} failed: ${errnoName(r)}`);
+  }
+
+  async readPath(path: string): Promise<string | undefined> {
+    if (path.startsWith('/proc/')) return this.#readProcPath(path);
+    const full = sysPath(path);
+    if (full.startsWith(`${KSM_DIR}/`)) {
+      const v = this.#ksmValue(full.slice(KSM_DIR.length + 1));
+      return v === undefined ? undefined : String(v);
+    }
+    return readSysfs(full)?.trim();
+  }
+
+  /** A KSM file as the scenario sees it: run as tracked, growth counters since start. */
+  #ksmValue(file: string): number | string | undefined {
+    if (file.includes('/')) return undefined;
+    if (file === 'run') return this.#run;
+    const text = readSysfs(`${KSM_DIR}/${file}`);
+    if (text === undefined) return undefined;
+    if (file === 'advisor_mode') return selectedWord(text);
+    const value = /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : text.trim();
+    const base = this.#baseline.get(file);
+    return base !== undefined && typeof value === 'number' ? value - base : value;
+  }
+
+  #readProcPath(path: string): string | undefined {
+    const m = /^\/proc\/([^/]+)\/(ksm_stat\/(\w+)|ksm_merging_pages|rss_pages)$/.exec(path);
+    const p = m?.[1] === undefined ? undefined : this.#procs.get(m[1]);
+    if (m === null || p === undefined || !p.agent.alive()) return undefined;
+    if (m[2] === 'rss_pages') return String(this.#rssPages(p));
+    if (m[2] === 'ksm_merging_pages') return readSysfs(`/proc/${p.agent.pid}/ksm_merging_pages`)?.trim();
+    return m[3] === undefined ? undefined : readKsmStat(p.agent.pid)?.get(m[3]);
+  }
+
+  /** Present pages of the scenario's regions, the shared zero page not counted. */
+  #rssPages(p: Proc): number {
+    let n = 0;
+    for (const r of p.regions.values()) n += countPresentPages(p.agent.pid, r.address, r.size, p.agent.zeroPfn);
+    return n;
+  }
+
+  async wait(fullScans: number | undefined, ms: number | undefined): Promise<string | undefined> {
+    if (fullScans !== undefined && fullScans > 0) {
+      const reason = await this.#waitFullScans(fullScans);
+      if (reason !== undefined) return reason;
+    }
+    if (ms !== undefined && ms > 0) {
+      if (this.#run === 1) this.#realRun('1');
+      try {
+        await sleep(ms);
+      } finally {
+        this.#realRun('0');
+      }
+    }
+    return undefined;
+  }
+
+  async #waitFullScans(n: number): Promise<string | undefined> {
+    if (this.#run !== 1) return `ksmd is not running (run is ${this.#run}), so ${n} full scans can never complete`;
+    if (!this.#anyRegistered()) {
+      return `No process is registered with KSM (no mergeable area, no MERGE_ANY), so ${n} full scans can never complete`;
+    }
+    const read = (): number => Number(readSysfs(`${KSM_DIR}/full_scans`) ?? '0');
+    const target = read() + n;
+    const timeout = this.#fullScanTimeout(n);
+    const begin = performance.now();
+    this.#realRun('1');
+    try {
+      for (;;) {
+        const now = read();
+        if (now >= target) break;
+        if (performance.now() - begin > timeout) {
+          return `Timed out after ${Math.round(timeout)} ms waiting for ${n} full scans (${n - (target - now)} done)`;
+        }
+        await sleep(this.#pollMs);
+      }
+    } finally {
+      this.#realRun('0');
+    }
+    const after = read();
+    if (after > target) {
+      this.#warn(
+        `ksmd completed ${after - target} full scan(s) beyond the ${n} waited for before it was held; ` +
+          'counters are past the boundary (a sleep_millisecs of 20 or more avoids this)',
+      );
+    }
+    return undefined;
+  }
+
+  /** Whether some live proc has an mm KSM scans: mergeable areas, MERGE_ANY, or rmap_items. */
+  #anyRegistered(): boolean {
+    for (const p of this.#procs.values()) {
+      const s = readKsmStat(p.agent.pid);
+      if (s === undefined) continue;
+      if (s.get('ksm_mergeable') === 'yes' || s.get('ksm_merge_any') === 'yes') return true;
+      if (Number(s.get('ksm_rmap_items') ?? '0') > 0) return true;
+    }
+    return false;
+  }
+
+  /** Generous: each pass needs ceil(pages/pages_to_scan) batches, each followed by a sleep. */
+  #fullScanTimeout(n: number): number {
+    let pages = 0;
+    for (const p of this.#procs.values()) for (const r of p.regions.values()) pages += r.size / PAGE_SIZE;
+    const toScan = Math.max(1, Number(readSysfs(`${KSM_DIR}/pages_to_scan`) ?? '100'));
+    const sleepMs = Number(readSysfs(`${KSM_DIR}/sleep_millisecs`) ?? '20');
+    const perPass = (Math.ceil(pages / toScan) + 1) * (sleepMs + 5) + pages * 0.05;
+    return this.#waitTimeoutMs + n * perPass * 2;
+  }
+
+  async record(label: string): Promise<CounterRecord> {
+    const ksm: Record<string, number | string> = {};
+    for (const f of ksmFiles()) {
+      const v = this.#ksmValue(f);
+      if (v !== undefined) ksm[f] = v;
+    }
+    const procs: Record<string, ProcRecord> = {};
+    for (const [name, p] of this.#procs) {
+      const s = readKsmStat(p.agent.pid);
+      if (s === undefined || !p.agent.alive()) continue;
+      procs[name] = {
+        ksm_rmap_items: Number(s.get('ksm_rmap_items') ?? 0),
+        ksm_zero_pages: Number(s.get('ksm_zero_pages') ?? 0),
+        ksm_merging_pages: Number(s.get('ksm_merging_pages') ?? 0),
+        ksm_process_profit: Number(s.get('ksm_process_profit') ?? 0),
+        ksm_merge_any: s.get('ksm_merge_any') === 'yes',
+        ksm_mergeable: s.get('ksm_mergeable') === 'yes',
+        rss_pages: this.#rssPages(p),
+      };
+    }
+    return { label, time_ms: this.timeMs(), ksm, procs };
+  }
+
+  timeMs(): number {
+    return this.#startedAt === undefined ? 0 : performance.now() - this.#startedAt;
+  }
+
+  /** SIGTERM, a short grace, then SIGKILL; then sysfs is restored. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    try {
+      const live = this.#agents.filter((a) => a.alive());
+      for (const a of live) a.signal('SIGTERM', this.#agentExe);
+      await Promise.all(live.map((a) => a.waitDead(300)));
+      for (const a of live) a.signal('SIGKILL', this.#agentExe);
+      const gone = await Promise.all(live.map((a) => a.waitDead(3000)));
+      if (gone.includes(false)) this.#warn('Some agent processes did not die after SIGKILL');
+      for (const a of this.#agents) a.close();
+      this.#procs.clear();
+    } finally {
+      this.#guard.release();
+    }
+  }
+
+  #killAllSync(): void {
+    for (const a of this.#agents) a.signal('SIGKILL', this.#agentExe);
+  }
+
+  #proc(proc: string): Proc {
+    const p = this.#procs.get(proc);
+    if (p === undefined) throw new StepError(`No proc '${proc}' (never spawned, or exited)`);
+    return p;
+  }
+
+  #region(p: Proc, proc: string, region: string): Region {
+    const r = p.regions.get(region);
+    if (r === undefined) throw new StepError(`Proc '${proc}' has no region '${region}'`);
+    return r;
+  }
+
+  /** The length of [offset, offset+size) after checking it lies inside the region. */
+  #range(r: Region, proc: string, region: string, offset: number, size: number | undefined): number {
+    const len = size ?? r.size - offset;
+    if (offset < 0 || len < 0 || offset + len > r.size) {
+      throw new StepError(`Range ${offset}+${len} is outside region '${region}' (${r.size} bytes) of proc '${proc}'`);
+    }
+    return len;
+  }
+}
+
+/** `ksm/run`, `/sys/kernel/mm/ksm/run` -> the absolute path; nothing outside /sys/kernel/mm. */
+function sysPath(path: string): string {
+  const rel = path.startsWith(`${SYS_MM}/`) ? path.slice(SYS_MM.length + 1) : path.replace(/^\/+/, '');
+  if (rel.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+    throw new StepError(`Not a file under ${SYS_MM}: ${path}`);
+  }
+  return `${SYS_MM}/${rel}`;
+}
+
+function errnoName(negative: number): string {
+  const entry = Object.entries(osConstants.errno).find(([, n]) => n === -negative);
+  return entry === undefined ? `errno ${-negative}` : entry[0];
+}

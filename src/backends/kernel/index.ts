@@ -1,0 +1,4 @@
+/** The kernel backend's public surface. */
+export { createKernelBackend, type KernelBackendOptions } from './backend.ts';
+export { BackendUnavailable } from './errors.ts';
+export { defaultAgentPath } from './agent.ts';
