@@ -14,8 +14,8 @@
  *   madvise ADDR LEN ADVICE      -> "ok <0 or -errno>"
  *   prctl OPTION ARG             -> "ok <value or -errno>"
  *   munmap ADDR LEN              -> "ok <0 or -errno>"
- *   fork IN_FIFO OUT_FIFO        -> "ok <child pid>"; the child opens the FIFOs as its own
- *                                   fds 0 and 1 and says "ready ..." on them
+ *   fork IN_FIFO OUT_FIFO        -> "ok <child pid>"; makes both FIFOs, then the child opens
+ *                                   them as its own fds 0 and 1 and says "ready ..." on them
  *   exec COMM                    -> the new image says "ready ..." (or "err ..." here)
  *   exit                         -> "ok", then the process exits
  *
@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -401,6 +402,11 @@ static void cmd_fork(struct agent *a, char **arg)
 {
 	if (!arg[0] || !arg[1]) {
 		reply(a, "err fork needs two FIFO paths");
+		return;
+	}
+	/* The FIFOs are made here, not by Node, which has no mkfifo. */
+	if (mkfifo(arg[0], 0600) < 0 || mkfifo(arg[1], 0600) < 0) {
+		reply(a, "err mkfifo: %s", strerror(errno));
 		return;
 	}
 	pid_t pid = fork();

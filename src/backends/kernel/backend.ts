@@ -45,13 +45,21 @@ interface Proc {
   regions: Map<string, Region>;
 }
 
-export function createKernelBackend(opts: KernelBackendOptions = {}): Backend {
-  return new KernelBackend(opts);
+/** The Backend, plus what tools and tests need to look at the real processes. */
+export interface KernelBackend extends Backend {
+  /** The pid of a live proc's agent. */
+  pidOf(proc: string): number | undefined;
+  /** The start address of a region in its proc. */
+  regionAddress(proc: string, region: string): number | undefined;
+}
+
+export function createKernelBackend(opts: KernelBackendOptions = {}): KernelBackend {
+  return new KernelBackendImpl(opts);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-class KernelBackend implements Backend {
+class KernelBackendImpl implements KernelBackend {
   readonly name = 'kernel' as const;
   readonly #agentPath: string;
   readonly #waitTimeoutMs: number;
@@ -406,6 +414,14 @@ class KernelBackend implements Backend {
     } finally {
       this.#guard.release();
     }
+  }
+
+  pidOf(proc: string): number | undefined {
+    return this.#procs.get(proc)?.agent.pid;
+  }
+
+  regionAddress(proc: string, region: string): number | undefined {
+    return this.#procs.get(proc)?.regions.get(region)?.address;
   }
 
   #killAllSync(): void {

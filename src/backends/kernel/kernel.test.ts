@@ -1,0 +1,250 @@
+/**
+ * The kernel backend on the live kernel. Skips, saying why, where it cannot run (not root,
+ * KSM not writable, agent not built, KSM used by others). Every test restores sysfs.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Pattern } from '../../lib/patterns.ts';
+import { createKernelBackend, type KernelBackend } from './backend.ts';
+import { defaultAgentPath } from './agent.ts';
+import { isAlive, readExe } from './procfs.ts';
+import { KSM_DIR, readSysfs, writableKsmFiles } from './sysfs.ts';
+import { bareScenario, kernelSkipReason } from './testing.ts';
+
+const skip = kernelSkipReason();
+if (skip !== undefined) process.stdout.write(`# kernel backend tests skipped: ${skip}\n`);
+
+function snapshotKsm(): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const f of writableKsmFiles()) out[f] = readSysfs(`${KSM_DIR}/${f}`);
+  return out;
+}
+
+/** Live (not zombie) processes running the agent binary. */
+function liveAgents(): number[] {
+  const agent = defaultAgentPath();
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((pid) => readExe(pid)?.replace(/ \(deleted\)$/, '') === agent && isAlive(pid));
+}
+
+/** Runs `body` on a started backend and always stops it. */
+async function withBackend(
+  name: string,
+  ksm: ReadonlyArray<readonly [string, string]>,
+  body: (b: KernelBackend) => Promise<void>,
+): Promise<void> {
+  const b = createKernelBackend({ onWarning: () => undefined });
+  await b.start(bareScenario(name, ksm));
+  try {
+    await body(b);
+  } finally {
+    await b.stop();
+  }
+}
+
+const FAST: ReadonlyArray<readonly [string, string]> = [
+  ['pages_to_scan', '1000'],
+  ['sleep_millisecs', '20'],
+];
+
+test('10 identical pages merge into 1 shared + 9 sharing after 2 full scans', { skip }, async () => {
+  const before = snapshotKsm();
+  let pids: number[] = [];
+  await withBackend('ten-identical', FAST, async (b) => {
+    await b.spawn('a', 'sp-ten');
+    await b.mmap('a', 'r', 10 * 4096, false, undefined);
+    await b.fill('a', 'r', { kind: 'byte', byte: 42 }, 0, undefined);
+    assert.equal(await b.madvise('a', 'r', 'MADV_MERGEABLE', 0, undefined), 0);
+    assert.equal(await b.sysfsWrite('ksm/run', '1'), 0);
+    assert.equal(await b.wait(2, undefined), undefined);
+    const r = await b.record('after 2 scans');
+    assert.equal(r.ksm['full_scans'], 2);
+    assert.equal(r.ksm['pages_shared'], 1);
+    assert.equal(r.ksm['pages_sharing'], 9);
+    assert.equal(r.ksm['pages_unshared'], 0);
+    assert.equal(r.ksm['pages_volatile'], 0);
+    assert.equal(r.ksm['pages_scanned'], 20);
+    assert.equal(r.ksm['general_profit'], 9 * 4096 - 10 * 64);
+    assert.equal(r.ksm['run'], 1);
+    assert.equal(await b.readPath('/proc/a/ksm_stat/ksm_rmap_items'), '10');
+    assert.equal(await b.readPath('/proc/a/ksm_merging_pages'), '10');
+    assert.equal(await b.readPath('/proc/a/rss_pages'), '10');
+    assert.deepEqual(r.procs['a'], {
+      ksm_rmap_items: 10,
+      ksm_zero_pages: 0,
+      ksm_merging_pages: 10,
+      ksm_process_profit: 10 * 4096 - 10 * 64,
+      ksm_merge_any: false,
+      ksm_mergeable: true,
+      rss_pages: 10,
+    });
+    // ksmd is held between waits whatever the scenario says.
+    assert.equal(readSysfs(`${KSM_DIR}/run`)?.trim(), '0');
+    pids = [b.pidOf('a') ?? 0];
+  });
+  assert.deepEqual(snapshotKsm(), before);
+  for (const pid of pids) assert.equal(isAlive(pid), false, `agent ${pid} survived stop()`);
+  assert.deepEqual(liveAgents(), []);
+});
+
+/** The scenario contract's patterns, computed independently of the agent's C. */
+function patternBytes(p: Pattern, offset: number, size: number): Buffer {
+  const mask = (1n << 64n) - 1n;
+  const splitmix64 = (x: bigint): bigint => {
+    let z = (x + 0x9e3779b97f4a7c15n) & mask;
+    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & mask;
+    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & mask;
+    return z ^ (z >> 31n);
+  };
+  const word = (w: number): bigint => {
+    const bw = BigInt(w);
+    if (p.kind === 'word-index') return bw;
+    if (p.kind === 'neg-word-index') return ((1n << 64n) - bw) & mask;
+    if (p.kind === 'random') return splitmix64((p.seed + bw) & mask);
+    if (p.kind === 'page-mod') {
+      const page = BigInt(Math.floor(w / 512));
+      return splitmix64((p.seed + (page % BigInt(p.period)) * 512n + BigInt(w % 512)) & mask);
+    }
+    return 0n;
+  };
+  const text = p.kind === 'text' ? Buffer.from(p.text, 'utf8') : Buffer.alloc(0);
+  const out = Buffer.alloc(size);
+  for (let j = 0; j < size; j++) {
+    const i = offset + j;
+    if (p.kind === 'zero') out[j] = 0;
+    else if (p.kind === 'byte') out[j] = p.byte;
+    else if (p.kind === 'byte-cycle') out[j] = i % 256;
+    else if (p.kind === 'text') out[j] = text[i % text.length] ?? 0;
+    else out[j] = Number((word(Math.floor(i / 8)) >> BigInt(8 * (i % 8))) & 0xffn);
+  }
+  return out;
+}
+
+test('the agent fills every pattern as the contract defines it, by region offset', { skip }, async () => {
+  const patterns: Pattern[] = [
+    { kind: 'zero' },
+    { kind: 'byte', byte: 0xcf },
+    { kind: 'byte-cycle' },
+    { kind: 'word-index' },
+    { kind: 'neg-word-index' },
+    { kind: 'random', seed: 12345678901234567890n },
+    { kind: 'page-mod', period: 3, seed: 99n },
+    { kind: 'text', text: 'samepage é ' },
+  ];
+  await withBackend('patterns', [], async (b) => {
+    await b.spawn('a', 'sp-patterns');
+    await b.mmap('a', 'r', 8 * 4096, false, undefined);
+    for (const p of patterns) {
+      // An unaligned range checks that bytes depend on the region offset, not the fill's.
+      const offset = 4096 + 13;
+      const size = 3 * 4096 + 5;
+      await b.fill('a', 'r', p, offset, size);
+      const expected = createHash('sha256').update(patternBytes(p, offset, size)).digest('hex');
+      assert.equal(await b.readSha256('a', 'r', offset, size), expected, `pattern ${p.kind}`);
+    }
+    await b.write('a', 'r', 5, Uint8Array.from([0xde, 0xad]));
+    const head = createHash('sha256').update(Buffer.from([0, 0, 0, 0, 0, 0xde, 0xad, 0])).digest('hex');
+    assert.equal(await b.readSha256('a', 'r', 0, 8), head);
+  });
+});
+
+test('MERGE_ANY covers only scenario regions, survives fork and exec, and exec sets comm', { skip }, async () => {
+  await withBackend('merge-any', FAST, async (b) => {
+    await b.spawn('a', 'sp-parent');
+    assert.equal(await b.prctl('a', 'PR_SET_MEMORY_MERGE', 1), 0);
+    assert.equal(await b.prctl('a', 'PR_GET_MEMORY_MERGE', 0), 1);
+    // The agent's own stack, heap and libraries were taken back out of KSM.
+    assert.equal(await b.readPath('/proc/a/ksm_stat/ksm_mergeable'), 'no');
+    assert.equal(await b.readPath('/proc/a/ksm_stat/ksm_merge_any'), 'yes');
+    await b.mmap('a', 'r', 4 * 4096, false, undefined);
+    await b.mmap('a', 's', 4 * 4096, true, undefined);
+    await b.fill('a', 'r', { kind: 'byte', byte: 1 }, 0, undefined);
+    await b.fill('a', 's', { kind: 'byte', byte: 1 }, 0, undefined);
+    assert.equal(await b.readPath('/proc/a/ksm_stat/ksm_mergeable'), 'yes');
+    assert.equal(await b.readPath('/proc/a/rss_pages'), '8');
+    await b.fork('a', 'c');
+    assert.equal(await b.prctl('c', 'PR_GET_MEMORY_MERGE', 0), 1);
+    assert.equal(await b.readSha256('c', 'r', 0, 4096), await b.readSha256('a', 'r', 0, 4096));
+    await b.exec('c', 'sp-execd');
+    const pid = b.pidOf('c') ?? 0;
+    assert.equal(readSysfs(`/proc/${pid}/comm`)?.trim(), 'sp-execd');
+    assert.equal(await b.prctl('c', 'PR_GET_MEMORY_MERGE', 0), 1);
+    assert.equal(await b.readPath('/proc/c/ksm_stat/ksm_mergeable'), 'no');
+    assert.equal(await b.readPath('/proc/c/rss_pages'), '0');
+    await b.sysfsWrite('ksm/run', '1');
+    assert.equal(await b.wait(2, undefined), undefined);
+    const r = await b.record('merged');
+    // 4 private pages of one content: the MAP_SHARED region never takes part.
+    assert.equal(r.ksm['pages_shared'], 1);
+    assert.equal(r.ksm['pages_sharing'], 3);
+    assert.equal(r.procs['a']?.ksm_rmap_items, 4);
+    assert.equal(r.procs['c']?.ksm_rmap_items, 0);
+    await b.exit('c');
+    assert.equal(isAlive(pid), false);
+    assert.equal(await b.readPath('/proc/c/rss_pages'), undefined);
+  });
+});
+
+test('sysfs writes return the kernel errno; run is tracked, held at 0 and unmerges on 2', { skip }, async () => {
+  await withBackend('sysfs', FAST, async (b) => {
+    assert.equal(await b.sysfsWrite('ksm/max_page_sharing', '1'), -22);
+    assert.equal(await b.sysfsWrite('ksm/run', '3'), -22);
+    assert.equal(await b.sysfsWrite('ksm/run', 'x'), -22);
+    assert.equal(await b.sysfsWrite('ksm/run', '1'), 0);
+    assert.equal(await b.readPath('/sys/kernel/mm/ksm/run'), '1');
+    assert.equal(readSysfs(`${KSM_DIR}/run`)?.trim(), '0');
+    assert.equal(await b.readPath('/sys/kernel/mm/ksm+/processes_to_scan'), undefined);
+    assert.equal(await b.readPath('/sys/kernel/mm/ksm/advisor_mode'), 'none');
+    assert.equal(await b.readPath('/proc/nobody/rss_pages'), undefined);
+    assert.match((await b.wait(1, undefined)) ?? '', /No process is registered/);
+    await b.spawn('a', 'sp-sysfs');
+    await b.mmap('a', 'r', 2 * 4096, false, undefined);
+    await b.fill('a', 'r', { kind: 'byte', byte: 9 }, 0, undefined);
+    await b.madvise('a', 'r', 'MADV_MERGEABLE', 0, undefined);
+    assert.equal(await b.wait(2, undefined), undefined);
+    assert.equal(await b.readPath('/sys/kernel/mm/ksm/pages_sharing'), '1');
+    assert.equal(await b.sysfsWrite('ksm/max_page_sharing', '300'), -16);
+    assert.equal(await b.sysfsWrite('ksm/run', '2'), 0);
+    assert.equal(await b.readPath('/sys/kernel/mm/ksm/pages_sharing'), '0');
+    assert.equal(await b.readPath('/sys/kernel/mm/ksm/full_scans'), '0');
+    assert.equal(await b.readPath('/sys/kernel/mm/ksm/run'), '2');
+    assert.match((await b.wait(1, undefined)) ?? '', /run is 2/);
+    assert.equal(await b.sysfsWrite('ksm/run', '0'), 0);
+    assert.match((await b.wait(1, undefined)) ?? '', /run is 0/);
+  });
+});
+
+test('SIGTERM mid-run kills the agents and restores sysfs', { skip }, async () => {
+  const before = snapshotKsm();
+  const here = fileURLToPath(import.meta.url);
+  const compiled = here.endsWith('.js');
+  const fixture = fileURLToPath(new URL(`./fixtures/sigterm-workload.${compiled ? 'js' : 'ts'}`, import.meta.url));
+  const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), fixture], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const ready = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /ready (\d+) (\d+)\n/.exec(out);
+      if (m !== null) resolve(m[0]);
+    });
+    child.once('exit', (code) => reject(new Error(`fixture exited (${code}) before ready: ${stderr}`)));
+  });
+  const pids = (ready.match(/\d+/g) ?? []).map(Number);
+  assert.equal(readSysfs(`${KSM_DIR}/pages_to_scan`)?.trim(), '1234');
+  assert.equal(readSysfs(`${KSM_DIR}/run`)?.trim(), '1');
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_c, sig) => resolve(sig)));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 'SIGTERM');
+  assert.deepEqual(snapshotKsm(), before);
+  for (const pid of pids) assert.equal(isAlive(pid), false, `agent ${pid} survived`);
+});
