@@ -1,0 +1,62 @@
+/**
+ * The `--json` output of ../shared/SCENARIO.md: one object, the same bytes for the same run.
+ * Keys are written in the contract's order, and /sys/kernel/mm/ksm files and process names
+ * sorted, so that runs on both backends diff cleanly whatever order a backend produced them in.
+ */
+import type { CounterRecord, ExpectResult, ProcRecord, RunResult } from '../scenario/records.ts';
+
+/**
+ * JSON.stringify replacer for bigints, which JSON.stringify rejects. A bigint within the
+ * exact range of a double becomes a number; a larger one becomes its decimal string, since
+ * Node 20 cannot write a raw number literal and rounding would change a counter.
+ */
+export function bigintReplacer(_key: string, value: unknown): unknown {
+  if (typeof value !== 'bigint') return value;
+  const asNumber = Number(value);
+  return Number.isSafeInteger(asNumber) ? asNumber : value.toString();
+}
+
+/** The run as JSON text, indented by `indent` spaces (0: one line), without a trailing newline. */
+export function formatJson(result: RunResult, indent = 2): string {
+  return JSON.stringify(canonical(result), bigintReplacer, indent);
+}
+
+/** The run rebuilt with keys in the contract's order. */
+export function canonical(result: RunResult): RunResult {
+  return {
+    scenario: result.scenario,
+    backend: result.backend,
+    ok: result.ok,
+    records: result.records.map(canonicalRecord),
+    expects: result.expects.map(canonicalExpect),
+  };
+}
+
+function canonicalRecord(r: CounterRecord): CounterRecord {
+  const procs: Record<string, ProcRecord> = {};
+  for (const name of Object.keys(r.procs).sort()) {
+    const p = r.procs[name];
+    if (p === undefined) continue;
+    procs[name] = {
+      ksm_rmap_items: p.ksm_rmap_items,
+      ksm_zero_pages: p.ksm_zero_pages,
+      ksm_merging_pages: p.ksm_merging_pages,
+      ksm_process_profit: p.ksm_process_profit,
+      ksm_merge_any: p.ksm_merge_any,
+      ksm_mergeable: p.ksm_mergeable,
+      rss_pages: p.rss_pages,
+    };
+  }
+  const base = { label: r.label, time_ms: r.time_ms, ksm: sortKeys(r.ksm), procs };
+  return r.ksmplus === undefined ? base : { ...base, ksmplus: sortKeys(r.ksmplus) };
+}
+
+function canonicalExpect(e: ExpectResult): ExpectResult {
+  return { step: e.step, path: e.path, expected: e.expected, actual: e.actual, ok: e.ok };
+}
+
+function sortKeys<V>(o: Readonly<Record<string, V>>): Record<string, V> {
+  const out: Record<string, V> = {};
+  for (const key of Object.keys(o).sort()) out[key] = o[key] as V;
+  return out;
+}

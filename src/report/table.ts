@@ -1,0 +1,114 @@
+/**
+ * A scenario run for people: per record, the KSM counters that matter and a table of
+ * processes, then every expect with ✓ or ✗. Sees only the plain records of scenario/.
+ */
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import type { CounterRecord, ExpectResult, ProcRecord, RunResult } from '../scenario/records.ts';
+
+type Colors = ReturnType<typeof pc.createColors>;
+
+export interface TableOptions {
+  /** Colour the output; default: picocolors' own detection (off for NO_COLOR and non-TTYs). */
+  readonly color?: boolean;
+}
+
+/** The /sys/kernel/mm/ksm files worth reading first, in the order people reason about them. */
+export const KSM_COUNTERS = [
+  'pages_shared',
+  'pages_sharing',
+  'pages_unshared',
+  'pages_volatile',
+  'pages_scanned',
+  'full_scans',
+  'stable_node_chains',
+  'stable_node_dups',
+  'ksm_zero_pages',
+  'general_profit',
+] as const;
+
+/** Process columns: header and how to read it from a ProcRecord. */
+const PROC_COLUMNS: ReadonlyArray<readonly [string, (p: ProcRecord) => string]> = [
+  ['rmap_items', (p) => String(p.ksm_rmap_items)],
+  ['merging_pages', (p) => String(p.ksm_merging_pages)],
+  ['zero_pages', (p) => String(p.ksm_zero_pages)],
+  ['profit', (p) => String(p.ksm_process_profit)],
+  ['merge_any', (p) => yesNo(p.ksm_merge_any)],
+  ['mergeable', (p) => yesNo(p.ksm_mergeable)],
+  ['rss_pages', (p) => String(p.rss_pages)],
+];
+
+/** The whole run as text, ending in a newline. */
+export function renderRunResult(result: RunResult, options: TableOptions = {}): string {
+  const c = pc.createColors(options.color ?? pc.isColorSupported);
+  const parts = [c.bold(`${result.scenario} on ${result.backend}`)];
+  for (const record of result.records) parts.push(renderRecord(record, c));
+  if (result.expects.length > 0) parts.push(renderExpects(result.expects, c));
+  parts.push(verdict(result, c));
+  return parts.join('\n\n') + '\n';
+}
+
+/** One record: a heading, the KSM counters, the processes and KSM+ when present. */
+export function renderRecord(record: CounterRecord, c: Colors): string {
+  const parts = [c.cyan(`record "${record.label}" at ${record.time_ms} ms`)];
+
+  const ksm = newTable(c, ['/sys/kernel/mm/ksm', 'value'], ['left', 'right']);
+  for (const name of KSM_COUNTERS) ksm.push([name, show(record.ksm[name])]);
+  parts.push(ksm.toString());
+
+  const procNames = Object.keys(record.procs);
+  if (procNames.length === 0) parts.push(c.dim('no processes'));
+  else {
+    const procs = newTable(
+      c,
+      ['proc', ...PROC_COLUMNS.map(([header]) => header)],
+      ['left', ...PROC_COLUMNS.map(() => 'right' as const)],
+    );
+    for (const name of procNames) {
+      const p = record.procs[name];
+      if (p !== undefined) procs.push([name, ...PROC_COLUMNS.map(([, read]) => read(p))]);
+    }
+    parts.push(procs.toString());
+  }
+
+  if (record.ksmplus !== undefined) {
+    const plus = newTable(c, ['/sys/kernel/mm/ksm+', 'value'], ['left', 'right']);
+    for (const [name, value] of Object.entries(record.ksmplus)) plus.push([name, show(value)]);
+    parts.push(plus.toString());
+  }
+  return parts.join('\n');
+}
+
+/** One line per expect: mark, step, path, expected and actual. */
+export function renderExpects(expects: readonly ExpectResult[], c: Colors): string {
+  return expects
+    .map((e) => {
+      const mark = e.ok ? c.green('✓') : c.red('✗');
+      const actual = e.actual === null ? 'missing' : String(e.actual);
+      const line = `${mark} step ${e.step} ${e.path}: expected ${String(e.expected)}, actual ${actual}`;
+      return e.ok ? line : c.red(line);
+    })
+    .join('\n');
+}
+
+function verdict(result: RunResult, c: Colors): string {
+  const failed = result.expects.filter((e) => !e.ok).length;
+  const total = result.expects.length;
+  if (result.ok) return c.green(`ok: ${total} expect${total === 1 ? '' : 's'} held`);
+  // A run can fail without a failed expect (a step that could not be carried out).
+  return c.red(failed > 0 ? `FAILED: ${failed} of ${total} expects failed` : 'FAILED');
+}
+
+function newTable(c: Colors, head: string[], colAligns: Array<'left' | 'right'>): Table.Table {
+  // cli-table3 colours heads red and borders grey on its own; colour is picocolors' job here
+  // so that NO_COLOR and the `color` option hold everywhere.
+  return new Table({ head: head.map((h) => c.bold(h)), colAligns, style: { head: [], border: [], compact: true } });
+}
+
+function show(value: number | string | undefined): string {
+  return value === undefined ? '-' : String(value);
+}
+
+function yesNo(b: boolean): string {
+  return b ? 'yes' : 'no';
+}
