@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { main, type Io } from './main.ts';
+
+/** An Io that collects what main writes. */
+function capture(): { io: Io; out: () => string; err: () => string } {
+  const sink = (chunks: string[]): Writable =>
+    new Writable({
+      write(chunk: Buffer | string, _enc, done) {
+        chunks.push(String(chunk));
+        done();
+      },
+    });
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { stdout: sink(out), stderr: sink(err), env: {} }, out: () => out.join(''), err: () => err.join('') };
+}
+
+test('main prints help explaining samepage and exits 0', async () => {
+  const c = capture();
+  assert.equal(await main(['--help'], c.io), 0);
+  assert.match(c.out(), /Usage: samepage/);
+  assert.match(c.out(), /model of Linux 6\.18 memory management and KSM/);
+  assert.match(c.out(), /Exit codes: 0 every expect held, 1 an expect failed, 2 /);
+});
+
+test('main exits 2, not 1, on a usage error', async () => {
+  for (const args of [['nope'], ['run'], ['run', 'x.yaml', '--seed', 'abc'], ['run', 'x.yaml', '--backend', 'vm']]) {
+    const c = capture();
+    assert.equal(await main(args, c.io), 2, args.join(' '));
+    assert.match(c.err(), /error: /);
+  }
+});
+
+test('main reports an unreadable scenario as one line on stderr with exit 2', async () => {
+  const c = capture();
+  assert.equal(await main(['run', '/nonexistent/samepage-missing.yaml'], c.io), 2);
+  assert.match(c.err(), /^samepage: /);
+  assert.doesNotMatch(c.err(), /\n\s+at /, 'no stack trace without SAMEPAGE_DEBUG=1');
+  assert.equal(c.out(), '');
+});

@@ -1,0 +1,231 @@
+/**
+ * The `samepage` command line. Thin by design: it parses arguments, picks a backend, hands
+ * the scenario to scenario/run.ts and prints what comes back. Exit codes follow
+ * ../shared/SCENARIO.md: 0 every expect held, 1 an expect failed, 2 the file is invalid or
+ * the backend cannot run here; any other error is also 2, as one line without a stack.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { loadScenario } from '../scenario/load.ts';
+import { formatProblems } from '../scenario/parse.ts';
+import { runScenario } from '../scenario/run.ts';
+import type { Backend } from '../scenario/backend.ts';
+import type { RunResult } from '../scenario/records.ts';
+import { createModelBackend } from '../backends/model/index.ts';
+import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
+import { renderRunResult } from '../report/table.ts';
+import { formatJson } from '../report/json.ts';
+
+/** Exit codes of the contract. */
+const EXIT_OK = 0;
+const EXIT_EXPECT_FAILED = 1;
+const EXIT_UNUSABLE = 2;
+
+const DEMO_SCENARIO = 'scenarios/thesis-test-program.yaml';
+
+/** A progress event of runScenario, taken from its signature so the two cannot drift apart. */
+type RunProgress = Parameters<NonNullable<NonNullable<Parameters<typeof runScenario>[2]>['onProgress']>>[0];
+
+/** Where process output goes; tests may pass their own. */
+export interface Io {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WriteStream | NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Thrown for a bad command line or file: printed as `samepage: <message>`, exit 2. */
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Runs the command line `args` (without node and the script) and resolves to the exit code. */
+export async function main(args: readonly string[], io: Io = process): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has already printed its message; help and --version are not failures.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_UNUSABLE;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`samepage: ${message}\n`);
+    if (io.env['SAMEPAGE_DEBUG'] === '1' && err instanceof Error && err.stack !== undefined) {
+      io.stderr.write(`${err.stack}\n`);
+    }
+    return EXIT_UNUSABLE;
+  }
+}
+
+function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('samepage')
+    .description(
+      // One paragraph: commander wraps it to the terminal's width.
+      'An exact, executable model of Linux 6.18 memory management and KSM (kernel samepage ' +
+        'merging), driven by scenario files. A scenario describes processes, their memory and ' +
+        'what an operator writes into /sys/kernel/mm/ksm, on a virtual clock; samepage runs it ' +
+        'on its own model (deterministic, no root needed) or on the live kernel of this machine ' +
+        '(root), and reports the KSM counters and whether the expectations held.',
+    )
+    .version(packageVersion(), '-V, --version')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    // Commander exits 1 on a usage error by default, which the contract reserves for a failed
+    // expect; exitOverride turns every exit into a CommanderError that main maps to 2.
+    .exitOverride()
+    .showHelpAfterError('(run samepage --help for usage)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 every expect held, 1 an expect failed, 2 invalid file or backend unavailable.\n' +
+        'Set SAMEPAGE_DEBUG=1 to see stack traces of unexpected errors.\n\n' +
+        'Examples:\n' +
+        '  samepage demo\n' +
+        '  samepage run scenarios/thesis-test-program.yaml --json\n' +
+        '  sudo samepage run my-scenario.yaml --backend kernel',
+    );
+
+  program
+    .command('run')
+    .description('run a scenario file and check its expects')
+    .argument('<file>', 'scenario file (YAML or JSON, see SCENARIO.md)')
+    .addOption(
+      new Option('--backend <name>', 'model: samepage on virtual time; kernel: the live kernel (root)')
+        .choices(['model', 'kernel'])
+        .default('model'),
+    )
+    .option('--json', 'print one JSON object on stdout instead of tables')
+    .option('--seed <n>', 'seed of the model backend (ignored by kernel)', parseSeed, 0)
+    .action(async (file: string, opts: { backend: 'model' | 'kernel'; json?: true; seed: number }) => {
+      const result = await runFile(file, opts.backend, opts.seed, io);
+      io.stdout.write(opts.json === true ? `${formatJson(result)}\n` : renderRunResult(result));
+      setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
+    });
+
+  program
+    .command('demo')
+    .description(`run the built-in scenario ${DEMO_SCENARIO} on the model and explain the result`)
+    .option('--seed <n>', 'seed of the model backend', parseSeed, 0)
+    .action(async (opts: { seed: number }) => {
+      const file = join(packageRoot(), DEMO_SCENARIO);
+      if (!existsSync(file)) throw new UsageError(`The demo scenario is missing: ${file}`);
+      const result = await runFile(file, 'model', opts.seed, io);
+      io.stdout.write(renderRunResult(result));
+      io.stdout.write(`\n${demoSummary(result)}\n`);
+      setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
+    });
+
+  return program;
+}
+
+/** Loads, checks and runs one scenario file; a file with problems is a UsageError. */
+async function runFile(file: string, backendName: 'model' | 'kernel', seed: number, io: Io): Promise<RunResult> {
+  const loaded = await loadScenario(file);
+  if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems));
+  const backend: Backend =
+    backendName === 'model'
+      ? createModelBackend({ seed })
+      : createKernelBackend({ onWarning: (message: string) => io.stderr.write(`samepage: warning: ${message}\n`) });
+  const progress = waitProgress(io.stderr);
+  try {
+    return await runScenario(loaded.scenario, backend, { onProgress: progress.update });
+  } catch (err) {
+    // The kernel backend cannot run here: its reason is the whole message, exit 2.
+    if (err instanceof BackendUnavailable) throw new UsageError(err.message);
+    throw err;
+  } finally {
+    progress.stop();
+  }
+}
+
+/**
+ * A progress bar on stderr while a `wait` runs. cli-progress draws nothing when stderr is
+ * not a terminal, so pipes and CI logs stay clean.
+ */
+function waitProgress(stream: Io['stderr']): { update: (event: RunProgress) => void; stop: () => void } {
+  const state: { bar: cliProgress.SingleBar | undefined } = { bar: undefined };
+  const stop = (): void => {
+    state.bar?.stop();
+    state.bar = undefined;
+  };
+  const update = (event: RunProgress): void => {
+    if (event.kind === 'wait') {
+      if (state.bar === undefined) {
+        state.bar = new cliProgress.SingleBar(
+          {
+            stream: stream as NodeJS.WritableStream,
+            format: 'wait {bar} {value}/{total}',
+            hideCursor: true,
+            clearOnComplete: true,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        state.bar.start(event.target, event.done);
+      } else {
+        state.bar.setTotal(event.target);
+        state.bar.update(event.done);
+      }
+    } else if (event.kind === 'step') {
+      stop(); // a new step: the wait, if any, is over
+    }
+  };
+  return { update, stop };
+}
+
+/** What the demo's last record means, in words. */
+function demoSummary(result: RunResult): string {
+  const last = result.records.at(-1);
+  if (last === undefined) return 'The scenario recorded no counters.';
+  const n = (name: string): number => Number(last.ksm[name] ?? 0);
+  const shared = n('pages_shared');
+  const sharing = n('pages_sharing');
+  const profit = n('general_profit');
+  return (
+    `At "${last.label}" (${last.time_ms} ms of virtual time) ksmd keeps ${shared} shared page` +
+    `${shared === 1 ? '' : 's'} standing in for ${sharing} more mapping${sharing === 1 ? '' : 's'} ` +
+    `of identical content (pages_shared, pages_sharing): ${formatBytes(sharing * 4096)} of memory saved, ` +
+    `${formatBytes(profit)} after KSM's own bookkeeping (general_profit).`
+  );
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+function parseSeed(value: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError(`Expected a non-negative integer, got "${value}".`);
+  }
+  return Number(value);
+}
+
+/** The installed package's root (holds package.json and scenarios/), from src/ or dist/src/. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('Cannot find package.json above the samepage command');
+    dir = up;
+  }
+  return dir;
+}
+
+function packageVersion(): string {
+  const pkg: unknown = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+}
