@@ -1,0 +1,229 @@
+import { createHash } from 'node:crypto';
+import { PAGE_SIZE } from '../../lib/sizes.ts';
+import type { Pattern } from '../../lib/patterns.ts';
+import { MADV_DONTNEED, MADV_MERGEABLE, MADV_UNMERGEABLE, PR_GET_MEMORY_MERGE, PR_SET_MEMORY_MERGE, VM_MERGEABLE, MMF_VM_MERGE_ANY, _PAGE_PRESENT, _PAGE_SPECIAL } from '../../mm/constants.ts';
+import { doMadvise } from '../../mm/madvise.ts';
+import type { Task } from '../../mm/memory_manager.ts';
+import { doMmap, doMunmap } from '../../mm/mmap.ts';
+import type { MmStruct } from '../../mm/mm_struct.ts';
+import { doPrctl } from '../../mm/prctl.ts';
+import { execTask, exitTask, forkTask, spawnTask } from '../../mm/process.ts';
+import { fillUser, readUser, writeUser } from '../../mm/uaccess.ts';
+import { ksmProcessProfit, procKsmStat } from '../../sysfs/proc_ksm.ts';
+import { createSystem, runFor, runFullScans, sysfsRead, sysfsWrite, type System } from '../../system.ts';
+import type { Backend } from '../../scenario/backend.ts';
+import { StepError } from '../../scenario/backend.ts';
+import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
+import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
+
+interface Region {
+  readonly addr: number;
+  readonly size: number;
+}
+
+interface Proc {
+  readonly task: Task;
+  regions: Map<string, Region>;
+}
+
+export interface ModelBackendOptions {
+  readonly seed: number;
+  /** Called with full-scan progress during long waits. */
+  readonly onWaitProgress?: (done: number, target: number) => void;
+}
+
+/** The scenario backend that runs on samepage's own model, on virtual time. */
+export class ModelBackend implements Backend {
+  readonly name = 'model' as const;
+  private sys: System | undefined;
+  private readonly procs = new Map<string, Proc>();
+  private readonly opts: ModelBackendOptions;
+
+  constructor(opts: ModelBackendOptions) {
+    this.opts = opts;
+  }
+
+  /** The simulated machine (after start). */
+  system(): System {
+    if (this.sys === undefined) throw new StepError('The model backend was not started');
+    return this.sys;
+  }
+
+  async start(scenario: Scenario): Promise<void> {
+    this.sys = createSystem({ ram: scenario.machine.ram, numaNodes: scenario.machine.numaNodes });
+    for (const [file, value] of scenario.ksm) {
+      const err = sysfsWrite(this.sys, `ksm/${file}`, value);
+      if (err !== 0) throw new StepError(`Initial ksm.${file}: writing "${value}" failed with errno ${-err}`);
+    }
+  }
+
+  private proc(name: string): Proc {
+    const p = this.procs.get(name);
+    if (p === undefined) throw new StepError(`No process named "${name}"`);
+    return p;
+  }
+
+  private region(proc: string, region: string): { p: Proc; r: Region } {
+    const p = this.proc(proc);
+    const r = p.regions.get(region);
+    if (r === undefined) throw new StepError(`Process "${proc}" has no region "${region}"`);
+    return { p, r };
+  }
+
+  async spawn(proc: string, comm: string): Promise<void> {
+    if (this.procs.has(proc)) throw new StepError(`A process named "${proc}" already exists`);
+    this.procs.set(proc, { task: spawnTask(this.system().mmgr, comm), regions: new Map() });
+  }
+
+  async mmap(proc: string, region: string, size: number, shared: boolean, node: number | undefined): Promise<void> {
+    const p = this.proc(proc);
+    const opts: { shared: boolean; node?: number } = { shared };
+    if (node !== undefined) opts.node = node;
+    const addr = doMmap(this.system().mmgr, p.task.mm, size, opts);
+    if (addr < 0) throw new StepError(`mmap of ${size} bytes failed with errno ${-addr}`);
+    p.regions.set(region, { addr, size });
+  }
+
+  async fill(proc: string, region: string, pattern: Pattern, offset: number, size: number | undefined): Promise<void> {
+    const { p, r } = this.region(proc, region);
+    const len = size ?? r.size - offset;
+    if (fillUser(this.system().mmgr, p.task.mm, r.addr + offset, len, pattern, r.addr) !== 0) {
+      throw new StepError(`fill of ${proc}/${region} faulted`);
+    }
+  }
+
+  async write(proc: string, region: string, offset: number, bytes: Uint8Array): Promise<void> {
+    const { p, r } = this.region(proc, region);
+    if (writeUser(this.system().mmgr, p.task.mm, r.addr + offset, bytes) !== 0) throw new StepError(`write to ${proc}/${region} faulted`);
+  }
+
+  async readSha256(proc: string, region: string, offset: number, size: number): Promise<string> {
+    const { p, r } = this.region(proc, region);
+    const h = createHash('sha256');
+    const err = readUser(this.system().mmgr, p.task.mm, r.addr + offset, size, (buf, off, n) => h.update(buf.subarray(off, off + n)));
+    if (err !== 0) throw new StepError(`read of ${proc}/${region} faulted`);
+    return h.digest('hex');
+  }
+
+  async madvise(proc: string, region: string, advice: Advice, offset: number, size: number | undefined): Promise<number> {
+    const { p, r } = this.region(proc, region);
+    const code = advice === 'MADV_MERGEABLE' ? MADV_MERGEABLE : advice === 'MADV_UNMERGEABLE' ? MADV_UNMERGEABLE : MADV_DONTNEED;
+    return doMadvise(this.system().mmgr, p.task.mm, r.addr + offset, size ?? r.size - offset, code);
+  }
+
+  async prctl(proc: string, option: PrctlOption, arg: number): Promise<number> {
+    const p = this.proc(proc);
+    const code = option === 'PR_SET_MEMORY_MERGE' ? PR_SET_MEMORY_MERGE : PR_GET_MEMORY_MERGE;
+    return doPrctl(this.system().mmgr, p.task.mm, code, option === 'PR_SET_MEMORY_MERGE' ? arg : 0);
+  }
+
+  async fork(proc: string, child: string): Promise<void> {
+    const p = this.proc(proc);
+    if (this.procs.has(child)) throw new StepError(`A process named "${child}" already exists`);
+    const task = forkTask(this.system().mmgr, p.task);
+    this.procs.set(child, { task, regions: new Map(p.regions) });
+  }
+
+  async exec(proc: string, comm: string): Promise<void> {
+    const p = this.proc(proc);
+    execTask(this.system().mmgr, p.task, comm);
+    p.regions = new Map();
+  }
+
+  async munmap(proc: string, region: string): Promise<void> {
+    const { p, r } = this.region(proc, region);
+    doMunmap(this.system().mmgr, p.task.mm, r.addr, r.size);
+    p.regions.delete(region);
+  }
+
+  async exit(proc: string): Promise<void> {
+    const p = this.proc(proc);
+    exitTask(this.system().mmgr, p.task);
+    this.procs.delete(proc);
+  }
+
+  async sysfsWrite(path: string, value: string): Promise<number> {
+    return sysfsWrite(this.system(), path, value);
+  }
+
+  async readPath(path: string): Promise<string | undefined> {
+    const sys = this.system();
+    if (path.startsWith('/sys/kernel/mm/')) return sysfsRead(sys, path.slice('/sys/kernel/mm/'.length))?.trimEnd();
+    const m = /^\/proc\/([^/]+)\/(.+)$/.exec(path);
+    if (m === null) return undefined;
+    const p = this.procs.get(m[1]!);
+    if (p === undefined) return undefined;
+    const rec = procRecord(p);
+    const field = m[2]!;
+    if (field === 'ksm_merging_pages') return String(rec.ksm_merging_pages);
+    if (field === 'rss_pages') return String(rec.rss_pages);
+    if (field.startsWith('ksm_stat/')) {
+      const name = field.slice('ksm_stat/'.length);
+      for (const line of procKsmStat(p.task.mm).split('\n')) {
+        const [k, v] = line.split(/:?\s+/);
+        if (k === name) return v;
+      }
+    }
+    return undefined;
+  }
+
+  async wait(fullScans: number | undefined, ms: number | undefined): Promise<string | undefined> {
+    const sys = this.system();
+    if (fullScans !== undefined) {
+      const cb = this.opts.onWaitProgress;
+      return runFullScans(sys, fullScans, cb === undefined ? undefined : (d) => cb(d, fullScans));
+    }
+    runFor(sys, ms ?? 0);
+    return undefined;
+  }
+
+  async record(label: string): Promise<CounterRecord> {
+    const sys = this.system();
+    const ksm: Record<string, number | string> = {};
+    for (const [name, attr] of [...sys.sysfs.get('ksm')!.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+      const text = attr.show().trimEnd();
+      ksm[name] = name === 'advisor_mode' ? /\[(.*)\]/.exec(text)![1]! : Number(text);
+    }
+    const procs: Record<string, ProcRecord> = {};
+    for (const [name, p] of this.procs) procs[name] = procRecord(p);
+    return { label, time_ms: sys.clock.nowMs(), ksm, procs };
+  }
+
+  timeMs(): number {
+    return this.sys?.clock.nowMs() ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    /* nothing to undo: the machine is virtual */
+  }
+}
+
+/** Present, normal pages mapped in a process's scenario regions (the zero page excluded). */
+function rssPages(mm: MmStruct, regions: Iterable<Region>): number {
+  let n = 0;
+  for (const r of regions) {
+    const end = (r.addr + r.size) / PAGE_SIZE;
+    for (let vpn = mm.pgtable.nextPresent(r.addr / PAGE_SIZE, end); vpn >= 0; vpn = mm.pgtable.nextPresent(vpn + 1, end)) {
+      const f = mm.pgtable.flags(vpn);
+      if ((f & _PAGE_PRESENT) !== 0 && (f & _PAGE_SPECIAL) === 0) n++;
+    }
+  }
+  return n;
+}
+
+function procRecord(p: Proc): ProcRecord {
+  const mm = p.task.mm;
+  return {
+    ksm_rmap_items: mm.ksmRmapItems,
+    ksm_zero_pages: mm.ksmZeroPages,
+    ksm_merging_pages: mm.ksmMergingPages,
+    ksm_process_profit: ksmProcessProfit(mm),
+    ksm_merge_any: (mm.flags & MMF_VM_MERGE_ANY) !== 0,
+    ksm_mergeable: mm.vmas.some((v) => (v.vmFlags & VM_MERGEABLE) !== 0),
+    rss_pages: rssPages(mm, p.regions.values()),
+  };
+}
+
+export function createModelBackend(opts: ModelBackendOptions): ModelBackend {
+  return new ModelBackend(opts);
+}

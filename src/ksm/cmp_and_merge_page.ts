@@ -1,0 +1,54 @@
+import type { Ksm } from './ksm.ts';
+import { breakCow, tryToMergeTwoPages, tryToMergeWithKsmPage, tryToMergeWithZeroPage } from './merge.ts';
+import { removeRmapItemFromTree } from './rmap.ts';
+import type { RmapItem } from './rmap_item.ts';
+import type { StableNode } from './stable_node.ts';
+import { isPageSharingCandidate, stableTreeAppend, stableTreeInsert, stableTreeSearch } from './stable_tree.ts';
+import { unstableTreeSearchInsert } from './unstable_tree.ts';
+
+/**
+ * What ksmd does with one page, in the order of Linux 6.11 and later: a page that is not
+ * yet KSM must first show an unchanged checksum (so a new page needs two visits), may then
+ * become the zero page, and only then is looked up in the stable tree and, failing that,
+ * in the unstable tree, where an equal page makes both pages one new KSM page.
+ * @linux mm/ksm.c cmp_and_merge_page (partial: no NUMA migration, no THP)
+ */
+export function cmpAndMergePage(ksm: Ksm, pfn: number, item: RmapItem): void {
+  const frames = ksm.mmgr.frames;
+  const stableNode = frames.stableNode(pfn) as StableNode | null;
+  let bypass = false;
+  if (stableNode !== null) {
+    if (!stableNode.onMigrateList && item.head === stableNode) return;
+    // A KSM fork may take a node past max_page_sharing.
+    if (!isPageSharingCandidate(ksm, stableNode)) bypass = true;
+  } else {
+    removeRmapItemFromTree(ksm, item);
+    const checksum = ksm.calcChecksum(pfn);
+    if (item.oldchecksum !== checksum) {
+      item.oldchecksum = checksum;
+      return;
+    }
+    if (tryToMergeWithZeroPage(ksm, item, pfn) === 0) return;
+  }
+
+  const kpfn = stableTreeSearch(ksm, pfn);
+  if (kpfn === pfn && item.head === stableNode) return;
+  removeRmapItemFromTree(ksm, item);
+  if (kpfn >= 0) {
+    if (tryToMergeWithKsmPage(ksm, item, pfn, kpfn) === 0) {
+      stableTreeAppend(ksm, item, frames.stableNode(kpfn) as StableNode);
+    }
+    void bypass; // the kernel only uses it to silence a warning
+    return;
+  }
+  if (kpfn !== -1) return; // -EBUSY
+
+  const match = unstableTreeSearchInsert(ksm, item, pfn);
+  if (match === null) return;
+  const kfolio = tryToMergeTwoPages(ksm, item, pfn, match.item, match.pfn);
+  if (kfolio < 0) return;
+  const node = stableTreeInsert(ksm, kfolio);
+  stableTreeAppend(ksm, match.item, node);
+  stableTreeAppend(ksm, item, node);
+  void breakCow; // stable_tree_insert cannot fail to allocate in the model
+}

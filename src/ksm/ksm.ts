@@ -1,0 +1,130 @@
+import { RbRoot } from '../lib/rbtree.ts';
+import type { EventQueue } from '../sim/event_queue.ts';
+import type { MemoryManager } from '../mm/memory_manager.ts';
+import type { MmStruct } from '../mm/mm_struct.ts';
+import { ContentStore } from '../mm/content_store.ts';
+import { KSM_DEFAULTS } from './constants.ts';
+import type { CostModel } from './cost.ts';
+import { DEFAULT_COST } from './cost.ts';
+import { MmSlot } from './mm_slot.ts';
+import type { RmapItem, RmapListLink } from './rmap_item.ts';
+import type { StableNode } from './stable_node.ts';
+
+/** struct ksm_scan: the single cursor of ksmd. */
+export interface KsmScan {
+  mmSlot: MmSlot;
+  address: number;
+  /** The link to follow next: the slot's list head or the last visited item. */
+  rmapList: RmapListLink;
+  /** Completed full scans (what full_scans shows). */
+  seqnr: number;
+}
+
+/** struct advisor_ctx of the scan-time advisor. */
+export interface AdvisorCtx {
+  startScanNs: number;
+  scanTime: number;
+  change: number;
+  cpuTimeNs: number;
+}
+
+/**
+ * The state of mm/ksm.c: every global of the kernel file is a field here, so several
+ * machines can run side by side. Behaviour lives in the sibling files, which take a `Ksm`.
+ */
+export class Ksm {
+  readonly mmgr: MemoryManager;
+  readonly events: EventQueue;
+  readonly cost: CostModel;
+
+  // ---- sysfs knobs ----
+  run: number = KSM_DEFAULTS.run;
+  /** ksm_thread_pages_to_scan */
+  pagesToScan: number = KSM_DEFAULTS.pagesToScan;
+  /** ksm_thread_sleep_millisecs */
+  sleepMillisecs: number = KSM_DEFAULTS.sleepMillisecs;
+  maxPageSharing: number = KSM_DEFAULTS.maxPageSharing;
+  mergeAcrossNodes: boolean = KSM_DEFAULTS.mergeAcrossNodes;
+  useZeroPages: boolean = KSM_DEFAULTS.useZeroPages;
+  smartScan: boolean = KSM_DEFAULTS.smartScan;
+  stableNodeChainsPruneMillisecs: number = KSM_DEFAULTS.stableNodeChainsPruneMillisecs;
+  advisorMode: 'none' | 'scan-time' = 'none';
+  advisorMaxCpu: number = KSM_DEFAULTS.advisorMaxCpu;
+  advisorMinPagesToScan: number = KSM_DEFAULTS.advisorMinPagesToScan;
+  advisorMaxPagesToScan: number = KSM_DEFAULTS.advisorMaxPagesToScan;
+  advisorTargetScanTime: number = KSM_DEFAULTS.advisorTargetScanTime;
+
+  // ---- counters ----
+  pagesShared = 0;
+  pagesSharing = 0;
+  pagesUnshared = 0;
+  /** ksm_rmap_items: every allocated rmap_item. */
+  rmapItems = 0;
+  pagesScanned = 0;
+  pagesSkipped = 0;
+  stableNodeChains = 0;
+  stableNodeDups = 0;
+  /** ksm_zero_pages (global). */
+  zeroPages = 0;
+
+  // ---- trees and lists ----
+  /** ksm_nr_node_ids: 1 while merge_across_nodes, else the number of NUMA nodes. */
+  nrNodeIds = 1;
+  rootStableTree: RbRoot<StableNode>[] = [new RbRoot()];
+  rootUnstableTree: RbRoot<RmapItem>[] = [new RbRoot()];
+  readonly migrateNodes: StableNode[] = [];
+  /** ksm_mm_head: the dummy head of the mm_slot list. */
+  readonly mmHead = new MmSlot(null);
+  /** mm_slots_hash */
+  readonly slots = new Map<MmStruct, MmSlot>();
+  readonly ksmScan: KsmScan;
+  readonly zeroChecksum: number;
+  advisorCtx: AdvisorCtx = { startScanNs: 0, scanTime: 0, change: 0, cpuTimeNs: 0 };
+
+  // ---- ksmd ----
+  /** CPU time ksmd has used, in ns, from the cost model. */
+  cpuNs = 0;
+
+  constructor(mmgr: MemoryManager, events: EventQueue, cost: CostModel = DEFAULT_COST) {
+    this.mmgr = mmgr;
+    this.events = events;
+    this.cost = cost;
+    this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead, seqnr: 0 };
+    // ksm_init: zero_checksum = calc_checksum(ZERO_PAGE(0))
+    this.zeroChecksum = mmgr.contents.checksum(ContentStore.ZERO);
+  }
+
+  /** get_kpfn_nid: the tree index of a frame. */
+  getKpfnNid(pfn: number): number {
+    return this.mergeAcrossNodes ? 0 : this.mmgr.frames.pfnToNid(pfn);
+  }
+
+  /** ksm_test_exit */
+  testExit(mm: MmStruct): boolean {
+    return mm.mmUsers === 0;
+  }
+
+  /** The page behind a frame: its checksum, counting the CPU cost. */
+  calcChecksum(pfn: number): number {
+    this.cpuNs += this.cost.checksumNs;
+    return this.mmgr.contents.checksum(this.mmgr.frames.content[pfn]!);
+  }
+
+  /** memcmp_pages, counting the CPU cost. */
+  memcmpPages(a: number, b: number): number {
+    const c = this.mmgr.contents;
+    const r = c.compare(this.mmgr.frames.content[a]!, this.mmgr.frames.content[b]!);
+    this.cpuNs += r === 0 ? this.cost.memcmpEqualNs : this.cost.memcmpNs;
+    return r;
+  }
+
+  /** pages_volatile as sysfs computes it, clamped at 0. */
+  pagesVolatile(): number {
+    return Math.max(0, this.rmapItems - this.pagesShared - this.pagesSharing - this.pagesUnshared);
+  }
+
+  /** general_profit in bytes. */
+  generalProfit(): number {
+    return (this.pagesSharing + this.zeroPages) * 4096 - this.rmapItems * 64;
+  }
+}

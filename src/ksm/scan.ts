@@ -1,0 +1,141 @@
+import { RbRoot } from '../lib/rbtree.ts';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { MMF_VM_MERGEABLE, MMF_VM_MERGE_ANY, PG_anon, VM_MERGEABLE, _PAGE_SPECIAL } from '../mm/constants.ts';
+import type { MmStruct } from '../mm/mm_struct.ts';
+import { advisorStartScan, advisorStopScan } from './advisor.ts';
+import { cmpAndMergePage } from './cmp_and_merge_page.ts';
+import type { Ksm } from './ksm.ts';
+import type { MmSlot } from './mm_slot.ts';
+import { allocRmapItem, freeRmapItem, removeRmapItemFromTree, removeTrailingRmapItems } from './rmap.ts';
+import type { RmapItem, RmapListLink } from './rmap_item.ts';
+import { shouldSkipRmapItem } from './smart_scan.ts';
+
+/**
+ * The rmap_item for `addr`, reusing the one on the list or inserting a new one; items for
+ * lower addresses met on the way are stale (their page or VMA went) and are freed.
+ * @linux mm/ksm.c get_next_rmap_item
+ */
+function getNextRmapItem(ksm: Ksm, slot: MmSlot, link: RmapListLink, addr: number): RmapItem {
+  while (link.rmapList !== null) {
+    const item = link.rmapList;
+    if (item.address === addr) return item;
+    if (item.address > addr) break;
+    link.rmapList = item.rmapList;
+    removeRmapItemFromTree(ksm, item);
+    freeRmapItem(ksm, item);
+  }
+  return allocRmapItem(ksm, link, { mm: slot.mm!, address: addr });
+}
+
+/**
+ * The next page ksmd's walker finds in `mm` at or after `from` within [.., end): present,
+ * a normal page (not the zero page), anonymous. Returns its vpn or -1.
+ * @linux mm/ksm.c ksm_next_page_pmd_entry
+ */
+function nextScannablePage(ksm: Ksm, mm: MmStruct, from: number, end: number): number {
+  const frames = ksm.mmgr.frames;
+  const pt = mm.pgtable;
+  for (let vpn = pt.nextPresent(from, end); vpn >= 0; vpn = pt.nextPresent(vpn + 1, end)) {
+    if ((pt.flags(vpn) & _PAGE_SPECIAL) !== 0) continue;
+    if ((frames.flags[pt.pfn(vpn)]! & PG_anon) !== 0) return vpn;
+  }
+  return -1;
+}
+
+/** Result of a scan step: the item and the frame of its page. */
+export interface ScanStep {
+  readonly item: RmapItem;
+  readonly pfn: number;
+}
+
+/**
+ * Advances ksmd's cursor to the next page to process. At the start of a full scan the
+ * unstable trees are emptied; at the end of an mm its trailing items are freed (and a slot
+ * with no mergeable VMA left is dropped); at the end of the list full_scans grows and null
+ * is returned. Pages smart_scan skips are passed over inside this call.
+ * @linux mm/ksm.c scan_get_next_rmap_item
+ */
+export function scanGetNextRmapItem(ksm: Ksm): ScanStep | null {
+  const scan = ksm.ksmScan;
+  const head = ksm.mmHead;
+  if (head.next === head) return null;
+  let slot = scan.mmSlot;
+  if (slot === head) {
+    advisorStartScan(ksm);
+    for (let nid = 0; nid < ksm.nrNodeIds; nid++) ksm.rootUnstableTree[nid] = new RbRoot();
+    slot = head.next;
+    scan.mmSlot = slot;
+    if (slot === head) return null;
+    scan.address = 0;
+    scan.rmapList = slot;
+  }
+  for (;;) {
+    const mm = slot.mm!;
+    if (!ksm.testExit(mm)) {
+      for (let i = mm.indexAfter(scan.address); i < mm.vmas.length; i++) {
+        const vma = mm.vmas[i]!;
+        if ((vma.vmFlags & VM_MERGEABLE) === 0) continue;
+        if (scan.address < vma.vmStart) scan.address = vma.vmStart;
+        if (vma.anonVma === null) {
+          scan.address = vma.vmEnd;
+          continue;
+        }
+        const endVpn = vma.vmEnd / PAGE_SIZE;
+        for (;;) {
+          const vpn = nextScannablePage(ksm, mm, scan.address / PAGE_SIZE, endVpn);
+          if (vpn < 0) {
+            scan.address = vma.vmEnd;
+            break;
+          }
+          scan.address = vpn * PAGE_SIZE;
+          const pfn = mm.pgtable.pfn(vpn);
+          const item = getNextRmapItem(ksm, slot, scan.rmapList, scan.address);
+          scan.rmapList = item;
+          scan.address += PAGE_SIZE;
+          if (shouldSkipRmapItem(ksm, pfn, item)) {
+            ksm.cpuNs += ksm.cost.skipNs;
+            continue;
+          }
+          return { item, pfn };
+        }
+      }
+    }
+    if (ksm.testExit(mm)) {
+      scan.address = 0;
+      scan.rmapList = slot;
+    }
+    removeTrailingRmapItems(ksm, scan.rmapList);
+    scan.mmSlot = slot.next;
+    if (scan.address === 0) {
+      // No VM_MERGEABLE VMA left (or the mm exited): forget the mm, as __ksm_exit would.
+      ksm.slots.delete(mm);
+      slot.unlink();
+      mm.flags &= ~(MMF_VM_MERGEABLE | MMF_VM_MERGE_ANY);
+    }
+    slot = scan.mmSlot;
+    if (slot === head) break;
+    scan.address = 0;
+    scan.rmapList = slot;
+  }
+  advisorStopScan(ksm);
+  scan.seqnr++;
+  return null;
+}
+
+/**
+ * One batch of ksmd: up to `scanNpages` pages; the batch ends early at the end of a full
+ * scan. Returns the number of pages processed.
+ * @linux mm/ksm.c ksm_do_scan
+ */
+export function ksmDoScan(ksm: Ksm, scanNpages: number): number {
+  let done = 0;
+  while (done < scanNpages) {
+    const step = scanGetNextRmapItem(ksm);
+    if (step === null) break;
+    ksm.cpuNs += ksm.cost.visitNs;
+    cmpAndMergePage(ksm, step.pfn, step.item);
+    ksm.pagesScanned++;
+    done++;
+  }
+  return done;
+}

@@ -1,0 +1,35 @@
+import type { Ksm } from './ksm.ts';
+import { removeRmapItemFromTree } from './rmap.ts';
+import type { RmapItem } from './rmap_item.ts';
+
+/**
+ * How many visits to skip after a page has gone unmerged `age` times.
+ * @linux mm/ksm.c skip_age
+ */
+export function skipAge(age: number): number {
+  if (age <= 3) return 1;
+  if (age <= 5) return 2;
+  if (age <= 8) return 4;
+  return 8;
+}
+
+/**
+ * smart_scan: a page that keeps failing to merge is visited less and less often. A
+ * skipped item leaves the unstable tree (it becomes volatile) but keeps its checksum.
+ * @linux mm/ksm.c should_skip_rmap_item
+ */
+export function shouldSkipRmapItem(ksm: Ksm, pfn: number, item: RmapItem): boolean {
+  if (!ksm.smartScan) return false;
+  if (ksm.mmgr.frames.isKsm(pfn)) return false;
+  const age = item.age;
+  if (age !== 255) item.age++;
+  if (age < 3) return false;
+  if (item.remainingSkips === 0) {
+    item.remainingSkips = skipAge(age);
+    return false;
+  }
+  ksm.pagesSkipped++;
+  item.remainingSkips--;
+  removeRmapItemFromTree(ksm, item);
+  return true;
+}

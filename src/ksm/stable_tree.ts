@@ -1,0 +1,278 @@
+import { rbErase, rbInsertColor, rbLinkNode, rbReplaceNode, type RbDir, type RbRoot } from '../lib/rbtree.ts';
+import { KernelBug } from '../mm/kernel_bug.ts';
+import { EBUSY } from '../lib/errno.ts';
+import { STABLE_FLAG, STABLE_NODE_CHAIN } from './constants.ts';
+import type { Ksm } from './ksm.ts';
+import type { RmapItem } from './rmap_item.ts';
+import { StableNode, hlistAddDup, hlistAddItem, hlistDelDup } from './stable_node.ts';
+
+/**
+ * The stable tree: KSM pages ordered by content, chains of dups past max_page_sharing,
+ * and the lazy removal of nodes whose page has gone.
+ */
+
+/** @linux mm/ksm.c __is_page_sharing_candidate */
+export function isPageSharingCandidate(ksm: Ksm, node: StableNode, offset = 0): boolean {
+  return node.rmapHlistLen !== 0 && node.rmapHlistLen + offset < ksm.maxPageSharing;
+}
+
+/**
+ * The keyhole test: the node's frame must still be a KSM page pointing back at the node.
+ * Returns the frame, or -1 after removing the stale node. The model never races, so the
+ * lock flavours of the kernel (NOLOCK, LOCK, TRYLOCK) all succeed.
+ * @linux mm/ksm.c ksm_get_folio
+ */
+export function ksmGetFolio(ksm: Ksm, node: StableNode): number {
+  if (ksm.mmgr.frames.stableNode(node.kpfn) === node) return node.kpfn;
+  removeNodeFromStableTree(ksm, node);
+  return -1;
+}
+
+/**
+ * Drops a node whose KSM page is gone (or is being dropped), uncounting every item still
+ * on it; the items stay on their mm's list, flags cleared, head left dangling as in Linux.
+ * @linux mm/ksm.c remove_node_from_stable_tree
+ */
+export function removeNodeFromStableTree(ksm: Ksm, node: StableNode): void {
+  if (node.rmapHlistLen < 0) throw new KernelBug('remove_node_from_stable_tree on a chain');
+  for (let item = node.hlist; item !== null; item = item.hlistNext) {
+    if (item.hlistNext !== null) ksm.pagesSharing--;
+    else ksm.pagesShared--;
+    item.mm.ksmMergingPages--;
+    node.rmapHlistLen--;
+    item.anonVma = null;
+    item.flags = 0;
+  }
+  ksm.cpuNs += ksm.cost.freeNs;
+  if (node.onMigrateList) {
+    ksm.migrateNodes.splice(ksm.migrateNodes.indexOf(node), 1);
+    node.onMigrateList = false;
+  } else {
+    stableNodeDupDel(ksm, node);
+  }
+}
+
+/** @linux mm/ksm.c stable_node_dup_del */
+function stableNodeDupDel(ksm: Ksm, node: StableNode): void {
+  if (node.isDup) {
+    hlistDelDup(node);
+    ksm.stableNodeDups--;
+  } else {
+    rbErase(node, ksm.rootStableTree[node.nid]!);
+  }
+}
+
+/** @linux mm/ksm.c stable_node_chain_add_dup */
+function stableNodeChainAddDup(ksm: Ksm, dup: StableNode, chain: StableNode): void {
+  dup.isDup = true;
+  hlistAddDup(chain, dup);
+  ksm.stableNodeDups++;
+}
+
+/**
+ * Turns a regular node into the first dup of a new chain that takes its place in the tree.
+ * @linux mm/ksm.c alloc_stable_node_chain
+ */
+function allocStableNodeChain(ksm: Ksm, dup: StableNode, root: RbRoot<StableNode>): StableNode {
+  const chain = new StableNode(0);
+  chain.chainPruneTime = ksm.events.clock.jiffies();
+  chain.rmapHlistLen = STABLE_NODE_CHAIN;
+  chain.nid = dup.nid;
+  ksm.stableNodeChains++;
+  rbReplaceNode(dup, chain, root);
+  stableNodeChainAddDup(ksm, dup, chain);
+  return chain;
+}
+
+/** @linux mm/ksm.c free_stable_node_chain */
+function freeStableNodeChain(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode>): void {
+  rbErase(chain, root);
+  ksm.stableNodeChains--;
+}
+
+/** Result of resolving a tree node to a KSM page: the frame (-1: restart), the dup, the node. */
+interface ChainResult {
+  pfn: number;
+  dup: StableNode | null;
+  node: StableNode;
+}
+
+/**
+ * Picks the dup of a chain to compare with and merge into: the first live one that can
+ * take more sharers, or with `prune` (once per stable_node_chains_prune_millisecs) the
+ * fullest candidate after walking them all and dropping dead ones. A chain left with one
+ * dup collapses back into a regular node; an empty chain is freed.
+ * @linux mm/ksm.c stable_node_dup
+ */
+function stableNodeDup(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode>, prune: boolean): ChainResult {
+  const now = ksm.events.clock.jiffies();
+  if (!prune || now < chain.chainPruneTime + ksm.stableNodeChainsPruneMillisecs) prune = false;
+  else chain.chainPruneTime = now;
+  let found: StableNode | null = null;
+  let foundLen = 0;
+  let treePfn = -1;
+  for (let dup = chain.dups; dup !== null;) {
+    const next = dup.dupNext;
+    const pfn = ksmGetFolio(ksm, dup);
+    if (pfn >= 0 && (found === null || (isPageSharingCandidate(ksm, dup) &&
+        (!isPageSharingCandidate(ksm, found) || dup.rmapHlistLen > foundLen)))) {
+      found = dup;
+      foundLen = dup.rmapHlistLen;
+      treePfn = pfn;
+      if (!prune && isPageSharingCandidate(ksm, found)) break;
+    }
+    dup = next;
+  }
+  let node = chain;
+  if (found !== null) {
+    if (chain.dups === found && found.dupNext === null) {
+      // The only dup left: drop the chain and put the dup in its place in the tree.
+      hlistDelDup(found);
+      found.isDup = false;
+      found.chain = null;
+      rbReplaceNode(chain, found, root);
+      ksm.stableNodeChains--;
+      ksm.stableNodeDups--;
+      node = found;
+    } else if (chain.dups !== found && isPageSharingCandidate(ksm, found, 1)) {
+      hlistDelDup(found);
+      hlistAddDup(chain, found);
+    }
+  } else {
+    freeStableNodeChain(ksm, chain, root);
+  }
+  return { pfn: treePfn, dup: found, node };
+}
+
+/** @linux mm/ksm.c __stable_node_chain */
+function stableNodeChain(ksm: Ksm, node: StableNode, root: RbRoot<StableNode>, prune: boolean): ChainResult {
+  if (!node.isChain()) return { pfn: ksmGetFolio(ksm, node), dup: node, node };
+  return stableNodeDup(ksm, node, root, prune);
+}
+
+/**
+ * Looks for a KSM page with the content of `pfn`. Returns the KSM page's frame, -1 for
+ * none (also when the matching KSM pages are all full), or -EBUSY. A page that is
+ * already KSM finds itself (the "ksm page forked" case).
+ * @linux mm/ksm.c stable_tree_search (partial: no NUMA migration, so no migrate_nodes paths)
+ */
+export function stableTreeSearch(ksm: Ksm, pfn: number): number {
+  const frames = ksm.mmgr.frames;
+  const pageNode = frames.stableNode(pfn) as StableNode | null;
+  if (pageNode !== null && !pageNode.onMigrateList) return pfn;
+  const root = ksm.rootStableTree[ksm.getKpfnNid(pfn)]!;
+  again: for (;;) {
+    let cur = root.rbNode;
+    while (cur !== null) {
+      const r = stableNodeChain(ksm, cur, root, true);
+      if (r.pfn < 0) continue again;
+      const ret = ksm.memcmpPages(pfn, r.pfn);
+      if (ret < 0) cur = r.node.rbLeft;
+      else if (ret > 0) cur = r.node.rbRight;
+      else {
+        if (r.dup === null || !isPageSharingCandidate(ksm, r.dup)) return -1;
+        const kpfn = ksmGetFolio(ksm, r.dup);
+        if (kpfn < 0) continue again;
+        return kpfn;
+      }
+    }
+    return -1;
+  }
+}
+
+/**
+ * Adds a new KSM page to the stable tree: as a regular node, or as a new dup of the chain
+ * (created if needed) when a node of identical content is already there.
+ * @linux mm/ksm.c stable_tree_insert
+ */
+export function stableTreeInsert(ksm: Ksm, kpfn: number): StableNode {
+  const nid = ksm.getKpfnNid(kpfn);
+  const root = ksm.rootStableTree[nid]!;
+  let parent: StableNode | null = null;
+  let dir: RbDir = 'left';
+  let match: StableNode | null = null;
+  again: for (;;) {
+    parent = null;
+    let cur = root.rbNode;
+    while (cur !== null) {
+      const r = stableNodeChain(ksm, cur, root, false);
+      if (r.pfn < 0) continue again;
+      const ret = ksm.memcmpPages(kpfn, r.pfn);
+      parent = r.node;
+      if (ret < 0) { dir = 'left'; cur = r.node.rbLeft; }
+      else if (ret > 0) { dir = 'right'; cur = r.node.rbRight; }
+      else { match = r.node; break; }
+    }
+    break;
+  }
+  const dup = new StableNode(kpfn);
+  dup.nid = nid;
+  if (match === null) {
+    rbLinkNode(dup, parent, dir, root);
+    rbInsertColor(dup, root);
+  } else {
+    const chain = match.isChain() ? match : allocStableNodeChain(ksm, match, root);
+    stableNodeChainAddDup(ksm, dup, chain);
+  }
+  ksm.mmgr.frames.setStableNode(kpfn, dup);
+  return dup;
+}
+
+/**
+ * Attaches an item to a KSM page's list: the first item counts in pages_shared, every
+ * further one in pages_sharing.
+ * @linux mm/ksm.c stable_tree_append
+ */
+export function stableTreeAppend(ksm: Ksm, item: RmapItem, node: StableNode): void {
+  if (node.rmapHlistLen < 0) throw new KernelBug('stable_tree_append on a chain');
+  node.rmapHlistLen++;
+  item.head = node;
+  item.flags |= STABLE_FLAG;
+  hlistAddItem(node, item);
+  if (item.hlistNext !== null) ksm.pagesSharing++;
+  else ksm.pagesShared++;
+  item.mm.ksmMergingPages++;
+}
+
+/**
+ * Drops a stable node whose page is no longer mapped; -EBUSY if it still is.
+ * @linux mm/ksm.c remove_stable_node
+ */
+function removeStableNode(ksm: Ksm, node: StableNode): number {
+  const pfn = ksmGetFolio(ksm, node);
+  if (pfn < 0) return 0;
+  if (ksm.mmgr.frames.mapcount[pfn]! > 0) return -EBUSY;
+  ksm.mmgr.frames.setStableNode(pfn, null);
+  removeNodeFromStableTree(ksm, node);
+  return 0;
+}
+
+/** @linux mm/ksm.c remove_stable_node_chain */
+function removeStableNodeChain(ksm: Ksm, node: StableNode, root: RbRoot<StableNode>): boolean {
+  if (!node.isChain()) return removeStableNode(ksm, node) !== 0;
+  for (let dup = node.dups; dup !== null;) {
+    const next = dup.dupNext;
+    if (removeStableNode(ksm, dup) !== 0) return true;
+    dup = next;
+  }
+  freeStableNodeChain(ksm, node, root);
+  return false;
+}
+
+/**
+ * Empties every stable tree; -EBUSY if a KSM page is still mapped somewhere.
+ * @linux mm/ksm.c remove_all_stable_nodes
+ */
+export function removeAllStableNodes(ksm: Ksm): number {
+  let err = 0;
+  for (const root of ksm.rootStableTree) {
+    while (root.rbNode !== null) {
+      if (removeStableNodeChain(ksm, root.rbNode, root)) {
+        err = -EBUSY;
+        break;
+      }
+    }
+  }
+  for (const node of [...ksm.migrateNodes]) if (removeStableNode(ksm, node) !== 0) err = -EBUSY;
+  return err;
+}

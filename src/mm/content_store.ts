@@ -1,0 +1,186 @@
+import { PAGE_SIZE } from '../lib/sizes.ts';
+
+/** The two operations on page bytes whose speed matters; injected so they can be WASM. */
+export interface PageOps {
+  /** Low 32 bits of XXH64(page, 4096, seed 0): KSM's calc_checksum. */
+  checksum(buf: Uint8Array, off: number): number;
+  /** memcmp over one page: <0, 0, >0. */
+  compare(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number): number;
+}
+
+/** Pages per storage chunk: 256 pages = 1 MiB, so the chunk and slot of an id are shifts. */
+const CHUNK_SHIFT = 8;
+const CHUNK_PAGES = 1 << CHUNK_SHIFT;
+
+/**
+ * The bytes of simulated page frames. A content is an immutable 4 KiB value with an integer
+ * id and a reference count; many frames may point at one content (a model of 64 GiB of
+ * duplicate-heavy memory then needs only its distinct pages). Writing to a content that
+ * other frames share copies it first: copy-on-write inside the simulator, invisible to the
+ * model, which still compares and hashes bytes exactly as Linux does. A content's checksum
+ * is cached because the content can only change through `write`, which drops the cache.
+ *
+ * Content 0 is the zero page's bytes and lives for ever.
+ */
+export class ContentStore {
+  static readonly ZERO = 0;
+  private readonly chunks: Buffer[] = [];
+  private refs = new Int32Array(1024);
+  private sums = new Uint32Array(1024);
+  /** 1: checksum cached; 2: entered in the intern table. */
+  private state = new Uint8Array(1024);
+  private readonly freeIds: number[] = [];
+  private nextId = 0;
+  private live = 0;
+  /** checksum -> ids of interned contents with that checksum. */
+  private readonly interned = new Map<number, number[]>();
+
+  private readonly ops: PageOps;
+
+  constructor(ops: PageOps) {
+    this.ops = ops;
+    const zero = this.alloc();
+    this.bufferOf(zero).fill(0, this.offsetOf(zero), this.offsetOf(zero) + PAGE_SIZE);
+    this.internId(zero);
+  }
+
+  /** Number of distinct contents alive. */
+  liveCount(): number {
+    return this.live;
+  }
+
+  /** Bytes held by storage chunks (the host memory the page contents cost). */
+  storageBytes(): number {
+    return this.chunks.length * CHUNK_PAGES * PAGE_SIZE;
+  }
+
+  bufferOf(id: number): Buffer {
+    return this.chunks[id >>> CHUNK_SHIFT]!;
+  }
+
+  offsetOf(id: number): number {
+    return (id & (CHUNK_PAGES - 1)) * PAGE_SIZE;
+  }
+
+  refCount(id: number): number {
+    return this.refs[id]!;
+  }
+
+  retain(id: number): number {
+    this.refs[id]!++;
+    return id;
+  }
+
+  release(id: number): void {
+    const r = --this.refs[id]!;
+    if (r > 0) return;
+    if (r < 0 || id === ContentStore.ZERO) throw new Error(`content ${id} released too often`);
+    this.forget(id);
+    this.freeIds.push(id);
+    this.live--;
+  }
+
+  /** KSM's checksum of the content, computed once per content. */
+  checksum(id: number): number {
+    if ((this.state[id]! & 1) === 0) {
+      this.sums[id] = this.ops.checksum(this.bufferOf(id), this.offsetOf(id));
+      this.state[id]! |= 1;
+    }
+    return this.sums[id]!;
+  }
+
+  /** memcmp of two contents; equal ids are equal without looking at a byte. */
+  compare(a: number, b: number): number {
+    if (a === b) return 0;
+    return this.ops.compare(this.bufferOf(a), this.offsetOf(a), this.bufferOf(b), this.offsetOf(b));
+  }
+
+  /**
+   * A content holding these 4096 bytes, shared with an identical interned content if one
+   * exists. Returns an id carrying one reference for the caller.
+   */
+  intern(src: Uint8Array, srcOff: number): number {
+    const sum = this.ops.checksum(src, srcOff);
+    const bucket = this.interned.get(sum);
+    if (bucket !== undefined) {
+      for (const id of bucket) {
+        if (this.ops.compare(src, srcOff, this.bufferOf(id), this.offsetOf(id)) === 0) return this.retain(id);
+      }
+    }
+    const id = this.alloc();
+    this.bufferOf(id).set(src.subarray(srcOff, srcOff + PAGE_SIZE), this.offsetOf(id));
+    this.sums[id] = sum;
+    this.state[id] = 1;
+    this.internId(id);
+    return id;
+  }
+
+  /** A new private content holding these 4096 bytes (not interned: for unique pages). */
+  fromBytes(src: Uint8Array, srcOff: number): number {
+    const id = this.alloc();
+    this.bufferOf(id).set(src.subarray(srcOff, srcOff + PAGE_SIZE), this.offsetOf(id));
+    return id;
+  }
+
+  /**
+   * Stores `len` bytes of `src` at `off` inside content `id`, consuming the caller's
+   * reference to `id` and returning the id (same or a copy) that now holds the result.
+   */
+  write(id: number, off: number, src: Uint8Array, srcOff: number, len: number): number {
+    let target = id;
+    if (id === ContentStore.ZERO || this.refs[id]! > 1) {
+      target = this.alloc();
+      this.bufferOf(id).copy(this.bufferOf(target), this.offsetOf(target), this.offsetOf(id), this.offsetOf(id) + PAGE_SIZE);
+      this.release(id);
+    } else {
+      this.forget(id);
+    }
+    this.bufferOf(target).set(src.subarray(srcOff, srcOff + len), this.offsetOf(target) + off);
+    return target;
+  }
+
+  private alloc(): number {
+    let id = this.freeIds.pop();
+    if (id === undefined) {
+      id = this.nextId++;
+      if (id >= this.refs.length) this.grow();
+      if ((id >>> CHUNK_SHIFT) >= this.chunks.length) this.chunks.push(Buffer.alloc(CHUNK_PAGES * PAGE_SIZE));
+    }
+    this.refs[id] = 1;
+    this.state[id] = 0;
+    this.live++;
+    return id;
+  }
+
+  private grow(): void {
+    const n = this.refs.length * 2;
+    const refs = new Int32Array(n);
+    refs.set(this.refs);
+    this.refs = refs;
+    const sums = new Uint32Array(n);
+    sums.set(this.sums);
+    this.sums = sums;
+    const state = new Uint8Array(n);
+    state.set(this.state);
+    this.state = state;
+  }
+
+  private internId(id: number): void {
+    const sum = this.checksum(id);
+    const bucket = this.interned.get(sum);
+    if (bucket === undefined) this.interned.set(sum, [id]);
+    else bucket.push(id);
+    this.state[id]! |= 2;
+  }
+
+  /** Drops the cached checksum and the intern entry: the bytes are about to change or go. */
+  private forget(id: number): void {
+    if ((this.state[id]! & 2) !== 0) {
+      const bucket = this.interned.get(this.sums[id]!)!;
+      const i = bucket.indexOf(id);
+      bucket.splice(i, 1);
+      if (bucket.length === 0) this.interned.delete(this.sums[id]!);
+    }
+    this.state[id] = 0;
+  }
+}

@@ -1,0 +1,60 @@
+import { ContentStore } from './content_store.ts';
+import { PageFrames } from './page_frames.ts';
+import type { KsmHooks } from './ksm_hooks.ts';
+import { NO_KSM } from './ksm_hooks.ts';
+import type { MmStruct } from './mm_struct.ts';
+import type { AnonVma } from './vma.ts';
+
+/** A process: what the model needs of task_struct. */
+export class Task {
+  exited = false;
+  readonly pid: number;
+  comm: string;
+  mm: MmStruct;
+
+  constructor(pid: number, comm: string, mm: MmStruct) {
+    this.pid = pid;
+    this.comm = comm;
+    this.mm = mm;
+  }
+}
+
+/** Event counters of /proc/vmstat that the model maintains. */
+export interface VmStat {
+  cow_ksm: number;
+  pgfault: number;
+}
+
+/**
+ * The memory manager of one simulated machine: physical frames, page contents, the task
+ * list and the hooks into KSM. It holds the kernel's mm-wide globals as fields, so many
+ * machines can live in one process.
+ */
+export class MemoryManager {
+  readonly tasks = new Map<number, Task>();
+  readonly vmstat: VmStat = { cow_ksm: 0, pgfault: 0 };
+  hooks: KsmHooks = NO_KSM;
+  private nextPid = 1000;
+  private nextAnonVma = 1;
+
+  readonly frames: PageFrames;
+  readonly contents: ContentStore;
+
+  constructor(frames: PageFrames, contents: ContentStore) {
+    this.frames = frames;
+    this.contents = contents;
+  }
+
+  allocPid(): number {
+    return this.nextPid++;
+  }
+
+  newAnonVma(): AnonVma {
+    return { id: this.nextAnonVma++ };
+  }
+
+  /** Live tasks in pid order (the kernel's for_each_process order). */
+  liveTasks(): Task[] {
+    return [...this.tasks.values()].filter((t) => !t.exited).sort((a, b) => a.pid - b.pid);
+  }
+}

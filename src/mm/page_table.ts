@@ -1,0 +1,85 @@
+import { _PAGE_PRESENT } from './constants.ts';
+
+/** Entries in one page-table page, as on x86_64: one table maps 2 MiB. */
+export const PTRS_PER_PTE = 512;
+
+/** One page-table page: the frame number and the _PAGE_* bits of 512 PTEs. */
+class PteTable {
+  readonly pfn = new Int32Array(PTRS_PER_PTE);
+  readonly flags = new Uint8Array(PTRS_PER_PTE);
+  present = 0;
+}
+
+/**
+ * The page tables of one mm, indexed by virtual page number (address / 4096). Only the
+ * last level is modelled; the upper levels are a map from vpn / 512 to a table, allocated
+ * on first use and dropped when empty. A PTE with flags 0 is pte_none.
+ */
+export class PageTable {
+  private readonly tables = new Map<number, PteTable>();
+
+  flags(vpn: number): number {
+    const t = this.tables.get(Math.floor(vpn / PTRS_PER_PTE));
+    return t === undefined ? 0 : t.flags[vpn % PTRS_PER_PTE]!;
+  }
+
+  pfn(vpn: number): number {
+    const t = this.tables.get(Math.floor(vpn / PTRS_PER_PTE));
+    return t === undefined ? -1 : t.pfn[vpn % PTRS_PER_PTE]!;
+  }
+
+  /** set_pte_at: `flags` must include _PAGE_PRESENT. */
+  set(vpn: number, pfn: number, flags: number): void {
+    const key = Math.floor(vpn / PTRS_PER_PTE);
+    let t = this.tables.get(key);
+    if (t === undefined) {
+      t = new PteTable();
+      this.tables.set(key, t);
+    }
+    const i = vpn % PTRS_PER_PTE;
+    if (t.flags[i] === 0) t.present++;
+    t.pfn[i] = pfn;
+    t.flags[i] = flags;
+  }
+
+  /** Changes the bits of a present PTE, keeping its frame. */
+  setFlags(vpn: number, flags: number): void {
+    const t = this.tables.get(Math.floor(vpn / PTRS_PER_PTE))!;
+    t.flags[vpn % PTRS_PER_PTE] = flags;
+  }
+
+  /** pte_clear */
+  clear(vpn: number): void {
+    const key = Math.floor(vpn / PTRS_PER_PTE);
+    const t = this.tables.get(key);
+    if (t === undefined) return;
+    const i = vpn % PTRS_PER_PTE;
+    if (t.flags[i] === 0) return;
+    t.flags[i] = 0;
+    t.pfn[i] = 0;
+    if (--t.present === 0) this.tables.delete(key);
+  }
+
+  /** The first vpn in [from, to) with a present PTE, or -1: skips empty tables whole. */
+  nextPresent(from: number, to: number): number {
+    let vpn = from;
+    while (vpn < to) {
+      const key = Math.floor(vpn / PTRS_PER_PTE);
+      const t = this.tables.get(key);
+      const tableEnd = (key + 1) * PTRS_PER_PTE;
+      if (t !== undefined) {
+        const end = Math.min(to, tableEnd);
+        for (let v = vpn; v < end; v++) {
+          if ((t.flags[v - key * PTRS_PER_PTE]! & _PAGE_PRESENT) !== 0) return v;
+        }
+      }
+      vpn = tableEnd;
+    }
+    return -1;
+  }
+
+  /** Number of page-table pages (for the metadata cost of the model). */
+  tableCount(): number {
+    return this.tables.size;
+  }
+}

@@ -1,0 +1,129 @@
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { MMF_INIT_LEGACY_MASK, MMF_VM_MERGEABLE, PG_anon, PG_anon_exclusive, VM_SHARED, _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL } from './constants.ts';
+import { KernelBug } from './kernel_bug.ts';
+import { MemoryManager, Task } from './memory_manager.ts';
+import { IMAGE_BASE, MMAP_BASE, doMmap, removeVma } from './mmap.ts';
+import { MmStruct } from './mm_struct.ts';
+import { Vma } from './vma.ts';
+
+/**
+ * Process lifecycle as it touches memory: creating a process with a program image, fork,
+ * exec and exit. A program image is one read-only file-backed page of text: it never holds
+ * anonymous pages, but like a real binary's text it is a KSM-compatible VMA, which matters
+ * to MERGE_ANY (ksmd keeps an mm registered while it has a mergeable VMA).
+ */
+
+function mapImage(mmgr: MemoryManager, mm: MmStruct): void {
+  doMmap(mmgr, mm, PAGE_SIZE, { image: true, addr: IMAGE_BASE });
+}
+
+/** A new process running `comm`, with a fresh address space holding only its image. */
+export function spawnTask(mmgr: MemoryManager, comm: string): Task {
+  const pid = mmgr.allocPid();
+  const mm = new MmStruct(pid, MMAP_BASE);
+  mapImage(mmgr, mm);
+  const task = new Task(pid, comm, mm);
+  mmgr.tasks.set(pid, task);
+  return task;
+}
+
+/**
+ * Copies the parent's page tables for one VMA: private anonymous pages become shared
+ * copy-on-write (both PTEs read-only, AnonExclusive cleared); zero-page PTEs are copied with
+ * their dirty bit (the KSM marker) except in shared mappings.
+ * @linux mm/memory.c copy_page_range (partial: no swap entries, no pinned pages)
+ */
+function copyPageRange(mmgr: MemoryManager, dst: Vma, src: Vma): void {
+  const frames = mmgr.frames;
+  const smm = src.vmMm;
+  const dmm = dst.vmMm;
+  const endVpn = src.vmEnd / PAGE_SIZE;
+  const cow = (src.vmFlags & VM_SHARED) === 0;
+  for (let vpn = smm.pgtable.nextPresent(src.vmStart / PAGE_SIZE, endVpn); vpn >= 0;
+    vpn = smm.pgtable.nextPresent(vpn + 1, endVpn)) {
+    let pte = smm.pgtable.flags(vpn);
+    const pfn = smm.pgtable.pfn(vpn);
+    if ((pte & _PAGE_SPECIAL) !== 0) {
+      dmm.pgtable.set(vpn, pfn, cow ? pte : pte & ~_PAGE_DIRTY);
+      continue;
+    }
+    frames.getPage(pfn);
+    frames.mapcount[pfn]!++;
+    if (cow && (frames.flags[pfn]! & PG_anon) !== 0) {
+      frames.flags[pfn]! &= ~PG_anon_exclusive;
+      if ((pte & _PAGE_RW) !== 0) {
+        pte &= ~_PAGE_RW;
+        smm.pgtable.setFlags(vpn, pte);
+      }
+      dmm.rssAnon++;
+    } else {
+      dmm.rssShmem++;
+    }
+    dmm.pgtable.set(vpn, pfn, pte);
+  }
+}
+
+/**
+ * fork(2): the child gets a copy-on-write copy of the address space. KSM hears of it
+ * (ksm_fork) before the page tables are copied, as in dup_mmap.
+ * @linux kernel/fork.c dup_mm
+ */
+export function forkTask(mmgr: MemoryManager, parent: Task): Task {
+  const pid = mmgr.allocPid();
+  const oldmm = parent.mm;
+  const mm = new MmStruct(pid, oldmm.mmapBase);
+  // dup_mm starts from a copy of the parent's mm_struct, counters included.
+  mm.flags = oldmm.flags & MMF_INIT_LEGACY_MASK;
+  mm.ksmZeroPages = oldmm.ksmZeroPages;
+  mm.ksmMergingPages = oldmm.ksmMergingPages;
+  mm.ksmRmapItems = oldmm.ksmRmapItems;
+  if ((oldmm.flags & MMF_VM_MERGEABLE) !== 0) mmgr.hooks.ksmFork(mm, oldmm);
+  for (const v of oldmm.vmas) {
+    const nv = new Vma(mm, v.vmStart, v.vmEnd, v.vmFlags, v.shmem, v.vmPgoff, v.bindNode, v.file);
+    if (v.shmem !== null) v.shmem.users++;
+    if (v.anonVma !== null) nv.anonVma = mmgr.newAnonVma();
+    mm.vmas.push(nv);
+    // vma_needs_copy: only VMAs with anonymous pages have page tables worth copying.
+    if (v.anonVma !== null) copyPageRange(mmgr, nv, v);
+  }
+  const child = new Task(pid, parent.comm, mm);
+  mmgr.tasks.set(pid, child);
+  return child;
+}
+
+/**
+ * The last user of an mm goes away: KSM is told first (ksm_exit), then the address space
+ * is torn down (exit_mmap).
+ * @linux kernel/fork.c __mmput
+ */
+export function mmput(mmgr: MemoryManager, mm: MmStruct): void {
+  if (mm.mmUsers <= 0) throw new KernelBug(`mmput of an mm without users (${mm.id})`);
+  if (--mm.mmUsers > 0) return;
+  if ((mm.flags & MMF_VM_MERGEABLE) !== 0) mmgr.hooks.ksmExit(mm);
+  // exit_mmap
+  for (const v of [...mm.vmas]) removeVma(mmgr, v);
+}
+
+/**
+ * execve(2): a new address space with the new program's image. MMF_VM_MERGE_ANY carries
+ * over, and KSM registers the new mm (ksm_execve) before the old one is dropped.
+ * @linux fs/exec.c begin_new_exec (partial: memory only)
+ */
+export function execTask(mmgr: MemoryManager, task: Task, comm: string): void {
+  const old = task.mm;
+  const mm = new MmStruct(old.id, MMAP_BASE);
+  mm.flags = old.flags & MMF_INIT_LEGACY_MASK;
+  mmgr.hooks.ksmExecve(mm);
+  mapImage(mmgr, mm);
+  task.mm = mm;
+  task.comm = comm;
+  mmput(mmgr, old);
+}
+
+/** exit(2) as it touches memory. */
+export function exitTask(mmgr: MemoryManager, task: Task): void {
+  if (task.exited) return;
+  task.exited = true;
+  mmput(mmgr, task.mm);
+  mmgr.tasks.delete(task.pid);
+}

@@ -1,0 +1,28 @@
+/**
+ * Virtual time. Everything in the model that Linux measures with jiffies or ktime reads
+ * this clock; nothing in src/ outside cli/ and backends/kernel reads the host's clock.
+ * Time is kept in nanoseconds as a double: exact for integers below 2^53 ns (104 days).
+ */
+export class VirtualClock {
+  private nowNs = 0;
+
+  /** Nanoseconds since the machine booted. */
+  now(): number {
+    return this.nowNs;
+  }
+
+  nowMs(): number {
+    return this.nowNs / 1e6;
+  }
+
+  /** Jiffies at HZ=1000 (the kernel's tick on x86_64 defconfig), for jiffies-based rules. */
+  jiffies(): number {
+    return Math.floor(this.nowNs / 1e6);
+  }
+
+  /** Moves time forward to `t` (never backwards). */
+  advanceTo(t: number): void {
+    if (t < this.nowNs) throw new RangeError(`Virtual time cannot go back from ${this.nowNs} to ${t}`);
+    this.nowNs = t;
+  }
+}

@@ -1,0 +1,148 @@
+import { EINVAL, EBUSY } from '../lib/errno.ts';
+import { RbRoot } from '../lib/rbtree.ts';
+import type { Ksm } from '../ksm/ksm.ts';
+import type { Ksmd } from '../ksm/ksmd.ts';
+import { ksmRunStore } from '../ksm/run.ts';
+import { removeAllStableNodes } from '../ksm/stable_tree.ts';
+import { KSM_DEFAULTS } from '../ksm/constants.ts';
+import { type Attribute, type AttributeGroup, attributeGroup } from './attribute.ts';
+import { kstrtobool, kstrtoint, kstrtoul, kstrtouint, sysfsStreq } from './kstrto.ts';
+
+/**
+ * /sys/kernel/mm/ksm: every file of Linux 6.18, its text and its store rules.
+ * @linux mm/ksm.c ksm_attrs
+ */
+export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
+  const ro = (name: string, value: () => number): Attribute => ({ name, show: () => `${value()}\n` });
+  const uintKnob = (name: string, get: () => number, set: (v: number) => void, after?: () => void): Attribute => ({
+    name,
+    show: () => `${get()}\n`,
+    store: (s) => {
+      const v = kstrtouint(s);
+      if (v < 0) return -EINVAL;
+      set(v);
+      after?.();
+      return 0;
+    },
+  });
+  const ulongKnob = (name: string, get: () => number, set: (v: number) => void, min = 0): Attribute => ({
+    name,
+    show: () => `${get()}\n`,
+    store: (s) => {
+      const v = kstrtoul(s);
+      if (v < 0 || v < min) return -EINVAL;
+      set(v);
+      return 0;
+    },
+  });
+  const boolKnob = (name: string, get: () => boolean, set: (v: boolean) => void): Attribute => ({
+    name,
+    show: () => `${get() ? 1 : 0}\n`,
+    store: (s) => {
+      const v = kstrtobool(s);
+      if (typeof v === 'number') return -EINVAL;
+      set(v);
+      return 0;
+    },
+  });
+
+  return attributeGroup([
+    ro('full_scans', () => ksm.ksmScan.seqnr),
+    ro('general_profit', () => ksm.generalProfit()),
+    ro('ksm_zero_pages', () => ksm.zeroPages),
+    ro('pages_scanned', () => ksm.pagesScanned),
+    ro('pages_shared', () => ksm.pagesShared),
+    ro('pages_sharing', () => ksm.pagesSharing),
+    ro('pages_skipped', () => ksm.pagesSkipped),
+    ro('pages_unshared', () => ksm.pagesUnshared),
+    ro('pages_volatile', () => ksm.pagesVolatile()),
+    ro('stable_node_chains', () => ksm.stableNodeChains),
+    ro('stable_node_dups', () => ksm.stableNodeDups),
+    {
+      name: 'run',
+      show: () => `${ksm.run}\n`,
+      store: (s) => {
+        const v = kstrtouint(s);
+        if (v < 0) return -EINVAL;
+        return ksmRunStore(ksm, ksmd, v);
+      },
+    },
+    {
+      // @linux mm/ksm.c pages_to_scan_store: the advisor owns the value while it is active.
+      name: 'pages_to_scan',
+      show: () => `${ksm.pagesToScan}\n`,
+      store: (s) => {
+        if (ksm.advisorMode !== 'none') return -EINVAL;
+        const v = kstrtouint(s);
+        if (v < 0) return -EINVAL;
+        ksm.pagesToScan = v;
+        return 0;
+      },
+    },
+    uintKnob('sleep_millisecs', () => ksm.sleepMillisecs, (v) => { ksm.sleepMillisecs = v; }, () => ksmd.interruptSleep()),
+    {
+      // @linux mm/ksm.c max_page_sharing_store
+      name: 'max_page_sharing',
+      show: () => `${ksm.maxPageSharing}\n`,
+      store: (s) => {
+        const r = kstrtoint(s);
+        if ('err' in r) return r.err;
+        if (r.value < 2) return -EINVAL;
+        if (r.value === ksm.maxPageSharing) return 0;
+        if (ksm.pagesShared !== 0 || removeAllStableNodes(ksm) !== 0) return -EBUSY;
+        ksm.maxPageSharing = r.value;
+        return 0;
+      },
+    },
+    {
+      // @linux mm/ksm.c merge_across_nodes_store
+      name: 'merge_across_nodes',
+      show: () => `${ksm.mergeAcrossNodes ? 1 : 0}\n`,
+      store: (s) => {
+        const v = kstrtoul(s);
+        if (v < 0) return v;
+        if (v > 1) return -EINVAL;
+        const knob = v === 1;
+        if (knob === ksm.mergeAcrossNodes) return 0;
+        if (ksm.pagesShared !== 0 || removeAllStableNodes(ksm) !== 0) return -EBUSY;
+        const n = knob ? 1 : ksm.mmgr.frames.nrNodes;
+        // The stable trees are empty now; the unstable tree of node 0 is kept, as Linux does.
+        const unstable0 = ksm.rootUnstableTree[0]!;
+        ksm.rootStableTree = Array.from({ length: Math.max(n, ksm.mmgr.frames.nrNodes) }, () => new RbRoot());
+        ksm.rootUnstableTree = Array.from({ length: Math.max(n, ksm.mmgr.frames.nrNodes) }, (_, i) => (i === 0 ? unstable0 : new RbRoot()));
+        ksm.mergeAcrossNodes = knob;
+        ksm.nrNodeIds = n;
+        return 0;
+      },
+    },
+    boolKnob('use_zero_pages', () => ksm.useZeroPages, (v) => { ksm.useZeroPages = v; }),
+    boolKnob('smart_scan', () => ksm.smartScan, (v) => { ksm.smartScan = v; }),
+    uintKnob('stable_node_chains_prune_millisecs', () => ksm.stableNodeChainsPruneMillisecs,
+      (v) => { ksm.stableNodeChainsPruneMillisecs = v; }),
+    {
+      // @linux mm/ksm.c advisor_mode_store
+      name: 'advisor_mode',
+      show: () => (ksm.advisorMode === 'none' ? '[none] scan-time\n' : 'none [scan-time]\n'),
+      store: (s) => {
+        let mode: 'none' | 'scan-time';
+        if (sysfsStreq('scan-time', s)) mode = 'scan-time';
+        else if (sysfsStreq('none', s)) mode = 'none';
+        else return -EINVAL;
+        if (mode !== ksm.advisorMode) {
+          ksm.advisorMode = mode;
+          if (mode === 'none') {
+            ksm.pagesToScan = KSM_DEFAULTS.pagesToScan;
+          } else {
+            ksm.advisorCtx = { startScanNs: 0, scanTime: 0, change: 0, cpuTimeNs: 0 };
+            ksm.pagesToScan = ksm.advisorMinPagesToScan;
+          }
+        }
+        return 0;
+      },
+    },
+    ulongKnob('advisor_max_cpu', () => ksm.advisorMaxCpu, (v) => { ksm.advisorMaxCpu = v; }),
+    ulongKnob('advisor_min_pages_to_scan', () => ksm.advisorMinPagesToScan, (v) => { ksm.advisorMinPagesToScan = v; }),
+    ulongKnob('advisor_max_pages_to_scan', () => ksm.advisorMaxPagesToScan, (v) => { ksm.advisorMaxPagesToScan = v; }),
+    ulongKnob('advisor_target_scan_time', () => ksm.advisorTargetScanTime, (v) => { ksm.advisorTargetScanTime = v; }, 1),
+  ]);
+}

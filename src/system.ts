@@ -1,0 +1,102 @@
+import { comparePages } from './lib/pagecmp.ts';
+import { PAGE_SIZE } from './lib/sizes.ts';
+import { PageKernel } from './lib/xxh64.ts';
+import { EventQueue } from './sim/event_queue.ts';
+import { VirtualClock } from './sim/clock.ts';
+import { ContentStore, type PageOps } from './mm/content_store.ts';
+import { MemoryManager } from './mm/memory_manager.ts';
+import { PageFrames } from './mm/page_frames.ts';
+import { ksmHooks } from './ksm/control.ts';
+import type { CostModel } from './ksm/cost.ts';
+import { DEFAULT_COST } from './ksm/cost.ts';
+import { Ksm } from './ksm/ksm.ts';
+import { Ksmd } from './ksm/ksmd.ts';
+import type { AttributeGroup } from './sysfs/attribute.ts';
+import { ksmSysfs } from './sysfs/ksm_sysfs.ts';
+
+/** How big a machine to simulate. */
+export interface SystemOptions {
+  /** RAM in bytes (a multiple of the page size). */
+  readonly ram: number;
+  readonly numaNodes?: number;
+  readonly cost?: CostModel;
+}
+
+/** One simulated machine: the memory manager, KSM and its ksmd, and their sysfs. */
+export interface System {
+  readonly clock: VirtualClock;
+  readonly events: EventQueue;
+  readonly mmgr: MemoryManager;
+  readonly ksm: Ksm;
+  readonly ksmd: Ksmd;
+  /** Files of /sys/kernel/mm/<dir>, by directory ("ksm"). */
+  readonly sysfs: ReadonlyMap<string, AttributeGroup>;
+}
+
+/** The composition root: wires the memory manager, KSM and sysfs of one machine. */
+export function createSystem(opts: SystemOptions): System {
+  const kernel = new PageKernel();
+  const ops: PageOps = {
+    checksum: (buf, off) => kernel.checksumPage(buf, off),
+    compare: comparePages,
+  };
+  const clock = new VirtualClock();
+  const events = new EventQueue(clock);
+  const contents = new ContentStore(ops);
+  const frames = new PageFrames(Math.floor(opts.ram / PAGE_SIZE) + 1, opts.numaNodes ?? 1, contents);
+  const mmgr = new MemoryManager(frames, contents);
+  const ksm = new Ksm(mmgr, events, opts.cost ?? DEFAULT_COST);
+  const ksmd = new Ksmd(ksm);
+  mmgr.hooks = ksmHooks(ksm, ksmd);
+  const sysfs = new Map<string, AttributeGroup>([['ksm', ksmSysfs(ksm, ksmd)]]);
+  return { clock, events, mmgr, ksm, ksmd, sysfs };
+}
+
+/** Writes a sysfs file under /sys/kernel/mm ("ksm/run"): 0, or -errno (-ENOENT if none). */
+export function sysfsWrite(sys: System, path: string, value: string): number {
+  const [dir, file] = path.split('/');
+  const attr = sys.sysfs.get(dir ?? '')?.get(file ?? '');
+  if (attr === undefined) return -2;
+  if (attr.store === undefined) return -13;
+  return attr.store(value);
+}
+
+/** Reads a sysfs file under /sys/kernel/mm ("ksm/run"); undefined if there is none. */
+export function sysfsRead(sys: System, path: string): string | undefined {
+  const [dir, file] = path.split('/');
+  return sys.sysfs.get(dir ?? '')?.get(file ?? '')?.show();
+}
+
+/** Runs the machine for `ms` milliseconds of virtual time. */
+export function runFor(sys: System, ms: number): void {
+  const end = sys.clock.now() + ms * 1e6;
+  while (sys.events.runNext(end)) { /* events run */ }
+  sys.clock.advanceTo(end);
+}
+
+/**
+ * Runs until full_scans has grown by `n`. Returns undefined when done, else why it cannot
+ * finish (ksmd not running, nothing registered, pages_to_scan 0).
+ */
+export function runFullScans(sys: System, n: number, onProgress?: (done: number) => void): string | undefined {
+  const target = sys.ksm.ksmScan.seqnr + n;
+  while (sys.ksm.ksmScan.seqnr < target) {
+    const why = whyKsmdIdle(sys);
+    if (why !== undefined) return why;
+    const before = sys.ksm.ksmScan.seqnr;
+    if (!sys.events.runNext(Number.POSITIVE_INFINITY)) return 'ksmd has nothing scheduled';
+    if (onProgress !== undefined && sys.ksm.ksmScan.seqnr !== before) onProgress(n - (target - sys.ksm.ksmScan.seqnr));
+  }
+  // Let the batch that completed the scan finish, so time includes its CPU cost.
+  while (sys.ksmd.isBusy() && sys.events.runNext(Number.POSITIVE_INFINITY)) { /* finish the batch */ }
+  return undefined;
+}
+
+/** Why ksmd will make no progress on its own, or undefined if it will. */
+export function whyKsmdIdle(sys: System): string | undefined {
+  const k = sys.ksm;
+  if ((k.run & 1) === 0) return `ksmd is not running (run=${k.run})`;
+  if (k.mmHead.next === k.mmHead) return 'no process is registered with KSM (nothing was madvised or prctl-enabled)';
+  if (k.pagesToScan === 0) return 'pages_to_scan is 0, so ksmd scans nothing';
+  return undefined;
+}
