@@ -1,0 +1,333 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatPath, formatProblems, parseScenario } from './parse.ts';
+import type { Problem } from './parse.ts';
+import { scenarioJsonSchema } from './schema.ts';
+import type { Scenario, Step } from './types.ts';
+
+const HEAD = 'version: 1\nname: t\n';
+const SPAWN = 'steps:\n  - spawn: { proc: a, comm: app }\n  - mmap: { proc: a, region: r, size: 16KiB }\n';
+
+function ok(text: string): Scenario {
+  const r = parseScenario(text, 't.yaml');
+  assert.ok(r.ok, r.ok ? '' : formatProblems('t.yaml', r.problems));
+  return r.scenario;
+}
+
+function problems(text: string): Problem[] {
+  const r = parseScenario(text, 't.yaml');
+  assert.equal(r.ok, false, 'expected the file to be invalid');
+  return r.ok ? [] : r.problems;
+}
+
+/** The problems as formatted lines, for exact comparisons. */
+function lines(text: string): string[] {
+  return formatProblems('t.yaml', problems(text)).split('\n');
+}
+
+/** Parses the steps after the common head (a spawns, maps r of 16 KiB). */
+function steps(yaml: string): Step[] {
+  return ok(HEAD + SPAWN + yaml).steps.slice(2);
+}
+
+test('parseScenario fills in the defaults of an optional machine and ksm section', () => {
+  const s = ok(`${HEAD}steps: []\n`);
+  assert.deepEqual(s, {
+    version: 1,
+    name: 't',
+    description: undefined,
+    machine: { ram: 1024 * 1024 * 1024, numaNodes: 1 },
+    ksm: [],
+    steps: [],
+    stepLines: [],
+  });
+});
+
+test('parseScenario keeps ksm values in file order as decimal text', () => {
+  const s = ok(`${HEAD}ksm:\n  sleep_millisecs: 20\n  pages_to_scan: 100\n  advisor_mode: scan-time\n  run: 1\n  max_page_sharing: 18446744073709551616\nsteps: []\n`);
+  assert.deepEqual(s.ksm, [
+    ['sleep_millisecs', '20'],
+    ['pages_to_scan', '100'],
+    ['advisor_mode', 'scan-time'],
+    ['run', '1'],
+    ['max_page_sharing', '18446744073709551616'],
+  ]);
+});
+
+test('parseScenario reads machine sizes with suffixes', () => {
+  const s = ok(`${HEAD}description: d\nmachine: { ram: 2GiB, numa_nodes: 2 }\nsteps: []\n`);
+  assert.deepEqual(s.machine, { ram: 2 * 1024 ** 3, numaNodes: 2 });
+  assert.equal(s.description, 'd');
+});
+
+test('parseScenario accepts JSON', () => {
+  const json = JSON.stringify({ version: 1, name: 'j', steps: [{ spawn: { proc: 'a', comm: 'c' } }, { record: { label: 'x' } }] });
+  assert.deepEqual(ok(json).steps, [
+    { kind: 'spawn', proc: 'a', comm: 'c' },
+    { kind: 'record', label: 'x' },
+  ]);
+});
+
+test('parseScenario maps every step kind onto its Step', () => {
+  const hash = 'AB'.repeat(32);
+  const s = steps(`  - mmap: { proc: a, region: s, size: 8192, shared: true, node: 0 }
+  - fill: { proc: a, region: r, pattern: byte-cycle }
+  - fill: { proc: a, region: r, pattern: { byte: 7 }, offset: 4KiB, size: 4096 }
+  - write: { proc: a, region: r, offset: 5, bytes: "00ff10" }
+  - read: { proc: a, region: r, offset: 3, size: 10, sha256: "${hash}" }
+  - madvise: { proc: a, region: r, advice: MADV_MERGEABLE }
+  - madvise: { proc: a, region: r, advice: MADV_DONTNEED, offset: 4096, size: 4096 }
+  - prctl: { proc: a, option: PR_SET_MEMORY_MERGE, arg: 1 }
+  - prctl: { proc: a, option: PR_GET_MEMORY_MERGE }
+  - fork: { proc: a, child: b }
+  - exec: { proc: b, comm: other }
+  - munmap: { proc: a, region: s }
+  - sysfs: { path: /sys/kernel/mm/ksm/run, value: 1 }
+  - sysfs: { path: ksm/max_page_sharing, value: "2", errno: EBUSY }
+  - wait: { full_scans: 2 }
+  - wait: { ms: 100 }
+  - expect: { /sys/kernel/mm/ksm/pages_sharing: ">= 3", /proc/a/ksm_stat/ksm_merge_any: "yes" }
+  - record: { label: after }
+  - exit: { proc: b }
+`);
+  assert.deepEqual(s, [
+    { kind: 'mmap', proc: 'a', region: 's', size: 8192, shared: true, node: 0 },
+    { kind: 'fill', proc: 'a', region: 'r', pattern: { kind: 'byte-cycle' }, offset: 0, size: undefined },
+    { kind: 'fill', proc: 'a', region: 'r', pattern: { kind: 'byte', byte: 7 }, offset: 4096, size: 4096 },
+    { kind: 'write', proc: 'a', region: 'r', offset: 5, bytes: Uint8Array.from([0, 255, 16]) },
+    { kind: 'read', proc: 'a', region: 'r', offset: 3, size: 10, sha256: hash.toLowerCase() },
+    { kind: 'madvise', proc: 'a', region: 'r', advice: 'MADV_MERGEABLE', offset: 0, size: undefined },
+    { kind: 'madvise', proc: 'a', region: 'r', advice: 'MADV_DONTNEED', offset: 4096, size: 4096 },
+    { kind: 'prctl', proc: 'a', option: 'PR_SET_MEMORY_MERGE', arg: 1 },
+    { kind: 'prctl', proc: 'a', option: 'PR_GET_MEMORY_MERGE', arg: 0 },
+    { kind: 'fork', proc: 'a', child: 'b' },
+    { kind: 'exec', proc: 'b', comm: 'other' },
+    { kind: 'munmap', proc: 'a', region: 's' },
+    { kind: 'sysfs', path: 'ksm/run', value: '1', errno: undefined },
+    { kind: 'sysfs', path: 'ksm/max_page_sharing', value: '2', errno: 'EBUSY' },
+    { kind: 'wait', fullScans: 2, ms: undefined },
+    { kind: 'wait', fullScans: undefined, ms: 100 },
+    {
+      kind: 'expect',
+      checks: [
+        { path: '/sys/kernel/mm/ksm/pages_sharing', expected: '>= 3' },
+        { path: '/proc/a/ksm_stat/ksm_merge_any', expected: 'yes' },
+      ],
+    },
+    { kind: 'record', label: 'after' },
+    { kind: 'exit', proc: 'b' },
+  ]);
+});
+
+test('parseScenario records the line of every step', () => {
+  assert.deepEqual(ok(HEAD + SPAWN).stepLines, [4, 5]);
+});
+
+test('parseScenario reads every pattern form, with 64-bit seeds kept exact', () => {
+  const s = steps(`  - fill: { proc: a, region: r, pattern: zero }
+  - fill: { proc: a, region: r, pattern: word-index }
+  - fill: { proc: a, region: r, pattern: neg-word-index }
+  - fill: { proc: a, region: r, pattern: { random: 18446744073709551615 } }
+  - fill: { proc: a, region: r, pattern: { random: "0x9E3779B97F4A7C15" } }
+  - fill: { proc: a, region: r, pattern: { page-mod: 3, seed: "42" } }
+  - fill: { proc: a, region: r, pattern: { text: "héllo" } }
+`);
+  assert.deepEqual(
+    s.map((step) => (step.kind === 'fill' ? step.pattern : undefined)),
+    [
+      { kind: 'zero' },
+      { kind: 'word-index' },
+      { kind: 'neg-word-index' },
+      { kind: 'random', seed: 18446744073709551615n },
+      { kind: 'random', seed: 0x9e3779b97f4a7c15n },
+      { kind: 'page-mod', period: 3, seed: 42n },
+      { kind: 'text', text: 'héllo' },
+    ],
+  );
+});
+
+test('parseScenario reports a size that is not a page multiple with path and line', () => {
+  assert.deepEqual(lines(`${HEAD}steps:\n  - spawn: { proc: a, comm: app }\n  - mmap:\n      proc: a\n      region: r\n      size: 5000\n`), [
+    't.yaml: steps[1].mmap.size (line 8): Size must be a multiple of the page size (4096), got 5000',
+  ]);
+});
+
+test('parseScenario collects every problem of the file, not just the first', () => {
+  assert.deepEqual(lines(`version: 2\nsteps:\n  - spawn: { proc: a }\n  - mmap: { proc: a, region: r, size: "4 KB" }\n`), [
+    't.yaml: version (line 1): Version must be 1, got 2',
+    't.yaml: name (line 1): Name is required',
+    't.yaml: steps[0].spawn.comm (line 3): Comm is required',
+    't.yaml: steps[1].mmap.size (line 4): Size must be a number of bytes or a string like "64KiB", "2MiB", "1GiB", got "4 KB"',
+  ]);
+});
+
+test('parseScenario reports unknown step kinds, unknown fields and steps with two kinds', () => {
+  assert.deepEqual(
+    lines(`${HEAD}colour: red\nsteps:\n  - spwan: { proc: a, comm: x }\n  - spawn: { proc: a, comm: x, pid: 3 }\n  - { spawn: { proc: a, comm: x }, exit: { proc: a } }\n  - spawn\n`),
+    [
+      't.yaml: colour (line 3): Unknown top-level field "colour"; expected version, name, description, machine, ksm, steps',
+      't.yaml: steps[0].spwan (line 5): Unknown step kind "spwan"; expected spawn, mmap, fill, write, read, madvise, prctl, fork, exec, munmap, exit, sysfs, wait, expect, record',
+      't.yaml: steps[1].spawn.pid (line 6): Unknown spawn field "pid"; expected proc, comm',
+      't.yaml: steps[2] (line 7): Step must have exactly one key, the step kind, got 2 (spawn, exit)',
+      't.yaml: steps[3] (line 8): Step must be a mapping with one key, the step kind (spawn, mmap, fill, write, read, madvise, prctl, fork, exec, munmap, exit, sysfs, wait, expect, record), got "spawn"',
+    ],
+  );
+});
+
+test('parseScenario reports YAML syntax errors and duplicate keys with their line', () => {
+  const syntax = problems(`${HEAD}steps:\n  - spawn: { proc: a, comm: x\n`);
+  assert.equal(syntax.length, 1);
+  assert.equal(syntax[0]?.path, '');
+  assert.ok(syntax[0]?.line !== undefined);
+  const dup = problems(`${HEAD}name: u\nsteps: []\n`);
+  assert.deepEqual(dup.map((p) => p.line), [3]);
+  assert.match(dup[0]?.message ?? '', /unique/);
+});
+
+test('parseScenario reports an empty file', () => {
+  assert.deepEqual(problems(''), [{ path: '', line: undefined, message: 'Scenario file t.yaml is empty' }]);
+});
+
+test('parseScenario checks the values of each field', () => {
+  const messages = problems(`${HEAD}machine: { ram: 0, numa_nodes: 0 }
+ksm: { pages_shared: 1 }
+steps:
+  - spawn: { proc: "a/b", comm: "" }
+  - fill: { proc: a, region: r, pattern: { byte: 256 } }
+  - fill: { proc: a, region: r, pattern: sparse }
+  - fill: { proc: a, region: r, pattern: { random: 18446744073709551616 } }
+  - write: { proc: a, region: r, offset: 0, bytes: "abc" }
+  - read: { proc: a, region: r, offset: 0, size: 4, sha256: "00" }
+  - madvise: { proc: a, region: r, advice: MADV_HUGEPAGE, offset: 100 }
+  - prctl: { proc: a, option: PR_SET_MEMORY_MERGE, arg: 2 }
+  - sysfs: { path: /etc/passwd, value: x }
+  - sysfs: { path: ksm/run, value: 1, errno: EWHAT }
+  - sysfs: { path: ksm/runn, value: 1 }
+  - wait: { full_scans: 1, ms: 5 }
+  - wait: {}
+  - record: { label: "" }
+`).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(messages, [
+    'machine.ram: RAM must be greater than 0, got 0',
+    'machine.numa_nodes: NUMA node count must be at least 1, got 0',
+    'ksm.pages_shared: Unknown or read-only file "pages_shared" of /sys/kernel/mm/ksm; expected one of advisor_max_cpu, advisor_max_pages_to_scan, advisor_min_pages_to_scan, advisor_mode, advisor_target_scan_time, max_page_sharing, merge_across_nodes, pages_to_scan, run, sleep_millisecs, smart_scan, stable_node_chains_prune_millisecs, use_zero_pages',
+    'steps[0].spawn.proc: Proc name must be letters, digits, "_", "." or "-" (it appears in /proc/<proc>/ paths), got "a/b"',
+    'steps[0].spawn.comm: Comm must not be empty',
+    'steps[1].fill.pattern.byte: Byte must be at most 255, got 256',
+    'steps[2].fill.pattern: Pattern must be zero, byte-cycle, word-index, neg-word-index, {byte: N}, {random: SEED}, {page-mod: N, seed: SEED} or {text: "..."}, got "sparse"',
+    'steps[3].fill.pattern.random: Seed must be an integer from 0 to 2^64 - 1, got "18446744073709551616"',
+    'steps[4].write.bytes: Bytes must be a non-empty hex string with an even number of digits, got "abc"',
+    'steps[5].read.sha256: SHA-256 must be 64 hex digits, got "00"',
+    'steps[6].madvise.advice: Advice must be one of MADV_MERGEABLE, MADV_UNMERGEABLE, MADV_DONTNEED, got "MADV_HUGEPAGE"',
+    'steps[6].madvise.offset: Offset must be a multiple of the page size (4096), got 100',
+    'steps[7].prctl.arg: Arg of PR_SET_MEMORY_MERGE must be 0 or 1, got 2',
+    'steps[8].sysfs.path: Path must name a file under /sys/kernel/mm/, like ksm/run, got "/etc/passwd"',
+    'steps[9].sysfs.errno: Errno must be a Linux error name such as EBUSY or EINVAL, got "EWHAT"',
+    'steps[10].sysfs.path: Unknown file "runn" of /sys/kernel/mm/ksm; expected one of advisor_max_cpu, advisor_max_pages_to_scan, advisor_min_pages_to_scan, advisor_mode, advisor_target_scan_time, full_scans, general_profit, ksm_zero_pages, max_page_sharing, merge_across_nodes, pages_scanned, pages_shared, pages_sharing, pages_skipped, pages_to_scan, pages_unshared, pages_volatile, run, sleep_millisecs, smart_scan, stable_node_chains, stable_node_chains_prune_millisecs, stable_node_dups, use_zero_pages',
+    'steps[11].wait: Wait must give exactly one of full_scans or ms',
+    'steps[12].wait: Wait must give exactly one of full_scans or ms',
+    'steps[13].record.label: Label must not be empty',
+  ]);
+});
+
+test('parseScenario checks expect paths and values', () => {
+  const messages = problems(`${HEAD}${SPAWN}  - expect:
+      /sys/kernel/mm/ksm/pages_shard: 1
+      /proc/a/ksm_stat/ksm_merge_any: 1
+      /proc/a/ksm_stat/ksm_pages: 1
+      /proc/a/status: 1
+      /sys/kernel/mm/ksm/pages_sharing: ">= many"
+      /proc/a/rss_pages: "big"
+      /sys/kernel/mm/ksm/advisor_mode: scan-time
+      /sys/kernel/mm/ksm+/processes_to_scan: "> 0"
+      /proc/a/ksm_merging_pages: true
+  - expect: {}
+`).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(messages, [
+    'steps[2].expect["/sys/kernel/mm/ksm/pages_shard"]: Unknown file "pages_shard" of /sys/kernel/mm/ksm; expected one of advisor_max_cpu, advisor_max_pages_to_scan, advisor_min_pages_to_scan, advisor_mode, advisor_target_scan_time, full_scans, general_profit, ksm_zero_pages, max_page_sharing, merge_across_nodes, pages_scanned, pages_shared, pages_sharing, pages_skipped, pages_to_scan, pages_unshared, pages_volatile, run, sleep_millisecs, smart_scan, stable_node_chains, stable_node_chains_prune_millisecs, stable_node_dups, use_zero_pages',
+    'steps[2].expect["/proc/a/ksm_stat/ksm_merge_any"]: ksm_merge_any is yes or no, got 1',
+    'steps[2].expect["/proc/a/ksm_stat/ksm_pages"]: Unknown ksm_stat field "ksm_pages"; expected one of ksm_rmap_items, ksm_zero_pages, ksm_merging_pages, ksm_process_profit, ksm_merge_any, ksm_mergeable',
+    'steps[2].expect["/proc/a/status"]: Expect path must be /sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages or /proc/<proc>/rss_pages, got "/proc/a/status"',
+    'steps[2].expect["/sys/kernel/mm/ksm/pages_sharing"]: Comparison must be an operator followed by a number, got ">= many"',
+    'steps[2].expect["/proc/a/rss_pages"]: Expected value of a counter must be a number or a comparison, got "big"',
+    'steps[2].expect["/proc/a/ksm_merging_pages"]: Expected value must be a number, a string or a comparison such as ">= 512", got true',
+    'steps[3].expect: Expect must list at least one path',
+  ]);
+});
+
+test('parseScenario follows procs and regions across spawn, fork, exec, munmap and exit', () => {
+  const messages = problems(`${HEAD}${SPAWN}  - fill: { proc: ghost, region: r, pattern: zero }
+  - fork: { proc: a, child: b }
+  - fill: { proc: b, region: r, pattern: zero }
+  - exec: { proc: b, comm: other }
+  - fill: { proc: b, region: r, pattern: zero }
+  - munmap: { proc: a, region: r }
+  - madvise: { proc: a, region: r, advice: MADV_MERGEABLE }
+  - exit: { proc: a }
+  - prctl: { proc: a, option: PR_GET_MEMORY_MERGE }
+  - spawn: { proc: b, comm: again }
+  - spawn: { proc: a, comm: again }
+  - fork: { proc: b, child: b }
+  - mmap: { proc: b, region: x, size: 4096 }
+  - mmap: { proc: b, region: x, size: 4096 }
+  - expect: { /proc/a/rss_pages: 0, /proc/zed/rss_pages: 0, /proc/b/rss_pages: 1 }
+`).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(messages, [
+    'steps[2].fill.proc: Proc "ghost" was never spawned or forked',
+    'steps[6].fill.region: Region "r" is not mapped in proc "b"',
+    'steps[8].madvise.region: Region "r" is not mapped in proc "a"',
+    'steps[10].prctl.proc: Proc "a" has already exited',
+    'steps[11].spawn.proc: Proc "b" already exists',
+    'steps[12].spawn.proc: Proc name "a" was used by a process that exited; choose a new name',
+    'steps[13].fork.child: Proc "b" already exists',
+    'steps[15].mmap.region: Region "x" is already mapped in proc "b"',
+    'steps[16].expect["/proc/a/rss_pages"]: Proc "a" of "/proc/a/rss_pages" has already exited',
+    'steps[16].expect["/proc/zed/rss_pages"]: Proc "zed" of "/proc/zed/rss_pages" was never spawned or forked',
+  ]);
+});
+
+test('parseScenario checks that ranges lie within their region and nodes exist', () => {
+  const messages = problems(`${HEAD}${SPAWN}  - fill: { proc: a, region: r, pattern: zero, offset: 16KiB }
+  - fill: { proc: a, region: r, pattern: zero, offset: 8KiB, size: 12KiB }
+  - madvise: { proc: a, region: r, advice: MADV_MERGEABLE, size: 20KiB }
+  - write: { proc: a, region: r, offset: 16383, bytes: "0102" }
+  - read: { proc: a, region: r, offset: 16380, size: 8, sha256: "${'0'.repeat(64)}" }
+  - mmap: { proc: a, region: n, size: 4096, node: 1 }
+`).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(messages, [
+    'steps[2].fill.offset: Offset must lie within region "r" (16384 bytes), got 16384',
+    'steps[3].fill.size: Range must end within region "r" (16384 bytes), got offset 8192 + size 12288 = 20480',
+    'steps[4].madvise.size: Range must end within region "r" (16384 bytes), got offset 0 + size 20480 = 20480',
+    'steps[5].write.bytes: Range must end within region "r" (16384 bytes), got offset 16383 + size 2 = 16385',
+    'steps[6].read.size: Range must end within region "r" (16384 bytes), got offset 16380 + size 8 = 16388',
+    'steps[7].mmap.node: NUMA node must be below machine.numa_nodes (1), got 1',
+  ]);
+});
+
+test('parseScenario accepts byte offsets anywhere inside the region for write and read', () => {
+  const s = steps(`  - write: { proc: a, region: r, offset: 16383, bytes: "01" }\n  - read: { proc: a, region: r, offset: 1, size: 16383, sha256: "${'f'.repeat(64)}" }\n`);
+  assert.equal(s.length, 2);
+});
+
+test('formatPath quotes keys that are not identifiers', () => {
+  assert.equal(formatPath(['steps', 3, 'mmap', 'size']), 'steps[3].mmap.size');
+  assert.equal(formatPath(['steps', 0, 'expect', '/proc/a/rss_pages']), 'steps[0].expect["/proc/a/rss_pages"]');
+  assert.equal(formatPath([]), '');
+});
+
+test('formatProblems gives one line per problem with path and line when known', () => {
+  assert.equal(
+    formatProblems('s.yaml', [
+      { path: 'steps[3].mmap.size', line: 14, message: 'Size must be a multiple of the page size (4096), got 5000' },
+      { path: '', line: undefined, message: 'Scenario file s.yaml is empty' },
+    ]),
+    's.yaml: steps[3].mmap.size (line 14): Size must be a multiple of the page size (4096), got 5000\ns.yaml: Scenario file s.yaml is empty',
+  );
+});
+
+test('scenarioJsonSchema describes the file with one-key step objects', () => {
+  const schema = scenarioJsonSchema() as { properties?: Record<string, unknown>; required?: string[] };
+  assert.deepEqual(schema.required?.sort(), ['name', 'steps', 'version']);
+  const steps = JSON.stringify(schema.properties?.['steps']);
+  for (const kind of ['spawn', 'mmap', 'fill', 'expect', 'record']) assert.ok(steps.includes(`"${kind}"`), kind);
+});

@@ -1,0 +1,450 @@
+/**
+ * The zod schema of scenario files, version 1 (../shared/SCENARIO.md). It checks one value
+ * at a time and maps the file onto the types of types.ts; checks that need the history of
+ * steps (which procs and regions exist) live in parse.ts. Messages name the thing and show
+ * the value, since they reach the user with a path and a line.
+ */
+import { z } from 'zod';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { errnoNames } from './errno.ts';
+import { parseExpectation } from './expect.ts';
+import type { Advice, ExpectCheck, Pattern, PrctlOption, Scenario, Step } from './types.ts';
+
+/** Every file of /sys/kernel/mm/ksm in Linux 6.18 (merge_across_nodes only with NUMA). */
+export const KSM_FILES: readonly string[] = [
+  'advisor_max_cpu', 'advisor_max_pages_to_scan', 'advisor_min_pages_to_scan', 'advisor_mode',
+  'advisor_target_scan_time', 'full_scans', 'general_profit', 'ksm_zero_pages', 'max_page_sharing',
+  'merge_across_nodes', 'pages_scanned', 'pages_shared', 'pages_sharing', 'pages_skipped',
+  'pages_to_scan', 'pages_unshared', 'pages_volatile', 'run', 'sleep_millisecs', 'smart_scan',
+  'stable_node_chains', 'stable_node_chains_prune_millisecs', 'stable_node_dups', 'use_zero_pages',
+];
+
+/** The files of /sys/kernel/mm/ksm that accept a write, i.e. may appear under `ksm:`. */
+export const KSM_WRITABLE_FILES: readonly string[] = [
+  'advisor_max_cpu', 'advisor_max_pages_to_scan', 'advisor_min_pages_to_scan', 'advisor_mode',
+  'advisor_target_scan_time', 'max_page_sharing', 'merge_across_nodes', 'pages_to_scan', 'run',
+  'sleep_millisecs', 'smart_scan', 'stable_node_chains_prune_millisecs', 'use_zero_pages',
+];
+
+/** The six fields of /proc/PID/ksm_stat in Linux 6.18. */
+export const KSM_STAT_FIELDS: readonly string[] = [
+  'ksm_rmap_items', 'ksm_zero_pages', 'ksm_merging_pages', 'ksm_process_profit', 'ksm_merge_any', 'ksm_mergeable',
+];
+
+const GIB = 1024 * 1024 * 1024;
+const SIZE_TEXT = /^(\d+(?:\.\d+)?)\s*(KiB|MiB|GiB)?$/;
+const UNIT: Readonly<Record<string, number>> = { KiB: 1024, MiB: 1024 * 1024, GiB: GIB };
+const PROC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+const SYS_MM = '/sys/kernel/mm/';
+const SYSFS_PART = /^[A-Za-z0-9_.+-]+$/;
+const EXPECT_PATH = /^(?:\/sys\/kernel\/mm\/(ksm\+?)\/([^/]+)|\/proc\/([^/]+)\/(?:ksm_stat\/([^/]+)|(ksm_merging_pages|rss_pages)))$/;
+const TWO_TO_64 = 1n << 64n;
+
+/** A value as messages show it: strings quoted, containers by kind. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return String(value);
+}
+
+const LABELS: Readonly<Record<string, string>> = {
+  'page-mod': 'Page-mod period', numa_nodes: 'NUMA node count', ms: 'Milliseconds', node: 'NUMA node',
+};
+
+/** Capitalised name of the last path key, for generic messages: `numa_nodes` -> `Numa nodes`. */
+function label(path: readonly PropertyKey[]): string {
+  const key = path.at(-1);
+  if (typeof key !== 'string') return typeof key === 'number' ? 'Item' : 'Scenario';
+  const known = LABELS[key];
+  if (known !== undefined) return known;
+  const words = key.replace(/[_-]/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+const EXPECTED_TYPE: Readonly<Record<string, string>> = {
+  string: 'a string', number: 'a number', int: 'an integer', boolean: 'true or false',
+  object: 'a mapping', record: 'a mapping', array: 'a list',
+};
+
+/**
+ * Messages for issues the schema does not word itself (missing fields, wrong types, bounds);
+ * passed to safeParse so every problem reads the same way.
+ */
+export const scenarioErrorMap: z.core.$ZodErrorMap = (issue) => {
+  const name = label(issue.path ?? []);
+  const got = describeValue(issue.input);
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return `${name} is required`;
+      return `${name} must be ${EXPECTED_TYPE[issue.expected] ?? issue.expected}, got ${got}`;
+    case 'too_small':
+      if (issue.origin === 'string') return `${name} must not be empty`;
+      return `${name} must be at least ${issue.minimum}, got ${got}`;
+    case 'too_big':
+      return `${name} must be at most ${issue.maximum}, got ${got}`;
+    case 'invalid_value':
+      return `${name} must be one of ${issue.values.map((v) => String(v)).join(', ')}, got ${got}`;
+    case 'unrecognized_keys':
+      return `Unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    default:
+      return undefined;
+  }
+};
+
+/** A strict mapping whose unknown-key message lists the fields it does take. */
+function strict<S extends z.core.$ZodLooseShape>(shape: S, what: string) {
+  const fields = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `Unknown ${what} ${issue.keys.map((k) => `"${k}"`).join(', ')}; expected ${fields}`
+        : undefined,
+  });
+}
+
+/** Parses `4096`, `"64KiB"`, `"1.5 GiB"` into bytes, or says why not. */
+export function parseSize(value: number | string): { ok: true; bytes: number } | { ok: false; message: string } {
+  let bytes: number;
+  if (typeof value === 'number') {
+    bytes = value;
+  } else {
+    const m = SIZE_TEXT.exec(value.trim());
+    if (m === null) return { ok: false, message: `must be a number of bytes or a string like "64KiB", "2MiB", "1GiB", got ${describeValue(value)}` };
+    bytes = Number(m[1]) * (m[2] === undefined ? 1 : (UNIT[m[2]] ?? 1));
+  }
+  if (!Number.isSafeInteger(bytes) || bytes < 0) return { ok: false, message: `must be a whole, non-negative number of bytes, got ${describeValue(value)}` };
+  return { ok: true, bytes };
+}
+
+/**
+ * A size or offset field. `page`: a multiple of the page size (what the contract requires of
+ * sizes); without it any byte count, as for `write` and `read` offsets.
+ */
+function bytes(what: string, opts: { page: boolean; positive: boolean }) {
+  return z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const parsed = parseSize(value);
+    const shown = describeValue(value);
+    let message: string | undefined;
+    if (!parsed.ok) message = `${what} ${parsed.message}`;
+    else if (opts.positive && parsed.bytes === 0) message = `${what} must be greater than 0, got ${shown}`;
+    else if (opts.page && parsed.bytes % PAGE_SIZE !== 0) {
+      message = `${what} must be a multiple of the page size (${PAGE_SIZE}), got ${shown}`;
+    }
+    if (message !== undefined || !parsed.ok) {
+      ctx.issues.push({ code: 'custom', message: message ?? `${what} is invalid`, input: value });
+      return z.NEVER;
+    }
+    return parsed.bytes;
+  });
+}
+
+function int(min: number) {
+  return z.number().int().min(min);
+}
+
+const proc = z.string().regex(PROC_NAME, {
+  error: (i) => `Proc name must be letters, digits, "_", "." or "-" (it appears in /proc/<proc>/ paths), got ${describeValue(i.input)}`,
+});
+const region = z.string().min(1);
+const comm = z.string().min(1);
+/** Values written to sysfs: text as is, numbers as their decimal text. */
+const sysfsValue = z.union([z.string(), z.number()], {
+  error: (i) => `Value must be a string or a number, got ${describeValue(i.input)}`,
+}).transform((v) => String(v));
+
+/** A 64-bit seed from a YAML integer (exact, see parse.ts) or a decimal or 0x string. */
+function parseSeed(value: number | string): bigint | undefined {
+  const text = String(value).trim();
+  const n = /^(?:\d+|0x[0-9a-fA-F]+)$/.test(text) ? BigInt(text) : undefined;
+  return n !== undefined && n < TWO_TO_64 ? n : undefined;
+}
+
+/** Checked here, converted by the pattern's transform: a pipe inside the union would hide its message. */
+const seed = z.union([z.number(), z.string()]).check((ctx) => {
+  if (parseSeed(ctx.value) === undefined) {
+    ctx.issues.push({ code: 'custom', message: `Seed must be an integer from 0 to 2^64 - 1, got ${describeValue(ctx.value)}`, input: ctx.value, continue: true });
+  }
+});
+
+const PATTERN_FORMS = 'zero, byte-cycle, word-index, neg-word-index, {byte: N}, {random: SEED}, {page-mod: N, seed: SEED} or {text: "..."}';
+
+/**
+ * Fill patterns. The options stay untransformed inside the union: zod only reports the
+ * nearest option's own problem (`{byte: 300}` -> "at most 255") when no option is a pipe.
+ */
+export const patternSchema = z
+  .union(
+    [
+      z.enum(['zero', 'byte-cycle', 'word-index', 'neg-word-index']),
+      strict({ byte: int(0).max(255) }, 'pattern field'),
+      strict({ random: seed }, 'pattern field'),
+      strict({ 'page-mod': int(1), seed }, 'pattern field'),
+      strict({ text: z.string().min(1) }, 'pattern field'),
+    ],
+    { error: (i) => (i.code === 'invalid_union' ? `Pattern must be ${PATTERN_FORMS}, got ${describeValue(i.input)}` : undefined) },
+  )
+  .transform((p): Pattern => {
+    if (typeof p === 'string') return { kind: p };
+    if ('byte' in p) return { kind: 'byte', byte: p.byte };
+    if ('random' in p) return { kind: 'random', seed: parseSeed(p.random) ?? 0n };
+    if ('page-mod' in p) return { kind: 'page-mod', period: p['page-mod'], seed: parseSeed(p.seed) ?? 0n };
+    return { kind: 'text', text: p.text };
+  });
+
+const hexBytes = z.string().transform((text, ctx) => {
+  if (text.length === 0 || text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) {
+    ctx.issues.push({
+      code: 'custom',
+      message: `Bytes must be a non-empty hex string with an even number of digits, got ${describeValue(text)}`,
+      input: text,
+    });
+    return z.NEVER;
+  }
+  return Uint8Array.from(text.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16));
+});
+
+const sha256 = z
+  .string()
+  .regex(/^[0-9a-fA-F]{64}$/, { error: (i) => `SHA-256 must be 64 hex digits, got ${describeValue(i.input)}` })
+  .transform((s) => s.toLowerCase());
+
+const advice = z.enum(['MADV_MERGEABLE', 'MADV_UNMERGEABLE', 'MADV_DONTNEED']);
+const prctlOption = z.enum(['PR_SET_MEMORY_MERGE', 'PR_GET_MEMORY_MERGE']);
+const errnoName = z.string().refine((s) => errnoNames().includes(s), {
+  error: (i) => `Errno must be a Linux error name such as EBUSY or EINVAL, got ${describeValue(i.input)}`,
+});
+
+/** `ksm/run` or `/sys/kernel/mm/ksm/run` -> `ksm/run`; nothing outside /sys/kernel/mm/. */
+const sysfsPath = z.string().transform((path, ctx) => {
+  const rel = path.startsWith(SYS_MM) ? path.slice(SYS_MM.length) : path;
+  const parts = rel.split('/');
+  if (rel.startsWith('/') || parts.some((p) => !SYSFS_PART.test(p) || p === '.' || p === '..')) {
+    ctx.issues.push({ code: 'custom', message: `Path must name a file under ${SYS_MM}, like ksm/run, got ${describeValue(path)}`, input: path });
+    return z.NEVER;
+  }
+  return rel;
+});
+
+/**
+ * Checks an expect path and, when its type is right, the expected value: words only for
+ * ksm_merge_any and ksm_mergeable, numbers or comparisons for counters.
+ */
+function checkExpect(path: string, expected: unknown): string | undefined {
+  const m = EXPECT_PATH.exec(path);
+  if (m === null) {
+    return `Expect path must be /sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages or /proc/<proc>/rss_pages, got ${describeValue(path)}`;
+  }
+  const [, dir, file, procName, statField] = m;
+  if (procName !== undefined && !PROC_NAME.test(procName)) return `Proc name in the path must be a valid proc name, got ${describeValue(procName)}`;
+  if (dir === 'ksm' && file !== undefined && !KSM_FILES.includes(file)) {
+    return `Unknown file "${file}" of /sys/kernel/mm/ksm; expected one of ${KSM_FILES.join(', ')}`;
+  }
+  if (statField !== undefined && !KSM_STAT_FIELDS.includes(statField)) {
+    return `Unknown ksm_stat field "${statField}"; expected one of ${KSM_STAT_FIELDS.join(', ')}`;
+  }
+  if (typeof expected !== 'number' && typeof expected !== 'string') return undefined;
+  const parsed = parseExpectation(expected);
+  if (!parsed.ok) return parsed.message;
+  const operand = parsed.expectation.operand;
+  const words = statField === 'ksm_merge_any' || statField === 'ksm_mergeable';
+  if (words && operand !== 'yes' && operand !== 'no') return `${statField} is yes or no, got ${describeValue(expected)}`;
+  const numeric = dir === 'ksm' ? file !== 'advisor_mode' : dir === undefined && !words;
+  if (numeric && typeof operand === 'string') return `Expected value of a counter must be a number or a comparison, got ${describeValue(expected)}`;
+  return undefined;
+}
+
+const expectValue = z.union([z.number(), z.string()], {
+  error: (i) => `Expected value must be a number, a string or a comparison such as ">= 512", got ${describeValue(i.input)}`,
+});
+
+const expectStep = z
+  .record(z.string(), expectValue)
+  .check(
+    z.superRefine(
+      (value, ctx) => {
+        const entries = Object.entries(value);
+        if (entries.length === 0) ctx.addIssue({ code: 'custom', message: 'Expect must list at least one path', input: value });
+        for (const [path, expected] of entries) {
+          const message = checkExpect(path, expected);
+          if (message !== undefined) ctx.addIssue({ code: 'custom', message, input: expected, path: [path] });
+        }
+      },
+      // Check every path even when one value has the wrong type, so all problems show at once.
+      { when: () => true },
+    ),
+  )
+  .transform((r): Step => ({ kind: 'expect', checks: Object.entries(r).map(([path, expected]): ExpectCheck => ({ path, expected })) }));
+
+/** One schema per step kind, mapping the step's fields onto its `Step`. */
+export const stepSchemas = {
+  spawn: strict({ proc, comm }, 'spawn field').transform((s): Step => ({ kind: 'spawn', ...s })),
+  mmap: strict(
+    {
+      proc,
+      region,
+      size: bytes('Size', { page: true, positive: true }),
+      shared: z.boolean().optional(),
+      node: int(0).optional(),
+    },
+    'mmap field',
+  ).transform((s): Step => ({ kind: 'mmap', proc: s.proc, region: s.region, size: s.size, shared: s.shared ?? false, node: s.node })),
+  fill: strict(
+    {
+      proc,
+      region,
+      pattern: patternSchema,
+      offset: bytes('Offset', { page: true, positive: false }).optional(),
+      size: bytes('Size', { page: true, positive: true }).optional(),
+    },
+    'fill field',
+  ).transform((s): Step => ({ kind: 'fill', proc: s.proc, region: s.region, pattern: s.pattern, offset: s.offset ?? 0, size: s.size })),
+  write: strict(
+    { proc, region, offset: bytes('Offset', { page: false, positive: false }), bytes: hexBytes },
+    'write field',
+  ).transform((s): Step => ({ kind: 'write', ...s })),
+  read: strict(
+    {
+      proc,
+      region,
+      offset: bytes('Offset', { page: false, positive: false }),
+      size: bytes('Size', { page: false, positive: true }),
+      sha256,
+    },
+    'read field',
+  ).transform((s): Step => ({ kind: 'read', ...s })),
+  madvise: strict(
+    {
+      proc,
+      region,
+      advice,
+      offset: bytes('Offset', { page: true, positive: false }).optional(),
+      size: bytes('Size', { page: true, positive: true }).optional(),
+    },
+    'madvise field',
+  ).transform((s): Step => ({
+    kind: 'madvise', proc: s.proc, region: s.region, advice: s.advice satisfies Advice, offset: s.offset ?? 0, size: s.size,
+  })),
+  prctl: strict({ proc, option: prctlOption, arg: int(0).optional() }, 'prctl field')
+    .check((ctx) => {
+      const { option, arg } = ctx.value;
+      // PR_GET_MEMORY_MERGE takes no argument (Linux wants 0 there), so it may be left out.
+      if (option === 'PR_SET_MEMORY_MERGE' && arg !== 0 && arg !== 1) {
+        ctx.issues.push({ code: 'custom', message: `Arg of PR_SET_MEMORY_MERGE must be 0 or 1, got ${describeValue(arg)}`, input: arg, path: ['arg'] });
+      }
+    })
+    .transform((s): Step => ({ kind: 'prctl', proc: s.proc, option: s.option satisfies PrctlOption, arg: s.arg ?? 0 })),
+  fork: strict({ proc, child: proc }, 'fork field').transform((s): Step => ({ kind: 'fork', ...s })),
+  exec: strict({ proc, comm }, 'exec field').transform((s): Step => ({ kind: 'exec', ...s })),
+  munmap: strict({ proc, region }, 'munmap field').transform((s): Step => ({ kind: 'munmap', ...s })),
+  exit: strict({ proc }, 'exit field').transform((s): Step => ({ kind: 'exit', ...s })),
+  sysfs: strict({ path: sysfsPath, value: sysfsValue, errno: errnoName.optional() }, 'sysfs field')
+    .check((ctx) => {
+      // Without errno the write must succeed, which an unknown KSM file never does.
+      const [dir, file, ...rest] = ctx.value.path.split('/');
+      if (ctx.value.errno === undefined && dir === 'ksm' && rest.length === 0 && file !== undefined && !KSM_FILES.includes(file)) {
+        ctx.issues.push({ code: 'custom', message: `Unknown file "${file}" of /sys/kernel/mm/ksm; expected one of ${KSM_FILES.join(', ')}`, input: ctx.value.path, path: ['path'] });
+      }
+    })
+    .transform((s): Step => ({ kind: 'sysfs', path: s.path, value: s.value, errno: s.errno })),
+  wait: strict({ full_scans: int(1).optional(), ms: int(1).optional() }, 'wait field')
+    .check((ctx) => {
+      if ((ctx.value.full_scans === undefined) === (ctx.value.ms === undefined)) {
+        ctx.issues.push({ code: 'custom', message: 'Wait must give exactly one of full_scans or ms', input: ctx.value });
+      }
+    })
+    .transform((s): Step => ({ kind: 'wait', fullScans: s.full_scans, ms: s.ms })),
+  expect: expectStep,
+  record: strict({ label: z.string().min(1) }, 'record field').transform((s): Step => ({ kind: 'record', label: s.label })),
+};
+
+export const STEP_KINDS = Object.keys(stepSchemas);
+
+/**
+ * A step: first a mapping with exactly one key, then that key's schema. The pipe stops at
+ * the first stage, so `{mmap, fill}` yields one clear problem instead of two half-checked steps.
+ */
+const stepSchema = z
+  .record(z.string(), z.unknown(), {
+    error: (i) => `Step must be a mapping with one key, the step kind (${STEP_KINDS.join(', ')}), got ${describeValue(i.input)}`,
+  })
+  .check((ctx) => {
+    const keys = Object.keys(ctx.value);
+    if (keys.length !== 1) {
+      const got = keys.length === 0 ? 'none' : `${keys.length} (${keys.join(', ')})`;
+      ctx.issues.push({ code: 'custom', message: `Step must have exactly one key, the step kind, got ${got}`, input: ctx.value });
+    }
+  })
+  .pipe(
+    strict(
+      Object.fromEntries(Object.entries(stepSchemas).map(([k, s]) => [k, s.optional()])) as {
+        [K in keyof typeof stepSchemas]: z.ZodOptional<(typeof stepSchemas)[K]>;
+      },
+      'step kind',
+    ),
+  )
+  .transform((s) => Object.values(s).find((v) => v !== undefined) as Step);
+
+const ksmValues = z
+  .record(z.string(), sysfsValue)
+  .check((ctx) => {
+    for (const file of Object.keys(ctx.value)) {
+      if (!KSM_WRITABLE_FILES.includes(file)) {
+        ctx.issues.push({
+          code: 'custom',
+          message: `Unknown or read-only file "${file}" of /sys/kernel/mm/ksm; expected one of ${KSM_WRITABLE_FILES.join(', ')}`,
+          input: file,
+          path: [file],
+        });
+      }
+    }
+  })
+  .transform((r) => Object.entries(r));
+
+const machine = strict(
+  { ram: bytes('RAM', { page: true, positive: true }).optional(), numa_nodes: int(1).optional() },
+  'machine field',
+).transform((m) => ({ ram: m.ram ?? GIB, numaNodes: m.numa_nodes ?? 1 }));
+
+function fileSchema<S extends z.ZodType>(step: S) {
+  return strict(
+    {
+      version: z.literal(1, {
+        error: (i) => (i.input === undefined ? 'Version is required (version: 1)' : `Version must be 1, got ${describeValue(i.input)}`),
+      }),
+      name: z.string().min(1),
+      description: z.string().optional(),
+      machine: machine.optional(),
+      ksm: ksmValues.optional(),
+      steps: z.array(step),
+    },
+    'top-level field',
+  );
+}
+
+/** The whole file, mapped onto `Scenario` (without `stepLines`, which parse.ts adds). */
+export const scenarioSchema = fileSchema(stepSchema).transform(
+  (f): Omit<Scenario, 'stepLines'> => ({
+    version: 1,
+    name: f.name,
+    description: f.description,
+    machine: f.machine ?? { ram: GIB, numaNodes: 1 },
+    ksm: f.ksm ?? [],
+    steps: f.steps as Step[],
+  }),
+);
+
+/**
+ * A JSON Schema of scenario files for editors (yaml-language-server, VS Code). Steps are
+ * described as one-key objects, one per kind; cross-step rules are only in parse.ts.
+ */
+export function scenarioJsonSchema(): Record<string, unknown> {
+  const steps = Object.entries(stepSchemas).map(([kind, s]) => strict({ [kind]: s }, 'step kind'));
+  const editorSchema = fileSchema(z.union(steps as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]])).meta({
+    title: 'samepage scenario, version 1',
+    description: 'A workload for samepage run: processes, their memory, sysfs writes and expectations (see SCENARIO.md)',
+  });
+  return z.toJSONSchema(editorSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+}
