@@ -33,10 +33,22 @@ export interface ExpectResult {
   readonly ok: boolean;
 }
 
+/** What a madvise or prctl step returned: a value >= 0 on success, -errno on failure. */
+export interface CallResult {
+  readonly step: number;
+  readonly call: 'madvise' | 'prctl';
+  readonly proc: string;
+  readonly result: number;
+}
+
 export interface RunResult {
   readonly scenario: string;
   readonly backend: string;
   readonly ok: boolean;
   readonly records: readonly CounterRecord[];
   readonly expects: readonly ExpectResult[];
+  /** Return values of madvise and prctl steps, in step order (not part of the --json contract). */
+  readonly calls?: readonly CallResult[];
+  /** Why the run stopped before its last step (a failed wait or a step the backend refused). */
+  readonly error?: string;
 }
