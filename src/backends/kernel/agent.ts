@@ -11,7 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { StepError } from '../../scenario/backend.ts';
 import type { Pattern } from '../../lib/patterns.ts';
-import { isAlive, readExe } from './procfs.ts';
+import { isAlive, processStartTime, readExe } from './procfs.ts';
 
 /** Where `npm install` (scripts/build-native.mjs) puts the agent, found from this file up. */
 export function defaultAgentPath(): string {
@@ -77,7 +77,13 @@ class LineReader {
       const line = this.#lines.shift();
       if (line !== undefined) return line;
       if (this.#ended) throw new StepError(`${what()} closed its channel`);
-      if (!alive()) throw new StepError(`${what()} died`);
+      if (!alive()) {
+        // Its last words (the reply to `exit`) may still be on their way.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const last = this.#lines.shift();
+        if (last !== undefined) return last;
+        throw new StepError(`${what()} died`);
+      }
       if (performance.now() > deadline) throw new StepError(`${what()} did not answer within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 100);
@@ -98,6 +104,8 @@ const REPLY_TIMEOUT_MS = 300_000;
 export class Agent {
   readonly proc: string;
   #pid: number;
+  /** With the pid, tells this agent from a later process that reuses its pid. */
+  #startTime: string | undefined;
   #zeroPfn: bigint;
   readonly #reader: LineReader;
   readonly #writer: Writable;
@@ -117,6 +125,7 @@ export class Agent {
   ) {
     this.proc = init.proc;
     this.#pid = 0;
+    this.#startTime = undefined;
     this.#zeroPfn = 0n;
     this.#reader = init.reader;
     this.#writer = init.writer;
@@ -218,7 +227,8 @@ export class Agent {
   }
 
   alive(): boolean {
-    return this.#pid > 0 && isAlive(this.#pid);
+    if (this.#pid <= 0 || !isAlive(this.#pid)) return false;
+    return this.#startTime === undefined || processStartTime(this.#pid) === this.#startTime;
   }
 
   async waitDead(timeoutMs: number): Promise<boolean> {
@@ -256,6 +266,7 @@ export class Agent {
       throw new StepError(`${this.#describe()} did not start: ${line}`);
     }
     this.#pid = Number(m[1]);
+    this.#startTime ??= processStartTime(this.#pid);
     this.#zeroPfn = BigInt(m[2]);
   }
 

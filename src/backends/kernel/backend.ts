@@ -12,7 +12,7 @@ import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/types.ts';
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
 import { BackendUnavailable } from './errors.ts';
-import { MachineGuard } from './guard.ts';
+import { LockHeld, MachineGuard } from './guard.ts';
 import { countPresentPages, findKsmUsers, readKsmStat, readProcessMemory } from './procfs.ts';
 import { checkKsmWritable, KSM_DIR, ksmFiles, readSysfs, selectedWord, SYS_MM, writeSysfs } from './sysfs.ts';
 
@@ -27,6 +27,8 @@ export interface KernelBackendOptions {
   readonly onWarning?: (message: string) => void;
   /** Clean up on SIGINT/SIGTERM/SIGHUP, uncaught errors and exit; default true. */
   readonly installProcessHandlers?: boolean;
+  /** How long start waits for another samepage kernel run to finish; default 0 (refuse). */
+  readonly lockWaitMs?: number;
 }
 
 const ADVICE: Readonly<Record<Advice, number>> = { MADV_MERGEABLE: 12, MADV_UNMERGEABLE: 13, MADV_DONTNEED: 4 };
@@ -66,6 +68,7 @@ class KernelBackendImpl implements KernelBackend {
   readonly #pollMs: number;
   readonly #warn: (message: string) => void;
   readonly #installHandlers: boolean;
+  readonly #lockWaitMs: number;
   readonly #procs = new Map<string, Proc>();
   /** Every agent ever started, so none escapes cleanup (exited ones are simply dead). */
   readonly #agents: Agent[] = [];
@@ -83,13 +86,23 @@ class KernelBackendImpl implements KernelBackend {
     this.#pollMs = opts.pollMs ?? 5;
     this.#warn = opts.onWarning ?? ((m) => process.stderr.write(`samepage: kernel backend: ${m}\n`));
     this.#installHandlers = opts.installProcessHandlers ?? true;
+    this.#lockWaitMs = opts.lockWaitMs ?? 0;
     this.#guard = new MachineGuard({ killAgents: () => this.#killAllSync(), onWarning: this.#warn });
   }
 
   async start(scenario: Scenario): Promise<void> {
     if (this.#startedAt !== undefined || this.#stopped) throw new Error('The kernel backend was already started');
     this.#checkMachine();
-    this.#guard.lock();
+    const lockDeadline = performance.now() + this.#lockWaitMs;
+    for (;;) {
+      try {
+        this.#guard.lock();
+        break;
+      } catch (err) {
+        if (!(err instanceof LockHeld) || performance.now() >= lockDeadline) throw err;
+        await sleep(100);
+      }
+    }
     try {
       const users = findKsmUsers(new Set([process.pid]));
       if (users.length > 0) {

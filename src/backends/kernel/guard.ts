@@ -4,12 +4,57 @@
  * runs from sharing the global KSM. Cleanup is synchronous, so it also works from a signal
  * handler or the process's `exit` event.
  */
-import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { restoreKsm, restorableValue, saveKsm, writeSysfs, type SavedFile } from './sysfs.ts';
 import { isAlive, readComm } from './procfs.ts';
 import { BackendUnavailable } from './errors.ts';
 
-const LOCK_PATH = existsSync('/run/lock') ? '/run/lock/samepage-ksm.lock' : '/tmp/samepage-ksm.lock';
+export const LOCK_DIR = existsSync('/run/lock') ? '/run/lock' : '/tmp';
+const LOCK_PATH = `${LOCK_DIR}/samepage-ksm.lock`;
+
+/**
+ * A pid lock file: undefined when taken, else the live holder's pid. The file appears with
+ * its content (written aside, then hard-linked into place), so a reader never sees it
+ * empty; a lock whose holder died is taken over.
+ */
+export function tryLock(path: string): number | undefined {
+  const mine = `${path}.${process.pid}`;
+  writeFileSync(mine, `${process.pid}\n`);
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        linkSync(mine, path);
+        return undefined;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const holder = readHolder(path);
+      if (holder !== undefined && isAlive(holder)) return holder;
+      // Left by a run that died without cleaning up; re-read so as not to drop a new holder's.
+      if (readHolder(path) === holder) rmSync(path, { force: true });
+    }
+    return readHolder(path) ?? -1;
+  } finally {
+    rmSync(mine, { force: true });
+  }
+}
+
+/** Drops a lock this process holds (and only then). */
+export function unlock(path: string): void {
+  if (readHolder(path) === process.pid) rmSync(path, { force: true });
+}
+
+function readHolder(path: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
+    return Number.isInteger(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Another samepage run holds the KSM lock: worth waiting for, unlike other refusals. */
+export class LockHeld extends BackendUnavailable {}
 
 export interface GuardHooks {
   /** SIGKILLs every agent still alive; must be synchronous. */
@@ -36,26 +81,14 @@ export class MachineGuard {
 
   /** Takes the cross-process lock, or says which samepage run holds it. */
   lock(): void {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(LOCK_PATH, 'wx');
-        writeSync(fd, `${process.pid}\n`);
-        closeSync(fd);
-        this.#locked = true;
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const holder = Number.parseInt(readFileSync(LOCK_PATH, 'utf8'), 10);
-      if (Number.isInteger(holder) && isAlive(holder)) {
-        throw new BackendUnavailable(
-          `Another samepage kernel run (pid ${holder}, ${readComm(holder) ?? '?'}) is using KSM; ` +
-            `its counters are global, so runs cannot overlap (lock ${LOCK_PATH})`,
-        );
-      }
-      unlinkSync(LOCK_PATH); // left by a run that died without cleaning up
+    const holder = tryLock(LOCK_PATH);
+    if (holder !== undefined) {
+      throw new LockHeld(
+        `Another samepage kernel run (pid ${holder}, ${readComm(holder) ?? '?'}) is using KSM; ` +
+          `its counters are global, so runs cannot overlap (lock ${LOCK_PATH})`,
+      );
     }
-    throw new BackendUnavailable(`Cannot take the lock ${LOCK_PATH}`);
+    this.#locked = true;
   }
 
   /** Saves every writable KSM file and arms the cleanup handlers. */
@@ -102,11 +135,7 @@ export class MachineGuard {
     process.off('uncaughtExceptionMonitor', this.#onExit);
     if (this.#locked) {
       this.#locked = false;
-      try {
-        unlinkSync(LOCK_PATH);
-      } catch {
-        // Already gone.
-      }
+      unlock(LOCK_PATH);
     }
   }
 

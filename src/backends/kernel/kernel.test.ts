@@ -11,11 +11,17 @@ import { fileURLToPath } from 'node:url';
 import type { Pattern } from '../../lib/patterns.ts';
 import { createKernelBackend, type KernelBackend } from './backend.ts';
 import { defaultAgentPath } from './agent.ts';
+import { BackendUnavailable } from './errors.ts';
 import { isAlive, readExe } from './procfs.ts';
 import { KSM_DIR, readSysfs, writableKsmFiles } from './sysfs.ts';
-import { bareScenario, kernelSkipReason } from './testing.ts';
+import { bareScenario, holdKernelTestLock, kernelSkipReason } from './testing.ts';
 
-const skip = kernelSkipReason();
+// The lock is held for the whole file (released when this process exits), so two runs of
+// these tests never interleave their before/after comparisons of the global sysfs.
+const machineSkip = kernelSkipReason(true);
+const releaseTestLock = machineSkip === undefined ? await holdKernelTestLock() : undefined;
+process.on('exit', () => releaseTestLock?.());
+const skip = machineSkip ?? kernelSkipReason();
 if (skip !== undefined) process.stdout.write(`# kernel backend tests skipped: ${skip}\n`);
 
 function snapshotKsm(): Record<string, string | undefined> {
@@ -23,6 +29,8 @@ function snapshotKsm(): Record<string, string | undefined> {
   for (const f of writableKsmFiles()) out[f] = readSysfs(`${KSM_DIR}/${f}`);
   return out;
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Live (not zombie) processes running the agent binary. */
 function liveAgents(): number[] {
@@ -39,7 +47,8 @@ async function withBackend(
   ksm: ReadonlyArray<readonly [string, string]>,
   body: (b: KernelBackend) => Promise<void>,
 ): Promise<void> {
-  const b = createKernelBackend({ onWarning: () => undefined });
+  // Other test files may drive the live KSM too: take turns on the lock.
+  const b = createKernelBackend({ onWarning: () => undefined, lockWaitMs: 120_000 });
   await b.start(bareScenario(name, ksm));
   try {
     await body(b);
@@ -240,11 +249,75 @@ test('SIGTERM mid-run kills the agents and restores sysfs', { skip }, async () =
     child.once('exit', (code) => reject(new Error(`fixture exited (${code}) before ready: ${stderr}`)));
   });
   const pids = (ready.match(/\d+/g) ?? []).map(Number);
-  assert.equal(readSysfs(`${KSM_DIR}/pages_to_scan`)?.trim(), '1234');
-  assert.equal(readSysfs(`${KSM_DIR}/run`)?.trim(), '1');
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_c, sig) => resolve(sig)));
-  child.kill('SIGTERM');
-  assert.equal(await exited, 'SIGTERM');
+  try {
+    assert.equal(readSysfs(`${KSM_DIR}/pages_to_scan`)?.trim(), '1234');
+    // `ready` comes just before the wait that lets ksmd run.
+    for (let i = 0; i < 200 && readSysfs(`${KSM_DIR}/run`)?.trim() !== '1'; i++) await sleep(10);
+    assert.equal(readSysfs(`${KSM_DIR}/run`)?.trim(), '1');
+  } finally {
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_c, sig) => resolve(sig)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 'SIGTERM');
+  }
   assert.deepEqual(snapshotKsm(), before);
   for (const pid of pids) assert.equal(isAlive(pid), false, `agent ${pid} survived`);
+});
+
+test('start refuses a missing agent with how to build it', { skip }, async () => {
+  const b = createKernelBackend({ agentPath: '/nonexistent/samepage-agent', installProcessHandlers: false });
+  await assert.rejects(b.start(bareScenario('no-agent')), (err: Error) => {
+    assert.ok(err instanceof BackendUnavailable);
+    assert.match(err.message, /agent is missing at \/nonexistent\/samepage-agent.*build-native/);
+    return true;
+  });
+  await b.stop();
+});
+
+test('start refuses while another process uses KSM, naming it, and while another run holds the lock', { skip }, async () => {
+  const before = snapshotKsm();
+  // An agent outside any backend, made mergeable: a stand-in for another KSM user.
+  const outsider = spawn(defaultAgentPath(), ['--comm', 'sp-outsider'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    const lines = (async function* () {
+      let buf = '';
+      for await (const chunk of outsider.stdout) {
+        buf += String(chunk);
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          yield buf.slice(0, i);
+          buf = buf.slice(i + 1);
+        }
+      }
+    })();
+    const next = async (): Promise<string> => (await lines.next()).value ?? '';
+    assert.match(await next(), /^ready /);
+    outsider.stdin.write('mmap 4096 0 -1\n');
+    const address = (await next()).slice(3);
+    outsider.stdin.write(`madvise 0x${address} 4096 12\n`);
+    assert.equal(await next(), 'ok 0');
+    const b = createKernelBackend({ installProcessHandlers: false });
+    await assert.rejects(b.start(bareScenario('outsider')), (err: Error) => {
+      assert.ok(err instanceof BackendUnavailable);
+      assert.match(err.message, new RegExp(`${outsider.pid} \\(sp-outsider: ksm_mergeable yes\\)`));
+      return true;
+    });
+    await b.stop();
+  } finally {
+    outsider.kill('SIGKILL');
+  }
+  await new Promise((resolve) => outsider.once('exit', resolve));
+
+  await withBackend('holder', [], async () => {
+    const second = createKernelBackend({ installProcessHandlers: false });
+    await assert.rejects(second.start(bareScenario('second')), /Another samepage kernel run \(pid \d+/);
+    await second.stop();
+  });
+  assert.deepEqual(snapshotKsm(), before);
+});
+
+test("samepage's own process never becomes mergeable", { skip }, () => {
+  const own = readSysfs(`/proc/${process.pid}/ksm_stat`) ?? '';
+  assert.match(own, /ksm_merge_any: no/);
+  assert.match(own, /ksm_mergeable: no/);
+  assert.match(own, /ksm_rmap_items 0/);
 });

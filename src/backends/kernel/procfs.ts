@@ -44,6 +44,17 @@ export function processState(pid: number): string | undefined {
   }
 }
 
+/** The start time of a process (clock ticks since boot): with the pid, its identity. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the comm start at field 3 (state); starttime is field 22.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
 /** Running, sleeping...: anything but gone or a zombie, whose mm has already been released. */
 export function isAlive(pid: number): boolean {
   const s = processState(pid);
