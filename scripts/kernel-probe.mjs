@@ -62,7 +62,10 @@ function pick(rec) {
 
 /** One trace: a fresh backend (start writes run=2), the body, always stopped. */
 async function trace(name, description, ksm, body) {
-  const backend = createKernelBackend({ onWarning: (m) => process.stderr.write(`warning (${name}): ${m}\n`) });
+  const backend = createKernelBackend({
+    onWarning: (m) => process.stderr.write(`warning (${name}): ${m}\n`),
+    lockWaitMs: 120_000,
+  });
   const records = [];
   const snap = async (label, reference) => {
     const rec = await backend.record(label);
