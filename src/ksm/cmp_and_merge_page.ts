@@ -18,6 +18,7 @@ export function cmpAndMergePage(ksm: Ksm, pfn: number, item: RmapItem): void {
   const stableNode = frames.stableNode(pfn) as StableNode | null;
   let bypass = false;
   if (stableNode !== null) {
+    if (stableNode.owner !== ksm) return; // the other scanner's KSM page (model only)
     if (!stableNode.onMigrateList && item.head === stableNode) return;
     // A KSM fork may take a node past max_page_sharing.
     if (!isPageSharingCandidate(ksm, stableNode)) bypass = true;

@@ -3,6 +3,8 @@ import type { EventQueue } from '../sim/event_queue.ts';
 import type { MemoryManager } from '../mm/memory_manager.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
 import { ContentStore } from '../mm/content_store.ts';
+import { VM_MERGEABLE } from '../mm/constants.ts';
+import type { Vma } from '../mm/vma.ts';
 import { KSM_DEFAULTS } from './constants.ts';
 import type { CostModel } from './cost.ts';
 import { DEFAULT_COST } from './cost.ts';
@@ -92,6 +94,14 @@ export class Ksm {
     this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead, seqnr: 0 };
     // ksm_init: zero_checksum = calc_checksum(ZERO_PAGE(0))
     this.zeroChecksum = mmgr.contents.checksum(ContentStore.ZERO);
+  }
+
+  /**
+   * Whether ksmd may merge pages of this VMA (the VM_MERGEABLE test of find_mergeable_vma).
+   * KSM+ overrides it: it scans named programs' compatible VMAs without madvise.
+   */
+  vmaMergeable(vma: Vma): boolean {
+    return (vma.vmFlags & VM_MERGEABLE) !== 0;
   }
 
   /** get_kpfn_nid: the tree index of a frame. */

@@ -2,7 +2,7 @@ import { ENOMEM } from '../lib/errno.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import {
   FAULT_FLAG_REMOTE, FAULT_FLAG_UNSHARE, PG_anon, PG_anon_exclusive, VM_FAULT_OOM, VM_FAULT_SIGBUS,
-  VM_FAULT_SIGSEGV, VM_MERGEABLE, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_SPECIAL,
+  VM_FAULT_SIGSEGV, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_SPECIAL,
 } from '../mm/constants.ts';
 import { handleMmFault } from '../mm/memory.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
@@ -10,6 +10,7 @@ import type { Vma } from '../mm/vma.ts';
 import type { Ksm } from './ksm.ts';
 import { removeRmapItemFromTree } from './rmap.ts';
 import type { RmapItem } from './rmap_item.ts';
+import type { StableNode } from './stable_node.ts';
 
 /**
  * Merging and unmerging pages: write-protecting, replacing PTEs, and breaking COW again.
@@ -20,7 +21,7 @@ import type { RmapItem } from './rmap_item.ts';
 export function findMergeableVma(ksm: Ksm, mm: MmStruct, addr: number): Vma | undefined {
   if (ksm.testExit(mm)) return undefined;
   const vma = mm.vmaLookup(addr);
-  if (vma === undefined || (vma.vmFlags & VM_MERGEABLE) === 0 || vma.anonVma === null) return undefined;
+  if (vma === undefined || !ksm.vmaMergeable(vma) || vma.anonVma === null) return undefined;
   return vma;
 }
 
@@ -35,7 +36,10 @@ export function getMergeablePage(ksm: Ksm, item: RmapItem): number {
   const pte = item.mm.pgtable.flags(vpn);
   if ((pte & _PAGE_PRESENT) === 0 || (pte & _PAGE_SPECIAL) !== 0) return -1;
   const pfn = item.mm.pgtable.pfn(vpn);
-  return (ksm.mmgr.frames.flags[pfn]! & PG_anon) !== 0 ? pfn : -1;
+  if ((ksm.mmgr.frames.flags[pfn]! & PG_anon) === 0) return -1;
+  // A KSM page of another scanner (KSM vs KSM+) is not ours to merge into.
+  const node = ksm.mmgr.frames.stableNode(pfn) as StableNode | null;
+  return node !== null && node.owner !== ksm ? -1 : pfn;
 }
 
 /**

@@ -35,9 +35,16 @@ export class StableNode implements RbNode<StableNode>, KsmPageLink {
   /** Number of rmap_items, or STABLE_NODE_CHAIN for a chain head. */
   rmapHlistLen = 0;
   nid = 0;
+  /**
+   * The scanner whose trees hold this node (KSM, or KSM+ which keeps its own trees). Linux
+   * has one scanner; the model can run two side by side, and neither touches the other's
+   * KSM pages.
+   */
+  readonly owner: object;
 
-  constructor(kpfn: number) {
+  constructor(kpfn: number, owner: object) {
     this.kpfn = kpfn;
+    this.owner = owner;
   }
 
   isChain(): boolean {

@@ -74,7 +74,7 @@ function stableNodeChainAddDup(ksm: Ksm, dup: StableNode, chain: StableNode): vo
  * @linux mm/ksm.c alloc_stable_node_chain
  */
 function allocStableNodeChain(ksm: Ksm, dup: StableNode, root: RbRoot<StableNode>): StableNode {
-  const chain = new StableNode(0);
+  const chain = new StableNode(0, ksm);
   chain.chainPruneTime = ksm.events.clock.jiffies();
   chain.rmapHlistLen = STABLE_NODE_CHAIN;
   chain.nid = dup.nid;
@@ -205,7 +205,7 @@ export function stableTreeInsert(ksm: Ksm, kpfn: number): StableNode {
     }
     break;
   }
-  const dup = new StableNode(kpfn);
+  const dup = new StableNode(kpfn, ksm);
   dup.nid = nid;
   if (match === null) {
     rbLinkNode(dup, parent, dir, root);
