@@ -1,6 +1,6 @@
 import { RbRoot } from '../lib/rbtree.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import { MMF_VM_MERGEABLE, MMF_VM_MERGE_ANY, PG_anon, VM_MERGEABLE, _PAGE_SPECIAL } from '../mm/constants.ts';
+import { MMF_VM_MERGEABLE, PG_anon, VM_MERGEABLE, _PAGE_SPECIAL } from '../mm/constants.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
 import { advisorStartScan, advisorStopScan } from './advisor.ts';
 import { cmpAndMergePage } from './cmp_and_merge_page.ts';
@@ -107,10 +107,12 @@ export function scanGetNextRmapItem(ksm: Ksm): ScanStep | null {
     removeTrailingRmapItems(ksm, scan.rmapList);
     scan.mmSlot = slot.next;
     if (scan.address === 0) {
-      // No VM_MERGEABLE VMA left (or the mm exited): forget the mm, as __ksm_exit would.
+      // No VM_MERGEABLE VMA left (or the mm exited): forget the mm. Only MMF_VM_MERGEABLE
+      // is cleared: the live 6.18 kernel keeps ksm_merge_any "yes" after this (measured;
+      // the reference note says both flags go, the kernel disagrees).
       ksm.slots.delete(mm);
       slot.unlink();
-      mm.flags &= ~(MMF_VM_MERGEABLE | MMF_VM_MERGE_ANY);
+      mm.flags &= ~MMF_VM_MERGEABLE;
     }
     slot = scan.mmSlot;
     if (slot === head) break;

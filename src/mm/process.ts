@@ -2,26 +2,24 @@ import { PAGE_SIZE } from '../lib/sizes.ts';
 import { MMF_INIT_LEGACY_MASK, MMF_VM_MERGEABLE, PG_anon, PG_anon_exclusive, VM_SHARED, _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL } from './constants.ts';
 import { KernelBug } from './kernel_bug.ts';
 import { MemoryManager, Task } from './memory_manager.ts';
-import { IMAGE_BASE, MMAP_BASE, doMmap, removeVma } from './mmap.ts';
+import { MMAP_BASE, removeVma } from './mmap.ts';
 import { MmStruct } from './mm_struct.ts';
 import { Vma } from './vma.ts';
 
 /**
- * Process lifecycle as it touches memory: creating a process with a program image, fork,
- * exec and exit. A program image is one read-only file-backed page of text: it never holds
- * anonymous pages, but like a real binary's text it is a KSM-compatible VMA, which matters
- * to MERGE_ANY (ksmd keeps an mm registered while it has a mergeable VMA).
+ * Process lifecycle as it touches memory: creating a process, fork, exec and exit.
+ *
+ * A scenario process's address space holds only the regions the scenario maps: no program
+ * text, heap or stack. The kernel backend's workload agent hides its own mappings from KSM
+ * in the same way (it keeps VM_MERGEABLE off them), so both backends see the same memory.
+ * One consequence, the same on both: a MERGE_ANY process with no region left loses its
+ * mm_slot and MERGE_ANY at ksmd's next pass, as Linux does for an mm with no mergeable VMA.
  */
-
-function mapImage(mmgr: MemoryManager, mm: MmStruct): void {
-  doMmap(mmgr, mm, PAGE_SIZE, { image: true, addr: IMAGE_BASE });
-}
 
 /** A new process running `comm`, with a fresh address space holding only its image. */
 export function spawnTask(mmgr: MemoryManager, comm: string): Task {
   const pid = mmgr.allocPid();
   const mm = new MmStruct(pid, MMAP_BASE);
-  mapImage(mmgr, mm);
   const task = new Task(pid, comm, mm);
   mmgr.tasks.set(pid, task);
   return task;
@@ -114,7 +112,6 @@ export function execTask(mmgr: MemoryManager, task: Task, comm: string): void {
   const mm = new MmStruct(old.id, MMAP_BASE);
   mm.flags = old.flags & MMF_INIT_LEGACY_MASK;
   mmgr.hooks.ksmExecve(mm);
-  mapImage(mmgr, mm);
   task.mm = mm;
   task.comm = comm;
   mmput(mmgr, old);
