@@ -1,0 +1,182 @@
+/**
+ * The duplicate-page statistics of the thesis's `parser` module (section 5.3.1): every page
+ * is hashed once with MD5 and counted under its hash; at the end the groups are listed by
+ * count, highest first, with the number of pages that have no duplicate and the number of
+ * pages merging would free.
+ *
+ * The thesis keeps the groups in a red-black tree and heap-sorts them; a Map and one sort
+ * give the same result. Like the thesis we trust MD5 to tell pages apart: two different
+ * pages with one MD5 would be counted as one group (no one has met such a pair by chance).
+ */
+import { hash } from 'node:crypto';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { classifyPage, type PageClass } from './page_class.ts';
+import type { Page, PageOwner, PageSource } from './page_source.ts';
+
+/** One line of the listing: a content, how many pages hold it, and what it looks like. */
+export interface GroupEntry {
+  readonly count: number;
+  /** MD5 of the content, 32 lowercase hex digits. */
+  readonly md5: string;
+  readonly class: PageClass;
+}
+
+/**
+ * One process's figures (`by_process`, keyed by pid):
+ * - `pages`: its pages counted;
+ * - `duplicate_pages`: those of its pages whose content occurs at least twice in the whole
+ *   set, in it or in any other process (merging everything could share them);
+ * - `saving_pages`: Σ (c − 1) over the contents it holds c ≥ 2 times itself, the pages
+ *   merging would free if only this process were merged (KSM on it alone).
+ */
+export interface ProcessFigures {
+  readonly comm: string;
+  readonly pages: number;
+  readonly duplicate_pages: number;
+  readonly saving_pages: number;
+}
+
+/**
+ * The result, in the JSON shape of `samepage stats --json`:
+ * - `pages`: every page counted;
+ * - `unique_pages`: pages whose content occurs once (groups of count 1);
+ * - `duplicate_pages`: pages in groups of count ≥ 2 (so pages = unique + duplicate);
+ * - `saving_pages`: Σ (count − 1) over those groups, the pages merging would free (the
+ *   thesis's (3311 − 27) for okular);
+ * - `top`: the groups of count ≥ 2, highest count first, ties by MD5, at most the number
+ *   asked for.
+ */
+export interface StatisticsResult {
+  readonly pages: number;
+  readonly unique_pages: number;
+  readonly duplicate_pages: number;
+  readonly saving_pages: number;
+  readonly top: readonly GroupEntry[];
+  readonly by_process: Readonly<Record<string, ProcessFigures>>;
+}
+
+export interface ResultOptions {
+  /** At most this many groups in `top`; all duplicate groups when absent. */
+  readonly top?: number;
+}
+
+/** A group of identical pages. Most groups are one page of one process: no map for those. */
+interface Group {
+  count: number;
+  readonly cls: PageClass;
+  readonly firstPid: number;
+  /** Pages of firstPid, while `others` is undefined. */
+  firstCount: number;
+  /** Pages per pid, once a second process holds the content. */
+  others: Map<number, number> | undefined;
+}
+
+/** Accumulates pages from any number of sources; `result()` may be called at any time. */
+export class DuplicateStatistics {
+  /** MD5 digest as a 16-character latin1 string (a cheap, exact Map key) -> group. */
+  private readonly groups = new Map<string, Group>();
+  private readonly owners = new Map<number, { comm: string; pages: number }>();
+  private readonly scratch = new Int32Array(PAGE_SIZE);
+  private total = 0;
+
+  /** Counts one page: hashes its bytes, and classifies them if the content is new. */
+  add(page: Page): void {
+    // crypto.hash is the one-shot form: measurably faster than createHash for 4 KiB inputs.
+    const key = hash('md5', page.buffer.subarray(page.offset, page.offset + PAGE_SIZE), 'binary');
+    const group = this.groups.get(key);
+    if (group !== undefined) this.count(group, page.owner);
+    else this.insert(key, classifyPage(page.buffer, page.offset, this.scratch), page.owner);
+  }
+
+  /**
+   * Counts a page known only by its fingerprint (a hashes-only snapshot): `md5` is the
+   * 16-byte digest, `cls` the class of the content.
+   */
+  addFingerprint(owner: PageOwner, md5: Uint8Array, cls: PageClass): void {
+    if (md5.length !== 16) throw new RangeError(`An MD5 digest has 16 bytes, got ${md5.length}`);
+    const key = Buffer.from(md5.buffer, md5.byteOffset, 16).toString('latin1');
+    const group = this.groups.get(key);
+    if (group !== undefined) this.count(group, owner);
+    else this.insert(key, cls, owner);
+  }
+
+  /** Counts every page of `source`. */
+  addAll(source: PageSource): void {
+    for (const page of source.pages()) this.add(page);
+  }
+
+  /** Pages counted so far. */
+  get pages(): number {
+    return this.total;
+  }
+
+  result(opts: ResultOptions = {}): StatisticsResult {
+    let unique = 0;
+    let duplicate = 0;
+    let saving = 0;
+    const dupKeys: [string, Group][] = [];
+    const perProcess = new Map<number, { duplicate: number; saving: number }>();
+    const addTo = (pid: number, pages: number): void => {
+      const p = perProcess.get(pid) ?? { duplicate: 0, saving: 0 };
+      p.duplicate += pages;
+      if (pages >= 2) p.saving += pages - 1;
+      perProcess.set(pid, p);
+    };
+    for (const entry of this.groups) {
+      const g = entry[1];
+      if (g.count === 1) {
+        unique++;
+        continue;
+      }
+      duplicate += g.count;
+      saving += g.count - 1;
+      dupKeys.push(entry);
+      if (g.others === undefined) addTo(g.firstPid, g.firstCount);
+      else for (const [pid, n] of g.others) addTo(pid, n);
+    }
+    // Latin1 keys compare code unit by code unit, i.e. byte by byte, as the hex digests do.
+    dupKeys.sort(([ka, a], [kb, b]) => b.count - a.count || (ka < kb ? -1 : ka > kb ? 1 : 0));
+    const limit = opts.top === undefined ? dupKeys.length : Math.max(0, Math.floor(opts.top));
+    const top = dupKeys.slice(0, limit).map(([k, g]): GroupEntry => ({
+      count: g.count,
+      md5: Buffer.from(k, 'latin1').toString('hex'),
+      class: g.cls,
+    }));
+    const byProcess: Record<string, ProcessFigures> = {};
+    for (const [pid, o] of [...this.owners].sort(([a], [b]) => a - b)) {
+      const p = perProcess.get(pid);
+      byProcess[String(pid)] = { comm: o.comm, pages: o.pages, duplicate_pages: p?.duplicate ?? 0, saving_pages: p?.saving ?? 0 };
+    }
+    return { pages: this.total, unique_pages: unique, duplicate_pages: duplicate, saving_pages: saving, top, by_process: byProcess };
+  }
+
+  private insert(key: string, cls: PageClass, owner: PageOwner): void {
+    this.groups.set(key, { count: 1, cls, firstPid: owner.pid, firstCount: 1, others: undefined });
+    this.own(owner);
+  }
+
+  private count(g: Group, owner: PageOwner): void {
+    g.count++;
+    if (g.others === undefined) {
+      if (owner.pid === g.firstPid) g.firstCount++;
+      else g.others = new Map([[g.firstPid, g.firstCount], [owner.pid, 1]]);
+    } else {
+      g.others.set(owner.pid, (g.others.get(owner.pid) ?? 0) + 1);
+    }
+    this.own(owner);
+  }
+
+  private own(owner: PageOwner): void {
+    this.total++;
+    const o = this.owners.get(owner.pid);
+    if (o === undefined) this.owners.set(owner.pid, { comm: owner.comm, pages: 1 });
+    else o.pages++;
+  }
+}
+
+/** The statistics of one source, in one call. */
+export function duplicateStatistics(source: PageSource, opts: ResultOptions = {}): StatisticsResult {
+  const s = new DuplicateStatistics();
+  s.addAll(source);
+  return s.result(opts);
+}

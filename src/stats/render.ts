@@ -1,0 +1,37 @@
+/**
+ * The statistics as text, in the style of the thesis's /sys/kernel/mm/parser/statistics
+ * (figure 5-12): one line per duplicated content, "COUNT MD5 CLASS", highest count first,
+ * then the pages with no duplicate and the pages merging would free. And as JSON.
+ */
+import type { StatisticsResult } from './duplicate_statistics.ts';
+
+/**
+ * The thesis-style listing. With `maxBytes` (a sysfs file shows at most one page), group
+ * lines are dropped from the end so that the two summary lines always fit; a line
+ * "... N more" says how many were dropped.
+ */
+export function renderStatisticsText(r: StatisticsResult, maxBytes?: number): string {
+  const tail =
+    `${r.unique_pages} pages without duplicate\n` +
+    `${r.saving_pages} pages saved by merging (${r.duplicate_pages} duplicate pages in ${r.top.length} groups)\n`;
+  const lines = r.top.map((g) => `${g.count} ${g.md5} ${g.class}\n`);
+  if (maxBytes === undefined) return lines.join('') + tail;
+  let body = '';
+  for (const [i, line] of lines.entries()) {
+    const more = lines.length - i - 1;
+    // Room for this line, the tail, and a "... N more" line if others must be left out.
+    const reserve = more > 0 ? `... ${more} more\n`.length : 0;
+    if (body.length + line.length + tail.length + reserve > maxBytes) {
+      body += `... ${lines.length - i} more\n`;
+      break;
+    }
+    body += line;
+  }
+  return body + tail;
+}
+
+/** The JSON shape: { pages, unique_pages, duplicate_pages, saving_pages, top, by_process }. */
+export function statisticsJson(r: StatisticsResult): string {
+  const { pages, unique_pages, duplicate_pages, saving_pages, top, by_process } = r;
+  return `${JSON.stringify({ pages, unique_pages, duplicate_pages, saving_pages, top, by_process }, null, 2)}\n`;
+}
