@@ -1,0 +1,101 @@
+/**
+ * /sys/kernel/mm/parser: the thesis's duplicate-page statistics module (parser.ko, section
+ * 5.3.1) on the model. The operator names programs as for KSM+ ("+ okular" adds, "- okular"
+ * removes) in processes_to_scan, then reads statistics, which counts the pages of every live
+ * task whose comm is listed.
+ *
+ * What is counted: present PTEs mapping an anonymous page (PG_anon, KSM pages included) in
+ * any VMA of the task. Left out, with reasons:
+ *   - zero-page PTEs (_PAGE_SPECIAL): they map no private memory, and merging cannot free
+ *     them; counting them would inflate the zero group with memory that was never used;
+ *   - shmem pages (shared anonymous mappings): page-cache memory, which KSM never merges.
+ * A KSM page mapped by n tasks counts n times, as the thesis counts pages of processes; the
+ * figures then say how much merging saves (or already saves) over those mappings.
+ */
+import { EINVAL } from '../lib/errno.ts';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { PG_anon, _PAGE_SPECIAL } from '../mm/constants.ts';
+import type { MemoryManager, Task } from '../mm/memory_manager.ts';
+import { duplicateStatistics } from '../stats/duplicate_statistics.ts';
+import type { Page, PageSource } from '../stats/page_source.ts';
+import { renderStatisticsText } from '../stats/render.ts';
+import { type AttributeGroup, attributeGroup } from './attribute.ts';
+
+/** TASK_COMM_LEN: a comm holds 15 bytes and a NUL. */
+export const TASK_COMM_LEN = 16;
+
+/** The comm as the kernel stores it: cut to TASK_COMM_LEN - 1 bytes. */
+export function kernelComm(name: string): string {
+  const bytes = Buffer.from(name, 'utf8');
+  return bytes.length < TASK_COMM_LEN ? name : bytes.subarray(0, TASK_COMM_LEN - 1).toString('utf8');
+}
+
+/** The anonymous pages of `tasks` in the model, in pid and address order (see above). */
+export function modelTaskPages(mmgr: MemoryManager, tasks: readonly Task[]): PageSource {
+  return {
+    *pages(): Iterable<Page> {
+      for (const task of tasks) {
+        const owner = { pid: task.pid, comm: task.comm };
+        const mm = task.mm;
+        for (const vma of mm.vmas) {
+          const end = vma.vmEnd / PAGE_SIZE;
+          for (let vpn = mm.pgtable.nextPresent(vma.vmStart / PAGE_SIZE, end); vpn >= 0; vpn = mm.pgtable.nextPresent(vpn + 1, end)) {
+            if ((mm.pgtable.flags(vpn) & _PAGE_SPECIAL) !== 0) continue;
+            const pfn = mm.pgtable.pfn(vpn);
+            if ((mmgr.frames.flags[pfn]! & PG_anon) === 0) continue;
+            const id = mmgr.frames.content[pfn]!;
+            yield { owner, address: vpn * PAGE_SIZE, buffer: mmgr.contents.bufferOf(id), offset: mmgr.contents.offsetOf(id) };
+          }
+        }
+      }
+    },
+  };
+}
+
+/**
+ * Parses a write to processes_to_scan: "+NAME" or "- NAME", an optional trailing newline
+ * (echo adds one). Returns the sign and name, or undefined when the write is invalid.
+ */
+function parseScanWrite(value: string): { add: boolean; name: string } | undefined {
+  const text = value.endsWith('\n') ? value.slice(0, -1) : value;
+  const sign = text[0];
+  if (sign !== '+' && sign !== '-') return undefined;
+  const name = text.slice(1).trim();
+  if (name.length === 0 || Buffer.byteLength(name, 'utf8') >= TASK_COMM_LEN) return undefined;
+  return { add: sign === '+', name };
+}
+
+/**
+ * The files of /sys/kernel/mm/parser for one machine:
+ *   - processes_to_scan: reading lists the names, one per line, in the order added; writing
+ *     "+ NAME" adds (again: no change), "- NAME" removes (absent: no change), both return 0;
+ *     no sign, an empty name or a name of 16 bytes or more (longer than any comm) is
+ *     -EINVAL and changes nothing;
+ *   - statistics: runs the count on each read; at most one page of text, as sysfs allows,
+ *     with the summary lines always kept (see renderStatisticsText).
+ */
+export function parserSysfs(mmgr: MemoryManager): AttributeGroup {
+  const names: string[] = [];
+  return attributeGroup([
+    {
+      name: 'processes_to_scan',
+      show: () => names.map((n) => `${n}\n`).join(''),
+      store: (value) => {
+        const w = parseScanWrite(value);
+        if (w === undefined) return -EINVAL;
+        const i = names.indexOf(w.name);
+        if (w.add && i < 0) names.push(w.name);
+        if (!w.add && i >= 0) names.splice(i, 1);
+        return 0;
+      },
+    },
+    {
+      name: 'statistics',
+      show: () => {
+        const listed = new Set(names);
+        const tasks = mmgr.liveTasks().filter((t) => listed.has(kernelComm(t.comm)));
+        return renderStatisticsText(duplicateStatistics(modelTaskPages(mmgr, tasks)), PAGE_SIZE);
+      },
+    },
+  ]);
+}
