@@ -5,7 +5,8 @@
  * the backend cannot run here; any other error is also 2, as one line without a stack.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
@@ -18,6 +19,7 @@ import { createModelBackend } from '../backends/model/index.ts';
 import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
 import { renderRunResult } from '../report/table.ts';
 import { formatJson } from '../report/json.ts';
+import { renderHtmlReport } from '../report/html.ts';
 
 /** Exit codes of the contract. */
 const EXIT_OK = 0;
@@ -90,6 +92,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         'Examples:\n' +
         '  samepage demo\n' +
         '  samepage run scenarios/thesis-test-program.yaml --json\n' +
+        '  samepage run scenarios/thesis-test-program.yaml --report report.html\n' +
         '  sudo samepage run my-scenario.yaml --backend kernel',
     );
 
@@ -103,10 +106,12 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         .default('model'),
     )
     .option('--json', 'print one JSON object on stdout instead of tables')
+    .option('--report <file>', 'also write a static HTML report (charts, counters, expects) to this file')
     .option('--seed <n>', 'seed of the model backend (ignored by kernel)', parseSeed, 0)
-    .action(async (file: string, opts: { backend: 'model' | 'kernel'; json?: true; seed: number }) => {
+    .action(async (file: string, opts: { backend: 'model' | 'kernel'; json?: true; seed: number; report?: string }) => {
       const result = await runFile(file, opts.backend, opts.seed, io);
       io.stdout.write(opts.json === true ? `${formatJson(result)}\n` : renderRunResult(result));
+      if (opts.report !== undefined) await writeReport(opts.report, result, io);
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 
@@ -124,6 +129,17 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     });
 
   return program;
+}
+
+/** Writes the HTML report of one run and says where on stderr (stdout may be --json). */
+async function writeReport(file: string, result: RunResult, io: Io): Promise<void> {
+  const html = await renderHtmlReport({ title: `${result.scenario} on ${result.backend}`, runs: [result] });
+  try {
+    await writeFile(file, html);
+  } catch (err) {
+    throw new UsageError(`Cannot write the report to ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  io.stderr.write(`samepage: report written to ${resolve(file)}\n`);
 }
 
 /** Loads, checks and runs one scenario file; a file with problems is a UsageError. */
