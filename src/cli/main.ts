@@ -19,6 +19,7 @@ import { createModelBackend } from '../backends/model/index.ts';
 import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
 import { renderRunResult } from '../report/table.ts';
 import { formatJson } from '../report/json.ts';
+import { registerDiff } from './diff.ts';
 import { renderHtmlReport } from '../report/html.ts';
 
 /** Exit codes of the contract. */
@@ -127,6 +128,8 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       io.stdout.write(`\n${demoSummary(result)}\n`);
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
+
+  registerDiff(program, io, setExit);
 
   return program;
 }

@@ -1,0 +1,224 @@
+/**
+ * `samepage diff FILE... [--json]`: runs each scenario on the live kernel and then on the
+ * model, and shows every counter on which they disagree. The kernel is the reference: with
+ * `pages_to_scan` covering every mergeable page, each batch of ksmd is one full scan and the
+ * counters at full-scan boundaries are exact, so the model must match them exactly.
+ *
+ * Exit codes: 0 no difference, 1 some difference, 2 a file is invalid or the kernel backend
+ * cannot run here (with its reason).
+ */
+import Table from 'cli-table3';
+import { InvalidArgumentError, type Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import pc from 'picocolors';
+import { createKernelBackend } from '../backends/kernel/index.ts';
+import { createModelBackend } from '../backends/model/index.ts';
+import { compareRuns, type RecordDiff } from '../scenario/compare.ts';
+import { loadScenario } from '../scenario/load.ts';
+import { formatProblems } from '../scenario/parse.ts';
+import type { RunResult } from '../scenario/records.ts';
+import { runScenario } from '../scenario/run.ts';
+import type { Scenario } from '../scenario/types.ts';
+
+/** How long a diff waits for another samepage kernel run to release KSM: 10 minutes. */
+export const DIFF_LOCK_WAIT_MS = 600_000;
+
+export interface DiffOptions {
+  /** Seed of the model backend; default 0. */
+  readonly seed?: number;
+  /** How long to wait for another samepage kernel run; default DIFF_LOCK_WAIT_MS. */
+  readonly lockWaitMs?: number;
+  /** Notes of the kernel backend (a wait overshot its boundary...); collected regardless. */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** One scenario run on both backends. */
+export interface ScenarioDiff {
+  readonly scenario: string;
+  readonly differences: readonly RecordDiff[];
+  readonly kernelOk: boolean;
+  readonly modelOk: boolean;
+  /** Why a run stopped early, when it did. */
+  readonly kernelError?: string;
+  readonly modelError?: string;
+  /** The kernel backend's warnings during the run. */
+  readonly warnings: readonly string[];
+  readonly kernel: RunResult;
+  readonly model: RunResult;
+}
+
+/**
+ * Runs `scenario` on the kernel backend, then on the model, and compares them. Throws the
+ * kernel backend's BackendUnavailable when it cannot run here.
+ */
+export async function diffScenario(scenario: Scenario, opts: DiffOptions = {}): Promise<ScenarioDiff> {
+  const warnings: string[] = [];
+  const nodes = liveNumaNodes();
+  if (nodes !== undefined && scenario.machine.numaNodes > nodes) {
+    warnings.push(
+      `The scenario's machine has ${scenario.machine.numaNodes} NUMA nodes and this one ${nodes}: the kernel cannot place its memory as the model does, so differences are expected`,
+    );
+  }
+  const kernelBackend = createKernelBackend({
+    lockWaitMs: opts.lockWaitMs ?? DIFF_LOCK_WAIT_MS,
+    onWarning: (message) => {
+      warnings.push(message);
+      opts.onWarning?.(message);
+    },
+  });
+  const kernel = await runScenario(scenario, kernelBackend);
+  const model = await runScenario(scenario, createModelBackend({ seed: opts.seed ?? 0 }));
+  const out: ScenarioDiff = {
+    scenario: scenario.name,
+    differences: compareRuns(kernel, model),
+    kernelOk: kernel.ok,
+    modelOk: model.ok,
+    warnings,
+    kernel,
+    model,
+  };
+  return {
+    ...out,
+    ...(kernel.error === undefined ? {} : { kernelError: kernel.error }),
+    ...(model.error === undefined ? {} : { modelError: model.error }),
+  };
+}
+
+/**
+ * The number of NUMA nodes of this machine (/sys/devices/system/node/online, e.g. `0` or
+ * `0-1,3`), or undefined where the file is missing.
+ */
+export function liveNumaNodes(): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/sys/devices/system/node/online', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  let n = 0;
+  for (const part of text.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (m === null) continue;
+    n += m[2] === undefined ? 1 : Number(m[2]) - Number(m[1]) + 1;
+  }
+  return n > 0 ? n : undefined;
+}
+
+/** One file of `samepage diff --json`. */
+export interface DiffFileJson {
+  readonly file: string;
+  readonly scenario: string;
+  readonly differences: ReadonlyArray<{ label: string; path: string; kernel: unknown; model: unknown }>;
+  readonly kernelOk: boolean;
+  readonly modelOk: boolean;
+  readonly kernelError?: string;
+  readonly modelError?: string;
+  readonly warnings?: readonly string[];
+}
+
+export function diffJson(file: string, d: ScenarioDiff): DiffFileJson {
+  return {
+    file,
+    scenario: d.scenario,
+    differences: d.differences.map((x) => ({ label: x.label, path: x.path, kernel: x.kernel ?? null, model: x.model ?? null })),
+    kernelOk: d.kernelOk,
+    modelOk: d.modelOk,
+    ...(d.kernelError === undefined ? {} : { kernelError: d.kernelError }),
+    ...(d.modelError === undefined ? {} : { modelError: d.modelError }),
+    ...(d.warnings.length === 0 ? {} : { warnings: d.warnings }),
+  };
+}
+
+/** A file's result for people: a verdict line, then one table row per differing value. */
+export function renderDiff(file: string, d: ScenarioDiff, color: boolean): string {
+  const c = pc.createColors(color);
+  const lines: string[] = [];
+  const count = d.differences.length;
+  const verdict = count === 0 ? c.green('kernel and model agree') : c.red(`${count} difference${count === 1 ? '' : 's'}`);
+  lines.push(`${c.bold(d.scenario)} (${file}): ${verdict}`);
+  if (d.kernelError !== undefined) lines.push(`  kernel run stopped: ${d.kernelError}`);
+  if (d.modelError !== undefined) lines.push(`  model run stopped: ${d.modelError}`);
+  for (const w of d.warnings) lines.push(`  ${c.yellow('kernel warning')}: ${w}`);
+  if (count > 0) {
+    const table = new Table({
+      head: ['record', 'counter', 'kernel', 'model'],
+      colAligns: ['left', 'left', 'right', 'right'],
+      style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
+    });
+    for (const x of d.differences) table.push([x.label, x.path, show(x.kernel), show(x.model)]);
+    lines.push(table.toString());
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function show(v: unknown): string {
+  if (v === undefined || v === null) return '-';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** Where `samepage diff` writes, and whether to colour. */
+export interface DiffIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly color: boolean;
+}
+
+/** Thrown for what makes the whole command unusable (a bad file): exit 2. */
+export class DiffUsageError extends Error {
+  override readonly name = 'DiffUsageError';
+}
+
+/**
+ * The command: every file is checked before anything runs, so a typo in the last file does
+ * not cost a kernel run of the first. Resolves to the exit code (0 or 1); throws
+ * DiffUsageError or the kernel's BackendUnavailable for exit 2.
+ */
+export async function diffCommand(files: readonly string[], opts: { json: boolean; seed: number }, io: DiffIo): Promise<number> {
+  const scenarios: Array<{ file: string; scenario: Scenario }> = [];
+  const problems: string[] = [];
+  for (const file of files) {
+    const loaded = await loadScenario(file);
+    if (loaded.ok) scenarios.push({ file, scenario: loaded.scenario });
+    else problems.push(formatProblems(file, loaded.problems));
+  }
+  if (problems.length > 0) throw new DiffUsageError(problems.join('\n'));
+
+  const results: DiffFileJson[] = [];
+  let differ = false;
+  for (const { file, scenario } of scenarios) {
+    const d = await diffScenario(scenario, { seed: opts.seed });
+    differ ||= d.differences.length > 0;
+    if (opts.json) results.push(diffJson(file, d));
+    else io.stdout.write(renderDiff(file, d, io.color));
+  }
+  if (opts.json) io.stdout.write(`${JSON.stringify({ files: results }, null, 2)}\n`);
+  return differ ? 1 : 0;
+}
+
+/** What registerDiff needs of main's Io. */
+export interface DiffCliIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+/** Adds `diff` to the samepage program; `setExit` receives 0 or 1 (exit 2 is a throw). */
+export function registerDiff(program: Command, io: DiffCliIo, setExit: (code: number) => void): void {
+  program
+    .command('diff')
+    .description('run scenario files on the live kernel (root) and on the model; show every counter that differs')
+    .argument('<files...>', 'scenario files (YAML or JSON, see SCENARIO.md)')
+    .option('--json', 'print { files: [{ scenario, differences: [{ label, path, kernel, model }], kernelOk, modelOk }] }')
+    .option('--seed <n>', 'seed of the model backend', parseDiffSeed, 0)
+    .addHelpText('after', '\nExit codes: 0 kernel and model agree, 1 some counter differs, 2 invalid file or kernel backend unavailable.')
+    .action(async (files: string[], opts: { json?: true; seed: number }) => {
+      const color = io.stdout === process.stdout && pc.isColorSupported;
+      setExit(await diffCommand(files, { json: opts.json === true, seed: opts.seed }, { stdout: io.stdout, stderr: io.stderr, color }));
+    });
+}
+
+function parseDiffSeed(value: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError(`Expected a non-negative integer, got "${value}".`);
+  }
+  return Number(value);
+}
