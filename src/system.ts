@@ -13,6 +13,9 @@ import { Ksm } from './ksm/ksm.ts';
 import { Ksmd } from './ksm/ksmd.ts';
 import type { AttributeGroup } from './sysfs/attribute.ts';
 import { ksmSysfs } from './sysfs/ksm_sysfs.ts';
+import { KsmPlus } from './ksmplus/ksmplus.ts';
+import { KsmPlusDaemon } from './ksmplus/daemon.ts';
+import { ksmPlusSysfs } from './sysfs/ksmplus_sysfs.ts';
 
 /** How big a machine to simulate. */
 export interface SystemOptions {
@@ -20,6 +23,8 @@ export interface SystemOptions {
   readonly ram: number;
   readonly numaNodes?: number;
   readonly cost?: CostModel;
+  /** Seed of the machine's randomness (KSM+'s sampling). */
+  readonly seed?: number;
 }
 
 /** One simulated machine: the memory manager, KSM and its ksmd, and their sysfs. */
@@ -29,6 +34,9 @@ export interface System {
   readonly mmgr: MemoryManager;
   readonly ksm: Ksm;
   readonly ksmd: Ksmd;
+  /** The thesis's KSM+ scanner and its daemon (idle until a program is named). */
+  readonly ksmplus: KsmPlus;
+  readonly ksmplusd: KsmPlusDaemon;
   /** Files of /sys/kernel/mm/<dir>, by directory ("ksm"). */
   readonly sysfs: ReadonlyMap<string, AttributeGroup>;
 }
@@ -48,8 +56,13 @@ export function createSystem(opts: SystemOptions): System {
   const ksm = new Ksm(mmgr, events, opts.cost ?? DEFAULT_COST);
   const ksmd = new Ksmd(ksm);
   mmgr.hooks = ksmHooks(ksm, ksmd);
-  const sysfs = new Map<string, AttributeGroup>([['ksm', ksmSysfs(ksm, ksmd)]]);
-  return { clock, events, mmgr, ksm, ksmd, sysfs };
+  const ksmplus = new KsmPlus(mmgr, events, opts.cost ?? DEFAULT_COST, opts.seed ?? 0);
+  const ksmplusd = new KsmPlusDaemon(ksmplus, events);
+  const sysfs = new Map<string, AttributeGroup>([
+    ['ksm', ksmSysfs(ksm, ksmd)],
+    ['ksm+', ksmPlusSysfs(ksmplus, ksmplusd)],
+  ]);
+  return { clock, events, mmgr, ksm, ksmd, ksmplus, ksmplusd, sysfs };
 }
 
 /** Writes a sysfs file under /sys/kernel/mm ("ksm/run"): 0, or -errno (-ENOENT if none). */
@@ -89,6 +102,20 @@ export function runFullScans(sys: System, n: number, onProgress?: (done: number)
   }
   // Let the batch that completed the scan finish, so time includes its CPU cost.
   while (sys.ksmd.isBusy() && sys.events.runNext(Number.POSITIVE_INFINITY)) { /* finish the batch */ }
+  return undefined;
+}
+
+/** Like runFullScans, for KSM+'s rounds (/sys/kernel/mm/ksm+/full_scans). */
+export function runKsmPlusFullScans(sys: System, n: number): string | undefined {
+  const plus = sys.ksmplus;
+  const target = plus.trees.ksmScan.seqnr + n;
+  while (plus.trees.ksmScan.seqnr < target) {
+    if ((plus.run & 1) === 0) return `the KSM+ daemon is not running (ksm+/run=${plus.run})`;
+    if (plus.names.length === 0) return 'no program is named in /sys/kernel/mm/ksm+/processes_to_scan';
+    if (plus.pagesToScan === 0) return 'ksm+/pages_to_scan is 0, so KSM+ scans nothing';
+    if (!sys.events.runNext(Number.POSITIVE_INFINITY)) return 'nothing is scheduled';
+  }
+  while (sys.ksmplusd.isBusy() && sys.events.runNext(Number.POSITIVE_INFINITY)) { /* finish the batch */ }
   return undefined;
 }
 

@@ -18,7 +18,8 @@ import { compareRecords } from './compare_records.ts';
 const DIR = join(import.meta.dirname, '..', '..', 'scenarios');
 const dir = existsSync(DIR) ? DIR : join(import.meta.dirname, '..', 'scenarios');
 
-for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml')).sort();
+for (const file of files) {
   test(`golden scenario ${file} holds on the model`, async () => {
     const parsed = await loadScenario(join(dir, file));
     assert.ok(parsed.ok, `scenario ${file} does not parse`);

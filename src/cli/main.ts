@@ -20,7 +20,9 @@ import { BackendUnavailable, createKernelBackend } from '../backends/kernel/inde
 import { renderRunResult } from '../report/table.ts';
 import { formatJson } from '../report/json.ts';
 import { registerDiff } from './diff.ts';
+import { registerCompare } from './compare.ts';
 import { renderHtmlReport } from '../report/html.ts';
+import { addBenchCommand } from './bench.ts';
 
 /** Exit codes of the contract. */
 const EXIT_OK = 0;
@@ -130,6 +132,9 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     });
 
   registerDiff(program, io, setExit);
+  registerCompare(program, io, setExit);
+
+  addBenchCommand(program, io);
 
   return program;
 }

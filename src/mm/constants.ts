@@ -24,6 +24,11 @@ export const VM_DONTEXPAND = 1 << 18;
 export const VM_HUGETLB = 1 << 22;
 export const VM_MIXEDMAP = 1 << 28;
 export const VM_MERGEABLE = 1 << 29;
+/**
+ * KSM+ (the thesis's extension, not Linux): the VMA was sampled long enough without a
+ * single merge, so the KSM+ scanner leaves it alone from now on.
+ */
+export const VM_NOT_MERGEABLE = 1 << 27;
 export const VM_DROPPABLE = 1 << 30;
 /** VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP, as include/linux/mm.h defines it. */
 export const VM_SPECIAL = VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP;

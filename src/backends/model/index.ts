@@ -50,7 +50,7 @@ export class ModelBackend implements Backend {
   }
 
   async start(scenario: Scenario): Promise<void> {
-    this.sys = createSystem({ ram: scenario.machine.ram, numaNodes: scenario.machine.numaNodes });
+    this.sys = createSystem({ ram: scenario.machine.ram, numaNodes: scenario.machine.numaNodes, seed: this.opts.seed });
     for (const [file, value] of scenario.ksm) {
       const err = sysfsWrite(this.sys, `ksm/${file}`, value);
       if (err !== 0) throw new StepError(`Initial ksm.${file}: writing "${value}" failed with errno ${-err}`);
@@ -186,7 +186,12 @@ export class ModelBackend implements Backend {
     }
     const procs: Record<string, ProcRecord> = {};
     for (const [name, p] of this.procs) procs[name] = procRecord(p);
-    return { label, time_ms: sys.clock.nowMs(), ksm, procs };
+    const ksmplus: Record<string, number | string> = {};
+    for (const [name, attr] of [...sys.sysfs.get('ksm+')!.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+      const text = attr.show().trimEnd();
+      ksmplus[name] = name === 'processes_to_scan' ? text.split('\n').filter((l) => l !== '').join(' ') : Number(text);
+    }
+    return { label, time_ms: sys.clock.nowMs(), ksm, procs, ksmplus };
   }
 
   timeMs(): number {

@@ -1,0 +1,115 @@
+import { runScenario } from '../../scenario/run.ts';
+import type { CounterRecord, RunResult } from '../../scenario/records.ts';
+import type { Scenario, Step } from '../../scenario/types.ts';
+import { runFullScans, runKsmPlusFullScans, sysfsWrite } from '../../system.ts';
+import { createModelBackend } from './index.ts';
+
+export type Policy = 'ksm' | 'ksm+';
+
+/** What one policy achieved on a workload, once its counters stopped changing. */
+export interface PolicyResult {
+  readonly policy: Policy;
+  /** Rmap_items of the scanner at the end. */
+  readonly rmap_items: number;
+  readonly rmap_item_bytes: number;
+  /** KSM+ only: vma_nodes at the end. */
+  readonly vma_nodes: number;
+  /** Σ ksm_merging_pages of the processes: virtual pages now backed by a KSM page. */
+  readonly merged_pages: number;
+  readonly pages_shared: number;
+  /** Pages freed by merging (pages_sharing). */
+  readonly pages_sharing: number;
+  /** general_profit of the scanner, bytes. */
+  readonly profit: number;
+  /** Virtual seconds from the policy's start until the counters last changed. */
+  readonly settle_s: number;
+  /** Full scans (KSM) or rounds (KSM+) run. */
+  readonly full_scans: number;
+  /** CPU seconds the scanner's kernel thread used (cost model). */
+  readonly cpu_s: number;
+  readonly run: RunResult;
+  /** A record per full scan after the workload, for charts. */
+  readonly timeline: readonly CounterRecord[];
+}
+
+/**
+ * The workload's steps with the policy switched on before the first wait (or at the end):
+ * KSM by run=1, KSM+ by naming every program the workload starts, then run=1.
+ */
+function withPolicy(scenario: Scenario, policy: Policy): Scenario {
+  const comms = [...new Set(scenario.steps.flatMap((s) => (s.kind === 'spawn' || s.kind === 'exec' ? [s.comm] : [])))];
+  const on: Step[] = policy === 'ksm'
+    ? [{ kind: 'sysfs', path: 'ksm/run', value: '1', errno: undefined }]
+    : [
+        ...comms.map((c): Step => ({ kind: 'sysfs', path: 'ksm+/processes_to_scan', value: `+ ${c}`, errno: undefined })),
+        { kind: 'sysfs', path: 'ksm+/run', value: '1', errno: undefined },
+      ];
+  const at = scenario.steps.findIndex((s) => s.kind === 'wait');
+  const steps = at < 0 ? [...scenario.steps, ...on] : [...scenario.steps.slice(0, at), ...on, ...scenario.steps.slice(at)];
+  const stepLines = at < 0
+    ? [...scenario.stepLines, ...on.map(() => undefined)]
+    : [...scenario.stepLines.slice(0, at), ...on.map(() => undefined), ...scenario.stepLines.slice(at)];
+  return { ...scenario, steps, stepLines };
+}
+
+/**
+ * Runs a workload under one policy on the model, then keeps the scanner going until its
+ * counters (merged pages, rmap_items, sharing) have not changed for `quiet` full scans in a
+ * row, or `maxScans` have run.
+ */
+export async function runPolicy(
+  scenario: Scenario, policy: Policy,
+  opts: { seed: number; quiet?: number; maxScans?: number; onScan?: (n: number) => void },
+): Promise<PolicyResult> {
+  const backend = createModelBackend({ seed: opts.seed });
+  const run = await runScenario(withPolicy(scenario, policy), backend);
+  const sys = backend.system();
+  const scanner = policy === 'ksm' ? sys.ksm : sys.ksmplus.trees;
+  if (policy === 'ksm' && sys.ksm.run !== 1) sysfsWrite(sys, 'ksm/run', '1');
+  const t0 = run.records.length > 0 ? 0 : sys.clock.now();
+  const quiet = opts.quiet ?? 3;
+  const maxScans = opts.maxScans ?? 400;
+  const merged = () => sys.mmgr.liveTasks().reduce((n, t) => n + t.mm.ksmMergingPages, 0);
+  // KSM+'s rmap_items move with every round's random samples, so only what merged counts.
+  const state = policy === 'ksm'
+    ? () => `${merged()}:${scanner.rmapItems}:${scanner.pagesSharing}:${scanner.pagesUnshared}`
+    : () => `${merged()}:${scanner.pagesSharing}`;
+  const timeline: CounterRecord[] = [];
+  let last = state();
+  let settledAt = sys.clock.now();
+  let still = 0;
+  let scans = 0;
+  while (still < quiet && scans < maxScans) {
+    const why = policy === 'ksm' ? runFullScans(sys, 1) : runKsmPlusFullScans(sys, 1);
+    if (why !== undefined) break;
+    scans++;
+    opts.onScan?.(scans);
+    timeline.push(await backend.record(`scan ${scans}`));
+    const now = state();
+    // KSM+'s sampling keeps changing until every VMA's coefficient reached its floor.
+    const sampling = policy === 'ksm+' &&
+      sys.ksmplus.slots.some((sl) => sl.vmaNodes.some((n) => n.coefficient > sys.ksmplus.minCoefficient));
+    if (now !== last) {
+      still = 0;
+      last = now;
+      settledAt = sys.clock.now();
+    } else if (!sampling) {
+      still++;
+    }
+  }
+  return {
+    policy,
+    rmap_items: scanner.rmapItems,
+    rmap_item_bytes: scanner.rmapItems * 64,
+    vma_nodes: policy === 'ksm+' ? sys.ksmplus.vmaNodes : 0,
+    merged_pages: merged(),
+    pages_shared: scanner.pagesShared,
+    pages_sharing: scanner.pagesSharing,
+    profit: policy === 'ksm' ? sys.ksm.generalProfit() : scanner.pagesSharing * 4096 - scanner.rmapItems * 64,
+    settle_s: (settledAt - t0) / 1e9,
+    full_scans: scanner.ksmScan.seqnr,
+    cpu_s: scanner.cpuNs / 1e9,
+    run,
+    timeline,
+  };
+}

@@ -1,0 +1,141 @@
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { PG_anon, VM_NOT_MERGEABLE, _PAGE_PRESENT, _PAGE_SPECIAL } from '../mm/constants.ts';
+import { STABLE_FLAG } from '../ksm/constants.ts';
+import { ksmCompatible } from '../ksm/control.ts';
+import { allocRmapItem, freeRmapItem, removeRmapItemFromTree } from '../ksm/rmap.ts';
+import type { RmapItem, RmapListLink } from '../ksm/rmap_item.ts';
+import type { KsmPlus } from './ksmplus.ts';
+import type { PlusSlot } from './plus_slot.ts';
+import { VmaNode } from './vma_node.ts';
+
+/**
+ * The page indices a round samples in a VMA: the VMA is cut into intervals of
+ * pages/(pages*coefficient/100) pages (integer division, as the thesis's C does) and one
+ * random page is taken in each whole interval.
+ * @thesis 4.2.2 vma_node_do_sampling (sampling part)
+ */
+export function samplePages(plus: KsmPlus, pages: number, coefficient: number): number[] {
+  const sampleCount = Math.max(1, Math.floor((pages * coefficient) / 100));
+  const gap = Math.max(1, Math.floor(pages / sampleCount));
+  const out: number[] = [];
+  for (let left = 0; left + gap <= pages; left += gap) out.push(left + plus.prng.below(gap));
+  return out;
+}
+
+/**
+ * Whether a stable item that a round passes over still maps its KSM page. The thesis keeps
+ * every stable item; an item whose page was written since would then count as sharing for
+ * ever, so KSM+ here drops it as ksmd's next visit would (a deviation, docs/ksmplus.md).
+ */
+function stillMerged(plus: KsmPlus, item: RmapItem): boolean {
+  const vpn = item.address / PAGE_SIZE;
+  const pt = item.mm.pgtable;
+  return (pt.flags(vpn) & _PAGE_PRESENT) !== 0 && item.head !== null && pt.pfn(vpn) === item.head.kpfn &&
+    plus.mmgr.frames.stableNode(item.head.kpfn) === item.head;
+}
+
+/**
+ * Frees the items after `link` up to (not including) `addr` that are not in the stable
+ * tree, keeping merged ones: the rmap_item reclamation of the thesis.
+ * @thesis 4.2.2 vma_node_do_sampling (reclamation part)
+ */
+function reclaimUpTo(plus: KsmPlus, node: VmaNode, addr: number): RmapListLink {
+  let link: RmapListLink = node.cursor;
+  while (link.rmapList !== null && link.rmapList.address < addr) {
+    const item = link.rmapList;
+    if ((item.flags & STABLE_FLAG) !== 0 && stillMerged(plus, item)) {
+      link = item;
+      continue;
+    }
+    link.rmapList = item.rmapList;
+    removeRmapItemFromTree(plus.trees, item);
+    freeRmapItem(plus.trees, item);
+  }
+  return link;
+}
+
+/** Frees every item of a vma_node (the VMA went away, was dropped, or run=2). */
+export function freeVmaNodeItems(plus: KsmPlus, node: VmaNode): void {
+  while (node.rmapList !== null) {
+    const item = node.rmapList;
+    node.rmapList = item.rmapList;
+    removeRmapItemFromTree(plus.trees, item);
+    freeRmapItem(plus.trees, item);
+  }
+  node.cursor = node;
+}
+
+/**
+ * Brings a slot's vma_nodes in line with the process's VMAs: a node per compatible
+ * anonymous VMA that KSM+ has not given up on; nodes of VMAs that changed or vanished go.
+ */
+export function syncVmaNodes(plus: KsmPlus, slot: PlusSlot): void {
+  const keep: VmaNode[] = [];
+  const old = new Map(slot.vmaNodes.map((n) => [`${n.start}:${n.end}`, n]));
+  for (const vma of slot.mm.vmas) {
+    if (!ksmCompatible(vma.vmFlags) || (vma.vmFlags & VM_NOT_MERGEABLE) !== 0 || vma.anonVma === null) continue;
+    const key = `${vma.vmStart}:${vma.vmEnd}`;
+    const node = old.get(key);
+    if (node !== undefined && node.vma === vma) {
+      old.delete(key);
+      keep.push(node);
+    } else {
+      keep.push(new VmaNode(vma, plus.initialCoefficient));
+      plus.vmaNodes++;
+    }
+  }
+  for (const gone of old.values()) {
+    freeVmaNodeItems(plus, gone);
+    plus.vmaNodes--;
+  }
+  const current = slot.vmaNodes[slot.nodeIdx];
+  slot.vmaNodes = keep;
+  const idx = current === undefined ? -1 : keep.indexOf(current);
+  slot.nodeIdx = idx >= 0 ? idx : Math.min(slot.nodeIdx, keep.length);
+}
+
+/** The next sampled page of `node` this round, as (item, frame), or null when done. */
+export function nextSample(plus: KsmPlus, node: VmaNode): { item: RmapItem; pfn: number } | null {
+  if (node.samples === null) {
+    node.samples = samplePages(plus, node.pages(), node.coefficient);
+    node.sampleIdx = 0;
+    node.cursor = node;
+  }
+  const frames = plus.mmgr.frames;
+  while (node.sampleIdx < node.samples.length) {
+    const addr = node.start + node.samples[node.sampleIdx++]! * PAGE_SIZE;
+    const link = reclaimUpTo(plus, node, addr);
+    node.cursor = link;
+    const vpn = addr / PAGE_SIZE;
+    const pt = node.vma.vmMm.pgtable;
+    const pte = pt.flags(vpn);
+    if ((pte & _PAGE_PRESENT) === 0 || (pte & _PAGE_SPECIAL) !== 0) continue;
+    const pfn = pt.pfn(vpn);
+    if ((frames.flags[pfn]! & PG_anon) === 0) continue;
+    let item = link.rmapList;
+    if (item === null || item.address !== addr) item = allocRmapItem(plus.trees, link, { mm: node.vma.vmMm, address: addr });
+    node.cursor = item;
+    return { item, pfn };
+  }
+  return null;
+}
+
+/**
+ * Ends a vma_node's round: unsampled items past the last sample are reclaimed, the
+ * coefficient falls, and a VMA with nothing merged once the coefficient is low is given up
+ * (VM_NOT_MERGEABLE). Returns false when the node was dropped.
+ * @thesis 4.2.2 vma_node_do_sampling (vma_node reclamation)
+ */
+export function finishVmaNodeRound(plus: KsmPlus, node: VmaNode): boolean {
+  reclaimUpTo(plus, node, Number.POSITIVE_INFINITY);
+  node.samples = null;
+  node.coefficient = Math.max(plus.minCoefficient, node.coefficient - plus.coefficientStep);
+  let stable = 0;
+  for (let i = node.rmapList; i !== null; i = i.rmapList) if ((i.flags & STABLE_FLAG) !== 0) stable++;
+  if (stable === 0 && node.coefficient <= plus.dropCoefficient) {
+    freeVmaNodeItems(plus, node);
+    node.vma.vmFlags |= VM_NOT_MERGEABLE;
+    return false;
+  }
+  return true;
+}
