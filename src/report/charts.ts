@@ -50,7 +50,29 @@ const DASHES = [[1, 0], [8, 4], [4, 3], [2, 2], [8, 3, 2, 3], [12, 4], [6, 2, 2,
 /** Legends of line charts show a short stretch of each line, dashes included. */
 const LINE_LEGEND = { symbolType: 'stroke', symbolSize: 400, symbolStrokeWidth: 2.5 } as const;
 
-const X_TIME = { field: 'time_ms', type: 'quantitative', title: 'time since the scenario started (ms)' } as const;
+/** Time from 0, so a run with one record (or all at one time) still gets a readable axis. */
+const X_TIME = {
+  field: 'time_ms',
+  type: 'quantitative',
+  title: 'time since the scenario started (ms)',
+  scale: { zero: true },
+  axis: { format: ',~r' },
+} as const;
+
+/**
+ * A value axis from 0. When every value is 0 the domain would be empty and vega would label
+ * it "0.000000": give it 0..1 then. Page counts are integers, so no ticks between them.
+ */
+function valueAxis(title: string, values: readonly number[], integers: boolean) {
+  const allZero = values.every((v) => v === 0);
+  return {
+    field: 'value',
+    type: 'quantitative',
+    title,
+    scale: allZero ? { domain: [0, 1] } : { zero: true },
+    axis: { format: ',~r', ...(integers ? { tickMinStep: 1 } : {}) },
+  } as const;
+}
 
 export interface ChartOptions {
   /** Chart title; each builder has a default. */
@@ -81,7 +103,7 @@ export function countersChart(records: readonly CounterRecord[], options: ChartO
     mark: { type: 'line', point: true },
     encoding: {
       x: X_TIME,
-      y: { field: 'value', type: 'quantitative', title: 'pages (4 KiB each)' },
+      y: valueAxis('pages (4 KiB each)', values.map((v) => v.value), true),
       color: {
         field: 'counter',
         type: 'nominal',
@@ -118,8 +140,8 @@ export function profitChart(records: readonly CounterRecord[], options: ChartOpt
     layer: [
       { mark: { type: 'rule', color: '#888', strokeDash: [4, 3] }, encoding: { y: { datum: 0, type: 'quantitative' } } },
       {
-        mark: { type: 'line', point: true, color: '#54a24b' },
-        encoding: { x: X_TIME, y: { field: 'value', type: 'quantitative', title: `general_profit (${unit.name})` } },
+        mark: { type: 'line', color: '#54a24b', point: { color: '#54a24b' } },
+        encoding: { x: X_TIME, y: valueAxis(`general_profit (${unit.name})`, values.map((v) => v.value), unit.scale === 1) },
       },
     ],
   };
@@ -141,7 +163,7 @@ export function mergingPagesChart(records: readonly CounterRecord[], options: Ch
     mark: { type: 'line', point: true },
     encoding: {
       x: X_TIME,
-      y: { field: 'value', type: 'quantitative', title: 'ksm_merging_pages (pages)' },
+      y: valueAxis('ksm_merging_pages (pages)', values.map((v) => v.value), true),
       color: { field: 'proc', type: 'nominal', title: 'process', scale: { domain: procs, range: PALETTE }, legend: LINE_LEGEND },
       // Processes with the same workload have the same curve: dashes let the lower ones show.
       strokeDash: { field: 'proc', type: 'nominal', title: 'process', scale: { domain: procs, range: DASHES } },
