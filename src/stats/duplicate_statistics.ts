@@ -77,12 +77,24 @@ export class DuplicateStatistics {
   private readonly groups = new Map<string, Group>();
   private readonly owners = new Map<number, { comm: string; pages: number }>();
   private readonly scratch = new Int32Array(PAGE_SIZE);
+  /** MD5 keys of the 256 one-byte pages, filled as they are met. */
+  private readonly uniformKeys: (string | undefined)[] = new Array<string | undefined>(256);
   private total = 0;
 
   /** Counts one page: hashes its bytes, and classifies them if the content is new. */
   add(page: Page): void {
-    // crypto.hash is the one-shot form: measurably faster than createHash for 4 KiB inputs.
-    const key = hash('md5', page.buffer.subarray(page.offset, page.offset + PAGE_SIZE), 'binary');
+    const bytes = Buffer.from(page.buffer.buffer, page.buffer.byteOffset + page.offset, PAGE_SIZE);
+    let key: string;
+    // Pages of one repeated byte (all-zero and all-0xFF lead every listing in the thesis)
+    // are found by one native memcmp of the page against itself shifted by a byte; their
+    // MD5 is computed once per byte value. Other pages cost one MD5 (about 0.4 GB/s), the
+    // one-shot crypto.hash being faster than createHash for 4 KiB inputs.
+    if (bytes.compare(bytes, 1, PAGE_SIZE, 0, PAGE_SIZE - 1) === 0) {
+      const b = bytes[0]!;
+      key = this.uniformKeys[b] ?? (this.uniformKeys[b] = hash('md5', bytes, 'binary'));
+    } else {
+      key = hash('md5', bytes, 'binary');
+    }
     const group = this.groups.get(key);
     if (group !== undefined) this.count(group, page.owner);
     else this.insert(key, classifyPage(page.buffer, page.offset, this.scratch), page.owner);

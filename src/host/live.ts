@@ -1,0 +1,279 @@
+/**
+ * The anonymous memory of live processes as a PageSource (root needed for other users'
+ * processes). Three steps per process:
+ *   1. open /proc/PID/mem first: the descriptor is tied to the process's address space as it
+ *      is now, so a pid reused later cannot slip someone else's memory in;
+ *   2. read /proc/PID/maps, then /proc/PID/pagemap in bulk over the mappings that may hold
+ *      anonymous pages (proc_maps.ts), keeping the present, anonymous ones;
+ *   3. read those pages from /proc/PID/mem in large pread()s, runs of consecutive present
+ *      pages coalesced up to 1 MiB, on the one descriptor.
+ * Pages that are not present are never read through mem: that would fault them in and change
+ * the process. Swapped-out pages are skipped and counted. A process that exits, or a mapping
+ * that goes away while we read, becomes a warning; what was read still counts.
+ */
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import type { Page, PageOwner, PageSource } from '../stats/page_source.ts';
+import { type MapsEntry, mayHoldAnonymous, parseMaps } from './proc_maps.ts';
+import { describeProcError, errorCode, processGone, readComm } from './procfs.ts';
+
+/** Pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst), in the high 32-bit word. */
+const PM_PRESENT_HI = 1 << 31; // bit 63
+const PM_SWAP_HI = 1 << 30; // bit 62
+const PM_FILE_HI = 1 << 29; // bit 61: file page or shared anonymous
+const PM_MMAP_EXCLUSIVE_HI = 1 << 24; // bit 56: mapped by this process only
+/** Bits 0-54 are the frame number; the high word holds bits 32-54 of it. */
+const PM_PFN_HI_MASK = 0x7fffff;
+/** /proc/kpageflags bit KPF_ZERO_PAGE (the shared zero page and the huge zero page). */
+const KPF_ZERO_PAGE = 1 << 24;
+
+/** Pagemap entries read per pread (512 KiB). */
+const PAGEMAP_BATCH = 65536;
+/** Default bytes per /proc/PID/mem read. */
+const DEFAULT_CHUNK = 1 << 20;
+
+export interface LiveOptions {
+  /** Told about processes that vanish or cannot be read, and pages that could not be. */
+  readonly onWarning?: (message: string) => void;
+  /** Bytes per /proc/PID/mem read (a multiple of 4096); 1 MiB by default. */
+  readonly chunkBytes?: number;
+}
+
+/** Runs of present anonymous pages: pages [start, start + pages * 4096). */
+export interface PageRun {
+  readonly start: number;
+  readonly pages: number;
+}
+
+/**
+ * Reads live processes. One reader caches which frames are the zero page across processes;
+ * close it (and every process it opened) when done.
+ */
+export class LiveReader {
+  private readonly warn: (message: string) => void;
+  private readonly chunkBytes: number;
+  private kpageflags: number | undefined | null;
+  private readonly zeroPfn = new Map<number, boolean>();
+  private warnedHiddenPfn = false;
+
+  constructor(opts: LiveOptions = {}) {
+    this.warn = opts.onWarning ?? (() => undefined);
+    const chunk = opts.chunkBytes ?? DEFAULT_CHUNK;
+    if (chunk < PAGE_SIZE || chunk % PAGE_SIZE !== 0) throw new RangeError(`chunkBytes must be a multiple of 4096, got ${chunk}`);
+    this.chunkBytes = chunk;
+  }
+
+  /** Opens and plans one process; undefined (with a warning) if it is gone or unreadable. */
+  open(pid: number): LiveProcess | undefined {
+    let memFd: number;
+    try {
+      memFd = openSync(`/proc/${pid}/mem`, 'r');
+    } catch (e) {
+      this.warn(errorCode(e) === 'ENOENT' ? `No process ${pid} (it may have exited); skipped` : describeProcError(pid, '/proc/PID/mem', e));
+      return undefined;
+    }
+    try {
+      const comm = readComm(pid);
+      const maps = parseMaps(readFileSync(`/proc/${pid}/maps`, 'utf8'));
+      if (comm === undefined) throw Object.assign(new Error('gone'), { code: 'ENOENT' });
+      const plan = this.scanPagemap(pid, maps);
+      return new LiveProcess({ pid, comm }, maps, plan, memFd, this.chunkBytes, this.warn);
+    } catch (e) {
+      closeSync(memFd);
+      this.warn(describeProcError(pid, 'its maps and pagemap', e));
+      return undefined;
+    }
+  }
+
+  close(): void {
+    if (typeof this.kpageflags === 'number') closeSync(this.kpageflags);
+    this.kpageflags = null;
+  }
+
+  private scanPagemap(pid: number, maps: readonly MapsEntry[]): { runs: PageRun[]; zero: number; swapped: number } {
+    const fd = openSync(`/proc/${pid}/pagemap`, 'r');
+    // Its own ArrayBuffer, so the 32-bit view below is aligned.
+    const buf = Buffer.from(new ArrayBuffer(PAGEMAP_BATCH * 8));
+    const words = new Uint32Array(buf.buffer);
+    const runs: { start: number; pages: number }[] = [];
+    let zero = 0;
+    let swapped = 0;
+    try {
+      for (const m of maps) {
+        if (!mayHoldAnonymous(m)) continue;
+        const endVpn = m.end / PAGE_SIZE;
+        for (let vpn = m.start / PAGE_SIZE; vpn < endVpn;) {
+          const want = Math.min(PAGEMAP_BATCH, endVpn - vpn);
+          const got = Math.floor(readSync(fd, buf, 0, want * 8, vpn * 8) / 8);
+          if (got === 0) break; // the mapping went away under us
+          for (let i = 0; i < got; i++) {
+            const hi = words[2 * i + 1]!;
+            if ((hi & PM_PRESENT_HI) === 0) {
+              if ((hi & PM_SWAP_HI) !== 0) swapped++;
+              continue;
+            }
+            if ((hi & PM_FILE_HI) !== 0) continue;
+            // Only a page not exclusively ours can be the zero page: look its frame up.
+            if ((hi & PM_MMAP_EXCLUSIVE_HI) === 0 && this.isZeroPage((hi & PM_PFN_HI_MASK) * 2 ** 32 + words[2 * i]!)) {
+              zero++;
+              continue;
+            }
+            const addr = (vpn + i) * PAGE_SIZE;
+            const last = runs.at(-1);
+            if (last !== undefined && last.start + last.pages * PAGE_SIZE === addr) last.pages++;
+            else runs.push({ start: addr, pages: 1 });
+          }
+          vpn += got;
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return { runs, zero, swapped };
+  }
+
+  /** Whether frame `pfn` is the (huge) zero page, by /proc/kpageflags; cached per frame. */
+  private isZeroPage(pfn: number): boolean {
+    if (pfn === 0) {
+      // Without CAP_SYS_ADMIN pagemap shows no frame numbers: zero-page mappings look like
+      // ordinary shared pages and are counted (as zero pages, so they are easy to spot).
+      if (!this.warnedHiddenPfn) this.warn('Page frame numbers are hidden (not root): zero-page mappings cannot be told apart and are counted');
+      this.warnedHiddenPfn = true;
+      return false;
+    }
+    const cached = this.zeroPfn.get(pfn);
+    if (cached !== undefined) return cached;
+    if (this.kpageflags === undefined) {
+      try {
+        this.kpageflags = openSync('/proc/kpageflags', 'r');
+      } catch (e) {
+        this.warn(`Cannot read /proc/kpageflags (${errorCode(e) ?? String(e)}): zero-page mappings are counted`);
+        this.kpageflags = null;
+      }
+    }
+    let zero = false;
+    if (typeof this.kpageflags === 'number') {
+      const word = Buffer.alloc(8);
+      if (readSync(this.kpageflags, word, 0, 8, pfn * 8) === 8) zero = (word.readUInt32LE(0) & KPF_ZERO_PAGE) !== 0;
+    }
+    this.zeroPfn.set(pfn, zero);
+    return zero;
+  }
+}
+
+/** One live process, planned: its mappings and present anonymous pages, ready to be read. */
+export class LiveProcess implements PageSource {
+  readonly owner: PageOwner;
+  readonly maps: readonly MapsEntry[];
+  readonly runs: readonly PageRun[];
+  /** Present anonymous pages found in pagemap (what pages() will try to read). */
+  readonly pageCount: number;
+  /** Zero-page mappings left out (they hold no memory of the process). */
+  readonly zeroPages: number;
+  /** Swapped-out pages left out (reading them would swap them back in). */
+  readonly swappedPages: number;
+  /** Pages that were planned but could not be read (unmapped meanwhile, or the process exited). */
+  unreadPages = 0;
+  private fd: number | undefined;
+  private readonly chunkBytes: number;
+  private readonly warn: (message: string) => void;
+
+  constructor(
+    owner: PageOwner, maps: readonly MapsEntry[], plan: { runs: PageRun[]; zero: number; swapped: number },
+    memFd: number, chunkBytes: number, warn: (message: string) => void,
+  ) {
+    this.owner = owner;
+    this.maps = maps;
+    this.runs = plan.runs;
+    this.pageCount = plan.runs.reduce((n, r) => n + r.pages, 0);
+    this.zeroPages = plan.zero;
+    this.swappedPages = plan.swapped;
+    this.fd = memFd;
+    this.chunkBytes = chunkBytes;
+    this.warn = warn;
+  }
+
+  get pid(): number {
+    return this.owner.pid;
+  }
+
+  /** The planned pages' current bytes, one chunk buffer reused for all (see Page). */
+  *pages(): Iterable<Page> {
+    const fd = this.fd;
+    if (fd === undefined) throw new Error(`Process ${this.pid} was already closed`);
+    const buf = Buffer.allocUnsafeSlow(this.chunkBytes);
+    const chunkPages = this.chunkBytes / PAGE_SIZE;
+    for (const [r, run] of this.runs.entries()) {
+      let addr = run.start;
+      let left = run.pages;
+      while (left > 0) {
+        const want = Math.min(left, chunkPages);
+        const got = readFully(fd, buf, want * PAGE_SIZE, addr) / PAGE_SIZE;
+        const whole = Math.floor(got);
+        for (let i = 0; i < whole; i++) yield { owner: this.owner, address: addr + i * PAGE_SIZE, buffer: buf, offset: i * PAGE_SIZE };
+        if (whole === want) {
+          addr += want * PAGE_SIZE;
+          left -= want;
+          continue;
+        }
+        if (processGone(this.pid)) {
+          const rest = left - whole + this.runs.slice(r + 1).reduce((n, x) => n + x.pages, 0);
+          this.unreadPages += rest;
+          this.warn(`Process ${this.pid} (${this.owner.comm}) vanished while its memory was read; ${rest} pages not read`);
+          return;
+        }
+        // The page after the last whole one is unreadable now (unmapped since pagemap): skip it.
+        this.unreadPages++;
+        addr += (whole + 1) * PAGE_SIZE;
+        left -= whole + 1;
+      }
+    }
+    if (this.unreadPages > 0) this.warn(`Process ${this.pid} (${this.owner.comm}): ${this.unreadPages} pages were unmapped while being read; skipped`);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/**
+ * pread until `len` bytes or the first failure; returns the bytes read. A failure (EIO for
+ * an address no longer mapped, ESRCH or 0 bytes for a process that exited) only ends the
+ * read: the caller decides what it means.
+ */
+function readFully(fd: number, buf: Buffer, len: number, position: number): number {
+  let done = 0;
+  while (done < len) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, done, len - done, position + done);
+    } catch (e) {
+      const code = errorCode(e);
+      if (code === 'EIO' || code === 'ESRCH' || code === 'ENOENT' || code === 'EFAULT') return done;
+      throw e;
+    }
+    if (n === 0) return done;
+    done += n;
+  }
+  return done;
+}
+
+/** Opens every pid (warning about those that cannot be read), as one PageSource. */
+export function openLiveProcesses(reader: LiveReader, pids: readonly number[]): LiveProcess[] {
+  const out: LiveProcess[] = [];
+  for (const pid of pids) {
+    const p = reader.open(pid);
+    if (p !== undefined) out.push(p);
+  }
+  return out;
+}
+
+/** The pages of several live processes in turn. */
+export function livePageSource(procs: readonly LiveProcess[]): PageSource {
+  return {
+    *pages(): Iterable<Page> {
+      for (const p of procs) yield* p.pages();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * /proc/PID/maps, parsed, and the choice of mappings that can hold a process's anonymous
+ * memory.
+ *
+ * Anonymous memory, as samepage counts it on a live process, is every present page that
+ * pagemap does not flag as file-backed or shared (PM_FILE, bit 61), in a private mapping:
+ *   - anonymous mappings, [heap] and [stack], and named ones ([anon:...]);
+ *   - private file mappings too: a page of a program's data segment or of any MAP_PRIVATE
+ *     file becomes anonymous when the process writes it (copy-on-write), and RELRO pages
+ *     stay anonymous after the loader makes them read-only again; the untouched page-cache
+ *     pages of the same mapping are left out by PM_FILE;
+ *   - read-only and PROT_NONE private mappings are kept for the same reason; their pagemap
+ *     costs 8 bytes per page to read, and holes cost the kernel next to nothing.
+ * Left out: shared mappings (shmem and shared files: page cache, which KSM never merges) and
+ * the kernel's own [vvar], [vvar_vclock], [vdso] and [vsyscall].
+ */
+
+/** One line of /proc/PID/maps. */
+export interface MapsEntry {
+  readonly start: number;
+  readonly end: number;
+  /** "rw-p", "r-xp", "rw-s", ... */
+  readonly perms: string;
+  readonly offset: number;
+  readonly dev: string;
+  readonly inode: number;
+  /** The path, a [name] or "" for an unnamed anonymous mapping. */
+  readonly path: string;
+}
+
+const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) ([r-][w-][x-][ps]) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+)\s*(.*)$/;
+
+const KERNEL_MAPPINGS = new Set(['[vvar]', '[vvar_vclock]', '[vdso]', '[vsyscall]']);
+
+/**
+ * Parses the text of /proc/PID/maps. Lines that do not parse, and addresses beyond 2^53
+ * (only [vsyscall], in the kernel's half, on x86_64 with 4-level paging), are left out.
+ */
+export function parseMaps(text: string): MapsEntry[] {
+  const out: MapsEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = MAPS_LINE.exec(line);
+    if (m === null) continue;
+    const start = parseInt(m[1]!, 16);
+    const end = parseInt(m[2]!, 16);
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end <= start) continue;
+    out.push({ start, end, perms: m[3]!, offset: parseInt(m[4]!, 16), dev: m[5]!, inode: Number(m[6]), path: m[7]! });
+  }
+  return out;
+}
+
+/** Whether a mapping can hold anonymous pages worth reading (see the file comment). */
+export function mayHoldAnonymous(e: MapsEntry): boolean {
+  return e.perms[3] === 'p' && !KERNEL_MAPPINGS.has(e.path);
+}
