@@ -21,6 +21,7 @@ import { renderRunResult } from '../report/table.ts';
 import { formatJson } from '../report/json.ts';
 import { registerDiff } from './diff.ts';
 import { registerCompare } from './compare.ts';
+import { registerShell } from './shell.ts';
 import { renderHtmlReport } from '../report/html.ts';
 import { addBenchCommand } from './bench.ts';
 
@@ -133,6 +134,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   registerDiff(program, io, setExit);
   registerCompare(program, io, setExit);
+  registerShell(program, io, setExit);
 
   addBenchCommand(program, io);
 

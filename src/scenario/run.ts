@@ -22,7 +22,7 @@ export interface RunOptions {
 }
 
 /** What one step asks of the run: go on, or stop with a reason. */
-type StepOutcome = { readonly stop: false } | { readonly stop: true; readonly reason: string };
+export type StepOutcome = { readonly stop: false } | { readonly stop: true; readonly reason: string };
 
 const GO_ON: StepOutcome = { stop: false };
 
@@ -71,13 +71,14 @@ export async function runScenario(scenario: Scenario, backend: Backend, opts: Ru
   return error === undefined ? result : { ...result, error };
 }
 
-interface Collected {
+export interface Collected {
   readonly records: CounterRecord[];
   readonly expects: ExpectResult[];
   readonly calls: CallResult[];
 }
 
-async function runStep(step: Step, index: number, backend: Backend, out: Collected, opts: RunOptions): Promise<StepOutcome> {
+/** Runs one step against a backend (used by runScenario, and by the shell one line at a time). */
+export async function runStep(step: Step, index: number, backend: Backend, out: Collected, opts: RunOptions): Promise<StepOutcome> {
   switch (step.kind) {
     case 'spawn':
       await backend.spawn(step.proc, step.comm);

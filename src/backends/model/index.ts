@@ -157,6 +157,7 @@ export class ModelBackend implements Backend {
     const field = m[2]!;
     if (field === 'ksm_merging_pages') return String(rec.ksm_merging_pages);
     if (field === 'rss_pages') return String(rec.rss_pages);
+    if (field === 'ksm_stat') return procKsmStat(p.task.mm).trimEnd();
     if (field.startsWith('ksm_stat/')) {
       const name = field.slice('ksm_stat/'.length);
       for (const line of procKsmStat(p.task.mm).split('\n')) {
