@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mayHoldAnonymous, parseMaps } from './proc_maps.ts';
+
+const MAPS = `55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0                          [heap]
+7f1c2c000000-7f1c2c021000 rw-p 00000000 00:00 0 
+7f1c30000000-7f1c30200000 r--p 0001c000 08:01 1311  /usr/lib/x86_64-linux-gnu/libc.so.6
+7f1c30200000-7f1c30210000 rw-s 00000000 00:05 42    /dev/shm/my file (deleted)
+7ffd5a1d0000-7ffd5a1f1000 rw-p 00000000 00:00 0                          [stack]
+7ffd5a1f8000-7ffd5a1fc000 r--p 00000000 00:00 0                          [vvar]
+7ffd5a1fc000-7ffd5a1fe000 r-xp 00000000 00:00 0                          [vdso]
+ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
+not a maps line
+`;
+
+test('parseMaps reads every field, paths with spaces included, and drops kernel-half addresses', () => {
+  const m = parseMaps(MAPS);
+  assert.equal(m.length, 7);
+  assert.deepEqual(m[0], { start: 0x55d0c0a00000, end: 0x55d0c0a21000, perms: 'rw-p', offset: 0, dev: '00:00', inode: 0, path: '[heap]' });
+  assert.equal(m[1]!.path, '');
+  assert.equal(m[2]!.offset, 0x1c000);
+  assert.equal(m[3]!.path, '/dev/shm/my file (deleted)');
+});
+
+test('mayHoldAnonymous keeps private mappings and leaves out shared and kernel ones', () => {
+  const keep = parseMaps(MAPS).map((e) => [e.path, mayHoldAnonymous(e)]);
+  assert.deepEqual(keep, [
+    ['[heap]', true],
+    ['', true],
+    ['/usr/lib/x86_64-linux-gnu/libc.so.6', true],
+    ['/dev/shm/my file (deleted)', false],
+    ['[stack]', true],
+    ['[vvar]', false],
+    ['[vdso]', false],
+  ]);
+});
