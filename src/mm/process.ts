@@ -70,11 +70,12 @@ export function forkTask(mmgr: MemoryManager, parent: Task): Task {
   const pid = mmgr.allocPid();
   const oldmm = parent.mm;
   const mm = new MmStruct(pid, oldmm.mmapBase);
-  // dup_mm starts from a copy of the parent's mm_struct, counters included.
+  // dup_mm starts from a copy of the parent's mm_struct; ksm_fork then zeroes the
+  // merging and rmap_item counts (the 6.18 fix). It does so only for a parent registered
+  // with KSM, but an unregistered parent has no rmap_items of KSM's, so zeroing always is
+  // the same for KSM, and right for KSM+, whose items are the parent's too.
   mm.flags = oldmm.flags & MMF_INIT_LEGACY_MASK;
   mm.ksmZeroPages = oldmm.ksmZeroPages;
-  mm.ksmMergingPages = oldmm.ksmMergingPages;
-  mm.ksmRmapItems = oldmm.ksmRmapItems;
   if ((oldmm.flags & MMF_VM_MERGEABLE) !== 0) mmgr.hooks.ksmFork(mm, oldmm);
   for (const v of oldmm.vmas) {
     const nv = new Vma(mm, v.vmStart, v.vmEnd, v.vmFlags, v.shmem, v.vmPgoff, v.bindNode, v.file);
