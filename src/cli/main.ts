@@ -22,6 +22,7 @@ import { formatJson } from '../report/json.ts';
 import { registerDiff } from './diff.ts';
 import { registerCompare } from './compare.ts';
 import { registerShell } from './shell.ts';
+import { registerStats } from './stats.ts';
 import { renderHtmlReport } from '../report/html.ts';
 import { addBenchCommand } from './bench.ts';
 
@@ -135,6 +136,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerDiff(program, io, setExit);
   registerCompare(program, io, setExit);
   registerShell(program, io, setExit);
+  registerStats(program, io, setExit);
 
   addBenchCommand(program, io);
 

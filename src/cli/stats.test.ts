@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { main, type Io } from './main.ts';
+
+function capture(): { io: Io; out: () => string; err: () => string } {
+  const sink = (chunks: string[]): Writable =>
+    new Writable({
+      write(chunk: Buffer | string, _enc, done) {
+        chunks.push(String(chunk));
+        done();
+      },
+    });
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { stdout: sink(out), stderr: sink(err), env: {} }, out: () => out.join(''), err: () => err.join('') };
+}
+
+const SCENARIO = `version: 1
+name: stats-cli
+steps:
+  - spawn: { proc: a, comm: viewer }
+  - spawn: { proc: b, comm: editor }
+  - mmap: { proc: a, region: r, size: 40960 }
+  - fill: { proc: a, region: r, pattern: { byte: 255 } }
+  - mmap: { proc: b, region: r, size: 8192 }
+  - fill: { proc: b, region: r, pattern: zero }
+`;
+
+test('stats FILE.yaml runs the scenario on the model and counts its processes\' pages', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'samepage-stats-'));
+  try {
+    const file = join(dir, 's.yaml');
+    writeFileSync(file, SCENARIO);
+    let c = capture();
+    assert.equal(await main(['stats', file, '--json'], c.io), 0, c.err());
+    const all = JSON.parse(c.out()) as { pages: number; saving_pages: number; top: { count: number; class: string }[] };
+    assert.equal(all.pages, 12);
+    assert.equal(all.saving_pages, 9 + 1);
+    assert.deepEqual(all.top.map((g) => [g.count, g.class]), [[10, 'ones'], [2, 'zero']]);
+
+    c = capture();
+    assert.equal(await main(['stats', file, '--proc', 'editor', '--json'], c.io), 0, c.err());
+    assert.equal((JSON.parse(c.out()) as { pages: number }).pages, 2);
+
+    c = capture();
+    assert.equal(await main(['stats', file], c.io), 0);
+    assert.match(c.out(), /pages merging would free\s*│ 10 /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stats refuses a missing source, a bad pid and a damaged file with one line and exit 2', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'samepage-stats-'));
+  try {
+    const damaged = join(dir, 'x.snap');
+    writeFileSync(damaged, Buffer.concat([Buffer.from('SPSNAP\r\n', 'latin1'), Buffer.alloc(100)]));
+    for (const args of [['stats'], ['stats', '--pid', 'abc'], ['stats', damaged], ['snapshot', '--pid', '1']]) {
+      const c = capture();
+      assert.equal(await main(args, c.io), 2, args.join(' '));
+      assert.doesNotMatch(c.err(), /\n\s+at /, 'no stack trace');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
