@@ -143,7 +143,8 @@ export function render(entries) {
   for (const [kernelFile, rows] of byFile) {
     out.push(`## ${kernelFile}`, '', '| function | status | ours | where | note |', '|---|---|---|---|---|');
     for (const e of rows) {
-      const where = `[${e.file}:${e.line}](../${e.file}#L${e.line})`;
+      // No line numbers: they would make the committed doc stale at every edit above a tag.
+      const where = `[${e.file}](../${e.file})`;
       out.push(`| \`${e.fn}\` | ${e.status} | \`${cell(e.symbol)}\` | ${where} | ${cell(e.note)} |`);
     }
     out.push('');
@@ -167,7 +168,9 @@ function mainCli() {
   const { entries, errors } = collect(root);
   for (const e of errors) console.error(e);
   if (errors.length > 0) return 1;
-  const doc = render(entries);
+  // The hand-written list of known divergences is part of the document (docs/divergences.md).
+  const extraPath = join(root, 'docs', 'divergences.md');
+  const doc = render(entries) + (existsSync(extraPath) ? `\n${readFileSync(extraPath, 'utf8')}` : '');
   const path = join(root, DOC);
   if (check) {
     const current = existsSync(path) ? readFileSync(path, 'utf8') : undefined;

@@ -73,11 +73,11 @@ test('linux-coverage writes one table per kernel file with status, symbol, place
     assert.match(doc, /^# Linux coverage\n/);
     assert.match(doc, /5 tags over 2 kernel files: 3 modelled, 1 partly, 1 diverging\./);
     assert.ok(doc.indexOf('## mm/ksm.c') < doc.indexOf('## mm/memory.c'));
-    assert.match(doc, /\| `cmp_and_merge_page` \| modelled \| `Ksm\.cmpAndMergePage` \| \[src\/ksm\/ksm\.ts:6\]\(\.\.\/src\/ksm\/ksm\.ts#L6\) \|  \|/);
-    assert.match(doc, /\| `stable_tree_search` \| partly \| `Ksm\.stableTreeSearch` \| \[src\/ksm\/ksm\.ts:9\].* \| no NUMA \(yet\) \\\| chains \|/);
-    assert.match(doc, /\| `calc_checksum` \| diverges \| `calcChecksum` \| \[src\/ksm\/ksm\.ts:15\].* \| caches the sum until the frame is written \|/);
-    assert.match(doc, /\| `do_wp_page` \| modelled \| `doWpPage` \| \[src\/mm\/memory\.ts:2\]/);
-    assert.match(doc, /\| `ksm_madvise` \| modelled \| `Hooks\.ksmMadvise` \| \[src\/mm\/memory\.ts:5\].* \| returns 0 or -errno \|/);
+    assert.match(doc, /\| `cmp_and_merge_page` \| modelled \| `Ksm\.cmpAndMergePage` \| \[src\/ksm\/ksm\.ts\]\(\.\.\/src\/ksm\/ksm\.ts\) \|  \|/);
+    assert.match(doc, /\| `stable_tree_search` \| partly \| `Ksm\.stableTreeSearch` \| \[src\/ksm\/ksm\.ts\].* \| no NUMA \(yet\) \\\| chains \|/);
+    assert.match(doc, /\| `calc_checksum` \| diverges \| `calcChecksum` \| \[src\/ksm\/ksm\.ts\].* \| caches the sum until the frame is written \|/);
+    assert.match(doc, /\| `do_wp_page` \| modelled \| `doWpPage` \| \[src\/mm\/memory\.ts\]/);
+    assert.match(doc, /\| `ksm_madvise` \| modelled \| `Hooks\.ksmMadvise` \| \[src\/mm\/memory\.ts\].* \| returns 0 or -errno \|/);
     assert.doesNotMatch(doc, /ignored/);
   } finally {
     rmSync(root, { recursive: true, force: true });

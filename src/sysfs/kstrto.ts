@@ -17,28 +17,28 @@ function parseDigits(s: string): bigint | number {
   return BigInt(s);
 }
 
-/** @linux lib/kstrtox.c kstrtoull (base 10): returns a bigint or -errno. */
+/** @linux lib/kstrtox.c kstrtoull: base 10; returns a bigint or -errno. */
 export function kstrtoull(s: string): bigint | number {
   const v = parseDigits(s);
   if (typeof v === 'number') return v;
   return v > ULONG_MAX ? -ERANGE : v;
 }
 
-/** @linux lib/kstrtox.c kstrtouint (base 10) */
+/** @linux lib/kstrtox.c kstrtouint: base 10 */
 export function kstrtouint(s: string): number {
   const v = kstrtoull(s);
   if (typeof v === 'number') return v;
   return v > BigInt(UINT_MAX) ? -ERANGE : Number(v);
 }
 
-/** @linux lib/kstrtox.c kstrtoul (base 10): unsigned long as a number (exact below 2^53). */
+/** @linux lib/kstrtox.c kstrtoul: base 10; an unsigned long as a number, exact below 2^53. */
 export function kstrtoul(s: string): number {
   const v = kstrtoull(s);
   if (typeof v === 'number') return v;
   return Number(v);
 }
 
-/** @linux lib/kstrtox.c kstrtoint (base 10): returns { value } or { err }. */
+/** @linux lib/kstrtox.c kstrtoint: base 10; returns { value } or { err }. */
 export function kstrtoint(s: string): { value: number } | { err: number } {
   let t = s.endsWith('\n') ? s.slice(0, -1) : s;
   let neg = false;
