@@ -496,7 +496,7 @@ function runProgram(seen: Seen, nodes: number, initial: readonly (readonly [stri
 
 const SHARED = shmemRefcountsHold();
 const UNSTABLE_ROOTS_KEPT = unstableRootsKept();
-const NUM_RUNS = 150;
+const NUM_RUNS = 1000;
 const COMMANDS = { maxCommands: 150, size: 'large' } as const;
 
 /** Knobs written before the program runs, so chains and zero pages are reachable from step one. */
