@@ -16,6 +16,7 @@ import { ksmSysfs } from './sysfs/ksm_sysfs.ts';
 import { KsmPlus } from './ksmplus/ksmplus.ts';
 import { KsmPlusDaemon } from './ksmplus/daemon.ts';
 import { ksmPlusSysfs } from './sysfs/ksmplus_sysfs.ts';
+import { parserSysfs } from './sysfs/parser_sysfs.ts';
 
 /** How big a machine to simulate. */
 export interface SystemOptions {
@@ -61,6 +62,8 @@ export function createSystem(opts: SystemOptions): System {
   const sysfs = new Map<string, AttributeGroup>([
     ['ksm', ksmSysfs(ksm, ksmd)],
     ['ksm+', ksmPlusSysfs(ksmplus, ksmplusd)],
+    // The thesis's statistics module (parser.ko), on the model's processes.
+    ['parser', parserSysfs(mmgr)],
   ]);
   return { clock, events, mmgr, ksm, ksmd, ksmplus, ksmplusd, sysfs };
 }
