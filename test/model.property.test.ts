@@ -361,7 +361,6 @@ class Sysfs implements Cmd {
     return true;
   }
   run(_m: Model, r: Real): void {
-    if (this.file === 'merge_across_nodes' && !UNSTABLE_ROOTS_KEPT && orphansUnstableItems(r.sys)) return;
     const ret = sysfsWrite(r.sys, `ksm/${this.file}`, this.value);
     // max_page_sharing and merge_across_nodes refuse while KSM pages exist; that is fine.
     const mayBeBusy = this.file === 'max_page_sharing' || this.file === 'merge_across_nodes';
@@ -405,42 +404,9 @@ class FullScan implements Cmd {
 }
 
 /**
- * Whether shared anonymous mappings keep their reference counts (see the todo test
- * "shmemFault takes a reference for the PTE ..." in src/mm/verify.test.ts). While they do not,
- * exit and DONTNEED free pages the shmem object still caches, and every program with a
- * shared region fails at once, hiding everything else; so shared regions are generated only
- * once the model is fixed.
- */
-function shmemRefcountsHold(): boolean {
-  const sys = createSystem({ ram: 1 << 20 });
-  const t = spawnTask(sys.mmgr, 'probe');
-  const addr = doMmap(sys.mmgr, t.mm, PAGE_SIZE, { shared: true });
-  writeUser(sys.mmgr, t.mm, addr, new Uint8Array([1]));
-  return sys.mmgr.frames.refcount[t.mm.pgtable.pfn(addr / PAGE_SIZE)] === 2;
-}
-
-/**
  * The command mix, weighted towards what makes KSM work (mapping, filling with few patterns,
  * MADV_MERGEABLE, full scans) and away from what empties the machine (exit, exec, munmap).
  */
-/**
- * Whether merge_across_nodes keeps the per-node unstable roots across a switch, as Linux
- * does (its per-node buffer is allocated once). See the todo test below.
- */
-function unstableRootsKept(): boolean {
-  const sys = createSystem({ ram: 1 << 20, numaNodes: 2 });
-  assert.equal(sysfsWrite(sys, 'ksm/merge_across_nodes', '0'), 0);
-  const root1 = sys.ksm.rootUnstableTree[1];
-  assert.equal(sysfsWrite(sys, 'ksm/merge_across_nodes', '1'), 0);
-  return sys.ksm.rootUnstableTree[1] === root1;
-}
-
-/** Whether a switch now would leave this scan's unstable items of node > 0 in no tree. */
-function orphansUnstableItems(sys: System): boolean {
-  const k = sys.ksm;
-  return k.ksmScan.mmSlot !== k.mmHead && k.rootUnstableTree.some((root, nid) => nid > 0 && root.rbNode !== null);
-}
-
 function commandArbs(nodes: number, shared: boolean): fc.Arbitrary<Cmd>[] {
   const idx = fc.nat(31);
   const page = fc.nat(7);
@@ -482,11 +448,16 @@ function runProgram(seen: Seen, nodes: number, initial: readonly (readonly [stri
   for (const [file, value] of initial) assert.equal(sysfsWrite(sys, `ksm/${file}`, value), 0);
   const model: Model = { procs: [], nodes };
   const real: Real = { sys, seen };
-  fc.modelRun(() => ({ model, real }), cmds);
-  for (const p of [...model.procs]) exitTask(sys.mmgr, p.task);
-  verify(real);
-  assert.equal(sysfsWrite(sys, 'ksm/run', '2'), 0);
-  verify(real);
+  try {
+    fc.modelRun(() => ({ model, real }), cmds);
+    for (const p of [...model.procs]) exitTask(sys.mmgr, p.task);
+    verify(real);
+    assert.equal(sysfsWrite(sys, 'ksm/run', '2'), 0);
+    verify(real);
+  } catch (e) {
+    if (process.env['SAMEPAGE_PROPERTY_DEBUG'] === '1') console.error(e);
+    throw e;
+  }
   assert.equal(sys.ksm.rmapItems, 0);
   assert.equal(sys.ksm.pagesShared + sys.ksm.pagesSharing + sys.ksm.pagesUnshared, 0);
   assert.equal(sys.ksm.stableNodeChains + sys.ksm.stableNodeDups, 0);
@@ -494,8 +465,6 @@ function runProgram(seen: Seen, nodes: number, initial: readonly (readonly [stri
   mmVerifyNoLeaks(sys.mmgr);
 }
 
-const SHARED = shmemRefcountsHold();
-const UNSTABLE_ROOTS_KEPT = unstableRootsKept();
 const NUM_RUNS = 1000;
 const COMMANDS = { maxCommands: 150, size: 'large' } as const;
 
@@ -508,10 +477,9 @@ const initialKnobs = fc.tuple(
 
 /** Runs one property and reports how often KSM state was reached, failing if it never was. */
 function property(t: test.TestContext, nodes: number, initial: readonly (readonly [string, string])[], seed: number): void {
-  if (!SHARED) t.diagnostic('shared regions left out: shmemFault refcount bug (see src/mm/verify.test.ts)');
   const seen: Seen = { runs: 0, steps: 0, sharing: 0, chains: 0, zeroPages: 0, merging: 0 };
   fc.assert(
-    fc.property(initialKnobs, fc.commands(commandArbs(nodes, SHARED), COMMANDS), (knobs, cmds) => {
+    fc.property(initialKnobs, fc.commands(commandArbs(nodes, true), COMMANDS), (knobs, cmds) => {
       runProgram(seen, nodes, [...initial, ...knobs], cmds);
     }),
     { seed, numRuns: NUM_RUNS },
@@ -534,7 +502,7 @@ test('model property: every process reads what it wrote and every invariant hold
 // there, so remove_rmap_item_from_tree can rb_erase them from root_unstable_tree[nid] and a
 // switch back to 0 in the same scan still finds them. The model makes fresh roots for every
 // nid > 0 on every switch, orphaning those items.
-test('merge_across_nodes store keeps the unstable items of other nodes in their tree', { todo: 'model bug: merge_across_nodes store replaces rootUnstableTree[nid > 0] with empty roots on every switch' }, () => {
+test('merge_across_nodes store keeps the unstable items of other nodes in their tree', () => {
   const sys = createSystem({ ram: 1 << 20, numaNodes: 2 });
   for (const [f, v] of [['merge_across_nodes', '0'], ['pages_to_scan', '1'], ['run', '1']] as const) assert.equal(sysfsWrite(sys, `ksm/${f}`, v), 0);
   const t = spawnTask(sys.mmgr, 'a');

@@ -72,8 +72,10 @@ export class Ksm {
   // ---- trees and lists ----
   /** ksm_nr_node_ids: 1 while merge_across_nodes, else the number of NUMA nodes. */
   nrNodeIds = 1;
-  rootStableTree: RbRoot<StableNode>[] = [new RbRoot()];
-  rootUnstableTree: RbRoot<RmapItem>[] = [new RbRoot()];
+  /** root_stable_tree[nid]: one per NUMA node; only [0] is used while merge_across_nodes. */
+  readonly rootStableTree: RbRoot<StableNode>[];
+  /** root_unstable_tree[nid], reset at the start of each full scan. */
+  readonly rootUnstableTree: RbRoot<RmapItem>[];
   readonly migrateNodes: StableNode[] = [];
   /** ksm_mm_head: the dummy head of the mm_slot list. */
   readonly mmHead = new MmSlot(null);
@@ -92,6 +94,9 @@ export class Ksm {
     this.events = events;
     this.cost = cost;
     this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead, seqnr: 0 };
+    const nodes = Math.max(1, mmgr.frames.nrNodes);
+    this.rootStableTree = Array.from({ length: nodes }, () => new RbRoot<StableNode>());
+    this.rootUnstableTree = Array.from({ length: nodes }, () => new RbRoot<RmapItem>());
     // ksm_init: zero_checksum = calc_checksum(ZERO_PAGE(0))
     this.zeroChecksum = mmgr.contents.checksum(ContentStore.ZERO);
   }

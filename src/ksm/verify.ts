@@ -259,6 +259,9 @@ export function ksmVerify(ksm: Ksm): void {
   // may have freed their items without erasing them (as in Linux). Only their shape counts.
   let inTrees = 0;
   ksm.rootUnstableTree.forEach((root, nid) => {
+    // Roots past ksm_nr_node_ids (merge_across_nodes went back to 1) are not in use and not
+    // reset by the scan, so they may hold anything, as in Linux.
+    if (nid >= ksm.nrNodeIds) return;
     const what = `unstable tree ${nid}`;
     verifyTree(root, what);
     if (!midScan) return;

@@ -74,9 +74,9 @@ function shmemFault(mmgr: MemoryManager, vma: Vma, vpn: number): number {
     }
     mmgr.frames.flags[pfn] = PG_shmem;
     shmem.pages.set(index, pfn);
-  } else {
-    mmgr.frames.getPage(pfn);
   }
+  // The object holds one reference (the page cache's); the PTE takes its own.
+  mmgr.frames.getPage(pfn);
   mmgr.frames.mapcount[pfn]!++;
   vma.vmMm.pgtable.set(vpn, pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_DIRTY);
   vma.vmMm.rssShmem++;

@@ -101,7 +101,7 @@ test('mmVerifyNoLeaks throws when a frame outlives every task', () => {
 // Linux's shmem fault returns the folio with a reference of its own, which the new PTE keeps
 // (finish_fault); the page cache holds another. The model's shmemFault takes none for the
 // PTE when it allocates the page, so the first zap frees a page the object still caches.
-test('shmemFault takes a reference for the PTE of a newly allocated shmem page', { todo: 'model bug: shmemFault maps a new shmem page with refcount 1 (cache only), so zap frees it and exit puts it twice' }, () => {
+test('shmemFault takes a reference for the PTE of a newly allocated shmem page', () => {
   const mmgr = machine();
   const t = spawnTask(mmgr, 'a');
   const shared = doMmap(mmgr, t.mm, PAGE_SIZE, { shared: true });

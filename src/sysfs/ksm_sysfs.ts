@@ -1,5 +1,4 @@
 import { EINVAL, EBUSY } from '../lib/errno.ts';
-import { RbRoot } from '../lib/rbtree.ts';
 import type { Ksm } from '../ksm/ksm.ts';
 import type { Ksmd } from '../ksm/ksmd.ts';
 import { ksmRunStore } from '../ksm/run.ts';
@@ -105,13 +104,10 @@ export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
         const knob = v === 1;
         if (knob === ksm.mergeAcrossNodes) return 0;
         if (ksm.pagesShared !== 0 || removeAllStableNodes(ksm) !== 0) return -EBUSY;
-        const n = knob ? 1 : ksm.mmgr.frames.nrNodes;
-        // The stable trees are empty now; the unstable tree of node 0 is kept, as Linux does.
-        const unstable0 = ksm.rootUnstableTree[0]!;
-        ksm.rootStableTree = Array.from({ length: Math.max(n, ksm.mmgr.frames.nrNodes) }, () => new RbRoot());
-        ksm.rootUnstableTree = Array.from({ length: Math.max(n, ksm.mmgr.frames.nrNodes) }, (_, i) => (i === 0 ? unstable0 : new RbRoot()));
+        // The per-node roots exist from boot (Linux allocates them at the first switch and
+        // keeps them), so items of the running scan stay in their trees across switches.
         ksm.mergeAcrossNodes = knob;
-        ksm.nrNodeIds = n;
+        ksm.nrNodeIds = knob ? 1 : ksm.mmgr.frames.nrNodes;
         return 0;
       },
     },
