@@ -93,7 +93,7 @@ export function addBenchCommand(program: Command, io: BenchIo): void {
         'Examples:\n  sudo samepage bench\n  sudo samepage bench --json --pages 131072\n  sudo samepage bench --calibrate --write',
     )
     .action(async (opts: BenchOptions) => {
-      if (opts.write === true && opts.calibrate !== true) throw new InvalidArgumentError('--write needs --calibrate');
+      if (opts.write === true && opts.calibrate !== true) throw new Error('--write needs --calibrate (it writes the calibrated constants)');
       if (opts.calibrate === true) await calibrate(opts, io);
       else await bench(opts, io);
     });
