@@ -1,0 +1,365 @@
+/**
+ * Random valid scenarios for differential testing (the kernel backend against the model).
+ * A seed gives one scenario, always the same: a few processes map, fill, write, fork, exit,
+ * madvise, munmap and prctl, the operator writes KSM knobs, and after each `wait` of one to
+ * three full scans a `record` captures every counter.
+ *
+ * The generator keeps the scenarios inside what both backends must agree on exactly:
+ * - `pages_to_scan` is at least twice every page that could ever be mergeable, so each ksmd
+ *   batch is one whole full scan and the counters at full-scan boundaries are exact;
+ * - a `wait` only comes when ksmd runs (run 1) and some live process has a private region
+ *   with VM_MERGEABLE pages, so the wait can finish;
+ * - writes that may fail are avoided: `max_page_sharing` is only written when nothing can be
+ *   shared (before the first scan, or right after `run: 2`), since Linux answers EBUSY otherwise;
+ * - `stable_node_chains_prune_millisecs` is 0 (prune at every lookup) or 60000 (never within a
+ *   run), so chain pruning does not depend on how wall time compares with virtual time.
+ *
+ * Every scenario is parsed back with parseScenario before it is returned.
+ */
+import { Document, isMap, isSeq } from 'yaml';
+import { Prng } from '../lib/prng.ts';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { formatProblems, parseScenario } from './parse.ts';
+
+/** One region of a generated process, with the VM_MERGEABLE state of each of its pages. */
+interface GenRegion {
+  readonly name: string;
+  readonly pages: number;
+  readonly shared: boolean;
+  /** Per page: VM_MERGEABLE (always false for a shared mapping, which KSM never takes). */
+  readonly mergeable: boolean[];
+}
+
+interface GenProc {
+  readonly name: string;
+  readonly regions: Map<string, GenRegion>;
+  mergeAny: boolean;
+}
+
+type StepObject = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+
+/** Bounds of the generated workloads. */
+const MAX_LIVE_PROCS = 5;
+const MAX_FORKS = 3;
+const MAX_REGIONS_PER_PROC = 4;
+const MAX_REGION_PAGES = 64;
+
+/** Small alphabets, so contents repeat across regions and processes and merges happen. */
+const PAGE_MOD_SEEDS = [1, 2, 3] as const;
+const RANDOM_SEEDS = [7, 8] as const;
+const BYTES = [0, 42, 207, 255] as const;
+
+/** The mutable state of one generation; nothing outlives generateScenario. */
+class Generator {
+  readonly #rng: Prng;
+  readonly steps: StepObject[] = [];
+  readonly #procs = new Map<string, GenProc>();
+  #procCount = 0;
+  #regionCount = 0;
+  #spawned = 0;
+  #forks = 0;
+  readonly #spawnLimit: number;
+  /** The scenario's ksm/run. */
+  #run = 0;
+  /** Whether anything may be shared now (false until the first wait, and after run 2). */
+  #mayShare = false;
+  /** Every page ever mapped, fork copies included: the bound of mergeable pages. */
+  totalPages = 0;
+  #records = 0;
+
+  constructor(seed: number) {
+    this.#rng = new Prng(seed);
+    this.#spawnLimit = this.int(1, 3);
+  }
+
+  /** A uniform integer in [lo, hi]. */
+  int(lo: number, hi: number): number {
+    return lo + this.#rng.below(hi - lo + 1);
+  }
+
+  chance(percent: number): boolean {
+    return this.#rng.below(100) < percent;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    const item = items[this.#rng.below(items.length)];
+    if (item === undefined) throw new Error('pick from an empty list');
+    return item;
+  }
+
+  /** The initial ksm: values, in the order they are written. */
+  initialKsm(): Record<string, number> {
+    const ksm: Record<string, number> = { pages_to_scan: 0, sleep_millisecs: 20 };
+    ksm['stable_node_chains_prune_millisecs'] = this.chance(50) ? 0 : 60_000;
+    if (this.chance(50)) ksm['max_page_sharing'] = this.chance(60) ? this.int(2, 5) : this.int(2, 300);
+    if (this.chance(30)) ksm['use_zero_pages'] = 1;
+    if (this.chance(20)) ksm['smart_scan'] = 0;
+    return ksm;
+  }
+
+  /** The whole body: phases of random steps, each ended by a wait and a record. */
+  body(): void {
+    this.spawn();
+    const phases = this.int(2, 6);
+    for (let phase = 0; phase < phases; phase++) {
+      const actions = phase === 0 ? this.int(3, 10) : this.int(1, 8);
+      for (let i = 0; i < actions; i++) this.randomAction();
+      this.prepareWait();
+      this.step('wait', { full_scans: this.int(1, 3) });
+      this.#mayShare = true;
+      this.step('record', { label: `r${this.#records++}` });
+    }
+  }
+
+  step(kind: string, fields: Record<string, unknown>): void {
+    this.steps.push({ [kind]: fields });
+  }
+
+  #live(): GenProc[] {
+    return [...this.#procs.values()];
+  }
+
+  #regionsOf(predicate: (p: GenProc, r: GenRegion) => boolean = () => true): Array<readonly [GenProc, GenRegion]> {
+    const out: Array<readonly [GenProc, GenRegion]> = [];
+    for (const p of this.#procs.values()) for (const r of p.regions.values()) if (predicate(p, r)) out.push([p, r]);
+    return out;
+  }
+
+  randomAction(): void {
+    const live = this.#live();
+    const regions = this.#regionsOf();
+    const choices: Array<readonly [number, () => void]> = [
+      [this.#spawned < this.#spawnLimit ? 12 : 0, () => this.spawn()],
+      [live.some((p) => p.regions.size < MAX_REGIONS_PER_PROC) ? 25 : 0, () => this.mmap()],
+      [regions.length > 0 ? 35 : 0, () => this.fill()],
+      [regions.length > 0 ? 15 : 0, () => this.write()],
+      [regions.length > 0 ? 35 : 0, () => this.madvise()],
+      [regions.length > 0 ? 6 : 0, () => this.munmap()],
+      [live.length < MAX_LIVE_PROCS && this.#forks < MAX_FORKS ? 8 : 0, () => this.fork()],
+      [live.length > 1 ? 4 : 0, () => this.exit()],
+      [8, () => this.prctl()],
+      [12, () => this.sysfs()],
+    ];
+    const total = choices.reduce((sum, [w]) => sum + w, 0);
+    let x = this.#rng.below(total);
+    for (const [weight, act] of choices) {
+      if (x < weight) {
+        act();
+        return;
+      }
+      x -= weight;
+    }
+  }
+
+  spawn(): GenProc {
+    const name = `p${this.#procCount++}`;
+    this.#spawned++;
+    const proc: GenProc = { name, regions: new Map(), mergeAny: false };
+    this.#procs.set(name, proc);
+    this.step('spawn', { proc: name, comm: `gen${this.#spawned}` });
+    return proc;
+  }
+
+  mmap(target?: GenProc): GenRegion {
+    const proc = target ?? this.pick(this.#live().filter((p) => p.regions.size < MAX_REGIONS_PER_PROC));
+    const pages = this.chance(60) ? this.int(1, 16) : this.int(17, MAX_REGION_PAGES);
+    const shared = target === undefined && this.chance(10);
+    const name = `m${this.#regionCount++}`;
+    // Under MERGE_ANY Linux makes every new compatible VMA mergeable at once.
+    const region: GenRegion = { name, pages, shared, mergeable: new Array<boolean>(pages).fill(proc.mergeAny && !shared) };
+    proc.regions.set(name, region);
+    this.totalPages += pages;
+    this.step('mmap', shared ? { proc: proc.name, region: name, size: kib(pages), shared: true } : { proc: proc.name, region: name, size: kib(pages) });
+    return region;
+  }
+
+  /** A page range of the region: whole (undefined) most of the time, else a random part. */
+  #range(r: GenRegion, wholePercent: number): { offset: number; pages: number } | undefined {
+    if (r.pages === 1 || this.chance(wholePercent)) return undefined;
+    const offset = this.int(0, r.pages - 1);
+    return { offset, pages: this.int(1, r.pages - offset) };
+  }
+
+  #pattern(): unknown {
+    switch (this.pick(['page-mod', 'page-mod', 'page-mod', 'page-mod', 'random', 'random', 'byte', 'byte', 'zero'] as const)) {
+      case 'page-mod':
+        return { 'page-mod': this.int(1, 4), seed: this.pick(PAGE_MOD_SEEDS) };
+      case 'random':
+        return { random: this.pick(RANDOM_SEEDS) };
+      case 'byte':
+        return { byte: this.pick(BYTES) };
+      case 'zero':
+        return 'zero';
+    }
+  }
+
+  fill(target?: readonly [GenProc, GenRegion]): void {
+    const [p, r] = target ?? this.pick(this.#regionsOf());
+    const range = target === undefined ? this.#range(r, 70) : undefined;
+    const fields: Record<string, unknown> = { proc: p.name, region: r.name, pattern: this.#pattern() };
+    if (range !== undefined) {
+      fields['offset'] = range.offset * PAGE_SIZE;
+      fields['size'] = kib(range.pages);
+    }
+    this.step('fill', fields);
+  }
+
+  write(): void {
+    const [p, r] = this.pick(this.#regionsOf());
+    const length = this.int(1, 8);
+    const offset = this.int(0, r.pages * PAGE_SIZE - length);
+    let hex = '';
+    for (let i = 0; i < length; i++) hex += this.int(0, 255).toString(16).padStart(2, '0');
+    this.step('write', { proc: p.name, region: r.name, offset, bytes: hex });
+  }
+
+  madvise(target?: readonly [GenProc, GenRegion], forced?: string): void {
+    const [p, r] = target ?? this.pick(this.#regionsOf());
+    const advice = forced ?? this.pick(['MADV_MERGEABLE', 'MADV_MERGEABLE', 'MADV_MERGEABLE', 'MADV_UNMERGEABLE', 'MADV_DONTNEED'] as const);
+    const range = forced === undefined ? this.#range(r, 70) : undefined;
+    const from = range?.offset ?? 0;
+    const to = range === undefined ? r.pages : range.offset + range.pages;
+    // MADV_MERGEABLE on a shared mapping succeeds without marking it (not KSM-compatible).
+    if (advice === 'MADV_MERGEABLE' && !r.shared) r.mergeable.fill(true, from, to);
+    if (advice === 'MADV_UNMERGEABLE') r.mergeable.fill(false, from, to);
+    const fields: Record<string, unknown> = { proc: p.name, region: r.name, advice };
+    if (range !== undefined) {
+      fields['offset'] = range.offset * PAGE_SIZE;
+      fields['size'] = kib(range.pages);
+    }
+    this.step('madvise', fields);
+  }
+
+  munmap(): void {
+    const [p, r] = this.pick(this.#regionsOf());
+    p.regions.delete(r.name);
+    this.step('munmap', { proc: p.name, region: r.name });
+  }
+
+  fork(): void {
+    const parent = this.pick(this.#live());
+    const name = `p${this.#procCount++}`;
+    this.#forks++;
+    const regions = new Map<string, GenRegion>();
+    for (const [k, r] of parent.regions) {
+      regions.set(k, { ...r, mergeable: [...r.mergeable] });
+      this.totalPages += r.pages;
+    }
+    this.#procs.set(name, { name, regions, mergeAny: parent.mergeAny });
+    this.step('fork', { proc: parent.name, child: name });
+  }
+
+  exit(): void {
+    const p = this.pick(this.#live());
+    this.#procs.delete(p.name);
+    this.step('exit', { proc: p.name });
+  }
+
+  prctl(): void {
+    const p = this.pick(this.#live());
+    const arg = this.chance(60) ? 1 : 0;
+    if (arg === 1) {
+      p.mergeAny = true;
+      for (const r of p.regions.values()) if (!r.shared) r.mergeable.fill(true);
+    } else if (p.mergeAny) {
+      // Leaving MERGE_ANY unmerges and clears VM_MERGEABLE on every VMA, madvised ones too.
+      p.mergeAny = false;
+      for (const r of p.regions.values()) r.mergeable.fill(false);
+    }
+    this.step('prctl', { proc: p.name, option: 'PR_SET_MEMORY_MERGE', arg });
+  }
+
+  sysfs(): void {
+    switch (this.pick(['use_zero_pages', 'smart_scan', 'run1', 'run2', 'run2', 'max_page_sharing'] as const)) {
+      case 'use_zero_pages':
+      case 'smart_scan': {
+        const file = this.pick(['use_zero_pages', 'smart_scan'] as const);
+        this.step('sysfs', { path: `ksm/${file}`, value: String(this.int(0, 1)) });
+        return;
+      }
+      case 'run1':
+        this.#setRun(1);
+        return;
+      case 'run2':
+        this.#setRun(2);
+        this.#mayShare = false;
+        if (this.chance(60)) this.#maxPageSharing();
+        return;
+      case 'max_page_sharing':
+        // Only where it must succeed: nothing is shared yet, or run 2 just unmerged all.
+        if (!this.#mayShare) this.#maxPageSharing();
+        else this.step('sysfs', { path: 'ksm/smart_scan', value: String(this.int(0, 1)) });
+        return;
+    }
+  }
+
+  #maxPageSharing(): void {
+    this.step('sysfs', { path: 'ksm/max_page_sharing', value: String(this.chance(60) ? this.int(2, 5) : this.int(2, 300)) });
+  }
+
+  #setRun(value: number): void {
+    this.#run = value;
+    this.step('sysfs', { path: 'ksm/run', value: String(value) });
+  }
+
+  /**
+   * Makes the coming wait able to finish: ksmd running, and a live process with a private
+   * region that has VM_MERGEABLE pages (adding a process, a filled region or a madvise
+   * where there is none).
+   */
+  prepareWait(): void {
+    const mergeable = (_p: GenProc, r: GenRegion): boolean => !r.shared && r.mergeable.includes(true);
+    if (this.#regionsOf(mergeable).length === 0) {
+      const privateRegions = this.#regionsOf((_p, r) => !r.shared);
+      if (privateRegions.length > 0) {
+        this.madvise(this.pick(privateRegions), 'MADV_MERGEABLE');
+      } else {
+        const live = this.#live().filter((p) => p.regions.size < MAX_REGIONS_PER_PROC);
+        const p = live.length > 0 ? this.pick(live) : this.spawn();
+        const r = this.mmap(p);
+        this.fill([p, r]);
+        this.madvise([p, r], 'MADV_MERGEABLE');
+      }
+    }
+    if (this.#run !== 1) this.#setRun(1);
+  }
+}
+
+/** `pages` pages as a size string: `12KiB`. */
+function kib(pages: number): string {
+  return `${pages * (PAGE_SIZE / 1024)}KiB`;
+}
+
+/**
+ * The scenario of `seed` (an integer in [0, 2^32)) as YAML text, checked by parseScenario.
+ * Throws if the generator ever produced an invalid file (a bug here, not in the input).
+ */
+export function generateScenario(seed: number): string {
+  const g = new Generator(seed);
+  const ksm = g.initialKsm();
+  g.body();
+  // At least twice every page that was ever mapped: each ksmd batch is then a full scan.
+  ksm['pages_to_scan'] = Math.max(100, 2 * g.totalPages);
+  const doc = new Document({
+    version: 1,
+    name: `generated-${seed}`,
+    description: `Random scenario of samepage's generator, seed ${seed}`,
+    ksm,
+    steps: g.steps,
+  });
+  doc.commentBefore = ` Generated by src/scenario/generate.ts (generateScenario(${seed})).`;
+  // One line per step: `- fill: { proc: p0, region: m1, pattern: { page-mod: 2, seed: 1 } }`.
+  const steps = doc.get('steps', true);
+  if (isSeq(steps)) {
+    for (const item of steps.items) {
+      if (!isMap(item)) continue;
+      for (const pair of item.items) if (isMap(pair.value)) pair.value.flow = true;
+    }
+  }
+  const ksmNode = doc.get('ksm', true);
+  if (isMap(ksmNode)) ksmNode.flow = false;
+  const text = doc.toString({ lineWidth: 0 });
+  const parsed = parseScenario(text, `generated-${seed}.yaml`);
+  if (!parsed.ok) throw new Error(`generateScenario(${seed}) produced an invalid scenario:\n${formatProblems(`generated-${seed}.yaml`, parsed.problems)}\n${text}`);
+  return text;
+}
