@@ -40,3 +40,19 @@ if (built.error || built.status !== 0) {
   process.exit(0);
 }
 process.stderr.write(`samepage: built ${output}\n`);
+
+// The helpers of `samepage kernel exec` and `samepage kernel enable/disable`: each is
+// optional, so a failure warns and the rest of samepage still installs.
+for (const [name, file] of [
+  ['samepage-exec-merge', 'exec-merge.c'],
+  ['samepage-inject-prctl', 'inject-prctl.c'],
+]) {
+  const out = join(root, 'native', 'build', name);
+  const helperArgs = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-o', out, join(root, 'native', file)];
+  const r = spawnSync(compiler, helperArgs, { stdio: 'inherit' });
+  if (r.error || r.status !== 0) {
+    process.stderr.write(`samepage: warning: \`${compiler} ${helperArgs.join(' ')}\` failed; \`samepage kernel\` lacks ${name}\n`);
+  } else {
+    process.stderr.write(`samepage: built ${out}\n`);
+  }
+}
