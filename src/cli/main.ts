@@ -25,6 +25,7 @@ import { registerShell } from './shell.ts';
 import { registerStats } from './stats.ts';
 import { renderHtmlReport } from '../report/html.ts';
 import { addBenchCommand } from './bench.ts';
+import { registerKernel } from './kernel.ts';
 
 /** Exit codes of the contract. */
 const EXIT_OK = 0;
@@ -137,6 +138,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerCompare(program, io, setExit);
   registerShell(program, io, setExit);
   registerStats(program, io, setExit);
+  registerKernel(program, io, setExit);
 
   addBenchCommand(program, io);
 

@@ -1,0 +1,407 @@
+/**
+ * `samepage kernel`: the live KSM of this machine. `status` and `watch` read it; `exec`
+ * starts a program with MERGE_ANY set; `enable`/`disable` make running processes set or
+ * clear it (ptrace). Only `exec --run` writes to /sys/kernel/mm/ksm, and then under the
+ * samepage lock (src/backends/kernel/guard.ts), restoring `run` on every exit path.
+ */
+import { hostname } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { type Command, InvalidArgumentError } from 'commander';
+import { LockHeld, MachineGuard } from '../backends/kernel/guard.ts';
+import { KSM_DIR, readSysfs, restorableValue, writeSysfs } from '../backends/kernel/sysfs.ts';
+import { execMerged } from '../host/ksm_exec.ts';
+import {
+  describeErrno,
+  EXEC_MERGE,
+  INJECT_PRCTL,
+  injectMemoryMerge,
+  isKernelThread,
+  type InjectOutcome,
+  missingHelper,
+  nativeHelperPath,
+  ptraceRefusal,
+  ptraceScope,
+} from '../host/ksm_native.ts';
+import { KSM_SYSFS_DIR, parseKsmStatText, readKsmStatus, type KsmProcessStat } from '../host/ksm_status.ts';
+import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
+import { readComm } from '../host/procfs.ts';
+import { renderLivePage, renderLiveStatusText } from '../report/ksm_live.ts';
+
+export interface KernelIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+/** Exit code of the samepage contract when something asked for did not happen. */
+const EXIT_FAILED = 1;
+
+/** Thrown for what cannot run here: main prints it as `samepage: <message>` and exits 2. */
+class KernelUnusable extends Error {
+  override readonly name = 'KernelUnusable';
+}
+
+function parseMs(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 50 || Number(v) > 3_600_000) {
+    throw new InvalidArgumentError(`Expected milliseconds between 50 and 3600000, got "${v}".`);
+  }
+  return Number(v);
+}
+
+function parsePort(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError(`Expected a TCP port (0-65535; 0 picks a free one), got "${v}".`);
+  return Number(v);
+}
+
+function parsePid(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) <= 0 || !Number.isSafeInteger(Number(v))) {
+    throw new InvalidArgumentError(`Expected a process id (a positive integer), got "${v}".`);
+  }
+  return Number(v);
+}
+
+function parseSeconds(v: string): number {
+  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) > 86_400) throw new InvalidArgumentError(`Expected seconds (0-86400), got "${v}".`);
+  return Number(v);
+}
+
+function requireKsm(): void {
+  if (!existsSync(KSM_SYSFS_DIR)) {
+    throw new KernelUnusable(`${KSM_SYSFS_DIR} is missing: this kernel has no KSM (CONFIG_KSM), or sysfs is not mounted`);
+  }
+}
+
+/** The process's ksm_stat now, or undefined when it is gone. */
+function ksmStatOf(pid: number): KsmProcessStat | undefined {
+  try {
+    return parseKsmStatText(pid, readComm(pid) ?? '?', readFileSync(`/proc/${pid}/ksm_stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function ksmNumber(name: string): number {
+  const t = readSysfs(`${KSM_DIR}/${name}`);
+  return t === undefined ? Number.NaN : Number(t.trim());
+}
+
+const RUN_NOTE =
+  'KSM is stopped (/sys/kernel/mm/ksm/run is {run}): pages are marked mergeable but ksmd merges nothing until ' +
+  '`echo 1 > /sys/kernel/mm/ksm/run` (root), or use `samepage kernel exec --run`.';
+
+/** Notes on stderr that ksmd is not running, when it is not. */
+function noteIfStopped(io: KernelIo): void {
+  const run = readSysfs(`${KSM_DIR}/run`)?.trim();
+  if (run !== undefined && run !== '1') io.stderr.write(`samepage: note: ${RUN_NOTE.replace('{run}', run)}\n`);
+}
+
+/** What merged since `before`: pages_sharing growth and the processes' own counts. */
+function mergeSummary(before: { sharing: number; shared: number }, pids: readonly number[], seconds: number): string {
+  const sharing = ksmNumber('pages_sharing');
+  const shared = ksmNumber('pages_shared');
+  const mine = pids
+    .map((pid) => ksmStatOf(pid))
+    .filter((s): s is KsmProcessStat => s !== undefined)
+    .map((s) => `${s.pid} (${s.comm}): ksm_merging_pages ${s.ksm_merging_pages}, ksm_process_profit ${s.ksm_process_profit}`);
+  const delta = (n: number): string => (n >= 0 ? `+${n}` : String(n));
+  return (
+    `after ${seconds} s: pages_sharing ${sharing} (${delta(sharing - before.sharing)}), ` +
+    `pages_shared ${shared} (${delta(shared - before.shared)})` +
+    (mine.length > 0 ? `; ${mine.join('; ')}` : '')
+  );
+}
+
+/**
+ * Holds ksm/run at 1 for a program's lifetime: takes the samepage lock (waiting for another
+ * run to finish), saves run, writes 1; `restore` puts the saved value back and unlocks, also
+ * from the process's `exit` event as a last resort. The saved value is written back as it
+ * was, without the run=2 a scenario's cleanup does first: run=2 would unmerge every process
+ * on the machine, which the user did not ask for; only `run` was changed here.
+ */
+class RunHold {
+  readonly #guard: MachineGuard;
+  #saved: string | undefined;
+  readonly #onExit = (): void => this.restore();
+  #warn: (m: string) => void;
+
+  constructor(warn: (m: string) => void) {
+    this.#warn = warn;
+    this.#guard = new MachineGuard({ killAgents: () => undefined, onWarning: warn });
+  }
+
+  async take(io: KernelIo): Promise<void> {
+    let told = false;
+    for (;;) {
+      try {
+        this.#guard.lock();
+        break;
+      } catch (err) {
+        if (!(err instanceof LockHeld)) throw err;
+        if (!told) io.stderr.write(`samepage: waiting: ${err.message}\n`);
+        told = true;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    const now = readSysfs(`${KSM_DIR}/run`);
+    if (now === undefined) {
+      this.#guard.release();
+      throw new KernelUnusable(`Cannot read ${KSM_DIR}/run`);
+    }
+    this.#saved = restorableValue(now);
+    process.on('exit', this.#onExit);
+    if (this.#saved !== '1') {
+      const r = writeSysfs(`${KSM_DIR}/run`, '1');
+      if (r !== 0) {
+        this.restore();
+        throw new KernelUnusable(`Cannot write 1 to ${KSM_DIR}/run: ${describeErrno(r)} (root needed)`);
+      }
+      io.stderr.write(`samepage: ksm/run set to 1 for the program's lifetime (was ${this.#saved})\n`);
+    }
+  }
+
+  /** Idempotent and synchronous. */
+  restore(): void {
+    process.off('exit', this.#onExit);
+    const saved = this.#saved;
+    this.#saved = undefined;
+    if (saved !== undefined) {
+      const now = readSysfs(`${KSM_DIR}/run`);
+      if (now === undefined || restorableValue(now) !== saved) {
+        const r = writeSysfs(`${KSM_DIR}/run`, saved);
+        if (r !== 0) this.#warn(`Could not restore ${KSM_DIR}/run=${saved} (${describeErrno(r)})`);
+      }
+    }
+    this.#guard.release();
+  }
+}
+
+interface TargetOpts {
+  readonly pid?: number;
+  readonly json?: true;
+  readonly reportAfter: number;
+}
+
+/** The pids to act on: the given PID, or every process whose comm is exactly NAME. */
+function selectTargets(name: string | undefined, opts: TargetOpts): number[] {
+  if ((name === undefined) === (opts.pid === undefined)) throw new KernelUnusable('Give either a process NAME or --pid PID');
+  if (opts.pid !== undefined) {
+    if (opts.pid === process.pid) throw new KernelUnusable('Refusing to act on samepage itself');
+    return [opts.pid];
+  }
+  const want = name ?? '';
+  if (Buffer.byteLength(want, 'utf8') > 15) {
+    throw new KernelUnusable(
+      `"${want}" cannot be a comm: the kernel keeps at most 15 bytes of a process name ` +
+        `(it would show as "${Buffer.from(want).subarray(0, 15).toString('utf8')}")`,
+    );
+  }
+  const pids: number[] = [];
+  for (const entry of readdirProc()) {
+    const pid = Number(entry);
+    if (pid !== process.pid && readComm(pid) === want) pids.push(pid);
+  }
+  return pids.sort((a, b) => a - b);
+}
+
+function readdirProc(): string[] {
+  return readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+}
+
+interface PidReport extends InjectOutcome {
+  readonly comm: string;
+  readonly ksm_merge_any?: boolean;
+}
+
+async function enableOrDisable(enable: boolean, name: string | undefined, opts: TargetOpts, io: KernelIo, setExit: (c: number) => void): Promise<void> {
+  const refusal = ptraceRefusal();
+  if (refusal !== undefined) throw new KernelUnusable(`samepage kernel ${enable ? 'enable' : 'disable'} ${refusal}`);
+  const helper = nativeHelperPath(INJECT_PRCTL);
+  const missing = missingHelper(helper);
+  if (missing !== undefined) throw new KernelUnusable(missing);
+  const pids = selectTargets(name, opts);
+  if (pids.length === 0) {
+    io.stderr.write(`samepage: no process has the comm "${name ?? ''}" (see /proc/PID/comm; names are exact)\n`);
+    setExit(EXIT_FAILED);
+    return;
+  }
+  const before = { sharing: ksmNumber('pages_sharing'), shared: ksmNumber('pages_shared') };
+  const reports: PidReport[] = [];
+  for (const pid of pids) {
+    const comm = readComm(pid) ?? '?';
+    if (opts.pid === undefined && comm !== name) continue; // renamed or replaced since listed
+    const outcome: InjectOutcome = isKernelThread(pid)
+      ? { pid, ok: false, error: 'a kernel thread: it has no user memory to merge' }
+      : injectMemoryMerge(pid, enable, helper);
+    const stat = ksmStatOf(pid);
+    reports.push({ ...outcome, comm, ...(stat === undefined ? {} : { ksm_merge_any: stat.ksm_merge_any }) });
+  }
+  const call = `prctl(PR_SET_MEMORY_MERGE, ${enable ? 1 : 0})`;
+  const good = (r: PidReport): boolean => r.ok && r.result === 0;
+  if (opts.json === true) {
+    io.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
+  } else {
+    for (const r of reports) {
+      if (!r.ok) io.stdout.write(`${r.pid} (${r.comm}): not done: ${r.error ?? '?'}\n`);
+      else {
+        const res = r.result === 0 ? '0' : `${r.result ?? '?'} (${describeErrno(r.result ?? 0)})`;
+        const flag = r.ksm_merge_any === undefined ? '' : `; ksm_merge_any: ${r.ksm_merge_any ? 'yes' : 'no'}`;
+        io.stdout.write(`${r.pid} (${r.comm}): ${call} = ${res}${flag}\n`);
+      }
+    }
+  }
+  if (enable && reports.some(good)) noteIfStopped(io);
+  if (!enable && reports.some(good)) io.stderr.write('samepage: note: disabling unmerged those processes\' KSM pages at once\n');
+  if (reports.some((r) => !r.ok && /EPERM|not permitted/i.test(r.error ?? ''))) {
+    const scope = ptraceScope();
+    if (scope !== undefined && scope >= 2) io.stderr.write(`samepage: note: kernel.yama.ptrace_scope is ${scope}${scope === 3 ? ' (no ptrace at all until reboot)' : ' (CAP_SYS_PTRACE needed)'}\n`);
+  }
+  if (enable && opts.reportAfter > 0 && reports.some(good)) {
+    await new Promise((resolve) => setTimeout(resolve, opts.reportAfter * 1000));
+    io.stderr.write(`samepage: ${mergeSummary(before, reports.filter(good).map((r) => r.pid), opts.reportAfter)}\n`);
+  }
+  setExit(reports.length > 0 && reports.every(good) ? 0 : EXIT_FAILED);
+}
+
+/** Waits for SIGINT/SIGTERM (or `signal`), then resolves. */
+function untilStopped(signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+    signal?.addEventListener('abort', done);
+  });
+}
+
+export interface KernelCommandOptions {
+  /** Stops `watch` as Ctrl-C would (for tests). */
+  readonly stopWatch?: AbortSignal;
+  /** Told the watch server's URL once it listens (for tests). */
+  readonly onServing?: (url: string) => void;
+}
+
+export function registerKernel(program: Command, io: KernelIo, setExit: (code: number) => void, extra: KernelCommandOptions = {}): void {
+  const warn = (m: string): void => {
+    io.stderr.write(`samepage: warning: ${m}\n`);
+  };
+  const kernel = program
+    .command('kernel')
+    .description('the live KSM of this machine: status, watch, and merging real programs (exec, enable, disable)')
+    // exec passes its program's options through untouched, which needs positional options here.
+    .enablePositionalOptions();
+
+  kernel
+    .command('status')
+    .description('every /sys/kernel/mm/ksm file and the /proc/PID/ksm_stat of every process using KSM')
+    .option('--json', 'print { time, ksm: {file: value}, processes: [{pid, comm, ksm_*}] }')
+    .action((opts: { json?: true }) => {
+      requireKsm();
+      const s = readKsmStatus();
+      io.stdout.write(opts.json === true ? `${JSON.stringify(s, null, 2)}\n` : renderLiveStatusText(s));
+    });
+
+  kernel
+    .command('watch')
+    .description('status refreshed live in the terminal; with --http also a local web page updated by Server-Sent Events')
+    .option('--interval <ms>', 'milliseconds between readings', parseMs, 2000)
+    .option('--http <port>', 'serve a live page on http://127.0.0.1:PORT/ (0: a free port)', parsePort)
+    .addHelpText('after', '\nCtrl-C stops. Example:\n  samepage kernel watch --interval 1000 --http 8080')
+    .action(async (opts: { interval: number; http?: number }) => {
+      requireKsm();
+      const tty = (io.stdout as NodeJS.WriteStream).isTTY === true;
+      const sampler = new KsmSampler({
+        intervalMs: opts.interval,
+        onError: (err) => warn(`Reading KSM failed: ${err instanceof Error ? err.message : String(err)}`),
+      });
+      sampler.onSample((s) => {
+        const text = renderLiveStatusText(s.status, tty ? { maxProcesses: Math.max(5, ((io.stdout as NodeJS.WriteStream).rows ?? 40) - 24) } : {});
+        // In place at a terminal (home, clear below); appended snapshots otherwise.
+        io.stdout.write(tty ? `\x1b[H\x1b[J${text}(Ctrl-C to stop)\n` : `${text}\n`);
+      });
+      sampler.start();
+      let server: Awaited<ReturnType<typeof startWatchServer>> | undefined;
+      try {
+        if (opts.http !== undefined) {
+          const host = hostname();
+          server = await startWatchServer(sampler, (s) => renderLivePage(s, EVENTS_PATH, host), opts.http);
+          io.stderr.write(`samepage: serving ${server.url} (events at ${EVENTS_PATH}; Ctrl-C to stop)\n`);
+          extra.onServing?.(server.url);
+        }
+        await untilStopped(extra.stopWatch);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new KernelUnusable(`Port ${opts.http ?? '?'} of 127.0.0.1 is in use`);
+        throw err;
+      } finally {
+        sampler.stop();
+        await server?.close();
+      }
+    });
+
+  kernel
+    .command('exec')
+    .description('run a program with KSM merging all of its memory (and its children\'s): prctl(PR_SET_MEMORY_MERGE) before exec')
+    .argument('<cmd>', 'the program (looked up in PATH)')
+    .argument('[args...]', 'its arguments')
+    .option('--run', 'also set /sys/kernel/mm/ksm/run=1 while it runs (restored after; root)')
+    .option('--report-after <s>', 'with --run: print what merged (pages_sharing growth) after this many seconds; 0 never', parseSeconds, 5)
+    // Everything from CMD on is the program's, options included.
+    .passThroughOptions()
+    .allowUnknownOption()
+    .addHelpText(
+      'after',
+      '\nstdio is the program\'s; SIGTERM and SIGHUP are forwarded to it (SIGINT too unless stdin is a\n' +
+        'terminal, whose Ctrl-C reaches the program directly); the exit status is the program\'s\n' +
+        '(128+N when it was killed by signal N). Put -- before a program whose options samepage\n' +
+        'could mistake for its own.\n\nExamples:\n  samepage kernel exec --run -- python3 -c "x = bytearray(1 << 30); input()"\n  samepage kernel exec -- make -j8',
+    )
+    .action(async (cmd: string, args: string[], opts: { run?: true; reportAfter: number }) => {
+      requireKsm();
+      const helper = nativeHelperPath(EXEC_MERGE);
+      const missing = missingHelper(helper);
+      if (missing !== undefined) throw new KernelUnusable(missing);
+      const hold = opts.run === true ? new RunHold(warn) : undefined;
+      if (hold !== undefined) await hold.take(io);
+      else noteIfStopped(io);
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const before = { sharing: ksmNumber('pages_sharing'), shared: ksmNumber('pages_shared') };
+        const exit = await execMerged(cmd, args, {
+          helper,
+          onStart: (pid) => {
+            if (hold !== undefined && opts.reportAfter > 0) {
+              timer = setTimeout(() => io.stderr.write(`samepage: ${mergeSummary(before, [pid], opts.reportAfter)}\n`), opts.reportAfter * 1000);
+              timer.unref();
+            }
+          },
+        });
+        setExit(exit.code);
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+        hold?.restore();
+      }
+    });
+
+  for (const enable of [true, false]) {
+    kernel
+      .command(enable ? 'enable' : 'disable')
+      .description(
+        enable
+          ? 'make running processes merge all their memory: they call prctl(PR_SET_MEMORY_MERGE, 1), injected with ptrace (root)'
+          : 'take running processes out of KSM: they call prctl(PR_SET_MEMORY_MERGE, 0), which unmerges their pages at once (root)',
+      )
+      .argument('[name]', 'every process whose comm (/proc/PID/comm) is exactly this')
+      .option('--pid <pid>', 'this process only', parsePid)
+      .option('--json', 'print one object per process: pid, comm, ok, result, method, error, ksm_merge_any')
+      .option('--report-after <s>', enable ? 'print what merged (pages_sharing growth) after this many seconds; 0 never' : 'ignored', parseSeconds, 0)
+      .addHelpText(
+        'after',
+        '\nThe target thread is stopped for well under a millisecond; see README "Merging running\n' +
+          'processes" for what this requires and risks. Exit 0 when every process returned 0,\n' +
+          '1 otherwise, 2 when it cannot run here.',
+      )
+      .action((name: string | undefined, opts: TargetOpts) => enableOrDisable(enable, name, opts, io, setExit));
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Runs a program under samepage-exec-merge (MERGE_ANY set, then execvp), passing through
+ * stdio, forwarding signals and returning its exit status as a shell would report it.
+ */
+import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+
+export interface ExecMergedOptions {
+  /** The samepage-exec-merge binary. */
+  readonly helper: string;
+  /** Called once the program runs (its pid is the program's: the helper execs it). */
+  readonly onStart?: (pid: number) => void;
+  /**
+   * Forward SIGINT too. At a terminal Ctrl-C already reaches the program (it shares our
+   * foreground process group), so forwarding would deliver it twice; default: only when
+   * stdin is not a TTY.
+   */
+  readonly forwardSigint?: boolean;
+}
+
+/** The program's exit: its code, or 128 + the signal number that killed it. */
+export interface ExecExit {
+  readonly code: number;
+  readonly signal?: NodeJS.Signals;
+}
+
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** Starts `cmd args` merged; resolves when it has exited (or failed to start). */
+export function execMerged(cmd: string, args: readonly string[], opts: ExecMergedOptions): Promise<ExecExit> {
+  const forwardInt = opts.forwardSigint ?? process.stdin.isTTY !== true;
+  return new Promise((resolve, reject) => {
+    const child = spawn(opts.helper, [cmd, ...args], { stdio: 'inherit' });
+    const handlers = new Map<NodeJS.Signals, () => void>();
+    for (const sig of FORWARDED) {
+      const h = (): void => {
+        if (sig === 'SIGINT' && !forwardInt) return; // the terminal sent it to the program too
+        if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+      };
+      handlers.set(sig, h);
+      process.on(sig, h);
+    }
+    const cleanup = (): void => {
+      for (const [sig, h] of handlers) process.off(sig, h);
+    };
+    child.once('spawn', () => {
+      if (child.pid !== undefined) opts.onStart?.(child.pid);
+    });
+    child.once('error', (err) => {
+      cleanup();
+      reject(new Error(`Cannot start ${opts.helper}: ${err.message}`));
+    });
+    child.once('exit', (code, signal) => {
+      cleanup();
+      if (signal !== null) {
+        const n = (osConstants.signals as Record<string, number | undefined>)[signal] ?? 0;
+        resolve({ code: 128 + n, signal });
+      } else resolve({ code: code ?? 0 });
+    });
+  });
+}

@@ -1,0 +1,172 @@
+/**
+ * `samepage kernel watch`: the live KSM read every interval, a short history of the
+ * counters people follow, and a local web server that pushes each reading to its page by
+ * Server-Sent Events. Read-only: nothing here writes to sysfs.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type KsmStatus, readKsmStatus } from './ksm_status.ts';
+
+/** One point of the history chart. */
+export interface KsmHistoryPoint {
+  readonly time: string;
+  readonly pages_sharing: number;
+  readonly pages_shared: number;
+  readonly general_profit: number;
+}
+
+/** What each event carries: the reading and the history up to it. */
+export interface KsmWatchSample {
+  readonly seq: number;
+  readonly status: KsmStatus;
+  readonly history: readonly KsmHistoryPoint[];
+}
+
+export interface KsmSamplerOptions {
+  readonly intervalMs: number;
+  /** Points kept for the chart; default 120. */
+  readonly historyLength?: number;
+  /** The reader; tests may pass their own. */
+  readonly read?: () => KsmStatus;
+  /** A reading failed (sysfs vanished...): told, and the sampler carries on. */
+  readonly onError?: (err: unknown) => void;
+}
+
+function num(v: number | string | undefined): number {
+  return typeof v === 'number' ? v : 0;
+}
+
+/** Reads every interval and tells its listeners; the first reading is taken at once. */
+export class KsmSampler {
+  readonly #opts: KsmSamplerOptions;
+  readonly #history: KsmHistoryPoint[] = [];
+  readonly #listeners = new Set<(s: KsmWatchSample) => void>();
+  #timer: NodeJS.Timeout | undefined;
+  #latest: KsmWatchSample | undefined;
+  #seq = 0;
+
+  constructor(opts: KsmSamplerOptions) {
+    this.#opts = opts;
+  }
+
+  get latest(): KsmWatchSample {
+    return this.#latest ?? this.sample();
+  }
+
+  /** Takes one reading now, records it and tells every listener. */
+  sample(): KsmWatchSample {
+    const status = (this.#opts.read ?? readKsmStatus)();
+    this.#history.push({
+      time: status.time,
+      pages_sharing: num(status.ksm['pages_sharing']),
+      pages_shared: num(status.ksm['pages_shared']),
+      general_profit: num(status.ksm['general_profit']),
+    });
+    const keep = this.#opts.historyLength ?? 120;
+    if (this.#history.length > keep) this.#history.splice(0, this.#history.length - keep);
+    const s: KsmWatchSample = { seq: ++this.#seq, status, history: [...this.#history] };
+    this.#latest = s;
+    for (const l of this.#listeners) l(s);
+    return s;
+  }
+
+  onSample(listener: (s: KsmWatchSample) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  start(): void {
+    if (this.#timer !== undefined) return;
+    if (this.#latest === undefined) this.#safeSample();
+    this.#timer = setInterval(() => this.#safeSample(), this.#opts.intervalMs);
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #safeSample(): void {
+    try {
+      this.sample();
+    } catch (err) {
+      this.#opts.onError?.(err);
+    }
+  }
+}
+
+export interface WatchServer {
+  readonly port: number;
+  readonly url: string;
+  /** Ends every event stream and closes the server. */
+  close(): Promise<void>;
+}
+
+/** The path of the event stream. */
+export const EVENTS_PATH = '/events';
+
+/**
+ * Serves `page(sample)` at / and the sampler's readings as `text/event-stream` at /events,
+ * on 127.0.0.1 only. Port 0 picks a free port.
+ */
+export async function startWatchServer(
+  sampler: KsmSampler,
+  page: (s: KsmWatchSample) => string,
+  port: number,
+): Promise<WatchServer> {
+  const streams = new Set<ServerResponse>();
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/' || path === '/index.html') {
+      const body = page(sampler.latest);
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if (path === EVENTS_PATH) {
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+      });
+      res.write('retry: 2000\n\n');
+      const send = (s: KsmWatchSample): void => {
+        res.write(`id: ${s.seq}\nevent: ksm\ndata: ${JSON.stringify(s)}\n\n`);
+      };
+      send(sampler.latest);
+      const off = sampler.onSample(send);
+      streams.add(res);
+      const done = (): void => {
+        off();
+        streams.delete(res);
+      };
+      req.on('close', done);
+      res.on('close', done);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    port: actual,
+    url: `http://127.0.0.1:${actual}/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of streams) res.end();
+        streams.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,256 @@
+/**
+ * The live KSM of a machine for people: terminal tables for `samepage kernel status` and
+ * `watch`, and the one HTML page `watch --http` serves, which redraws itself from
+ * Server-Sent Events. Plain data in (the shapes below), text out.
+ */
+import Table from 'cli-table3';
+import pc from 'picocolors';
+
+/** One process's ksm_stat as `samepage kernel status --json` prints it. */
+export interface LiveProcessView {
+  readonly pid: number;
+  readonly comm: string;
+  readonly ksm_rmap_items: number;
+  readonly ksm_zero_pages: number;
+  readonly ksm_merging_pages: number;
+  readonly ksm_process_profit: number;
+  readonly ksm_merge_any: boolean;
+  readonly ksm_mergeable: boolean;
+}
+
+export interface LiveStatusView {
+  readonly time: string;
+  readonly ksm: Readonly<Record<string, number | string>>;
+  readonly processes: readonly LiveProcessView[];
+}
+
+export interface LiveHistoryPoint {
+  readonly time: string;
+  readonly pages_sharing: number;
+  readonly pages_shared: number;
+  readonly general_profit: number;
+}
+
+export interface LiveSampleView {
+  readonly seq: number;
+  readonly status: LiveStatusView;
+  readonly history: readonly LiveHistoryPoint[];
+}
+
+/** The counters shown first, in the order people reason about them; the rest follow by name. */
+const FIRST = [
+  'run',
+  'pages_shared',
+  'pages_sharing',
+  'pages_unshared',
+  'pages_volatile',
+  'general_profit',
+  'ksm_zero_pages',
+  'full_scans',
+  'pages_scanned',
+] as const;
+
+/** Columns of the process table: header and the ksm_stat field. */
+const PROCESS_COLUMNS: ReadonlyArray<readonly [string, keyof LiveProcessView]> = [
+  ['pid', 'pid'],
+  ['comm', 'comm'],
+  ['rmap_items', 'ksm_rmap_items'],
+  ['zero_pages', 'ksm_zero_pages'],
+  ['merging_pages', 'ksm_merging_pages'],
+  ['process_profit', 'ksm_process_profit'],
+  ['merge_any', 'ksm_merge_any'],
+  ['mergeable', 'ksm_mergeable'],
+];
+
+/** The sysfs file names in display order. */
+export function orderedKsmKeys(ksm: Readonly<Record<string, unknown>>): string[] {
+  const first = FIRST.filter((k) => k in ksm);
+  const rest = Object.keys(ksm)
+    .filter((k) => !(FIRST as readonly string[]).includes(k))
+    .sort();
+  return [...first, ...rest];
+}
+
+function cell(v: unknown): string {
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  return String(v);
+}
+
+/** One line per row: no separators between body rows, so the tables fit a terminal. */
+const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+
+/** What `run` means, for the terminal. */
+function runWord(v: unknown): string {
+  return v === 0 ? '0 (stopped)' : v === 1 ? '1 (running)' : v === 2 ? '2 (unmerged, stopped)' : String(v);
+}
+
+export interface LiveTextOptions {
+  readonly color?: boolean;
+  /** At most this many process rows; default all. */
+  readonly maxProcesses?: number;
+}
+
+/** Two tables: /sys/kernel/mm/ksm (two file/value pairs per row) and the processes. */
+export function renderLiveStatusText(s: LiveStatusView, opts: LiveTextOptions = {}): string {
+  const c = pc.createColors(opts.color ?? pc.isColorSupported);
+  const keys = orderedKsmKeys(s.ksm);
+  const sys = new Table({ head: ['file', 'value', 'file', 'value'].map((h) => c.bold(h)), style: { head: [], border: [] }, chars: COMPACT });
+  const half = Math.ceil(keys.length / 2);
+  for (let i = 0; i < half; i++) {
+    const row: string[] = [];
+    for (const k of [keys[i], keys[i + half]]) {
+      if (k === undefined) row.push('', '');
+      else row.push(k, k === 'run' ? runWord(s.ksm[k]) : cell(s.ksm[k]));
+    }
+    sys.push(row);
+  }
+  let out = `${c.bold('/sys/kernel/mm/ksm')} at ${s.time}\n${sys.toString()}\n`;
+  if (s.processes.length === 0) {
+    out += 'No process uses KSM (no /proc/PID/ksm_stat shows any activity).\n';
+    return out;
+  }
+  const shown = opts.maxProcesses === undefined ? s.processes : s.processes.slice(0, opts.maxProcesses);
+  const procs = new Table({
+    head: PROCESS_COLUMNS.map(([h]) => c.bold(h)),
+    colAligns: PROCESS_COLUMNS.map(([, k]) => (k === 'comm' || k === 'ksm_merge_any' || k === 'ksm_mergeable' ? 'left' : 'right')),
+    style: { head: [], border: [] },
+    chars: COMPACT,
+  });
+  for (const p of shown) procs.push(PROCESS_COLUMNS.map(([, k]) => cell(p[k])));
+  out += `${c.bold('Processes using KSM')} (/proc/PID/ksm_stat, by ksm_process_profit)\n${procs.toString()}\n`;
+  if (shown.length < s.processes.length) out += `... and ${s.processes.length - shown.length} more\n`;
+  return out;
+}
+
+/** JSON inside a <script> element: `<` escaped so no `</script>` can end it early. */
+function scriptJson(v: unknown): string {
+  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+/**
+ * The page of `watch --http`: the first reading is embedded so the page shows values at
+ * once; an EventSource on `eventsPath` then redraws the counters, two small SVG line charts
+ * (pages_sharing and pages_shared; general_profit) and the process table on every event.
+ */
+export function renderLivePage(first: LiveSampleView, eventsPath: string, hostname: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>KSM on ${escapeHtml(hostname)} - samepage kernel watch</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.3em; margin: 0 0 .3em; }
+.meta { color: #666; margin-bottom: 1em; }
+.grid { display: flex; flex-wrap: wrap; gap: 2em; align-items: flex-start; }
+table { border-collapse: collapse; }
+td, th { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: left; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+.big { font-size: 1.6em; font-weight: 600; }
+.cards { display: flex; gap: 2em; margin-bottom: 1em; }
+.card div:first-child { color: #666; font-size: .9em; }
+svg text { font: 11px system-ui, sans-serif; fill: #555; }
+.legend span { margin-right: 1em; }
+.dot { display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin-right: 4px; }
+#state.live { color: #2a7; } #state.down { color: #c33; }
+</style>
+</head>
+<body>
+<h1>KSM on ${escapeHtml(hostname)}</h1>
+<div class="meta">Reading <span id="time"></span> &middot; <span id="state">connecting</span> &middot; events: <span id="events" data-count="0">0</span></div>
+<div class="cards">
+  <div class="card"><div>pages_sharing</div><div class="big" id="pages_sharing"></div></div>
+  <div class="card"><div>pages_shared</div><div class="big" id="pages_shared"></div></div>
+  <div class="card"><div>general_profit (bytes)</div><div class="big" id="general_profit"></div></div>
+  <div class="card"><div>run</div><div class="big" id="run"></div></div>
+</div>
+<div class="grid">
+  <div>
+    <div class="legend"><span><i class="dot" style="background:#1f77b4"></i>pages_sharing</span><span><i class="dot" style="background:#ff7f0e"></i>pages_shared</span></div>
+    <div id="chart-pages"></div>
+    <div class="legend"><span><i class="dot" style="background:#2ca02c"></i>general_profit (bytes)</span></div>
+    <div id="chart-profit"></div>
+  </div>
+  <div><h2 style="font-size:1.05em">/sys/kernel/mm/ksm</h2><table id="ksm"></table></div>
+</div>
+<h2 style="font-size:1.05em">Processes using KSM <small>(/proc/PID/ksm_stat, by ksm_process_profit)</small></h2>
+<table id="procs"></table>
+<script id="first" type="application/json">${scriptJson(first)}</script>
+<script>
+(function () {
+  var FIRST = ${scriptJson([...FIRST])};
+  var COLS = ${scriptJson(PROCESS_COLUMNS)};
+  function $(id) { return document.getElementById(id); }
+  function esc(s) { return String(s).replace(/[&<>"]/g, function (c) { return {'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]; }); }
+  function cell(v) { return typeof v === 'boolean' ? (v ? 'yes' : 'no') : String(v); }
+  function keys(ksm) {
+    var first = FIRST.filter(function (k) { return k in ksm; });
+    var rest = Object.keys(ksm).filter(function (k) { return FIRST.indexOf(k) < 0; }).sort();
+    return first.concat(rest);
+  }
+  function chart(series, w, h) {
+    var pad = 40, all = [];
+    series.forEach(function (s) { all = all.concat(s.values); });
+    if (all.length === 0) return '';
+    var lo = Math.min(0, Math.min.apply(null, all)), hi = Math.max.apply(null, all);
+    if (hi === lo) hi = lo + 1;
+    var n = series[0].values.length;
+    function x(i) { return pad + (n <= 1 ? 0 : i * (w - pad - 6) / (n - 1)); }
+    function y(v) { return 6 + (h - 24) * (1 - (v - lo) / (hi - lo)); }
+    var out = '<svg xmlns="http://www.w3.org/2000/svg" width="' + w + '" height="' + h + '" role="img">';
+    out += '<line x1="' + pad + '" y1="' + y(lo) + '" x2="' + (w - 6) + '" y2="' + y(lo) + '" stroke="#ccc"/>';
+    out += '<line x1="' + pad + '" y1="6" x2="' + pad + '" y2="' + y(lo) + '" stroke="#ccc"/>';
+    out += '<text x="' + (pad - 4) + '" y="12" text-anchor="end">' + esc(hi) + '</text>';
+    out += '<text x="' + (pad - 4) + '" y="' + y(lo) + '" text-anchor="end">' + esc(lo) + '</text>';
+    if (lo < 0) out += '<line x1="' + pad + '" y1="' + y(0) + '" x2="' + (w - 6) + '" y2="' + y(0) + '" stroke="#ddd" stroke-dasharray="3 3"/>';
+    out += '<text x="' + pad + '" y="' + (h - 4) + '">' + n + ' readings</text>';
+    series.forEach(function (s) {
+      var pts = s.values.map(function (v, i) { return x(i).toFixed(1) + ',' + y(v).toFixed(1); }).join(' ');
+      out += '<polyline fill="none" stroke="' + s.color + '" stroke-width="2" points="' + pts + '"><title>' + esc(s.name) + '</title></polyline>';
+    });
+    return out + '</svg>';
+  }
+  function draw(d) {
+    var s = d.status, ksm = s.ksm;
+    $('time').textContent = s.time;
+    ['pages_sharing', 'pages_shared', 'general_profit', 'run'].forEach(function (k) { $(k).textContent = k in ksm ? cell(ksm[k]) : '?'; });
+    $('ksm').innerHTML = keys(ksm).map(function (k) {
+      return '<tr><td>' + esc(k) + '</td><td class="n" id="ksm-' + esc(k) + '">' + esc(cell(ksm[k])) + '</td></tr>';
+    }).join('');
+    var h = d.history;
+    $('chart-pages').innerHTML = chart([
+      { name: 'pages_sharing', color: '#1f77b4', values: h.map(function (p) { return p.pages_sharing; }) },
+      { name: 'pages_shared', color: '#ff7f0e', values: h.map(function (p) { return p.pages_shared; }) }
+    ], 420, 160);
+    $('chart-profit').innerHTML = chart([
+      { name: 'general_profit', color: '#2ca02c', values: h.map(function (p) { return p.general_profit; }) }
+    ], 420, 160);
+    var head = '<tr>' + COLS.map(function (c) { return '<th class="' + (c[0] === 'comm' ? '' : 'n') + '">' + esc(c[0]) + '</th>'; }).join('') + '</tr>';
+    var rows = s.processes.map(function (p) {
+      return '<tr>' + COLS.map(function (c) { return '<td class="' + (c[0] === 'comm' ? '' : 'n') + '">' + esc(cell(p[c[1]])) + '</td>'; }).join('') + '</tr>';
+    }).join('');
+    $('procs').innerHTML = head + (rows || '<tr><td colspan="' + COLS.length + '">No process uses KSM.</td></tr>');
+  }
+  draw(JSON.parse($('first').textContent));
+  if (typeof EventSource === 'undefined') { $('state').textContent = 'no EventSource: reload to refresh'; return; }
+  var events = 0;
+  var es = new EventSource(${scriptJson(eventsPath)});
+  es.addEventListener('ksm', function (e) {
+    events++;
+    $('events').textContent = String(events);
+    $('events').setAttribute('data-count', String(events));
+    $('state').textContent = 'live'; $('state').className = 'live';
+    draw(JSON.parse(e.data));
+  });
+  es.onerror = function () { $('state').textContent = 'disconnected, retrying'; $('state').className = 'down'; };
+})();
+</script>
+</body>
+</html>
+`;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[ch] ?? ch);
+}
