@@ -35,6 +35,7 @@ test('generateScenario scans every page in one batch and records after each wait
         for (const n of copy.values()) pages += n;
         regions.set(String(f['child']), copy);
       }
+      if (kind === 'munmap') regions.get(String(f['proc']))!.delete(String(f['region']));
       if (kind === 'sysfs' && f['path'] === 'ksm/run') run = Number(f['value']);
       if (kind === 'wait') {
         assert.equal(run, 1, `seed ${seed} step ${i}: a wait while run is ${run}`);

@@ -10,7 +10,9 @@
  * - a `wait` only comes when ksmd runs (run 1) and some live process has a private region
  *   with VM_MERGEABLE pages, so the wait can finish;
  * - writes that may fail are avoided: `max_page_sharing` is only written when nothing can be
- *   shared (before the first scan, or right after `run: 2`), since Linux answers EBUSY otherwise;
+ *   shared (before the first scan, or after `run: 2` in a scenario without forks: a process
+ *   forked before its parent's pages merged keeps the KSM page mapped), since Linux answers
+ *   EBUSY otherwise;
  * - `stable_node_chains_prune_millisecs` is 0 (prune at every lookup) or 60000 (never within a
  *   run), so chain pruning does not depend on how wall time compares with virtual time.
  *
@@ -282,8 +284,11 @@ class Generator {
         return;
       case 'run2':
         this.#setRun(2);
-        this.#mayShare = false;
-        if (this.chance(60)) this.#maxPageSharing();
+        // run 2 unmerges what registered mms map through mergeable VMAs; a KSM page that a
+        // process forked before merging still maps keeps its stable node, and Linux answers
+        // EBUSY to max_page_sharing (both backends agree). So only without forks.
+        if (this.#forks === 0) this.#mayShare = false;
+        if (this.chance(60) && !this.#mayShare) this.#maxPageSharing();
         return;
       case 'max_page_sharing':
         // Only where it must succeed: nothing is shared yet, or run 2 just unmerged all.
