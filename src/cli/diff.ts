@@ -12,6 +12,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import pc from 'picocolors';
 import { createKernelBackend } from '../backends/kernel/index.ts';
+import { findKsmUsers } from '../backends/kernel/procfs.ts';
 import { createModelBackend } from '../backends/model/index.ts';
 import { compareRuns, type RecordDiff } from '../scenario/compare.ts';
 import { loadScenario } from '../scenario/load.ts';
@@ -31,6 +32,9 @@ export interface DiffOptions {
   /** Notes of the kernel backend (a wait overshot its boundary...); collected regardless. */
   readonly onWarning?: (message: string) => void;
 }
+
+/** How a warning that other processes used KSM right after the kernel run begins. */
+export const INTERFERENCE = 'Other processes used KSM when the kernel run ended';
 
 /** One scenario run on both backends. */
 export interface ScenarioDiff {
@@ -67,6 +71,12 @@ export async function diffScenario(scenario: Scenario, opts: DiffOptions = {}): 
     },
   });
   const kernel = await runScenario(scenario, kernelBackend);
+  // The backend refuses to start beside other KSM users, but one that appears during the run
+  // puts its own pages into the global counters; say so when one is there afterwards.
+  const others = findKsmUsers(new Set([process.pid]));
+  if (others.length > 0) {
+    warnings.push(`${INTERFERENCE}: ${others.map((u) => `${u.pid} ${u.comm}`).join(', ')}; the kernel's global counters may include their pages`);
+  }
   const model = await runScenario(scenario, createModelBackend({ seed: opts.seed ?? 0 }));
   const out: ScenarioDiff = {
     scenario: scenario.name,
