@@ -326,7 +326,7 @@ export function registerKernel(program: Command, io: KernelIo, setExit: (code: n
       try {
         if (opts.http !== undefined) {
           const host = hostname();
-          server = await startWatchServer(sampler, (s) => renderLivePage(s, EVENTS_PATH, host), opts.http);
+          server = await startWatchServer(sampler, (s) => renderLivePage(s, EVENTS_PATH, host, opts.interval), { port: opts.http });
           io.stderr.write(`samepage: serving ${server.url} (events at ${EVENTS_PATH}; Ctrl-C to stop)\n`);
           extra.onServing?.(server.url);
         }

@@ -105,15 +105,33 @@ export interface WatchServer {
 /** The path of the event stream. */
 export const EVENTS_PATH = '/events';
 
+export interface WatchServerOptions {
+  /** TCP port on 127.0.0.1; 0 picks a free one. */
+  readonly port: number;
+  /**
+   * Events per stream before the server ends it; the page's EventSource then reconnects
+   * after `retryMs` and gets the latest reading at once. Bounded streams keep the page
+   * working where a never-ending response is a problem: headless Chromium's virtual time
+   * does not advance while a fetch is pending, and proxies drop idle long responses.
+   * Default 5.
+   */
+  readonly eventsPerStream?: number;
+  /** The `retry:` the page's EventSource waits before reconnecting; default 1000 ms. */
+  readonly retryMs?: number;
+}
+
 /**
- * Serves `page(sample)` at / and the sampler's readings as `text/event-stream` at /events,
- * on 127.0.0.1 only. Port 0 picks a free port.
+ * Serves `page(sample)` at / and the sampler's readings as `text/event-stream` at /events
+ * (the latest reading at once, then each new one), on 127.0.0.1 only.
  */
 export async function startWatchServer(
   sampler: KsmSampler,
   page: (s: KsmWatchSample) => string,
-  port: number,
+  options: WatchServerOptions,
 ): Promise<WatchServer> {
+  const perStream = options.eventsPerStream ?? 5;
+  const retryMs = options.retryMs ?? 1000;
+  const port = options.port;
   const streams = new Set<ServerResponse>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -133,17 +151,22 @@ export async function startWatchServer(
         'cache-control': 'no-store',
         connection: 'keep-alive',
       });
-      res.write('retry: 2000\n\n');
+      res.write(`retry: ${retryMs}\n\n`);
+      let sent = 0;
       const send = (s: KsmWatchSample): void => {
         res.write(`id: ${s.seq}\nevent: ksm\ndata: ${JSON.stringify(s)}\n\n`);
+        if (++sent >= perStream) {
+          done();
+          res.end();
+        }
       };
-      send(sampler.latest);
       const off = sampler.onSample(send);
       streams.add(res);
       const done = (): void => {
         off();
         streams.delete(res);
       };
+      send(sampler.latest);
       req.on('close', done);
       res.on('close', done);
       return;

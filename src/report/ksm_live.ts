@@ -131,8 +131,11 @@ function scriptJson(v: unknown): string {
  * The page of `watch --http`: the first reading is embedded so the page shows values at
  * once; an EventSource on `eventsPath` then redraws the counters, two small SVG line charts
  * (pages_sharing and pages_shared; general_profit) and the process table on every event.
+ * The server ends each stream after a few events and the EventSource reconnects, so an
+ * error with the source still connecting is routine; the page says "stale" only when no
+ * event came for three intervals (plus the reconnection delay).
  */
-export function renderLivePage(first: LiveSampleView, eventsPath: string, hostname: string): string {
+export function renderLivePage(first: LiveSampleView, eventsPath: string, hostname: string, intervalMs: number): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -234,16 +237,20 @@ svg text { font: 11px system-ui, sans-serif; fill: #555; }
   }
   draw(JSON.parse($('first').textContent));
   if (typeof EventSource === 'undefined') { $('state').textContent = 'no EventSource: reload to refresh'; return; }
-  var events = 0;
+  var events = 0, seq = -1, last = Date.now(), STALE_MS = 3 * ${Math.max(50, Math.round(intervalMs))} + 2000;
   var es = new EventSource(${scriptJson(eventsPath)});
   es.addEventListener('ksm', function (e) {
+    var d = JSON.parse(e.data);
     events++;
+    last = Date.now();
     $('events').textContent = String(events);
     $('events').setAttribute('data-count', String(events));
     $('state').textContent = 'live'; $('state').className = 'live';
-    draw(JSON.parse(e.data));
+    if (d.seq !== seq) { seq = d.seq; draw(d); }
   });
-  es.onerror = function () { $('state').textContent = 'disconnected, retrying'; $('state').className = 'down'; };
+  setInterval(function () {
+    if (Date.now() - last > STALE_MS) { $('state').textContent = 'stale: no reading for ' + Math.round((Date.now() - last) / 1000) + ' s'; $('state').className = 'down'; }
+  }, 1000);
 })();
 </script>
 </body>

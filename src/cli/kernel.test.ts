@@ -1,0 +1,350 @@
+/**
+ * `samepage kernel` on this machine. Reading tests need only /sys/kernel/mm/ksm; the page
+ * test needs /usr/bin/chromium; exec, exec --run and enable/disable need root (and ptrace
+ * for enable/disable). Each skips, saying why, where it cannot run. Tests that make a
+ * process a KSM user or write ksm/run hold the kernel tests' lock and the samepage KSM lock
+ * (src/backends/kernel/guard.ts), waiting for them, and restore every KSM value they saved.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { LockHeld, MachineGuard } from '../backends/kernel/guard.ts';
+import { readProcessMemory } from '../backends/kernel/procfs.ts';
+import { restorableValue, restoreKsm, saveKsm, type SavedFile } from '../backends/kernel/sysfs.ts';
+import { holdKernelTestLock } from '../backends/kernel/testing.ts';
+import { EXEC_MERGE, INJECT_PRCTL, missingHelper, nativeHelperPath, ptraceRefusal } from '../host/ksm_native.ts';
+import { type KsmStatus, readKsmStatus } from '../host/ksm_status.ts';
+import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
+import { renderLivePage } from '../report/ksm_live.ts';
+import { main, type Io } from './main.ts';
+
+const KSM = '/sys/kernel/mm/ksm';
+const CHROMIUM = '/usr/bin/chromium';
+
+function capture(): { io: Io; out: () => string; err: () => string } {
+  const sink = (chunks: string[]): Writable =>
+    new Writable({
+      write(chunk: Buffer | string, _enc, done) {
+        chunks.push(String(chunk));
+        done();
+      },
+    });
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { stdout: sink(out), stderr: sink(err), env: {} }, out: () => out.join(''), err: () => err.join('') };
+}
+
+/** The real interpreter: pyenv's python3 is a shell shim that would stand between us. */
+function python(): string | undefined {
+  try {
+    return execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Takes the samepage KSM lock, waiting for another run to finish; resolves to its release. */
+async function takeKsmLock(): Promise<() => void> {
+  const guard = new MachineGuard({ killAgents: () => undefined, onWarning: () => undefined });
+  for (let waited = 0; ; waited += 200) {
+    try {
+      guard.lock();
+      return () => guard.release();
+    } catch (err) {
+      if (!(err instanceof LockHeld) || waited > 600_000) throw err;
+      await sleep(200);
+    }
+  }
+}
+
+/** Saves every writable KSM file under the lock; `restore` puts them back under the lock (run=2 first). */
+async function saveKsmValues(): Promise<{ saved: SavedFile[]; restore: () => Promise<string[]> }> {
+  const unlock = await takeKsmLock();
+  let saved: SavedFile[];
+  try {
+    saved = saveKsm();
+  } finally {
+    unlock();
+  }
+  return {
+    saved,
+    restore: async () => {
+      const again = await takeKsmLock();
+      try {
+        // run=2 first, then every saved value; skipped when nothing differs, since run=2
+        // unmerges every process on the machine.
+        const changed = saved.filter((s) => restorableValue(readFileSync(s.path, 'utf8')) !== s.value);
+        return changed.length === 0 ? [] : restoreKsm(saved);
+      } finally {
+        again();
+      }
+    },
+  };
+}
+
+function liveSkip(): string | undefined {
+  if (process.platform !== 'linux') return 'not Linux';
+  if (!existsSync(KSM)) return `${KSM} is missing (no KSM in this kernel)`;
+  return undefined;
+}
+
+test('kernel status --json lists every sysfs file and the active processes by profit', async (t) => {
+  const why = liveSkip();
+  if (why !== undefined) return void t.skip(why);
+  const c = capture();
+  assert.equal(await main(['kernel', 'status', '--json'], c.io), 0, c.err());
+  const s = JSON.parse(c.out()) as KsmStatus;
+  assert.ok(typeof s.ksm['pages_sharing'] === 'number' && typeof s.ksm['run'] === 'number');
+  assert.ok(s.ksm['advisor_mode'] === undefined || ['none', 'scan-time'].includes(String(s.ksm['advisor_mode'])));
+  const profits = s.processes.map((p) => p.ksm_process_profit);
+  assert.deepEqual(profits, [...profits].sort((a, b) => b - a));
+  for (const p of s.processes) assert.equal(typeof p.ksm_merge_any, 'boolean');
+
+  const human = capture();
+  assert.equal(await main(['kernel', 'status'], human.io), 0, human.err());
+  assert.match(human.out(), /pages_sharing\s*│\s*\d+/);
+});
+
+test('kernel watch --http serves events until Ctrl-C, appending snapshots on a pipe', async (t) => {
+  const why = liveSkip();
+  if (why !== undefined) return void t.skip(why);
+  const c = capture();
+  const running = main(['kernel', 'watch', '--interval', '100', '--http', '0'], c.io);
+  let url: string | undefined;
+  for (let i = 0; i < 100 && url === undefined; i++) {
+    await sleep(50);
+    url = /serving (http:\/\/127\.0\.0\.1:\d+\/)/.exec(c.err())?.[1];
+  }
+  try {
+    assert.ok(url !== undefined, `no server URL on stderr: ${c.err()}`);
+    const res = await fetch(`${url}${EVENTS_PATH.slice(1)}`);
+    const reader = res.body!.getReader();
+    let text = '';
+    while ((text.match(/^event: ksm$/gm) ?? []).length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await reader.cancel();
+    assert.equal((text.match(/^event: ksm$/gm) ?? []).length, 2);
+  } finally {
+    process.emit('SIGINT', 'SIGINT');
+  }
+  assert.equal(await running, 0);
+  assert.ok((c.out().match(/\/sys\/kernel\/mm\/ksm at /g) ?? []).length >= 2, 'snapshots are appended');
+  assert.ok(!c.out().includes('\x1b['), 'no cursor movement on a pipe');
+});
+
+test('headless Chromium shows the live counters of /sys/kernel/mm/ksm, updated by events', async (t) => {
+  if (!existsSync(CHROMIUM)) return void t.skip(`${CHROMIUM} is not installed`);
+  const why = liveSkip();
+  if (why !== undefined) return void t.skip(why);
+  // Every reading the page could have been given: KSM is global and may change meanwhile.
+  const seen: KsmStatus[] = [];
+  const sampler = new KsmSampler({
+    intervalMs: 200,
+    read: () => {
+      const s = readKsmStatus();
+      seen.push(s);
+      return s;
+    },
+  });
+  sampler.start();
+  const server = await startWatchServer(sampler, (s) => renderLivePage(s, EVENTS_PATH, 'chromium-test', 200), { port: 0 });
+  const profile = mkdtempSync(join(tmpdir(), 'samepage-chromium-'));
+  try {
+    // Asynchronous: spawnSync would block the event loop, and with it the server.
+    const dom = await new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
+      const child = spawn(
+        CHROMIUM,
+        [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          `--user-data-dir=${profile}`,
+          '--virtual-time-budget=3000',
+          '--dump-dom',
+          server.url,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.once('error', reject);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, out, err });
+      });
+    });
+    assert.equal(dom.code, 0, `chromium failed: ${dom.err.slice(-2000)}`);
+    const field = (id: string): string | undefined => new RegExp(`id="${id}"[^>]*>([^<]*)<`).exec(dom.out)?.[1];
+    const events = Number(/id="events" data-count="(\d+)"/.exec(dom.out)?.[1] ?? 'NaN');
+    assert.ok(events >= 2, `the page received events (events=${events})`);
+    assert.equal(field('state'), 'live');
+    const shown = field('pages_sharing');
+    assert.ok(shown !== undefined && /^\d+$/.test(shown), `pages_sharing is shown as a number: ${String(shown)}`);
+    // The page's whole sysfs table is one reading of sysfs taken during the test.
+    const table = (s: KsmStatus): string => JSON.stringify(Object.keys(s.ksm).map((k) => `${k}=${String(s.ksm[k])}`).sort());
+    const domRows = [...dom.out.matchAll(/<td>([a-z_]+)<\/td><td class="n" id="ksm-[a-z_]+">([^<]*)<\/td>/g)].map((m) => `${m[1]}=${m[2]}`);
+    assert.ok(domRows.length >= 10, 'the page lists the files of /sys/kernel/mm/ksm');
+    assert.ok(
+      seen.some((s) => table(s) === JSON.stringify(domRows.sort()) && String(s.ksm['pages_sharing']) === shown),
+      `the page's values match a reading of sysfs (pages_sharing ${shown})`,
+    );
+    assert.ok((dom.out.match(/<polyline/g) ?? []).length >= 3, 'the history charts are drawn');
+  } finally {
+    sampler.stop();
+    await server.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+/** Why exec/enable tests cannot run here, or undefined. */
+function rootSkip(helper: string): string | undefined {
+  const why = liveSkip();
+  if (why !== undefined) return why;
+  if (process.getuid?.() !== 0) return 'not root';
+  return missingHelper(nativeHelperPath(helper));
+}
+
+test('kernel exec runs a program with MERGE_ANY set and passes its exit code through', async (t) => {
+  const why = rootSkip(EXEC_MERGE);
+  if (why !== undefined) return void t.skip(why);
+  const py = python();
+  if (py === undefined) return void t.skip('python3 is not installed');
+  const dir = mkdtempSync(join(tmpdir(), 'samepage-exec-'));
+  const releaseTests = await holdKernelTestLock(600_000);
+  const releaseKsm = await takeKsmLock(); // the program is a KSM user while it runs
+  try {
+    const out = join(dir, 'ksm_stat');
+    const prog = `import os, sys; open(sys.argv[1], 'w').write(open('/proc/self/ksm_stat').read() + 'child ' + os.popen('cat /proc/self/ksm_stat').read()); sys.exit(7)`;
+    const c = capture();
+    assert.equal(await main(['kernel', 'exec', py, '-c', prog, out], c.io), 7, c.err());
+    const text = readFileSync(out, 'utf8');
+    assert.match(text, /^ksm_merge_any: yes$/m);
+    assert.match(text, /child [\s\S]*ksm_merge_any: yes/, 'a child of the program inherits MERGE_ANY');
+
+    const missing = capture();
+    assert.equal(await main(['kernel', 'exec', '--', 'samepage-no-such-program'], missing.io), 127);
+  } finally {
+    releaseKsm();
+    releaseTests();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('kernel exec --run holds ksm/run at 1 for the program and restores it after', async (t) => {
+  const why = rootSkip(EXEC_MERGE);
+  if (why !== undefined) return void t.skip(why);
+  const py = python();
+  if (py === undefined) return void t.skip('python3 is not installed');
+  const dir = mkdtempSync(join(tmpdir(), 'samepage-exec-'));
+  const releaseTests = await holdKernelTestLock(600_000);
+  const ksm = await saveKsmValues();
+  try {
+    const runBefore = ksm.saved.find((s) => s.path.endsWith('/run'))?.value;
+    const out = join(dir, 'run');
+    const prog = `import sys; open(sys.argv[1], 'w').write(open('/sys/kernel/mm/ksm/run').read())`;
+    const c = capture();
+    assert.equal(await main(['kernel', 'exec', '--run', '--report-after', '0', '--', py, '-c', prog, out], c.io), 0, c.err());
+    assert.equal(readFileSync(out, 'utf8').trim(), '1');
+    // Restored by the command itself, before our own restore below.
+    assert.equal(readFileSync(`${KSM}/run`, 'utf8').trim(), runBefore);
+  } finally {
+    const problems = await ksm.restore();
+    releaseTests();
+    rmSync(dir, { recursive: true, force: true });
+    assert.deepEqual(problems, []);
+  }
+});
+
+/** A python3 holding 64 MiB of 0x55 that answers "N" on stdin with the byte at offset N. */
+const HOLDER = `
+import ctypes, sys
+b = bytearray(b"\\x55" * (64 << 20))
+addr = ctypes.addressof((ctypes.c_char * len(b)).from_buffer(b))
+print("ready", addr, flush=True)
+for line in sys.stdin:
+    print(b[int(line)], flush=True)
+`;
+
+async function ask(child: ChildProcess, offset: number): Promise<string> {
+  const answer = once(child.stdout!, 'data');
+  child.stdin!.write(`${offset}\n`);
+  const [data] = (await Promise.race([answer, sleep(5000).then(() => [Buffer.from('timeout')])])) as [Buffer];
+  return data.toString().trim();
+}
+
+function mergeAny(pid: number): string | undefined {
+  return /^ksm_merge_any:\s*(\S+)$/m.exec(readFileSync(`/proc/${pid}/ksm_stat`, 'utf8'))?.[1];
+}
+
+test('kernel enable/disable --pid make a running process set and clear MERGE_ANY, and it keeps running', async (t) => {
+  const why = rootSkip(INJECT_PRCTL) ?? ptraceRefusal();
+  if (why !== undefined) return void t.skip(why);
+  const py = python();
+  if (py === undefined) return void t.skip('python3 is not installed');
+  const releaseTests = await holdKernelTestLock(600_000);
+  const releaseKsm = await takeKsmLock(); // the target is a KSM user while enabled
+  const child = spawn(py, ['-c', HOLDER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    const [line] = (await Promise.race([once(child.stdout, 'data'), once(child, 'exit')])) as [unknown];
+    const ready = line instanceof Buffer ? /^ready (\d+)/.exec(line.toString()) : null;
+    assert.ok(ready?.[1] !== undefined, `python3 did not start: ${String(line)}`);
+    const pid = child.pid!;
+    const addr = Number(ready[1]);
+    assert.equal(mergeAny(pid), 'no');
+
+    // Can ptrace attach at all here (Yama, containers)? Probe with the real helper.
+    const c = capture();
+    const code = await main(['kernel', 'enable', '--pid', String(pid), '--json'], c.io);
+    const reports = JSON.parse(c.out() || '[]') as Array<{ pid: number; ok: boolean; result?: number; error?: string; ksm_merge_any?: boolean }>;
+    if (code !== 0 && /PTRACE_SEIZE.*not permitted/i.test(reports[0]?.error ?? '')) return void t.skip(`ptrace is not permitted here: ${reports[0]?.error ?? ''}`);
+    assert.equal(code, 0, `${c.out()}${c.err()}`);
+    assert.deepEqual(reports.map((r) => [r.pid, r.ok, r.result, r.ksm_merge_any]), [[pid, true, 0, true]]);
+    assert.equal(mergeAny(pid), 'yes');
+    // Still alive, answering, and its memory is intact.
+    assert.equal(await ask(child, 12345), '85');
+    assert.deepEqual([...readProcessMemory(pid, addr + 4096 * 100, 4)], [0x55, 0x55, 0x55, 0x55]);
+
+    const d = capture();
+    assert.equal(await main(['kernel', 'disable', '--pid', String(pid)], d.io), 0, d.err());
+    assert.match(d.out(), new RegExp(`^${pid} \\(python3?[^)]*\\): prctl\\(PR_SET_MEMORY_MERGE, 0\\) = 0; ksm_merge_any: no$`, 'm'));
+    assert.equal(mergeAny(pid), 'no');
+    assert.equal(await ask(child, 7), '85');
+    assert.equal(child.exitCode, null);
+  } finally {
+    child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    releaseKsm();
+    releaseTests();
+  }
+});
+
+test('kernel enable refuses a name no comm can have, and reports a missing process', async (t) => {
+  const why = rootSkip(INJECT_PRCTL) ?? ptraceRefusal();
+  if (why !== undefined) return void t.skip(why);
+  const long = capture();
+  assert.equal(await main(['kernel', 'enable', 'a-name-longer-than-15'], long.io), 2);
+  assert.match(long.err(), /at most 15 bytes/);
+  const none = capture();
+  assert.equal(await main(['kernel', 'enable', 'sp-none-such'], none.io), 1);
+  assert.match(none.err(), /no process has the comm "sp-none-such"/);
+  const both = capture();
+  assert.equal(await main(['kernel', 'disable'], both.io), 2);
+});
