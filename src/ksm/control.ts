@@ -122,15 +122,26 @@ export function ksmDisableMergeAny(ksm: Ksm, mm: MmStruct): number {
   return 0;
 }
 
+/**
+ * The flags of a VMA being created (mmap, brk): VM_MERGEABLE in a MERGE_ANY mm. ksmd may
+ * have dropped the mm's slot after a pass that found no mergeable VMA (MERGE_ANY stays
+ * set, MMF_VM_MERGEABLE goes): then the mm registers again here, as in 6.18 (measured:
+ * scenarios-diff/merge-any-mmap-after-slot-dropped.yaml).
+ * @linux mm/ksm.c ksm_vma_flags
+ */
+function ksmVmaFlags(ksm: Ksm, ksmd: Ksmd, mm: MmStruct, vmFlags: number): number {
+  if ((mm.flags & MMF_VM_MERGE_ANY) === 0 || !ksmShouldAddVma(vmFlags)) return vmFlags;
+  if ((mm.flags & MMF_VM_MERGEABLE) === 0) ksmEnter(ksm, ksmd, mm);
+  return vmFlags | VM_MERGEABLE;
+}
+
 /** The hooks the memory manager calls, bound to one Ksm and its ksmd. */
 export function ksmHooks(ksm: Ksm, ksmd: Ksmd): KsmHooks {
   return {
     ksmMadvise: (vma, start, end, advice, vmFlags) => ksmMadvise(ksm, ksmd, vma, start, end, advice, vmFlags),
     ksmEnableMergeAny: (mm) => ksmEnableMergeAny(ksm, ksmd, mm),
     ksmDisableMergeAny: (mm) => ksmDisableMergeAny(ksm, mm),
-    // @linux mm/ksm.c ksm_vma_flags
-    ksmVmaFlags: (mm, vmFlags) =>
-      (mm.flags & MMF_VM_MERGE_ANY) !== 0 && ksmShouldAddVma(vmFlags) ? vmFlags | VM_MERGEABLE : vmFlags,
+    ksmVmaFlags: (mm, vmFlags) => ksmVmaFlags(ksm, ksmd, mm, vmFlags),
     // @linux include/linux/ksm.h ksm_fork: the 6.18 counter fix included
     ksmFork: (mm) => {
       mm.ksmMergingPages = 0;
