@@ -315,6 +315,36 @@ static uint64_t num(const char *s)
 	return s ? strtoull(s, NULL, 0) : 0;
 }
 
+/*
+ * Where the next region of `size` bytes goes: the highest gap below REGION_TOP among this
+ * process's regions, exactly as the model's getUnmappedArea (src/mm/mmap.ts) places VMAs
+ * in an address space that holds only the scenario's regions. Letting the kernel choose
+ * would put regions in holes between the agent's own mappings (a hole of about 9 pages
+ * below the libraries is typical), so the order of regions, and whether a new region
+ * reuses an old one's address (and its stale rmap_item), would differ from the model's
+ * (scenarios-diff/layout-hole-remap.yaml). REGION_TOP lies far from the program, heap,
+ * libraries and stack of an x86_64 process with ASLR (PIE at 0x55.., mmap_base at least
+ * 0x7eff.. with 28 random bits), so MAP_FIXED_NOREPLACE finds it free. Returns 0 when
+ * nothing fits.
+ */
+#define REGION_TOP 0x400000000000UL
+static uintptr_t place_region(const struct agent *a, uint64_t size)
+{
+	uintptr_t end = REGION_TOP;
+	for (;;) {
+		if (size > end)
+			return 0;
+		uintptr_t start = end - size;
+		uintptr_t below = end;
+		for (int i = 0; i < a->nregions; i++)
+			if (a->regions[i].start < end && a->regions[i].end > start && a->regions[i].start < below)
+				below = a->regions[i].start;
+		if (below == end)
+			return start;
+		end = below;
+	}
+}
+
 static void cmd_mmap(struct agent *a, char **arg)
 {
 	uint64_t size = num(arg[0]);
@@ -324,10 +354,15 @@ static void cmd_mmap(struct agent *a, char **arg)
 		reply(a, "err too many regions");
 		return;
 	}
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+	uintptr_t at = place_region(a, size);
+	if (at == 0) {
+		reply(a, "err mmap: no room below the region arena's top");
+		return;
+	}
+	void *p = mmap((void *)at, size, PROT_READ | PROT_WRITE,
+		       (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p == MAP_FAILED) {
-		reply(a, "err mmap: %s", strerror(errno));
+		reply(a, "err mmap at %#lx: %s", (unsigned long)at, strerror(errno));
 		return;
 	}
 	/* THP would make KSM walk (and split) huge pages; the model has 4 KiB pages only. */

@@ -22,8 +22,13 @@ import { loadScenario } from '../src/scenario/load.ts';
 import { parseScenario } from '../src/scenario/parse.ts';
 import type { Scenario } from '../src/scenario/types.ts';
 
-const DIR = join(import.meta.dirname, '..', '..', 'scenarios');
-const SCENARIOS = existsSync(DIR) ? DIR : join(import.meta.dirname, '..', 'scenarios');
+/** `name` at the repository root, from dist/test or from test. */
+function rootDir(name: string): string {
+  const fromDist = join(import.meta.dirname, '..', '..', name);
+  return existsSync(fromDist) ? fromDist : join(import.meta.dirname, '..', name);
+}
+/** Shipped scenarios, and the minimal reproductions of disagreements found so far. */
+const DIRS = ['scenarios', 'scenarios-diff'];
 const DEFAULT_SEEDS = 200;
 
 function seedCount(): number {
@@ -71,14 +76,17 @@ async function assertAgree(scenario: Scenario, source: string, text?: string): P
 
 if (skip === undefined) {
   const nodes = liveNumaNodes() ?? 1;
-  for (const file of readdirSync(SCENARIOS).filter((f) => f.endsWith('.yaml')).sort()) {
-    const loaded = await loadScenario(join(SCENARIOS, file));
-    const needs = loaded.ok ? loaded.scenario.machine.numaNodes : 1;
-    const why = needs > nodes ? `needs ${needs} NUMA nodes, this machine has ${nodes}` : undefined;
-    test(`differential: scenarios/${file} agrees on kernel and model`, why === undefined ? {} : { skip: why }, async () => {
-      assert.ok(loaded.ok, `scenarios/${file} does not parse`);
-      await assertAgree(loaded.scenario, `scenarios/${file}`);
-    });
+  for (const dir of DIRS) {
+    const path = rootDir(dir);
+    for (const file of readdirSync(path).filter((f) => f.endsWith('.yaml')).sort()) {
+      const loaded = await loadScenario(join(path, file));
+      const needs = loaded.ok ? loaded.scenario.machine.numaNodes : 1;
+      const why = needs > nodes ? `needs ${needs} NUMA nodes, this machine has ${nodes}` : undefined;
+      test(`differential: ${dir}/${file} agrees on kernel and model`, why === undefined ? {} : { skip: why }, async () => {
+        assert.ok(loaded.ok, `${dir}/${file} does not parse`);
+        await assertAgree(loaded.scenario, `${dir}/${file}`);
+      });
+    }
   }
 
   for (let seed = 0; seed < seedCount(); seed++) {
