@@ -7,87 +7,24 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { LockHeld, MachineGuard } from '../backends/kernel/guard.ts';
 import { readProcessMemory } from '../backends/kernel/procfs.ts';
-import { restorableValue, restoreKsm, saveKsm, type SavedFile } from '../backends/kernel/sysfs.ts';
-import { holdKernelTestLock } from '../backends/kernel/testing.ts';
+import { holdKernelTestLock, saveKsmValues, takeKsmLock } from '../backends/kernel/testing.ts';
 import { EXEC_MERGE, INJECT_PRCTL, missingHelper, nativeHelperPath, ptraceRefusal } from '../host/ksm_native.ts';
 import { type KsmStatus, readKsmStatus } from '../host/ksm_status.ts';
 import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
 import { renderLivePage } from '../report/ksm_live.ts';
-import { main, type Io } from './main.ts';
+import { main } from './main.ts';
+import { capture, realPython as python } from './testing.ts';
 
 const KSM = '/sys/kernel/mm/ksm';
 const CHROMIUM = '/usr/bin/chromium';
 
-function capture(): { io: Io; out: () => string; err: () => string } {
-  const sink = (chunks: string[]): Writable =>
-    new Writable({
-      write(chunk: Buffer | string, _enc, done) {
-        chunks.push(String(chunk));
-        done();
-      },
-    });
-  const out: string[] = [];
-  const err: string[] = [];
-  return { io: { stdout: sink(out), stderr: sink(err), env: {} }, out: () => out.join(''), err: () => err.join('') };
-}
-
-/** The real interpreter: pyenv's python3 is a shell shim that would stand between us. */
-function python(): string | undefined {
-  try {
-    return execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
-  } catch {
-    return undefined;
-  }
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Takes the samepage KSM lock, waiting for another run to finish; resolves to its release. */
-async function takeKsmLock(): Promise<() => void> {
-  const guard = new MachineGuard({ killAgents: () => undefined, onWarning: () => undefined });
-  for (let waited = 0; ; waited += 200) {
-    try {
-      guard.lock();
-      return () => guard.release();
-    } catch (err) {
-      if (!(err instanceof LockHeld) || waited > 600_000) throw err;
-      await sleep(200);
-    }
-  }
-}
-
-/** Saves every writable KSM file under the lock; `restore` puts them back under the lock (run=2 first). */
-async function saveKsmValues(): Promise<{ saved: SavedFile[]; restore: () => Promise<string[]> }> {
-  const unlock = await takeKsmLock();
-  let saved: SavedFile[];
-  try {
-    saved = saveKsm();
-  } finally {
-    unlock();
-  }
-  return {
-    saved,
-    restore: async () => {
-      const again = await takeKsmLock();
-      try {
-        // run=2 first, then every saved value; skipped when nothing differs, since run=2
-        // unmerges every process on the machine.
-        const changed = saved.filter((s) => restorableValue(readFileSync(s.path, 'utf8')) !== s.value);
-        return changed.length === 0 ? [] : restoreKsm(saved);
-      } finally {
-        again();
-      }
-    },
-  };
-}
 
 function liveSkip(): string | undefined {
   if (process.platform !== 'linux') return 'not Linux';

@@ -1,21 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { main, type Io } from './main.ts';
-
-/** An Io that collects what main writes. */
-function capture(): { io: Io; out: () => string; err: () => string } {
-  const sink = (chunks: string[]): Writable =>
-    new Writable({
-      write(chunk: Buffer | string, _enc, done) {
-        chunks.push(String(chunk));
-        done();
-      },
-    });
-  const out: string[] = [];
-  const err: string[] = [];
-  return { io: { stdout: sink(out), stderr: sink(err), env: {} }, out: () => out.join(''), err: () => err.join('') };
-}
+import { main } from './main.ts';
+import { capture } from './testing.ts';
 
 test('main prints help explaining samepage and exits 0', async () => {
   const c = capture();

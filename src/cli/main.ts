@@ -23,6 +23,7 @@ import { registerDiff } from './diff.ts';
 import { registerCompare } from './compare.ts';
 import { registerShell } from './shell.ts';
 import { registerStats } from './stats.ts';
+import { registerPredict } from './predict.ts';
 import { renderHtmlReport } from '../report/html.ts';
 import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
@@ -138,6 +139,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerCompare(program, io, setExit);
   registerShell(program, io, setExit);
   registerStats(program, io, setExit);
+  registerPredict(program, io, setExit);
   registerKernel(program, io, setExit);
 
   addBenchCommand(program, io);

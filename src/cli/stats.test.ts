@@ -3,21 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { main, type Io } from './main.ts';
-
-function capture(): { io: Io; out: () => string; err: () => string } {
-  const sink = (chunks: string[]): Writable =>
-    new Writable({
-      write(chunk: Buffer | string, _enc, done) {
-        chunks.push(String(chunk));
-        done();
-      },
-    });
-  const out: string[] = [];
-  const err: string[] = [];
-  return { io: { stdout: sink(out), stderr: sink(err), env: {} }, out: () => out.join(''), err: () => err.join('') };
-}
+import { main } from './main.ts';
+import { capture } from './testing.ts';
 
 const SCENARIO = `version: 1
 name: stats-cli

@@ -26,6 +26,23 @@ export function writeUser(mmgr: MemoryManager, mm: MmStruct, addr: number, bytes
   return 0;
 }
 
+/**
+ * Stores a whole page at `addr` (page aligned) whose bytes are the ContentStore content
+ * `content`: the caller's reference to it passes to the page. The same as a process writing
+ * those 4096 bytes, without copying them (loading a snapshot shares each distinct page).
+ */
+export function writeUserPage(mmgr: MemoryManager, mm: MmStruct, addr: number, content: number): number {
+  const pfn = faultInPage(mmgr, mm, addr, true);
+  if (pfn < 0) {
+    mmgr.contents.release(content);
+    return -EFAULT;
+  }
+  const c = mmgr.frames.content;
+  mmgr.contents.release(c[pfn]!);
+  c[pfn] = content;
+  return 0;
+}
+
 /** Calls `sink` with the bytes of [addr, addr+len), page piece by page piece. */
 export function readUser(
   mmgr: MemoryManager, mm: MmStruct, addr: number, len: number,

@@ -2,12 +2,12 @@
  * Helpers for tests and tools that drive the kernel backend directly, without a scenario
  * file: why it cannot run here, and a bare Scenario to start it with.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Scenario } from '../../scenario/types.ts';
 import { defaultAgentPath } from './agent.ts';
 import { findKsmUsers } from './procfs.ts';
-import { checkKsmWritable, KSM_DIR } from './sysfs.ts';
-import { LOCK_DIR, tryLock, unlock } from './guard.ts';
+import { checkKsmWritable, KSM_DIR, restorableValue, restoreKsm, saveKsm, type SavedFile } from './sysfs.ts';
+import { LOCK_DIR, LockHeld, MachineGuard, tryLock, unlock } from './guard.ts';
 
 /**
  * Why the kernel backend cannot run on this machine, or undefined when it can. `machineOnly`
@@ -56,4 +56,43 @@ export async function holdKernelTestLock(waitMs = 300_000): Promise<() => void> 
     if (performance.now() > deadline) throw new Error(`Kernel tests of pid ${holder} still hold ${path}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/** Takes the samepage KSM lock, waiting for another run to finish; resolves to its release. */
+export async function takeKsmLock(): Promise<() => void> {
+  const guard = new MachineGuard({ killAgents: () => undefined, onWarning: () => undefined });
+  for (let waited = 0; ; waited += 200) {
+    try {
+      guard.lock();
+      return () => guard.release();
+    } catch (err) {
+      if (!(err instanceof LockHeld) || waited > 600_000) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/** Saves every writable KSM file under the lock; `restore` puts them back under the lock (run=2 first). */
+export async function saveKsmValues(): Promise<{ saved: SavedFile[]; restore: () => Promise<string[]> }> {
+  const unlock = await takeKsmLock();
+  let saved: SavedFile[];
+  try {
+    saved = saveKsm();
+  } finally {
+    unlock();
+  }
+  return {
+    saved,
+    restore: async () => {
+      const again = await takeKsmLock();
+      try {
+        // run=2 first, then every saved value; skipped when nothing differs, since run=2
+        // unmerges every process on the machine.
+        const changed = saved.filter((s) => restorableValue(readFileSync(s.path, 'utf8')) !== s.value);
+        return changed.length === 0 ? [] : restoreKsm(saved);
+      } finally {
+        again();
+      }
+    },
+  };
 }

@@ -8,7 +8,7 @@ import { doMmap, doMunmap } from '../../mm/mmap.ts';
 import type { MmStruct } from '../../mm/mm_struct.ts';
 import { doPrctl } from '../../mm/prctl.ts';
 import { execTask, exitTask, forkTask, spawnTask } from '../../mm/process.ts';
-import { fillUser, readUser, writeUser } from '../../mm/uaccess.ts';
+import { fillUser, readUser, writeUser, writeUserPage } from '../../mm/uaccess.ts';
 import { ksmProcessProfit, procKsmStat } from '../../sysfs/proc_ksm.ts';
 import { createSystem, runFor, runFullScans, sysfsRead, sysfsWrite, type System } from '../../system.ts';
 import type { Backend } from '../../scenario/backend.ts';
@@ -82,6 +82,44 @@ export class ModelBackend implements Backend {
     const addr = doMmap(this.system().mmgr, p.task.mm, size, opts);
     if (addr < 0) throw new StepError(`mmap of ${size} bytes failed with errno ${-addr}`);
     p.regions.set(region, { addr, size });
+  }
+
+  /**
+   * Maps a private anonymous region at a fixed address (loading a snapshot, whose pages have
+   * the addresses the real process had). Not a scenario step: scenarios never name addresses.
+   */
+  mmapAt(proc: string, region: string, addr: number, size: number): void {
+    const p = this.proc(proc);
+    const got = doMmap(this.system().mmgr, p.task.mm, size, { addr });
+    if (got < 0) throw new StepError(`mmap of ${size} bytes at 0x${addr.toString(16)} failed with errno ${-got}`);
+    p.regions.set(region, { addr, size });
+  }
+
+  /**
+   * Stores the page at `addr` of `proc` with content `content` of the machine's
+   * ContentStore (see internPage), as a write of its 4096 bytes would.
+   */
+  writePage(proc: string, addr: number, content: number): void {
+    const p = this.proc(proc);
+    const mmgr = this.system().mmgr;
+    if (writeUserPage(mmgr, p.task.mm, addr, mmgr.contents.retain(content)) !== 0) {
+      throw new StepError(`write to ${proc} at 0x${addr.toString(16)} faulted`);
+    }
+  }
+
+  /** A content id for these 4096 bytes, shared with any identical one; the caller owns a reference. */
+  internPage(bytes: Uint8Array, offset: number): number {
+    return this.system().mmgr.contents.intern(bytes, offset);
+  }
+
+  /** Drops a reference taken by internPage. */
+  releasePage(content: number): void {
+    this.system().mmgr.contents.release(content);
+  }
+
+  /** The scenario's names of the processes alive now, with their program names. */
+  processes(): ReadonlyArray<{ readonly proc: string; readonly comm: string }> {
+    return [...this.procs].map(([proc, p]) => ({ proc, comm: p.task.comm }));
   }
 
   async fill(proc: string, region: string, pattern: Pattern, offset: number, size: number | undefined): Promise<void> {

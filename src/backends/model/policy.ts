@@ -2,7 +2,7 @@ import { runScenario } from '../../scenario/run.ts';
 import type { CounterRecord, RunResult } from '../../scenario/records.ts';
 import type { Scenario, Step } from '../../scenario/types.ts';
 import { runFullScans, runKsmPlusFullScans, sysfsWrite } from '../../system.ts';
-import { createModelBackend } from './index.ts';
+import { createModelBackend, type ModelBackend } from './index.ts';
 
 export type Policy = 'ksm' | 'ksm+';
 
@@ -63,10 +63,21 @@ export async function runPolicy(
 ): Promise<PolicyResult> {
   const backend = createModelBackend({ seed: opts.seed });
   const run = await runScenario(withPolicy(scenario, policy), backend);
+  return settle(backend, policy, run, opts);
+}
+
+/**
+ * Keeps the policy's scanner running on `backend`'s machine until the counters settle (see
+ * runPolicy) and reports what it achieved. `run` is what ran before (kept in the result).
+ */
+export async function settle(
+  backend: ModelBackend, policy: Policy, run: RunResult,
+  opts: { quiet?: number; maxScans?: number; onScan?: (n: number) => void },
+): Promise<PolicyResult> {
   const sys = backend.system();
   const scanner = policy === 'ksm' ? sys.ksm : sys.ksmplus.trees;
   if (policy === 'ksm' && sys.ksm.run !== 1) sysfsWrite(sys, 'ksm/run', '1');
-  const t0 = run.records.length > 0 ? 0 : sys.clock.now();
+  const t0 = sys.clock.now();
   const quiet = opts.quiet ?? 3;
   const maxScans = opts.maxScans ?? 400;
   const merged = () => sys.mmgr.liveTasks().reduce((n, t) => n + t.mm.ksmMergingPages, 0);
