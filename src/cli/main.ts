@@ -19,6 +19,7 @@ import { createModelBackend } from '../backends/model/index.ts';
 import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
 import { renderRunResult } from '../report/table.ts';
 import { formatJson } from '../report/json.ts';
+import { packageRoot as findPackageRoot } from '../lib/package_root.ts';
 import { registerDiff } from './diff.ts';
 import { registerCompare } from './compare.ts';
 import { registerShell } from './shell.ts';
@@ -248,13 +249,7 @@ function parseSeed(value: string): number {
 
 /** The installed package's root (holds package.json and scenarios/), from src/ or dist/src/. */
 function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('Cannot find package.json above the samepage command');
-    dir = up;
-  }
-  return dir;
+  return findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 }
 
 function packageVersion(): string {

@@ -15,6 +15,8 @@ import type { Backend } from '../../scenario/backend.ts';
 import { StepError } from '../../scenario/backend.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
+import type { CostModel } from '../../ksm/cost.ts';
+import { calibratedCost } from './calibration.ts';
 
 interface Region {
   readonly addr: number;
@@ -28,6 +30,8 @@ interface Proc {
 
 export interface ModelBackendOptions {
   readonly seed: number;
+  /** ksmd's CPU cost; default: the calibration file (see calibration.ts). */
+  readonly cost?: CostModel;
   /** Called with full-scan progress during long waits. */
   readonly onWaitProgress?: (done: number, target: number) => void;
 }
@@ -50,7 +54,9 @@ export class ModelBackend implements Backend {
   }
 
   async start(scenario: Scenario): Promise<void> {
-    this.sys = createSystem({ ram: scenario.machine.ram, numaNodes: scenario.machine.numaNodes, seed: this.opts.seed });
+    this.sys = createSystem({
+      ram: scenario.machine.ram, numaNodes: scenario.machine.numaNodes, seed: this.opts.seed, cost: this.opts.cost ?? calibratedCost(),
+    });
     for (const [file, value] of scenario.ksm) {
       const err = sysfsWrite(this.sys, `ksm/${file}`, value);
       if (err !== 0) throw new StepError(`Initial ksm.${file}: writing "${value}" failed with errno ${-err}`);

@@ -15,11 +15,11 @@ import { doMmap } from '../../mm/mmap.ts';
 import { exitTask, forkTask, spawnTask } from '../../mm/process.ts';
 import { fillUser } from '../../mm/uaccess.ts';
 import type { CostModel } from '../../ksm/cost.ts';
-import { DEFAULT_COST } from '../../ksm/cost.ts';
+import { COST_KEYS, DEFAULT_COST } from '../../ksm/cost.ts';
 import { createSystem, runFullScans, sysfsRead, sysfsWrite, type System } from '../../system.ts';
 import type { Workload } from './workloads.ts';
 
-export const COST_KEYS = ['visitNs', 'skipNs', 'checksumNs', 'memcmpNs', 'memcmpEqualNs', 'mergeNs', 'freeNs'] as const;
+export { COST_KEYS };
 export type CostKey = (typeof COST_KEYS)[number];
 export type EventCounts = Record<CostKey, number>;
 
