@@ -26,6 +26,8 @@ export interface SystemOptions {
   readonly cost?: CostModel;
   /** Seed of the machine's randomness (KSM+'s sampling). */
   readonly seed?: number;
+  /** Tests: prove the model's caches against a recomputation on every hit (slow). */
+  readonly checkCaches?: boolean;
 }
 
 /** One simulated machine: the memory manager, KSM and its ksmd, and their sysfs. */
@@ -59,6 +61,8 @@ export function createSystem(opts: SystemOptions): System {
   mmgr.hooks = ksmHooks(ksm, ksmd);
   const ksmplus = new KsmPlus(mmgr, events, opts.cost ?? DEFAULT_COST, opts.seed ?? 0);
   const ksmplusd = new KsmPlusDaemon(ksmplus, events);
+  ksm.checkWalkCache = opts.checkCaches === true;
+  ksmplus.trees.checkWalkCache = opts.checkCaches === true;
   const sysfs = new Map<string, AttributeGroup>([
     ['ksm', ksmSysfs(ksm, ksmd)],
     ['ksm+', ksmPlusSysfs(ksmplus, ksmplusd)],

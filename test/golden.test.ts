@@ -23,7 +23,7 @@ for (const file of files) {
   test(`golden scenario ${file} holds on the model`, async () => {
     const parsed = await loadScenario(join(dir, file));
     assert.ok(parsed.ok, `scenario ${file} does not parse`);
-    const result = await runScenario(parsed.scenario, createModelBackend({ seed: 0 }));
+    const result = await runScenario(parsed.scenario, createModelBackend({ seed: 0, checkCaches: true }));
     const failed = result.expects.filter((e) => !e.ok);
     assert.deepEqual(failed, [], `${file}: expects failed on the model`);
     const kernelFile = join(dir, file.replace(/\.yaml$/, '.kernel.json'));

@@ -8,6 +8,10 @@ export interface PageOps {
   compare(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number): number;
 }
 
+const STATE_SUM = 1;
+const STATE_INTERNED = 2;
+const STATE_KEY = 4;
+
 /** Pages per storage chunk: 256 pages = 1 MiB, so the chunk and slot of an id are shifts. */
 const CHUNK_SHIFT = 8;
 const CHUNK_PAGES = 1 << CHUNK_SHIFT;
@@ -27,7 +31,14 @@ export class ContentStore {
   private readonly chunks: Buffer[] = [];
   private refs = new Int32Array(1024);
   private sums = new Uint32Array(1024);
-  /** 1: checksum cached; 2: entered in the intern table. */
+  /**
+   * The first 8 bytes of a content as two big-endian u32 (cached with STATE_KEY): memcmp
+   * order of pages that differ there, which random pages almost always do, without
+   * reading the pages. Tree walks compare a page with ~log2(n) others per visit.
+   */
+  private key0 = new Uint32Array(1024);
+  private key1 = new Uint32Array(1024);
+  /** STATE_SUM: checksum cached; STATE_INTERNED: in the intern table; STATE_KEY: key cached. */
   private state = new Uint8Array(1024);
   private readonly freeIds: number[] = [];
   private nextId = 0;
@@ -82,17 +93,44 @@ export class ContentStore {
 
   /** KSM's checksum of the content, computed once per content. */
   checksum(id: number): number {
-    if ((this.state[id]! & 1) === 0) {
+    if ((this.state[id]! & STATE_SUM) === 0) {
       this.sums[id] = this.ops.checksum(this.bufferOf(id), this.offsetOf(id));
-      this.state[id]! |= 1;
+      this.state[id]! |= STATE_SUM;
+      // The page was just read: its first bytes cost nothing now, a cache miss later.
+      if ((this.state[id]! & STATE_KEY) === 0) this.cacheKey(id);
     }
     return this.sums[id]!;
   }
 
-  /** memcmp of two contents; equal ids are equal without looking at a byte. */
+  /**
+   * memcmp of two contents: -1, 0 or 1. Equal ids are equal without looking at a byte;
+   * contents whose first 8 bytes differ are ordered by their cached keys.
+   */
   compare(a: number, b: number): number {
     if (a === b) return 0;
+    if ((this.state[a]! & STATE_KEY) === 0) this.cacheKey(a);
+    if ((this.state[b]! & STATE_KEY) === 0) this.cacheKey(b);
+    const a0 = this.key0[a]!;
+    const b0 = this.key0[b]!;
+    if (a0 !== b0) return a0 < b0 ? -1 : 1;
+    const a1 = this.key1[a]!;
+    const b1 = this.key1[b]!;
+    if (a1 !== b1) return a1 < b1 ? -1 : 1;
     return this.ops.compare(this.bufferOf(a), this.offsetOf(a), this.bufferOf(b), this.offsetOf(b));
+  }
+
+  /** The first 4 bytes of a content, big-endian: memcmp order of contents they tell apart. */
+  prefixKey(id: number): number {
+    if ((this.state[id]! & STATE_KEY) === 0) this.cacheKey(id);
+    return this.key0[id]!;
+  }
+
+  private cacheKey(id: number): void {
+    const buf = this.bufferOf(id);
+    const off = this.offsetOf(id);
+    this.key0[id] = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+    this.key1[id] = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
+    this.state[id]! |= STATE_KEY;
   }
 
   /**
@@ -110,7 +148,7 @@ export class ContentStore {
     const id = this.alloc();
     this.bufferOf(id).set(src.subarray(srcOff, srcOff + PAGE_SIZE), this.offsetOf(id));
     this.sums[id] = sum;
-    this.state[id] = 1;
+    this.state[id] = STATE_SUM;
     this.internId(id);
     return id;
   }
@@ -163,6 +201,12 @@ export class ContentStore {
     const state = new Uint8Array(n);
     state.set(this.state);
     this.state = state;
+    const key0 = new Uint32Array(n);
+    key0.set(this.key0);
+    this.key0 = key0;
+    const key1 = new Uint32Array(n);
+    key1.set(this.key1);
+    this.key1 = key1;
   }
 
   private internId(id: number): void {
@@ -170,12 +214,12 @@ export class ContentStore {
     const bucket = this.interned.get(sum);
     if (bucket === undefined) this.interned.set(sum, [id]);
     else bucket.push(id);
-    this.state[id]! |= 2;
+    this.state[id]! |= STATE_INTERNED;
   }
 
   /** Drops the cached checksum and the intern entry: the bytes are about to change or go. */
   private forget(id: number): void {
-    if ((this.state[id]! & 2) !== 0) {
+    if ((this.state[id]! & STATE_INTERNED) !== 0) {
       const bucket = this.interned.get(this.sums[id]!)!;
       const i = bucket.indexOf(id);
       bucket.splice(i, 1);

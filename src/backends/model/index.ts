@@ -32,6 +32,8 @@ export interface ModelBackendOptions {
   readonly seed: number;
   /** ksmd's CPU cost; default: the calibration file (see calibration.ts). */
   readonly cost?: CostModel;
+  /** Tests: prove the model's caches on every hit (see SystemOptions.checkCaches). */
+  readonly checkCaches?: boolean;
   /** Called with full-scan progress during long waits. */
   readonly onWaitProgress?: (done: number, target: number) => void;
 }
@@ -56,6 +58,7 @@ export class ModelBackend implements Backend {
   async start(scenario: Scenario): Promise<void> {
     this.sys = createSystem({
       ram: scenario.machine.ram, numaNodes: scenario.machine.numaNodes, seed: this.opts.seed, cost: this.opts.cost ?? calibratedCost(),
+      checkCaches: this.opts.checkCaches === true,
     });
     for (const [file, value] of scenario.ksm) {
       const err = sysfsWrite(this.sys, `ksm/${file}`, value);
