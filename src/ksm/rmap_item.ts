@@ -6,7 +6,7 @@ import type { MmStruct } from '../mm/mm_struct.ts';
  * the RmapItems table. 0 is NULL.
  *
  * Rows rather than objects because there is one per scanned page: a model of 64 GiB holds
- * 16 Mi of them, and as columns of typed arrays an item costs 73 bytes and no garbage
+ * 16 Mi of them, and as columns of typed arrays an item costs 71 bytes and no garbage
  * collection, against about 190 for an object with boxed numbers. Kernel field names are
  * the column names: `items.oldchecksum[item]` is `rmap_item->oldchecksum`.
  */
@@ -15,6 +15,23 @@ export type RmapItem = number;
 /** The NULL rmap_item. */
 export const NULL_ITEM: RmapItem = 0;
 
+/**
+ * The row's unstable-tree fields, interleaved in `node` (NODE_STRIDE int32 per row) because
+ * a tree walk reads them together, one cache line per step instead of one per column:
+ * the rb links and colour, and the walk cache (see unstable_tree.ts): the frame
+ * get_mergeable_page found (-1: none), the first 4 bytes of its content, and the
+ * MemoryGeneration it was read at, as two 32-bit halves (0, 0: nothing cached).
+ */
+export const NODE_STRIDE = 8;
+export const N_PARENT = 0;
+export const N_LEFT = 1;
+export const N_RIGHT = 2;
+export const N_RED = 3;
+export const N_TREE_PFN = 4;
+export const N_TREE_KEY = 5;
+export const N_TREE_GEN_LO = 6;
+export const N_TREE_GEN_HI = 7;
+
 /** Rows the table starts with; it grows by half, up to the size hint and past it. */
 const INITIAL_ROWS = 1024;
 
@@ -22,8 +39,8 @@ const INITIAL_ROWS = 1024;
  * Every rmap_item of one scanner, and the heads of its lists. The kernel keeps the flags in
  * the low bits of `address`; here they are the column `flags` (SEQNR_MASK | UNSTABLE_FLAG |
  * STABLE_FLAG) and `address` stays page aligned. The kernel's unions are spelled out: the
- * rb columns serve while the item is in the unstable tree, `head` and the hlist links while
- * it is on a stable node.
+ * `node` fields serve while the item is in the unstable tree, `head` and the hlist links
+ * while it is on a stable node.
  *
  * A list head (mm_slot->rmap_list, a KSM+ vma_node's list, ksm_scan.rmap_list's target) is a
  * row too, whose `rmapList` is the first item: a link is then always a row, as the kernel's
@@ -48,22 +65,12 @@ export class RmapItems implements RbStore<RmapItem> {
   remainingSkips: Uint8Array;
   /** NUMA tree the item was inserted in while unstable. */
   nid: Uint8Array;
-  rbParent: Int32Array;
-  rbLeft: Int32Array;
-  rbRight: Int32Array;
-  rbRed: Uint8Array;
+  /** The unstable-tree fields of every row, NODE_STRIDE per row (see N_*). */
+  node: Int32Array;
   /** Id of the stable node (regular node or dup) the item is attached to; 0 none. */
   head: Int32Array;
   hlistNext: Int32Array;
   hlistPrev: Int32Array;
-  /**
-   * The unstable-tree walk's cache of get_mergeable_page for this item (the model's own,
-   * see unstable_tree.ts): the frame (-1: none), the first 4 bytes of its content, and the
-   * MemoryGeneration they were read at (0: nothing cached).
-   */
-  treePfn: Int32Array;
-  treeKey: Uint32Array;
-  treeGen: Float64Array;
 
   /** The mm of each `mmIndex`, with the number of rows that use it (freed at 0). */
   private readonly mms: Array<MmStruct | undefined> = [undefined];
@@ -88,16 +95,10 @@ export class RmapItems implements RbStore<RmapItem> {
     this.age = new Uint8Array(this.capacity);
     this.remainingSkips = new Uint8Array(this.capacity);
     this.nid = new Uint8Array(this.capacity);
-    this.rbParent = new Int32Array(this.capacity);
-    this.rbLeft = new Int32Array(this.capacity);
-    this.rbRight = new Int32Array(this.capacity);
-    this.rbRed = new Uint8Array(this.capacity);
+    this.node = new Int32Array(this.capacity * NODE_STRIDE);
     this.head = new Int32Array(this.capacity);
     this.hlistNext = new Int32Array(this.capacity);
     this.hlistPrev = new Int32Array(this.capacity);
-    this.treePfn = new Int32Array(this.capacity);
-    this.treeKey = new Uint32Array(this.capacity);
-    this.treeGen = new Float64Array(this.capacity);
   }
 
   /** A zeroed rmap_item for (mm, address): alloc_rmap_item's kmem_cache_zalloc. */
@@ -140,28 +141,28 @@ export class RmapItems implements RbStore<RmapItem> {
   }
 
   parent(n: RmapItem): RmapItem {
-    return this.rbParent[n]!;
+    return this.node[n * NODE_STRIDE + N_PARENT]!;
   }
   left(n: RmapItem): RmapItem {
-    return this.rbLeft[n]!;
+    return this.node[n * NODE_STRIDE + N_LEFT]!;
   }
   right(n: RmapItem): RmapItem {
-    return this.rbRight[n]!;
+    return this.node[n * NODE_STRIDE + N_RIGHT]!;
   }
   isRed(n: RmapItem): boolean {
-    return this.rbRed[n] === 1;
+    return this.node[n * NODE_STRIDE + N_RED] === 1;
   }
   setParent(n: RmapItem, v: RmapItem): void {
-    this.rbParent[n] = v;
+    this.node[n * NODE_STRIDE + N_PARENT] = v;
   }
   setLeft(n: RmapItem, v: RmapItem): void {
-    this.rbLeft[n] = v;
+    this.node[n * NODE_STRIDE + N_LEFT] = v;
   }
   setRight(n: RmapItem, v: RmapItem): void {
-    this.rbRight[n] = v;
+    this.node[n * NODE_STRIDE + N_RIGHT] = v;
   }
   setRed(n: RmapItem, red: boolean): void {
-    this.rbRed[n] = red ? 1 : 0;
+    this.node[n * NODE_STRIDE + N_RED] = red ? 1 : 0;
   }
 
   private allocRow(): RmapItem {
@@ -178,14 +179,10 @@ export class RmapItems implements RbStore<RmapItem> {
     this.age[row] = 0;
     this.remainingSkips[row] = 0;
     this.nid[row] = 0;
-    this.rbParent[row] = 0;
-    this.rbLeft[row] = 0;
-    this.rbRight[row] = 0;
-    this.rbRed[row] = 0;
+    this.node.fill(0, row * NODE_STRIDE, (row + 1) * NODE_STRIDE);
     this.head[row] = 0;
     this.hlistNext[row] = 0;
     this.hlistPrev[row] = 0;
-    this.treeGen[row] = 0;
     return row;
   }
 
@@ -214,21 +211,15 @@ export class RmapItems implements RbStore<RmapItem> {
     this.age = resized(this.age, n);
     this.remainingSkips = resized(this.remainingSkips, n);
     this.nid = resized(this.nid, n);
-    this.rbParent = resized(this.rbParent, n);
-    this.rbLeft = resized(this.rbLeft, n);
-    this.rbRight = resized(this.rbRight, n);
-    this.rbRed = resized(this.rbRed, n);
+    this.node = resized(this.node, n * NODE_STRIDE);
     this.head = resized(this.head, n);
     this.hlistNext = resized(this.hlistNext, n);
     this.hlistPrev = resized(this.hlistPrev, n);
-    this.treePfn = resized(this.treePfn, n);
-    this.treeKey = resized(this.treeKey, n);
-    this.treeGen = resized(this.treeGen, n);
   }
 }
 
 /** Bytes of one row over all columns. */
-const BYTES_PER_ROW = 4 + 4 + 8 + 4 + 4 + 1 + 1 + 1 + 4 * 3 + 1 + 4 + 4 * 2 + 4 + 4 + 8;
+const BYTES_PER_ROW = 4 + 4 + 8 + 4 + 4 + 1 + 1 + 1 + 4 * NODE_STRIDE + 4 + 4 * 2;
 
 type Column = Int32Array | Uint32Array | Uint8Array | Float64Array;
 

@@ -3,7 +3,7 @@ import { KernelBug } from '../mm/kernel_bug.ts';
 import { SEQNR_MASK, UNSTABLE_FLAG } from './constants.ts';
 import type { Ksm } from './ksm.ts';
 import { getMergeablePage } from './merge.ts';
-import { NULL_ITEM, type RmapItem } from './rmap_item.ts';
+import { N_LEFT, N_RIGHT, N_TREE_GEN_HI, N_TREE_GEN_LO, N_TREE_KEY, N_TREE_PFN, NODE_STRIDE, NULL_ITEM, type RmapItem } from './rmap_item.ts';
 
 /** A match found in the unstable tree: the tree item and its page's frame. */
 export interface UnstableMatch {
@@ -32,24 +32,26 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
   const frames = ksm.mmgr.frames;
   const contents = ksm.mmgr.contents;
   const items = ksm.items;
+  const node = items.node;
   const gen = frames.generation.value;
+  const genLo = gen | 0;
+  const genHi = Math.floor(gen / 2 ** 32) | 0;
   const key = contents.prefixKey(frames.content[pfn]!);
   let parent: RmapItem = NULL_ITEM;
   let dir: RbDir = 'left';
   let cur = root.rbNode;
   while (cur !== NULL_ITEM) {
+    const at = cur * NODE_STRIDE;
     let treePfn: number;
     let treeKey: number;
-    if (items.treeGen[cur] === gen) {
-      treePfn = items.treePfn[cur]!;
-      treeKey = items.treeKey[cur]!;
+    if (node[at + N_TREE_GEN_LO] === genLo && node[at + N_TREE_GEN_HI] === genHi) {
+      treePfn = node[at + N_TREE_PFN]!;
+      treeKey = node[at + N_TREE_KEY]! >>> 0;
       if (ksm.checkWalkCache) checkCached(ksm, cur, treePfn, treeKey);
     } else {
       treePfn = getMergeablePage(ksm, cur);
       treeKey = treePfn < 0 ? 0 : contents.prefixKey(frames.content[treePfn]!);
-      items.treePfn[cur] = treePfn;
-      items.treeKey[cur] = treeKey;
-      items.treeGen[cur] = gen;
+      remember(node, at, treePfn, treeKey, genLo, genHi);
     }
     if (treePfn < 0) return null;
     if (treePfn === pfn) return null;
@@ -61,8 +63,8 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
       ret = ksm.memcmpPages(pfn, treePfn);
     }
     parent = cur;
-    if (ret < 0) { dir = 'left'; cur = items.rbLeft[cur]!; }
-    else if (ret > 0) { dir = 'right'; cur = items.rbRight[cur]!; }
+    if (ret < 0) { dir = 'left'; cur = node[at + N_LEFT]!; }
+    else if (ret > 0) { dir = 'right'; cur = node[at + N_RIGHT]!; }
     else if (!ksm.mergeAcrossNodes && frames.pfnToNid(treePfn) !== nid) return null;
     else return { item: cur, pfn: treePfn };
   }
@@ -71,13 +73,19 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
   // Walks to come will ask for this item's page: the page being inserted, if the lookup
   // agrees (it does unless the walker and the lookup disagree on what is mergeable).
   const own = getMergeablePage(ksm, item);
-  items.treePfn[item] = own;
-  items.treeKey[item] = own === pfn ? key : own < 0 ? 0 : contents.prefixKey(frames.content[own]!);
-  items.treeGen[item] = gen;
+  remember(node, item * NODE_STRIDE, own, own === pfn ? key : own < 0 ? 0 : contents.prefixKey(frames.content[own]!), genLo, genHi);
   rbLinkNode(items, item, parent, dir, root);
   rbInsertColor(items, item, root);
   ksm.pagesUnshared++;
   return null;
+}
+
+/** Stores a walk-cache entry in the node fields at `at`. */
+function remember(node: Int32Array, at: number, pfn: number, key: number, genLo: number, genHi: number): void {
+  node[at + N_TREE_PFN] = pfn;
+  node[at + N_TREE_KEY] = key;
+  node[at + N_TREE_GEN_LO] = genLo;
+  node[at + N_TREE_GEN_HI] = genHi;
 }
 
 /** The walk cache's proof: a hit must equal what the lookup finds now. */

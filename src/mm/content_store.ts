@@ -1,6 +1,7 @@
+import { ARENA_SHIFT, ARENA_SLOTS, PageArena, compilePageKernel } from '../lib/page_arena.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 
-/** The two operations on page bytes whose speed matters; injected so they can be WASM. */
+/** The two operations on page bytes outside the store (pages being interned); injected so they can be WASM. */
 export interface PageOps {
   /** Low 32 bits of XXH64(page, 4096, seed 0): KSM's calc_checksum. */
   checksum(buf: Uint8Array, off: number): number;
@@ -12,9 +13,6 @@ const STATE_SUM = 1;
 const STATE_INTERNED = 2;
 const STATE_KEY = 4;
 
-/** Pages per storage chunk: 256 pages = 1 MiB, so the chunk and slot of an id are shifts. */
-const CHUNK_SHIFT = 8;
-const CHUNK_PAGES = 1 << CHUNK_SHIFT;
 
 /**
  * The bytes of simulated page frames. A content is an immutable 4 KiB value with an integer
@@ -24,11 +22,17 @@ const CHUNK_PAGES = 1 << CHUNK_SHIFT;
  * model, which still compares and hashes bytes exactly as Linux does. A content's checksum
  * is cached because the content can only change through `write`, which drops the cache.
  *
+ * The bytes live in WebAssembly arenas (src/lib/page_arena.ts), 2^18 contents each, where
+ * the page kernel hashes and compares them in place; the arena and slot of an id are a
+ * shift and a mask.
+ *
  * Content 0 is the zero page's bytes and lives for ever.
  */
 export class ContentStore {
   static readonly ZERO = 0;
-  private readonly chunks: Buffer[] = [];
+  private readonly arenas: PageArena[] = [];
+  /** The compiled page kernel every arena instantiates. */
+  private readonly kernel: object;
   private refs = new Int32Array(1024);
   private sums = new Uint32Array(1024);
   /**
@@ -50,6 +54,7 @@ export class ContentStore {
 
   constructor(ops: PageOps) {
     this.ops = ops;
+    this.kernel = compilePageKernel();
     const zero = this.alloc();
     this.bufferOf(zero).fill(0, this.offsetOf(zero), this.offsetOf(zero) + PAGE_SIZE);
     this.internId(zero);
@@ -60,17 +65,18 @@ export class ContentStore {
     return this.live;
   }
 
-  /** Bytes held by storage chunks (the host memory the page contents cost). */
+  /** Bytes held by the arenas (the host memory the page contents cost). */
   storageBytes(): number {
-    return this.chunks.length * CHUNK_PAGES * PAGE_SIZE;
+    return this.arenas.reduce((n, a) => n + a.byteLength(), 0);
   }
 
+  /** The memory holding content `id` (valid until the next content is allocated). */
   bufferOf(id: number): Buffer {
-    return this.chunks[id >>> CHUNK_SHIFT]!;
+    return this.arenas[id >>> ARENA_SHIFT]!.bytes;
   }
 
   offsetOf(id: number): number {
-    return (id & (CHUNK_PAGES - 1)) * PAGE_SIZE;
+    return PageArena.offsetOf(id & (ARENA_SLOTS - 1));
   }
 
   refCount(id: number): number {
@@ -94,7 +100,7 @@ export class ContentStore {
   /** KSM's checksum of the content, computed once per content. */
   checksum(id: number): number {
     if ((this.state[id]! & STATE_SUM) === 0) {
-      this.sums[id] = this.ops.checksum(this.bufferOf(id), this.offsetOf(id));
+      this.sums[id] = this.arenas[id >>> ARENA_SHIFT]!.checksum(this.offsetOf(id));
       this.state[id]! |= STATE_SUM;
       // The page was just read: its first bytes cost nothing now, a cache miss later.
       if ((this.state[id]! & STATE_KEY) === 0) this.cacheKey(id);
@@ -116,6 +122,10 @@ export class ContentStore {
     const a1 = this.key1[a]!;
     const b1 = this.key1[b]!;
     if (a1 !== b1) return a1 < b1 ? -1 : 1;
+    if (a >>> ARENA_SHIFT === b >>> ARENA_SHIFT) {
+      const r = this.arenas[a >>> ARENA_SHIFT]!.compare(this.offsetOf(a), this.offsetOf(b));
+      return r < 0 ? -1 : r > 0 ? 1 : 0;
+    }
     return this.ops.compare(this.bufferOf(a), this.offsetOf(a), this.bufferOf(b), this.offsetOf(b));
   }
 
@@ -182,7 +192,8 @@ export class ContentStore {
     if (id === undefined) {
       id = this.nextId++;
       if (id >= this.refs.length) this.grow();
-      if ((id >>> CHUNK_SHIFT) >= this.chunks.length) this.chunks.push(Buffer.alloc(CHUNK_PAGES * PAGE_SIZE));
+      if ((id >>> ARENA_SHIFT) >= this.arenas.length) this.arenas.push(new PageArena(this.kernel));
+      this.arenas[id >>> ARENA_SHIFT]!.reserve(id & (ARENA_SLOTS - 1));
     }
     this.refs[id] = 1;
     this.state[id] = 0;

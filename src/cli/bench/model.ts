@@ -124,6 +124,19 @@ function counters(sys: System): Record<string, number> {
   return out;
 }
 
+/** Pages of each workload of the JIT warm-up (see warmUpModel). */
+export const WARMUP_PAGES = 8192;
+
+/**
+ * Runs every bench workload once at WARMUP_PAGES pages, untimed, on machines of their own:
+ * the model is JavaScript, and its first scans would otherwise measure V8 compiling the
+ * model rather than the model. Nothing carries over to the measured runs but compiled code.
+ */
+export function warmUpModel(workloads: readonly Workload[], progress: (msg: string) => void): void {
+  progress(`model: JIT warm-up (${workloads.map((w) => w.name).join(', ')} at ${WARMUP_PAGES} pages, not measured)`);
+  for (const w of workloads) drive(createSystem({ ram: w.ramBytes }), w, (scan) => scan(), () => undefined);
+}
+
 /** The workload on the model with `cost` (default: the model's own), timing each measured scan. */
 export function runModelTimed(w: Workload, progress: (msg: string) => void, cost: CostModel = DEFAULT_COST): ModelRun {
   const sys = createSystem({ ram: w.ramBytes, cost });
