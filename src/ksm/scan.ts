@@ -34,11 +34,10 @@ function getNextRmapItem(ksm: Ksm, slot: MmSlot, link: RmapItem, addr: number): 
  * @linux mm/ksm.c ksm_next_page_pmd_entry
  */
 function nextScannablePage(ksm: Ksm, mm: MmStruct, from: number, end: number): number {
-  const frames = ksm.mmgr.frames;
+  const frameFlags = ksm.mmgr.frames.flags;
   const pt = mm.pgtable;
-  for (let vpn = pt.nextPresent(from, end); vpn >= 0; vpn = pt.nextPresent(vpn + 1, end)) {
-    if ((pt.flags(vpn) & _PAGE_SPECIAL) !== 0) continue;
-    if ((frames.flags[pt.pfn(vpn)]! & PG_anon) !== 0) return vpn;
+  for (let vpn = pt.nextPresentWithout(from, end, _PAGE_SPECIAL); vpn >= 0; vpn = pt.nextPresentWithout(vpn + 1, end, _PAGE_SPECIAL)) {
+    if ((frameFlags[pt.pfn(vpn)]! & PG_anon) !== 0) return vpn;
   }
   return -1;
 }

@@ -91,15 +91,26 @@ export class PageTable {
 
   /** The first vpn in [from, to) with a present PTE, or -1: skips empty tables whole. */
   nextPresent(from: number, to: number): number {
+    return this.nextPresentWithout(from, to, 0);
+  }
+
+  /**
+   * The first vpn in [from, to) with a present PTE that has none of the bits `notFlags`, or
+   * -1. Empty tables are skipped whole, and a table is looked up once for all its PTEs.
+   */
+  nextPresentWithout(from: number, to: number, notFlags: number): number {
     let vpn = from;
     while (vpn < to) {
-      const key = Math.floor(vpn / PTRS_PER_PTE);
-      const t = this.tables.get(key);
+      const t = this.table(vpn);
+      const key = this.lastKey;
       const tableEnd = (key + 1) * PTRS_PER_PTE;
       if (t !== undefined) {
-        const end = Math.min(to, tableEnd);
-        for (let v = vpn; v < end; v++) {
-          if ((t.flags[v - key * PTRS_PER_PTE]! & _PAGE_PRESENT) !== 0) return v;
+        const base = key * PTRS_PER_PTE;
+        const flags = t.flags;
+        const end = Math.min(to, tableEnd) - base;
+        for (let i = vpn - base; i < end; i++) {
+          const f = flags[i]!;
+          if ((f & _PAGE_PRESENT) !== 0 && (f & notFlags) === 0) return base + i;
         }
       }
       vpn = tableEnd;
