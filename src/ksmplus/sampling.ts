@@ -113,7 +113,13 @@ export function nextSample(plus: KsmPlus, node: VmaNode): { item: RmapItem; pfn:
     const pfn = pt.pfn(vpn);
     if ((frames.flags[pfn]! & PG_anon) === 0) continue;
     let item = link.rmapList;
-    if (item === null || item.address !== addr) item = allocRmapItem(plus.trees, link, { mm: node.vma.vmMm, address: addr });
+    if (item === null || item.address !== addr) {
+      item = allocRmapItem(plus.trees, link, { mm: node.vma.vmMm, address: addr });
+      // A page newly picked by sampling counts as seen once already (docs/ksmplus.md, "first
+      // visit"): without this, cmp_and_merge_page's checksum rule would keep it out of the
+      // unstable tree until a second visit, which a freed-and-resampled page rarely gets.
+      item.oldchecksum = plus.trees.calcChecksum(pfn);
+    }
     node.cursor = item;
     return { item, pfn };
   }
@@ -129,10 +135,13 @@ export function nextSample(plus: KsmPlus, node: VmaNode): { item: RmapItem; pfn:
 export function finishVmaNodeRound(plus: KsmPlus, node: VmaNode): boolean {
   reclaimUpTo(plus, node, Number.POSITIVE_INFINITY);
   node.samples = null;
-  node.coefficient = Math.max(plus.minCoefficient, node.coefficient - plus.coefficientStep);
+  // The thesis tests `coefficient < 10` right after `coefficient -= 10`: the value before any
+  // floor, so with the defaults a VMA is dropped after the round that sampled 10 %.
+  const next = node.coefficient - plus.coefficientStep;
+  node.coefficient = Math.max(plus.minCoefficient, next);
   let stable = 0;
   for (let i = node.rmapList; i !== null; i = i.rmapList) if ((i.flags & STABLE_FLAG) !== 0) stable++;
-  if (stable === 0 && node.coefficient <= plus.dropCoefficient) {
+  if (stable === 0 && next < plus.dropCoefficient) {
     freeVmaNodeItems(plus, node);
     node.vma.vmFlags |= VM_NOT_MERGEABLE;
     return false;
