@@ -17,7 +17,8 @@ import type { Backend } from '../scenario/backend.ts';
 import type { RunResult } from '../scenario/records.ts';
 import { createModelBackend } from '../backends/model/index.ts';
 import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
-import { renderRunResult } from '../report/table.ts';
+import { renderRunResult, renderThesisComparison } from '../report/table.ts';
+import { measuredByRecords, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
 import { formatJson } from '../report/json.ts';
 import { registerDiff } from './diff.ts';
 import { registerCompare } from './compare.ts';
@@ -117,8 +118,10 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--seed <n>', 'seed of the model backend (ignored by kernel)', parseSeed, 0)
     .action(async (file: string, opts: { backend: 'model' | 'kernel'; json?: true; seed: number; report?: string }) => {
       const result = await runFile(file, opts.backend, opts.seed, io);
+      const thesis = runThesisComparison(result, file);
       io.stdout.write(opts.json === true ? `${formatJson(result)}\n` : renderRunResult(result));
-      if (opts.report !== undefined) await writeReport(opts.report, result, io);
+      if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
+      if (opts.report !== undefined) await writeReport(opts.report, result, io, thesis);
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 
@@ -147,9 +150,15 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
   return program;
 }
 
+/** The thesis's figures beside the run's, when the scenario reproduces one of its experiments. */
+function runThesisComparison(result: RunResult, file: string): ThesisComparison | undefined {
+  const exp = thesisExperiment(result.scenario);
+  return exp === undefined ? undefined : thesisComparison(exp, (f) => measuredByRecords(f, result.records), { file, settleAtRecord: true });
+}
+
 /** Writes the HTML report of one run and says where on stderr (stdout may be --json). */
-async function writeReport(file: string, result: RunResult, io: Io): Promise<void> {
-  const html = await renderHtmlReport({ title: `${result.scenario} on ${result.backend}`, runs: [result] });
+async function writeReport(file: string, result: RunResult, io: Io, thesis: ThesisComparison | undefined): Promise<void> {
+  const html = await renderHtmlReport({ title: `${result.scenario} on ${result.backend}`, runs: [result], ...(thesis === undefined ? {} : { thesis }) });
   try {
     await writeFile(file, html);
   } catch (err) {

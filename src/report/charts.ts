@@ -188,7 +188,7 @@ export interface HistogramOptions extends ChartOptions {
   readonly classOrder?: readonly string[];
   /** Colours of the classes in classOrder; default: the shared palette. */
   readonly classColours?: readonly string[];
-  /** Logarithmic count axis (for counts spanning decades; bars then start at 1). */
+  /** Logarithmic count axis (for counts spanning decades); classes are then grouped, not stacked. */
   readonly logScale?: boolean;
 }
 
@@ -201,6 +201,8 @@ export function histogramChart(bars: readonly HistogramBar[], options: Histogram
   const hasClass = bars.some((b) => b.class !== undefined);
   const classes = options.classOrder ?? unique(bars.map((b) => b.class ?? ''));
   const values = bars.map((b) => ({ label: b.label, count: b.count, class: b.class ?? '' }));
+  const grouped = hasClass && options.logScale === true;
+  const xOffset = { field: 'class', type: 'nominal', sort: [...classes] } as const;
   const y = {
     field: 'count',
     type: 'quantitative',
@@ -223,7 +225,10 @@ export function histogramChart(bars: readonly HistogramBar[], options: Histogram
         mark: { type: 'bar', ...(hasClass ? {} : { color: PALETTE[0] }) },
         encoding: {
           x,
-          y: { ...y, stack: 'zero' },
+          // A log axis cannot stack (a bar's share would not be its length): classes then
+          // stand side by side within their label.
+          y: { ...y, stack: grouped ? null : 'zero' },
+          ...(grouped ? { xOffset } : {}),
           ...(hasClass
             ? {
                 color: {
@@ -239,11 +244,17 @@ export function histogramChart(bars: readonly HistogramBar[], options: Histogram
         },
         ...(hasClass ? { transform: [{ calculate: `indexof(${JSON.stringify(classes)}, datum.class)`, as: 'classIndex' }] } : {}),
       },
-      {
-        transform: [{ aggregate: [{ op: 'sum', field: 'count', as: 'count' }], groupby: ['label'] }],
-        mark: { type: 'text', dy: -6, fontSize: 10, color: '#333', baseline: 'bottom' },
-        encoding: { x, y, text: { field: 'count', type: 'quantitative', format: ',' } },
-      },
+      grouped
+        ? {
+            // Side-by-side bars: each bar's own count above it.
+            mark: { type: 'text', dy: -6, fontSize: 10, color: '#333', baseline: 'bottom' },
+            encoding: { x, xOffset, y, text: { field: 'count', type: 'quantitative', format: ',' } },
+          }
+        : {
+            transform: [{ aggregate: [{ op: 'sum', field: 'count', as: 'count' }], groupby: ['label'] }],
+            mark: { type: 'text', dy: -6, fontSize: 10, color: '#333', baseline: 'bottom' },
+            encoding: { x, y, text: { field: 'count', type: 'quantitative', format: ',' } },
+          },
     ],
   };
 }
