@@ -52,12 +52,13 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
       const results: PolicyResult[] = [];
       for (const policy of opts.policy) {
         io.stderr.write(`running ${parsed.scenario.name} under ${policy}...\n`);
-        results.push(await runPolicy(parsed.scenario, policy, { seed: opts.seed }));
+        // The report's histogram needs the processes' pages once: their contents are the same under every policy.
+        results.push(await runPolicy(parsed.scenario, policy, { seed: opts.seed, statistics: opts.report !== undefined && results.length === 0 }));
       }
       const exp = thesisExperiment(parsed.scenario.name);
       const thesis = exp === undefined ? undefined : thesisComparison(exp, (f) => measuredByPolicy(f, results), { file });
       if (opts.json === true) {
-        const out = results.map(({ run: _run, timeline: _t, ...r }) => r);
+        const out = results.map(({ run: _run, timeline: _t, statistics: _s, ...r }) => r);
         const figures = exp?.figures.map((f) => ({ ...f, samepage: measuredByPolicy(f, results) ?? null })) ?? null;
         io.stdout.write(`${JSON.stringify({ scenario: parsed.scenario.name, results: out, thesis: figures }, null, 2)}\n`);
       } else {

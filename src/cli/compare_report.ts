@@ -1,6 +1,7 @@
 import type { PolicyResult } from '../backends/model/policy.ts';
 import { comparisonChart, renderSvg, type ComparisonValue } from '../report/charts.ts';
 import { escapeHtml, renderHtmlReport } from '../report/html.ts';
+import { statisticsSection } from '../report/stats_report.ts';
 import { measuredByPolicy, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
 import { sideBySideRows } from './compare_rows.ts';
 
@@ -12,7 +13,7 @@ function comparisonValues(name: string, results: readonly PolicyResult[]): Compa
     ['rmap_items', 'items', (r) => r.rmap_items, 'rmap_items'],
     ['profit', 'KiB', (r) => Math.round(r.profit / 1024), 'profit'],
     ['time until merged', 's', (r) => Number(r.merged_settle_s.toFixed(1)), 'settle_s'],
-    ['time until rmap_items settled', 's', (r) => Number(r.rmap_settle_s.toFixed(1)), undefined],
+    ['rmap_items settle time', 's', (r) => Number(r.rmap_settle_s.toFixed(1)), undefined],
     ['scanner CPU', 's', (r) => Number(r.cpu_s.toFixed(2)), undefined],
   ];
   const out: ComparisonValue[] = [];
@@ -44,9 +45,13 @@ export async function renderCompareReport(name: string, results: readonly Policy
     subtitle: 'each policy run on the model until its counters settled; "(thesis)": the thesis\'s figure',
     policyOrder: [...policies, ...policies.map((p) => `${p} (thesis)`).filter((p) => values.some((v) => v.policy === p))],
   });
+  const stats = results.find((r) => r.statistics !== undefined)?.statistics;
+  const statsSection = stats === undefined
+    ? []
+    : [await statisticsSection(stats, 'Duplicate-page statistics of the processes at the end', `${name}, the same under every policy`)];
   return renderHtmlReport({
     title: `${name}: ${policies.join(' vs ')}`,
-    leadSections: [{ title: 'Side by side', svg: await renderSvg(chart), html: table }],
+    leadSections: [{ title: 'Side by side', svg: await renderSvg(chart), html: table }, ...statsSection],
     ...(thesis === undefined ? {} : { thesis }),
     runs: results.map((r) => ({ ...r.run, backend: `model, ${r.policy}`, records: [...r.run.records, ...r.timeline] })),
   });

@@ -7,10 +7,10 @@
  * comparison): build the SVG with charts.ts and any HTML with escapeHtml.
  */
 import type { CounterRecord, ExpectResult, RunResult } from '../scenario/records.ts';
-import { countersChart, mergingPagesChart, profitChart, renderSvg, renumberSvgIds } from './charts.ts';
+import { countersChart, mergingPagesChart, profitChart, renderSvg, renumberSvgIds, rmapItemsChart } from './charts.ts';
 import type { TopLevelSpec } from './charts.ts';
 import { KSM_COUNTERS } from './table.ts';
-import type { ThesisComparison } from './thesis.ts';
+import { scannerRan, type ThesisComparison } from './thesis.ts';
 
 /** A section after the runs: a chart, some HTML, or both (the SVG first). */
 export interface ExtraSection {
@@ -105,8 +105,18 @@ async function runSection(run: RunResult, n: number): Promise<string> {
 async function chartsBlock(run: RunResult, n: number): Promise<string> {
   if (run.records.length === 0) return '<h3>Charts</h3>\n<p class="none">No records: add <code>record</code> steps to the scenario to chart its counters.</p>';
   const subtitle = `${run.scenario} on ${run.backend}`;
-  const charts: Array<[string, TopLevelSpec]> = [['counters', countersChart(run.records, { subtitle })]];
-  if (run.records.some((r) => typeof r.ksm['general_profit'] === 'number')) charts.push(['profit', profitChart(run.records, { subtitle })]);
+  const plus = scannerRan(run.records, 'ksm+');
+  const charts: Array<[string, TopLevelSpec]> = [];
+  // KSM's charts unless only KSM+ ran (they would be flat at zero); KSM+'s when it ran.
+  if (!plus || scannerRan(run.records, 'ksm')) {
+    charts.push(['counters', countersChart(run.records, { subtitle })]);
+    if (run.records.some((r) => typeof r.ksm['general_profit'] === 'number')) charts.push(['profit', profitChart(run.records, { subtitle })]);
+  }
+  if (plus) {
+    charts.push(['plus-counters', countersChart(run.records, { subtitle, source: 'ksm+' })]);
+    charts.push(['plus-rmap', rmapItemsChart(run.records, { subtitle })]);
+    charts.push(['plus-profit', profitChart(run.records, { subtitle, source: 'ksm+' })]);
+  }
   if (run.records.some((r) => Object.keys(r.procs).length > 0)) charts.push(['merging', mergingPagesChart(run.records, { subtitle })]);
   const figures: string[] = [];
   for (const [name, spec] of charts) {

@@ -2,6 +2,8 @@ import { runScenario } from '../../scenario/run.ts';
 import type { CounterRecord, RunResult } from '../../scenario/records.ts';
 import type { Scenario, Step } from '../../scenario/types.ts';
 import { runFullScans, runKsmPlusFullScans, sysfsWrite } from '../../system.ts';
+import { duplicateStatistics, type StatisticsResult } from '../../stats/duplicate_statistics.ts';
+import { modelTaskPages } from '../../sysfs/parser_sysfs.ts';
 import { createModelBackend, type ModelBackend } from './index.ts';
 
 export type Policy = 'ksm' | 'ksm+';
@@ -42,6 +44,16 @@ export interface PolicyResult {
   readonly run: RunResult;
   /** A record per full scan after the workload, for charts. */
   readonly timeline: readonly CounterRecord[];
+  /** With `statistics: true`: the duplicate-page statistics of the processes at the end. */
+  readonly statistics?: StatisticsResult;
+}
+
+export interface SettleOptions {
+  readonly quiet?: number;
+  readonly maxScans?: number;
+  readonly onScan?: (n: number) => void;
+  /** Count the processes' duplicate pages at the end (the parser module; one MD5 per page). */
+  readonly statistics?: boolean;
 }
 
 /**
@@ -71,7 +83,7 @@ function withPolicy(scenario: Scenario, policy: Policy): Scenario {
  */
 export async function runPolicy(
   scenario: Scenario, policy: Policy,
-  opts: { seed: number; quiet?: number; maxScans?: number; onScan?: (n: number) => void },
+  opts: SettleOptions & { seed: number },
 ): Promise<PolicyResult> {
   const backend = createModelBackend({ seed: opts.seed });
   const run = await runScenario(withPolicy(scenario, policy), backend);
@@ -84,7 +96,7 @@ export async function runPolicy(
  */
 export async function settle(
   backend: ModelBackend, policy: Policy, run: RunResult,
-  opts: { quiet?: number; maxScans?: number; onScan?: (n: number) => void },
+  opts: SettleOptions,
 ): Promise<PolicyResult> {
   const sys = backend.system();
   const plus = sys.ksmplus;
@@ -152,5 +164,6 @@ export async function settle(
     cpu_s: (scanner.cpuNs - cpu0) / 1e9,
     run,
     timeline,
+    ...(opts.statistics === true ? { statistics: duplicateStatistics(modelTaskPages(sys.mmgr, sys.mmgr.liveTasks())) } : {}),
   };
 }
