@@ -21,7 +21,8 @@ import { statisticsJson } from '../stats/render.ts';
 import type { RunResult } from '../scenario/records.ts';
 import { renderThesisComparison } from '../report/table.ts';
 import { measuredByStatistics, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
-import { kernelComm, modelTaskPages } from '../sysfs/parser_sysfs.ts';
+import { modelTaskPages } from '../sysfs/parser_sysfs.ts';
+import { kernelComm } from '../lib/processes_to_scan.ts';
 
 export interface StatsIo {
   readonly stdout: NodeJS.WritableStream;

@@ -22,6 +22,3 @@ export const KSMPLUS_DEFAULTS = {
    */
   dropCoefficient: 10,
 } as const;
-
-/** TASK_COMM_LEN - 1: the longest program name Linux keeps. */
-export const MAX_COMM_LEN = 15;
