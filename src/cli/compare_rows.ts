@@ -7,7 +7,8 @@ import { formatBytes } from '../lib/sizes.ts';
 
 export type SideBySideRow = readonly [name: string, ...values: string[]];
 
-const mib = (pages: number) => formatBytes(pages * 4096);
+/** One decimal always: 39.8 MiB, not formatBytes's rounded 40 MiB, when pages are compared. */
+const mib = (pages: number) => `${((pages * 4096) / 2 ** 20).toFixed(1)} MiB`;
 
 export function sideBySideRows(results: readonly PolicyResult[]): SideBySideRow[] {
   const row = (name: string, f: (r: PolicyResult) => string): SideBySideRow => [name, ...results.map(f)];
