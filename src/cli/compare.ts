@@ -41,7 +41,10 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
     .option('--report <file>', 'also write a self-contained HTML report with charts')
     .addHelpText('after', '\nKSM is switched on with run=1; KSM+ by naming every program the workload starts in\n' +
       '/sys/kernel/mm/ksm+/processes_to_scan, then run=1. Each policy then runs until its merged pages\n' +
-      '(and, for KSM, rmap_items) stop changing for 3 full scans (KSM+: once sampling reached its floor).')
+      '(KSM: every counter) stop changing for 3 full scans (KSM+: rounds sampled at min_coefficient).\n' +
+      'Two times are reported, each to the batch that last changed the figure: until merged pages\n' +
+      'settled, and until rmap_items settled (KSM+: by the end of its first round at the floor).\n' +
+      'For the thesis\'s experiments (scenarios/thesis/) the thesis\'s figures are printed beside them.')
     .action(async (file: string, opts: { policy: Policy[]; seed: number; json?: true; report?: string }) => {
       const parsed = await loadScenario(file);
       if (!parsed.ok) {

@@ -23,6 +23,7 @@ import { renderThesisComparison } from '../report/table.ts';
 import { measuredByStatistics, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
 import { modelTaskPages } from '../sysfs/parser_sysfs.ts';
 import { kernelComm } from '../lib/processes_to_scan.ts';
+import { plural } from '../lib/plural.ts';
 
 export interface StatsIo {
   readonly stdout: NodeJS.WritableStream;
@@ -123,7 +124,7 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
           { hashesOnly: opts.hashesOnly === true, onPage: bar.tick },
         );
         bar.stop();
-        io.stderr.write(`Wrote ${opts.output}: ${summary.processes} processes, ${summary.pages} pages, ` +
+        io.stderr.write(`Wrote ${opts.output}: ${plural(summary.processes, 'process', 'processes')}, ${plural(summary.pages, 'page')}, ` +
           `${summary.contents} distinct, ${formatBytes(summary.bytes)}${opts.hashesOnly === true ? ' (hashes only)' : ''}\n`);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -264,11 +265,6 @@ async function writeStatsReport(
     throw new Error(`Cannot write the report to ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
   io.stderr.write(`samepage: report written to ${file}\n`);
-}
-
-/** "1 page", "2 pages". */
-function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function renderTables(r: StatisticsResult, groups: number): string {

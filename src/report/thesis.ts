@@ -8,6 +8,7 @@
  * marked approximate where the thesis says "about" or rounds to a tenth of a MB.
  */
 import type { CounterRecord } from '../scenario/records.ts';
+import { plural } from '../lib/plural.ts';
 
 /** What a figure measures. Scanner figures belong to a policy; statistics ones to the parser. */
 export type ThesisMetric =
@@ -238,8 +239,8 @@ export function formatFigure(f: ThesisFigure, value: number): string {
     case 'settle_s': return `${value.toFixed(1)} s`;
     case 'profit': return `${value} B (${mib(value)})`;
     case 'rmap_items': return `${value}`;
-    case 'groups': return `${value} contents`;
-    default: return `${value} pages (${mib(value * 4096)})`;
+    case 'groups': return plural(value, 'content');
+    default: return `${plural(value, 'page')} (${mib(value * 4096)})`;
   }
 }
 
