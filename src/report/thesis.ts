@@ -132,7 +132,9 @@ const BY_SCENARIO: ReadonlyMap<string, ThesisExperiment> = new Map([
   ['thesis-5.2.3', EXPERIMENT_5_2_3],
   ['thesis-5.2.3-ksm', EXPERIMENT_5_2_3],
   ['thesis-5.3-desktop-mix', EXPERIMENT_5_3_OKULAR],
+  ['thesis-5.3-desktop-mix-ksm', EXPERIMENT_5_3_OKULAR],
   ['thesis-5.3-epiphany', EXPERIMENT_5_3_EPIPHANY],
+  ['thesis-5.3-epiphany-ksm', EXPERIMENT_5_3_EPIPHANY],
   ['thesis-5.1.2', EXPERIMENT_5_1_2_DESKTOP],
   ['thesis-5.1.2-desktop', EXPERIMENT_5_1_2_DESKTOP],
 ]);
