@@ -18,11 +18,11 @@ import { EXEC_MERGE, INJECT_PRCTL, missingHelper, nativeHelperPath, ptraceRefusa
 import { type KsmStatus, readKsmStatus } from '../host/ksm_status.ts';
 import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
 import { renderLivePage } from '../report/ksm_live.ts';
+import { CHROMIUM, CHROMIUM_HEADLESS_FLAGS } from '../report/chromium_testing.ts';
 import { main } from './main.ts';
 import { capture, realPython as python } from './testing.ts';
 
 const KSM = '/sys/kernel/mm/ksm';
-const CHROMIUM = '/usr/bin/chromium';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -102,14 +102,7 @@ test('headless Chromium shows the live counters of /sys/kernel/mm/ksm, updated b
       const child = spawn(
         CHROMIUM,
         [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
+          ...CHROMIUM_HEADLESS_FLAGS,
           `--user-data-dir=${profile}`,
           '--virtual-time-budget=3000',
           '--dump-dom',

@@ -115,7 +115,13 @@ export function nextSample(plus: KsmPlus, node: VmaNode): { item: RmapItem; pfn:
     const pfn = pt.pfn(vpn);
     if ((frames.flags[pfn]! & PG_anon) === 0) continue;
     let item = items.rmapList[link]!;
-    if (item === NULL_ITEM || items.address[item] !== addr) item = allocRmapItem(plus.trees, link, node.vma.vmMm, addr);
+    if (item === NULL_ITEM || items.address[item] !== addr) {
+      item = allocRmapItem(plus.trees, link, node.vma.vmMm, addr);
+      // A page newly picked by sampling counts as seen once already (docs/ksmplus.md, "first
+      // visit"): without this, cmp_and_merge_page's checksum rule would keep it out of the
+      // unstable tree until a second visit, which a freed-and-resampled page rarely gets.
+      items.oldchecksum[item] = plus.trees.calcChecksum(pfn);
+    }
     node.cursor = item;
     return { item, pfn };
   }
@@ -131,11 +137,14 @@ export function nextSample(plus: KsmPlus, node: VmaNode): { item: RmapItem; pfn:
 export function finishVmaNodeRound(plus: KsmPlus, node: VmaNode): boolean {
   reclaimUpTo(plus, node, Number.POSITIVE_INFINITY);
   node.samples = null;
-  node.coefficient = Math.max(plus.minCoefficient, node.coefficient - plus.coefficientStep);
+  // The thesis tests `coefficient < 10` right after `coefficient -= 10`: the value before any
+  // floor, so with the defaults a VMA is dropped after the round that sampled 10 %.
+  const next = node.coefficient - plus.coefficientStep;
+  node.coefficient = Math.max(plus.minCoefficient, next);
   const items = plus.trees.items;
   let stable = 0;
   for (let i = items.rmapList[node.head]!; i !== NULL_ITEM; i = items.rmapList[i]!) if ((items.flags[i]! & STABLE_FLAG) !== 0) stable++;
-  if (stable === 0 && node.coefficient <= plus.dropCoefficient) {
+  if (stable === 0 && next < plus.dropCoefficient) {
     dropVmaNode(plus, node);
     node.vma.vmFlags |= VM_NOT_MERGEABLE;
     return false;
