@@ -247,7 +247,7 @@ function parseSeed(value: string): number {
 }
 
 /** The installed package's root (holds package.json and scenarios/), from src/ or dist/src/. */
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const up = dirname(dir);
