@@ -15,6 +15,7 @@ import { createKernelBackend } from '../backends/kernel/index.ts';
 import { findKsmUsers } from '../backends/kernel/procfs.ts';
 import { createModelBackend } from '../backends/model/index.ts';
 import { compareRuns, type RecordDiff } from '../scenario/compare.ts';
+import { whyNotExact } from '../scenario/exact.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import type { RunResult } from '../scenario/records.ts';
@@ -57,11 +58,9 @@ export interface ScenarioDiff {
  */
 export async function diffScenario(scenario: Scenario, opts: DiffOptions = {}): Promise<ScenarioDiff> {
   const warnings: string[] = [];
-  const nodes = liveNumaNodes();
-  if (nodes !== undefined && scenario.machine.numaNodes > nodes) {
-    warnings.push(
-      `The scenario's machine has ${scenario.machine.numaNodes} NUMA nodes and this one ${nodes}: the kernel cannot place its memory as the model does, so differences are expected`,
-    );
+  const inexact = whyNotExact(scenario, liveNumaNodes() ?? 1);
+  if (inexact !== undefined) {
+    warnings.push(`The scenario's figures are not exact under the contract (${inexact}), so differences are expected`);
   }
   const kernelBackend = createKernelBackend({
     lockWaitMs: opts.lockWaitMs ?? DIFF_LOCK_WAIT_MS,
