@@ -17,7 +17,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { holdKernelTestLock, kernelSkipReason } from '../src/backends/kernel/testing.ts';
+import { holdKernelTestLock, kernelSkipReason, kernelSkipReasonAfterWait } from '../src/backends/kernel/testing.ts';
 import { diffScenario, INTERFERENCE, liveNumaNodes, renderDiff } from '../src/cli/diff.ts';
 import { whyNotExact } from '../src/scenario/exact.ts';
 import { generateScenario } from '../src/scenario/generate.ts';
@@ -53,12 +53,7 @@ async function skipReason(): Promise<string | undefined> {
   // compare sysfs before and after their runs, which a diff in between would upset.
   const release = await holdKernelTestLock();
   process.on('exit', release);
-  const deadline = performance.now() + 60_000;
-  for (;;) {
-    const reason = kernelSkipReason();
-    if (reason === undefined || performance.now() > deadline) return reason;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+  return kernelSkipReasonAfterWait();
 }
 
 const skip = await skipReason();

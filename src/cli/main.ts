@@ -27,6 +27,7 @@ import { registerPredict } from './predict.ts';
 import { renderHtmlReport } from '../report/html.ts';
 import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
+import { testPauseHook } from './test_pause.ts';
 
 /** Exit codes of the contract. */
 const EXIT_OK = 0;
@@ -162,13 +163,14 @@ async function writeReport(file: string, result: RunResult, io: Io): Promise<voi
 async function runFile(file: string, backendName: 'model' | 'kernel', seed: number, io: Io): Promise<RunResult> {
   const loaded = await loadScenario(file);
   if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems));
+  const beforeStep = testPauseHook(io.env, io.stderr);
   const backend: Backend =
     backendName === 'model'
       ? createModelBackend({ seed })
       : createKernelBackend({ onWarning: (message: string) => io.stderr.write(`samepage: warning: ${message}\n`) });
   const progress = waitProgress(io.stderr);
   try {
-    return await runScenario(loaded.scenario, backend, { onProgress: progress.update });
+    return await runScenario(loaded.scenario, backend, { onProgress: progress.update, ...(beforeStep === undefined ? {} : { beforeStep }) });
   } catch (err) {
     // The kernel backend cannot run here: its reason is the whole message, exit 2.
     if (err instanceof BackendUnavailable) throw new UsageError(err.message);
