@@ -140,13 +140,18 @@ export function restoreKsm(saved: readonly SavedFile[], dir = KSM_DIR, io: Sysfs
     if (viaMin) put('advisor_min_pages_to_scan', min);
   }
 
-  const run = value.get('run');
-  if (run !== undefined) put('run', run);
-  // The verdict is what the files hold now, whatever a write on the way returned.
-  for (const [file, v] of value) {
+  // The verdict is what the files hold, whatever a write on the way returned; read before
+  // ksmd restarts, since a scan-time advisor moves pages_to_scan after each full scan.
+  const verdict = (file: string, v: string): void => {
     const left = now(file);
     if (left === v) problems.delete(file);
     else if (!problems.has(file)) problems.set(file, `${join(dir, file)}=${v} (it holds ${left ?? 'nothing'})`);
+  };
+  for (const [file, v] of value) if (file !== 'run') verdict(file, v);
+  const run = value.get('run');
+  if (run !== undefined) {
+    put('run', run);
+    verdict('run', run);
   }
   return [...problems.values()];
 }
