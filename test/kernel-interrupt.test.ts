@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { holdKernelTestLock, kernelSkipReason, liveAgents, settledKsm, takeKsmLock } from '../src/backends/kernel/testing.ts';
+import { holdKernelTestLock, kernelSkipReason, kernelSkipReasonAfterWait, liveAgents, settledKsm, takeKsmLock } from '../src/backends/kernel/testing.ts';
 import { KSM_DIR, readSysfs, restoreKsm } from '../src/backends/kernel/sysfs.ts';
 import { packageRoot } from '../src/cli/main.ts';
 import { TEST_PAUSE_VARIABLE } from '../src/cli/test_pause.ts';
@@ -26,7 +26,8 @@ import { parseScenario } from '../src/scenario/parse.ts';
 const machineSkip = kernelSkipReason(true);
 const releaseTestLock = machineSkip === undefined ? await holdKernelTestLock() : undefined;
 process.on('exit', () => releaseTestLock?.());
-const skip = machineSkip ?? kernelSkipReason();
+// Other KSM users are usually another worktree's run about to finish: give them a minute.
+const skip = machineSkip ?? (await kernelSkipReasonAfterWait());
 if (skip !== undefined) process.stdout.write(`# kernel interrupt tests skipped: ${skip}\n`);
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
