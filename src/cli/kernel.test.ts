@@ -231,7 +231,10 @@ test('kernel enable/disable --pid make a running process set and clear MERGE_ANY
   if (py === undefined) return void t.skip('python3 is not installed');
   const releaseTests = await holdKernelTestLock(600_000);
   const releaseKsm = await takeKsmLock(); // the target is a KSM user while enabled
-  const child = spawn(py, ['-c', HOLDER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // Each reply is read as one 'data' chunk: block-buffered stdout (print's flush=True) writes
+  // it in one go, where PYTHONUNBUFFERED=1 (set in some shells) splits "ready" from its number.
+  const { PYTHONUNBUFFERED: _unbuffered, ...env } = process.env;
+  const child = spawn(py, ['-c', HOLDER], { stdio: ['pipe', 'pipe', 'inherit'], env });
   try {
     const [line] = (await Promise.race([once(child.stdout, 'data'), once(child, 'exit')])) as [unknown];
     const ready = line instanceof Buffer ? /^ready (\d+)/.exec(line.toString()) : null;

@@ -32,6 +32,7 @@ import { registerPredict } from './predict.ts';
 import { renderHtmlReport } from '../report/html.ts';
 import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
+import { testPauseHook } from './test_pause.ts';
 
 /** Exit codes of the contract. */
 const EXIT_OK = 0;
@@ -190,13 +191,14 @@ async function runFile(
 ): Promise<{ result: RunResult; statistics?: StatisticsResult }> {
   const loaded = await loadScenario(file);
   if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems));
+  const beforeStep = testPauseHook(io.env, io.stderr);
   const backend: Backend =
     backendName === 'model'
       ? createModelBackend({ seed })
       : createKernelBackend({ onWarning: (message: string) => io.stderr.write(`samepage: warning: ${message}\n`) });
   const progress = waitProgress(io.stderr);
   try {
-    const result = await runScenario(loaded.scenario, backend, { onProgress: progress.update });
+    const result = await runScenario(loaded.scenario, backend, { onProgress: progress.update, ...(beforeStep === undefined ? {} : { beforeStep }) });
     if (!statistics || !(backend instanceof ModelBackend)) return { result };
     const mmgr = backend.system().mmgr;
     return { result, statistics: duplicateStatistics(modelTaskPages(mmgr, mmgr.liveTasks())) };
@@ -278,7 +280,7 @@ function parseSeed(value: string): number {
 }
 
 /** The installed package's root (holds package.json and scenarios/), from src/ or dist/src/. */
-function packageRoot(): string {
+export function packageRoot(): string {
   return findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 }
 
