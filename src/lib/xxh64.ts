@@ -56,6 +56,17 @@ export class PageKernel {
     return BigInt.asUintN(64, this.#exports.xxh64(SLOT_A, bytes.length, BigInt.asIntN(64, seed)));
   }
 
+  /**
+   * A 128-bit fingerprint of the 4096-byte page at `buf[offset..]`: XXH64 with seed 0 in the
+   * high 64 bits and with seed 1 in the low 64 (the page is copied in once for both).
+   */
+  fingerprint(buf: Uint8Array, offset: number): bigint {
+    this.#bytes.set(buf.subarray(offset, offset + PAGE_SIZE), SLOT_A);
+    const h0 = BigInt.asUintN(64, this.#exports.xxh64(SLOT_A, PAGE_SIZE, 0n));
+    const h1 = BigInt.asUintN(64, this.#exports.xxh64(SLOT_A, PAGE_SIZE, 1n));
+    return (h0 << 64n) | h1;
+  }
+
   /** Whether two 4096-byte pages are byte-for-byte equal (WASM SIMD). */
   pagesEqual(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number): boolean {
     this.#bytes.set(a.subarray(aOff, aOff + PAGE_SIZE), SLOT_A);

@@ -48,14 +48,21 @@ test('result limits top to the highest groups and never lists pages without a du
   assert.equal(duplicateStatistics(source(o, [randomBytes(PAGE)])).top.length, 0);
 });
 
-test('addFingerprint counts a page known only by its MD5 like the page itself', () => {
+test('addFingerprint counts pages known only by their MD5 as add counts the pages themselves', () => {
   const o: PageOwner = { pid: 1, comm: 'x' };
+  const other = randomBytes(PAGE);
+  const pages = [ones, zero, other, ones, other, other];
+  const byBytes = duplicateStatistics(source(o, pages));
+  const byMd5 = new DuplicateStatistics();
+  for (const p of pages) byMd5.addFingerprint(o, createHash('md5').update(p).digest(), p === ones ? 'ones' : p === zero ? 'zero' : 'other');
+  assert.deepEqual(byMd5.result(), byBytes);
+  assert.deepEqual(byBytes.top.map((g) => [g.count, g.md5]), [[3, md5(other)], [2, md5(ones)]].sort((a, b) => (b[0] as number) - (a[0] as number)));
+});
+
+test('DuplicateStatistics refuses to mix pages counted by bytes and by MD5', () => {
   const s = new DuplicateStatistics();
-  s.addAll(source(o, [ones]));
-  s.addFingerprint({ pid: 2, comm: 'y' }, createHash('md5').update(ones).digest(), 'ones');
-  const r = s.result();
-  assert.deepEqual(r.top, [{ count: 2, md5: md5(ones), class: 'ones' }]);
-  assert.equal(r.by_process['2']!.duplicate_pages, 1);
+  s.addAll(source({ pid: 1, comm: 'x' }, [ones]));
+  assert.throws(() => s.addFingerprint({ pid: 2, comm: 'y' }, createHash('md5').update(ones).digest(), 'ones'), /by their bytes or by their MD5, not both/);
 });
 
 test('renderStatisticsText prints COUNT MD5 CLASS lines then the two summary lines', () => {

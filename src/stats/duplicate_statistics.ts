@@ -1,15 +1,24 @@
 /**
  * The duplicate-page statistics of the thesis's `parser` module (section 5.3.1): every page
- * is hashed once with MD5 and counted under its hash; at the end the groups are listed by
- * count, highest first, with the number of pages that have no duplicate and the number of
- * pages merging would free.
+ * is counted under a hash of its bytes; at the end the groups are listed by count, highest
+ * first, each with its MD5, with the number of pages that have no duplicate and the number
+ * of pages merging would free.
+ *
+ * The thesis hashes every page with MD5. Here a page's group is found by a 128-bit
+ * fingerprint, XXH64 of its bytes with seeds 0 and 1 (WebAssembly, about 3 times faster
+ * than MD5, which would hold `samepage stats` under 0.5 GB/s), and the MD5 the listing
+ * shows is computed once per content, when a second page of it turns up: pages without a
+ * duplicate, most pages, never need one. Like the thesis with MD5, we trust 128 bits to
+ * tell pages apart: two different pages with one fingerprint would be counted as one group
+ * (a chance of about n^2 / 2^129 for n pages). Snapshots carry MD5s only: their pages are
+ * counted by MD5 (addFingerprint), so one instance counts one kind of source.
  *
  * The thesis keeps the groups in a red-black tree and heap-sorts them; a Map and one sort
- * give the same result. Like the thesis we trust MD5 to tell pages apart: two different
- * pages with one MD5 would be counted as one group (no one has met such a pair by chance).
+ * give the same result.
  */
 import { hash } from 'node:crypto';
 import { PAGE_SIZE } from '../lib/sizes.ts';
+import { PageKernel } from '../lib/xxh64.ts';
 import { classifyPage, type PageClass } from './page_class.ts';
 import type { Page, PageOwner, PageSource } from './page_source.ts';
 
@@ -60,10 +69,15 @@ export interface ResultOptions {
   readonly top?: number;
 }
 
-/** A group of identical pages. Most groups are one page of one process: no map for those. */
+/**
+ * A group of identical pages. Most groups are one page of one process: no map for those,
+ * and no MD5 or class until a second page arrives.
+ */
 interface Group {
   count: number;
-  readonly cls: PageClass;
+  /** MD5 digest as a 16-character latin1 string, and the class; once count >= 2. */
+  md5: string | undefined;
+  cls: PageClass | undefined;
   readonly firstPid: number;
   /** Pages of firstPid, while `others` is undefined. */
   firstCount: number;
@@ -73,31 +87,49 @@ interface Group {
 
 /** Accumulates pages from any number of sources; `result()` may be called at any time. */
 export class DuplicateStatistics {
-  /** MD5 digest as a 16-character latin1 string (a cheap, exact Map key) -> group. */
-  private readonly groups = new Map<string, Group>();
+  /**
+   * Fingerprint (a bigint of 128 bits) -> group; a page of one repeated byte is keyed by the
+   * string `u` + its byte, a snapshot's page by `m` + its MD5 (latin1).
+   */
+  private readonly groups = new Map<bigint | string, Group>();
+  private readonly kernel = new PageKernel();
+  /** Which kind of source this instance counts (see the module comment). */
+  private kind: 'bytes' | 'md5' | undefined;
   private readonly owners = new Map<number, { comm: string; pages: number }>();
   private readonly scratch = new Int32Array(PAGE_SIZE);
   /** MD5 keys of the 256 one-byte pages, filled as they are met. */
   private readonly uniformKeys: (string | undefined)[] = new Array<string | undefined>(256);
   private total = 0;
 
-  /** Counts one page: hashes its bytes, and classifies them if the content is new. */
+  /** Counts one page by its bytes; a content met for the second time gets its MD5 and class. */
   add(page: Page): void {
+    this.sourceKind('bytes');
     const bytes = Buffer.from(page.buffer.buffer, page.buffer.byteOffset + page.offset, PAGE_SIZE);
-    let key: string;
     // Pages of one repeated byte (all-zero and all-0xFF lead every listing in the thesis)
-    // are found by one native memcmp of the page against itself shifted by a byte; their
-    // MD5 is computed once per byte value. Other pages cost one MD5 (about 0.4 GB/s), the
-    // one-shot crypto.hash being faster than createHash for 4 KiB inputs.
-    if (bytes.compare(bytes, 1, PAGE_SIZE, 0, PAGE_SIZE - 1) === 0) {
-      const b = bytes[0]!;
-      key = this.uniformKeys[b] ?? (this.uniformKeys[b] = hash('md5', bytes, 'binary'));
-    } else {
-      key = hash('md5', bytes, 'binary');
-    }
+    // are found by one native memcmp of the page against itself shifted by a byte.
+    const uniform = bytes.compare(bytes, 1, PAGE_SIZE, 0, PAGE_SIZE - 1) === 0;
+    const key = uniform ? `u${bytes[0]!}` : this.kernel.fingerprint(bytes, 0);
     const group = this.groups.get(key);
-    if (group !== undefined) this.count(group, page.owner);
-    else this.insert(key, classifyPage(page.buffer, page.offset, this.scratch), page.owner);
+    if (group === undefined) {
+      this.insert(key, undefined, undefined, page.owner);
+      return;
+    }
+    if (group.md5 === undefined) {
+      group.md5 = uniform ? this.uniformMd5(bytes) : hash('md5', bytes, 'binary');
+      group.cls = classifyPage(page.buffer, page.offset, this.scratch);
+    }
+    this.count(group, page.owner);
+  }
+
+  /** The MD5 of a page of one repeated byte, computed once per byte value. */
+  private uniformMd5(bytes: Buffer): string {
+    const b = bytes[0]!;
+    return this.uniformKeys[b] ?? (this.uniformKeys[b] = hash('md5', bytes, 'binary'));
+  }
+
+  private sourceKind(kind: 'bytes' | 'md5'): void {
+    if (this.kind === undefined) this.kind = kind;
+    else if (this.kind !== kind) throw new Error('DuplicateStatistics counts pages by their bytes or by their MD5, not both in one set');
   }
 
   /**
@@ -106,10 +138,12 @@ export class DuplicateStatistics {
    */
   addFingerprint(owner: PageOwner, md5: Uint8Array, cls: PageClass): void {
     if (md5.length !== 16) throw new RangeError(`An MD5 digest has 16 bytes, got ${md5.length}`);
-    const key = Buffer.from(md5.buffer, md5.byteOffset, 16).toString('latin1');
+    this.sourceKind('md5');
+    const digest = Buffer.from(md5.buffer, md5.byteOffset, 16).toString('latin1');
+    const key = `m${digest}`;
     const group = this.groups.get(key);
     if (group !== undefined) this.count(group, owner);
-    else this.insert(key, cls, owner);
+    else this.insert(key, digest, cls, owner);
   }
 
   /** Counts every page of `source`. */
@@ -126,7 +160,7 @@ export class DuplicateStatistics {
     let unique = 0;
     let duplicate = 0;
     let saving = 0;
-    const dupKeys: [string, Group][] = [];
+    const dups: Group[] = [];
     const perProcess = new Map<number, { duplicate: number; saving: number }>();
     const addTo = (pid: number, pages: number): void => {
       const p = perProcess.get(pid) ?? { duplicate: 0, saving: 0 };
@@ -142,17 +176,17 @@ export class DuplicateStatistics {
       }
       duplicate += g.count;
       saving += g.count - 1;
-      dupKeys.push(entry);
+      dups.push(g);
       if (g.others === undefined) addTo(g.firstPid, g.firstCount);
       else for (const [pid, n] of g.others) addTo(pid, n);
     }
-    // Latin1 keys compare code unit by code unit, i.e. byte by byte, as the hex digests do.
-    dupKeys.sort(([ka, a], [kb, b]) => b.count - a.count || (ka < kb ? -1 : ka > kb ? 1 : 0));
-    const limit = opts.top === undefined ? dupKeys.length : Math.max(0, Math.floor(opts.top));
-    const top = dupKeys.slice(0, limit).map(([k, g]): GroupEntry => ({
+    // Latin1 digests compare code unit by code unit, i.e. byte by byte, as the hex ones do.
+    dups.sort((a, b) => b.count - a.count || (a.md5! < b.md5! ? -1 : a.md5! > b.md5! ? 1 : 0));
+    const limit = opts.top === undefined ? dups.length : Math.max(0, Math.floor(opts.top));
+    const top = dups.slice(0, limit).map((g): GroupEntry => ({
       count: g.count,
-      md5: Buffer.from(k, 'latin1').toString('hex'),
-      class: g.cls,
+      md5: Buffer.from(g.md5!, 'latin1').toString('hex'),
+      class: g.cls!,
     }));
     const byProcess: Record<string, ProcessFigures> = {};
     for (const [pid, o] of [...this.owners].sort(([a], [b]) => a - b)) {
@@ -162,8 +196,8 @@ export class DuplicateStatistics {
     return { pages: this.total, unique_pages: unique, duplicate_pages: duplicate, saving_pages: saving, top, by_process: byProcess };
   }
 
-  private insert(key: string, cls: PageClass, owner: PageOwner): void {
-    this.groups.set(key, { count: 1, cls, firstPid: owner.pid, firstCount: 1, others: undefined });
+  private insert(key: bigint | string, md5: string | undefined, cls: PageClass | undefined, owner: PageOwner): void {
+    this.groups.set(key, { count: 1, md5, cls, firstPid: owner.pid, firstCount: 1, others: undefined });
     this.own(owner);
   }
 
