@@ -366,7 +366,7 @@ export const STEP_KINDS = Object.keys(stepSchemas);
  * A step: first a mapping with exactly one key, then that key's schema. The pipe stops at
  * the first stage, so `{mmap, fill}` yields one clear problem instead of two half-checked steps.
  */
-const stepSchema = z
+export const stepSchema = z
   .record(z.string(), z.unknown(), {
     error: (i) => `Step must be a mapping with one key, the step kind (${STEP_KINDS.join(', ')}), got ${describeValue(i.input)}`,
   })

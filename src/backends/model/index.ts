@@ -13,6 +13,7 @@ import { ksmProcessProfit, procKsmStat } from '../../sysfs/proc_ksm.ts';
 import { createSystem, runFor, runFullScans, sysfsRead, sysfsWrite, type System } from '../../system.ts';
 import type { Backend } from '../../scenario/backend.ts';
 import { StepError } from '../../scenario/backend.ts';
+import { describeReturn } from '../../scenario/errno.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 
@@ -53,7 +54,7 @@ export class ModelBackend implements Backend {
     this.sys = createSystem({ ram: scenario.machine.ram, numaNodes: scenario.machine.numaNodes, seed: this.opts.seed });
     for (const [file, value] of scenario.ksm) {
       const err = sysfsWrite(this.sys, `ksm/${file}`, value);
-      if (err !== 0) throw new StepError(`Initial ksm.${file}: writing "${value}" failed with errno ${-err}`);
+      if (err !== 0) throw new StepError(`Initial ksm.${file}: writing "${value}" failed with ${describeReturn(err)}`);
     }
   }
 
