@@ -17,7 +17,7 @@ import type { Backend } from '../scenario/backend.ts';
 import type { RunResult } from '../scenario/records.ts';
 import { createModelBackend } from '../backends/model/index.ts';
 import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
-import { renderRunResult } from '../report/table.ts';
+import { formatTime, renderRunResult } from '../report/table.ts';
 import { formatJson } from '../report/json.ts';
 import { registerDiff } from './diff.ts';
 import { registerCompare } from './compare.ts';
@@ -221,7 +221,7 @@ function demoSummary(result: RunResult): string {
   const sharing = n('pages_sharing');
   const profit = n('general_profit');
   return (
-    `At "${last.label}" (${last.time_ms} ms of virtual time) ksmd keeps ${shared} shared page` +
+    `At "${last.label}" (${formatTime(last.time_ms)} of virtual time) ksmd keeps ${shared} shared page` +
     `${shared === 1 ? '' : 's'} standing in for ${sharing} more mapping${sharing === 1 ? '' : 's'} ` +
     `of identical content (pages_shared, pages_sharing): ${formatBytes(sharing * 4096)} of memory saved, ` +
     `${formatBytes(profit)} after KSM's own bookkeeping (general_profit).`
