@@ -293,6 +293,22 @@ steps:
   );
 });
 
+test('parseScenario reads what a madvise or prctl step returns, as a number or an errno name', () => {
+  const s = steps(`  - prctl: { proc: a, option: PR_GET_MEMORY_MERGE, returns: 1 }
+  - madvise: { proc: a, region: r, advice: MADV_MERGEABLE, returns: ENOMEM }
+  - prctl: { proc: a, option: PR_SET_MEMORY_MERGE, arg: 0 }
+`);
+  assert.deepEqual(s, [
+    { kind: 'prctl', proc: 'a', option: 'PR_GET_MEMORY_MERGE', arg: 0, returns: 1 },
+    { kind: 'madvise', proc: 'a', region: 'r', advice: 'MADV_MERGEABLE', offset: 0, size: undefined, returns: 'ENOMEM' },
+    { kind: 'prctl', proc: 'a', option: 'PR_SET_MEMORY_MERGE', arg: 0 },
+  ]);
+  assert.deepEqual(lines(`${HEAD}${SPAWN}  - prctl: { proc: a, option: PR_GET_MEMORY_MERGE, returns: -22 }\n  - madvise: { proc: a, region: r, advice: MADV_MERGEABLE, returns: EWHAT }\n`), [
+    't.yaml: steps[2].prctl.returns (line 6): Returns must be a whole number >= 0 or a Linux error name such as EINVAL, got -22',
+    't.yaml: steps[3].madvise.returns (line 7): Returns must be a whole number >= 0 or a Linux error name such as EINVAL, got "EWHAT"',
+  ]);
+});
+
 test('parseScenario checks expect paths and values', () => {
   const messages = problems(`${HEAD}${SPAWN}  - expect:
       /sys/kernel/mm/ksm/pages_shard: 1

@@ -153,7 +153,7 @@ export class ModelBackend implements Backend {
   async prctl(proc: string, option: PrctlOption, arg: number): Promise<number> {
     const p = this.proc(proc);
     const code = option === 'PR_SET_MEMORY_MERGE' ? PR_SET_MEMORY_MERGE : PR_GET_MEMORY_MERGE;
-    return doPrctl(this.system().mmgr, p.task.mm, code, option === 'PR_SET_MEMORY_MERGE' ? arg : 0);
+    return doPrctl(this.system().mmgr, p.task.mm, code, arg);
   }
 
   async fork(proc: string, child: string): Promise<void> {
