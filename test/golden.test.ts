@@ -32,6 +32,8 @@ import type { Scenario } from '../src/scenario/types.ts';
 const DIR = join(import.meta.dirname, '..', '..', 'scenarios');
 const dir = existsSync(DIR) ? DIR : join(import.meta.dirname, '..', 'scenarios');
 const UPDATE = process.env['SAMEPAGE_UPDATE_GOLDEN'] === '1';
+/** The kernel backend's warning that a wait overshot its full-scan boundary. */
+const PAST_BOUNDARY = /full scan\(s\) beyond the \d+ waited for/;
 
 /** The run as `samepage run --json` prints it, with a final newline. */
 const jsonText = (r: RunResult): string => `${formatJson(r)}\n`;
@@ -40,8 +42,16 @@ const jsonText = (r: RunResult): string => `${formatJson(r)}\n`;
 async function recordKernel(scenario: Scenario, file: string): Promise<RunResult> {
   const why = kernelSkipReason();
   if (why !== undefined) assert.fail(`${file}: cannot re-record from the live kernel: ${why}`);
-  const warnings: string[] = [];
-  const result = await runScenario(scenario, createKernelBackend({ lockWaitMs: 600_000, onWarning: (m) => warnings.push(m) }));
+  let warnings: string[] = [];
+  let result: RunResult;
+  // On a loaded machine ksmd can finish a pass more before the backend holds it (it warns:
+  // the counters are past the boundary); such a run is no recording.
+  for (let attempt = 1; ; attempt++) {
+    warnings = [];
+    result = await runScenario(scenario, createKernelBackend({ lockWaitMs: 600_000, onWarning: (m) => warnings.push(m) }));
+    if (!warnings.some((w) => PAST_BOUNDARY.test(w))) break;
+    if (attempt === 3) assert.fail(`${file}: ksmd overshot a full-scan boundary in 3 kernel runs: ${warnings.join('; ')}`);
+  }
   const failed = result.expects.filter((e) => !e.ok);
   assert.deepEqual(failed, [], `${file}: expects failed on the live kernel, not recorded${warnings.length > 0 ? ` (${warnings.join('; ')})` : ''}`);
   return result;
