@@ -27,6 +27,8 @@ export interface SystemOptions {
   readonly cost?: CostModel;
   /** Seed of the machine's randomness (KSM+'s sampling). */
   readonly seed?: number;
+  /** Tests: prove the model's caches against a recomputation on every hit (slow). */
+  readonly checkCaches?: boolean;
 }
 
 /** One simulated machine: the memory manager, KSM and its ksmd, and their sysfs. */
@@ -60,6 +62,8 @@ export function createSystem(opts: SystemOptions): System {
   mmgr.hooks = ksmHooks(ksm, ksmd);
   const ksmplus = new KsmPlus(mmgr, events, opts.cost ?? DEFAULT_COST, opts.seed ?? 0);
   const ksmplusd = new KsmPlusDaemon(ksmplus, events);
+  ksm.checkWalkCache = opts.checkCaches === true;
+  ksmplus.trees.checkWalkCache = opts.checkCaches === true;
   const sysfs = new Map<string, AttributeGroup>([
     ['ksm', ksmSysfs(ksm, ksmd)],
     ['ksm+', ksmPlusSysfs(ksmplus, ksmplusd)],
@@ -90,35 +94,53 @@ export function runFor(sys: System, ms: number): void {
   sys.clock.advanceTo(end);
 }
 
+/** What runScans needs of a scanner: its full-scan count, why it is stuck, whether mid-batch. */
+interface ScanDriver {
+  readonly seqnr: () => number;
+  readonly idle: () => string | undefined;
+  readonly busy: () => boolean;
+}
+
+/**
+ * Runs events until the driver's full-scan count has grown by `n`, then lets the batch that
+ * completed the scan finish, so time includes its CPU cost. `onEvent` is called after every
+ * event (a policy comparison times each counter change with it).
+ */
+function runScans(sys: System, d: ScanDriver, n: number, onScan?: (done: number) => void, onEvent?: () => void): string | undefined {
+  const target = d.seqnr() + n;
+  while (d.seqnr() < target) {
+    const why = d.idle();
+    if (why !== undefined) return why;
+    const before = d.seqnr();
+    if (!sys.events.runNext(Number.POSITIVE_INFINITY)) return 'nothing is scheduled';
+    onEvent?.();
+    if (onScan !== undefined && d.seqnr() !== before) onScan(n - (target - d.seqnr()));
+  }
+  while (d.busy() && sys.events.runNext(Number.POSITIVE_INFINITY)) onEvent?.();
+  return undefined;
+}
+
 /**
  * Runs until full_scans has grown by `n`. Returns undefined when done, else why it cannot
  * finish (ksmd not running, nothing registered, pages_to_scan 0).
  */
-export function runFullScans(sys: System, n: number, onProgress?: (done: number) => void): string | undefined {
-  const target = sys.ksm.ksmScan.seqnr + n;
-  while (sys.ksm.ksmScan.seqnr < target) {
-    const why = whyKsmdIdle(sys);
-    if (why !== undefined) return why;
-    const before = sys.ksm.ksmScan.seqnr;
-    if (!sys.events.runNext(Number.POSITIVE_INFINITY)) return 'ksmd has nothing scheduled';
-    if (onProgress !== undefined && sys.ksm.ksmScan.seqnr !== before) onProgress(n - (target - sys.ksm.ksmScan.seqnr));
-  }
-  // Let the batch that completed the scan finish, so time includes its CPU cost.
-  while (sys.ksmd.isBusy() && sys.events.runNext(Number.POSITIVE_INFINITY)) { /* finish the batch */ }
-  return undefined;
+export function runFullScans(sys: System, n: number, onProgress?: (done: number) => void, onEvent?: () => void): string | undefined {
+  const driver = { seqnr: () => sys.ksm.ksmScan.seqnr, idle: () => whyKsmdIdle(sys), busy: () => sys.ksmd.isBusy() };
+  return runScans(sys, driver, n, onProgress, onEvent);
 }
 
 /** Like runFullScans, for KSM+'s rounds (/sys/kernel/mm/ksm+/full_scans). */
-export function runKsmPlusFullScans(sys: System, n: number): string | undefined {
+export function runKsmPlusFullScans(sys: System, n: number, onEvent?: () => void): string | undefined {
+  const driver = { seqnr: () => sys.ksmplus.trees.ksmScan.seqnr, idle: () => whyKsmPlusIdle(sys), busy: () => sys.ksmplusd.isBusy() };
+  return runScans(sys, driver, n, undefined, onEvent);
+}
+
+/** Why the KSM+ daemon will make no progress on its own, or undefined if it will. */
+export function whyKsmPlusIdle(sys: System): string | undefined {
   const plus = sys.ksmplus;
-  const target = plus.trees.ksmScan.seqnr + n;
-  while (plus.trees.ksmScan.seqnr < target) {
-    if ((plus.run & 1) === 0) return `the KSM+ daemon is not running (ksm+/run=${plus.run})`;
-    if (plus.names.length === 0) return 'no program is named in /sys/kernel/mm/ksm+/processes_to_scan';
-    if (plus.pagesToScan === 0) return 'ksm+/pages_to_scan is 0, so KSM+ scans nothing';
-    if (!sys.events.runNext(Number.POSITIVE_INFINITY)) return 'nothing is scheduled';
-  }
-  while (sys.ksmplusd.isBusy() && sys.events.runNext(Number.POSITIVE_INFINITY)) { /* finish the batch */ }
+  if ((plus.run & 1) === 0) return `the KSM+ daemon is not running (ksm+/run=${plus.run})`;
+  if (plus.names.length === 0) return 'no program is named in /sys/kernel/mm/ksm+/processes_to_scan';
+  if (plus.pagesToScan === 0) return 'ksm+/pages_to_scan is 0, so KSM+ scans nothing';
   return undefined;
 }
 

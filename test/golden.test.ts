@@ -19,7 +19,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createKernelBackend } from '../src/backends/kernel/index.ts';
+import { createKernelBackend, PAST_BOUNDARY } from '../src/backends/kernel/index.ts';
 import { holdKernelTestLock, kernelSkipReason } from '../src/backends/kernel/testing.ts';
 import { createModelBackend } from '../src/backends/model/index.ts';
 import { formatJson } from '../src/report/json.ts';
@@ -32,8 +32,6 @@ import type { Scenario } from '../src/scenario/types.ts';
 const DIR = join(import.meta.dirname, '..', '..', 'scenarios');
 const dir = existsSync(DIR) ? DIR : join(import.meta.dirname, '..', 'scenarios');
 const UPDATE = process.env['SAMEPAGE_UPDATE_GOLDEN'] === '1';
-/** The kernel backend's warning that a wait overshot its full-scan boundary. */
-const PAST_BOUNDARY = /full scan\(s\) beyond the \d+ waited for/;
 
 /** The run as `samepage run --json` prints it, with a final newline. */
 const jsonText = (r: RunResult): string => `${formatJson(r)}\n`;
@@ -49,7 +47,7 @@ async function recordKernel(scenario: Scenario, file: string): Promise<RunResult
   for (let attempt = 1; ; attempt++) {
     warnings = [];
     result = await runScenario(scenario, createKernelBackend({ lockWaitMs: 600_000, onWarning: (m) => warnings.push(m) }));
-    if (!warnings.some((w) => PAST_BOUNDARY.test(w))) break;
+    if (!warnings.some((w) => w.startsWith(PAST_BOUNDARY))) break;
     if (attempt === 3) assert.fail(`${file}: ksmd overshot a full-scan boundary in 3 kernel runs: ${warnings.join('; ')}`);
   }
   const failed = result.expects.filter((e) => !e.ok);
@@ -70,7 +68,7 @@ for (const file of files) {
   test(`golden scenario ${file} holds on the model`, async () => {
     const parsed = await loadScenario(join(dir, file));
     assert.ok(parsed.ok, `scenario ${file} does not parse`);
-    const result = await runScenario(parsed.scenario, createModelBackend({ seed: 0 }));
+    const result = await runScenario(parsed.scenario, createModelBackend({ seed: 0, checkCaches: true }));
     const failed = result.expects.filter((e) => !e.ok);
     assert.deepEqual(failed, [], `${file}: expects failed on the model`);
 

@@ -444,7 +444,7 @@ function commandArbs(nodes: number, shared: boolean): fc.Arbitrary<Cmd>[] {
 /** Runs one program from a fresh machine, then tears everything down and checks for leaks. */
 function runProgram(seen: Seen, nodes: number, initial: readonly (readonly [string, string])[], cmds: Iterable<Cmd>): void {
   seen.runs++;
-  const sys = createSystem({ ram: 16 << 20, numaNodes: nodes });
+  const sys = createSystem({ ram: 16 << 20, numaNodes: nodes, checkCaches: true });
   for (const [file, value] of initial) assert.equal(sysfsWrite(sys, `ksm/${file}`, value), 0);
   const model: Model = { procs: [], nodes };
   const real: Real = { sys, seen };
@@ -503,7 +503,7 @@ test('model property: every process reads what it wrote and every invariant hold
 // switch back to 0 in the same scan still finds them. The model makes fresh roots for every
 // nid > 0 on every switch, orphaning those items.
 test('merge_across_nodes store keeps the unstable items of other nodes in their tree', () => {
-  const sys = createSystem({ ram: 1 << 20, numaNodes: 2 });
+  const sys = createSystem({ ram: 1 << 20, numaNodes: 2, checkCaches: true });
   for (const [f, v] of [['merge_across_nodes', '0'], ['pages_to_scan', '1'], ['run', '1']] as const) assert.equal(sysfsWrite(sys, `ksm/${f}`, v), 0);
   const t = spawnTask(sys.mmgr, 'a');
   const addr = doMmap(sys.mmgr, t.mm, 2 * PAGE_SIZE);

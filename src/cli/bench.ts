@@ -6,16 +6,15 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import type { CostModel } from '../ksm/cost.ts';
-import { DEFAULT_COST } from '../ksm/cost.ts';
+import { CALIBRATION_FILE, calibratedCost, calibrationPath, readCostModel } from '../backends/model/calibration.ts';
 import { BackendUnavailable } from '../backends/kernel/index.ts';
 import { fitCosts, type FitRow } from './bench/fit.ts';
 import { runKernel, type KernelRun } from './bench/kernel.ts';
-import { COST_KEYS, costOf, runModelCounted, runModelTimed, type EventCounts, type ModelRun } from './bench/model.ts';
+import { COST_KEYS, costOf, runModelCounted, runModelTimed, warmUpModel, WARMUP_PAGES, type EventCounts, type ModelRun } from './bench/model.ts';
 import { benchWorkloads, calibrationWorkloads, type Workload } from './bench/workloads.ts';
 
 /** The model's fixed CPU cost of one ksmd wake-up (WAKEUP_NS of src/ksm/ksmd.ts, not exported). */
@@ -33,7 +32,6 @@ const COMPARED = [
   'ksm_zero_pages',
   'general_profit',
 ] as const;
-export const CALIBRATION_FILE = 'calibration/cost-model.json';
 
 interface BenchIo {
   readonly stdout: NodeJS.WritableStream;
@@ -44,7 +42,7 @@ interface BenchOptions {
   json?: true;
   pages: number;
   calibrate?: true;
-  write?: true;
+  dryRun?: true;
   modelOnly?: true;
   lockWait: number;
 }
@@ -83,17 +81,17 @@ export function addBenchCommand(program: Command, io: BenchIo): void {
     .option('--json', 'print JSON on stdout instead of tables')
     .option('--pages <n>', 'pages of the all-unique and duplicate-heavy workloads', parsePages, 65536)
     .option('--calibrate', "measure the live ksmd's CPU cost per event and fit src/ksm/cost.ts's constants")
-    .option('--write', `with --calibrate: write the constants to ${CALIBRATION_FILE}`)
+    .option('--dry-run', `with --calibrate: print the fitted constants without writing ${CALIBRATION_FILE}`)
     .option('--model-only', 'do not touch the live kernel (the ratio is then unavailable)')
     .option('--lock-wait <s>', 'seconds to wait for another samepage kernel run to finish', parseSeconds, 600)
     .addHelpText(
       'after',
       '\nThe kernel side needs root and a writable /sys/kernel/mm/ksm; it runs through the kernel\n' +
         'backend, which saves and restores every KSM setting. Progress goes to stderr.\n\n' +
-        'Examples:\n  sudo samepage bench\n  sudo samepage bench --json --pages 131072\n  sudo samepage bench --calibrate --write',
+        'Examples:\n  sudo samepage bench\n  sudo samepage bench --json --pages 131072\n  sudo samepage bench --calibrate',
     )
     .action(async (opts: BenchOptions) => {
-      if (opts.write === true && opts.calibrate !== true) throw new Error('--write needs --calibrate (it writes the calibrated constants)');
+      if (opts.dryRun === true && opts.calibrate !== true) throw new Error('--dry-run needs --calibrate (it leaves the calibration file as it is)');
       if (opts.calibrate === true) await calibrate(opts, io);
       else await bench(opts, io);
     });
@@ -134,9 +132,10 @@ async function tryKernel(w: Workload, opts: BenchOptions, io: BenchIo, known: { 
 
 async function bench(opts: BenchOptions, io: BenchIo): Promise<void> {
   const progress = progressTo(io);
-  const calibrated = readCalibration(packageRoot());
+  const calibrated = readCalibration();
   const known = { reason: kernelPrecheck(opts) };
   const results: BenchResult[] = [];
+  warmUpModel(benchWorkloads(WARMUP_PAGES), progress);
   for (const w of benchWorkloads(opts.pages)) {
     progress(`${w.name}: model`);
     const model = runModelTimed(w, progress);
@@ -262,8 +261,9 @@ function renderBench(results: readonly BenchResult[], calibrated: boolean): stri
     }
   }
   out +=
-    '\nModel: this process\'s CPU time over the measured full scans only (setup excluded). Kernel: ksmd\'s\n' +
-    'utime+stime over the same scans (resolution one clock tick). ratio > 1: the model is faster than ksmd.\n';
+    '\nModel: this process\'s CPU time over the measured full scans only (setup excluded), after a JIT\n' +
+    `warm-up on separate ${WARMUP_PAGES}-page machines. Kernel: ksmd's utime+stime over the same scans\n` +
+    '(resolution one clock tick). ratio > 1: the model is faster than ksmd.\n';
   return out;
 }
 
@@ -333,7 +333,9 @@ async function calibrate(opts: BenchOptions, io: BenchIo): Promise<void> {
     const visited = sum(run.scans.map((s) => s.pagesScanned));
     nsPerVisit[w.name] = Math.round((sum(run.scans.map((s) => s.cpuS)) * 1e9) / Math.max(1, visited));
   }
-  const prior = COST_KEYS.map((k) => DEFAULT_COST[k]);
+  // The constants in use until now: the fit's prior, and the "current" column.
+  const previous = calibratedCost();
+  const prior = COST_KEYS.map((k) => previous[k]);
   const fit = fitCosts(rows, { prior, lambda: 0.02, floorNs: 1e8 });
   const cost = Object.fromEntries(COST_KEYS.map((k, j) => [k, Math.round(fit.x[j]!)])) as unknown as CostModel;
   const file: CalibrationFile = {
@@ -347,11 +349,11 @@ async function calibrate(opts: BenchOptions, io: BenchIo): Promise<void> {
     scans: scans.map((s) => ({
       ...s,
       fitted_cpu_s: round((costOf(s.events, cost) + s.batches * WAKEUP_NS) / 1e9, 4),
-      default_cpu_s: round((costOf(s.events, DEFAULT_COST) + s.batches * WAKEUP_NS) / 1e9, 4),
+      default_cpu_s: round((costOf(s.events, previous) + s.batches * WAKEUP_NS) / 1e9, 4),
     })),
   };
-  if (opts.write === true) {
-    const path = join(packageRoot(), CALIBRATION_FILE);
+  if (opts.dryRun !== true) {
+    const path = calibrationPath();
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`);
     progress(`wrote ${path}`);
@@ -360,12 +362,12 @@ async function calibrate(opts: BenchOptions, io: BenchIo): Promise<void> {
     io.stdout.write(`${JSON.stringify(file, null, 2)}\n`);
     return;
   }
-  io.stdout.write(renderCalibration(file));
+  io.stdout.write(renderCalibration(file, previous));
 }
 
-function renderCalibration(f: CalibrationFile): string {
-  const t = new Table({ head: ['constant', 'current (src/ksm/cost.ts)', 'calibrated'], style: { head: [], border: [] } });
-  for (const k of COST_KEYS) t.push([k, fmt(DEFAULT_COST[k]), fmt(f.cost[k])]);
+function renderCalibration(f: CalibrationFile, previous: CostModel): string {
+  const t = new Table({ head: ['constant', 'until now', 'calibrated'], style: { head: [], border: [] } });
+  for (const k of COST_KEYS) t.push([k, fmt(previous[k]), fmt(f.cost[k])]);
   const s = new Table({
     head: ['workload', 'scan', 'pages', 'kernel CPU s', 'fitted s', 'current s', 'visits', 'skips', 'checksums', 'memcmp≠', 'memcmp=', 'merges', 'frees'],
     style: { head: [], border: [] },
@@ -406,26 +408,11 @@ function machineInfo(clkTck: number): CalibrationFile['machine'] {
   };
 }
 
-/** calibration/cost-model.json of the package, if present and well-formed. */
-export function readCalibration(root: string): CalibrationFile | undefined {
-  const path = join(root, CALIBRATION_FILE);
+/** The whole calibration file (cost, machine, scans), if present; a damaged one is an error. */
+export function readCalibration(path = calibrationPath()): CalibrationFile | undefined {
   if (!existsSync(path)) return undefined;
-  const data: unknown = JSON.parse(readFileSync(path, 'utf8'));
-  const cost = (data as { cost?: Record<string, unknown> } | null)?.cost;
-  if (cost === undefined || !COST_KEYS.every((k) => typeof cost[k] === 'number' && cost[k] >= 0)) {
-    throw new Error(`${path} has no valid "cost" object with ${COST_KEYS.join(', ')}`);
-  }
-  return data as CalibrationFile;
-}
-
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('Cannot find package.json above the samepage command');
-    dir = up;
-  }
-  return dir;
+  readCostModel(path); // throws, naming what is wrong, unless the constants are valid
+  return JSON.parse(readFileSync(path, 'utf8')) as CalibrationFile;
 }
 
 function parsePages(value: string): number {

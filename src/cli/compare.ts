@@ -9,25 +9,9 @@ import { writeFile } from 'node:fs/promises';
 import { runPolicy, type Policy, type PolicyResult } from '../backends/model/policy.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
-
-/** Figures the thesis reports for its experiments, per policy. */
-interface ThesisFigures {
-  readonly source: string;
-  readonly merged_pages?: number;
-  readonly rmap_items?: number;
-  readonly settle_s?: number;
-  readonly note: string;
-}
-
-const THESIS: Readonly<Record<string, Partial<Record<Policy, ThesisFigures>>>> = {
-  'thesis-5.2.3': {
-    ksm: { source: 'Table 5-2', merged_pages: 256, rmap_items: 25600, note: 'merged 1 MB; system memory +0.6 MB' },
-    'ksm+': { source: 'Table 5-2', merged_pages: 512, rmap_items: 1027, note: 'merged 2 MB; system memory -1.3 MB' },
-  },
-  'thesis-5.1.1': {
-    'ksm+': { source: 'section 5.1.1', merged_pages: 10240, settle_s: 65, note: 'about 40 MB saved in about 65 s' },
-  },
-};
+import { renderThesisComparison } from '../report/table.ts';
+import { measuredByPolicy, thesisComparison, thesisExperiment } from '../report/thesis.ts';
+import { sideBySideRows } from './compare_rows.ts';
 
 function parsePolicies(v: string): Policy[] {
   const list = v.split(',').map((p) => p.trim());
@@ -35,25 +19,9 @@ function parsePolicies(v: string): Policy[] {
   return list as Policy[];
 }
 
-const mib = (pages: number) => `${((pages * 4096) / 2 ** 20).toFixed(1)} MiB`;
-
-function table(results: readonly PolicyResult[], thesis: Partial<Record<Policy, ThesisFigures>> | undefined): string {
+function table(results: readonly PolicyResult[]): string {
   const t = new Table({ head: ['', ...results.map((r) => r.policy.toUpperCase())], style: { head: [], border: [] } });
-  const row = (name: string, f: (r: PolicyResult) => string) => t.push([name, ...results.map(f)]);
-  row('merged pages (Σ ksm_merging_pages)', (r) => `${r.merged_pages} (${mib(r.merged_pages)})`);
-  row('pages saved (pages_sharing)', (r) => `${r.pages_sharing} (${mib(r.pages_sharing)})`);
-  row('rmap_items', (r) => `${r.rmap_items} (${(r.rmap_item_bytes / 1024).toFixed(0)} KiB)`);
-  row('vma_nodes', (r) => (r.policy === 'ksm+' ? String(r.vma_nodes) : '-'));
-  row('profit (general_profit)', (r) => `${r.profit} B (${(r.profit / 2 ** 20).toFixed(2)} MiB)`);
-  row('virtual time to settle', (r) => `${r.settle_s.toFixed(1)} s`);
-  row('full scans / rounds', (r) => String(r.full_scans));
-  row('scanner CPU', (r) => `${r.cpu_s.toFixed(2)} s (${((100 * r.cpu_s) / Math.max(r.settle_s, 1e-9)).toFixed(2)} % until settled)`);
-  if (thesis !== undefined) {
-    row('thesis: merged pages', (r) => String(thesis[r.policy]?.merged_pages ?? '-'));
-    row('thesis: rmap_items', (r) => String(thesis[r.policy]?.rmap_items ?? '-'));
-    row('thesis: time', (r) => (thesis[r.policy]?.settle_s === undefined ? '-' : `about ${thesis[r.policy]!.settle_s} s`));
-    row('thesis: note', (r) => (thesis[r.policy] === undefined ? '-' : `${thesis[r.policy]!.note} (${thesis[r.policy]!.source})`));
-  }
+  for (const row of sideBySideRows(results)) t.push([...row]);
   return t.toString();
 }
 
@@ -73,7 +41,10 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
     .option('--report <file>', 'also write a self-contained HTML report with charts')
     .addHelpText('after', '\nKSM is switched on with run=1; KSM+ by naming every program the workload starts in\n' +
       '/sys/kernel/mm/ksm+/processes_to_scan, then run=1. Each policy then runs until its merged pages\n' +
-      '(and, for KSM, rmap_items) stop changing for 3 full scans (KSM+: once sampling reached its floor).')
+      '(KSM: every counter) stop changing for 3 full scans (KSM+: rounds sampled at min_coefficient).\n' +
+      'Two times are reported, each to the batch that last changed the figure: until merged pages\n' +
+      'settled, and until rmap_items settled (KSM+: by the end of its first round at the floor).\n' +
+      'For the thesis\'s experiments (scenarios/thesis/) the thesis\'s figures are printed beside them.')
     .action(async (file: string, opts: { policy: Policy[]; seed: number; json?: true; report?: string }) => {
       const parsed = await loadScenario(file);
       if (!parsed.ok) {
@@ -84,19 +55,28 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
       const results: PolicyResult[] = [];
       for (const policy of opts.policy) {
         io.stderr.write(`running ${parsed.scenario.name} under ${policy}...\n`);
-        results.push(await runPolicy(parsed.scenario, policy, { seed: opts.seed }));
+        // The report's histogram needs the processes' pages once: their contents are the same under every policy.
+        results.push(await runPolicy(parsed.scenario, policy, { seed: opts.seed, statistics: opts.report !== undefined && results.length === 0 }));
       }
-      const thesis = THESIS[parsed.scenario.name];
+      const exp = thesisExperiment(parsed.scenario.name);
+      const thesis = exp === undefined ? undefined : thesisComparison(exp, (f) => measuredByPolicy(f, results), { file });
       if (opts.json === true) {
-        const out = results.map(({ run: _run, timeline: _t, ...r }) => ({ ...r, thesis: thesis?.[r.policy] ?? null }));
-        io.stdout.write(`${JSON.stringify({ scenario: parsed.scenario.name, results: out }, null, 2)}\n`);
+        const out = results.map(({ run: _run, timeline: _t, statistics: _s, ...r }) => r);
+        const figures = exp?.figures.map((f) => ({ ...f, samepage: measuredByPolicy(f, results) ?? null })) ?? null;
+        io.stdout.write(`${JSON.stringify({ scenario: parsed.scenario.name, results: out, thesis: figures }, null, 2)}\n`);
       } else {
-        io.stdout.write(`${parsed.scenario.name}: ${parsed.scenario.description ?? ''}\n${table(results, thesis)}\n`);
+        io.stdout.write(`${parsed.scenario.name}: ${parsed.scenario.description ?? ''}\n${table(results)}\n`);
+        if (thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
       }
       if (opts.report !== undefined) {
         const { renderCompareReport } = await import('./compare_report.ts');
-        await writeFile(opts.report, await renderCompareReport(parsed.scenario.name, results));
-        io.stderr.write(`report written to ${opts.report}\n`);
+        const html = await renderCompareReport(parsed.scenario.name, results, thesis);
+        try {
+          await writeFile(opts.report, html);
+        } catch (err) {
+          throw new Error(`Cannot write the report to ${opts.report}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        io.stderr.write(`samepage: report written to ${opts.report}\n`);
       }
       setExit(results.some((r) => !r.run.ok) ? 1 : 0);
     });

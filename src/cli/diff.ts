@@ -15,6 +15,7 @@ import { createKernelBackend } from '../backends/kernel/index.ts';
 import { findKsmUsers } from '../backends/kernel/procfs.ts';
 import { createModelBackend } from '../backends/model/index.ts';
 import { compareRuns, type RecordDiff } from '../scenario/compare.ts';
+import { whyNotExact } from '../scenario/exact.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import type { RunResult } from '../scenario/records.ts';
@@ -57,11 +58,9 @@ export interface ScenarioDiff {
  */
 export async function diffScenario(scenario: Scenario, opts: DiffOptions = {}): Promise<ScenarioDiff> {
   const warnings: string[] = [];
-  const nodes = liveNumaNodes();
-  if (nodes !== undefined && scenario.machine.numaNodes > nodes) {
-    warnings.push(
-      `The scenario's machine has ${scenario.machine.numaNodes} NUMA nodes and this one ${nodes}: the kernel cannot place its memory as the model does, so differences are expected`,
-    );
+  const inexact = whyNotExact(scenario, liveNumaNodes() ?? 1);
+  if (inexact !== undefined) {
+    warnings.push(`The scenario's figures are not exact under the contract (${inexact}), so differences are expected`);
   }
   const kernelBackend = createKernelBackend({
     lockWaitMs: opts.lockWaitMs ?? DIFF_LOCK_WAIT_MS,
@@ -78,17 +77,19 @@ export async function diffScenario(scenario: Scenario, opts: DiffOptions = {}): 
     warnings.push(`${INTERFERENCE}: ${others.map((u) => `${u.pid} ${u.comm}`).join(', ')}; the kernel's global counters may include their pages`);
   }
   const model = await runScenario(scenario, createModelBackend({ seed: opts.seed ?? 0 }));
-  const out: ScenarioDiff = {
-    scenario: scenario.name,
+  return scenarioDiffOf(kernel, model, warnings);
+}
+
+/** Two finished runs of one scenario, compared. */
+export function scenarioDiffOf(kernel: RunResult, model: RunResult, warnings: readonly string[]): ScenarioDiff {
+  return {
+    scenario: kernel.scenario,
     differences: compareRuns(kernel, model),
     kernelOk: kernel.ok,
     modelOk: model.ok,
     warnings,
     kernel,
     model,
-  };
-  return {
-    ...out,
     ...(kernel.error === undefined ? {} : { kernelError: kernel.error }),
     ...(model.error === undefined ? {} : { modelError: model.error }),
   };
@@ -124,6 +125,16 @@ export interface DiffFileJson {
   readonly kernelError?: string;
   readonly modelError?: string;
   readonly warnings?: readonly string[];
+}
+
+/**
+ * The whole `samepage diff --json` output. `stopped` is there when a file could not be run
+ * (the kernel backend became unavailable, say): the files before it are still reported, and
+ * the command exits 2.
+ */
+export interface DiffJson {
+  readonly files: readonly DiffFileJson[];
+  readonly stopped?: { readonly file: string; readonly reason: string };
 }
 
 export function diffJson(file: string, d: ScenarioDiff): DiffFileJson {
@@ -178,12 +189,24 @@ export class DiffUsageError extends Error {
   override readonly name = 'DiffUsageError';
 }
 
+/** How diffCommand runs one scenario on both backends; tests pass their own. */
+export type DiffRunner = (scenario: Scenario, opts: DiffOptions) => Promise<ScenarioDiff>;
+
+export interface DiffCommandOptions {
+  readonly json: boolean;
+  readonly seed: number;
+  /** Default diffScenario: the live kernel, then the model. */
+  readonly runner?: DiffRunner;
+}
+
 /**
  * The command: every file is checked before anything runs, so a typo in the last file does
  * not cost a kernel run of the first. Resolves to the exit code (0 or 1); throws
- * DiffUsageError or the kernel's BackendUnavailable for exit 2.
+ * DiffUsageError, or whatever stopped a file (the kernel's BackendUnavailable), for exit 2,
+ * after printing what the files before it gave: with --json, one object that says where it
+ * stopped, so a machine reading it never gets a truncated document.
  */
-export async function diffCommand(files: readonly string[], opts: { json: boolean; seed: number }, io: DiffIo): Promise<number> {
+export async function diffCommand(files: readonly string[], opts: DiffCommandOptions, io: DiffIo): Promise<number> {
   const scenarios: Array<{ file: string; scenario: Scenario }> = [];
   const problems: string[] = [];
   for (const file of files) {
@@ -193,15 +216,23 @@ export async function diffCommand(files: readonly string[], opts: { json: boolea
   }
   if (problems.length > 0) throw new DiffUsageError(problems.join('\n'));
 
+  const runner = opts.runner ?? diffScenario;
   const results: DiffFileJson[] = [];
   let differ = false;
   for (const { file, scenario } of scenarios) {
-    const d = await diffScenario(scenario, { seed: opts.seed });
+    let d: ScenarioDiff;
+    try {
+      d = await runner(scenario, { seed: opts.seed });
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (opts.json) io.stdout.write(`${JSON.stringify({ files: results, stopped: { file, reason } } satisfies DiffJson, null, 2)}\n`);
+      throw err;
+    }
     differ ||= d.differences.length > 0;
     if (opts.json) results.push(diffJson(file, d));
     else io.stdout.write(renderDiff(file, d, io.color));
   }
-  if (opts.json) io.stdout.write(`${JSON.stringify({ files: results }, null, 2)}\n`);
+  if (opts.json) io.stdout.write(`${JSON.stringify({ files: results } satisfies DiffJson, null, 2)}\n`);
   return differ ? 1 : 0;
 }
 
@@ -217,7 +248,10 @@ export function registerDiff(program: Command, io: DiffCliIo, setExit: (code: nu
     .command('diff')
     .description('run scenario files on the live kernel (root) and on the model; show every counter that differs')
     .argument('<files...>', 'scenario files (YAML or JSON, see SCENARIO.md)')
-    .option('--json', 'print { files: [{ scenario, differences: [{ label, path, kernel, model }], kernelOk, modelOk }] }')
+    .option(
+      '--json',
+      'print { files: [{ file, scenario, differences: [{ label, path, kernel, model }], kernelOk, modelOk }], stopped?: { file, reason } }',
+    )
     .option('--seed <n>', 'seed of the model backend', parseDiffSeed, 0)
     .addHelpText('after', '\nExit codes: 0 kernel and model agree, 1 some counter differs, 2 invalid file or kernel backend unavailable.')
     .action(async (files: string[], opts: { json?: true; seed: number }) => {

@@ -18,11 +18,11 @@ import { EXEC_MERGE, INJECT_PRCTL, missingHelper, nativeHelperPath, ptraceRefusa
 import { type KsmStatus, readKsmStatus } from '../host/ksm_status.ts';
 import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
 import { renderLivePage } from '../report/ksm_live.ts';
+import { CHROMIUM, CHROMIUM_HEADLESS_FLAGS } from '../report/chromium_testing.ts';
 import { main } from './main.ts';
 import { capture, realPython as python } from './testing.ts';
 
 const KSM = '/sys/kernel/mm/ksm';
-const CHROMIUM = '/usr/bin/chromium';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -102,14 +102,7 @@ test('headless Chromium shows the live counters of /sys/kernel/mm/ksm, updated b
       const child = spawn(
         CHROMIUM,
         [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
+          ...CHROMIUM_HEADLESS_FLAGS,
           `--user-data-dir=${profile}`,
           '--virtual-time-budget=3000',
           '--dump-dom',
@@ -238,7 +231,10 @@ test('kernel enable/disable --pid make a running process set and clear MERGE_ANY
   if (py === undefined) return void t.skip('python3 is not installed');
   const releaseTests = await holdKernelTestLock(600_000);
   const releaseKsm = await takeKsmLock(); // the target is a KSM user while enabled
-  const child = spawn(py, ['-c', HOLDER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // Each reply is read as one 'data' chunk: block-buffered stdout (print's flush=True) writes
+  // it in one go, where PYTHONUNBUFFERED=1 (set in some shells) splits "ready" from its number.
+  const { PYTHONUNBUFFERED: _unbuffered, ...env } = process.env;
+  const child = spawn(py, ['-c', HOLDER], { stdio: ['pipe', 'pipe', 'inherit'], env });
   try {
     const [line] = (await Promise.race([once(child.stdout, 'data'), once(child, 'exit')])) as [unknown];
     const ready = line instanceof Buffer ? /^ready (\d+)/.exec(line.toString()) : null;

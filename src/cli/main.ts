@@ -15,10 +15,15 @@ import { formatProblems } from '../scenario/parse.ts';
 import { runScenario } from '../scenario/run.ts';
 import type { Backend } from '../scenario/backend.ts';
 import type { RunResult } from '../scenario/records.ts';
-import { createModelBackend } from '../backends/model/index.ts';
+import { ModelBackend, createModelBackend } from '../backends/model/index.ts';
+import { duplicateStatistics, type StatisticsResult } from '../stats/duplicate_statistics.ts';
+import { modelTaskPages } from '../sysfs/parser_sysfs.ts';
+import { statisticsSection } from '../report/stats_report.ts';
 import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
-import { formatTime, renderRunResult } from '../report/table.ts';
+import { formatTime, renderRunResult, renderThesisComparison } from '../report/table.ts';
+import { measuredByRecords, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
 import { formatJson } from '../report/json.ts';
+import { packageRoot as findPackageRoot } from '../lib/package_root.ts';
 import { registerDiff } from './diff.ts';
 import { registerCompare } from './compare.ts';
 import { registerShell } from './shell.ts';
@@ -27,6 +32,7 @@ import { registerPredict } from './predict.ts';
 import { renderHtmlReport } from '../report/html.ts';
 import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
+import { testPauseHook } from './test_pause.ts';
 
 /** Exit codes of the contract. */
 const EXIT_OK = 0;
@@ -116,9 +122,11 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--report <file>', 'also write a static HTML report (charts, counters, expects) to this file')
     .option('--seed <n>', 'seed of the model backend (ignored by kernel)', parseSeed, 0)
     .action(async (file: string, opts: { backend: 'model' | 'kernel'; json?: true; seed: number; report?: string }) => {
-      const result = await runFile(file, opts.backend, opts.seed, io);
+      const { result, statistics } = await runFile(file, opts.backend, opts.seed, io, opts.report !== undefined);
+      const thesis = runThesisComparison(result, file);
       io.stdout.write(opts.json === true ? `${formatJson(result)}\n` : renderRunResult(result));
-      if (opts.report !== undefined) await writeReport(opts.report, result, io);
+      if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
+      if (opts.report !== undefined) await writeReport(opts.report, result, io, thesis, statistics);
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 
@@ -129,7 +137,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (opts: { seed: number }) => {
       const file = join(packageRoot(), DEMO_SCENARIO);
       if (!existsSync(file)) throw new UsageError(`The demo scenario is missing: ${file}`);
-      const result = await runFile(file, 'model', opts.seed, io);
+      const { result } = await runFile(file, 'model', opts.seed, io, false);
       io.stdout.write(renderRunResult(result));
       io.stdout.write(`\n${demoSummary(result)}\n`);
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
@@ -147,9 +155,25 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
   return program;
 }
 
+/** The thesis's figures beside the run's, when the scenario reproduces one of its experiments. */
+function runThesisComparison(result: RunResult, file: string): ThesisComparison | undefined {
+  const exp = thesisExperiment(result.scenario);
+  return exp === undefined ? undefined : thesisComparison(exp, (f) => measuredByRecords(f, result.records), { file, settleAtRecord: true });
+}
+
 /** Writes the HTML report of one run and says where on stderr (stdout may be --json). */
-async function writeReport(file: string, result: RunResult, io: Io): Promise<void> {
-  const html = await renderHtmlReport({ title: `${result.scenario} on ${result.backend}`, runs: [result] });
+async function writeReport(
+  file: string, result: RunResult, io: Io, thesis: ThesisComparison | undefined, statistics: StatisticsResult | undefined,
+): Promise<void> {
+  const stats = statistics === undefined
+    ? { title: 'Duplicate-page statistics', html: '<p class="none">Not counted: the kernel backend\'s processes are gone when the run ends (use <code>samepage stats --pid</code> on live processes).</p>' }
+    : await statisticsSection(statistics, 'Duplicate-page statistics of the processes at the end', `${result.scenario} on ${result.backend}`);
+  const html = await renderHtmlReport({
+    title: `${result.scenario} on ${result.backend}`,
+    runs: [result],
+    ...(thesis === undefined ? {} : { thesis }),
+    extraSections: [stats],
+  });
   try {
     await writeFile(file, html);
   } catch (err) {
@@ -158,17 +182,26 @@ async function writeReport(file: string, result: RunResult, io: Io): Promise<voi
   io.stderr.write(`samepage: report written to ${resolve(file)}\n`);
 }
 
-/** Loads, checks and runs one scenario file; a file with problems is a UsageError. */
-async function runFile(file: string, backendName: 'model' | 'kernel', seed: number, io: Io): Promise<RunResult> {
+/**
+ * Loads, checks and runs one scenario file; a file with problems is a UsageError. With
+ * `statistics` on the model, also counts the duplicate pages the processes hold at the end.
+ */
+async function runFile(
+  file: string, backendName: 'model' | 'kernel', seed: number, io: Io, statistics: boolean,
+): Promise<{ result: RunResult; statistics?: StatisticsResult }> {
   const loaded = await loadScenario(file);
   if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems));
+  const beforeStep = testPauseHook(io.env, io.stderr);
   const backend: Backend =
     backendName === 'model'
       ? createModelBackend({ seed })
       : createKernelBackend({ onWarning: (message: string) => io.stderr.write(`samepage: warning: ${message}\n`) });
   const progress = waitProgress(io.stderr);
   try {
-    return await runScenario(loaded.scenario, backend, { onProgress: progress.update });
+    const result = await runScenario(loaded.scenario, backend, { onProgress: progress.update, ...(beforeStep === undefined ? {} : { beforeStep }) });
+    if (!statistics || !(backend instanceof ModelBackend)) return { result };
+    const mmgr = backend.system().mmgr;
+    return { result, statistics: duplicateStatistics(modelTaskPages(mmgr, mmgr.liveTasks())) };
   } catch (err) {
     // The kernel backend cannot run here: its reason is the whole message, exit 2.
     if (err instanceof BackendUnavailable) throw new UsageError(err.message);
@@ -247,14 +280,8 @@ function parseSeed(value: string): number {
 }
 
 /** The installed package's root (holds package.json and scenarios/), from src/ or dist/src/. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('Cannot find package.json above the samepage command');
-    dir = up;
-  }
-  return dir;
+export function packageRoot(): string {
+  return findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 }
 
 function packageVersion(): string {

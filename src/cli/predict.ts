@@ -14,6 +14,7 @@ import { formatBytes } from '../lib/sizes.ts';
 import { renderHtmlReport } from '../report/html.ts';
 import { bigintReplacer } from '../report/json.ts';
 import { renderRunResult } from '../report/table.ts';
+import { plural } from '../lib/plural.ts';
 
 export interface PredictIo {
   readonly stdout: NodeJS.WritableStream;
@@ -80,7 +81,7 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
       if (opts.json === true) {
         io.stdout.write(`${JSON.stringify({ ...run, prediction }, bigintReplacer, 2)}\n`);
       } else {
-        io.stdout.write(`${file}: ${prediction.processes} processes, ${prediction.pages} anonymous pages ` +
+        io.stdout.write(`${file}: ${plural(prediction.processes, 'process', 'processes')}, ${plural(prediction.pages, 'anonymous page')} ` +
           `(${formatBytes(prediction.pages * 4096)}), ${prediction.distinct_pages} distinct\n`);
         if (prediction.synthetic_contents) {
           io.stdout.write('A hashes-only snapshot: which pages merge is exact, the order of the trees (and so the counts mid-scan) is not.\n');
@@ -112,7 +113,7 @@ function renderPrediction(p: Prediction): string {
     ['KSM pages kept (pages_shared)', String(p.pages_shared), formatBytes(p.pages_shared * 4096)],
     ['rmap_items (metadata)', String(p.rmap_items), formatBytes(p.rmap_item_bytes)],
     ['general_profit', String(p.general_profit), formatBytes(p.general_profit)],
-    ['virtual time to settle', `${p.settle_s.toFixed(1)} s`, `${p.full_scans} full scans`],
+    ['virtual time to settle', `${p.settle_s.toFixed(1)} s`, plural(p.full_scans, 'full scan')],
     [`${name} scanner CPU`, `${p.cpu_s.toFixed(2)} s`, p.settle_s > 0 ? `${((100 * p.cpu_s) / p.settle_s).toFixed(2)} % of one CPU` : '-'],
   );
   const procs = new Table({ head: ['process', 'pages', 'ksm_merging_pages', 'ksm_process_profit'], style });

@@ -4,6 +4,7 @@
  * snapshot file; and snapshots of live processes' anonymous memory.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import Table from 'cli-table3';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -17,7 +18,12 @@ import { formatProblems } from '../scenario/parse.ts';
 import { runScenario } from '../scenario/run.ts';
 import { DuplicateStatistics, type StatisticsResult } from '../stats/duplicate_statistics.ts';
 import { statisticsJson } from '../stats/render.ts';
-import { kernelComm, modelTaskPages } from '../sysfs/parser_sysfs.ts';
+import type { RunResult } from '../scenario/records.ts';
+import { renderThesisComparison } from '../report/table.ts';
+import { measuredByStatistics, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
+import { modelTaskPages } from '../sysfs/parser_sysfs.ts';
+import { kernelComm } from '../lib/processes_to_scan.ts';
+import { plural } from '../lib/plural.ts';
 
 export interface StatsIo {
   readonly stdout: NodeJS.WritableStream;
@@ -31,6 +37,7 @@ interface LiveOpts {
 
 interface StatsOpts extends LiveOpts {
   readonly json?: true;
+  readonly report?: string;
   readonly top: number;
   readonly proc?: string[];
   readonly seed: number;
@@ -63,6 +70,7 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
     .option('--top <n>', 'list at most this many duplicated contents', parseCount, 20)
     .option('--json', 'print { pages, unique_pages, duplicate_pages, saving_pages, top, by_process }')
     .option('--seed <n>', 'seed of the model backend (scenario files)', parseCount, 0)
+    .option('--report <file>', 'also write a self-contained HTML report with the histogram of duplicates')
     .addHelpText('after', '\nLive: present anonymous pages of private mappings (heap, stack, anonymous mappings and the\n' +
       'copied-on-write pages of private file mappings); zero-page mappings and swapped pages are left out.\n' +
       'Scenario: the anonymous pages of the processes still running when the scenario ends.\n\n' +
@@ -71,9 +79,10 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
       const live = opts.pid !== undefined || opts.name !== undefined;
       if (live === (file !== undefined)) throw new Error('Give either a file or --pid/--name (see samepage stats --help)');
       if (live && opts.proc !== undefined) throw new Error('--proc selects processes of a file; with --pid/--name, name the processes there');
-      let result: StatisticsResult;
-      if (file === undefined) result = liveStatistics(opts, opts.top, io, warn);
-      else if (isSnapshot(file)) result = snapshotStatistics(file, opts);
+      let stats: DuplicateStatistics;
+      let scenario: { name: string; run: RunResult } | undefined;
+      if (file === undefined) stats = liveStatistics(opts, io, warn);
+      else if (isSnapshot(file)) stats = snapshotStatistics(file, opts);
       else {
         const r = await scenarioStatistics(file, opts, warn);
         if (typeof r === 'string') {
@@ -81,9 +90,16 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
           setExit(2);
           return;
         }
-        result = r;
+        ({ stats, scenario } = { stats: r.stats, scenario: { name: r.name, run: r.run } });
       }
-      io.stdout.write(opts.json === true ? statisticsJson(result) : renderTables(result));
+      const result = stats.result({ top: opts.top });
+      // The thesis's figures need every duplicated content, not only the listed ones.
+      const all = stats.result({});
+      const exp = scenario === undefined ? undefined : thesisExperiment(scenario.name);
+      const thesis = exp === undefined ? undefined : thesisComparison(exp, (f) => measuredByStatistics(f, all), { file: file ?? '' });
+      io.stdout.write(opts.json === true ? statisticsJson(result) : renderTables(result, all.top.length));
+      if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
+      if (opts.report !== undefined) await writeStatsReport(opts.report, all, { title: statsTitle(file, opts), run: scenario?.run, thesis, top: opts.top }, io);
       setExit(0);
     });
 
@@ -108,7 +124,7 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
           { hashesOnly: opts.hashesOnly === true, onPage: bar.tick },
         );
         bar.stop();
-        io.stderr.write(`Wrote ${opts.output}: ${summary.processes} processes, ${summary.pages} pages, ` +
+        io.stderr.write(`Wrote ${opts.output}: ${plural(summary.processes, 'process', 'processes')}, ${plural(summary.pages, 'page')}, ` +
           `${summary.contents} distinct, ${formatBytes(summary.bytes)}${opts.hashesOnly === true ? ' (hashes only)' : ''}\n`);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -136,7 +152,7 @@ function openLive(reader: LiveReader, opts: LiveOpts, warn: (m: string) => void)
   return procs;
 }
 
-function liveStatistics(opts: LiveOpts, top: number, io: StatsIo, warn: (m: string) => void): StatisticsResult {
+function liveStatistics(opts: LiveOpts, io: StatsIo, warn: (m: string) => void): DuplicateStatistics {
   const reader = new LiveReader({ onWarning: warn });
   const procs = openLive(reader, opts, warn);
   const bar = progress(io.stderr, procs);
@@ -155,8 +171,8 @@ function liveStatistics(opts: LiveOpts, top: number, io: StatsIo, warn: (m: stri
   }
   const zero = procs.reduce((n, p) => n + p.zeroPages, 0);
   const swapped = procs.reduce((n, p) => n + p.swappedPages, 0);
-  if (zero + swapped > 0) io.stderr.write(`samepage: left out ${zero} zero-page mappings and ${swapped} swapped-out pages\n`);
-  return stats.result({ top });
+  if (zero + swapped > 0) io.stderr.write(`samepage: left out ${plural(zero, 'zero-page mapping')} and ${plural(swapped, 'swapped-out page')}\n`);
+  return stats;
 }
 
 /** A page progress bar on stderr (drawn only on a terminal), redrawn every 256 pages. */
@@ -193,17 +209,17 @@ function isSnapshot(file: string): boolean {
   }
 }
 
-function snapshotStatistics(file: string, opts: StatsOpts): StatisticsResult {
+function snapshotStatistics(file: string, opts: StatsOpts): DuplicateStatistics {
   const r = readSnapshot(file);
   if (!r.ok) throw new Error(r.problem);
   const wanted = opts.proc === undefined ? undefined : new Set(opts.proc.map(kernelComm));
   const stats = new DuplicateStatistics();
   addSnapshotPages(stats, r.snapshot, (p) => wanted === undefined || wanted.has(p.comm));
-  return stats.result({ top: opts.top });
+  return stats;
 }
 
 /** Runs the scenario on the model, then counts its live tasks (or those of --proc comms). */
-async function scenarioStatistics(file: string, opts: StatsOpts, warn: (m: string) => void): Promise<StatisticsResult | string> {
+async function scenarioStatistics(file: string, opts: StatsOpts, warn: (m: string) => void): Promise<{ stats: DuplicateStatistics; name: string; run: RunResult } | string> {
   const loaded = await loadScenario(file);
   if (!loaded.ok) return formatProblems(file, loaded.problems);
   const backend = createModelBackend({ seed: opts.seed });
@@ -221,10 +237,37 @@ async function scenarioStatistics(file: string, opts: StatsOpts, warn: (m: strin
   }
   const stats = new DuplicateStatistics();
   stats.addAll(modelTaskPages(mmgr, tasks));
-  return stats.result({ top: opts.top });
+  return { stats, name: loaded.scenario.name, run };
 }
 
-function renderTables(r: StatisticsResult): string {
+function statsTitle(file: string | undefined, opts: StatsOpts): string {
+  if (file !== undefined) return `Duplicate pages of ${file}`;
+  const pids = (opts.pid ?? []).map(String);
+  return `Duplicate pages of ${[...pids, ...(opts.name ?? [])].join(', ')}`;
+}
+
+/** The statistics report: the histogram and figures, the thesis's beside them, and the run. */
+async function writeStatsReport(
+  file: string, r: StatisticsResult,
+  what: { title: string; run: RunResult | undefined; thesis: ThesisComparison | undefined; top: number }, io: StatsIo,
+): Promise<void> {
+  const { renderHtmlReport } = await import('../report/html.ts');
+  const { statisticsSection } = await import('../report/stats_report.ts');
+  const html = await renderHtmlReport({
+    title: what.title,
+    ...(what.thesis === undefined ? {} : { thesis: what.thesis }),
+    leadSections: [await statisticsSection(r, 'Duplicate-page statistics', what.title, what.top)],
+    runs: what.run === undefined ? [] : [what.run],
+  });
+  try {
+    await writeFile(file, html);
+  } catch (err) {
+    throw new Error(`Cannot write the report to ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  io.stderr.write(`samepage: report written to ${file}\n`);
+}
+
+function renderTables(r: StatisticsResult, groups: number): string {
   const style = { head: [], border: [] };
   const pct = (n: number): string => (r.pages === 0 ? '-' : `${((100 * n) / r.pages).toFixed(1)} %`);
   const summary = new Table({ style });
@@ -232,6 +275,7 @@ function renderTables(r: StatisticsResult): string {
     ['pages', String(r.pages), formatBytes(r.pages * 4096)],
     ['unique pages (no duplicate)', String(r.unique_pages), pct(r.unique_pages)],
     ['duplicate pages', String(r.duplicate_pages), pct(r.duplicate_pages)],
+    ['duplicated contents', String(groups), ''],
     ['pages merging would free', String(r.saving_pages), formatBytes(r.saving_pages * 4096)],
   );
   const top = new Table({ head: ['count', 'md5', 'class'], style });

@@ -15,25 +15,28 @@ import { unstableTreeSearchInsert } from './unstable_tree.ts';
  */
 export function cmpAndMergePage(ksm: Ksm, pfn: number, item: RmapItem): void {
   const frames = ksm.mmgr.frames;
+  const items = ksm.items;
   const stableNode = frames.stableNode(pfn) as StableNode | null;
+  // rmap_item->head == stable_node, by id (see Ksm.stableNodes).
+  const headIsNode = stableNode !== null && items.head[item] === stableNode.id;
   let bypass = false;
   if (stableNode !== null) {
     if (stableNode.owner !== ksm) return; // the other scanner's KSM page (model only)
-    if (!stableNode.onMigrateList && item.head === stableNode) return;
+    if (!stableNode.onMigrateList && headIsNode) return;
     // A KSM fork may take a node past max_page_sharing.
     if (!isPageSharingCandidate(ksm, stableNode)) bypass = true;
   } else {
     removeRmapItemFromTree(ksm, item);
     const checksum = ksm.calcChecksum(pfn);
-    if (item.oldchecksum !== checksum) {
-      item.oldchecksum = checksum;
+    if (items.oldchecksum[item] !== checksum) {
+      items.oldchecksum[item] = checksum;
       return;
     }
     if (tryToMergeWithZeroPage(ksm, item, pfn) === 0) return;
   }
 
   const kpfn = stableTreeSearch(ksm, pfn);
-  if (kpfn === pfn && item.head === stableNode) return;
+  if (kpfn === pfn && (stableNode === null ? items.head[item] === 0 : headIsNode)) return;
   removeRmapItemFromTree(ksm, item);
   if (kpfn >= 0) {
     if (tryToMergeWithKsmPage(ksm, item, pfn, kpfn) === 0) {

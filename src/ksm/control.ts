@@ -7,6 +7,7 @@ import type { Ksm } from './ksm.ts';
 import type { Ksmd } from './ksmd.ts';
 import { unmergeKsmPages } from './merge.ts';
 import { MmSlot } from './mm_slot.ts';
+import { NULL_ITEM } from './rmap_item.ts';
 
 /**
  * KSM's side of the mm hooks: registering mms, madvise, PR_SET_MEMORY_MERGE, fork, exec,
@@ -30,7 +31,7 @@ function ksmShouldAddVma(vmFlags: number): boolean {
  * @linux mm/ksm.c __ksm_enter
  */
 export function ksmEnter(ksm: Ksm, ksmd: Ksmd, mm: MmStruct): number {
-  const slot = new MmSlot(mm);
+  const slot = new MmSlot(mm, ksm.items.allocHead());
   const needsWakeup = ksm.mmHead.next === ksm.mmHead;
   ksm.slots.set(mm, slot);
   if ((ksm.run & KSM_RUN_UNMERGE) !== 0) slot.insertBefore(ksm.mmHead);
@@ -48,9 +49,10 @@ export function ksmEnter(ksm: Ksm, ksmd: Ksmd, mm: MmStruct): number {
 export function ksmExit(ksm: Ksm, mm: MmStruct): void {
   const slot = ksm.slots.get(mm);
   if (slot === undefined || ksm.ksmScan.mmSlot === slot) return;
-  if (slot.rmapList === null) {
+  if (ksm.items.rmapList[slot.head] === NULL_ITEM) {
     ksm.slots.delete(mm);
     slot.unlink();
+    ksm.items.release(slot.head);
     mm.flags &= ~(MMF_VM_MERGE_ANY | MMF_VM_MERGEABLE);
   } else {
     slot.unlink();

@@ -2,11 +2,11 @@
  * ksmd's CPU cost, so the model's virtual time and CPU share mean something (the scan-time
  * advisor divides by them). Each constant is nanoseconds of ksmd CPU per event.
  *
- * Provisional values, sized so that a visit of an all-unique page (checksum plus about 16
- * memcmps down the unstable tree) costs about 8 µs, which is what the live 6.18 ksmd costs
- * on this project's machine kind (measured from /proc/<ksmd>/stat utime+stime over a
- * 64 Ki-page all-unique scan). `samepage bench --calibrate` re-measures them; see
- * docs/cost-model.md.
+ * The model backend reads the constants from calibration/cost-model.json, which
+ * `samepage bench --calibrate` fits to the live ksmd's CPU time (docs/cost-model.md).
+ * DEFAULT_COST is that file's calibration as shipped (Linux 6.18.44, AMD EPYC, 2 vCPUs;
+ * an all-unique page visit with ~17 unstable-tree steps costs about 7.4 µs against the
+ * kernel's measured 7.7 µs), used where no file is given.
  */
 export interface CostModel {
   /** Per page handed to cmp_and_merge_page: the page walk, rmap_item lookup, locking. */
@@ -26,11 +26,14 @@ export interface CostModel {
 }
 
 export const DEFAULT_COST: CostModel = {
-  visitNs: 3300,
-  skipNs: 400,
-  checksumNs: 700,
-  memcmpNs: 250,
-  memcmpEqualNs: 600,
-  mergeNs: 3000,
-  freeNs: 150,
+  visitNs: 305,
+  skipNs: 267,
+  checksumNs: 681,
+  memcmpNs: 379,
+  memcmpEqualNs: 455,
+  mergeNs: 786,
+  freeNs: 76,
 };
+
+/** The constants' names, in a fixed order (calibration files, fits, tables). */
+export const COST_KEYS = ['visitNs', 'skipNs', 'checksumNs', 'memcmpNs', 'memcmpEqualNs', 'mergeNs', 'freeNs'] as const satisfies ReadonlyArray<keyof CostModel>;

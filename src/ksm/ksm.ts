@@ -1,4 +1,4 @@
-import { RbRoot } from '../lib/rbtree.ts';
+import { FieldRbStore, RbRoot } from '../lib/rbtree.ts';
 import type { EventQueue } from '../sim/event_queue.ts';
 import type { MemoryManager } from '../mm/memory_manager.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
@@ -9,17 +9,19 @@ import { KSM_DEFAULTS } from './constants.ts';
 import type { CostModel } from './cost.ts';
 import { DEFAULT_COST } from './cost.ts';
 import { MmSlot } from './mm_slot.ts';
-import type { RmapItem, RmapListLink } from './rmap_item.ts';
+import { NULL_ITEM, RmapItems, type RmapItem } from './rmap_item.ts';
 import type { StableNode } from './stable_node.ts';
 
 /** struct ksm_scan: the single cursor of ksmd. */
 export interface KsmScan {
   mmSlot: MmSlot;
   address: number;
-  /** The link to follow next: the slot's list head or the last visited item. */
-  rmapList: RmapListLink;
+  /** The link to follow next: the slot's list head or the last visited item (a row). */
+  rmapList: RmapItem;
   /** Completed full scans (what full_scans shows). */
   seqnr: number;
+  /** The frame of the page scan_get_next_rmap_item last returned (its `struct page **`). */
+  page: number;
 }
 
 /** struct advisor_ctx of the scan-time advisor. */
@@ -72,18 +74,32 @@ export class Ksm {
   // ---- trees and lists ----
   /** ksm_nr_node_ids: 1 while merge_across_nodes, else the number of NUMA nodes. */
   nrNodeIds = 1;
+  /** Every rmap_item of this scanner (rows of typed arrays), and its lists' heads. */
+  readonly items: RmapItems;
+  /** The stable tree's links live in the StableNode objects. */
+  readonly stableStore = new FieldRbStore<StableNode>();
   /** root_stable_tree[nid]: one per NUMA node; only [0] is used while merge_across_nodes. */
-  readonly rootStableTree: RbRoot<StableNode>[];
+  readonly rootStableTree: RbRoot<StableNode | null>[];
   /** root_unstable_tree[nid], reset at the start of each full scan. */
   readonly rootUnstableTree: RbRoot<RmapItem>[];
   readonly migrateNodes: StableNode[] = [];
   /** ksm_mm_head: the dummy head of the mm_slot list. */
-  readonly mmHead = new MmSlot(null);
+  readonly mmHead: MmSlot;
+  /**
+   * Stable nodes that rmap_items may name in their `head` column, by id. Ids are never
+   * reused, so an item whose node went away (its head left dangling, as in Linux) names
+   * no live node, as a pointer to a freed node would compare unequal to every live one.
+   */
+  readonly stableNodes = new Map<number, StableNode>();
+  private nextStableNodeId = 1;
   /** mm_slots_hash */
   readonly slots = new Map<MmStruct, MmSlot>();
   readonly ksmScan: KsmScan;
   readonly zeroChecksum: number;
   advisorCtx: AdvisorCtx = { startScanNs: 0, scanTime: 0, change: 0, cpuTimeNs: 0 };
+
+  /** Tests: recompute every hit of the unstable-tree walk cache and throw if it differs. */
+  checkWalkCache = false;
 
   // ---- ksmd ----
   /** CPU time ksmd has used, in ns, from the cost model. */
@@ -93,10 +109,12 @@ export class Ksm {
     this.mmgr = mmgr;
     this.events = events;
     this.cost = cost;
-    this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead, seqnr: 0 };
+    this.items = new RmapItems(mmgr.frames.nrFrames + 1024);
+    this.mmHead = new MmSlot(null, this.items.allocHead());
+    this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead.head, seqnr: 0, page: -1 };
     const nodes = Math.max(1, mmgr.frames.nrNodes);
-    this.rootStableTree = Array.from({ length: nodes }, () => new RbRoot<StableNode>());
-    this.rootUnstableTree = Array.from({ length: nodes }, () => new RbRoot<RmapItem>());
+    this.rootStableTree = Array.from({ length: nodes }, () => new RbRoot<StableNode | null>(null));
+    this.rootUnstableTree = Array.from({ length: nodes }, () => new RbRoot<RmapItem>(NULL_ITEM));
     // ksm_init: zero_checksum = calc_checksum(ZERO_PAGE(0))
     this.zeroChecksum = mmgr.contents.checksum(ContentStore.ZERO);
   }
@@ -107,6 +125,17 @@ export class Ksm {
    */
   vmaMergeable(vma: Vma): boolean {
     return (vma.vmFlags & VM_MERGEABLE) !== 0;
+  }
+
+  /** An id for a new stable node (see stableNodes). */
+  newStableNodeId(): number {
+    return this.nextStableNodeId++;
+  }
+
+  /** The live stable node an item's `head` names, or undefined if it went away. */
+  stableNodeOf(item: RmapItem): StableNode | undefined {
+    const id = this.items.head[item]!;
+    return id === 0 ? undefined : this.stableNodes.get(id);
   }
 
   /** get_kpfn_nid: the tree index of a frame. */

@@ -30,12 +30,14 @@ export function findMergeableVma(ksm: Ksm, mm: MmStruct, addr: number): Vma | un
  * @linux mm/ksm.c get_mergeable_page
  */
 export function getMergeablePage(ksm: Ksm, item: RmapItem): number {
-  const vma = findMergeableVma(ksm, item.mm, item.address);
+  const mm = ksm.items.mm(item);
+  const address = ksm.items.address[item]!;
+  const vma = findMergeableVma(ksm, mm, address);
   if (vma === undefined) return -1;
-  const vpn = item.address / PAGE_SIZE;
-  const pte = item.mm.pgtable.flags(vpn);
+  const vpn = address / PAGE_SIZE;
+  const pte = mm.pgtable.flags(vpn);
   if ((pte & _PAGE_PRESENT) === 0 || (pte & _PAGE_SPECIAL) !== 0) return -1;
-  const pfn = item.mm.pgtable.pfn(vpn);
+  const pfn = mm.pgtable.pfn(vpn);
   if ((ksm.mmgr.frames.flags[pfn]! & PG_anon) === 0) return -1;
   // A KSM page of another scanner (KSM vs KSM+) is not ours to merge into.
   const node = ksm.mmgr.frames.stableNode(pfn) as StableNode | null;
@@ -107,12 +109,14 @@ export function tryToMergeOnePage(ksm: Ksm, vma: Vma, addr: number, pfn: number,
  * @linux mm/ksm.c try_to_merge_with_ksm_page
  */
 export function tryToMergeWithKsmPage(ksm: Ksm, item: RmapItem, pfn: number, kpfn: number | null): number {
-  const vma = findMergeableVma(ksm, item.mm, item.address);
+  const address = ksm.items.address[item]!;
+  const vma = findMergeableVma(ksm, ksm.items.mm(item), address);
   if (vma === undefined) return -14;
-  const err = tryToMergeOnePage(ksm, vma, item.address, pfn, kpfn);
+  const err = tryToMergeOnePage(ksm, vma, address, pfn, kpfn);
   if (err !== 0) return err;
+  // The kernel now takes the anon_vma into the item for rmap walks (reclaim, migration),
+  // which the model does not do.
   removeRmapItemFromTree(ksm, item);
-  item.anonVma = vma.anonVma;
   return 0;
 }
 
@@ -122,10 +126,11 @@ export function tryToMergeWithKsmPage(ksm: Ksm, item: RmapItem, pfn: number, kpf
  * @linux mm/ksm.c try_to_merge_with_zero_page
  */
 export function tryToMergeWithZeroPage(ksm: Ksm, item: RmapItem, pfn: number): number {
-  if (!ksm.useZeroPages || item.oldchecksum !== ksm.zeroChecksum) return -14;
-  const vma = findMergeableVma(ksm, item.mm, item.address);
+  if (!ksm.useZeroPages || ksm.items.oldchecksum[item] !== ksm.zeroChecksum) return -14;
+  const address = ksm.items.address[item]!;
+  const vma = findMergeableVma(ksm, ksm.items.mm(item), address);
   if (vma === undefined) return 0;
-  return tryToMergeOnePage(ksm, vma, item.address, pfn, ksm.mmgr.frames.zeroPfn);
+  return tryToMergeOnePage(ksm, vma, address, pfn, ksm.mmgr.frames.zeroPfn);
 }
 
 /**
@@ -166,9 +171,9 @@ export function breakKsm(ksm: Ksm, vma: Vma, addr: number): number {
 
 /** @linux mm/ksm.c break_cow */
 export function breakCow(ksm: Ksm, item: RmapItem): void {
-  item.anonVma = null;
-  const vma = findMergeableVma(ksm, item.mm, item.address);
-  if (vma !== undefined) breakKsm(ksm, vma, item.address);
+  const address = ksm.items.address[item]!;
+  const vma = findMergeableVma(ksm, ksm.items.mm(item), address);
+  if (vma !== undefined) breakKsm(ksm, vma, address);
 }
 
 /**

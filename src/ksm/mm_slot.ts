@@ -8,12 +8,16 @@ import type { RmapItem } from './rmap_item.ts';
 export class MmSlot {
   prev: MmSlot = this;
   next: MmSlot = this;
-  /** First rmap_item of the mm, in rising address order. */
-  rmapList: RmapItem | null = null;
+  /**
+   * The head row of the mm's rmap_list: `items.rmapList[head]` is its first rmap_item, in
+   * rising address order.
+   */
+  readonly head: RmapItem;
   readonly mm: MmStruct | null;
 
-  constructor(mm: MmStruct | null) {
+  constructor(mm: MmStruct | null, head: RmapItem) {
     this.mm = mm;
+    this.head = head;
   }
 
   /** list_add_tail(this, before): inserts this slot just before `before`. */

@@ -1,8 +1,9 @@
 import { rbErase } from '../lib/rbtree.ts';
 import { KernelBug } from '../mm/kernel_bug.ts';
+import type { MmStruct } from '../mm/mm_struct.ts';
 import { SEQNR_MASK, STABLE_FLAG, UNSTABLE_FLAG } from './constants.ts';
 import type { Ksm } from './ksm.ts';
-import { RmapItem, type RmapListLink } from './rmap_item.ts';
+import { NULL_ITEM, type RmapItem } from './rmap_item.ts';
 import { hlistDelItem } from './stable_node.ts';
 import { ksmGetFolio } from './stable_tree.ts';
 
@@ -10,20 +11,22 @@ import { ksmGetFolio } from './stable_tree.ts';
  * alloc_rmap_item + the bookkeeping of get_next_rmap_item: a zeroed item for (mm, addr).
  * @linux mm/ksm.c alloc_rmap_item
  */
-export function allocRmapItem(ksm: Ksm, link: RmapListLink, mmAddr: { mm: RmapItem['mm']; address: number }): RmapItem {
-  const item = new RmapItem(mmAddr.mm, mmAddr.address);
+export function allocRmapItem(ksm: Ksm, link: RmapItem, mm: MmStruct, address: number): RmapItem {
+  const items = ksm.items;
+  const item = items.alloc(mm, address);
   ksm.rmapItems++;
-  item.mm.ksmRmapItems++;
-  item.rmapList = link.rmapList;
-  link.rmapList = item;
+  mm.ksmRmapItems++;
+  items.rmapList[item] = items.rmapList[link]!;
+  items.rmapList[link] = item;
   return item;
 }
 
 /** @linux mm/ksm.c free_rmap_item */
 export function freeRmapItem(ksm: Ksm, item: RmapItem): void {
   ksm.rmapItems--;
-  item.mm.ksmRmapItems--;
+  ksm.items.mm(item).ksmRmapItems--;
   ksm.cpuNs += ksm.cost.freeNs;
+  ksm.items.release(item);
 }
 
 /**
@@ -33,24 +36,26 @@ export function freeRmapItem(ksm: Ksm, item: RmapItem): void {
  * @linux mm/ksm.c remove_rmap_item_from_tree
  */
 export function removeRmapItemFromTree(ksm: Ksm, item: RmapItem): void {
-  if ((item.flags & STABLE_FLAG) !== 0) {
-    const node = item.head!;
+  const items = ksm.items;
+  const flags = items.flags[item]!;
+  if ((flags & STABLE_FLAG) !== 0) {
+    const node = ksm.stableNodeOf(item);
+    if (node === undefined) throw new KernelBug(`stable rmap_item ${item} names no live stable node`);
     if (ksmGetFolio(ksm, node) < 0) return; // the stale node's removal cleared this item
-    hlistDelItem(node, item);
-    if (node.hlist !== null) ksm.pagesSharing--;
+    hlistDelItem(items, node, item);
+    if (node.hlist !== NULL_ITEM) ksm.pagesSharing--;
     else ksm.pagesShared--;
-    item.mm.ksmMergingPages--;
+    items.mm(item).ksmMergingPages--;
     if (node.rmapHlistLen <= 0) throw new KernelBug('rmap_hlist_len underflow');
     node.rmapHlistLen--;
-    item.anonVma = null;
-    item.head = null;
-    item.flags = 0;
-  } else if ((item.flags & UNSTABLE_FLAG) !== 0) {
-    const age = (ksm.ksmScan.seqnr - (item.flags & SEQNR_MASK)) & 0xff;
+    items.head[item] = 0;
+    items.flags[item] = 0;
+  } else if ((flags & UNSTABLE_FLAG) !== 0) {
+    const age = (ksm.ksmScan.seqnr - (flags & SEQNR_MASK)) & 0xff;
     if (age > 1) throw new KernelBug(`unstable rmap_item aged ${age} scans`);
-    if (age === 0) rbErase(item, ksm.rootUnstableTree[item.nid]!);
+    if (age === 0) rbErase(items, item, ksm.rootUnstableTree[items.nid[item]!]!);
     ksm.pagesUnshared--;
-    item.flags = 0;
+    items.flags[item] = 0;
   }
 }
 
@@ -58,10 +63,10 @@ export function removeRmapItemFromTree(ksm: Ksm, item: RmapItem): void {
  * Frees every item from `link` on: their addresses are no longer mergeable.
  * @linux mm/ksm.c remove_trailing_rmap_items
  */
-export function removeTrailingRmapItems(ksm: Ksm, link: RmapListLink): void {
-  while (link.rmapList !== null) {
-    const item = link.rmapList;
-    link.rmapList = item.rmapList;
+export function removeTrailingRmapItems(ksm: Ksm, link: RmapItem): void {
+  const items = ksm.items;
+  for (let item = items.rmapList[link]!; item !== NULL_ITEM; item = items.rmapList[link]!) {
+    items.rmapList[link] = items.rmapList[item]!;
     removeRmapItemFromTree(ksm, item);
     freeRmapItem(ksm, item);
   }

@@ -1,48 +1,231 @@
-import type { RbNode } from '../lib/rbtree.ts';
+import type { RbStore } from '../lib/rbtree.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
-import type { AnonVma } from '../mm/vma.ts';
-import type { StableNode } from './stable_node.ts';
 
 /**
- * struct ksm_rmap_item: KSM's record of one scanned virtual page (mm, address).
+ * struct ksm_rmap_item: KSM's record of one scanned virtual page (mm, address), as a row of
+ * the RmapItems table. 0 is NULL.
  *
- * The kernel keeps the flags in the low bits of `address`; here they are the separate
- * field `flags` (SEQNR_MASK | UNSTABLE_FLAG | STABLE_FLAG) and `address` stays page
- * aligned. The kernel's unions are spelled out: the rb fields serve while the item is in
- * the unstable tree, `head` and the hlist links while it is on a stable node.
+ * Rows rather than objects because there is one per scanned page: a model of 64 GiB holds
+ * 16 Mi of them, and as columns of typed arrays an item costs 71 bytes and no garbage
+ * collection, against about 190 for an object with boxed numbers. Kernel field names are
+ * the column names: `items.oldchecksum[item]` is `rmap_item->oldchecksum`.
  */
-export class RmapItem implements RbNode<RmapItem> {
-  /** Next item of this mm, in rising address order (rmap_list). */
-  rmapList: RmapItem | null = null;
-  /** The VMA's anon_vma, held while the item is stable. */
-  anonVma: AnonVma | null = null;
-  /** NUMA tree the item was inserted in while unstable. */
-  nid = 0;
-  readonly mm: MmStruct;
-  readonly address: number;
-  flags = 0;
-  /** Checksum of the page at the previous visit (u32). */
-  oldchecksum = 0;
-  /** smart_scan: visits without a merge, saturating at 255. */
-  age = 0;
-  /** smart_scan: visits still to skip. */
-  remainingSkips = 0;
-  rbParent: RmapItem | null = null;
-  rbLeft: RmapItem | null = null;
-  rbRight: RmapItem | null = null;
-  rbRed = false;
-  /** The stable node (regular node or dup) this item is attached to. */
-  head: StableNode | null = null;
-  hlistNext: RmapItem | null = null;
-  hlistPrev: RmapItem | null = null;
+export type RmapItem = number;
 
-  constructor(mm: MmStruct, address: number) {
-    this.mm = mm;
-    this.address = address;
+/** The NULL rmap_item. */
+export const NULL_ITEM: RmapItem = 0;
+
+/**
+ * The row's unstable-tree fields, interleaved in `node` (NODE_STRIDE int32 per row) because
+ * a tree walk reads them together, one cache line per step instead of one per column:
+ * the rb links and colour, and the walk cache (see unstable_tree.ts): the frame
+ * get_mergeable_page found (-1: none), the first 4 bytes of its content, and the
+ * MemoryGeneration it was read at, as two 32-bit halves (0, 0: nothing cached).
+ */
+export const NODE_STRIDE = 8;
+export const N_PARENT = 0;
+export const N_LEFT = 1;
+export const N_RIGHT = 2;
+export const N_RED = 3;
+export const N_TREE_PFN = 4;
+export const N_TREE_KEY = 5;
+export const N_TREE_GEN_LO = 6;
+export const N_TREE_GEN_HI = 7;
+
+/** Rows the table starts with; it grows by half, up to the size hint and past it. */
+const INITIAL_ROWS = 1024;
+
+/**
+ * Every rmap_item of one scanner, and the heads of its lists. The kernel keeps the flags in
+ * the low bits of `address`; here they are the column `flags` (SEQNR_MASK | UNSTABLE_FLAG |
+ * STABLE_FLAG) and `address` stays page aligned. The kernel's unions are spelled out: the
+ * `node` fields serve while the item is in the unstable tree, `head` and the hlist links
+ * while it is on a stable node.
+ *
+ * A list head (mm_slot->rmap_list, a KSM+ vma_node's list, ksm_scan.rmap_list's target) is a
+ * row too, whose `rmapList` is the first item: a link is then always a row, as the kernel's
+ * `struct ksm_rmap_item **` is always a pointer to a `rmap_list` field.
+ *
+ * Columns are replaced when the table grows: read them through the table each time, never
+ * keep one across an `alloc`.
+ */
+export class RmapItems implements RbStore<RmapItem> {
+  readonly nil = NULL_ITEM;
+  /** Next item of this mm (or list), in rising address order. */
+  rmapList: Int32Array;
+  /** Index into `mms`. */
+  mmIndex: Int32Array;
+  address: Float64Array;
+  flags: Uint32Array;
+  /** Checksum of the page at the previous visit (u32). */
+  oldchecksum: Uint32Array;
+  /** smart_scan: visits without a merge, saturating at 255. */
+  age: Uint8Array;
+  /** smart_scan: visits still to skip. */
+  remainingSkips: Uint8Array;
+  /** NUMA tree the item was inserted in while unstable. */
+  nid: Uint8Array;
+  /** The unstable-tree fields of every row, NODE_STRIDE per row (see N_*). */
+  node: Int32Array;
+  /** Id of the stable node (regular node or dup) the item is attached to; 0 none. */
+  head: Int32Array;
+  hlistNext: Int32Array;
+  hlistPrev: Int32Array;
+
+  /** The mm of each `mmIndex`, with the number of rows that use it (freed at 0). */
+  private readonly mms: Array<MmStruct | undefined> = [undefined];
+  private readonly mmUses: number[] = [0];
+  private readonly mmIndexOf = new Map<MmStruct, number>();
+  private readonly freeMmIndices: number[] = [];
+
+  private capacity: number;
+  private used = 1;
+  private readonly freeRows: number[] = [];
+  /** Rows the owner expects at most (its frames); growth stops there before going past. */
+  private readonly sizeHint: number;
+
+  constructor(sizeHint: number) {
+    this.sizeHint = Math.max(INITIAL_ROWS, sizeHint);
+    this.capacity = INITIAL_ROWS;
+    this.rmapList = new Int32Array(this.capacity);
+    this.mmIndex = new Int32Array(this.capacity);
+    this.address = new Float64Array(this.capacity);
+    this.flags = new Uint32Array(this.capacity);
+    this.oldchecksum = new Uint32Array(this.capacity);
+    this.age = new Uint8Array(this.capacity);
+    this.remainingSkips = new Uint8Array(this.capacity);
+    this.nid = new Uint8Array(this.capacity);
+    this.node = new Int32Array(this.capacity * NODE_STRIDE);
+    this.head = new Int32Array(this.capacity);
+    this.hlistNext = new Int32Array(this.capacity);
+    this.hlistPrev = new Int32Array(this.capacity);
+  }
+
+  /** A zeroed rmap_item for (mm, address): alloc_rmap_item's kmem_cache_zalloc. */
+  alloc(mm: MmStruct, address: number): RmapItem {
+    const item = this.allocRow();
+    this.mmIndex[item] = this.useMm(mm);
+    this.address[item] = address;
+    return item;
+  }
+
+  /** A list head: a row that is never an rmap_item, with an empty list. */
+  allocHead(): RmapItem {
+    return this.allocRow();
+  }
+
+  /** Gives a row back (free_rmap_item, or a list head no longer needed). */
+  release(row: RmapItem): void {
+    const m = this.mmIndex[row]!;
+    if (m !== 0 && --this.mmUses[m]! === 0) {
+      this.mmIndexOf.delete(this.mms[m]!);
+      this.mms[m] = undefined;
+      this.freeMmIndices.push(m);
+    }
+    this.freeRows.push(row);
+  }
+
+  /** rmap_item->mm */
+  mm(item: RmapItem): MmStruct {
+    return this.mms[this.mmIndex[item]!]!;
+  }
+
+  /** Rows in use (items and list heads), for the model's memory accounting. */
+  rowsInUse(): number {
+    return this.used - 1 - this.freeRows.length;
+  }
+
+  /** Bytes the columns take. */
+  bytes(): number {
+    return this.capacity * BYTES_PER_ROW;
+  }
+
+  parent(n: RmapItem): RmapItem {
+    return this.node[n * NODE_STRIDE + N_PARENT]!;
+  }
+  left(n: RmapItem): RmapItem {
+    return this.node[n * NODE_STRIDE + N_LEFT]!;
+  }
+  right(n: RmapItem): RmapItem {
+    return this.node[n * NODE_STRIDE + N_RIGHT]!;
+  }
+  isRed(n: RmapItem): boolean {
+    return this.node[n * NODE_STRIDE + N_RED] === 1;
+  }
+  setParent(n: RmapItem, v: RmapItem): void {
+    this.node[n * NODE_STRIDE + N_PARENT] = v;
+  }
+  setLeft(n: RmapItem, v: RmapItem): void {
+    this.node[n * NODE_STRIDE + N_LEFT] = v;
+  }
+  setRight(n: RmapItem, v: RmapItem): void {
+    this.node[n * NODE_STRIDE + N_RIGHT] = v;
+  }
+  setRed(n: RmapItem, red: boolean): void {
+    this.node[n * NODE_STRIDE + N_RED] = red ? 1 : 0;
+  }
+
+  private allocRow(): RmapItem {
+    let row = this.freeRows.pop();
+    if (row === undefined) {
+      if (this.used === this.capacity) this.grow();
+      row = this.used++;
+    }
+    this.rmapList[row] = 0;
+    this.mmIndex[row] = 0;
+    this.address[row] = 0;
+    this.flags[row] = 0;
+    this.oldchecksum[row] = 0;
+    this.age[row] = 0;
+    this.remainingSkips[row] = 0;
+    this.nid[row] = 0;
+    this.node.fill(0, row * NODE_STRIDE, (row + 1) * NODE_STRIDE);
+    this.head[row] = 0;
+    this.hlistNext[row] = 0;
+    this.hlistPrev[row] = 0;
+    return row;
+  }
+
+  private useMm(mm: MmStruct): number {
+    let m = this.mmIndexOf.get(mm);
+    if (m === undefined) {
+      m = this.freeMmIndices.pop() ?? this.mms.length;
+      this.mms[m] = mm;
+      this.mmUses[m] = 0;
+      this.mmIndexOf.set(mm, m);
+    }
+    this.mmUses[m]!++;
+    return m;
+  }
+
+  /** By half, but not past the size hint unless the table is already there. */
+  private grow(): void {
+    let n = Math.ceil(this.capacity * 1.5);
+    if (this.capacity < this.sizeHint && n > this.sizeHint) n = this.sizeHint;
+    this.capacity = n;
+    this.rmapList = resized(this.rmapList, n);
+    this.mmIndex = resized(this.mmIndex, n);
+    this.address = resized(this.address, n);
+    this.flags = resized(this.flags, n);
+    this.oldchecksum = resized(this.oldchecksum, n);
+    this.age = resized(this.age, n);
+    this.remainingSkips = resized(this.remainingSkips, n);
+    this.nid = resized(this.nid, n);
+    this.node = resized(this.node, n * NODE_STRIDE);
+    this.head = resized(this.head, n);
+    this.hlistNext = resized(this.hlistNext, n);
+    this.hlistPrev = resized(this.hlistPrev, n);
   }
 }
 
-/** What `ksm_scan.rmap_list` points into: the slot's list head or an item's next link. */
-export interface RmapListLink {
-  rmapList: RmapItem | null;
+/** Bytes of one row over all columns. */
+const BYTES_PER_ROW = 4 + 4 + 8 + 4 + 4 + 1 + 1 + 1 + 4 * NODE_STRIDE + 4 + 4 * 2;
+
+type Column = Int32Array | Uint32Array | Uint8Array | Float64Array;
+
+/** A copy of `a` with room for `n` elements. */
+function resized<T extends Column>(a: T, n: number): T {
+  const b = new (a.constructor as new (n: number) => T)(n);
+  b.set(a as never);
+  return b;
 }

@@ -27,11 +27,12 @@ export function unmergeAndRemoveAllRmapItems(ksm: Ksm): number {
         }
       }
     }
-    removeTrailingRmapItems(ksm, slot);
+    removeTrailingRmapItems(ksm, slot.head);
     scan.mmSlot = slot.next;
     if (ksm.testExit(mm)) {
       ksm.slots.delete(mm);
       slot.unlink();
+      ksm.items.release(slot.head);
       mm.flags &= ~(MMF_VM_MERGEABLE | MMF_VM_MERGE_ANY);
     }
   }

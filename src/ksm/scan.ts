@@ -7,7 +7,7 @@ import { cmpAndMergePage } from './cmp_and_merge_page.ts';
 import type { Ksm } from './ksm.ts';
 import type { MmSlot } from './mm_slot.ts';
 import { allocRmapItem, freeRmapItem, removeRmapItemFromTree, removeTrailingRmapItems } from './rmap.ts';
-import type { RmapItem, RmapListLink } from './rmap_item.ts';
+import { NULL_ITEM, type RmapItem } from './rmap_item.ts';
 import { shouldSkipRmapItem } from './smart_scan.ts';
 
 /**
@@ -15,16 +15,17 @@ import { shouldSkipRmapItem } from './smart_scan.ts';
  * lower addresses met on the way are stale (their page or VMA went) and are freed.
  * @linux mm/ksm.c get_next_rmap_item
  */
-function getNextRmapItem(ksm: Ksm, slot: MmSlot, link: RmapListLink, addr: number): RmapItem {
-  while (link.rmapList !== null) {
-    const item = link.rmapList;
-    if (item.address === addr) return item;
-    if (item.address > addr) break;
-    link.rmapList = item.rmapList;
+function getNextRmapItem(ksm: Ksm, slot: MmSlot, link: RmapItem, addr: number): RmapItem {
+  const items = ksm.items;
+  for (let item = items.rmapList[link]!; item !== NULL_ITEM; item = items.rmapList[link]!) {
+    const address = items.address[item]!;
+    if (address === addr) return item;
+    if (address > addr) break;
+    items.rmapList[link] = items.rmapList[item]!;
     removeRmapItemFromTree(ksm, item);
     freeRmapItem(ksm, item);
   }
-  return allocRmapItem(ksm, link, { mm: slot.mm!, address: addr });
+  return allocRmapItem(ksm, link, slot.mm!, addr);
 }
 
 /**
@@ -33,41 +34,35 @@ function getNextRmapItem(ksm: Ksm, slot: MmSlot, link: RmapListLink, addr: numbe
  * @linux mm/ksm.c ksm_next_page_pmd_entry
  */
 function nextScannablePage(ksm: Ksm, mm: MmStruct, from: number, end: number): number {
-  const frames = ksm.mmgr.frames;
+  const frameFlags = ksm.mmgr.frames.flags;
   const pt = mm.pgtable;
-  for (let vpn = pt.nextPresent(from, end); vpn >= 0; vpn = pt.nextPresent(vpn + 1, end)) {
-    if ((pt.flags(vpn) & _PAGE_SPECIAL) !== 0) continue;
-    if ((frames.flags[pt.pfn(vpn)]! & PG_anon) !== 0) return vpn;
+  for (let vpn = pt.nextPresentWithout(from, end, _PAGE_SPECIAL); vpn >= 0; vpn = pt.nextPresentWithout(vpn + 1, end, _PAGE_SPECIAL)) {
+    if ((frameFlags[pt.pfn(vpn)]! & PG_anon) !== 0) return vpn;
   }
   return -1;
-}
-
-/** Result of a scan step: the item and the frame of its page. */
-export interface ScanStep {
-  readonly item: RmapItem;
-  readonly pfn: number;
 }
 
 /**
  * Advances ksmd's cursor to the next page to process. At the start of a full scan the
  * unstable trees are emptied; at the end of an mm its trailing items are freed (and a slot
  * with no mergeable VMA left is dropped); at the end of the list full_scans grows and null
- * is returned. Pages smart_scan skips are passed over inside this call.
+ * is returned. Pages smart_scan skips are passed over inside this call. The item's page
+ * goes to `ksm.ksmScan.page`, as the kernel's out parameter.
  * @linux mm/ksm.c scan_get_next_rmap_item
  */
-export function scanGetNextRmapItem(ksm: Ksm): ScanStep | null {
+export function scanGetNextRmapItem(ksm: Ksm): RmapItem {
   const scan = ksm.ksmScan;
   const head = ksm.mmHead;
-  if (head.next === head) return null;
+  if (head.next === head) return NULL_ITEM;
   let slot = scan.mmSlot;
   if (slot === head) {
     advisorStartScan(ksm);
-    for (let nid = 0; nid < ksm.nrNodeIds; nid++) ksm.rootUnstableTree[nid] = new RbRoot();
+    for (let nid = 0; nid < ksm.nrNodeIds; nid++) ksm.rootUnstableTree[nid] = new RbRoot<RmapItem>(NULL_ITEM);
     slot = head.next;
     scan.mmSlot = slot;
-    if (slot === head) return null;
+    if (slot === head) return NULL_ITEM;
     scan.address = 0;
-    scan.rmapList = slot;
+    scan.rmapList = slot.head;
   }
   for (;;) {
     const mm = slot.mm!;
@@ -96,13 +91,14 @@ export function scanGetNextRmapItem(ksm: Ksm): ScanStep | null {
             ksm.cpuNs += ksm.cost.skipNs;
             continue;
           }
-          return { item, pfn };
+          scan.page = pfn;
+          return item;
         }
       }
     }
     if (ksm.testExit(mm)) {
       scan.address = 0;
-      scan.rmapList = slot;
+      scan.rmapList = slot.head;
     }
     removeTrailingRmapItems(ksm, scan.rmapList);
     scan.mmSlot = slot.next;
@@ -112,16 +108,17 @@ export function scanGetNextRmapItem(ksm: Ksm): ScanStep | null {
       // the reference note says both flags go, the kernel disagrees).
       ksm.slots.delete(mm);
       slot.unlink();
+      ksm.items.release(slot.head);
       mm.flags &= ~MMF_VM_MERGEABLE;
     }
     slot = scan.mmSlot;
     if (slot === head) break;
     scan.address = 0;
-    scan.rmapList = slot;
+    scan.rmapList = slot.head;
   }
   advisorStopScan(ksm);
   scan.seqnr++;
-  return null;
+  return NULL_ITEM;
 }
 
 /**
@@ -132,10 +129,10 @@ export function scanGetNextRmapItem(ksm: Ksm): ScanStep | null {
 export function ksmDoScan(ksm: Ksm, scanNpages: number): number {
   let done = 0;
   while (done < scanNpages) {
-    const step = scanGetNextRmapItem(ksm);
-    if (step === null) break;
+    const item = scanGetNextRmapItem(ksm);
+    if (item === NULL_ITEM) break;
     ksm.cpuNs += ksm.cost.visitNs;
-    cmpAndMergePage(ksm, step.pfn, step.item);
+    cmpAndMergePage(ksm, ksm.ksmScan.page, item);
     ksm.pagesScanned++;
     done++;
   }

@@ -21,15 +21,16 @@ export function skipAge(age: number): number {
 export function shouldSkipRmapItem(ksm: Ksm, pfn: number, item: RmapItem): boolean {
   if (!ksm.smartScan) return false;
   if (ksm.mmgr.frames.isKsm(pfn)) return false;
-  const age = item.age;
-  if (age !== 255) item.age++;
+  const items = ksm.items;
+  const age = items.age[item]!;
+  if (age !== 255) items.age[item] = age + 1;
   if (age < 3) return false;
-  if (item.remainingSkips === 0) {
-    item.remainingSkips = skipAge(age);
+  if (items.remainingSkips[item] === 0) {
+    items.remainingSkips[item] = skipAge(age);
     return false;
   }
   ksm.pagesSkipped++;
-  item.remainingSkips--;
+  items.remainingSkips[item]!--;
   removeRmapItemFromTree(ksm, item);
   return true;
 }

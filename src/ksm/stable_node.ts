@@ -1,6 +1,6 @@
 import type { RbNode } from '../lib/rbtree.ts';
 import type { KsmPageLink } from '../mm/ksm_hooks.ts';
-import type { RmapItem } from './rmap_item.ts';
+import { NULL_ITEM, type RmapItem, type RmapItems } from './rmap_item.ts';
 import { STABLE_NODE_CHAIN } from './constants.ts';
 
 /**
@@ -17,8 +17,8 @@ export class StableNode implements RbNode<StableNode>, KsmPageLink {
   rbLeft: StableNode | null = null;
   rbRight: StableNode | null = null;
   rbRed = false;
-  /** First rmap_item attached to this KSM page (hlist head). */
-  hlist: RmapItem | null = null;
+  /** First rmap_item attached to this KSM page (hlist head); NULL_ITEM when none. */
+  hlist: RmapItem = NULL_ITEM;
   /** For a chain: first dup. */
   dups: StableNode | null = null;
   /** For a dup: its chain and its neighbours in the chain's list. */
@@ -41,10 +41,13 @@ export class StableNode implements RbNode<StableNode>, KsmPageLink {
    * KSM pages.
    */
   readonly owner: object;
+  /** What rmap_items hold in their `head` column to name this node (never reused). */
+  readonly id: number;
 
-  constructor(kpfn: number, owner: object) {
+  constructor(kpfn: number, owner: object, id: number) {
     this.kpfn = kpfn;
     this.owner = owner;
+    this.id = id;
   }
 
   isChain(): boolean {
@@ -53,20 +56,22 @@ export class StableNode implements RbNode<StableNode>, KsmPageLink {
 }
 
 /** hlist_add_head of an rmap_item on a KSM page's list. */
-export function hlistAddItem(node: StableNode, item: RmapItem): void {
-  item.hlistPrev = null;
-  item.hlistNext = node.hlist;
-  if (node.hlist !== null) node.hlist.hlistPrev = item;
+export function hlistAddItem(items: RmapItems, node: StableNode, item: RmapItem): void {
+  items.hlistPrev[item] = NULL_ITEM;
+  items.hlistNext[item] = node.hlist;
+  if (node.hlist !== NULL_ITEM) items.hlistPrev[node.hlist] = item;
   node.hlist = item;
 }
 
 /** hlist_del of an rmap_item from its node's list. */
-export function hlistDelItem(node: StableNode, item: RmapItem): void {
-  if (item.hlistPrev !== null) item.hlistPrev.hlistNext = item.hlistNext;
-  else node.hlist = item.hlistNext;
-  if (item.hlistNext !== null) item.hlistNext.hlistPrev = item.hlistPrev;
-  item.hlistNext = null;
-  item.hlistPrev = null;
+export function hlistDelItem(items: RmapItems, node: StableNode, item: RmapItem): void {
+  const prev = items.hlistPrev[item]!;
+  const next = items.hlistNext[item]!;
+  if (prev !== NULL_ITEM) items.hlistNext[prev] = next;
+  else node.hlist = next;
+  if (next !== NULL_ITEM) items.hlistPrev[next] = prev;
+  items.hlistNext[item] = NULL_ITEM;
+  items.hlistPrev[item] = NULL_ITEM;
 }
 
 /** hlist_add_head of a dup on its chain's list. */

@@ -3,7 +3,7 @@ import { KernelBug } from '../mm/kernel_bug.ts';
 import { EBUSY } from '../lib/errno.ts';
 import { STABLE_FLAG, STABLE_NODE_CHAIN } from './constants.ts';
 import type { Ksm } from './ksm.ts';
-import type { RmapItem } from './rmap_item.ts';
+import { NULL_ITEM, type RmapItem } from './rmap_item.ts';
 import { StableNode, hlistAddDup, hlistAddItem, hlistDelDup } from './stable_node.ts';
 
 /**
@@ -35,14 +35,16 @@ export function ksmGetFolio(ksm: Ksm, node: StableNode): number {
  */
 export function removeNodeFromStableTree(ksm: Ksm, node: StableNode): void {
   if (node.rmapHlistLen < 0) throw new KernelBug('remove_node_from_stable_tree on a chain');
-  for (let item = node.hlist; item !== null; item = item.hlistNext) {
-    if (item.hlistNext !== null) ksm.pagesSharing--;
+  const items = ksm.items;
+  for (let item = node.hlist; item !== NULL_ITEM; item = items.hlistNext[item]!) {
+    if (items.hlistNext[item] !== NULL_ITEM) ksm.pagesSharing--;
     else ksm.pagesShared--;
-    item.mm.ksmMergingPages--;
+    items.mm(item).ksmMergingPages--;
     node.rmapHlistLen--;
-    item.anonVma = null;
-    item.flags = 0;
+    items.flags[item] = 0;
   }
+  // The items keep the node's id in `head`, dangling: it names no live node from now on.
+  ksm.stableNodes.delete(node.id);
   ksm.cpuNs += ksm.cost.freeNs;
   if (node.onMigrateList) {
     ksm.migrateNodes.splice(ksm.migrateNodes.indexOf(node), 1);
@@ -58,7 +60,7 @@ function stableNodeDupDel(ksm: Ksm, node: StableNode): void {
     hlistDelDup(node);
     ksm.stableNodeDups--;
   } else {
-    rbErase(node, ksm.rootStableTree[node.nid]!);
+    rbErase(ksm.stableStore, node, ksm.rootStableTree[node.nid]!);
   }
 }
 
@@ -73,20 +75,20 @@ function stableNodeChainAddDup(ksm: Ksm, dup: StableNode, chain: StableNode): vo
  * Turns a regular node into the first dup of a new chain that takes its place in the tree.
  * @linux mm/ksm.c alloc_stable_node_chain
  */
-function allocStableNodeChain(ksm: Ksm, dup: StableNode, root: RbRoot<StableNode>): StableNode {
-  const chain = new StableNode(0, ksm);
+function allocStableNodeChain(ksm: Ksm, dup: StableNode, root: RbRoot<StableNode | null>): StableNode {
+  const chain = new StableNode(0, ksm, ksm.newStableNodeId());
   chain.chainPruneTime = ksm.events.clock.jiffies();
   chain.rmapHlistLen = STABLE_NODE_CHAIN;
   chain.nid = dup.nid;
   ksm.stableNodeChains++;
-  rbReplaceNode(dup, chain, root);
+  rbReplaceNode(ksm.stableStore, dup, chain, root);
   stableNodeChainAddDup(ksm, dup, chain);
   return chain;
 }
 
 /** @linux mm/ksm.c free_stable_node_chain */
-function freeStableNodeChain(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode>): void {
-  rbErase(chain, root);
+function freeStableNodeChain(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode | null>): void {
+  rbErase(ksm.stableStore, chain, root);
   ksm.stableNodeChains--;
 }
 
@@ -104,7 +106,7 @@ interface ChainResult {
  * dup collapses back into a regular node; an empty chain is freed.
  * @linux mm/ksm.c stable_node_dup
  */
-function stableNodeDup(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode>, prune: boolean): ChainResult {
+function stableNodeDup(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode | null>, prune: boolean): ChainResult {
   const now = ksm.events.clock.jiffies();
   if (!prune || now < chain.chainPruneTime + ksm.stableNodeChainsPruneMillisecs) prune = false;
   else chain.chainPruneTime = now;
@@ -130,7 +132,7 @@ function stableNodeDup(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode>, pr
       hlistDelDup(found);
       found.isDup = false;
       found.chain = null;
-      rbReplaceNode(chain, found, root);
+      rbReplaceNode(ksm.stableStore, chain, found, root);
       ksm.stableNodeChains--;
       ksm.stableNodeDups--;
       node = found;
@@ -145,7 +147,7 @@ function stableNodeDup(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode>, pr
 }
 
 /** @linux mm/ksm.c __stable_node_chain */
-function stableNodeChain(ksm: Ksm, node: StableNode, root: RbRoot<StableNode>, prune: boolean): ChainResult {
+function stableNodeChain(ksm: Ksm, node: StableNode, root: RbRoot<StableNode | null>, prune: boolean): ChainResult {
   if (!node.isChain()) return { pfn: ksmGetFolio(ksm, node), dup: node, node };
   return stableNodeDup(ksm, node, root, prune);
 }
@@ -205,11 +207,11 @@ export function stableTreeInsert(ksm: Ksm, kpfn: number): StableNode {
     }
     break;
   }
-  const dup = new StableNode(kpfn, ksm);
+  const dup = new StableNode(kpfn, ksm, ksm.newStableNodeId());
   dup.nid = nid;
   if (match === null) {
-    rbLinkNode(dup, parent, dir, root);
-    rbInsertColor(dup, root);
+    rbLinkNode(ksm.stableStore, dup, parent, dir, root);
+    rbInsertColor(ksm.stableStore, dup, root);
   } else {
     const chain = match.isChain() ? match : allocStableNodeChain(ksm, match, root);
     stableNodeChainAddDup(ksm, dup, chain);
@@ -225,13 +227,15 @@ export function stableTreeInsert(ksm: Ksm, kpfn: number): StableNode {
  */
 export function stableTreeAppend(ksm: Ksm, item: RmapItem, node: StableNode): void {
   if (node.rmapHlistLen < 0) throw new KernelBug('stable_tree_append on a chain');
+  const items = ksm.items;
   node.rmapHlistLen++;
-  item.head = node;
-  item.flags |= STABLE_FLAG;
-  hlistAddItem(node, item);
-  if (item.hlistNext !== null) ksm.pagesSharing++;
+  items.head[item] = node.id;
+  ksm.stableNodes.set(node.id, node);
+  items.flags[item]! |= STABLE_FLAG;
+  hlistAddItem(items, node, item);
+  if (items.hlistNext[item] !== NULL_ITEM) ksm.pagesSharing++;
   else ksm.pagesShared++;
-  item.mm.ksmMergingPages++;
+  items.mm(item).ksmMergingPages++;
 }
 
 /**
@@ -248,7 +252,7 @@ function removeStableNode(ksm: Ksm, node: StableNode): number {
 }
 
 /** @linux mm/ksm.c remove_stable_node_chain */
-function removeStableNodeChain(ksm: Ksm, node: StableNode, root: RbRoot<StableNode>): boolean {
+function removeStableNodeChain(ksm: Ksm, node: StableNode, root: RbRoot<StableNode | null>): boolean {
   if (!node.isChain()) return removeStableNode(ksm, node) !== 0;
   for (let dup = node.dups; dup !== null;) {
     const next = dup.dupNext;

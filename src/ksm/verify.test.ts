@@ -118,6 +118,7 @@ test('ksmVerify throws on a corrupted ksm_zero_pages', () => {
 
 test('ksmVerify throws on an rmap_item with both tree flags', () => {
   const m = merged();
-  m.ksm.slots.get(m.t.mm)!.rmapList!.flags |= 0x100;
+  const first = m.ksm.items.rmapList[m.ksm.slots.get(m.t.mm)!.head]!;
+  m.ksm.items.flags[first]! |= 0x100;
   assert.throws(() => ksmVerify(m.ksm), bug(/both STABLE_FLAG and UNSTABLE_FLAG/));
 });

@@ -1,4 +1,4 @@
-import { rbNext, rbFirst, rbVerify, type RbNode, type RbRoot } from '../lib/rbtree.ts';
+import { rbNext, rbFirst, rbVerify, type RbRoot, type RbStore } from '../lib/rbtree.ts';
 import { MMF_VM_MERGEABLE, PG_anon } from '../mm/constants.ts';
 import { KernelBug } from '../mm/kernel_bug.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
@@ -6,7 +6,7 @@ import { countKsmZeroPtes } from '../mm/verify.ts';
 import { SEQNR_MASK, STABLE_FLAG, UNSTABLE_FLAG } from './constants.ts';
 import type { Ksm } from './ksm.ts';
 import type { MmSlot } from './mm_slot.ts';
-import type { RmapItem } from './rmap_item.ts';
+import { NULL_ITEM, type RmapItem, type RmapItems } from './rmap_item.ts';
 import type { StableNode } from './stable_node.ts';
 
 /**
@@ -18,14 +18,14 @@ import type { StableNode } from './stable_node.ts';
 
 const hex = (addr: number): string => `0x${addr.toString(16)}`;
 
-function itemName(item: RmapItem): string {
-  return `rmap_item (mm ${item.mm.id}, ${hex(item.address)}, flags ${hex(item.flags)})`;
+function itemName(items: RmapItems, item: RmapItem): string {
+  return `rmap_item ${item} (mm ${items.mm(item).id}, ${hex(items.address[item]!)}, flags ${hex(items.flags[item]!)})`;
 }
 
 /** rbVerify's plain Error, as a KernelBug naming the tree. */
-function verifyTree<N extends RbNode<N>>(root: RbRoot<N>, what: string): number {
+function verifyTree<N>(store: RbStore<N>, root: RbRoot<N>, what: string): number {
   try {
-    return rbVerify(root);
+    return rbVerify(store, root);
   } catch (e) {
     throw new KernelBug(`${what}: ${(e as Error).message}`);
   }
@@ -63,15 +63,18 @@ function verifyPageNode(
   ksm: Ksm, node: StableNode, live: Set<RmapItem>, onHlist: Set<RmapItem>, acc: { shared: number; sharing: number },
 ): void {
   if (node.rmapHlistLen < 0) throw new KernelBug(`stable node of pfn ${node.kpfn}: rmap_hlist_len ${node.rmapHlistLen}`);
+  const items = ksm.items;
+  const name = (item: RmapItem): string => itemName(items, item);
   let len = 0;
-  let prev: RmapItem | null = null;
-  for (let item = node.hlist; item !== null; item = item.hlistNext) {
-    if (item.hlistPrev !== prev) throw new KernelBug(`stable node of pfn ${node.kpfn}: hlist prev link of ${itemName(item)} is wrong`);
-    if (onHlist.has(item)) throw new KernelBug(`${itemName(item)} is on two stable hlists (or twice on one)`);
+  let prev: RmapItem = NULL_ITEM;
+  for (let item = node.hlist; item !== NULL_ITEM; item = items.hlistNext[item]!) {
+    if (items.hlistPrev[item] !== prev) throw new KernelBug(`stable node of pfn ${node.kpfn}: hlist prev link of ${name(item)} is wrong`);
+    if (onHlist.has(item)) throw new KernelBug(`${name(item)} is on two stable hlists (or twice on one)`);
     onHlist.add(item);
-    if ((item.flags & STABLE_FLAG) === 0) throw new KernelBug(`${itemName(item)} is on the hlist of pfn ${node.kpfn} without STABLE_FLAG`);
-    if (item.head !== node) throw new KernelBug(`${itemName(item)} is on the hlist of pfn ${node.kpfn} but its head is another node`);
-    if (!live.has(item)) throw new KernelBug(`${itemName(item)} is on the hlist of pfn ${node.kpfn} but on no mm's rmap_list (freed)`);
+    if (!live.has(item)) throw new KernelBug(`rmap_item ${item} is on the hlist of pfn ${node.kpfn} but on no mm's rmap_list (freed)`);
+    if ((items.flags[item]! & STABLE_FLAG) === 0) throw new KernelBug(`${name(item)} is on the hlist of pfn ${node.kpfn} without STABLE_FLAG`);
+    if (items.head[item] !== node.id) throw new KernelBug(`${name(item)} is on the hlist of pfn ${node.kpfn} but its head is another node`);
+    if (ksm.stableNodes.get(node.id) !== node) throw new KernelBug(`stable node of pfn ${node.kpfn} holds rmap_items but is not registered by its id`);
     prev = item;
     len++;
   }
@@ -112,6 +115,8 @@ export function ksmVerify(ksm: Ksm): void {
   const midScan = ksm.ksmScan.mmSlot !== ksm.mmHead;
 
   // ---- rmap lists ----
+  const items = ksm.items;
+  const name = (item: RmapItem): string => itemName(items, item);
   const live = new Set<RmapItem>();
   const stableItems = new Set<RmapItem>();
   const unstableNow = new Set<RmapItem>();
@@ -122,26 +127,27 @@ export function ksmVerify(ksm: Ksm): void {
     const t: MmTally = { items: 0, stable: 0 };
     tally.set(mm, t);
     let lastAddr = -1;
-    for (let item = slot.rmapList; item !== null; item = item.rmapList) {
-      if (live.has(item)) throw new KernelBug(`mm ${mm.id}: rmap_list loops at ${itemName(item)}`);
+    for (let item = items.rmapList[slot.head]!; item !== NULL_ITEM; item = items.rmapList[item]!) {
+      if (live.has(item)) throw new KernelBug(`mm ${mm.id}: rmap_list loops at ${name(item)}`);
       live.add(item);
-      if (item.mm !== mm) throw new KernelBug(`${itemName(item)} is on the rmap_list of mm ${mm.id}`);
-      if (item.address % 4096 !== 0) throw new KernelBug(`${itemName(item)}: address not page-aligned`);
-      if (item.address <= lastAddr) throw new KernelBug(`mm ${mm.id}: rmap_list not strictly sorted (${hex(item.address)} after ${hex(lastAddr)})`);
-      lastAddr = item.address;
-      const f = item.flags;
-      if ((f & ~(SEQNR_MASK | UNSTABLE_FLAG | STABLE_FLAG)) !== 0) throw new KernelBug(`${itemName(item)}: unknown flag bits`);
-      if ((f & STABLE_FLAG) !== 0 && (f & UNSTABLE_FLAG) !== 0) throw new KernelBug(`${itemName(item)}: both STABLE_FLAG and UNSTABLE_FLAG`);
+      const address = items.address[item]!;
+      if (items.mm(item) !== mm) throw new KernelBug(`${name(item)} is on the rmap_list of mm ${mm.id}`);
+      if (address % 4096 !== 0) throw new KernelBug(`${name(item)}: address not page-aligned`);
+      if (address <= lastAddr) throw new KernelBug(`mm ${mm.id}: rmap_list not strictly sorted (${hex(address)} after ${hex(lastAddr)})`);
+      lastAddr = address;
+      const f = items.flags[item]!;
+      if ((f & ~(SEQNR_MASK | UNSTABLE_FLAG | STABLE_FLAG)) !== 0) throw new KernelBug(`${name(item)}: unknown flag bits`);
+      if ((f & STABLE_FLAG) !== 0 && (f & UNSTABLE_FLAG) !== 0) throw new KernelBug(`${name(item)}: both STABLE_FLAG and UNSTABLE_FLAG`);
       t.items++;
       if ((f & STABLE_FLAG) !== 0) {
         t.stable++;
         stableItems.add(item);
-        if (item.head === null) throw new KernelBug(`${itemName(item)}: stable without a head node`);
+        if (ksm.stableNodeOf(item) === undefined) throw new KernelBug(`${name(item)}: stable without a live head node`);
       } else if ((f & UNSTABLE_FLAG) !== 0) {
         unstable++;
         const age = (ksm.ksmScan.seqnr - (f & SEQNR_MASK)) & 0xff;
         // Unstable items are revisited (or freed) within one scan of entering the tree.
-        if (age > 1) throw new KernelBug(`${itemName(item)}: unstable for ${age} scans (seqnr ${ksm.ksmScan.seqnr})`);
+        if (age > 1) throw new KernelBug(`${name(item)}: unstable for ${age} scans (seqnr ${ksm.ksmScan.seqnr})`);
         if (midScan && age === 0) unstableNow.add(item);
       }
     }
@@ -158,8 +164,8 @@ export function ksmVerify(ksm: Ksm): void {
   if (midScan) {
     const slot = ksm.ksmScan.mmSlot;
     const link = ksm.ksmScan.rmapList;
-    let ok = link === slot;
-    for (let item = slot.rmapList; !ok && item !== null; item = item.rmapList) ok = item === link;
+    let ok = link === slot.head;
+    for (let item = items.rmapList[slot.head]!; !ok && item !== NULL_ITEM; item = items.rmapList[item]!) ok = item === link;
     if (!ok) throw new KernelBug(`ksm_scan.rmap_list points outside the rmap_list of mm ${slot.mm?.id}`);
   }
 
@@ -192,16 +198,16 @@ export function ksmVerify(ksm: Ksm): void {
   let dups = 0;
   ksm.rootStableTree.forEach((root, nid) => {
     const what = `stable tree ${nid}`;
-    verifyTree(root, what);
+    verifyTree(ksm.stableStore, root, what);
     let prevContent = -1;
-    for (let node = rbFirst(root); node !== null; node = rbNext(node)) {
+    for (let node = rbFirst(ksm.stableStore, root); node !== null; node = rbNext(ksm.stableStore, node)) {
       if (node.nid !== nid) throw new KernelBug(`${what}: node of pfn ${node.kpfn} says nid ${node.nid}`);
       if (node.isDup) throw new KernelBug(`${what}: a dup (pfn ${node.kpfn}) sits in the tree itself`);
       nodes.add(node);
       let content = -1;
       if (node.isChain()) {
         chains++;
-        if (node.hlist !== null) throw new KernelBug(`${what}: a chain holds rmap_items`);
+        if (node.hlist !== NULL_ITEM) throw new KernelBug(`${what}: a chain holds rmap_items`);
         let prev: StableNode | null = null;
         for (let dup = node.dups; dup !== null; dup = dup.dupNext) {
           if (nodes.has(dup)) throw new KernelBug(`${what}: dup of pfn ${dup.kpfn} reached twice`);
@@ -238,7 +244,7 @@ export function ksmVerify(ksm: Ksm): void {
   }
   if (onHlist.size !== stableItems.size) {
     const lost = [...stableItems].find((i) => !onHlist.has(i))!;
-    throw new KernelBug(`${itemName(lost)} is stable but on no hlist of a node in the stable trees`);
+    throw new KernelBug(`${name(lost)} is stable but on no hlist of a node in the stable trees`);
   }
   if (ksm.pagesShared !== acc.shared) throw new KernelBug(`pages_shared ${ksm.pagesShared} but ${acc.shared} stable nodes have rmap_items`);
   if (ksm.pagesSharing !== acc.sharing) throw new KernelBug(`pages_sharing ${ksm.pagesSharing} but the nodes' rmap_hlist_len − 1 sum to ${acc.sharing}`);
@@ -256,22 +262,23 @@ export function ksmVerify(ksm: Ksm): void {
 
   // ---- unstable trees ----
   // Between scans the trees are dead: the next scan resets them before any lookup, and run=2
-  // may have freed their items without erasing them (as in Linux). Only their shape counts.
+  // may have freed their items without erasing them, and their rows may hold new items now
+  // (as freed memory does in Linux). So they are checked only during a scan.
   let inTrees = 0;
   ksm.rootUnstableTree.forEach((root, nid) => {
     // Roots past ksm_nr_node_ids (merge_across_nodes went back to 1) are not in use and not
     // reset by the scan, so they may hold anything, as in Linux.
-    if (nid >= ksm.nrNodeIds) return;
+    if (nid >= ksm.nrNodeIds || !midScan) return;
     const what = `unstable tree ${nid}`;
-    verifyTree(root, what);
-    if (!midScan) return;
+    verifyTree(items, root, what);
     // No content order is checked: pages change under the unstable tree (hence its name),
     // and Linux walks it anyway.
-    for (let item = rbFirst(root); item !== null; item = rbNext(item)) {
-      if ((item.flags & UNSTABLE_FLAG) === 0) throw new KernelBug(`${what} holds ${itemName(item)} without UNSTABLE_FLAG`);
-      if ((item.flags & SEQNR_MASK) !== seqnr) throw new KernelBug(`${what} holds ${itemName(item)} of another scan (seqnr ${ksm.ksmScan.seqnr})`);
-      if (!unstableNow.has(item)) throw new KernelBug(`${what} holds ${itemName(item)} that is on no rmap_list`);
-      if (item.nid !== nid) throw new KernelBug(`${what} holds ${itemName(item)} of nid ${item.nid}`);
+    for (let item = rbFirst(items, root); item !== NULL_ITEM; item = rbNext(items, item)) {
+      if (!unstableNow.has(item)) throw new KernelBug(`${what} holds rmap_item ${item} that is on no rmap_list or not unstable in this scan`);
+      const f = items.flags[item]!;
+      if ((f & UNSTABLE_FLAG) === 0) throw new KernelBug(`${what} holds ${name(item)} without UNSTABLE_FLAG`);
+      if ((f & SEQNR_MASK) !== seqnr) throw new KernelBug(`${what} holds ${name(item)} of another scan (seqnr ${ksm.ksmScan.seqnr})`);
+      if (items.nid[item] !== nid) throw new KernelBug(`${what} holds ${name(item)} of nid ${items.nid[item]}`);
       inTrees++;
     }
   });

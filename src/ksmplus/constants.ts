@@ -16,11 +16,9 @@ export const KSMPLUS_DEFAULTS = {
    */
   minCoefficient: 1,
   /**
-   * A VMA whose coefficient has fallen to this or below, with no page merged after a round,
-   * is marked VM_NOT_MERGEABLE and dropped (the thesis: "coefficient < 10").
+   * A VMA whose coefficient, decremented after a round and before the floor applies, is
+   * below this, with no page of it merged, is marked VM_NOT_MERGEABLE and dropped (the
+   * thesis: "coefficient < 10" after "coefficient -= 10").
    */
   dropCoefficient: 10,
 } as const;
-
-/** TASK_COMM_LEN - 1: the longest program name Linux keeps. */
-export const MAX_COMM_LEN = 15;

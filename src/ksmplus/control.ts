@@ -1,7 +1,7 @@
 import { EINVAL } from '../lib/errno.ts';
 import { unmergeKsmPages } from '../ksm/merge.ts';
 import { removeAllStableNodes } from '../ksm/stable_tree.ts';
-import { MAX_COMM_LEN } from './constants.ts';
+import { parseProcessesToScan } from '../lib/processes_to_scan.ts';
 import type { KsmPlusDaemon } from './daemon.ts';
 import type { KsmPlus } from './ksmplus.ts';
 import type { PlusSlot } from './plus_slot.ts';
@@ -22,15 +22,14 @@ function unmergeSlot(plus: KsmPlus, slot: PlusSlot): number {
 /**
  * A write to /sys/kernel/mm/ksm+/processes_to_scan: "+ NAME" scans every process of program
  * NAME from now on, "- NAME" stops and unmerges them. Anything else is -EINVAL and changes
- * nothing: no +/- sign, no name, a name longer than a kernel comm (15 bytes), extra words.
+ * nothing: no +/- sign, no name, a name longer than a kernel comm (lib/processes_to_scan.ts).
  * @thesis 4.2.1 processes_to_scan store
  */
 export function processesToScanStore(plus: KsmPlus, daemon: KsmPlusDaemon, value: string): number {
-  const m = /^([+-]) ?(\S+)\n?$/.exec(value);
-  if (m === null) return -EINVAL;
-  const [, op, name] = m as unknown as [string, string, string];
-  if (Buffer.byteLength(name) > MAX_COMM_LEN) return -EINVAL;
-  if (op === '+') {
+  const w = parseProcessesToScan(value);
+  if (w === undefined) return -EINVAL;
+  const name = w.name;
+  if (w.add) {
     if (!plus.names.includes(name)) plus.names.push(name);
     if (plus.run !== 2) enterNamedTasks(plus);
     daemon.wake();
@@ -48,7 +47,7 @@ export function processesToScanStore(plus: KsmPlus, daemon: KsmPlusDaemon, value
   return 0;
 }
 
-/** "+ a\n- b" style listing of the names, one per line. */
+/** The names, one per line, oldest first. */
 export function processesToScanShow(plus: KsmPlus): string {
   return plus.names.map((n) => `${n}\n`).join('');
 }

@@ -2,8 +2,9 @@ import { PAGE_SIZE } from '../lib/sizes.ts';
 import { PG_anon, VM_NOT_MERGEABLE, _PAGE_PRESENT, _PAGE_SPECIAL } from '../mm/constants.ts';
 import { STABLE_FLAG } from '../ksm/constants.ts';
 import { ksmCompatible } from '../ksm/control.ts';
-import { allocRmapItem, freeRmapItem, removeRmapItemFromTree } from '../ksm/rmap.ts';
-import type { RmapItem, RmapListLink } from '../ksm/rmap_item.ts';
+import { allocRmapItem, freeRmapItem, removeRmapItemFromTree, removeTrailingRmapItems } from '../ksm/rmap.ts';
+import type { Vma } from '../mm/vma.ts';
+import { NULL_ITEM, type RmapItem } from '../ksm/rmap_item.ts';
 import type { KsmPlus } from './ksmplus.ts';
 import type { PlusSlot } from './plus_slot.ts';
 import { VmaNode } from './vma_node.ts';
@@ -28,10 +29,12 @@ export function samplePages(plus: KsmPlus, pages: number, coefficient: number): 
  * ever, so KSM+ here drops it as ksmd's next visit would (a deviation, docs/ksmplus.md).
  */
 function stillMerged(plus: KsmPlus, item: RmapItem): boolean {
-  const vpn = item.address / PAGE_SIZE;
-  const pt = item.mm.pgtable;
-  return (pt.flags(vpn) & _PAGE_PRESENT) !== 0 && item.head !== null && pt.pfn(vpn) === item.head.kpfn &&
-    plus.mmgr.frames.stableNode(item.head.kpfn) === item.head;
+  const items = plus.trees.items;
+  const vpn = items.address[item]! / PAGE_SIZE;
+  const pt = items.mm(item).pgtable;
+  const head = plus.trees.stableNodeOf(item);
+  return (pt.flags(vpn) & _PAGE_PRESENT) !== 0 && head !== undefined && pt.pfn(vpn) === head.kpfn &&
+    plus.mmgr.frames.stableNode(head.kpfn) === head;
 }
 
 /**
@@ -39,30 +42,32 @@ function stillMerged(plus: KsmPlus, item: RmapItem): boolean {
  * tree, keeping merged ones: the rmap_item reclamation of the thesis.
  * @thesis 4.2.2 vma_node_do_sampling (reclamation part)
  */
-function reclaimUpTo(plus: KsmPlus, node: VmaNode, addr: number): RmapListLink {
-  let link: RmapListLink = node.cursor;
-  while (link.rmapList !== null && link.rmapList.address < addr) {
-    const item = link.rmapList;
-    if ((item.flags & STABLE_FLAG) !== 0 && stillMerged(plus, item)) {
+function reclaimUpTo(plus: KsmPlus, node: VmaNode, addr: number): RmapItem {
+  const items = plus.trees.items;
+  let link = node.cursor;
+  for (let item = items.rmapList[link]!; item !== NULL_ITEM && items.address[item]! < addr; item = items.rmapList[link]!) {
+    if ((items.flags[item]! & STABLE_FLAG) !== 0 && stillMerged(plus, item)) {
       link = item;
       continue;
     }
-    link.rmapList = item.rmapList;
+    items.rmapList[link] = items.rmapList[item]!;
     removeRmapItemFromTree(plus.trees, item);
     freeRmapItem(plus.trees, item);
   }
   return link;
 }
 
-/** Frees every item of a vma_node (the VMA went away, was dropped, or run=2). */
-export function freeVmaNodeItems(plus: KsmPlus, node: VmaNode): void {
-  while (node.rmapList !== null) {
-    const item = node.rmapList;
-    node.rmapList = item.rmapList;
-    removeRmapItemFromTree(plus.trees, item);
-    freeRmapItem(plus.trees, item);
-  }
-  node.cursor = node;
+/** A new vma_node for `vma`, with its list head row. */
+function allocVmaNode(plus: KsmPlus, vma: Vma): VmaNode {
+  plus.vmaNodes++;
+  return new VmaNode(vma, plus.initialCoefficient, plus.trees.items.allocHead());
+}
+
+/** Frees a vma_node: its items, then its list head (the VMA went away, was dropped, or run=2). */
+export function dropVmaNode(plus: KsmPlus, node: VmaNode): void {
+  removeTrailingRmapItems(plus.trees, node.head);
+  plus.trees.items.release(node.head);
+  plus.vmaNodes--;
 }
 
 /**
@@ -80,14 +85,10 @@ export function syncVmaNodes(plus: KsmPlus, slot: PlusSlot): void {
       old.delete(key);
       keep.push(node);
     } else {
-      keep.push(new VmaNode(vma, plus.initialCoefficient));
-      plus.vmaNodes++;
+      keep.push(allocVmaNode(plus, vma));
     }
   }
-  for (const gone of old.values()) {
-    freeVmaNodeItems(plus, gone);
-    plus.vmaNodes--;
-  }
+  for (const gone of old.values()) dropVmaNode(plus, gone);
   const current = slot.vmaNodes[slot.nodeIdx];
   slot.vmaNodes = keep;
   const idx = current === undefined ? -1 : keep.indexOf(current);
@@ -99,8 +100,9 @@ export function nextSample(plus: KsmPlus, node: VmaNode): { item: RmapItem; pfn:
   if (node.samples === null) {
     node.samples = samplePages(plus, node.pages(), node.coefficient);
     node.sampleIdx = 0;
-    node.cursor = node;
+    node.cursor = node.head;
   }
+  const items = plus.trees.items;
   const frames = plus.mmgr.frames;
   while (node.sampleIdx < node.samples.length) {
     const addr = node.start + node.samples[node.sampleIdx++]! * PAGE_SIZE;
@@ -112,8 +114,14 @@ export function nextSample(plus: KsmPlus, node: VmaNode): { item: RmapItem; pfn:
     if ((pte & _PAGE_PRESENT) === 0 || (pte & _PAGE_SPECIAL) !== 0) continue;
     const pfn = pt.pfn(vpn);
     if ((frames.flags[pfn]! & PG_anon) === 0) continue;
-    let item = link.rmapList;
-    if (item === null || item.address !== addr) item = allocRmapItem(plus.trees, link, { mm: node.vma.vmMm, address: addr });
+    let item = items.rmapList[link]!;
+    if (item === NULL_ITEM || items.address[item] !== addr) {
+      item = allocRmapItem(plus.trees, link, node.vma.vmMm, addr);
+      // A page newly picked by sampling counts as seen once already (docs/ksmplus.md, "first
+      // visit"): without this, cmp_and_merge_page's checksum rule would keep it out of the
+      // unstable tree until a second visit, which a freed-and-resampled page rarely gets.
+      items.oldchecksum[item] = plus.trees.calcChecksum(pfn);
+    }
     node.cursor = item;
     return { item, pfn };
   }
@@ -129,11 +137,15 @@ export function nextSample(plus: KsmPlus, node: VmaNode): { item: RmapItem; pfn:
 export function finishVmaNodeRound(plus: KsmPlus, node: VmaNode): boolean {
   reclaimUpTo(plus, node, Number.POSITIVE_INFINITY);
   node.samples = null;
-  node.coefficient = Math.max(plus.minCoefficient, node.coefficient - plus.coefficientStep);
+  // The thesis tests `coefficient < 10` right after `coefficient -= 10`: the value before any
+  // floor, so with the defaults a VMA is dropped after the round that sampled 10 %.
+  const next = node.coefficient - plus.coefficientStep;
+  node.coefficient = Math.max(plus.minCoefficient, next);
+  const items = plus.trees.items;
   let stable = 0;
-  for (let i = node.rmapList; i !== null; i = i.rmapList) if ((i.flags & STABLE_FLAG) !== 0) stable++;
-  if (stable === 0 && node.coefficient <= plus.dropCoefficient) {
-    freeVmaNodeItems(plus, node);
+  for (let i = items.rmapList[node.head]!; i !== NULL_ITEM; i = items.rmapList[i]!) if ((items.flags[i]! & STABLE_FLAG) !== 0) stable++;
+  if (stable === 0 && next < plus.dropCoefficient) {
+    dropVmaNode(plus, node);
     node.vma.vmFlags |= VM_NOT_MERGEABLE;
     return false;
   }

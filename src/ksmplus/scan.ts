@@ -1,7 +1,7 @@
 import { RbRoot } from '../lib/rbtree.ts';
-import type { RmapItem } from '../ksm/rmap_item.ts';
+import { NULL_ITEM, type RmapItem } from '../ksm/rmap_item.ts';
 import { cmpAndMergePage } from '../ksm/cmp_and_merge_page.ts';
-import { freeVmaNodeItems, finishVmaNodeRound, nextSample, syncVmaNodes } from './sampling.ts';
+import { dropVmaNode, finishVmaNodeRound, nextSample, syncVmaNodes } from './sampling.ts';
 import type { KsmPlus } from './ksmplus.ts';
 import { PlusSlot } from './plus_slot.ts';
 
@@ -20,8 +20,7 @@ export function enterNamedTasks(plus: KsmPlus): void {
 
 /** Drops a slot with all its vma_nodes and items. */
 export function removeSlot(plus: KsmPlus, slot: PlusSlot): void {
-  for (const node of slot.vmaNodes) freeVmaNodeItems(plus, node);
-  plus.vmaNodes -= slot.vmaNodes.length;
+  for (const node of slot.vmaNodes) dropVmaNode(plus, node);
   slot.vmaNodes = [];
   const i = plus.slots.indexOf(slot);
   plus.slots.splice(i, 1);
@@ -37,7 +36,7 @@ function nextPage(plus: KsmPlus): { item: RmapItem; pfn: number } | null {
   const trees = plus.trees;
   if (plus.cursor < 0) {
     enterNamedTasks(plus);
-    for (let nid = 0; nid < trees.nrNodeIds; nid++) trees.rootUnstableTree[nid] = new RbRoot();
+    for (let nid = 0; nid < trees.nrNodeIds; nid++) trees.rootUnstableTree[nid] = new RbRoot<RmapItem>(NULL_ITEM);
     plus.cursor = 0;
     for (const s of [...plus.slots]) {
       if (trees.testExit(s.mm)) {
@@ -59,12 +58,8 @@ function nextPage(plus: KsmPlus): { item: RmapItem; pfn: number } | null {
       const node = slot.vmaNodes[slot.nodeIdx]!;
       const step = nextSample(plus, node);
       if (step !== null) return step;
-      if (finishVmaNodeRound(plus, node)) {
-        slot.nodeIdx++;
-      } else {
-        slot.vmaNodes.splice(slot.nodeIdx, 1);
-        plus.vmaNodes--;
-      }
+      if (finishVmaNodeRound(plus, node)) slot.nodeIdx++;
+      else slot.vmaNodes.splice(slot.nodeIdx, 1);
     }
     plus.cursor++;
   }

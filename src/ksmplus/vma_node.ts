@@ -1,4 +1,4 @@
-import type { RmapItem, RmapListLink } from '../ksm/rmap_item.ts';
+import type { RmapItem } from '../ksm/rmap_item.ts';
 import type { Vma } from '../mm/vma.ts';
 
 /**
@@ -6,9 +6,9 @@ import type { Vma } from '../mm/vma.ts';
  * its rmap_items, one per scanned VMA, holding the VMA's sampling coefficient and the
  * rmap_items of its sampled pages in address order.
  */
-export class VmaNode implements RmapListLink {
-  /** First rmap_item of this VMA (rmap_list). */
-  rmapList: RmapItem | null = null;
+export class VmaNode {
+  /** The head row of this VMA's rmap_list: `items.rmapList[head]` is its first rmap_item. */
+  readonly head: RmapItem;
   readonly start: number;
   readonly end: number;
   readonly vma: Vma;
@@ -19,9 +19,11 @@ export class VmaNode implements RmapListLink {
   /** Next sample to process. */
   sampleIdx = 0;
   /** Where the walk of rmap_list stands (rmap_current): the list head or the last item. */
-  cursor: RmapListLink = this;
+  cursor: RmapItem;
 
-  constructor(vma: Vma, coefficient: number) {
+  constructor(vma: Vma, coefficient: number, head: RmapItem) {
+    this.head = head;
+    this.cursor = head;
     this.vma = vma;
     this.start = vma.vmStart;
     this.end = vma.vmEnd;

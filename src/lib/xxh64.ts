@@ -11,7 +11,7 @@
  * level, so independent systems (and tests) never share state.
  */
 import { PAGE_SIZE } from './sizes.ts';
-import { PAGEKERNEL_WASM_BASE64 } from './wasm/pagekernel-bytes.ts';
+import { compilePageKernel, wasmApi, type WasmMemory } from './page_arena.ts';
 
 interface PageKernelExports {
   xxh64(ptr: number, len: number, seed: bigint): bigint;
@@ -26,25 +26,6 @@ const SLOT_A = 0;
 const SLOT_B = PAGE_SIZE;
 const WASM_PAGE = 65536;
 
-/**
- * The slice of the WebAssembly JS API used here. The project compiles against ES2023 and
- * @types/node only, which do not declare WebAssembly (it lives in lib.dom), so it is typed
- * locally rather than pulling DOM types into every file.
- */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: object };
-}
-
-function wasmApi(): WasmApi {
-  return (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-}
-
 export class PageKernel {
   readonly #memory: WasmMemory;
   readonly #exports: PageKernelExports;
@@ -53,9 +34,8 @@ export class PageKernel {
 
   constructor() {
     const wasm = wasmApi();
-    this.#memory = new wasm.Memory({ initial: 1 });
-    const module = new wasm.Module(Buffer.from(PAGEKERNEL_WASM_BASE64, 'base64'));
-    const instance = new wasm.Instance(module, { env: { memory: this.#memory } });
+    this.#memory = new wasm.Memory({ initial: 1, maximum: 65536 });
+    const instance = new wasm.Instance(compilePageKernel(), { env: { memory: this.#memory } });
     this.#exports = instance.exports as unknown as PageKernelExports;
     this.#bytes = new Uint8Array(this.#memory.buffer);
   }

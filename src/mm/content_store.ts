@@ -1,6 +1,7 @@
+import { ARENA_SHIFT, ARENA_SLOTS, PageArena, compilePageKernel } from '../lib/page_arena.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 
-/** The two operations on page bytes whose speed matters; injected so they can be WASM. */
+/** The two operations on page bytes outside the store (pages being interned); injected so they can be WASM. */
 export interface PageOps {
   /** Low 32 bits of XXH64(page, 4096, seed 0): KSM's calc_checksum. */
   checksum(buf: Uint8Array, off: number): number;
@@ -8,9 +9,10 @@ export interface PageOps {
   compare(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number): number;
 }
 
-/** Pages per storage chunk: 256 pages = 1 MiB, so the chunk and slot of an id are shifts. */
-const CHUNK_SHIFT = 8;
-const CHUNK_PAGES = 1 << CHUNK_SHIFT;
+const STATE_SUM = 1;
+const STATE_INTERNED = 2;
+const STATE_KEY = 4;
+
 
 /**
  * The bytes of simulated page frames. A content is an immutable 4 KiB value with an integer
@@ -20,14 +22,27 @@ const CHUNK_PAGES = 1 << CHUNK_SHIFT;
  * model, which still compares and hashes bytes exactly as Linux does. A content's checksum
  * is cached because the content can only change through `write`, which drops the cache.
  *
+ * The bytes live in WebAssembly arenas (src/lib/page_arena.ts), 2^18 contents each, where
+ * the page kernel hashes and compares them in place; the arena and slot of an id are a
+ * shift and a mask.
+ *
  * Content 0 is the zero page's bytes and lives for ever.
  */
 export class ContentStore {
   static readonly ZERO = 0;
-  private readonly chunks: Buffer[] = [];
+  private readonly arenas: PageArena[] = [];
+  /** The compiled page kernel every arena instantiates. */
+  private readonly kernel: object;
   private refs = new Int32Array(1024);
   private sums = new Uint32Array(1024);
-  /** 1: checksum cached; 2: entered in the intern table. */
+  /**
+   * The first 8 bytes of a content as two big-endian u32 (cached with STATE_KEY): memcmp
+   * order of pages that differ there, which random pages almost always do, without
+   * reading the pages. Tree walks compare a page with ~log2(n) others per visit.
+   */
+  private key0 = new Uint32Array(1024);
+  private key1 = new Uint32Array(1024);
+  /** STATE_SUM: checksum cached; STATE_INTERNED: in the intern table; STATE_KEY: key cached. */
   private state = new Uint8Array(1024);
   private readonly freeIds: number[] = [];
   private nextId = 0;
@@ -39,6 +54,7 @@ export class ContentStore {
 
   constructor(ops: PageOps) {
     this.ops = ops;
+    this.kernel = compilePageKernel();
     const zero = this.alloc();
     this.bufferOf(zero).fill(0, this.offsetOf(zero), this.offsetOf(zero) + PAGE_SIZE);
     this.internId(zero);
@@ -49,17 +65,18 @@ export class ContentStore {
     return this.live;
   }
 
-  /** Bytes held by storage chunks (the host memory the page contents cost). */
+  /** Bytes held by the arenas (the host memory the page contents cost). */
   storageBytes(): number {
-    return this.chunks.length * CHUNK_PAGES * PAGE_SIZE;
+    return this.arenas.reduce((n, a) => n + a.byteLength(), 0);
   }
 
+  /** The memory holding content `id` (valid until the next content is allocated). */
   bufferOf(id: number): Buffer {
-    return this.chunks[id >>> CHUNK_SHIFT]!;
+    return this.arenas[id >>> ARENA_SHIFT]!.bytes;
   }
 
   offsetOf(id: number): number {
-    return (id & (CHUNK_PAGES - 1)) * PAGE_SIZE;
+    return PageArena.offsetOf(id & (ARENA_SLOTS - 1));
   }
 
   refCount(id: number): number {
@@ -82,17 +99,48 @@ export class ContentStore {
 
   /** KSM's checksum of the content, computed once per content. */
   checksum(id: number): number {
-    if ((this.state[id]! & 1) === 0) {
-      this.sums[id] = this.ops.checksum(this.bufferOf(id), this.offsetOf(id));
-      this.state[id]! |= 1;
+    if ((this.state[id]! & STATE_SUM) === 0) {
+      this.sums[id] = this.arenas[id >>> ARENA_SHIFT]!.checksum(this.offsetOf(id));
+      this.state[id]! |= STATE_SUM;
+      // The page was just read: its first bytes cost nothing now, a cache miss later.
+      if ((this.state[id]! & STATE_KEY) === 0) this.cacheKey(id);
     }
     return this.sums[id]!;
   }
 
-  /** memcmp of two contents; equal ids are equal without looking at a byte. */
+  /**
+   * memcmp of two contents: -1, 0 or 1. Equal ids are equal without looking at a byte;
+   * contents whose first 8 bytes differ are ordered by their cached keys.
+   */
   compare(a: number, b: number): number {
     if (a === b) return 0;
+    if ((this.state[a]! & STATE_KEY) === 0) this.cacheKey(a);
+    if ((this.state[b]! & STATE_KEY) === 0) this.cacheKey(b);
+    const a0 = this.key0[a]!;
+    const b0 = this.key0[b]!;
+    if (a0 !== b0) return a0 < b0 ? -1 : 1;
+    const a1 = this.key1[a]!;
+    const b1 = this.key1[b]!;
+    if (a1 !== b1) return a1 < b1 ? -1 : 1;
+    if (a >>> ARENA_SHIFT === b >>> ARENA_SHIFT) {
+      const r = this.arenas[a >>> ARENA_SHIFT]!.compare(this.offsetOf(a), this.offsetOf(b));
+      return r < 0 ? -1 : r > 0 ? 1 : 0;
+    }
     return this.ops.compare(this.bufferOf(a), this.offsetOf(a), this.bufferOf(b), this.offsetOf(b));
+  }
+
+  /** The first 4 bytes of a content, big-endian: memcmp order of contents they tell apart. */
+  prefixKey(id: number): number {
+    if ((this.state[id]! & STATE_KEY) === 0) this.cacheKey(id);
+    return this.key0[id]!;
+  }
+
+  private cacheKey(id: number): void {
+    const buf = this.bufferOf(id);
+    const off = this.offsetOf(id);
+    this.key0[id] = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+    this.key1[id] = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
+    this.state[id]! |= STATE_KEY;
   }
 
   /**
@@ -110,7 +158,7 @@ export class ContentStore {
     const id = this.alloc();
     this.bufferOf(id).set(src.subarray(srcOff, srcOff + PAGE_SIZE), this.offsetOf(id));
     this.sums[id] = sum;
-    this.state[id] = 1;
+    this.state[id] = STATE_SUM;
     this.internId(id);
     return id;
   }
@@ -144,7 +192,8 @@ export class ContentStore {
     if (id === undefined) {
       id = this.nextId++;
       if (id >= this.refs.length) this.grow();
-      if ((id >>> CHUNK_SHIFT) >= this.chunks.length) this.chunks.push(Buffer.alloc(CHUNK_PAGES * PAGE_SIZE));
+      if ((id >>> ARENA_SHIFT) >= this.arenas.length) this.arenas.push(new PageArena(this.kernel));
+      this.arenas[id >>> ARENA_SHIFT]!.reserve(id & (ARENA_SLOTS - 1));
     }
     this.refs[id] = 1;
     this.state[id] = 0;
@@ -163,6 +212,12 @@ export class ContentStore {
     const state = new Uint8Array(n);
     state.set(this.state);
     this.state = state;
+    const key0 = new Uint32Array(n);
+    key0.set(this.key0);
+    this.key0 = key0;
+    const key1 = new Uint32Array(n);
+    key1.set(this.key1);
+    this.key1 = key1;
   }
 
   private internId(id: number): void {
@@ -170,12 +225,12 @@ export class ContentStore {
     const bucket = this.interned.get(sum);
     if (bucket === undefined) this.interned.set(sum, [id]);
     else bucket.push(id);
-    this.state[id]! |= 2;
+    this.state[id]! |= STATE_INTERNED;
   }
 
   /** Drops the cached checksum and the intern entry: the bytes are about to change or go. */
   private forget(id: number): void {
-    if ((this.state[id]! & 2) !== 0) {
+    if ((this.state[id]! & STATE_INTERNED) !== 0) {
       const bucket = this.interned.get(this.sums[id]!)!;
       const i = bucket.indexOf(id);
       bucket.splice(i, 1);

@@ -1,3 +1,4 @@
+import type { MemoryGeneration } from './generation.ts';
 import { PageTable } from './page_table.ts';
 import { Vma } from './vma.ts';
 
@@ -8,7 +9,9 @@ import { Vma } from './vma.ts';
 export class MmStruct {
   /** Sorted, non-overlapping. */
   readonly vmas: Vma[] = [];
-  readonly pgtable = new PageTable();
+  readonly pgtable: PageTable;
+  /** The machine's memory generation (see generation.ts), bumped by every change here. */
+  readonly generation: MemoryGeneration;
   /** MMF_* bits. */
   flags = 0;
   /** mm_users: 0 once the owner exited (ksm_test_exit). */
@@ -29,9 +32,11 @@ export class MmStruct {
   /** Top of the mmap area; mappings are placed top-down below it. */
   readonly mmapBase: number;
 
-  constructor(id: number, mmapBase: number) {
+  constructor(id: number, mmapBase: number, generation: MemoryGeneration) {
     this.id = id;
     this.mmapBase = mmapBase;
+    this.generation = generation;
+    this.pgtable = new PageTable(generation);
   }
 
   /** find_vma: the first VMA ending above addr. */
@@ -59,10 +64,12 @@ export class MmStruct {
   }
 
   insertVma(vma: Vma): void {
+    this.generation.bump();
     this.vmas.splice(this.indexAfter(vma.vmStart), 0, vma);
   }
 
   removeVma(vma: Vma): void {
+    this.generation.bump();
     const i = this.vmas.indexOf(vma);
     if (i >= 0) this.vmas.splice(i, 1);
   }

@@ -2,6 +2,7 @@ import { ContentStore } from './content_store.ts';
 import type { KsmPageLink } from './ksm_hooks.ts';
 import { PG_ksm, PG_zero } from './constants.ts';
 import { KernelBug } from './kernel_bug.ts';
+import { MemoryGeneration } from './generation.ts';
 
 /**
  * Physical memory: the kernel's mem_map of struct page, as parallel typed arrays indexed by
@@ -27,6 +28,8 @@ export class PageFrames {
 
   readonly nrNodes: number;
   readonly contents: ContentStore;
+  /** Changes of frames (allocation, freeing, becoming KSM) and of everything mapping them. */
+  readonly generation = new MemoryGeneration();
 
   constructor(nrFrames: number, nrNodes: number, contents: ContentStore) {
     this.nrNodes = nrNodes;
@@ -83,6 +86,7 @@ export class PageFrames {
       if (node < 0) return -1;
     }
     const pfn = this.freeStacks[node]![--this.freeTops[node]!]!;
+    this.generation.bump();
     this.refcount[pfn] = 1;
     this.mapcount[pfn] = 0;
     this.content[pfn] = content;
@@ -100,6 +104,7 @@ export class PageFrames {
     const r = --this.refcount[pfn]!;
     if (r > 0) return;
     if (r < 0) throw new KernelBug(`put_page on free frame ${pfn}`);
+    this.generation.bump();
     // Freeing resets folio->mapping: a stable node pointing here is now stale (keyhole).
     if ((this.flags[pfn]! & PG_ksm) !== 0) this.ksmMapping.delete(pfn);
     this.contents.release(this.content[pfn]!);
@@ -121,6 +126,7 @@ export class PageFrames {
 
   /** folio_set_stable_node: marks the frame a KSM page pointing at `node` (or at none yet). */
   setStableNode(pfn: number, node: KsmPageLink | null): void {
+    this.generation.bump();
     this.flags[pfn]! |= PG_ksm;
     this.ksmMapping.set(pfn, node);
   }

@@ -1,4 +1,5 @@
 import { _PAGE_PRESENT } from './constants.ts';
+import type { MemoryGeneration } from './generation.ts';
 
 /** Entries in one page-table page, as on x86_64: one table maps 2 MiB. */
 export const PTRS_PER_PTE = 512;
@@ -17,24 +18,48 @@ class PteTable {
  */
 export class PageTable {
   private readonly tables = new Map<number, PteTable>();
+  /** Bumped by every change of a PTE. */
+  private readonly generation: MemoryGeneration;
+
+  constructor(generation: MemoryGeneration) {
+    this.generation = generation;
+  }
+
+  /**
+   * The table last looked up, and its key: callers read a PTE's flags and then its frame,
+   * and walk neighbouring pages, so most lookups are of the same table.
+   */
+  private lastKey = -1;
+  private lastTable: PteTable | undefined;
+
+  private table(vpn: number): PteTable | undefined {
+    const key = Math.floor(vpn / PTRS_PER_PTE);
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.lastTable = this.tables.get(key);
+    }
+    return this.lastTable;
+  }
 
   flags(vpn: number): number {
-    const t = this.tables.get(Math.floor(vpn / PTRS_PER_PTE));
+    const t = this.table(vpn);
     return t === undefined ? 0 : t.flags[vpn % PTRS_PER_PTE]!;
   }
 
   pfn(vpn: number): number {
-    const t = this.tables.get(Math.floor(vpn / PTRS_PER_PTE));
+    const t = this.table(vpn);
     return t === undefined ? -1 : t.pfn[vpn % PTRS_PER_PTE]!;
   }
 
   /** set_pte_at: `flags` must include _PAGE_PRESENT. */
   set(vpn: number, pfn: number, flags: number): void {
+    this.generation.bump();
     const key = Math.floor(vpn / PTRS_PER_PTE);
     let t = this.tables.get(key);
     if (t === undefined) {
       t = new PteTable();
       this.tables.set(key, t);
+      if (key === this.lastKey) this.lastTable = t;
     }
     const i = vpn % PTRS_PER_PTE;
     if (t.flags[i] === 0) t.present++;
@@ -44,12 +69,13 @@ export class PageTable {
 
   /** Changes the bits of a present PTE, keeping its frame. */
   setFlags(vpn: number, flags: number): void {
-    const t = this.tables.get(Math.floor(vpn / PTRS_PER_PTE))!;
-    t.flags[vpn % PTRS_PER_PTE] = flags;
+    this.generation.bump();
+    this.table(vpn)!.flags[vpn % PTRS_PER_PTE] = flags;
   }
 
   /** pte_clear */
   clear(vpn: number): void {
+    this.generation.bump();
     const key = Math.floor(vpn / PTRS_PER_PTE);
     const t = this.tables.get(key);
     if (t === undefined) return;
@@ -57,20 +83,34 @@ export class PageTable {
     if (t.flags[i] === 0) return;
     t.flags[i] = 0;
     t.pfn[i] = 0;
-    if (--t.present === 0) this.tables.delete(key);
+    if (--t.present === 0) {
+      this.tables.delete(key);
+      if (key === this.lastKey) this.lastTable = undefined;
+    }
   }
 
   /** The first vpn in [from, to) with a present PTE, or -1: skips empty tables whole. */
   nextPresent(from: number, to: number): number {
+    return this.nextPresentWithout(from, to, 0);
+  }
+
+  /**
+   * The first vpn in [from, to) with a present PTE that has none of the bits `notFlags`, or
+   * -1. Empty tables are skipped whole, and a table is looked up once for all its PTEs.
+   */
+  nextPresentWithout(from: number, to: number, notFlags: number): number {
     let vpn = from;
     while (vpn < to) {
-      const key = Math.floor(vpn / PTRS_PER_PTE);
-      const t = this.tables.get(key);
+      const t = this.table(vpn);
+      const key = this.lastKey;
       const tableEnd = (key + 1) * PTRS_PER_PTE;
       if (t !== undefined) {
-        const end = Math.min(to, tableEnd);
-        for (let v = vpn; v < end; v++) {
-          if ((t.flags[v - key * PTRS_PER_PTE]! & _PAGE_PRESENT) !== 0) return v;
+        const base = key * PTRS_PER_PTE;
+        const flags = t.flags;
+        const end = Math.min(to, tableEnd) - base;
+        for (let i = vpn - base; i < end; i++) {
+          const f = flags[i]!;
+          if ((f & _PAGE_PRESENT) !== 0 && (f & notFlags) === 0) return base + i;
         }
       }
       vpn = tableEnd;

@@ -19,7 +19,7 @@ import { Vma } from './vma.ts';
 /** A new process running `comm`, with a fresh address space holding only its image. */
 export function spawnTask(mmgr: MemoryManager, comm: string): Task {
   const pid = mmgr.allocPid();
-  const mm = new MmStruct(pid, MMAP_BASE);
+  const mm = new MmStruct(pid, MMAP_BASE, mmgr.frames.generation);
   const task = new Task(pid, comm, mm);
   mmgr.tasks.set(pid, task);
   return task;
@@ -69,7 +69,7 @@ function copyPageRange(mmgr: MemoryManager, dst: Vma, src: Vma): void {
 export function forkTask(mmgr: MemoryManager, parent: Task): Task {
   const pid = mmgr.allocPid();
   const oldmm = parent.mm;
-  const mm = new MmStruct(pid, oldmm.mmapBase);
+  const mm = new MmStruct(pid, oldmm.mmapBase, mmgr.frames.generation);
   // dup_mm starts from a copy of the parent's mm_struct; ksm_fork then zeroes the
   // merging and rmap_item counts (the 6.18 fix). It does so only for a parent registered
   // with KSM, but an unregistered parent has no rmap_items of KSM's, so zeroing always is
@@ -98,6 +98,7 @@ export function forkTask(mmgr: MemoryManager, parent: Task): Task {
 export function mmput(mmgr: MemoryManager, mm: MmStruct): void {
   if (mm.mmUsers <= 0) throw new KernelBug(`mmput of an mm without users (${mm.id})`);
   if (--mm.mmUsers > 0) return;
+  mm.generation.bump(); // ksm_test_exit is true from now on
   if ((mm.flags & MMF_VM_MERGEABLE) !== 0) mmgr.hooks.ksmExit(mm);
   // exit_mmap
   for (const v of [...mm.vmas]) removeVma(mmgr, v);
@@ -110,7 +111,7 @@ export function mmput(mmgr: MemoryManager, mm: MmStruct): void {
  */
 export function execTask(mmgr: MemoryManager, task: Task, comm: string): void {
   const old = task.mm;
-  const mm = new MmStruct(old.id, MMAP_BASE);
+  const mm = new MmStruct(old.id, MMAP_BASE, mmgr.frames.generation);
   mm.flags = old.flags & MMF_INIT_LEGACY_MASK;
   mmgr.hooks.ksmExecve(mm);
   task.mm = mm;

@@ -21,6 +21,7 @@ export function writeUser(mmgr: MemoryManager, mm: MmStruct, addr: number, bytes
     if (pfn < 0) return -EFAULT;
     const c = mmgr.frames.content;
     c[pfn] = mmgr.contents.write(c[pfn]!, inPage, bytes, done, n);
+    mmgr.frames.generation.bump();
     done += n;
   }
   return 0;
@@ -40,6 +41,7 @@ export function writeUserPage(mmgr: MemoryManager, mm: MmStruct, addr: number, c
   const c = mmgr.frames.content;
   mmgr.contents.release(c[pfn]!);
   c[pfn] = content;
+  mmgr.frames.generation.bump();
   return 0;
 }
 
@@ -100,6 +102,7 @@ export function fillUser(
         fillPatternBytes(pattern, pageOff + inPage, scratch, 0, n);
         c[pfn] = mmgr.contents.write(c[pfn]!, inPage, scratch, 0, n);
       }
+      mmgr.frames.generation.bump();
       done += n;
     }
     return 0;

@@ -17,12 +17,12 @@ export class ShmemObject {
 
 /** A virtual memory area (struct vm_area_struct). Addresses are page-aligned byte numbers. */
 export class Vma {
-  anonVma: AnonVma | null = null;
+  #anonVma: AnonVma | null = null;
+  #vmFlags: number;
 
   readonly vmMm: MmStruct;
   vmStart: number;
   vmEnd: number;
-  vmFlags: number;
   /** Backing shmem object of a shared anonymous mapping. */
   readonly shmem: ShmemObject | null;
   /** Page offset into `shmem` (vm_pgoff). */
@@ -39,11 +39,31 @@ export class Vma {
     this.vmMm = vmMm;
     this.vmStart = vmStart;
     this.vmEnd = vmEnd;
-    this.vmFlags = vmFlags;
+    this.#vmFlags = vmFlags;
     this.shmem = shmem;
     this.vmPgoff = vmPgoff;
     this.bindNode = bindNode;
     this.file = file;
+  }
+
+  /** VM_* bits. Setting them is a change of memory (MemoryGeneration). */
+  get vmFlags(): number {
+    return this.#vmFlags;
+  }
+
+  set vmFlags(flags: number) {
+    this.vmMm.generation.bump();
+    this.#vmFlags = flags;
+  }
+
+  /** Set at the first anonymous fault; KSM skips a VMA without one. */
+  get anonVma(): AnonVma | null {
+    return this.#anonVma;
+  }
+
+  set anonVma(anonVma: AnonVma | null) {
+    this.vmMm.generation.bump();
+    this.#anonVma = anonVma;
   }
 
   pages(): number {

@@ -27,7 +27,7 @@ export const CHART_CONFIG = {
   font: CHART_FONT,
   title: { fontSize: 15, fontWeight: 'bold', anchor: 'start', offset: 10, subtitleFontSize: 12, subtitleColor: '#555' },
   axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', gridColor: '#e5e5e5', domainColor: '#888', tickColor: '#888' },
-  legend: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', symbolSize: 80, labelLimit: 240 },
+  legend: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', symbolSize: 80, labelLimit: 240, titleLimit: 240 },
   header: { labelFontSize: 12, titleFontSize: 12 },
   view: { stroke: '#ccc' },
   line: { strokeWidth: 2 },
@@ -37,6 +37,24 @@ export const CHART_CONFIG = {
 
 /** The global KSM counters drawn over time, in the order people reason about them. */
 export const TIME_COUNTERS = ['pages_shared', 'pages_sharing', 'pages_unshared', 'pages_volatile', 'ksm_zero_pages'] as const;
+
+/** Which scanner's files a chart reads: KSM's /sys/kernel/mm/ksm or the thesis's /sys/kernel/mm/ksm+. */
+export type CounterSource = 'ksm' | 'ksm+';
+
+/** KSM+'s page counters over time (it places no KSM zero pages). */
+export const KSMPLUS_TIME_COUNTERS = ['pages_shared', 'pages_sharing', 'pages_unshared', 'pages_volatile'] as const;
+
+function sourceFiles(r: CounterRecord, source: CounterSource): Readonly<Record<string, number | string>> {
+  return source === 'ksm' ? r.ksm : r.ksmplus ?? {};
+}
+
+/** A chart's scanner and its name in titles. */
+export interface SourceOptions extends ChartOptions {
+  /** Default 'ksm'. */
+  readonly source?: CounterSource;
+}
+
+const scannerName = (source: CounterSource | undefined): string => (source === 'ksm+' ? 'KSM+' : 'KSM');
 
 /** One colour per counter (a fixed tableau10 subset), so a counter looks the same in every chart. */
 const COUNTER_COLOURS = ['#4c78a8', '#f58518', '#54a24b', '#b279a2', '#9d755d'];
@@ -89,16 +107,19 @@ export interface ChartOptions {
  * time_ms of each record. Counters the backend did not report (or reported as a word) are
  * left out; one record gives one point per counter.
  */
-export function countersChart(records: readonly CounterRecord[], options: ChartOptions = {}): TopLevelSpec {
+export function countersChart(records: readonly CounterRecord[], options: SourceOptions = {}): TopLevelSpec {
+  const source = options.source ?? 'ksm';
+  const counters: readonly string[] = source === 'ksm' ? TIME_COUNTERS : KSMPLUS_TIME_COUNTERS;
+  const legend = source === 'ksm' ? '/sys/kernel/mm/ksm' : '/sys/kernel/mm/ksm+';
   const values: Array<{ time_ms: number; record: string; counter: string; value: number }> = [];
   for (const r of records) {
-    for (const counter of TIME_COUNTERS) {
-      const value = r.ksm[counter];
+    for (const counter of counters) {
+      const value = sourceFiles(r, source)[counter];
       if (typeof value === 'number') values.push({ time_ms: r.time_ms, record: r.label, counter, value });
     }
   }
   return {
-    ...head(options, 'KSM page counters over time'),
+    ...head(options, `${scannerName(source)} page counters over time`),
     data: { values },
     mark: { type: 'line', point: true },
     encoding: {
@@ -107,16 +128,16 @@ export function countersChart(records: readonly CounterRecord[], options: ChartO
       color: {
         field: 'counter',
         type: 'nominal',
-        title: '/sys/kernel/mm/ksm',
-        scale: { domain: [...TIME_COUNTERS], range: COUNTER_COLOURS },
+        title: legend,
+        scale: { domain: [...counters], range: COUNTER_COLOURS.slice(0, counters.length) },
         legend: LINE_LEGEND,
       },
       // Dashes as well as colours: lines that coincide (often several counters at 0) stay visible.
       strokeDash: {
         field: 'counter',
         type: 'nominal',
-        title: '/sys/kernel/mm/ksm',
-        scale: { domain: [...TIME_COUNTERS], range: DASHES },
+        title: legend,
+        scale: { domain: [...counters], range: DASHES.slice(0, counters.length) },
       },
     },
   };
@@ -124,18 +145,18 @@ export function countersChart(records: readonly CounterRecord[], options: ChartO
 
 /**
  * general_profit over time, in the binary unit (B, KiB, MiB, GiB) that suits its largest
- * absolute value; negative while KSM's rmap_items cost more than it has merged.
+ * absolute value; negative while the scanner's rmap_items cost more than it has merged.
  */
-export function profitChart(records: readonly CounterRecord[], options: ChartOptions = {}): TopLevelSpec {
+export function profitChart(records: readonly CounterRecord[], options: SourceOptions = {}): TopLevelSpec {
   const raw: Array<{ time_ms: number; record: string; bytes: number }> = [];
   for (const r of records) {
-    const bytes = r.ksm['general_profit'];
+    const bytes = sourceFiles(r, options.source ?? 'ksm')['general_profit'];
     if (typeof bytes === 'number') raw.push({ time_ms: r.time_ms, record: r.label, bytes });
   }
   const unit = byteUnit(Math.max(0, ...raw.map((v) => Math.abs(v.bytes))));
   const values = raw.map((v) => ({ ...v, value: v.bytes / unit.scale }));
   return {
-    ...head(options, 'Memory saved by KSM (general_profit)'),
+    ...head(options, `Memory saved by ${scannerName(options.source)} (general_profit)`),
     data: { values },
     layer: [
       { mark: { type: 'rule', color: '#888', strokeDash: [4, 3] }, encoding: { y: { datum: 0, type: 'quantitative' } } },
@@ -144,6 +165,21 @@ export function profitChart(records: readonly CounterRecord[], options: ChartOpt
         encoding: { x: X_TIME, y: valueAxis(`general_profit (${unit.name})`, values.map((v) => v.value), unit.scale === 1) },
       },
     ],
+  };
+}
+
+/** KSM+'s rmap_items over time: its metadata, which sampling and reclamation keep small. */
+export function rmapItemsChart(records: readonly CounterRecord[], options: ChartOptions = {}): TopLevelSpec {
+  const values: Array<{ time_ms: number; record: string; value: number }> = [];
+  for (const r of records) {
+    const n = r.ksmplus?.['rmap_items'];
+    if (typeof n === 'number') values.push({ time_ms: r.time_ms, record: r.label, value: n });
+  }
+  return {
+    ...head(options, 'KSM+ rmap_items over time'),
+    data: { values },
+    mark: { type: 'line', color: '#b279a2', point: { color: '#b279a2' } },
+    encoding: { x: X_TIME, y: valueAxis('rmap_items (64 bytes each)', values.map((v) => v.value), true) },
   };
 }
 
@@ -188,7 +224,7 @@ export interface HistogramOptions extends ChartOptions {
   readonly classOrder?: readonly string[];
   /** Colours of the classes in classOrder; default: the shared palette. */
   readonly classColours?: readonly string[];
-  /** Logarithmic count axis (for counts spanning decades; bars then start at 1). */
+  /** Logarithmic count axis (for counts spanning decades); classes are then grouped, not stacked. */
   readonly logScale?: boolean;
 }
 
@@ -201,6 +237,8 @@ export function histogramChart(bars: readonly HistogramBar[], options: Histogram
   const hasClass = bars.some((b) => b.class !== undefined);
   const classes = options.classOrder ?? unique(bars.map((b) => b.class ?? ''));
   const values = bars.map((b) => ({ label: b.label, count: b.count, class: b.class ?? '' }));
+  const grouped = hasClass && options.logScale === true;
+  const xOffset = { field: 'class', type: 'nominal', sort: [...classes] } as const;
   const y = {
     field: 'count',
     type: 'quantitative',
@@ -223,7 +261,10 @@ export function histogramChart(bars: readonly HistogramBar[], options: Histogram
         mark: { type: 'bar', ...(hasClass ? {} : { color: PALETTE[0] }) },
         encoding: {
           x,
-          y: { ...y, stack: 'zero' },
+          // A log axis cannot stack (a bar's share would not be its length): classes then
+          // stand side by side within their label.
+          y: { ...y, stack: grouped ? null : 'zero' },
+          ...(grouped ? { xOffset } : {}),
           ...(hasClass
             ? {
                 color: {
@@ -239,11 +280,17 @@ export function histogramChart(bars: readonly HistogramBar[], options: Histogram
         },
         ...(hasClass ? { transform: [{ calculate: `indexof(${JSON.stringify(classes)}, datum.class)`, as: 'classIndex' }] } : {}),
       },
-      {
-        transform: [{ aggregate: [{ op: 'sum', field: 'count', as: 'count' }], groupby: ['label'] }],
-        mark: { type: 'text', dy: -6, fontSize: 10, color: '#333', baseline: 'bottom' },
-        encoding: { x, y, text: { field: 'count', type: 'quantitative', format: ',' } },
-      },
+      grouped
+        ? {
+            // Side-by-side bars: each bar's own count above it.
+            mark: { type: 'text', dy: -6, fontSize: 10, color: '#333', baseline: 'bottom' },
+            encoding: { x, xOffset, y, text: { field: 'count', type: 'quantitative', format: ',' } },
+          }
+        : {
+            transform: [{ aggregate: [{ op: 'sum', field: 'count', as: 'count' }], groupby: ['label'] }],
+            mark: { type: 'text', dy: -6, fontSize: 10, color: '#333', baseline: 'bottom' },
+            encoding: { x, y, text: { field: 'count', type: 'quantitative', format: ',' } },
+          },
     ],
   };
 }
@@ -278,7 +325,7 @@ export function comparisonChart(values: readonly ComparisonValue[], options: Com
     value: v.value,
   }));
   const metrics = unique(data.map((v) => v.metric));
-  const x = { field: 'policy', type: 'nominal', title: null, sort: [...policies], axis: { labelAngle: 0 } } as const;
+  const x = { field: 'policy', type: 'nominal', title: null, sort: [...policies], axis: { labelAngle: policies.length > 2 ? -35 : 0 } } as const;
   // labelFlush: a tick label at a panel's top edge would otherwise stick out and lift that
   // panel's header above its neighbours'.
   const y = { field: 'value', type: 'quantitative', title: null, axis: { labelFlush: true } } as const;
@@ -319,7 +366,8 @@ export function comparisonChart(values: readonly ComparisonValue[], options: Com
         },
       ],
     },
-    resolve: { scale: { y: 'independent' } },
+    // Each panel its own bars: a metric the thesis does not give has no empty slots for it.
+    resolve: { scale: { y: 'independent', x: 'independent' } },
   };
 }
 

@@ -1,15 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CounterRecord, ProcRecord, RunResult } from '../scenario/records.ts';
 import { comparisonChart, countersChart, histogramChart, profitChart, renderSvg, renumberSvgIds } from './charts.ts';
 import { escapeHtml, renderHtmlReport } from './html.ts';
+import { chromium, chromiumSkip } from './chromium_testing.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 function proc(merging: number, rss: number): ProcRecord {
   return {
@@ -225,35 +224,9 @@ test('renderHtmlReport refuses extra sections that would run code or fetch somet
   assert.match(fine, /one = two/);
 });
 
-/** Runs headless Chromium on a file with the network cut off; resolves to its stdout. */
-function chromium(args: readonly string[], home: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      CHROMIUM,
-      [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        // Offline on purpose: a report that needs the network fails to render what we check.
-        '--host-resolver-rules=MAP * ~NOTFOUND',
-        `--user-data-dir=${join(home, 'profile')}`,
-        ...args,
-      ],
-      // HOME and XDG dirs in the temp dir: Chromium writes nothing outside it.
-      { timeout: 90_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, HOME: home, XDG_CONFIG_HOME: home, XDG_CACHE_HOME: home } },
-      (err, stdout, stderr) => (err === null ? resolve(stdout) : reject(new Error(`chromium failed: ${err.message}\n${stderr}`))),
-    );
-  });
-}
-
 test(
   'the report renders in headless Chromium with its SVG charts, marks and counter values',
-  { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (install Debian's chromium package to run this check)`, timeout: 180_000 },
+  { skip: chromiumSkip(), timeout: 180_000 },
   async () => {
     const dir = mkdtempSync(join(tmpdir(), 'samepage-report-'));
     try {

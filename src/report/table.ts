@@ -5,6 +5,8 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { CounterRecord, ExpectResult, ProcRecord, RunResult } from '../scenario/records.ts';
+import type { ThesisComparison } from './thesis.ts';
+import { plural } from '../lib/plural.ts';
 
 type Colors = ReturnType<typeof pc.createColors>;
 
@@ -116,7 +118,15 @@ function verdict(result: RunResult, c: Colors): string {
   const total = result.expects.length;
   if (result.ok) return c.green(`ok: ${total} expect${total === 1 ? '' : 's'} held`);
   // A run can fail without a failed expect (a step that could not be carried out).
-  return c.red(failed > 0 ? `FAILED: ${failed} of ${total} expects failed` : 'FAILED');
+  return c.red(failed > 0 ? `FAILED: ${failed} of ${plural(total, 'expect')} failed` : 'FAILED');
+}
+
+/** The thesis's figures beside samepage's, with the notes needed to read them. */
+export function renderThesisComparison(tc: ThesisComparison, options: TableOptions = {}): string {
+  const c = pc.createColors(options.color ?? pc.isColorSupported);
+  const t = newTable(c, ['figure', 'samepage', 'thesis', 'the thesis says'], ['left', 'right', 'right', 'left']);
+  for (const r of tc.rows) t.push([r.what, r.samepage, r.thesis, r.source]);
+  return `${c.bold(tc.title)}\n${t.toString()}\n${tc.notes.map((n) => `${c.dim('note:')} ${n}\n`).join('')}`;
 }
 
 function newTable(c: Colors, head: string[], colAligns: Array<'left' | 'right'>): Table.Table {

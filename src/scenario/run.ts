@@ -19,6 +19,8 @@ export type RunProgress =
 
 export interface RunOptions {
   readonly onProgress?: (event: RunProgress) => void;
+  /** Awaited at the start of each step, before it runs (a test pauses a run here). */
+  readonly beforeStep?: (index: number, step: Step) => Promise<void>;
 }
 
 /** What one step asks of the run: go on, or stop with a reason. */
@@ -50,6 +52,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, opts: Ru
     for (const [index, step] of scenario.steps.entries()) {
       current = index;
       opts.onProgress?.({ kind: 'step', index, total: scenario.steps.length, step: step.kind });
+      await opts.beforeStep?.(index, step);
       const outcome = await runStep(step, index, backend, { records, expects, calls }, opts);
       if (outcome.stop) {
         error = `${where(index)}: ${outcome.reason}`;

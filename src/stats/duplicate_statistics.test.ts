@@ -63,7 +63,7 @@ test('renderStatisticsText prints COUNT MD5 CLASS lines then the two summary lin
   const r = duplicateStatistics(source(o, [ones, ones, ones, zero, zero, randomBytes(PAGE)]));
   assert.equal(
     renderStatisticsText(r),
-    `3 ${md5(ones)} ones\n2 ${md5(zero)} zero\n1 pages without duplicate\n3 pages saved by merging (5 duplicate pages in 2 groups)\n`,
+    `3 ${md5(ones)} ones\n2 ${md5(zero)} zero\n1 page without duplicate\n3 pages saved by merging (5 duplicate pages in 2 groups)\n`,
   );
 });
 

@@ -4,6 +4,7 @@
  * then the pages with no duplicate and the pages merging would free. And as JSON.
  */
 import type { StatisticsResult } from './duplicate_statistics.ts';
+import { plural } from '../lib/plural.ts';
 
 /**
  * The thesis-style listing. With `maxBytes` (a sysfs file shows at most one page), group
@@ -12,8 +13,8 @@ import type { StatisticsResult } from './duplicate_statistics.ts';
  */
 export function renderStatisticsText(r: StatisticsResult, maxBytes?: number): string {
   const tail =
-    `${r.unique_pages} pages without duplicate\n` +
-    `${r.saving_pages} pages saved by merging (${r.duplicate_pages} duplicate pages in ${r.top.length} groups)\n`;
+    `${plural(r.unique_pages, 'page')} without duplicate\n` +
+    `${plural(r.saving_pages, 'page')} saved by merging (${plural(r.duplicate_pages, 'duplicate page')} in ${plural(r.top.length, 'group')})\n`;
   const lines = r.top.map((g) => `${g.count} ${g.md5} ${g.class}\n`);
   if (maxBytes === undefined) return lines.join('') + tail;
   let body = '';

@@ -13,6 +13,7 @@
  * figures then say how much merging saves (or already saves) over those mappings.
  */
 import { EINVAL } from '../lib/errno.ts';
+import { kernelComm, parseProcessesToScan } from '../lib/processes_to_scan.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { PG_anon, _PAGE_SPECIAL } from '../mm/constants.ts';
 import type { MemoryManager, Task } from '../mm/memory_manager.ts';
@@ -20,15 +21,6 @@ import { duplicateStatistics } from '../stats/duplicate_statistics.ts';
 import type { Page, PageSource } from '../stats/page_source.ts';
 import { renderStatisticsText } from '../stats/render.ts';
 import { type AttributeGroup, attributeGroup } from './attribute.ts';
-
-/** TASK_COMM_LEN: a comm holds 15 bytes and a NUL. */
-export const TASK_COMM_LEN = 16;
-
-/** The comm as the kernel stores it: cut to TASK_COMM_LEN - 1 bytes. */
-export function kernelComm(name: string): string {
-  const bytes = Buffer.from(name, 'utf8');
-  return bytes.length < TASK_COMM_LEN ? name : bytes.subarray(0, TASK_COMM_LEN - 1).toString('utf8');
-}
 
 /** The anonymous pages of `tasks` in the model, in pid and address order (see above). */
 export function modelTaskPages(mmgr: MemoryManager, tasks: readonly Task[]): PageSource {
@@ -53,24 +45,10 @@ export function modelTaskPages(mmgr: MemoryManager, tasks: readonly Task[]): Pag
 }
 
 /**
- * Parses a write to processes_to_scan: "+NAME" or "- NAME", an optional trailing newline
- * (echo adds one). Returns the sign and name, or undefined when the write is invalid.
- */
-function parseScanWrite(value: string): { add: boolean; name: string } | undefined {
-  const text = value.endsWith('\n') ? value.slice(0, -1) : value;
-  const sign = text[0];
-  if (sign !== '+' && sign !== '-') return undefined;
-  const name = text.slice(1).trim();
-  if (name.length === 0 || Buffer.byteLength(name, 'utf8') >= TASK_COMM_LEN) return undefined;
-  return { add: sign === '+', name };
-}
-
-/**
  * The files of /sys/kernel/mm/parser for one machine:
  *   - processes_to_scan: reading lists the names, one per line, in the order added; writing
  *     "+ NAME" adds (again: no change), "- NAME" removes (absent: no change), both return 0;
- *     no sign, an empty name or a name of 16 bytes or more (longer than any comm) is
- *     -EINVAL and changes nothing;
+ *     anything else is -EINVAL and changes nothing (the rule: lib/processes_to_scan.ts);
  *   - statistics: runs the count on each read; at most one page of text, as sysfs allows,
  *     with the summary lines always kept (see renderStatisticsText).
  */
@@ -81,7 +59,7 @@ export function parserSysfs(mmgr: MemoryManager): AttributeGroup {
       name: 'processes_to_scan',
       show: () => names.map((n) => `${n}\n`).join(''),
       store: (value) => {
-        const w = parseScanWrite(value);
+        const w = parseProcessesToScan(value);
         if (w === undefined) return -EINVAL;
         const i = names.indexOf(w.name);
         if (w.add && i < 0) names.push(w.name);

@@ -37,6 +37,12 @@ const PRCTL: Readonly<Record<PrctlOption, number>> = { PR_SET_MEMORY_MERGE: 67, 
 const GROWTH_FILES = new Set(['pages_scanned', 'pages_skipped']);
 const RUN_PATH = `${KSM_DIR}/run`;
 
+/**
+ * How the warning begins when ksmd ran past the full-scan boundary of a wait before it was
+ * held: the counters of that run are then not at the boundary the contract makes exact.
+ */
+export const PAST_BOUNDARY = 'Counters past the full-scan boundary';
+
 /** Linux 6.18's defaults of the writable files other than run, advisor_mode first. */
 const LINUX_DEFAULTS: ReadonlyArray<readonly [string, string]> = [
   ['advisor_mode', 'none'],
@@ -378,8 +384,8 @@ class KernelBackendImpl implements KernelBackend {
     const after = read();
     if (after > target) {
       this.#warn(
-        `ksmd completed ${after - target} full scan(s) beyond the ${n} waited for before it was held; ` +
-          'counters are past the boundary (a sleep_millisecs of 20 or more avoids this)',
+        `${PAST_BOUNDARY}: ksmd completed ${after - target} full scan(s) beyond the ${n} waited for before it was held ` +
+          '(the wait polls every few ms; a busy machine, or a sleep_millisecs below 20, makes this likelier)',
       );
     }
     return undefined;

@@ -1,4 +1,4 @@
 /** The kernel backend's public surface. */
-export { createKernelBackend, type KernelBackend, type KernelBackendOptions } from './backend.ts';
+export { createKernelBackend, PAST_BOUNDARY, type KernelBackend, type KernelBackendOptions } from './backend.ts';
 export { BackendUnavailable } from './errors.ts';
 export { defaultAgentPath } from './agent.ts';

@@ -6,40 +6,32 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Pattern } from '../../lib/patterns.ts';
 import { createKernelBackend, type KernelBackend } from './backend.ts';
-import { defaultAgentPath } from './agent.ts';
 import { BackendUnavailable } from './errors.ts';
-import { isAlive, readExe } from './procfs.ts';
-import { KSM_DIR, readSysfs, writableKsmFiles } from './sysfs.ts';
-import { bareScenario, holdKernelTestLock, kernelSkipReason } from './testing.ts';
+import { isAlive } from './procfs.ts';
+import { KSM_DIR, readSysfs } from './sysfs.ts';
+import {
+  bareScenario,
+  holdKernelTestLock,
+  kernelSkipReason,
+  kernelSkipReasonAfterWait,
+  liveAgents,
+  snapshotKsm,
+  startKsmOutsider,
+} from './testing.ts';
 
 // The lock is held for the whole file (released when this process exits), so two runs of
 // these tests never interleave their before/after comparisons of the global sysfs.
 const machineSkip = kernelSkipReason(true);
 const releaseTestLock = machineSkip === undefined ? await holdKernelTestLock() : undefined;
 process.on('exit', () => releaseTestLock?.());
-const skip = machineSkip ?? kernelSkipReason();
+// Other KSM users are usually another worktree's run about to finish: give them a minute.
+const skip = machineSkip ?? (await kernelSkipReasonAfterWait());
 if (skip !== undefined) process.stdout.write(`# kernel backend tests skipped: ${skip}\n`);
 
-function snapshotKsm(): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const f of writableKsmFiles()) out[f] = readSysfs(`${KSM_DIR}/${f}`);
-  return out;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Live (not zombie) processes running the agent binary. */
-function liveAgents(): number[] {
-  const agent = defaultAgentPath();
-  return readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .filter((pid) => readExe(pid)?.replace(/ \(deleted\)$/, '') === agent && isAlive(pid));
-}
 
 /** Runs `body` on a started backend and always stops it. */
 async function withBackend(
@@ -275,26 +267,8 @@ test('start refuses a missing agent with how to build it', { skip }, async () =>
 
 test('start refuses while another process uses KSM, naming it, and while another run holds the lock', { skip }, async () => {
   const before = snapshotKsm();
-  // An agent outside any backend, made mergeable: a stand-in for another KSM user.
-  const outsider = spawn(defaultAgentPath(), ['--comm', 'sp-outsider'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const outsider = await startKsmOutsider('sp-outsider');
   try {
-    const lines = (async function* () {
-      let buf = '';
-      for await (const chunk of outsider.stdout) {
-        buf += String(chunk);
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          yield buf.slice(0, i);
-          buf = buf.slice(i + 1);
-        }
-      }
-    })();
-    const next = async (): Promise<string> => (await lines.next()).value ?? '';
-    assert.match(await next(), /^ready /);
-    outsider.stdin.write('mmap 4096 0 -1\n');
-    const address = (await next()).slice(3);
-    outsider.stdin.write(`madvise 0x${address} 4096 12\n`);
-    assert.equal(await next(), 'ok 0');
     const b = createKernelBackend({ installProcessHandlers: false });
     await assert.rejects(b.start(bareScenario('outsider')), (err: Error) => {
       assert.ok(err instanceof BackendUnavailable);
@@ -303,9 +277,8 @@ test('start refuses while another process uses KSM, naming it, and while another
     });
     await b.stop();
   } finally {
-    outsider.kill('SIGKILL');
+    await outsider.stop();
   }
-  await new Promise((resolve) => outsider.once('exit', resolve));
 
   await withBackend('holder', [], async () => {
     const second = createKernelBackend({ installProcessHandlers: false });

@@ -4,7 +4,7 @@
  */
 import { constants as fsConstants, accessSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 export const SYS_MM = '/sys/kernel/mm';
 export const KSM_DIR = `${SYS_MM}/ksm`;
@@ -75,46 +75,83 @@ export interface SavedFile {
   readonly value: string;
 }
 
+/** How save and restore reach sysfs; tests pass a fake that applies the kernel's rules. */
+export interface SysfsIo {
+  readonly read: (path: string) => string | undefined;
+  /** 0, or -errno as the store returned it. */
+  readonly write: (path: string, value: string) => number;
+}
+
+export const REAL_SYSFS: SysfsIo = { read: readSysfs, write: writeSysfs };
+
 /** Reads every writable file of the KSM directory. */
-export function saveKsm(dir = KSM_DIR): SavedFile[] {
+export function saveKsm(dir = KSM_DIR, io: SysfsIo = REAL_SYSFS): SavedFile[] {
   return writableKsmFiles(dir).map((f) => {
     const path = join(dir, f);
-    return { path, value: restorableValue(readFileSync(path, 'utf8')) };
+    return { path, value: restorableValue(io.read(path) ?? '') };
   });
 }
 
 /**
- * Puts saved values back: run=2 first (it unmerges everything, which max_page_sharing and
- * merge_across_nodes need before they accept a change), then every other file whose value
- * differs, advisor_mode last among them (leaving `none` resets pages_to_scan), then run.
- * A file that refuses is retried once after the others. Returns the files it could not
- * restore, with their errno, so the caller can say so.
+ * Puts saved values back, exactly. The order follows the kernel's stores:
+ * - run=2 first: it unmerges everything, which max_page_sharing and merge_across_nodes
+ *   need before they accept a change (EBUSY otherwise);
+ * - the advisor off, unless it already is as saved: pages_to_scan refuses writes (EINVAL)
+ *   while advisor_mode is scan-time;
+ * - every other file whose value differs, each refusal retried once after the others;
+ * - a saved scan-time advisor last: switching to it sets pages_to_scan to
+ *   advisor_min_pages_to_scan, so that file briefly holds the saved pages_to_scan (the only
+ *   way to give a scan-time advisor a chosen pages_to_scan), then its own saved value;
+ * - run at the end, so ksmd restarts only on the restored knobs.
+ * Returns what it could not restore, with the errno or the value left, so the caller can
+ * say so; every saved file is read back to check.
  */
-export function restoreKsm(saved: readonly SavedFile[], dir = KSM_DIR): string[] {
-  const runPath = join(dir, 'run');
-  writeSysfs(runPath, '2');
-  const isRun = (s: SavedFile): boolean => s.path === runPath;
-  const isAdvisor = (s: SavedFile): boolean => s.path.endsWith('/advisor_mode');
-  const order = [...saved.filter((s) => !isRun(s) && !isAdvisor(s)), ...saved.filter(isAdvisor)];
-  const failed: Array<{ file: SavedFile; errno: number }> = [];
-  const put = (s: SavedFile): number => {
-    const now = readSysfs(s.path);
-    if (now !== undefined && restorableValue(now) === s.value) return 0;
-    return writeSysfs(s.path, s.value);
+export function restoreKsm(saved: readonly SavedFile[], dir = KSM_DIR, io: SysfsIo = REAL_SYSFS): string[] {
+  const value = new Map(saved.map((s) => [basename(s.path), s.value]));
+  const now = (file: string): string | undefined => {
+    const text = io.read(join(dir, file));
+    return text === undefined ? undefined : restorableValue(text);
   };
-  for (const s of order) {
-    const r = put(s);
-    if (r !== 0) failed.push({ file: s, errno: r });
+  const problems = new Map<string, string>();
+  const put = (file: string, v: string): number => {
+    const r = io.write(join(dir, file), v);
+    if (r !== 0) problems.set(file, `${join(dir, file)}=${v} (errno ${-r})`);
+    return r;
+  };
+  io.write(join(dir, 'run'), '2');
+
+  const advisor = value.get('advisor_mode');
+  const toScan = value.get('pages_to_scan');
+  const advisorRestored = (): boolean =>
+    now('advisor_mode') === advisor && (advisor !== 'scan-time' || toScan === undefined || now('pages_to_scan') === toScan);
+  if (advisor !== undefined && now('advisor_mode') !== 'none' && !advisorRestored()) put('advisor_mode', 'none');
+
+  const refused: string[] = [];
+  for (const [file, v] of value) {
+    if (file !== 'run' && file !== 'advisor_mode' && now(file) !== v && put(file, v) !== 0) refused.push(file);
   }
-  const problems: string[] = [];
-  for (const f of failed) {
-    const r = put(f.file);
-    if (r !== 0) problems.push(`${f.file.path}=${f.file.value} (errno ${-r})`);
+  for (const file of refused) if (now(file) !== value.get(file)) put(file, value.get(file) ?? '');
+
+  if (advisor !== undefined && !advisorRestored()) {
+    const min = value.get('advisor_min_pages_to_scan');
+    const viaMin = advisor === 'scan-time' && toScan !== undefined && min !== undefined;
+    if (viaMin) put('advisor_min_pages_to_scan', toScan);
+    put('advisor_mode', advisor);
+    if (viaMin) put('advisor_min_pages_to_scan', min);
   }
-  const run = saved.find(isRun);
+
+  // The verdict is what the files hold, whatever a write on the way returned; read before
+  // ksmd restarts, since a scan-time advisor moves pages_to_scan after each full scan.
+  const verdict = (file: string, v: string): void => {
+    const left = now(file);
+    if (left === v) problems.delete(file);
+    else if (!problems.has(file)) problems.set(file, `${join(dir, file)}=${v} (it holds ${left ?? 'nothing'})`);
+  };
+  for (const [file, v] of value) if (file !== 'run') verdict(file, v);
+  const run = value.get('run');
   if (run !== undefined) {
-    const r = writeSysfs(runPath, run.value);
-    if (r !== 0) problems.push(`${run.path}=${run.value} (errno ${-r})`);
+    put('run', run);
+    verdict('run', run);
   }
-  return problems;
+  return [...problems.values()];
 }

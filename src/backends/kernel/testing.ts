@@ -2,11 +2,21 @@
  * Helpers for tests and tools that drive the kernel backend directly, without a scenario
  * file: why it cannot run here, and a bare Scenario to start it with.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Scenario } from '../../scenario/types.ts';
 import { defaultAgentPath } from './agent.ts';
-import { findKsmUsers } from './procfs.ts';
-import { checkKsmWritable, KSM_DIR, restorableValue, restoreKsm, saveKsm, type SavedFile } from './sysfs.ts';
+import { findKsmUsers, isAlive, readExe } from './procfs.ts';
+import {
+  checkKsmWritable,
+  KSM_DIR,
+  readSysfs,
+  restorableValue,
+  restoreKsm,
+  saveKsm,
+  writableKsmFiles,
+  type SavedFile,
+} from './sysfs.ts';
 import { LOCK_DIR, LockHeld, MachineGuard, tryLock, unlock } from './guard.ts';
 
 /**
@@ -27,6 +37,47 @@ export function kernelSkipReason(machineOnly = false, agentPath = defaultAgentPa
   const users = findKsmUsers(new Set([process.pid]));
   if (users.length > 0) return `other processes use KSM: ${users.map((u) => `${u.pid} ${u.comm}`).join(', ')}`;
   return undefined;
+}
+
+/** Every writable /sys/kernel/mm/ksm file and its text, for before/after comparisons. */
+export function snapshotKsm(): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const f of writableKsmFiles()) out[f] = readSysfs(`${KSM_DIR}/${f}`);
+  return out;
+}
+
+/**
+ * The KSM files while no samepage run holds KSM (a run that does restores them first), as
+ * text and as values to restore: a before/after comparison that other runs cannot upset.
+ */
+export async function settledKsm(): Promise<{ text: Record<string, string | undefined>; saved: SavedFile[] }> {
+  const release = await takeKsmLock();
+  try {
+    return { text: snapshotKsm(), saved: saveKsm() };
+  } finally {
+    release();
+  }
+}
+
+/** Live (not zombie) processes running the agent binary, however they were started. */
+export function liveAgents(agentPath = defaultAgentPath()): number[] {
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((pid) => readExe(pid)?.replace(/ \(deleted\)$/, '') === agentPath && isAlive(pid));
+}
+
+/**
+ * kernelSkipReason, giving other KSM users up to `waitMs` to go away first: they are
+ * usually another samepage run about to finish (its agents).
+ */
+export async function kernelSkipReasonAfterWait(waitMs = 60_000): Promise<string | undefined> {
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    const reason = kernelSkipReason();
+    if (reason === undefined || performance.now() > deadline) return reason;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 /** A scenario with no steps: the backend is then driven call by call. */
@@ -95,4 +146,42 @@ export async function saveKsmValues(): Promise<{ saved: SavedFile[]; restore: ()
       }
     },
   };
+}
+
+/**
+ * An agent outside any backend with one mergeable page: a stand-in for another KSM user on
+ * the machine, which the kernel backend must refuse to run beside. `stop` kills it.
+ */
+export async function startKsmOutsider(comm: string): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const outsider = spawn(defaultAgentPath(), ['--comm', comm], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => outsider.once('exit', resolve));
+  const stop = async (): Promise<void> => {
+    outsider.kill('SIGKILL');
+    await exited;
+  };
+  try {
+    const lines = (async function* () {
+      let buf = '';
+      for await (const chunk of outsider.stdout) {
+        buf += String(chunk);
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          yield buf.slice(0, i);
+          buf = buf.slice(i + 1);
+        }
+      }
+    })();
+    const next = async (): Promise<string> => (await lines.next()).value ?? '';
+    const ready = await next();
+    if (!ready.startsWith('ready ')) throw new Error(`The outsider agent did not start: ${ready}`);
+    outsider.stdin.write('mmap 4096 0 -1\n');
+    const address = (await next()).slice(3);
+    outsider.stdin.write(`madvise 0x${address} 4096 12\n`);
+    const advised = await next();
+    if (advised !== 'ok 0') throw new Error(`The outsider agent's madvise failed: ${advised}`);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { pid: outsider.pid ?? 0, stop };
 }

@@ -16,6 +16,8 @@ import { StepError } from '../../scenario/backend.ts';
 import { describeReturn } from '../../scenario/errno.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
+import type { CostModel } from '../../ksm/cost.ts';
+import { calibratedCost } from './calibration.ts';
 
 interface Region {
   readonly addr: number;
@@ -29,6 +31,10 @@ interface Proc {
 
 export interface ModelBackendOptions {
   readonly seed: number;
+  /** ksmd's CPU cost; default: the calibration file (see calibration.ts). */
+  readonly cost?: CostModel;
+  /** Tests: prove the model's caches on every hit (see SystemOptions.checkCaches). */
+  readonly checkCaches?: boolean;
   /** Called with full-scan progress during long waits. */
   readonly onWaitProgress?: (done: number, target: number) => void;
 }
@@ -51,7 +57,10 @@ export class ModelBackend implements Backend {
   }
 
   async start(scenario: Scenario): Promise<void> {
-    this.sys = createSystem({ ram: scenario.machine.ram, numaNodes: scenario.machine.numaNodes, seed: this.opts.seed });
+    this.sys = createSystem({
+      ram: scenario.machine.ram, numaNodes: scenario.machine.numaNodes, seed: this.opts.seed, cost: this.opts.cost ?? calibratedCost(),
+      checkCaches: this.opts.checkCaches === true,
+    });
     for (const [file, value] of scenario.ksm) {
       const err = sysfsWrite(this.sys, `ksm/${file}`, value);
       if (err !== 0) throw new StepError(`Initial ksm.${file}: writing "${value}" failed with ${describeReturn(err)}`);

@@ -2,6 +2,8 @@ import { runScenario } from '../../scenario/run.ts';
 import type { CounterRecord, RunResult } from '../../scenario/records.ts';
 import type { Scenario, Step } from '../../scenario/types.ts';
 import { runFullScans, runKsmPlusFullScans, sysfsWrite } from '../../system.ts';
+import { duplicateStatistics, type StatisticsResult } from '../../stats/duplicate_statistics.ts';
+import { modelTaskPages } from '../../sysfs/parser_sysfs.ts';
 import { createModelBackend, type ModelBackend } from './index.ts';
 
 export type Policy = 'ksm' | 'ksm+';
@@ -21,15 +23,37 @@ export interface PolicyResult {
   readonly pages_sharing: number;
   /** general_profit of the scanner, bytes. */
   readonly profit: number;
-  /** Virtual seconds from the policy's start until the counters last changed. */
+  /** Virtual seconds from the policy's start until both figures below had settled. */
   readonly settle_s: number;
+  /** Virtual seconds until merged pages and pages_sharing last changed. */
+  readonly merged_settle_s: number;
+  /**
+   * Virtual seconds until rmap_items settled: KSM, its last change; KSM+, its last change
+   * before the end of the first round sampled wholly at min_coefficient (afterwards only the
+   * random overlap of samples with merged pages moves it, by a few items).
+   */
+  readonly rmap_settle_s: number;
+  /** The most rmap_items the scanner held at once after the policy started. */
+  readonly peak_rmap_items: number;
   /** Full scans (KSM) or rounds (KSM+) run. */
   readonly full_scans: number;
-  /** CPU seconds the scanner's kernel thread used (cost model). */
+  /** Virtual seconds the policy ran in all, settling and the quiet scans after it. */
+  readonly run_s: number;
+  /** CPU seconds the scanner's kernel thread used in that time (cost model). */
   readonly cpu_s: number;
   readonly run: RunResult;
   /** A record per full scan after the workload, for charts. */
   readonly timeline: readonly CounterRecord[];
+  /** With `statistics: true`: the duplicate-page statistics of the processes at the end. */
+  readonly statistics?: StatisticsResult;
+}
+
+export interface SettleOptions {
+  readonly quiet?: number;
+  readonly maxScans?: number;
+  readonly onScan?: (n: number) => void;
+  /** Count the processes' duplicate pages at the end (the parser module; one MD5 per page). */
+  readonly statistics?: boolean;
 }
 
 /**
@@ -59,7 +83,7 @@ function withPolicy(scenario: Scenario, policy: Policy): Scenario {
  */
 export async function runPolicy(
   scenario: Scenario, policy: Policy,
-  opts: { seed: number; quiet?: number; maxScans?: number; onScan?: (n: number) => void },
+  opts: SettleOptions & { seed: number },
 ): Promise<PolicyResult> {
   const backend = createModelBackend({ seed: opts.seed });
   const run = await runScenario(withPolicy(scenario, policy), backend);
@@ -72,42 +96,56 @@ export async function runPolicy(
  */
 export async function settle(
   backend: ModelBackend, policy: Policy, run: RunResult,
-  opts: { quiet?: number; maxScans?: number; onScan?: (n: number) => void },
+  opts: SettleOptions,
 ): Promise<PolicyResult> {
   const sys = backend.system();
-  const scanner = policy === 'ksm' ? sys.ksm : sys.ksmplus.trees;
+  const plus = sys.ksmplus;
+  const scanner = policy === 'ksm' ? sys.ksm : plus.trees;
   if (policy === 'ksm' && sys.ksm.run !== 1) sysfsWrite(sys, 'ksm/run', '1');
   const t0 = sys.clock.now();
+  const cpu0 = scanner.cpuNs;
   const quiet = opts.quiet ?? 3;
   const maxScans = opts.maxScans ?? 400;
   const merged = () => sys.mmgr.liveTasks().reduce((n, t) => n + t.mm.ksmMergingPages, 0);
-  // KSM+'s rmap_items move with every round's random samples, so only what merged counts.
-  const state = policy === 'ksm'
-    ? () => `${merged()}:${scanner.rmapItems}:${scanner.pagesSharing}:${scanner.pagesUnshared}`
-    : () => `${merged()}:${scanner.pagesSharing}`;
+  const mergedState = () => `${merged()}:${scanner.pagesSharing}`;
+  const atFloor = () => plus.slots.every((sl) => sl.vmaNodes.every((n) => n.coefficient <= plus.minCoefficient));
+  // Each counter's last change, timed to the event (a ksmd batch) that made it.
+  const last = { merged: mergedState(), rmap: scanner.rmapItems };
+  const at = { merged: t0, rmap: t0 };
+  let peak = scanner.rmapItems;
+  /** KSM+: rounds ended with every vma_node at the floor; from the second on, rmap_items is settled. */
+  let floorRounds = 0;
+  const onEvent = (): void => {
+    const now = sys.clock.now();
+    const m = mergedState();
+    if (m !== last.merged) {
+      last.merged = m;
+      at.merged = now;
+    }
+    peak = Math.max(peak, scanner.rmapItems);
+    if (scanner.rmapItems !== last.rmap) {
+      last.rmap = scanner.rmapItems;
+      if (policy === 'ksm' || floorRounds < 2) at.rmap = now;
+    }
+  };
+  // Settled: KSM, every counter still; KSM+, merges still once sampling sits at its floor
+  // (its rmap_items move with every round's random samples).
+  const snapshot = () => (policy === 'ksm' ? `${last.merged}|${last.rmap}|${scanner.pagesUnshared}` : last.merged);
   const timeline: CounterRecord[] = [];
-  let last = state();
-  let settledAt = sys.clock.now();
   let still = 0;
   let scans = 0;
   while (still < quiet && scans < maxScans) {
-    const why = policy === 'ksm' ? runFullScans(sys, 1) : runKsmPlusFullScans(sys, 1);
+    const before = snapshot();
+    const why = policy === 'ksm' ? runFullScans(sys, 1, undefined, onEvent) : runKsmPlusFullScans(sys, 1, onEvent);
     if (why !== undefined) break;
     scans++;
     opts.onScan?.(scans);
     timeline.push(await backend.record(`scan ${scans}`));
-    const now = state();
-    // KSM+'s sampling keeps changing until every VMA's coefficient reached its floor.
-    const sampling = policy === 'ksm+' &&
-      sys.ksmplus.slots.some((sl) => sl.vmaNodes.some((n) => n.coefficient > sys.ksmplus.minCoefficient));
-    if (now !== last) {
-      still = 0;
-      last = now;
-      settledAt = sys.clock.now();
-    } else if (!sampling) {
-      still++;
-    }
+    if (policy === 'ksm+') floorRounds = atFloor() ? floorRounds + 1 : 0;
+    still = snapshot() === before && (policy === 'ksm' || floorRounds >= 2) ? still + 1 : 0;
   }
+  const mergedSettle = (at.merged - t0) / 1e9;
+  const rmapSettle = (at.rmap - t0) / 1e9;
   return {
     policy,
     rmap_items: scanner.rmapItems,
@@ -117,10 +155,15 @@ export async function settle(
     pages_shared: scanner.pagesShared,
     pages_sharing: scanner.pagesSharing,
     profit: policy === 'ksm' ? sys.ksm.generalProfit() : scanner.pagesSharing * 4096 - scanner.rmapItems * 64,
-    settle_s: (settledAt - t0) / 1e9,
+    settle_s: Math.max(mergedSettle, rmapSettle),
+    merged_settle_s: mergedSettle,
+    rmap_settle_s: rmapSettle,
+    peak_rmap_items: peak,
     full_scans: scanner.ksmScan.seqnr,
-    cpu_s: scanner.cpuNs / 1e9,
+    run_s: (sys.clock.now() - t0) / 1e9,
+    cpu_s: (scanner.cpuNs - cpu0) / 1e9,
     run,
     timeline,
+    ...(opts.statistics === true ? { statistics: duplicateStatistics(modelTaskPages(sys.mmgr, sys.mmgr.liveTasks())) } : {}),
   };
 }

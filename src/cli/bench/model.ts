@@ -15,11 +15,11 @@ import { doMmap } from '../../mm/mmap.ts';
 import { exitTask, forkTask, spawnTask } from '../../mm/process.ts';
 import { fillUser } from '../../mm/uaccess.ts';
 import type { CostModel } from '../../ksm/cost.ts';
-import { DEFAULT_COST } from '../../ksm/cost.ts';
+import { COST_KEYS, DEFAULT_COST } from '../../ksm/cost.ts';
 import { createSystem, runFullScans, sysfsRead, sysfsWrite, type System } from '../../system.ts';
 import type { Workload } from './workloads.ts';
 
-export const COST_KEYS = ['visitNs', 'skipNs', 'checksumNs', 'memcmpNs', 'memcmpEqualNs', 'mergeNs', 'freeNs'] as const;
+export { COST_KEYS };
 export type CostKey = (typeof COST_KEYS)[number];
 export type EventCounts = Record<CostKey, number>;
 
@@ -122,6 +122,19 @@ function counters(sys: System): Record<string, number> {
     if (Number.isFinite(v)) out[name] = v;
   }
   return out;
+}
+
+/** Pages of each workload of the JIT warm-up (see warmUpModel). */
+export const WARMUP_PAGES = 8192;
+
+/**
+ * Runs every bench workload once at WARMUP_PAGES pages, untimed, on machines of their own:
+ * the model is JavaScript, and its first scans would otherwise measure V8 compiling the
+ * model rather than the model. Nothing carries over to the measured runs but compiled code.
+ */
+export function warmUpModel(workloads: readonly Workload[], progress: (msg: string) => void): void {
+  progress(`model: JIT warm-up (${workloads.map((w) => w.name).join(', ')} at ${WARMUP_PAGES} pages, not measured)`);
+  for (const w of workloads) drive(createSystem({ ram: w.ramBytes }), w, (scan) => scan(), () => undefined);
 }
 
 /** The workload on the model with `cost` (default: the model's own), timing each measured scan. */

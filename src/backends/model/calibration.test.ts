@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { COST_KEYS, DEFAULT_COST } from '../../ksm/cost.ts';
+import { calibratedCost, calibrationPath, readCostModel } from './calibration.ts';
+
+function withFile(text: string, f: (path: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'samepage-cost-'));
+  try {
+    const path = join(dir, 'cost.json');
+    writeFileSync(path, text);
+    f(path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('DEFAULT_COST is the calibration shipped in calibration/cost-model.json', () => {
+  assert.deepEqual(readCostModel(calibrationPath({})), DEFAULT_COST);
+});
+
+test('calibratedCost reads the file SAMEPAGE_COST_MODEL names, and falls back to DEFAULT_COST without one', () => {
+  const cost = Object.fromEntries(COST_KEYS.map((k, i) => [k, 100 + i]));
+  withFile(JSON.stringify({ version: 1, cost }), (path) => {
+    assert.deepEqual(calibratedCost({ SAMEPAGE_COST_MODEL: path }), cost);
+  });
+  assert.deepEqual(calibratedCost({ SAMEPAGE_COST_MODEL: '/nonexistent/cost.json' }), DEFAULT_COST);
+});
+
+test('readCostModel refuses a damaged file, naming the bad constants', () => {
+  withFile('{ "cost": ', (path) => assert.throws(() => readCostModel(path), /Cannot read the cost model .*cost\.json/));
+  withFile(JSON.stringify({ cost: { ...DEFAULT_COST, visitNs: -1, mergeNs: 'fast' } }), (path) =>
+    assert.throws(() => readCostModel(path), /visitNs, mergeNs must be non-negative numbers/));
+  withFile(JSON.stringify({ version: 1 }), (path) => assert.throws(() => readCostModel(path), /no valid "cost" object/));
+});

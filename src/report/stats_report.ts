@@ -1,0 +1,89 @@
+/**
+ * The duplicate-page statistics (the thesis's parser module) in a report: a histogram of
+ * the pages by how many copies of their content there are, stacked by the content's class,
+ * the summary figures and the most duplicated contents.
+ */
+import { histogramChart, renderSvg, type HistogramBar, type TopLevelSpec } from './charts.ts';
+import { escapeHtml, type ExtraSection } from './html.ts';
+
+/** What the statistics module counted (the fields of its result a report needs). */
+export interface StatisticsShape {
+  readonly pages: number;
+  readonly unique_pages: number;
+  readonly duplicate_pages: number;
+  readonly saving_pages: number;
+  /** Every duplicated content, highest count first, or the first of them. */
+  readonly top: ReadonlyArray<{ readonly count: number; readonly md5: string; readonly class: string }>;
+}
+
+/** Buckets of copies: a page's content occurs this many times in all. */
+const BUCKETS: ReadonlyArray<readonly [label: string, min: number, max: number]> = [
+  ['1 (no duplicate)', 1, 1], ['2', 2, 2], ['3', 3, 3], ['4', 4, 4], ['5–9', 5, 9],
+  ['10–99', 10, 99], ['100–999', 100, 999], ['1000 or more', 1000, Number.POSITIVE_INFINITY],
+];
+
+const CLASS_ORDER = ['no duplicate', 'zero', 'ones', 'period', 'other'];
+const CLASS_COLOURS = ['#bab0ac', '#4c78a8', '#eeca3b', '#54a24b', '#e45756'];
+
+/** period-32 and period-4 share a colour: the legend stays short. */
+const classGroup = (cls: string): string => (cls.startsWith('period-') ? 'period' : cls);
+
+/**
+ * The histogram: for each bucket of copies, the pages whose content has that many copies,
+ * by class. Needs `top` to hold every duplicated content; pages of contents left out of a
+ * cut-short `top` are drawn as class "other" in the bucket "2" (they have at least two).
+ */
+export function statisticsHistogram(s: StatisticsShape, subtitle?: string): TopLevelSpec {
+  const pages = new Map<string, number>();
+  const add = (bucket: string, cls: string, n: number) => pages.set(`${bucket}\u0000${cls}`, (pages.get(`${bucket}\u0000${cls}`) ?? 0) + n);
+  if (s.unique_pages > 0) add(BUCKETS[0]![0], 'no duplicate', s.unique_pages);
+  let listed = 0;
+  for (const g of s.top) {
+    const bucket = BUCKETS.find(([, min, max]) => g.count >= min && g.count <= max)![0];
+    add(bucket, classGroup(g.class), g.count);
+    listed += g.count;
+  }
+  if (listed < s.duplicate_pages) add('2', 'other', s.duplicate_pages - listed);
+  const bars: HistogramBar[] = [];
+  for (const [label] of BUCKETS) {
+    for (const cls of CLASS_ORDER) {
+      const count = pages.get(`${label}\u0000${cls}`);
+      if (count !== undefined) bars.push({ label, count, class: cls });
+    }
+  }
+  return histogramChart(bars, {
+    title: 'Pages by copies of their content',
+    ...(subtitle === undefined ? {} : { subtitle }),
+    xTitle: 'copies of the page\'s content (MD5) among all pages counted',
+    yTitle: 'pages (log scale)',
+    classTitle: 'content',
+    classOrder: CLASS_ORDER,
+    classColours: CLASS_COLOURS,
+    logScale: true,
+    // Room for the classes side by side in each bucket.
+    width: 720,
+  });
+}
+
+/** The statistics as a report section: the histogram, the figures and the top contents. */
+export async function statisticsSection(s: StatisticsShape, title: string, subtitle?: string, top = 20): Promise<ExtraSection> {
+  const pct = (n: number) => (s.pages === 0 ? '-' : `${((100 * n) / s.pages).toFixed(1)} %`);
+  const figures = [
+    ['pages counted', s.pages, ''],
+    ['pages without duplicate', s.unique_pages, pct(s.unique_pages)],
+    ['duplicate pages', s.duplicate_pages, pct(s.duplicate_pages)],
+    ['pages merging would free', s.saving_pages, `${((s.saving_pages * 4096) / 1024).toFixed(0)} KiB`],
+  ] as const;
+  const rows = figures.map(([name, n, note]) => `<tr><th scope="row">${escapeHtml(name)}</th><td>${n}</td><td>${escapeHtml(note)}</td></tr>`);
+  const groups = s.top.slice(0, top).map((g) => `<tr><td>${g.count}</td><td><code>${escapeHtml(g.md5)}</code></td><td class="text">${escapeHtml(g.class)}</td></tr>`);
+  const html = [
+    '<div class="tables">',
+    `<div class="scroll"><table class="stats">\n<caption>/sys/kernel/mm/parser/statistics</caption>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table></div>`,
+    groups.length === 0
+      ? '<p class="none">No page has a duplicate.</p>'
+      : `<div class="scroll"><table class="stats-top">\n<caption>most duplicated contents</caption>\n` +
+        `<thead><tr><th scope="col">count</th><th scope="col">md5</th><th scope="col">class</th></tr></thead>\n<tbody>\n${groups.join('\n')}\n</tbody>\n</table></div>`,
+    '</div>',
+  ].join('\n');
+  return { title, svg: await renderSvg(statisticsHistogram(s, subtitle)), html };
+}
