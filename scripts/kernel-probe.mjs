@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// Runs the worked traces of ../shared/reference/linux-6.18-ksm.md section 12 on the live
-// kernel through the kernel backend, prints the counters beside the reference's figures,
-// and saves everything to test/kernel-truth/traces.json (with the date and `uname -r`), so
-// model tests can assert kernel-measured numbers instead of hand-derived ones.
+// Runs the probes of test/kernel-truth/probes.ts (the worked traces of
+// ../shared/reference/linux-6.18-ksm.md section 12, and more) on the live kernel through the
+// kernel backend, prints the counters beside the reference's figures, and saves everything
+// to test/kernel-truth/traces.json (with the date and `uname -r`), which
+// test/kernel-traces.test.ts replays on the model. `--only a,b` re-records those probes and
+// keeps the other traces of the file.
 //
-//   node --import tsx scripts/kernel-probe.mjs [--out FILE]
+//   node --import tsx scripts/kernel-probe.mjs [--out FILE] [--only NAME,...]
 //
 // Needs root and a writable /sys/kernel/mm/ksm; every knob is restored afterwards.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +22,8 @@ async function loadBackend() {
   try {
     const kernel = await import('../src/backends/kernel/index.ts');
     const testing = await import('../src/backends/kernel/testing.ts');
-    return { ...kernel, ...testing };
+    const probes = await import('../test/kernel-truth/probes.ts');
+    return { ...kernel, ...testing, ...probes };
   } catch (err) {
     if (err?.code !== 'ERR_UNKNOWN_FILE_EXTENSION' || process.env.SAMEPAGE_PROBE_REEXEC) throw err;
     const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
@@ -32,17 +35,12 @@ async function loadBackend() {
   }
 }
 
-const { createKernelBackend, BackendUnavailable, bareScenario } = await loadBackend();
+const { createKernelBackend, BackendUnavailable, PROBES, runProbe } = await loadBackend();
 
 const outIndex = process.argv.indexOf('--out');
 const outFile = outIndex > 0 ? process.argv[outIndex + 1] : join(root, 'test', 'kernel-truth', 'traces.json');
-const PAGE = 4096;
-const FAST = [
-  ['pages_to_scan', '1000'],
-  ['sleep_millisecs', '20'],
-];
 
-/** Global counters worth comparing, in the reference's S/G/U/V notation plus the rest. */
+/** Global counters worth printing, in the reference's S/G/U/V notation plus the rest. */
 function pick(rec) {
   const k = rec.ksm;
   return {
@@ -57,199 +55,42 @@ function pick(rec) {
     stable_node_chains: k.stable_node_chains,
     stable_node_dups: k.stable_node_dups,
     general_profit: k.general_profit,
+    pages_to_scan: k.pages_to_scan,
   };
 }
 
-/** One trace: a fresh backend (start writes run=2), the body, always stopped. */
-async function trace(name, description, ksm, body) {
+/** ksmd's CPU time since boot in ns (schedstat's first field: what task_sched_runtime reads). */
+function ksmdRuntimeNs() {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'ksmd') continue;
+      return Number(readFileSync(`/proc/${entry}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      /* the process went away */
+    }
+  }
+  return undefined;
+}
+
+/** One probe on a fresh kernel backend (start writes run=2), with when and where it ran. */
+async function trace(probe) {
   const backend = createKernelBackend({
-    onWarning: (m) => process.stderr.write(`warning (${name}): ${m}\n`),
+    onWarning: (m) => process.stderr.write(`warning (${probe.name}): ${m}\n`),
     lockWaitMs: 120_000,
   });
-  const records = [];
-  const snap = async (label, reference) => {
-    const rec = await backend.record(label);
-    const { time_ms: _time, ...stable } = rec;
-    records.push({ ...stable, reference: reference ?? {} });
-  };
-  const wait = async (n) => {
-    const reason = await backend.wait(n, undefined);
-    if (reason !== undefined) throw new Error(`${name}: ${reason}`);
-  };
-  await backend.start(bareScenario(name, ksm));
-  try {
-    await body(backend, { snap, wait });
-  } finally {
-    await backend.stop();
-  }
-  return { name, description, ksm: Object.fromEntries(ksm), records };
+  // The scan-time advisor's first step counts ksmd's whole runtime (see probes.ts).
+  let runtime;
+  const records = await runProbe(backend, probe, () => {
+    runtime = ksmdRuntimeNs();
+  });
+  return { name: probe.name, description: probe.description, ksm: Object.fromEntries(probe.ksm), ksmd_runtime_ns: runtime, records };
 }
 
-/** A proc with `pages` pages of `pattern`, MADV_MERGEABLE, and run=1 (applied in waits). */
-async function mergeable(b, proc, pages, pattern) {
-  await b.spawn(proc, `sp-${proc}`);
-  await b.mmap(proc, 'r', pages * PAGE, false, undefined);
-  await b.fill(proc, 'r', pattern, 0, undefined);
-  const r = await b.madvise(proc, 'r', 'MADV_MERGEABLE', 0, undefined);
-  if (r !== 0) throw new Error(`madvise failed: ${r}`);
-  await b.sysfsWrite('ksm/run', '1');
-}
-
-const STAR = { kind: 'byte', byte: 0x2a }; // '*', as ksm_tests uses
-
+const only = process.argv.indexOf('--only') > 0 ? process.argv[process.argv.indexOf('--only') + 1].split(',') : undefined;
 const traces = [];
 try {
-  traces.push(
-    await trace(
-      'ten-identical-pages',
-      "10 pages of '*' (ksm_tests -M -p 10): pages_to_scan=10 as in ksm_tests, one full scan per wait",
-      [
-        ['pages_to_scan', '10'],
-        ['sleep_millisecs', '20'],
-      ],
-      async (b, { snap, wait }) => {
-        await mergeable(b, 'a', 10, STAR);
-        await wait(1);
-        await snap('pass 1', { full_scans: 1, pages_shared: 0, pages_sharing: 0, pages_unshared: 0, pages_volatile: 10, 'a.ksm_rmap_items': 10 });
-        await wait(1);
-        await snap('pass 2', {
-          full_scans: 2,
-          pages_shared: 1,
-          pages_sharing: 9,
-          pages_unshared: 0,
-          pages_volatile: 0,
-          general_profit: 36224,
-          'a.ksm_rmap_items': 10,
-          'a.ksm_merging_pages': 10,
-        });
-      },
-    ),
-  );
-
-  traces.push(
-    await trace(
-      'two-merged-pages-both-written',
-      "2 pages of '*' merged over 2 full scans, then byte 0 of page 0 set to '-' and of page 1 to '+' (ksm_tests -U), one more full scan",
-      FAST,
-      async (b, { snap, wait }) => {
-        await mergeable(b, 'a', 2, STAR);
-        await wait(2);
-        await snap('merged', { pages_shared: 1, pages_sharing: 1 });
-        await b.write('a', 'r', 0, Uint8Array.of(0x2d));
-        await b.write('a', 'r', PAGE, Uint8Array.of(0x2b));
-        await snap('written, before the next scan', { pages_shared: 1, pages_sharing: 1 });
-        await wait(1);
-        await snap('pass after the writes', { pages_shared: 0, pages_sharing: 0, pages_unshared: 0, pages_volatile: 2, 'a.ksm_rmap_items': 2 });
-      },
-    ),
-  );
-
-  traces.push(
-    await trace(
-      'two-merged-pages-one-written',
-      "2 pages of '*' merged, then only page 0 written; the KSM page keeps one mapping",
-      FAST,
-      async (b, { snap, wait }) => {
-        await mergeable(b, 'a', 2, STAR);
-        await wait(2);
-        await b.write('a', 'r', 0, Uint8Array.of(0x2d));
-        await wait(1);
-        await snap('pass after the write', { pages_shared: 1, pages_sharing: 0 });
-        await wait(1);
-        await snap('one pass later', { pages_shared: 1, pages_sharing: 0 });
-      },
-    ),
-  );
-
-  traces.push(
-    await trace(
-      'ten-zero-pages-use-zero-pages',
-      '10 pages filled with zeros, use_zero_pages=1, passes 1 to 3',
-      [...FAST, ['use_zero_pages', '1']],
-      async (b, { snap, wait }) => {
-        await mergeable(b, 'a', 10, { kind: 'zero' });
-        await wait(1);
-        await snap('pass 1', { pages_volatile: 10, ksm_zero_pages: 0 });
-        await wait(1);
-        await snap('pass 2', {
-          pages_shared: 0,
-          pages_sharing: 0,
-          ksm_zero_pages: 10,
-          pages_volatile: 10,
-          general_profit: 40320,
-          'a.ksm_rmap_items': 10,
-        });
-        await wait(1);
-        await snap('pass 3', { pages_volatile: 0, ksm_zero_pages: 10, general_profit: 40960, 'a.ksm_rmap_items': 0 });
-      },
-    ),
-  );
-
-  // Section 12 trace 4: which pass processes (U) and which skips (V, pages_skipped+1).
-  const staticRef = { 1: 'V', 2: 'U', 3: 'U', 4: 'U', 5: 'skip', 6: 'U', 7: 'skip', 8: 'skip', 9: 'U', 10: 'skip', 11: 'skip', 12: 'skip', 13: 'skip', 14: 'U', 15: 'skip' };
-  traces.push(
-    await trace(
-      'one-unique-static-page-smart-scan',
-      'one page of random content (seed 1), never merged, smart_scan=1, passes 1 to 15',
-      [...FAST, ['smart_scan', '1']],
-      async (b, { snap, wait }) => {
-        await mergeable(b, 'a', 1, { kind: 'random', seed: 1n });
-        let skipped = 0;
-        for (let pass = 1; pass <= 15; pass++) {
-          await wait(1);
-          const want = staticRef[pass];
-          const ref =
-            want === 'V'
-              ? { pages_unshared: 0, pages_volatile: 1, pages_skipped: skipped }
-              : want === 'U'
-                ? { pages_unshared: 1, pages_volatile: 0, pages_skipped: skipped }
-                : { pages_unshared: 0, pages_volatile: 1, pages_skipped: ++skipped };
-          await snap(`pass ${pass}`, ref);
-        }
-      },
-    ),
-  );
-
-  traces.push(
-    await trace(
-      'fork-after-ten-merged-pages',
-      "10 pages of '*' merged over 2 full scans, then fork; one and two more full scans",
-      FAST,
-      async (b, { snap, wait }) => {
-        await mergeable(b, 'a', 10, STAR);
-        await wait(2);
-        await snap('merged', { pages_shared: 1, pages_sharing: 9 });
-        await b.fork('a', 'c');
-        await snap('forked', { pages_shared: 1, pages_sharing: 9, 'c.ksm_merging_pages': 0, 'c.ksm_rmap_items': 0 });
-        await wait(1);
-        await snap('pass after fork', { pages_shared: 1, pages_sharing: 19, 'c.ksm_merging_pages': 10, 'c.ksm_rmap_items': 10 });
-        await wait(1);
-        await snap('second pass after fork', { pages_shared: 1, pages_sharing: 19 });
-      },
-    ),
-  );
-
-  for (const pages of [512, 513]) {
-    traces.push(
-      await trace(
-        `${pages}-identical-pages`,
-        `${pages} pages of 0xcf (ksm_functional_tests' 2 MiB), max_page_sharing 256, 2 full scans`,
-        FAST,
-        async (b, { snap, wait }) => {
-          await mergeable(b, 'a', pages, { kind: 'byte', byte: 0xcf });
-          await wait(2);
-          await snap('pass 2', {
-            pages_shared: 2,
-            pages_sharing: 510,
-            pages_unshared: pages - 512,
-            stable_node_chains: 1,
-            stable_node_dups: 2,
-            'a.ksm_merging_pages': 512,
-          });
-        },
-      ),
-    );
-  }
+  for (const probe of PROBES) if (only === undefined || only.includes(probe.name)) traces.push(await trace(probe));
 } catch (err) {
   if (err instanceof BackendUnavailable) {
     process.stderr.write(`kernel-probe: ${err.message}\n`);
@@ -283,14 +124,20 @@ for (const t of traces) {
 }
 
 const uname = spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim() || release();
+const now = new Date().toISOString();
+for (const t of traces) Object.assign(t, { recorded: now, uname_r: uname });
+// With --only, the other traces of the file stay as they were recorded; PROBES sets the order.
+const kept = only !== undefined && existsSync(outFile) ? JSON.parse(readFileSync(outFile, 'utf8')).traces : [];
+const byName = new Map([...kept, ...traces].map((t) => [t.name, t]));
 const result = {
-  generated: new Date().toISOString(),
+  generated: now,
   uname_r: uname,
-  source: 'scripts/kernel-probe.mjs; traces of ../shared/reference/linux-6.18-ksm.md section 12',
+  source: 'scripts/kernel-probe.mjs running the probes of test/kernel-truth/probes.ts',
   notes:
     'Each trace starts from run=2 (all unmerged, full_scans 0). pages_scanned and pages_skipped are growth since the ' +
-    "trace's start. ksmd is held (run=0) between waits. `reference` lists the document's figures for that record.",
-  traces,
+    "trace's start. ksmd is held (run=0) between waits. `reference` lists the figures probes.ts predicts for that " +
+    "record. ksmd_runtime_ns is ksmd's CPU time since boot when the trace started.",
+  traces: PROBES.map((p) => byName.get(p.name)).filter((t) => t !== undefined),
 };
 mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);

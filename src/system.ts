@@ -1,3 +1,4 @@
+import { ENOENT } from './lib/errno.ts';
 import { comparePages } from './lib/pagecmp.ts';
 import { PAGE_SIZE } from './lib/sizes.ts';
 import { PageKernel } from './lib/xxh64.ts';
@@ -11,7 +12,7 @@ import type { CostModel } from './ksm/cost.ts';
 import { DEFAULT_COST } from './ksm/cost.ts';
 import { Ksm } from './ksm/ksm.ts';
 import { Ksmd } from './ksm/ksmd.ts';
-import type { AttributeGroup } from './sysfs/attribute.ts';
+import { sysfsKfWrite, type AttributeGroup } from './sysfs/attribute.ts';
 import { ksmSysfs } from './sysfs/ksm_sysfs.ts';
 import { KsmPlus } from './ksmplus/ksmplus.ts';
 import { KsmPlusDaemon } from './ksmplus/daemon.ts';
@@ -76,9 +77,8 @@ export function createSystem(opts: SystemOptions): System {
 export function sysfsWrite(sys: System, path: string, value: string): number {
   const [dir, file] = path.split('/');
   const attr = sys.sysfs.get(dir ?? '')?.get(file ?? '');
-  if (attr === undefined) return -2;
-  if (attr.store === undefined) return -13;
-  return attr.store(value);
+  if (attr === undefined) return -ENOENT;
+  return sysfsKfWrite(attr, value);
 }
 
 /** Reads a sysfs file under /sys/kernel/mm ("ksm/run"); undefined if there is none. */

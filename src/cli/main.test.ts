@@ -26,3 +26,11 @@ test('main reports an unreadable scenario as one line on stderr with exit 2', as
   assert.doesNotMatch(c.err(), /\n\s+at /, 'no stack trace without SAMEPAGE_DEBUG=1');
   assert.equal(c.out(), '');
 });
+
+test('main demo runs the thesis program and explains it, without the idle KSM+ table', async () => {
+  const c = capture();
+  assert.equal(await main(['demo'], c.io), 0);
+  assert.match(c.out(), /record "merged" at \d+\.\d\d s\n/);
+  assert.doesNotMatch(c.out(), /ksm\+/, 'KSM+ is idle in the demo');
+  assert.match(c.out(), /At "merged" \(\d+\.\d\d s of virtual time\) ksmd keeps 40 shared pages/);
+});

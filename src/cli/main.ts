@@ -20,7 +20,7 @@ import { duplicateStatistics, type StatisticsResult } from '../stats/duplicate_s
 import { modelTaskPages } from '../sysfs/parser_sysfs.ts';
 import { statisticsSection } from '../report/stats_report.ts';
 import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
-import { renderRunResult, renderThesisComparison } from '../report/table.ts';
+import { formatTime, renderRunResult, renderThesisComparison } from '../report/table.ts';
 import { measuredByRecords, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
 import { formatJson } from '../report/json.ts';
 import { packageRoot as findPackageRoot } from '../lib/package_root.ts';
@@ -254,7 +254,7 @@ function demoSummary(result: RunResult): string {
   const sharing = n('pages_sharing');
   const profit = n('general_profit');
   return (
-    `At "${last.label}" (${last.time_ms} ms of virtual time) ksmd keeps ${shared} shared page` +
+    `At "${last.label}" (${formatTime(last.time_ms)} of virtual time) ksmd keeps ${shared} shared page` +
     `${shared === 1 ? '' : 's'} standing in for ${sharing} more mapping${sharing === 1 ? '' : 's'} ` +
     `of identical content (pages_shared, pages_sharing): ${formatBytes(sharing * 4096)} of memory saved, ` +
     `${formatBytes(profit)} after KSM's own bookkeeping (general_profit).`

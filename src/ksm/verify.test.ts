@@ -1,48 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { comparePages } from '../lib/pagecmp.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import { PageKernel } from '../lib/xxh64.ts';
-import { EventQueue } from '../sim/event_queue.ts';
-import { VirtualClock } from '../sim/clock.ts';
-import { ContentStore } from '../mm/content_store.ts';
 import { MADV_MERGEABLE, MADV_UNMERGEABLE } from '../mm/constants.ts';
 import { KernelBug } from '../mm/kernel_bug.ts';
 import { doMadvise } from '../mm/madvise.ts';
-import { MemoryManager } from '../mm/memory_manager.ts';
 import { doMmap } from '../mm/mmap.ts';
-import { PageFrames } from '../mm/page_frames.ts';
 import { exitTask, forkTask, spawnTask } from '../mm/process.ts';
 import { fillUser, writeUser } from '../mm/uaccess.ts';
 import { mmVerify, mmVerifyNoLeaks } from '../mm/verify.ts';
-import { ksmHooks } from './control.ts';
-import { Ksm } from './ksm.ts';
-import { Ksmd } from './ksmd.ts';
 import { ksmRunStore } from './run.ts';
 import { ksmVerify } from './verify.ts';
-
-/**
- * A machine wired as createSystem does (ksm/ tests may not import system.ts): 4 MiB of RAM.
- * `scans(n)` runs ksmd until full_scans has grown by n.
- */
-function machine() {
-  const kernel = new PageKernel();
-  const contents = new ContentStore({ checksum: (b, o) => kernel.checksumPage(b, o), compare: comparePages });
-  const events = new EventQueue(new VirtualClock());
-  const mmgr = new MemoryManager(new PageFrames(1025, 1, contents), contents);
-  const ksm = new Ksm(mmgr, events);
-  const ksmd = new Ksmd(ksm);
-  mmgr.hooks = ksmHooks(ksm, ksmd);
-  const scans = (n: number): void => {
-    const target = ksm.ksmScan.seqnr + n;
-    while (ksm.ksmScan.seqnr < target) assert.ok(events.runNext(Number.POSITIVE_INFINITY), 'ksmd stopped');
-  };
-  return { mmgr, ksm, ksmd, scans };
-}
+import { testMachine } from './testing.ts';
 
 /** One process, 8 pages MADV_MERGEABLE: 4 of byte 1, 2 alternating, 2 zero; merged by 2 scans. */
 function merged() {
-  const m = machine();
+  const m = testMachine();
   const t = spawnTask(m.mmgr, 'a');
   const addr = doMmap(m.mmgr, t.mm, 8 * PAGE_SIZE);
   assert.equal(fillUser(m.mmgr, t.mm, addr, 4 * PAGE_SIZE, { kind: 'byte', byte: 1 }, addr), 0);
@@ -86,7 +58,7 @@ test('ksmVerify accepts a merged process, a fork, COW breaks, unmerge, exit and 
 });
 
 test('ksmVerify accepts a state in the middle of a scan and zero-page merges', () => {
-  const m = machine();
+  const m = testMachine();
   m.ksm.useZeroPages = true;
   m.ksm.pagesToScan = 3;
   const t = spawnTask(m.mmgr, 'a');

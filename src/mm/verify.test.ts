@@ -1,25 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { comparePages } from '../lib/pagecmp.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import { PageKernel } from '../lib/xxh64.ts';
-import { ContentStore } from './content_store.ts';
 import { MADV_DONTNEED, _PAGE_RW } from './constants.ts';
 import { KernelBug } from './kernel_bug.ts';
 import { doMadvise } from './madvise.ts';
-import { MemoryManager } from './memory_manager.ts';
+import type { MemoryManager } from './memory_manager.ts';
 import { doMmap, doMunmap } from './mmap.ts';
-import { PageFrames } from './page_frames.ts';
 import { exitTask, forkTask, spawnTask } from './process.ts';
 import { fillUser, readUser, writeUser } from './uaccess.ts';
 import { mmVerify, mmVerifyNoLeaks } from './verify.ts';
-
-/** A machine without KSM (mm tests may not import ksm/): 1 MiB of RAM. */
-function machine(): MemoryManager {
-  const kernel = new PageKernel();
-  const contents = new ContentStore({ checksum: (b, o) => kernel.checksumPage(b, o), compare: comparePages });
-  return new MemoryManager(new PageFrames(257, 1, contents), contents);
-}
+import { testMm } from './testing.ts';
 
 /** A process with a private 4-page region: 3 pages filled, the 4th read (the zero page). */
 function busy(mmgr: MemoryManager) {
@@ -31,7 +21,7 @@ function busy(mmgr: MemoryManager) {
 }
 
 test('mmVerify accepts spawn, mmap, fill, fork, COW write, DONTNEED, munmap and exit', () => {
-  const mmgr = machine();
+  const mmgr = testMm();
   const { t, priv } = busy(mmgr);
   mmVerify(mmgr);
   const child = forkTask(mmgr, t);
@@ -50,7 +40,7 @@ test('mmVerify accepts spawn, mmap, fill, fork, COW write, DONTNEED, munmap and 
 });
 
 test('mmVerify throws on a refcount that counts a pin nobody holds', () => {
-  const mmgr = machine();
+  const mmgr = testMm();
   const { t, priv } = busy(mmgr);
   const pfn = t.mm.pgtable.pfn(priv / PAGE_SIZE);
   mmgr.frames.getPage(pfn);
@@ -58,7 +48,7 @@ test('mmVerify throws on a refcount that counts a pin nobody holds', () => {
 });
 
 test('mmVerify throws on a writable PTE to an anon page shared after fork', () => {
-  const mmgr = machine();
+  const mmgr = testMm();
   const { t, priv } = busy(mmgr);
   forkTask(mmgr, t);
   const vpn = priv / PAGE_SIZE;
@@ -67,14 +57,14 @@ test('mmVerify throws on a writable PTE to an anon page shared after fork', () =
 });
 
 test('mmVerify throws on an rss counter off by one', () => {
-  const mmgr = machine();
+  const mmgr = testMm();
   const { t } = busy(mmgr);
   t.mm.rssAnon++;
   assert.throws(() => mmVerify(mmgr), (e: unknown) => e instanceof KernelBug && /rssAnon 4 but 3/.test(e.message));
 });
 
 test('mmVerify throws on a PTE outside every VMA', () => {
-  const mmgr = machine();
+  const mmgr = testMm();
   const { t, priv } = busy(mmgr);
   const pfn = t.mm.pgtable.pfn(priv / PAGE_SIZE);
   t.mm.vmas[0]!.vmStart += PAGE_SIZE;
@@ -83,14 +73,14 @@ test('mmVerify throws on a PTE outside every VMA', () => {
 });
 
 test('mmVerify throws on a content reference that no frame holds', () => {
-  const mmgr = machine();
+  const mmgr = testMm();
   const { t, priv } = busy(mmgr);
   mmgr.contents.retain(mmgr.frames.content[t.mm.pgtable.pfn(priv / PAGE_SIZE)]!);
   assert.throws(() => mmVerify(mmgr), (e: unknown) => e instanceof KernelBug && /^content \d+ has refcount 4 but 3 frames/.test(e.message));
 });
 
 test('mmVerifyNoLeaks throws when a frame outlives every task', () => {
-  const mmgr = machine();
+  const mmgr = testMm();
   const { t, priv } = busy(mmgr);
   const pfn = t.mm.pgtable.pfn(priv / PAGE_SIZE);
   mmgr.frames.getPage(pfn);
@@ -102,7 +92,7 @@ test('mmVerifyNoLeaks throws when a frame outlives every task', () => {
 // (finish_fault); the page cache holds another. The model's shmemFault takes none for the
 // PTE when it allocates the page, so the first zap frees a page the object still caches.
 test('shmemFault takes a reference for the PTE of a newly allocated shmem page', () => {
-  const mmgr = machine();
+  const mmgr = testMm();
   const t = spawnTask(mmgr, 'a');
   const shared = doMmap(mmgr, t.mm, PAGE_SIZE, { shared: true });
   assert.equal(writeUser(mmgr, t.mm, shared, new Uint8Array([9])), 0);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunResult } from '../scenario/records.ts';
-import { renderRunResult } from './table.ts';
+import { formatTime, ksmPlusIdle, renderRunResult } from './table.ts';
 
 const RESULT: RunResult = {
   scenario: 'fork-then-merge',
@@ -35,7 +35,7 @@ test('renderRunResult shows counters, processes and each expect without colour',
   const text = renderRunResult(RESULT, { color: false });
   assert.doesNotMatch(text, /\x1b\[/);
   assert.match(text, /^fork-then-merge on model\n/);
-  assert.match(text, /record "after-merge" at 1200 ms/);
+  assert.match(text, /record "after-merge" at 1\.20 s/);
   assert.match(text, /│ pages_sharing +│ +1023 │/);
   assert.match(text, /│ stable_node_dups +│ +- │/, 'a counter the backend did not report shows as -');
   assert.match(text, /│ proc +│ rmap_items │ merging_pages │ zero_pages │ +profit │ merge_any │ mergeable │ rss_pages │/);
@@ -50,4 +50,23 @@ test('renderRunResult colours marks when asked and says ok when all expects held
   const text = renderRunResult(ok, { color: true });
   assert.match(text, /\x1b\[32m✓\x1b\[39m/);
   assert.match(text, /ok: 1 expect held/);
+});
+
+test('formatTime rounds a record time to what a reader can use', () => {
+  assert.deepEqual([0, 0.004, 1.23456, 20.1248, 999.96, 1200, 4225.3622, 99_994, 235_400].map(formatTime), [
+    '0 ms', '0 ms', '1.23 ms', '20.1 ms', '1000 ms', '1.20 s', '4.23 s', '99.99 s', '235 s',
+  ]);
+});
+
+test('renderRunResult leaves out /sys/kernel/mm/ksm+ while KSM+ is idle, and shows it once it is used', () => {
+  const idle = { processes_to_scan: '', run: 0, rmap_items: 0, pages_to_scan: 100 };
+  const record = RESULT.records[0];
+  assert.ok(record !== undefined);
+  const withPlus = (ksmplus: Record<string, number | string>): string =>
+    renderRunResult({ ...RESULT, records: [{ ...record, ksmplus }] }, { color: false });
+  assert.ok(ksmPlusIdle(idle));
+  assert.doesNotMatch(withPlus(idle), /ksm\+/);
+  assert.match(withPlus({ ...idle, processes_to_scan: 'firefox' }), /│ processes_to_scan +│ +firefox │/);
+  assert.match(withPlus({ ...idle, run: 1 }), /\/sys\/kernel\/mm\/ksm\+/);
+  assert.match(withPlus({ ...idle, rmap_items: 12 }), /\/sys\/kernel\/mm\/ksm\+/, 'items still held after run=0');
 });

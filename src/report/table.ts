@@ -52,7 +52,7 @@ export function renderRunResult(result: RunResult, options: TableOptions = {}): 
 
 /** One record: a heading, the KSM counters, the processes and KSM+ when present. */
 export function renderRecord(record: CounterRecord, c: Colors): string {
-  const parts = [c.cyan(`record "${record.label}" at ${record.time_ms} ms`)];
+  const parts = [c.cyan(`record "${record.label}" at ${formatTime(record.time_ms)}`)];
 
   const ksm = newTable(c, ['/sys/kernel/mm/ksm', 'value'], ['left', 'right']);
   for (const name of KSM_COUNTERS) ksm.push([name, show(record.ksm[name])]);
@@ -73,12 +73,32 @@ export function renderRecord(record: CounterRecord, c: Colors): string {
     parts.push(procs.toString());
   }
 
-  if (record.ksmplus !== undefined) {
+  if (record.ksmplus !== undefined && !ksmPlusIdle(record.ksmplus)) {
     const plus = newTable(c, ['/sys/kernel/mm/ksm+', 'value'], ['left', 'right']);
     for (const [name, value] of Object.entries(record.ksmplus)) plus.push([name, show(value)]);
     parts.push(plus.toString());
   }
   return parts.join('\n');
+}
+
+/**
+ * Whether KSM+ was never put to work: no program named, not running, nothing held. The
+ * model always has /sys/kernel/mm/ksm+, so a plain KSM run would otherwise show its
+ * defaults after every record.
+ */
+export function ksmPlusIdle(plus: Readonly<Record<string, number | string>>): boolean {
+  return (plus['processes_to_scan'] ?? '') === '' && (plus['run'] ?? 0) === 0 && (plus['rmap_items'] ?? 0) === 0;
+}
+
+/**
+ * A record's time for people: ms with 2 significant decimals below 10 ms, 1 below 1 s,
+ * then seconds (2 decimals below 100 s, whole above). `--json` keeps the exact value.
+ */
+export function formatTime(ms: number): string {
+  if (ms < 10) return `${Number(ms.toFixed(2))} ms`;
+  if (ms < 1000) return `${Number(ms.toFixed(1))} ms`;
+  const s = ms / 1000;
+  return s < 100 ? `${s.toFixed(2)} s` : `${Math.round(s)} s`;
 }
 
 /** One line per expect: mark, step, path, expected and actual. */

@@ -44,13 +44,13 @@ test('parseScenario fills in the defaults of an optional machine and ksm section
 });
 
 test('parseScenario keeps ksm values in file order as decimal text', () => {
-  const s = ok(`${HEAD}ksm:\n  sleep_millisecs: 20\n  pages_to_scan: 100\n  advisor_mode: scan-time\n  run: 1\n  max_page_sharing: 18446744073709551616\nsteps: []\n`);
+  const s = ok(`${HEAD}ksm:\n  sleep_millisecs: 20\n  pages_to_scan: 100\n  advisor_mode: scan-time\n  run: 1\n  advisor_max_pages_to_scan: 18446744073709551615\nsteps: []\n`);
   assert.deepEqual(s.ksm, [
     ['sleep_millisecs', '20'],
     ['pages_to_scan', '100'],
     ['advisor_mode', 'scan-time'],
     ['run', '1'],
-    ['max_page_sharing', '18446744073709551616'],
+    ['advisor_max_pages_to_scan', '18446744073709551615'],
   ]);
 });
 
@@ -214,19 +214,98 @@ steps:
     'steps[0].spawn.proc: Proc name must be letters, digits, "_", "." or "-" (it appears in /proc/<proc>/ paths), got "a/b"',
     'steps[0].spawn.comm: Comm must not be empty',
     'steps[1].fill.pattern.byte: Byte must be at most 255, got 256',
+    // The invalid spawn still names its proc, "a/b": no step ever spawned "a".
+    'steps[1].fill.proc: Proc "a" was never spawned or forked',
     'steps[2].fill.pattern: Pattern must be zero, byte-cycle, word-index, neg-word-index, {byte: N}, {random: SEED}, {page-mod: N, seed: SEED} or {text: "..."}, got "sparse"',
+    'steps[2].fill.proc: Proc "a" was never spawned or forked',
     'steps[3].fill.pattern.random: Seed must be an integer from 0 to 2^64 - 1, got "18446744073709551616"',
+    'steps[3].fill.proc: Proc "a" was never spawned or forked',
     'steps[4].write.bytes: Bytes must be a non-empty hex string with an even number of digits, got "abc"',
+    'steps[4].write.proc: Proc "a" was never spawned or forked',
     'steps[5].read.sha256: SHA-256 must be 64 hex digits, got "00"',
+    'steps[5].read.proc: Proc "a" was never spawned or forked',
     'steps[6].madvise.advice: Advice must be one of MADV_MERGEABLE, MADV_UNMERGEABLE, MADV_DONTNEED, got "MADV_HUGEPAGE"',
     'steps[6].madvise.offset: Offset must be a multiple of the page size (4096), got 100',
+    'steps[6].madvise.proc: Proc "a" was never spawned or forked',
     'steps[7].prctl.arg: Arg of PR_SET_MEMORY_MERGE must be 0 or 1, got 2',
+    'steps[7].prctl.proc: Proc "a" was never spawned or forked',
     'steps[8].sysfs.path: Path must name a file under /sys/kernel/mm/, like ksm/run, got "/etc/passwd"',
     'steps[9].sysfs.errno: Errno must be a Linux error name such as EBUSY or EINVAL, got "EWHAT"',
     'steps[10].sysfs.path: Unknown file "runn" of /sys/kernel/mm/ksm; expected one of advisor_max_cpu, advisor_max_pages_to_scan, advisor_min_pages_to_scan, advisor_mode, advisor_target_scan_time, full_scans, general_profit, ksm_zero_pages, max_page_sharing, merge_across_nodes, pages_scanned, pages_shared, pages_sharing, pages_skipped, pages_to_scan, pages_unshared, pages_volatile, run, sleep_millisecs, smart_scan, stable_node_chains, stable_node_chains_prune_millisecs, stable_node_dups, use_zero_pages',
     'steps[11].wait: Wait must give exactly one of full_scans or ms',
     'steps[12].wait: Wait must give exactly one of full_scans or ms',
     'steps[13].record.label: Label must not be empty',
+  ]);
+});
+
+test('parseScenario checks each initial ksm value against its file\'s store rules, in order', () => {
+  assert.deepEqual(
+    lines(`${HEAD}ksm:
+  pages_to_scan: -3
+  sleep_millisecs: "abc"
+  run: 3
+  max_page_sharing: 1
+  use_zero_pages: maybe
+  merge_across_nodes: 18446744073709551616
+  advisor_mode: scan-time
+  advisor_target_scan_time: 0
+steps: []
+`),
+    [
+      't.yaml: ksm.pages_to_scan (line 4): Writing "-3" to /sys/kernel/mm/ksm/pages_to_scan fails with EINVAL; it takes an unsigned 32-bit decimal integer, and no value while advisor_mode is scan-time',
+      't.yaml: ksm.sleep_millisecs (line 5): Writing "abc" to /sys/kernel/mm/ksm/sleep_millisecs fails with EINVAL; it takes an unsigned 32-bit decimal integer',
+      't.yaml: ksm.run (line 6): Writing "3" to /sys/kernel/mm/ksm/run fails with EINVAL; it takes 0, 1 or 2',
+      't.yaml: ksm.max_page_sharing (line 7): Writing "1" to /sys/kernel/mm/ksm/max_page_sharing fails with EINVAL; it takes a decimal integer from 2 to 2147483647',
+      't.yaml: ksm.use_zero_pages (line 8): Writing "maybe" to /sys/kernel/mm/ksm/use_zero_pages fails with EINVAL; it takes a boolean as kstrtobool reads it (1, 0, y, n, t, f, on, off)',
+      't.yaml: ksm.merge_across_nodes (line 9): Writing "18446744073709551616" to /sys/kernel/mm/ksm/merge_across_nodes fails with ERANGE; it takes 0 or 1',
+      't.yaml: ksm.advisor_target_scan_time (line 11): Writing "0" to /sys/kernel/mm/ksm/advisor_target_scan_time fails with EINVAL; it takes an unsigned 64-bit decimal integer of at least 1',
+    ],
+  );
+  // The scan-time advisor owns pages_to_scan once selected (pages_to_scan_store).
+  assert.deepEqual(lines(`${HEAD}ksm:\n  advisor_mode: scan-time\n  pages_to_scan: 100\nsteps: []\n`), [
+    't.yaml: ksm.pages_to_scan (line 5): Writing "100" to /sys/kernel/mm/ksm/pages_to_scan fails with EINVAL; it takes an unsigned 32-bit decimal integer, and no value while advisor_mode is scan-time',
+  ]);
+});
+
+test('parseScenario lists cross-step problems together with schema problems', () => {
+  assert.deepEqual(
+    lines(`${HEAD}ksm: { pages_to_scan: -3, pages_sharing: 1 }
+steps:
+  - spawn: { proc: a, comm: app }
+  - mmap: { proc: a, region: r, size: 5000 }
+  - fill: { proc: a, region: r, pattern: zero }
+  - fill: { proc: a, region: q, pattern: zero }
+  - fill: { proc: b, region: r, pattern: { byte: 300 } }
+  - frob: { proc: c }
+  - exit: { proc: c }
+`),
+    [
+      't.yaml: ksm.pages_sharing (line 3): Unknown or read-only file "pages_sharing" of /sys/kernel/mm/ksm; expected one of advisor_max_cpu, advisor_max_pages_to_scan, advisor_min_pages_to_scan, advisor_mode, advisor_target_scan_time, max_page_sharing, merge_across_nodes, pages_to_scan, run, sleep_millisecs, smart_scan, stable_node_chains_prune_millisecs, use_zero_pages',
+      't.yaml: ksm.pages_to_scan (line 3): Writing "-3" to /sys/kernel/mm/ksm/pages_to_scan fails with EINVAL; it takes an unsigned 32-bit decimal integer, and no value while advisor_mode is scan-time',
+      // The invalid mmap still maps r, so the fill of r after it is fine.
+      't.yaml: steps[1].mmap.size (line 6): Size must be a multiple of the page size (4096), got 5000',
+      't.yaml: steps[3].fill.region (line 8): Region "q" is not mapped in proc "a"',
+      't.yaml: steps[4].fill.pattern.byte (line 9): Byte must be at most 255, got 300',
+      't.yaml: steps[4].fill.proc (line 9): Proc "b" was never spawned or forked',
+      't.yaml: steps[5].frob (line 10): Unknown step kind "frob"; expected spawn, mmap, fill, write, read, madvise, prctl, fork, exec, munmap, exit, sysfs, wait, expect, record',
+      't.yaml: steps[6].exit.proc (line 11): Proc "c" was never spawned or forked',
+    ],
+  );
+});
+
+test('parseScenario reads what a madvise or prctl step returns, as a number or an errno name', () => {
+  const s = steps(`  - prctl: { proc: a, option: PR_GET_MEMORY_MERGE, returns: 1 }
+  - madvise: { proc: a, region: r, advice: MADV_MERGEABLE, returns: ENOMEM }
+  - prctl: { proc: a, option: PR_SET_MEMORY_MERGE, arg: 0 }
+`);
+  assert.deepEqual(s, [
+    { kind: 'prctl', proc: 'a', option: 'PR_GET_MEMORY_MERGE', arg: 0, returns: 1 },
+    { kind: 'madvise', proc: 'a', region: 'r', advice: 'MADV_MERGEABLE', offset: 0, size: undefined, returns: 'ENOMEM' },
+    { kind: 'prctl', proc: 'a', option: 'PR_SET_MEMORY_MERGE', arg: 0 },
+  ]);
+  assert.deepEqual(lines(`${HEAD}${SPAWN}  - prctl: { proc: a, option: PR_GET_MEMORY_MERGE, returns: -22 }\n  - madvise: { proc: a, region: r, advice: MADV_MERGEABLE, returns: EWHAT }\n`), [
+    't.yaml: steps[2].prctl.returns (line 6): Returns must be a whole number >= 0 or a Linux error name such as EINVAL, got -22',
+    't.yaml: steps[3].madvise.returns (line 7): Returns must be a whole number >= 0 or a Linux error name such as EINVAL, got "EWHAT"',
   ]);
 });
 

@@ -1,13 +1,15 @@
 /**
  * Scenario files (../shared/SCENARIO.md) from text to a checked `Scenario`. One YAML parser
- * serves YAML and JSON; schema.ts checks each value; the pass below checks what depends on
- * the order of steps (which procs and regions exist). Every problem is collected with its
- * path and line, so a user fixes a file in one round.
+ * serves YAML and JSON; schema.ts checks each value, cross_check.ts what depends on the
+ * order of steps (which procs and regions exist), ksm_values.ts the initial sysfs values.
+ * Every problem is collected with its path and line, so a user fixes a file in one round.
  */
 import { LineCounter, isCollection, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
-import { describeValue, scenarioErrorMap, scenarioSchema } from './schema.ts';
-import type { Scenario, Step } from './types.ts';
+import { crossCheck, rawStepRefs, stepRefs, type StepRefs } from './cross_check.ts';
+import { checkKsmValues } from './ksm_values.ts';
+import { KSM_WRITABLE_FILES, scenarioErrorMap, scenarioSchema, STEP_KINDS, stepSchema } from './schema.ts';
+import type { Scenario } from './types.ts';
 
 export interface Problem {
   /** Where in the file, e.g. `steps[3].mmap.size`; empty for the file as a whole. */
@@ -40,19 +42,51 @@ export function parseScenario(text: string, fileName: string): ParseResult {
   }
 
   const parsed = scenarioSchema.safeParse(data, { error: scenarioErrorMap });
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue): Problem => {
-      // An unknown key is reported at the key itself, where the user has to look.
-      const path = issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined ? [...issue.path, issue.keys[0]] : issue.path;
-      return { path: formatPath(path), line: lineOf(doc, path, lineAt), message: issue.message };
-    });
-    return { ok: false, problems: sortProblems(problems) };
-  }
+  const where = (path: Path): Pick<Problem, 'path' | 'line'> => ({ path: formatPath(path), line: lineOf(doc, path, lineAt) });
+  const problems: Problem[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue): Problem => {
+        // An unknown key is reported at the key itself, where the user has to look.
+        const path = issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined ? [...issue.path, issue.keys[0]] : issue.path;
+        return { ...where(path), message: issue.message };
+      });
+  // What can be checked across steps and in sysfs is checked even when the schema failed,
+  // on the parts it accepted, so one run lists every problem of the file.
+  const usable = parsed.success
+    ? { steps: parsed.data.steps.map(stepRefs), ksm: parsed.data.ksm, numaNodes: parsed.data.machine.numaNodes as number | undefined }
+    : usableParts(data);
+  for (const p of crossCheck(usable.steps, usable.numaNodes)) problems.push({ ...where(p.path), message: p.message });
+  for (const p of checkKsmValues(usable.ksm, usable.numaNodes ?? 1)) problems.push({ ...where(['ksm', p.file]), message: p.message });
+  if (!parsed.success || problems.length > 0) return { ok: false, problems: sortProblems(problems) };
 
   const stepLines = parsed.data.steps.map((_, i) => lineOf(doc, ['steps', i], lineAt));
-  const scenario: Scenario = { ...parsed.data, stepLines };
-  const problems = checkSteps(scenario, (path) => lineOf(doc, path, lineAt));
-  return problems.length > 0 ? { ok: false, problems: sortProblems(problems) } : { ok: true, scenario };
+  return { ok: true, scenario: { ...parsed.data, stepLines } };
+}
+
+/**
+ * The parts of a file the schema rejected that can still be checked: the steps (fully
+ * where a step is valid, by the names it gives where not), the `ksm` values of known
+ * files, and the NUMA node count when it is valid.
+ */
+function usableParts(data: unknown): { steps: Array<StepRefs | undefined>; ksm: Array<[string, string]>; numaNodes: number | undefined } {
+  const file = isRecord(data) ? data : {};
+  const steps = Array.isArray(file['steps'])
+    ? file['steps'].map((raw: unknown) => {
+        const step = stepSchema.safeParse(raw);
+        return step.success ? stepRefs(step.data) : rawStepRefs(raw, STEP_KINDS);
+      })
+    : [];
+  const ksm = isRecord(file['ksm'])
+    ? Object.entries(file['ksm']).flatMap(([k, v]): Array<[string, string]> =>
+        KSM_WRITABLE_FILES.includes(k) && (typeof v === 'string' || typeof v === 'number') ? [[k, String(v)]] : [])
+    : [];
+  const machine = isRecord(file['machine']) ? file['machine'] : {};
+  const nodes = machine['numa_nodes'] ?? 1;
+  return { steps, ksm, numaNodes: Number.isSafeInteger(nodes) && (nodes as number) >= 1 ? (nodes as number) : undefined };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** One line per problem: `scenario.yaml: steps[3].mmap.size (line 14): Size must be ...`. */
@@ -127,112 +161,4 @@ function rangeLine(node: unknown, lineAt: (offset: number) => number): number | 
 
 function sortProblems(problems: Problem[]): Problem[] {
   return problems.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
-}
-
-/**
- * Checks across steps that are cheap and certain: every step names a live proc and a region
- * mapped in it (fork copies the regions, exec clears them, munmap removes one), proc names are
- * never reused, ranges lie inside their region, and `node` exists on the machine.
- */
-function checkSteps(scenario: Scenario, lineOfPath: (path: Path) => number | undefined): Problem[] {
-  const problems: Problem[] = [];
-  /** Live procs and their regions (name -> size in bytes). */
-  const procs = new Map<string, Map<string, number>>();
-  const used = new Set<string>();
-
-  scenario.steps.forEach((step, index) => {
-    const at = (field: PropertyKey | undefined, message: string): void => {
-      const path = field === undefined ? ['steps', index, step.kind] : ['steps', index, step.kind, field];
-      problems.push({ path: formatPath(path), line: lineOfPath(path), message });
-    };
-    const liveProc = (name: string, field = 'proc'): Map<string, number> | undefined => {
-      const regions = procs.get(name);
-      if (regions === undefined) {
-        at(field, used.has(name) ? `Proc "${name}" has already exited` : `Proc "${name}" was never spawned or forked`);
-      }
-      return regions;
-    };
-    const newProc = (name: string, field: string, regions: Map<string, number>): void => {
-      if (used.has(name)) {
-        at(field, procs.has(name) ? `Proc "${name}" already exists` : `Proc name "${name}" was used by a process that exited; choose a new name`);
-        return;
-      }
-      used.add(name);
-      procs.set(name, regions);
-    };
-    const regionSize = (s: { proc: string; region: string }): number | undefined => {
-      const regions = liveProc(s.proc);
-      const size = regions?.get(s.region);
-      if (regions !== undefined && size === undefined) at('region', `Region "${s.region}" is not mapped in proc "${s.proc}"`);
-      return size;
-    };
-    const inRegion = (s: { region: string }, total: number, offset: number, size: number | undefined, sizeField = 'size'): void => {
-      if (offset >= total) at('offset', `Offset must lie within region "${s.region}" (${total} bytes), got ${offset}`);
-      else if (size !== undefined && offset + size > total) {
-        at(sizeField, `Range must end within region "${s.region}" (${total} bytes), got offset ${offset} + size ${size} = ${offset + size}`);
-      }
-    };
-
-    checkStep(step);
-
-    function checkStep(s: Step): void {
-      switch (s.kind) {
-        case 'spawn':
-          newProc(s.proc, 'proc', new Map());
-          return;
-        case 'mmap': {
-          const regions = liveProc(s.proc);
-          if (regions?.has(s.region) === true) at('region', `Region "${s.region}" is already mapped in proc "${s.proc}"`);
-          else regions?.set(s.region, s.size);
-          if (s.node !== undefined && s.node >= scenario.machine.numaNodes) {
-            at('node', `NUMA node must be below machine.numa_nodes (${scenario.machine.numaNodes}), got ${s.node}`);
-          }
-          return;
-        }
-        case 'fill':
-        case 'madvise':
-        case 'read': {
-          const total = regionSize(s);
-          if (total !== undefined) inRegion(s, total, s.offset, s.size);
-          return;
-        }
-        case 'write': {
-          const total = regionSize(s);
-          if (total !== undefined) inRegion(s, total, s.offset, s.bytes.length, 'bytes');
-          return;
-        }
-        case 'prctl':
-          liveProc(s.proc);
-          return;
-        case 'fork': {
-          const regions = liveProc(s.proc);
-          if (regions !== undefined) newProc(s.child, 'child', new Map(regions));
-          return;
-        }
-        case 'exec':
-          if (liveProc(s.proc) !== undefined) procs.set(s.proc, new Map());
-          return;
-        case 'munmap':
-          if (regionSize(s) !== undefined) procs.get(s.proc)?.delete(s.region);
-          return;
-        case 'exit':
-          if (liveProc(s.proc) !== undefined) procs.delete(s.proc);
-          return;
-        case 'expect':
-          for (const check of s.checks) {
-            const name = /^\/proc\/([^/]+)\//.exec(check.path)?.[1];
-            if (name !== undefined && !procs.has(name)) {
-              const why = used.has(name) ? 'has already exited' : 'was never spawned or forked';
-              at(check.path, `Proc "${name}" of ${describeValue(check.path)} ${why}`);
-            }
-          }
-          return;
-        case 'sysfs':
-        case 'wait':
-        case 'record':
-          return;
-      }
-    }
-  });
-  return problems;
 }

@@ -47,7 +47,7 @@ export interface RunResult {
   readonly ok: boolean;
   readonly records: readonly CounterRecord[];
   readonly expects: readonly ExpectResult[];
-  /** Return values of madvise and prctl steps, in step order (not part of the --json contract). */
+  /** Return values of madvise and prctl steps, in step order (`calls` in --json, after `expects`). */
   readonly calls?: readonly CallResult[];
   /** Why the run stopped before its last step (a failed wait or a step the backend refused). */
   readonly error?: string;

@@ -212,6 +212,28 @@ test('runScenario records the results of madvise and prctl', async () => {
   ]);
 });
 
+test('runScenario checks a madvise or prctl result against the step\'s returns', async () => {
+  const backend = new FakeBackend();
+  backend.madviseResult = -12;
+  const result = await runScenario(
+    scenario([
+      { kind: 'prctl', proc: P, option: 'PR_GET_MEMORY_MERGE', arg: 0, returns: 1 },
+      { kind: 'prctl', proc: P, option: 'PR_GET_MEMORY_MERGE', arg: 0, returns: 0 },
+      { kind: 'madvise', proc: P, region: R, advice: 'MADV_MERGEABLE', offset: 0, size: undefined, returns: 'ENOMEM' },
+      { kind: 'madvise', proc: P, region: R, advice: 'MADV_MERGEABLE', offset: 0, size: undefined, returns: 0 },
+    ]),
+    backend,
+  );
+  assert.equal(result.ok, false);
+  assert.deepEqual(result.expects, [
+    { step: 0, path: 'steps[0].prctl', expected: 1, actual: 1, ok: true },
+    { step: 1, path: 'steps[1].prctl', expected: 0, actual: 1, ok: false },
+    { step: 2, path: 'steps[2].madvise', expected: 'ENOMEM', actual: 'ENOMEM', ok: true },
+    { step: 3, path: 'steps[3].madvise', expected: 0, actual: 'ENOMEM', ok: false },
+  ]);
+  assert.equal(result.calls?.length, 4, 'every result is recorded as well');
+});
+
 test('runScenario checks that a sysfs write fails with exactly the errno given', async () => {
   const backend = new FakeBackend();
   backend.sysfsResults.set('ksm/max_page_sharing', -16);

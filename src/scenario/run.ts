@@ -80,6 +80,18 @@ export interface Collected {
   readonly calls: CallResult[];
 }
 
+/**
+ * Keeps a call's return value and, when the step says what it `returns`, checks it: a
+ * number as is, an errno name against -errno (an alias matches its canonical name).
+ */
+function recordCall(out: Collected, call: CallResult, returns: number | string | undefined): void {
+  out.calls.push(call);
+  if (returns === undefined) return;
+  const ok = typeof returns === 'number' ? call.result === returns : call.result < 0 && -call.result === errnoNumber(returns);
+  const actual = call.result >= 0 ? call.result : describeReturn(call.result);
+  out.expects.push({ step: call.step, path: `steps[${call.step}].${call.call}`, expected: returns, actual, ok });
+}
+
 /** Runs one step against a backend (used by runScenario, and by the shell one line at a time). */
 export async function runStep(step: Step, index: number, backend: Backend, out: Collected, opts: RunOptions): Promise<StepOutcome> {
   switch (step.kind) {
@@ -103,12 +115,12 @@ export async function runStep(step: Step, index: number, backend: Backend, out: 
     }
     case 'madvise': {
       const result = await backend.madvise(step.proc, step.region, step.advice, step.offset, step.size);
-      out.calls.push({ step: index, call: 'madvise', proc: step.proc, result });
+      recordCall(out, { step: index, call: 'madvise', proc: step.proc, result }, step.returns);
       return GO_ON;
     }
     case 'prctl': {
       const result = await backend.prctl(step.proc, step.option, step.arg);
-      out.calls.push({ step: index, call: 'prctl', proc: step.proc, result });
+      recordCall(out, { step: index, call: 'prctl', proc: step.proc, result }, step.returns);
       return GO_ON;
     }
     case 'fork':

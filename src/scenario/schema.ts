@@ -216,6 +216,16 @@ const prctlOption = z.enum(['PR_SET_MEMORY_MERGE', 'PR_GET_MEMORY_MERGE']);
 const errnoName = z.string().refine((s) => errnoNames().includes(s), {
   error: (i) => `Errno must be a Linux error name such as EBUSY or EINVAL, got ${describeValue(i.input)}`,
 });
+/** What a madvise or prctl step must return: a value >= 0, or the errno name of a failure. */
+const returns = z.union([z.number(), z.string()]).check((ctx) => {
+  const v = ctx.value;
+  if (typeof v === 'number' ? Number.isSafeInteger(v) && v >= 0 : errnoNames().includes(v)) return;
+  ctx.issues.push({ code: 'custom', message: `Returns must be a whole number >= 0 or a Linux error name such as EINVAL, got ${describeValue(v)}`, input: v });
+});
+/** `returns` on the step only when the file gives it. */
+function withReturns<T extends object>(step: T, r: number | string | undefined): T {
+  return r === undefined ? step : { ...step, returns: r };
+}
 
 /** `ksm/run` or `/sys/kernel/mm/ksm/run` -> `ksm/run`; nothing outside /sys/kernel/mm/. */
 const sysfsPath = z.string().transform((path, ctx) => {
@@ -322,12 +332,13 @@ export const stepSchemas = {
       advice,
       offset: bytes('Offset', { page: true, positive: false }).optional(),
       size: bytes('Size', { page: true, positive: true }).optional(),
+      returns: returns.optional(),
     },
     'madvise field',
-  ).transform((s): Step => ({
+  ).transform((s): Step => withReturns({
     kind: 'madvise', proc: s.proc, region: s.region, advice: s.advice satisfies Advice, offset: s.offset ?? 0, size: s.size,
-  })),
-  prctl: strict({ proc, option: prctlOption, arg: int(0).optional() }, 'prctl field')
+  }, s.returns)),
+  prctl: strict({ proc, option: prctlOption, arg: int(0).optional(), returns: returns.optional() }, 'prctl field')
     .check((ctx) => {
       const { option, arg } = ctx.value;
       // PR_GET_MEMORY_MERGE takes no argument (Linux wants 0 there), so it may be left out.
@@ -335,7 +346,7 @@ export const stepSchemas = {
         ctx.issues.push({ code: 'custom', message: `Arg of PR_SET_MEMORY_MERGE must be 0 or 1, got ${describeValue(arg)}`, input: arg, path: ['arg'] });
       }
     })
-    .transform((s): Step => ({ kind: 'prctl', proc: s.proc, option: s.option satisfies PrctlOption, arg: s.arg ?? 0 })),
+    .transform((s): Step => withReturns({ kind: 'prctl', proc: s.proc, option: s.option satisfies PrctlOption, arg: s.arg ?? 0 }, s.returns)),
   fork: strict({ proc, child: proc }, 'fork field').transform((s): Step => ({ kind: 'fork', ...s })),
   exec: strict({ proc, comm }, 'exec field').transform((s): Step => ({ kind: 'exec', ...s })),
   munmap: strict({ proc, region }, 'munmap field').transform((s): Step => ({ kind: 'munmap', ...s })),
@@ -366,7 +377,7 @@ export const STEP_KINDS = Object.keys(stepSchemas);
  * A step: first a mapping with exactly one key, then that key's schema. The pipe stops at
  * the first stage, so `{mmap, fill}` yields one clear problem instead of two half-checked steps.
  */
-const stepSchema = z
+export const stepSchema = z
   .record(z.string(), z.unknown(), {
     error: (i) => `Step must be a mapping with one key, the step kind (${STEP_KINDS.join(', ')}), got ${describeValue(i.input)}`,
   })

@@ -52,8 +52,17 @@ export type Step =
       readonly offset: number;
       /** undefined: to the end of the region. */
       readonly size: number | undefined;
+      /** The return value the call must give: a number, or an errno name for -errno. */
+      readonly returns?: number | string;
     }
-  | { readonly kind: 'prctl'; readonly proc: string; readonly option: PrctlOption; readonly arg: number }
+  | {
+      readonly kind: 'prctl';
+      readonly proc: string;
+      readonly option: PrctlOption;
+      readonly arg: number;
+      /** The return value the call must give: a number (PR_GET_MEMORY_MERGE's 0 or 1), or an errno name. */
+      readonly returns?: number | string;
+    }
   | { readonly kind: 'fork'; readonly proc: string; readonly child: string }
   | { readonly kind: 'exec'; readonly proc: string; readonly comm: string }
   | { readonly kind: 'munmap'; readonly proc: string; readonly region: string }

@@ -5,7 +5,7 @@ import { ksmRunStore } from '../ksm/run.ts';
 import { removeAllStableNodes } from '../ksm/stable_tree.ts';
 import { KSM_DEFAULTS } from '../ksm/constants.ts';
 import { type Attribute, type AttributeGroup, attributeGroup } from './attribute.ts';
-import { kstrtobool, kstrtoint, kstrtoul, kstrtouint, sysfsStreq } from './kstrto.ts';
+import { kstrtobool, kstrtoint, kstrtoul, kstrtoull, kstrtouint, sysfsStreq } from './kstrto.ts';
 
 /**
  * /sys/kernel/mm/ksm: every file of Linux 6.18, its text and its store rules.
@@ -24,13 +24,15 @@ export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
       return 0;
     },
   });
-  const ulongKnob = (name: string, get: () => number, set: (v: number) => void, min = 0): Attribute => ({
+  // `bits` 32: the store parses an unsigned long into an unsigned int variable, which keeps
+  // its low 32 bits (advisor_max_cpu: writing 4294967297 shows 1 on Linux 6.18).
+  const ulongKnob = (name: string, get: () => number, set: (v: number) => void, min = 0, bits = 64): Attribute => ({
     name,
     show: () => `${get()}\n`,
     store: (s) => {
-      const v = kstrtoul(s);
-      if (v < 0 || v < min) return -EINVAL;
-      set(v);
+      const v = kstrtoull(s);
+      if (typeof v === 'number' || v < BigInt(min)) return -EINVAL;
+      set(Number(BigInt.asUintN(bits, v)));
       return 0;
     },
   });
@@ -136,7 +138,7 @@ export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
         return 0;
       },
     },
-    ulongKnob('advisor_max_cpu', () => ksm.advisorMaxCpu, (v) => { ksm.advisorMaxCpu = v; }),
+    ulongKnob('advisor_max_cpu', () => ksm.advisorMaxCpu, (v) => { ksm.advisorMaxCpu = v; }, 0, 32),
     ulongKnob('advisor_min_pages_to_scan', () => ksm.advisorMinPagesToScan, (v) => { ksm.advisorMinPagesToScan = v; }),
     ulongKnob('advisor_max_pages_to_scan', () => ksm.advisorMaxPagesToScan, (v) => { ksm.advisorMaxPagesToScan = v; }),
     ulongKnob('advisor_target_scan_time', () => ksm.advisorTargetScanTime, (v) => { ksm.advisorTargetScanTime = v; }, 1),

@@ -54,17 +54,26 @@ export function kstrtoint(s: string): { value: number } | { err: number } {
   return { value: Number(neg ? -v : v) };
 }
 
-/** @linux lib/kstrtox.c kstrtobool: y/Y/1/on → true, n/N/0/off → false, judged by the first characters. */
+/**
+ * Reads a boolean from its first character: y/Y/t/T/1 true, n/N/f/F/0 false, o/O followed by
+ * n/N (on) true or f/F (off) false; anything else -EINVAL. Only those characters count, so
+ * "yes", "nope", "10" and "of" are accepted too, as Linux 6.18 does ('t' and 'f' since
+ * Linux 6.0).
+ * @linux lib/kstrtox.c kstrtobool: y/Y/t/T/1 true, n/N/f/F/0 false, on/off; the first characters only.
+ */
 export function kstrtobool(s: string): boolean | number {
-  const c0 = s[0];
-  if (c0 === 'y' || c0 === 'Y' || c0 === '1') return true;
-  if (c0 === 'n' || c0 === 'N' || c0 === '0') return false;
-  if (c0 === 'o' || c0 === 'O') {
-    const c1 = s[1];
-    if (c1 === 'n' || c1 === 'N') return true;
-    if (c1 === 'f' || c1 === 'F') return false;
+  switch (s[0]) {
+    case 'y': case 'Y': case 't': case 'T': case '1':
+      return true;
+    case 'n': case 'N': case 'f': case 'F': case '0':
+      return false;
+    case 'o': case 'O':
+      if (s[1] === 'n' || s[1] === 'N') return true;
+      if (s[1] === 'f' || s[1] === 'F') return false;
+      return -EINVAL;
+    default:
+      return -EINVAL;
   }
-  return -EINVAL;
 }
 
 /** @linux lib/string.c sysfs_streq: equal, ignoring one trailing newline on either side. */

@@ -157,6 +157,31 @@ test('restoreKsm writes run=2 first and run last, so max_page_sharing is accepte
   }
 });
 
+test('restoreKsm retries an EBUSY while a killed process still maps KSM pages, sleeping between tries', () => {
+  const fake = fakeKsm(TUNED);
+  try {
+    const saved = saveKsm(fake.dir, fake.io);
+    fake.set('max_page_sharing', '10');
+    // A process just SIGKILLed keeps its KSM pages mapped until its exit_mmap: run=2 cannot
+    // unmerge them, so max_page_sharing stays EBUSY for the first few tries.
+    let dying = 5;
+    const sleeps: number[] = [];
+    const io: SysfsIo = {
+      read: fake.io.read,
+      write: (path, value) => {
+        if (basename(path) === 'max_page_sharing' && dying-- > 0) return -16;
+        return fake.io.write(path, value);
+      },
+      sleepSync: (ms) => sleeps.push(ms),
+    };
+    assert.deepEqual(restoreKsm(saved, fake.dir, io), []);
+    assert.equal(fake.get('max_page_sharing'), '256');
+    assert.ok(sleeps.length >= 3 && sleeps.every((ms) => ms > 0), `slept ${sleeps.join(',')}`);
+  } finally {
+    fake.remove();
+  }
+});
+
 test('restoreKsm leaves a saved none advisor and its pages_to_scan, switching the advisor off before pages_to_scan', () => {
   const fake = fakeKsm({ ...TUNED, pages_to_scan: '1234' });
   try {

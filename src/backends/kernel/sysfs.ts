@@ -5,6 +5,7 @@
 import { constants as fsConstants, accessSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { basename, join } from 'node:path';
+import { EBUSY } from '../../lib/errno.ts';
 
 export const SYS_MM = '/sys/kernel/mm';
 export const KSM_DIR = `${SYS_MM}/ksm`;
@@ -80,9 +81,23 @@ export interface SysfsIo {
   readonly read: (path: string) => string | undefined;
   /** 0, or -errno as the store returned it. */
   readonly write: (path: string, value: string) => number;
+  /** Blocks the thread for `ms` (restoring also runs from a signal handler, so no await). */
+  readonly sleepSync?: (ms: number) => void;
 }
 
-export const REAL_SYSFS: SysfsIo = { read: readSysfs, write: writeSysfs };
+export const REAL_SYSFS: SysfsIo = {
+  read: readSysfs,
+  write: writeSysfs,
+  sleepSync: (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms),
+};
+
+/**
+ * How long EBUSY refusals are retried: a process just SIGKILLed still maps its KSM pages
+ * until its exit_mmap has run, and max_page_sharing or merge_across_nodes refuse a change
+ * (remove_all_stable_nodes fails) while any KSM page is mapped.
+ */
+const BUSY_RETRY_MS = 3000;
+const BUSY_RETRY_STEP_MS = 20;
 
 /** Reads every writable file of the KSM directory. */
 export function saveKsm(dir = KSM_DIR, io: SysfsIo = REAL_SYSFS): SavedFile[] {
@@ -98,7 +113,8 @@ export function saveKsm(dir = KSM_DIR, io: SysfsIo = REAL_SYSFS): SavedFile[] {
  *   need before they accept a change (EBUSY otherwise);
  * - the advisor off, unless it already is as saved: pages_to_scan refuses writes (EINVAL)
  *   while advisor_mode is scan-time;
- * - every other file whose value differs, each refusal retried once after the others;
+ * - every other file whose value differs, each refusal retried once after the others, and
+ *   an EBUSY for up to BUSY_RETRY_MS while processes just killed finish exiting;
  * - a saved scan-time advisor last: switching to it sets pages_to_scan to
  *   advisor_min_pages_to_scan, so that file briefly holds the saved pages_to_scan (the only
  *   way to give a scan-time advisor a chosen pages_to_scan), then its own saved value;
@@ -130,7 +146,13 @@ export function restoreKsm(saved: readonly SavedFile[], dir = KSM_DIR, io: Sysfs
   for (const [file, v] of value) {
     if (file !== 'run' && file !== 'advisor_mode' && now(file) !== v && put(file, v) !== 0) refused.push(file);
   }
-  for (const file of refused) if (now(file) !== value.get(file)) put(file, value.get(file) ?? '');
+  let busy: string[] = [];
+  for (const file of refused) if (now(file) !== value.get(file) && put(file, value.get(file) ?? '') === -EBUSY) busy.push(file);
+  for (let waited = 0; io.sleepSync !== undefined && busy.length > 0 && waited < BUSY_RETRY_MS; waited += BUSY_RETRY_STEP_MS) {
+    io.sleepSync(BUSY_RETRY_STEP_MS);
+    io.write(join(dir, 'run'), '2');
+    busy = busy.filter((file) => put(file, value.get(file) ?? '') === -EBUSY);
+  }
 
   if (advisor !== undefined && !advisorRestored()) {
     const min = value.get('advisor_min_pages_to_scan');

@@ -13,6 +13,7 @@ import { ksmProcessProfit, procKsmStat } from '../../sysfs/proc_ksm.ts';
 import { createSystem, runFor, runFullScans, sysfsRead, sysfsWrite, type System } from '../../system.ts';
 import type { Backend } from '../../scenario/backend.ts';
 import { StepError } from '../../scenario/backend.ts';
+import { describeReturn } from '../../scenario/errno.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
@@ -62,7 +63,7 @@ export class ModelBackend implements Backend {
     });
     for (const [file, value] of scenario.ksm) {
       const err = sysfsWrite(this.sys, `ksm/${file}`, value);
-      if (err !== 0) throw new StepError(`Initial ksm.${file}: writing "${value}" failed with errno ${-err}`);
+      if (err !== 0) throw new StepError(`Initial ksm.${file}: writing "${value}" failed with ${describeReturn(err)}`);
     }
   }
 
@@ -161,7 +162,7 @@ export class ModelBackend implements Backend {
   async prctl(proc: string, option: PrctlOption, arg: number): Promise<number> {
     const p = this.proc(proc);
     const code = option === 'PR_SET_MEMORY_MERGE' ? PR_SET_MEMORY_MERGE : PR_GET_MEMORY_MERGE;
-    return doPrctl(this.system().mmgr, p.task.mm, code, option === 'PR_SET_MEMORY_MERGE' ? arg : 0);
+    return doPrctl(this.system().mmgr, p.task.mm, code, arg);
   }
 
   async fork(proc: string, child: string): Promise<void> {
