@@ -41,6 +41,7 @@ interface BenchIo {
 interface BenchOptions {
   json?: true;
   pages: number;
+  scans: number;
   calibrate?: true;
   dryRun?: true;
   modelOnly?: true;
@@ -53,8 +54,16 @@ export interface BenchResult {
   readonly description: string;
   readonly model_pages_per_cpu_s: number;
   readonly kernel_pages_per_cpu_s: number | null;
-  /** model / kernel; null when the kernel could not be measured. */
+  /** model / kernel over all measured scans; null when the kernel could not be measured. */
   readonly ratio: number | null;
+  /**
+   * The same for the first measured scan alone, and for the scans after it. On all-unique
+   * memory they differ most: the first visit of a page computes its checksum (the model
+   * then keeps it while the page is unchanged, Linux computes it on every visit), the
+   * later ones walk the unstable tree.
+   */
+  readonly first_scan_ratio: number | null;
+  readonly later_scans_ratio: number | null;
   readonly ratio_unavailable?: string;
   readonly pages: number;
   readonly scans: number;
@@ -80,6 +89,7 @@ export function addBenchCommand(program: Command, io: BenchIo): void {
     .description('model vs live-kernel KSM speed (pages visited per CPU-second), or --calibrate the cost model')
     .option('--json', 'print JSON on stdout instead of tables')
     .option('--pages <n>', 'pages of the all-unique and duplicate-heavy workloads', parsePages, 65536)
+    .option('--scans <n>', 'measured full scans per workload (the first one is also reported alone)', parseScans, 10)
     .option('--calibrate', "measure the live ksmd's CPU cost per event and fit src/ksm/cost.ts's constants")
     .option('--dry-run', `with --calibrate: print the fitted constants without writing ${CALIBRATION_FILE}`)
     .option('--model-only', 'do not touch the live kernel (the ratio is then unavailable)')
@@ -136,7 +146,7 @@ async function bench(opts: BenchOptions, io: BenchIo): Promise<void> {
   const known = { reason: kernelPrecheck(opts) };
   const results: BenchResult[] = [];
   const warmUps = benchWorkloads(WARMUP_PAGES);
-  for (const [i, w] of benchWorkloads(opts.pages).entries()) {
+  for (const [i, w] of benchWorkloads(opts.pages, opts.scans).entries()) {
     // The same workload, small, on a machine of its own, right before: warming up on another
     // kind of workload leaves V8 with code tuned to that one (measured: a first all-unique
     // scan 2 at 1.7 us/visit after a duplicate-heavy warm-up, 0.6 us after its own).
@@ -189,6 +199,8 @@ function benchResult(
       ...base,
       kernel_pages_per_cpu_s: null,
       ratio: null,
+      first_scan_ratio: null,
+      later_scans_ratio: null,
       ratio_unavailable: k.unavailable ?? 'the kernel was not measured',
       kernel_pages_scanned: null,
       kernel_cpu_s: null,
@@ -201,10 +213,21 @@ function benchResult(
   const kCpu = sum(k.run.scans.map((s) => s.cpuS));
   const kPerS = kCpu > 0 ? kScanned / kCpu : Number.POSITIVE_INFINITY;
   const diffs = compareCounters(model.counters, k.run.counters);
+  // Pages per CPU-second of scans [from, to) on each side, and their ratio.
+  const part = (from: number, to: number): number | null => {
+    const ms = model.scans.slice(from, to);
+    const ks = k.run!.scans.slice(from, to);
+    const mc = sum(ms.map((s) => s.cpuS));
+    const kc = sum(ks.map((s) => s.cpuS));
+    if (ms.length === 0 || mc <= 0 || kc <= 0) return null;
+    return round((sum(ms.map((s) => s.pagesScanned)) / mc) / (sum(ks.map((s) => s.pagesScanned)) / kc), 3);
+  };
   return {
     ...base,
     kernel_pages_per_cpu_s: Number.isFinite(kPerS) ? Math.round(kPerS) : null,
     ratio: Number.isFinite(kPerS) ? round(mPerS / kPerS, 3) : null,
+    first_scan_ratio: part(0, 1),
+    later_scans_ratio: part(1, model.scans.length),
     ...(Number.isFinite(kPerS) ? {} : { ratio_unavailable: 'ksmd used less than one clock tick; use more --pages' }),
     kernel_pages_scanned: kScanned,
     kernel_cpu_s: round(kCpu, 3),
@@ -237,7 +260,7 @@ function fmt(n: number | null | undefined): string {
 }
 
 function renderBench(results: readonly BenchResult[], calibrated: boolean): string {
-  const head = ['workload', 'pages × scans', 'model pages/CPU-s', 'kernel pages/CPU-s', 'ratio model/kernel', 'kernel ns/visit', 'model virtual ns/visit'];
+  const head = ['workload', 'pages × scans', 'model pages/CPU-s', 'kernel pages/CPU-s', 'ratio model/kernel', 'first scan', 'later scans', 'kernel ns/visit', 'model virtual ns/visit'];
   if (calibrated) head.push('calibrated ns/visit');
   head.push('counters equal');
   const t = new Table({ head, style: { head: [], border: [] } });
@@ -248,6 +271,8 @@ function renderBench(results: readonly BenchResult[], calibrated: boolean): stri
       fmt(r.model_pages_per_cpu_s),
       fmt(r.kernel_pages_per_cpu_s),
       r.ratio === null ? 'n/a' : r.ratio.toFixed(2),
+      r.first_scan_ratio === null ? 'n/a' : r.first_scan_ratio.toFixed(2),
+      r.later_scans_ratio === null ? 'n/a' : r.later_scans_ratio.toFixed(2),
       fmt(r.kernel_ns_per_visit),
       fmt(r.model_virtual_ns_per_visit),
     ];
@@ -423,6 +448,11 @@ function parsePages(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 64 || !Number.isSafeInteger(Number(value))) {
     throw new InvalidArgumentError(`Expected a page count of at least 64, got "${value}".`);
   }
+  return Number(value);
+}
+
+function parseScans(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) throw new InvalidArgumentError(`Expected 1 to 1000 full scans, got "${value}".`);
   return Number(value);
 }
 

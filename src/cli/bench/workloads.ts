@@ -53,21 +53,21 @@ function simple(name: string, description: string, pages: number, pattern: Patte
   return { name, description, ops, ramBytes: ram(pages) };
 }
 
-/** all-unique: `pages` pages of random content in one process, smart_scan off, 3 full scans. */
-export function allUnique(pages: number): Workload {
-  return simple('all-unique', 'random pages, one process, smart_scan 0, 3 full scans', pages, RANDOM, 1, 3);
+/** all-unique: `pages` pages of random content in one process, smart_scan off, `scans` full scans. */
+export function allUnique(pages: number, scans = 3): Workload {
+  return simple('all-unique', `random pages, one process, smart_scan 0, ${scans} full scans`, pages, RANDOM, 1, scans);
 }
 
-/** duplicate-heavy: 64 distinct page contents repeated, in 4 processes, 3 full scans. */
-export function duplicateHeavy(pages: number): Workload {
-  return simple('duplicate-heavy', 'page-mod period 64, 4 processes, smart_scan 0, 3 full scans', pages, PAGE_MOD_64, 4, 3);
+/** duplicate-heavy: 64 distinct page contents repeated, in 4 processes, `scans` full scans. */
+export function duplicateHeavy(pages: number, scans = 3): Workload {
+  return simple('duplicate-heavy', `page-mod period 64, 4 processes, smart_scan 0, ${scans} full scans`, pages, PAGE_MOD_64, 4, scans);
 }
 
 /**
  * fork-heavy: a parent with pages/16 pages (16 MiB by default) of 64 distinct contents is
  * merged (2 unmeasured scans), forked 8 times, and the 9 processes are scanned 3 times.
  */
-export function forkHeavy(pages: number): Workload {
+export function forkHeavy(pages: number, scans = 3): Workload {
   const parentPages = Math.max(64, Math.floor(pages / 16));
   const ops: Op[] = [
     { op: 'spawn', proc: 'parent' },
@@ -76,18 +76,18 @@ export function forkHeavy(pages: number): Workload {
     { op: 'scan', n: 2, measured: false },
   ];
   for (let i = 0; i < 8; i++) ops.push({ op: 'fork', proc: 'parent', child: `child${i}` });
-  ops.push({ op: 'scan', n: 3, measured: true });
+  ops.push({ op: 'scan', n: scans, measured: true });
   return {
     name: 'fork-heavy',
-    description: `${parentPages} merged pages (page-mod 64) forked 8 times, 3 full scans of the 9 processes`,
+    description: `${parentPages} merged pages (page-mod 64) forked 8 times, ${scans} full scans of the 9 processes`,
     ops,
     ramBytes: ram(parentPages * 9),
   };
 }
 
 /** The three workloads of `samepage bench`. */
-export function benchWorkloads(pages: number): Workload[] {
-  return [allUnique(pages), duplicateHeavy(pages), forkHeavy(pages)];
+export function benchWorkloads(pages: number, scans = 3): Workload[] {
+  return [allUnique(pages, scans), duplicateHeavy(pages, scans), forkHeavy(pages, scans)];
 }
 
 /**
