@@ -54,8 +54,10 @@ export function createSystem(opts: SystemOptions): System {
   };
   const clock = new VirtualClock();
   const events = new EventQueue(clock);
-  const contents = new ContentStore(ops);
-  const frames = new PageFrames(Math.floor(opts.ram / PAGE_SIZE) + 1, opts.numaNodes ?? 1, contents);
+  const nrFrames = Math.floor(opts.ram / PAGE_SIZE) + 1;
+  // Every content is held by a frame, or by a fill's cache for a moment: a few more at most.
+  const contents = new ContentStore(ops, nrFrames + 1024);
+  const frames = new PageFrames(nrFrames, opts.numaNodes ?? 1, contents);
   const mmgr = new MemoryManager(frames, contents);
   const ksm = new Ksm(mmgr, events, opts.cost ?? DEFAULT_COST);
   const ksmd = new Ksmd(ksm);

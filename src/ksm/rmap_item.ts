@@ -34,7 +34,7 @@ export const N_TREE_GEN_HI = 7;
 
 /** Rows the table has at least; it starts at the size hint (at most MAX_INITIAL_ROWS) and grows by half. */
 const INITIAL_ROWS = 1024;
-const MAX_INITIAL_ROWS = 1 << 22;
+const MAX_INITIAL_ROWS = 1 << 16;
 
 /**
  * Every rmap_item of one scanner, and the heads of its lists. The kernel keeps the flags in
@@ -89,8 +89,9 @@ export class RmapItems implements RbStore<RmapItem> {
 
   constructor(sizeHint: number) {
     this.sizeHint = Math.max(INITIAL_ROWS, sizeHint);
-    // Sized for the machine at once (up to 4 Mi rows): growing by copying every column costs
-    // a first full scan ~100 ns per page, and untouched rows cost no resident memory.
+    // Sized for the machine at once up to 64 Ki rows (4.5 MiB): growing by copying every
+    // column costs a first full scan of a small machine ~100 ns per page. Past that the
+    // table grows by half, so a scanner with few items (KSM+, often) stays small.
     this.capacity = Math.min(this.sizeHint, MAX_INITIAL_ROWS);
     this.rmapList = new Int32Array(this.capacity);
     this.mmIndex = new Int32Array(this.capacity);

@@ -52,8 +52,12 @@ export class ContentStore {
 
   private readonly ops: PageOps;
 
-  constructor(ops: PageOps) {
+  /** Contents the owner expects at most (its frames): growth stops there before going past. */
+  private readonly sizeHint: number;
+
+  constructor(ops: PageOps, sizeHint = 0) {
     this.ops = ops;
+    this.sizeHint = sizeHint;
     this.kernel = compilePageKernel();
     const zero = this.alloc();
     this.bufferOf(zero).fill(0, this.offsetOf(zero), this.offsetOf(zero) + PAGE_SIZE);
@@ -201,8 +205,11 @@ export class ContentStore {
     return id;
   }
 
+  /** By half, but not past the size hint unless the arrays are already there. */
   private grow(): void {
-    const n = this.refs.length * 2;
+    const have = this.refs.length;
+    let n = Math.ceil(have * 1.5);
+    if (have < this.sizeHint && n > this.sizeHint) n = this.sizeHint;
     const refs = new Int32Array(n);
     refs.set(this.refs);
     this.refs = refs;
