@@ -39,10 +39,14 @@ export interface LiveOptions {
   readonly chunkBytes?: number;
 }
 
-/** Runs of present anonymous pages: pages [start, start + pages * 4096). */
+/**
+ * Runs of present anonymous pages: pages [start, start + pages * 4096), with the frame of
+ * each (0 when pagemap hides frame numbers, without CAP_SYS_ADMIN).
+ */
 export interface PageRun {
   readonly start: number;
   readonly pages: number;
+  readonly frames: number[];
 }
 
 /**
@@ -95,7 +99,7 @@ export class LiveReader {
     // Its own ArrayBuffer, so the 32-bit view below is aligned.
     const buf = Buffer.from(new ArrayBuffer(PAGEMAP_BATCH * 8));
     const words = new Uint32Array(buf.buffer);
-    const runs: { start: number; pages: number }[] = [];
+    const runs: { start: number; pages: number; frames: number[] }[] = [];
     let zero = 0;
     let swapped = 0;
     try {
@@ -113,15 +117,20 @@ export class LiveReader {
               continue;
             }
             if ((hi & PM_FILE_HI) !== 0) continue;
+            const pfn = (hi & PM_PFN_HI_MASK) * 2 ** 32 + words[2 * i]!;
             // Only a page not exclusively ours can be the zero page: look its frame up.
-            if ((hi & PM_MMAP_EXCLUSIVE_HI) === 0 && this.isZeroPage((hi & PM_PFN_HI_MASK) * 2 ** 32 + words[2 * i]!)) {
+            if ((hi & PM_MMAP_EXCLUSIVE_HI) === 0 && this.isZeroPage(pfn)) {
               zero++;
               continue;
             }
             const addr = (vpn + i) * PAGE_SIZE;
             const last = runs.at(-1);
-            if (last !== undefined && last.start + last.pages * PAGE_SIZE === addr) last.pages++;
-            else runs.push({ start: addr, pages: 1 });
+            if (last !== undefined && last.start + last.pages * PAGE_SIZE === addr) {
+              last.pages++;
+              last.frames.push(pfn);
+            } else {
+              runs.push({ start: addr, pages: 1, frames: [pfn] });
+            }
           }
           vpn += got;
         }
@@ -210,7 +219,13 @@ export class LiveProcess implements PageSource {
         const want = Math.min(left, chunkPages);
         const got = readFully(fd, buf, want * PAGE_SIZE, addr) / PAGE_SIZE;
         const whole = Math.floor(got);
-        for (let i = 0; i < whole; i++) yield { owner: this.owner, address: addr + i * PAGE_SIZE, buffer: buf, offset: i * PAGE_SIZE };
+        const first = run.pages - left;
+        for (let i = 0; i < whole; i++) {
+          const pfn = run.frames[first + i]!;
+          const address = addr + i * PAGE_SIZE;
+          const offset = i * PAGE_SIZE;
+          yield pfn === 0 ? { owner: this.owner, address, buffer: buf, offset } : { owner: this.owner, address, buffer: buf, offset, frame: pfn };
+        }
         if (whole === want) {
           addr += want * PAGE_SIZE;
           left -= want;

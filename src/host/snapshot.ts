@@ -13,6 +13,8 @@
  *          B. contents: per content, MD5 (16) | u16 period (period-N, else 0) | u8 class
  *             (0 other, 1 zero, 2 ones, 3 period-N) | u8 0
  *          C. pages of each process in turn: u32 address low | u32 address high | u32 content
+ *             | u32 frame (version 2: 1.. numbers the physical frames in order of first sight,
+ *             so pages of one frame, such as a forked child's, are known as one; 0 unknown)
  *          D. metadata, UTF-8 JSON (SnapshotMeta)
  *          trailer: u64 length of A | u64 contents | u64 length of C | u64 length of D
  * The body is written as it is read, the header last, into a temporary file renamed into
@@ -28,11 +30,13 @@ import type { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
 import { classifyPage, type PageClass } from '../stats/page_class.ts';
 
 export const SNAPSHOT_MAGIC = 'SPSNAP\r\n';
-export const SNAPSHOT_VERSION = 1;
+/** Written now; version 1 (no frames) is still read. */
+export const SNAPSHOT_VERSION = 2;
 const HEADER_BYTES = 64;
 const TRAILER_BYTES = 32;
 const CONTENT_ENTRY = 20;
-const PAGE_ENTRY = 12;
+/** Bytes of a page entry, by version. */
+const PAGE_ENTRY: Readonly<Record<number, number>> = { 1: 12, 2: 16 };
 /** Contents per compressed block: 1 MiB of pages, so one page can be read without the rest. */
 export const BLOCK_PAGES = 256;
 const FLAG_HASHES_ONLY = 1;
@@ -53,7 +57,7 @@ export interface SnapshotProcessInput {
   readonly vmas: readonly SnapshotVma[];
   readonly zeroPages?: number;
   readonly swappedPages?: number;
-  pages(): Iterable<{ readonly address: number; readonly buffer: Uint8Array; readonly offset: number }>;
+  pages(): Iterable<{ readonly address: number; readonly buffer: Uint8Array; readonly offset: number; readonly frame?: number }>;
 }
 
 /** The JSON part of the file. */
@@ -70,13 +74,17 @@ interface SnapshotMeta {
   }[];
 }
 
-/** One process of a snapshot: page i is at addresses[i] and holds content contents[i]. */
+/**
+ * One process of a snapshot: page i is at addresses[i], holds content contents[i] and is in
+ * frame frames[i] (0: unknown, its own frame).
+ */
 export interface SnapshotProcess {
   readonly pid: number;
   readonly comm: string;
   readonly vmas: readonly SnapshotVma[];
   readonly addresses: Float64Array;
   readonly contents: Uint32Array;
+  readonly frames: Uint32Array;
   /** Zero-page mappings and swapped-out pages seen but not stored. */
   readonly zeroPages: number;
   readonly swappedPages: number;
@@ -154,6 +162,8 @@ export function writeSnapshot(file: string, processes: Iterable<SnapshotProcessI
     };
     const pageTables: Buffer[] = [];
     const meta: SnapshotMeta['processes'][number][] = [];
+    /** Physical frame -> its number in the file (1..), in order of first sight. */
+    const frameIndex = new Map<number, number>();
     let pages = 0;
     const scratch = new Int32Array(PAGE_SIZE);
     for (const p of processes) {
@@ -171,12 +181,17 @@ export function writeSnapshot(file: string, processes: Iterable<SnapshotProcessI
             if (++inBlock === BLOCK_PAGES) flush();
           }
         }
-        entries.push(page.address % 2 ** 32, Math.floor(page.address / 2 ** 32), id);
+        let frame = 0;
+        if (page.frame !== undefined) {
+          frame = frameIndex.get(page.frame) ?? frameIndex.size + 1;
+          frameIndex.set(page.frame, frame);
+        }
+        entries.push(page.address % 2 ** 32, Math.floor(page.address / 2 ** 32), id, frame);
         pages++;
         opts.onPage?.();
       }
       pageTables.push(Buffer.from(Uint32Array.from(entries).buffer));
-      meta.push({ pid: p.pid, comm: p.comm, vmas: p.vmas.map(({ start, end, perms, offset, path }) => ({ start, end, perms, offset, path })), pageCount: entries.length / 3, zeroPages: p.zeroPages ?? 0, swappedPages: p.swappedPages ?? 0 });
+      meta.push({ pid: p.pid, comm: p.comm, vmas: p.vmas.map(({ start, end, perms, offset, path }) => ({ start, end, perms, offset, path })), pageCount: entries.length / 4, zeroPages: p.zeroPages ?? 0, swappedPages: p.swappedPages ?? 0 });
     }
     flush();
     for (const t of table) body.write(t);
@@ -239,7 +254,7 @@ export function readSnapshot(file: string): ReadSnapshotResult {
     return bad('it does not start with the snapshot magic (not a samepage snapshot)');
   }
   const version = data.readUInt32LE(8);
-  if (version !== SNAPSHOT_VERSION) return bad(`version ${version} is not supported (this samepage reads version ${SNAPSHOT_VERSION})`);
+  if (PAGE_ENTRY[version] === undefined) return bad(`version ${version} is not supported (this samepage reads versions ${Object.keys(PAGE_ENTRY).join(' and ')})`);
   const flags = data.readUInt32LE(12);
   const bodyLen = Number(data.readBigUInt64LE(16));
   const actual = data.length - HEADER_BYTES;
@@ -281,20 +296,24 @@ function parseBody(body: Buffer, version: number, hashesOnly: boolean): Snapshot
 
   const processes: SnapshotProcess[] = [];
   let off = 0;
+  const entryBytes = PAGE_ENTRY[version]!;
+  const stride = entryBytes / 4;
   for (const p of meta.processes) {
     const n = p.pageCount;
-    if (off + n * PAGE_ENTRY > pageTables.length) throw new Error(`the page table of process ${p.pid} is cut short`);
-    const words = new Uint32Array(Uint8Array.from(pageTables.subarray(off, off + n * PAGE_ENTRY)).buffer);
+    if (off + n * entryBytes > pageTables.length) throw new Error(`the page table of process ${p.pid} is cut short`);
+    const words = new Uint32Array(Uint8Array.from(pageTables.subarray(off, off + n * entryBytes)).buffer);
     const addresses = new Float64Array(n);
     const contents = new Uint32Array(n);
+    const frames = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
-      addresses[i] = words[3 * i]! + words[3 * i + 1]! * 2 ** 32;
-      const c = words[3 * i + 2]!;
+      addresses[i] = words[stride * i]! + words[stride * i + 1]! * 2 ** 32;
+      const c = words[stride * i + 2]!;
       if (c >= contentCount) throw new Error(`process ${p.pid} refers to content ${c} of ${contentCount}`);
       contents[i] = c;
+      if (stride > 3) frames[i] = words[stride * i + 3]!;
     }
-    processes.push({ pid: p.pid, comm: p.comm, vmas: p.vmas, addresses, contents, zeroPages: p.zeroPages, swappedPages: p.swappedPages });
-    off += n * PAGE_ENTRY;
+    processes.push({ pid: p.pid, comm: p.comm, vmas: p.vmas, addresses, contents, frames, zeroPages: p.zeroPages, swappedPages: p.swappedPages });
+    off += n * entryBytes;
   }
   if (off !== pageTables.length) throw new Error('its page tables do not match the processes listed');
 
@@ -384,6 +403,9 @@ export function addSnapshotPages(stats: DuplicateStatistics, snap: Snapshot, kee
   for (const p of snap.processes) {
     if (!keep(p)) continue;
     const owner = { pid: p.pid, comm: p.comm };
-    for (const c of p.contents) stats.addFingerprint(owner, snap.md5(c), snap.classOf(c));
+    p.contents.forEach((c, i) => {
+      const frame = p.frames[i]!;
+      stats.addFingerprint(owner, snap.md5(c), snap.classOf(c), frame === 0 ? undefined : frame);
+    });
   }
 }

@@ -1,5 +1,5 @@
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import { MMF_INIT_LEGACY_MASK, MMF_VM_MERGEABLE, PG_anon, PG_anon_exclusive, VM_SHARED, _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL } from './constants.ts';
+import { MMF_INIT_LEGACY_MASK, MMF_VM_MERGEABLE, PG_anon, PG_anon_exclusive, VM_SHARED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL } from './constants.ts';
 import { KernelBug } from './kernel_bug.ts';
 import { MemoryManager, Task } from './memory_manager.ts';
 import { MMAP_BASE, removeVma } from './mmap.ts';
@@ -59,6 +59,34 @@ function copyPageRange(mmgr: MemoryManager, dst: Vma, src: Vma): void {
     }
     dmm.pgtable.set(vpn, pfn, pte);
   }
+}
+
+/**
+ * Maps the anonymous page at `srcAddr` of `src` at `dstAddr` of `dst` too, copy-on-write,
+ * as fork's copy_page_range does for one PTE: both PTEs read-only, the page no longer
+ * AnonExclusive, one more reference and mapping. For loading memory whose pages a live
+ * system already shared this way (a forked child's, seen in a snapshot as one frame).
+ * Returns 0, or -1 when `srcAddr` maps no anonymous page or `dstAddr` is in no VMA.
+ * @linux mm/memory.c copy_present_pte (partial: one PTE, private anonymous pages only)
+ */
+export function shareAnonPage(mmgr: MemoryManager, dst: MmStruct, dstAddr: number, src: MmStruct, srcAddr: number): number {
+  const frames = mmgr.frames;
+  const svpn = srcAddr / PAGE_SIZE;
+  const dvpn = dstAddr / PAGE_SIZE;
+  const pte = src.pgtable.flags(svpn);
+  const pfn = src.pgtable.pfn(svpn);
+  const vma = dst.vmaLookup(dstAddr);
+  if ((pte & _PAGE_PRESENT) === 0 || (pte & _PAGE_SPECIAL) !== 0 || (frames.flags[pfn]! & PG_anon) === 0) return -1;
+  if (vma === undefined || (vma.vmFlags & VM_SHARED) !== 0 || (dst.pgtable.flags(dvpn) & _PAGE_PRESENT) !== 0) return -1;
+  if (vma.anonVma === null) vma.anonVma = mmgr.newAnonVma();
+  frames.getPage(pfn);
+  frames.mapcount[pfn]!++;
+  frames.flags[pfn]! &= ~PG_anon_exclusive;
+  const ro = pte & ~_PAGE_RW;
+  if (ro !== pte) src.pgtable.setFlags(svpn, ro);
+  dst.pgtable.set(dvpn, pfn, ro);
+  dst.rssAnon++;
+  return 0;
 }
 
 /**

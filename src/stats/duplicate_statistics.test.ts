@@ -33,7 +33,7 @@ test('result counts pages, unique pages, duplicate pages and the saving as the t
   assert.equal(r.unique_pages, 2);
   assert.equal(r.duplicate_pages, 8); // 4 ones, 2 zero, 2 r1
   assert.equal(r.saving_pages, 8 - 3); // Σ(count − 1): 8 pages merge into 3
-  assert.deepEqual(r.top[0], { count: 4, md5: md5(ones), class: 'ones' });
+  assert.deepEqual(r.top[0], { count: 4, frames: 4, md5: md5(ones), class: 'ones' });
   assert.deepEqual(r.top.map((g) => g.count), [4, 2, 2]);
   // Ties are ordered by MD5.
   assert.ok(r.top[1]!.md5 < r.top[2]!.md5);
@@ -44,7 +44,7 @@ test('result counts pages, unique pages, duplicate pages and the saving as the t
 test('result limits top to the highest groups and never lists pages without a duplicate', () => {
   const o: PageOwner = { pid: 1, comm: 'x' };
   const r = duplicateStatistics(source(o, [ones, ones, zero, zero, zero, randomBytes(PAGE)]), { top: 1 });
-  assert.deepEqual(r.top, [{ count: 3, md5: md5(zero), class: 'zero' }]);
+  assert.deepEqual(r.top.map(({ frames: _f, ...g }) => g), [{ count: 3, md5: md5(zero), class: 'zero' }]);
   assert.equal(duplicateStatistics(source(o, [randomBytes(PAGE)])).top.length, 0);
 });
 
@@ -90,4 +90,21 @@ test('statisticsJson has exactly the documented keys', () => {
   const r = duplicateStatistics(source({ pid: 1, comm: 'x' }, [zero, zero]));
   const parsed = JSON.parse(statisticsJson(r)) as Record<string, unknown>;
   assert.deepEqual(Object.keys(parsed), ['pages', 'unique_pages', 'duplicate_pages', 'saving_pages', 'top', 'by_process']);
+});
+
+test('pages in one frame (a forked child\'s) count as pages but free nothing when merged', () => {
+  const a: PageOwner = { pid: 1, comm: 'parent' };
+  const b: PageOwner = { pid: 2, comm: 'child' };
+  const s = new DuplicateStatistics();
+  const page = (owner: PageOwner, bytes: Buffer, frame: number): Page => ({ owner, address: frame * PAGE, buffer: bytes, offset: 0, frame });
+  // ones: frames 10 and 11, each mapped by parent and child; zero: one frame in both.
+  for (const p of [page(a, ones, 10), page(a, ones, 11), page(b, ones, 10), page(b, ones, 11), page(a, zero, 20), page(b, zero, 20)]) s.add(p);
+  const r = s.result();
+  assert.equal(r.pages, 6);
+  assert.equal(r.frames, 3);
+  assert.deepEqual(r.top, [{ count: 4, frames: 2, md5: md5(ones), class: 'ones' }]);
+  assert.equal(r.saving_pages, 1); // two frames of ones become one; the shared zero frame frees nothing
+  assert.equal(r.unique_pages, 2);
+  assert.equal(r.duplicate_pages, 4);
+  assert.deepEqual([r.by_process['1']!.saving_pages, r.by_process['2']!.saving_pages], [1, 1]);
 });

@@ -13,6 +13,12 @@
  * (a chance of about n^2 / 2^129 for n pages). Snapshots carry MD5s only: their pages are
  * counted by MD5 (addFingerprint), so one instance counts one kind of source.
  *
+ * Frames. Pages that already share one physical frame (a forked child's, or pages KSM has
+ * merged) free nothing more when merged. Where the source knows each page's frame (live
+ * processes read as root, v2 snapshots, the model), a group also counts its distinct
+ * frames: a content is duplicated when it is held in two frames or more, and merging frees
+ * all but one of them. Without frame numbers every page is its own frame, as in the thesis.
+ *
  * The thesis keeps the groups in a red-black tree and heap-sorts them; a Map and one sort
  * give the same result.
  */
@@ -25,6 +31,8 @@ import type { Page, PageOwner, PageSource } from './page_source.ts';
 /** One line of the listing: a content, how many pages hold it, and what it looks like. */
 export interface GroupEntry {
   readonly count: number;
+  /** Distinct frames holding it (= count when frames are unknown). */
+  readonly frames: number;
   /** MD5 of the content, 32 lowercase hex digits. */
   readonly md5: string;
   readonly class: PageClass;
@@ -33,9 +41,9 @@ export interface GroupEntry {
 /**
  * One process's figures (`by_process`, keyed by pid):
  * - `pages`: its pages counted;
- * - `duplicate_pages`: those of its pages whose content occurs at least twice in the whole
- *   set, in it or in any other process (merging everything could share them);
- * - `saving_pages`: Σ (c − 1) over the contents it holds c ≥ 2 times itself, the pages
+ * - `duplicate_pages`: those of its pages whose content is held in two frames or more in the
+ *   whole set, in it or in any other process (merging everything could share them);
+ * - `saving_pages`: Σ (f − 1) over the contents it holds in f ≥ 2 frames itself, the frames
  *   merging would free if only this process were merged (KSM on it alone).
  */
 export interface ProcessFigures {
@@ -47,16 +55,18 @@ export interface ProcessFigures {
 
 /**
  * The result, in the JSON shape of `samepage stats --json`:
- * - `pages`: every page counted;
- * - `unique_pages`: pages whose content occurs once (groups of count 1);
- * - `duplicate_pages`: pages in groups of count ≥ 2 (so pages = unique + duplicate);
- * - `saving_pages`: Σ (count − 1) over those groups, the pages merging would free (the
- *   thesis's (3311 − 27) for okular);
- * - `top`: the groups of count ≥ 2, highest count first, ties by MD5, at most the number
- *   asked for.
+ * - `pages`: every page counted; `frames`: the distinct frames they are in;
+ * - `unique_pages`: pages whose content is held in one frame (no duplicate);
+ * - `duplicate_pages`: pages whose content is held in two frames or more (so pages =
+ *   unique + duplicate);
+ * - `saving_pages`: Σ (frames − 1) over those contents, the frames merging would free (the
+ *   thesis's (3311 − 27) for okular, where every page is its own frame);
+ * - `top`: the duplicated contents, most pages first, ties by MD5, at most the number asked
+ *   for.
  */
 export interface StatisticsResult {
   readonly pages: number;
+  readonly frames: number;
   readonly unique_pages: number;
   readonly duplicate_pages: number;
   readonly saving_pages: number;
@@ -75,14 +85,20 @@ export interface ResultOptions {
  */
 interface Group {
   count: number;
+  /** Distinct frames (see the module comment). */
+  frames: number;
   /** MD5 digest as a 16-character latin1 string, and the class; once count >= 2. */
   md5: string | undefined;
   cls: PageClass | undefined;
   readonly firstPid: number;
+  readonly firstFrame: number;
   /** Pages of firstPid, while `others` is undefined. */
   firstCount: number;
   /** Pages per pid, once a second process holds the content. */
   others: Map<number, number> | undefined;
+  /** Once a second page arrives: the frames each pid maps. */
+  pidFrames: Map<number, Set<number>> | undefined;
+  allFrames: Set<number> | undefined;
 }
 
 /** Accumulates pages from any number of sources; `result()` may be called at any time. */
@@ -100,6 +116,8 @@ export class DuplicateStatistics {
   /** MD5 keys of the 256 one-byte pages, filled as they are met. */
   private readonly uniformKeys: (string | undefined)[] = new Array<string | undefined>(256);
   private total = 0;
+  /** Stand-in frame numbers for pages whose frame is unknown: each its own frame. */
+  private unknownFrame = -1;
 
   /** Counts one page by its bytes; a content met for the second time gets its MD5 and class. */
   add(page: Page): void {
@@ -109,16 +127,17 @@ export class DuplicateStatistics {
     // are found by one native memcmp of the page against itself shifted by a byte.
     const uniform = bytes.compare(bytes, 1, PAGE_SIZE, 0, PAGE_SIZE - 1) === 0;
     const key = uniform ? `u${bytes[0]!}` : this.kernel.fingerprint(bytes, 0);
+    const frame = page.frame ?? this.unknownFrame--;
     const group = this.groups.get(key);
     if (group === undefined) {
-      this.insert(key, undefined, undefined, page.owner);
+      this.insert(key, undefined, undefined, page.owner, frame);
       return;
     }
     if (group.md5 === undefined) {
       group.md5 = uniform ? this.uniformMd5(bytes) : hash('md5', bytes, 'binary');
       group.cls = classifyPage(page.buffer, page.offset, this.scratch);
     }
-    this.count(group, page.owner);
+    this.count(group, page.owner, frame);
   }
 
   /** The MD5 of a page of one repeated byte, computed once per byte value. */
@@ -133,17 +152,18 @@ export class DuplicateStatistics {
   }
 
   /**
-   * Counts a page known only by its fingerprint (a hashes-only snapshot): `md5` is the
-   * 16-byte digest, `cls` the class of the content.
+   * Counts a page known only by its fingerprint (a snapshot): `md5` is the 16-byte digest,
+   * `cls` the class of the content, `frame` its physical frame when known.
    */
-  addFingerprint(owner: PageOwner, md5: Uint8Array, cls: PageClass): void {
+  addFingerprint(owner: PageOwner, md5: Uint8Array, cls: PageClass, frame?: number): void {
     if (md5.length !== 16) throw new RangeError(`An MD5 digest has 16 bytes, got ${md5.length}`);
     this.sourceKind('md5');
     const digest = Buffer.from(md5.buffer, md5.byteOffset, 16).toString('latin1');
     const key = `m${digest}`;
+    const f = frame ?? this.unknownFrame--;
     const group = this.groups.get(key);
-    if (group !== undefined) this.count(group, owner);
-    else this.insert(key, digest, cls, owner);
+    if (group !== undefined) this.count(group, owner, f);
+    else this.insert(key, digest, cls, owner, f);
   }
 
   /** Counts every page of `source`. */
@@ -161,30 +181,34 @@ export class DuplicateStatistics {
     let duplicate = 0;
     let saving = 0;
     const dups: Group[] = [];
+    let frames = 0;
     const perProcess = new Map<number, { duplicate: number; saving: number }>();
-    const addTo = (pid: number, pages: number): void => {
+    const addTo = (pid: number, pages: number, pidFrames: number): void => {
       const p = perProcess.get(pid) ?? { duplicate: 0, saving: 0 };
       p.duplicate += pages;
-      if (pages >= 2) p.saving += pages - 1;
+      if (pidFrames >= 2) p.saving += pidFrames - 1;
       perProcess.set(pid, p);
     };
     for (const entry of this.groups) {
       const g = entry[1];
-      if (g.count === 1) {
-        unique++;
+      frames += g.frames;
+      if (g.frames === 1) {
+        unique += g.count;
         continue;
       }
       duplicate += g.count;
-      saving += g.count - 1;
+      saving += g.frames - 1;
       dups.push(g);
-      if (g.others === undefined) addTo(g.firstPid, g.firstCount);
-      else for (const [pid, n] of g.others) addTo(pid, n);
+      const framesOf = (pid: number): number => g.pidFrames?.get(pid)?.size ?? 1;
+      if (g.others === undefined) addTo(g.firstPid, g.firstCount, framesOf(g.firstPid));
+      else for (const [pid, n] of g.others) addTo(pid, n, framesOf(pid));
     }
     // Latin1 digests compare code unit by code unit, i.e. byte by byte, as the hex ones do.
     dups.sort((a, b) => b.count - a.count || (a.md5! < b.md5! ? -1 : a.md5! > b.md5! ? 1 : 0));
     const limit = opts.top === undefined ? dups.length : Math.max(0, Math.floor(opts.top));
     const top = dups.slice(0, limit).map((g): GroupEntry => ({
       count: g.count,
+      frames: g.frames,
       md5: Buffer.from(g.md5!, 'latin1').toString('hex'),
       class: g.cls!,
     }));
@@ -193,16 +217,30 @@ export class DuplicateStatistics {
       const p = perProcess.get(pid);
       byProcess[String(pid)] = { comm: o.comm, pages: o.pages, duplicate_pages: p?.duplicate ?? 0, saving_pages: p?.saving ?? 0 };
     }
-    return { pages: this.total, unique_pages: unique, duplicate_pages: duplicate, saving_pages: saving, top, by_process: byProcess };
+    return { pages: this.total, frames, unique_pages: unique, duplicate_pages: duplicate, saving_pages: saving, top, by_process: byProcess };
   }
 
-  private insert(key: bigint | string, md5: string | undefined, cls: PageClass | undefined, owner: PageOwner): void {
-    this.groups.set(key, { count: 1, md5, cls, firstPid: owner.pid, firstCount: 1, others: undefined });
+  private insert(key: bigint | string, md5: string | undefined, cls: PageClass | undefined, owner: PageOwner, frame: number): void {
+    this.groups.set(key, {
+      count: 1, frames: 1, md5, cls, firstPid: owner.pid, firstFrame: frame, firstCount: 1,
+      others: undefined, pidFrames: undefined, allFrames: undefined,
+    });
     this.own(owner);
   }
 
-  private count(g: Group, owner: PageOwner): void {
+  private count(g: Group, owner: PageOwner, frame: number): void {
     g.count++;
+    if (g.allFrames === undefined || g.pidFrames === undefined) {
+      g.allFrames = new Set([g.firstFrame]);
+      g.pidFrames = new Map([[g.firstPid, new Set([g.firstFrame])]]);
+    }
+    if (!g.allFrames.has(frame)) {
+      g.allFrames.add(frame);
+      g.frames++;
+    }
+    const mine = g.pidFrames.get(owner.pid);
+    if (mine === undefined) g.pidFrames.set(owner.pid, new Set([frame]));
+    else mine.add(frame);
     if (g.others === undefined) {
       if (owner.pid === g.firstPid) g.firstCount++;
       else g.others = new Map([[g.firstPid, g.firstCount], [owner.pid, 1]]);

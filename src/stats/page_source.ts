@@ -22,6 +22,11 @@ export interface Page {
   readonly address: number;
   readonly buffer: Uint8Array;
   readonly offset: number;
+  /**
+   * The physical frame holding it, where the source knows it (pages of one frame are one
+   * page of memory: forked, or already merged); undefined: its own frame.
+   */
+  readonly frame?: number;
 }
 
 /** Anything that can list pages. Iterating again may give a fresh reading. */

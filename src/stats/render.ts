@@ -31,8 +31,13 @@ export function renderStatisticsText(r: StatisticsResult, maxBytes?: number): st
   return body + tail;
 }
 
-/** The JSON shape: { pages, unique_pages, duplicate_pages, saving_pages, top, by_process }. */
+/**
+ * The JSON shape of `samepage stats --json`, exactly: { pages, unique_pages, duplicate_pages,
+ * saving_pages, top: [{ count, md5, class }], by_process }. Frame counts, which decide
+ * `saving_pages`, stay out of it: the shape is a contract other tools read.
+ */
 export function statisticsJson(r: StatisticsResult): string {
-  const { pages, unique_pages, duplicate_pages, saving_pages, top, by_process } = r;
+  const { pages, unique_pages, duplicate_pages, saving_pages, by_process } = r;
+  const top = r.top.map(({ count, md5, class: cls }) => ({ count, md5, class: cls }));
   return `${JSON.stringify({ pages, unique_pages, duplicate_pages, saving_pages, top, by_process }, null, 2)}\n`;
 }

@@ -9,8 +9,9 @@
  *   - zero-page PTEs (_PAGE_SPECIAL): they map no private memory, and merging cannot free
  *     them; counting them would inflate the zero group with memory that was never used;
  *   - shmem pages (shared anonymous mappings): page-cache memory, which KSM never merges.
- * A KSM page mapped by n tasks counts n times, as the thesis counts pages of processes; the
- * figures then say how much merging saves (or already saves) over those mappings.
+ * A KSM page mapped by n tasks counts n pages of one frame, as does a page a forked child
+ * still shares: the listing counts pages of processes, as the thesis does, and the saving
+ * counts frames, so it says what merging would still free.
  */
 import { EINVAL } from '../lib/errno.ts';
 import { kernelComm, parseProcessesToScan } from '../lib/processes_to_scan.ts';
@@ -36,7 +37,7 @@ export function modelTaskPages(mmgr: MemoryManager, tasks: readonly Task[]): Pag
             const pfn = mm.pgtable.pfn(vpn);
             if ((mmgr.frames.flags[pfn]! & PG_anon) === 0) continue;
             const id = mmgr.frames.content[pfn]!;
-            yield { owner, address: vpn * PAGE_SIZE, buffer: mmgr.contents.bufferOf(id), offset: mmgr.contents.offsetOf(id) };
+            yield { owner, address: vpn * PAGE_SIZE, buffer: mmgr.contents.bufferOf(id), offset: mmgr.contents.offsetOf(id), frame: pfn };
           }
         }
       }

@@ -7,7 +7,7 @@ import type { Task } from '../../mm/memory_manager.ts';
 import { doMmap, doMunmap } from '../../mm/mmap.ts';
 import type { MmStruct } from '../../mm/mm_struct.ts';
 import { doPrctl } from '../../mm/prctl.ts';
-import { execTask, exitTask, forkTask, spawnTask } from '../../mm/process.ts';
+import { execTask, exitTask, forkTask, shareAnonPage, spawnTask } from '../../mm/process.ts';
 import { fillUser, readUser, writeUser, writeUserPage } from '../../mm/uaccess.ts';
 import { ksmProcessProfit, procKsmStat } from '../../sysfs/proc_ksm.ts';
 import { createSystem, runFor, runFullScans, sysfsRead, sysfsWrite, type System } from '../../system.ts';
@@ -114,6 +114,17 @@ export class ModelBackend implements Backend {
     const mmgr = this.system().mmgr;
     if (writeUserPage(mmgr, p.task.mm, addr, mmgr.contents.retain(content)) !== 0) {
       throw new StepError(`write to ${proc} at 0x${addr.toString(16)} faulted`);
+    }
+  }
+
+  /**
+   * Maps the page at `srcAddr` of `srcProc` at `addr` of `proc` too, copy-on-write, as a
+   * fork would have left it (shareAnonPage).
+   */
+  sharePage(proc: string, addr: number, srcProc: string, srcAddr: number): void {
+    const mmgr = this.system().mmgr;
+    if (shareAnonPage(mmgr, this.proc(proc).task.mm, addr, this.proc(srcProc).task.mm, srcAddr) !== 0) {
+      throw new StepError(`cannot share the page at 0x${srcAddr.toString(16)} of ${srcProc} into ${proc} at 0x${addr.toString(16)}`);
     }
   }
 

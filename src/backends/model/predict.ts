@@ -10,6 +10,9 @@
  *     can merge; its protection is not kept: a read-only mapping is writable in the model,
  *     which KSM's decisions never look at);
  *   - every stored page is written with its bytes; each distinct content is held once;
+ *     pages the snapshot saw in one physical frame (a forked child's, not yet written) are
+ *     one model frame mapped copy-on-write in each, as the fork left them: KSM cannot
+ *     merge what is already shared, so counting them twice would overstate the saving;
  *   - KSM: each process calls PR_SET_MEMORY_MERGE(1), as `samepage kernel exec|enable` would
  *     make it do, and run=1; KSM+: every program name goes into processes_to_scan, run=1.
  * A hashes-only snapshot has no bytes: each distinct content gets stand-in bytes (all-zero
@@ -157,6 +160,8 @@ async function loadSnapshot(backend: ModelBackend, snap: Snapshot, onLoad?: (don
   const total = snap.processes.reduce((n, p) => n + p.addresses.length, 0);
   const ids = new Int32Array(snap.contentCount).fill(-1);
   const scratch = new Uint8Array(PAGE_SIZE);
+  /** Snapshot frame number -> where it was first mapped. */
+  const firstMapping = new Map<number, { proc: string; addr: number }>();
   let done = 0;
   try {
     for (const p of snap.processes) {
@@ -164,6 +169,14 @@ async function loadSnapshot(backend: ModelBackend, snap: Snapshot, onLoad?: (don
       await backend.spawn(name, p.comm);
       mappingsOf(p).forEach((m, i) => backend.mmapAt(name, `map${i}`, m.start, m.end - m.start));
       for (let i = 0; i < p.addresses.length; i++) {
+        const frame = p.frames[i]!;
+        const first = frame === 0 ? undefined : firstMapping.get(frame);
+        if (first !== undefined) {
+          backend.sharePage(name, p.addresses[i]!, first.proc, first.addr);
+          if (++done % 4096 === 0) onLoad?.(done, total);
+          continue;
+        }
+        if (frame !== 0) firstMapping.set(frame, { proc: name, addr: p.addresses[i]! });
         const c = p.contents[i]!;
         if (ids[c] === -1) {
           const bytes = snap.page(c);
