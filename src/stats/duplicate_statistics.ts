@@ -103,18 +103,13 @@ interface Group {
 
 /** Accumulates pages from any number of sources; `result()` may be called at any time. */
 export class DuplicateStatistics {
-  /**
-   * Fingerprint (a bigint of 128 bits) -> group; a page of one repeated byte is keyed by the
-   * string `u` + its byte, a snapshot's page by `m` + its MD5 (latin1).
-   */
+  /** Fingerprint (a bigint of 128 bits) -> group; a snapshot's page by `m` + its MD5 (latin1). */
   private readonly groups = new Map<bigint | string, Group>();
   private readonly kernel = new PageKernel();
   /** Which kind of source this instance counts (see the module comment). */
   private kind: 'bytes' | 'md5' | undefined;
   private readonly owners = new Map<number, { comm: string; pages: number }>();
   private readonly scratch = new Int32Array(PAGE_SIZE);
-  /** MD5 keys of the 256 one-byte pages, filled as they are met. */
-  private readonly uniformKeys: (string | undefined)[] = new Array<string | undefined>(256);
   private total = 0;
   /** Stand-in frame numbers for pages whose frame is unknown: each its own frame. */
   private unknownFrame = -1;
@@ -122,11 +117,7 @@ export class DuplicateStatistics {
   /** Counts one page by its bytes; a content met for the second time gets its MD5 and class. */
   add(page: Page): void {
     this.sourceKind('bytes');
-    const bytes = Buffer.from(page.buffer.buffer, page.buffer.byteOffset + page.offset, PAGE_SIZE);
-    // Pages of one repeated byte (all-zero and all-0xFF lead every listing in the thesis)
-    // are found by one native memcmp of the page against itself shifted by a byte.
-    const uniform = bytes.compare(bytes, 1, PAGE_SIZE, 0, PAGE_SIZE - 1) === 0;
-    const key = uniform ? `u${bytes[0]!}` : this.kernel.fingerprint(bytes, 0);
+    const key = this.kernel.fingerprint(page.buffer, page.offset);
     const frame = page.frame ?? this.unknownFrame--;
     const group = this.groups.get(key);
     if (group === undefined) {
@@ -134,16 +125,10 @@ export class DuplicateStatistics {
       return;
     }
     if (group.md5 === undefined) {
-      group.md5 = uniform ? this.uniformMd5(bytes) : hash('md5', bytes, 'binary');
+      group.md5 = hash('md5', page.buffer.subarray(page.offset, page.offset + PAGE_SIZE), 'binary');
       group.cls = classifyPage(page.buffer, page.offset, this.scratch);
     }
     this.count(group, page.owner, frame);
-  }
-
-  /** The MD5 of a page of one repeated byte, computed once per byte value. */
-  private uniformMd5(bytes: Buffer): string {
-    const b = bytes[0]!;
-    return this.uniformKeys[b] ?? (this.uniformKeys[b] = hash('md5', bytes, 'binary'));
   }
 
   private sourceKind(kind: 'bytes' | 'md5'): void {
