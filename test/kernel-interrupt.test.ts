@@ -17,15 +17,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { holdKernelTestLock, kernelSkipReason, kernelSkipReasonAfterWait, liveAgents, settledKsm, takeKsmLock } from '../src/backends/kernel/testing.ts';
+import { holdKernelTestLockForFile, kernelSkipReasonAfterWait, liveAgents, settledKsm, takeKsmLock } from '../src/backends/kernel/testing.ts';
 import { KSM_DIR, readSysfs, restoreKsm } from '../src/backends/kernel/sysfs.ts';
 import { packageRoot } from '../src/cli/main.ts';
 import { TEST_PAUSE_VARIABLE } from '../src/cli/test_pause.ts';
 import { parseScenario } from '../src/scenario/parse.ts';
 
-const machineSkip = kernelSkipReason(true);
-const releaseTestLock = machineSkip === undefined ? await holdKernelTestLock() : undefined;
-process.on('exit', () => releaseTestLock?.());
+const machineSkip = await holdKernelTestLockForFile();
 // Other KSM users are usually another worktree's run about to finish: give them a minute.
 const skip = machineSkip ?? (await kernelSkipReasonAfterWait());
 if (skip !== undefined) process.stdout.write(`# kernel interrupt tests skipped: ${skip}\n`);

@@ -17,8 +17,7 @@ import { join } from 'node:path';
 import { defaultAgentPath } from '../src/backends/kernel/agent.ts';
 import { KSM_DIR } from '../src/backends/kernel/sysfs.ts';
 import {
-  holdKernelTestLock,
-  kernelSkipReason,
+  holdKernelTestLockForFile,
   kernelSkipReasonAfterWait,
   settledKsm,
   snapshotKsm,
@@ -27,9 +26,7 @@ import {
 } from '../src/backends/kernel/testing.ts';
 import { packageRoot } from '../src/cli/main.ts';
 
-const machineSkip = kernelSkipReason(true);
-const releaseTestLock = machineSkip === undefined ? await holdKernelTestLock() : undefined;
-process.on('exit', () => releaseTestLock?.());
+const machineSkip = await holdKernelTestLockForFile();
 if (machineSkip !== undefined) process.stdout.write(`# kernel refusal tests skipped: ${machineSkip}\n`);
 
 const CLI = join(packageRoot(), 'bin', 'samepage.js');

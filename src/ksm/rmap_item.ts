@@ -1,4 +1,5 @@
 import type { RbStore } from '../lib/rbtree.ts';
+import { grownCapacity, resized } from '../lib/typed_arrays.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
 
 /**
@@ -136,16 +137,6 @@ export class RmapItems implements RbStore<RmapItem> {
     return this.mms[this.mmIndex[item]!]!;
   }
 
-  /** Rows in use (items and list heads), for the model's memory accounting. */
-  rowsInUse(): number {
-    return this.used - 1 - this.freeRows.length;
-  }
-
-  /** Bytes the columns take. */
-  bytes(): number {
-    return this.capacity * BYTES_PER_ROW;
-  }
-
   parent(n: RmapItem): RmapItem {
     return this.node[n * NODE_STRIDE + N_PARENT]!;
   }
@@ -213,10 +204,8 @@ export class RmapItems implements RbStore<RmapItem> {
     return m;
   }
 
-  /** By half, but not past the size hint unless the table is already there. */
   private grow(): void {
-    let n = Math.ceil(this.capacity * 1.5);
-    if (this.capacity < this.sizeHint && n > this.sizeHint) n = this.sizeHint;
+    const n = grownCapacity(this.capacity, this.sizeHint);
     this.capacity = n;
     this.rmapList = resized(this.rmapList, n);
     this.mmIndex = resized(this.mmIndex, n);
@@ -233,14 +222,3 @@ export class RmapItems implements RbStore<RmapItem> {
   }
 }
 
-/** Bytes of one row over all columns. */
-const BYTES_PER_ROW = 4 + 4 + 8 + 4 + 4 + 1 + 1 + 1 + 4 * NODE_STRIDE + 4 + 4 * 2;
-
-type Column = Int32Array | Uint32Array | Uint8Array | Float64Array;
-
-/** A copy of `a` with room for `n` elements. */
-function resized<T extends Column>(a: T, n: number): T {
-  const b = new (a.constructor as new (n: number) => T)(n);
-  b.set(a as never);
-  return b;
-}

@@ -30,13 +30,12 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
   const nid = ksm.getKpfnNid(pfn);
   const root = ksm.rootUnstableTree[nid]!;
   const frames = ksm.mmgr.frames;
-  const contents = ksm.mmgr.contents;
   const items = ksm.items;
   const node = items.node;
   const gen = frames.generation.value;
   const genLo = gen | 0;
   const genHi = Math.floor(gen / 2 ** 32) | 0;
-  const key = contents.prefixKey(frames.content[pfn]!);
+  const key = pageKey(ksm, pfn);
   let parent: RmapItem = NULL_ITEM;
   let dir: RbDir = 'left';
   let cur = root.rbNode;
@@ -50,7 +49,7 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
       if (ksm.checkWalkCache) checkCached(ksm, cur, treePfn, treeKey);
     } else {
       treePfn = getMergeablePage(ksm, cur);
-      treeKey = treePfn < 0 ? 0 : contents.prefixKey(frames.content[treePfn]!);
+      treeKey = pageKey(ksm, treePfn);
       remember(node, at, treePfn, treeKey, genLo, genHi);
     }
     if (treePfn < 0) return null;
@@ -73,11 +72,16 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
   // Walks to come will ask for this item's page: the page being inserted, if the lookup
   // agrees (it does unless the walker and the lookup disagree on what is mergeable).
   const own = getMergeablePage(ksm, item);
-  remember(node, item * NODE_STRIDE, own, own === pfn ? key : own < 0 ? 0 : contents.prefixKey(frames.content[own]!), genLo, genHi);
+  remember(node, item * NODE_STRIDE, own, pageKey(ksm, own), genLo, genHi);
   rbLinkNode(items, item, parent, dir, root);
   rbInsertColor(items, item, root);
   ksm.pagesUnshared++;
   return null;
+}
+
+/** The first 4 bytes of frame `pfn`'s page (memcmp order), or 0 for no page (-1). */
+function pageKey(ksm: Ksm, pfn: number): number {
+  return pfn < 0 ? 0 : ksm.mmgr.contents.prefixKey(ksm.mmgr.frames.content[pfn]!);
 }
 
 /** Stores a walk-cache entry in the node fields at `at`. */
@@ -91,7 +95,7 @@ function remember(node: Int32Array, at: number, pfn: number, key: number, genLo:
 /** The walk cache's proof: a hit must equal what the lookup finds now. */
 function checkCached(ksm: Ksm, item: RmapItem, treePfn: number, treeKey: number): void {
   const pfn = getMergeablePage(ksm, item);
-  const key = pfn < 0 ? 0 : ksm.mmgr.contents.prefixKey(ksm.mmgr.frames.content[pfn]!);
+  const key = pageKey(ksm, pfn);
   if (pfn !== treePfn || key !== treeKey) {
     throw new KernelBug(`unstable-tree walk cache of rmap_item ${item}: cached frame ${treePfn} key ${treeKey}, now ${pfn} key ${key}`);
   }

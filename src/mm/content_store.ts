@@ -1,5 +1,6 @@
 import { ARENA_SHIFT, ARENA_SLOTS, PageArena, compilePageKernel } from '../lib/page_arena.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
+import { grownCapacity, resized } from '../lib/typed_arrays.ts';
 
 /** The two operations on page bytes outside the store (pages being interned); injected so they can be WASM. */
 export interface PageOps {
@@ -118,10 +119,8 @@ export class ContentStore {
    */
   compare(a: number, b: number): number {
     if (a === b) return 0;
-    if ((this.state[a]! & STATE_KEY) === 0) this.cacheKey(a);
-    if ((this.state[b]! & STATE_KEY) === 0) this.cacheKey(b);
-    const a0 = this.key0[a]!;
-    const b0 = this.key0[b]!;
+    const a0 = this.prefixKey(a);
+    const b0 = this.prefixKey(b);
     if (a0 !== b0) return a0 < b0 ? -1 : 1;
     const a1 = this.key1[a]!;
     const b1 = this.key1[b]!;
@@ -205,27 +204,15 @@ export class ContentStore {
     return id;
   }
 
-  /** By half, but not past the size hint unless the arrays are already there. */
   private grow(): void {
-    const have = this.refs.length;
-    let n = Math.ceil(have * 1.5);
-    if (have < this.sizeHint && n > this.sizeHint) n = this.sizeHint;
-    const refs = new Int32Array(n);
-    refs.set(this.refs);
-    this.refs = refs;
-    const sums = new Uint32Array(n);
-    sums.set(this.sums);
-    this.sums = sums;
-    const state = new Uint8Array(n);
-    state.set(this.state);
-    this.state = state;
-    const key0 = new Uint32Array(n);
-    key0.set(this.key0);
-    this.key0 = key0;
-    const key1 = new Uint32Array(n);
-    key1.set(this.key1);
-    this.key1 = key1;
+    const n = grownCapacity(this.refs.length, this.sizeHint);
+    this.refs = resized(this.refs, n);
+    this.sums = resized(this.sums, n);
+    this.state = resized(this.state, n);
+    this.key0 = resized(this.key0, n);
+    this.key1 = resized(this.key1, n);
   }
+
 
   private internId(id: number): void {
     const sum = this.checksum(id);

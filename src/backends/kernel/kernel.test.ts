@@ -14,19 +14,14 @@ import { isAlive } from './procfs.ts';
 import { KSM_DIR, readSysfs } from './sysfs.ts';
 import {
   bareScenario,
-  holdKernelTestLock,
-  kernelSkipReason,
+  holdKernelTestLockForFile,
   kernelSkipReasonAfterWait,
   liveAgents,
   snapshotKsm,
   startKsmOutsider,
 } from './testing.ts';
 
-// The lock is held for the whole file (released when this process exits), so two runs of
-// these tests never interleave their before/after comparisons of the global sysfs.
-const machineSkip = kernelSkipReason(true);
-const releaseTestLock = machineSkip === undefined ? await holdKernelTestLock() : undefined;
-process.on('exit', () => releaseTestLock?.());
+const machineSkip = await holdKernelTestLockForFile();
 // Other KSM users are usually another worktree's run about to finish: give them a minute.
 const skip = machineSkip ?? (await kernelSkipReasonAfterWait());
 if (skip !== undefined) process.stdout.write(`# kernel backend tests skipped: ${skip}\n`);

@@ -94,6 +94,20 @@ export function bareScenario(name: string, ksm: ReadonlyArray<readonly [string, 
 }
 
 /**
+ * For a test file that uses the live KSM: why this machine cannot run it, or undefined,
+ * in which case the kernel tests' lock is taken for the rest of the process (released
+ * when it exits), so two runs never interleave their before/after views of sysfs.
+ */
+export async function holdKernelTestLockForFile(): Promise<string | undefined> {
+  const machineSkip = kernelSkipReason(true);
+  if (machineSkip === undefined) {
+    const release = await holdKernelTestLock();
+    process.on('exit', release);
+  }
+  return machineSkip;
+}
+
+/**
  * Serialises whole test files that use the live KSM across processes (a test runner may run
  * files in parallel), so before/after comparisons of sysfs see no other run's values.
  * Resolves to the release function.

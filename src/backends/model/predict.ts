@@ -147,9 +147,14 @@ function standInPage(snap: Snapshot, index: number, out: Uint8Array): void {
   for (let w = 2; w < PAGE_SIZE / 8; w++) view.setBigUint64(w * 8, splitmix64(seed + BigInt(w)), true);
 }
 
+/** Pages of every process of the snapshot. */
+function snapshotPages(snap: Snapshot): number {
+  return snap.processes.reduce((n, p) => n + p.addresses.length, 0);
+}
+
 /** A scenario shell for the model backend: a machine big enough, no steps. */
 function machineFor(snap: Snapshot, name: string): Scenario {
-  const pages = snap.processes.reduce((n, p) => n + p.addresses.length, 0);
+  const pages = snapshotPages(snap);
   // Room for every page, for copies made when merged pages are written, and slack.
   const frames = pages * 2 + 4096;
   return { version: 1, name, description: undefined, machine: { ram: frames * PAGE_SIZE, numaNodes: 1 }, ksm: [], steps: [], stepLines: [] };
@@ -157,7 +162,7 @@ function machineFor(snap: Snapshot, name: string): Scenario {
 
 /** Loads the snapshot's processes into a started model backend; returns the pages loaded. */
 async function loadSnapshot(backend: ModelBackend, snap: Snapshot, onLoad?: (done: number, total: number) => void): Promise<number> {
-  const total = snap.processes.reduce((n, p) => n + p.addresses.length, 0);
+  const total = snapshotPages(snap);
   const ids = new Int32Array(snap.contentCount).fill(-1);
   const scratch = new Uint8Array(PAGE_SIZE);
   /** Snapshot frame number -> where it was first mapped. */
@@ -169,21 +174,21 @@ async function loadSnapshot(backend: ModelBackend, snap: Snapshot, onLoad?: (don
       await backend.spawn(name, p.comm);
       mappingsOf(p).forEach((m, i) => backend.mmapAt(name, `map${i}`, m.start, m.end - m.start));
       for (let i = 0; i < p.addresses.length; i++) {
+        const addr = p.addresses[i]!;
         const frame = p.frames[i]!;
         const first = frame === 0 ? undefined : firstMapping.get(frame);
         if (first !== undefined) {
-          backend.sharePage(name, p.addresses[i]!, first.proc, first.addr);
-          if (++done % 4096 === 0) onLoad?.(done, total);
-          continue;
+          backend.sharePage(name, addr, first.proc, first.addr);
+        } else {
+          if (frame !== 0) firstMapping.set(frame, { proc: name, addr });
+          const c = p.contents[i]!;
+          if (ids[c] === -1) {
+            const bytes = snap.page(c);
+            if (bytes === undefined) standInPage(snap, c, scratch);
+            ids[c] = backend.internPage(bytes ?? scratch, 0);
+          }
+          backend.writePage(name, addr, ids[c]!);
         }
-        if (frame !== 0) firstMapping.set(frame, { proc: name, addr: p.addresses[i]! });
-        const c = p.contents[i]!;
-        if (ids[c] === -1) {
-          const bytes = snap.page(c);
-          if (bytes === undefined) standInPage(snap, c, scratch);
-          ids[c] = bytes === undefined ? backend.internPage(scratch, 0) : backend.internPage(bytes, 0);
-        }
-        backend.writePage(name, p.addresses[i]!, ids[c]!);
         if (++done % 4096 === 0) onLoad?.(done, total);
       }
     }
