@@ -96,10 +96,6 @@ function pageRange(reg: NRegion, a: number, b: number): { from: number; n: numbe
   return { from, n: 1 + (b % (reg.pages - from)) };
 }
 
-function procLabel(m: Model, p: NProc): string {
-  return `${p.task.pid}(#${m.procs.indexOf(p)})`;
-}
-
 class Spawn implements Cmd {
   check(m: Readonly<Model>): boolean {
     return m.procs.length < MAX_PROCS;
