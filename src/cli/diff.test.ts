@@ -136,6 +136,41 @@ test('diffCommand exits 0 when every file agrees and 1 when one differs, in orde
   });
 });
 
+/** A runner that returns `runs` in turn, and counts its calls. */
+function sequenceRunner(runs: readonly ScenarioDiff[]): { runner: DiffRunner; calls: () => number } {
+  let calls = 0;
+  const runner: DiffRunner = async (scenario: Scenario) => ({ ...runs[Math.min(calls++, runs.length - 1)]!, scenario: scenario.name });
+  return { runner, calls: () => calls };
+}
+
+test('diffCommand --attempts measures a disagreeing file again, agrees only on a run that agrees, and shows the others', async () => {
+  const agree = scenarioDiff(result('kernel', 9), result('model', 9));
+  const lag = scenarioDiff(result('kernel', 8), result('model', 9));
+  await withFiles([scenarioText('one')], async (files) => {
+    // The second run agrees: exit 0, the first run's differences still shown.
+    const later = sequenceRunner([lag, agree]);
+    const text = diffIo();
+    assert.equal(await diffCommand(files, { json: false, seed: 0, attempts: 3, runner: later.runner }, text.io), 0);
+    assert.equal(later.calls(), 2, 'no run after the one that agreed');
+    assert.match(text.out(), /^one \(.*s0\.yaml\): kernel and model agree on kernel run 2\n  kernel run 1 disagreed \(1 difference\):\n/);
+    assert.match(text.out(), /│ merged +│ ksm\/pages_sharing +│ +8 │ +9 │/);
+
+    // Every run disagrees: exit 1 after exactly `attempts` runs, each kept in --json.
+    const never = sequenceRunner([lag]);
+    const json = diffIo();
+    assert.equal(await diffCommand(files, { json: true, seed: 0, attempts: 3, runner: never.runner }, json.io), 1);
+    assert.equal(never.calls(), 3);
+    const file = (JSON.parse(json.out()) as DiffJson).files[0];
+    assert.equal(file?.differences.length, 1);
+    assert.deepEqual(file?.earlierRuns?.map((r) => r.differences.length), [1, 1]);
+
+    // The default is one run, even when it disagrees.
+    const once = sequenceRunner([lag, agree]);
+    assert.equal(await diffCommand(files, { json: false, seed: 0, runner: once.runner }, diffIo().io), 1);
+    assert.equal(once.calls(), 1);
+  });
+});
+
 test('diffCommand refuses an invalid file before running any, naming every problem', async () => {
   await withFiles([scenarioText('fine'), 'version: 1\nname: bad\nsteps:\n  - mmap: { proc: a, region: r, size: 12 }\n'], async (files) => {
     const ran: string[] = [];
@@ -175,6 +210,11 @@ test('samepage diff exits 2 naming the problem for an invalid or missing file, w
   const c = capture();
   assert.equal(await main(['diff', '/nonexistent/samepage-diff.yaml'], c.io), 2);
   assert.match(c.err(), /^samepage: .*\/nonexistent\/samepage-diff\.yaml/);
+  for (const bad of ['0', '-1', 'two']) {
+    const a = capture();
+    assert.equal(await main(['diff', '--attempts', bad, '/nonexistent/samepage-diff.yaml'], a.io), 2, `--attempts ${bad}`);
+    assert.match(a.err(), /attempts.*at least 1/);
+  }
 });
 
 const liveSkip = kernelSkipReason(true);

@@ -4,6 +4,13 @@
  * `pages_to_scan` covering every mergeable page, each batch of ksmd is one full scan and the
  * counters at full-scan boundaries are exact, so the model must match them exactly.
  *
+ * A merge on the live kernel can fail for one pass for reasons no scenario controls (a folio
+ * lock another task holds, a reference held for a moment by a per-CPU LRU batch or a GUP:
+ * ../shared/reference/linux-6.18-ksm.md §2.7), or ksmd can run a pass past a boundary on a
+ * busy machine; the page then lags the model by a scan. `--attempts N` measures a file
+ * that disagrees again, up to N kernel runs in all: it agrees when one run agrees exactly,
+ * and the runs that did not are shown. A model error disagrees on every run.
+ *
  * Exit codes: 0 no difference, 1 some difference, 2 a file is invalid or the kernel backend
  * cannot run here (with its reason).
  */
@@ -50,6 +57,26 @@ export interface ScenarioDiff {
   readonly warnings: readonly string[];
   readonly kernel: RunResult;
   readonly model: RunResult;
+  /** Under --attempts: the earlier runs of this scenario, each of which disagreed. */
+  readonly earlier?: readonly ScenarioDiff[];
+}
+
+/** Whether the two runs agree: no value differs and neither run stopped early. */
+export function agrees(d: ScenarioDiff): boolean {
+  return d.differences.length === 0 && d.kernelError === undefined && d.modelError === undefined;
+}
+
+/**
+ * Up to `attempts` runs of `runner`, stopping at the first that agrees: that run (or the
+ * last), with the disagreeing runs before it as `earlier`.
+ */
+export async function diffAttempts(runner: DiffRunner, scenario: Scenario, attempts: number, opts: DiffOptions = {}): Promise<ScenarioDiff> {
+  const earlier: ScenarioDiff[] = [];
+  for (;;) {
+    const d = await runner(scenario, opts);
+    if (agrees(d) || earlier.length + 1 >= attempts) return earlier.length === 0 ? d : { ...d, earlier };
+    earlier.push(d);
+  }
 }
 
 /**
@@ -125,6 +152,16 @@ export interface DiffFileJson {
   readonly kernelError?: string;
   readonly modelError?: string;
   readonly warnings?: readonly string[];
+  /** Under --attempts: the kernel runs before this one, each of which disagreed. */
+  readonly earlierRuns?: readonly EarlierRunJson[];
+}
+
+/** A disagreeing kernel run that --attempts measured again. */
+export interface EarlierRunJson {
+  readonly differences: DiffFileJson['differences'];
+  readonly kernelError?: string;
+  readonly modelError?: string;
+  readonly warnings?: readonly string[];
 }
 
 /**
@@ -138,38 +175,61 @@ export interface DiffJson {
 }
 
 export function diffJson(file: string, d: ScenarioDiff): DiffFileJson {
+  const { differences, ...stopsAndWarnings } = runJson(d);
   return {
     file,
     scenario: d.scenario,
-    differences: d.differences.map((x) => ({ label: x.label, path: x.path, kernel: x.kernel ?? null, model: x.model ?? null })),
+    differences,
     kernelOk: d.kernelOk,
     modelOk: d.modelOk,
+    ...stopsAndWarnings,
+    ...(d.earlier === undefined ? {} : { earlierRuns: d.earlier.map(runJson) }),
+  };
+}
+
+function runJson(d: ScenarioDiff): EarlierRunJson {
+  return {
+    differences: d.differences.map((x) => ({ label: x.label, path: x.path, kernel: x.kernel ?? null, model: x.model ?? null })),
     ...(d.kernelError === undefined ? {} : { kernelError: d.kernelError }),
     ...(d.modelError === undefined ? {} : { modelError: d.modelError }),
     ...(d.warnings.length === 0 ? {} : { warnings: d.warnings }),
   };
 }
 
-/** A file's result for people: a verdict line, then one table row per differing value. */
+/**
+ * A file's result for people: a verdict line, then one table row per differing value; under
+ * --attempts, each earlier run that disagreed follows, indented.
+ */
 export function renderDiff(file: string, d: ScenarioDiff, color: boolean): string {
   const c = pc.createColors(color);
-  const lines: string[] = [];
   const count = d.differences.length;
   const verdict = count === 0 ? c.green('kernel and model agree') : c.red(`${count} difference${count === 1 ? '' : 's'}`);
-  lines.push(`${c.bold(d.scenario)} (${file}): ${verdict}`);
+  const runs = d.earlier === undefined ? '' : ` on kernel run ${d.earlier.length + 1}`;
+  const lines = [`${c.bold(d.scenario)} (${file}): ${verdict}${runs}`, ...runLines(d, c)];
+  for (const [i, e] of (d.earlier ?? []).entries()) {
+    const n = e.differences.length;
+    lines.push(`  kernel run ${i + 1} disagreed (${n} difference${n === 1 ? '' : 's'}):`);
+    for (const line of runLines(e, c)) lines.push(`    ${line}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** What stopped the runs, the kernel's warnings, and the table of differing values. */
+function runLines(d: ScenarioDiff, c: ReturnType<typeof pc.createColors>): string[] {
+  const lines: string[] = [];
   if (d.kernelError !== undefined) lines.push(`  kernel run stopped: ${d.kernelError}`);
   if (d.modelError !== undefined) lines.push(`  model run stopped: ${d.modelError}`);
   for (const w of d.warnings) lines.push(`  ${c.yellow('kernel warning')}: ${w}`);
-  if (count > 0) {
+  if (d.differences.length > 0) {
     const table = new Table({
       head: ['record', 'counter', 'kernel', 'model'],
       colAligns: ['left', 'left', 'right', 'right'],
-      style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
+      style: { head: c.isColorSupported ? ['cyan'] : [], border: c.isColorSupported ? ['grey'] : [] },
     });
     for (const x of d.differences) table.push([x.label, x.path, show(x.kernel), show(x.model)]);
-    lines.push(table.toString());
+    lines.push(...table.toString().split('\n'));
   }
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
 function show(v: unknown): string {
@@ -195,6 +255,8 @@ export type DiffRunner = (scenario: Scenario, opts: DiffOptions) => Promise<Scen
 export interface DiffCommandOptions {
   readonly json: boolean;
   readonly seed: number;
+  /** Kernel runs of a file at most, until one agrees; default 1. */
+  readonly attempts?: number;
   /** Default diffScenario: the live kernel, then the model. */
   readonly runner?: DiffRunner;
 }
@@ -222,7 +284,7 @@ export async function diffCommand(files: readonly string[], opts: DiffCommandOpt
   for (const { file, scenario } of scenarios) {
     let d: ScenarioDiff;
     try {
-      d = await runner(scenario, { seed: opts.seed });
+      d = await diffAttempts(runner, scenario, opts.attempts ?? 1, { seed: opts.seed });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       if (opts.json) io.stdout.write(`${JSON.stringify({ files: results, stopped: { file, reason } } satisfies DiffJson, null, 2)}\n`);
@@ -253,10 +315,17 @@ export function registerDiff(program: Command, io: DiffCliIo, setExit: (code: nu
       'print { files: [{ file, scenario, differences: [{ label, path, kernel, model }], kernelOk, modelOk }], stopped?: { file, reason } }',
     )
     .option('--seed <n>', 'seed of the model backend', parseDiffSeed, 0)
+    .option(
+      '--attempts <n>',
+      'kernel runs of a file that disagrees, in all: it agrees when one run agrees exactly (a live merge can fail for a pass); the others are shown',
+      parseAttempts,
+      1,
+    )
     .addHelpText('after', '\nExit codes: 0 kernel and model agree, 1 some counter differs, 2 invalid file or kernel backend unavailable.')
-    .action(async (files: string[], opts: { json?: true; seed: number }) => {
+    .action(async (files: string[], opts: { json?: true; seed: number; attempts: number }) => {
       const color = io.stdout === process.stdout && pc.isColorSupported;
-      setExit(await diffCommand(files, { json: opts.json === true, seed: opts.seed }, { stdout: io.stdout, stderr: io.stderr, color }));
+      const run = { json: opts.json === true, seed: opts.seed, attempts: opts.attempts };
+      setExit(await diffCommand(files, run, { stdout: io.stdout, stderr: io.stderr, color }));
     });
 }
 
@@ -265,4 +334,12 @@ function parseDiffSeed(value: string): number {
     throw new InvalidArgumentError(`Expected a non-negative integer, got "${value}".`);
   }
   return Number(value);
+}
+
+function parseAttempts(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`Expected a whole number of runs, at least 1, got "${value}".`);
+  }
+  return n;
 }
