@@ -1,3 +1,4 @@
+import { DOUBLE_FIELD } from '../lib/double_field.ts';
 import { FieldRbStore, RbRoot } from '../lib/rbtree.ts';
 import type { EventQueue } from '../sim/event_queue.ts';
 import type { MemoryManager } from '../mm/memory_manager.ts';
@@ -102,13 +103,14 @@ export class Ksm {
   checkWalkCache = false;
 
   // ---- ksmd ----
-  /** CPU time ksmd has used, in ns, from the cost model. */
-  cpuNs = 0;
+  /** CPU time ksmd has used, in ns, from the cost model (a double: see DOUBLE_FIELD). */
+  cpuNs = DOUBLE_FIELD;
 
   constructor(mmgr: MemoryManager, events: EventQueue, cost: CostModel = DEFAULT_COST) {
     this.mmgr = mmgr;
     this.events = events;
     this.cost = cost;
+    this.cpuNs = 0;
     this.items = new RmapItems(mmgr.frames.nrFrames + 1024);
     this.mmHead = new MmSlot(null, this.items.allocHead());
     this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead.head, seqnr: 0, page: -1 };

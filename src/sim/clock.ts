@@ -1,10 +1,17 @@
+import { DOUBLE_FIELD } from '../lib/double_field.ts';
+
 /**
  * Virtual time. Everything in the model that Linux measures with jiffies or ktime reads
  * this clock; nothing in src/ outside cli/ and backends/kernel reads the host's clock.
  * Time is kept in nanoseconds as a double: exact for integers below 2^53 ns (104 days).
  */
 export class VirtualClock {
-  private nowNs = 0;
+  /** A double from the start (see DOUBLE_FIELD): it passes 2^31 ns 2.1 s after boot. */
+  private nowNs = DOUBLE_FIELD;
+
+  constructor() {
+    this.nowNs = 0;
+  }
 
   /** Nanoseconds since the machine booted. */
   now(): number {
