@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { cpusAllowed, findKsmdPid } from '../src/backends/kernel/ksmd_affinity.ts';
 import { holdKernelTestLockForFile, kernelSkipReasonAfterWait, liveAgents, settledKsm, takeKsmLock } from '../src/backends/kernel/testing.ts';
 import { KSM_DIR, readSysfs, restoreKsm } from '../src/backends/kernel/sysfs.ts';
 import { packageRoot } from '../src/cli/main.ts';
@@ -102,6 +103,12 @@ const BUSY = /Another samepage kernel run|Other processes already use KSM/;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** ksmd's CPU list now (the backend holds ksmd on one CPU during a run). */
+function ksmdCpus(): string | undefined {
+  const pid = findKsmdPid();
+  return pid === undefined ? undefined : cpusAllowed(pid);
+}
+
 /** Agents left alive, after giving SIGKILLed ones a moment to be reaped. */
 async function survivingAgents(): Promise<number[]> {
   for (let i = 0; i < 100; i++) {
@@ -120,6 +127,7 @@ async function runAndCheck(file: string, pauseAt: number, interrupt: Interrupt |
   const deadline = performance.now() + 300_000;
   for (;;) {
     const before = await settledKsm();
+    const ksmdBefore = ksmdCpus();
     const out = await runCli(file, pauseAt, interrupt);
     if (out.code === 2 && BUSY.test(out.stderr) && performance.now() < deadline) {
       await sleep(250);
@@ -138,6 +146,7 @@ async function runAndCheck(file: string, pauseAt: number, interrupt: Interrupt |
     }
     assert.deepEqual(agents, [], `${what}: agents alive after the run\n${out.stderr}`);
     assert.deepEqual(after.text, before.text, `${what}: /sys/kernel/mm/ksm differs from before the run\n${out.stderr}`);
+    assert.equal(ksmdCpus(), ksmdBefore, `${what}: ksmd's CPUs differ from before the run\n${out.stderr}`);
     return out;
   }
 }

@@ -4,10 +4,10 @@
  * `pages_to_scan` covering every mergeable page, each batch of ksmd is one full scan and the
  * counters at full-scan boundaries are exact, so the model must match them exactly.
  *
- * A merge on the live kernel can fail for one pass for reasons no scenario controls (a folio
- * lock another task holds, a reference held for a moment by a per-CPU LRU batch or a GUP:
- * ../shared/reference/linux-6.18-ksm.md §2.7), or ksmd can run a pass past a boundary on a
- * busy machine; the page then lags the model by a scan. `--attempts N` measures a file
+ * A merge on the live kernel can still fail for one pass for reasons no scenario controls (a
+ * folio lock another task holds, a transient reference: ../shared/reference/linux-6.18-ksm.md
+ * §2.7; the kernel backend holds ksmd on one CPU against the commonest, per-CPU LRU batches),
+ * or ksmd can run a pass past a boundary on a busy machine. `--attempts N` measures a file
  * that disagrees again, up to N kernel runs in all: it agrees when one run agrees exactly,
  * and the runs that did not are shown. A model error disagrees on every run.
  *

@@ -1,13 +1,14 @@
 /**
  * Everything the kernel backend must undo, whatever happens: the saved KSM knobs, other
- * /sys/kernel/mm files a scenario wrote, the agents, and the lock that keeps two samepage
- * runs from sharing the global KSM. Cleanup is synchronous, so it also works from a signal
+ * /sys/kernel/mm files a scenario wrote, ksmd's CPUs (ksmd_affinity.ts), the agents, and
+ * the lock that keeps two samepage runs from sharing the global KSM. Cleanup is synchronous, so it also works from a signal
  * handler or the process's `exit` event.
  */
 import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { restoreKsm, restorableValue, saveKsm, writeSysfs, type SavedFile } from './sysfs.ts';
 import { isAlive, readComm } from './procfs.ts';
 import { BackendUnavailable } from './errors.ts';
+import { pinKsmd, restoreKsmd, type KsmdPin } from './ksmd_affinity.ts';
 
 export const LOCK_DIR = existsSync('/run/lock') ? '/run/lock' : '/tmp';
 const LOCK_PATH = `${LOCK_DIR}/samepage-ksm.lock`;
@@ -65,6 +66,7 @@ export interface GuardHooks {
 export class MachineGuard {
   readonly #hooks: GuardHooks;
   #saved: SavedFile[] = [];
+  #ksmdPin: KsmdPin | undefined;
   readonly #others = new Map<string, SavedFile>();
   #locked = false;
   #active = false;
@@ -91,10 +93,16 @@ export class MachineGuard {
     this.#locked = true;
   }
 
-  /** Saves every writable KSM file and arms the cleanup handlers. */
+  /** Saves every writable KSM file, holds ksmd on one CPU, and arms the cleanup handlers. */
   arm(installHandlers: boolean): void {
     this.#saved = saveKsm();
     this.#active = true;
+    const pin = pinKsmd();
+    if (typeof pin === 'string') {
+      this.#hooks.onWarning(`ksmd is not held on one CPU (${pin}): a merge may fail for a pass where the model's does not`);
+    } else {
+      this.#ksmdPin = pin;
+    }
     if (installHandlers) {
       process.on('SIGINT', this.#onSignal);
       process.on('SIGTERM', this.#onSignal);
@@ -120,6 +128,9 @@ export class MachineGuard {
     if (this.#active) {
       this.#active = false;
       const problems = restoreKsm(this.#saved);
+      const ksmd = this.#ksmdPin === undefined ? undefined : restoreKsmd(this.#ksmdPin);
+      this.#ksmdPin = undefined;
+      if (ksmd !== undefined) problems.push(ksmd);
       for (const s of this.#others.values()) {
         const now = readFileSync(s.path, 'utf8');
         if (restorableValue(now) === s.value) continue;

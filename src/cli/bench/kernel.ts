@@ -4,9 +4,10 @@
  * over each measured full scan: utime + stime of /proc/<ksmd>/stat, in clock ticks.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { PAGE_SIZE } from '../../lib/sizes.ts';
 import { createKernelBackend } from '../../backends/kernel/index.ts';
+import { findKsmdPid } from '../../backends/kernel/ksmd_affinity.ts';
 import type { Scenario } from '../../scenario/types.ts';
 import type { Workload } from './workloads.ts';
 
@@ -23,19 +24,6 @@ export interface KernelRun {
   readonly scans: readonly KernelScan[];
   readonly counters: Readonly<Record<string, number>>;
   readonly clkTck: number;
-}
-
-/** The pid of the ksmd kernel thread, found by its comm; undefined without one. */
-export function findKsmdPid(): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'ksmd') return Number(entry);
-    } catch {
-      /* the process went away */
-    }
-  }
-  return undefined;
 }
 
 /** utime + stime of a process in clock ticks (fields 14 and 15 of /proc/PID/stat). */
