@@ -260,10 +260,12 @@ class Generator {
   prctl(): void {
     const p = this.pick(this.#live());
     const arg = this.chance(60) ? 1 : 0;
-    if (arg === 1) {
+    if (arg === 1 && !p.mergeAny) {
+      // Entering MERGE_ANY marks every compatible VMA; asking again while in it does nothing
+      // (ksm_enable_merge_any returns at once), so a VMA madvised out since stays out.
       p.mergeAny = true;
       for (const r of p.regions.values()) if (!r.shared) r.mergeable.fill(true);
-    } else if (p.mergeAny) {
+    } else if (arg === 0 && p.mergeAny) {
       // Leaving MERGE_ANY unmerges and clears VM_MERGEABLE on every VMA, madvised ones too.
       p.mergeAny = false;
       for (const r of p.regions.values()) r.mergeable.fill(false);
