@@ -59,6 +59,17 @@ test('renderDiff says the backends agree, or shows each differing value with ker
   assert.doesNotMatch(two, /\u001b\[/, 'no colour when asked for none');
 });
 
+test('diff does not call runs that stopped early an agreement, even with no value differing', async () => {
+  const kernel = result('kernel', 9, { ok: false, error: 'steps[10].wait: Timed out after 60201 ms waiting for 2 full scans (1 done)' });
+  const model = result('model', 9, { ok: false, error: 'steps[10].wait: no process is registered with KSM' });
+  const d = scenarioDiff(kernel, model);
+  assert.equal(d.differences.length, 0);
+  assert.match(renderDiff('a.yaml', d, false), /^two \(a\.yaml\): no value differs, but a run stopped early\n  kernel run stopped: /);
+  await withFiles([scenarioText('one')], async (files) => {
+    assert.equal(await diffCommand(files, { json: false, seed: 0, runner: fakeRunner({ one: d }, []) }, diffIo().io), 1);
+  });
+});
+
 test('diffJson gives null for a missing value and leaves out empty optional fields', () => {
   const d = scenarioDiff(result('kernel', 9), result('model', 9, { records: [] }));
   assert.deepEqual(diffJson('a.yaml', d), {

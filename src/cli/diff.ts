@@ -11,8 +11,8 @@
  * that disagrees again, up to N kernel runs in all: it agrees when one run agrees exactly,
  * and the runs that did not are shown. A model error disagrees on every run.
  *
- * Exit codes: 0 no difference, 1 some difference, 2 a file is invalid or the kernel backend
- * cannot run here (with its reason).
+ * Exit codes: 0 no difference, 1 some difference or a run that stopped early, 2 a file is
+ * invalid or the kernel backend cannot run here (with its reason).
  */
 import Table from 'cli-table3';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -203,7 +203,12 @@ function runJson(d: ScenarioDiff): EarlierRunJson {
 export function renderDiff(file: string, d: ScenarioDiff, color: boolean): string {
   const c = pc.createColors(color);
   const count = d.differences.length;
-  const verdict = count === 0 ? c.green('kernel and model agree') : c.red(`${count} difference${count === 1 ? '' : 's'}`);
+  const verdict =
+    count > 0
+      ? c.red(`${count} difference${count === 1 ? '' : 's'}`)
+      : agrees(d)
+        ? c.green('kernel and model agree')
+        : c.yellow('no value differs, but a run stopped early');
   const runs = d.earlier === undefined ? '' : ` on kernel run ${d.earlier.length + 1}`;
   const lines = [`${c.bold(d.scenario)} (${file}): ${verdict}${runs}`, ...runLines(d, c)];
   for (const [i, e] of (d.earlier ?? []).entries()) {
@@ -290,7 +295,7 @@ export async function diffCommand(files: readonly string[], opts: DiffCommandOpt
       if (opts.json) io.stdout.write(`${JSON.stringify({ files: results, stopped: { file, reason } } satisfies DiffJson, null, 2)}\n`);
       throw err;
     }
-    differ ||= d.differences.length > 0;
+    differ ||= !agrees(d);
     if (opts.json) results.push(diffJson(file, d));
     else io.stdout.write(renderDiff(file, d, io.color));
   }
@@ -321,7 +326,7 @@ export function registerDiff(program: Command, io: DiffCliIo, setExit: (code: nu
       parseAttempts,
       1,
     )
-    .addHelpText('after', '\nExit codes: 0 kernel and model agree, 1 some counter differs, 2 invalid file or kernel backend unavailable.')
+    .addHelpText('after', '\nExit codes: 0 kernel and model agree, 1 some counter differs or a run stopped early, 2 invalid file or kernel backend unavailable.')
     .action(async (files: string[], opts: { json?: true; seed: number; attempts: number }) => {
       const color = io.stdout === process.stdout && pc.isColorSupported;
       const run = { json: opts.json === true, seed: opts.seed, attempts: opts.attempts };
