@@ -368,12 +368,18 @@ class KernelBackendImpl implements KernelBackend {
     const target = read() + n;
     const timeout = this.#fullScanTimeout(n);
     const begin = performance.now();
+    // The longest time between two readings: what let ksmd run past the boundary, if it did.
+    let lastPoll = begin;
+    let longestGap = 0;
     this.#realRun('1');
     try {
       for (;;) {
         const now = read();
+        const t = performance.now();
+        longestGap = Math.max(longestGap, t - lastPoll);
+        lastPoll = t;
         if (now >= target) break;
-        if (performance.now() - begin > timeout) {
+        if (t - begin > timeout) {
           return `Timed out after ${Math.round(timeout)} ms waiting for ${n} full scans (${n - (target - now)} done)`;
         }
         await sleep(this.#pollMs);
@@ -385,7 +391,8 @@ class KernelBackendImpl implements KernelBackend {
     if (after > target) {
       this.#warn(
         `${PAST_BOUNDARY}: ksmd completed ${after - target} full scan(s) beyond the ${n} waited for before it was held ` +
-          '(the wait polls every few ms; a busy machine, or a sleep_millisecs below 20, makes this likelier)',
+          `(the wait polls every ${this.#pollMs} ms, and the longest gap between two readings was ${Math.round(longestGap)} ms, ` +
+          `${Math.round(performance.now() - lastPoll)} ms from the last reading to the hold; a busy machine, or a sleep_millisecs below 20, makes this likelier)`,
       );
     }
     return undefined;
