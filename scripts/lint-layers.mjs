@@ -7,7 +7,8 @@
  * Scans ROOT/src/**\/*.ts (ROOT defaults to the repository holding this script) for:
  *   - imports that go against the layer order (import, import type, export ... from, import());
  *   - wall-clock time, timers and Math.random outside the layers allowed to touch the machine;
- *   - module-level `let`/`var` (module state: the kernel's globals belong on an instance).
+ *   - module-level `let`/`var` (module state: the kernel's globals belong on an instance);
+ *   - TypeScript's `private`/`protected` members (private members are #names).
  * Prints `file:line: message` per violation and exits 1, or one summary line and exits 0.
  * Plain Node with no dependencies so it runs before anything is built.
  */
@@ -207,7 +208,12 @@ export function lint(root) {
     const isTest = srcRel.endsWith('.test.ts');
 
     if (layer === undefined) {
-      report(0, `not in any layer: put it under one of src/{${Object.keys(DIRECT).filter((l) => l !== 'system').join(',')}}/ or add a layer to scripts/lint-layers.mjs`);
+      report(
+        0,
+        `not in any layer: put it under one of src/{${Object.keys(DIRECT)
+          .filter((l) => l !== 'system')
+          .join(',')}}/ or add a layer to scripts/lint-layers.mjs`,
+      );
     } else {
       for (const pattern of IMPORT_PATTERNS) {
         for (const m of code.matchAll(pattern)) {
@@ -220,7 +226,10 @@ export function lint(root) {
             const testRel = toPosix(relative(testDir, target));
             const inTest = !testRel.startsWith('../') && testRel !== '..';
             if (!(isTest && inTest)) {
-              report(offset, `${layer} imports '${spec}' from outside src/${inTest ? ' (test helpers are for *.test.ts files)' : ''}`);
+              report(
+                offset,
+                `${layer} imports '${spec}' from outside src/${inTest ? ' (test helpers are for *.test.ts files)' : ''}`,
+              );
             }
             continue;
           }
@@ -229,7 +238,10 @@ export function lint(root) {
           const allowed = isTest ? below[layer] : new Set(DIRECT[layer]);
           const ok = allowed.has(targetLayer) || (layer === 'report' && PLAIN_RECORDS.has(targetRel));
           if (!ok) {
-            const why = targetLayer === 'cli' ? 'nothing imports cli' : `${layer} may import ${[...allowed].join(', ') || 'nothing of ours'}${layer === 'report' ? ' and src/scenario/{records,types}.ts' : ''}`;
+            const why =
+              targetLayer === 'cli'
+                ? 'nothing imports cli'
+                : `${layer} may import ${[...allowed].join(', ') || 'nothing of ours'}${layer === 'report' ? ' and src/scenario/{records,types}.ts' : ''}`;
             report(offset, `${layer} must not import ${targetLayer}: '${spec}' (${why})`);
           }
         }
@@ -246,6 +258,17 @@ export function lint(root) {
 
     for (const m of bare.matchAll(/^(?:export\s+)?(let|var)\b/gm)) {
       report(m.index, `module-level ${m[1]} is module state: make it a field of an instance`);
+    }
+
+    // One style of private member: ECMAScript #names, which the runtime enforces too (a
+    // private constructor has no # form, so it stays).
+    const modifiers =
+      /^\s+(private|protected)\s+(?:static\s+|readonly\s+|async\s+|get\s+|set\s+)*(?!constructor\b)[\w$]+\s*[(:=;<!?]/gm;
+    for (const m of bare.matchAll(modifiers)) {
+      report(
+        m.index + m[0].indexOf(m[1]),
+        `TypeScript's \`${m[1]}\` member: use a #name (one style of private member)`,
+      );
     }
   }
   violations.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));

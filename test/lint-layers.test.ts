@@ -35,8 +35,10 @@ function lint(root: string): { status: number | null; lines: string[] } {
 
 const CLEAN: Readonly<Record<string, string>> = {
   'src/lib/util.ts': 'export const one = 1;\n',
-  'src/sim/clock.ts': "import { one } from '../lib/util.ts';\n// Math.random in a comment is not a call\nexport const msg = 'Date.now in a string is fine';\n",
-  'src/mm/page.ts': "import type { one } from '../lib/util.ts';\nexport function f(): void {\n  let local = 0;\n  local++;\n}\n",
+  'src/sim/clock.ts':
+    "import { one } from '../lib/util.ts';\n// Math.random in a comment is not a call\nexport const msg = 'Date.now in a string is fine';\n",
+  'src/mm/page.ts':
+    "import type { one } from '../lib/util.ts';\nexport function f(): void {\n  let local = 0;\n  local++;\n}\n",
   'src/ksm/ksm.ts': "import {\n  f,\n} from '../mm/page.ts';\nexport { f };\n",
   'src/report/table.ts': "import type { RunResult } from '../scenario/records.ts';\n",
   'src/scenario/records.ts': 'export interface RunResult { ok: boolean }\n',
@@ -73,9 +75,13 @@ test('lint-layers reports each kind of violation with file and line', () => {
     'src/ksm/time.ts': 'export function now(): number {\n  return Date.now() + Math.random();\n}\n',
     'src/backends/model/t.ts': 'export const d = `at ${new Date().toISOString()}`;\n',
     // module state.
-    'src/sim/state.ts': 'let counter = 0;\nexport let shared = 1;\nexport function bump(): number { return ++counter + shared; }\n',
+    'src/sim/state.ts':
+      'let counter = 0;\nexport let shared = 1;\nexport function bump(): number { return ++counter + shared; }\n',
     // a file outside every layer.
     'src/stray.ts': 'export {};\n',
+    // TypeScript-private members, where #names are the style; a private constructor is fine.
+    'src/lib/members.ts':
+      'export class A {\n  private constructor() {}\n  private x = 1;\n  protected static readonly y = 2;\n  #z = 3;\n}\n',
   });
   try {
     const { status, lines } = lint(root);
@@ -96,7 +102,9 @@ test('lint-layers reports each kind of violation with file and line', () => {
     has('src/sim/state.ts:1: ', /module-level let/);
     has('src/sim/state.ts:2: ', /module-level let/);
     has('src/stray.ts:1: ', /not in any layer/);
-    assert.match(lines.at(-1) ?? '', /^lint-layers: 10 violations/);
+    has('src/lib/members.ts:3: ', /`private` member: use a #name/);
+    has('src/lib/members.ts:4: ', /`protected` member: use a #name/);
+    assert.match(lines.at(-1) ?? '', /^lint-layers: 12 violations/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -54,17 +54,17 @@ export interface PageRun {
  * close it (and every process it opened) when done.
  */
 export class LiveReader {
-  private readonly warn: (message: string) => void;
-  private readonly chunkBytes: number;
-  private kpageflags: number | undefined | null;
-  private readonly zeroPfn = new Map<number, boolean>();
-  private warnedHiddenPfn = false;
+  readonly #warn: (message: string) => void;
+  readonly #chunkBytes: number;
+  #kpageflags: number | undefined | null;
+  readonly #zeroPfn = new Map<number, boolean>();
+  #warnedHiddenPfn = false;
 
   constructor(opts: LiveOptions = {}) {
-    this.warn = opts.onWarning ?? (() => undefined);
+    this.#warn = opts.onWarning ?? (() => undefined);
     const chunk = opts.chunkBytes ?? DEFAULT_CHUNK;
     if (chunk < PAGE_SIZE || chunk % PAGE_SIZE !== 0) throw new RangeError(`chunkBytes must be a multiple of 4096, got ${chunk}`);
-    this.chunkBytes = chunk;
+    this.#chunkBytes = chunk;
   }
 
   /** Opens and plans one process; undefined (with a warning) if it is gone or unreadable. */
@@ -73,28 +73,28 @@ export class LiveReader {
     try {
       memFd = openSync(`/proc/${pid}/mem`, 'r');
     } catch (e) {
-      this.warn(errorCode(e) === 'ENOENT' ? `No process ${pid} (it may have exited); skipped` : describeProcError(pid, '/proc/PID/mem', e));
+      this.#warn(errorCode(e) === 'ENOENT' ? `No process ${pid} (it may have exited); skipped` : describeProcError(pid, '/proc/PID/mem', e));
       return undefined;
     }
     try {
       const comm = readComm(pid);
       const maps = parseMaps(readFileSync(`/proc/${pid}/maps`, 'utf8'));
       if (comm === undefined) throw Object.assign(new Error('gone'), { code: 'ENOENT' });
-      const plan = this.scanPagemap(pid, maps);
-      return new LiveProcess({ pid, comm }, maps, plan, memFd, this.chunkBytes, this.warn);
+      const plan = this.#scanPagemap(pid, maps);
+      return new LiveProcess({ pid, comm }, maps, plan, memFd, this.#chunkBytes, this.#warn);
     } catch (e) {
       closeSync(memFd);
-      this.warn(describeProcError(pid, 'its maps and pagemap', e));
+      this.#warn(describeProcError(pid, 'its maps and pagemap', e));
       return undefined;
     }
   }
 
   close(): void {
-    if (typeof this.kpageflags === 'number') closeSync(this.kpageflags);
-    this.kpageflags = null;
+    if (typeof this.#kpageflags === 'number') closeSync(this.#kpageflags);
+    this.#kpageflags = null;
   }
 
-  private scanPagemap(pid: number, maps: readonly MapsEntry[]): { runs: PageRun[]; zero: number; swapped: number } {
+  #scanPagemap(pid: number, maps: readonly MapsEntry[]): { runs: PageRun[]; zero: number; swapped: number } {
     const fd = openSync(`/proc/${pid}/pagemap`, 'r');
     // Its own ArrayBuffer, so the 32-bit view below is aligned.
     const buf = Buffer.from(new ArrayBuffer(PAGEMAP_BATCH * 8));
@@ -119,7 +119,7 @@ export class LiveReader {
             if ((hi & PM_FILE_HI) !== 0) continue;
             const pfn = (hi & PM_PFN_HI_MASK) * 2 ** 32 + words[2 * i]!;
             // Only a page not exclusively ours can be the zero page: look its frame up.
-            if ((hi & PM_MMAP_EXCLUSIVE_HI) === 0 && this.isZeroPage(pfn)) {
+            if ((hi & PM_MMAP_EXCLUSIVE_HI) === 0 && this.#isZeroPage(pfn)) {
               zero++;
               continue;
             }
@@ -142,30 +142,30 @@ export class LiveReader {
   }
 
   /** Whether frame `pfn` is the (huge) zero page, by /proc/kpageflags; cached per frame. */
-  private isZeroPage(pfn: number): boolean {
+  #isZeroPage(pfn: number): boolean {
     if (pfn === 0) {
       // Without CAP_SYS_ADMIN pagemap shows no frame numbers: zero-page mappings look like
       // ordinary shared pages and are counted (as zero pages, so they are easy to spot).
-      if (!this.warnedHiddenPfn) this.warn('Page frame numbers are hidden (not root): zero-page mappings cannot be told apart and are counted');
-      this.warnedHiddenPfn = true;
+      if (!this.#warnedHiddenPfn) this.#warn('Page frame numbers are hidden (not root): zero-page mappings cannot be told apart and are counted');
+      this.#warnedHiddenPfn = true;
       return false;
     }
-    const cached = this.zeroPfn.get(pfn);
+    const cached = this.#zeroPfn.get(pfn);
     if (cached !== undefined) return cached;
-    if (this.kpageflags === undefined) {
+    if (this.#kpageflags === undefined) {
       try {
-        this.kpageflags = openSync('/proc/kpageflags', 'r');
+        this.#kpageflags = openSync('/proc/kpageflags', 'r');
       } catch (e) {
-        this.warn(`Cannot read /proc/kpageflags (${errorCode(e) ?? String(e)}): zero-page mappings are counted`);
-        this.kpageflags = null;
+        this.#warn(`Cannot read /proc/kpageflags (${errorCode(e) ?? String(e)}): zero-page mappings are counted`);
+        this.#kpageflags = null;
       }
     }
     let zero = false;
-    if (typeof this.kpageflags === 'number') {
+    if (typeof this.#kpageflags === 'number') {
       const word = Buffer.alloc(8);
-      if (readSync(this.kpageflags, word, 0, 8, pfn * 8) === 8) zero = (word.readUInt32LE(0) & KPF_ZERO_PAGE) !== 0;
+      if (readSync(this.#kpageflags, word, 0, 8, pfn * 8) === 8) zero = (word.readUInt32LE(0) & KPF_ZERO_PAGE) !== 0;
     }
-    this.zeroPfn.set(pfn, zero);
+    this.#zeroPfn.set(pfn, zero);
     return zero;
   }
 }
@@ -183,9 +183,9 @@ export class LiveProcess implements PageSource {
   readonly swappedPages: number;
   /** Pages that were planned but could not be read (unmapped meanwhile, or the process exited). */
   unreadPages = 0;
-  private fd: number | undefined;
-  private readonly chunkBytes: number;
-  private readonly warn: (message: string) => void;
+  #fd: number | undefined;
+  readonly #chunkBytes: number;
+  readonly #warn: (message: string) => void;
 
   constructor(
     owner: PageOwner, maps: readonly MapsEntry[], plan: { runs: PageRun[]; zero: number; swapped: number },
@@ -197,9 +197,9 @@ export class LiveProcess implements PageSource {
     this.pageCount = plan.runs.reduce((n, r) => n + r.pages, 0);
     this.zeroPages = plan.zero;
     this.swappedPages = plan.swapped;
-    this.fd = memFd;
-    this.chunkBytes = chunkBytes;
-    this.warn = warn;
+    this.#fd = memFd;
+    this.#chunkBytes = chunkBytes;
+    this.#warn = warn;
   }
 
   get pid(): number {
@@ -208,10 +208,10 @@ export class LiveProcess implements PageSource {
 
   /** The planned pages' current bytes, one chunk buffer reused for all (see Page). */
   *pages(): Iterable<Page> {
-    const fd = this.fd;
+    const fd = this.#fd;
     if (fd === undefined) throw new Error(`Process ${this.pid} was already closed`);
-    const buf = Buffer.allocUnsafeSlow(this.chunkBytes);
-    const chunkPages = this.chunkBytes / PAGE_SIZE;
+    const buf = Buffer.allocUnsafeSlow(this.#chunkBytes);
+    const chunkPages = this.#chunkBytes / PAGE_SIZE;
     for (const [r, run] of this.runs.entries()) {
       let addr = run.start;
       let left = run.pages;
@@ -234,7 +234,7 @@ export class LiveProcess implements PageSource {
         if (processGone(this.pid)) {
           const rest = left - whole + this.runs.slice(r + 1).reduce((n, x) => n + x.pages, 0);
           this.unreadPages += rest;
-          this.warn(`Process ${this.pid} (${this.owner.comm}) vanished while its memory was read; ${rest} pages not read`);
+          this.#warn(`Process ${this.pid} (${this.owner.comm}) vanished while its memory was read; ${rest} pages not read`);
           return;
         }
         // The page after the last whole one is unreadable now (unmapped since pagemap): skip it.
@@ -243,12 +243,12 @@ export class LiveProcess implements PageSource {
         left -= whole + 1;
       }
     }
-    if (this.unreadPages > 0) this.warn(`Process ${this.pid} (${this.owner.comm}): ${this.unreadPages} pages were unmapped while being read; skipped`);
+    if (this.unreadPages > 0) this.#warn(`Process ${this.pid} (${this.owner.comm}): ${this.unreadPages} pages were unmapped while being read; skipped`);
   }
 
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
   }
 }
 

@@ -92,7 +92,7 @@ export class Ksm {
    * no live node, as a pointer to a freed node would compare unequal to every live one.
    */
   readonly stableNodes = new Map<number, StableNode>();
-  private nextStableNodeId = 1;
+  #nextStableNodeId = 1;
   /** mm_slots_hash */
   readonly slots = new Map<MmStruct, MmSlot>();
   readonly ksmScan: KsmScan;
@@ -131,7 +131,7 @@ export class Ksm {
 
   /** An id for a new stable node (see stableNodes). */
   newStableNodeId(): number {
-    return this.nextStableNodeId++;
+    return this.#nextStableNodeId++;
   }
 
   /** The live stable node an item's `head` names, or undefined if it went away. */

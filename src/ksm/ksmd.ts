@@ -13,64 +13,64 @@ const WAKEUP_NS = 2000;
  * @linux mm/ksm.c ksm_scan_thread
  */
 export class Ksmd {
-  private readonly ksm: Ksm;
-  private state: 'waiting' | 'busy' | 'sleeping' = 'waiting';
-  private timer: TimerHandle | null = null;
+  readonly #ksm: Ksm;
+  #state: 'waiting' | 'busy' | 'sleeping' = 'waiting';
+  #timer: TimerHandle | null = null;
   /** Wake-ups that ran a batch. */
   batches = 0;
 
   constructor(ksm: Ksm) {
-    this.ksm = ksm;
+    this.#ksm = ksm;
   }
 
   /** @linux mm/ksm.c ksmd_should_run */
   shouldRun(): boolean {
-    const k = this.ksm;
+    const k = this.#ksm;
     return (k.run & KSM_RUN_MERGE) !== 0 && k.mmHead.next !== k.mmHead;
   }
 
   /** Whether ksmd has a wake-up pending (it will scan again without outside help). */
   isActive(): boolean {
-    return this.state !== 'waiting';
+    return this.#state !== 'waiting';
   }
 
   /** Whether ksmd is inside a batch (its CPU time not yet elapsed). */
   isBusy(): boolean {
-    return this.state === 'busy';
+    return this.#state === 'busy';
   }
 
   /** wake_up_interruptible(&ksm_thread_wait): ends a wait for work. */
   wake(): void {
-    if (this.state === 'waiting') this.schedule(this.ksm.events.clock.now());
+    if (this.#state === 'waiting') this.#schedule(this.#ksm.events.clock.now());
   }
 
   /** wake_up_interruptible(&ksm_iter_wait): a new sleep_millisecs ends the current sleep. */
   interruptSleep(): void {
-    if (this.state === 'sleeping') {
-      this.timer?.cancel();
-      this.schedule(this.ksm.events.clock.now());
+    if (this.#state === 'sleeping') {
+      this.#timer?.cancel();
+      this.#schedule(this.#ksm.events.clock.now());
     }
   }
 
-  private schedule(at: number): void {
-    this.state = 'sleeping';
-    this.timer = this.ksm.events.at(at, () => this.runBatch());
+  #schedule(at: number): void {
+    this.#state = 'sleeping';
+    this.#timer = this.#ksm.events.at(at, () => this.#runBatch());
   }
 
-  private runBatch(): void {
-    const k = this.ksm;
+  #runBatch(): void {
+    const k = this.#ksm;
     const before = k.cpuNs;
     k.cpuNs += WAKEUP_NS;
     if (this.shouldRun()) {
       ksmDoScan(k, k.pagesToScan);
       this.batches++;
     }
-    this.state = 'busy';
-    this.timer = k.events.at(k.events.clock.now() + (k.cpuNs - before), () => this.afterBatch());
+    this.#state = 'busy';
+    this.#timer = k.events.at(k.events.clock.now() + (k.cpuNs - before), () => this.#afterBatch());
   }
 
-  private afterBatch(): void {
-    if (this.shouldRun()) this.schedule(this.ksm.events.clock.now() + this.ksm.sleepMillisecs * 1e6);
-    else this.state = 'waiting';
+  #afterBatch(): void {
+    if (this.shouldRun()) this.#schedule(this.#ksm.events.clock.now() + this.#ksm.sleepMillisecs * 1e6);
+    else this.#state = 'waiting';
   }
 }

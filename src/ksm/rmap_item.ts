@@ -75,66 +75,66 @@ export class RmapItems implements RbStore<RmapItem> {
   hlistPrev: Int32Array;
 
   /** The mm of each `mmIndex`, with the number of rows that use it (freed at 0). */
-  private readonly mms: Array<MmStruct | undefined> = [undefined];
-  private readonly mmUses: number[] = [0];
-  private readonly mmIndexOf = new Map<MmStruct, number>();
-  private readonly freeMmIndices: number[] = [];
-  private lastMm: MmStruct | undefined;
-  private lastMmIndex = 0;
+  readonly #mms: Array<MmStruct | undefined> = [undefined];
+  readonly #mmUses: number[] = [0];
+  readonly #mmIndexOf = new Map<MmStruct, number>();
+  readonly #freeMmIndices: number[] = [];
+  #lastMm: MmStruct | undefined;
+  #lastMmIndex = 0;
 
-  private capacity: number;
-  private used = 1;
-  private readonly freeRows: number[] = [];
+  #capacity: number;
+  #used = 1;
+  readonly #freeRows: number[] = [];
   /** Rows the owner expects at most (its frames); growth stops there before going past. */
-  private readonly sizeHint: number;
+  readonly #sizeHint: number;
 
   constructor(sizeHint: number) {
-    this.sizeHint = Math.max(INITIAL_ROWS, sizeHint);
+    this.#sizeHint = Math.max(INITIAL_ROWS, sizeHint);
     // Sized for the machine at once up to 64 Ki rows (4.5 MiB): growing by copying every
     // column costs a first full scan of a small machine ~100 ns per page. Past that the
     // table grows by half, so a scanner with few items (KSM+, often) stays small.
-    this.capacity = Math.min(this.sizeHint, MAX_INITIAL_ROWS);
-    this.rmapList = new Int32Array(this.capacity);
-    this.mmIndex = new Int32Array(this.capacity);
-    this.address = new Float64Array(this.capacity);
-    this.flags = new Uint32Array(this.capacity);
-    this.oldchecksum = new Uint32Array(this.capacity);
-    this.age = new Uint8Array(this.capacity);
-    this.remainingSkips = new Uint8Array(this.capacity);
-    this.nid = new Uint8Array(this.capacity);
-    this.node = new Int32Array(this.capacity * NODE_STRIDE);
-    this.head = new Int32Array(this.capacity);
-    this.hlistNext = new Int32Array(this.capacity);
-    this.hlistPrev = new Int32Array(this.capacity);
+    this.#capacity = Math.min(this.#sizeHint, MAX_INITIAL_ROWS);
+    this.rmapList = new Int32Array(this.#capacity);
+    this.mmIndex = new Int32Array(this.#capacity);
+    this.address = new Float64Array(this.#capacity);
+    this.flags = new Uint32Array(this.#capacity);
+    this.oldchecksum = new Uint32Array(this.#capacity);
+    this.age = new Uint8Array(this.#capacity);
+    this.remainingSkips = new Uint8Array(this.#capacity);
+    this.nid = new Uint8Array(this.#capacity);
+    this.node = new Int32Array(this.#capacity * NODE_STRIDE);
+    this.head = new Int32Array(this.#capacity);
+    this.hlistNext = new Int32Array(this.#capacity);
+    this.hlistPrev = new Int32Array(this.#capacity);
   }
 
   /** A zeroed rmap_item for (mm, address): alloc_rmap_item's kmem_cache_zalloc. */
   alloc(mm: MmStruct, address: number): RmapItem {
-    const item = this.allocRow();
-    this.mmIndex[item] = this.useMm(mm);
+    const item = this.#allocRow();
+    this.mmIndex[item] = this.#useMm(mm);
     this.address[item] = address;
     return item;
   }
 
   /** A list head: a row that is never an rmap_item, with an empty list. */
   allocHead(): RmapItem {
-    return this.allocRow();
+    return this.#allocRow();
   }
 
   /** Gives a row back (free_rmap_item, or a list head no longer needed). */
   release(row: RmapItem): void {
     const m = this.mmIndex[row]!;
-    if (m !== 0 && --this.mmUses[m]! === 0) {
-      this.mmIndexOf.delete(this.mms[m]!);
-      this.mms[m] = undefined;
-      this.freeMmIndices.push(m);
+    if (m !== 0 && --this.#mmUses[m]! === 0) {
+      this.#mmIndexOf.delete(this.#mms[m]!);
+      this.#mms[m] = undefined;
+      this.#freeMmIndices.push(m);
     }
-    this.freeRows.push(row);
+    this.#freeRows.push(row);
   }
 
   /** rmap_item->mm */
   mm(item: RmapItem): MmStruct {
-    return this.mms[this.mmIndex[item]!]!;
+    return this.#mms[this.mmIndex[item]!]!;
   }
 
   parent(n: RmapItem): RmapItem {
@@ -162,12 +162,12 @@ export class RmapItems implements RbStore<RmapItem> {
     this.node[n * NODE_STRIDE + N_RED] = red ? 1 : 0;
   }
 
-  private allocRow(): RmapItem {
-    const recycled = this.freeRows.pop();
+  #allocRow(): RmapItem {
+    const recycled = this.#freeRows.pop();
     if (recycled === undefined) {
       // A row never used before is still all zeros, as the columns were allocated.
-      if (this.used === this.capacity) this.grow();
-      return this.used++;
+      if (this.#used === this.#capacity) this.#grow();
+      return this.#used++;
     }
     const row = recycled;
     this.rmapList[row] = 0;
@@ -185,28 +185,28 @@ export class RmapItems implements RbStore<RmapItem> {
     return row;
   }
 
-  private useMm(mm: MmStruct): number {
+  #useMm(mm: MmStruct): number {
     // Items are allocated mm by mm as ksmd walks: the last mm is nearly always the next.
-    if (mm === this.lastMm && this.mms[this.lastMmIndex] === mm) {
-      this.mmUses[this.lastMmIndex]!++;
-      return this.lastMmIndex;
+    if (mm === this.#lastMm && this.#mms[this.#lastMmIndex] === mm) {
+      this.#mmUses[this.#lastMmIndex]!++;
+      return this.#lastMmIndex;
     }
-    let m = this.mmIndexOf.get(mm);
+    let m = this.#mmIndexOf.get(mm);
     if (m === undefined) {
-      m = this.freeMmIndices.pop() ?? this.mms.length;
-      this.mms[m] = mm;
-      this.mmUses[m] = 0;
-      this.mmIndexOf.set(mm, m);
+      m = this.#freeMmIndices.pop() ?? this.#mms.length;
+      this.#mms[m] = mm;
+      this.#mmUses[m] = 0;
+      this.#mmIndexOf.set(mm, m);
     }
-    this.mmUses[m]!++;
-    this.lastMm = mm;
-    this.lastMmIndex = m;
+    this.#mmUses[m]!++;
+    this.#lastMm = mm;
+    this.#lastMmIndex = m;
     return m;
   }
 
-  private grow(): void {
-    const n = grownCapacity(this.capacity, this.sizeHint);
-    this.capacity = n;
+  #grow(): void {
+    const n = grownCapacity(this.#capacity, this.#sizeHint);
+    this.#capacity = n;
     this.rmapList = resized(this.rmapList, n);
     this.mmIndex = resized(this.mmIndex, n);
     this.address = resized(this.address, n);

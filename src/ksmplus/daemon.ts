@@ -11,54 +11,54 @@ const WAKEUP_NS = 2000;
  * @thesis 4.2 the KSM+ kernel thread
  */
 export class KsmPlusDaemon {
-  private readonly plus: KsmPlus;
-  private readonly events: EventQueue;
-  private state: 'waiting' | 'busy' | 'sleeping' = 'waiting';
-  private timer: TimerHandle | null = null;
+  readonly #plus: KsmPlus;
+  readonly #events: EventQueue;
+  #state: 'waiting' | 'busy' | 'sleeping' = 'waiting';
+  #timer: TimerHandle | null = null;
 
   constructor(plus: KsmPlus, events: EventQueue) {
-    this.plus = plus;
-    this.events = events;
+    this.#plus = plus;
+    this.#events = events;
   }
 
   shouldRun(): boolean {
-    return (this.plus.run & 1) !== 0 && this.plus.names.length > 0;
+    return (this.#plus.run & 1) !== 0 && this.#plus.names.length > 0;
   }
 
   isBusy(): boolean {
-    return this.state === 'busy';
+    return this.#state === 'busy';
   }
 
   wake(): void {
-    if (this.state === 'waiting') this.schedule(this.events.clock.now());
+    if (this.#state === 'waiting') this.#schedule(this.#events.clock.now());
   }
 
   interruptSleep(): void {
-    if (this.state === 'sleeping') {
-      this.timer?.cancel();
-      this.schedule(this.events.clock.now());
+    if (this.#state === 'sleeping') {
+      this.#timer?.cancel();
+      this.#schedule(this.#events.clock.now());
     }
   }
 
-  private schedule(at: number): void {
-    this.state = 'sleeping';
-    this.timer = this.events.at(at, () => this.runBatch());
+  #schedule(at: number): void {
+    this.#state = 'sleeping';
+    this.#timer = this.#events.at(at, () => this.#runBatch());
   }
 
-  private runBatch(): void {
-    const trees = this.plus.trees;
+  #runBatch(): void {
+    const trees = this.#plus.trees;
     const before = trees.cpuNs;
     trees.cpuNs += WAKEUP_NS;
     if (this.shouldRun()) {
-      enterNamedTasks(this.plus);
-      ksmPlusDoScan(this.plus, this.plus.pagesToScan);
+      enterNamedTasks(this.#plus);
+      ksmPlusDoScan(this.#plus, this.#plus.pagesToScan);
     }
-    this.state = 'busy';
-    this.timer = this.events.at(this.events.clock.now() + (trees.cpuNs - before), () => this.afterBatch());
+    this.#state = 'busy';
+    this.#timer = this.#events.at(this.#events.clock.now() + (trees.cpuNs - before), () => this.#afterBatch());
   }
 
-  private afterBatch(): void {
-    if (this.shouldRun()) this.schedule(this.events.clock.now() + this.plus.sleepMillisecs * 1e6);
-    else this.state = 'waiting';
+  #afterBatch(): void {
+    if (this.shouldRun()) this.#schedule(this.#events.clock.now() + this.#plus.sleepMillisecs * 1e6);
+    else this.#state = 'waiting';
   }
 }

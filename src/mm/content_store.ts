@@ -31,53 +31,53 @@ const STATE_KEY = 4;
  */
 export class ContentStore {
   static readonly ZERO = 0;
-  private readonly arenas: PageArena[] = [];
+  readonly #arenas: PageArena[] = [];
   /** The compiled page kernel every arena instantiates. */
-  private readonly kernel: object;
-  private refs = new Int32Array(1024);
-  private sums = new Uint32Array(1024);
+  readonly #kernel: object;
+  #refs = new Int32Array(1024);
+  #sums = new Uint32Array(1024);
   /**
    * The first 8 bytes of a content as two big-endian u32 (cached with STATE_KEY): memcmp
    * order of pages that differ there, which random pages almost always do, without
    * reading the pages. Tree walks compare a page with ~log2(n) others per visit.
    */
-  private key0 = new Uint32Array(1024);
-  private key1 = new Uint32Array(1024);
+  #key0 = new Uint32Array(1024);
+  #key1 = new Uint32Array(1024);
   /** STATE_SUM: checksum cached; STATE_INTERNED: in the intern table; STATE_KEY: key cached. */
-  private state = new Uint8Array(1024);
-  private readonly freeIds: number[] = [];
-  private nextId = 0;
-  private live = 0;
+  #state = new Uint8Array(1024);
+  readonly #freeIds: number[] = [];
+  #nextId = 0;
+  #live = 0;
   /** checksum -> ids of interned contents with that checksum. */
-  private readonly interned = new Map<number, number[]>();
+  readonly #interned = new Map<number, number[]>();
 
-  private readonly ops: PageOps;
+  readonly #ops: PageOps;
 
   /** Contents the owner expects at most (its frames): growth stops there before going past. */
-  private readonly sizeHint: number;
+  readonly #sizeHint: number;
 
   constructor(ops: PageOps, sizeHint = 0) {
-    this.ops = ops;
-    this.sizeHint = sizeHint;
-    this.kernel = compilePageKernel();
-    const zero = this.alloc();
+    this.#ops = ops;
+    this.#sizeHint = sizeHint;
+    this.#kernel = compilePageKernel();
+    const zero = this.#alloc();
     this.bufferOf(zero).fill(0, this.offsetOf(zero), this.offsetOf(zero) + PAGE_SIZE);
-    this.internId(zero);
+    this.#internId(zero);
   }
 
   /** Number of distinct contents alive. */
   liveCount(): number {
-    return this.live;
+    return this.#live;
   }
 
   /** Bytes held by the arenas (the host memory the page contents cost). */
   storageBytes(): number {
-    return this.arenas.reduce((n, a) => n + a.byteLength(), 0);
+    return this.#arenas.reduce((n, a) => n + a.byteLength(), 0);
   }
 
   /** The memory holding content `id` (valid until the next content is allocated). */
   bufferOf(id: number): Buffer {
-    return this.arenas[id >>> ARENA_SHIFT]!.bytes;
+    return this.#arenas[id >>> ARENA_SHIFT]!.bytes;
   }
 
   offsetOf(id: number): number {
@@ -85,32 +85,32 @@ export class ContentStore {
   }
 
   refCount(id: number): number {
-    return this.refs[id]!;
+    return this.#refs[id]!;
   }
 
   retain(id: number): number {
-    this.refs[id]!++;
+    this.#refs[id]!++;
     return id;
   }
 
   release(id: number): void {
-    const r = --this.refs[id]!;
+    const r = --this.#refs[id]!;
     if (r > 0) return;
     if (r < 0 || id === ContentStore.ZERO) throw new Error(`content ${id} released too often`);
-    this.forget(id);
-    this.freeIds.push(id);
-    this.live--;
+    this.#forget(id);
+    this.#freeIds.push(id);
+    this.#live--;
   }
 
   /** KSM's checksum of the content, computed once per content. */
   checksum(id: number): number {
-    if ((this.state[id]! & STATE_SUM) === 0) {
-      this.sums[id] = this.arenas[id >>> ARENA_SHIFT]!.checksum(this.offsetOf(id));
-      this.state[id]! |= STATE_SUM;
+    if ((this.#state[id]! & STATE_SUM) === 0) {
+      this.#sums[id] = this.#arenas[id >>> ARENA_SHIFT]!.checksum(this.offsetOf(id));
+      this.#state[id]! |= STATE_SUM;
       // The page was just read: its first bytes cost nothing now, a cache miss later.
-      if ((this.state[id]! & STATE_KEY) === 0) this.cacheKey(id);
+      if ((this.#state[id]! & STATE_KEY) === 0) this.#cacheKey(id);
     }
-    return this.sums[id]!;
+    return this.#sums[id]!;
   }
 
   /**
@@ -122,28 +122,28 @@ export class ContentStore {
     const a0 = this.prefixKey(a);
     const b0 = this.prefixKey(b);
     if (a0 !== b0) return a0 < b0 ? -1 : 1;
-    const a1 = this.key1[a]!;
-    const b1 = this.key1[b]!;
+    const a1 = this.#key1[a]!;
+    const b1 = this.#key1[b]!;
     if (a1 !== b1) return a1 < b1 ? -1 : 1;
     if (a >>> ARENA_SHIFT === b >>> ARENA_SHIFT) {
-      const r = this.arenas[a >>> ARENA_SHIFT]!.compare(this.offsetOf(a), this.offsetOf(b));
+      const r = this.#arenas[a >>> ARENA_SHIFT]!.compare(this.offsetOf(a), this.offsetOf(b));
       return r < 0 ? -1 : r > 0 ? 1 : 0;
     }
-    return this.ops.compare(this.bufferOf(a), this.offsetOf(a), this.bufferOf(b), this.offsetOf(b));
+    return this.#ops.compare(this.bufferOf(a), this.offsetOf(a), this.bufferOf(b), this.offsetOf(b));
   }
 
   /** The first 4 bytes of a content, big-endian: memcmp order of contents they tell apart. */
   prefixKey(id: number): number {
-    if ((this.state[id]! & STATE_KEY) === 0) this.cacheKey(id);
-    return this.key0[id]!;
+    if ((this.#state[id]! & STATE_KEY) === 0) this.#cacheKey(id);
+    return this.#key0[id]!;
   }
 
-  private cacheKey(id: number): void {
+  #cacheKey(id: number): void {
     const buf = this.bufferOf(id);
     const off = this.offsetOf(id);
-    this.key0[id] = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-    this.key1[id] = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
-    this.state[id]! |= STATE_KEY;
+    this.#key0[id] = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+    this.#key1[id] = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
+    this.#state[id]! |= STATE_KEY;
   }
 
   /**
@@ -151,24 +151,24 @@ export class ContentStore {
    * exists. Returns an id carrying one reference for the caller.
    */
   intern(src: Uint8Array, srcOff: number): number {
-    const sum = this.ops.checksum(src, srcOff);
-    const bucket = this.interned.get(sum);
+    const sum = this.#ops.checksum(src, srcOff);
+    const bucket = this.#interned.get(sum);
     if (bucket !== undefined) {
       for (const id of bucket) {
-        if (this.ops.compare(src, srcOff, this.bufferOf(id), this.offsetOf(id)) === 0) return this.retain(id);
+        if (this.#ops.compare(src, srcOff, this.bufferOf(id), this.offsetOf(id)) === 0) return this.retain(id);
       }
     }
-    const id = this.alloc();
+    const id = this.#alloc();
     this.bufferOf(id).set(src.subarray(srcOff, srcOff + PAGE_SIZE), this.offsetOf(id));
-    this.sums[id] = sum;
-    this.state[id] = STATE_SUM;
-    this.internId(id);
+    this.#sums[id] = sum;
+    this.#state[id] = STATE_SUM;
+    this.#internId(id);
     return id;
   }
 
   /** A new private content holding these 4096 bytes (not interned: for unique pages). */
   fromBytes(src: Uint8Array, srcOff: number): number {
-    const id = this.alloc();
+    const id = this.#alloc();
     this.bufferOf(id).set(src.subarray(srcOff, srcOff + PAGE_SIZE), this.offsetOf(id));
     return id;
   }
@@ -179,57 +179,57 @@ export class ContentStore {
    */
   write(id: number, off: number, src: Uint8Array, srcOff: number, len: number): number {
     let target = id;
-    if (id === ContentStore.ZERO || this.refs[id]! > 1) {
-      target = this.alloc();
+    if (id === ContentStore.ZERO || this.#refs[id]! > 1) {
+      target = this.#alloc();
       this.bufferOf(id).copy(this.bufferOf(target), this.offsetOf(target), this.offsetOf(id), this.offsetOf(id) + PAGE_SIZE);
       this.release(id);
     } else {
-      this.forget(id);
+      this.#forget(id);
     }
     this.bufferOf(target).set(src.subarray(srcOff, srcOff + len), this.offsetOf(target) + off);
     return target;
   }
 
-  private alloc(): number {
-    let id = this.freeIds.pop();
+  #alloc(): number {
+    let id = this.#freeIds.pop();
     if (id === undefined) {
-      id = this.nextId++;
-      if (id >= this.refs.length) this.grow();
-      if ((id >>> ARENA_SHIFT) >= this.arenas.length) this.arenas.push(new PageArena(this.kernel));
-      this.arenas[id >>> ARENA_SHIFT]!.reserve(id & (ARENA_SLOTS - 1));
+      id = this.#nextId++;
+      if (id >= this.#refs.length) this.#grow();
+      if ((id >>> ARENA_SHIFT) >= this.#arenas.length) this.#arenas.push(new PageArena(this.#kernel));
+      this.#arenas[id >>> ARENA_SHIFT]!.reserve(id & (ARENA_SLOTS - 1));
     }
-    this.refs[id] = 1;
-    this.state[id] = 0;
-    this.live++;
+    this.#refs[id] = 1;
+    this.#state[id] = 0;
+    this.#live++;
     return id;
   }
 
-  private grow(): void {
-    const n = grownCapacity(this.refs.length, this.sizeHint);
-    this.refs = resized(this.refs, n);
-    this.sums = resized(this.sums, n);
-    this.state = resized(this.state, n);
-    this.key0 = resized(this.key0, n);
-    this.key1 = resized(this.key1, n);
+  #grow(): void {
+    const n = grownCapacity(this.#refs.length, this.#sizeHint);
+    this.#refs = resized(this.#refs, n);
+    this.#sums = resized(this.#sums, n);
+    this.#state = resized(this.#state, n);
+    this.#key0 = resized(this.#key0, n);
+    this.#key1 = resized(this.#key1, n);
   }
 
 
-  private internId(id: number): void {
+  #internId(id: number): void {
     const sum = this.checksum(id);
-    const bucket = this.interned.get(sum);
-    if (bucket === undefined) this.interned.set(sum, [id]);
+    const bucket = this.#interned.get(sum);
+    if (bucket === undefined) this.#interned.set(sum, [id]);
     else bucket.push(id);
-    this.state[id]! |= STATE_INTERNED;
+    this.#state[id]! |= STATE_INTERNED;
   }
 
   /** Drops the cached checksum and the intern entry: the bytes are about to change or go. */
-  private forget(id: number): void {
-    if ((this.state[id]! & STATE_INTERNED) !== 0) {
-      const bucket = this.interned.get(this.sums[id]!)!;
+  #forget(id: number): void {
+    if ((this.#state[id]! & STATE_INTERNED) !== 0) {
+      const bucket = this.#interned.get(this.#sums[id]!)!;
       const i = bucket.indexOf(id);
       bucket.splice(i, 1);
-      if (bucket.length === 0) this.interned.delete(this.sums[id]!);
+      if (bucket.length === 0) this.#interned.delete(this.#sums[id]!);
     }
-    this.state[id] = 0;
+    this.#state[id] = 0;
   }
 }

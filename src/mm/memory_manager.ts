@@ -34,8 +34,8 @@ export class MemoryManager {
   readonly tasks = new Map<number, Task>();
   readonly vmstat: VmStat = { cow_ksm: 0, pgfault: 0 };
   hooks: KsmHooks = NO_KSM;
-  private nextPid = 1000;
-  private nextAnonVma = 1;
+  #nextPid = 1000;
+  #nextAnonVma = 1;
 
   readonly frames: PageFrames;
   readonly contents: ContentStore;
@@ -46,11 +46,11 @@ export class MemoryManager {
   }
 
   allocPid(): number {
-    return this.nextPid++;
+    return this.#nextPid++;
   }
 
   newAnonVma(): AnonVma {
-    return { id: this.nextAnonVma++ };
+    return { id: this.#nextAnonVma++ };
   }
 
   /** Live tasks in pid order (the kernel's for_each_process order). */

@@ -19,11 +19,11 @@ export class PageFrames {
   /** PG_* bits. */
   readonly flags: Uint8Array;
   /** folio->mapping of KSM folios: the stable node, or null while stable_tree_insert runs. */
-  private readonly ksmMapping = new Map<number, KsmPageLink | null>();
-  private readonly freeStacks: Int32Array[];
-  private readonly freeTops: number[];
-  private readonly nodeStart: number[];
-  private nextNode = 0;
+  readonly #ksmMapping = new Map<number, KsmPageLink | null>();
+  readonly #freeStacks: Int32Array[];
+  readonly #freeTops: number[];
+  readonly #nodeStart: number[];
+  #nextNode = 0;
   readonly zeroPfn = 0;
 
   readonly nrNodes: number;
@@ -42,19 +42,19 @@ export class PageFrames {
     this.flags = new Uint8Array(nrFrames);
     this.flags[0] = PG_zero;
     this.refcount[0] = 1;
-    this.freeStacks = [];
-    this.freeTops = [];
-    this.nodeStart = [];
+    this.#freeStacks = [];
+    this.#freeTops = [];
+    this.#nodeStart = [];
     const per = Math.ceil((nrFrames - 1) / nrNodes);
     for (let n = 0; n < nrNodes; n++) {
       const lo = 1 + n * per;
       const hi = Math.min(nrFrames, lo + per);
-      this.nodeStart.push(lo);
+      this.#nodeStart.push(lo);
       const stack = new Int32Array(Math.max(0, hi - lo));
       // Lowest pfn on top, so allocation order is deterministic and readable in traces.
       for (let i = 0; i < stack.length; i++) stack[i] = hi - 1 - i;
-      this.freeStacks.push(stack);
-      this.freeTops.push(stack.length);
+      this.#freeStacks.push(stack);
+      this.#freeTops.push(stack.length);
     }
   }
 
@@ -62,14 +62,14 @@ export class PageFrames {
   pfnToNid(pfn: number): number {
     if (pfn === 0) return 0;
     let n = this.nrNodes - 1;
-    while (n > 0 && pfn < this.nodeStart[n]!) n--;
+    while (n > 0 && pfn < this.#nodeStart[n]!) n--;
     return n;
   }
 
   /** Free frames, all nodes. */
   nrFree(): number {
     let s = 0;
-    for (const t of this.freeTops) s += t;
+    for (const t of this.#freeTops) s += t;
     return s;
   }
 
@@ -78,14 +78,14 @@ export class PageFrames {
    * given, else on the next node round-robin. Returns -1 when memory is exhausted.
    */
   allocPage(content: number, nid: number | undefined): number {
-    let node = nid ?? this.nextNode;
-    if (nid === undefined) this.nextNode = (this.nextNode + 1) % this.nrNodes;
-    if (this.freeTops[node] === 0) {
+    let node = nid ?? this.#nextNode;
+    if (nid === undefined) this.#nextNode = (this.#nextNode + 1) % this.nrNodes;
+    if (this.#freeTops[node] === 0) {
       if (nid !== undefined) return -1;
-      node = this.freeTops.findIndex((t) => t > 0);
+      node = this.#freeTops.findIndex((t) => t > 0);
       if (node < 0) return -1;
     }
-    const pfn = this.freeStacks[node]![--this.freeTops[node]!]!;
+    const pfn = this.#freeStacks[node]![--this.#freeTops[node]!]!;
     this.generation.bump();
     this.refcount[pfn] = 1;
     this.mapcount[pfn] = 0;
@@ -106,12 +106,12 @@ export class PageFrames {
     if (r < 0) throw new KernelBug(`put_page on free frame ${pfn}`);
     this.generation.bump();
     // Freeing resets folio->mapping: a stable node pointing here is now stale (keyhole).
-    if ((this.flags[pfn]! & PG_ksm) !== 0) this.ksmMapping.delete(pfn);
+    if ((this.flags[pfn]! & PG_ksm) !== 0) this.#ksmMapping.delete(pfn);
     this.contents.release(this.content[pfn]!);
     this.flags[pfn] = 0;
     this.mapcount[pfn] = 0;
     const node = this.pfnToNid(pfn);
-    this.freeStacks[node]![this.freeTops[node]!++] = pfn;
+    this.#freeStacks[node]![this.#freeTops[node]!++] = pfn;
   }
 
   isKsm(pfn: number): boolean {
@@ -121,14 +121,14 @@ export class PageFrames {
   /** folio_stable_node: the stable node of a KSM page, else null. */
   stableNode(pfn: number): KsmPageLink | null {
     if (!this.isKsm(pfn)) return null;
-    return this.ksmMapping.get(pfn) ?? null;
+    return this.#ksmMapping.get(pfn) ?? null;
   }
 
   /** folio_set_stable_node: marks the frame a KSM page pointing at `node` (or at none yet). */
   setStableNode(pfn: number, node: KsmPageLink | null): void {
     this.generation.bump();
     this.flags[pfn]! |= PG_ksm;
-    this.ksmMapping.set(pfn, node);
+    this.#ksmMapping.set(pfn, node);
   }
 
   /** Whether the frame is free (refcount 0). */

@@ -5,7 +5,7 @@ import type { MemoryGeneration } from './generation.ts';
 export const PTRS_PER_PTE = 512;
 
 /** One page-table page: the frame number and the _PAGE_* bits of 512 PTEs. */
-class PteTable {
+export class PteTable {
   readonly pfn = new Int32Array(PTRS_PER_PTE);
   readonly flags = new Uint8Array(PTRS_PER_PTE);
   present = 0;
@@ -17,49 +17,49 @@ class PteTable {
  * on first use and dropped when empty. A PTE with flags 0 is pte_none.
  */
 export class PageTable {
-  private readonly tables = new Map<number, PteTable>();
+  readonly #tables = new Map<number, PteTable>();
   /** Bumped by every change of a PTE. */
-  private readonly generation: MemoryGeneration;
+  readonly #generation: MemoryGeneration;
 
   constructor(generation: MemoryGeneration) {
-    this.generation = generation;
+    this.#generation = generation;
   }
 
   /**
    * The table last looked up, and its key: callers read a PTE's flags and then its frame,
    * and walk neighbouring pages, so most lookups are of the same table.
    */
-  private lastKey = -1;
-  private lastTable: PteTable | undefined;
+  #lastKey = -1;
+  #lastTable: PteTable | undefined;
 
-  private table(vpn: number): PteTable | undefined {
+  #table(vpn: number): PteTable | undefined {
     const key = Math.floor(vpn / PTRS_PER_PTE);
-    if (key !== this.lastKey) {
-      this.lastKey = key;
-      this.lastTable = this.tables.get(key);
+    if (key !== this.#lastKey) {
+      this.#lastKey = key;
+      this.#lastTable = this.#tables.get(key);
     }
-    return this.lastTable;
+    return this.#lastTable;
   }
 
   flags(vpn: number): number {
-    const t = this.table(vpn);
+    const t = this.#table(vpn);
     return t === undefined ? 0 : t.flags[vpn % PTRS_PER_PTE]!;
   }
 
   pfn(vpn: number): number {
-    const t = this.table(vpn);
+    const t = this.#table(vpn);
     return t === undefined ? -1 : t.pfn[vpn % PTRS_PER_PTE]!;
   }
 
   /** set_pte_at: `flags` must include _PAGE_PRESENT. */
   set(vpn: number, pfn: number, flags: number): void {
-    this.generation.bump();
+    this.#generation.bump();
     const key = Math.floor(vpn / PTRS_PER_PTE);
-    let t = this.tables.get(key);
+    let t = this.#tables.get(key);
     if (t === undefined) {
       t = new PteTable();
-      this.tables.set(key, t);
-      if (key === this.lastKey) this.lastTable = t;
+      this.#tables.set(key, t);
+      if (key === this.#lastKey) this.#lastTable = t;
     }
     const i = vpn % PTRS_PER_PTE;
     if (t.flags[i] === 0) t.present++;
@@ -69,23 +69,23 @@ export class PageTable {
 
   /** Changes the bits of a present PTE, keeping its frame. */
   setFlags(vpn: number, flags: number): void {
-    this.generation.bump();
-    this.table(vpn)!.flags[vpn % PTRS_PER_PTE] = flags;
+    this.#generation.bump();
+    this.#table(vpn)!.flags[vpn % PTRS_PER_PTE] = flags;
   }
 
   /** pte_clear */
   clear(vpn: number): void {
-    this.generation.bump();
+    this.#generation.bump();
     const key = Math.floor(vpn / PTRS_PER_PTE);
-    const t = this.tables.get(key);
+    const t = this.#tables.get(key);
     if (t === undefined) return;
     const i = vpn % PTRS_PER_PTE;
     if (t.flags[i] === 0) return;
     t.flags[i] = 0;
     t.pfn[i] = 0;
     if (--t.present === 0) {
-      this.tables.delete(key);
-      if (key === this.lastKey) this.lastTable = undefined;
+      this.#tables.delete(key);
+      if (key === this.#lastKey) this.#lastTable = undefined;
     }
   }
 
@@ -101,8 +101,8 @@ export class PageTable {
   nextPresentWithout(from: number, to: number, notFlags: number): number {
     let vpn = from;
     while (vpn < to) {
-      const t = this.table(vpn);
-      const key = this.lastKey;
+      const t = this.#table(vpn);
+      const key = this.#lastKey;
       const tableEnd = (key + 1) * PTRS_PER_PTE;
       if (t !== undefined) {
         const base = key * PTRS_PER_PTE;
@@ -118,8 +118,16 @@ export class PageTable {
     return -1;
   }
 
+  /**
+   * Every page-table page, in map order, with its key (vpn / 512), for verifiers: they must
+   * see entries that no VMA would lead them to, which is exactly what they look for.
+   */
+  tables(): IterableIterator<[key: number, table: Readonly<PteTable>]> {
+    return this.#tables.entries();
+  }
+
   /** Number of page-table pages (for the metadata cost of the model). */
   tableCount(): number {
-    return this.tables.size;
+    return this.#tables.size;
   }
 }

@@ -1,7 +1,15 @@
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { ContentStore } from './content_store.ts';
 import {
-  PG_anon, PG_anon_exclusive, PG_ksm, PG_shmem, PG_zero, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL,
+  PG_anon,
+  PG_anon_exclusive,
+  PG_ksm,
+  PG_shmem,
+  PG_zero,
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_RW,
+  _PAGE_SPECIAL,
 } from './constants.ts';
 import { KernelBug } from './kernel_bug.ts';
 import type { MemoryManager } from './memory_manager.ts';
@@ -15,21 +23,9 @@ import type { ShmemObject } from './vma.ts';
  * RSS or content-store slip shows up at the step that made it.
  */
 
-/** What a PageTable keeps per table; mirrored here because the class is private to page_table.ts. */
-interface PteTableView {
-  readonly pfn: Int32Array;
-  readonly flags: Uint8Array;
-  readonly present: number;
-}
-
-/**
- * Every non-none PTE of `mm`, in table order: (vpn, pfn, flags). PageTable offers no walk over
- * all its tables (the kernel would walk pgd..pte), so this reads the private map by name: a
- * verifier must see entries that no VMA would lead it to, which is exactly what it looks for.
- */
+/** Every non-none PTE of `mm`, in table order: (vpn, pfn, flags). */
 export function forEachPte(mm: MmStruct, fn: (vpn: number, pfn: number, flags: number) => void): void {
-  const tables = (mm.pgtable as PageTable)['tables'] as unknown as Map<number, PteTableView>;
-  for (const [key, t] of tables) {
+  for (const [key, t] of (mm.pgtable as PageTable).tables()) {
     let present = 0;
     for (let i = 0; i < PTRS_PER_PTE; i++) {
       const f = t.flags[i]!;
@@ -75,7 +71,9 @@ function verifyVmas(mm: MmStruct): void {
       throw new KernelBug(`mm ${mm.id}: malformed VMA [${hex(v.vmStart)}, ${hex(v.vmEnd)})`);
     }
     if (v.vmStart < prevEnd) {
-      throw new KernelBug(`mm ${mm.id}: VMA [${hex(v.vmStart)}, ${hex(v.vmEnd)}) overlaps or precedes the one ending at ${hex(prevEnd)}`);
+      throw new KernelBug(
+        `mm ${mm.id}: VMA [${hex(v.vmStart)}, ${hex(v.vmEnd)}) overlaps or precedes the one ending at ${hex(prevEnd)}`,
+      );
     }
     prevEnd = v.vmEnd;
   }
@@ -101,8 +99,15 @@ export function mmVerify(mmgr: MemoryManager): void {
   const shmemRefs = new Int32Array(n);
   const shmemUsers = new Map<ShmemObject, number>();
 
-  if (frames.refcount[0] !== 1 || frames.mapcount[0] !== 0 || frames.flags[0] !== PG_zero || frames.content[0] !== ContentStore.ZERO) {
-    throw new KernelBug(`zero page frame changed: refcount ${frames.refcount[0]}, mapcount ${frames.mapcount[0]}, flags ${frames.flags[0]}, content ${frames.content[0]}`);
+  if (
+    frames.refcount[0] !== 1 ||
+    frames.mapcount[0] !== 0 ||
+    frames.flags[0] !== PG_zero ||
+    frames.content[0] !== ContentStore.ZERO
+  ) {
+    throw new KernelBug(
+      `zero page frame changed: refcount ${frames.refcount[0]}, mapcount ${frames.mapcount[0]}, flags ${frames.flags[0]}, content ${frames.content[0]}`,
+    );
   }
 
   for (const mm of liveMms(mmgr)) {
@@ -142,19 +147,23 @@ export function mmVerify(mmgr: MemoryManager): void {
       if ((f & _PAGE_RW) !== 0) {
         if ((pf & PG_ksm) !== 0) throw new KernelBug(`${at}: writable PTE maps a KSM page`);
         if ((pf & PG_anon) !== 0) {
-          if (frames.refcount[pfn]! > 1) throw new KernelBug(`${at}: writable PTE maps an anon page with refcount ${frames.refcount[pfn]}`);
-          if ((pf & PG_anon_exclusive) === 0) throw new KernelBug(`${at}: writable PTE maps an anon page not AnonExclusive`);
+          if (frames.refcount[pfn]! > 1)
+            throw new KernelBug(`${at}: writable PTE maps an anon page with refcount ${frames.refcount[pfn]}`);
+          if ((pf & PG_anon_exclusive) === 0)
+            throw new KernelBug(`${at}: writable PTE maps an anon page not AnonExclusive`);
         }
       }
     });
     if (rssAnon !== mm.rssAnon) throw new KernelBug(`mm ${mm.id}: rssAnon ${mm.rssAnon} but ${rssAnon} anon PTEs`);
-    if (rssShmem !== mm.rssShmem) throw new KernelBug(`mm ${mm.id}: rssShmem ${mm.rssShmem} but ${rssShmem} shmem PTEs`);
+    if (rssShmem !== mm.rssShmem)
+      throw new KernelBug(`mm ${mm.id}: rssShmem ${mm.rssShmem} but ${rssShmem} shmem PTEs`);
   }
 
   for (const [obj, users] of shmemUsers) {
     if (obj.users !== users) throw new KernelBug(`shmem object has users ${obj.users} but ${users} VMAs map it`);
     for (const [index, pfn] of obj.pages) {
-      if (pfn <= 0 || pfn >= n || frames.refcount[pfn] === 0) throw new KernelBug(`shmem object caches free or bad pfn ${pfn} at index ${index}`);
+      if (pfn <= 0 || pfn >= n || frames.refcount[pfn] === 0)
+        throw new KernelBug(`shmem object caches free or bad pfn ${pfn} at index ${index}`);
       if ((frames.flags[pfn]! & PG_shmem) === 0) throw new KernelBug(`shmem object caches pfn ${pfn} without PG_shmem`);
       shmemRefs[pfn]!++;
     }
@@ -174,24 +183,30 @@ export function mmVerify(mmgr: MemoryManager): void {
     if (ref < 0) throw new KernelBug(`frame ${pfn} has refcount ${ref}`);
     const want = ptes[pfn]! + shmemRefs[pfn]!;
     if (ref !== want) {
-      throw new KernelBug(`frame ${pfn} (flags ${pf}) has refcount ${ref} but ${ptes[pfn]} PTEs and ${shmemRefs[pfn]} shmem references`);
+      throw new KernelBug(
+        `frame ${pfn} (flags ${pf}) has refcount ${ref} but ${ptes[pfn]} PTEs and ${shmemRefs[pfn]} shmem references`,
+      );
     }
-    if (map !== ptes[pfn]) throw new KernelBug(`frame ${pfn} (flags ${pf}) has mapcount ${map} but ${ptes[pfn]} PTEs map it`);
+    if (map !== ptes[pfn])
+      throw new KernelBug(`frame ${pfn} (flags ${pf}) has mapcount ${map} but ${ptes[pfn]} PTEs map it`);
     if ((pf & PG_zero) !== 0) throw new KernelBug(`frame ${pfn} carries PG_zero`);
     if ((pf & PG_ksm) !== 0 && (pf & PG_anon) === 0) throw new KernelBug(`KSM frame ${pfn} is not anon (flags ${pf})`);
     if ((pf & PG_anon) !== 0 && (pf & PG_shmem) !== 0) throw new KernelBug(`frame ${pfn} is both anon and shmem`);
-    if ((pf & PG_anon_exclusive) !== 0 && map > 1) throw new KernelBug(`AnonExclusive frame ${pfn} has mapcount ${map}`);
+    if ((pf & PG_anon_exclusive) !== 0 && map > 1)
+      throw new KernelBug(`AnonExclusive frame ${pfn} has mapcount ${map}`);
     const id = frames.content[pfn]!;
     contentFrames.set(id, (contentFrames.get(id) ?? 0) + 1);
   }
-  if (free !== frames.nrFree()) throw new KernelBug(`${free} frames have refcount 0 but the free lists hold ${frames.nrFree()}`);
+  if (free !== frames.nrFree())
+    throw new KernelBug(`${free} frames have refcount 0 but the free lists hold ${frames.nrFree()}`);
 
   const contents = mmgr.contents;
   if (!contentFrames.has(ContentStore.ZERO)) contentFrames.set(ContentStore.ZERO, 0);
   for (const [id, users] of contentFrames) {
     // ZERO keeps one reference of its own for ever (the zero page's bytes).
     const want = users + (id === ContentStore.ZERO ? 1 : 0);
-    if (contents.refCount(id) !== want) throw new KernelBug(`content ${id} has refcount ${contents.refCount(id)} but ${users} frames hold it`);
+    if (contents.refCount(id) !== want)
+      throw new KernelBug(`content ${id} has refcount ${contents.refCount(id)} but ${users} frames hold it`);
   }
   if (contents.liveCount() !== contentFrames.size) {
     throw new KernelBug(`content store holds ${contents.liveCount()} contents but frames use ${contentFrames.size}`);
@@ -207,12 +222,17 @@ export function mmVerifyNoLeaks(mmgr: MemoryManager): void {
   const frames = mmgr.frames;
   for (let pfn = 1; pfn < frames.nrFrames; pfn++) {
     if (frames.refcount[pfn] !== 0) {
-      throw new KernelBug(`frame ${pfn} leaked: refcount ${frames.refcount[pfn]}, mapcount ${frames.mapcount[pfn]}, flags ${frames.flags[pfn]}`);
+      throw new KernelBug(
+        `frame ${pfn} leaked: refcount ${frames.refcount[pfn]}, mapcount ${frames.mapcount[pfn]}, flags ${frames.flags[pfn]}`,
+      );
     }
   }
-  if (frames.nrFree() !== frames.nrFrames - 1) throw new KernelBug(`free lists hold ${frames.nrFree()} of ${frames.nrFrames - 1} frames`);
+  if (frames.nrFree() !== frames.nrFrames - 1)
+    throw new KernelBug(`free lists hold ${frames.nrFree()} of ${frames.nrFrames - 1} frames`);
   const contents = mmgr.contents;
   if (contents.liveCount() !== 1 || contents.refCount(ContentStore.ZERO) !== 1) {
-    throw new KernelBug(`content store leaked: ${contents.liveCount()} contents live, ZERO refcount ${contents.refCount(ContentStore.ZERO)}`);
+    throw new KernelBug(
+      `content store leaked: ${contents.liveCount()} contents live, ZERO refcount ${contents.refCount(ContentStore.ZERO)}`,
+    );
   }
 }

@@ -7,29 +7,29 @@ import { DOUBLE_FIELD } from '../lib/double_field.ts';
  */
 export class VirtualClock {
   /** A double from the start (see DOUBLE_FIELD): it passes 2^31 ns 2.1 s after boot. */
-  private nowNs = DOUBLE_FIELD;
+  #nowNs = DOUBLE_FIELD;
 
   constructor() {
-    this.nowNs = 0;
+    this.#nowNs = 0;
   }
 
   /** Nanoseconds since the machine booted. */
   now(): number {
-    return this.nowNs;
+    return this.#nowNs;
   }
 
   nowMs(): number {
-    return this.nowNs / 1e6;
+    return this.#nowNs / 1e6;
   }
 
   /** Jiffies at HZ=1000 (the kernel's tick on x86_64 defconfig), for jiffies-based rules. */
   jiffies(): number {
-    return Math.floor(this.nowNs / 1e6);
+    return Math.floor(this.#nowNs / 1e6);
   }
 
   /** Moves time forward to `t` (never backwards). */
   advanceTo(t: number): void {
-    if (t < this.nowNs) throw new RangeError(`Virtual time cannot go back from ${this.nowNs} to ${t}`);
-    this.nowNs = t;
+    if (t < this.#nowNs) throw new RangeError(`Virtual time cannot go back from ${this.#nowNs} to ${t}`);
+    this.#nowNs = t;
   }
 }

@@ -19,8 +19,8 @@ export interface TimerHandle {
  * with the same inputs interleave identically.
  */
 export class EventQueue {
-  private readonly heap: Timer[] = [];
-  private seq = 0;
+  readonly #heap: Timer[] = [];
+  #seq = 0;
 
   readonly clock: VirtualClock;
 
@@ -30,15 +30,15 @@ export class EventQueue {
 
   /** Schedules `run` at absolute virtual time `time` (ns). */
   at(time: number, run: () => void): TimerHandle {
-    const timer: Timer = { time: Math.max(time, this.clock.now()), seq: this.seq++, run, cancelled: false };
-    this.push(timer);
+    const timer: Timer = { time: Math.max(time, this.clock.now()), seq: this.#seq++, run, cancelled: false };
+    this.#push(timer);
     return { cancel: () => { timer.cancelled = true; } };
   }
 
   /** Time of the next pending timer, or undefined if none. */
   peekTime(): number | undefined {
-    this.dropCancelled();
-    return this.heap[0]?.time;
+    this.#dropCancelled();
+    return this.#heap[0]?.time;
   }
 
   /**
@@ -46,37 +46,37 @@ export class EventQueue {
    * Returns false when nothing is due by then.
    */
   runNext(limit: number): boolean {
-    this.dropCancelled();
-    const top = this.heap[0];
+    this.#dropCancelled();
+    const top = this.#heap[0];
     if (top === undefined || top.time > limit) return false;
-    this.pop();
+    this.#pop();
     this.clock.advanceTo(top.time);
     top.run();
     return true;
   }
 
-  private dropCancelled(): void {
-    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
+  #dropCancelled(): void {
+    while (this.#heap.length > 0 && this.#heap[0]!.cancelled) this.#pop();
   }
 
-  private less(a: Timer, b: Timer): boolean {
+  #less(a: Timer, b: Timer): boolean {
     return a.time < b.time || (a.time === b.time && a.seq < b.seq);
   }
 
-  private push(t: Timer): void {
-    const h = this.heap;
+  #push(t: Timer): void {
+    const h = this.#heap;
     h.push(t);
     let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[p]!)) break;
+      if (!this.#less(h[i]!, h[p]!)) break;
       [h[i], h[p]] = [h[p]!, h[i]!];
       i = p;
     }
   }
 
-  private pop(): void {
-    const h = this.heap;
+  #pop(): void {
+    const h = this.#heap;
     const last = h.pop()!;
     if (h.length === 0) return;
     h[0] = last;
@@ -85,8 +85,8 @@ export class EventQueue {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
-      if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-      if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+      if (l < h.length && this.#less(h[l]!, h[m]!)) m = l;
+      if (r < h.length && this.#less(h[r]!, h[m]!)) m = r;
       if (m === i) break;
       [h[i], h[m]] = [h[m]!, h[i]!];
       i = m;

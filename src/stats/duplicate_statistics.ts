@@ -104,36 +104,36 @@ interface Group {
 /** Accumulates pages from any number of sources; `result()` may be called at any time. */
 export class DuplicateStatistics {
   /** Fingerprint (a bigint of 128 bits) -> group; a snapshot's page by `m` + its MD5 (latin1). */
-  private readonly groups = new Map<bigint | string, Group>();
-  private readonly kernel = new PageKernel();
+  readonly #groups = new Map<bigint | string, Group>();
+  readonly #kernel = new PageKernel();
   /** Which kind of source this instance counts (see the module comment). */
-  private kind: 'bytes' | 'md5' | undefined;
-  private readonly owners = new Map<number, { comm: string; pages: number }>();
-  private readonly scratch = new Int32Array(PAGE_SIZE);
-  private total = 0;
+  #kind: 'bytes' | 'md5' | undefined;
+  readonly #owners = new Map<number, { comm: string; pages: number }>();
+  readonly #scratch = new Int32Array(PAGE_SIZE);
+  #total = 0;
   /** Stand-in frame numbers for pages whose frame is unknown: each its own frame. */
-  private unknownFrame = -1;
+  #unknownFrame = -1;
 
   /** Counts one page by its bytes; a content met for the second time gets its MD5 and class. */
   add(page: Page): void {
-    this.sourceKind('bytes');
-    const key = this.kernel.fingerprint(page.buffer, page.offset);
-    const frame = page.frame ?? this.unknownFrame--;
-    const group = this.groups.get(key);
+    this.#sourceKind('bytes');
+    const key = this.#kernel.fingerprint(page.buffer, page.offset);
+    const frame = page.frame ?? this.#unknownFrame--;
+    const group = this.#groups.get(key);
     if (group === undefined) {
-      this.insert(key, undefined, undefined, page.owner, frame);
+      this.#insert(key, undefined, undefined, page.owner, frame);
       return;
     }
     if (group.md5 === undefined) {
       group.md5 = hash('md5', page.buffer.subarray(page.offset, page.offset + PAGE_SIZE), 'binary');
-      group.cls = classifyPage(page.buffer, page.offset, this.scratch);
+      group.cls = classifyPage(page.buffer, page.offset, this.#scratch);
     }
-    this.count(group, page.owner, frame);
+    this.#count(group, page.owner, frame);
   }
 
-  private sourceKind(kind: 'bytes' | 'md5'): void {
-    if (this.kind === undefined) this.kind = kind;
-    else if (this.kind !== kind) throw new Error('DuplicateStatistics counts pages by their bytes or by their MD5, not both in one set');
+  #sourceKind(kind: 'bytes' | 'md5'): void {
+    if (this.#kind === undefined) this.#kind = kind;
+    else if (this.#kind !== kind) throw new Error('DuplicateStatistics counts pages by their bytes or by their MD5, not both in one set');
   }
 
   /**
@@ -142,13 +142,13 @@ export class DuplicateStatistics {
    */
   addFingerprint(owner: PageOwner, md5: Uint8Array, cls: PageClass, frame?: number): void {
     if (md5.length !== 16) throw new RangeError(`An MD5 digest has 16 bytes, got ${md5.length}`);
-    this.sourceKind('md5');
+    this.#sourceKind('md5');
     const digest = Buffer.from(md5.buffer, md5.byteOffset, 16).toString('latin1');
     const key = `m${digest}`;
-    const f = frame ?? this.unknownFrame--;
-    const group = this.groups.get(key);
-    if (group !== undefined) this.count(group, owner, f);
-    else this.insert(key, digest, cls, owner, f);
+    const f = frame ?? this.#unknownFrame--;
+    const group = this.#groups.get(key);
+    if (group !== undefined) this.#count(group, owner, f);
+    else this.#insert(key, digest, cls, owner, f);
   }
 
   /** Counts every page of `source`. */
@@ -158,7 +158,7 @@ export class DuplicateStatistics {
 
   /** Pages counted so far. */
   get pages(): number {
-    return this.total;
+    return this.#total;
   }
 
   result(opts: ResultOptions = {}): StatisticsResult {
@@ -174,7 +174,7 @@ export class DuplicateStatistics {
       if (pidFrames >= 2) p.saving += pidFrames - 1;
       perProcess.set(pid, p);
     };
-    for (const entry of this.groups) {
+    for (const entry of this.#groups) {
       const g = entry[1];
       frames += g.frames;
       if (g.frames === 1) {
@@ -198,22 +198,22 @@ export class DuplicateStatistics {
       class: g.cls!,
     }));
     const byProcess: Record<string, ProcessFigures> = {};
-    for (const [pid, o] of [...this.owners].sort(([a], [b]) => a - b)) {
+    for (const [pid, o] of [...this.#owners].sort(([a], [b]) => a - b)) {
       const p = perProcess.get(pid);
       byProcess[String(pid)] = { comm: o.comm, pages: o.pages, duplicate_pages: p?.duplicate ?? 0, saving_pages: p?.saving ?? 0 };
     }
-    return { pages: this.total, frames, unique_pages: unique, duplicate_pages: duplicate, saving_pages: saving, top, by_process: byProcess };
+    return { pages: this.#total, frames, unique_pages: unique, duplicate_pages: duplicate, saving_pages: saving, top, by_process: byProcess };
   }
 
-  private insert(key: bigint | string, md5: string | undefined, cls: PageClass | undefined, owner: PageOwner, frame: number): void {
-    this.groups.set(key, {
+  #insert(key: bigint | string, md5: string | undefined, cls: PageClass | undefined, owner: PageOwner, frame: number): void {
+    this.#groups.set(key, {
       count: 1, frames: 1, md5, cls, firstPid: owner.pid, firstFrame: frame, firstCount: 1,
       others: undefined, pidFrames: undefined, allFrames: undefined,
     });
-    this.own(owner);
+    this.#own(owner);
   }
 
-  private count(g: Group, owner: PageOwner, frame: number): void {
+  #count(g: Group, owner: PageOwner, frame: number): void {
     g.count++;
     if (g.allFrames === undefined || g.pidFrames === undefined) {
       g.allFrames = new Set([g.firstFrame]);
@@ -232,13 +232,13 @@ export class DuplicateStatistics {
     } else {
       g.others.set(owner.pid, (g.others.get(owner.pid) ?? 0) + 1);
     }
-    this.own(owner);
+    this.#own(owner);
   }
 
-  private own(owner: PageOwner): void {
-    this.total++;
-    const o = this.owners.get(owner.pid);
-    if (o === undefined) this.owners.set(owner.pid, { comm: owner.comm, pages: 1 });
+  #own(owner: PageOwner): void {
+    this.#total++;
+    const o = this.#owners.get(owner.pid);
+    if (o === undefined) this.#owners.set(owner.pid, { comm: owner.comm, pages: 1 });
     else o.pages++;
   }
 }

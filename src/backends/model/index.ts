@@ -42,51 +42,51 @@ export interface ModelBackendOptions {
 /** The scenario backend that runs on samepage's own model, on virtual time. */
 export class ModelBackend implements Backend {
   readonly name = 'model' as const;
-  private sys: System | undefined;
-  private readonly procs = new Map<string, Proc>();
-  private readonly opts: ModelBackendOptions;
+  #sys: System | undefined;
+  readonly #procs = new Map<string, Proc>();
+  readonly #opts: ModelBackendOptions;
 
   constructor(opts: ModelBackendOptions) {
-    this.opts = opts;
+    this.#opts = opts;
   }
 
   /** The simulated machine (after start). */
   system(): System {
-    if (this.sys === undefined) throw new StepError('The model backend was not started');
-    return this.sys;
+    if (this.#sys === undefined) throw new StepError('The model backend was not started');
+    return this.#sys;
   }
 
   async start(scenario: Scenario): Promise<void> {
-    this.sys = createSystem({
-      ram: scenario.machine.ram, numaNodes: scenario.machine.numaNodes, seed: this.opts.seed, cost: this.opts.cost ?? calibratedCost(),
-      checkCaches: this.opts.checkCaches === true,
+    this.#sys = createSystem({
+      ram: scenario.machine.ram, numaNodes: scenario.machine.numaNodes, seed: this.#opts.seed, cost: this.#opts.cost ?? calibratedCost(),
+      checkCaches: this.#opts.checkCaches === true,
     });
     for (const [file, value] of scenario.ksm) {
-      const err = sysfsWrite(this.sys, `ksm/${file}`, value);
+      const err = sysfsWrite(this.#sys, `ksm/${file}`, value);
       if (err !== 0) throw new StepError(`Initial ksm.${file}: writing "${value}" failed with ${describeReturn(err)}`);
     }
   }
 
-  private proc(name: string): Proc {
-    const p = this.procs.get(name);
+  #proc(name: string): Proc {
+    const p = this.#procs.get(name);
     if (p === undefined) throw new StepError(`No process named "${name}"`);
     return p;
   }
 
-  private region(proc: string, region: string): { p: Proc; r: Region } {
-    const p = this.proc(proc);
+  #region(proc: string, region: string): { p: Proc; r: Region } {
+    const p = this.#proc(proc);
     const r = p.regions.get(region);
     if (r === undefined) throw new StepError(`Process "${proc}" has no region "${region}"`);
     return { p, r };
   }
 
   async spawn(proc: string, comm: string): Promise<void> {
-    if (this.procs.has(proc)) throw new StepError(`A process named "${proc}" already exists`);
-    this.procs.set(proc, { task: spawnTask(this.system().mmgr, comm), regions: new Map() });
+    if (this.#procs.has(proc)) throw new StepError(`A process named "${proc}" already exists`);
+    this.#procs.set(proc, { task: spawnTask(this.system().mmgr, comm), regions: new Map() });
   }
 
   async mmap(proc: string, region: string, size: number, shared: boolean, node: number | undefined): Promise<void> {
-    const p = this.proc(proc);
+    const p = this.#proc(proc);
     const opts: { shared: boolean; node?: number } = { shared };
     if (node !== undefined) opts.node = node;
     const addr = doMmap(this.system().mmgr, p.task.mm, size, opts);
@@ -99,7 +99,7 @@ export class ModelBackend implements Backend {
    * the addresses the real process had). Not a scenario step: scenarios never name addresses.
    */
   mmapAt(proc: string, region: string, addr: number, size: number): void {
-    const p = this.proc(proc);
+    const p = this.#proc(proc);
     const got = doMmap(this.system().mmgr, p.task.mm, size, { addr });
     if (got < 0) throw new StepError(`mmap of ${size} bytes at 0x${addr.toString(16)} failed with errno ${-got}`);
     p.regions.set(region, { addr, size });
@@ -110,7 +110,7 @@ export class ModelBackend implements Backend {
    * ContentStore (see internPage), as a write of its 4096 bytes would.
    */
   writePage(proc: string, addr: number, content: number): void {
-    const p = this.proc(proc);
+    const p = this.#proc(proc);
     const mmgr = this.system().mmgr;
     if (writeUserPage(mmgr, p.task.mm, addr, mmgr.contents.retain(content)) !== 0) {
       throw new StepError(`write to ${proc} at 0x${addr.toString(16)} faulted`);
@@ -123,7 +123,7 @@ export class ModelBackend implements Backend {
    */
   sharePage(proc: string, addr: number, srcProc: string, srcAddr: number): void {
     const mmgr = this.system().mmgr;
-    if (shareAnonPage(mmgr, this.proc(proc).task.mm, addr, this.proc(srcProc).task.mm, srcAddr) !== 0) {
+    if (shareAnonPage(mmgr, this.#proc(proc).task.mm, addr, this.#proc(srcProc).task.mm, srcAddr) !== 0) {
       throw new StepError(`cannot share the page at 0x${srcAddr.toString(16)} of ${srcProc} into ${proc} at 0x${addr.toString(16)}`);
     }
   }
@@ -140,11 +140,11 @@ export class ModelBackend implements Backend {
 
   /** The scenario's names of the processes alive now, with their program names. */
   processes(): ReadonlyArray<{ readonly proc: string; readonly comm: string }> {
-    return [...this.procs].map(([proc, p]) => ({ proc, comm: p.task.comm }));
+    return [...this.#procs].map(([proc, p]) => ({ proc, comm: p.task.comm }));
   }
 
   async fill(proc: string, region: string, pattern: Pattern, offset: number, size: number | undefined): Promise<void> {
-    const { p, r } = this.region(proc, region);
+    const { p, r } = this.#region(proc, region);
     const len = size ?? r.size - offset;
     if (fillUser(this.system().mmgr, p.task.mm, r.addr + offset, len, pattern, r.addr) !== 0) {
       throw new StepError(`fill of ${proc}/${region} faulted`);
@@ -152,12 +152,12 @@ export class ModelBackend implements Backend {
   }
 
   async write(proc: string, region: string, offset: number, bytes: Uint8Array): Promise<void> {
-    const { p, r } = this.region(proc, region);
+    const { p, r } = this.#region(proc, region);
     if (writeUser(this.system().mmgr, p.task.mm, r.addr + offset, bytes) !== 0) throw new StepError(`write to ${proc}/${region} faulted`);
   }
 
   async readSha256(proc: string, region: string, offset: number, size: number): Promise<string> {
-    const { p, r } = this.region(proc, region);
+    const { p, r } = this.#region(proc, region);
     const h = createHash('sha256');
     const err = readUser(this.system().mmgr, p.task.mm, r.addr + offset, size, (buf, off, n) => h.update(buf.subarray(off, off + n)));
     if (err !== 0) throw new StepError(`read of ${proc}/${region} faulted`);
@@ -165,40 +165,40 @@ export class ModelBackend implements Backend {
   }
 
   async madvise(proc: string, region: string, advice: Advice, offset: number, size: number | undefined): Promise<number> {
-    const { p, r } = this.region(proc, region);
+    const { p, r } = this.#region(proc, region);
     const code = advice === 'MADV_MERGEABLE' ? MADV_MERGEABLE : advice === 'MADV_UNMERGEABLE' ? MADV_UNMERGEABLE : MADV_DONTNEED;
     return doMadvise(this.system().mmgr, p.task.mm, r.addr + offset, size ?? r.size - offset, code);
   }
 
   async prctl(proc: string, option: PrctlOption, arg: number): Promise<number> {
-    const p = this.proc(proc);
+    const p = this.#proc(proc);
     const code = option === 'PR_SET_MEMORY_MERGE' ? PR_SET_MEMORY_MERGE : PR_GET_MEMORY_MERGE;
     return doPrctl(this.system().mmgr, p.task.mm, code, arg);
   }
 
   async fork(proc: string, child: string): Promise<void> {
-    const p = this.proc(proc);
-    if (this.procs.has(child)) throw new StepError(`A process named "${child}" already exists`);
+    const p = this.#proc(proc);
+    if (this.#procs.has(child)) throw new StepError(`A process named "${child}" already exists`);
     const task = forkTask(this.system().mmgr, p.task);
-    this.procs.set(child, { task, regions: new Map(p.regions) });
+    this.#procs.set(child, { task, regions: new Map(p.regions) });
   }
 
   async exec(proc: string, comm: string): Promise<void> {
-    const p = this.proc(proc);
+    const p = this.#proc(proc);
     execTask(this.system().mmgr, p.task, comm);
     p.regions = new Map();
   }
 
   async munmap(proc: string, region: string): Promise<void> {
-    const { p, r } = this.region(proc, region);
+    const { p, r } = this.#region(proc, region);
     doMunmap(this.system().mmgr, p.task.mm, r.addr, r.size);
     p.regions.delete(region);
   }
 
   async exit(proc: string): Promise<void> {
-    const p = this.proc(proc);
+    const p = this.#proc(proc);
     exitTask(this.system().mmgr, p.task);
-    this.procs.delete(proc);
+    this.#procs.delete(proc);
   }
 
   async sysfsWrite(path: string, value: string): Promise<number> {
@@ -210,7 +210,7 @@ export class ModelBackend implements Backend {
     if (path.startsWith('/sys/kernel/mm/')) return sysfsRead(sys, path.slice('/sys/kernel/mm/'.length))?.trimEnd();
     const m = /^\/proc\/([^/]+)\/(.+)$/.exec(path);
     if (m === null) return undefined;
-    const p = this.procs.get(m[1]!);
+    const p = this.#procs.get(m[1]!);
     if (p === undefined) return undefined;
     const rec = procRecord(p);
     const field = m[2]!;
@@ -230,7 +230,7 @@ export class ModelBackend implements Backend {
   async wait(fullScans: number | undefined, ms: number | undefined): Promise<string | undefined> {
     const sys = this.system();
     if (fullScans !== undefined) {
-      const cb = this.opts.onWaitProgress;
+      const cb = this.#opts.onWaitProgress;
       return runFullScans(sys, fullScans, cb === undefined ? undefined : (d) => cb(d, fullScans));
     }
     runFor(sys, ms ?? 0);
@@ -245,7 +245,7 @@ export class ModelBackend implements Backend {
       ksm[name] = name === 'advisor_mode' ? /\[(.*)\]/.exec(text)![1]! : Number(text);
     }
     const procs: Record<string, ProcRecord> = {};
-    for (const [name, p] of this.procs) procs[name] = procRecord(p);
+    for (const [name, p] of this.#procs) procs[name] = procRecord(p);
     const ksmplus: Record<string, number | string> = {};
     for (const [name, attr] of [...sys.sysfs.get('ksm+')!.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       const text = attr.show().trimEnd();
@@ -255,7 +255,7 @@ export class ModelBackend implements Backend {
   }
 
   timeMs(): number {
-    return this.sys?.clock.nowMs() ?? 0;
+    return this.#sys?.clock.nowMs() ?? 0;
   }
 
   async stop(): Promise<void> {
