@@ -99,7 +99,10 @@ if (only !== undefined) {
 } else {
   const self = fileURLToPath(import.meta.url);
   const results = Object.keys(WORKLOADS).map(
-    (name) => JSON.parse(execFileSync(process.execPath, [self, '--workload', name, '--pages', String(pages)], { encoding: 'utf8' })) as Result,
+    (name) =>
+      JSON.parse(
+        execFileSync(process.execPath, [self, '--workload', name, '--pages', String(pages)], { encoding: 'utf8' }),
+      ) as Result,
   );
   if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   else console.table(results);

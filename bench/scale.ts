@@ -71,9 +71,16 @@ function hour(): Record<string, unknown> {
   const k = s.ksm;
   return {
     measurement: 'one simulated hour of default ksmd',
-    pages, pattern, setup_wall_s: round(setupS), simulated_s: 3600, wall_s: round(wallS),
-    pages_scanned: k.pagesScanned, full_scans: k.ksmScan.seqnr, batches: s.ksmd.batches,
-    pages_sharing: k.pagesSharing, ksmd_virtual_cpu_s: round(k.cpuNs / 1e9),
+    pages,
+    pattern,
+    setup_wall_s: round(setupS),
+    simulated_s: 3600,
+    wall_s: round(wallS),
+    pages_scanned: k.pagesScanned,
+    full_scans: k.ksmScan.seqnr,
+    batches: s.ksmd.batches,
+    pages_sharing: k.pagesSharing,
+    ksmd_virtual_cpu_s: round(k.cpuNs / 1e9),
   };
 }
 
@@ -98,9 +105,14 @@ function huge(): Record<string, unknown> {
   });
   return {
     measurement: 'peak resident memory, duplicate-heavy',
-    pages, simulated_gib: (pages * PAGE_SIZE) / 2 ** 30, distinct_pages: 4096,
-    setup_wall_s: round(setupS), scans_wall_s: round(scanS), full_scans: scans,
-    pages_shared: s.ksm.pagesShared, pages_sharing: s.ksm.pagesSharing,
+    pages,
+    simulated_gib: (pages * PAGE_SIZE) / 2 ** 30,
+    distinct_pages: 4096,
+    setup_wall_s: round(setupS),
+    scans_wall_s: round(scanS),
+    full_scans: scans,
+    pages_shared: s.ksm.pagesShared,
+    pages_sharing: s.ksm.pagesSharing,
     peak_rss_gib: round((resourceUsage().maxRSS * 1024) / 2 ** 30),
   };
 }
@@ -133,8 +145,11 @@ async function unique(): Promise<Record<string, unknown>> {
   const buffers = after.arrayBuffers - before.arrayBuffers;
   return {
     measurement: 'model metadata beyond page contents, all-unique',
-    pages, rmap_items: sys.ksm.rmapItems, pages_unshared: sys.ksm.pagesUnshared,
-    heap_bytes: heap, array_buffer_bytes: buffers,
+    pages,
+    rmap_items: sys.ksm.rmapItems,
+    pages_unshared: sys.ksm.pagesUnshared,
+    heap_bytes: heap,
+    array_buffer_bytes: buffers,
     metadata_bytes_per_page: round((heap + buffers) / pages),
     page_content_bytes: sys.mmgr.contents.storageBytes(),
     garbage_collected: typeof (globalThis as { gc?: unknown }).gc === 'function',
@@ -147,7 +162,9 @@ function round(x: number): number {
 
 const run = { hour, huge, unique }[mode ?? ''];
 if (run === undefined) {
-  process.stderr.write('usage: node dist/bench/scale.js hour|huge|unique [--pages N] [--pattern random|page-mod] [--json]\n');
+  process.stderr.write(
+    'usage: node dist/bench/scale.js hour|huge|unique [--pages N] [--pattern random|page-mod] [--json]\n',
+  );
   process.exit(2);
 }
 const result = await run();

@@ -31,12 +31,16 @@ function best(runs: number, f: () => void): number {
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) {
-    console.log('bench/stats: skipped, reading another process\'s memory needs root');
+    console.log("bench/stats: skipped, reading another process's memory needs root");
     return;
   }
   // The real interpreter, not pyenv's shell shim, so the pid is the process holding memory.
   const exe = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
-  const child = spawn(exe, ['-c', `import os, time\nbuf = os.urandom(${MIB} << 20)\nprint('ready', flush=True)\ntime.sleep(600)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    exe,
+    ['-c', `import os, time\nbuf = os.urandom(${MIB} << 20)\nprint('ready', flush=True)\ntime.sleep(600)`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   try {
     await once(child.stdout!, 'data');
     const pid = child.pid!;
@@ -51,14 +55,17 @@ async function main(): Promise<void> {
       });
       const bytes = proc.pageCount * 4096;
       const read = best(3, () => {
-        for (const _ of proc.pages()) { /* reading only */ }
+        for (const _ of proc.pages()) {
+          /* reading only */
+        }
       });
-      const stats = chunk === 1 << 20
-        ? best(2, () => new DuplicateStatistics().addAll(proc))
-        : undefined;
+      const stats = chunk === 1 << 20 ? best(2, () => new DuplicateStatistics().addAll(proc)) : undefined;
       rows.push([
-        `${chunk >> 10} KiB`, `${(bytes / 2 ** 20).toFixed(0)} MiB`, `${(plan * 1000).toFixed(1)} ms`,
-        `${(bytes / read / 1e9).toFixed(2)} GB/s`, stats === undefined ? '-' : `${(bytes / stats / 1e9).toFixed(2)} GB/s`,
+        `${chunk >> 10} KiB`,
+        `${(bytes / 2 ** 20).toFixed(0)} MiB`,
+        `${(plan * 1000).toFixed(1)} ms`,
+        `${(bytes / read / 1e9).toFixed(2)} GB/s`,
+        stats === undefined ? '-' : `${(bytes / stats / 1e9).toFixed(2)} GB/s`,
       ]);
       proc.close();
       reader.close();

@@ -51,7 +51,9 @@ for (const [name, file] of [
   const helperArgs = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-o', out, join(root, 'native', file)];
   const r = spawnSync(compiler, helperArgs, { stdio: 'inherit' });
   if (r.error || r.status !== 0) {
-    process.stderr.write(`samepage: warning: \`${compiler} ${helperArgs.join(' ')}\` failed; \`samepage kernel\` lacks ${name}\n`);
+    process.stderr.write(
+      `samepage: warning: \`${compiler} ${helperArgs.join(' ')}\` failed; \`samepage kernel\` lacks ${name}\n`,
+    );
   } else {
     process.stderr.write(`samepage: built ${out}\n`);
   }

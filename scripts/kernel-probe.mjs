@@ -26,11 +26,15 @@ async function loadBackend() {
     return { ...kernel, ...testing, ...probes };
   } catch (err) {
     if (err?.code !== 'ERR_UNKNOWN_FILE_EXTENSION' || process.env.SAMEPAGE_PROBE_REEXEC) throw err;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-      stdio: 'inherit',
-      cwd: root,
-      env: { ...process.env, SAMEPAGE_PROBE_REEXEC: '1' },
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+      {
+        stdio: 'inherit',
+        cwd: root,
+        env: { ...process.env, SAMEPAGE_PROBE_REEXEC: '1' },
+      },
+    );
     process.exit(r.status ?? 1);
   }
 }
@@ -84,10 +88,17 @@ async function trace(probe) {
   const records = await runProbe(backend, probe, () => {
     runtime = ksmdRuntimeNs();
   });
-  return { name: probe.name, description: probe.description, ksm: Object.fromEntries(probe.ksm), ksmd_runtime_ns: runtime, records };
+  return {
+    name: probe.name,
+    description: probe.description,
+    ksm: Object.fromEntries(probe.ksm),
+    ksmd_runtime_ns: runtime,
+    records,
+  };
 }
 
-const only = process.argv.indexOf('--only') > 0 ? process.argv[process.argv.indexOf('--only') + 1].split(',') : undefined;
+const only =
+  process.argv.indexOf('--only') > 0 ? process.argv[process.argv.indexOf('--only') + 1].split(',') : undefined;
 const traces = [];
 try {
   for (const probe of PROBES) if (only === undefined || only.includes(probe.name)) traces.push(await trace(probe));
@@ -116,7 +127,10 @@ for (const t of traces) {
     rec.agrees_with_reference = diffs.length === 0;
     disagreements += diffs.length;
     const procs = Object.entries(rec.procs)
-      .map(([p, s]) => `${p}: rmap ${s.ksm_rmap_items} merging ${s.ksm_merging_pages} zero ${s.ksm_zero_pages} rss ${s.rss_pages}`)
+      .map(
+        ([p, s]) =>
+          `${p}: rmap ${s.ksm_rmap_items} merging ${s.ksm_merging_pages} zero ${s.ksm_zero_pages} rss ${s.rss_pages}`,
+      )
       .join('; ');
     process.stdout.write(`  ${rec.label}: ${JSON.stringify(pick(rec))} ${procs}\n`);
     for (const d of diffs) process.stdout.write(`    DISAGREES: ${d}\n`);

@@ -26,9 +26,28 @@ const STATUS = { undefined: 'modelled', partial: 'partly', diverges: 'diverges' 
 
 /** Words that may precede the name in a declaration: skipped to find our symbol. */
 const MODIFIERS = new Set([
-  'export', 'default', 'declare', 'async', 'static', 'public', 'private', 'protected', 'readonly',
-  'override', 'abstract', 'function', 'function*', 'class', 'const', 'let', 'var', 'interface',
-  'type', 'get', 'set', 'enum',
+  'export',
+  'default',
+  'declare',
+  'async',
+  'static',
+  'public',
+  'private',
+  'protected',
+  'readonly',
+  'override',
+  'abstract',
+  'function',
+  'function*',
+  'class',
+  'const',
+  'let',
+  'var',
+  'interface',
+  'type',
+  'get',
+  'set',
+  'enum',
 ]);
 
 function listTs(dir) {
@@ -43,7 +62,10 @@ function listTs(dir) {
 
 /** The name declared on a code line (`export function cmpAndMergePage(`, `  get pagesShared()`). */
 function declaredName(line) {
-  const words = line.trim().split(/[\s(<:=;{]+/).filter((w) => w !== '');
+  const words = line
+    .trim()
+    .split(/[\s(<:=;{]+/)
+    .filter((w) => w !== '');
   for (const word of words) {
     if (MODIFIERS.has(word) || word.startsWith('@')) continue;
     const name = word.replace(/^[*#]/, '').match(/^[A-Za-z_$][\w$]*/);
@@ -57,7 +79,9 @@ function enclosingClass(lines, index) {
   const indent = lines[index].search(/\S/);
   if (indent <= 0) return undefined;
   for (let k = index - 1; k >= 0; k--) {
-    const m = lines[k].match(/^(\s*)(?:export\s+)?(?:default\s+)?(?:abstract\s+)?(?:class|interface)\s+([A-Za-z_$][\w$]*)/);
+    const m = lines[k].match(
+      /^(\s*)(?:export\s+)?(?:default\s+)?(?:abstract\s+)?(?:class|interface)\s+([A-Za-z_$][\w$]*)/,
+    );
     if (m && m[1].length < indent) return m[2];
   }
   return undefined;
@@ -77,14 +101,20 @@ export function collect(root) {
       const body = tag[1].replace(/\*\/\s*$/, '');
       const m = body.match(TAG_BODY);
       if (!m) {
-        errors.push(`${rel}:${i + 1}: malformed @linux tag: expected '@linux <file> <function>' optionally followed by '(partial: why)' or '(diverges: why)'`);
+        errors.push(
+          `${rel}:${i + 1}: malformed @linux tag: expected '@linux <file> <function>' optionally followed by '(partial: why)' or '(diverges: why)'`,
+        );
         return;
       }
       // Our symbol: the first code line after the comment closes.
       let k = i;
       while (k < lines.length && !lines[k].includes('*/')) k++;
       k++;
-      while (k < lines.length && (lines[k].trim() === '' || lines[k].trim().startsWith('@') || lines[k].trim().startsWith('//'))) k++;
+      while (
+        k < lines.length &&
+        (lines[k].trim() === '' || lines[k].trim().startsWith('@') || lines[k].trim().startsWith('//'))
+      )
+        k++;
       const name = k < lines.length ? declaredName(lines[k]) : undefined;
       const owner = name === undefined ? undefined : enclosingClass(lines, k);
       entries.push({
@@ -107,8 +137,7 @@ const cell = (s) => s.replaceAll('|', '\\|');
 export function render(entries) {
   const byFile = new Map();
   const sorted = [...entries].sort(
-    (a, b) =>
-      cmp(a.kernelFile, b.kernelFile) || cmp(a.fn, b.fn) || cmp(a.file, b.file) || a.line - b.line,
+    (a, b) => cmp(a.kernelFile, b.kernelFile) || cmp(a.fn, b.fn) || cmp(a.file, b.file) || a.line - b.line,
   );
   for (const e of sorted) {
     if (!byFile.has(e.kernelFile)) byFile.set(e.kernelFile, []);
@@ -175,7 +204,9 @@ function mainCli() {
   if (check) {
     const current = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
     if (current !== doc) {
-      console.error(`linux-coverage: ${DOC} is ${current === undefined ? 'missing' : 'out of date'}: run npm run coverage-doc and commit it`);
+      console.error(
+        `linux-coverage: ${DOC} is ${current === undefined ? 'missing' : 'out of date'}: run npm run coverage-doc and commit it`,
+      );
       return 1;
     }
     console.log(`linux-coverage: ${DOC} is up to date (${entries.length} tags)`);

@@ -35,16 +35,20 @@ const OUT = opt('--out', '/tmp/samepage-real');
 const KSM = '/sys/kernel/mm/ksm';
 const COMM = 'chromium';
 
-const samepage = (...args) => execFileSync(process.execPath, [join(root, 'bin/samepage.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+const samepage = (...args) =>
+  execFileSync(process.execPath, [join(root, 'bin/samepage.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ksmRead = (f) => Number(readFileSync(`${KSM}/${f}`, 'utf8'));
 const ksmWrite = (f, v) => writeFileSync(`${KSM}/${f}`, String(v));
 
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
-writeFileSync(join(OUT, 'page.html'), `<!doctype html><html><body><h1>samepage</h1><ul id=l></ul><script>
+writeFileSync(
+  join(OUT, 'page.html'),
+  `<!doctype html><html><body><h1>samepage</h1><ul id=l></ul><script>
 const l = document.getElementById('l'); for (let i = 0; i < 500; i++) { const e = document.createElement('li'); e.textContent = 'item ' + i; l.appendChild(e); }
-</script></body></html>`);
+</script></body></html>`,
+);
 
 const others = findKsmUsers(new Set([process.pid]));
 if (others.length > 0) {
@@ -59,11 +63,25 @@ let result;
 try {
   ksmWrite('run', 2);
   for (let i = 0; i < N; i++) {
-    browsers.push(spawn('/usr/bin/chromium', [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${join(OUT, `profile${i}`)}`, '--remote-debugging-port=0', `file://${join(OUT, 'page.html')}`,
-    ], { stdio: 'ignore' }));
+    browsers.push(
+      spawn(
+        '/usr/bin/chromium',
+        [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          `--user-data-dir=${join(OUT, `profile${i}`)}`,
+          '--remote-debugging-port=0',
+          `file://${join(OUT, 'page.html')}`,
+        ],
+        { stdio: 'ignore' },
+      ),
+    );
   }
   await sleep(SETTLE_S * 1000);
 
@@ -87,9 +105,23 @@ try {
     last = now;
   }
   const status = JSON.parse(samepage('kernel', 'status', '--json'));
-  const measured = { saving_pages: last, pages_shared: ksmRead('pages_shared'), pages_sharing: ksmRead('pages_sharing'), general_profit: ksmRead('general_profit'), seconds: (Date.now() - t0) / 1000 };
+  const measured = {
+    saving_pages: last,
+    pages_shared: ksmRead('pages_shared'),
+    pages_sharing: ksmRead('pages_sharing'),
+    general_profit: ksmRead('general_profit'),
+    seconds: (Date.now() - t0) / 1000,
+  };
   samepage('kernel', 'disable', COMM);
-  result = { instances: N, settle_s: SETTLE_S, kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(), stats, predicted, measured, status };
+  result = {
+    instances: N,
+    settle_s: SETTLE_S,
+    kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
+    stats,
+    predicted,
+    measured,
+    status,
+  };
 } finally {
   const problems = restoreKsm(saved);
   for (const b of browsers) b.kill('SIGKILL');
@@ -103,11 +135,17 @@ const m = result.measured;
 const pct = (a, b) => `${((100 * (a - b)) / b).toFixed(1)} %`;
 console.log(`| | stats (MD5) | predicted (model) | measured (live kernel) |\n|---|---|---|---|`);
 console.log(`| pages | ${result.stats.pages} | ${p.pages} | - |`);
-console.log(`| pages merging frees | ${result.stats.saving_pages} | ${p.saving_pages} | ${m.saving_pages} (${pct(m.saving_pages, p.saving_pages)} vs predicted) |`);
+console.log(
+  `| pages merging frees | ${result.stats.saving_pages} | ${p.saving_pages} | ${m.saving_pages} (${pct(m.saving_pages, p.saving_pages)} vs predicted) |`,
+);
 console.log(`| pages_shared | - | ${p.pages_shared} | ${m.pages_shared} |`);
 console.log(`| general_profit | - | ${p.general_profit} | ${m.general_profit} |`);
-console.log('\n| process | pages | predicted ksm_merging_pages | measured ksm_merging_pages | measured ksm_process_profit |\n|---|---|---|---|---|');
+console.log(
+  '\n| process | pages | predicted ksm_merging_pages | measured ksm_merging_pages | measured ksm_process_profit |\n|---|---|---|---|---|',
+);
 for (const [name, r] of Object.entries(p.by_process)) {
   const live = result.status.processes.find((x) => x.pid === r.pid);
-  console.log(`| ${name} | ${r.pages} | ${r.ksm_merging_pages} | ${live?.ksm_merging_pages ?? 'exited'} | ${live?.ksm_process_profit ?? '-'} |`);
+  console.log(
+    `| ${name} | ${r.pages} | ${r.ksm_merging_pages} | ${live?.ksm_merging_pages ?? 'exited'} | ${live?.ksm_process_profit ?? '-'} |`,
+  );
 }

@@ -86,13 +86,18 @@ export function sysfsWrite(sys: System, path: string, value: string): number {
 /** Reads a sysfs file under /sys/kernel/mm ("ksm/run"); undefined if there is none. */
 export function sysfsRead(sys: System, path: string): string | undefined {
   const [dir, file] = path.split('/');
-  return sys.sysfs.get(dir ?? '')?.get(file ?? '')?.show();
+  return sys.sysfs
+    .get(dir ?? '')
+    ?.get(file ?? '')
+    ?.show();
 }
 
 /** Runs the machine for `ms` milliseconds of virtual time. */
 export function runFor(sys: System, ms: number): void {
   const end = sys.clock.now() + ms * 1e6;
-  while (sys.events.runNext(end)) { /* events run */ }
+  while (sys.events.runNext(end)) {
+    /* events run */
+  }
   sys.clock.advanceTo(end);
 }
 
@@ -108,7 +113,13 @@ interface ScanDriver {
  * completed the scan finish, so time includes its CPU cost. `onEvent` is called after every
  * event (a policy comparison times each counter change with it).
  */
-function runScans(sys: System, d: ScanDriver, n: number, onScan?: (done: number) => void, onEvent?: () => void): string | undefined {
+function runScans(
+  sys: System,
+  d: ScanDriver,
+  n: number,
+  onScan?: (done: number) => void,
+  onEvent?: () => void,
+): string | undefined {
   const target = d.seqnr() + n;
   while (d.seqnr() < target) {
     const why = d.idle();
@@ -126,14 +137,23 @@ function runScans(sys: System, d: ScanDriver, n: number, onScan?: (done: number)
  * Runs until full_scans has grown by `n`. Returns undefined when done, else why it cannot
  * finish (ksmd not running, nothing registered, pages_to_scan 0).
  */
-export function runFullScans(sys: System, n: number, onProgress?: (done: number) => void, onEvent?: () => void): string | undefined {
+export function runFullScans(
+  sys: System,
+  n: number,
+  onProgress?: (done: number) => void,
+  onEvent?: () => void,
+): string | undefined {
   const driver = { seqnr: () => sys.ksm.ksmScan.seqnr, idle: () => whyKsmdIdle(sys), busy: () => sys.ksmd.isBusy() };
   return runScans(sys, driver, n, onProgress, onEvent);
 }
 
 /** Like runFullScans, for KSM+'s rounds (/sys/kernel/mm/ksm+/full_scans). */
 export function runKsmPlusFullScans(sys: System, n: number, onEvent?: () => void): string | undefined {
-  const driver = { seqnr: () => sys.ksmplus.trees.ksmScan.seqnr, idle: () => whyKsmPlusIdle(sys), busy: () => sys.ksmplusd.isBusy() };
+  const driver = {
+    seqnr: () => sys.ksmplus.trees.ksmScan.seqnr,
+    idle: () => whyKsmPlusIdle(sys),
+    busy: () => sys.ksmplusd.isBusy(),
+  };
   return runScans(sys, driver, n, undefined, onEvent);
 }
 

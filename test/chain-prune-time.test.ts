@@ -17,7 +17,7 @@ async function afterSearch(idleMs: number): Promise<{ chains: unknown; dups: unk
   const records = await runProbe(new ModelBackend({ seed: 0 }), chainPruneProbe('prune-2000', '2000', false, idleMs));
   const rec = records.find((r) => r.label === 'after the search');
   assert.ok(rec !== undefined);
-  return { chains: rec.ksm['stable_node_chains'], dups: rec.ksm['stable_node_dups'] };
+  return { chains: rec.ksm.stable_node_chains, dups: rec.ksm.stable_node_dups };
 }
 
 test('a chain met by a search within stable_node_chains_prune_millisecs of its creation is not pruned', async () => {

@@ -36,7 +36,7 @@ const DIRS = ['scenarios', 'scenarios-diff'];
 const DEFAULT_SEEDS = 200;
 
 function seedCount(): number {
-  const text = process.env['SAMEPAGE_DIFF_SEEDS'];
+  const text = process.env.SAMEPAGE_DIFF_SEEDS;
   if (text === undefined || text === '') return DEFAULT_SEEDS;
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`SAMEPAGE_DIFF_SEEDS must be a whole number, got "${text}"`);
@@ -89,13 +89,19 @@ if (skip === undefined) {
   const nodes = liveNumaNodes() ?? 1;
   for (const dir of DIRS) {
     const path = rootDir(dir);
-    for (const file of readdirSync(path, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml')).sort()) {
+    for (const file of readdirSync(path, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()) {
       const loaded = await loadScenario(join(path, file));
       const why = loaded.ok ? whyNotExact(loaded.scenario, nodes) : undefined;
-      test(`differential: ${dir}/${file} agrees on kernel and model`, why === undefined ? {} : { skip: `not exact under the contract: ${why}` }, async (t) => {
-        assert.ok(loaded.ok, `${dir}/${file} does not parse`);
-        await assertAgree(t, loaded.scenario, `${dir}/${file}`);
-      });
+      test(
+        `differential: ${dir}/${file} agrees on kernel and model`,
+        why === undefined ? {} : { skip: `not exact under the contract: ${why}` },
+        async (t) => {
+          assert.ok(loaded.ok, `${dir}/${file} does not parse`);
+          await assertAgree(t, loaded.scenario, `${dir}/${file}`);
+        },
+      );
     }
   }
 

@@ -31,7 +31,7 @@ import type { Scenario } from '../src/scenario/types.ts';
 
 const DIR = join(import.meta.dirname, '..', '..', 'scenarios');
 const dir = existsSync(DIR) ? DIR : join(import.meta.dirname, '..', 'scenarios');
-const UPDATE = process.env['SAMEPAGE_UPDATE_GOLDEN'] === '1';
+const UPDATE = process.env.SAMEPAGE_UPDATE_GOLDEN === '1';
 
 /** The run as `samepage run --json` prints it, with a final newline. */
 const jsonText = (r: RunResult): string => `${formatJson(r)}\n`;
@@ -46,24 +46,37 @@ async function recordKernel(scenario: Scenario, file: string): Promise<RunResult
   // the counters are past the boundary); such a run is no recording.
   for (let attempt = 1; ; attempt++) {
     warnings = [];
-    result = await runScenario(scenario, createKernelBackend({ lockWaitMs: 600_000, onWarning: (m) => warnings.push(m) }));
+    result = await runScenario(
+      scenario,
+      createKernelBackend({ lockWaitMs: 600_000, onWarning: (m) => warnings.push(m) }),
+    );
     if (!warnings.some((w) => w.startsWith(PAST_BOUNDARY))) break;
-    if (attempt === 3) assert.fail(`${file}: ksmd overshot a full-scan boundary in 3 kernel runs: ${warnings.join('; ')}`);
+    if (attempt === 3)
+      assert.fail(`${file}: ksmd overshot a full-scan boundary in 3 kernel runs: ${warnings.join('; ')}`);
   }
   const failed = result.expects.filter((e) => !e.ok);
-  assert.deepEqual(failed, [], `${file}: expects failed on the live kernel, not recorded${warnings.length > 0 ? ` (${warnings.join('; ')})` : ''}`);
+  assert.deepEqual(
+    failed,
+    [],
+    `${file}: expects failed on the live kernel, not recorded${warnings.length > 0 ? ` (${warnings.join('; ')})` : ''}`,
+  );
   return result;
 }
 
 /** Every difference between two runs that a golden file pins down. */
 function differences(expected: RunResult, actual: RunResult): RecordDiff[] {
-  return [...compareRecords(expected.records, actual.records), ...compareCalls(expected.calls ?? [], actual.calls ?? [])];
+  return [
+    ...compareRecords(expected.records, actual.records),
+    ...compareCalls(expected.calls ?? [], actual.calls ?? []),
+  ];
 }
 
 // Re-recording makes processes KSM users: serialise with the other live-kernel test files.
 if (UPDATE && kernelSkipReason(true) === undefined) after(await holdKernelTestLock());
 
-const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(dir, { recursive: true, encoding: 'utf8' })
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 for (const file of files) {
   test(`golden scenario ${file} holds on the model`, async () => {
     const parsed = await loadScenario(join(dir, file));
@@ -82,11 +95,18 @@ for (const file of files) {
       const kernel = JSON.parse(readFileSync(kernelFile, 'utf8')) as RunResult;
       const diffs = differences(kernel, result);
       if (diffs.length > 0) writeFileSync(actualFile, jsonText(result));
-      assert.deepEqual(diffs, [], `${file}: the model differs from the recorded kernel run (model output in ${actualFile})`);
+      assert.deepEqual(
+        diffs,
+        [],
+        `${file}: the model differs from the recorded kernel run (model output in ${actualFile})`,
+      );
       return;
     }
     if (UPDATE) writeFileSync(modelFile, jsonText(result));
-    assert.ok(existsSync(modelFile), `${file}: no kernel recording and no ${modelFile}; create it with SAMEPAGE_UPDATE_GOLDEN=1 and review it`);
+    assert.ok(
+      existsSync(modelFile),
+      `${file}: no kernel recording and no ${modelFile}; create it with SAMEPAGE_UPDATE_GOLDEN=1 and review it`,
+    );
     const golden = JSON.parse(readFileSync(modelFile, 'utf8')) as RunResult;
     // As against the kernel, time is not compared: it follows the cost model, which is
     // calibrated separately; a counter that depends on it still shows.

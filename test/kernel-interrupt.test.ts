@@ -18,7 +18,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { cpusAllowed, findKsmdPid } from '../src/backends/kernel/ksmd_affinity.ts';
-import { holdKernelTestLockForFile, kernelSkipReasonAfterWait, liveAgents, settledKsm, takeKsmLock } from '../src/backends/kernel/testing.ts';
+import {
+  holdKernelTestLockForFile,
+  kernelSkipReasonAfterWait,
+  liveAgents,
+  settledKsm,
+  takeKsmLock,
+} from '../src/backends/kernel/testing.ts';
 import { KSM_DIR, readSysfs, restoreKsm } from '../src/backends/kernel/sysfs.ts';
 import { packageRoot } from '../src/cli/main.ts';
 import { TEST_PAUSE_VARIABLE } from '../src/cli/test_pause.ts';
@@ -81,10 +87,14 @@ interface Interrupt {
 
 /** Runs the CLI on `file` with the pause variable at `pauseAt`, interrupting it as asked. */
 function runCli(file: string, pauseAt: number, interrupt: Interrupt | undefined): Promise<Outcome> {
-  const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'samepage.js'), 'run', file, '--backend', 'kernel'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', [TEST_PAUSE_VARIABLE]: String(pauseAt) },
-  });
+  const child = spawn(
+    process.execPath,
+    [join(packageRoot(), 'bin', 'samepage.js'), 'run', file, '--backend', 'kernel'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1', [TEST_PAUSE_VARIABLE]: String(pauseAt) },
+    },
+  );
   let stdout = '';
   let stderr = '';
   let sent = false;
@@ -123,7 +133,12 @@ async function survivingAgents(): Promise<number[]> {
  * writable KSM file as before, no agent alive. Where the run failed to clean up, the test
  * does it before failing, so the machine is left as it was found.
  */
-async function runAndCheck(file: string, pauseAt: number, interrupt: Interrupt | undefined, what: string): Promise<Outcome> {
+async function runAndCheck(
+  file: string,
+  pauseAt: number,
+  interrupt: Interrupt | undefined,
+  what: string,
+): Promise<Outcome> {
   const deadline = performance.now() + 300_000;
   for (;;) {
     const before = await settledKsm();
@@ -160,7 +175,10 @@ function scenarioFiles(): { dir: string; every: string; failing: string; refused
   writeFileSync(failing, EVERY_STEP.replace('pages_sharing: ">= 1"', 'pages_sharing: 123456789'));
   // 4 PiB: more than the agent's region arena, so the backend refuses the mmap.
   const refused = join(dir, 'refused-step.yaml');
-  writeFileSync(refused, EVERY_STEP.replace('  - fork:', '  - mmap: { proc: a, region: huge, size: 4503599627370496 }\n  - fork:'));
+  writeFileSync(
+    refused,
+    EVERY_STEP.replace('  - fork:', '  - mmap: { proc: a, region: huge, size: 4503599627370496 }\n  - fork:'),
+  );
   return { dir, every, failing, refused };
 }
 
@@ -168,12 +186,30 @@ test('the every-step scenario parses and has every step kind', () => {
   const parsed = parseScenario(EVERY_STEP, 'every-step.yaml');
   assert.ok(parsed.ok);
   const kinds = new Set(parsed.scenario.steps.map((s) => s.kind));
-  const all = ['spawn', 'mmap', 'fill', 'write', 'read', 'madvise', 'prctl', 'fork', 'exec', 'munmap', 'exit', 'sysfs', 'wait', 'expect', 'record'];
+  const all = [
+    'spawn',
+    'mmap',
+    'fill',
+    'write',
+    'read',
+    'madvise',
+    'prctl',
+    'fork',
+    'exec',
+    'munmap',
+    'exit',
+    'sysfs',
+    'wait',
+    'expect',
+    'record',
+  ];
   assert.deepEqual([...kinds].sort(), all.sort());
   assert.deepEqual(parsed.scenario.steps[WAIT_MS], { kind: 'wait', fullScans: undefined, ms: 400 });
 });
 
-test('a kernel run interrupted at the start of any step restores sysfs and leaves no agent', { skip: skip ?? false }, async () => {
+test('a kernel run interrupted at the start of any step restores sysfs and leaves no agent', {
+  skip: skip ?? false,
+}, async () => {
   const files = scenarioFiles();
   try {
     const parsed = parseScenario(EVERY_STEP, 'every-step.yaml');
@@ -192,7 +228,9 @@ test('a kernel run interrupted at the start of any step restores sysfs and leave
   }
 });
 
-test('a kernel run interrupted inside a timed wait, with ksmd running, restores sysfs and leaves no agent', { skip: skip ?? false }, async () => {
+test('a kernel run interrupted inside a timed wait, with ksmd running, restores sysfs and leaves no agent', {
+  skip: skip ?? false,
+}, async () => {
   const files = scenarioFiles();
   try {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -216,7 +254,9 @@ test('a kernel run interrupted inside a timed wait, with ksmd running, restores 
   }
 });
 
-test('a kernel run that completes, fails an expect, or has a step refused restores sysfs and leaves no agent', { skip: skip ?? false }, async () => {
+test('a kernel run that completes, fails an expect, or has a step refused restores sysfs and leaves no agent', {
+  skip: skip ?? false,
+}, async () => {
   const files = scenarioFiles();
   try {
     const done = await runAndCheck(files.every, Number.MAX_SAFE_INTEGER, undefined, 'complete run');

@@ -38,7 +38,8 @@ function scenarioFile(): { file: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'samepage-refusal-'));
   chmodSync(dir, 0o755);
   const file = join(dir, 'refused.yaml');
-  const text = 'version: 1\nname: refused\nksm:\n  pages_to_scan: 1234\nsteps:\n  - spawn: { proc: a, comm: sp-refused }\n';
+  const text =
+    'version: 1\nname: refused\nksm:\n  pages_to_scan: 1234\nsteps:\n  - spawn: { proc: a, comm: sp-refused }\n';
   writeFileSync(file, text, { mode: 0o644 });
   return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
@@ -78,7 +79,12 @@ interface RefusalOptions {
  * Runs both commands through `wrap` (a prefix such as setpriv) and asserts exit 2 with
  * `reason` as the single stderr line, and /sys/kernel/mm/ksm untouched.
  */
-async function assertRefused(wrap: readonly string[], file: string, reason: RegExp, opts: RefusalOptions = {}): Promise<void> {
+async function assertRefused(
+  wrap: readonly string[],
+  file: string,
+  reason: RegExp,
+  opts: RefusalOptions = {},
+): Promise<void> {
   const snapshot = opts.snapshot ?? (async () => (await settledKsm()).text);
   for (const args of commands(file).filter((a) => opts.only === undefined || a[1] === opts.only)) {
     const before = await snapshot();
@@ -114,7 +120,9 @@ function toolSkip(tool: string, args: readonly string[]): string | undefined {
 const AS_NOBODY = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'];
 const NEW_MOUNTS = ['unshare', '--mount'];
 
-test('without root, the kernel backend exits 2 saying it needs root', { skip: machineSkip ?? toolSkip(AS_NOBODY[0] ?? '', AS_NOBODY.slice(1)) ?? false }, async () => {
+test('without root, the kernel backend exits 2 saying it needs root', {
+  skip: machineSkip ?? toolSkip(AS_NOBODY[0] ?? '', AS_NOBODY.slice(1)) ?? false,
+}, async () => {
   const s = scenarioFile();
   try {
     await assertRefused(AS_NOBODY, s.file, /The kernel backend needs root: it writes \/sys\/kernel\/mm\/ksm .*/);
@@ -123,32 +131,48 @@ test('without root, the kernel backend exits 2 saying it needs root', { skip: ma
   }
 });
 
-test('with /sys/kernel/mm/ksm read-only, the kernel backend exits 2 saying it is not writable', { skip: machineSkip ?? toolSkip('unshare', ['--mount']) ?? false }, async () => {
+test('with /sys/kernel/mm/ksm read-only, the kernel backend exits 2 saying it is not writable', {
+  skip: machineSkip ?? toolSkip('unshare', ['--mount']) ?? false,
+}, async () => {
   const s = scenarioFile();
   try {
     // A read-only bind of the KSM directory over itself, only inside the new namespace.
     const script = `mount --bind ${KSM_DIR} ${KSM_DIR} && mount -o remount,bind,ro ${KSM_DIR} && exec "$@"`;
     const wrap = [...NEW_MOUNTS, 'sh', '-c', script, 'sh'];
-    await assertRefused(wrap, s.file, /\/sys\/kernel\/mm\/ksm is not writable here \(EROFS\), e\.g\. a read-only \/sys in a container/);
+    await assertRefused(
+      wrap,
+      s.file,
+      /\/sys\/kernel\/mm\/ksm is not writable here \(EROFS\), e\.g\. a read-only \/sys in a container/,
+    );
   } finally {
     s.remove();
   }
 });
 
-test('without the agent, the kernel backend exits 2 saying how to build it', { skip: machineSkip ?? toolSkip('unshare', ['--mount']) ?? false }, async () => {
+test('without the agent, the kernel backend exits 2 saying how to build it', {
+  skip: machineSkip ?? toolSkip('unshare', ['--mount']) ?? false,
+}, async () => {
   const s = scenarioFile();
   try {
     // An empty tmpfs over native/build, only inside the new namespace.
     const build = join(defaultAgentPath(), '..');
     const wrap = [...NEW_MOUNTS, 'sh', '-c', `mount -t tmpfs samepage-test ${build} && exec "$@"`, 'sh'];
     const agent = defaultAgentPath().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    await assertRefused(wrap, s.file, new RegExp(`The samepage agent is missing at ${agent}\\. Build it with \`node scripts/build-native\\.mjs\` .*gcc\\)`));
+    await assertRefused(
+      wrap,
+      s.file,
+      new RegExp(
+        `The samepage agent is missing at ${agent}\\. Build it with \`node scripts/build-native\\.mjs\` .*gcc\\)`,
+      ),
+    );
   } finally {
     s.remove();
   }
 });
 
-test('beside another samepage run, the kernel backend exits 2 naming its pid', { skip: machineSkip ?? false }, async () => {
+test('beside another samepage run, the kernel backend exits 2 naming its pid', {
+  skip: machineSkip ?? false,
+}, async () => {
   const s = scenarioFile();
   const release = await takeKsmLock();
   try {
@@ -162,13 +186,21 @@ test('beside another samepage run, the kernel backend exits 2 naming its pid', {
   }
 });
 
-test('beside another KSM user, the kernel backend exits 2 naming its pid', { skip: machineSkip ?? false }, async (t) => {
+test('beside another KSM user, the kernel backend exits 2 naming its pid', {
+  skip: machineSkip ?? false,
+}, async (t) => {
   const busy = await kernelSkipReasonAfterWait();
   if (busy !== undefined) return void t.skip(busy);
   const s = scenarioFile();
   const outsider = await startKsmOutsider('sp-ksm-user');
   try {
-    await assertRefused([], s.file, new RegExp(`Other processes already use KSM, whose counters are global: .*${outsider.pid} \\(sp-ksm-user: ksm_mergeable yes\\).*`));
+    await assertRefused(
+      [],
+      s.file,
+      new RegExp(
+        `Other processes already use KSM, whose counters are global: .*${outsider.pid} \\(sp-ksm-user: ksm_mergeable yes\\).*`,
+      ),
+    );
   } finally {
     await outsider.stop();
     s.remove();

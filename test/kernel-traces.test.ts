@@ -36,14 +36,23 @@ const byName = new Map(recorded.traces.map((t) => [t.name, t]));
 test('every probe has a kernel trace recorded with its current settings', () => {
   for (const probe of PROBES) {
     const t = byName.get(probe.name);
-    assert.ok(t !== undefined, `no trace for probe ${probe.name}: run node --import tsx scripts/kernel-probe.mjs --only ${probe.name}`);
-    assert.deepEqual(t.ksm, Object.fromEntries(probe.ksm), `trace ${probe.name} was recorded with other ksm values; re-record it`);
+    assert.ok(
+      t !== undefined,
+      `no trace for probe ${probe.name}: run node --import tsx scripts/kernel-probe.mjs --only ${probe.name}`,
+    );
+    assert.deepEqual(
+      t.ksm,
+      Object.fromEntries(probe.ksm),
+      `trace ${probe.name} was recorded with other ksm values; re-record it`,
+    );
   }
 });
 
 for (const probe of PROBES) {
   const kernel = byName.get(probe.name);
-  test(`kernel trace ${probe.name} (${recorded.uname_r}): the model gives the same counters`, { skip: kernel === undefined }, async () => {
+  test(`kernel trace ${probe.name} (${recorded.uname_r}): the model gives the same counters`, {
+    skip: kernel === undefined,
+  }, async () => {
     if (kernel === undefined) return;
     const backend = new ModelBackend({ seed: 0 });
     const model = await runProbe(backend, probe, () => {

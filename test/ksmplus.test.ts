@@ -44,7 +44,7 @@ test('KSM+ merges identical pages in the round that first samples them (thesis 5
   assert.equal(counter(sys, 'pages_sharing'), 127);
 });
 
-test('KSM+ at the thesis\'s defaults merges 2 x 20 MiB of identical pages in about a minute (thesis: 40 x 1024 / 667 s)', () => {
+test("KSM+ at the thesis's defaults merges 2 x 20 MiB of identical pages in about a minute (thesis: 40 x 1024 / 667 s)", () => {
   const { sys } = machine('test', 5120, { kind: 'byte-cycle' });
   const t2 = spawnTask(sys.mmgr, 'test');
   const a2 = doMmap(sys.mmgr, t2.mm, 5120 * PAGE_SIZE);
@@ -75,7 +75,7 @@ test('a page KSM+ keeps sampling still needs an unchanged checksum to enter the 
   assert.equal(counter(sys, 'pages_volatile'), 1);
 });
 
-test('samplePages follows the thesis\'s integer arithmetic and never divides by zero', () => {
+test("samplePages follows the thesis's integer arithmetic and never divides by zero", () => {
   const sys = createSystem({ ram: 2 ** 24 });
   const plus = sys.ksmplus;
   // sample_count = 25600 x 40 / 100 = 10240, gap = 25600 / 10240 = 2: 12800 intervals.
@@ -85,7 +85,9 @@ test('samplePages follows the thesis\'s integer arithmetic and never divides by 
   // 25600 x 1 / 100 = 256, gap 100: 256 samples, one in each interval.
   const floor = samplePages(plus, 25600, 1);
   assert.equal(floor.length, 256);
-  floor.forEach((p, i) => assert.ok(p >= i * 100 && p < (i + 1) * 100, `sample ${i} at ${p}`));
+  floor.forEach((p, i) => {
+    assert.ok(p >= i * 100 && p < (i + 1) * 100, `sample ${i} at ${p}`);
+  });
   // 50 x 1 / 100 = 0 would divide by zero in the thesis's C: at least one sample.
   assert.equal(samplePages(plus, 50, 1).length, 1);
 });
@@ -148,16 +150,29 @@ test('drop_coefficient at or below min_coefficient - coefficient_step never drop
 test('the sampling knobs refuse values the round cannot use, with EINVAL', () => {
   const sys = createSystem({ ram: 2 ** 24 });
   for (const [file, bad] of [
-    ['initial_coefficient', '0'], ['initial_coefficient', '101'], ['min_coefficient', '0'], ['min_coefficient', '101'],
-    ['coefficient_step', '101'], ['drop_coefficient', '101'], ['pages_to_scan', '-1'], ['sleep_millisecs', 'x'],
+    ['initial_coefficient', '0'],
+    ['initial_coefficient', '101'],
+    ['min_coefficient', '0'],
+    ['min_coefficient', '101'],
+    ['coefficient_step', '101'],
+    ['drop_coefficient', '101'],
+    ['pages_to_scan', '-1'],
+    ['sleep_millisecs', 'x'],
   ] as const) {
     const before = sysfsRead(sys, `ksm+/${file}`);
     assert.equal(sysfsWrite(sys, `ksm+/${file}`, bad), -22, `${file}=${bad}`);
     assert.equal(sysfsRead(sys, `ksm+/${file}`), before);
   }
   assert.deepEqual(
-    ['run', 'pages_to_scan', 'sleep_millisecs', 'initial_coefficient', 'coefficient_step', 'min_coefficient', 'drop_coefficient']
-      .map((f) => sysfsRead(sys, `ksm+/${f}`)),
+    [
+      'run',
+      'pages_to_scan',
+      'sleep_millisecs',
+      'initial_coefficient',
+      'coefficient_step',
+      'min_coefficient',
+      'drop_coefficient',
+    ].map((f) => sysfsRead(sys, `ksm+/${f}`)),
     ['0\n', '100\n', '600\n', '100\n', '10\n', '1\n', '10\n'],
   );
 });

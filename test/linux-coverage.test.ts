@@ -65,7 +65,11 @@ const MM = [
 ].join('\n');
 
 test('linux-coverage writes one table per kernel file with status, symbol, place and note', () => {
-  const root = fakeTree({ 'src/ksm/ksm.ts': KSM, 'src/mm/memory.ts': MM, 'src/ksm/ksm.test.ts': '/** @linux mm/ksm.c ignored */\n' });
+  const root = fakeTree({
+    'src/ksm/ksm.ts': KSM,
+    'src/mm/memory.ts': MM,
+    'src/ksm/ksm.test.ts': '/** @linux mm/ksm.c ignored */\n',
+  });
   try {
     const r = run(root);
     assert.equal(r.status, 0, r.stderr);
@@ -73,11 +77,23 @@ test('linux-coverage writes one table per kernel file with status, symbol, place
     assert.match(doc, /^# Linux coverage\n/);
     assert.match(doc, /5 tags over 2 kernel files: 3 modelled, 1 partly, 1 diverging\./);
     assert.ok(doc.indexOf('## mm/ksm.c') < doc.indexOf('## mm/memory.c'));
-    assert.match(doc, /\| `cmp_and_merge_page` \| modelled \| `Ksm\.cmpAndMergePage` \| \[src\/ksm\/ksm\.ts\]\(\.\.\/src\/ksm\/ksm\.ts\) \|  \|/);
-    assert.match(doc, /\| `stable_tree_search` \| partly \| `Ksm\.stableTreeSearch` \| \[src\/ksm\/ksm\.ts\].* \| no NUMA \(yet\) \\\| chains \|/);
-    assert.match(doc, /\| `calc_checksum` \| diverges \| `calcChecksum` \| \[src\/ksm\/ksm\.ts\].* \| caches the sum until the frame is written \|/);
+    assert.match(
+      doc,
+      /\| `cmp_and_merge_page` \| modelled \| `Ksm\.cmpAndMergePage` \| \[src\/ksm\/ksm\.ts\]\(\.\.\/src\/ksm\/ksm\.ts\) \| {2}\|/,
+    );
+    assert.match(
+      doc,
+      /\| `stable_tree_search` \| partly \| `Ksm\.stableTreeSearch` \| \[src\/ksm\/ksm\.ts\].* \| no NUMA \(yet\) \\\| chains \|/,
+    );
+    assert.match(
+      doc,
+      /\| `calc_checksum` \| diverges \| `calcChecksum` \| \[src\/ksm\/ksm\.ts\].* \| caches the sum until the frame is written \|/,
+    );
     assert.match(doc, /\| `do_wp_page` \| modelled \| `doWpPage` \| \[src\/mm\/memory\.ts\]/);
-    assert.match(doc, /\| `ksm_madvise` \| modelled \| `Hooks\.ksmMadvise` \| \[src\/mm\/memory\.ts\].* \| returns 0 or -errno \|/);
+    assert.match(
+      doc,
+      /\| `ksm_madvise` \| modelled \| `Hooks\.ksmMadvise` \| \[src\/mm\/memory\.ts\].* \| returns 0 or -errno \|/,
+    );
     assert.doesNotMatch(doc, /ignored/);
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -100,7 +116,10 @@ test('linux-coverage --check fails on a stale doc and passes on a fresh one', ()
 });
 
 test('linux-coverage rejects a malformed tag with its place', () => {
-  const root = fakeTree({ 'src/mm/memory.ts': '/**\n * @linux mm/memory.c\n * @linux mm/memory.c f (partly: typo)\n */\nexport function f(): void {}\n' });
+  const root = fakeTree({
+    'src/mm/memory.ts':
+      '/**\n * @linux mm/memory.c\n * @linux mm/memory.c f (partly: typo)\n */\nexport function f(): void {}\n',
+  });
   try {
     const r = run(root);
     assert.equal(r.status, 1);

@@ -157,7 +157,10 @@ class Mmap extends OnProc {
     return m.procs.some((p) => p.regions.length < MAX_REGIONS);
   }
   run(m: Model, r: Real): void {
-    const proc = pick(m.procs.filter((p) => p.regions.length < MAX_REGIONS), this.p);
+    const proc = pick(
+      m.procs.filter((p) => p.regions.length < MAX_REGIONS),
+      this.p,
+    );
     const opts: { shared: boolean; node?: number } = { shared: this.shared };
     if (this.node !== undefined && this.node < m.nodes) opts.node = this.node;
     const addr = doMmap(r.sys.mmgr, proc.task.mm, this.pages * PAGE_SIZE, opts);
@@ -234,14 +237,19 @@ class Read extends OnRegion {
     const off = this.at % (size - len + 1);
     const got = new Uint8Array(len);
     let at = 0;
-    assert.equal(readUser(r.sys.mmgr, proc.task.mm, reg.addr + off, len, (buf, o, n) => {
-      got.set(buf.subarray(o, o + n), at);
-      at += n;
-    }), 0);
+    assert.equal(
+      readUser(r.sys.mmgr, proc.task.mm, reg.addr + off, len, (buf, o, n) => {
+        got.set(buf.subarray(o, o + n), at);
+        at += n;
+      }),
+      0,
+    );
     const want = reg.bytes.subarray(off, off + len);
     if (Buffer.compare(got, want) !== 0) {
       const i = got.findIndex((v, k) => v !== want[k]);
-      assert.fail(`pid ${proc.task.pid} read ${got[i]} at region offset ${off + i} (${reg.shared ? 'shared' : 'private'}), wrote ${want[i]}`);
+      assert.fail(
+        `pid ${proc.task.pid} read ${got[i]} at region offset ${off + i} (${reg.shared ? 'shared' : 'private'}), wrote ${want[i]}`,
+      );
     }
     verify(r);
   }
@@ -407,38 +415,97 @@ function commandArbs(nodes: number, shared: boolean): fc.Arbitrary<Cmd>[] {
   const idx = fc.nat(31);
   const page = fc.nat(7);
   const w = (weight: number, arbitrary: fc.Arbitrary<Cmd>) => ({ weight, arbitrary });
-  return [fc.oneof(
-    w(2, fc.constant(new Spawn())),
-    w(4, fc.tuple(idx, fc.integer({ min: 1, max: 8 }), shared ? fc.boolean() : fc.constant(false),
-      nodes > 1 ? fc.option(fc.nat(nodes - 1), { nil: undefined }) : fc.constant(undefined))
-      .map(([p, n, s, node]) => new Mmap(p, n, s, node))),
-    w(6, fc.tuple(idx, idx, fc.nat(PATTERNS.length - 1), page, page).map(([p, r, pat, a, b]) => new Fill(p, r, pat, a, b))),
-    w(3, fc.tuple(idx, idx, fc.nat(8 * PAGE_SIZE), fc.integer({ min: 1, max: 8 }), fc.constantFrom(...WRITE_VALUES))
-      .map(([p, r, at, len, v]) => new Write(p, r, at, len, v))),
-    w(4, fc.tuple(idx, idx, fc.nat(8 * PAGE_SIZE), fc.oneof(fc.integer({ min: 1, max: 64 }), fc.constant(8 * PAGE_SIZE)))
-      .map(([p, r, at, len]) => new Read(p, r, at, len))),
-    w(2, idx.map((p) => new Fork(p))),
-    w(1, idx.map((p) => new Exec(p))),
-    w(1, idx.map((p) => new Exit(p))),
-    w(1, fc.tuple(idx, idx).map(([p, r]) => new Munmap(p, r))),
-    w(5, fc.tuple(idx, idx, fc.constantFrom<AdviceName>('MERGEABLE', 'MERGEABLE', 'MERGEABLE', 'UNMERGEABLE', 'DONTNEED'), page, page)
-      .map(([p, r, adv, a, b]) => new Madvise(p, r, adv, a, b))),
-    w(1, fc.tuple(idx, fc.boolean()).map(([p, on]) => new Prctl(p, on))),
-    w(3, fc.oneof(
-      fc.constantFrom('0', '1', '1', '1', '2').map((v) => new Sysfs('run', v)),
-      fc.integer({ min: 1, max: 50 }).map((v) => new Sysfs('pages_to_scan', `${v}`)),
-      fc.integer({ min: 2, max: 4 }).map((v) => new Sysfs('max_page_sharing', `${v}`)),
-      fc.constantFrom('0', '1').map((v) => new Sysfs('use_zero_pages', v)),
-      fc.constantFrom('0', '1').map((v) => new Sysfs('smart_scan', v)),
-      fc.constantFrom('0', '1').map((v) => new Sysfs('merge_across_nodes', v)),
-    )),
-    w(2, fc.integer({ min: 1, max: 60 }).map((ms) => new RunFor(ms))),
-    w(4, fc.constant(new FullScan())),
-  )];
+  return [
+    fc.oneof(
+      w(2, fc.constant(new Spawn())),
+      w(
+        4,
+        fc
+          .tuple(
+            idx,
+            fc.integer({ min: 1, max: 8 }),
+            shared ? fc.boolean() : fc.constant(false),
+            nodes > 1 ? fc.option(fc.nat(nodes - 1), { nil: undefined }) : fc.constant(undefined),
+          )
+          .map(([p, n, s, node]) => new Mmap(p, n, s, node)),
+      ),
+      w(
+        6,
+        fc
+          .tuple(idx, idx, fc.nat(PATTERNS.length - 1), page, page)
+          .map(([p, r, pat, a, b]) => new Fill(p, r, pat, a, b)),
+      ),
+      w(
+        3,
+        fc
+          .tuple(idx, idx, fc.nat(8 * PAGE_SIZE), fc.integer({ min: 1, max: 8 }), fc.constantFrom(...WRITE_VALUES))
+          .map(([p, r, at, len, v]) => new Write(p, r, at, len, v)),
+      ),
+      w(
+        4,
+        fc
+          .tuple(idx, idx, fc.nat(8 * PAGE_SIZE), fc.oneof(fc.integer({ min: 1, max: 64 }), fc.constant(8 * PAGE_SIZE)))
+          .map(([p, r, at, len]) => new Read(p, r, at, len)),
+      ),
+      w(
+        2,
+        idx.map((p) => new Fork(p)),
+      ),
+      w(
+        1,
+        idx.map((p) => new Exec(p)),
+      ),
+      w(
+        1,
+        idx.map((p) => new Exit(p)),
+      ),
+      w(
+        1,
+        fc.tuple(idx, idx).map(([p, r]) => new Munmap(p, r)),
+      ),
+      w(
+        5,
+        fc
+          .tuple(
+            idx,
+            idx,
+            fc.constantFrom<AdviceName>('MERGEABLE', 'MERGEABLE', 'MERGEABLE', 'UNMERGEABLE', 'DONTNEED'),
+            page,
+            page,
+          )
+          .map(([p, r, adv, a, b]) => new Madvise(p, r, adv, a, b)),
+      ),
+      w(
+        1,
+        fc.tuple(idx, fc.boolean()).map(([p, on]) => new Prctl(p, on)),
+      ),
+      w(
+        3,
+        fc.oneof(
+          fc.constantFrom('0', '1', '1', '1', '2').map((v) => new Sysfs('run', v)),
+          fc.integer({ min: 1, max: 50 }).map((v) => new Sysfs('pages_to_scan', `${v}`)),
+          fc.integer({ min: 2, max: 4 }).map((v) => new Sysfs('max_page_sharing', `${v}`)),
+          fc.constantFrom('0', '1').map((v) => new Sysfs('use_zero_pages', v)),
+          fc.constantFrom('0', '1').map((v) => new Sysfs('smart_scan', v)),
+          fc.constantFrom('0', '1').map((v) => new Sysfs('merge_across_nodes', v)),
+        ),
+      ),
+      w(
+        2,
+        fc.integer({ min: 1, max: 60 }).map((ms) => new RunFor(ms)),
+      ),
+      w(4, fc.constant(new FullScan())),
+    ),
+  ];
 }
 
 /** Runs one program from a fresh machine, then tears everything down and checks for leaks. */
-function runProgram(seen: Seen, nodes: number, initial: readonly (readonly [string, string])[], cmds: Iterable<Cmd>): void {
+function runProgram(
+  seen: Seen,
+  nodes: number,
+  initial: readonly (readonly [string, string])[],
+  cmds: Iterable<Cmd>,
+): void {
   seen.runs++;
   const sys = createSystem({ ram: 16 << 20, numaNodes: nodes, checkCaches: true });
   for (const [file, value] of initial) assert.equal(sysfsWrite(sys, `ksm/${file}`, value), 0);
@@ -451,7 +518,7 @@ function runProgram(seen: Seen, nodes: number, initial: readonly (readonly [stri
     assert.equal(sysfsWrite(sys, 'ksm/run', '2'), 0);
     verify(real);
   } catch (e) {
-    if (process.env['SAMEPAGE_PROPERTY_DEBUG'] === '1') console.error(e);
+    if (process.env.SAMEPAGE_PROPERTY_DEBUG === '1') console.error(e);
     throw e;
   }
   assert.equal(sys.ksm.rmapItems, 0);
@@ -465,14 +532,21 @@ const NUM_RUNS = 1000;
 const COMMANDS = { maxCommands: 150, size: 'large' } as const;
 
 /** Knobs written before the program runs, so chains and zero pages are reachable from step one. */
-const initialKnobs = fc.tuple(
-  fc.constantFrom('2', '3', '4', '256'),
-  fc.constantFrom('0', '1'),
-  fc.constantFrom('5', '50', '100'),
-).map(([mps, zero, pts]): [string, string][] => [['max_page_sharing', mps], ['use_zero_pages', zero], ['pages_to_scan', pts]]);
+const initialKnobs = fc
+  .tuple(fc.constantFrom('2', '3', '4', '256'), fc.constantFrom('0', '1'), fc.constantFrom('5', '50', '100'))
+  .map(([mps, zero, pts]): [string, string][] => [
+    ['max_page_sharing', mps],
+    ['use_zero_pages', zero],
+    ['pages_to_scan', pts],
+  ]);
 
 /** Runs one property and reports how often KSM state was reached, failing if it never was. */
-function property(t: test.TestContext, nodes: number, initial: readonly (readonly [string, string])[], seed: number): void {
+function property(
+  t: test.TestContext,
+  nodes: number,
+  initial: readonly (readonly [string, string])[],
+  seed: number,
+): void {
   const seen: Seen = { runs: 0, steps: 0, sharing: 0, chains: 0, zeroPages: 0, merging: 0 };
   fc.assert(
     fc.property(initialKnobs, fc.commands(commandArbs(nodes, true), COMMANDS), (knobs, cmds) => {
@@ -480,8 +554,13 @@ function property(t: test.TestContext, nodes: number, initial: readonly (readonl
     }),
     { seed, numRuns: NUM_RUNS },
   );
-  t.diagnostic(`steps ${seen.steps} in ${seen.runs} runs; steps with KSM pages ${seen.merging}, with sharing ${seen.sharing}, with chains ${seen.chains}, with KSM zero pages ${seen.zeroPages}`);
-  assert.ok(seen.sharing > 0 && seen.zeroPages > 0 && seen.chains > 0, 'the programs never merged, chained or used zero pages: the property is vacuous');
+  t.diagnostic(
+    `steps ${seen.steps} in ${seen.runs} runs; steps with KSM pages ${seen.merging}, with sharing ${seen.sharing}, with chains ${seen.chains}, with KSM zero pages ${seen.zeroPages}`,
+  );
+  assert.ok(
+    seen.sharing > 0 && seen.zeroPages > 0 && seen.chains > 0,
+    'the programs never merged, chained or used zero pages: the property is vacuous',
+  );
 }
 
 test('model property: every process reads what it wrote and every invariant holds (1 node)', (t) => {
@@ -489,7 +568,15 @@ test('model property: every process reads what it wrote and every invariant hold
 });
 
 test('model property: every process reads what it wrote and every invariant holds (2 nodes, merge_across_nodes 0)', (t) => {
-  property(t, 2, [['merge_across_nodes', '0'], ['run', '1']], 0x2b0de5);
+  property(
+    t,
+    2,
+    [
+      ['merge_across_nodes', '0'],
+      ['run', '1'],
+    ],
+    0x2b0de5,
+  );
 });
 
 // Linux's merge_across_nodes_store allocates the per-node roots once (the first switch to 0,
@@ -500,7 +587,12 @@ test('model property: every process reads what it wrote and every invariant hold
 // nid > 0 on every switch, orphaning those items.
 test('merge_across_nodes store keeps the unstable items of other nodes in their tree', () => {
   const sys = createSystem({ ram: 1 << 20, numaNodes: 2, checkCaches: true });
-  for (const [f, v] of [['merge_across_nodes', '0'], ['pages_to_scan', '1'], ['run', '1']] as const) assert.equal(sysfsWrite(sys, `ksm/${f}`, v), 0);
+  for (const [f, v] of [
+    ['merge_across_nodes', '0'],
+    ['pages_to_scan', '1'],
+    ['run', '1'],
+  ] as const)
+    assert.equal(sysfsWrite(sys, `ksm/${f}`, v), 0);
   const t = spawnTask(sys.mmgr, 'a');
   const addr = doMmap(sys.mmgr, t.mm, 2 * PAGE_SIZE);
   assert.equal(doMadvise(sys.mmgr, t.mm, addr, 2 * PAGE_SIZE, MADV_MERGEABLE), 0);

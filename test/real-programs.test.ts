@@ -41,8 +41,12 @@ sys.stdin.read()
 `;
 
 function skipReason(): string | undefined {
-  return kernelSkipReason(true) ?? missingHelper(nativeHelperPath(INJECT_PRCTL)) ?? ptraceRefusal() ??
-    (python() === undefined ? 'python3 is not installed' : undefined);
+  return (
+    kernelSkipReason(true) ??
+    missingHelper(nativeHelperPath(INJECT_PRCTL)) ??
+    ptraceRefusal() ??
+    (python() === undefined ? 'python3 is not installed' : undefined)
+  );
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -94,11 +98,21 @@ test('real python3 programs: stats finds the known duplicates, predict agrees, t
     // are not page aligned, so each loses a page at its edges.
     const s = capture();
     assert.equal(await main(['stats', '--pid', ...pids, '--json'], s.io), 0, s.err());
-    const stats = JSON.parse(s.out()) as { pages: number; saving_pages: number; top: Array<{ count: number; class: string }> };
+    const stats = JSON.parse(s.out()) as {
+      pages: number;
+      saving_pages: number;
+      top: Array<{ count: number; class: string }>;
+    };
     const ones = stats.top.find((g) => g.class === 'period-1' && g.count >= PROGRAMS * (ONES_PAGES - 1));
     const cycle = stats.top.find((g) => g.class === 'period-256' && g.count >= PROGRAMS * (CYCLE_PAGES - 1));
-    assert.ok(ones !== undefined, `no period-1 group of ${PROGRAMS * (ONES_PAGES - 1)}+ pages: ${JSON.stringify(stats.top.slice(0, 5))}`);
-    assert.ok(cycle !== undefined, `no period-256 group of ${PROGRAMS * (CYCLE_PAGES - 1)}+ pages: ${JSON.stringify(stats.top.slice(0, 5))}`);
+    assert.ok(
+      ones !== undefined,
+      `no period-1 group of ${PROGRAMS * (ONES_PAGES - 1)}+ pages: ${JSON.stringify(stats.top.slice(0, 5))}`,
+    );
+    assert.ok(
+      cycle !== undefined,
+      `no period-256 group of ${PROGRAMS * (CYCLE_PAGES - 1)}+ pages: ${JSON.stringify(stats.top.slice(0, 5))}`,
+    );
     assert.ok(stats.saving_pages >= ones.count + cycle.count - 2);
 
     // 2. snapshot + predict under KSM: the model's saving is stats' saving minus the extra
@@ -111,9 +125,14 @@ test('real python3 programs: stats finds the known duplicates, predict agrees, t
     const prediction = (JSON.parse(p.out()) as { prediction: { saving_pages: number; pages: number } }).prediction;
     assert.equal(prediction.pages, stats.pages);
     const chainPages = Math.ceil(ones.count / 256) - 1 + Math.ceil(cycle.count / 256) - 1;
-    assert.ok(prediction.saving_pages <= stats.saving_pages, `predicted ${prediction.saving_pages} > stats ${stats.saving_pages}`);
-    assert.ok(stats.saving_pages - prediction.saving_pages <= chainPages + 0.01 * stats.saving_pages,
-      `predicted ${prediction.saving_pages}, stats ${stats.saving_pages}: more apart than max_page_sharing explains (${chainPages})`);
+    assert.ok(
+      prediction.saving_pages <= stats.saving_pages,
+      `predicted ${prediction.saving_pages} > stats ${stats.saving_pages}`,
+    );
+    assert.ok(
+      stats.saving_pages - prediction.saving_pages <= chainPages + 0.01 * stats.saving_pages,
+      `predicted ${prediction.saving_pages}, stats ${stats.saving_pages}: more apart than max_page_sharing explains (${chainPages})`,
+    );
 
     // 3. merge for real: enable each interpreter, run ksmd until the counters settle.
     for (const pid of pids) {
@@ -122,8 +141,13 @@ test('real python3 programs: stats finds the known duplicates, predict agrees, t
     }
     const measured = await mergeUntilSettled();
     const off = Math.abs(measured - prediction.saving_pages) / prediction.saving_pages;
-    t.diagnostic(`stats saving ${stats.saving_pages}, predicted ${prediction.saving_pages}, live kernel ${measured} (${(100 * off).toFixed(2)} % apart)`);
-    assert.ok(off <= 0.05, `live kernel pages_sharing + ksm_zero_pages = ${measured}, predicted ${prediction.saving_pages}`);
+    t.diagnostic(
+      `stats saving ${stats.saving_pages}, predicted ${prediction.saving_pages}, live kernel ${measured} (${(100 * off).toFixed(2)} % apart)`,
+    );
+    assert.ok(
+      off <= 0.05,
+      `live kernel pages_sharing + ksm_zero_pages = ${measured}, predicted ${prediction.saving_pages}`,
+    );
   } finally {
     problems = restoreKsm(saved);
     for (const c of children) c.kill('SIGKILL');

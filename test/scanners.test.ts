@@ -72,11 +72,16 @@ function setup(s: Scanner) {
 
 function digest(sys: System, t: Task, addr: number): string {
   const h = createHash('sha256');
-  assert.equal(readUser(sys.mmgr, t.mm, addr, PAGES * PAGE_SIZE, (b, o, n) => h.update(b.subarray(o, o + n))), 0);
+  assert.equal(
+    readUser(sys.mmgr, t.mm, addr, PAGES * PAGE_SIZE, (b, o, n) => h.update(b.subarray(o, o + n))),
+    0,
+  );
   return h.digest('hex');
 }
 
-const expected = createHash('sha256').update(Buffer.alloc(PAGES * PAGE_SIZE, 7)).digest('hex');
+const expected = createHash('sha256')
+  .update(Buffer.alloc(PAGES * PAGE_SIZE, 7))
+  .digest('hex');
 
 for (const s of scanners) {
   test(`${s.name} merges identical pages of two processes, and both still read their bytes`, () => {
@@ -85,8 +90,13 @@ for (const s of scanners) {
     const trees = s.trees(sys);
     assert.equal(trees.pagesShared, 1);
     assert.equal(trees.pagesSharing, 2 * PAGES - 1);
-    assert.deepEqual(tasks.map((t) => t.mm.ksmMergingPages), [PAGES, PAGES]);
-    tasks.forEach((t, i) => assert.equal(digest(sys, t, addrs[i]!), expected));
+    assert.deepEqual(
+      tasks.map((t) => t.mm.ksmMergingPages),
+      [PAGES, PAGES],
+    );
+    tasks.forEach((t, i) => {
+      assert.equal(digest(sys, t, addrs[i]!), expected);
+    });
   });
 
   test(`${s.name} unmerges an opted-out process at once and uncounts it at the next scan`, () => {
@@ -100,7 +110,9 @@ for (const s of scanners) {
     }
     s.scans(sys, 2);
     assert.equal(tasks[0]!.mm.ksmMergingPages, 0);
-    tasks.forEach((t, i) => assert.equal(digest(sys, t, addrs[i]!), expected));
+    tasks.forEach((t, i) => {
+      assert.equal(digest(sys, t, addrs[i]!), expected);
+    });
   });
 
   test(`${s.name} counts a forked child's shared pages once it scans the child`, () => {
@@ -129,9 +141,17 @@ for (const s of scanners) {
     assert.equal(sysfsWrite(sys, s.runPath, '2'), 0);
     const trees = s.trees(sys);
     assert.deepEqual([trees.pagesShared, trees.pagesSharing, trees.rmapItems, trees.ksmScan.seqnr], [0, 0, 0, 0]);
-    assert.deepEqual(tasks.map((t) => t.mm.ksmMergingPages), [0, 0]);
-    assert.deepEqual(tasks.map((t) => t.mm.rssAnon), [PAGES, PAGES]);
-    tasks.forEach((t, i) => assert.equal(digest(sys, t, addrs[i]!), expected));
+    assert.deepEqual(
+      tasks.map((t) => t.mm.ksmMergingPages),
+      [0, 0],
+    );
+    assert.deepEqual(
+      tasks.map((t) => t.mm.rssAnon),
+      [PAGES, PAGES],
+    );
+    tasks.forEach((t, i) => {
+      assert.equal(digest(sys, t, addrs[i]!), expected);
+    });
   });
 }
 

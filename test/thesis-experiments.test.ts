@@ -17,25 +17,33 @@ import { loadScenario } from '../src/scenario/load.ts';
 const DIR = join(import.meta.dirname, '..', '..', 'scenarios', 'thesis');
 const WORKLOAD = join(DIR, '5.2.3-workload.yaml');
 
-test('5.2.3 under KSM through runPolicy: the live kernel\'s rmap_items, merging pages and process profit', async () => {
+test("5.2.3 under KSM through runPolicy: the live kernel's rmap_items, merging pages and process profit", async () => {
   const kernel = JSON.parse(readFileSync(join(DIR, '5.2.3-ksm.kernel.json'), 'utf8')) as RunResult;
-  const truth = kernel.records.at(-1)!.procs['test']!;
+  const truth = kernel.records.at(-1)!.procs.test!;
   const loaded = await loadScenario(WORKLOAD);
   assert.ok(loaded.ok);
   const r = await runPolicy(loaded.scenario, 'ksm', { seed: 0 });
-  const test = r.timeline.at(-1)!.procs['test']!;
+  const test = r.timeline.at(-1)!.procs.test!;
   assert.equal(r.rmap_items, truth.ksm_rmap_items); // 25600
   assert.equal(r.merged_pages, truth.ksm_merging_pages); // 256
   assert.equal(test.ksm_process_profit, truth.ksm_process_profit); // -589824
-  assert.equal(r.profit, kernel.records.at(-1)!.ksm['general_profit']);
+  assert.equal(r.profit, kernel.records.at(-1)!.ksm.general_profit);
 });
 
 test('5.2.3 under KSM+ through samepage compare: 512 merged, at most 1100 rmap_items, memory saved, both settle times', async () => {
   const c = capture();
   assert.equal(await main(['compare', WORKLOAD, '--policy', 'ksm+', '--json'], c.io), 0, c.err());
   const out = JSON.parse(c.out()) as {
-    results: Array<{ policy: string; merged_pages: number; rmap_items: number; peak_rmap_items: number; profit: number;
-      merged_settle_s: number; rmap_settle_s: number; settle_s: number }>;
+    results: Array<{
+      policy: string;
+      merged_pages: number;
+      rmap_items: number;
+      peak_rmap_items: number;
+      profit: number;
+      merged_settle_s: number;
+      rmap_settle_s: number;
+      settle_s: number;
+    }>;
     thesis: Array<{ policy?: string; metric: string; value: number; samepage: number | null }>;
   };
   const plus = out.results[0]!;

@@ -7,14 +7,23 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import type { CostModel } from '../ksm/cost.ts';
 import { CALIBRATION_FILE, calibratedCost, calibrationPath, readCostModel } from '../backends/model/calibration.ts';
 import { BackendUnavailable } from '../backends/kernel/index.ts';
 import { fitCosts, type FitRow } from './bench/fit.ts';
 import { runKernel, type KernelRun } from './bench/kernel.ts';
-import { COST_KEYS, costOf, runModelCounted, runModelTimed, warmUpModel, WARMUP_PAGES, type EventCounts, type ModelRun } from './bench/model.ts';
+import {
+  COST_KEYS,
+  costOf,
+  runModelCounted,
+  runModelTimed,
+  warmUpModel,
+  WARMUP_PAGES,
+  type EventCounts,
+  type ModelRun,
+} from './bench/model.ts';
 import { benchWorkloads, calibrationWorkloads, type Workload } from './bench/workloads.ts';
 
 /** The model's fixed CPU cost of one ksmd wake-up (WAKEUP_NS of src/ksm/ksmd.ts, not exported). */
@@ -101,7 +110,8 @@ export function addBenchCommand(program: Command, io: BenchIo): void {
         'Examples:\n  sudo samepage bench\n  sudo samepage bench --json --pages 131072\n  sudo samepage bench --calibrate',
     )
     .action(async (opts: BenchOptions) => {
-      if (opts.dryRun === true && opts.calibrate !== true) throw new Error('--dry-run needs --calibrate (it leaves the calibration file as it is)');
+      if (opts.dryRun === true && opts.calibrate !== true)
+        throw new Error('--dry-run needs --calibrate (it leaves the calibration file as it is)');
       if (opts.calibrate === true) await calibrate(opts, io);
       else await bench(opts, io);
     });
@@ -122,7 +132,12 @@ interface KernelAttempt {
   readonly unavailable?: string;
 }
 
-async function tryKernel(w: Workload, opts: BenchOptions, io: BenchIo, known: { reason: string | undefined }): Promise<KernelAttempt> {
+async function tryKernel(
+  w: Workload,
+  opts: BenchOptions,
+  io: BenchIo,
+  known: { reason: string | undefined },
+): Promise<KernelAttempt> {
   if (known.reason !== undefined) return { unavailable: known.reason };
   try {
     const run = await runKernel(w, {
@@ -155,7 +170,14 @@ async function bench(opts: BenchOptions, io: BenchIo): Promise<void> {
     const model = runModelTimed(w, progress);
     const counted = calibrated === undefined ? undefined : runModelCounted(w, progress);
     const k = await tryKernel(w, opts, io, known);
-    results.push(benchResult(w, model, k, counted === undefined || calibrated === undefined ? undefined : { counted, cost: calibrated.cost }));
+    results.push(
+      benchResult(
+        w,
+        model,
+        k,
+        counted === undefined || calibrated === undefined ? undefined : { counted, cost: calibrated.cost },
+      ),
+    );
   }
   if (opts.json === true) {
     io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
@@ -220,7 +242,7 @@ function benchResult(
     const mc = sum(ms.map((s) => s.cpuS));
     const kc = sum(ks.map((s) => s.cpuS));
     if (ms.length === 0 || mc <= 0 || kc <= 0) return null;
-    return round((sum(ms.map((s) => s.pagesScanned)) / mc) / (sum(ks.map((s) => s.pagesScanned)) / kc), 3);
+    return round(sum(ms.map((s) => s.pagesScanned)) / mc / (sum(ks.map((s) => s.pagesScanned)) / kc), 3);
   };
   return {
     ...base,
@@ -260,7 +282,17 @@ function fmt(n: number | null | undefined): string {
 }
 
 function renderBench(results: readonly BenchResult[], calibrated: boolean): string {
-  const head = ['workload', 'pages × scans', 'model pages/CPU-s', 'kernel pages/CPU-s', 'ratio model/kernel', 'first scan', 'later scans', 'kernel ns/visit', 'model virtual ns/visit'];
+  const head = [
+    'workload',
+    'pages × scans',
+    'model pages/CPU-s',
+    'kernel pages/CPU-s',
+    'ratio model/kernel',
+    'first scan',
+    'later scans',
+    'kernel ns/visit',
+    'model virtual ns/visit',
+  ];
   if (calibrated) head.push('calibrated ns/visit');
   head.push('counters equal');
   const t = new Table({ head, style: { head: [], border: [] } });
@@ -285,12 +317,14 @@ function renderBench(results: readonly BenchResult[], calibrated: boolean): stri
   if (why !== undefined) out += `\nThe ratio is unavailable: ${why}.\n`;
   for (const r of results) {
     if (r.counter_differences !== undefined) {
-      const list = Object.entries(r.counter_differences).map(([k, v]) => `${k} model ${fmt(v.model)} kernel ${fmt(v.kernel)}`);
+      const list = Object.entries(r.counter_differences).map(
+        ([k, v]) => `${k} model ${fmt(v.model)} kernel ${fmt(v.kernel)}`,
+      );
       out += `${r.workload}: counters differ: ${list.join(', ')}\n`;
     }
   }
   out +=
-    '\nModel: this process\'s CPU time over the measured full scans only (setup excluded), each workload\n' +
+    "\nModel: this process's CPU time over the measured full scans only (setup excluded), each workload\n" +
     `after a JIT warm-up on the same workload at ${WARMUP_PAGES} pages. Kernel: ksmd's utime+stime over the same scans\n` +
     '(resolution one clock tick). ratio > 1: the model is faster than ksmd.\n';
   return out;
@@ -334,7 +368,8 @@ const METHOD =
 
 async function calibrate(opts: BenchOptions, io: BenchIo): Promise<void> {
   const progress = progressTo(io);
-  if (opts.modelOnly === true) throw new BackendUnavailable('--calibrate measures the live ksmd; it cannot run with --model-only');
+  if (opts.modelOnly === true)
+    throw new BackendUnavailable('--calibrate measures the live ksmd; it cannot run with --model-only');
   const rows: FitRow[] = [];
   const scans: Omit<CalibrationScan, 'fitted_cpu_s' | 'default_cpu_s'>[] = [];
   const nsPerVisit: Record<string, number> = {};
@@ -348,7 +383,8 @@ async function calibrate(opts: BenchOptions, io: BenchIo): Promise<void> {
       warn: (m) => io.stderr.write(`samepage bench: warning: ${m}\n`),
     });
     clkTck = run.clkTck;
-    if (counted.length !== run.scans.length) throw new Error(`Workload ${w.name}: ${counted.length} model scans vs ${run.scans.length} kernel scans`);
+    if (counted.length !== run.scans.length)
+      throw new Error(`Workload ${w.name}: ${counted.length} model scans vs ${run.scans.length} kernel scans`);
     run.scans.forEach((k, i) => {
       const c = counted[i]!;
       if (c.counts.visitNs !== k.pagesScanned) {
@@ -357,7 +393,14 @@ async function calibrate(opts: BenchOptions, io: BenchIo): Promise<void> {
         );
       }
       rows.push({ a: COST_KEYS.map((key) => c.counts[key]), b: k.cpuS * 1e9, fixed: c.batches * WAKEUP_NS });
-      scans.push({ workload: w.name, scan: i + 1, pages_scanned: k.pagesScanned, kernel_cpu_s: k.cpuS, events: c.counts, batches: c.batches });
+      scans.push({
+        workload: w.name,
+        scan: i + 1,
+        pages_scanned: k.pagesScanned,
+        kernel_cpu_s: k.cpuS,
+        events: c.counts,
+        batches: c.batches,
+      });
     });
     const visited = sum(run.scans.map((s) => s.pagesScanned));
     nsPerVisit[w.name] = Math.round((sum(run.scans.map((s) => s.cpuS)) * 1e9) / Math.max(1, visited));
@@ -398,7 +441,21 @@ function renderCalibration(f: CalibrationFile, previous: CostModel): string {
   const t = new Table({ head: ['constant', 'until now', 'calibrated'], style: { head: [], border: [] } });
   for (const k of COST_KEYS) t.push([k, fmt(previous[k]), fmt(f.cost[k])]);
   const s = new Table({
-    head: ['workload', 'scan', 'pages', 'kernel CPU s', 'fitted s', 'current s', 'visits', 'skips', 'checksums', 'memcmp≠', 'memcmp=', 'merges', 'frees'],
+    head: [
+      'workload',
+      'scan',
+      'pages',
+      'kernel CPU s',
+      'fitted s',
+      'current s',
+      'visits',
+      'skips',
+      'checksums',
+      'memcmp≠',
+      'memcmp=',
+      'merges',
+      'frees',
+    ],
     style: { head: [], border: [] },
   });
   for (const x of f.scans) {
@@ -412,7 +469,9 @@ function renderCalibration(f: CalibrationFile, previous: CostModel): string {
       ...COST_KEYS.map((k) => fmt(x.events[k])),
     ]);
   }
-  const visits = Object.entries(f.kernel_ns_per_visit).map(([w, ns]) => `  ${w}: ${fmt(ns)} ns of ksmd CPU per page visited`);
+  const visits = Object.entries(f.kernel_ns_per_visit).map(
+    ([w, ns]) => `  ${w}: ${fmt(ns)} ns of ksmd CPU per page visited`,
+  );
   return (
     `Kernel ${f.machine.kernel_release}, ${f.machine.cpu_model}, ${f.pages} pages per workload\n\n` +
     `${visits.join('\n')}\n\n${t.toString()}\n\n${s.toString()}\n\n${f.method}\n`
@@ -452,7 +511,8 @@ function parsePages(value: string): number {
 }
 
 function parseScans(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) throw new InvalidArgumentError(`Expected 1 to 1000 full scans, got "${value}".`);
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000)
+    throw new InvalidArgumentError(`Expected 1 to 1000 full scans, got "${value}".`);
   return Number(value);
 }
 

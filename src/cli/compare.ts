@@ -15,7 +15,8 @@ import { sideBySideRows } from './compare_rows.ts';
 
 function parsePolicies(v: string): Policy[] {
   const list = v.split(',').map((p) => p.trim());
-  for (const p of list) if (p !== 'ksm' && p !== 'ksm+') throw new InvalidArgumentError(`Unknown policy "${p}": use ksm, ksm+ or both`);
+  for (const p of list)
+    if (p !== 'ksm' && p !== 'ksm+') throw new InvalidArgumentError(`Unknown policy "${p}": use ksm, ksm+ or both`);
   return list as Policy[];
 }
 
@@ -35,16 +36,22 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
     .command('compare')
     .description('run one workload under KSM and under KSM+ on the model until the counters settle, side by side')
     .argument('<file>', 'a workload scenario (it should not switch KSM on itself: compare does, before the first wait)')
-    .option('--policy <list>', 'policies to run, comma-separated: ksm, ksm+', parsePolicies, ['ksm', 'ksm+'] as Policy[])
+    .option('--policy <list>', 'policies to run, comma-separated: ksm, ksm+', parsePolicies, [
+      'ksm',
+      'ksm+',
+    ] as Policy[])
     .option('--seed <n>', 'seed of the model (KSM+ samples pages at random)', (v) => Number(v), 0)
     .option('--json', 'print the results as JSON')
     .option('--report <file>', 'also write a self-contained HTML report with charts')
-    .addHelpText('after', '\nKSM is switched on with run=1; KSM+ by naming every program the workload starts in\n' +
-      '/sys/kernel/mm/ksm+/processes_to_scan, then run=1. Each policy then runs until its merged pages\n' +
-      '(KSM: every counter) stop changing for 3 full scans (KSM+: rounds sampled at min_coefficient).\n' +
-      'Two times are reported, each to the batch that last changed the figure: until merged pages\n' +
-      'settled, and until rmap_items settled (KSM+: by the end of its first round at the floor).\n' +
-      'For the thesis\'s experiments (scenarios/thesis/) the thesis\'s figures are printed beside them.')
+    .addHelpText(
+      'after',
+      '\nKSM is switched on with run=1; KSM+ by naming every program the workload starts in\n' +
+        '/sys/kernel/mm/ksm+/processes_to_scan, then run=1. Each policy then runs until its merged pages\n' +
+        '(KSM: every counter) stop changing for 3 full scans (KSM+: rounds sampled at min_coefficient).\n' +
+        'Two times are reported, each to the batch that last changed the figure: until merged pages\n' +
+        'settled, and until rmap_items settled (KSM+: by the end of its first round at the floor).\n' +
+        "For the thesis's experiments (scenarios/thesis/) the thesis's figures are printed beside them.",
+    )
     .action(async (file: string, opts: { policy: Policy[]; seed: number; json?: true; report?: string }) => {
       const parsed = await loadScenario(file);
       if (!parsed.ok) {
@@ -56,14 +63,22 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
       for (const policy of opts.policy) {
         io.stderr.write(`running ${parsed.scenario.name} under ${policy}...\n`);
         // The report's histogram needs the processes' pages once: their contents are the same under every policy.
-        results.push(await runPolicy(parsed.scenario, policy, { seed: opts.seed, statistics: opts.report !== undefined && results.length === 0 }));
+        results.push(
+          await runPolicy(parsed.scenario, policy, {
+            seed: opts.seed,
+            statistics: opts.report !== undefined && results.length === 0,
+          }),
+        );
       }
       const exp = thesisExperiment(parsed.scenario.name);
-      const thesis = exp === undefined ? undefined : thesisComparison(exp, (f) => measuredByPolicy(f, results), { file });
+      const thesis =
+        exp === undefined ? undefined : thesisComparison(exp, (f) => measuredByPolicy(f, results), { file });
       if (opts.json === true) {
         const out = results.map(({ run: _run, timeline: _t, statistics: _s, ...r }) => r);
         const figures = exp?.figures.map((f) => ({ ...f, samepage: measuredByPolicy(f, results) ?? null })) ?? null;
-        io.stdout.write(`${JSON.stringify({ scenario: parsed.scenario.name, results: out, thesis: figures }, null, 2)}\n`);
+        io.stdout.write(
+          `${JSON.stringify({ scenario: parsed.scenario.name, results: out, thesis: figures }, null, 2)}\n`,
+        );
       } else {
         io.stdout.write(`${parsed.scenario.name}: ${parsed.scenario.description ?? ''}\n${table(results)}\n`);
         if (thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
@@ -74,7 +89,9 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
         try {
           await writeFile(opts.report, html);
         } catch (err) {
-          throw new Error(`Cannot write the report to ${opts.report}: ${err instanceof Error ? err.message : String(err)}`);
+          throw new Error(
+            `Cannot write the report to ${opts.report}: ${err instanceof Error ? err.message : String(err)}`,
+          );
         }
         io.stderr.write(`samepage: report written to ${opts.report}\n`);
       }

@@ -22,6 +22,10 @@ export function sideBySideRows(results: readonly PolicyResult[]): SideBySideRow[
     row('virtual time until merged pages settled', (r) => `${r.merged_settle_s.toFixed(1)} s`),
     row('virtual time until rmap_items settled', (r) => `${r.rmap_settle_s.toFixed(1)} s`),
     row('full scans / rounds', (r) => String(r.full_scans)),
-    row('scanner CPU', (r) => `${r.cpu_s.toFixed(2)} s in ${r.run_s.toFixed(1)} s (${((100 * r.cpu_s) / Math.max(r.run_s, 1e-9)).toFixed(2)} % of a CPU)`),
+    row(
+      'scanner CPU',
+      (r) =>
+        `${r.cpu_s.toFixed(2)} s in ${r.run_s.toFixed(1)} s (${((100 * r.cpu_s) / Math.max(r.run_s, 1e-9)).toFixed(2)} % of a CPU)`,
+    ),
   ];
 }

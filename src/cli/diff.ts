@@ -70,7 +70,12 @@ export function agrees(d: ScenarioDiff): boolean {
  * Up to `attempts` runs of `runner`, stopping at the first that agrees: that run (or the
  * last), with the disagreeing runs before it as `earlier`.
  */
-export async function diffAttempts(runner: DiffRunner, scenario: Scenario, attempts: number, opts: DiffOptions = {}): Promise<ScenarioDiff> {
+export async function diffAttempts(
+  runner: DiffRunner,
+  scenario: Scenario,
+  attempts: number,
+  opts: DiffOptions = {},
+): Promise<ScenarioDiff> {
   const earlier: ScenarioDiff[] = [];
   for (;;) {
     const d = await runner(scenario, opts);
@@ -101,7 +106,9 @@ export async function diffScenario(scenario: Scenario, opts: DiffOptions = {}): 
   // puts its own pages into the global counters; say so when one is there afterwards.
   const others = findKsmUsers(new Set([process.pid]));
   if (others.length > 0) {
-    warnings.push(`${INTERFERENCE}: ${others.map((u) => `${u.pid} ${u.comm}`).join(', ')}; the kernel's global counters may include their pages`);
+    warnings.push(
+      `${INTERFERENCE}: ${others.map((u) => `${u.pid} ${u.comm}`).join(', ')}; the kernel's global counters may include their pages`,
+    );
   }
   const model = await runScenario(scenario, createModelBackend({ seed: opts.seed ?? 0 }));
   return scenarioDiffOf(kernel, model, warnings);
@@ -189,7 +196,12 @@ export function diffJson(file: string, d: ScenarioDiff): DiffFileJson {
 
 function runJson(d: ScenarioDiff): EarlierRunJson {
   return {
-    differences: d.differences.map((x) => ({ label: x.label, path: x.path, kernel: x.kernel ?? null, model: x.model ?? null })),
+    differences: d.differences.map((x) => ({
+      label: x.label,
+      path: x.path,
+      kernel: x.kernel ?? null,
+      model: x.model ?? null,
+    })),
     ...(d.kernelError === undefined ? {} : { kernelError: d.kernelError }),
     ...(d.modelError === undefined ? {} : { modelError: d.modelError }),
     ...(d.warnings.length === 0 ? {} : { warnings: d.warnings }),
@@ -292,7 +304,10 @@ export async function diffCommand(files: readonly string[], opts: DiffCommandOpt
       d = await diffAttempts(runner, scenario, opts.attempts ?? 1, { seed: opts.seed });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      if (opts.json) io.stdout.write(`${JSON.stringify({ files: results, stopped: { file, reason } } satisfies DiffJson, null, 2)}\n`);
+      if (opts.json)
+        io.stdout.write(
+          `${JSON.stringify({ files: results, stopped: { file, reason } } satisfies DiffJson, null, 2)}\n`,
+        );
       throw err;
     }
     differ ||= !agrees(d);
@@ -326,7 +341,10 @@ export function registerDiff(program: Command, io: DiffCliIo, setExit: (code: nu
       parseAttempts,
       1,
     )
-    .addHelpText('after', '\nExit codes: 0 kernel and model agree, 1 some counter differs or a run stopped early, 2 invalid file or kernel backend unavailable.')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 kernel and model agree, 1 some counter differs or a run stopped early, 2 invalid file or kernel backend unavailable.',
+    )
     .action(async (files: string[], opts: { json?: true; seed: number; attempts: number }) => {
       const color = io.stdout === process.stdout && pc.isColorSupported;
       const run = { json: opts.json === true, seed: opts.seed, attempts: opts.attempts };

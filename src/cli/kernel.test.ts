@@ -38,10 +38,13 @@ test('kernel status --json lists every sysfs file and the active processes by pr
   const c = capture();
   assert.equal(await main(['kernel', 'status', '--json'], c.io), 0, c.err());
   const s = JSON.parse(c.out()) as KsmStatus;
-  assert.ok(typeof s.ksm['pages_sharing'] === 'number' && typeof s.ksm['run'] === 'number');
-  assert.ok(s.ksm['advisor_mode'] === undefined || ['none', 'scan-time'].includes(String(s.ksm['advisor_mode'])));
+  assert.ok(typeof s.ksm.pages_sharing === 'number' && typeof s.ksm.run === 'number');
+  assert.ok(s.ksm.advisor_mode === undefined || ['none', 'scan-time'].includes(String(s.ksm.advisor_mode)));
   const profits = s.processes.map((p) => p.ksm_process_profit);
-  assert.deepEqual(profits, [...profits].sort((a, b) => b - a));
+  assert.deepEqual(
+    profits,
+    [...profits].sort((a, b) => b - a),
+  );
   for (const p of s.processes) assert.equal(typeof p.ksm_merge_any, 'boolean');
 
   const human = capture();
@@ -94,7 +97,9 @@ test('headless Chromium shows the live counters of /sys/kernel/mm/ksm, updated b
     },
   });
   sampler.start();
-  const server = await startWatchServer(sampler, (s) => renderLivePage(s, EVENTS_PATH, 'chromium-test', 200), { port: 0 });
+  const server = await startWatchServer(sampler, (s) => renderLivePage(s, EVENTS_PATH, 'chromium-test', 200), {
+    port: 0,
+  });
   const profile = mkdtempSync(join(tmpdir(), 'samepage-chromium-'));
   try {
     // Asynchronous: spawnSync would block the event loop, and with it the server.
@@ -129,11 +134,18 @@ test('headless Chromium shows the live counters of /sys/kernel/mm/ksm, updated b
     const shown = field('pages_sharing');
     assert.ok(shown !== undefined && /^\d+$/.test(shown), `pages_sharing is shown as a number: ${String(shown)}`);
     // The page's whole sysfs table is one reading of sysfs taken during the test.
-    const table = (s: KsmStatus): string => JSON.stringify(Object.keys(s.ksm).map((k) => `${k}=${String(s.ksm[k])}`).sort());
-    const domRows = [...dom.out.matchAll(/<td>([a-z_]+)<\/td><td class="n" id="ksm-[a-z_]+">([^<]*)<\/td>/g)].map((m) => `${m[1]}=${m[2]}`);
+    const table = (s: KsmStatus): string =>
+      JSON.stringify(
+        Object.keys(s.ksm)
+          .map((k) => `${k}=${String(s.ksm[k])}`)
+          .sort(),
+      );
+    const domRows = [...dom.out.matchAll(/<td>([a-z_]+)<\/td><td class="n" id="ksm-[a-z_]+">([^<]*)<\/td>/g)].map(
+      (m) => `${m[1]}=${m[2]}`,
+    );
     assert.ok(domRows.length >= 10, 'the page lists the files of /sys/kernel/mm/ksm');
     assert.ok(
-      seen.some((s) => table(s) === JSON.stringify(domRows.sort()) && String(s.ksm['pages_sharing']) === shown),
+      seen.some((s) => table(s) === JSON.stringify(domRows.sort()) && String(s.ksm.pages_sharing) === shown),
       `the page's values match a reading of sysfs (pages_sharing ${shown})`,
     );
     assert.ok((dom.out.match(/<polyline/g) ?? []).length >= 3, 'the history charts are drawn');
@@ -191,7 +203,11 @@ test('kernel exec --run holds ksm/run at 1 for the program and restores it after
     const out = join(dir, 'run');
     const prog = `import sys; open(sys.argv[1], 'w').write(open('/sys/kernel/mm/ksm/run').read())`;
     const c = capture();
-    assert.equal(await main(['kernel', 'exec', '--run', '--report-after', '0', '--', py, '-c', prog, out], c.io), 0, c.err());
+    assert.equal(
+      await main(['kernel', 'exec', '--run', '--report-after', '0', '--', py, '-c', prog, out], c.io),
+      0,
+      c.err(),
+    );
     assert.equal(readFileSync(out, 'utf8').trim(), '1');
     // Restored by the command itself, before our own restore below.
     assert.equal(readFileSync(`${KSM}/run`, 'utf8').trim(), runBefore);
@@ -246,10 +262,20 @@ test('kernel enable/disable --pid make a running process set and clear MERGE_ANY
     // Can ptrace attach at all here (Yama, containers)? Probe with the real helper.
     const c = capture();
     const code = await main(['kernel', 'enable', '--pid', String(pid), '--json'], c.io);
-    const reports = JSON.parse(c.out() || '[]') as Array<{ pid: number; ok: boolean; result?: number; error?: string; ksm_merge_any?: boolean }>;
-    if (code !== 0 && /PTRACE_SEIZE.*not permitted/i.test(reports[0]?.error ?? '')) return void t.skip(`ptrace is not permitted here: ${reports[0]?.error ?? ''}`);
+    const reports = JSON.parse(c.out() || '[]') as Array<{
+      pid: number;
+      ok: boolean;
+      result?: number;
+      error?: string;
+      ksm_merge_any?: boolean;
+    }>;
+    if (code !== 0 && /PTRACE_SEIZE.*not permitted/i.test(reports[0]?.error ?? ''))
+      return void t.skip(`ptrace is not permitted here: ${reports[0]?.error ?? ''}`);
     assert.equal(code, 0, `${c.out()}${c.err()}`);
-    assert.deepEqual(reports.map((r) => [r.pid, r.ok, r.result, r.ksm_merge_any]), [[pid, true, 0, true]]);
+    assert.deepEqual(
+      reports.map((r) => [r.pid, r.ok, r.result, r.ksm_merge_any]),
+      [[pid, true, 0, true]],
+    );
     assert.equal(mergeAny(pid), 'yes');
     // Still alive, answering, and its memory is intact.
     assert.equal(await ask(child, 12345), '85');
@@ -257,7 +283,10 @@ test('kernel enable/disable --pid make a running process set and clear MERGE_ANY
 
     const d = capture();
     assert.equal(await main(['kernel', 'disable', '--pid', String(pid)], d.io), 0, d.err());
-    assert.match(d.out(), new RegExp(`^${pid} \\(python3?[^)]*\\): prctl\\(PR_SET_MEMORY_MERGE, 0\\) = 0; ksm_merge_any: no$`, 'm'));
+    assert.match(
+      d.out(),
+      new RegExp(`^${pid} \\(python3?[^)]*\\): prctl\\(PR_SET_MEMORY_MERGE, 0\\) = 0; ksm_merge_any: no$`, 'm'),
+    );
     assert.equal(mergeAny(pid), 'no');
     assert.equal(await ask(child, 7), '85');
     assert.equal(child.exitCode, null);

@@ -48,7 +48,8 @@ function parseMs(v: string): number {
 }
 
 function parsePort(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError(`Expected a TCP port (0-65535; 0 picks a free one), got "${v}".`);
+  if (!/^\d+$/.test(v) || Number(v) > 65535)
+    throw new InvalidArgumentError(`Expected a TCP port (0-65535; 0 picks a free one), got "${v}".`);
   return Number(v);
 }
 
@@ -60,13 +61,16 @@ function parsePid(v: string): number {
 }
 
 function parseSeconds(v: string): number {
-  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) > 86_400) throw new InvalidArgumentError(`Expected seconds (0-86400), got "${v}".`);
+  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) > 86_400)
+    throw new InvalidArgumentError(`Expected seconds (0-86400), got "${v}".`);
   return Number(v);
 }
 
 function requireKsm(): void {
   if (!existsSync(KSM_SYSFS_DIR)) {
-    throw new KernelUnusable(`${KSM_SYSFS_DIR} is missing: this kernel has no KSM (CONFIG_KSM), or sysfs is not mounted`);
+    throw new KernelUnusable(
+      `${KSM_SYSFS_DIR} is missing: this kernel has no KSM (CONFIG_KSM), or sysfs is not mounted`,
+    );
   }
 }
 
@@ -101,7 +105,10 @@ function mergeSummary(before: { sharing: number; shared: number }, pids: readonl
   const mine = pids
     .map((pid) => ksmStatOf(pid))
     .filter((s): s is KsmProcessStat => s !== undefined)
-    .map((s) => `${s.pid} (${s.comm}): ksm_merging_pages ${s.ksm_merging_pages}, ksm_process_profit ${s.ksm_process_profit}`);
+    .map(
+      (s) =>
+        `${s.pid} (${s.comm}): ksm_merging_pages ${s.ksm_merging_pages}, ksm_process_profit ${s.ksm_process_profit}`,
+    );
   const delta = (n: number): string => (n >= 0 ? `+${n}` : String(n));
   return (
     `after ${seconds} s: pages_sharing ${sharing} (${delta(sharing - before.sharing)}), ` +
@@ -182,7 +189,8 @@ interface TargetOpts {
 
 /** The pids to act on: the given PID, or every process whose comm is exactly NAME. */
 function selectTargets(name: string | undefined, opts: TargetOpts): number[] {
-  if ((name === undefined) === (opts.pid === undefined)) throw new KernelUnusable('Give either a process NAME or --pid PID');
+  if ((name === undefined) === (opts.pid === undefined))
+    throw new KernelUnusable('Give either a process NAME or --pid PID');
   if (opts.pid !== undefined) {
     if (opts.pid === process.pid) throw new KernelUnusable('Refusing to act on samepage itself');
     return [opts.pid];
@@ -211,7 +219,13 @@ interface PidReport extends InjectOutcome {
   readonly ksm_merge_any?: boolean;
 }
 
-async function enableOrDisable(enable: boolean, name: string | undefined, opts: TargetOpts, io: KernelIo, setExit: (c: number) => void): Promise<void> {
+async function enableOrDisable(
+  enable: boolean,
+  name: string | undefined,
+  opts: TargetOpts,
+  io: KernelIo,
+  setExit: (c: number) => void,
+): Promise<void> {
   const refusal = ptraceRefusal();
   if (refusal !== undefined) throw new KernelUnusable(`samepage kernel ${enable ? 'enable' : 'disable'} ${refusal}`);
   const helper = nativeHelperPath(INJECT_PRCTL);
@@ -249,14 +263,24 @@ async function enableOrDisable(enable: boolean, name: string | undefined, opts: 
     }
   }
   if (enable && reports.some(good)) noteIfStopped(io);
-  if (!enable && reports.some(good)) io.stderr.write('samepage: note: disabling unmerged those processes\' KSM pages at once\n');
+  if (!enable && reports.some(good))
+    io.stderr.write("samepage: note: disabling unmerged those processes' KSM pages at once\n");
   if (reports.some((r) => !r.ok && /EPERM|not permitted/i.test(r.error ?? ''))) {
     const scope = ptraceScope();
-    if (scope !== undefined && scope >= 2) io.stderr.write(`samepage: note: kernel.yama.ptrace_scope is ${scope}${scope === 3 ? ' (no ptrace at all until reboot)' : ' (CAP_SYS_PTRACE needed)'}\n`);
+    if (scope !== undefined && scope >= 2)
+      io.stderr.write(
+        `samepage: note: kernel.yama.ptrace_scope is ${scope}${scope === 3 ? ' (no ptrace at all until reboot)' : ' (CAP_SYS_PTRACE needed)'}\n`,
+      );
   }
   if (enable && opts.reportAfter > 0 && reports.some(good)) {
     await new Promise((resolve) => setTimeout(resolve, opts.reportAfter * 1000));
-    io.stderr.write(`samepage: ${mergeSummary(before, reports.filter(good).map((r) => r.pid), opts.reportAfter)}\n`);
+    io.stderr.write(
+      `samepage: ${mergeSummary(
+        before,
+        reports.filter(good).map((r) => r.pid),
+        opts.reportAfter,
+      )}\n`,
+    );
   }
   setExit(reports.length > 0 && reports.every(good) ? 0 : EXIT_FAILED);
 }
@@ -283,7 +307,12 @@ export interface KernelCommandOptions {
   readonly onServing?: (url: string) => void;
 }
 
-export function registerKernel(program: Command, io: KernelIo, setExit: (code: number) => void, extra: KernelCommandOptions = {}): void {
+export function registerKernel(
+  program: Command,
+  io: KernelIo,
+  setExit: (code: number) => void,
+  extra: KernelCommandOptions = {},
+): void {
   const warn = (m: string): void => {
     io.stderr.write(`samepage: warning: ${m}\n`);
   };
@@ -305,7 +334,9 @@ export function registerKernel(program: Command, io: KernelIo, setExit: (code: n
 
   kernel
     .command('watch')
-    .description('status refreshed live in the terminal; with --http also a local web page updated by Server-Sent Events')
+    .description(
+      'status refreshed live in the terminal; with --http also a local web page updated by Server-Sent Events',
+    )
     .option('--interval <ms>', 'milliseconds between readings', parseMs, 2000)
     .option('--http <port>', 'serve a live page on http://127.0.0.1:PORT/ (0: a free port)', parsePort)
     .addHelpText('after', '\nCtrl-C stops. Example:\n  samepage kernel watch --interval 1000 --http 8080')
@@ -317,7 +348,10 @@ export function registerKernel(program: Command, io: KernelIo, setExit: (code: n
         onError: (err) => warn(`Reading KSM failed: ${err instanceof Error ? err.message : String(err)}`),
       });
       sampler.onSample((s) => {
-        const text = renderLiveStatusText(s.status, tty ? { maxProcesses: Math.max(5, ((io.stdout as NodeJS.WriteStream).rows ?? 40) - 24) } : {});
+        const text = renderLiveStatusText(
+          s.status,
+          tty ? { maxProcesses: Math.max(5, ((io.stdout as NodeJS.WriteStream).rows ?? 40) - 24) } : {},
+        );
         // In place at a terminal (home, clear below); appended snapshots otherwise.
         io.stdout.write(tty ? `\x1b[H\x1b[J${text}(Ctrl-C to stop)\n` : `${text}\n`);
       });
@@ -326,13 +360,16 @@ export function registerKernel(program: Command, io: KernelIo, setExit: (code: n
       try {
         if (opts.http !== undefined) {
           const host = hostname();
-          server = await startWatchServer(sampler, (s) => renderLivePage(s, EVENTS_PATH, host, opts.interval), { port: opts.http });
+          server = await startWatchServer(sampler, (s) => renderLivePage(s, EVENTS_PATH, host, opts.interval), {
+            port: opts.http,
+          });
           io.stderr.write(`samepage: serving ${server.url} (events at ${EVENTS_PATH}; Ctrl-C to stop)\n`);
           extra.onServing?.(server.url);
         }
         await untilStopped(extra.stopWatch);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new KernelUnusable(`Port ${opts.http ?? '?'} of 127.0.0.1 is in use`);
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+          throw new KernelUnusable(`Port ${opts.http ?? '?'} of 127.0.0.1 is in use`);
         throw err;
       } finally {
         sampler.stop();
@@ -342,18 +379,25 @@ export function registerKernel(program: Command, io: KernelIo, setExit: (code: n
 
   kernel
     .command('exec')
-    .description('run a program with KSM merging all of its memory (and its children\'s): prctl(PR_SET_MEMORY_MERGE) before exec')
+    .description(
+      "run a program with KSM merging all of its memory (and its children's): prctl(PR_SET_MEMORY_MERGE) before exec",
+    )
     .argument('<cmd>', 'the program (looked up in PATH)')
     .argument('[args...]', 'its arguments')
     .option('--run', 'also set /sys/kernel/mm/ksm/run=1 while it runs (restored after; root)')
-    .option('--report-after <s>', 'with --run: print what merged (pages_sharing growth) after this many seconds; 0 never', parseSeconds, 5)
+    .option(
+      '--report-after <s>',
+      'with --run: print what merged (pages_sharing growth) after this many seconds; 0 never',
+      parseSeconds,
+      5,
+    )
     // Everything from CMD on is the program's, options included.
     .passThroughOptions()
     .allowUnknownOption()
     .addHelpText(
       'after',
-      '\nstdio is the program\'s; SIGTERM and SIGHUP are forwarded to it (SIGINT too unless stdin is a\n' +
-        'terminal, whose Ctrl-C reaches the program directly); the exit status is the program\'s\n' +
+      "\nstdio is the program's; SIGTERM and SIGHUP are forwarded to it (SIGINT too unless stdin is a\n" +
+        "terminal, whose Ctrl-C reaches the program directly); the exit status is the program's\n" +
         '(128+N when it was killed by signal N). Put -- before a program whose options samepage\n' +
         'could mistake for its own.\n\nExamples:\n  samepage kernel exec --run -- python3 -c "x = bytearray(1 << 30); input()"\n  samepage kernel exec -- make -j8',
     )
@@ -372,7 +416,10 @@ export function registerKernel(program: Command, io: KernelIo, setExit: (code: n
           helper,
           onStart: (pid) => {
             if (hold !== undefined && opts.reportAfter > 0) {
-              timer = setTimeout(() => io.stderr.write(`samepage: ${mergeSummary(before, [pid], opts.reportAfter)}\n`), opts.reportAfter * 1000);
+              timer = setTimeout(
+                () => io.stderr.write(`samepage: ${mergeSummary(before, [pid], opts.reportAfter)}\n`),
+                opts.reportAfter * 1000,
+              );
               timer.unref();
             }
           },
@@ -395,7 +442,12 @@ export function registerKernel(program: Command, io: KernelIo, setExit: (code: n
       .argument('[name]', 'every process whose comm (/proc/PID/comm) is exactly this')
       .option('--pid <pid>', 'this process only', parsePid)
       .option('--json', 'print one object per process: pid, comm, ok, result, method, error, ksm_merge_any')
-      .option('--report-after <s>', enable ? 'print what merged (pages_sharing growth) after this many seconds; 0 never' : 'ignored', parseSeconds, 0)
+      .option(
+        '--report-after <s>',
+        enable ? 'print what merged (pages_sharing growth) after this many seconds; 0 never' : 'ignored',
+        parseSeconds,
+        0,
+      )
       .addHelpText(
         'after',
         '\nThe target thread is stopped for well under a millisecond; see README "Merging running\n' +

@@ -72,7 +72,7 @@ export async function main(args: readonly string[], io: Io = process): Promise<n
     }
     const message = err instanceof Error ? err.message : String(err);
     io.stderr.write(`samepage: ${message}\n`);
-    if (io.env['SAMEPAGE_DEBUG'] === '1' && err instanceof Error && err.stack !== undefined) {
+    if (io.env.SAMEPAGE_DEBUG === '1' && err instanceof Error && err.stack !== undefined) {
       io.stderr.write(`${err.stack}\n`);
     }
     return EXIT_UNUSABLE;
@@ -158,16 +158,30 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
 /** The thesis's figures beside the run's, when the scenario reproduces one of its experiments. */
 function runThesisComparison(result: RunResult, file: string): ThesisComparison | undefined {
   const exp = thesisExperiment(result.scenario);
-  return exp === undefined ? undefined : thesisComparison(exp, (f) => measuredByRecords(f, result.records), { file, settleAtRecord: true });
+  return exp === undefined
+    ? undefined
+    : thesisComparison(exp, (f) => measuredByRecords(f, result.records), { file, settleAtRecord: true });
 }
 
 /** Writes the HTML report of one run and says where on stderr (stdout may be --json). */
 async function writeReport(
-  file: string, result: RunResult, io: Io, thesis: ThesisComparison | undefined, statistics: StatisticsResult | undefined,
+  file: string,
+  result: RunResult,
+  io: Io,
+  thesis: ThesisComparison | undefined,
+  statistics: StatisticsResult | undefined,
 ): Promise<void> {
-  const stats = statistics === undefined
-    ? { title: 'Duplicate-page statistics', html: '<p class="none">Not counted: the kernel backend\'s processes are gone when the run ends (use <code>samepage stats --pid</code> on live processes).</p>' }
-    : await statisticsSection(statistics, 'Duplicate-page statistics of the processes at the end', `${result.scenario} on ${result.backend}`);
+  const stats =
+    statistics === undefined
+      ? {
+          title: 'Duplicate-page statistics',
+          html: '<p class="none">Not counted: the kernel backend\'s processes are gone when the run ends (use <code>samepage stats --pid</code> on live processes).</p>',
+        }
+      : await statisticsSection(
+          statistics,
+          'Duplicate-page statistics of the processes at the end',
+          `${result.scenario} on ${result.backend}`,
+        );
   const html = await renderHtmlReport({
     title: `${result.scenario} on ${result.backend}`,
     runs: [result],
@@ -187,7 +201,11 @@ async function writeReport(
  * `statistics` on the model, also counts the duplicate pages the processes hold at the end.
  */
 async function runFile(
-  file: string, backendName: 'model' | 'kernel', seed: number, io: Io, statistics: boolean,
+  file: string,
+  backendName: 'model' | 'kernel',
+  seed: number,
+  io: Io,
+  statistics: boolean,
 ): Promise<{ result: RunResult; statistics?: StatisticsResult }> {
   const loaded = await loadScenario(file);
   if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems));
@@ -198,7 +216,10 @@ async function runFile(
       : createKernelBackend({ onWarning: (message: string) => io.stderr.write(`samepage: warning: ${message}\n`) });
   const progress = waitProgress(io.stderr);
   try {
-    const result = await runScenario(loaded.scenario, backend, { onProgress: progress.update, ...(beforeStep === undefined ? {} : { beforeStep }) });
+    const result = await runScenario(loaded.scenario, backend, {
+      onProgress: progress.update,
+      ...(beforeStep === undefined ? {} : { beforeStep }),
+    });
     if (!statistics || !(backend instanceof ModelBackend)) return { result };
     const mmgr = backend.system().mmgr;
     return { result, statistics: duplicateStatistics(modelTaskPages(mmgr, mmgr.liveTasks())) };
@@ -286,5 +307,7 @@ export function packageRoot(): string {
 
 function packageVersion(): string {
   const pkg: unknown = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
-  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string'
+    ? pkg.version
+    : '0.0.0';
 }

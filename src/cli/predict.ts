@@ -8,7 +8,14 @@ import Table from 'cli-table3';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { readSnapshot } from '../host/snapshot.ts';
-import { parseKnob, predictSnapshot, PredictError, type KnobSetting, type Prediction } from '../backends/model/predict.ts';
+import {
+  parseKnob,
+  predictSnapshot,
+  PredictError,
+  type KnobSetting,
+  type Prediction,
+  type PredictResult,
+} from '../backends/model/predict.ts';
 import type { Policy } from '../backends/model/policy.ts';
 import { formatBytes } from '../lib/sizes.ts';
 import { renderHtmlReport } from '../report/html.ts';
@@ -31,7 +38,8 @@ interface PredictCliOptions {
 }
 
 function parseCount(v: string): number {
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`Expected a non-negative integer, got "${v}".`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
+    throw new InvalidArgumentError(`Expected a non-negative integer, got "${v}".`);
   return Number(v);
 }
 
@@ -40,20 +48,37 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 export function registerPredict(program: Command, io: PredictIo, setExit: (code: number) => void): void {
   program
     .command('predict')
-    .description('load a snapshot (samepage snapshot) into the model, run KSM or KSM+ until the counters settle, and print what Linux would report')
+    .description(
+      'load a snapshot (samepage snapshot) into the model, run KSM or KSM+ until the counters settle, and print what Linux would report',
+    )
     .argument('<snapshot>', 'a file written by samepage snapshot')
-    .addOption(new Option('--policy <policy>', 'ksm: every process calls PR_SET_MEMORY_MERGE; ksm+: every program is named in processes_to_scan').choices(['ksm', 'ksm+']).default('ksm'))
-    .option('--set <knob=value>', 'write a knob first, e.g. pages_to_scan=1000 or ksm/use_zero_pages=1 (repeatable)', collect, [])
+    .addOption(
+      new Option(
+        '--policy <policy>',
+        'ksm: every process calls PR_SET_MEMORY_MERGE; ksm+: every program is named in processes_to_scan',
+      )
+        .choices(['ksm', 'ksm+'])
+        .default('ksm'),
+    )
+    .option(
+      '--set <knob=value>',
+      'write a knob first, e.g. pages_to_scan=1000 or ksm/use_zero_pages=1 (repeatable)',
+      collect,
+      [],
+    )
     .option('--json', 'print { scenario, backend, ok, records, expects, prediction } on stdout')
     .option('--report <file>', 'also write a self-contained HTML report with the counters over virtual time')
     .option('--seed <n>', 'seed of the model (KSM+ samples pages at random)', parseCount, 0)
     .option('--max-scans <n>', 'give up settling after this many full scans', parseCount, 400)
-    .addHelpText('after', '\nThe knobs keep Linux 6.18\'s defaults unless set (pages_to_scan 100, sleep_millisecs 20), so the\n' +
-      'virtual time to settle is what ksmd would take on this machine. The policy runs until merged pages,\n' +
-      'rmap_items and sharing stay the same for 3 full scans. "Saving" is pages_sharing + ksm_zero_pages:\n' +
-      'the pages merging frees, comparable with the saving_pages of samepage stats on the same snapshot.\n\n' +
-      'Examples:\n  sudo samepage snapshot --name python3 -o py.snap\n  samepage predict py.snap --policy ksm\n' +
-      '  samepage predict py.snap --policy ksm --set use_zero_pages=1 --json\n  samepage predict py.snap --policy ksm+ --report py.html')
+    .addHelpText(
+      'after',
+      "\nThe knobs keep Linux 6.18's defaults unless set (pages_to_scan 100, sleep_millisecs 20), so the\n" +
+        'virtual time to settle is what ksmd would take on this machine. The policy runs until merged pages,\n' +
+        'rmap_items and sharing stay the same for 3 full scans. "Saving" is pages_sharing + ksm_zero_pages:\n' +
+        'the pages merging frees, comparable with the saving_pages of samepage stats on the same snapshot.\n\n' +
+        'Examples:\n  sudo samepage snapshot --name python3 -o py.snap\n  samepage predict py.snap --policy ksm\n' +
+        '  samepage predict py.snap --policy ksm --set use_zero_pages=1 --json\n  samepage predict py.snap --policy ksm+ --report py.html',
+    )
     .action(async (file: string, opts: PredictCliOptions) => {
       const read = readSnapshot(file);
       if (!read.ok) throw new Error(read.problem);
@@ -64,10 +89,13 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
         throw new Error(e instanceof Error ? e.message : String(e));
       }
       const bar = progressBar(io.stderr);
-      let result;
+      let result: PredictResult;
       try {
         result = await predictSnapshot(read.snapshot, file, {
-          policy: opts.policy, settings, seed: opts.seed, maxScans: opts.maxScans,
+          policy: opts.policy,
+          settings,
+          seed: opts.seed,
+          maxScans: opts.maxScans,
           onLoad: (done, total) => bar.load(done, total),
           onScan: (n) => bar.scan(n, opts.maxScans),
         });
@@ -81,10 +109,14 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
       if (opts.json === true) {
         io.stdout.write(`${JSON.stringify({ ...run, prediction }, bigintReplacer, 2)}\n`);
       } else {
-        io.stdout.write(`${file}: ${plural(prediction.processes, 'process', 'processes')}, ${plural(prediction.pages, 'anonymous page')} ` +
-          `(${formatBytes(prediction.pages * 4096)}), ${prediction.distinct_pages} distinct\n`);
+        io.stdout.write(
+          `${file}: ${plural(prediction.processes, 'process', 'processes')}, ${plural(prediction.pages, 'anonymous page')} ` +
+            `(${formatBytes(prediction.pages * 4096)}), ${prediction.distinct_pages} distinct\n`,
+        );
         if (prediction.synthetic_contents) {
-          io.stdout.write('A hashes-only snapshot: which pages merge is exact, the order of the trees (and so the counts mid-scan) is not.\n');
+          io.stdout.write(
+            'A hashes-only snapshot: which pages merge is exact, the order of the trees (and so the counts mid-scan) is not.\n',
+          );
         }
         // The record before the policy started and the settled one; --json has every scan.
         const brief = { ...run, records: [run.records[0]!, run.records.at(-1)!] };
@@ -95,7 +127,9 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
         try {
           await writeFile(opts.report, html);
         } catch (err) {
-          throw new Error(`Cannot write the report to ${opts.report}: ${err instanceof Error ? err.message : String(err)}`);
+          throw new Error(
+            `Cannot write the report to ${opts.report}: ${err instanceof Error ? err.message : String(err)}`,
+          );
         }
         io.stderr.write(`samepage: report written to ${resolve(opts.report)}\n`);
       }
@@ -109,12 +143,20 @@ function renderPrediction(p: Prediction): string {
   const summary = new Table({ style });
   const name = p.policy === 'ksm' ? 'KSM' : 'KSM+';
   summary.push(
-    ['pages merging frees (pages_sharing + ksm_zero_pages)', String(p.saving_pages), formatBytes(p.saving_pages * 4096)],
+    [
+      'pages merging frees (pages_sharing + ksm_zero_pages)',
+      String(p.saving_pages),
+      formatBytes(p.saving_pages * 4096),
+    ],
     ['KSM pages kept (pages_shared)', String(p.pages_shared), formatBytes(p.pages_shared * 4096)],
     ['rmap_items (metadata)', String(p.rmap_items), formatBytes(p.rmap_item_bytes)],
     ['general_profit', String(p.general_profit), formatBytes(p.general_profit)],
     ['virtual time to settle', `${p.settle_s.toFixed(1)} s`, plural(p.full_scans, 'full scan')],
-    [`${name} scanner CPU`, `${p.cpu_s.toFixed(2)} s`, p.settle_s > 0 ? `${((100 * p.cpu_s) / p.settle_s).toFixed(2)} % of one CPU` : '-'],
+    [
+      `${name} scanner CPU`,
+      `${p.cpu_s.toFixed(2)} s`,
+      p.settle_s > 0 ? `${((100 * p.cpu_s) / p.settle_s).toFixed(2)} % of one CPU` : '-',
+    ],
   );
   const procs = new Table({ head: ['process', 'pages', 'ksm_merging_pages', 'ksm_process_profit'], style });
   for (const [proc, r] of Object.entries(p.by_process)) {
@@ -124,7 +166,11 @@ function renderPrediction(p: Prediction): string {
 }
 
 /** Load, then scan progress on stderr (drawn only on a terminal). */
-function progressBar(stream: NodeJS.WritableStream): { load: (d: number, t: number) => void; scan: (n: number, max: number) => void; stop: () => void } {
+function progressBar(stream: NodeJS.WritableStream): {
+  load: (d: number, t: number) => void;
+  scan: (n: number, max: number) => void;
+  stop: () => void;
+} {
   const state: { bar: cliProgress.SingleBar | undefined; phase: string } = { bar: undefined, phase: '' };
   const show = (phase: string, value: number, total: number): void => {
     if (state.phase !== phase) {

@@ -43,32 +43,47 @@ async function shell(script: string): Promise<{ code: number; out: string; err: 
 test('examples/thesis-figure-5-9.sh holds Figure 5-9 unchanged and shows KSM+ merging the Table 5-1 session', async () => {
   const text = readFileSync(EXAMPLE, 'utf8');
   assert.ok(text.startsWith('#!/bin/bash\n'));
-  assert.ok(text.includes(`\n${FIGURE_5_9}\n`), 'the figure\'s lines 3-12 as printed');
+  assert.ok(text.includes(`\n${FIGURE_5_9}\n`), "the figure's lines 3-12 as printed");
   const c = capture();
   assert.equal(await main(['shell', EXAMPLE], c.io), 0, c.err());
   // Table 5-1's savings, 4.6 + 3.1 + 0.2 + 0.1 + 0.2 + 0.1 + 0.2 + 0.2 MB in 4 KiB pages.
   const [sharing] = c.out().split('\n');
-  assert.equal(sharing, String([4.6, 3.1, 0.2, 0.1, 0.2, 0.1, 0.2, 0.2].reduce((n, mb) => n + Math.round(mb * 256), 0)));
-  assert.match(c.out(), /^ksm_merging_pages 1183$/m, 'okular: 1178 pages saved need 1178 + 5 copies (max_page_sharing 256)');
+  assert.equal(
+    sharing,
+    String([4.6, 3.1, 0.2, 0.1, 0.2, 0.1, 0.2, 0.2].reduce((n, mb) => n + Math.round(mb * 256), 0)),
+  );
+  assert.match(
+    c.out(),
+    /^ksm_merging_pages 1183$/m,
+    'okular: 1178 pages saved need 1178 + 5 copies (max_page_sharing 256)',
+  );
 });
 
-test('shell reads the thesis\'s ${KSMPLUS_DIR}processes_to_scan (no slash) as meant, and says so', async () => {
+test("shell reads the thesis's ${KSMPLUS_DIR}processes_to_scan (no slash) as meant, and says so", async () => {
   const r = await shell(`${FIGURE_5_9}\ncat /sys/kernel/mm/ksm+/processes_to_scan\ncat /sys/kernel/mm/ksm+/run\n`);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, 'okular\nepiphany-browse\nsoffice.bin\ngnome-terminal\nbash\n1\n');
-  assert.equal((r.err.match(/\/sys\/kernel\/mm\/ksm\+processes_to_scan: read as \/sys\/kernel\/mm\/ksm\+\/processes_to_scan/g) ?? []).length, 5);
+  assert.equal(
+    (
+      r.err.match(/\/sys\/kernel\/mm\/ksm\+processes_to_scan: read as \/sys\/kernel\/mm\/ksm\+\/processes_to_scan/g) ??
+      []
+    ).length,
+    5,
+  );
   assert.match(r.err, /ksm\+run: read as \/sys\/kernel\/mm\/ksm\+\/run/);
 });
 
 test('a bad processes_to_scan write fails through echo with EINVAL, as bash prints it, and changes nothing', async () => {
-  const r = await shell([
-    'echo "+ okular" > /sys/kernel/mm/ksm+/processes_to_scan',
-    'echo "okular" > /sys/kernel/mm/ksm+/processes_to_scan', // no sign
-    'echo "+" > /sys/kernel/mm/ksm+/processes_to_scan', // empty name
-    'echo "+ epiphany-browser" > /sys/kernel/mm/ksm+/processes_to_scan', // 16 bytes: past a comm
-    'echo "- " > /sys/kernel/mm/parser/processes_to_scan',
-    'cat /sys/kernel/mm/ksm+/processes_to_scan',
-  ].join('\n'));
+  const r = await shell(
+    [
+      'echo "+ okular" > /sys/kernel/mm/ksm+/processes_to_scan',
+      'echo "okular" > /sys/kernel/mm/ksm+/processes_to_scan', // no sign
+      'echo "+" > /sys/kernel/mm/ksm+/processes_to_scan', // empty name
+      'echo "+ epiphany-browser" > /sys/kernel/mm/ksm+/processes_to_scan', // 16 bytes: past a comm
+      'echo "- " > /sys/kernel/mm/parser/processes_to_scan',
+      'cat /sys/kernel/mm/ksm+/processes_to_scan',
+    ].join('\n'),
+  );
   assert.equal(r.code, 1, 'a failed command fails the script');
   assert.equal(r.out, 'okular\n');
   for (const line of [2, 3, 4, 5]) assert.match(r.err, new RegExp(`line ${line}: echo: write error: Invalid argument`));

@@ -14,12 +14,32 @@ import { runStep, type Collected } from '../scenario/run.ts';
 import { errnoName } from '../lib/errno.ts';
 import { runFor, sysfsRead } from '../system.ts';
 
-const STEP_KINDS = ['spawn', 'mmap', 'fill', 'write', 'read', 'madvise', 'prctl', 'fork', 'exec', 'munmap', 'exit', 'sysfs', 'wait', 'expect', 'record'];
+const STEP_KINDS = [
+  'spawn',
+  'mmap',
+  'fill',
+  'write',
+  'read',
+  'madvise',
+  'prctl',
+  'fork',
+  'exec',
+  'munmap',
+  'exit',
+  'sysfs',
+  'wait',
+  'expect',
+  'record',
+];
 
 /** What bash says for a write error, by errno. */
 const STRERROR: Readonly<Record<string, string>> = {
-  EINVAL: 'Invalid argument', EBUSY: 'Device or resource busy', EACCES: 'Permission denied',
-  ENOENT: 'No such file or directory', ENOMEM: 'Cannot allocate memory', ERANGE: 'Numerical result out of range',
+  EINVAL: 'Invalid argument',
+  EBUSY: 'Device or resource busy',
+  EACCES: 'Permission denied',
+  ENOENT: 'No such file or directory',
+  ENOMEM: 'Cannot allocate memory',
+  ERANGE: 'Numerical result out of range',
 };
 
 export interface ShellIo {
@@ -43,20 +63,30 @@ export class ModelShell {
 
   static async create(io: ShellIo, seed: number): Promise<ModelShell> {
     const backend = createModelBackend({ seed });
-    await backend.start({ version: 1, name: 'shell', description: undefined, machine: { ram: 2 ** 30, numaNodes: 1 }, ksm: [], steps: [], stepLines: [] });
+    await backend.start({
+      version: 1,
+      name: 'shell',
+      description: undefined,
+      machine: { ram: 2 ** 30, numaNodes: 1 },
+      ksm: [],
+      steps: [],
+      stepLines: [],
+    });
     return new ModelShell(backend, io);
   }
 
   #expand(word: string): string {
-    return word.replace(/\$\{(\w+)\}|\$(\w+)/g, (_m, a: string | undefined, b: string | undefined) => this.#vars.get(a ?? b ?? '') ?? '');
+    return word.replace(
+      /\$\{(\w+)\}|\$(\w+)/g,
+      (_m, a: string | undefined, b: string | undefined) => this.#vars.get(a ?? b ?? '') ?? '',
+    );
   }
 
   /** Splits a command line into words, honouring quotes, and expands variables. */
   #words(line: string): string[] {
     const out: string[] = [];
     const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(>>|>)|([^\s"'>]+)/g;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(line)) !== null) {
+    for (let m = re.exec(line); m !== null; m = re.exec(line)) {
       if (m[1] !== undefined) out.push(this.#expand(m[1].replace(/\\(.)/g, '$1')));
       else if (m[2] !== undefined) out.push(m[2]);
       else if (m[3] !== undefined) out.push(m[3]);
@@ -77,8 +107,14 @@ export class ModelShell {
     const rel = path.slice(prefix.length);
     if (sysfsRead(sys, rel) !== undefined) return rel;
     for (const dir of sys.sysfs.keys()) {
-      if (rel.startsWith(dir) && !rel.startsWith(`${dir}/`) && sysfsRead(sys, `${dir}/${rel.slice(dir.length)}`) !== undefined) {
-        this.#io.stderr.write(`samepage shell: line ${lineNo}: ${path}: read as ${prefix}${dir}/${rel.slice(dir.length)}\n`);
+      if (
+        rel.startsWith(dir) &&
+        !rel.startsWith(`${dir}/`) &&
+        sysfsRead(sys, `${dir}/${rel.slice(dir.length)}`) !== undefined
+      ) {
+        this.#io.stderr.write(
+          `samepage shell: line ${lineNo}: ${path}: read as ${prefix}${dir}/${rel.slice(dir.length)}\n`,
+        );
         return `${dir}/${rel.slice(dir.length)}`;
       }
     }
@@ -145,7 +181,10 @@ export class ModelShell {
         return true;
       }
       default:
-        this.#fail(lineNo, `${cmd ?? ''}: command not found (try echo, cat, ls, sleep, VAR=value, or a scenario step such as "spawn: { proc: p, comm: okular }")`);
+        this.#fail(
+          lineNo,
+          `${cmd ?? ''}: command not found (try echo, cat, ls, sleep, VAR=value, or a scenario step such as "spawn: { proc: p, comm: okular }")`,
+        );
         return true;
     }
   }
@@ -154,7 +193,13 @@ export class ModelShell {
     const doc = (lines: string[]) => `version: 1\nname: shell\nsteps:\n${lines.map((l) => `  - ${l}`).join('\n')}\n`;
     const parsed = parseScenario(doc([...this.#stepLines, line]), `line ${lineNo}`);
     if (!parsed.ok) {
-      this.#fail(lineNo, formatProblems('step', parsed.problems.map((p) => ({ ...p, line: undefined }))).replace(/\n/g, '; '));
+      this.#fail(
+        lineNo,
+        formatProblems(
+          'step',
+          parsed.problems.map((p) => ({ ...p, line: undefined })),
+        ).replace(/\n/g, '; '),
+      );
       return;
     }
     const step = parsed.scenario.steps[parsed.scenario.steps.length - 1]!;
@@ -169,7 +214,8 @@ export class ModelShell {
     for (const x of this.#out.expects.slice(before)) {
       if (!x.ok) this.#fail(lineNo, `${x.path}: expected ${String(x.expected)}, got ${String(x.actual)}`);
     }
-    if (step.kind === 'record') this.#io.stdout.write(`${JSON.stringify(this.#out.records[this.#out.records.length - 1])}\n`);
+    if (step.kind === 'record')
+      this.#io.stdout.write(`${JSON.stringify(this.#out.records[this.#out.records.length - 1])}\n`);
     this.#stepLines.push(line);
   }
 }
@@ -177,19 +223,25 @@ export class ModelShell {
 export function registerShell(program: Command, io: ShellIo, setExit: (code: number) => void): void {
   program
     .command('shell')
-    .description('a shell over the model: echo into /sys/kernel/mm/ksm and ksm+, cat counters, sleep, and scenario steps')
+    .description(
+      'a shell over the model: echo into /sys/kernel/mm/ksm and ksm+, cat counters, sleep, and scenario steps',
+    )
     .argument('[script]', 'a script to run (default: read commands from standard input)')
     .option('--seed <n>', 'seed of the model', (v) => Number(v), 0)
-    .addHelpText('after', '\nExample (the thesis, Figure 5-9, then a look at the counters):\n' +
-      '  spawn: { proc: o1, comm: okular }\n  mmap: { proc: o1, region: m, size: 8MiB }\n' +
-      '  fill: { proc: o1, region: m, pattern: { page-mod: 16, seed: 1 } }\n' +
-      '  echo "+ okular" > /sys/kernel/mm/ksm+/processes_to_scan\n  echo 1 > /sys/kernel/mm/ksm+/run\n' +
-      '  sleep 65\n  cat /sys/kernel/mm/ksm+/pages_sharing\n\nExit code: 0 if every command succeeded, 1 otherwise.')
+    .addHelpText(
+      'after',
+      '\nExample (the thesis, Figure 5-9, then a look at the counters):\n' +
+        '  spawn: { proc: o1, comm: okular }\n  mmap: { proc: o1, region: m, size: 8MiB }\n' +
+        '  fill: { proc: o1, region: m, pattern: { page-mod: 16, seed: 1 } }\n' +
+        '  echo "+ okular" > /sys/kernel/mm/ksm+/processes_to_scan\n  echo 1 > /sys/kernel/mm/ksm+/run\n' +
+        '  sleep 65\n  cat /sys/kernel/mm/ksm+/pages_sharing\n\nExit code: 0 if every command succeeded, 1 otherwise.',
+    )
     .action(async (script: string | undefined, opts: { seed: number }) => {
       const shell = await ModelShell.create(io, opts.seed);
-      const lines = script !== undefined
-        ? (await readFile(script, 'utf8')).split('\n')
-        : createInterface({ input: process.stdin, terminal: false });
+      const lines =
+        script !== undefined
+          ? (await readFile(script, 'utf8')).split('\n')
+          : createInterface({ input: process.stdin, terminal: false });
       let n = 0;
       for await (const line of lines) {
         n++;

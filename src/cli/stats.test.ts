@@ -17,7 +17,7 @@ steps:
   - fill: { proc: b, region: r, pattern: zero }
 `;
 
-test('stats FILE.yaml runs the scenario on the model and counts its processes\' pages', async () => {
+test("stats FILE.yaml runs the scenario on the model and counts its processes' pages", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'samepage-stats-'));
   try {
     const file = join(dir, 's.yaml');
@@ -27,7 +27,13 @@ test('stats FILE.yaml runs the scenario on the model and counts its processes\' 
     const all = JSON.parse(c.out()) as { pages: number; saving_pages: number; top: { count: number; class: string }[] };
     assert.equal(all.pages, 12);
     assert.equal(all.saving_pages, 9 + 1);
-    assert.deepEqual(all.top.map((g) => [g.count, g.class]), [[10, 'ones'], [2, 'zero']]);
+    assert.deepEqual(
+      all.top.map((g) => [g.count, g.class]),
+      [
+        [10, 'ones'],
+        [2, 'zero'],
+      ],
+    );
 
     c = capture();
     assert.equal(await main(['stats', file, '--proc', 'editor', '--json'], c.io), 0, c.err());

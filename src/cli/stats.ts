@@ -44,7 +44,8 @@ interface StatsOpts extends LiveOpts {
 }
 
 function parsePid(v: string, prev: number[] | undefined): number[] {
-  if (!/^\d+$/.test(v) || Number(v) <= 0 || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`Expected a process id (a positive integer), got "${v}".`);
+  if (!/^\d+$/.test(v) || Number(v) <= 0 || !Number.isSafeInteger(Number(v)))
+    throw new InvalidArgumentError(`Expected a process id (a positive integer), got "${v}".`);
   return [...(prev ?? []), Number(v)];
 }
 
@@ -62,7 +63,9 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
 
   program
     .command('stats')
-    .description('count duplicate pages by MD5, as the thesis\'s parser module: of live processes, of a scenario\'s processes on the model, or of a snapshot')
+    .description(
+      "count duplicate pages by MD5, as the thesis's parser module: of live processes, of a scenario's processes on the model, or of a snapshot",
+    )
     .argument('[file]', 'a scenario (YAML/JSON) to run on the model, or a snapshot file')
     .option('--pid <pid...>', 'live processes by id (root)', parsePid)
     .option('--name <name...>', 'live processes by comm, every process of that name (root)', collect)
@@ -71,14 +74,19 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
     .option('--json', 'print { pages, unique_pages, duplicate_pages, saving_pages, top, by_process }')
     .option('--seed <n>', 'seed of the model backend (scenario files)', parseCount, 0)
     .option('--report <file>', 'also write a self-contained HTML report with the histogram of duplicates')
-    .addHelpText('after', '\nLive: present anonymous pages of private mappings (heap, stack, anonymous mappings and the\n' +
-      'copied-on-write pages of private file mappings); zero-page mappings and swapped pages are left out.\n' +
-      'Scenario: the anonymous pages of the processes still running when the scenario ends.\n\n' +
-      'Examples:\n  sudo samepage stats --name okular\n  samepage stats scenarios/thesis-test-program.yaml --proc test --json')
+    .addHelpText(
+      'after',
+      '\nLive: present anonymous pages of private mappings (heap, stack, anonymous mappings and the\n' +
+        'copied-on-write pages of private file mappings); zero-page mappings and swapped pages are left out.\n' +
+        'Scenario: the anonymous pages of the processes still running when the scenario ends.\n\n' +
+        'Examples:\n  sudo samepage stats --name okular\n  samepage stats scenarios/thesis-test-program.yaml --proc test --json',
+    )
     .action(async (file: string | undefined, opts: StatsOpts) => {
       const live = opts.pid !== undefined || opts.name !== undefined;
-      if (live === (file !== undefined)) throw new Error('Give either a file or --pid/--name (see samepage stats --help)');
-      if (live && opts.proc !== undefined) throw new Error('--proc selects processes of a file; with --pid/--name, name the processes there');
+      if (live === (file !== undefined))
+        throw new Error('Give either a file or --pid/--name (see samepage stats --help)');
+      if (live && opts.proc !== undefined)
+        throw new Error('--proc selects processes of a file; with --pid/--name, name the processes there');
       let stats: DuplicateStatistics;
       let scenario: { name: string; run: RunResult } | undefined;
       if (file === undefined) stats = liveStatistics(opts, io, warn);
@@ -96,10 +104,19 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
       // The thesis's figures need every duplicated content, not only the listed ones.
       const all = stats.result({});
       const exp = scenario === undefined ? undefined : thesisExperiment(scenario.name);
-      const thesis = exp === undefined ? undefined : thesisComparison(exp, (f) => measuredByStatistics(f, all), { file: file ?? '' });
+      const thesis =
+        exp === undefined
+          ? undefined
+          : thesisComparison(exp, (f) => measuredByStatistics(f, all), { file: file ?? '' });
       io.stdout.write(opts.json === true ? statisticsJson(result) : renderTables(result, all.top.length));
       if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
-      if (opts.report !== undefined) await writeStatsReport(opts.report, all, { title: statsTitle(file, opts), run: scenario?.run, thesis, top: opts.top }, io);
+      if (opts.report !== undefined)
+        await writeStatsReport(
+          opts.report,
+          all,
+          { title: statsTitle(file, opts), run: scenario?.run, thesis, top: opts.top },
+          io,
+        );
       setExit(0);
     });
 
@@ -108,8 +125,11 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
     .description('save the anonymous memory of live processes (root) to a file, each distinct page once, compressed')
     .option('--pid <pid...>', 'processes by id', parsePid)
     .option('--name <name...>', 'every process of this comm', collect)
-    .requiredOption('-o, --output <file>', 'the snapshot file (written with mode 0600: it holds the processes\' secrets)')
-    .option('--hashes-only', 'keep only each page\'s MD5 and class, no bytes')
+    .requiredOption(
+      '-o, --output <file>',
+      "the snapshot file (written with mode 0600: it holds the processes' secrets)",
+    )
+    .option('--hashes-only', "keep only each page's MD5 and class, no bytes")
     .action((opts: LiveOpts & { output: string; hashesOnly?: true }) => {
       const reader = new LiveReader({ onWarning: warn });
       const procs = openLive(reader, opts, warn);
@@ -118,17 +138,25 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
         const summary = writeSnapshot(
           opts.output,
           procs.map((p) => ({
-            pid: p.pid, comm: p.owner.comm, vmas: p.maps, zeroPages: p.zeroPages, swappedPages: p.swappedPages,
+            pid: p.pid,
+            comm: p.owner.comm,
+            vmas: p.maps,
+            zeroPages: p.zeroPages,
+            swappedPages: p.swappedPages,
             pages: () => p.pages(),
           })),
           { hashesOnly: opts.hashesOnly === true, onPage: bar.tick },
         );
         bar.stop();
-        io.stderr.write(`Wrote ${opts.output}: ${plural(summary.processes, 'process', 'processes')}, ${plural(summary.pages, 'page')}, ` +
-          `${summary.contents} distinct, ${formatBytes(summary.bytes)}${opts.hashesOnly === true ? ' (hashes only)' : ''}\n`);
+        io.stderr.write(
+          `Wrote ${opts.output}: ${plural(summary.processes, 'process', 'processes')}, ${plural(summary.pages, 'page')}, ` +
+            `${summary.contents} distinct, ${formatBytes(summary.bytes)}${opts.hashesOnly === true ? ' (hashes only)' : ''}\n`,
+        );
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        throw new Error(code === undefined ? String(e) : `Cannot write the snapshot ${opts.output}: ${(e as Error).message}`);
+        throw new Error(
+          code === undefined ? String(e) : `Cannot write the snapshot ${opts.output}: ${(e as Error).message}`,
+        );
       } finally {
         bar.stop();
         for (const p of procs) p.close();
@@ -147,7 +175,10 @@ function openLive(reader: LiveReader, opts: LiveOpts, warn: (m: string) => void)
     for (const pid of found) pids.add(pid);
   }
   if (pids.size === 0) throw new Error('No process to read: no pid given and no process has the names given');
-  const procs = openLiveProcesses(reader, [...pids].sort((a, b) => a - b));
+  const procs = openLiveProcesses(
+    reader,
+    [...pids].sort((a, b) => a - b),
+  );
   if (procs.length === 0) throw new Error('None of the processes could be read (see the warnings above)');
   return procs;
 }
@@ -171,12 +202,18 @@ function liveStatistics(opts: LiveOpts, io: StatsIo, warn: (m: string) => void):
   }
   const zero = procs.reduce((n, p) => n + p.zeroPages, 0);
   const swapped = procs.reduce((n, p) => n + p.swappedPages, 0);
-  if (zero + swapped > 0) io.stderr.write(`samepage: left out ${plural(zero, 'zero-page mapping')} and ${plural(swapped, 'swapped-out page')}\n`);
+  if (zero + swapped > 0)
+    io.stderr.write(
+      `samepage: left out ${plural(zero, 'zero-page mapping')} and ${plural(swapped, 'swapped-out page')}\n`,
+    );
   return stats;
 }
 
 /** A page progress bar on stderr (drawn only on a terminal), redrawn every 256 pages. */
-function progress(stream: NodeJS.WritableStream, procs: readonly LiveProcess[]): { tick: () => void; stop: () => void } {
+function progress(
+  stream: NodeJS.WritableStream,
+  procs: readonly LiveProcess[],
+): { tick: () => void; stop: () => void } {
   const total = procs.reduce((n, p) => n + p.pageCount, 0);
   const bar = new cliProgress.SingleBar(
     { stream, format: 'reading {bar} {percentage}% {value}/{total} pages', hideCursor: true, clearOnComplete: true },
@@ -219,7 +256,11 @@ function snapshotStatistics(file: string, opts: StatsOpts): DuplicateStatistics 
 }
 
 /** Runs the scenario on the model, then counts its live tasks (or those of --proc comms). */
-async function scenarioStatistics(file: string, opts: StatsOpts, warn: (m: string) => void): Promise<{ stats: DuplicateStatistics; name: string; run: RunResult } | string> {
+async function scenarioStatistics(
+  file: string,
+  opts: StatsOpts,
+  warn: (m: string) => void,
+): Promise<{ stats: DuplicateStatistics; name: string; run: RunResult } | string> {
   const loaded = await loadScenario(file);
   if (!loaded.ok) return formatProblems(file, loaded.problems);
   const backend = createModelBackend({ seed: opts.seed });
@@ -231,7 +272,8 @@ async function scenarioStatistics(file: string, opts: StatsOpts, warn: (m: strin
     const wanted = new Set(opts.proc.map(kernelComm));
     const known = [...new Set(tasks.map((t) => t.comm))];
     for (const name of wanted) {
-      if (!known.includes(name)) warn(`No process of comm "${name}" at the end of the scenario (running: ${known.join(', ') || 'none'})`);
+      if (!known.includes(name))
+        warn(`No process of comm "${name}" at the end of the scenario (running: ${known.join(', ') || 'none'})`);
     }
     tasks = tasks.filter((t) => wanted.has(kernelComm(t.comm)));
   }
@@ -248,8 +290,10 @@ function statsTitle(file: string | undefined, opts: StatsOpts): string {
 
 /** The statistics report: the histogram and figures, the thesis's beside them, and the run. */
 async function writeStatsReport(
-  file: string, r: StatisticsResult,
-  what: { title: string; run: RunResult | undefined; thesis: ThesisComparison | undefined; top: number }, io: StatsIo,
+  file: string,
+  r: StatisticsResult,
+  what: { title: string; run: RunResult | undefined; thesis: ThesisComparison | undefined; top: number },
+  io: StatsIo,
 ): Promise<void> {
   const { renderHtmlReport } = await import('../report/html.ts');
   const { statisticsSection } = await import('../report/stats_report.ts');
@@ -281,8 +325,11 @@ function renderTables(r: StatisticsResult, groups: number): string {
   const top = new Table({ head: ['count', 'md5', 'class'], style });
   for (const g of r.top) top.push([String(g.count), g.md5, g.class]);
   const procs = new Table({ head: ['pid', 'comm', 'pages', 'duplicate', 'saving alone'], style });
-  for (const [pid, p] of Object.entries(r.by_process)) procs.push([pid, p.comm, String(p.pages), String(p.duplicate_pages), String(p.saving_pages)]);
-  return `${summary.toString()}\n` +
+  for (const [pid, p] of Object.entries(r.by_process))
+    procs.push([pid, p.comm, String(p.pages), String(p.duplicate_pages), String(p.saving_pages)]);
+  return (
+    `${summary.toString()}\n` +
     (r.top.length === 0 ? 'No page has a duplicate.\n' : `Most duplicated contents:\n${top.toString()}\n`) +
-    `Per process (duplicate: pages whose content occurs twice or more in all; saving alone: merging this process only):\n${procs.toString()}\n`;
+    `Per process (duplicate: pages whose content occurs twice or more in all; saving alone: merging this process only):\n${procs.toString()}\n`
+  );
 }

@@ -10,7 +10,10 @@ test('testPauseHook is off unless the variable is set, and refuses what is not a
   assert.equal(testPauseHook({}, c.io.stderr), undefined);
   assert.equal(testPauseHook({ [TEST_PAUSE_VARIABLE]: '' }, c.io.stderr), undefined);
   for (const bad of ['-1', 'x', '1.5', ' 2']) {
-    assert.throws(() => testPauseHook({ [TEST_PAUSE_VARIABLE]: bad }, c.io.stderr), new RegExp(`must be a step index .*got "${bad.replace('.', '\\.')}"`));
+    assert.throws(
+      () => testPauseHook({ [TEST_PAUSE_VARIABLE]: bad }, c.io.stderr),
+      new RegExp(`must be a step index .*got "${bad.replace('.', '\\.')}"`),
+    );
   }
 });
 

@@ -17,7 +17,8 @@ export const INJECT_PRCTL = 'samepage-inject-prctl';
 export function nativeHelperPath(name: string): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native'))) return join(dir, 'native', 'build', name);
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native')))
+      return join(dir, 'native', 'build', name);
     const up = dirname(dir);
     if (up === dir) return join(process.cwd(), 'native', 'build', name);
     dir = up;
@@ -26,7 +27,9 @@ export function nativeHelperPath(name: string): string {
 
 /** Says how to build a missing helper, or undefined when it is there. */
 export function missingHelper(path: string): string | undefined {
-  return existsSync(path) ? undefined : `The helper ${path} is not built: run \`node scripts/build-native.mjs\` (needs a C compiler)`;
+  return existsSync(path)
+    ? undefined
+    : `The helper ${path} is not built: run \`node scripts/build-native.mjs\` (needs a C compiler)`;
 }
 
 /** `EPERM (Operation not permitted)` for -1 or 1; the number when Node does not know it. */
@@ -84,7 +87,11 @@ export function parseInjectLine(pid: number, line: string): InjectOutcome {
 }
 
 /** Makes process `pid` call prctl(PR_SET_MEMORY_MERGE, enable ? 1 : 0); synchronous, about a millisecond. */
-export function injectMemoryMerge(pid: number, enable: boolean, helper = nativeHelperPath(INJECT_PRCTL)): InjectOutcome {
+export function injectMemoryMerge(
+  pid: number,
+  enable: boolean,
+  helper = nativeHelperPath(INJECT_PRCTL),
+): InjectOutcome {
   const r = spawnSync(helper, [String(pid), enable ? '1' : '0'], { encoding: 'utf8', timeout: 30_000 });
   if (r.error !== undefined) return { pid, ok: false, error: `cannot run ${helper}: ${r.error.message}` };
   const line = r.stdout.split('\n').find((l) => l.startsWith('ok ') || l.startsWith('err ')) ?? r.stderr.trim();

@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { byProfit, hasKsmActivity, parseKsmStatText, parseKsmValue, readKsmProcesses, readKsmStatus, readKsmSysfs } from './ksm_status.ts';
+import {
+  byProfit,
+  hasKsmActivity,
+  parseKsmStatText,
+  parseKsmValue,
+  readKsmProcesses,
+  readKsmStatus,
+  readKsmSysfs,
+} from './ksm_status.ts';
 import { parseInjectLine } from './ksm_native.ts';
 
 test('parseKsmValue reads numbers as numbers and a selector file as its selected word', () => {
@@ -29,7 +37,11 @@ test('parseKsmStatText reads the six fields of Linux 6.18, yes/no as booleans', 
     ksm_merge_any: true,
     ksm_mergeable: true,
   });
-  const idle = parseKsmStatText(1, 'init', 'ksm_rmap_items 0\nksm_zero_pages 0\nksm_merging_pages 0\nksm_process_profit 0\nksm_merge_any: no\nksm_mergeable: no\n');
+  const idle = parseKsmStatText(
+    1,
+    'init',
+    'ksm_rmap_items 0\nksm_zero_pages 0\nksm_merging_pages 0\nksm_process_profit 0\nksm_merge_any: no\nksm_mergeable: no\n',
+  );
   assert.equal(hasKsmActivity(idle), false);
   assert.equal(hasKsmActivity({ ...idle, ksm_mergeable: true }), true);
   assert.equal(hasKsmActivity({ ...idle, ksm_process_profit: -64 }), true);
@@ -53,17 +65,33 @@ test('readKsmProcesses keeps active processes by profit descending and skips van
     proc(15, undefined, stat(1, 1, false)); // exited between the two reads
     mkdirSync(join(dir, 'self'));
     const got = readKsmProcesses(dir);
-    assert.deepEqual(got.map((p) => [p.pid, p.comm]), [[11, 'high'], [13, 'any'], [10, 'low']]);
+    assert.deepEqual(
+      got.map((p) => [p.pid, p.comm]),
+      [
+        [11, 'high'],
+        [13, 'any'],
+        [10, 'low'],
+      ],
+    );
     assert.deepEqual([...got].sort(byProfit), got);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('parseInjectLine reads the helper\'s ok and err lines', () => {
+test("parseInjectLine reads the helper's ok and err lines", () => {
   assert.deepEqual(parseInjectLine(5, 'ok 0 rip-2 0x7f00\n'), { pid: 5, ok: true, result: 0, method: 'rip-2' });
-  assert.deepEqual(parseInjectLine(5, 'ok -1 scan 0x7f00 seccomp-trap'), { pid: 5, ok: true, result: -1, method: 'scan (seccomp-trap)' });
-  assert.deepEqual(parseInjectLine(5, 'err process 5 does not exist or has exited'), { pid: 5, ok: false, error: 'process 5 does not exist or has exited' });
+  assert.deepEqual(parseInjectLine(5, 'ok -1 scan 0x7f00 seccomp-trap'), {
+    pid: 5,
+    ok: true,
+    result: -1,
+    method: 'scan (seccomp-trap)',
+  });
+  assert.deepEqual(parseInjectLine(5, 'err process 5 does not exist or has exited'), {
+    pid: 5,
+    ok: false,
+    error: 'process 5 does not exist or has exited',
+  });
   assert.equal(parseInjectLine(5, '').error, 'the helper printed nothing');
 });
 
@@ -73,9 +101,9 @@ test('readKsmStatus reads every file of the live /sys/kernel/mm/ksm', (t) => {
     return;
   }
   const s = readKsmStatus();
-  assert.equal(typeof s.ksm['pages_sharing'], 'number');
-  assert.equal(typeof s.ksm['run'], 'number');
-  if ('advisor_mode' in s.ksm) assert.match(String(s.ksm['advisor_mode']), /^(none|scan-time)$/);
+  assert.equal(typeof s.ksm.pages_sharing, 'number');
+  assert.equal(typeof s.ksm.run, 'number');
+  if ('advisor_mode' in s.ksm) assert.match(String(s.ksm.advisor_mode), /^(none|scan-time)$/);
   assert.deepEqual(Object.keys(readKsmSysfs()).sort(), Object.keys(s.ksm).sort());
   assert.deepEqual([...s.processes].sort(byProfit), s.processes);
 });

@@ -13,9 +13,24 @@ function fakeReader(): () => KsmStatus {
     n++;
     return {
       time: `2026-01-01T00:00:0${n % 10}.000Z`,
-      ksm: { run: 1, pages_sharing: 100 * n, pages_shared: 10 * n, general_profit: -64 + 4096 * n, advisor_mode: 'none' },
+      ksm: {
+        run: 1,
+        pages_sharing: 100 * n,
+        pages_shared: 10 * n,
+        general_profit: -64 + 4096 * n,
+        advisor_mode: 'none',
+      },
       processes: [
-        { pid: 42, comm: 'fake', ksm_rmap_items: n, ksm_zero_pages: 0, ksm_merging_pages: n, ksm_process_profit: 4096 * n, ksm_merge_any: true, ksm_mergeable: true },
+        {
+          pid: 42,
+          comm: 'fake',
+          ksm_rmap_items: n,
+          ksm_zero_pages: 0,
+          ksm_merging_pages: n,
+          ksm_process_profit: 4096 * n,
+          ksm_merge_any: true,
+          ksm_mergeable: true,
+        },
       ],
     };
   };
@@ -36,13 +51,15 @@ async function readEvents(url: string, count: number): Promise<KsmWatchSample[]>
       const { value, done } = await reader.read();
       if (done) break;
       buf += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buf.indexOf('\n\n')) >= 0) {
+      for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
         const block = buf.slice(0, end);
         buf = buf.slice(end + 2);
         const lines = block.split('\n');
         if (!lines.includes('event: ksm')) continue;
-        const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+        const data = lines
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => l.slice(6))
+          .join('\n');
         out.push(JSON.parse(data) as KsmWatchSample);
       }
     }
@@ -57,15 +74,28 @@ test('KsmSampler keeps a bounded history of pages_sharing, pages_shared and gene
   for (let i = 0; i < 5; i++) sampler.sample();
   const s = sampler.latest;
   assert.equal(s.seq, 5);
-  assert.deepEqual(s.history.map((p) => p.pages_sharing), [300, 400, 500]);
-  assert.deepEqual(s.history.map((p) => p.pages_shared), [30, 40, 50]);
-  assert.deepEqual(s.history.map((p) => p.general_profit), [-64 + 4096 * 3, -64 + 4096 * 4, -64 + 4096 * 5]);
+  assert.deepEqual(
+    s.history.map((p) => p.pages_sharing),
+    [300, 400, 500],
+  );
+  assert.deepEqual(
+    s.history.map((p) => p.pages_shared),
+    [30, 40, 50],
+  );
+  assert.deepEqual(
+    s.history.map((p) => p.general_profit),
+    [-64 + 4096 * 3, -64 + 4096 * 4, -64 + 4096 * 5],
+  );
 });
 
 test('the watch server streams readings as Server-Sent Events and serves the page', async () => {
   const sampler = new KsmSampler({ intervalMs: 100, read: fakeReader() });
   sampler.start();
-  const server = await startWatchServer(sampler, (s) => `<!doctype html><title>KSM on test-host</title><p>${s.seq}</p>`, { port: 0 });
+  const server = await startWatchServer(
+    sampler,
+    (s) => `<!doctype html><title>KSM on test-host</title><p>${s.seq}</p>`,
+    { port: 0 },
+  );
   try {
     assert.ok(server.port > 0);
     const events = await readEvents(`${server.url.replace(/\/$/, '')}${EVENTS_PATH}`, 2);

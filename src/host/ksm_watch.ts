@@ -58,9 +58,9 @@ export class KsmSampler {
     const status = (this.#opts.read ?? readKsmStatus)();
     this.#history.push({
       time: status.time,
-      pages_sharing: num(status.ksm['pages_sharing']),
-      pages_shared: num(status.ksm['pages_shared']),
-      general_profit: num(status.ksm['general_profit']),
+      pages_sharing: num(status.ksm.pages_sharing),
+      pages_shared: num(status.ksm.pages_shared),
+      general_profit: num(status.ksm.general_profit),
     });
     const keep = this.#opts.historyLength ?? 120;
     if (this.#history.length > keep) this.#history.splice(0, this.#history.length - keep);

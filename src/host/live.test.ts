@@ -39,7 +39,8 @@ function python(): string | undefined {
 async function startHolder(exe: string): Promise<ChildProcess> {
   const child = spawn(exe, ['-c', PROGRAM, COMM], { stdio: ['ignore', 'pipe', 'inherit'] });
   const [line] = (await Promise.race([once(child.stdout!, 'data'), once(child, 'exit')])) as [unknown];
-  if (!(line instanceof Buffer) || !line.toString().startsWith('ready')) throw new Error(`python3 did not start: ${String(line)}`);
+  if (!(line instanceof Buffer) || !line.toString().startsWith('ready'))
+    throw new Error(`python3 did not start: ${String(line)}`);
   return child;
 }
 
@@ -52,7 +53,7 @@ async function stop(child: ChildProcess): Promise<void> {
 
 test('live statistics find the duplicate pages of real processes, and survive vanished ones', async (t) => {
   if (process.getuid?.() !== 0) {
-    t.skip('not root: reading other processes\' memory and frame numbers needs root');
+    t.skip("not root: reading other processes' memory and frame numbers needs root");
     return;
   }
   const exe = python();
@@ -66,7 +67,10 @@ test('live statistics find the duplicate pages of real processes, and survive va
     const pids = children.map((c) => c.pid!);
 
     await t.test('pidsByName resolves the comm to exactly the three processes', () => {
-      assert.deepEqual(pidsByName(COMM), [...pids].sort((a, b) => a - b));
+      assert.deepEqual(
+        pidsByName(COMM),
+        [...pids].sort((a, b) => a - b),
+      );
     });
 
     await t.test('the 0xFF, zero and random pages are all found', () => {
@@ -87,7 +91,10 @@ test('live statistics find the duplicate pages of real processes, and survive va
         assert.ok(r.unique_pages >= 3 * 1023, `unique ${r.unique_pages}`);
         for (const pid of pids) {
           const p = r.by_process[String(pid)];
-          assert.ok(p !== undefined && p.comm === COMM && p.saving_pages >= PAGES_PER_64MIB - 2 + 2048 - 2, JSON.stringify(p));
+          assert.ok(
+            p !== undefined && p.comm === COMM && p.saving_pages >= PAGES_PER_64MIB - 2 + 2048 - 2,
+            JSON.stringify(p),
+          );
         }
         assert.deepEqual(warnings, []);
       } finally {
@@ -110,7 +117,10 @@ test('live statistics find the duplicate pages of real processes, and survive va
         stats.addAll(livePageSource(procs));
         assert.equal(stats.result().by_process[String(pids[2])], undefined);
         assert.ok(stats.pages >= 2 * PAGES_PER_64MIB);
-        assert.ok(warnings.some((w) => w.includes(`Process ${pids[2]}`) && w.includes('vanished')), warnings.join('\n'));
+        assert.ok(
+          warnings.some((w) => w.includes(`Process ${pids[2]}`) && w.includes('vanished')),
+          warnings.join('\n'),
+        );
       } finally {
         for (const p of procs) p.close();
         reader.close();

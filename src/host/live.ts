@@ -63,7 +63,8 @@ export class LiveReader {
   constructor(opts: LiveOptions = {}) {
     this.#warn = opts.onWarning ?? (() => undefined);
     const chunk = opts.chunkBytes ?? DEFAULT_CHUNK;
-    if (chunk < PAGE_SIZE || chunk % PAGE_SIZE !== 0) throw new RangeError(`chunkBytes must be a multiple of 4096, got ${chunk}`);
+    if (chunk < PAGE_SIZE || chunk % PAGE_SIZE !== 0)
+      throw new RangeError(`chunkBytes must be a multiple of 4096, got ${chunk}`);
     this.#chunkBytes = chunk;
   }
 
@@ -73,7 +74,11 @@ export class LiveReader {
     try {
       memFd = openSync(`/proc/${pid}/mem`, 'r');
     } catch (e) {
-      this.#warn(errorCode(e) === 'ENOENT' ? `No process ${pid} (it may have exited); skipped` : describeProcError(pid, '/proc/PID/mem', e));
+      this.#warn(
+        errorCode(e) === 'ENOENT'
+          ? `No process ${pid} (it may have exited); skipped`
+          : describeProcError(pid, '/proc/PID/mem', e),
+      );
       return undefined;
     }
     try {
@@ -106,7 +111,7 @@ export class LiveReader {
       for (const m of maps) {
         if (!mayHoldAnonymous(m)) continue;
         const endVpn = m.end / PAGE_SIZE;
-        for (let vpn = m.start / PAGE_SIZE; vpn < endVpn;) {
+        for (let vpn = m.start / PAGE_SIZE; vpn < endVpn; ) {
           const want = Math.min(PAGEMAP_BATCH, endVpn - vpn);
           const got = Math.floor(readSync(fd, buf, 0, want * 8, vpn * 8) / 8);
           if (got === 0) break; // the mapping went away under us
@@ -146,7 +151,8 @@ export class LiveReader {
     if (pfn === 0) {
       // Without CAP_SYS_ADMIN pagemap shows no frame numbers: zero-page mappings look like
       // ordinary shared pages and are counted (as zero pages, so they are easy to spot).
-      if (!this.#warnedHiddenPfn) this.#warn('Page frame numbers are hidden (not root): zero-page mappings cannot be told apart and are counted');
+      if (!this.#warnedHiddenPfn)
+        this.#warn('Page frame numbers are hidden (not root): zero-page mappings cannot be told apart and are counted');
       this.#warnedHiddenPfn = true;
       return false;
     }
@@ -188,8 +194,12 @@ export class LiveProcess implements PageSource {
   readonly #warn: (message: string) => void;
 
   constructor(
-    owner: PageOwner, maps: readonly MapsEntry[], plan: { runs: PageRun[]; zero: number; swapped: number },
-    memFd: number, chunkBytes: number, warn: (message: string) => void,
+    owner: PageOwner,
+    maps: readonly MapsEntry[],
+    plan: { runs: PageRun[]; zero: number; swapped: number },
+    memFd: number,
+    chunkBytes: number,
+    warn: (message: string) => void,
   ) {
     this.owner = owner;
     this.maps = maps;
@@ -224,7 +234,9 @@ export class LiveProcess implements PageSource {
           const pfn = run.frames[first + i]!;
           const address = addr + i * PAGE_SIZE;
           const offset = i * PAGE_SIZE;
-          yield pfn === 0 ? { owner: this.owner, address, buffer: buf, offset } : { owner: this.owner, address, buffer: buf, offset, frame: pfn };
+          yield pfn === 0
+            ? { owner: this.owner, address, buffer: buf, offset }
+            : { owner: this.owner, address, buffer: buf, offset, frame: pfn };
         }
         if (whole === want) {
           addr += want * PAGE_SIZE;
@@ -234,7 +246,9 @@ export class LiveProcess implements PageSource {
         if (processGone(this.pid)) {
           const rest = left - whole + this.runs.slice(r + 1).reduce((n, x) => n + x.pages, 0);
           this.unreadPages += rest;
-          this.#warn(`Process ${this.pid} (${this.owner.comm}) vanished while its memory was read; ${rest} pages not read`);
+          this.#warn(
+            `Process ${this.pid} (${this.owner.comm}) vanished while its memory was read; ${rest} pages not read`,
+          );
           return;
         }
         // The page after the last whole one is unreadable now (unmapped since pagemap): skip it.
@@ -243,7 +257,10 @@ export class LiveProcess implements PageSource {
         left -= whole + 1;
       }
     }
-    if (this.unreadPages > 0) this.#warn(`Process ${this.pid} (${this.owner.comm}): ${this.unreadPages} pages were unmapped while being read; skipped`);
+    if (this.unreadPages > 0)
+      this.#warn(
+        `Process ${this.pid} (${this.owner.comm}): ${this.unreadPages} pages were unmapped while being read; skipped`,
+      );
   }
 
   close(): void {

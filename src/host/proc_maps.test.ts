@@ -16,7 +16,15 @@ not a maps line
 test('parseMaps reads every field, paths with spaces included, and drops kernel-half addresses', () => {
   const m = parseMaps(MAPS);
   assert.equal(m.length, 7);
-  assert.deepEqual(m[0], { start: 0x55d0c0a00000, end: 0x55d0c0a21000, perms: 'rw-p', offset: 0, dev: '00:00', inode: 0, path: '[heap]' });
+  assert.deepEqual(m[0], {
+    start: 0x55d0c0a00000,
+    end: 0x55d0c0a21000,
+    perms: 'rw-p',
+    offset: 0,
+    dev: '00:00',
+    inode: 0,
+    path: '[heap]',
+  });
   assert.equal(m[1]!.path, '');
   assert.equal(m[2]!.offset, 0x1c000);
   assert.equal(m[3]!.path, '/dev/shm/my file (deleted)');

@@ -19,7 +19,8 @@ export function errorCode(e: unknown): string | undefined {
 export function describeProcError(pid: number, what: string, e: unknown): string {
   const code = errorCode(e);
   if (code !== undefined && GONE.has(code)) return `Process ${pid} vanished while reading ${what}; skipped`;
-  if (code === 'EACCES' || code === 'EPERM') return `Cannot read ${what} of process ${pid}: permission denied (run as root); skipped`;
+  if (code === 'EACCES' || code === 'EPERM')
+    return `Cannot read ${what} of process ${pid}: permission denied (run as root); skipped`;
   return `Cannot read ${what} of process ${pid}: ${e instanceof Error ? e.message : String(e)}; skipped`;
 }
 

@@ -58,7 +58,13 @@ test('writeSnapshot and readSnapshot round-trip every page, stored once per cont
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const snap = read(file);
     assert.equal(snap.hashesOnly, false);
-    assert.deepEqual(snap.processes.map((p) => [p.pid, p.comm, p.addresses.length, p.zeroPages]), [[100, 'okular', 203, 2], [101, 'okular', 152, 2]]);
+    assert.deepEqual(
+      snap.processes.map((p) => [p.pid, p.comm, p.addresses.length, p.zeroPages]),
+      [
+        [100, 'okular', 203, 2],
+        [101, 'okular', 152, 2],
+      ],
+    );
     assert.deepEqual(snap.processes[0]!.vmas, input[0]!.vmas);
     for (const [k, p] of input.entries()) {
       const got = snap.processes[k]!;
@@ -146,7 +152,9 @@ test('writeSnapshot replaces an existing file with a 0600 one and leaves no temp
     writeSnapshot(file, sample());
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const failing: SnapshotProcessInput = {
-      pid: 1, comm: 'x', vmas: [],
+      pid: 1,
+      comm: 'x',
+      vmas: [],
       pages: function* () {
         yield { address: 0, buffer: Buffer.alloc(PAGE), offset: 0 };
         throw new Error('read failed');

@@ -57,7 +57,12 @@ export interface SnapshotProcessInput {
   readonly vmas: readonly SnapshotVma[];
   readonly zeroPages?: number;
   readonly swappedPages?: number;
-  pages(): Iterable<{ readonly address: number; readonly buffer: Uint8Array; readonly offset: number; readonly frame?: number }>;
+  pages(): Iterable<{
+    readonly address: number;
+    readonly buffer: Uint8Array;
+    readonly offset: number;
+    readonly frame?: number;
+  }>;
 }
 
 /** The JSON part of the file. */
@@ -106,7 +111,9 @@ export interface Snapshot {
   page(index: number): Uint8Array | undefined;
 }
 
-export type ReadSnapshotResult = { readonly ok: true; readonly snapshot: Snapshot } | { readonly ok: false; readonly problem: string };
+export type ReadSnapshotResult =
+  | { readonly ok: true; readonly snapshot: Snapshot }
+  | { readonly ok: false; readonly problem: string };
 
 export interface WriteSnapshotOptions {
   readonly hashesOnly?: boolean;
@@ -138,7 +145,11 @@ class BodyWriter {
 }
 
 /** Writes the snapshot of `processes` to `file` (mode 0600), replacing it only once complete. */
-export function writeSnapshot(file: string, processes: Iterable<SnapshotProcessInput>, opts: WriteSnapshotOptions = {}): WriteSnapshotSummary {
+export function writeSnapshot(
+  file: string,
+  processes: Iterable<SnapshotProcessInput>,
+  opts: WriteSnapshotOptions = {},
+): WriteSnapshotSummary {
   const hashesOnly = opts.hashesOnly === true;
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'wx', 0o600);
@@ -191,7 +202,14 @@ export function writeSnapshot(file: string, processes: Iterable<SnapshotProcessI
         opts.onPage?.();
       }
       pageTables.push(Buffer.from(Uint32Array.from(entries).buffer));
-      meta.push({ pid: p.pid, comm: p.comm, vmas: p.vmas.map(({ start, end, perms, offset, path }) => ({ start, end, perms, offset, path })), pageCount: entries.length / 4, zeroPages: p.zeroPages ?? 0, swappedPages: p.swappedPages ?? 0 });
+      meta.push({
+        pid: p.pid,
+        comm: p.comm,
+        vmas: p.vmas.map(({ start, end, perms, offset, path }) => ({ start, end, perms, offset, path })),
+        pageCount: entries.length / 4,
+        zeroPages: p.zeroPages ?? 0,
+        swappedPages: p.swappedPages ?? 0,
+      });
     }
     flush();
     for (const t of table) body.write(t);
@@ -200,10 +218,15 @@ export function writeSnapshot(file: string, processes: Iterable<SnapshotProcessI
       body.write(t);
       pagesLen += t.length;
     }
-    const json = Buffer.from(JSON.stringify({ created: new Date().toISOString(), kernel: release(), processes: meta } satisfies SnapshotMeta), 'utf8');
+    const json = Buffer.from(
+      JSON.stringify({ created: new Date().toISOString(), kernel: release(), processes: meta } satisfies SnapshotMeta),
+      'utf8',
+    );
     body.write(json);
     const trailer = Buffer.alloc(TRAILER_BYTES);
-    [blocksLen, index.size, pagesLen, json.length].forEach((v, i) => trailer.writeBigUInt64LE(BigInt(v), i * 8));
+    [blocksLen, index.size, pagesLen, json.length].forEach((v, i) => {
+      trailer.writeBigUInt64LE(BigInt(v), i * 8);
+    });
     body.write(trailer);
 
     const header = Buffer.alloc(HEADER_BYTES);
@@ -220,10 +243,14 @@ export function writeSnapshot(file: string, processes: Iterable<SnapshotProcessI
   } catch (e) {
     try {
       closeSync(fd);
-    } catch { /* already closed */ }
+    } catch {
+      /* already closed */
+    }
     try {
       unlinkSync(tmp);
-    } catch { /* never created or already renamed */ }
+    } catch {
+      /* never created or already renamed */
+    }
     throw e;
   }
 }
@@ -235,7 +262,7 @@ function contentEntry(md5: Buffer, cls: PageClass): Buffer {
   md5.copy(e, 0);
   const period = cls.startsWith('period-') ? Number(cls.slice('period-'.length)) : 0;
   e.writeUInt16LE(period, 16);
-  e.writeUInt8(period > 0 ? 3 : CLASS_CODES[cls] ?? 0, 18);
+  e.writeUInt8(period > 0 ? 3 : (CLASS_CODES[cls] ?? 0), 18);
   return e;
 }
 
@@ -246,19 +273,27 @@ export function readSnapshot(file: string): ReadSnapshotResult {
     data = readFileSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'the file does not exist' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    const why =
+      code === 'ENOENT' ? 'the file does not exist' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     return { ok: false, problem: `Cannot read snapshot "${file}": ${why}` };
   }
-  const bad = (why: string): ReadSnapshotResult => ({ ok: false, problem: `"${file}" is not a usable snapshot: ${why}` });
+  const bad = (why: string): ReadSnapshotResult => ({
+    ok: false,
+    problem: `"${file}" is not a usable snapshot: ${why}`,
+  });
   if (data.length < HEADER_BYTES || data.toString('latin1', 0, 8) !== SNAPSHOT_MAGIC) {
     return bad('it does not start with the snapshot magic (not a samepage snapshot)');
   }
   const version = data.readUInt32LE(8);
-  if (PAGE_ENTRY[version] === undefined) return bad(`version ${version} is not supported (this samepage reads versions ${Object.keys(PAGE_ENTRY).join(' and ')})`);
+  if (PAGE_ENTRY[version] === undefined)
+    return bad(
+      `version ${version} is not supported (this samepage reads versions ${Object.keys(PAGE_ENTRY).join(' and ')})`,
+    );
   const flags = data.readUInt32LE(12);
   const bodyLen = Number(data.readBigUInt64LE(16));
   const actual = data.length - HEADER_BYTES;
-  if (bodyLen > actual) return bad(`it is truncated: the header announces ${bodyLen} bytes of body, the file holds ${actual}`);
+  if (bodyLen > actual)
+    return bad(`it is truncated: the header announces ${bodyLen} bytes of body, the file holds ${actual}`);
   if (bodyLen < actual) return bad(`${actual - bodyLen} unexpected bytes follow the body`);
   const bodyBuf = data.subarray(HEADER_BYTES);
   if (!createHash('sha256').update(bodyBuf).digest().equals(data.subarray(24, 56))) {
@@ -275,7 +310,9 @@ export function readSnapshot(file: string): ReadSnapshotResult {
 function parseBody(body: Buffer, version: number, hashesOnly: boolean): Snapshot {
   if (body.length < TRAILER_BYTES) throw new Error('the body is shorter than its trailer');
   const t = body.length - TRAILER_BYTES;
-  const [blocksLen, contentCount, pagesLen, metaLen] = [0, 1, 2, 3].map((i) => Number(body.readBigUInt64LE(t + i * 8))) as [number, number, number, number];
+  const [blocksLen, contentCount, pagesLen, metaLen] = [0, 1, 2, 3].map((i) =>
+    Number(body.readBigUInt64LE(t + i * 8)),
+  ) as [number, number, number, number];
   const tableLen = contentCount * CONTENT_ENTRY;
   if (blocksLen + tableLen + pagesLen + metaLen !== t) throw new Error('its section lengths do not add up');
   if (hashesOnly && blocksLen !== 0) throw new Error('a hashes-only snapshot holds page bytes');
@@ -285,14 +322,15 @@ function parseBody(body: Buffer, version: number, hashesOnly: boolean): Snapshot
 
   // Where each block of contents starts.
   const blocks: Buffer[] = [];
-  for (let off = 0; off < blocksLen;) {
+  for (let off = 0; off < blocksLen; ) {
     if (off + 4 > blocksLen) throw new Error('a page block is cut short');
     const len = body.readUInt32LE(off);
     if (off + 4 + len > blocksLen) throw new Error('a page block is cut short');
     blocks.push(body.subarray(off + 4, off + 4 + len));
     off += 4 + len;
   }
-  if (!hashesOnly && blocks.length !== Math.ceil(contentCount / BLOCK_PAGES)) throw new Error(`it holds ${blocks.length} page blocks for ${contentCount} contents`);
+  if (!hashesOnly && blocks.length !== Math.ceil(contentCount / BLOCK_PAGES))
+    throw new Error(`it holds ${blocks.length} page blocks for ${contentCount} contents`);
 
   const processes: SnapshotProcess[] = [];
   let off = 0;
@@ -312,14 +350,24 @@ function parseBody(body: Buffer, version: number, hashesOnly: boolean): Snapshot
       contents[i] = c;
       if (stride > 3) frames[i] = words[stride * i + 3]!;
     }
-    processes.push({ pid: p.pid, comm: p.comm, vmas: p.vmas, addresses, contents, frames, zeroPages: p.zeroPages, swappedPages: p.swappedPages });
+    processes.push({
+      pid: p.pid,
+      comm: p.comm,
+      vmas: p.vmas,
+      addresses,
+      contents,
+      frames,
+      zeroPages: p.zeroPages,
+      swappedPages: p.swappedPages,
+    });
     off += n * entryBytes;
   }
   if (off !== pageTables.length) throw new Error('its page tables do not match the processes listed');
 
   const cache: { block: number; bytes: Buffer | undefined } = { block: -1, bytes: undefined };
   const checkIndex = (i: number): void => {
-    if (!Number.isInteger(i) || i < 0 || i >= contentCount) throw new RangeError(`No content ${i} in a snapshot of ${contentCount}`);
+    if (!Number.isInteger(i) || i < 0 || i >= contentCount)
+      throw new RangeError(`No content ${i} in a snapshot of ${contentCount}`);
   };
   return {
     version,
@@ -347,7 +395,8 @@ function parseBody(body: Buffer, version: number, hashesOnly: boolean): Snapshot
       if (cache.block !== b) {
         const bytes = inflateSync(blocks[b]!);
         const want = Math.min(BLOCK_PAGES, contentCount - b * BLOCK_PAGES) * PAGE_SIZE;
-        if (bytes.length !== want) throw new Error(`Snapshot page block ${b} holds ${bytes.length} bytes, expected ${want}`);
+        if (bytes.length !== want)
+          throw new Error(`Snapshot page block ${b} holds ${bytes.length} bytes, expected ${want}`);
         cache.block = b;
         cache.bytes = bytes;
       }
@@ -370,25 +419,32 @@ function parseMeta(text: string): SnapshotMeta {
   }
   const obj = (v: unknown, what: string): Record<string, unknown> =>
     typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : fail(what);
-  const num = (v: unknown, what: string): number => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : fail(what));
+  const num = (v: unknown, what: string): number =>
+    typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : fail(what);
   const str = (v: unknown, what: string): string => (typeof v === 'string' ? v : fail(what));
   const arr = (v: unknown, what: string): unknown[] => (Array.isArray(v) ? v : fail(what));
   const m = obj(raw, 'top level');
   return {
-    created: str(m['created'], 'created'),
-    kernel: str(m['kernel'], 'kernel'),
-    processes: arr(m['processes'], 'processes').map((pv, i) => {
+    created: str(m.created, 'created'),
+    kernel: str(m.kernel, 'kernel'),
+    processes: arr(m.processes, 'processes').map((pv, i) => {
       const p = obj(pv, `processes[${i}]`);
       return {
-        pid: num(p['pid'], `processes[${i}].pid`),
-        comm: str(p['comm'], `processes[${i}].comm`),
-        pageCount: num(p['pageCount'], `processes[${i}].pageCount`),
-        zeroPages: num(p['zeroPages'], `processes[${i}].zeroPages`),
-        swappedPages: num(p['swappedPages'], `processes[${i}].swappedPages`),
-        vmas: arr(p['vmas'], `processes[${i}].vmas`).map((vv, j) => {
+        pid: num(p.pid, `processes[${i}].pid`),
+        comm: str(p.comm, `processes[${i}].comm`),
+        pageCount: num(p.pageCount, `processes[${i}].pageCount`),
+        zeroPages: num(p.zeroPages, `processes[${i}].zeroPages`),
+        swappedPages: num(p.swappedPages, `processes[${i}].swappedPages`),
+        vmas: arr(p.vmas, `processes[${i}].vmas`).map((vv, j) => {
           const v = obj(vv, `processes[${i}].vmas[${j}]`);
           const at = `processes[${i}].vmas[${j}]`;
-          return { start: num(v['start'], `${at}.start`), end: num(v['end'], `${at}.end`), perms: str(v['perms'], `${at}.perms`), offset: num(v['offset'], `${at}.offset`), path: str(v['path'], `${at}.path`) };
+          return {
+            start: num(v.start, `${at}.start`),
+            end: num(v.end, `${at}.end`),
+            perms: str(v.perms, `${at}.perms`),
+            offset: num(v.offset, `${at}.offset`),
+            path: str(v.path, `${at}.path`),
+          };
         }),
       };
     }),
@@ -399,7 +455,11 @@ function parseMeta(text: string): SnapshotMeta {
  * Counts every page of a snapshot (of the processes `keep` accepts) by its stored MD5 and
  * class: no bytes needed, so hashes-only snapshots work too.
  */
-export function addSnapshotPages(stats: DuplicateStatistics, snap: Snapshot, keep: (p: SnapshotProcess) => boolean = () => true): void {
+export function addSnapshotPages(
+  stats: DuplicateStatistics,
+  snap: Snapshot,
+  keep: (p: SnapshotProcess) => boolean = () => true,
+): void {
   for (const p of snap.processes) {
     if (!keep(p)) continue;
     const owner = { pid: p.pid, comm: p.comm };

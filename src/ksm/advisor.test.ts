@@ -61,7 +61,7 @@ test('scanTimeAdvisor: advisor_max_cpu and advisor_max_pages_to_scan cap the res
   assert.equal(scan(pagesCapped, 200, 100), 250);
 });
 
-test('scanTimeAdvisor: the first step counts all of ksmd\'s earlier CPU time, since the context starts at 0', () => {
+test("scanTimeAdvisor: the first step counts all of ksmd's earlier CPU time, since the context starts at 0", () => {
   const fresh = advised(500);
   // cpu 1 ms over 1 s -> 0 -> 1%; ppc 500; pages 0: max(0, 5000) = 5000.
   assert.equal(scan(fresh, 0.2, 0.001), 5000);

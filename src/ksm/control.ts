@@ -1,4 +1,15 @@
-import { MADV_MERGEABLE, MADV_UNMERGEABLE, MMF_VM_MERGEABLE, MMF_VM_MERGE_ANY, VM_DROPPABLE, VM_HUGETLB, VM_MAYSHARE, VM_MERGEABLE, VM_SHARED, VM_SPECIAL } from '../mm/constants.ts';
+import {
+  MADV_MERGEABLE,
+  MADV_UNMERGEABLE,
+  MMF_VM_MERGEABLE,
+  MMF_VM_MERGE_ANY,
+  VM_DROPPABLE,
+  VM_HUGETLB,
+  VM_MAYSHARE,
+  VM_MERGEABLE,
+  VM_SHARED,
+  VM_SPECIAL,
+} from '../mm/constants.ts';
 import type { KsmHooks } from '../mm/ksm_hooks.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
 import type { Vma } from '../mm/vma.ts';
@@ -61,7 +72,15 @@ export function ksmExit(ksm: Ksm, mm: MmStruct): void {
 }
 
 /** @linux mm/ksm.c ksm_madvise */
-export function ksmMadvise(ksm: Ksm, ksmd: Ksmd, vma: Vma, start: number, end: number, advice: number, vmFlags: number): { err: number; vmFlags: number } {
+export function ksmMadvise(
+  ksm: Ksm,
+  ksmd: Ksmd,
+  vma: Vma,
+  start: number,
+  end: number,
+  advice: number,
+  vmFlags: number,
+): { err: number; vmFlags: number } {
   const mm = vma.vmMm;
   if (advice === MADV_MERGEABLE) {
     if ((vma.vmFlags & VM_MERGEABLE) !== 0 || !ksmCompatible(vma.vmFlags)) return { err: 0, vmFlags };

@@ -36,4 +36,12 @@ export const DEFAULT_COST: CostModel = {
 };
 
 /** The constants' names, in a fixed order (calibration files, fits, tables). */
-export const COST_KEYS = ['visitNs', 'skipNs', 'checksumNs', 'memcmpNs', 'memcmpEqualNs', 'mergeNs', 'freeNs'] as const satisfies ReadonlyArray<keyof CostModel>;
+export const COST_KEYS = [
+  'visitNs',
+  'skipNs',
+  'checksumNs',
+  'memcmpNs',
+  'memcmpEqualNs',
+  'mergeNs',
+  'freeNs',
+] as const satisfies ReadonlyArray<keyof CostModel>;

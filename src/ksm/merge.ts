@@ -1,8 +1,16 @@
 import { ENOMEM } from '../lib/errno.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import {
-  FAULT_FLAG_REMOTE, FAULT_FLAG_UNSHARE, PG_anon, PG_anon_exclusive, VM_FAULT_OOM, VM_FAULT_SIGBUS,
-  VM_FAULT_SIGSEGV, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_SPECIAL,
+  FAULT_FLAG_REMOTE,
+  FAULT_FLAG_UNSHARE,
+  PG_anon,
+  PG_anon_exclusive,
+  VM_FAULT_OOM,
+  VM_FAULT_SIGBUS,
+  VM_FAULT_SIGSEGV,
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_SPECIAL,
 } from '../mm/constants.ts';
 import { handleMmFault } from '../mm/memory.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
@@ -158,9 +166,8 @@ export function breakKsm(ksm: Ksm, vma: Vma, addr: number): number {
   for (;;) {
     const pte = mm.pgtable.flags(vpn);
     if ((pte & _PAGE_PRESENT) === 0) return 0;
-    const ksmPage = (pte & _PAGE_SPECIAL) !== 0
-      ? (pte & _PAGE_DIRTY) !== 0
-      : ksm.mmgr.frames.isKsm(mm.pgtable.pfn(vpn));
+    const ksmPage =
+      (pte & _PAGE_SPECIAL) !== 0 ? (pte & _PAGE_DIRTY) !== 0 : ksm.mmgr.frames.isKsm(mm.pgtable.pfn(vpn));
     if (!ksmPage) return 0;
     const ret = handleMmFault(ksm.mmgr, vma, addr, FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE);
     if ((ret & (VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_OOM)) !== 0) {
@@ -184,8 +191,11 @@ export function breakCow(ksm: Ksm, item: RmapItem): void {
 export function unmergeKsmPages(ksm: Ksm, vma: Vma, start: number, end: number): number {
   const mm = vma.vmMm;
   const endVpn = end / PAGE_SIZE;
-  for (let vpn = mm.pgtable.nextPresent(start / PAGE_SIZE, endVpn); vpn >= 0;
-    vpn = mm.pgtable.nextPresent(vpn + 1, endVpn)) {
+  for (
+    let vpn = mm.pgtable.nextPresent(start / PAGE_SIZE, endVpn);
+    vpn >= 0;
+    vpn = mm.pgtable.nextPresent(vpn + 1, endVpn)
+  ) {
     if (ksm.testExit(mm)) break;
     const err = breakKsm(ksm, vma, vpn * PAGE_SIZE);
     if (err !== 0) return err;

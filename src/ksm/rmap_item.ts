@@ -221,4 +221,3 @@ export class RmapItems implements RbStore<RmapItem> {
     this.hlistPrev = resized(this.hlistPrev, n);
   }
 }
-

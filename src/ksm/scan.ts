@@ -36,7 +36,11 @@ function getNextRmapItem(ksm: Ksm, slot: MmSlot, link: RmapItem, addr: number): 
 function nextScannablePage(ksm: Ksm, mm: MmStruct, from: number, end: number): number {
   const frameFlags = ksm.mmgr.frames.flags;
   const pt = mm.pgtable;
-  for (let vpn = pt.nextPresentWithout(from, end, _PAGE_SPECIAL); vpn >= 0; vpn = pt.nextPresentWithout(vpn + 1, end, _PAGE_SPECIAL)) {
+  for (
+    let vpn = pt.nextPresentWithout(from, end, _PAGE_SPECIAL);
+    vpn >= 0;
+    vpn = pt.nextPresentWithout(vpn + 1, end, _PAGE_SPECIAL)
+  ) {
     if ((frameFlags[pt.pfn(vpn)]! & PG_anon) !== 0) return vpn;
   }
   return -1;

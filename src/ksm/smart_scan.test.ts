@@ -18,13 +18,17 @@ import { testMachine } from './testing.ts';
  * A process with `pages` mergeable pages of `byte` (0: unique random content), scanned pass
  * by pass: for each pass, how many pages were processed and how many skipped.
  */
-function passes(n: number, opts: { smartScan?: boolean; pages?: number; byte?: number } = {}): Array<{ processed: number; skipped: number }> {
+function passes(
+  n: number,
+  opts: { smartScan?: boolean; pages?: number; byte?: number } = {},
+): Array<{ processed: number; skipped: number }> {
   const m = testMachine();
   m.ksm.smartScan = opts.smartScan ?? true;
   const pages = opts.pages ?? 1;
   const t = spawnTask(m.mmgr, 'a');
   const addr = doMmap(m.mmgr, t.mm, pages * PAGE_SIZE);
-  const pattern = opts.byte === undefined ? { kind: 'random' as const, seed: 1n } : { kind: 'byte' as const, byte: opts.byte };
+  const pattern =
+    opts.byte === undefined ? { kind: 'random' as const, seed: 1n } : { kind: 'byte' as const, byte: opts.byte };
   assert.equal(fillUser(m.mmgr, t.mm, addr, pages * PAGE_SIZE, pattern, addr), 0);
   assert.equal(doMadvise(m.mmgr, t.mm, addr, pages * PAGE_SIZE, MADV_MERGEABLE), 0);
   assert.equal(ksmRunStore(m.ksm, m.ksmd, 1), 0);
@@ -50,22 +54,34 @@ test('smart_scan processes a page that never merges on visits 1, 2, 3, 4, 6, 9, 
   // (test/kernel-truth/traces.json, passes 1 to 45); every other visit was a skip.
   const p = passes(45);
   assert.deepEqual(processedPasses(p), [1, 2, 3, 4, 6, 9, 14, 23, 32, 41]);
-  assert.ok(p.every((x) => x.processed + x.skipped === 1), 'each pass visits the page once, processed or skipped');
+  assert.ok(
+    p.every((x) => x.processed + x.skipped === 1),
+    'each pass visits the page once, processed or skipped',
+  );
 });
 
 test('smart_scan keeps processing every 9th visit once the age has saturated at 255', () => {
   // age is a u8 that stops at U8_MAX, and skip_age stays 8 from age 9 on.
   const processed = processedPasses(passes(600));
   const gaps = processed.slice(7).map((v, i) => v - (processed[i + 6] ?? 0));
-  assert.ok(gaps.length > 60 && gaps.every((g) => g === 9), `gaps between processed visits after visit 14: ${gaps.join(',')}`);
+  assert.ok(
+    gaps.length > 60 && gaps.every((g) => g === 9),
+    `gaps between processed visits after visit 14: ${gaps.join(',')}`,
+  );
 });
 
 test('smart_scan off: a page that never merges is processed on every pass', () => {
-  assert.deepEqual(processedPasses(passes(20, { smartScan: false })), Array.from({ length: 20 }, (_, i) => i + 1));
+  assert.deepEqual(
+    processedPasses(passes(20, { smartScan: false })),
+    Array.from({ length: 20 }, (_, i) => i + 1),
+  );
 });
 
 test('smart_scan never skips a KSM page', () => {
   // Two identical pages merge in pass 2 and stay KSM pages: visited and processed every pass.
   const p = passes(30, { pages: 2, byte: 42 });
-  assert.ok(p.every((x) => x.processed === 2 && x.skipped === 0), JSON.stringify(p));
+  assert.ok(
+    p.every((x) => x.processed === 2 && x.skipped === 0),
+    JSON.stringify(p),
+  );
 });

@@ -113,11 +113,14 @@ function stableNodeDup(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode | nu
   let found: StableNode | null = null;
   let foundLen = 0;
   let treePfn = -1;
-  for (let dup = chain.dups; dup !== null;) {
+  for (let dup = chain.dups; dup !== null; ) {
     const next = dup.dupNext;
     const pfn = ksmGetFolio(ksm, dup);
-    if (pfn >= 0 && (found === null || (isPageSharingCandidate(ksm, dup) &&
-        (!isPageSharingCandidate(ksm, found) || dup.rmapHlistLen > foundLen)))) {
+    if (
+      pfn >= 0 &&
+      (found === null ||
+        (isPageSharingCandidate(ksm, dup) && (!isPageSharingCandidate(ksm, found) || dup.rmapHlistLen > foundLen)))
+    ) {
       found = dup;
       foundLen = dup.rmapHlistLen;
       treePfn = pfn;
@@ -201,9 +204,16 @@ export function stableTreeInsert(ksm: Ksm, kpfn: number): StableNode {
       if (r.pfn < 0) continue again;
       const ret = ksm.memcmpPages(kpfn, r.pfn);
       parent = r.node;
-      if (ret < 0) { dir = 'left'; cur = r.node.rbLeft; }
-      else if (ret > 0) { dir = 'right'; cur = r.node.rbRight; }
-      else { match = r.node; break; }
+      if (ret < 0) {
+        dir = 'left';
+        cur = r.node.rbLeft;
+      } else if (ret > 0) {
+        dir = 'right';
+        cur = r.node.rbRight;
+      } else {
+        match = r.node;
+        break;
+      }
     }
     break;
   }
@@ -254,7 +264,7 @@ function removeStableNode(ksm: Ksm, node: StableNode): number {
 /** @linux mm/ksm.c remove_stable_node_chain */
 function removeStableNodeChain(ksm: Ksm, node: StableNode, root: RbRoot<StableNode | null>): boolean {
   if (!node.isChain()) return removeStableNode(ksm, node) !== 0;
-  for (let dup = node.dups; dup !== null;) {
+  for (let dup = node.dups; dup !== null; ) {
     const next = dup.dupNext;
     if (removeStableNode(ksm, dup) !== 0) return true;
     dup = next;

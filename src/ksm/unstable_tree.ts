@@ -3,7 +3,17 @@ import { KernelBug } from '../mm/kernel_bug.ts';
 import { SEQNR_MASK, UNSTABLE_FLAG } from './constants.ts';
 import type { Ksm } from './ksm.ts';
 import { getMergeablePage } from './merge.ts';
-import { N_LEFT, N_RIGHT, N_TREE_GEN_HI, N_TREE_GEN_LO, N_TREE_KEY, N_TREE_PFN, NODE_STRIDE, NULL_ITEM, type RmapItem } from './rmap_item.ts';
+import {
+  N_LEFT,
+  N_RIGHT,
+  N_TREE_GEN_HI,
+  N_TREE_GEN_LO,
+  N_TREE_KEY,
+  N_TREE_PFN,
+  NODE_STRIDE,
+  NULL_ITEM,
+  type RmapItem,
+} from './rmap_item.ts';
 
 /** A match found in the unstable tree: the tree item and its page's frame. */
 export interface UnstableMatch {
@@ -62,9 +72,13 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
       ret = ksm.memcmpPages(pfn, treePfn);
     }
     parent = cur;
-    if (ret < 0) { dir = 'left'; cur = node[at + N_LEFT]!; }
-    else if (ret > 0) { dir = 'right'; cur = node[at + N_RIGHT]!; }
-    else if (!ksm.mergeAcrossNodes && frames.pfnToNid(treePfn) !== nid) return null;
+    if (ret < 0) {
+      dir = 'left';
+      cur = node[at + N_LEFT]!;
+    } else if (ret > 0) {
+      dir = 'right';
+      cur = node[at + N_RIGHT]!;
+    } else if (!ksm.mergeAcrossNodes && frames.pfnToNid(treePfn) !== nid) return null;
     else return { item: cur, pfn: treePfn };
   }
   items.flags[item]! |= UNSTABLE_FLAG | (ksm.ksmScan.seqnr & SEQNR_MASK);
@@ -97,6 +111,8 @@ function checkCached(ksm: Ksm, item: RmapItem, treePfn: number, treeKey: number)
   const pfn = getMergeablePage(ksm, item);
   const key = pageKey(ksm, pfn);
   if (pfn !== treePfn || key !== treeKey) {
-    throw new KernelBug(`unstable-tree walk cache of rmap_item ${item}: cached frame ${treePfn} key ${treeKey}, now ${pfn} key ${key}`);
+    throw new KernelBug(
+      `unstable-tree walk cache of rmap_item ${item}: cached frame ${treePfn} key ${treeKey}, now ${pfn} key ${key}`,
+    );
   }
 }

@@ -18,7 +18,10 @@ function merged() {
   const t = spawnTask(m.mmgr, 'a');
   const addr = doMmap(m.mmgr, t.mm, 8 * PAGE_SIZE);
   assert.equal(fillUser(m.mmgr, t.mm, addr, 4 * PAGE_SIZE, { kind: 'byte', byte: 1 }, addr), 0);
-  assert.equal(fillUser(m.mmgr, t.mm, addr + 4 * PAGE_SIZE, 2 * PAGE_SIZE, { kind: 'page-mod', period: 2, seed: 1n }, addr), 0);
+  assert.equal(
+    fillUser(m.mmgr, t.mm, addr + 4 * PAGE_SIZE, 2 * PAGE_SIZE, { kind: 'page-mod', period: 2, seed: 1n }, addr),
+    0,
+  );
   assert.equal(fillUser(m.mmgr, t.mm, addr + 6 * PAGE_SIZE, 2 * PAGE_SIZE, { kind: 'zero' }, addr), 0);
   assert.equal(doMadvise(m.mmgr, t.mm, addr, 8 * PAGE_SIZE, MADV_MERGEABLE), 0);
   assert.equal(ksmRunStore(m.ksm, m.ksmd, 1), 0);
@@ -26,7 +29,10 @@ function merged() {
   return { ...m, t, addr };
 }
 
-const bug = (re: RegExp) => (e: unknown): boolean => e instanceof KernelBug && re.test(e.message);
+const bug =
+  (re: RegExp) =>
+  (e: unknown): boolean =>
+    e instanceof KernelBug && re.test(e.message);
 
 test('ksmVerify accepts a merged process, a fork, COW breaks, unmerge, exit and run=2', () => {
   const m = merged();

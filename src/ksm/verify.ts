@@ -46,39 +46,57 @@ function verifySlotList(ksm: Ksm): MmSlot[] {
   for (let s = head.next; s !== head; s = s.next) {
     if (seen.has(s)) throw new KernelBug('mm_slot list loops without reaching its head');
     seen.add(s);
-    if (s.next.prev !== s || s.prev.next !== s) throw new KernelBug(`mm_slot of mm ${s.mm?.id}: prev/next links disagree`);
+    if (s.next.prev !== s || s.prev.next !== s)
+      throw new KernelBug(`mm_slot of mm ${s.mm?.id}: prev/next links disagree`);
     if (s.mm === null) throw new KernelBug('an mm_slot on the list has no mm');
-    if (ksm.slots.get(s.mm) !== s) throw new KernelBug(`mm ${s.mm.id}: on the mm_slot list but not (or another slot) in the slot hash`);
-    if ((s.mm.flags & MMF_VM_MERGEABLE) === 0) throw new KernelBug(`mm ${s.mm.id}: has an mm_slot but no MMF_VM_MERGEABLE`);
+    if (ksm.slots.get(s.mm) !== s)
+      throw new KernelBug(`mm ${s.mm.id}: on the mm_slot list but not (or another slot) in the slot hash`);
+    if ((s.mm.flags & MMF_VM_MERGEABLE) === 0)
+      throw new KernelBug(`mm ${s.mm.id}: has an mm_slot but no MMF_VM_MERGEABLE`);
     slots.push(s);
   }
   if (head.next.prev !== head || head.prev.next !== head) throw new KernelBug('ksm_mm_head: prev/next links disagree');
-  if (slots.length !== ksm.slots.size) throw new KernelBug(`mm_slot list holds ${slots.length} slots but the hash ${ksm.slots.size}`);
-  if (ksm.ksmScan.mmSlot !== head && !seen.has(ksm.ksmScan.mmSlot)) throw new KernelBug('ksm_scan.mm_slot is not on the mm_slot list');
+  if (slots.length !== ksm.slots.size)
+    throw new KernelBug(`mm_slot list holds ${slots.length} slots but the hash ${ksm.slots.size}`);
+  if (ksm.ksmScan.mmSlot !== head && !seen.has(ksm.ksmScan.mmSlot))
+    throw new KernelBug('ksm_scan.mm_slot is not on the mm_slot list');
   return slots;
 }
 
 /** Checks one KSM page's node (regular or dup): its hlist, and counts it. */
 function verifyPageNode(
-  ksm: Ksm, node: StableNode, live: Set<RmapItem>, onHlist: Set<RmapItem>, acc: { shared: number; sharing: number },
+  ksm: Ksm,
+  node: StableNode,
+  live: Set<RmapItem>,
+  onHlist: Set<RmapItem>,
+  acc: { shared: number; sharing: number },
 ): void {
-  if (node.rmapHlistLen < 0) throw new KernelBug(`stable node of pfn ${node.kpfn}: rmap_hlist_len ${node.rmapHlistLen}`);
+  if (node.rmapHlistLen < 0)
+    throw new KernelBug(`stable node of pfn ${node.kpfn}: rmap_hlist_len ${node.rmapHlistLen}`);
   const items = ksm.items;
   const name = (item: RmapItem): string => itemName(items, item);
   let len = 0;
   let prev: RmapItem = NULL_ITEM;
   for (let item = node.hlist; item !== NULL_ITEM; item = items.hlistNext[item]!) {
-    if (items.hlistPrev[item] !== prev) throw new KernelBug(`stable node of pfn ${node.kpfn}: hlist prev link of ${name(item)} is wrong`);
+    if (items.hlistPrev[item] !== prev)
+      throw new KernelBug(`stable node of pfn ${node.kpfn}: hlist prev link of ${name(item)} is wrong`);
     if (onHlist.has(item)) throw new KernelBug(`${name(item)} is on two stable hlists (or twice on one)`);
     onHlist.add(item);
-    if (!live.has(item)) throw new KernelBug(`rmap_item ${item} is on the hlist of pfn ${node.kpfn} but on no mm's rmap_list (freed)`);
-    if ((items.flags[item]! & STABLE_FLAG) === 0) throw new KernelBug(`${name(item)} is on the hlist of pfn ${node.kpfn} without STABLE_FLAG`);
-    if (items.head[item] !== node.id) throw new KernelBug(`${name(item)} is on the hlist of pfn ${node.kpfn} but its head is another node`);
-    if (ksm.stableNodes.get(node.id) !== node) throw new KernelBug(`stable node of pfn ${node.kpfn} holds rmap_items but is not registered by its id`);
+    if (!live.has(item))
+      throw new KernelBug(`rmap_item ${item} is on the hlist of pfn ${node.kpfn} but on no mm's rmap_list (freed)`);
+    if ((items.flags[item]! & STABLE_FLAG) === 0)
+      throw new KernelBug(`${name(item)} is on the hlist of pfn ${node.kpfn} without STABLE_FLAG`);
+    if (items.head[item] !== node.id)
+      throw new KernelBug(`${name(item)} is on the hlist of pfn ${node.kpfn} but its head is another node`);
+    if (ksm.stableNodes.get(node.id) !== node)
+      throw new KernelBug(`stable node of pfn ${node.kpfn} holds rmap_items but is not registered by its id`);
     prev = item;
     len++;
   }
-  if (len !== node.rmapHlistLen) throw new KernelBug(`stable node of pfn ${node.kpfn}: rmap_hlist_len ${node.rmapHlistLen} but ${len} items on its hlist`);
+  if (len !== node.rmapHlistLen)
+    throw new KernelBug(
+      `stable node of pfn ${node.kpfn}: rmap_hlist_len ${node.rmapHlistLen} but ${len} items on its hlist`,
+    );
   if (len > 0) {
     acc.shared++;
     acc.sharing += len - 1;
@@ -133,11 +151,14 @@ export function ksmVerify(ksm: Ksm): void {
       const address = items.address[item]!;
       if (items.mm(item) !== mm) throw new KernelBug(`${name(item)} is on the rmap_list of mm ${mm.id}`);
       if (address % 4096 !== 0) throw new KernelBug(`${name(item)}: address not page-aligned`);
-      if (address <= lastAddr) throw new KernelBug(`mm ${mm.id}: rmap_list not strictly sorted (${hex(address)} after ${hex(lastAddr)})`);
+      if (address <= lastAddr)
+        throw new KernelBug(`mm ${mm.id}: rmap_list not strictly sorted (${hex(address)} after ${hex(lastAddr)})`);
       lastAddr = address;
       const f = items.flags[item]!;
-      if ((f & ~(SEQNR_MASK | UNSTABLE_FLAG | STABLE_FLAG)) !== 0) throw new KernelBug(`${name(item)}: unknown flag bits`);
-      if ((f & STABLE_FLAG) !== 0 && (f & UNSTABLE_FLAG) !== 0) throw new KernelBug(`${name(item)}: both STABLE_FLAG and UNSTABLE_FLAG`);
+      if ((f & ~(SEQNR_MASK | UNSTABLE_FLAG | STABLE_FLAG)) !== 0)
+        throw new KernelBug(`${name(item)}: unknown flag bits`);
+      if ((f & STABLE_FLAG) !== 0 && (f & UNSTABLE_FLAG) !== 0)
+        throw new KernelBug(`${name(item)}: both STABLE_FLAG and UNSTABLE_FLAG`);
       t.items++;
       if ((f & STABLE_FLAG) !== 0) {
         t.stable++;
@@ -151,21 +172,28 @@ export function ksmVerify(ksm: Ksm): void {
         if (midScan && age === 0) unstableNow.add(item);
       }
     }
-    if (mm.ksmRmapItems !== t.items) throw new KernelBug(`mm ${mm.id}: ksm_rmap_items ${mm.ksmRmapItems} but ${t.items} items on its rmap_list`);
-    if (mm.ksmMergingPages !== t.stable) throw new KernelBug(`mm ${mm.id}: ksm_merging_pages ${mm.ksmMergingPages} but ${t.stable} stable items`);
+    if (mm.ksmRmapItems !== t.items)
+      throw new KernelBug(`mm ${mm.id}: ksm_rmap_items ${mm.ksmRmapItems} but ${t.items} items on its rmap_list`);
+    if (mm.ksmMergingPages !== t.stable)
+      throw new KernelBug(`mm ${mm.id}: ksm_merging_pages ${mm.ksmMergingPages} but ${t.stable} stable items`);
   }
-  if (ksm.rmapItems !== live.size) throw new KernelBug(`ksm_rmap_items ${ksm.rmapItems} but ${live.size} items on the rmap_lists`);
+  if (ksm.rmapItems !== live.size)
+    throw new KernelBug(`ksm_rmap_items ${ksm.rmapItems} but ${live.size} items on the rmap_lists`);
   if (ksm.pagesShared + ksm.pagesSharing !== stableItems.size) {
-    throw new KernelBug(`pages_shared ${ksm.pagesShared} + pages_sharing ${ksm.pagesSharing} != ${stableItems.size} stable items`);
+    throw new KernelBug(
+      `pages_shared ${ksm.pagesShared} + pages_sharing ${ksm.pagesSharing} != ${stableItems.size} stable items`,
+    );
   }
-  if (ksm.pagesUnshared !== unstable) throw new KernelBug(`pages_unshared ${ksm.pagesUnshared} but ${unstable} unstable items`);
+  if (ksm.pagesUnshared !== unstable)
+    throw new KernelBug(`pages_unshared ${ksm.pagesUnshared} but ${unstable} unstable items`);
 
   // ---- ksm_scan cursor ----
   if (midScan) {
     const slot = ksm.ksmScan.mmSlot;
     const link = ksm.ksmScan.rmapList;
     let ok = link === slot.head;
-    for (let item = items.rmapList[slot.head]!; !ok && item !== NULL_ITEM; item = items.rmapList[item]!) ok = item === link;
+    for (let item = items.rmapList[slot.head]!; !ok && item !== NULL_ITEM; item = items.rmapList[item]!)
+      ok = item === link;
     if (!ok) throw new KernelBug(`ksm_scan.rmap_list points outside the rmap_list of mm ${slot.mm?.id}`);
   }
 
@@ -177,17 +205,21 @@ export function ksmVerify(ksm: Ksm): void {
     if (!tally.has(mm)) {
       if ((mm.flags & MMF_VM_MERGEABLE) !== 0) throw new KernelBug(`mm ${mm.id}: MMF_VM_MERGEABLE without an mm_slot`);
       if (mm.ksmRmapItems !== 0 || mm.ksmMergingPages !== 0) {
-        throw new KernelBug(`mm ${mm.id}: unregistered but ksm_rmap_items ${mm.ksmRmapItems}, ksm_merging_pages ${mm.ksmMergingPages}`);
+        throw new KernelBug(
+          `mm ${mm.id}: unregistered but ksm_rmap_items ${mm.ksmRmapItems}, ksm_merging_pages ${mm.ksmMergingPages}`,
+        );
       }
     }
   }
   let zeroSum = 0;
   for (const mm of mms) {
     const ptes = countKsmZeroPtes(mm);
-    if (mm.ksmZeroPages !== ptes) throw new KernelBug(`mm ${mm.id}: ksm_zero_pages ${mm.ksmZeroPages} but ${ptes} KSM zero-page PTEs`);
+    if (mm.ksmZeroPages !== ptes)
+      throw new KernelBug(`mm ${mm.id}: ksm_zero_pages ${mm.ksmZeroPages} but ${ptes} KSM zero-page PTEs`);
     zeroSum += mm.ksmZeroPages;
   }
-  if (ksm.zeroPages !== zeroSum) throw new KernelBug(`ksm_zero_pages ${ksm.zeroPages} but the mms' ksm_zero_pages sum to ${zeroSum}`);
+  if (ksm.zeroPages !== zeroSum)
+    throw new KernelBug(`ksm_zero_pages ${ksm.zeroPages} but the mms' ksm_zero_pages sum to ${zeroSum}`);
 
   // ---- stable trees ----
   const contents = ksm.mmgr.contents;
@@ -212,7 +244,8 @@ export function ksmVerify(ksm: Ksm): void {
         for (let dup = node.dups; dup !== null; dup = dup.dupNext) {
           if (nodes.has(dup)) throw new KernelBug(`${what}: dup of pfn ${dup.kpfn} reached twice`);
           nodes.add(dup);
-          if (!dup.isDup || dup.chain !== node) throw new KernelBug(`${what}: dup of pfn ${dup.kpfn} does not name its chain`);
+          if (!dup.isDup || dup.chain !== node)
+            throw new KernelBug(`${what}: dup of pfn ${dup.kpfn} does not name its chain`);
           if (dup.dupPrev !== prev) throw new KernelBug(`${what}: dup of pfn ${dup.kpfn}: prev link is wrong`);
           if (dup.nid !== nid) throw new KernelBug(`${what}: dup of pfn ${dup.kpfn} says nid ${dup.nid}`);
           prev = dup;
@@ -220,7 +253,8 @@ export function ksmVerify(ksm: Ksm): void {
           verifyPageNode(ksm, dup, live, onHlist, acc);
           if (alive(ksm, dup)) {
             const c = frames.content[dup.kpfn]!;
-            if (content >= 0 && contents.compare(content, c) !== 0) throw new KernelBug(`${what}: live dups of one chain differ in content (pfn ${dup.kpfn})`);
+            if (content >= 0 && contents.compare(content, c) !== 0)
+              throw new KernelBug(`${what}: live dups of one chain differ in content (pfn ${dup.kpfn})`);
             content = c;
           }
         }
@@ -230,7 +264,9 @@ export function ksmVerify(ksm: Ksm): void {
       }
       if (content >= 0) {
         if (prevContent >= 0 && contents.compare(prevContent, content) > 0) {
-          throw new KernelBug(`${what}: in-order walk meets pfn ${node.kpfn} whose content sorts before its predecessor's`);
+          throw new KernelBug(
+            `${what}: in-order walk meets pfn ${node.kpfn} whose content sorts before its predecessor's`,
+          );
         }
         prevContent = content;
       }
@@ -246,10 +282,14 @@ export function ksmVerify(ksm: Ksm): void {
     const lost = [...stableItems].find((i) => !onHlist.has(i))!;
     throw new KernelBug(`${name(lost)} is stable but on no hlist of a node in the stable trees`);
   }
-  if (ksm.pagesShared !== acc.shared) throw new KernelBug(`pages_shared ${ksm.pagesShared} but ${acc.shared} stable nodes have rmap_items`);
-  if (ksm.pagesSharing !== acc.sharing) throw new KernelBug(`pages_sharing ${ksm.pagesSharing} but the nodes' rmap_hlist_len − 1 sum to ${acc.sharing}`);
-  if (ksm.stableNodeChains !== chains) throw new KernelBug(`stable_node_chains ${ksm.stableNodeChains} but the trees hold ${chains} chains`);
-  if (ksm.stableNodeDups !== dups) throw new KernelBug(`stable_node_dups ${ksm.stableNodeDups} but the chains hold ${dups} dups`);
+  if (ksm.pagesShared !== acc.shared)
+    throw new KernelBug(`pages_shared ${ksm.pagesShared} but ${acc.shared} stable nodes have rmap_items`);
+  if (ksm.pagesSharing !== acc.sharing)
+    throw new KernelBug(`pages_sharing ${ksm.pagesSharing} but the nodes' rmap_hlist_len − 1 sum to ${acc.sharing}`);
+  if (ksm.stableNodeChains !== chains)
+    throw new KernelBug(`stable_node_chains ${ksm.stableNodeChains} but the trees hold ${chains} chains`);
+  if (ksm.stableNodeDups !== dups)
+    throw new KernelBug(`stable_node_dups ${ksm.stableNodeDups} but the chains hold ${dups} dups`);
   for (let pfn = 1; pfn < frames.nrFrames; pfn++) {
     if (frames.refcount[pfn] === 0 || !frames.isKsm(pfn)) continue;
     if ((frames.flags[pfn]! & PG_anon) === 0) throw new KernelBug(`KSM frame ${pfn} is not anon`);
@@ -274,15 +314,19 @@ export function ksmVerify(ksm: Ksm): void {
     // No content order is checked: pages change under the unstable tree (hence its name),
     // and Linux walks it anyway.
     for (let item = rbFirst(items, root); item !== NULL_ITEM; item = rbNext(items, item)) {
-      if (!unstableNow.has(item)) throw new KernelBug(`${what} holds rmap_item ${item} that is on no rmap_list or not unstable in this scan`);
+      if (!unstableNow.has(item))
+        throw new KernelBug(`${what} holds rmap_item ${item} that is on no rmap_list or not unstable in this scan`);
       const f = items.flags[item]!;
       if ((f & UNSTABLE_FLAG) === 0) throw new KernelBug(`${what} holds ${name(item)} without UNSTABLE_FLAG`);
-      if ((f & SEQNR_MASK) !== seqnr) throw new KernelBug(`${what} holds ${name(item)} of another scan (seqnr ${ksm.ksmScan.seqnr})`);
+      if ((f & SEQNR_MASK) !== seqnr)
+        throw new KernelBug(`${what} holds ${name(item)} of another scan (seqnr ${ksm.ksmScan.seqnr})`);
       if (items.nid[item] !== nid) throw new KernelBug(`${what} holds ${name(item)} of nid ${items.nid[item]}`);
       inTrees++;
     }
   });
   if (midScan && inTrees !== unstableNow.size) {
-    throw new KernelBug(`${unstableNow.size} items entered the unstable tree in this scan but the trees hold ${inTrees}`);
+    throw new KernelBug(
+      `${unstableNow.size} items entered the unstable tree in this scan but the trees hold ${inTrees}`,
+    );
   }
 }

@@ -33,8 +33,12 @@ function stillMerged(plus: KsmPlus, item: RmapItem): boolean {
   const vpn = items.address[item]! / PAGE_SIZE;
   const pt = items.mm(item).pgtable;
   const head = plus.trees.stableNodeOf(item);
-  return (pt.flags(vpn) & _PAGE_PRESENT) !== 0 && head !== undefined && pt.pfn(vpn) === head.kpfn &&
-    plus.mmgr.frames.stableNode(head.kpfn) === head;
+  return (
+    (pt.flags(vpn) & _PAGE_PRESENT) !== 0 &&
+    head !== undefined &&
+    pt.pfn(vpn) === head.kpfn &&
+    plus.mmgr.frames.stableNode(head.kpfn) === head
+  );
 }
 
 /**
@@ -45,7 +49,11 @@ function stillMerged(plus: KsmPlus, item: RmapItem): boolean {
 function reclaimUpTo(plus: KsmPlus, node: VmaNode, addr: number): RmapItem {
   const items = plus.trees.items;
   let link = node.cursor;
-  for (let item = items.rmapList[link]!; item !== NULL_ITEM && items.address[item]! < addr; item = items.rmapList[link]!) {
+  for (
+    let item = items.rmapList[link]!;
+    item !== NULL_ITEM && items.address[item]! < addr;
+    item = items.rmapList[link]!
+  ) {
     if ((items.flags[item]! & STABLE_FLAG) !== 0 && stillMerged(plus, item)) {
       link = item;
       continue;
@@ -143,7 +151,8 @@ export function finishVmaNodeRound(plus: KsmPlus, node: VmaNode): boolean {
   node.coefficient = Math.max(plus.minCoefficient, next);
   const items = plus.trees.items;
   let stable = 0;
-  for (let i = items.rmapList[node.head]!; i !== NULL_ITEM; i = items.rmapList[i]!) if ((items.flags[i]! & STABLE_FLAG) !== 0) stable++;
+  for (let i = items.rmapList[node.head]!; i !== NULL_ITEM; i = items.rmapList[i]!)
+    if ((items.flags[i]! & STABLE_FLAG) !== 0) stable++;
   if (stable === 0 && next < plus.dropCoefficient) {
     dropVmaNode(plus, node);
     node.vma.vmFlags |= VM_NOT_MERGEABLE;

@@ -20,10 +20,25 @@ export const ENOSYS = 38;
 export const ERESTARTSYS = 512;
 
 const NAMES: Readonly<Record<number, string>> = {
-  [EPERM]: 'EPERM', [ENOENT]: 'ENOENT', [ESRCH]: 'ESRCH', [EINTR]: 'EINTR', [EIO]: 'EIO',
-  [E2BIG]: 'E2BIG', [EAGAIN]: 'EAGAIN', [ENOMEM]: 'ENOMEM', [EFAULT]: 'EFAULT', [EBUSY]: 'EBUSY',
-  [EEXIST]: 'EEXIST', [ENODEV]: 'ENODEV', [EACCES]: 'EACCES', [EINVAL]: 'EINVAL', [ENOSPC]: 'ENOSPC', [ERANGE]: 'ERANGE',
-  [ENAMETOOLONG]: 'ENAMETOOLONG', [ENOSYS]: 'ENOSYS', [ERESTARTSYS]: 'ERESTARTSYS',
+  [EPERM]: 'EPERM',
+  [ENOENT]: 'ENOENT',
+  [ESRCH]: 'ESRCH',
+  [EINTR]: 'EINTR',
+  [EIO]: 'EIO',
+  [E2BIG]: 'E2BIG',
+  [EAGAIN]: 'EAGAIN',
+  [ENOMEM]: 'ENOMEM',
+  [EFAULT]: 'EFAULT',
+  [EBUSY]: 'EBUSY',
+  [EEXIST]: 'EEXIST',
+  [ENODEV]: 'ENODEV',
+  [EACCES]: 'EACCES',
+  [EINVAL]: 'EINVAL',
+  [ENOSPC]: 'ENOSPC',
+  [ERANGE]: 'ERANGE',
+  [ENAMETOOLONG]: 'ENAMETOOLONG',
+  [ENOSYS]: 'ENOSYS',
+  [ERESTARTSYS]: 'ERESTARTSYS',
 };
 
 /** "EBUSY" for 16 or -16; "E<n>" for numbers without a name here. */

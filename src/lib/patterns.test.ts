@@ -49,7 +49,9 @@ const anyPattern: fc.Arbitrary<Pattern> = fc.oneof(
   fc.constant({ kind: 'word-index' as const }),
   fc.constant({ kind: 'neg-word-index' as const }),
   seed64.map((seed) => ({ kind: 'random' as const, seed })),
-  fc.tuple(fc.integer({ min: 1, max: 5 }), seed64).map(([period, seed]) => ({ kind: 'page-mod' as const, period, seed })),
+  fc
+    .tuple(fc.integer({ min: 1, max: 5 }), seed64)
+    .map(([period, seed]) => ({ kind: 'page-mod' as const, period, seed })),
   fc.string({ minLength: 1, maxLength: 12, unit: 'binary' }).map((text) => ({ kind: 'text' as const, text })),
 );
 
@@ -108,7 +110,8 @@ test('fillPatternBytes matches the BigInt reference for any pattern, offset and 
     fc.property(anyPattern, offset, fc.nat(300), fc.nat(7), (pattern, regionOffset, length, dstOffset) => {
       const dst = new Uint8Array(dstOffset + length + 3).fill(0xa5);
       fillPatternBytes(pattern, regionOffset, dst, dstOffset, length);
-      for (let j = 0; j < length; j++) assert.equal(dst[dstOffset + j], refByteAt(pattern, regionOffset + j), `byte ${j}`);
+      for (let j = 0; j < length; j++)
+        assert.equal(dst[dstOffset + j], refByteAt(pattern, regionOffset + j), `byte ${j}`);
       // Nothing outside the range is touched.
       for (let j = 0; j < dstOffset; j++) assert.equal(dst[j], 0xa5);
       for (let j = dstOffset + length; j < dst.length; j++) assert.equal(dst[j], 0xa5);
@@ -156,7 +159,7 @@ test('pagePeriod gives the documented periods', () => {
   assert.equal(pagePeriod({ kind: 'text', text: 'abc' }), 3);
   assert.equal(pagePeriod({ kind: 'text', text: 'abcd' }), 1);
   assert.equal(pagePeriod({ kind: 'text', text: 'x'.repeat(6000) }), 1); // primitive period 1
-  assert.equal(pagePeriod({ kind: 'text', text: 'ab'.repeat(3000) + 'c' }), 6001);
+  assert.equal(pagePeriod({ kind: 'text', text: `${'ab'.repeat(3000)}c` }), 6001);
   assert.equal(pagePeriod({ kind: 'text', text: 'é' }), 1); // 2 UTF-8 bytes
   assert.equal(pagePeriod({ kind: 'text', text: 'abab' }), 1);
   assert.equal(pagePeriod({ kind: 'text', text: 'abcabc' }), 3);
@@ -164,8 +167,12 @@ test('pagePeriod gives the documented periods', () => {
 
 test('pagePeriod P: page p and page p + P are equal, and no smaller shift works', () => {
   const small: fc.Arbitrary<Pattern> = fc.oneof(
-    fc.tuple(fc.integer({ min: 1, max: 4 }), seed64).map(([period, seed]) => ({ kind: 'page-mod' as const, period, seed })),
-    fc.string({ minLength: 1, maxLength: 6, unit: fc.constantFrom('a', 'b', 'é') }).map((text) => ({ kind: 'text' as const, text })),
+    fc
+      .tuple(fc.integer({ min: 1, max: 4 }), seed64)
+      .map(([period, seed]) => ({ kind: 'page-mod' as const, period, seed })),
+    fc
+      .string({ minLength: 1, maxLength: 6, unit: fc.constantFrom('a', 'b', 'é') })
+      .map((text) => ({ kind: 'text' as const, text })),
     fc.constant({ kind: 'byte-cycle' as const }),
   );
   fc.assert(

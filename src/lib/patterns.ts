@@ -73,7 +73,7 @@ class NegWordIndexSource implements WordSource {
   lo = 0;
   hi = 0;
   at(w: number): void {
-    const lo = (-(w >>> 0)) >>> 0;
+    const lo = -(w >>> 0) >>> 0;
     this.lo = lo;
     this.hi = (~((w / TWO_POW_32) >>> 0) + (lo === 0 ? 1 : 0)) >>> 0;
   }
@@ -170,7 +170,11 @@ function checkPattern(pattern: Pattern): void {
       }
       return;
     case 'page-mod':
-      if (!Number.isSafeInteger(pattern.period) || pattern.period < 1 || pattern.period * WORDS_PER_PAGE > Number.MAX_SAFE_INTEGER) {
+      if (
+        !Number.isSafeInteger(pattern.period) ||
+        pattern.period < 1 ||
+        pattern.period * WORDS_PER_PAGE > Number.MAX_SAFE_INTEGER
+      ) {
         throw new RangeError(`page-mod pattern needs a positive integer period, got ${pattern.period}`);
       }
       return;
@@ -190,9 +194,22 @@ function isNonNegInt(n: number): boolean {
  * Writes the bytes the pattern defines for region offsets [regionOffset, regionOffset + length)
  * into dst[dstOffset, dstOffset + length). The range may start and end inside a 64-bit word.
  */
-export function fillPatternBytes(pattern: Pattern, regionOffset: number, dst: Uint8Array, dstOffset: number, length: number): void {
-  if (!isNonNegInt(regionOffset) || !isNonNegInt(dstOffset) || !isNonNegInt(length) || dstOffset + length > dst.length) {
-    throw new RangeError(`fillPatternBytes: bad range (region offset ${regionOffset}, dst offset ${dstOffset}, length ${length}, dst ${dst.length} bytes)`);
+export function fillPatternBytes(
+  pattern: Pattern,
+  regionOffset: number,
+  dst: Uint8Array,
+  dstOffset: number,
+  length: number,
+): void {
+  if (
+    !isNonNegInt(regionOffset) ||
+    !isNonNegInt(dstOffset) ||
+    !isNonNegInt(length) ||
+    dstOffset + length > dst.length
+  ) {
+    throw new RangeError(
+      `fillPatternBytes: bad range (region offset ${regionOffset}, dst offset ${dstOffset}, length ${length}, dst ${dst.length} bytes)`,
+    );
   }
   checkPattern(pattern);
   if (length === 0) return;
@@ -226,7 +243,13 @@ export function fillPatternBytes(pattern: Pattern, regionOffset: number, dst: Ui
       fillWords(new SplitmixSource(pattern.seed, Infinity), regionOffset, dst, dstOffset, length);
       return;
     case 'page-mod':
-      fillWords(new SplitmixSource(pattern.seed, pattern.period * WORDS_PER_PAGE), regionOffset, dst, dstOffset, length);
+      fillWords(
+        new SplitmixSource(pattern.seed, pattern.period * WORDS_PER_PAGE),
+        regionOffset,
+        dst,
+        dstOffset,
+        length,
+      );
       return;
   }
 }

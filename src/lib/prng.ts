@@ -91,7 +91,8 @@ export class Prng {
    * at or above the largest multiple of n are drawn again.
    */
   below(n: number): number {
-    if (!Number.isInteger(n) || n < 1 || n > TWO_POW_32) throw new RangeError(`Prng.below needs an integer in [1, 2^32], got ${n}`);
+    if (!Number.isInteger(n) || n < 1 || n > TWO_POW_32)
+      throw new RangeError(`Prng.below needs an integer in [1, 2^32], got ${n}`);
     const limit = TWO_POW_32 - (TWO_POW_32 % n);
     for (;;) {
       const x = this.nextU32();

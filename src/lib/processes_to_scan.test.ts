@@ -15,7 +15,18 @@ test('parseProcessesToScan reads a sign and the rest as the name, blanks after t
 });
 
 test('parseProcessesToScan refuses no sign, an empty name, a name past 15 bytes and a second line', () => {
-  for (const bad of ['okular', '* okular', '', '+', '+ ', '-\n', '+ \n', '+ 0123456789abcdef', '+ épiphany-browse', '+ a\nb']) {
+  for (const bad of [
+    'okular',
+    '* okular',
+    '',
+    '+',
+    '+ ',
+    '-\n',
+    '+ \n',
+    '+ 0123456789abcdef',
+    '+ épiphany-browse',
+    '+ a\nb',
+  ]) {
     assert.equal(parseProcessesToScan(bad), undefined, JSON.stringify(bad));
   }
 });

@@ -103,7 +103,9 @@ test('rbVerify throws on a red root, a red-red pair, unequal black heights and a
   parent.rbRed = false;
   rbVerify(S, root);
 
-  const leafBlack = [...nodes.values()].find((n) => !n.rbRed && n.rbLeft === null && n.rbRight === null && n.rbParent !== null) as KeyNode;
+  const leafBlack = [...nodes.values()].find(
+    (n) => !n.rbRed && n.rbLeft === null && n.rbRight === null && n.rbParent !== null,
+  ) as KeyNode;
   leafBlack.rbRed = true;
   assert.throws(() => rbVerify(S, root), /black heights differ|red node with red child/);
   leafBlack.rbRed = false;
@@ -118,14 +120,19 @@ test('rbErase removes a leaf, an inner node and the root, keeping order and inva
   const { root, nodes } = build(range(64));
   const expected = new Set(range(64));
   const leaf = [...nodes.values()].find((n) => n.rbLeft === null && n.rbRight === null) as KeyNode;
-  const inner = [...nodes.values()].find((n) => n.rbLeft !== null && n.rbRight !== null && n !== root.rbNode) as KeyNode;
+  const inner = [...nodes.values()].find(
+    (n) => n.rbLeft !== null && n.rbRight !== null && n !== root.rbNode,
+  ) as KeyNode;
   for (const victim of [leaf, inner, root.rbNode as KeyNode]) {
     rbErase(S, victim, root);
     rbClearNode(S, victim);
     expected.delete(victim.key);
     assert.equal(rbEmptyNode(S, victim), true);
     assert.equal(rbVerify(S, root), expected.size);
-    assert.deepEqual(keysForward(root), [...expected].sort((a, b) => a - b));
+    assert.deepEqual(
+      keysForward(root),
+      [...expected].sort((a, b) => a - b),
+    );
   }
 });
 
@@ -148,7 +155,11 @@ test('rbNext and rbPrev return null for a cleared node', () => {
 
 test('rbReplaceNode swaps a node in place for root, inner and leaf positions', () => {
   const { root, nodes } = build(range(32));
-  const pick = [root.rbNode as KeyNode, nodes.get(5) as KeyNode, [...nodes.values()].find((n) => n.rbLeft === null && n.rbRight === null) as KeyNode];
+  const pick = [
+    root.rbNode as KeyNode,
+    nodes.get(5) as KeyNode,
+    [...nodes.values()].find((n) => n.rbLeft === null && n.rbRight === null) as KeyNode,
+  ];
   for (const victim of pick) {
     const shapeBefore = keysForward(root);
     const replacement = new KeyNode(victim.key);
@@ -190,10 +201,16 @@ test('rbLinkNode/rbInsertColor/rbErase agree with a sorted array under random op
       }
       const order: KeyNode[] = [];
       for (let n = rbFirst(S, root); n !== null; n = rbNext(S, n)) order.push(n);
-      assert.deepEqual(order.map((n) => n.key), live.map((n) => n.key));
+      assert.deepEqual(
+        order.map((n) => n.key),
+        live.map((n) => n.key),
+      );
       const back: KeyNode[] = [];
       for (let n = rbLast(S, root); n !== null; n = rbPrev(S, n)) back.push(n);
-      assert.deepEqual(back.reverse().map((n) => n.key), live.map((n) => n.key));
+      assert.deepEqual(
+        back.reverse().map((n) => n.key),
+        live.map((n) => n.key),
+      );
     }),
     { numRuns: 300, seed: 0x5a3e },
   );
@@ -221,14 +238,30 @@ class RowStore implements RbStore<number> {
     this.r = new Int32Array(n + 1);
     this.red = new Uint8Array(n + 1);
   }
-  parent(n: number): number { return this.p[n]!; }
-  left(n: number): number { return this.l[n]!; }
-  right(n: number): number { return this.r[n]!; }
-  isRed(n: number): boolean { return this.red[n] === 1; }
-  setParent(n: number, v: number): void { this.p[n] = v; }
-  setLeft(n: number, v: number): void { this.l[n] = v; }
-  setRight(n: number, v: number): void { this.r[n] = v; }
-  setRed(n: number, red: boolean): void { this.red[n] = red ? 1 : 0; }
+  parent(n: number): number {
+    return this.p[n]!;
+  }
+  left(n: number): number {
+    return this.l[n]!;
+  }
+  right(n: number): number {
+    return this.r[n]!;
+  }
+  isRed(n: number): boolean {
+    return this.red[n] === 1;
+  }
+  setParent(n: number, v: number): void {
+    this.p[n] = v;
+  }
+  setLeft(n: number, v: number): void {
+    this.l[n] = v;
+  }
+  setRight(n: number, v: number): void {
+    this.r[n] = v;
+  }
+  setRed(n: number, red: boolean): void {
+    this.red[n] = red ? 1 : 0;
+  }
 }
 
 test('the same tree code works on row handles: inserts, erases and order over typed arrays', () => {
@@ -252,7 +285,10 @@ test('the same tree code works on row handles: inserts, erases and order over ty
   for (let i = 1; i <= n; i += 3) rbErase(rows, i, root);
   const keys: number[] = [];
   for (let i = rbFirst(rows, root); i !== 0; i = rbNext(rows, i)) keys.push(rows.key[i]!);
-  const expected = Array.from({ length: n }, (_, k) => k + 1).filter((i) => (i - 1) % 3 !== 0).map((i) => rows.key[i]!).sort((a, b) => a - b);
+  const expected = Array.from({ length: n }, (_, k) => k + 1)
+    .filter((i) => (i - 1) % 3 !== 0)
+    .map((i) => rows.key[i]!)
+    .sort((a, b) => a - b);
   assert.deepEqual(keys, expected);
   assert.equal(rbVerify(rows, root), expected.length);
 });

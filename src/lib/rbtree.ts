@@ -384,7 +384,8 @@ export function rbVerify<N>(s: RbStore<N>, root: RbRoot<N>): number {
     if (seen.has(n)) throw new Error(`rbVerify: node reached twice (depth ${depth})`);
     seen.add(n);
     if (s.parent(n) !== parent) throw new Error(`rbVerify: wrong parent pointer at depth ${depth}`);
-    if (s.isRed(n) && (isRed(s, s.left(n)) || isRed(s, s.right(n)))) throw new Error(`rbVerify: red node with red child at depth ${depth}`);
+    if (s.isRed(n) && (isRed(s, s.left(n)) || isRed(s, s.right(n))))
+      throw new Error(`rbVerify: red node with red child at depth ${depth}`);
     const left = walk(s.left(n), n, depth + 1);
     const right = walk(s.right(n), n, depth + 1);
     if (left !== right) throw new Error(`rbVerify: black heights differ (${left} vs ${right}) at depth ${depth}`);

@@ -19,7 +19,26 @@ test('parseSize accepts plain integers and KiB/MiB/GiB suffixes', () => {
 });
 
 test('parseSize refuses negatives, fractions, other suffixes and junk with a message', () => {
-  for (const bad of [-1, '-1', '-4KiB', 1.5, '1.5GiB', '1e3', '4KB', '4k', '4 kib', '1TiB', 'GiB', '', ' ', '0x1000', '+5', NaN, Infinity, '4 KiB B']) {
+  for (const bad of [
+    -1,
+    '-1',
+    '-4KiB',
+    1.5,
+    '1.5GiB',
+    '1e3',
+    '4KB',
+    '4k',
+    '4 kib',
+    '1TiB',
+    'GiB',
+    '',
+    ' ',
+    '0x1000',
+    '+5',
+    NaN,
+    Infinity,
+    '4 KiB B',
+  ]) {
     const r = parseSize(bad);
     assert.equal(typeof r, 'string', `${String(bad)} gave ${String(r)}`);
     assert.match(r as string, /^Invalid size /);

@@ -16,7 +16,7 @@ const P4 = 0x85ebca77c2b2ae63n;
 const P5 = 0x27d4eb2f165667c5n;
 const rotl = (x: bigint, r: bigint): bigint => ((x << r) | (x >> (64n - r))) & M64;
 const round = (acc: bigint, lane: bigint): bigint => (rotl((acc + lane * P2) & M64, 31n) * P1) & M64;
-const merge = (h: bigint, acc: bigint): bigint => (((h ^ round(0n, acc)) * P1 + P4) & M64);
+const merge = (h: bigint, acc: bigint): bigint => ((h ^ round(0n, acc)) * P1 + P4) & M64;
 function readLE(b: Uint8Array, at: number, n: number): bigint {
   let v = 0n;
   for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[at + i] as number);
@@ -110,7 +110,10 @@ test('PageKernel.pagesEqual, comparePages and isZeroPage agree with a byte loop'
   };
   // Pages that differ in at most a couple of bytes, so equal prefixes of every length occur.
   const page = fc
-    .tuple(fc.integer({ min: 0, max: 2 }), fc.array(fc.tuple(fc.nat(4095), fc.integer({ min: 0, max: 255 })), { maxLength: 2 }))
+    .tuple(
+      fc.integer({ min: 0, max: 2 }),
+      fc.array(fc.tuple(fc.nat(4095), fc.integer({ min: 0, max: 255 })), { maxLength: 2 }),
+    )
     .map(([fill, edits]) => {
       const p = new Uint8Array(4096).fill(fill);
       for (const [at, v] of edits) p[at] = v;
@@ -121,7 +124,10 @@ test('PageKernel.pagesEqual, comparePages and isZeroPage agree with a byte loop'
       const expected = naiveCmp(a, b);
       assert.equal(Math.sign(k.comparePages(a, 0, b, 0)), Math.sign(expected));
       assert.equal(k.pagesEqual(a, 0, b, 0), expected === 0);
-      assert.equal(k.isZeroPage(a, 0), a.every((v) => v === 0));
+      assert.equal(
+        k.isZeroPage(a, 0),
+        a.every((v) => v === 0),
+      );
     }),
     { numRuns: 500, seed: 44 },
   );

@@ -14,7 +14,6 @@ const STATE_SUM = 1;
 const STATE_INTERNED = 2;
 const STATE_KEY = 4;
 
-
 /**
  * The bytes of simulated page frames. A content is an immutable 4 KiB value with an integer
  * id and a reference count; many frames may point at one content (a model of 64 GiB of
@@ -181,7 +180,12 @@ export class ContentStore {
     let target = id;
     if (id === ContentStore.ZERO || this.#refs[id]! > 1) {
       target = this.#alloc();
-      this.bufferOf(id).copy(this.bufferOf(target), this.offsetOf(target), this.offsetOf(id), this.offsetOf(id) + PAGE_SIZE);
+      this.bufferOf(id).copy(
+        this.bufferOf(target),
+        this.offsetOf(target),
+        this.offsetOf(id),
+        this.offsetOf(id) + PAGE_SIZE,
+      );
       this.release(id);
     } else {
       this.#forget(id);
@@ -195,7 +199,7 @@ export class ContentStore {
     if (id === undefined) {
       id = this.#nextId++;
       if (id >= this.#refs.length) this.#grow();
-      if ((id >>> ARENA_SHIFT) >= this.#arenas.length) this.#arenas.push(new PageArena(this.#kernel));
+      if (id >>> ARENA_SHIFT >= this.#arenas.length) this.#arenas.push(new PageArena(this.#kernel));
       this.#arenas[id >>> ARENA_SHIFT]!.reserve(id & (ARENA_SLOTS - 1));
     }
     this.#refs[id] = 1;
@@ -212,7 +216,6 @@ export class ContentStore {
     this.#key0 = resized(this.#key0, n);
     this.#key1 = resized(this.#key1, n);
   }
-
 
   #internId(id: number): void {
     const sum = this.checksum(id);

@@ -19,7 +19,10 @@ import { testMm } from './testing.ts';
 import { fillUser, readUser } from './uaccess.ts';
 
 /** KSM reduced to what ksm_madvise does to the flags of a compatible VMA. */
-const MARKING: KsmHooks = { ...NO_KSM, ksmMadvise: (_v, _s, _e, _a, vmFlags) => ({ err: 0, vmFlags: vmFlags | VM_MERGEABLE }) };
+const MARKING: KsmHooks = {
+  ...NO_KSM,
+  ksmMadvise: (_v, _s, _e, _a, vmFlags) => ({ err: 0, vmFlags: vmFlags | VM_MERGEABLE }),
+};
 
 function holed() {
   const mmgr = testMm();
@@ -34,7 +37,8 @@ function holed() {
 test('doMadvise MADV_MERGEABLE across a hole advises the mapped parts and returns -ENOMEM', () => {
   const { mmgr, t, addr } = holed();
   assert.equal(doMadvise(mmgr, t.mm, addr, 4 * PAGE_SIZE, MADV_MERGEABLE), -ENOMEM);
-  for (const page of [0, 2, 3]) assert.notEqual((t.mm.findVma(addr + page * PAGE_SIZE)?.vmFlags ?? 0) & VM_MERGEABLE, 0, `page ${page}`);
+  for (const page of [0, 2, 3])
+    assert.notEqual((t.mm.findVma(addr + page * PAGE_SIZE)?.vmFlags ?? 0) & VM_MERGEABLE, 0, `page ${page}`);
   assert.equal(doMadvise(mmgr, t.mm, addr + PAGE_SIZE, PAGE_SIZE, MADV_MERGEABLE), -ENOMEM, 'the hole alone');
 });
 
@@ -42,7 +46,12 @@ test('doMadvise MADV_DONTNEED across a hole zaps the mapped parts and returns -E
   const { mmgr, t, addr } = holed();
   assert.equal(doMadvise(mmgr, t.mm, addr, 4 * PAGE_SIZE, MADV_DONTNEED), -ENOMEM);
   let byte = -1;
-  assert.equal(readUser(mmgr, t.mm, addr + 2 * PAGE_SIZE, 1, (buf, off) => { byte = buf[off]!; }), 0);
+  assert.equal(
+    readUser(mmgr, t.mm, addr + 2 * PAGE_SIZE, 1, (buf, off) => {
+      byte = buf[off]!;
+    }),
+    0,
+  );
   assert.equal(byte, 0, 'page 2 reads zero again');
   assert.equal(t.mm.rssAnon, 0);
 });

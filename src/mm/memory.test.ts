@@ -18,10 +18,18 @@ import { testMm } from './testing.ts';
 import { readUser, writeUser } from './uaccess.ts';
 import { mmVerify, mmVerifyNoLeaks } from './verify.ts';
 
-const pte = (mm: MmStruct, addr: number) => ({ pfn: mm.pgtable.pfn(addr / PAGE_SIZE), flags: mm.pgtable.flags(addr / PAGE_SIZE) });
+const pte = (mm: MmStruct, addr: number) => ({
+  pfn: mm.pgtable.pfn(addr / PAGE_SIZE),
+  flags: mm.pgtable.flags(addr / PAGE_SIZE),
+});
 const read1 = (mmgr: MemoryManager, mm: MmStruct, addr: number): number => {
   let byte = -1;
-  assert.equal(readUser(mmgr, mm, addr, 1, (buf, off) => { byte = buf[off]!; }), 0);
+  assert.equal(
+    readUser(mmgr, mm, addr, 1, (buf, off) => {
+      byte = buf[off]!;
+    }),
+    0,
+  );
   return byte;
 };
 
@@ -41,8 +49,11 @@ test('doAnonymousPage: a read fault maps the shared zero page read-only, without
   assert.equal(read1(mmgr, t.mm, addr), 0);
   const p = pte(t.mm, addr);
   assert.equal(p.pfn, mmgr.frames.zeroPfn);
-  assert.equal(p.flags & (_PAGE_PRESENT | _PAGE_SPECIAL | _PAGE_RW | _PAGE_DIRTY), _PAGE_PRESENT | _PAGE_SPECIAL,
-    'present, special, not writable, and clean: a dirty zero-page PTE is the KSM marker');
+  assert.equal(
+    p.flags & (_PAGE_PRESENT | _PAGE_SPECIAL | _PAGE_RW | _PAGE_DIRTY),
+    _PAGE_PRESENT | _PAGE_SPECIAL,
+    'present, special, not writable, and clean: a dirty zero-page PTE is the KSM marker',
+  );
   assert.equal(t.mm.rssAnon, 0);
   // A later write copies from the zero page (wp_page_copy) into a new exclusive page.
   assert.equal(writeUser(mmgr, t.mm, addr + 5, Uint8Array.of(9)), 0);

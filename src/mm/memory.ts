@@ -1,8 +1,18 @@
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { ContentStore } from './content_store.ts';
 import {
-  FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, PG_anon, PG_anon_exclusive, PG_ksm, PG_shmem,
-  VM_FAULT_OOM, VM_FAULT_SIGSEGV, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL,
+  FAULT_FLAG_UNSHARE,
+  FAULT_FLAG_WRITE,
+  PG_anon,
+  PG_anon_exclusive,
+  PG_ksm,
+  PG_shmem,
+  VM_FAULT_OOM,
+  VM_FAULT_SIGSEGV,
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_RW,
+  _PAGE_SPECIAL,
 } from './constants.ts';
 import type { MemoryManager } from './memory_manager.ts';
 import type { MmStruct } from './mm_struct.ts';
@@ -98,8 +108,10 @@ function doWpPage(mmgr: MemoryManager, vma: Vma, vpn: number, unshare: boolean):
     if (!unshare) mm.pgtable.setFlags(vpn, pte | _PAGE_RW | _PAGE_DIRTY);
     return 0;
   }
-  if ((frames.flags[pfn]! & PG_anon) !== 0 &&
-      ((frames.flags[pfn]! & PG_anon_exclusive) !== 0 || wpCanReuseAnonFolio(mmgr, pfn))) {
+  if (
+    (frames.flags[pfn]! & PG_anon) !== 0 &&
+    ((frames.flags[pfn]! & PG_anon_exclusive) !== 0 || wpCanReuseAnonFolio(mmgr, pfn))
+  ) {
     frames.flags[pfn]! |= PG_anon_exclusive;
     if (unshare) return 0;
     // wp_page_reuse

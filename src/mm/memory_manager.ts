@@ -1,5 +1,5 @@
-import { ContentStore } from './content_store.ts';
-import { PageFrames } from './page_frames.ts';
+import type { ContentStore } from './content_store.ts';
+import type { PageFrames } from './page_frames.ts';
 import type { KsmHooks } from './ksm_hooks.ts';
 import { NO_KSM } from './ksm_hooks.ts';
 import type { MmStruct } from './mm_struct.ts';

@@ -1,6 +1,6 @@
 import type { MemoryGeneration } from './generation.ts';
 import { PageTable } from './page_table.ts';
-import { Vma } from './vma.ts';
+import type { Vma } from './vma.ts';
 
 /**
  * An address space (struct mm_struct): its VMAs sorted by address, page tables, flags,

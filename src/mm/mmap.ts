@@ -1,7 +1,14 @@
 import { EINVAL, ENOMEM } from '../lib/errno.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import {
-  VM_EXEC, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_READ, VM_SHARED, VM_WRITE,
+  VM_EXEC,
+  VM_MAYEXEC,
+  VM_MAYREAD,
+  VM_MAYSHARE,
+  VM_MAYWRITE,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
 } from './constants.ts';
 import type { MemoryManager } from './memory_manager.ts';
 import { zapPageRange } from './memory.ts';
@@ -35,7 +42,9 @@ export function getUnmappedArea(mm: MmStruct, len: number): number {
  * @linux mm/mmap.c do_mmap (partial: anonymous and image mappings only)
  */
 export function doMmap(
-  mmgr: MemoryManager, mm: MmStruct, len: number,
+  mmgr: MemoryManager,
+  mm: MmStruct,
+  len: number,
   opts: { shared?: boolean; node?: number; image?: boolean; addr?: number } = {},
 ): number {
   if (len <= 0 || len % PAGE_SIZE !== 0) return -EINVAL;
@@ -61,8 +70,16 @@ export function doMmap(
  * @linux mm/vma.c __split_vma
  */
 export function splitVma(vma: Vma, addr: number): Vma {
-  const upper = new Vma(vma.vmMm, addr, vma.vmEnd, vma.vmFlags, vma.shmem,
-    vma.vmPgoff + (addr - vma.vmStart) / PAGE_SIZE, vma.bindNode, vma.file);
+  const upper = new Vma(
+    vma.vmMm,
+    addr,
+    vma.vmEnd,
+    vma.vmFlags,
+    vma.shmem,
+    vma.vmPgoff + (addr - vma.vmStart) / PAGE_SIZE,
+    vma.bindNode,
+    vma.file,
+  );
   upper.anonVma = vma.anonVma;
   if (vma.shmem !== null) vma.shmem.users++;
   vma.vmEnd = addr;

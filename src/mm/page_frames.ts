@@ -1,4 +1,4 @@
-import { ContentStore } from './content_store.ts';
+import type { ContentStore } from './content_store.ts';
 import type { KsmPageLink } from './ksm_hooks.ts';
 import { PG_ksm, PG_zero } from './constants.ts';
 import { KernelBug } from './kernel_bug.ts';

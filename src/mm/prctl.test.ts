@@ -29,8 +29,14 @@ test('doPrctl PR_SET_MEMORY_MERGE wants arg3..arg5 0 and passes on what KSM retu
   const calls: string[] = [];
   mmgr.hooks = {
     ...NO_KSM,
-    ksmEnableMergeAny: () => { calls.push('enable'); return 0; },
-    ksmDisableMergeAny: () => { calls.push('disable'); return -4; },
+    ksmEnableMergeAny: () => {
+      calls.push('enable');
+      return 0;
+    },
+    ksmDisableMergeAny: () => {
+      calls.push('disable');
+      return -4;
+    },
   };
   const { mm } = spawnTask(mmgr, 'a');
   assert.equal(doPrctl(mmgr, mm, PR_SET_MEMORY_MERGE, 1, [1, 0, 0]), -EINVAL);

@@ -7,7 +7,13 @@ import type { MmStruct } from './mm_struct.ts';
  * prctl(2) for the memory-merge options. arg3..arg5 must be zero, as Linux checks.
  * @linux kernel/sys.c prctl (partial: PR_SET_MEMORY_MERGE, PR_GET_MEMORY_MERGE)
  */
-export function doPrctl(mmgr: MemoryManager, mm: MmStruct, option: number, arg2: number, rest: readonly number[] = []): number {
+export function doPrctl(
+  mmgr: MemoryManager,
+  mm: MmStruct,
+  option: number,
+  arg2: number,
+  rest: readonly number[] = [],
+): number {
   if (rest.some((a) => a !== 0)) return -EINVAL;
   if (option === PR_SET_MEMORY_MERGE) {
     return arg2 !== 0 ? mmgr.hooks.ksmEnableMergeAny(mm) : mmgr.hooks.ksmDisableMergeAny(mm);

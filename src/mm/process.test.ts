@@ -37,7 +37,10 @@ test('forkTask write-protects a private page on both sides and shares the frame'
   const svpn = shared / PAGE_SIZE;
   assert.equal(t.mm.pgtable.flags(svpn) & _PAGE_RW, _PAGE_RW);
   assert.equal(child.mm.pgtable.flags(svpn) & _PAGE_PRESENT, 0);
-  assert.equal(readUser(mmgr, child.mm, shared, 1, () => {}), 0);
+  assert.equal(
+    readUser(mmgr, child.mm, shared, 1, () => {}),
+    0,
+  );
   assert.equal(child.mm.pgtable.pfn(svpn), t.mm.pgtable.pfn(svpn));
   mmVerify(mmgr);
 });

@@ -1,7 +1,17 @@
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import { MMF_INIT_LEGACY_MASK, MMF_VM_MERGEABLE, PG_anon, PG_anon_exclusive, VM_SHARED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL } from './constants.ts';
+import {
+  MMF_INIT_LEGACY_MASK,
+  MMF_VM_MERGEABLE,
+  PG_anon,
+  PG_anon_exclusive,
+  VM_SHARED,
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_RW,
+  _PAGE_SPECIAL,
+} from './constants.ts';
 import { KernelBug } from './kernel_bug.ts';
-import { MemoryManager, Task } from './memory_manager.ts';
+import { type MemoryManager, Task } from './memory_manager.ts';
 import { MMAP_BASE, removeVma } from './mmap.ts';
 import { MmStruct } from './mm_struct.ts';
 import { Vma } from './vma.ts';
@@ -37,8 +47,11 @@ function copyPageRange(mmgr: MemoryManager, dst: Vma, src: Vma): void {
   const dmm = dst.vmMm;
   const endVpn = src.vmEnd / PAGE_SIZE;
   const cow = (src.vmFlags & VM_SHARED) === 0;
-  for (let vpn = smm.pgtable.nextPresent(src.vmStart / PAGE_SIZE, endVpn); vpn >= 0;
-    vpn = smm.pgtable.nextPresent(vpn + 1, endVpn)) {
+  for (
+    let vpn = smm.pgtable.nextPresent(src.vmStart / PAGE_SIZE, endVpn);
+    vpn >= 0;
+    vpn = smm.pgtable.nextPresent(vpn + 1, endVpn)
+  ) {
     let pte = smm.pgtable.flags(vpn);
     const pfn = smm.pgtable.pfn(vpn);
     if ((pte & _PAGE_SPECIAL) !== 0) {
@@ -69,7 +82,13 @@ function copyPageRange(mmgr: MemoryManager, dst: Vma, src: Vma): void {
  * Returns 0, or -1 when `srcAddr` maps no anonymous page or `dstAddr` is in no VMA.
  * @linux mm/memory.c copy_present_pte (partial: one PTE, private anonymous pages only)
  */
-export function shareAnonPage(mmgr: MemoryManager, dst: MmStruct, dstAddr: number, src: MmStruct, srcAddr: number): number {
+export function shareAnonPage(
+  mmgr: MemoryManager,
+  dst: MmStruct,
+  dstAddr: number,
+  src: MmStruct,
+  srcAddr: number,
+): number {
   const frames = mmgr.frames;
   const svpn = srcAddr / PAGE_SIZE;
   const dvpn = dstAddr / PAGE_SIZE;
@@ -77,7 +96,8 @@ export function shareAnonPage(mmgr: MemoryManager, dst: MmStruct, dstAddr: numbe
   const pfn = src.pgtable.pfn(svpn);
   const vma = dst.vmaLookup(dstAddr);
   if ((pte & _PAGE_PRESENT) === 0 || (pte & _PAGE_SPECIAL) !== 0 || (frames.flags[pfn]! & PG_anon) === 0) return -1;
-  if (vma === undefined || (vma.vmFlags & VM_SHARED) !== 0 || (dst.pgtable.flags(dvpn) & _PAGE_PRESENT) !== 0) return -1;
+  if (vma === undefined || (vma.vmFlags & VM_SHARED) !== 0 || (dst.pgtable.flags(dvpn) & _PAGE_PRESENT) !== 0)
+    return -1;
   if (vma.anonVma === null) vma.anonVma = mmgr.newAnonVma();
   frames.getPage(pfn);
   frames.mapcount[pfn]!++;

@@ -47,7 +47,10 @@ export function writeUserPage(mmgr: MemoryManager, mm: MmStruct, addr: number, c
 
 /** Calls `sink` with the bytes of [addr, addr+len), page piece by page piece. */
 export function readUser(
-  mmgr: MemoryManager, mm: MmStruct, addr: number, len: number,
+  mmgr: MemoryManager,
+  mm: MmStruct,
+  addr: number,
+  len: number,
   sink: (buf: Uint8Array, off: number, n: number) => void,
 ): number {
   let done = 0;
@@ -70,7 +73,12 @@ export function readUser(
  * distinct page, so filling gigabytes of repeated pages costs only their distinct bytes.
  */
 export function fillUser(
-  mmgr: MemoryManager, mm: MmStruct, addr: number, len: number, pattern: Pattern, regionStart: number,
+  mmgr: MemoryManager,
+  mm: MmStruct,
+  addr: number,
+  len: number,
+  pattern: Pattern,
+  regionStart: number,
 ): number {
   const scratch = new Uint8Array(PAGE_SIZE);
   const period = pagePeriod(pattern);

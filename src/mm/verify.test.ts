@@ -16,7 +16,10 @@ function busy(mmgr: MemoryManager) {
   const t = spawnTask(mmgr, 'a');
   const priv = doMmap(mmgr, t.mm, 4 * PAGE_SIZE);
   assert.equal(fillUser(mmgr, t.mm, priv, 3 * PAGE_SIZE, { kind: 'byte', byte: 7 }, priv), 0);
-  assert.equal(readUser(mmgr, t.mm, priv + 3 * PAGE_SIZE, 10, () => {}), 0);
+  assert.equal(
+    readUser(mmgr, t.mm, priv + 3 * PAGE_SIZE, 10, () => {}),
+    0,
+  );
   return { t, priv };
 }
 
@@ -44,7 +47,10 @@ test('mmVerify throws on a refcount that counts a pin nobody holds', () => {
   const { t, priv } = busy(mmgr);
   const pfn = t.mm.pgtable.pfn(priv / PAGE_SIZE);
   mmgr.frames.getPage(pfn);
-  assert.throws(() => mmVerify(mmgr), (e: unknown) => e instanceof KernelBug && /refcount 2/.test(e.message));
+  assert.throws(
+    () => mmVerify(mmgr),
+    (e: unknown) => e instanceof KernelBug && /refcount 2/.test(e.message),
+  );
 });
 
 test('mmVerify throws on a writable PTE to an anon page shared after fork', () => {
@@ -53,14 +59,20 @@ test('mmVerify throws on a writable PTE to an anon page shared after fork', () =
   forkTask(mmgr, t);
   const vpn = priv / PAGE_SIZE;
   t.mm.pgtable.setFlags(vpn, t.mm.pgtable.flags(vpn) | _PAGE_RW);
-  assert.throws(() => mmVerify(mmgr), (e: unknown) => e instanceof KernelBug && /writable PTE maps an anon page with refcount 2/.test(e.message));
+  assert.throws(
+    () => mmVerify(mmgr),
+    (e: unknown) => e instanceof KernelBug && /writable PTE maps an anon page with refcount 2/.test(e.message),
+  );
 });
 
 test('mmVerify throws on an rss counter off by one', () => {
   const mmgr = testMm();
   const { t } = busy(mmgr);
   t.mm.rssAnon++;
-  assert.throws(() => mmVerify(mmgr), (e: unknown) => e instanceof KernelBug && /rssAnon 4 but 3/.test(e.message));
+  assert.throws(
+    () => mmVerify(mmgr),
+    (e: unknown) => e instanceof KernelBug && /rssAnon 4 but 3/.test(e.message),
+  );
 });
 
 test('mmVerify throws on a PTE outside every VMA', () => {
@@ -69,14 +81,20 @@ test('mmVerify throws on a PTE outside every VMA', () => {
   const pfn = t.mm.pgtable.pfn(priv / PAGE_SIZE);
   t.mm.vmas[0]!.vmStart += PAGE_SIZE;
   assert.ok(pfn > 0);
-  assert.throws(() => mmVerify(mmgr), (e: unknown) => e instanceof KernelBug && /outside every VMA/.test(e.message));
+  assert.throws(
+    () => mmVerify(mmgr),
+    (e: unknown) => e instanceof KernelBug && /outside every VMA/.test(e.message),
+  );
 });
 
 test('mmVerify throws on a content reference that no frame holds', () => {
   const mmgr = testMm();
   const { t, priv } = busy(mmgr);
   mmgr.contents.retain(mmgr.frames.content[t.mm.pgtable.pfn(priv / PAGE_SIZE)]!);
-  assert.throws(() => mmVerify(mmgr), (e: unknown) => e instanceof KernelBug && /^content \d+ has refcount 4 but 3 frames/.test(e.message));
+  assert.throws(
+    () => mmVerify(mmgr),
+    (e: unknown) => e instanceof KernelBug && /^content \d+ has refcount 4 but 3 frames/.test(e.message),
+  );
 });
 
 test('mmVerifyNoLeaks throws when a frame outlives every task', () => {
@@ -85,7 +103,10 @@ test('mmVerifyNoLeaks throws when a frame outlives every task', () => {
   const pfn = t.mm.pgtable.pfn(priv / PAGE_SIZE);
   mmgr.frames.getPage(pfn);
   exitTask(mmgr, t);
-  assert.throws(() => mmVerifyNoLeaks(mmgr), (e: unknown) => e instanceof KernelBug && new RegExp(`frame ${pfn} leaked`).test(e.message));
+  assert.throws(
+    () => mmVerifyNoLeaks(mmgr),
+    (e: unknown) => e instanceof KernelBug && new RegExp(`frame ${pfn} leaked`).test(e.message),
+  );
 });
 
 // Linux's shmem fault returns the folio with a reference of its own, which the new PTE keeps
@@ -102,7 +123,12 @@ test('shmemFault takes a reference for the PTE of a newly allocated shmem page',
   // DONTNEED must not lose shared data: the object still holds the page.
   assert.equal(doMadvise(mmgr, t.mm, shared, PAGE_SIZE, MADV_DONTNEED), 0);
   let byte = -1;
-  assert.equal(readUser(mmgr, t.mm, shared, 1, (b, o) => { byte = b[o]!; }), 0);
+  assert.equal(
+    readUser(mmgr, t.mm, shared, 1, (b, o) => {
+      byte = b[o]!;
+    }),
+    0,
+  );
   assert.equal(byte, 9);
   exitTask(mmgr, t);
   mmVerifyNoLeaks(mmgr);

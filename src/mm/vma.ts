@@ -33,8 +33,14 @@ export class Vma {
   readonly file: boolean;
 
   constructor(
-    vmMm: MmStruct, vmStart: number, vmEnd: number, vmFlags: number,
-    shmem: ShmemObject | null, vmPgoff: number, bindNode: number | undefined, file: boolean,
+    vmMm: MmStruct,
+    vmStart: number,
+    vmEnd: number,
+    vmFlags: number,
+    shmem: ShmemObject | null,
+    vmPgoff: number,
+    bindNode: number | undefined,
+    file: boolean,
   ) {
     this.vmMm = vmMm;
     this.vmStart = vmStart;

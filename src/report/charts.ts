@@ -26,8 +26,22 @@ export const CHART_CONFIG = {
   padding: 8,
   font: CHART_FONT,
   title: { fontSize: 15, fontWeight: 'bold', anchor: 'start', offset: 10, subtitleFontSize: 12, subtitleColor: '#555' },
-  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', gridColor: '#e5e5e5', domainColor: '#888', tickColor: '#888' },
-  legend: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', symbolSize: 80, labelLimit: 240, titleLimit: 240 },
+  axis: {
+    labelFontSize: 11,
+    titleFontSize: 12,
+    titleFontWeight: 'normal',
+    gridColor: '#e5e5e5',
+    domainColor: '#888',
+    tickColor: '#888',
+  },
+  legend: {
+    labelFontSize: 11,
+    titleFontSize: 12,
+    titleFontWeight: 'normal',
+    symbolSize: 80,
+    labelLimit: 240,
+    titleLimit: 240,
+  },
   header: { labelFontSize: 12, titleFontSize: 12 },
   view: { stroke: '#ccc' },
   line: { strokeWidth: 2 },
@@ -36,7 +50,13 @@ export const CHART_CONFIG = {
 } as const;
 
 /** The global KSM counters drawn over time, in the order people reason about them. */
-export const TIME_COUNTERS = ['pages_shared', 'pages_sharing', 'pages_unshared', 'pages_volatile', 'ksm_zero_pages'] as const;
+export const TIME_COUNTERS = [
+  'pages_shared',
+  'pages_sharing',
+  'pages_unshared',
+  'pages_volatile',
+  'ksm_zero_pages',
+] as const;
 
 /** Which scanner's files a chart reads: KSM's /sys/kernel/mm/ksm or the thesis's /sys/kernel/mm/ksm+. */
 export type CounterSource = 'ksm' | 'ksm+';
@@ -45,7 +65,7 @@ export type CounterSource = 'ksm' | 'ksm+';
 export const KSMPLUS_TIME_COUNTERS = ['pages_shared', 'pages_sharing', 'pages_unshared', 'pages_volatile'] as const;
 
 function sourceFiles(r: CounterRecord, source: CounterSource): Readonly<Record<string, number | string>> {
-  return source === 'ksm' ? r.ksm : r.ksmplus ?? {};
+  return source === 'ksm' ? r.ksm : (r.ksmplus ?? {});
 }
 
 /** A chart's scanner and its name in titles. */
@@ -60,10 +80,32 @@ const scannerName = (source: CounterSource | undefined): string => (source === '
 const COUNTER_COLOURS = ['#4c78a8', '#f58518', '#54a24b', '#b279a2', '#9d755d'];
 
 /** A categorical palette for processes, classes and policies (tableau10). */
-const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
+const PALETTE = [
+  '#4c78a8',
+  '#f58518',
+  '#e45756',
+  '#72b7b2',
+  '#54a24b',
+  '#eeca3b',
+  '#b279a2',
+  '#ff9da6',
+  '#9d755d',
+  '#bab0ac',
+];
 
 /** Dash patterns paired with the colours: solid first, then ever shorter dashes. */
-const DASHES = [[1, 0], [8, 4], [4, 3], [2, 2], [8, 3, 2, 3], [12, 4], [6, 2, 2, 2], [3, 5], [10, 2], [1, 3]];
+const DASHES = [
+  [1, 0],
+  [8, 4],
+  [4, 3],
+  [2, 2],
+  [8, 3, 2, 3],
+  [12, 4],
+  [6, 2, 2, 2],
+  [3, 5],
+  [10, 2],
+  [1, 3],
+];
 
 /** Legends of line charts show a short stretch of each line, dashes included. */
 const LINE_LEGEND = { symbolType: 'stroke', symbolSize: 400, symbolStrokeWidth: 2.5 } as const;
@@ -124,7 +166,11 @@ export function countersChart(records: readonly CounterRecord[], options: Source
     mark: { type: 'line', point: true },
     encoding: {
       x: X_TIME,
-      y: valueAxis('pages (4 KiB each)', values.map((v) => v.value), true),
+      y: valueAxis(
+        'pages (4 KiB each)',
+        values.map((v) => v.value),
+        true,
+      ),
       color: {
         field: 'counter',
         type: 'nominal',
@@ -150,7 +196,7 @@ export function countersChart(records: readonly CounterRecord[], options: Source
 export function profitChart(records: readonly CounterRecord[], options: SourceOptions = {}): TopLevelSpec {
   const raw: Array<{ time_ms: number; record: string; bytes: number }> = [];
   for (const r of records) {
-    const bytes = sourceFiles(r, options.source ?? 'ksm')['general_profit'];
+    const bytes = sourceFiles(r, options.source ?? 'ksm').general_profit;
     if (typeof bytes === 'number') raw.push({ time_ms: r.time_ms, record: r.label, bytes });
   }
   const unit = byteUnit(Math.max(0, ...raw.map((v) => Math.abs(v.bytes))));
@@ -159,10 +205,20 @@ export function profitChart(records: readonly CounterRecord[], options: SourceOp
     ...head(options, `Memory saved by ${scannerName(options.source)} (general_profit)`),
     data: { values },
     layer: [
-      { mark: { type: 'rule', color: '#888', strokeDash: [4, 3] }, encoding: { y: { datum: 0, type: 'quantitative' } } },
+      {
+        mark: { type: 'rule', color: '#888', strokeDash: [4, 3] },
+        encoding: { y: { datum: 0, type: 'quantitative' } },
+      },
       {
         mark: { type: 'line', color: '#54a24b', point: { color: '#54a24b' } },
-        encoding: { x: X_TIME, y: valueAxis(`general_profit (${unit.name})`, values.map((v) => v.value), unit.scale === 1) },
+        encoding: {
+          x: X_TIME,
+          y: valueAxis(
+            `general_profit (${unit.name})`,
+            values.map((v) => v.value),
+            unit.scale === 1,
+          ),
+        },
       },
     ],
   };
@@ -172,14 +228,21 @@ export function profitChart(records: readonly CounterRecord[], options: SourceOp
 export function rmapItemsChart(records: readonly CounterRecord[], options: ChartOptions = {}): TopLevelSpec {
   const values: Array<{ time_ms: number; record: string; value: number }> = [];
   for (const r of records) {
-    const n = r.ksmplus?.['rmap_items'];
+    const n = r.ksmplus?.rmap_items;
     if (typeof n === 'number') values.push({ time_ms: r.time_ms, record: r.label, value: n });
   }
   return {
     ...head(options, 'KSM+ rmap_items over time'),
     data: { values },
     mark: { type: 'line', color: '#b279a2', point: { color: '#b279a2' } },
-    encoding: { x: X_TIME, y: valueAxis('rmap_items (64 bytes each)', values.map((v) => v.value), true) },
+    encoding: {
+      x: X_TIME,
+      y: valueAxis(
+        'rmap_items (64 bytes each)',
+        values.map((v) => v.value),
+        true,
+      ),
+    },
   };
 }
 
@@ -199,8 +262,18 @@ export function mergingPagesChart(records: readonly CounterRecord[], options: Ch
     mark: { type: 'line', point: true },
     encoding: {
       x: X_TIME,
-      y: valueAxis('ksm_merging_pages (pages)', values.map((v) => v.value), true),
-      color: { field: 'proc', type: 'nominal', title: 'process', scale: { domain: procs, range: PALETTE }, legend: LINE_LEGEND },
+      y: valueAxis(
+        'ksm_merging_pages (pages)',
+        values.map((v) => v.value),
+        true,
+      ),
+      color: {
+        field: 'proc',
+        type: 'nominal',
+        title: 'process',
+        scale: { domain: procs, range: PALETTE },
+        legend: LINE_LEGEND,
+      },
       // Processes with the same workload have the same curve: dashes let the lower ones show.
       strokeDash: { field: 'proc', type: 'nominal', title: 'process', scale: { domain: procs, range: DASHES } },
     },
@@ -278,7 +351,9 @@ export function histogramChart(bars: readonly HistogramBar[], options: Histogram
               }
             : {}),
         },
-        ...(hasClass ? { transform: [{ calculate: `indexof(${JSON.stringify(classes)}, datum.class)`, as: 'classIndex' }] } : {}),
+        ...(hasClass
+          ? { transform: [{ calculate: `indexof(${JSON.stringify(classes)}, datum.class)`, as: 'classIndex' }] }
+          : {}),
       },
       grouped
         ? {
@@ -325,7 +400,13 @@ export function comparisonChart(values: readonly ComparisonValue[], options: Com
     value: v.value,
   }));
   const metrics = unique(data.map((v) => v.metric));
-  const x = { field: 'policy', type: 'nominal', title: null, sort: [...policies], axis: { labelAngle: policies.length > 2 ? -35 : 0 } } as const;
+  const x = {
+    field: 'policy',
+    type: 'nominal',
+    title: null,
+    sort: [...policies],
+    axis: { labelAngle: policies.length > 2 ? -35 : 0 },
+  } as const;
   // labelFlush: a tick label at a panel's top edge would otherwise stick out and lift that
   // panel's header above its neighbours'.
   const y = { field: 'value', type: 'quantitative', title: null, axis: { labelFlush: true } } as const;
@@ -334,7 +415,13 @@ export function comparisonChart(values: readonly ComparisonValue[], options: Com
     ...headOnly,
     data: { values: data },
     columns: options.columns ?? 4,
-    facet: { field: 'metric', type: 'nominal', title: null, sort: metrics, header: { labelFontWeight: 'bold', labelLimit: 220 } },
+    facet: {
+      field: 'metric',
+      type: 'nominal',
+      title: null,
+      sort: metrics,
+      header: { labelFontWeight: 'bold', labelLimit: 220 },
+    },
     spec: {
       width: options.width ?? Math.max(120, policies.length * 55),
       height: options.height ?? 200,
@@ -411,7 +498,10 @@ export function renumberSvgIds(svg: string, prefix: string): string {
 }
 
 /** The title, size and look every builder starts from. */
-function head(options: ChartOptions, defaultTitle: string): {
+function head(
+  options: ChartOptions,
+  defaultTitle: string,
+): {
   $schema: string;
   title: { text: string; subtitle?: string };
   width: number;

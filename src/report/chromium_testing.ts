@@ -39,8 +39,13 @@ export function chromium(args: readonly string[], home: string): Promise<string>
         ...args,
       ],
       // HOME and XDG dirs in the temp dir: Chromium writes nothing outside it.
-      { timeout: 90_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, HOME: home, XDG_CONFIG_HOME: home, XDG_CACHE_HOME: home } },
-      (err, stdout, stderr) => (err === null ? resolve(stdout) : reject(new Error(`chromium failed: ${err.message}\n${stderr}`))),
+      {
+        timeout: 90_000,
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, HOME: home, XDG_CONFIG_HOME: home, XDG_CACHE_HOME: home },
+      },
+      (err, stdout, stderr) =>
+        err === null ? resolve(stdout) : reject(new Error(`chromium failed: ${err.message}\n${stderr}`)),
     );
   });
 }

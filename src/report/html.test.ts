@@ -9,7 +9,6 @@ import { comparisonChart, countersChart, histogramChart, profitChart, renderSvg,
 import { escapeHtml, renderHtmlReport } from './html.ts';
 import { chromium, chromiumSkip } from './chromium_testing.ts';
 
-
 function proc(merging: number, rss: number): ProcRecord {
   return {
     ksm_rmap_items: rss,
@@ -22,7 +21,13 @@ function proc(merging: number, rss: number): ProcRecord {
   };
 }
 
-function record(label: string, time_ms: number, shared: number, sharing: number, merging: readonly [number, number]): CounterRecord {
+function record(
+  label: string,
+  time_ms: number,
+  shared: number,
+  sharing: number,
+  merging: readonly [number, number],
+): CounterRecord {
   return {
     label,
     time_ms,
@@ -85,7 +90,11 @@ async function report(): Promise<string> {
     runs: [RUN],
     extraSections: [
       { title: 'Duplicate-page statistics', svg: await renderSvg(EXTRA_HIST) },
-      { title: 'KSM vs KSM+', svg: await renderSvg(EXTRA_COMPARISON), html: `<p>${escapeHtml('KSM+ scans <15%> of the pages')}</p>` },
+      {
+        title: 'KSM vs KSM+',
+        svg: await renderSvg(EXTRA_COMPARISON),
+        html: `<p>${escapeHtml('KSM+ scans <15%> of the pages')}</p>`,
+      },
     ],
   });
 }
@@ -137,7 +146,9 @@ test('countersChart leaves out counters a record does not report', () => {
 test('profitChart picks the binary unit of the largest general_profit', () => {
   const at = (bytes: number): CounterRecord => ({ label: 'r', time_ms: 0, ksm: { general_profit: bytes }, procs: {} });
   const yTitle = (bytes: number): unknown => {
-    const spec = profitChart([at(-1000), at(bytes)]) as unknown as { layer: Array<{ encoding: { y: { title?: string } } }> };
+    const spec = profitChart([at(-1000), at(bytes)]) as unknown as {
+      layer: Array<{ encoding: { y: { title?: string } } }>;
+    };
     return spec.layer[1]?.encoding.y.title;
   };
   assert.equal(yTitle(0), 'general_profit (bytes)');
@@ -157,7 +168,8 @@ test('histogram and comparison specs render bars with their values written on th
 });
 
 test('renumberSvgIds renames ids and their references with a prefix', () => {
-  const svg = '<svg><defs><clipPath id="clip7"><rect/></clipPath><linearGradient id="g1"/></defs>' +
+  const svg =
+    '<svg><defs><clipPath id="clip7"><rect/></clipPath><linearGradient id="g1"/></defs>' +
     '<g clip-path="url(#clip7)"><path fill="url(#g1)"/><use href="#g1"/></g></svg>';
   assert.equal(
     renumberSvgIds(svg, 'run1-x'),
@@ -191,15 +203,31 @@ test('renderHtmlReport writes one static, well-formed page with verdict, counter
   assert.match(html, /<tr><th scope="row">advisor_mode<\/th><td>none<\/td><td>none<\/td><td>none<\/td><\/tr>/);
   assert.match(html, /<caption>\/proc\/&lt;child&amp;&gt;\/ksm_stat<\/caption>/);
   assert.match(html, /<caption>\/sys\/kernel\/mm\/ksm\+<\/caption>/);
-  assert.match(html, /<th scope="row">pages_sampled<\/th><td class="missing">–<\/td><td class="missing">–<\/td><td>77<\/td>/);
-  assert.match(html, /<li class="pass"><span class="mark">✓<\/span> step 7 <code>\/sys\/kernel\/mm\/ksm\/pages_sharing<\/code>: expected <code>&gt;= 400<\/code>, actual <code>451<\/code><\/li>/);
-  assert.match(html, /<li class="fail"><span class="mark">✗<\/span> step 8 <code>\/proc\/&lt;child&amp;&gt;\/ksm_merging_pages<\/code>/);
+  assert.match(
+    html,
+    /<th scope="row">pages_sampled<\/th><td class="missing">–<\/td><td class="missing">–<\/td><td>77<\/td>/,
+  );
+  assert.match(
+    html,
+    /<li class="pass"><span class="mark">✓<\/span> step 7 <code>\/sys\/kernel\/mm\/ksm\/pages_sharing<\/code>: expected <code>&gt;= 400<\/code>, actual <code>451<\/code><\/li>/,
+  );
+  assert.match(
+    html,
+    /<li class="fail"><span class="mark">✗<\/span> step 8 <code>\/proc\/&lt;child&amp;&gt;\/ksm_merging_pages<\/code>/,
+  );
   assert.match(html, /<h2>Duplicate-page statistics<\/h2>/);
   assert.match(html, /<p>KSM\+ scans &lt;15%&gt; of the pages<\/p>/);
 });
 
 test('renderHtmlReport says when a run has no records or expects, and links runs when there are several', async () => {
-  const empty: RunResult = { scenario: 'empty', backend: 'kernel', ok: false, records: [], expects: [], error: 'wait: ksmd is stopped' };
+  const empty: RunResult = {
+    scenario: 'empty',
+    backend: 'kernel',
+    ok: false,
+    records: [],
+    expects: [],
+    error: 'wait: ksmd is stopped',
+  };
   const html = await renderHtmlReport({ title: 'Two runs', runs: [RUN, empty] });
   assert.match(html, /<a href="#run-1">fork-then-merge &lt;&amp;&gt;<\/a> on model/);
   assert.match(html, /<a href="#run-2">empty<\/a> on kernel: <span class="fail">FAILED: the run stopped early<\/span>/);
@@ -218,48 +246,55 @@ test('renderHtmlReport refuses extra sections that would run code or fetch somet
     { title: 't', html: '<div style="background: url(//example.org/a.png)"></div>' },
   ];
   for (const section of bad) {
-    await assert.rejects(renderHtmlReport({ title: 'x', runs: [], extraSections: [section] }), /static report/, JSON.stringify(section));
+    await assert.rejects(
+      renderHtmlReport({ title: 'x', runs: [], extraSections: [section] }),
+      /static report/,
+      JSON.stringify(section),
+    );
   }
-  const fine = await renderHtmlReport({ title: 'x', runs: [], extraSections: [{ title: 't', html: '<p>one = two, <a href="#run-1">run</a></p>' }] });
+  const fine = await renderHtmlReport({
+    title: 'x',
+    runs: [],
+    extraSections: [{ title: 't', html: '<p>one = two, <a href="#run-1">run</a></p>' }],
+  });
   assert.match(fine, /one = two/);
 });
 
-test(
-  'the report renders in headless Chromium with its SVG charts, marks and counter values',
-  { skip: chromiumSkip(), timeout: 180_000 },
-  async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'samepage-report-'));
-    try {
-      const file = join(dir, 'report.html');
-      writeFileSync(file, await report());
-      const url = pathToFileURL(file).href;
+test('the report renders in headless Chromium with its SVG charts, marks and counter values', {
+  skip: chromiumSkip(),
+  timeout: 180_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'samepage-report-'));
+  try {
+    const file = join(dir, 'report.html');
+    writeFileSync(file, await report());
+    const url = pathToFileURL(file).href;
 
-      const dom = await chromium(['--dump-dom', url], dir);
-      // What the browser built from the file, not the file itself.
-      assert.match(dom, /<title>Report of &lt;fork-then-merge&gt; &amp; friends<\/title>/);
-      assert.equal((dom.match(/<svg\b/g) ?? []).length, 5, 'five SVG charts in the DOM');
-      assert.equal((dom.match(/<\/svg>/g) ?? []).length, 5);
-      assert.ok((dom.match(/<path [^>]*\bd="M[^"]+"/g) ?? []).length > 20, 'lines and symbols have drawn paths');
-      for (const mark of ['mark-line', 'mark-symbol', 'mark-rect', 'mark-text', 'mark-rule']) {
-        assert.match(dom, new RegExp(`<g class="${mark} role-mark`), `${mark} marks are in the DOM`);
-      }
-      assert.match(dom, /<text[^>]*>KSM page counters over time<\/text>/);
-      assert.match(dom, /<text[^>]*>Merging pages per process<\/text>/);
-      assert.match(dom, /<text[^>]*>&lt;child&amp;&gt;<\/text>/, 'the process legend, escaped');
-      assert.match(dom, /<text[^>]*>KSM\+<\/text>/);
-      assert.match(dom, /<th scope="row">pages_sharing<\/th><td>0<\/td><td>219<\/td><td>451<\/td>/);
-      assert.match(dom, /<th scope="row">ksm_merging_pages<\/th><td>0<\/td><td>131<\/td><td>256<\/td>/);
-      assert.match(dom, /✗ FAILED: 1 of 2 expects failed/);
-      assert.doesNotMatch(dom, /<parsererror|<script/i);
-
-      const png = join(dir, 'report.png');
-      await chromium(['--screenshot=' + png, '--window-size=1200,2000', '--hide-scrollbars', url], dir);
-      const bytes = readFileSync(png);
-      assert.equal(bytes.subarray(0, 8).toString('hex'), '89504e470d0a1a0a', 'a PNG');
-      assert.equal(bytes.readUInt32BE(16), 1200, 'screenshot width');
-      assert.ok(statSync(png).size > 30_000, 'the screenshot is not a blank page');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    const dom = await chromium(['--dump-dom', url], dir);
+    // What the browser built from the file, not the file itself.
+    assert.match(dom, /<title>Report of &lt;fork-then-merge&gt; &amp; friends<\/title>/);
+    assert.equal((dom.match(/<svg\b/g) ?? []).length, 5, 'five SVG charts in the DOM');
+    assert.equal((dom.match(/<\/svg>/g) ?? []).length, 5);
+    assert.ok((dom.match(/<path [^>]*\bd="M[^"]+"/g) ?? []).length > 20, 'lines and symbols have drawn paths');
+    for (const mark of ['mark-line', 'mark-symbol', 'mark-rect', 'mark-text', 'mark-rule']) {
+      assert.match(dom, new RegExp(`<g class="${mark} role-mark`), `${mark} marks are in the DOM`);
     }
-  },
-);
+    assert.match(dom, /<text[^>]*>KSM page counters over time<\/text>/);
+    assert.match(dom, /<text[^>]*>Merging pages per process<\/text>/);
+    assert.match(dom, /<text[^>]*>&lt;child&amp;&gt;<\/text>/, 'the process legend, escaped');
+    assert.match(dom, /<text[^>]*>KSM\+<\/text>/);
+    assert.match(dom, /<th scope="row">pages_sharing<\/th><td>0<\/td><td>219<\/td><td>451<\/td>/);
+    assert.match(dom, /<th scope="row">ksm_merging_pages<\/th><td>0<\/td><td>131<\/td><td>256<\/td>/);
+    assert.match(dom, /✗ FAILED: 1 of 2 expects failed/);
+    assert.doesNotMatch(dom, /<parsererror|<script/i);
+
+    const png = join(dir, 'report.png');
+    await chromium([`--screenshot=${png}`, '--window-size=1200,2000', '--hide-scrollbars', url], dir);
+    const bytes = readFileSync(png);
+    assert.equal(bytes.subarray(0, 8).toString('hex'), '89504e470d0a1a0a', 'a PNG');
+    assert.equal(bytes.readUInt32BE(16), 1200, 'screenshot width');
+    assert.ok(statSync(png).size > 30_000, 'the screenshot is not a blank page');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -36,7 +36,13 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
 }
 
-const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const ENTITIES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 /**
  * The whole report as one HTML document. Throws if an extra section's SVG or HTML holds a
@@ -93,31 +99,36 @@ async function runSection(run: RunResult, n: number): Promise<string> {
     `<dt>Records</dt><dd>${run.records.length}</dd>`,
     '</dl>',
   ];
-  if (run.error !== undefined) parts.push(`<p class="error"><strong>The run stopped early:</strong> ${escapeHtml(run.error)}</p>`);
+  if (run.error !== undefined)
+    parts.push(`<p class="error"><strong>The run stopped early:</strong> ${escapeHtml(run.error)}</p>`);
   parts.push(await chartsBlock(run, n));
   parts.push('<h3>Counters</h3>', countersBlock(run.records));
   parts.push('<h3>Expects</h3>', expectsBlock(run.expects));
-  if (run.calls !== undefined && run.calls.length > 0) parts.push('<h3>madvise and prctl results</h3>', callsBlock(run));
+  if (run.calls !== undefined && run.calls.length > 0)
+    parts.push('<h3>madvise and prctl results</h3>', callsBlock(run));
   parts.push('</section>');
   return parts.join('\n');
 }
 
 async function chartsBlock(run: RunResult, n: number): Promise<string> {
-  if (run.records.length === 0) return '<h3>Charts</h3>\n<p class="none">No records: add <code>record</code> steps to the scenario to chart its counters.</p>';
+  if (run.records.length === 0)
+    return '<h3>Charts</h3>\n<p class="none">No records: add <code>record</code> steps to the scenario to chart its counters.</p>';
   const subtitle = `${run.scenario} on ${run.backend}`;
   const plus = scannerRan(run.records, 'ksm+');
   const charts: Array<[string, TopLevelSpec]> = [];
   // KSM's charts unless only KSM+ ran (they would be flat at zero); KSM+'s when it ran.
   if (!plus || scannerRan(run.records, 'ksm')) {
     charts.push(['counters', countersChart(run.records, { subtitle })]);
-    if (run.records.some((r) => typeof r.ksm['general_profit'] === 'number')) charts.push(['profit', profitChart(run.records, { subtitle })]);
+    if (run.records.some((r) => typeof r.ksm.general_profit === 'number'))
+      charts.push(['profit', profitChart(run.records, { subtitle })]);
   }
   if (plus) {
     charts.push(['plus-counters', countersChart(run.records, { subtitle, source: 'ksm+' })]);
     charts.push(['plus-rmap', rmapItemsChart(run.records, { subtitle })]);
     charts.push(['plus-profit', profitChart(run.records, { subtitle, source: 'ksm+' })]);
   }
-  if (run.records.some((r) => Object.keys(r.procs).length > 0)) charts.push(['merging', mergingPagesChart(run.records, { subtitle })]);
+  if (run.records.some((r) => Object.keys(r.procs).length > 0))
+    charts.push(['merging', mergingPagesChart(run.records, { subtitle })]);
   const figures: string[] = [];
   for (const [name, spec] of charts) {
     const svg = await renderSvg(spec, { idPrefix: `run${n}-${name}` });
@@ -165,7 +176,14 @@ function countersBlock(records: readonly CounterRecord[]): string {
   }
   if (records.some((r) => r.ksmplus !== undefined)) {
     const rows = sortedUnion(records.map((r) => Object.keys(r.ksmplus ?? {})));
-    tables.push(recordTable('/sys/kernel/mm/ksm+', records, rows.map((k) => [k, (r: CounterRecord) => r.ksmplus?.[k]] as const), new Set()));
+    tables.push(
+      recordTable(
+        '/sys/kernel/mm/ksm+',
+        records,
+        rows.map((k) => [k, (r: CounterRecord) => r.ksmplus?.[k]] as const),
+        new Set(),
+      ),
+    );
   }
   return `<div class="tables">\n${tables.join('\n')}\n</div>`;
 }
@@ -178,7 +196,10 @@ function recordTable(
   emphasised: ReadonlySet<string>,
 ): string {
   const headCells = records
-    .map((r) => `<th scope="col">${escapeHtml(r.label)}<br><span class="time">${escapeHtml(String(r.time_ms))} ms</span></th>`)
+    .map(
+      (r) =>
+        `<th scope="col">${escapeHtml(r.label)}<br><span class="time">${escapeHtml(String(r.time_ms))} ms</span></th>`,
+    )
     .join('');
   const bodyRows = rows.map(([name, read]) => {
     const cells = records
@@ -224,7 +245,8 @@ function callsBlock(run: RunResult): string {
 /** The thesis's figures beside samepage's, as a table with the notes under it. */
 function thesisSection(tc: ThesisComparison): string {
   const rows = tc.rows.map(
-    (r) => `<tr><th scope="row">${escapeHtml(r.what)}</th><td>${escapeHtml(r.samepage)}</td>` +
+    (r) =>
+      `<tr><th scope="row">${escapeHtml(r.what)}</th><td>${escapeHtml(r.samepage)}</td>` +
       `<td>${escapeHtml(r.thesis)}</td><td class="text">${escapeHtml(r.source)}</td></tr>`,
   );
   return [

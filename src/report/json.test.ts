@@ -13,8 +13,24 @@ test('formatJson writes keys in contract order and sorts ksm files and procs', (
     records: [
       {
         procs: {
-          b: { rss_pages: 1, ksm_mergeable: false, ksm_merge_any: false, ksm_process_profit: 0, ksm_merging_pages: 0, ksm_zero_pages: 0, ksm_rmap_items: 0 },
-          a: { rss_pages: 2, ksm_mergeable: true, ksm_merge_any: true, ksm_process_profit: -1, ksm_merging_pages: 0, ksm_zero_pages: 0, ksm_rmap_items: 1 },
+          b: {
+            rss_pages: 1,
+            ksm_mergeable: false,
+            ksm_merge_any: false,
+            ksm_process_profit: 0,
+            ksm_merging_pages: 0,
+            ksm_zero_pages: 0,
+            ksm_rmap_items: 0,
+          },
+          a: {
+            rss_pages: 2,
+            ksm_mergeable: true,
+            ksm_merge_any: true,
+            ksm_process_profit: -1,
+            ksm_merging_pages: 0,
+            ksm_zero_pages: 0,
+            ksm_rmap_items: 1,
+          },
         },
         ksm: { run: 1, advisor_mode: 'none' },
         time_ms: 0,

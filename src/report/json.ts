@@ -30,7 +30,9 @@ export function canonical(result: RunResult): RunResult {
     records: result.records.map(canonicalRecord),
     expects: result.expects.map(canonicalExpect),
     // What madvise and prctl returned: an addition to the contract's keys, after them.
-    ...(result.calls === undefined ? {} : { calls: result.calls.map((c) => ({ step: c.step, call: c.call, proc: c.proc, result: c.result })) }),
+    ...(result.calls === undefined
+      ? {}
+      : { calls: result.calls.map((c) => ({ step: c.step, call: c.call, proc: c.proc, result: c.result })) }),
   };
 }
 

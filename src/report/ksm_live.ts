@@ -94,7 +94,11 @@ export interface LiveTextOptions {
 export function renderLiveStatusText(s: LiveStatusView, opts: LiveTextOptions = {}): string {
   const c = pc.createColors(opts.color ?? pc.isColorSupported);
   const keys = orderedKsmKeys(s.ksm);
-  const sys = new Table({ head: ['file', 'value', 'file', 'value'].map((h) => c.bold(h)), style: { head: [], border: [] }, chars: COMPACT });
+  const sys = new Table({
+    head: ['file', 'value', 'file', 'value'].map((h) => c.bold(h)),
+    style: { head: [], border: [] },
+    chars: COMPACT,
+  });
   const half = Math.ceil(keys.length / 2);
   for (let i = 0; i < half; i++) {
     const row: string[] = [];
@@ -112,7 +116,9 @@ export function renderLiveStatusText(s: LiveStatusView, opts: LiveTextOptions = 
   const shown = opts.maxProcesses === undefined ? s.processes : s.processes.slice(0, opts.maxProcesses);
   const procs = new Table({
     head: PROCESS_COLUMNS.map(([h]) => c.bold(h)),
-    colAligns: PROCESS_COLUMNS.map(([, k]) => (k === 'comm' || k === 'ksm_merge_any' || k === 'ksm_mergeable' ? 'left' : 'right')),
+    colAligns: PROCESS_COLUMNS.map(([, k]) =>
+      k === 'comm' || k === 'ksm_merge_any' || k === 'ksm_mergeable' ? 'left' : 'right',
+    ),
     style: { head: [], border: [] },
     chars: COMPACT,
   });
@@ -124,7 +130,10 @@ export function renderLiveStatusText(s: LiveStatusView, opts: LiveTextOptions = 
 
 /** JSON inside a <script> element: `<` escaped so no `</script>` can end it early. */
 function scriptJson(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /**
@@ -135,7 +144,12 @@ function scriptJson(v: unknown): string {
  * error with the source still connecting is routine; the page says "stale" only when no
  * event came for three intervals (plus the reconnection delay).
  */
-export function renderLivePage(first: LiveSampleView, eventsPath: string, hostname: string, intervalMs: number): string {
+export function renderLivePage(
+  first: LiveSampleView,
+  eventsPath: string,
+  hostname: string,
+  intervalMs: number,
+): string {
   return `<!doctype html>
 <html lang="en">
 <head>

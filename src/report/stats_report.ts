@@ -18,8 +18,14 @@ export interface StatisticsShape {
 
 /** Buckets of copies: a page's content occurs this many times in all. */
 const BUCKETS: ReadonlyArray<readonly [label: string, min: number, max: number]> = [
-  ['1 (no duplicate)', 1, 1], ['2', 2, 2], ['3', 3, 3], ['4', 4, 4], ['5–9', 5, 9],
-  ['10–99', 10, 99], ['100–999', 100, 999], ['1000 or more', 1000, Number.POSITIVE_INFINITY],
+  ['1 (no duplicate)', 1, 1],
+  ['2', 2, 2],
+  ['3', 3, 3],
+  ['4', 4, 4],
+  ['5–9', 5, 9],
+  ['10–99', 10, 99],
+  ['100–999', 100, 999],
+  ['1000 or more', 1000, Number.POSITIVE_INFINITY],
 ];
 
 const CLASS_ORDER = ['no duplicate', 'zero', 'ones', 'period', 'other'];
@@ -35,7 +41,8 @@ const classGroup = (cls: string): string => (cls.startsWith('period-') ? 'period
  */
 export function statisticsHistogram(s: StatisticsShape, subtitle?: string): TopLevelSpec {
   const pages = new Map<string, number>();
-  const add = (bucket: string, cls: string, n: number) => pages.set(`${bucket}\u0000${cls}`, (pages.get(`${bucket}\u0000${cls}`) ?? 0) + n);
+  const add = (bucket: string, cls: string, n: number) =>
+    pages.set(`${bucket}\u0000${cls}`, (pages.get(`${bucket}\u0000${cls}`) ?? 0) + n);
   if (s.unique_pages > 0) add(BUCKETS[0]![0], 'no duplicate', s.unique_pages);
   let listed = 0;
   for (const g of s.top) {
@@ -54,7 +61,7 @@ export function statisticsHistogram(s: StatisticsShape, subtitle?: string): TopL
   return histogramChart(bars, {
     title: 'Pages by copies of their content',
     ...(subtitle === undefined ? {} : { subtitle }),
-    xTitle: 'copies of the page\'s content (MD5) among all pages counted',
+    xTitle: "copies of the page's content (MD5) among all pages counted",
     yTitle: 'pages (log scale)',
     classTitle: 'content',
     classOrder: CLASS_ORDER,
@@ -66,7 +73,12 @@ export function statisticsHistogram(s: StatisticsShape, subtitle?: string): TopL
 }
 
 /** The statistics as a report section: the histogram, the figures and the top contents. */
-export async function statisticsSection(s: StatisticsShape, title: string, subtitle?: string, top = 20): Promise<ExtraSection> {
+export async function statisticsSection(
+  s: StatisticsShape,
+  title: string,
+  subtitle?: string,
+  top = 20,
+): Promise<ExtraSection> {
   const pct = (n: number) => (s.pages === 0 ? '-' : `${((100 * n) / s.pages).toFixed(1)} %`);
   const figures = [
     ['pages counted', s.pages, ''],
@@ -74,8 +86,15 @@ export async function statisticsSection(s: StatisticsShape, title: string, subti
     ['duplicate pages', s.duplicate_pages, pct(s.duplicate_pages)],
     ['pages merging would free', s.saving_pages, `${((s.saving_pages * 4096) / 1024).toFixed(0)} KiB`],
   ] as const;
-  const rows = figures.map(([name, n, note]) => `<tr><th scope="row">${escapeHtml(name)}</th><td>${n}</td><td>${escapeHtml(note)}</td></tr>`);
-  const groups = s.top.slice(0, top).map((g) => `<tr><td>${g.count}</td><td><code>${escapeHtml(g.md5)}</code></td><td class="text">${escapeHtml(g.class)}</td></tr>`);
+  const rows = figures.map(
+    ([name, n, note]) => `<tr><th scope="row">${escapeHtml(name)}</th><td>${n}</td><td>${escapeHtml(note)}</td></tr>`,
+  );
+  const groups = s.top
+    .slice(0, top)
+    .map(
+      (g) =>
+        `<tr><td>${g.count}</td><td><code>${escapeHtml(g.md5)}</code></td><td class="text">${escapeHtml(g.class)}</td></tr>`,
+    );
   const html = [
     '<div class="tables">',
     `<div class="scroll"><table class="stats">\n<caption>/sys/kernel/mm/parser/statistics</caption>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table></div>`,

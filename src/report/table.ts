@@ -47,7 +47,7 @@ export function renderRunResult(result: RunResult, options: TableOptions = {}): 
   for (const record of result.records) parts.push(renderRecord(record, c));
   if (result.expects.length > 0) parts.push(renderExpects(result.expects, c));
   parts.push(verdict(result, c));
-  return parts.join('\n\n') + '\n';
+  return `${parts.join('\n\n')}\n`;
 }
 
 /** One record: a heading, the KSM counters, the processes and KSM+ when present. */
@@ -87,7 +87,7 @@ export function renderRecord(record: CounterRecord, c: Colors): string {
  * defaults after every record.
  */
 export function ksmPlusIdle(plus: Readonly<Record<string, number | string>>): boolean {
-  return (plus['processes_to_scan'] ?? '') === '' && (plus['run'] ?? 0) === 0 && (plus['rmap_items'] ?? 0) === 0;
+  return (plus.processes_to_scan ?? '') === '' && (plus.run ?? 0) === 0 && (plus.rmap_items ?? 0) === 0;
 }
 
 /**

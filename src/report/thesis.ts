@@ -12,8 +12,20 @@ import { plural } from '../lib/plural.ts';
 
 /** What a figure measures. Scanner figures belong to a policy; statistics ones to the parser. */
 export type ThesisMetric =
-  | 'merged_pages' | 'pages_sharing' | 'rmap_items' | 'profit' | 'settle_s'
-  | 'pages' | 'unique_pages' | 'duplicate_pages' | 'saving_pages' | 'groups' | 'top1' | 'top2' | 'top3' | 'top_three';
+  | 'merged_pages'
+  | 'pages_sharing'
+  | 'rmap_items'
+  | 'profit'
+  | 'settle_s'
+  | 'pages'
+  | 'unique_pages'
+  | 'duplicate_pages'
+  | 'saving_pages'
+  | 'groups'
+  | 'top1'
+  | 'top2'
+  | 'top3'
+  | 'top_three';
 
 export type ThesisPolicy = 'ksm' | 'ksm+';
 
@@ -45,19 +57,35 @@ const KB = 1024;
 const pagesOf = (bytes: number): number => Math.round(bytes / 4096);
 
 /** A figure; byte values are rounded to whole bytes. */
-function F(policy: ThesisPolicy | undefined, metric: ThesisMetric, raw: number, approx: boolean, says: string, source: string): ThesisFigure {
+function F(
+  policy: ThesisPolicy | undefined,
+  metric: ThesisMetric,
+  raw: number,
+  approx: boolean,
+  says: string,
+  source: string,
+): ThesisFigure {
   const value = Math.round(raw);
-  return policy === undefined ? { metric, value, approx, says, source } : { policy, metric, value, approx, says, source };
+  return policy === undefined
+    ? { metric, value, approx, says, source }
+    : { policy, metric, value, approx, says, source };
 }
 
 const EXPERIMENT_5_1_1: ThesisExperiment = {
   title: 'Thesis 5.1.1: two test processes of 20 MiB of identical pages, merged by name',
   workload: 'scenarios/thesis/5.1.1-workload.yaml',
   figures: [
-    F('ksm+', 'pages_sharing', pagesOf(40 * MB), true, 'about 40 MB saved (system 174.0 -> 134.1 MB)', 'section 5.1.1, Figure 5-2'),
+    F(
+      'ksm+',
+      'pages_sharing',
+      pagesOf(40 * MB),
+      true,
+      'about 40 MB saved (system 174.0 -> 134.1 MB)',
+      'section 5.1.1, Figure 5-2',
+    ),
     F('ksm+', 'settle_s', 65, true, 'merged after about 65 s at 100 pages per 600 ms', 'section 5.1.1'),
   ],
-  notes: ['The thesis\'s own estimate for one pass is 40 x 1024 / 667 = 61 s.'],
+  notes: ["The thesis's own estimate for one pass is 40 x 1024 / 667 = 61 s."],
 };
 
 const EXPERIMENT_5_2_3: ThesisExperiment = {
@@ -72,8 +100,8 @@ const EXPERIMENT_5_2_3: ThesisExperiment = {
     F('ksm+', 'profit', 1.3 * MB, true, 'system memory 1.3 MB lower (325.8 -> 324.5 MB)', 'Table 5-2'),
   ],
   notes: [
-    'The thesis\'s memory figures are the whole system\'s; samepage\'s profit is general_profit (merged pages minus rmap_items).',
-    'Table 5-2 gives KSM\'s system memory as 334.4 -> 235.0 MB, which contradicts the text\'s +0.6 MB; the text is used.',
+    "The thesis's memory figures are the whole system's; samepage's profit is general_profit (merged pages minus rmap_items).",
+    "Table 5-2 gives KSM's system memory as 334.4 -> 235.0 MB, which contradicts the text's +0.6 MB; the text is used.",
   ],
 };
 
@@ -87,12 +115,33 @@ const EXPERIMENT_5_3_OKULAR: ThesisExperiment = {
     F(undefined, 'groups', 27, false, 'they merge into 27 pages', 'section 5.3'),
     F(undefined, 'saving_pages', 3311 - 27, false, '(3311 - 27) x 4 KB = 13136 KB saved', 'section 5.3'),
     F(undefined, 'top1', 2746, false, 'the first, all-ones, 2746 times (16 % of all pages)', 'section 5.3'),
-    F(undefined, 'top_three', 3217, false, 'the top three (all-ones, all-zero, a 32-byte period) 3217 pages', 'section 5.3'),
-    F('ksm+', 'pages_sharing', 3668, false, 'pages_sharing 3668 (14.4 MB saved) after about two minutes', 'section 5.1.2, experiment one'),
-    F('ksm+', 'settle_s', 120, true, 'KSM+ had nearly finished after about two minutes', 'section 5.1.2, experiment one'),
+    F(
+      undefined,
+      'top_three',
+      3217,
+      false,
+      'the top three (all-ones, all-zero, a 32-byte period) 3217 pages',
+      'section 5.3',
+    ),
+    F(
+      'ksm+',
+      'pages_sharing',
+      3668,
+      false,
+      'pages_sharing 3668 (14.4 MB saved) after about two minutes',
+      'section 5.1.2, experiment one',
+    ),
+    F(
+      'ksm+',
+      'settle_s',
+      120,
+      true,
+      'KSM+ had nearly finished after about two minutes',
+      'section 5.1.2, experiment one',
+    ),
   ],
   notes: [
-    'The KSM+ figures come from experiment one of 5.1.2, another session of four okular processes with other PDFs; Figure 5-12\'s own session could save 3284 pages.',
+    "The KSM+ figures come from experiment one of 5.1.2, another session of four okular processes with other PDFs; Figure 5-12's own session could save 3284 pages.",
     'The thesis gives only the sum of the second and third groups (471); the scenario splits it 400 zero, 71 period-32.',
   ],
 };
@@ -107,10 +156,26 @@ const EXPERIMENT_5_3_EPIPHANY: ThesisExperiment = {
     F(undefined, 'top2', 29, false, '29 all-ones pages', 'section 5.3'),
     F(undefined, 'top3', 13, false, '13 pages repeating FFFFFF00', 'section 5.3'),
     F(undefined, 'groups', 3 + 1 + 3 + 53 + 52, false, '3 + 1 + 3 + 53 + 52 duplicated contents', 'section 5.3'),
-    F(undefined, 'saving_pages', pagesOf(2304 * KB), false, '(688 - 3 - 1 - 3 - 53 - 52) x 4 KB = 2304 KB saved', 'section 5.3'),
-    F('ksm+', 'pages_sharing', pagesOf(3.6 * MB), true, 'the browser\'s memory fell by 3.6 MB', 'section 5.1.2, experiment three'),
+    F(
+      undefined,
+      'saving_pages',
+      pagesOf(2304 * KB),
+      false,
+      '(688 - 3 - 1 - 3 - 53 - 52) x 4 KB = 2304 KB saved',
+      'section 5.3',
+    ),
+    F(
+      'ksm+',
+      'pages_sharing',
+      pagesOf(3.6 * MB),
+      true,
+      "the browser's memory fell by 3.6 MB",
+      'section 5.1.2, experiment three',
+    ),
   ],
-  notes: ['The KSM+ figure is from experiment three of 5.1.2, another session: 3.6 MB is more than the 2304 KB this session could save.'],
+  notes: [
+    'The KSM+ figure is from experiment three of 5.1.2, another session: 3.6 MB is more than the 2304 KB this session could save.',
+  ],
 };
 
 const EXPERIMENT_5_1_2_DESKTOP: ThesisExperiment = {
@@ -120,8 +185,8 @@ const EXPERIMENT_5_1_2_DESKTOP: ThesisExperiment = {
     F('ksm+', 'pages_sharing', pagesOf(8.7 * MB), true, 'the processes saved 8.7 MB (111.4 -> 102.7 MB)', 'Table 5-1'),
   ],
   notes: [
-    'Table 5-1\'s total row says 11.7 MB saved, but its rows add up to 8.7 MB; the sum is used.',
-    'The whole system\'s memory fell by 5.7 MB (Figure 5-10): other programs and KSM+\'s own memory, which the model does not have.',
+    "Table 5-1's total row says 11.7 MB saved, but its rows add up to 8.7 MB; the sum is used.",
+    "The whole system's memory fell by 5.7 MB (Figure 5-10): other programs and KSM+'s own memory, which the model does not have.",
   ],
 };
 
@@ -171,12 +236,18 @@ export function measuredByPolicy(f: ThesisFigure, results: readonly PolicyFigure
   const r = results.find((x) => x.policy === f.policy);
   if (r === undefined) return undefined;
   switch (f.metric) {
-    case 'merged_pages': return r.merged_pages;
-    case 'pages_sharing': return r.pages_sharing;
-    case 'rmap_items': return r.rmap_items;
-    case 'profit': return r.profit;
-    case 'settle_s': return r.merged_settle_s;
-    default: return undefined;
+    case 'merged_pages':
+      return r.merged_pages;
+    case 'pages_sharing':
+      return r.pages_sharing;
+    case 'rmap_items':
+      return r.rmap_items;
+    case 'profit':
+      return r.profit;
+    case 'settle_s':
+      return r.merged_settle_s;
+    default:
+      return undefined;
   }
 }
 
@@ -185,16 +256,26 @@ export function measuredByStatistics(f: ThesisFigure, s: StatisticsFigures): num
   if (f.policy !== undefined) return undefined;
   const top = (i: number) => s.top[i]?.count;
   switch (f.metric) {
-    case 'pages': return s.pages;
-    case 'unique_pages': return s.unique_pages;
-    case 'duplicate_pages': return s.duplicate_pages;
-    case 'saving_pages': return s.saving_pages;
-    case 'groups': return s.groups ?? s.top.length;
-    case 'top1': return top(0);
-    case 'top2': return top(1);
-    case 'top3': return top(2);
-    case 'top_three': return (top(0) ?? 0) + (top(1) ?? 0) + (top(2) ?? 0);
-    default: return undefined;
+    case 'pages':
+      return s.pages;
+    case 'unique_pages':
+      return s.unique_pages;
+    case 'duplicate_pages':
+      return s.duplicate_pages;
+    case 'saving_pages':
+      return s.saving_pages;
+    case 'groups':
+      return s.groups ?? s.top.length;
+    case 'top1':
+      return top(0);
+    case 'top2':
+      return top(1);
+    case 'top3':
+      return top(2);
+    case 'top_three':
+      return (top(0) ?? 0) + (top(1) ?? 0) + (top(2) ?? 0);
+    default:
+      return undefined;
   }
 }
 
@@ -206,23 +287,30 @@ export function measuredByStatistics(f: ThesisFigure, s: StatisticsFigures): num
  */
 export function measuredByRecords(f: ThesisFigure, records: readonly CounterRecord[]): number | undefined {
   if (f.policy === undefined) return undefined;
-  const files = (r: CounterRecord) => (f.policy === 'ksm' ? r.ksm : r.ksmplus ?? {});
+  const files = (r: CounterRecord) => (f.policy === 'ksm' ? r.ksm : (r.ksmplus ?? {}));
   const num = (r: CounterRecord, name: string): number => Number(files(r)[name] ?? 0);
   const last = records.at(-1);
   if (last === undefined || !scannerRan(records, f.policy)) return undefined;
   switch (f.metric) {
-    case 'merged_pages': return Object.values(last.procs).reduce((n, p) => n + p.ksm_merging_pages, 0);
-    case 'pages_sharing': return num(last, 'pages_sharing');
+    case 'merged_pages':
+      return Object.values(last.procs).reduce((n, p) => n + p.ksm_merging_pages, 0);
+    case 'pages_sharing':
+      return num(last, 'pages_sharing');
     // KSM has no rmap_items file: its items are the sum of the processes' ksm_rmap_items.
-    case 'rmap_items': return f.policy === 'ksm' ? Object.values(last.procs).reduce((n, p) => n + p.ksm_rmap_items, 0) : num(last, 'rmap_items');
-    case 'profit': return num(last, 'general_profit');
+    case 'rmap_items':
+      return f.policy === 'ksm'
+        ? Object.values(last.procs).reduce((n, p) => n + p.ksm_rmap_items, 0)
+        : num(last, 'rmap_items');
+    case 'profit':
+      return num(last, 'general_profit');
     case 'settle_s': {
       const final = num(last, 'pages_sharing');
       const start = records.filter((r) => num(r, 'full_scans') === 0 && num(r, 'pages_sharing') === 0).at(-1);
       const done = records.find((r) => num(r, 'pages_sharing') === final);
       return start === undefined || done === undefined ? undefined : (done.time_ms - start.time_ms) / 1000;
     }
-    default: return undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -230,7 +318,10 @@ export function measuredByRecords(f: ThesisFigure, records: readonly CounterReco
 export function scannerRan(records: readonly CounterRecord[], policy: ThesisPolicy): boolean {
   return records.some((r) => {
     const files = policy === 'ksm' ? r.ksm : r.ksmplus;
-    return files !== undefined && ['full_scans', 'rmap_items', 'pages_sharing', 'pages_scanned'].some((k) => Number(files[k] ?? 0) > 0);
+    return (
+      files !== undefined &&
+      ['full_scans', 'rmap_items', 'pages_sharing', 'pages_scanned'].some((k) => Number(files[k] ?? 0) > 0)
+    );
   });
 }
 
@@ -238,11 +329,16 @@ export function scannerRan(records: readonly CounterRecord[], policy: ThesisPoli
 export function formatFigure(f: ThesisFigure, value: number): string {
   const mib = (bytes: number) => `${(bytes / MB).toFixed(bytes % MB === 0 ? 0 : 2)} MiB`;
   switch (f.metric) {
-    case 'settle_s': return `${value.toFixed(1)} s`;
-    case 'profit': return `${value} B (${mib(value)})`;
-    case 'rmap_items': return `${value}`;
-    case 'groups': return plural(value, 'content');
-    default: return `${plural(value, 'page')} (${mib(value * 4096)})`;
+    case 'settle_s':
+      return `${value.toFixed(1)} s`;
+    case 'profit':
+      return `${value} B (${mib(value)})`;
+    case 'rmap_items':
+      return `${value}`;
+    case 'groups':
+      return plural(value, 'content');
+    default:
+      return `${plural(value, 'page')} (${mib(value * 4096)})`;
   }
 }
 
@@ -290,7 +386,11 @@ export interface ComparisonOptions {
  * The thesis's figures with samepage's beside them; `measure` gives samepage's value of a
  * figure, or undefined where this command did not measure it (the row says which does).
  */
-export function thesisComparison(exp: ThesisExperiment, measure: (f: ThesisFigure) => number | undefined, opts: ComparisonOptions = {}): ThesisComparison {
+export function thesisComparison(
+  exp: ThesisExperiment,
+  measure: (f: ThesisFigure) => number | undefined,
+  opts: ComparisonOptions = {},
+): ThesisComparison {
   const file = opts.file ?? 'FILE';
   const rows = exp.figures.map((f): FigureRow => {
     const v = measure(f);
@@ -299,7 +399,10 @@ export function thesisComparison(exp: ThesisExperiment, measure: (f: ThesisFigur
     const shown = v === undefined ? `- (see ${elsewhere})` : formatFigure(f, v);
     return {
       what: `${who}: ${METRIC_NAMES[f.metric]}`,
-      samepage: v !== undefined && f.metric === 'settle_s' && opts.settleAtRecord === true ? `by ${shown} (first record with the final pages_sharing)` : shown,
+      samepage:
+        v !== undefined && f.metric === 'settle_s' && opts.settleAtRecord === true
+          ? `by ${shown} (first record with the final pages_sharing)`
+          : shown,
       thesis: `${f.approx ? 'about ' : ''}${formatFigure(f, f.value)}`,
       source: `${f.source}: ${f.says}`,
     };

@@ -13,7 +13,12 @@ const PROC: ProcRecord = {
   rss_pages: 10,
 };
 
-function rec(label: string, ksm: CounterRecord['ksm'], procs: CounterRecord['procs'] = { a: PROC }, time_ms = 0): CounterRecord {
+function rec(
+  label: string,
+  ksm: CounterRecord['ksm'],
+  procs: CounterRecord['procs'] = { a: PROC },
+  time_ms = 0,
+): CounterRecord {
   return { label, time_ms, ksm, procs };
 }
 
@@ -32,7 +37,10 @@ test('compareRecords ignores time and ksmplus, and pairs repeated labels in orde
 
 test('compareRecords reports what one side lacks: a record, a ksm file, a proc', () => {
   const kernel = [rec('both', { run: 1, stable_node_dups: 0 }, { a: PROC, b: PROC }), rec('kernel only', {})];
-  const model = [rec('both', { run: 1 }, { a: { ...PROC, rss_pages: 11, ksm_merge_any: true } }), rec('model only', {})];
+  const model = [
+    rec('both', { run: 1 }, { a: { ...PROC, rss_pages: 11, ksm_merge_any: true } }),
+    rec('model only', {}),
+  ];
   assert.deepEqual(compareRecords(kernel, model), [
     { label: 'both', path: 'ksm/stable_node_dups', kernel: 0, model: undefined },
     { label: 'both', path: 'a/ksm_merge_any', kernel: false, model: true },

@@ -51,7 +51,12 @@ export function compareRecords(kernel: readonly CounterRecord[], model: readonly
     const k = ks.get(key);
     const m = ms.get(key);
     if (k === undefined || m === undefined) {
-      diffs.push({ label: key, path: '(record)', kernel: k === undefined ? 'missing' : 'present', model: m === undefined ? 'missing' : 'present' });
+      diffs.push({
+        label: key,
+        path: '(record)',
+        kernel: k === undefined ? 'missing' : 'present',
+        model: m === undefined ? 'missing' : 'present',
+      });
       continue;
     }
     diffs.push(...compareRecord(key, k, m));
@@ -71,7 +76,12 @@ export function compareRecord(label: string, kernel: CounterRecord, model: Count
     const kp = kernel.procs[proc] as Readonly<Record<string, unknown>> | undefined;
     const mp = model.procs[proc] as Readonly<Record<string, unknown>> | undefined;
     if (kp === undefined || mp === undefined) {
-      diffs.push({ label, path: `${proc}`, kernel: kp === undefined ? 'missing' : 'present', model: mp === undefined ? 'missing' : 'present' });
+      diffs.push({
+        label,
+        path: `${proc}`,
+        kernel: kp === undefined ? 'missing' : 'present',
+        model: mp === undefined ? 'missing' : 'present',
+      });
       continue;
     }
     for (const field of unionKeys(kp, mp)) {
@@ -90,7 +100,12 @@ export function compareCalls(kernel: readonly CallResult[], model: readonly Call
     const k = ks.get(step);
     const m = ms.get(step);
     if (k?.result !== m?.result) {
-      diffs.push({ label: '(steps)', path: `steps[${step}].${k?.call ?? m?.call ?? 'call'}`, kernel: k?.result, model: m?.result });
+      diffs.push({
+        label: '(steps)',
+        path: `steps[${step}].${k?.call ?? m?.call ?? 'call'}`,
+        kernel: k?.result,
+        model: m?.result,
+      });
     }
   }
   return diffs;
@@ -110,7 +125,12 @@ export function compareExpects(kernel: readonly ExpectResult[], model: readonly 
     // Counters are compared by value; other checks (a wait's reason, a digest) by outcome.
     const counter = path.startsWith('/');
     if (k?.ok !== m?.ok || (counter && k?.actual !== m?.actual)) {
-      diffs.push({ label: '(steps)', path: where, kernel: k === undefined ? undefined : counter ? k.actual : k.ok ? 'ok' : k.actual, model: m === undefined ? undefined : counter ? m.actual : m.ok ? 'ok' : m.actual });
+      diffs.push({
+        label: '(steps)',
+        path: where,
+        kernel: k === undefined ? undefined : counter ? k.actual : k.ok ? 'ok' : k.actual,
+        model: m === undefined ? undefined : counter ? m.actual : m.ok ? 'ok' : m.actual,
+      });
     }
   }
   return diffs;

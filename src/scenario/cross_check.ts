@@ -30,13 +30,29 @@ export interface StepRefs {
 export function stepRefs(s: Step): StepRefs {
   switch (s.kind) {
     case 'mmap':
-      return { kind: s.kind, proc: s.proc, region: s.region, size: s.size, ...(s.node === undefined ? {} : { node: s.node }) };
+      return {
+        kind: s.kind,
+        proc: s.proc,
+        region: s.region,
+        size: s.size,
+        ...(s.node === undefined ? {} : { node: s.node }),
+      };
     case 'fill':
     case 'madvise':
     case 'read':
-      return { kind: s.kind, proc: s.proc, region: s.region, range: { offset: s.offset, size: s.size, sizeField: 'size' } };
+      return {
+        kind: s.kind,
+        proc: s.proc,
+        region: s.region,
+        range: { offset: s.offset, size: s.size, sizeField: 'size' },
+      };
     case 'write':
-      return { kind: s.kind, proc: s.proc, region: s.region, range: { offset: s.offset, size: s.bytes.length, sizeField: 'bytes' } };
+      return {
+        kind: s.kind,
+        proc: s.proc,
+        region: s.region,
+        range: { offset: s.offset, size: s.bytes.length, sizeField: 'bytes' },
+      };
     case 'munmap':
       return { kind: s.kind, proc: s.proc, region: s.region };
     case 'spawn':
@@ -97,7 +113,10 @@ export function crossCheck(steps: ReadonlyArray<StepRefs | undefined>, numaNodes
   steps.forEach((s, index) => {
     if (s === undefined) return;
     const at = (field: PropertyKey | undefined, message: string): void => {
-      problems.push({ path: field === undefined ? ['steps', index, s.kind] : ['steps', index, s.kind, field], message });
+      problems.push({
+        path: field === undefined ? ['steps', index, s.kind] : ['steps', index, s.kind, field],
+        message,
+      });
     };
     const liveProc = (name: string | undefined, field = 'proc'): Map<string, number | undefined> | undefined => {
       if (name === undefined) return undefined;
@@ -110,7 +129,12 @@ export function crossCheck(steps: ReadonlyArray<StepRefs | undefined>, numaNodes
     const newProc = (name: string | undefined, field: string, regions: Map<string, number | undefined>): void => {
       if (name === undefined) return;
       if (used.has(name)) {
-        at(field, procs.has(name) ? `Proc "${name}" already exists` : `Proc name "${name}" was used by a process that exited; choose a new name`);
+        at(
+          field,
+          procs.has(name)
+            ? `Proc "${name}" already exists`
+            : `Proc name "${name}" was used by a process that exited; choose a new name`,
+        );
         return;
       }
       used.add(name);
@@ -149,9 +173,13 @@ export function crossCheck(steps: ReadonlyArray<StepRefs | undefined>, numaNodes
         const total = s.region === undefined ? undefined : mapped()?.get(s.region);
         const r = s.range;
         if (total === undefined || r === undefined) return;
-        if (r.offset >= total) at('offset', `Offset must lie within region "${s.region}" (${total} bytes), got ${r.offset}`);
+        if (r.offset >= total)
+          at('offset', `Offset must lie within region "${s.region}" (${total} bytes), got ${r.offset}`);
         else if (r.size !== undefined && r.offset + r.size > total) {
-          at(r.sizeField, `Range must end within region "${s.region}" (${total} bytes), got offset ${r.offset} + size ${r.size} = ${r.offset + r.size}`);
+          at(
+            r.sizeField,
+            `Range must end within region "${s.region}" (${total} bytes), got offset ${r.offset} + size ${r.size} = ${r.offset + r.size}`,
+          );
         }
         return;
       }

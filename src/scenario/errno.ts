@@ -59,9 +59,7 @@ const ERRNO_ALIASES: ReadonlyMap<string, string> = new Map([
   ['ENOTSUP', 'EOPNOTSUPP'],
 ]);
 
-const ERRNO_BY_NUMBER: ReadonlyMap<number, string> = new Map(
-  [...ERRNO_BY_NAME].map(([name, value]) => [value, name]),
-);
+const ERRNO_BY_NUMBER: ReadonlyMap<number, string> = new Map([...ERRNO_BY_NAME].map(([name, value]) => [value, name]));
 
 /** The positive errno number of a name such as `EBUSY`, or undefined if it is not known. */
 export function errnoNumber(name: string): number | undefined {

@@ -19,7 +19,8 @@ export function whyNotExact(scenario: Scenario, liveNodes: number): string | und
   let run = scenario.ksm.find(([file]) => file === 'run')?.[1]?.trim() ?? '0';
   for (const [index, step] of scenario.steps.entries()) {
     if (step.kind === 'sysfs') {
-      if (KSM_PLUS.test(step.path)) return `steps[${index}] writes ${step.path}: the KSM+ interface exists only in the model`;
+      if (KSM_PLUS.test(step.path))
+        return `steps[${index}] writes ${step.path}: the KSM+ interface exists only in the model`;
       if (KSM_RUN.test(step.path) && step.errno === undefined) run = step.value.trim();
     } else if (step.kind === 'expect') {
       const plus = step.checks.find((c) => KSM_PLUS.test(c.path));

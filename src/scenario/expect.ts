@@ -14,7 +14,9 @@ export interface Expectation {
   readonly operand: bigint | number | string;
 }
 
-export type ParsedExpectation = { readonly ok: true; readonly expectation: Expectation } | { readonly ok: false; readonly message: string };
+export type ParsedExpectation =
+  | { readonly ok: true; readonly expectation: Expectation }
+  | { readonly ok: false; readonly message: string };
 
 const COMPARISON = /^(==|!=|<=|>=|<|>)\s*(.*)$/s;
 const INTEGER = /^[+-]?\d+$/;
@@ -33,7 +35,8 @@ export function parseNumber(text: string): bigint | number | undefined {
 /** Parses an expected value of an expect step. */
 export function parseExpectation(expected: number | string): ParsedExpectation {
   if (typeof expected === 'number') {
-    if (!Number.isFinite(expected)) return { ok: false, message: `Expected value must be a finite number, got ${expected}` };
+    if (!Number.isFinite(expected))
+      return { ok: false, message: `Expected value must be a finite number, got ${expected}` };
     return { ok: true, expectation: { op: '==', operand: Number.isInteger(expected) ? BigInt(expected) : expected } };
   }
   const text = expected.trim();
@@ -63,7 +66,8 @@ export function normalizeActual(raw: number | string | undefined | null): number
   const choice = CHOICES.exec(text);
   if (choice?.[1] !== undefined) return choice[1];
   const n = parseNumber(text);
-  if (typeof n === 'bigint') return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : text;
+  if (typeof n === 'bigint')
+    return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : text;
   return n ?? text;
 }
 

@@ -18,31 +18,34 @@ test('generateScenario round-trips through parseScenario for 500 seeds', () => {
 
 test('generateScenario scans every page in one batch and records after each wait', () => {
   for (let seed = 0; seed < 200; seed++) {
-    const doc = parse(generateScenario(seed)) as { ksm: Record<string, number>; steps: Array<Record<string, Record<string, unknown>>> };
+    const doc = parse(generateScenario(seed)) as {
+      ksm: Record<string, number>;
+      steps: Array<Record<string, Record<string, unknown>>>;
+    };
     let pages = 0;
     const regions = new Map<string, Map<string, number>>();
     let run = 0;
     for (const [i, step] of doc.steps.entries()) {
       const [kind, f] = Object.entries(step)[0]!;
-      if (kind === 'spawn') regions.set(String(f['proc']), new Map());
+      if (kind === 'spawn') regions.set(String(f.proc), new Map());
       if (kind === 'mmap') {
-        const n = Number.parseInt(String(f['size']), 10) / 4;
-        regions.get(String(f['proc']))!.set(String(f['region']), n);
+        const n = Number.parseInt(String(f.size), 10) / 4;
+        regions.get(String(f.proc))!.set(String(f.region), n);
         pages += n;
       }
       if (kind === 'fork') {
-        const copy = new Map(regions.get(String(f['proc']))!);
+        const copy = new Map(regions.get(String(f.proc))!);
         for (const n of copy.values()) pages += n;
-        regions.set(String(f['child']), copy);
+        regions.set(String(f.child), copy);
       }
-      if (kind === 'munmap') regions.get(String(f['proc']))!.delete(String(f['region']));
-      if (kind === 'sysfs' && f['path'] === 'ksm/run') run = Number(f['value']);
+      if (kind === 'munmap') regions.get(String(f.proc))!.delete(String(f.region));
+      if (kind === 'sysfs' && f.path === 'ksm/run') run = Number(f.value);
       if (kind === 'wait') {
         assert.equal(run, 1, `seed ${seed} step ${i}: a wait while run is ${run}`);
         assert.ok(Object.keys(doc.steps[i + 1]!)[0] === 'record', `seed ${seed} step ${i}: no record after the wait`);
       }
     }
-    assert.ok(doc.ksm['pages_to_scan']! >= pages, `seed ${seed}: pages_to_scan ${doc.ksm['pages_to_scan']} < ${pages} pages`);
-    assert.equal(doc.ksm['sleep_millisecs'], 20);
+    assert.ok(doc.ksm.pages_to_scan! >= pages, `seed ${seed}: pages_to_scan ${doc.ksm.pages_to_scan} < ${pages} pages`);
+    assert.equal(doc.ksm.sleep_millisecs, 20);
   }
 });

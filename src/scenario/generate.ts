@@ -92,10 +92,10 @@ class Generator {
   /** The initial ksm: values, in the order they are written. */
   initialKsm(): Record<string, number> {
     const ksm: Record<string, number> = { pages_to_scan: 0, sleep_millisecs: 20 };
-    ksm['stable_node_chains_prune_millisecs'] = this.chance(50) ? 0 : 60_000;
-    if (this.chance(50)) ksm['max_page_sharing'] = this.chance(60) ? this.int(2, 5) : this.int(2, 300);
-    if (this.chance(30)) ksm['use_zero_pages'] = 1;
-    if (this.chance(20)) ksm['smart_scan'] = 0;
+    ksm.stable_node_chains_prune_millisecs = this.chance(50) ? 0 : 60_000;
+    if (this.chance(50)) ksm.max_page_sharing = this.chance(60) ? this.int(2, 5) : this.int(2, 300);
+    if (this.chance(30)) ksm.use_zero_pages = 1;
+    if (this.chance(20)) ksm.smart_scan = 0;
     return ksm;
   }
 
@@ -168,10 +168,20 @@ class Generator {
     const shared = target === undefined && this.chance(10);
     const name = `m${this.#regionCount++}`;
     // Under MERGE_ANY Linux makes every new compatible VMA mergeable at once.
-    const region: GenRegion = { name, pages, shared, mergeable: new Array<boolean>(pages).fill(proc.mergeAny && !shared) };
+    const region: GenRegion = {
+      name,
+      pages,
+      shared,
+      mergeable: new Array<boolean>(pages).fill(proc.mergeAny && !shared),
+    };
     proc.regions.set(name, region);
     this.totalPages += pages;
-    this.step('mmap', shared ? { proc: proc.name, region: name, size: kib(pages), shared: true } : { proc: proc.name, region: name, size: kib(pages) });
+    this.step(
+      'mmap',
+      shared
+        ? { proc: proc.name, region: name, size: kib(pages), shared: true }
+        : { proc: proc.name, region: name, size: kib(pages) },
+    );
     return region;
   }
 
@@ -183,7 +193,9 @@ class Generator {
   }
 
   #pattern(): unknown {
-    switch (this.pick(['page-mod', 'page-mod', 'page-mod', 'page-mod', 'random', 'random', 'byte', 'byte', 'zero'] as const)) {
+    switch (
+      this.pick(['page-mod', 'page-mod', 'page-mod', 'page-mod', 'random', 'random', 'byte', 'byte', 'zero'] as const)
+    ) {
       case 'page-mod':
         return { 'page-mod': this.int(1, 4), seed: this.pick(PAGE_MOD_SEEDS) };
       case 'random':
@@ -200,8 +212,8 @@ class Generator {
     const range = target === undefined ? this.#range(r, 70) : undefined;
     const fields: Record<string, unknown> = { proc: p.name, region: r.name, pattern: this.#pattern() };
     if (range !== undefined) {
-      fields['offset'] = range.offset * PAGE_SIZE;
-      fields['size'] = kib(range.pages);
+      fields.offset = range.offset * PAGE_SIZE;
+      fields.size = kib(range.pages);
     }
     this.step('fill', fields);
   }
@@ -217,7 +229,9 @@ class Generator {
 
   madvise(target?: readonly [GenProc, GenRegion], forced?: string): void {
     const [p, r] = target ?? this.pick(this.#regionsOf());
-    const advice = forced ?? this.pick(['MADV_MERGEABLE', 'MADV_MERGEABLE', 'MADV_MERGEABLE', 'MADV_UNMERGEABLE', 'MADV_DONTNEED'] as const);
+    const advice =
+      forced ??
+      this.pick(['MADV_MERGEABLE', 'MADV_MERGEABLE', 'MADV_MERGEABLE', 'MADV_UNMERGEABLE', 'MADV_DONTNEED'] as const);
     const range = forced === undefined ? this.#range(r, 70) : undefined;
     const from = range?.offset ?? 0;
     const to = range === undefined ? r.pages : range.offset + range.pages;
@@ -226,8 +240,8 @@ class Generator {
     if (advice === 'MADV_UNMERGEABLE') r.mergeable.fill(false, from, to);
     const fields: Record<string, unknown> = { proc: p.name, region: r.name, advice };
     if (range !== undefined) {
-      fields['offset'] = range.offset * PAGE_SIZE;
-      fields['size'] = kib(range.pages);
+      fields.offset = range.offset * PAGE_SIZE;
+      fields.size = kib(range.pages);
     }
     this.step('madvise', fields);
   }
@@ -301,7 +315,10 @@ class Generator {
   }
 
   #maxPageSharing(): void {
-    this.step('sysfs', { path: 'ksm/max_page_sharing', value: String(this.chance(60) ? this.int(2, 5) : this.int(2, 300)) });
+    this.step('sysfs', {
+      path: 'ksm/max_page_sharing',
+      value: String(this.chance(60) ? this.int(2, 5) : this.int(2, 300)),
+    });
   }
 
   #setRun(value: number): void {
@@ -346,7 +363,7 @@ export function generateScenario(seed: number): string {
   const ksm = g.initialKsm();
   g.body();
   // At least twice every page that was ever mapped: each ksmd batch is then a full scan.
-  ksm['pages_to_scan'] = Math.max(100, 2 * g.totalPages);
+  ksm.pages_to_scan = Math.max(100, 2 * g.totalPages);
   const doc = new Document({
     version: 1,
     name: `generated-${seed}`,
@@ -367,6 +384,9 @@ export function generateScenario(seed: number): string {
   if (isMap(ksmNode)) ksmNode.flow = false;
   const text = doc.toString({ lineWidth: 0 });
   const parsed = parseScenario(text, `generated-${seed}.yaml`);
-  if (!parsed.ok) throw new Error(`generateScenario(${seed}) produced an invalid scenario:\n${formatProblems(`generated-${seed}.yaml`, parsed.problems)}\n${text}`);
+  if (!parsed.ok)
+    throw new Error(
+      `generateScenario(${seed}) produced an invalid scenario:\n${formatProblems(`generated-${seed}.yaml`, parsed.problems)}\n${text}`,
+    );
   return text;
 }

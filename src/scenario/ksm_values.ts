@@ -42,7 +42,8 @@ export function checkKsmValues(values: ReadonlyArray<readonly [string, string]>,
     const takes = TAKES[file];
     problems.push({
       file,
-      message: `Writing ${describeValue(value)} to /sys/kernel/mm/ksm/${file} fails with ${describeReturn(err)}` +
+      message:
+        `Writing ${describeValue(value)} to /sys/kernel/mm/ksm/${file} fails with ${describeReturn(err)}` +
         (takes === undefined ? '' : `; it takes ${takes}`),
     });
   }

@@ -24,7 +24,9 @@ test('loadScenario reports a missing file or a directory as a problem', async ()
     const missing = join(dir, 'nope.yaml');
     assert.deepEqual(await loadScenario(missing), {
       ok: false,
-      problems: [{ path: '', line: undefined, message: `Cannot read scenario file "${missing}": the file does not exist` }],
+      problems: [
+        { path: '', line: undefined, message: `Cannot read scenario file "${missing}": the file does not exist` },
+      ],
     });
     const r = await loadScenario(dir);
     assert.equal(r.ok, false);

@@ -23,7 +23,10 @@ export async function loadScenario(file: string): Promise<ParseResult> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = (code === undefined ? undefined : READ_ERRORS[code]) ?? (e as Error).message;
-    return { ok: false, problems: [{ path: '', line: undefined, message: `Cannot read scenario file "${file}": ${why}` }] };
+    return {
+      ok: false,
+      problems: [{ path: '', line: undefined, message: `Cannot read scenario file "${file}": ${why}` }],
+    };
   }
   return parseScenario(text, file);
 }

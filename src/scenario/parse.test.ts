@@ -44,7 +44,9 @@ test('parseScenario fills in the defaults of an optional machine and ksm section
 });
 
 test('parseScenario keeps ksm values in file order as decimal text', () => {
-  const s = ok(`${HEAD}ksm:\n  sleep_millisecs: 20\n  pages_to_scan: 100\n  advisor_mode: scan-time\n  run: 1\n  advisor_max_pages_to_scan: 18446744073709551615\nsteps: []\n`);
+  const s = ok(
+    `${HEAD}ksm:\n  sleep_millisecs: 20\n  pages_to_scan: 100\n  advisor_mode: scan-time\n  run: 1\n  advisor_max_pages_to_scan: 18446744073709551615\nsteps: []\n`,
+  );
   assert.deepEqual(s.ksm, [
     ['sleep_millisecs', '20'],
     ['pages_to_scan', '100'],
@@ -61,7 +63,11 @@ test('parseScenario reads machine sizes with suffixes', () => {
 });
 
 test('parseScenario accepts JSON', () => {
-  const json = JSON.stringify({ version: 1, name: 'j', steps: [{ spawn: { proc: 'a', comm: 'c' } }, { record: { label: 'x' } }] });
+  const json = JSON.stringify({
+    version: 1,
+    name: 'j',
+    steps: [{ spawn: { proc: 'a', comm: 'c' } }, { record: { label: 'x' } }],
+  });
   assert.deepEqual(ok(json).steps, [
     { kind: 'spawn', proc: 'a', comm: 'c' },
     { kind: 'record', label: 'x' },
@@ -147,23 +153,31 @@ test('parseScenario reads every pattern form, with 64-bit seeds kept exact', () 
 });
 
 test('parseScenario reports a size that is not a page multiple with path and line', () => {
-  assert.deepEqual(lines(`${HEAD}steps:\n  - spawn: { proc: a, comm: app }\n  - mmap:\n      proc: a\n      region: r\n      size: 5000\n`), [
-    't.yaml: steps[1].mmap.size (line 8): Size must be a multiple of the page size (4096), got 5000',
-  ]);
+  assert.deepEqual(
+    lines(
+      `${HEAD}steps:\n  - spawn: { proc: a, comm: app }\n  - mmap:\n      proc: a\n      region: r\n      size: 5000\n`,
+    ),
+    ['t.yaml: steps[1].mmap.size (line 8): Size must be a multiple of the page size (4096), got 5000'],
+  );
 });
 
 test('parseScenario collects every problem of the file, not just the first', () => {
-  assert.deepEqual(lines(`version: 2\nsteps:\n  - spawn: { proc: a }\n  - mmap: { proc: a, region: r, size: "4 KB" }\n`), [
-    't.yaml: version (line 1): Version must be 1, got 2',
-    't.yaml: name (line 1): Name is required',
-    't.yaml: steps[0].spawn.comm (line 3): Comm is required',
-    't.yaml: steps[1].mmap.size (line 4): Size must be a number of bytes or a string like "64KiB", "2MiB", "1GiB", got "4 KB"',
-  ]);
+  assert.deepEqual(
+    lines(`version: 2\nsteps:\n  - spawn: { proc: a }\n  - mmap: { proc: a, region: r, size: "4 KB" }\n`),
+    [
+      't.yaml: version (line 1): Version must be 1, got 2',
+      't.yaml: name (line 1): Name is required',
+      't.yaml: steps[0].spawn.comm (line 3): Comm is required',
+      't.yaml: steps[1].mmap.size (line 4): Size must be a number of bytes or a string like "64KiB", "2MiB", "1GiB", got "4 KB"',
+    ],
+  );
 });
 
 test('parseScenario reports unknown step kinds, unknown fields and steps with two kinds', () => {
   assert.deepEqual(
-    lines(`${HEAD}colour: red\nsteps:\n  - spwan: { proc: a, comm: x }\n  - spawn: { proc: a, comm: x, pid: 3 }\n  - { spawn: { proc: a, comm: x }, exit: { proc: a } }\n  - spawn\n`),
+    lines(
+      `${HEAD}colour: red\nsteps:\n  - spwan: { proc: a, comm: x }\n  - spawn: { proc: a, comm: x, pid: 3 }\n  - { spawn: { proc: a, comm: x }, exit: { proc: a } }\n  - spawn\n`,
+    ),
     [
       't.yaml: colour (line 3): Unknown top-level field "colour"; expected version, name, description, machine, ksm, steps',
       't.yaml: steps[0].spwan (line 5): Unknown step kind "spwan"; expected spawn, mmap, fill, write, read, madvise, prctl, fork, exec, munmap, exit, sysfs, wait, expect, record',
@@ -180,7 +194,10 @@ test('parseScenario reports YAML syntax errors and duplicate keys with their lin
   assert.equal(syntax[0]?.path, '');
   assert.ok(syntax[0]?.line !== undefined);
   const dup = problems(`${HEAD}name: u\nsteps: []\n`);
-  assert.deepEqual(dup.map((p) => p.line), [3]);
+  assert.deepEqual(
+    dup.map((p) => p.line),
+    [3],
+  );
   assert.match(dup[0]?.message ?? '', /unique/);
 });
 
@@ -238,7 +255,7 @@ steps:
   ]);
 });
 
-test('parseScenario checks each initial ksm value against its file\'s store rules, in order', () => {
+test("parseScenario checks each initial ksm value against its file's store rules, in order", () => {
   assert.deepEqual(
     lines(`${HEAD}ksm:
   pages_to_scan: -3
@@ -300,13 +317,26 @@ test('parseScenario reads what a madvise or prctl step returns, as a number or a
 `);
   assert.deepEqual(s, [
     { kind: 'prctl', proc: 'a', option: 'PR_GET_MEMORY_MERGE', arg: 0, returns: 1 },
-    { kind: 'madvise', proc: 'a', region: 'r', advice: 'MADV_MERGEABLE', offset: 0, size: undefined, returns: 'ENOMEM' },
+    {
+      kind: 'madvise',
+      proc: 'a',
+      region: 'r',
+      advice: 'MADV_MERGEABLE',
+      offset: 0,
+      size: undefined,
+      returns: 'ENOMEM',
+    },
     { kind: 'prctl', proc: 'a', option: 'PR_SET_MEMORY_MERGE', arg: 0 },
   ]);
-  assert.deepEqual(lines(`${HEAD}${SPAWN}  - prctl: { proc: a, option: PR_GET_MEMORY_MERGE, returns: -22 }\n  - madvise: { proc: a, region: r, advice: MADV_MERGEABLE, returns: EWHAT }\n`), [
-    't.yaml: steps[2].prctl.returns (line 6): Returns must be a whole number >= 0 or a Linux error name such as EINVAL, got -22',
-    't.yaml: steps[3].madvise.returns (line 7): Returns must be a whole number >= 0 or a Linux error name such as EINVAL, got "EWHAT"',
-  ]);
+  assert.deepEqual(
+    lines(
+      `${HEAD}${SPAWN}  - prctl: { proc: a, option: PR_GET_MEMORY_MERGE, returns: -22 }\n  - madvise: { proc: a, region: r, advice: MADV_MERGEABLE, returns: EWHAT }\n`,
+    ),
+    [
+      't.yaml: steps[2].prctl.returns (line 6): Returns must be a whole number >= 0 or a Linux error name such as EINVAL, got -22',
+      't.yaml: steps[3].madvise.returns (line 7): Returns must be a whole number >= 0 or a Linux error name such as EINVAL, got "EWHAT"',
+    ],
+  );
 });
 
 test('parseScenario checks expect paths and values', () => {
@@ -384,7 +414,9 @@ test('parseScenario checks that ranges lie within their region and nodes exist',
 });
 
 test('parseScenario accepts byte offsets anywhere inside the region for write and read', () => {
-  const s = steps(`  - write: { proc: a, region: r, offset: 16383, bytes: "01" }\n  - read: { proc: a, region: r, offset: 1, size: 16383, sha256: "${'f'.repeat(64)}" }\n`);
+  const s = steps(
+    `  - write: { proc: a, region: r, offset: 16383, bytes: "01" }\n  - read: { proc: a, region: r, offset: 1, size: 16383, sha256: "${'f'.repeat(64)}" }\n`,
+  );
   assert.equal(s.length, 2);
 });
 
@@ -407,6 +439,6 @@ test('formatProblems gives one line per problem with path and line when known', 
 test('scenarioJsonSchema describes the file with one-key step objects', () => {
   const schema = scenarioJsonSchema() as { properties?: Record<string, unknown>; required?: string[] };
   assert.deepEqual(schema.required?.sort(), ['name', 'steps', 'version']);
-  const steps = JSON.stringify(schema.properties?.['steps']);
+  const steps = JSON.stringify(schema.properties?.steps);
   for (const kind of ['spawn', 'mmap', 'fill', 'expect', 'record']) assert.ok(steps.includes(`"${kind}"`), kind);
 });

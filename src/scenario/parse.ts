@@ -19,7 +19,9 @@ export interface Problem {
   readonly message: string;
 }
 
-export type ParseResult = { readonly ok: true; readonly scenario: Scenario } | { readonly ok: false; readonly problems: Problem[] };
+export type ParseResult =
+  | { readonly ok: true; readonly scenario: Scenario }
+  | { readonly ok: false; readonly problems: Problem[] };
 
 type Path = readonly PropertyKey[];
 
@@ -32,31 +34,46 @@ export function parseScenario(text: string, fileName: string): ParseResult {
   if (doc.errors.length > 0) {
     return { ok: false, problems: doc.errors.map((e) => ({ path: '', line: lineAt(e.pos[0]), message: e.message })) };
   }
-  if (doc.contents === null) return { ok: false, problems: [{ path: '', line: undefined, message: `Scenario file ${fileName} is empty` }] };
+  if (doc.contents === null)
+    return { ok: false, problems: [{ path: '', line: undefined, message: `Scenario file ${fileName} is empty` }] };
 
   let data: unknown;
   try {
     data = toPlain(doc.toJS());
   } catch (e) {
-    return { ok: false, problems: [{ path: '', line: undefined, message: `Cannot read the YAML document: ${(e as Error).message}` }] };
+    return {
+      ok: false,
+      problems: [{ path: '', line: undefined, message: `Cannot read the YAML document: ${(e as Error).message}` }],
+    };
   }
 
   const parsed = scenarioSchema.safeParse(data, { error: scenarioErrorMap });
-  const where = (path: Path): Pick<Problem, 'path' | 'line'> => ({ path: formatPath(path), line: lineOf(doc, path, lineAt) });
+  const where = (path: Path): Pick<Problem, 'path' | 'line'> => ({
+    path: formatPath(path),
+    line: lineOf(doc, path, lineAt),
+  });
   const problems: Problem[] = parsed.success
     ? []
     : parsed.error.issues.map((issue): Problem => {
         // An unknown key is reported at the key itself, where the user has to look.
-        const path = issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined ? [...issue.path, issue.keys[0]] : issue.path;
+        const path =
+          issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined
+            ? [...issue.path, issue.keys[0]]
+            : issue.path;
         return { ...where(path), message: issue.message };
       });
   // What can be checked across steps and in sysfs is checked even when the schema failed,
   // on the parts it accepted, so one run lists every problem of the file.
   const usable = parsed.success
-    ? { steps: parsed.data.steps.map(stepRefs), ksm: parsed.data.ksm, numaNodes: parsed.data.machine.numaNodes as number | undefined }
+    ? {
+        steps: parsed.data.steps.map(stepRefs),
+        ksm: parsed.data.ksm,
+        numaNodes: parsed.data.machine.numaNodes as number | undefined,
+      }
     : usableParts(data);
   for (const p of crossCheck(usable.steps, usable.numaNodes)) problems.push({ ...where(p.path), message: p.message });
-  for (const p of checkKsmValues(usable.ksm, usable.numaNodes ?? 1)) problems.push({ ...where(['ksm', p.file]), message: p.message });
+  for (const p of checkKsmValues(usable.ksm, usable.numaNodes ?? 1))
+    problems.push({ ...where(['ksm', p.file]), message: p.message });
   if (!parsed.success || problems.length > 0) return { ok: false, problems: sortProblems(problems) };
 
   const stepLines = parsed.data.steps.map((_, i) => lineOf(doc, ['steps', i], lineAt));
@@ -68,21 +85,31 @@ export function parseScenario(text: string, fileName: string): ParseResult {
  * where a step is valid, by the names it gives where not), the `ksm` values of known
  * files, and the NUMA node count when it is valid.
  */
-function usableParts(data: unknown): { steps: Array<StepRefs | undefined>; ksm: Array<[string, string]>; numaNodes: number | undefined } {
+function usableParts(data: unknown): {
+  steps: Array<StepRefs | undefined>;
+  ksm: Array<[string, string]>;
+  numaNodes: number | undefined;
+} {
   const file = isRecord(data) ? data : {};
-  const steps = Array.isArray(file['steps'])
-    ? file['steps'].map((raw: unknown) => {
+  const steps = Array.isArray(file.steps)
+    ? file.steps.map((raw: unknown) => {
         const step = stepSchema.safeParse(raw);
         return step.success ? stepRefs(step.data) : rawStepRefs(raw, STEP_KINDS);
       })
     : [];
-  const ksm = isRecord(file['ksm'])
-    ? Object.entries(file['ksm']).flatMap(([k, v]): Array<[string, string]> =>
-        KSM_WRITABLE_FILES.includes(k) && (typeof v === 'string' || typeof v === 'number') ? [[k, String(v)]] : [])
+  const ksm = isRecord(file.ksm)
+    ? Object.entries(file.ksm).flatMap(
+        ([k, v]): Array<[string, string]> =>
+          KSM_WRITABLE_FILES.includes(k) && (typeof v === 'string' || typeof v === 'number') ? [[k, String(v)]] : [],
+      )
     : [];
-  const machine = isRecord(file['machine']) ? file['machine'] : {};
-  const nodes = machine['numa_nodes'] ?? 1;
-  return { steps, ksm, numaNodes: Number.isSafeInteger(nodes) && (nodes as number) >= 1 ? (nodes as number) : undefined };
+  const machine = isRecord(file.machine) ? file.machine : {};
+  const nodes = machine.numa_nodes ?? 1;
+  return {
+    steps,
+    ksm,
+    numaNodes: Number.isSafeInteger(nodes) && (nodes as number) >= 1 ? (nodes as number) : undefined,
+  };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -140,7 +167,10 @@ function lineOf(doc: Document, path: Path, lineAt: (offset: number) => number): 
       const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(key));
       if (pair === undefined) break;
       const keyLine = rangeLine(pair.key, lineAt);
-      line = isCollection(pair.value) || pair.value === null ? (keyLine ?? line) : (rangeLine(pair.value, lineAt) ?? keyLine ?? line);
+      line =
+        isCollection(pair.value) || pair.value === null
+          ? (keyLine ?? line)
+          : (rangeLine(pair.value, lineAt) ?? keyLine ?? line);
       node = pair.value;
     } else if (isSeq(node) && typeof key === 'number') {
       node = node.items[key];

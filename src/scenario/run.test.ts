@@ -51,7 +51,13 @@ class FakeBackend implements Backend {
     this.#call(`readSha256 ${proc} ${region} ${offset} ${size}`);
     return this.digest;
   }
-  async madvise(proc: string, region: string, advice: Advice, offset: number, size: number | undefined): Promise<number> {
+  async madvise(
+    proc: string,
+    region: string,
+    advice: Advice,
+    offset: number,
+    size: number | undefined,
+  ): Promise<number> {
     this.#call(`madvise ${proc} ${region} ${advice} ${offset} ${size}`);
     return this.madviseResult;
   }
@@ -212,7 +218,7 @@ test('runScenario records the results of madvise and prctl', async () => {
   ]);
 });
 
-test('runScenario checks a madvise or prctl result against the step\'s returns', async () => {
+test("runScenario checks a madvise or prctl result against the step's returns", async () => {
   const backend = new FakeBackend();
   backend.madviseResult = -12;
   const result = await runScenario(
@@ -301,7 +307,13 @@ test('runScenario reports a StepError of start as a failed run', async () => {
   const result = await runScenario(scenario([{ kind: 'record', label: 'x' }]), backend);
   assert.equal(result.ok, false);
   assert.deepEqual(result.expects, [
-    { step: -1, path: 'start', expected: 'success', actual: 'Initial ksm.run: writing "9" failed with EINVAL', ok: false },
+    {
+      step: -1,
+      path: 'start',
+      expected: 'success',
+      actual: 'Initial ksm.run: writing "9" failed with EINVAL',
+      ok: false,
+    },
   ]);
   assert.equal(result.error, 'start: Initial ksm.run: writing "9" failed with EINVAL');
   assert.deepEqual(backend.log, ['start fake', 'stop']);

@@ -87,13 +87,20 @@ export interface Collected {
 function recordCall(out: Collected, call: CallResult, returns: number | string | undefined): void {
   out.calls.push(call);
   if (returns === undefined) return;
-  const ok = typeof returns === 'number' ? call.result === returns : call.result < 0 && -call.result === errnoNumber(returns);
+  const ok =
+    typeof returns === 'number' ? call.result === returns : call.result < 0 && -call.result === errnoNumber(returns);
   const actual = call.result >= 0 ? call.result : describeReturn(call.result);
   out.expects.push({ step: call.step, path: `steps[${call.step}].${call.call}`, expected: returns, actual, ok });
 }
 
 /** Runs one step against a backend (used by runScenario, and by the shell one line at a time). */
-export async function runStep(step: Step, index: number, backend: Backend, out: Collected, opts: RunOptions): Promise<StepOutcome> {
+export async function runStep(
+  step: Step,
+  index: number,
+  backend: Backend,
+  out: Collected,
+  opts: RunOptions,
+): Promise<StepOutcome> {
   switch (step.kind) {
     case 'spawn':
       await backend.spawn(step.proc, step.comm);
@@ -110,7 +117,13 @@ export async function runStep(step: Step, index: number, backend: Backend, out: 
     case 'read': {
       // The backend hashes what it read; comparing digests keeps both backends byte-exact.
       const digest = (await backend.readSha256(step.proc, step.region, step.offset, step.size)).toLowerCase();
-      out.expects.push({ step: index, path: `steps[${index}].read.sha256`, expected: step.sha256, actual: digest, ok: digest === step.sha256 });
+      out.expects.push({
+        step: index,
+        path: `steps[${index}].read.sha256`,
+        expected: step.sha256,
+        actual: digest,
+        ok: digest === step.sha256,
+      });
       return GO_ON;
     }
     case 'madvise': {
@@ -155,7 +168,13 @@ export async function runStep(step: Step, index: number, backend: Backend, out: 
       opts.onProgress?.({ kind: 'wait', done: 0, target, unit });
       const reason = await backend.wait(step.fullScans, step.ms);
       if (reason !== undefined) {
-        out.expects.push({ step: index, path: `steps[${index}].wait`, expected: `${unit}: ${target}`, actual: reason, ok: false });
+        out.expects.push({
+          step: index,
+          path: `steps[${index}].wait`,
+          expected: `${unit}: ${target}`,
+          actual: reason,
+          ok: false,
+        });
         return { stop: true, reason };
       }
       opts.onProgress?.({ kind: 'wait', done: target, target, unit });

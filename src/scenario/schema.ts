@@ -12,23 +12,57 @@ import type { Advice, ExpectCheck, Pattern, PrctlOption, Scenario, Step } from '
 
 /** Every file of /sys/kernel/mm/ksm in Linux 6.18 (merge_across_nodes only with NUMA). */
 export const KSM_FILES: readonly string[] = [
-  'advisor_max_cpu', 'advisor_max_pages_to_scan', 'advisor_min_pages_to_scan', 'advisor_mode',
-  'advisor_target_scan_time', 'full_scans', 'general_profit', 'ksm_zero_pages', 'max_page_sharing',
-  'merge_across_nodes', 'pages_scanned', 'pages_shared', 'pages_sharing', 'pages_skipped',
-  'pages_to_scan', 'pages_unshared', 'pages_volatile', 'run', 'sleep_millisecs', 'smart_scan',
-  'stable_node_chains', 'stable_node_chains_prune_millisecs', 'stable_node_dups', 'use_zero_pages',
+  'advisor_max_cpu',
+  'advisor_max_pages_to_scan',
+  'advisor_min_pages_to_scan',
+  'advisor_mode',
+  'advisor_target_scan_time',
+  'full_scans',
+  'general_profit',
+  'ksm_zero_pages',
+  'max_page_sharing',
+  'merge_across_nodes',
+  'pages_scanned',
+  'pages_shared',
+  'pages_sharing',
+  'pages_skipped',
+  'pages_to_scan',
+  'pages_unshared',
+  'pages_volatile',
+  'run',
+  'sleep_millisecs',
+  'smart_scan',
+  'stable_node_chains',
+  'stable_node_chains_prune_millisecs',
+  'stable_node_dups',
+  'use_zero_pages',
 ];
 
 /** The files of /sys/kernel/mm/ksm that accept a write, i.e. may appear under `ksm:`. */
 export const KSM_WRITABLE_FILES: readonly string[] = [
-  'advisor_max_cpu', 'advisor_max_pages_to_scan', 'advisor_min_pages_to_scan', 'advisor_mode',
-  'advisor_target_scan_time', 'max_page_sharing', 'merge_across_nodes', 'pages_to_scan', 'run',
-  'sleep_millisecs', 'smart_scan', 'stable_node_chains_prune_millisecs', 'use_zero_pages',
+  'advisor_max_cpu',
+  'advisor_max_pages_to_scan',
+  'advisor_min_pages_to_scan',
+  'advisor_mode',
+  'advisor_target_scan_time',
+  'max_page_sharing',
+  'merge_across_nodes',
+  'pages_to_scan',
+  'run',
+  'sleep_millisecs',
+  'smart_scan',
+  'stable_node_chains_prune_millisecs',
+  'use_zero_pages',
 ];
 
 /** The six fields of /proc/PID/ksm_stat in Linux 6.18. */
 export const KSM_STAT_FIELDS: readonly string[] = [
-  'ksm_rmap_items', 'ksm_zero_pages', 'ksm_merging_pages', 'ksm_process_profit', 'ksm_merge_any', 'ksm_mergeable',
+  'ksm_rmap_items',
+  'ksm_zero_pages',
+  'ksm_merging_pages',
+  'ksm_process_profit',
+  'ksm_merge_any',
+  'ksm_mergeable',
 ];
 
 const GIB = 1024 * 1024 * 1024;
@@ -37,7 +71,8 @@ const UNIT: Readonly<Record<string, number>> = { KiB: 1024, MiB: 1024 * 1024, Gi
 const PROC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const SYS_MM = '/sys/kernel/mm/';
 const SYSFS_PART = /^[A-Za-z0-9_.+-]+$/;
-const EXPECT_PATH = /^(?:\/sys\/kernel\/mm\/(ksm\+?)\/([^/]+)|\/proc\/([^/]+)\/(?:ksm_stat\/([^/]+)|(ksm_merging_pages|rss_pages)))$/;
+const EXPECT_PATH =
+  /^(?:\/sys\/kernel\/mm\/(ksm\+?)\/([^/]+)|\/proc\/([^/]+)\/(?:ksm_stat\/([^/]+)|(ksm_merging_pages|rss_pages)))$/;
 const TWO_TO_64 = 1n << 64n;
 
 /** A value as messages show it: strings quoted, containers by kind. */
@@ -51,7 +86,10 @@ export function describeValue(value: unknown): string {
 }
 
 const LABELS: Readonly<Record<string, string>> = {
-  'page-mod': 'Page-mod period', numa_nodes: 'NUMA node count', ms: 'Milliseconds', node: 'NUMA node',
+  'page-mod': 'Page-mod period',
+  numa_nodes: 'NUMA node count',
+  ms: 'Milliseconds',
+  node: 'NUMA node',
 };
 
 /** Capitalised name of the last path key, for generic messages: `numa_nodes` -> `Numa nodes`. */
@@ -65,8 +103,13 @@ function label(path: readonly PropertyKey[]): string {
 }
 
 const EXPECTED_TYPE: Readonly<Record<string, string>> = {
-  string: 'a string', number: 'a number', int: 'an integer', boolean: 'true or false',
-  object: 'a mapping', record: 'a mapping', array: 'a list',
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  object: 'a mapping',
+  record: 'a mapping',
+  array: 'a list',
 };
 
 /**
@@ -112,10 +155,15 @@ export function parseSize(value: number | string): { ok: true; bytes: number } |
     bytes = value;
   } else {
     const m = SIZE_TEXT.exec(value.trim());
-    if (m === null) return { ok: false, message: `must be a number of bytes or a string like "64KiB", "2MiB", "1GiB", got ${describeValue(value)}` };
+    if (m === null)
+      return {
+        ok: false,
+        message: `must be a number of bytes or a string like "64KiB", "2MiB", "1GiB", got ${describeValue(value)}`,
+      };
     bytes = Number(m[1]) * (m[2] === undefined ? 1 : (UNIT[m[2]] ?? 1));
   }
-  if (!Number.isSafeInteger(bytes) || bytes < 0) return { ok: false, message: `must be a whole, non-negative number of bytes, got ${describeValue(value)}` };
+  if (!Number.isSafeInteger(bytes) || bytes < 0)
+    return { ok: false, message: `must be a whole, non-negative number of bytes, got ${describeValue(value)}` };
   return { ok: true, bytes };
 }
 
@@ -146,14 +194,17 @@ function int(min: number) {
 }
 
 const proc = z.string().regex(PROC_NAME, {
-  error: (i) => `Proc name must be letters, digits, "_", "." or "-" (it appears in /proc/<proc>/ paths), got ${describeValue(i.input)}`,
+  error: (i) =>
+    `Proc name must be letters, digits, "_", "." or "-" (it appears in /proc/<proc>/ paths), got ${describeValue(i.input)}`,
 });
 const region = z.string().min(1);
 const comm = z.string().min(1);
 /** Values written to sysfs: text as is, numbers as their decimal text. */
-const sysfsValue = z.union([z.string(), z.number()], {
-  error: (i) => `Value must be a string or a number, got ${describeValue(i.input)}`,
-}).transform((v) => String(v));
+const sysfsValue = z
+  .union([z.string(), z.number()], {
+    error: (i) => `Value must be a string or a number, got ${describeValue(i.input)}`,
+  })
+  .transform((v) => String(v));
 
 /** A 64-bit seed from a YAML integer (exact, see parse.ts) or a decimal or 0x string. */
 function parseSeed(value: number | string): bigint | undefined {
@@ -165,11 +216,17 @@ function parseSeed(value: number | string): bigint | undefined {
 /** Checked here, converted by the pattern's transform: a pipe inside the union would hide its message. */
 const seed = z.union([z.number(), z.string()]).check((ctx) => {
   if (parseSeed(ctx.value) === undefined) {
-    ctx.issues.push({ code: 'custom', message: `Seed must be an integer from 0 to 2^64 - 1, got ${describeValue(ctx.value)}`, input: ctx.value, continue: true });
+    ctx.issues.push({
+      code: 'custom',
+      message: `Seed must be an integer from 0 to 2^64 - 1, got ${describeValue(ctx.value)}`,
+      input: ctx.value,
+      continue: true,
+    });
   }
 });
 
-const PATTERN_FORMS = 'zero, byte-cycle, word-index, neg-word-index, {byte: N}, {random: SEED}, {page-mod: N, seed: SEED} or {text: "..."}';
+const PATTERN_FORMS =
+  'zero, byte-cycle, word-index, neg-word-index, {byte: N}, {random: SEED}, {page-mod: N, seed: SEED} or {text: "..."}';
 
 /**
  * Fill patterns. The options stay untransformed inside the union: zod only reports the
@@ -184,7 +241,10 @@ export const patternSchema = z
       strict({ 'page-mod': int(1), seed }, 'pattern field'),
       strict({ text: z.string().min(1) }, 'pattern field'),
     ],
-    { error: (i) => (i.code === 'invalid_union' ? `Pattern must be ${PATTERN_FORMS}, got ${describeValue(i.input)}` : undefined) },
+    {
+      error: (i) =>
+        i.code === 'invalid_union' ? `Pattern must be ${PATTERN_FORMS}, got ${describeValue(i.input)}` : undefined,
+    },
   )
   .transform((p): Pattern => {
     if (typeof p === 'string') return { kind: p };
@@ -220,7 +280,11 @@ const errnoName = z.string().refine((s) => errnoNames().includes(s), {
 const returns = z.union([z.number(), z.string()]).check((ctx) => {
   const v = ctx.value;
   if (typeof v === 'number' ? Number.isSafeInteger(v) && v >= 0 : errnoNames().includes(v)) return;
-  ctx.issues.push({ code: 'custom', message: `Returns must be a whole number >= 0 or a Linux error name such as EINVAL, got ${describeValue(v)}`, input: v });
+  ctx.issues.push({
+    code: 'custom',
+    message: `Returns must be a whole number >= 0 or a Linux error name such as EINVAL, got ${describeValue(v)}`,
+    input: v,
+  });
 });
 /** `returns` on the step only when the file gives it. */
 function withReturns<T extends object>(step: T, r: number | string | undefined): T {
@@ -232,7 +296,11 @@ const sysfsPath = z.string().transform((path, ctx) => {
   const rel = path.startsWith(SYS_MM) ? path.slice(SYS_MM.length) : path;
   const parts = rel.split('/');
   if (rel.startsWith('/') || parts.some((p) => !SYSFS_PART.test(p) || p === '.' || p === '..')) {
-    ctx.issues.push({ code: 'custom', message: `Path must name a file under ${SYS_MM}, like ksm/run, got ${describeValue(path)}`, input: path });
+    ctx.issues.push({
+      code: 'custom',
+      message: `Path must name a file under ${SYS_MM}, like ksm/run, got ${describeValue(path)}`,
+      input: path,
+    });
     return z.NEVER;
   }
   return rel;
@@ -248,7 +316,8 @@ function checkExpect(path: string, expected: unknown): string | undefined {
     return `Expect path must be /sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages or /proc/<proc>/rss_pages, got ${describeValue(path)}`;
   }
   const [, dir, file, procName, statField] = m;
-  if (procName !== undefined && !PROC_NAME.test(procName)) return `Proc name in the path must be a valid proc name, got ${describeValue(procName)}`;
+  if (procName !== undefined && !PROC_NAME.test(procName))
+    return `Proc name in the path must be a valid proc name, got ${describeValue(procName)}`;
   if (dir === 'ksm' && file !== undefined && !KSM_FILES.includes(file)) {
     return `Unknown file "${file}" of /sys/kernel/mm/ksm; expected one of ${KSM_FILES.join(', ')}`;
   }
@@ -260,14 +329,17 @@ function checkExpect(path: string, expected: unknown): string | undefined {
   if (!parsed.ok) return parsed.message;
   const operand = parsed.expectation.operand;
   const words = statField === 'ksm_merge_any' || statField === 'ksm_mergeable';
-  if (words && operand !== 'yes' && operand !== 'no') return `${statField} is yes or no, got ${describeValue(expected)}`;
+  if (words && operand !== 'yes' && operand !== 'no')
+    return `${statField} is yes or no, got ${describeValue(expected)}`;
   const numeric = dir === 'ksm' ? file !== 'advisor_mode' : dir === undefined && !words;
-  if (numeric && typeof operand === 'string') return `Expected value of a counter must be a number or a comparison, got ${describeValue(expected)}`;
+  if (numeric && typeof operand === 'string')
+    return `Expected value of a counter must be a number or a comparison, got ${describeValue(expected)}`;
   return undefined;
 }
 
 const expectValue = z.union([z.number(), z.string()], {
-  error: (i) => `Expected value must be a number, a string or a comparison such as ">= 512", got ${describeValue(i.input)}`,
+  error: (i) =>
+    `Expected value must be a number, a string or a comparison such as ">= 512", got ${describeValue(i.input)}`,
 });
 
 const expectStep = z
@@ -276,7 +348,8 @@ const expectStep = z
     z.superRefine(
       (value, ctx) => {
         const entries = Object.entries(value);
-        if (entries.length === 0) ctx.addIssue({ code: 'custom', message: 'Expect must list at least one path', input: value });
+        if (entries.length === 0)
+          ctx.addIssue({ code: 'custom', message: 'Expect must list at least one path', input: value });
         for (const [path, expected] of entries) {
           const message = checkExpect(path, expected);
           if (message !== undefined) ctx.addIssue({ code: 'custom', message, input: expected, path: [path] });
@@ -286,7 +359,12 @@ const expectStep = z
       { when: () => true },
     ),
   )
-  .transform((r): Step => ({ kind: 'expect', checks: Object.entries(r).map(([path, expected]): ExpectCheck => ({ path, expected })) }));
+  .transform(
+    (r): Step => ({
+      kind: 'expect',
+      checks: Object.entries(r).map(([path, expected]): ExpectCheck => ({ path, expected })),
+    }),
+  );
 
 /** One schema per step kind, mapping the step's fields onto its `Step`. */
 export const stepSchemas = {
@@ -300,7 +378,16 @@ export const stepSchemas = {
       node: int(0).optional(),
     },
     'mmap field',
-  ).transform((s): Step => ({ kind: 'mmap', proc: s.proc, region: s.region, size: s.size, shared: s.shared ?? false, node: s.node })),
+  ).transform(
+    (s): Step => ({
+      kind: 'mmap',
+      proc: s.proc,
+      region: s.region,
+      size: s.size,
+      shared: s.shared ?? false,
+      node: s.node,
+    }),
+  ),
   fill: strict(
     {
       proc,
@@ -310,7 +397,16 @@ export const stepSchemas = {
       size: bytes('Size', { page: true, positive: true }).optional(),
     },
     'fill field',
-  ).transform((s): Step => ({ kind: 'fill', proc: s.proc, region: s.region, pattern: s.pattern, offset: s.offset ?? 0, size: s.size })),
+  ).transform(
+    (s): Step => ({
+      kind: 'fill',
+      proc: s.proc,
+      region: s.region,
+      pattern: s.pattern,
+      offset: s.offset ?? 0,
+      size: s.size,
+    }),
+  ),
   write: strict(
     { proc, region, offset: bytes('Offset', { page: false, positive: false }), bytes: hexBytes },
     'write field',
@@ -335,18 +431,40 @@ export const stepSchemas = {
       returns: returns.optional(),
     },
     'madvise field',
-  ).transform((s): Step => withReturns({
-    kind: 'madvise', proc: s.proc, region: s.region, advice: s.advice satisfies Advice, offset: s.offset ?? 0, size: s.size,
-  }, s.returns)),
+  ).transform(
+    (s): Step =>
+      withReturns(
+        {
+          kind: 'madvise',
+          proc: s.proc,
+          region: s.region,
+          advice: s.advice satisfies Advice,
+          offset: s.offset ?? 0,
+          size: s.size,
+        },
+        s.returns,
+      ),
+  ),
   prctl: strict({ proc, option: prctlOption, arg: int(0).optional(), returns: returns.optional() }, 'prctl field')
     .check((ctx) => {
       const { option, arg } = ctx.value;
       // PR_GET_MEMORY_MERGE takes no argument (Linux wants 0 there), so it may be left out.
       if (option === 'PR_SET_MEMORY_MERGE' && arg !== 0 && arg !== 1) {
-        ctx.issues.push({ code: 'custom', message: `Arg of PR_SET_MEMORY_MERGE must be 0 or 1, got ${describeValue(arg)}`, input: arg, path: ['arg'] });
+        ctx.issues.push({
+          code: 'custom',
+          message: `Arg of PR_SET_MEMORY_MERGE must be 0 or 1, got ${describeValue(arg)}`,
+          input: arg,
+          path: ['arg'],
+        });
       }
     })
-    .transform((s): Step => withReturns({ kind: 'prctl', proc: s.proc, option: s.option satisfies PrctlOption, arg: s.arg ?? 0 }, s.returns)),
+    .transform(
+      (s): Step =>
+        withReturns(
+          { kind: 'prctl', proc: s.proc, option: s.option satisfies PrctlOption, arg: s.arg ?? 0 },
+          s.returns,
+        ),
+    ),
   fork: strict({ proc, child: proc }, 'fork field').transform((s): Step => ({ kind: 'fork', ...s })),
   exec: strict({ proc, comm }, 'exec field').transform((s): Step => ({ kind: 'exec', ...s })),
   munmap: strict({ proc, region }, 'munmap field').transform((s): Step => ({ kind: 'munmap', ...s })),
@@ -355,20 +473,37 @@ export const stepSchemas = {
     .check((ctx) => {
       // Without errno the write must succeed, which an unknown KSM file never does.
       const [dir, file, ...rest] = ctx.value.path.split('/');
-      if (ctx.value.errno === undefined && dir === 'ksm' && rest.length === 0 && file !== undefined && !KSM_FILES.includes(file)) {
-        ctx.issues.push({ code: 'custom', message: `Unknown file "${file}" of /sys/kernel/mm/ksm; expected one of ${KSM_FILES.join(', ')}`, input: ctx.value.path, path: ['path'] });
+      if (
+        ctx.value.errno === undefined &&
+        dir === 'ksm' &&
+        rest.length === 0 &&
+        file !== undefined &&
+        !KSM_FILES.includes(file)
+      ) {
+        ctx.issues.push({
+          code: 'custom',
+          message: `Unknown file "${file}" of /sys/kernel/mm/ksm; expected one of ${KSM_FILES.join(', ')}`,
+          input: ctx.value.path,
+          path: ['path'],
+        });
       }
     })
     .transform((s): Step => ({ kind: 'sysfs', path: s.path, value: s.value, errno: s.errno })),
   wait: strict({ full_scans: int(1).optional(), ms: int(1).optional() }, 'wait field')
     .check((ctx) => {
       if ((ctx.value.full_scans === undefined) === (ctx.value.ms === undefined)) {
-        ctx.issues.push({ code: 'custom', message: 'Wait must give exactly one of full_scans or ms', input: ctx.value });
+        ctx.issues.push({
+          code: 'custom',
+          message: 'Wait must give exactly one of full_scans or ms',
+          input: ctx.value,
+        });
       }
     })
     .transform((s): Step => ({ kind: 'wait', fullScans: s.full_scans, ms: s.ms })),
   expect: expectStep,
-  record: strict({ label: z.string().min(1) }, 'record field').transform((s): Step => ({ kind: 'record', label: s.label })),
+  record: strict({ label: z.string().min(1) }, 'record field').transform(
+    (s): Step => ({ kind: 'record', label: s.label }),
+  ),
 };
 
 export const STEP_KINDS = Object.keys(stepSchemas);
@@ -379,13 +514,18 @@ export const STEP_KINDS = Object.keys(stepSchemas);
  */
 export const stepSchema = z
   .record(z.string(), z.unknown(), {
-    error: (i) => `Step must be a mapping with one key, the step kind (${STEP_KINDS.join(', ')}), got ${describeValue(i.input)}`,
+    error: (i) =>
+      `Step must be a mapping with one key, the step kind (${STEP_KINDS.join(', ')}), got ${describeValue(i.input)}`,
   })
   .check((ctx) => {
     const keys = Object.keys(ctx.value);
     if (keys.length !== 1) {
       const got = keys.length === 0 ? 'none' : `${keys.length} (${keys.join(', ')})`;
-      ctx.issues.push({ code: 'custom', message: `Step must have exactly one key, the step kind, got ${got}`, input: ctx.value });
+      ctx.issues.push({
+        code: 'custom',
+        message: `Step must have exactly one key, the step kind, got ${got}`,
+        input: ctx.value,
+      });
     }
   })
   .pipe(
@@ -423,7 +563,10 @@ function fileSchema<S extends z.ZodType>(step: S) {
   return strict(
     {
       version: z.literal(1, {
-        error: (i) => (i.input === undefined ? 'Version is required (version: 1)' : `Version must be 1, got ${describeValue(i.input)}`),
+        error: (i) =>
+          i.input === undefined
+            ? 'Version is required (version: 1)'
+            : `Version must be 1, got ${describeValue(i.input)}`,
       }),
       name: z.string().min(1),
       description: z.string().optional(),
@@ -455,7 +598,8 @@ export function scenarioJsonSchema(): Record<string, unknown> {
   const steps = Object.entries(stepSchemas).map(([kind, s]) => strict({ [kind]: s }, 'step kind'));
   const editorSchema = fileSchema(z.union(steps as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]])).meta({
     title: 'samepage scenario, version 1',
-    description: 'A workload for samepage run: processes, their memory, sysfs writes and expectations (see SCENARIO.md)',
+    description:
+      'A workload for samepage run: processes, their memory, sysfs writes and expectations (see SCENARIO.md)',
   });
   return z.toJSONSchema(editorSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
 }

@@ -35,7 +35,13 @@ export type Step =
       /** undefined: to the end of the region. */
       readonly size: number | undefined;
     }
-  | { readonly kind: 'write'; readonly proc: string; readonly region: string; readonly offset: number; readonly bytes: Uint8Array }
+  | {
+      readonly kind: 'write';
+      readonly proc: string;
+      readonly region: string;
+      readonly offset: number;
+      readonly bytes: Uint8Array;
+    }
   | {
       readonly kind: 'read';
       readonly proc: string;

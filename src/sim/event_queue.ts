@@ -1,4 +1,4 @@
-import { VirtualClock } from './clock.ts';
+import type { VirtualClock } from './clock.ts';
 
 /** A timer set by a simulated kernel thread: when it fires, `run` is called at `time`. */
 interface Timer {
@@ -32,7 +32,11 @@ export class EventQueue {
   at(time: number, run: () => void): TimerHandle {
     const timer: Timer = { time: Math.max(time, this.clock.now()), seq: this.#seq++, run, cancelled: false };
     this.#push(timer);
-    return { cancel: () => { timer.cancelled = true; } };
+    return {
+      cancel: () => {
+        timer.cancelled = true;
+      },
+    };
   }
 
   /** Time of the next pending timer, or undefined if none. */

@@ -12,7 +12,8 @@ function source(owner: PageOwner, pages: readonly Buffer[]): PageSource {
   const buf = Buffer.concat(pages);
   return {
     *pages(): Iterable<Page> {
-      for (let i = 0; i < pages.length; i++) yield { owner, address: 0x10000 + i * PAGE, buffer: buf, offset: i * PAGE };
+      for (let i = 0; i < pages.length; i++)
+        yield { owner, address: 0x10000 + i * PAGE, buffer: buf, offset: i * PAGE };
     },
   };
 }
@@ -34,7 +35,10 @@ test('result counts pages, unique pages, duplicate pages and the saving as the t
   assert.equal(r.duplicate_pages, 8); // 4 ones, 2 zero, 2 r1
   assert.equal(r.saving_pages, 8 - 3); // Σ(count − 1): 8 pages merge into 3
   assert.deepEqual(r.top[0], { count: 4, frames: 4, md5: md5(ones), class: 'ones' });
-  assert.deepEqual(r.top.map((g) => g.count), [4, 2, 2]);
+  assert.deepEqual(
+    r.top.map((g) => g.count),
+    [4, 2, 2],
+  );
   // Ties are ordered by MD5.
   assert.ok(r.top[1]!.md5 < r.top[2]!.md5);
   assert.deepEqual(r.by_process['10'], { comm: 'okular', pages: 6, duplicate_pages: 5, saving_pages: 2 });
@@ -44,7 +48,10 @@ test('result counts pages, unique pages, duplicate pages and the saving as the t
 test('result limits top to the highest groups and never lists pages without a duplicate', () => {
   const o: PageOwner = { pid: 1, comm: 'x' };
   const r = duplicateStatistics(source(o, [ones, ones, zero, zero, zero, randomBytes(PAGE)]), { top: 1 });
-  assert.deepEqual(r.top.map(({ frames: _f, ...g }) => g), [{ count: 3, md5: md5(zero), class: 'zero' }]);
+  assert.deepEqual(
+    r.top.map(({ frames: _f, ...g }) => g),
+    [{ count: 3, md5: md5(zero), class: 'zero' }],
+  );
   assert.equal(duplicateStatistics(source(o, [randomBytes(PAGE)])).top.length, 0);
 });
 
@@ -54,15 +61,25 @@ test('addFingerprint counts pages known only by their MD5 as add counts the page
   const pages = [ones, zero, other, ones, other, other];
   const byBytes = duplicateStatistics(source(o, pages));
   const byMd5 = new DuplicateStatistics();
-  for (const p of pages) byMd5.addFingerprint(o, createHash('md5').update(p).digest(), p === ones ? 'ones' : p === zero ? 'zero' : 'other');
+  for (const p of pages)
+    byMd5.addFingerprint(o, createHash('md5').update(p).digest(), p === ones ? 'ones' : p === zero ? 'zero' : 'other');
   assert.deepEqual(byMd5.result(), byBytes);
-  assert.deepEqual(byBytes.top.map((g) => [g.count, g.md5]), [[3, md5(other)], [2, md5(ones)]].sort((a, b) => (b[0] as number) - (a[0] as number)));
+  assert.deepEqual(
+    byBytes.top.map((g) => [g.count, g.md5]),
+    [
+      [3, md5(other)],
+      [2, md5(ones)],
+    ].sort((a, b) => (b[0] as number) - (a[0] as number)),
+  );
 });
 
 test('DuplicateStatistics refuses to mix pages counted by bytes and by MD5', () => {
   const s = new DuplicateStatistics();
   s.addAll(source({ pid: 1, comm: 'x' }, [ones]));
-  assert.throws(() => s.addFingerprint({ pid: 2, comm: 'y' }, createHash('md5').update(ones).digest(), 'ones'), /by their bytes or by their MD5, not both/);
+  assert.throws(
+    () => s.addFingerprint({ pid: 2, comm: 'y' }, createHash('md5').update(ones).digest(), 'ones'),
+    /by their bytes or by their MD5, not both/,
+  );
 });
 
 test('renderStatisticsText prints COUNT MD5 CLASS lines then the two summary lines', () => {
@@ -89,16 +106,37 @@ test('renderStatisticsText keeps the summary within a byte limit and says what i
 test('statisticsJson has exactly the documented keys', () => {
   const r = duplicateStatistics(source({ pid: 1, comm: 'x' }, [zero, zero]));
   const parsed = JSON.parse(statisticsJson(r)) as Record<string, unknown>;
-  assert.deepEqual(Object.keys(parsed), ['pages', 'unique_pages', 'duplicate_pages', 'saving_pages', 'top', 'by_process']);
+  assert.deepEqual(Object.keys(parsed), [
+    'pages',
+    'unique_pages',
+    'duplicate_pages',
+    'saving_pages',
+    'top',
+    'by_process',
+  ]);
 });
 
-test('pages in one frame (a forked child\'s) count as pages but free nothing when merged', () => {
+test("pages in one frame (a forked child's) count as pages but free nothing when merged", () => {
   const a: PageOwner = { pid: 1, comm: 'parent' };
   const b: PageOwner = { pid: 2, comm: 'child' };
   const s = new DuplicateStatistics();
-  const page = (owner: PageOwner, bytes: Buffer, frame: number): Page => ({ owner, address: frame * PAGE, buffer: bytes, offset: 0, frame });
+  const page = (owner: PageOwner, bytes: Buffer, frame: number): Page => ({
+    owner,
+    address: frame * PAGE,
+    buffer: bytes,
+    offset: 0,
+    frame,
+  });
   // ones: frames 10 and 11, each mapped by parent and child; zero: one frame in both.
-  for (const p of [page(a, ones, 10), page(a, ones, 11), page(b, ones, 10), page(b, ones, 11), page(a, zero, 20), page(b, zero, 20)]) s.add(p);
+  for (const p of [
+    page(a, ones, 10),
+    page(a, ones, 11),
+    page(b, ones, 10),
+    page(b, ones, 11),
+    page(a, zero, 20),
+    page(b, zero, 20),
+  ])
+    s.add(p);
   const r = s.result();
   assert.equal(r.pages, 6);
   assert.equal(r.frames, 3);

@@ -133,7 +133,8 @@ export class DuplicateStatistics {
 
   #sourceKind(kind: 'bytes' | 'md5'): void {
     if (this.#kind === undefined) this.#kind = kind;
-    else if (this.#kind !== kind) throw new Error('DuplicateStatistics counts pages by their bytes or by their MD5, not both in one set');
+    else if (this.#kind !== kind)
+      throw new Error('DuplicateStatistics counts pages by their bytes or by their MD5, not both in one set');
   }
 
   /**
@@ -191,24 +192,53 @@ export class DuplicateStatistics {
     // Latin1 digests compare code unit by code unit, i.e. byte by byte, as the hex ones do.
     dups.sort((a, b) => b.count - a.count || (a.md5! < b.md5! ? -1 : a.md5! > b.md5! ? 1 : 0));
     const limit = opts.top === undefined ? dups.length : Math.max(0, Math.floor(opts.top));
-    const top = dups.slice(0, limit).map((g): GroupEntry => ({
-      count: g.count,
-      frames: g.frames,
-      md5: Buffer.from(g.md5!, 'latin1').toString('hex'),
-      class: g.cls!,
-    }));
+    const top = dups.slice(0, limit).map(
+      (g): GroupEntry => ({
+        count: g.count,
+        frames: g.frames,
+        md5: Buffer.from(g.md5!, 'latin1').toString('hex'),
+        class: g.cls!,
+      }),
+    );
     const byProcess: Record<string, ProcessFigures> = {};
     for (const [pid, o] of [...this.#owners].sort(([a], [b]) => a - b)) {
       const p = perProcess.get(pid);
-      byProcess[String(pid)] = { comm: o.comm, pages: o.pages, duplicate_pages: p?.duplicate ?? 0, saving_pages: p?.saving ?? 0 };
+      byProcess[String(pid)] = {
+        comm: o.comm,
+        pages: o.pages,
+        duplicate_pages: p?.duplicate ?? 0,
+        saving_pages: p?.saving ?? 0,
+      };
     }
-    return { pages: this.#total, frames, unique_pages: unique, duplicate_pages: duplicate, saving_pages: saving, top, by_process: byProcess };
+    return {
+      pages: this.#total,
+      frames,
+      unique_pages: unique,
+      duplicate_pages: duplicate,
+      saving_pages: saving,
+      top,
+      by_process: byProcess,
+    };
   }
 
-  #insert(key: bigint | string, md5: string | undefined, cls: PageClass | undefined, owner: PageOwner, frame: number): void {
+  #insert(
+    key: bigint | string,
+    md5: string | undefined,
+    cls: PageClass | undefined,
+    owner: PageOwner,
+    frame: number,
+  ): void {
     this.#groups.set(key, {
-      count: 1, frames: 1, md5, cls, firstPid: owner.pid, firstFrame: frame, firstCount: 1,
-      others: undefined, pidFrames: undefined, allFrames: undefined,
+      count: 1,
+      frames: 1,
+      md5,
+      cls,
+      firstPid: owner.pid,
+      firstFrame: frame,
+      firstCount: 1,
+      others: undefined,
+      pidFrames: undefined,
+      allFrames: undefined,
     });
     this.#own(owner);
   }
@@ -228,7 +258,11 @@ export class DuplicateStatistics {
     else mine.add(frame);
     if (g.others === undefined) {
       if (owner.pid === g.firstPid) g.firstCount++;
-      else g.others = new Map([[g.firstPid, g.firstCount], [owner.pid, 1]]);
+      else
+        g.others = new Map([
+          [g.firstPid, g.firstCount],
+          [owner.pid, 1],
+        ]);
     } else {
       g.others.set(owner.pid, (g.others.get(owner.pid) ?? 0) + 1);
     }

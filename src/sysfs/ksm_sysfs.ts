@@ -80,7 +80,14 @@ export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
         return 0;
       },
     },
-    uintKnob('sleep_millisecs', () => ksm.sleepMillisecs, (v) => { ksm.sleepMillisecs = v; }, () => ksmd.interruptSleep()),
+    uintKnob(
+      'sleep_millisecs',
+      () => ksm.sleepMillisecs,
+      (v) => {
+        ksm.sleepMillisecs = v;
+      },
+      () => ksmd.interruptSleep(),
+    ),
     {
       // @linux mm/ksm.c max_page_sharing_store
       name: 'max_page_sharing',
@@ -113,10 +120,27 @@ export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
         return 0;
       },
     },
-    boolKnob('use_zero_pages', () => ksm.useZeroPages, (v) => { ksm.useZeroPages = v; }),
-    boolKnob('smart_scan', () => ksm.smartScan, (v) => { ksm.smartScan = v; }),
-    uintKnob('stable_node_chains_prune_millisecs', () => ksm.stableNodeChainsPruneMillisecs,
-      (v) => { ksm.stableNodeChainsPruneMillisecs = v; }),
+    boolKnob(
+      'use_zero_pages',
+      () => ksm.useZeroPages,
+      (v) => {
+        ksm.useZeroPages = v;
+      },
+    ),
+    boolKnob(
+      'smart_scan',
+      () => ksm.smartScan,
+      (v) => {
+        ksm.smartScan = v;
+      },
+    ),
+    uintKnob(
+      'stable_node_chains_prune_millisecs',
+      () => ksm.stableNodeChainsPruneMillisecs,
+      (v) => {
+        ksm.stableNodeChainsPruneMillisecs = v;
+      },
+    ),
     {
       // @linux mm/ksm.c advisor_mode_store
       name: 'advisor_mode',
@@ -138,9 +162,36 @@ export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
         return 0;
       },
     },
-    ulongKnob('advisor_max_cpu', () => ksm.advisorMaxCpu, (v) => { ksm.advisorMaxCpu = v; }, 0, 32),
-    ulongKnob('advisor_min_pages_to_scan', () => ksm.advisorMinPagesToScan, (v) => { ksm.advisorMinPagesToScan = v; }),
-    ulongKnob('advisor_max_pages_to_scan', () => ksm.advisorMaxPagesToScan, (v) => { ksm.advisorMaxPagesToScan = v; }),
-    ulongKnob('advisor_target_scan_time', () => ksm.advisorTargetScanTime, (v) => { ksm.advisorTargetScanTime = v; }, 1),
+    ulongKnob(
+      'advisor_max_cpu',
+      () => ksm.advisorMaxCpu,
+      (v) => {
+        ksm.advisorMaxCpu = v;
+      },
+      0,
+      32,
+    ),
+    ulongKnob(
+      'advisor_min_pages_to_scan',
+      () => ksm.advisorMinPagesToScan,
+      (v) => {
+        ksm.advisorMinPagesToScan = v;
+      },
+    ),
+    ulongKnob(
+      'advisor_max_pages_to_scan',
+      () => ksm.advisorMaxPagesToScan,
+      (v) => {
+        ksm.advisorMaxPagesToScan = v;
+      },
+    ),
+    ulongKnob(
+      'advisor_target_scan_time',
+      () => ksm.advisorTargetScanTime,
+      (v) => {
+        ksm.advisorTargetScanTime = v;
+      },
+      1,
+    ),
   ]);
 }

@@ -14,8 +14,13 @@ import { kstrtouint } from './kstrto.ts';
 export function ksmPlusSysfs(plus: KsmPlus, daemon: KsmPlusDaemon): AttributeGroup {
   const t = plus.trees;
   const ro = (name: string, value: () => number): Attribute => ({ name, show: () => `${value()}\n` });
-  const knob = (name: string, get: () => number, set: (v: number) => void, check: (v: number) => boolean = () => true,
-    after?: () => void): Attribute => ({
+  const knob = (
+    name: string,
+    get: () => number,
+    set: (v: number) => void,
+    check: (v: number) => boolean = () => true,
+    after?: () => void,
+  ): Attribute => ({
     name,
     show: () => `${get()}\n`,
     store: (s) => {
@@ -41,12 +46,54 @@ export function ksmPlusSysfs(plus: KsmPlus, daemon: KsmPlusDaemon): AttributeGro
         return ksmPlusRunStore(plus, daemon, v);
       },
     },
-    knob('pages_to_scan', () => plus.pagesToScan, (v) => { plus.pagesToScan = v; }),
-    knob('sleep_millisecs', () => plus.sleepMillisecs, (v) => { plus.sleepMillisecs = v; }, () => true, () => daemon.interruptSleep()),
-    knob('initial_coefficient', () => plus.initialCoefficient, (v) => { plus.initialCoefficient = v; }, (v) => v >= 1 && v <= 100),
-    knob('coefficient_step', () => plus.coefficientStep, (v) => { plus.coefficientStep = v; }, (v) => v <= 100),
-    knob('min_coefficient', () => plus.minCoefficient, (v) => { plus.minCoefficient = v; }, (v) => v >= 1 && v <= 100),
-    knob('drop_coefficient', () => plus.dropCoefficient, (v) => { plus.dropCoefficient = v; }, (v) => v <= 100),
+    knob(
+      'pages_to_scan',
+      () => plus.pagesToScan,
+      (v) => {
+        plus.pagesToScan = v;
+      },
+    ),
+    knob(
+      'sleep_millisecs',
+      () => plus.sleepMillisecs,
+      (v) => {
+        plus.sleepMillisecs = v;
+      },
+      () => true,
+      () => daemon.interruptSleep(),
+    ),
+    knob(
+      'initial_coefficient',
+      () => plus.initialCoefficient,
+      (v) => {
+        plus.initialCoefficient = v;
+      },
+      (v) => v >= 1 && v <= 100,
+    ),
+    knob(
+      'coefficient_step',
+      () => plus.coefficientStep,
+      (v) => {
+        plus.coefficientStep = v;
+      },
+      (v) => v <= 100,
+    ),
+    knob(
+      'min_coefficient',
+      () => plus.minCoefficient,
+      (v) => {
+        plus.minCoefficient = v;
+      },
+      (v) => v >= 1 && v <= 100,
+    ),
+    knob(
+      'drop_coefficient',
+      () => plus.dropCoefficient,
+      (v) => {
+        plus.dropCoefficient = v;
+      },
+      (v) => v <= 100,
+    ),
     ro('pages_shared', () => t.pagesShared),
     ro('pages_sharing', () => t.pagesSharing),
     ro('pages_unshared', () => t.pagesUnshared),

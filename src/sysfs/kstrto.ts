@@ -63,11 +63,20 @@ export function kstrtoint(s: string): { value: number } | { err: number } {
  */
 export function kstrtobool(s: string): boolean | number {
   switch (s[0]) {
-    case 'y': case 'Y': case 't': case 'T': case '1':
+    case 'y':
+    case 'Y':
+    case 't':
+    case 'T':
+    case '1':
       return true;
-    case 'n': case 'N': case 'f': case 'F': case '0':
+    case 'n':
+    case 'N':
+    case 'f':
+    case 'F':
+    case '0':
       return false;
-    case 'o': case 'O':
+    case 'o':
+    case 'O':
       if (s[1] === 'n' || s[1] === 'N') return true;
       if (s[1] === 'f' || s[1] === 'F') return false;
       return -EINVAL;

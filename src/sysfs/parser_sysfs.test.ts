@@ -75,12 +75,18 @@ test('statistics leaves out zero-page mappings and exited tasks', () => {
   const t = spawnTask(mmgr, 'reader');
   const a = doMmap(mmgr, t.mm, 4 * PAGE);
   // Reading untouched memory maps the shared zero page: no private memory to count.
-  assert.equal(readUser(mmgr, t.mm, a, 4 * PAGE, () => undefined), 0);
+  assert.equal(
+    readUser(mmgr, t.mm, a, 4 * PAGE, () => undefined),
+    0,
+  );
   const gone = spawnTask(mmgr, 'reader');
   const b = doMmap(mmgr, gone.mm, 2 * PAGE);
   fillUser(mmgr, gone.mm, b, 2 * PAGE, { kind: 'zero' }, b);
   exitTask(mmgr, gone);
   const files = parserSysfs(mmgr);
   files.get('processes_to_scan')!.store!('+reader');
-  assert.equal(files.get('statistics')!.show(), '0 pages without duplicate\n0 pages saved by merging (0 duplicate pages in 0 groups)\n');
+  assert.equal(
+    files.get('statistics')!.show(),
+    '0 pages without duplicate\n0 pages saved by merging (0 duplicate pages in 0 groups)\n',
+  );
 });

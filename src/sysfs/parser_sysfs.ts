@@ -32,12 +32,22 @@ export function modelTaskPages(mmgr: MemoryManager, tasks: readonly Task[]): Pag
         const mm = task.mm;
         for (const vma of mm.vmas) {
           const end = vma.vmEnd / PAGE_SIZE;
-          for (let vpn = mm.pgtable.nextPresent(vma.vmStart / PAGE_SIZE, end); vpn >= 0; vpn = mm.pgtable.nextPresent(vpn + 1, end)) {
+          for (
+            let vpn = mm.pgtable.nextPresent(vma.vmStart / PAGE_SIZE, end);
+            vpn >= 0;
+            vpn = mm.pgtable.nextPresent(vpn + 1, end)
+          ) {
             if ((mm.pgtable.flags(vpn) & _PAGE_SPECIAL) !== 0) continue;
             const pfn = mm.pgtable.pfn(vpn);
             if ((mmgr.frames.flags[pfn]! & PG_anon) === 0) continue;
             const id = mmgr.frames.content[pfn]!;
-            yield { owner, address: vpn * PAGE_SIZE, buffer: mmgr.contents.bufferOf(id), offset: mmgr.contents.offsetOf(id), frame: pfn };
+            yield {
+              owner,
+              address: vpn * PAGE_SIZE,
+              buffer: mmgr.contents.bufferOf(id),
+              offset: mmgr.contents.offsetOf(id),
+              frame: pfn,
+            };
           }
         }
       }

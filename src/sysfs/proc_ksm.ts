@@ -8,12 +8,14 @@ import { RMAP_ITEM_SIZE } from '../ksm/constants.ts';
  */
 export function procKsmStat(mm: MmStruct): string {
   const mergeable = mm.vmas.some((v) => (v.vmFlags & VM_MERGEABLE) !== 0);
-  return `ksm_rmap_items ${mm.ksmRmapItems}\n` +
+  return (
+    `ksm_rmap_items ${mm.ksmRmapItems}\n` +
     `ksm_zero_pages ${mm.ksmZeroPages}\n` +
     `ksm_merging_pages ${mm.ksmMergingPages}\n` +
     `ksm_process_profit ${ksmProcessProfit(mm)}\n` +
     `ksm_merge_any: ${(mm.flags & MMF_VM_MERGE_ANY) !== 0 ? 'yes' : 'no'}\n` +
-    `ksm_mergeable: ${mergeable ? 'yes' : 'no'}\n`;
+    `ksm_mergeable: ${mergeable ? 'yes' : 'no'}\n`
+  );
 }
 
 /** @linux mm/ksm.c ksm_process_profit */

@@ -104,7 +104,12 @@ export function chainPruneProbe(name: string, pruneMs: string, due: boolean, idl
       await wait(1);
       await snap('a changed', { pages_shared: 1, pages_sharing: 2, pages_unshared: 0, pages_volatile: 3 });
       await wait(1);
-      await snap('chain of K2 and K1', { pages_shared: 2, pages_sharing: 4, stable_node_chains: 1, stable_node_dups: 2 });
+      await snap('chain of K2 and K1', {
+        pages_shared: 2,
+        pages_sharing: 4,
+        stable_node_chains: 1,
+        stable_node_dups: 2,
+      });
       for (let page = 0; page < 3; page++) await b.write('b', 'r', page * PAGE, Uint8Array.of(page + 1));
       await b.write('a', 'r', 0, Uint8Array.of(0x2a));
       if (idleMs > 0) {
@@ -120,7 +125,13 @@ export function chainPruneProbe(name: string, pruneMs: string, due: boolean, idl
           : { pages_shared: 1, pages_sharing: 2, pages_volatile: 3, stable_node_chains: 1, stable_node_dups: 1 },
       );
       await wait(1);
-      await snap('one pass later', { pages_shared: 1, pages_sharing: 2, pages_unshared: 3, stable_node_chains: 0, stable_node_dups: 0 });
+      await snap('one pass later', {
+        pages_shared: 1,
+        pages_sharing: 2,
+        pages_unshared: 3,
+        stable_node_chains: 0,
+        stable_node_dups: 0,
+      });
     },
   };
 }
@@ -136,7 +147,14 @@ export const PROBES: readonly Probe[] = [
     body: async (b, { snap, wait }) => {
       await mergeable(b, 'a', 10, STAR);
       await wait(1);
-      await snap('pass 1', { full_scans: 1, pages_shared: 0, pages_sharing: 0, pages_unshared: 0, pages_volatile: 10, 'a.ksm_rmap_items': 10 });
+      await snap('pass 1', {
+        full_scans: 1,
+        pages_shared: 0,
+        pages_sharing: 0,
+        pages_unshared: 0,
+        pages_volatile: 10,
+        'a.ksm_rmap_items': 10,
+      });
       await wait(1);
       await snap('pass 2', {
         full_scans: 2,
@@ -163,7 +181,13 @@ export const PROBES: readonly Probe[] = [
       await b.write('a', 'r', PAGE, Uint8Array.of(0x2b));
       await snap('written, before the next scan', { pages_shared: 1, pages_sharing: 1 });
       await wait(1);
-      await snap('pass after the writes', { pages_shared: 0, pages_sharing: 0, pages_unshared: 0, pages_volatile: 2, 'a.ksm_rmap_items': 2 });
+      await snap('pass after the writes', {
+        pages_shared: 0,
+        pages_sharing: 0,
+        pages_unshared: 0,
+        pages_volatile: 2,
+        'a.ksm_rmap_items': 2,
+      });
     },
   },
   {
@@ -189,7 +213,14 @@ export const PROBES: readonly Probe[] = [
       await wait(1);
       await snap('pass 1', { pages_volatile: 10, ksm_zero_pages: 0 });
       await wait(1);
-      await snap('pass 2', { pages_shared: 0, pages_sharing: 0, ksm_zero_pages: 10, pages_volatile: 10, general_profit: 40320, 'a.ksm_rmap_items': 10 });
+      await snap('pass 2', {
+        pages_shared: 0,
+        pages_sharing: 0,
+        ksm_zero_pages: 10,
+        pages_volatile: 10,
+        general_profit: 40320,
+        'a.ksm_rmap_items': 10,
+      });
       await wait(1);
       await snap('pass 3', { pages_volatile: 0, ksm_zero_pages: 10, general_profit: 40960, 'a.ksm_rmap_items': 0 });
     },
@@ -208,7 +239,12 @@ export const PROBES: readonly Probe[] = [
         await wait(1);
         if (!processed.has(pass)) skipped++;
         const unshared = pass > 1 && processed.has(pass) ? 1 : 0;
-        await snap(`pass ${pass}`, { pages_unshared: unshared, pages_volatile: 1 - unshared, pages_skipped: skipped, pages_scanned: pass - skipped });
+        await snap(`pass ${pass}`, {
+          pages_unshared: unshared,
+          pages_volatile: 1 - unshared,
+          pages_skipped: skipped,
+          pages_scanned: pass - skipped,
+        });
       }
     },
   },
@@ -223,7 +259,12 @@ export const PROBES: readonly Probe[] = [
       await b.fork('a', 'c');
       await snap('forked', { pages_shared: 1, pages_sharing: 9, 'c.ksm_merging_pages': 0, 'c.ksm_rmap_items': 0 });
       await wait(1);
-      await snap('pass after fork', { pages_shared: 1, pages_sharing: 19, 'c.ksm_merging_pages': 10, 'c.ksm_rmap_items': 10 });
+      await snap('pass after fork', {
+        pages_shared: 1,
+        pages_sharing: 19,
+        'c.ksm_merging_pages': 10,
+        'c.ksm_rmap_items': 10,
+      });
       await wait(1);
       await snap('second pass after fork', { pages_shared: 1, pages_sharing: 19 });
     },
@@ -258,7 +299,8 @@ export const PROBES: readonly Probe[] = [
     // second (cpu_percent 1), so pages_to_scan grows tenfold per pass up to
     // advisor_max_pages_to_scan.
     name: 'advisor-scan-time',
-    description: "100 pages of '*' with advisor_mode=scan-time (defaults otherwise), pages_to_scan after each of 5 full scans",
+    description:
+      "100 pages of '*' with advisor_mode=scan-time (defaults otherwise), pages_to_scan after each of 5 full scans",
     ksm: [
       ['sleep_millisecs', '20'],
       ['advisor_mode', 'scan-time'],

@@ -113,16 +113,14 @@ export class Agent {
   readonly #closers: Array<() => void>;
   readonly #stderr: { tail: string };
 
-  private constructor(
-    init: {
-      proc: string;
-      reader: LineReader;
-      writer: Writable;
-      child: ChildProcess | undefined;
-      closers: Array<() => void>;
-      stderr: { tail: string };
-    },
-  ) {
+  private constructor(init: {
+    proc: string;
+    reader: LineReader;
+    writer: Writable;
+    child: ChildProcess | undefined;
+    closers: Array<() => void>;
+    stderr: { tail: string };
+  }) {
     this.proc = init.proc;
     this.#pid = 0;
     this.#startTime = undefined;
@@ -172,7 +170,11 @@ export class Agent {
   /** Sends a command and returns the reply after `ok`; an `err` reply throws StepError. */
   async request(command: string): Promise<string> {
     this.#writer.write(`${command}\n`);
-    const line = await this.#reader.next(() => this.alive(), REPLY_TIMEOUT_MS, () => this.#describe());
+    const line = await this.#reader.next(
+      () => this.alive(),
+      REPLY_TIMEOUT_MS,
+      () => this.#describe(),
+    );
     if (line === 'ok' || line.startsWith('ok ')) return line.slice(3);
     throw new StepError(`Proc '${this.proc}' (pid ${this.#pid}): ${line.replace(/^err /, '')}`);
   }
@@ -260,7 +262,11 @@ export class Agent {
   }
 
   async #readReady(): Promise<void> {
-    const line = await this.#reader.next(() => this.alive(), 30_000, () => this.#describe());
+    const line = await this.#reader.next(
+      () => this.alive(),
+      30_000,
+      () => this.#describe(),
+    );
     const m = /^ready (\d+) (\d+)$/.exec(line);
     if (m?.[1] === undefined || m[2] === undefined) {
       throw new StepError(`${this.#describe()} did not start: ${line}`);

@@ -161,7 +161,7 @@ class KernelBackendImpl implements KernelBackend {
     if (process.platform !== 'linux') throw new BackendUnavailable('The kernel backend needs Linux');
     if (process.getuid?.() !== 0) {
       throw new BackendUnavailable(
-        'The kernel backend needs root: it writes /sys/kernel/mm/ksm and reads other processes\' page tables',
+        "The kernel backend needs root: it writes /sys/kernel/mm/ksm and reads other processes' page tables",
       );
     }
     if (!existsSync(KSM_DIR)) {
@@ -224,7 +224,13 @@ class KernelBackendImpl implements KernelBackend {
     return createHash('sha256').update(bytes).digest('hex');
   }
 
-  async madvise(proc: string, region: string, advice: Advice, offset: number, size: number | undefined): Promise<number> {
+  async madvise(
+    proc: string,
+    region: string,
+    advice: Advice,
+    offset: number,
+    size: number | undefined,
+  ): Promise<number> {
     const p = this.#proc(proc);
     const r = this.#region(p, proc, region);
     const len = this.#range(r, proc, region, offset, size);

@@ -99,7 +99,9 @@ export class MachineGuard {
     this.#active = true;
     const pin = pinKsmd();
     if (typeof pin === 'string') {
-      this.#hooks.onWarning(`ksmd is not held on one CPU (${pin}): a merge may fail for a pass where the model's does not`);
+      this.#hooks.onWarning(
+        `ksmd is not held on one CPU (${pin}): a merge may fail for a pass where the model's does not`,
+      );
     } else {
       this.#ksmdPin = pin;
     }

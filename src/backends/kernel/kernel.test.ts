@@ -60,18 +60,18 @@ test('10 identical pages merge into 1 shared + 9 sharing after 2 full scans', { 
     assert.equal(await b.sysfsWrite('ksm/run', '1'), 0);
     assert.equal(await b.wait(2, undefined), undefined);
     const r = await b.record('after 2 scans');
-    assert.equal(r.ksm['full_scans'], 2);
-    assert.equal(r.ksm['pages_shared'], 1);
-    assert.equal(r.ksm['pages_sharing'], 9);
-    assert.equal(r.ksm['pages_unshared'], 0);
-    assert.equal(r.ksm['pages_volatile'], 0);
-    assert.equal(r.ksm['pages_scanned'], 20);
-    assert.equal(r.ksm['general_profit'], 9 * 4096 - 10 * 64);
-    assert.equal(r.ksm['run'], 1);
+    assert.equal(r.ksm.full_scans, 2);
+    assert.equal(r.ksm.pages_shared, 1);
+    assert.equal(r.ksm.pages_sharing, 9);
+    assert.equal(r.ksm.pages_unshared, 0);
+    assert.equal(r.ksm.pages_volatile, 0);
+    assert.equal(r.ksm.pages_scanned, 20);
+    assert.equal(r.ksm.general_profit, 9 * 4096 - 10 * 64);
+    assert.equal(r.ksm.run, 1);
     assert.equal(await b.readPath('/proc/a/ksm_stat/ksm_rmap_items'), '10');
     assert.equal(await b.readPath('/proc/a/ksm_merging_pages'), '10');
     assert.equal(await b.readPath('/proc/a/rss_pages'), '10');
-    assert.deepEqual(r.procs['a'], {
+    assert.deepEqual(r.procs.a, {
       ksm_rmap_items: 10,
       ksm_zero_pages: 0,
       ksm_merging_pages: 10,
@@ -141,11 +141,15 @@ test('the agent fills every pattern as the contract defines it, by region offset
       const offset = 4096 + 13;
       const size = 3 * 4096 + 5;
       await b.fill('a', 'r', p, offset, size);
-      const expected = createHash('sha256').update(patternBytes(p, offset, size)).digest('hex');
+      const expected = createHash('sha256')
+        .update(patternBytes(p, offset, size))
+        .digest('hex');
       assert.equal(await b.readSha256('a', 'r', offset, size), expected, `pattern ${p.kind}`);
     }
     await b.write('a', 'r', 5, Uint8Array.from([0xde, 0xad]));
-    const head = createHash('sha256').update(Buffer.from([0, 0, 0, 0, 0, 0xde, 0xad, 0])).digest('hex');
+    const head = createHash('sha256')
+      .update(Buffer.from([0, 0, 0, 0, 0, 0xde, 0xad, 0]))
+      .digest('hex');
     assert.equal(await b.readSha256('a', 'r', 0, 8), head);
   });
 });
@@ -177,10 +181,10 @@ test('MERGE_ANY covers only scenario regions, survives fork and exec, and exec s
     assert.equal(await b.wait(2, undefined), undefined);
     const r = await b.record('merged');
     // 4 private pages of one content: the MAP_SHARED region never takes part.
-    assert.equal(r.ksm['pages_shared'], 1);
-    assert.equal(r.ksm['pages_sharing'], 3);
-    assert.equal(r.procs['a']?.ksm_rmap_items, 4);
-    assert.equal(r.procs['c']?.ksm_rmap_items, 0);
+    assert.equal(r.ksm.pages_shared, 1);
+    assert.equal(r.ksm.pages_sharing, 3);
+    assert.equal(r.procs.a?.ksm_rmap_items, 4);
+    assert.equal(r.procs.c?.ksm_rmap_items, 0);
     await b.exit('c');
     assert.equal(isAlive(pid), false);
     assert.equal(await b.readPath('/proc/c/rss_pages'), undefined);
@@ -260,7 +264,9 @@ test('start refuses a missing agent with how to build it', { skip }, async () =>
   await b.stop();
 });
 
-test('start refuses while another process uses KSM, naming it, and while another run holds the lock', { skip }, async () => {
+test('start refuses while another process uses KSM, naming it, and while another run holds the lock', {
+  skip,
+}, async () => {
   const before = snapshotKsm();
   const outsider = await startKsmOutsider('sp-outsider');
   try {

@@ -12,7 +12,7 @@ test('firstCpu takes the lowest CPU of a Cpus_allowed_list', () => {
   assert.equal(firstCpu('x'), undefined);
 });
 
-test('cpusAllowed reads this process\'s CPUs and says nothing of a missing pid', () => {
+test("cpusAllowed reads this process's CPUs and says nothing of a missing pid", () => {
   assert.match(cpusAllowed(process.pid) ?? '', /^\d+([-,]\d+)*$/);
   assert.equal(cpusAllowed(2 ** 22 + 1), undefined);
 });
@@ -30,7 +30,9 @@ function liveSkip(): string | undefined {
   return undefined;
 }
 
-test('pinKsmd holds ksmd on its lowest CPU and restoreKsmd puts its CPUs back', { skip: liveSkip() ?? false }, async () => {
+test('pinKsmd holds ksmd on its lowest CPU and restoreKsmd puts its CPUs back', {
+  skip: liveSkip() ?? false,
+}, async () => {
   const release = await holdKernelTestLock(600_000);
   const pid = findKsmdPid()!;
   const before = cpusAllowed(pid)!;
@@ -44,7 +46,8 @@ test('pinKsmd holds ksmd on its lowest CPU and restoreKsmd puts its CPUs back', 
     // Restoring twice is harmless: nothing to do.
     assert.equal(restoreKsmd(pin), undefined);
   } finally {
-    if (cpusAllowed(pid) !== before) execFileSync('taskset', ['--pid', '--cpu-list', before, String(pid)], { stdio: 'ignore' });
+    if (cpusAllowed(pid) !== before)
+      execFileSync('taskset', ['--pid', '--cpu-list', before, String(pid)], { stdio: 'ignore' });
     release();
   }
 });

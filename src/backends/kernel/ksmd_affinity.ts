@@ -41,7 +41,10 @@ export function cpusAllowed(pid: number): string | undefined {
 
 /** The lowest CPU of a list such as "0-1,3", or undefined for an unreadable list. */
 export function firstCpu(list: string): number | undefined {
-  const cpus = list.split(',').map((part) => Number.parseInt(part, 10)).filter((n) => Number.isInteger(n) && n >= 0);
+  const cpus = list
+    .split(',')
+    .map((part) => Number.parseInt(part, 10))
+    .filter((n) => Number.isInteger(n) && n >= 0);
   return cpus.length === 0 ? undefined : Math.min(...cpus);
 }
 
@@ -52,7 +55,9 @@ function setCpus(pid: number, list: string): string | undefined {
     return undefined;
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { status?: number };
-    return e.code === 'ENOENT' ? 'taskset (util-linux) is not installed' : `taskset failed (${e.code ?? `exit ${e.status ?? '?'}`})`;
+    return e.code === 'ENOENT'
+      ? 'taskset (util-linux) is not installed'
+      : `taskset failed (${e.code ?? `exit ${e.status ?? '?'}`})`;
   }
 }
 

@@ -117,7 +117,7 @@ const TUNED = {
 
 function fakeKsm(values: Readonly<Record<string, string>>): FakeKsm {
   const fake = new FakeKsm(values, { pages_shared: '7', full_scans: '3' });
-  fake.set('advisor_mode', values['advisor_mode'] ?? 'none');
+  fake.set('advisor_mode', values.advisor_mode ?? 'none');
   return fake;
 }
 
@@ -211,7 +211,12 @@ test('restoreKsm gives a saved scan-time advisor back its own pages_to_scan thro
       assert.deepEqual(restoreKsm(saved, fake.dir, fake.io), [], `from ${JSON.stringify(left)}`);
       assert.deepEqual(state(fake), savedState, `from ${JSON.stringify(left)}`);
       const tail = fake.log.slice(-4);
-      assert.deepEqual(tail, ['advisor_min_pages_to_scan=777', 'advisor_mode=scan-time', 'advisor_min_pages_to_scan=600', 'run=1']);
+      assert.deepEqual(tail, [
+        'advisor_min_pages_to_scan=777',
+        'advisor_mode=scan-time',
+        'advisor_min_pages_to_scan=600',
+        'run=1',
+      ]);
     } finally {
       fake.remove();
     }
@@ -246,11 +251,14 @@ function liveSkipReason(): string | undefined {
 }
 const liveSkip = liveSkipReason();
 
-test('restoreKsm on the live kernel brings back a scan-time advisor with its own pages_to_scan', { skip: liveSkip ?? false }, async () => {
+test('restoreKsm on the live kernel brings back a scan-time advisor with its own pages_to_scan', {
+  skip: liveSkip ?? false,
+}, async () => {
   const releaseTests = await holdKernelTestLock();
   const releaseKsm = await takeKsmLock();
   const original = saveKsm();
-  const set = (file: string, value: string): void => assert.equal(writeSysfs(`${KSM_DIR}/${file}`, value), 0, `${file}=${value}`);
+  const set = (file: string, value: string): void =>
+    assert.equal(writeSysfs(`${KSM_DIR}/${file}`, value), 0, `${file}=${value}`);
   const live = (): Record<string, string> => Object.fromEntries(saveKsm().map((s) => [basename(s.path), s.value]));
   try {
     // ksmd held, so the advisor cannot move pages_to_scan while the test looks at it.
@@ -263,8 +271,12 @@ test('restoreKsm on the live kernel brings back a scan-time advisor with its own
     set('advisor_mode', 'scan-time');
     set('advisor_min_pages_to_scan', '600');
     const target = live();
-    assert.equal(target['pages_to_scan'], '777', 'switching to scan-time sets pages_to_scan to advisor_min_pages_to_scan');
-    assert.equal(writeSysfs(`${KSM_DIR}/pages_to_scan`, '777'), -22, 'pages_to_scan refuses writes while the advisor runs');
+    assert.equal(target.pages_to_scan, '777', 'switching to scan-time sets pages_to_scan to advisor_min_pages_to_scan');
+    assert.equal(
+      writeSysfs(`${KSM_DIR}/pages_to_scan`, '777'),
+      -22,
+      'pages_to_scan refuses writes while the advisor runs',
+    );
     const saved = saveKsm();
 
     // What the kernel backend writes at start: Linux's defaults.

@@ -139,7 +139,8 @@ export function restoreKsm(saved: readonly SavedFile[], dir = KSM_DIR, io: Sysfs
   const advisor = value.get('advisor_mode');
   const toScan = value.get('pages_to_scan');
   const advisorRestored = (): boolean =>
-    now('advisor_mode') === advisor && (advisor !== 'scan-time' || toScan === undefined || now('pages_to_scan') === toScan);
+    now('advisor_mode') === advisor &&
+    (advisor !== 'scan-time' || toScan === undefined || now('pages_to_scan') === toScan);
   if (advisor !== undefined && now('advisor_mode') !== 'none' && !advisorRestored()) put('advisor_mode', 'none');
 
   const refused: string[] = [];
@@ -147,8 +148,13 @@ export function restoreKsm(saved: readonly SavedFile[], dir = KSM_DIR, io: Sysfs
     if (file !== 'run' && file !== 'advisor_mode' && now(file) !== v && put(file, v) !== 0) refused.push(file);
   }
   let busy: string[] = [];
-  for (const file of refused) if (now(file) !== value.get(file) && put(file, value.get(file) ?? '') === -EBUSY) busy.push(file);
-  for (let waited = 0; io.sleepSync !== undefined && busy.length > 0 && waited < BUSY_RETRY_MS; waited += BUSY_RETRY_STEP_MS) {
+  for (const file of refused)
+    if (now(file) !== value.get(file) && put(file, value.get(file) ?? '') === -EBUSY) busy.push(file);
+  for (
+    let waited = 0;
+    io.sleepSync !== undefined && busy.length > 0 && waited < BUSY_RETRY_MS;
+    waited += BUSY_RETRY_STEP_MS
+  ) {
     io.sleepSync(BUSY_RETRY_STEP_MS);
     io.write(join(dir, 'run'), '2');
     busy = busy.filter((file) => put(file, value.get(file) ?? '') === -EBUSY);

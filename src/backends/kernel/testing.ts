@@ -178,8 +178,7 @@ export async function startKsmOutsider(comm: string): Promise<{ pid: number; sto
       let buf = '';
       for await (const chunk of outsider.stdout) {
         buf += String(chunk);
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
           yield buf.slice(0, i);
           buf = buf.slice(i + 1);
         }

@@ -32,6 +32,9 @@ test('calibratedCost reads the file SAMEPAGE_COST_MODEL names, and falls back to
 test('readCostModel refuses a damaged file, naming the bad constants', () => {
   withFile('{ "cost": ', (path) => assert.throws(() => readCostModel(path), /Cannot read the cost model .*cost\.json/));
   withFile(JSON.stringify({ cost: { ...DEFAULT_COST, visitNs: -1, mergeNs: 'fast' } }), (path) =>
-    assert.throws(() => readCostModel(path), /visitNs, mergeNs must be non-negative numbers/));
-  withFile(JSON.stringify({ version: 1 }), (path) => assert.throws(() => readCostModel(path), /no valid "cost" object/));
+    assert.throws(() => readCostModel(path), /visitNs, mergeNs must be non-negative numbers/),
+  );
+  withFile(JSON.stringify({ version: 1 }), (path) =>
+    assert.throws(() => readCostModel(path), /no valid "cost" object/),
+  );
 });

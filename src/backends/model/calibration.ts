@@ -16,8 +16,10 @@ export const CALIBRATION_FILE = 'calibration/cost-model.json';
 
 /** The calibration file of this package (or of SAMEPAGE_COST_MODEL). */
 export function calibrationPath(env: NodeJS.ProcessEnv = process.env): string {
-  const override = env['SAMEPAGE_COST_MODEL'];
-  return override !== undefined && override !== '' ? override : join(packageRoot(import.meta.dirname), CALIBRATION_FILE);
+  const override = env.SAMEPAGE_COST_MODEL;
+  return override !== undefined && override !== ''
+    ? override
+    : join(packageRoot(import.meta.dirname), CALIBRATION_FILE);
 }
 
 /** The `cost` object of a calibration file, checked; throws a message naming what is wrong. */
@@ -31,7 +33,9 @@ export function readCostModel(path: string): CostModel {
   const cost = (data as { cost?: Record<string, unknown> } | null)?.cost;
   const bad = COST_KEYS.filter((k) => typeof cost?.[k] !== 'number' || !Number.isFinite(cost[k]) || cost[k] < 0);
   if (cost === undefined || bad.length > 0) {
-    throw new Error(`The cost model ${path} has no valid "cost" object: ${bad.join(', ')} must be non-negative numbers (ns)`);
+    throw new Error(
+      `The cost model ${path} has no valid "cost" object: ${bad.join(', ')} must be non-negative numbers (ns)`,
+    );
   }
   const out: Record<string, number> = {};
   for (const k of COST_KEYS) out[k] = cost[k] as number;

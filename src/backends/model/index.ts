@@ -1,7 +1,17 @@
 import { createHash } from 'node:crypto';
 import { PAGE_SIZE } from '../../lib/sizes.ts';
 import type { Pattern } from '../../lib/patterns.ts';
-import { MADV_DONTNEED, MADV_MERGEABLE, MADV_UNMERGEABLE, PR_GET_MEMORY_MERGE, PR_SET_MEMORY_MERGE, VM_MERGEABLE, MMF_VM_MERGE_ANY, _PAGE_PRESENT, _PAGE_SPECIAL } from '../../mm/constants.ts';
+import {
+  MADV_DONTNEED,
+  MADV_MERGEABLE,
+  MADV_UNMERGEABLE,
+  PR_GET_MEMORY_MERGE,
+  PR_SET_MEMORY_MERGE,
+  VM_MERGEABLE,
+  MMF_VM_MERGE_ANY,
+  _PAGE_PRESENT,
+  _PAGE_SPECIAL,
+} from '../../mm/constants.ts';
 import { doMadvise } from '../../mm/madvise.ts';
 import type { Task } from '../../mm/memory_manager.ts';
 import { doMmap, doMunmap } from '../../mm/mmap.ts';
@@ -58,7 +68,10 @@ export class ModelBackend implements Backend {
 
   async start(scenario: Scenario): Promise<void> {
     this.#sys = createSystem({
-      ram: scenario.machine.ram, numaNodes: scenario.machine.numaNodes, seed: this.#opts.seed, cost: this.#opts.cost ?? calibratedCost(),
+      ram: scenario.machine.ram,
+      numaNodes: scenario.machine.numaNodes,
+      seed: this.#opts.seed,
+      cost: this.#opts.cost ?? calibratedCost(),
       checkCaches: this.#opts.checkCaches === true,
     });
     for (const [file, value] of scenario.ksm) {
@@ -124,7 +137,9 @@ export class ModelBackend implements Backend {
   sharePage(proc: string, addr: number, srcProc: string, srcAddr: number): void {
     const mmgr = this.system().mmgr;
     if (shareAnonPage(mmgr, this.#proc(proc).task.mm, addr, this.#proc(srcProc).task.mm, srcAddr) !== 0) {
-      throw new StepError(`cannot share the page at 0x${srcAddr.toString(16)} of ${srcProc} into ${proc} at 0x${addr.toString(16)}`);
+      throw new StepError(
+        `cannot share the page at 0x${srcAddr.toString(16)} of ${srcProc} into ${proc} at 0x${addr.toString(16)}`,
+      );
     }
   }
 
@@ -153,20 +168,30 @@ export class ModelBackend implements Backend {
 
   async write(proc: string, region: string, offset: number, bytes: Uint8Array): Promise<void> {
     const { p, r } = this.#region(proc, region);
-    if (writeUser(this.system().mmgr, p.task.mm, r.addr + offset, bytes) !== 0) throw new StepError(`write to ${proc}/${region} faulted`);
+    if (writeUser(this.system().mmgr, p.task.mm, r.addr + offset, bytes) !== 0)
+      throw new StepError(`write to ${proc}/${region} faulted`);
   }
 
   async readSha256(proc: string, region: string, offset: number, size: number): Promise<string> {
     const { p, r } = this.#region(proc, region);
     const h = createHash('sha256');
-    const err = readUser(this.system().mmgr, p.task.mm, r.addr + offset, size, (buf, off, n) => h.update(buf.subarray(off, off + n)));
+    const err = readUser(this.system().mmgr, p.task.mm, r.addr + offset, size, (buf, off, n) =>
+      h.update(buf.subarray(off, off + n)),
+    );
     if (err !== 0) throw new StepError(`read of ${proc}/${region} faulted`);
     return h.digest('hex');
   }
 
-  async madvise(proc: string, region: string, advice: Advice, offset: number, size: number | undefined): Promise<number> {
+  async madvise(
+    proc: string,
+    region: string,
+    advice: Advice,
+    offset: number,
+    size: number | undefined,
+  ): Promise<number> {
     const { p, r } = this.#region(proc, region);
-    const code = advice === 'MADV_MERGEABLE' ? MADV_MERGEABLE : advice === 'MADV_UNMERGEABLE' ? MADV_UNMERGEABLE : MADV_DONTNEED;
+    const code =
+      advice === 'MADV_MERGEABLE' ? MADV_MERGEABLE : advice === 'MADV_UNMERGEABLE' ? MADV_UNMERGEABLE : MADV_DONTNEED;
     return doMadvise(this.system().mmgr, p.task.mm, r.addr + offset, size ?? r.size - offset, code);
   }
 
@@ -249,7 +274,13 @@ export class ModelBackend implements Backend {
     const ksmplus: Record<string, number | string> = {};
     for (const [name, attr] of [...sys.sysfs.get('ksm+')!.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       const text = attr.show().trimEnd();
-      ksmplus[name] = name === 'processes_to_scan' ? text.split('\n').filter((l) => l !== '').join(' ') : Number(text);
+      ksmplus[name] =
+        name === 'processes_to_scan'
+          ? text
+              .split('\n')
+              .filter((l) => l !== '')
+              .join(' ')
+          : Number(text);
     }
     return { label, time_ms: sys.clock.nowMs(), ksm, procs, ksmplus };
   }
@@ -268,7 +299,11 @@ function rssPages(mm: MmStruct, regions: Iterable<Region>): number {
   let n = 0;
   for (const r of regions) {
     const end = (r.addr + r.size) / PAGE_SIZE;
-    for (let vpn = mm.pgtable.nextPresent(r.addr / PAGE_SIZE, end); vpn >= 0; vpn = mm.pgtable.nextPresent(vpn + 1, end)) {
+    for (
+      let vpn = mm.pgtable.nextPresent(r.addr / PAGE_SIZE, end);
+      vpn >= 0;
+      vpn = mm.pgtable.nextPresent(vpn + 1, end)
+    ) {
       const f = mm.pgtable.flags(vpn);
       if ((f & _PAGE_PRESENT) !== 0 && (f & _PAGE_SPECIAL) === 0) n++;
     }

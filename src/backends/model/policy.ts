@@ -62,17 +62,22 @@ export interface SettleOptions {
  */
 function withPolicy(scenario: Scenario, policy: Policy): Scenario {
   const comms = [...new Set(scenario.steps.flatMap((s) => (s.kind === 'spawn' || s.kind === 'exec' ? [s.comm] : [])))];
-  const on: Step[] = policy === 'ksm'
-    ? [{ kind: 'sysfs', path: 'ksm/run', value: '1', errno: undefined }]
-    : [
-        ...comms.map((c): Step => ({ kind: 'sysfs', path: 'ksm+/processes_to_scan', value: `+ ${c}`, errno: undefined })),
-        { kind: 'sysfs', path: 'ksm+/run', value: '1', errno: undefined },
-      ];
+  const on: Step[] =
+    policy === 'ksm'
+      ? [{ kind: 'sysfs', path: 'ksm/run', value: '1', errno: undefined }]
+      : [
+          ...comms.map(
+            (c): Step => ({ kind: 'sysfs', path: 'ksm+/processes_to_scan', value: `+ ${c}`, errno: undefined }),
+          ),
+          { kind: 'sysfs', path: 'ksm+/run', value: '1', errno: undefined },
+        ];
   const at = scenario.steps.findIndex((s) => s.kind === 'wait');
-  const steps = at < 0 ? [...scenario.steps, ...on] : [...scenario.steps.slice(0, at), ...on, ...scenario.steps.slice(at)];
-  const stepLines = at < 0
-    ? [...scenario.stepLines, ...on.map(() => undefined)]
-    : [...scenario.stepLines.slice(0, at), ...on.map(() => undefined), ...scenario.stepLines.slice(at)];
+  const steps =
+    at < 0 ? [...scenario.steps, ...on] : [...scenario.steps.slice(0, at), ...on, ...scenario.steps.slice(at)];
+  const stepLines =
+    at < 0
+      ? [...scenario.stepLines, ...on.map(() => undefined)]
+      : [...scenario.stepLines.slice(0, at), ...on.map(() => undefined), ...scenario.stepLines.slice(at)];
   return { ...scenario, steps, stepLines };
 }
 
@@ -82,7 +87,8 @@ function withPolicy(scenario: Scenario, policy: Policy): Scenario {
  * row, or `maxScans` have run.
  */
 export async function runPolicy(
-  scenario: Scenario, policy: Policy,
+  scenario: Scenario,
+  policy: Policy,
   opts: SettleOptions & { seed: number },
 ): Promise<PolicyResult> {
   const backend = createModelBackend({ seed: opts.seed });
@@ -95,7 +101,9 @@ export async function runPolicy(
  * runPolicy) and reports what it achieved. `run` is what ran before (kept in the result).
  */
 export async function settle(
-  backend: ModelBackend, policy: Policy, run: RunResult,
+  backend: ModelBackend,
+  policy: Policy,
+  run: RunResult,
   opts: SettleOptions,
 ): Promise<PolicyResult> {
   const sys = backend.system();
@@ -164,6 +172,8 @@ export async function settle(
     cpu_s: (scanner.cpuNs - cpu0) / 1e9,
     run,
     timeline,
-    ...(opts.statistics === true ? { statistics: duplicateStatistics(modelTaskPages(sys.mmgr, sys.mmgr.liveTasks())) } : {}),
+    ...(opts.statistics === true
+      ? { statistics: duplicateStatistics(modelTaskPages(sys.mmgr, sys.mmgr.liveTasks())) }
+      : {}),
   };
 }

@@ -13,7 +13,8 @@ function proc(pid: number, comm: string, pages: readonly Buffer[]): SnapshotProc
   const base = 0x7f00_0000_0000 + pid * 0x1000_0000;
   const buf = Buffer.concat(pages);
   return {
-    pid, comm,
+    pid,
+    comm,
     vmas: [{ start: base, end: base + pages.length * PAGE, perms: 'rw-p', offset: 0, path: '' }],
     pages: function* () {
       for (let i = 0; i < pages.length; i++) yield { address: base + i * PAGE, buffer: buf, offset: i * PAGE };
@@ -38,10 +39,14 @@ function snapshotFile(dir: string, hashesOnly: boolean): Snapshot {
   const ones = Buffer.alloc(PAGE, 0xff);
   const zero = Buffer.alloc(PAGE);
   const file = join(dir, hashesOnly ? 'h.snap' : 'a.snap');
-  writeSnapshot(file, [
-    proc(1, 'app', [...Array(7).fill(ones), ...Array(5).fill(zero), ...unique(20, 1)]),
-    proc(2, 'app', [...unique(10, 2), ...Array(5).fill(ones), ...Array(3).fill(zero)]),
-  ], { hashesOnly });
+  writeSnapshot(
+    file,
+    [
+      proc(1, 'app', [...Array(7).fill(ones), ...Array(5).fill(zero), ...unique(20, 1)]),
+      proc(2, 'app', [...unique(10, 2), ...Array(5).fill(ones), ...Array(3).fill(zero)]),
+    ],
+    { hashesOnly },
+  );
   const r = readSnapshot(file);
   if (!r.ok) assert.fail(r.problem);
   return r.snapshot;
@@ -54,7 +59,11 @@ function withDir<T>(f: (dir: string) => Promise<T>): Promise<T> {
 
 test('predictSnapshot under KSM merges each group of identical pages into one KSM page', () =>
   withDir(async (dir) => {
-    const { prediction, run } = await predictSnapshot(snapshotFile(dir, false), 'a.snap', { policy: 'ksm', settings: [], seed: 0 });
+    const { prediction, run } = await predictSnapshot(snapshotFile(dir, false), 'a.snap', {
+      policy: 'ksm',
+      settings: [],
+      seed: 0,
+    });
     assert.equal(prediction.pages, 50);
     assert.equal(prediction.pages_shared, 2);
     assert.equal(prediction.pages_sharing, 11 + 7);
@@ -63,7 +72,10 @@ test('predictSnapshot under KSM merges each group of identical pages into one KS
     // general_profit = pages_sharing * 4096 - rmap_items * sizeof(struct ksm_rmap_item) (64).
     assert.equal(prediction.general_profit, 18 * 4096 - 50 * 64);
     assert.deepEqual(Object.keys(prediction.by_process), ['app:1', 'app:2']);
-    assert.equal(prediction.by_process['app:1']!.ksm_merging_pages + prediction.by_process['app:2']!.ksm_merging_pages, 20);
+    assert.equal(
+      prediction.by_process['app:1']!.ksm_merging_pages + prediction.by_process['app:2']!.ksm_merging_pages,
+      20,
+    );
     assert.equal(run.records[0]!.label, 'loaded');
     assert.equal(run.records.at(-1)!.label, 'settled');
     assert.equal(run.records.at(-1)!.procs['app:1']!.ksm_merge_any, true);
@@ -73,7 +85,11 @@ test('predictSnapshot under KSM merges each group of identical pages into one KS
 test('predictSnapshot with use_zero_pages=1 maps zero pages to the zero page (ksm_zero_pages)', () =>
   withDir(async (dir) => {
     const settings = [parseKnob('use_zero_pages=1', 'ksm')];
-    const { prediction } = await predictSnapshot(snapshotFile(dir, false), 'a.snap', { policy: 'ksm', settings, seed: 0 });
+    const { prediction } = await predictSnapshot(snapshotFile(dir, false), 'a.snap', {
+      policy: 'ksm',
+      settings,
+      seed: 0,
+    });
     assert.equal(prediction.ksm_zero_pages, 8);
     assert.equal(prediction.pages_shared, 1);
     assert.equal(prediction.pages_sharing, 11);
@@ -82,7 +98,11 @@ test('predictSnapshot with use_zero_pages=1 maps zero pages to the zero page (ks
 
 test('predictSnapshot of a hashes-only snapshot merges the same pages', () =>
   withDir(async (dir) => {
-    const { prediction } = await predictSnapshot(snapshotFile(dir, true), 'h.snap', { policy: 'ksm', settings: [], seed: 0 });
+    const { prediction } = await predictSnapshot(snapshotFile(dir, true), 'h.snap', {
+      policy: 'ksm',
+      settings: [],
+      seed: 0,
+    });
     assert.equal(prediction.synthetic_contents, true);
     assert.equal(prediction.pages_shared, 2);
     assert.equal(prediction.pages_sharing, 18);
@@ -90,9 +110,13 @@ test('predictSnapshot of a hashes-only snapshot merges the same pages', () =>
 
 test('predictSnapshot under KSM+ names the programs and merges the same groups', () =>
   withDir(async (dir) => {
-    const { prediction, run } = await predictSnapshot(snapshotFile(dir, false), 'a.snap', { policy: 'ksm+', settings: [], seed: 1 });
+    const { prediction, run } = await predictSnapshot(snapshotFile(dir, false), 'a.snap', {
+      policy: 'ksm+',
+      settings: [],
+      seed: 1,
+    });
     assert.equal(prediction.pages_sharing, 18);
-    assert.equal(run.records.at(-1)!.ksmplus?.['processes_to_scan'], 'app');
+    assert.equal(run.records.at(-1)!.ksmplus?.processes_to_scan, 'app');
   }));
 
 test('predictSnapshot reports a knob write that fails with its errno name', () =>
@@ -100,7 +124,8 @@ test('predictSnapshot reports a knob write that fails with its errno name', () =
     const snap = snapshotFile(dir, false);
     await assert.rejects(
       predictSnapshot(snap, 'a.snap', { policy: 'ksm', settings: [parseKnob('max_page_sharing=1', 'ksm')], seed: 0 }),
-      (e: unknown) => e instanceof PredictError && /ksm\/max_page_sharing=1: the write fails with EINVAL/.test(e.message),
+      (e: unknown) =>
+        e instanceof PredictError && /ksm\/max_page_sharing=1: the write fails with EINVAL/.test(e.message),
     );
     await assert.rejects(
       predictSnapshot(snap, 'a.snap', { policy: 'ksm', settings: [parseKnob('ksm/nonesuch=1', 'ksm')], seed: 0 }),
@@ -108,7 +133,7 @@ test('predictSnapshot reports a knob write that fails with its errno name', () =
     );
   }));
 
-test('parseKnob resolves a bare name in the policy\'s directory and refuses run', () => {
+test("parseKnob resolves a bare name in the policy's directory and refuses run", () => {
   assert.deepEqual(parseKnob('pages_to_scan=1000', 'ksm'), { path: 'ksm/pages_to_scan', value: '1000' });
   assert.deepEqual(parseKnob('pages_to_scan=1000', 'ksm+'), { path: 'ksm+/pages_to_scan', value: '1000' });
   assert.deepEqual(parseKnob('ksm/use_zero_pages = 1', 'ksm+'), { path: 'ksm/use_zero_pages', value: '1' });
@@ -123,8 +148,10 @@ test('predictSnapshot refuses a snapshot whose page lies outside its mappings', 
     writeSnapshot(file, [{ ...p, vmas: [{ ...p.vmas[0]!, end: p.vmas[0]!.start + PAGE }] }]);
     const r = readSnapshot(file);
     if (!r.ok) assert.fail(r.problem);
-    await assert.rejects(predictSnapshot(r.snapshot, 'bad.snap', { policy: 'ksm', settings: [], seed: 0 }),
-      (e: unknown) => e instanceof PredictError && /page 0x[0-9a-f]+ lies in no mapping/.test(e.message));
+    await assert.rejects(
+      predictSnapshot(r.snapshot, 'bad.snap', { policy: 'ksm', settings: [], seed: 0 }),
+      (e: unknown) => e instanceof PredictError && /page 0x[0-9a-f]+ lies in no mapping/.test(e.message),
+    );
   }));
 
 test('predictSnapshot keeps pages a forked child shares in one frame: KSM cannot merge a page with itself', () =>
@@ -141,7 +168,7 @@ test('predictSnapshot keeps pages a forked child shares in one frame: KSM cannot
       vmas: [{ ...parent.vmas[0]! }],
       pages: function* () {
         let i = 0;
-        for (const pg of p.pages()) yield { ...pg, address: parent.vmas[0]!.start + (i * PAGE), frame: base + i++ };
+        for (const pg of p.pages()) yield { ...pg, address: parent.vmas[0]!.start + i * PAGE, frame: base + i++ };
       },
     });
     writeSnapshot(file, [withFrames(parent, 100), withFrames(child, 100)]);

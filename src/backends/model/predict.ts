@@ -69,7 +69,18 @@ export interface Prediction {
   readonly full_scans: number;
   /** Whether the contents were stand-ins for a hashes-only snapshot. */
   readonly synthetic_contents: boolean;
-  readonly by_process: Readonly<Record<string, { readonly pid: number; readonly comm: string; readonly pages: number; readonly ksm_merging_pages: number; readonly ksm_process_profit: number }>>;
+  readonly by_process: Readonly<
+    Record<
+      string,
+      {
+        readonly pid: number;
+        readonly comm: string;
+        readonly pages: number;
+        readonly ksm_merging_pages: number;
+        readonly ksm_process_profit: number;
+      }
+    >
+  >;
 }
 
 export interface PredictResult {
@@ -98,7 +109,8 @@ export function parseKnob(text: string, policy: Policy): KnobSetting {
   const name = text.slice(0, eq).trim();
   const value = text.slice(eq + 1).trim();
   const path = name.includes('/') ? name : `${policy === 'ksm' ? 'ksm' : 'ksm+'}/${name}`;
-  if (/^(ksm|ksm\+)\/run$/.test(path)) throw new PredictError(`--set ${name}: run is switched on by the policy; it cannot be set`);
+  if (/^(ksm|ksm\+)\/run$/.test(path))
+    throw new PredictError(`--set ${name}: run is switched on by the policy; it cannot be set`);
   return { path, value };
 }
 
@@ -111,18 +123,23 @@ function mappingsOf(p: SnapshotProcess): Array<{ start: number; end: number }> {
   let last = -1;
   for (const i of order) {
     const addr = p.addresses[i]!;
-    if (addr % PAGE_SIZE !== 0) throw new PredictError(`process ${p.pid}: page address 0x${addr.toString(16)} is not page aligned`);
+    if (addr % PAGE_SIZE !== 0)
+      throw new PredictError(`process ${p.pid}: page address 0x${addr.toString(16)} is not page aligned`);
     if (addr === last) throw new PredictError(`process ${p.pid}: two pages at 0x${addr.toString(16)}`);
     last = addr;
     while (j < vmas.length && vmas[j]!.end <= addr) j++;
     const v = vmas[j];
-    if (v === undefined || v.start > addr) throw new PredictError(`process ${p.pid}: page 0x${addr.toString(16)} lies in no mapping`);
+    if (v === undefined || v.start > addr)
+      throw new PredictError(`process ${p.pid}: page 0x${addr.toString(16)} lies in no mapping`);
     const prev = used.at(-1);
     if (prev === undefined || prev.start !== v.start) {
       if (v.start % PAGE_SIZE !== 0 || v.end % PAGE_SIZE !== 0 || v.end <= v.start) {
-        throw new PredictError(`process ${p.pid}: mapping 0x${v.start.toString(16)}-0x${v.end.toString(16)} is not page aligned`);
+        throw new PredictError(
+          `process ${p.pid}: mapping 0x${v.start.toString(16)}-0x${v.end.toString(16)} is not page aligned`,
+        );
       }
-      if (prev !== undefined && prev.end > v.start) throw new PredictError(`process ${p.pid}: mappings overlap at 0x${v.start.toString(16)}`);
+      if (prev !== undefined && prev.end > v.start)
+        throw new PredictError(`process ${p.pid}: mappings overlap at 0x${v.start.toString(16)}`);
       used.push({ start: v.start, end: v.end });
     }
   }
@@ -157,11 +174,23 @@ function machineFor(snap: Snapshot, name: string): Scenario {
   const pages = snapshotPages(snap);
   // Room for every page, for copies made when merged pages are written, and slack.
   const frames = pages * 2 + 4096;
-  return { version: 1, name, description: undefined, machine: { ram: frames * PAGE_SIZE, numaNodes: 1 }, ksm: [], steps: [], stepLines: [] };
+  return {
+    version: 1,
+    name,
+    description: undefined,
+    machine: { ram: frames * PAGE_SIZE, numaNodes: 1 },
+    ksm: [],
+    steps: [],
+    stepLines: [],
+  };
 }
 
 /** Loads the snapshot's processes into a started model backend; returns the pages loaded. */
-async function loadSnapshot(backend: ModelBackend, snap: Snapshot, onLoad?: (done: number, total: number) => void): Promise<number> {
+async function loadSnapshot(
+  backend: ModelBackend,
+  snap: Snapshot,
+  onLoad?: (done: number, total: number) => void,
+): Promise<number> {
   const total = snapshotPages(snap);
   const ids = new Int32Array(snap.contentCount).fill(-1);
   const scratch = new Uint8Array(PAGE_SIZE);
@@ -172,7 +201,9 @@ async function loadSnapshot(backend: ModelBackend, snap: Snapshot, onLoad?: (don
     for (const p of snap.processes) {
       const name = procName(p);
       await backend.spawn(name, p.comm);
-      mappingsOf(p).forEach((m, i) => backend.mmapAt(name, `map${i}`, m.start, m.end - m.start));
+      mappingsOf(p).forEach((m, i) => {
+        backend.mmapAt(name, `map${i}`, m.start, m.end - m.start);
+      });
       for (let i = 0; i < p.addresses.length; i++) {
         const addr = p.addresses[i]!;
         const frame = p.frames[i]!;
@@ -208,7 +239,7 @@ export async function predictSnapshot(snap: Snapshot, source: string, opts: Pred
   for (const k of opts.settings) {
     const err = await backend.sysfsWrite(k.path, k.value);
     if (err !== 0) {
-      const why = err === -2 ? 'no such file' : errnoName(-err) ?? `errno ${-err}`;
+      const why = err === -2 ? 'no such file' : (errnoName(-err) ?? `errno ${-err}`);
       throw new PredictError(`--set ${k.path}=${k.value}: the write fails with ${why}`);
     }
   }
@@ -217,7 +248,8 @@ export async function predictSnapshot(snap: Snapshot, source: string, opts: Pred
   if (opts.policy === 'ksm') {
     for (const p of snap.processes) await backend.prctl(procName(p), 'PR_SET_MEMORY_MERGE', 1);
   } else {
-    for (const comm of new Set(snap.processes.map((p) => p.comm))) await backend.sysfsWrite('ksm+/processes_to_scan', `+ ${comm}`);
+    for (const comm of new Set(snap.processes.map((p) => p.comm)))
+      await backend.sysfsWrite('ksm+/processes_to_scan', `+ ${comm}`);
     await backend.sysfsWrite('ksm+/run', '1');
   }
   const run: RunResult = { scenario: source, backend: 'model', ok: true, records: [loaded], expects: [] };
@@ -234,7 +266,13 @@ export async function predictSnapshot(snap: Snapshot, source: string, opts: Pred
   };
 }
 
-function summarize(snap: Snapshot, backend: ModelBackend, r: PolicyResult, pages: number, last: CounterRecord): Prediction {
+function summarize(
+  snap: Snapshot,
+  backend: ModelBackend,
+  r: PolicyResult,
+  pages: number,
+  last: CounterRecord,
+): Prediction {
   const sys = backend.system();
   const zero = r.policy === 'ksm' ? sys.ksm.zeroPages : sys.ksmplus.trees.zeroPages;
   const distinct = new Set<number>();
@@ -243,8 +281,11 @@ function summarize(snap: Snapshot, backend: ModelBackend, r: PolicyResult, pages
   for (const p of snap.processes) {
     const rec = last.procs[procName(p)];
     byProcess[procName(p)] = {
-      pid: p.pid, comm: p.comm, pages: p.addresses.length,
-      ksm_merging_pages: rec?.ksm_merging_pages ?? 0, ksm_process_profit: rec?.ksm_process_profit ?? 0,
+      pid: p.pid,
+      comm: p.comm,
+      pages: p.addresses.length,
+      ksm_merging_pages: rec?.ksm_merging_pages ?? 0,
+      ksm_process_profit: rec?.ksm_process_profit ?? 0,
     };
   }
   return {

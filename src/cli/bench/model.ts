@@ -87,8 +87,10 @@ function drive(sys: System, w: Workload, measure: (scan: () => void) => void, pr
         const len = op.pages * PAGE_SIZE;
         const addr = doMmap(sys.mmgr, mm, len);
         if (addr < 0) throw new Error(`Workload ${w.name}: mmap of ${len} bytes failed (errno ${-addr})`);
-        if (fillUser(sys.mmgr, mm, addr, len, op.pattern, addr) !== 0) throw new Error(`Workload ${w.name}: fill faulted`);
-        if (op.mergeable && doMadvise(sys.mmgr, mm, addr, len, MADV_MERGEABLE) !== 0) throw new Error(`Workload ${w.name}: madvise failed`);
+        if (fillUser(sys.mmgr, mm, addr, len, op.pattern, addr) !== 0)
+          throw new Error(`Workload ${w.name}: fill faulted`);
+        if (op.mergeable && doMadvise(sys.mmgr, mm, addr, len, MADV_MERGEABLE) !== 0)
+          throw new Error(`Workload ${w.name}: madvise failed`);
         break;
       }
       case 'fork':
@@ -134,7 +136,13 @@ export const WARMUP_PAGES = 8192;
  */
 export function warmUpModel(workloads: readonly Workload[], progress: (msg: string) => void): void {
   progress(`model: JIT warm-up (${workloads.map((w) => w.name).join(', ')} at ${WARMUP_PAGES} pages, not measured)`);
-  for (const w of workloads) drive(createSystem({ ram: w.ramBytes }), w, (scan) => scan(), () => undefined);
+  for (const w of workloads)
+    drive(
+      createSystem({ ram: w.ramBytes }),
+      w,
+      (scan) => scan(),
+      () => undefined,
+    );
 }
 
 /** The workload on the model with `cost` (default: the model's own), timing each measured scan. */

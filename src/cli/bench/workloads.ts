@@ -9,7 +9,14 @@ import type { Pattern } from '../../lib/patterns.ts';
 export type Op =
   | { readonly op: 'spawn'; readonly proc: string }
   /** mmap `pages` private anonymous pages, fill them with `pattern`, optionally MADV_MERGEABLE. */
-  | { readonly op: 'region'; readonly proc: string; readonly region: string; readonly pages: number; readonly pattern: Pattern; readonly mergeable: boolean }
+  | {
+      readonly op: 'region';
+      readonly proc: string;
+      readonly region: string;
+      readonly pages: number;
+      readonly pattern: Pattern;
+      readonly mergeable: boolean;
+    }
   | { readonly op: 'fork'; readonly proc: string; readonly child: string }
   | { readonly op: 'exit'; readonly proc: string }
   | { readonly op: 'sysfs'; readonly file: string; readonly value: string }
@@ -42,7 +49,15 @@ function ram(pages: number): number {
 }
 
 /** One process of `pages` pages of `pattern` (split over `procs` processes), scanned `scans` times. */
-function simple(name: string, description: string, pages: number, pattern: Pattern, procs: number, scans: number, smartScan = false): Workload {
+function simple(
+  name: string,
+  description: string,
+  pages: number,
+  pattern: Pattern,
+  procs: number,
+  scans: number,
+  smartScan = false,
+): Workload {
   const ops: Op[] = [];
   const per = Math.floor(pages / procs);
   for (let i = 0; i < procs; i++) {
@@ -60,7 +75,14 @@ export function allUnique(pages: number, scans = 3): Workload {
 
 /** duplicate-heavy: 64 distinct page contents repeated, in 4 processes, `scans` full scans. */
 export function duplicateHeavy(pages: number, scans = 3): Workload {
-  return simple('duplicate-heavy', `page-mod period 64, 4 processes, smart_scan 0, ${scans} full scans`, pages, PAGE_MOD_64, 4, scans);
+  return simple(
+    'duplicate-heavy',
+    `page-mod period 64, 4 processes, smart_scan 0, ${scans} full scans`,
+    pages,
+    PAGE_MOD_64,
+    4,
+    scans,
+  );
 }
 
 /**
@@ -116,6 +138,11 @@ export function calibrationWorkloads(pages: number): Workload[] {
     simple('all-identical', 'every page the same non-zero byte, smart_scan 0, 3 full scans', pages, identical, 1, 3),
     duplicateHeavy(pages),
     simple('smart-scan', 'random pages, smart_scan 1, 8 full scans', pages, RANDOM, 1, 8, true),
-    { name: 'exit', description: 'random pages scanned once, their process exits, 2 more scans free its rmap_items', ops: exitOps, ramBytes: ram(pages) },
+    {
+      name: 'exit',
+      description: 'random pages scanned once, their process exits, 2 more scans free its rmap_items',
+      ops: exitOps,
+      ramBytes: ram(pages),
+    },
   ];
 }
