@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import type { CostModel } from '../ksm/cost.ts';
+import { KTHREAD_WAKEUP_NS as WAKEUP_NS } from '../sim/kthread.ts';
 import { CALIBRATION_FILE, calibratedCost, calibrationPath, readCostModel } from '../backends/model/calibration.ts';
 import { BackendUnavailable } from '../backends/kernel/index.ts';
 import { fitCosts, type FitRow } from './bench/fit.ts';
@@ -26,8 +27,6 @@ import {
 } from './bench/model.ts';
 import { benchWorkloads, calibrationWorkloads, type Workload } from './bench/workloads.ts';
 
-/** The model's fixed CPU cost of one ksmd wake-up (WAKEUP_NS of src/ksm/ksmd.ts, not exported). */
-const WAKEUP_NS = 2000;
 /** Counters both backends must agree on after a workload. */
 const COMPARED = [
   'pages_shared',
