@@ -65,7 +65,7 @@ export function createSystem(opts: SystemOptions): System {
   const ksmplus = new KsmPlus(mmgr, events, opts.cost ?? DEFAULT_COST, opts.seed ?? 0);
   const ksmplusd = new KsmPlusDaemon(ksmplus, events);
   ksm.checkWalkCache = opts.checkCaches === true;
-  ksmplus.trees.checkWalkCache = opts.checkCaches === true;
+  ksmplus.engine.checkWalkCache = opts.checkCaches === true;
   const sysfs = new Map<string, AttributeGroup>([
     ['ksm', ksmSysfs(ksm, ksmd)],
     ['ksm+', ksmPlusSysfs(ksmplus, ksmplusd)],
@@ -150,7 +150,7 @@ export function runFullScans(
 /** Like runFullScans, for KSM+'s rounds (/sys/kernel/mm/ksm+/full_scans). */
 export function runKsmPlusFullScans(sys: System, n: number, onEvent?: () => void): string | undefined {
   const driver = {
-    seqnr: () => sys.ksmplus.trees.ksmScan.seqnr,
+    seqnr: () => sys.ksmplus.engine.ksmScan.seqnr,
     idle: () => whyKsmPlusIdle(sys),
     busy: () => sys.ksmplusd.isBusy(),
   };

@@ -24,7 +24,7 @@ export class KsmPlusDaemon extends Kthread {
           ksmPlusDoScan(plus, plus.pagesToScan);
         },
         sleepMillisecs: () => plus.sleepMillisecs,
-        cpu: plus.trees,
+        cpu: plus.engine,
       },
       events,
     );

@@ -274,7 +274,7 @@ function summarize(
   last: CounterRecord,
 ): Prediction {
   const sys = backend.system();
-  const zero = r.policy === 'ksm' ? sys.ksm.zeroPages : sys.ksmplus.trees.zeroPages;
+  const zero = r.policy === 'ksm' ? sys.ksm.zeroPages : sys.ksmplus.engine.zeroPages;
   const distinct = new Set<number>();
   for (const p of snap.processes) for (const c of p.contents) distinct.add(c);
   const byProcess: Record<string, Prediction['by_process'][string]> = {};
