@@ -1,6 +1,7 @@
 import { DOUBLE_FIELD } from '../lib/double_field.ts';
 import { FieldRbStore, RbRoot } from '../lib/rbtree.ts';
 import type { EventQueue } from '../sim/event_queue.ts';
+import type { KsmPageLink } from '../mm/ksm_hooks.ts';
 import type { MemoryManager } from '../mm/memory_manager.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
 import { ContentStore } from '../mm/content_store.ts';
@@ -127,6 +128,15 @@ export class Ksm {
    */
   vmaMergeable(vma: Vma): boolean {
     return (vma.vmFlags & VM_MERGEABLE) !== 0;
+  }
+
+  /**
+   * Whether a page's KSM link is a stable node of this scanner: the one owner check, and the
+   * one place an opaque link becomes a StableNode. Linux has one scanner; the model can run
+   * KSM+ beside it, and neither touches the other's KSM pages.
+   */
+  owns(link: KsmPageLink | null): link is StableNode {
+    return link !== null && link.owner === this;
   }
 
   /** An id for a new stable node (see stableNodes). */

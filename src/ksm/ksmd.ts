@@ -11,7 +11,6 @@ export function ksmdShouldRun(ksm: Ksm): boolean {
 /**
  * The ksmd kernel thread: the shared kthread loop (src/sim/kthread.ts) running batches of
  * up to pages_to_scan pages every sleep_millisecs while KSM runs and has mms to scan.
- * @linux mm/ksm.c ksm_scan_thread
  */
 export class Ksmd extends Kthread {
   constructor(ksm: Ksm) {

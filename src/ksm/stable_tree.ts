@@ -163,8 +163,8 @@ function stableNodeChain(ksm: Ksm, node: StableNode, root: RbRoot<StableNode | n
  */
 export function stableTreeSearch(ksm: Ksm, pfn: number): number {
   const frames = ksm.mmgr.frames;
-  const pageNode = frames.stableNode(pfn) as StableNode | null;
-  if (pageNode !== null && !pageNode.onMigrateList) return pfn;
+  const pageNode = frames.stableNode(pfn);
+  if (ksm.owns(pageNode) && !pageNode.onMigrateList) return pfn;
   const root = ksm.rootStableTree[ksm.getKpfnNid(pfn)]!;
   again: for (;;) {
     let cur = root.rbNode;
