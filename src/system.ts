@@ -4,6 +4,7 @@ import { PAGE_SIZE } from './lib/sizes.ts';
 import { PageKernel } from './lib/xxh64.ts';
 import { EventQueue } from './sim/event_queue.ts';
 import { VirtualClock } from './sim/clock.ts';
+import { DEFAULT_TIMER, type TimerParams } from './sim/timer.ts';
 import { ContentStore, type PageOps } from './mm/content_store.ts';
 import { MemoryManager } from './mm/memory_manager.ts';
 import { PageFrames } from './mm/page_frames.ts';
@@ -25,6 +26,8 @@ export interface SystemOptions {
   readonly ram: number;
   readonly numaNodes?: number;
   readonly cost?: CostModel;
+  /** HZ and wake-up latencies (default DEFAULT_TIMER, this machine kind). */
+  readonly timer?: TimerParams;
   /** Seed of the machine's randomness (KSM+'s sampling). */
   readonly seed?: number;
   /** Tests: prove the model's caches against a recomputation on every hit (slow). */
@@ -52,7 +55,7 @@ export function createSystem(opts: SystemOptions): System {
     checksum: (buf, off) => kernel.checksumPage(buf, off),
     compare: comparePages,
   };
-  const clock = new VirtualClock();
+  const clock = new VirtualClock(opts.timer ?? DEFAULT_TIMER);
   const events = new EventQueue(clock);
   const nrFrames = Math.floor(opts.ram / PAGE_SIZE) + 1;
   // Every content is held by a frame, or by a fill's cache for a moment: a few more at most.

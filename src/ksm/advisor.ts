@@ -3,7 +3,7 @@ import type { Ksm } from './ksm.ts';
 
 /** @linux mm/ksm.c advisor_start_scan */
 export function advisorStartScan(ksm: Ksm): void {
-  if (ksm.advisorMode === 'scan-time') ksm.advisorCtx.startScanNs = ksm.events.clock.now();
+  if (ksm.advisorMode === 'scan-time') ksm.advisorCtx.startScanNs = ksm.ktimeGet();
 }
 
 /** @linux mm/ksm.c advisor_stop_scan */
@@ -20,7 +20,7 @@ export function advisorStopScan(ksm: Ksm): void {
  */
 export function scanTimeAdvisor(ksm: Ksm): void {
   const ctx = ksm.advisorCtx;
-  const nowNs = ksm.events.clock.now();
+  const nowNs = ksm.ktimeGet();
   let scanTime = Math.floor(Math.floor((nowNs - ctx.startScanNs) / 1e6) / 1000);
   scanTime = scanTime !== 0 ? scanTime : 1;
   const cpuTime = ksm.cpuNs;

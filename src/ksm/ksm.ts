@@ -106,12 +106,18 @@ export class Ksm {
   // ---- ksmd ----
   /** CPU time ksmd has used, in ns, from the cost model (a double: see DOUBLE_FIELD). */
   cpuNs = DOUBLE_FIELD;
+  /** Wall time ksmd has spent blocked inside batches (lru_add_drain_all), in ns. */
+  blockedNs = DOUBLE_FIELD;
+  /** cpuNs + blockedNs when ksmd's current batch began (set by its kthread); -1 outside batches. */
+  batchStartNs = DOUBLE_FIELD;
 
   constructor(mmgr: MemoryManager, events: EventQueue, cost: CostModel = DEFAULT_COST) {
     this.mmgr = mmgr;
     this.events = events;
     this.cost = cost;
     this.cpuNs = 0;
+    this.blockedNs = 0;
+    this.batchStartNs = -1;
     this.items = new RmapItems(mmgr.frames.nrFrames + 1024);
     this.mmHead = new MmSlot(null, this.items.allocHead());
     this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead.head, seqnr: 0, page: -1 };
@@ -172,6 +178,16 @@ export class Ksm {
     const r = c.compare(this.mmgr.frames.content[a]!, this.mmgr.frames.content[b]!);
     this.cpuNs += r === 0 ? this.cost.memcmpEqualNs : this.cost.memcmpNs;
     return r;
+  }
+
+  /**
+   * ktime_get() inside ksmd's batch: the model runs a batch's work at the instant it begins
+   * and lets its CPU and blocked time pass after, so the time at a point inside the batch is
+   * its start plus what the batch has spent up to that point. Outside batches, the clock.
+   */
+  ktimeGet(): number {
+    const now = this.events.clock.now();
+    return this.batchStartNs < 0 ? now : now + (this.cpuNs + this.blockedNs - this.batchStartNs);
   }
 
   /** pages_volatile as sysfs computes it, clamped at 0. */

@@ -108,7 +108,8 @@ interface ChainResult {
  */
 function stableNodeDup(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode | null>, prune: boolean): ChainResult {
   const now = ksm.events.clock.jiffies();
-  if (!prune || now < chain.chainPruneTime + ksm.stableNodeChainsPruneMillisecs) prune = false;
+  const period = ksm.events.clock.msecsToJiffies(ksm.stableNodeChainsPruneMillisecs);
+  if (!prune || now < chain.chainPruneTime + period) prune = false;
   else chain.chainPruneTime = now;
   let found: StableNode | null = null;
   let foundLen = 0;

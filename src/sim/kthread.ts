@@ -3,9 +3,14 @@ import type { EventQueue, TimerHandle } from './event_queue.ts';
 /** CPU time of one wake-up of a scanning kthread besides its pages (scheduling, locks, bookkeeping). */
 export const KTHREAD_WAKEUP_NS = 2000;
 
-/** Where a kthread's CPU time is counted (ksmd's, or the KSM+ daemon's), in ns. */
+/** Where a kthread's time is counted (ksmd's, or the KSM+ daemon's), in ns. */
 export interface CpuAccount {
+  /** CPU time used. */
   cpuNs: number;
+  /** Wall time spent blocked inside batches (waiting for work on other CPUs), no CPU. */
+  blockedNs: number;
+  /** cpuNs + blockedNs when the current batch began (time inside it is measured from it); -1 outside batches. */
+  batchStartNs: number;
 }
 
 /**
@@ -24,9 +29,11 @@ export interface KthreadBody {
 
 /**
  * A scanning kernel thread on virtual time, as ksm_scan_thread loops: each wake-up runs one
- * batch if there is work; the batch occupies the thread for its CPU time; then the thread
- * sleeps sleep_millisecs (a write of a new value ends the sleep early) if there is still
- * work, or else waits, without a timeout, until woken.
+ * batch if there is work; the batch occupies the thread for its CPU time and the time it
+ * blocks; then, if there is still work, the thread sleeps msecs_to_jiffies(sleep_millisecs)
+ * as schedule_timeout does (to a tick, plus the wake-up latency; a timeout of 0 does not
+ * sleep; a write of a new value ends the sleep early), or else waits, without a timeout,
+ * until woken.
  * @linux mm/ksm.c ksm_scan_thread
  */
 export class Kthread {
@@ -54,15 +61,21 @@ export class Kthread {
 
   /** wake_up_interruptible(&ksm_thread_wait): ends a wait for work; a timed sleep goes on. */
   wake(): void {
-    if (this.#state === 'waiting') this.#schedule(this.#events.clock.now());
+    if (this.#state === 'waiting') this.#schedule(this.#wokenAt());
   }
 
   /** wake_up_interruptible(&ksm_iter_wait): a new sleep_millisecs ends the current sleep. */
   interruptSleep(): void {
     if (this.#state === 'sleeping') {
       this.#timer?.cancel();
-      this.#schedule(this.#events.clock.now());
+      this.#schedule(this.#wokenAt());
     }
+  }
+
+  /** When a thread woken now runs. */
+  #wokenAt(): number {
+    const clock = this.#events.clock;
+    return clock.now() + clock.timer.wakeupLatencyNs;
   }
 
   #schedule(at: number): void {
@@ -72,18 +85,27 @@ export class Kthread {
 
   #runBatch(): void {
     const cpu = this.#body.cpu;
-    const before = cpu.cpuNs;
+    const before = cpu.cpuNs + cpu.blockedNs;
+    cpu.batchStartNs = before;
     cpu.cpuNs += KTHREAD_WAKEUP_NS;
     if (this.#body.shouldRun()) {
       this.#body.scan();
       this.batches++;
     }
+    cpu.batchStartNs = -1;
     this.#state = 'busy';
-    this.#timer = this.#events.at(this.#events.clock.now() + (cpu.cpuNs - before), () => this.#afterBatch());
+    const elapsed = cpu.cpuNs + cpu.blockedNs - before;
+    this.#timer = this.#events.at(this.#events.clock.now() + elapsed, () => this.#afterBatch());
   }
 
+  /** wait_event_freezable_timeout(ksm_iter_wait, ..., msecs_to_jiffies(sleep_ms)), or the wait for work. */
   #afterBatch(): void {
-    if (this.#body.shouldRun()) this.#schedule(this.#events.clock.now() + this.#body.sleepMillisecs() * 1e6);
-    else this.#state = 'waiting';
+    if (!this.#body.shouldRun()) {
+      this.#state = 'waiting';
+      return;
+    }
+    const clock = this.#events.clock;
+    const timeout = clock.msecsToJiffies(this.#body.sleepMillisecs());
+    this.#schedule(timeout === 0 ? clock.now() : clock.timeoutWake(timeout));
   }
 }

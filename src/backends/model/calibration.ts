@@ -1,15 +1,18 @@
 /**
- * The cost model the model backend runs with: the constants `samepage bench --calibrate`
- * fitted to the live ksmd and wrote to calibration/cost-model.json, so virtual ksmd time
- * and CPU share follow the machine they were measured on (docs/cost-model.md). The file is
- * read when a model machine starts, so a new calibration takes effect without a rebuild.
- * SAMEPAGE_COST_MODEL names another file; without any file, DEFAULT_COST (the calibration
- * shipped with samepage) is used.
+ * The calibration the model backend runs with, as `samepage bench --calibrate` measured it
+ * on the live machine (docs/cost-model.md): the cost model's constants fitted to ksmd's CPU
+ * time (calibration/cost-model.json), and the timer that turns sleeps into wake-ups, HZ and
+ * latencies (calibration/timer.json). So virtual ksmd time, cadence and CPU share follow the
+ * machine they were measured on. The files are read when a model machine starts, so a new
+ * calibration takes effect without a rebuild. SAMEPAGE_COST_MODEL and SAMEPAGE_TIMER name
+ * other files; without a file, the values shipped in the source (DEFAULT_COST,
+ * DEFAULT_TIMER) are used.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/package_root.ts';
 import { COST_KEYS, DEFAULT_COST, type CostModel } from '../../ksm/cost.ts';
+import { DEFAULT_TIMER, type TimerParams } from '../../sim/timer.ts';
 
 /** Where `samepage bench --calibrate` writes, relative to the package root. */
 export const CALIBRATION_FILE = 'calibration/cost-model.json';
@@ -46,4 +49,42 @@ export function readCostModel(path: string): CostModel {
 export function calibratedCost(env: NodeJS.ProcessEnv = process.env): CostModel {
   const path = calibrationPath(env);
   return existsSync(path) ? readCostModel(path) : DEFAULT_COST;
+}
+
+/** Where `samepage bench --calibrate` writes the timer, relative to the package root. */
+export const TIMER_FILE = 'calibration/timer.json';
+
+/** The timer file of this package (or of SAMEPAGE_TIMER). */
+export function timerPath(env: NodeJS.ProcessEnv = process.env): string {
+  const override = env.SAMEPAGE_TIMER;
+  return override !== undefined && override !== '' ? override : join(packageRoot(import.meta.dirname), TIMER_FILE);
+}
+
+/** The `timer` object of a timer file, checked; throws a message naming what is wrong. */
+export function readTimerParams(path: string): TimerParams {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`Cannot read the timer calibration ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const t = (data as { timer?: Record<string, unknown> } | null)?.timer;
+  const problems: string[] = [];
+  const hz = t?.hz;
+  if (typeof hz !== 'number' || !Number.isInteger(hz) || hz < 24 || hz > 10_000) {
+    problems.push('hz must be a whole number of ticks per second (CONFIG_HZ, 24 to 10000)');
+  }
+  for (const k of ['wakeupLatencyNs', 'workFlushNs'] as const) {
+    const v = t?.[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1e9) problems.push(`${k} must be 0 to 1e9 ns`);
+  }
+  if (problems.length > 0)
+    throw new Error(`The timer calibration ${path} has no valid "timer" object: ${problems.join('; ')}`);
+  return { hz: hz as number, wakeupLatencyNs: t?.wakeupLatencyNs as number, workFlushNs: t?.workFlushNs as number };
+}
+
+/** The calibrated timer if its file exists, else the one shipped in the source. */
+export function calibratedTimer(env: NodeJS.ProcessEnv = process.env): TimerParams {
+  const path = timerPath(env);
+  return existsSync(path) ? readTimerParams(path) : DEFAULT_TIMER;
 }

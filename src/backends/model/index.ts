@@ -27,7 +27,8 @@ import { describeReturn } from '../../scenario/errno.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
-import { calibratedCost } from './calibration.ts';
+import { calibratedCost, calibratedTimer } from './calibration.ts';
+import type { TimerParams } from '../../sim/timer.ts';
 
 interface Region {
   readonly addr: number;
@@ -43,6 +44,8 @@ export interface ModelBackendOptions {
   readonly seed: number;
   /** ksmd's CPU cost; default: the calibration file (see calibration.ts). */
   readonly cost?: CostModel;
+  /** HZ and ksmd's wake-up latencies; default: the timer calibration file (see calibration.ts). */
+  readonly timer?: TimerParams;
   /** Tests: prove the model's caches on every hit (see SystemOptions.checkCaches). */
   readonly checkCaches?: boolean;
   /** Called with full-scan progress during long waits. */
@@ -72,6 +75,7 @@ export class ModelBackend implements Backend {
       numaNodes: scenario.machine.numaNodes,
       seed: this.#opts.seed,
       cost: this.#opts.cost ?? calibratedCost(),
+      timer: this.#opts.timer ?? calibratedTimer(),
       checkCaches: this.#opts.checkCaches === true,
     });
     for (const [file, value] of scenario.ksm) {
