@@ -7,6 +7,7 @@ import type { MmStruct } from '../mm/mm_struct.ts';
 import { ContentStore } from '../mm/content_store.ts';
 import { VM_MERGEABLE } from '../mm/constants.ts';
 import type { Vma } from '../mm/vma.ts';
+import { type AdvisorCtx, newAdvisorCtx } from './advisor.ts';
 import { KSM_DEFAULTS } from './constants.ts';
 import type { CostModel } from './cost.ts';
 import { DEFAULT_COST } from './cost.ts';
@@ -24,14 +25,6 @@ export interface KsmScan {
   seqnr: number;
   /** The frame of the page scan_get_next_rmap_item last returned (its `struct page **`). */
   page: number;
-}
-
-/** struct advisor_ctx of the scan-time advisor. */
-export interface AdvisorCtx {
-  startScanNs: number;
-  scanTime: number;
-  change: number;
-  cpuTimeNs: number;
 }
 
 /**
@@ -55,10 +48,12 @@ export class Ksm {
   smartScan: boolean = KSM_DEFAULTS.smartScan;
   stableNodeChainsPruneMillisecs: number = KSM_DEFAULTS.stableNodeChainsPruneMillisecs;
   advisorMode: 'none' | 'scan-time' = 'none';
+  /** ksm_advisor_max_cpu: an unsigned int. */
   advisorMaxCpu: number = KSM_DEFAULTS.advisorMaxCpu;
-  advisorMinPagesToScan: number = KSM_DEFAULTS.advisorMinPagesToScan;
-  advisorMaxPagesToScan: number = KSM_DEFAULTS.advisorMaxPagesToScan;
-  advisorTargetScanTime: number = KSM_DEFAULTS.advisorTargetScanTime;
+  /** ksm_advisor_min_pages_to_scan, ksm_advisor_max_pages_to_scan, ksm_advisor_target_scan_time: unsigned longs, exact. */
+  advisorMinPagesToScan = BigInt(KSM_DEFAULTS.advisorMinPagesToScan);
+  advisorMaxPagesToScan = BigInt(KSM_DEFAULTS.advisorMaxPagesToScan);
+  advisorTargetScanTime = BigInt(KSM_DEFAULTS.advisorTargetScanTime);
 
   // ---- counters ----
   pagesShared = 0;
@@ -98,7 +93,7 @@ export class Ksm {
   readonly slots = new Map<MmStruct, MmSlot>();
   readonly ksmScan: KsmScan;
   readonly zeroChecksum: number;
-  advisorCtx: AdvisorCtx = { startScanNs: 0, scanTime: 0, change: 0, cpuTimeNs: 0 };
+  advisorCtx: AdvisorCtx = newAdvisorCtx();
 
   /** Tests: recompute every hit of the unstable-tree walk cache and throw if it differs. */
   checkWalkCache = false;

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { PAGE_SIZE } from '../../lib/sizes.ts';
 import { StepError, type Backend } from '../../scenario/backend.ts';
+import { normalizeActual } from '../../scenario/expect.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/types.ts';
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
@@ -328,7 +329,8 @@ class KernelBackendImpl implements KernelBackend {
     const text = readSysfs(`${KSM_DIR}/${file}`);
     if (text === undefined) return undefined;
     if (file === 'advisor_mode') return selectedWord(text);
-    const value = /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : text.trim();
+    // Numbers as numbers where exact; an unsigned long beyond 2^53 stays its exact text.
+    const value = normalizeActual(text) ?? text.trim();
     const base = this.#baseline.get(file);
     return base !== undefined && typeof value === 'number' ? value - base : value;
   }

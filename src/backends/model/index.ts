@@ -24,6 +24,7 @@ import { createSystem, runFor, runFullScans, sysfsRead, sysfsWrite, type System 
 import type { Backend } from '../../scenario/backend.ts';
 import { StepError } from '../../scenario/backend.ts';
 import { describeReturn } from '../../scenario/errno.ts';
+import { normalizeActual } from '../../scenario/expect.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
@@ -271,7 +272,8 @@ export class ModelBackend implements Backend {
     const ksm: Record<string, number | string> = {};
     for (const [name, attr] of [...sys.sysfs.get('ksm')!.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       const text = attr.show().trimEnd();
-      ksm[name] = name === 'advisor_mode' ? /\[(.*)\]/.exec(text)![1]! : Number(text);
+      // advisor_mode as its selected word; numbers as numbers where exact, else their text.
+      ksm[name] = normalizeActual(text) ?? text;
     }
     const procs: Record<string, ProcRecord> = {};
     for (const [name, p] of this.#procs) procs[name] = procRecord(p);
