@@ -110,7 +110,13 @@ export async function diffScenario(scenario: Scenario, opts: DiffOptions = {}): 
       `${INTERFERENCE}: ${others.map((u) => `${u.pid} ${u.comm}`).join(', ')}; the kernel's global counters may include their pages`,
     );
   }
-  const model = await runScenario(scenario, createModelBackend({ seed: opts.seed ?? 0 }));
+  // The one input the model cannot know: ksmd's CPU time before the run, which the
+  // scan-time advisor's first step reads.
+  const ksmdRuntimeNs = kernelBackend.ksmdClock().runtimeAtStartNs;
+  const model = await runScenario(
+    scenario,
+    createModelBackend({ seed: opts.seed ?? 0, ...(ksmdRuntimeNs === undefined ? {} : { ksmdRuntimeNs }) }),
+  );
   return scenarioDiffOf(kernel, model, warnings);
 }
 

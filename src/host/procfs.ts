@@ -63,3 +63,23 @@ export function processGone(pid: number): boolean {
     return true;
   }
 }
+
+/** A task's scheduler statistics (/proc/PID/schedstat), in ns. */
+export interface Schedstat {
+  /** Time on a CPU: what task_sched_runtime reads (the scan-time advisor's CPU time for ksmd). */
+  readonly runtimeNs: number;
+  /** Time runnable but waiting on a run queue for a CPU (run_delay). */
+  readonly waitNs: number;
+}
+
+/** /proc/PID/schedstat, or undefined if the task is gone or the kernel lacks schedstats. */
+export function readSchedstat(pid: number): Schedstat | undefined {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    return run === undefined || wait === undefined || !Number.isFinite(run) || !Number.isFinite(wait)
+      ? undefined
+      : { runtimeNs: run, waitNs: wait };
+  } catch {
+    return undefined;
+  }
+}

@@ -16,6 +16,8 @@ import { BackendUnavailable } from './errors.ts';
 import { LockHeld, MachineGuard } from './guard.ts';
 import { countPresentPages, findKsmUsers, readKsmStat, readProcessMemory } from './procfs.ts';
 import { checkKsmWritable, KSM_DIR, ksmFiles, readSysfs, selectedWord, SYS_MM, writeSysfs } from './sysfs.ts';
+import { findKsmdPid } from './ksmd_affinity.ts';
+import { readSchedstat, type Schedstat } from '../../host/procfs.ts';
 
 export interface KernelBackendOptions {
   /** The agent binary; default native/build/samepage-agent of this package. */
@@ -76,6 +78,20 @@ export interface KernelBackend extends Backend {
   pidOf(proc: string): number | undefined;
   /** The start address of a region in its proc. */
   regionAddress(proc: string, region: string): number | undefined;
+  /** ksmd's clock over this run (see KsmdClock). */
+  ksmdClock(): KsmdClock;
+}
+
+/**
+ * ksmd's clock over a kernel run: its CPU time when the run started (the scan-time advisor's
+ * first step counts it), and, over the timed waits, the wall time and how long ksmd was
+ * runnable but waiting for a CPU (a busy machine delays its wake-ups, and a timed
+ * scenario's counters with them).
+ */
+export interface KsmdClock {
+  readonly runtimeAtStartNs: number | undefined;
+  readonly queuedNs: number;
+  readonly waitedMs: number;
 }
 
 export function createKernelBackend(opts: KernelBackendOptions = {}): KernelBackend {
@@ -101,6 +117,9 @@ class KernelBackendImpl implements KernelBackend {
   #run = 0;
   #baseline = new Map<string, number>();
   #startedAt: number | undefined;
+  /** ksmd's pid and its clock: CPU time at start, run-queue wait and wall time inside waits. */
+  #ksmdPid: number | undefined;
+  #ksmd = { runtimeAtStartNs: undefined as number | undefined, queuedNs: 0, waitedMs: 0 };
   #stopped = false;
 
   constructor(opts: KernelBackendOptions) {
@@ -141,6 +160,8 @@ class KernelBackendImpl implements KernelBackend {
       throw err;
     }
     for (const f of GROWTH_FILES) this.#baseline.set(f, Number(readSysfs(`${KSM_DIR}/${f}`) ?? '0'));
+    this.#ksmdPid = findKsmdPid();
+    this.#ksmd.runtimeAtStartNs = this.#ksmdPid === undefined ? undefined : readSchedstat(this.#ksmdPid)?.runtimeNs;
     this.#startedAt = performance.now();
     this.#realRun('2');
     this.#realRun('0');
@@ -357,14 +378,33 @@ class KernelBackendImpl implements KernelBackend {
       if (reason !== undefined) return reason;
     }
     if (ms !== undefined && ms > 0) {
+      const before = this.#ksmdStat();
+      const begin = performance.now();
       if (this.#run === 1) this.#realRun('1');
       try {
         await sleep(ms);
       } finally {
         this.#realRun('0');
+        this.#countKsmdWait(before, begin);
       }
     }
     return undefined;
+  }
+
+  /** ksmd's schedstat now, if it can be read. */
+  #ksmdStat(): Schedstat | undefined {
+    return this.#ksmdPid === undefined ? undefined : readSchedstat(this.#ksmdPid);
+  }
+
+  /** Adds a timed wait's wall time and ksmd's run-queue wait during it to the ksmd clock. */
+  #countKsmdWait(before: Schedstat | undefined, begin: number): void {
+    const after = this.#ksmdStat();
+    this.#ksmd.waitedMs += performance.now() - begin;
+    if (before !== undefined && after !== undefined) this.#ksmd.queuedNs += after.waitNs - before.waitNs;
+  }
+
+  ksmdClock(): KsmdClock {
+    return { ...this.#ksmd };
   }
 
   async #waitFullScans(n: number): Promise<string | undefined> {

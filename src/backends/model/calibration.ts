@@ -17,23 +17,31 @@ import { DEFAULT_TIMER, type TimerParams } from '../../sim/timer.ts';
 /** Where `samepage bench --calibrate` writes, relative to the package root. */
 export const CALIBRATION_FILE = 'calibration/cost-model.json';
 
-/** The calibration file of this package (or of SAMEPAGE_COST_MODEL). */
-export function calibrationPath(env: NodeJS.ProcessEnv = process.env): string {
-  const override = env.SAMEPAGE_COST_MODEL;
-  return override !== undefined && override !== ''
-    ? override
-    : join(packageRoot(import.meta.dirname), CALIBRATION_FILE);
+/** `file` of this package, or the file the environment variable `override` names. */
+function packageFile(file: string, override: string | undefined): string {
+  return override !== undefined && override !== '' ? override : join(packageRoot(import.meta.dirname), file);
 }
 
-/** The `cost` object of a calibration file, checked; throws a message naming what is wrong. */
-export function readCostModel(path: string): CostModel {
+/** The object under `key` of a JSON calibration file; throws a message naming the file. */
+function readSection(path: string, what: string, key: string): Record<string, unknown> | undefined {
   let data: unknown;
   try {
     data = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new Error(`Cannot read the cost model ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`Cannot read the ${what} ${path}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const cost = (data as { cost?: Record<string, unknown> } | null)?.cost;
+  const section = (data as Record<string, unknown> | null)?.[key];
+  return typeof section === 'object' && section !== null ? (section as Record<string, unknown>) : undefined;
+}
+
+/** The calibration file of this package (or of SAMEPAGE_COST_MODEL). */
+export function calibrationPath(env: NodeJS.ProcessEnv = process.env): string {
+  return packageFile(CALIBRATION_FILE, env.SAMEPAGE_COST_MODEL);
+}
+
+/** The `cost` object of a calibration file, checked; throws a message naming what is wrong. */
+export function readCostModel(path: string): CostModel {
+  const cost = readSection(path, 'cost model', 'cost');
   const bad = COST_KEYS.filter((k) => typeof cost?.[k] !== 'number' || !Number.isFinite(cost[k]) || cost[k] < 0);
   if (cost === undefined || bad.length > 0) {
     throw new Error(
@@ -56,19 +64,12 @@ export const TIMER_FILE = 'calibration/timer.json';
 
 /** The timer file of this package (or of SAMEPAGE_TIMER). */
 export function timerPath(env: NodeJS.ProcessEnv = process.env): string {
-  const override = env.SAMEPAGE_TIMER;
-  return override !== undefined && override !== '' ? override : join(packageRoot(import.meta.dirname), TIMER_FILE);
+  return packageFile(TIMER_FILE, env.SAMEPAGE_TIMER);
 }
 
 /** The `timer` object of a timer file, checked; throws a message naming what is wrong. */
 export function readTimerParams(path: string): TimerParams {
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`Cannot read the timer calibration ${path}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const t = (data as { timer?: Record<string, unknown> } | null)?.timer;
+  const t = readSection(path, 'timer calibration', 'timer');
   const problems: string[] = [];
   const hz = t?.hz;
   if (typeof hz !== 'number' || !Number.isInteger(hz) || hz < 24 || hz > 10_000) {

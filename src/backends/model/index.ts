@@ -47,6 +47,12 @@ export interface ModelBackendOptions {
   readonly cost?: CostModel;
   /** HZ and ksmd's wake-up latencies; default: the timer calibration file (see calibration.ts). */
   readonly timer?: TimerParams;
+  /**
+   * ksmd's CPU time before the scenario, ns (default 0, a machine just booted): the
+   * scan-time advisor's first step counts it, as its context starts at 0. A comparison with
+   * the live kernel passes the live ksmd's.
+   */
+  readonly ksmdRuntimeNs?: number;
   /** Tests: prove the model's caches on every hit (see SystemOptions.checkCaches). */
   readonly checkCaches?: boolean;
   /** Called with full-scan progress during long waits. */
@@ -79,6 +85,7 @@ export class ModelBackend implements Backend {
       timer: this.#opts.timer ?? calibratedTimer(),
       checkCaches: this.#opts.checkCaches === true,
     });
+    this.#sys.ksm.cpuNs = this.#opts.ksmdRuntimeNs ?? 0;
     for (const [file, value] of scenario.ksm) {
       const err = sysfsWrite(this.#sys, `ksm/${file}`, value);
       if (err !== 0) throw new StepError(`Initial ksm.${file}: writing "${value}" failed with ${describeReturn(err)}`);
