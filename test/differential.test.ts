@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { holdKernelTestLock, kernelSkipReason, kernelSkipReasonAfterWait } from '../src/backends/kernel/testing.ts';
-import { agrees, diffAttempts, diffScenario, liveNumaNodes, renderDiff } from '../src/cli/diff.ts';
+import { agrees, diffAttempts, diffScenario, liveNumaNodes, renderDiff } from '../src/differential/diff.ts';
 import { whyNotExact } from '../src/scenario/exact.ts';
 import { generateScenario } from '../src/scenario/generate.ts';
 import { loadScenario } from '../src/scenario/load.ts';

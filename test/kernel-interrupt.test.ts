@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { cpusAllowed, findKsmdPid } from '../src/backends/kernel/ksmd_affinity.ts';
+import { cpusAllowed, findKsmdPid } from '../src/host/ksmd_affinity.ts';
 import {
   holdKernelTestLockForFile,
   kernelSkipReasonAfterWait,
@@ -25,7 +25,7 @@ import {
   settledKsm,
   takeKsmLock,
 } from '../src/backends/kernel/testing.ts';
-import { KSM_DIR, readSysfs, restoreKsm } from '../src/backends/kernel/sysfs.ts';
+import { KSM_DIR, readSysfs, restoreKsm } from '../src/host/ksm_sysfs.ts';
 import { packageRoot } from '../src/cli/main.ts';
 import { TEST_PAUSE_VARIABLE } from '../src/cli/test_pause.ts';
 import { parseScenario } from '../src/scenario/parse.ts';

@@ -15,7 +15,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultAgentPath } from '../src/backends/kernel/agent.ts';
-import { KSM_DIR } from '../src/backends/kernel/sysfs.ts';
+import { KSM_DIR } from '../src/host/ksm_sysfs.ts';
 import {
   holdKernelTestLockForFile,
   kernelSkipReasonAfterWait,

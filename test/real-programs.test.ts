@@ -17,7 +17,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { restoreKsm, saveKsm } from '../src/backends/kernel/sysfs.ts';
+import { restoreKsm, saveKsm } from '../src/host/ksm_sysfs.ts';
 import { holdKernelTestLock, kernelSkipReason, takeKsmLock } from '../src/backends/kernel/testing.ts';
 import { INJECT_PRCTL, missingHelper, nativeHelperPath, ptraceRefusal } from '../src/host/ksm_native.ts';
 import { main } from '../src/cli/main.ts';

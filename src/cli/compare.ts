@@ -11,7 +11,7 @@ import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import { renderThesisComparison } from '../report/table.ts';
 import { measuredByPolicy, thesisComparison, thesisExperiment } from '../report/thesis.ts';
-import { sideBySideRows } from './compare_rows.ts';
+import { sideBySideRows } from '../report/compare_rows.ts';
 
 function parsePolicies(v: string): Policy[] {
   const list = v.split(',').map((p) => p.trim());
@@ -84,7 +84,7 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
         if (thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
       }
       if (opts.report !== undefined) {
-        const { renderCompareReport } = await import('./compare_report.ts');
+        const { renderCompareReport } = await import('../report/compare.ts');
         const html = await renderCompareReport(parsed.scenario.name, results, thesis);
         try {
           await writeFile(opts.report, html);

@@ -7,8 +7,8 @@
 import { hostname } from 'node:os';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
-import { LockHeld, MachineGuard } from '../backends/kernel/guard.ts';
-import { KSM_DIR, readSysfs, restorableValue, writeSysfs } from '../backends/kernel/sysfs.ts';
+import { LockHeld, MachineGuard } from '../host/ksm_guard.ts';
+import { KSM_DIR, readSysfs, restorableValue, writeSysfs } from '../host/ksm_sysfs.ts';
 import { execMerged } from '../host/ksm_exec.ts';
 import {
   describeErrno,

@@ -22,8 +22,8 @@ import {
   type DiffRunner,
   type ScenarioDiff,
 } from './diff.ts';
-import { main, packageRoot } from './main.ts';
-import { capture } from './testing.ts';
+import { main, packageRoot } from '../cli/main.ts';
+import { capture } from '../cli/testing.ts';
 
 function result(backend: string, pagesSharing: number, over: Partial<RunResult> = {}): RunResult {
   return {

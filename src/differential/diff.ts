@@ -19,7 +19,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import pc from 'picocolors';
 import { createKernelBackend } from '../backends/kernel/index.ts';
-import { findKsmUsers } from '../backends/kernel/procfs.ts';
+import { findKsmUsers } from '../host/ksm_stat.ts';
 import { createModelBackend } from '../backends/model/index.ts';
 import { compareRuns, type RecordDiff } from '../scenario/compare.ts';
 import { whyNotExact } from '../scenario/exact.ts';

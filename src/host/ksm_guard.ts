@@ -5,9 +5,9 @@
  * handler or the process's `exit` event.
  */
 import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { restoreKsm, restorableValue, saveKsm, writeSysfs, type SavedFile } from './sysfs.ts';
-import { isAlive, readComm } from './procfs.ts';
-import { BackendUnavailable } from './errors.ts';
+import { restoreKsm, restorableValue, saveKsm, writeSysfs, type SavedFile } from './ksm_sysfs.ts';
+import { isAlive, readComm } from './ksm_stat.ts';
+import { BackendUnavailable } from '../backends/kernel/errors.ts';
 import { pinKsmd, restoreKsmd, type KsmdPin } from './ksmd_affinity.ts';
 
 export const LOCK_DIR = existsSync('/run/lock') ? '/run/lock' : '/tmp';

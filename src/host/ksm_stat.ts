@@ -2,7 +2,7 @@
  * Reading real processes through /proc: ksm_stat, liveness, memory and page tables.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
-import { PAGE_SIZE } from '../../lib/sizes.ts';
+import { PAGE_SIZE } from '../lib/sizes.ts';
 
 /** The six fields of Linux 6.18's /proc/PID/ksm_stat, as text and as record values. */
 export const KSM_STAT_FIELDS = [

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { holdKernelTestLock, takeKsmLock } from './testing.ts';
+import { holdKernelTestLock, takeKsmLock } from '../backends/kernel/testing.ts';
 import {
   checkKsmWritable,
   KSM_DIR,
@@ -16,7 +16,7 @@ import {
   selectedWord,
   type SysfsIo,
   writeSysfs,
-} from './sysfs.ts';
+} from './ksm_sysfs.ts';
 
 test('selectedWord picks the bracketed choice of a selector file', () => {
   assert.equal(selectedWord('[none] scan-time\n'), 'none');

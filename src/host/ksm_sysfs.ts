@@ -5,7 +5,7 @@
 import { constants as fsConstants, accessSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { basename, join } from 'node:path';
-import { EBUSY } from '../../lib/errno.ts';
+import { EBUSY } from '../lib/errno.ts';
 
 export const SYS_MM = '/sys/kernel/mm';
 export const KSM_DIR = `${SYS_MM}/ksm`;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cpusAllowed, findKsmdPid, firstCpu, pinKsmd, restoreKsmd } from './ksmd_affinity.ts';
-import { holdKernelTestLock, kernelSkipReason } from './testing.ts';
+import { holdKernelTestLock, kernelSkipReason } from '../backends/kernel/testing.ts';
 
 test('firstCpu takes the lowest CPU of a Cpus_allowed_list', () => {
   assert.equal(firstCpu('0-1'), 0);

@@ -12,8 +12,8 @@ import Table from 'cli-table3';
 import type { CostModel } from '../ksm/cost.ts';
 import { CALIBRATION_FILE, calibratedCost, calibrationPath, readCostModel } from '../backends/model/calibration.ts';
 import { BackendUnavailable } from '../backends/kernel/index.ts';
-import { fitCosts, type FitRow } from './bench/fit.ts';
-import { runKernel, type KernelRun } from './bench/kernel.ts';
+import { fitCosts, type FitRow } from './fit.ts';
+import { runKernel, type KernelRun } from './kernel.ts';
 import {
   COST_KEYS,
   costOf,
@@ -23,8 +23,8 @@ import {
   WARMUP_PAGES,
   type EventCounts,
   type ModelRun,
-} from './bench/model.ts';
-import { benchWorkloads, calibrationWorkloads, type Workload } from './bench/workloads.ts';
+} from './model.ts';
+import { benchWorkloads, calibrationWorkloads, type Workload } from './workloads.ts';
 
 /** The model's fixed CPU cost of one ksmd wake-up (WAKEUP_NS of src/ksm/ksmd.ts, not exported). */
 const WAKEUP_NS = 2000;

@@ -5,10 +5,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { PAGE_SIZE } from '../../lib/sizes.ts';
-import { createKernelBackend } from '../../backends/kernel/index.ts';
-import { findKsmdPid } from '../../backends/kernel/ksmd_affinity.ts';
-import type { Scenario } from '../../scenario/types.ts';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { createKernelBackend } from '../backends/kernel/index.ts';
+import { findKsmdPid } from '../host/ksmd_affinity.ts';
+import type { Scenario } from '../scenario/types.ts';
 import type { Workload } from './workloads.ts';
 
 /** One measured full scan on the kernel. */

@@ -11,7 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { StepError } from '../../scenario/backend.ts';
 import type { Pattern } from '../../lib/patterns.ts';
-import { isAlive, processStartTime, readExe } from './procfs.ts';
+import { isAlive, processStartTime, readExe } from '../../host/ksm_stat.ts';
 
 /** Where `npm install` (scripts/build-native.mjs) puts the agent, found from this file up. */
 export function defaultAgentPath(): string {

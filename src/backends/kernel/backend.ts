@@ -12,9 +12,9 @@ import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/types.ts';
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
 import { BackendUnavailable } from './errors.ts';
-import { LockHeld, MachineGuard } from './guard.ts';
-import { countPresentPages, findKsmUsers, readKsmStat, readProcessMemory } from './procfs.ts';
-import { checkKsmWritable, KSM_DIR, ksmFiles, readSysfs, selectedWord, SYS_MM, writeSysfs } from './sysfs.ts';
+import { LockHeld, MachineGuard } from '../../host/ksm_guard.ts';
+import { countPresentPages, findKsmUsers, readKsmStat, readProcessMemory } from '../../host/ksm_stat.ts';
+import { checkKsmWritable, KSM_DIR, ksmFiles, readSysfs, selectedWord, SYS_MM, writeSysfs } from '../../host/ksm_sysfs.ts';
 
 export interface KernelBackendOptions {
   /** The agent binary; default native/build/samepage-agent of this package. */

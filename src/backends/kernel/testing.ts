@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Scenario } from '../../scenario/types.ts';
 import { defaultAgentPath } from './agent.ts';
-import { findKsmUsers, isAlive, readExe } from './procfs.ts';
+import { findKsmUsers, isAlive, readExe } from '../../host/ksm_stat.ts';
 import {
   checkKsmWritable,
   KSM_DIR,
@@ -16,8 +16,8 @@ import {
   saveKsm,
   writableKsmFiles,
   type SavedFile,
-} from './sysfs.ts';
-import { LOCK_DIR, LockHeld, MachineGuard, tryLock, unlock } from './guard.ts';
+} from '../../host/ksm_sysfs.ts';
+import { LOCK_DIR, LockHeld, MachineGuard, tryLock, unlock } from '../../host/ksm_guard.ts';
 
 /**
  * Why the kernel backend cannot run on this machine, or undefined when it can. `machineOnly`
