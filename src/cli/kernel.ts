@@ -9,9 +9,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { LockHeld, MachineGuard } from '../host/ksm_guard.ts';
 import { KSM_DIR, readSysfs, restorableValue, writeSysfs } from '../host/ksm_sysfs.ts';
+import { describeErrno } from '../lib/errno.ts';
 import { execMerged } from '../host/ksm_exec.ts';
 import {
-  describeErrno,
   EXEC_MERGE,
   INJECT_PRCTL,
   injectMemoryMerge,

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { createModelBackend, type ModelBackend } from '../backends/model/index.ts';
 import { parseScenario, formatProblems } from '../scenario/parse.ts';
 import { runStep, type Collected } from '../scenario/run.ts';
-import { errnoName } from '../lib/errno.ts';
+import { strerror } from '../lib/errno.ts';
 import { runFor, sysfsRead } from '../system.ts';
 
 const STEP_KINDS = [
@@ -31,16 +31,6 @@ const STEP_KINDS = [
   'expect',
   'record',
 ];
-
-/** What bash says for a write error, by errno. */
-const STRERROR: Readonly<Record<string, string>> = {
-  EINVAL: 'Invalid argument',
-  EBUSY: 'Device or resource busy',
-  EACCES: 'Permission denied',
-  ENOENT: 'No such file or directory',
-  ENOMEM: 'Cannot allocate memory',
-  ERANGE: 'Numerical result out of range',
-};
 
 export interface ShellIo {
   readonly stdout: NodeJS.WritableStream;
@@ -156,7 +146,7 @@ export class ModelShell {
           return true;
         }
         const err = await this.#backend.sysfsWrite(rel, `${text}\n`);
-        if (err !== 0) this.#fail(lineNo, `echo: write error: ${STRERROR[errnoName(err)] ?? errnoName(err)}`);
+        if (err !== 0) this.#fail(lineNo, `echo: write error: ${strerror(err)}`);
         return true;
       }
       case 'cat':

@@ -8,7 +8,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { constants as osConstants } from 'node:os';
 
 export const EXEC_MERGE = 'samepage-exec-merge';
 export const INJECT_PRCTL = 'samepage-inject-prctl';
@@ -30,13 +29,6 @@ export function missingHelper(path: string): string | undefined {
   return existsSync(path)
     ? undefined
     : `The helper ${path} is not built: run \`node scripts/build-native.mjs\` (needs a C compiler)`;
-}
-
-/** `EPERM (Operation not permitted)` for -1 or 1; the number when Node does not know it. */
-export function describeErrno(n: number): string {
-  const e = Math.abs(n);
-  const name = Object.entries(osConstants.errno).find(([, v]) => v === e)?.[0];
-  return name === undefined ? `errno ${e}` : name;
 }
 
 /** Why this process may not ptrace others, or undefined: root, or CAP_SYS_PTRACE in effect. */

@@ -3,9 +3,8 @@
  * and restoring the global knobs around a run.
  */
 import { constants as fsConstants, accessSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { basename, join } from 'node:path';
-import { EBUSY } from '../lib/errno.ts';
+import { EBUSY, errnoNumber } from '../lib/errno.ts';
 
 export const SYS_MM = '/sys/kernel/mm';
 export const KSM_DIR = `${SYS_MM}/ksm`;
@@ -25,7 +24,7 @@ export function parseSysfsValue(text: string): number | string {
 /** `0`, or `-errno` for a failed system call, from a Node fs error. */
 export function negErrno(err: unknown): number {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const n = code === undefined ? undefined : (osConstants.errno as Record<string, number | undefined>)[code];
+  const n = code === undefined ? undefined : errnoNumber(code);
   if (n !== undefined) return -n;
   const raw = (err as NodeJS.ErrnoException | undefined)?.errno;
   if (typeof raw === 'number') return raw < 0 ? raw : -raw;

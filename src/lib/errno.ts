@@ -1,56 +1,70 @@
 /**
- * Linux x86_64 errno values, so scenario files can name an error (`errno: EBUSY`) while
- * backends return `-errno` numbers as the kernel does (include/uapi/asm-generic/errno-base.h
- * and errno.h). Only the names a sysfs store, madvise or prctl can plausibly return are
- * listed; an unknown number is shown as its negative value.
+ * Linux x86_64 errno values (include/uapi/asm-generic/errno-base.h and errno.h): the one
+ * table of names, numbers and the C library's messages. The model returns `-errno` as the
+ * kernel does, scenario files name an error (`errno: EBUSY`), reports and the live-machine
+ * tools print a name or a message: all of them read this table. Only the names a sysfs
+ * store, madvise, prctl, a /proc read or a ptrace injection can plausibly return are listed;
+ * an unknown number is shown as a number.
  */
 
-const ERRNO_BY_NAME: ReadonlyMap<string, number> = new Map([
-  ['EPERM', 1],
-  ['ENOENT', 2],
-  ['ESRCH', 3],
-  ['EINTR', 4],
-  ['EIO', 5],
-  ['ENXIO', 6],
-  ['E2BIG', 7],
-  ['ENOEXEC', 8],
-  ['EBADF', 9],
-  ['ECHILD', 10],
-  ['EAGAIN', 11],
-  ['ENOMEM', 12],
-  ['EACCES', 13],
-  ['EFAULT', 14],
-  ['ENOTBLK', 15],
-  ['EBUSY', 16],
-  ['EEXIST', 17],
-  ['EXDEV', 18],
-  ['ENODEV', 19],
-  ['ENOTDIR', 20],
-  ['EISDIR', 21],
-  ['EINVAL', 22],
-  ['ENFILE', 23],
-  ['EMFILE', 24],
-  ['ENOTTY', 25],
-  ['ETXTBSY', 26],
-  ['EFBIG', 27],
-  ['ENOSPC', 28],
-  ['ESPIPE', 29],
-  ['EROFS', 30],
-  ['EMLINK', 31],
-  ['EPIPE', 32],
-  ['EDOM', 33],
-  ['ERANGE', 34],
-  ['EDEADLK', 35],
-  ['ENAMETOOLONG', 36],
-  ['ENOLCK', 37],
-  ['ENOSYS', 38],
-  ['ENOTEMPTY', 39],
-  ['ELOOP', 40],
-  ['EOVERFLOW', 75],
-  ['EOPNOTSUPP', 95],
-  ['ETIMEDOUT', 110],
-  ['EHWPOISON', 133],
-]);
+export const EPERM = 1;
+export const ENOENT = 2;
+export const ESRCH = 3;
+export const EIO = 5;
+export const ENOMEM = 12;
+export const EACCES = 13;
+export const EFAULT = 14;
+export const EBUSY = 16;
+export const EINVAL = 22;
+export const ERANGE = 34;
+
+/** Name, number and strerror(3) text (glibc's, as bash prints it after a failed write). */
+const ERRNOS: ReadonlyArray<readonly [name: string, value: number, message: string]> = [
+  ['EPERM', EPERM, 'Operation not permitted'],
+  ['ENOENT', ENOENT, 'No such file or directory'],
+  ['ESRCH', ESRCH, 'No such process'],
+  ['EINTR', 4, 'Interrupted system call'],
+  ['EIO', EIO, 'Input/output error'],
+  ['ENXIO', 6, 'No such device or address'],
+  ['E2BIG', 7, 'Argument list too long'],
+  ['ENOEXEC', 8, 'Exec format error'],
+  ['EBADF', 9, 'Bad file descriptor'],
+  ['ECHILD', 10, 'No child processes'],
+  ['EAGAIN', 11, 'Resource temporarily unavailable'],
+  ['ENOMEM', ENOMEM, 'Cannot allocate memory'],
+  ['EACCES', EACCES, 'Permission denied'],
+  ['EFAULT', EFAULT, 'Bad address'],
+  ['ENOTBLK', 15, 'Block device required'],
+  ['EBUSY', EBUSY, 'Device or resource busy'],
+  ['EEXIST', 17, 'File exists'],
+  ['EXDEV', 18, 'Invalid cross-device link'],
+  ['ENODEV', 19, 'No such device'],
+  ['ENOTDIR', 20, 'Not a directory'],
+  ['EISDIR', 21, 'Is a directory'],
+  ['EINVAL', EINVAL, 'Invalid argument'],
+  ['ENFILE', 23, 'Too many open files in system'],
+  ['EMFILE', 24, 'Too many open files'],
+  ['ENOTTY', 25, 'Inappropriate ioctl for device'],
+  ['ETXTBSY', 26, 'Text file busy'],
+  ['EFBIG', 27, 'File too large'],
+  ['ENOSPC', 28, 'No space left on device'],
+  ['ESPIPE', 29, 'Illegal seek'],
+  ['EROFS', 30, 'Read-only file system'],
+  ['EMLINK', 31, 'Too many links'],
+  ['EPIPE', 32, 'Broken pipe'],
+  ['EDOM', 33, 'Numerical argument out of domain'],
+  ['ERANGE', ERANGE, 'Numerical result out of range'],
+  ['EDEADLK', 35, 'Resource deadlock avoided'],
+  ['ENAMETOOLONG', 36, 'File name too long'],
+  ['ENOLCK', 37, 'No locks available'],
+  ['ENOSYS', 38, 'Function not implemented'],
+  ['ENOTEMPTY', 39, 'Directory not empty'],
+  ['ELOOP', 40, 'Too many levels of symbolic links'],
+  ['EOVERFLOW', 75, 'Value too large for defined data type'],
+  ['EOPNOTSUPP', 95, 'Operation not supported'],
+  ['ETIMEDOUT', 110, 'Connection timed out'],
+  ['EHWPOISON', 133, 'Memory page has hardware error'],
+];
 
 /** Aliases Linux defines to the same number; the canonical name is the one shown. */
 const ERRNO_ALIASES: ReadonlyMap<string, string> = new Map([
@@ -59,16 +73,27 @@ const ERRNO_ALIASES: ReadonlyMap<string, string> = new Map([
   ['ENOTSUP', 'EOPNOTSUPP'],
 ]);
 
-const ERRNO_BY_NUMBER: ReadonlyMap<number, string> = new Map([...ERRNO_BY_NAME].map(([name, value]) => [value, name]));
+const BY_NAME: ReadonlyMap<string, number> = new Map(ERRNOS.map(([name, value]) => [name, value]));
+const BY_NUMBER: ReadonlyMap<number, readonly [string, number, string]> = new Map(ERRNOS.map((e) => [e[1], e]));
 
-/** The positive errno number of a name such as `EBUSY`, or undefined if it is not known. */
+/** The positive errno number of a name such as `EBUSY` (or an alias), or undefined if unknown. */
 export function errnoNumber(name: string): number | undefined {
-  return ERRNO_BY_NAME.get(ERRNO_ALIASES.get(name) ?? name);
+  return BY_NAME.get(ERRNO_ALIASES.get(name) ?? name);
 }
 
-/** The name of a positive errno number (`16` -> `EBUSY`), or undefined if it is not known. */
+/** The name of an errno number, given as `16` or `-16` (`EBUSY`), or undefined if unknown. */
 export function errnoName(value: number): string | undefined {
-  return ERRNO_BY_NUMBER.get(value);
+  return BY_NUMBER.get(Math.abs(value))?.[0];
+}
+
+/** The name of an errno number (either sign), or `errno N` when the table does not know it. */
+export function describeErrno(value: number): string {
+  return errnoName(value) ?? `errno ${Math.abs(value)}`;
+}
+
+/** strerror(3) of an errno number (either sign), as glibc words it: `Invalid argument`. */
+export function strerror(value: number): string {
+  return BY_NUMBER.get(Math.abs(value))?.[2] ?? `Unknown error ${Math.abs(value)}`;
 }
 
 /**
@@ -77,10 +102,10 @@ export function errnoName(value: number): string | undefined {
  */
 export function describeReturn(result: number): string {
   if (result >= 0) return 'success';
-  return errnoName(-result) ?? String(result);
+  return errnoName(result) ?? String(result);
 }
 
 /** Every errno name this table knows, aliases included, for messages and schemas. */
 export function errnoNames(): string[] {
-  return [...ERRNO_BY_NAME.keys(), ...ERRNO_ALIASES.keys()];
+  return [...BY_NAME.keys(), ...ERRNO_ALIASES.keys()];
 }

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import { errnoNames } from './errno.ts';
+import { errnoNames } from '../lib/errno.ts';
 import { parseExpectation } from './expect.ts';
 import type { Advice, ExpectCheck, Pattern, PrctlOption, Scenario, Step } from './types.ts';
 

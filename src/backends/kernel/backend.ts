@@ -5,7 +5,7 @@
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { constants as osConstants } from 'node:os';
+import { describeErrno } from '../../lib/errno.ts';
 import { PAGE_SIZE } from '../../lib/sizes.ts';
 import { StepError, type Backend } from '../../scenario/backend.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
@@ -14,7 +14,15 @@ import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
 import { BackendUnavailable } from './errors.ts';
 import { LockHeld, MachineGuard } from '../../host/ksm_guard.ts';
 import { countPresentPages, findKsmUsers, readKsmStat, readProcessMemory } from '../../host/ksm_stat.ts';
-import { checkKsmWritable, KSM_DIR, ksmFiles, readSysfs, selectedWord, SYS_MM, writeSysfs } from '../../host/ksm_sysfs.ts';
+import {
+  checkKsmWritable,
+  KSM_DIR,
+  ksmFiles,
+  readSysfs,
+  selectedWord,
+  SYS_MM,
+  writeSysfs,
+} from '../../host/ksm_sysfs.ts';
 
 export interface KernelBackendOptions {
   /** The agent binary; default native/build/samepage-agent of this package. */
@@ -148,11 +156,11 @@ class KernelBackendImpl implements KernelBackend {
     this.#run = 0;
     for (const [file, value] of LINUX_DEFAULTS) {
       const r = await this.sysfsWrite(`ksm/${file}`, value);
-      if (r !== 0) throw new StepError(`Resetting ksm.${file} to its default '${value}' failed: ${errnoName(r)}`);
+      if (r !== 0) throw new StepError(`Resetting ksm.${file} to its default '${value}' failed: ${describeErrno(r)}`);
     }
     for (const [file, value] of scenario.ksm) {
       const r = await this.sysfsWrite(`ksm/${file}`, value);
-      if (r !== 0) throw new StepError(`Setting ksm.${file} to '${value}' failed: ${errnoName(r)}`);
+      if (r !== 0) throw new StepError(`Setting ksm.${file} to '${value}' failed: ${describeErrno(r)}`);
     }
   }
 
@@ -259,7 +267,7 @@ class KernelBackendImpl implements KernelBackend {
     const p = this.#proc(proc);
     const r = this.#region(p, proc, region);
     const ret = await p.agent.requestNumber(`munmap ${r.address} ${r.size}`);
-    if (ret !== 0) throw new StepError(`munmap of region '${region}' of proc '${proc}' failed: ${errnoName(ret)}`);
+    if (ret !== 0) throw new StepError(`munmap of region '${region}' of proc '${proc}' failed: ${describeErrno(ret)}`);
     p.regions.delete(region);
   }
 
@@ -308,7 +316,7 @@ class KernelBackendImpl implements KernelBackend {
 
   #realRun(value: '0' | '1' | '2'): void {
     const r = writeSysfs(RUN_PATH, value);
-    if (r !== 0) throw new StepError(`Writing ${value} to ${RUN_PATH} failed: ${errnoName(r)}`);
+    if (r !== 0) throw new StepError(`Writing ${value} to ${RUN_PATH} failed: ${describeErrno(r)}`);
   }
 
   async readPath(path: string): Promise<string | undefined> {
@@ -511,9 +519,4 @@ function sysPath(path: string): string {
     throw new StepError(`Not a file under ${SYS_MM}: ${path}`);
   }
   return `${SYS_MM}/${rel}`;
-}
-
-function errnoName(negative: number): string {
-  const entry = Object.entries(osConstants.errno).find(([, n]) => n === -negative);
-  return entry === undefined ? `errno ${-negative}` : entry[0];
 }

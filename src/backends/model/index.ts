@@ -23,7 +23,7 @@ import { ksmProcessProfit, procKsmStat } from '../../sysfs/proc_ksm.ts';
 import { createSystem, runFor, runFullScans, sysfsRead, sysfsWrite, type System } from '../../system.ts';
 import type { Backend } from '../../scenario/backend.ts';
 import { StepError } from '../../scenario/backend.ts';
-import { describeReturn } from '../../scenario/errno.ts';
+import { describeReturn } from '../../lib/errno.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
