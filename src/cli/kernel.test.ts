@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readProcessMemory } from '../host/ksm_stat.ts';
+import { readProcessMemory } from '../host/procfs.ts';
 import { holdKernelTestLock, saveKsmValues, takeKsmLock } from '../backends/kernel/testing.ts';
 import { EXEC_MERGE, INJECT_PRCTL, missingHelper, nativeHelperPath, ptraceRefusal } from '../host/ksm_native.ts';
 import { type KsmStatus, readKsmStatus } from '../host/ksm_status.ts';

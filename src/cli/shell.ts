@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createModelBackend, type ModelBackend } from '../backends/model/index.ts';
 import { parseScenario, formatProblems } from '../scenario/parse.ts';
+import { SYS_MM } from '../scenario/paths.ts';
 import { runStep, type Collected } from '../scenario/run.ts';
 import { strerror } from '../lib/errno.ts';
 import { runFor, sysfsRead } from '../system.ts';
@@ -92,9 +93,8 @@ export class ModelShell {
    */
   #sysPath(path: string, lineNo: number): string | undefined {
     const sys = this.#backend.system();
-    const prefix = '/sys/kernel/mm/';
-    if (!path.startsWith(prefix)) return undefined;
-    const rel = path.slice(prefix.length);
+    if (!path.startsWith(SYS_MM)) return undefined;
+    const rel = path.slice(SYS_MM.length);
     if (sysfsRead(sys, rel) !== undefined) return rel;
     for (const dir of sys.sysfs.keys()) {
       if (
@@ -103,7 +103,7 @@ export class ModelShell {
         sysfsRead(sys, `${dir}/${rel.slice(dir.length)}`) !== undefined
       ) {
         this.#io.stderr.write(
-          `samepage shell: line ${lineNo}: ${path}: read as ${prefix}${dir}/${rel.slice(dir.length)}\n`,
+          `samepage shell: line ${lineNo}: ${path}: read as ${SYS_MM}${dir}/${rel.slice(dir.length)}\n`,
         );
         return `${dir}/${rel.slice(dir.length)}`;
       }
@@ -158,7 +158,7 @@ export class ModelShell {
         }
         return true;
       case 'ls': {
-        const dir = (args[0] ?? '/sys/kernel/mm/ksm').replace(/\/$/, '').replace('/sys/kernel/mm/', '');
+        const dir = (args[0] ?? `${SYS_MM}ksm`).replace(/\/$/, '').replace(SYS_MM, '');
         const group = this.#backend.system().sysfs.get(dir);
         if (group === undefined) this.#fail(lineNo, `ls: cannot access '${args[0] ?? ''}': No such file or directory`);
         else this.#io.stdout.write(`${[...group.keys()].sort().join('\n')}\n`);

@@ -10,7 +10,7 @@ import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createModelBackend } from '../backends/model/index.ts';
 import { LiveReader, type LiveProcess, openLiveProcesses } from '../host/live.ts';
-import { pidsByName } from '../host/procfs.ts';
+import { pidsByName } from '../host/targets.ts';
 import { SNAPSHOT_MAGIC, addSnapshotPages, readSnapshot, writeSnapshot } from '../host/snapshot.ts';
 import { formatBytes } from '../lib/sizes.ts';
 import { loadScenario } from '../scenario/load.ts';

@@ -16,10 +16,10 @@
  */
 import Table from 'cli-table3';
 import { InvalidArgumentError, type Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import pc from 'picocolors';
 import { createKernelBackend } from '../backends/kernel/index.ts';
 import { findKsmUsers } from '../host/ksm_stat.ts';
+import { liveNumaNodes } from '../host/machine.ts';
 import { createModelBackend } from '../backends/model/index.ts';
 import { compareRuns, type RecordDiff } from '../scenario/compare.ts';
 import { whyNotExact } from '../scenario/exact.ts';
@@ -127,26 +127,6 @@ export function scenarioDiffOf(kernel: RunResult, model: RunResult, warnings: re
     ...(kernel.error === undefined ? {} : { kernelError: kernel.error }),
     ...(model.error === undefined ? {} : { modelError: model.error }),
   };
-}
-
-/**
- * The number of NUMA nodes of this machine (/sys/devices/system/node/online, e.g. `0` or
- * `0-1,3`), or undefined where the file is missing.
- */
-export function liveNumaNodes(): number | undefined {
-  let text: string;
-  try {
-    text = readFileSync('/sys/devices/system/node/online', 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-  let n = 0;
-  for (const part of text.split(',')) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (m === null) continue;
-    n += m[2] === undefined ? 1 : Number(m[2]) - Number(m[1]) + 1;
-  }
-  return n > 0 ? n : undefined;
 }
 
 /** One file of `samepage diff --json`. */

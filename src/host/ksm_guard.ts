@@ -1,61 +1,14 @@
 /**
- * Everything the kernel backend must undo, whatever happens: the saved KSM knobs, other
- * /sys/kernel/mm files a scenario wrote, ksmd's CPUs (ksmd_affinity.ts), the agents, and
- * the lock that keeps two samepage runs from sharing the global KSM. Cleanup is synchronous, so it also works from a signal
- * handler or the process's `exit` event.
+ * Everything a run that changes the live KSM must undo, whatever happens: the saved KSM
+ * knobs, other /sys/kernel/mm files it wrote, ksmd's CPUs (ksmd_affinity.ts), its own
+ * processes (a hook: the kernel backend's agents), and the samepage KSM lock (ksm_lock.ts)
+ * that keeps two runs from sharing the global KSM. Cleanup is synchronous, so it also works
+ * from a signal handler or the process's `exit` event.
  */
-import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { restoreKsm, restorableValue, saveKsm, writeSysfs, type SavedFile } from './ksm_sysfs.ts';
-import { isAlive, readComm } from './ksm_stat.ts';
-import { BackendUnavailable } from '../backends/kernel/errors.ts';
+import { existsSync } from 'node:fs';
+import { lockKsm, unlockKsm } from './ksm_lock.ts';
 import { pinKsmd, restoreKsmd, type KsmdPin } from './ksmd_affinity.ts';
-
-export const LOCK_DIR = existsSync('/run/lock') ? '/run/lock' : '/tmp';
-const LOCK_PATH = `${LOCK_DIR}/samepage-ksm.lock`;
-
-/**
- * A pid lock file: undefined when taken, else the live holder's pid. The file appears with
- * its content (written aside, then hard-linked into place), so a reader never sees it
- * empty; a lock whose holder died is taken over.
- */
-export function tryLock(path: string): number | undefined {
-  const mine = `${path}.${process.pid}`;
-  writeFileSync(mine, `${process.pid}\n`);
-  try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        linkSync(mine, path);
-        return undefined;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const holder = readHolder(path);
-      if (holder !== undefined && isAlive(holder)) return holder;
-      // Left by a run that died without cleaning up; re-read so as not to drop a new holder's.
-      if (readHolder(path) === holder) rmSync(path, { force: true });
-    }
-    return readHolder(path) ?? -1;
-  } finally {
-    rmSync(mine, { force: true });
-  }
-}
-
-/** Drops a lock this process holds (and only then). */
-export function unlock(path: string): void {
-  if (readHolder(path) === process.pid) rmSync(path, { force: true });
-}
-
-function readHolder(path: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
-    return Number.isInteger(pid) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Another samepage run holds the KSM lock: worth waiting for, unlike other refusals. */
-export class LockHeld extends BackendUnavailable {}
+import { readSysfs, restoreKsm, restorableValue, saveKsm, writeSysfs, type SavedFile } from './ksm_sysfs.ts';
 
 export interface GuardHooks {
   /** SIGKILLs every agent still alive; must be synchronous. */
@@ -81,15 +34,9 @@ export class MachineGuard {
     this.#hooks = hooks;
   }
 
-  /** Takes the cross-process lock, or says which samepage run holds it. */
+  /** Takes the samepage KSM lock, or throws KsmLockHeld naming the run that holds it. */
   lock(): void {
-    const holder = tryLock(LOCK_PATH);
-    if (holder !== undefined) {
-      throw new LockHeld(
-        `Another samepage kernel run (pid ${holder}, ${readComm(holder) ?? '?'}) is using KSM; ` +
-          `its counters are global, so runs cannot overlap (lock ${LOCK_PATH})`,
-      );
-    }
+    lockKsm();
     this.#locked = true;
   }
 
@@ -118,11 +65,9 @@ export class MachineGuard {
   /** Remembers a non-KSM /sys/kernel/mm file before its first write, to restore it. */
   rememberFile(path: string): void {
     if (this.#others.has(path) || !existsSync(path)) return;
-    try {
-      this.#others.set(path, { path, value: restorableValue(readFileSync(path, 'utf8')) });
-    } catch {
-      // Unreadable: nothing we could put back.
-    }
+    const text = readSysfs(path);
+    // Unreadable: nothing we could put back.
+    if (text !== undefined) this.#others.set(path, { path, value: restorableValue(text) });
   }
 
   /** Restores sysfs and drops the lock and handlers; idempotent. */
@@ -134,8 +79,8 @@ export class MachineGuard {
       this.#ksmdPin = undefined;
       if (ksmd !== undefined) problems.push(ksmd);
       for (const s of this.#others.values()) {
-        const now = readFileSync(s.path, 'utf8');
-        if (restorableValue(now) === s.value) continue;
+        const now = readSysfs(s.path);
+        if (now !== undefined && restorableValue(now) === s.value) continue;
         const r = writeSysfs(s.path, s.value);
         if (r !== 0) problems.push(`${s.path}=${s.value} (errno ${-r})`);
       }
@@ -148,7 +93,7 @@ export class MachineGuard {
     process.off('uncaughtExceptionMonitor', this.#onExit);
     if (this.#locked) {
       this.#locked = false;
-      unlock(LOCK_PATH);
+      unlockKsm();
     }
   }
 

@@ -89,14 +89,3 @@ export function injectMemoryMerge(
   const line = r.stdout.split('\n').find((l) => l.startsWith('ok ') || l.startsWith('err ')) ?? r.stderr.trim();
   return parseInjectLine(pid, line);
 }
-
-/** PF_KTHREAD in the flags of /proc/PID/stat (field 9): a kernel thread has no user memory. */
-export function isKernelThread(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6]);
-    return (flags & 0x00200000) !== 0;
-  } catch {
-    return false;
-  }
-}

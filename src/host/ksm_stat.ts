@@ -1,19 +1,24 @@
 /**
- * Reading real processes through /proc: ksm_stat, liveness, memory and page tables.
+ * /proc/PID/ksm_stat of live processes: one parser for its six fields, readers that expect
+ * the process to vanish, and the scan of /proc for processes KSM already knows about.
  */
-import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
-import { PAGE_SIZE } from '../lib/sizes.ts';
+import { readFileSync } from 'node:fs';
+import { KSM_STAT_FIELDS } from '../lib/ksm_files.ts';
+import { listPids, readComm } from './procfs.ts';
 
-/** The six fields of Linux 6.18's /proc/PID/ksm_stat, as text and as record values. */
-export const KSM_STAT_FIELDS = [
-  'ksm_rmap_items',
-  'ksm_zero_pages',
-  'ksm_merging_pages',
-  'ksm_process_profit',
-  'ksm_merge_any',
-  'ksm_mergeable',
-] as const;
-export type KsmStatField = (typeof KSM_STAT_FIELDS)[number];
+export { KSM_STAT_FIELDS };
+
+/** One process's /proc/PID/ksm_stat (Linux 6.18: six fields), with its pid and comm. */
+export interface KsmProcessStat {
+  readonly pid: number;
+  readonly comm: string;
+  readonly ksm_rmap_items: number;
+  readonly ksm_zero_pages: number;
+  readonly ksm_merging_pages: number;
+  readonly ksm_process_profit: number;
+  readonly ksm_merge_any: boolean;
+  readonly ksm_mergeable: boolean;
+}
 
 /** Field name to its text: `ksm_rmap_items 10` and `ksm_merge_any: yes` both parse. */
 export function parseKsmStat(text: string): Map<string, string> {
@@ -25,59 +30,87 @@ export function parseKsmStat(text: string): Map<string, string> {
   return out;
 }
 
+/** The typed reading of ksm_stat's text: counts as numbers (0 when absent), yes/no as booleans. */
+export function parseKsmStatText(pid: number, comm: string, text: string): KsmProcessStat {
+  const fields = parseKsmStat(text);
+  const num = (name: string): number => {
+    const v = Number(fields.get(name) ?? '0');
+    return Number.isFinite(v) ? v : 0;
+  };
+  return {
+    pid,
+    comm,
+    ksm_rmap_items: num('ksm_rmap_items'),
+    ksm_zero_pages: num('ksm_zero_pages'),
+    ksm_merging_pages: num('ksm_merging_pages'),
+    ksm_process_profit: num('ksm_process_profit'),
+    ksm_merge_any: fields.get('ksm_merge_any') === 'yes',
+    ksm_mergeable: fields.get('ksm_mergeable') === 'yes',
+  };
+}
+
+/** The text of a /proc/PID file under `proc`, or undefined if the process is gone or hidden. */
+function readProcFile(pid: number, file: string, proc = '/proc'): string | undefined {
+  try {
+    return readFileSync(`${proc}/${pid}/${file}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** ksm_stat's fields as text, or undefined when the process is gone (or not ours to read). */
 export function readKsmStat(pid: number): Map<string, string> | undefined {
-  try {
-    return parseKsmStat(readFileSync(`/proc/${pid}/ksm_stat`, 'utf8'));
-  } catch {
-    return undefined;
+  const text = readProcFile(pid, 'ksm_stat');
+  return text === undefined ? undefined : parseKsmStat(text);
+}
+
+/** A process's ksm_stat with its comm, typed, or undefined when it is gone. */
+export function readProcessKsmStat(pid: number): KsmProcessStat | undefined {
+  const text = readProcFile(pid, 'ksm_stat');
+  return text === undefined ? undefined : parseKsmStatText(pid, readComm(pid) ?? '?', text);
+}
+
+/** /proc/PID/ksm_merging_pages, trimmed, or undefined when the process is gone. */
+export function readKsmMergingPages(pid: number): string | undefined {
+  return readProcFile(pid, 'ksm_merging_pages')?.trim();
+}
+
+/** Any KSM activity: items, merged or zero pages, a profit, MERGE_ANY or a mergeable VMA. */
+export function hasKsmActivity(s: KsmProcessStat): boolean {
+  return (
+    s.ksm_rmap_items !== 0 ||
+    s.ksm_zero_pages !== 0 ||
+    s.ksm_merging_pages !== 0 ||
+    s.ksm_process_profit !== 0 ||
+    s.ksm_merge_any ||
+    s.ksm_mergeable
+  );
+}
+
+/** Profit descending, then pid ascending, so equal rows keep a stable order. */
+export function byProfit(a: KsmProcessStat, b: KsmProcessStat): number {
+  return b.ksm_process_profit - a.ksm_process_profit || a.pid - b.pid;
+}
+
+/**
+ * Every process with KSM activity, under `proc` (a directory laid out as /proc, for tests),
+ * by profit. A process that exits between listing and reading is skipped, as are kernel
+ * threads (no mm, nothing to show).
+ */
+export function readKsmProcesses(proc = '/proc'): KsmProcessStat[] {
+  const out: KsmProcessStat[] = [];
+  for (const pid of listPids(proc)) {
+    const text = readProcFile(pid, 'ksm_stat', proc);
+    if (text === undefined) continue; // vanished, or not ours to read
+    const comm = readComm(pid, proc);
+    if (comm === undefined) continue; // vanished after the first read
+    const s = parseKsmStatText(pid, comm, text);
+    if (hasKsmActivity(s)) out.push(s);
   }
+  return out.sort(byProfit);
 }
 
-/** The state letter of /proc/PID/stat, or undefined when the process is gone. */
-export function processState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // comm may contain spaces and parentheses: the state follows the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The start time of a process (clock ticks since boot): with the pid, its identity. */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the comm start at field 3 (state); starttime is field 22.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** Running, sleeping...: anything but gone or a zombie, whose mm has already been released. */
-export function isAlive(pid: number): boolean {
-  const s = processState(pid);
-  return s !== undefined && s !== 'Z' && s !== 'X';
-}
-
-export function readComm(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-export function readExe(pid: number): string | undefined {
-  try {
-    return readlinkSync(`/proc/${pid}/exe`);
-  } catch {
-    return undefined;
-  }
-}
-
-/** A process that KSM already knows about, found by scanning /proc/PID/ksm_stat. */
+/** A process that KSM already knows about, and why it counts. */
 export interface KsmUser {
   readonly pid: number;
   readonly comm: string;
@@ -87,13 +120,11 @@ export interface KsmUser {
 /**
  * Every process except `exclude` that KSM is tracking or could be: it has rmap_items,
  * merged or zero pages, MERGE_ANY, or a mergeable VMA. The counters are global, so any
- * such process would spoil a run.
+ * such process would spoil a kernel run.
  */
 export function findKsmUsers(exclude: ReadonlySet<number>): KsmUser[] {
   const users: KsmUser[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
+  for (const pid of listPids()) {
     if (exclude.has(pid)) continue;
     const stat = readKsmStat(pid);
     if (stat === undefined) continue;
@@ -108,54 +139,4 @@ export function findKsmUsers(exclude: ReadonlySet<number>): KsmUser[] {
     if (reasons.length > 0) users.push({ pid, comm: readComm(pid) ?? '?', why: reasons.join(', ') });
   }
   return users;
-}
-
-/** Reads `length` bytes of another process's memory at `address` (a load by that process). */
-export function readProcessMemory(pid: number, address: number, length: number): Buffer {
-  const buf = Buffer.alloc(length);
-  const fd = openSync(`/proc/${pid}/mem`, 'r');
-  try {
-    let done = 0;
-    while (done < length) {
-      const n = readSync(fd, buf, done, length - done, address + done);
-      if (n === 0) throw new Error(`Short read of /proc/${pid}/mem at 0x${(address + done).toString(16)}`);
-      done += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return buf;
-}
-
-const PM_PRESENT = 1n << 63n;
-const PM_PFN_MASK = (1n << 55n) - 1n;
-
-/**
- * Pages of [address, address+length) that are present and map a real frame: the shared
- * zero page (`zeroPfn`) is not memory the process owns, so it does not count. Root sees
- * PFNs; without them (zeroPfn 0) every present page counts.
- */
-export function countPresentPages(pid: number, address: number, length: number, zeroPfn: bigint): number {
-  const pages = Math.ceil(length / PAGE_SIZE);
-  if (pages === 0) return 0;
-  const buf = Buffer.alloc(pages * 8);
-  const fd = openSync(`/proc/${pid}/pagemap`, 'r');
-  try {
-    let done = 0;
-    while (done < buf.length) {
-      const n = readSync(fd, buf, done, buf.length - done, (address / PAGE_SIZE) * 8 + done);
-      if (n === 0) break;
-      done += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  let count = 0;
-  for (let i = 0; i < pages; i++) {
-    const entry = buf.readBigUInt64LE(i * 8);
-    if ((entry & PM_PRESENT) === 0n) continue;
-    if (zeroPfn !== 0n && (entry & PM_PFN_MASK) === zeroPfn) continue;
-    count++;
-  }
-  return count;
 }

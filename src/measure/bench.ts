@@ -5,13 +5,13 @@
  * CPU time (see docs/cost-model.md) and with --write saves them to calibration/cost-model.json.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import type { CostModel } from '../ksm/cost.ts';
 import { CALIBRATION_FILE, calibratedCost, calibrationPath, readCostModel } from '../backends/model/calibration.ts';
 import { BackendUnavailable } from '../backends/kernel/index.ts';
+import { machineInfo, type MachineInfo } from '../host/machine.ts';
 import { fitCosts, type FitRow } from './fit.ts';
 import { runKernel, type KernelRun } from './kernel.ts';
 import {
@@ -335,13 +335,7 @@ function renderBench(results: readonly BenchResult[], calibrated: boolean): stri
 export interface CalibrationFile {
   readonly version: 1;
   readonly cost: CostModel;
-  readonly machine: {
-    readonly kernel_release: string;
-    readonly cpu_model: string;
-    readonly cpus: number;
-    readonly clk_tck: number;
-    readonly hostname: string;
-  };
+  readonly machine: MachineInfo;
   readonly date: string;
   readonly pages: number;
   readonly method: string;
@@ -476,24 +470,6 @@ function renderCalibration(f: CalibrationFile, previous: CostModel): string {
     `Kernel ${f.machine.kernel_release}, ${f.machine.cpu_model}, ${f.pages} pages per workload\n\n` +
     `${visits.join('\n')}\n\n${t.toString()}\n\n${s.toString()}\n\n${f.method}\n`
   );
-}
-
-function machineInfo(clkTck: number): CalibrationFile['machine'] {
-  const read = (p: string): string => {
-    try {
-      return readFileSync(p, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  const model = /^model name\s*:\s*(.*)$/m.exec(read('/proc/cpuinfo'))?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
-  return {
-    kernel_release: read('/proc/sys/kernel/osrelease').trim() || 'unknown',
-    cpu_model: model,
-    cpus: cpus().length,
-    clk_tck: clkTck,
-    hostname: hostname(),
-  };
 }
 
 /** The whole calibration file (cost, machine, scans), if present; a damaged one is an error. */

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { errnoNames } from '../lib/errno.ts';
 import { parseExpectation } from './expect.ts';
+import { SYS_MM } from './paths.ts';
 import type { Advice, ExpectCheck, Pattern, PrctlOption, Scenario, Step } from './types.ts';
 
 /** Every file of /sys/kernel/mm/ksm in Linux 6.18 (merge_across_nodes only with NUMA). */
@@ -69,7 +70,6 @@ const GIB = 1024 * 1024 * 1024;
 const SIZE_TEXT = /^(\d+(?:\.\d+)?)\s*(KiB|MiB|GiB)?$/;
 const UNIT: Readonly<Record<string, number>> = { KiB: 1024, MiB: 1024 * 1024, GiB: GIB };
 const PROC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-const SYS_MM = '/sys/kernel/mm/';
 const SYSFS_PART = /^[A-Za-z0-9_.+-]+$/;
 const EXPECT_PATH =
   /^(?:\/sys\/kernel\/mm\/(ksm\+?)\/([^/]+)|\/proc\/([^/]+)\/(?:ksm_stat\/([^/]+)|(ksm_merging_pages|rss_pages)))$/;

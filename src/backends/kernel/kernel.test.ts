@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Pattern } from '../../lib/patterns.ts';
 import { createKernelBackend, type KernelBackend } from './backend.ts';
 import { BackendUnavailable } from './errors.ts';
-import { isAlive } from '../../host/ksm_stat.ts';
+import { isAlive } from '../../host/procfs.ts';
 import { KSM_DIR, readSysfs } from '../../host/ksm_sysfs.ts';
 import {
   bareScenario,
