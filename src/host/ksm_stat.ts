@@ -3,21 +3,13 @@
  * the process to vanish, and the scan of /proc for processes KSM already knows about.
  */
 import { readFileSync } from 'node:fs';
-import { KSM_STAT_FIELDS } from '../lib/ksm_files.ts';
+import type { KsmStat } from '../lib/ksm_files.ts';
 import { listPids, readComm } from './procfs.ts';
 
-export { KSM_STAT_FIELDS };
-
 /** One process's /proc/PID/ksm_stat (Linux 6.18: six fields), with its pid and comm. */
-export interface KsmProcessStat {
+export interface KsmProcessStat extends KsmStat {
   readonly pid: number;
   readonly comm: string;
-  readonly ksm_rmap_items: number;
-  readonly ksm_zero_pages: number;
-  readonly ksm_merging_pages: number;
-  readonly ksm_process_profit: number;
-  readonly ksm_merge_any: boolean;
-  readonly ksm_mergeable: boolean;
 }
 
 /** Field name to its text: `ksm_rmap_items 10` and `ksm_merge_any: yes` both parse. */

@@ -45,6 +45,16 @@ export const KSM_FILES: readonly KsmSysfsFile[] = (Object.keys(KSM_SYSFS_FILES) 
 /** The files of /sys/kernel/mm/ksm that accept a write, in name order. */
 export const KSM_WRITABLE_FILES: readonly KsmSysfsFile[] = KSM_FILES.filter((f) => KSM_SYSFS_FILES[f] === 'rw');
 
+/** Whether `name` is a file of /sys/kernel/mm/ksm. */
+export function isKsmFile(name: string): name is KsmSysfsFile {
+  return Object.hasOwn(KSM_SYSFS_FILES, name);
+}
+
+/** Whether `name` is a file of /sys/kernel/mm/ksm that accepts a write. */
+export function isKsmWritableFile(name: string): name is KsmSysfsFile {
+  return isKsmFile(name) && KSM_SYSFS_FILES[name] === 'rw';
+}
+
 /** The six fields of /proc/PID/ksm_stat, in the order Linux prints them. */
 export const KSM_STAT_FIELDS = [
   'ksm_rmap_items',
@@ -56,3 +66,18 @@ export const KSM_STAT_FIELDS = [
 ] as const;
 
 export type KsmStatField = (typeof KSM_STAT_FIELDS)[number];
+
+/** The six fields of /proc/PID/ksm_stat as values: counts, and the two yes/no as booleans. */
+export interface KsmStat {
+  readonly ksm_rmap_items: number;
+  readonly ksm_zero_pages: number;
+  readonly ksm_merging_pages: number;
+  readonly ksm_process_profit: number;
+  readonly ksm_merge_any: boolean;
+  readonly ksm_mergeable: boolean;
+}
+
+/** Whether `name` is a field of /proc/PID/ksm_stat. */
+export function isKsmStatField(name: string): name is KsmStatField {
+  return (KSM_STAT_FIELDS as readonly string[]).includes(name);
+}
