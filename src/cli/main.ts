@@ -24,13 +24,13 @@ import { formatTime, renderRunResult, renderThesisComparison } from '../report/t
 import { measuredByRecords, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
 import { formatJson } from '../report/json.ts';
 import { packageRoot as findPackageRoot } from '../lib/package_root.ts';
-import { registerDiff } from '../differential/diff.ts';
+import { registerDiff } from './diff.ts';
 import { registerCompare } from './compare.ts';
 import { registerShell } from './shell.ts';
 import { registerStats } from './stats.ts';
 import { registerPredict } from './predict.ts';
 import { renderHtmlReport } from '../report/html.ts';
-import { addBenchCommand } from '../measure/bench.ts';
+import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
 import { testPauseHook } from './test_pause.ts';
 

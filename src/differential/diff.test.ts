@@ -1,307 +1,54 @@
-/**
- * `samepage diff` on synthetic runs (rendering, --json, exit codes, a backend that becomes
- * unavailable), and once on the live kernel where it can run.
- */
+/** The differential method on synthetic runs: what agreement is, and measuring again. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { BackendUnavailable } from '../backends/kernel/errors.ts';
-import { holdKernelTestLock, kernelSkipReason } from '../backends/kernel/testing.ts';
 import type { RunResult } from '../scenario/records.ts';
 import type { Scenario } from '../scenario/types.ts';
-import {
-  diffCommand,
-  diffJson,
-  DiffUsageError,
-  renderDiff,
-  scenarioDiffOf,
-  type DiffIo,
-  type DiffJson,
-  type DiffRunner,
-  type ScenarioDiff,
-} from './diff.ts';
-import { main, packageRoot } from '../cli/main.ts';
-import { capture } from '../cli/testing.ts';
+import { agrees, diffAttempts, type DiffRunner, type ScenarioDiff, scenarioDiffOf } from './diff.ts';
 
-function result(backend: string, pagesSharing: number, over: Partial<RunResult> = {}): RunResult {
+function run(backend: string, pagesSharing: number, over: Partial<RunResult> = {}): RunResult {
   return {
-    scenario: 'two',
+    scenario: 's',
     backend,
     ok: true,
-    records: [{ label: 'merged', time_ms: 0, ksm: { pages_shared: 1, pages_sharing: pagesSharing }, procs: {} }],
+    records: [{ label: 'end', time_ms: 0, ksm: { pages_sharing: pagesSharing }, procs: {} }],
     expects: [],
     calls: [],
     ...over,
   };
 }
 
-function scenarioDiff(kernel: RunResult, model: RunResult, warnings: string[] = []): ScenarioDiff {
-  return scenarioDiffOf(kernel, model, warnings);
-}
+const scenario = { name: 's' } as Scenario;
 
-test('renderDiff says the backends agree, or shows each differing value with kernel and model columns', () => {
-  const same = renderDiff('a.yaml', scenarioDiff(result('kernel', 9), result('model', 9)), false);
-  assert.equal(same, 'two (a.yaml): kernel and model agree\n');
-  const stopped = result('kernel', 9, { ok: false, error: 'steps[5].wait: Timed out', records: [] });
-  const out = renderDiff('a.yaml', scenarioDiff(stopped, result('model', 8), ['ksmd overshot']), false);
-  const lines = out.split('\n');
-  assert.equal(lines[0], 'two (a.yaml): 1 difference');
-  assert.equal(lines[1], '  kernel run stopped: steps[5].wait: Timed out');
-  assert.equal(lines[2], '  kernel warning: ksmd overshot');
-  assert.match(out, /│ merged +│ \(record\) +│ +missing │ +present │/);
-  const two = renderDiff(
-    'a.yaml',
-    scenarioDiff(
-      result('kernel', 9),
-      result('model', 8, { calls: [{ step: 1, call: 'prctl', proc: 'p', result: 0 }] }),
-    ),
-    false,
-  );
-  assert.match(two, /^two \(a\.yaml\): 2 differences\n/);
-  assert.match(two, /│ merged +│ ksm\/pages_sharing +│ +9 │ +8 │/);
-  // A value one side lacks shows as '-'.
-  assert.match(two, /│ \(steps\) +│ steps\[1\]\.prctl +│ +- │ +0 │/);
-  assert.ok(!two.includes('\u001b['), 'no colour when asked for none');
-});
-
-test('diff does not call runs that stopped early an agreement, even with no value differing', async () => {
-  const kernel = result('kernel', 9, {
-    ok: false,
-    error: 'steps[10].wait: Timed out after 60201 ms waiting for 2 full scans (1 done)',
-  });
-  const model = result('model', 9, { ok: false, error: 'steps[10].wait: no process is registered with KSM' });
-  const d = scenarioDiff(kernel, model);
-  assert.equal(d.differences.length, 0);
-  assert.match(
-    renderDiff('a.yaml', d, false),
-    /^two \(a\.yaml\): no value differs, but a run stopped early\n {2}kernel run stopped: /,
-  );
-  await withFiles([scenarioText('one')], async (files) => {
-    assert.equal(
-      await diffCommand(files, { json: false, seed: 0, runner: fakeRunner({ one: d }, []) }, diffIo().io),
-      1,
-    );
-  });
-});
-
-test('diffJson gives null for a missing value and leaves out empty optional fields', () => {
-  const d = scenarioDiff(result('kernel', 9), result('model', 9, { records: [] }));
-  assert.deepEqual(diffJson('a.yaml', d), {
-    file: 'a.yaml',
-    scenario: 'two',
-    differences: [{ label: 'merged', path: '(record)', kernel: 'present', model: 'missing' }],
-    kernelOk: true,
-    modelOk: true,
-  });
-  const warned = scenarioDiff(result('kernel', 9, { ok: false, error: 'boom' }), result('model', 9), ['w']);
-  const json = diffJson('b.yaml', { ...warned, modelError: 'bust' });
-  assert.equal(json.kernelError, 'boom');
-  assert.equal(json.modelError, 'bust');
-  assert.deepEqual(json.warnings, ['w']);
-  const steps = diffJson(
-    'c.yaml',
-    scenarioDiff(
-      result('kernel', 9, { calls: [{ step: 1, call: 'madvise', proc: 'p', result: 0 }] }),
-      result('model', 9),
-    ),
-  );
-  assert.deepEqual(steps.differences, [{ label: '(steps)', path: 'steps[1].madvise', kernel: 0, model: null }]);
-});
-
-/** A DiffIo whose output is collected. */
-function diffIo(): { io: DiffIo; out: () => string } {
-  const c = capture();
-  return { io: { stdout: c.io.stdout, stderr: c.io.stderr, color: false }, out: c.out };
-}
-
-/** Scenario files in a temporary directory; `body` gets their paths. */
-async function withFiles(texts: readonly string[], body: (files: string[]) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'samepage-diff-test-'));
-  try {
-    const files = texts.map((t, i) => {
-      const f = join(dir, `s${i}.yaml`);
-      writeFileSync(f, t);
-      return f;
-    });
-    await body(files);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const scenarioText = (name: string): string => `version: 1\nname: ${name}\nsteps:\n  - spawn: { proc: a, comm: a }\n`;
-
-/** A runner that hands out synthetic results by scenario name, and logs what it ran. */
-function fakeRunner(byName: Record<string, ScenarioDiff | Error>, ran: string[]): DiffRunner {
-  return async (scenario: Scenario) => {
-    ran.push(scenario.name);
-    const r = byName[scenario.name];
-    if (r === undefined || r instanceof Error) throw r ?? new Error(`no result for ${scenario.name}`);
-    return { ...r, scenario: scenario.name };
-  };
-}
-
-test('diffCommand exits 0 when every file agrees and 1 when one differs, in order, as text or --json', async () => {
-  const agree = scenarioDiff(result('kernel', 9), result('model', 9));
-  const differ = scenarioDiff(result('kernel', 9), result('model', 8));
-  await withFiles([scenarioText('one'), scenarioText('two')], async (files) => {
-    const ran: string[] = [];
-    const text = diffIo();
-    assert.equal(
-      await diffCommand(files, { json: false, seed: 0, runner: fakeRunner({ one: agree, two: agree }, ran) }, text.io),
-      0,
-    );
-    assert.deepEqual(ran, ['one', 'two']);
-    assert.match(
-      text.out(),
-      /^one \(.*s0\.yaml\): kernel and model agree\ntwo \(.*s1\.yaml\): kernel and model agree\n$/,
-    );
-
-    const json = diffIo();
-    const code = await diffCommand(
-      files,
-      { json: true, seed: 0, runner: fakeRunner({ one: agree, two: differ }, []) },
-      json.io,
-    );
-    assert.equal(code, 1);
-    const parsed = JSON.parse(json.out()) as DiffJson;
-    assert.deepEqual(Object.keys(parsed), ['files']);
-    assert.deepEqual(
-      parsed.files.map((f) => [f.file, f.scenario, f.differences.length, f.kernelOk, f.modelOk]),
-      [
-        [files[0], 'one', 0, true, true],
-        [files[1], 'two', 1, true, true],
-      ],
-    );
-    assert.deepEqual(parsed.files[1]?.differences, [
-      { label: 'merged', path: 'ksm/pages_sharing', kernel: 9, model: 8 },
-    ]);
-  });
-});
-
-/** A runner that returns `runs` in turn, and counts its calls. */
-function sequenceRunner(runs: readonly ScenarioDiff[]): { runner: DiffRunner; calls: () => number } {
+/** A runner that returns `runs` in turn (the last one again when they run out), and counts. */
+function sequence(runs: readonly ScenarioDiff[]): { runner: DiffRunner; calls: () => number } {
   let calls = 0;
-  const runner: DiffRunner = async (scenario: Scenario) => ({
-    ...runs[Math.min(calls++, runs.length - 1)]!,
-    scenario: scenario.name,
-  });
-  return { runner, calls: () => calls };
+  return { runner: async () => runs[Math.min(calls++, runs.length - 1)]!, calls: () => calls };
 }
 
-test('diffCommand --attempts measures a disagreeing file again, agrees only on a run that agrees, and shows the others', async () => {
-  const agree = scenarioDiff(result('kernel', 9), result('model', 9));
-  const lag = scenarioDiff(result('kernel', 8), result('model', 9));
-  await withFiles([scenarioText('one')], async (files) => {
-    // The second run agrees: exit 0, the first run's differences still shown.
-    const later = sequenceRunner([lag, agree]);
-    const text = diffIo();
-    assert.equal(await diffCommand(files, { json: false, seed: 0, attempts: 3, runner: later.runner }, text.io), 0);
-    assert.equal(later.calls(), 2, 'no run after the one that agreed');
-    assert.match(
-      text.out(),
-      /^one \(.*s0\.yaml\): kernel and model agree on kernel run 2\n {2}kernel run 1 disagreed \(1 difference\):\n/,
-    );
-    assert.match(text.out(), /│ merged +│ ksm\/pages_sharing +│ +8 │ +9 │/);
-
-    // Every run disagrees: exit 1 after exactly `attempts` runs, each kept in --json.
-    const never = sequenceRunner([lag]);
-    const json = diffIo();
-    assert.equal(await diffCommand(files, { json: true, seed: 0, attempts: 3, runner: never.runner }, json.io), 1);
-    assert.equal(never.calls(), 3);
-    const file = (JSON.parse(json.out()) as DiffJson).files[0];
-    assert.equal(file?.differences.length, 1);
-    assert.deepEqual(
-      file?.earlierRuns?.map((r) => r.differences.length),
-      [1, 1],
-    );
-
-    // The default is one run, even when it disagrees.
-    const once = sequenceRunner([lag, agree]);
-    assert.equal(await diffCommand(files, { json: false, seed: 0, runner: once.runner }, diffIo().io), 1);
-    assert.equal(once.calls(), 1);
-  });
+test('agrees needs equal values and two runs that went to the end', () => {
+  assert.equal(agrees(scenarioDiffOf(run('kernel', 9), run('model', 9), [])), true);
+  assert.equal(agrees(scenarioDiffOf(run('kernel', 8), run('model', 9), [])), false);
+  const stopped = scenarioDiffOf(run('kernel', 9, { ok: false, error: 'timed out' }), run('model', 9), []);
+  assert.equal(stopped.differences.length, 0);
+  assert.equal(agrees(stopped), false);
 });
 
-test('diffCommand refuses an invalid file before running any, naming every problem', async () => {
-  await withFiles(
-    [scenarioText('fine'), 'version: 1\nname: bad\nsteps:\n  - mmap: { proc: a, region: r, size: 12 }\n'],
-    async (files) => {
-      const ran: string[] = [];
-      const run = diffCommand(files, { json: true, seed: 0, runner: fakeRunner({}, ran) }, diffIo().io);
-      await assert.rejects(run, (err: Error) => {
-        assert.ok(err instanceof DiffUsageError);
-        assert.match(err.message, /s1\.yaml: steps\[0\]\.mmap\.size \(line 4\)/);
-        return true;
-      });
-      assert.deepEqual(ran, []);
-    },
-  );
-});
+test('diffAttempts stops at the first run that agrees, keeping the earlier ones, and at the limit', async () => {
+  const lag = scenarioDiffOf(run('kernel', 8), run('model', 9), []);
+  const agree = scenarioDiffOf(run('kernel', 9), run('model', 9), []);
+  const later = sequence([lag, agree, lag]);
+  const d = await diffAttempts(later.runner, scenario, 3);
+  assert.equal(later.calls(), 2);
+  assert.equal(agrees(d), true);
+  assert.equal(d.earlier?.length, 1);
 
-test('diffCommand --json still prints the files done when the kernel backend becomes unavailable', async () => {
-  const agree = scenarioDiff(result('kernel', 9), result('model', 9));
-  const gone = new BackendUnavailable('Other processes already use KSM, whose counters are global: 4242 (qemu)');
-  await withFiles([scenarioText('one'), scenarioText('two'), scenarioText('three')], async (files) => {
-    const ran: string[] = [];
-    const out = diffIo();
-    const run = diffCommand(
-      files,
-      { json: true, seed: 0, runner: fakeRunner({ one: agree, two: gone, three: agree }, ran) },
-      out.io,
-    );
-    await assert.rejects(run, BackendUnavailable);
-    assert.deepEqual(ran, ['one', 'two'], 'nothing runs after the backend became unavailable');
-    const parsed = JSON.parse(out.out()) as DiffJson;
-    assert.deepEqual(
-      parsed.files.map((f) => f.scenario),
-      ['one'],
-    );
-    assert.deepEqual(parsed.stopped, { file: files[1], reason: gone.message });
-  });
-});
+  const never = sequence([lag]);
+  const last = await diffAttempts(never.runner, scenario, 3);
+  assert.equal(never.calls(), 3);
+  assert.equal(agrees(last), false);
+  assert.equal(last.earlier?.length, 2);
 
-test('samepage diff exits 2 naming the problem for an invalid or missing file, without a stack trace', async () => {
-  await withFiles(['version: 1\nsteps: []\n'], async ([file]) => {
-    const c = capture();
-    assert.equal(await main(['diff', file ?? '', '--json'], c.io), 2);
-    assert.match(c.err(), /^samepage: .*s0\.yaml: name/m);
-    assert.doesNotMatch(c.err(), /\n\s+at /);
-    assert.equal(c.out(), '');
-  });
-  const c = capture();
-  assert.equal(await main(['diff', '/nonexistent/samepage-diff.yaml'], c.io), 2);
-  assert.match(c.err(), /^samepage: .*\/nonexistent\/samepage-diff\.yaml/);
-  for (const bad of ['0', '-1', 'two']) {
-    const a = capture();
-    assert.equal(
-      await main(['diff', '--attempts', bad, '/nonexistent/samepage-diff.yaml'], a.io),
-      2,
-      `--attempts ${bad}`,
-    );
-    assert.match(a.err(), /attempts.*at least 1/);
-  }
-});
-
-const liveSkip = kernelSkipReason(true);
-
-test('samepage diff --json on the live kernel: a shipped scenario agrees, exit 0', {
-  skip: liveSkip ?? false,
-}, async () => {
-  const release = await holdKernelTestLock();
-  try {
-    const c = capture();
-    const file = join(packageRoot(), 'scenarios', 'ksm-tests-merge.yaml');
-    const code = await main(['diff', file, '--json'], c.io);
-    assert.equal(code, 0, c.out() + c.err());
-    const parsed = JSON.parse(c.out()) as DiffJson;
-    assert.deepEqual(Object.keys(parsed), ['files']);
-    // Warnings (ksmd past a boundary, another KSM user) depend on the machine, not the shape.
-    const { warnings: _machineNotes, ...only } = parsed.files[0] ?? { warnings: undefined };
-    assert.deepEqual(only, { file, scenario: 'ksm-tests-merge', differences: [], kernelOk: true, modelOk: true });
-  } finally {
-    release();
-  }
+  const once = sequence([lag, agree]);
+  assert.equal((await diffAttempts(once.runner, scenario, 1)).earlier, undefined);
+  assert.equal(once.calls(), 1);
 });

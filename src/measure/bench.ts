@@ -1,33 +1,34 @@
 /**
- * `samepage bench`: the same workloads on the live kernel and on the model in one run, as
- * pages visited per CPU-second of ksmd (kernel) and of this process (model), and their ratio.
- * `samepage bench --calibrate [--write]`: fits src/ksm/cost.ts's constants to the live ksmd's
- * CPU time (see docs/cost-model.md) and with --write saves them to calibration/cost-model.json.
+ * The bench of `samepage bench`: the same workloads on the live kernel and on the model in
+ * one run, as pages visited per CPU-second of ksmd (kernel) and of this process (model), and
+ * their ratio. The kernel side goes through the kernel backend, which saves and restores
+ * every KSM setting and holds the samepage KSM lock. report/bench.ts prints the results.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
-import Table from 'cli-table3';
-import type { CostModel } from '../ksm/cost.ts';
-import { CALIBRATION_FILE, calibratedCost, calibrationPath, readCostModel } from '../backends/model/calibration.ts';
 import { BackendUnavailable } from '../backends/kernel/index.ts';
-import { machineInfo, type MachineInfo } from '../host/machine.ts';
-import { fitCosts, type FitRow } from './fit.ts';
+import { type CostModel, WAKEUP_NS } from '../ksm/cost.ts';
+import { readCalibration } from './calibrate.ts';
+import { round, sum } from './fit.ts';
 import { runKernel, type KernelRun } from './kernel.ts';
-import {
-  COST_KEYS,
-  costOf,
-  runModelCounted,
-  runModelTimed,
-  warmUpModel,
-  WARMUP_PAGES,
-  type EventCounts,
-  type ModelRun,
-} from './model.ts';
-import { benchWorkloads, calibrationWorkloads, type Workload } from './workloads.ts';
+import { costOf, runModelCounted, runModelTimed, warmUpModel, WARMUP_PAGES, type ModelRun } from './model.ts';
+import { benchWorkloads, type Workload } from './workloads.ts';
 
-/** The model's fixed CPU cost of one ksmd wake-up (WAKEUP_NS of src/ksm/ksmd.ts, not exported). */
-const WAKEUP_NS = 2000;
+/** Where a measurement tells its progress and its warnings (stderr, for the command). */
+export interface MeasureLog {
+  readonly progress: (message: string) => void;
+  readonly warn: (message: string) => void;
+}
+
+export interface BenchOptions {
+  /** Pages of the all-unique and duplicate-heavy workloads. */
+  readonly pages: number;
+  /** Measured full scans per workload. */
+  readonly scans: number;
+  /** Leave the live kernel alone (the ratios are then unavailable). */
+  readonly modelOnly?: boolean;
+  /** How long to wait for another samepage kernel run to finish. */
+  readonly lockWaitMs: number;
+}
+
 /** Counters both backends must agree on after a workload. */
 const COMPARED = [
   'pages_shared',
@@ -41,21 +42,6 @@ const COMPARED = [
   'ksm_zero_pages',
   'general_profit',
 ] as const;
-
-interface BenchIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-}
-
-interface BenchOptions {
-  json?: true;
-  pages: number;
-  scans: number;
-  calibrate?: true;
-  dryRun?: true;
-  modelOnly?: true;
-  lockWait: number;
-}
 
 /** The bench result of one workload (the --json shape). */
 export interface BenchResult {
@@ -91,40 +77,11 @@ export interface BenchResult {
   readonly counter_differences?: Record<string, { model: number | undefined; kernel: number | undefined }>;
 }
 
-/** Adds `bench` to the program. */
-export function addBenchCommand(program: Command, io: BenchIo): void {
-  program
-    .command('bench')
-    .description('model vs live-kernel KSM speed (pages visited per CPU-second), or --calibrate the cost model')
-    .option('--json', 'print JSON on stdout instead of tables')
-    .option('--pages <n>', 'pages of the all-unique and duplicate-heavy workloads', parsePages, 65536)
-    .option('--scans <n>', 'measured full scans per workload (the first one is also reported alone)', parseScans, 10)
-    .option('--calibrate', "measure the live ksmd's CPU cost per event and fit src/ksm/cost.ts's constants")
-    .option('--dry-run', `with --calibrate: print the fitted constants without writing ${CALIBRATION_FILE}`)
-    .option('--model-only', 'do not touch the live kernel (the ratio is then unavailable)')
-    .option('--lock-wait <s>', 'seconds to wait for another samepage kernel run to finish', parseSeconds, 600)
-    .addHelpText(
-      'after',
-      '\nThe kernel side needs root and a writable /sys/kernel/mm/ksm; it runs through the kernel\n' +
-        'backend, which saves and restores every KSM setting. Progress goes to stderr.\n\n' +
-        'Examples:\n  sudo samepage bench\n  sudo samepage bench --json --pages 131072\n  sudo samepage bench --calibrate',
-    )
-    .action(async (opts: BenchOptions) => {
-      if (opts.dryRun === true && opts.calibrate !== true)
-        throw new Error('--dry-run needs --calibrate (it leaves the calibration file as it is)');
-      if (opts.calibrate === true) await calibrate(opts, io);
-      else await bench(opts, io);
-    });
-}
-
-function progressTo(io: BenchIo): (msg: string) => void {
-  return (msg) => io.stderr.write(`samepage bench: ${msg}\n`);
-}
-
-/** Why the kernel cannot be measured before trying, or undefined. */
-function kernelPrecheck(opts: BenchOptions): string | undefined {
-  if (opts.modelOnly === true) return '--model-only was given';
-  return undefined;
+/** A whole bench: its results, whether a calibration file was there, and the warm-up size. */
+export interface BenchRun {
+  readonly results: readonly BenchResult[];
+  readonly calibrated: boolean;
+  readonly warmupPages: number;
 }
 
 interface KernelAttempt {
@@ -132,19 +89,16 @@ interface KernelAttempt {
   readonly unavailable?: string;
 }
 
+/** The workload on the kernel, or why it cannot be measured (remembered in `known` for the next). */
 async function tryKernel(
   w: Workload,
   opts: BenchOptions,
-  io: BenchIo,
+  log: MeasureLog,
   known: { reason: string | undefined },
 ): Promise<KernelAttempt> {
   if (known.reason !== undefined) return { unavailable: known.reason };
   try {
-    const run = await runKernel(w, {
-      lockWaitMs: opts.lockWait * 1000,
-      progress: progressTo(io),
-      warn: (m) => io.stderr.write(`samepage bench: warning: ${m}\n`),
-    });
+    const run = await runKernel(w, { lockWaitMs: opts.lockWaitMs, progress: log.progress, warn: log.warn });
     return { run };
   } catch (err) {
     if (err instanceof BackendUnavailable) {
@@ -155,10 +109,15 @@ async function tryKernel(
   }
 }
 
-async function bench(opts: BenchOptions, io: BenchIo): Promise<void> {
-  const progress = progressTo(io);
+/**
+ * Every bench workload on the model and, unless `modelOnly`, on the live kernel: one result
+ * per workload. Where the kernel cannot be measured (not root, KSM in use...) the ratios are
+ * null with the reason, and the model is still measured.
+ */
+export async function runBench(opts: BenchOptions, log: MeasureLog): Promise<BenchRun> {
+  const progress = log.progress;
   const calibrated = readCalibration();
-  const known = { reason: kernelPrecheck(opts) };
+  const known = { reason: opts.modelOnly === true ? '--model-only was given' : undefined };
   const results: BenchResult[] = [];
   const warmUps = benchWorkloads(WARMUP_PAGES);
   for (const [i, w] of benchWorkloads(opts.pages, opts.scans).entries()) {
@@ -169,7 +128,7 @@ async function bench(opts: BenchOptions, io: BenchIo): Promise<void> {
     progress(`${w.name}: model`);
     const model = runModelTimed(w, progress);
     const counted = calibrated === undefined ? undefined : runModelCounted(w, progress);
-    const k = await tryKernel(w, opts, io, known);
+    const k = await tryKernel(w, opts, log, known);
     results.push(
       benchResult(
         w,
@@ -179,15 +138,7 @@ async function bench(opts: BenchOptions, io: BenchIo): Promise<void> {
       ),
     );
   }
-  if (opts.json === true) {
-    io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-    return;
-  }
-  io.stdout.write(renderBench(results, calibrated !== undefined));
-}
-
-function sum(xs: readonly number[]): number {
-  return xs.reduce((a, b) => a + b, 0);
+  return { results, calibrated: calibrated !== undefined, warmupPages: WARMUP_PAGES };
 }
 
 function benchResult(
@@ -270,229 +221,4 @@ function compareCounters(
     if (model[name] !== kernel[name]) out[name] = { model: model[name], kernel: kernel[name] };
   }
   return out;
-}
-
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
-
-function fmt(n: number | null | undefined): string {
-  return n === null || n === undefined ? 'n/a' : n.toLocaleString('en-US');
-}
-
-function renderBench(results: readonly BenchResult[], calibrated: boolean): string {
-  const head = [
-    'workload',
-    'pages × scans',
-    'model pages/CPU-s',
-    'kernel pages/CPU-s',
-    'ratio model/kernel',
-    'first scan',
-    'later scans',
-    'kernel ns/visit',
-    'model virtual ns/visit',
-  ];
-  if (calibrated) head.push('calibrated ns/visit');
-  head.push('counters equal');
-  const t = new Table({ head, style: { head: [], border: [] } });
-  for (const r of results) {
-    const row = [
-      r.workload,
-      `${fmt(r.pages)} × ${r.scans}`,
-      fmt(r.model_pages_per_cpu_s),
-      fmt(r.kernel_pages_per_cpu_s),
-      r.ratio === null ? 'n/a' : r.ratio.toFixed(2),
-      r.first_scan_ratio === null ? 'n/a' : r.first_scan_ratio.toFixed(2),
-      r.later_scans_ratio === null ? 'n/a' : r.later_scans_ratio.toFixed(2),
-      fmt(r.kernel_ns_per_visit),
-      fmt(r.model_virtual_ns_per_visit),
-    ];
-    if (calibrated) row.push(fmt(r.model_calibrated_ns_per_visit));
-    row.push(r.counters_equal === null ? 'n/a' : r.counters_equal ? 'yes' : 'NO');
-    t.push(row);
-  }
-  let out = `${t.toString()}\n`;
-  const why = results.find((r) => r.ratio_unavailable !== undefined)?.ratio_unavailable;
-  if (why !== undefined) out += `\nThe ratio is unavailable: ${why}.\n`;
-  for (const r of results) {
-    if (r.counter_differences !== undefined) {
-      const list = Object.entries(r.counter_differences).map(
-        ([k, v]) => `${k} model ${fmt(v.model)} kernel ${fmt(v.kernel)}`,
-      );
-      out += `${r.workload}: counters differ: ${list.join(', ')}\n`;
-    }
-  }
-  out +=
-    "\nModel: this process's CPU time over the measured full scans only (setup excluded), each workload\n" +
-    `after a JIT warm-up on the same workload at ${WARMUP_PAGES} pages. Kernel: ksmd's utime+stime over the same scans\n` +
-    '(resolution one clock tick). ratio > 1: the model is faster than ksmd.\n';
-  return out;
-}
-
-// ---- calibration ----
-
-export interface CalibrationFile {
-  readonly version: 1;
-  readonly cost: CostModel;
-  readonly machine: MachineInfo;
-  readonly date: string;
-  readonly pages: number;
-  readonly method: string;
-  readonly kernel_ns_per_visit: Record<string, number>;
-  readonly scans: readonly CalibrationScan[];
-}
-
-interface CalibrationScan {
-  readonly workload: string;
-  readonly scan: number;
-  readonly pages_scanned: number;
-  readonly kernel_cpu_s: number;
-  readonly events: EventCounts;
-  readonly batches: number;
-  readonly fitted_cpu_s: number;
-  readonly default_cpu_s: number;
-}
-
-const METHOD =
-  'Per measured full scan: ksmd utime+stime delta (kernel) against the events the model counts in the same ' +
-  'scan of the same workload (counting cost model). Weighted non-negative least squares on relative errors ' +
-  '(scans under 0.1 s weighted as 0.1 s), with a weak pull (lambda 0.02) toward the previous constants for ' +
-  'directions the workloads cannot separate. See docs/cost-model.md.';
-
-async function calibrate(opts: BenchOptions, io: BenchIo): Promise<void> {
-  const progress = progressTo(io);
-  if (opts.modelOnly === true)
-    throw new BackendUnavailable('--calibrate measures the live ksmd; it cannot run with --model-only');
-  const rows: FitRow[] = [];
-  const scans: Omit<CalibrationScan, 'fitted_cpu_s' | 'default_cpu_s'>[] = [];
-  const nsPerVisit: Record<string, number> = {};
-  let clkTck = 100;
-  for (const w of calibrationWorkloads(opts.pages)) {
-    progress(`${w.name}: counting the model's events`);
-    const counted = runModelCounted(w, progress);
-    const run = await runKernel(w, {
-      lockWaitMs: opts.lockWait * 1000,
-      progress,
-      warn: (m) => io.stderr.write(`samepage bench: warning: ${m}\n`),
-    });
-    clkTck = run.clkTck;
-    if (counted.length !== run.scans.length)
-      throw new Error(`Workload ${w.name}: ${counted.length} model scans vs ${run.scans.length} kernel scans`);
-    run.scans.forEach((k, i) => {
-      const c = counted[i]!;
-      if (c.counts.visitNs !== k.pagesScanned) {
-        io.stderr.write(
-          `samepage bench: warning: ${w.name} scan ${i + 1}: the kernel visited ${k.pagesScanned} pages, the model ${c.counts.visitNs}\n`,
-        );
-      }
-      rows.push({ a: COST_KEYS.map((key) => c.counts[key]), b: k.cpuS * 1e9, fixed: c.batches * WAKEUP_NS });
-      scans.push({
-        workload: w.name,
-        scan: i + 1,
-        pages_scanned: k.pagesScanned,
-        kernel_cpu_s: k.cpuS,
-        events: c.counts,
-        batches: c.batches,
-      });
-    });
-    const visited = sum(run.scans.map((s) => s.pagesScanned));
-    nsPerVisit[w.name] = Math.round((sum(run.scans.map((s) => s.cpuS)) * 1e9) / Math.max(1, visited));
-  }
-  // The constants in use until now: the fit's prior, and the "current" column.
-  const previous = calibratedCost();
-  const prior = COST_KEYS.map((k) => previous[k]);
-  const fit = fitCosts(rows, { prior, lambda: 0.02, floorNs: 1e8 });
-  const cost = Object.fromEntries(COST_KEYS.map((k, j) => [k, Math.round(fit.x[j]!)])) as unknown as CostModel;
-  const file: CalibrationFile = {
-    version: 1,
-    cost,
-    machine: machineInfo(clkTck),
-    date: new Date().toISOString(),
-    pages: opts.pages,
-    method: METHOD,
-    kernel_ns_per_visit: nsPerVisit,
-    scans: scans.map((s) => ({
-      ...s,
-      fitted_cpu_s: round((costOf(s.events, cost) + s.batches * WAKEUP_NS) / 1e9, 4),
-      default_cpu_s: round((costOf(s.events, previous) + s.batches * WAKEUP_NS) / 1e9, 4),
-    })),
-  };
-  if (opts.dryRun !== true) {
-    const path = calibrationPath();
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`);
-    progress(`wrote ${path}`);
-  }
-  if (opts.json === true) {
-    io.stdout.write(`${JSON.stringify(file, null, 2)}\n`);
-    return;
-  }
-  io.stdout.write(renderCalibration(file, previous));
-}
-
-function renderCalibration(f: CalibrationFile, previous: CostModel): string {
-  const t = new Table({ head: ['constant', 'until now', 'calibrated'], style: { head: [], border: [] } });
-  for (const k of COST_KEYS) t.push([k, fmt(previous[k]), fmt(f.cost[k])]);
-  const s = new Table({
-    head: [
-      'workload',
-      'scan',
-      'pages',
-      'kernel CPU s',
-      'fitted s',
-      'current s',
-      'visits',
-      'skips',
-      'checksums',
-      'memcmp≠',
-      'memcmp=',
-      'merges',
-      'frees',
-    ],
-    style: { head: [], border: [] },
-  });
-  for (const x of f.scans) {
-    s.push([
-      x.workload,
-      x.scan,
-      fmt(x.pages_scanned),
-      x.kernel_cpu_s.toFixed(2),
-      x.fitted_cpu_s.toFixed(2),
-      x.default_cpu_s.toFixed(2),
-      ...COST_KEYS.map((k) => fmt(x.events[k])),
-    ]);
-  }
-  const visits = Object.entries(f.kernel_ns_per_visit).map(
-    ([w, ns]) => `  ${w}: ${fmt(ns)} ns of ksmd CPU per page visited`,
-  );
-  return (
-    `Kernel ${f.machine.kernel_release}, ${f.machine.cpu_model}, ${f.pages} pages per workload\n\n` +
-    `${visits.join('\n')}\n\n${t.toString()}\n\n${s.toString()}\n\n${f.method}\n`
-  );
-}
-
-/** The whole calibration file (cost, machine, scans), if present; a damaged one is an error. */
-export function readCalibration(path = calibrationPath()): CalibrationFile | undefined {
-  if (!existsSync(path)) return undefined;
-  readCostModel(path); // throws, naming what is wrong, unless the constants are valid
-  return JSON.parse(readFileSync(path, 'utf8')) as CalibrationFile;
-}
-
-function parsePages(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 64 || !Number.isSafeInteger(Number(value))) {
-    throw new InvalidArgumentError(`Expected a page count of at least 64, got "${value}".`);
-  }
-  return Number(value);
-}
-
-function parseScans(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000)
-    throw new InvalidArgumentError(`Expected 1 to 1000 full scans, got "${value}".`);
-  return Number(value);
-}
-
-function parseSeconds(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`Expected whole seconds, got "${value}".`);
-  return Number(value);
 }

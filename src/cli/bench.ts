@@ -1,0 +1,83 @@
+/**
+ * `samepage bench` and `samepage bench --calibrate [--dry-run]`: parses the options, runs
+ * src/measure/ (bench.ts, calibrate.ts) and prints report/bench.ts's tables or the JSON.
+ */
+import { type Command, InvalidArgumentError } from 'commander';
+import { CALIBRATION_FILE } from '../backends/model/calibration.ts';
+import { type MeasureLog, runBench } from '../measure/bench.ts';
+import { calibrate } from '../measure/calibrate.ts';
+import { renderBench, renderCalibration } from '../report/bench.ts';
+
+interface BenchIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+interface BenchCliOptions {
+  json?: true;
+  pages: number;
+  scans: number;
+  calibrate?: true;
+  dryRun?: true;
+  modelOnly?: true;
+  lockWait: number;
+}
+
+/** Adds `bench` to the program. */
+export function addBenchCommand(program: Command, io: BenchIo): void {
+  const log: MeasureLog = {
+    progress: (m) => io.stderr.write(`samepage bench: ${m}\n`),
+    warn: (m) => io.stderr.write(`samepage bench: warning: ${m}\n`),
+  };
+  program
+    .command('bench')
+    .description('model vs live-kernel KSM speed (pages visited per CPU-second), or --calibrate the cost model')
+    .option('--json', 'print JSON on stdout instead of tables')
+    .option('--pages <n>', 'pages of the all-unique and duplicate-heavy workloads', parsePages, 65536)
+    .option('--scans <n>', 'measured full scans per workload (the first one is also reported alone)', parseScans, 10)
+    .option('--calibrate', "measure the live ksmd's CPU cost per event and fit src/ksm/cost.ts's constants")
+    .option('--dry-run', `with --calibrate: print the fitted constants without writing ${CALIBRATION_FILE}`)
+    .option('--model-only', 'do not touch the live kernel (the ratio is then unavailable)')
+    .option('--lock-wait <s>', 'seconds to wait for another samepage kernel run to finish', parseSeconds, 600)
+    .addHelpText(
+      'after',
+      '\nThe kernel side needs root and a writable /sys/kernel/mm/ksm; it runs through the kernel\n' +
+        'backend, which saves and restores every KSM setting. Progress goes to stderr.\n\n' +
+        'Examples:\n  sudo samepage bench\n  sudo samepage bench --json --pages 131072\n  sudo samepage bench --calibrate',
+    )
+    .action(async (opts: BenchCliOptions) => {
+      if (opts.dryRun === true && opts.calibrate !== true)
+        throw new Error('--dry-run needs --calibrate (it leaves the calibration file as it is)');
+      const lockWaitMs = opts.lockWait * 1000;
+      if (opts.calibrate === true) {
+        if (opts.modelOnly === true)
+          throw new Error('--calibrate measures the live ksmd; it cannot run with --model-only');
+        const { file, previous } = await calibrate({ pages: opts.pages, lockWaitMs, write: opts.dryRun !== true }, log);
+        io.stdout.write(opts.json === true ? `${JSON.stringify(file, null, 2)}\n` : renderCalibration(file, previous));
+      } else {
+        const run = await runBench(
+          { pages: opts.pages, scans: opts.scans, modelOnly: opts.modelOnly === true, lockWaitMs },
+          log,
+        );
+        io.stdout.write(opts.json === true ? `${JSON.stringify(run.results, null, 2)}\n` : renderBench(run));
+      }
+    });
+}
+
+function parsePages(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 64 || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError(`Expected a page count of at least 64, got "${value}".`);
+  }
+  return Number(value);
+}
+
+function parseScans(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000)
+    throw new InvalidArgumentError(`Expected 1 to 1000 full scans, got "${value}".`);
+  return Number(value);
+}
+
+function parseSeconds(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`Expected whole seconds, got "${value}".`);
+  return Number(value);
+}

@@ -1,0 +1,124 @@
+/**
+ * `samepage diff FILE... [--json] [--attempts N]`: the differential method
+ * (src/differential/diff.ts) on each file, printed by report/diff.ts.
+ *
+ * Exit codes: 0 no difference, 1 some difference or a run that stopped early, 2 a file is
+ * invalid or the kernel backend cannot run here (with its reason).
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import pc from 'picocolors';
+import { agrees, diffAttempts, diffScenario, type DiffRunner, type ScenarioDiff } from '../differential/diff.ts';
+import { type DiffFileJson, diffJson, type DiffJson, renderDiff } from '../report/diff.ts';
+import { loadScenario } from '../scenario/load.ts';
+import { formatProblems } from '../scenario/parse.ts';
+import type { Scenario } from '../scenario/types.ts';
+
+/** Where `samepage diff` writes, and whether to colour. */
+export interface DiffIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly color: boolean;
+}
+
+/** Thrown for what makes the whole command unusable (a bad file): exit 2. */
+export class DiffUsageError extends Error {
+  override readonly name = 'DiffUsageError';
+}
+
+export interface DiffCommandOptions {
+  readonly json: boolean;
+  readonly seed: number;
+  /** Kernel runs of a file at most, until one agrees; default 1. */
+  readonly attempts?: number;
+  /** Default diffScenario: the live kernel, then the model. */
+  readonly runner?: DiffRunner;
+}
+
+/**
+ * The command: every file is checked before anything runs, so a typo in the last file does
+ * not cost a kernel run of the first. Resolves to the exit code (0 or 1); throws
+ * DiffUsageError, or whatever stopped a file (the kernel's BackendUnavailable), for exit 2,
+ * after printing what the files before it gave: with --json, one object that says where it
+ * stopped, so a machine reading it never gets a truncated document.
+ */
+export async function diffCommand(files: readonly string[], opts: DiffCommandOptions, io: DiffIo): Promise<number> {
+  const scenarios: Array<{ file: string; scenario: Scenario }> = [];
+  const problems: string[] = [];
+  for (const file of files) {
+    const loaded = await loadScenario(file);
+    if (loaded.ok) scenarios.push({ file, scenario: loaded.scenario });
+    else problems.push(formatProblems(file, loaded.problems));
+  }
+  if (problems.length > 0) throw new DiffUsageError(problems.join('\n'));
+
+  const runner = opts.runner ?? diffScenario;
+  const results: DiffFileJson[] = [];
+  let differ = false;
+  for (const { file, scenario } of scenarios) {
+    let d: ScenarioDiff;
+    try {
+      d = await diffAttempts(runner, scenario, opts.attempts ?? 1, { seed: opts.seed });
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (opts.json)
+        io.stdout.write(
+          `${JSON.stringify({ files: results, stopped: { file, reason } } satisfies DiffJson, null, 2)}\n`,
+        );
+      throw err;
+    }
+    differ ||= !agrees(d);
+    if (opts.json) results.push(diffJson(file, d));
+    else io.stdout.write(renderDiff(file, d, io.color));
+  }
+  if (opts.json) io.stdout.write(`${JSON.stringify({ files: results } satisfies DiffJson, null, 2)}\n`);
+  return differ ? 1 : 0;
+}
+
+/** What registerDiff needs of main's Io. */
+export interface DiffCliIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+/** Adds `diff` to the samepage program; `setExit` receives 0 or 1 (exit 2 is a throw). */
+export function registerDiff(program: Command, io: DiffCliIo, setExit: (code: number) => void): void {
+  program
+    .command('diff')
+    .description('run scenario files on the live kernel (root) and on the model; show every counter that differs')
+    .argument('<files...>', 'scenario files (YAML or JSON, see SCENARIO.md)')
+    .option(
+      '--json',
+      'print { files: [{ file, scenario, differences: [{ label, path, kernel, model }], kernelOk, modelOk }], stopped?: { file, reason } }',
+    )
+    .option('--seed <n>', 'seed of the model backend', parseDiffSeed, 0)
+    .option(
+      '--attempts <n>',
+      'kernel runs of a file that disagrees, in all: it agrees when one run agrees exactly (a live merge can fail for a pass); the others are shown',
+      parseAttempts,
+      1,
+    )
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 kernel and model agree, 1 some counter differs or a run stopped early, 2 invalid file or kernel backend unavailable.',
+    )
+    .action(async (files: string[], opts: { json?: true; seed: number; attempts: number }) => {
+      const color = io.stdout === process.stdout && pc.isColorSupported;
+      const run = { json: opts.json === true, seed: opts.seed, attempts: opts.attempts };
+      setExit(await diffCommand(files, run, { stdout: io.stdout, stderr: io.stderr, color }));
+    });
+}
+
+function parseDiffSeed(value: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError(`Expected a non-negative integer, got "${value}".`);
+  }
+  return Number(value);
+}
+
+function parseAttempts(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`Expected a whole number of runs, at least 1, got "${value}".`);
+  }
+  return n;
+}
