@@ -3,7 +3,6 @@
  * until its counters settle and prints them side by side, like the thesis's Table 5-2, with
  * the thesis's own figures beside samepage's where the workload is one of its experiments.
  */
-import Table from 'cli-table3';
 import { InvalidArgumentError, type Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { runPolicy, type Policy, type PolicyResult } from '../backends/model/policy.ts';
@@ -11,19 +10,13 @@ import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import { renderThesisComparison } from '../report/table.ts';
 import { measuredByPolicy, thesisComparison, thesisExperiment } from '../report/thesis.ts';
-import { sideBySideRows } from '../report/compare_rows.ts';
+import { renderSideBySide } from '../report/compare_rows.ts';
 
 function parsePolicies(v: string): Policy[] {
   const list = v.split(',').map((p) => p.trim());
   for (const p of list)
     if (p !== 'ksm' && p !== 'ksm+') throw new InvalidArgumentError(`Unknown policy "${p}": use ksm, ksm+ or both`);
   return list as Policy[];
-}
-
-function table(results: readonly PolicyResult[]): string {
-  const t = new Table({ head: ['', ...results.map((r) => r.policy.toUpperCase())], style: { head: [], border: [] } });
-  for (const row of sideBySideRows(results)) t.push([...row]);
-  return t.toString();
 }
 
 export interface CompareIo {
@@ -80,7 +73,9 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
           `${JSON.stringify({ scenario: parsed.scenario.name, results: out, thesis: figures }, null, 2)}\n`,
         );
       } else {
-        io.stdout.write(`${parsed.scenario.name}: ${parsed.scenario.description ?? ''}\n${table(results)}\n`);
+        io.stdout.write(
+          `${parsed.scenario.name}: ${parsed.scenario.description ?? ''}\n${renderSideBySide(results)}\n`,
+        );
         if (thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
       }
       if (opts.report !== undefined) {

@@ -16,11 +16,11 @@ import { runScenario } from '../scenario/run.ts';
 import type { Backend } from '../scenario/backend.ts';
 import type { RunResult } from '../scenario/records.ts';
 import { ModelBackend, createModelBackend } from '../backends/model/index.ts';
-import { duplicateStatistics, type StatisticsResult } from '../stats/duplicate_statistics.ts';
-import { modelTaskPages } from '../sysfs/parser_sysfs.ts';
+import { liveTaskStatistics } from '../backends/model/statistics.ts';
+import type { StatisticsResult } from '../stats/duplicate_statistics.ts';
 import { statisticsSection } from '../report/stats_report.ts';
 import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
-import { formatTime, renderRunResult, renderThesisComparison } from '../report/table.ts';
+import { renderDemoSummary, renderRunResult, renderThesisComparison } from '../report/table.ts';
 import { measuredByRecords, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
 import { formatJson } from '../report/json.ts';
 import { packageRoot as findPackageRoot } from '../lib/package_root.ts';
@@ -139,7 +139,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       if (!existsSync(file)) throw new UsageError(`The demo scenario is missing: ${file}`);
       const { result } = await runFile(file, 'model', opts.seed, io, false);
       io.stdout.write(renderRunResult(result));
-      io.stdout.write(`\n${demoSummary(result)}\n`);
+      io.stdout.write(`\n${renderDemoSummary(result)}\n`);
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 
@@ -221,8 +221,7 @@ async function runFile(
       ...(beforeStep === undefined ? {} : { beforeStep }),
     });
     if (!statistics || !(backend instanceof ModelBackend)) return { result };
-    const mmgr = backend.system().mmgr;
-    return { result, statistics: duplicateStatistics(modelTaskPages(mmgr, mmgr.liveTasks())) };
+    return { result, statistics: liveTaskStatistics(backend).result({}) };
   } catch (err) {
     // The kernel backend cannot run here: its reason is the whole message, exit 2.
     if (err instanceof BackendUnavailable) throw new UsageError(err.message);
@@ -264,33 +263,6 @@ function waitProgress(stream: Io['stderr']): { update: (event: RunProgress) => v
     }
   };
   return { update, stop };
-}
-
-/** What the demo's last record means, in words. */
-function demoSummary(result: RunResult): string {
-  const last = result.records.at(-1);
-  if (last === undefined) return 'The scenario recorded no counters.';
-  const n = (name: string): number => Number(last.ksm[name] ?? 0);
-  const shared = n('pages_shared');
-  const sharing = n('pages_sharing');
-  const profit = n('general_profit');
-  return (
-    `At "${last.label}" (${formatTime(last.time_ms)} of virtual time) ksmd keeps ${shared} shared page` +
-    `${shared === 1 ? '' : 's'} standing in for ${sharing} more mapping${sharing === 1 ? '' : 's'} ` +
-    `of identical content (pages_shared, pages_sharing): ${formatBytes(sharing * 4096)} of memory saved, ` +
-    `${formatBytes(profit)} after KSM's own bookkeeping (general_profit).`
-  );
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 function parseSeed(value: string): number {

@@ -26,6 +26,7 @@ import {
 } from './pagemap.ts';
 import { type MapsEntry, mayHoldAnonymous, parseMaps } from './proc_maps.ts';
 import { describeProcError, errorCode, isAlive, readComm } from './procfs.ts';
+import { pidsByName } from './targets.ts';
 
 /** Pagemap entries read per pread (512 KiB). */
 const PAGEMAP_BATCH = 65536;
@@ -258,6 +259,32 @@ function readFully(fd: number, buf: Buffer, len: number, position: number): numb
     done += n;
   }
   return done;
+}
+
+/**
+ * Opens the processes named by pid and by program name (every process of that name), in pid
+ * order, warning about a name no process has and about processes that cannot be read.
+ * Throws when there is nothing to read.
+ */
+export function openNamedProcesses(
+  reader: LiveReader,
+  pids: readonly number[],
+  names: readonly string[],
+  warn: (message: string) => void,
+): LiveProcess[] {
+  const all = new Set(pids);
+  for (const name of names) {
+    const found = pidsByName(name);
+    if (found.length === 0) warn(`No process named "${name}"`);
+    for (const pid of found) all.add(pid);
+  }
+  if (all.size === 0) throw new Error('No process to read: no pid given and no process has the names given');
+  const procs = openLiveProcesses(
+    reader,
+    [...all].sort((a, b) => a - b),
+  );
+  if (procs.length === 0) throw new Error('None of the processes could be read (see the warnings above)');
+  return procs;
 }
 
 /** Opens every pid (warning about those that cannot be read), as one PageSource. */

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readComm } from './procfs.ts';
-import { commOf, commRefusal, pidsByComm, pidsByName, selectTargets } from './targets.ts';
+import { kernelComm } from '../lib/comm.ts';
+import { commRefusal, pidsByComm, pidsByName, selectTargets } from './targets.ts';
 
 /** A shell that writes `name` (printf-escaped) to its own comm, then waits; `stop` ends it. */
 async function renamedShell(name: string): Promise<{ pid: number; stop: () => Promise<void> }> {
@@ -53,7 +54,7 @@ test('a name longer than 15 bytes is cut by the kernel: pidsByName finds it, an 
   const sh = await renamedShell(long);
   try {
     assert.equal(readComm(sh.pid), 'abcdefghijklmno', 'the kernel keeps TASK_COMM_LEN - 1 bytes');
-    assert.equal(commOf(long), readComm(sh.pid));
+    assert.equal(kernelComm(long), readComm(sh.pid));
     assert.deepEqual(pidsByName(long), [sh.pid]);
     assert.match(commRefusal(long) ?? '', /cannot be a comm: .* at most 15 bytes .*"abcdefghijklmno"/);
     assert.throws(() => selectTargets(long, undefined), /cannot be a comm/);

@@ -1,25 +1,17 @@
 /**
- * Live processes by name: the comm rule (what the kernel keeps of a name) and the lookups
- * that `samepage stats`, `snapshot` and `kernel enable`/`disable` act on. samepage acts
- * only on what the user named, so a lookup never returns samepage's own process.
+ * Live processes by name (the comm rule is lib/comm.ts's): the lookups that `samepage
+ * stats`, `snapshot` and `kernel enable`/`disable` act on. samepage acts only on what the
+ * user named, so a lookup never returns samepage's own process.
  */
+import { kernelComm, TASK_COMM_LEN } from '../lib/comm.ts';
 import { listPids, readComm } from './procfs.ts';
-
-/** TASK_COMM_LEN - 1: the bytes of a name the kernel keeps in task->comm. */
-export const COMM_BYTES = 15;
-
-/** The name as task->comm holds it: cut to 15 bytes, so long program names still match. */
-export function commOf(name: string): string {
-  const bytes = Buffer.from(name, 'utf8');
-  return bytes.length <= COMM_BYTES ? name : bytes.subarray(0, COMM_BYTES).toString('utf8');
-}
 
 /** Why `name` can be no process's comm (longer than the kernel keeps), or undefined. */
 export function commRefusal(name: string): string | undefined {
-  if (Buffer.byteLength(name, 'utf8') <= COMM_BYTES) return undefined;
+  if (Buffer.byteLength(name, 'utf8') < TASK_COMM_LEN) return undefined;
   return (
-    `"${name}" cannot be a comm: the kernel keeps at most ${COMM_BYTES} bytes of a process name ` +
-    `(it would show as "${commOf(name)}")`
+    `"${name}" cannot be a comm: the kernel keeps at most ${TASK_COMM_LEN - 1} bytes of a process name ` +
+    `(it would show as "${kernelComm(name)}")`
   );
 }
 
@@ -30,7 +22,7 @@ export function pidsByComm(comm: string): number[] {
 
 /** The pids of every process of a program `name` (its comm is the name cut to 15 bytes). */
 export function pidsByName(name: string): number[] {
-  return pidsByComm(commOf(name));
+  return pidsByComm(kernelComm(name));
 }
 
 /**
