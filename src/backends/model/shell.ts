@@ -1,19 +1,16 @@
 /**
- * `samepage shell [SCRIPT]`: a small shell over the model, so the operator's side of the
- * thesis (echo into sysfs, cat counters, sleep) runs as written. It understands comments,
- * VAR=value, $VAR and ${VAR}, `echo WORDS [> FILE | >> FILE]`, `cat FILE`, `ls DIR`,
- * `sleep SECONDS` (virtual time), and any scenario step written as its YAML one-liner
- * (`spawn: { proc: o1, comm: okular }`), so processes can be created and filled.
+ * The interpreter of `samepage shell` (cli/shell.ts): a small shell over the model, so the
+ * operator's side of the thesis (echo into sysfs, cat counters, sleep) runs as written. It
+ * understands comments, VAR=value, $VAR and ${VAR}, `echo WORDS [> FILE | >> FILE]`,
+ * `cat FILE`, `ls DIR`, `sleep SECONDS` (virtual time), and any scenario step written as its
+ * YAML one-liner (`spawn: { proc: o1, comm: okular }`), so processes can be created and filled.
  */
-import { createInterface } from 'node:readline';
-import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
-import { createModelBackend, type ModelBackend } from '../backends/model/index.ts';
-import { parseScenario, formatProblems } from '../scenario/parse.ts';
-import { SYS_MM } from '../scenario/paths.ts';
-import { runStep, type Collected } from '../scenario/run.ts';
-import { strerror } from '../lib/errno.ts';
-import { runFor, sysfsRead } from '../system.ts';
+import { createModelBackend, type ModelBackend } from './index.ts';
+import { parseScenario, formatProblems } from '../../scenario/parse.ts';
+import { SYS_MM } from '../../scenario/paths.ts';
+import { runStep, type Collected } from '../../scenario/run.ts';
+import { strerror } from '../../lib/errno.ts';
+import { runFor, sysfsRead } from '../../system.ts';
 
 const STEP_KINDS = [
   'spawn',
@@ -208,35 +205,4 @@ export class ModelShell {
       this.#io.stdout.write(`${JSON.stringify(this.#out.records[this.#out.records.length - 1])}\n`);
     this.#stepLines.push(line);
   }
-}
-
-export function registerShell(program: Command, io: ShellIo, setExit: (code: number) => void): void {
-  program
-    .command('shell')
-    .description(
-      'a shell over the model: echo into /sys/kernel/mm/ksm and ksm+, cat counters, sleep, and scenario steps',
-    )
-    .argument('[script]', 'a script to run (default: read commands from standard input)')
-    .option('--seed <n>', 'seed of the model', (v) => Number(v), 0)
-    .addHelpText(
-      'after',
-      '\nExample (the thesis, Figure 5-9, then a look at the counters):\n' +
-        '  spawn: { proc: o1, comm: okular }\n  mmap: { proc: o1, region: m, size: 8MiB }\n' +
-        '  fill: { proc: o1, region: m, pattern: { page-mod: 16, seed: 1 } }\n' +
-        '  echo "+ okular" > /sys/kernel/mm/ksm+/processes_to_scan\n  echo 1 > /sys/kernel/mm/ksm+/run\n' +
-        '  sleep 65\n  cat /sys/kernel/mm/ksm+/pages_sharing\n\nExit code: 0 if every command succeeded, 1 otherwise.',
-    )
-    .action(async (script: string | undefined, opts: { seed: number }) => {
-      const shell = await ModelShell.create(io, opts.seed);
-      const lines =
-        script !== undefined
-          ? (await readFile(script, 'utf8')).split('\n')
-          : createInterface({ input: process.stdin, terminal: false });
-      let n = 0;
-      for await (const line of lines) {
-        n++;
-        if (!(await shell.execute(line, n))) break;
-      }
-      setExit(shell.failures === 0 ? 0 : 1);
-    });
 }
