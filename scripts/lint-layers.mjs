@@ -272,6 +272,7 @@ export function lint(root) {
       for (const pattern of IMPORT_PATTERNS) {
         for (const m of code.matchAll(pattern)) {
           const spec = m[2];
+          if (bare[m.index] !== code[m.index]) continue; // the word import inside a string
           if (!spec.startsWith('.') && !spec.startsWith('/')) continue; // a package, not ours
           const offset = m.index + m[0].lastIndexOf(spec);
           const target = resolve(dirname(file), spec);
@@ -303,7 +304,7 @@ export function lint(root) {
       }
     }
 
-    if (!isTest && !srcRel.startsWith(LIVE_ONLY) && importsIo(code)) {
+    if (!isTest && !srcRel.startsWith(LIVE_ONLY) && importsIo(code, bare)) {
       for (const lit of literals) {
         if (LIVE_PATH.test(lit.text)) {
           report(
@@ -341,12 +342,12 @@ export function lint(root) {
   const outside = ['test', 'bench'].flatMap((dir) => (existsSync(join(root, dir)) ? listTs(join(root, dir)) : []));
   for (const file of outside) {
     const text = readFileSync(file, 'utf8');
-    const { code } = blank(text);
+    const { code, bare } = blank(text);
     const lineOf = lineIndex(text);
     for (const pattern of IMPORT_PATTERNS) {
       for (const m of code.matchAll(pattern)) {
         const spec = m[2];
-        if (!spec.startsWith('.')) continue;
+        if (bare[m.index] !== code[m.index] || !spec.startsWith('.')) continue;
         const targetRel = toPosix(relative(src, resolve(dirname(file), spec)));
         if (layerOf(targetRel) !== 'cli') continue;
         violations.push({
@@ -362,9 +363,10 @@ export function lint(root) {
 }
 
 /** Whether source (comments blanked) imports a module that reads files or runs programs, for values. */
-function importsIo(code) {
+function importsIo(code, bare) {
   for (const pattern of IMPORT_PATTERNS) {
     for (const m of code.matchAll(pattern)) {
+      if (bare[m.index] !== code[m.index]) continue;
       if (IO_MODULES.has(m[2]) && !/^(?:import|export)\s+type\s/.test(m[0])) return true;
     }
   }

@@ -24,12 +24,11 @@ import {
   startKsmOutsider,
   takeKsmLock,
 } from '../src/backends/kernel/testing.ts';
-import { packageRoot } from '../src/cli/main.ts';
+import { CLI } from './samepage.ts';
 
 const machineSkip = await holdKernelTestLockForFile();
 if (machineSkip !== undefined) process.stdout.write(`# kernel refusal tests skipped: ${machineSkip}\n`);
 
-const CLI = join(packageRoot(), 'bin', 'samepage.js');
 /** How the kernel backend refuses while another samepage run holds KSM. */
 const BUSY = /Another samepage kernel run/;
 

@@ -4,13 +4,13 @@
  * the thesis's own figures beside samepage's where the workload is one of its experiments.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { writeFile } from 'node:fs/promises';
 import { runPolicy, type Policy, type PolicyResult } from '../backends/model/policy.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import { renderThesisComparison } from '../report/table.ts';
 import { measuredByPolicy, thesisComparison, thesisExperiment } from '../report/thesis.ts';
 import { renderSideBySide } from '../report/compare_rows.ts';
+import { writeReportFile } from './report_file.ts';
 
 function parsePolicies(v: string): Policy[] {
   const list = v.split(',').map((p) => p.trim());
@@ -81,14 +81,7 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
       if (opts.report !== undefined) {
         const { renderCompareReport } = await import('../report/compare.ts');
         const html = await renderCompareReport(parsed.scenario.name, results, thesis);
-        try {
-          await writeFile(opts.report, html);
-        } catch (err) {
-          throw new Error(
-            `Cannot write the report to ${opts.report}: ${err instanceof Error ? err.message : String(err)}`,
-          );
-        }
-        io.stderr.write(`samepage: report written to ${opts.report}\n`);
+        await writeReportFile(opts.report, html, io.stderr);
       }
       setExit(results.some((r) => !r.run.ok) ? 1 : 0);
     });

@@ -7,26 +7,24 @@
  */
 import { hostname } from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
-import { describeErrno } from '../lib/errno.ts';
 import { execMerged } from '../host/ksm_exec.ts';
 import {
   EXEC_MERGE,
   INJECT_PRCTL,
-  injectMemoryMerge,
-  type InjectOutcome,
+  type MergeReport,
   missingHelper,
   nativeHelperPath,
   ptraceRefusal,
   ptraceScope,
+  setMemoryMerge,
 } from '../host/ksm_native.ts';
 import { RunHold } from '../host/ksm_run_hold.ts';
 import { type KsmProcessStat, readProcessKsmStat } from '../host/ksm_stat.ts';
 import { readKsmStatus } from '../host/ksm_status.ts';
-import { KSM_DIR, ksmPresent, readKsmNumber, readSysfs } from '../host/ksm_sysfs.ts';
+import { KSM_DIR, ksmPresent, readSharing, readSysfs } from '../host/ksm_sysfs.ts';
 import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
-import { isKernelThread, readComm } from '../host/procfs.ts';
 import { selectTargets } from '../host/targets.ts';
-import { renderLivePage, renderLiveStatusText } from '../report/ksm_live.ts';
+import { renderLivePage, renderLiveStatusText, renderMergeReports, renderMergeSummary } from '../report/ksm_live.ts';
 
 export interface KernelIo {
   readonly stdout: NodeJS.WritableStream;
@@ -83,34 +81,16 @@ function noteIfStopped(io: KernelIo): void {
   if (run !== undefined && run !== '1') io.stderr.write(`samepage: note: ${RUN_NOTE.replace('{run}', run)}\n`);
 }
 
-/** What merged since `before`: pages_sharing growth and the processes' own counts. */
+/** What merged since `before` in the processes `pids`, as one line. */
 function mergeSummary(before: { sharing: number; shared: number }, pids: readonly number[], seconds: number): string {
-  const sharing = readKsmNumber('pages_sharing');
-  const shared = readKsmNumber('pages_shared');
-  const mine = pids
-    .map((pid) => readProcessKsmStat(pid))
-    .filter((s): s is KsmProcessStat => s !== undefined)
-    .map(
-      (s) =>
-        `${s.pid} (${s.comm}): ksm_merging_pages ${s.ksm_merging_pages}, ksm_process_profit ${s.ksm_process_profit}`,
-    );
-  const delta = (n: number): string => (n >= 0 ? `+${n}` : String(n));
-  return (
-    `after ${seconds} s: pages_sharing ${sharing} (${delta(sharing - before.sharing)}), ` +
-    `pages_shared ${shared} (${delta(shared - before.shared)})` +
-    (mine.length > 0 ? `; ${mine.join('; ')}` : '')
-  );
+  const processes = pids.map(readProcessKsmStat).filter((s): s is KsmProcessStat => s !== undefined);
+  return renderMergeSummary(before, readSharing(), processes, seconds);
 }
 
 interface TargetOpts {
   readonly pid?: number;
   readonly json?: true;
   readonly reportAfter: number;
-}
-
-interface PidReport extends InjectOutcome {
-  readonly comm: string;
-  readonly ksm_merge_any?: boolean;
 }
 
 async function enableOrDisable(
@@ -131,31 +111,10 @@ async function enableOrDisable(
     setExit(EXIT_FAILED);
     return;
   }
-  const before = { sharing: readKsmNumber('pages_sharing'), shared: readKsmNumber('pages_shared') };
-  const reports: PidReport[] = [];
-  for (const pid of pids) {
-    const comm = readComm(pid) ?? '?';
-    if (opts.pid === undefined && comm !== name) continue; // renamed or replaced since listed
-    const outcome: InjectOutcome = isKernelThread(pid)
-      ? { pid, ok: false, error: 'a kernel thread: it has no user memory to merge' }
-      : injectMemoryMerge(pid, enable, helper);
-    const stat = readProcessKsmStat(pid);
-    reports.push({ ...outcome, comm, ...(stat === undefined ? {} : { ksm_merge_any: stat.ksm_merge_any }) });
-  }
-  const call = `prctl(PR_SET_MEMORY_MERGE, ${enable ? 1 : 0})`;
-  const good = (r: PidReport): boolean => r.ok && r.result === 0;
-  if (opts.json === true) {
-    io.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
-  } else {
-    for (const r of reports) {
-      if (!r.ok) io.stdout.write(`${r.pid} (${r.comm}): not done: ${r.error ?? '?'}\n`);
-      else {
-        const res = r.result === 0 ? '0' : `${r.result ?? '?'} (${describeErrno(r.result ?? 0)})`;
-        const flag = r.ksm_merge_any === undefined ? '' : `; ksm_merge_any: ${r.ksm_merge_any ? 'yes' : 'no'}`;
-        io.stdout.write(`${r.pid} (${r.comm}): ${call} = ${res}${flag}\n`);
-      }
-    }
-  }
+  const before = readSharing();
+  const reports = setMemoryMerge(pids, enable, helper, opts.pid === undefined ? name : undefined);
+  const good = (r: MergeReport): boolean => r.ok && r.result === 0;
+  io.stdout.write(opts.json === true ? `${JSON.stringify(reports, null, 2)}\n` : renderMergeReports(reports, enable));
   if (enable && reports.some(good)) noteIfStopped(io);
   if (!enable && reports.some(good))
     io.stderr.write("samepage: note: disabling unmerged those processes' KSM pages at once\n");
@@ -312,7 +271,7 @@ export function registerKernel(
       else noteIfStopped(io);
       let timer: NodeJS.Timeout | undefined;
       try {
-        const before = { sharing: readKsmNumber('pages_sharing'), shared: readKsmNumber('pages_shared') };
+        const before = readSharing();
         const exit = await execMerged(cmd, args, {
           helper,
           onStart: (pid) => {

@@ -5,11 +5,9 @@
  * the backend cannot run here; any other error is also 2, as one line without a stack.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import cliProgress from 'cli-progress';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import { runScenario } from '../scenario/run.ts';
@@ -18,7 +16,7 @@ import type { RunResult } from '../scenario/records.ts';
 import { ModelBackend, createModelBackend } from '../backends/model/index.ts';
 import { liveTaskStatistics } from '../backends/model/statistics.ts';
 import type { StatisticsResult } from '../stats/duplicate_statistics.ts';
-import { statisticsSection } from '../report/stats_report.ts';
+import { renderRunReport } from '../report/stats_report.ts';
 import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
 import { renderDemoSummary, renderRunResult, renderThesisComparison } from '../report/table.ts';
 import { measuredByRecords, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
@@ -29,9 +27,10 @@ import { registerCompare } from './compare.ts';
 import { registerShell } from './shell.ts';
 import { registerStats } from './stats.ts';
 import { registerPredict } from './predict.ts';
-import { renderHtmlReport } from '../report/html.ts';
 import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
+import { progressBar } from './progress.ts';
+import { writeReportFile } from './report_file.ts';
 import { testPauseHook } from './test_pause.ts';
 
 /** Exit codes of the contract. */
@@ -126,7 +125,8 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       const thesis = runThesisComparison(result, file);
       io.stdout.write(opts.json === true ? `${formatJson(result)}\n` : renderRunResult(result));
       if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
-      if (opts.report !== undefined) await writeReport(opts.report, result, io, thesis, statistics);
+      if (opts.report !== undefined)
+        await writeReportFile(opts.report, await renderRunReport(result, thesis, statistics), io.stderr);
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 
@@ -161,39 +161,6 @@ function runThesisComparison(result: RunResult, file: string): ThesisComparison 
   return exp === undefined
     ? undefined
     : thesisComparison(exp, (f) => measuredByRecords(f, result.records), { file, settleAtRecord: true });
-}
-
-/** Writes the HTML report of one run and says where on stderr (stdout may be --json). */
-async function writeReport(
-  file: string,
-  result: RunResult,
-  io: Io,
-  thesis: ThesisComparison | undefined,
-  statistics: StatisticsResult | undefined,
-): Promise<void> {
-  const stats =
-    statistics === undefined
-      ? {
-          title: 'Duplicate-page statistics',
-          html: '<p class="none">Not counted: the kernel backend\'s processes are gone when the run ends (use <code>samepage stats --pid</code> on live processes).</p>',
-        }
-      : await statisticsSection(
-          statistics,
-          'Duplicate-page statistics of the processes at the end',
-          `${result.scenario} on ${result.backend}`,
-        );
-  const html = await renderHtmlReport({
-    title: `${result.scenario} on ${result.backend}`,
-    runs: [result],
-    ...(thesis === undefined ? {} : { thesis }),
-    extraSections: [stats],
-  });
-  try {
-    await writeFile(file, html);
-  } catch (err) {
-    throw new UsageError(`Cannot write the report to ${file}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  io.stderr.write(`samepage: report written to ${resolve(file)}\n`);
 }
 
 /**
@@ -231,38 +198,14 @@ async function runFile(
   }
 }
 
-/**
- * A progress bar on stderr while a `wait` runs. cli-progress draws nothing when stderr is
- * not a terminal, so pipes and CI logs stay clean.
- */
-function waitProgress(stream: Io['stderr']): { update: (event: RunProgress) => void; stop: () => void } {
-  const state: { bar: cliProgress.SingleBar | undefined } = { bar: undefined };
-  const stop = (): void => {
-    state.bar?.stop();
-    state.bar = undefined;
-  };
+/** A progress bar on stderr while a `wait` runs; the next step ends it. */
+function waitProgress(stream: NodeJS.WritableStream): { update: (event: RunProgress) => void; stop: () => void } {
+  const bar = progressBar(stream);
   const update = (event: RunProgress): void => {
-    if (event.kind === 'wait') {
-      if (state.bar === undefined) {
-        state.bar = new cliProgress.SingleBar(
-          {
-            stream: stream as NodeJS.WritableStream,
-            format: 'wait {bar} {value}/{total}',
-            hideCursor: true,
-            clearOnComplete: true,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-        state.bar.start(event.target, event.done);
-      } else {
-        state.bar.setTotal(event.target);
-        state.bar.update(event.done);
-      }
-    } else if (event.kind === 'step') {
-      stop(); // a new step: the wait, if any, is over
-    }
+    if (event.kind === 'wait') bar.show('wait', event.done, event.target);
+    else if (event.kind === 'step') bar.stop();
   };
-  return { update, stop };
+  return { update, stop: bar.stop };
 }
 
 function parseSeed(value: string): number {

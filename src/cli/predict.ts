@@ -2,9 +2,6 @@
  * `samepage predict SNAPSHOT --policy ksm|ksm+`: what KSM (or KSM+) would save on the
  * snapshotted processes, and at what cost, from the model (src/backends/model/predict.ts).
  */
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { readSnapshot } from '../host/snapshot.ts';
 import {
@@ -18,6 +15,8 @@ import type { Policy } from '../backends/model/policy.ts';
 import { renderHtmlReport } from '../report/html.ts';
 import { bigintReplacer } from '../report/json.ts';
 import { renderPredictResult } from '../report/predict.ts';
+import { progressBar } from './progress.ts';
+import { writeReportFile } from './report_file.ts';
 
 export interface PredictIo {
   readonly stdout: NodeJS.WritableStream;
@@ -92,8 +91,8 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
           settings,
           seed: opts.seed,
           maxScans: opts.maxScans,
-          onLoad: (done, total) => bar.load(done, total),
-          onScan: (n) => bar.scan(n, opts.maxScans),
+          onLoad: (done, total) => bar.show('loading pages', done, total),
+          onScan: (n) => bar.show('full scans (until settled)', n, opts.maxScans),
         });
       } catch (e) {
         if (e instanceof PredictError) throw new Error(e.message);
@@ -109,45 +108,8 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
       }
       if (opts.report !== undefined) {
         const html = await renderHtmlReport({ title: `predict ${file} under ${opts.policy}`, runs: [run] });
-        try {
-          await writeFile(opts.report, html);
-        } catch (err) {
-          throw new Error(
-            `Cannot write the report to ${opts.report}: ${err instanceof Error ? err.message : String(err)}`,
-          );
-        }
-        io.stderr.write(`samepage: report written to ${resolve(opts.report)}\n`);
+        await writeReportFile(opts.report, html, io.stderr);
       }
       setExit(0);
     });
-}
-
-/** Load, then scan progress on stderr (drawn only on a terminal). */
-function progressBar(stream: NodeJS.WritableStream): {
-  load: (d: number, t: number) => void;
-  scan: (n: number, max: number) => void;
-  stop: () => void;
-} {
-  const state: { bar: cliProgress.SingleBar | undefined; phase: string } = { bar: undefined, phase: '' };
-  const show = (phase: string, value: number, total: number): void => {
-    if (state.phase !== phase) {
-      state.bar?.stop();
-      state.bar = new cliProgress.SingleBar(
-        { stream, format: `${phase} {bar} {value}/{total}`, hideCursor: true, clearOnComplete: true },
-        cliProgress.Presets.shades_classic,
-      );
-      state.bar.start(total, value);
-      state.phase = phase;
-    } else {
-      state.bar!.update(value);
-    }
-  };
-  return {
-    load: (d, t) => show('loading pages', d, t),
-    scan: (n, max) => show('full scans (until settled)', n, max),
-    stop: () => {
-      state.bar?.stop();
-      state.bar = undefined;
-    },
-  };
 }

@@ -3,8 +3,6 @@
  * on live processes, on the processes a scenario leaves running on the model, or on a
  * snapshot file; and snapshots of live processes' anonymous memory.
  */
-import { writeFile } from 'node:fs/promises';
-import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { scenarioStatistics } from '../backends/model/statistics.ts';
 import { LiveReader, type LiveProcess, openNamedProcesses } from '../host/live.ts';
@@ -12,13 +10,15 @@ import { addSnapshotPages, isSnapshotFile, readSnapshot, writeSnapshot } from '.
 import { kernelComm } from '../lib/comm.ts';
 import { plural } from '../lib/plural.ts';
 import { formatBytes } from '../lib/sizes.ts';
-import { renderStatisticsTables } from '../report/stats_report.ts';
+import { renderStatisticsReport, renderStatisticsTables } from '../report/stats_report.ts';
 import { renderThesisComparison } from '../report/table.ts';
-import { measuredByStatistics, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
+import { measuredByStatistics, thesisComparison, thesisExperiment } from '../report/thesis.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import type { RunResult } from '../scenario/records.ts';
-import { DuplicateStatistics, type StatisticsResult } from '../stats/duplicate_statistics.ts';
+import { progressBar } from './progress.ts';
+import { writeReportFile } from './report_file.ts';
+import { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
 import { statisticsJson } from '../stats/render.ts';
 
 export interface StatsIo {
@@ -107,11 +107,15 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
       io.stdout.write(opts.json === true ? statisticsJson(result) : renderStatisticsTables(result, all.top.length));
       if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
       if (opts.report !== undefined)
-        await writeStatsReport(
+        await writeReportFile(
           opts.report,
-          all,
-          { title: statsTitle(file, opts), run: scenario?.run, thesis, top: opts.top },
-          io,
+          await renderStatisticsReport(all, {
+            title: statsTitle(file, opts),
+            run: scenario?.run,
+            thesis,
+            top: opts.top,
+          }),
+          io.stderr,
         );
       setExit(0);
     });
@@ -129,7 +133,7 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
     .action((opts: LiveOpts & { output: string; hashesOnly?: true }) => {
       const reader = new LiveReader({ onWarning: warn });
       const procs = openNamedProcesses(reader, opts.pid ?? [], opts.name ?? [], warn);
-      const bar = progress(io.stderr, procs);
+      const bar = pageProgress(io.stderr, procs);
       try {
         const summary = writeSnapshot(
           opts.output,
@@ -165,7 +169,7 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
 function liveStatistics(opts: LiveOpts, io: StatsIo, warn: (m: string) => void): DuplicateStatistics {
   const reader = new LiveReader({ onWarning: warn });
   const procs = openNamedProcesses(reader, opts.pid ?? [], opts.name ?? [], warn);
-  const bar = progress(io.stderr, procs);
+  const bar = pageProgress(io.stderr, procs);
   const stats = new DuplicateStatistics();
   try {
     for (const p of procs) {
@@ -188,26 +192,20 @@ function liveStatistics(opts: LiveOpts, io: StatsIo, warn: (m: string) => void):
   return stats;
 }
 
-/** A page progress bar on stderr (drawn only on a terminal), redrawn every 256 pages. */
-function progress(
+/** A page progress bar on stderr, redrawn every 256 pages. */
+function pageProgress(
   stream: NodeJS.WritableStream,
   procs: readonly LiveProcess[],
 ): { tick: () => void; stop: () => void } {
   const total = procs.reduce((n, p) => n + p.pageCount, 0);
-  const bar = new cliProgress.SingleBar(
-    { stream, format: 'reading {bar} {percentage}% {value}/{total} pages', hideCursor: true, clearOnComplete: true },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total, 0);
-  const state = { done: 0, stopped: false };
+  const bar = progressBar(stream, { percentage: true, unit: 'pages' });
+  bar.show('reading', 0, total);
+  let done = 0;
   return {
     tick: () => {
-      if (++state.done % 256 === 0) bar.update(state.done);
+      if (++done % 256 === 0) bar.show('reading', done, total);
     },
-    stop: () => {
-      if (!state.stopped) bar.stop();
-      state.stopped = true;
-    },
+    stop: bar.stop,
   };
 }
 
@@ -240,27 +238,4 @@ function statsTitle(file: string | undefined, opts: StatsOpts): string {
   if (file !== undefined) return `Duplicate pages of ${file}`;
   const pids = (opts.pid ?? []).map(String);
   return `Duplicate pages of ${[...pids, ...(opts.name ?? [])].join(', ')}`;
-}
-
-/** The statistics report: the histogram and figures, the thesis's beside them, and the run. */
-async function writeStatsReport(
-  file: string,
-  r: StatisticsResult,
-  what: { title: string; run: RunResult | undefined; thesis: ThesisComparison | undefined; top: number },
-  io: StatsIo,
-): Promise<void> {
-  const { renderHtmlReport } = await import('../report/html.ts');
-  const { statisticsSection } = await import('../report/stats_report.ts');
-  const html = await renderHtmlReport({
-    title: what.title,
-    ...(what.thesis === undefined ? {} : { thesis: what.thesis }),
-    leadSections: [await statisticsSection(r, 'Duplicate-page statistics', what.title, what.top)],
-    runs: what.run === undefined ? [] : [what.run],
-  });
-  try {
-    await writeFile(file, html);
-  } catch (err) {
-    throw new Error(`Cannot write the report to ${file}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  io.stderr.write(`samepage: report written to ${file}\n`);
 }

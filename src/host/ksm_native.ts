@@ -8,6 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readProcessKsmStat } from './ksm_stat.ts';
+import { isKernelThread, readComm } from './procfs.ts';
 
 export const EXEC_MERGE = 'samepage-exec-merge';
 export const INJECT_PRCTL = 'samepage-inject-prctl';
@@ -88,4 +90,29 @@ export function injectMemoryMerge(
   if (r.error !== undefined) return { pid, ok: false, error: `cannot run ${helper}: ${r.error.message}` };
   const line = r.stdout.split('\n').find((l) => l.startsWith('ok ') || l.startsWith('err ')) ?? r.stderr.trim();
   return parseInjectLine(pid, line);
+}
+
+/** What happened to one process: the injection's outcome, its comm, and MERGE_ANY after it. */
+export interface MergeReport extends InjectOutcome {
+  readonly comm: string;
+  readonly ksm_merge_any?: boolean;
+}
+
+/**
+ * Makes each process call prctl(PR_SET_MEMORY_MERGE, enable ? 1 : 0). With `name`, a
+ * process whose comm is no longer that name (renamed or replaced since it was listed) is
+ * left alone; a kernel thread is refused (it has no user memory).
+ */
+export function setMemoryMerge(pids: readonly number[], enable: boolean, helper: string, name?: string): MergeReport[] {
+  const reports: MergeReport[] = [];
+  for (const pid of pids) {
+    const comm = readComm(pid) ?? '?';
+    if (name !== undefined && comm !== name) continue;
+    const outcome: InjectOutcome = isKernelThread(pid)
+      ? { pid, ok: false, error: 'a kernel thread: it has no user memory to merge' }
+      : injectMemoryMerge(pid, enable, helper);
+    const stat = readProcessKsmStat(pid);
+    reports.push({ ...outcome, comm, ...(stat === undefined ? {} : { ksm_merge_any: stat.ksm_merge_any }) });
+  }
+  return reports;
 }

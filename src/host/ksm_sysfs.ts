@@ -70,6 +70,11 @@ export function readKsmNumber(file: string, dir = KSM_DIR): number {
   return t === undefined ? Number.NaN : Number(t.trim());
 }
 
+/** pages_sharing and pages_shared now: what a merge summary compares. */
+export function readSharing(dir = KSM_DIR): { readonly sharing: number; readonly shared: number } {
+  return { sharing: readKsmNumber('pages_sharing', dir), shared: readKsmNumber('pages_shared', dir) };
+}
+
 /** Every readable file of the KSM directory, in name order, parsed by parseSysfsValue. */
 export function readKsmSysfs(dir = KSM_DIR): Record<string, number | string> {
   const out: Record<string, number | string> = {};

@@ -5,6 +5,8 @@
  */
 import Table from 'cli-table3';
 import pc from 'picocolors';
+import { describeErrno } from '../lib/errno.ts';
+import type { MergeReport } from '../host/ksm_native.ts';
 import type { KsmProcessStat } from '../host/ksm_stat.ts';
 import type { KsmStatus } from '../host/ksm_status.ts';
 import type { KsmWatchSample } from '../host/ksm_watch.ts';
@@ -246,4 +248,35 @@ svg text { font: 11px system-ui, sans-serif; fill: #555; }
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[ch] ?? ch);
+}
+
+/** `kernel enable`/`disable`: one line per process, the call and its result or why not. */
+export function renderMergeReports(reports: readonly MergeReport[], enable: boolean): string {
+  const call = `prctl(PR_SET_MEMORY_MERGE, ${enable ? 1 : 0})`;
+  return reports
+    .map((r) => {
+      if (!r.ok) return `${r.pid} (${r.comm}): not done: ${r.error ?? '?'}\n`;
+      const res = r.result === 0 ? '0' : `${r.result ?? '?'} (${describeErrno(r.result ?? 0)})`;
+      const flag = r.ksm_merge_any === undefined ? '' : `; ksm_merge_any: ${r.ksm_merge_any ? 'yes' : 'no'}`;
+      return `${r.pid} (${r.comm}): ${call} = ${res}${flag}\n`;
+    })
+    .join('');
+}
+
+/** What merged in `seconds`: pages_sharing growth and the processes' own counts, one line. */
+export function renderMergeSummary(
+  before: { readonly sharing: number; readonly shared: number },
+  after: { readonly sharing: number; readonly shared: number },
+  processes: readonly KsmProcessStat[],
+  seconds: number,
+): string {
+  const mine = processes.map(
+    (s) => `${s.pid} (${s.comm}): ksm_merging_pages ${s.ksm_merging_pages}, ksm_process_profit ${s.ksm_process_profit}`,
+  );
+  const delta = (n: number): string => (n >= 0 ? `+${n}` : String(n));
+  return (
+    `after ${seconds} s: pages_sharing ${after.sharing} (${delta(after.sharing - before.sharing)}), ` +
+    `pages_shared ${after.shared} (${delta(after.shared - before.shared)})` +
+    (mine.length > 0 ? `; ${mine.join('; ')}` : '')
+  );
 }

@@ -8,7 +8,9 @@ import Table from 'cli-table3';
 import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
 import type { StatisticsResult } from '../stats/duplicate_statistics.ts';
 import { histogramChart, renderSvg, type HistogramBar, type TopLevelSpec } from './charts.ts';
-import { escapeHtml, type ExtraSection } from './html.ts';
+import type { RunResult } from '../scenario/records.ts';
+import { escapeHtml, type ExtraSection, renderHtmlReport } from './html.ts';
+import type { ThesisComparison } from './thesis.ts';
 
 /** What the statistics module counted; `top` holds every duplicated content, or the first of them. */
 type StatisticsShape = Pick<StatisticsResult, 'pages' | 'unique_pages' | 'duplicate_pages' | 'saving_pages' | 'top'>;
@@ -129,4 +131,46 @@ export async function statisticsSection(
     '</div>',
   ].join('\n');
   return { title, svg: await renderSvg(statisticsHistogram(s, subtitle)), html };
+}
+
+/**
+ * The report of one `samepage run`: its counters and charts, the thesis's figures when the
+ * scenario is one of its experiments, and the statistics of the processes at the end (only
+ * the model's are still there to count).
+ */
+export async function renderRunReport(
+  result: RunResult,
+  thesis: ThesisComparison | undefined,
+  statistics: StatisticsResult | undefined,
+): Promise<string> {
+  const stats =
+    statistics === undefined
+      ? {
+          title: 'Duplicate-page statistics',
+          html: '<p class="none">Not counted: the kernel backend\'s processes are gone when the run ends (use <code>samepage stats --pid</code> on live processes).</p>',
+        }
+      : await statisticsSection(
+          statistics,
+          'Duplicate-page statistics of the processes at the end',
+          `${result.scenario} on ${result.backend}`,
+        );
+  return renderHtmlReport({
+    title: `${result.scenario} on ${result.backend}`,
+    runs: [result],
+    ...(thesis === undefined ? {} : { thesis }),
+    extraSections: [stats],
+  });
+}
+
+/** The report of `samepage stats`: the histogram and figures, the thesis's beside them, and the run. */
+export async function renderStatisticsReport(
+  r: StatisticsResult,
+  what: { title: string; run: RunResult | undefined; thesis: ThesisComparison | undefined; top: number },
+): Promise<string> {
+  return renderHtmlReport({
+    title: what.title,
+    ...(what.thesis === undefined ? {} : { thesis: what.thesis }),
+    leadSections: [await statisticsSection(r, 'Duplicate-page statistics', what.title, what.top)],
+    runs: what.run === undefined ? [] : [what.run],
+  });
 }
