@@ -92,30 +92,40 @@ async function helpTexts(): Promise<Map<string, string>> {
  * Paths the README may name that only a clone of the repository has, with why they are not
  * in the package: the README says so where it names them.
  */
-const CLONE_ONLY: ReadonlyArray<readonly [string, string]> = [
-  ['test/', 'the test suites run from a clone (npm test)'],
-  ['.ci/', 'the CI entry point'],
-  ['bench/', 'benchmarks, run with the devDependencies of a clone'],
-  ['dist/bench/', 'the compiled benchmarks'],
-  ['scripts/kernel-probe.mjs', 're-records test/kernel-truth'],
-  ['scripts/linux-coverage.mjs', 'regenerates docs/linux-coverage.md'],
-  ['scripts/scenario-schema.mjs', 'regenerates schema/scenario.schema.json'],
-  ['scripts/lint-layers.mjs', 'part of npm run lint'],
+const CLONE_ONLY: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^test\/|^dist\/test\/|\.test\.(ts|js)$/, 'the test suites run from a clone (npm test)'],
+  [/^\.ci\//, 'the CI entry point'],
+  [/^bench\/|^dist\/bench\//, 'benchmarks, run with the devDependencies of a clone'],
+  [/^scripts\/kernel-probe\.mjs$/, 're-records test/kernel-truth on the live kernel'],
+  [/^scripts\/linux-coverage\.mjs$/, 'regenerates docs/linux-coverage.md'],
+  [/^scripts\/scenario-schema\.mjs$/, 'regenerates schema/scenario.schema.json'],
+  [/^scripts\/lint-layers\.mjs$/, 'part of npm run lint'],
 ];
 
 /** Made when the package is installed (scripts/build-native.mjs), never shipped. */
 const BUILT_AT_INSTALL = ['native/build/'];
 
-/** The repository paths a text names: `scenarios/x.yaml`, `docs/`, `src/ksm/cost.ts`... */
+/**
+ * The repository paths a text names: `scenarios/x.yaml`, `docs/`, `src/ksm/cost.ts`... A
+ * folder (ending in /) or a pattern (`test/kernel-*.test.ts`, `scenarios/<name>.kernel.json`)
+ * is kept as the prefix that every file it stands for starts with.
+ */
 function mentionedPaths(text: string, topLevel: ReadonlySet<string>): string[] {
   const out = new Set<string>();
   for (const m of text.matchAll(/(?<![\w./-])([.\w-]+)\/[\w./*<>+-]*/g)) {
     if (!topLevel.has(m[1] ?? '')) continue;
-    // A pattern (`scenarios/*.yaml`, `<name>.kernel.json`) stands for its folder.
+    const pattern = /[*<]/.test(m[0]);
     const path = (m[0].split(/[*<]/)[0] ?? '').replace(/[.,]+$/, '');
-    out.add(path);
+    out.add(pattern || path.endsWith('/') ? path : `${path}\0`);
   }
   return [...out];
+}
+
+/** Whether `list` holds the path a mention names (a whole name ends in \0, else a prefix). */
+function holds(list: readonly string[], mention: string): boolean {
+  return mention.endsWith('\0')
+    ? list.some((f) => f === mention.slice(0, -1) || f.startsWith(`${mention.slice(0, -1)}/`))
+    : list.some((f) => f.startsWith(mention));
 }
 
 function packList(): string[] {
@@ -135,13 +145,13 @@ test('npm pack holds every file the README and the --help texts name', { skip: n
   const problems: string[] = [];
   let checked = 0;
   for (const [source, text] of sources) {
-    for (const path of mentionedPaths(text, topLevel)) {
-      const inRepo = files.some((f) => f === path || f.startsWith(path.endsWith('/') ? path : `${path}/`));
+    for (const mention of mentionedPaths(text, topLevel)) {
+      const path = mention.replace(/\0$/, '');
       const built = path.startsWith('dist/') || BUILT_AT_INSTALL.some((b) => path.startsWith(b));
-      if (!inRepo && !built) problems.push(`${source} names ${path}, which the repository does not have`);
-      if (CLONE_ONLY.some(([p]) => path.startsWith(p)) || BUILT_AT_INSTALL.some((b) => path.startsWith(b))) continue;
-      const inPack = pack.some((f) => f === path || f.startsWith(path.endsWith('/') ? path : `${path}/`));
-      if (!inPack) problems.push(`${source} names ${path}, which npm pack leaves out`);
+      if (!built && !holds(files, mention))
+        problems.push(`${source} names ${path}, which the repository does not have`);
+      if (CLONE_ONLY.some(([p]) => p.test(path)) || BUILT_AT_INSTALL.some((b) => path.startsWith(b))) continue;
+      if (!holds(pack, mention)) problems.push(`${source} names ${path}, which npm pack leaves out`);
       checked++;
     }
   }
