@@ -59,13 +59,29 @@ test('every Markdown document a file names exists in the repository', { skip: no
   assert.deepEqual(missing, []);
 });
 
-test('every relative link of the Markdown files resolves', { skip: noGit }, () => {
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
+function slug(heading: string): string {
+  return heading
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+function anchors(markdown: string): Set<string> {
+  return new Set([...markdown.matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1] ?? '')));
+}
+
+test('every relative link of the Markdown files resolves, anchors included', { skip: noGit }, () => {
   const broken: string[] = [];
   for (const f of textFiles.filter((x) => x.endsWith('.md'))) {
     for (const m of read(f).matchAll(/\]\(([^)\s]+)\)/g)) {
-      const target = (m[1] ?? '').split('#')[0] ?? '';
-      if (target === '' || /^[a-z]+:/.test(target)) continue;
-      if (!existsSync(normalize(join(ROOT, dirname(f), target)))) broken.push(`${f}: ${m[1]}`);
+      const [target = '', anchor] = (m[1] ?? '').split('#');
+      if (/^[a-z]+:/.test(target)) continue;
+      const file = target === '' ? join(ROOT, f) : normalize(join(ROOT, dirname(f), target));
+      if (!existsSync(file)) broken.push(`${f}: ${m[1]}`);
+      else if (anchor !== undefined && file.endsWith('.md') && !anchors(readFileSync(file, 'utf8')).has(anchor)) {
+        broken.push(`${f}: ${m[1]} (no such heading)`);
+      }
     }
   }
   assert.deepEqual(broken, []);
