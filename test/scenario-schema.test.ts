@@ -26,6 +26,8 @@ const committed = readFileSync(join(ROOT, SCHEMA_FILE), 'utf8');
 // strict: an unknown keyword or a type that contradicts a keyword is an error, not ignored
 // (required inside oneOf, for wait's one-of-two, names properties defined beside it).
 const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+// The editors' own annotation keyword (VS Code's JSON and YAML services), not validation.
+ajv.addVocabulary(['patternErrorMessage']);
 const validate = ajv.compile(JSON.parse(committed));
 
 function schemaErrors(data: unknown): string {

@@ -5,7 +5,8 @@
  * Schema: a description of every step and field (shown on hover and in completions), the
  * writable /sys/kernel/mm/ksm files, the errno names, the text forms of sizes and seeds.
  *
- * Draft-07, since yaml-language-server reads no later draft. Checks that follow the steps
+ * Draft-07, since yaml-language-server reads no later draft; `patternErrorMessage` is the
+ * keyword VS Code's JSON and YAML services show instead of a bare regular expression. Checks that follow the steps
  * (a proc spawned before it is used, a range inside its region) and the sysfs rules of the
  * `ksm:` values are samepage's alone: an editor accepts some files that `samepage run`
  * refuses, never the other way round. scripts/scenario-schema.mjs (npm run schema) writes
@@ -168,6 +169,7 @@ function trimmed(re: RegExp): string {
 /** Annotates a size or offset field: its text form, and whole pages where the field wants them. */
 function sizeField(node: Json, page: boolean): void {
   node.pattern = trimmed(SIZE_TEXT);
+  node.patternErrorMessage = 'A size is a number of bytes or text such as 4096, "64KiB", "2 MiB" or "1.5GiB".';
   node.minimum = 0;
   if (page) node.multipleOf = PAGE_SIZE;
 }
@@ -180,6 +182,7 @@ const PAGE_FIELDS: Readonly<Record<string, readonly string[]>> = {
 
 function seedField(node: Json): void {
   node.pattern = trimmed(SEED_TEXT);
+  node.patternErrorMessage = 'A seed is an integer from 0 to 2^64 - 1, in decimal or after 0x.';
   node.minimum = 0;
 }
 
@@ -223,7 +226,11 @@ function annotateStep(kind: StepKind, node: Json): void {
   if (kind === 'wait') node.oneOf = [{ required: ['full_scans'] }, { required: ['ms'] }];
   if (kind === 'expect') {
     node.minProperties = 1;
-    node.propertyNames = { pattern: EXPECT_PATH.source };
+    node.propertyNames = {
+      pattern: EXPECT_PATH.source,
+      patternErrorMessage:
+        'An expect path is /sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages or /proc/<proc>/rss_pages.',
+    };
     object(node.additionalProperties, 'expect values').description =
       'A number, a word (yes, no, scan-time...), or an operator (==, !=, <, <=, >, >=) and a number, as text.';
     node.examples = [{ '/sys/kernel/mm/ksm/pages_sharing': '>= 100', '/proc/a/ksm_stat/ksm_merge_any': 'yes' }];
