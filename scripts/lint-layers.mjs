@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The layer check of `npm run lint` (README, "How the code is laid out", has the picture).
+ * The layer check of `npm run lint` (the layers of README.md, "How the code is laid out").
  *
  *   node scripts/lint-layers.mjs [ROOT]
  *

@@ -85,7 +85,7 @@ export function registerDiff(program: Command, io: DiffCliIo, setExit: (code: nu
   program
     .command('diff')
     .description('run scenario files on the live kernel (root) and on the model; show every counter that differs')
-    .argument('<files...>', 'scenario files (YAML or JSON, see SCENARIO.md)')
+    .argument('<files...>', 'scenario files (YAML or JSON, see docs/scenario-format.md)')
     .option(
       '--json',
       'print { files: [{ file, scenario, differences: [{ label, path, kernel, model }], kernelOk, modelOk }], stopped?: { file, reason } }',

@@ -6,9 +6,10 @@
  * (scenario/exact.ts says which scenarios are exact here).
  *
  * A merge on the live kernel can still fail for one pass for reasons no scenario controls (a
- * folio lock another task holds, a transient reference: ../shared/reference/linux-6.18-ksm.md
- * §2.7; the kernel backend holds ksmd on one CPU against the commonest, per-CPU LRU batches),
- * or ksmd can run a pass past a boundary on a busy machine. diffAttempts measures a file
+ * folio lock another task holds, a transient extra reference, on which mm/ksm.c's
+ * try_to_merge_one_page and write_protect_page give up for the pass; the kernel backend holds
+ * ksmd on one CPU against the commonest, per-CPU LRU batches), or ksmd can run a pass past a
+ * boundary on a busy machine. diffAttempts measures a file
  * that disagrees again, up to N kernel runs in all: it agrees when one run agrees exactly,
  * and the runs that did not are kept. A model error disagrees on every run.
  *
