@@ -12,22 +12,11 @@ import { holdKernelTestLock, kernelSkipReason } from '../backends/kernel/testing
 import type { RunResult } from '../scenario/records.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { scenarioDiffOf, type DiffRunner, type ScenarioDiff } from '../differential/diff.ts';
+import { syntheticRun as result } from '../differential/testing.ts';
 import { renderDiff, type DiffJson } from '../report/diff.ts';
 import { diffCommand, DiffUsageError, type DiffIo } from './diff.ts';
 import { main, packageRoot } from './main.ts';
 import { capture } from './testing.ts';
-
-function result(backend: string, pagesSharing: number, over: Partial<RunResult> = {}): RunResult {
-  return {
-    scenario: 'two',
-    backend,
-    ok: true,
-    records: [{ label: 'merged', time_ms: 0, ksm: { pages_shared: 1, pages_sharing: pagesSharing }, procs: {} }],
-    expects: [],
-    calls: [],
-    ...over,
-  };
-}
 
 function scenarioDiff(kernel: RunResult, model: RunResult, warnings: string[] = []): ScenarioDiff {
   return scenarioDiffOf(kernel, model, warnings);

@@ -1,23 +1,11 @@
 /** The differential method on synthetic runs: what agreement is, and measuring again. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunResult } from '../scenario/records.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { agrees, diffAttempts, type DiffRunner, type ScenarioDiff, scenarioDiffOf } from './diff.ts';
+import { syntheticRun as run } from './testing.ts';
 
-function run(backend: string, pagesSharing: number, over: Partial<RunResult> = {}): RunResult {
-  return {
-    scenario: 's',
-    backend,
-    ok: true,
-    records: [{ label: 'end', time_ms: 0, ksm: { pages_sharing: pagesSharing }, procs: {} }],
-    expects: [],
-    calls: [],
-    ...over,
-  };
-}
-
-const scenario = { name: 's' } as Scenario;
+const scenario = { name: 'two' } as Scenario;
 
 /** A runner that returns `runs` in turn (the last one again when they run out), and counts. */
 function sequence(runs: readonly ScenarioDiff[]): { runner: DiffRunner; calls: () => number } {

@@ -2,20 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { scenarioDiffOf, type ScenarioDiff } from '../differential/diff.ts';
+import { syntheticRun as result } from '../differential/testing.ts';
 import type { RunResult } from '../scenario/records.ts';
 import { diffJson, renderDiff } from './diff.ts';
-
-function result(backend: string, pagesSharing: number, over: Partial<RunResult> = {}): RunResult {
-  return {
-    scenario: 'two',
-    backend,
-    ok: true,
-    records: [{ label: 'merged', time_ms: 0, ksm: { pages_shared: 1, pages_sharing: pagesSharing }, procs: {} }],
-    expects: [],
-    calls: [],
-    ...over,
-  };
-}
 
 function scenarioDiff(kernel: RunResult, model: RunResult, warnings: string[] = []): ScenarioDiff {
   return scenarioDiffOf(kernel, model, warnings);
