@@ -1,7 +1,8 @@
 /**
  * Runs a bench workload on the live kernel through the kernel backend (which saves and
  * restores /sys/kernel/mm/ksm and holds the machine's lock), timing ksmd's own CPU time
- * over each measured full scan: utime + stime of /proc/<ksmd>/stat, in clock ticks.
+ * over each measured full scan: utime + stime of /proc/<ksmd>/stat in clock ticks, read by
+ * host/procfs.ts.
  */
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { createKernelBackend } from '../backends/kernel/index.ts';
