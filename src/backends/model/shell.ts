@@ -7,28 +7,11 @@
  */
 import { createModelBackend, type ModelBackend } from './index.ts';
 import { parseScenario, formatProblems } from '../../scenario/parse.ts';
+import { STEP_KINDS } from '../../scenario/schema.ts';
 import { SYS_MM } from '../../scenario/paths.ts';
 import { runStep, type Collected } from '../../scenario/run.ts';
 import { strerror } from '../../lib/errno.ts';
 import { runFor, sysfsRead } from '../../system.ts';
-
-const STEP_KINDS = [
-  'spawn',
-  'mmap',
-  'fill',
-  'write',
-  'read',
-  'madvise',
-  'prctl',
-  'fork',
-  'exec',
-  'munmap',
-  'exit',
-  'sysfs',
-  'wait',
-  'expect',
-  'record',
-];
 
 export interface ShellIo {
   readonly stdout: NodeJS.WritableStream;
