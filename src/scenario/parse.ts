@@ -8,7 +8,8 @@ import { LineCounter, isCollection, isMap, isScalar, isSeq, parseDocument } from
 import type { Document } from 'yaml';
 import { crossCheck, rawStepRefs, stepRefs, type StepRefs } from './cross_check.ts';
 import { checkKsmValues } from './ksm_values.ts';
-import { KSM_WRITABLE_FILES, scenarioErrorMap, scenarioSchema, STEP_KINDS, stepSchema } from './schema.ts';
+import { isKsmWritableFile } from '../lib/ksm_files.ts';
+import { scenarioErrorMap, scenarioSchema, STEP_KINDS, stepSchema } from './schema.ts';
 import type { Scenario } from './types.ts';
 
 export interface Problem {
@@ -100,7 +101,7 @@ function usableParts(data: unknown): {
   const ksm = isRecord(file.ksm)
     ? Object.entries(file.ksm).flatMap(
         ([k, v]): Array<[string, string]> =>
-          KSM_WRITABLE_FILES.includes(k) && (typeof v === 'string' || typeof v === 'number') ? [[k, String(v)]] : [],
+          isKsmWritableFile(k) && (typeof v === 'string' || typeof v === 'number') ? [[k, String(v)]] : [],
       )
     : [];
   const machine = isRecord(file.machine) ? file.machine : {};

@@ -3,8 +3,8 @@
  * operations each driver (kernel.ts, model.ts) carries out the same way. Only `scan`
  * operations with `measured: true` are timed; everything else is setup.
  */
-import { PAGE_SIZE } from '../../lib/sizes.ts';
-import type { Pattern } from '../../lib/patterns.ts';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import type { Pattern } from '../lib/patterns.ts';
 
 export type Op =
   | { readonly op: 'spawn'; readonly proc: string }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isAlive, parseKsmStat, processState } from './procfs.ts';
+import { parseKsmStat } from './ksm_stat.ts';
+import { isAlive, processState } from './procfs.ts';
 
 test('parseKsmStat reads the six lines of Linux 6.18, with and without colons', () => {
   const text =

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { holdKernelTestLock, takeKsmLock } from './testing.ts';
+import { holdKernelTestLock, takeKsmLock } from './ksm_lock.ts';
 import {
-  checkKsmWritable,
   KSM_DIR,
+  ksmUnusableReason,
   negErrno,
   parseSysfsValue,
   readSysfs,
@@ -16,7 +16,7 @@ import {
   selectedWord,
   type SysfsIo,
   writeSysfs,
-} from './sysfs.ts';
+} from './ksm_sysfs.ts';
 
 test('selectedWord picks the bracketed choice of a selector file', () => {
   assert.equal(selectedWord('[none] scan-time\n'), 'none');
@@ -240,16 +240,7 @@ test('restoreKsm writes only run when nothing else differs, and reports a file t
   }
 });
 
-function liveSkipReason(): string | undefined {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs root on Linux';
-  try {
-    checkKsmWritable();
-  } catch {
-    return `${KSM_DIR} is not writable`;
-  }
-  return undefined;
-}
-const liveSkip = liveSkipReason();
+const liveSkip = ksmUnusableReason();
 
 test('restoreKsm on the live kernel brings back a scan-time advisor with its own pages_to_scan', {
   skip: liveSkip ?? false,

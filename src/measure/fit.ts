@@ -148,3 +148,14 @@ function solvePassive(A: readonly (readonly number[])[], y: readonly number[], p
   });
   return z;
 }
+
+/** The sum of `xs`. */
+export function sum(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+/** `x` rounded to `digits` decimals. */
+export function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

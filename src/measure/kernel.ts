@@ -1,14 +1,15 @@
 /**
  * Runs a bench workload on the live kernel through the kernel backend (which saves and
  * restores /sys/kernel/mm/ksm and holds the machine's lock), timing ksmd's own CPU time
- * over each measured full scan: utime + stime of /proc/<ksmd>/stat, in clock ticks.
+ * over each measured full scan: utime + stime of /proc/<ksmd>/stat in clock ticks, read by
+ * host/procfs.ts.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { PAGE_SIZE } from '../../lib/sizes.ts';
-import { createKernelBackend } from '../../backends/kernel/index.ts';
-import { findKsmdPid } from '../../backends/kernel/ksmd_affinity.ts';
-import type { Scenario } from '../../scenario/types.ts';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { createKernelBackend } from '../backends/kernel/index.ts';
+import { findKsmdPid } from '../host/ksmd_affinity.ts';
+import { clockTicksPerSecond } from '../host/machine.ts';
+import { cpuTicks } from '../host/procfs.ts';
+import type { Scenario } from '../scenario/types.ts';
 import type { Workload } from './workloads.ts';
 
 /** One measured full scan on the kernel. */
@@ -26,24 +27,6 @@ export interface KernelRun {
   readonly clkTck: number;
 }
 
-/** utime + stime of a process in clock ticks (fields 14 and 15 of /proc/PID/stat). */
-export function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // comm may hold spaces and parentheses: fields are counted after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state), so field n is fields[n - 3].
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-export function clockTicksPerSecond(): number {
-  try {
-    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-    return Number.isFinite(n) && n > 0 ? n : 100;
-  } catch {
-    return 100;
-  }
-}
-
 function emptyScenario(name: string, w: Workload): Scenario {
   return {
     version: 1,
@@ -54,6 +37,13 @@ function emptyScenario(name: string, w: Workload): Scenario {
     steps: [],
     stepLines: [],
   };
+}
+
+/** ksmd's CPU time in clock ticks; ksmd does not exit while KSM is built in, so its absence is an error. */
+function ksmdTicks(pid: number): number {
+  const ticks = cpuTicks(pid);
+  if (ticks === undefined) throw new Error(`ksmd (pid ${pid}) is gone from /proc`);
+  return ticks;
 }
 
 export interface KernelRunOptions {
@@ -104,10 +94,10 @@ export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<Ke
             opts.progress(`kernel ${w.name}: full scan ${i + 1}/${op.n}${op.measured ? '' : ' (setup)'}`);
             const scanned0 = await counter('pages_scanned');
             const skipped0 = await counter('pages_skipped');
-            const t0 = cpuTicks(ksmd);
+            const t0 = ksmdTicks(ksmd);
             const w0 = performance.now();
             const why = await backend.wait(1, undefined);
-            const t1 = cpuTicks(ksmd);
+            const t1 = ksmdTicks(ksmd);
             const w1 = performance.now();
             if (why !== undefined) throw new Error(`Workload ${w.name} on the kernel: ${why}`);
             if (op.measured) {

@@ -1,8 +1,8 @@
 import type { PolicyResult } from '../backends/model/policy.ts';
-import { comparisonChart, renderSvg, type ComparisonValue } from '../report/charts.ts';
-import { escapeHtml, renderHtmlReport } from '../report/html.ts';
-import { statisticsSection } from '../report/stats_report.ts';
-import { measuredByPolicy, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
+import { comparisonChart, renderSvg, type ComparisonValue } from './charts.ts';
+import { escapeHtml, renderHtmlReport } from './html.ts';
+import { statisticsSection } from './stats_report.ts';
+import { measuredByPolicy, thesisExperiment, type ThesisComparison } from './thesis.ts';
 import { sideBySideRows } from './compare_rows.ts';
 
 /** The bars of the comparison chart: samepage's policies, then the thesis's where it gives a figure. */

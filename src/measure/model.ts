@@ -7,16 +7,16 @@
  *   events of each kind the model's ksmd did, which calibration treats as the kernel's.
  */
 import { cpuUsage } from 'node:process';
-import { PAGE_SIZE } from '../../lib/sizes.ts';
-import { MADV_MERGEABLE } from '../../mm/constants.ts';
-import { doMadvise } from '../../mm/madvise.ts';
-import type { Task } from '../../mm/memory_manager.ts';
-import { doMmap } from '../../mm/mmap.ts';
-import { exitTask, forkTask, spawnTask } from '../../mm/process.ts';
-import { fillUser } from '../../mm/uaccess.ts';
-import type { CostModel } from '../../ksm/cost.ts';
-import { COST_KEYS, DEFAULT_COST } from '../../ksm/cost.ts';
-import { createSystem, runFullScans, sysfsRead, sysfsWrite, type System } from '../../system.ts';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { MADV_MERGEABLE } from '../mm/constants.ts';
+import { doMadvise } from '../mm/madvise.ts';
+import type { Task } from '../mm/memory_manager.ts';
+import { doMmap } from '../mm/mmap.ts';
+import { exitTask, forkTask, spawnTask } from '../mm/process.ts';
+import { fillUser } from '../mm/uaccess.ts';
+import type { CostModel } from '../ksm/cost.ts';
+import { COST_KEYS, DEFAULT_COST } from '../ksm/cost.ts';
+import { createSystem, runFullScans, sysfsRead, sysfsWrite, type System } from '../system.ts';
 import type { Workload } from './workloads.ts';
 
 export { COST_KEYS };

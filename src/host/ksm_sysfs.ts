@@ -1,11 +1,19 @@
 /**
  * The live /sys/kernel/mm/ksm: listing, reading, writing with the kernel's errno, and saving
- * and restoring the global knobs around a run.
+ * and restoring the global knobs around a run (the order restoreKsm needs is the kernel's).
+ * The only code that knows where the live directory is: everything else asks this file.
  */
-import { constants as fsConstants, accessSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
+import {
+  constants as fsConstants,
+  accessSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
-import { EBUSY } from '../../lib/errno.ts';
+import { EBUSY, errnoNumber } from '../lib/errno.ts';
 
 export const SYS_MM = '/sys/kernel/mm';
 export const KSM_DIR = `${SYS_MM}/ksm`;
@@ -25,7 +33,7 @@ export function parseSysfsValue(text: string): number | string {
 /** `0`, or `-errno` for a failed system call, from a Node fs error. */
 export function negErrno(err: unknown): number {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const n = code === undefined ? undefined : (osConstants.errno as Record<string, number | undefined>)[code];
+  const n = code === undefined ? undefined : errnoNumber(code);
   if (n !== undefined) return -n;
   const raw = (err as NodeJS.ErrnoException | undefined)?.errno;
   if (typeof raw === 'number') return raw < 0 ? raw : -raw;
@@ -42,12 +50,40 @@ export function writeSysfs(path: string, value: string): number {
   }
 }
 
+/** The text of a sysfs file, or undefined when it cannot be read (missing, write-only). */
 export function readSysfs(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
+}
+
+/** Whether this kernel has KSM (CONFIG_KSM) and sysfs shows it. */
+export function ksmPresent(dir = KSM_DIR): boolean {
+  return existsSync(dir);
+}
+
+/** A KSM file as a number (`pages_sharing`), NaN when it cannot be read. */
+export function readKsmNumber(file: string, dir = KSM_DIR): number {
+  const t = readSysfs(join(dir, file));
+  return t === undefined ? Number.NaN : Number(t.trim());
+}
+
+/** pages_sharing and pages_shared now: what a merge summary compares. */
+export function readSharing(dir = KSM_DIR): { readonly sharing: number; readonly shared: number } {
+  return { sharing: readKsmNumber('pages_sharing', dir), shared: readKsmNumber('pages_shared', dir) };
+}
+
+/** Every readable file of the KSM directory, in name order, parsed by parseSysfsValue. */
+export function readKsmSysfs(dir = KSM_DIR): Record<string, number | string> {
+  const out: Record<string, number | string> = {};
+  for (const name of ksmFiles(dir)) {
+    const text = readSysfs(join(dir, name));
+    // Write-only or vanished: nothing to show.
+    if (text !== undefined) out[name] = parseSysfsValue(text);
+  }
+  return out;
 }
 
 /** The files of /sys/kernel/mm/ksm, sorted, so records list them in a stable order. */
@@ -63,6 +99,22 @@ export function writableKsmFiles(dir = KSM_DIR): string[] {
 /** Throws unless the directory is there and its `run` can be opened for writing. */
 export function checkKsmWritable(dir = KSM_DIR): void {
   accessSync(join(dir, 'run'), fsConstants.W_OK);
+}
+
+/**
+ * Why samepage cannot change the live KSM here (not Linux, not root, no KSM, a read-only
+ * /sys), or undefined when it can.
+ */
+export function ksmUnusableReason(): string | undefined {
+  if (process.platform !== 'linux') return 'not Linux';
+  if (process.getuid?.() !== 0) return 'not root';
+  if (!ksmPresent()) return `${KSM_DIR} is missing`;
+  try {
+    checkKsmWritable();
+  } catch {
+    return `${KSM_DIR} is not writable`;
+  }
+  return undefined;
 }
 
 /** The value to write back to restore a file: a selector file is restored by its word. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeReturn, errnoName, errnoNames, errnoNumber } from './errno.ts';
+import { describeErrno, describeReturn, errnoName, errnoNames, errnoNumber, strerror } from './errno.ts';
 
 test('errnoNumber maps Linux x86_64 names and aliases to numbers', () => {
   assert.equal(errnoNumber('EBUSY'), 16);
@@ -24,4 +24,15 @@ test('describeReturn shows success, an errno name or the raw number', () => {
 test('errnoNames includes aliases', () => {
   assert.ok(errnoNames().includes('ENOTSUP'));
   assert.ok(errnoNames().includes('ENOMEM'));
+});
+
+test('errnoName, describeErrno and strerror take either sign and name what they do not know', () => {
+  assert.equal(errnoName(-16), 'EBUSY');
+  assert.equal(describeErrno(-1), 'EPERM');
+  assert.equal(describeErrno(512), 'errno 512');
+  // glibc's texts, as python3's os.strerror printed them on this machine.
+  assert.equal(strerror(-22), 'Invalid argument');
+  assert.equal(strerror(16), 'Device or resource busy');
+  assert.equal(strerror(133), 'Memory page has hardware error');
+  assert.equal(strerror(512), 'Unknown error 512');
 });

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cpusAllowed, findKsmdPid, firstCpu, pinKsmd, restoreKsmd } from './ksmd_affinity.ts';
-import { holdKernelTestLock, kernelSkipReason } from './testing.ts';
+import { holdKernelTestLock } from './ksm_lock.ts';
+import { ksmUnusableReason } from './ksm_sysfs.ts';
 
 test('firstCpu takes the lowest CPU of a Cpus_allowed_list', () => {
   assert.equal(firstCpu('0-1'), 0);
@@ -19,7 +20,7 @@ test("cpusAllowed reads this process's CPUs and says nothing of a missing pid", 
 
 /** Why the live round trip cannot run here, or undefined. */
 function liveSkip(): string | undefined {
-  const machine = kernelSkipReason(true);
+  const machine = ksmUnusableReason();
   if (machine !== undefined) return machine;
   if (findKsmdPid() === undefined) return 'no ksmd thread';
   try {

@@ -14,19 +14,13 @@
  * warning: a disagreeing file can then be measured again (`samepage diff --attempts`).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { isKernelThread } from './procfs.ts';
+import { pidsByComm } from './targets.ts';
 
-/** The pid of the ksmd kernel thread, found by its comm; undefined without one. */
+/** The pid of the ksmd kernel thread, found by its comm (a kernel thread, not a namesake). */
 export function findKsmdPid(): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'ksmd') return Number(entry);
-    } catch {
-      /* the process went away */
-    }
-  }
-  return undefined;
+  return pidsByComm('ksmd').find(isKernelThread);
 }
 
 /** The CPUs a task may run on, as /proc/PID/status lists them ("0-1,3"); undefined if gone. */
