@@ -32,9 +32,25 @@ const DIRECT = {
   scenario: ['lib', 'sysfs', 'system'],
   host: ['lib', 'stats'],
   backends: ['lib', 'scenario', 'system', 'sysfs', 'host', 'sim', 'mm', 'ksm', 'ksmplus', 'stats'],
+  // samepage shell: bash (the just-bash library) over a model machine's files and processes.
+  shell: ['lib', 'sim', 'mm', 'ksm', 'ksmplus', 'stats', 'sysfs', 'system', 'scenario', 'backends'],
   // report sees scenario's plain record types only (PLAIN_RECORDS below), never a kernel object.
   report: ['lib'],
-  cli: ['lib', 'sim', 'mm', 'ksm', 'ksmplus', 'stats', 'sysfs', 'system', 'scenario', 'host', 'backends', 'report'],
+  cli: [
+    'lib',
+    'sim',
+    'mm',
+    'ksm',
+    'ksmplus',
+    'stats',
+    'sysfs',
+    'system',
+    'scenario',
+    'host',
+    'backends',
+    'report',
+    'shell',
+  ],
 };
 
 /** The files of scenario/ that report/ may read: plain data, no behaviour. */
