@@ -8,6 +8,7 @@ import type { CustomCommand, ExecResult } from 'just-bash';
 import { defineCommand } from 'just-bash';
 import { strerror } from '../lib/errno.ts';
 import { errnoOf } from './model_fs.ts';
+import { LIMIT_STATUS } from './rewrite.ts';
 
 /** What the commands need of the session. */
 export interface ShellHost {
@@ -58,7 +59,7 @@ export function shellCommands(host: ShellHost, stepKinds: readonly string[]): Cu
   const sleep = defineCommand('sleep', async (args) => {
     const s = sleepSeconds(args);
     if (typeof s === 'string') return fail(s);
-    return host.sleep(s * 1000) ? ok() : fail('', 124);
+    return host.sleep(s * 1000) ? ok() : fail('', LIMIT_STATUS);
   });
 
   const date = defineCommand('date', async (args, ctx) => {

@@ -22,7 +22,7 @@ import { ChunkReader, type LineSource } from './chunks.ts';
 import { shellCommands, type ShellHost } from './commands.ts';
 import { SHELL_HELP } from './help.ts';
 import { ModelFs } from './model_fs.ts';
-import { BASH_BUILTINS, WRITE_CHECK, addWriteChecks } from './write_check.ts';
+import { BASH_BUILTINS, LIMIT_STATUS, PRELUDE, rewriteCommands, STATUS, WRITE_CHECK } from './rewrite.ts';
 
 export interface ShellOutput {
   write(text: string): unknown;
@@ -43,7 +43,6 @@ const CHUNK = `${RUN_DIR}/command`;
 const STDOUT = `${RUN_DIR}/stdout`;
 const STDERR = `${RUN_DIR}/stderr`;
 const NEXT = '__samepage_next';
-const STATUS = '__samepage_status';
 const DRIVER = `while ${NEXT} $?; do source ${CHUNK} >>${STDOUT} 2>>${STDERR}; done`;
 
 /** A model filesystem error as the library prints it raw (FsError's message), maybe after a command name. */
@@ -66,7 +65,8 @@ export class ShellSession implements ShellHost {
   #status = 0;
   #ended: 'end' | 'syntax' | undefined;
   #stopped: 'limit' | 'interrupt' | undefined;
-  #restartPrelude = '';
+  /** Bash to run before the next command: the prelude, and after an interrupt the functions. */
+  #restartPrelude = PRELUDE;
   #stepIndex = 0;
 
   private constructor(backend: ModelBackend, opts: ShellOptions) {
@@ -121,12 +121,12 @@ export class ShellSession implements ShellHost {
       });
       this.#flushOutput(r);
       if (this.#ended !== undefined) return this.#ended === 'syntax' ? 2 : this.#status;
-      if (this.#stopped === 'limit') return 124;
+      if (this.#stopped === 'limit') return LIMIT_STATUS;
       if (this.#stopped === 'interrupt' && interactive) {
         // The interpreter stopped mid-command: start it again with the variables and
         // top-level functions it had (arrays and shell options start afresh).
         env = Object.fromEntries(Object.entries(r.env).filter(([k]) => /^[A-Za-z_]\w*$/.test(k) && !OWN_VARS.has(k)));
-        this.#restartPrelude = [...this.#functions.values()].join('\n');
+        this.#restartPrelude = [PRELUDE, ...this.#functions.values()].join('\n');
         this.#status = 130;
         continue;
       }
@@ -148,8 +148,8 @@ export class ShellSession implements ShellHost {
 
   #flushOutput(r: ExecResult): void {
     if (r.stdout !== '') this.#opts.stdout.write(r.stdout);
-    // The interpreter's own message for an aborted run is not bash's: ours was printed.
-    const stderr = this.#stopped === undefined ? r.stderr : '';
+    // The interpreter's own message for an interrupted run is not bash's.
+    const stderr = this.#stopped === 'interrupt' ? '' : r.stderr;
     if (stderr !== '') this.#err(stderr);
   }
 
@@ -191,7 +191,7 @@ export class ShellSession implements ShellHost {
           return { stdout: '', stderr: '', exitCode: 1 };
         }
         this.#rememberFunctions(chunk.text);
-        const body = `${this.#restartPrelude}\n${STATUS} ${this.#status}\n${addWriteChecks(chunk.text)}\n`;
+        const body = `${this.#restartPrelude}\n${STATUS} ${this.#status}\n${rewriteCommands(chunk.text)}\n`;
         this.#restartPrelude = '';
         await ctx.fs.writeFile(CHUNK, body);
         return { stdout: '', stderr: '', exitCode: 0 };
@@ -238,7 +238,6 @@ export class ShellSession implements ShellHost {
     const now = sys.clock.nowMs();
     if (now + ms > this.#opts.maxVirtualMs) {
       this.#stopped = 'limit';
-      this.#abort.abort();
       this.#err(
         `samepage shell: stopped at ${formatSeconds(now)} of virtual time: sleep ${formatSeconds(ms)} would pass ` +
           `the limit of ${formatSeconds(this.#opts.maxVirtualMs)} (--max-time)\n`,
