@@ -103,7 +103,7 @@ export function registerShell(program: Command, io: ShellIo, setExit: (code: num
       }
       const session = await ShellSession.create({
         seed: opts.seed,
-        boot: new Date(),
+        bootEpochMs: Date.now(),
         maxVirtualMs,
         stdout: io.stdout,
         stderr: io.stderr,

@@ -94,7 +94,8 @@ function isLatin1(s: string): boolean {
 export class ModelFs implements IFileSystem {
   readonly #sys: () => System;
   readonly #base = new InMemoryFs();
-  readonly #boot: Date;
+  /** The mtime of the model's files: when this filesystem was made. */
+  #made: Date | undefined;
   readonly #sinks: Readonly<Record<string, (text: string) => void>>;
   /** Stores that failed since the last check, in order. */
   readonly writeErrors: WriteError[] = [];
@@ -103,17 +104,17 @@ export class ModelFs implements IFileSystem {
 
   /**
    * `sys` is asked on every access: the machine exists once the backend has started.
-   * `boot`: the mtime of the model's files. `sinks`: files whose writes go straight to a stream (the shell's stdout and stderr).
+   * `sinks`: files whose writes go straight to a stream (the shell's stdout and stderr).
    */
-  constructor(sys: () => System, boot: Date, sinks: Readonly<Record<string, (text: string) => void>> = {}) {
+  constructor(sys: () => System, sinks: Readonly<Record<string, (text: string) => void>> = {}) {
     this.#sys = sys;
-    this.#boot = boot;
     this.#sinks = sinks;
   }
 
   /** Makes the directories and the sink files (empty files the interpreter may open). */
   async prepare(dirs: readonly string[]): Promise<void> {
     for (const d of dirs) await this.#base.mkdir(d, { recursive: true });
+    this.#made = (await this.#base.stat('/')).mtime;
     for (const f of Object.keys(this.#sinks)) await this.#base.writeFile(f, '');
   }
 
@@ -284,7 +285,7 @@ export class ModelFs implements IFileSystem {
       mode: dir ? 0o40555 : node.store === undefined ? 0o100444 : 0o100644,
       // sysfs and procfs files report size 4096 and 0; a read is what counts.
       size: 0,
-      mtime: this.#boot,
+      mtime: this.#made ?? (await this.#base.stat('/')).mtime,
     };
   }
 

@@ -30,8 +30,8 @@ export interface ShellOutput {
 
 export interface ShellOptions {
   readonly seed: number;
-  /** Wall-clock time of the model's boot: `date` shows it plus virtual time; files carry it as mtime. */
-  readonly boot: Date;
+  /** Wall-clock time of the model's boot, ms since the epoch: `date` shows it plus virtual time. */
+  readonly bootEpochMs: number;
   /** The virtual time a script may run for, in ms; a `sleep` past it stops the script. */
   readonly maxVirtualMs: number;
   readonly stdout: ShellOutput;
@@ -72,7 +72,7 @@ export class ShellSession implements ShellHost {
   private constructor(backend: ModelBackend, opts: ShellOptions) {
     this.#backend = backend;
     this.#opts = opts;
-    this.#fs = new ModelFs(() => backend.system(), opts.boot, {
+    this.#fs = new ModelFs(() => backend.system(), {
       [STDOUT]: (t) => opts.stdout.write(t),
       [STDERR]: (t) => this.#err(t),
     });
@@ -226,7 +226,7 @@ export class ShellSession implements ShellHost {
   // ShellHost: what the commands ask of the model.
 
   get bootEpochMs(): number {
-    return this.#opts.boot.getTime();
+    return this.#opts.bootEpochMs;
   }
 
   nowMs(): number {
