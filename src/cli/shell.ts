@@ -23,19 +23,19 @@ const PS2 = '> ';
  */
 function terminalLines(io: ShellIo, onInterrupt: () => void): LineSource {
   const rl = createInterface({ input: process.stdin, output: io.stdout, terminal: true, historySize: 1000 });
+  /** Lines typed (or pasted) before they were asked for. */
+  const typed: Array<string | undefined> = [];
   let waiting: ((line: string | undefined) => void) | undefined;
-  let closed = false;
-  rl.on('line', (line) => {
+  const give = (line: string | undefined) => {
     const w = waiting;
     waiting = undefined;
-    w?.(line);
-  });
+    if (w === undefined) typed.push(line);
+    else w(line);
+  };
+  rl.on('line', give);
   rl.on('close', () => {
-    closed = true;
-    const w = waiting;
-    waiting = undefined;
-    if (w !== undefined) io.stdout.write('exit\n');
-    w?.(undefined);
+    if (waiting !== undefined) io.stdout.write('exit\n');
+    give(undefined);
   });
   rl.on('SIGINT', () => {
     if (waiting === undefined) {
@@ -45,13 +45,11 @@ function terminalLines(io: ShellIo, onInterrupt: () => void): LineSource {
     // Like bash: ^C, a fresh prompt, the partial command forgotten.
     io.stdout.write('^C\n');
     rl.write(null, { ctrl: true, name: 'u' });
-    const w = waiting;
-    waiting = undefined;
-    w('');
+    give('');
   });
   return {
     next: (more) => {
-      if (closed) return Promise.resolve(undefined);
+      if (typed.length > 0) return Promise.resolve(typed.shift());
       rl.setPrompt(more ? PS2 : PS1);
       rl.prompt();
       return new Promise((resolve) => {

@@ -32,7 +32,10 @@ export interface ShellOptions {
   readonly seed: number;
   /** Wall-clock time of the model's boot, ms since the epoch: `date` shows it plus virtual time. */
   readonly bootEpochMs: number;
-  /** The virtual time a script may run for, in ms; a `sleep` past it stops the script. */
+  /**
+   * The virtual time a script may run for, in ms (at a prompt: each command); a `sleep` past
+   * it stops the script (the command).
+   */
   readonly maxVirtualMs: number;
   readonly stdout: ShellOutput;
   readonly stderr: ShellOutput;
@@ -47,6 +50,12 @@ const DRIVER = `while ${NEXT} $?; do source ${CHUNK} >>${STDOUT} 2>>${STDERR}; d
 
 /** A model filesystem error as the library prints it raw (FsError's message), maybe after a command name. */
 const FS_ERROR_LINE = /^(?:([\w.-]+): )?(E[A-Z]+): [a-z ,/]+, \w+ '(.*)'$/gm;
+
+/** Why the interpreter stopped before the input ended. */
+type Stopped = 'limit' | 'interrupt' | 'runaway' | undefined;
+
+/** The library's message when a loop reaches maxLoopIterations. */
+const RUNAWAY = /^bash: (\w+ loop): too many iterations \((\d+)\).*$/m;
 
 /** Variables of the interpreter's own that a restarted driver must not be handed. */
 const OWN_VARS = new Set(['BASHOPTS', 'SHELLOPTS', 'BASHPID', 'PPID', 'UID', 'EUID', 'PWD', 'OLDPWD', '_']);
@@ -64,10 +73,12 @@ export class ShellSession implements ShellHost {
   #abort = new AbortController();
   #status = 0;
   #ended: 'end' | 'syntax' | undefined;
-  #stopped: 'limit' | 'interrupt' | undefined;
+  #stopped: Stopped;
   /** Bash to run before the next command: the prelude, and after an interrupt the functions. */
   #restartPrelude = PRELUDE;
   #stepIndex = 0;
+  /** Virtual time (ms) a sleep may not pass. */
+  #deadlineMs = 0;
 
   private constructor(backend: ModelBackend, opts: ShellOptions) {
     this.#backend = backend;
@@ -83,7 +94,9 @@ export class ShellSession implements ShellHost {
       customCommands: [...shellCommands(this, STEP_KINDS), ...this.#driverCommands()],
       executionLimits: {
         maxCommandCount: Number.POSITIVE_INFINITY,
-        maxLoopIterations: Number.POSITIVE_INFINITY,
+        // Ctrl-C cannot reach a loop that never waits (the interpreter does not yield to
+        // signals in between its commands): a million rounds bound it.
+        maxLoopIterations: 1_000_000,
         maxExecutionTimeMs: Number.POSITIVE_INFINITY,
       },
     });
@@ -109,6 +122,7 @@ export class ShellSession implements ShellHost {
   async run(source: LineSource, interactive: boolean): Promise<number> {
     this.#reader = new ChunkReader(source, interactive);
     this.#interactive = interactive;
+    this.#deadlineMs = this.nowMs() + this.#opts.maxVirtualMs;
     let env: Record<string, string> | undefined;
     for (;;) {
       this.#abort = new AbortController();
@@ -119,18 +133,20 @@ export class ShellSession implements ShellHost {
         rawScript: true,
         ...(env === undefined ? {} : { env }),
       });
+      // Set by the commands while the run went on (TypeScript cannot see that).
+      const stopped = RUNAWAY.test(r.stderr) ? 'runaway' : (this.#stopped as Stopped);
       this.#flushOutput(r);
       if (this.#ended !== undefined) return this.#ended === 'syntax' ? 2 : this.#status;
-      if (this.#stopped === 'limit') return LIMIT_STATUS;
-      if (this.#stopped === 'interrupt' && interactive) {
+      if (stopped === 'limit' && !interactive) return LIMIT_STATUS;
+      if (stopped !== undefined && interactive) {
         // The interpreter stopped mid-command: start it again with the variables and
         // top-level functions it had (arrays and shell options start afresh).
         env = Object.fromEntries(Object.entries(r.env).filter(([k]) => /^[A-Za-z_]\w*$/.test(k) && !OWN_VARS.has(k)));
         this.#restartPrelude = [PRELUDE, ...this.#functions.values()].join('\n');
-        this.#status = 130;
+        this.#status = stopped === 'interrupt' ? 130 : stopped === 'limit' ? LIMIT_STATUS : r.exitCode;
         continue;
       }
-      if (this.#stopped === 'interrupt') return 130;
+      if (stopped === 'interrupt') return 130;
       return r.exitCode;
     }
   }
@@ -163,6 +179,11 @@ export class ShellSession implements ShellHost {
         .replace(/^bash: (.*): cannot open redirect target$/gm, (_m, target: string) => {
           return `bash: ${target}: ${strerror(this.#fs.openError(target))}`;
         })
+        .replace(
+          RUNAWAY,
+          (_m, what: string, n: string) =>
+            `samepage shell: stopped a ${what} after ${n} rounds without a sleep (Ctrl-C cannot reach it)`,
+        )
         .replace(FS_ERROR_LINE, (_m, who: string | undefined, code: string, path: string) => {
           return `${who ?? 'bash'}: ${path}: ${strerror(errnoByName(code) ?? ENOENT)}`;
         }),
@@ -171,7 +192,8 @@ export class ShellSession implements ShellHost {
 
   #driverCommands() {
     const next = defineCommand(NEXT, async (args, ctx) => {
-      this.#status = Number(args[0] ?? 0);
+      // After a restart the driver's first $? is its own 0: keep the stopped command's status.
+      if (this.#restartPrelude === '') this.#status = Number(args[0] ?? 0);
       const pending = this.#writeErrors('');
       if (pending !== '') this.#err(pending);
       for (;;) {
@@ -191,6 +213,7 @@ export class ShellSession implements ShellHost {
           return { stdout: '', stderr: '', exitCode: 1 };
         }
         this.#rememberFunctions(chunk.text);
+        if (this.#interactive) this.#deadlineMs = this.nowMs() + this.#opts.maxVirtualMs;
         const body = `${this.#restartPrelude}\n${STATUS} ${this.#status}\n${rewriteCommands(chunk.text)}\n`;
         this.#restartPrelude = '';
         await ctx.fs.writeFile(CHUNK, body);
@@ -236,11 +259,11 @@ export class ShellSession implements ShellHost {
   sleep(ms: number): boolean {
     const sys = this.#backend.system();
     const now = sys.clock.nowMs();
-    if (now + ms > this.#opts.maxVirtualMs) {
+    if (now + ms > this.#deadlineMs) {
       this.#stopped = 'limit';
       this.#err(
         `samepage shell: stopped at ${formatSeconds(now)} of virtual time: sleep ${formatSeconds(ms)} would pass ` +
-          `the limit of ${formatSeconds(this.#opts.maxVirtualMs)} (--max-time)\n`,
+          `the limit of ${formatSeconds(this.#deadlineMs)} (--max-time ${formatSeconds(this.#opts.maxVirtualMs)})\n`,
       );
       return false;
     }
