@@ -105,6 +105,7 @@ export function registerShell(program: Command, io: ShellIo, setExit: (code: num
         maxVirtualMs,
         stdout: io.stdout,
         stderr: io.stderr,
+        pause: () => new Promise((resolve) => setImmediate(resolve)),
       });
       const interactive = text === undefined && process.stdin.isTTY === true;
       const source =

@@ -8,7 +8,7 @@ import type { CustomCommand, ExecResult } from 'just-bash';
 import { defineCommand } from 'just-bash';
 import { strerror } from '../lib/errno.ts';
 import { errnoOf } from './model_fs.ts';
-import { LIMIT_STATUS } from './rewrite.ts';
+import { HELP, LIMIT_STATUS } from './rewrite.ts';
 
 /** What the commands need of the session. */
 export interface ShellHost {
@@ -24,6 +24,8 @@ export interface ShellHost {
   step(text: string): Promise<ExecResult>;
   /** The text of `help`. */
   help(): string;
+  /** Lets Ctrl-C through (see ShellOptions.pause). */
+  pause(): Promise<void>;
 }
 
 const ok = (stdout = ''): ExecResult => ({ stdout, stderr: '', exitCode: 0 });
@@ -59,6 +61,7 @@ export function shellCommands(host: ShellHost, stepKinds: readonly string[]): Cu
   const sleep = defineCommand('sleep', async (args) => {
     const s = sleepSeconds(args);
     if (typeof s === 'string') return fail(s);
+    await host.pause();
     return host.sleep(s * 1000) ? ok() : fail('', LIMIT_STATUS);
   });
 
@@ -74,6 +77,7 @@ export function shellCommands(host: ShellHost, stepKinds: readonly string[]): Cu
     if (args.some((a) => a.startsWith('-') && a !== '-') || ctx.origCommand === undefined) {
       return ctx.origCommand?.(args) ?? fail('cat: unavailable\n');
     }
+    await host.pause();
     let stdout = '';
     let stderr = '';
     for (const f of args.length === 0 ? ['-'] : args) {
@@ -91,6 +95,7 @@ export function shellCommands(host: ShellHost, stepKinds: readonly string[]): Cu
   });
 
   const pgrep = defineCommand('pgrep', async (args) => {
+    await host.pause();
     const flags = args.filter((a) => /^-[xlc]+$/.test(a)).join('');
     const patterns = args.filter((a) => !/^-[xlc]+$/.test(a));
     if (patterns.length !== 1) return fail('pgrep: no matching criteria specified\n', 2);
@@ -116,7 +121,7 @@ export function shellCommands(host: ShellHost, stepKinds: readonly string[]): Cu
     return pids.length > 0 ? ok(`${pids.join(' ')}\n`) : fail('');
   });
 
-  const help = defineCommand('help', async () => ok(host.help()));
+  const help = defineCommand(HELP, async () => ok(host.help()));
 
   const steps = stepKinds.map((kind) =>
     defineCommand(`${kind}:`, async (args) => host.step(`${kind}: ${args.join(' ')}`)),

@@ -14,7 +14,8 @@
  * The end of a script's virtual time (`--max-time`): a `sleep` past it returns 124, and a
  * shell function `sleep` (PRELUDE) then exits the shell with 124, so the script ends there
  * with what it printed so far (an abort of the interpreter would lose the output of the
- * command that was running: all of a loop's).
+ * command that was running: all of a loop's). A function `help` gives samepage's help
+ * (the library's builtin of that name wins over any command).
  */
 import type { CommandNode, StatementNode } from 'just-bash';
 import { parse } from 'just-bash';
@@ -24,8 +25,14 @@ export const STATUS = '__samepage_status';
 /** What `sleep` returns when it would pass the time limit (timeout(1)'s status). */
 export const LIMIT_STATUS = 124;
 
+/** samepage's `help` (bash's builtin would win over a command of that name). */
+export const HELP = '__samepage_help';
+
 /** Defined once, before the first command. */
-export const PRELUDE = `sleep() { command sleep "$@" || { local rc=$?; [ $rc -eq ${LIMIT_STATUS} ] && exit ${LIMIT_STATUS}; return $rc; }; }`;
+export const PRELUDE = [
+  `sleep() { command sleep "$@" || { local rc=$?; [ $rc -eq ${LIMIT_STATUS} ] && exit ${LIMIT_STATUS}; return $rc; }; }`,
+  `help() { ${HELP}; }`,
+].join('\n');
 
 /** Redirections that send fd 1 or 2 to a file. */
 const OUTPUT_OPS = new Set(['>', '>>', '>|', '&>', '&>>']);

@@ -126,3 +126,10 @@ test('reading a script parses each line about once: 4,000 lines cost 4 times 1,0
   assert.equal(f.stdout, '3999\n');
   assert.ok(f.parses < 32 + 12 + 2, `${f.parses} parses`);
 });
+
+test('help describes the model files and commands, not the library', async () => {
+  const r = await runShell('help');
+  assert.match(r.stdout, /\/sys\/kernel\/mm\/ksm\+/);
+  assert.match(r.stdout, /sleep SECONDS/);
+  assert.equal(r.code, 0);
+});

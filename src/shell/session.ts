@@ -39,6 +39,12 @@ export interface ShellOptions {
   readonly maxVirtualMs: number;
   readonly stdout: ShellOutput;
   readonly stderr: ShellOutput;
+  /**
+   * Lets the process handle its events (Ctrl-C) for a moment; called by samepage's commands.
+   * The interpreter itself never waits between commands, so without this a loop could not be
+   * interrupted.
+   */
+  readonly pause?: () => Promise<void>;
 }
 
 const RUN_DIR = '/run/samepage';
@@ -77,6 +83,8 @@ export class ShellSession implements ShellHost {
   /** Bash to run before the next command: the prelude, and after an interrupt the functions. */
   #restartPrelude = PRELUDE;
   #stepIndex = 0;
+  /** The shell's variables when the last command started: a restart gets them back. */
+  #vars: Record<string, string> = {};
   /** Virtual time (ms) a sleep may not pass. */
   #deadlineMs = 0;
 
@@ -141,7 +149,9 @@ export class ShellSession implements ShellHost {
       if (stopped !== undefined && interactive) {
         // The interpreter stopped mid-command: start it again with the variables and
         // top-level functions it had (arrays and shell options start afresh).
-        env = Object.fromEntries(Object.entries(r.env).filter(([k]) => /^[A-Za-z_]\w*$/.test(k) && !OWN_VARS.has(k)));
+        env = Object.fromEntries(
+          Object.entries(this.#vars).filter(([k]) => /^[A-Za-z_]\w*$/.test(k) && !OWN_VARS.has(k)),
+        );
         this.#restartPrelude = [PRELUDE, ...this.#functions.values()].join('\n');
         this.#status = stopped === 'interrupt' ? 130 : stopped === 'limit' ? LIMIT_STATUS : r.exitCode;
         continue;
@@ -192,6 +202,8 @@ export class ShellSession implements ShellHost {
 
   #driverCommands() {
     const next = defineCommand(NEXT, async (args, ctx) => {
+      this.#vars = Object.fromEntries(ctx.env);
+      await this.pause();
       // After a restart the driver's first $? is its own 0: keep the stopped command's status.
       if (this.#restartPrelude === '') this.#status = Number(args[0] ?? 0);
       const pending = this.#writeErrors('');
@@ -247,6 +259,10 @@ export class ShellSession implements ShellHost {
   }
 
   // ShellHost: what the commands ask of the model.
+
+  async pause(): Promise<void> {
+    await this.#opts.pause?.();
+  }
 
   get bootEpochMs(): number {
     return this.#opts.bootEpochMs;
