@@ -42,6 +42,8 @@ const DIRECT = {
   backends: ['lib', 'scenario', 'system', 'sysfs', 'host', 'sim', 'mm', 'ksm', 'ksmplus', 'stats'],
   differential: ['lib', 'scenario', 'backends', 'host'],
   measure: ['lib', 'sim', 'mm', 'ksm', 'system', 'scenario', 'backends', 'host'],
+  // samepage shell: bash (the just-bash library) over a model machine's files and processes.
+  shell: ['lib', 'sim', 'mm', 'ksm', 'ksmplus', 'stats', 'sysfs', 'system', 'scenario', 'backends'],
   report: ['lib'],
   cli: [
     'lib',
@@ -58,6 +60,7 @@ const DIRECT = {
     'differential',
     'measure',
     'report',
+    'shell',
   ],
 };
 

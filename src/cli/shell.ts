@@ -1,39 +1,127 @@
 /**
- * `samepage shell [SCRIPT]`: runs a script, or standard input line by line, through the
- * model's shell (backends/model/shell.ts).
+ * `samepage shell [SCRIPT]`: bash over the model (src/shell/). This file reads the script,
+ * the pipe or the terminal (prompt, history, Ctrl-C and Ctrl-D) and hands lines to the session.
  */
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { ModelShell, type ShellIo } from '../backends/model/shell.ts';
+import { iterableLines, textLines, type LineSource } from '../shell/chunks.ts';
+import { parseDuration } from '../shell/duration.ts';
+import { ShellSession } from '../shell/session.ts';
+
+export interface ShellIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+const PS1 = 'samepage# ';
+const PS2 = '> ';
+
+/**
+ * Lines typed at a terminal, with readline's editing and history. Ctrl-C at the prompt drops
+ * the line; while a command runs it interrupts the command. Ctrl-D ends the input.
+ */
+function terminalLines(io: ShellIo, onInterrupt: () => void): LineSource {
+  const rl = createInterface({ input: process.stdin, output: io.stdout, terminal: true, historySize: 1000 });
+  /** Lines typed (or pasted) before they were asked for. */
+  const typed: Array<string | undefined> = [];
+  let waiting: ((line: string | undefined) => void) | undefined;
+  const give = (line: string | undefined) => {
+    const w = waiting;
+    waiting = undefined;
+    if (w === undefined) typed.push(line);
+    else w(line);
+  };
+  rl.on('line', give);
+  rl.on('close', () => {
+    if (waiting !== undefined) io.stdout.write('exit\n');
+    give(undefined);
+  });
+  rl.on('SIGINT', () => {
+    if (waiting === undefined) {
+      onInterrupt();
+      return;
+    }
+    // Like bash: ^C, a fresh prompt, the partial command forgotten.
+    io.stdout.write('^C\n');
+    rl.write(null, { ctrl: true, name: 'u' });
+    give('');
+  });
+  return {
+    next: (more) => {
+      if (typed.length > 0) return Promise.resolve(typed.shift());
+      rl.setPrompt(more ? PS2 : PS1);
+      rl.prompt();
+      return new Promise((resolve) => {
+        waiting = resolve;
+      });
+    },
+  };
+}
 
 export function registerShell(program: Command, io: ShellIo, setExit: (code: number) => void): void {
   program
     .command('shell')
-    .description(
-      'a shell over the model: echo into /sys/kernel/mm/ksm and ksm+, cat counters, sleep, and scenario steps',
-    )
-    .argument('[script]', 'a script to run (default: read commands from standard input)')
+    .description('bash over the model: /sys/kernel/mm/ksm, ksm+, parser and /proc/PID, with sleep on virtual time')
+    .argument('[script]', 'a bash script to run (default: standard input; a prompt on a terminal)')
     .option('--seed <n>', 'seed of the model', (v) => Number(v), 0)
+    .option(
+      '--max-time <duration>',
+      'virtual time a script may run (a sleep past it stops the script, exit 124): 90, 90s, 10m, 2h',
+      '1h',
+    )
     .addHelpText(
       'after',
-      '\nExample (the thesis, Figure 5-9, then a look at the counters):\n' +
+      '\nThe thesis, Figure 5-9, then a look at the counters:\n' +
         '  spawn: { proc: o1, comm: okular }\n  mmap: { proc: o1, region: m, size: 8MiB }\n' +
         '  fill: { proc: o1, region: m, pattern: { page-mod: 16, seed: 1 } }\n' +
         '  echo "+ okular" > /sys/kernel/mm/ksm+/processes_to_scan\n  echo 1 > /sys/kernel/mm/ksm+/run\n' +
-        '  sleep 65\n  cat /sys/kernel/mm/ksm+/pages_sharing\n\nExit code: 0 if every command succeeded, 1 otherwise.',
+        '  sleep 65\n  cat /sys/kernel/mm/ksm+/pages_sharing /proc/$(pgrep -x okular)/ksm_stat\n\n' +
+        'Type help at the prompt for the files and commands. Exit code: that of the last command, as\n' +
+        "bash's (2 for a syntax error, 124 when --max-time stops the script, 130 after Ctrl-C).",
     )
-    .action(async (script: string | undefined, opts: { seed: number }) => {
-      const shell = await ModelShell.create(io, opts.seed);
-      const lines =
-        script !== undefined
-          ? (await readFile(script, 'utf8')).split('\n')
-          : createInterface({ input: process.stdin, terminal: false });
-      let n = 0;
-      for await (const line of lines) {
-        n++;
-        if (!(await shell.execute(line, n))) break;
+    .action(async (script: string | undefined, opts: { seed: number; maxTime: string }) => {
+      const maxVirtualMs = parseDuration(opts.maxTime);
+      if (maxVirtualMs === undefined) {
+        io.stderr.write(
+          `samepage shell: --max-time must be a duration such as 90s, 10m or 2h, got "${opts.maxTime}"\n`,
+        );
+        setExit(2);
+        return;
       }
-      setExit(shell.failures === 0 ? 0 : 1);
+      let text: string | undefined;
+      if (script !== undefined) {
+        try {
+          text = await readFile(script, 'utf8');
+        } catch (e) {
+          io.stderr.write(`samepage shell: cannot read ${script}: ${(e as Error).message}\n`);
+          setExit(2);
+          return;
+        }
+      }
+      const session = await ShellSession.create({
+        seed: opts.seed,
+        bootEpochMs: Date.now(),
+        maxVirtualMs,
+        stdout: io.stdout,
+        stderr: io.stderr,
+        pause: () => new Promise((resolve) => setImmediate(resolve)),
+      });
+      const interactive = text === undefined && process.stdin.isTTY === true;
+      const source =
+        text !== undefined
+          ? textLines(text)
+          : interactive
+            ? terminalLines(io, () => session.interrupt())
+            : iterableLines(createInterface({ input: process.stdin, terminal: false }));
+      const onSigint = () => session.interrupt();
+      if (!interactive) process.on('SIGINT', onSigint);
+      try {
+        if (interactive) io.stdout.write('samepage shell: bash over the model; type help, or Ctrl-D to leave\n');
+        setExit(await session.run(source, interactive));
+      } finally {
+        process.off('SIGINT', onSigint);
+        if (interactive) process.stdin.pause();
+      }
     });
 }

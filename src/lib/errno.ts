@@ -15,6 +15,8 @@ export const ENOMEM = 12;
 export const EACCES = 13;
 export const EFAULT = 14;
 export const EBUSY = 16;
+export const ENOTDIR = 20;
+export const EISDIR = 21;
 export const EINVAL = 22;
 export const ERANGE = 34;
 
@@ -39,8 +41,8 @@ const ERRNOS: ReadonlyArray<readonly [name: string, value: number, message: stri
   ['EEXIST', 17, 'File exists'],
   ['EXDEV', 18, 'Invalid cross-device link'],
   ['ENODEV', 19, 'No such device'],
-  ['ENOTDIR', 20, 'Not a directory'],
-  ['EISDIR', 21, 'Is a directory'],
+  ['ENOTDIR', ENOTDIR, 'Not a directory'],
+  ['EISDIR', EISDIR, 'Is a directory'],
   ['EINVAL', EINVAL, 'Invalid argument'],
   ['ENFILE', 23, 'Too many open files in system'],
   ['EMFILE', 24, 'Too many open files'],
