@@ -1,5 +1,6 @@
 import { Kthread } from '../sim/kthread.ts';
 import { KSM_RUN_MERGE } from './constants.ts';
+import { WAKEUP_NS } from './cost.ts';
 import type { Ksm } from './ksm.ts';
 import { ksmDoScan } from './scan.ts';
 
@@ -20,6 +21,7 @@ export class Ksmd extends Kthread {
         scan: () => ksmDoScan(ksm, ksm.pagesToScan),
         sleepMillisecs: () => ksm.sleepMillisecs,
         cpu: ksm,
+        wakeupNs: WAKEUP_NS,
       },
       ksm.events,
     );

@@ -1,6 +1,7 @@
 import type { EventQueue } from '../sim/event_queue.ts';
 import { Kthread } from '../sim/kthread.ts';
 import type { KsmPlus } from './ksmplus.ts';
+import { WAKEUP_NS } from '../ksm/cost.ts';
 import { enterNamedTasks, ksmPlusDoScan } from './scan.ts';
 
 /** Whether the KSM+ daemon has work: it runs and some program is named. */
@@ -25,6 +26,7 @@ export class KsmPlusDaemon extends Kthread {
         },
         sleepMillisecs: () => plus.sleepMillisecs,
         cpu: plus.engine,
+        wakeupNs: WAKEUP_NS,
       },
       events,
     );

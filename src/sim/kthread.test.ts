@@ -27,6 +27,7 @@ function run(sleepMs: number, batchNs: number, untilNs: number, timer = TIMER): 
       },
       sleepMillisecs: () => sleepMs,
       cpu,
+      wakeupNs: 2000,
     },
     events,
   );

@@ -1,8 +1,5 @@
 import type { EventQueue, TimerHandle } from './event_queue.ts';
 
-/** CPU time of one wake-up of a scanning kthread besides its pages (scheduling, locks, bookkeeping). */
-export const KTHREAD_WAKEUP_NS = 2000;
-
 /** Where a kthread's time is counted (ksmd's, or the KSM+ daemon's), in ns. */
 export interface CpuAccount {
   /** CPU time used. */
@@ -25,6 +22,8 @@ export interface KthreadBody {
   /** The sleep between two batches in ms, read when the sleep starts (READ_ONCE). */
   sleepMillisecs(): number;
   readonly cpu: CpuAccount;
+  /** CPU time of one wake-up besides the batch's work (scheduling, locks, bookkeeping). */
+  readonly wakeupNs: number;
 }
 
 /**
@@ -87,7 +86,7 @@ export class Kthread {
     const cpu = this.#body.cpu;
     const before = cpu.cpuNs + cpu.blockedNs;
     cpu.batchStartNs = before;
-    cpu.cpuNs += KTHREAD_WAKEUP_NS;
+    cpu.cpuNs += this.#body.wakeupNs;
     if (this.#body.shouldRun()) {
       this.#body.scan();
       this.batches++;

@@ -1,4 +1,5 @@
 import { EINVAL, EBUSY } from '../lib/errno.ts';
+import type { KsmSysfsFile } from '../lib/ksm_files.ts';
 import type { Ksm } from '../ksm/ksm.ts';
 import type { Ksmd } from '../ksm/ksmd.ts';
 import { ksmRunStore } from '../ksm/run.ts';
@@ -9,12 +10,18 @@ import { type Attribute, type AttributeGroup, attributeGroup } from './attribute
 import { kstrtobool, kstrtoint, kstrtoul, kstrtoull, kstrtouint, sysfsStreq } from './kstrto.ts';
 
 /**
- * /sys/kernel/mm/ksm: every file of Linux 6.18, its text and its store rules.
+ * /sys/kernel/mm/ksm: every file of Linux 6.18 (the list of src/lib/ksm_files.ts, which
+ * ksm_sysfs.test.ts holds this table to), its text and its store rules.
  * @linux mm/ksm.c ksm_attrs
  */
 export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
-  const ro = (name: string, value: () => number): Attribute => ({ name, show: () => `${value()}\n` });
-  const uintKnob = (name: string, get: () => number, set: (v: number) => void, after?: () => void): Attribute => ({
+  const ro = (name: KsmSysfsFile, value: () => number): Attribute => ({ name, show: () => `${value()}\n` });
+  const uintKnob = (
+    name: KsmSysfsFile,
+    get: () => number,
+    set: (v: number) => void,
+    after?: () => void,
+  ): Attribute => ({
     name,
     show: () => `${get()}\n`,
     store: (s) => {
@@ -27,7 +34,7 @@ export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
   });
   // The advisor's stores: kstrtoul, any failure -EINVAL (ERANGE too), then the unsigned long
   // value, kept whole (a bigint: exact to 2^64 - 1).
-  const ulongKnob = (name: string, get: () => bigint, set: (v: bigint) => void, min = 0n): Attribute => ({
+  const ulongKnob = (name: KsmSysfsFile, get: () => bigint, set: (v: bigint) => void, min = 0n): Attribute => ({
     name,
     show: () => `${get()}\n`,
     store: (s) => {
@@ -37,7 +44,7 @@ export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
       return 0;
     },
   });
-  const boolKnob = (name: string, get: () => boolean, set: (v: boolean) => void): Attribute => ({
+  const boolKnob = (name: KsmSysfsFile, get: () => boolean, set: (v: boolean) => void): Attribute => ({
     name,
     show: () => `${get() ? 1 : 0}\n`,
     store: (s) => {
