@@ -83,3 +83,31 @@ export function restoreKsmd(pin: KsmdPin): string | undefined {
   const why = setCpus(pin.pid, pin.saved);
   return why === undefined ? undefined : `ksmd's CPUs ${pin.saved}: ${why}`;
 }
+
+/**
+ * Keeps this process off `cpu` (on every other CPU it may use), so that a measurement that
+ * busy-polls does not stand between ksmd, held on `cpu`, and its CPU. Returns the restore
+ * function, or the reason it could not (one CPU only, no taskset).
+ */
+export function holdSelfOffCpu(cpu: number): (() => void) | string {
+  const saved = cpusAllowed(process.pid);
+  if (saved === undefined) return "cannot read this process's CPUs";
+  const others = expandCpus(saved).filter((c) => c !== cpu);
+  if (others.length === 0) return `no CPU other than ${cpu} to run on`;
+  const why = setCpus(process.pid, others.join(','));
+  if (why !== undefined) return why;
+  return () => {
+    setCpus(process.pid, saved);
+  };
+}
+
+/** Every CPU of a list such as "0-1,3". */
+function expandCpus(list: string): number[] {
+  const out: number[] = [];
+  for (const part of list.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (m === null) continue;
+    for (let c = Number(m[1]); c <= Number(m[2] ?? m[1]); c++) out.push(c);
+  }
+  return out;
+}
