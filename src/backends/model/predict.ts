@@ -65,6 +65,11 @@ export interface Prediction {
   readonly general_profit: number;
   /** Virtual seconds until the counters last changed, and scanner CPU seconds in all. */
   readonly settle_s: number;
+  /**
+   * Virtual seconds until pages_sharing (and the processes' merged pages) last changed: on
+   * a live machine, the wall time from run=1 until the saving stops moving.
+   */
+  readonly merged_settle_s: number;
   readonly cpu_s: number;
   readonly full_scans: number;
   /** Whether the contents were stand-ins for a hashes-only snapshot. */
@@ -301,6 +306,7 @@ function summarize(
     rmap_item_bytes: r.rmap_item_bytes,
     general_profit: r.profit,
     settle_s: r.settle_s,
+    merged_settle_s: r.merged_settle_s,
     cpu_s: r.cpu_s,
     full_scans: r.full_scans,
     synthetic_contents: snap.hashesOnly,
