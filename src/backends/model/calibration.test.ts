@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COST_KEYS, DEFAULT_COST } from '../../ksm/cost.ts';
 import { DEFAULT_TIMER } from '../../sim/timer.ts';
-import { calibratedCost, calibratedTimer, calibrationPath, readCostModel, readTimerParams } from './calibration.ts';
+import {
+  calibratedCost,
+  calibratedTimer,
+  calibrationPath,
+  readCostModel,
+  readTimerParams,
+  timerPath,
+} from './calibration.ts';
 
 function withFile(text: string, f: (path: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'samepage-cost-'));
@@ -20,6 +27,10 @@ function withFile(text: string, f: (path: string) => void): void {
 
 test('DEFAULT_COST is the calibration shipped in calibration/cost-model.json', () => {
   assert.deepEqual(readCostModel(calibrationPath({})), DEFAULT_COST);
+});
+
+test('DEFAULT_TIMER is the timer shipped in calibration/timer.json', () => {
+  assert.deepEqual(readTimerParams(timerPath({})), DEFAULT_TIMER);
 });
 
 test('calibratedCost reads the file SAMEPAGE_COST_MODEL names, and falls back to DEFAULT_COST without one', () => {
