@@ -64,3 +64,38 @@ test('Kthread: sleep_millisecs 0 does not sleep, so batches follow each other', 
 test('Kthread: at HZ=1000 sleep_millisecs 20 gives a batch every 21 ms', () => {
   assert.deepEqual(new Set(gaps(run(20, 200_000, 1e9, { ...TIMER, hz: 1000 }))), new Set([21_000_000]));
 });
+
+test('Kthread: a new sleep_millisecs ends the sleep, the same value written again does not', () => {
+  const events = new EventQueue(new VirtualClock(TIMER));
+  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1 };
+  const starts: number[] = [];
+  let sleepMs = 200;
+  const thread = new Kthread(
+    {
+      shouldRun: () => true,
+      scan: () => {
+        starts.push(events.clock.now());
+      },
+      sleepMillisecs: () => sleepMs,
+      cpu,
+      wakeupNs: 2000,
+    },
+    events,
+  );
+  const runTo = (t: number): void => {
+    while (events.runNext(t)) {
+      /* run */
+    }
+    events.clock.advanceTo(t);
+  };
+  thread.wake();
+  runTo(10e6); // the first batch, then asleep for 200 ms
+  assert.equal(starts.length, 1);
+  thread.interruptSleep(); // sleep_millisecs written with the value it already had
+  runTo(20e6);
+  assert.equal(starts.length, 1);
+  sleepMs = 20;
+  thread.interruptSleep();
+  runTo(21e6);
+  assert.deepEqual(starts.slice(1), [20e6 + 50_000]);
+});

@@ -38,8 +38,11 @@ export interface KthreadBody {
 export class Kthread {
   readonly #body: KthreadBody;
   readonly #events: EventQueue;
-  #state: 'waiting' | 'busy' | 'sleeping' = 'waiting';
+  /** Waiting for work, woken and about to run, in a batch, or in its timed sleep. */
+  #state: 'waiting' | 'runnable' | 'busy' | 'sleeping' = 'waiting';
   #timer: TimerHandle | null = null;
+  /** The sleep_millisecs the current sleep was taken with (the kernel's local sleep_ms). */
+  #sleptMs = 0;
   /** Wake-ups that ran a batch. */
   batches = 0;
 
@@ -60,14 +63,18 @@ export class Kthread {
 
   /** wake_up_interruptible(&ksm_thread_wait): ends a wait for work; a timed sleep goes on. */
   wake(): void {
-    if (this.#state === 'waiting') this.#schedule(this.#wokenAt());
+    if (this.#state === 'waiting') this.#schedule(this.#wokenAt(), 'runnable');
   }
 
-  /** wake_up_interruptible(&ksm_iter_wait): a new sleep_millisecs ends the current sleep. */
+  /**
+   * wake_up_interruptible(&ksm_iter_wait) after a write of sleep_millisecs: the sleep ends
+   * if the value now differs from the one it was taken with (the wait's condition); writing
+   * the same value wakes the thread only to sleep on.
+   */
   interruptSleep(): void {
-    if (this.#state === 'sleeping') {
+    if (this.#state === 'sleeping' && this.#body.sleepMillisecs() !== this.#sleptMs) {
       this.#timer?.cancel();
-      this.#schedule(this.#wokenAt());
+      this.#schedule(this.#wokenAt(), 'runnable');
     }
   }
 
@@ -77,8 +84,8 @@ export class Kthread {
     return clock.now() + clock.timer.wakeupLatencyNs;
   }
 
-  #schedule(at: number): void {
-    this.#state = 'sleeping';
+  #schedule(at: number, state: 'runnable' | 'sleeping'): void {
+    this.#state = state;
     this.#timer = this.#events.at(at, () => this.#runBatch());
   }
 
@@ -104,7 +111,9 @@ export class Kthread {
       return;
     }
     const clock = this.#events.clock;
-    const timeout = clock.msecsToJiffies(this.#body.sleepMillisecs());
-    this.#schedule(timeout === 0 ? clock.now() : clock.timeoutWake(timeout));
+    this.#sleptMs = this.#body.sleepMillisecs();
+    const timeout = clock.msecsToJiffies(this.#sleptMs);
+    if (timeout === 0) this.#schedule(clock.now(), 'runnable');
+    else this.#schedule(clock.timeoutWake(timeout), 'sleeping');
   }
 }
