@@ -112,7 +112,7 @@ export async function calibrate(
         workload: w.name,
         scan: i + 1,
         pages_scanned: k.pagesScanned,
-        kernel_cpu_s: k.cpuS,
+        kernel_cpu_s: round(k.cpuS, 6),
         events: c.counts,
         batches: c.batches,
       });
