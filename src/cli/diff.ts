@@ -131,7 +131,7 @@ export function registerDiff(program: Command, io: DiffCliIo, setExit: (code: nu
     )
     .option(
       '--timed',
-      "tolerance mode for scenarios that wait in milliseconds with ksmd running: the median of --runs undisturbed kernel runs (a run where ksmd waited for a CPU is measured again) against the model, counters within --tolerance, the advisor's pages_to_scan within --advisor-tolerance, knobs exact",
+      "tolerance mode for scenarios that wait in milliseconds with ksmd running: the median of --runs undisturbed kernel runs (a run where ksmd waited for a CPU is measured again) against the model: pages_scanned and full_scans within --tolerance, the advisor's pages_to_scan within --advisor-tolerance, knobs exact, the other counters shown",
     )
     .option(
       '--runs <n>',
@@ -141,7 +141,7 @@ export function registerDiff(program: Command, io: DiffCliIo, setExit: (code: nu
     )
     .option(
       '--tolerance <pct>',
-      'with --timed: relative tolerance of the counters, in %',
+      'with --timed: relative tolerance of pages_scanned and full_scans, in %',
       parsePercent,
       DEFAULT_TOLERANCE.counters * 100,
     )

@@ -29,7 +29,7 @@ const knobs = { advisor_mode: 'none', pages_to_scan: 100, sleep_millisecs: 20 };
 const verdict = (k: RunResult[], m: RunResult) =>
   Object.fromEntries(compareTimed(k, m, DEFAULT_TOLERANCE).map((v) => [v.path, v.ok]));
 
-test('compareTimed: counters within 5 % of the kernel runs median pass, beyond fail', () => {
+test('compareTimed: pages_scanned within 5 % of the kernel runs median passes, beyond fails', () => {
   const kernels = [8300, 8400, 8100].map((n) => run('kernel', { ...knobs, pages_scanned: n, full_scans: 0 }));
   // median 8300: 8700 is +4.8 %, 8800 is +6.0 %.
   assert.equal(
@@ -40,10 +40,10 @@ test('compareTimed: counters within 5 % of the kernel runs median pass, beyond f
     verdict(kernels, run('model', { ...knobs, pages_scanned: 8800, full_scans: 0 }))['ksm/pages_scanned'],
     false,
   );
-  // Per-process counters too.
+  // Counters of where ksmd stands inside its pass are shown, not judged.
   assert.equal(
     verdict(kernels, run('model', { ...knobs, pages_scanned: 8800, full_scans: 0 }))['t/ksm_rmap_items'],
-    false,
+    true,
   );
 });
 
