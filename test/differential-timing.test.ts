@@ -8,7 +8,9 @@
  *
  * A kernel run in which ksmd waited for a CPU more than 1 % of the time (another task held
  * it: the machine is busy) is measured again, up to 9 runs; a cell that gets no 3 quiet runs
- * is skipped, saying so, since a busy machine's timing says nothing about the model.
+ * is skipped, saying so, since a busy machine's timing says nothing about the model. A cell
+ * whose only misses are values some kernel run gave too (the runs disagree among
+ * themselves) is reported as to do, with its figures, not passed.
  *
  * Skips, saying why, where the kernel backend cannot run. `SAMEPAGE_DIFF_TIMING=all` runs
  * the whole grid (pages_to_scan 100-5,000 x sleep_millisecs 1-200 x smart_scan 0/1, and the
@@ -17,7 +19,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { differentialSkipReason } from '../src/backends/kernel/testing.ts';
-import { DEFAULT_TOLERANCE, timedAgrees, timedDiff } from '../src/differential/timed.ts';
+import { DEFAULT_TOLERANCE, onlyWithinKernelSpread, timedAgrees, timedDiff } from '../src/differential/timed.ts';
 import {
   defaultTimingCells,
   timingCellName,
@@ -52,6 +54,11 @@ if (skip !== undefined) {
       const report = renderTimedDiff(`${name}.yaml`, d, false);
       t.diagnostic(report);
       if (d.error?.includes('too busy') === true) return void t.skip(d.error);
+      // Where the kernel's own runs disagree (a record a few batches from the end of a pass:
+      // full_scans 0, 1, 0) and the model gives one of their values, the median cannot judge
+      // it: reported as to do, with the figures, not as a pass.
+      if (!timedAgrees(d) && onlyWithinKernelSpread(d))
+        return void t.todo('beyond the tolerance of the kernel median, within the spread of its runs');
       assert.ok(timedAgrees(d), report);
     });
   }

@@ -83,3 +83,16 @@ test('compareTimed: a record the kernel runs lack is a failure', () => {
     [['(record)', false]],
   );
 });
+
+test('compareTimed: a value beyond the median tolerance but given by some kernel run is marked as within the spread', () => {
+  const kernels = [0, 1, 0].map((f) => run('kernel', { ...knobs, pages_scanned: 20400, full_scans: f }));
+  const v = compareTimed(kernels, run('model', { ...knobs, pages_scanned: 20880, full_scans: 1 }), DEFAULT_TOLERANCE);
+  const full = v.find((x) => x.path === 'ksm/full_scans');
+  assert.deepEqual([full?.ok, full?.inKernelSpread], [false, true]);
+  const beyond = compareTimed(
+    kernels,
+    run('model', { ...knobs, pages_scanned: 20880, full_scans: 2 }),
+    DEFAULT_TOLERANCE,
+  );
+  assert.equal(beyond.find((x) => x.path === 'ksm/full_scans')?.inKernelSpread, false);
+});

@@ -62,6 +62,24 @@ export interface TimedValue {
   readonly judged: boolean;
   /** Within the tolerance, or not judged. */
   readonly ok: boolean;
+  /**
+   * The model's value is one some undisturbed kernel run gave (between their smallest and
+   * largest): where the kernel's own runs disagree, as full_scans does when a record falls a
+   * few batches from the end of a pass (0, 1, 0), the median cannot judge the model.
+   */
+  readonly inKernelSpread: boolean;
+}
+
+/** Whether `m` lies between the smallest and the largest of the numeric runs. */
+function inSpread(runs: ReadonlyArray<number | string | boolean | undefined>, m: unknown): boolean {
+  const nums = runs.filter((v): v is number => typeof v === 'number');
+  return typeof m === 'number' && nums.length > 0 && m >= Math.min(...nums) && m <= Math.max(...nums);
+}
+
+/** Every value beyond its tolerance lies within the kernel runs' own spread (see inKernelSpread). */
+export function onlyWithinKernelSpread(d: TimedDiff): boolean {
+  const bad = d.values.filter((v) => !v.ok);
+  return d.error === undefined && bad.length > 0 && bad.every((v) => v.inKernelSpread);
 }
 
 /** A kernel run and ksmd's clock over it. */
@@ -129,7 +147,8 @@ function compareTimedRecord(
       : typeof kernel === 'number' && typeof m === 'number' && tolerance > 0
         ? within(kernel, m, tolerance)
         : kernel === m;
-    out.push({ label, path: `ksm/${file}`, kernel, kernelRuns: runs, model: m, tolerance, judged, ok });
+    const inKernelSpread = inSpread(runs, m);
+    out.push({ label, path: `ksm/${file}`, kernel, kernelRuns: runs, model: m, tolerance, judged, ok, inKernelSpread });
   }
   const procs = new Set([...Object.keys(model.procs), ...kernels.flatMap((k) => Object.keys(k.procs))]);
   for (const proc of procs) {
@@ -146,7 +165,18 @@ function compareTimedRecord(
       // Which VMAs are mergeable, and which mm merges any, do not depend on time.
       const judged = typeof kernel === 'boolean';
       const ok = !judged || kernel === m;
-      out.push({ label, path: `${proc}/${field}`, kernel, kernelRuns: runs, model: m, tolerance: 0, judged, ok });
+      const inKernelSpread = inSpread(runs, m);
+      out.push({
+        label,
+        path: `${proc}/${field}`,
+        kernel,
+        kernelRuns: runs,
+        model: m,
+        tolerance: 0,
+        judged,
+        ok,
+        inKernelSpread,
+      });
     }
   }
 }
@@ -166,6 +196,7 @@ export function compareTimed(kernels: readonly RunResult[], model: RunResult, to
         tolerance: 0,
         judged: true,
         ok: false,
+        inKernelSpread: false,
       });
       continue;
     }
@@ -182,6 +213,7 @@ export function compareTimed(kernels: readonly RunResult[], model: RunResult, to
         tolerance: 0,
         judged: true,
         ok: false,
+        inKernelSpread: false,
       });
     }
   }

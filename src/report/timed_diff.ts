@@ -60,7 +60,7 @@ export function renderTimedDiff(file: string, d: TimedDiff, color: boolean): str
         v.kernelRuns.map(show).join(' '),
         show(v.model),
         off(v),
-        v.ok ? '' : c.red('out'),
+        v.ok ? '' : v.inKernelSpread ? c.yellow('out, within the kernel runs') : c.red('out'),
       ]);
     lines.push(...table.toString().split('\n'));
   }
