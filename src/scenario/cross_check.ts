@@ -104,14 +104,13 @@ export interface CrossProblem {
  * Follows procs and regions through the steps (undefined: a step whose kind is unknown).
  * `numaNodes` undefined skips the node check (the machine section itself is invalid).
  */
-export function crossCheck(steps: ReadonlyArray<StepRefs | undefined>, numaNodes: number | undefined): CrossProblem[] {
+export function crossCheck(steps: Iterable<StepRefs | undefined>, numaNodes: number | undefined): CrossProblem[] {
   const problems: CrossProblem[] = [];
   /** Live procs and their regions (name -> size in bytes, undefined when not known). */
   const procs = new Map<string, Map<string, number | undefined>>();
   const used = new Set<string>();
 
-  steps.forEach((s, index) => {
-    if (s === undefined) return;
+  const visit = (s: StepRefs, index: number): void => {
     const at = (field: PropertyKey | undefined, message: string): void => {
       problems.push({
         path: field === undefined ? ['steps', index, s.kind] : ['steps', index, s.kind, field],
@@ -214,6 +213,11 @@ export function crossCheck(steps: ReadonlyArray<StepRefs | undefined>, numaNodes
       case 'record':
         return;
     }
-  });
+  };
+  let index = 0;
+  for (const s of steps) {
+    if (s !== undefined) visit(s, index);
+    index++;
+  }
   return problems;
 }

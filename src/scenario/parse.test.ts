@@ -1,21 +1,32 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatPath, formatProblems, parseScenario } from './parse.ts';
-import type { Problem } from './parse.ts';
+import type { ParseResult, Problem } from './parse.ts';
 import { scenarioJsonSchema } from './schema.ts';
 import type { Scenario, Step } from './types.ts';
 
 const HEAD = 'version: 1\nname: t\n';
 const SPAWN = 'steps:\n  - spawn: { proc: a, comm: app }\n  - mmap: { proc: a, region: r, size: 16KiB }\n';
 
+/**
+ * Parses `text` whole and a step at a time (as a file over WHOLE_PARSE_BYTES would be), and
+ * checks that both read the same: every test below is a test of both ways.
+ */
+function parseBoth(text: string): ParseResult {
+  const whole = parseScenario(text, 't.yaml', { mode: 'whole' });
+  const chunked = parseScenario(text, 't.yaml', { mode: 'chunked', chunkBytes: 1 });
+  assert.deepEqual(chunked, whole, 'read a step at a time, the file gives another result');
+  return whole;
+}
+
 function ok(text: string): Scenario {
-  const r = parseScenario(text, 't.yaml');
+  const r = parseBoth(text);
   assert.ok(r.ok, r.ok ? '' : formatProblems('t.yaml', r.problems));
   return r.scenario;
 }
 
 function problems(text: string): Problem[] {
-  const r = parseScenario(text, 't.yaml');
+  const r = parseBoth(text);
   assert.equal(r.ok, false, 'expected the file to be invalid');
   return r.ok ? [] : r.problems;
 }
@@ -441,4 +452,16 @@ test('scenarioJsonSchema describes the file with one-key step objects', () => {
   assert.deepEqual(schema.required?.sort(), ['name', 'steps', 'version']);
   const steps = JSON.stringify(schema.properties?.steps);
   for (const kind of ['spawn', 'mmap', 'fill', 'expect', 'record']) assert.ok(steps.includes(`"${kind}"`), kind);
+});
+
+test('parseScenario reports an expect step without paths once, whatever its value', () => {
+  for (const [value, shown] of [
+    ['', 'null'],
+    [' null', 'null'],
+    [' 5', '5'],
+  ] as const) {
+    assert.deepEqual(lines(`${HEAD}steps:\n  - expect:${value}\n`), [
+      `t.yaml: steps[0].expect (line 4): Expect must be a mapping, got ${shown}`,
+    ]);
+  }
 });

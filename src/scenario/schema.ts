@@ -347,6 +347,8 @@ const expectStep = z
   .check(
     z.superRefine(
       (value, ctx) => {
+        // Runs even when the value is not a mapping (see `when`): that problem is reported already.
+        if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
         const entries = Object.entries(value);
         if (entries.length === 0)
           ctx.addIssue({ code: 'custom', message: 'Expect must list at least one path', input: value });
