@@ -80,7 +80,9 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
         '  samepage predict py.snap --policy ksm --set use_zero_pages=1 --json\n  samepage predict py.snap --policy ksm+ --report py.html',
     )
     .action(async (file: string, opts: PredictCliOptions) => {
-      const read = readSnapshot(file);
+      const bar = progressBar(io.stderr);
+      const read = await readSnapshot(file, { onVerify: (done, total) => bar.verify(done, total) });
+      bar.stop();
       if (!read.ok) throw new Error(read.problem);
       let settings: KnobSetting[];
       try {
@@ -88,7 +90,6 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
       } catch (e) {
         throw new Error(e instanceof Error ? e.message : String(e));
       }
-      const bar = progressBar(io.stderr);
       let result: PredictResult;
       try {
         result = await predictSnapshot(read.snapshot, file, {
@@ -104,6 +105,7 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
         throw e;
       } finally {
         bar.stop();
+        read.snapshot.close();
       }
       const { prediction, run } = result;
       if (opts.json === true) {
@@ -167,6 +169,7 @@ function renderPrediction(p: Prediction): string {
 
 /** Load, then scan progress on stderr (drawn only on a terminal). */
 function progressBar(stream: NodeJS.WritableStream): {
+  verify: (d: number, t: number) => void;
   load: (d: number, t: number) => void;
   scan: (n: number, max: number) => void;
   stop: () => void;
@@ -186,6 +189,7 @@ function progressBar(stream: NodeJS.WritableStream): {
     }
   };
   return {
+    verify: (d, t) => show('checking the checksum (MiB)', Math.floor(d / 2 ** 20), Math.ceil(t / 2 ** 20)),
     load: (d, t) => show('loading pages', d, t),
     scan: (n, max) => show('full scans (until settled)', n, max),
     stop: () => {

@@ -3,7 +3,6 @@
  * on live processes, on the processes a scenario leaves running on the model, or on a
  * snapshot file; and snapshots of live processes' anonymous memory.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import Table from 'cli-table3';
 import cliProgress from 'cli-progress';
@@ -11,7 +10,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { createModelBackend } from '../backends/model/index.ts';
 import { LiveReader, type LiveProcess, openLiveProcesses } from '../host/live.ts';
 import { pidsByName } from '../host/procfs.ts';
-import { SNAPSHOT_MAGIC, addSnapshotPages, readSnapshot, writeSnapshot } from '../host/snapshot.ts';
+import { addSnapshotPages, isSnapshotFile, readSnapshot, writeSnapshot } from '../host/snapshot.ts';
 import { formatBytes } from '../lib/sizes.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
@@ -90,7 +89,7 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
       let stats: DuplicateStatistics;
       let scenario: { name: string; run: RunResult } | undefined;
       if (file === undefined) stats = liveStatistics(opts, io, warn);
-      else if (isSnapshot(file)) stats = snapshotStatistics(file, opts);
+      else if (isSnapshotFile(file)) stats = await snapshotStatistics(file, opts);
       else {
         const r = await scenarioStatistics(file, opts, warn);
         if (typeof r === 'string') {
@@ -232,27 +231,17 @@ function progress(
   };
 }
 
-/** Whether the file starts with the snapshot magic (scenario files never do). */
-function isSnapshot(file: string): boolean {
-  let fd: number | undefined;
-  try {
-    fd = openSync(file, 'r');
-    const head = Buffer.alloc(SNAPSHOT_MAGIC.length);
-    return readSync(fd, head, 0, head.length, 0) === head.length && head.toString('latin1') === SNAPSHOT_MAGIC;
-  } catch {
-    return false; // loadScenario reports the unreadable file
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-function snapshotStatistics(file: string, opts: StatsOpts): DuplicateStatistics {
-  const r = readSnapshot(file);
+async function snapshotStatistics(file: string, opts: StatsOpts): Promise<DuplicateStatistics> {
+  const r = await readSnapshot(file);
   if (!r.ok) throw new Error(r.problem);
-  const wanted = opts.proc === undefined ? undefined : new Set(opts.proc.map(kernelComm));
-  const stats = new DuplicateStatistics();
-  addSnapshotPages(stats, r.snapshot, (p) => wanted === undefined || wanted.has(p.comm));
-  return stats;
+  try {
+    const wanted = opts.proc === undefined ? undefined : new Set(opts.proc.map(kernelComm));
+    const stats = new DuplicateStatistics();
+    addSnapshotPages(stats, r.snapshot, (p) => wanted === undefined || wanted.has(p.comm));
+    return stats;
+  } finally {
+    r.snapshot.close();
+  }
 }
 
 /** Runs the scenario on the model, then counts its live tasks (or those of --proc comms). */
