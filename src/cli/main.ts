@@ -9,7 +9,6 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import cliProgress from 'cli-progress';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import { runScenario } from '../scenario/run.ts';
@@ -33,6 +32,7 @@ import { renderHtmlReport } from '../report/html.ts';
 import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
 import { testPauseHook } from './test_pause.ts';
+import { waitProgress } from './progress.ts';
 
 /** Exit codes of the contract. */
 const EXIT_OK = 0;
@@ -40,9 +40,6 @@ const EXIT_EXPECT_FAILED = 1;
 const EXIT_UNUSABLE = 2;
 
 const DEMO_SCENARIO = 'scenarios/thesis-test-program.yaml';
-
-/** A progress event of runScenario, taken from its signature so the two cannot drift apart. */
-type RunProgress = Parameters<NonNullable<NonNullable<Parameters<typeof runScenario>[2]>['onProgress']>>[0];
 
 /** Where process output goes; tests may pass their own. */
 export interface Io {
@@ -230,40 +227,6 @@ async function runFile(
   } finally {
     progress.stop();
   }
-}
-
-/**
- * A progress bar on stderr while a `wait` runs. cli-progress draws nothing when stderr is
- * not a terminal, so pipes and CI logs stay clean.
- */
-function waitProgress(stream: Io['stderr']): { update: (event: RunProgress) => void; stop: () => void } {
-  const state: { bar: cliProgress.SingleBar | undefined } = { bar: undefined };
-  const stop = (): void => {
-    state.bar?.stop();
-    state.bar = undefined;
-  };
-  const update = (event: RunProgress): void => {
-    if (event.kind === 'wait') {
-      if (state.bar === undefined) {
-        state.bar = new cliProgress.SingleBar(
-          {
-            stream: stream as NodeJS.WritableStream,
-            format: 'wait {bar} {value}/{total}',
-            hideCursor: true,
-            clearOnComplete: true,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-        state.bar.start(event.target, event.done);
-      } else {
-        state.bar.setTotal(event.target);
-        state.bar.update(event.done);
-      }
-    } else if (event.kind === 'step') {
-      stop(); // a new step: the wait, if any, is over
-    }
-  };
-  return { update, stop };
 }
 
 /** What the demo's last record means, in words. */

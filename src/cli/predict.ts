@@ -5,7 +5,6 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import Table from 'cli-table3';
-import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { readSnapshot } from '../host/snapshot.ts';
 import {
@@ -22,6 +21,7 @@ import { renderHtmlReport } from '../report/html.ts';
 import { bigintReplacer } from '../report/json.ts';
 import { renderRunResult } from '../report/table.ts';
 import { plural } from '../lib/plural.ts';
+import { Progress } from './progress.ts';
 
 export interface PredictIo {
   readonly stdout: NodeJS.WritableStream;
@@ -167,34 +167,19 @@ function renderPrediction(p: Prediction): string {
   return `Prediction under ${name}:\n${summary.toString()}\nPer process:\n${procs.toString()}\n`;
 }
 
-/** Load, then scan progress on stderr (drawn only on a terminal). */
+/** Checksum, load, then scan progress on stderr (drawn only on a terminal). */
 function progressBar(stream: NodeJS.WritableStream): {
-  verify: (d: number, t: number) => void;
-  load: (d: number, t: number) => void;
-  scan: (n: number, max: number) => void;
+  verify: (d: number, t: number) => Promise<void> | undefined;
+  load: (d: number, t: number) => Promise<void> | undefined;
+  scan: (n: number, max: number) => Promise<void> | undefined;
   stop: () => void;
 } {
-  const state: { bar: cliProgress.SingleBar | undefined; phase: string } = { bar: undefined, phase: '' };
-  const show = (phase: string, value: number, total: number): void => {
-    if (state.phase !== phase) {
-      state.bar?.stop();
-      state.bar = new cliProgress.SingleBar(
-        { stream, format: `${phase} {bar} {value}/{total}`, hideCursor: true, clearOnComplete: true },
-        cliProgress.Presets.shades_classic,
-      );
-      state.bar.start(total, value);
-      state.phase = phase;
-    } else {
-      state.bar!.update(value);
-    }
-  };
+  const bar = new Progress(stream);
+  const mib = 2 ** 20;
   return {
-    verify: (d, t) => show('checking the checksum (MiB)', Math.floor(d / 2 ** 20), Math.ceil(t / 2 ** 20)),
-    load: (d, t) => show('loading pages', d, t),
-    scan: (n, max) => show('full scans (until settled)', n, max),
-    stop: () => {
-      state.bar?.stop();
-      state.bar = undefined;
-    },
+    verify: (d, t) => bar.show('checking the checksum', Math.floor(d / mib), Math.ceil(t / mib), 'MiB '),
+    load: (d, t) => bar.show('loading pages', d, t),
+    scan: (n, max) => bar.show('full scans (until settled)', n, max),
+    stop: () => bar.stop(),
   };
 }

@@ -5,7 +5,6 @@
  */
 import { writeFile } from 'node:fs/promises';
 import Table from 'cli-table3';
-import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createModelBackend } from '../backends/model/index.ts';
 import { LiveReader, type LiveProcess, openLiveProcesses } from '../host/live.ts';
@@ -23,6 +22,7 @@ import { measuredByStatistics, thesisComparison, thesisExperiment, type ThesisCo
 import { modelTaskPages } from '../sysfs/parser_sysfs.ts';
 import { kernelComm } from '../lib/processes_to_scan.ts';
 import { plural } from '../lib/plural.ts';
+import { Progress } from './progress.ts';
 
 export interface StatsIo {
   readonly stdout: NodeJS.WritableStream;
@@ -208,26 +208,23 @@ function liveStatistics(opts: LiveOpts, io: StatsIo, warn: (m: string) => void):
   return stats;
 }
 
-/** A page progress bar on stderr (drawn only on a terminal), redrawn every 256 pages. */
+/**
+ * A page progress bar on stderr (drawn only on a terminal), redrawn every 256 pages. The
+ * reading is synchronous, so the bar leaves the terminal's cursor and line wrap alone.
+ */
 function progress(
   stream: NodeJS.WritableStream,
   procs: readonly LiveProcess[],
 ): { tick: () => void; stop: () => void } {
   const total = procs.reduce((n, p) => n + p.pageCount, 0);
-  const bar = new cliProgress.SingleBar(
-    { stream, format: 'reading {bar} {percentage}% {value}/{total} pages', hideCursor: true, clearOnComplete: true },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total, 0);
-  const state = { done: 0, stopped: false };
+  const bar = new Progress(stream, { interruptible: false });
+  let done = 0;
+  bar.show('reading pages', 0, total);
   return {
     tick: () => {
-      if (++state.done % 256 === 0) bar.update(state.done);
+      if (++done % 256 === 0) bar.show('reading pages', done, total);
     },
-    stop: () => {
-      if (!state.stopped) bar.stop();
-      state.stopped = true;
-    },
+    stop: () => bar.stop(),
   };
 }
 

@@ -278,7 +278,7 @@ const VERIFY_CHUNK = 8 * 1024 * 1024;
 
 export interface ReadSnapshotOptions {
   /** Called as the body's checksum is checked: bytes hashed so far of `total`. */
-  readonly onVerify?: (done: number, total: number) => void;
+  readonly onVerify?: (done: number, total: number) => Promise<void> | void;
 }
 
 /**
@@ -375,7 +375,7 @@ async function readOpened(f: SnapshotFile, file: string, opts: ReadSnapshotOptio
     if (bytesRead !== n) return bad(`it shrank while it was read (at byte ${HEADER_BYTES + pos + bytesRead})`);
     sha.update(chunk);
     pos += n;
-    opts.onVerify?.(pos, actual);
+    await opts.onVerify?.(pos, actual);
   }
   if (!sha.digest().equals(header.subarray(24, 56))) return bad('its checksum does not match: the file is damaged');
   try {

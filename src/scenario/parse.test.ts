@@ -465,3 +465,26 @@ test('parseScenario reports an expect step without paths once, whatever its valu
     ]);
   }
 });
+
+test('parseScenario says what is too large about a number past 2^53 or a wait past the clock', () => {
+  const one = (step: string): string[] => lines(`${HEAD}steps:\n  - ${step}\n`);
+  assert.deepEqual(one('wait: { ms: 1000000000000000 }'), [
+    "t.yaml: steps[0].wait.ms (line 4): Milliseconds must be at most 9007199254 (104 days 5 h: the model's clock counts nanoseconds exactly up to 2^53), got 1000000000000000",
+  ]);
+  assert.deepEqual(one('wait: { ms: 9007199254740993 }'), [
+    "t.yaml: steps[0].wait.ms (line 4): Milliseconds must be at most 9007199254 (104 days 5 h: the model's clock counts nanoseconds exactly up to 2^53), got 9007199254740993",
+  ]);
+  assert.deepEqual(one('wait: { full_scans: 9007199254740992 }'), [
+    't.yaml: steps[0].wait.full_scans (line 4): Full scans must be at most 9007199254740991 (2^53 - 1), got 9007199254740992',
+  ]);
+  assert.deepEqual(
+    lines(`${HEAD}steps:\n  - spawn: { proc: a, comm: x }\n  - mmap: { proc: a, region: r, size: 9007199254740992 }\n`),
+    [
+      't.yaml: steps[1].mmap.size (line 5): Size must be at most 9007199254740991 bytes (2^53 - 1), got 9007199254740992',
+    ],
+  );
+  assert.deepEqual(lines(`${HEAD}machine: { ram: 2048GiB, numa_nodes: 100000000 }\nsteps: []\n`), [
+    "t.yaml: machine.ram (line 3): RAM must be at most 1.0 TiB (the model's frame tables take about 1.1 GB of this machine's memory per TiB), got 2.0 TiB",
+    't.yaml: machine.numa_nodes (line 3): NUMA node count must be at most 1024 (MAX_NUMNODES of x86-64), got 100000000',
+  ]);
+});

@@ -18,6 +18,7 @@ import {
 } from 'yaml';
 import type { z } from 'zod';
 import { formatBytes } from '../lib/sizes.ts';
+import { MAX_NUMA_NODES } from '../system.ts';
 import { crossCheck, rawStepRefs, stepRefs, type StepRefs } from './cross_check.ts';
 import { checkKsmValues } from './ksm_values.ts';
 import { KSM_WRITABLE_FILES, scenarioErrorMap, scenarioSchema, STEP_KINDS, stepSchema } from './schema.ts';
@@ -394,7 +395,10 @@ function usableParts(data: unknown): { ksm: Array<[string, string]>; numaNodes: 
   const nodes = machine.numa_nodes ?? 1;
   return {
     ksm,
-    numaNodes: Number.isSafeInteger(nodes) && (nodes as number) >= 1 ? (nodes as number) : undefined,
+    numaNodes:
+      Number.isSafeInteger(nodes) && (nodes as number) >= 1 && (nodes as number) <= MAX_NUMA_NODES
+        ? (nodes as number)
+        : undefined,
   };
 }
 

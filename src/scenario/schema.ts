@@ -5,7 +5,9 @@
  * the value, since they reach the user with a path and a line.
  */
 import { z } from 'zod';
-import { PAGE_SIZE } from '../lib/sizes.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
+import { MAX_NUMA_NODES, MAX_RAM_BYTES, MAX_VIRTUAL_NS } from '../system.ts';
 import { errnoNames } from './errno.ts';
 import { parseExpectation } from './expect.ts';
 import type { Advice, ExpectCheck, Pattern, PrctlOption, Scenario, Step } from './types.ts';
@@ -66,6 +68,19 @@ export const KSM_STAT_FIELDS: readonly string[] = [
 ];
 
 const GIB = 1024 * 1024 * 1024;
+/** The longest wait: the model's clock is exact to MAX_VIRTUAL_NS. */
+export const MAX_WAIT_MS = Math.floor(MAX_VIRTUAL_NS / 1e6);
+/** An integer too large for a double to hold exactly, as parse.ts passes it on (its decimal text). */
+const UNSAFE_INTEGER = /^-?\d+$/;
+
+/** Whether `v` is the decimal text of an integer past 2^53 - 1 either way (see parse.ts's toPlain). */
+function isUnsafeInteger(v: unknown): v is string {
+  return typeof v === 'string' && UNSAFE_INTEGER.test(v) && !Number.isSafeInteger(Number(v));
+}
+
+function waitTooLong(got: string): string {
+  return `Milliseconds must be at most ${MAX_WAIT_MS} (${formatDuration(MAX_VIRTUAL_NS)}: the model's clock counts nanoseconds exactly up to 2^53), got ${got}`;
+}
 const SIZE_TEXT = /^(\d+(?:\.\d+)?)\s*(KiB|MiB|GiB)?$/;
 const UNIT: Readonly<Record<string, number>> = { KiB: 1024, MiB: 1024 * 1024, GiB: GIB };
 const PROC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -122,6 +137,12 @@ export const scenarioErrorMap: z.core.$ZodErrorMap = (issue) => {
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined) return `${name} is required`;
+      if ((issue.expected === 'number' || issue.expected === 'int') && isUnsafeInteger(issue.input)) {
+        if (issue.path?.at(-1) === 'ms' && !issue.input.startsWith('-')) return waitTooLong(issue.input);
+        return issue.input.startsWith('-')
+          ? `${name} must be at least ${Number.MIN_SAFE_INTEGER} (-(2^53 - 1)), got ${issue.input}`
+          : `${name} must be at most ${Number.MAX_SAFE_INTEGER} (2^53 - 1), got ${issue.input}`;
+      }
       return `${name} must be ${EXPECTED_TYPE[issue.expected] ?? issue.expected}, got ${got}`;
     case 'too_small':
       if (issue.origin === 'string') return `${name} must not be empty`;
@@ -162,7 +183,12 @@ export function parseSize(value: number | string): { ok: true; bytes: number } |
       };
     bytes = Number(m[1]) * (m[2] === undefined ? 1 : (UNIT[m[2]] ?? 1));
   }
-  if (!Number.isSafeInteger(bytes) || bytes < 0)
+  if (bytes > Number.MAX_SAFE_INTEGER) {
+    // An integer past 2^53 reaches here as its decimal text (see parse.ts): shown as the number it is.
+    const shown = isUnsafeInteger(value) ? value : describeValue(value);
+    return { ok: false, message: `must be at most ${Number.MAX_SAFE_INTEGER} bytes (2^53 - 1), got ${shown}` };
+  }
+  if (!Number.isInteger(bytes) || bytes < 0)
     return { ok: false, message: `must be a whole, non-negative number of bytes, got ${describeValue(value)}` };
   return { ok: true, bytes };
 }
@@ -491,7 +517,27 @@ export const stepSchemas = {
       }
     })
     .transform((s): Step => ({ kind: 'sysfs', path: s.path, value: s.value, errno: s.errno })),
-  wait: strict({ full_scans: int(1).optional(), ms: int(1).optional() }, 'wait field')
+  wait: strict(
+    {
+      full_scans: int(1).optional(),
+      // One check, so that a number too large for int() gets one message, not int()'s and max()'s.
+      ms: z
+        .number()
+        .check((ctx) => {
+          const v = ctx.value;
+          const message = !Number.isInteger(v)
+            ? `Milliseconds must be a whole number, got ${v}`
+            : v < 1
+              ? `Milliseconds must be at least 1, got ${v}`
+              : v > MAX_WAIT_MS
+                ? waitTooLong(String(v))
+                : undefined;
+          if (message !== undefined) ctx.issues.push({ code: 'custom', message, input: v });
+        })
+        .optional(),
+    },
+    'wait field',
+  )
     .check((ctx) => {
       if ((ctx.value.full_scans === undefined) === (ctx.value.ms === undefined)) {
         ctx.issues.push({
@@ -557,7 +603,25 @@ const ksmValues = z
   .transform((r) => Object.entries(r));
 
 const machine = strict(
-  { ram: bytes('RAM', { page: true, positive: true }).optional(), numa_nodes: int(1).optional() },
+  {
+    ram: bytes('RAM', { page: true, positive: true })
+      .check((ctx) => {
+        if (ctx.value > MAX_RAM_BYTES) {
+          ctx.issues.push({
+            code: 'custom',
+            message: `RAM must be at most ${formatBytes(MAX_RAM_BYTES)} (the model's frame tables take about 1.1 GB of this machine's memory per TiB), got ${formatBytes(ctx.value)}`,
+            input: ctx.value,
+          });
+        }
+      })
+      .optional(),
+    numa_nodes: int(1)
+      .max(MAX_NUMA_NODES, {
+        error: (i) =>
+          `NUMA node count must be at most ${MAX_NUMA_NODES} (MAX_NUMNODES of x86-64), got ${describeValue(i.input)}`,
+      })
+      .optional(),
+  },
   'machine field',
 ).transform((m) => ({ ram: m.ram ?? GIB, numaNodes: m.numa_nodes ?? 1 }));
 

@@ -7,7 +7,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { PAGE_SIZE } from '../../lib/sizes.ts';
-import { StepError, type Backend } from '../../scenario/backend.ts';
+import { StepError, type Backend, type WaitProgress } from '../../scenario/backend.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/types.ts';
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
@@ -349,15 +349,25 @@ class KernelBackendImpl implements KernelBackend {
     return n;
   }
 
-  async wait(fullScans: number | undefined, ms: number | undefined): Promise<string | undefined> {
+  async wait(
+    fullScans: number | undefined,
+    ms: number | undefined,
+    onProgress?: (p: WaitProgress) => Promise<void> | void,
+  ): Promise<string | undefined> {
     if (fullScans !== undefined && fullScans > 0) {
-      const reason = await this.#waitFullScans(fullScans);
+      const reason = await this.#waitFullScans(fullScans, onProgress);
       if (reason !== undefined) return reason;
     }
     if (ms !== undefined && ms > 0) {
       if (this.#run === 1) this.#realRun('1');
       try {
-        await sleep(ms);
+        // A second at a time: a timer takes at most 2^31 - 1 ms, and progress is told between.
+        const begin = performance.now();
+        for (let left = ms; left > 0; left = ms - (performance.now() - begin)) {
+          await sleep(Math.min(left, 1000));
+          const elapsedMs = performance.now() - begin;
+          await onProgress?.({ done: Math.min(elapsedMs, ms), elapsedMs });
+        }
       } finally {
         this.#realRun('0');
       }
@@ -365,7 +375,7 @@ class KernelBackendImpl implements KernelBackend {
     return undefined;
   }
 
-  async #waitFullScans(n: number): Promise<string | undefined> {
+  async #waitFullScans(n: number, onProgress?: (p: WaitProgress) => Promise<void> | void): Promise<string | undefined> {
     if (this.#run !== 1) return `ksmd is not running (run is ${this.#run}), so ${n} full scans can never complete`;
     if (!this.#anyRegistered()) {
       return `No process is registered with KSM (no mergeable area, no MERGE_ANY), so ${n} full scans can never complete`;
@@ -385,6 +395,7 @@ class KernelBackendImpl implements KernelBackend {
         longestGap = Math.max(longestGap, t - lastPoll);
         lastPoll = t;
         if (now >= target) break;
+        await onProgress?.({ done: n - (target - now), elapsedMs: t - begin });
         if (t - begin > timeout) {
           return `Timed out after ${Math.round(timeout)} ms waiting for ${n} full scans (${n - (target - now)} done)`;
         }

@@ -20,14 +20,25 @@ import { doPrctl } from '../../mm/prctl.ts';
 import { execTask, exitTask, forkTask, shareAnonPage, spawnTask } from '../../mm/process.ts';
 import { fillUser, readUser, writeUser, writeUserPage } from '../../mm/uaccess.ts';
 import { ksmProcessProfit, procKsmStat } from '../../sysfs/proc_ksm.ts';
-import { createSystem, runFor, runFullScans, sysfsRead, sysfsWrite, type System } from '../../system.ts';
-import type { Backend } from '../../scenario/backend.ts';
+import {
+  createSystem,
+  runFullScansSlice,
+  runUntil,
+  sysfsRead,
+  sysfsWrite,
+  whyWaitCannotFinish,
+  type System,
+} from '../../system.ts';
+import type { Backend, WaitProgress } from '../../scenario/backend.ts';
 import { StepError } from '../../scenario/backend.ts';
 import { describeReturn } from '../../scenario/errno.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
 import { calibratedCost } from './calibration.ts';
+
+/** Events (ksmd batches, KSM+ rounds) between two words of progress in a wait. */
+const WAIT_SLICE = 16;
 
 interface Region {
   readonly addr: number;
@@ -45,8 +56,6 @@ export interface ModelBackendOptions {
   readonly cost?: CostModel;
   /** Tests: prove the model's caches on every hit (see SystemOptions.checkCaches). */
   readonly checkCaches?: boolean;
-  /** Called with full-scan progress during long waits. */
-  readonly onWaitProgress?: (done: number, target: number) => void;
 }
 
 /** The scenario backend that runs on samepage's own model, on virtual time. */
@@ -252,13 +261,34 @@ export class ModelBackend implements Backend {
     return undefined;
   }
 
-  async wait(fullScans: number | undefined, ms: number | undefined): Promise<string | undefined> {
+  /**
+   * Runs the machine until the wait is over, a slice of WAIT_SLICE events at a time when
+   * progress is asked for: the slices change nothing the model computes, they only give
+   * `onProgress` a word (and the command line a turn of its event loop) between them. A wait
+   * that can never finish is refused before it starts (whyWaitCannotFinish).
+   */
+  async wait(
+    fullScans: number | undefined,
+    ms: number | undefined,
+    onProgress?: (p: WaitProgress) => Promise<void> | void,
+  ): Promise<string | undefined> {
     const sys = this.system();
+    const why = whyWaitCannotFinish(sys, fullScans, ms);
+    if (why !== undefined) return why;
+    const start = sys.clock.now();
+    const budget = onProgress === undefined ? Number.POSITIVE_INFINITY : WAIT_SLICE;
+    const elapsedMs = (): number => (sys.clock.now() - start) / 1e6;
     if (fullScans !== undefined) {
-      const cb = this.#opts.onWaitProgress;
-      return runFullScans(sys, fullScans, cb === undefined ? undefined : (d) => cb(d, fullScans));
+      const target = sys.ksm.ksmScan.seqnr + fullScans;
+      for (;;) {
+        const slice = runFullScansSlice(sys, target, budget);
+        if (slice.state === 'stuck') return slice.reason;
+        if (slice.state === 'done') return undefined;
+        await onProgress?.({ done: fullScans - (target - sys.ksm.ksmScan.seqnr), elapsedMs: elapsedMs() });
+      }
     }
-    runFor(sys, ms ?? 0);
+    const end = start + (ms ?? 0) * 1e6;
+    while (!runUntil(sys, end, budget)) await onProgress?.({ done: elapsedMs(), elapsedMs: elapsedMs() });
     return undefined;
   }
 

@@ -51,7 +51,8 @@ export interface PolicyResult {
 export interface SettleOptions {
   readonly quiet?: number;
   readonly maxScans?: number;
-  readonly onScan?: (n: number) => void;
+  /** Told after each full scan; a promise it returns is awaited. */
+  readonly onScan?: (n: number) => Promise<void> | void;
   /** Count the processes' duplicate pages at the end (the parser module; one MD5 per page). */
   readonly statistics?: boolean;
 }
@@ -147,7 +148,7 @@ export async function settle(
     const why = policy === 'ksm' ? runFullScans(sys, 1, undefined, onEvent) : runKsmPlusFullScans(sys, 1, onEvent);
     if (why !== undefined) break;
     scans++;
-    opts.onScan?.(scans);
+    await opts.onScan?.(scans);
     timeline.push(await backend.record(`scan ${scans}`));
     if (policy === 'ksm+') floorRounds = atFloor() ? floorRounds + 1 : 0;
     still = snapshot() === before && (policy === 'ksm' || floorRounds >= 2) ? still + 1 : 0;

@@ -42,9 +42,12 @@ export interface PredictOptions {
   /** Full scans without change that count as settled (default 3). */
   readonly quiet?: number;
   readonly maxScans?: number;
-  /** Progress: pages loaded so far of `total`, then each full scan run. */
-  readonly onLoad?: (done: number, total: number) => void;
-  readonly onScan?: (scans: number) => void;
+  /**
+   * Progress: pages loaded so far of `total`, then each full scan run. A promise they return
+   * is awaited (the command line lets its event loop turn there).
+   */
+  readonly onLoad?: (done: number, total: number) => Promise<void> | void;
+  readonly onScan?: (scans: number) => Promise<void> | void;
 }
 
 /** What the policy would achieve on the snapshotted processes. */
@@ -189,7 +192,7 @@ function machineFor(snap: Snapshot, name: string): Scenario {
 async function loadSnapshot(
   backend: ModelBackend,
   snap: Snapshot,
-  onLoad?: (done: number, total: number) => void,
+  onLoad?: (done: number, total: number) => Promise<void> | void,
 ): Promise<number> {
   const total = snapshotPages(snap);
   const ids = new Int32Array(snap.contentCount).fill(-1);
@@ -220,10 +223,10 @@ async function loadSnapshot(
           }
           backend.writePage(name, addr, ids[c]!);
         }
-        if (++done % 4096 === 0) onLoad?.(done, total);
+        if (++done % 4096 === 0) await onLoad?.(done, total);
       }
     }
-    onLoad?.(done, total);
+    await onLoad?.(done, total);
     return done;
   } finally {
     for (const id of ids) if (id !== -1) backend.releasePage(id);
@@ -253,7 +256,7 @@ export async function predictSnapshot(snap: Snapshot, source: string, opts: Pred
     await backend.sysfsWrite('ksm+/run', '1');
   }
   const run: RunResult = { scenario: source, backend: 'model', ok: true, records: [loaded], expects: [] };
-  const settleOpts: { quiet?: number; maxScans?: number; onScan?: (n: number) => void } = {};
+  const settleOpts: { quiet?: number; maxScans?: number; onScan?: (n: number) => Promise<void> | void } = {};
   if (opts.quiet !== undefined) settleOpts.quiet = opts.quiet;
   if (opts.maxScans !== undefined) settleOpts.maxScans = opts.maxScans;
   if (opts.onScan !== undefined) settleOpts.onScan = opts.onScan;
