@@ -28,6 +28,7 @@ import { formatProblems } from '../scenario/parse.ts';
 import type { RunResult } from '../scenario/records.ts';
 import { runScenario } from '../scenario/run.ts';
 import type { Scenario } from '../scenario/types.ts';
+import { markReportedInJson } from './errors.ts';
 
 /** How long a diff waits for another samepage kernel run to release KSM: 10 minutes. */
 export const DIFF_LOCK_WAIT_MS = 600_000;
@@ -304,10 +305,12 @@ export async function diffCommand(files: readonly string[], opts: DiffCommandOpt
       d = await diffAttempts(runner, scenario, opts.attempts ?? 1, { seed: opts.seed });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      if (opts.json)
+      if (opts.json) {
         io.stdout.write(
           `${JSON.stringify({ files: results, stopped: { file, reason } } satisfies DiffJson, null, 2)}\n`,
         );
+        throw markReportedInJson(err);
+      }
       throw err;
     }
     differ ||= !agrees(d);

@@ -5,8 +5,7 @@
  * the backend cannot run here; any other error is also 2, as one line without a stack.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadScenario } from '../scenario/load.ts';
@@ -33,6 +32,8 @@ import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
 import { testPauseHook } from './test_pause.ts';
 import { waitProgress } from './progress.ts';
+import { refuseReportOverInput, writeReportFile } from './report_file.ts';
+import { failureJson, failureJsonFor, UsageError, wantsJson } from './errors.ts';
 
 /** Exit codes of the contract. */
 const EXIT_OK = 0;
@@ -48,11 +49,6 @@ export interface Io {
   readonly env: NodeJS.ProcessEnv;
 }
 
-/** Thrown for a bad command line or file: printed as `samepage: <message>`, exit 2. */
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
 /** Runs the command line `args` (without node and the script) and resolves to the exit code. */
 export async function main(args: readonly string[], io: Io = process): Promise<number> {
   let exitCode = EXIT_OK;
@@ -65,10 +61,14 @@ export async function main(args: readonly string[], io: Io = process): Promise<n
   } catch (err) {
     if (err instanceof CommanderError) {
       // Commander has already printed its message; help and --version are not failures.
-      return err.exitCode === 0 ? EXIT_OK : EXIT_UNUSABLE;
+      if (err.exitCode === 0) return EXIT_OK;
+      if (wantsJson(args)) io.stdout.write(failureJson(EXIT_UNUSABLE, err.message.replace(/^error: /, '')));
+      return EXIT_UNUSABLE;
     }
     const message = err instanceof Error ? err.message : String(err);
     io.stderr.write(`samepage: ${message}\n`);
+    const json = wantsJson(args) ? failureJsonFor(err, EXIT_UNUSABLE, message) : undefined;
+    if (json !== undefined) io.stdout.write(json);
     if (io.env.SAMEPAGE_DEBUG === '1' && err instanceof Error && err.stack !== undefined) {
       io.stderr.write(`${err.stack}\n`);
     }
@@ -119,6 +119,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--report <file>', 'also write a static HTML report (charts, counters, expects) to this file')
     .option('--seed <n>', 'seed of the model backend (ignored by kernel)', parseSeed, 0)
     .action(async (file: string, opts: { backend: 'model' | 'kernel'; json?: true; seed: number; report?: string }) => {
+      refuseReportOverInput(opts.report, [file]);
       const { result, statistics } = await runFile(file, opts.backend, opts.seed, io, opts.report !== undefined);
       const thesis = runThesisComparison(result, file);
       io.stdout.write(opts.json === true ? `${formatJson(result)}\n` : renderRunResult(result));
@@ -185,12 +186,7 @@ async function writeReport(
     ...(thesis === undefined ? {} : { thesis }),
     extraSections: [stats],
   });
-  try {
-    await writeFile(file, html);
-  } catch (err) {
-    throw new UsageError(`Cannot write the report to ${file}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  io.stderr.write(`samepage: report written to ${resolve(file)}\n`);
+  await writeReportFile(file, html, io.stderr);
 }
 
 /**
@@ -205,7 +201,7 @@ async function runFile(
   statistics: boolean,
 ): Promise<{ result: RunResult; statistics?: StatisticsResult }> {
   const loaded = await loadScenario(file);
-  if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems));
+  if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems), loaded.problems);
   const beforeStep = testPauseHook(io.env, io.stderr);
   const backend: Backend =
     backendName === 'model'

@@ -2,8 +2,6 @@
  * `samepage predict SNAPSHOT --policy ksm|ksm+`: what KSM (or KSM+) would save on the
  * snapshotted processes, and at what cost, from the model (src/backends/model/predict.ts).
  */
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import Table from 'cli-table3';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { readSnapshot } from '../host/snapshot.ts';
@@ -22,6 +20,8 @@ import { bigintReplacer } from '../report/json.ts';
 import { renderRunResult } from '../report/table.ts';
 import { plural } from '../lib/plural.ts';
 import { Progress } from './progress.ts';
+import { predictionRows, predictionSection, scannerName, unsettledWarning } from '../report/prediction.ts';
+import { refuseReportOverInput, writeReportFile } from './report_file.ts';
 
 export interface PredictIo {
   readonly stdout: NodeJS.WritableStream;
@@ -41,6 +41,12 @@ function parseCount(v: string): number {
   if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
     throw new InvalidArgumentError(`Expected a non-negative integer, got "${v}".`);
   return Number(v);
+}
+
+function parsePositive(v: string): number {
+  const n = parseCount(v);
+  if (n < 1) throw new InvalidArgumentError('Expected at least 1: with no full scan there is nothing to predict.');
+  return n;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -69,7 +75,7 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
     .option('--json', 'print { scenario, backend, ok, records, expects, prediction } on stdout')
     .option('--report <file>', 'also write a self-contained HTML report with the counters over virtual time')
     .option('--seed <n>', 'seed of the model (KSM+ samples pages at random)', parseCount, 0)
-    .option('--max-scans <n>', 'give up settling after this many full scans', parseCount, 400)
+    .option('--max-scans <n>', 'give up settling after this many full scans (at least 1)', parsePositive, 400)
     .addHelpText(
       'after',
       "\nThe knobs keep Linux 6.18's defaults unless set (pages_to_scan 100, sleep_millisecs 20), so the\n" +
@@ -80,6 +86,7 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
         '  samepage predict py.snap --policy ksm --set use_zero_pages=1 --json\n  samepage predict py.snap --policy ksm+ --report py.html',
     )
     .action(async (file: string, opts: PredictCliOptions) => {
+      refuseReportOverInput(opts.report, [file]);
       const bar = progressBar(io.stderr);
       const read = await readSnapshot(file, { onVerify: (done, total) => bar.verify(done, total) });
       bar.stop();
@@ -125,16 +132,15 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
         io.stdout.write(`${renderRunResult(brief)}\n${renderPrediction(prediction)}`);
       }
       if (opts.report !== undefined) {
-        const html = await renderHtmlReport({ title: `predict ${file} under ${opts.policy}`, runs: [run] });
-        try {
-          await writeFile(opts.report, html);
-        } catch (err) {
-          throw new Error(
-            `Cannot write the report to ${opts.report}: ${err instanceof Error ? err.message : String(err)}`,
-          );
-        }
-        io.stderr.write(`samepage: report written to ${resolve(opts.report)}\n`);
+        const html = await renderHtmlReport({
+          title: `predict ${file} under ${opts.policy}`,
+          leadSections: [predictionSection(prediction)],
+          runs: [run],
+        });
+        await writeReportFile(opts.report, html, io.stderr);
       }
+      const warning = unsettledWarning(prediction);
+      if (warning !== undefined) io.stderr.write(`samepage: warning: ${warning}\n`);
       setExit(0);
     });
 }
@@ -143,28 +149,16 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
 function renderPrediction(p: Prediction): string {
   const style = { head: [], border: [] };
   const summary = new Table({ style });
-  const name = p.policy === 'ksm' ? 'KSM' : 'KSM+';
-  summary.push(
-    [
-      'pages merging frees (pages_sharing + ksm_zero_pages)',
-      String(p.saving_pages),
-      formatBytes(p.saving_pages * 4096),
-    ],
-    ['KSM pages kept (pages_shared)', String(p.pages_shared), formatBytes(p.pages_shared * 4096)],
-    ['rmap_items (metadata)', String(p.rmap_items), formatBytes(p.rmap_item_bytes)],
-    ['general_profit', String(p.general_profit), formatBytes(p.general_profit)],
-    ['virtual time to settle', `${p.settle_s.toFixed(1)} s`, plural(p.full_scans, 'full scan')],
-    [
-      `${name} scanner CPU`,
-      `${p.cpu_s.toFixed(2)} s`,
-      p.settle_s > 0 ? `${((100 * p.cpu_s) / p.settle_s).toFixed(2)} % of one CPU` : '-',
-    ],
-  );
+  summary.push(...predictionRows(p).map((r) => [...r]));
   const procs = new Table({ head: ['process', 'pages', 'ksm_merging_pages', 'ksm_process_profit'], style });
   for (const [proc, r] of Object.entries(p.by_process)) {
     procs.push([proc, String(r.pages), String(r.ksm_merging_pages), formatBytes(r.ksm_process_profit)]);
   }
-  return `Prediction under ${name}:\n${summary.toString()}\nPer process:\n${procs.toString()}\n`;
+  const warning = unsettledWarning(p);
+  return (
+    `Prediction under ${scannerName(p)}:\n${summary.toString()}\nPer process:\n${procs.toString()}\n` +
+    (warning === undefined ? '' : `${warning}\n`)
+  );
 }
 
 /** Checksum, load, then scan progress on stderr (drawn only on a terminal). */

@@ -3,7 +3,6 @@
  * on live processes, on the processes a scenario leaves running on the model, or on a
  * snapshot file; and snapshots of live processes' anonymous memory.
  */
-import { writeFile } from 'node:fs/promises';
 import Table from 'cli-table3';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createModelBackend } from '../backends/model/index.ts';
@@ -23,6 +22,8 @@ import { modelTaskPages } from '../sysfs/parser_sysfs.ts';
 import { kernelComm } from '../lib/processes_to_scan.ts';
 import { plural } from '../lib/plural.ts';
 import { Progress } from './progress.ts';
+import { refuseReportOverInput, writeReportFile } from './report_file.ts';
+import { UsageError } from './errors.ts';
 
 export interface StatsIo {
   readonly stdout: NodeJS.WritableStream;
@@ -81,6 +82,7 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
         'Examples:\n  sudo samepage stats --name okular\n  samepage stats scenarios/thesis-test-program.yaml --proc test --json',
     )
     .action(async (file: string | undefined, opts: StatsOpts) => {
+      refuseReportOverInput(opts.report, [file]);
       const live = opts.pid !== undefined || opts.name !== undefined;
       if (live === (file !== undefined))
         throw new Error('Give either a file or --pid/--name (see samepage stats --help)');
@@ -92,11 +94,6 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
       else if (isSnapshotFile(file)) stats = await snapshotStatistics(file, opts);
       else {
         const r = await scenarioStatistics(file, opts, warn);
-        if (typeof r === 'string') {
-          io.stderr.write(`${r}\n`);
-          setExit(2);
-          return;
-        }
         ({ stats, scenario } = { stats: r.stats, scenario: { name: r.name, run: r.run } });
       }
       const result = stats.result({ top: opts.top });
@@ -246,9 +243,9 @@ async function scenarioStatistics(
   file: string,
   opts: StatsOpts,
   warn: (m: string) => void,
-): Promise<{ stats: DuplicateStatistics; name: string; run: RunResult } | string> {
+): Promise<{ stats: DuplicateStatistics; name: string; run: RunResult }> {
   const loaded = await loadScenario(file);
-  if (!loaded.ok) return formatProblems(file, loaded.problems);
+  if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems), loaded.problems);
   const backend = createModelBackend({ seed: opts.seed });
   const run = await runScenario(loaded.scenario, backend, {});
   if (run.error !== undefined) warn(`the scenario stopped early: ${run.error}; counting what it left`);
@@ -289,12 +286,7 @@ async function writeStatsReport(
     leadSections: [await statisticsSection(r, 'Duplicate-page statistics', what.title, what.top)],
     runs: what.run === undefined ? [] : [what.run],
   });
-  try {
-    await writeFile(file, html);
-  } catch (err) {
-    throw new Error(`Cannot write the report to ${file}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  io.stderr.write(`samepage: report written to ${file}\n`);
+  await writeReportFile(file, html, io.stderr);
 }
 
 function renderTables(r: StatisticsResult, groups: number): string {

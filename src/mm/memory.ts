@@ -190,9 +190,13 @@ export function zapPageRange(mmgr: MemoryManager, vma: Vma, start: number, end: 
   }
 }
 
+/** faultInPage's answer when no frame was free for the page (VM_FAULT_OOM); -1 is any other fault. */
+export const FAULT_OOM = -2;
+
 /**
  * Makes the page at `addr` accessible for a read or a write the way a CPU access would:
- * faulting until the PTE allows it. Returns the frame, or -1 on SIGSEGV/OOM.
+ * faulting until the PTE allows it. Returns the frame, FAULT_OOM when no frame was free, or
+ * -1 on SIGSEGV.
  */
 export function faultInPage(mmgr: MemoryManager, mm: MmStruct, addr: number, write: boolean): number {
   const vma = mm.vmaLookup(addr);
@@ -205,7 +209,8 @@ export function faultInPage(mmgr: MemoryManager, mm: MmStruct, addr: number, wri
       return mm.pgtable.pfn(vpn);
     }
     const ret = handleMmFault(mmgr, vma, addr, write ? FAULT_FLAG_WRITE : 0);
-    if ((ret & (VM_FAULT_OOM | VM_FAULT_SIGSEGV)) !== 0) return -1;
+    if ((ret & VM_FAULT_OOM) !== 0) return FAULT_OOM;
+    if ((ret & VM_FAULT_SIGSEGV) !== 0) return -1;
   }
   return -1;
 }

@@ -33,6 +33,8 @@ export function canonical(result: RunResult): RunResult {
     ...(result.calls === undefined
       ? {}
       : { calls: result.calls.map((c) => ({ step: c.step, call: c.call, proc: c.proc, result: c.result })) }),
+    // Why the run stopped before its last step, when it did: an addition, after the others.
+    ...(result.error === undefined ? {} : { error: result.error }),
   };
 }
 

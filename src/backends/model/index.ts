@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { PAGE_SIZE } from '../../lib/sizes.ts';
+import { ENOMEM } from '../../lib/errno.ts';
+import { formatBytes, PAGE_SIZE } from '../../lib/sizes.ts';
 import type { Pattern } from '../../lib/patterns.ts';
 import {
   MADV_DONTNEED,
@@ -64,6 +65,8 @@ export class ModelBackend implements Backend {
   #sys: System | undefined;
   readonly #procs = new Map<string, Proc>();
   readonly #opts: ModelBackendOptions;
+  /** machine.ram of the scenario started. */
+  #ram = 0;
 
   constructor(opts: ModelBackendOptions) {
     this.#opts = opts;
@@ -76,6 +79,7 @@ export class ModelBackend implements Backend {
   }
 
   async start(scenario: Scenario): Promise<void> {
+    this.#ram = scenario.machine.ram;
     this.#sys = createSystem({
       ram: scenario.machine.ram,
       numaNodes: scenario.machine.numaNodes,
@@ -112,7 +116,7 @@ export class ModelBackend implements Backend {
     const opts: { shared: boolean; node?: number } = { shared };
     if (node !== undefined) opts.node = node;
     const addr = doMmap(this.system().mmgr, p.task.mm, size, opts);
-    if (addr < 0) throw new StepError(`mmap of ${size} bytes failed with errno ${-addr}`);
+    if (addr < 0) throw new StepError(`mmap of ${size} bytes failed with ${mmapFailure(addr)}`);
     p.regions.set(region, { addr, size });
   }
 
@@ -123,7 +127,7 @@ export class ModelBackend implements Backend {
   mmapAt(proc: string, region: string, addr: number, size: number): void {
     const p = this.#proc(proc);
     const got = doMmap(this.system().mmgr, p.task.mm, size, { addr });
-    if (got < 0) throw new StepError(`mmap of ${size} bytes at 0x${addr.toString(16)} failed with errno ${-got}`);
+    if (got < 0) throw new StepError(`mmap of ${size} bytes at 0x${addr.toString(16)} failed with ${mmapFailure(got)}`);
     p.regions.set(region, { addr, size });
   }
 
@@ -134,9 +138,8 @@ export class ModelBackend implements Backend {
   writePage(proc: string, addr: number, content: number): void {
     const p = this.#proc(proc);
     const mmgr = this.system().mmgr;
-    if (writeUserPage(mmgr, p.task.mm, addr, mmgr.contents.retain(content)) !== 0) {
-      throw new StepError(`write to ${proc} at 0x${addr.toString(16)} faulted`);
-    }
+    const err = writeUserPage(mmgr, p.task.mm, addr, mmgr.contents.retain(content));
+    if (err !== 0) throw this.#accessFailed(`write to ${proc} at 0x${addr.toString(16)}`, err);
   }
 
   /**
@@ -167,18 +170,30 @@ export class ModelBackend implements Backend {
     return [...this.#procs].map(([proc, p]) => ({ proc, comm: p.task.comm }));
   }
 
+  /**
+   * Why a process's access failed: out of memory (the machine's RAM, and how to raise it),
+   * or a fault.
+   */
+  #accessFailed(what: string, err: number): StepError {
+    if (err !== -ENOMEM) return new StepError(`${what} faulted`);
+    const ram = this.#ram;
+    return new StepError(
+      `${what} ran out of memory: every page frame of the model machine's ${formatBytes(ram)} of RAM is in use ` +
+        `(machine.ram in the scenario; on Linux the OOM killer would act). Give it more, e.g. machine: { ram: ${roomier(ram)} }`,
+    );
+  }
+
   async fill(proc: string, region: string, pattern: Pattern, offset: number, size: number | undefined): Promise<void> {
     const { p, r } = this.#region(proc, region);
     const len = size ?? r.size - offset;
-    if (fillUser(this.system().mmgr, p.task.mm, r.addr + offset, len, pattern, r.addr) !== 0) {
-      throw new StepError(`fill of ${proc}/${region} faulted`);
-    }
+    const err = fillUser(this.system().mmgr, p.task.mm, r.addr + offset, len, pattern, r.addr);
+    if (err !== 0) throw this.#accessFailed(`fill of ${proc}/${region}`, err);
   }
 
   async write(proc: string, region: string, offset: number, bytes: Uint8Array): Promise<void> {
     const { p, r } = this.#region(proc, region);
-    if (writeUser(this.system().mmgr, p.task.mm, r.addr + offset, bytes) !== 0)
-      throw new StepError(`write to ${proc}/${region} faulted`);
+    const err = writeUser(this.system().mmgr, p.task.mm, r.addr + offset, bytes);
+    if (err !== 0) throw this.#accessFailed(`write to ${proc}/${region}`, err);
   }
 
   async readSha256(proc: string, region: string, offset: number, size: number): Promise<string> {
@@ -187,7 +202,7 @@ export class ModelBackend implements Backend {
     const err = readUser(this.system().mmgr, p.task.mm, r.addr + offset, size, (buf, off, n) =>
       h.update(buf.subarray(off, off + n)),
     );
-    if (err !== 0) throw new StepError(`read of ${proc}/${region} faulted`);
+    if (err !== 0) throw this.#accessFailed(`read of ${proc}/${region}`, err);
     return h.digest('hex');
   }
 
@@ -352,6 +367,18 @@ function procRecord(p: Proc): ProcRecord {
     ksm_mergeable: mm.vmas.some((v) => (v.vmFlags & VM_MERGEABLE) !== 0),
     rss_pages: rssPages(mm, p.regions.values()),
   };
+}
+
+/** The errno of a failed mmap, with what it means when known. */
+function mmapFailure(err: number): string {
+  if (err === -ENOMEM) return "ENOMEM (no gap that large in the process's address space)";
+  return describeReturn(err);
+}
+
+/** Twice `ram`, as a scenario would write it. */
+function roomier(ram: number): string {
+  const doubled = 2 * ram;
+  return doubled % 2 ** 30 === 0 ? `${doubled / 2 ** 30}GiB` : `${Math.ceil(doubled / 2 ** 20)}MiB`;
 }
 
 export function createModelBackend(opts: ModelBackendOptions): ModelBackend {

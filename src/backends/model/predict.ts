@@ -72,6 +72,9 @@ export interface Prediction {
   readonly full_scans: number;
   /** Whether the contents were stand-ins for a hashes-only snapshot. */
   readonly synthetic_contents: boolean;
+  /** Whether the counters settled; when not, why (the figures are then where it stopped). */
+  readonly settled: boolean;
+  readonly unsettled?: string;
   readonly by_process: Readonly<
     Record<
       string,
@@ -307,6 +310,8 @@ function summarize(
     cpu_s: r.cpu_s,
     full_scans: r.full_scans,
     synthetic_contents: snap.hashesOnly,
+    settled: r.settled,
+    ...(r.unsettled === undefined ? {} : { unsettled: r.unsettled }),
     by_process: byProcess,
   };
 }
