@@ -143,6 +143,8 @@ function wpPageCopy(mmgr: MemoryManager, vma: Vma, vpn: number, unshare: boolean
   const oldPfn = mm.pgtable.pfn(vpn);
   anonVmaPrepare(mmgr, vma);
   const fromZero = (oldPte & _PAGE_SPECIAL) !== 0;
+  // do_wp_page counts the copy of a KSM page before wp_page_copy, so also when it fails.
+  if (!fromZero && frames.isKsm(oldPfn)) mmgr.vmstat.cow_ksm++;
   const content = mmgr.contents.retain(fromZero ? ContentStore.ZERO : frames.content[oldPfn]!);
   const pfn = frames.allocPage(content, vma.bindNode);
   if (pfn < 0) {
@@ -156,7 +158,6 @@ function wpPageCopy(mmgr: MemoryManager, vma: Vma, vpn: number, unshare: boolean
     if ((oldPte & _PAGE_DIRTY) !== 0) mmgr.hooks.ksmMightUnmapZeroPage(mm);
     mm.rssAnon++;
   } else {
-    if (frames.isKsm(oldPfn)) mmgr.vmstat.cow_ksm++;
     frames.mapcount[oldPfn]!--;
     frames.putPage(oldPfn);
   }

@@ -54,7 +54,11 @@ function canonicalRecord(r: CounterRecord): CounterRecord {
     };
   }
   const base = { label: r.label, time_ms: r.time_ms, ksm: sortKeys(r.ksm), procs };
-  return r.ksmplus === undefined ? base : { ...base, ksmplus: sortKeys(r.ksmplus) };
+  return {
+    ...base,
+    ...(r.ksmplus === undefined ? {} : { ksmplus: sortKeys(r.ksmplus) }),
+    ...(r.vmstat === undefined ? {} : { vmstat: sortKeys(r.vmstat) }),
+  };
 }
 
 function canonicalExpect(e: ExpectResult): ExpectResult {

@@ -366,7 +366,7 @@ test('parseScenario checks expect paths and values', () => {
     'steps[2].expect["/sys/kernel/mm/ksm/pages_shard"]: Unknown file "pages_shard" of /sys/kernel/mm/ksm; expected one of advisor_max_cpu, advisor_max_pages_to_scan, advisor_min_pages_to_scan, advisor_mode, advisor_target_scan_time, full_scans, general_profit, ksm_zero_pages, max_page_sharing, merge_across_nodes, pages_scanned, pages_shared, pages_sharing, pages_skipped, pages_to_scan, pages_unshared, pages_volatile, run, sleep_millisecs, smart_scan, stable_node_chains, stable_node_chains_prune_millisecs, stable_node_dups, use_zero_pages',
     'steps[2].expect["/proc/a/ksm_stat/ksm_merge_any"]: ksm_merge_any is yes or no, got 1',
     'steps[2].expect["/proc/a/ksm_stat/ksm_pages"]: Unknown ksm_stat field "ksm_pages"; expected one of ksm_rmap_items, ksm_zero_pages, ksm_merging_pages, ksm_process_profit, ksm_merge_any, ksm_mergeable',
-    'steps[2].expect["/proc/a/status"]: Expect path must be /sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages or /proc/<proc>/rss_pages, got "/proc/a/status"',
+    'steps[2].expect["/proc/a/status"]: Expect path must be /sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages, /proc/<proc>/rss_pages or /proc/vmstat/<cow_ksm|ksm_swpin_copy>, got "/proc/a/status"',
     'steps[2].expect["/sys/kernel/mm/ksm/pages_sharing"]: Comparison must be an operator followed by a number, got ">= many"',
     'steps[2].expect["/proc/a/rss_pages"]: Expected value of a counter must be a number or a comparison, got "big"',
     'steps[2].expect["/proc/a/ksm_merging_pages"]: Expected value must be a number, a string or a comparison such as ">= 512", got true',
@@ -479,4 +479,36 @@ test('parseScenario says what is too large about a number past 2^53 or a wait pa
     "t.yaml: machine.ram (line 3): RAM must be at most 1.0 TiB (the model's frame tables take about 1.1 GB of this machine's memory per TiB), got 2.0 TiB",
     't.yaml: machine.numa_nodes (line 3): NUMA node count must be at most 1024 (MAX_NUMNODES of x86-64), got 100000000',
   ]);
+});
+
+test("parseScenario reads the KSM lines of /proc/vmstat as the machine's, not a proc's", () => {
+  const s = steps('  - expect: { /proc/vmstat/cow_ksm: 0, /proc/vmstat/ksm_swpin_copy: "<= 1" }\n');
+  assert.deepEqual(s, [
+    {
+      kind: 'expect',
+      checks: [
+        { path: '/proc/vmstat/cow_ksm', expected: 0 },
+        { path: '/proc/vmstat/ksm_swpin_copy', expected: '<= 1' },
+      ],
+    },
+  ]);
+  assert.match(
+    lines(`${HEAD}${SPAWN}  - expect: { /proc/vmstat/pgfault: 1 }\n`)[0]!,
+    /Expect path must be .*\/proc\/vmstat\/<cow_ksm\|ksm_swpin_copy>, got "\/proc\/vmstat\/pgfault"$/,
+  );
+  assert.match(
+    lines(`${HEAD}${SPAWN}  - expect: { /proc/vmstat/cow_ksm: many }\n`)[0]!,
+    /must be a number or a comparison/,
+  );
+});
+
+test('parseScenario says an alias bomb and deep nesting in words', () => {
+  const bomb = [
+    'a: &a [x, x, x, x, x, x, x, x, x]',
+    ...['b', 'c', 'd', 'e', 'f', 'g'].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdef'[i]}`).join(', ')}]`),
+  ].join('\n');
+  assert.deepEqual(lines(`${HEAD}${bomb}\nsteps: []\n`), [
+    't.yaml: The YAML expands its aliases more than the 100 times samepage follows (a resource exhaustion attack?); write the values out',
+  ]);
+  assert.match(lines(`${HEAD}steps:\n  - expect: ${'['.repeat(5000)}${']'.repeat(5000)}\n`)[0]!, /nests too deeply/);
 });

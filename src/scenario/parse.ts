@@ -281,8 +281,16 @@ function plainData(doc: Document): { ok: true; value: unknown } | { ok: false; m
   try {
     return { ok: true, value: toPlain(doc.toJS()) };
   } catch (e) {
-    const deep = e instanceof RangeError && /call stack/.test(e.message);
-    return { ok: false, message: deep ? DEEP : `Cannot read the YAML document: ${(e as Error).message}` };
+    const message = (e as Error).message;
+    if (e instanceof RangeError && /call stack/.test(message)) return { ok: false, message: DEEP };
+    if (/Excessive alias count/.test(message)) {
+      return {
+        ok: false,
+        message:
+          'The YAML expands its aliases more than the 100 times samepage follows (a resource exhaustion attack?); write the values out',
+      };
+    }
+    return { ok: false, message: `Cannot read the YAML document: ${message}` };
   }
 }
 

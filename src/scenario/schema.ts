@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { formatDuration } from '../lib/duration.ts';
 import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
 import { MAX_NUMA_NODES, MAX_RAM_BYTES, MAX_VIRTUAL_NS } from '../system.ts';
+import { KSM_VMSTAT_FIELDS } from '../sysfs/proc_vmstat.ts';
 import { errnoNames } from './errno.ts';
 import { parseExpectation } from './expect.ts';
 import type { Advice, ExpectCheck, Pattern, PrctlOption, Scenario, Step } from './types.ts';
@@ -88,9 +89,18 @@ const UNIT: Readonly<Record<string, number>> = { KiB: 1024, MiB: 1024 * 1024, Gi
 const PROC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const SYS_MM = '/sys/kernel/mm/';
 const SYSFS_PART = /^[A-Za-z0-9_.+-]+$/;
-/** What an expect step may check; groups: ksm dir, its file, proc, ksm_stat field, other proc file. */
-export const EXPECT_PATH =
-  /^(?:\/sys\/kernel\/mm\/(ksm\+?)\/([^/]+)|\/proc\/([^/]+)\/(?:ksm_stat\/([^/]+)|(ksm_merging_pages|rss_pages)))$/;
+/**
+ * What an expect step may check; groups: ksm dir, its file, proc, ksm_stat field, other proc
+ * file, a KSM line of /proc/vmstat.
+ */
+export const EXPECT_PATH = new RegExp(
+  '^(?:\\/sys\\/kernel\\/mm\\/(ksm\\+?)\\/([^/]+)|\\/proc\\/([^/]+)\\/(?:ksm_stat\\/([^/]+)|(ksm_merging_pages|rss_pages))' +
+    `|\\/proc\\/vmstat\\/(${KSM_VMSTAT_FIELDS.join('|')}))$`,
+);
+/** The expect paths, for messages. */
+export const EXPECT_PATHS_TEXT =
+  '/sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages, ' +
+  `/proc/<proc>/rss_pages or /proc/vmstat/<${KSM_VMSTAT_FIELDS.join('|')}>`;
 const TWO_TO_64 = 1n << 64n;
 
 /** A value as messages show it: strings quoted, containers by kind. */
@@ -345,7 +355,7 @@ const sysfsPath = z.string().transform((path, ctx) => {
 function checkExpect(path: string, expected: unknown): string | undefined {
   const m = EXPECT_PATH.exec(path);
   if (m === null) {
-    return `Expect path must be /sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages or /proc/<proc>/rss_pages, got ${describeValue(path)}`;
+    return `Expect path must be ${EXPECT_PATHS_TEXT}, got ${describeValue(path)}`;
   }
   const [, dir, file, procName, statField] = m;
   if (procName !== undefined && !PROC_NAME.test(procName))

@@ -13,7 +13,8 @@ import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/type
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
 import { BackendUnavailable } from './errors.ts';
 import { LockHeld, MachineGuard } from './guard.ts';
-import { countPresentPages, findKsmUsers, readKsmStat, readProcessMemory } from './procfs.ts';
+import { countPresentPages, findKsmUsers, readKsmStat, readProcessMemory, readVmstat } from './procfs.ts';
+import { KSM_VMSTAT_FIELDS } from '../../sysfs/proc_vmstat.ts';
 import { checkKsmWritable, KSM_DIR, ksmFiles, readSysfs, selectedWord, SYS_MM, writeSysfs } from './sysfs.ts';
 
 export interface KernelBackendOptions {
@@ -99,6 +100,7 @@ class KernelBackendImpl implements KernelBackend {
   /** The scenario's view of ksm/run; the real file holds 0 outside waits. */
   #run = 0;
   #baseline = new Map<string, number>();
+  #vmstatBase = new Map<string, number>();
   #startedAt: number | undefined;
   #stopped = false;
 
@@ -143,6 +145,9 @@ class KernelBackendImpl implements KernelBackend {
     this.#startedAt = performance.now();
     this.#realRun('2');
     this.#realRun('0');
+    // The KSM events of /proc/vmstat count from here, after run=2's unmerging: no other
+    // process uses KSM (checked above), so what they count from now on is this run's.
+    this.#vmstatBase = readVmstat(KSM_VMSTAT_FIELDS);
     // The contract: files the scenario does not set start at Linux 6.18's defaults, so a
     // machine an administrator tuned gives the same figures as a fresh one.
     this.#run = 0;
@@ -312,6 +317,11 @@ class KernelBackendImpl implements KernelBackend {
   }
 
   async readPath(path: string): Promise<string | undefined> {
+    const vm = /^\/proc\/vmstat\/(\w+)$/.exec(path)?.[1];
+    if (vm !== undefined && (KSM_VMSTAT_FIELDS as readonly string[]).includes(vm)) {
+      const v = this.#vmstat()[vm];
+      return v === undefined ? undefined : String(v);
+    }
     if (path.startsWith('/proc/')) return this.#readProcPath(path);
     const full = sysPath(path);
     if (full.startsWith(`${KSM_DIR}/`)) {
@@ -456,7 +466,15 @@ class KernelBackendImpl implements KernelBackend {
         rss_pages: this.#rssPages(p),
       };
     }
-    return { label, time_ms: this.timeMs(), ksm, procs };
+    return { label, time_ms: this.timeMs(), ksm, procs, vmstat: this.#vmstat() };
+  }
+
+  /** The KSM lines of /proc/vmstat since the run started. */
+  #vmstat(): Record<string, number> {
+    const now = readVmstat(KSM_VMSTAT_FIELDS);
+    const out: Record<string, number> = {};
+    for (const [f, v] of now) out[f] = v - (this.#vmstatBase.get(f) ?? 0);
+    return out;
   }
 
   timeMs(): number {

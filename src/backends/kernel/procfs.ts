@@ -25,6 +25,22 @@ export function parseKsmStat(text: string): Map<string, string> {
   return out;
 }
 
+/** The values of the named lines of /proc/vmstat (`name value`); a line missing is left out. */
+export function readVmstat(fields: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  let text = '';
+  try {
+    text = readFileSync('/proc/vmstat', 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const [name, value] = line.split(' ');
+    if (name !== undefined && value !== undefined && fields.includes(name)) out.set(name, Number(value));
+  }
+  return out;
+}
+
 export function readKsmStat(pid: number): Map<string, string> | undefined {
   try {
     return parseKsmStat(readFileSync(`/proc/${pid}/ksm_stat`, 'utf8'));

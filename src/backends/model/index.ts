@@ -21,6 +21,7 @@ import { doPrctl } from '../../mm/prctl.ts';
 import { execTask, exitTask, forkTask, shareAnonPage, spawnTask } from '../../mm/process.ts';
 import { fillUser, readUser, writeUser, writeUserPage } from '../../mm/uaccess.ts';
 import { ksmProcessProfit, procKsmStat } from '../../sysfs/proc_ksm.ts';
+import { KSM_VMSTAT_FIELDS, ksmVmstat, procVmstat, type KsmVmstatField } from '../../sysfs/proc_vmstat.ts';
 import {
   createSystem,
   runFullScansSlice,
@@ -257,6 +258,10 @@ export class ModelBackend implements Backend {
   async readPath(path: string): Promise<string | undefined> {
     const sys = this.system();
     if (path.startsWith('/sys/kernel/mm/')) return sysfsRead(sys, path.slice('/sys/kernel/mm/'.length))?.trimEnd();
+    if (path === '/proc/vmstat') return procVmstat(sys.mmgr).trimEnd();
+    const vm = /^\/proc\/vmstat\/(\w+)$/.exec(path)?.[1];
+    if (vm !== undefined && (KSM_VMSTAT_FIELDS as readonly string[]).includes(vm))
+      return String(ksmVmstat(sys.mmgr)[vm as KsmVmstatField]);
     const m = /^\/proc\/([^/]+)\/(.+)$/.exec(path);
     if (m === null) return undefined;
     const p = this.#procs.get(m[1]!);
@@ -327,7 +332,7 @@ export class ModelBackend implements Backend {
               .join(' ')
           : Number(text);
     }
-    return { label, time_ms: sys.clock.nowMs(), ksm, procs, ksmplus };
+    return { label, time_ms: sys.clock.nowMs(), ksm, procs, ksmplus, vmstat: ksmVmstat(sys.mmgr) };
   }
 
   timeMs(): number {
