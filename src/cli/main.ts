@@ -16,7 +16,6 @@ import type { RunResult } from '../scenario/records.ts';
 import { ModelBackend, createModelBackend } from '../backends/model/index.ts';
 import { duplicateStatistics, type StatisticsResult } from '../stats/duplicate_statistics.ts';
 import { modelTaskPages } from '../sysfs/parser_sysfs.ts';
-import { statisticsSection } from '../report/stats_report.ts';
 import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
 import { formatTime, renderRunResult, renderThesisComparison } from '../report/table.ts';
 import { measuredByRecords, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
@@ -27,7 +26,6 @@ import { registerCompare } from './compare.ts';
 import { registerShell } from './shell.ts';
 import { registerStats } from './stats.ts';
 import { registerPredict } from './predict.ts';
-import { renderHtmlReport } from '../report/html.ts';
 import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
 import { testPauseHook } from './test_pause.ts';
@@ -169,6 +167,9 @@ async function writeReport(
   thesis: ThesisComparison | undefined,
   statistics: StatisticsResult | undefined,
 ): Promise<void> {
+  // The chart renderer loads only when a report is written (half a second of start-up).
+  const { renderHtmlReport } = await import('../report/html.ts');
+  const { statisticsSection } = await import('../report/stats_report.ts');
   const stats =
     statistics === undefined
       ? {

@@ -15,7 +15,6 @@ import {
 } from '../backends/model/predict.ts';
 import type { Policy } from '../backends/model/policy.ts';
 import { formatBytes } from '../lib/sizes.ts';
-import { renderHtmlReport } from '../report/html.ts';
 import { bigintReplacer } from '../report/json.ts';
 import { renderRunResult } from '../report/table.ts';
 import { plural } from '../lib/plural.ts';
@@ -132,6 +131,7 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
         io.stdout.write(`${renderRunResult(brief)}\n${renderPrediction(prediction)}`);
       }
       if (opts.report !== undefined) {
+        const { renderHtmlReport } = await import('../report/html.ts');
         const html = await renderHtmlReport({
           title: `predict ${file} under ${opts.policy}`,
           leadSections: [predictionSection(prediction)],

@@ -477,7 +477,12 @@ function parseBody(f: SnapshotFile, layout: SectionLayout, version: number, hash
       if (hashesOnly) return undefined;
       const b = Math.floor(i / BLOCK_PAGES);
       if (cache.block !== b) {
-        const bytes = inflateSync(f.at(blockAt[b]!, blockLen[b]!));
+        let bytes: Buffer;
+        try {
+          bytes = inflateSync(f.at(blockAt[b]!, blockLen[b]!));
+        } catch (e) {
+          throw new Error(`Snapshot page block ${b} cannot be read: ${e instanceof Error ? e.message : String(e)}`);
+        }
         const want = Math.min(BLOCK_PAGES, contentCount - b * BLOCK_PAGES) * PAGE_SIZE;
         if (bytes.length !== want)
           throw new Error(`Snapshot page block ${b} holds ${bytes.length} bytes, expected ${want}`);

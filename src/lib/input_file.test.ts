@@ -27,6 +27,12 @@ test('readInputFile reads a regular file within its bound and refuses one past i
   });
 });
 
+test('readInputFile reads a pseudo-file that says it holds 0 bytes to its end', () => {
+  const r = readInputFile('/proc/self/status', 'test file', 1024 * 1024);
+  assert.ok(r.ok);
+  assert.match(r.ok ? r.bytes.toString() : '', /^Name:.*\n[\s\S]*VmRSS:[\s\S]*\n$/);
+});
+
 test('openInputFile names the kind of a file that is not regular, and a missing one', () => {
   withDir((dir) => {
     assert.deepEqual(openInputFile('/dev/null', 'snapshot'), {

@@ -102,9 +102,16 @@ export function readInputFile(path: string, what: string, maxBytes: number): Rea
   const opened = openInputFile(path, what, maxBytes);
   if (!opened.ok) return opened;
   try {
-    const cap = Math.min(opened.size, maxBytes) + 1;
-    const buf = Buffer.allocUnsafe(cap);
-    const n = readFully(opened.fd, buf, 0, cap, 0);
+    // A pseudo-file (/proc/self/status) says it holds 0 bytes: read it until its end.
+    let buf = Buffer.allocUnsafe(Math.min(opened.size > 0 ? opened.size : 64 * 1024, maxBytes) + 1);
+    let n = readFully(opened.fd, buf, 0, buf.length, 0);
+    while (n === buf.length && n <= maxBytes) {
+      const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxBytes + 1));
+      buf.copy(bigger, 0, 0, n);
+      buf = bigger;
+      n += readFully(opened.fd, buf, n, buf.length - n, n);
+      if (buf.length === maxBytes + 1) break;
+    }
     if (n > maxBytes) {
       return {
         ok: false,

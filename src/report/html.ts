@@ -7,12 +7,15 @@
  * comparison): build the SVG with charts.ts and any HTML with escapeHtml.
  */
 import type { CounterRecord, ExpectResult, RunResult } from '../scenario/records.ts';
+import { escapeHtml } from './escape.ts';
 import { countersChart, mergingPagesChart, profitChart, renderSvg, renumberSvgIds, rmapItemsChart } from './charts.ts';
 import type { TopLevelSpec } from './charts.ts';
 import { KSM_COUNTERS, runVerdict } from './table.ts';
 import { scannerRan, type ThesisComparison } from './thesis.ts';
 
 /** A section after the runs: a chart, some HTML, or both (the SVG first). */
+export { escapeHtml };
+
 export interface ExtraSection {
   readonly title: string;
   /** An SVG document, e.g. from renderSvg; its ids are renumbered to stay unique in the page. */
@@ -30,19 +33,6 @@ export interface HtmlReportInput {
   readonly thesis?: ThesisComparison;
   readonly extraSections?: readonly ExtraSection[];
 }
-
-/** Text made safe for HTML element content and double- or single-quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
-}
-
-const ENTITIES: Readonly<Record<string, string>> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
 
 /**
  * The whole report as one HTML document. Throws if an extra section's SVG or HTML holds a

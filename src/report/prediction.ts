@@ -5,7 +5,8 @@
  */
 import { formatBytes } from '../lib/sizes.ts';
 import { plural } from '../lib/plural.ts';
-import { escapeHtml, type ExtraSection } from './html.ts';
+import { escapeHtml } from './escape.ts';
+import type { ExtraSection } from './html.ts';
 
 /** The fields of a prediction shown here (backends/model/predict.ts's Prediction has them). */
 export interface PredictionFigures {

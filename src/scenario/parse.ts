@@ -14,7 +14,10 @@ import {
   isScalar,
   isSeq,
   parseDocument,
+  visit,
+  type Pair,
   type YAMLError,
+  type YAMLMap,
 } from 'yaml';
 import type { z } from 'zod';
 import { formatBytes } from '../lib/sizes.ts';
@@ -93,7 +96,47 @@ function fail(message: string): ParseResult {
  * Integers as bigints, so 64-bit seeds and counters keep every digit (see toPlain); warnings
  * (a mapping used as a key) not printed by the parser: the schema reports what is wrong.
  */
-const YAML_OPTIONS = { intAsBigInt: true, prettyErrors: false, logLevel: 'error' } as const;
+const YAML_OPTIONS = { intAsBigInt: true, prettyErrors: false, logLevel: 'error', uniqueKeys: false } as const;
+
+/**
+ * Parses YAML with YAML_OPTIONS. The parser's own check of duplicate keys compares each key
+ * with every earlier one of its mapping, quadratic in its size (40,000 keys took 14 s): it is
+ * off, and done here with a set per mapping, with the parser's message and position.
+ */
+function parseYaml(text: string, lineCounter?: LineCounter): Document {
+  const doc = parseDocument(text, lineCounter === undefined ? YAML_OPTIONS : { ...YAML_OPTIONS, lineCounter });
+  if (doc.errors.length > 0) return doc;
+  try {
+    visit(doc, {
+      Map(_key, map) {
+        const seen = new Set<unknown>();
+        for (const pair of map.items) {
+          if (!isScalar(pair.key)) continue;
+          const v = pair.key.value;
+          // The parser compares with ===: NaN never equals itself.
+          if (typeof v === 'number' && Number.isNaN(v)) continue;
+          if (seen.has(v)) {
+            doc.errors.push(
+              new YAMLParseError(
+                pair.key.range === undefined || pair.key.range === null
+                  ? [0, 0]
+                  : [pair.key.range[0], pair.key.range[1]],
+                'DUPLICATE_KEY',
+                'Map keys must be unique',
+              ),
+            );
+          }
+          seen.add(v);
+        }
+      },
+    });
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    doc.errors.push(new YAMLParseError([0, 0], 'IMPOSSIBLE', 'Maximum call stack size exceeded'));
+  }
+  doc.errors.sort((a, b) => a.pos[0] - b.pos[0]);
+  return doc;
+}
 
 /** Where in the file a path of the data is, as a 1-based line. */
 type Locate = (path: Path) => number | undefined;
@@ -101,7 +144,7 @@ type Locate = (path: Path) => number | undefined;
 /** The whole text as one YAML document. */
 function parseWhole(text: string, fileName: string): ParseResult {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, ...YAML_OPTIONS });
+  const doc = parseYaml(text, lineCounter);
   const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
   if (doc.errors.length > 0) {
     return {
@@ -113,7 +156,7 @@ function parseWhole(text: string, fileName: string): ParseResult {
     return { ok: false, problems: [{ path: '', line: undefined, message: `Scenario file ${fileName} is empty` }] };
   const data = plainData(doc);
   if (!data.ok) return fail(data.message);
-  const where: Locate = (path) => lineOf(doc, path, lineAt);
+  const where = locator(doc, lineAt);
   const rawSteps =
     isRecord(data.value) && Array.isArray(data.value.steps) ? (data.value.steps as unknown[]) : undefined;
   const checker = new StepChecker((i, sub) => where(['steps', i, ...sub]));
@@ -139,7 +182,7 @@ function parseChunked(text: string, fileName: string, layout: StepsLayout): Pars
   }
   // Offsets of the rest past the cut are the file's offsets less the cut.
   const restLine = (offset: number): number => lines.lineOf(offset < layout.cutStart ? offset : offset + cut);
-  const rest = parseDocument(restText, YAML_OPTIONS);
+  const rest = parseYaml(restText);
   const problems: Problem[] = rest.errors.map((e) => ({ path: '', line: restLine(e.pos[0]), message: yamlMessage(e) }));
   const restData = problems.length === 0 ? plainData(rest) : undefined;
   if (restData !== undefined && !restData.ok) return fail(restData.message);
@@ -151,10 +194,16 @@ function parseChunked(text: string, fileName: string, layout: StepsLayout): Pars
   const chunks = new ChunkDocs(text, layout, lines);
   const checker = new StepChecker((i, sub) => chunks.lineOfStep(i, sub));
   let index = 0;
+  /** YAML errors past the first MAX_PROBLEMS, counted. */
+  let yamlUnlisted = 0;
   for (let c = 0; c < layout.counts.length; c++) {
     const chunk = chunks.parse(c);
     if (chunk.errors.length > 0) {
-      for (const e of chunk.errors) problems.push({ path: '', line: chunk.line(e.pos[0]), message: yamlMessage(e) });
+      for (const e of chunk.errors) {
+        if (problems.length < MAX_PROBLEMS)
+          problems.push({ path: '', line: chunk.line(e.pos[0]), message: yamlMessage(e) });
+        else yamlUnlisted++;
+      }
     } else {
       const items = chunk.items();
       if (items === undefined) return undefined;
@@ -167,8 +216,9 @@ function parseChunked(text: string, fileName: string, layout: StepsLayout): Pars
     }
     index += layout.counts[c]!;
   }
-  if (problems.length > 0 || top === undefined) return { ok: false, problems: capProblems(sortProblems(problems)) };
-  const where: Locate = (path) => lineOf(rest, path, restLine);
+  if (problems.length > 0 || top === undefined)
+    return { ok: false, problems: capProblems(sortProblems(problems), yamlUnlisted) };
+  const where = locator(rest, restLine);
   return finish(top, true, where, checker);
 }
 
@@ -241,12 +291,13 @@ class ChunkDocs {
     const base = flow ? from - 1 : from;
     const line = (offset: number): number => this.#lines.lineOf(base + offset);
     // One step alone larger than a piece: its syntax tree could cost gigabytes.
-    const doc = source.length > MAX_PIECE_BYTES ? undefined : parseDocument(source, YAML_OPTIONS);
+    const doc = source.length > MAX_PIECE_BYTES ? undefined : parseYaml(source);
     const tooLarge = new YAMLParseError(
       [0, 1],
       'RESOURCE_EXHAUSTION',
       `This step holds ${formatBytes(source.length)} of text; samepage reads at most ${formatBytes(MAX_PIECE_BYTES)} in one step`,
     );
+    const locate = doc === undefined ? undefined : locator(doc, line);
     const chunk: ParsedChunk = {
       doc: doc ?? new Document(),
       errors: doc === undefined ? [tooLarge] : doc.errors,
@@ -255,7 +306,7 @@ class ChunkDocs {
         const seq = doc?.contents;
         return isSeq(seq) && seq.items.length === count ? (seq.items as Array<{ range?: number[] | null }>) : undefined;
       },
-      lineOf: (k, sub) => (doc === undefined ? undefined : lineOf(doc, [k, ...sub], line)),
+      lineOf: (k, sub) => locate?.([k, ...sub]),
     };
     this.#cached = { index: c, chunk };
     return chunk;
@@ -304,7 +355,12 @@ class StepChecker {
   readonly stepLines: Array<number | undefined> = [];
   /** What the invalid steps still refer to. */
   readonly invalid = new Map<number, StepRefs | undefined>();
+  /**
+   * The first MAX_PROBLEMS problems of the steps, in the file's order; `problemCount` counts
+   * them all. Only the first can be listed (capProblems), and locating each costs a search.
+   */
   readonly problems: Problem[] = [];
+  problemCount = 0;
   /** The line of a path inside step i, for problems found once every step is read. */
   readonly lineOfStep: (i: number, sub: Path) => number | undefined;
 
@@ -324,6 +380,7 @@ class StepChecker {
     this.invalid.set(i, rawStepRefs(raw, STEP_KINDS));
     const locate = lineOf ?? ((sub: Path) => this.lineOfStep(i, sub));
     for (const issue of parsed.error.issues) {
+      if (this.problemCount++ >= MAX_PROBLEMS) continue;
       const sub = issuePath(issue);
       this.problems.push({ path: formatPath(['steps', i, ...sub]), line: locate(sub), message: issue.message });
     }
@@ -369,18 +426,23 @@ function finish(data: unknown, hasSteps: boolean, where: Locate, checker: StepCh
     : usableParts(data);
   const stepWhere = (path: Path): number | undefined =>
     path[0] === 'steps' && typeof path[1] === 'number' ? checker.lineOfStep(path[1], path.slice(2)) : where(path);
-  for (const p of crossCheck(checker.refs(), usable.numaNodes))
+  // Cross-step problems come in the order of the steps, so only the first MAX_PROBLEMS can
+  // be listed: only those are located.
+  const cross = crossCheck(checker.refs(), usable.numaNodes);
+  for (const p of cross.slice(0, MAX_PROBLEMS))
     problems.push({ path: formatPath(p.path), line: stepWhere(p.path), message: p.message });
   for (const p of checkKsmValues(usable.ksm, usable.numaNodes ?? 1))
     problems.push({ path: formatPath(['ksm', p.file]), line: where(['ksm', p.file]), message: p.message });
-  if (!parsed.success || problems.length > 0) return { ok: false, problems: capProblems(sortProblems(problems)) };
+  const unlisted = checker.problemCount - checker.problems.length + cross.length - Math.min(cross.length, MAX_PROBLEMS);
+  if (!parsed.success || problems.length > 0)
+    return { ok: false, problems: capProblems(sortProblems(problems), unlisted) };
   return { ok: true, scenario: { ...parsed.data, steps: checker.steps as Step[], stepLines: checker.stepLines } };
 }
 
-/** At most MAX_PROBLEMS, then one line that counts the rest. */
-function capProblems(problems: Problem[]): Problem[] {
-  if (problems.length <= MAX_PROBLEMS) return problems;
-  const more = problems.length - MAX_PROBLEMS;
+/** At most MAX_PROBLEMS, then one line that counts the rest (and `unlisted` others never located). */
+function capProblems(problems: Problem[], unlisted = 0): Problem[] {
+  if (problems.length <= MAX_PROBLEMS && unlisted === 0) return problems;
+  const more = Math.max(0, problems.length - MAX_PROBLEMS) + unlisted;
   return [
     ...problems.slice(0, MAX_PROBLEMS),
     { path: '', line: undefined, message: `... and ${more} more problem${more === 1 ? '' : 's'}` },
@@ -453,32 +515,48 @@ function toPlain(value: unknown): unknown {
 }
 
 /**
- * The line of the node at `path`, or of its nearest ancestor when the path names something
- * missing. A key whose value is a block mapping or list is located at the key, not at the
- * first line inside it.
+ * Locates paths of `doc`: the line of the node at a path, or of its nearest ancestor when the
+ * path names something missing. A key whose value is a block mapping or list is located at
+ * the key, not at the first line inside it.
  */
-function lineOf(doc: Document, path: Path, lineAt: (offset: number) => number): number | undefined {
-  let node: unknown = doc.contents;
-  let line = rangeLine(node, lineAt);
-  for (const key of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(key));
-      if (pair === undefined) break;
-      const keyLine = rangeLine(pair.key, lineAt);
-      line =
-        isCollection(pair.value) || pair.value === null
-          ? (keyLine ?? line)
-          : (rangeLine(pair.value, lineAt) ?? keyLine ?? line);
-      node = pair.value;
-    } else if (isSeq(node) && typeof key === 'number') {
-      node = node.items[key];
-      if (node === undefined) break;
-      line = rangeLine(node, lineAt) ?? line;
-    } else {
-      break;
+function locator(doc: Document, lineAt: (offset: number) => number): Locate {
+  /** The pairs of large mappings by key (the first of a repeated key, as a search finds it). */
+  const byKey = new WeakMap<object, Map<string, Pair>>();
+  const pairOf = (map: YAMLMap, key: string): Pair | undefined => {
+    const keyOf = (p: Pair): string => (isScalar(p.key) ? String(p.key.value) : String(p.key));
+    // A mapping of a few keys is searched; a large one (an expect of 20,000 paths) indexed.
+    if (map.items.length < 32) return map.items.find((p) => keyOf(p) === key);
+    let index = byKey.get(map);
+    if (index === undefined) {
+      index = new Map();
+      for (const p of map.items) if (!index.has(keyOf(p))) index.set(keyOf(p), p);
+      byKey.set(map, index);
     }
-  }
-  return line;
+    return index.get(key);
+  };
+  return (path) => {
+    let node: unknown = doc.contents;
+    let line = rangeLine(node, lineAt);
+    for (const key of path) {
+      if (isMap(node)) {
+        const pair = pairOf(node, String(key));
+        if (pair === undefined) break;
+        const keyLine = rangeLine(pair.key, lineAt);
+        line =
+          isCollection(pair.value) || pair.value === null
+            ? (keyLine ?? line)
+            : (rangeLine(pair.value, lineAt) ?? keyLine ?? line);
+        node = pair.value;
+      } else if (isSeq(node) && typeof key === 'number') {
+        node = node.items[key];
+        if (node === undefined) break;
+        line = rangeLine(node, lineAt) ?? line;
+      } else {
+        break;
+      }
+    }
+    return line;
+  };
 }
 
 function rangeLine(node: unknown, lineAt: (offset: number) => number): number | undefined {

@@ -103,9 +103,17 @@ export const EXPECT_PATHS_TEXT =
   `/proc/<proc>/rss_pages or /proc/vmstat/<${KSM_VMSTAT_FIELDS.join('|')}>`;
 const TWO_TO_64 = 1n << 64n;
 
-/** A value as messages show it: strings quoted, containers by kind. */
+/** Characters of a text value a message shows. */
+const SHOWN_CHARS = 60;
+
+/** A value as messages show it: strings quoted (a long one cut), containers by kind. */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') {
+    // A long text is shown by its start and its length, so that a message stays a line.
+    return value.length <= SHOWN_CHARS
+      ? JSON.stringify(value)
+      : `${JSON.stringify(value.slice(0, SHOWN_CHARS))}... (${value.length} characters)`;
+  }
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
@@ -305,7 +313,8 @@ const hexBytes = z.string().transform((text, ctx) => {
     });
     return z.NEVER;
   }
-  return Uint8Array.from(text.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16));
+  // A copy into a plain Uint8Array: Buffer's hex decoder, without a string per byte.
+  return new Uint8Array(Buffer.from(text, 'hex'));
 });
 
 const sha256 = z
