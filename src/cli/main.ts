@@ -14,10 +14,10 @@ import { runScenario } from '../scenario/run.ts';
 import type { Backend } from '../scenario/backend.ts';
 import type { RunResult } from '../scenario/records.ts';
 import { ModelBackend, createModelBackend } from '../backends/model/index.ts';
-import { duplicateStatistics, type StatisticsResult } from '../stats/duplicate_statistics.ts';
-import { modelTaskPages } from '../sysfs/parser_sysfs.ts';
+import { liveTaskStatistics } from '../backends/model/statistics.ts';
+import type { StatisticsResult } from '../stats/duplicate_statistics.ts';
 import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
-import { formatTime, renderRunResult, renderThesisComparison } from '../report/table.ts';
+import { renderDemoSummary, renderRunResult, renderThesisComparison } from '../report/table.ts';
 import { measuredByRecords, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
 import { formatJson } from '../report/json.ts';
 import { packageRoot as findPackageRoot } from '../lib/package_root.ts';
@@ -28,10 +28,10 @@ import { registerStats } from './stats.ts';
 import { registerPredict } from './predict.ts';
 import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
-import { testPauseHook } from './test_pause.ts';
 import { waitProgress } from './progress.ts';
 import { refuseReportOverInput, writeReportFile } from './report_file.ts';
 import { failureJson, failureJsonFor, UsageError, wantsJson } from './errors.ts';
+import { testPauseHook } from './test_pause.ts';
 
 /** Exit codes of the contract. */
 const EXIT_OK = 0;
@@ -122,7 +122,11 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       const thesis = runThesisComparison(result, file);
       io.stdout.write(opts.json === true ? `${formatJson(result)}\n` : renderRunResult(result));
       if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
-      if (opts.report !== undefined) await writeReport(opts.report, result, io, thesis, statistics);
+      if (opts.report !== undefined) {
+        // The chart renderer loads only when a report is written (half a second of start-up).
+        const { renderRunReport } = await import('../report/stats_report.ts');
+        await writeReportFile(opts.report, await renderRunReport(result, thesis, statistics), io.stderr);
+      }
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 
@@ -135,7 +139,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       if (!existsSync(file)) throw new UsageError(`The demo scenario is missing: ${file}`);
       const { result } = await runFile(file, 'model', opts.seed, io, false);
       io.stdout.write(renderRunResult(result));
-      io.stdout.write(`\n${demoSummary(result)}\n`);
+      io.stdout.write(`\n${renderDemoSummary(result)}\n`);
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 
@@ -157,37 +161,6 @@ function runThesisComparison(result: RunResult, file: string): ThesisComparison 
   return exp === undefined
     ? undefined
     : thesisComparison(exp, (f) => measuredByRecords(f, result.records), { file, settleAtRecord: true });
-}
-
-/** Writes the HTML report of one run and says where on stderr (stdout may be --json). */
-async function writeReport(
-  file: string,
-  result: RunResult,
-  io: Io,
-  thesis: ThesisComparison | undefined,
-  statistics: StatisticsResult | undefined,
-): Promise<void> {
-  // The chart renderer loads only when a report is written (half a second of start-up).
-  const { renderHtmlReport } = await import('../report/html.ts');
-  const { statisticsSection } = await import('../report/stats_report.ts');
-  const stats =
-    statistics === undefined
-      ? {
-          title: 'Duplicate-page statistics',
-          html: '<p class="none">Not counted: the kernel backend\'s processes are gone when the run ends (use <code>samepage stats --pid</code> on live processes).</p>',
-        }
-      : await statisticsSection(
-          statistics,
-          'Duplicate-page statistics of the processes at the end',
-          `${result.scenario} on ${result.backend}`,
-        );
-  const html = await renderHtmlReport({
-    title: `${result.scenario} on ${result.backend}`,
-    runs: [result],
-    ...(thesis === undefined ? {} : { thesis }),
-    extraSections: [stats],
-  });
-  await writeReportFile(file, html, io.stderr);
 }
 
 /**
@@ -215,8 +188,7 @@ async function runFile(
       ...(beforeStep === undefined ? {} : { beforeStep }),
     });
     if (!statistics || !(backend instanceof ModelBackend)) return { result };
-    const mmgr = backend.system().mmgr;
-    return { result, statistics: duplicateStatistics(modelTaskPages(mmgr, mmgr.liveTasks())) };
+    return { result, statistics: liveTaskStatistics(backend).result({}) };
   } catch (err) {
     // The kernel backend cannot run here: its reason is the whole message, exit 2.
     if (err instanceof BackendUnavailable) throw new UsageError(err.message);
@@ -224,33 +196,6 @@ async function runFile(
   } finally {
     progress.stop();
   }
-}
-
-/** What the demo's last record means, in words. */
-function demoSummary(result: RunResult): string {
-  const last = result.records.at(-1);
-  if (last === undefined) return 'The scenario recorded no counters.';
-  const n = (name: string): number => Number(last.ksm[name] ?? 0);
-  const shared = n('pages_shared');
-  const sharing = n('pages_sharing');
-  const profit = n('general_profit');
-  return (
-    `At "${last.label}" (${formatTime(last.time_ms)} of virtual time) ksmd keeps ${shared} shared page` +
-    `${shared === 1 ? '' : 's'} standing in for ${sharing} more mapping${sharing === 1 ? '' : 's'} ` +
-    `of identical content (pages_shared, pages_sharing): ${formatBytes(sharing * 4096)} of memory saved, ` +
-    `${formatBytes(profit)} after KSM's own bookkeeping (general_profit).`
-  );
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 function parseSeed(value: string): number {

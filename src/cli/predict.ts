@@ -2,7 +2,6 @@
  * `samepage predict SNAPSHOT --policy ksm|ksm+`: what KSM (or KSM+) would save on the
  * snapshotted processes, and at what cost, from the model (src/backends/model/predict.ts).
  */
-import Table from 'cli-table3';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { readSnapshot } from '../host/snapshot.ts';
 import {
@@ -10,16 +9,12 @@ import {
   predictSnapshot,
   PredictError,
   type KnobSetting,
-  type Prediction,
   type PredictResult,
 } from '../backends/model/predict.ts';
 import type { Policy } from '../backends/model/policy.ts';
-import { formatBytes } from '../lib/sizes.ts';
 import { bigintReplacer } from '../report/json.ts';
-import { renderRunResult } from '../report/table.ts';
-import { plural } from '../lib/plural.ts';
+import { predictionSection, renderPredictResult, unsettledWarning } from '../report/predict.ts';
 import { Progress } from './progress.ts';
-import { predictionRows, predictionSection, scannerName, unsettledWarning } from '../report/prediction.ts';
 import { refuseReportOverInput, writeReportFile } from './report_file.ts';
 
 export interface PredictIo {
@@ -117,20 +112,10 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
       if (opts.json === true) {
         io.stdout.write(`${JSON.stringify({ ...run, prediction }, bigintReplacer, 2)}\n`);
       } else {
-        io.stdout.write(
-          `${file}: ${plural(prediction.processes, 'process', 'processes')}, ${plural(prediction.pages, 'anonymous page')} ` +
-            `(${formatBytes(prediction.pages * 4096)}), ${prediction.distinct_pages} distinct\n`,
-        );
-        if (prediction.synthetic_contents) {
-          io.stdout.write(
-            'A hashes-only snapshot: which pages merge is exact, the order of the trees (and so the counts mid-scan) is not.\n',
-          );
-        }
-        // The record before the policy started and the settled one; --json has every scan.
-        const brief = { ...run, records: [run.records[0]!, run.records.at(-1)!] };
-        io.stdout.write(`${renderRunResult(brief)}\n${renderPrediction(prediction)}`);
+        io.stdout.write(renderPredictResult(file, result));
       }
       if (opts.report !== undefined) {
+        // The chart renderer loads only when a report is written (half a second of start-up).
         const { renderHtmlReport } = await import('../report/html.ts');
         const html = await renderHtmlReport({
           title: `predict ${file} under ${opts.policy}`,
@@ -143,22 +128,6 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
       if (warning !== undefined) io.stderr.write(`samepage: warning: ${warning}\n`);
       setExit(0);
     });
-}
-
-/** The prediction in words and a per-process table. */
-function renderPrediction(p: Prediction): string {
-  const style = { head: [], border: [] };
-  const summary = new Table({ style });
-  summary.push(...predictionRows(p).map((r) => [...r]));
-  const procs = new Table({ head: ['process', 'pages', 'ksm_merging_pages', 'ksm_process_profit'], style });
-  for (const [proc, r] of Object.entries(p.by_process)) {
-    procs.push([proc, String(r.pages), String(r.ksm_merging_pages), formatBytes(r.ksm_process_profit)]);
-  }
-  const warning = unsettledWarning(p);
-  return (
-    `Prediction under ${scannerName(p)}:\n${summary.toString()}\nPer process:\n${procs.toString()}\n` +
-    (warning === undefined ? '' : `${warning}\n`)
-  );
 }
 
 /** Checksum, load, then scan progress on stderr (drawn only on a terminal). */

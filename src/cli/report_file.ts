@@ -1,6 +1,7 @@
 /**
- * Where `--report` writes: never over an input (`run x.yaml --report x.yaml` replaced the
- * scenario with HTML), and with a message saying where the page went or why it could not.
+ * Writing an HTML report (`--report FILE`), the same way for every command: never over an
+ * input (`run x.yaml --report x.yaml` replaced the scenario with HTML), and with a message
+ * saying where the page went or why it could not.
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -18,7 +19,7 @@ export function refuseReportOverInput(report: string | undefined, inputs: readon
   }
 }
 
-/** Writes the report and says where on stderr (stdout may be --json). */
+/** Writes `html` to `file` and says where on stderr (stdout may be --json); a failure is one line. */
 export async function writeReportFile(file: string, html: string, stderr: NodeJS.WritableStream): Promise<void> {
   try {
     await writeFile(file, html);

@@ -3,27 +3,23 @@
  * on live processes, on the processes a scenario leaves running on the model, or on a
  * snapshot file; and snapshots of live processes' anonymous memory.
  */
-import Table from 'cli-table3';
 import { InvalidArgumentError, type Command } from 'commander';
-import { createModelBackend } from '../backends/model/index.ts';
-import { LiveReader, type LiveProcess, openLiveProcesses } from '../host/live.ts';
-import { pidsByName } from '../host/procfs.ts';
+import { scenarioStatistics } from '../backends/model/statistics.ts';
+import { LiveReader, type LiveProcess, openNamedProcesses } from '../host/live.ts';
 import { addSnapshotPages, isSnapshotFile, readSnapshot, writeSnapshot } from '../host/snapshot.ts';
+import { kernelComm } from '../lib/comm.ts';
+import { plural } from '../lib/plural.ts';
 import { formatBytes } from '../lib/sizes.ts';
+import { renderThesisComparison } from '../report/table.ts';
+import { measuredByStatistics, thesisComparison, thesisExperiment } from '../report/thesis.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
-import { runScenario } from '../scenario/run.ts';
-import { DuplicateStatistics, type StatisticsResult } from '../stats/duplicate_statistics.ts';
-import { statisticsJson } from '../stats/render.ts';
 import type { RunResult } from '../scenario/records.ts';
-import { renderThesisComparison } from '../report/table.ts';
-import { measuredByStatistics, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
-import { modelTaskPages } from '../sysfs/parser_sysfs.ts';
-import { kernelComm } from '../lib/processes_to_scan.ts';
-import { plural } from '../lib/plural.ts';
 import { Progress } from './progress.ts';
 import { refuseReportOverInput, writeReportFile } from './report_file.ts';
 import { UsageError } from './errors.ts';
+import { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
+import { statisticsJson } from '../stats/render.ts';
 
 export interface StatsIo {
   readonly stdout: NodeJS.WritableStream;
@@ -93,7 +89,7 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
       if (file === undefined) stats = liveStatistics(opts, io, warn);
       else if (isSnapshotFile(file)) stats = await snapshotStatistics(file, opts);
       else {
-        const r = await scenarioStatistics(file, opts, warn);
+        const r = await fileStatistics(file, opts, warn);
         ({ stats, scenario } = { stats: r.stats, scenario: { name: r.name, run: r.run } });
       }
       const result = stats.result({ top: opts.top });
@@ -104,14 +100,20 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
         exp === undefined
           ? undefined
           : thesisComparison(exp, (f) => measuredByStatistics(f, all), { file: file ?? '' });
-      io.stdout.write(opts.json === true ? statisticsJson(result) : renderTables(result, all.top.length));
+      // The report module loads the chart renderer (half a second): only for stats.
+      const { renderStatisticsReport, renderStatisticsTables } = await import('../report/stats_report.ts');
+      io.stdout.write(opts.json === true ? statisticsJson(result) : renderStatisticsTables(result, all.top.length));
       if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
       if (opts.report !== undefined)
-        await writeStatsReport(
+        await writeReportFile(
           opts.report,
-          all,
-          { title: statsTitle(file, opts), run: scenario?.run, thesis, top: opts.top },
-          io,
+          await renderStatisticsReport(all, {
+            title: statsTitle(file, opts),
+            run: scenario?.run,
+            thesis,
+            top: opts.top,
+          }),
+          io.stderr,
         );
       setExit(0);
     });
@@ -128,8 +130,8 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
     .option('--hashes-only', "keep only each page's MD5 and class, no bytes")
     .action((opts: LiveOpts & { output: string; hashesOnly?: true }) => {
       const reader = new LiveReader({ onWarning: warn });
-      const procs = openLive(reader, opts, warn);
-      const bar = progress(io.stderr, procs);
+      const procs = openNamedProcesses(reader, opts.pid ?? [], opts.name ?? [], warn);
+      const bar = pageProgress(io.stderr, procs);
       try {
         const summary = writeSnapshot(
           opts.output,
@@ -162,27 +164,10 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
     });
 }
 
-/** Opens the processes named by --pid/--name; refuses when none can be read. */
-function openLive(reader: LiveReader, opts: LiveOpts, warn: (m: string) => void): LiveProcess[] {
-  const pids = new Set(opts.pid ?? []);
-  for (const name of opts.name ?? []) {
-    const found = pidsByName(name);
-    if (found.length === 0) warn(`No process named "${name}"`);
-    for (const pid of found) pids.add(pid);
-  }
-  if (pids.size === 0) throw new Error('No process to read: no pid given and no process has the names given');
-  const procs = openLiveProcesses(
-    reader,
-    [...pids].sort((a, b) => a - b),
-  );
-  if (procs.length === 0) throw new Error('None of the processes could be read (see the warnings above)');
-  return procs;
-}
-
 function liveStatistics(opts: LiveOpts, io: StatsIo, warn: (m: string) => void): DuplicateStatistics {
   const reader = new LiveReader({ onWarning: warn });
-  const procs = openLive(reader, opts, warn);
-  const bar = progress(io.stderr, procs);
+  const procs = openNamedProcesses(reader, opts.pid ?? [], opts.name ?? [], warn);
+  const bar = pageProgress(io.stderr, procs);
   const stats = new DuplicateStatistics();
   try {
     for (const p of procs) {
@@ -205,21 +190,19 @@ function liveStatistics(opts: LiveOpts, io: StatsIo, warn: (m: string) => void):
   return stats;
 }
 
-/**
- * A page progress bar on stderr (drawn only on a terminal), redrawn every 256 pages. The
- * reading is synchronous, so the bar leaves the terminal's cursor and line wrap alone.
- */
-function progress(
+/** A page progress bar on stderr, redrawn every 256 pages. */
+function pageProgress(
   stream: NodeJS.WritableStream,
   procs: readonly LiveProcess[],
 ): { tick: () => void; stop: () => void } {
   const total = procs.reduce((n, p) => n + p.pageCount, 0);
+  // The reading is synchronous: the bar leaves the terminal's cursor and line wrap alone.
   const bar = new Progress(stream, { interruptible: false });
+  bar.show('reading', 0, total, 'pages ');
   let done = 0;
-  bar.show('reading pages', 0, total);
   return {
     tick: () => {
-      if (++done % 256 === 0) bar.show('reading pages', done, total);
+      if (++done % 256 === 0) bar.show('reading', done, total, 'pages ');
     },
     stop: () => bar.stop(),
   };
@@ -238,76 +221,24 @@ async function snapshotStatistics(file: string, opts: StatsOpts): Promise<Duplic
   }
 }
 
-/** Runs the scenario on the model, then counts its live tasks (or those of --proc comms). */
-async function scenarioStatistics(
+/** Runs the scenario file on the model and counts its processes (or those of --proc). */
+async function fileStatistics(
   file: string,
   opts: StatsOpts,
   warn: (m: string) => void,
 ): Promise<{ stats: DuplicateStatistics; name: string; run: RunResult }> {
   const loaded = await loadScenario(file);
   if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems), loaded.problems);
-  const backend = createModelBackend({ seed: opts.seed });
-  const run = await runScenario(loaded.scenario, backend, {});
-  if (run.error !== undefined) warn(`the scenario stopped early: ${run.error}; counting what it left`);
-  const mmgr = backend.system().mmgr;
-  let tasks = mmgr.liveTasks();
-  if (opts.proc !== undefined) {
-    const wanted = new Set(opts.proc.map(kernelComm));
-    const known = [...new Set(tasks.map((t) => t.comm))];
-    for (const name of wanted) {
-      if (!known.includes(name))
-        warn(`No process of comm "${name}" at the end of the scenario (running: ${known.join(', ') || 'none'})`);
-    }
-    tasks = tasks.filter((t) => wanted.has(kernelComm(t.comm)));
-  }
-  const stats = new DuplicateStatistics();
-  stats.addAll(modelTaskPages(mmgr, tasks));
-  return { stats, name: loaded.scenario.name, run };
+  const r = await scenarioStatistics(
+    loaded.scenario,
+    { seed: opts.seed, ...(opts.proc === undefined ? {} : { procs: opts.proc }) },
+    warn,
+  );
+  return { ...r, name: loaded.scenario.name };
 }
 
 function statsTitle(file: string | undefined, opts: StatsOpts): string {
   if (file !== undefined) return `Duplicate pages of ${file}`;
   const pids = (opts.pid ?? []).map(String);
   return `Duplicate pages of ${[...pids, ...(opts.name ?? [])].join(', ')}`;
-}
-
-/** The statistics report: the histogram and figures, the thesis's beside them, and the run. */
-async function writeStatsReport(
-  file: string,
-  r: StatisticsResult,
-  what: { title: string; run: RunResult | undefined; thesis: ThesisComparison | undefined; top: number },
-  io: StatsIo,
-): Promise<void> {
-  const { renderHtmlReport } = await import('../report/html.ts');
-  const { statisticsSection } = await import('../report/stats_report.ts');
-  const html = await renderHtmlReport({
-    title: what.title,
-    ...(what.thesis === undefined ? {} : { thesis: what.thesis }),
-    leadSections: [await statisticsSection(r, 'Duplicate-page statistics', what.title, what.top)],
-    runs: what.run === undefined ? [] : [what.run],
-  });
-  await writeReportFile(file, html, io.stderr);
-}
-
-function renderTables(r: StatisticsResult, groups: number): string {
-  const style = { head: [], border: [] };
-  const pct = (n: number): string => (r.pages === 0 ? '-' : `${((100 * n) / r.pages).toFixed(1)} %`);
-  const summary = new Table({ style });
-  summary.push(
-    ['pages', String(r.pages), formatBytes(r.pages * 4096)],
-    ['unique pages (no duplicate)', String(r.unique_pages), pct(r.unique_pages)],
-    ['duplicate pages', String(r.duplicate_pages), pct(r.duplicate_pages)],
-    ['duplicated contents', String(groups), ''],
-    ['pages merging would free', String(r.saving_pages), formatBytes(r.saving_pages * 4096)],
-  );
-  const top = new Table({ head: ['count', 'md5', 'class'], style });
-  for (const g of r.top) top.push([String(g.count), g.md5, g.class]);
-  const procs = new Table({ head: ['pid', 'comm', 'pages', 'duplicate', 'saving alone'], style });
-  for (const [pid, p] of Object.entries(r.by_process))
-    procs.push([pid, p.comm, String(p.pages), String(p.duplicate_pages), String(p.saving_pages)]);
-  return (
-    `${summary.toString()}\n` +
-    (r.top.length === 0 ? 'No page has a duplicate.\n' : `Most duplicated contents:\n${top.toString()}\n`) +
-    `Per process (duplicate: pages whose content occurs twice or more in all; saving alone: merging this process only):\n${procs.toString()}\n`
-  );
 }

@@ -21,7 +21,7 @@ import { doPrctl } from '../../mm/prctl.ts';
 import { execTask, exitTask, forkTask, shareAnonPage, spawnTask } from '../../mm/process.ts';
 import { fillUser, readUser, writeUser, writeUserPage } from '../../mm/uaccess.ts';
 import { ksmProcessProfit, procKsmStat } from '../../sysfs/proc_ksm.ts';
-import { KSM_VMSTAT_FIELDS, ksmVmstat, procVmstat, type KsmVmstatField } from '../../sysfs/proc_vmstat.ts';
+import { ksmVmstat, procVmstat } from '../../sysfs/proc_vmstat.ts';
 import {
   createSystem,
   runFullScansSlice,
@@ -33,7 +33,8 @@ import {
 } from '../../system.ts';
 import type { Backend, WaitProgress } from '../../scenario/backend.ts';
 import { StepError } from '../../scenario/backend.ts';
-import { describeReturn } from '../../scenario/errno.ts';
+import { parseScenarioPath } from '../../scenario/paths.ts';
+import { describeReturn } from '../../lib/errno.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
@@ -257,17 +258,16 @@ export class ModelBackend implements Backend {
 
   async readPath(path: string): Promise<string | undefined> {
     const sys = this.system();
-    if (path.startsWith('/sys/kernel/mm/')) return sysfsRead(sys, path.slice('/sys/kernel/mm/'.length))?.trimEnd();
-    if (path === '/proc/vmstat') return procVmstat(sys.mmgr).trimEnd();
-    const vm = /^\/proc\/vmstat\/(\w+)$/.exec(path)?.[1];
-    if (vm !== undefined && (KSM_VMSTAT_FIELDS as readonly string[]).includes(vm))
-      return String(ksmVmstat(sys.mmgr)[vm as KsmVmstatField]);
-    const m = /^\/proc\/([^/]+)\/(.+)$/.exec(path);
-    if (m === null) return undefined;
-    const p = this.#procs.get(m[1]!);
+    const at = parseScenarioPath(path);
+    if (at?.kind === 'sysfs') return sysfsRead(sys, at.file)?.trimEnd();
+    if (at?.kind === 'vmstat') {
+      return at.field === undefined ? procVmstat(sys.mmgr).trimEnd() : String(ksmVmstat(sys.mmgr)[at.field]);
+    }
+    if (at === undefined) return undefined;
+    const p = this.#procs.get(at.proc);
     if (p === undefined) return undefined;
     const rec = procRecord(p);
-    const field = m[2]!;
+    const field = at.file;
     if (field === 'ksm_merging_pages') return String(rec.ksm_merging_pages);
     if (field === 'rss_pages') return String(rec.rss_pages);
     if (field === 'ksm_stat') return procKsmStat(p.task.mm).trimEnd();

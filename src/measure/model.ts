@@ -1,0 +1,200 @@
+/**
+ * Runs a bench workload on the model. Two uses:
+ * - timed: this process's CPU time (process.cpuUsage) over each measured full scan only;
+ * - counted: the same run with a cost model whose every constant is a counter, so each
+ *   read of a constant (one per charged event: a visit, a checksum, a memcmp...) is counted.
+ *   The model charges exactly one read per event (src/ksm/*.ts), so these are the number of
+ *   events of each kind the model's ksmd did, which calibration treats as the kernel's.
+ */
+import { cpuUsage } from 'node:process';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { MADV_MERGEABLE } from '../mm/constants.ts';
+import { doMadvise } from '../mm/madvise.ts';
+import type { Task } from '../mm/memory_manager.ts';
+import { doMmap } from '../mm/mmap.ts';
+import { exitTask, forkTask, spawnTask } from '../mm/process.ts';
+import { fillUser } from '../mm/uaccess.ts';
+import type { CostModel } from '../ksm/cost.ts';
+import { COST_KEYS, DEFAULT_COST } from '../ksm/cost.ts';
+import { createSystem, runFullScans, sysfsRead, sysfsWrite, type System } from '../system.ts';
+import type { Workload } from './workloads.ts';
+
+export { COST_KEYS };
+export type CostKey = (typeof COST_KEYS)[number];
+export type EventCounts = Record<CostKey, number>;
+
+/** One measured full scan on the model. */
+export interface ModelScan {
+  readonly pagesScanned: number;
+  readonly pagesSkipped: number;
+  /** Host CPU seconds (user + system) of this process during the scan. */
+  readonly cpuS: number;
+  /** Virtual ksmd CPU the model charged, ns. */
+  readonly virtualNs: number;
+  /** ksmd batches (each charged a fixed wake-up cost besides the cost model). */
+  readonly batches: number;
+}
+
+export interface ModelRun {
+  readonly scans: readonly ModelScan[];
+  /** The KSM sysfs counters at the end, by file name. */
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+export interface CountedScan {
+  readonly counts: EventCounts;
+  readonly batches: number;
+}
+
+function zeroCounts(): EventCounts {
+  return { visitNs: 0, skipNs: 0, checksumNs: 0, memcmpNs: 0, memcmpEqualNs: 0, mergeNs: 0, freeNs: 0 };
+}
+
+/** A cost model of zeros that counts how often each constant is read. */
+function countingCost(counts: EventCounts): CostModel {
+  const cost = {};
+  for (const key of COST_KEYS) {
+    Object.defineProperty(cost, key, {
+      enumerable: true,
+      get: () => {
+        counts[key]++;
+        return 0;
+      },
+    });
+  }
+  return cost as CostModel;
+}
+
+/** Carries out a workload; each measured full scan runs inside `measure`. */
+function drive(sys: System, w: Workload, measure: (scan: () => void) => void, progress: (msg: string) => void): void {
+  const tasks = new Map<string, Task>();
+  const task = (name: string): Task => {
+    const t = tasks.get(name);
+    if (t === undefined) throw new Error(`Workload ${w.name}: no process ${name}`);
+    return t;
+  };
+  const scan = (): void => {
+    const why = runFullScans(sys, 1);
+    if (why !== undefined) throw new Error(`Workload ${w.name} on the model: ${why}`);
+  };
+  for (const op of w.ops) {
+    switch (op.op) {
+      case 'spawn':
+        tasks.set(op.proc, spawnTask(sys.mmgr, op.proc));
+        break;
+      case 'region': {
+        const mm = task(op.proc).mm;
+        const len = op.pages * PAGE_SIZE;
+        const addr = doMmap(sys.mmgr, mm, len);
+        if (addr < 0) throw new Error(`Workload ${w.name}: mmap of ${len} bytes failed (errno ${-addr})`);
+        if (fillUser(sys.mmgr, mm, addr, len, op.pattern, addr) !== 0)
+          throw new Error(`Workload ${w.name}: fill faulted`);
+        if (op.mergeable && doMadvise(sys.mmgr, mm, addr, len, MADV_MERGEABLE) !== 0)
+          throw new Error(`Workload ${w.name}: madvise failed`);
+        break;
+      }
+      case 'fork':
+        tasks.set(op.child, forkTask(sys.mmgr, task(op.proc)));
+        break;
+      case 'exit':
+        exitTask(sys.mmgr, task(op.proc));
+        tasks.delete(op.proc);
+        break;
+      case 'sysfs': {
+        const r = sysfsWrite(sys, `ksm/${op.file}`, op.value);
+        if (r !== 0) throw new Error(`Workload ${w.name}: writing ${op.value} to ksm/${op.file} failed (errno ${-r})`);
+        break;
+      }
+      case 'scan':
+        for (let i = 0; i < op.n; i++) {
+          progress(`model ${w.name}: full scan ${i + 1}/${op.n}${op.measured ? '' : ' (setup)'}`);
+          if (op.measured) measure(scan);
+          else scan();
+        }
+        break;
+    }
+  }
+}
+
+/** The integer KSM counters of /sys/kernel/mm/ksm on the model. */
+function counters(sys: System): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of sys.sysfs.get('ksm')?.keys() ?? []) {
+    const v = Number(sysfsRead(sys, `ksm/${name}`)?.trim());
+    if (Number.isFinite(v)) out[name] = v;
+  }
+  return out;
+}
+
+/** Pages of each workload of the JIT warm-up (see warmUpModel). */
+export const WARMUP_PAGES = 8192;
+
+/**
+ * Runs every bench workload once at WARMUP_PAGES pages, untimed, on machines of their own:
+ * the model is JavaScript, and its first scans would otherwise measure V8 compiling the
+ * model rather than the model. Nothing carries over to the measured runs but compiled code.
+ */
+export function warmUpModel(workloads: readonly Workload[], progress: (msg: string) => void): void {
+  progress(`model: JIT warm-up (${workloads.map((w) => w.name).join(', ')} at ${WARMUP_PAGES} pages, not measured)`);
+  for (const w of workloads)
+    drive(
+      createSystem({ ram: w.ramBytes }),
+      w,
+      (scan) => scan(),
+      () => undefined,
+    );
+}
+
+/** The workload on the model with `cost` (default: the model's own), timing each measured scan. */
+export function runModelTimed(w: Workload, progress: (msg: string) => void, cost: CostModel = DEFAULT_COST): ModelRun {
+  const sys = createSystem({ ram: w.ramBytes, cost });
+  const scans: ModelScan[] = [];
+  drive(
+    sys,
+    w,
+    (scan) => {
+      const k = sys.ksm;
+      const before = { scanned: k.pagesScanned, skipped: k.pagesSkipped, ns: k.cpuNs, batches: sys.ksmd.batches };
+      const cpu0 = cpuUsage();
+      scan();
+      const cpu = cpuUsage(cpu0);
+      scans.push({
+        pagesScanned: k.pagesScanned - before.scanned,
+        pagesSkipped: k.pagesSkipped - before.skipped,
+        cpuS: (cpu.user + cpu.system) / 1e6,
+        virtualNs: k.cpuNs - before.ns,
+        batches: sys.ksmd.batches - before.batches,
+      });
+    },
+    progress,
+  );
+  return { scans, counters: counters(sys) };
+}
+
+/** The workload on the model with a counting cost model: the events of each measured scan. */
+export function runModelCounted(w: Workload, progress: (msg: string) => void): CountedScan[] {
+  const counts = zeroCounts();
+  const sys = createSystem({ ram: w.ramBytes, cost: countingCost(counts) });
+  const out: CountedScan[] = [];
+  drive(
+    sys,
+    w,
+    (scan) => {
+      const before = { ...counts };
+      const batches = sys.ksmd.batches;
+      scan();
+      const delta = zeroCounts();
+      for (const key of COST_KEYS) delta[key] = counts[key] - before[key];
+      out.push({ counts: delta, batches: sys.ksmd.batches - batches });
+    },
+    progress,
+  );
+  return out;
+}
+
+/** Virtual ns of `counts` under `cost`. */
+export function costOf(counts: EventCounts, cost: CostModel): number {
+  let ns = 0;
+  for (const key of COST_KEYS) ns += counts[key] * cost[key];
+  return ns;
+}
