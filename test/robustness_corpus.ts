@@ -323,6 +323,7 @@ export function writeCorpus(dir: string): CorpusCase[] {
     add(`run-${name}`, ['run', path], [2]);
     add(`predict-${name}`, ['predict', path], [2]);
     add(`stats-${name}`, ['stats', path], [2]);
+    if (name !== 'proc-status') add(`shell-${name}`, ['shell', path], [2]);
   }
   add('compare-dev-zero', ['compare', '/dev/zero'], [2]);
 
