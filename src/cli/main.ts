@@ -95,7 +95,8 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .showHelpAfterError('(run samepage --help for usage)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 every expect held, 1 an expect failed, 2 invalid file or backend unavailable.\n' +
+      '\nExit codes: 0 every expect held, 1 an expect failed or the run stopped early, 2 invalid file or\n' +
+        'backend unavailable (with --json also { ok: false, exit, error } on stdout).\n' +
         'Set SAMEPAGE_DEBUG=1 to see stack traces of unexpected errors.\n\n' +
         'Examples:\n' +
         '  samepage demo\n' +
@@ -116,6 +117,14 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--json', 'print one JSON object on stdout instead of tables')
     .option('--report <file>', 'also write a static HTML report (charts, counters, expects) to this file')
     .option('--seed <n>', 'seed of the model backend (ignored by kernel)', parseSeed, 0)
+    .addHelpText(
+      'after',
+      '\nThe file: a regular file of at most 32 MiB (larger ones, devices, FIFOs and directories are\n' +
+        'refused). Over 256 KiB it is read a few KiB of steps at a time, which needs its steps as a\n' +
+        'top-level "steps:" list or a JSON "steps": [...] array. The model\'s clock counts to 104 days: a\n' +
+        'wait that would pass that is refused before it starts. A long wait shows its virtual time and an\n' +
+        'ETA on a terminal; Ctrl-C stops it. --report never writes over the scenario.',
+    )
     .action(async (file: string, opts: { backend: 'model' | 'kernel'; json?: true; seed: number; report?: string }) => {
       refuseReportOverInput(opts.report, [file]);
       const { result, statistics } = await runFile(file, opts.backend, opts.seed, io, opts.report !== undefined);
