@@ -46,9 +46,10 @@ export function predictionRows(p: Prediction): PredictionRow[] {
     ['general_profit', String(p.general_profit), formatBytes(p.general_profit)],
     ['virtual time to settle', `${p.settle_s.toFixed(1)} s`, plural(p.full_scans, 'full scan')],
     [
+      // CPU over the whole run, the quiet scans after settling included: its share is of that span.
       `${scannerName(p)} scanner CPU`,
       `${p.cpu_s.toFixed(2)} s`,
-      p.settle_s > 0 ? `${((100 * p.cpu_s) / p.settle_s).toFixed(2)} % of one CPU` : '-',
+      p.run_s > 0 ? `${((100 * p.cpu_s) / p.run_s).toFixed(2)} % of one CPU over ${p.run_s.toFixed(1)} s` : '-',
     ],
   ];
 }

@@ -69,6 +69,8 @@ export interface Prediction {
   /** Virtual seconds until the counters last changed, and scanner CPU seconds in all. */
   readonly settle_s: number;
   readonly cpu_s: number;
+  /** Virtual seconds the scanner ran in all (settling and the quiet scans after): cpu_s's span. */
+  readonly run_s: number;
   readonly full_scans: number;
   /** Whether the contents were stand-ins for a hashes-only snapshot. */
   readonly synthetic_contents: boolean;
@@ -308,6 +310,7 @@ function summarize(
     general_profit: r.profit,
     settle_s: r.settle_s,
     cpu_s: r.cpu_s,
+    run_s: r.run_s,
     full_scans: r.full_scans,
     synthetic_contents: snap.hashesOnly,
     settled: r.settled,
