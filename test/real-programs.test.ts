@@ -5,7 +5,8 @@
  * PR_SET_MEMORY_MERGE); the live kernel's pages_sharing + ksm_zero_pages must come within
  * 5 % of the prediction. At the default knobs, predict's time until pages_sharing settles
  * (virtual, from ksmd's cost model and the machine's timer) must come within 10 % of the
- * live kernel's wall time.
+ * live kernel's wall time, for the python3 interpreters and for a second real program,
+ * Node.js (three instances that built the same 200,000 objects, then idle).
  *
  * Needs root, a writable KSM, the native helpers and ptrace; skips, saying which, elsewhere.
  * It holds the kernel tests' lock and the samepage KSM lock for its whole run (the enabled
@@ -43,32 +44,57 @@ print("ready", flush=True)
 sys.stdin.read()
 `;
 
-function skipReason(): string | undefined {
+/**
+ * A second real program: Node.js, each instance building the same 200,000 small objects on
+ * its V8 heap (what a service loads at start), then idle; its duplicates are whatever V8
+ * and the C library make of that, not laid out by the test.
+ */
+const NODE_HOLDER = `
+const a = [];
+for (let i = 0; i < 200000; i++) a.push({ k: 'item' + (i % 1000), v: i % 7 });
+globalThis.keep = a;
+process.stdout.write('ready\\n');
+process.stdin.resume();
+`;
+
+/** A program under test: how to start one instance that holds its memory and waits. */
+interface Program {
+  readonly name: string;
+  readonly command: () => string | undefined;
+  readonly args: readonly string[];
+}
+
+const PYTHON: Program = { name: 'python3', command: () => python(), args: ['-c', HOLDER] };
+const NODE: Program = { name: 'node', command: () => process.execPath, args: ['-e', NODE_HOLDER] };
+
+function skipReason(program: Program = PYTHON): string | undefined {
   return (
     kernelSkipReason(true) ??
     missingHelper(nativeHelperPath(INJECT_PRCTL)) ??
     ptraceRefusal() ??
-    (python() === undefined ? 'python3 is not installed' : undefined)
+    (program.command() === undefined ? `${program.name} is not installed` : undefined)
   );
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const ksmRead = (f: string): number => Number(readFileSync(`${KSM}/${f}`, 'utf8'));
 
-async function startHolder(py: string): Promise<ChildProcess> {
-  const child = spawn(py, ['-c', HOLDER], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function startHolder(program: Program): Promise<ChildProcess> {
+  const child = spawn(program.command()!, program.args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const [line] = (await Promise.race([once(child.stdout!, 'data'), once(child, 'exit')])) as [unknown];
-  assert.ok(line instanceof Buffer && line.toString().startsWith('ready'), `python3 did not start: ${String(line)}`);
+  assert.ok(
+    line instanceof Buffer && line.toString().startsWith('ready'),
+    `${program.name} did not start: ${String(line)}`,
+  );
   return child;
 }
 
 /**
- * Runs `body` with PROGRAMS fresh interpreters holding their memory and nothing merged
+ * Runs `body` with PROGRAMS fresh instances of `program` holding their memory and nothing merged
  * (run=2), under the kernel tests' lock and the samepage KSM lock; every KSM file is saved
- * first and restored (run=2 first) before the interpreters' exit is awaited.
+ * first and restored (run=2 first) before the instances' exit is awaited.
  */
-async function withHolders(body: (pids: string[], dir: string) => Promise<void>): Promise<void> {
-  const py = python()!;
+async function withHolders(program: Program, body: (pids: string[], dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'samepage-real-'));
   const releaseTests = await holdKernelTestLock(600_000);
   const releaseKsm = await takeKsmLock();
@@ -77,7 +103,7 @@ async function withHolders(body: (pids: string[], dir: string) => Promise<void>)
   let problems: string[] = [];
   try {
     writeFileSync(`${KSM}/run`, '2'); // nothing merged before we measure
-    for (let i = 0; i < PROGRAMS; i++) children.push(await startHolder(py));
+    for (let i = 0; i < PROGRAMS; i++) children.push(await startHolder(program));
     await body(
       children.map((c) => String(c.pid)),
       dir,
@@ -116,7 +142,7 @@ async function mergeUntilSettled(): Promise<number> {
 test('real python3 programs: stats finds the known duplicates, predict agrees, the live kernel merges within 5 % of it', async (t) => {
   const why = skipReason();
   if (why !== undefined) return void t.skip(why);
-  await withHolders(async (pids, dir) => {
+  await withHolders(PYTHON, async (pids, dir) => {
     // 1. stats: the two known duplicate contents, with their classes and counts. The buffers
     // are not page aligned, so each loses a page at its edges.
     const s = await samepage(['stats', '--pid', ...pids, '--json']);
@@ -184,35 +210,37 @@ const DEFAULT_PACE: ReadonlyArray<readonly [string, string]> = [
   ['use_zero_pages', '0'],
 ];
 
-test("real python3 programs at the default knobs: predict's time until pages_sharing settles is within 10 % of the live kernel's", async (t) => {
-  const why = skipReason();
-  if (why !== undefined) return void t.skip(why);
-  await withHolders(async (pids, dir) => {
-    for (const [file, value] of DEFAULT_PACE) writeFileSync(`${KSM}/${file}`, value);
-    const snap = join(dir, 'py.snap');
-    const w = await samepage(['snapshot', '--pid', ...pids, '-o', snap]);
-    assert.equal(w.code, 0, w.err);
-    const p = await samepage(['predict', snap, '--policy', 'ksm', '--json']);
-    assert.equal(p.code, 0, p.err);
-    const prediction = (JSON.parse(p.out) as { prediction: { merged_settle_s: number } }).prediction;
-    for (const pid of pids) {
-      const e = await samepage(['kernel', 'enable', '--pid', pid]);
-      assert.equal(e.code, 0, `${e.out}${e.err}`);
-    }
-    // From run=1 until pages_sharing has not moved for 3 full scans, as predict settles.
-    const live = await liveSettle();
-    const off = (prediction.merged_settle_s - live.settleS) / live.settleS;
-    t.diagnostic(
-      `pages_sharing settled after ${prediction.merged_settle_s.toFixed(2)} s predicted, ${live.settleS.toFixed(2)} s ` +
-        `on the live kernel (${(100 * off).toFixed(1)} %; ksmd waited ${live.ksmdQueuedMs.toFixed(0)} ms for a CPU ` +
-        `in ${live.wallS.toFixed(1)} s)`,
-    );
-    // A busy machine delays ksmd's wake-ups: its time then says nothing about the model.
-    if (live.ksmdQueuedMs > 0.01 * live.wallS * 1000)
-      return void t.skip(`the machine was busy: ksmd waited ${live.ksmdQueuedMs.toFixed(0)} ms for a CPU`);
-    assert.ok(
-      Math.abs(off) <= 0.1,
-      `predicted ${prediction.merged_settle_s.toFixed(2)} s, live kernel ${live.settleS.toFixed(2)} s`,
-    );
+for (const program of [PYTHON, NODE]) {
+  test(`real ${program.name} programs at the default knobs: predict's time until pages_sharing settles is within 10 % of the live kernel's`, async (t) => {
+    const why = skipReason(program);
+    if (why !== undefined) return void t.skip(why);
+    await withHolders(program, async (pids, dir) => {
+      for (const [file, value] of DEFAULT_PACE) writeFileSync(`${KSM}/${file}`, value);
+      const snap = join(dir, `${program.name}.snap`);
+      const w = await samepage(['snapshot', '--pid', ...pids, '-o', snap]);
+      assert.equal(w.code, 0, w.err);
+      const p = await samepage(['predict', snap, '--policy', 'ksm', '--json']);
+      assert.equal(p.code, 0, p.err);
+      const prediction = (JSON.parse(p.out) as { prediction: { merged_settle_s: number } }).prediction;
+      for (const pid of pids) {
+        const e = await samepage(['kernel', 'enable', '--pid', pid]);
+        assert.equal(e.code, 0, `${e.out}${e.err}`);
+      }
+      // From run=1 until pages_sharing has not moved for 3 full scans, as predict settles.
+      const live = await liveSettle();
+      const off = (prediction.merged_settle_s - live.settleS) / live.settleS;
+      t.diagnostic(
+        `pages_sharing settled after ${prediction.merged_settle_s.toFixed(2)} s predicted, ${live.settleS.toFixed(2)} s ` +
+          `on the live kernel (${(100 * off).toFixed(1)} %; ksmd waited ${live.ksmdQueuedMs.toFixed(0)} ms for a CPU ` +
+          `in ${live.wallS.toFixed(1)} s)`,
+      );
+      // A busy machine delays ksmd's wake-ups: its time then says nothing about the model.
+      if (live.ksmdQueuedMs > 0.01 * live.wallS * 1000)
+        return void t.skip(`the machine was busy: ksmd waited ${live.ksmdQueuedMs.toFixed(0)} ms for a CPU`);
+      assert.ok(
+        Math.abs(off) <= 0.1,
+        `predicted ${prediction.merged_settle_s.toFixed(2)} s, live kernel ${live.settleS.toFixed(2)} s`,
+      );
+    });
   });
-});
+}
