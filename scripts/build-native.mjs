@@ -45,7 +45,7 @@ process.stderr.write(`samepage: built ${output}\n`);
 // optional, so a failure warns and the rest of samepage still installs.
 for (const [name, file] of [
   ['samepage-exec-merge', 'exec-merge.c'],
-  ['samepage-inject-prctl', 'inject-prctl.c'],
+  ['samepage-inject-syscall', 'inject-syscall.c'],
 ]) {
   const out = join(root, 'native', 'build', name);
   const helperArgs = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-o', out, join(root, 'native', file)];

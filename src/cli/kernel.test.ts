@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readProcessMemory } from '../host/procfs.ts';
 import { holdKernelTestLock, saveKsmValues, takeKsmLock } from '../backends/kernel/testing.ts';
-import { EXEC_MERGE, INJECT_PRCTL, missingHelper, nativeHelperPath, ptraceRefusal } from '../host/ksm_native.ts';
+import { INJECT_SYSCALL } from '../host/inject.ts';
+import { EXEC_MERGE, missingHelper, nativeHelperPath, ptraceRefusal } from '../host/ksm_native.ts';
 import type { KsmStatus } from '../host/ksm_status.ts';
 import { EVENTS_PATH } from '../host/ksm_watch.ts';
 import { main } from './main.ts';
@@ -166,7 +167,7 @@ function mergeAny(pid: number): string | undefined {
 }
 
 test('kernel enable/disable --pid make a running process set and clear MERGE_ANY, and it keeps running', async (t) => {
-  const why = rootSkip(INJECT_PRCTL) ?? ptraceRefusal();
+  const why = rootSkip(INJECT_SYSCALL) ?? ptraceRefusal();
   if (why !== undefined) return void t.skip(why);
   const py = python();
   if (py === undefined) return void t.skip('python3 is not installed');
@@ -224,7 +225,7 @@ test('kernel enable/disable --pid make a running process set and clear MERGE_ANY
 });
 
 test('kernel enable refuses a name no comm can have, and reports a missing process', async (t) => {
-  const why = rootSkip(INJECT_PRCTL) ?? ptraceRefusal();
+  const why = rootSkip(INJECT_SYSCALL) ?? ptraceRefusal();
   if (why !== undefined) return void t.skip(why);
   const long = capture();
   assert.equal(await main(['kernel', 'enable', 'a-name-longer-than-15'], long.io), 2);

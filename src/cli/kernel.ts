@@ -8,16 +8,9 @@
 import { hostname } from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
 import { execMerged } from '../host/ksm_exec.ts';
-import {
-  EXEC_MERGE,
-  INJECT_PRCTL,
-  type MergeReport,
-  missingHelper,
-  nativeHelperPath,
-  ptraceRefusal,
-  ptraceScope,
-  setMemoryMerge,
-} from '../host/ksm_native.ts';
+import { INJECT_SYSCALL } from '../host/inject.ts';
+import { EXEC_MERGE, missingHelper, nativeHelperPath, ptraceRefusal, ptraceScope } from '../host/ksm_native.ts';
+import { type MergeReport, setMemoryMerge } from '../host/merge_any.ts';
 import { RunHold } from '../host/ksm_run_hold.ts';
 import { type KsmProcessStat, readProcessKsmStat } from '../host/ksm_stat.ts';
 import { readKsmStatus } from '../host/ksm_status.ts';
@@ -102,7 +95,7 @@ async function enableOrDisable(
 ): Promise<void> {
   const refusal = ptraceRefusal();
   if (refusal !== undefined) throw new KernelUnusable(`samepage kernel ${enable ? 'enable' : 'disable'} ${refusal}`);
-  const helper = nativeHelperPath(INJECT_PRCTL);
+  const helper = nativeHelperPath(INJECT_SYSCALL);
   const missing = missingHelper(helper);
   if (missing !== undefined) throw new KernelUnusable(missing);
   const pids = selectTargets(name, opts.pid);
