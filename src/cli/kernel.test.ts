@@ -236,3 +236,30 @@ test('kernel enable refuses a name no comm can have, and reports a missing proce
   const both = capture();
   assert.equal(await main(['kernel', 'disable'], both.io), 2);
 });
+
+test('kernel recover with nothing left to recover says so and exits 0; kernel status --json lists the journals', async (t) => {
+  const why = liveSkip();
+  if (why !== undefined) return void t.skip(why);
+  // Other test files' samepage runs write journals too: wait for them to end.
+  const releaseTests = await holdKernelTestLock(600_000);
+  try {
+    const first = capture();
+    await main(['kernel', 'recover'], first.io);
+    const again = capture();
+    assert.equal(await main(['kernel', 'recover'], again.io), 0, again.err());
+    assert.equal(again.out(), 'Nothing to recover: no journal of a dead samepage process is left.\n');
+    const json = capture();
+    assert.equal(await main(['kernel', 'recover', '--json'], json.io), 0, json.err());
+    assert.deepEqual(JSON.parse(json.out()), []);
+    const status = capture();
+    assert.equal(await main(['kernel', 'status', '--json'], status.io), 0, status.err());
+    const journals = (JSON.parse(status.out()) as { journals: Array<{ state: string }> }).journals;
+    assert.ok(Array.isArray(journals));
+    assert.deepEqual(
+      journals.filter((j) => j.state !== 'alive'),
+      [],
+    );
+  } finally {
+    releaseTests();
+  }
+});

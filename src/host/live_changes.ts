@@ -177,7 +177,11 @@ export class LiveChanges {
 
   /** Undoes entries (all by default) as restore.ts rules; settled entries leave the journal. */
   restore(ids?: readonly number[]): RestoreOutcome[] {
-    return restoreEntries(this.#file, this.#env, this.#places, ids);
+    const hook = this.#env.beforeWrite;
+    // The test hook tells the restore's writes apart from the changes they undo.
+    const env =
+      hook === undefined ? this.#env : { ...this.#env, beforeWrite: (what: string) => hook(`restore ${what}`) };
+    return restoreEntries(this.#file, env, this.#places, ids);
   }
 
   /** Drops entries (all by default) whose changes are meant to last: they are no longer undone. */
