@@ -183,7 +183,7 @@ test('a restore that keeps failing stays journaled for a later try; the next one
     s.fake.refuse.set('max_page_sharing', -16);
     const [first] = recoverJournals({ dir: s.dir, by: 'test', env: s.env, places: s.places });
     assert.equal(first?.left, 1);
-    assert.match(first?.outcomes.find((o) => o.result === 'failed')?.detail ?? '', /still 10, wanted 256 \(errno 16\)/);
+    assert.match(first?.outcomes.find((o) => o.result === 'failed')?.detail ?? '', /still 10, wanted 256 \(EBUSY\)/);
     assert.ok(existsSync(file.path));
     s.fake.refuse.delete('max_page_sharing');
     const [second] = recoverJournals({ dir: s.dir, by: 'test', env: s.env, places: s.places });

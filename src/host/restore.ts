@@ -12,6 +12,7 @@
  * differs); process state first, then sysfs, then ksmd's CPUs.
  */
 import { dirname, join } from 'node:path';
+import { describeErrno } from '../lib/errno.ts';
 import { MADV_UNMERGEABLE, PR_SET_MEMORY_MERGE } from './inject.ts';
 import type { JournalEntry, JournalFile, KsmdCpusEntry, MadviseEntry, MergeAnyEntry, SysfsEntry } from './journal.ts';
 import { stillRunning } from './journal.ts';
@@ -181,18 +182,18 @@ function restoreSysfs(
   } else {
     for (const { e } of ksmTodo) {
       const r = writeSysfsJournaled(file, e.path, e.original, env);
-      if (r !== 0) problems.push(`${e.path}=${e.original} (errno ${-r})`);
+      if (r !== 0) problems.push(`${e.path}=${e.original} (${describeErrno(r)})`);
     }
   }
   for (const { e } of todo.filter(({ e }) => !inKsm(e))) {
     const r = writeSysfsJournaled(file, e.path, e.original, env);
-    if (r !== 0) problems.push(`${e.path}=${e.original} (errno ${-r})`);
+    if (r !== 0) problems.push(`${e.path}=${e.original} (${describeErrno(r)})`);
   }
 
   for (const { e, found } of todo) {
     const after = now(e.path);
-    // restoreKsm's problems read `PATH=VALUE (errno N)` or `(it holds X)`: the errno is what adds to "still X".
-    const errno = problems.find((p) => p.startsWith(`${e.path}=`))?.match(/\(errno \d+\)/)?.[0];
+    // restoreKsm's problems read `PATH=VALUE (EBUSY)` or `(it holds X)`: the errno is what adds to "still X".
+    const errno = problems.find((p) => p.startsWith(`${e.path}=`))?.match(/\((?!it holds)[^)]*\)$/)?.[0];
     done.push(
       after === e.original
         ? outcome(e, e.path, 'restored', `${e.path}: ${found} -> ${e.original}`, { found, original: e.original })
