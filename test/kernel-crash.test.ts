@@ -23,7 +23,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,7 +38,15 @@ import {
   takeKsmLock,
 } from '../src/backends/kernel/testing.ts';
 import { injectSyscalls, INJECT_SYSCALL } from '../src/host/inject.ts';
-import { bootId, identify, JOURNAL_DIR, JournalFile, listJournals, readRecoveryLog } from '../src/host/journal.ts';
+import {
+  bootId,
+  ensureJournalDir,
+  identify,
+  JOURNAL_DIR,
+  JournalFile,
+  listJournals,
+  readRecoveryLog,
+} from '../src/host/journal.ts';
 import { cpusAllowed, findKsmdPid, setTaskCpus } from '../src/host/ksmd_affinity.ts';
 import { missingHelper, nativeHelperPath, ptraceRefusal } from '../src/host/ksm_native.ts';
 import { readProcessKsmStat } from '../src/host/ksm_stat.ts';
@@ -232,7 +240,10 @@ interface MatrixRow {
   readonly left: readonly string[];
   readonly recoveredBy: string;
   readonly restored: readonly string[];
+  /** From the SIGKILL to the machine as before (0 when nothing was left changed). */
   readonly ms: number;
+  /** From the SIGKILL to the recovery done: journal gone, watchdog exited. */
+  readonly doneMs: number;
 }
 
 const matrix: MatrixRow[] = [];
@@ -293,6 +304,7 @@ async function crashAndCheck(
     await Promise.race([cli.closed, sleep(RECOVERY_MS)]);
     await waitFor(`no journal of ${pid}`, () => journalsOf(pid).length === 0, RECOVERY_MS, cli.stderr);
     await waitFor(`the watchdog ${watchdog} gone`, () => !isAlive(watchdog), RECOVERY_MS, cli.stderr);
+    const doneMs = Math.round(performance.now() - t0);
     // The command's agents (not the test's own targets) are gone: they read the end of their pipe.
     const strays = (): number[] => liveAgents().filter((p) => !pids.includes(p));
     await waitFor(
@@ -311,6 +323,7 @@ async function crashAndCheck(
       recoveredBy: report.by,
       restored: report.outcomes.filter((o) => o.result === 'restored').map((o) => o.target),
       ms,
+      doneMs,
     };
     matrix.push(row);
     return row;
@@ -678,6 +691,13 @@ test('madvised ranges of a process are taken out of KSM again when the samepage 
     );
     const ms = Math.round(performance.now() - t0);
     await closed;
+    // The watchdog logs its recovery once it is done (its output is not on a pipe we read).
+    await waitFor(
+      'the recovery logged',
+      () => recoveriesOf(owner.pid!, startedAt).length > 0,
+      RECOVERY_MS,
+      () => out,
+    );
     const [report] = recoveriesOf(owner.pid!, startedAt);
     assert.deepEqual(
       report?.outcomes.map((o) => [o.kind, o.result]),
@@ -690,6 +710,7 @@ test('madvised ranges of a process are taken out of KSM again when the samepage 
       recoveredBy: report?.by ?? '?',
       restored: report?.outcomes.map((o) => o.target) ?? [],
       ms,
+      doneMs: Math.round(performance.now() - t0),
     });
     // The process goes on: its memory is its own.
     await target.request(`write ${address} 01`);
@@ -700,10 +721,32 @@ test('madvised ranges of a process are taken out of KSM again when the samepage 
   }
 });
 
+test("as another user, kernel status shows KSM and says the journals are root's; kernel recover exits 2 saying it needs root", {
+  skip: skip ?? false,
+}, (t) => {
+  const asNobody = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'];
+  const probe = spawnSync(asNobody[0]!, [...asNobody.slice(1), 'true'], { stdio: 'ignore' });
+  if (probe.error !== undefined || probe.status !== 0)
+    return void t.skip('setpriv cannot run a command as nobody here');
+  ensureJournalDir(JOURNAL_DIR);
+  const run = (args: readonly string[]): { status: number | null; stdout: string; stderr: string } =>
+    spawnSync(asNobody[0]!, [...asNobody.slice(1), process.execPath, CLI, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+  const status = run(['kernel', 'status']);
+  assert.equal(status.status, 0, status.stderr);
+  assert.match(status.stdout, /pages_sharing/);
+  assert.match(status.stderr, /Cannot read \/run\/samepage, where samepage journals its live changes: it is root's/);
+  const recover = run(['kernel', 'recover']);
+  assert.equal(recover.status, 2, recover.stderr);
+  assert.match(recover.stderr, /^samepage: samepage kernel recover needs root: Cannot read \/run\/samepage/m);
+});
+
 test('the crash matrix', { skip: skip ?? false }, (t) => {
   for (const r of matrix)
     t.diagnostic(
-      `${r.command} | ${r.point} | left: ${r.left.join(', ') || 'nothing'} | by ${r.recoveredBy} | ${r.ms} ms`,
+      `${r.command} | ${r.point} | left: ${r.left.join(', ') || 'nothing'} | by ${r.recoveredBy} | as before after ${r.ms} ms, recovery done after ${r.doneMs} ms`,
     );
   const out = process.env.SAMEPAGE_CRASH_MATRIX;
   if (out !== undefined && out !== '') writeFileSync(out, `${JSON.stringify(matrix, null, 2)}\n`);

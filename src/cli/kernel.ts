@@ -12,7 +12,8 @@ import { INJECT_SYSCALL } from '../host/inject.ts';
 import { EXEC_MERGE, missingHelper, nativeHelperPath, ptraceRefusal, ptraceScope } from '../host/ksm_native.ts';
 import { type MergeReport, setMemoryMerge } from '../host/merge_any.ts';
 import { RunHold } from '../host/ksm_run_hold.ts';
-import { describeRecovery, pendingRecovery, recoverJournals, viewJournals } from '../host/recover.ts';
+import { JournalsUnreadable } from '../host/journal.ts';
+import { describeRecovery, type JournalView, pendingRecovery, recoverJournals, viewJournals } from '../host/recover.ts';
 import { type KsmProcessStat, readProcessKsmStat } from '../host/ksm_stat.ts';
 import { readKsmStatus } from '../host/ksm_status.ts';
 import { KSM_DIR, ksmPresent, readSharing, readSysfs } from '../host/ksm_sysfs.ts';
@@ -187,7 +188,13 @@ export function registerKernel(
     .action((opts: { json?: true }) => {
       requireKsm();
       const s = readKsmStatus();
-      const journals = viewJournals();
+      let journals: JournalView[] = [];
+      try {
+        journals = viewJournals();
+      } catch (err) {
+        if (!(err instanceof JournalsUnreadable)) throw err;
+        io.stderr.write(`samepage: note: ${err.message}; samepage's own changes are shown to root only\n`);
+      }
       if (opts.json === true) io.stdout.write(`${JSON.stringify({ ...s, journals }, null, 2)}\n`);
       else io.stdout.write(renderLiveStatusText(s) + renderJournalViews(journals));
       if (journals.some(pendingRecovery))
@@ -216,7 +223,14 @@ export function registerKernel(
         'journaled), 2 when it cannot run here. See docs/crash-safety.md.',
     )
     .action((opts: { json?: true; journal?: string; by: string }) => {
-      const pending = viewJournals().filter(pendingRecovery);
+      let pending: JournalView[];
+      try {
+        pending = viewJournals().filter(pendingRecovery);
+      } catch (err) {
+        if (err instanceof JournalsUnreadable)
+          throw new KernelUnusable(`samepage kernel recover needs root: ${err.message}`);
+        throw err;
+      }
       if (pending.length > 0 && process.getuid?.() !== 0)
         throw new KernelUnusable(
           `samepage kernel recover needs root: ${pending.length} journal(s) wait to restore /sys/kernel/mm files or other processes`,

@@ -197,10 +197,24 @@ export function ensureJournalDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
+/** The journal directory exists but this process may not read it (not root). */
+export class JournalsUnreadable extends Error {
+  override readonly name = 'JournalsUnreadable';
+}
+
 /** The journal files of `dir` (none when it does not exist), oldest session first. */
 export function listJournals(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new JournalsUnreadable(`Cannot read ${dir}, where samepage journals its live changes: it is root's`);
+    throw err;
+  }
+  return names
     .filter((name) => JOURNAL_NAME.test(name))
     .sort((a, b) => {
       const x = JOURNAL_NAME.exec(a)!;

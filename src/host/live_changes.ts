@@ -109,11 +109,19 @@ export class LiveChanges {
     for (const r of recovered) opts.onRecovered?.(r);
     const me = identify(process.pid);
     if (me === undefined) throw new Error('Cannot read /proc/self/stat: samepage needs procfs to journal its changes');
-    const file = JournalFile.create(
-      dir,
-      { ...me, boot_id: bootId(), command: opts.command ?? commandLine() },
-      process.hrtime.bigint(),
-    );
+    let file: JournalFile;
+    try {
+      file = JournalFile.create(
+        dir,
+        { ...me, boot_id: bootId(), command: opts.command ?? commandLine() },
+        process.hrtime.bigint(),
+      );
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new Error(
+        `Cannot write the journal of live changes in ${dir} (${code}): samepage records each change to the machine there before it makes it, so that it can be undone if samepage is killed (root needed)`,
+      );
+    }
     const hook = testPauseHook(opts.processEnv ?? process.env);
     const env: LiveEnv = { ...opts.env, ...(hook === undefined ? {} : { beforeWrite: hook }) };
     if (opts.watchdog !== false) {
