@@ -300,11 +300,12 @@ async function crashAndCheck(
       () => [differences(before, machineState(pids)).join(', '), cli.stderr()].join('\n'),
     );
     const ms = Math.round(performance.now() - t0);
-    // The watchdog writes its report on the dead owner's stderr, then exits: the pipe closes.
-    await Promise.race([cli.closed, sleep(RECOVERY_MS)]);
     await waitFor(`no journal of ${pid}`, () => journalsOf(pid).length === 0, RECOVERY_MS, cli.stderr);
     await waitFor(`the watchdog ${watchdog} gone`, () => !isAlive(watchdog), RECOVERY_MS, cli.stderr);
     const doneMs = Math.round(performance.now() - t0);
+    // The watchdog wrote its report on the dead owner's stderr before it exited. (A program
+    // that `kernel exec` started holds that pipe open for its own life.)
+    await Promise.race([cli.closed, sleep(200)]);
     // The command's agents (not the test's own targets) are gone: they read the end of their pipe.
     const strays = (): number[] => liveAgents().filter((p) => !pids.includes(p));
     await waitFor(
