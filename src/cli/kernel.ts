@@ -2,8 +2,10 @@
  * `samepage kernel`: the live KSM of this machine. `status` and `watch` read it; `exec`
  * starts a program with MERGE_ANY set; `enable`/`disable` make running processes set or
  * clear it (ptrace). Only `exec --run` writes to /sys/kernel/mm/ksm, and then under the
- * samepage lock, restoring `run` on every exit path (src/host/ksm_run_hold.ts). Everything
- * here parses, calls src/host/ and prints.
+ * samepage lock, restoring `run` on every exit path (src/host/ksm_run_hold.ts). Every such
+ * change is journaled first; `recover` undoes what a killed samepage left changed and
+ * `status` shows it pending (src/host/recover.ts, docs/crash-safety.md). Everything here
+ * parses, calls src/host/ and prints.
  */
 import { hostname } from 'node:os';
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -296,7 +298,10 @@ export function registerKernel(
     )
     .argument('<cmd>', 'the program (looked up in PATH)')
     .argument('[args...]', 'its arguments')
-    .option('--run', 'also set /sys/kernel/mm/ksm/run=1 while it runs (restored after; root)')
+    .option(
+      '--run',
+      'also set /sys/kernel/mm/ksm/run=1 while it runs (restored after, by the watchdog if samepage is killed; root)',
+    )
     .option(
       '--report-after <s>',
       'with --run: print what merged (pages_sharing growth) after this many seconds; 0 never',
@@ -371,8 +376,9 @@ export function registerKernel(
       .addHelpText(
         'after',
         '\nThe target thread is stopped for well under a millisecond; see README "Merging running\n' +
-          'processes" for what this requires and risks. Exit 0 when every process returned 0,\n' +
-          '1 otherwise, 2 when it cannot run here.',
+          'processes" for what this requires and risks. All or nothing: if samepage is killed\n' +
+          'half-way, its watchdog puts back the processes it had done (docs/crash-safety.md).\n' +
+          'Exit 0 when every process returned 0, 1 otherwise, 2 when it cannot run here.',
       )
       .action((name: string | undefined, opts: TargetOpts) => enableOrDisable(enable, name, opts, io, setExit));
   }

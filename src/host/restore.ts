@@ -88,9 +88,9 @@ export function restoreEntries(
   ];
   // Entries the restore itself added (the run=2 of restoreKsm on a journal without `run`)
   // go too once their file is back at its original.
-  const io = env.io?.read ?? readSysfs;
+  const read = env.io?.read ?? readSysfs;
   const extra = file.entries.filter(
-    (e) => !before.has(e.id) && e.kind === 'sysfs' && restorableValue(io(e.path) ?? '') === e.original,
+    (e) => !before.has(e.id) && e.kind === 'sysfs' && restorableValue(read(e.path) ?? '') === e.original,
   );
   file.remove([...outcomes.filter(settled).map((o) => o.id), ...extra.map((e) => e.id)]);
   return outcomes;
