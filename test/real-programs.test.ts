@@ -22,7 +22,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { restoreKsm, saveKsm } from '../src/host/ksm_sysfs.ts';
 import { holdKernelTestLock, kernelSkipReason, takeKsmLock } from '../src/backends/kernel/testing.ts';
-import { INJECT_PRCTL, missingHelper, nativeHelperPath, ptraceRefusal } from '../src/host/ksm_native.ts';
+import { INJECT_SYSCALL } from '../src/host/inject.ts';
+import { missingHelper, nativeHelperPath, ptraceRefusal } from '../src/host/ksm_native.ts';
 import { realPython as python } from './python.ts';
 import { samepage } from './samepage.ts';
 import { liveSettle } from '../src/measure/settle.ts';
@@ -70,7 +71,7 @@ const NODE: Program = { name: 'node', command: () => process.execPath, args: ['-
 function skipReason(program: Program = PYTHON): string | undefined {
   return (
     kernelSkipReason(true) ??
-    missingHelper(nativeHelperPath(INJECT_PRCTL)) ??
+    missingHelper(nativeHelperPath(INJECT_SYSCALL)) ??
     ptraceRefusal() ??
     (program.command() === undefined ? `${program.name} is not installed` : undefined)
   );
@@ -227,7 +228,10 @@ for (const program of [PYTHON, NODE]) {
         assert.equal(e.code, 0, `${e.out}${e.err}`);
       }
       // From run=1 until pages_sharing has not moved for 3 full scans, as predict settles.
-      const live = await liveSettle();
+      const live = await liveSettle((path, value) => {
+        writeFileSync(path, value);
+        return 0;
+      });
       const off = (prediction.merged_settle_s - live.settleS) / live.settleS;
       t.diagnostic(
         `pages_sharing settled after ${prediction.merged_settle_s.toFixed(2)} s predicted, ${live.settleS.toFixed(2)} s ` +

@@ -1,12 +1,13 @@
 /**
  * How long the live ksmd takes to finish merging: from `run=1` until pages_sharing stops
  * moving, in wall time, what `samepage predict` gives as merged_settle_s on virtual time.
- * The caller has registered the processes with KSM and set the knobs; this writes run=1,
+ * The caller has registered the processes with KSM and set the knobs; this writes run=1
+ * with the caller's writer (a live change: LiveChanges.writeSysfs in samepage, journaled),
  * polls pages_sharing every few milliseconds, and stops once `quiet` full scans have passed
  * without a change (run is left as it is: the caller restores KSM).
  */
 import { findKsmdPid } from '../host/ksmd_affinity.ts';
-import { KSM_DIR, KsmCounter, writeSysfs } from '../host/ksm_sysfs.ts';
+import { KSM_DIR, KsmCounter } from '../host/ksm_sysfs.ts';
 import { readSchedstat } from '../host/procfs.ts';
 
 export interface LiveSettle {
@@ -31,8 +32,11 @@ export interface LiveSettleOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Writes a file under /sys/kernel/mm/ksm (its full path); 0 or -errno. */
+export type KsmFileWriter = (path: string, value: string) => number;
+
 /** Runs ksmd until pages_sharing settles; throws when it does not within the timeout. */
-export async function liveSettle(opts: LiveSettleOptions = {}): Promise<LiveSettle> {
+export async function liveSettle(write: KsmFileWriter, opts: LiveSettleOptions = {}): Promise<LiveSettle> {
   const quiet = opts.quiet ?? 3;
   const timeoutMs = opts.timeoutMs ?? 600_000;
   const ksmd = findKsmdPid();
@@ -43,7 +47,7 @@ export async function liveSettle(opts: LiveSettleOptions = {}): Promise<LiveSett
     let last = sharing.read();
     let scansAtLast = scans.read();
     const t0 = performance.now();
-    const r = writeSysfs(`${KSM_DIR}/run`, '1');
+    const r = write(`${KSM_DIR}/run`, '1');
     if (r !== 0) throw new Error(`Writing 1 to ${KSM_DIR}/run failed (${r})`);
     let lastAt = t0;
     for (;;) {

@@ -14,10 +14,10 @@
  * sleep_millisecs, on the kernel and on the model with the measured timer.
  */
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import { createKernelBackend } from '../backends/kernel/index.ts';
+import { createKernelBackend, type KernelBackend } from '../backends/kernel/index.ts';
 import { createModelBackend } from '../backends/model/index.ts';
 import { cpusAllowed, findKsmdPid, firstCpu, holdSelfOffCpu } from '../host/ksmd_affinity.ts';
-import { KSM_DIR, KsmCounter, writeSysfs } from '../host/ksm_sysfs.ts';
+import { KSM_DIR, KsmCounter } from '../host/ksm_sysfs.ts';
 import { configHz } from '../host/machine.ts';
 import { readSchedstat } from '../host/procfs.ts';
 import { parseScenario } from '../scenario/parse.ts';
@@ -64,9 +64,14 @@ export interface TimerOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function write(file: string, value: string): void {
-  const r = writeSysfs(`${KSM_DIR}/${file}`, value);
-  if (r !== 0) throw new Error(`Writing ${value} to ${KSM_DIR}/${file} failed (${r})`);
+/** A KSM file written at once through the kernel backend (journaled); throws on failure. */
+type KsmWrite = (file: string, value: string) => void;
+
+function ksmWriter(backend: KernelBackend): KsmWrite {
+  return (file, value) => {
+    const r = backend.writeKsmNow(file, value);
+    if (r !== 0) throw new Error(`Writing ${value} to ${KSM_DIR}/${file} failed (${r})`);
+  };
 }
 
 /** The one-process scenario both backends run: PAGES random pages, madvised. */
@@ -94,7 +99,7 @@ function regionScenario(sleepMs: number, waitMs: number): Scenario {
  * `run` set to 1 while ksmd waits for work, then the time until pages_scanned moves, in µs;
  * `run` is 0 again before it returns. Polls from this process, which must not share ksmd's CPU.
  */
-function kick(scanned: KsmCounter): number {
+function kick(write: KsmWrite, scanned: KsmCounter): number {
   const before = scanned.read();
   const t0 = performance.now();
   write('run', '1');
@@ -105,11 +110,11 @@ function kick(scanned: KsmCounter): number {
 }
 
 /** KICKS kicks, each after ksmd has had time to find run=0 and wait for work. */
-async function kicks(scanned: KsmCounter): Promise<number[]> {
+async function kicks(write: KsmWrite, scanned: KsmCounter): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < KICKS; i++) {
     await sleep(15);
-    out.push(kick(scanned));
+    out.push(kick(write, scanned));
   }
   return out;
 }
@@ -117,6 +122,7 @@ async function kicks(scanned: KsmCounter): Promise<number[]> {
 /** Measures the timer on the live kernel; throws BackendUnavailable where KSM cannot be used. */
 export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement> {
   const backend = createKernelBackend({ lockWaitMs: opts.lockWaitMs, onWarning: opts.warn });
+  const write = ksmWriter(backend);
   const cadence: CadenceRow[] = [];
   let mid: number[] = [];
   let start: number[] = [];
@@ -144,13 +150,13 @@ export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement
       write('smart_scan', '0');
       write('sleep_millisecs', '1');
       write('pages_to_scan', '1');
-      kick(scanned);
-      kick(scanned);
-      mid = await kicks(scanned);
+      kick(write, scanned);
+      kick(write, scanned);
+      mid = await kicks(write, scanned);
       // Every batch a whole pass: each kick's batch begins with lru_add_drain_all.
       opts.progress('timer: work flush (ksmd kicked at a full scan start)');
       write('pages_to_scan', '1000');
-      start = await kicks(scanned);
+      start = await kicks(write, scanned);
       for (const s of CADENCE_SLEEPS) {
         opts.progress(`timer: cadence at sleep_millisecs=${s}`);
         write('sleep_millisecs', String(s));
