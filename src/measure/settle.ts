@@ -13,8 +13,10 @@ import { readSchedstat } from '../host/procfs.ts';
 export interface LiveSettle {
   /** Wall seconds from run=1 to the last change of pages_sharing. */
   readonly settleS: number;
-  /** pages_sharing then, and full scans when the wait stopped. */
+  /** pages_sharing then. */
   readonly pagesSharing: number;
+  /** Full scans from run=1 until the last change of pages_sharing, and until the wait stopped. */
+  readonly settleScans: number;
   readonly fullScans: number;
   /** How long ksmd waited for a CPU meanwhile (a busy machine slows it down), ms. */
   readonly ksmdQueuedMs: number;
@@ -45,7 +47,8 @@ export async function liveSettle(write: KsmFileWriter, opts: LiveSettleOptions =
   const scans = new KsmCounter('full_scans');
   try {
     let last = sharing.read();
-    let scansAtLast = scans.read();
+    const scans0 = scans.read();
+    let scansAtLast = scans0;
     const t0 = performance.now();
     const r = write(`${KSM_DIR}/run`, '1');
     if (r !== 0) throw new Error(`Writing 1 to ${KSM_DIR}/run failed (${r})`);
@@ -65,7 +68,8 @@ export async function liveSettle(write: KsmFileWriter, opts: LiveSettleOptions =
         return {
           settleS: (lastAt - t0) / 1000,
           pagesSharing: last,
-          fullScans: f,
+          settleScans: scansAtLast - scans0,
+          fullScans: f - scans0,
           ksmdQueuedMs: queued0 === undefined || queued1 === undefined ? Number.NaN : (queued1 - queued0) / 1e6,
           wallS: (now - t0) / 1000,
         };
