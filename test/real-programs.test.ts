@@ -52,7 +52,7 @@ sys.stdin.read()
  * and the C library make of that, not laid out by the test. predict describes the memory
  * as snapshotted, so the heap must hold still: each instance collects its garbage before
  * it says ready and runs without V8's memory reducer, which otherwise collects again some
- * seconds after start. Measured with the reducer on: RssAnon fell from 31 to 25 MB while
+ * seconds after start. Measured with the reducer on: RssAnon fell from about 31 to 24-25 MB while
  * ksmd ran and the live kernel merged 947 pages against 3,337 predicted; with it off and
  * the heap collected, 1,108 against 1,108.
  */
