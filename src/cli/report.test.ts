@@ -55,8 +55,9 @@ test(
       }
       assert.ok(!texts.includes('KSM page counters over time'), 'no flat chart of KSM, which did not run');
       assert.equal((dom.match(/<svg\b/g) ?? []).length, 5);
-      // The 40 KSM pages' 10200 mappings, in the ksm+ table and beside the thesis's "about 40 MB".
-      assert.match(dom, /<th scope="row">pages_sharing<\/th><td>0<\/td><td>10200<\/td><td>10200<\/td><td>10200<\/td>/);
+      // The 40 KSM pages' 10200 mappings, in the ksm+ table (from 65 s on: how far the daemon
+      // is at 62 s depends on its cadence) and beside the thesis's "about 40 MB".
+      assert.match(dom, /<th scope="row">pages_sharing<\/th><td>0<\/td><td>\d+<\/td><td>10200<\/td><td>10200<\/td>/);
       assert.match(dom, /<th scope="row">KSM\+: pages saved \(pages_sharing\)<\/th><td>10200 pages/);
       assert.match(dom, /about 65\.0 s/);
       // 10240 identical pages: one content with 10240 copies in the histogram.

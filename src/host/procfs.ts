@@ -126,6 +126,26 @@ export function readProcessMemory(pid: number, address: number, length: number):
   return buf;
 }
 
+/** A task's scheduler statistics (/proc/PID/schedstat), in ns. */
+export interface Schedstat {
+  /** Time on a CPU: what task_sched_runtime reads (the scan-time advisor's CPU time for ksmd). */
+  readonly runtimeNs: number;
+  /** Time runnable but waiting on a run queue for a CPU (run_delay). */
+  readonly waitNs: number;
+}
+
+/** /proc/PID/schedstat, or undefined if the task is gone or the kernel lacks schedstats. */
+export function readSchedstat(pid: number): Schedstat | undefined {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    return run === undefined || wait === undefined || !Number.isFinite(run) || !Number.isFinite(wait)
+      ? undefined
+      : { runtimeNs: run, waitNs: wait };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Every VMA of a process with its VmFlags (/proc/PID/smaps), or undefined if it is gone. */
 export function readVmaFlags(pid: number): VmaFlags[] | undefined {
   try {

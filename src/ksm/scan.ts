@@ -61,6 +61,8 @@ export function scanGetNextRmapItem(ksm: Ksm): RmapItem {
   let slot = scan.mmSlot;
   if (slot === head) {
     advisorStartScan(ksm);
+    // lru_add_drain_all: ksmd waits for every CPU to drain its LRU batches.
+    ksm.blockedNs += ksm.events.clock.timer.workFlushNs;
     for (let nid = 0; nid < ksm.nrNodeIds; nid++) ksm.rootUnstableTree[nid] = new RbRoot<RmapItem>(NULL_ITEM);
     slot = head.next;
     scan.mmSlot = slot;

@@ -108,7 +108,8 @@ interface ChainResult {
  */
 function stableNodeDup(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode | null>, prune: boolean): ChainResult {
   const now = ksm.events.clock.jiffies();
-  if (!prune || now < chain.chainPruneTime + ksm.stableNodeChainsPruneMillisecs) prune = false;
+  const period = ksm.events.clock.msecsToJiffies(ksm.stableNodeChainsPruneMillisecs);
+  if (!prune || now < chain.chainPruneTime + period) prune = false;
   else chain.chainPruneTime = now;
   let found: StableNode | null = null;
   let foundLen = 0;
@@ -163,8 +164,8 @@ function stableNodeChain(ksm: Ksm, node: StableNode, root: RbRoot<StableNode | n
  */
 export function stableTreeSearch(ksm: Ksm, pfn: number): number {
   const frames = ksm.mmgr.frames;
-  const pageNode = frames.stableNode(pfn) as StableNode | null;
-  if (pageNode !== null && !pageNode.onMigrateList) return pfn;
+  const pageNode = frames.stableNode(pfn);
+  if (ksm.owns(pageNode) && !pageNode.onMigrateList) return pfn;
   const root = ksm.rootStableTree[ksm.getKpfnNid(pfn)]!;
   again: for (;;) {
     let cur = root.rbNode;

@@ -1,14 +1,15 @@
 /**
  * Runs a bench workload on the live kernel through the kernel backend (which saves and
  * restores /sys/kernel/mm/ksm and holds the machine's lock), timing ksmd's own CPU time
- * over each measured full scan: utime + stime of /proc/<ksmd>/stat in clock ticks, read by
- * host/procfs.ts.
+ * over each measured full scan: the scheduler's runtime of /proc/<ksmd>/schedstat in ns
+ * (what the scan-time advisor reads) where the kernel keeps it, else utime + stime of
+ * /proc/<ksmd>/stat in clock ticks (10 ms each here: too coarse for short scans).
  */
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { createKernelBackend } from '../backends/kernel/index.ts';
 import { findKsmdPid } from '../host/ksmd_affinity.ts';
 import { clockTicksPerSecond } from '../host/machine.ts';
-import { cpuTicks } from '../host/procfs.ts';
+import { cpuTicks, readSchedstat } from '../host/procfs.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Workload } from './workloads.ts';
 
@@ -16,7 +17,7 @@ import type { Workload } from './workloads.ts';
 export interface KernelScan {
   readonly pagesScanned: number;
   readonly pagesSkipped: number;
-  /** ksmd CPU seconds (utime + stime delta), resolution 1/CLK_TCK. */
+  /** ksmd CPU seconds: schedstat runtime (ns) or utime + stime (1/CLK_TCK), see cpuSource. */
   readonly cpuS: number;
   readonly wallS: number;
 }
@@ -25,6 +26,8 @@ export interface KernelRun {
   readonly scans: readonly KernelScan[];
   readonly counters: Readonly<Record<string, number>>;
   readonly clkTck: number;
+  /** Where ksmd's CPU time came from. */
+  readonly cpuSource: 'schedstat' | 'ticks';
 }
 
 function emptyScenario(name: string, w: Workload): Scenario {
@@ -39,11 +42,16 @@ function emptyScenario(name: string, w: Workload): Scenario {
   };
 }
 
-/** ksmd's CPU time in clock ticks; ksmd does not exit while KSM is built in, so its absence is an error. */
-function ksmdTicks(pid: number): number {
+/**
+ * ksmd's CPU time in seconds, from schedstat when `precise`, else from its clock ticks;
+ * ksmd does not exit while KSM is built in, so its absence is an error.
+ */
+function ksmdCpuS(pid: number, precise: boolean, clkTck: number): number {
+  const s = precise ? readSchedstat(pid)?.runtimeNs : undefined;
+  if (s !== undefined) return s / 1e9;
   const ticks = cpuTicks(pid);
   if (ticks === undefined) throw new Error(`ksmd (pid ${pid}) is gone from /proc`);
-  return ticks;
+  return ticks / clkTck;
 }
 
 export interface KernelRunOptions {
@@ -56,6 +64,7 @@ export interface KernelRunOptions {
 export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<KernelRun> {
   const ksmd = findKsmdPid();
   const clkTck = clockTicksPerSecond();
+  const precise = ksmd !== undefined && readSchedstat(ksmd) !== undefined;
   const backend = createKernelBackend({ lockWaitMs: opts.lockWaitMs, onWarning: opts.warn, waitTimeoutMs: 600_000 });
   const scans: KernelScan[] = [];
   const counter = async (file: string): Promise<number> => Number(await backend.readPath(`ksm/${file}`));
@@ -94,17 +103,17 @@ export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<Ke
             opts.progress(`kernel ${w.name}: full scan ${i + 1}/${op.n}${op.measured ? '' : ' (setup)'}`);
             const scanned0 = await counter('pages_scanned');
             const skipped0 = await counter('pages_skipped');
-            const t0 = ksmdTicks(ksmd);
+            const t0 = ksmdCpuS(ksmd, precise, clkTck);
             const w0 = performance.now();
             const why = await backend.wait(1, undefined);
-            const t1 = ksmdTicks(ksmd);
+            const t1 = ksmdCpuS(ksmd, precise, clkTck);
             const w1 = performance.now();
             if (why !== undefined) throw new Error(`Workload ${w.name} on the kernel: ${why}`);
             if (op.measured) {
               scans.push({
                 pagesScanned: (await counter('pages_scanned')) - scanned0,
                 pagesSkipped: (await counter('pages_skipped')) - skipped0,
-                cpuS: (t1 - t0) / clkTck,
+                cpuS: t1 - t0,
                 wallS: (w1 - w0) / 1000,
               });
             }
@@ -115,7 +124,7 @@ export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<Ke
     const rec = await backend.record('end');
     const counters: Record<string, number> = {};
     for (const [k, v] of Object.entries(rec.ksm)) if (typeof v === 'number') counters[k] = v;
-    return { scans, counters, clkTck };
+    return { scans, counters, clkTck, cpuSource: precise ? 'schedstat' : 'ticks' };
   } finally {
     await backend.stop();
   }

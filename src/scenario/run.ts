@@ -29,6 +29,16 @@ export interface RunOptions {
   readonly onProgress?: (event: RunProgress) => Promise<void> | void;
   /** Awaited at the start of each step, before it runs (a test pauses a run here). */
   readonly beforeStep?: (index: number, step: Step) => Promise<void>;
+  /**
+   * Also record every file of /sys/kernel/mm/ksm (knobs included) and every process after
+   * each step, labelled `after steps[i] KIND` (the differential method compares them all).
+   */
+  readonly recordEveryStep?: boolean;
+}
+
+/** The label of the record recordEveryStep takes after step `index`. */
+export function stepRecordLabel(index: number, step: Step): string {
+  return `after steps[${index}] ${step.kind}`;
 }
 
 /** What one step asks of the run: go on, or stop with a reason. */
@@ -66,6 +76,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, opts: Ru
         error = `${where(index)}: ${outcome.reason}`;
         break;
       }
+      if (opts.recordEveryStep === true) records.push(await backend.record(stepRecordLabel(index, step)));
     }
   } catch (e) {
     if (!(e instanceof StepError)) throw e;

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { describeErrno } from '../../lib/errno.ts';
 import { PAGE_SIZE } from '../../lib/sizes.ts';
 import { StepError, type Backend, type WaitProgress } from '../../scenario/backend.ts';
+import { normalizeActual } from '../../scenario/expect.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/types.ts';
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
@@ -37,7 +38,8 @@ import {
   SYS_MM,
 } from '../../host/ksm_sysfs.ts';
 import { countPresentPages } from '../../host/pagemap.ts';
-import { readProcessMemory } from '../../host/procfs.ts';
+import { readProcessMemory, readSchedstat, type Schedstat } from '../../host/procfs.ts';
+import { findKsmdPid } from '../../host/ksmd_affinity.ts';
 import { KSM_WRITABLE_FILES } from '../../lib/ksm_files.ts';
 
 export interface KernelBackendOptions {
@@ -95,6 +97,26 @@ export interface KernelBackend extends Backend {
   pidOf(proc: string): number | undefined;
   /** The start address of a region in its proc. */
   regionAddress(proc: string, region: string): number | undefined;
+  /** ksmd's clock over this run (see KsmdClock). */
+  ksmdClock(): KsmdClock;
+  /**
+   * Writes /sys/kernel/mm/ksm/FILE at once, journaled and restored with the rest, run
+   * included (no scenario tracking of run): for measurements that drive ksmd themselves
+   * (measure/timer.ts). 0 or -errno.
+   */
+  writeKsmNow(file: string, value: string): number;
+}
+
+/**
+ * ksmd's clock over a kernel run: its CPU time when the run started (the scan-time advisor's
+ * first step counts it), and, over the timed waits, the wall time and how long ksmd was
+ * runnable but waiting for a CPU (a busy machine delays its wake-ups, and a timed
+ * scenario's counters with them).
+ */
+export interface KsmdClock {
+  readonly runtimeAtStartNs: number | undefined;
+  readonly queuedNs: number;
+  readonly waitedMs: number;
 }
 
 export function createKernelBackend(opts: KernelBackendOptions = {}): KernelBackend {
@@ -121,6 +143,9 @@ class KernelBackendImpl implements KernelBackend {
   #baseline = new Map<string, number>();
   #vmstatBase = new Map<string, number>();
   #startedAt: number | undefined;
+  /** ksmd's pid and its clock: CPU time at start, run-queue wait and wall time inside waits. */
+  #ksmdPid: number | undefined;
+  #ksmd = { runtimeAtStartNs: undefined as number | undefined, queuedNs: 0, waitedMs: 0 };
   #stopped = false;
 
   constructor(opts: KernelBackendOptions) {
@@ -162,6 +187,8 @@ class KernelBackendImpl implements KernelBackend {
       throw err;
     }
     for (const f of GROWTH_FILES) this.#baseline.set(f, Number(readSysfs(`${KSM_DIR}/${f}`) ?? '0'));
+    this.#ksmdPid = findKsmdPid();
+    this.#ksmd.runtimeAtStartNs = this.#ksmdPid === undefined ? undefined : readSchedstat(this.#ksmdPid)?.runtimeNs;
     this.#startedAt = performance.now();
     this.#realRun('2');
     this.#realRun('0');
@@ -305,6 +332,10 @@ class KernelBackendImpl implements KernelBackend {
     return this.#guard.writeSysfs(full, value);
   }
 
+  writeKsmNow(file: string, value: string): number {
+    return this.#guard.writeSysfs(sysPath(`ksm/${file}`), value);
+  }
+
   #writeRun(value: string): number {
     // The kernel parses run with kstrtouint(base 10) and rejects values above 2.
     const m = /^\+?(\d+)\n?$/.exec(value);
@@ -363,7 +394,8 @@ class KernelBackendImpl implements KernelBackend {
     const text = readSysfs(`${KSM_DIR}/${file}`);
     if (text === undefined) return undefined;
     if (file === 'advisor_mode') return selectedWord(text);
-    const value = /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : text.trim();
+    // Numbers as numbers where exact; an unsigned long beyond 2^53 stays its exact text.
+    const value = normalizeActual(text) ?? text.trim();
     const base = this.#baseline.get(file);
     return base !== undefined && typeof value === 'number' ? value - base : value;
   }
@@ -395,6 +427,8 @@ class KernelBackendImpl implements KernelBackend {
       if (reason !== undefined) return reason;
     }
     if (ms !== undefined && ms > 0) {
+      const before = this.#ksmdStat();
+      const waitStart = performance.now();
       if (this.#run === 1) this.#realRun('1');
       try {
         // A second at a time: a timer takes at most 2^31 - 1 ms, and progress is told between.
@@ -406,9 +440,26 @@ class KernelBackendImpl implements KernelBackend {
         }
       } finally {
         this.#realRun('0');
+        this.#countKsmdWait(before, waitStart);
       }
     }
     return undefined;
+  }
+
+  /** ksmd's schedstat now, if it can be read. */
+  #ksmdStat(): Schedstat | undefined {
+    return this.#ksmdPid === undefined ? undefined : readSchedstat(this.#ksmdPid);
+  }
+
+  /** Adds a timed wait's wall time and ksmd's run-queue wait during it to the ksmd clock. */
+  #countKsmdWait(before: Schedstat | undefined, begin: number): void {
+    const after = this.#ksmdStat();
+    this.#ksmd.waitedMs += performance.now() - begin;
+    if (before !== undefined && after !== undefined) this.#ksmd.queuedNs += after.waitNs - before.waitNs;
+  }
+
+  ksmdClock(): KsmdClock {
+    return { ...this.#ksmd };
   }
 
   async #waitFullScans(n: number, onProgress?: (p: WaitProgress) => Promise<void> | void): Promise<string | undefined> {

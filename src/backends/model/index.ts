@@ -35,10 +35,12 @@ import type { Backend, WaitProgress } from '../../scenario/backend.ts';
 import { StepError } from '../../scenario/backend.ts';
 import { parseScenarioPath } from '../../scenario/paths.ts';
 import { describeReturn } from '../../lib/errno.ts';
+import { normalizeActual } from '../../scenario/expect.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
-import { calibratedCost } from './calibration.ts';
+import { calibratedCost, calibratedTimer } from './calibration.ts';
+import type { TimerParams } from '../../sim/timer.ts';
 
 /** Events (ksmd batches, KSM+ rounds) between two words of progress in a wait. */
 const WAIT_SLICE = 16;
@@ -57,6 +59,14 @@ export interface ModelBackendOptions {
   readonly seed: number;
   /** ksmd's CPU cost; default: the calibration file (see calibration.ts). */
   readonly cost?: CostModel;
+  /** HZ and ksmd's wake-up latencies; default: the timer calibration file (see calibration.ts). */
+  readonly timer?: TimerParams;
+  /**
+   * ksmd's CPU time before the scenario, ns (default 0, a machine just booted): the
+   * scan-time advisor's first step counts it, as its context starts at 0. A comparison with
+   * the live kernel passes the live ksmd's.
+   */
+  readonly ksmdRuntimeNs?: number;
   /** Tests: prove the model's caches on every hit (see SystemOptions.checkCaches). */
   readonly checkCaches?: boolean;
 }
@@ -87,8 +97,10 @@ export class ModelBackend implements Backend {
       numaNodes: scenario.machine.numaNodes,
       seed: this.#opts.seed,
       cost: this.#opts.cost ?? calibratedCost(),
+      timer: this.#opts.timer ?? calibratedTimer(),
       checkCaches: this.#opts.checkCaches === true,
     });
+    this.#sys.ksm.cpuNs = this.#opts.ksmdRuntimeNs ?? 0;
     for (const [file, value] of scenario.ksm) {
       const err = sysfsWrite(this.#sys, `ksm/${file}`, value);
       if (err !== 0) throw new StepError(`Initial ksm.${file}: writing "${value}" failed with ${describeReturn(err)}`);
@@ -317,7 +329,8 @@ export class ModelBackend implements Backend {
     const ksm: Record<string, number | string> = {};
     for (const [name, attr] of [...sys.sysfs.get('ksm')!.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       const text = attr.show().trimEnd();
-      ksm[name] = name === 'advisor_mode' ? /\[(.*)\]/.exec(text)![1]! : Number(text);
+      // advisor_mode as its selected word; numbers as numbers where exact, else their text.
+      ksm[name] = normalizeActual(text) ?? text;
     }
     const procs: Record<string, ProcRecord> = {};
     for (const [name, p] of this.#procs) procs[name] = procRecord(p);

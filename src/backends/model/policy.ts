@@ -138,7 +138,7 @@ export async function settle(
 ): Promise<PolicyResult> {
   const sys = backend.system();
   const plus = sys.ksmplus;
-  const scanner = policy === 'ksm' ? sys.ksm : plus.trees;
+  const scanner = policy === 'ksm' ? sys.ksm : plus.engine;
   if (policy === 'ksm' && sys.ksm.run !== 1) sysfsWrite(sys, 'ksm/run', '1');
   const t0 = sys.clock.now();
   const cpu0 = scanner.cpuNs;

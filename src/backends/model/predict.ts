@@ -68,6 +68,11 @@ export interface Prediction {
   readonly general_profit: number;
   /** Virtual seconds until the counters last changed, and scanner CPU seconds in all. */
   readonly settle_s: number;
+  /**
+   * Virtual seconds until pages_sharing (and the processes' merged pages) last changed: on
+   * a live machine, the wall time from run=1 until the saving stops moving.
+   */
+  readonly merged_settle_s: number;
   readonly cpu_s: number;
   /** Virtual seconds the scanner ran in all (settling and the quiet scans after): cpu_s's span. */
   readonly run_s: number;
@@ -282,7 +287,7 @@ function summarize(
   last: CounterRecord,
 ): Prediction {
   const sys = backend.system();
-  const zero = r.policy === 'ksm' ? sys.ksm.zeroPages : sys.ksmplus.trees.zeroPages;
+  const zero = r.policy === 'ksm' ? sys.ksm.zeroPages : sys.ksmplus.engine.zeroPages;
   const distinct = new Set<number>();
   for (const p of snap.processes) for (const c of p.contents) distinct.add(c);
   const byProcess: Record<string, Prediction['by_process'][string]> = {};
@@ -309,6 +314,7 @@ function summarize(
     rmap_item_bytes: r.rmap_item_bytes,
     general_profit: r.profit,
     settle_s: r.settle_s,
+    merged_settle_s: r.merged_settle_s,
     cpu_s: r.cpu_s,
     run_s: r.run_s,
     full_scans: r.full_scans,
