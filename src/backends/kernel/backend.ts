@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { describeErrno } from '../../lib/errno.ts';
 import { PAGE_SIZE } from '../../lib/sizes.ts';
 import { StepError, type Backend, type WaitProgress } from '../../scenario/backend.ts';
-import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
+import type { CounterRecord, CounterSample, ProcRecord, Samples } from '../../scenario/records.ts';
+import { SAMPLED_KSM_FILES, SampleRecorder } from '../../scenario/samples.ts';
 import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/types.ts';
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
 import { parseScenarioPath } from '../../scenario/paths.ts';
@@ -52,6 +53,8 @@ export interface KernelBackendOptions {
   readonly installProcessHandlers?: boolean;
   /** How long start waits for another samepage kernel run to finish; default 0 (refuse). */
   readonly lockWaitMs?: number;
+  /** Sample the charted counters as waits poll them (for a report; see samples()). */
+  readonly samples?: boolean;
 }
 
 const ADVICE: Readonly<Record<Advice, number>> = { MADV_MERGEABLE: 12, MADV_UNMERGEABLE: 13, MADV_DONTNEED: 4 };
@@ -121,6 +124,7 @@ class KernelBackendImpl implements KernelBackend {
   #vmstatBase = new Map<string, number>();
   #startedAt: number | undefined;
   #stopped = false;
+  readonly #sampler: SampleRecorder | undefined;
 
   constructor(opts: KernelBackendOptions) {
     this.#agentPath = opts.agentPath ?? defaultAgentPath();
@@ -129,6 +133,7 @@ class KernelBackendImpl implements KernelBackend {
     this.#warn = opts.onWarning ?? ((m) => process.stderr.write(`samepage: kernel backend: ${m}\n`));
     this.#installHandlers = opts.installProcessHandlers ?? true;
     this.#lockWaitMs = opts.lockWaitMs ?? 0;
+    this.#sampler = opts.samples === true ? new SampleRecorder('poll') : undefined;
     this.#guard = new MachineGuard({ killAgents: () => this.#killAllSync(), onWarning: this.#warn });
   }
 
@@ -390,6 +395,20 @@ class KernelBackendImpl implements KernelBackend {
     ms: number | undefined,
     onProgress?: (p: WaitProgress) => Promise<void> | void,
   ): Promise<string | undefined> {
+    // A sample at each end of the wait: the steps between waits change the counters at once.
+    this.#sampler?.add(this.#sample(), true);
+    try {
+      return await this.#wait(fullScans, ms, onProgress);
+    } finally {
+      this.#sampler?.add(this.#sample(), true);
+    }
+  }
+
+  async #wait(
+    fullScans: number | undefined,
+    ms: number | undefined,
+    onProgress?: (p: WaitProgress) => Promise<void> | void,
+  ): Promise<string | undefined> {
     if (fullScans !== undefined && fullScans > 0) {
       const reason = await this.#waitFullScans(fullScans, onProgress);
       if (reason !== undefined) return reason;
@@ -401,6 +420,7 @@ class KernelBackendImpl implements KernelBackend {
         const begin = performance.now();
         for (let left = ms; left > 0; left = ms - (performance.now() - begin)) {
           await sleep(Math.min(left, 1000));
+          this.#sampler?.add(this.#sample());
           const elapsedMs = performance.now() - begin;
           await onProgress?.({ done: Math.min(elapsedMs, ms), elapsedMs });
         }
@@ -423,6 +443,7 @@ class KernelBackendImpl implements KernelBackend {
     // The longest time between two readings: what let ksmd run past the boundary, if it did.
     let lastPoll = begin;
     let longestGap = 0;
+    let seen = target - n;
     this.#realRun('1');
     try {
       for (;;) {
@@ -430,6 +451,9 @@ class KernelBackendImpl implements KernelBackend {
         const t = performance.now();
         longestGap = Math.max(longestGap, t - lastPoll);
         lastPoll = t;
+        // A full scan ended since the last reading: the counters at (about) its boundary.
+        if (now > seen && this.#sampler !== undefined) this.#sampler.add(this.#sample());
+        seen = now;
         if (now >= target) break;
         await onProgress?.({ done: n - (target - now), elapsedMs: t - begin });
         if (t - begin > timeout) {
@@ -472,6 +496,28 @@ class KernelBackendImpl implements KernelBackend {
     return this.#waitTimeoutMs + n * perPass * 2;
   }
 
+  /** The samples so far, closed by one taken now; undefined when not sampling. */
+  async samples(): Promise<Samples | undefined> {
+    if (this.#sampler === undefined || this.#startedAt === undefined) return undefined;
+    this.#sampler.add(this.#sample(), true);
+    return this.#sampler.result();
+  }
+
+  /** The charted counters now: SAMPLED_KSM_FILES as records show them, each live proc's merging pages. */
+  #sample(label?: string): CounterSample {
+    const ksm: Record<string, number> = {};
+    for (const f of SAMPLED_KSM_FILES) {
+      const v = this.#ksmValue(f);
+      if (typeof v === 'number') ksm[f] = v;
+    }
+    const merging: Record<string, number> = {};
+    for (const [name, p] of this.#procs) {
+      const m = p.agent.alive() ? Number(readKsmMergingPages(p.agent.pid)) : Number.NaN;
+      if (Number.isFinite(m)) merging[name] = m;
+    }
+    return { time_ms: this.timeMs(), ...(label === undefined ? {} : { label }), ksm, merging };
+  }
+
   async record(label: string): Promise<CounterRecord> {
     const ksm: Record<string, number | string> = {};
     for (const f of ksmFiles()) {
@@ -485,6 +531,7 @@ class KernelBackendImpl implements KernelBackend {
       const { pid: _pid, comm: _comm, ...stat } = s;
       procs[name] = { ...stat, rss_pages: this.#rssPages(p) };
     }
+    this.#sampler?.add(this.#sample(label), true);
     return { label, time_ms: this.timeMs(), ksm, procs, vmstat: this.#vmstat() };
   }
 
