@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CounterRecord, ProcRecord, RunResult } from '../scenario/records.ts';
-import { comparisonChart, countersChart, histogramChart, profitChart, renderSvg, renumberSvgIds } from './charts.ts';
+import { comparisonChart, histogramChart, renderSvg, renumberSvgIds } from './charts.ts';
+import { countersChart, profitChart } from './time_charts.ts';
+import { runSamples } from './series.ts';
 import { escapeHtml, renderHtmlReport } from './html.ts';
 import { chromium, chromiumSkip } from './chromium_testing.ts';
 
@@ -122,7 +124,7 @@ function tagProblems(html: string): string[] {
 }
 
 test('renderSvg renders a chart to the same SVG every time, with vega marks and no DOM', async () => {
-  const spec = countersChart(RUN.records);
+  const spec = countersChart(runSamples(RUN));
   const first = await renderSvg(spec);
   const second = await renderSvg(spec);
   assert.equal(first, second);
@@ -131,7 +133,7 @@ test('renderSvg renders a chart to the same SVG every time, with vega marks and 
   assert.match(first, /class="mark-symbol role-mark/);
   assert.match(first, />KSM page counters over time</);
   assert.match(first, />pages \(4 KiB each\)</);
-  assert.match(first, />time since the scenario started \(ms\)</);
+  assert.match(first, />virtual time since the start \(ms\)</);
   assert.match(first, /font-family="DejaVu Sans, /);
   assert.match(first, /&lt;child&amp;&gt;|pages_sharing/, 'text comes out escaped');
   assert.doesNotMatch(first, /<script/);
@@ -139,14 +141,14 @@ test('renderSvg renders a chart to the same SVG every time, with vega marks and 
 
 test('countersChart leaves out counters a record does not report', () => {
   const partial: CounterRecord = { label: 'x', time_ms: 5, ksm: { pages_shared: 3, advisor_mode: 'none' }, procs: {} };
-  const spec = countersChart([partial]) as { data: { values: unknown[] } };
-  assert.deepEqual(spec.data.values, [{ time_ms: 5, record: 'x', counter: 'pages_shared', value: 3 }]);
+  const spec = countersChart(runSamples({ records: [partial] })) as { data: { values: unknown[] } };
+  assert.deepEqual(spec.data.values, [{ t: 5, record: 'x', series: 'pages_shared', value: 3 }]);
 });
 
 test('profitChart picks the binary unit of the largest general_profit', () => {
   const at = (bytes: number): CounterRecord => ({ label: 'r', time_ms: 0, ksm: { general_profit: bytes }, procs: {} });
   const yTitle = (bytes: number): unknown => {
-    const spec = profitChart([at(-1000), at(bytes)]) as unknown as {
+    const spec = profitChart(runSamples({ records: [at(-1000), at(bytes)] })) as unknown as {
       layer: Array<{ encoding: { y: { title?: string } } }>;
     };
     return spec.layer[1]?.encoding.y.title;
@@ -163,7 +165,8 @@ test('histogram and comparison specs render bars with their values written on th
   assert.match(hist, />page class</);
   const comparison = await renderSvg(EXTRA_COMPARISON);
   assert.match(comparison, /class="mark-rect role-mark/);
-  assert.match(comparison, />pages saved \(pages\)</);
+  // The panel's header wraps to fit the panel: "pages saved" over "(pages)".
+  assert.match(comparison, /<tspan>pages saved<\/tspan><tspan[^>]*>\(pages\)<\/tspan>/);
   assert.match(comparison, />2,000</);
 });
 
