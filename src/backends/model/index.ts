@@ -73,6 +73,8 @@ export class ModelBackend implements Backend {
   /** machine.ram of the scenario started. */
   #ram = 0;
   readonly #sampler: SampleRecorder | undefined;
+  /** The fields #countersMoved watches, as it last read them. */
+  readonly #lastCounters = new Float64Array(12).fill(Number.NaN);
   /** Called after each event of a wait when sampling: keeps a sample if a counter changed. */
   readonly #onEvent: (() => void) | undefined;
 
@@ -342,7 +344,46 @@ export class ModelBackend implements Backend {
    * policy settling).
    */
   sampleEvent(): void {
-    this.#sampler?.add(this.#sample());
+    if (this.#sampler === undefined || !this.#countersMoved()) return;
+    this.#sampler.add(this.#sample());
+  }
+
+  /**
+   * Whether a sampled counter may have changed since the last call: the files of a sample
+   * are functions of these fields of KSM and of KSM+ (pages_volatile and general_profit of
+   * rmap_items and the page counts), and Σ ksm_merging_pages is pages_shared + pages_sharing,
+   * so reading a dozen numbers spares the attribute strings of every event that changed nothing.
+   */
+  #countersMoved(): boolean {
+    const sys = this.system();
+    // Unrolled: this runs after every event of a sampled wait.
+    const ksm = this.#moved(0, sys.ksm);
+    const plus = this.#moved(6, sys.ksmplus.trees);
+    return ksm || plus;
+  }
+
+  /** Whether scanner `k`'s watched fields differ from those kept at `at`; keeps them. */
+  #moved(
+    at: number,
+    k: Pick<System['ksm'], 'pagesShared' | 'pagesSharing' | 'pagesUnshared' | 'rmapItems' | 'zeroPages' | 'ksmScan'>,
+  ): boolean {
+    const last = this.#lastCounters;
+    if (
+      last[at] === k.pagesShared &&
+      last[at + 1] === k.pagesSharing &&
+      last[at + 2] === k.pagesUnshared &&
+      last[at + 3] === k.rmapItems &&
+      last[at + 4] === k.zeroPages &&
+      last[at + 5] === k.ksmScan.seqnr
+    )
+      return false;
+    last[at] = k.pagesShared;
+    last[at + 1] = k.pagesSharing;
+    last[at + 2] = k.pagesUnshared;
+    last[at + 3] = k.rmapItems;
+    last[at + 4] = k.zeroPages;
+    last[at + 5] = k.ksmScan.seqnr;
+    return true;
   }
 
   /** The samples so far, closed by one taken now; undefined when the backend does not sample. */
