@@ -149,8 +149,9 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       const file = join(packageRoot(), DEMO_SCENARIO);
       if (!existsSync(file)) throw new UsageError(`The demo scenario is missing: ${file}`);
       const { result } = await runFile(file, 'model', opts.seed, io, false);
-      io.stdout.write(renderRunResult(result, { width: tableWidth(io) }));
-      io.stdout.write(`\n${renderDemoSummary(result)}\n`);
+      const width = tableWidth(io);
+      io.stdout.write(renderRunResult(result, { width }));
+      io.stdout.write(`\n${renderDemoSummary(result, width)}\n`);
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 

@@ -59,7 +59,7 @@ const PAGE_FILES: ReadonlySet<string> = new Set([
 const BYTE_FILES: ReadonlySet<string> = new Set(['general_profit']);
 
 /** A KSM file's value as memory ("39.8 MiB"), or '' for what is not memory (full_scans). */
-function memoryOf(name: string, value: number | string | undefined): string {
+export function memoryOf(name: string, value: number | string | undefined): string {
   if (typeof value !== 'number') return '';
   if (PAGE_FILES.has(name)) return formatBytes(value * PAGE_SIZE, 1);
   return BYTE_FILES.has(name) ? formatBytes(value, 1) : '';
@@ -219,8 +219,13 @@ function yesNo(b: boolean): string {
   return b ? 'yes' : 'no';
 }
 
-/** What the demo's last record means, in words. */
-export function renderDemoSummary(result: RunResult): string {
+/** What the demo's last record means, in words, wrapped to `width` when one is given. */
+export function renderDemoSummary(result: RunResult, width?: number): string {
+  const text = demoSummary(result);
+  return width === undefined ? text : wrapText(text, width).join('\n');
+}
+
+function demoSummary(result: RunResult): string {
   const last = result.records.at(-1);
   if (last === undefined) return 'The scenario recorded no counters.';
   const n = (name: string): number => Number(last.ksm[name] ?? 0);
