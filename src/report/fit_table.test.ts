@@ -57,3 +57,25 @@ test('fitTable makes a table of empty heads headless and counts wide characters 
   assert.equal(widest(text), displayWidth('│ 页面 │ 3 │'));
   assert.equal(displayWidth('页面'), 4);
 });
+
+test('fitTable breaks a long word before it squeezes the other text columns to a few words a line', () => {
+  const path = 'see/a/very/long/path/that/is/one/word/of/sixty/characters/x';
+  const prose = 'a sentence of many short words that says much more than fits in one line';
+  const text = fitTable(
+    [
+      { head: 'what', wrap: true },
+      { head: 'path', wrap: true },
+      { head: 'prose', wrap: true },
+    ],
+    [['a b', path, prose]],
+    { width: 50 },
+  );
+  assert.ok(widest(text) <= 50, text);
+  // 50 columns less the frame (10) and "what" (4) leave 36: 18 each, not 24 for the path and 12 for the words.
+  const cells = text
+    .split('\n')[0]!
+    .split('┬')
+    .map((s) => s.length);
+  assert.deepEqual(cells.slice(1), [20, 21], text);
+  assert.ok(text.includes('│ a sentence of many │'), text);
+});

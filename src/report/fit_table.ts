@@ -71,7 +71,22 @@ export function fitTable(
   const widths = [...natural];
   if (width !== undefined) {
     shrink(kept, widths, least, width - frame(kept.length), (i) => columns[i]!.wrap === true);
-    // Still too wide with every droppable column gone: break words too, down to 4 columns.
+    // Still too wide with every droppable column gone: words must break. Start again, and let
+    // no column's long word (a path, say) hold more than a fair share of the room while the
+    // others are squeezed to a few words a line; then, if need be, break words down to 4.
+    if (need(kept, widths) > width) {
+      const wrapped = kept.filter((i) => columns[i]!.wrap === true);
+      const fixed = kept.filter((i) => columns[i]!.wrap !== true).reduce((n, i) => n + widths[i]!, 0);
+      const fair = Math.max(4, Math.floor((width - frame(kept.length) - fixed) / Math.max(1, wrapped.length)));
+      for (const i of wrapped) widths[i] = natural[i]!;
+      shrink(
+        kept,
+        widths,
+        least.map((l) => Math.min(l, fair)),
+        width - frame(kept.length),
+        (i) => columns[i]!.wrap === true,
+      );
+    }
     if (need(kept, widths) > width) {
       shrink(
         kept,
