@@ -275,6 +275,11 @@ test(
       assert.match(cards[3]?.[1] ?? '', /^[\d.]+ (µs|ms|s)$/);
       assert.match(layout.dom, /255 pages, 55\.9 % of the 456 pages/);
       assert.match(layout.dom, /after 28\.5 KiB of metadata \(456 rmap_items\)/);
+      // The settle time is when the counters last changed; the quiet scans after it are the rest of the run.
+      assert.match(layout.dom, /<div class="detail">unchanged after it: \d+ full scans in [\d.]+ (ms|s)<\/div>/);
+      assert.match(layout.dom, /<th scope="col">value<\/th><th scope="col">in other terms<\/th>/);
+      assert.match(layout.dom, /ok: the run finished \(it has no expects to check\)/);
+      assert.doesNotMatch(layout.dom, /0 expects held/);
       assert.deepEqual(chartTitles(layout).slice(0, 3), [
         'Memory KSM saves over time',
         'CPU time of ksmd since the start',

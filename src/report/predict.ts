@@ -33,18 +33,18 @@ export function scannerName(p: Pick<Prediction, 'policy'>): string {
   return p.policy === 'ksm' ? 'KSM' : 'KSM+';
 }
 
-/** The summary rows, in the order people read them. */
+/** The summary rows, in the order people read them (memory in binary units, one decimal). */
 export function predictionRows(p: Prediction): PredictionRow[] {
   return [
     [
       'pages merging frees (pages_sharing + ksm_zero_pages)',
       String(p.saving_pages),
-      formatBytes(p.saving_pages * PAGE_SIZE),
+      formatBytes(p.saving_pages * PAGE_SIZE, 1),
     ],
-    ['KSM pages kept (pages_shared)', String(p.pages_shared), formatBytes(p.pages_shared * PAGE_SIZE)],
-    ['rmap_items (metadata)', String(p.rmap_items), formatBytes(p.rmap_item_bytes)],
-    ['general_profit', String(p.general_profit), formatBytes(p.general_profit)],
-    ['virtual time to settle', seconds(p.settle_s), plural(p.full_scans, 'full scan')],
+    ['KSM pages kept (pages_shared)', String(p.pages_shared), formatBytes(p.pages_shared * PAGE_SIZE, 1)],
+    ['rmap_items (metadata)', String(p.rmap_items), formatBytes(p.rmap_item_bytes, 1)],
+    ['general_profit', String(p.general_profit), formatBytes(p.general_profit, 1)],
+    ['virtual time to settle', seconds(p.settle_s), settleDetail(p)],
     [
       // CPU over the whole run, the quiet scans after settling included: its share is of that span.
       `${scannerName(p)} scanner CPU`,
@@ -52,6 +52,15 @@ export function predictionRows(p: Prediction): PredictionRow[] {
       p.run_s > 0 ? `${cpuShare(p)} of one CPU over ${seconds(p.run_s)}` : '-',
     ],
   ];
+}
+
+/**
+ * What the settle time means beside the run's length: the counters last changed then, and
+ * the scans after it (which the run's "settled" record closes) changed nothing.
+ */
+export function settleDetail(p: Prediction): string {
+  const scans = `${plural(p.full_scans, 'full scan')} in ${seconds(p.run_s)}`;
+  return p.settled ? `unchanged after it: ${scans}` : `not settled after ${scans}`;
 }
 
 export const seconds = (s: number): string => formatDuration(s * 1e9);
@@ -71,9 +80,9 @@ export function unsettledWarning(p: Prediction): string | undefined {
 function renderPrediction(p: Prediction, width: number | undefined): string {
   const summary = fitTable(
     [
-      { head: '', wrap: true },
-      { head: '', align: 'right' },
-      { head: '', wrap: true },
+      { head: 'figure', wrap: true },
+      { head: 'value', align: 'right' },
+      { head: 'in other terms', wrap: true },
     ],
     predictionRows(p),
     { width },

@@ -10,7 +10,7 @@ import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
 import { histogramChart, renderSvg } from './charts.ts';
 import { escapeHtml } from './escape.ts';
 import { type ExtraSection, renderHtmlReport } from './html.ts';
-import { cpuShare, predictionRows, scannerName, seconds, unsettledWarning } from './predict.ts';
+import { cpuShare, predictionRows, scannerName, seconds, settleDetail, unsettledWarning } from './predict.ts';
 import { runSamples, spansTime } from './series.ts';
 import { cpuChart, savingChart } from './time_charts.ts';
 
@@ -24,7 +24,7 @@ function headline(p: Prediction): string {
       formatBytes(p.general_profit, 1),
       `after ${formatBytes(p.rmap_item_bytes, 1)} of metadata (${plural(p.rmap_items, 'rmap_item')})`,
     ],
-    ['virtual time to settle', seconds(p.settle_s), `${plural(p.full_scans, 'full scan')} at the knobs given`],
+    ['virtual time to settle', seconds(p.settle_s), settleDetail(p)],
     [
       `${scannerName(p) === 'KSM' ? 'ksmd' : 'KSM+ scanner'} CPU`,
       seconds(p.cpu_s),
@@ -84,7 +84,7 @@ export async function predictionSection(p: Prediction, run: PredictResult['run']
       `<p>${plural(p.processes, 'process', 'processes')}, ${plural(p.pages, 'anonymous page')} (${escapeHtml(formatBytes(p.pages * PAGE_SIZE))}), ${p.distinct_pages} distinct.</p>`,
       warning === undefined ? '' : `<p class="error">${escapeHtml(warning)}</p>`,
       headline(p),
-      `<table class="counters prediction">\n<thead><tr><th scope="col">figure</th><th scope="col">value</th><th scope="col"></th></tr></thead>\n<tbody>\n${rows}\n</tbody>\n</table>`,
+      `<table class="counters prediction">\n<thead><tr><th scope="col">figure</th><th scope="col">value</th><th scope="col">in other terms</th></tr></thead>\n<tbody>\n${rows}\n</tbody>\n</table>`,
       `<table class="counters">\n<caption>Per process</caption>\n<thead><tr><th scope="col">process</th><th scope="col">pages</th><th scope="col">ksm_merging_pages</th><th scope="col">ksm_process_profit</th></tr></thead>\n<tbody>\n${procs}\n</tbody>\n</table>`,
     ]
       .filter((s) => s !== '')

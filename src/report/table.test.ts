@@ -57,6 +57,8 @@ test('renderRunResult colours marks when asked and says ok when all expects held
   const text = renderRunResult(ok, { color: true });
   assert.ok(text.includes('\x1b[32m✓\x1b[39m'));
   assert.match(text, /ok: 1 expect held/);
+  const none = renderRunResult({ ...ok, expects: [] }, { color: false });
+  assert.match(none, /\nok: the run finished \(it has no expects to check\)\n$/, 'not "0 expects held"');
 });
 
 test('renderRunResult leaves out /sys/kernel/mm/ksm+ while KSM+ is idle, and shows it once it is used', () => {

@@ -185,7 +185,8 @@ export function runVerdict(result: RunResult): string {
   const checks = result.error === undefined ? result.expects : result.expects.slice(0, -1);
   const failed = checks.filter((e) => !e.ok).length;
   const total = checks.length;
-  if (result.ok) return `ok: ${plural(total, 'expect')} held`;
+  if (result.ok)
+    return total === 0 ? 'ok: the run finished (it has no expects to check)' : `ok: ${plural(total, 'expect')} held`;
   const expects = failed > 0 ? `${failed} of ${plural(total, 'expect')} failed` : undefined;
   if (result.error === undefined) return `FAILED: ${expects ?? 'no expect failed, yet the run did not succeed'}`;
   return `FAILED: the run stopped at ${result.error}${expects === undefined ? '' : ` (and ${expects} before)`}`;
