@@ -221,6 +221,8 @@ test(
       assert.match(layout.dom, /KSM's page counters stayed at 0 throughout|Nothing to chart over time/);
       // 3284 pages merging would free are 12.8 MiB; each of the four okular processes in the table.
       assert.match(layout.dom, /<th scope="row">pages merging would free<\/th><td>3284<\/td><td>12\.8 MiB<\/td>/);
+      // 16560 pages x 4096 B = 64.69 MiB.
+      assert.match(layout.dom, /<th scope="row">pages counted<\/th><td>16560<\/td><td>64\.7 MiB<\/td>/);
       assert.match(layout.dom, /<caption>per process<\/caption>/);
       assert.equal((layout.dom.match(/<td class="text">okular<\/td>/g) ?? []).length, 4, 'four okular rows');
     }),

@@ -242,8 +242,12 @@ async function fileStatistics(
   return { ...r, name: loaded.scenario.name };
 }
 
-function statsTitle(file: string | undefined, opts: StatsOpts): string {
+export function statsTitle(file: string | undefined, opts: Pick<StatsOpts, 'pid' | 'name'>): string {
   if (file !== undefined) return `Duplicate pages of ${file}`;
-  const pids = (opts.pid ?? []).map(String);
-  return `Duplicate pages of ${[...pids, ...(opts.name ?? [])].join(', ')}`;
+  const pids = opts.pid ?? [];
+  const who = [
+    ...(pids.length === 0 ? [] : [`${pids.length === 1 ? 'process' : 'processes'} ${pids.join(', ')}`]),
+    ...(opts.name ?? []).map((n) => `every ${n}`),
+  ];
+  return `Duplicate pages of ${who.join(' and ')}`;
 }

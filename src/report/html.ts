@@ -374,6 +374,8 @@ dl.facts dd { margin: 0; font-weight: bold; }
 .error { border-left: 4px solid var(--fail); background: #fdecea; padding: 8px 12px; }
 .none { color: var(--muted); font-style: italic; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; }
+.extra-html { margin-bottom: 12px; }
+.extra-html > table { margin-bottom: 8px; }
 figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 4px; padding: 4px; background: #fff; max-width: 100%; overflow-x: auto; }
 figure.chart svg { display: block; max-width: 100%; height: auto; }
 .tables { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }

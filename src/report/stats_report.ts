@@ -145,7 +145,7 @@ export async function statisticsSection(
 ): Promise<ExtraSection> {
   const pct = (n: number) => (s.pages === 0 ? '-' : `${((100 * n) / s.pages).toFixed(1)} %`);
   const figures = [
-    ['pages counted', s.pages, ''],
+    ['pages counted', s.pages, formatBytes(s.pages * PAGE_SIZE, 1)],
     ['pages without duplicate', s.unique_pages, pct(s.unique_pages)],
     ['duplicate pages', s.duplicate_pages, pct(s.duplicate_pages)],
     ['pages merging would free', s.saving_pages, formatBytes(s.saving_pages * PAGE_SIZE, 1)],
