@@ -80,9 +80,10 @@ export interface CounterSample {
 export interface Samples {
   /**
    * 'change': the model, after every event that changed a sampled counter (the counters hold
-   * their value until the next sample, exactly); 'poll': the kernel backend, each time its
-   * polling saw a full scan end and each second of a timed wait (values between two samples
-   * are unknown); 'record': only the record steps (a run without samples).
+   * their value until the next sample, exactly); 'poll': the kernel backend, every 100 ms of
+   * a wait and each time its polling saw a full scan end, keeping those that changed and the
+   * last unchanged one before a change (values between two samples are unknown); 'record':
+   * only the record steps (a run without samples).
    */
   readonly every: 'change' | 'poll' | 'record';
   /**

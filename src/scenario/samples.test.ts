@@ -63,3 +63,25 @@ test('SampleRecorder thins a long run into buckets that keep when each level was
     if (i > 0) assert.ok(p.time_ms > s.points[i - 1]!.time_ms);
   }
 });
+
+test('SampleRecorder keeps, for polled samples, the last unchanged one before a change, so a line does not ramp', () => {
+  const polled = new SampleRecorder('poll');
+  const changed = new SampleRecorder('change');
+  for (const r of [polled, changed]) {
+    r.add(at(0, 0));
+    r.add(at(100, 0));
+    r.add(at(200, 0));
+    r.add(at(300, 5));
+    r.add(at(400, 5));
+  }
+  // Straight lines through 0 ms, 200 ms and 300 ms: level at 0 until 200 ms, then the rise.
+  assert.deepEqual(
+    polled.result().points.map((p) => p.time_ms),
+    [0, 200, 300],
+  );
+  // Steps (the model's samples) need no such point: the level holds until the next sample.
+  assert.deepEqual(
+    changed.result().points.map((p) => p.time_ms),
+    [0, 300],
+  );
+});

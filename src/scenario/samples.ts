@@ -1,8 +1,8 @@
 /**
  * The counters a report charts, sampled as a run goes rather than only at its `record`
  * steps: the model samples after every event that changed one of them (so a chart is the
- * exact step function of what the model did), the kernel backend each time its polling sees
- * a full scan end. A run that lasts long gets thinned into time buckets that keep their
+ * exact step function of what the model did), the kernel backend as its waits poll (every
+ * 100 ms and at each full scan's end). A run that lasts long gets thinned into time buckets that keep their
  * first and last sample, so a chart keeps every level the counters held for a while and
  * the time it was reached, to within a bucket, in bounded memory.
  */
@@ -42,6 +42,12 @@ export class SampleRecorder {
   readonly #cap: number;
   #points: CounterSample[] = [];
   #bucketMs = 0;
+  /**
+   * Polled samples ('poll') are joined by straight lines: the last unchanged one before a
+   * change is kept, so a counter that held still is drawn level up to the poll before it
+   * moved rather than as a ramp from its previous change.
+   */
+  #held: CounterSample | undefined;
 
   constructor(every: Samples['every'], cap = SAMPLE_CAP) {
     if (cap < 8) throw new RangeError(`A sample cap below 8 leaves no room to thin, got ${cap}`);
@@ -51,12 +57,24 @@ export class SampleRecorder {
 
   /**
    * Keeps `sample` when `always` (a record step, a wait's start or end) or when one of its
-   * counters differs from the last sample kept; an unchanged one adds nothing to a chart.
+   * counters differs from the last sample kept; an unchanged one adds nothing to a chart
+   * (but see #held).
    */
   add(sample: CounterSample, always = false): void {
+    const last = this.#points.at(-1);
+    if (!always && sample.label === undefined && last !== undefined && sameCounters(last, sample)) {
+      if (this.#every === 'poll') this.#held = sample;
+      return;
+    }
+    const held = this.#held;
+    this.#held = undefined;
+    if (held !== undefined) this.#keep(held);
+    this.#keep(sample);
+  }
+
+  #keep(sample: CounterSample): void {
     const points = this.#points;
     const last = points.at(-1);
-    if (!always && sample.label === undefined && last !== undefined && sameCounters(last, sample)) return;
     // Thinning: within a bucket, a new sample stands in for the previous one unless that one
     // is the bucket's first or a record's.
     const before = points.at(-2);

@@ -58,6 +58,13 @@ export interface KernelBackendOptions {
   readonly samples?: boolean;
 }
 
+/**
+ * How often a sampling backend (a report) reads the charted counters during a wait: often
+ * enough to draw a scan's merging as it went, cheap (a dozen sysfs files and each process's
+ * ksm_stat), and SampleRecorder keeps only the readings that changed something.
+ */
+const SAMPLE_EVERY_MS = 100;
+
 const ADVICE: Readonly<Record<Advice, number>> = { MADV_MERGEABLE: 12, MADV_UNMERGEABLE: 13, MADV_DONTNEED: 4 };
 const PRCTL: Readonly<Record<PrctlOption, number>> = { PR_SET_MEMORY_MERGE: 67, PR_GET_MEMORY_MERGE: 68 };
 /** Linux never resets these, so records show their growth since start. */
@@ -419,7 +426,7 @@ class KernelBackendImpl implements KernelBackend {
         // A second at a time: a timer takes at most 2^31 - 1 ms, and progress is told between.
         const begin = performance.now();
         for (let left = ms; left > 0; left = ms - (performance.now() - begin)) {
-          await sleep(Math.min(left, 1000));
+          await sleep(Math.min(left, this.#sampler === undefined ? 1000 : SAMPLE_EVERY_MS));
           this.#sampler?.add(this.#sample());
           const elapsedMs = performance.now() - begin;
           await onProgress?.({ done: Math.min(elapsedMs, ms), elapsedMs });
@@ -444,6 +451,7 @@ class KernelBackendImpl implements KernelBackend {
     let lastPoll = begin;
     let longestGap = 0;
     let seen = target - n;
+    let lastSample = begin;
     this.#realRun('1');
     try {
       for (;;) {
@@ -451,10 +459,15 @@ class KernelBackendImpl implements KernelBackend {
         const t = performance.now();
         longestGap = Math.max(longestGap, t - lastPoll);
         lastPoll = t;
-        // A full scan ended since the last reading: the counters at (about) its boundary.
-        if (now > seen && this.#sampler !== undefined) this.#sampler.add(this.#sample());
-        seen = now;
+        // The last scan ended: hold ksmd first (wait() samples once it is held).
         if (now >= target) break;
+        // A full scan ended since the last reading (the counters at about its boundary), or
+        // SAMPLE_EVERY_MS passed: the merging within a scan is drawn as it went.
+        if (this.#sampler !== undefined && (now > seen || t - lastSample >= SAMPLE_EVERY_MS)) {
+          this.#sampler.add(this.#sample());
+          lastSample = t;
+        }
+        seen = now;
         await onProgress?.({ done: n - (target - now), elapsedMs: t - begin });
         if (t - begin > timeout) {
           return `Timed out after ${Math.round(timeout)} ms waiting for ${n} full scans (${n - (target - now)} done)`;
