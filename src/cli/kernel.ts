@@ -200,7 +200,10 @@ export function registerKernel(
         io.stderr.write(`samepage: note: ${err.message}; samepage's own changes are shown to root only\n`);
       }
       if (opts.json === true) io.stdout.write(`${JSON.stringify({ ...s, journals }, null, 2)}\n`);
-      else io.stdout.write(renderLiveStatusText(s, { width: tableWidth(io) }) + renderJournalViews(journals));
+      else {
+        const width = tableWidth(io);
+        io.stdout.write(renderLiveStatusText(s, { width }) + renderJournalViews(journals, { width }));
+      }
       if (journals.some(pendingRecovery))
         io.stderr.write(
           'samepage: note: a samepage process died with changes to this machine journaled; `samepage kernel recover` undoes them\n',
@@ -243,7 +246,12 @@ export function registerKernel(
       if (opts.by === 'watchdog') {
         // The watchdog's output goes to the dead owner's stderr: one sentence per journal.
         for (const r of reports) io.stderr.write(`samepage: watchdog: ${describeRecovery(r)}\n`);
-      } else io.stdout.write(opts.json === true ? `${JSON.stringify(reports, null, 2)}\n` : renderRecoveries(reports));
+      } else
+        io.stdout.write(
+          opts.json === true
+            ? `${JSON.stringify(reports, null, 2)}\n`
+            : renderRecoveries(reports, { width: tableWidth(io) }),
+        );
       const bad = reports.some((r) => r.left !== 0 || r.state === 'busy' || r.state === 'damaged');
       setExit(bad ? EXIT_FAILED : 0);
     });
