@@ -243,6 +243,23 @@ test('renderHtmlReport says when a run has no records or expects, and links runs
   assert.deepEqual(tagProblems(html), []);
 });
 
+test('renderHtmlReport draws the charts first and says under them what it left out and why', async () => {
+  // KSM merged pages (pages_sharing moved) but no process counts a merging page: no such chart.
+  const noMerging: RunResult = {
+    ...RUN,
+    records: RUN.records.map((r) => ({
+      ...r,
+      procs: Object.fromEntries(Object.entries(r.procs).map(([k, p]) => [k, { ...p, ksm_merging_pages: 0 }])),
+    })),
+  };
+  const html = await renderHtmlReport({ title: 'no merging', runs: [noMerging] });
+  const charts = html.indexOf('<div class="charts">');
+  const note = html.indexOf('<p class="none">ksm_merging_pages stayed 0 in every process, so it is not charted.</p>');
+  assert.ok(charts > 0 && note > charts, 'the note comes after the charts drawn');
+  assert.doesNotMatch(html, /chart-merging/);
+  assert.match(html, /chart-counters/);
+});
+
 test('renderHtmlReport refuses extra sections that would run code or fetch something', async () => {
   const bad = [
     { title: 't', html: '<script>alert(1)</script>' },

@@ -152,14 +152,16 @@ async function chartsBlock(run: RunResult, n: number): Promise<string> {
   if (!ksm && !plus) notes.push("KSM's page counters stayed at 0 throughout: no scanner ran on this scenario's pages.");
   if (anyNonZero(samples, (p) => Object.values(p.merging).reduce((a, b) => a + b, 0)))
     charts.push(['merging', mergingPagesChart(samples, options)]);
-  else if (ksm || plus) notes.push('No process had a merged page at any time.');
+  else if (ksm || plus) notes.push('ksm_merging_pages stayed 0 in every process, so it is not charted.');
   const figures: string[] = [];
   for (const [name, spec] of charts) {
     const svg = await renderSvg(spec, { idPrefix: `run${n}-${name}` });
     figures.push(`<figure class="chart chart-${name}">${svgBody(svg)}</figure>`);
   }
   const said = notes.map((t) => `<p class="none">${escapeHtml(t)}</p>`).join('\n');
-  return `<h3>Charts</h3>\n${said}${figures.length === 0 ? '' : `<div class="charts">\n${figures.join('\n')}\n</div>`}`;
+  // The charts first; what is not charted, and why, under them.
+  const drawn = figures.length === 0 ? '' : `<div class="charts">\n${figures.join('\n')}\n</div>\n`;
+  return `<h3>Charts</h3>\n${drawn}${said}`;
 }
 
 /** A table per kind of counter, one column per record. */
