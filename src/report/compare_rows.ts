@@ -37,7 +37,10 @@ export function sideBySideRows(results: readonly PolicyResult[]): SideBySideRow[
 /** The side-by-side figures as a terminal table, fitted to `width` columns. */
 export function renderSideBySide(results: readonly PolicyResult[], width?: number): string {
   return fitTable(
-    [{ head: '', wrap: true }, ...results.map((r) => ({ head: r.policy.toUpperCase(), wrap: true }))],
+    [
+      { head: '', wrap: true },
+      ...results.map((r) => ({ head: r.policy.toUpperCase(), align: 'right' as const, wrap: true })),
+    ],
     sideBySideRows(results),
     { width },
   );
