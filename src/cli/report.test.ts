@@ -225,6 +225,13 @@ test(
       assert.match(layout.dom, /<th scope="row">pages counted<\/th><td>16560<\/td><td>64\.7 MiB<\/td>/);
       assert.match(layout.dom, /<caption>per process<\/caption>/);
       assert.equal((layout.dom.match(/<td class="text">okular<\/td>/g) ?? []).length, 4, 'four okular rows');
+      // The KSM+ figures stats does not measure: '-', and where they come from said once.
+      assert.equal((layout.dom.match(/\(see samepage compare/g) ?? []).length, 0);
+      assert.equal(
+        (layout.dom.match(/The KSM\+ figures marked - come from samepage compare [^<]*5\.3-desktop-mix\.yaml\./g) ?? [])
+          .length,
+        1,
+      );
     }),
 );
 
