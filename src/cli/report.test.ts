@@ -264,6 +264,29 @@ function snapshot(dir: string): string {
 }
 
 test(
+  'stats SNAPSHOT --report draws the histogram of a snapshot, its figures and a row per process',
+  { skip: chromiumSkip(), timeout: 180_000 },
+  () =>
+    withDir(async (dir) => {
+      const snap = snapshot(dir);
+      const layout = await report(dir, 'stats-snapshot', ['stats', snap]);
+      checkCharts(layout);
+      assert.deepEqual(chartTitles(layout), ['Pages by copies of their content']);
+      assert.match(layout.dom, /<h1>Duplicate pages of [^<]*two\.snap<\/h1>/);
+      // 456 pages: 256 of one content (128 in each process), 200 each its own; merging the
+      // 256 frees 255 pages (1020 KiB); each process alone would free 127 of its 128.
+      assert.match(layout.dom, /<th scope="row">pages counted<\/th><td>456<\/td><td>1\.8 MiB<\/td>/);
+      assert.match(layout.dom, /<th scope="row">pages without duplicate<\/th><td>200<\/td><td>43\.9 %<\/td>/);
+      assert.match(layout.dom, /<th scope="row">pages merging would free<\/th><td>255<\/td><td>1020\.0 KiB<\/td>/);
+      const rows = [...layout.dom.matchAll(/<tr><th scope="row">([12])<\/th>(.*?)<\/tr>/g)].map((m) =>
+        m[2]!.replace(/<[^>]*>/g, '|'),
+      );
+      assert.equal(rows.length, 2, 'a row per process');
+      for (const r of rows) assert.match(r, /app.*228 \(912\.0 KiB\).*128 \(512\.0 KiB\).*127 \(508\.0 KiB\)/);
+    }),
+);
+
+test(
   'predict --report shows the prediction first: the saving, its cost, the time to settle and the CPU, with charts',
   { skip: chromiumSkip(), timeout: 180_000 },
   () =>
