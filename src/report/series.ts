@@ -47,7 +47,7 @@ export function samplingNote(s: Samples): string {
   const thinned = s.bucket_ms > 0 ? ', thinned to the first and last of each span of the time axis' : '';
   switch (s.every) {
     case 'change':
-      return `every change the model made${thinned}; dots: record steps`;
+      return `at every change the model made${thinned}; dots: record steps`;
     case 'poll':
       return `as the kernel backend polled: every 100 ms of a wait and each full scan seen to end${thinned}; dots: record steps`;
     case 'record':
