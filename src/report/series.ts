@@ -49,7 +49,7 @@ export function samplingNote(s: Samples): string {
     case 'change':
       return `at every change the model made${thinned}; dots: record steps`;
     case 'poll':
-      return `as the kernel backend polled: every 100 ms of a wait and each full scan seen to end${thinned}; dots: record steps`;
+      return `every 100 ms and at each full scan's end${thinned}; dots: record steps`;
     case 'record':
       return 'at the record steps only (straight lines between them)';
   }
