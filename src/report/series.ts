@@ -4,6 +4,7 @@
  * chart of one moment, or of a counter that stayed 0, is not drawn).
  */
 import type { CounterRecord, CounterSample, RunResult, Samples } from '../scenario/records.ts';
+import { formatMs } from '../lib/duration.ts';
 
 /** A record as a sample: its numeric KSM and KSM+ files, each process's merging pages. */
 export function recordSample(r: CounterRecord): CounterSample {
@@ -44,7 +45,8 @@ export function anyNonZero(s: Samples, read: (p: CounterSample) => number | unde
 
 /** How the line of a chart was sampled, in words, for its subtitle. */
 export function samplingNote(s: Samples): string {
-  const thinned = s.bucket_ms > 0 ? ', thinned to the first and last of each span of the time axis' : '';
+  // Thinned (scenario/samples.ts): each bucket of the time axis keeps its first and last sample.
+  const thinned = s.bucket_ms > 0 ? `, thinned to the ends of each ${formatMs(s.bucket_ms)}` : '';
   switch (s.every) {
     case 'change':
       return `at every change the model made${thinned}; dots: record steps`;
