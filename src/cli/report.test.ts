@@ -106,7 +106,9 @@ test(
       assert.ok(texts.includes('virtual time since the start (s)'));
       assert.ok(texts.includes('general_profit (MiB)'));
       // The subtitle's second line says how the lines were sampled.
-      assert.ok(texts.some((t) => t.endsWith('on modelline: sampled at every change the model made; dots: record steps')));
+      assert.ok(
+        texts.some((t) => t.endsWith('on modelline: sampled at every change the model made; dots: record steps')),
+      );
       // ksmd merges test1's pages in one full scan and test2's in the next: each line climbs
       // batch by batch (100 pages a batch at pages_to_scan 100), not one straight ramp between records.
       const lines = [...layout.dom.matchAll(/aria-roledescription="line mark" d="([^"]*)"/g)].map(
