@@ -104,13 +104,15 @@ export function runFor(sys: System, ms: number): void {
 /**
  * Runs the events due by virtual time `end` (ns), at most `budget` of them: true when the
  * clock has reached `end`, false when the budget ran out first (call again to go on).
+ * `onEvent` is called after every event (a report samples the counters with it).
  */
-export function runUntil(sys: System, end: number, budget = Number.POSITIVE_INFINITY): boolean {
+export function runUntil(sys: System, end: number, budget = Number.POSITIVE_INFINITY, onEvent?: () => void): boolean {
   for (let n = 0; n < budget; n++) {
     if (!sys.events.runNext(end)) {
       sys.clock.advanceTo(end);
       return true;
     }
+    onEvent?.();
   }
   return false;
 }
@@ -186,8 +188,8 @@ export function runFullScans(
  * One slice of a wait until full_scans reaches `target`: at most `budget` events. The model
  * backend runs a long wait slice by slice, so the command line can draw progress between.
  */
-export function runFullScansSlice(sys: System, target: number, budget: number): WaitSlice {
-  return runScans(sys, ksmdDriver(sys), target, budget);
+export function runFullScansSlice(sys: System, target: number, budget: number, onEvent?: () => void): WaitSlice {
+  return runScans(sys, ksmdDriver(sys), target, budget, onEvent);
 }
 
 /**

@@ -17,12 +17,15 @@ import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { markReportedInJson } from './errors.ts';
+import { tableWidth } from './width.ts';
 
 /** Where `samepage diff` writes, and whether to colour. */
 export interface DiffIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly color: boolean;
+  /** Tables fit this many columns (cli/width.ts); undefined: no limit. */
+  readonly width?: number | undefined;
 }
 
 /** Thrown for what makes the whole command unusable (a bad file): exit 2. */
@@ -78,7 +81,7 @@ export async function diffCommand(files: readonly string[], opts: DiffCommandOpt
     }
     differ ||= !agrees(d);
     if (opts.json) results.push(diffJson(file, d));
-    else io.stdout.write(renderDiff(file, d, io.color));
+    else io.stdout.write(renderDiff(file, d, io.color, io.width));
   }
   if (opts.json) io.stdout.write(`${JSON.stringify({ files: results } satisfies DiffJson, null, 2)}\n`);
   return differ ? 1 : 0;
@@ -113,6 +116,7 @@ async function timedCommand(
 export interface DiffCliIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
 }
 
 /** Adds `diff` to the samepage program; `setExit` receives 0 or 1 (exit 2 is a throw). */
@@ -177,7 +181,7 @@ export function registerDiff(program: Command, io: DiffCliIo, setExit: (code: nu
         attempts: opts.attempts,
         ...(timed === undefined ? {} : { timed }),
       };
-      setExit(await diffCommand(files, run, { stdout: io.stdout, stderr: io.stderr, color }));
+      setExit(await diffCommand(files, run, { stdout: io.stdout, stderr: io.stderr, color, width: tableWidth(io) }));
     });
 }
 

@@ -9,7 +9,7 @@ import { StepError } from './backend.ts';
 import type { Backend } from './backend.ts';
 import { describeReturn, errnoNumber } from '../lib/errno.ts';
 import { expectationHolds, normalizeActual } from './expect.ts';
-import type { CallResult, CounterRecord, ExpectResult, RunResult } from './records.ts';
+import type { CallResult, CounterRecord, ExpectResult, RunResult, Samples } from './records.ts';
 import type { Scenario, Step, StepKind } from './types.ts';
 
 /** Progress of a run, for a progress bar: each step as it starts, and each wait's span. */
@@ -56,6 +56,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, opts: Ru
   const expects: ExpectResult[] = [];
   const calls: CallResult[] = [];
   let error: string | undefined;
+  let samples: Samples | undefined;
   /** The step being run; -1 while the backend starts (and writes the `ksm:` values). */
   let current = -1;
   const where = (index: number): string => {
@@ -85,11 +86,21 @@ export async function runScenario(scenario: Scenario, backend: Backend, opts: Ru
     expects.push({ step: current, path, expected: 'success', actual: e.message, ok: false });
     error = `${where(current)}: ${e.message}`;
   } finally {
+    // The closing sample shows the steps after the last wait; the kernel's processes go at stop.
+    samples = await backend.samples?.();
     await backend.stop();
   }
 
   const ok = error === undefined && expects.every((e) => e.ok);
-  const result: RunResult = { scenario: scenario.name, backend: backend.name, ok, records, expects, calls };
+  const result: RunResult = {
+    scenario: scenario.name,
+    backend: backend.name,
+    ok,
+    records,
+    expects,
+    calls,
+    ...(samples === undefined ? {} : { samples }),
+  };
   return error === undefined ? result : { ...result, error };
 }
 

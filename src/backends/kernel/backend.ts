@@ -12,7 +12,8 @@ import { describeErrno } from '../../lib/errno.ts';
 import { PAGE_SIZE } from '../../lib/sizes.ts';
 import { StepError, type Backend, type WaitProgress } from '../../scenario/backend.ts';
 import { normalizeActual } from '../../scenario/expect.ts';
-import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
+import type { CounterRecord, CounterSample, ProcRecord, Samples } from '../../scenario/records.ts';
+import { SAMPLED_KSM_FILES, SampleRecorder } from '../../scenario/samples.ts';
 import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/types.ts';
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
 import { parseScenarioPath } from '../../scenario/paths.ts';
@@ -55,7 +56,16 @@ export interface KernelBackendOptions {
   readonly installProcessHandlers?: boolean;
   /** How long start waits for another samepage kernel run to finish; default 0 (refuse). */
   readonly lockWaitMs?: number;
+  /** Sample the charted counters as waits poll them (for a report; see samples()). */
+  readonly samples?: boolean;
 }
+
+/**
+ * How often a sampling backend (a report) reads the charted counters during a wait: often
+ * enough to draw a scan's merging as it went, cheap (a dozen sysfs files and each process's
+ * ksm_stat), and SampleRecorder keeps only the readings that changed something.
+ */
+const SAMPLE_EVERY_MS = 100;
 
 const ADVICE: Readonly<Record<Advice, number>> = { MADV_MERGEABLE: 12, MADV_UNMERGEABLE: 13, MADV_DONTNEED: 4 };
 const PRCTL: Readonly<Record<PrctlOption, number>> = { PR_SET_MEMORY_MERGE: 67, PR_GET_MEMORY_MERGE: 68 };
@@ -147,6 +157,7 @@ class KernelBackendImpl implements KernelBackend {
   #ksmdPid: number | undefined;
   #ksmd = { runtimeAtStartNs: undefined as number | undefined, queuedNs: 0, waitedMs: 0 };
   #stopped = false;
+  readonly #sampler: SampleRecorder | undefined;
 
   constructor(opts: KernelBackendOptions) {
     this.#agentPath = opts.agentPath ?? defaultAgentPath();
@@ -155,6 +166,7 @@ class KernelBackendImpl implements KernelBackend {
     this.#warn = opts.onWarning ?? ((m) => process.stderr.write(`samepage: kernel backend: ${m}\n`));
     this.#installHandlers = opts.installProcessHandlers ?? true;
     this.#lockWaitMs = opts.lockWaitMs ?? 0;
+    this.#sampler = opts.samples === true ? new SampleRecorder('poll') : undefined;
     this.#guard = new MachineGuard({ killAgents: () => this.#killAllSync(), onWarning: this.#warn });
   }
 
@@ -422,6 +434,20 @@ class KernelBackendImpl implements KernelBackend {
     ms: number | undefined,
     onProgress?: (p: WaitProgress) => Promise<void> | void,
   ): Promise<string | undefined> {
+    // A sample at each end of the wait: the steps between waits change the counters at once.
+    this.#sampler?.add(this.#sample(), true);
+    try {
+      return await this.#wait(fullScans, ms, onProgress);
+    } finally {
+      this.#sampler?.add(this.#sample(), true);
+    }
+  }
+
+  async #wait(
+    fullScans: number | undefined,
+    ms: number | undefined,
+    onProgress?: (p: WaitProgress) => Promise<void> | void,
+  ): Promise<string | undefined> {
     if (fullScans !== undefined && fullScans > 0) {
       const reason = await this.#waitFullScans(fullScans, onProgress);
       if (reason !== undefined) return reason;
@@ -434,7 +460,8 @@ class KernelBackendImpl implements KernelBackend {
         // A second at a time: a timer takes at most 2^31 - 1 ms, and progress is told between.
         const begin = performance.now();
         for (let left = ms; left > 0; left = ms - (performance.now() - begin)) {
-          await sleep(Math.min(left, 1000));
+          await sleep(Math.min(left, this.#sampler === undefined ? 1000 : SAMPLE_EVERY_MS));
+          this.#sampler?.add(this.#sample());
           const elapsedMs = performance.now() - begin;
           await onProgress?.({ done: Math.min(elapsedMs, ms), elapsedMs });
         }
@@ -474,6 +501,8 @@ class KernelBackendImpl implements KernelBackend {
     // The longest time between two readings: what let ksmd run past the boundary, if it did.
     let lastPoll = begin;
     let longestGap = 0;
+    let seen = target - n;
+    let lastSample = begin;
     this.#realRun('1');
     try {
       for (;;) {
@@ -481,7 +510,15 @@ class KernelBackendImpl implements KernelBackend {
         const t = performance.now();
         longestGap = Math.max(longestGap, t - lastPoll);
         lastPoll = t;
+        // The last scan ended: hold ksmd first (wait() samples once it is held).
         if (now >= target) break;
+        // A full scan ended since the last reading (the counters at about its boundary), or
+        // SAMPLE_EVERY_MS passed: the merging within a scan is drawn as it went.
+        if (this.#sampler !== undefined && (now > seen || t - lastSample >= SAMPLE_EVERY_MS)) {
+          this.#sampler.add(this.#sample());
+          lastSample = t;
+        }
+        seen = now;
         await onProgress?.({ done: n - (target - now), elapsedMs: t - begin });
         if (t - begin > timeout) {
           return `Timed out after ${Math.round(timeout)} ms waiting for ${n} full scans (${n - (target - now)} done)`;
@@ -523,6 +560,28 @@ class KernelBackendImpl implements KernelBackend {
     return this.#waitTimeoutMs + n * perPass * 2;
   }
 
+  /** The samples so far, closed by one taken now; undefined when not sampling. */
+  async samples(): Promise<Samples | undefined> {
+    if (this.#sampler === undefined || this.#startedAt === undefined) return undefined;
+    this.#sampler.add(this.#sample(), true);
+    return this.#sampler.result();
+  }
+
+  /** The charted counters now: SAMPLED_KSM_FILES as records show them, each live proc's merging pages. */
+  #sample(label?: string): CounterSample {
+    const ksm: Record<string, number> = {};
+    for (const f of SAMPLED_KSM_FILES) {
+      const v = this.#ksmValue(f);
+      if (typeof v === 'number') ksm[f] = v;
+    }
+    const merging: Record<string, number> = {};
+    for (const [name, p] of this.#procs) {
+      const m = p.agent.alive() ? Number(readKsmMergingPages(p.agent.pid)) : Number.NaN;
+      if (Number.isFinite(m)) merging[name] = m;
+    }
+    return { time_ms: this.timeMs(), ...(label === undefined ? {} : { label }), ksm, merging };
+  }
+
   async record(label: string): Promise<CounterRecord> {
     const ksm: Record<string, number | string> = {};
     for (const f of ksmFiles()) {
@@ -536,6 +595,7 @@ class KernelBackendImpl implements KernelBackend {
       const { pid: _pid, comm: _comm, ...stat } = s;
       procs[name] = { ...stat, rss_pages: this.#rssPages(p) };
     }
+    this.#sampler?.add(this.#sample(label), true);
     return { label, time_ms: this.timeMs(), ksm, procs, vmstat: this.#vmstat() };
   }
 

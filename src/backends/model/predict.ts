@@ -48,6 +48,8 @@ export interface PredictOptions {
    */
   readonly onLoad?: (done: number, total: number) => Promise<void> | void;
   readonly onScan?: (scans: number) => Promise<void> | void;
+  /** Sample the counters for charts as the policy runs (the run's `samples`, for a report). */
+  readonly samples?: boolean;
 }
 
 /** What the policy would achieve on the snapshotted processes. */
@@ -246,7 +248,7 @@ async function loadSnapshot(
 /** Runs the prediction: load, switch the policy on for every process, settle. */
 export async function predictSnapshot(snap: Snapshot, source: string, opts: PredictOptions): Promise<PredictResult> {
   if (snap.processes.length === 0) throw new PredictError(`${source} holds no process`);
-  const backend = createModelBackend({ seed: opts.seed });
+  const backend = createModelBackend({ seed: opts.seed, samples: opts.samples === true });
   const scenario = machineFor(snap, source);
   await backend.start(scenario);
   for (const k of opts.settings) {
@@ -275,7 +277,7 @@ export async function predictSnapshot(snap: Snapshot, source: string, opts: Pred
   const records: CounterRecord[] = [loaded, ...result.timeline, settled];
   return {
     prediction: summarize(snap, backend, result, pages, settled),
-    run: { ...run, records },
+    run: { ...result.run, records },
   };
 }
 
