@@ -53,3 +53,43 @@ export function parseMaps(text: string): MapsEntry[] {
 export function mayHoldAnonymous(e: MapsEntry): boolean {
   return e.perms[3] === 'p' && !KERNEL_MAPPINGS.has(e.path);
 }
+
+/** One mapping of /proc/PID/smaps: its maps line and its VmFlags (two-letter codes). */
+export interface SmapsEntry extends MapsEntry {
+  /** The codes of the VmFlags line ("rd wr mr mw me ac mg"), empty when it had none. */
+  readonly vmFlags: readonly string[];
+}
+
+/** VmFlags code of VM_MERGEABLE: the mapping is KSM's to scan (madvise or MERGE_ANY). */
+export const VM_MERGEABLE_CODE = 'mg';
+
+/**
+ * Parses the text of /proc/PID/smaps: each mapping's header line and its VmFlags line
+ * (the other fields are left out). Headers that do not parse are skipped with their fields.
+ */
+export function parseSmapsFlags(text: string): SmapsEntry[] {
+  const out: SmapsEntry[] = [];
+  let current: MapsEntry | undefined;
+  let flags: readonly string[] = [];
+  const flush = (): void => {
+    if (current !== undefined) out.push({ ...current, vmFlags: flags });
+    current = undefined;
+    flags = [];
+  };
+  for (const line of text.split('\n')) {
+    if (line.startsWith('VmFlags:')) {
+      flags = line
+        .slice('VmFlags:'.length)
+        .trim()
+        .split(/\s+/)
+        .filter((f) => f !== '');
+      continue;
+    }
+    // Field lines are "Name:   value"; a header starts with a hex address and a dash.
+    if (!/^[0-9a-f]+-/.test(line)) continue;
+    flush();
+    current = parseMaps(line)[0];
+  }
+  flush();
+  return out;
+}
