@@ -48,6 +48,7 @@ test('parseSmapsFlags pairs each mapping with its VmFlags, and reads the live sm
   const text = `7f1c2c000000-7f1c2c021000 rw-p 00000000 00:00 0 
 Size:                132 kB
 Rss:                   8 kB
+Anonymous:             4 kB
 VmFlags: rd wr mr mw me ac mg 
 7f1c30000000-7f1c30200000 r--p 0001c000 08:01 1311  /usr/lib/libc.so.6
 Size:               2048 kB
@@ -57,11 +58,11 @@ Size:                132 kB
 `;
   const s = parseSmapsFlags(text);
   assert.deepEqual(
-    s.map((e) => [e.start, e.path, e.vmFlags.join(' ')]),
+    s.map((e) => [e.start, e.path, e.vmFlags.join(' '), e.rssKb, e.anonymousKb]),
     [
-      [0x7f1c2c000000, '', 'rd wr mr mw me ac mg'],
-      [0x7f1c30000000, '/usr/lib/libc.so.6', 'rd mr mw me'],
-      [0x7ffd5a1d0000, '[stack]', ''],
+      [0x7f1c2c000000, '', 'rd wr mr mw me ac mg', 8, 4],
+      [0x7f1c30000000, '/usr/lib/libc.so.6', 'rd mr mw me', 0, 0],
+      [0x7ffd5a1d0000, '[stack]', '', 0, 0],
     ],
   );
   assert.ok(s[0]!.vmFlags.includes(VM_MERGEABLE_CODE));

@@ -54,41 +54,53 @@ export function mayHoldAnonymous(e: MapsEntry): boolean {
   return e.perms[3] === 'p' && !KERNEL_MAPPINGS.has(e.path);
 }
 
-/** One mapping of /proc/PID/smaps: its maps line and its VmFlags (two-letter codes). */
+/** One mapping of /proc/PID/smaps: its maps line, its VmFlags (two-letter codes) and sizes. */
 export interface SmapsEntry extends MapsEntry {
   /** The codes of the VmFlags line ("rd wr mr mw me ac mg"), empty when it had none. */
   readonly vmFlags: readonly string[];
+  /** Rss: resident pages of the mapping, in kB. */
+  readonly rssKb: number;
+  /** Anonymous: its anonymous pages (KSM pages included, the zero page not), in kB. */
+  readonly anonymousKb: number;
 }
 
 /** VmFlags code of VM_MERGEABLE: the mapping is KSM's to scan (madvise or MERGE_ANY). */
 export const VM_MERGEABLE_CODE = 'mg';
 
 /**
- * Parses the text of /proc/PID/smaps: each mapping's header line and its VmFlags line
- * (the other fields are left out). Headers that do not parse are skipped with their fields.
+ * Parses the text of /proc/PID/smaps: each mapping's header line, its VmFlags line and its
+ * Rss and Anonymous sizes (the other fields are left out). Headers that do not parse are
+ * skipped with their fields.
  */
 export function parseSmapsFlags(text: string): SmapsEntry[] {
   const out: SmapsEntry[] = [];
   let current: MapsEntry | undefined;
-  let flags: readonly string[] = [];
+  let vmFlags: readonly string[] = [];
+  let rssKb = 0;
+  let anonymousKb = 0;
   const flush = (): void => {
-    if (current !== undefined) out.push({ ...current, vmFlags: flags });
+    if (current !== undefined) out.push({ ...current, vmFlags, rssKb, anonymousKb });
     current = undefined;
-    flags = [];
+    vmFlags = [];
+    rssKb = 0;
+    anonymousKb = 0;
   };
   for (const line of text.split('\n')) {
     if (line.startsWith('VmFlags:')) {
-      flags = line
+      vmFlags = line
         .slice('VmFlags:'.length)
         .trim()
         .split(/\s+/)
         .filter((f) => f !== '');
-      continue;
+    } else if (line.startsWith('Rss:')) {
+      rssKb = Number.parseInt(line.slice('Rss:'.length), 10) || 0;
+    } else if (line.startsWith('Anonymous:')) {
+      anonymousKb = Number.parseInt(line.slice('Anonymous:'.length), 10) || 0;
+    } else if (/^[0-9a-f]+-/.test(line)) {
+      // Field lines are "Name:   value"; a header starts with a hex address and a dash.
+      flush();
+      current = parseMaps(line)[0];
     }
-    // Field lines are "Name:   value"; a header starts with a hex address and a dash.
-    if (!/^[0-9a-f]+-/.test(line)) continue;
-    flush();
-    current = parseMaps(line)[0];
   }
   flush();
   return out;

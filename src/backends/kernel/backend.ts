@@ -29,6 +29,9 @@ import {
   writeSysfs,
 } from '../../host/ksm_sysfs.ts';
 import { countPresentPages } from '../../host/pagemap.ts';
+import { readLiveObservation } from '../../host/ksm_attribution.ts';
+import { attribute } from '../../attribution/attribute.ts';
+import { type AttributionRecord, attributionRecord } from '../../attribution/record.ts';
 import { readProcessMemory } from '../../host/procfs.ts';
 import { KSM_WRITABLE_FILES } from '../../lib/ksm_files.ts';
 
@@ -453,7 +456,18 @@ class KernelBackendImpl implements KernelBackend {
       const { pid: _pid, comm: _comm, ...stat } = s;
       procs[name] = { ...stat, rss_pages: this.#rssPages(p) };
     }
-    return { label, time_ms: this.timeMs(), ksm, procs };
+    return { label, time_ms: this.timeMs(), ksm, procs, attribution: this.attributionRecord() };
+  }
+
+  /** Who saves what among the agents (src/attribution), read from their page tables, by scenario name. */
+  attributionRecord(): AttributionRecord {
+    const named = [...this.#procs].filter(([, p]) => p.agent.alive());
+    const obs = readLiveObservation({ pids: named.map(([, p]) => p.agent.pid), onWarning: this.#warn });
+    const nameOf = new Map(named.map(([name, p]) => [p.agent.pid, name]));
+    return attributionRecord(
+      attribute(obs),
+      obs.processes.map((p) => nameOf.get(p.pid) ?? String(p.pid)),
+    );
   }
 
   timeMs(): number {

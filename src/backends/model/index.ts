@@ -29,6 +29,9 @@ import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
 import { calibratedCost } from './calibration.ts';
+import { attribute } from '../../attribution/attribute.ts';
+import { type AttributionRecord, attributionRecord } from '../../attribution/record.ts';
+import { modelObservation } from './attribution.ts';
 
 interface Region {
   readonly addr: number;
@@ -283,7 +286,22 @@ export class ModelBackend implements Backend {
               .join(' ')
           : Number(text);
     }
-    return { label, time_ms: sys.clock.nowMs(), ksm, procs, ksmplus };
+    return { label, time_ms: sys.clock.nowMs(), ksm, procs, ksmplus, attribution: this.attributionRecord() };
+  }
+
+  /** Who saves what among the scenario's processes (src/attribution), by scenario name. */
+  attributionRecord(): AttributionRecord {
+    const named = [...this.#procs];
+    const a = attribute(
+      modelObservation(
+        this.system(),
+        named.map(([, p]) => p.task),
+      ),
+    );
+    return attributionRecord(
+      a,
+      named.map(([name]) => name),
+    );
   }
 
   timeMs(): number {

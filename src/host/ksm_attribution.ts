@@ -1,0 +1,238 @@
+/**
+ * The live machine's KSM pages and who maps them, as an Observation for
+ * src/attribution/attribute.ts (read-only; root, since frame numbers and /proc/kpage* are
+ * root's). Per scrape:
+ *   1. /sys/kernel/mm/ksm, and /proc/PID/ksm_stat of every process using KSM (or of the pids
+ *      asked for), with each one's comm and cgroup;
+ *   2. for each process registered with KSM (MMF_VM_MERGEABLE) or with merged pages: its
+ *      smaps, for the mappings KSM may merge in (VmFlags `mg`) that hold anonymous pages,
+ *      and their pagemap in bulk; every present private page's frame is a candidate;
+ *   3. the candidates' frame numbers ordered by a radix sort (lib/radix_sort.ts), so each
+ *      distinct frame is looked up once in /proc/kpageflags (KPF_KSM) and /proc/kpagecount,
+ *      in batched reads over runs of nearby frames (KpageFile);
+ *   4. each process's mappings of KSM pages as indices into one table of KSM pages.
+ * Pages come and go while this reads; what it reads is one pass, not an atomic snapshot,
+ * and the attribution's residual says how far it is from the kernel's counters.
+ */
+import { closeSync, readFileSync } from 'node:fs';
+import type { Observation, ProcessObservation } from '../attribution/attribute.ts';
+import { radixOrder } from '../lib/radix_sort.ts';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { findKsmdPid } from './ksmd_affinity.ts';
+import { type KsmProcessStat, readKsmProcesses, readProcessKsmStat } from './ksm_stat.ts';
+import { KSM_DIR, readKsmSysfs } from './ksm_sysfs.ts';
+import {
+  DEFAULT_KPAGE_BATCHING,
+  entryBuffer,
+  forEachPagemapEntry,
+  KPAGECOUNT,
+  KPAGEFLAGS,
+  type KpageBatching,
+  KpageFile,
+  KPF_KSM,
+  openPagemap,
+  PM_FILE_HI,
+  PM_PRESENT_HI,
+  pagemapPfn,
+} from './pagemap.ts';
+import { parseSmapsFlags, VM_MERGEABLE_CODE } from './proc_maps.ts';
+import { cpuSeconds, describeProcError, readCgroupPath } from './procfs.ts';
+
+/** Pagemap entries per pread (512 KiB). */
+const PAGEMAP_BATCH = 65536;
+
+export interface LiveObservationOptions {
+  /** Exactly these processes, in this order (the kernel backend's); default every KSM user, by pid. */
+  readonly pids?: readonly number[];
+  /** How /proc/kpageflags and kpagecount are read (bench/attribution.ts tunes it). */
+  readonly batching?: KpageBatching;
+  /** Processes that vanish or cannot be read. */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** What a reading cost, for the benchmark and --json. */
+export interface LiveReadStats {
+  readonly processes: number;
+  /** Processes whose page tables were read. */
+  readonly scanned: number;
+  readonly pagemapEntries: number;
+  /** Present private pages in mergeable mappings: frames looked up. */
+  readonly candidates: number;
+  readonly distinctFrames: number;
+  readonly kpageReads: number;
+  readonly kpageEntries: number;
+}
+
+export interface LiveObservation extends Observation {
+  /** Wall-clock time of the reading, ISO 8601. */
+  readonly time: string;
+  readonly stats: LiveReadStats;
+}
+
+/** A growing Uint32Array. */
+class U32List {
+  a = new Uint32Array(1024);
+  n = 0;
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = new Uint32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+}
+
+function globals(ksm: Readonly<Record<string, number | string>>): Observation['ksm'] {
+  const num = (k: string): number => (typeof ksm[k] === 'number' ? ksm[k] : 0);
+  return {
+    pages_shared: num('pages_shared'),
+    pages_sharing: num('pages_sharing'),
+    ksm_zero_pages: num('ksm_zero_pages'),
+    general_profit: num('general_profit'),
+  };
+}
+
+/**
+ * Appends the frames of the present private pages of `pid`'s mergeable mappings to `out`;
+ * returns the pagemap entries read. Throws when the process cannot be read.
+ */
+function readCandidates(pid: number, out: U32List, buf: ReturnType<typeof entryBuffer>, big: number[]): number {
+  const smaps = parseSmapsFlags(readFileSync(`/proc/${pid}/smaps`, 'utf8'));
+  const fd = openPagemap(pid);
+  let entries = 0;
+  try {
+    for (const m of smaps) {
+      // KSM pages are anonymous pages of mergeable mappings; smaps already counted them.
+      if (m.anonymousKb === 0 || !m.vmFlags.includes(VM_MERGEABLE_CODE)) continue;
+      const start = m.start / PAGE_SIZE;
+      const end = forEachPagemapEntry(fd, start, m.end / PAGE_SIZE, buf, (_vpn, lo, hi) => {
+        if ((hi & PM_PRESENT_HI) === 0 || (hi & PM_FILE_HI) !== 0) return;
+        const pfn = pagemapPfn(lo, hi);
+        if (pfn === 0) return;
+        if (pfn > 0xffffffff) big.push(pfn);
+        else out.push(pfn);
+      });
+      entries += end - start;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return entries;
+}
+
+/** The processes to read: those asked for, or every one KSM knows about, by pid. */
+function processesToRead(pids: readonly number[] | undefined): KsmProcessStat[] {
+  if (pids === undefined) return readKsmProcesses().sort((a, b) => a.pid - b.pid);
+  return pids.map(readProcessKsmStat).filter((s): s is KsmProcessStat => s !== undefined);
+}
+
+/** One reading of the live machine (see the file comment). */
+export function readLiveObservation(opts: LiveObservationOptions = {}): LiveObservation {
+  const warn = opts.onWarning ?? (() => undefined);
+  const time = new Date().toISOString();
+  const ksm = globals(readKsmSysfs(KSM_DIR));
+  const stats = processesToRead(opts.pids);
+  const buf = entryBuffer(PAGEMAP_BATCH);
+  const pfns = new U32List();
+  // Frames past 2^32 (hosts over 16 TiB) are not radix-sorted: such a reading is refused below.
+  const big: number[] = [];
+  const kept: { stat: KsmProcessStat; cgroup: string; from: number; to: number }[] = [];
+  let scanned = 0;
+  let entries = 0;
+  for (const s of stats) {
+    const from = pfns.n;
+    if (s.ksm_merging_pages > 0 || s.ksm_mergeable) {
+      try {
+        entries += readCandidates(s.pid, pfns, buf, big);
+        scanned++;
+      } catch (e) {
+        warn(describeProcError(s.pid, 'its smaps and pagemap', e));
+        pfns.n = from;
+        continue;
+      }
+    }
+    kept.push({ stat: s, cgroup: readCgroupPath(s.pid) ?? '', from, to: pfns.n });
+  }
+  if (big.length > 0)
+    throw new Error(`Frame number ${big[0]} is past 2^32 (a host over 16 TiB): not supported by this reader`);
+
+  // Each distinct frame once, ascending, then its flags and count.
+  const n = pfns.n;
+  const keys = pfns.a;
+  const order = radixOrder(keys, n);
+  const distinct = new Uint32Array(n);
+  let nd = 0;
+  for (let i = 0; i < n; i++) {
+    const pfn = keys[order[i]!]!;
+    if (nd === 0 || distinct[nd - 1] !== pfn) distinct[nd++] = pfn;
+  }
+  const batching = opts.batching ?? DEFAULT_KPAGE_BATCHING;
+  const flagsFile = new KpageFile(KPAGEFLAGS, batching);
+  const flags = new Uint32Array(nd);
+  let kpageReads = 0;
+  let kpageEntries = 0;
+  try {
+    flagsFile.read(distinct, nd, flags);
+    kpageReads += flagsFile.stats.reads;
+    kpageEntries += flagsFile.stats.entries;
+  } finally {
+    flagsFile.close();
+  }
+  // Frame index of each distinct frame that is a KSM page, -1 otherwise.
+  const frameOfDistinct = new Int32Array(nd).fill(-1);
+  let nk = 0;
+  for (let d = 0; d < nd; d++) if ((flags[d]! & KPF_KSM) !== 0) frameOfDistinct[d] = nk++;
+  const ksmPfns = new Uint32Array(nk);
+  for (let d = 0; d < nd; d++) if (frameOfDistinct[d]! >= 0) ksmPfns[frameOfDistinct[d]!] = distinct[d]!;
+  const mapcount = new Uint32Array(nk);
+  const countFile = new KpageFile(KPAGECOUNT, batching);
+  try {
+    countFile.read(ksmPfns, nk, mapcount);
+    kpageReads += countFile.stats.reads;
+    kpageEntries += countFile.stats.entries;
+  } finally {
+    countFile.close();
+  }
+  // Each candidate's KSM page index (-1: not KSM), walking the candidates in frame order.
+  const refOf = new Int32Array(n);
+  for (let i = 0, d = -1; i < n; i++) {
+    const m = order[i]!;
+    if (i === 0 || keys[m] !== keys[order[i - 1]!]) d++;
+    refOf[m] = frameOfDistinct[d]!;
+  }
+  const processes: ProcessObservation[] = kept.map(({ stat, cgroup, from, to }) => {
+    let count = 0;
+    for (let i = from; i < to; i++) if (refOf[i]! >= 0) count++;
+    const frameRefs = new Int32Array(count);
+    for (let i = from, k = 0; i < to; i++) if (refOf[i]! >= 0) frameRefs[k++] = refOf[i]!;
+    return {
+      pid: stat.pid,
+      comm: stat.comm,
+      cgroup,
+      ksm_rmap_items: stat.ksm_rmap_items,
+      ksm_zero_pages: stat.ksm_zero_pages,
+      ksm_merging_pages: stat.ksm_merging_pages,
+      ksm_process_profit: stat.ksm_process_profit,
+      frameRefs,
+    };
+  });
+  const ksmd = findKsmdPid();
+  const cpu = ksmd === undefined ? undefined : cpuSeconds(ksmd);
+  return {
+    time,
+    ksm,
+    frames: { count: nk, pfn: ksmPfns, mapcount },
+    processes,
+    ...(cpu === undefined ? {} : { ksmdCpuSeconds: cpu }),
+    stats: {
+      processes: kept.length,
+      scanned,
+      pagemapEntries: entries,
+      candidates: n,
+      distinctFrames: nd,
+      kpageReads,
+      kpageEntries,
+    },
+  };
+}
