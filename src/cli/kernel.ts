@@ -24,7 +24,9 @@ import { readKsmStatus } from '../host/ksm_status.ts';
 import { KSM_DIR, ksmPresent, readSharing, readSysfs } from '../host/ksm_sysfs.ts';
 import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
 import { selectTargets } from '../host/targets.ts';
-import { renderLivePage, renderLiveStatusText, renderMergeReports, renderMergeSummary } from '../report/ksm_live.ts';
+import { GROUP_BYS, type GroupBy } from '../attribution/group.ts';
+import { renderLiveStatusText, renderMergeReports, renderMergeSummary } from '../report/ksm_live.ts';
+import { renderLivePage } from '../report/ksm_live_page.ts';
 
 export interface KernelIo {
   readonly stdout: NodeJS.WritableStream;
@@ -51,6 +53,26 @@ function parsePort(v: string): number {
     throw new InvalidArgumentError(`Expected a TCP port (0-65535; 0 picks a free one), got "${v}".`);
   return Number(v);
 }
+
+function parseBy(v: string): GroupBy {
+  if (!(GROUP_BYS as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`Expected one of ${GROUP_BYS.join(', ')}, got "${v}".`);
+  return v as GroupBy;
+}
+
+function parseTop(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 100_000)
+    throw new InvalidArgumentError(`Expected a number of rows (1-100000), got "${v}".`);
+  return Number(v);
+}
+
+const ATTRIBUTION_HELP = `
+Who saves what: a KSM page that n mappings share frees n-1 pages, and each mapping is
+credited (n-1)/n of a page; KSM zero pages count whole; the cost is each process's
+rmap_items (64 bytes each). The rows add up to pages_sharing + ksm_zero_pages exactly once
+ksmd has rescanned everything that changed; Linux's own ksm_process_profit, summed, counts
+one page too many per KSM page and is shown beside it. Needs root (pagemap frame numbers,
+/proc/kpageflags). docs/attribution.md says how and why.`;
 
 function parsePid(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) <= 0 || !Number.isSafeInteger(Number(v))) {
@@ -177,11 +199,23 @@ export function registerKernel(
 
   kernel
     .command('status')
-    .description('every /sys/kernel/mm/ksm file and the /proc/PID/ksm_stat of every process using KSM')
-    .option('--json', 'print { time, ksm: {file: value}, processes: [{pid, comm, ksm_*}] }')
-    .action((opts: { json?: true }) => {
+    .description(
+      'every /sys/kernel/mm/ksm file, and who saves what: each process, cgroup or program credited its exact share of KSM pages (root)',
+    )
+    .option('--by <what>', 'rows per process, cgroup or comm', parseBy, 'process' as GroupBy)
+    .option('--top <n>', 'at most N rows, the rest summed as "other"', parseTop)
+    .option(
+      '--json',
+      'print { time, ksm: {file: value}, processes: [ksm_stat...], attribution: { by, groups, attribution, stats } }',
+    )
+    .addHelpText('after', ATTRIBUTION_HELP)
+    .action((opts: { json?: true; by: GroupBy; top?: number }) => {
       requireKsm();
-      const s = readKsmStatus();
+      const s = readKsmStatus(KSM_DIR, '/proc', {
+        by: opts.by,
+        ...(opts.top === undefined ? {} : { top: opts.top }),
+        onWarning: warn,
+      });
       io.stdout.write(opts.json === true ? `${JSON.stringify(s, null, 2)}\n` : renderLiveStatusText(s));
     });
 
@@ -192,11 +226,18 @@ export function registerKernel(
     )
     .option('--interval <ms>', 'milliseconds between readings', parseMs, 2000)
     .option('--http <port>', 'serve a live page on http://127.0.0.1:PORT/ (0: a free port)', parsePort)
-    .addHelpText('after', '\nCtrl-C stops. Example:\n  samepage kernel watch --interval 1000 --http 8080')
-    .action(async (opts: { interval: number; http?: number }) => {
+    .option('--by <what>', 'who saves what per process, cgroup or comm', parseBy, 'process' as GroupBy)
+    .option('--top <n>', 'at most N rows, the rest summed as "other"', parseTop, 10)
+    .addHelpText(
+      'after',
+      `\nCtrl-C stops. Example:\n  samepage kernel watch --interval 1000 --http 8080 --by cgroup\n${ATTRIBUTION_HELP}`,
+    )
+    .action(async (opts: { interval: number; http?: number; by: GroupBy; top: number }) => {
       requireKsm();
       const tty = (io.stdout as NodeJS.WriteStream).isTTY === true;
       const sampler = new KsmSampler({
+        by: opts.by,
+        top: opts.top,
         intervalMs: opts.interval,
         onError: (err) => warn(`Reading KSM failed: ${err instanceof Error ? err.message : String(err)}`),
       });

@@ -52,7 +52,10 @@ function canonicalRecord(r: CounterRecord): CounterRecord {
     };
   }
   const base = { label: r.label, time_ms: r.time_ms, ksm: sortKeys(r.ksm), procs };
-  return r.ksmplus === undefined ? base : { ...base, ksmplus: sortKeys(r.ksmplus) };
+  const withPlus = r.ksmplus === undefined ? base : { ...base, ksmplus: sortKeys(r.ksmplus) };
+  const a = r.attribution;
+  // Who saves what: an addition to the contract's keys, after them (docs/attribution.md).
+  return a === undefined ? withPlus : { ...withPlus, attribution: { procs: sortKeys(a.procs), totals: a.totals } };
 }
 
 function canonicalExpect(e: ExpectResult): ExpectResult {
