@@ -51,7 +51,7 @@ function reading(i: number): KsmStatus {
   };
   const a = attribute({ ksm, frames: { count: 500 }, processes, ksmdCpuSeconds: 30 + i });
   return {
-    time: new Date(Date.UTC(2026, 11, 3, 9, 58, 15 * i)).toISOString(),
+    time: `2026-12-03T09:${String(58 + Math.floor(i / 4)).padStart(2, '0')}:${String((15 * i) % 60).padStart(2, '0')}.000Z`,
     ksm: { run: 1, full_scans: 10 + i, ...ksm },
     processes: processes.map((p) => ({ ...p, ksm_merge_any: true, ksm_mergeable: true })),
     attribution: {
