@@ -25,6 +25,14 @@ import { KSM_DIR, ksmPresent, readSharing, readSysfs } from '../host/ksm_sysfs.t
 import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
 import { selectTargets } from '../host/targets.ts';
 import { GROUP_BYS, type GroupBy } from '../attribution/group.ts';
+import {
+  type ListenAddress,
+  type MetricsServer,
+  parseListen,
+  readExport,
+  startMetricsServer,
+} from '../host/ksm_export.ts';
+import { CONTENT_TYPES, negotiateFormat, renderMetrics } from '../report/prometheus.ts';
 import { renderLiveStatusText, renderMergeReports, renderMergeSummary } from '../report/ksm_live.ts';
 import { renderLivePage } from '../report/ksm_live_page.ts';
 
@@ -73,6 +81,12 @@ rmap_items (64 bytes each). The rows add up to pages_sharing + ksm_zero_pages ex
 ksmd has rescanned everything that changed; Linux's own ksm_process_profit, summed, counts
 one page too many per KSM page and is shown beside it. Needs root (pagemap frame numbers,
 /proc/kpageflags). docs/attribution.md says how and why.`;
+
+function parseListenArg(v: string): ListenAddress {
+  const l = parseListen(v);
+  if (l === undefined) throw new InvalidArgumentError(`Expected HOST:PORT (e.g. 127.0.0.1:9847), got "${v}".`);
+  return l;
+}
 
 function parsePid(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) <= 0 || !Number.isSafeInteger(Number(v))) {
@@ -268,6 +282,66 @@ export function registerKernel(
       } finally {
         sampler.stop();
         await server?.close();
+      }
+    });
+
+  kernel
+    .command('export')
+    .description(
+      'serve /metrics for Prometheus: every /sys/kernel/mm/ksm file, ksmd CPU time, and who saves what per process and cgroup (root)',
+    )
+    .option(
+      '--listen <host:port>',
+      'where to listen, e.g. 127.0.0.1:9847 ([::1]:9847 for IPv6; 0 as port picks one)',
+      parseListenArg,
+    )
+    .option(
+      '--top <n>',
+      'per-process and per-cgroup series at most, the rest summed as pid/cgroup "other"',
+      parseTop,
+      20,
+    )
+    .option('--once', 'print one scrape on stdout and exit (for promtool, or a textfile collector)')
+    .option('--openmetrics', 'with --once: OpenMetrics 1.0 instead of the Prometheus text format')
+    .addHelpText(
+      'after',
+      '\nEach scrape reads the machine afresh; a server answers OpenMetrics when the scraper asks for\n' +
+        'it (Accept: application/openmetrics-text). contrib/ has a systemd unit and a Grafana dashboard.\n' +
+        'Examples:\n  samepage kernel export --listen 127.0.0.1:9847 --top 20\n  samepage kernel export --once | promtool check metrics\n' +
+        ATTRIBUTION_HELP,
+    )
+    .action(async (opts: { listen?: ListenAddress; top: number; once?: true; openmetrics?: true }) => {
+      requireKsm();
+      const scrape = (accept: string | undefined): { body: string; contentType: string } => {
+        const format = negotiateFormat(accept);
+        return {
+          body: renderMetrics(readExport({ top: opts.top, onWarning: warn }), format),
+          contentType: CONTENT_TYPES[format],
+        };
+      };
+      if (opts.once === true) {
+        io.stdout.write(scrape(opts.openmetrics === true ? 'application/openmetrics-text' : undefined).body);
+        return;
+      }
+      if (opts.listen === undefined)
+        throw new InvalidArgumentError('Give --listen HOST:PORT to serve, or --once to print one scrape.');
+      let server: MetricsServer;
+      try {
+        server = await startMetricsServer(opts.listen, scrape, (err) =>
+          warn(`A scrape failed: ${err instanceof Error ? err.message : String(err)}`),
+        );
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new KernelUnusable(`${opts.listen.host}:${opts.listen.port} is in use`);
+        if (code === 'EADDRNOTAVAIL') throw new KernelUnusable(`${opts.listen.host} is not an address of this machine`);
+        throw err;
+      }
+      io.stderr.write(`samepage: serving ${server.url} (Ctrl-C to stop)\n`);
+      extra.onServing?.(server.url);
+      try {
+        await untilStopped(extra.stopWatch);
+      } finally {
+        await server.close();
       }
     });
 
