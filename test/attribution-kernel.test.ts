@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createKernelBackend, PAST_BOUNDARY } from '../src/backends/kernel/index.ts';
-import { holdKernelTestLock, kernelSkipReason, kernelSkipReasonAfterWait } from '../src/backends/kernel/testing.ts';
+import { holdKernelTestLockForFile, kernelSkipReasonAfterWait } from '../src/backends/kernel/testing.ts';
 import { createModelBackend } from '../src/backends/model/index.ts';
 import { compareRecords } from '../src/scenario/compare.ts';
 import { loadScenario } from '../src/scenario/load.ts';
@@ -81,14 +81,7 @@ for (const [f, scenario] of scenarios) {
   });
 }
 
-async function skipReason(): Promise<string | undefined> {
-  const machine = kernelSkipReason(true);
-  if (machine !== undefined) return machine;
-  const release = await holdKernelTestLock();
-  process.on('exit', release);
-  return kernelSkipReasonAfterWait();
-}
-const skip = await skipReason();
+const skip = (await holdKernelTestLockForFile()) ?? (await kernelSkipReasonAfterWait());
 
 /** A kernel run whose waits ended on their boundaries, up to three tries. */
 async function kernelRun(scenario: Scenario): Promise<RunResult> {

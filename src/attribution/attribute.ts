@@ -40,20 +40,21 @@
  * live one show the same figures, series by series.
  */
 import { ksmProfit, rmapItemBytes } from '../ksm/profit.ts';
+import type { KsmStat } from '../lib/ksm_files.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { apportionBytes, type Shares, sharesFrom, sharesPages } from './apportion.ts';
 
-/** What is known of one process. */
-export interface ProcessObservation {
+/** A process and its counters of /proc/PID/ksm_stat. */
+export interface ProcessKsmCounts
+  extends Pick<KsmStat, 'ksm_rmap_items' | 'ksm_zero_pages' | 'ksm_merging_pages' | 'ksm_process_profit'> {
   readonly pid: number;
   readonly comm: string;
   /** Its cgroup v2 path ("/system.slice/foo.service"), "" when unknown. */
   readonly cgroup: string;
-  /** /proc/PID/ksm_stat. */
-  readonly ksm_rmap_items: number;
-  readonly ksm_zero_pages: number;
-  readonly ksm_merging_pages: number;
-  readonly ksm_process_profit: number;
+}
+
+/** What is known of one process. */
+export interface ProcessObservation extends ProcessKsmCounts {
   /**
    * Its mappings of KSM pages: one entry per mapping (a KSM page mapped at several
    * addresses appears as often), each the index of the page in Observation.frames.
@@ -98,30 +99,27 @@ export interface Observation {
  */
 export type MappingState = 'exact' | 'unscanned' | 'stale' | 'partial';
 
-/** One process's attribution. */
-export interface ProcessAttribution {
-  readonly pid: number;
-  readonly comm: string;
-  readonly cgroup: string;
-  readonly ksm_rmap_items: number;
-  readonly ksm_zero_pages: number;
-  readonly ksm_merging_pages: number;
-  /** What Linux says (ksm_stat): a whole page per mapping of a KSM page. */
-  readonly ksm_process_profit: number;
-  /** Its mappings of KSM pages seen in its page tables. */
+/** The figures of one row, a process or a group of them (ksm_* are ksm_stat's, summed). */
+export interface AttributedFigures
+  extends Pick<KsmStat, 'ksm_rmap_items' | 'ksm_zero_pages' | 'ksm_merging_pages' | 'ksm_process_profit'> {
+  /** Mappings of KSM pages seen in the page tables. */
   readonly ksm_mappings: number;
-  readonly state: MappingState;
-  /** Its credited mappings, exactly: `[n, mappings]`, n the KSM page's counted mappings. */
+  /** The credited mappings, exactly: `[n, mappings]`, n the KSM page's counted mappings. */
   readonly shares: Shares;
   /** Credited pages: Σ mappings·(n−1)/n plus its KSM zero pages (a double; `shares` is exact). */
   readonly saved_pages: number;
-  /** The same in whole bytes, apportioned so that the processes add up exactly. */
+  /** The same in whole bytes, apportioned so that the rows add up exactly. */
   readonly saved_bytes: number;
   readonly rmap_bytes: number;
   /** saved_bytes − rmap_bytes. */
   readonly profit_bytes: number;
-  /** ksmd's CPU seconds × this process's share of all rmap_items; undefined when not known. */
+  /** ksmd's CPU seconds × the row's share of all rmap_items; undefined when not known. */
   readonly ksmd_cpu_seconds?: number;
+}
+
+/** One process's attribution (its ksm_process_profit is Linux's: a whole page per mapping). */
+export interface ProcessAttribution extends ProcessKsmCounts, AttributedFigures {
+  readonly state: MappingState;
 }
 
 export interface AttributionTotals {
@@ -208,14 +206,9 @@ export function attribute(obs: Observation): Attribution {
   const cpu = obs.ksmdCpuSeconds;
   const processes = obs.processes.map((p, i): ProcessAttribution => {
     const rmapBytes = rmapItemBytes(p.ksm_rmap_items);
+    const { frameRefs: _refs, ...counts } = p;
     const row: ProcessAttribution = {
-      pid: p.pid,
-      comm: p.comm,
-      cgroup: p.cgroup,
-      ksm_rmap_items: p.ksm_rmap_items,
-      ksm_zero_pages: p.ksm_zero_pages,
-      ksm_merging_pages: p.ksm_merging_pages,
-      ksm_process_profit: p.ksm_process_profit,
+      ...counts,
       ksm_mappings: p.frameRefs.length,
       state: states[i]!,
       shares: shares[i]!,

@@ -6,15 +6,15 @@
  * are apportioned among those rows, so they add up to the same total however they are cut.
  */
 import { rmapItemBytes } from '../ksm/profit.ts';
-import { addShares, apportionBytes, type Shares, sharesPages } from './apportion.ts';
-import type { Attribution, ProcessAttribution } from './attribute.ts';
+import { addShares, apportionBytes, sharesPages } from './apportion.ts';
+import type { AttributedFigures, Attribution, ProcessAttribution } from './attribute.ts';
 
 export type GroupBy = 'process' | 'cgroup' | 'comm';
 
 export const GROUP_BYS: readonly GroupBy[] = ['process', 'cgroup', 'comm'];
 
 /** One row: a process, a cgroup, a comm, or the rest ("other"). */
-export interface AttributionGroup {
+export interface AttributionGroup extends AttributedFigures {
   /** The pid (as text), the cgroup path, the comm, or OTHER. */
   readonly key: string;
   /** For a process row: its pid and comm and cgroup; for a group, its processes' pids. */
@@ -22,17 +22,6 @@ export interface AttributionGroup {
   readonly comm?: string;
   readonly cgroup?: string;
   readonly processes: number;
-  readonly ksm_rmap_items: number;
-  readonly ksm_zero_pages: number;
-  readonly ksm_merging_pages: number;
-  readonly ksm_process_profit: number;
-  readonly ksm_mappings: number;
-  readonly shares: Shares;
-  readonly saved_pages: number;
-  readonly saved_bytes: number;
-  readonly rmap_bytes: number;
-  readonly profit_bytes: number;
-  readonly ksmd_cpu_seconds?: number;
 }
 
 /** The key of the row that gathers everything past the top N. */

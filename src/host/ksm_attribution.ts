@@ -29,6 +29,7 @@ import {
   KPAGEFLAGS,
   type KpageBatching,
   KpageFile,
+  type KpageReadStats,
   KPF_KSM,
   openPagemap,
   PM_FILE_HI,
@@ -121,6 +122,26 @@ function readCandidates(pid: number, out: U32List, buf: ReturnType<typeof entryB
   return entries;
 }
 
+/** The low words of `path`'s entries for frames pfns[0..n) (ascending), adding the cost to `cost`. */
+function readKpage(
+  path: string,
+  pfns: Uint32Array,
+  n: number,
+  batching: KpageBatching,
+  cost: KpageReadStats,
+): Uint32Array {
+  const out = new Uint32Array(n);
+  const file = new KpageFile(path, batching);
+  try {
+    file.read(pfns, n, out);
+  } finally {
+    file.close();
+  }
+  cost.reads += file.stats.reads;
+  cost.entries += file.stats.entries;
+  return out;
+}
+
 /** The processes to read: those asked for, or every one KSM knows about, by pid. */
 function processesToRead(pids: readonly number[] | undefined): KsmProcessStat[] {
   if (pids === undefined) return readKsmProcesses().sort((a, b) => a.pid - b.pid);
@@ -168,32 +189,15 @@ export function readLiveObservation(opts: LiveObservationOptions = {}): LiveObse
     if (nd === 0 || distinct[nd - 1] !== pfn) distinct[nd++] = pfn;
   }
   const batching = opts.batching ?? DEFAULT_KPAGE_BATCHING;
-  const flagsFile = new KpageFile(KPAGEFLAGS, batching);
-  const flags = new Uint32Array(nd);
-  let kpageReads = 0;
-  let kpageEntries = 0;
-  try {
-    flagsFile.read(distinct, nd, flags);
-    kpageReads += flagsFile.stats.reads;
-    kpageEntries += flagsFile.stats.entries;
-  } finally {
-    flagsFile.close();
-  }
+  const cost: KpageReadStats = { reads: 0, entries: 0 };
+  const flags = readKpage(KPAGEFLAGS, distinct, nd, batching, cost);
   // Frame index of each distinct frame that is a KSM page, -1 otherwise.
   const frameOfDistinct = new Int32Array(nd).fill(-1);
   let nk = 0;
   for (let d = 0; d < nd; d++) if ((flags[d]! & KPF_KSM) !== 0) frameOfDistinct[d] = nk++;
   const ksmPfns = new Uint32Array(nk);
   for (let d = 0; d < nd; d++) if (frameOfDistinct[d]! >= 0) ksmPfns[frameOfDistinct[d]!] = distinct[d]!;
-  const mapcount = new Uint32Array(nk);
-  const countFile = new KpageFile(KPAGECOUNT, batching);
-  try {
-    countFile.read(ksmPfns, nk, mapcount);
-    kpageReads += countFile.stats.reads;
-    kpageEntries += countFile.stats.entries;
-  } finally {
-    countFile.close();
-  }
+  const mapcount = readKpage(KPAGECOUNT, ksmPfns, nk, batching, cost);
   // Each candidate's KSM page index (-1: not KSM), walking the candidates in frame order.
   const refOf = new Int32Array(n);
   for (let i = 0, d = -1; i < n; i++) {
@@ -231,8 +235,8 @@ export function readLiveObservation(opts: LiveObservationOptions = {}): LiveObse
       pagemapEntries: entries,
       candidates: n,
       distinctFrames: nd,
-      kpageReads,
-      kpageEntries,
+      kpageReads: cost.reads,
+      kpageEntries: cost.entries,
     },
   };
 }
