@@ -174,6 +174,7 @@ function countersBlock(records: readonly CounterRecord[]): string {
       ),
     );
   }
+  if (records.some((r) => r.attribution !== undefined)) tables.push(attributionTable(records));
   if (records.some((r) => r.ksmplus !== undefined)) {
     const rows = sortedUnion(records.map((r) => Object.keys(r.ksmplus ?? {})));
     tables.push(
@@ -186,6 +187,25 @@ function countersBlock(records: readonly CounterRecord[]): string {
     );
   }
   return `<div class="tables">\n${tables.join('\n')}\n</div>`;
+}
+
+/** Who saves what per record (docs/attribution.md): each process's bytes, then the sums. */
+function attributionTable(records: readonly CounterRecord[]): string {
+  const procs = unionInOrder(records.map((r) => Object.keys(r.attribution?.procs ?? {})));
+  const total = (f: (t: NonNullable<CounterRecord['attribution']>['totals']) => number) => (r: CounterRecord) =>
+    r.attribution === undefined ? undefined : f(r.attribution.totals);
+  return recordTable(
+    'Who saves what: bytes credited per process ((n-1)/n of a page per mapping of a KSM page with n)',
+    records,
+    [
+      ...procs.map((p) => [`${p} saved_bytes`, (r: CounterRecord) => r.attribution?.procs[p]?.saved_bytes] as const),
+      ['attributed_pages', total((t) => t.attributed_pages)],
+      ['residual_pages', total((t) => t.residual_pages)],
+      ['attributed profit (bytes)', total((t) => t.attributed_profit_bytes)],
+      ['Σ ksm_process_profit (bytes)', total((t) => t.naive_profit_bytes)],
+    ],
+    new Set(['attributed_pages']),
+  );
 }
 
 /** Rows are counters, columns are records; a cell missing from a record shows as –. */
