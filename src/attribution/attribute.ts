@@ -17,7 +17,7 @@
  * pages_sharing stays 192, and the child's ksm_merging_pages is 0; one full scan later both
  * are 386. So a process's mappings of KSM pages count only once ksmd has scanned them,
  * which shows in /proc/PID/ksm_stat: its ksm_merging_pages (its rmap_items on stable
- * nodes) equals the mappings of KSM pages its pagemap shows. A process whose
+ * nodes) is at least the mappings of shared KSM pages its pagemap shows. A process whose
  * ksm_merging_pages is 0 while it maps KSM pages is `unscanned`, and neither counts in n
  * nor is credited. Every dup of a stable_node chain (max_page_sharing) is a KSM page of its
  * own, with its own frame, so chains need nothing more. KSM zero pages (use_zero_pages)
@@ -56,8 +56,10 @@ export interface ProcessKsmCounts
 /** What is known of one process. */
 export interface ProcessObservation extends ProcessKsmCounts {
   /**
-   * Its mappings of KSM pages: one entry per mapping (a KSM page mapped at several
-   * addresses appears as often), each the index of the page in Observation.frames.
+   * Its mappings of KSM pages mapped more than once (mapcount 2 or more): one entry per
+   * mapping (a KSM page mapped at several addresses appears as often), each the index of
+   * the page in Observation.frames. A KSM page mapped once frees nothing and is credited
+   * nothing, so readers need not look such pages up (pagemap flags them exclusive).
    */
   readonly frameRefs: ArrayLike<number>;
 }
@@ -89,15 +91,16 @@ export interface Observation {
 }
 
 /**
- * How a process's mappings of KSM pages compare with its rmap_items on stable nodes:
- *   - exact: as many (none included): every mapping counted;
+ * How a process's shared mappings of KSM pages (frameRefs) compare with its rmap_items on
+ * stable nodes (ksm_merging_pages):
+ *   - exact: no more mappings than items: every mapping counted. The items beyond the
+ *     mappings are KSM pages it maps alone (which free nothing) or items ksmd has yet to
+ *     drop after a CoW break or an unmap (which the residual shows);
  *   - unscanned: mappings but no such rmap_item yet (a child ksmd has not scanned since
  *     the fork): none counted;
- *   - stale: fewer mappings than items (pages CoW-broken or unmapped since ksmd's last
- *     visit): the mappings counted, the kernel's extra items left in the residual;
- *   - partial: more mappings than items, some items (ksmd is scanning it now): all counted.
+ *   - partial: more mappings than items, but some (ksmd is scanning it now): all counted.
  */
-export type MappingState = 'exact' | 'unscanned' | 'stale' | 'partial';
+export type MappingState = 'exact' | 'unscanned' | 'partial';
 
 /** The figures of one row, a process or a group of them (ksm_* are ksm_stat's, summed). */
 export interface AttributedFigures
@@ -160,9 +163,8 @@ export interface Attribution {
 
 /** How a process's mappings stand (see MappingState). */
 export function mappingState(ksmMappings: number, mergingPages: number): MappingState {
-  if (ksmMappings === mergingPages) return 'exact';
-  if (mergingPages === 0) return 'unscanned';
-  return ksmMappings < mergingPages ? 'stale' : 'partial';
+  if (ksmMappings <= mergingPages) return 'exact';
+  return mergingPages === 0 ? 'unscanned' : 'partial';
 }
 
 /** Attributes the saving of one observation (see the file comment). */

@@ -6,7 +6,8 @@
  *      asked for), with each one's comm and cgroup;
  *   2. for each process registered with KSM (MMF_VM_MERGEABLE) or with merged pages: its
  *      smaps, for the mappings KSM may merge in (VmFlags `mg`) that hold anonymous pages,
- *      and their pagemap in bulk; every present private page's frame is a candidate;
+ *      and their pagemap in bulk; every present private page mapped more than once (not
+ *      PM_MMAP_EXCLUSIVE) is a candidate: a page mapped once frees nothing;
  *   3. the candidates' frame numbers ordered by a radix sort (lib/radix_sort.ts), so each
  *      distinct frame is looked up once in /proc/kpageflags (KPF_KSM) and /proc/kpagecount,
  *      in batched reads over runs of nearby frames (KpageFile);
@@ -33,6 +34,7 @@ import {
   KPF_KSM,
   openPagemap,
   PM_FILE_HI,
+  PM_MMAP_EXCLUSIVE_HI,
   PM_PRESENT_HI,
   pagemapPfn,
 } from './pagemap.ts';
@@ -95,7 +97,8 @@ function globals(ksm: Readonly<Record<string, number | string>>): Observation['k
 }
 
 /**
- * Appends the frames of the present private pages of `pid`'s mergeable mappings to `out`;
+ * Appends the frames of the present private pages mapped more than once of `pid`'s
+ * mergeable mappings to `out`;
  * returns the pagemap entries read. Throws when the process cannot be read.
  */
 function readCandidates(pid: number, out: U32List, buf: ReturnType<typeof entryBuffer>, big: number[]): number {
@@ -108,7 +111,8 @@ function readCandidates(pid: number, out: U32List, buf: ReturnType<typeof entryB
       if (m.anonymousKb === 0 || !m.vmFlags.includes(VM_MERGEABLE_CODE)) continue;
       const start = m.start / PAGE_SIZE;
       const end = forEachPagemapEntry(fd, start, m.end / PAGE_SIZE, buf, (_vpn, lo, hi) => {
-        if ((hi & PM_PRESENT_HI) === 0 || (hi & PM_FILE_HI) !== 0) return;
+        // A page mapped once (exclusive) frees nothing, KSM page or not: not looked up.
+        if ((hi & PM_PRESENT_HI) === 0 || (hi & (PM_FILE_HI | PM_MMAP_EXCLUSIVE_HI)) !== 0) return;
         const pfn = pagemapPfn(lo, hi);
         if (pfn === 0) return;
         if (pfn > 0xffffffff) big.push(pfn);

@@ -2,7 +2,8 @@
  * The model's KSM pages and who maps them, as the same Observation the live reader builds
  * (src/host/ksm_attribution.ts), so src/attribution/attribute.ts gives a scenario the
  * figures it gives a live host: each process's /proc/PID/ksm_stat, and its present PTEs in
- * VM_MERGEABLE mappings whose frame is a KSM page (PG_ksm), one reference per mapping.
+ * VM_MERGEABLE mappings whose frame is a KSM page (PG_ksm) mapped more than once, one
+ * reference per mapping.
  * The model has no cgroups: every process is in "/".
  */
 import type { Observation, ProcessObservation } from '../../attribution/attribute.ts';
@@ -30,7 +31,8 @@ export function modelObservation(sys: System, tasks: readonly Task[]): Observati
           vpn = mm.pgtable.nextPresentWithout(vpn + 1, end, _PAGE_SPECIAL)
         ) {
           const pfn = mm.pgtable.pfn(vpn);
-          if (!frames.isKsm(pfn)) continue;
+          // As the live reader: a page mapped once frees nothing and is not looked up.
+          if (frames.mapcount[pfn]! < 2 || !frames.isKsm(pfn)) continue;
           let f = index.get(pfn);
           if (f === undefined) {
             f = pfns.length;
