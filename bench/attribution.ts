@@ -64,6 +64,7 @@ function measure(label: string): void {
   for (let i = 0; i < RUNS; i++)
     scrapes.push(timed(() => (body = renderMetrics(readExport({ top: 20 }), 'prometheus'))));
   const obs = readLiveObservation();
+  const t = timed(() => attribute(obs));
   const a = attribute(obs);
   console.log(`\n== ${label}`);
   console.log(
@@ -71,6 +72,8 @@ function measure(label: string): void {
       `distinct ${obs.stats.distinctFrames}, KSM pages ${obs.frames.count}; pages_sharing ${obs.ksm.pages_sharing}, ` +
       `attributed ${a.totals.attributed_pages} (residual ${a.totals.residual_pages}); exposition ${body.length} bytes`,
   );
+  const phases = Object.entries(obs.stats.phaseMs).map(([k, v]) => `${k} ${v.toFixed(1)}`);
+  console.log(`one reading, ms per phase: ${phases.join(', ')}; attribute() ${t.wallMs.toFixed(1)}`);
   const wall = scrapes.map((s) => s.wallMs);
   const cpu = scrapes.map((s) => s.cpuMs);
   console.log(

@@ -194,13 +194,28 @@ export function attribute(obs: Observation): Attribution {
     zeroPages += p.ksm_zero_pages;
     rmapItems += p.ksm_rmap_items;
   }
+  // Each process's mappings counted per KSM page first (typed arrays: a million mappings
+  // are common), then per n: `mark` says which process last touched a page.
+  const perPage = new Int32Array(nFrames);
+  const mark = new Int32Array(nFrames).fill(-1);
+  const touched = new Int32Array(nFrames);
   const shares = obs.processes.map((p, i) => {
     if (states[i] === 'unscanned') return [] as Shares;
-    const counts = new Map<number, number>();
     const refs = p.frameRefs;
+    let nt = 0;
     for (let k = 0; k < refs.length; k++) {
-      const nf = n[refs[k]!]!;
-      counts.set(nf, (counts.get(nf) ?? 0) + 1);
+      const f = refs[k]!;
+      if (mark[f] !== i) {
+        mark[f] = i;
+        perPage[f] = 0;
+        touched[nt++] = f;
+      }
+      perPage[f]!++;
+    }
+    const counts = new Map<number, number>();
+    for (let k = 0; k < nt; k++) {
+      const f = touched[k]!;
+      counts.set(n[f]!, (counts.get(n[f]!) ?? 0) + perPage[f]!);
     }
     return sharesFrom(counts);
   });

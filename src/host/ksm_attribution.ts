@@ -25,7 +25,6 @@ import { KSM_DIR, readKsmSysfs } from './ksm_sysfs.ts';
 import {
   DEFAULT_KPAGE_BATCHING,
   entryBuffer,
-  forEachPagemapEntry,
   KPAGECOUNT,
   KPAGEFLAGS,
   type KpageBatching,
@@ -37,6 +36,7 @@ import {
   PM_MMAP_EXCLUSIVE_HI,
   PM_PRESENT_HI,
   pagemapPfn,
+  readPagemap,
 } from './pagemap.ts';
 import { parseSmapsFlags, VM_MERGEABLE_CODE } from './proc_maps.ts';
 import { cpuSeconds, describeProcError, readCgroupPath } from './procfs.ts';
@@ -47,6 +47,11 @@ const PAGEMAP_BATCH = 65536;
 export interface LiveObservationOptions {
   /** Exactly these processes, in this order (the kernel backend's); default every KSM user, by pid. */
   readonly pids?: readonly number[];
+  /** /sys/kernel/mm/ksm and the KSM users' ksm_stat, when the caller has just read them. */
+  readonly read?: {
+    readonly ksm: Readonly<Record<string, number | string>>;
+    readonly processes: readonly KsmProcessStat[];
+  };
   /** How /proc/kpageflags and kpagecount are read (bench/attribution.ts tunes it). */
   readonly batching?: KpageBatching;
   /** Processes that vanish or cannot be read. */
@@ -64,6 +69,8 @@ export interface LiveReadStats {
   readonly distinctFrames: number;
   readonly kpageReads: number;
   readonly kpageEntries: number;
+  /** Milliseconds per phase: ksm_stat, smaps+pagemap, sort, kpage, refs. */
+  readonly phaseMs: Readonly<Record<string, number>>;
 }
 
 export interface LiveObservation extends Observation {
@@ -109,16 +116,23 @@ function readCandidates(pid: number, out: U32List, buf: ReturnType<typeof entryB
     for (const m of smaps) {
       // KSM pages are anonymous pages of mergeable mappings; smaps already counted them.
       if (m.anonymousKb === 0 || !m.vmFlags.includes(VM_MERGEABLE_CODE)) continue;
-      const start = m.start / PAGE_SIZE;
-      const end = forEachPagemapEntry(fd, start, m.end / PAGE_SIZE, buf, (_vpn, lo, hi) => {
-        // A page mapped once (exclusive) frees nothing, KSM page or not: not looked up.
-        if ((hi & PM_PRESENT_HI) === 0 || (hi & (PM_FILE_HI | PM_MMAP_EXCLUSIVE_HI)) !== 0) return;
-        const pfn = pagemapPfn(lo, hi);
-        if (pfn === 0) return;
-        if (pfn > 0xffffffff) big.push(pfn);
-        else out.push(pfn);
-      });
-      entries += end - start;
+      const words = buf.words;
+      const endVpn = m.end / PAGE_SIZE;
+      for (let vpn = m.start / PAGE_SIZE; vpn < endVpn; ) {
+        const got = readPagemap(fd, buf.bytes, vpn, Math.min(buf.entries, endVpn - vpn));
+        if (got === 0) break; // unmapped meanwhile
+        entries += got;
+        vpn += got;
+        for (let i = 0; i < got; i++) {
+          const hi = words[2 * i + 1]!;
+          // A page mapped once (exclusive) frees nothing, KSM page or not: not looked up.
+          if ((hi & PM_PRESENT_HI) === 0 || (hi & (PM_FILE_HI | PM_MMAP_EXCLUSIVE_HI)) !== 0) continue;
+          const pfn = pagemapPfn(words[2 * i]!, hi);
+          if (pfn === 0) continue;
+          if (pfn > 0xffffffff) big.push(pfn);
+          else out.push(pfn);
+        }
+      }
     }
   } finally {
     closeSync(fd);
@@ -156,8 +170,19 @@ function processesToRead(pids: readonly number[] | undefined): KsmProcessStat[] 
 export function readLiveObservation(opts: LiveObservationOptions = {}): LiveObservation {
   const warn = opts.onWarning ?? (() => undefined);
   const time = new Date().toISOString();
-  const ksm = globals(readKsmSysfs(KSM_DIR));
-  const stats = processesToRead(opts.pids);
+  const phaseMs: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (phase: string): void => {
+    const now = performance.now();
+    phaseMs[phase] = now - t;
+    t = now;
+  };
+  const ksm = globals(opts.read?.ksm ?? readKsmSysfs(KSM_DIR));
+  const stats =
+    opts.read !== undefined && opts.pids === undefined
+      ? [...opts.read.processes].sort((a, b) => a.pid - b.pid)
+      : processesToRead(opts.pids);
+  lap('ksm_stat');
   const buf = entryBuffer(PAGEMAP_BATCH);
   const pfns = new U32List();
   // Frames past 2^32 (hosts over 16 TiB) are not radix-sorted: such a reading is refused below.
@@ -179,6 +204,7 @@ export function readLiveObservation(opts: LiveObservationOptions = {}): LiveObse
     }
     kept.push({ stat: s, cgroup: readCgroupPath(s.pid) ?? '', from, to: pfns.n });
   }
+  lap('smaps+pagemap');
   if (big.length > 0)
     throw new Error(`Frame number ${big[0]} is past 2^32 (a host over 16 TiB): not supported by this reader`);
 
@@ -192,6 +218,7 @@ export function readLiveObservation(opts: LiveObservationOptions = {}): LiveObse
     const pfn = keys[order[i]!]!;
     if (nd === 0 || distinct[nd - 1] !== pfn) distinct[nd++] = pfn;
   }
+  lap('sort');
   const batching = opts.batching ?? DEFAULT_KPAGE_BATCHING;
   const cost: KpageReadStats = { reads: 0, entries: 0 };
   const flags = readKpage(KPAGEFLAGS, distinct, nd, batching, cost);
@@ -202,6 +229,7 @@ export function readLiveObservation(opts: LiveObservationOptions = {}): LiveObse
   const ksmPfns = new Uint32Array(nk);
   for (let d = 0; d < nd; d++) if (frameOfDistinct[d]! >= 0) ksmPfns[frameOfDistinct[d]!] = distinct[d]!;
   const mapcount = readKpage(KPAGECOUNT, ksmPfns, nk, batching, cost);
+  lap('kpage');
   // Each candidate's KSM page index (-1: not KSM), walking the candidates in frame order.
   const refOf = new Int32Array(n);
   for (let i = 0, d = -1; i < n; i++) {
@@ -225,6 +253,7 @@ export function readLiveObservation(opts: LiveObservationOptions = {}): LiveObse
       frameRefs,
     };
   });
+  lap('refs');
   const ksmd = findKsmdPid();
   const cpu = ksmd === undefined ? undefined : cpuSeconds(ksmd);
   return {
@@ -241,6 +270,7 @@ export function readLiveObservation(opts: LiveObservationOptions = {}): LiveObse
       distinctFrames: nd,
       kpageReads: cost.reads,
       kpageEntries: cost.entries,
+      phaseMs,
     },
   };
 }

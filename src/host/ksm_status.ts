@@ -60,7 +60,10 @@ export function readKsmStatus(dir = KSM_DIR, proc = '/proc', opts: KsmStatusOpti
   if (opts.by === undefined) return base;
   try {
     if (process.getuid?.() !== 0) throw Object.assign(new Error('not root'), { code: 'EPERM' });
-    const obs = readLiveObservation(opts.onWarning === undefined ? {} : { onWarning: opts.onWarning });
+    const obs = readLiveObservation({
+      read: base,
+      ...(opts.onWarning === undefined ? {} : { onWarning: opts.onWarning }),
+    });
     const attribution = attribute(obs);
     const groups = groupAttribution(attribution, opts.by, opts.top === undefined ? {} : { top: opts.top });
     return { ...base, attribution: { by: opts.by, groups, attribution, stats: obs.stats } };
