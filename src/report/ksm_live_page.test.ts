@@ -66,6 +66,7 @@ function reading(i: number): KsmStatus {
         distinctFrames: 0,
         kpageReads: 0,
         kpageEntries: 0,
+        phaseMs: {},
       },
     },
   };
