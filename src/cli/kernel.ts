@@ -324,7 +324,9 @@ export function registerKernel(
         return;
       }
       if (opts.listen === undefined)
-        throw new InvalidArgumentError('Give --listen HOST:PORT to serve, or --once to print one scrape.');
+        throw new KernelUnusable(
+          'Give --listen HOST:PORT to serve, or --once to print one scrape (see samepage kernel export --help)',
+        );
       let server: MetricsServer;
       try {
         server = await startMetricsServer(opts.listen, scrape, (err) =>
