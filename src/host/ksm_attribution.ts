@@ -8,9 +8,10 @@
  *      smaps, for the mappings KSM may merge in (VmFlags `mg`) that hold anonymous pages,
  *      and their pagemap in bulk; every present private page mapped more than once (not
  *      PM_MMAP_EXCLUSIVE) is a candidate: a page mapped once frees nothing;
- *   3. the candidates' frame numbers ordered by a radix sort (lib/radix_sort.ts), so each
- *      distinct frame is looked up once in /proc/kpageflags (KPF_KSM) and /proc/kpagecount,
- *      in batched reads over runs of nearby frames (KpageFile);
+ *   3. the candidates' distinct frames (numbered by a hash table, lib/u32_index.ts), in
+ *      ascending order (lib/radix_sort.ts), each looked up once in /proc/kpageflags
+ *      (KPF_KSM) and, for KSM pages, /proc/kpagecount, in batched reads over runs of nearby
+ *      frames (KpageFile);
  *   4. each process's mappings of KSM pages as indices into one table of KSM pages.
  * Pages come and go while this reads; what it reads is one pass, not an atomic snapshot,
  * and the attribution's residual says how far it is from the kernel's counters.
@@ -18,6 +19,7 @@
 import { closeSync, readFileSync } from 'node:fs';
 import type { Observation, ProcessObservation } from '../attribution/attribute.ts';
 import { radixOrder } from '../lib/radix_sort.ts';
+import { U32Index } from '../lib/u32_index.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { findKsmdPid } from './ksmd_affinity.ts';
 import { type KsmProcessStat, readKsmProcesses, readProcessKsmStat } from './ksm_stat.ts';
@@ -84,12 +86,15 @@ class U32List {
   a = new Uint32Array(1024);
   n = 0;
   push(v: number): void {
-    if (this.n === this.a.length) {
-      const b = new Uint32Array(this.a.length * 2);
-      b.set(this.a);
-      this.a = b;
-    }
+    if (this.n === this.a.length) this.reserve(this.a.length);
     this.a[this.n++] = v;
+  }
+  /** Room for `more` further values. */
+  reserve(more: number): void {
+    if (this.n + more <= this.a.length) return;
+    const b = new Uint32Array(Math.max(this.n + more, this.a.length * 2));
+    b.set(this.a.subarray(0, this.n));
+    this.a = b;
   }
 }
 
@@ -105,11 +110,19 @@ function globals(ksm: Readonly<Record<string, number | string>>): Observation['k
 
 /**
  * Appends the frames of the present private pages mapped more than once of `pid`'s
- * mergeable mappings to `out`;
+ * mergeable mappings to `out`, as their indices in `frames`;
  * returns the pagemap entries read. Throws when the process cannot be read.
  */
-function readCandidates(pid: number, out: U32List, buf: ReturnType<typeof entryBuffer>, big: number[]): number {
+function readCandidates(
+  pid: number,
+  frames: U32Index,
+  out: U32List,
+  buf: ReturnType<typeof entryBuffer>,
+  big: number[],
+): number {
   const smaps = parseSmapsFlags(readFileSync(`/proc/${pid}/smaps`, 'utf8'));
+  // At most the anonymous pages smaps counted: room for them all at once.
+  out.reserve(smaps.reduce((t, m) => t + (m.vmFlags.includes(VM_MERGEABLE_CODE) ? m.anonymousKb / 4 : 0), 0));
   const fd = openPagemap(pid);
   let entries = 0;
   try {
@@ -130,7 +143,7 @@ function readCandidates(pid: number, out: U32List, buf: ReturnType<typeof entryB
           const pfn = pagemapPfn(words[2 * i]!, hi);
           if (pfn === 0) continue;
           if (pfn > 0xffffffff) big.push(pfn);
-          else out.push(pfn);
+          else out.push(frames.indexOf(pfn));
         }
       }
     }
@@ -184,6 +197,8 @@ export function readLiveObservation(opts: LiveObservationOptions = {}): LiveObse
       : processesToRead(opts.pids);
   lap('ksm_stat');
   const buf = entryBuffer(PAGEMAP_BATCH);
+  // Each candidate page's frame, as an index into the distinct frames seen.
+  const frames = new U32Index(4096);
   const pfns = new U32List();
   // Frames past 2^32 (hosts over 16 TiB) are not radix-sorted: such a reading is refused below.
   const big: number[] = [];
@@ -194,7 +209,7 @@ export function readLiveObservation(opts: LiveObservationOptions = {}): LiveObse
     const from = pfns.n;
     if (s.ksm_merging_pages > 0 || s.ksm_mergeable) {
       try {
-        entries += readCandidates(s.pid, pfns, buf, big);
+        entries += readCandidates(s.pid, frames, pfns, buf, big);
         scanned++;
       } catch (e) {
         warn(describeProcError(s.pid, 'its smaps and pagemap', e));
@@ -209,39 +224,34 @@ export function readLiveObservation(opts: LiveObservationOptions = {}): LiveObse
     throw new Error(`Frame number ${big[0]} is past 2^32 (a host over 16 TiB): not supported by this reader`);
 
   // Each distinct frame once, ascending, then its flags and count.
+  // The distinct frames in ascending order, for reads over runs of nearby frames.
   const n = pfns.n;
-  const keys = pfns.a;
-  const order = radixOrder(keys, n);
-  const distinct = new Uint32Array(n);
-  let nd = 0;
-  for (let i = 0; i < n; i++) {
-    const pfn = keys[order[i]!]!;
-    if (nd === 0 || distinct[nd - 1] !== pfn) distinct[nd++] = pfn;
-  }
+  const nd = frames.size;
+  const seen = frames.keys();
+  const order = radixOrder(seen, nd);
+  const distinct = new Uint32Array(nd);
+  for (let j = 0; j < nd; j++) distinct[j] = seen[order[j]!]!;
   lap('sort');
   const batching = opts.batching ?? DEFAULT_KPAGE_BATCHING;
   const cost: KpageReadStats = { reads: 0, entries: 0 };
   const flags = readKpage(KPAGEFLAGS, distinct, nd, batching, cost);
-  // Frame index of each distinct frame that is a KSM page, -1 otherwise.
-  const frameOfDistinct = new Int32Array(nd).fill(-1);
+  // The KSM page index of each frame by its index in `frames`, -1 when it is not KSM.
+  const ksmOf = new Int32Array(nd).fill(-1);
   let nk = 0;
-  for (let d = 0; d < nd; d++) if ((flags[d]! & KPF_KSM) !== 0) frameOfDistinct[d] = nk++;
+  for (let j = 0; j < nd; j++) if ((flags[j]! & KPF_KSM) !== 0) ksmOf[order[j]!] = nk++;
   const ksmPfns = new Uint32Array(nk);
-  for (let d = 0; d < nd; d++) if (frameOfDistinct[d]! >= 0) ksmPfns[frameOfDistinct[d]!] = distinct[d]!;
+  for (let j = 0, k = 0; j < nd; j++) if ((flags[j]! & KPF_KSM) !== 0) ksmPfns[k++] = distinct[j]!;
   const mapcount = readKpage(KPAGECOUNT, ksmPfns, nk, batching, cost);
   lap('kpage');
-  // Each candidate's KSM page index (-1: not KSM), walking the candidates in frame order.
-  const refOf = new Int32Array(n);
-  for (let i = 0, d = -1; i < n; i++) {
-    const m = order[i]!;
-    if (i === 0 || keys[m] !== keys[order[i - 1]!]) d++;
-    refOf[m] = frameOfDistinct[d]!;
-  }
+  const refOf = pfns.a;
   const processes: ProcessObservation[] = kept.map(({ stat, cgroup, from, to }) => {
     let count = 0;
-    for (let i = from; i < to; i++) if (refOf[i]! >= 0) count++;
+    for (let i = from; i < to; i++) if (ksmOf[refOf[i]!]! >= 0) count++;
     const frameRefs = new Int32Array(count);
-    for (let i = from, k = 0; i < to; i++) if (refOf[i]! >= 0) frameRefs[k++] = refOf[i]!;
+    for (let i = from, k = 0; i < to; i++) {
+      const f = ksmOf[refOf[i]!]!;
+      if (f >= 0) frameRefs[k++] = f;
+    }
     return {
       pid: stat.pid,
       comm: stat.comm,
