@@ -7,6 +7,7 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import { describeErrno } from '../lib/errno.ts';
+import { plural } from '../lib/plural.ts';
 import { formatBytes } from '../lib/sizes.ts';
 import type { AttributionGroup } from '../attribution/group.ts';
 import type { MergeReport } from '../host/ksm_native.ts';
@@ -172,7 +173,7 @@ export function renderAttributionTotals(a: KsmStatusAttribution): string {
   const t = a.attribution.totals;
   const kernel = t.pages_sharing + t.ksm_zero_pages;
   let out =
-    `Saved: ${formatBytes(t.attributed_bytes)}, ${t.attributed_pages} pages over ${a.attribution.processes.length} processes; ` +
+    `Saved: ${formatBytes(t.attributed_bytes)}, ${plural(t.attributed_pages, 'page')} over ${plural(a.attribution.processes.length, 'process', 'processes')}; ` +
     `the kernel counts pages_sharing ${t.pages_sharing} + ksm_zero_pages ${t.ksm_zero_pages} = ${kernel}`;
   out +=
     t.residual_pages === 0
