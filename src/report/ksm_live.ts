@@ -163,7 +163,7 @@ export function renderAttributionText(a: KsmStatusAttribution, opts: LiveTextOpt
     ]);
   }
   const title = `${c.bold(`Who saves what, by ${a.by}`)} (a KSM page mapped n times credits each mapping (n-1)/n of a page)`;
-  let out = `${title}\n${t.toString()}\n`;
+  let out = `${title}\n${rows.length === 0 ? 'No process uses KSM (no /proc/PID/ksm_stat shows any activity).' : t.toString()}\n`;
   if (rows.length < a.groups.length) out += `... and ${a.groups.length - rows.length} more rows\n`;
   return out + renderAttributionTotals(a);
 }
