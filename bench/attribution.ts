@@ -8,14 +8,19 @@
  * for each, one scrape of `samepage kernel export` (readExport + renderMetrics, the median
  * and worst of several) and the reading alone with kpageflags/kpagecount read one frame per
  * pread (as a naive reader would) and in batches (KpageFile's defaults, and wider).
- * The exporter's CPU at a 15 s interval is the CPU one scrape takes, divided by 15 s.
+ * The exporter's CPU at a 15 s interval: the CPU one scrape takes divided by 15 s, and the
+ * exporter run as a process and scraped every 15 s for a minute.
  * Targets (docs/performance.md): a scrape within 100 ms, at most 1 % of a core.
  *
  * Root, a writable /sys/kernel/mm/ksm and the built agent; run it under the dev lock:
  *   npm run build && flock /run/lock/samepage-dev.lock node dist/bench/attribution.js [--pages 1048576] [--procs 8]
  * The kernel backend saves every KSM knob first and restores it after, on every exit path.
  */
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createKernelBackend } from '../src/backends/kernel/index.ts';
+import { packageRoot } from '../src/lib/package_root.ts';
 import { bareScenario, kernelSkipReason } from '../src/backends/kernel/testing.ts';
 import { attribute } from '../src/attribution/attribute.ts';
 import { readExport } from '../src/host/ksm_export.ts';
@@ -96,6 +101,48 @@ function measure(label: string): void {
   }
 }
 
+/**
+ * The exporter as it runs: `samepage kernel export` in its own process, scraped every
+ * `intervalMs` `scrapes` times; its CPU share is the growth of its own CPU counter (which
+ * every scrape reports) over the wall time between the first and the last scrape.
+ */
+async function exporterAtInterval(intervalMs: number, scrapes: number): Promise<void> {
+  const cli = join(packageRoot(dirname(fileURLToPath(import.meta.url))), 'bin', 'samepage.js');
+  const child = spawn(process.execPath, [cli, 'kernel', 'export', '--listen', '127.0.0.1:0', '--top', '20'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  try {
+    let err = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        const m = /serving (\S+\/metrics)/.exec(err);
+        if (m !== null) resolve(m[1]!);
+      });
+      child.once('exit', () => reject(new Error(`the exporter exited: ${err}`)));
+    });
+    const samples: Array<{ at: number; cpu: number; ms: number }> = [];
+    for (let i = 0; i < scrapes; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, intervalMs));
+      const t = performance.now();
+      const body = await (await fetch(url)).text();
+      const ms = performance.now() - t;
+      const cpu = Number(/^samepage_exporter_cpu_seconds_total (\S+)$/m.exec(body)?.[1]);
+      samples.push({ at: t, cpu, ms });
+    }
+    const first = samples[0]!;
+    const last = samples.at(-1)!;
+    const share = (last.cpu - first.cpu) / ((last.at - first.at) / 1000);
+    console.log(
+      `\nexporter process scraped every ${intervalMs / 1000} s, ${scrapes} times: scrape as Prometheus sees it ` +
+        `${samples.map((x) => x.ms.toFixed(0)).join(', ')} ms; CPU ${(share * 100).toFixed(3)} % of a core ` +
+        `(${(last.cpu - first.cpu).toFixed(2)} s over ${((last.at - first.at) / 1000).toFixed(0)} s)`,
+    );
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
 async function main(): Promise<void> {
   const why = kernelSkipReason();
   if (why !== undefined) {
@@ -127,6 +174,7 @@ async function main(): Promise<void> {
     if (err !== undefined) throw new Error(err);
     console.log(`\nksmd: three full scans in ${(Number(process.hrtime.bigint() - begin) / 1e9).toFixed(1)} s`);
     measure('merged (three full scans)');
+    await exporterAtInterval(15_000, 5);
   } finally {
     await backend.stop();
   }
