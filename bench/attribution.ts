@@ -13,7 +13,7 @@
  * Targets (docs/performance.md): a scrape within 100 ms, at most 1 % of a core.
  *
  * Root, a writable /sys/kernel/mm/ksm and the built agent; run it under the dev lock:
- *   npm run build && flock /run/lock/samepage-dev.lock node dist/bench/attribution.js [--pages 1048576] [--procs 8]
+ *   npm run build && flock /run/lock/samepage-dev.lock node dist/bench/attribution.js [--pages 1048576] [--procs 8] [--scrapes 5]
  * The kernel backend saves every KSM knob first and restores it after, on every exit path.
  */
 import { spawn } from 'node:child_process';
@@ -35,6 +35,7 @@ function arg(name: string, dflt: number): number {
 const PAGES = arg('--pages', 1 << 20);
 const PROCS = arg('--procs', 8);
 const RUNS = arg('--runs', 7);
+const SCRAPES = arg('--scrapes', 5);
 
 interface Timing {
   readonly wallMs: number;
@@ -174,7 +175,7 @@ async function main(): Promise<void> {
     if (err !== undefined) throw new Error(err);
     console.log(`\nksmd: three full scans in ${(Number(process.hrtime.bigint() - begin) / 1e9).toFixed(1)} s`);
     measure('merged (three full scans)');
-    await exporterAtInterval(15_000, 5);
+    await exporterAtInterval(15_000, SCRAPES);
   } finally {
     await backend.stop();
   }
