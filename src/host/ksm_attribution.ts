@@ -122,13 +122,13 @@ function readCandidates(
 ): number {
   const smaps = parseSmapsFlags(readFileSync(`/proc/${pid}/smaps`, 'utf8'));
   // At most the anonymous pages smaps counted: room for them all at once.
-  out.reserve(smaps.reduce((t, m) => t + (m.vmFlags.includes(VM_MERGEABLE_CODE) ? m.anonymousKb / 4 : 0), 0));
+  out.reserve(smaps.reduce((t, m) => t + (m.flags.has(VM_MERGEABLE_CODE) ? m.anonymousKb / 4 : 0), 0));
   const fd = openPagemap(pid);
   let entries = 0;
   try {
     for (const m of smaps) {
       // KSM pages are anonymous pages of mergeable mappings; smaps already counted them.
-      if (m.anonymousKb === 0 || !m.vmFlags.includes(VM_MERGEABLE_CODE)) continue;
+      if (m.anonymousKb === 0 || !m.flags.has(VM_MERGEABLE_CODE)) continue;
       const words = buf.words;
       const endVpn = m.end / PAGE_SIZE;
       for (let vpn = m.start / PAGE_SIZE; vpn < endVpn; ) {

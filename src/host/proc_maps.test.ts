@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mayHoldAnonymous, parseMaps, parseSmapsFlags, VM_MERGEABLE_CODE } from './proc_maps.ts';
+import { mayHoldAnonymous, parseMaps, parseSmapsFlags, rangesWithFlag, VM_MERGEABLE_CODE } from './proc_maps.ts';
 
 const MAPS = `55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0                          [heap]
 7f1c2c000000-7f1c2c021000 rw-p 00000000 00:00 0 
@@ -58,14 +58,14 @@ Size:                132 kB
 `;
   const s = parseSmapsFlags(text);
   assert.deepEqual(
-    s.map((e) => [e.start, e.path, e.vmFlags.join(' '), e.rssKb, e.anonymousKb]),
+    s.map((e) => [e.start, e.path, [...e.flags].join(' '), e.rssKb, e.anonymousKb]),
     [
       [0x7f1c2c000000, '', 'rd wr mr mw me ac mg', 8, 4],
       [0x7f1c30000000, '/usr/lib/libc.so.6', 'rd mr mw me', 0, 0],
       [0x7ffd5a1d0000, '[stack]', '', 0, 0],
     ],
   );
-  assert.ok(s[0]!.vmFlags.includes(VM_MERGEABLE_CODE));
+  assert.ok(s[0]!.flags.has(VM_MERGEABLE_CODE));
   const live = parseSmapsFlags(readFileSync('/proc/self/smaps', 'utf8'));
   // The live process maps and unmaps as it runs, so only the shape is checked against maps.
   assert.ok(live.length > 5);
@@ -74,8 +74,40 @@ Size:                132 kB
     'ascending, not overlapping',
   );
   assert.ok(
-    live.every((e) => e.vmFlags.length > 0),
+    live.every((e) => e.flags.size > 0),
     'every mapping has its VmFlags',
   );
-  assert.ok(live.every((e) => e.vmFlags.includes('rd') || e.perms[0] === '-'));
+  assert.ok(live.every((e) => e.flags.has('rd') || e.perms[0] === '-'));
+});
+
+const SMAPS = `7f0000000000-7f0000004000 rw-p 00000000 00:00 0
+Size:                 16 kB
+VmFlags: rd wr mr mw me ac mg
+7f0000004000-7f0000006000 rw-p 00000000 00:00 0
+Size:                  8 kB
+VmFlags: rd wr mr mw me ac
+7f0000006000-7f0000008000 rw-p 00000000 00:00 0
+VmFlags: rd wr mr mw me ac mg
+7f0000008000-7f000000a000 rw-p 00000000 00:00 0
+VmFlags: rd wr mr mw me ac mg
+`;
+
+test('parseSmapsFlags reads each VMA with its VmFlags, and rangesWithFlag clips and joins the flagged parts', () => {
+  const vmas = parseSmapsFlags(SMAPS);
+  assert.deepEqual(
+    vmas.map((v) => [v.start.toString(16), v.end.toString(16), v.flags.has('mg')]),
+    [
+      ['7f0000000000', '7f0000004000', true],
+      ['7f0000004000', '7f0000006000', false],
+      ['7f0000006000', '7f0000008000', true],
+      ['7f0000008000', '7f000000a000', true],
+    ],
+  );
+  // From the middle of the first VMA to the middle of the last: the unflagged VMA splits it,
+  // and the two adjacent flagged VMAs come back as one range.
+  assert.deepEqual(rangesWithFlag(vmas, 0x7f0000002000, 0x7000, 'mg'), [
+    { start: 0x7f0000002000, length: 0x2000 },
+    { start: 0x7f0000006000, length: 0x3000 },
+  ]);
+  assert.deepEqual(rangesWithFlag(vmas, 0x7f0000004000, 0x2000, 'mg'), []);
 });

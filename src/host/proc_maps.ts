@@ -54,10 +54,16 @@ export function mayHoldAnonymous(e: MapsEntry): boolean {
   return e.perms[3] === 'p' && !KERNEL_MAPPINGS.has(e.path);
 }
 
-/** One mapping of /proc/PID/smaps: its maps line, its VmFlags (two-letter codes) and sizes. */
-export interface SmapsEntry extends MapsEntry {
-  /** The codes of the VmFlags line ("rd wr mr mw me ac mg"), empty when it had none. */
-  readonly vmFlags: readonly string[];
+/** One VMA's range and the two-letter flags of its VmFlags line. */
+export interface VmaFlags {
+  readonly start: number;
+  readonly end: number;
+  /** "rd", "wr", "mg" (VM_MERGEABLE), ... as fs/proc/task_mmu.c show_smap_vma_flags prints them; empty when it had none. */
+  readonly flags: ReadonlySet<string>;
+}
+
+/** One mapping of /proc/PID/smaps: its maps line, its VmFlags and two of its sizes. */
+export interface SmapsEntry extends MapsEntry, VmaFlags {
   /** Rss: resident pages of the mapping, in kB. */
   readonly rssKb: number;
   /** Anonymous: its anonymous pages (KSM pages included, the zero page not), in kB. */
@@ -75,23 +81,25 @@ export const VM_MERGEABLE_CODE = 'mg';
 export function parseSmapsFlags(text: string): SmapsEntry[] {
   const out: SmapsEntry[] = [];
   let current: MapsEntry | undefined;
-  let vmFlags: readonly string[] = [];
+  let flags: ReadonlySet<string> = new Set();
   let rssKb = 0;
   let anonymousKb = 0;
   const flush = (): void => {
-    if (current !== undefined) out.push({ ...current, vmFlags, rssKb, anonymousKb });
+    if (current !== undefined) out.push({ ...current, flags, rssKb, anonymousKb });
     current = undefined;
-    vmFlags = [];
+    flags = new Set();
     rssKb = 0;
     anonymousKb = 0;
   };
   for (const line of text.split('\n')) {
     if (line.startsWith('VmFlags:')) {
-      vmFlags = line
-        .slice('VmFlags:'.length)
-        .trim()
-        .split(/\s+/)
-        .filter((f) => f !== '');
+      flags = new Set(
+        line
+          .slice('VmFlags:'.length)
+          .trim()
+          .split(/\s+/)
+          .filter((f) => f !== ''),
+      );
     } else if (line.startsWith('Rss:')) {
       rssKb = Number.parseInt(line.slice('Rss:'.length), 10) || 0;
     } else if (line.startsWith('Anonymous:')) {
@@ -103,5 +111,26 @@ export function parseSmapsFlags(text: string): SmapsEntry[] {
     }
   }
   flush();
+  return out;
+}
+
+/** The parts of [start, start+length) that lie in VMAs carrying `flag` ("mg": VM_MERGEABLE). */
+export function rangesWithFlag(
+  vmas: readonly VmaFlags[],
+  start: number,
+  length: number,
+  flag: string,
+): Array<{ start: number; length: number }> {
+  const end = start + length;
+  const out: Array<{ start: number; length: number }> = [];
+  for (const v of vmas) {
+    if (!v.flags.has(flag) || v.end <= start || v.start >= end) continue;
+    const s = Math.max(start, v.start);
+    const e = Math.min(end, v.end);
+    const last = out[out.length - 1];
+    if (last !== undefined && last.start + last.length === s)
+      out[out.length - 1] = { start: last.start, length: e - last.start };
+    else out.push({ start: s, length: e - s });
+  }
   return out;
 }

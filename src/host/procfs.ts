@@ -4,6 +4,7 @@
  * and says so with undefined (or, for memory, an error the caller decides about).
  */
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
+import { parseSmapsFlags, type SmapsEntry } from './proc_maps.ts';
 
 /** Codes that mean the process is gone (or going) rather than that we may not look. */
 const GONE = new Set(['ENOENT', 'ESRCH']);
@@ -147,6 +148,15 @@ export function parseCgroupPath(text: string): string {
 export function readCgroupPath(pid: number, proc = '/proc'): string | undefined {
   try {
     return parseCgroupPath(readFileSync(`${proc}/${pid}/cgroup`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every VMA of a process with its VmFlags and sizes (/proc/PID/smaps), or undefined if it is gone. */
+export function readVmaFlags(pid: number): SmapsEntry[] | undefined {
+  try {
+    return parseSmapsFlags(readFileSync(`/proc/${pid}/smaps`, 'utf8'));
   } catch {
     return undefined;
   }

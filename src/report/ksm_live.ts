@@ -10,7 +10,7 @@ import { describeErrno } from '../lib/errno.ts';
 import { plural } from '../lib/plural.ts';
 import { formatBytes } from '../lib/sizes.ts';
 import type { AttributionGroup } from '../attribution/group.ts';
-import type { MergeReport } from '../host/ksm_native.ts';
+import type { MergeReport } from '../host/merge_any.ts';
 import type { KsmProcessStat } from '../host/ksm_stat.ts';
 import type { KsmStatus, KsmStatusAttribution } from '../host/ksm_status.ts';
 
