@@ -211,3 +211,29 @@ test('groupAttribution sums by comm and cgroup and cuts to the top N plus other,
     ],
   );
 });
+
+test("attribute: ksmd's CPU time is apportioned by rmap_items, and groups add their shares", () => {
+  // rmap_items 30, 10 and 0 of 40: a full scan visits each item once, so 3/4, 1/4 and none of 8 s.
+  const ps = [
+    proc(1, [0], { rmap: 30, comm: 'a' }),
+    proc(2, [0], { rmap: 10, comm: 'a' }),
+    proc(3, [], { rmap: 0, ksm_merging_pages: 0, comm: 'b' }),
+  ];
+  const a = attribute({ ...obs(ps, 1, 1, 1), ksmdCpuSeconds: 8 });
+  assert.deepEqual(
+    a.processes.map((p) => p.ksmd_cpu_seconds),
+    [6, 2, 0],
+  );
+  assert.equal(a.totals.ksmd_cpu_seconds, 8);
+  assert.deepEqual(
+    groupAttribution(a, 'comm').map((r) => [r.key, r.ksmd_cpu_seconds]),
+    [
+      ['a', 8],
+      ['b', 0],
+    ],
+  );
+  // Where ksmd's CPU time is not known, no row claims any.
+  const unknown = attribute(obs(ps, 1, 1, 1));
+  assert.ok(unknown.processes.every((p) => p.ksmd_cpu_seconds === undefined));
+  assert.equal(unknown.totals.ksmd_cpu_seconds, undefined);
+});
