@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { attribute } from '../src/attribution/attribute.ts';
 import { groupAttribution } from '../src/attribution/group.ts';
@@ -79,3 +80,17 @@ test('the systemd unit runs samepage kernel export on 127.0.0.1 with options it 
   const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { files: string[] };
   assert.ok(pkg.files.includes('contrib'), 'contrib/ is in the npm package');
 });
+
+const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
+
+test(
+  'systemd-analyze verify accepts the unit',
+  existsSync(SYSTEMD_ANALYZE) ? {} : { skip: `${SYSTEMD_ANALYZE} is missing (systemd)` },
+  () => {
+    const unit = join(REPO, 'contrib', 'samepage-exporter.service');
+    const r = spawnSync(SYSTEMD_ANALYZE, ['verify', unit], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    // verify prints what it finds wrong (unknown keys, bad values) and may still exit 0.
+    assert.equal(r.stderr.trim(), '', r.stderr);
+  },
+);
