@@ -38,8 +38,11 @@ const DIRECT = {
   sysfs: ['lib', 'sim', 'mm', 'ksm', 'ksmplus', 'stats'],
   system: ['lib', 'sim', 'mm', 'ksm', 'ksmplus', 'stats', 'sysfs'],
   scenario: ['lib', 'sysfs', 'system'],
-  host: ['lib', 'stats'],
-  backends: ['lib', 'scenario', 'system', 'sysfs', 'host', 'sim', 'mm', 'ksm', 'ksmplus', 'stats'],
+  // The KSM+ daemon's policy for stock kernels: pure, it sees the machine through an interface
+  // (policy/host.ts) that host/ implements for the live kernel and backends/model for the model.
+  policy: ['lib'],
+  host: ['lib', 'stats', 'policy'],
+  backends: ['lib', 'scenario', 'system', 'sysfs', 'host', 'sim', 'mm', 'ksm', 'ksmplus', 'stats', 'policy'],
   differential: ['lib', 'scenario', 'backends', 'host'],
   measure: ['lib', 'sim', 'mm', 'ksm', 'system', 'scenario', 'backends', 'host'],
   // samepage shell: bash (the just-bash library) over a model machine's files and processes.
@@ -56,6 +59,7 @@ const DIRECT = {
     'system',
     'scenario',
     'host',
+    'policy',
     'backends',
     'differential',
     'measure',
@@ -70,7 +74,7 @@ const DIRECT = {
  * report/ without report/ running, or loading, anything of the layers that produce results.
  */
 const TYPES_ONLY = {
-  report: ['scenario', 'stats', 'host', 'backends', 'differential', 'measure'],
+  report: ['scenario', 'stats', 'host', 'policy', 'backends', 'differential', 'measure'],
 };
 
 /**
