@@ -6,6 +6,7 @@
  * and acts on the kernel. madvise is not here: the policy returns the ranges to mark and
  * unmark (actions.ts) and whoever drives it carries them out and reports back.
  */
+import type { MapsEntry } from '../lib/proc_maps.ts';
 
 /** One byte per page: what pagemap and kpageflags say about it. */
 export const PAGE_PRESENT = 1;
@@ -27,18 +28,8 @@ export interface PlusProcessInfo {
   readonly comm: string;
 }
 
-/** One line of /proc/PID/maps. */
-export interface PlusMapping {
-  readonly start: number;
-  readonly end: number;
-  /** "rw-p", "r-xp", "rw-s", ... */
-  readonly perms: string;
-  readonly offset: number;
-  readonly dev: string;
-  readonly inode: number;
-  /** A path, a [name], or "" for an unnamed anonymous mapping. */
-  readonly path: string;
-}
+/** One line of /proc/PID/maps (lib/proc_maps.ts parses them). */
+export type PlusMapping = MapsEntry;
 
 /** KSM's view of one process (/proc/PID/ksm_stat and smaps' VmFlags). */
 export interface PlusKsmState {

@@ -3,12 +3,10 @@
  * ranges it marked MADV_MERGEABLE, the pages waiting to be marked, and why it may be
  * skipped. Virtual addresses are kept as virtual page numbers (vpn = address / 4096).
  */
+import { mayHoldAnonymous } from '../lib/proc_maps.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import type { PlusKsmState, PlusMapping } from './host.ts';
 import type { Range } from './ranges.ts';
-
-/** Mappings the kernel keeps for itself, never anonymous memory of the process. */
-const KERNEL_MAPPINGS = new Set(['[vvar]', '[vvar_vclock]', '[vdso]', '[vsyscall]']);
 
 /**
  * A region: a run of adjacent mappings that differ only where the kernel split one VMA (our
@@ -114,7 +112,7 @@ export class ProcState {
 export function samplable(m: PlusMapping): boolean {
   // Private only (KSM never merges shared memory); PROT_NONE reservations (Chromium's and
   // V8's cages of many GiB) hold nothing readable worth the pagemap walk.
-  return m.perms[3] === 'p' && m.perms !== '---p' && !KERNEL_MAPPINGS.has(m.path);
+  return mayHoldAnonymous(m) && m.perms !== '---p';
 }
 
 /** The regions of a process's mappings, as [start, end) vpns with their keys, in address order. */
