@@ -127,25 +127,3 @@ export function controlFiles(engine: PlusEngine, host: PlusHost, machine: () => 
   ];
   return files;
 }
-
-/** The names of the control files, in listing order (without an engine). */
-export const CONTROL_FILE_NAMES: readonly string[] = [
-  'processes_to_scan',
-  'pids_to_scan',
-  'cgroups_to_scan',
-  ...KNOB_SPECS.map((k) => k.name),
-  'pages_shared',
-  'pages_sharing',
-  'general_profit',
-  'rmap_items',
-  'merging_pages',
-  'process_profit',
-  'pages_scanned',
-  'full_scans',
-  'vma_nodes',
-  'marked_ranges',
-  'marked_pages',
-  'processes',
-  'daemon_rss',
-  'net_profit',
-];

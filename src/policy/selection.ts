@@ -25,8 +25,9 @@ export function checkName(name: string): string | undefined {
 /** A cgroup path as /proc/PID/cgroup prints it: absolute, no empty, `.` or `..` parts. */
 export function checkCgroup(path: string): string | undefined {
   if (!path.startsWith('/')) return `a cgroup path starts with /, like /system.slice/foo.service, got "${path}"`;
+  if (path === '/') return 'the root cgroup would select every process on the machine; name a cgroup below it';
   const parts = path.split('/').slice(1);
-  if (path !== '/' && parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\n')))
+  if (parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\n')))
     return `"${path}" is not a cgroup path`;
   return undefined;
 }
@@ -101,6 +102,5 @@ function normalCgroup(path: string): string {
 
 /** Whether cgroup `cg` is `root` or lies below it. */
 export function underCgroup(cg: string, root: string): boolean {
-  if (root === '/') return true;
   return cg === root || cg.startsWith(`${root}/`);
 }

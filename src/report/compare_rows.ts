@@ -18,22 +18,36 @@ export function sideBySideRows(results: readonly PolicyResult[]): SideBySideRow[
     row('pages saved (pages_sharing)', (r) => `${r.pages_sharing} (${pagesBytes(r.pages_sharing)})`),
     row('rmap_items', (r) => `${r.rmap_items} (${formatBytes(r.rmap_item_bytes)})`),
     row('rmap_items at the peak', (r) => `${r.peak_rmap_items} (${formatBytes(r.peak_rmap_item_bytes)})`),
-    row('vma_nodes', (r) => (r.policy === 'ksm+' ? String(r.vma_nodes) : '-')),
+    row('vma_nodes (plus: regions still sampled)', (r) => (r.policy === 'ksm' ? '-' : String(r.vma_nodes))),
     row('profit (general_profit)', (r) => `${r.profit} B (${formatBytes(r.profit)})`),
     row('virtual time until merged pages settled', (r) => `${r.merged_settle_s.toFixed(1)} s`),
     row('virtual time until rmap_items settled', (r) => `${r.rmap_settle_s.toFixed(1)} s`),
     row('full scans / rounds', (r) => String(r.full_scans)),
     row(
-      'scanner CPU',
+      'scanner CPU (plus: ksmd)',
       (r) =>
         `${r.cpu_s.toFixed(2)} s in ${r.run_s.toFixed(1)} s (${((100 * r.cpu_s) / Math.max(r.run_s, 1e-9)).toFixed(2)} % of a CPU)`,
     ),
+    ...(results.some((r) => r.daemon !== undefined)
+      ? [
+          row('daemon: marked ranges (pages)', (r) =>
+            r.daemon === undefined ? '-' : `${r.daemon.marked_ranges} (${r.daemon.marked_pages})`,
+          ),
+          row('daemon: pages read, rounds', (r) =>
+            r.daemon === undefined ? '-' : `${r.daemon.pages_scanned}, ${r.daemon.rounds}`,
+          ),
+          row('daemon: CPU (live costs), own data', (r) =>
+            r.daemon === undefined ? '-' : `${r.daemon.cpu_s.toFixed(2)} s, ${formatBytes(r.daemon.policy_bytes)}`,
+          ),
+        ]
+      : []),
   ];
 }
 
 /** The side-by-side figures as a terminal table. */
 export function renderSideBySide(results: readonly PolicyResult[]): string {
-  const t = new Table({ head: ['', ...results.map((r) => r.policy.toUpperCase())], style: { head: [], border: [] } });
+  const head = results.map((r) => (r.policy === 'plus' ? 'PLUS (the daemon)' : r.policy.toUpperCase()));
+  const t = new Table({ head: ['', ...head], style: { head: [], border: [] } });
   for (const row of sideBySideRows(results)) t.push([...row]);
   return t.toString();
 }

@@ -52,7 +52,8 @@ function canonicalRecord(r: CounterRecord): CounterRecord {
     };
   }
   const base = { label: r.label, time_ms: r.time_ms, ksm: sortKeys(r.ksm), procs };
-  return r.ksmplus === undefined ? base : { ...base, ksmplus: sortKeys(r.ksmplus) };
+  const withKsmPlus = r.ksmplus === undefined ? base : { ...base, ksmplus: sortKeys(r.ksmplus) };
+  return r.plus === undefined ? withKsmPlus : { ...withKsmPlus, plus: sortKeys(r.plus) };
 }
 
 function canonicalExpect(e: ExpectResult): ExpectResult {

@@ -26,7 +26,7 @@ export function renderPredictResult(file: string, { prediction, run }: PredictRe
 function renderPrediction(p: Prediction): string {
   const style = { head: [], border: [] };
   const summary = new Table({ style });
-  const name = p.policy === 'ksm' ? 'KSM' : 'KSM+';
+  const name = p.policy === 'ksm' ? 'KSM' : p.policy === 'ksm+' ? 'KSM+' : 'the KSM+ daemon (plus)';
   summary.push(
     [
       'pages merging frees (pages_sharing + ksm_zero_pages)',
@@ -38,11 +38,19 @@ function renderPrediction(p: Prediction): string {
     ['general_profit', String(p.general_profit), formatBytes(p.general_profit)],
     ['virtual time to settle', `${p.settle_s.toFixed(1)} s`, plural(p.full_scans, 'full scan')],
     [
-      `${name} scanner CPU`,
+      p.policy === 'plus' ? 'ksmd CPU' : `${name} scanner CPU`,
       `${p.cpu_s.toFixed(2)} s`,
       p.settle_s > 0 ? `${((100 * p.cpu_s) / p.settle_s).toFixed(2)} % of one CPU` : '-',
     ],
   );
+  if (p.daemon !== undefined) {
+    const d = p.daemon;
+    summary.push(
+      ['daemon: marked ranges', String(d.marked_ranges), `${d.marked_pages} pages`],
+      ['daemon: pages read', String(d.pages_scanned), plural(d.rounds, 'round')],
+      ['daemon: CPU (live costs), own data', `${d.cpu_s.toFixed(2)} s`, formatBytes(d.policy_bytes)],
+    );
+  }
   const procs = new Table({ head: ['process', 'pages', 'ksm_merging_pages', 'ksm_process_profit'], style });
   for (const [proc, r] of Object.entries(p.by_process)) {
     procs.push([proc, String(r.pages), String(r.ksm_merging_pages), formatBytes(r.ksm_process_profit)]);

@@ -79,6 +79,11 @@ export function renderRecord(record: CounterRecord, c: Colors): string {
     for (const [name, value] of Object.entries(record.ksmplus)) plus.push([name, show(value)]);
     parts.push(plus.toString());
   }
+  if (record.plus !== undefined) {
+    const daemon = newTable(c, ['/run/samepage/ksm+ (the daemon)', 'value'], ['left', 'right']);
+    for (const [name, value] of Object.entries(record.plus)) daemon.push([name, show(value)]);
+    parts.push(daemon.toString());
+  }
   return parts.join('\n');
 }
 

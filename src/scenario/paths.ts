@@ -4,19 +4,27 @@
  * scenario's world, which each backend maps to its own: the model to its attribute tables,
  * the kernel backend to the live files of the agent that plays the proc.
  */
+import { PLUS_DIR } from '../lib/plus_files.ts';
 
 /** Where a scenario's sysfs paths live (`ksm/run` is short for /sys/kernel/mm/ksm/run). */
 export const SYS_MM = '/sys/kernel/mm/';
 const PROC = '/proc/';
+/** The KSM+ daemon's control files (lib/plus_files.ts), named by their full path. */
+export const PLUS_PREFIX = `${PLUS_DIR}/`;
 
-/** A scenario path: `file` relative to /sys/kernel/mm, or a proc's `file` (`ksm_stat/ksm_rmap_items`). */
+/**
+ * A scenario path: `file` relative to /sys/kernel/mm, a file of the KSM+ daemon's control
+ * directory, or a proc's `file` (`ksm_stat/ksm_rmap_items`).
+ */
 export type ScenarioPath =
   | { readonly kind: 'sysfs'; readonly file: string }
+  | { readonly kind: 'plus'; readonly file: string }
   | { readonly kind: 'proc'; readonly proc: string; readonly file: string };
 
-/** Splits a scenario path, or undefined when it is neither under /sys/kernel/mm nor /proc/<proc>/. */
+/** Splits a scenario path, or undefined when it is under none of /sys/kernel/mm, the daemon's directory and /proc/<proc>/. */
 export function parseScenarioPath(path: string): ScenarioPath | undefined {
   if (path.startsWith(SYS_MM)) return { kind: 'sysfs', file: path.slice(SYS_MM.length) };
+  if (path.startsWith(PLUS_PREFIX)) return { kind: 'plus', file: path.slice(PLUS_PREFIX.length) };
   if (!path.startsWith(PROC)) return undefined;
   const slash = path.indexOf('/', PROC.length);
   if (slash <= PROC.length || slash === path.length - 1) return undefined;

@@ -18,6 +18,8 @@ export interface CounterRecord {
   readonly ksm: KsmRecord;
   readonly procs: Readonly<Record<string, ProcRecord>>;
   readonly ksmplus?: Readonly<Record<string, number | string>>;
+  /** On the model, once a step used it: every file of the KSM+ daemon's directory (/run/samepage/ksm+). */
+  readonly plus?: Readonly<Record<string, number | string>>;
 }
 
 export interface ExpectResult {

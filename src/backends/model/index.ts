@@ -29,6 +29,8 @@ import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
 import { calibratedCost } from './calibration.ts';
+import { ModelPlusDaemon } from './plus_daemon.ts';
+import { PLUS_FILE_NAMES, PLUS_LIST_FILES } from '../../lib/plus_files.ts';
 
 interface Region {
   readonly addr: number;
@@ -54,6 +56,7 @@ export interface ModelBackendOptions {
 export class ModelBackend implements Backend {
   readonly name = 'model' as const;
   #sys: System | undefined;
+  #plus: ModelPlusDaemon | undefined;
   readonly #procs = new Map<string, Proc>();
   readonly #opts: ModelBackendOptions;
 
@@ -228,13 +231,25 @@ export class ModelBackend implements Backend {
   }
 
   async sysfsWrite(path: string, value: string): Promise<number> {
+    const at = parseScenarioPath(path);
+    if (at?.kind === 'plus') return this.plusDaemon().write(at.file, value);
     return sysfsWrite(this.system(), path, value);
+  }
+
+  /**
+   * The KSM+ daemon for stock kernels on this machine (`samepage plus`, src/policy/), started
+   * by the first use of its control files; it samples with the backend's seed.
+   */
+  plusDaemon(): ModelPlusDaemon {
+    this.#plus ??= new ModelPlusDaemon(this.system(), this.#opts.seed);
+    return this.#plus;
   }
 
   async readPath(path: string): Promise<string | undefined> {
     const sys = this.system();
     const at = parseScenarioPath(path);
     if (at?.kind === 'sysfs') return sysfsRead(sys, at.file)?.trimEnd();
+    if (at?.kind === 'plus') return this.plusDaemon().read(at.file)?.trimEnd();
     if (at === undefined) return undefined;
     const p = this.#procs.get(at.proc);
     if (p === undefined) return undefined;
@@ -283,7 +298,8 @@ export class ModelBackend implements Backend {
               .join(' ')
           : Number(text);
     }
-    return { label, time_ms: sys.clock.nowMs(), ksm, procs, ksmplus };
+    const plus = this.#plus === undefined ? undefined : plusRecord(this.#plus);
+    return { label, time_ms: sys.clock.nowMs(), ksm, procs, ksmplus, ...(plus === undefined ? {} : { plus }) };
   }
 
   timeMs(): number {
@@ -293,6 +309,21 @@ export class ModelBackend implements Backend {
   async stop(): Promise<void> {
     /* nothing to undo: the machine is virtual */
   }
+}
+
+/** Every file of the daemon's directory: numbers as numbers, lists as their entries separated by spaces. */
+function plusRecord(d: ModelPlusDaemon): Record<string, number | string> {
+  const out: Record<string, number | string> = {};
+  for (const name of PLUS_FILE_NAMES) {
+    const text = d.read(name) ?? '';
+    out[name] = (PLUS_LIST_FILES as readonly string[]).includes(name)
+      ? text
+          .split('\n')
+          .filter((l) => l !== '')
+          .join(' ')
+      : Number(text.trim());
+  }
+  return out;
 }
 
 /** Present, normal pages mapped in a process's scenario regions (the zero page excluded). */
