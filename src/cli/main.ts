@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import { runScenario } from '../scenario/run.ts';
@@ -29,53 +29,26 @@ import { registerStats } from './stats.ts';
 import { registerPredict } from './predict.ts';
 import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
+import { registerPlus } from './plus.ts';
 import { progressBar } from './progress.ts';
 import { writeReportFile } from './report_file.ts';
 import { testPauseHook } from './test_pause.ts';
+import { type Io, runProgram, UsageError } from './run_program.ts';
 
 /** Exit codes of the contract. */
 const EXIT_OK = 0;
 const EXIT_EXPECT_FAILED = 1;
-const EXIT_UNUSABLE = 2;
 
 const DEMO_SCENARIO = 'scenarios/thesis-test-program.yaml';
 
 /** A progress event of runScenario, taken from its signature so the two cannot drift apart. */
 type RunProgress = Parameters<NonNullable<NonNullable<Parameters<typeof runScenario>[2]>['onProgress']>>[0];
 
-/** Where process output goes; tests may pass their own. */
-export interface Io {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WriteStream | NodeJS.WritableStream;
-  readonly env: NodeJS.ProcessEnv;
-}
-
-/** Thrown for a bad command line or file: printed as `samepage: <message>`, exit 2. */
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export type { Io } from './run_program.ts';
 
 /** Runs the command line `args` (without node and the script) and resolves to the exit code. */
 export async function main(args: readonly string[], io: Io = process): Promise<number> {
-  let exitCode = EXIT_OK;
-  const program = buildProgram(io, (code) => {
-    exitCode = code;
-  });
-  try {
-    await program.parseAsync([...args], { from: 'user' });
-    return exitCode;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // Commander has already printed its message; help and --version are not failures.
-      return err.exitCode === 0 ? EXIT_OK : EXIT_UNUSABLE;
-    }
-    const message = err instanceof Error ? err.message : String(err);
-    io.stderr.write(`samepage: ${message}\n`);
-    if (io.env.SAMEPAGE_DEBUG === '1' && err instanceof Error && err.stack !== undefined) {
-      io.stderr.write(`${err.stack}\n`);
-    }
-    return EXIT_UNUSABLE;
-  }
+  return runProgram((setExit) => buildProgram(io, setExit), args, io);
 }
 
 function buildProgram(io: Io, setExit: (code: number) => void): Command {
@@ -149,6 +122,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerStats(program, io, setExit);
   registerPredict(program, io, setExit);
   registerKernel(program, io, setExit);
+  registerPlus(program, io, setExit);
 
   addBenchCommand(program, io);
 

@@ -20,8 +20,23 @@ export function sampleGap(pages: number, coefficient: number): number {
  * @thesis 4.2.2 vma_node_do_sampling (sampling part)
  */
 export function samplePageIndices(pages: number, coefficient: number, below: (n: number) => number): number[] {
-  const gap = sampleGap(pages, coefficient);
   const out: number[] = [];
-  for (let left = 0; left + gap <= pages; left += gap) out.push(left + below(gap));
+  forEachSample(pages, coefficient, below, (i) => out.push(i));
   return out;
+}
+
+/** How many pages a round samples (one per whole interval of the gap). */
+export function sampleCount(pages: number, coefficient: number): number {
+  return Math.floor(pages / sampleGap(pages, coefficient));
+}
+
+/** Calls `fn` with each sampled page index in rising order, as samplePageIndices lists them. */
+export function forEachSample(
+  pages: number,
+  coefficient: number,
+  below: (n: number) => number,
+  fn: (index: number) => void,
+): void {
+  const gap = sampleGap(pages, coefficient);
+  for (let left = 0; left + gap <= pages; left += gap) fn(left + below(gap));
 }

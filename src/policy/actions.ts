@@ -15,6 +15,8 @@ export interface PlusAction {
   /** The process's start time: the driver checks it is still the same process before touching it. */
   readonly start: string;
   readonly comm: string;
+  /** The process was selected by its name: the driver checks it still has that comm. */
+  readonly requireComm?: boolean;
   /** [start, end) in virtual page numbers, sorted; one attach carries them all. */
   readonly ranges: readonly Range[];
   /** Why, for the log: "3 duplicates of firefox:812", "merged nothing in 3 ksmd scans". */

@@ -15,8 +15,8 @@
  */
 import { PageBatch } from '../lib/page_batch.ts';
 import type { Prng } from '../lib/prng.ts';
-import { samplePageIndices } from '../lib/thesis_sampling.ts';
-import type { ActionOutcome, PlusAction, PlusEvent } from './actions.ts';
+import { forEachSample, sampleCount } from '../lib/thesis_sampling.ts';
+import type { ActionKind, ActionOutcome, PlusAction, PlusEvent } from './actions.ts';
 import { ContentIndex, ENTRY_KSM } from './content_index.ts';
 import type { PlusHost, PlusProcessInfo } from './host.ts';
 import { knobSpec, parseKnobValue, PLUS_DEFAULTS, type PlusKnobName, type PlusKnobs } from './knobs.ts';
@@ -54,6 +54,12 @@ export interface EngineCounters {
   marks: number;
   unmarks: number;
   refusals: number;
+}
+
+/** madvise on `ranges` of `p`; a process selected by name must still have that name. */
+function actionFor(p: ProcState, kind: ActionKind, ranges: readonly Range[], why: string): PlusAction {
+  const byName = p.why.startsWith('name ');
+  return { kind, pid: p.pid, start: p.start, comm: p.comm, ...(byName ? { requireComm: true } : {}), ranges, why };
 }
 
 export class PlusEngine {
@@ -196,7 +202,7 @@ export class PlusEngine {
 
   #queueUnmarkAll(p: ProcState, why: string): void {
     if (p.marked.length === 0) return;
-    this.#queued.push({ kind: 'unmark', pid: p.pid, start: p.start, comm: p.comm, ranges: p.markedRanges(), why });
+    this.#queued.push(actionFor(p, 'unmark', p.markedRanges(), why));
   }
 
   /**
@@ -207,8 +213,7 @@ export class PlusEngine {
     const out = this.#queued.filter((a) => a.kind === 'unmark');
     this.#queued = [];
     for (const p of this.#procs) {
-      if (p.marked.length > 0)
-        out.push({ kind: 'unmark', pid: p.pid, start: p.start, comm: p.comm, ranges: p.markedRanges(), why });
+      if (p.marked.length > 0) out.push(actionFor(p, 'unmark', p.markedRanges(), why));
     }
     this.#outstanding += out.length;
     return out;
@@ -272,6 +277,7 @@ export class PlusEngine {
     if (this.#byPid.get(p.pid) === p) this.#byPid.delete(p.pid);
     this.#fresh = this.#fresh.filter((q) => q !== p);
     this.#deadSlots.add(p.slot);
+    this.#host.forget?.(p.pid);
     this.#log({ kind: 'forget', pid: p.pid, comm: p.comm, message: why });
   }
 
@@ -338,15 +344,7 @@ export class PlusEngine {
     this.counters.pages_looked += looked;
     if (!alive) return;
     for (const v of verdicts) {
-      this.#queued.push({
-        kind: 'unmark',
-        pid: p.pid,
-        start: p.start,
-        comm: p.comm,
-        ranges: v.giveBack,
-        why: v.why,
-        verdict: true,
-      });
+      this.#queued.push({ ...actionFor(p, 'unmark', v.giveBack, v.why), verdict: true });
     }
   }
 
@@ -371,14 +369,8 @@ export class PlusEngine {
       const ranges = planMarks(p, this.#knobs, this.#epoch);
       if (ranges.length === 0) continue;
       const pages = rangePages(ranges);
-      out.push({
-        kind: 'mark',
-        pid: p.pid,
-        start: p.start,
-        comm: p.comm,
-        ranges,
-        why: `${pages} page${pages === 1 ? '' : 's'} with duplicates found in round ${this.#epoch}`,
-      });
+      const why = `${pages} page${pages === 1 ? '' : 's'} with duplicates found in round ${this.#epoch}`;
+      out.push(actionFor(p, 'mark', ranges, why));
     }
     this.#outstanding = out.length;
     return out;
@@ -425,8 +417,17 @@ export class PlusEngine {
       return 0;
     }
     if (r.samples === null) {
-      const indices = samplePageIndices(r.pages(), r.coefficient, (n) => this.#prng.below(n));
-      r.samples = Float64Array.from(indices, (i) => r.start + i);
+      const samples = new Float64Array(sampleCount(r.pages(), r.coefficient));
+      let k = 0;
+      forEachSample(
+        r.pages(),
+        r.coefficient,
+        (n) => this.#prng.below(n),
+        (i) => {
+          samples[k++] = r.start + i;
+        },
+      );
+      r.samples = samples;
       r.sampleIdx = 0;
     }
     const res = sampleChunk(this.#context(), this.#scratch, p, r, Math.max(1, Math.ceil(budget / LOOKUPS_PER_PAGE)));

@@ -66,4 +66,6 @@ export interface PlusHost {
   ksmState(pid: number): PlusKsmState | undefined;
   /** /sys/kernel/mm/ksm/full_scans: ksmd's passes, the clock a marked range is judged by. */
   fullScans(): number;
+  /** The policy is done with a process (it exited or left the selection): drop what is open for it. */
+  forget?(pid: number): void;
 }
