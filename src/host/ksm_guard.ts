@@ -5,6 +5,7 @@
  * that keeps two runs from sharing the global KSM. Cleanup is synchronous, so it also works
  * from a signal handler or the process's `exit` event.
  */
+import { describeErrno } from '../lib/errno.ts';
 import { existsSync } from 'node:fs';
 import { lockKsm, unlockKsm } from './ksm_lock.ts';
 import { pinKsmd, restoreKsmd, type KsmdPin } from './ksmd_affinity.ts';
@@ -82,7 +83,7 @@ export class MachineGuard {
         const now = readSysfs(s.path);
         if (now !== undefined && restorableValue(now) === s.value) continue;
         const r = writeSysfs(s.path, s.value);
-        if (r !== 0) problems.push(`${s.path}=${s.value} (errno ${-r})`);
+        if (r !== 0) problems.push(`${s.path}=${s.value} (${describeErrno(r)})`);
       }
       if (problems.length > 0) this.#hooks.onWarning(`Could not restore ${problems.join(', ')}`);
     }

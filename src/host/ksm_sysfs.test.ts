@@ -232,7 +232,7 @@ test('restoreKsm writes only run when nothing else differs, and reports a file t
     fake.set('sleep_millisecs', '5');
     fake.refuse.set('sleep_millisecs', -1);
     const problems = restoreKsm(saved, fake.dir, fake.io);
-    assert.deepEqual(problems, [`${fake.dir}/sleep_millisecs=20 (errno 1)`]);
+    assert.deepEqual(problems, [`${fake.dir}/sleep_millisecs=20 (EPERM)`]);
     // Retried once after the others.
     assert.equal(fake.log.filter((l) => l === 'sleep_millisecs=20').length, 2);
   } finally {

@@ -6,6 +6,7 @@
  *   The model charges exactly one read per event (src/ksm/*.ts), so these are the number of
  *   events of each kind the model's ksmd did, which calibration treats as the kernel's.
  */
+import { describeErrno } from '../lib/errno.ts';
 import { cpuUsage } from 'node:process';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { MADV_MERGEABLE } from '../mm/constants.ts';
@@ -86,7 +87,7 @@ function drive(sys: System, w: Workload, measure: (scan: () => void) => void, pr
         const mm = task(op.proc).mm;
         const len = op.pages * PAGE_SIZE;
         const addr = doMmap(sys.mmgr, mm, len);
-        if (addr < 0) throw new Error(`Workload ${w.name}: mmap of ${len} bytes failed (errno ${-addr})`);
+        if (addr < 0) throw new Error(`Workload ${w.name}: mmap of ${len} bytes failed (${describeErrno(addr)})`);
         if (fillUser(sys.mmgr, mm, addr, len, op.pattern, addr) !== 0)
           throw new Error(`Workload ${w.name}: fill faulted`);
         if (op.mergeable && doMadvise(sys.mmgr, mm, addr, len, MADV_MERGEABLE) !== 0)
@@ -102,7 +103,8 @@ function drive(sys: System, w: Workload, measure: (scan: () => void) => void, pr
         break;
       case 'sysfs': {
         const r = sysfsWrite(sys, `ksm/${op.file}`, op.value);
-        if (r !== 0) throw new Error(`Workload ${w.name}: writing ${op.value} to ksm/${op.file} failed (errno ${-r})`);
+        if (r !== 0)
+          throw new Error(`Workload ${w.name}: writing ${op.value} to ksm/${op.file} failed (${describeErrno(r)})`);
         break;
       }
       case 'scan':

@@ -20,6 +20,11 @@ export interface CounterRecord {
   readonly ksmplus?: Readonly<Record<string, number | string>>;
   /** On the model, once a step used it: every file of the KSM+ daemon's directory (/run/samepage/ksm+). */
   readonly plus?: Readonly<Record<string, number | string>>;
+  /**
+   * The KSM lines of /proc/vmstat (cow_ksm, ksm_swpin_copy): the model's since boot, the
+   * kernel backend's since the run started (the counters are the machine's).
+   */
+  readonly vmstat?: Readonly<Record<string, number>>;
 }
 
 export interface ExpectResult {

@@ -8,7 +8,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { describeErrno } from '../../lib/errno.ts';
 import { PAGE_SIZE } from '../../lib/sizes.ts';
-import { StepError, type Backend } from '../../scenario/backend.ts';
+import { StepError, type Backend, type WaitProgress } from '../../scenario/backend.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/types.ts';
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
@@ -17,7 +17,14 @@ import { createSystem, sysfsRead } from '../../system.ts';
 import { BackendUnavailable, LockHeld } from './errors.ts';
 import { MachineGuard } from '../../host/ksm_guard.ts';
 import { KsmLockHeld } from '../../host/ksm_lock.ts';
-import { findKsmUsers, readKsmMergingPages, readKsmStat, readProcessKsmStat } from '../../host/ksm_stat.ts';
+import {
+  findKsmUsers,
+  readKsmMergingPages,
+  readKsmStat,
+  readKsmVmstat,
+  readProcessKsmStat,
+} from '../../host/ksm_stat.ts';
+import { KSM_VMSTAT_FIELDS } from '../../sysfs/proc_vmstat.ts';
 import {
   checkKsmWritable,
   KSM_DIR,
@@ -111,6 +118,7 @@ class KernelBackendImpl implements KernelBackend {
   /** The scenario's view of ksm/run; the real file holds 0 outside waits. */
   #run = 0;
   #baseline = new Map<string, number>();
+  #vmstatBase = new Map<string, number>();
   #startedAt: number | undefined;
   #stopped = false;
 
@@ -156,6 +164,9 @@ class KernelBackendImpl implements KernelBackend {
     this.#startedAt = performance.now();
     this.#realRun('2');
     this.#realRun('0');
+    // The KSM events of /proc/vmstat count from here, after run=2's unmerging: no other
+    // process uses KSM (checked above), so what they count from now on is this run's.
+    this.#vmstatBase = readKsmVmstat(KSM_VMSTAT_FIELDS);
     // The contract: files the scenario does not set start at Linux 6.18's defaults, so a
     // machine an administrator tuned gives the same figures as a fresh one.
     this.#run = 0;
@@ -334,6 +345,16 @@ class KernelBackendImpl implements KernelBackend {
     if (at?.kind === 'proc') return this.#readProcFile(at.proc, at.file);
     // The KSM+ daemon's files are the model's in a scenario (a live daemon's are not the run's).
     if (at?.kind === 'plus') return undefined;
+    if (at?.kind === 'vmstat') {
+      const v = this.#vmstat();
+      return at.field === undefined
+        ? Object.entries(v)
+            .map(([f, n]) => `${f} ${n}`)
+            .join('\n')
+        : v[at.field] === undefined
+          ? undefined
+          : String(v[at.field]);
+    }
     const full = sysPath(path);
     if (full.startsWith(`${KSM_DIR}/`)) {
       const v = this.#ksmValue(full.slice(KSM_DIR.length + 1));
@@ -371,15 +392,25 @@ class KernelBackendImpl implements KernelBackend {
     return n;
   }
 
-  async wait(fullScans: number | undefined, ms: number | undefined): Promise<string | undefined> {
+  async wait(
+    fullScans: number | undefined,
+    ms: number | undefined,
+    onProgress?: (p: WaitProgress) => Promise<void> | void,
+  ): Promise<string | undefined> {
     if (fullScans !== undefined && fullScans > 0) {
-      const reason = await this.#waitFullScans(fullScans);
+      const reason = await this.#waitFullScans(fullScans, onProgress);
       if (reason !== undefined) return reason;
     }
     if (ms !== undefined && ms > 0) {
       if (this.#run === 1) this.#realRun('1');
       try {
-        await sleep(ms);
+        // A second at a time: a timer takes at most 2^31 - 1 ms, and progress is told between.
+        const begin = performance.now();
+        for (let left = ms; left > 0; left = ms - (performance.now() - begin)) {
+          await sleep(Math.min(left, 1000));
+          const elapsedMs = performance.now() - begin;
+          await onProgress?.({ done: Math.min(elapsedMs, ms), elapsedMs });
+        }
       } finally {
         this.#realRun('0');
       }
@@ -387,7 +418,7 @@ class KernelBackendImpl implements KernelBackend {
     return undefined;
   }
 
-  async #waitFullScans(n: number): Promise<string | undefined> {
+  async #waitFullScans(n: number, onProgress?: (p: WaitProgress) => Promise<void> | void): Promise<string | undefined> {
     if (this.#run !== 1) return `ksmd is not running (run is ${this.#run}), so ${n} full scans can never complete`;
     if (!this.#anyRegistered()) {
       return `No process is registered with KSM (no mergeable area, no MERGE_ANY), so ${n} full scans can never complete`;
@@ -407,6 +438,7 @@ class KernelBackendImpl implements KernelBackend {
         longestGap = Math.max(longestGap, t - lastPoll);
         lastPoll = t;
         if (now >= target) break;
+        await onProgress?.({ done: n - (target - now), elapsedMs: t - begin });
         if (t - begin > timeout) {
           return `Timed out after ${Math.round(timeout)} ms waiting for ${n} full scans (${n - (target - now)} done)`;
         }
@@ -460,7 +492,14 @@ class KernelBackendImpl implements KernelBackend {
       const { pid: _pid, comm: _comm, ...stat } = s;
       procs[name] = { ...stat, rss_pages: this.#rssPages(p) };
     }
-    return { label, time_ms: this.timeMs(), ksm, procs };
+    return { label, time_ms: this.timeMs(), ksm, procs, vmstat: this.#vmstat() };
+  }
+
+  /** The KSM lines of /proc/vmstat since the run started. */
+  #vmstat(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [f, v] of readKsmVmstat(KSM_VMSTAT_FIELDS)) out[f] = v - (this.#vmstatBase.get(f) ?? 0);
+    return out;
   }
 
   timeMs(): number {
