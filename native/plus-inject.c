@@ -89,6 +89,11 @@ int main(void)
 
 static volatile sig_atomic_t timed_out;
 static volatile sig_atomic_t stopping;
+/*
+ * Tests only (SAMEPAGE_PLUS_INJECT_HOLD_MS): hold the target this long with the first call's
+ * registers in place, so a test can kill the daemon mid-injection. A signal ends the hold.
+ */
+static long hold_ms;
 
 static void on_alarm(int sig)
 {
@@ -671,6 +676,10 @@ static void serve(void)
 			gone = why;
 			break;
 		}
+		if (hold_ms > 0 && c == 0) {
+			struct timespec ts = {hold_ms / 1000, (hold_ms % 1000) * 1000000L};
+			nanosleep(&ts, NULL);
+		}
 		for (int tries = 0;; tries++) {
 			if (ptrace(PTRACE_SINGLESTEP, req.pid, 0, 0) != 0) {
 				say("ptrace(PTRACE_SINGLESTEP, %d): %s", (int)req.pid, strerror(errno));
@@ -827,6 +836,8 @@ int main(void)
 		fputs("-1000", adj);
 		fclose(adj);
 	}
+	const char *hold = getenv("SAMEPAGE_PLUS_INJECT_HOLD_MS");
+	hold_ms = hold == NULL ? 0 : atol(hold);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("ready %d\n", (int)getpid());
 	static char line[4 + 2 * MAX_RANGES * 40 + 256];

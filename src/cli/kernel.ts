@@ -19,6 +19,7 @@ import {
   setMemoryMerge,
 } from '../host/ksm_native.ts';
 import { RunHold } from '../host/ksm_run_hold.ts';
+import { KsmLockHeld, plusDaemonHolder } from '../host/ksm_lock.ts';
 import { type KsmProcessStat, readProcessKsmStat } from '../host/ksm_stat.ts';
 import { readKsmStatus } from '../host/ksm_status.ts';
 import { KSM_DIR, ksmPresent, readSharing, readSysfs } from '../host/ksm_sysfs.ts';
@@ -65,6 +66,15 @@ function parseSeconds(v: string): number {
   return Number(v);
 }
 
+/** Refuses to change KSM beside a running KSM+ daemon (samepage plus), which holds the KSM lock. */
+function refuseBesidePlus(): void {
+  const pid = plusDaemonHolder();
+  if (pid !== undefined)
+    throw new KernelUnusable(
+      `${new KsmLockHeld(pid).message}. Stop it, or give it the program: samepage plus add NAME`,
+    );
+}
+
 function requireKsm(): void {
   if (!ksmPresent()) {
     throw new KernelUnusable(`${KSM_DIR} is missing: this kernel has no KSM (CONFIG_KSM), or sysfs is not mounted`);
@@ -102,6 +112,7 @@ async function enableOrDisable(
 ): Promise<void> {
   const refusal = ptraceRefusal();
   if (refusal !== undefined) throw new KernelUnusable(`samepage kernel ${enable ? 'enable' : 'disable'} ${refusal}`);
+  refuseBesidePlus();
   const helper = nativeHelperPath(INJECT_PRCTL);
   const missing = missingHelper(helper);
   if (missing !== undefined) throw new KernelUnusable(missing);
@@ -256,6 +267,7 @@ export function registerKernel(
     )
     .action(async (cmd: string, args: string[], opts: { run?: true; reportAfter: number }) => {
       requireKsm();
+      refuseBesidePlus();
       const helper = nativeHelperPath(EXEC_MERGE);
       const missing = missingHelper(helper);
       if (missing !== undefined) throw new KernelUnusable(missing);

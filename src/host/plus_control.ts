@@ -23,7 +23,7 @@
  * line and answers one JSON line: {"cmd":"add","name":"firefox"}, {"cmd":"remove","pid":12},
  * {"cmd":"list"}, {"cmd":"status"}, {"cmd":"set","knob":"pages_to_scan","value":"1000"}.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { errnoName } from '../lib/errno.ts';
@@ -210,12 +210,6 @@ export class ControlDirectory {
     return res;
   }
 }
-
-/** Whether a file of the control directory exists at `dir` (a daemon is serving it). */
-export function controlDirectoryExists(dir = PLUS_DIR): boolean {
-  return existsSync(join(dir, 'processes_to_scan'));
-}
-
 /**
  * Sends one request to the running daemon and resolves to its answer; rejects, saying why,
  * when there is no daemon (no socket), it is not ours to talk to (not root) or it does not
