@@ -26,7 +26,7 @@ import { LivePlusHost } from './plus_host.ts';
 import type { PlusInjector } from './plus_injector.ts';
 
 /** How often the machine's processes are looked at: a new one is picked up within this. */
-export const POLL_MS = 250;
+export const POLL_MS = 500;
 
 export interface LiveDaemonOptions {
   readonly names: readonly string[];

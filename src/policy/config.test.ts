@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../lib/package_root.ts';
 import { formatConfigProblems, parsePlusConfig } from './config.ts';
+import { PLUS_DEFAULTS } from './knobs.ts';
 
 test('parsePlusConfig reads every key of the config file', () => {
   const r = parsePlusConfig(`version: 1
@@ -57,4 +61,12 @@ extra: 1
   );
   const broken = parsePlusConfig('version: 1\nprograms: [a\n');
   assert.ok(!broken.ok && broken.problems[0]!.line !== undefined);
+});
+
+test('the shipped example config (examples/plus/plus.yaml) is valid and gives the defaults as its knobs', () => {
+  const root = packageRoot(import.meta.dirname);
+  const r = parsePlusConfig(readFileSync(join(root, 'examples', 'plus', 'plus.yaml'), 'utf8'));
+  assert.ok(r.ok, r.ok ? '' : formatConfigProblems('plus.yaml', r.problems));
+  for (const [k, v] of Object.entries(r.config.knobs))
+    assert.equal(v, PLUS_DEFAULTS[k as keyof typeof PLUS_DEFAULTS], k);
 });

@@ -31,6 +31,8 @@ const EINVAL = 22;
 const LOOKUPS_PER_PAGE = 16;
 /** Rounds a process that refused an injection for a passing reason is left alone. */
 const RETRY_ROUNDS = 2;
+/** Rounds between two reads of a process's KSM view (ksm_stat and smaps) at a round's start. */
+const KSM_READ_ROUNDS = 10;
 /** Pauses kept per process for the percentiles of `status`. */
 const PAUSES_KEPT = 512;
 
@@ -299,6 +301,7 @@ export class PlusEngine {
     const ksm = this.#host.ksmState(p.pid);
     if (ksm === undefined) return false;
     p.ksm = ksm;
+    p.ksmReadAt = this.#epoch;
     const mergeable: Range[] = ksm.mergeable.map(([s, e]) => [s / 4096, e / 4096] as const);
     p.foreign = subtractRanges(mergeable, p.markedRanges());
     // Marks the process lost (it unmapped them, exec'd, or unmarked them itself) are no longer ours.
@@ -315,7 +318,10 @@ export class PlusEngine {
     this.#pi = 0;
     this.#ri = 0;
     for (const p of [...this.#procs]) {
-      if (!this.#syncRegions(p) || !this.#refreshKsm(p)) this.#forget(p, 'exited');
+      // smaps costs a walk of the page tables: KSM's view is read every KSM_READ_ROUNDS
+      // rounds, and before each mark (step).
+      const readKsm = this.#epoch - p.ksmReadAt >= KSM_READ_ROUNDS || p.ksm === undefined;
+      if (!this.#syncRegions(p) || (readKsm && !this.#refreshKsm(p))) this.#forget(p, 'exited');
     }
     const oldest = this.#epoch - this.#knobs.index_rounds;
     const dead = this.#deadSlots;

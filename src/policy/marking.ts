@@ -54,7 +54,7 @@ export function recordMarked(proc: ProcState, done: readonly Range[], fullScans:
   const all = unionRanges(proc.markedRanges(), done);
   proc.marked = all.map(([start, end]): MarkedRange => {
     const kept = before.get(`${start}:${end}`);
-    return kept ?? { start, end, markedAt: fullScans, merging: -1, present: -1, checkedAt: -1, why };
+    return kept ?? { start, end, markedAt: fullScans, merging: -1, present: -1, checkedAt: -1, kept: 0, why };
   });
 }
 
@@ -65,7 +65,7 @@ export function recordUnmarked(proc: ProcState, done: readonly Range[]): void {
   proc.marked = left.map(([start, end]): MarkedRange => {
     const from = before.find((m) => m.start <= start && end <= m.end);
     return from === undefined
-      ? { start, end, markedAt: 0, merging: -1, present: -1, checkedAt: -1, why: 'kept' }
+      ? { start, end, markedAt: 0, merging: -1, present: -1, checkedAt: -1, kept: 0, why: 'kept' }
       : { ...from, start, end };
   });
 }
@@ -93,7 +93,9 @@ export function checkRanges(
   const verdicts: Verdict[] = [];
   let looked = 0;
   for (const m of proc.marked) {
-    if (fullScans - Math.max(m.markedAt, m.checkedAt) < knobs.demote_scans) continue;
+    // A range that showed KSM pages is looked at less and less often (2, 4... 64 times the
+    // wait): its pagemap and kpageflags cost a read per page, and trimming it rarely pays.
+    if (fullScans - Math.max(m.markedAt, m.checkedAt) < knobs.demote_scans * 2 ** Math.min(m.kept, 6)) continue;
     const ksmRuns: Array<[number, number]> = [];
     let present = 0;
     let merging = 0;
@@ -115,6 +117,7 @@ export function checkRanges(
     m.present = present;
     m.merging = merging;
     m.checkedAt = fullScans;
+    m.kept = merging > 0 ? m.kept + 1 : 0;
     const age = fullScans - m.markedAt;
     if (merging === 0) {
       verdicts.push({

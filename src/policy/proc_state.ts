@@ -52,6 +52,8 @@ export interface MarkedRange {
   present: number;
   /** full_scans at the last check. */
   checkedAt: number;
+  /** Checks that found KSM pages in a row: each doubles the wait before the next (up to 64x). */
+  kept: number;
   readonly why: string;
 }
 
@@ -74,6 +76,8 @@ export class ProcState {
   ksm: PlusKsmState | undefined;
   /** Ranges VM_MERGEABLE that the daemon did not mark (the program's madvise), in vpns. */
   foreign: Range[] = [];
+  /** The round whose start last read the process's KSM view (ksm_stat, smaps). */
+  ksmReadAt = 0;
   /** Why the process is left alone, and until which round (Infinity: for good). */
   skipped: { why: string; until: number } | undefined;
   /** Next region of the process's first round, sampled ahead of the round's cursor. */
