@@ -10,6 +10,8 @@
  *   nothing of it is marked, the daemon's log never names it), although it holds the same pages.
  * - SIGTERM stops the daemon: every range is given back, KSM's run is put back, the control
  *   directory goes, no target is left stopped, and every target reads what it wrote.
+ * - A target whose seccomp filter would kill it (or fail) on madvise(MADV_MERGEABLE) is
+ *   reported and skipped, never killed: the injector runs the filter before any call.
  * - SIGKILL of the daemon while its injector holds a target: the injector finishes (it hears
  *   of the death through PR_SET_PDEATHSIG), the target runs on unharmed, nothing stays stopped.
  */
@@ -82,10 +84,9 @@ function lines(child: ChildProcess, which: 'stdout' | 'stderr'): { all: string[]
   };
 }
 
-async function target(comm: string, pages: number, seed: number, copies: number): Promise<Target> {
-  const child = spawn(TARGET, [comm, String(pages), String(seed), String(copies)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+async function target(comm: string, pages: number, seed: number, copies: number, filter?: string): Promise<Target> {
+  const args = [comm, String(pages), String(seed), String(copies), ...(filter === undefined ? [] : [filter])];
+  const child = spawn(TARGET, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
   const out = lines(child, 'stdout');
   const ready = await out.next();
@@ -219,4 +220,23 @@ test('plus: SIGKILL of the daemon mid-injection: the injector finishes, the targ
   assert.ok(mergeableBytes(a.pid) > 0);
   assert.match(await a.finish(), /^ok \d+$/, 'the target reads what it wrote and exits normally');
   rmSync(d.ctl, { recursive: true, force: true });
+});
+
+test('plus: a target whose seccomp filter forbids madvise is reported and skipped, never killed', {
+  skip,
+}, async () => {
+  const kill = await target('plus-t-sk', 32, 13, 2, 'seccomp-kill');
+  const errno = await target('plus-t-se', 32, 14, 2, 'seccomp-errno');
+  const d = daemon(['plus-t-sk', 'plus-t-se']);
+  const refused = (pid: number): string | undefined =>
+    d.log.find((l) => new RegExp(`skip pid ${pid} .*seccomp`).test(l));
+  await until('both refused', () => refused(kill.pid) !== undefined && refused(errno.pid) !== undefined);
+  assert.match(refused(kill.pid)!, /would kill the process on madvise\(MADV_MERGEABLE\); it was not attempted/);
+  assert.match(refused(errno.pid)!, /would fail with an errno on madvise\(MADV_MERGEABLE\)/);
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exited(), 0);
+  for (const t of [kill, errno]) {
+    assert.equal(mergeableBytes(t.pid), 0);
+    assert.match(await t.finish(), /^ok \d+$/, 'alive, and reads what it wrote');
+  }
 });
