@@ -22,11 +22,12 @@ import type { PlusHost, PlusProcessInfo } from './host.ts';
 import { knobSpec, parseKnobValue, PLUS_DEFAULTS, type PlusKnobName, type PlusKnobs } from './knobs.ts';
 import { checkRanges, COOLDOWN_ROUNDS, planMarks, recordMarked, recordUnmarked } from './marking.ts';
 import { ProcState, Region, regionsOf } from './proc_state.ts';
-import { inRanges, type Range, rangePages, subtractRanges } from './ranges.ts';
+import { inRanges, intersectRanges, type Range, rangePages, subtractRanges } from './ranges.ts';
 import { CHUNK, CONFIRM_SLOTS, ChunkScratch, sampleChunk } from './sampler.ts';
 import { Selection, type PidSelection } from './selection.ts';
 
 const EINVAL = 22;
+const ENOMEM = 12;
 /** A pagemap lookup costs about a sixteenth of a page read (8 bytes against 4096, plus the walk). */
 const LOOKUPS_PER_PAGE = 16;
 /** Rounds a process that refused an injection for a passing reason is left alone. */
@@ -537,6 +538,15 @@ export class PlusEngine {
     else this.counters.unmarks += done.length;
     if (p === undefined) return;
     if (action.kind === 'mark') {
+      // ENOMEM: part of the range was unmapped meanwhile, and madvise marked the rest. What
+      // is mergeable there now is ours (the range held nothing mergeable before), so that it
+      // is given back later like the rest.
+      const partial = action.ranges.filter((_, i) => outcome.results[i] === -ENOMEM);
+      const ksm = partial.length === 0 ? undefined : this.#host.ksmState(p.pid);
+      if (ksm !== undefined) {
+        const now: Range[] = ksm.mergeable.map(([s, e]) => [s / 4096, e / 4096] as const);
+        done.push(...intersectRanges(partial, now));
+      }
       recordMarked(p, done, this.#host.fullScans(), action.why);
     } else {
       recordUnmarked(p, done);

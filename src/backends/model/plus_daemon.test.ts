@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runFor, sysfsWrite } from '../../system.ts';
-import { VM_MERGEABLE, _PAGE_PRESENT } from '../../mm/constants.ts';
+import { MADV_MERGEABLE, VM_MERGEABLE, _PAGE_PRESENT } from '../../mm/constants.ts';
+import { doMadvise } from '../../mm/madvise.ts';
+import { Prng } from '../../lib/prng.ts';
+import { PlusEngine } from '../../policy/engine.ts';
+import { ModelPlusHost } from './plus_host.ts';
 import type { Pattern } from '../../lib/patterns.ts';
 import { createModelBackend, type ModelBackend } from './index.ts';
 import { ModelPlusDaemon } from './plus_daemon.ts';
@@ -230,4 +234,33 @@ test('a long unmerged stretch inside a range is given back while its merged page
   );
   assert.equal(task(b, 'a').task.mm.ksmMergingPages, 16);
   assert.equal(task(b, 'a').task.mm.ksmRmapItems, 16);
+});
+
+test("a mark whose range was partly unmapped meanwhile (ENOMEM) counts the part madvise marked as the daemon's", async () => {
+  const b = await machine();
+  const sys = b.system();
+  await b.spawn('a', 'app');
+  await b.mmap('a', 'r1', 8 * PAGE, false, undefined);
+  await b.mmap('a', 'r2', 8 * PAGE, false, undefined);
+  await b.fill('a', 'r1', { kind: 'byte', byte: 3 }, 0, undefined);
+  await b.fill('a', 'r2', { kind: 'byte', byte: 3 }, 0, undefined);
+  const host = new ModelPlusHost(sys);
+  const engine = new PlusEngine(host, { prng: new Prng(0), knobs: { run: 1 } });
+  engine.addName('app');
+  engine.refreshProcesses();
+  const [mark] = engine.step(0);
+  assert.ok(mark !== undefined && mark.kind === 'mark');
+  // The 16 pages are one region (two adjacent mappings alike): one range over both.
+  assert.deepEqual(
+    mark.ranges.map(([s, e]) => e - s),
+    [16],
+  );
+  await b.munmap('a', 'r2');
+  const t = task(b, 'a').task;
+  const results = mark.ranges.map(([s, e]) => doMadvise(sys.mmgr, t.mm, s * PAGE, (e - s) * PAGE, MADV_MERGEABLE));
+  assert.deepEqual(results, [-12]);
+  engine.applied(mark, { kind: 'done', results });
+  // What is left mapped is r1, and madvise marked it.
+  const r1 = t.mm.vmas.find((v) => v.vmEnd - v.vmStart === 8 * PAGE)!;
+  assert.deepEqual(engine.processes()[0]!.markedRanges(), [[r1.vmStart / PAGE, r1.vmEnd / PAGE]]);
 });
