@@ -264,3 +264,86 @@ test("a mark whose range was partly unmapped meanwhile (ENOMEM) counts the part 
   const r1 = t.mm.vmas.find((v) => v.vmEnd - v.vmStart === 8 * PAGE)!;
   assert.deepEqual(engine.processes()[0]!.markedRanges(), [[r1.vmStart / PAGE, r1.vmEnd / PAGE]]);
 });
+
+test("what the program marked mergeable itself, or all of a MERGE_ANY process, is never the daemon's to mark or unmark", async () => {
+  const b = await machine();
+  const shared: Pattern = { kind: 'random', seed: 21n };
+  await proc(b, 'own', 'app', 16 * PAGE, shared);
+  await b.madvise('own', 'buf', 'MADV_MERGEABLE', 0, 8 * PAGE);
+  await proc(b, 'any', 'app', 16 * PAGE, shared);
+  await b.prctl('any', 'PR_SET_MEMORY_MERGE', 1);
+  await proc(b, 'plain', 'app', 16 * PAGE, shared);
+  const sys = b.system();
+  const d = new ModelPlusDaemon(sys, 0);
+  d.write('processes_to_scan', '+ app');
+  d.write('run', '1');
+  sysfsWrite(sys, 'ksm/run', '1');
+  runFor(sys, 20_000);
+  const byPid = (name: string) => d.engine.processes().find((p) => p.pid === task(b, name).task.pid)!;
+  // own: only its other half is the daemon's; any: nothing; plain: all of it.
+  assert.deepEqual(
+    byPid('own')
+      .markedRanges()
+      .map(([s, e]) => e - s),
+    [8],
+  );
+  assert.deepEqual(byPid('any').markedRanges(), []);
+  assert.equal(mergeableBytes(b, 'plain'), 16 * PAGE);
+  assert.equal(sys.ksm.pagesSharing, 16 * 3 - 16, 'every copy merged');
+  // run=2 gives back the daemon's ranges only: the program's own madvise stays.
+  d.write('run', '2');
+  assert.equal(mergeableBytes(b, 'own'), 8 * PAGE);
+  assert.equal(mergeableBytes(b, 'plain'), 0);
+});
+
+test('scattered duplicates become at most max_ranges ranges in a process', async () => {
+  const b = await machine();
+  const sys = b.system();
+  // a: a duplicate of b's page every 64 pages, 40 of them; b: the 40 contents in a row.
+  await b.spawn('a', 'app');
+  await b.mmap('a', 'buf', 2560 * PAGE, false, undefined);
+  await b.fill('a', 'buf', { kind: 'random', seed: 5n }, 0, undefined);
+  await b.spawn('b', 'app');
+  await b.mmap('b', 'buf', 40 * PAGE, false, undefined);
+  for (let i = 0; i < 40; i++) {
+    await b.fill('a', 'buf', { kind: 'byte', byte: i + 1 }, i * 64 * PAGE, PAGE);
+    await b.fill('b', 'buf', { kind: 'byte', byte: i + 1 }, i * PAGE, PAGE);
+  }
+  const d = new ModelPlusDaemon(sys, 0);
+  d.write('processes_to_scan', '+ app');
+  d.write('max_ranges', '4');
+  d.write('run', '1');
+  runFor(sys, 2_000);
+  const a = d.engine.processes().find((p) => p.pid === task(b, 'a').task.pid)!;
+  assert.ok(a.marked.length <= 4, `${a.marked.length} ranges`);
+  assert.ok(a.marked.length >= 1);
+  for (let i = 0; i < 40; i++) {
+    const vpn = a.regions[0]!.start + i * 64;
+    assert.ok(
+      a.markedRanges().some(([s, e]) => s <= vpn && vpn < e),
+      `duplicate ${i} is inside a marked range`,
+    );
+  }
+});
+
+test('a selected process that execs another program is forgotten and never touched again', async () => {
+  const b = await machine();
+  const shared: Pattern = { kind: 'random', seed: 31n };
+  await proc(b, 'a', 'app', 8 * PAGE, shared);
+  await proc(b, 'b', 'app', 8 * PAGE, shared);
+  const sys = b.system();
+  const d = new ModelPlusDaemon(sys, 0);
+  d.write('processes_to_scan', '+ app');
+  d.write('run', '1');
+  runFor(sys, 2_000);
+  const pid = task(b, 'b').task.pid;
+  assert.ok(d.engine.processes().some((p) => p.pid === pid));
+  await b.exec('b', 'other');
+  await b.mmap('b', 'buf2', 8 * PAGE, false, undefined);
+  await b.fill('b', 'buf2', shared, 0, undefined);
+  runFor(sys, 5_000);
+  assert.ok(!d.engine.processes().some((p) => p.pid === pid));
+  assert.ok(d.events.some((e) => e.kind === 'forget' && e.pid === pid && /no longer selected/.test(e.message)));
+  assert.equal(mergeableBytes(b, 'b'), 0, 'the new program is never marked');
+  assert.ok(!d.events.some((e) => (e.kind === 'mark' || e.kind === 'unmark') && e.pid === pid && e.comm === 'other'));
+});
