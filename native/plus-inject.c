@@ -25,7 +25,9 @@
  *     finishes the injection in progress, restores the target, detaches, and exits; the
  *     helper also asks never to be the OOM killer's choice (oom_score_adj -1000);
  *   - the pause is measured: from PTRACE_INTERRUPT to the return of PTRACE_DETACH
- *     (CLOCK_MONOTONIC), which bounds the time the target's thread was held.
+ *     (CLOCK_MONOTONIC), which bounds the time the target's thread was held; the helper
+ *     runs at nice -10, so that on a busy machine it is not the helper's own wait for a CPU
+ *     that holds the target.
  *
  * Requests, one per line on stdin:
  *   madvise ID PID START COMM ADVICE ADDR LEN [ADDR LEN ...]
@@ -54,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -831,6 +834,7 @@ int main(void)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
 		return 0; /* the daemon died before we could hear of it */
+	setpriority(PRIO_PROCESS, 0, -10);
 	FILE *adj = fopen("/proc/self/oom_score_adj", "w");
 	if (adj != NULL) {
 		fputs("-1000", adj);

@@ -189,7 +189,7 @@ marked page. Ranges that merge nothing are given back. Processes started later w
 selected name are picked up within a second. Stopping gives every range back and puts KSM's
 knobs back. docs/ksmplus-live.md explains it all, with its measurements and risks.
 
-Knobs (--set, the config's knobs:, and files of the control directory): pages_to_scan (4000),
+Knobs (--set, the config's knobs:, and files of the control directory): pages_to_scan (2000),
 sleep_millisecs (100), round_millisecs (1000), initial_coefficient (100), coefficient_step
 (10), min_coefficient (1), drop_coefficient (10), merge_gap (8), demote_scans (3),
 max_ranges (256), index_rounds (2).

@@ -32,7 +32,7 @@ export class KsmLockHeld extends Error {
 function isPlusDaemon(pid: number): boolean {
   try {
     const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return args.some((a, i) => a.endsWith('samepage.js') && args[i + 1] === 'plus');
+    return args.some((a, i) => a.endsWith('samepage-plus.js') || (a.endsWith('samepage.js') && args[i + 1] === 'plus'));
   } catch {
     return false;
   }

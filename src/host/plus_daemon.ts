@@ -100,6 +100,7 @@ export class LivePlusDaemon {
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #lastPoll = Number.NEGATIVE_INFINITY;
+  #lastRefresh = Number.NEGATIVE_INFINITY;
   readonly #pauses: number[] = [];
   #injections = 0;
 
@@ -239,7 +240,11 @@ export class LivePlusDaemon {
         this.engine.refreshProcesses();
       }
       await this.#apply(this.engine.step(now - this.#started));
-      this.#control.refresh();
+      // The counter files at most once a second: each rewrite reads every process's ksm_stat.
+      if (now - this.#lastRefresh >= 1000) {
+        this.#lastRefresh = now;
+        this.#control.refresh();
+      }
       const knobs = this.engine.knobs;
       const pause = knobs.run === 1 ? Math.min(knobs.sleep_millisecs, POLL_MS) : POLL_MS;
       await new Promise<void>((resolve) => {

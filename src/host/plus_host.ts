@@ -19,7 +19,7 @@ import {
   PAGE_SHARED,
   PAGE_ZERO,
   type PlusHost,
-  type PlusKsmState,
+  type PlusKsmStat,
   type PlusMapping,
   type PlusProcessInfo,
 } from '../policy/host.ts';
@@ -216,9 +216,20 @@ export class LivePlusHost implements PlusHost {
     return true;
   }
 
-  ksmState(pid: number): PlusKsmState | undefined {
+  ksmStat(pid: number): PlusKsmStat | undefined {
     const stat = readProcessKsmStat(pid);
     if (stat === undefined) return undefined;
+    return {
+      mergeAny: stat.ksm_merge_any,
+      mergeable: stat.ksm_mergeable,
+      rmapItems: stat.ksm_rmap_items,
+      mergingPages: stat.ksm_merging_pages,
+      zeroPages: stat.ksm_zero_pages,
+      processProfit: stat.ksm_process_profit,
+    };
+  }
+
+  mergeableRanges(pid: number): ReadonlyArray<readonly [number, number]> | undefined {
     let smaps: string;
     try {
       smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
@@ -232,14 +243,7 @@ export class LivePlusHost implements PlusHost {
       if (last !== undefined && last[1] === v.start) last[1] = v.end;
       else mergeable.push([v.start, v.end]);
     }
-    return {
-      mergeAny: stat.ksm_merge_any,
-      mergeable,
-      rmapItems: stat.ksm_rmap_items,
-      mergingPages: stat.ksm_merging_pages,
-      zeroPages: stat.ksm_zero_pages,
-      processProfit: stat.ksm_process_profit,
-    };
+    return mergeable;
   }
 
   fullScans(): number {

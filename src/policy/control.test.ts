@@ -14,7 +14,8 @@ const host: PlusHost = {
   mappings: () => [],
   pages: () => true,
   read: () => true,
-  ksmState: () => undefined,
+  ksmStat: () => undefined,
+  mergeableRanges: () => undefined,
   fullScans: () => 0,
 };
 

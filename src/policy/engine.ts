@@ -266,6 +266,7 @@ export class PlusEngine {
     if (this.#roundStarted) this.#pi++;
     this.#fresh.push(p);
     this.#syncRegions(p);
+    this.#refreshKsm(p);
     this.#log({ kind: 'select', pid: p.pid, comm: p.comm, message: `selected (${why}), ${p.regions.length} regions` });
     return p;
   }
@@ -297,18 +298,37 @@ export class PlusEngine {
     return true;
   }
 
-  /** KSM's view of a process, and the mergeable ranges that are not ours. */
+  /**
+   * KSM's view of a process (ksm_stat), and, for a program that uses KSM itself, the
+   * mergeable ranges that are not ours. Which VMAs are VM_MERGEABLE only smaps tells, at the
+   * cost of a walk of the page tables (profiled: reading it for every process before every
+   * mark was most of the daemon's CPU on Chromium); a process whose mm KSM did not know when
+   * the daemon selected it has no mergeable range but the daemon's.
+   */
   #refreshKsm(p: ProcState): boolean {
-    const ksm = this.#host.ksmState(p.pid);
+    const ksm = this.#host.ksmStat(p.pid);
     if (ksm === undefined) return false;
+    if (p.ksm === undefined) p.ownKsm = ksm.mergeable && !ksm.mergeAny;
     p.ksm = ksm;
     p.ksmReadAt = this.#epoch;
-    const mergeable: Range[] = ksm.mergeable.map(([s, e]) => [s / 4096, e / 4096] as const);
+    if (!p.ownKsm || ksm.mergeAny) return true;
+    const ranges = this.#host.mergeableRanges(p.pid);
+    if (ranges === undefined) return false;
+    const mergeable: Range[] = ranges.map(([s, e]) => [s / 4096, e / 4096] as const);
     p.foreign = subtractRanges(mergeable, p.markedRanges());
-    // Marks the process lost (it unmapped them, exec'd, or unmarked them itself) are no longer ours.
+    // Marks the process lost (it unmarked them itself) are no longer ours.
     const lost = subtractRanges(p.markedRanges(), mergeable);
-    if (lost.length > 0 && !ksm.mergeAny) recordUnmarked(p, lost);
+    if (lost.length > 0) recordUnmarked(p, lost);
     return true;
+  }
+
+  /** Marks that lie outside the process's regions now (it unmapped them, or exec'd) are no longer ours. */
+  #dropLostMarks(p: ProcState): void {
+    const lost = subtractRanges(
+      p.markedRanges(),
+      p.regions.map((r) => [r.start, r.end] as const),
+    );
+    if (lost.length > 0) recordUnmarked(p, lost);
   }
 
   #mergeable = (p: ProcState, vpn: number): boolean =>
@@ -323,6 +343,7 @@ export class PlusEngine {
       // rounds, and before each mark (step).
       const readKsm = this.#epoch - p.ksmReadAt >= KSM_READ_ROUNDS || p.ksm === undefined;
       if (!this.#syncRegions(p) || (readKsm && !this.#refreshKsm(p))) this.#forget(p, 'exited');
+      else this.#dropLostMarks(p);
     }
     const oldest = this.#epoch - this.#knobs.index_rounds;
     const dead = this.#deadSlots;
@@ -479,15 +500,21 @@ export class PlusEngine {
       r.found ||
       p.marked.some((m) => m.start < r.end && r.start < m.end) ||
       p.pending.some((v) => v >= r.start && v < r.end);
+    // A region whose first round found no anonymous page at all (a reservation, page cache
+    // only) is given up at once: the rounds down to drop_coefficient would only read its
+    // pagemap (profiled on Chromium: millions of lookups for nothing). It is sampled again
+    // when it changes.
+    const empty = r.rounds === 1 && r.anonSeen === 0 && this.#knobs.initial_coefficient >= 50;
     r.found = false;
-    if (!holds && next < this.#knobs.drop_coefficient) {
+    r.anonSeen = 0;
+    if (!holds && (next < this.#knobs.drop_coefficient || empty)) {
       r.dropped = true;
       this.#log({
         kind: 'drop',
         pid: p.pid,
         comm: p.comm,
         range: [r.start * 4096, r.end * 4096],
-        message: `dropped after ${r.rounds} rounds: nothing merged or duplicated (${r.key.trim()})`,
+        message: `${empty ? 'dropped after its first round: no anonymous page in it' : `dropped after ${r.rounds} rounds: nothing merged or duplicated`} (${r.key.trim()})`,
       });
     }
   }
@@ -542,9 +569,9 @@ export class PlusEngine {
       // is mergeable there now is ours (the range held nothing mergeable before), so that it
       // is given back later like the rest.
       const partial = action.ranges.filter((_, i) => outcome.results[i] === -ENOMEM);
-      const ksm = partial.length === 0 ? undefined : this.#host.ksmState(p.pid);
-      if (ksm !== undefined) {
-        const now: Range[] = ksm.mergeable.map(([s, e]) => [s / 4096, e / 4096] as const);
+      const ranges = partial.length === 0 ? undefined : this.#host.mergeableRanges(p.pid);
+      if (ranges !== undefined) {
+        const now: Range[] = ranges.map(([s, e]) => [s / 4096, e / 4096] as const);
         done.push(...intersectRanges(partial, now));
       }
       recordMarked(p, done, this.#host.fullScans(), action.why);

@@ -31,12 +31,12 @@ export interface PlusProcessInfo {
 /** One line of /proc/PID/maps (lib/proc_maps.ts parses them). */
 export type PlusMapping = MapsEntry;
 
-/** KSM's view of one process (/proc/PID/ksm_stat and smaps' VmFlags). */
-export interface PlusKsmState {
+/** KSM's view of one process (/proc/PID/ksm_stat). */
+export interface PlusKsmStat {
   /** PR_SET_MEMORY_MERGE is set: KSM already considers all its memory. */
   readonly mergeAny: boolean;
-  /** Ranges whose VMAs are VM_MERGEABLE now (smaps "mg"), in address order, [start, end) bytes. */
-  readonly mergeable: ReadonlyArray<readonly [number, number]>;
+  /** Some VMA of the process was ever made VM_MERGEABLE (the mm is registered with KSM). */
+  readonly mergeable: boolean;
   readonly rmapItems: number;
   readonly mergingPages: number;
   readonly zeroPages: number;
@@ -62,8 +62,13 @@ export interface PlusHost {
    * each); `ok[i]` says whether page i was read. False when the process is gone.
    */
   read(pid: number, vpns: Float64Array, count: number, out: Uint8Array, first: number, ok: Uint8Array): boolean;
-  /** KSM's view of the process, or undefined when it is gone. */
-  ksmState(pid: number): PlusKsmState | undefined;
+  /** KSM's view of the process (cheap: one small file), or undefined when it is gone. */
+  ksmStat(pid: number): PlusKsmStat | undefined;
+  /**
+   * The ranges whose VMAs are VM_MERGEABLE now (smaps' "mg": a walk of the process's page
+   * tables, so costly), in address order, [start, end) bytes; undefined when it is gone.
+   */
+  mergeableRanges(pid: number): ReadonlyArray<readonly [number, number]> | undefined;
   /** /sys/kernel/mm/ksm/full_scans: ksmd's passes, the clock a marked range is judged by. */
   fullScans(): number;
   /** The policy is done with a process (it exited or left the selection): drop what is open for it. */

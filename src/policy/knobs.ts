@@ -53,14 +53,15 @@ export interface KnobSpec {
 
 /**
  * Every knob, in the order the control directory and `status` list them. The pace
- * (pages_to_scan, sleep_millisecs) is not the thesis's 100 pages per 600 ms: reading a page
- * from user space and hashing it costs about 1.6 us here (docs/ksmplus-live.md), so 4000
- * pages per 100 ms keep the daemon near 6 % of one CPU while a first round at 100 % covers
- * 1 GiB in about 7 s.
+ * (pages_to_scan, sleep_millisecs) is not the thesis's 100 pages per 600 ms: a sampled page
+ * costs the live daemon about 3.8 us of CPU, its read through /proc/PID/mem, hash, pagemap
+ * lookups and share of the rounds' upkeep included (profiled on the reference mix,
+ * docs/ksmplus-live.md), so 2000 pages per 100 ms hold it near 8 % of one CPU while the first
+ * rounds read everything, and a first round covers 1 GiB in about 13 s.
  */
 export const KNOB_SPECS: readonly KnobSpec[] = [
   { name: 'run', default: 0, min: 0, max: 2, what: '0 stop, 1 run, 2 stop and unmark every range' },
-  { name: 'pages_to_scan', default: 4000, min: 0, max: 1_000_000, what: 'pages sampled per batch' },
+  { name: 'pages_to_scan', default: 2000, min: 0, max: 1_000_000, what: 'pages sampled per batch' },
   { name: 'sleep_millisecs', default: 100, min: 1, max: 3_600_000, what: 'sleep between batches' },
   { name: 'round_millisecs', default: 1000, min: 0, max: 3_600_000, what: 'a round starts at most this often' },
   { name: 'initial_coefficient', default: 100, min: 1, max: 100, what: 'percent sampled in a first round' },

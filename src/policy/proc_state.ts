@@ -5,7 +5,7 @@
  */
 import { mayHoldAnonymous } from '../lib/proc_maps.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import type { PlusKsmState, PlusMapping } from './host.ts';
+import type { PlusKsmStat, PlusMapping } from './host.ts';
 import type { Range } from './ranges.ts';
 
 /**
@@ -25,6 +25,8 @@ export class Region {
   rounds = 0;
   /** This round saw a KSM page or confirmed a duplicate in the region. */
   found = false;
+  /** Present anonymous pages this round's samples found. */
+  anonSeen = 0;
   /** This round's sampled pages (vpns, rising) and how far the round has got. */
   samples: Float64Array | null = null;
   sampleIdx = 0;
@@ -72,8 +74,10 @@ export class ProcState {
   pending: number[] = [];
   /** Ranges unmarked for merging nothing, and the round until which they are not marked again. */
   cooldown: Array<{ start: number; end: number; until: number }> = [];
-  /** KSM's view at the last look (refreshed before marking and once a round). */
-  ksm: PlusKsmState | undefined;
+  /** KSM's view at the last look (ksm_stat: at selection, every few rounds and before marking). */
+  ksm: PlusKsmStat | undefined;
+  /** KSM knew the process before the daemon marked anything: it madvised memory itself. */
+  ownKsm = false;
   /** Ranges VM_MERGEABLE that the daemon did not mark (the program's madvise), in vpns. */
   foreign: Range[] = [];
   /** The round whose start last read the process's KSM view (ksm_stat, smaps). */

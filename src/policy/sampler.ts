@@ -88,6 +88,7 @@ export function sampleChunk(
     scratch.readState[k] = s;
     k++;
   }
+  region.anonSeen += k;
   if (k === 0) return result;
   if (!ctx.host.read(proc.pid, scratch.readVpns, k, ctx.batch.bytes, 0, scratch.ok)) {
     result.alive = false;

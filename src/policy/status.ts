@@ -89,7 +89,7 @@ export function policyStatus(engine: PlusEngine, host: PlusHost): PolicyStatus {
   const full = host.fullScans();
   const allPauses: number[] = [];
   const processes = engine.processes().map((p): ProcessStatus => {
-    const ksm = host.ksmState(p.pid);
+    const ksm = host.ksmStat(p.pid);
     allPauses.push(...p.pausesNs);
     return {
       pid: p.pid,

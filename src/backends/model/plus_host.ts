@@ -7,6 +7,7 @@
 import { PAGE_SIZE } from '../../lib/sizes.ts';
 import {
   MMF_VM_MERGE_ANY,
+  MMF_VM_MERGEABLE,
   PG_anon,
   VM_EXEC,
   VM_MERGEABLE,
@@ -24,7 +25,7 @@ import {
   PAGE_SHARED,
   PAGE_ZERO,
   type PlusHost,
-  type PlusKsmState,
+  type PlusKsmStat,
   type PlusMapping,
   type PlusProcessInfo,
 } from '../../policy/host.ts';
@@ -128,25 +129,31 @@ export class ModelPlusHost implements PlusHost {
     return true;
   }
 
-  ksmState(pid: number): PlusKsmState | undefined {
+  ksmStat(pid: number): PlusKsmStat | undefined {
     const t = this.#task(pid);
     if (t === undefined) return undefined;
     const mm = t.mm;
-    const mergeable: Array<[number, number]> = [];
-    for (const v of mm.vmas) {
-      if ((v.vmFlags & VM_MERGEABLE) === 0) continue;
-      const last = mergeable.at(-1);
-      if (last !== undefined && last[1] === v.vmStart) last[1] = v.vmEnd;
-      else mergeable.push([v.vmStart, v.vmEnd]);
-    }
     return {
       mergeAny: (mm.flags & MMF_VM_MERGE_ANY) !== 0,
-      mergeable,
+      mergeable: (mm.flags & MMF_VM_MERGEABLE) !== 0,
       rmapItems: mm.ksmRmapItems,
       mergingPages: mm.ksmMergingPages,
       zeroPages: mm.ksmZeroPages,
       processProfit: ksmProcessProfit(mm),
     };
+  }
+
+  mergeableRanges(pid: number): ReadonlyArray<readonly [number, number]> | undefined {
+    const t = this.#task(pid);
+    if (t === undefined) return undefined;
+    const out: Array<[number, number]> = [];
+    for (const v of t.mm.vmas) {
+      if ((v.vmFlags & VM_MERGEABLE) === 0) continue;
+      const last = out.at(-1);
+      if (last !== undefined && last[1] === v.vmStart) last[1] = v.vmEnd;
+      else out.push([v.vmStart, v.vmEnd]);
+    }
+    return out;
   }
 
   fullScans(): number {
