@@ -214,10 +214,13 @@ async function withKsmSaved<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The daemon as a user runs it, with a control directory and socket of this run. */
+/**
+ * The daemon as its service runs it (bin/samepage-plus.js: a 1 MiB young generation), with a
+ * control directory and socket of this run.
+ */
 function startDaemon(
   args: string[],
-  nodeArgs: string[] = [],
+  nodeArgs: string[] = ['--max-semi-space-size=1'],
 ): { child: ChildProcess; socket: string; logFile: string } {
   const dir = mkdtempSync(join(work, 'ctl-'));
   const socket = join(dir, 'plus.sock');

@@ -91,6 +91,8 @@ export class PlusEngine {
   /** When the last round started (the driver's milliseconds), for round_millisecs. */
   #roundStartMs = Number.NEGATIVE_INFINITY;
   #deadSlots = new Set<number>();
+  /** Processes released while an action of theirs may be in flight, by pid:start. */
+  readonly #released = new Map<string, ProcState>();
   /** Actions decided outside a batch (removals, run=2, verdicts), handed out by the next `step`. */
   #queued: PlusAction[] = [];
   #outstanding = 0;
@@ -154,7 +156,7 @@ export class PlusEngine {
     if (was !== v) this.#log({ kind: 'knob', message: `${name}: ${was} -> ${v}` });
     if (name === 'run' && v === 2) {
       for (const p of this.#procs) this.#queueUnmarkAll(p, 'run=2: every range is given back');
-      for (const p of [...this.#procs]) this.#forget(p, 'run=2');
+      for (const p of [...this.#procs]) this.#forget(p, 'run=2', true);
     }
     return 0;
   }
@@ -199,7 +201,7 @@ export class PlusEngine {
   #release(which: (p: ProcState) => boolean, why: string): void {
     for (const p of this.#procs.filter(which)) {
       this.#queueUnmarkAll(p, why);
-      this.#forget(p, why);
+      this.#forget(p, why, true);
     }
   }
 
@@ -271,9 +273,15 @@ export class PlusEngine {
     return p;
   }
 
-  #forget(p: ProcState, why: string): void {
+  /**
+   * Drops a process. `giveBack`: it was released (removed by the user, run=2), so a mark of it
+   * still in flight is given back when its outcome comes in; otherwise (it exited, or left the
+   * selection by a rename) it is not touched again.
+   */
+  #forget(p: ProcState, why: string, giveBack = false): void {
     const i = this.#procs.indexOf(p);
     if (i < 0) return;
+    if (giveBack) this.#released.set(`${p.pid}:${p.start}`, p);
     this.#procs.splice(i, 1);
     if (i < this.#pi) this.#pi--;
     else if (i === this.#pi) this.#ri = 0;
@@ -383,6 +391,7 @@ export class PlusEngine {
    */
   step(nowMs: number): PlusAction[] {
     if (this.#outstanding > 0) throw new Error(`PlusEngine.step: ${this.#outstanding} actions not yet applied`);
+    this.#released.clear();
     const out = this.#queued;
     this.#queued = [];
     this.batches++;
@@ -563,7 +572,13 @@ export class PlusEngine {
     });
     if (action.kind === 'mark') this.counters.marks += done.length;
     else this.counters.unmarks += done.length;
-    if (p === undefined) return;
+    if (p === undefined) {
+      // A mark that was in flight when its process was released: give it back too.
+      const gone = this.#released.get(`${action.pid}:${action.start}`);
+      if (gone !== undefined && action.kind === 'mark' && done.length > 0)
+        this.#queued.push(actionFor(gone, 'unmark', done, `${action.why}, then released`));
+      return;
+    }
     if (action.kind === 'mark') {
       // ENOMEM: part of the range was unmapped meanwhile, and madvise marked the rest. What
       // is mergeable there now is ours (the range held nothing mergeable before), so that it

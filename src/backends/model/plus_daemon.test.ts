@@ -347,3 +347,28 @@ test('a selected process that execs another program is forgotten and never touch
   assert.equal(mergeableBytes(b, 'b'), 0, 'the new program is never marked');
   assert.ok(!d.events.some((e) => (e.kind === 'mark' || e.kind === 'unmark') && e.pid === pid && e.comm === 'other'));
 });
+
+test('a mark in flight when its program is removed is given back with the rest', async () => {
+  const b = await machine();
+  const sys = b.system();
+  const shared: Pattern = { kind: 'random', seed: 41n };
+  await proc(b, 'a', 'app', 8 * PAGE, shared);
+  await proc(b, 'b', 'app', 8 * PAGE, shared);
+  const engine = new PlusEngine(new ModelPlusHost(sys), { prng: new Prng(0), knobs: { run: 1 } });
+  engine.addName('app');
+  engine.refreshProcesses();
+  const marks = engine.step(0);
+  assert.equal(marks.length, 2);
+  // The user removes the program while the injector is still making the calls.
+  engine.removeName('app');
+  for (const m of marks) {
+    const t = sys.mmgr.tasks.get(m.pid)!;
+    const results = m.ranges.map(([s, e]) => doMadvise(sys.mmgr, t.mm, s * PAGE, (e - s) * PAGE, MADV_MERGEABLE));
+    engine.applied(m, { kind: 'done', results });
+  }
+  const back = engine.step(1000);
+  assert.deepEqual(
+    back.map((a) => [a.kind, a.pid, a.ranges]),
+    marks.map((m) => ['unmark', m.pid, m.ranges]),
+  );
+});
