@@ -2,7 +2,9 @@
  * The kernel backend: a scenario on the live Linux kernel, with one real process (an agent,
  * native/agent.c) per scenario proc and the real /sys/kernel/mm/ksm. See "The kernel
  * backend" in docs/scenario-format.md for the rules this implements. Everything it reads or
- * writes of the machine goes through src/host/; the guard there undoes it on every exit path.
+ * writes of the machine goes through src/host/; the guard there journals every change before
+ * it is made and undoes it on every exit path (a SIGKILL through its watchdog or the next
+ * samepage command: docs/crash-safety.md).
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -33,7 +35,6 @@ import {
   readSysfs,
   selectedWord,
   SYS_MM,
-  writeSysfs,
 } from '../../host/ksm_sysfs.ts';
 import { countPresentPages } from '../../host/pagemap.ts';
 import { readProcessMemory } from '../../host/procfs.ts';
@@ -306,8 +307,7 @@ class KernelBackendImpl implements KernelBackend {
     }
     const full = sysPath(path);
     if (full === RUN_PATH) return this.#writeRun(value);
-    if (!full.startsWith(`${KSM_DIR}/`)) this.#guard.rememberFile(full);
-    return writeSysfs(full, value);
+    return this.#guard.writeSysfs(full, value);
   }
 
   #writeRun(value: string): number {
@@ -316,7 +316,7 @@ class KernelBackendImpl implements KernelBackend {
     const v = m?.[1] === undefined ? Number.NaN : Number(m[1]);
     if (!(v <= 2)) {
       // Let the kernel judge what we do not parse: it rejects it without a change.
-      const r = writeSysfs(RUN_PATH, value);
+      const r = this.#guard.writeSysfs(RUN_PATH, value);
       if (r === 0) {
         this.#run = Number(readSysfs(RUN_PATH) ?? '0');
         this.#realRun('0');
@@ -324,7 +324,7 @@ class KernelBackendImpl implements KernelBackend {
       return r;
     }
     if (v === 2 && this.#run !== 2) {
-      const r = writeSysfs(RUN_PATH, '2');
+      const r = this.#guard.writeSysfs(RUN_PATH, '2');
       this.#realRun('0');
       if (r !== 0) {
         this.#run = 0; // run_store leaves ksm_run at 0 when unmerging fails
@@ -336,7 +336,7 @@ class KernelBackendImpl implements KernelBackend {
   }
 
   #realRun(value: '0' | '1' | '2'): void {
-    const r = writeSysfs(RUN_PATH, value);
+    const r = this.#guard.writeSysfs(RUN_PATH, value);
     if (r !== 0) throw new StepError(`Writing ${value} to ${RUN_PATH} failed: ${describeErrno(r)}`);
   }
 
