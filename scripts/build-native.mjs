@@ -48,7 +48,6 @@ for (const [name, file] of [
   ['samepage-exec-merge', 'exec-merge.c'],
   ['samepage-inject-syscall', 'inject-syscall.c'],
   ['samepage-watchdog', 'watchdog.c'],
-  ['samepage-plus-inject', 'plus-inject.c'],
 ]) {
   const out = join(root, 'native', 'build', name);
   const helperArgs = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-o', out, join(root, 'native', file)];

@@ -12,22 +12,26 @@
  *   directory goes, no target is left stopped, and every target reads what it wrote.
  * - A target whose seccomp filter would kill it (or fail) on madvise(MADV_MERGEABLE) is
  *   reported and skipped, never killed: the injector runs the filter before any call.
- * - SIGKILL of the daemon while its injector holds a target: the injector finishes (it hears
- *   of the death through PR_SET_PDEATHSIG), the target runs on unharmed, nothing stays stopped.
+ * - `- NAME` written to processes_to_scan gives back every range of that program at once, and
+ *   its journal entry goes with them; the daemon runs on.
+ * - SIGKILL of the daemon once it has marked a target: its watchdog (docs/crash-safety.md)
+ *   gives every mark back and puts run back within 5 s, and the target reads what it wrote.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { holdKernelTestLockForFile, saveKsmValues } from '../src/backends/kernel/testing.ts';
 import { nativeHelperPath } from '../src/host/ksm_native.ts';
-import { PLUS_INJECT } from '../src/host/plus_injector.ts';
+import { INJECT_SYSCALL } from '../src/host/inject.ts';
+import { WATCHDOG } from '../src/host/watchdog.ts';
 import { CLI, REPO } from './samepage.ts';
 
 const skip = await (async (): Promise<string | undefined> => {
-  if (!existsSync(nativeHelperPath(PLUS_INJECT))) return `${PLUS_INJECT} is not built (node scripts/build-native.mjs)`;
+  for (const helper of [INJECT_SYSCALL, WATCHDOG])
+    if (!existsSync(nativeHelperPath(helper))) return `${helper} is not built (node scripts/build-native.mjs)`;
   if (spawnSync('cc', ['--version']).status !== 0) return 'no C compiler for the target program';
   return holdKernelTestLockForFile();
 })();
@@ -200,24 +204,40 @@ test('plus: a new process of a selected name is marked within 1 s of its first r
   assert.match(await b.finish(), /^ok \d+$/);
 });
 
-test('plus: SIGKILL of the daemon mid-injection: the injector finishes, the target runs on unharmed', {
+test('plus: "- NAME" in processes_to_scan gives that program\'s marks back, and the daemon runs on', {
   skip,
 }, async () => {
+  const a = await target('plus-t-r', 32, 15, 2);
+  const d = daemon(['plus-t-r']);
+  await until('plus-t-r marked', () => mergeableBytes(a.pid) > 0);
+  const file = join(d.ctl, 'ksm+', 'processes_to_scan');
+  writeFileSync(file, '- plus-t-r\n');
+  await until('the marks given back', () => mergeableBytes(a.pid) === 0, 5_000);
+  assert.equal(readFileSync(file, 'utf8').includes('plus-t-r'), false, 'the name is no longer listed');
+  assert.ok(
+    d.log.some((l) => new RegExp(`unmark pid ${a.pid} `).test(l)),
+    'the unmark is logged',
+  );
+  assert.equal(d.child.exitCode, null, 'the daemon runs on');
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exited(), 0);
+  assert.match(await a.finish(), /^ok \d+$/);
+});
+
+test('plus: SIGKILL of the daemon: its watchdog gives every mark back and puts run back within 5 s', {
+  skip,
+}, async () => {
+  const runBefore = readRun();
   const a = await target('plus-t-k', 32, 12, 2);
-  const d = daemon(['plus-t-k'], { SAMEPAGE_PLUS_INJECT_HOLD_MS: '3000' });
-  // The injector holds the target (tracing stop) with the first call's registers in place.
-  await until('the target held by the injector', () => state(a.pid) === 't');
+  const d = daemon(['plus-t-k']);
+  await until('plus-t-k marked', () => mergeableBytes(a.pid) > 0);
+  assert.equal(readRun(), '1');
   d.child.kill('SIGKILL');
   await d.exited();
-  await until('the target running again', () => state(a.pid) !== 't', 10_000);
-  const injectors = (): number[] =>
-    spawnSync('pgrep', ['-x', 'samepage-plus-i'], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .filter((l) => l !== '')
-      .map(Number);
-  await until('the injector gone', () => injectors().length === 0, 10_000);
-  // The injection completed: the range is marked (a killed daemon leaves it so; see docs).
-  assert.ok(mergeableBytes(a.pid) > 0);
+  // The watchdog's promise (docs/crash-safety.md): everything back within 5 s.
+  await until('the marks given back', () => mergeableBytes(a.pid) === 0, 5_000);
+  await until('run put back', () => readRun() === runBefore, 5_000);
+  assert.ok(!['t', 'T'].includes(state(a.pid)), 'the target is not left stopped');
   assert.match(await a.finish(), /^ok \d+$/, 'the target reads what it wrote and exits normally');
   rmSync(d.ctl, { recursive: true, force: true });
 });
@@ -231,8 +251,11 @@ test('plus: a target whose seccomp filter forbids madvise is reported and skippe
   const refused = (pid: number): string | undefined =>
     d.log.find((l) => new RegExp(`skip pid ${pid} .*seccomp`).test(l));
   await until('both refused', () => refused(kill.pid) !== undefined && refused(errno.pid) !== undefined);
-  assert.match(refused(kill.pid)!, /would kill the process on madvise\(MADV_MERGEABLE\); it was not attempted/);
-  assert.match(refused(errno.pid)!, /would fail with an errno on madvise\(MADV_MERGEABLE\)/);
+  assert.match(
+    refused(kill.pid)!,
+    /seccomp filter that would kill the process on its call 1 \(madvise\); not attempted/,
+  );
+  assert.match(refused(errno.pid)!, /seccomp filter that would fail with an errno on its call 1 \(madvise\)/);
   d.child.kill('SIGTERM');
   assert.equal(await d.exited(), 0);
   for (const t of [kill, errno]) {

@@ -14,7 +14,7 @@ import { missingHelper, nativeHelperPath, ptraceRefusal } from '../host/ksm_nati
 import { ksmPresent, KSM_DIR } from '../host/ksm_sysfs.ts';
 import { PLUS_SOCKET, plusRequest, type PlusRequest, type PlusResponse } from '../host/plus_control.ts';
 import { LivePlusDaemon, type LiveStatus } from '../host/plus_daemon.ts';
-import { HelperInjector, PLUS_INJECT } from '../host/plus_injector.ts';
+import { INJECT_SYSCALL } from '../host/inject.ts';
 import { renderPlusList, renderPlusStatus } from '../report/plus_status.ts';
 
 export interface PlusIo {
@@ -89,7 +89,7 @@ async function runDaemon(names: string[], opts: RunOptions, io: PlusIo): Promise
   const refusal = ptraceRefusal();
   if (refusal !== undefined) throw new PlusUnusable(`samepage plus ${refusal}`);
   if (!ksmPresent()) throw new PlusUnusable(`${KSM_DIR} is missing: this kernel has no KSM (CONFIG_KSM)`);
-  const helper = nativeHelperPath(PLUS_INJECT);
+  const helper = nativeHelperPath(INJECT_SYSCALL);
   const missing = missingHelper(helper);
   if (missing !== undefined) throw new PlusUnusable(missing);
   const config = opts.config === undefined ? undefined : readConfig(opts.config);
@@ -112,7 +112,6 @@ async function runDaemon(names: string[], opts: RunOptions, io: PlusIo): Promise
     ksm,
     keepMarked: opts.keepMarked === true || config?.keepMarked === true,
     seed: opts.seed,
-    injector: new HelperInjector(helper, (m) => log(`injector: ${m}`)),
     log,
     ...(opts.dir === undefined ? {} : { dir: opts.dir }),
     ...(opts.socket === undefined ? {} : { socket: opts.socket }),

@@ -4,6 +4,11 @@
  * themselves through the injector (plus_injector.ts), its control directory and socket
  * (plus_control.ts), and everything it changes given back when it stops.
  *
+ * Every change it makes to the machine (a KSM knob, a mark) is journaled first
+ * (live_changes.ts, docs/crash-safety.md): if the daemon is SIGKILLed or crashes, its
+ * watchdog gives the marks back and puts the knobs back, as the daemon itself does when it
+ * stops.
+ *
  * It holds samepage's KSM lock for its whole life, so `samepage kernel exec|enable` and the
  * kernel backend refuse to run beside it. It writes KSM's knobs only when asked (`--run`
  * sets run=1; `--ksm-set` others) and puts them back when it stops. Stopping (SIGINT,
@@ -20,10 +25,12 @@ import { knobSpec, type PlusKnobName } from '../policy/knobs.ts';
 import { checkCgroup, checkName } from '../policy/selection.ts';
 import { percentile, policyStatus, type PolicyStatus } from '../policy/status.ts';
 import { lockKsm, unlockKsm } from './ksm_lock.ts';
-import { KSM_DIR, readSysfs, restorableValue, writeSysfs } from './ksm_sysfs.ts';
+import { KSM_DIR, readSysfs, restorableValue } from './ksm_sysfs.ts';
+import { LiveChanges, type LiveChangesOptions } from './live_changes.ts';
 import { ControlDirectory, type PlusRequest, type PlusResponse } from './plus_control.ts';
 import { LivePlusHost } from './plus_host.ts';
-import type { PlusInjector } from './plus_injector.ts';
+import { describeRecovery } from './recover.ts';
+import { JournaledInjector, type PlusInjector } from './plus_injector.ts';
 
 /** How often the machine's processes are looked at: a new one is picked up within this. */
 export const POLL_MS = 500;
@@ -41,7 +48,8 @@ export interface LiveDaemonOptions {
   readonly dir?: string;
   readonly socket?: string;
   readonly seed: number;
-  readonly injector: PlusInjector;
+  /** How the journal of live changes is opened (tests: its directory); default /run/samepage. */
+  readonly journal?: LiveChangesOptions;
   /** One line per decision and event, for people (stderr or the system journal). */
   readonly log: (line: string) => void;
   /** Wall-clock milliseconds (Date.now), injected so tests can see the log's times. */
@@ -93,8 +101,9 @@ export class LivePlusDaemon {
   readonly #now: () => number;
   readonly #started: number;
   readonly #cpu0: NodeJS.CpuUsage;
-  /** KSM files the daemon changed: what they held before, and what the daemon wrote. */
-  readonly #savedKsm = new Map<string, { was: string; wrote: string }>();
+  /** The journal of the daemon's changes, from start() to the end of stop(). */
+  #changes: LiveChanges | undefined;
+  #injector: PlusInjector | undefined;
   #running = false;
   #stopping: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -109,11 +118,11 @@ export class LivePlusDaemon {
     this.#now = opts.now ?? Date.now;
     this.#started = this.#now();
     this.#cpu0 = process.cpuUsage();
-    this.host = new LivePlusHost((pid) => pid === process.pid || opts.injector.pids().includes(pid));
+    this.host = new LivePlusHost((pid) => pid === process.pid);
     this.engine = new PlusEngine(this.host, {
       prng: new Prng(opts.seed >>> 0),
       log: (e) => this.#logEvent(e),
-      exclude: (pid) => pid === process.pid || opts.injector.pids().includes(pid),
+      exclude: (pid) => pid === process.pid,
     });
     this.#files = controlFiles(this.engine, this.host, () => this.machine());
     this.#control = new ControlDirectory({
@@ -162,6 +171,13 @@ export class LivePlusDaemon {
   async start(): Promise<void> {
     lockKsm();
     try {
+      this.#changes = LiveChanges.open({
+        command: 'samepage plus',
+        onRecovered: (r) => this.#line(describeRecovery(r)),
+        onWarning: (m) => this.#line(`warning: ${m}`),
+        ...this.#opts.journal,
+      });
+      this.#injector = new JournaledInjector(this.#changes);
       for (const [knob, text] of Object.entries(this.#opts.knobs)) {
         if (text === undefined) continue;
         const r = this.engine.setKnob(knob as PlusKnobName, String(text));
@@ -187,7 +203,7 @@ export class LivePlusDaemon {
       if (this.engine.knobs.run === 0) this.engine.setKnob('run', '1');
       await this.#control.open();
     } catch (e) {
-      this.#restoreKsm();
+      this.#restoreChanges();
       this.#control.close();
       unlockKsm();
       throw e;
@@ -208,28 +224,22 @@ export class LivePlusDaemon {
     const path = `${KSM_DIR}/${file}`;
     const was = readSysfs(path);
     if (was === undefined) throw new Error(`${path} cannot be read`);
-    const r = writeSysfs(path, value);
+    const r = this.#changes!.writeSysfs(path, value);
     if (r !== 0) throw new Error(`writing ${value} to ${path} failed: ${describeErrno(r)}`);
-    const wrote = restorableValue(readSysfs(path) ?? value);
-    this.#savedKsm.set(file, { was: this.#savedKsm.get(file)?.was ?? restorableValue(was), wrote });
-    this.#line(`set ${path}: ${restorableValue(was)} -> ${wrote}`);
+    this.#line(`set ${path}: ${restorableValue(was)} -> ${restorableValue(readSysfs(path) ?? value)}`);
   }
 
-  /** Puts back the KSM knobs the daemon wrote, run last (a value changed since by someone else is left alone). */
-  #restoreKsm(): void {
-    const order = [...this.#savedKsm.keys()].sort((a, b) => (a === 'run' ? 1 : b === 'run' ? -1 : 0));
-    for (const file of order) {
-      const { was, wrote } = this.#savedKsm.get(file)!;
-      const path = `${KSM_DIR}/${file}`;
-      const now = restorableValue(readSysfs(path) ?? '');
-      if (now !== wrote) {
-        this.#line(`left ${path} = ${now}: someone changed it since the daemon wrote ${wrote}`);
-        continue;
-      }
-      const r = writeSysfs(path, was);
-      this.#line(r === 0 ? `restored ${path} = ${was}` : `could not restore ${path} = ${was}: ${describeErrno(r)}`);
-    }
-    this.#savedKsm.clear();
+  /**
+   * Undoes what is left in the journal (the KSM knobs, any mark the policy did not give back)
+   * as restore.ts rules: a value someone changed since is left alone. Then ends the journal.
+   */
+  #restoreChanges(): void {
+    const changes = this.#changes;
+    if (changes === undefined) return;
+    this.#changes = undefined;
+    this.#injector = undefined;
+    for (const o of changes.restore()) this.#line(`${o.result}: ${o.detail}`);
+    changes.close();
   }
 
   async #run(): Promise<void> {
@@ -261,7 +271,10 @@ export class LivePlusDaemon {
   /** Makes each action's calls in its process through the injector, and reports them to the policy. */
   async #apply(actions: readonly PlusAction[]): Promise<void> {
     for (const a of actions) {
-      const outcome: ActionOutcome = await this.#opts.injector.madvise(a);
+      const outcome: ActionOutcome =
+        this.#injector === undefined
+          ? { kind: 'refused', why: 'the daemon has stopped', retry: false }
+          : await this.#injector.madvise(a);
       if (outcome.kind === 'done' && outcome.pauseNs !== undefined) {
         this.#injections++;
         this.#pauses.push(outcome.pauseNs);
@@ -374,8 +387,7 @@ export class LivePlusDaemon {
         this.#line('leaving the marked ranges marked (--keep-marked)');
       }
     } finally {
-      await this.#opts.injector.close();
-      this.#restoreKsm();
+      this.#restoreChanges();
       this.#control.close();
       this.host.close();
       unlockKsm();
