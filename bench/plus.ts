@@ -245,10 +245,32 @@ function samepage(...args: string[]): string {
   return execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
 }
 
-async function stopDaemon(child: ChildProcess): Promise<void> {
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
+/** Stops the daemon (SIGTERM) and returns every pause it imposed on a target, from its log. */
+async function stopDaemon(d: { child: ChildProcess; logFile: string }): Promise<Pauses> {
+  const exited = new Promise<void>((r) => d.child.once('close', () => r()));
+  d.child.kill('SIGTERM');
   await exited;
+  return pausesOf(existsSync(d.logFile) ? readFileSync(d.logFile, 'utf8') : '');
+}
+
+interface Pauses {
+  readonly count: number;
+  readonly p50_us: number | null;
+  readonly p99_us: number | null;
+  readonly max_us: number | null;
+  /** Each stop: pid, mark or unmark, microseconds. */
+  readonly each: ReadonlyArray<readonly [number, string, number]>;
+}
+
+/** The daemon's `held pid P (comm) N us: mark|unmark of K range(s)` lines. */
+function pausesOf(text: string): Pauses {
+  const each: Array<[number, string, number]> = [];
+  for (const m of text.matchAll(/ held pid (\d+) \(.*?\) ([\d.]+) us: (mark|unmark) /g))
+    each.push([Number(m[1]), m[3]!, Number(m[2])]);
+  const sorted = each.map((e) => e[2]).sort((a, b) => a - b);
+  const pct = (p: number): number | null =>
+    sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return { count: each.length, p50_us: pct(50), p99_us: pct(99), max_us: pct(100), each };
 }
 
 /** The end figures of a run. */
@@ -256,8 +278,16 @@ function summary(samples: readonly Sample[]): Record<string, number> {
   const last = samples.at(-1)!;
   const saved = last.pages_sharing + last.ksm_zero_pages;
   const gib = (saved * 4096) / 2 ** 30;
+  // Settled: from the first sample after which the saving stays within 1 % of its end value.
+  let settled = last.t;
+  for (let i = samples.length - 1; i >= 0; i--) {
+    const x = samples[i]!;
+    if (Math.abs(x.pages_sharing + x.ksm_zero_pages - saved) > Math.max(1, saved * 0.01)) break;
+    settled = x.t;
+  }
   return {
     seconds: last.t,
+    settled_s: settled,
     saving_pages: saved,
     pages_sharing: last.pages_sharing,
     ksm_zero_pages: last.ksm_zero_pages,
@@ -296,9 +326,10 @@ async function table52(): Promise<unknown> {
         'table-5-2 plus',
       );
       const status = JSON.parse(samepage('plus', 'status', '--json', '--socket', d.socket)) as Record<string, unknown>;
-      return { ...summary(samples), samples, status };
+      const pauses = await stopDaemon(d);
+      return { ...summary(samples), samples, status, pauses };
     } finally {
-      await stopDaemon(d.child);
+      if (d.child.exitCode === null && d.child.signalCode === null) await stopDaemon(d);
       t.kill('SIGKILL');
     }
   });
@@ -392,9 +423,17 @@ async function mix(): Promise<unknown> {
         const predicted = JSON.parse(samepage('predict', snap, '--policy', 'plus', '--json')) as {
           prediction: unknown;
         };
-        return { processes: pids.length, ...summary(samples), samples, status, predicted: predicted.prediction };
+        const pauses = await stopDaemon(d);
+        return {
+          processes: pids.length,
+          ...summary(samples),
+          samples,
+          status,
+          pauses,
+          predicted: predicted.prediction,
+        };
       } finally {
-        await stopDaemon(d.child);
+        if (d.child.exitCode === null && d.child.signalCode === null) await stopDaemon(d);
       }
     } finally {
       await cg.close();
@@ -454,9 +493,10 @@ async function cost(): Promise<unknown> {
           daemon_rss_per_gib: last.daemon_rss! / gib,
           samples,
           status,
+          pauses: await stopDaemon(d),
         };
       } finally {
-        await stopDaemon(d.child);
+        if (d.child.exitCode === null && d.child.signalCode === null) await stopDaemon(d);
       }
     } finally {
       await cg.close();

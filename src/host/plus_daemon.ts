@@ -279,6 +279,10 @@ export class LivePlusDaemon {
         this.#injections++;
         this.#pauses.push(outcome.pauseNs);
         if (this.#pauses.length > 4096) this.#pauses.shift();
+        // Every stop of a target, for people and for bench/plus.ts.
+        this.#line(
+          `held pid ${a.pid} (${a.comm}) ${(outcome.pauseNs / 1000).toFixed(1)} us: ${a.kind} of ${a.ranges.length} range(s)`,
+        );
       }
       this.engine.applied(a, outcome);
     }
