@@ -65,7 +65,9 @@
  * with the note seccomp-trap); a filter that returns an errno shows as that errno; a filter
  * that kills would kill the process (reported).
  *
- * How long: the thread is stopped for the calls; a prctl or a MADV_MERGEABLE takes
+ * How long: the helper raises its own priority to nice -10 (when it may: root) before it
+ * attaches, so that on a busy machine the target is not held while the helper waits for a
+ * CPU between its ptrace steps. The thread is stopped for the calls; a prctl or a MADV_MERGEABLE takes
  * microseconds, a MADV_UNMERGEABLE of merged pages copies each of them back (break_ksm).
  * If this helper itself is killed between steps 4 and 5, the kernel detaches the thread
  * with the injected registers and it would resume wrongly: the window is the calls'
@@ -96,6 +98,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -730,6 +733,9 @@ int main(int argc, char **argv)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_alarm; /* no SA_RESTART: waitpid returns EINTR */
 	sigaction(SIGALRM, &sa, NULL);
+
+	/* Failing (not root) only means the helper keeps its nice: see "How long" above. */
+	(void)setpriority(PRIO_PROCESS, 0, -10);
 
 	char state = state_letter();
 	if (state == 0 || state == 'Z' || state == 'X')
