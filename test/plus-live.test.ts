@@ -84,7 +84,14 @@ function lines(child: ChildProcess, which: 'stdout' | 'stderr'): { all: string[]
   return {
     all,
     next: () =>
-      read < all.length ? Promise.resolve(all[read++]!) : new Promise((r) => waiting.push((l) => (read++, r(l)))),
+      read < all.length
+        ? Promise.resolve(all[read++]!)
+        : new Promise((r) =>
+            waiting.push((l) => {
+              read++;
+              r(l);
+            }),
+          ),
   };
 }
 
