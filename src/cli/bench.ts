@@ -250,7 +250,7 @@ function benchResult(
     ratio: Number.isFinite(kPerS) ? round(mPerS / kPerS, 3) : null,
     first_scan_ratio: part(0, 1),
     later_scans_ratio: part(1, model.scans.length),
-    ...(Number.isFinite(kPerS) ? {} : { ratio_unavailable: 'ksmd used less than one clock tick; use more --pages' }),
+    ...(Number.isFinite(kPerS) ? {} : { ratio_unavailable: 'ksmd used no measurable CPU time; use more --pages' }),
     kernel_pages_scanned: kScanned,
     kernel_cpu_s: round(kCpu, 3),
     kernel_wall_s: round(sum(k.run.scans.map((s) => s.wallS)), 3),
@@ -325,8 +325,8 @@ function renderBench(results: readonly BenchResult[], calibrated: boolean): stri
   }
   out +=
     "\nModel: this process's CPU time over the measured full scans only (setup excluded), each workload\n" +
-    `after a JIT warm-up on the same workload at ${WARMUP_PAGES} pages. Kernel: ksmd's utime+stime over the same scans\n` +
-    '(resolution one clock tick). ratio > 1: the model is faster than ksmd.\n';
+    `after a JIT warm-up on the same workload at ${WARMUP_PAGES} pages. Kernel: ksmd's CPU time over the same scans\n` +
+    '(/proc/<ksmd>/schedstat in ns; utime+stime in clock ticks where it is missing). ratio > 1: the model is faster than ksmd.\n';
   return out;
 }
 
