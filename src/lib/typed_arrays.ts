@@ -4,7 +4,7 @@
  */
 
 /** Any typed array the tables use. */
-export type Column = Int32Array | Uint32Array | Uint8Array | Float64Array;
+export type Column = Int32Array | Uint32Array | Uint16Array | Uint8Array | Float64Array;
 
 /**
  * The next capacity after `have`: half as much again, but not past `hint` (what the owner
