@@ -15,10 +15,15 @@
  *       in WebAssembly memory, which neither counts), divided by PAGES; with --expose-gc
  *       garbage is collected before each reading (arrays left behind by growth do not count).
  *
+ *   node dist/bench/scale.js fill   [--pages 1048576] [--pattern random|page-mod|word-index]
+ *       how fast the model fills memory from a pattern: PAGES pages mmapped in one process
+ *       and filled (faulted in and written) as a scenario's `fill` step does, in bytes per
+ *       second of wall time and of this process's CPU time.
+ *
  * Add --json for one JSON object on stdout. Results and their commands are recorded in
  * docs/performance.md.
  */
-import { memoryUsage, resourceUsage } from 'node:process';
+import { cpuUsage, memoryUsage, resourceUsage } from 'node:process';
 import { PAGE_SIZE } from '../src/lib/sizes.ts';
 import type { Pattern } from '../src/lib/patterns.ts';
 import { MADV_MERGEABLE } from '../src/mm/constants.ts';
@@ -55,7 +60,34 @@ function machine(pages: number, pattern: Pattern): System {
 function patternOf(name: string): Pattern {
   if (name === 'random') return { kind: 'random', seed: 1n };
   if (name === 'page-mod') return { kind: 'page-mod', period: 4096, seed: 1n };
-  throw new Error(`--pattern must be random or page-mod, not ${name}`);
+  if (name === 'word-index') return { kind: 'word-index' };
+  throw new Error(`--pattern must be random, page-mod or word-index, not ${name}`);
+}
+
+function fill(): Record<string, unknown> {
+  const pages = Number(arg('--pages', '1048576'));
+  const pattern = arg('--pattern', 'random');
+  const sys = createSystem({ ram: (pages + 4096) * PAGE_SIZE });
+  const t = spawnTask(sys.mmgr, 'bench');
+  const len = pages * PAGE_SIZE;
+  const addr = doMmap(sys.mmgr, t.mm, len);
+  if (addr < 0) throw new Error('mmap failed');
+  const cpu0 = cpuUsage();
+  const wallS = seconds(() => {
+    if (fillUser(sys.mmgr, t.mm, addr, len, patternOf(pattern), addr) !== 0) throw new Error('fill faulted');
+  });
+  const cpu = cpuUsage(cpu0);
+  const cpuS = (cpu.user + cpu.system) / 1e6;
+  return {
+    measurement: 'filling memory from a pattern',
+    pages,
+    pattern,
+    bytes: len,
+    wall_s: round(wallS),
+    cpu_s: round(cpuS),
+    gb_per_s_wall: round(len / wallS / 1e9),
+    gb_per_s_cpu: round(len / cpuS / 1e9),
+  };
 }
 
 function hour(): Record<string, unknown> {
@@ -160,10 +192,10 @@ function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
-const run = { hour, huge, unique }[mode ?? ''];
+const run = { hour, huge, unique, fill }[mode ?? ''];
 if (run === undefined) {
   process.stderr.write(
-    'usage: node dist/bench/scale.js hour|huge|unique [--pages N] [--pattern random|page-mod] [--json]\n',
+    'usage: node dist/bench/scale.js hour|huge|unique|fill [--pages N] [--pattern random|page-mod|word-index] [--json]\n',
   );
   process.exit(2);
 }
