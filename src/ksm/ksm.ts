@@ -23,6 +23,8 @@ export interface KsmScan {
   seqnr: number;
   /** The frame of the page scan_get_next_rmap_item last returned (its `struct page **`). */
   page: number;
+  /** Visits of pages already on their KSM page made inside the last scan_get_next_rmap_item (model only). */
+  settled: number;
 }
 
 /** struct advisor_ctx of the scan-time advisor. */
@@ -88,19 +90,24 @@ export class Ksm {
   readonly mmHead: MmSlot;
   /**
    * Stable nodes that rmap_items may name in their `head` column, by id. Ids are never
-   * reused, so an item whose node went away (its head left dangling, as in Linux) names
-   * no live node, as a pointer to a freed node would compare unequal to every live one.
+   * reused in the machine (PageFrames.newLinkId), so an item whose node went away (its head
+   * left dangling, as in Linux) names no live node, as a pointer to a freed node would
+   * compare unequal to every live one, and never a node of the other scanner.
    */
   readonly stableNodes = new Map<number, StableNode>();
-  #nextStableNodeId = 1;
   /** mm_slots_hash */
   readonly slots = new Map<MmStruct, MmSlot>();
   readonly ksmScan: KsmScan;
   readonly zeroChecksum: number;
   advisorCtx: AdvisorCtx = { startScanNs: 0, scanTime: 0, change: 0, cpuTimeNs: 0 };
 
-  /** Tests: recompute every hit of the unstable-tree walk cache and throw if it differs. */
+  /**
+   * Tests: recompute every hit of the unstable-tree walk cache, and prove every visit
+   * settled inside the walker (scan.ts settleRun), throwing if either differs.
+   */
   checkWalkCache = false;
+  /** Visits settleRun made (model only: how often the short path was taken). */
+  settledVisits = 0;
 
   // ---- ksmd ----
   /** CPU time ksmd has used, in ns, from the cost model (a double: see DOUBLE_FIELD). */
@@ -113,7 +120,7 @@ export class Ksm {
     this.cpuNs = 0;
     this.items = new RmapItems(mmgr.frames.nrFrames + 1024);
     this.mmHead = new MmSlot(null, this.items.allocHead());
-    this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead.head, seqnr: 0, page: -1 };
+    this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead.head, seqnr: 0, page: -1, settled: 0 };
     const nodes = Math.max(1, mmgr.frames.nrNodes);
     this.rootStableTree = Array.from({ length: nodes }, () => new RbRoot<StableNode | null>(null));
     this.rootUnstableTree = Array.from({ length: nodes }, () => new RbRoot<RmapItem>(NULL_ITEM));
@@ -131,7 +138,7 @@ export class Ksm {
 
   /** An id for a new stable node (see stableNodes). */
   newStableNodeId(): number {
-    return this.#nextStableNodeId++;
+    return this.mmgr.frames.newLinkId();
   }
 
   /** The live stable node an item's `head` names, or undefined if it went away. */

@@ -9,6 +9,8 @@ import { EINVAL } from '../lib/errno.ts';
  */
 export interface KsmPageLink {
   readonly kpfn: number;
+  /** A number naming the link, never reused in the machine (PageFrames.newLinkId). */
+  readonly id: number;
 }
 
 /**

@@ -20,6 +20,13 @@ export class PageFrames {
   readonly flags: Uint8Array;
   /** folio->mapping of KSM folios: the stable node, or null while stable_tree_insert runs. */
   readonly #ksmMapping = new Map<number, KsmPageLink | null>();
+  /**
+   * The id of each frame's KSM link (0: none), beside the map: ksmd asks on every visit
+   * whether a page is the KSM page its rmap_item is already on, and a column answers that
+   * without a map lookup.
+   */
+  readonly linkId: Int32Array;
+  #nextLinkId = 1;
   readonly #freeStacks: Int32Array[];
   readonly #freeTops: number[];
   readonly #nodeStart: number[];
@@ -40,6 +47,7 @@ export class PageFrames {
     this.mapcount = new Int32Array(nrFrames);
     this.content = new Int32Array(nrFrames);
     this.flags = new Uint8Array(nrFrames);
+    this.linkId = new Int32Array(nrFrames);
     this.flags[0] = PG_zero;
     this.refcount[0] = 1;
     this.#freeStacks = [];
@@ -106,7 +114,10 @@ export class PageFrames {
     if (r < 0) throw new KernelBug(`put_page on free frame ${pfn}`);
     this.generation.bump();
     // Freeing resets folio->mapping: a stable node pointing here is now stale (keyhole).
-    if ((this.flags[pfn]! & PG_ksm) !== 0) this.#ksmMapping.delete(pfn);
+    if ((this.flags[pfn]! & PG_ksm) !== 0) {
+      this.#ksmMapping.delete(pfn);
+      this.linkId[pfn] = 0;
+    }
     this.contents.release(this.content[pfn]!);
     this.flags[pfn] = 0;
     this.mapcount[pfn] = 0;
@@ -129,6 +140,15 @@ export class PageFrames {
     this.generation.bump();
     this.flags[pfn]! |= PG_ksm;
     this.#ksmMapping.set(pfn, node);
+    this.linkId[pfn] = node === null ? 0 : node.id;
+  }
+
+  /**
+   * An id for a new KSM link (a stable node), unique in the machine: KSM and KSM+ keep
+   * separate trees, and an rmap_item naming a node by id must never name the other's.
+   */
+  newLinkId(): number {
+    return this.#nextLinkId++;
   }
 
   /** Whether the frame is free (refcount 0). */
