@@ -1,6 +1,8 @@
 import { RbRoot } from '../lib/rbtree.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import { MMF_VM_MERGEABLE, PG_anon, VM_MERGEABLE, _PAGE_SPECIAL } from '../mm/constants.ts';
+import { KernelBug } from '../mm/kernel_bug.ts';
+import { MMF_VM_MERGEABLE, PG_anon, VM_MERGEABLE, _PAGE_PRESENT, _PAGE_SPECIAL } from '../mm/constants.ts';
+import { PTRS_PER_PTE } from '../mm/page_table.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
 import { advisorStartScan, advisorStopScan } from './advisor.ts';
 import { cmpAndMergePage } from './cmp_and_merge_page.ts';
@@ -9,6 +11,7 @@ import type { MmSlot } from './mm_slot.ts';
 import { allocRmapItem, freeRmapItem, removeRmapItemFromTree, removeTrailingRmapItems } from './rmap.ts';
 import { NULL_ITEM, type RmapItem } from './rmap_item.ts';
 import { shouldSkipRmapItem } from './smart_scan.ts';
+import type { StableNode } from './stable_node.ts';
 
 /**
  * The rmap_item for `addr`, reusing the one on the list or inserting a new one; items for
@@ -47,15 +50,80 @@ function nextScannablePage(ksm: Ksm, mm: MmStruct, from: number, end: number): n
 }
 
 /**
+ * Makes, from ksmd's cursor on, up to `budget` visits of pages that are already the KSM
+ * page of their rmap_item, stopping at the first page of [cursor, endVpn) that is anything
+ * else: ksm_do_scan would count each as a page scanned, charge a visit, and
+ * cmp_and_merge_page would return at its first test, changing nothing. The pages are the
+ * ones the walker (nextScannablePage) would find, and each must have its item next on the
+ * list already (no item to allocate, no stale one to free). Stable node ids are unique in
+ * the machine and a frame names its node's id only while the node is live, so equal ids
+ * mean the page is this scanner's live KSM page and the item is on it (`checkWalkCache`
+ * proves that on every visit made here). Returns the number of visits.
+ */
+function settleRun(ksm: Ksm, mm: MmStruct, endVpn: number, budget: number): number {
+  const scan = ksm.ksmScan;
+  const frameFlags = ksm.mmgr.frames.flags;
+  const linkId = ksm.mmgr.frames.linkId;
+  const items = ksm.items;
+  const rmapList = items.rmapList;
+  const address = items.address;
+  const head = items.head;
+  let link = scan.rmapList;
+  let vpn = scan.address / PAGE_SIZE;
+  let n = 0;
+  outer: while (n < budget && vpn < endVpn) {
+    const t = mm.pgtable.tableOf(vpn);
+    if (t === undefined) break;
+    const base = vpn - (vpn % PTRS_PER_PTE);
+    const end = Math.min(endVpn, base + PTRS_PER_PTE);
+    const ptes = t.flags;
+    const pfns = t.pfn;
+    for (; vpn < end && n < budget; vpn++) {
+      const f = ptes[vpn - base]!;
+      if ((f & _PAGE_PRESENT) === 0 || (f & _PAGE_SPECIAL) !== 0) continue;
+      const pfn = pfns[vpn - base]!;
+      if ((frameFlags[pfn]! & PG_anon) === 0) continue;
+      const item = rmapList[link]!;
+      const id = linkId[pfn]!;
+      if (item === NULL_ITEM || address[item] !== vpn * PAGE_SIZE || id === 0 || id !== head[item]) break outer;
+      if (ksm.checkWalkCache) checkOnItsKsmPage(ksm, pfn, id);
+      link = item;
+      n++;
+    }
+  }
+  if (n > 0) {
+    // The cursor moves past the last page visited, as after returning it.
+    scan.rmapList = link;
+    scan.address = (items.address[link]! as number) + PAGE_SIZE;
+    ksm.cpuNs += n * ksm.cost.visitNs;
+    ksm.pagesScanned += n;
+    ksm.settledVisits += n;
+  }
+  return n;
+}
+
+/** The proof of settleRun's test: the frame's node is this scanner's live node `id`. */
+function checkOnItsKsmPage(ksm: Ksm, pfn: number, id: number): void {
+  const node = ksm.mmgr.frames.stableNode(pfn) as StableNode | null;
+  if (node === null || node.id !== id || node.owner !== ksm || node.onMigrateList || ksm.stableNodes.get(id) !== node)
+    throw new KernelBug(`frame ${pfn} names stable node ${id}, which is not this scanner's live node`);
+}
+
+/**
  * Advances ksmd's cursor to the next page to process. At the start of a full scan the
  * unstable trees are emptied; at the end of an mm its trailing items are freed (and a slot
  * with no mergeable VMA left is dropped); at the end of the list full_scans grows and null
  * is returned. Pages smart_scan skips are passed over inside this call. The item's page
  * goes to `ksm.ksmScan.page`, as the kernel's out parameter.
+ *
+ * Unlike Linux, up to `settle` visits of pages that are already the KSM page of their
+ * item are also made inside this call (settleRun), without a round trip through
+ * ksm_do_scan for each; their number goes to `ksm.ksmScan.settled`.
  * @linux mm/ksm.c scan_get_next_rmap_item
  */
-export function scanGetNextRmapItem(ksm: Ksm): RmapItem {
+export function scanGetNextRmapItem(ksm: Ksm, settle = 0): RmapItem {
   const scan = ksm.ksmScan;
+  scan.settled = 0;
   const head = ksm.mmHead;
   if (head.next === head) return NULL_ITEM;
   let slot = scan.mmSlot;
@@ -81,6 +149,7 @@ export function scanGetNextRmapItem(ksm: Ksm): RmapItem {
         }
         const endVpn = vma.vmEnd / PAGE_SIZE;
         for (;;) {
+          if (scan.settled < settle) scan.settled += settleRun(ksm, mm, endVpn, settle - scan.settled);
           const vpn = nextScannablePage(ksm, mm, scan.address / PAGE_SIZE, endVpn);
           if (vpn < 0) {
             scan.address = vma.vmEnd;
@@ -133,7 +202,10 @@ export function scanGetNextRmapItem(ksm: Ksm): RmapItem {
 export function ksmDoScan(ksm: Ksm, scanNpages: number): number {
   let done = 0;
   while (done < scanNpages) {
-    const item = scanGetNextRmapItem(ksm);
+    // Visits of pages already on their KSM page are made inside, leaving room for the item
+    // returned (see scanGetNextRmapItem).
+    const item = scanGetNextRmapItem(ksm, scanNpages - done - 1);
+    done += ksm.ksmScan.settled;
     if (item === NULL_ITEM) break;
     ksm.cpuNs += ksm.cost.visitNs;
     cmpAndMergePage(ksm, ksm.ksmScan.page, item);

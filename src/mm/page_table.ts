@@ -41,6 +41,11 @@ export class PageTable {
     return this.#lastTable;
   }
 
+  /** The page-table page holding `vpn`'s PTE (PTRS_PER_PTE entries from a multiple of it), if any. */
+  tableOf(vpn: number): Readonly<PteTable> | undefined {
+    return this.#table(vpn);
+  }
+
   flags(vpn: number): number {
     const t = this.#table(vpn);
     return t === undefined ? 0 : t.flags[vpn % PTRS_PER_PTE]!;
