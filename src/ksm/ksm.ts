@@ -101,12 +101,9 @@ export class Ksm {
   readonly zeroChecksum: number;
   advisorCtx: AdvisorCtx = { startScanNs: 0, scanTime: 0, change: 0, cpuTimeNs: 0 };
 
-  /**
-   * Tests: recompute every hit of the unstable-tree walk cache, and prove every visit
-   * settled inside the walker (scan.ts settleRun), throwing if either differs.
-   */
+  /** Tests: recompute every hit of the unstable-tree walk cache and throw if it differs. */
   checkWalkCache = false;
-  /** Visits settleRun made (model only: how often the short path was taken). */
+  /** Visits scan.ts settleRun made (model only: how often the short path was taken). */
   settledVisits = 0;
 
   // ---- ksmd ----

@@ -1,6 +1,5 @@
 import { RbRoot } from '../lib/rbtree.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import { KernelBug } from '../mm/kernel_bug.ts';
 import { MMF_VM_MERGEABLE, PG_anon, VM_MERGEABLE, _PAGE_PRESENT, _PAGE_SPECIAL } from '../mm/constants.ts';
 import { PTRS_PER_PTE } from '../mm/page_table.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
@@ -12,6 +11,7 @@ import { allocRmapItem, freeRmapItem, removeRmapItemFromTree, removeTrailingRmap
 import { NULL_ITEM, type RmapItem } from './rmap_item.ts';
 import { shouldSkipRmapItem } from './smart_scan.ts';
 import type { StableNode } from './stable_node.ts';
+import { stableTreeAppend } from './stable_tree.ts';
 
 /**
  * The rmap_item for `addr`, reusing the one on the list or inserting a new one; items for
@@ -50,24 +50,29 @@ function nextScannablePage(ksm: Ksm, mm: MmStruct, from: number, end: number): n
 }
 
 /**
- * Makes, from ksmd's cursor on, up to `budget` visits of pages that are already the KSM
- * page of their rmap_item, stopping at the first page of [cursor, endVpn) that is anything
- * else: ksm_do_scan would count each as a page scanned, charge a visit, and
- * cmp_and_merge_page would return at its first test, changing nothing. The pages are the
- * ones the walker (nextScannablePage) would find, and each must have its item next on the
- * list already (no item to allocate, no stale one to free). Stable node ids are unique in
- * the machine and a frame names its node's id only while the node is live, so equal ids
- * mean the page is this scanner's live KSM page and the item is on it (`checkWalkCache`
- * proves that on every visit made here). Returns the number of visits.
+ * Makes, from ksmd's cursor on, up to `budget` visits of pages that are KSM pages of this
+ * scanner, stopping at the first page of [cursor, endVpn) that is anything else. Each is
+ * a visit ksm_do_scan would count as a page scanned, charging a visit, where
+ * cmp_and_merge_page does one of two things without comparing or charging anything more:
+ * - the item is already on the page's stable node: it returns at its first test;
+ * - the address has no item yet (a page shared by fork, or mapped again): the new item
+ *   finds the page itself in the stable tree ("ksm page forked"), the merge of a page
+ *   with itself succeeds at once, and the item joins the page's node (stable_tree_append)
+ *   when `joins` (the VMA lets find_mergeable_vma find it).
+ * The pages are those the walker (nextScannablePage) finds; an item of a lower address
+ * (stale, to be freed) or on another node sends the page the kernel's way, as does any
+ * page that is not this scanner's KSM page. A test holds the result to the same machine
+ * run with pages_to_scan 1, where a batch has no room for these visits. Returns their
+ * number.
  */
-function settleRun(ksm: Ksm, mm: MmStruct, endVpn: number, budget: number): number {
+function settleRun(ksm: Ksm, mm: MmStruct, endVpn: number, budget: number, joins: boolean): number {
   const scan = ksm.ksmScan;
-  const frameFlags = ksm.mmgr.frames.flags;
-  const linkId = ksm.mmgr.frames.linkId;
+  const frames = ksm.mmgr.frames;
+  const frameFlags = frames.flags;
   const items = ksm.items;
-  const rmapList = items.rmapList;
-  const address = items.address;
-  const head = items.head;
+  let rmapList = items.rmapList;
+  let address = items.address;
+  let head = items.head;
   let link = scan.rmapList;
   let vpn = scan.address / PAGE_SIZE;
   let n = 0;
@@ -83,30 +88,35 @@ function settleRun(ksm: Ksm, mm: MmStruct, endVpn: number, budget: number): numb
       if ((f & _PAGE_PRESENT) === 0 || (f & _PAGE_SPECIAL) !== 0) continue;
       const pfn = pfns[vpn - base]!;
       if ((frameFlags[pfn]! & PG_anon) === 0) continue;
+      const node = frames.stableNode(pfn) as StableNode | null;
+      if (node === null || node.owner !== ksm || node.onMigrateList) break outer;
       const item = rmapList[link]!;
-      const id = linkId[pfn]!;
-      if (item === NULL_ITEM || address[item] !== vpn * PAGE_SIZE || id === 0 || id !== head[item]) break outer;
-      if (ksm.checkWalkCache) checkOnItsKsmPage(ksm, pfn, id);
-      link = item;
+      const addr = vpn * PAGE_SIZE;
+      if (item !== NULL_ITEM && address[item] === addr) {
+        if (head[item] !== node.id) break outer;
+        link = item;
+      } else if (joins && (item === NULL_ITEM || address[item]! > addr)) {
+        link = allocRmapItem(ksm, link, mm, addr);
+        stableTreeAppend(ksm, link, node);
+        // The table may have grown: its columns are new arrays.
+        rmapList = items.rmapList;
+        address = items.address;
+        head = items.head;
+      } else {
+        break outer;
+      }
       n++;
     }
   }
   if (n > 0) {
     // The cursor moves past the last page visited, as after returning it.
     scan.rmapList = link;
-    scan.address = (items.address[link]! as number) + PAGE_SIZE;
+    scan.address = items.address[link]! + PAGE_SIZE;
     ksm.cpuNs += n * ksm.cost.visitNs;
     ksm.pagesScanned += n;
     ksm.settledVisits += n;
   }
   return n;
-}
-
-/** The proof of settleRun's test: the frame's node is this scanner's live node `id`. */
-function checkOnItsKsmPage(ksm: Ksm, pfn: number, id: number): void {
-  const node = ksm.mmgr.frames.stableNode(pfn) as StableNode | null;
-  if (node === null || node.id !== id || node.owner !== ksm || node.onMigrateList || ksm.stableNodes.get(id) !== node)
-    throw new KernelBug(`frame ${pfn} names stable node ${id}, which is not this scanner's live node`);
 }
 
 /**
@@ -116,9 +126,9 @@ function checkOnItsKsmPage(ksm: Ksm, pfn: number, id: number): void {
  * is returned. Pages smart_scan skips are passed over inside this call. The item's page
  * goes to `ksm.ksmScan.page`, as the kernel's out parameter.
  *
- * Unlike Linux, up to `settle` visits of pages that are already the KSM page of their
- * item are also made inside this call (settleRun), without a round trip through
- * ksm_do_scan for each; their number goes to `ksm.ksmScan.settled`.
+ * Unlike Linux, up to `settle` visits of KSM pages that cmp_and_merge_page would only
+ * leave or attach their item to are also made inside this call (settleRun), without a
+ * round trip through ksm_do_scan for each; their number goes to `ksm.ksmScan.settled`.
  * @linux mm/ksm.c scan_get_next_rmap_item
  */
 export function scanGetNextRmapItem(ksm: Ksm, settle = 0): RmapItem {
@@ -149,7 +159,8 @@ export function scanGetNextRmapItem(ksm: Ksm, settle = 0): RmapItem {
         }
         const endVpn = vma.vmEnd / PAGE_SIZE;
         for (;;) {
-          if (scan.settled < settle) scan.settled += settleRun(ksm, mm, endVpn, settle - scan.settled);
+          if (scan.settled < settle)
+            scan.settled += settleRun(ksm, mm, endVpn, settle - scan.settled, ksm.vmaMergeable(vma));
           const vpn = nextScannablePage(ksm, mm, scan.address / PAGE_SIZE, endVpn);
           if (vpn < 0) {
             scan.address = vma.vmEnd;

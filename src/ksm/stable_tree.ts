@@ -219,6 +219,8 @@ export function stableTreeInsert(ksm: Ksm, kpfn: number): StableNode {
   }
   const dup = new StableNode(kpfn, ksm, ksm.newStableNodeId());
   dup.nid = nid;
+  // Named by id from now on: items will hold the id in their `head`.
+  ksm.stableNodes.set(dup.id, dup);
   if (match === null) {
     rbLinkNode(ksm.stableStore, dup, parent, dir, root);
     rbInsertColor(ksm.stableStore, dup, root);
@@ -240,7 +242,6 @@ export function stableTreeAppend(ksm: Ksm, item: RmapItem, node: StableNode): vo
   const items = ksm.items;
   node.rmapHlistLen++;
   items.head[item] = node.id;
-  ksm.stableNodes.set(node.id, node);
   items.flags[item]! |= STABLE_FLAG;
   hlistAddItem(items, node, item);
   if (items.hlistNext[item] !== NULL_ITEM) ksm.pagesSharing++;
