@@ -126,6 +126,15 @@ export class Ksm {
   }
 
   /**
+   * Whether every page the scanner's walker hands to cmp_and_merge_page is the page
+   * get_mergeable_page finds at its item's address (ksmd's walker tests the same VMA
+   * flags, anon_vma and PTE); the unstable tree then need not look it up at insertion.
+   */
+  get walkerFindsMergeablePage(): boolean {
+    return true;
+  }
+
+  /**
    * Whether ksmd may merge pages of this VMA (the VM_MERGEABLE test of find_mergeable_vma).
    * KSM+ overrides it: it scans named programs' compatible VMAs without madvise.
    */

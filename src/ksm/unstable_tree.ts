@@ -83,10 +83,17 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
   }
   items.flags[item]! |= UNSTABLE_FLAG | (ksm.ksmScan.seqnr & SEQNR_MASK);
   items.nid[item] = nid;
-  // Walks to come will ask for this item's page: the page being inserted, if the lookup
-  // agrees (it does unless the walker and the lookup disagree on what is mergeable).
-  const own = getMergeablePage(ksm, item);
-  remember(node, item * NODE_STRIDE, own, pageKey(ksm, own), genLo, genHi);
+  // Walks to come will ask for this item's page. Where the scanner's walker tests what
+  // get_mergeable_page tests (ksmd's does), that is the page being inserted: no KSM page
+  // reaches this tree and nothing has changed since the walker found it.
+  if (ksm.walkerFindsMergeablePage) {
+    if (ksm.checkWalkCache && getMergeablePage(ksm, item) !== pfn)
+      throw new KernelBug(`unstable-tree walk cache of rmap_item ${item}: its page is not frame ${pfn}`);
+    remember(node, item * NODE_STRIDE, pfn, key, genLo, genHi);
+  } else {
+    const own = getMergeablePage(ksm, item);
+    remember(node, item * NODE_STRIDE, own, pageKey(ksm, own), genLo, genHi);
+  }
   rbLinkNode(items, item, parent, dir, root);
   rbInsertColor(items, item, root);
   ksm.pagesUnshared++;
