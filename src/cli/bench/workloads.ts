@@ -107,9 +107,58 @@ export function forkHeavy(pages: number, scans = 3): Workload {
   };
 }
 
-/** The three workloads of `samepage bench`. */
+/**
+ * smart-scan: all-unique with smart_scan on (Linux's default): pages that never merge are
+ * skipped more and more often, so later scans process few pages and pass over the rest.
+ */
+export function smartScan(pages: number, scans = 3): Workload {
+  return simple(
+    'smart-scan',
+    `random pages, one process, smart_scan 1, ${scans} full scans`,
+    pages,
+    RANDOM,
+    1,
+    scans,
+    true,
+  );
+}
+
+/**
+ * advisor: duplicate-heavy with the scan-time advisor choosing pages_to_scan after every
+ * full scan (it starts at advisor_min_pages_to_scan, 500), so ksmd works in many small
+ * batches with a sleep between them.
+ */
+export function advisor(pages: number, scans = 3): Workload {
+  const ops: Op[] = [];
+  const per = Math.floor(pages / 4);
+  for (let i = 0; i < 4; i++) {
+    ops.push({ op: 'spawn', proc: `p${i}` });
+    ops.push({ op: 'region', proc: `p${i}`, region: 'buf', pages: per, pattern: PAGE_MOD_64, mergeable: true });
+  }
+  ops.push(
+    { op: 'sysfs', file: 'smart_scan', value: '0' },
+    { op: 'sysfs', file: 'sleep_millisecs', value: '20' },
+    { op: 'sysfs', file: 'advisor_mode', value: 'scan-time' },
+    { op: 'sysfs', file: 'run', value: '1' },
+    { op: 'scan', n: scans, measured: true },
+  );
+  return {
+    name: 'advisor',
+    description: `page-mod period 64, 4 processes, smart_scan 0, advisor_mode scan-time, ${scans} full scans`,
+    ops,
+    ramBytes: ram(pages),
+  };
+}
+
+/** The workloads of `samepage bench`. */
 export function benchWorkloads(pages: number, scans = 3): Workload[] {
-  return [allUnique(pages, scans), duplicateHeavy(pages, scans), forkHeavy(pages, scans)];
+  return [
+    allUnique(pages, scans),
+    duplicateHeavy(pages, scans),
+    forkHeavy(pages, scans),
+    smartScan(pages, scans),
+    advisor(pages, scans),
+  ];
 }
 
 /**
