@@ -3,8 +3,9 @@
  * memory). Three measurements, each in a process of its own so peak memory is its own:
  *
  *   node dist/bench/scale.js hour   [--pages 1048576] [--pattern random|page-mod]
- *       wall time of one simulated hour of default ksmd (pages_to_scan 100, sleep 20 ms)
- *       over PAGES madvised pages in one process; setup (fill) is timed apart.
+ *       wall time (and this process's CPU time) of one simulated hour of default ksmd
+ *       (pages_to_scan 100, sleep 20 ms) over PAGES madvised pages in one process; setup
+ *       (fill) is timed apart.
  *   node dist/bench/scale.js huge   [--pages 16777216]
  *       peak resident memory (getrusage maxrss) of PAGES duplicate-heavy pages (page-mod
  *       with 4096 distinct pages, 64 GiB at the default) filled, madvised and merged: full
@@ -99,7 +100,9 @@ function hour(): Record<string, unknown> {
   });
   const s = sys!;
   sysfsWrite(s, 'ksm/run', '1');
+  const cpu0 = cpuUsage();
   const wallS = seconds(() => runFor(s, 3600 * 1000));
+  const cpu = cpuUsage(cpu0);
   const k = s.ksm;
   return {
     measurement: 'one simulated hour of default ksmd',
@@ -108,6 +111,7 @@ function hour(): Record<string, unknown> {
     setup_wall_s: round(setupS),
     simulated_s: 3600,
     wall_s: round(wallS),
+    cpu_s: round((cpu.user + cpu.system) / 1e6),
     pages_scanned: k.pagesScanned,
     full_scans: k.ksmScan.seqnr,
     batches: s.ksmd.batches,

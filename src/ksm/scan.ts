@@ -1,8 +1,8 @@
 import { RbRoot } from '../lib/rbtree.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import { MMF_VM_MERGEABLE, PG_anon, VM_MERGEABLE, _PAGE_PRESENT, _PAGE_SPECIAL } from '../mm/constants.ts';
+import { MMF_VM_MERGEABLE, PG_anon, PG_ksm, VM_MERGEABLE, _PAGE_PRESENT, _PAGE_SPECIAL } from '../mm/constants.ts';
 import { PTRS_PER_PTE } from '../mm/page_table.ts';
-import type { MmStruct } from '../mm/mm_struct.ts';
+import type { Vma } from '../mm/vma.ts';
 import { advisorStartScan, advisorStopScan } from './advisor.ts';
 import { cmpAndMergePage } from './cmp_and_merge_page.ts';
 import type { Ksm } from './ksm.ts';
@@ -32,91 +32,83 @@ function getNextRmapItem(ksm: Ksm, slot: MmSlot, link: RmapItem, addr: number): 
 }
 
 /**
- * The next page ksmd's walker finds in `mm` at or after `from` within [.., end): present,
- * a normal page (not the zero page), anonymous. Returns its vpn or -1.
- * @linux mm/ksm.c ksm_next_page_pmd_entry
- */
-function nextScannablePage(ksm: Ksm, mm: MmStruct, from: number, end: number): number {
-  const frameFlags = ksm.mmgr.frames.flags;
-  const pt = mm.pgtable;
-  for (
-    let vpn = pt.nextPresentWithout(from, end, _PAGE_SPECIAL);
-    vpn >= 0;
-    vpn = pt.nextPresentWithout(vpn + 1, end, _PAGE_SPECIAL)
-  ) {
-    if ((frameFlags[pt.pfn(vpn)]! & PG_anon) !== 0) return vpn;
-  }
-  return -1;
-}
-
-/**
- * Makes, from ksmd's cursor on, up to `budget` visits of pages that are KSM pages of this
- * scanner, stopping at the first page of [cursor, endVpn) that is anything else. Each is
- * a visit ksm_do_scan would count as a page scanned, charging a visit, where
- * cmp_and_merge_page does one of two things without comparing or charging anything more:
+ * Walks the pages of `vma` from ksmd's cursor on, as ksm_next_page_pmd_entry finds them
+ * (present, a normal page, anonymous), taking each one's rmap_item (get_next_rmap_item)
+ * and passing over those smart_scan skips. Returns the item of the first page to process,
+ * its frame in `ksm.ksmScan.page`, or NULL_ITEM at the end of the VMA.
+ *
+ * Unlike Linux, up to `settle` visits of this scanner's KSM pages are made here too when
+ * cmp_and_merge_page would do no more than one of two things, without comparing or
+ * charging anything but the visit:
  * - the item is already on the page's stable node: it returns at its first test;
- * - the address has no item yet (a page shared by fork, or mapped again): the new item
- *   finds the page itself in the stable tree ("ksm page forked"), the merge of a page
- *   with itself succeeds at once, and the item joins the page's node (stable_tree_append)
- *   when `joins` (the VMA lets find_mergeable_vma find it).
- * The pages are those the walker (nextScannablePage) finds; an item of a lower address
- * (stale, to be freed) or on another node sends the page the kernel's way, as does any
- * page that is not this scanner's KSM page. A test holds the result to the same machine
- * run with pages_to_scan 1, where a batch has no room for these visits. Returns their
- * number.
+ * - the item is in no tree (new, or taken out): the page finds itself in the stable tree
+ *   ("ksm page forked"), merges with itself at once, and the item joins the page's node
+ *   (stable_tree_append), when find_mergeable_vma accepts the VMA (`joins`).
+ * Each such visit counts as a page scanned with a visit's CPU, as ksm_do_scan would; their
+ * number goes to `ksm.ksmScan.settled`. A test holds the counters to the same machine run
+ * with pages_to_scan 1, where a batch has no room for them.
+ * @linux mm/ksm.c ksm_next_page_pmd_entry (with scan_get_next_rmap_item's loop over pages)
  */
-function settleRun(ksm: Ksm, mm: MmStruct, endVpn: number, budget: number, joins: boolean): number {
+function walkVma(ksm: Ksm, slot: MmSlot, vma: Vma, settle: number): RmapItem {
   const scan = ksm.ksmScan;
+  const mm = vma.vmMm;
   const frames = ksm.mmgr.frames;
   const frameFlags = frames.flags;
   const items = ksm.items;
-  let rmapList = items.rmapList;
-  let address = items.address;
-  let head = items.head;
-  let link = scan.rmapList;
+  const endVpn = vma.vmEnd / PAGE_SIZE;
+  const joins = ksm.vmaMergeable(vma);
   let vpn = scan.address / PAGE_SIZE;
-  let n = 0;
-  outer: while (n < budget && vpn < endVpn) {
+  while (vpn < endVpn) {
     const t = mm.pgtable.tableOf(vpn);
-    if (t === undefined) break;
     const base = vpn - (vpn % PTRS_PER_PTE);
     const end = Math.min(endVpn, base + PTRS_PER_PTE);
+    if (t === undefined) {
+      vpn = end;
+      continue;
+    }
     const ptes = t.flags;
     const pfns = t.pfn;
-    for (; vpn < end && n < budget; vpn++) {
+    for (; vpn < end; vpn++) {
       const f = ptes[vpn - base]!;
       if ((f & _PAGE_PRESENT) === 0 || (f & _PAGE_SPECIAL) !== 0) continue;
       const pfn = pfns[vpn - base]!;
       if ((frameFlags[pfn]! & PG_anon) === 0) continue;
-      const node = frames.stableNode(pfn) as StableNode | null;
-      if (node === null || node.owner !== ksm || node.onMigrateList) break outer;
-      const item = rmapList[link]!;
       const addr = vpn * PAGE_SIZE;
-      if (item !== NULL_ITEM && address[item] === addr) {
-        if (head[item] !== node.id) break outer;
-        link = item;
-      } else if (joins && (item === NULL_ITEM || address[item]! > addr)) {
-        link = allocRmapItem(ksm, link, mm, addr);
-        stableTreeAppend(ksm, link, node);
-        // The table may have grown: its columns are new arrays.
-        rmapList = items.rmapList;
-        address = items.address;
-        head = items.head;
-      } else {
-        break outer;
+      // The item is nearly always the next one on the list; otherwise stale ones go first.
+      let item = items.rmapList[scan.rmapList]!;
+      if (item === NULL_ITEM || items.address[item] !== addr) item = getNextRmapItem(ksm, slot, scan.rmapList, addr);
+      scan.rmapList = item;
+      const node = (frameFlags[pfn]! & PG_ksm) === 0 ? null : (frames.stableNode(pfn) as StableNode | null);
+      if (node !== null && scan.settled < settle && node.owner === ksm && !node.onMigrateList) {
+        if (items.head[item] === node.id) {
+          settledVisit(ksm);
+          continue;
+        }
+        if (joins && items.flags[item] === 0) {
+          stableTreeAppend(ksm, item, node);
+          settledVisit(ksm);
+          continue;
+        }
       }
-      n++;
+      if (shouldSkipRmapItem(ksm, pfn, item)) {
+        ksm.cpuNs += ksm.cost.skipNs;
+        continue;
+      }
+      scan.address = addr + PAGE_SIZE;
+      scan.page = pfn;
+      return item;
     }
   }
-  if (n > 0) {
-    // The cursor moves past the last page visited, as after returning it.
-    scan.rmapList = link;
-    scan.address = items.address[link]! + PAGE_SIZE;
-    ksm.cpuNs += n * ksm.cost.visitNs;
-    ksm.pagesScanned += n;
-    ksm.settledVisits += n;
-  }
-  return n;
+  scan.address = vma.vmEnd;
+  return NULL_ITEM;
+}
+
+/** What ksm_do_scan counts for a visit that cmp_and_merge_page ends without a charge of its own. */
+function settledVisit(ksm: Ksm): void {
+  ksm.cpuNs += ksm.cost.visitNs;
+  ksm.pagesScanned++;
+  ksm.ksmScan.settled++;
+  ksm.settledVisits++;
 }
 
 /**
@@ -127,8 +119,8 @@ function settleRun(ksm: Ksm, mm: MmStruct, endVpn: number, budget: number, joins
  * goes to `ksm.ksmScan.page`, as the kernel's out parameter.
  *
  * Unlike Linux, up to `settle` visits of KSM pages that cmp_and_merge_page would only
- * leave or attach their item to are also made inside this call (settleRun), without a
- * round trip through ksm_do_scan for each; their number goes to `ksm.ksmScan.settled`.
+ * leave or attach their item to are also made inside this call (walkVma), without a round
+ * trip through ksm_do_scan for each; their number goes to `ksm.ksmScan.settled`.
  * @linux mm/ksm.c scan_get_next_rmap_item
  */
 export function scanGetNextRmapItem(ksm: Ksm, settle = 0): RmapItem {
@@ -157,27 +149,8 @@ export function scanGetNextRmapItem(ksm: Ksm, settle = 0): RmapItem {
           scan.address = vma.vmEnd;
           continue;
         }
-        const endVpn = vma.vmEnd / PAGE_SIZE;
-        for (;;) {
-          if (scan.settled < settle)
-            scan.settled += settleRun(ksm, mm, endVpn, settle - scan.settled, ksm.vmaMergeable(vma));
-          const vpn = nextScannablePage(ksm, mm, scan.address / PAGE_SIZE, endVpn);
-          if (vpn < 0) {
-            scan.address = vma.vmEnd;
-            break;
-          }
-          scan.address = vpn * PAGE_SIZE;
-          const pfn = mm.pgtable.pfn(vpn);
-          const item = getNextRmapItem(ksm, slot, scan.rmapList, scan.address);
-          scan.rmapList = item;
-          scan.address += PAGE_SIZE;
-          if (shouldSkipRmapItem(ksm, pfn, item)) {
-            ksm.cpuNs += ksm.cost.skipNs;
-            continue;
-          }
-          scan.page = pfn;
-          return item;
-        }
+        const item = walkVma(ksm, slot, vma, settle);
+        if (item !== NULL_ITEM) return item;
       }
     }
     if (ksm.testExit(mm)) {
