@@ -10,8 +10,9 @@ import { KSM_DEFAULTS } from './constants.ts';
 import type { CostModel } from './cost.ts';
 import { DEFAULT_COST } from './cost.ts';
 import { MmSlot } from './mm_slot.ts';
-import { NULL_ITEM, RmapItems, type RmapItem } from './rmap_item.ts';
+import { RmapItems, type RmapItem } from './rmap_item.ts';
 import type { StableNode } from './stable_node.ts';
+import { UnstableNodes } from './unstable_nodes.ts';
 
 /** struct ksm_scan: the single cursor of ksmd. */
 export interface KsmScan {
@@ -83,8 +84,10 @@ export class Ksm {
   readonly stableStore = new FieldRbStore<StableNode>();
   /** root_stable_tree[nid]: one per NUMA node; only [0] is used while merge_across_nodes. */
   readonly rootStableTree: RbRoot<StableNode | null>[];
-  /** root_unstable_tree[nid], reset at the start of each full scan. */
-  readonly rootUnstableTree: RbRoot<RmapItem>[];
+  /** root_unstable_tree[nid], reset at the start of each full scan; nodes are rows of unstableNodes. */
+  readonly rootUnstableTree: RbRoot<number>[];
+  /** The nodes of the unstable trees (see unstable_nodes.ts). */
+  readonly unstableNodes: UnstableNodes;
   readonly migrateNodes: StableNode[] = [];
   /** ksm_mm_head: the dummy head of the mm_slot list. */
   readonly mmHead: MmSlot;
@@ -103,6 +106,9 @@ export class Ksm {
 
   /** Tests: recompute every hit of the unstable-tree walk cache and throw if it differs. */
   checkWalkCache = false;
+  /** The walk cache's stamp (see walkStamp) and the memory generation it stands for. */
+  #walkStamp = 1;
+  #walkStampGeneration = 0;
   /** Visits scan.ts settleRun made (model only: how often the short path was taken). */
   settledVisits = 0;
 
@@ -120,7 +126,8 @@ export class Ksm {
     this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead.head, seqnr: 0, page: -1, settled: 0 };
     const nodes = Math.max(1, mmgr.frames.nrNodes);
     this.rootStableTree = Array.from({ length: nodes }, () => new RbRoot<StableNode | null>(null));
-    this.rootUnstableTree = Array.from({ length: nodes }, () => new RbRoot<RmapItem>(NULL_ITEM));
+    this.rootUnstableTree = Array.from({ length: nodes }, () => new RbRoot<number>(0));
+    this.unstableNodes = new UnstableNodes(mmgr.frames.nrFrames);
     // ksm_init: zero_checksum = calc_checksum(ZERO_PAGE(0))
     this.zeroChecksum = mmgr.contents.checksum(ContentStore.ZERO);
   }
@@ -140,6 +147,33 @@ export class Ksm {
    */
   vmaMergeable(vma: Vma): boolean {
     return (vma.vmFlags & VM_MERGEABLE) !== 0;
+  }
+
+  /**
+   * Empties the unstable trees in use (root_unstable_tree[0 .. ksm_nr_node_ids)) at the
+   * start of a full scan, and their node table with them. Roots past ksm_nr_node_ids keep
+   * what they hold, as in Linux, where it means nothing any more.
+   */
+  resetUnstableTrees(): void {
+    for (let nid = 0; nid < this.nrNodeIds; nid++) this.rootUnstableTree[nid] = new RbRoot<number>(0);
+    this.unstableNodes.reset();
+    this.#walkStamp = 1;
+    this.#walkStampGeneration = this.mmgr.frames.generation.value;
+  }
+
+  /**
+   * The unstable-tree walk cache's stamp for memory as it is now: a new one whenever memory
+   * changed since the last call (MemoryGeneration), so an entry read at an older stamp is
+   * stale. Stamps restart with every full scan (the node table holding them is emptied
+   * then), so they stay far below 2^30 and twice a stamp fits an Int32Array.
+   */
+  walkStamp(): number {
+    const gen = this.mmgr.frames.generation.value;
+    if (gen !== this.#walkStampGeneration) {
+      this.#walkStamp++;
+      this.#walkStampGeneration = gen;
+    }
+    return this.#walkStamp;
   }
 
   /** An id for a new stable node (see stableNodes). */

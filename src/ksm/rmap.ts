@@ -53,7 +53,7 @@ export function removeRmapItemFromTree(ksm: Ksm, item: RmapItem): void {
   } else if ((flags & UNSTABLE_FLAG) !== 0) {
     const age = (ksm.ksmScan.seqnr - (flags & SEQNR_MASK)) & 0xff;
     if (age > 1) throw new KernelBug(`unstable rmap_item aged ${age} scans`);
-    if (age === 0) rbErase(items, item, ksm.rootUnstableTree[items.nid[item]!]!);
+    if (age === 0) rbErase(ksm.unstableNodes, items.treeNode[item]!, ksm.rootUnstableTree[items.nid[item]!]!);
     ksm.pagesUnshared--;
     items.flags[item] = 0;
   }

@@ -1,4 +1,3 @@
-import { RbRoot } from '../lib/rbtree.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { MMF_VM_MERGEABLE, PG_anon, PG_ksm, VM_MERGEABLE, _PAGE_PRESENT, _PAGE_SPECIAL } from '../mm/constants.ts';
 import { PTRS_PER_PTE } from '../mm/page_table.ts';
@@ -131,7 +130,7 @@ export function scanGetNextRmapItem(ksm: Ksm, settle = 0): RmapItem {
   let slot = scan.mmSlot;
   if (slot === head) {
     advisorStartScan(ksm);
-    for (let nid = 0; nid < ksm.nrNodeIds; nid++) ksm.rootUnstableTree[nid] = new RbRoot<RmapItem>(NULL_ITEM);
+    ksm.resetUnstableTrees();
     slot = head.next;
     scan.mmSlot = slot;
     if (slot === head) return NULL_ITEM;
