@@ -54,10 +54,18 @@ function walkVma(ksm: Ksm, slot: MmSlot, vma: Vma, settle: number): RmapItem {
   const frames = ksm.mmgr.frames;
   const frameFlags = frames.flags;
   const items = ksm.items;
+  const cost = ksm.cost;
   const endVpn = vma.vmEnd / PAGE_SIZE;
   const joins = ksm.vmaMergeable(vma);
+  const room = settle - scan.settled;
+  // Settled visits and the CPU charged here (one read of a constant per event, as the
+  // counting cost model needs), added to the counters on the way out.
+  let settled = 0;
+  let charged = 0;
+  let link = scan.rmapList;
   let vpn = scan.address / PAGE_SIZE;
-  while (vpn < endVpn) {
+  let found = NULL_ITEM;
+  pages: while (vpn < endVpn) {
     const t = mm.pgtable.tableOf(vpn);
     const base = vpn - (vpn % PTRS_PER_PTE);
     const end = Math.min(endVpn, base + PTRS_PER_PTE);
@@ -71,43 +79,48 @@ function walkVma(ksm: Ksm, slot: MmSlot, vma: Vma, settle: number): RmapItem {
       const f = ptes[vpn - base]!;
       if ((f & _PAGE_PRESENT) === 0 || (f & _PAGE_SPECIAL) !== 0) continue;
       const pfn = pfns[vpn - base]!;
-      if ((frameFlags[pfn]! & PG_anon) === 0) continue;
+      const pageFlags = frameFlags[pfn]!;
+      if ((pageFlags & PG_anon) === 0) continue;
       const addr = vpn * PAGE_SIZE;
       // The item is nearly always the next one on the list; otherwise stale ones go first.
-      let item = items.rmapList[scan.rmapList]!;
-      if (item === NULL_ITEM || items.address[item] !== addr) item = getNextRmapItem(ksm, slot, scan.rmapList, addr);
-      scan.rmapList = item;
-      const node = (frameFlags[pfn]! & PG_ksm) === 0 ? null : (frames.stableNode(pfn) as StableNode | null);
-      if (node !== null && scan.settled < settle && node.owner === ksm && !node.onMigrateList) {
-        if (items.head[item] === node.id) {
-          settledVisit(ksm);
-          continue;
-        }
-        if (joins && items.flags[item] === 0) {
-          stableTreeAppend(ksm, item, node);
-          settledVisit(ksm);
-          continue;
+      let item = items.rmapList[link]!;
+      if (item === NULL_ITEM || items.address[item] !== addr) item = getNextRmapItem(ksm, slot, link, addr);
+      link = item;
+      if ((pageFlags & PG_ksm) !== 0 && settled < room) {
+        const node = frames.stableNode(pfn) as StableNode | null;
+        if (node !== null && node.owner === ksm && !node.onMigrateList) {
+          if (items.head[item] === node.id) {
+            settled++;
+            charged += cost.visitNs;
+            continue;
+          }
+          if (joins && items.flags[item] === 0) {
+            stableTreeAppend(ksm, item, node, mm);
+            settled++;
+            charged += cost.visitNs;
+            continue;
+          }
         }
       }
       if (shouldSkipRmapItem(ksm, pfn, item)) {
-        ksm.cpuNs += ksm.cost.skipNs;
+        charged += cost.skipNs;
         continue;
       }
-      scan.address = addr + PAGE_SIZE;
       scan.page = pfn;
-      return item;
+      found = item;
+      vpn++;
+      break pages;
     }
   }
-  scan.address = vma.vmEnd;
-  return NULL_ITEM;
-}
-
-/** What ksm_do_scan counts for a visit that cmp_and_merge_page ends without a charge of its own. */
-function settledVisit(ksm: Ksm): void {
-  ksm.cpuNs += ksm.cost.visitNs;
-  ksm.pagesScanned++;
-  ksm.ksmScan.settled++;
-  ksm.settledVisits++;
+  scan.rmapList = link;
+  scan.address = found === NULL_ITEM ? vma.vmEnd : vpn * PAGE_SIZE;
+  ksm.cpuNs += charged;
+  if (settled > 0) {
+    ksm.pagesScanned += settled;
+    scan.settled += settled;
+    ksm.settledVisits += settled;
+  }
+  return found;
 }
 
 /**

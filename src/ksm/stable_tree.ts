@@ -234,10 +234,10 @@ export function stableTreeInsert(ksm: Ksm, kpfn: number): StableNode {
 
 /**
  * Attaches an item to a KSM page's list: the first item counts in pages_shared, every
- * further one in pages_sharing.
+ * further one in pages_sharing. `mm` is the item's, when the caller knows it already.
  * @linux mm/ksm.c stable_tree_append
  */
-export function stableTreeAppend(ksm: Ksm, item: RmapItem, node: StableNode): void {
+export function stableTreeAppend(ksm: Ksm, item: RmapItem, node: StableNode, mm = ksm.items.mm(item)): void {
   if (node.rmapHlistLen < 0) throw new KernelBug('stable_tree_append on a chain');
   const items = ksm.items;
   node.rmapHlistLen++;
@@ -246,7 +246,7 @@ export function stableTreeAppend(ksm: Ksm, item: RmapItem, node: StableNode): vo
   hlistAddItem(items, node, item);
   if (items.hlistNext[item] !== NULL_ITEM) ksm.pagesSharing++;
   else ksm.pagesShared++;
-  items.mm(item).ksmMergingPages++;
+  mm.ksmMergingPages++;
 }
 
 /**
