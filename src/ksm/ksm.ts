@@ -13,6 +13,7 @@ import { MmSlot } from './mm_slot.ts';
 import { RmapItems, type RmapItem } from './rmap_item.ts';
 import type { StableNode } from './stable_node.ts';
 import { UnstableNodes } from './unstable_nodes.ts';
+import { UnstableReplay } from './unstable_replay.ts';
 
 /** struct ksm_scan: the single cursor of ksmd. */
 export interface KsmScan {
@@ -88,6 +89,8 @@ export class Ksm {
   readonly rootUnstableTree: RbRoot<number>[];
   /** The nodes of the unstable trees (see unstable_nodes.ts). */
   readonly unstableNodes: UnstableNodes;
+  /** The last full scan's unstable-tree calls, replayed while memory is unchanged (unstable_replay.ts). */
+  readonly unstableReplay = new UnstableReplay();
   readonly migrateNodes: StableNode[] = [];
   /** ksm_mm_head: the dummy head of the mm_slot list. */
   readonly mmHead: MmSlot;
@@ -159,6 +162,7 @@ export class Ksm {
     this.unstableNodes.reset();
     this.#walkStamp = 1;
     this.#walkStampGeneration = this.mmgr.frames.generation.value;
+    this.unstableReplay.startScan(this);
   }
 
   /**

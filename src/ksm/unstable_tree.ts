@@ -24,11 +24,14 @@ export interface UnstableMatch {
  * memory changes (MemoryGeneration): most steps of an all-unique walk then need no page
  * table, VMA or page bytes at all, and when the first 4 bytes of the two pages differ they
  * decide memcmp's sign by themselves. The result is the same as without the cache;
- * `ksm.checkWalkCache` recomputes every hit to prove it in tests.
+ * `ksm.checkWalkCache` recomputes every hit to prove it in tests. Where memory has not
+ * changed since an earlier full scan made the same calls, the call is replayed instead of
+ * walked (unstable_replay.ts).
  * @linux mm/ksm.c unstable_tree_search_insert
  */
 export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number): UnstableMatch | null {
   const nid = ksm.getKpfnNid(pfn);
+  if (ksm.unstableReplay.replay(ksm, item, nid)) return null;
   const root = ksm.rootUnstableTree[nid]!;
   const nodes = ksm.unstableNodes;
   const walk = nodes.walk;
@@ -38,8 +41,11 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
   const noPage = 2 * ksm.walkStamp();
   const hasPage = noPage + 1;
   const key = pageKey(ksm, pfn);
-  // memcmps the keys decided, charged on the way out (one read of the constant each).
+  // memcmps the keys decided, charged on the way out (one read of the constant each), and
+  // how many: with the whole-page ones, what unstable_replay.ts records of the walk.
   let charged = 0;
+  let steps = 0;
+  let whole = 0;
   let parent = 0;
   let dir: RbDir = 'left';
   let cur = root.rbNode;
@@ -55,6 +61,7 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
     }
     if (stamp === noPage) {
       ksm.cpuNs += charged;
+      ksm.unstableReplay.record(ksm, item, key, secondKey(ksm, pfn), steps, whole, false, nid);
       return null;
     }
     const treeKey = walk[at + W_KEY]!;
@@ -62,6 +69,7 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
     if (key !== treeKey) {
       // Different first bytes: different pages, and memcmp's sign without reading them.
       charged += cost.memcmpNs;
+      steps++;
       if (key < treeKey) {
         dir = 'left';
         cur = walk[at + W_LEFT]!;
@@ -74,8 +82,13 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
     const treePfn = nodes.pfn(cur);
     if (treePfn === pfn) {
       ksm.cpuNs += charged;
+      ksm.unstableReplay.record(ksm, item, key, secondKey(ksm, pfn), steps, whole, false, nid);
       return null;
     }
+    // The first 4 bytes tie: bytes 4 to 7 decide if they differ (a recorded walk can be
+    // built again from them), else the pages are compared whole.
+    if (secondKey(ksm, pfn) === secondKey(ksm, treePfn)) whole++;
+    else steps++;
     const ret = ksm.memcmpPages(pfn, treePfn);
     if (ret < 0) {
       dir = 'left';
@@ -85,11 +98,13 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
       cur = walk[at + W_RIGHT]!;
     } else {
       ksm.cpuNs += charged;
+      ksm.unstableReplay.record(ksm, item, key, secondKey(ksm, pfn), steps, whole, false, nid);
       if (!ksm.mergeAcrossNodes && ksm.mmgr.frames.pfnToNid(treePfn) !== nid) return null;
       return { item: nodes.item(cur), pfn: treePfn };
     }
   }
   ksm.cpuNs += charged;
+  ksm.unstableReplay.record(ksm, item, key, secondKey(ksm, pfn), steps, whole, true, nid);
   const items = ksm.items;
   items.flags[item]! |= UNSTABLE_FLAG | (ksm.ksmScan.seqnr & SEQNR_MASK);
   items.nid[item] = nid;
@@ -118,6 +133,11 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
  */
 function pageKey(ksm: Ksm, pfn: number): number {
   return pfn < 0 ? 0 : (ksm.mmgr.contents.prefixKey(ksm.mmgr.frames.content[pfn]!) ^ 0x80000000) | 0;
+}
+
+/** Bytes 4 to 7 of frame `pfn`'s page, biased as pageKey's. */
+function secondKey(ksm: Ksm, pfn: number): number {
+  return (ksm.mmgr.contents.secondKey(ksm.mmgr.frames.content[pfn]!) ^ 0x80000000) | 0;
 }
 
 /** The walk cache's proof: a hit must equal what the lookup finds now. */

@@ -309,6 +309,8 @@ export function ksmVerify(ksm: Ksm): void {
     // Roots past ksm_nr_node_ids (merge_across_nodes went back to 1) are not in use and not
     // reset by the scan, so they may hold anything, as in Linux.
     if (nid >= ksm.nrNodeIds || !midScan) return;
+    // A replayed scan's trees are built first (unstable_replay.ts).
+    ksm.unstableReplay.stopFollowing(ksm);
     const what = `unstable tree ${nid}`;
     const nodes = ksm.unstableNodes;
     verifyTree(nodes, root, what);

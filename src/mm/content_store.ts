@@ -164,6 +164,12 @@ export class ContentStore {
     return this.#key0[id]!;
   }
 
+  /** Bytes 4 to 7 of a content, big-endian: memcmp order of contents whose first 4 bytes tie. */
+  secondKey(id: number): number {
+    if ((this.#state[id]! & STATE_KEY) === 0) this.#cacheKey(id);
+    return this.#key1[id]!;
+  }
+
   #cacheKey(id: number): void {
     this.#cacheKeyFrom(id, this.bufferOf(id), this.offsetOf(id));
   }
