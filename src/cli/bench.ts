@@ -20,7 +20,7 @@ import {
   runModelCounted,
   runModelTimed,
   warmUpModel,
-  WARMUP_PAGES,
+  WARMUP_RUNS,
   type EventCounts,
   type ModelRun,
 } from './bench/model.ts';
@@ -160,12 +160,11 @@ async function bench(opts: BenchOptions, io: BenchIo): Promise<void> {
   const calibrated = readCalibration();
   const known = { reason: kernelPrecheck(opts) };
   const results: BenchResult[] = [];
-  const warmUps = benchWorkloads(WARMUP_PAGES);
-  for (const [i, w] of benchWorkloads(opts.pages, opts.scans).entries()) {
-    // The same workload, small, on a machine of its own, right before: warming up on another
+  for (const w of benchWorkloads(opts.pages, opts.scans)) {
+    // The same workload, on machines of their own, right before: warming up on another
     // kind of workload leaves V8 with code tuned to that one (measured: a first all-unique
     // scan 2 at 1.7 us/visit after a duplicate-heavy warm-up, 0.6 us after its own).
-    warmUpModel([warmUps[i]!], progress);
+    warmUpModel(w, progress);
     progress(`${w.name}: model`);
     const model = runModelTimed(w, progress);
     const counted = calibrated === undefined ? undefined : runModelCounted(w, progress);
@@ -324,8 +323,8 @@ function renderBench(results: readonly BenchResult[], calibrated: boolean): stri
     }
   }
   out +=
-    "\nModel: this process's CPU time over the measured full scans only (setup excluded), each workload\n" +
-    `after a JIT warm-up on the same workload at ${WARMUP_PAGES} pages. Kernel: ksmd's CPU time over the same scans\n` +
+    "\nModel: this process's CPU time (schedstat, every thread) over the measured full scans only (setup excluded), each workload\n" +
+    `after ${WARMUP_RUNS} unmeasured runs of the same workload (JIT warm-up). Kernel: ksmd's CPU time over the same scans\n` +
     '(/proc/<ksmd>/schedstat in ns; utime+stime in clock ticks where it is missing). ratio > 1: the model is faster than ksmd.\n';
   return out;
 }

@@ -7,6 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { taskRuntimeNs } from '../../host/cpu_time.ts';
 import { PAGE_SIZE } from '../../lib/sizes.ts';
 import { createKernelBackend } from '../../backends/kernel/index.ts';
 import { findKsmdPid } from '../../backends/kernel/ksmd_affinity.ts';
@@ -37,25 +38,9 @@ export function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-/**
- * The CPU time a task has run, in ns: the first field of /proc/PID/schedstat
- * (se.sum_exec_runtime), or undefined where the kernel does not provide the file. It is the
- * value /proc/PID/stat's utime + stime are scaled to and then rounded down to clock ticks
- * (10 ms here): a full scan of fork-heavy takes ksmd about one tick, so ticks would make
- * its per-scan figures mostly rounding.
- */
-export function runtimeNs(pid: number): number | undefined {
-  try {
-    const ns = Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
-    return Number.isFinite(ns) ? ns : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** A reader of a task's CPU seconds: schedstat's ns where available, else clock ticks. */
 function cpuSecondsOf(pid: number, clkTck: number): () => number {
-  if (runtimeNs(pid) !== undefined) return () => (runtimeNs(pid) ?? Number.NaN) / 1e9;
+  if (taskRuntimeNs(pid) !== undefined) return () => (taskRuntimeNs(pid) ?? Number.NaN) / 1e9;
   return () => cpuTicks(pid) / clkTck;
 }
 

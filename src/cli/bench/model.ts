@@ -1,12 +1,14 @@
 /**
  * Runs a bench workload on the model. Two uses:
- * - timed: this process's CPU time (process.cpuUsage) over each measured full scan only;
+ * - timed: this process's CPU time (every thread, exact ns from schedstat where there is one)
+ *   over each measured full scan only;
  * - counted: the same run with a cost model whose every constant is a counter, so each
  *   read of a constant (one per charged event: a visit, a checksum, a memcmp...) is counted.
  *   The model charges exactly one read per event (src/ksm/*.ts), so these are the number of
  *   events of each kind the model's ksmd did, which calibration treats as the kernel's.
  */
 import { cpuUsage } from 'node:process';
+import { processCpuStopwatch } from '../../host/cpu_time.ts';
 import { PAGE_SIZE } from '../../lib/sizes.ts';
 import { MADV_MERGEABLE } from '../../mm/constants.ts';
 import { doMadvise } from '../../mm/madvise.ts';
@@ -126,23 +128,43 @@ function counters(sys: System): Record<string, number> {
   return out;
 }
 
-/** Pages of each workload of the JIT warm-up (see warmUpModel). */
-export const WARMUP_PAGES = 8192;
+/** How often each workload runs unmeasured before its measured run (see warmUpModel). */
+export const WARMUP_RUNS = 2;
 
 /**
- * Runs every bench workload once at WARMUP_PAGES pages, untimed, on machines of their own:
- * the model is JavaScript, and its first scans would otherwise measure V8 compiling the
- * model rather than the model. Nothing carries over to the measured runs but compiled code.
+ * Runs a workload WARMUP_RUNS times, untimed, on machines of its own: the model is
+ * JavaScript, and a first run measures V8 more than the model. Measured (with schedstat)
+ * on fork-heavy, whose first measured scan is about a millisecond of work: after one
+ * warm-up at 8,192 pages, TurboFan was still compiling ksmDoScan, walkVma, fillUser and
+ * copyPageRange on its own threads during that scan (up to 30 ms of compile time each),
+ * and the scan took 40-900 ns a visit in fresh processes; after two runs at full size,
+ * 27-28. A warm-up on another workload instead leaves V8 tuned to that one. Nothing
+ * carries over to the measured run but compiled code.
  */
-export function warmUpModel(workloads: readonly Workload[], progress: (msg: string) => void): void {
-  progress(`model: JIT warm-up (${workloads.map((w) => w.name).join(', ')} at ${WARMUP_PAGES} pages, not measured)`);
-  for (const w of workloads)
+export function warmUpModel(w: Workload, progress: (msg: string) => void): void {
+  progress(`model: JIT warm-up (${w.name} run ${WARMUP_RUNS} times, not measured)`);
+  for (let i = 0; i < WARMUP_RUNS; i++)
     drive(
       createSystem({ ram: w.ramBytes }),
       w,
       (scan) => scan(),
       () => undefined,
     );
+}
+
+/**
+ * A stopwatch of this process's CPU time in seconds: exact nanoseconds from schedstat
+ * where there is one (host/cpu_time.ts), else process.cpuUsage (getrusage), which over a
+ * scan of a millisecond or two is mostly rounding.
+ */
+function cpuStopwatch(): () => number {
+  const exact = processCpuStopwatch();
+  if (exact !== undefined) return () => exact() / 1e9;
+  const cpu0 = cpuUsage();
+  return () => {
+    const cpu = cpuUsage(cpu0);
+    return (cpu.user + cpu.system) / 1e6;
+  };
 }
 
 /** The workload on the model with `cost` (default: the model's own), timing each measured scan. */
@@ -155,13 +177,13 @@ export function runModelTimed(w: Workload, progress: (msg: string) => void, cost
     (scan) => {
       const k = sys.ksm;
       const before = { scanned: k.pagesScanned, skipped: k.pagesSkipped, ns: k.cpuNs, batches: sys.ksmd.batches };
-      const cpu0 = cpuUsage();
+      const elapsed = cpuStopwatch();
       scan();
-      const cpu = cpuUsage(cpu0);
+      const cpuS = elapsed();
       scans.push({
         pagesScanned: k.pagesScanned - before.scanned,
         pagesSkipped: k.pagesSkipped - before.skipped,
-        cpuS: (cpu.user + cpu.system) / 1e6,
+        cpuS,
         virtualNs: k.cpuNs - before.ns,
         batches: sys.ksmd.batches - before.batches,
       });

@@ -1,0 +1,58 @@
+/**
+ * CPU time in nanoseconds from /proc/PID/task/TID/schedstat, whose first field is the
+ * scheduler's se.sum_exec_runtime: the figure utime + stime are scaled to and then rounded
+ * down to clock ticks (10 ms) in /proc/PID/stat, and that getrusage (process.cpuUsage)
+ * reports scaled and kept monotonic. Over a window of a millisecond or two, as one full
+ * scan of a bench workload can be, either of those is mostly rounding.
+ *
+ * A thread's figure is brought up to date when it stops running, not while it runs: a
+ * task that sleeps between its bursts (ksmd) reads exactly, and a thread timing itself
+ * sleeps 0.1 ms first (Atomics.wait), which costs no CPU.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** The runtime in ns of task `tid` of process `pid` (its main thread by default), or undefined. */
+export function taskRuntimeNs(pid: number, tid = pid): number | undefined {
+  try {
+    const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return Number.isFinite(ns) ? ns : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sleeps the calling thread for `ms` milliseconds without returning to the event loop. */
+export function napMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * A stopwatch of this process's CPU time (every thread: V8's compiler and collector
+ * threads work for the process too), or undefined where schedstat is missing. Reading its
+ * own thread last when starting and first when stopping keeps the reading of the other
+ * threads' files out of the measured time.
+ */
+export function processCpuStopwatch(): (() => number) | undefined {
+  const self = process.pid;
+  if (taskRuntimeNs(self) === undefined) return undefined;
+  const others = (): Map<number, number> => {
+    const out = new Map<number, number>();
+    for (const name of readdirSync('/proc/self/task')) {
+      const tid = Number(name);
+      if (tid === self) continue;
+      const ns = taskRuntimeNs(self, tid);
+      if (ns !== undefined) out.set(tid, ns);
+    }
+    return out;
+  };
+  const before = others();
+  napMs(0.1);
+  const own0 = taskRuntimeNs(self) ?? 0;
+  return () => {
+    napMs(0.1);
+    const own = (taskRuntimeNs(self) ?? own0) - own0;
+    let rest = 0;
+    for (const [tid, ns] of others()) rest += ns - (before.get(tid) ?? 0);
+    return own + rest;
+  };
+}
