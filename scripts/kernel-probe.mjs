@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Runs the probes of test/kernel-truth/probes.ts (the worked traces of
-// ../shared/reference/linux-6.18-ksm.md section 12, and more) on the live kernel through the
+// Runs the probes of test/kernel-truth/probes.ts (traces worked out by hand from mm/ksm.c
+// before the kernel was asked, and more) on the live kernel through the
 // kernel backend, prints the counters beside the reference's figures, and saves everything
 // to test/kernel-truth/traces.json (with the date and `uname -r`), which
 // test/kernel-traces.test.ts replays on the model. `--only a,b` re-records those probes and

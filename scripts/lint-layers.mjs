@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The layer check of `npm run lint` (see ../shared/DESIGN.md, "The shape of the system").
+ * The layer check of `npm run lint` (the layers of README.md, "How the code is laid out").
  *
  *   node scripts/lint-layers.mjs [ROOT]
  *

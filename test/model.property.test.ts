@@ -15,7 +15,7 @@ import { ksmVerify } from '../src/ksm/verify.ts';
 import { createSystem, runFor, runFullScans, sysfsWrite, whyKsmdIdle, type System } from '../src/system.ts';
 
 /**
- * Model-based property test (DESIGN.md, "Testing" 3): random programs of mmap, fill, write,
+ * Model-based property test: random programs of mmap, fill, write,
  * read, fork, exec, exit, madvise, prctl, sysfs writes and ksmd steps run on the model, next
  * to a naive reference that is just bytes per process and region. The property: whatever
  * KSM does, every process reads exactly what it wrote, and mmVerify and ksmVerify hold after

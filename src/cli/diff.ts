@@ -5,8 +5,8 @@
  * counters at full-scan boundaries are exact, so the model must match them exactly.
  *
  * A merge on the live kernel can still fail for one pass for reasons no scenario controls (a
- * folio lock another task holds, a transient reference: ../shared/reference/linux-6.18-ksm.md
- * §2.7; the kernel backend holds ksmd on one CPU against the commonest, per-CPU LRU batches),
+ * folio lock another task holds, a transient extra reference, on which mm/ksm.c's
+ * try_to_merge_one_page and write_protect_page give up for the pass; the kernel backend holds ksmd on one CPU against the commonest, per-CPU LRU batches),
  * or ksmd can run a pass past a boundary on a busy machine. `--attempts N` measures a file
  * that disagrees again, up to N kernel runs in all: it agrees when one run agrees exactly,
  * and the runs that did not are shown. A model error disagrees on every run.
@@ -329,7 +329,7 @@ export function registerDiff(program: Command, io: DiffCliIo, setExit: (code: nu
   program
     .command('diff')
     .description('run scenario files on the live kernel (root) and on the model; show every counter that differs')
-    .argument('<files...>', 'scenario files (YAML or JSON, see SCENARIO.md)')
+    .argument('<files...>', 'scenario files (YAML or JSON, see docs/scenario-format.md)')
     .option(
       '--json',
       'print { files: [{ file, scenario, differences: [{ label, path, kernel, model }], kernelOk, modelOk }], stopped?: { file, reason } }',

@@ -1,7 +1,7 @@
 /**
  * The `samepage` command line. Thin by design: it parses arguments, picks a backend, hands
  * the scenario to scenario/run.ts and prints what comes back. Exit codes follow
- * ../shared/SCENARIO.md: 0 every expect held, 1 an expect failed, 2 the file is invalid or
+ * docs/scenario-format.md: 0 every expect held, 1 an expect failed, 2 the file is invalid or
  * the backend cannot run here; any other error is also 2, as one line without a stack.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -112,7 +112,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program
     .command('run')
     .description('run a scenario file and check its expects')
-    .argument('<file>', 'scenario file (YAML or JSON, see SCENARIO.md)')
+    .argument('<file>', 'scenario file (YAML or JSON, see docs/scenario-format.md)')
     .addOption(
       new Option('--backend <name>', 'model: samepage on virtual time; kernel: the live kernel (root)')
         .choices(['model', 'kernel'])

@@ -2,7 +2,7 @@
  * memcmp of 4 KiB pages, as KSM's tree walks need it (mm/ksm.c memcmp_pages orders the
  * stable and unstable trees by memcmp of page contents).
  *
- * Hybrid, because of measured costs on Node 20 (../shared/reference/node-toolkit.md): a call
+ * Hybrid, because of costs measured on Node 20 when this was written: a call
  * into native Buffer#compare costs ~110-140 ns even when byte 0 differs, while a JS loop over
  * a short prefix costs tens of ns; but a JS loop over a whole equal page costs microseconds.
  * Most pages met in a walk differ in their first bytes, so the first 64 bytes are compared in

@@ -5,7 +5,7 @@ import { fillPatternBytes, pagePeriod, splitmix64, type Pattern } from './patter
 
 const M64 = (1n << 64n) - 1n;
 
-/** SCENARIO.md's table, transcribed literally with BigInt: the byte at region offset i. */
+/** The table of docs/scenario-format.md, "Patterns", transcribed literally with BigInt: the byte at region offset i. */
 function refByteAt(p: Pattern, i: number): number {
   const word = (v: bigint): number => Number((v >> BigInt((i % 8) * 8)) & 0xffn);
   const w = BigInt(Math.floor(i / 8));

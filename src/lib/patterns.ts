@@ -1,5 +1,5 @@
 /**
- * Fill patterns of the scenario contract (../shared/SCENARIO.md, "Patterns"): every byte of
+ * Fill patterns of scenario files (docs/scenario-format.md, "Patterns"): every byte of
  * a filled range is a function of its offset from the start of the region.
  */
 export type Pattern =
@@ -29,7 +29,7 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** Words generated per chunk when the destination is not 4-byte aligned. */
 const SCRATCH_WORDS = 4096;
 
-/** splitmix64 as SCENARIO.md states it, all arithmetic modulo 2^64 (the reference form). */
+/** splitmix64 as docs/scenario-format.md states it, all arithmetic modulo 2^64 (the reference form). */
 export function splitmix64(x: bigint): bigint {
   let z = (x + GAMMA) & M64;
   z = ((z ^ (z >> 30n)) * MUL1) & M64;

@@ -5,7 +5,7 @@
  * Linux's mm/ksm.c calc_checksum() stores `xxhash(page, PAGE_SIZE, 0)` into a u32; on 64-bit
  * kernels xxhash() is XXH64, so the checksum is the low 32 bits of XXH64 with seed 0.
  * WebAssembly has native 64-bit multiplies, which makes it several times faster than any
- * JavaScript XXH64 (see ../shared/reference/node-toolkit.md).
+ * JavaScript XXH64 (measured on Node 20; docs/performance.md has the model's hashing costs).
  *
  * Each PageKernel owns its module instance and memory: nothing is instantiated at module
  * level, so independent systems (and tests) never share state.

@@ -18,7 +18,7 @@ import { PTRS_PER_PTE, type PageTable } from './page_table.ts';
 import type { ShmemObject } from './vma.ts';
 
 /**
- * Invariant checkers of the memory manager (DESIGN.md, "Testing"): cheap enough to run after
+ * Invariant checkers of the memory manager, for any test: cheap enough to run after
  * every step of a property test on a small machine, exact enough that any refcount, mapcount,
  * RSS or content-store slip shows up at the step that made it.
  */

@@ -1,5 +1,5 @@
 /**
- * The `--json` output of ../shared/SCENARIO.md: one object, the same bytes for the same run.
+ * The `--json` output of docs/scenario-format.md: one object, the same bytes for the same run.
  * Keys are written in the contract's order, and /sys/kernel/mm/ksm files and process names
  * sorted, so that runs on both backends diff cleanly whatever order a backend produced them in.
  */

@@ -1,7 +1,8 @@
 /**
- * The thesis's own figures for its experiments (../shared/seeds/001_…, chapter 5), keyed by
- * the name of the shipped scenario that reproduces each, so that `samepage run`, `compare`
- * and `stats` and the HTML reports print the thesis's figure beside samepage's.
+ * The thesis's own figures for its experiments (Zhou Xiao, "Research and Implementation of
+ * Memory Deduplication in the Linux Desktop Environment", master's thesis, 2013, chapter 5),
+ * keyed by the name of the shipped scenario that reproduces each, so that `samepage run`,
+ * `compare` and `stats` and the HTML reports print the thesis's figure beside samepage's.
  *
  * Every value is copied from the thesis's text or tables, with where it says so. A figure
  * the thesis gives in MB is converted to 4 KiB pages (the thesis's own 4K pages), and is

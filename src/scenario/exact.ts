@@ -1,6 +1,6 @@
 /**
- * Whether a scenario's figures are exact under the contract (../shared/SCENARIO.md, "The
- * kernel backend"), so that the kernel backend and the model must agree on every counter.
+ * Whether a scenario's figures are exact under the format's rules (docs/scenario-format.md,
+ * "The kernel backend"), so that the kernel backend and the model must agree on every counter.
  * They are not when the live kernel cannot do what the scenario describes (more NUMA nodes
  * than the machine has, the KSM+ interface, which only the model implements), or when a
  * figure depends on wall-clock time (a timed wait with ksmd running: how many pages the

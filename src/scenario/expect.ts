@@ -1,5 +1,5 @@
 /**
- * Expected values of `expect` steps (../shared/SCENARIO.md): a number, a string, or a
+ * Expected values of `expect` steps (docs/scenario-format.md): a number, a string, or a
  * comparison string such as `">= 512"`. Counters are compared as numbers even when the
  * backend hands them over as text, and exactly (as bigints) when both sides are integers,
  * so a 64-bit counter never rounds.

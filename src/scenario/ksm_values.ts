@@ -11,7 +11,7 @@ import { describeReturn } from './errno.ts';
 import { describeValue } from './schema.ts';
 
 /** What each writable file takes, for messages (the rule itself lives in the store). */
-const TAKES: Readonly<Record<string, string>> = {
+export const TAKES: Readonly<Record<string, string>> = {
   run: '0, 1 or 2',
   pages_to_scan: 'an unsigned 32-bit decimal integer, and no value while advisor_mode is scan-time',
   sleep_millisecs: 'an unsigned 32-bit decimal integer',

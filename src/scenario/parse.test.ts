@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatPath, formatProblems, parseScenario } from './parse.ts';
 import type { Problem } from './parse.ts';
-import { scenarioJsonSchema } from './schema.ts';
 import type { Scenario, Step } from './types.ts';
 
 const HEAD = 'version: 1\nname: t\n';
@@ -434,11 +433,4 @@ test('formatProblems gives one line per problem with path and line when known', 
     ]),
     's.yaml: steps[3].mmap.size (line 14): Size must be a multiple of the page size (4096), got 5000\ns.yaml: Scenario file s.yaml is empty',
   );
-});
-
-test('scenarioJsonSchema describes the file with one-key step objects', () => {
-  const schema = scenarioJsonSchema() as { properties?: Record<string, unknown>; required?: string[] };
-  assert.deepEqual(schema.required?.sort(), ['name', 'steps', 'version']);
-  const steps = JSON.stringify(schema.properties?.steps);
-  for (const kind of ['spawn', 'mmap', 'fill', 'expect', 'record']) assert.ok(steps.includes(`"${kind}"`), kind);
 });

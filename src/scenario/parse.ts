@@ -1,5 +1,5 @@
 /**
- * Scenario files (../shared/SCENARIO.md) from text to a checked `Scenario`. One YAML parser
+ * Scenario files (docs/scenario-format.md) from text to a checked `Scenario`. One YAML parser
  * serves YAML and JSON; schema.ts checks each value, cross_check.ts what depends on the
  * order of steps (which procs and regions exist), ksm_values.ts the initial sysfs values.
  * Every problem is collected with its path and line, so a user fixes a file in one round.

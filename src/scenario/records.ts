@@ -1,5 +1,5 @@
 /**
- * What a scenario run produces (the `--json` shape of ../shared/SCENARIO.md).
+ * What a scenario run produces (the `--json` shape of docs/scenario-format.md).
  * Plain data only: report/ renders these without knowing any kernel object.
  */
 

@@ -1,6 +1,6 @@
 /**
  * Runs a checked scenario against a backend, step by step, and collects what the contract
- * reports (../shared/SCENARIO.md): records, and a result for every check. Checks are the
+ * reports (docs/scenario-format.md): records, and a result for every check. Checks are the
  * paths of `expect` steps, the digest of `read` steps and the outcome of `sysfs` writes; a
  * failed check does not stop the run, while a wait that can never finish or a step the
  * backend refuses (StepError) does. The backend is stopped whatever happens.

@@ -1,7 +1,8 @@
 /**
- * The zod schema of scenario files, version 1 (../shared/SCENARIO.md). It checks one value
+ * The zod schema of scenario files, version 1 (docs/scenario-format.md). It checks one value
  * at a time and maps the file onto the types of types.ts; checks that need the history of
- * steps (which procs and regions exist) live in parse.ts. Messages name the thing and show
+ * steps (which procs and regions exist) live in parse.ts, and json_schema.ts derives the
+ * JSON Schema that editors use from it. Messages name the thing and show
  * the value, since they reach the user with a path and a line.
  */
 import { z } from 'zod';
@@ -66,12 +67,14 @@ export const KSM_STAT_FIELDS: readonly string[] = [
 ];
 
 const GIB = 1024 * 1024 * 1024;
-const SIZE_TEXT = /^(\d+(?:\.\d+)?)\s*(KiB|MiB|GiB)?$/;
+/** A size as text: a whole or decimal number, optionally with a binary unit (trimmed first). */
+export const SIZE_TEXT = /^(\d+(?:\.\d+)?)\s*(KiB|MiB|GiB)?$/;
 const UNIT: Readonly<Record<string, number>> = { KiB: 1024, MiB: 1024 * 1024, GiB: GIB };
 const PROC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const SYS_MM = '/sys/kernel/mm/';
 const SYSFS_PART = /^[A-Za-z0-9_.+-]+$/;
-const EXPECT_PATH =
+/** What an expect step may check; groups: ksm dir, its file, proc, ksm_stat field, other proc file. */
+export const EXPECT_PATH =
   /^(?:\/sys\/kernel\/mm\/(ksm\+?)\/([^/]+)|\/proc\/([^/]+)\/(?:ksm_stat\/([^/]+)|(ksm_merging_pages|rss_pages)))$/;
 const TWO_TO_64 = 1n << 64n;
 
@@ -206,10 +209,13 @@ const sysfsValue = z
   })
   .transform((v) => String(v));
 
+/** A seed as text (trimmed first): decimal, or hexadecimal after 0x. */
+export const SEED_TEXT = /^(?:\d+|0x[0-9a-fA-F]+)$/;
+
 /** A 64-bit seed from a YAML integer (exact, see parse.ts) or a decimal or 0x string. */
 function parseSeed(value: number | string): bigint | undefined {
   const text = String(value).trim();
-  const n = /^(?:\d+|0x[0-9a-fA-F]+)$/.test(text) ? BigInt(text) : undefined;
+  const n = SEED_TEXT.test(text) ? BigInt(text) : undefined;
   return n !== undefined && n < TWO_TO_64 ? n : undefined;
 }
 
@@ -559,7 +565,8 @@ const machine = strict(
   'machine field',
 ).transform((m) => ({ ram: m.ram ?? GIB, numaNodes: m.numa_nodes ?? 1 }));
 
-function fileSchema<S extends z.ZodType>(step: S) {
+/** The top-level mapping of a file, around a schema of one step (json_schema.ts passes its own). */
+export function fileSchema<S extends z.ZodType>(step: S) {
   return strict(
     {
       version: z.literal(1, {
@@ -589,17 +596,3 @@ export const scenarioSchema = fileSchema(stepSchema).transform(
     steps: f.steps as Step[],
   }),
 );
-
-/**
- * A JSON Schema of scenario files for editors (yaml-language-server, VS Code). Steps are
- * described as one-key objects, one per kind; cross-step rules are only in parse.ts.
- */
-export function scenarioJsonSchema(): Record<string, unknown> {
-  const steps = Object.entries(stepSchemas).map(([kind, s]) => strict({ [kind]: s }, 'step kind'));
-  const editorSchema = fileSchema(z.union(steps as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]])).meta({
-    title: 'samepage scenario, version 1',
-    description:
-      'A workload for samepage run: processes, their memory, sysfs writes and expectations (see SCENARIO.md)',
-  });
-  return z.toJSONSchema(editorSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
-}

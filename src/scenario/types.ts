@@ -1,5 +1,5 @@
 /**
- * The scenario-file contract (../shared/SCENARIO.md, version 1) as TypeScript types.
+ * The scenario-file format (docs/scenario-format.md, version 1) as TypeScript types.
  * These are plain readonly data: the parser produces them, backends consume them.
  */
 

@@ -4,8 +4,8 @@
  * and on the model (test/kernel-traces.test.ts replays them and compares every counter).
  *
  * Each probe starts from run=2 (nothing merged, full_scans 0), takes its `ksm` values, and
- * snapshots the counters with `snap`. `reference` holds figures that ../shared/reference/
- * linux-6.18-ksm.md (or mm/ksm.c read by hand) predicts for that record: the probe prints
+ * snapshots the counters with `snap`. `reference` holds the figures that mm/ksm.c, read by
+ * hand before the kernel was asked, predicts for that record: the probe prints
  * where the kernel disagrees with them; the test compares the model with the kernel itself.
  */
 import type { Backend } from '../../src/scenario/backend.ts';

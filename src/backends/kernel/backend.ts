@@ -1,7 +1,7 @@
 /**
  * The kernel backend: a scenario on the live Linux kernel, with one real process (an agent,
  * native/agent.c) per scenario proc and the real /sys/kernel/mm/ksm. See "The kernel
- * backend" in ../shared/SCENARIO.md for the contract this implements.
+ * backend" in docs/scenario-format.md for the rules this implements.
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { createHash } from 'node:crypto';

@@ -44,8 +44,8 @@ test('negErrno maps a Node fs error code to -errno', () => {
 
 /**
  * A fake /sys/kernel/mm/ksm in a temporary directory, with the stores' rules that
- * saveKsm/restoreKsm must respect, as mm/ksm.c of Linux 6.18 has them (see
- * ../shared/reference/linux-6.18-ksm.md, sections 6.2 and 7): run=2 unmerges everything;
+ * saveKsm/restoreKsm must respect, as mm/ksm.c of Linux 6.18 has them (run_store,
+ * max_page_sharing_store, merge_across_nodes_store, pages_to_scan_store, advisor_mode_store): run=2 unmerges everything;
  * max_page_sharing and merge_across_nodes are EBUSY while KSM pages exist; pages_to_scan is
  * EINVAL while the advisor is scan-time; switching advisor_mode to none sets pages_to_scan
  * to 100, to scan-time sets it to advisor_min_pages_to_scan. Every write is logged.
