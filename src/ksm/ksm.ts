@@ -12,6 +12,7 @@ import { DEFAULT_COST } from './cost.ts';
 import { MmSlot } from './mm_slot.ts';
 import { RmapItems, type RmapItem } from './rmap_item.ts';
 import type { StableNode } from './stable_node.ts';
+import type { ChainResult } from './stable_tree.ts';
 import { UnstableNodes } from './unstable_nodes.ts';
 import { UnstableReplay } from './unstable_replay.ts';
 
@@ -92,6 +93,8 @@ export class Ksm {
   /** The last full scan's unstable-tree calls, replayed while memory is unchanged (unstable_replay.ts). */
   readonly unstableReplay = new UnstableReplay();
   readonly migrateNodes: StableNode[] = [];
+  /** What stable_tree.ts's chain resolution returns, reused by every call. */
+  readonly chainResult: ChainResult = { pfn: -1, dup: null, node: null };
   /** ksm_mm_head: the dummy head of the mm_slot list. */
   readonly mmHead: MmSlot;
   /**

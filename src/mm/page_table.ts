@@ -59,12 +59,11 @@ export class PageTable {
   /** set_pte_at: `flags` must include _PAGE_PRESENT. */
   set(vpn: number, pfn: number, flags: number): void {
     this.#generation.bump();
-    const key = Math.floor(vpn / PTRS_PER_PTE);
-    let t = this.#tables.get(key);
+    let t = this.#table(vpn);
     if (t === undefined) {
       t = new PteTable();
-      this.#tables.set(key, t);
-      if (key === this.#lastKey) this.#lastTable = t;
+      this.#tables.set(Math.floor(vpn / PTRS_PER_PTE), t);
+      this.#lastTable = t;
     }
     const i = vpn % PTRS_PER_PTE;
     if (t.flags[i] === 0) t.present++;
