@@ -15,9 +15,13 @@ export type RmapItem = number;
 /** The NULL rmap_item. */
 export const NULL_ITEM: RmapItem = 0;
 
-/** Rows the table has at least; it starts at the size hint (at most MAX_INITIAL_ROWS) and grows by half. */
+/**
+ * Rows the table has at least; it starts at the size hint, but at most MAX_INITIAL_ITEMS
+ * items and HEAD_ROWS list heads (one per mm, and per KSM+ VMA node), and grows by half.
+ */
 const INITIAL_ROWS = 1024;
-const MAX_INITIAL_ROWS = 1 << 16;
+const MAX_INITIAL_ITEMS = 1 << 16;
+const HEAD_ROWS = 1024;
 
 /**
  * Every rmap_item of one scanner, and the heads of its lists. The kernel keeps the flags in
@@ -71,10 +75,11 @@ export class RmapItems {
 
   constructor(sizeHint: number) {
     this.#sizeHint = Math.max(INITIAL_ROWS, sizeHint);
-    // Sized for the machine at once up to 64 Ki rows (4.5 MiB): growing by copying every
-    // column costs a first full scan of a small machine ~100 ns per page. Past that the
-    // table grows by half, so a scanner with few items (KSM+, often) stays small.
-    this.#capacity = Math.min(this.#sizeHint, MAX_INITIAL_ROWS);
+    // Sized for the machine at once up to 64 Ki items and their list heads (2.8 MiB):
+    // growing by copying every column costs a first full scan of a small machine ~100 ns
+    // per page (a machine of exactly 64 Ki mergeable pages grew for its few heads). Past
+    // that the table grows by half, so a scanner with few items (KSM+, often) stays small.
+    this.#capacity = Math.min(this.#sizeHint, MAX_INITIAL_ITEMS + HEAD_ROWS);
     this.rmapList = new Int32Array(this.#capacity);
     this.mmIndex = new Int32Array(this.#capacity);
     this.address = new Float64Array(this.#capacity);

@@ -82,9 +82,15 @@ function walkVma(ksm: Ksm, slot: MmSlot, vma: Vma, settle: number): RmapItem {
       const pageFlags = frameFlags[pfn]!;
       if ((pageFlags & PG_anon) === 0) continue;
       const addr = vpn * PAGE_SIZE;
-      // The item is nearly always the next one on the list; otherwise stale ones go first.
+      // The item is nearly always the next one on the list, or a new one goes there (a
+      // page just forked, or faulted in); otherwise stale ones are freed first.
       let item = items.rmapList[link]!;
-      if (item === NULL_ITEM || items.address[item] !== addr) item = getNextRmapItem(ksm, slot, link, addr);
+      if (item === NULL_ITEM || items.address[item] !== addr) {
+        item =
+          item === NULL_ITEM || items.address[item]! > addr
+            ? allocRmapItem(ksm, link, mm, addr)
+            : getNextRmapItem(ksm, slot, link, addr);
+      }
       link = item;
       if ((pageFlags & PG_ksm) !== 0 && settled < room) {
         const node = frames.stableNode(pfn) as StableNode | null;
