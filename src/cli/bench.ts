@@ -17,8 +17,10 @@ import { runKernel, type KernelRun } from './bench/kernel.ts';
 import {
   COST_KEYS,
   costOf,
+  MEASURED_RUNS,
+  onOneCpu,
   runModelCounted,
-  runModelTimed,
+  runModelMeasured,
   warmUpModel,
   WARMUP_RUNS,
   type EventCounts,
@@ -83,6 +85,9 @@ export interface BenchResult {
   readonly kernel_wall_s: number | null;
   /** ksmd CPU ns per page visited. */
   readonly kernel_ns_per_visit: number | null;
+  /** CPU ns per page visited in each measured full scan (null: a scan that visited none). */
+  readonly model_ns_per_visit_by_scan: ReadonlyArray<number | null>;
+  readonly kernel_ns_per_visit_by_scan: ReadonlyArray<number | null> | null;
   /** The model's virtual ksmd CPU ns per visit with the constants it uses (src/ksm/cost.ts). */
   readonly model_virtual_ns_per_visit: number;
   /** The same with calibration/cost-model.json's constants, when that file exists. */
@@ -159,15 +164,28 @@ async function bench(opts: BenchOptions, io: BenchIo): Promise<void> {
   const progress = progressTo(io);
   const calibrated = readCalibration();
   const known = { reason: kernelPrecheck(opts) };
+  const workloads = benchWorkloads(opts.pages, opts.scans);
+  // Every model run first, then every kernel run: the kernel backend's child processes,
+  // I/O and garbage would otherwise land in the model's measured scans (measured: a
+  // fork-heavy first scan 5x slower right after duplicate-heavy's kernel run).
+  const warn = (m: string): boolean => io.stderr.write(`samepage bench: warning: ${m}\n`);
+  const models = onOneCpu(
+    () =>
+      workloads.map((w) => {
+        // The same workload, on machines of their own, right before: warming up on another
+        // kind of workload leaves V8 with code tuned to that one (measured: a first all-unique
+        // scan 2 at 1.7 us/visit after a duplicate-heavy warm-up, 0.6 us after its own).
+        warmUpModel(w, progress);
+        progress(`${w.name}: model`);
+        const model = runModelMeasured(w, progress);
+        const counted = calibrated === undefined ? undefined : runModelCounted(w, progress);
+        return { model, counted };
+      }),
+    warn,
+  );
   const results: BenchResult[] = [];
-  for (const w of benchWorkloads(opts.pages, opts.scans)) {
-    // The same workload, on machines of their own, right before: warming up on another
-    // kind of workload leaves V8 with code tuned to that one (measured: a first all-unique
-    // scan 2 at 1.7 us/visit after a duplicate-heavy warm-up, 0.6 us after its own).
-    warmUpModel(w, progress);
-    progress(`${w.name}: model`);
-    const model = runModelTimed(w, progress);
-    const counted = calibrated === undefined ? undefined : runModelCounted(w, progress);
+  for (const [i, w] of workloads.entries()) {
+    const { model, counted } = models[i]!;
     const k = await tryKernel(w, opts, io, known);
     results.push(
       benchResult(
@@ -207,6 +225,7 @@ function benchResult(
     model_pages_scanned: mScanned,
     model_cpu_s: round(mCpu, 3),
     model_virtual_ns_per_visit: Math.round(sum(model.scans.map((s) => s.virtualNs)) / mScanned),
+    model_ns_per_visit_by_scan: nsPerVisitByScan(model.scans),
     ...(cal === undefined
       ? {}
       : {
@@ -227,6 +246,7 @@ function benchResult(
       kernel_cpu_s: null,
       kernel_wall_s: null,
       kernel_ns_per_visit: null,
+      kernel_ns_per_visit_by_scan: null,
       counters_equal: null,
     };
   }
@@ -254,9 +274,14 @@ function benchResult(
     kernel_cpu_s: round(kCpu, 3),
     kernel_wall_s: round(sum(k.run.scans.map((s) => s.wallS)), 3),
     kernel_ns_per_visit: kScanned > 0 ? Math.round((kCpu * 1e9) / kScanned) : null,
+    kernel_ns_per_visit_by_scan: nsPerVisitByScan(k.run.scans),
     counters_equal: Object.keys(diffs).length === 0,
     ...(Object.keys(diffs).length === 0 ? {} : { counter_differences: diffs }),
   };
+}
+
+function nsPerVisitByScan(scans: ReadonlyArray<{ pagesScanned: number; cpuS: number }>): Array<number | null> {
+  return scans.map((s) => (s.pagesScanned > 0 ? Math.round((s.cpuS * 1e9) / s.pagesScanned) : null));
 }
 
 function compareCounters(
@@ -323,8 +348,8 @@ function renderBench(results: readonly BenchResult[], calibrated: boolean): stri
     }
   }
   out +=
-    "\nModel: this process's CPU time (schedstat, every thread) over the measured full scans only (setup excluded), each workload\n" +
-    `after ${WARMUP_RUNS} unmeasured runs of the same workload (JIT warm-up). Kernel: ksmd's CPU time over the same scans\n` +
+    "\nModel: this process's CPU time (schedstat, every thread) over the measured full scans only (setup excluded), each scan\n" +
+    `the median of ${MEASURED_RUNS} runs after ${WARMUP_RUNS} unmeasured ones of the same workload (JIT warm-up). Kernel: ksmd's CPU time over the same scans\n` +
     '(/proc/<ksmd>/schedstat in ns; utime+stime in clock ticks where it is missing). ratio > 1: the model is faster than ksmd.\n';
   return out;
 }

@@ -48,10 +48,11 @@ export function firstCpu(list: string): number | undefined {
   return cpus.length === 0 ? undefined : Math.min(...cpus);
 }
 
-/** Sets a task's CPU list with taskset; the reason on failure. */
-function setCpus(pid: number, list: string): string | undefined {
+/** Sets a task's CPU list with taskset (every thread of it with `allThreads`); the reason on failure. */
+export function setCpus(pid: number, list: string, allThreads = false): string | undefined {
   try {
-    execFileSync('taskset', ['--pid', '--cpu-list', list, String(pid)], { stdio: 'ignore', timeout: 10_000 });
+    const all = allThreads ? ['--all-tasks'] : [];
+    execFileSync('taskset', [...all, '--pid', '--cpu-list', list, String(pid)], { stdio: 'ignore', timeout: 10_000 });
     return undefined;
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { status?: number };
