@@ -79,7 +79,12 @@ export interface BenchResult {
   readonly pages: number;
   readonly scans: number;
   readonly model_pages_scanned: number;
+  /** CPU seconds of the thread running the model (what the ratios use, as ksmd's thread's). */
   readonly model_cpu_s: number;
+  /** The same for all of the model process's threads (V8's compiler and collector too). */
+  readonly model_process_cpu_s: number;
+  /** `ratio` had the model's whole process been counted. */
+  readonly process_ratio: number | null;
   readonly kernel_pages_scanned: number | null;
   readonly kernel_cpu_s: number | null;
   readonly kernel_wall_s: number | null;
@@ -216,6 +221,7 @@ function benchResult(
   const mScanned = sum(model.scans.map((s) => s.pagesScanned));
   const mCpu = sum(model.scans.map((s) => s.cpuS));
   const mPerS = mScanned / mCpu;
+  const mProcessCpu = sum(model.scans.map((s) => s.processCpuS));
   const base = {
     workload: w.name,
     description: w.description,
@@ -224,6 +230,7 @@ function benchResult(
     scans: model.scans.length,
     model_pages_scanned: mScanned,
     model_cpu_s: round(mCpu, 3),
+    model_process_cpu_s: round(mProcessCpu, 3),
     model_virtual_ns_per_visit: Math.round(sum(model.scans.map((s) => s.virtualNs)) / mScanned),
     model_ns_per_visit_by_scan: nsPerVisitByScan(model.scans),
     ...(cal === undefined
@@ -239,6 +246,7 @@ function benchResult(
       ...base,
       kernel_pages_per_cpu_s: null,
       ratio: null,
+      process_ratio: null,
       first_scan_ratio: null,
       later_scans_ratio: null,
       ratio_unavailable: k.unavailable ?? 'the kernel was not measured',
@@ -267,6 +275,7 @@ function benchResult(
     ...base,
     kernel_pages_per_cpu_s: Number.isFinite(kPerS) ? Math.round(kPerS) : null,
     ratio: Number.isFinite(kPerS) ? round(mPerS / kPerS, 3) : null,
+    process_ratio: Number.isFinite(kPerS) ? round(mScanned / mProcessCpu / kPerS, 3) : null,
     first_scan_ratio: part(0, 1),
     later_scans_ratio: part(1, model.scans.length),
     ...(Number.isFinite(kPerS) ? {} : { ratio_unavailable: 'ksmd used no measurable CPU time; use more --pages' }),
@@ -348,8 +357,9 @@ function renderBench(results: readonly BenchResult[], calibrated: boolean): stri
     }
   }
   out +=
-    "\nModel: this process's CPU time (schedstat, every thread) over the measured full scans only (setup excluded), each scan\n" +
-    `the median of ${MEASURED_RUNS} runs after ${WARMUP_RUNS} unmeasured ones of the same workload (JIT warm-up). Kernel: ksmd's CPU time over the same scans\n` +
+    '\nModel: CPU time of the thread running it (schedstat; process_ratio in --json counts all its threads) over the\n' +
+    `measured full scans only (setup excluded), each scan the median of ${MEASURED_RUNS} runs after ${WARMUP_RUNS} unmeasured ones of the\n` +
+    "same workload (JIT warm-up), the process held on one CPU. Kernel: ksmd's CPU time over the same scans\n" +
     '(/proc/<ksmd>/schedstat in ns; utime+stime in clock ticks where it is missing). ratio > 1: the model is faster than ksmd.\n';
   return out;
 }

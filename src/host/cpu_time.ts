@@ -26,13 +26,19 @@ export function napMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/** CPU time in ns of this process's main thread and of all its threads, since a start. */
+export interface CpuSplit {
+  readonly mainNs: number;
+  readonly processNs: number;
+}
+
 /**
- * A stopwatch of this process's CPU time (every thread: V8's compiler and collector
- * threads work for the process too), or undefined where schedstat is missing. Reading its
- * own thread last when starting and first when stopping keeps the reading of the other
- * threads' files out of the measured time.
+ * A stopwatch of this process's CPU time, its main thread's apart from the sum over all
+ * its threads (V8's compiler and collector threads work for the process too), or undefined
+ * where schedstat is missing. Reading the main thread last when starting and first when
+ * stopping keeps the reading of the other threads' files out of its figure.
  */
-export function processCpuStopwatch(): (() => number) | undefined {
+export function cpuStopwatch(): (() => CpuSplit) | undefined {
   const self = process.pid;
   if (taskRuntimeNs(self) === undefined) return undefined;
   const others = (): Map<number, number> => {
@@ -53,6 +59,6 @@ export function processCpuStopwatch(): (() => number) | undefined {
     const own = (taskRuntimeNs(self) ?? own0) - own0;
     let rest = 0;
     for (const [tid, ns] of others()) rest += ns - (before.get(tid) ?? 0);
-    return own + rest;
+    return { mainNs: own, processNs: own + rest };
   };
 }
