@@ -85,22 +85,22 @@ function walkVma(ksm: Ksm, slot: MmSlot, vma: Vma, settle: number): RmapItem {
       // The item is nearly always the next one on the list, or a new one goes there (a
       // page just forked, or faulted in); otherwise stale ones are freed first.
       let item = items.rmapList[link]!;
+      let fresh = false;
       if (item === NULL_ITEM || items.address[item] !== addr) {
-        item =
-          item === NULL_ITEM || items.address[item]! > addr
-            ? allocRmapItem(ksm, link, mm, addr)
-            : getNextRmapItem(ksm, slot, link, addr);
+        fresh = item === NULL_ITEM || items.address[item]! > addr;
+        item = fresh ? allocRmapItem(ksm, link, mm, addr) : getNextRmapItem(ksm, slot, link, addr);
       }
       link = item;
       if ((pageFlags & PG_ksm) !== 0 && settled < room) {
         const node = frames.stableNode(pfn) as StableNode | null;
         if (node !== null && node.owner === ksm && !node.onMigrateList) {
-          if (items.head[item] === node.id) {
+          // A new item is on no node and in no tree.
+          if (!fresh && items.head[item] === node.id) {
             settled++;
             charged += cost.visitNs;
             continue;
           }
-          if (joins && items.flags[item] === 0) {
+          if (joins && (fresh || items.flags[item] === 0)) {
             stableTreeAppend(ksm, item, node, mm);
             settled++;
             charged += cost.visitNs;
