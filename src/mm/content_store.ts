@@ -15,6 +15,8 @@ const STATE_SUM = 1;
 const STATE_INTERNED = 2;
 const STATE_KEY = 4;
 const STATE_LAZY = 8;
+/** 64-bit words in a page. */
+const WORDS_PER_PAGE = PAGE_SIZE / 8;
 /** Word generators a store can name (the index column is a Uint16Array). */
 const MAX_GENERATORS = 0xffff;
 
@@ -60,8 +62,11 @@ export class ContentStore {
   #state = new Uint8Array(1024);
   /** A lazy content's generator: index + 1 into #generators. */
   #lazyGen = new Uint16Array(1024);
-  /** A lazy content's first word counter (pattern_pages.ts firstWordOf). */
-  #lazyFirst = new Float64Array(1024);
+  /**
+   * A lazy content's first word counter (pattern_pages.ts firstWordOf), in pages: a
+   * counter is a whole number of pages (512 words), and 4 bytes hold 16 TiB of them.
+   */
+  #lazyPage = new Uint32Array(1024);
   readonly #generators: WordGenerator[] = [];
   readonly #generatorIds = new Map<string, number>();
   readonly #freeIds: number[] = [];
@@ -229,13 +234,20 @@ export class ContentStore {
    * key, written into its slot when first read. Not interned: for pages that never repeat.
    */
   fromGenerated(genId: number, first: number): number {
+    const page = first / WORDS_PER_PAGE;
+    if (!Number.isInteger(page) || page >= 2 ** 32) {
+      // Not a counter lazy storage can hold: the bytes are written at once.
+      const id = this.#alloc();
+      this.#arenas[id >>> ARENA_SHIFT]!.generate(this.offsetOf(id), this.#generators[genId]!, first);
+      return id;
+    }
     const id = this.#alloc();
     const arena = this.#arenas[id >>> ARENA_SHIFT]!;
     arena.generate(SCRATCH_PAGE, this.#generators[genId]!, first);
     this.#sums[id] = arena.checksum(SCRATCH_PAGE);
     this.#cacheKeyFrom(id, arena.bytes, SCRATCH_PAGE);
     this.#lazyGen[id] = genId + 1;
-    this.#lazyFirst[id] = first;
+    this.#lazyPage[id] = page;
     this.#state[id] = STATE_SUM | STATE_KEY | STATE_LAZY;
     return id;
   }
@@ -250,7 +262,7 @@ export class ContentStore {
   /** Writes a lazy content's bytes into its slot. */
   #materialize(id: number): void {
     const gen = this.#generators[this.#lazyGen[id]! - 1]!;
-    this.#arenas[id >>> ARENA_SHIFT]!.generate(this.offsetOf(id), gen, this.#lazyFirst[id]!);
+    this.#arenas[id >>> ARENA_SHIFT]!.generate(this.offsetOf(id), gen, this.#lazyPage[id]! * WORDS_PER_PAGE);
     this.#state[id]! &= ~STATE_LAZY;
   }
 
@@ -300,7 +312,7 @@ export class ContentStore {
     this.#key0 = resized(this.#key0, n);
     this.#key1 = resized(this.#key1, n);
     this.#lazyGen = resized(this.#lazyGen, n);
-    this.#lazyFirst = resized(this.#lazyFirst, n);
+    this.#lazyPage = resized(this.#lazyPage, n);
   }
 
   #internId(id: number): void {

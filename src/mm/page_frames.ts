@@ -22,9 +22,10 @@ export class PageFrames {
    * folio->mapping of KSM folios: the stable node, or null while stable_tree_insert runs
    * (and for every frame that is not KSM). An array by frame rather than a map of the KSM
    * frames: ksmd asks on every visit and at every stable-tree step, and an array answers
-   * for 8 bytes a frame what a map lookup costs 15-20 ns for.
+   * for 8 bytes a frame what a map lookup costs 15-20 ns for. Made when the first frame
+   * becomes KSM: a machine that never merges does not pay for it.
    */
-  readonly #ksmLinks: Array<KsmPageLink | null>;
+  #ksmLinks: Array<KsmPageLink | null> | null = null;
   #nextLinkId = 1;
   readonly #freeStacks: Int32Array[];
   readonly #freeTops: number[];
@@ -46,7 +47,6 @@ export class PageFrames {
     this.mapcount = new Int32Array(nrFrames);
     this.content = new Int32Array(nrFrames);
     this.flags = new Uint8Array(nrFrames);
-    this.#ksmLinks = new Array<KsmPageLink | null>(nrFrames).fill(null);
     this.flags[0] = PG_zero;
     this.refcount[0] = 1;
     this.#freeStacks = [];
@@ -113,7 +113,7 @@ export class PageFrames {
     if (r < 0) throw new KernelBug(`put_page on free frame ${pfn}`);
     this.generation.bump();
     // Freeing resets folio->mapping: a stable node pointing here is now stale (keyhole).
-    this.#ksmLinks[pfn] = null;
+    if (this.#ksmLinks !== null) this.#ksmLinks[pfn] = null;
     this.contents.release(this.content[pfn]!);
     this.flags[pfn] = 0;
     this.mapcount[pfn] = 0;
@@ -127,13 +127,14 @@ export class PageFrames {
 
   /** folio_stable_node: the stable node of a KSM page, else null. */
   stableNode(pfn: number): KsmPageLink | null {
-    return this.#ksmLinks[pfn] as KsmPageLink | null;
+    return this.#ksmLinks === null ? null : (this.#ksmLinks[pfn] as KsmPageLink | null);
   }
 
   /** folio_set_stable_node: marks the frame a KSM page pointing at `node` (or at none yet). */
   setStableNode(pfn: number, node: KsmPageLink | null): void {
     this.generation.bump();
     this.flags[pfn]! |= PG_ksm;
+    this.#ksmLinks ??= new Array<KsmPageLink | null>(this.nrFrames).fill(null);
     this.#ksmLinks[pfn] = node;
   }
 

@@ -85,8 +85,9 @@ export function fillUser(
 ): number {
   const scratch = new Uint8Array(PAGE_SIZE);
   const period = pagePeriod(pattern);
+  // Whole pages of a word pattern come from the page kernel when they start on a word.
   const gen = wordGenerator(pattern);
-  const genId = gen === undefined ? -1 : mmgr.contents.generatorId(gen);
+  const genId = gen === undefined || regionStart % 8 !== 0 ? -1 : mmgr.contents.generatorId(gen);
   const byPhase = new Map<number, number>();
   const c = mmgr.frames.content;
   let done = 0;
