@@ -5,7 +5,7 @@
  * pattern and the index of its first word. The page kernel writes a page in a fraction of
  * the time fillPatternBytes takes (its 64-bit multiplies are native), which is what lets a
  * simulated machine be filled faster than memory can be touched; the bytes are the same
- * (pattern_pages.test.ts holds both to SCENARIO.md's definition).
+ * (pattern_pages.test.ts holds them to fillPatternBytes, which docs/scenario-format.md defines).
  */
 import type { Pattern } from './patterns.ts';
 
