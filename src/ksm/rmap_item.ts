@@ -142,13 +142,12 @@ export class RmapItems {
   }
 
   #allocRow(): RmapItem {
-    const recycled = this.#freeRows.pop();
-    if (recycled === undefined) {
+    if (this.#freeRows.length === 0) {
       // A row never used before is still all zeros, as the columns were allocated.
       if (this.#used === this.#capacity) this.#grow();
       return this.#used++;
     }
-    const row = recycled;
+    const row = this.#freeRows.pop()!;
     this.rmapList[row] = 0;
     this.mmIndex[row] = 0;
     this.address[row] = 0;
