@@ -395,7 +395,7 @@ interface CalibrationScan {
 }
 
 const METHOD =
-  'Per measured full scan: ksmd utime+stime delta (kernel) against the events the model counts in the same ' +
+  'Per measured full scan: ksmd CPU time delta (kernel; schedstat ns, else utime+stime) against the events the model counts in the same ' +
   'scan of the same workload (counting cost model). Weighted non-negative least squares on relative errors ' +
   '(scans under 0.1 s weighted as 0.1 s), with a weak pull (lambda 0.02) toward the previous constants for ' +
   'directions the workloads cannot separate. See docs/cost-model.md.';
