@@ -38,8 +38,9 @@ fill: { proc: bash2, region: heap, pattern: { page-mod: 1, seed: 0x60000000000 }
 fill: { proc: bash3, region: heap, pattern: { page-mod: 1, seed: 0x70000000000 }, size: 212992 }
 fill: { proc: bash4, region: heap, pattern: { page-mod: 1, seed: 0x80000000000 }, size: 212992 }
 
-# Figure 5-9, unchanged. Line 4 lacks the slash after ksm+ (the thesis's own quirk):
-# samepage shell reads /sys/kernel/mm/ksm+processes_to_scan as meant and says so.
+# Figure 5-9, unchanged. Its line 4 lacks the slash after ksm+, so lines 7-12 write
+# /sys/kernel/mm/ksm+processes_to_scan and /sys/kernel/mm/ksm+run, files sysfs cannot create:
+# bash says "Permission denied" for each, on Linux as here.
 
 KSMPLUS_DIR=/sys/kernel/mm/ksm+
 PROS2SCAN=${KSMPLUS_DIR}processes_to_scan
@@ -52,8 +53,13 @@ echo "+ gnome-terminal" > ${PROS2SCAN}
 echo "+ bash" > ${PROS2SCAN}
 echo 1 > ${RUN}
 
-# Not in the figure: let KSM+ finish its first round (28518 pages at 100 per 600 ms), then look.
+# Not in the figure: the same requests with the slash; then let KSM+ finish its first round
+# (28518 pages at 100 per 600 ms) and look.
+for p in okular epiphany-browse soffice.bin gnome-terminal bash; do
+  echo "+ $p" > ${KSMPLUS_DIR}/processes_to_scan
+done
+echo 1 > ${KSMPLUS_DIR}/run
 sleep 180
 cat /sys/kernel/mm/ksm+/pages_sharing
 cat /sys/kernel/mm/ksm+/rmap_items
-cat /proc/okular/ksm_stat
+cat /proc/$(pgrep -x okular)/ksm_stat

@@ -6,9 +6,12 @@
  *
  * Scans ROOT/src/**\/*.ts (ROOT defaults to the repository holding this script) for:
  *   - imports that go against the layer order (import, import type, export ... from, import());
+ *     report/ may import types only (`import type`) from the layers that produce results;
+ *   - live-machine access outside host/: a /proc or /sys path beside node:fs (LIVE below);
  *   - wall-clock time, timers and Math.random outside the layers allowed to touch the machine;
  *   - module-level `let`/`var` (module state: the kernel's globals belong on an instance);
- *   - TypeScript's `private`/`protected` members (private members are #names).
+ *   - TypeScript's `private`/`protected` members (private members are #names);
+ * and ROOT/test and ROOT/bench for imports of src/cli/ (nothing imports the command line).
  * Prints `file:line: message` per violation and exits 1, or one summary line and exits 0.
  * Plain Node with no dependencies so it runs before anything is built.
  */
@@ -19,6 +22,11 @@ import { fileURLToPath } from 'node:url';
 /**
  * What each layer may import directly, besides itself. `system` is src/system.ts.
  * `cli` is in nobody's list: nothing imports the command line.
+ *   - host/ is the only code that touches the live machine (/proc, /sys, ptrace, the KSM
+ *     lock); backends/kernel, differential, measure and cli reach the machine through it.
+ *   - differential/ runs a scenario on both backends and compares; measure/ is bench and
+ *     calibration (the root bench/ scripts may use it); both sit above backends.
+ *   - report/ renders: it imports values from lib only, and types from TYPES_ONLY below.
  */
 const DIRECT = {
   lib: [],
@@ -32,16 +40,57 @@ const DIRECT = {
   scenario: ['lib', 'sysfs', 'system'],
   host: ['lib', 'stats'],
   backends: ['lib', 'scenario', 'system', 'sysfs', 'host', 'sim', 'mm', 'ksm', 'ksmplus', 'stats'],
-  // report sees scenario's plain record types only (PLAIN_RECORDS below), never a kernel object.
+  differential: ['lib', 'scenario', 'backends', 'host'],
+  measure: ['lib', 'sim', 'mm', 'ksm', 'system', 'scenario', 'backends', 'host'],
+  // samepage shell: bash (the just-bash library) over a model machine's files and processes.
+  shell: ['lib', 'sim', 'mm', 'ksm', 'ksmplus', 'stats', 'sysfs', 'system', 'scenario', 'backends'],
   report: ['lib'],
-  cli: ['lib', 'sim', 'mm', 'ksm', 'ksmplus', 'stats', 'sysfs', 'system', 'scenario', 'host', 'backends', 'report'],
+  cli: [
+    'lib',
+    'sim',
+    'mm',
+    'ksm',
+    'ksmplus',
+    'stats',
+    'sysfs',
+    'system',
+    'scenario',
+    'host',
+    'backends',
+    'differential',
+    'measure',
+    'report',
+    'shell',
+  ],
 };
 
-/** The files of scenario/ that report/ may read: plain data, no behaviour. */
-const PLAIN_RECORDS = new Set(['scenario/records.ts', 'scenario/types.ts']);
+/**
+ * Layers whose plain result types report/ may name, with `import type` (or `export type`)
+ * only: a type import is erased from the JavaScript, so every table and chart can live in
+ * report/ without report/ running, or loading, anything of the layers that produce results.
+ */
+const TYPES_ONLY = {
+  report: ['scenario', 'stats', 'host', 'backends', 'differential', 'measure'],
+};
+
+/**
+ * LIVE: the live machine is host/'s alone. Outside host/ (and outside test files, which
+ * look at the machine to check what the code did), a file that imports node:fs or
+ * node:child_process may hold no literal path under /proc or /sys. Why this shape: the
+ * model and the scenario format name such paths as data ('/sys/kernel/mm/ksm/run' is a file
+ * of the model's sysfs and a word of scenario files), and those files do not do I/O; a file
+ * that does I/O and names a /proc or /sys path is reading or writing the live machine. A
+ * literal counts when it begins with `/proc` or `/sys` (then `/` or its end) and its text,
+ * up to a template's first `${`, holds no whitespace, so a help text that mentions a path
+ * in a sentence is prose, not access. A path built from a constant that host/ exports
+ * escapes this check, which is why host/ keeps its constants (KSM_DIR) for messages only.
+ */
+const LIVE_ONLY = 'host/';
+const IO_MODULES = new Set(['fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'child_process', 'node:child_process']);
+const LIVE_PATH = /^\/(?:proc|sys)(?:\/\S*)?$/;
 
 /** Layers (relative to src/) where real time and timers are the point, not a bug. */
-const TIME_ALLOWED = ['cli/', 'backends/kernel/', 'host/'];
+const TIME_ALLOWED = ['cli/', 'backends/kernel/', 'host/', 'measure/'];
 
 /** Nondeterminism banned elsewhere: time must come from the injected clock, chance from the PRNG. */
 const BANNED = [
@@ -94,12 +143,15 @@ function layerOf(srcRel) {
  * Two copies of `text` of the same length and line structure: `code` with comments blanked
  * (strings kept, for import specifiers) and `bare` with string and template contents blanked
  * too (for banned words and top-level `let`). Template `${...}` expressions stay code.
+ * `literals` lists each string literal and template head (its text up to the first `${`),
+ * with the offset of its opening quote.
  * Regular-expression literals are not recognised: a quote inside one would confuse this,
  * which is acceptable for this code base and would show up as a spurious violation.
  */
 export function blank(text) {
   const code = text.split('');
   const bare = text.split('');
+  const literals = [];
   const wipe = (arr, from, to) => {
     for (let k = from; k < to; k++) if (arr[k] !== '\n') arr[k] = ' ';
   };
@@ -144,10 +196,15 @@ export function blank(text) {
     } else if (ch === '"' || ch === "'") {
       let j = i + 1;
       while (j < n && text[j] !== ch && text[j] !== '\n') j += text[j] === '\\' ? 2 : 1;
+      literals.push({ offset: i, text: text.slice(i + 1, Math.min(j, n)) });
       wipe(bare, i + 1, Math.min(j, n));
       i = j + 1;
     } else if (ch === '`') {
-      i = scanTemplate(i + 1);
+      const end = scanTemplate(i + 1);
+      const head = text.slice(i + 1, end);
+      const expr = head.indexOf('${');
+      literals.push({ offset: i, text: expr < 0 ? head.slice(0, -1) : head.slice(0, expr) });
+      i = end;
     } else if (ch === '{') {
       depth++;
       i++;
@@ -159,7 +216,7 @@ export function blank(text) {
       } else i++;
     } else i++;
   }
-  return { code: code.join(''), bare: bare.join('') };
+  return { code: code.join(''), bare: bare.join(''), literals };
 }
 
 /** 1-based line of each offset, by binary search over line starts. */
@@ -201,7 +258,7 @@ export function lint(root) {
     const rel = toPosix(relative(root, file));
     const srcRel = toPosix(relative(src, file));
     const text = readFileSync(file, 'utf8');
-    const { code, bare } = blank(text);
+    const { code, bare, literals } = blank(text);
     const lineOf = lineIndex(text);
     const report = (offset, message) => violations.push({ file: rel, line: lineOf(offset), message });
     const layer = layerOf(srcRel);
@@ -218,6 +275,7 @@ export function lint(root) {
       for (const pattern of IMPORT_PATTERNS) {
         for (const m of code.matchAll(pattern)) {
           const spec = m[2];
+          if (bare[m.index] !== code[m.index]) continue; // the word import inside a string
           if (!spec.startsWith('.') && !spec.startsWith('/')) continue; // a package, not ours
           const offset = m.index + m[0].lastIndexOf(spec);
           const target = resolve(dirname(file), spec);
@@ -236,14 +294,26 @@ export function lint(root) {
           const targetLayer = layerOf(targetRel);
           if (targetLayer === undefined || targetLayer === layer) continue; // the former is reported on its own file
           const allowed = isTest ? below[layer] : new Set(DIRECT[layer]);
-          const ok = allowed.has(targetLayer) || (layer === 'report' && PLAIN_RECORDS.has(targetRel));
-          if (!ok) {
-            const why =
-              targetLayer === 'cli'
-                ? 'nothing imports cli'
-                : `${layer} may import ${[...allowed].join(', ') || 'nothing of ours'}${layer === 'report' ? ' and src/scenario/{records,types}.ts' : ''}`;
-            report(offset, `${layer} must not import ${targetLayer}: '${spec}' (${why})`);
-          }
+          if (allowed.has(targetLayer)) continue;
+          const typesFrom = TYPES_ONLY[layer] ?? [];
+          const typeOnly = /^(?:import|export)\s+type\s/.test(m[0]);
+          if (typesFrom.includes(targetLayer) && (typeOnly || isTest)) continue;
+          const why =
+            targetLayer === 'cli'
+              ? 'nothing imports cli'
+              : `${layer} may import ${[...allowed].join(', ') || 'nothing of ours'}${typesFrom.length > 0 ? `, and types only (import type) from ${typesFrom.join(', ')}` : ''}`;
+          report(offset, `${layer} must not import ${targetLayer}: '${spec}' (${why})`);
+        }
+      }
+    }
+
+    if (!isTest && !srcRel.startsWith(LIVE_ONLY) && importsIo(code, bare)) {
+      for (const lit of literals) {
+        if (LIVE_PATH.test(lit.text)) {
+          report(
+            lit.offset,
+            `live-machine path '${lit.text}' beside node:fs or node:child_process: only host/ reads /proc and /sys (use src/host/)`,
+          );
         }
       }
     }
@@ -271,8 +341,39 @@ export function lint(root) {
       );
     }
   }
+  // Tests and the root bench scripts may use any layer of src/, but never the command line.
+  const outside = ['test', 'bench'].flatMap((dir) => (existsSync(join(root, dir)) ? listTs(join(root, dir)) : []));
+  for (const file of outside) {
+    const text = readFileSync(file, 'utf8');
+    const { code, bare } = blank(text);
+    const lineOf = lineIndex(text);
+    for (const pattern of IMPORT_PATTERNS) {
+      for (const m of code.matchAll(pattern)) {
+        const spec = m[2];
+        if (bare[m.index] !== code[m.index] || !spec.startsWith('.')) continue;
+        const targetRel = toPosix(relative(src, resolve(dirname(file), spec)));
+        if (layerOf(targetRel) !== 'cli') continue;
+        violations.push({
+          file: toPosix(relative(root, file)),
+          line: lineOf(m.index + m[0].lastIndexOf(spec)),
+          message: `imports '${spec}': nothing imports cli (run the samepage command instead, or use the layer it calls)`,
+        });
+      }
+    }
+  }
   violations.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
-  return { files: files.length, violations };
+  return { files: files.length + outside.length, violations };
+}
+
+/** Whether source (comments blanked) imports a module that reads files or runs programs, for values. */
+function importsIo(code, bare) {
+  for (const pattern of IMPORT_PATTERNS) {
+    for (const m of code.matchAll(pattern)) {
+      if (bare[m.index] !== code[m.index]) continue;
+      if (IO_MODULES.has(m[2]) && !/^(?:import|export)\s+type\s/.test(m[0])) return true;
+    }
+  }
+  return false;
 }
 
 function mainCli() {

@@ -21,8 +21,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 const { takeKsmLock } = await import(join(root, 'dist/src/backends/kernel/testing.js'));
-const { saveKsm, restoreKsm } = await import(join(root, 'dist/src/backends/kernel/sysfs.js'));
-const { findKsmUsers } = await import(join(root, 'dist/src/backends/kernel/procfs.js'));
+const { saveKsm, restoreKsm } = await import(join(root, 'dist/src/host/ksm_sysfs.js'));
+const { findKsmUsers } = await import(join(root, 'dist/src/host/ksm_stat.js'));
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {

@@ -1,17 +1,13 @@
 import { ENOENT } from './lib/errno.ts';
-import { comparePages } from './lib/pagecmp.ts';
 import { PAGE_SIZE } from './lib/sizes.ts';
-import { PageKernel } from './lib/xxh64.ts';
 import { EventQueue } from './sim/event_queue.ts';
 import { VirtualClock } from './sim/clock.ts';
-import { ContentStore, type PageOps } from './mm/content_store.ts';
-import { MemoryManager } from './mm/memory_manager.ts';
-import { PageFrames } from './mm/page_frames.ts';
-import { ksmHooks } from './ksm/control.ts';
+import { createMemoryManager, type MemoryManager } from './mm/memory_manager.ts';
+import { ksmInit } from './ksm/control.ts';
 import type { CostModel } from './ksm/cost.ts';
 import { DEFAULT_COST } from './ksm/cost.ts';
-import { Ksm } from './ksm/ksm.ts';
-import { Ksmd } from './ksm/ksmd.ts';
+import type { Ksm } from './ksm/ksm.ts';
+import type { Ksmd } from './ksm/ksmd.ts';
 import { sysfsKfWrite, type AttributeGroup } from './sysfs/attribute.ts';
 import { ksmSysfs } from './sysfs/ksm_sysfs.ts';
 import { KsmPlus } from './ksmplus/ksmplus.ts';
@@ -47,21 +43,10 @@ export interface System {
 
 /** The composition root: wires the memory manager, KSM and sysfs of one machine. */
 export function createSystem(opts: SystemOptions): System {
-  const kernel = new PageKernel();
-  const ops: PageOps = {
-    checksum: (buf, off) => kernel.checksumPage(buf, off),
-    compare: comparePages,
-  };
   const clock = new VirtualClock();
   const events = new EventQueue(clock);
-  const nrFrames = Math.floor(opts.ram / PAGE_SIZE) + 1;
-  // Every content is held by a frame, or by a fill's cache for a moment: a few more at most.
-  const contents = new ContentStore(ops, nrFrames + 1024);
-  const frames = new PageFrames(nrFrames, opts.numaNodes ?? 1, contents);
-  const mmgr = new MemoryManager(frames, contents);
-  const ksm = new Ksm(mmgr, events, opts.cost ?? DEFAULT_COST);
-  const ksmd = new Ksmd(ksm);
-  mmgr.hooks = ksmHooks(ksm, ksmd);
+  const mmgr = createMemoryManager(Math.floor(opts.ram / PAGE_SIZE) + 1, opts.numaNodes ?? 1);
+  const { ksm, ksmd } = ksmInit(mmgr, events, opts.cost ?? DEFAULT_COST);
   const ksmplus = new KsmPlus(mmgr, events, opts.cost ?? DEFAULT_COST, opts.seed ?? 0);
   const ksmplusd = new KsmPlusDaemon(ksmplus, events);
   ksm.checkWalkCache = opts.checkCaches === true;

@@ -19,7 +19,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { holdKernelTestLock, kernelSkipReason, kernelSkipReasonAfterWait } from '../src/backends/kernel/testing.ts';
-import { agrees, diffAttempts, diffScenario, liveNumaNodes, renderDiff } from '../src/cli/diff.ts';
+import { agrees, diffAttempts, diffScenario } from '../src/differential/diff.ts';
+import { renderDiff } from '../src/report/diff.ts';
+import { liveNumaNodes } from '../src/host/machine.ts';
 import { whyNotExact } from '../src/scenario/exact.ts';
 import { generateScenario } from '../src/scenario/generate.ts';
 import { loadScenario } from '../src/scenario/load.ts';
@@ -68,7 +70,7 @@ if (skip !== undefined) {
  * Kernel runs of one scenario at most: the first, and more when it disagrees. Seeds 17 (once,
  * in CI) and 1009 (5-6 runs in 20) disagreed by one page that the kernel merged a scan later
  * than the model, while ksmd moved between CPUs; the kernel backend now holds ksmd on one
- * CPU (src/backends/kernel/ksmd_affinity.ts); with ksmd on one CPU 1009 agreed in 160 runs. What is
+ * CPU (src/host/ksmd_affinity.ts); with ksmd on one CPU 1009 agreed in 160 runs. What is
  * left (a busy folio, ksmd past a boundary on a loaded machine) passes on a later run, and
  * the earlier ones are reported; a model error disagrees on every run.
  */

@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { cpusAllowed, findKsmdPid } from '../src/backends/kernel/ksmd_affinity.ts';
+import { cpusAllowed, findKsmdPid } from '../src/host/ksmd_affinity.ts';
 import {
   holdKernelTestLockForFile,
   kernelSkipReasonAfterWait,
@@ -25,9 +25,11 @@ import {
   settledKsm,
   takeKsmLock,
 } from '../src/backends/kernel/testing.ts';
-import { KSM_DIR, readSysfs, restoreKsm } from '../src/backends/kernel/sysfs.ts';
-import { packageRoot } from '../src/cli/main.ts';
-import { TEST_PAUSE_VARIABLE } from '../src/cli/test_pause.ts';
+import { KSM_DIR, readSysfs, restoreKsm } from '../src/host/ksm_sysfs.ts';
+import { CLI } from './samepage.ts';
+
+/** The test hook of `samepage run` (src/cli/test_pause.ts): pause at the start of step N. */
+const TEST_PAUSE_VARIABLE = 'SAMEPAGE_TEST_PAUSE_AT_STEP';
 import { parseScenario } from '../src/scenario/parse.ts';
 
 const machineSkip = await holdKernelTestLockForFile();
@@ -87,14 +89,10 @@ interface Interrupt {
 
 /** Runs the CLI on `file` with the pause variable at `pauseAt`, interrupting it as asked. */
 function runCli(file: string, pauseAt: number, interrupt: Interrupt | undefined): Promise<Outcome> {
-  const child = spawn(
-    process.execPath,
-    [join(packageRoot(), 'bin', 'samepage.js'), 'run', file, '--backend', 'kernel'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1', [TEST_PAUSE_VARIABLE]: String(pauseAt) },
-    },
-  );
+  const child = spawn(process.execPath, [CLI, 'run', file, '--backend', 'kernel'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', [TEST_PAUSE_VARIABLE]: String(pauseAt) },
+  });
   let stdout = '';
   let stderr = '';
   let sent = false;

@@ -15,7 +15,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultAgentPath } from '../src/backends/kernel/agent.ts';
-import { KSM_DIR } from '../src/backends/kernel/sysfs.ts';
+import { KSM_DIR } from '../src/host/ksm_sysfs.ts';
 import {
   holdKernelTestLockForFile,
   kernelSkipReasonAfterWait,
@@ -24,12 +24,11 @@ import {
   startKsmOutsider,
   takeKsmLock,
 } from '../src/backends/kernel/testing.ts';
-import { packageRoot } from '../src/cli/main.ts';
+import { CLI } from './samepage.ts';
 
 const machineSkip = await holdKernelTestLockForFile();
 if (machineSkip !== undefined) process.stdout.write(`# kernel refusal tests skipped: ${machineSkip}\n`);
 
-const CLI = join(packageRoot(), 'bin', 'samepage.js');
 /** How the kernel backend refuses while another samepage run holds KSM. */
 const BUSY = /Another samepage kernel run/;
 

@@ -46,6 +46,23 @@ const CLEAN: Readonly<Record<string, string>> = {
   'src/cli/main.ts': "import '../report/table.ts';\nexport const t = Date.now();\nsetTimeout(() => {}, 1);\n",
   'src/system.ts': "export * from './ksm/ksm.ts';\n",
   'test/helper.ts': 'export const helper = 1;\n',
+  // host/ reads the live machine.
+  'src/host/procfs.ts':
+    "import { readFileSync } from 'node:fs';\nexport const comm = (pid: number): string => readFileSync(`/proc/${pid}/comm`, 'utf8');\n",
+  // The model names sysfs paths as data, without doing I/O.
+  'src/sysfs/names.ts': "export const RUN = '/sys/kernel/mm/ksm/run';\n",
+  // A help text that mentions a path in a sentence is prose, even beside node:fs.
+  'src/cli/help.ts':
+    "import { writeFileSync } from 'node:fs';\nexport const help = '/sys/kernel/mm/ksm+/processes_to_scan, then run=1';\nexport const w = writeFileSync;\n",
+  // report/ names result types of the layers that produce them, types only.
+  'src/report/compare.ts':
+    "import type { PolicyResult } from '../backends/model/policy.ts';\nexport type R = PolicyResult;\n",
+  'src/backends/model/policy.ts': 'export interface PolicyResult { ok: boolean }\n',
+  'src/differential/diff.ts': "import '../backends/model/policy.ts';\nimport '../host/procfs.ts';\n",
+  'src/measure/bench.ts': "import '../system.ts';\nimport '../host/procfs.ts';\nexport const t = performance.now();\n",
+  // Tests and the root bench scripts may use src/ (measure/ included), only not the command line.
+  'test/run.test.ts': "import '../src/system.ts';\n",
+  'bench/run.ts': "import '../src/measure/bench.ts';\n",
 };
 
 test('lint-layers accepts a tree that keeps every rule', () => {
@@ -54,7 +71,7 @@ test('lint-layers accepts a tree that keeps every rule', () => {
     const { status, lines } = lint(root);
     assert.equal(status, 0, lines.join('\n'));
     assert.equal(lines.length, 1);
-    assert.match(lines[0] ?? '', /^lint-layers: 9 files/);
+    assert.match(lines[0] ?? '', /^lint-layers: 19 files/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -82,6 +99,19 @@ test('lint-layers reports each kind of violation with file and line', () => {
     // TypeScript-private members, where #names are the style; a private constructor is fine.
     'src/lib/members.ts':
       'export class A {\n  private constructor() {}\n  private x = 1;\n  protected static readonly y = 2;\n  #z = 3;\n}\n',
+    // Only host/ touches the live machine: a /proc or /sys path beside node:fs elsewhere.
+    'src/backends/kernel/peek.ts':
+      "import { readFileSync } from 'node:fs';\nexport const s = readFileSync(`/proc/${process.pid}/status`, 'utf8');\n",
+    'src/cli/ksm.ts':
+      "import { existsSync } from 'node:fs';\nexport const KSM = '/sys/kernel/mm/ksm';\nexport const here = existsSync(KSM);\n",
+    // report/ takes types only from the layers that produce results, and nothing of cli.
+    'src/report/run.ts': "import { runPolicy } from '../backends/model/policy.ts';\n",
+    'src/report/cli.ts': "import type { Io } from '../cli/main.ts';\n",
+    // The differential method does not reach into measurements.
+    'src/differential/bad.ts': "import '../measure/bench.ts';\n",
+    // No test or bench script imports the command line.
+    'test/bad.test.ts': "import { main } from '../src/cli/main.ts';\n",
+    'bench/bad.ts': "import '../src/cli/main.ts';\n",
   });
   try {
     const { status, lines } = lint(root);
@@ -104,7 +134,14 @@ test('lint-layers reports each kind of violation with file and line', () => {
     has('src/stray.ts:1: ', /not in any layer/);
     has('src/lib/members.ts:3: ', /`private` member: use a #name/);
     has('src/lib/members.ts:4: ', /`protected` member: use a #name/);
-    assert.match(lines.at(-1) ?? '', /^lint-layers: 12 violations/);
+    has('src/backends/kernel/peek.ts:2: ', /live-machine path '\/proc\/' .* only host\/ reads \/proc and \/sys/);
+    has('src/cli/ksm.ts:2: ', /live-machine path '\/sys\/kernel\/mm\/ksm'/);
+    has('src/report/run.ts:1: ', /report must not import backends: .*types only \(import type\)/);
+    has('src/report/cli.ts:1: ', /report must not import cli: .*nothing imports cli/);
+    has('src/differential/bad.ts:1: ', /differential must not import measure/);
+    has('test/bad.test.ts:1: ', /nothing imports cli/);
+    has('bench/bad.ts:1: ', /nothing imports cli/);
+    assert.match(lines.at(-1) ?? '', /^lint-layers: 19 violations/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -17,11 +17,11 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { restoreKsm, saveKsm } from '../src/backends/kernel/sysfs.ts';
+import { restoreKsm, saveKsm } from '../src/host/ksm_sysfs.ts';
 import { holdKernelTestLock, kernelSkipReason, takeKsmLock } from '../src/backends/kernel/testing.ts';
 import { INJECT_PRCTL, missingHelper, nativeHelperPath, ptraceRefusal } from '../src/host/ksm_native.ts';
-import { main } from '../src/cli/main.ts';
-import { capture, realPython as python } from '../src/cli/testing.ts';
+import { realPython as python } from './python.ts';
+import { samepage } from './samepage.ts';
 
 const KSM = '/sys/kernel/mm/ksm';
 /** Interpreters started, and what each holds (pages of 4 KiB). */
@@ -96,9 +96,9 @@ test('real python3 programs: stats finds the known duplicates, predict agrees, t
 
     // 1. stats: the two known duplicate contents, with their classes and counts. The buffers
     // are not page aligned, so each loses a page at its edges.
-    const s = capture();
-    assert.equal(await main(['stats', '--pid', ...pids, '--json'], s.io), 0, s.err());
-    const stats = JSON.parse(s.out()) as {
+    const s = await samepage(['stats', '--pid', ...pids, '--json']);
+    assert.equal(s.code, 0, s.err);
+    const stats = JSON.parse(s.out) as {
       pages: number;
       saving_pages: number;
       top: Array<{ count: number; class: string }>;
@@ -118,11 +118,11 @@ test('real python3 programs: stats finds the known duplicates, predict agrees, t
     // 2. snapshot + predict under KSM: the model's saving is stats' saving minus the extra
     // KSM pages max_page_sharing (256) makes each big group keep.
     const snap = join(dir, 'py.snap');
-    const w = capture();
-    assert.equal(await main(['snapshot', '--pid', ...pids, '-o', snap], w.io), 0, w.err());
-    const p = capture();
-    assert.equal(await main(['predict', snap, '--policy', 'ksm', '--json'], p.io), 0, p.err());
-    const prediction = (JSON.parse(p.out()) as { prediction: { saving_pages: number; pages: number } }).prediction;
+    const w = await samepage(['snapshot', '--pid', ...pids, '-o', snap]);
+    assert.equal(w.code, 0, w.err);
+    const p = await samepage(['predict', snap, '--policy', 'ksm', '--json']);
+    assert.equal(p.code, 0, p.err);
+    const prediction = (JSON.parse(p.out) as { prediction: { saving_pages: number; pages: number } }).prediction;
     assert.equal(prediction.pages, stats.pages);
     const chainPages = Math.ceil(ones.count / 256) - 1 + Math.ceil(cycle.count / 256) - 1;
     assert.ok(
@@ -136,8 +136,8 @@ test('real python3 programs: stats finds the known duplicates, predict agrees, t
 
     // 3. merge for real: enable each interpreter, run ksmd until the counters settle.
     for (const pid of pids) {
-      const e = capture();
-      assert.equal(await main(['kernel', 'enable', '--pid', pid], e.io), 0, `${e.out()}${e.err()}`);
+      const e = await samepage(['kernel', 'enable', '--pid', pid]);
+      assert.equal(e.code, 0, `${e.out}${e.err}`);
     }
     const measured = await mergeUntilSettled();
     const off = Math.abs(measured - prediction.saving_pages) / prediction.saving_pages;

@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runPolicy } from '../src/backends/model/policy.ts';
-import { main } from '../src/cli/main.ts';
-import { capture } from '../src/cli/testing.ts';
+import { samepage } from './samepage.ts';
 import type { RunResult } from '../src/scenario/records.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 
@@ -31,9 +30,9 @@ test("5.2.3 under KSM through runPolicy: the live kernel's rmap_items, merging p
 });
 
 test('5.2.3 under KSM+ through samepage compare: 512 merged, at most 1100 rmap_items, memory saved, both settle times', async () => {
-  const c = capture();
-  assert.equal(await main(['compare', WORKLOAD, '--policy', 'ksm+', '--json'], c.io), 0, c.err());
-  const out = JSON.parse(c.out()) as {
+  const c = await samepage(['compare', WORKLOAD, '--policy', 'ksm+', '--json']);
+  assert.equal(c.code, 0, c.err);
+  const out = JSON.parse(c.out) as {
     results: Array<{
       policy: string;
       merged_pages: number;

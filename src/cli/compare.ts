@@ -3,27 +3,20 @@
  * until its counters settle and prints them side by side, like the thesis's Table 5-2, with
  * the thesis's own figures beside samepage's where the workload is one of its experiments.
  */
-import Table from 'cli-table3';
 import { InvalidArgumentError, type Command } from 'commander';
-import { writeFile } from 'node:fs/promises';
 import { runPolicy, type Policy, type PolicyResult } from '../backends/model/policy.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import { renderThesisComparison } from '../report/table.ts';
 import { measuredByPolicy, thesisComparison, thesisExperiment } from '../report/thesis.ts';
-import { sideBySideRows } from './compare_rows.ts';
+import { renderSideBySide } from '../report/compare_rows.ts';
+import { writeReportFile } from './report_file.ts';
 
 function parsePolicies(v: string): Policy[] {
   const list = v.split(',').map((p) => p.trim());
   for (const p of list)
     if (p !== 'ksm' && p !== 'ksm+') throw new InvalidArgumentError(`Unknown policy "${p}": use ksm, ksm+ or both`);
   return list as Policy[];
-}
-
-function table(results: readonly PolicyResult[]): string {
-  const t = new Table({ head: ['', ...results.map((r) => r.policy.toUpperCase())], style: { head: [], border: [] } });
-  for (const row of sideBySideRows(results)) t.push([...row]);
-  return t.toString();
 }
 
 export interface CompareIo {
@@ -80,20 +73,15 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
           `${JSON.stringify({ scenario: parsed.scenario.name, results: out, thesis: figures }, null, 2)}\n`,
         );
       } else {
-        io.stdout.write(`${parsed.scenario.name}: ${parsed.scenario.description ?? ''}\n${table(results)}\n`);
+        io.stdout.write(
+          `${parsed.scenario.name}: ${parsed.scenario.description ?? ''}\n${renderSideBySide(results)}\n`,
+        );
         if (thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
       }
       if (opts.report !== undefined) {
-        const { renderCompareReport } = await import('./compare_report.ts');
+        const { renderCompareReport } = await import('../report/compare.ts');
         const html = await renderCompareReport(parsed.scenario.name, results, thesis);
-        try {
-          await writeFile(opts.report, html);
-        } catch (err) {
-          throw new Error(
-            `Cannot write the report to ${opts.report}: ${err instanceof Error ? err.message : String(err)}`,
-          );
-        }
-        io.stderr.write(`samepage: report written to ${opts.report}\n`);
+        await writeReportFile(opts.report, html, io.stderr);
       }
       setExit(results.some((r) => !r.run.ok) ? 1 : 0);
     });

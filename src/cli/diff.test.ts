@@ -1,5 +1,5 @@
 /**
- * `samepage diff` on synthetic runs (rendering, --json, exit codes, a backend that becomes
+ * `samepage diff` on synthetic runs (its output, --json, exit codes, a backend that becomes
  * unavailable), and once on the live kernel where it can run.
  */
 import { test } from 'node:test';
@@ -11,60 +11,16 @@ import { BackendUnavailable } from '../backends/kernel/errors.ts';
 import { holdKernelTestLock, kernelSkipReason } from '../backends/kernel/testing.ts';
 import type { RunResult } from '../scenario/records.ts';
 import type { Scenario } from '../scenario/types.ts';
-import {
-  diffCommand,
-  diffJson,
-  DiffUsageError,
-  renderDiff,
-  scenarioDiffOf,
-  type DiffIo,
-  type DiffJson,
-  type DiffRunner,
-  type ScenarioDiff,
-} from './diff.ts';
+import { scenarioDiffOf, type DiffRunner, type ScenarioDiff } from '../differential/diff.ts';
+import { syntheticRun as result } from '../differential/testing.ts';
+import { renderDiff, type DiffJson } from '../report/diff.ts';
+import { diffCommand, DiffUsageError, type DiffIo } from './diff.ts';
 import { main, packageRoot } from './main.ts';
 import { capture } from './testing.ts';
-
-function result(backend: string, pagesSharing: number, over: Partial<RunResult> = {}): RunResult {
-  return {
-    scenario: 'two',
-    backend,
-    ok: true,
-    records: [{ label: 'merged', time_ms: 0, ksm: { pages_shared: 1, pages_sharing: pagesSharing }, procs: {} }],
-    expects: [],
-    calls: [],
-    ...over,
-  };
-}
 
 function scenarioDiff(kernel: RunResult, model: RunResult, warnings: string[] = []): ScenarioDiff {
   return scenarioDiffOf(kernel, model, warnings);
 }
-
-test('renderDiff says the backends agree, or shows each differing value with kernel and model columns', () => {
-  const same = renderDiff('a.yaml', scenarioDiff(result('kernel', 9), result('model', 9)), false);
-  assert.equal(same, 'two (a.yaml): kernel and model agree\n');
-  const stopped = result('kernel', 9, { ok: false, error: 'steps[5].wait: Timed out', records: [] });
-  const out = renderDiff('a.yaml', scenarioDiff(stopped, result('model', 8), ['ksmd overshot']), false);
-  const lines = out.split('\n');
-  assert.equal(lines[0], 'two (a.yaml): 1 difference');
-  assert.equal(lines[1], '  kernel run stopped: steps[5].wait: Timed out');
-  assert.equal(lines[2], '  kernel warning: ksmd overshot');
-  assert.match(out, /│ merged +│ \(record\) +│ +missing │ +present │/);
-  const two = renderDiff(
-    'a.yaml',
-    scenarioDiff(
-      result('kernel', 9),
-      result('model', 8, { calls: [{ step: 1, call: 'prctl', proc: 'p', result: 0 }] }),
-    ),
-    false,
-  );
-  assert.match(two, /^two \(a\.yaml\): 2 differences\n/);
-  assert.match(two, /│ merged +│ ksm\/pages_sharing +│ +9 │ +8 │/);
-  // A value one side lacks shows as '-'.
-  assert.match(two, /│ \(steps\) +│ steps\[1\]\.prctl +│ +- │ +0 │/);
-  assert.ok(!two.includes('\u001b['), 'no colour when asked for none');
-});
 
 test('diff does not call runs that stopped early an agreement, even with no value differing', async () => {
   const kernel = result('kernel', 9, {
@@ -84,30 +40,6 @@ test('diff does not call runs that stopped early an agreement, even with no valu
       1,
     );
   });
-});
-
-test('diffJson gives null for a missing value and leaves out empty optional fields', () => {
-  const d = scenarioDiff(result('kernel', 9), result('model', 9, { records: [] }));
-  assert.deepEqual(diffJson('a.yaml', d), {
-    file: 'a.yaml',
-    scenario: 'two',
-    differences: [{ label: 'merged', path: '(record)', kernel: 'present', model: 'missing' }],
-    kernelOk: true,
-    modelOk: true,
-  });
-  const warned = scenarioDiff(result('kernel', 9, { ok: false, error: 'boom' }), result('model', 9), ['w']);
-  const json = diffJson('b.yaml', { ...warned, modelError: 'bust' });
-  assert.equal(json.kernelError, 'boom');
-  assert.equal(json.modelError, 'bust');
-  assert.deepEqual(json.warnings, ['w']);
-  const steps = diffJson(
-    'c.yaml',
-    scenarioDiff(
-      result('kernel', 9, { calls: [{ step: 1, call: 'madvise', proc: 'p', result: 0 }] }),
-      result('model', 9),
-    ),
-  );
-  assert.deepEqual(steps.differences, [{ label: '(steps)', path: 'steps[1].madvise', kernel: 0, model: null }]);
 });
 
 /** A DiffIo whose output is collected. */

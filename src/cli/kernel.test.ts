@@ -3,7 +3,7 @@
  * test needs /usr/bin/chromium; exec, exec --run and enable/disable need root (and ptrace
  * for enable/disable). Each skips, saying why, where it cannot run. Tests that make a
  * process a KSM user or write ksm/run hold the kernel tests' lock and the samepage KSM lock
- * (src/backends/kernel/guard.ts), waiting for them, and restore every KSM value they saved.
+ * (src/host/ksm_lock.ts), waiting for them, and restore every KSM value they saved.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,15 +12,14 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readProcessMemory } from '../backends/kernel/procfs.ts';
+import { readProcessMemory } from '../host/procfs.ts';
 import { holdKernelTestLock, saveKsmValues, takeKsmLock } from '../backends/kernel/testing.ts';
 import { EXEC_MERGE, INJECT_PRCTL, missingHelper, nativeHelperPath, ptraceRefusal } from '../host/ksm_native.ts';
-import { type KsmStatus, readKsmStatus } from '../host/ksm_status.ts';
-import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
-import { renderLivePage } from '../report/ksm_live.ts';
-import { CHROMIUM, CHROMIUM_HEADLESS_FLAGS } from '../report/chromium_testing.ts';
+import type { KsmStatus } from '../host/ksm_status.ts';
+import { EVENTS_PATH } from '../host/ksm_watch.ts';
 import { main } from './main.ts';
-import { capture, realPython as python } from './testing.ts';
+import { realPython as python } from '../../test/python.ts';
+import { capture } from './testing.ts';
 
 const KSM = '/sys/kernel/mm/ksm';
 
@@ -80,80 +79,6 @@ test('kernel watch --http serves events until Ctrl-C, appending snapshots on a p
   assert.equal(await running, 0);
   assert.ok((c.out().match(/\/sys\/kernel\/mm\/ksm at /g) ?? []).length >= 2, 'snapshots are appended');
   assert.ok(!c.out().includes('\x1b['), 'no cursor movement on a pipe');
-});
-
-test('headless Chromium shows the live counters of /sys/kernel/mm/ksm, updated by events', async (t) => {
-  if (!existsSync(CHROMIUM)) return void t.skip(`${CHROMIUM} is not installed`);
-  const why = liveSkip();
-  if (why !== undefined) return void t.skip(why);
-  // Every reading the page could have been given: KSM is global and may change meanwhile.
-  const seen: KsmStatus[] = [];
-  const sampler = new KsmSampler({
-    intervalMs: 200,
-    read: () => {
-      const s = readKsmStatus();
-      seen.push(s);
-      return s;
-    },
-  });
-  sampler.start();
-  const server = await startWatchServer(sampler, (s) => renderLivePage(s, EVENTS_PATH, 'chromium-test', 200), {
-    port: 0,
-  });
-  const profile = mkdtempSync(join(tmpdir(), 'samepage-chromium-'));
-  try {
-    // Asynchronous: spawnSync would block the event loop, and with it the server.
-    const dom = await new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
-      const child = spawn(
-        CHROMIUM,
-        [
-          ...CHROMIUM_HEADLESS_FLAGS,
-          `--user-data-dir=${profile}`,
-          '--virtual-time-budget=3000',
-          '--dump-dom',
-          server.url,
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.once('error', reject);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, out, err });
-      });
-    });
-    assert.equal(dom.code, 0, `chromium failed: ${dom.err.slice(-2000)}`);
-    const field = (id: string): string | undefined => new RegExp(`id="${id}"[^>]*>([^<]*)<`).exec(dom.out)?.[1];
-    const events = Number(/id="events" data-count="(\d+)"/.exec(dom.out)?.[1] ?? 'NaN');
-    assert.ok(events >= 2, `the page received events (events=${events})`);
-    assert.equal(field('state'), 'live');
-    const shown = field('pages_sharing');
-    assert.ok(shown !== undefined && /^\d+$/.test(shown), `pages_sharing is shown as a number: ${String(shown)}`);
-    // The page's whole sysfs table is one reading of sysfs taken during the test.
-    const table = (s: KsmStatus): string =>
-      JSON.stringify(
-        Object.keys(s.ksm)
-          .map((k) => `${k}=${String(s.ksm[k])}`)
-          .sort(),
-      );
-    const domRows = [...dom.out.matchAll(/<td>([a-z_]+)<\/td><td class="n" id="ksm-[a-z_]+">([^<]*)<\/td>/g)].map(
-      (m) => `${m[1]}=${m[2]}`,
-    );
-    assert.ok(domRows.length >= 10, 'the page lists the files of /sys/kernel/mm/ksm');
-    assert.ok(
-      seen.some((s) => table(s) === JSON.stringify(domRows.sort()) && String(s.ksm.pages_sharing) === shown),
-      `the page's values match a reading of sysfs (pages_sharing ${shown})`,
-    );
-    assert.ok((dom.out.match(/<polyline/g) ?? []).length >= 3, 'the history charts are drawn');
-  } finally {
-    sampler.stop();
-    await server.close();
-    rmSync(profile, { recursive: true, force: true });
-  }
 });
 
 /** Why exec/enable tests cannot run here, or undefined. */

@@ -2,30 +2,29 @@
  * `samepage kernel`: the live KSM of this machine. `status` and `watch` read it; `exec`
  * starts a program with MERGE_ANY set; `enable`/`disable` make running processes set or
  * clear it (ptrace). Only `exec --run` writes to /sys/kernel/mm/ksm, and then under the
- * samepage lock (src/backends/kernel/guard.ts), restoring `run` on every exit path.
+ * samepage lock, restoring `run` on every exit path (src/host/ksm_run_hold.ts). Everything
+ * here parses, calls src/host/ and prints.
  */
 import { hostname } from 'node:os';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
-import { LockHeld, MachineGuard } from '../backends/kernel/guard.ts';
-import { KSM_DIR, readSysfs, restorableValue, writeSysfs } from '../backends/kernel/sysfs.ts';
 import { execMerged } from '../host/ksm_exec.ts';
 import {
-  describeErrno,
   EXEC_MERGE,
   INJECT_PRCTL,
-  injectMemoryMerge,
-  isKernelThread,
-  type InjectOutcome,
+  type MergeReport,
   missingHelper,
   nativeHelperPath,
   ptraceRefusal,
   ptraceScope,
+  setMemoryMerge,
 } from '../host/ksm_native.ts';
-import { KSM_SYSFS_DIR, parseKsmStatText, readKsmStatus, type KsmProcessStat } from '../host/ksm_status.ts';
+import { RunHold } from '../host/ksm_run_hold.ts';
+import { type KsmProcessStat, readProcessKsmStat } from '../host/ksm_stat.ts';
+import { readKsmStatus } from '../host/ksm_status.ts';
+import { KSM_DIR, ksmPresent, readSharing, readSysfs } from '../host/ksm_sysfs.ts';
 import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
-import { readComm } from '../host/procfs.ts';
-import { renderLivePage, renderLiveStatusText } from '../report/ksm_live.ts';
+import { selectTargets } from '../host/targets.ts';
+import { renderLivePage, renderLiveStatusText, renderMergeReports, renderMergeSummary } from '../report/ksm_live.ts';
 
 export interface KernelIo {
   readonly stdout: NodeJS.WritableStream;
@@ -67,25 +66,9 @@ function parseSeconds(v: string): number {
 }
 
 function requireKsm(): void {
-  if (!existsSync(KSM_SYSFS_DIR)) {
-    throw new KernelUnusable(
-      `${KSM_SYSFS_DIR} is missing: this kernel has no KSM (CONFIG_KSM), or sysfs is not mounted`,
-    );
+  if (!ksmPresent()) {
+    throw new KernelUnusable(`${KSM_DIR} is missing: this kernel has no KSM (CONFIG_KSM), or sysfs is not mounted`);
   }
-}
-
-/** The process's ksm_stat now, or undefined when it is gone. */
-function ksmStatOf(pid: number): KsmProcessStat | undefined {
-  try {
-    return parseKsmStatText(pid, readComm(pid) ?? '?', readFileSync(`/proc/${pid}/ksm_stat`, 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-function ksmNumber(name: string): number {
-  const t = readSysfs(`${KSM_DIR}/${name}`);
-  return t === undefined ? Number.NaN : Number(t.trim());
 }
 
 const RUN_NOTE =
@@ -98,125 +81,16 @@ function noteIfStopped(io: KernelIo): void {
   if (run !== undefined && run !== '1') io.stderr.write(`samepage: note: ${RUN_NOTE.replace('{run}', run)}\n`);
 }
 
-/** What merged since `before`: pages_sharing growth and the processes' own counts. */
+/** What merged since `before` in the processes `pids`, as one line. */
 function mergeSummary(before: { sharing: number; shared: number }, pids: readonly number[], seconds: number): string {
-  const sharing = ksmNumber('pages_sharing');
-  const shared = ksmNumber('pages_shared');
-  const mine = pids
-    .map((pid) => ksmStatOf(pid))
-    .filter((s): s is KsmProcessStat => s !== undefined)
-    .map(
-      (s) =>
-        `${s.pid} (${s.comm}): ksm_merging_pages ${s.ksm_merging_pages}, ksm_process_profit ${s.ksm_process_profit}`,
-    );
-  const delta = (n: number): string => (n >= 0 ? `+${n}` : String(n));
-  return (
-    `after ${seconds} s: pages_sharing ${sharing} (${delta(sharing - before.sharing)}), ` +
-    `pages_shared ${shared} (${delta(shared - before.shared)})` +
-    (mine.length > 0 ? `; ${mine.join('; ')}` : '')
-  );
-}
-
-/**
- * Holds ksm/run at 1 for a program's lifetime: takes the samepage lock (waiting for another
- * run to finish), saves run, writes 1; `restore` puts the saved value back and unlocks, also
- * from the process's `exit` event as a last resort. The saved value is written back as it
- * was, without the run=2 a scenario's cleanup does first: run=2 would unmerge every process
- * on the machine, which the user did not ask for; only `run` was changed here.
- */
-class RunHold {
-  readonly #guard: MachineGuard;
-  #saved: string | undefined;
-  readonly #onExit = (): void => this.restore();
-  #warn: (m: string) => void;
-
-  constructor(warn: (m: string) => void) {
-    this.#warn = warn;
-    this.#guard = new MachineGuard({ killAgents: () => undefined, onWarning: warn });
-  }
-
-  async take(io: KernelIo): Promise<void> {
-    let told = false;
-    for (;;) {
-      try {
-        this.#guard.lock();
-        break;
-      } catch (err) {
-        if (!(err instanceof LockHeld)) throw err;
-        if (!told) io.stderr.write(`samepage: waiting: ${err.message}\n`);
-        told = true;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
-    const now = readSysfs(`${KSM_DIR}/run`);
-    if (now === undefined) {
-      this.#guard.release();
-      throw new KernelUnusable(`Cannot read ${KSM_DIR}/run`);
-    }
-    this.#saved = restorableValue(now);
-    process.on('exit', this.#onExit);
-    if (this.#saved !== '1') {
-      const r = writeSysfs(`${KSM_DIR}/run`, '1');
-      if (r !== 0) {
-        this.restore();
-        throw new KernelUnusable(`Cannot write 1 to ${KSM_DIR}/run: ${describeErrno(r)} (root needed)`);
-      }
-      io.stderr.write(`samepage: ksm/run set to 1 for the program's lifetime (was ${this.#saved})\n`);
-    }
-  }
-
-  /** Idempotent and synchronous. */
-  restore(): void {
-    process.off('exit', this.#onExit);
-    const saved = this.#saved;
-    this.#saved = undefined;
-    if (saved !== undefined) {
-      const now = readSysfs(`${KSM_DIR}/run`);
-      if (now === undefined || restorableValue(now) !== saved) {
-        const r = writeSysfs(`${KSM_DIR}/run`, saved);
-        if (r !== 0) this.#warn(`Could not restore ${KSM_DIR}/run=${saved} (${describeErrno(r)})`);
-      }
-    }
-    this.#guard.release();
-  }
+  const processes = pids.map(readProcessKsmStat).filter((s): s is KsmProcessStat => s !== undefined);
+  return renderMergeSummary(before, readSharing(), processes, seconds);
 }
 
 interface TargetOpts {
   readonly pid?: number;
   readonly json?: true;
   readonly reportAfter: number;
-}
-
-/** The pids to act on: the given PID, or every process whose comm is exactly NAME. */
-function selectTargets(name: string | undefined, opts: TargetOpts): number[] {
-  if ((name === undefined) === (opts.pid === undefined))
-    throw new KernelUnusable('Give either a process NAME or --pid PID');
-  if (opts.pid !== undefined) {
-    if (opts.pid === process.pid) throw new KernelUnusable('Refusing to act on samepage itself');
-    return [opts.pid];
-  }
-  const want = name ?? '';
-  if (Buffer.byteLength(want, 'utf8') > 15) {
-    throw new KernelUnusable(
-      `"${want}" cannot be a comm: the kernel keeps at most 15 bytes of a process name ` +
-        `(it would show as "${Buffer.from(want).subarray(0, 15).toString('utf8')}")`,
-    );
-  }
-  const pids: number[] = [];
-  for (const entry of readdirProc()) {
-    const pid = Number(entry);
-    if (pid !== process.pid && readComm(pid) === want) pids.push(pid);
-  }
-  return pids.sort((a, b) => a - b);
-}
-
-function readdirProc(): string[] {
-  return readdirSync('/proc').filter((e) => /^\d+$/.test(e));
-}
-
-interface PidReport extends InjectOutcome {
-  readonly comm: string;
-  readonly ksm_merge_any?: boolean;
 }
 
 async function enableOrDisable(
@@ -231,37 +105,16 @@ async function enableOrDisable(
   const helper = nativeHelperPath(INJECT_PRCTL);
   const missing = missingHelper(helper);
   if (missing !== undefined) throw new KernelUnusable(missing);
-  const pids = selectTargets(name, opts);
+  const pids = selectTargets(name, opts.pid);
   if (pids.length === 0) {
     io.stderr.write(`samepage: no process has the comm "${name ?? ''}" (see /proc/PID/comm; names are exact)\n`);
     setExit(EXIT_FAILED);
     return;
   }
-  const before = { sharing: ksmNumber('pages_sharing'), shared: ksmNumber('pages_shared') };
-  const reports: PidReport[] = [];
-  for (const pid of pids) {
-    const comm = readComm(pid) ?? '?';
-    if (opts.pid === undefined && comm !== name) continue; // renamed or replaced since listed
-    const outcome: InjectOutcome = isKernelThread(pid)
-      ? { pid, ok: false, error: 'a kernel thread: it has no user memory to merge' }
-      : injectMemoryMerge(pid, enable, helper);
-    const stat = ksmStatOf(pid);
-    reports.push({ ...outcome, comm, ...(stat === undefined ? {} : { ksm_merge_any: stat.ksm_merge_any }) });
-  }
-  const call = `prctl(PR_SET_MEMORY_MERGE, ${enable ? 1 : 0})`;
-  const good = (r: PidReport): boolean => r.ok && r.result === 0;
-  if (opts.json === true) {
-    io.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
-  } else {
-    for (const r of reports) {
-      if (!r.ok) io.stdout.write(`${r.pid} (${r.comm}): not done: ${r.error ?? '?'}\n`);
-      else {
-        const res = r.result === 0 ? '0' : `${r.result ?? '?'} (${describeErrno(r.result ?? 0)})`;
-        const flag = r.ksm_merge_any === undefined ? '' : `; ksm_merge_any: ${r.ksm_merge_any ? 'yes' : 'no'}`;
-        io.stdout.write(`${r.pid} (${r.comm}): ${call} = ${res}${flag}\n`);
-      }
-    }
-  }
+  const before = readSharing();
+  const reports = setMemoryMerge(pids, enable, helper, opts.pid === undefined ? name : undefined);
+  const good = (r: MergeReport): boolean => r.ok && r.result === 0;
+  io.stdout.write(opts.json === true ? `${JSON.stringify(reports, null, 2)}\n` : renderMergeReports(reports, enable));
   if (enable && reports.some(good)) noteIfStopped(io);
   if (!enable && reports.some(good))
     io.stderr.write("samepage: note: disabling unmerged those processes' KSM pages at once\n");
@@ -406,12 +259,19 @@ export function registerKernel(
       const helper = nativeHelperPath(EXEC_MERGE);
       const missing = missingHelper(helper);
       if (missing !== undefined) throw new KernelUnusable(missing);
-      const hold = opts.run === true ? new RunHold(warn) : undefined;
-      if (hold !== undefined) await hold.take(io);
+      const hold =
+        opts.run === true
+          ? new RunHold({
+              onWait: (why) => io.stderr.write(`samepage: waiting: ${why.message}\n`),
+              onSet: (was) => io.stderr.write(`samepage: ksm/run set to 1 for the program's lifetime (was ${was})\n`),
+              warn,
+            })
+          : undefined;
+      if (hold !== undefined) await hold.take();
       else noteIfStopped(io);
       let timer: NodeJS.Timeout | undefined;
       try {
-        const before = { sharing: ksmNumber('pages_sharing'), shared: ksmNumber('pages_shared') };
+        const before = readSharing();
         const exit = await execMerged(cmd, args, {
           helper,
           onStart: (pid) => {

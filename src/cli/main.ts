@@ -5,22 +5,20 @@
  * the backend cannot run here; any other error is also 2, as one line without a stack.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import cliProgress from 'cli-progress';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import { runScenario } from '../scenario/run.ts';
 import type { Backend } from '../scenario/backend.ts';
 import type { RunResult } from '../scenario/records.ts';
 import { ModelBackend, createModelBackend } from '../backends/model/index.ts';
-import { duplicateStatistics, type StatisticsResult } from '../stats/duplicate_statistics.ts';
-import { modelTaskPages } from '../sysfs/parser_sysfs.ts';
-import { statisticsSection } from '../report/stats_report.ts';
+import { liveTaskStatistics } from '../backends/model/statistics.ts';
+import type { StatisticsResult } from '../stats/duplicate_statistics.ts';
+import { renderRunReport } from '../report/stats_report.ts';
 import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
-import { formatTime, renderRunResult, renderThesisComparison } from '../report/table.ts';
+import { renderDemoSummary, renderRunResult, renderThesisComparison } from '../report/table.ts';
 import { measuredByRecords, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
 import { formatJson } from '../report/json.ts';
 import { packageRoot as findPackageRoot } from '../lib/package_root.ts';
@@ -29,9 +27,10 @@ import { registerCompare } from './compare.ts';
 import { registerShell } from './shell.ts';
 import { registerStats } from './stats.ts';
 import { registerPredict } from './predict.ts';
-import { renderHtmlReport } from '../report/html.ts';
 import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
+import { progressBar } from './progress.ts';
+import { writeReportFile } from './report_file.ts';
 import { testPauseHook } from './test_pause.ts';
 
 /** Exit codes of the contract. */
@@ -126,7 +125,8 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       const thesis = runThesisComparison(result, file);
       io.stdout.write(opts.json === true ? `${formatJson(result)}\n` : renderRunResult(result));
       if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
-      if (opts.report !== undefined) await writeReport(opts.report, result, io, thesis, statistics);
+      if (opts.report !== undefined)
+        await writeReportFile(opts.report, await renderRunReport(result, thesis, statistics), io.stderr);
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 
@@ -139,7 +139,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       if (!existsSync(file)) throw new UsageError(`The demo scenario is missing: ${file}`);
       const { result } = await runFile(file, 'model', opts.seed, io, false);
       io.stdout.write(renderRunResult(result));
-      io.stdout.write(`\n${demoSummary(result)}\n`);
+      io.stdout.write(`\n${renderDemoSummary(result)}\n`);
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 
@@ -161,39 +161,6 @@ function runThesisComparison(result: RunResult, file: string): ThesisComparison 
   return exp === undefined
     ? undefined
     : thesisComparison(exp, (f) => measuredByRecords(f, result.records), { file, settleAtRecord: true });
-}
-
-/** Writes the HTML report of one run and says where on stderr (stdout may be --json). */
-async function writeReport(
-  file: string,
-  result: RunResult,
-  io: Io,
-  thesis: ThesisComparison | undefined,
-  statistics: StatisticsResult | undefined,
-): Promise<void> {
-  const stats =
-    statistics === undefined
-      ? {
-          title: 'Duplicate-page statistics',
-          html: '<p class="none">Not counted: the kernel backend\'s processes are gone when the run ends (use <code>samepage stats --pid</code> on live processes).</p>',
-        }
-      : await statisticsSection(
-          statistics,
-          'Duplicate-page statistics of the processes at the end',
-          `${result.scenario} on ${result.backend}`,
-        );
-  const html = await renderHtmlReport({
-    title: `${result.scenario} on ${result.backend}`,
-    runs: [result],
-    ...(thesis === undefined ? {} : { thesis }),
-    extraSections: [stats],
-  });
-  try {
-    await writeFile(file, html);
-  } catch (err) {
-    throw new UsageError(`Cannot write the report to ${file}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  io.stderr.write(`samepage: report written to ${resolve(file)}\n`);
 }
 
 /**
@@ -221,8 +188,7 @@ async function runFile(
       ...(beforeStep === undefined ? {} : { beforeStep }),
     });
     if (!statistics || !(backend instanceof ModelBackend)) return { result };
-    const mmgr = backend.system().mmgr;
-    return { result, statistics: duplicateStatistics(modelTaskPages(mmgr, mmgr.liveTasks())) };
+    return { result, statistics: liveTaskStatistics(backend).result({}) };
   } catch (err) {
     // The kernel backend cannot run here: its reason is the whole message, exit 2.
     if (err instanceof BackendUnavailable) throw new UsageError(err.message);
@@ -232,65 +198,14 @@ async function runFile(
   }
 }
 
-/**
- * A progress bar on stderr while a `wait` runs. cli-progress draws nothing when stderr is
- * not a terminal, so pipes and CI logs stay clean.
- */
-function waitProgress(stream: Io['stderr']): { update: (event: RunProgress) => void; stop: () => void } {
-  const state: { bar: cliProgress.SingleBar | undefined } = { bar: undefined };
-  const stop = (): void => {
-    state.bar?.stop();
-    state.bar = undefined;
-  };
+/** A progress bar on stderr while a `wait` runs; the next step ends it. */
+function waitProgress(stream: NodeJS.WritableStream): { update: (event: RunProgress) => void; stop: () => void } {
+  const bar = progressBar(stream);
   const update = (event: RunProgress): void => {
-    if (event.kind === 'wait') {
-      if (state.bar === undefined) {
-        state.bar = new cliProgress.SingleBar(
-          {
-            stream: stream as NodeJS.WritableStream,
-            format: 'wait {bar} {value}/{total}',
-            hideCursor: true,
-            clearOnComplete: true,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-        state.bar.start(event.target, event.done);
-      } else {
-        state.bar.setTotal(event.target);
-        state.bar.update(event.done);
-      }
-    } else if (event.kind === 'step') {
-      stop(); // a new step: the wait, if any, is over
-    }
+    if (event.kind === 'wait') bar.show('wait', event.done, event.target);
+    else if (event.kind === 'step') bar.stop();
   };
-  return { update, stop };
-}
-
-/** What the demo's last record means, in words. */
-function demoSummary(result: RunResult): string {
-  const last = result.records.at(-1);
-  if (last === undefined) return 'The scenario recorded no counters.';
-  const n = (name: string): number => Number(last.ksm[name] ?? 0);
-  const shared = n('pages_shared');
-  const sharing = n('pages_sharing');
-  const profit = n('general_profit');
-  return (
-    `At "${last.label}" (${formatTime(last.time_ms)} of virtual time) ksmd keeps ${shared} shared page` +
-    `${shared === 1 ? '' : 's'} standing in for ${sharing} more mapping${sharing === 1 ? '' : 's'} ` +
-    `of identical content (pages_shared, pages_sharing): ${formatBytes(sharing * 4096)} of memory saved, ` +
-    `${formatBytes(profit)} after KSM's own bookkeeping (general_profit).`
-  );
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+  return { update, stop: bar.stop };
 }
 
 function parseSeed(value: string): number {

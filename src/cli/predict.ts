@@ -2,10 +2,6 @@
  * `samepage predict SNAPSHOT --policy ksm|ksm+`: what KSM (or KSM+) would save on the
  * snapshotted processes, and at what cost, from the model (src/backends/model/predict.ts).
  */
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import Table from 'cli-table3';
-import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { readSnapshot } from '../host/snapshot.ts';
 import {
@@ -13,15 +9,14 @@ import {
   predictSnapshot,
   PredictError,
   type KnobSetting,
-  type Prediction,
   type PredictResult,
 } from '../backends/model/predict.ts';
 import type { Policy } from '../backends/model/policy.ts';
-import { formatBytes } from '../lib/sizes.ts';
 import { renderHtmlReport } from '../report/html.ts';
 import { bigintReplacer } from '../report/json.ts';
-import { renderRunResult } from '../report/table.ts';
-import { plural } from '../lib/plural.ts';
+import { renderPredictResult } from '../report/predict.ts';
+import { progressBar } from './progress.ts';
+import { writeReportFile } from './report_file.ts';
 
 export interface PredictIo {
   readonly stdout: NodeJS.WritableStream;
@@ -96,8 +91,8 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
           settings,
           seed: opts.seed,
           maxScans: opts.maxScans,
-          onLoad: (done, total) => bar.load(done, total),
-          onScan: (n) => bar.scan(n, opts.maxScans),
+          onLoad: (done, total) => bar.show('loading pages', done, total),
+          onScan: (n) => bar.show('full scans (until settled)', n, opts.maxScans),
         });
       } catch (e) {
         if (e instanceof PredictError) throw new Error(e.message);
@@ -109,88 +104,12 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
       if (opts.json === true) {
         io.stdout.write(`${JSON.stringify({ ...run, prediction }, bigintReplacer, 2)}\n`);
       } else {
-        io.stdout.write(
-          `${file}: ${plural(prediction.processes, 'process', 'processes')}, ${plural(prediction.pages, 'anonymous page')} ` +
-            `(${formatBytes(prediction.pages * 4096)}), ${prediction.distinct_pages} distinct\n`,
-        );
-        if (prediction.synthetic_contents) {
-          io.stdout.write(
-            'A hashes-only snapshot: which pages merge is exact, the order of the trees (and so the counts mid-scan) is not.\n',
-          );
-        }
-        // The record before the policy started and the settled one; --json has every scan.
-        const brief = { ...run, records: [run.records[0]!, run.records.at(-1)!] };
-        io.stdout.write(`${renderRunResult(brief)}\n${renderPrediction(prediction)}`);
+        io.stdout.write(renderPredictResult(file, result));
       }
       if (opts.report !== undefined) {
         const html = await renderHtmlReport({ title: `predict ${file} under ${opts.policy}`, runs: [run] });
-        try {
-          await writeFile(opts.report, html);
-        } catch (err) {
-          throw new Error(
-            `Cannot write the report to ${opts.report}: ${err instanceof Error ? err.message : String(err)}`,
-          );
-        }
-        io.stderr.write(`samepage: report written to ${resolve(opts.report)}\n`);
+        await writeReportFile(opts.report, html, io.stderr);
       }
       setExit(0);
     });
-}
-
-/** The prediction in words and a per-process table. */
-function renderPrediction(p: Prediction): string {
-  const style = { head: [], border: [] };
-  const summary = new Table({ style });
-  const name = p.policy === 'ksm' ? 'KSM' : 'KSM+';
-  summary.push(
-    [
-      'pages merging frees (pages_sharing + ksm_zero_pages)',
-      String(p.saving_pages),
-      formatBytes(p.saving_pages * 4096),
-    ],
-    ['KSM pages kept (pages_shared)', String(p.pages_shared), formatBytes(p.pages_shared * 4096)],
-    ['rmap_items (metadata)', String(p.rmap_items), formatBytes(p.rmap_item_bytes)],
-    ['general_profit', String(p.general_profit), formatBytes(p.general_profit)],
-    ['virtual time to settle', `${p.settle_s.toFixed(1)} s`, plural(p.full_scans, 'full scan')],
-    [
-      `${name} scanner CPU`,
-      `${p.cpu_s.toFixed(2)} s`,
-      p.settle_s > 0 ? `${((100 * p.cpu_s) / p.settle_s).toFixed(2)} % of one CPU` : '-',
-    ],
-  );
-  const procs = new Table({ head: ['process', 'pages', 'ksm_merging_pages', 'ksm_process_profit'], style });
-  for (const [proc, r] of Object.entries(p.by_process)) {
-    procs.push([proc, String(r.pages), String(r.ksm_merging_pages), formatBytes(r.ksm_process_profit)]);
-  }
-  return `Prediction under ${name}:\n${summary.toString()}\nPer process:\n${procs.toString()}\n`;
-}
-
-/** Load, then scan progress on stderr (drawn only on a terminal). */
-function progressBar(stream: NodeJS.WritableStream): {
-  load: (d: number, t: number) => void;
-  scan: (n: number, max: number) => void;
-  stop: () => void;
-} {
-  const state: { bar: cliProgress.SingleBar | undefined; phase: string } = { bar: undefined, phase: '' };
-  const show = (phase: string, value: number, total: number): void => {
-    if (state.phase !== phase) {
-      state.bar?.stop();
-      state.bar = new cliProgress.SingleBar(
-        { stream, format: `${phase} {bar} {value}/{total}`, hideCursor: true, clearOnComplete: true },
-        cliProgress.Presets.shades_classic,
-      );
-      state.bar.start(total, value);
-      state.phase = phase;
-    } else {
-      state.bar!.update(value);
-    }
-  };
-  return {
-    load: (d, t) => show('loading pages', d, t),
-    scan: (n, max) => show('full scans (until settled)', n, max),
-    stop: () => {
-      state.bar?.stop();
-      state.bar = undefined;
-    },
-  };
 }

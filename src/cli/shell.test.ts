@@ -1,6 +1,7 @@
 /**
- * `samepage shell`: the thesis's Figure 5-9 script runs as written, and the shell answers
- * like bash over sysfs (echo's write errors, the thesis's missing slash read as meant).
+ * `samepage shell`: the thesis's Figure 5-9 script runs as written and fails where bash
+ * fails (its missing slash after ksm+), the example then merges the Table 5-1 session, and
+ * refused KSM+ writes fail through echo as bash prints them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -59,18 +60,16 @@ test('examples/thesis-figure-5-9.sh holds Figure 5-9 unchanged and shows KSM+ me
   );
 });
 
-test("shell reads the thesis's ${KSMPLUS_DIR}processes_to_scan (no slash) as meant, and says so", async () => {
+// bash on Linux 6.18 (no KSM+ there, but the figure's paths are missing on any kernel):
+// sysfs cannot create /sys/kernel/mm/ksm+processes_to_scan, so each write says EACCES.
+test("the figure's ${KSMPLUS_DIR}processes_to_scan (no slash) fails as bash fails, and changes nothing", async () => {
   const r = await shell(`${FIGURE_5_9}\ncat /sys/kernel/mm/ksm+/processes_to_scan\ncat /sys/kernel/mm/ksm+/run\n`);
   assert.equal(r.code, 0, r.err);
-  assert.equal(r.out, 'okular\nepiphany-browse\nsoffice.bin\ngnome-terminal\nbash\n1\n');
+  assert.equal(r.out, '0\n');
   assert.equal(
-    (
-      r.err.match(/\/sys\/kernel\/mm\/ksm\+processes_to_scan: read as \/sys\/kernel\/mm\/ksm\+\/processes_to_scan/g) ??
-      []
-    ).length,
-    5,
+    r.err,
+    `${'bash: /sys/kernel/mm/ksm+processes_to_scan: Permission denied\n'.repeat(5)}bash: /sys/kernel/mm/ksm+run: Permission denied\n`,
   );
-  assert.match(r.err, /ksm\+run: read as \/sys\/kernel\/mm\/ksm\+\/run/);
 });
 
 test('a bad processes_to_scan write fails through echo with EINVAL, as bash prints it, and changes nothing', async () => {
@@ -84,8 +83,7 @@ test('a bad processes_to_scan write fails through echo with EINVAL, as bash prin
       'cat /sys/kernel/mm/ksm+/processes_to_scan',
     ].join('\n'),
   );
-  assert.equal(r.code, 1, 'a failed command fails the script');
+  assert.equal(r.code, 0, 'the last command succeeded');
   assert.equal(r.out, 'okular\n');
-  for (const line of [2, 3, 4, 5]) assert.match(r.err, new RegExp(`line ${line}: echo: write error: Invalid argument`));
-  assert.doesNotMatch(r.err, /line 1:|line 6:/);
+  assert.equal(r.err, 'bash: echo: write error: Invalid argument\n'.repeat(4));
 });

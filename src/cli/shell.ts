@@ -1,252 +1,127 @@
 /**
- * `samepage shell [SCRIPT]`: a small shell over the model, so the operator's side of the
- * thesis (echo into sysfs, cat counters, sleep) runs as written. It understands comments,
- * VAR=value, $VAR and ${VAR}, `echo WORDS [> FILE | >> FILE]`, `cat FILE`, `ls DIR`,
- * `sleep SECONDS` (virtual time), and any scenario step written as its YAML one-liner
- * (`spawn: { proc: o1, comm: okular }`), so processes can be created and filled.
+ * `samepage shell [SCRIPT]`: bash over the model (src/shell/). This file reads the script,
+ * the pipe or the terminal (prompt, history, Ctrl-C and Ctrl-D) and hands lines to the session.
  */
-import { createInterface } from 'node:readline';
 import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { createModelBackend, type ModelBackend } from '../backends/model/index.ts';
-import { parseScenario, formatProblems } from '../scenario/parse.ts';
-import { runStep, type Collected } from '../scenario/run.ts';
-import { errnoName } from '../lib/errno.ts';
-import { runFor, sysfsRead } from '../system.ts';
-
-const STEP_KINDS = [
-  'spawn',
-  'mmap',
-  'fill',
-  'write',
-  'read',
-  'madvise',
-  'prctl',
-  'fork',
-  'exec',
-  'munmap',
-  'exit',
-  'sysfs',
-  'wait',
-  'expect',
-  'record',
-];
-
-/** What bash says for a write error, by errno. */
-const STRERROR: Readonly<Record<string, string>> = {
-  EINVAL: 'Invalid argument',
-  EBUSY: 'Device or resource busy',
-  EACCES: 'Permission denied',
-  ENOENT: 'No such file or directory',
-  ENOMEM: 'Cannot allocate memory',
-  ERANGE: 'Numerical result out of range',
-};
+import { iterableLines, textLines, type LineSource } from '../shell/chunks.ts';
+import { parseDuration } from '../shell/duration.ts';
+import { ShellSession } from '../shell/session.ts';
 
 export interface ShellIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
 }
 
-/** The shell's state: one simulated machine, variables, the steps run so far. */
-export class ModelShell {
-  readonly #backend: ModelBackend;
-  readonly #vars = new Map<string, string>();
-  readonly #stepLines: string[] = [];
-  readonly #out: Collected = { records: [], expects: [], calls: [] };
-  readonly #io: ShellIo;
-  failures = 0;
+const PS1 = 'samepage# ';
+const PS2 = '> ';
 
-  private constructor(backend: ModelBackend, io: ShellIo) {
-    this.#backend = backend;
-    this.#io = io;
-  }
-
-  static async create(io: ShellIo, seed: number): Promise<ModelShell> {
-    const backend = createModelBackend({ seed });
-    await backend.start({
-      version: 1,
-      name: 'shell',
-      description: undefined,
-      machine: { ram: 2 ** 30, numaNodes: 1 },
-      ksm: [],
-      steps: [],
-      stepLines: [],
-    });
-    return new ModelShell(backend, io);
-  }
-
-  #expand(word: string): string {
-    return word.replace(
-      /\$\{(\w+)\}|\$(\w+)/g,
-      (_m, a: string | undefined, b: string | undefined) => this.#vars.get(a ?? b ?? '') ?? '',
-    );
-  }
-
-  /** Splits a command line into words, honouring quotes, and expands variables. */
-  #words(line: string): string[] {
-    const out: string[] = [];
-    const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(>>|>)|([^\s"'>]+)/g;
-    for (let m = re.exec(line); m !== null; m = re.exec(line)) {
-      if (m[1] !== undefined) out.push(this.#expand(m[1].replace(/\\(.)/g, '$1')));
-      else if (m[2] !== undefined) out.push(m[2]);
-      else if (m[3] !== undefined) out.push(m[3]);
-      else out.push(this.#expand(m[4]!));
-    }
-    return out;
-  }
-
-  /**
-   * A path of the simulated /sys/kernel/mm, relative to it. A path that misses the slash
-   * after a directory (the thesis's Figure 5-9 writes ${KSMPLUS_DIR}processes_to_scan with
-   * KSMPLUS_DIR lacking its trailing slash) is read as meant, with a warning.
-   */
-  #sysPath(path: string, lineNo: number): string | undefined {
-    const sys = this.#backend.system();
-    const prefix = '/sys/kernel/mm/';
-    if (!path.startsWith(prefix)) return undefined;
-    const rel = path.slice(prefix.length);
-    if (sysfsRead(sys, rel) !== undefined) return rel;
-    for (const dir of sys.sysfs.keys()) {
-      if (
-        rel.startsWith(dir) &&
-        !rel.startsWith(`${dir}/`) &&
-        sysfsRead(sys, `${dir}/${rel.slice(dir.length)}`) !== undefined
-      ) {
-        this.#io.stderr.write(
-          `samepage shell: line ${lineNo}: ${path}: read as ${prefix}${dir}/${rel.slice(dir.length)}\n`,
-        );
-        return `${dir}/${rel.slice(dir.length)}`;
-      }
-    }
-    return rel;
-  }
-
-  #fail(lineNo: number, message: string): void {
-    this.failures++;
-    this.#io.stderr.write(`samepage shell: line ${lineNo}: ${message}\n`);
-  }
-
-  async execute(raw: string, lineNo: number): Promise<boolean> {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return true;
-    if (line === 'exit' || line === 'quit') return false;
-    const head = /^(\w+):/.exec(line)?.[1];
-    if (head !== undefined && STEP_KINDS.includes(head)) {
-      await this.#step(line, lineNo);
-      return true;
-    }
-    const assign = /^(\w+)=(.*)$/.exec(line);
-    if (assign !== null) {
-      this.#vars.set(assign[1]!, this.#words(assign[2]!).join(' '));
-      return true;
-    }
-    const [cmd, ...args] = this.#words(line);
-    switch (cmd) {
-      case 'echo': {
-        const redir = args.findIndex((a) => a === '>' || a === '>>');
-        const text = (redir < 0 ? args : args.slice(0, redir)).join(' ');
-        if (redir < 0) {
-          this.#io.stdout.write(`${text}\n`);
-          return true;
-        }
-        const target = args[redir + 1];
-        const rel = target === undefined ? undefined : this.#sysPath(target, lineNo);
-        if (rel === undefined) {
-          this.#fail(lineNo, `${target ?? ''}: only files under /sys/kernel/mm can be written here`);
-          return true;
-        }
-        const err = await this.#backend.sysfsWrite(rel, `${text}\n`);
-        if (err !== 0) this.#fail(lineNo, `echo: write error: ${STRERROR[errnoName(err)] ?? errnoName(err)}`);
-        return true;
-      }
-      case 'cat':
-        for (const f of args) {
-          const rel = this.#sysPath(f, lineNo);
-          const text = rel !== undefined ? sysfsRead(this.#backend.system(), rel) : await this.#backend.readPath(f);
-          if (text === undefined) this.#fail(lineNo, `cat: ${f}: No such file or directory`);
-          else this.#io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-        }
-        return true;
-      case 'ls': {
-        const dir = (args[0] ?? '/sys/kernel/mm/ksm').replace(/\/$/, '').replace('/sys/kernel/mm/', '');
-        const group = this.#backend.system().sysfs.get(dir);
-        if (group === undefined) this.#fail(lineNo, `ls: cannot access '${args[0] ?? ''}': No such file or directory`);
-        else this.#io.stdout.write(`${[...group.keys()].sort().join('\n')}\n`);
-        return true;
-      }
-      case 'sleep': {
-        const s = Number(args[0]);
-        if (!Number.isFinite(s) || s < 0) this.#fail(lineNo, `sleep: invalid time interval '${args[0] ?? ''}'`);
-        else runFor(this.#backend.system(), s * 1000);
-        return true;
-      }
-      default:
-        this.#fail(
-          lineNo,
-          `${cmd ?? ''}: command not found (try echo, cat, ls, sleep, VAR=value, or a scenario step such as "spawn: { proc: p, comm: okular }")`,
-        );
-        return true;
-    }
-  }
-
-  async #step(line: string, lineNo: number): Promise<void> {
-    const doc = (lines: string[]) => `version: 1\nname: shell\nsteps:\n${lines.map((l) => `  - ${l}`).join('\n')}\n`;
-    const parsed = parseScenario(doc([...this.#stepLines, line]), `line ${lineNo}`);
-    if (!parsed.ok) {
-      this.#fail(
-        lineNo,
-        formatProblems(
-          'step',
-          parsed.problems.map((p) => ({ ...p, line: undefined })),
-        ).replace(/\n/g, '; '),
-      );
+/**
+ * Lines typed at a terminal, with readline's editing and history. Ctrl-C at the prompt drops
+ * the line; while a command runs it interrupts the command. Ctrl-D ends the input.
+ */
+function terminalLines(io: ShellIo, onInterrupt: () => void): LineSource {
+  const rl = createInterface({ input: process.stdin, output: io.stdout, terminal: true, historySize: 1000 });
+  /** Lines typed (or pasted) before they were asked for. */
+  const typed: Array<string | undefined> = [];
+  let waiting: ((line: string | undefined) => void) | undefined;
+  const give = (line: string | undefined) => {
+    const w = waiting;
+    waiting = undefined;
+    if (w === undefined) typed.push(line);
+    else w(line);
+  };
+  rl.on('line', give);
+  rl.on('close', () => {
+    if (waiting !== undefined) io.stdout.write('exit\n');
+    give(undefined);
+  });
+  rl.on('SIGINT', () => {
+    if (waiting === undefined) {
+      onInterrupt();
       return;
     }
-    const step = parsed.scenario.steps[parsed.scenario.steps.length - 1]!;
-    const before = this.#out.expects.length;
-    try {
-      const outcome = await runStep(step, this.#stepLines.length, this.#backend, this.#out, {});
-      if (outcome.stop) this.#fail(lineNo, outcome.reason);
-    } catch (e) {
-      this.#fail(lineNo, e instanceof Error ? e.message : String(e));
-      return;
-    }
-    for (const x of this.#out.expects.slice(before)) {
-      if (!x.ok) this.#fail(lineNo, `${x.path}: expected ${String(x.expected)}, got ${String(x.actual)}`);
-    }
-    if (step.kind === 'record')
-      this.#io.stdout.write(`${JSON.stringify(this.#out.records[this.#out.records.length - 1])}\n`);
-    this.#stepLines.push(line);
-  }
+    // Like bash: ^C, a fresh prompt, the partial command forgotten.
+    io.stdout.write('^C\n');
+    rl.write(null, { ctrl: true, name: 'u' });
+    give('');
+  });
+  return {
+    next: (more) => {
+      if (typed.length > 0) return Promise.resolve(typed.shift());
+      rl.setPrompt(more ? PS2 : PS1);
+      rl.prompt();
+      return new Promise((resolve) => {
+        waiting = resolve;
+      });
+    },
+  };
 }
 
 export function registerShell(program: Command, io: ShellIo, setExit: (code: number) => void): void {
   program
     .command('shell')
-    .description(
-      'a shell over the model: echo into /sys/kernel/mm/ksm and ksm+, cat counters, sleep, and scenario steps',
-    )
-    .argument('[script]', 'a script to run (default: read commands from standard input)')
+    .description('bash over the model: /sys/kernel/mm/ksm, ksm+, parser and /proc/PID, with sleep on virtual time')
+    .argument('[script]', 'a bash script to run (default: standard input; a prompt on a terminal)')
     .option('--seed <n>', 'seed of the model', (v) => Number(v), 0)
+    .option(
+      '--max-time <duration>',
+      'virtual time a script may run (a sleep past it stops the script, exit 124): 90, 90s, 10m, 2h',
+      '1h',
+    )
     .addHelpText(
       'after',
-      '\nExample (the thesis, Figure 5-9, then a look at the counters):\n' +
+      '\nThe thesis, Figure 5-9, then a look at the counters:\n' +
         '  spawn: { proc: o1, comm: okular }\n  mmap: { proc: o1, region: m, size: 8MiB }\n' +
         '  fill: { proc: o1, region: m, pattern: { page-mod: 16, seed: 1 } }\n' +
         '  echo "+ okular" > /sys/kernel/mm/ksm+/processes_to_scan\n  echo 1 > /sys/kernel/mm/ksm+/run\n' +
-        '  sleep 65\n  cat /sys/kernel/mm/ksm+/pages_sharing\n\nExit code: 0 if every command succeeded, 1 otherwise.',
+        '  sleep 65\n  cat /sys/kernel/mm/ksm+/pages_sharing /proc/$(pgrep -x okular)/ksm_stat\n\n' +
+        'Type help at the prompt for the files and commands. Exit code: that of the last command, as\n' +
+        "bash's (2 for a syntax error, 124 when --max-time stops the script, 130 after Ctrl-C).",
     )
-    .action(async (script: string | undefined, opts: { seed: number }) => {
-      const shell = await ModelShell.create(io, opts.seed);
-      const lines =
-        script !== undefined
-          ? (await readFile(script, 'utf8')).split('\n')
-          : createInterface({ input: process.stdin, terminal: false });
-      let n = 0;
-      for await (const line of lines) {
-        n++;
-        if (!(await shell.execute(line, n))) break;
+    .action(async (script: string | undefined, opts: { seed: number; maxTime: string }) => {
+      const maxVirtualMs = parseDuration(opts.maxTime);
+      if (maxVirtualMs === undefined) {
+        io.stderr.write(
+          `samepage shell: --max-time must be a duration such as 90s, 10m or 2h, got "${opts.maxTime}"\n`,
+        );
+        setExit(2);
+        return;
       }
-      setExit(shell.failures === 0 ? 0 : 1);
+      let text: string | undefined;
+      if (script !== undefined) {
+        try {
+          text = await readFile(script, 'utf8');
+        } catch (e) {
+          io.stderr.write(`samepage shell: cannot read ${script}: ${(e as Error).message}\n`);
+          setExit(2);
+          return;
+        }
+      }
+      const session = await ShellSession.create({
+        seed: opts.seed,
+        bootEpochMs: Date.now(),
+        maxVirtualMs,
+        stdout: io.stdout,
+        stderr: io.stderr,
+        pause: () => new Promise((resolve) => setImmediate(resolve)),
+      });
+      const interactive = text === undefined && process.stdin.isTTY === true;
+      const source =
+        text !== undefined
+          ? textLines(text)
+          : interactive
+            ? terminalLines(io, () => session.interrupt())
+            : iterableLines(createInterface({ input: process.stdin, terminal: false }));
+      const onSigint = () => session.interrupt();
+      if (!interactive) process.on('SIGINT', onSigint);
+      try {
+        if (interactive) io.stdout.write('samepage shell: bash over the model; type help, or Ctrl-D to leave\n');
+        setExit(await session.run(source, interactive));
+      } finally {
+        process.off('SIGINT', onSigint);
+        if (interactive) process.stdin.pause();
+      }
     });
 }

@@ -3,27 +3,23 @@
  * on live processes, on the processes a scenario leaves running on the model, or on a
  * snapshot file; and snapshots of live processes' anonymous memory.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import Table from 'cli-table3';
-import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
-import { createModelBackend } from '../backends/model/index.ts';
-import { LiveReader, type LiveProcess, openLiveProcesses } from '../host/live.ts';
-import { pidsByName } from '../host/procfs.ts';
-import { SNAPSHOT_MAGIC, addSnapshotPages, readSnapshot, writeSnapshot } from '../host/snapshot.ts';
+import { scenarioStatistics } from '../backends/model/statistics.ts';
+import { LiveReader, type LiveProcess, openNamedProcesses } from '../host/live.ts';
+import { addSnapshotPages, isSnapshotFile, readSnapshot, writeSnapshot } from '../host/snapshot.ts';
+import { kernelComm } from '../lib/comm.ts';
+import { plural } from '../lib/plural.ts';
 import { formatBytes } from '../lib/sizes.ts';
+import { renderStatisticsReport, renderStatisticsTables } from '../report/stats_report.ts';
+import { renderThesisComparison } from '../report/table.ts';
+import { measuredByStatistics, thesisComparison, thesisExperiment } from '../report/thesis.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
-import { runScenario } from '../scenario/run.ts';
-import { DuplicateStatistics, type StatisticsResult } from '../stats/duplicate_statistics.ts';
-import { statisticsJson } from '../stats/render.ts';
 import type { RunResult } from '../scenario/records.ts';
-import { renderThesisComparison } from '../report/table.ts';
-import { measuredByStatistics, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
-import { modelTaskPages } from '../sysfs/parser_sysfs.ts';
-import { kernelComm } from '../lib/processes_to_scan.ts';
-import { plural } from '../lib/plural.ts';
+import { progressBar } from './progress.ts';
+import { writeReportFile } from './report_file.ts';
+import { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
+import { statisticsJson } from '../stats/render.ts';
 
 export interface StatsIo {
   readonly stdout: NodeJS.WritableStream;
@@ -90,9 +86,9 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
       let stats: DuplicateStatistics;
       let scenario: { name: string; run: RunResult } | undefined;
       if (file === undefined) stats = liveStatistics(opts, io, warn);
-      else if (isSnapshot(file)) stats = snapshotStatistics(file, opts);
+      else if (isSnapshotFile(file)) stats = snapshotStatistics(file, opts);
       else {
-        const r = await scenarioStatistics(file, opts, warn);
+        const r = await fileStatistics(file, opts, warn);
         if (typeof r === 'string') {
           io.stderr.write(`${r}\n`);
           setExit(2);
@@ -108,14 +104,18 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
         exp === undefined
           ? undefined
           : thesisComparison(exp, (f) => measuredByStatistics(f, all), { file: file ?? '' });
-      io.stdout.write(opts.json === true ? statisticsJson(result) : renderTables(result, all.top.length));
+      io.stdout.write(opts.json === true ? statisticsJson(result) : renderStatisticsTables(result, all.top.length));
       if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
       if (opts.report !== undefined)
-        await writeStatsReport(
+        await writeReportFile(
           opts.report,
-          all,
-          { title: statsTitle(file, opts), run: scenario?.run, thesis, top: opts.top },
-          io,
+          await renderStatisticsReport(all, {
+            title: statsTitle(file, opts),
+            run: scenario?.run,
+            thesis,
+            top: opts.top,
+          }),
+          io.stderr,
         );
       setExit(0);
     });
@@ -132,8 +132,8 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
     .option('--hashes-only', "keep only each page's MD5 and class, no bytes")
     .action((opts: LiveOpts & { output: string; hashesOnly?: true }) => {
       const reader = new LiveReader({ onWarning: warn });
-      const procs = openLive(reader, opts, warn);
-      const bar = progress(io.stderr, procs);
+      const procs = openNamedProcesses(reader, opts.pid ?? [], opts.name ?? [], warn);
+      const bar = pageProgress(io.stderr, procs);
       try {
         const summary = writeSnapshot(
           opts.output,
@@ -166,27 +166,10 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
     });
 }
 
-/** Opens the processes named by --pid/--name; refuses when none can be read. */
-function openLive(reader: LiveReader, opts: LiveOpts, warn: (m: string) => void): LiveProcess[] {
-  const pids = new Set(opts.pid ?? []);
-  for (const name of opts.name ?? []) {
-    const found = pidsByName(name);
-    if (found.length === 0) warn(`No process named "${name}"`);
-    for (const pid of found) pids.add(pid);
-  }
-  if (pids.size === 0) throw new Error('No process to read: no pid given and no process has the names given');
-  const procs = openLiveProcesses(
-    reader,
-    [...pids].sort((a, b) => a - b),
-  );
-  if (procs.length === 0) throw new Error('None of the processes could be read (see the warnings above)');
-  return procs;
-}
-
 function liveStatistics(opts: LiveOpts, io: StatsIo, warn: (m: string) => void): DuplicateStatistics {
   const reader = new LiveReader({ onWarning: warn });
-  const procs = openLive(reader, opts, warn);
-  const bar = progress(io.stderr, procs);
+  const procs = openNamedProcesses(reader, opts.pid ?? [], opts.name ?? [], warn);
+  const bar = pageProgress(io.stderr, procs);
   const stats = new DuplicateStatistics();
   try {
     for (const p of procs) {
@@ -209,41 +192,21 @@ function liveStatistics(opts: LiveOpts, io: StatsIo, warn: (m: string) => void):
   return stats;
 }
 
-/** A page progress bar on stderr (drawn only on a terminal), redrawn every 256 pages. */
-function progress(
+/** A page progress bar on stderr, redrawn every 256 pages. */
+function pageProgress(
   stream: NodeJS.WritableStream,
   procs: readonly LiveProcess[],
 ): { tick: () => void; stop: () => void } {
   const total = procs.reduce((n, p) => n + p.pageCount, 0);
-  const bar = new cliProgress.SingleBar(
-    { stream, format: 'reading {bar} {percentage}% {value}/{total} pages', hideCursor: true, clearOnComplete: true },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total, 0);
-  const state = { done: 0, stopped: false };
+  const bar = progressBar(stream, { percentage: true, unit: 'pages' });
+  bar.show('reading', 0, total);
+  let done = 0;
   return {
     tick: () => {
-      if (++state.done % 256 === 0) bar.update(state.done);
+      if (++done % 256 === 0) bar.show('reading', done, total);
     },
-    stop: () => {
-      if (!state.stopped) bar.stop();
-      state.stopped = true;
-    },
+    stop: bar.stop,
   };
-}
-
-/** Whether the file starts with the snapshot magic (scenario files never do). */
-function isSnapshot(file: string): boolean {
-  let fd: number | undefined;
-  try {
-    fd = openSync(file, 'r');
-    const head = Buffer.alloc(SNAPSHOT_MAGIC.length);
-    return readSync(fd, head, 0, head.length, 0) === head.length && head.toString('latin1') === SNAPSHOT_MAGIC;
-  } catch {
-    return false; // loadScenario reports the unreadable file
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }
 
 function snapshotStatistics(file: string, opts: StatsOpts): DuplicateStatistics {
@@ -255,81 +218,24 @@ function snapshotStatistics(file: string, opts: StatsOpts): DuplicateStatistics 
   return stats;
 }
 
-/** Runs the scenario on the model, then counts its live tasks (or those of --proc comms). */
-async function scenarioStatistics(
+/** Runs the scenario file on the model and counts its processes (or those of --proc). */
+async function fileStatistics(
   file: string,
   opts: StatsOpts,
   warn: (m: string) => void,
 ): Promise<{ stats: DuplicateStatistics; name: string; run: RunResult } | string> {
   const loaded = await loadScenario(file);
   if (!loaded.ok) return formatProblems(file, loaded.problems);
-  const backend = createModelBackend({ seed: opts.seed });
-  const run = await runScenario(loaded.scenario, backend, {});
-  if (run.error !== undefined) warn(`the scenario stopped early: ${run.error}; counting what it left`);
-  const mmgr = backend.system().mmgr;
-  let tasks = mmgr.liveTasks();
-  if (opts.proc !== undefined) {
-    const wanted = new Set(opts.proc.map(kernelComm));
-    const known = [...new Set(tasks.map((t) => t.comm))];
-    for (const name of wanted) {
-      if (!known.includes(name))
-        warn(`No process of comm "${name}" at the end of the scenario (running: ${known.join(', ') || 'none'})`);
-    }
-    tasks = tasks.filter((t) => wanted.has(kernelComm(t.comm)));
-  }
-  const stats = new DuplicateStatistics();
-  stats.addAll(modelTaskPages(mmgr, tasks));
-  return { stats, name: loaded.scenario.name, run };
+  const r = await scenarioStatistics(
+    loaded.scenario,
+    { seed: opts.seed, ...(opts.proc === undefined ? {} : { procs: opts.proc }) },
+    warn,
+  );
+  return { ...r, name: loaded.scenario.name };
 }
 
 function statsTitle(file: string | undefined, opts: StatsOpts): string {
   if (file !== undefined) return `Duplicate pages of ${file}`;
   const pids = (opts.pid ?? []).map(String);
   return `Duplicate pages of ${[...pids, ...(opts.name ?? [])].join(', ')}`;
-}
-
-/** The statistics report: the histogram and figures, the thesis's beside them, and the run. */
-async function writeStatsReport(
-  file: string,
-  r: StatisticsResult,
-  what: { title: string; run: RunResult | undefined; thesis: ThesisComparison | undefined; top: number },
-  io: StatsIo,
-): Promise<void> {
-  const { renderHtmlReport } = await import('../report/html.ts');
-  const { statisticsSection } = await import('../report/stats_report.ts');
-  const html = await renderHtmlReport({
-    title: what.title,
-    ...(what.thesis === undefined ? {} : { thesis: what.thesis }),
-    leadSections: [await statisticsSection(r, 'Duplicate-page statistics', what.title, what.top)],
-    runs: what.run === undefined ? [] : [what.run],
-  });
-  try {
-    await writeFile(file, html);
-  } catch (err) {
-    throw new Error(`Cannot write the report to ${file}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  io.stderr.write(`samepage: report written to ${file}\n`);
-}
-
-function renderTables(r: StatisticsResult, groups: number): string {
-  const style = { head: [], border: [] };
-  const pct = (n: number): string => (r.pages === 0 ? '-' : `${((100 * n) / r.pages).toFixed(1)} %`);
-  const summary = new Table({ style });
-  summary.push(
-    ['pages', String(r.pages), formatBytes(r.pages * 4096)],
-    ['unique pages (no duplicate)', String(r.unique_pages), pct(r.unique_pages)],
-    ['duplicate pages', String(r.duplicate_pages), pct(r.duplicate_pages)],
-    ['duplicated contents', String(groups), ''],
-    ['pages merging would free', String(r.saving_pages), formatBytes(r.saving_pages * 4096)],
-  );
-  const top = new Table({ head: ['count', 'md5', 'class'], style });
-  for (const g of r.top) top.push([String(g.count), g.md5, g.class]);
-  const procs = new Table({ head: ['pid', 'comm', 'pages', 'duplicate', 'saving alone'], style });
-  for (const [pid, p] of Object.entries(r.by_process))
-    procs.push([pid, p.comm, String(p.pages), String(p.duplicate_pages), String(p.saving_pages)]);
-  return (
-    `${summary.toString()}\n` +
-    (r.top.length === 0 ? 'No page has a duplicate.\n' : `Most duplicated contents:\n${top.toString()}\n`) +
-    `Per process (duplicate: pages whose content occurs twice or more in all; saving alone: merging this process only):\n${procs.toString()}\n`
-  );
 }

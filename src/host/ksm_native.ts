@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { constants as osConstants } from 'node:os';
+import { readProcessKsmStat } from './ksm_stat.ts';
+import { isKernelThread, readComm } from './procfs.ts';
 
 export const EXEC_MERGE = 'samepage-exec-merge';
 export const INJECT_PRCTL = 'samepage-inject-prctl';
@@ -30,13 +31,6 @@ export function missingHelper(path: string): string | undefined {
   return existsSync(path)
     ? undefined
     : `The helper ${path} is not built: run \`node scripts/build-native.mjs\` (needs a C compiler)`;
-}
-
-/** `EPERM (Operation not permitted)` for -1 or 1; the number when Node does not know it. */
-export function describeErrno(n: number): string {
-  const e = Math.abs(n);
-  const name = Object.entries(osConstants.errno).find(([, v]) => v === e)?.[0];
-  return name === undefined ? `errno ${e}` : name;
 }
 
 /** Why this process may not ptrace others, or undefined: root, or CAP_SYS_PTRACE in effect. */
@@ -98,13 +92,27 @@ export function injectMemoryMerge(
   return parseInjectLine(pid, line);
 }
 
-/** PF_KTHREAD in the flags of /proc/PID/stat (field 9): a kernel thread has no user memory. */
-export function isKernelThread(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6]);
-    return (flags & 0x00200000) !== 0;
-  } catch {
-    return false;
+/** What happened to one process: the injection's outcome, its comm, and MERGE_ANY after it. */
+export interface MergeReport extends InjectOutcome {
+  readonly comm: string;
+  readonly ksm_merge_any?: boolean;
+}
+
+/**
+ * Makes each process call prctl(PR_SET_MEMORY_MERGE, enable ? 1 : 0). With `name`, a
+ * process whose comm is no longer that name (renamed or replaced since it was listed) is
+ * left alone; a kernel thread is refused (it has no user memory).
+ */
+export function setMemoryMerge(pids: readonly number[], enable: boolean, helper: string, name?: string): MergeReport[] {
+  const reports: MergeReport[] = [];
+  for (const pid of pids) {
+    const comm = readComm(pid) ?? '?';
+    if (name !== undefined && comm !== name) continue;
+    const outcome: InjectOutcome = isKernelThread(pid)
+      ? { pid, ok: false, error: 'a kernel thread: it has no user memory to merge' }
+      : injectMemoryMerge(pid, enable, helper);
+    const stat = readProcessKsmStat(pid);
+    reports.push({ ...outcome, comm, ...(stat === undefined ? {} : { ksm_merge_any: stat.ksm_merge_any }) });
   }
+  return reports;
 }

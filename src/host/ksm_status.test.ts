@@ -3,22 +3,16 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  byProfit,
-  hasKsmActivity,
-  parseKsmStatText,
-  parseKsmValue,
-  readKsmProcesses,
-  readKsmStatus,
-  readKsmSysfs,
-} from './ksm_status.ts';
+import { byProfit, hasKsmActivity, parseKsmStatText, readKsmProcesses } from './ksm_stat.ts';
+import { readKsmStatus } from './ksm_status.ts';
+import { parseSysfsValue, readKsmSysfs } from './ksm_sysfs.ts';
 import { parseInjectLine } from './ksm_native.ts';
 
-test('parseKsmValue reads numbers as numbers and a selector file as its selected word', () => {
-  assert.equal(parseKsmValue('256\n'), 256);
-  assert.equal(parseKsmValue('-960\n'), -960);
-  assert.equal(parseKsmValue('[none] scan-time\n'), 'none');
-  assert.equal(parseKsmValue('none [scan-time]\n'), 'scan-time');
+test('parseSysfsValue reads numbers as numbers and a selector file as its selected word', () => {
+  assert.equal(parseSysfsValue('256\n'), 256);
+  assert.equal(parseSysfsValue('-960\n'), -960);
+  assert.equal(parseSysfsValue('[none] scan-time\n'), 'none');
+  assert.equal(parseSysfsValue('none [scan-time]\n'), 'scan-time');
 });
 
 test('parseKsmStatText reads the six fields of Linux 6.18, yes/no as booleans', () => {

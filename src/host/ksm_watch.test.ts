@@ -1,6 +1,6 @@
 /**
  * The watch sampler and server: events over real HTTP. The page itself, in headless
- * Chromium, is tested in src/cli/kernel.test.ts. Nothing here writes to sysfs.
+ * Chromium, is tested in src/report/ksm_live.test.ts. Nothing here writes to sysfs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

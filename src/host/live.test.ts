@@ -9,7 +9,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
 import { LiveReader, livePageSource, openLiveProcesses } from './live.ts';
-import { pidsByName } from './procfs.ts';
+import { pidsByName } from './targets.ts';
 
 const MiB = 1 << 20;
 const PAGES_PER_64MIB = (64 * MiB) / 4096;

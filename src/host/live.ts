@@ -14,18 +14,19 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import type { Page, PageOwner, PageSource } from '../stats/page_source.ts';
+import {
+  openPagemap,
+  PM_FILE_HI,
+  PM_MMAP_EXCLUSIVE_HI,
+  PM_PRESENT_HI,
+  PM_SWAP_HI,
+  pagemapPfn,
+  readPagemap,
+  ZeroPageFrames,
+} from './pagemap.ts';
 import { type MapsEntry, mayHoldAnonymous, parseMaps } from './proc_maps.ts';
-import { describeProcError, errorCode, processGone, readComm } from './procfs.ts';
-
-/** Pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst), in the high 32-bit word. */
-const PM_PRESENT_HI = 1 << 31; // bit 63
-const PM_SWAP_HI = 1 << 30; // bit 62
-const PM_FILE_HI = 1 << 29; // bit 61: file page or shared anonymous
-const PM_MMAP_EXCLUSIVE_HI = 1 << 24; // bit 56: mapped by this process only
-/** Bits 0-54 are the frame number; the high word holds bits 32-54 of it. */
-const PM_PFN_HI_MASK = 0x7fffff;
-/** /proc/kpageflags bit KPF_ZERO_PAGE (the shared zero page and the huge zero page). */
-const KPF_ZERO_PAGE = 1 << 24;
+import { describeProcError, errorCode, isAlive, readComm } from './procfs.ts';
+import { pidsByName } from './targets.ts';
 
 /** Pagemap entries read per pread (512 KiB). */
 const PAGEMAP_BATCH = 65536;
@@ -56,9 +57,7 @@ export interface PageRun {
 export class LiveReader {
   readonly #warn: (message: string) => void;
   readonly #chunkBytes: number;
-  #kpageflags: number | undefined | null;
-  readonly #zeroPfn = new Map<number, boolean>();
-  #warnedHiddenPfn = false;
+  readonly #zeroFrames: ZeroPageFrames;
 
   constructor(opts: LiveOptions = {}) {
     this.#warn = opts.onWarning ?? (() => undefined);
@@ -66,6 +65,7 @@ export class LiveReader {
     if (chunk < PAGE_SIZE || chunk % PAGE_SIZE !== 0)
       throw new RangeError(`chunkBytes must be a multiple of 4096, got ${chunk}`);
     this.#chunkBytes = chunk;
+    this.#zeroFrames = new ZeroPageFrames(this.#warn);
   }
 
   /** Opens and plans one process; undefined (with a warning) if it is gone or unreadable. */
@@ -95,12 +95,11 @@ export class LiveReader {
   }
 
   close(): void {
-    if (typeof this.#kpageflags === 'number') closeSync(this.#kpageflags);
-    this.#kpageflags = null;
+    this.#zeroFrames.close();
   }
 
   #scanPagemap(pid: number, maps: readonly MapsEntry[]): { runs: PageRun[]; zero: number; swapped: number } {
-    const fd = openSync(`/proc/${pid}/pagemap`, 'r');
+    const fd = openPagemap(pid);
     // Its own ArrayBuffer, so the 32-bit view below is aligned.
     const buf = Buffer.from(new ArrayBuffer(PAGEMAP_BATCH * 8));
     const words = new Uint32Array(buf.buffer);
@@ -113,7 +112,7 @@ export class LiveReader {
         const endVpn = m.end / PAGE_SIZE;
         for (let vpn = m.start / PAGE_SIZE; vpn < endVpn; ) {
           const want = Math.min(PAGEMAP_BATCH, endVpn - vpn);
-          const got = Math.floor(readSync(fd, buf, 0, want * 8, vpn * 8) / 8);
+          const got = readPagemap(fd, buf, vpn, want);
           if (got === 0) break; // the mapping went away under us
           for (let i = 0; i < got; i++) {
             const hi = words[2 * i + 1]!;
@@ -122,9 +121,9 @@ export class LiveReader {
               continue;
             }
             if ((hi & PM_FILE_HI) !== 0) continue;
-            const pfn = (hi & PM_PFN_HI_MASK) * 2 ** 32 + words[2 * i]!;
+            const pfn = pagemapPfn(words[2 * i]!, hi);
             // Only a page not exclusively ours can be the zero page: look its frame up.
-            if ((hi & PM_MMAP_EXCLUSIVE_HI) === 0 && this.#isZeroPage(pfn)) {
+            if ((hi & PM_MMAP_EXCLUSIVE_HI) === 0 && this.#zeroFrames.isZeroPage(pfn)) {
               zero++;
               continue;
             }
@@ -144,35 +143,6 @@ export class LiveReader {
       closeSync(fd);
     }
     return { runs, zero, swapped };
-  }
-
-  /** Whether frame `pfn` is the (huge) zero page, by /proc/kpageflags; cached per frame. */
-  #isZeroPage(pfn: number): boolean {
-    if (pfn === 0) {
-      // Without CAP_SYS_ADMIN pagemap shows no frame numbers: zero-page mappings look like
-      // ordinary shared pages and are counted (as zero pages, so they are easy to spot).
-      if (!this.#warnedHiddenPfn)
-        this.#warn('Page frame numbers are hidden (not root): zero-page mappings cannot be told apart and are counted');
-      this.#warnedHiddenPfn = true;
-      return false;
-    }
-    const cached = this.#zeroPfn.get(pfn);
-    if (cached !== undefined) return cached;
-    if (this.#kpageflags === undefined) {
-      try {
-        this.#kpageflags = openSync('/proc/kpageflags', 'r');
-      } catch (e) {
-        this.#warn(`Cannot read /proc/kpageflags (${errorCode(e) ?? String(e)}): zero-page mappings are counted`);
-        this.#kpageflags = null;
-      }
-    }
-    let zero = false;
-    if (typeof this.#kpageflags === 'number') {
-      const word = Buffer.alloc(8);
-      if (readSync(this.#kpageflags, word, 0, 8, pfn * 8) === 8) zero = (word.readUInt32LE(0) & KPF_ZERO_PAGE) !== 0;
-    }
-    this.#zeroPfn.set(pfn, zero);
-    return zero;
   }
 }
 
@@ -243,7 +213,7 @@ export class LiveProcess implements PageSource {
           left -= want;
           continue;
         }
-        if (processGone(this.pid)) {
+        if (!isAlive(this.pid)) {
           const rest = left - whole + this.runs.slice(r + 1).reduce((n, x) => n + x.pages, 0);
           this.unreadPages += rest;
           this.#warn(
@@ -289,6 +259,32 @@ function readFully(fd: number, buf: Buffer, len: number, position: number): numb
     done += n;
   }
   return done;
+}
+
+/**
+ * Opens the processes named by pid and by program name (every process of that name), in pid
+ * order, warning about a name no process has and about processes that cannot be read.
+ * Throws when there is nothing to read.
+ */
+export function openNamedProcesses(
+  reader: LiveReader,
+  pids: readonly number[],
+  names: readonly string[],
+  warn: (message: string) => void,
+): LiveProcess[] {
+  const all = new Set(pids);
+  for (const name of names) {
+    const found = pidsByName(name);
+    if (found.length === 0) warn(`No process named "${name}"`);
+    for (const pid of found) all.add(pid);
+  }
+  if (all.size === 0) throw new Error('No process to read: no pid given and no process has the names given');
+  const procs = openLiveProcesses(
+    reader,
+    [...all].sort((a, b) => a - b),
+  );
+  if (procs.length === 0) throw new Error('None of the processes could be read (see the warnings above)');
+  return procs;
 }
 
 /** Opens every pid (warning about those that cannot be read), as one PageSource. */

@@ -1,14 +1,15 @@
 /**
- * Small readers of /proc for live processes: names, pids by name, and whether a process is
- * still there. A process may exit at any moment, so every reader here expects to fail.
+ * Small readers of /proc/PID for live processes: comm, state, start time, CPU time, exe,
+ * flags and memory. A process may exit at any moment, so every reader here expects to fail
+ * and says so with undefined (or, for memory, an error the caller decides about).
  */
-import { readdirSync, readFileSync } from 'node:fs';
-
-/** TASK_COMM_LEN - 1: the bytes of a name the kernel keeps in task->comm. */
-const COMM_BYTES = 15;
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 
 /** Codes that mean the process is gone (or going) rather than that we may not look. */
 const GONE = new Set(['ENOENT', 'ESRCH']);
+
+/** PF_KTHREAD of include/linux/sched.h: the task is a kernel thread. */
+const PF_KTHREAD = 0x00200000;
 
 /** The errno code of a thrown fs error, if any. */
 export function errorCode(e: unknown): string | undefined {
@@ -24,42 +25,102 @@ export function describeProcError(pid: number, what: string, e: unknown): string
   return `Cannot read ${what} of process ${pid}: ${e instanceof Error ? e.message : String(e)}; skipped`;
 }
 
-/** /proc/PID/comm without its newline, or undefined if the process is gone. */
-export function readComm(pid: number): string | undefined {
+/** Every pid of /proc now, ascending (kernel threads included); `proc` is for tests. */
+export function listPids(proc = '/proc'): number[] {
+  return readdirSync(proc)
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/**
+ * The comm in the text of /proc/PID/comm. The kernel prints task->comm followed by one
+ * newline (fs/proc/base.c comm_show), and a name may itself begin or end with spaces or
+ * hold a newline (PR_SET_NAME and a write to /proc/PID/comm take the bytes as given), so
+ * exactly one newline is taken off and nothing else.
+ */
+export function commFromText(text: string): string {
+  return text.endsWith('\n') ? text.slice(0, -1) : text;
+}
+
+/** The process's comm (task->comm, at most 15 bytes), or undefined if it is gone. */
+export function readComm(pid: number, proc = '/proc'): string | undefined {
   try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').replace(/\n$/, '');
+    return commFromText(readFileSync(`${proc}/${pid}/comm`, 'utf8'));
   } catch {
     return undefined;
   }
 }
 
-/** The name as task->comm holds it: cut to 15 bytes, so long program names still match. */
-export function commOf(name: string): string {
-  const bytes = Buffer.from(name, 'utf8');
-  return bytes.length <= COMM_BYTES ? name : bytes.subarray(0, COMM_BYTES).toString('utf8');
-}
-
-/** The pids of every process whose comm is `name` (cut to 15 bytes), this process excluded. */
-export function pidsByName(name: string): number[] {
-  const want = commOf(name);
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    if (readComm(pid) === want) out.push(pid);
-  }
-  return out.sort((a, b) => a - b);
-}
-
-/** Whether a process has exited: no /proc entry, or a zombie whose memory is gone. */
-export function processGone(pid: number): boolean {
+/**
+ * The fields of /proc/PID/stat after the comm, so `[0]` is field 3 (state) and field n is
+ * `[n - 3]`; undefined when the process is gone. The comm may hold spaces and parentheses,
+ * so the fields start after the last ')'.
+ */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The state follows the ")" that closes the comm (which may itself hold parentheses).
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state === 'Z' || state === 'X';
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return true;
+    return undefined;
   }
+}
+
+/** The state letter of /proc/PID/stat (R, S, D, Z, X...), or undefined when the process is gone. */
+export function processState(pid: number): string | undefined {
+  return statFields(pid)?.[0];
+}
+
+/** Running, sleeping...: anything but gone or a zombie, whose mm has already been released. */
+export function isAlive(pid: number): boolean {
+  const s = processState(pid);
+  return s !== undefined && s !== 'Z' && s !== 'X';
+}
+
+/** The start time of a process (clock ticks since boot, field 22): with the pid, its identity. */
+export function processStartTime(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+/** utime + stime of a process in clock ticks (fields 14 and 15); undefined when it is gone. */
+export function cpuTicks(pid: number): number | undefined {
+  const f = statFields(pid);
+  return f === undefined ? undefined : Number(f[11]) + Number(f[12]);
+}
+
+/** PF_KTHREAD in the flags of /proc/PID/stat (field 9): a kernel thread has no user memory. */
+export function isKernelThread(pid: number): boolean {
+  const flags = Number(statFields(pid)?.[6] ?? 0);
+  return (flags & PF_KTHREAD) !== 0;
+}
+
+/** The program a process runs (/proc/PID/exe), " (deleted)" when replaced; undefined if gone. */
+export function readExe(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Live (not zombie) processes running the binary `exe` (its real path), however started. */
+export function pidsRunning(exe: string): number[] {
+  return listPids().filter((pid) => readExe(pid)?.replace(/ \(deleted\)$/, '') === exe && isAlive(pid));
+}
+
+/** Reads `length` bytes of another process's memory at `address` (a load by that process). */
+export function readProcessMemory(pid: number, address: number, length: number): Buffer {
+  const buf = Buffer.alloc(length);
+  const fd = openSync(`/proc/${pid}/mem`, 'r');
+  try {
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, buf, done, length - done, address + done);
+      if (n === 0) throw new Error(`Short read of /proc/${pid}/mem at 0x${(address + done).toString(16)}`);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return buf;
 }

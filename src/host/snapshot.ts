@@ -22,7 +22,17 @@
  * believes anything else, then every index and count.
  */
 import { createHash, hash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, fchmodSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  fchmodSync,
+} from 'node:fs';
 import { release } from 'node:os';
 import { deflateSync, inflateSync, constants as zc } from 'node:zlib';
 import { PAGE_SIZE } from '../lib/sizes.ts';
@@ -449,6 +459,20 @@ function parseMeta(text: string): SnapshotMeta {
       };
     }),
   };
+}
+
+/** Whether `file` starts with the snapshot magic (scenario files never do); false if unreadable. */
+export function isSnapshotFile(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const head = Buffer.alloc(SNAPSHOT_MAGIC.length);
+    return readSync(fd, head, 0, head.length, 0) === head.length && head.toString('latin1') === SNAPSHOT_MAGIC;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /**

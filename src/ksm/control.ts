@@ -11,11 +11,14 @@ import {
   VM_SPECIAL,
 } from '../mm/constants.ts';
 import type { KsmHooks } from '../mm/ksm_hooks.ts';
+import type { MemoryManager } from '../mm/memory_manager.ts';
+import type { EventQueue } from '../sim/event_queue.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
 import type { Vma } from '../mm/vma.ts';
 import { KSM_RUN_UNMERGE } from './constants.ts';
-import type { Ksm } from './ksm.ts';
-import type { Ksmd } from './ksmd.ts';
+import type { CostModel } from './cost.ts';
+import { Ksm } from './ksm.ts';
+import { Ksmd } from './ksmd.ts';
 import { unmergeKsmPages } from './merge.ts';
 import { MmSlot } from './mm_slot.ts';
 import { NULL_ITEM } from './rmap_item.ts';
@@ -181,4 +184,17 @@ export function ksmHooks(ksm: Ksm, ksmd: Ksmd): KsmHooks {
       mm.ksmZeroPages--;
     },
   };
+}
+
+/**
+ * KSM brought up on a machine: its state, the ksmd thread, and the hooks through which the
+ * memory manager calls into it (madvise, prctl, fork, exit, exec). system.ts and the ksm/
+ * test machine both start KSM this way.
+ * @linux mm/ksm.c ksm_init (partial: the thread and the hooks; sysfs is system.ts's)
+ */
+export function ksmInit(mmgr: MemoryManager, events: EventQueue, cost?: CostModel): { ksm: Ksm; ksmd: Ksmd } {
+  const ksm = new Ksm(mmgr, events, cost);
+  const ksmd = new Ksmd(ksm);
+  mmgr.hooks = ksmHooks(ksm, ksmd);
+  return { ksm, ksmd };
 }

@@ -45,3 +45,10 @@ export const COST_KEYS = [
   'mergeNs',
   'freeNs',
 ] as const satisfies ReadonlyArray<keyof CostModel>;
+
+/**
+ * The fixed CPU cost of one wake-up of a scanning thread (ksmd: scheduling and
+ * lru_add_drain_all; the KSM+ daemon: its task-list walk), charged per batch besides the
+ * cost model; calibration subtracts it before fitting.
+ */
+export const WAKEUP_NS = 2000;

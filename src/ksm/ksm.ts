@@ -10,6 +10,7 @@ import { KSM_DEFAULTS } from './constants.ts';
 import type { CostModel } from './cost.ts';
 import { DEFAULT_COST } from './cost.ts';
 import { MmSlot } from './mm_slot.ts';
+import { ksmProfit } from './profit.ts';
 import { RmapItems, type RmapItem } from './rmap_item.ts';
 import type { StableNode } from './stable_node.ts';
 import type { ChainResult } from './stable_tree.ts';
@@ -223,8 +224,8 @@ export class Ksm {
     return Math.max(0, this.rmapItems - this.pagesShared - this.pagesSharing - this.pagesUnshared);
   }
 
-  /** general_profit in bytes. */
+  /** general_profit in bytes: pages_sharing and KSM's zero pages, less every rmap_item. */
   generalProfit(): number {
-    return (this.pagesSharing + this.zeroPages) * 4096 - this.rmapItems * 64;
+    return ksmProfit(this.pagesSharing + this.zeroPages, this.rmapItems);
   }
 }

@@ -1,10 +1,8 @@
 import type { TimerHandle } from '../sim/event_queue.ts';
 import { KSM_RUN_MERGE } from './constants.ts';
+import { WAKEUP_NS } from './cost.ts';
 import type { Ksm } from './ksm.ts';
 import { ksmDoScan } from './scan.ts';
-
-/** CPU time of one ksmd wake-up with nothing to do (scheduling, lru_add_drain_all). */
-const WAKEUP_NS = 2000;
 
 /**
  * The ksmd kernel thread on virtual time. Each wake-up runs one batch of up to

@@ -1,17 +1,14 @@
 /**
- * A small machine wired as createSystem does, for tests of ksm/ (which may not import
- * system.ts): 4 MiB of RAM, one NUMA node, the default cost model.
+ * A small machine wired as createSystem does (the same createMemoryManager and ksmInit),
+ * for tests of ksm/ (which may not import system.ts): 4 MiB of RAM, one NUMA node, the
+ * default cost model.
  */
-import { comparePages } from '../lib/pagecmp.ts';
-import { PageKernel } from '../lib/xxh64.ts';
 import { EventQueue } from '../sim/event_queue.ts';
 import { VirtualClock } from '../sim/clock.ts';
-import { ContentStore } from '../mm/content_store.ts';
-import { MemoryManager } from '../mm/memory_manager.ts';
-import { PageFrames } from '../mm/page_frames.ts';
-import { ksmHooks } from './control.ts';
-import { Ksm } from './ksm.ts';
-import { Ksmd } from './ksmd.ts';
+import { createMemoryManager, type MemoryManager } from '../mm/memory_manager.ts';
+import { ksmInit } from './control.ts';
+import type { Ksm } from './ksm.ts';
+import type { Ksmd } from './ksmd.ts';
 
 export interface TestMachine {
   readonly mmgr: MemoryManager;
@@ -23,13 +20,9 @@ export interface TestMachine {
 }
 
 export function testMachine(): TestMachine {
-  const kernel = new PageKernel();
-  const contents = new ContentStore({ checksum: (b, o) => kernel.checksumPage(b, o), compare: comparePages });
   const events = new EventQueue(new VirtualClock());
-  const mmgr = new MemoryManager(new PageFrames(1025, 1, contents), contents);
-  const ksm = new Ksm(mmgr, events);
-  const ksmd = new Ksmd(ksm);
-  mmgr.hooks = ksmHooks(ksm, ksmd);
+  const mmgr = createMemoryManager(1025);
+  const { ksm, ksmd } = ksmInit(mmgr, events);
   const scans = (n: number): void => {
     const target = ksm.ksmScan.seqnr + n;
     while (ksm.ksmScan.seqnr < target) {

@@ -1,9 +1,7 @@
 import type { EventQueue, TimerHandle } from '../sim/event_queue.ts';
 import type { KsmPlus } from './ksmplus.ts';
+import { WAKEUP_NS } from '../ksm/cost.ts';
 import { enterNamedTasks, ksmPlusDoScan } from './scan.ts';
-
-/** CPU time of one wake-up of the daemon besides its pages (task-list walk, scheduling). */
-const WAKEUP_NS = 2000;
 
 /**
  * The KSM+ kernel thread on virtual time: every sleep_millisecs it looks for new processes

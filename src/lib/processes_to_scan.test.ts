@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kernelComm, parseProcessesToScan } from './processes_to_scan.ts';
+import { kernelComm } from './comm.ts';
+import { parseProcessesToScan } from './processes_to_scan.ts';
 
 test('parseProcessesToScan reads a sign and the rest as the name, blanks after the sign skipped', () => {
   assert.deepEqual(parseProcessesToScan('+ okular\n'), { add: true, name: 'okular' });

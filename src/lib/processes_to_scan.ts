@@ -11,15 +11,7 @@
  * is invalid. The thesis's sscanf would also accept `+ a b` but keep only "a", and would
  * copy a name of any length.
  */
-
-/** TASK_COMM_LEN: a comm holds 15 bytes and a NUL. */
-export const TASK_COMM_LEN = 16;
-
-/** The comm as the kernel stores it: cut to TASK_COMM_LEN - 1 bytes. */
-export function kernelComm(name: string): string {
-  const bytes = Buffer.from(name, 'utf8');
-  return bytes.length < TASK_COMM_LEN ? name : bytes.subarray(0, TASK_COMM_LEN - 1).toString('utf8');
-}
+import { TASK_COMM_LEN } from './comm.ts';
 
 export interface ScanWrite {
   readonly add: boolean;

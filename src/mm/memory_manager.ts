@@ -1,5 +1,7 @@
-import type { ContentStore } from './content_store.ts';
-import type { PageFrames } from './page_frames.ts';
+import { comparePages } from '../lib/pagecmp.ts';
+import { PageKernel } from '../lib/xxh64.ts';
+import { ContentStore } from './content_store.ts';
+import { PageFrames } from './page_frames.ts';
 import type { KsmHooks } from './ksm_hooks.ts';
 import { NO_KSM } from './ksm_hooks.ts';
 import type { MmStruct } from './mm_struct.ts';
@@ -57,4 +59,19 @@ export class MemoryManager {
   liveTasks(): Task[] {
     return [...this.tasks.values()].filter((t) => !t.exited).sort((a, b) => a.pid - b.pid);
   }
+}
+
+/**
+ * The memory of one machine: `nrFrames` page frames on `numaNodes` nodes, whose contents are
+ * checksummed with the kernel's XXH64 and compared as memcmp does. The one place the model
+ * builds it: whole machines (system.ts) and the test machines of mm/ and ksm/ alike.
+ */
+export function createMemoryManager(nrFrames: number, numaNodes = 1): MemoryManager {
+  const kernel = new PageKernel();
+  // Every content is held by a frame, or by a fill's cache for a moment: a few more at most.
+  const contents = new ContentStore(
+    { checksum: (buf, off) => kernel.checksumPage(buf, off), compare: comparePages },
+    nrFrames + 1024,
+  );
+  return new MemoryManager(new PageFrames(nrFrames, numaNodes, contents), contents);
 }

@@ -9,6 +9,7 @@
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
+import { binaryUnit } from '../lib/sizes.ts';
 import type { CounterRecord } from '../scenario/records.ts';
 
 export type { TopLevelSpec } from 'vega-lite';
@@ -518,11 +519,10 @@ function head(
   };
 }
 
+/** The axis unit of byte values up to `maxAbs`: lib/sizes.ts's unit, with bytes spelled out. */
 function byteUnit(maxAbs: number): { name: string; scale: number } {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (i < units.length - 1 && maxAbs >= 1024 ** (i + 1)) i++;
-  return { name: units[i] ?? 'bytes', scale: 1024 ** i };
+  const { unit, scale } = binaryUnit(maxAbs);
+  return { name: unit === 'B' ? 'bytes' : unit, scale };
 }
 
 function unique(items: readonly string[]): string[] {

@@ -1,41 +1,15 @@
 /**
  * The live KSM of a machine for people: terminal tables for `samepage kernel status` and
  * `watch`, and the one HTML page `watch --http` serves, which redraws itself from
- * Server-Sent Events. Plain data in (the shapes below), text out.
+ * Server-Sent Events. Plain data in (host/'s reading, by type only), text out.
  */
 import Table from 'cli-table3';
 import pc from 'picocolors';
-
-/** One process's ksm_stat as `samepage kernel status --json` prints it. */
-export interface LiveProcessView {
-  readonly pid: number;
-  readonly comm: string;
-  readonly ksm_rmap_items: number;
-  readonly ksm_zero_pages: number;
-  readonly ksm_merging_pages: number;
-  readonly ksm_process_profit: number;
-  readonly ksm_merge_any: boolean;
-  readonly ksm_mergeable: boolean;
-}
-
-export interface LiveStatusView {
-  readonly time: string;
-  readonly ksm: Readonly<Record<string, number | string>>;
-  readonly processes: readonly LiveProcessView[];
-}
-
-export interface LiveHistoryPoint {
-  readonly time: string;
-  readonly pages_sharing: number;
-  readonly pages_shared: number;
-  readonly general_profit: number;
-}
-
-export interface LiveSampleView {
-  readonly seq: number;
-  readonly status: LiveStatusView;
-  readonly history: readonly LiveHistoryPoint[];
-}
+import { describeErrno } from '../lib/errno.ts';
+import type { MergeReport } from '../host/ksm_native.ts';
+import type { KsmProcessStat } from '../host/ksm_stat.ts';
+import type { KsmStatus } from '../host/ksm_status.ts';
+import type { KsmWatchSample } from '../host/ksm_watch.ts';
 
 /** The counters shown first, in the order people reason about them; the rest follow by name. */
 const FIRST = [
@@ -51,7 +25,7 @@ const FIRST = [
 ] as const;
 
 /** Columns of the process table: header and the ksm_stat field. */
-const PROCESS_COLUMNS: ReadonlyArray<readonly [string, keyof LiveProcessView]> = [
+const PROCESS_COLUMNS: ReadonlyArray<readonly [string, keyof KsmProcessStat]> = [
   ['pid', 'pid'],
   ['comm', 'comm'],
   ['rmap_items', 'ksm_rmap_items'],
@@ -91,7 +65,7 @@ export interface LiveTextOptions {
 }
 
 /** Two tables: /sys/kernel/mm/ksm (two file/value pairs per row) and the processes. */
-export function renderLiveStatusText(s: LiveStatusView, opts: LiveTextOptions = {}): string {
+export function renderLiveStatusText(s: KsmStatus, opts: LiveTextOptions = {}): string {
   const c = pc.createColors(opts.color ?? pc.isColorSupported);
   const keys = orderedKsmKeys(s.ksm);
   const sys = new Table({
@@ -145,7 +119,7 @@ function scriptJson(v: unknown): string {
  * event came for three intervals (plus the reconnection delay).
  */
 export function renderLivePage(
-  first: LiveSampleView,
+  first: KsmWatchSample,
   eventsPath: string,
   hostname: string,
   intervalMs: number,
@@ -274,4 +248,35 @@ svg text { font: 11px system-ui, sans-serif; fill: #555; }
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[ch] ?? ch);
+}
+
+/** `kernel enable`/`disable`: one line per process, the call and its result or why not. */
+export function renderMergeReports(reports: readonly MergeReport[], enable: boolean): string {
+  const call = `prctl(PR_SET_MEMORY_MERGE, ${enable ? 1 : 0})`;
+  return reports
+    .map((r) => {
+      if (!r.ok) return `${r.pid} (${r.comm}): not done: ${r.error ?? '?'}\n`;
+      const res = r.result === 0 ? '0' : `${r.result ?? '?'} (${describeErrno(r.result ?? 0)})`;
+      const flag = r.ksm_merge_any === undefined ? '' : `; ksm_merge_any: ${r.ksm_merge_any ? 'yes' : 'no'}`;
+      return `${r.pid} (${r.comm}): ${call} = ${res}${flag}\n`;
+    })
+    .join('');
+}
+
+/** What merged in `seconds`: pages_sharing growth and the processes' own counts, one line. */
+export function renderMergeSummary(
+  before: { readonly sharing: number; readonly shared: number },
+  after: { readonly sharing: number; readonly shared: number },
+  processes: readonly KsmProcessStat[],
+  seconds: number,
+): string {
+  const mine = processes.map(
+    (s) => `${s.pid} (${s.comm}): ksm_merging_pages ${s.ksm_merging_pages}, ksm_process_profit ${s.ksm_process_profit}`,
+  );
+  const delta = (n: number): string => (n >= 0 ? `+${n}` : String(n));
+  return (
+    `after ${seconds} s: pages_sharing ${after.sharing} (${delta(after.sharing - before.sharing)}), ` +
+    `pages_shared ${after.shared} (${delta(after.shared - before.shared)})` +
+    (mine.length > 0 ? `; ${mine.join('; ')}` : '')
+  );
 }

@@ -1,19 +1,45 @@
 /**
- * The duplicate-page statistics (the thesis's parser module) in a report: a histogram of
- * the pages by how many copies of their content there are, stacked by the content's class,
- * the summary figures and the most duplicated contents.
+ * The duplicate-page statistics (the thesis's parser module) for people: the tables of
+ * `samepage stats`, and a report section with a histogram of the pages by how many copies
+ * of their content there are, stacked by the content's class, the summary figures and the
+ * most duplicated contents.
  */
+import Table from 'cli-table3';
+import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
+import type { StatisticsResult } from '../stats/duplicate_statistics.ts';
 import { histogramChart, renderSvg, type HistogramBar, type TopLevelSpec } from './charts.ts';
-import { escapeHtml, type ExtraSection } from './html.ts';
+import type { RunResult } from '../scenario/records.ts';
+import { escapeHtml, type ExtraSection, renderHtmlReport } from './html.ts';
+import type { ThesisComparison } from './thesis.ts';
 
-/** What the statistics module counted (the fields of its result a report needs). */
-export interface StatisticsShape {
-  readonly pages: number;
-  readonly unique_pages: number;
-  readonly duplicate_pages: number;
-  readonly saving_pages: number;
-  /** Every duplicated content, highest count first, or the first of them. */
-  readonly top: ReadonlyArray<{ readonly count: number; readonly md5: string; readonly class: string }>;
+/** What the statistics module counted; `top` holds every duplicated content, or the first of them. */
+type StatisticsShape = Pick<StatisticsResult, 'pages' | 'unique_pages' | 'duplicate_pages' | 'saving_pages' | 'top'>;
+
+/**
+ * `samepage stats` as tables: the figures, the most duplicated contents, and each process;
+ * `groups` is the number of duplicated contents in all (the result's `top` may be cut).
+ */
+export function renderStatisticsTables(r: StatisticsResult, groups: number): string {
+  const style = { head: [], border: [] };
+  const pct = (n: number): string => (r.pages === 0 ? '-' : `${((100 * n) / r.pages).toFixed(1)} %`);
+  const summary = new Table({ style });
+  summary.push(
+    ['pages', String(r.pages), formatBytes(r.pages * PAGE_SIZE)],
+    ['unique pages (no duplicate)', String(r.unique_pages), pct(r.unique_pages)],
+    ['duplicate pages', String(r.duplicate_pages), pct(r.duplicate_pages)],
+    ['duplicated contents', String(groups), ''],
+    ['pages merging would free', String(r.saving_pages), formatBytes(r.saving_pages * PAGE_SIZE)],
+  );
+  const top = new Table({ head: ['count', 'md5', 'class'], style });
+  for (const g of r.top) top.push([String(g.count), g.md5, g.class]);
+  const procs = new Table({ head: ['pid', 'comm', 'pages', 'duplicate', 'saving alone'], style });
+  for (const [pid, p] of Object.entries(r.by_process))
+    procs.push([pid, p.comm, String(p.pages), String(p.duplicate_pages), String(p.saving_pages)]);
+  return (
+    `${summary.toString()}\n` +
+    (r.top.length === 0 ? 'No page has a duplicate.\n' : `Most duplicated contents:\n${top.toString()}\n`) +
+    `Per process (duplicate: pages whose content occurs twice or more in all; saving alone: merging this process only):\n${procs.toString()}\n`
+  );
 }
 
 /** Buckets of copies: a page's content occurs this many times in all. */
@@ -84,7 +110,7 @@ export async function statisticsSection(
     ['pages counted', s.pages, ''],
     ['pages without duplicate', s.unique_pages, pct(s.unique_pages)],
     ['duplicate pages', s.duplicate_pages, pct(s.duplicate_pages)],
-    ['pages merging would free', s.saving_pages, `${((s.saving_pages * 4096) / 1024).toFixed(0)} KiB`],
+    ['pages merging would free', s.saving_pages, `${((s.saving_pages * PAGE_SIZE) / 1024).toFixed(0)} KiB`],
   ] as const;
   const rows = figures.map(
     ([name, n, note]) => `<tr><th scope="row">${escapeHtml(name)}</th><td>${n}</td><td>${escapeHtml(note)}</td></tr>`,
@@ -105,4 +131,46 @@ export async function statisticsSection(
     '</div>',
   ].join('\n');
   return { title, svg: await renderSvg(statisticsHistogram(s, subtitle)), html };
+}
+
+/**
+ * The report of one `samepage run`: its counters and charts, the thesis's figures when the
+ * scenario is one of its experiments, and the statistics of the processes at the end (only
+ * the model's are still there to count).
+ */
+export async function renderRunReport(
+  result: RunResult,
+  thesis: ThesisComparison | undefined,
+  statistics: StatisticsResult | undefined,
+): Promise<string> {
+  const stats =
+    statistics === undefined
+      ? {
+          title: 'Duplicate-page statistics',
+          html: '<p class="none">Not counted: the kernel backend\'s processes are gone when the run ends (use <code>samepage stats --pid</code> on live processes).</p>',
+        }
+      : await statisticsSection(
+          statistics,
+          'Duplicate-page statistics of the processes at the end',
+          `${result.scenario} on ${result.backend}`,
+        );
+  return renderHtmlReport({
+    title: `${result.scenario} on ${result.backend}`,
+    runs: [result],
+    ...(thesis === undefined ? {} : { thesis }),
+    extraSections: [stats],
+  });
+}
+
+/** The report of `samepage stats`: the histogram and figures, the thesis's beside them, and the run. */
+export async function renderStatisticsReport(
+  r: StatisticsResult,
+  what: { title: string; run: RunResult | undefined; thesis: ThesisComparison | undefined; top: number },
+): Promise<string> {
+  return renderHtmlReport({
+    title: what.title,
+    ...(what.thesis === undefined ? {} : { thesis: what.thesis }),
+    leadSections: [await statisticsSection(r, 'Duplicate-page statistics', what.title, what.top)],
+    runs: what.run === undefined ? [] : [what.run],
+  });
 }

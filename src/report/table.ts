@@ -7,6 +7,7 @@ import pc from 'picocolors';
 import type { CounterRecord, ExpectResult, ProcRecord, RunResult } from '../scenario/records.ts';
 import type { ThesisComparison } from './thesis.ts';
 import { plural } from '../lib/plural.ts';
+import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
 
 type Colors = ReturnType<typeof pc.createColors>;
 
@@ -141,4 +142,20 @@ function show(value: number | string | undefined): string {
 
 function yesNo(b: boolean): string {
   return b ? 'yes' : 'no';
+}
+
+/** What the demo's last record means, in words. */
+export function renderDemoSummary(result: RunResult): string {
+  const last = result.records.at(-1);
+  if (last === undefined) return 'The scenario recorded no counters.';
+  const n = (name: string): number => Number(last.ksm[name] ?? 0);
+  const shared = n('pages_shared');
+  const sharing = n('pages_sharing');
+  const profit = n('general_profit');
+  return (
+    `At "${last.label}" (${formatTime(last.time_ms)} of virtual time) ksmd keeps ${shared} shared page` +
+    `${shared === 1 ? '' : 's'} standing in for ${sharing} more mapping${sharing === 1 ? '' : 's'} ` +
+    `of identical content (pages_shared, pages_sharing): ${formatBytes(sharing * PAGE_SIZE, 1)} of memory saved, ` +
+    `${formatBytes(profit, 1)} after KSM's own bookkeeping (general_profit).`
+  );
 }

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errnoNames } from './errno.ts';
+import { errnoNames } from '../lib/errno.ts';
 import { renderScenarioJsonSchema, scenarioJsonSchema } from './json_schema.ts';
-import { KSM_WRITABLE_FILES, STEP_KINDS } from './schema.ts';
+import { KSM_WRITABLE_FILES } from '../lib/ksm_files.ts';
+import { STEP_KINDS } from './schema.ts';
 
 type Node = Record<string, unknown>;
 const node = (v: unknown): Node => v as Node;

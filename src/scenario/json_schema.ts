@@ -14,9 +14,10 @@
  */
 import { z } from 'zod';
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import { errnoNames } from './errno.ts';
+import { errnoNames } from '../lib/errno.ts';
 import { TAKES } from './ksm_values.ts';
-import { EXPECT_PATH, fileSchema, KSM_WRITABLE_FILES, SEED_TEXT, SIZE_TEXT, stepSchemas } from './schema.ts';
+import { KSM_WRITABLE_FILES } from '../lib/ksm_files.ts';
+import { EXPECT_PATH, fileSchema, SEED_TEXT, SIZE_TEXT, stepSchemas } from './schema.ts';
 import type { StepKind } from './types.ts';
 
 type Json = Record<string, unknown>;

@@ -7,7 +7,7 @@
  */
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { createSystem, sysfsWrite } from '../system.ts';
-import { describeReturn } from './errno.ts';
+import { describeReturn } from '../lib/errno.ts';
 import { describeValue } from './schema.ts';
 
 /** What each writable file takes, for messages (the rule itself lives in the store). */

@@ -8,8 +8,9 @@ import { LineCounter, isCollection, isMap, isScalar, isSeq, parseDocument } from
 import type { Document } from 'yaml';
 import { crossCheck, rawStepRefs, stepRefs, type StepRefs } from './cross_check.ts';
 import { checkKsmValues } from './ksm_values.ts';
-import { KSM_WRITABLE_FILES, scenarioErrorMap, scenarioSchema, STEP_KINDS, stepSchema } from './schema.ts';
-import type { Scenario } from './types.ts';
+import { isKsmWritableFile } from '../lib/ksm_files.ts';
+import { scenarioErrorMap, scenarioSchema, STEP_KINDS, stepSchema } from './schema.ts';
+import type { Scenario, Step } from './types.ts';
 
 export interface Problem {
   /** Where in the file, e.g. `steps[3].mmap.size`; empty for the file as a whole. */
@@ -81,6 +82,29 @@ export function parseScenario(text: string, fileName: string): ParseResult {
 }
 
 /**
+ * One step written as its YAML one-liner (`spawn: { proc: o1, comm: okular }`), checked by
+ * the schema alone: which procs and regions exist is for the backend that runs it to say.
+ * `samepage shell` parses each step line once with it, so a script costs time linear in
+ * its length.
+ */
+export function parseStep(text: string): { ok: true; step: Step } | { ok: false; problems: string[] } {
+  const doc = parseDocument(text, { intAsBigInt: true, prettyErrors: false });
+  if (doc.errors.length > 0) return { ok: false, problems: doc.errors.map((e) => e.message) };
+  let data: unknown;
+  try {
+    data = toPlain(doc.toJS());
+  } catch (e) {
+    return { ok: false, problems: [`Cannot read the YAML: ${(e as Error).message}`] };
+  }
+  const parsed = stepSchema.safeParse(data, { error: scenarioErrorMap });
+  if (parsed.success) return { ok: true, step: parsed.data };
+  return {
+    ok: false,
+    problems: parsed.error.issues.map((i) => (i.path.length > 0 ? `${formatPath(i.path)}: ${i.message}` : i.message)),
+  };
+}
+
+/**
  * The parts of a file the schema rejected that can still be checked: the steps (fully
  * where a step is valid, by the names it gives where not), the `ksm` values of known
  * files, and the NUMA node count when it is valid.
@@ -100,7 +124,7 @@ function usableParts(data: unknown): {
   const ksm = isRecord(file.ksm)
     ? Object.entries(file.ksm).flatMap(
         ([k, v]): Array<[string, string]> =>
-          KSM_WRITABLE_FILES.includes(k) && (typeof v === 'string' || typeof v === 'number') ? [[k, String(v)]] : [],
+          isKsmWritableFile(k) && (typeof v === 'string' || typeof v === 'number') ? [[k, String(v)]] : [],
       )
     : [];
   const machine = isRecord(file.machine) ? file.machine : {};

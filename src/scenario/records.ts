@@ -2,15 +2,10 @@
  * What a scenario run produces (the `--json` shape of docs/scenario-format.md).
  * Plain data only: report/ renders these without knowing any kernel object.
  */
+import type { KsmStat } from '../lib/ksm_files.ts';
 
-/** The counters of one process, as /proc/PID/ksm_stat and friends show them. */
-export interface ProcRecord {
-  readonly ksm_rmap_items: number;
-  readonly ksm_zero_pages: number;
-  readonly ksm_merging_pages: number;
-  readonly ksm_process_profit: number;
-  readonly ksm_merge_any: boolean;
-  readonly ksm_mergeable: boolean;
+/** The counters of one process: its /proc/PID/ksm_stat, and its present pages. */
+export interface ProcRecord extends KsmStat {
   readonly rss_pages: number;
 }
 

@@ -7,7 +7,7 @@
  */
 import { StepError } from './backend.ts';
 import type { Backend } from './backend.ts';
-import { describeReturn, errnoNumber } from './errno.ts';
+import { describeReturn, errnoNumber } from '../lib/errno.ts';
 import { expectationHolds, normalizeActual } from './expect.ts';
 import type { CallResult, CounterRecord, ExpectResult, RunResult } from './records.ts';
 import type { Scenario, Step, StepKind } from './types.ts';

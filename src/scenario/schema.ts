@@ -6,72 +6,25 @@
  * the value, since they reach the user with a path and a line.
  */
 import { z } from 'zod';
+import {
+  isKsmFile,
+  isKsmStatField,
+  isKsmWritableFile,
+  KSM_FILES,
+  KSM_STAT_FIELDS,
+  KSM_WRITABLE_FILES,
+} from '../lib/ksm_files.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import { errnoNames } from './errno.ts';
+import { errnoNames } from '../lib/errno.ts';
 import { parseExpectation } from './expect.ts';
+import { SYS_MM } from './paths.ts';
 import type { Advice, ExpectCheck, Pattern, PrctlOption, Scenario, Step } from './types.ts';
-
-/** Every file of /sys/kernel/mm/ksm in Linux 6.18 (merge_across_nodes only with NUMA). */
-export const KSM_FILES: readonly string[] = [
-  'advisor_max_cpu',
-  'advisor_max_pages_to_scan',
-  'advisor_min_pages_to_scan',
-  'advisor_mode',
-  'advisor_target_scan_time',
-  'full_scans',
-  'general_profit',
-  'ksm_zero_pages',
-  'max_page_sharing',
-  'merge_across_nodes',
-  'pages_scanned',
-  'pages_shared',
-  'pages_sharing',
-  'pages_skipped',
-  'pages_to_scan',
-  'pages_unshared',
-  'pages_volatile',
-  'run',
-  'sleep_millisecs',
-  'smart_scan',
-  'stable_node_chains',
-  'stable_node_chains_prune_millisecs',
-  'stable_node_dups',
-  'use_zero_pages',
-];
-
-/** The files of /sys/kernel/mm/ksm that accept a write, i.e. may appear under `ksm:`. */
-export const KSM_WRITABLE_FILES: readonly string[] = [
-  'advisor_max_cpu',
-  'advisor_max_pages_to_scan',
-  'advisor_min_pages_to_scan',
-  'advisor_mode',
-  'advisor_target_scan_time',
-  'max_page_sharing',
-  'merge_across_nodes',
-  'pages_to_scan',
-  'run',
-  'sleep_millisecs',
-  'smart_scan',
-  'stable_node_chains_prune_millisecs',
-  'use_zero_pages',
-];
-
-/** The six fields of /proc/PID/ksm_stat in Linux 6.18. */
-export const KSM_STAT_FIELDS: readonly string[] = [
-  'ksm_rmap_items',
-  'ksm_zero_pages',
-  'ksm_merging_pages',
-  'ksm_process_profit',
-  'ksm_merge_any',
-  'ksm_mergeable',
-];
 
 const GIB = 1024 * 1024 * 1024;
 /** A size as text: a whole or decimal number, optionally with a binary unit (trimmed first). */
 export const SIZE_TEXT = /^(\d+(?:\.\d+)?)\s*(KiB|MiB|GiB)?$/;
 const UNIT: Readonly<Record<string, number>> = { KiB: 1024, MiB: 1024 * 1024, GiB: GIB };
 const PROC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-const SYS_MM = '/sys/kernel/mm/';
 const SYSFS_PART = /^[A-Za-z0-9_.+-]+$/;
 /** What an expect step may check; groups: ksm dir, its file, proc, ksm_stat field, other proc file. */
 export const EXPECT_PATH =
@@ -324,10 +277,10 @@ function checkExpect(path: string, expected: unknown): string | undefined {
   const [, dir, file, procName, statField] = m;
   if (procName !== undefined && !PROC_NAME.test(procName))
     return `Proc name in the path must be a valid proc name, got ${describeValue(procName)}`;
-  if (dir === 'ksm' && file !== undefined && !KSM_FILES.includes(file)) {
+  if (dir === 'ksm' && file !== undefined && !isKsmFile(file)) {
     return `Unknown file "${file}" of /sys/kernel/mm/ksm; expected one of ${KSM_FILES.join(', ')}`;
   }
-  if (statField !== undefined && !KSM_STAT_FIELDS.includes(statField)) {
+  if (statField !== undefined && !isKsmStatField(statField)) {
     return `Unknown ksm_stat field "${statField}"; expected one of ${KSM_STAT_FIELDS.join(', ')}`;
   }
   if (typeof expected !== 'number' && typeof expected !== 'string') return undefined;
@@ -484,7 +437,7 @@ export const stepSchemas = {
         dir === 'ksm' &&
         rest.length === 0 &&
         file !== undefined &&
-        !KSM_FILES.includes(file)
+        !isKsmFile(file)
       ) {
         ctx.issues.push({
           code: 'custom',
@@ -548,7 +501,7 @@ const ksmValues = z
   .record(z.string(), sysfsValue)
   .check((ctx) => {
     for (const file of Object.keys(ctx.value)) {
-      if (!KSM_WRITABLE_FILES.includes(file)) {
+      if (!isKsmWritableFile(file)) {
         ctx.issues.push({
           code: 'custom',
           message: `Unknown or read-only file "${file}" of /sys/kernel/mm/ksm; expected one of ${KSM_WRITABLE_FILES.join(', ')}`,

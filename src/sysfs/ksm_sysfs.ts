@@ -1,4 +1,5 @@
 import { EINVAL, EBUSY } from '../lib/errno.ts';
+import type { KsmSysfsFile } from '../lib/ksm_files.ts';
 import type { Ksm } from '../ksm/ksm.ts';
 import type { Ksmd } from '../ksm/ksmd.ts';
 import { ksmRunStore } from '../ksm/run.ts';
@@ -8,12 +9,18 @@ import { type Attribute, type AttributeGroup, attributeGroup } from './attribute
 import { kstrtobool, kstrtoint, kstrtoul, kstrtoull, kstrtouint, sysfsStreq } from './kstrto.ts';
 
 /**
- * /sys/kernel/mm/ksm: every file of Linux 6.18, its text and its store rules.
+ * /sys/kernel/mm/ksm: every file of Linux 6.18 (the list of src/lib/ksm_files.ts, which
+ * ksm_sysfs.test.ts holds this table to), its text and its store rules.
  * @linux mm/ksm.c ksm_attrs
  */
 export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
-  const ro = (name: string, value: () => number): Attribute => ({ name, show: () => `${value()}\n` });
-  const uintKnob = (name: string, get: () => number, set: (v: number) => void, after?: () => void): Attribute => ({
+  const ro = (name: KsmSysfsFile, value: () => number): Attribute => ({ name, show: () => `${value()}\n` });
+  const uintKnob = (
+    name: KsmSysfsFile,
+    get: () => number,
+    set: (v: number) => void,
+    after?: () => void,
+  ): Attribute => ({
     name,
     show: () => `${get()}\n`,
     store: (s) => {
@@ -26,7 +33,13 @@ export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
   });
   // `bits` 32: the store parses an unsigned long into an unsigned int variable, which keeps
   // its low 32 bits (advisor_max_cpu: writing 4294967297 shows 1 on Linux 6.18).
-  const ulongKnob = (name: string, get: () => number, set: (v: number) => void, min = 0, bits = 64): Attribute => ({
+  const ulongKnob = (
+    name: KsmSysfsFile,
+    get: () => number,
+    set: (v: number) => void,
+    min = 0,
+    bits = 64,
+  ): Attribute => ({
     name,
     show: () => `${get()}\n`,
     store: (s) => {
@@ -36,7 +49,7 @@ export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
       return 0;
     },
   });
-  const boolKnob = (name: string, get: () => boolean, set: (v: boolean) => void): Attribute => ({
+  const boolKnob = (name: KsmSysfsFile, get: () => boolean, set: (v: boolean) => void): Attribute => ({
     name,
     show: () => `${get() ? 1 : 0}\n`,
     store: (s) => {

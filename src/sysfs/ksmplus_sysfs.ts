@@ -1,5 +1,5 @@
 import { EINVAL } from '../lib/errno.ts';
-import { RMAP_ITEM_SIZE } from '../ksm/constants.ts';
+import { ksmProfit } from '../ksm/profit.ts';
 import { processesToScanShow, processesToScanStore, ksmPlusRunStore } from '../ksmplus/control.ts';
 import type { KsmPlusDaemon } from '../ksmplus/daemon.ts';
 import type { KsmPlus } from '../ksmplus/ksmplus.ts';
@@ -102,6 +102,6 @@ export function ksmPlusSysfs(plus: KsmPlus, daemon: KsmPlusDaemon): AttributeGro
     ro('full_scans', () => t.ksmScan.seqnr),
     ro('rmap_items', () => t.rmapItems),
     ro('vma_nodes', () => plus.vmaNodes),
-    ro('general_profit', () => t.pagesSharing * 4096 - t.rmapItems * RMAP_ITEM_SIZE),
+    ro('general_profit', () => ksmProfit(t.pagesSharing, t.rmapItems)),
   ]);
 }

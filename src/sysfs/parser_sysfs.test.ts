@@ -2,12 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { EINVAL } from '../lib/errno.ts';
-import { comparePages } from '../lib/pagecmp.ts';
-import { PageKernel } from '../lib/xxh64.ts';
-import { ContentStore } from '../mm/content_store.ts';
-import { MemoryManager } from '../mm/memory_manager.ts';
+import { createMemoryManager, type MemoryManager } from '../mm/memory_manager.ts';
 import { doMmap } from '../mm/mmap.ts';
-import { PageFrames } from '../mm/page_frames.ts';
 import { exitTask, spawnTask } from '../mm/process.ts';
 import { fillUser, readUser } from '../mm/uaccess.ts';
 import { parserSysfs } from './parser_sysfs.ts';
@@ -15,9 +11,7 @@ import { parserSysfs } from './parser_sysfs.ts';
 const PAGE = 4096;
 
 function machine(): MemoryManager {
-  const kernel = new PageKernel();
-  const contents = new ContentStore({ checksum: (b, o) => kernel.checksumPage(b, o), compare: comparePages });
-  return new MemoryManager(new PageFrames(4096, 1, contents), contents);
+  return createMemoryManager(4096);
 }
 
 /** A process named `comm` with `ones` pages of 0xFF, `zeros` written zero pages and one unique page. */

@@ -14,7 +14,8 @@
  * counts frames, so it says what merging would still free.
  */
 import { EINVAL } from '../lib/errno.ts';
-import { kernelComm, parseProcessesToScan } from '../lib/processes_to_scan.ts';
+import { kernelComm } from '../lib/comm.ts';
+import { parseProcessesToScan } from '../lib/processes_to_scan.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { PG_anon, _PAGE_SPECIAL } from '../mm/constants.ts';
 import type { MemoryManager, Task } from '../mm/memory_manager.ts';

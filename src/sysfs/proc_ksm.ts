@@ -1,6 +1,6 @@
 import { MMF_VM_MERGE_ANY, VM_MERGEABLE } from '../mm/constants.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
-import { RMAP_ITEM_SIZE } from '../ksm/constants.ts';
+import { ksmProfit } from '../ksm/profit.ts';
 
 /**
  * /proc/PID/ksm_stat and /proc/PID/ksm_merging_pages, in Linux 6.18's exact format.
@@ -18,9 +18,12 @@ export function procKsmStat(mm: MmStruct): string {
   );
 }
 
-/** @linux mm/ksm.c ksm_process_profit */
+/**
+ * A process's merged and KSM zero pages, less its own rmap_items.
+ * @linux mm/ksm.c ksm_process_profit
+ */
 export function ksmProcessProfit(mm: MmStruct): number {
-  return (mm.ksmMergingPages + mm.ksmZeroPages) * 4096 - mm.ksmRmapItems * RMAP_ITEM_SIZE;
+  return ksmProfit(mm.ksmMergingPages + mm.ksmZeroPages, mm.ksmRmapItems);
 }
 
 /** @linux fs/proc/base.c proc_pid_ksm_merging_pages */

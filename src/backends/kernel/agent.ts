@@ -11,7 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { StepError } from '../../scenario/backend.ts';
 import type { Pattern } from '../../lib/patterns.ts';
-import { isAlive, processStartTime, readExe } from './procfs.ts';
+import { isAlive, processStartTime, readExe } from '../../host/procfs.ts';
 
 /** Where `npm install` (scripts/build-native.mjs) puts the agent, found from this file up. */
 export function defaultAgentPath(): string {
@@ -106,7 +106,7 @@ export class Agent {
   #pid: number;
   /** With the pid, tells this agent from a later process that reuses its pid. */
   #startTime: string | undefined;
-  #zeroPfn: bigint;
+  #zeroPfn: number;
   readonly #reader: LineReader;
   readonly #writer: Writable;
   readonly #child: ChildProcess | undefined;
@@ -124,7 +124,7 @@ export class Agent {
     this.proc = init.proc;
     this.#pid = 0;
     this.#startTime = undefined;
-    this.#zeroPfn = 0n;
+    this.#zeroPfn = 0;
     this.#reader = init.reader;
     this.#writer = init.writer;
     this.#child = init.child;
@@ -137,7 +137,7 @@ export class Agent {
   }
 
   /** PFN of the shared zero page as the agent saw it (0: unknown). */
-  get zeroPfn(): bigint {
+  get zeroPfn(): number {
     return this.#zeroPfn;
   }
 
@@ -273,7 +273,7 @@ export class Agent {
     }
     this.#pid = Number(m[1]);
     this.#startTime ??= processStartTime(this.#pid);
-    this.#zeroPfn = BigInt(m[2]);
+    this.#zeroPfn = Number(m[2]);
   }
 
   #describe(): string {

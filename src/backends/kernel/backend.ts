@@ -1,20 +1,36 @@
 /**
  * The kernel backend: a scenario on the live Linux kernel, with one real process (an agent,
  * native/agent.c) per scenario proc and the real /sys/kernel/mm/ksm. See "The kernel
- * backend" in docs/scenario-format.md for the rules this implements.
+ * backend" in docs/scenario-format.md for the rules this implements. Everything it reads or
+ * writes of the machine goes through src/host/; the guard there undoes it on every exit path.
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { constants as osConstants } from 'node:os';
+import { describeErrno } from '../../lib/errno.ts';
 import { PAGE_SIZE } from '../../lib/sizes.ts';
 import { StepError, type Backend } from '../../scenario/backend.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/types.ts';
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
-import { BackendUnavailable } from './errors.ts';
-import { LockHeld, MachineGuard } from './guard.ts';
-import { countPresentPages, findKsmUsers, readKsmStat, readProcessMemory } from './procfs.ts';
-import { checkKsmWritable, KSM_DIR, ksmFiles, readSysfs, selectedWord, SYS_MM, writeSysfs } from './sysfs.ts';
+import { parseScenarioPath } from '../../scenario/paths.ts';
+import { createSystem, sysfsRead } from '../../system.ts';
+import { BackendUnavailable, LockHeld } from './errors.ts';
+import { MachineGuard } from '../../host/ksm_guard.ts';
+import { KsmLockHeld } from '../../host/ksm_lock.ts';
+import { findKsmUsers, readKsmMergingPages, readKsmStat, readProcessKsmStat } from '../../host/ksm_stat.ts';
+import {
+  checkKsmWritable,
+  KSM_DIR,
+  ksmFiles,
+  ksmPresent,
+  readSysfs,
+  selectedWord,
+  SYS_MM,
+  writeSysfs,
+} from '../../host/ksm_sysfs.ts';
+import { countPresentPages } from '../../host/pagemap.ts';
+import { readProcessMemory } from '../../host/procfs.ts';
+import { KSM_WRITABLE_FILES } from '../../lib/ksm_files.ts';
 
 export interface KernelBackendOptions {
   /** The agent binary; default native/build/samepage-agent of this package. */
@@ -43,21 +59,17 @@ const RUN_PATH = `${KSM_DIR}/run`;
  */
 export const PAST_BOUNDARY = 'Counters past the full-scan boundary';
 
-/** Linux 6.18's defaults of the writable files other than run, advisor_mode first. */
-const LINUX_DEFAULTS: ReadonlyArray<readonly [string, string]> = [
-  ['advisor_mode', 'none'],
-  ['pages_to_scan', '100'],
-  ['sleep_millisecs', '20'],
-  ['max_page_sharing', '256'],
-  ['merge_across_nodes', '1'],
-  ['use_zero_pages', '0'],
-  ['smart_scan', '1'],
-  ['stable_node_chains_prune_millisecs', '2000'],
-  ['advisor_max_cpu', '70'],
-  ['advisor_min_pages_to_scan', '500'],
-  ['advisor_max_pages_to_scan', '30000'],
-  ['advisor_target_scan_time', '200'],
-];
+/**
+ * Linux 6.18's boot values of the writable files other than run, advisor_mode first (while
+ * the advisor is scan-time, pages_to_scan refuses writes). Read from a freshly booted
+ * model, whose attribute table shows exactly Linux's defaults, so the two backends start
+ * from the same values by construction.
+ */
+function linuxDefaults(): Array<readonly [string, string]> {
+  const sys = createSystem({ ram: 64 * PAGE_SIZE });
+  const files = KSM_WRITABLE_FILES.filter((f) => f !== 'run' && f !== 'advisor_mode');
+  return ['advisor_mode' as const, ...files].map((f) => [f, selectedWord(sysfsRead(sys, `ksm/${f}`) ?? '')] as const);
+}
 
 interface Region {
   readonly address: number;
@@ -121,7 +133,8 @@ class KernelBackendImpl implements KernelBackend {
         this.#guard.lock();
         break;
       } catch (err) {
-        if (!(err instanceof LockHeld) || performance.now() >= lockDeadline) throw err;
+        if (!(err instanceof KsmLockHeld)) throw err;
+        if (performance.now() >= lockDeadline) throw new LockHeld(err.message);
         await sleep(100);
       }
     }
@@ -146,13 +159,13 @@ class KernelBackendImpl implements KernelBackend {
     // The contract: files the scenario does not set start at Linux 6.18's defaults, so a
     // machine an administrator tuned gives the same figures as a fresh one.
     this.#run = 0;
-    for (const [file, value] of LINUX_DEFAULTS) {
+    for (const [file, value] of linuxDefaults()) {
       const r = await this.sysfsWrite(`ksm/${file}`, value);
-      if (r !== 0) throw new StepError(`Resetting ksm.${file} to its default '${value}' failed: ${errnoName(r)}`);
+      if (r !== 0) throw new StepError(`Resetting ksm.${file} to its default '${value}' failed: ${describeErrno(r)}`);
     }
     for (const [file, value] of scenario.ksm) {
       const r = await this.sysfsWrite(`ksm/${file}`, value);
-      if (r !== 0) throw new StepError(`Setting ksm.${file} to '${value}' failed: ${errnoName(r)}`);
+      if (r !== 0) throw new StepError(`Setting ksm.${file} to '${value}' failed: ${describeErrno(r)}`);
     }
   }
 
@@ -164,7 +177,7 @@ class KernelBackendImpl implements KernelBackend {
         "The kernel backend needs root: it writes /sys/kernel/mm/ksm and reads other processes' page tables",
       );
     }
-    if (!existsSync(KSM_DIR)) {
+    if (!ksmPresent()) {
       throw new BackendUnavailable(`This kernel has no KSM: ${KSM_DIR} is missing (CONFIG_KSM is off)`);
     }
     try {
@@ -259,7 +272,7 @@ class KernelBackendImpl implements KernelBackend {
     const p = this.#proc(proc);
     const r = this.#region(p, proc, region);
     const ret = await p.agent.requestNumber(`munmap ${r.address} ${r.size}`);
-    if (ret !== 0) throw new StepError(`munmap of region '${region}' of proc '${proc}' failed: ${errnoName(ret)}`);
+    if (ret !== 0) throw new StepError(`munmap of region '${region}' of proc '${proc}' failed: ${describeErrno(ret)}`);
     p.regions.delete(region);
   }
 
@@ -308,11 +321,12 @@ class KernelBackendImpl implements KernelBackend {
 
   #realRun(value: '0' | '1' | '2'): void {
     const r = writeSysfs(RUN_PATH, value);
-    if (r !== 0) throw new StepError(`Writing ${value} to ${RUN_PATH} failed: ${errnoName(r)}`);
+    if (r !== 0) throw new StepError(`Writing ${value} to ${RUN_PATH} failed: ${describeErrno(r)}`);
   }
 
   async readPath(path: string): Promise<string | undefined> {
-    if (path.startsWith('/proc/')) return this.#readProcPath(path);
+    const at = parseScenarioPath(path);
+    if (at?.kind === 'proc') return this.#readProcFile(at.proc, at.file);
     const full = sysPath(path);
     if (full.startsWith(`${KSM_DIR}/`)) {
       const v = this.#ksmValue(full.slice(KSM_DIR.length + 1));
@@ -333,13 +347,14 @@ class KernelBackendImpl implements KernelBackend {
     return base !== undefined && typeof value === 'number' ? value - base : value;
   }
 
-  #readProcPath(path: string): string | undefined {
-    const m = /^\/proc\/([^/]+)\/(ksm_stat\/(\w+)|ksm_merging_pages|rss_pages)$/.exec(path);
-    const p = m?.[1] === undefined ? undefined : this.#procs.get(m[1]);
+  /** A proc's file as the scenario names it: ksm_stat/<field>, ksm_merging_pages or rss_pages. */
+  #readProcFile(proc: string, file: string): string | undefined {
+    const m = /^(?:ksm_stat\/(\w+)|ksm_merging_pages|rss_pages)$/.exec(file);
+    const p = this.#procs.get(proc);
     if (m === null || p === undefined || !p.agent.alive()) return undefined;
-    if (m[2] === 'rss_pages') return String(this.#rssPages(p));
-    if (m[2] === 'ksm_merging_pages') return readSysfs(`/proc/${p.agent.pid}/ksm_merging_pages`)?.trim();
-    return m[3] === undefined ? undefined : readKsmStat(p.agent.pid)?.get(m[3]);
+    if (file === 'rss_pages') return String(this.#rssPages(p));
+    if (file === 'ksm_merging_pages') return readKsmMergingPages(p.agent.pid);
+    return m[1] === undefined ? undefined : readKsmStat(p.agent.pid)?.get(m[1]);
   }
 
   /** Present pages of the scenario's regions, the shared zero page not counted. */
@@ -433,17 +448,10 @@ class KernelBackendImpl implements KernelBackend {
     }
     const procs: Record<string, ProcRecord> = {};
     for (const [name, p] of this.#procs) {
-      const s = readKsmStat(p.agent.pid);
+      const s = readProcessKsmStat(p.agent.pid);
       if (s === undefined || !p.agent.alive()) continue;
-      procs[name] = {
-        ksm_rmap_items: Number(s.get('ksm_rmap_items') ?? 0),
-        ksm_zero_pages: Number(s.get('ksm_zero_pages') ?? 0),
-        ksm_merging_pages: Number(s.get('ksm_merging_pages') ?? 0),
-        ksm_process_profit: Number(s.get('ksm_process_profit') ?? 0),
-        ksm_merge_any: s.get('ksm_merge_any') === 'yes',
-        ksm_mergeable: s.get('ksm_mergeable') === 'yes',
-        rss_pages: this.#rssPages(p),
-      };
+      const { pid: _pid, comm: _comm, ...stat } = s;
+      procs[name] = { ...stat, rss_pages: this.#rssPages(p) };
     }
     return { label, time_ms: this.timeMs(), ksm, procs };
   }
@@ -511,9 +519,4 @@ function sysPath(path: string): string {
     throw new StepError(`Not a file under ${SYS_MM}: ${path}`);
   }
   return `${SYS_MM}/${rel}`;
-}
-
-function errnoName(negative: number): string {
-  const entry = Object.entries(osConstants.errno).find(([, n]) => n === -negative);
-  return entry === undefined ? `errno ${-negative}` : entry[0];
 }

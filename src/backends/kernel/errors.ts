@@ -5,3 +5,6 @@
 export class BackendUnavailable extends Error {
   override readonly name = 'BackendUnavailable';
 }
+
+/** Another samepage run holds the KSM lock: worth waiting for, unlike other refusals. */
+export class LockHeld extends BackendUnavailable {}

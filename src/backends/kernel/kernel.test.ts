@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import type { Pattern } from '../../lib/patterns.ts';
 import { createKernelBackend, type KernelBackend } from './backend.ts';
 import { BackendUnavailable } from './errors.ts';
-import { isAlive } from './procfs.ts';
-import { KSM_DIR, readSysfs } from './sysfs.ts';
+import { isAlive } from '../../host/procfs.ts';
+import { KSM_DIR, readSysfs } from '../../host/ksm_sysfs.ts';
 import {
   bareScenario,
   holdKernelTestLockForFile,

@@ -23,7 +23,8 @@ import { ksmProcessProfit, procKsmStat } from '../../sysfs/proc_ksm.ts';
 import { createSystem, runFor, runFullScans, sysfsRead, sysfsWrite, type System } from '../../system.ts';
 import type { Backend } from '../../scenario/backend.ts';
 import { StepError } from '../../scenario/backend.ts';
-import { describeReturn } from '../../scenario/errno.ts';
+import { parseScenarioPath } from '../../scenario/paths.ts';
+import { describeReturn } from '../../lib/errno.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
@@ -232,13 +233,13 @@ export class ModelBackend implements Backend {
 
   async readPath(path: string): Promise<string | undefined> {
     const sys = this.system();
-    if (path.startsWith('/sys/kernel/mm/')) return sysfsRead(sys, path.slice('/sys/kernel/mm/'.length))?.trimEnd();
-    const m = /^\/proc\/([^/]+)\/(.+)$/.exec(path);
-    if (m === null) return undefined;
-    const p = this.#procs.get(m[1]!);
+    const at = parseScenarioPath(path);
+    if (at?.kind === 'sysfs') return sysfsRead(sys, at.file)?.trimEnd();
+    if (at === undefined) return undefined;
+    const p = this.#procs.get(at.proc);
     if (p === undefined) return undefined;
     const rec = procRecord(p);
-    const field = m[2]!;
+    const field = at.file;
     if (field === 'ksm_merging_pages') return String(rec.ksm_merging_pages);
     if (field === 'rss_pages') return String(rec.rss_pages);
     if (field === 'ksm_stat') return procKsmStat(p.task.mm).trimEnd();

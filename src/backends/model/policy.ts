@@ -2,9 +2,10 @@ import { runScenario } from '../../scenario/run.ts';
 import type { CounterRecord, RunResult } from '../../scenario/records.ts';
 import type { Scenario, Step } from '../../scenario/types.ts';
 import { runFullScans, runKsmPlusFullScans, sysfsWrite } from '../../system.ts';
-import { duplicateStatistics, type StatisticsResult } from '../../stats/duplicate_statistics.ts';
-import { modelTaskPages } from '../../sysfs/parser_sysfs.ts';
+import { ksmProfit, rmapItemBytes } from '../../ksm/profit.ts';
+import type { StatisticsResult } from '../../stats/duplicate_statistics.ts';
 import { createModelBackend, type ModelBackend } from './index.ts';
+import { liveTaskStatistics } from './statistics.ts';
 
 export type Policy = 'ksm' | 'ksm+';
 
@@ -33,8 +34,9 @@ export interface PolicyResult {
    * random overlap of samples with merged pages moves it, by a few items).
    */
   readonly rmap_settle_s: number;
-  /** The most rmap_items the scanner held at once after the policy started. */
+  /** The most rmap_items the scanner held at once after the policy started, and their bytes. */
   readonly peak_rmap_items: number;
+  readonly peak_rmap_item_bytes: number;
   /** Full scans (KSM) or rounds (KSM+) run. */
   readonly full_scans: number;
   /** Virtual seconds the policy ran in all, settling and the quiet scans after it. */
@@ -157,23 +159,22 @@ export async function settle(
   return {
     policy,
     rmap_items: scanner.rmapItems,
-    rmap_item_bytes: scanner.rmapItems * 64,
+    rmap_item_bytes: rmapItemBytes(scanner.rmapItems),
     vma_nodes: policy === 'ksm+' ? sys.ksmplus.vmaNodes : 0,
     merged_pages: merged(),
     pages_shared: scanner.pagesShared,
     pages_sharing: scanner.pagesSharing,
-    profit: policy === 'ksm' ? sys.ksm.generalProfit() : scanner.pagesSharing * 4096 - scanner.rmapItems * 64,
+    profit: policy === 'ksm' ? sys.ksm.generalProfit() : ksmProfit(scanner.pagesSharing, scanner.rmapItems),
     settle_s: Math.max(mergedSettle, rmapSettle),
     merged_settle_s: mergedSettle,
     rmap_settle_s: rmapSettle,
     peak_rmap_items: peak,
+    peak_rmap_item_bytes: rmapItemBytes(peak),
     full_scans: scanner.ksmScan.seqnr,
     run_s: (sys.clock.now() - t0) / 1e9,
     cpu_s: (scanner.cpuNs - cpu0) / 1e9,
     run,
     timeline,
-    ...(opts.statistics === true
-      ? { statistics: duplicateStatistics(modelTaskPages(sys.mmgr, sys.mmgr.liveTasks())) }
-      : {}),
+    ...(opts.statistics === true ? { statistics: liveTaskStatistics(backend).result({}) } : {}),
   };
 }

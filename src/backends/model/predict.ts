@@ -25,7 +25,7 @@ import { splitmix64 } from '../../lib/patterns.ts';
 import type { Snapshot, SnapshotProcess } from '../../host/snapshot.ts';
 import type { CounterRecord, RunResult } from '../../scenario/records.ts';
 import type { Scenario } from '../../scenario/types.ts';
-import { errnoName } from '../../scenario/errno.ts';
+import { describeErrno } from '../../lib/errno.ts';
 import { createModelBackend, type ModelBackend } from './index.ts';
 import { settle, type Policy, type PolicyResult } from './policy.ts';
 
@@ -239,7 +239,7 @@ export async function predictSnapshot(snap: Snapshot, source: string, opts: Pred
   for (const k of opts.settings) {
     const err = await backend.sysfsWrite(k.path, k.value);
     if (err !== 0) {
-      const why = err === -2 ? 'no such file' : (errnoName(-err) ?? `errno ${-err}`);
+      const why = err === -2 ? 'no such file' : describeErrno(err);
       throw new PredictError(`--set ${k.path}=${k.value}: the write fails with ${why}`);
     }
   }

@@ -1,0 +1,298 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { holdKernelTestLock, takeKsmLock } from './ksm_lock.ts';
+import {
+  KSM_DIR,
+  ksmUnusableReason,
+  negErrno,
+  parseSysfsValue,
+  readSysfs,
+  restorableValue,
+  restoreKsm,
+  saveKsm,
+  selectedWord,
+  type SysfsIo,
+  writeSysfs,
+} from './ksm_sysfs.ts';
+
+test('selectedWord picks the bracketed choice of a selector file', () => {
+  assert.equal(selectedWord('[none] scan-time\n'), 'none');
+  assert.equal(selectedWord('none [scan-time]\n'), 'scan-time');
+  assert.equal(selectedWord('always [madvise] never\n'), 'madvise');
+  assert.equal(selectedWord('20\n'), '20');
+});
+
+test('parseSysfsValue gives numbers as numbers, including negative general_profit', () => {
+  assert.equal(parseSysfsValue('36224\n'), 36224);
+  assert.equal(parseSysfsValue('-640\n'), -640);
+  assert.equal(parseSysfsValue('[none] scan-time\n'), 'none');
+});
+
+test('restorableValue writes a selector file back by its word', () => {
+  assert.equal(restorableValue('none [scan-time]\n'), 'scan-time');
+  assert.equal(restorableValue('100\n'), '100');
+});
+
+test('negErrno maps a Node fs error code to -errno', () => {
+  assert.equal(negErrno(Object.assign(new Error('x'), { code: 'EINVAL', errno: -22 })), -22);
+  assert.equal(negErrno(Object.assign(new Error('x'), { code: 'EBUSY', errno: -16 })), -16);
+  assert.throws(() => negErrno(new Error('not a system error')));
+});
+
+/**
+ * A fake /sys/kernel/mm/ksm in a temporary directory, with the stores' rules that
+ * saveKsm/restoreKsm must respect, as mm/ksm.c of Linux 6.18 has them (run_store,
+ * max_page_sharing_store, merge_across_nodes_store, pages_to_scan_store, advisor_mode_store): run=2 unmerges everything;
+ * max_page_sharing and merge_across_nodes are EBUSY while KSM pages exist; pages_to_scan is
+ * EINVAL while the advisor is scan-time; switching advisor_mode to none sets pages_to_scan
+ * to 100, to scan-time sets it to advisor_min_pages_to_scan. Every write is logged.
+ */
+class FakeKsm {
+  readonly dir = mkdtempSync(join(tmpdir(), 'samepage-fake-ksm-'));
+  readonly log: string[] = [];
+  readonly refuse = new Map<string, number>();
+  readonly io: SysfsIo = { read: (p) => this.#read(p), write: (p, v) => this.#write(p, v) };
+
+  constructor(values: Readonly<Record<string, string>>, readOnly: Readonly<Record<string, string>> = {}) {
+    for (const [f, v] of Object.entries(values)) writeFileSync(join(this.dir, f), `${v}\n`, { mode: 0o644 });
+    for (const [f, v] of Object.entries(readOnly)) writeFileSync(join(this.dir, f), `${v}\n`, { mode: 0o444 });
+    // root may write a 0444 file: saveKsm must go by the mode bit, as for sysfs.
+    chmodSync(join(this.dir, 'pages_shared'), 0o444);
+  }
+
+  get(file: string): string {
+    return restorableValue(readFileSync(join(this.dir, file), 'utf8'));
+  }
+
+  set(file: string, value: string): void {
+    const text = file === 'advisor_mode' ? (value === 'none' ? '[none] scan-time' : 'none [scan-time]') : value;
+    writeFileSync(join(this.dir, file), `${text}\n`);
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  #read(path: string): string | undefined {
+    return readSysfs(path);
+  }
+
+  #write(path: string, value: string): number {
+    const file = basename(path);
+    this.log.push(`${file}=${value}`);
+    const refused = this.refuse.get(file);
+    if (refused !== undefined) return refused;
+    if (file === 'run') {
+      if (!['0', '1', '2'].includes(value)) return -22;
+      if (value === '2') this.set('pages_shared', '0');
+    } else if (file === 'max_page_sharing' || file === 'merge_across_nodes') {
+      if (this.get('pages_shared') !== '0') return -16;
+    } else if (file === 'pages_to_scan') {
+      if (this.get('advisor_mode') !== 'none') return -22;
+    } else if (file === 'advisor_mode') {
+      if (value !== 'none' && value !== 'scan-time') return -22;
+      if (value !== this.get('advisor_mode')) {
+        this.set('pages_to_scan', value === 'none' ? '100' : this.get('advisor_min_pages_to_scan'));
+      }
+    }
+    this.set(file, value);
+    return 0;
+  }
+}
+
+/** A machine as an administrator might leave it: ksmd running, KSM pages present. */
+const TUNED = {
+  run: '1',
+  pages_to_scan: '100',
+  sleep_millisecs: '20',
+  max_page_sharing: '256',
+  merge_across_nodes: '1',
+  advisor_mode: 'none',
+  advisor_min_pages_to_scan: '500',
+  advisor_max_pages_to_scan: '30000',
+};
+
+function fakeKsm(values: Readonly<Record<string, string>>): FakeKsm {
+  const fake = new FakeKsm(values, { pages_shared: '7', full_scans: '3' });
+  fake.set('advisor_mode', values.advisor_mode ?? 'none');
+  return fake;
+}
+
+function state(fake: FakeKsm): Record<string, string> {
+  return Object.fromEntries(Object.keys(TUNED).map((f) => [f, fake.get(f)]));
+}
+
+test('saveKsm saves the owner-writable files only, a selector file by its word', () => {
+  const fake = fakeKsm({ ...TUNED, advisor_mode: 'scan-time' });
+  try {
+    const saved = saveKsm(fake.dir, fake.io);
+    assert.deepEqual(
+      saved.map((s) => [basename(s.path), s.value]),
+      Object.entries({ ...TUNED, advisor_mode: 'scan-time' }).sort(([a], [b]) => a.localeCompare(b)),
+    );
+    assert.ok(saved.every((s) => s.path.startsWith(`${fake.dir}/`)));
+  } finally {
+    fake.remove();
+  }
+});
+
+test('restoreKsm writes run=2 first and run last, so max_page_sharing is accepted in between', () => {
+  const fake = fakeKsm(TUNED);
+  try {
+    const saved = saveKsm(fake.dir, fake.io);
+    // What a scenario leaves: other knobs, ksmd held, pages merged.
+    fake.set('max_page_sharing', '2');
+    fake.set('sleep_millisecs', '0');
+    fake.set('run', '0');
+    assert.deepEqual(restoreKsm(saved, fake.dir, fake.io), []);
+    assert.equal(fake.log[0], 'run=2');
+    assert.equal(fake.log.at(-1), 'run=1');
+    assert.deepEqual(fake.log.slice(1, -1).sort(), ['max_page_sharing=256', 'sleep_millisecs=20']);
+    assert.deepEqual(state(fake), TUNED);
+  } finally {
+    fake.remove();
+  }
+});
+
+test('restoreKsm retries an EBUSY while a killed process still maps KSM pages, sleeping between tries', () => {
+  const fake = fakeKsm(TUNED);
+  try {
+    const saved = saveKsm(fake.dir, fake.io);
+    fake.set('max_page_sharing', '10');
+    // A process just SIGKILLed keeps its KSM pages mapped until its exit_mmap: run=2 cannot
+    // unmerge them, so max_page_sharing stays EBUSY for the first few tries.
+    let dying = 5;
+    const sleeps: number[] = [];
+    const io: SysfsIo = {
+      read: fake.io.read,
+      write: (path, value) => {
+        if (basename(path) === 'max_page_sharing' && dying-- > 0) return -16;
+        return fake.io.write(path, value);
+      },
+      sleepSync: (ms) => sleeps.push(ms),
+    };
+    assert.deepEqual(restoreKsm(saved, fake.dir, io), []);
+    assert.equal(fake.get('max_page_sharing'), '256');
+    assert.ok(sleeps.length >= 3 && sleeps.every((ms) => ms > 0), `slept ${sleeps.join(',')}`);
+  } finally {
+    fake.remove();
+  }
+});
+
+test('restoreKsm leaves a saved none advisor and its pages_to_scan, switching the advisor off before pages_to_scan', () => {
+  const fake = fakeKsm({ ...TUNED, pages_to_scan: '1234' });
+  try {
+    const saved = saveKsm(fake.dir, fake.io);
+    fake.set('advisor_mode', 'scan-time');
+    fake.set('pages_to_scan', '4321'); // where the advisor moved it
+    assert.deepEqual(restoreKsm(saved, fake.dir, fake.io), []);
+    assert.deepEqual(fake.log, ['run=2', 'advisor_mode=none', 'pages_to_scan=1234', 'run=1']);
+    assert.deepEqual(state(fake), { ...TUNED, pages_to_scan: '1234' });
+  } finally {
+    fake.remove();
+  }
+});
+
+test('restoreKsm gives a saved scan-time advisor back its own pages_to_scan through advisor_min_pages_to_scan', () => {
+  const savedState = { ...TUNED, advisor_mode: 'scan-time', pages_to_scan: '777', advisor_min_pages_to_scan: '600' };
+  for (const left of [
+    { advisor_mode: 'none', pages_to_scan: '100' }, // what the kernel backend sets at start
+    { advisor_mode: 'scan-time', pages_to_scan: '2000' }, // a scenario's advisor that moved it
+  ]) {
+    const fake = fakeKsm(savedState);
+    try {
+      const saved = saveKsm(fake.dir, fake.io);
+      fake.set('advisor_mode', left.advisor_mode);
+      fake.set('pages_to_scan', left.pages_to_scan);
+      fake.set('advisor_min_pages_to_scan', '500');
+      assert.deepEqual(restoreKsm(saved, fake.dir, fake.io), [], `from ${JSON.stringify(left)}`);
+      assert.deepEqual(state(fake), savedState, `from ${JSON.stringify(left)}`);
+      const tail = fake.log.slice(-4);
+      assert.deepEqual(tail, [
+        'advisor_min_pages_to_scan=777',
+        'advisor_mode=scan-time',
+        'advisor_min_pages_to_scan=600',
+        'run=1',
+      ]);
+    } finally {
+      fake.remove();
+    }
+  }
+});
+
+test('restoreKsm writes only run when nothing else differs, and reports a file that keeps refusing with its errno', () => {
+  const fake = fakeKsm(TUNED);
+  try {
+    const saved = saveKsm(fake.dir, fake.io);
+    assert.deepEqual(restoreKsm(saved, fake.dir, fake.io), []);
+    assert.deepEqual(fake.log, ['run=2', 'run=1']);
+    fake.set('sleep_millisecs', '5');
+    fake.refuse.set('sleep_millisecs', -1);
+    const problems = restoreKsm(saved, fake.dir, fake.io);
+    assert.deepEqual(problems, [`${fake.dir}/sleep_millisecs=20 (errno 1)`]);
+    // Retried once after the others.
+    assert.equal(fake.log.filter((l) => l === 'sleep_millisecs=20').length, 2);
+  } finally {
+    fake.remove();
+  }
+});
+
+const liveSkip = ksmUnusableReason();
+
+test('restoreKsm on the live kernel brings back a scan-time advisor with its own pages_to_scan', {
+  skip: liveSkip ?? false,
+}, async () => {
+  const releaseTests = await holdKernelTestLock();
+  const releaseKsm = await takeKsmLock();
+  const original = saveKsm();
+  const set = (file: string, value: string): void =>
+    assert.equal(writeSysfs(`${KSM_DIR}/${file}`, value), 0, `${file}=${value}`);
+  const live = (): Record<string, string> => Object.fromEntries(saveKsm().map((s) => [basename(s.path), s.value]));
+  try {
+    // ksmd held, so the advisor cannot move pages_to_scan while the test looks at it.
+    set('run', '2');
+    set('run', '0');
+    set('advisor_mode', 'none');
+    set('max_page_sharing', '300');
+    set('sleep_millisecs', '37');
+    set('advisor_min_pages_to_scan', '777');
+    set('advisor_mode', 'scan-time');
+    set('advisor_min_pages_to_scan', '600');
+    const target = live();
+    assert.equal(target.pages_to_scan, '777', 'switching to scan-time sets pages_to_scan to advisor_min_pages_to_scan');
+    assert.equal(
+      writeSysfs(`${KSM_DIR}/pages_to_scan`, '777'),
+      -22,
+      'pages_to_scan refuses writes while the advisor runs',
+    );
+    const saved = saveKsm();
+
+    // What the kernel backend writes at start: Linux's defaults.
+    set('advisor_mode', 'none');
+    const defaults: ReadonlyArray<readonly [string, string]> = [
+      ['pages_to_scan', '100'],
+      ['advisor_min_pages_to_scan', '500'],
+      ['sleep_millisecs', '20'],
+      ['max_page_sharing', '256'],
+    ];
+    for (const [f, v] of defaults) set(f, v);
+    assert.deepEqual(restoreKsm(saved), []);
+    assert.deepEqual(live(), target);
+
+    // A scenario that ran the advisor itself, from another starting point.
+    set('advisor_mode', 'none');
+    set('advisor_min_pages_to_scan', '900');
+    set('advisor_mode', 'scan-time');
+    assert.deepEqual(restoreKsm(saved), []);
+    assert.deepEqual(live(), target);
+  } finally {
+    const problems = restoreKsm(original);
+    releaseKsm();
+    releaseTests();
+    assert.deepEqual(problems, []);
+  }
+  assert.deepEqual(live(), Object.fromEntries(original.map((s) => [basename(s.path), s.value])));
+});

@@ -1,0 +1,126 @@
+/**
+ * The calibration of `samepage bench --calibrate`: fits src/ksm/cost.ts's constants to the
+ * live ksmd's CPU time per full scan (see docs/cost-model.md and fit.ts) and saves them to
+ * calibration/cost-model.json, which the model then runs on (backends/model/calibration.ts).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { calibratedCost, calibrationPath, readCostModel } from '../backends/model/calibration.ts';
+import { machineInfo, type MachineInfo } from '../host/machine.ts';
+import { COST_KEYS, type CostModel, WAKEUP_NS } from '../ksm/cost.ts';
+import type { MeasureLog } from './bench.ts';
+import { fitCosts, type FitRow, round, sum } from './fit.ts';
+import { runKernel } from './kernel.ts';
+import { costOf, type EventCounts, runModelCounted } from './model.ts';
+import { calibrationWorkloads } from './workloads.ts';
+
+export interface CalibrateOptions {
+  /** Pages of each calibration workload. */
+  readonly pages: number;
+  /** How long to wait for another samepage kernel run to finish. */
+  readonly lockWaitMs: number;
+  /** Save the result to calibrationPath() (false: a dry run). */
+  readonly write: boolean;
+}
+
+export interface CalibrationFile {
+  readonly version: 1;
+  readonly cost: CostModel;
+  readonly machine: MachineInfo;
+  readonly date: string;
+  readonly pages: number;
+  readonly method: string;
+  readonly kernel_ns_per_visit: Record<string, number>;
+  readonly scans: readonly CalibrationScan[];
+}
+
+export interface CalibrationScan {
+  readonly workload: string;
+  readonly scan: number;
+  readonly pages_scanned: number;
+  readonly kernel_cpu_s: number;
+  readonly events: EventCounts;
+  readonly batches: number;
+  readonly fitted_cpu_s: number;
+  readonly default_cpu_s: number;
+}
+
+const METHOD =
+  'Per measured full scan: ksmd CPU time delta (kernel; schedstat ns, else utime+stime) against the events the model counts in the same ' +
+  'scan of the same workload (counting cost model). Weighted non-negative least squares on relative errors ' +
+  '(scans under 0.1 s weighted as 0.1 s), with a weak pull (lambda 0.02) toward the previous constants for ' +
+  'directions the workloads cannot separate. See docs/cost-model.md.';
+
+/**
+ * Measures every calibration workload on the live kernel and counts the model's events in
+ * the same scans, fits the constants and, with `write`, saves them to calibrationPath().
+ * Resolves to the calibration and the constants in use until now.
+ */
+export async function calibrate(
+  opts: CalibrateOptions,
+  log: MeasureLog,
+): Promise<{ file: CalibrationFile; previous: CostModel }> {
+  const progress = log.progress;
+  const rows: FitRow[] = [];
+  const scans: Omit<CalibrationScan, 'fitted_cpu_s' | 'default_cpu_s'>[] = [];
+  const nsPerVisit: Record<string, number> = {};
+  let clkTck = 100;
+  for (const w of calibrationWorkloads(opts.pages)) {
+    progress(`${w.name}: counting the model's events`);
+    const counted = runModelCounted(w, progress);
+    const run = await runKernel(w, { lockWaitMs: opts.lockWaitMs, progress, warn: log.warn });
+    clkTck = run.clkTck;
+    if (counted.length !== run.scans.length)
+      throw new Error(`Workload ${w.name}: ${counted.length} model scans vs ${run.scans.length} kernel scans`);
+    run.scans.forEach((k, i) => {
+      const c = counted[i]!;
+      if (c.counts.visitNs !== k.pagesScanned) {
+        log.warn(`${w.name} scan ${i + 1}: the kernel visited ${k.pagesScanned} pages, the model ${c.counts.visitNs}`);
+      }
+      rows.push({ a: COST_KEYS.map((key) => c.counts[key]), b: k.cpuS * 1e9, fixed: c.batches * WAKEUP_NS });
+      scans.push({
+        workload: w.name,
+        scan: i + 1,
+        pages_scanned: k.pagesScanned,
+        kernel_cpu_s: k.cpuS,
+        events: c.counts,
+        batches: c.batches,
+      });
+    });
+    const visited = sum(run.scans.map((s) => s.pagesScanned));
+    nsPerVisit[w.name] = Math.round((sum(run.scans.map((s) => s.cpuS)) * 1e9) / Math.max(1, visited));
+  }
+  // The constants in use until now: the fit's prior, and the "current" column.
+  const previous = calibratedCost();
+  const prior = COST_KEYS.map((k) => previous[k]);
+  const fit = fitCosts(rows, { prior, lambda: 0.02, floorNs: 1e8 });
+  const cost = Object.fromEntries(COST_KEYS.map((k, j) => [k, Math.round(fit.x[j]!)])) as unknown as CostModel;
+  const file: CalibrationFile = {
+    version: 1,
+    cost,
+    machine: machineInfo(clkTck),
+    date: new Date().toISOString(),
+    pages: opts.pages,
+    method: METHOD,
+    kernel_ns_per_visit: nsPerVisit,
+    scans: scans.map((s) => ({
+      ...s,
+      fitted_cpu_s: round((costOf(s.events, cost) + s.batches * WAKEUP_NS) / 1e9, 4),
+      default_cpu_s: round((costOf(s.events, previous) + s.batches * WAKEUP_NS) / 1e9, 4),
+    })),
+  };
+  if (opts.write) {
+    const path = calibrationPath();
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`);
+    progress(`wrote ${path}`);
+  }
+  return { file, previous };
+}
+
+/** The whole calibration file (cost, machine, scans), if present; a damaged one is an error. */
+export function readCalibration(path = calibrationPath()): CalibrationFile | undefined {
+  if (!existsSync(path)) return undefined;
+  readCostModel(path); // throws, naming what is wrong, unless the constants are valid
+  return JSON.parse(readFileSync(path, 'utf8')) as CalibrationFile;
+}

@@ -1,0 +1,161 @@
+/**
+ * The fit of `samepage bench --calibrate`: ksmd's measured CPU time per full scan against
+ * the events the model counted in that scan, solved for the cost model's constants.
+ *
+ * For scan i with event counts a_ij (visits, skips, checksums, ...), b_i measured kernel
+ * ns and w_i wake-up ns (batches x the model's fixed wake-up cost), it minimises
+ *
+ *   sum_i ((sum_j a_ij x_j + w_i - b_i) / s_i)^2  +  lambda^2 sum_j ((x_j - p_j) / p_j)^2
+ *
+ * over x >= 0, where s_i = max(b_i, floorNs) turns residuals into relative errors (a long
+ * scan counts no more than a short one; the floor keeps near-empty scans, whose 10 ms tick
+ * resolution is all error, from dominating) and p is the prior (the current constants).
+ * The prior term only decides directions the workloads cannot tell apart (a memcmp that
+ * finds equal pages always comes with a merge, say); with lambda small it moves an
+ * identifiable constant by well under the measurement error. Solved as one non-negative
+ * least-squares problem (Lawson and Hanson's active-set method) on the stacked rows.
+ */
+
+export interface FitRow {
+  /** Events of each kind, in the order of the unknowns. */
+  readonly a: readonly number[];
+  /** Measured ns. */
+  readonly b: number;
+  /** Known ns to subtract (the fixed per-batch cost). */
+  readonly fixed: number;
+}
+
+export interface FitOptions {
+  readonly prior: readonly number[];
+  readonly lambda: number;
+  readonly floorNs: number;
+}
+
+export interface FitResult {
+  readonly x: number[];
+  /** Relative residual of each row, (predicted - measured) / measured. */
+  readonly residuals: number[];
+}
+
+export function fitCosts(rows: readonly FitRow[], opts: FitOptions): FitResult {
+  const n = opts.prior.length;
+  const A: number[][] = [];
+  const y: number[] = [];
+  for (const r of rows) {
+    const s = Math.max(r.b, opts.floorNs);
+    A.push(r.a.map((v) => v / s));
+    y.push((r.b - r.fixed) / s);
+  }
+  for (let j = 0; j < n; j++) {
+    const p = opts.prior[j]!;
+    const row = new Array<number>(n).fill(0);
+    row[j] = opts.lambda / p;
+    A.push(row);
+    y.push(opts.lambda);
+  }
+  const x = nnls(A, y);
+  const residuals = rows.map((r) => {
+    let pred = r.fixed;
+    for (let j = 0; j < n; j++) pred += r.a[j]! * x[j]!;
+    return r.b === 0 ? 0 : (pred - r.b) / r.b;
+  });
+  return { x, residuals };
+}
+
+/** min ||A x - y|| subject to x >= 0 (Lawson and Hanson, 1974). */
+export function nnls(A: readonly (readonly number[])[], y: readonly number[]): number[] {
+  const m = A.length;
+  const n = A[0]?.length ?? 0;
+  const x = new Array<number>(n).fill(0);
+  const passive = new Array<boolean>(n).fill(false);
+  const gradient = (): number[] => {
+    const w = new Array<number>(n).fill(0);
+    for (let i = 0; i < m; i++) {
+      let r = y[i]!;
+      for (let j = 0; j < n; j++) r -= A[i]![j]! * x[j]!;
+      for (let j = 0; j < n; j++) w[j]! += A[i]![j]! * r;
+    }
+    return w;
+  };
+  const tol = 1e-12;
+  for (let outer = 0; outer < 10 * n + 10; outer++) {
+    const w = gradient();
+    let best = -1;
+    for (let j = 0; j < n; j++) if (!passive[j] && w[j]! > tol && (best < 0 || w[j]! > w[best]!)) best = j;
+    if (best < 0) break;
+    passive[best] = true;
+    for (let inner = 0; inner < 10 * n + 10; inner++) {
+      const z = solvePassive(A, y, passive);
+      let alpha = 1;
+      let blocked = false;
+      for (let j = 0; j < n; j++) {
+        if (passive[j] && z[j]! <= 0) {
+          blocked = true;
+          const step = x[j]! / (x[j]! - z[j]!);
+          if (step < alpha) alpha = step;
+        }
+      }
+      if (!blocked) {
+        for (let j = 0; j < n; j++) x[j] = z[j]!;
+        break;
+      }
+      for (let j = 0; j < n; j++) {
+        x[j] = x[j]! + alpha * (z[j]! - x[j]!);
+        if (passive[j] && x[j]! <= tol) {
+          passive[j] = false;
+          x[j] = 0;
+        }
+      }
+    }
+  }
+  return x;
+}
+
+/** Unconstrained least squares on the passive columns (normal equations, Gaussian elimination). */
+function solvePassive(A: readonly (readonly number[])[], y: readonly number[], passive: readonly boolean[]): number[] {
+  const cols: number[] = [];
+  passive.forEach((p, j) => {
+    if (p) cols.push(j);
+  });
+  const k = cols.length;
+  const M: number[][] = Array.from({ length: k }, () => new Array<number>(k + 1).fill(0));
+  for (let i = 0; i < A.length; i++) {
+    const row = A[i]!;
+    for (let p = 0; p < k; p++) {
+      const ap = row[cols[p]!]!;
+      if (ap === 0) continue;
+      for (let q = 0; q < k; q++) M[p]![q]! += ap * row[cols[q]!]!;
+      M[p]![k]! += ap * y[i]!;
+    }
+  }
+  for (let c = 0; c < k; c++) {
+    let piv = c;
+    for (let r = c + 1; r < k; r++) if (Math.abs(M[r]![c]!) > Math.abs(M[piv]![c]!)) piv = r;
+    [M[c], M[piv]] = [M[piv]!, M[c]!];
+    const d = M[c]![c]!;
+    if (d === 0) continue;
+    for (let r = 0; r < k; r++) {
+      if (r === c) continue;
+      const f = M[r]![c]! / d;
+      if (f === 0) continue;
+      for (let q = c; q <= k; q++) M[r]![q]! -= f * M[c]![q]!;
+    }
+  }
+  const z = new Array<number>(passive.length).fill(0);
+  cols.forEach((j, p) => {
+    const d = M[p]![p]!;
+    z[j] = d === 0 ? 0 : M[p]![k]! / d;
+  });
+  return z;
+}
+
+/** The sum of `xs`. */
+export function sum(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+/** `x` rounded to `digits` decimals. */
+export function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

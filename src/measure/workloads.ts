@@ -1,0 +1,197 @@
+/**
+ * The workloads `samepage bench` runs on both the live kernel and the model: a short list of
+ * operations each driver (kernel.ts, model.ts) carries out the same way. Only `scan`
+ * operations with `measured: true` are timed; everything else is setup.
+ */
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import type { Pattern } from '../lib/patterns.ts';
+
+export type Op =
+  | { readonly op: 'spawn'; readonly proc: string }
+  /** mmap `pages` private anonymous pages, fill them with `pattern`, optionally MADV_MERGEABLE. */
+  | {
+      readonly op: 'region';
+      readonly proc: string;
+      readonly region: string;
+      readonly pages: number;
+      readonly pattern: Pattern;
+      readonly mergeable: boolean;
+    }
+  | { readonly op: 'fork'; readonly proc: string; readonly child: string }
+  | { readonly op: 'exit'; readonly proc: string }
+  | { readonly op: 'sysfs'; readonly file: string; readonly value: string }
+  /** `n` full scans with run=1, one at a time; measured ones are timed scan by scan. */
+  | { readonly op: 'scan'; readonly n: number; readonly measured: boolean };
+
+export interface Workload {
+  readonly name: string;
+  readonly description: string;
+  readonly ops: readonly Op[];
+  /** Bytes the model needs as RAM (with room for copies). */
+  readonly ramBytes: number;
+}
+
+const RANDOM: Pattern = { kind: 'random', seed: 1n };
+const PAGE_MOD_64: Pattern = { kind: 'page-mod', period: 64, seed: 1n };
+
+/** The knobs every workload starts from: ksmd batches cover a whole scan, then sleep 20 ms. */
+function knobs(pages: number, smartScan: boolean): Op[] {
+  return [
+    { op: 'sysfs', file: 'smart_scan', value: smartScan ? '1' : '0' },
+    { op: 'sysfs', file: 'pages_to_scan', value: String(Math.max(pages * 2, 1024)) },
+    { op: 'sysfs', file: 'sleep_millisecs', value: '20' },
+    { op: 'sysfs', file: 'run', value: '1' },
+  ];
+}
+
+function ram(pages: number): number {
+  return (pages * 2 + 4096) * PAGE_SIZE;
+}
+
+/** One process of `pages` pages of `pattern` (split over `procs` processes), scanned `scans` times. */
+function simple(
+  name: string,
+  description: string,
+  pages: number,
+  pattern: Pattern,
+  procs: number,
+  scans: number,
+  smartScan = false,
+): Workload {
+  const ops: Op[] = [];
+  const per = Math.floor(pages / procs);
+  for (let i = 0; i < procs; i++) {
+    ops.push({ op: 'spawn', proc: `p${i}` });
+    ops.push({ op: 'region', proc: `p${i}`, region: 'buf', pages: per, pattern, mergeable: true });
+  }
+  ops.push(...knobs(pages, smartScan), { op: 'scan', n: scans, measured: true });
+  return { name, description, ops, ramBytes: ram(pages) };
+}
+
+/** all-unique: `pages` pages of random content in one process, smart_scan off, `scans` full scans. */
+export function allUnique(pages: number, scans = 3): Workload {
+  return simple('all-unique', `random pages, one process, smart_scan 0, ${scans} full scans`, pages, RANDOM, 1, scans);
+}
+
+/** duplicate-heavy: 64 distinct page contents repeated, in 4 processes, `scans` full scans. */
+export function duplicateHeavy(pages: number, scans = 3): Workload {
+  return simple(
+    'duplicate-heavy',
+    `page-mod period 64, 4 processes, smart_scan 0, ${scans} full scans`,
+    pages,
+    PAGE_MOD_64,
+    4,
+    scans,
+  );
+}
+
+/**
+ * fork-heavy: a parent with pages/16 pages (16 MiB by default) of 64 distinct contents is
+ * merged (2 unmeasured scans), forked 8 times, and the 9 processes are scanned 3 times.
+ */
+export function forkHeavy(pages: number, scans = 3): Workload {
+  const parentPages = Math.max(64, Math.floor(pages / 16));
+  const ops: Op[] = [
+    { op: 'spawn', proc: 'parent' },
+    { op: 'region', proc: 'parent', region: 'buf', pages: parentPages, pattern: PAGE_MOD_64, mergeable: true },
+    ...knobs(parentPages * 9, false),
+    { op: 'scan', n: 2, measured: false },
+  ];
+  for (let i = 0; i < 8; i++) ops.push({ op: 'fork', proc: 'parent', child: `child${i}` });
+  ops.push({ op: 'scan', n: scans, measured: true });
+  return {
+    name: 'fork-heavy',
+    description: `${parentPages} merged pages (page-mod 64) forked 8 times, ${scans} full scans of the 9 processes`,
+    ops,
+    ramBytes: ram(parentPages * 9),
+  };
+}
+
+/**
+ * smart-scan: all-unique with smart_scan on (Linux's default): pages that never merge are
+ * skipped more and more often, so later scans process few pages and pass over the rest.
+ */
+export function smartScan(pages: number, scans = 3): Workload {
+  return simple(
+    'smart-scan',
+    `random pages, one process, smart_scan 1, ${scans} full scans`,
+    pages,
+    RANDOM,
+    1,
+    scans,
+    true,
+  );
+}
+
+/**
+ * advisor: duplicate-heavy with the scan-time advisor choosing pages_to_scan after every
+ * full scan (it starts at advisor_min_pages_to_scan, 500), so ksmd works in many small
+ * batches with a sleep between them.
+ */
+export function advisor(pages: number, scans = 3): Workload {
+  const ops: Op[] = [];
+  const per = Math.floor(pages / 4);
+  for (let i = 0; i < 4; i++) {
+    ops.push({ op: 'spawn', proc: `p${i}` });
+    ops.push({ op: 'region', proc: `p${i}`, region: 'buf', pages: per, pattern: PAGE_MOD_64, mergeable: true });
+  }
+  ops.push(
+    { op: 'sysfs', file: 'smart_scan', value: '0' },
+    { op: 'sysfs', file: 'sleep_millisecs', value: '20' },
+    { op: 'sysfs', file: 'advisor_mode', value: 'scan-time' },
+    { op: 'sysfs', file: 'run', value: '1' },
+    { op: 'scan', n: scans, measured: true },
+  );
+  return {
+    name: 'advisor',
+    description: `page-mod period 64, 4 processes, smart_scan 0, advisor_mode scan-time, ${scans} full scans`,
+    ops,
+    ramBytes: ram(pages),
+  };
+}
+
+/** The workloads of `samepage bench`. */
+export function benchWorkloads(pages: number, scans = 3): Workload[] {
+  return [
+    allUnique(pages, scans),
+    duplicateHeavy(pages, scans),
+    forkHeavy(pages, scans),
+    smartScan(pages, scans),
+    advisor(pages, scans),
+  ];
+}
+
+/**
+ * The workloads of `samepage bench --calibrate`, chosen so that different cost constants
+ * dominate different scans (see docs/cost-model.md):
+ * - all-unique: visit + checksum (scan 1), then + ~log2(n) unequal memcmps (scans 2, 3);
+ * - all-identical: memcmp-equal + merge (scan 2), then visits of merged pages (scan 3);
+ * - duplicate-heavy: the mix of a realistic deduplicating workload;
+ * - smart-scan: all-unique with smart_scan on, 8 scans: most later visits are skips;
+ * - exit: rmap_items of an exited process freed by ksmd (a small process stays registered).
+ */
+export function calibrationWorkloads(pages: number): Workload[] {
+  const identical: Pattern = { kind: 'byte', byte: 0x5a };
+  const exitOps: Op[] = [
+    { op: 'spawn', proc: 'keeper' },
+    { op: 'region', proc: 'keeper', region: 'buf', pages: 16, pattern: { kind: 'random', seed: 2n }, mergeable: true },
+    { op: 'spawn', proc: 'victim' },
+    { op: 'region', proc: 'victim', region: 'buf', pages, pattern: RANDOM, mergeable: true },
+    ...knobs(pages, false),
+    { op: 'scan', n: 1, measured: true },
+    { op: 'exit', proc: 'victim' },
+    { op: 'scan', n: 2, measured: true },
+  ];
+  return [
+    allUnique(pages),
+    simple('all-identical', 'every page the same non-zero byte, smart_scan 0, 3 full scans', pages, identical, 1, 3),
+    duplicateHeavy(pages),
+    simple('smart-scan', 'random pages, smart_scan 1, 8 full scans', pages, RANDOM, 1, 8, true),
+    {
+      name: 'exit',
+      description: 'random pages scanned once, their process exits, 2 more scans free its rmap_items',
+      ops: exitOps,
+      ramBytes: ram(pages),
+    },
+  ];
+}

@@ -1,0 +1,106 @@
+/**
+ * `samepage bench` for people: the model-versus-kernel table of a bench, and the constants
+ * and scans of a calibration (--json prints the same results as they are).
+ */
+import Table from 'cli-table3';
+import type { BenchRun } from '../measure/bench.ts';
+import type { CalibrationFile } from '../measure/calibrate.ts';
+
+function fmt(n: number | null | undefined): string {
+  return n === null || n === undefined ? 'n/a' : n.toLocaleString('en-US');
+}
+
+/** The bench's table, the reason the ratio is unavailable if it is, and how it was measured. */
+export function renderBench(run: BenchRun): string {
+  const { results, calibrated } = run;
+  const head = [
+    'workload',
+    'pages × scans',
+    'model pages/CPU-s',
+    'kernel pages/CPU-s',
+    'ratio model/kernel',
+    'first scan',
+    'later scans',
+    'kernel ns/visit',
+    'model virtual ns/visit',
+  ];
+  if (calibrated) head.push('calibrated ns/visit');
+  head.push('counters equal');
+  const t = new Table({ head, style: { head: [], border: [] } });
+  for (const r of results) {
+    const row = [
+      r.workload,
+      `${fmt(r.pages)} × ${r.scans}`,
+      fmt(r.model_pages_per_cpu_s),
+      fmt(r.kernel_pages_per_cpu_s),
+      r.ratio === null ? 'n/a' : r.ratio.toFixed(2),
+      r.first_scan_ratio === null ? 'n/a' : r.first_scan_ratio.toFixed(2),
+      r.later_scans_ratio === null ? 'n/a' : r.later_scans_ratio.toFixed(2),
+      fmt(r.kernel_ns_per_visit),
+      fmt(r.model_virtual_ns_per_visit),
+    ];
+    if (calibrated) row.push(fmt(r.model_calibrated_ns_per_visit));
+    row.push(r.counters_equal === null ? 'n/a' : r.counters_equal ? 'yes' : 'NO');
+    t.push(row);
+  }
+  let out = `${t.toString()}\n`;
+  const why = results.find((r) => r.ratio_unavailable !== undefined)?.ratio_unavailable;
+  if (why !== undefined) out += `\nThe ratio is unavailable: ${why}.\n`;
+  for (const r of results) {
+    if (r.counter_differences !== undefined) {
+      const list = Object.entries(r.counter_differences).map(
+        ([k, v]) => `${k} model ${fmt(v.model)} kernel ${fmt(v.kernel)}`,
+      );
+      out += `${r.workload}: counters differ: ${list.join(', ')}\n`;
+    }
+  }
+  out +=
+    '\nModel: CPU time of the thread running it (schedstat; process_ratio in --json counts all its threads) over the\n' +
+    `measured full scans only (setup excluded), each scan the median of ${run.measuredRuns} runs after ${run.warmupRuns} unmeasured ones of the\n` +
+    "same workload (JIT warm-up), the process held on one CPU. Kernel: ksmd's CPU time over the same scans\n" +
+    '(/proc/<ksmd>/schedstat in ns; utime+stime in clock ticks where it is missing). ratio > 1: the model is faster than ksmd.\n';
+  return out;
+}
+
+/** The calibration: the constants before and after, every scan's measured and fitted time. */
+export function renderCalibration(f: CalibrationFile, previous: CalibrationFile['cost']): string {
+  const keys = Object.keys(f.cost) as (keyof CalibrationFile['cost'])[];
+  const t = new Table({ head: ['constant', 'until now', 'calibrated'], style: { head: [], border: [] } });
+  for (const k of keys) t.push([k, fmt(previous[k]), fmt(f.cost[k])]);
+  const s = new Table({
+    head: [
+      'workload',
+      'scan',
+      'pages',
+      'kernel CPU s',
+      'fitted s',
+      'current s',
+      'visits',
+      'skips',
+      'checksums',
+      'memcmp≠',
+      'memcmp=',
+      'merges',
+      'frees',
+    ],
+    style: { head: [], border: [] },
+  });
+  for (const x of f.scans) {
+    s.push([
+      x.workload,
+      x.scan,
+      fmt(x.pages_scanned),
+      x.kernel_cpu_s.toFixed(2),
+      x.fitted_cpu_s.toFixed(2),
+      x.default_cpu_s.toFixed(2),
+      ...keys.map((k) => fmt(x.events[k])),
+    ]);
+  }
+  const visits = Object.entries(f.kernel_ns_per_visit).map(
+    ([w, ns]) => `  ${w}: ${fmt(ns)} ns of ksmd CPU per page visited`,
+  );
+  return (
+    `Kernel ${f.machine.kernel_release}, ${f.machine.cpu_model}, ${f.pages} pages per workload\n\n` +
+    `${visits.join('\n')}\n\n${t.toString()}\n\n${s.toString()}\n\n${f.method}\n`
+  );
+}
