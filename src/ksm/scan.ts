@@ -108,7 +108,7 @@ function walkVma(ksm: Ksm, slot: MmSlot, vma: Vma, settle: number): RmapItem {
           }
         }
       }
-      if (shouldSkipRmapItem(ksm, pfn, item)) {
+      if (shouldSkipRmapItem(ksm, pfn, item, (pageFlags & PG_ksm) !== 0)) {
         charged += cost.skipNs;
         continue;
       }

@@ -182,6 +182,7 @@ export function stableTreeSearch(ksm: Ksm, pfn: number): number {
   const pageNode = frames.stableNode(pfn) as StableNode | null;
   if (pageNode !== null && !pageNode.onMigrateList) return pfn;
   const root = ksm.rootStableTree[ksm.getKpfnNid(pfn)]!;
+  if (root.rbNode === null) return -1;
   const contents = ksm.mmgr.contents;
   const key0 = contents.prefixKey(frames.content[pfn]!);
   const key1 = contents.secondKey(frames.content[pfn]!);
@@ -190,7 +191,7 @@ export function stableTreeSearch(ksm: Ksm, pfn: number): number {
   const prunedBefore = ksm.events.clock.jiffies() - ksm.stableNodeChainsPruneMillisecs;
   let charged = 0;
   again: for (;;) {
-    let cur = root.rbNode;
+    let cur: StableNode | null = root.rbNode;
     while (cur !== null) {
       // A step whose chain resolution changes nothing, on a node whose page differs from
       // this one in its first 8 bytes: memcmp's sign from the node's keys (stable_node.ts).
