@@ -46,7 +46,7 @@ function getNextRmapItem(ksm: Ksm, slot: MmSlot, link: RmapItem, addr: number): 
  * Each such visit counts as a page scanned with a visit's CPU, as ksm_do_scan would; their
  * number goes to `ksm.ksmScan.settled`. A test holds the counters to the same machine run
  * with pages_to_scan 1, where a batch has no room for them.
- * @linux mm/ksm.c ksm_next_page_pmd_entry (with scan_get_next_rmap_item's loop over pages)
+ * @linux mm/ksm.c ksm_next_page_pmd_entry: with scan_get_next_rmap_item's loop over a VMA's pages
  */
 function walkVma(ksm: Ksm, slot: MmSlot, vma: Vma, settle: number): RmapItem {
   const scan = ksm.ksmScan;
