@@ -90,6 +90,7 @@ export interface BenchResult {
   readonly model_virtual_ns_per_visit: number;
   /** The same with calibration/cost-model.json's constants, when that file exists. */
   readonly model_calibrated_ns_per_visit?: number;
+  /** The counters of COMPARED at the end, and pages_to_scan after every measured scan. */
   readonly counters_equal: boolean | null;
   readonly counter_differences?: Record<string, { model: number | undefined; kernel: number | undefined }>;
 }
@@ -220,7 +221,10 @@ function benchResult(
   const kScanned = sum(k.run.scans.map((s) => s.pagesScanned));
   const kCpu = sum(k.run.scans.map((s) => s.cpuS));
   const kPerS = kCpu > 0 ? kScanned / kCpu : Number.POSITIVE_INFINITY;
-  const diffs = compareCounters(model.counters, k.run.counters);
+  const diffs = {
+    ...compareCounters(model.counters, k.run.counters),
+    ...comparePagesToScan(model.scans, k.run.scans),
+  };
   // Pages per CPU-second of scans [from, to) on each side, and their ratio.
   const part = (from: number, to: number): number | null => {
     const ms = model.scans.slice(from, to);
@@ -250,6 +254,23 @@ function benchResult(
 
 function nsPerVisitByScan(scans: ReadonlyArray<{ pagesScanned: number; cpuS: number }>): Array<number | null> {
   return scans.map((s) => (s.pagesScanned > 0 ? Math.round((s.cpuS * 1e9) / s.pagesScanned) : null));
+}
+
+/**
+ * pages_to_scan after each measured scan, where the two sides differ: the scan-time
+ * advisor's choices, which decide the batches each side worked in.
+ */
+function comparePagesToScan(
+  model: ReadonlyArray<{ pagesToScan: number }>,
+  kernel: ReadonlyArray<{ pagesToScan: number }>,
+): Record<string, { model: number | undefined; kernel: number | undefined }> {
+  const out: Record<string, { model: number | undefined; kernel: number | undefined }> = {};
+  for (let i = 0; i < Math.max(model.length, kernel.length); i++) {
+    const m = model[i]?.pagesToScan;
+    const k = kernel[i]?.pagesToScan;
+    if (m !== k) out[`pages_to_scan after scan ${i + 1}`] = { model: m, kernel: k };
+  }
+  return out;
 }
 
 function compareCounters(

@@ -30,6 +30,8 @@ export type EventCounts = Record<CostKey, number>;
 export interface ModelScan {
   readonly pagesScanned: number;
   readonly pagesSkipped: number;
+  /** pages_to_scan after the scan (the scan-time advisor sets it at each scan's end). */
+  readonly pagesToScan: number;
   /**
    * CPU seconds of the thread that ran the model during the scan: the figure the bench
    * compares with ksmd's thread. V8's own threads are left out: measured, the rare scans of
@@ -224,7 +226,9 @@ export function runModelMeasured(
   for (const run of runs) {
     const same =
       run.scans.length === first.scans.length &&
-      run.scans.every((s, i) => s.pagesScanned === first.scans[i]!.pagesScanned) &&
+      run.scans.every(
+        (s, i) => s.pagesScanned === first.scans[i]!.pagesScanned && s.pagesToScan === first.scans[i]!.pagesToScan,
+      ) &&
       JSON.stringify(run.counters) === JSON.stringify(first.counters);
     if (!same) throw new Error(`Workload ${w.name}: the model's runs differ; it should be deterministic`);
   }
@@ -258,6 +262,7 @@ export function runModelTimed(w: Workload, progress: (msg: string) => void, cost
       scans.push({
         pagesScanned: k.pagesScanned - before.scanned,
         pagesSkipped: k.pagesSkipped - before.skipped,
+        pagesToScan: k.pagesToScan,
         cpuS,
         processCpuS,
         virtualNs: k.cpuNs - before.ns,
