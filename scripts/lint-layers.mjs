@@ -11,6 +11,7 @@
  *   - wall-clock time, timers and Math.random outside the layers allowed to touch the machine;
  *   - module-level `let`/`var` (module state: the kernel's globals belong on an instance);
  *   - TypeScript's `private`/`protected` members (private members are #names);
+ *   - imports of the raw live writers outside the journal (JOURNALED below);
  * and ROOT/test and ROOT/bench for imports of src/cli/ (nothing imports the command line).
  * Prints `file:line: message` per violation and exits 1, or one summary line and exits 0.
  * Plain Node with no dependencies so it runs before anything is built.
@@ -88,6 +89,40 @@ const TYPES_ONLY = {
 const LIVE_ONLY = 'host/';
 const IO_MODULES = new Set(['fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'child_process', 'node:child_process']);
 const LIVE_PATH = /^\/(?:proc|sys)(?:\/\S*)?$/;
+
+/**
+ * JOURNALED: the raw writers of the live machine (a sysfs write, ksmd's CPUs, a ptrace
+ * injection), by the file that defines them, and the only file that may import them:
+ * host/live_writes.ts, which records each change in the journal before it makes it, so that
+ * whatever kills samepage leaves a record of what to undo (docs/crash-safety.md). Everything
+ * else changes the machine through host/live_changes.ts. Test files may use them directly
+ * (they put back what they break in `finally`), and so may the kernel backend's test
+ * helpers. A namespace or dynamic import of a defining file counts as importing them all.
+ */
+const JOURNALED = {
+  'host/ksm_sysfs.ts': ['writeSysfs', 'REAL_SYSFS', 'restoreKsm'],
+  'host/ksmd_affinity.ts': ['setTaskCpus'],
+  'host/inject.ts': ['injectSyscalls'],
+};
+const JOURNAL_WRITERS = new Set(['host/live_writes.ts']);
+const JOURNAL_EXEMPT = new Set(['backends/kernel/testing.ts']);
+
+/** The names an import or re-export statement takes, or `all` for `* as x`, `export *` and import(). */
+function importedNames(statement) {
+  if (/^import\s*\(/.test(statement) || /\*\s*(?:as\s|from)/.test(statement)) return 'all';
+  const braces = /\{([^}]*)\}/.exec(statement);
+  if (braces === null) return [];
+  return braces[1]
+    .split(',')
+    .map((part) =>
+      part
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)[0]
+        .trim(),
+    )
+    .filter(Boolean);
+}
 
 /** Layers (relative to src/) where real time and timers are the point, not a bug. */
 const TIME_ALLOWED = ['cli/', 'backends/kernel/', 'host/', 'measure/'];
@@ -290,6 +325,17 @@ export function lint(root) {
               );
             }
             continue;
+          }
+          const raw = JOURNALED[targetRel.replace(/\.js$/, '.ts')];
+          if (raw !== undefined && !isTest && !JOURNAL_WRITERS.has(srcRel) && !JOURNAL_EXEMPT.has(srcRel)) {
+            const names = importedNames(m[0]);
+            const taken = names === 'all' ? raw : raw.filter((n) => names.includes(n));
+            if (taken.length > 0) {
+              report(
+                offset,
+                `imports the raw live writer${taken.length === 1 ? '' : 's'} ${taken.join(', ')} of '${spec}': change the machine through host/live_changes.ts, which journals each change first (docs/crash-safety.md)`,
+              );
+            }
           }
           const targetLayer = layerOf(targetRel);
           if (targetLayer === undefined || targetLayer === layer) continue; // the former is reported on its own file

@@ -1,7 +1,8 @@
 import { ENOENT } from './lib/errno.ts';
-import { PAGE_SIZE } from './lib/sizes.ts';
+import { formatBytes, PAGE_SIZE } from './lib/sizes.ts';
+import { formatDuration } from './lib/duration.ts';
 import { EventQueue } from './sim/event_queue.ts';
-import { VirtualClock } from './sim/clock.ts';
+import { MAX_VIRTUAL_NS, VirtualClock } from './sim/clock.ts';
 import { createMemoryManager, type MemoryManager } from './mm/memory_manager.ts';
 import { ksmInit } from './ksm/control.ts';
 import type { CostModel } from './ksm/cost.ts';
@@ -14,6 +15,16 @@ import { KsmPlus } from './ksmplus/ksmplus.ts';
 import { KsmPlusDaemon } from './ksmplus/daemon.ts';
 import { ksmPlusSysfs } from './sysfs/ksmplus_sysfs.ts';
 import { parserSysfs } from './sysfs/parser_sysfs.ts';
+
+export { MAX_VIRTUAL_NS };
+
+/**
+ * The largest machine the model builds: its frame tables cost 17 bytes a page frame up
+ * front, so 1 TiB of model RAM takes about 1.1 GB of this machine's memory.
+ */
+export const MAX_RAM_BYTES = 2 ** 40;
+/** MAX_NUMNODES of x86-64 with the largest CONFIG_NODES_SHIFT (10). */
+export const MAX_NUMA_NODES = 1024;
 
 /** How big a machine to simulate. */
 export interface SystemOptions {
@@ -43,6 +54,11 @@ export interface System {
 
 /** The composition root: wires the memory manager, KSM and sysfs of one machine. */
 export function createSystem(opts: SystemOptions): System {
+  if (opts.ram > MAX_RAM_BYTES || (opts.numaNodes ?? 1) > MAX_NUMA_NODES) {
+    throw new RangeError(
+      `A model machine has at most ${formatBytes(MAX_RAM_BYTES)} of RAM and ${MAX_NUMA_NODES} NUMA nodes, not ${formatBytes(opts.ram)} and ${opts.numaNodes ?? 1}`,
+    );
+  }
   const clock = new VirtualClock();
   const events = new EventQueue(clock);
   const mmgr = createMemoryManager(Math.floor(opts.ram / PAGE_SIZE) + 1, opts.numaNodes ?? 1);
@@ -79,12 +95,28 @@ export function sysfsRead(sys: System, path: string): string | undefined {
 
 /** Runs the machine for `ms` milliseconds of virtual time. */
 export function runFor(sys: System, ms: number): void {
-  const end = sys.clock.now() + ms * 1e6;
-  while (sys.events.runNext(end)) {
-    /* events run */
-  }
-  sys.clock.advanceTo(end);
+  runUntil(sys, sys.clock.now() + ms * 1e6);
 }
+
+/**
+ * Runs the events due by virtual time `end` (ns), at most `budget` of them: true when the
+ * clock has reached `end`, false when the budget ran out first (call again to go on).
+ */
+export function runUntil(sys: System, end: number, budget = Number.POSITIVE_INFINITY): boolean {
+  for (let n = 0; n < budget; n++) {
+    if (!sys.events.runNext(end)) {
+      sys.clock.advanceTo(end);
+      return true;
+    }
+  }
+  return false;
+}
+
+/** What a slice of a wait came to: finished, more to run, or stuck for good (why). */
+export type WaitSlice =
+  | { readonly state: 'done' }
+  | { readonly state: 'more' }
+  | { readonly state: 'stuck'; readonly reason: string };
 
 /** What runScans needs of a scanner: its full-scan count, why it is stuck, whether mid-batch. */
 interface ScanDriver {
@@ -94,33 +126,41 @@ interface ScanDriver {
 }
 
 /**
- * Runs events until the driver's full-scan count has grown by `n`, then lets the batch that
- * completed the scan finish, so time includes its CPU cost. `onEvent` is called after every
- * event (a policy comparison times each counter change with it).
+ * Runs events until the driver's full-scan count reaches `target`, then lets the batch that
+ * completed the scan finish, so time includes its CPU cost; at most `budget` events per
+ * call. `onEvent` is called after every event (a policy comparison times each counter
+ * change with it). Stuck past MAX_VIRTUAL_NS, where the clock stops being exact.
  */
-function runScans(
-  sys: System,
-  d: ScanDriver,
-  n: number,
-  onScan?: (done: number) => void,
-  onEvent?: () => void,
-): string | undefined {
-  const target = d.seqnr() + n;
+function runScans(sys: System, d: ScanDriver, target: number, budget: number, onEvent?: () => void): WaitSlice {
+  let n = 0;
   while (d.seqnr() < target) {
+    if (n++ >= budget) return { state: 'more' };
     const why = d.idle();
-    if (why !== undefined) return why;
-    const before = d.seqnr();
-    if (!sys.events.runNext(Number.POSITIVE_INFINITY)) return 'nothing is scheduled';
+    if (why !== undefined) return { state: 'stuck', reason: why };
+    if (sys.clock.now() > MAX_VIRTUAL_NS) return { state: 'stuck', reason: pastClock(sys) };
+    if (!sys.events.runNext(Number.POSITIVE_INFINITY)) return { state: 'stuck', reason: 'nothing is scheduled' };
     onEvent?.();
-    if (onScan !== undefined && d.seqnr() !== before) onScan(n - (target - d.seqnr()));
   }
-  while (d.busy() && sys.events.runNext(Number.POSITIVE_INFINITY)) onEvent?.();
-  return undefined;
+  while (d.busy()) {
+    if (n++ >= budget) return { state: 'more' };
+    if (!sys.events.runNext(Number.POSITIVE_INFINITY)) break;
+    onEvent?.();
+  }
+  return { state: 'done' };
+}
+
+function pastClock(sys: System): string {
+  return `virtual time passed ${formatDuration(MAX_VIRTUAL_NS)} (now ${formatDuration(sys.clock.now())}), where the model's clock stops counting nanoseconds exactly`;
+}
+
+/** The ksmd driver of runScans. */
+function ksmdDriver(sys: System): ScanDriver {
+  return { seqnr: () => sys.ksm.ksmScan.seqnr, idle: () => whyKsmdIdle(sys), busy: () => sys.ksmd.isBusy() };
 }
 
 /**
  * Runs until full_scans has grown by `n`. Returns undefined when done, else why it cannot
- * finish (ksmd not running, nothing registered, pages_to_scan 0).
+ * finish (ksmd not running, nothing registered, pages_to_scan 0, the clock's end).
  */
 export function runFullScans(
   sys: System,
@@ -128,8 +168,52 @@ export function runFullScans(
   onProgress?: (done: number) => void,
   onEvent?: () => void,
 ): string | undefined {
-  const driver = { seqnr: () => sys.ksm.ksmScan.seqnr, idle: () => whyKsmdIdle(sys), busy: () => sys.ksmd.isBusy() };
-  return runScans(sys, driver, n, onProgress, onEvent);
+  const d = ksmdDriver(sys);
+  const target = d.seqnr() + n;
+  // One scan at a time, so progress is told after each.
+  for (let next = d.seqnr() + 1; next <= target; next = d.seqnr() + 1) {
+    const r = runScans(sys, d, next, Number.POSITIVE_INFINITY, onEvent);
+    if (r.state === 'stuck') return r.reason;
+    onProgress?.(n - (target - d.seqnr()));
+  }
+  return undefined;
+}
+
+/**
+ * One slice of a wait until full_scans reaches `target`: at most `budget` events. The model
+ * backend runs a long wait slice by slice, so the command line can draw progress between.
+ */
+export function runFullScansSlice(sys: System, target: number, budget: number): WaitSlice {
+  return runScans(sys, ksmdDriver(sys), target, budget);
+}
+
+/**
+ * Why a wait of `fullScans` full scans or `ms` milliseconds can never finish, known before
+ * it starts: ksmd cannot scan (whyKsmdIdle), or the wait would take the clock past
+ * MAX_VIRTUAL_NS. ksmd ends at most one full scan per batch (scan_get_next_rmap_item returns
+ * NULL as it completes one) and sleeps sleep_millisecs between batches, so n full scans
+ * take at least (n - 1) sleeps.
+ */
+export function whyWaitCannotFinish(
+  sys: System,
+  fullScans: number | undefined,
+  ms: number | undefined,
+): string | undefined {
+  const now = sys.clock.now();
+  if (ms !== undefined && now + ms * 1e6 > MAX_VIRTUAL_NS) {
+    return `waiting ${ms} ms would take virtual time to ${formatDuration(now + ms * 1e6)}, past the ${formatDuration(MAX_VIRTUAL_NS)} the model's clock counts exactly`;
+  }
+  if (fullScans === undefined) return undefined;
+  const idle = whyKsmdIdle(sys);
+  if (idle !== undefined) return idle;
+  const least = (fullScans - 1) * sys.ksm.sleepMillisecs * 1e6;
+  if (now + least > MAX_VIRTUAL_NS) {
+    return (
+      `${fullScans} full scans take at least ${formatDuration(least)} of virtual time (ksmd ends at most one full scan per batch ` +
+      `and sleeps sleep_millisecs=${sys.ksm.sleepMillisecs} ms between batches), past the ${formatDuration(MAX_VIRTUAL_NS)} the model's clock counts exactly`
+    );
+  }
+  return undefined;
 }
 
 /** Like runFullScans, for KSM+'s rounds (/sys/kernel/mm/ksm+/full_scans). */
@@ -139,7 +223,8 @@ export function runKsmPlusFullScans(sys: System, n: number, onEvent?: () => void
     idle: () => whyKsmPlusIdle(sys),
     busy: () => sys.ksmplusd.isBusy(),
   };
-  return runScans(sys, driver, n, undefined, onEvent);
+  const r = runScans(sys, driver, driver.seqnr() + n, Number.POSITIVE_INFINITY, onEvent);
+  return r.state === 'stuck' ? r.reason : undefined;
 }
 
 /** Why the KSM+ daemon will make no progress on its own, or undefined if it will. */

@@ -60,6 +60,12 @@ const CLEAN: Readonly<Record<string, string>> = {
   'src/backends/model/policy.ts': 'export interface PolicyResult { ok: boolean }\n',
   'src/differential/diff.ts': "import '../backends/model/policy.ts';\nimport '../host/procfs.ts';\n",
   'src/measure/bench.ts': "import '../system.ts';\nimport '../host/procfs.ts';\nexport const t = performance.now();\n",
+  // The raw live writers are the journal's (host/live_writes.ts) and the tests'; readers of
+  // the same file are free for all.
+  'src/host/ksm_sysfs.ts': 'export const writeSysfs = 1;\nexport const readSysfs = 2;\n',
+  'src/host/live_writes.ts': "import { writeSysfs } from './ksm_sysfs.ts';\nexport const w = writeSysfs;\n",
+  'src/host/ksm_sysfs.test.ts': "import { writeSysfs } from './ksm_sysfs.ts';\nexport const w = writeSysfs;\n",
+  'src/backends/kernel/read.ts': "import { readSysfs } from '../../host/ksm_sysfs.ts';\nexport const r = readSysfs;\n",
   // Tests and the root bench scripts may use src/ (measure/ included), only not the command line.
   'test/run.test.ts': "import '../src/system.ts';\n",
   'bench/run.ts': "import '../src/measure/bench.ts';\n",
@@ -71,7 +77,7 @@ test('lint-layers accepts a tree that keeps every rule', () => {
     const { status, lines } = lint(root);
     assert.equal(status, 0, lines.join('\n'));
     assert.equal(lines.length, 1);
-    assert.match(lines[0] ?? '', /^lint-layers: 19 files/);
+    assert.match(lines[0] ?? '', /^lint-layers: 23 files/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -109,6 +115,11 @@ test('lint-layers reports each kind of violation with file and line', () => {
     'src/report/cli.ts': "import type { Io } from '../cli/main.ts';\n",
     // The differential method does not reach into measurements.
     'src/differential/bad.ts': "import '../measure/bench.ts';\n",
+    // The raw live writers bypass the journal: named, renamed, as a namespace, or re-exported.
+    'src/backends/kernel/raw.ts':
+      "import { readSysfs, writeSysfs as w } from '../../host/ksm_sysfs.ts';\nexport { w, readSysfs };\n",
+    'src/host/sneaky.ts':
+      "import * as sysfs from './ksm_sysfs.ts';\nexport { writeSysfs } from './ksm_sysfs.ts';\nexport const s = sysfs;\n",
     // No test or bench script imports the command line.
     'test/bad.test.ts': "import { main } from '../src/cli/main.ts';\n",
     'bench/bad.ts': "import '../src/cli/main.ts';\n",
@@ -139,9 +150,12 @@ test('lint-layers reports each kind of violation with file and line', () => {
     has('src/report/run.ts:1: ', /report must not import backends: .*types only \(import type\)/);
     has('src/report/cli.ts:1: ', /report must not import cli: .*nothing imports cli/);
     has('src/differential/bad.ts:1: ', /differential must not import measure/);
+    has('src/backends/kernel/raw.ts:1: ', /raw live writer writeSysfs of .*host\/live_changes\.ts/);
+    has('src/host/sneaky.ts:1: ', /raw live writers writeSysfs, REAL_SYSFS, restoreKsm/);
+    has('src/host/sneaky.ts:2: ', /raw live writer writeSysfs/);
     has('test/bad.test.ts:1: ', /nothing imports cli/);
     has('bench/bad.ts:1: ', /nothing imports cli/);
-    assert.match(lines.at(-1) ?? '', /^lint-layers: 19 violations/);
+    assert.match(lines.at(-1) ?? '', /^lint-layers: 22 violations/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

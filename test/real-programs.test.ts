@@ -19,7 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { restoreKsm, saveKsm } from '../src/host/ksm_sysfs.ts';
 import { holdKernelTestLock, kernelSkipReason, takeKsmLock } from '../src/backends/kernel/testing.ts';
-import { INJECT_PRCTL, missingHelper, nativeHelperPath, ptraceRefusal } from '../src/host/ksm_native.ts';
+import { INJECT_SYSCALL } from '../src/host/inject.ts';
+import { missingHelper, nativeHelperPath, ptraceRefusal } from '../src/host/ksm_native.ts';
 import { realPython as python } from './python.ts';
 import { samepage } from './samepage.ts';
 
@@ -43,7 +44,7 @@ sys.stdin.read()
 function skipReason(): string | undefined {
   return (
     kernelSkipReason(true) ??
-    missingHelper(nativeHelperPath(INJECT_PRCTL)) ??
+    missingHelper(nativeHelperPath(INJECT_SYSCALL)) ??
     ptraceRefusal() ??
     (python() === undefined ? 'python3 is not installed' : undefined)
   );

@@ -116,6 +116,7 @@ const CLONE_ONLY: ReadonlyArray<readonly [RegExp, string]> = [
   [/^scripts\/linux-coverage\.mjs$/, 'regenerates docs/linux-coverage.md'],
   [/^scripts\/scenario-schema\.mjs$/, 'regenerates schema/scenario.schema.json'],
   [/^scripts\/lint-layers\.mjs$/, 'part of npm run lint'],
+  [/^scripts\/robustness-corpus\.mjs$/, 'writes the corpus of the robustness suite, from a built clone'],
 ];
 
 /** Made when the package is installed (scripts/build-native.mjs), never shipped. */

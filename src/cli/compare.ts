@@ -7,15 +7,18 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { runPolicy, type Policy, type PolicyResult } from '../backends/model/policy.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
-import { renderThesisComparison } from '../report/table.ts';
+import { renderThesisComparison, runFailure } from '../report/table.ts';
 import { measuredByPolicy, thesisComparison, thesisExperiment } from '../report/thesis.ts';
 import { renderSideBySide } from '../report/compare_rows.ts';
-import { writeReportFile } from './report_file.ts';
+import { refuseReportOverInput, writeReportFile } from './report_file.ts';
+import { UsageError } from './errors.ts';
 
 function parsePolicies(v: string): Policy[] {
   const list = v.split(',').map((p) => p.trim());
   for (const p of list)
     if (p !== 'ksm' && p !== 'ksm+') throw new InvalidArgumentError(`Unknown policy "${p}": use ksm, ksm+ or both`);
+  const twice = list.find((p, i) => list.indexOf(p) !== i);
+  if (twice !== undefined) throw new InvalidArgumentError(`Policy "${twice}" is given twice: each runs once`);
   return list as Policy[];
 }
 
@@ -46,12 +49,9 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
         "For the thesis's experiments (scenarios/thesis/) the thesis's figures are printed beside them.",
     )
     .action(async (file: string, opts: { policy: Policy[]; seed: number; json?: true; report?: string }) => {
+      refuseReportOverInput(opts.report, [file]);
       const parsed = await loadScenario(file);
-      if (!parsed.ok) {
-        io.stderr.write(`${formatProblems(file, parsed.problems)}\n`);
-        setExit(2);
-        return;
-      }
+      if (!parsed.ok) throw new UsageError(formatProblems(file, parsed.problems), parsed.problems);
       const results: PolicyResult[] = [];
       for (const policy of opts.policy) {
         io.stderr.write(`running ${parsed.scenario.name} under ${policy}...\n`);
@@ -66,8 +66,13 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
       const exp = thesisExperiment(parsed.scenario.name);
       const thesis =
         exp === undefined ? undefined : thesisComparison(exp, (f) => measuredByPolicy(f, results), { file });
+      // Exit 1 is said in words: which policy's run failed and why, and which did not settle.
+      const failures = results.map((r) => runFailure(r.run));
       if (opts.json === true) {
-        const out = results.map(({ run: _run, timeline: _t, statistics: _s, ...r }) => r);
+        const out = results.map(({ run, timeline: _t, statistics: _s, ...r }, i) => {
+          const failure = failures[i];
+          return { ...r, ok: run.ok, ...(failure === undefined ? {} : { failure }) };
+        });
         const figures = exp?.figures.map((f) => ({ ...f, samepage: measuredByPolicy(f, results) ?? null })) ?? null;
         io.stdout.write(
           `${JSON.stringify({ scenario: parsed.scenario.name, results: out, thesis: figures }, null, 2)}\n`,
@@ -83,6 +88,12 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
         const html = await renderCompareReport(parsed.scenario.name, results, thesis);
         await writeReportFile(opts.report, html, io.stderr);
       }
-      setExit(results.some((r) => !r.run.ok) ? 1 : 0);
+      results.forEach((r, i) => {
+        const failure = failures[i];
+        if (failure !== undefined) io.stderr.write(`samepage: the workload failed under ${r.policy}: ${failure}\n`);
+        if (r.unsettled !== undefined)
+          io.stderr.write(`samepage: warning: ${r.policy} did not settle: ${r.unsettled}\n`);
+      });
+      setExit(failures.some((f) => f !== undefined) ? 1 : 0);
     });
 }

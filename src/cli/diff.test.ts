@@ -201,7 +201,10 @@ test('samepage diff exits 2 naming the problem for an invalid or missing file, w
     assert.equal(await main(['diff', file ?? '', '--json'], c.io), 2);
     assert.match(c.err(), /^samepage: .*s0\.yaml: name/m);
     assert.doesNotMatch(c.err(), /\n\s+at /);
-    assert.equal(c.out(), '');
+    // --json says why on stdout too.
+    const out = JSON.parse(c.out()) as { ok: boolean; exit: number; error: string };
+    assert.deepEqual([out.ok, out.exit], [false, 2]);
+    assert.match(out.error, /s0\.yaml: name \(line 1\): Name is required/);
   });
   const c = capture();
   assert.equal(await main(['diff', '/nonexistent/samepage-diff.yaml'], c.io), 2);

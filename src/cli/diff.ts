@@ -12,6 +12,7 @@ import { type DiffFileJson, diffJson, type DiffJson, renderDiff } from '../repor
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import type { Scenario } from '../scenario/types.ts';
+import { markReportedInJson } from './errors.ts';
 
 /** Where `samepage diff` writes, and whether to colour. */
 export interface DiffIo {
@@ -60,10 +61,12 @@ export async function diffCommand(files: readonly string[], opts: DiffCommandOpt
       d = await diffAttempts(runner, scenario, opts.attempts ?? 1, { seed: opts.seed });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      if (opts.json)
+      if (opts.json) {
         io.stdout.write(
           `${JSON.stringify({ files: results, stopped: { file, reason } } satisfies DiffJson, null, 2)}\n`,
         );
+        throw markReportedInJson(err);
+      }
       throw err;
     }
     differ ||= !agrees(d);

@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readProcessMemory } from '../host/procfs.ts';
 import { holdKernelTestLock, saveKsmValues, takeKsmLock } from '../backends/kernel/testing.ts';
-import { EXEC_MERGE, INJECT_PRCTL, missingHelper, nativeHelperPath, ptraceRefusal } from '../host/ksm_native.ts';
+import { INJECT_SYSCALL } from '../host/inject.ts';
+import { EXEC_MERGE, missingHelper, nativeHelperPath, ptraceRefusal } from '../host/ksm_native.ts';
 import type { KsmStatus } from '../host/ksm_status.ts';
 import { EVENTS_PATH } from '../host/ksm_watch.ts';
 import { main } from './main.ts';
@@ -166,7 +167,7 @@ function mergeAny(pid: number): string | undefined {
 }
 
 test('kernel enable/disable --pid make a running process set and clear MERGE_ANY, and it keeps running', async (t) => {
-  const why = rootSkip(INJECT_PRCTL) ?? ptraceRefusal();
+  const why = rootSkip(INJECT_SYSCALL) ?? ptraceRefusal();
   if (why !== undefined) return void t.skip(why);
   const py = python();
   if (py === undefined) return void t.skip('python3 is not installed');
@@ -224,7 +225,7 @@ test('kernel enable/disable --pid make a running process set and clear MERGE_ANY
 });
 
 test('kernel enable refuses a name no comm can have, and reports a missing process', async (t) => {
-  const why = rootSkip(INJECT_PRCTL) ?? ptraceRefusal();
+  const why = rootSkip(INJECT_SYSCALL) ?? ptraceRefusal();
   if (why !== undefined) return void t.skip(why);
   const long = capture();
   assert.equal(await main(['kernel', 'enable', 'a-name-longer-than-15'], long.io), 2);
@@ -234,4 +235,31 @@ test('kernel enable refuses a name no comm can have, and reports a missing proce
   assert.match(none.err(), /no process has the comm "sp-none-such"/);
   const both = capture();
   assert.equal(await main(['kernel', 'disable'], both.io), 2);
+});
+
+test('kernel recover with nothing left to recover says so and exits 0; kernel status --json lists the journals', async (t) => {
+  const why = liveSkip();
+  if (why !== undefined) return void t.skip(why);
+  // Other test files' samepage runs write journals too: wait for them to end.
+  const releaseTests = await holdKernelTestLock(600_000);
+  try {
+    const first = capture();
+    await main(['kernel', 'recover'], first.io);
+    const again = capture();
+    assert.equal(await main(['kernel', 'recover'], again.io), 0, again.err());
+    assert.equal(again.out(), 'Nothing to recover: no journal of a dead samepage process is left.\n');
+    const json = capture();
+    assert.equal(await main(['kernel', 'recover', '--json'], json.io), 0, json.err());
+    assert.deepEqual(JSON.parse(json.out()), []);
+    const status = capture();
+    assert.equal(await main(['kernel', 'status', '--json'], status.io), 0, status.err());
+    const journals = (JSON.parse(status.out()) as { journals: Array<{ state: string }> }).journals;
+    assert.ok(Array.isArray(journals));
+    assert.deepEqual(
+      journals.filter((j) => j.state !== 'alive'),
+      [],
+    );
+  } finally {
+    releaseTests();
+  }
 });

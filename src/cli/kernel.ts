@@ -2,29 +2,27 @@
  * `samepage kernel`: the live KSM of this machine. `status` and `watch` read it; `exec`
  * starts a program with MERGE_ANY set; `enable`/`disable` make running processes set or
  * clear it (ptrace). Only `exec --run` writes to /sys/kernel/mm/ksm, and then under the
- * samepage lock, restoring `run` on every exit path (src/host/ksm_run_hold.ts). Everything
- * here parses, calls src/host/ and prints.
+ * samepage lock, restoring `run` on every exit path (src/host/ksm_run_hold.ts). Every such
+ * change is journaled first; `recover` undoes what a killed samepage left changed and
+ * `status` shows it pending (src/host/recover.ts, docs/crash-safety.md). Everything here
+ * parses, calls src/host/ and prints.
  */
 import { hostname } from 'node:os';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { execMerged } from '../host/ksm_exec.ts';
-import {
-  EXEC_MERGE,
-  INJECT_PRCTL,
-  type MergeReport,
-  missingHelper,
-  nativeHelperPath,
-  ptraceRefusal,
-  ptraceScope,
-  setMemoryMerge,
-} from '../host/ksm_native.ts';
+import { INJECT_SYSCALL } from '../host/inject.ts';
+import { EXEC_MERGE, missingHelper, nativeHelperPath, ptraceRefusal, ptraceScope } from '../host/ksm_native.ts';
+import { type MergeReport, setMemoryMerge } from '../host/merge_any.ts';
 import { RunHold } from '../host/ksm_run_hold.ts';
+import { JournalsUnreadable } from '../host/journal.ts';
+import { describeRecovery, type JournalView, pendingRecovery, recoverJournals, viewJournals } from '../host/recover.ts';
 import { type KsmProcessStat, readProcessKsmStat } from '../host/ksm_stat.ts';
 import { readKsmStatus } from '../host/ksm_status.ts';
 import { KSM_DIR, ksmPresent, readSharing, readSysfs } from '../host/ksm_sysfs.ts';
 import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
 import { selectTargets } from '../host/targets.ts';
 import { renderLivePage, renderLiveStatusText, renderMergeReports, renderMergeSummary } from '../report/ksm_live.ts';
+import { renderJournalViews, renderRecoveries } from '../report/recovery.ts';
 
 export interface KernelIo {
   readonly stdout: NodeJS.WritableStream;
@@ -102,7 +100,7 @@ async function enableOrDisable(
 ): Promise<void> {
   const refusal = ptraceRefusal();
   if (refusal !== undefined) throw new KernelUnusable(`samepage kernel ${enable ? 'enable' : 'disable'} ${refusal}`);
-  const helper = nativeHelperPath(INJECT_PRCTL);
+  const helper = nativeHelperPath(INJECT_SYSCALL);
   const missing = missingHelper(helper);
   if (missing !== undefined) throw new KernelUnusable(missing);
   const pids = selectTargets(name, opts.pid);
@@ -112,7 +110,12 @@ async function enableOrDisable(
     return;
   }
   const before = readSharing();
-  const reports = setMemoryMerge(pids, enable, helper, opts.pid === undefined ? name : undefined);
+  const reports = setMemoryMerge(pids, enable, {
+    helper,
+    ...(opts.pid === undefined && name !== undefined ? { name } : {}),
+    onRecovered: (r) => io.stderr.write(`samepage: ${describeRecovery(r)}\n`),
+    onWarning: (m) => io.stderr.write(`samepage: warning: ${m}\n`),
+  });
   const good = (r: MergeReport): boolean => r.ok && r.result === 0;
   io.stdout.write(opts.json === true ? `${JSON.stringify(reports, null, 2)}\n` : renderMergeReports(reports, enable));
   if (enable && reports.some(good)) noteIfStopped(io);
@@ -177,12 +180,70 @@ export function registerKernel(
 
   kernel
     .command('status')
-    .description('every /sys/kernel/mm/ksm file and the /proc/PID/ksm_stat of every process using KSM')
-    .option('--json', 'print { time, ksm: {file: value}, processes: [{pid, comm, ksm_*}] }')
+    .description(
+      "every /sys/kernel/mm/ksm file, the /proc/PID/ksm_stat of every process using KSM, and samepage's own changes in progress or waiting for recovery",
+    )
+    .option(
+      '--json',
+      'print { time, ksm: {file: value}, processes: [{pid, comm, ksm_*}], journals: [{journal, owner, state, entries}] }',
+    )
     .action((opts: { json?: true }) => {
       requireKsm();
       const s = readKsmStatus();
-      io.stdout.write(opts.json === true ? `${JSON.stringify(s, null, 2)}\n` : renderLiveStatusText(s));
+      let journals: JournalView[] = [];
+      try {
+        journals = viewJournals();
+      } catch (err) {
+        if (!(err instanceof JournalsUnreadable)) throw err;
+        io.stderr.write(`samepage: note: ${err.message}; samepage's own changes are shown to root only\n`);
+      }
+      if (opts.json === true) io.stdout.write(`${JSON.stringify({ ...s, journals }, null, 2)}\n`);
+      else io.stdout.write(renderLiveStatusText(s) + renderJournalViews(journals));
+      if (journals.some(pendingRecovery))
+        io.stderr.write(
+          'samepage: note: a samepage process died with changes to this machine journaled; `samepage kernel recover` undoes them\n',
+        );
+    });
+
+  kernel
+    .command('recover')
+    .description(
+      'undo what samepage processes that died (SIGKILL, OOM, a crash) left changed on this machine, from their journals in /run/samepage (root)',
+    )
+    .option(
+      '--json',
+      'print one object per journal: { journal, owner, state, outcomes: [{ target, result, detail }], left }',
+    )
+    .option('--journal <file>', "this journal only (the watchdog's call)")
+    .addOption(new Option('--by <who>', 'who recovers, for the log').default('samepage kernel recover').hideHelp())
+    .addHelpText(
+      'after',
+      '\nA value someone changed after samepage wrote it is left alone and reported as `kept`. Journals of\n' +
+        'running samepage processes are theirs. Usually nothing is left to do: the watchdog of each\n' +
+        'samepage command, and every samepage command that changes the machine, recover first.\n' +
+        'Exit 0 when nothing is left to undo, 1 when something could not be undone (it stays\n' +
+        'journaled), 2 when it cannot run here. See docs/crash-safety.md.',
+    )
+    .action((opts: { json?: true; journal?: string; by: string }) => {
+      let pending: JournalView[];
+      try {
+        pending = viewJournals().filter(pendingRecovery);
+      } catch (err) {
+        if (err instanceof JournalsUnreadable)
+          throw new KernelUnusable(`samepage kernel recover needs root: ${err.message}`);
+        throw err;
+      }
+      if (pending.length > 0 && process.getuid?.() !== 0)
+        throw new KernelUnusable(
+          `samepage kernel recover needs root: ${pending.length} journal(s) wait to restore /sys/kernel/mm files or other processes`,
+        );
+      const reports = recoverJournals({ by: opts.by, ...(opts.journal === undefined ? {} : { only: opts.journal }) });
+      if (opts.by === 'watchdog') {
+        // The watchdog's output goes to the dead owner's stderr: one sentence per journal.
+        for (const r of reports) io.stderr.write(`samepage: watchdog: ${describeRecovery(r)}\n`);
+      } else io.stdout.write(opts.json === true ? `${JSON.stringify(reports, null, 2)}\n` : renderRecoveries(reports));
+      const bad = reports.some((r) => r.left !== 0 || r.state === 'busy' || r.state === 'damaged');
+      setExit(bad ? EXIT_FAILED : 0);
     });
 
   kernel
@@ -237,7 +298,10 @@ export function registerKernel(
     )
     .argument('<cmd>', 'the program (looked up in PATH)')
     .argument('[args...]', 'its arguments')
-    .option('--run', 'also set /sys/kernel/mm/ksm/run=1 while it runs (restored after; root)')
+    .option(
+      '--run',
+      'also set /sys/kernel/mm/ksm/run=1 while it runs (restored after, by the watchdog if samepage is killed; root)',
+    )
     .option(
       '--report-after <s>',
       'with --run: print what merged (pages_sharing growth) after this many seconds; 0 never',
@@ -262,6 +326,7 @@ export function registerKernel(
       const hold =
         opts.run === true
           ? new RunHold({
+              onRecovered: (r) => io.stderr.write(`samepage: ${describeRecovery(r)}\n`),
               onWait: (why) => io.stderr.write(`samepage: waiting: ${why.message}\n`),
               onSet: (was) => io.stderr.write(`samepage: ksm/run set to 1 for the program's lifetime (was ${was})\n`),
               warn,
@@ -311,8 +376,9 @@ export function registerKernel(
       .addHelpText(
         'after',
         '\nThe target thread is stopped for well under a millisecond; see README "Merging running\n' +
-          'processes" for what this requires and risks. Exit 0 when every process returned 0,\n' +
-          '1 otherwise, 2 when it cannot run here.',
+          'processes" for what this requires and risks. All or nothing: if samepage is killed\n' +
+          'half-way, its watchdog puts back the processes it had done (docs/crash-safety.md).\n' +
+          'Exit 0 when every process returned 0, 1 otherwise, 2 when it cannot run here.',
       )
       .action((name: string | undefined, opts: TargetOpts) => enableOrDisable(enable, name, opts, io, setExit));
   }

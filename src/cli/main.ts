@@ -16,7 +16,6 @@ import type { RunResult } from '../scenario/records.ts';
 import { ModelBackend, createModelBackend } from '../backends/model/index.ts';
 import { liveTaskStatistics } from '../backends/model/statistics.ts';
 import type { StatisticsResult } from '../stats/duplicate_statistics.ts';
-import { renderRunReport } from '../report/stats_report.ts';
 import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
 import { renderDemoSummary, renderRunResult, renderThesisComparison } from '../report/table.ts';
 import { measuredByRecords, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
@@ -29,8 +28,9 @@ import { registerStats } from './stats.ts';
 import { registerPredict } from './predict.ts';
 import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
-import { progressBar } from './progress.ts';
-import { writeReportFile } from './report_file.ts';
+import { waitProgress } from './progress.ts';
+import { refuseReportOverInput, writeReportFile } from './report_file.ts';
+import { failureJson, failureJsonFor, UsageError, wantsJson } from './errors.ts';
 import { testPauseHook } from './test_pause.ts';
 
 /** Exit codes of the contract. */
@@ -40,19 +40,11 @@ const EXIT_UNUSABLE = 2;
 
 const DEMO_SCENARIO = 'scenarios/thesis-test-program.yaml';
 
-/** A progress event of runScenario, taken from its signature so the two cannot drift apart. */
-type RunProgress = Parameters<NonNullable<NonNullable<Parameters<typeof runScenario>[2]>['onProgress']>>[0];
-
 /** Where process output goes; tests may pass their own. */
 export interface Io {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WriteStream | NodeJS.WritableStream;
   readonly env: NodeJS.ProcessEnv;
-}
-
-/** Thrown for a bad command line or file: printed as `samepage: <message>`, exit 2. */
-class UsageError extends Error {
-  override readonly name = 'UsageError';
 }
 
 /** Runs the command line `args` (without node and the script) and resolves to the exit code. */
@@ -67,10 +59,14 @@ export async function main(args: readonly string[], io: Io = process): Promise<n
   } catch (err) {
     if (err instanceof CommanderError) {
       // Commander has already printed its message; help and --version are not failures.
-      return err.exitCode === 0 ? EXIT_OK : EXIT_UNUSABLE;
+      if (err.exitCode === 0) return EXIT_OK;
+      if (wantsJson(args)) io.stdout.write(failureJson(EXIT_UNUSABLE, err.message.replace(/^error: /, '')));
+      return EXIT_UNUSABLE;
     }
     const message = err instanceof Error ? err.message : String(err);
     io.stderr.write(`samepage: ${message}\n`);
+    const json = wantsJson(args) ? failureJsonFor(err, EXIT_UNUSABLE, message) : undefined;
+    if (json !== undefined) io.stdout.write(json);
     if (io.env.SAMEPAGE_DEBUG === '1' && err instanceof Error && err.stack !== undefined) {
       io.stderr.write(`${err.stack}\n`);
     }
@@ -99,7 +95,8 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .showHelpAfterError('(run samepage --help for usage)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 every expect held, 1 an expect failed, 2 invalid file or backend unavailable.\n' +
+      '\nExit codes: 0 every expect held, 1 an expect failed or the run stopped early, 2 invalid file or\n' +
+        'backend unavailable (with --json also { ok: false, exit, error } on stdout).\n' +
         'Set SAMEPAGE_DEBUG=1 to see stack traces of unexpected errors.\n\n' +
         'Examples:\n' +
         '  samepage demo\n' +
@@ -120,13 +117,25 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--json', 'print one JSON object on stdout instead of tables')
     .option('--report <file>', 'also write a static HTML report (charts, counters, expects) to this file')
     .option('--seed <n>', 'seed of the model backend (ignored by kernel)', parseSeed, 0)
+    .addHelpText(
+      'after',
+      '\nThe file: a regular file of at most 32 MiB (larger ones, devices, FIFOs and directories are\n' +
+        'refused). Over 256 KiB it is read a few KiB of steps at a time, which needs its steps as a\n' +
+        'top-level "steps:" list or a JSON "steps": [...] array. The model\'s clock counts to 104 days: a\n' +
+        'wait that would pass that is refused before it starts. A long wait shows its virtual time and an\n' +
+        'ETA on a terminal; Ctrl-C stops it. --report never writes over the scenario.',
+    )
     .action(async (file: string, opts: { backend: 'model' | 'kernel'; json?: true; seed: number; report?: string }) => {
+      refuseReportOverInput(opts.report, [file]);
       const { result, statistics } = await runFile(file, opts.backend, opts.seed, io, opts.report !== undefined);
       const thesis = runThesisComparison(result, file);
       io.stdout.write(opts.json === true ? `${formatJson(result)}\n` : renderRunResult(result));
       if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
-      if (opts.report !== undefined)
+      if (opts.report !== undefined) {
+        // The chart renderer loads only when a report is written (half a second of start-up).
+        const { renderRunReport } = await import('../report/stats_report.ts');
         await writeReportFile(opts.report, await renderRunReport(result, thesis, statistics), io.stderr);
+      }
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 
@@ -175,7 +184,7 @@ async function runFile(
   statistics: boolean,
 ): Promise<{ result: RunResult; statistics?: StatisticsResult }> {
   const loaded = await loadScenario(file);
-  if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems));
+  if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems), loaded.problems);
   const beforeStep = testPauseHook(io.env, io.stderr);
   const backend: Backend =
     backendName === 'model'
@@ -196,16 +205,6 @@ async function runFile(
   } finally {
     progress.stop();
   }
-}
-
-/** A progress bar on stderr while a `wait` runs; the next step ends it. */
-function waitProgress(stream: NodeJS.WritableStream): { update: (event: RunProgress) => void; stop: () => void } {
-  const bar = progressBar(stream);
-  const update = (event: RunProgress): void => {
-    if (event.kind === 'wait') bar.show('wait', event.done, event.target);
-    else if (event.kind === 'step') bar.stop();
-  };
-  return { update, stop: bar.stop };
 }
 
 function parseSeed(value: string): number {

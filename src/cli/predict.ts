@@ -12,11 +12,10 @@ import {
   type PredictResult,
 } from '../backends/model/predict.ts';
 import type { Policy } from '../backends/model/policy.ts';
-import { renderHtmlReport } from '../report/html.ts';
 import { bigintReplacer } from '../report/json.ts';
-import { renderPredictResult } from '../report/predict.ts';
-import { progressBar } from './progress.ts';
-import { writeReportFile } from './report_file.ts';
+import { predictionSection, renderPredictResult, unsettledWarning } from '../report/predict.ts';
+import { Progress } from './progress.ts';
+import { refuseReportOverInput, writeReportFile } from './report_file.ts';
 
 export interface PredictIo {
   readonly stdout: NodeJS.WritableStream;
@@ -36,6 +35,12 @@ function parseCount(v: string): number {
   if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
     throw new InvalidArgumentError(`Expected a non-negative integer, got "${v}".`);
   return Number(v);
+}
+
+function parsePositive(v: string): number {
+  const n = parseCount(v);
+  if (n < 1) throw new InvalidArgumentError('Expected at least 1: with no full scan there is nothing to predict.');
+  return n;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -64,7 +69,7 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
     .option('--json', 'print { scenario, backend, ok, records, expects, prediction } on stdout')
     .option('--report <file>', 'also write a self-contained HTML report with the counters over virtual time')
     .option('--seed <n>', 'seed of the model (KSM+ samples pages at random)', parseCount, 0)
-    .option('--max-scans <n>', 'give up settling after this many full scans', parseCount, 400)
+    .option('--max-scans <n>', 'give up settling after this many full scans (at least 1)', parsePositive, 400)
     .addHelpText(
       'after',
       "\nThe knobs keep Linux 6.18's defaults unless set (pages_to_scan 100, sleep_millisecs 20), so the\n" +
@@ -75,7 +80,10 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
         '  samepage predict py.snap --policy ksm --set use_zero_pages=1 --json\n  samepage predict py.snap --policy ksm+ --report py.html',
     )
     .action(async (file: string, opts: PredictCliOptions) => {
-      const read = readSnapshot(file);
+      refuseReportOverInput(opts.report, [file]);
+      const bar = progressBar(io.stderr);
+      const read = await readSnapshot(file, { onVerify: (done, total) => bar.verify(done, total) });
+      bar.stop();
       if (!read.ok) throw new Error(read.problem);
       let settings: KnobSetting[];
       try {
@@ -83,7 +91,6 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
       } catch (e) {
         throw new Error(e instanceof Error ? e.message : String(e));
       }
-      const bar = progressBar(io.stderr);
       let result: PredictResult;
       try {
         result = await predictSnapshot(read.snapshot, file, {
@@ -91,14 +98,15 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
           settings,
           seed: opts.seed,
           maxScans: opts.maxScans,
-          onLoad: (done, total) => bar.show('loading pages', done, total),
-          onScan: (n) => bar.show('full scans (until settled)', n, opts.maxScans),
+          onLoad: (done, total) => bar.load(done, total),
+          onScan: (n) => bar.scan(n, opts.maxScans),
         });
       } catch (e) {
         if (e instanceof PredictError) throw new Error(e.message);
         throw e;
       } finally {
         bar.stop();
+        read.snapshot.close();
       }
       const { prediction, run } = result;
       if (opts.json === true) {
@@ -107,9 +115,34 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
         io.stdout.write(renderPredictResult(file, result));
       }
       if (opts.report !== undefined) {
-        const html = await renderHtmlReport({ title: `predict ${file} under ${opts.policy}`, runs: [run] });
+        // The chart renderer loads only when a report is written (half a second of start-up).
+        const { renderHtmlReport } = await import('../report/html.ts');
+        const html = await renderHtmlReport({
+          title: `predict ${file} under ${opts.policy}`,
+          leadSections: [predictionSection(prediction)],
+          runs: [run],
+        });
         await writeReportFile(opts.report, html, io.stderr);
       }
+      const warning = unsettledWarning(prediction);
+      if (warning !== undefined) io.stderr.write(`samepage: warning: ${warning}\n`);
       setExit(0);
     });
+}
+
+/** Checksum, load, then scan progress on stderr (drawn only on a terminal). */
+function progressBar(stream: NodeJS.WritableStream): {
+  verify: (d: number, t: number) => Promise<void> | undefined;
+  load: (d: number, t: number) => Promise<void> | undefined;
+  scan: (n: number, max: number) => Promise<void> | undefined;
+  stop: () => void;
+} {
+  const bar = new Progress(stream);
+  const mib = 2 ** 20;
+  return {
+    verify: (d, t) => bar.show('checking the checksum', Math.floor(d / mib), Math.ceil(t / mib), 'MiB '),
+    load: (d, t) => bar.show('loading pages', d, t),
+    scan: (n, max) => bar.show('full scans (until settled)', n, max),
+    stop: () => bar.stop(),
+  };
 }

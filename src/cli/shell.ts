@@ -2,12 +2,14 @@
  * `samepage shell [SCRIPT]`: bash over the model (src/shell/). This file reads the script,
  * the pipe or the terminal (prompt, history, Ctrl-C and Ctrl-D) and hands lines to the session.
  */
-import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { iterableLines, textLines, type LineSource } from '../shell/chunks.ts';
+import { readInputFile } from '../lib/input_file.ts';
+import type { LineSource } from '../shell/chunks.ts';
 import { parseDuration } from '../shell/duration.ts';
-import { ShellSession } from '../shell/session.ts';
+
+/** The largest script read (as for scenario files): the shell parses it in linear time. */
+const MAX_SCRIPT_BYTES = 32 * 1024 * 1024;
 
 export interface ShellIo {
   readonly stdout: NodeJS.WritableStream;
@@ -91,14 +93,18 @@ export function registerShell(program: Command, io: ShellIo, setExit: (code: num
       }
       let text: string | undefined;
       if (script !== undefined) {
-        try {
-          text = await readFile(script, 'utf8');
-        } catch (e) {
-          io.stderr.write(`samepage shell: cannot read ${script}: ${(e as Error).message}\n`);
+        // A regular file only: /dev/zero would be read for ever, a FIFO would block.
+        const read = readInputFile(script, 'script', MAX_SCRIPT_BYTES);
+        if (!read.ok) {
+          io.stderr.write(`samepage shell: ${read.problem}\n`);
           setExit(2);
           return;
         }
+        text = read.bytes.toString('utf8');
       }
+      // The bash interpreter loads when a shell runs, not with every samepage command.
+      const { ShellSession } = await import('../shell/session.ts');
+      const { iterableLines, textLines } = await import('../shell/chunks.ts');
       const session = await ShellSession.create({
         seed: opts.seed,
         bootEpochMs: Date.now(),

@@ -10,14 +10,14 @@ import { addSnapshotPages, isSnapshotFile, readSnapshot, writeSnapshot } from '.
 import { kernelComm } from '../lib/comm.ts';
 import { plural } from '../lib/plural.ts';
 import { formatBytes } from '../lib/sizes.ts';
-import { renderStatisticsReport, renderStatisticsTables } from '../report/stats_report.ts';
 import { renderThesisComparison } from '../report/table.ts';
 import { measuredByStatistics, thesisComparison, thesisExperiment } from '../report/thesis.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import type { RunResult } from '../scenario/records.ts';
-import { progressBar } from './progress.ts';
-import { writeReportFile } from './report_file.ts';
+import { Progress } from './progress.ts';
+import { refuseReportOverInput, writeReportFile } from './report_file.ts';
+import { UsageError } from './errors.ts';
 import { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
 import { statisticsJson } from '../stats/render.ts';
 
@@ -78,6 +78,7 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
         'Examples:\n  sudo samepage stats --name okular\n  samepage stats scenarios/thesis-test-program.yaml --proc test --json',
     )
     .action(async (file: string | undefined, opts: StatsOpts) => {
+      refuseReportOverInput(opts.report, [file]);
       const live = opts.pid !== undefined || opts.name !== undefined;
       if (live === (file !== undefined))
         throw new Error('Give either a file or --pid/--name (see samepage stats --help)');
@@ -86,14 +87,9 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
       let stats: DuplicateStatistics;
       let scenario: { name: string; run: RunResult } | undefined;
       if (file === undefined) stats = liveStatistics(opts, io, warn);
-      else if (isSnapshotFile(file)) stats = snapshotStatistics(file, opts);
+      else if (isSnapshotFile(file)) stats = await snapshotStatistics(file, opts);
       else {
         const r = await fileStatistics(file, opts, warn);
-        if (typeof r === 'string') {
-          io.stderr.write(`${r}\n`);
-          setExit(2);
-          return;
-        }
         ({ stats, scenario } = { stats: r.stats, scenario: { name: r.name, run: r.run } });
       }
       const result = stats.result({ top: opts.top });
@@ -104,6 +100,8 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
         exp === undefined
           ? undefined
           : thesisComparison(exp, (f) => measuredByStatistics(f, all), { file: file ?? '' });
+      // The report module loads the chart renderer (half a second): only for stats.
+      const { renderStatisticsReport, renderStatisticsTables } = await import('../report/stats_report.ts');
       io.stdout.write(opts.json === true ? statisticsJson(result) : renderStatisticsTables(result, all.top.length));
       if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
       if (opts.report !== undefined)
@@ -198,24 +196,29 @@ function pageProgress(
   procs: readonly LiveProcess[],
 ): { tick: () => void; stop: () => void } {
   const total = procs.reduce((n, p) => n + p.pageCount, 0);
-  const bar = progressBar(stream, { percentage: true, unit: 'pages' });
-  bar.show('reading', 0, total);
+  // The reading is synchronous: the bar leaves the terminal's cursor and line wrap alone.
+  const bar = new Progress(stream, { interruptible: false });
+  bar.show('reading', 0, total, 'pages ');
   let done = 0;
   return {
     tick: () => {
-      if (++done % 256 === 0) bar.show('reading', done, total);
+      if (++done % 256 === 0) bar.show('reading', done, total, 'pages ');
     },
-    stop: bar.stop,
+    stop: () => bar.stop(),
   };
 }
 
-function snapshotStatistics(file: string, opts: StatsOpts): DuplicateStatistics {
-  const r = readSnapshot(file);
+async function snapshotStatistics(file: string, opts: StatsOpts): Promise<DuplicateStatistics> {
+  const r = await readSnapshot(file);
   if (!r.ok) throw new Error(r.problem);
-  const wanted = opts.proc === undefined ? undefined : new Set(opts.proc.map(kernelComm));
-  const stats = new DuplicateStatistics();
-  addSnapshotPages(stats, r.snapshot, (p) => wanted === undefined || wanted.has(p.comm));
-  return stats;
+  try {
+    const wanted = opts.proc === undefined ? undefined : new Set(opts.proc.map(kernelComm));
+    const stats = new DuplicateStatistics();
+    addSnapshotPages(stats, r.snapshot, (p) => wanted === undefined || wanted.has(p.comm));
+    return stats;
+  } finally {
+    r.snapshot.close();
+  }
 }
 
 /** Runs the scenario file on the model and counts its processes (or those of --proc). */
@@ -223,9 +226,9 @@ async function fileStatistics(
   file: string,
   opts: StatsOpts,
   warn: (m: string) => void,
-): Promise<{ stats: DuplicateStatistics; name: string; run: RunResult } | string> {
+): Promise<{ stats: DuplicateStatistics; name: string; run: RunResult }> {
   const loaded = await loadScenario(file);
-  if (!loaded.ok) return formatProblems(file, loaded.problems);
+  if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems), loaded.problems);
   const r = await scenarioStatistics(
     loaded.scenario,
     { seed: opts.seed, ...(opts.proc === undefined ? {} : { procs: opts.proc }) },

@@ -1,28 +1,30 @@
 /**
- * Everything a run that changes the live KSM must undo, whatever happens: the saved KSM
- * knobs, other /sys/kernel/mm files it wrote, ksmd's CPUs (ksmd_affinity.ts), its own
- * processes (a hook: the kernel backend's agents), and the samepage KSM lock (ksm_lock.ts)
- * that keeps two runs from sharing the global KSM. Cleanup is synchronous, so it also works
- * from a signal handler or the process's `exit` event.
+ * Everything a run that changes the live KSM must undo, whatever happens: the KSM knobs,
+ * other /sys/kernel/mm files it wrote, ksmd's CPUs (ksmd_affinity.ts), its own processes (a
+ * hook: the kernel backend's agents), and the samepage KSM lock (ksm_lock.ts) that keeps two
+ * runs from sharing the global KSM. Every change is journaled (live_changes.ts) before it is
+ * made, so a SIGKILL is undone by the watchdog or the next samepage command; SIGINT, SIGTERM,
+ * SIGHUP, an uncaught error and a normal end are undone here. Cleanup is synchronous, so it
+ * also works from a signal handler or the process's `exit` event.
  */
-import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { lockKsm, unlockKsm } from './ksm_lock.ts';
-import { pinKsmd, restoreKsmd, type KsmdPin } from './ksmd_affinity.ts';
-import { readSysfs, restoreKsm, restorableValue, saveKsm, writeSysfs, type SavedFile } from './ksm_sysfs.ts';
+import { KSM_DIR, writableKsmFiles } from './ksm_sysfs.ts';
+import { LiveChanges } from './live_changes.ts';
+import { describeRecovery, recoverJournals, type RecoveryReport } from './recover.ts';
 
 export interface GuardHooks {
   /** SIGKILLs every agent still alive; must be synchronous. */
   readonly killAgents: () => void;
   readonly onWarning: (message: string) => void;
+  /** Told each recovery of a dead samepage's changes made before this run changed anything; default a warning. */
+  readonly onRecovered?: (report: RecoveryReport) => void;
 }
 
 export class MachineGuard {
   readonly #hooks: GuardHooks;
-  #saved: SavedFile[] = [];
-  #ksmdPin: KsmdPin | undefined;
-  readonly #others = new Map<string, SavedFile>();
+  #changes: LiveChanges | undefined;
   #locked = false;
-  #active = false;
   readonly #onSignal = (signal: NodeJS.Signals): void => {
     this.emergency();
     // Die of the same signal, as if we had not been listening.
@@ -34,23 +36,33 @@ export class MachineGuard {
     this.#hooks = hooks;
   }
 
-  /** Takes the samepage KSM lock, or throws KsmLockHeld naming the run that holds it. */
+  #recovered = (r: RecoveryReport): void =>
+    this.#hooks.onRecovered === undefined ? this.#hooks.onWarning(describeRecovery(r)) : this.#hooks.onRecovered(r);
+
+  /**
+   * Takes the samepage KSM lock, or throws KsmLockHeld naming the run that holds it; then
+   * undoes what dead samepage processes left changed, before this run looks at the machine
+   * (its check for other KSM users, its saved originals).
+   */
   lock(): void {
     lockKsm();
     this.#locked = true;
+    for (const r of recoverJournals({ by: 'the next samepage run, before its own changes' })) this.#recovered(r);
   }
 
-  /** Saves every writable KSM file, holds ksmd on one CPU, and arms the cleanup handlers. */
+  /**
+   * Opens the journal (recording every writable KSM file's value as the original), holds
+   * ksmd on one CPU, and arms the cleanup handlers.
+   */
   arm(installHandlers: boolean): void {
-    this.#saved = saveKsm();
-    this.#active = true;
-    const pin = pinKsmd();
-    if (typeof pin === 'string') {
+    const changes = LiveChanges.open({ onRecovered: this.#recovered, onWarning: this.#hooks.onWarning });
+    this.#changes = changes;
+    changes.track(writableKsmFiles().map((f) => join(KSM_DIR, f)));
+    const why = changes.pinKsmd();
+    if (why !== undefined) {
       this.#hooks.onWarning(
-        `ksmd is not held on one CPU (${pin}): a merge may fail for a pass where the model's does not`,
+        `ksmd is not held on one CPU (${why}): a merge may fail for a pass where the model's does not`,
       );
-    } else {
-      this.#ksmdPin = pin;
     }
     if (installHandlers) {
       process.on('SIGINT', this.#onSignal);
@@ -62,29 +74,23 @@ export class MachineGuard {
     }
   }
 
-  /** Remembers a non-KSM /sys/kernel/mm file before its first write, to restore it. */
-  rememberFile(path: string): void {
-    if (this.#others.has(path) || !existsSync(path)) return;
-    const text = readSysfs(path);
-    // Unreadable: nothing we could put back.
-    if (text !== undefined) this.#others.set(path, { path, value: restorableValue(text) });
+  /** Writes a file under /sys/kernel/mm, journaled (its original saved before the first write); 0 or -errno. */
+  writeSysfs(path: string, value: string): number {
+    if (this.#changes === undefined) throw new Error('The machine guard is not armed: no live write before arm()');
+    return this.#changes.writeSysfs(path, value);
   }
 
-  /** Restores sysfs and drops the lock and handlers; idempotent. */
+  /** Restores sysfs and ksmd, closes the journal, drops the lock and handlers; idempotent. */
   release(): void {
-    if (this.#active) {
-      this.#active = false;
-      const problems = restoreKsm(this.#saved);
-      const ksmd = this.#ksmdPin === undefined ? undefined : restoreKsmd(this.#ksmdPin);
-      this.#ksmdPin = undefined;
-      if (ksmd !== undefined) problems.push(ksmd);
-      for (const s of this.#others.values()) {
-        const now = readSysfs(s.path);
-        if (now !== undefined && restorableValue(now) === s.value) continue;
-        const r = writeSysfs(s.path, s.value);
-        if (r !== 0) problems.push(`${s.path}=${s.value} (errno ${-r})`);
-      }
-      if (problems.length > 0) this.#hooks.onWarning(`Could not restore ${problems.join(', ')}`);
+    const changes = this.#changes;
+    this.#changes = undefined;
+    if (changes !== undefined) {
+      const outcomes = changes.restore();
+      const failed = outcomes.filter((o) => o.result === 'failed');
+      const kept = outcomes.filter((o) => o.result === 'kept');
+      if (failed.length > 0) this.#hooks.onWarning(`Could not restore ${failed.map((o) => o.detail).join(', ')}`);
+      if (kept.length > 0) this.#hooks.onWarning(`Not restored: ${kept.map((o) => o.detail).join(', ')}`);
+      changes.close();
     }
     process.off('SIGINT', this.#onSignal);
     process.off('SIGTERM', this.#onSignal);

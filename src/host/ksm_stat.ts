@@ -12,6 +12,25 @@ export interface KsmProcessStat extends KsmStat {
   readonly comm: string;
 }
 
+/**
+ * The values of the named lines of /proc/vmstat (`name value`): the machine's KSM events
+ * (cow_ksm, ksm_swpin_copy). A line missing is left out.
+ */
+export function readKsmVmstat(fields: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  let text = '';
+  try {
+    text = readFileSync('/proc/vmstat', 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const [name, value] = line.split(' ');
+    if (name !== undefined && value !== undefined && fields.includes(name)) out.set(name, Number(value));
+  }
+  return out;
+}
+
 /** Field name to its text: `ksm_rmap_items 10` and `ksm_merge_any: yes` both parse. */
 export function parseKsmStat(text: string): Map<string, string> {
   const out = new Map<string, string>();

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { byProfit, hasKsmActivity, parseKsmStatText, readKsmProcesses } from './ksm_stat.ts';
 import { readKsmStatus } from './ksm_status.ts';
 import { parseSysfsValue, readKsmSysfs } from './ksm_sysfs.ts';
-import { parseInjectLine } from './ksm_native.ts';
 
 test('parseSysfsValue reads numbers as numbers and a selector file as its selected word', () => {
   assert.equal(parseSysfsValue('256\n'), 256);
@@ -71,22 +70,6 @@ test('readKsmProcesses keeps active processes by profit descending and skips van
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
-
-test("parseInjectLine reads the helper's ok and err lines", () => {
-  assert.deepEqual(parseInjectLine(5, 'ok 0 rip-2 0x7f00\n'), { pid: 5, ok: true, result: 0, method: 'rip-2' });
-  assert.deepEqual(parseInjectLine(5, 'ok -1 scan 0x7f00 seccomp-trap'), {
-    pid: 5,
-    ok: true,
-    result: -1,
-    method: 'scan (seccomp-trap)',
-  });
-  assert.deepEqual(parseInjectLine(5, 'err process 5 does not exist or has exited'), {
-    pid: 5,
-    ok: false,
-    error: 'process 5 does not exist or has exited',
-  });
-  assert.equal(parseInjectLine(5, '').error, 'the helper printed nothing');
 });
 
 test('readKsmStatus reads every file of the live /sys/kernel/mm/ksm', (t) => {

@@ -13,7 +13,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, join } from 'node:path';
-import { EBUSY, errnoNumber } from '../lib/errno.ts';
+import { describeErrno, EBUSY, errnoNumber } from '../lib/errno.ts';
 
 export const SYS_MM = '/sys/kernel/mm';
 export const KSM_DIR = `${SYS_MM}/ksm`;
@@ -183,7 +183,7 @@ export function restoreKsm(saved: readonly SavedFile[], dir = KSM_DIR, io: Sysfs
   const problems = new Map<string, string>();
   const put = (file: string, v: string): number => {
     const r = io.write(join(dir, file), v);
-    if (r !== 0) problems.set(file, `${join(dir, file)}=${v} (errno ${-r})`);
+    if (r !== 0) problems.set(file, `${join(dir, file)}=${v} (${describeErrno(r)})`);
     return r;
   };
   io.write(join(dir, 'run'), '2');

@@ -1,9 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpusAllowed, findKsmdPid, firstCpu, pinKsmd, restoreKsmd } from './ksmd_affinity.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cpusAllowed, findKsmdPid, firstCpu } from './ksmd_affinity.ts';
 import { holdKernelTestLock } from './ksm_lock.ts';
 import { ksmUnusableReason } from './ksm_sysfs.ts';
+import { LiveChanges } from './live_changes.ts';
 
 test('firstCpu takes the lowest CPU of a Cpus_allowed_list', () => {
   assert.equal(firstCpu('0-1'), 0);
@@ -31,24 +35,38 @@ function liveSkip(): string | undefined {
   return undefined;
 }
 
-test('pinKsmd holds ksmd on its lowest CPU and restoreKsmd puts its CPUs back', {
+test('LiveChanges.pinKsmd holds ksmd on its lowest CPU, journaled, and restore puts its CPUs back', {
   skip: liveSkip() ?? false,
 }, async () => {
   const release = await holdKernelTestLock(600_000);
   const pid = findKsmdPid()!;
   const before = cpusAllowed(pid)!;
+  const dir = mkdtempSync(join(tmpdir(), 'samepage-journal-'));
   try {
-    const pin = pinKsmd();
-    assert.ok(typeof pin !== 'string', `not pinned: ${String(pin)}`);
-    assert.equal(pin.saved, before);
+    const changes = LiveChanges.open({ dir, watchdog: false });
+    assert.equal(changes.pinKsmd(), undefined);
     assert.equal(cpusAllowed(pid), String(firstCpu(before)));
-    assert.equal(restoreKsmd(pin), undefined);
+    if (before !== String(firstCpu(before))) {
+      // On a machine with more than one CPU the change was journaled before it was made.
+      assert.deepEqual(
+        changes.entries.map((e) => (e.kind === 'ksmd_cpus' ? [e.pid, e.original, e.written] : e.kind)),
+        [[pid, before, [String(firstCpu(before))]]],
+      );
+    }
+    const outcomes = changes.restore();
+    assert.ok(
+      outcomes.every((o) => o.result === 'restored'),
+      JSON.stringify(outcomes),
+    );
     assert.equal(cpusAllowed(pid), before);
-    // Restoring twice is harmless: nothing to do.
-    assert.equal(restoreKsmd(pin), undefined);
+    assert.deepEqual(changes.entries, []);
+    // Restoring twice is harmless: nothing is left to do.
+    assert.deepEqual(changes.restore(), []);
+    changes.close();
   } finally {
     if (cpusAllowed(pid) !== before)
       execFileSync('taskset', ['--pid', '--cpu-list', before, String(pid)], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
     release();
   }
 });

@@ -12,6 +12,7 @@
  * Linux has no file for a thread's affinity; `taskset` (util-linux) calls
  * sched_setaffinity. Where it is missing or refused, the run goes on unpinned, with a
  * warning: a disagreeing file can then be measured again (`samepage diff --attempts`).
+ * The pin itself is a journaled change (LiveChanges.pinKsmd in live_changes.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -42,11 +43,26 @@ export function firstCpu(list: string): number | undefined {
   return cpus.length === 0 ? undefined : Math.min(...cpus);
 }
 
-/** Sets a task's CPU list with taskset (every thread of it with `allThreads`); the reason on failure. */
-export function setCpus(pid: number, list: string, allThreads = false): string | undefined {
+/**
+ * Sets a task's CPU list with taskset; the reason on failure. A live change: only the journal
+ * (live_writes.ts) calls it, so that a crash leaves a record of what to put back.
+ */
+export function setTaskCpus(pid: number, list: string): string | undefined {
+  return taskset(['--pid', '--cpu-list', list, String(pid)]);
+}
+
+/**
+ * Sets the CPU list of this process, every thread of it (the bench holds the model on one
+ * CPU, as the kernel backend holds ksmd). Not a live change: it touches no other process
+ * and ends with this one, so there is nothing a journal would have to put back.
+ */
+export function setOwnCpus(list: string): string | undefined {
+  return taskset(['--all-tasks', '--pid', '--cpu-list', list, String(process.pid)]);
+}
+
+function taskset(args: readonly string[]): string | undefined {
   try {
-    const all = allThreads ? ['--all-tasks'] : [];
-    execFileSync('taskset', [...all, '--pid', '--cpu-list', list, String(pid)], { stdio: 'ignore', timeout: 10_000 });
+    execFileSync('taskset', args, { stdio: 'ignore', timeout: 10_000 });
     return undefined;
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { status?: number };
@@ -54,33 +70,4 @@ export function setCpus(pid: number, list: string, allThreads = false): string |
       ? 'taskset (util-linux) is not installed'
       : `taskset failed (${e.code ?? `exit ${e.status ?? '?'}`})`;
   }
-}
-
-/** What pinKsmd changed, for restoreKsmd. */
-export interface KsmdPin {
-  readonly pid: number;
-  readonly saved: string;
-}
-
-/**
- * Holds ksmd on the lowest CPU it may use now. Returns what to restore, or the reason it
- * could not (no ksmd, no taskset, refused).
- */
-export function pinKsmd(): KsmdPin | string {
-  const pid = findKsmdPid();
-  if (pid === undefined) return 'no ksmd thread found';
-  const saved = cpusAllowed(pid);
-  const cpu = saved === undefined ? undefined : firstCpu(saved);
-  if (saved === undefined || cpu === undefined) return `cannot read ksmd's CPUs (/proc/${pid}/status)`;
-  if (saved === String(cpu)) return { pid, saved };
-  const why = setCpus(pid, String(cpu));
-  return why ?? { pid, saved };
-}
-
-/** Puts ksmd's CPU list back; the problem, if any. Synchronous (exit and signal paths). */
-export function restoreKsmd(pin: KsmdPin): string | undefined {
-  const now = cpusAllowed(pin.pid);
-  if (now === undefined || now === pin.saved) return undefined;
-  const why = setCpus(pin.pid, pin.saved);
-  return why === undefined ? undefined : `ksmd's CPUs ${pin.saved}: ${why}`;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mayHoldAnonymous, parseMaps } from './proc_maps.ts';
+import { mayHoldAnonymous, parseMaps, parseSmapsFlags, rangesWithFlag } from './proc_maps.ts';
 
 const MAPS = `55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0                          [heap]
 7f1c2c000000-7f1c2c021000 rw-p 00000000 00:00 0 
@@ -41,4 +41,36 @@ test('mayHoldAnonymous keeps private mappings and leaves out shared and kernel o
     ['[vvar]', false],
     ['[vdso]', false],
   ]);
+});
+
+const SMAPS = `7f0000000000-7f0000004000 rw-p 00000000 00:00 0
+Size:                 16 kB
+VmFlags: rd wr mr mw me ac mg
+7f0000004000-7f0000006000 rw-p 00000000 00:00 0
+Size:                  8 kB
+VmFlags: rd wr mr mw me ac
+7f0000006000-7f0000008000 rw-p 00000000 00:00 0
+VmFlags: rd wr mr mw me ac mg
+7f0000008000-7f000000a000 rw-p 00000000 00:00 0
+VmFlags: rd wr mr mw me ac mg
+`;
+
+test('parseSmapsFlags reads each VMA with its VmFlags, and rangesWithFlag clips and joins the flagged parts', () => {
+  const vmas = parseSmapsFlags(SMAPS);
+  assert.deepEqual(
+    vmas.map((v) => [v.start.toString(16), v.end.toString(16), v.flags.has('mg')]),
+    [
+      ['7f0000000000', '7f0000004000', true],
+      ['7f0000004000', '7f0000006000', false],
+      ['7f0000006000', '7f0000008000', true],
+      ['7f0000008000', '7f000000a000', true],
+    ],
+  );
+  // From the middle of the first VMA to the middle of the last: the unflagged VMA splits it,
+  // and the two adjacent flagged VMAs come back as one range.
+  assert.deepEqual(rangesWithFlag(vmas, 0x7f0000002000, 0x7000, 'mg'), [
+    { start: 0x7f0000002000, length: 0x2000 },
+    { start: 0x7f0000006000, length: 0x3000 },
+  ]);
+  assert.deepEqual(rangesWithFlag(vmas, 0x7f0000004000, 0x2000, 'mg'), []);
 });

@@ -53,3 +53,50 @@ export function parseMaps(text: string): MapsEntry[] {
 export function mayHoldAnonymous(e: MapsEntry): boolean {
   return e.perms[3] === 'p' && !KERNEL_MAPPINGS.has(e.path);
 }
+
+/** One VMA of /proc/PID/smaps: its range and the two-letter flags of its VmFlags line. */
+export interface VmaFlags {
+  readonly start: number;
+  readonly end: number;
+  /** "rd", "wr", "mg" (VM_MERGEABLE), ... as fs/proc/task_mmu.c show_smap_vma_flags prints them. */
+  readonly flags: ReadonlySet<string>;
+}
+
+/** Parses the text of /proc/PID/smaps into each VMA's range and VmFlags. */
+export function parseSmapsFlags(text: string): VmaFlags[] {
+  const out: VmaFlags[] = [];
+  let range: { start: number; end: number } | undefined;
+  for (const line of text.split('\n')) {
+    const head = MAPS_LINE.exec(line);
+    if (head !== null) {
+      const start = parseInt(head[1]!, 16);
+      const end = parseInt(head[2]!, 16);
+      range = Number.isSafeInteger(start) && Number.isSafeInteger(end) && end > start ? { start, end } : undefined;
+    } else if (line.startsWith('VmFlags:') && range !== undefined) {
+      out.push({ ...range, flags: new Set(line.slice('VmFlags:'.length).trim().split(/\s+/)) });
+      range = undefined;
+    }
+  }
+  return out;
+}
+
+/** The parts of [start, start+length) that lie in VMAs carrying `flag` ("mg": VM_MERGEABLE). */
+export function rangesWithFlag(
+  vmas: readonly VmaFlags[],
+  start: number,
+  length: number,
+  flag: string,
+): Array<{ start: number; length: number }> {
+  const end = start + length;
+  const out: Array<{ start: number; length: number }> = [];
+  for (const v of vmas) {
+    if (!v.flags.has(flag) || v.end <= start || v.start >= end) continue;
+    const s = Math.max(start, v.start);
+    const e = Math.min(end, v.end);
+    const last = out[out.length - 1];
+    if (last !== undefined && last.start + last.length === s)
+      out[out.length - 1] = { start: last.start, length: e - last.start };
+    else out.push({ start: s, length: e - s });
+  }
+  return out;
+}

@@ -4,6 +4,7 @@
  * and says so with undefined (or, for memory, an error the caller decides about).
  */
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
+import { parseSmapsFlags, type VmaFlags } from './proc_maps.ts';
 
 /** Codes that mean the process is gone (or going) rather than that we may not look. */
 const GONE = new Set(['ENOENT', 'ESRCH']);
@@ -123,4 +124,13 @@ export function readProcessMemory(pid: number, address: number, length: number):
     closeSync(fd);
   }
   return buf;
+}
+
+/** Every VMA of a process with its VmFlags (/proc/PID/smaps), or undefined if it is gone. */
+export function readVmaFlags(pid: number): VmaFlags[] | undefined {
+  try {
+    return parseSmapsFlags(readFileSync(`/proc/${pid}/smaps`, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }

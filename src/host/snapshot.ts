@@ -22,20 +22,12 @@
  * believes anything else, then every index and count.
  */
 import { createHash, hash } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-  fchmodSync,
-} from 'node:fs';
+import { closeSync, fsyncSync, openSync, read, renameSync, unlinkSync, writeSync, fchmodSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { release } from 'node:os';
 import { deflateSync, inflateSync, constants as zc } from 'node:zlib';
-import { PAGE_SIZE } from '../lib/sizes.ts';
+import { describeFsError, openInputFile, readFully } from '../lib/input_file.ts';
+import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
 import type { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
 import { classifyPage, type PageClass } from '../stats/page_class.ts';
 
@@ -50,6 +42,7 @@ const PAGE_ENTRY: Readonly<Record<number, number>> = { 1: 12, 2: 16 };
 /** Contents per compressed block: 1 MiB of pages, so one page can be read without the rest. */
 export const BLOCK_PAGES = 256;
 const FLAG_HASHES_ONLY = 1;
+const readAsync = promisify(read);
 
 /** A mapping of the process, as /proc/PID/maps showed it. */
 export interface SnapshotVma {
@@ -119,6 +112,8 @@ export interface Snapshot {
   classOf(index: number): PageClass;
   /** The 4096 bytes of a content (a view valid until the next call), or undefined if hashes only. */
   page(index: number): Uint8Array | undefined;
+  /** Closes the file the pages are read from (page() fails after). */
+  close(): void;
 }
 
 export type ReadSnapshotResult =
@@ -276,104 +271,183 @@ function contentEntry(md5: Buffer, cls: PageClass): Buffer {
   return e;
 }
 
-/** Reads and checks a snapshot file: the snapshot, or why it cannot be used. */
-export function readSnapshot(file: string): ReadSnapshotResult {
-  let data: Buffer;
+/** Metadata and tables are held in memory (page bytes never are): at most this much of each. */
+export const MAX_SNAPSHOT_TABLE_BYTES = 1024 * 1024 * 1024;
+/** Bytes hashed per read while the body's checksum is checked. */
+const VERIFY_CHUNK = 8 * 1024 * 1024;
+
+export interface ReadSnapshotOptions {
+  /** Called as the body's checksum is checked: bytes hashed so far of `total`. */
+  readonly onVerify?: (done: number, total: number) => Promise<void> | void;
+}
+
+/**
+ * Reads and checks a snapshot file: the snapshot, or why it cannot be used. Only regular
+ * files are read, of any size: the page blocks stay in the file (read a block at a time
+ * when a page is asked for) and the checksum is computed as the body streams past, so
+ * memory follows the tables, about 36 bytes per page, not the pages. The snapshot keeps
+ * the file open until `close()`.
+ */
+export async function readSnapshot(file: string, opts: ReadSnapshotOptions = {}): Promise<ReadSnapshotResult> {
+  const opened = openInputFile(file, 'snapshot');
+  if (!opened.ok) return { ok: false, problem: opened.problem };
+  const handle = new SnapshotFile(opened.fd, opened.size);
   try {
-    data = readFileSync(file);
+    const r = await readOpened(handle, file, opts);
+    if (!r.ok) handle.close();
+    return r;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'the file does not exist' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    return { ok: false, problem: `Cannot read snapshot "${file}": ${why}` };
+    handle.close();
+    return { ok: false, problem: `Cannot read snapshot "${file}": ${describeFsError(e)}` };
   }
+}
+
+/** Positional reads of an open snapshot file. */
+class SnapshotFile {
+  readonly fd: number;
+  readonly size: number;
+  #open = true;
+
+  constructor(fd: number, size: number) {
+    this.fd = fd;
+    this.size = size;
+  }
+
+  /** `length` bytes at `position`; throws if the file ends first. */
+  at(position: number, length: number): Buffer {
+    // A closed descriptor's number may belong to another file by now.
+    if (!this.#open) throw new Error('The snapshot file is closed');
+    const buf = Buffer.allocUnsafe(length);
+    if (readFully(this.fd, buf, 0, length, position) !== length) {
+      throw new Error(`the file ends before byte ${position + length}`);
+    }
+    return buf;
+  }
+
+  close(): void {
+    if (this.#open) closeSync(this.fd);
+    this.#open = false;
+  }
+}
+
+/** Whether `file` is a regular file that starts with the snapshot magic (scenario files never do). */
+export function isSnapshotFile(file: string): boolean {
+  const opened = openInputFile(file, 'snapshot');
+  if (!opened.ok) return false;
+  try {
+    const head = Buffer.alloc(SNAPSHOT_MAGIC.length);
+    return readFully(opened.fd, head, 0, head.length, 0) === head.length && head.toString('latin1') === SNAPSHOT_MAGIC;
+  } finally {
+    closeSync(opened.fd);
+  }
+}
+
+async function readOpened(f: SnapshotFile, file: string, opts: ReadSnapshotOptions): Promise<ReadSnapshotResult> {
   const bad = (why: string): ReadSnapshotResult => ({
     ok: false,
     problem: `"${file}" is not a usable snapshot: ${why}`,
   });
-  if (data.length < HEADER_BYTES || data.toString('latin1', 0, 8) !== SNAPSHOT_MAGIC) {
+  if (f.size < HEADER_BYTES || f.at(0, SNAPSHOT_MAGIC.length).toString('latin1') !== SNAPSHOT_MAGIC) {
     return bad('it does not start with the snapshot magic (not a samepage snapshot)');
   }
-  const version = data.readUInt32LE(8);
+  const header = f.at(0, HEADER_BYTES);
+  const version = header.readUInt32LE(8);
   if (PAGE_ENTRY[version] === undefined)
     return bad(
       `version ${version} is not supported (this samepage reads versions ${Object.keys(PAGE_ENTRY).join(' and ')})`,
     );
-  const flags = data.readUInt32LE(12);
-  const bodyLen = Number(data.readBigUInt64LE(16));
-  const actual = data.length - HEADER_BYTES;
-  if (bodyLen > actual)
-    return bad(`it is truncated: the header announces ${bodyLen} bytes of body, the file holds ${actual}`);
-  if (bodyLen < actual) return bad(`${actual - bodyLen} unexpected bytes follow the body`);
-  const bodyBuf = data.subarray(HEADER_BYTES);
-  if (!createHash('sha256').update(bodyBuf).digest().equals(data.subarray(24, 56))) {
-    return bad('its checksum does not match: the file is damaged');
+  const hashesOnly = (header.readUInt32LE(12) & FLAG_HASHES_ONLY) !== 0;
+  const announced = header.readBigUInt64LE(16);
+  const actual = f.size - HEADER_BYTES;
+  if (announced > BigInt(actual))
+    return bad(`it is truncated: the header announces ${announced} bytes of body, the file holds ${actual}`);
+  if (announced < BigInt(actual)) return bad(`${actual - Number(announced)} unexpected bytes follow the body`);
+  // The layout is checked before the checksum, which reads every byte: a file that cannot be
+  // a snapshot is refused at once, whatever its size.
+  const layout = sectionLayout(f, actual);
+  if (typeof layout === 'string') return bad(layout);
+  if (hashesOnly && layout.blocksLen !== 0) return bad('a hashes-only snapshot holds page bytes');
+  const sha = createHash('sha256');
+  for (let pos = 0; pos < actual; ) {
+    const n = Math.min(VERIFY_CHUNK, actual - pos);
+    const chunk = Buffer.allocUnsafe(n);
+    const { bytesRead } = await readAsync(f.fd, chunk, 0, n, HEADER_BYTES + pos);
+    if (bytesRead !== n) return bad(`it shrank while it was read (at byte ${HEADER_BYTES + pos + bytesRead})`);
+    sha.update(chunk);
+    pos += n;
+    await opts.onVerify?.(pos, actual);
   }
+  if (!sha.digest().equals(header.subarray(24, 56))) return bad('its checksum does not match: the file is damaged');
   try {
-    return { ok: true, snapshot: parseBody(bodyBuf, version, (flags & FLAG_HASHES_ONLY) !== 0) };
+    return { ok: true, snapshot: parseBody(f, layout, version, hashesOnly) };
   } catch (e) {
     return bad(e instanceof Error ? e.message : String(e));
   }
 }
 
-/** Splits a checksummed body into its sections, checking every length and index. */
-function parseBody(body: Buffer, version: number, hashesOnly: boolean): Snapshot {
-  if (body.length < TRAILER_BYTES) throw new Error('the body is shorter than its trailer');
-  const t = body.length - TRAILER_BYTES;
-  const [blocksLen, contentCount, pagesLen, metaLen] = [0, 1, 2, 3].map((i) =>
-    Number(body.readBigUInt64LE(t + i * 8)),
-  ) as [number, number, number, number];
-  const tableLen = contentCount * CONTENT_ENTRY;
-  if (blocksLen + tableLen + pagesLen + metaLen !== t) throw new Error('its section lengths do not add up');
-  if (hashesOnly && blocksLen !== 0) throw new Error('a hashes-only snapshot holds page bytes');
-  const table = body.subarray(blocksLen, blocksLen + tableLen);
-  const pageTables = body.subarray(blocksLen + tableLen, blocksLen + tableLen + pagesLen);
-  const meta = parseMeta(body.toString('utf8', t - metaLen, t));
+/** Where the sections of the body lie (offsets from the body's start), from its trailer. */
+interface SectionLayout {
+  readonly blocksLen: number;
+  readonly contentCount: number;
+  readonly pagesLen: number;
+  readonly metaLen: number;
+}
 
-  // Where each block of contents starts.
-  const blocks: Buffer[] = [];
+/** The trailer's section lengths, checked to add up to the body; a string says why not. */
+function sectionLayout(f: SnapshotFile, bodyLen: number): SectionLayout | string {
+  if (bodyLen < TRAILER_BYTES) return 'the body is shorter than its trailer';
+  const t = bodyLen - TRAILER_BYTES;
+  const trailer = f.at(HEADER_BYTES + t, TRAILER_BYTES);
+  const [blocks, contents, pages, meta] = [0, 1, 2, 3].map((i) => trailer.readBigUInt64LE(i * 8)) as [
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+  ];
+  if (blocks + contents * BigInt(CONTENT_ENTRY) + pages + meta !== BigInt(t))
+    return 'its section lengths do not add up';
+  const layout = {
+    blocksLen: Number(blocks),
+    contentCount: Number(contents),
+    pagesLen: Number(pages),
+    metaLen: Number(meta),
+  };
+  for (const [what, bytes] of [
+    ['content table', layout.contentCount * CONTENT_ENTRY],
+    ['page tables', layout.pagesLen],
+    ['metadata', layout.metaLen],
+  ] as const) {
+    if (bytes > MAX_SNAPSHOT_TABLE_BYTES) {
+      return `its ${what} hold ${bytes} bytes; samepage keeps at most ${MAX_SNAPSHOT_TABLE_BYTES} (${formatBytes(MAX_SNAPSHOT_TABLE_BYTES)}) of each in memory`;
+    }
+  }
+  return layout;
+}
+
+/** The snapshot from its checked body: tables read into memory, page blocks indexed in the file. */
+function parseBody(f: SnapshotFile, layout: SectionLayout, version: number, hashesOnly: boolean): Snapshot {
+  const { blocksLen, contentCount, pagesLen, metaLen } = layout;
+  const tableLen = contentCount * CONTENT_ENTRY;
+  const body = HEADER_BYTES;
+  const table = f.at(body + blocksLen, tableLen);
+  const pageTables = f.at(body + blocksLen + tableLen, pagesLen);
+  const meta = parseMeta(f.at(body + blocksLen + tableLen + pagesLen, metaLen).toString('utf8'));
+
+  // Where each block of contents starts in the file, and its compressed length.
+  const blockAt: number[] = [];
+  const blockLen: number[] = [];
   for (let off = 0; off < blocksLen; ) {
     if (off + 4 > blocksLen) throw new Error('a page block is cut short');
-    const len = body.readUInt32LE(off);
+    const len = f.at(body + off, 4).readUInt32LE(0);
     if (off + 4 + len > blocksLen) throw new Error('a page block is cut short');
-    blocks.push(body.subarray(off + 4, off + 4 + len));
+    blockAt.push(body + off + 4);
+    blockLen.push(len);
     off += 4 + len;
   }
-  if (!hashesOnly && blocks.length !== Math.ceil(contentCount / BLOCK_PAGES))
-    throw new Error(`it holds ${blocks.length} page blocks for ${contentCount} contents`);
+  if (!hashesOnly && blockAt.length !== Math.ceil(contentCount / BLOCK_PAGES))
+    throw new Error(`it holds ${blockAt.length} page blocks for ${contentCount} contents`);
 
-  const processes: SnapshotProcess[] = [];
-  let off = 0;
-  const entryBytes = PAGE_ENTRY[version]!;
-  const stride = entryBytes / 4;
-  for (const p of meta.processes) {
-    const n = p.pageCount;
-    if (off + n * entryBytes > pageTables.length) throw new Error(`the page table of process ${p.pid} is cut short`);
-    const words = new Uint32Array(Uint8Array.from(pageTables.subarray(off, off + n * entryBytes)).buffer);
-    const addresses = new Float64Array(n);
-    const contents = new Uint32Array(n);
-    const frames = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      addresses[i] = words[stride * i]! + words[stride * i + 1]! * 2 ** 32;
-      const c = words[stride * i + 2]!;
-      if (c >= contentCount) throw new Error(`process ${p.pid} refers to content ${c} of ${contentCount}`);
-      contents[i] = c;
-      if (stride > 3) frames[i] = words[stride * i + 3]!;
-    }
-    processes.push({
-      pid: p.pid,
-      comm: p.comm,
-      vmas: p.vmas,
-      addresses,
-      contents,
-      frames,
-      zeroPages: p.zeroPages,
-      swappedPages: p.swappedPages,
-    });
-    off += n * entryBytes;
-  }
-  if (off !== pageTables.length) throw new Error('its page tables do not match the processes listed');
-
+  const processes = pageTablesOf(meta, pageTables, PAGE_ENTRY[version]!, contentCount);
   const cache: { block: number; bytes: Buffer | undefined } = { block: -1, bytes: undefined };
   const checkIndex = (i: number): void => {
     if (!Number.isInteger(i) || i < 0 || i >= contentCount)
@@ -403,7 +477,12 @@ function parseBody(body: Buffer, version: number, hashesOnly: boolean): Snapshot
       if (hashesOnly) return undefined;
       const b = Math.floor(i / BLOCK_PAGES);
       if (cache.block !== b) {
-        const bytes = inflateSync(blocks[b]!);
+        let bytes: Buffer;
+        try {
+          bytes = inflateSync(f.at(blockAt[b]!, blockLen[b]!));
+        } catch (e) {
+          throw new Error(`Snapshot page block ${b} cannot be read: ${e instanceof Error ? e.message : String(e)}`);
+        }
         const want = Math.min(BLOCK_PAGES, contentCount - b * BLOCK_PAGES) * PAGE_SIZE;
         if (bytes.length !== want)
           throw new Error(`Snapshot page block ${b} holds ${bytes.length} bytes, expected ${want}`);
@@ -413,7 +492,48 @@ function parseBody(body: Buffer, version: number, hashesOnly: boolean): Snapshot
       const o = (i % BLOCK_PAGES) * PAGE_SIZE;
       return cache.bytes!.subarray(o, o + PAGE_SIZE);
     },
+    close: () => f.close(),
   };
+}
+
+/** Each process's pages from the page tables, every content index checked. */
+function pageTablesOf(
+  meta: SnapshotMeta,
+  pageTables: Buffer,
+  entryBytes: number,
+  contentCount: number,
+): SnapshotProcess[] {
+  const processes: SnapshotProcess[] = [];
+  let off = 0;
+  const stride = entryBytes / 4;
+  for (const p of meta.processes) {
+    const n = p.pageCount;
+    if (off + n * entryBytes > pageTables.length) throw new Error(`the page table of process ${p.pid} is cut short`);
+    const words = new Uint32Array(Uint8Array.from(pageTables.subarray(off, off + n * entryBytes)).buffer);
+    const addresses = new Float64Array(n);
+    const contents = new Uint32Array(n);
+    const frames = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      addresses[i] = words[stride * i]! + words[stride * i + 1]! * 2 ** 32;
+      const c = words[stride * i + 2]!;
+      if (c >= contentCount) throw new Error(`process ${p.pid} refers to content ${c} of ${contentCount}`);
+      contents[i] = c;
+      if (stride > 3) frames[i] = words[stride * i + 3]!;
+    }
+    processes.push({
+      pid: p.pid,
+      comm: p.comm,
+      vmas: p.vmas,
+      addresses,
+      contents,
+      frames,
+      zeroPages: p.zeroPages,
+      swappedPages: p.swappedPages,
+    });
+    off += n * entryBytes;
+  }
+  if (off !== pageTables.length) throw new Error('its page tables do not match the processes listed');
+  return processes;
 }
 
 /** Checks the metadata JSON field by field; a checksummed file should never fail here. */
@@ -459,20 +579,6 @@ function parseMeta(text: string): SnapshotMeta {
       };
     }),
   };
-}
-
-/** Whether `file` starts with the snapshot magic (scenario files never do); false if unreadable. */
-export function isSnapshotFile(file: string): boolean {
-  let fd: number | undefined;
-  try {
-    fd = openSync(file, 'r');
-    const head = Buffer.alloc(SNAPSHOT_MAGIC.length);
-    return readSync(fd, head, 0, head.length, 0) === head.length && head.toString('latin1') === SNAPSHOT_MAGIC;
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }
 
 /**

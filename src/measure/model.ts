@@ -7,9 +7,10 @@
  *   The model charges exactly one read per event (src/ksm/*.ts), so these are the number of
  *   events of each kind the model's ksmd did, which calibration treats as the kernel's.
  */
+import { describeErrno } from '../lib/errno.ts';
 import { cpuUsage } from 'node:process';
 import { cpuStopwatch } from '../host/cpu_time.ts';
-import { cpusAllowed, firstCpu, setCpus } from '../host/ksmd_affinity.ts';
+import { cpusAllowed, firstCpu, setOwnCpus } from '../host/ksmd_affinity.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { MADV_MERGEABLE } from '../mm/constants.ts';
 import { doMadvise } from '../mm/madvise.ts';
@@ -99,7 +100,7 @@ function drive(sys: System, w: Workload, measure: (scan: () => void) => void, pr
         const mm = task(op.proc).mm;
         const len = op.pages * PAGE_SIZE;
         const addr = doMmap(sys.mmgr, mm, len);
-        if (addr < 0) throw new Error(`Workload ${w.name}: mmap of ${len} bytes failed (errno ${-addr})`);
+        if (addr < 0) throw new Error(`Workload ${w.name}: mmap of ${len} bytes failed (${describeErrno(addr)})`);
         if (fillUser(sys.mmgr, mm, addr, len, op.pattern, addr) !== 0)
           throw new Error(`Workload ${w.name}: fill faulted`);
         if (op.mergeable && doMadvise(sys.mmgr, mm, addr, len, MADV_MERGEABLE) !== 0)
@@ -115,7 +116,8 @@ function drive(sys: System, w: Workload, measure: (scan: () => void) => void, pr
         break;
       case 'sysfs': {
         const r = sysfsWrite(sys, `ksm/${op.file}`, op.value);
-        if (r !== 0) throw new Error(`Workload ${w.name}: writing ${op.value} to ksm/${op.file} failed (errno ${-r})`);
+        if (r !== 0)
+          throw new Error(`Workload ${w.name}: writing ${op.value} to ksm/${op.file} failed (${describeErrno(r)})`);
         break;
       }
       case 'scan':
@@ -195,13 +197,12 @@ function modelStopwatch(): () => { threadS: number; processS: number } {
 export function onOneCpu<T>(f: () => T, warn: (msg: string) => void): T {
   const saved = cpusAllowed(process.pid);
   const cpu = saved === undefined ? undefined : firstCpu(saved);
-  const why =
-    saved === undefined || cpu === undefined ? 'cannot read its CPUs' : setCpus(process.pid, String(cpu), true);
+  const why = saved === undefined || cpu === undefined ? 'cannot read its CPUs' : setOwnCpus(String(cpu));
   if (why !== undefined) warn(`the model runs unpinned (${why}); its figures vary more`);
   try {
     return f();
   } finally {
-    if (why === undefined && saved !== undefined) setCpus(process.pid, saved, true);
+    if (why === undefined && saved !== undefined) setOwnCpus(saved);
   }
 }
 

@@ -143,6 +143,8 @@ function wpPageCopy(mmgr: MemoryManager, vma: Vma, vpn: number, unshare: boolean
   const oldPfn = mm.pgtable.pfn(vpn);
   anonVmaPrepare(mmgr, vma);
   const fromZero = (oldPte & _PAGE_SPECIAL) !== 0;
+  // do_wp_page counts the copy of a KSM page before wp_page_copy, so also when it fails.
+  if (!fromZero && frames.isKsm(oldPfn)) mmgr.vmstat.cow_ksm++;
   const content = mmgr.contents.retain(fromZero ? ContentStore.ZERO : frames.content[oldPfn]!);
   const pfn = frames.allocPage(content, vma.bindNode);
   if (pfn < 0) {
@@ -156,7 +158,6 @@ function wpPageCopy(mmgr: MemoryManager, vma: Vma, vpn: number, unshare: boolean
     if ((oldPte & _PAGE_DIRTY) !== 0) mmgr.hooks.ksmMightUnmapZeroPage(mm);
     mm.rssAnon++;
   } else {
-    if (frames.isKsm(oldPfn)) mmgr.vmstat.cow_ksm++;
     frames.mapcount[oldPfn]!--;
     frames.putPage(oldPfn);
   }
@@ -190,9 +191,13 @@ export function zapPageRange(mmgr: MemoryManager, vma: Vma, start: number, end: 
   }
 }
 
+/** faultInPage's answer when no frame was free for the page (VM_FAULT_OOM); -1 is any other fault. */
+export const FAULT_OOM = -2;
+
 /**
  * Makes the page at `addr` accessible for a read or a write the way a CPU access would:
- * faulting until the PTE allows it. Returns the frame, or -1 on SIGSEGV/OOM.
+ * faulting until the PTE allows it. Returns the frame, FAULT_OOM when no frame was free, or
+ * -1 on SIGSEGV.
  */
 export function faultInPage(mmgr: MemoryManager, mm: MmStruct, addr: number, write: boolean): number {
   const vma = mm.vmaLookup(addr);
@@ -205,7 +210,8 @@ export function faultInPage(mmgr: MemoryManager, mm: MmStruct, addr: number, wri
       return mm.pgtable.pfn(vpn);
     }
     const ret = handleMmFault(mmgr, vma, addr, write ? FAULT_FLAG_WRITE : 0);
-    if ((ret & (VM_FAULT_OOM | VM_FAULT_SIGSEGV)) !== 0) return -1;
+    if ((ret & VM_FAULT_OOM) !== 0) return FAULT_OOM;
+    if ((ret & VM_FAULT_SIGSEGV) !== 0) return -1;
   }
   return -1;
 }

@@ -1,15 +1,21 @@
-import { EFAULT } from '../lib/errno.ts';
+import { EFAULT, ENOMEM } from '../lib/errno.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { firstWordOf, wordGenerator } from '../lib/pattern_pages.ts';
 import { fillPatternBytes, pagePeriod, type Pattern } from '../lib/patterns.ts';
 import type { MemoryManager } from './memory_manager.ts';
-import { faultInPage } from './memory.ts';
+import { FAULT_OOM, faultInPage } from './memory.ts';
 import type { MmStruct } from './mm_struct.ts';
 
 /**
  * A process's own loads and stores: each page is faulted in as a CPU access would, then
- * read or written. These return 0 or -EFAULT (the process would get SIGSEGV).
+ * read or written. These return 0, -EFAULT (the process would get SIGSEGV) or -ENOMEM (no
+ * frame was free: on Linux the OOM killer would act).
  */
+
+/** The error of a failed faultInPage. */
+function faultError(pfn: number): number {
+  return pfn === FAULT_OOM ? -ENOMEM : -EFAULT;
+}
 
 /** Stores `bytes` at `addr`. */
 export function writeUser(mmgr: MemoryManager, mm: MmStruct, addr: number, bytes: Uint8Array): number {
@@ -19,7 +25,7 @@ export function writeUser(mmgr: MemoryManager, mm: MmStruct, addr: number, bytes
     const inPage = a % PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - inPage, bytes.length - done);
     const pfn = faultInPage(mmgr, mm, a - inPage, true);
-    if (pfn < 0) return -EFAULT;
+    if (pfn < 0) return faultError(pfn);
     const c = mmgr.frames.content;
     c[pfn] = mmgr.contents.write(c[pfn]!, inPage, bytes, done, n);
     mmgr.frames.generation.bump();
@@ -37,7 +43,7 @@ export function writeUserPage(mmgr: MemoryManager, mm: MmStruct, addr: number, c
   const pfn = faultInPage(mmgr, mm, addr, true);
   if (pfn < 0) {
     mmgr.contents.release(content);
-    return -EFAULT;
+    return faultError(pfn);
   }
   const c = mmgr.frames.content;
   mmgr.contents.release(c[pfn]!);
@@ -60,7 +66,7 @@ export function readUser(
     const inPage = a % PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - inPage, len - done);
     const pfn = faultInPage(mmgr, mm, a - inPage, false);
-    if (pfn < 0) return -EFAULT;
+    if (pfn < 0) return faultError(pfn);
     const id = mmgr.frames.content[pfn]!;
     sink(mmgr.contents.bufferOf(id), mmgr.contents.offsetOf(id) + inPage, n);
     done += n;
@@ -98,7 +104,7 @@ export function fillUser(
       const n = Math.min(PAGE_SIZE - inPage, len - done);
       const pageOff = a - inPage - regionStart;
       const pfn = faultInPage(mmgr, mm, a - inPage, true);
-      if (pfn < 0) return -EFAULT;
+      if (pfn < 0) return faultError(pfn);
       if (n === PAGE_SIZE) {
         let id: number;
         const phase = period === undefined ? undefined : (pageOff / PAGE_SIZE) % period;

@@ -230,7 +230,10 @@ test('renderHtmlReport says when a run has no records or expects, and links runs
   };
   const html = await renderHtmlReport({ title: 'Two runs', runs: [RUN, empty] });
   assert.match(html, /<a href="#run-1">fork-then-merge &lt;&amp;&gt;<\/a> on model/);
-  assert.match(html, /<a href="#run-2">empty<\/a> on kernel: <span class="fail">FAILED: the run stopped early<\/span>/);
+  assert.match(
+    html,
+    /<a href="#run-2">empty<\/a> on kernel: <span class="fail">FAILED: the run stopped at wait: ksmd is stopped<\/span>/,
+  );
   assert.match(html, /<p class="error"><strong>The run stopped early:<\/strong> wait: ksmd is stopped<\/p>/);
   assert.match(html, /No records: add <code>record<\/code> steps/);
   assert.match(html, /The scenario has no expect steps\./);

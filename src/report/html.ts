@@ -7,12 +7,15 @@
  * comparison): build the SVG with charts.ts and any HTML with escapeHtml.
  */
 import type { CounterRecord, ExpectResult, RunResult } from '../scenario/records.ts';
+import { escapeHtml } from './escape.ts';
 import { countersChart, mergingPagesChart, profitChart, renderSvg, renumberSvgIds, rmapItemsChart } from './charts.ts';
 import type { TopLevelSpec } from './charts.ts';
-import { KSM_COUNTERS } from './table.ts';
+import { KSM_COUNTERS, runVerdict } from './table.ts';
 import { scannerRan, type ThesisComparison } from './thesis.ts';
 
 /** A section after the runs: a chart, some HTML, or both (the SVG first). */
+export { escapeHtml };
+
 export interface ExtraSection {
   readonly title: string;
   /** An SVG document, e.g. from renderSvg; its ids are renumbered to stay unique in the page. */
@@ -30,19 +33,6 @@ export interface HtmlReportInput {
   readonly thesis?: ThesisComparison;
   readonly extraSections?: readonly ExtraSection[];
 }
-
-/** Text made safe for HTML element content and double- or single-quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
-}
-
-const ENTITIES: Readonly<Record<string, string>> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
 
 /**
  * The whole report as one HTML document. Throws if an extra section's SVG or HTML holds a
@@ -83,7 +73,7 @@ function runIndex(runs: readonly RunResult[]): string {
   const items = runs.map(
     (run, i) =>
       `<li><a href="#run-${i + 1}">${escapeHtml(run.scenario)}</a> on ${escapeHtml(run.backend)}: ` +
-      `<span class="${run.ok ? 'pass' : 'fail'}">${escapeHtml(verdict(run))}</span></li>`,
+      `<span class="${run.ok ? 'pass' : 'fail'}">${escapeHtml(runVerdict(run))}</span></li>`,
   );
   return `<nav><h2>Runs</h2><ul>\n${items.join('\n')}\n</ul></nav>`;
 }
@@ -95,7 +85,7 @@ async function runSection(run: RunResult, n: number): Promise<string> {
     '<dl class="facts">',
     `<dt>Scenario</dt><dd>${escapeHtml(run.scenario)}</dd>`,
     `<dt>Backend</dt><dd>${escapeHtml(run.backend)}</dd>`,
-    `<dt>Verdict</dt><dd class="verdict ${run.ok ? 'pass' : 'fail'}">${run.ok ? '✓' : '✗'} ${escapeHtml(verdict(run))}</dd>`,
+    `<dt>Verdict</dt><dd class="verdict ${run.ok ? 'pass' : 'fail'}">${run.ok ? '✓' : '✗'} ${escapeHtml(runVerdict(run))}</dd>`,
     `<dt>Records</dt><dd>${run.records.length}</dd>`,
     '</dl>',
   ];
@@ -296,14 +286,6 @@ function assertStatic(fragment: string, what: string): void {
   for (const [pattern, name] of bad) {
     if (pattern.test(fragment)) throw new Error(`Cannot put ${what} in a static report: it contains ${name}`);
   }
-}
-
-function verdict(run: RunResult): string {
-  const total = run.expects.length;
-  const failed = run.expects.filter((e) => !e.ok).length;
-  if (run.ok) return `ok: ${total} expect${total === 1 ? '' : 's'} held`;
-  if (failed > 0) return `FAILED: ${failed} of ${total} expect${total === 1 ? '' : 's'} failed`;
-  return run.error === undefined ? 'FAILED' : 'FAILED: the run stopped early';
 }
 
 function yesNo(b: boolean): string {

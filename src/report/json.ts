@@ -33,6 +33,8 @@ export function canonical(result: RunResult): RunResult {
     ...(result.calls === undefined
       ? {}
       : { calls: result.calls.map((c) => ({ step: c.step, call: c.call, proc: c.proc, result: c.result })) }),
+    // Why the run stopped before its last step, when it did: an addition, after the others.
+    ...(result.error === undefined ? {} : { error: result.error }),
   };
 }
 
@@ -52,7 +54,11 @@ function canonicalRecord(r: CounterRecord): CounterRecord {
     };
   }
   const base = { label: r.label, time_ms: r.time_ms, ksm: sortKeys(r.ksm), procs };
-  return r.ksmplus === undefined ? base : { ...base, ksmplus: sortKeys(r.ksmplus) };
+  return {
+    ...base,
+    ...(r.ksmplus === undefined ? {} : { ksmplus: sortKeys(r.ksmplus) }),
+    ...(r.vmstat === undefined ? {} : { vmstat: sortKeys(r.vmstat) }),
+  };
 }
 
 function canonicalExpect(e: ExpectResult): ExpectResult {

@@ -6,7 +6,7 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import { describeErrno } from '../lib/errno.ts';
-import type { MergeReport } from '../host/ksm_native.ts';
+import type { MergeReport } from '../host/merge_any.ts';
 import type { KsmProcessStat } from '../host/ksm_stat.ts';
 import type { KsmStatus } from '../host/ksm_status.ts';
 import type { KsmWatchSample } from '../host/ksm_watch.ts';

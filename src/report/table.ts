@@ -115,11 +115,41 @@ export function renderExpects(expects: readonly ExpectResult[], c: Colors): stri
 }
 
 function verdict(result: RunResult, c: Colors): string {
-  const failed = result.expects.filter((e) => !e.ok).length;
-  const total = result.expects.length;
-  if (result.ok) return c.green(`ok: ${total} expect${total === 1 ? '' : 's'} held`);
-  // A run can fail without a failed expect (a step that could not be carried out).
-  return c.red(failed > 0 ? `FAILED: ${failed} of ${plural(total, 'expect')} failed` : 'FAILED');
+  return result.ok ? c.green(runVerdict(result)) : c.red(runVerdict(result));
+}
+
+/**
+ * Why a run failed, in one line (undefined when it did not): where it stopped and why, or
+ * the expects that failed with what they expected and found.
+ */
+export function runFailure(result: RunResult): string | undefined {
+  if (result.ok) return undefined;
+  if (result.error !== undefined) return `it stopped at ${result.error}`;
+  const failed = result.expects.filter((e) => !e.ok);
+  if (failed.length === 0) return 'it did not succeed, though no expect failed';
+  const shown = failed
+    .slice(0, 3)
+    .map(
+      (e) =>
+        `step ${e.step} ${e.path}: expected ${String(e.expected)}, actual ${e.actual === null ? 'missing' : String(e.actual)}`,
+    );
+  const more = failed.length > 3 ? `; and ${failed.length - 3} more` : '';
+  return `${plural(failed.length, 'expect')} failed: ${shown.join('; ')}${more}`;
+}
+
+/**
+ * A run's verdict in words: how many expects held, or what failed. A run that stopped early
+ * lists the step that stopped it last among its checks (scenario/run.ts): that one is the
+ * stop, said with its reason, not a failed expect.
+ */
+export function runVerdict(result: RunResult): string {
+  const checks = result.error === undefined ? result.expects : result.expects.slice(0, -1);
+  const failed = checks.filter((e) => !e.ok).length;
+  const total = checks.length;
+  if (result.ok) return `ok: ${plural(total, 'expect')} held`;
+  const expects = failed > 0 ? `${failed} of ${plural(total, 'expect')} failed` : undefined;
+  if (result.error === undefined) return `FAILED: ${expects ?? 'no expect failed, yet the run did not succeed'}`;
+  return `FAILED: the run stopped at ${result.error}${expects === undefined ? '' : ` (and ${expects} before)`}`;
 }
 
 /** The thesis's figures beside samepage's, with the notes needed to read them. */

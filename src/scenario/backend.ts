@@ -30,15 +30,28 @@ export interface Backend {
   readPath(path: string): Promise<string | undefined>;
   /**
    * Advances time. Resolves to undefined when done, or to the reason the wait can never
-   * finish (ksmd stopped, nothing registered, wall-clock timeout).
+   * finish (ksmd stopped, nothing registered, past the model clock's end, wall-clock
+   * timeout). `onProgress` is told how far it got now and then; a promise it returns is
+   * awaited (the command line lets its event loop turn there).
    */
-  wait(fullScans: number | undefined, ms: number | undefined): Promise<string | undefined>;
+  wait(
+    fullScans: number | undefined,
+    ms: number | undefined,
+    onProgress?: (p: WaitProgress) => Promise<void> | void,
+  ): Promise<string | undefined>;
   /** All counters now, labelled. */
   record(label: string): Promise<CounterRecord>;
   /** Virtual (model) or elapsed (kernel) milliseconds since start. */
   timeMs(): number;
   /** Undo everything: the kernel backend kills its processes and restores sysfs. */
   stop(): Promise<void>;
+}
+
+/** How far a wait has got: full scans done (or ms waited), and the time it has taken. */
+export interface WaitProgress {
+  readonly done: number;
+  /** Virtual (model) or elapsed (kernel) milliseconds since the wait began. */
+  readonly elapsedMs: number;
 }
 
 /** Thrown by a backend for a step that cannot be carried out (unknown proc or region...). */

@@ -3,8 +3,9 @@
  * model's. Plain functions over the plain records of records.ts, shared by the golden test
  * (recorded kernel runs) and `samepage diff` (both backends live).
  *
- * Records compare every /sys/kernel/mm/ksm file and every process counter, never time
- * (the kernel's is wall time) and never `ksmplus` (the live kernel has no such interface).
+ * Records compare every /sys/kernel/mm/ksm file, every process counter and the KSM lines of
+ * /proc/vmstat, never time (the kernel's is wall time) and never `ksmplus` (the live kernel
+ * has no such interface).
  */
 import type { CallResult, CounterRecord, ExpectResult, RunResult } from './records.ts';
 
@@ -86,6 +87,15 @@ export function compareRecord(label: string, kernel: CounterRecord, model: Count
     }
     for (const field of unionKeys(kp, mp)) {
       if (kp[field] !== mp[field]) diffs.push({ label, path: `${proc}/${field}`, kernel: kp[field], model: mp[field] });
+    }
+  }
+  // The KSM lines of /proc/vmstat, where both runs recorded them (recordings made before
+  // records had them do not).
+  if (kernel.vmstat !== undefined && model.vmstat !== undefined) {
+    for (const field of unionKeys(kernel.vmstat, model.vmstat)) {
+      const kv = kernel.vmstat[field];
+      const mv = model.vmstat[field];
+      if (kv !== mv) diffs.push({ label, path: `vmstat/${field}`, kernel: kv, model: mv });
     }
   }
   return diffs;

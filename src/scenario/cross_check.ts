@@ -5,6 +5,7 @@
  * machine. They run on every step that names its proc and region, also when the schema
  * found problems elsewhere in the step or the file, so one run lists every problem.
  */
+import { KSM_VMSTAT_FIELDS } from '../sysfs/proc_vmstat.ts';
 import { describeValue } from './schema.ts';
 import type { Step, StepKind } from './types.ts';
 
@@ -72,6 +73,7 @@ export function stepRefs(s: Step): StepRefs {
 }
 
 const NAME_FIELDS = ['proc', 'child', 'region'] as const;
+const VMSTAT_PATH = new RegExp(`^/proc/vmstat/(?:${KSM_VMSTAT_FIELDS.join('|')})$`);
 
 /**
  * The names an invalid step still gives (`{ mmap: { proc: a, region: r, size: 5000 } }`
@@ -104,14 +106,13 @@ export interface CrossProblem {
  * Follows procs and regions through the steps (undefined: a step whose kind is unknown).
  * `numaNodes` undefined skips the node check (the machine section itself is invalid).
  */
-export function crossCheck(steps: ReadonlyArray<StepRefs | undefined>, numaNodes: number | undefined): CrossProblem[] {
+export function crossCheck(steps: Iterable<StepRefs | undefined>, numaNodes: number | undefined): CrossProblem[] {
   const problems: CrossProblem[] = [];
   /** Live procs and their regions (name -> size in bytes, undefined when not known). */
   const procs = new Map<string, Map<string, number | undefined>>();
   const used = new Set<string>();
 
-  steps.forEach((s, index) => {
-    if (s === undefined) return;
+  const visit = (s: StepRefs, index: number): void => {
     const at = (field: PropertyKey | undefined, message: string): void => {
       problems.push({
         path: field === undefined ? ['steps', index, s.kind] : ['steps', index, s.kind, field],
@@ -202,6 +203,8 @@ export function crossCheck(steps: ReadonlyArray<StepRefs | undefined>, numaNodes
         return;
       case 'expect':
         for (const path of s.paths ?? []) {
+          // /proc/vmstat is the machine's, not a proc's (a proc named vmstat has other files).
+          if (VMSTAT_PATH.test(path)) continue;
           const name = /^\/proc\/([^/]+)\//.exec(path)?.[1];
           if (name !== undefined && !procs.has(name)) {
             const why = used.has(name) ? 'has already exited' : 'was never spawned or forked';
@@ -214,6 +217,11 @@ export function crossCheck(steps: ReadonlyArray<StepRefs | undefined>, numaNodes
       case 'record':
         return;
     }
-  });
+  };
+  let index = 0;
+  for (const s of steps) {
+    if (s !== undefined) visit(s, index);
+    index++;
+  }
   return problems;
 }

@@ -17,7 +17,7 @@ import { PAGE_SIZE } from '../lib/sizes.ts';
 import { errnoNames } from '../lib/errno.ts';
 import { TAKES } from './ksm_values.ts';
 import { KSM_WRITABLE_FILES } from '../lib/ksm_files.ts';
-import { EXPECT_PATH, fileSchema, SEED_TEXT, SIZE_TEXT, stepSchemas } from './schema.ts';
+import { EXPECT_PATH, EXPECT_PATHS_TEXT, fileSchema, SEED_TEXT, SIZE_TEXT, stepSchemas } from './schema.ts';
 import type { StepKind } from './types.ts';
 
 type Json = Record<string, unknown>;
@@ -229,8 +229,7 @@ function annotateStep(kind: StepKind, node: Json): void {
     node.minProperties = 1;
     node.propertyNames = {
       pattern: EXPECT_PATH.source,
-      patternErrorMessage:
-        'An expect path is /sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages or /proc/<proc>/rss_pages.',
+      patternErrorMessage: `An expect path is ${EXPECT_PATHS_TEXT}.`,
     };
     object(node.additionalProperties, 'expect values').description =
       'A number, a word (yes, no, scan-time...), or an operator (==, !=, <, <=, >, >=) and a number, as text.';

@@ -1,20 +1,31 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatPath, formatProblems, parseScenario } from './parse.ts';
-import type { Problem } from './parse.ts';
+import type { ParseResult, Problem } from './parse.ts';
 import type { Scenario, Step } from './types.ts';
 
 const HEAD = 'version: 1\nname: t\n';
 const SPAWN = 'steps:\n  - spawn: { proc: a, comm: app }\n  - mmap: { proc: a, region: r, size: 16KiB }\n';
 
+/**
+ * Parses `text` whole and a step at a time (as a file over WHOLE_PARSE_BYTES would be), and
+ * checks that both read the same: every test below is a test of both ways.
+ */
+function parseBoth(text: string): ParseResult {
+  const whole = parseScenario(text, 't.yaml', { mode: 'whole' });
+  const chunked = parseScenario(text, 't.yaml', { mode: 'chunked', chunkBytes: 1 });
+  assert.deepEqual(chunked, whole, 'read a step at a time, the file gives another result');
+  return whole;
+}
+
 function ok(text: string): Scenario {
-  const r = parseScenario(text, 't.yaml');
+  const r = parseBoth(text);
   assert.ok(r.ok, r.ok ? '' : formatProblems('t.yaml', r.problems));
   return r.scenario;
 }
 
 function problems(text: string): Problem[] {
-  const r = parseScenario(text, 't.yaml');
+  const r = parseBoth(text);
   assert.equal(r.ok, false, 'expected the file to be invalid');
   return r.ok ? [] : r.problems;
 }
@@ -355,7 +366,7 @@ test('parseScenario checks expect paths and values', () => {
     'steps[2].expect["/sys/kernel/mm/ksm/pages_shard"]: Unknown file "pages_shard" of /sys/kernel/mm/ksm; expected one of advisor_max_cpu, advisor_max_pages_to_scan, advisor_min_pages_to_scan, advisor_mode, advisor_target_scan_time, full_scans, general_profit, ksm_zero_pages, max_page_sharing, merge_across_nodes, pages_scanned, pages_shared, pages_sharing, pages_skipped, pages_to_scan, pages_unshared, pages_volatile, run, sleep_millisecs, smart_scan, stable_node_chains, stable_node_chains_prune_millisecs, stable_node_dups, use_zero_pages',
     'steps[2].expect["/proc/a/ksm_stat/ksm_merge_any"]: ksm_merge_any is yes or no, got 1',
     'steps[2].expect["/proc/a/ksm_stat/ksm_pages"]: Unknown ksm_stat field "ksm_pages"; expected one of ksm_rmap_items, ksm_zero_pages, ksm_merging_pages, ksm_process_profit, ksm_merge_any, ksm_mergeable',
-    'steps[2].expect["/proc/a/status"]: Expect path must be /sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages or /proc/<proc>/rss_pages, got "/proc/a/status"',
+    'steps[2].expect["/proc/a/status"]: Expect path must be /sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages, /proc/<proc>/rss_pages or /proc/vmstat/<cow_ksm|ksm_swpin_copy>, got "/proc/a/status"',
     'steps[2].expect["/sys/kernel/mm/ksm/pages_sharing"]: Comparison must be an operator followed by a number, got ">= many"',
     'steps[2].expect["/proc/a/rss_pages"]: Expected value of a counter must be a number or a comparison, got "big"',
     'steps[2].expect["/proc/a/ksm_merging_pages"]: Expected value must be a number, a string or a comparison such as ">= 512", got true',
@@ -433,4 +444,86 @@ test('formatProblems gives one line per problem with path and line when known', 
     ]),
     's.yaml: steps[3].mmap.size (line 14): Size must be a multiple of the page size (4096), got 5000\ns.yaml: Scenario file s.yaml is empty',
   );
+});
+
+test('parseScenario reports an expect step without paths once, whatever its value', () => {
+  for (const [value, shown] of [
+    ['', 'null'],
+    [' null', 'null'],
+    [' 5', '5'],
+  ] as const) {
+    assert.deepEqual(lines(`${HEAD}steps:\n  - expect:${value}\n`), [
+      `t.yaml: steps[0].expect (line 4): Expect must be a mapping, got ${shown}`,
+    ]);
+  }
+});
+
+test('parseScenario says what is too large about a number past 2^53 or a wait past the clock', () => {
+  const one = (step: string): string[] => lines(`${HEAD}steps:\n  - ${step}\n`);
+  assert.deepEqual(one('wait: { ms: 1000000000000000 }'), [
+    "t.yaml: steps[0].wait.ms (line 4): Milliseconds must be at most 9007199254 (104 days 5 h: the model's clock counts nanoseconds exactly up to 2^53), got 1000000000000000",
+  ]);
+  assert.deepEqual(one('wait: { ms: 9007199254740993 }'), [
+    "t.yaml: steps[0].wait.ms (line 4): Milliseconds must be at most 9007199254 (104 days 5 h: the model's clock counts nanoseconds exactly up to 2^53), got 9007199254740993",
+  ]);
+  assert.deepEqual(one('wait: { full_scans: 9007199254740992 }'), [
+    't.yaml: steps[0].wait.full_scans (line 4): Full scans must be at most 9007199254740991 (2^53 - 1), got 9007199254740992',
+  ]);
+  assert.deepEqual(
+    lines(`${HEAD}steps:\n  - spawn: { proc: a, comm: x }\n  - mmap: { proc: a, region: r, size: 9007199254740992 }\n`),
+    [
+      't.yaml: steps[1].mmap.size (line 5): Size must be at most 9007199254740991 bytes (2^53 - 1), got 9007199254740992',
+    ],
+  );
+  assert.deepEqual(lines(`${HEAD}machine: { ram: 2048GiB, numa_nodes: 100000000 }\nsteps: []\n`), [
+    "t.yaml: machine.ram (line 3): RAM must be at most 1.0 TiB (the model's frame tables take about 1.1 GB of this machine's memory per TiB), got 2.0 TiB",
+    't.yaml: machine.numa_nodes (line 3): NUMA node count must be at most 1024 (MAX_NUMNODES of x86-64), got 100000000',
+  ]);
+});
+
+test("parseScenario reads the KSM lines of /proc/vmstat as the machine's, not a proc's", () => {
+  const s = steps('  - expect: { /proc/vmstat/cow_ksm: 0, /proc/vmstat/ksm_swpin_copy: "<= 1" }\n');
+  assert.deepEqual(s, [
+    {
+      kind: 'expect',
+      checks: [
+        { path: '/proc/vmstat/cow_ksm', expected: 0 },
+        { path: '/proc/vmstat/ksm_swpin_copy', expected: '<= 1' },
+      ],
+    },
+  ]);
+  assert.match(
+    lines(`${HEAD}${SPAWN}  - expect: { /proc/vmstat/pgfault: 1 }\n`)[0]!,
+    /Expect path must be .*\/proc\/vmstat\/<cow_ksm\|ksm_swpin_copy>, got "\/proc\/vmstat\/pgfault"$/,
+  );
+  assert.match(
+    lines(`${HEAD}${SPAWN}  - expect: { /proc/vmstat/cow_ksm: many }\n`)[0]!,
+    /must be a number or a comparison/,
+  );
+});
+
+test('parseScenario says an alias bomb and deep nesting in words', () => {
+  const bomb = [
+    'a: &a [x, x, x, x, x, x, x, x, x]',
+    ...['b', 'c', 'd', 'e', 'f', 'g'].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdef'[i]}`).join(', ')}]`),
+  ].join('\n');
+  assert.deepEqual(lines(`${HEAD}${bomb}\nsteps: []\n`), [
+    't.yaml: The YAML expands its aliases more than the 100 times samepage follows (a resource exhaustion attack?); write the values out',
+  ]);
+  // Where the stack overflows depends on how deep the caller already is: each way of
+  // reading is checked on its own.
+  const deep = `${HEAD}steps:\n  - expect: ${'['.repeat(5000)}${']'.repeat(5000)}\n`;
+  for (const mode of ['whole', 'chunked'] as const) {
+    const r = parseScenario(deep, 't.yaml', { mode, chunkBytes: 1 });
+    assert.ok(!r.ok && r.problems.some((p) => /nests too deeply/.test(p.message)), mode);
+  }
+});
+
+test('parseScenario lists the first 200 problems of a file with hundreds, by line, and counts the rest', () => {
+  const all = lines(`${HEAD}steps:\n${'  - mmap: { proc: nobody, region: r, size: 5 }\n'.repeat(300)}`);
+  assert.equal(all.length, 201);
+  assert.equal(all[0], 't.yaml: steps[0].mmap.size (line 4): Size must be a multiple of the page size (4096), got 5');
+  assert.equal(all[1], 't.yaml: steps[0].mmap.proc (line 4): Proc "nobody" was never spawned or forked');
+  assert.equal(all[199], 't.yaml: steps[99].mmap.proc (line 103): Proc "nobody" was never spawned or forked');
+  assert.equal(all[200], 't.yaml: ... and 400 more problems');
 });

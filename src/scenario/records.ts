@@ -18,6 +18,11 @@ export interface CounterRecord {
   readonly ksm: KsmRecord;
   readonly procs: Readonly<Record<string, ProcRecord>>;
   readonly ksmplus?: Readonly<Record<string, number | string>>;
+  /**
+   * The KSM lines of /proc/vmstat (cow_ksm, ksm_swpin_copy): the model's since boot, the
+   * kernel backend's since the run started (the counters are the machine's).
+   */
+  readonly vmstat?: Readonly<Record<string, number>>;
 }
 
 export interface ExpectResult {

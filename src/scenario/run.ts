@@ -15,10 +15,18 @@ import type { Scenario, Step, StepKind } from './types.ts';
 /** Progress of a run, for a progress bar: each step as it starts, and each wait's span. */
 export type RunProgress =
   | { readonly kind: 'step'; readonly index: number; readonly total: number; readonly step: StepKind }
-  | { readonly kind: 'wait'; readonly done: number; readonly target: number; readonly unit: 'full_scans' | 'ms' };
+  | {
+      readonly kind: 'wait';
+      readonly done: number;
+      readonly target: number;
+      readonly unit: 'full_scans' | 'ms';
+      /** Virtual (model) or elapsed (kernel) milliseconds the wait has taken so far. */
+      readonly elapsedMs: number;
+    };
 
 export interface RunOptions {
-  readonly onProgress?: (event: RunProgress) => void;
+  /** Told each step and a wait's progress; a promise it returns is awaited (see Backend.wait). */
+  readonly onProgress?: (event: RunProgress) => Promise<void> | void;
   /** Awaited at the start of each step, before it runs (a test pauses a run here). */
   readonly beforeStep?: (index: number, step: Step) => Promise<void>;
 }
@@ -51,7 +59,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, opts: Ru
     await backend.start(scenario);
     for (const [index, step] of scenario.steps.entries()) {
       current = index;
-      opts.onProgress?.({ kind: 'step', index, total: scenario.steps.length, step: step.kind });
+      await opts.onProgress?.({ kind: 'step', index, total: scenario.steps.length, step: step.kind });
       await opts.beforeStep?.(index, step);
       const outcome = await runStep(step, index, backend, { records, expects, calls }, opts);
       if (outcome.stop) {
@@ -165,8 +173,13 @@ export async function runStep(
     case 'wait': {
       const unit = step.fullScans !== undefined ? 'full_scans' : 'ms';
       const target = step.fullScans ?? step.ms ?? 0;
-      opts.onProgress?.({ kind: 'wait', done: 0, target, unit });
-      const reason = await backend.wait(step.fullScans, step.ms);
+      const progress = opts.onProgress;
+      await progress?.({ kind: 'wait', done: 0, target, unit, elapsedMs: 0 });
+      const reason = await backend.wait(
+        step.fullScans,
+        step.ms,
+        progress === undefined ? undefined : (p) => progress({ kind: 'wait', target, unit, ...p }),
+      );
       if (reason !== undefined) {
         out.expects.push({
           step: index,
@@ -177,7 +190,6 @@ export async function runStep(
         });
         return { stop: true, reason };
       }
-      opts.onProgress?.({ kind: 'wait', done: target, target, unit });
       return GO_ON;
     }
     case 'expect':

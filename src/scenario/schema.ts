@@ -6,6 +6,7 @@
  * the value, since they reach the user with a path and a line.
  */
 import { z } from 'zod';
+import { formatDuration } from '../lib/duration.ts';
 import {
   isKsmFile,
   isKsmStatField,
@@ -14,26 +15,58 @@ import {
   KSM_STAT_FIELDS,
   KSM_WRITABLE_FILES,
 } from '../lib/ksm_files.ts';
-import { PAGE_SIZE } from '../lib/sizes.ts';
+import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
 import { errnoNames } from '../lib/errno.ts';
+import { MAX_NUMA_NODES, MAX_RAM_BYTES, MAX_VIRTUAL_NS } from '../system.ts';
+import { KSM_VMSTAT_FIELDS } from '../sysfs/proc_vmstat.ts';
 import { parseExpectation } from './expect.ts';
 import { SYS_MM } from './paths.ts';
 import type { Advice, ExpectCheck, Pattern, PrctlOption, Scenario, Step } from './types.ts';
 
 const GIB = 1024 * 1024 * 1024;
+/** The longest wait: the model's clock is exact to MAX_VIRTUAL_NS. */
+export const MAX_WAIT_MS = Math.floor(MAX_VIRTUAL_NS / 1e6);
+/** An integer too large for a double to hold exactly, as parse.ts passes it on (its decimal text). */
+const UNSAFE_INTEGER = /^-?\d+$/;
+
+/** Whether `v` is the decimal text of an integer past 2^53 - 1 either way (see parse.ts's toPlain). */
+function isUnsafeInteger(v: unknown): v is string {
+  return typeof v === 'string' && UNSAFE_INTEGER.test(v) && !Number.isSafeInteger(Number(v));
+}
+
+function waitTooLong(got: string): string {
+  return `Milliseconds must be at most ${MAX_WAIT_MS} (${formatDuration(MAX_VIRTUAL_NS)}: the model's clock counts nanoseconds exactly up to 2^53), got ${got}`;
+}
 /** A size as text: a whole or decimal number, optionally with a binary unit (trimmed first). */
 export const SIZE_TEXT = /^(\d+(?:\.\d+)?)\s*(KiB|MiB|GiB)?$/;
 const UNIT: Readonly<Record<string, number>> = { KiB: 1024, MiB: 1024 * 1024, GiB: GIB };
 const PROC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const SYSFS_PART = /^[A-Za-z0-9_.+-]+$/;
-/** What an expect step may check; groups: ksm dir, its file, proc, ksm_stat field, other proc file. */
-export const EXPECT_PATH =
-  /^(?:\/sys\/kernel\/mm\/(ksm\+?)\/([^/]+)|\/proc\/([^/]+)\/(?:ksm_stat\/([^/]+)|(ksm_merging_pages|rss_pages)))$/;
+/**
+ * What an expect step may check; groups: ksm dir, its file, proc, ksm_stat field, other proc
+ * file, a KSM line of /proc/vmstat.
+ */
+export const EXPECT_PATH = new RegExp(
+  '^(?:\\/sys\\/kernel\\/mm\\/(ksm\\+?)\\/([^/]+)|\\/proc\\/([^/]+)\\/(?:ksm_stat\\/([^/]+)|(ksm_merging_pages|rss_pages))' +
+    `|\\/proc\\/vmstat\\/(${KSM_VMSTAT_FIELDS.join('|')}))$`,
+);
+/** The expect paths, for messages. */
+export const EXPECT_PATHS_TEXT =
+  '/sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages, ' +
+  `/proc/<proc>/rss_pages or /proc/vmstat/<${KSM_VMSTAT_FIELDS.join('|')}>`;
 const TWO_TO_64 = 1n << 64n;
 
-/** A value as messages show it: strings quoted, containers by kind. */
+/** Characters of a text value a message shows. */
+const SHOWN_CHARS = 60;
+
+/** A value as messages show it: strings quoted (a long one cut), containers by kind. */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') {
+    // A long text is shown by its start and its length, so that a message stays a line.
+    return value.length <= SHOWN_CHARS
+      ? JSON.stringify(value)
+      : `${JSON.stringify(value.slice(0, SHOWN_CHARS))}... (${value.length} characters)`;
+  }
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
@@ -78,6 +111,12 @@ export const scenarioErrorMap: z.core.$ZodErrorMap = (issue) => {
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined) return `${name} is required`;
+      if ((issue.expected === 'number' || issue.expected === 'int') && isUnsafeInteger(issue.input)) {
+        if (issue.path?.at(-1) === 'ms' && !issue.input.startsWith('-')) return waitTooLong(issue.input);
+        return issue.input.startsWith('-')
+          ? `${name} must be at least ${Number.MIN_SAFE_INTEGER} (-(2^53 - 1)), got ${issue.input}`
+          : `${name} must be at most ${Number.MAX_SAFE_INTEGER} (2^53 - 1), got ${issue.input}`;
+      }
       return `${name} must be ${EXPECTED_TYPE[issue.expected] ?? issue.expected}, got ${got}`;
     case 'too_small':
       if (issue.origin === 'string') return `${name} must not be empty`;
@@ -118,7 +157,12 @@ export function parseSize(value: number | string): { ok: true; bytes: number } |
       };
     bytes = Number(m[1]) * (m[2] === undefined ? 1 : (UNIT[m[2]] ?? 1));
   }
-  if (!Number.isSafeInteger(bytes) || bytes < 0)
+  if (bytes > Number.MAX_SAFE_INTEGER) {
+    // An integer past 2^53 reaches here as its decimal text (see parse.ts): shown as the number it is.
+    const shown = isUnsafeInteger(value) ? value : describeValue(value);
+    return { ok: false, message: `must be at most ${Number.MAX_SAFE_INTEGER} bytes (2^53 - 1), got ${shown}` };
+  }
+  if (!Number.isInteger(bytes) || bytes < 0)
     return { ok: false, message: `must be a whole, non-negative number of bytes, got ${describeValue(value)}` };
   return { ok: true, bytes };
 }
@@ -222,7 +266,8 @@ const hexBytes = z.string().transform((text, ctx) => {
     });
     return z.NEVER;
   }
-  return Uint8Array.from(text.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16));
+  // A copy into a plain Uint8Array: Buffer's hex decoder, without a string per byte.
+  return new Uint8Array(Buffer.from(text, 'hex'));
 });
 
 const sha256 = z
@@ -272,7 +317,7 @@ const sysfsPath = z.string().transform((path, ctx) => {
 function checkExpect(path: string, expected: unknown): string | undefined {
   const m = EXPECT_PATH.exec(path);
   if (m === null) {
-    return `Expect path must be /sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages or /proc/<proc>/rss_pages, got ${describeValue(path)}`;
+    return `Expect path must be ${EXPECT_PATHS_TEXT}, got ${describeValue(path)}`;
   }
   const [, dir, file, procName, statField] = m;
   if (procName !== undefined && !PROC_NAME.test(procName))
@@ -306,6 +351,8 @@ const expectStep = z
   .check(
     z.superRefine(
       (value, ctx) => {
+        // Runs even when the value is not a mapping (see `when`): that problem is reported already.
+        if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
         const entries = Object.entries(value);
         if (entries.length === 0)
           ctx.addIssue({ code: 'custom', message: 'Expect must list at least one path', input: value });
@@ -448,7 +495,19 @@ export const stepSchemas = {
       }
     })
     .transform((s): Step => ({ kind: 'sysfs', path: s.path, value: s.value, errno: s.errno })),
-  wait: strict({ full_scans: int(1).optional(), ms: int(1).optional() }, 'wait field')
+  wait: strict(
+    {
+      full_scans: int(1).optional(),
+      // max first, and aborting: a number too large for int() gets max's message alone.
+      ms: z
+        .number()
+        .max(MAX_WAIT_MS, { error: (i) => waitTooLong(String(i.input)), abort: true })
+        .int()
+        .min(1)
+        .optional(),
+    },
+    'wait field',
+  )
     .check((ctx) => {
       if ((ctx.value.full_scans === undefined) === (ctx.value.ms === undefined)) {
         ctx.issues.push({
@@ -514,7 +573,25 @@ const ksmValues = z
   .transform((r) => Object.entries(r));
 
 const machine = strict(
-  { ram: bytes('RAM', { page: true, positive: true }).optional(), numa_nodes: int(1).optional() },
+  {
+    ram: bytes('RAM', { page: true, positive: true })
+      .check((ctx) => {
+        if (ctx.value > MAX_RAM_BYTES) {
+          ctx.issues.push({
+            code: 'custom',
+            message: `RAM must be at most ${formatBytes(MAX_RAM_BYTES)} (the model's frame tables take about 1.1 GB of this machine's memory per TiB), got ${formatBytes(ctx.value)}`,
+            input: ctx.value,
+          });
+        }
+      })
+      .optional(),
+    numa_nodes: int(1)
+      .max(MAX_NUMA_NODES, {
+        error: (i) =>
+          `NUMA node count must be at most ${MAX_NUMA_NODES} (MAX_NUMNODES of x86-64), got ${describeValue(i.input)}`,
+      })
+      .optional(),
+  },
   'machine field',
 ).transform((m) => ({ ram: m.ram ?? GIB, numaNodes: m.numa_nodes ?? 1 }));
 

@@ -7,6 +7,7 @@ Files
   /sys/kernel/mm/ksm+/*       the thesis's KSM+ (processes_to_scan, run, counters)
   /sys/kernel/mm/parser/*     the thesis's duplicate-page statistics module
   /proc/PID/comm, ksm_stat, ksm_merging_pages, status   (PID as pgrep/pidof print it)
+  /proc/vmstat                its KSM lines: cow_ksm, ksm_swpin_copy (0: no swap)
   anything else (/tmp, ~) is an in-memory filesystem that lasts the session
 
 Commands

@@ -24,6 +24,7 @@ import { describeErrno, EACCES, EISDIR, ENOENT, ENOTDIR, EPERM, strerror } from 
 import type { Task } from '../mm/memory_manager.ts';
 import { sysfsKfWrite } from '../sysfs/attribute.ts';
 import { procKsmMergingPages, procKsmStat } from '../sysfs/proc_ksm.ts';
+import { procVmstat } from '../sysfs/proc_vmstat.ts';
 import type { System } from '../system.ts';
 
 const SYS_MM = '/sys/kernel/mm';
@@ -136,13 +137,17 @@ export class ModelFs implements IFileSystem {
     if (path === '/proc') {
       return {
         kind: 'dir',
-        entries: () =>
-          this.#sys()
+        entries: () => [
+          ...this.#sys()
             .mmgr.liveTasks()
             .map((t) => String(t.pid)),
+          'vmstat',
+        ],
         create: ENOENT,
       };
     }
+    // The KSM lines of /proc/vmstat (cow_ksm, ksm_swpin_copy): the rest is not modelled.
+    if (path === '/proc/vmstat') return { kind: 'file', show: () => procVmstat(this.#sys().mmgr), store: undefined };
     if (path.startsWith('/proc/')) return this.#procNode(path.slice('/proc/'.length).split('/'));
     return undefined;
   }

@@ -80,7 +80,7 @@ test('processes made by scenario steps are /proc/PID, found by pgrep and pidof',
       'spawn: { proc: b, comm: bash }',
       'pid=$(pgrep -x okular)',
       'cat /proc/$pid/comm',
-      'ls /proc | wc -l',
+      'ls /proc | grep -c "^[0-9]"',
       'pidof bash | wc -w',
       'grep -c ksm_ /proc/$pid/ksm_stat',
       'cat /proc/okular/comm',
@@ -94,6 +94,23 @@ test('processes made by scenario steps are /proc/PID, found by pgrep and pidof',
     r.stderr,
     `cat: /proc/okular/comm: No such file or directory\ncat: /proc/${pid}/comm: No such file or directory\n`,
   );
+});
+
+test('/proc/vmstat shows the KSM lines: a write to a merged page is one cow_ksm', async () => {
+  const r = await runShell(
+    [
+      'spawn: { proc: a, comm: app }',
+      'mmap: { proc: a, region: r, size: 40KiB }',
+      'fill: { proc: a, region: r, pattern: { byte: 42 } }',
+      'madvise: { proc: a, region: r, advice: MADV_MERGEABLE }',
+      'echo 1 > /sys/kernel/mm/ksm/run',
+      'sleep 1',
+      'cat /proc/vmstat',
+      'write: { proc: a, region: r, offset: 0, bytes: ab01 }',
+      'grep cow_ksm /proc/vmstat',
+    ].join('\n'),
+  );
+  assert.equal(r.stdout, 'cow_ksm 0\nksm_swpin_copy 0\ncow_ksm 1\n');
 });
 
 test('sleep runs the model on virtual time, and --max-time ends an endless loop keeping its output', async () => {

@@ -1,6 +1,12 @@
 import { DOUBLE_FIELD } from '../lib/double_field.ts';
 
 /**
+ * The virtual time up to which the clock is exact: nanoseconds are a double, whole below
+ * 2^53 (104 days and 5 hours). Waits that would pass it are refused (scenario/, system.ts).
+ */
+export const MAX_VIRTUAL_NS = 2 ** 53;
+
+/**
  * Virtual time. Everything in the model that Linux measures with jiffies or ktime reads
  * this clock; nothing in src/ outside cli/ and backends/kernel reads the host's clock.
  * Time is kept in nanoseconds as a double: exact for integers below 2^53 ns (104 days).

@@ -2,13 +2,15 @@
  * The kernel backend: a scenario on the live Linux kernel, with one real process (an agent,
  * native/agent.c) per scenario proc and the real /sys/kernel/mm/ksm. See "The kernel
  * backend" in docs/scenario-format.md for the rules this implements. Everything it reads or
- * writes of the machine goes through src/host/; the guard there undoes it on every exit path.
+ * writes of the machine goes through src/host/; the guard there journals every change before
+ * it is made and undoes it on every exit path (a SIGKILL through its watchdog or the next
+ * samepage command: docs/crash-safety.md).
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { describeErrno } from '../../lib/errno.ts';
 import { PAGE_SIZE } from '../../lib/sizes.ts';
-import { StepError, type Backend } from '../../scenario/backend.ts';
+import { StepError, type Backend, type WaitProgress } from '../../scenario/backend.ts';
 import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/types.ts';
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
@@ -17,7 +19,14 @@ import { createSystem, sysfsRead } from '../../system.ts';
 import { BackendUnavailable, LockHeld } from './errors.ts';
 import { MachineGuard } from '../../host/ksm_guard.ts';
 import { KsmLockHeld } from '../../host/ksm_lock.ts';
-import { findKsmUsers, readKsmMergingPages, readKsmStat, readProcessKsmStat } from '../../host/ksm_stat.ts';
+import {
+  findKsmUsers,
+  readKsmMergingPages,
+  readKsmStat,
+  readKsmVmstat,
+  readProcessKsmStat,
+} from '../../host/ksm_stat.ts';
+import { KSM_VMSTAT_FIELDS } from '../../sysfs/proc_vmstat.ts';
 import {
   checkKsmWritable,
   KSM_DIR,
@@ -26,7 +35,6 @@ import {
   readSysfs,
   selectedWord,
   SYS_MM,
-  writeSysfs,
 } from '../../host/ksm_sysfs.ts';
 import { countPresentPages } from '../../host/pagemap.ts';
 import { readProcessMemory } from '../../host/procfs.ts';
@@ -111,6 +119,7 @@ class KernelBackendImpl implements KernelBackend {
   /** The scenario's view of ksm/run; the real file holds 0 outside waits. */
   #run = 0;
   #baseline = new Map<string, number>();
+  #vmstatBase = new Map<string, number>();
   #startedAt: number | undefined;
   #stopped = false;
 
@@ -156,6 +165,9 @@ class KernelBackendImpl implements KernelBackend {
     this.#startedAt = performance.now();
     this.#realRun('2');
     this.#realRun('0');
+    // The KSM events of /proc/vmstat count from here, after run=2's unmerging: no other
+    // process uses KSM (checked above), so what they count from now on is this run's.
+    this.#vmstatBase = readKsmVmstat(KSM_VMSTAT_FIELDS);
     // The contract: files the scenario does not set start at Linux 6.18's defaults, so a
     // machine an administrator tuned gives the same figures as a fresh one.
     this.#run = 0;
@@ -290,8 +302,7 @@ class KernelBackendImpl implements KernelBackend {
   async sysfsWrite(path: string, value: string): Promise<number> {
     const full = sysPath(path);
     if (full === RUN_PATH) return this.#writeRun(value);
-    if (!full.startsWith(`${KSM_DIR}/`)) this.#guard.rememberFile(full);
-    return writeSysfs(full, value);
+    return this.#guard.writeSysfs(full, value);
   }
 
   #writeRun(value: string): number {
@@ -300,7 +311,7 @@ class KernelBackendImpl implements KernelBackend {
     const v = m?.[1] === undefined ? Number.NaN : Number(m[1]);
     if (!(v <= 2)) {
       // Let the kernel judge what we do not parse: it rejects it without a change.
-      const r = writeSysfs(RUN_PATH, value);
+      const r = this.#guard.writeSysfs(RUN_PATH, value);
       if (r === 0) {
         this.#run = Number(readSysfs(RUN_PATH) ?? '0');
         this.#realRun('0');
@@ -308,7 +319,7 @@ class KernelBackendImpl implements KernelBackend {
       return r;
     }
     if (v === 2 && this.#run !== 2) {
-      const r = writeSysfs(RUN_PATH, '2');
+      const r = this.#guard.writeSysfs(RUN_PATH, '2');
       this.#realRun('0');
       if (r !== 0) {
         this.#run = 0; // run_store leaves ksm_run at 0 when unmerging fails
@@ -320,13 +331,23 @@ class KernelBackendImpl implements KernelBackend {
   }
 
   #realRun(value: '0' | '1' | '2'): void {
-    const r = writeSysfs(RUN_PATH, value);
+    const r = this.#guard.writeSysfs(RUN_PATH, value);
     if (r !== 0) throw new StepError(`Writing ${value} to ${RUN_PATH} failed: ${describeErrno(r)}`);
   }
 
   async readPath(path: string): Promise<string | undefined> {
     const at = parseScenarioPath(path);
     if (at?.kind === 'proc') return this.#readProcFile(at.proc, at.file);
+    if (at?.kind === 'vmstat') {
+      const v = this.#vmstat();
+      return at.field === undefined
+        ? Object.entries(v)
+            .map(([f, n]) => `${f} ${n}`)
+            .join('\n')
+        : v[at.field] === undefined
+          ? undefined
+          : String(v[at.field]);
+    }
     const full = sysPath(path);
     if (full.startsWith(`${KSM_DIR}/`)) {
       const v = this.#ksmValue(full.slice(KSM_DIR.length + 1));
@@ -364,15 +385,25 @@ class KernelBackendImpl implements KernelBackend {
     return n;
   }
 
-  async wait(fullScans: number | undefined, ms: number | undefined): Promise<string | undefined> {
+  async wait(
+    fullScans: number | undefined,
+    ms: number | undefined,
+    onProgress?: (p: WaitProgress) => Promise<void> | void,
+  ): Promise<string | undefined> {
     if (fullScans !== undefined && fullScans > 0) {
-      const reason = await this.#waitFullScans(fullScans);
+      const reason = await this.#waitFullScans(fullScans, onProgress);
       if (reason !== undefined) return reason;
     }
     if (ms !== undefined && ms > 0) {
       if (this.#run === 1) this.#realRun('1');
       try {
-        await sleep(ms);
+        // A second at a time: a timer takes at most 2^31 - 1 ms, and progress is told between.
+        const begin = performance.now();
+        for (let left = ms; left > 0; left = ms - (performance.now() - begin)) {
+          await sleep(Math.min(left, 1000));
+          const elapsedMs = performance.now() - begin;
+          await onProgress?.({ done: Math.min(elapsedMs, ms), elapsedMs });
+        }
       } finally {
         this.#realRun('0');
       }
@@ -380,7 +411,7 @@ class KernelBackendImpl implements KernelBackend {
     return undefined;
   }
 
-  async #waitFullScans(n: number): Promise<string | undefined> {
+  async #waitFullScans(n: number, onProgress?: (p: WaitProgress) => Promise<void> | void): Promise<string | undefined> {
     if (this.#run !== 1) return `ksmd is not running (run is ${this.#run}), so ${n} full scans can never complete`;
     if (!this.#anyRegistered()) {
       return `No process is registered with KSM (no mergeable area, no MERGE_ANY), so ${n} full scans can never complete`;
@@ -400,6 +431,7 @@ class KernelBackendImpl implements KernelBackend {
         longestGap = Math.max(longestGap, t - lastPoll);
         lastPoll = t;
         if (now >= target) break;
+        await onProgress?.({ done: n - (target - now), elapsedMs: t - begin });
         if (t - begin > timeout) {
           return `Timed out after ${Math.round(timeout)} ms waiting for ${n} full scans (${n - (target - now)} done)`;
         }
@@ -453,7 +485,14 @@ class KernelBackendImpl implements KernelBackend {
       const { pid: _pid, comm: _comm, ...stat } = s;
       procs[name] = { ...stat, rss_pages: this.#rssPages(p) };
     }
-    return { label, time_ms: this.timeMs(), ksm, procs };
+    return { label, time_ms: this.timeMs(), ksm, procs, vmstat: this.#vmstat() };
+  }
+
+  /** The KSM lines of /proc/vmstat since the run started. */
+  #vmstat(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [f, v] of readKsmVmstat(KSM_VMSTAT_FIELDS)) out[f] = v - (this.#vmstatBase.get(f) ?? 0);
+    return out;
   }
 
   timeMs(): number {

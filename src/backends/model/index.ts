@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { PAGE_SIZE } from '../../lib/sizes.ts';
+import { ENOMEM } from '../../lib/errno.ts';
+import { formatBytes, PAGE_SIZE } from '../../lib/sizes.ts';
 import type { Pattern } from '../../lib/patterns.ts';
 import {
   MADV_DONTNEED,
@@ -20,8 +21,17 @@ import { doPrctl } from '../../mm/prctl.ts';
 import { execTask, exitTask, forkTask, shareAnonPage, spawnTask } from '../../mm/process.ts';
 import { fillUser, readUser, writeUser, writeUserPage } from '../../mm/uaccess.ts';
 import { ksmProcessProfit, procKsmStat } from '../../sysfs/proc_ksm.ts';
-import { createSystem, runFor, runFullScans, sysfsRead, sysfsWrite, type System } from '../../system.ts';
-import type { Backend } from '../../scenario/backend.ts';
+import { ksmVmstat, procVmstat } from '../../sysfs/proc_vmstat.ts';
+import {
+  createSystem,
+  runFullScansSlice,
+  runUntil,
+  sysfsRead,
+  sysfsWrite,
+  whyWaitCannotFinish,
+  type System,
+} from '../../system.ts';
+import type { Backend, WaitProgress } from '../../scenario/backend.ts';
 import { StepError } from '../../scenario/backend.ts';
 import { parseScenarioPath } from '../../scenario/paths.ts';
 import { describeReturn } from '../../lib/errno.ts';
@@ -29,6 +39,9 @@ import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
 import { calibratedCost } from './calibration.ts';
+
+/** Events (ksmd batches, KSM+ rounds) between two words of progress in a wait. */
+const WAIT_SLICE = 16;
 
 interface Region {
   readonly addr: number;
@@ -46,8 +59,6 @@ export interface ModelBackendOptions {
   readonly cost?: CostModel;
   /** Tests: prove the model's caches on every hit (see SystemOptions.checkCaches). */
   readonly checkCaches?: boolean;
-  /** Called with full-scan progress during long waits. */
-  readonly onWaitProgress?: (done: number, target: number) => void;
 }
 
 /** The scenario backend that runs on samepage's own model, on virtual time. */
@@ -56,6 +67,8 @@ export class ModelBackend implements Backend {
   #sys: System | undefined;
   readonly #procs = new Map<string, Proc>();
   readonly #opts: ModelBackendOptions;
+  /** machine.ram of the scenario started. */
+  #ram = 0;
 
   constructor(opts: ModelBackendOptions) {
     this.#opts = opts;
@@ -68,6 +81,7 @@ export class ModelBackend implements Backend {
   }
 
   async start(scenario: Scenario): Promise<void> {
+    this.#ram = scenario.machine.ram;
     this.#sys = createSystem({
       ram: scenario.machine.ram,
       numaNodes: scenario.machine.numaNodes,
@@ -104,7 +118,7 @@ export class ModelBackend implements Backend {
     const opts: { shared: boolean; node?: number } = { shared };
     if (node !== undefined) opts.node = node;
     const addr = doMmap(this.system().mmgr, p.task.mm, size, opts);
-    if (addr < 0) throw new StepError(`mmap of ${size} bytes failed with errno ${-addr}`);
+    if (addr < 0) throw new StepError(`mmap of ${size} bytes failed with ${mmapFailure(addr)}`);
     p.regions.set(region, { addr, size });
   }
 
@@ -115,7 +129,7 @@ export class ModelBackend implements Backend {
   mmapAt(proc: string, region: string, addr: number, size: number): void {
     const p = this.#proc(proc);
     const got = doMmap(this.system().mmgr, p.task.mm, size, { addr });
-    if (got < 0) throw new StepError(`mmap of ${size} bytes at 0x${addr.toString(16)} failed with errno ${-got}`);
+    if (got < 0) throw new StepError(`mmap of ${size} bytes at 0x${addr.toString(16)} failed with ${mmapFailure(got)}`);
     p.regions.set(region, { addr, size });
   }
 
@@ -126,9 +140,8 @@ export class ModelBackend implements Backend {
   writePage(proc: string, addr: number, content: number): void {
     const p = this.#proc(proc);
     const mmgr = this.system().mmgr;
-    if (writeUserPage(mmgr, p.task.mm, addr, mmgr.contents.retain(content)) !== 0) {
-      throw new StepError(`write to ${proc} at 0x${addr.toString(16)} faulted`);
-    }
+    const err = writeUserPage(mmgr, p.task.mm, addr, mmgr.contents.retain(content));
+    if (err !== 0) throw this.#accessFailed(`write to ${proc} at 0x${addr.toString(16)}`, err);
   }
 
   /**
@@ -159,18 +172,30 @@ export class ModelBackend implements Backend {
     return [...this.#procs].map(([proc, p]) => ({ proc, comm: p.task.comm }));
   }
 
+  /**
+   * Why a process's access failed: out of memory (the machine's RAM, and how to raise it),
+   * or a fault.
+   */
+  #accessFailed(what: string, err: number): StepError {
+    if (err !== -ENOMEM) return new StepError(`${what} faulted`);
+    const ram = this.#ram;
+    return new StepError(
+      `${what} ran out of memory: every page frame of the model machine's ${formatBytes(ram)} of RAM is in use ` +
+        `(machine.ram in the scenario; on Linux the OOM killer would act). Give it more, e.g. machine: { ram: ${roomier(ram)} }`,
+    );
+  }
+
   async fill(proc: string, region: string, pattern: Pattern, offset: number, size: number | undefined): Promise<void> {
     const { p, r } = this.#region(proc, region);
     const len = size ?? r.size - offset;
-    if (fillUser(this.system().mmgr, p.task.mm, r.addr + offset, len, pattern, r.addr) !== 0) {
-      throw new StepError(`fill of ${proc}/${region} faulted`);
-    }
+    const err = fillUser(this.system().mmgr, p.task.mm, r.addr + offset, len, pattern, r.addr);
+    if (err !== 0) throw this.#accessFailed(`fill of ${proc}/${region}`, err);
   }
 
   async write(proc: string, region: string, offset: number, bytes: Uint8Array): Promise<void> {
     const { p, r } = this.#region(proc, region);
-    if (writeUser(this.system().mmgr, p.task.mm, r.addr + offset, bytes) !== 0)
-      throw new StepError(`write to ${proc}/${region} faulted`);
+    const err = writeUser(this.system().mmgr, p.task.mm, r.addr + offset, bytes);
+    if (err !== 0) throw this.#accessFailed(`write to ${proc}/${region}`, err);
   }
 
   async readSha256(proc: string, region: string, offset: number, size: number): Promise<string> {
@@ -179,7 +204,7 @@ export class ModelBackend implements Backend {
     const err = readUser(this.system().mmgr, p.task.mm, r.addr + offset, size, (buf, off, n) =>
       h.update(buf.subarray(off, off + n)),
     );
-    if (err !== 0) throw new StepError(`read of ${proc}/${region} faulted`);
+    if (err !== 0) throw this.#accessFailed(`read of ${proc}/${region}`, err);
     return h.digest('hex');
   }
 
@@ -235,6 +260,9 @@ export class ModelBackend implements Backend {
     const sys = this.system();
     const at = parseScenarioPath(path);
     if (at?.kind === 'sysfs') return sysfsRead(sys, at.file)?.trimEnd();
+    if (at?.kind === 'vmstat') {
+      return at.field === undefined ? procVmstat(sys.mmgr).trimEnd() : String(ksmVmstat(sys.mmgr)[at.field]);
+    }
     if (at === undefined) return undefined;
     const p = this.#procs.get(at.proc);
     if (p === undefined) return undefined;
@@ -253,13 +281,34 @@ export class ModelBackend implements Backend {
     return undefined;
   }
 
-  async wait(fullScans: number | undefined, ms: number | undefined): Promise<string | undefined> {
+  /**
+   * Runs the machine until the wait is over, a slice of WAIT_SLICE events at a time when
+   * progress is asked for: the slices change nothing the model computes, they only give
+   * `onProgress` a word (and the command line a turn of its event loop) between them. A wait
+   * that can never finish is refused before it starts (whyWaitCannotFinish).
+   */
+  async wait(
+    fullScans: number | undefined,
+    ms: number | undefined,
+    onProgress?: (p: WaitProgress) => Promise<void> | void,
+  ): Promise<string | undefined> {
     const sys = this.system();
+    const why = whyWaitCannotFinish(sys, fullScans, ms);
+    if (why !== undefined) return why;
+    const start = sys.clock.now();
+    const budget = onProgress === undefined ? Number.POSITIVE_INFINITY : WAIT_SLICE;
+    const elapsedMs = (): number => (sys.clock.now() - start) / 1e6;
     if (fullScans !== undefined) {
-      const cb = this.#opts.onWaitProgress;
-      return runFullScans(sys, fullScans, cb === undefined ? undefined : (d) => cb(d, fullScans));
+      const target = sys.ksm.ksmScan.seqnr + fullScans;
+      for (;;) {
+        const slice = runFullScansSlice(sys, target, budget);
+        if (slice.state === 'stuck') return slice.reason;
+        if (slice.state === 'done') return undefined;
+        await onProgress?.({ done: fullScans - (target - sys.ksm.ksmScan.seqnr), elapsedMs: elapsedMs() });
+      }
     }
-    runFor(sys, ms ?? 0);
+    const end = start + (ms ?? 0) * 1e6;
+    while (!runUntil(sys, end, budget)) await onProgress?.({ done: elapsedMs(), elapsedMs: elapsedMs() });
     return undefined;
   }
 
@@ -283,7 +332,7 @@ export class ModelBackend implements Backend {
               .join(' ')
           : Number(text);
     }
-    return { label, time_ms: sys.clock.nowMs(), ksm, procs, ksmplus };
+    return { label, time_ms: sys.clock.nowMs(), ksm, procs, ksmplus, vmstat: ksmVmstat(sys.mmgr) };
   }
 
   timeMs(): number {
@@ -323,6 +372,18 @@ function procRecord(p: Proc): ProcRecord {
     ksm_mergeable: mm.vmas.some((v) => (v.vmFlags & VM_MERGEABLE) !== 0),
     rss_pages: rssPages(mm, p.regions.values()),
   };
+}
+
+/** The errno of a failed mmap, with what it means when known. */
+function mmapFailure(err: number): string {
+  if (err === -ENOMEM) return "ENOMEM (no gap that large in the process's address space)";
+  return describeReturn(err);
+}
+
+/** Twice `ram`, as a scenario would write it. */
+function roomier(ram: number): string {
+  const doubled = 2 * ram;
+  return doubled % 2 ** 30 === 0 ? `${doubled / 2 ** 30}GiB` : `${Math.ceil(doubled / 2 ** 20)}MiB`;
 }
 
 export function createModelBackend(opts: ModelBackendOptions): ModelBackend {

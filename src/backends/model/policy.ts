@@ -1,3 +1,4 @@
+import { plural } from '../../lib/plural.ts';
 import { runScenario } from '../../scenario/run.ts';
 import type { CounterRecord, RunResult } from '../../scenario/records.ts';
 import type { Scenario, Step } from '../../scenario/types.ts';
@@ -43,6 +44,12 @@ export interface PolicyResult {
   readonly run_s: number;
   /** CPU seconds the scanner's kernel thread used in that time (cost model). */
   readonly cpu_s: number;
+  /**
+   * Whether the counters held still for the quiet scans asked for. When not, `unsettled`
+   * says why: the scan limit was reached first, or the scanner could not scan.
+   */
+  readonly settled: boolean;
+  readonly unsettled?: string;
   readonly run: RunResult;
   /** A record per full scan after the workload, for charts. */
   readonly timeline: readonly CounterRecord[];
@@ -53,7 +60,8 @@ export interface PolicyResult {
 export interface SettleOptions {
   readonly quiet?: number;
   readonly maxScans?: number;
-  readonly onScan?: (n: number) => void;
+  /** Told after each full scan; a promise it returns is awaited. */
+  readonly onScan?: (n: number) => Promise<void> | void;
   /** Count the processes' duplicate pages at the end (the parser module; one MD5 per page). */
   readonly statistics?: boolean;
 }
@@ -62,7 +70,7 @@ export interface SettleOptions {
  * The workload's steps with the policy switched on before the first wait (or at the end):
  * KSM by run=1, KSM+ by naming every program the workload starts, then run=1.
  */
-function withPolicy(scenario: Scenario, policy: Policy): Scenario {
+function withPolicy(scenario: Scenario, policy: Policy): { scenario: Scenario; at: number; added: number } {
   const comms = [...new Set(scenario.steps.flatMap((s) => (s.kind === 'spawn' || s.kind === 'exec' ? [s.comm] : [])))];
   const on: Step[] =
     policy === 'ksm'
@@ -80,7 +88,26 @@ function withPolicy(scenario: Scenario, policy: Policy): Scenario {
     at < 0
       ? [...scenario.stepLines, ...on.map(() => undefined)]
       : [...scenario.stepLines.slice(0, at), ...on.map(() => undefined), ...scenario.stepLines.slice(at)];
-  return { ...scenario, steps, stepLines };
+  return { scenario: { ...scenario, steps, stepLines }, at: at < 0 ? scenario.steps.length : at, added: on.length };
+}
+
+/**
+ * The run with the file's own step numbers: withPolicy's steps, inserted at `at`, moved the
+ * later ones by `added` (and the policy's own steps are said to be the policy's).
+ */
+function fileNumbering(run: RunResult, at: number, added: number): RunResult {
+  const step = (i: number): number => (i >= at + added ? i - added : i);
+  const text = (s: string): string =>
+    s.replace(/^steps\[(\d+)\]/, (_whole, n: string) => {
+      const i = Number(n);
+      return i >= at && i < at + added ? "the policy's switch-on" : `steps[${step(i)}]`;
+    });
+  return {
+    ...run,
+    expects: run.expects.map((e) => ({ ...e, step: step(e.step), path: text(e.path) })),
+    ...(run.calls === undefined ? {} : { calls: run.calls.map((c) => ({ ...c, step: step(c.step) })) }),
+    ...(run.error === undefined ? {} : { error: text(run.error) }),
+  };
 }
 
 /**
@@ -94,7 +121,8 @@ export async function runPolicy(
   opts: SettleOptions & { seed: number },
 ): Promise<PolicyResult> {
   const backend = createModelBackend({ seed: opts.seed });
-  const run = await runScenario(withPolicy(scenario, policy), backend);
+  const { scenario: withOn, at, added } = withPolicy(scenario, policy);
+  const run = fileNumbering(await runScenario(withOn, backend), at, added);
   return settle(backend, policy, run, opts);
 }
 
@@ -144,16 +172,22 @@ export async function settle(
   const timeline: CounterRecord[] = [];
   let still = 0;
   let scans = 0;
+  let stuck: string | undefined;
   while (still < quiet && scans < maxScans) {
     const before = snapshot();
-    const why = policy === 'ksm' ? runFullScans(sys, 1, undefined, onEvent) : runKsmPlusFullScans(sys, 1, onEvent);
-    if (why !== undefined) break;
+    stuck = policy === 'ksm' ? runFullScans(sys, 1, undefined, onEvent) : runKsmPlusFullScans(sys, 1, onEvent);
+    if (stuck !== undefined) break;
     scans++;
-    opts.onScan?.(scans);
+    await opts.onScan?.(scans);
     timeline.push(await backend.record(`scan ${scans}`));
     if (policy === 'ksm+') floorRounds = atFloor() ? floorRounds + 1 : 0;
     still = snapshot() === before && (policy === 'ksm' || floorRounds >= 2) ? still + 1 : 0;
   }
+  const settled = still >= quiet;
+  const unsettled = settled
+    ? undefined
+    : (stuck ??
+      `the counters still changed after ${plural(maxScans, policy === 'ksm' ? 'full scan' : 'round')} (the limit; ${quiet} still in a row settle them)`);
   const mergedSettle = (at.merged - t0) / 1e9;
   const rmapSettle = (at.rmap - t0) / 1e9;
   return {
@@ -173,6 +207,8 @@ export async function settle(
     full_scans: scanner.ksmScan.seqnr,
     run_s: (sys.clock.now() - t0) / 1e9,
     cpu_s: (scanner.cpuNs - cpu0) / 1e9,
+    settled,
+    ...(unsettled === undefined ? {} : { unsettled }),
     run,
     timeline,
     ...(opts.statistics === true ? { statistics: liveTaskStatistics(backend).result({}) } : {}),

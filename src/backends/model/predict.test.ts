@@ -35,7 +35,7 @@ function unique(n: number, seed: number): Buffer[] {
  * definitions (mm/ksm.c): 12 identical pages make 1 KSM page and 11 sharing, 8 zero pages
  * 1 and 7 (use_zero_pages=0), or 8 KSM zero pages and no KSM page (use_zero_pages=1).
  */
-function snapshotFile(dir: string, hashesOnly: boolean): Snapshot {
+async function snapshotFile(dir: string, hashesOnly: boolean): Promise<Snapshot> {
   const ones = Buffer.alloc(PAGE, 0xff);
   const zero = Buffer.alloc(PAGE);
   const file = join(dir, hashesOnly ? 'h.snap' : 'a.snap');
@@ -47,7 +47,7 @@ function snapshotFile(dir: string, hashesOnly: boolean): Snapshot {
     ],
     { hashesOnly },
   );
-  const r = readSnapshot(file);
+  const r = await readSnapshot(file);
   if (!r.ok) assert.fail(r.problem);
   return r.snapshot;
 }
@@ -59,7 +59,7 @@ function withDir<T>(f: (dir: string) => Promise<T>): Promise<T> {
 
 test('predictSnapshot under KSM merges each group of identical pages into one KSM page', () =>
   withDir(async (dir) => {
-    const { prediction, run } = await predictSnapshot(snapshotFile(dir, false), 'a.snap', {
+    const { prediction, run } = await predictSnapshot(await snapshotFile(dir, false), 'a.snap', {
       policy: 'ksm',
       settings: [],
       seed: 0,
@@ -85,7 +85,7 @@ test('predictSnapshot under KSM merges each group of identical pages into one KS
 test('predictSnapshot with use_zero_pages=1 maps zero pages to the zero page (ksm_zero_pages)', () =>
   withDir(async (dir) => {
     const settings = [parseKnob('use_zero_pages=1', 'ksm')];
-    const { prediction } = await predictSnapshot(snapshotFile(dir, false), 'a.snap', {
+    const { prediction } = await predictSnapshot(await snapshotFile(dir, false), 'a.snap', {
       policy: 'ksm',
       settings,
       seed: 0,
@@ -98,7 +98,7 @@ test('predictSnapshot with use_zero_pages=1 maps zero pages to the zero page (ks
 
 test('predictSnapshot of a hashes-only snapshot merges the same pages', () =>
   withDir(async (dir) => {
-    const { prediction } = await predictSnapshot(snapshotFile(dir, true), 'h.snap', {
+    const { prediction } = await predictSnapshot(await snapshotFile(dir, true), 'h.snap', {
       policy: 'ksm',
       settings: [],
       seed: 0,
@@ -110,7 +110,7 @@ test('predictSnapshot of a hashes-only snapshot merges the same pages', () =>
 
 test('predictSnapshot under KSM+ names the programs and merges the same groups', () =>
   withDir(async (dir) => {
-    const { prediction, run } = await predictSnapshot(snapshotFile(dir, false), 'a.snap', {
+    const { prediction, run } = await predictSnapshot(await snapshotFile(dir, false), 'a.snap', {
       policy: 'ksm+',
       settings: [],
       seed: 1,
@@ -121,7 +121,7 @@ test('predictSnapshot under KSM+ names the programs and merges the same groups',
 
 test('predictSnapshot reports a knob write that fails with its errno name', () =>
   withDir(async (dir) => {
-    const snap = snapshotFile(dir, false);
+    const snap = await snapshotFile(dir, false);
     await assert.rejects(
       predictSnapshot(snap, 'a.snap', { policy: 'ksm', settings: [parseKnob('max_page_sharing=1', 'ksm')], seed: 0 }),
       (e: unknown) =>
@@ -146,7 +146,7 @@ test('predictSnapshot refuses a snapshot whose page lies outside its mappings', 
     const file = join(dir, 'bad.snap');
     const p = proc(3, 'app', [Buffer.alloc(PAGE, 1), Buffer.alloc(PAGE, 1)]);
     writeSnapshot(file, [{ ...p, vmas: [{ ...p.vmas[0]!, end: p.vmas[0]!.start + PAGE }] }]);
-    const r = readSnapshot(file);
+    const r = await readSnapshot(file);
     if (!r.ok) assert.fail(r.problem);
     await assert.rejects(
       predictSnapshot(r.snapshot, 'bad.snap', { policy: 'ksm', settings: [], seed: 0 }),
@@ -172,7 +172,7 @@ test('predictSnapshot keeps pages a forked child shares in one frame: KSM cannot
       },
     });
     writeSnapshot(file, [withFrames(parent, 100), withFrames(child, 100)]);
-    const r = readSnapshot(file);
+    const r = await readSnapshot(file);
     if (!r.ok) assert.fail(r.problem);
     const { prediction } = await predictSnapshot(r.snapshot, 'fork.snap', { policy: 'ksm', settings: [], seed: 0 });
     assert.equal(prediction.pages, 12);

@@ -42,9 +42,12 @@ export interface PredictOptions {
   /** Full scans without change that count as settled (default 3). */
   readonly quiet?: number;
   readonly maxScans?: number;
-  /** Progress: pages loaded so far of `total`, then each full scan run. */
-  readonly onLoad?: (done: number, total: number) => void;
-  readonly onScan?: (scans: number) => void;
+  /**
+   * Progress: pages loaded so far of `total`, then each full scan run. A promise they return
+   * is awaited (the command line lets its event loop turn there).
+   */
+  readonly onLoad?: (done: number, total: number) => Promise<void> | void;
+  readonly onScan?: (scans: number) => Promise<void> | void;
 }
 
 /** What the policy would achieve on the snapshotted processes. */
@@ -66,9 +69,14 @@ export interface Prediction {
   /** Virtual seconds until the counters last changed, and scanner CPU seconds in all. */
   readonly settle_s: number;
   readonly cpu_s: number;
+  /** Virtual seconds the scanner ran in all (settling and the quiet scans after): cpu_s's span. */
+  readonly run_s: number;
   readonly full_scans: number;
   /** Whether the contents were stand-ins for a hashes-only snapshot. */
   readonly synthetic_contents: boolean;
+  /** Whether the counters settled; when not, why (the figures are then where it stopped). */
+  readonly settled: boolean;
+  readonly unsettled?: string;
   readonly by_process: Readonly<
     Record<
       string,
@@ -189,7 +197,7 @@ function machineFor(snap: Snapshot, name: string): Scenario {
 async function loadSnapshot(
   backend: ModelBackend,
   snap: Snapshot,
-  onLoad?: (done: number, total: number) => void,
+  onLoad?: (done: number, total: number) => Promise<void> | void,
 ): Promise<number> {
   const total = snapshotPages(snap);
   const ids = new Int32Array(snap.contentCount).fill(-1);
@@ -220,10 +228,10 @@ async function loadSnapshot(
           }
           backend.writePage(name, addr, ids[c]!);
         }
-        if (++done % 4096 === 0) onLoad?.(done, total);
+        if (++done % 4096 === 0) await onLoad?.(done, total);
       }
     }
-    onLoad?.(done, total);
+    await onLoad?.(done, total);
     return done;
   } finally {
     for (const id of ids) if (id !== -1) backend.releasePage(id);
@@ -253,7 +261,7 @@ export async function predictSnapshot(snap: Snapshot, source: string, opts: Pred
     await backend.sysfsWrite('ksm+/run', '1');
   }
   const run: RunResult = { scenario: source, backend: 'model', ok: true, records: [loaded], expects: [] };
-  const settleOpts: { quiet?: number; maxScans?: number; onScan?: (n: number) => void } = {};
+  const settleOpts: { quiet?: number; maxScans?: number; onScan?: (n: number) => Promise<void> | void } = {};
   if (opts.quiet !== undefined) settleOpts.quiet = opts.quiet;
   if (opts.maxScans !== undefined) settleOpts.maxScans = opts.maxScans;
   if (opts.onScan !== undefined) settleOpts.onScan = opts.onScan;
@@ -302,8 +310,11 @@ function summarize(
     general_profit: r.profit,
     settle_s: r.settle_s,
     cpu_s: r.cpu_s,
+    run_s: r.run_s,
     full_scans: r.full_scans,
     synthetic_contents: snap.hashesOnly,
+    settled: r.settled,
+    ...(r.unsettled === undefined ? {} : { unsettled: r.unsettled }),
     by_process: byProcess,
   };
 }

@@ -1,10 +1,14 @@
 /*
- * samepage-inject-prctl: make a running process call prctl(PR_SET_MEMORY_MERGE, VALUE).
+ * samepage-inject-syscall: make a running process execute a few system calls of KSM's.
  *
- *   samepage-inject-prctl PID 0|1
+ *   samepage-inject-syscall PID CALL [CALL...]
+ *     CALL = prctl OPTION ARG          OPTION 67 PR_SET_MEMORY_MERGE (ARG 0 or 1)
+ *                                      or 68 PR_GET_MEMORY_MERGE (ARG 0)
+ *          | madvise ADDR LEN ADVICE   ADDR page-aligned, LEN > 0 (decimal or 0x hex),
+ *                                      ADVICE 12 MADV_MERGEABLE or 13 MADV_UNMERGEABLE
  *
- * prctl acts on the calling process only, so the call must be made by the target itself.
- * We borrow one of its threads (the thread-group leader, PID) for one system call:
+ * prctl and madvise act on the calling process only, so the calls must be made by the
+ * target itself. We borrow one of its threads (the thread-group leader, PID) for them:
  *
  *   1. PTRACE_SEIZE + PTRACE_INTERRUPT, then wait for the interrupt stop. A signal that
  *      arrives first is passed on unchanged (PTRACE_CONT with it) and we wait again.
@@ -19,10 +23,16 @@
  *           with 0f 05, and put back afterwards. In a multi-threaded process another thread
  *           running the same code could execute the patched bytes with its own registers,
  *           so we refuse instead.
- *   4. RIP = that address, RAX = 157 (SYS_prctl), RDI = 67 (PR_SET_MEMORY_MERGE),
- *      RSI = VALUE, RDX = R10 = R8 = 0, and ORIG_RAX = -1; PTRACE_SINGLESTEP, wait for the
- *      SIGTRAP after the instruction; RAX is the result (0 or -errno).
+ *   4. For each CALL in order: RIP = that address, RAX = the call's number (157 prctl, 28
+ *      madvise), RDI/RSI/RDX/R10/R8 its arguments (unused ones 0), ORIG_RAX = -1;
+ *      PTRACE_SINGLESTEP, wait for the SIGTRAP after the instruction; RAX is the result
+ *      (0 or -errno; PR_GET_MEMORY_MERGE returns the flag).
  *   5. The saved bytes (case c) and the saved registers are put back exactly, PTRACE_DETACH.
+ *
+ * Only these calls are accepted, by design: they change nothing but the KSM state of the
+ * target's memory. Other advice (MADV_DONTNEED, MADV_FREE, MADV_REMOVE...) would discard
+ * the target's data, and other prctl options change its identity or security; the helper
+ * refuses them with a usage error (exit 2) before touching the process.
  *
  * System call restart: a thread interrupted while blocked in a system call stops with
  * ORIG_RAX = that call's number and RAX = -ERESTARTSYS / -ERESTARTNOINTR / -ERESTARTNOHAND /
@@ -32,18 +42,29 @@
  * RAX alone when the single step starts), and the saved registers, put back before the
  * detach, carry the original ORIG_RAX and -ERESTART*: on detach the kernel rewinds RIP by 2
  * and restarts the interrupted call (or restart_syscall for -ERESTART_RESTARTBLOCK, whose
- * restart block prctl does not touch), exactly as after any signal without a handler.
+ * restart block neither prctl nor madvise touches), exactly as after any signal without a
+ * handler. An injected MADV_UNMERGEABLE that a signal interrupts (it returns -ERESTARTSYS
+ * while unmerging) stops for that signal with RIP rewound to our `syscall`; stepping again
+ * runs it again, as the kernel's own restart would.
  *
- * Signals that arrive during the single step are held back and delivered at the detach
+ * Signals that arrive during the single steps are held back and delivered at the detach
  * (PTRACE_DETACH with the signal, from the SIGTRAP signal-delivery-stop). A SIGSYS caused by
- * a seccomp filter that traps prctl is ours and is suppressed; a filter that returns an
- * errno shows as that errno; a filter that kills would kill the process (reported).
+ * a seccomp filter that traps the call is ours and is suppressed (the call reports -EPERM
+ * with the note seccomp-trap); a filter that returns an errno shows as that errno; a filter
+ * that kills would kill the process (reported).
  *
- * Output, one line on stdout:
- *   ok RESULT METHOD ADDRESS    RESULT is prctl's return (0 or -errno), METHOD one of
- *                               rip-2, scan, patch
- *   err MESSAGE                 nothing was changed, or the process is gone; exit 1
- * Exit 2 for a usage error. x86-64 only.
+ * How long: the thread is stopped for the calls; a prctl or a MADV_MERGEABLE takes
+ * microseconds, a MADV_UNMERGEABLE of merged pages copies each of them back (break_ksm).
+ * If this helper itself is killed between steps 4 and 5, the kernel detaches the thread
+ * with the injected registers and it would resume wrongly: the window is the calls'
+ * duration, so keep the calls few and small.
+ *
+ * Output on stdout, one line per CALL that ran, in order:
+ *   ok RESULT METHOD ADDRESS [NOTE]   RESULT the call's return (a value or -errno), METHOD one
+ *                                     of rip-2, scan, patch; NOTE seccomp-trap or not-executed
+ *   err MESSAGE                       the calls not yet reported did not run (the process was
+ *                                     left as it was, or is gone); exit 1
+ * Exit 0 when every call ran (whatever it returned), 2 for a usage error. x86-64 only.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -66,14 +87,20 @@
 #if !defined(__x86_64__)
 int main(void)
 {
-	printf("err samepage-inject-prctl supports x86-64 only\n");
+	printf("err samepage-inject-syscall supports x86-64 only\n");
 	return 1;
 }
 #else
 #include <sys/user.h>
 
 #define SYS_PRCTL_X86_64 157
+#define SYS_MADVISE_X86_64 28
 #define PR_SET_MEMORY_MERGE_NR 67
+#define PR_GET_MEMORY_MERGE_NR 68
+#define MADV_MERGEABLE_NR 12
+#define MADV_UNMERGEABLE_NR 13
+#define PAGE_BYTES 4096ULL
+#define MAX_CALLS 4096
 #define USER_CS_64 0x33
 #define WAIT_SECONDS 10
 
@@ -239,20 +266,98 @@ static uint64_t scan_for_syscall(void)
 	return 0;
 }
 
+/* One system call to make: its number and up to three arguments. */
+struct call {
+	unsigned long long nr, a1, a2, a3;
+};
+
+static struct call calls[MAX_CALLS];
+
+static void usage(const char *why)
+{
+	fprintf(stderr,
+		"samepage-inject-syscall: %s\n"
+		"usage: samepage-inject-syscall PID CALL [CALL...]\n"
+		"  CALL: prctl 67 0|1 (PR_SET_MEMORY_MERGE) | prctl 68 0 (PR_GET_MEMORY_MERGE)\n"
+		"        madvise ADDR LEN 12|13 (MADV_MERGEABLE, MADV_UNMERGEABLE; ADDR page-aligned)\n",
+		why);
+	exit(2);
+}
+
+/* A whole decimal or 0x-hex number, or usage error. */
+static unsigned long long number(const char *text, const char *what)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 0);
+	if (errno != 0 || end == text || *end != 0 || text[0] == '-') {
+		char why[160];
+		snprintf(why, sizeof why, "bad %s '%s' (a whole number, decimal or 0x hex)", what, text);
+		usage(why);
+	}
+	return v;
+}
+
+/* Parses argv[2..] into calls[]; returns how many. Refuses anything outside the allowed set. */
+static int parse_calls(int argc, char **argv)
+{
+	int n = 0;
+	char why[200];
+	for (int i = 2; i < argc;) {
+		if (n == MAX_CALLS)
+			usage("too many calls (at most 4096)");
+		struct call *c = &calls[n++];
+		if (strcmp(argv[i], "prctl") == 0 && i + 2 < argc) {
+			unsigned long long option = number(argv[i + 1], "prctl option");
+			unsigned long long arg = number(argv[i + 2], "prctl argument");
+			if (!(option == PR_SET_MEMORY_MERGE_NR && arg <= 1) && !(option == PR_GET_MEMORY_MERGE_NR && arg == 0)) {
+				snprintf(why, sizeof why,
+					 "prctl %llu %llu is refused: only PR_SET_MEMORY_MERGE (67) 0|1 and PR_GET_MEMORY_MERGE (68) 0",
+					 option, arg);
+				usage(why);
+			}
+			*c = (struct call){SYS_PRCTL_X86_64, option, arg, 0};
+			i += 3;
+		} else if (strcmp(argv[i], "madvise") == 0 && i + 3 < argc) {
+			unsigned long long addr = number(argv[i + 1], "madvise address");
+			unsigned long long len = number(argv[i + 2], "madvise length");
+			unsigned long long advice = number(argv[i + 3], "madvise advice");
+			if (advice != MADV_MERGEABLE_NR && advice != MADV_UNMERGEABLE_NR) {
+				snprintf(why, sizeof why,
+					 "madvise advice %llu is refused: only MADV_MERGEABLE (12) and MADV_UNMERGEABLE (13), "
+					 "which keep the process's data",
+					 advice);
+				usage(why);
+			}
+			if (addr % PAGE_BYTES != 0 || len == 0 || addr + len < addr) {
+				snprintf(why, sizeof why, "madvise range 0x%llx+%llu is not a page-aligned, non-empty range",
+					 addr, len);
+				usage(why);
+			}
+			*c = (struct call){SYS_MADVISE_X86_64, addr, len, advice};
+			i += 4;
+		} else {
+			snprintf(why, sizeof why, "expected 'prctl OPTION ARG' or 'madvise ADDR LEN ADVICE' at '%s'",
+				 argv[i]);
+			usage(why);
+		}
+	}
+	return n;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 3 || (strcmp(argv[2], "0") != 0 && strcmp(argv[2], "1") != 0)) {
-		fprintf(stderr, "usage: samepage-inject-prctl PID 0|1\n");
-		return 2;
-	}
+	if (argc < 3)
+		usage("no calls given");
 	char *endp;
 	long pid = strtol(argv[1], &endp, 10);
 	if (*endp != 0 || pid <= 0 || pid == getpid()) {
-		fprintf(stderr, "samepage-inject-prctl: bad pid %s\n", argv[1]);
-		return 2;
+		char why[160];
+		snprintf(why, sizeof why, "bad pid %s", argv[1]);
+		usage(why);
 	}
+	int ncalls = parse_calls(argc, argv);
 	target = (pid_t)pid;
-	unsigned long value = argv[2][0] == '1';
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -341,50 +446,58 @@ int main(int argc, char **argv)
 		     (int)target);
 	}
 
-	regs = saved;
-	regs.rip = at;
-	regs.rax = SYS_PRCTL_X86_64;
-	regs.orig_rax = (unsigned long long)-1; /* nothing to restart while we borrow the thread */
-	regs.rdi = PR_SET_MEMORY_MERGE_NR;
-	regs.rsi = value;
-	regs.rdx = 0;
-	regs.r10 = 0;
-	regs.r8 = 0;
-	if (ptrace(PTRACE_SETREGS, target, 0, &regs) != 0) {
-		int e = errno;
-		if (patched)
-			write_mem(at, orig, 2);
-		ptrace(PTRACE_DETACH, target, 0, 0);
-		fail("ptrace(PTRACE_SETREGS, %d): %s; nothing was changed", (int)target, strerror(e));
-	}
-
+	static long long results[MAX_CALLS];
+	static const char *notes[MAX_CALLS];
 	int deferred = 0; /* a signal that arrived meanwhile, delivered at the detach */
-	long long result = 0;
-	const char *note = "";
-	for (int tries = 0;; tries++) {
-		if (ptrace(PTRACE_SINGLESTEP, target, 0, 0) != 0)
-			fail("ptrace(PTRACE_SINGLESTEP, %d): %s", (int)target, strerror(errno));
-		wait_stop(&status, "while calling prctl (a seccomp filter that kills on prctl?)");
-		int sig = WSTOPSIG(status);
-		if (ptrace(PTRACE_GETREGS, target, 0, &regs) != 0)
-			fail("ptrace(PTRACE_GETREGS, %d): %s", (int)target, strerror(errno));
-		if (sig == SIGTRAP && regs.rip == at + 2) {
-			result = (long long)regs.rax;
-			break;
+	for (int k = 0; k < ncalls; k++) {
+		const struct call *c = &calls[k];
+		regs = saved;
+		regs.rip = at;
+		regs.rax = c->nr;
+		regs.orig_rax = (unsigned long long)-1; /* nothing to restart while we borrow the thread */
+		regs.rdi = c->a1;
+		regs.rsi = c->a2;
+		regs.rdx = c->a3;
+		regs.r10 = 0;
+		regs.r8 = 0;
+		if (ptrace(PTRACE_SETREGS, target, 0, &regs) != 0) {
+			int e = errno;
+			if (k == 0) {
+				if (patched)
+					write_mem(at, orig, 2);
+				ptrace(PTRACE_DETACH, target, 0, 0);
+				fail("ptrace(PTRACE_SETREGS, %d): %s; nothing was changed", (int)target, strerror(e));
+			}
+			fail("ptrace(PTRACE_SETREGS, %d): %s after %d call(s)", (int)target, strerror(e), k);
 		}
-		if (sig == SIGSYS) {
-			/* seccomp SECCOMP_RET_TRAP on our call: the signal is ours, not the program's. */
-			result = -EPERM;
-			note = " seccomp-trap";
-			break;
+		notes[k] = "";
+		for (int tries = 0;; tries++) {
+			if (ptrace(PTRACE_SINGLESTEP, target, 0, 0) != 0)
+				fail("ptrace(PTRACE_SINGLESTEP, %d): %s", (int)target, strerror(errno));
+			wait_stop(&status, "during the call (a seccomp filter that kills on it?)");
+			int sig = WSTOPSIG(status);
+			if (ptrace(PTRACE_GETREGS, target, 0, &regs) != 0)
+				fail("ptrace(PTRACE_GETREGS, %d): %s", (int)target, strerror(errno));
+			if (sig == SIGTRAP && regs.rip == at + 2) {
+				results[k] = (long long)regs.rax;
+				break;
+			}
+			if (sig == SIGSYS) {
+				/* seccomp SECCOMP_RET_TRAP on our call: the signal is ours, not the program's. */
+				results[k] = -EPERM;
+				notes[k] = " seccomp-trap";
+				break;
+			}
+			if (tries > 100) {
+				results[k] = -EAGAIN;
+				notes[k] = " not-executed";
+				break;
+			}
+			/* The call has not completed (not run yet, or interrupted and rewound for its
+			 * restart): hold the signal and step again. */
+			if (sig != SIGTRAP && deferred == 0)
+				deferred = sig;
 		}
-		if (tries > 100) {
-			result = -EAGAIN;
-			note = " not-executed";
-			break;
-		}
-		if (sig != SIGTRAP && deferred == 0)
-			deferred = sig; /* the instruction has not run yet: hold the signal, step again */
 	}
 
 	int restore_ok = 1;
@@ -397,10 +510,10 @@ int main(int argc, char **argv)
 		restore_ok = 0;
 	if (ptrace(PTRACE_DETACH, target, 0, (void *)(long)deferred) != 0 && errno != ESRCH)
 		restore_ok = 0;
+	for (int k = 0; k < ncalls; k++)
+		printf("ok %lld %s 0x%" PRIx64 "%s\n", results[k], method, at, notes[k]);
 	if (!restore_ok)
-		fail("prctl returned %lld but the registers or code of process %d could not be restored exactly",
-		     result, (int)target);
-	printf("ok %lld %s 0x%" PRIx64 "%s\n", result, method, at, note);
+		fail("the calls ran but the registers or code of process %d could not be restored exactly", (int)target);
 	return 0;
 }
 #endif

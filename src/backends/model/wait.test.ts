@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseScenario } from '../../scenario/parse.ts';
+import { runScenario } from '../../scenario/run.ts';
+import type { RunProgress } from '../../scenario/run.ts';
+import type { Scenario } from '../../scenario/types.ts';
+import { createModelBackend } from './index.ts';
+
+function scenario(waits: string, ksm = 'ksm: { run: 1, pages_to_scan: 10, sleep_millisecs: 20 }'): Scenario {
+  const r = parseScenario(
+    `version: 1\nname: w\n${ksm}\nsteps:\n  - spawn: { proc: a, comm: x }\n  - mmap: { proc: a, region: r, size: 40KiB }\n` +
+      `  - fill: { proc: a, region: r, pattern: { page-mod: 3, seed: 1 } }\n  - madvise: { proc: a, region: r, advice: MADV_MERGEABLE }\n` +
+      `${waits}  - record: { label: end }\n`,
+    'w.yaml',
+  );
+  assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.problems));
+  return r.scenario;
+}
+
+test('a wait run in slices for its progress gives the same run as one run at once', async () => {
+  const s = scenario('  - wait: { full_scans: 300 }\n  - record: { label: scanned }\n  - wait: { ms: 100000 }\n');
+  const plain = await runScenario(s, createModelBackend({ seed: 0 }));
+  const events: RunProgress[] = [];
+  const sliced = await runScenario(s, createModelBackend({ seed: 0 }), {
+    onProgress: (e) => {
+      if (e.kind === 'wait') events.push(e);
+    },
+  });
+  assert.deepEqual(sliced, plain);
+  const scans = events.filter((e) => e.kind === 'wait' && e.unit === 'full_scans');
+  const ms = events.filter((e) => e.kind === 'wait' && e.unit === 'ms');
+  assert.ok(scans.length > 10 && ms.length > 10, `${scans.length} and ${ms.length} words of progress`);
+  // Progress only grows, in scans and in virtual time, and stays within the wait.
+  for (const list of [scans, ms]) {
+    for (let i = 1; i < list.length; i++) {
+      const [a, b] = [list[i - 1]!, list[i]!];
+      assert.ok(a.kind === 'wait' && b.kind === 'wait' && b.done >= a.done && b.elapsedMs >= a.elapsedMs);
+      assert.ok(b.done <= b.target);
+    }
+  }
+});
+
+test('a wait of full scans that would take the clock past 2^53 ns is refused before it starts, with why', async () => {
+  const r = await runScenario(scenario('  - wait: { full_scans: 1000000000 }\n'), createModelBackend({ seed: 0 }));
+  assert.equal(r.ok, false);
+  assert.equal(
+    r.error,
+    'steps[4].wait (line 9): 1000000000 full scans take at least 231 days 11 h of virtual time (ksmd ends at most one ' +
+      "full scan per batch and sleeps sleep_millisecs=20 ms between batches), past the 104 days 5 h the model's clock counts exactly",
+  );
+  assert.deepEqual(r.records, []);
+});
+
+test('waits that together pass the end of the clock stop at the one that would cross it', async () => {
+  const r = await runScenario(
+    scenario('  - wait: { ms: 9000000000 }\n  - wait: { ms: 9000000000 }\n', 'ksm: { run: 0 }'),
+    createModelBackend({ seed: 0 }),
+  );
+  assert.equal(r.ok, false);
+  assert.match(
+    r.error ?? '',
+    /^steps\[5\]\.wait \(line 10\): waiting 9000000000 ms would take virtual time to 208 days 8 h, past the 104 days 5 h the model's clock counts exactly$/,
+  );
+});
+
+test('a wait of full scans while ksmd cannot scan says why at once', async () => {
+  const r = await runScenario(
+    scenario('  - wait: { full_scans: 1 }\n', 'ksm: { run: 0 }'),
+    createModelBackend({ seed: 0 }),
+  );
+  assert.match(r.error ?? '', /ksmd is not running \(run=0\)$/);
+});

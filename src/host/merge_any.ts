@@ -1,0 +1,82 @@
+/**
+ * MERGE_ANY of running processes (`samepage kernel enable/disable`): each target is made to
+ * call prctl(PR_SET_MEMORY_MERGE, 0 or 1) through the injector, and what it then shows in
+ * /proc/PID/ksm_stat is reported.
+ *
+ * One command is one journaled change (docs/crash-safety.md): each process's flag is
+ * journaled before it is injected, and the record is dropped (committed) only when every
+ * named process has been done, since the command's result is meant to last. A command
+ * killed half-way (SIGKILL, Ctrl-C: the injection loop is synchronous) is rolled back by
+ * the watchdog, so the named processes end either all done or as they were.
+ */
+import { LiveChanges } from './live_changes.ts';
+import { readProcessKsmStat } from './ksm_stat.ts';
+import { isKernelThread, readComm } from './procfs.ts';
+import type { RecoveryReport } from './recover.ts';
+
+/** What happened to one process. */
+export interface InjectOutcome {
+  readonly pid: number;
+  /** The injection ran: `result` is prctl's return (0 or -errno). */
+  readonly ok: boolean;
+  readonly result?: number;
+  /** How the `syscall` instruction was found: rip-2, scan or patch (see inject-syscall.c). */
+  readonly method?: string;
+  /** Why it could not run (the process was left as it was, or is gone). */
+  readonly error?: string;
+}
+
+/** What happened to one process: the injection's outcome, its comm, and MERGE_ANY after it. */
+export interface MergeReport extends InjectOutcome {
+  readonly comm: string;
+  readonly ksm_merge_any?: boolean;
+}
+
+export interface MergeOptions {
+  /** The samepage-inject-syscall binary. */
+  readonly helper: string;
+  /** With a name, a process whose comm is no longer that name is left alone. */
+  readonly name?: string;
+  readonly onRecovered?: (report: RecoveryReport) => void;
+  readonly onWarning?: (message: string) => void;
+}
+
+/**
+ * Makes each process call prctl(PR_SET_MEMORY_MERGE, enable ? 1 : 0). A process whose comm
+ * is no longer opts.name (renamed or replaced since it was listed) is left alone; a kernel
+ * thread is refused (it has no user memory).
+ */
+export function setMemoryMerge(pids: readonly number[], enable: boolean, opts: MergeOptions): MergeReport[] {
+  const changes = LiveChanges.open({
+    env: { injector: opts.helper },
+    ...(opts.onRecovered === undefined ? {} : { onRecovered: opts.onRecovered }),
+    ...(opts.onWarning === undefined ? {} : { onWarning: opts.onWarning }),
+  });
+  const reports: MergeReport[] = [];
+  try {
+    for (const pid of pids) {
+      const comm = readComm(pid) ?? '?';
+      if (opts.name !== undefined && comm !== opts.name) continue;
+      let outcome: InjectOutcome;
+      if (isKernelThread(pid)) outcome = { pid, ok: false, error: 'a kernel thread: it has no user memory to merge' };
+      else {
+        const { answer } = changes.setMergeAny(pid, enable);
+        const first = answer.results[0];
+        outcome =
+          first === undefined
+            ? { pid, ok: false, error: answer.error ?? 'the helper printed nothing' }
+            : { pid, ok: true, result: first.result, method: first.method };
+      }
+      const stat = readProcessKsmStat(pid);
+      reports.push({ ...outcome, comm, ...(stat === undefined ? {} : { ksm_merge_any: stat.ksm_merge_any }) });
+    }
+  } catch (err) {
+    // Not done for every process: put back those that were.
+    changes.restore();
+    changes.close();
+    throw err;
+  }
+  changes.commit();
+  changes.close();
+  return reports;
+}
