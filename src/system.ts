@@ -3,6 +3,7 @@ import { formatBytes, PAGE_SIZE } from './lib/sizes.ts';
 import { formatDuration } from './lib/duration.ts';
 import { EventQueue } from './sim/event_queue.ts';
 import { MAX_VIRTUAL_NS, VirtualClock } from './sim/clock.ts';
+import { DEFAULT_TIMER, type TimerParams } from './sim/timer.ts';
 import { createMemoryManager, type MemoryManager } from './mm/memory_manager.ts';
 import { ksmInit } from './ksm/control.ts';
 import type { CostModel } from './ksm/cost.ts';
@@ -32,6 +33,8 @@ export interface SystemOptions {
   readonly ram: number;
   readonly numaNodes?: number;
   readonly cost?: CostModel;
+  /** HZ and wake-up latencies (default DEFAULT_TIMER, this machine kind). */
+  readonly timer?: TimerParams;
   /** Seed of the machine's randomness (KSM+'s sampling). */
   readonly seed?: number;
   /** Tests: prove the model's caches against a recomputation on every hit (slow). */
@@ -59,14 +62,14 @@ export function createSystem(opts: SystemOptions): System {
       `A model machine has at most ${formatBytes(MAX_RAM_BYTES)} of RAM and ${MAX_NUMA_NODES} NUMA nodes, not ${formatBytes(opts.ram)} and ${opts.numaNodes ?? 1}`,
     );
   }
-  const clock = new VirtualClock();
+  const clock = new VirtualClock(opts.timer ?? DEFAULT_TIMER);
   const events = new EventQueue(clock);
   const mmgr = createMemoryManager(Math.floor(opts.ram / PAGE_SIZE) + 1, opts.numaNodes ?? 1);
   const { ksm, ksmd } = ksmInit(mmgr, events, opts.cost ?? DEFAULT_COST);
   const ksmplus = new KsmPlus(mmgr, events, opts.cost ?? DEFAULT_COST, opts.seed ?? 0);
   const ksmplusd = new KsmPlusDaemon(ksmplus, events);
   ksm.checkWalkCache = opts.checkCaches === true;
-  ksmplus.trees.checkWalkCache = opts.checkCaches === true;
+  ksmplus.engine.checkWalkCache = opts.checkCaches === true;
   const sysfs = new Map<string, AttributeGroup>([
     ['ksm', ksmSysfs(ksm, ksmd)],
     ['ksm+', ksmPlusSysfs(ksmplus, ksmplusd)],
@@ -101,13 +104,15 @@ export function runFor(sys: System, ms: number): void {
 /**
  * Runs the events due by virtual time `end` (ns), at most `budget` of them: true when the
  * clock has reached `end`, false when the budget ran out first (call again to go on).
+ * `onEvent` is called after every event (a report samples the counters with it).
  */
-export function runUntil(sys: System, end: number, budget = Number.POSITIVE_INFINITY): boolean {
+export function runUntil(sys: System, end: number, budget = Number.POSITIVE_INFINITY, onEvent?: () => void): boolean {
   for (let n = 0; n < budget; n++) {
     if (!sys.events.runNext(end)) {
       sys.clock.advanceTo(end);
       return true;
     }
+    onEvent?.();
   }
   return false;
 }
@@ -183,8 +188,8 @@ export function runFullScans(
  * One slice of a wait until full_scans reaches `target`: at most `budget` events. The model
  * backend runs a long wait slice by slice, so the command line can draw progress between.
  */
-export function runFullScansSlice(sys: System, target: number, budget: number): WaitSlice {
-  return runScans(sys, ksmdDriver(sys), target, budget);
+export function runFullScansSlice(sys: System, target: number, budget: number, onEvent?: () => void): WaitSlice {
+  return runScans(sys, ksmdDriver(sys), target, budget, onEvent);
 }
 
 /**
@@ -219,7 +224,7 @@ export function whyWaitCannotFinish(
 /** Like runFullScans, for KSM+'s rounds (/sys/kernel/mm/ksm+/full_scans). */
 export function runKsmPlusFullScans(sys: System, n: number, onEvent?: () => void): string | undefined {
   const driver = {
-    seqnr: () => sys.ksmplus.trees.ksmScan.seqnr,
+    seqnr: () => sys.ksmplus.engine.ksmScan.seqnr,
     idle: () => whyKsmPlusIdle(sys),
     busy: () => sys.ksmplusd.isBusy(),
   };

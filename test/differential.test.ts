@@ -18,7 +18,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { holdKernelTestLock, kernelSkipReason, kernelSkipReasonAfterWait } from '../src/backends/kernel/testing.ts';
+import { differentialSkipReason } from '../src/backends/kernel/testing.ts';
 import { agrees, diffAttempts, diffScenario } from '../src/differential/diff.ts';
 import { renderDiff } from '../src/report/diff.ts';
 import { liveNumaNodes } from '../src/host/machine.ts';
@@ -45,21 +45,7 @@ function seedCount(): number {
   return n;
 }
 
-/**
- * Why the differential suite cannot run here, or undefined. Other KSM users may be another
- * samepage run about to finish (its agents), so they get a minute to go away first.
- */
-async function skipReason(): Promise<string | undefined> {
-  const machine = kernelSkipReason(true);
-  if (machine !== undefined) return machine;
-  // Held for the whole file (released when this process exits): other kernel test files
-  // compare sysfs before and after their runs, which a diff in between would upset.
-  const release = await holdKernelTestLock();
-  process.on('exit', release);
-  return kernelSkipReasonAfterWait();
-}
-
-const skip = await skipReason();
+const skip = await differentialSkipReason();
 if (skip !== undefined) {
   const message = `differential tests (kernel vs model) skipped: ${skip}`;
   process.stdout.write(`${message}\n`);

@@ -599,7 +599,9 @@ test('merge_across_nodes store keeps the unstable items of other nodes in their 
   // Frames are handed out round-robin: page 0 on node 0, page 1 on node 1.
   assert.equal(fillUser(sys.mmgr, t.mm, addr, 2 * PAGE_SIZE, { kind: 'byte', byte: 0 }, addr), 0);
   assert.equal(runFullScans(sys, 1), undefined); // first visits: checksums only
-  runFor(sys, 41); // the second scan puts each page in its node's unstable tree
+  // The second scan puts each page in its node's unstable tree: two one-page batches, one
+  // every 24 ms at HZ=250 (sleep_millisecs 20 is 5 jiffies, ended on the 6th tick).
+  runFor(sys, 49);
   const k = sys.ksm;
   assert.equal(k.pagesUnshared, 2);
   const item1 = k.rootUnstableTree[1]!.rbNode;

@@ -27,7 +27,7 @@ interface Scanner {
   disable(sys: System, task: Task, addr: number): void;
   start(sys: System): void;
   scans(sys: System, n: number): void;
-  trees(sys: System): Ksm;
+  engine(sys: System): Ksm;
   runPath: string;
 }
 
@@ -38,7 +38,7 @@ const scanners: Scanner[] = [
     disable: (sys, t, addr) => assert.equal(doMadvise(sys.mmgr, t.mm, addr, PAGES * PAGE_SIZE, MADV_UNMERGEABLE), 0),
     start: (sys) => assert.equal(sysfsWrite(sys, 'ksm/run', '1'), 0),
     scans: (sys, n) => assert.equal(runFullScans(sys, n), undefined),
-    trees: (sys) => sys.ksm,
+    engine: (sys) => sys.ksm,
     runPath: 'ksm/run',
   },
   {
@@ -50,7 +50,7 @@ const scanners: Scanner[] = [
       assert.equal(sysfsWrite(sys, 'ksm+/run', '1'), 0);
     },
     scans: (sys, n) => assert.equal(runKsmPlusFullScans(sys, n), undefined),
-    trees: (sys) => sys.ksmplus.trees,
+    engine: (sys) => sys.ksmplus.engine,
     runPath: 'ksm+/run',
   },
 ];
@@ -87,9 +87,9 @@ for (const s of scanners) {
   test(`${s.name} merges identical pages of two processes, and both still read their bytes`, () => {
     const { sys, tasks, addrs } = setup(s);
     s.scans(sys, 3);
-    const trees = s.trees(sys);
-    assert.equal(trees.pagesShared, 1);
-    assert.equal(trees.pagesSharing, 2 * PAGES - 1);
+    const engine = s.engine(sys);
+    assert.equal(engine.pagesShared, 1);
+    assert.equal(engine.pagesSharing, 2 * PAGES - 1);
     assert.deepEqual(
       tasks.map((t) => t.mm.ksmMergingPages),
       [PAGES, PAGES],
@@ -122,7 +122,7 @@ for (const s of scanners) {
     assert.equal(child.mm.ksmMergingPages, 0);
     s.scans(sys, 2);
     assert.equal(child.mm.ksmMergingPages, PAGES);
-    assert.equal(s.trees(sys).pagesSharing, 3 * PAGES - 1);
+    assert.equal(s.engine(sys).pagesSharing, 3 * PAGES - 1);
     assert.equal(digest(sys, child, addrs[0]!), expected);
   });
 
@@ -131,7 +131,7 @@ for (const s of scanners) {
     s.scans(sys, 3);
     exitTask(sys.mmgr, tasks[0]!);
     s.scans(sys, 1);
-    assert.equal(s.trees(sys).rmapItems, PAGES);
+    assert.equal(s.engine(sys).rmapItems, PAGES);
     assert.equal(tasks[1]!.mm.ksmMergingPages, PAGES);
   });
 
@@ -139,8 +139,8 @@ for (const s of scanners) {
     const { sys, tasks, addrs } = setup(s);
     s.scans(sys, 3);
     assert.equal(sysfsWrite(sys, s.runPath, '2'), 0);
-    const trees = s.trees(sys);
-    assert.deepEqual([trees.pagesShared, trees.pagesSharing, trees.rmapItems, trees.ksmScan.seqnr], [0, 0, 0, 0]);
+    const engine = s.engine(sys);
+    assert.deepEqual([engine.pagesShared, engine.pagesSharing, engine.rmapItems, engine.ksmScan.seqnr], [0, 0, 0, 0]);
     assert.deepEqual(
       tasks.map((t) => t.mm.ksmMergingPages),
       [0, 0],
@@ -179,5 +179,5 @@ test('KSM+ gives up on a VMA with nothing to merge, and keeps few rmap_items whe
   runKsmPlusFullScans(sys, 12);
   // Coefficient 100, 90, ..., 10: after ten rounds without a merge the VMA is dropped.
   assert.equal(sys.ksmplus.vmaNodes, 0);
-  assert.equal(sys.ksmplus.trees.rmapItems, 0);
+  assert.equal(sys.ksmplus.engine.rmapItems, 0);
 });

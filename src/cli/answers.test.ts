@@ -151,13 +151,14 @@ test('predict refuses --max-scans 0, warns when it did not settle, and puts the 
     const report = join(dir, 'p.html');
     const r = capture();
     assert.equal(await main(['predict', snap, '--report', report], r.io), 0);
-    assert.match(r.out(), /pages merging frees \(pages_sharing \+ ksm_zero_pages\) │ 39 /);
+    assert.match(r.out(), /pages merging frees \(pages_sharing \+ ksm_zero_pages\) │ +39 │ 156\.0 KiB/);
     const html = readFileSync(report, 'utf8');
     assert.match(html, /<h2>Prediction under KSM<\/h2>/);
     assert.match(
       html,
-      /<th scope="row">pages merging frees \(pages_sharing \+ ksm_zero_pages\)<\/th><td>39<\/td><td>156 KiB<\/td>/,
+      /<th scope="row">pages merging frees \(pages_sharing \+ ksm_zero_pages\)<\/th><td>39<\/td><td>156\.0 KiB<\/td>/,
     );
-    assert.match(html, /<th scope="row">KSM scanner CPU<\/th><td>[\d.]+ s<\/td>/);
-    assert.match(html, /<th scope="row">virtual time to settle<\/th><td>[\d.]+ s<\/td>/);
+    // Times in the unit that suits them (formatDuration): "3.2 ms", "1.5 s", "1 min 02 s".
+    assert.match(html, /<th scope="row">KSM scanner CPU<\/th><td>[\d.]+ (µs|ms|s)<\/td>/);
+    assert.match(html, /<th scope="row">virtual time to settle<\/th><td>[\d.]+ (ms|s)<\/td>/);
   }));

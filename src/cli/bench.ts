@@ -3,7 +3,7 @@
  * src/measure/ (bench.ts, calibrate.ts) and prints report/bench.ts's tables or the JSON.
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import { CALIBRATION_FILE } from '../backends/model/calibration.ts';
+import { CALIBRATION_FILE, TIMER_FILE } from '../backends/model/calibration.ts';
 import { type MeasureLog, runBench } from '../measure/bench.ts';
 import { calibrate } from '../measure/calibrate.ts';
 import { renderBench, renderCalibration } from '../report/bench.ts';
@@ -35,8 +35,14 @@ export function addBenchCommand(program: Command, io: BenchIo): void {
     .option('--json', 'print JSON on stdout instead of tables')
     .option('--pages <n>', 'pages of each workload (fork-heavy forks a sixteenth of them 8 times)', parsePages, 65536)
     .option('--scans <n>', 'measured full scans per workload (the first one is also reported alone)', parseScans, 10)
-    .option('--calibrate', "measure the live ksmd's CPU cost per event and fit src/ksm/cost.ts's constants")
-    .option('--dry-run', `with --calibrate: print the fitted constants without writing ${CALIBRATION_FILE}`)
+    .option(
+      '--calibrate',
+      "measure the live ksmd's CPU cost per event (fitting src/ksm/cost.ts's constants) and the machine's timer (HZ, ksmd's wake-up latency and scan-start flush)",
+    )
+    .option(
+      '--dry-run',
+      `with --calibrate: print the fitted constants and the timer without writing ${CALIBRATION_FILE} and ${TIMER_FILE}`,
+    )
     .option('--model-only', 'do not touch the live kernel (the ratio is then unavailable)')
     .option('--lock-wait <s>', 'seconds to wait for another samepage kernel run to finish', parseSeconds, 600)
     .addHelpText(
@@ -52,8 +58,12 @@ export function addBenchCommand(program: Command, io: BenchIo): void {
       if (opts.calibrate === true) {
         if (opts.modelOnly === true)
           throw new Error('--calibrate measures the live ksmd; it cannot run with --model-only');
-        const { file, previous } = await calibrate({ pages: opts.pages, lockWaitMs, write: opts.dryRun !== true }, log);
-        io.stdout.write(opts.json === true ? `${JSON.stringify(file, null, 2)}\n` : renderCalibration(file, previous));
+        const cal = await calibrate({ pages: opts.pages, lockWaitMs, write: opts.dryRun !== true }, log);
+        io.stdout.write(
+          opts.json === true
+            ? `${JSON.stringify({ ...cal.file, timer_calibration: cal.timer }, null, 2)}\n`
+            : renderCalibration(cal.file, cal.previous, cal.timer, cal.previousTimer),
+        );
       } else {
         const run = await runBench(
           { pages: opts.pages, scans: opts.scans, modelOnly: opts.modelOnly === true, lockWaitMs },

@@ -12,6 +12,8 @@ import { measuredByPolicy, thesisComparison, thesisExperiment } from '../report/
 import { renderSideBySide } from '../report/compare_rows.ts';
 import { refuseReportOverInput, writeReportFile } from './report_file.ts';
 import { UsageError } from './errors.ts';
+import { tableWidth } from './width.ts';
+import { wrapText } from '../lib/text_width.ts';
 
 function parsePolicies(v: string): Policy[] {
   const list = v.split(',').map((p) => p.trim());
@@ -25,6 +27,7 @@ function parsePolicies(v: string): Policy[] {
 export interface CompareIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
 }
 
 export function registerCompare(program: Command, io: CompareIo, setExit: (code: number) => void): void {
@@ -60,6 +63,7 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
           await runPolicy(parsed.scenario, policy, {
             seed: opts.seed,
             statistics: opts.report !== undefined && results.length === 0,
+            samples: opts.report !== undefined,
           }),
         );
       }
@@ -78,10 +82,12 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
           `${JSON.stringify({ scenario: parsed.scenario.name, results: out, thesis: figures }, null, 2)}\n`,
         );
       } else {
+        const width = tableWidth(io);
+        const about = `${parsed.scenario.name}: ${parsed.scenario.description ?? ''}`;
         io.stdout.write(
-          `${parsed.scenario.name}: ${parsed.scenario.description ?? ''}\n${renderSideBySide(results)}\n`,
+          `${width === undefined ? about : wrapText(about, width).join('\n')}\n${renderSideBySide(results, width)}\n`,
         );
-        if (thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
+        if (thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis, { width })}`);
       }
       if (opts.report !== undefined) {
         const { renderCompareReport } = await import('../report/compare.ts');

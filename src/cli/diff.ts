@@ -1,6 +1,8 @@
 /**
  * `samepage diff FILE... [--json] [--attempts N]`: the differential method
- * (src/differential/diff.ts) on each file, printed by report/diff.ts.
+ * (src/differential/diff.ts) on each file, printed by report/diff.ts. With `--timed`, the
+ * tolerance mode for scenarios that wait in milliseconds (src/differential/timed.ts,
+ * printed by report/timed_diff.ts).
  *
  * Exit codes: 0 no difference, 1 some difference or a run that stopped early, 2 a file is
  * invalid or the kernel backend cannot run here (with its reason).
@@ -9,16 +11,21 @@ import { InvalidArgumentError, type Command } from 'commander';
 import pc from 'picocolors';
 import { agrees, diffAttempts, diffScenario, type DiffRunner, type ScenarioDiff } from '../differential/diff.ts';
 import { type DiffFileJson, diffJson, type DiffJson, renderDiff } from '../report/diff.ts';
+import { DEFAULT_TOLERANCE, timedAgrees, timedDiff, type Tolerance } from '../differential/timed.ts';
+import { renderTimedDiff, type TimedDiffJson, timedDiffJson } from '../report/timed_diff.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { markReportedInJson } from './errors.ts';
+import { tableWidth } from './width.ts';
 
 /** Where `samepage diff` writes, and whether to colour. */
 export interface DiffIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly color: boolean;
+  /** Tables fit this many columns (cli/width.ts); undefined: no limit. */
+  readonly width?: number | undefined;
 }
 
 /** Thrown for what makes the whole command unusable (a bad file): exit 2. */
@@ -33,6 +40,8 @@ export interface DiffCommandOptions {
   readonly attempts?: number;
   /** Default diffScenario: the live kernel, then the model. */
   readonly runner?: DiffRunner;
+  /** The tolerance mode for timed scenarios, with its tolerances; off when undefined. */
+  readonly timed?: Tolerance;
 }
 
 /**
@@ -51,6 +60,7 @@ export async function diffCommand(files: readonly string[], opts: DiffCommandOpt
     else problems.push(formatProblems(file, loaded.problems));
   }
   if (problems.length > 0) throw new DiffUsageError(problems.join('\n'));
+  if (opts.timed !== undefined) return timedCommand(scenarios, opts, opts.timed, io);
 
   const runner = opts.runner ?? diffScenario;
   const results: DiffFileJson[] = [];
@@ -71,9 +81,34 @@ export async function diffCommand(files: readonly string[], opts: DiffCommandOpt
     }
     differ ||= !agrees(d);
     if (opts.json) results.push(diffJson(file, d));
-    else io.stdout.write(renderDiff(file, d, io.color));
+    else io.stdout.write(renderDiff(file, d, io.color, io.width));
   }
   if (opts.json) io.stdout.write(`${JSON.stringify({ files: results } satisfies DiffJson, null, 2)}\n`);
+  return differ ? 1 : 0;
+}
+
+/** --timed: each file within the tolerance of the kernel's median; exit 1 when a value is beyond it. */
+async function timedCommand(
+  scenarios: ReadonlyArray<{ file: string; scenario: Scenario }>,
+  opts: DiffCommandOptions,
+  tol: Tolerance,
+  io: DiffIo,
+): Promise<number> {
+  const results: TimedDiffJson[] = [];
+  let differ = false;
+  for (const { file, scenario } of scenarios) {
+    const d = await timedDiff(scenario, tol, {
+      seed: opts.seed,
+      onKernelRun: (r, good) =>
+        io.stderr.write(
+          `samepage diff: ${file}: kernel run ${good}/${tol.runs}${r.disturbed ? ' disturbed (ksmd waited for a CPU), again' : ''}\n`,
+        ),
+    });
+    differ ||= !timedAgrees(d);
+    if (opts.json) results.push(timedDiffJson(file, d));
+    else io.stdout.write(renderTimedDiff(file, d, io.color));
+  }
+  if (opts.json) io.stdout.write(`${JSON.stringify({ files: results }, null, 2)}\n`);
   return differ ? 1 : 0;
 }
 
@@ -81,6 +116,7 @@ export async function diffCommand(files: readonly string[], opts: DiffCommandOpt
 export interface DiffCliIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
 }
 
 /** Adds `diff` to the samepage program; `setExit` receives 0 or 1 (exit 2 is a throw). */
@@ -100,15 +136,71 @@ export function registerDiff(program: Command, io: DiffCliIo, setExit: (code: nu
       parseAttempts,
       1,
     )
+    .option(
+      '--timed',
+      "tolerance mode for scenarios that wait in milliseconds with ksmd running: the median of --runs undisturbed kernel runs (a run where ksmd waited for a CPU is measured again) against the model: pages_scanned and full_scans within --tolerance, the advisor's pages_to_scan within --advisor-tolerance, knobs exact, the other counters shown",
+    )
+    .option(
+      '--runs <n>',
+      'with --timed: undisturbed kernel runs whose median is compared',
+      parseAttempts,
+      DEFAULT_TOLERANCE.runs,
+    )
+    .option(
+      '--tolerance <pct>',
+      'with --timed: relative tolerance of pages_scanned and full_scans, in %',
+      parsePercent,
+      DEFAULT_TOLERANCE.counters * 100,
+    )
+    .option(
+      '--advisor-tolerance <pct>',
+      'with --timed: relative tolerance of pages_to_scan under advisor_mode=scan-time, in %',
+      parsePercent,
+      DEFAULT_TOLERANCE.advisor * 100,
+    )
     .addHelpText(
       'after',
-      '\nExit codes: 0 kernel and model agree, 1 some counter differs or a run stopped early, 2 invalid file or kernel backend unavailable.',
+      '\nExit codes: 0 kernel and model agree (with --timed: within the tolerance), 1 some counter differs or a run stopped early (or the machine was too busy to measure time), 2 invalid file or kernel backend unavailable.\n\n' +
+        'Examples:\n  sudo samepage diff scenarios/*.yaml --attempts 3\n  sudo samepage diff --timed --runs 3 my-timed-scenario.yaml',
     )
-    .action(async (files: string[], opts: { json?: true; seed: number; attempts: number }) => {
+    .action(async (files: string[], opts: DiffCliOptions) => {
       const color = io.stdout === process.stdout && pc.isColorSupported;
-      const run = { json: opts.json === true, seed: opts.seed, attempts: opts.attempts };
-      setExit(await diffCommand(files, run, { stdout: io.stdout, stderr: io.stderr, color }));
+      const timed: Tolerance | undefined =
+        opts.timed === true
+          ? {
+              ...DEFAULT_TOLERANCE,
+              runs: opts.runs,
+              maxRuns: 3 * opts.runs,
+              counters: opts.tolerance / 100,
+              advisor: opts.advisorTolerance / 100,
+            }
+          : undefined;
+      const run = {
+        json: opts.json === true,
+        seed: opts.seed,
+        attempts: opts.attempts,
+        ...(timed === undefined ? {} : { timed }),
+      };
+      setExit(await diffCommand(files, run, { stdout: io.stdout, stderr: io.stderr, color, width: tableWidth(io) }));
     });
+}
+
+interface DiffCliOptions {
+  json?: true;
+  seed: number;
+  attempts: number;
+  timed?: true;
+  runs: number;
+  tolerance: number;
+  advisorTolerance: number;
+}
+
+function parsePercent(value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !(n >= 0 && n <= 100)) {
+    throw new InvalidArgumentError(`Expected a percentage from 0 to 100, got "${value}".`);
+  }
+  return n;
 }
 
 function parseDiffSeed(value: string): number {

@@ -23,10 +23,12 @@ import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts'
 import { selectTargets } from '../host/targets.ts';
 import { renderLivePage, renderLiveStatusText, renderMergeReports, renderMergeSummary } from '../report/ksm_live.ts';
 import { renderJournalViews, renderRecoveries } from '../report/recovery.ts';
+import { tableWidth } from './width.ts';
 
 export interface KernelIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
 }
 
 /** Exit code of the samepage contract when something asked for did not happen. */
@@ -198,7 +200,10 @@ export function registerKernel(
         io.stderr.write(`samepage: note: ${err.message}; samepage's own changes are shown to root only\n`);
       }
       if (opts.json === true) io.stdout.write(`${JSON.stringify({ ...s, journals }, null, 2)}\n`);
-      else io.stdout.write(renderLiveStatusText(s) + renderJournalViews(journals));
+      else {
+        const width = tableWidth(io);
+        io.stdout.write(renderLiveStatusText(s, { width }) + renderJournalViews(journals, { width }));
+      }
       if (journals.some(pendingRecovery))
         io.stderr.write(
           'samepage: note: a samepage process died with changes to this machine journaled; `samepage kernel recover` undoes them\n',
@@ -241,7 +246,12 @@ export function registerKernel(
       if (opts.by === 'watchdog') {
         // The watchdog's output goes to the dead owner's stderr: one sentence per journal.
         for (const r of reports) io.stderr.write(`samepage: watchdog: ${describeRecovery(r)}\n`);
-      } else io.stdout.write(opts.json === true ? `${JSON.stringify(reports, null, 2)}\n` : renderRecoveries(reports));
+      } else
+        io.stdout.write(
+          opts.json === true
+            ? `${JSON.stringify(reports, null, 2)}\n`
+            : renderRecoveries(reports, { width: tableWidth(io) }),
+        );
       const bad = reports.some((r) => r.left !== 0 || r.state === 'busy' || r.state === 'damaged');
       setExit(bad ? EXIT_FAILED : 0);
     });
@@ -264,7 +274,9 @@ export function registerKernel(
       sampler.onSample((s) => {
         const text = renderLiveStatusText(
           s.status,
-          tty ? { maxProcesses: Math.max(5, ((io.stdout as NodeJS.WriteStream).rows ?? 40) - 24) } : {},
+          tty
+            ? { maxProcesses: Math.max(5, ((io.stdout as NodeJS.WriteStream).rows ?? 40) - 24), width: tableWidth(io) }
+            : { width: tableWidth(io) },
         );
         // In place at a terminal (home, clear below); appended snapshots otherwise.
         io.stdout.write(tty ? `\x1b[H\x1b[J${text}(Ctrl-C to stop)\n` : `${text}\n`);

@@ -34,3 +34,13 @@ test('main demo runs the thesis program and explains it, without the idle KSM+ t
   assert.doesNotMatch(c.out(), /ksm\+/, 'KSM+ is idle in the demo');
   assert.match(c.out(), /At "merged" \(\d+\.\d\d s of virtual time\) ksmd keeps 40 shared pages/);
 });
+
+test('main demo fits COLUMNS, its explanation too, and keeps it on one line for a pipe', async () => {
+  const narrow = capture();
+  assert.equal(await main(['demo'], { ...narrow.io, env: { COLUMNS: '60' } }), 0);
+  for (const line of narrow.out().split('\n')) assert.ok([...line].length <= 60, `${[...line].length}: ${line}`);
+  assert.match(narrow.out(), /\nAt "merged" [^\n]*\n[^\n]*standing in for 10200/);
+  const piped = capture();
+  assert.equal(await main(['demo'], piped.io), 0);
+  assert.match(piped.out(), /\nAt "merged" [^\n]* ksmd keeps 40 shared pages [^\n]*\(general_profit\)\.\n$/);
+});

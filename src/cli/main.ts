@@ -32,6 +32,7 @@ import { waitProgress } from './progress.ts';
 import { refuseReportOverInput, writeReportFile } from './report_file.ts';
 import { failureJson, failureJsonFor, UsageError, wantsJson } from './errors.ts';
 import { testPauseHook } from './test_pause.ts';
+import { tableWidth } from './width.ts';
 
 /** Exit codes of the contract. */
 const EXIT_OK = 0;
@@ -129,8 +130,9 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       refuseReportOverInput(opts.report, [file]);
       const { result, statistics } = await runFile(file, opts.backend, opts.seed, io, opts.report !== undefined);
       const thesis = runThesisComparison(result, file);
-      io.stdout.write(opts.json === true ? `${formatJson(result)}\n` : renderRunResult(result));
-      if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
+      const width = tableWidth(io);
+      io.stdout.write(opts.json === true ? `${formatJson(result)}\n` : renderRunResult(result, { width }));
+      if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis, { width })}`);
       if (opts.report !== undefined) {
         // The chart renderer loads only when a report is written (half a second of start-up).
         const { renderRunReport } = await import('../report/stats_report.ts');
@@ -147,8 +149,9 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       const file = join(packageRoot(), DEMO_SCENARIO);
       if (!existsSync(file)) throw new UsageError(`The demo scenario is missing: ${file}`);
       const { result } = await runFile(file, 'model', opts.seed, io, false);
-      io.stdout.write(renderRunResult(result));
-      io.stdout.write(`\n${renderDemoSummary(result)}\n`);
+      const width = tableWidth(io);
+      io.stdout.write(renderRunResult(result, { width }));
+      io.stdout.write(`\n${renderDemoSummary(result, width)}\n`);
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 
@@ -173,30 +176,34 @@ function runThesisComparison(result: RunResult, file: string): ThesisComparison 
 }
 
 /**
- * Loads, checks and runs one scenario file; a file with problems is a UsageError. With
- * `statistics` on the model, also counts the duplicate pages the processes hold at the end.
+ * Loads, checks and runs one scenario file; a file with problems is a UsageError. For a
+ * `report`, the backend samples the counters for charts as the run goes and, on the model,
+ * the duplicate pages the processes hold at the end are counted.
  */
 async function runFile(
   file: string,
   backendName: 'model' | 'kernel',
   seed: number,
   io: Io,
-  statistics: boolean,
+  report: boolean,
 ): Promise<{ result: RunResult; statistics?: StatisticsResult }> {
   const loaded = await loadScenario(file);
   if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems), loaded.problems);
   const beforeStep = testPauseHook(io.env, io.stderr);
   const backend: Backend =
     backendName === 'model'
-      ? createModelBackend({ seed })
-      : createKernelBackend({ onWarning: (message: string) => io.stderr.write(`samepage: warning: ${message}\n`) });
+      ? createModelBackend({ seed, samples: report })
+      : createKernelBackend({
+          onWarning: (message: string) => io.stderr.write(`samepage: warning: ${message}\n`),
+          samples: report,
+        });
   const progress = waitProgress(io.stderr);
   try {
     const result = await runScenario(loaded.scenario, backend, {
       onProgress: progress.update,
       ...(beforeStep === undefined ? {} : { beforeStep }),
     });
-    if (!statistics || !(backend instanceof ModelBackend)) return { result };
+    if (!report || !(backend instanceof ModelBackend)) return { result };
     return { result, statistics: liveTaskStatistics(backend).result({}) };
   } catch (err) {
     // The kernel backend cannot run here: its reason is the whole message, exit 2.

@@ -13,13 +13,15 @@ import {
 } from '../backends/model/predict.ts';
 import type { Policy } from '../backends/model/policy.ts';
 import { bigintReplacer } from '../report/json.ts';
-import { predictionSection, renderPredictResult, unsettledWarning } from '../report/predict.ts';
+import { renderPredictResult, unsettledWarning } from '../report/predict.ts';
 import { Progress } from './progress.ts';
 import { refuseReportOverInput, writeReportFile } from './report_file.ts';
+import { tableWidth } from './width.ts';
 
 export interface PredictIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
 }
 
 interface PredictCliOptions {
@@ -100,6 +102,7 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
           maxScans: opts.maxScans,
           onLoad: (done, total) => bar.load(done, total),
           onScan: (n) => bar.scan(n, opts.maxScans),
+          samples: opts.report !== undefined,
         });
       } catch (e) {
         if (e instanceof PredictError) throw new Error(e.message);
@@ -112,17 +115,12 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
       if (opts.json === true) {
         io.stdout.write(`${JSON.stringify({ ...run, prediction }, bigintReplacer, 2)}\n`);
       } else {
-        io.stdout.write(renderPredictResult(file, result));
+        io.stdout.write(renderPredictResult(file, result, tableWidth(io)));
       }
       if (opts.report !== undefined) {
         // The chart renderer loads only when a report is written (half a second of start-up).
-        const { renderHtmlReport } = await import('../report/html.ts');
-        const html = await renderHtmlReport({
-          title: `predict ${file} under ${opts.policy}`,
-          leadSections: [predictionSection(prediction)],
-          runs: [run],
-        });
-        await writeReportFile(opts.report, html, io.stderr);
+        const { renderPredictReport } = await import('../report/predict_report.ts');
+        await writeReportFile(opts.report, await renderPredictReport(file, result), io.stderr);
       }
       const warning = unsettledWarning(prediction);
       if (warning !== undefined) io.stderr.write(`samepage: warning: ${warning}\n`);

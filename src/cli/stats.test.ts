@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from './main.ts';
+import { statsTitle } from './stats.ts';
 import { capture } from './testing.ts';
 
 const SCENARIO = `version: 1
@@ -60,4 +61,13 @@ test('stats refuses a missing source, a bad pid and a damaged file with one line
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the report's title names what was counted: a file, processes by pid, every process of a name", () => {
+  assert.equal(statsTitle('s.yaml', {}), 'Duplicate pages of s.yaml');
+  assert.equal(statsTitle(undefined, { pid: [25291] }), 'Duplicate pages of process 25291');
+  assert.equal(
+    statsTitle(undefined, { pid: [1, 2], name: ['okular'] }),
+    'Duplicate pages of processes 1, 2 and every okular',
+  );
 });

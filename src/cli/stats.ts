@@ -18,12 +18,14 @@ import type { RunResult } from '../scenario/records.ts';
 import { Progress } from './progress.ts';
 import { refuseReportOverInput, writeReportFile } from './report_file.ts';
 import { UsageError } from './errors.ts';
+import { tableWidth } from './width.ts';
 import { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
 import { statisticsJson } from '../stats/render.ts';
 
 export interface StatsIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
 }
 
 interface LiveOpts {
@@ -102,8 +104,11 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
           : thesisComparison(exp, (f) => measuredByStatistics(f, all), { file: file ?? '' });
       // The report module loads the chart renderer (half a second): only for stats.
       const { renderStatisticsReport, renderStatisticsTables } = await import('../report/stats_report.ts');
-      io.stdout.write(opts.json === true ? statisticsJson(result) : renderStatisticsTables(result, all.top.length));
-      if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis)}`);
+      io.stdout.write(
+        opts.json === true ? statisticsJson(result) : renderStatisticsTables(result, all.top.length, tableWidth(io)),
+      );
+      if (opts.json !== true && thesis !== undefined)
+        io.stdout.write(`\n${renderThesisComparison(thesis, { width: tableWidth(io) })}`);
       if (opts.report !== undefined)
         await writeReportFile(
           opts.report,
@@ -231,14 +236,18 @@ async function fileStatistics(
   if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems), loaded.problems);
   const r = await scenarioStatistics(
     loaded.scenario,
-    { seed: opts.seed, ...(opts.proc === undefined ? {} : { procs: opts.proc }) },
+    { seed: opts.seed, samples: opts.report !== undefined, ...(opts.proc === undefined ? {} : { procs: opts.proc }) },
     warn,
   );
   return { ...r, name: loaded.scenario.name };
 }
 
-function statsTitle(file: string | undefined, opts: StatsOpts): string {
+export function statsTitle(file: string | undefined, opts: Pick<StatsOpts, 'pid' | 'name'>): string {
   if (file !== undefined) return `Duplicate pages of ${file}`;
-  const pids = (opts.pid ?? []).map(String);
-  return `Duplicate pages of ${[...pids, ...(opts.name ?? [])].join(', ')}`;
+  const pids = opts.pid ?? [];
+  const who = [
+    ...(pids.length === 0 ? [] : [`${pids.length === 1 ? 'process' : 'processes'} ${pids.join(', ')}`]),
+    ...(opts.name ?? []).map((n) => `every ${n}`),
+  ];
+  return `Duplicate pages of ${who.join(' and ')}`;
 }

@@ -3,7 +3,9 @@
  * every counter on which they disagree is a difference. The kernel is the reference: with
  * `pages_to_scan` covering every mergeable page, each batch of ksmd is one full scan and the
  * counters at full-scan boundaries are exact, so the model must match them exactly
- * (scenario/exact.ts says which scenarios are exact here).
+ * (scenario/exact.ts says which scenarios are exact here): every file of /sys/kernel/mm/ksm,
+ * knobs included, and every process's counters, after every step. Scenarios that wait in
+ * milliseconds with ksmd running are compared within a tolerance instead (timed.ts).
  *
  * A merge on the live kernel can still fail for one pass for reasons no scenario controls (a
  * folio lock another task holds, a transient extra reference, on which mm/ksm.c's
@@ -91,14 +93,9 @@ export async function diffScenario(scenario: Scenario, opts: DiffOptions = {}): 
   if (inexact !== undefined) {
     warnings.push(`The scenario's figures are not exact under the contract (${inexact}), so differences are expected`);
   }
-  const kernelBackend = createKernelBackend({
-    lockWaitMs: opts.lockWaitMs ?? DIFF_LOCK_WAIT_MS,
-    onWarning: (message) => {
-      warnings.push(message);
-      opts.onWarning?.(message);
-    },
-  });
-  const kernel = await runScenario(scenario, kernelBackend);
+  const kernelBackend = diffKernelBackend(opts, warnings);
+  // Every KSM file, knobs included, and every process after every step, on both sides.
+  const kernel = await runScenario(scenario, kernelBackend, { recordEveryStep: true });
   // The backend refuses to start beside other KSM users, but one that appears during the run
   // puts its own pages into the global counters; say so when one is there afterwards.
   const others = findKsmUsers(new Set([process.pid]));
@@ -107,8 +104,29 @@ export async function diffScenario(scenario: Scenario, opts: DiffOptions = {}): 
       `${INTERFERENCE}: ${others.map((u) => `${u.pid} ${u.comm}`).join(', ')}; the kernel's global counters may include their pages`,
     );
   }
-  const model = await runScenario(scenario, createModelBackend({ seed: opts.seed ?? 0 }));
+  // The one input the model cannot know: ksmd's CPU time before the run, which the
+  // scan-time advisor's first step reads.
+  const ksmdRuntimeNs = kernelBackend.ksmdClock().runtimeAtStartNs;
+  const model = await runScenario(
+    scenario,
+    createModelBackend({ seed: opts.seed ?? 0, ...(ksmdRuntimeNs === undefined ? {} : { ksmdRuntimeNs }) }),
+    { recordEveryStep: true },
+  );
   return scenarioDiffOf(kernel, model, warnings);
+}
+
+/** A kernel backend for a comparison: its warnings go to `warnings` and to opts.onWarning. */
+export function diffKernelBackend(
+  opts: Pick<DiffOptions, 'lockWaitMs' | 'onWarning'>,
+  warnings: string[],
+): ReturnType<typeof createKernelBackend> {
+  return createKernelBackend({
+    lockWaitMs: opts.lockWaitMs ?? DIFF_LOCK_WAIT_MS,
+    onWarning: (message) => {
+      warnings.push(message);
+      opts.onWarning?.(message);
+    },
+  });
 }
 
 /** Two finished runs of one scenario, compared. */

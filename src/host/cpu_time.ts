@@ -1,25 +1,14 @@
 /**
- * CPU time in nanoseconds from /proc/PID/task/TID/schedstat, whose first field is the
- * scheduler's se.sum_exec_runtime: the figure utime + stime are scaled to and then rounded
- * down to clock ticks (10 ms) in /proc/PID/stat, and that getrusage (process.cpuUsage)
- * reports scaled and kept monotonic. Over a window of a millisecond or two, as one full
- * scan of a bench workload can be, either of those is mostly rounding.
+ * A stopwatch of this process's own CPU time, its threads' scheduler runtimes read with
+ * procfs.ts readSchedstat (ns). getrusage (process.cpuUsage) scales the same runtime, keeps
+ * it monotonic and lags it by up to a tick: over a window of a millisecond or two, as one
+ * full scan of a bench workload can be, mostly rounding.
  *
  * A thread's figure is brought up to date when it stops running, not while it runs: a
- * task that sleeps between its bursts (ksmd) reads exactly, and a thread timing itself
- * sleeps 0.1 ms first (Atomics.wait), which costs no CPU.
+ * thread timing itself sleeps 0.1 ms first (Atomics.wait), which costs no CPU.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-
-/** The runtime in ns of task `tid` of process `pid` (its main thread by default), or undefined. */
-export function taskRuntimeNs(pid: number, tid = pid): number | undefined {
-  try {
-    const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    return Number.isFinite(ns) ? ns : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { readdirSync } from 'node:fs';
+import { readSchedstat } from './procfs.ts';
 
 /** Sleeps the calling thread for `ms` milliseconds without returning to the event loop. */
 export function napMs(ms: number): void {
@@ -40,23 +29,23 @@ export interface CpuSplit {
  */
 export function cpuStopwatch(): (() => CpuSplit) | undefined {
   const self = process.pid;
-  if (taskRuntimeNs(self) === undefined) return undefined;
+  if (readSchedstat(self) === undefined) return undefined;
   const others = (): Map<number, number> => {
     const out = new Map<number, number>();
     for (const name of readdirSync('/proc/self/task')) {
       const tid = Number(name);
       if (tid === self) continue;
-      const ns = taskRuntimeNs(self, tid);
+      const ns = readSchedstat(self, tid)?.runtimeNs;
       if (ns !== undefined) out.set(tid, ns);
     }
     return out;
   };
   const before = others();
   napMs(0.1);
-  const own0 = taskRuntimeNs(self) ?? 0;
+  const own0 = readSchedstat(self)?.runtimeNs ?? 0;
   return () => {
     napMs(0.1);
-    const own = (taskRuntimeNs(self) ?? own0) - own0;
+    const own = (readSchedstat(self)?.runtimeNs ?? own0) - own0;
     let rest = 0;
     for (const [tid, ns] of others()) rest += ns - (before.get(tid) ?? 0);
     return { mainNs: own, processNs: own + rest };

@@ -6,6 +6,9 @@
 import {
   constants as fsConstants,
   accessSync,
+  closeSync,
+  openSync,
+  readSync,
   existsSync,
   readdirSync,
   readFileSync,
@@ -234,4 +237,26 @@ export function restoreKsm(saved: readonly SavedFile[], dir = KSM_DIR, io: Sysfs
     verdict('run', run);
   }
   return [...problems.values()];
+}
+
+/**
+ * A KSM counter read many times a millisecond: the file stays open and each read is one
+ * pread at offset 0 (sysfs builds the text anew on every read from the start).
+ */
+export class KsmCounter {
+  readonly #fd: number;
+  readonly #buf = Buffer.alloc(32);
+
+  constructor(file: string, dir = KSM_DIR) {
+    this.#fd = openSync(join(dir, file), 'r');
+  }
+
+  read(): number {
+    const n = readSync(this.#fd, this.#buf, 0, this.#buf.length, 0);
+    return Number(this.#buf.toString('latin1', 0, n).trim());
+  }
+
+  close(): void {
+    closeSync(this.#fd);
+  }
 }

@@ -45,7 +45,8 @@ export function firstCpu(list: string): number | undefined {
 
 /**
  * Sets a task's CPU list with taskset; the reason on failure. A live change: only the journal
- * (live_writes.ts) calls it, so that a crash leaves a record of what to put back.
+ * (live_writes.ts) calls it, so that a crash leaves a record of what to put back. This
+ * process's own CPUs are set with setOwnCpus.
  */
 export function setTaskCpus(pid: number, list: string): string | undefined {
   return taskset(['--pid', '--cpu-list', list, String(pid)]);
@@ -53,7 +54,7 @@ export function setTaskCpus(pid: number, list: string): string | undefined {
 
 /**
  * Sets the CPU list of this process, every thread of it (the bench holds the model on one
- * CPU, as the kernel backend holds ksmd). Not a live change: it touches no other process
+ * CPU, as the kernel backend holds ksmd; holdSelfOffCpu keeps it off ksmd's). Not a live change: it touches no other process
  * and ends with this one, so there is nothing a journal would have to put back.
  */
 export function setOwnCpus(list: string): string | undefined {
@@ -70,4 +71,32 @@ function taskset(args: readonly string[]): string | undefined {
       ? 'taskset (util-linux) is not installed'
       : `taskset failed (${e.code ?? `exit ${e.status ?? '?'}`})`;
   }
+}
+
+/**
+ * Keeps this process off `cpu` (on every other CPU it may use), so that a measurement that
+ * busy-polls does not stand between ksmd, held on `cpu`, and its CPU. Returns the restore
+ * function, or the reason it could not (one CPU only, no taskset).
+ */
+export function holdSelfOffCpu(cpu: number): (() => void) | string {
+  const saved = cpusAllowed(process.pid);
+  if (saved === undefined) return "cannot read this process's CPUs";
+  const others = expandCpus(saved).filter((c) => c !== cpu);
+  if (others.length === 0) return `no CPU other than ${cpu} to run on`;
+  const why = setOwnCpus(others.join(','));
+  if (why !== undefined) return why;
+  return () => {
+    setOwnCpus(saved);
+  };
+}
+
+/** Every CPU of a list such as "0-1,3". */
+function expandCpus(list: string): number[] {
+  const out: number[] = [];
+  for (const part of list.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (m === null) continue;
+    for (let c = Number(m[1]); c <= Number(m[2] ?? m[1]); c++) out.push(c);
+  }
+  return out;
 }

@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { cpus, hostname } from 'node:os';
 
 /** The text of a file, or '' when it cannot be read. */
@@ -60,4 +61,19 @@ export function machineInfo(clkTck = clockTicksPerSecond()): MachineInfo {
     clk_tck: clkTck,
     hostname: hostname(),
   };
+}
+
+/**
+ * CONFIG_HZ of the running kernel, from /proc/config.gz (CONFIG_IKCONFIG_PROC) or
+ * /boot/config-RELEASE; undefined where neither says.
+ */
+export function configHz(): number | undefined {
+  let text = '';
+  try {
+    text = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
+  } catch {
+    text = readOr(`/boot/config-${readOr('/proc/sys/kernel/osrelease').trim()}`);
+  }
+  const m = /^CONFIG_HZ=(\d+)$/m.exec(text);
+  return m === null ? undefined : Number(m[1]);
 }

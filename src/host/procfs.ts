@@ -126,6 +126,33 @@ export function readProcessMemory(pid: number, address: number, length: number):
   return buf;
 }
 
+/** A task's scheduler statistics (/proc/PID/schedstat), in ns. */
+export interface Schedstat {
+  /** Time on a CPU: what task_sched_runtime reads (the scan-time advisor's CPU time for ksmd). */
+  readonly runtimeNs: number;
+  /** Time runnable but waiting on a run queue for a CPU (run_delay). */
+  readonly waitNs: number;
+}
+
+/**
+ * /proc/PID/schedstat (the thread-group leader's), or /proc/PID/task/TID/schedstat for
+ * another thread of the process; undefined if the task is gone or the kernel lacks
+ * schedstats. The runtime is the scheduler's se.sum_exec_runtime: what utime + stime are
+ * scaled to and then rounded down to clock ticks in /proc/PID/stat. A running thread's
+ * figure is brought up to date when it stops running (see host/cpu_time.ts).
+ */
+export function readSchedstat(pid: number, tid = pid): Schedstat | undefined {
+  try {
+    const path = tid === pid ? `/proc/${pid}/schedstat` : `/proc/${pid}/task/${tid}/schedstat`;
+    const [run, wait] = readFileSync(path, 'utf8').trim().split(/\s+/).map(Number);
+    return run === undefined || wait === undefined || !Number.isFinite(run) || !Number.isFinite(wait)
+      ? undefined
+      : { runtimeNs: run, waitNs: wait };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Every VMA of a process with its VmFlags (/proc/PID/smaps), or undefined if it is gone. */
 export function readVmaFlags(pid: number): VmaFlags[] | undefined {
   try {

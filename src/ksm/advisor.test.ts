@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { advisorStartScan, advisorStopScan } from './advisor.ts';
+import { advisorStartScan, advisorStopScan, newAdvisorCtx } from './advisor.ts';
 import type { Ksm } from './ksm.ts';
 import { testMachine } from './testing.ts';
 
@@ -18,7 +18,7 @@ const S = 1e9;
 function advised(pagesToScan: number): Ksm {
   const { ksm } = testMachine();
   ksm.advisorMode = 'scan-time';
-  ksm.advisorCtx = { startScanNs: 0, scanTime: 0, change: 0, cpuTimeNs: 0 };
+  ksm.advisorCtx = newAdvisorCtx();
   ksm.pagesToScan = pagesToScan;
   return ksm;
 }
@@ -37,11 +37,14 @@ test('scanTimeAdvisor: the floor of 10% CPU decides while the scan is far shorte
   // scan 10.5 s -> 10; cpu 1500 ms -> 15%; factor 2000; change 100 -> 30 (EWMA from 0);
   // pages 500*100/2000 = 25, 25*30/100 = 7; ppc 500/15 = 33: max(min(7, 2310), 330) = 330.
   assert.equal(scan(ksm, 10.5, 1.5), 330);
-  assert.deepEqual({ change: ksm.advisorCtx.change, scanTime: ksm.advisorCtx.scanTime }, { change: 30, scanTime: 10 });
+  assert.deepEqual(
+    { change: ksm.advisorCtx.change, scanTime: ksm.advisorCtx.scanTime },
+    { change: 30n, scanTime: 10n },
+  );
   // scan 20.9 s -> 20; cpu 500 ms -> 2%; factor 1000; change 200 -> (70*30+30*200)/100 = 81;
   // pages 330*100/1000 = 33, 33*81/100 = 26; ppc 330/2 = 165: max(26, 1650) = 1650.
   assert.equal(scan(ksm, 20.9, 0.5), 1650);
-  assert.equal(ksm.advisorCtx.change, 81);
+  assert.equal(ksm.advisorCtx.change, 81n);
 });
 
 test('scanTimeAdvisor: the smoothed rate itself when the scan meets its target at 50% CPU', () => {
@@ -57,7 +60,7 @@ test('scanTimeAdvisor: advisor_max_cpu and advisor_max_pages_to_scan cap the res
   // scan 400 s; cpu 400 s -> 100%; factor 50; pages 2000*30/100 = 600; ppc 10: min(600, 500).
   assert.equal(scan(cpuCapped, 400, 400), 500);
   const pagesCapped = advised(1000);
-  pagesCapped.advisorMaxPagesToScan = 250;
+  pagesCapped.advisorMaxPagesToScan = 250n;
   assert.equal(scan(pagesCapped, 200, 100), 250);
 });
 

@@ -1,8 +1,8 @@
+import { KernelBug } from '../mm/kernel_bug.ts';
 import type { Ksm } from './ksm.ts';
 import { breakCow, tryToMergeTwoPages, tryToMergeWithKsmPage, tryToMergeWithZeroPage } from './merge.ts';
 import { removeRmapItemFromTree } from './rmap.ts';
 import type { RmapItem } from './rmap_item.ts';
-import type { StableNode } from './stable_node.ts';
 import { isPageSharingCandidate, stableTreeAppend, stableTreeInsert, stableTreeSearch } from './stable_tree.ts';
 import { unstableTreeSearchInsert } from './unstable_tree.ts';
 
@@ -16,12 +16,13 @@ import { unstableTreeSearchInsert } from './unstable_tree.ts';
 export function cmpAndMergePage(ksm: Ksm, pfn: number, item: RmapItem): void {
   const frames = ksm.mmgr.frames;
   const items = ksm.items;
-  const stableNode = frames.stableNode(pfn) as StableNode | null;
+  const link = frames.stableNode(pfn);
+  if (link !== null && !ksm.owns(link)) return; // the other scanner's KSM page (model only)
+  const stableNode = link;
   // rmap_item->head == stable_node, by id (see Ksm.stableNodes).
   const headIsNode = stableNode !== null && items.head[item] === stableNode.id;
   let bypass = false;
   if (stableNode !== null) {
-    if (stableNode.owner !== ksm) return; // the other scanner's KSM page (model only)
     if (!stableNode.onMigrateList && headIsNode) return;
     // A KSM fork may take a node past max_page_sharing.
     if (!isPageSharingCandidate(ksm, stableNode)) bypass = true;
@@ -40,7 +41,10 @@ export function cmpAndMergePage(ksm: Ksm, pfn: number, item: RmapItem): void {
   removeRmapItemFromTree(ksm, item);
   if (kpfn >= 0) {
     if (tryToMergeWithKsmPage(ksm, item, pfn, kpfn) === 0) {
-      stableTreeAppend(ksm, item, frames.stableNode(kpfn) as StableNode);
+      const kpage = frames.stableNode(kpfn);
+      if (!ksm.owns(kpage))
+        throw new KernelBug(`stable_tree_search found KSM page ${kpfn}, which is not in this stable tree`);
+      stableTreeAppend(ksm, item, kpage);
     }
     void bypass; // the kernel only uses it to silence a warning
     return;

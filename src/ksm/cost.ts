@@ -4,9 +4,9 @@
  *
  * The model backend reads the constants from calibration/cost-model.json, which
  * `samepage bench --calibrate` fits to the live ksmd's CPU time (docs/cost-model.md).
- * DEFAULT_COST is that file's calibration as shipped (Linux 6.18.44, AMD EPYC, 2 vCPUs;
- * an all-unique page visit with ~17 unstable-tree steps costs about 7.4 µs against the
- * kernel's measured 7.7 µs), used where no file is given.
+ * DEFAULT_COST is that file's calibration as shipped (Linux 6.18.44, Intel Xeon, 2 vCPUs,
+ * 65536-page workloads: an all-unique page visit with ~15 unstable-tree steps costs about
+ * 4 µs), used where no file is given.
  */
 export interface CostModel {
   /** Per page handed to cmp_and_merge_page: the page walk, rmap_item lookup, locking. */
@@ -26,13 +26,13 @@ export interface CostModel {
 }
 
 export const DEFAULT_COST: CostModel = {
-  visitNs: 305,
-  skipNs: 267,
-  checksumNs: 681,
-  memcmpNs: 379,
-  memcmpEqualNs: 455,
-  mergeNs: 786,
-  freeNs: 76,
+  visitNs: 153,
+  skipNs: 202,
+  checksumNs: 809,
+  memcmpNs: 204,
+  memcmpEqualNs: 174,
+  mergeNs: 128,
+  freeNs: 65,
 };
 
 /** The constants' names, in a fixed order (calibration files, fits, tables). */

@@ -1,11 +1,13 @@
 import { DOUBLE_FIELD } from '../lib/double_field.ts';
 import { FieldRbStore, RbRoot } from '../lib/rbtree.ts';
 import type { EventQueue } from '../sim/event_queue.ts';
+import type { KsmPageLink } from '../mm/ksm_hooks.ts';
 import type { MemoryManager } from '../mm/memory_manager.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
 import { ContentStore } from '../mm/content_store.ts';
 import { VM_MERGEABLE } from '../mm/constants.ts';
 import type { Vma } from '../mm/vma.ts';
+import { type AdvisorCtx, newAdvisorCtx } from './advisor.ts';
 import { KSM_DEFAULTS } from './constants.ts';
 import type { CostModel } from './cost.ts';
 import { DEFAULT_COST } from './cost.ts';
@@ -31,14 +33,6 @@ export interface KsmScan {
   settled: number;
 }
 
-/** struct advisor_ctx of the scan-time advisor. */
-export interface AdvisorCtx {
-  startScanNs: number;
-  scanTime: number;
-  change: number;
-  cpuTimeNs: number;
-}
-
 /**
  * The state of mm/ksm.c: every global of the kernel file is a field here, so several
  * machines can run side by side. Behaviour lives in the sibling files, which take a `Ksm`.
@@ -60,10 +54,12 @@ export class Ksm {
   smartScan: boolean = KSM_DEFAULTS.smartScan;
   stableNodeChainsPruneMillisecs: number = KSM_DEFAULTS.stableNodeChainsPruneMillisecs;
   advisorMode: 'none' | 'scan-time' = 'none';
+  /** ksm_advisor_max_cpu: an unsigned int. */
   advisorMaxCpu: number = KSM_DEFAULTS.advisorMaxCpu;
-  advisorMinPagesToScan: number = KSM_DEFAULTS.advisorMinPagesToScan;
-  advisorMaxPagesToScan: number = KSM_DEFAULTS.advisorMaxPagesToScan;
-  advisorTargetScanTime: number = KSM_DEFAULTS.advisorTargetScanTime;
+  /** ksm_advisor_min_pages_to_scan, ksm_advisor_max_pages_to_scan, ksm_advisor_target_scan_time: unsigned longs, exact. */
+  advisorMinPagesToScan = BigInt(KSM_DEFAULTS.advisorMinPagesToScan);
+  advisorMaxPagesToScan = BigInt(KSM_DEFAULTS.advisorMaxPagesToScan);
+  advisorTargetScanTime = BigInt(KSM_DEFAULTS.advisorTargetScanTime);
 
   // ---- counters ----
   pagesShared = 0;
@@ -109,7 +105,7 @@ export class Ksm {
   readonly slots = new Map<MmStruct, MmSlot>();
   readonly ksmScan: KsmScan;
   readonly zeroChecksum: number;
-  advisorCtx: AdvisorCtx = { startScanNs: 0, scanTime: 0, change: 0, cpuTimeNs: 0 };
+  advisorCtx: AdvisorCtx = newAdvisorCtx();
 
   /** Tests: recompute every hit of the unstable-tree walk cache and throw if it differs. */
   checkWalkCache = false;
@@ -122,12 +118,18 @@ export class Ksm {
   // ---- ksmd ----
   /** CPU time ksmd has used, in ns, from the cost model (a double: see DOUBLE_FIELD). */
   cpuNs = DOUBLE_FIELD;
+  /** Wall time ksmd has spent blocked inside batches (lru_add_drain_all), in ns. */
+  blockedNs = DOUBLE_FIELD;
+  /** cpuNs + blockedNs when ksmd's current batch began (set by its kthread); -1 outside batches. */
+  batchStartNs = DOUBLE_FIELD;
 
   constructor(mmgr: MemoryManager, events: EventQueue, cost: CostModel = DEFAULT_COST) {
     this.mmgr = mmgr;
     this.events = events;
     this.cost = cost;
     this.cpuNs = 0;
+    this.blockedNs = 0;
+    this.batchStartNs = -1;
     this.items = new RmapItems(mmgr.frames.nrFrames + 1024);
     this.mmHead = new MmSlot(null, this.items.allocHead());
     this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead.head, seqnr: 0, page: -1, settled: 0 };
@@ -184,6 +186,15 @@ export class Ksm {
     return this.#walkStamp;
   }
 
+  /**
+   * Whether a page's KSM link is a stable node of this scanner: the one owner check, and the
+   * one place an opaque link becomes a StableNode. Linux has one scanner; the model can run
+   * KSM+ beside it, and neither touches the other's KSM pages.
+   */
+  owns(link: KsmPageLink | null): link is StableNode {
+    return link !== null && link.owner === this;
+  }
+
   /** An id for a new stable node (see stableNodes). */
   newStableNodeId(): number {
     return this.mmgr.frames.newLinkId();
@@ -217,6 +228,16 @@ export class Ksm {
     const r = c.compare(this.mmgr.frames.content[a]!, this.mmgr.frames.content[b]!);
     this.cpuNs += r === 0 ? this.cost.memcmpEqualNs : this.cost.memcmpNs;
     return r;
+  }
+
+  /**
+   * ktime_get() inside ksmd's batch: the model runs a batch's work at the instant it begins
+   * and lets its CPU and blocked time pass after, so the time at a point inside the batch is
+   * its start plus what the batch has spent up to that point. Outside batches, the clock.
+   */
+  ktimeGet(): number {
+    const now = this.events.clock.now();
+    return this.batchStartNs < 0 ? now : now + (this.cpuNs + this.blockedNs - this.batchStartNs);
   }
 
   /** pages_volatile as sysfs computes it, clamped at 0. */

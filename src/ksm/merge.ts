@@ -18,7 +18,6 @@ import type { Vma } from '../mm/vma.ts';
 import type { Ksm } from './ksm.ts';
 import { removeRmapItemFromTree } from './rmap.ts';
 import type { RmapItem } from './rmap_item.ts';
-import type { StableNode } from './stable_node.ts';
 
 /**
  * Merging and unmerging pages: write-protecting, replacing PTEs, and breaking COW again.
@@ -48,8 +47,8 @@ export function getMergeablePage(ksm: Ksm, item: RmapItem): number {
   const pfn = mm.pgtable.pfn(vpn);
   if ((ksm.mmgr.frames.flags[pfn]! & PG_anon) === 0) return -1;
   // A KSM page of another scanner (KSM vs KSM+) is not ours to merge into.
-  const node = ksm.mmgr.frames.stableNode(pfn) as StableNode | null;
-  return node !== null && node.owner !== ksm ? -1 : pfn;
+  const link = ksm.mmgr.frames.stableNode(pfn);
+  return link !== null && !ksm.owns(link) ? -1 : pfn;
 }
 
 /**

@@ -9,7 +9,6 @@ import type { MmSlot } from './mm_slot.ts';
 import { allocRmapItem, freeRmapItem, removeRmapItemFromTree, removeTrailingRmapItems } from './rmap.ts';
 import { NULL_ITEM, type RmapItem } from './rmap_item.ts';
 import { shouldSkipRmapItem } from './smart_scan.ts';
-import type { StableNode } from './stable_node.ts';
 import { stableTreeAppend } from './stable_tree.ts';
 
 /**
@@ -92,8 +91,8 @@ function walkVma(ksm: Ksm, slot: MmSlot, vma: Vma, settle: number): RmapItem {
       }
       link = item;
       if ((pageFlags & PG_ksm) !== 0 && settled < room) {
-        const node = frames.stableNode(pfn) as StableNode | null;
-        if (node !== null && node.owner === ksm && !node.onMigrateList) {
+        const node = frames.stableNode(pfn);
+        if (ksm.owns(node) && !node.onMigrateList) {
           // A new item is on no node and in no tree.
           if (!fresh && items.head[item] === node.id) {
             settled++;
@@ -149,6 +148,8 @@ export function scanGetNextRmapItem(ksm: Ksm, settle = 0): RmapItem {
   let slot = scan.mmSlot;
   if (slot === head) {
     advisorStartScan(ksm);
+    // lru_add_drain_all: ksmd waits for every CPU to drain its LRU batches.
+    ksm.blockedNs += ksm.events.clock.timer.workFlushNs;
     ksm.resetUnstableTrees();
     slot = head.next;
     scan.mmSlot = slot;

@@ -114,8 +114,9 @@ export interface ChainResult {
  */
 function stableNodeDup(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode | null>, prune: boolean): ChainResult {
   if (prune) {
-    const now = ksm.events.clock.jiffies();
-    if (now < chain.chainPruneTime + ksm.stableNodeChainsPruneMillisecs) prune = false;
+    const clock = ksm.events.clock;
+    const now = clock.jiffies();
+    if (now < chain.chainPruneTime + clock.msecsToJiffies(ksm.stableNodeChainsPruneMillisecs)) prune = false;
     else chain.chainPruneTime = now;
   }
   let found: StableNode | null = null;
@@ -179,8 +180,8 @@ function stableNodeChain(ksm: Ksm, node: StableNode, root: RbRoot<StableNode | n
  */
 export function stableTreeSearch(ksm: Ksm, pfn: number): number {
   const frames = ksm.mmgr.frames;
-  const pageNode = frames.stableNode(pfn) as StableNode | null;
-  if (pageNode !== null && !pageNode.onMigrateList) return pfn;
+  const pageNode = frames.stableNode(pfn);
+  if (ksm.owns(pageNode) && !pageNode.onMigrateList) return pfn;
   const root = ksm.rootStableTree[ksm.getKpfnNid(pfn)]!;
   if (root.rbNode === null) return -1;
   const contents = ksm.mmgr.contents;
@@ -188,7 +189,8 @@ export function stableTreeSearch(ksm: Ksm, pfn: number): number {
   const key1 = contents.secondKey(frames.content[pfn]!);
   const cost = ksm.cost;
   // Virtual time stands still inside a search: one reading serves every chain's prune test.
-  const prunedBefore = ksm.events.clock.jiffies() - ksm.stableNodeChainsPruneMillisecs;
+  const clock = ksm.events.clock;
+  const prunedBefore = clock.jiffies() - clock.msecsToJiffies(ksm.stableNodeChainsPruneMillisecs);
   let charged = 0;
   again: for (;;) {
     let cur: StableNode | null = root.rbNode;
@@ -228,7 +230,7 @@ export function stableTreeSearch(ksm: Ksm, pfn: number): number {
  * nothing, else null: a regular node whose page is still its KSM page; a chain of two dups
  * or more whose first is live and can take another sharer, when no prune is due (the walk
  * then stops at that first dup, moves nothing and collapses nothing). `prunedBefore` is
- * jiffies - stable_node_chains_prune_millisecs.
+ * jiffies - msecs_to_jiffies(stable_node_chains_prune_millisecs).
  */
 function quietDup(ksm: Ksm, node: StableNode, prunedBefore: number): StableNode | null {
   const frames = ksm.mmgr.frames;

@@ -101,7 +101,8 @@ function verifyPageNode(
     acc.shared++;
     acc.sharing += len - 1;
   }
-  if (node.owner !== ksm) throw new KernelBug(`stable node of pfn ${node.kpfn} belongs to another scanner`);
+  const kpfn = node.kpfn;
+  if (!ksm.owns(node)) throw new KernelBug(`stable node of pfn ${kpfn} belongs to another scanner`);
 }
 
 /** Whether the node's KSM page is still alive: the frame's mapping points back at it (the keyhole). */
@@ -293,9 +294,9 @@ export function ksmVerify(ksm: Ksm): void {
   for (let pfn = 1; pfn < frames.nrFrames; pfn++) {
     if (frames.refcount[pfn] === 0 || !frames.isKsm(pfn)) continue;
     if ((frames.flags[pfn]! & PG_anon) === 0) throw new KernelBug(`KSM frame ${pfn} is not anon`);
-    const node = frames.stableNode(pfn) as StableNode | null;
+    const node = frames.stableNode(pfn);
     if (node === null) throw new KernelBug(`KSM frame ${pfn} points at no stable node`);
-    if (node.owner !== ksm) continue; // another scanner's page (KSM+), not in these trees
+    if (!ksm.owns(node)) continue; // another scanner's page (KSM+), not in these trees
     if (!nodes.has(node)) throw new KernelBug(`KSM frame ${pfn} points at a stable node that is in no tree`);
     if (node.kpfn !== pfn) throw new KernelBug(`KSM frame ${pfn} points at the node of pfn ${node.kpfn}`);
   }

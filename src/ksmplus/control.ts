@@ -9,9 +9,9 @@ import { enterNamedTasks, removeSlot } from './scan.ts';
 
 /** Breaks every KSM+ page of a slot's scanned VMAs, then forgets the slot. */
 function unmergeSlot(plus: KsmPlus, slot: PlusSlot): number {
-  if (!plus.trees.testExit(slot.mm)) {
+  if (!plus.engine.testExit(slot.mm)) {
     for (const node of slot.vmaNodes) {
-      const err = unmergeKsmPages(plus.trees, node.vma, node.start, node.end);
+      const err = unmergeKsmPages(plus.engine, node.vma, node.start, node.end);
       if (err !== 0) return err;
     }
   }
@@ -68,9 +68,9 @@ export function ksmPlusRunStore(plus: KsmPlus, daemon: KsmPlusDaemon, flags: num
           return err;
         }
       }
-      removeAllStableNodes(plus.trees);
+      removeAllStableNodes(plus.engine);
       plus.cursor = -1;
-      plus.trees.ksmScan.seqnr = 0;
+      plus.engine.ksmScan.seqnr = 0;
     }
   }
   if ((flags & 1) !== 0) daemon.wake();

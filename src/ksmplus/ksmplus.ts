@@ -10,12 +10,13 @@ import { KSMPLUS_DEFAULTS } from './constants.ts';
 import type { PlusSlot } from './plus_slot.ts';
 
 /**
- * KSM+'s trees, counters and merge machinery: a second instance of KSM's own state, so
- * cmp_and_merge_page, the stable and unstable trees and their counters work unchanged.
+ * KSM+'s merge engine: a second instance of KSM's state (mm/ksm.c's globals: the stable and
+ * unstable trees, rmap_items, counters, ksmd's CPU time), so cmp_and_merge_page and
+ * everything under it work unchanged on KSM+'s own trees.
  * What differs is which VMAs may merge: every KSM-compatible VMA of a named program,
  * without madvise, until KSM+ gives up on it (VM_NOT_MERGEABLE).
  */
-export class KsmPlusTrees extends Ksm {
+export class KsmPlusEngine extends Ksm {
   override vmaMergeable(vma: Vma): boolean {
     return ksmCompatible(vma.vmFlags) && (vma.vmFlags & VM_NOT_MERGEABLE) === 0;
   }
@@ -31,7 +32,8 @@ export class KsmPlusTrees extends Ksm {
  * mm_slot -> vma_node -> rmap_item structure, the sampling knobs and the scanner's cursor.
  */
 export class KsmPlus {
-  readonly trees: KsmPlusTrees;
+  /** The engine that merges the pages KSM+ samples (see KsmPlusEngine). */
+  readonly engine: KsmPlusEngine;
   readonly mmgr: MemoryManager;
   readonly prng: Prng;
   /** Program names written with "+ NAME", in the order they were added. */
@@ -53,10 +55,10 @@ export class KsmPlus {
 
   constructor(mmgr: MemoryManager, events: EventQueue, cost: CostModel, seed: number) {
     this.mmgr = mmgr;
-    this.trees = new KsmPlusTrees(mmgr, events, cost);
+    this.engine = new KsmPlusEngine(mmgr, events, cost);
     // KSM+ never places KSM zero pages: its zero-page counter would not be KSM's.
-    this.trees.useZeroPages = false;
-    this.trees.smartScan = false;
+    this.engine.useZeroPages = false;
+    this.engine.smartScan = false;
     this.prng = new Prng(seed >>> 0);
   }
 

@@ -29,10 +29,10 @@ export function samplePages(plus: KsmPlus, pages: number, coefficient: number): 
  * ever, so KSM+ here drops it as ksmd's next visit would (a deviation, docs/ksmplus.md).
  */
 function stillMerged(plus: KsmPlus, item: RmapItem): boolean {
-  const items = plus.trees.items;
+  const items = plus.engine.items;
   const vpn = items.address[item]! / PAGE_SIZE;
   const pt = items.mm(item).pgtable;
-  const head = plus.trees.stableNodeOf(item);
+  const head = plus.engine.stableNodeOf(item);
   return (
     (pt.flags(vpn) & _PAGE_PRESENT) !== 0 &&
     head !== undefined &&
@@ -47,7 +47,7 @@ function stillMerged(plus: KsmPlus, item: RmapItem): boolean {
  * @thesis 4.2.2 vma_node_do_sampling (reclamation part)
  */
 function reclaimUpTo(plus: KsmPlus, node: VmaNode, addr: number): RmapItem {
-  const items = plus.trees.items;
+  const items = plus.engine.items;
   let link = node.cursor;
   for (
     let item = items.rmapList[link]!;
@@ -59,8 +59,8 @@ function reclaimUpTo(plus: KsmPlus, node: VmaNode, addr: number): RmapItem {
       continue;
     }
     items.rmapList[link] = items.rmapList[item]!;
-    removeRmapItemFromTree(plus.trees, item);
-    freeRmapItem(plus.trees, item);
+    removeRmapItemFromTree(plus.engine, item);
+    freeRmapItem(plus.engine, item);
   }
   return link;
 }
@@ -68,13 +68,13 @@ function reclaimUpTo(plus: KsmPlus, node: VmaNode, addr: number): RmapItem {
 /** A new vma_node for `vma`, with its list head row. */
 function allocVmaNode(plus: KsmPlus, vma: Vma): VmaNode {
   plus.vmaNodes++;
-  return new VmaNode(vma, plus.initialCoefficient, plus.trees.items.allocHead());
+  return new VmaNode(vma, plus.initialCoefficient, plus.engine.items.allocHead());
 }
 
 /** Frees a vma_node: its items, then its list head (the VMA went away, was dropped, or run=2). */
 export function dropVmaNode(plus: KsmPlus, node: VmaNode): void {
-  removeTrailingRmapItems(plus.trees, node.head);
-  plus.trees.items.release(node.head);
+  removeTrailingRmapItems(plus.engine, node.head);
+  plus.engine.items.release(node.head);
   plus.vmaNodes--;
 }
 
@@ -110,7 +110,7 @@ export function nextSample(plus: KsmPlus, node: VmaNode): { item: RmapItem; pfn:
     node.sampleIdx = 0;
     node.cursor = node.head;
   }
-  const items = plus.trees.items;
+  const items = plus.engine.items;
   const frames = plus.mmgr.frames;
   while (node.sampleIdx < node.samples.length) {
     const addr = node.start + node.samples[node.sampleIdx++]! * PAGE_SIZE;
@@ -124,11 +124,11 @@ export function nextSample(plus: KsmPlus, node: VmaNode): { item: RmapItem; pfn:
     if ((frames.flags[pfn]! & PG_anon) === 0) continue;
     let item = items.rmapList[link]!;
     if (item === NULL_ITEM || items.address[item] !== addr) {
-      item = allocRmapItem(plus.trees, link, node.vma.vmMm, addr);
+      item = allocRmapItem(plus.engine, link, node.vma.vmMm, addr);
       // A page newly picked by sampling counts as seen once already (docs/ksmplus.md, "first
       // visit"): without this, cmp_and_merge_page's checksum rule would keep it out of the
       // unstable tree until a second visit, which a freed-and-resampled page rarely gets.
-      items.oldchecksum[item] = plus.trees.calcChecksum(pfn);
+      items.oldchecksum[item] = plus.engine.calcChecksum(pfn);
     }
     node.cursor = item;
     return { item, pfn };
@@ -149,7 +149,7 @@ export function finishVmaNodeRound(plus: KsmPlus, node: VmaNode): boolean {
   // floor, so with the defaults a VMA is dropped after the round that sampled 10 %.
   const next = node.coefficient - plus.coefficientStep;
   node.coefficient = Math.max(plus.minCoefficient, next);
-  const items = plus.trees.items;
+  const items = plus.engine.items;
   let stable = 0;
   for (let i = items.rmapList[node.head]!; i !== NULL_ITEM; i = items.rmapList[i]!)
     if ((items.flags[i]! & STABLE_FLAG) !== 0) stable++;

@@ -32,13 +32,13 @@ export function removeSlot(plus: KsmPlus, slot: PlusSlot): void {
  * returned. Exited processes are dropped with their items on the way.
  */
 function nextPage(plus: KsmPlus): { item: RmapItem; pfn: number } | null {
-  const trees = plus.trees;
+  const engine = plus.engine;
   if (plus.cursor < 0) {
     enterNamedTasks(plus);
-    trees.resetUnstableTrees();
+    engine.resetUnstableTrees();
     plus.cursor = 0;
     for (const s of [...plus.slots]) {
-      if (trees.testExit(s.mm)) {
+      if (engine.testExit(s.mm)) {
         removeSlot(plus, s);
         continue;
       }
@@ -49,7 +49,7 @@ function nextPage(plus: KsmPlus): { item: RmapItem; pfn: number } | null {
   }
   while (plus.cursor < plus.slots.length) {
     const slot = plus.slots[plus.cursor]!;
-    if (trees.testExit(slot.mm)) {
+    if (engine.testExit(slot.mm)) {
       removeSlot(plus, slot);
       continue;
     }
@@ -63,7 +63,7 @@ function nextPage(plus: KsmPlus): { item: RmapItem; pfn: number } | null {
     plus.cursor++;
   }
   plus.cursor = -1;
-  trees.ksmScan.seqnr++;
+  engine.ksmScan.seqnr++;
   return null;
 }
 
@@ -72,14 +72,14 @@ function nextPage(plus: KsmPlus): { item: RmapItem; pfn: number } | null {
  * of a round. Returns the pages processed.
  */
 export function ksmPlusDoScan(plus: KsmPlus, budget: number): number {
-  const trees = plus.trees;
+  const engine = plus.engine;
   let done = 0;
   while (done < budget) {
     const step = nextPage(plus);
     if (step === null) break;
-    trees.cpuNs += trees.cost.visitNs;
-    cmpAndMergePage(trees, step.pfn, step.item);
-    trees.pagesScanned++;
+    engine.cpuNs += engine.cost.visitNs;
+    cmpAndMergePage(engine, step.pfn, step.item);
+    engine.pagesScanned++;
     done++;
   }
   return done;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDuration } from './duration.ts';
+import { formatDuration, formatMs, timeUnit } from './duration.ts';
 
 test('formatDuration picks the unit that keeps the figure readable', () => {
   const cases: Array<[number, string]> = [
@@ -17,4 +17,31 @@ test('formatDuration picks the unit that keeps the figure readable', () => {
     [-2_500_000, '-2.5 ms'],
   ];
   for (const [ns, text] of cases) assert.equal(formatDuration(ns), text, String(ns));
+});
+
+test('formatMs rounds a moment of a run to what a reader can use, minutes and hours included', () => {
+  assert.deepEqual(
+    [0, 0.004, 1.23456, 20.1248, 999.96, 1200, 4225.3622, 59_994, 99_994, 213_739.224791, 7_500_000].map(formatMs),
+    [
+      '0 ms',
+      '0 ms',
+      '1.23 ms',
+      '20.1 ms',
+      '1000 ms',
+      '1.20 s',
+      '4.23 s',
+      '59.99 s',
+      '1 min 39 s',
+      '3 min 33 s',
+      '2 h 05 min',
+    ],
+  );
+});
+
+test('timeUnit picks ms, s, min, h or days by the largest time', () => {
+  const units = [0, 999, 1000, 179_999, 180_000, 213_739, 3 * 3_600_000 - 1, 3 * 3_600_000, 3 * 86_400_000].map(
+    (ms) => timeUnit(ms).unit,
+  );
+  assert.deepEqual(units, ['ms', 'ms', 's', 's', 'min', 'min', 'min', 'h', 'days']);
+  assert.equal(timeUnit(200_000).ms, 60_000);
 });

@@ -1,7 +1,7 @@
 /**
  * Durations for people: nanoseconds in the largest unit that keeps the figure readable,
- * with the next unit down where it matters (`1 h 05 min`, `104 days 5 h`). Messages and
- * progress bars use it; `--json` keeps exact numbers.
+ * with the next unit down where it matters (`1 h 05 min`, `104 days 5 h`). Messages,
+ * progress bars, tables and chart axes use it; `--json` keeps exact numbers.
  */
 
 const NS_PER_US = 1e3;
@@ -36,4 +36,36 @@ export function formatDuration(ns: number): string {
   const h = Math.floor(ns / NS_PER_H);
   const days = Math.floor(h / 24);
   return `${days} day${days === 1 ? '' : 's'} ${h % 24} h`;
+}
+
+/**
+ * A moment of a run (milliseconds since it started) for people: to the hundredth of a
+ * millisecond below 10 ms, the tenth below 1 s, the hundredth of a second below a minute
+ * (records a few ms apart stay apart), then as formatDuration (`3 min 34 s`).
+ */
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0 || ms >= 60_000) return formatDuration(ms * NS_PER_MS);
+  if (ms < 10) return `${Number(ms.toFixed(2))} ms`;
+  if (ms < 1000) return `${Number(ms.toFixed(1))} ms`;
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** A unit of time for an axis or a column, and how many milliseconds it holds. */
+export interface TimeUnit {
+  readonly unit: 'ms' | 's' | 'min' | 'h' | 'days';
+  readonly ms: number;
+}
+
+/**
+ * The unit in which times up to `maxMs` read best on an axis: ms below a second, seconds
+ * below 3 minutes, minutes below 3 hours, hours below 3 days, then days (an axis to
+ * 200,000 ms reads as 0 to 3.3 min).
+ */
+export function timeUnit(maxMs: number): TimeUnit {
+  const m = Math.abs(maxMs);
+  if (m < 1000) return { unit: 'ms', ms: 1 };
+  if (m < 180_000) return { unit: 's', ms: 1000 };
+  if (m < 3 * 3_600_000) return { unit: 'min', ms: 60_000 };
+  if (m < 3 * 86_400_000) return { unit: 'h', ms: 3_600_000 };
+  return { unit: 'days', ms: 86_400_000 };
 }

@@ -1,18 +1,28 @@
 /**
  * The calibration of `samepage bench --calibrate`: fits src/ksm/cost.ts's constants to the
- * live ksmd's CPU time per full scan (see docs/cost-model.md and fit.ts) and saves them to
- * calibration/cost-model.json, which the model then runs on (backends/model/calibration.ts).
+ * live ksmd's CPU time per full scan (see docs/cost-model.md and fit.ts) and measures the
+ * machine's timer (HZ, ksmd's wake-up latency and scan-start flush: timer.ts), and saves
+ * them to calibration/cost-model.json and calibration/timer.json, which the model then runs
+ * on (backends/model/calibration.ts).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { calibratedCost, calibrationPath, readCostModel } from '../backends/model/calibration.ts';
+import {
+  calibratedCost,
+  calibratedTimer,
+  calibrationPath,
+  readCostModel,
+  timerPath,
+} from '../backends/model/calibration.ts';
 import { machineInfo, type MachineInfo } from '../host/machine.ts';
 import { COST_KEYS, type CostModel, WAKEUP_NS } from '../ksm/cost.ts';
 import type { MeasureLog } from './bench.ts';
 import { fitCosts, type FitRow, round, sum } from './fit.ts';
 import { runKernel } from './kernel.ts';
 import { costOf, type EventCounts, runModelCounted } from './model.ts';
+import { measureTimer, type TimerMeasurement } from './timer.ts';
 import { calibrationWorkloads } from './workloads.ts';
+import type { TimerParams } from '../sim/timer.ts';
 
 export interface CalibrateOptions {
   /** Pages of each calibration workload. */
@@ -29,9 +39,20 @@ export interface CalibrationFile {
   readonly machine: MachineInfo;
   readonly date: string;
   readonly pages: number;
+  /** Where ksmd's CPU time came from: schedstat (ns) or utime+stime (clock ticks). */
+  readonly cpu_source?: 'schedstat' | 'ticks';
   readonly method: string;
   readonly kernel_ns_per_visit: Record<string, number>;
   readonly scans: readonly CalibrationScan[];
+}
+
+/** calibration/timer.json: the timer the model runs on, and what it was measured from. */
+export interface TimerFile extends Omit<TimerMeasurement, 'timer'> {
+  readonly version: 1;
+  readonly timer: TimerParams;
+  readonly machine: MachineInfo;
+  readonly date: string;
+  readonly method: string;
 }
 
 export interface CalibrationScan {
@@ -45,8 +66,15 @@ export interface CalibrationScan {
   readonly default_cpu_s: number;
 }
 
+const TIMER_METHOD =
+  'hz: CONFIG_HZ of /proc/config.gz (else from the cadence at sleep_millisecs=1, two ticks). wakeupLatencyNs: ' +
+  'median time from run=1 (ksmd waiting for work) to the first page of its batch in pages_scanned, polled from ' +
+  'another CPU, one-page batches mid-scan. workFlushNs: the same when each batch starts a full scan ' +
+  '(lru_add_drain_all), less the latency. cadence: one-batch passes of 64 pages for 1 s, kernel against the model ' +
+  'with this timer. See docs/cost-model.md.';
+
 const METHOD =
-  'Per measured full scan: ksmd CPU time delta (kernel; schedstat ns, else utime+stime) against the events the model counts in the same ' +
+  'Per measured full scan: ksmd CPU time (schedstat runtime where the kernel has it, else utime+stime) against the events the model counts in the same ' +
   'scan of the same workload (counting cost model). Weighted non-negative least squares on relative errors ' +
   '(scans under 0.1 s weighted as 0.1 s), with a weak pull (lambda 0.02) toward the previous constants for ' +
   'directions the workloads cannot separate. See docs/cost-model.md.';
@@ -59,17 +87,19 @@ const METHOD =
 export async function calibrate(
   opts: CalibrateOptions,
   log: MeasureLog,
-): Promise<{ file: CalibrationFile; previous: CostModel }> {
+): Promise<{ file: CalibrationFile; previous: CostModel; timer: TimerFile; previousTimer: TimerParams }> {
   const progress = log.progress;
   const rows: FitRow[] = [];
   const scans: Omit<CalibrationScan, 'fitted_cpu_s' | 'default_cpu_s'>[] = [];
   const nsPerVisit: Record<string, number> = {};
   let clkTck = 100;
+  let cpuSource: 'schedstat' | 'ticks' = 'schedstat';
   for (const w of calibrationWorkloads(opts.pages)) {
     progress(`${w.name}: counting the model's events`);
     const counted = runModelCounted(w, progress);
     const run = await runKernel(w, { lockWaitMs: opts.lockWaitMs, progress, warn: log.warn });
     clkTck = run.clkTck;
+    if (run.cpuSource === 'ticks') cpuSource = 'ticks';
     if (counted.length !== run.scans.length)
       throw new Error(`Workload ${w.name}: ${counted.length} model scans vs ${run.scans.length} kernel scans`);
     run.scans.forEach((k, i) => {
@@ -82,7 +112,7 @@ export async function calibrate(
         workload: w.name,
         scan: i + 1,
         pages_scanned: k.pagesScanned,
-        kernel_cpu_s: k.cpuS,
+        kernel_cpu_s: round(k.cpuS, 6),
         events: c.counts,
         batches: c.batches,
       });
@@ -101,6 +131,7 @@ export async function calibrate(
     machine: machineInfo(clkTck),
     date: new Date().toISOString(),
     pages: opts.pages,
+    cpu_source: cpuSource,
     method: METHOD,
     kernel_ns_per_visit: nsPerVisit,
     scans: scans.map((s) => ({
@@ -109,13 +140,26 @@ export async function calibrate(
       default_cpu_s: round((costOf(s.events, previous) + s.batches * WAKEUP_NS) / 1e9, 4),
     })),
   };
+  const previousTimer = calibratedTimer();
+  const measured = await measureTimer({ lockWaitMs: opts.lockWaitMs, progress, warn: log.warn });
+  const timer: TimerFile = {
+    version: 1,
+    ...measured,
+    machine: file.machine,
+    date: file.date,
+    method: TIMER_METHOD,
+  };
   if (opts.write) {
-    const path = calibrationPath();
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`);
-    progress(`wrote ${path}`);
+    for (const [path, data] of [
+      [calibrationPath(), file],
+      [timerPath(), timer],
+    ] as const) {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);
+      progress(`wrote ${path}`);
+    }
   }
-  return { file, previous };
+  return { file, previous, timer, previousTimer };
 }
 
 /** The whole calibration file (cost, machine, scans), if present; a damaged one is an error. */

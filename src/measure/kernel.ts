@@ -1,18 +1,15 @@
 /**
  * Runs a bench workload on the live kernel through the kernel backend (which saves and
  * restores /sys/kernel/mm/ksm and holds the machine's lock), timing ksmd's own CPU time
- * over each measured full scan: its runtime in ns from /proc/<ksmd>/schedstat
- * (host/cpu_time.ts), or, where the kernel has no schedstat (CONFIG_SCHED_INFO off),
- * utime + stime of /proc/<ksmd>/stat in clock ticks (host/procfs.ts): a full scan of
- * fork-heavy takes ksmd about one 10 ms tick, so ticks would make its per-scan figures
- * mostly rounding.
+ * over each measured full scan: the scheduler's runtime of /proc/<ksmd>/schedstat in ns
+ * (what the scan-time advisor reads) where the kernel keeps it, else utime + stime of
+ * /proc/<ksmd>/stat in clock ticks (10 ms each here: too coarse for short scans).
  */
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { createKernelBackend } from '../backends/kernel/index.ts';
 import { findKsmdPid } from '../host/ksmd_affinity.ts';
 import { clockTicksPerSecond } from '../host/machine.ts';
-import { taskRuntimeNs } from '../host/cpu_time.ts';
-import { cpuTicks } from '../host/procfs.ts';
+import { cpuTicks, readSchedstat } from '../host/procfs.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Workload } from './workloads.ts';
 
@@ -22,7 +19,7 @@ export interface KernelScan {
   readonly pagesSkipped: number;
   /** pages_to_scan after the scan (the scan-time advisor sets it at each scan's end). */
   readonly pagesToScan: number;
-  /** ksmd CPU seconds: its schedstat runtime delta (ns), else utime + stime (1/CLK_TCK). */
+  /** ksmd CPU seconds: schedstat runtime (ns) or utime + stime (1/CLK_TCK), see cpuSource. */
   readonly cpuS: number;
   readonly wallS: number;
 }
@@ -31,6 +28,8 @@ export interface KernelRun {
   readonly scans: readonly KernelScan[];
   readonly counters: Readonly<Record<string, number>>;
   readonly clkTck: number;
+  /** Where ksmd's CPU time came from. */
+  readonly cpuSource: 'schedstat' | 'ticks';
 }
 
 function emptyScenario(name: string, w: Workload): Scenario {
@@ -46,16 +45,15 @@ function emptyScenario(name: string, w: Workload): Scenario {
 }
 
 /**
- * A reader of ksmd's CPU seconds: schedstat's ns where the kernel has them, else clock
- * ticks. ksmd does not exit while KSM is built in, so its absence is an error.
+ * ksmd's CPU time in seconds, from schedstat when `precise`, else from its clock ticks;
+ * ksmd does not exit while KSM is built in, so its absence is an error.
  */
-function ksmdCpuSeconds(pid: number, clkTck: number): () => number {
-  const exact = taskRuntimeNs(pid) !== undefined;
-  return () => {
-    const value = exact ? taskRuntimeNs(pid) : cpuTicks(pid);
-    if (value === undefined) throw new Error(`ksmd (pid ${pid}) is gone from /proc`);
-    return exact ? value / 1e9 : value / clkTck;
-  };
+function ksmdCpuS(pid: number, precise: boolean, clkTck: number): number {
+  const s = precise ? readSchedstat(pid)?.runtimeNs : undefined;
+  if (s !== undefined) return s / 1e9;
+  const ticks = cpuTicks(pid);
+  if (ticks === undefined) throw new Error(`ksmd (pid ${pid}) is gone from /proc`);
+  return ticks / clkTck;
 }
 
 export interface KernelRunOptions {
@@ -68,6 +66,7 @@ export interface KernelRunOptions {
 export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<KernelRun> {
   const ksmd = findKsmdPid();
   const clkTck = clockTicksPerSecond();
+  const precise = ksmd !== undefined && readSchedstat(ksmd) !== undefined;
   const backend = createKernelBackend({ lockWaitMs: opts.lockWaitMs, onWarning: opts.warn, waitTimeoutMs: 600_000 });
   const scans: KernelScan[] = [];
   const counter = async (file: string): Promise<number> => Number(await backend.readPath(`ksm/${file}`));
@@ -75,7 +74,6 @@ export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<Ke
     opts.progress(`kernel ${w.name}: waiting for the KSM lock and starting`);
     await backend.start(emptyScenario(`bench-${w.name}`, w));
     if (ksmd === undefined) throw new Error('No ksmd thread found in /proc although KSM is present');
-    const ksmdCpu = ksmdCpuSeconds(ksmd, clkTck);
     for (const op of w.ops) {
       switch (op.op) {
         case 'spawn':
@@ -107,10 +105,10 @@ export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<Ke
             opts.progress(`kernel ${w.name}: full scan ${i + 1}/${op.n}${op.measured ? '' : ' (setup)'}`);
             const scanned0 = await counter('pages_scanned');
             const skipped0 = await counter('pages_skipped');
-            const t0 = ksmdCpu();
+            const t0 = ksmdCpuS(ksmd, precise, clkTck);
             const w0 = performance.now();
             const why = await backend.wait(1, undefined);
-            const t1 = ksmdCpu();
+            const t1 = ksmdCpuS(ksmd, precise, clkTck);
             const w1 = performance.now();
             if (why !== undefined) throw new Error(`Workload ${w.name} on the kernel: ${why}`);
             if (op.measured) {
@@ -129,7 +127,7 @@ export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<Ke
     const rec = await backend.record('end');
     const counters: Record<string, number> = {};
     for (const [k, v] of Object.entries(rec.ksm)) if (typeof v === 'number') counters[k] = v;
-    return { scans, counters, clkTck };
+    return { scans, counters, clkTck, cpuSource: precise ? 'schedstat' : 'ticks' };
   } finally {
     await backend.stop();
   }

@@ -4,7 +4,7 @@
  */
 import Table from 'cli-table3';
 import type { BenchRun } from '../measure/bench.ts';
-import type { CalibrationFile } from '../measure/calibrate.ts';
+import type { CalibrationFile, TimerFile } from '../measure/calibrate.ts';
 
 function fmt(n: number | null | undefined): string {
   return n === null || n === undefined ? 'n/a' : n.toLocaleString('en-US');
@@ -62,8 +62,16 @@ export function renderBench(run: BenchRun): string {
   return out;
 }
 
-/** The calibration: the constants before and after, every scan's measured and fitted time. */
-export function renderCalibration(f: CalibrationFile, previous: CalibrationFile['cost']): string {
+/**
+ * The calibration: the constants before and after, every scan's measured and fitted time,
+ * then the timer before and after and ksmd's cadence on the kernel against the model.
+ */
+export function renderCalibration(
+  f: CalibrationFile,
+  previous: CalibrationFile['cost'],
+  timer?: TimerFile,
+  previousTimer?: TimerFile['timer'],
+): string {
   const keys = Object.keys(f.cost) as (keyof CalibrationFile['cost'])[];
   const t = new Table({ head: ['constant', 'until now', 'calibrated'], style: { head: [], border: [] } });
   for (const k of keys) t.push([k, fmt(previous[k]), fmt(f.cost[k])]);
@@ -101,6 +109,22 @@ export function renderCalibration(f: CalibrationFile, previous: CalibrationFile[
   );
   return (
     `Kernel ${f.machine.kernel_release}, ${f.machine.cpu_model}, ${f.pages} pages per workload\n\n` +
-    `${visits.join('\n')}\n\n${t.toString()}\n\n${s.toString()}\n\n${f.method}\n`
+    `${visits.join('\n')}\n\n${t.toString()}\n\n${s.toString()}\n\n${f.method}\n` +
+    (timer === undefined ? '' : renderTimer(timer, previousTimer))
   );
+}
+
+/** The timer's parameters before and after, and the cadence it gives against the kernel's. */
+function renderTimer(f: TimerFile, previous: TimerFile['timer'] | undefined): string {
+  const t = new Table({ head: ['timer', 'until now', 'calibrated'], style: { head: [], border: [] } });
+  t.push(['hz', fmt(previous?.hz), `${fmt(f.timer.hz)} (${f.hz_source})`]);
+  t.push(['wakeupLatencyNs', fmt(previous?.wakeupLatencyNs), fmt(f.timer.wakeupLatencyNs)]);
+  t.push(['workFlushNs', fmt(previous?.workFlushNs), fmt(f.timer.workFlushNs)]);
+  const c = new Table({
+    head: ['sleep_millisecs', 'kernel ms per batch', 'model ms per batch', 'ksmd waited for a CPU, ms'],
+    style: { head: [], border: [] },
+  });
+  for (const x of f.cadence)
+    c.push([x.sleep_millisecs, x.kernel_ms.toFixed(3), x.model_ms.toFixed(3), x.ksmd_queued_ms.toFixed(1)]);
+  return `\n${t.toString()}\n\n${c.toString()}\n\n${f.method}\n`;
 }

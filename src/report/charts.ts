@@ -1,5 +1,7 @@
 /**
- * Charts of a scenario run as vega-lite specs, and their rendering to SVG without a DOM.
+ * Charts as vega-lite specs, and their rendering to SVG without a DOM: the look they share,
+ * the bar charts (a histogram, policies side by side); the time charts of a run are in
+ * time_charts.ts.
  *
  * Every builder returns a complete, self-contained vega-lite spec (data inlined, look fixed by
  * CHART_CONFIG), so a spec can be saved next to results and re-rendered later to the same
@@ -10,7 +12,7 @@ import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
 import { binaryUnit } from '../lib/sizes.ts';
-import type { CounterRecord } from '../scenario/records.ts';
+import { timeUnit } from '../lib/duration.ts';
 
 export type { TopLevelSpec } from 'vega-lite';
 
@@ -50,38 +52,11 @@ export const CHART_CONFIG = {
   bar: { discreteBandSize: { band: 0.8 } },
 } as const;
 
-/** The global KSM counters drawn over time, in the order people reason about them. */
-export const TIME_COUNTERS = [
-  'pages_shared',
-  'pages_sharing',
-  'pages_unshared',
-  'pages_volatile',
-  'ksm_zero_pages',
-] as const;
-
-/** Which scanner's files a chart reads: KSM's /sys/kernel/mm/ksm or the thesis's /sys/kernel/mm/ksm+. */
-export type CounterSource = 'ksm' | 'ksm+';
-
-/** KSM+'s page counters over time (it places no KSM zero pages). */
-export const KSMPLUS_TIME_COUNTERS = ['pages_shared', 'pages_sharing', 'pages_unshared', 'pages_volatile'] as const;
-
-function sourceFiles(r: CounterRecord, source: CounterSource): Readonly<Record<string, number | string>> {
-  return source === 'ksm' ? r.ksm : (r.ksmplus ?? {});
-}
-
-/** A chart's scanner and its name in titles. */
-export interface SourceOptions extends ChartOptions {
-  /** Default 'ksm'. */
-  readonly source?: CounterSource;
-}
-
-const scannerName = (source: CounterSource | undefined): string => (source === 'ksm+' ? 'KSM+' : 'KSM');
-
 /** One colour per counter (a fixed tableau10 subset), so a counter looks the same in every chart. */
-const COUNTER_COLOURS = ['#4c78a8', '#f58518', '#54a24b', '#b279a2', '#9d755d'];
+export const COUNTER_COLOURS = ['#4c78a8', '#f58518', '#54a24b', '#b279a2', '#9d755d'];
 
 /** A categorical palette for processes, classes and policies (tableau10). */
-const PALETTE = [
+export const PALETTE = [
   '#4c78a8',
   '#f58518',
   '#e45756',
@@ -95,7 +70,7 @@ const PALETTE = [
 ];
 
 /** Dash patterns paired with the colours: solid first, then ever shorter dashes. */
-const DASHES = [
+export const DASHES = [
   [1, 0],
   [8, 4],
   [4, 3],
@@ -109,176 +84,16 @@ const DASHES = [
 ];
 
 /** Legends of line charts show a short stretch of each line, dashes included. */
-const LINE_LEGEND = { symbolType: 'stroke', symbolSize: 400, symbolStrokeWidth: 2.5 } as const;
-
-/** Time from 0, so a run with one record (or all at one time) still gets a readable axis. */
-const X_TIME = {
-  field: 'time_ms',
-  type: 'quantitative',
-  title: 'time since the scenario started (ms)',
-  scale: { zero: true },
-  axis: { format: ',~r' },
-} as const;
-
-/**
- * A value axis from 0. When every value is 0 the domain would be empty and vega would label
- * it "0.000000": give it 0..1 then. Page counts are integers, so no ticks between them.
- */
-function valueAxis(title: string, values: readonly number[], integers: boolean) {
-  const allZero = values.every((v) => v === 0);
-  return {
-    field: 'value',
-    type: 'quantitative',
-    title,
-    scale: allZero ? { domain: [0, 1] } : { zero: true },
-    axis: { format: ',~r', ...(integers ? { tickMinStep: 1 } : {}) },
-  } as const;
-}
+export const LINE_LEGEND = { symbolType: 'stroke', symbolSize: 400, symbolStrokeWidth: 2.5 } as const;
 
 export interface ChartOptions {
   /** Chart title; each builder has a default. */
   readonly title?: string;
-  /** Second line under the title, e.g. the scenario and backend. */
-  readonly subtitle?: string;
+  /** Lines under the title, e.g. the scenario and backend. */
+  readonly subtitle?: string | readonly string[];
   /** Plot area size in CSS pixels. */
   readonly width?: number;
   readonly height?: number;
-}
-
-/**
- * pages_shared, pages_sharing, pages_unshared, pages_volatile and ksm_zero_pages at the
- * time_ms of each record. Counters the backend did not report (or reported as a word) are
- * left out; one record gives one point per counter.
- */
-export function countersChart(records: readonly CounterRecord[], options: SourceOptions = {}): TopLevelSpec {
-  const source = options.source ?? 'ksm';
-  const counters: readonly string[] = source === 'ksm' ? TIME_COUNTERS : KSMPLUS_TIME_COUNTERS;
-  const legend = source === 'ksm' ? '/sys/kernel/mm/ksm' : '/sys/kernel/mm/ksm+';
-  const values: Array<{ time_ms: number; record: string; counter: string; value: number }> = [];
-  for (const r of records) {
-    for (const counter of counters) {
-      const value = sourceFiles(r, source)[counter];
-      if (typeof value === 'number') values.push({ time_ms: r.time_ms, record: r.label, counter, value });
-    }
-  }
-  return {
-    ...head(options, `${scannerName(source)} page counters over time`),
-    data: { values },
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: X_TIME,
-      y: valueAxis(
-        'pages (4 KiB each)',
-        values.map((v) => v.value),
-        true,
-      ),
-      color: {
-        field: 'counter',
-        type: 'nominal',
-        title: legend,
-        scale: { domain: [...counters], range: COUNTER_COLOURS.slice(0, counters.length) },
-        legend: LINE_LEGEND,
-      },
-      // Dashes as well as colours: lines that coincide (often several counters at 0) stay visible.
-      strokeDash: {
-        field: 'counter',
-        type: 'nominal',
-        title: legend,
-        scale: { domain: [...counters], range: DASHES.slice(0, counters.length) },
-      },
-    },
-  };
-}
-
-/**
- * general_profit over time, in the binary unit (B, KiB, MiB, GiB) that suits its largest
- * absolute value; negative while the scanner's rmap_items cost more than it has merged.
- */
-export function profitChart(records: readonly CounterRecord[], options: SourceOptions = {}): TopLevelSpec {
-  const raw: Array<{ time_ms: number; record: string; bytes: number }> = [];
-  for (const r of records) {
-    const bytes = sourceFiles(r, options.source ?? 'ksm').general_profit;
-    if (typeof bytes === 'number') raw.push({ time_ms: r.time_ms, record: r.label, bytes });
-  }
-  const unit = byteUnit(Math.max(0, ...raw.map((v) => Math.abs(v.bytes))));
-  const values = raw.map((v) => ({ ...v, value: v.bytes / unit.scale }));
-  return {
-    ...head(options, `Memory saved by ${scannerName(options.source)} (general_profit)`),
-    data: { values },
-    layer: [
-      {
-        mark: { type: 'rule', color: '#888', strokeDash: [4, 3] },
-        encoding: { y: { datum: 0, type: 'quantitative' } },
-      },
-      {
-        mark: { type: 'line', color: '#54a24b', point: { color: '#54a24b' } },
-        encoding: {
-          x: X_TIME,
-          y: valueAxis(
-            `general_profit (${unit.name})`,
-            values.map((v) => v.value),
-            unit.scale === 1,
-          ),
-        },
-      },
-    ],
-  };
-}
-
-/** KSM+'s rmap_items over time: its metadata, which sampling and reclamation keep small. */
-export function rmapItemsChart(records: readonly CounterRecord[], options: ChartOptions = {}): TopLevelSpec {
-  const values: Array<{ time_ms: number; record: string; value: number }> = [];
-  for (const r of records) {
-    const n = r.ksmplus?.rmap_items;
-    if (typeof n === 'number') values.push({ time_ms: r.time_ms, record: r.label, value: n });
-  }
-  return {
-    ...head(options, 'KSM+ rmap_items over time'),
-    data: { values },
-    mark: { type: 'line', color: '#b279a2', point: { color: '#b279a2' } },
-    encoding: {
-      x: X_TIME,
-      y: valueAxis(
-        'rmap_items (64 bytes each)',
-        values.map((v) => v.value),
-        true,
-      ),
-    },
-  };
-}
-
-/** ksm_merging_pages of each process (its /proc/PID/ksm_stat) over time. */
-export function mergingPagesChart(records: readonly CounterRecord[], options: ChartOptions = {}): TopLevelSpec {
-  const values: Array<{ time_ms: number; record: string; proc: string; value: number }> = [];
-  const procs: string[] = [];
-  for (const r of records) {
-    for (const [proc, p] of Object.entries(r.procs)) {
-      if (!procs.includes(proc)) procs.push(proc);
-      values.push({ time_ms: r.time_ms, record: r.label, proc, value: p.ksm_merging_pages });
-    }
-  }
-  return {
-    ...head(options, 'Merging pages per process'),
-    data: { values },
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: X_TIME,
-      y: valueAxis(
-        'ksm_merging_pages (pages)',
-        values.map((v) => v.value),
-        true,
-      ),
-      color: {
-        field: 'proc',
-        type: 'nominal',
-        title: 'process',
-        scale: { domain: procs, range: PALETTE },
-        legend: LINE_LEGEND,
-      },
-      // Processes with the same workload have the same curve: dashes let the lower ones show.
-      strokeDash: { field: 'proc', type: 'nominal', title: 'process', scale: { domain: procs, range: DASHES } },
-    },
-  };
 }
 
 /** One bar of a histogram; bars sharing a label are stacked, coloured by class. */
@@ -309,15 +124,28 @@ export interface HistogramOptions extends ChartOptions {
 export function histogramChart(bars: readonly HistogramBar[], options: HistogramOptions): TopLevelSpec {
   const labels = unique(bars.map((b) => b.label));
   const hasClass = bars.some((b) => b.class !== undefined);
-  const classes = options.classOrder ?? unique(bars.map((b) => b.class ?? ''));
+  // Only the classes some bar has, in the given order and keeping their colours.
+  const order = options.classOrder ?? unique(bars.map((b) => b.class ?? ''));
+  const colours = options.classColours ?? PALETTE;
+  const present = order
+    .map((c, i) => [c, colours[i % colours.length]!] as const)
+    .filter(([c]) => bars.some((b) => (b.class ?? '') === c));
+  const classes = present.map(([c]) => c);
   const values = bars.map((b) => ({ label: b.label, count: b.count, class: b.class ?? '' }));
   const grouped = hasClass && options.logScale === true;
   const xOffset = { field: 'class', type: 'nominal', sort: [...classes] } as const;
+  // A symlog axis picks its ticks as a linear one would, crowding them at the top: 0 and
+  // the powers of ten up to the tallest bar instead.
+  const decades: number[] = [0];
+  const tallest = Math.max(0, ...bars.map((b) => b.count));
+  for (let p = 1; p <= tallest && decades.length < 12; p *= 10) decades.push(p);
   const y = {
     field: 'count',
     type: 'quantitative',
     title: options.yTitle,
-    ...(options.logScale === true ? { scale: { type: 'symlog' as const } } : {}),
+    ...(options.logScale === true
+      ? { scale: { type: 'symlog' as const }, axis: { values: decades, format: ',~r' } }
+      : {}),
   } as const;
   const x = {
     field: 'label',
@@ -346,7 +174,7 @@ export function histogramChart(bars: readonly HistogramBar[], options: Histogram
                   type: 'nominal',
                   title: options.classTitle ?? 'class',
                   sort: [...classes],
-                  scale: { domain: [...classes], range: [...(options.classColours ?? PALETTE)] },
+                  scale: { domain: [...classes], range: present.map(([, colour]) => colour) },
                 },
                 order: { field: 'classIndex', type: 'quantitative' },
               }
@@ -376,7 +204,12 @@ export interface ComparisonValue {
   readonly metric: string;
   readonly policy: string;
   readonly value: number;
-  /** Unit of the metric, shown in its panel's header: "pages", "ms", "MiB". */
+  /**
+   * What the value counts: 'bytes' and 'seconds' are drawn in the binary unit or the unit
+   * of time that suits the metric's largest value (MiB, min); a count gets `unit`.
+   */
+  readonly kind?: 'count' | 'bytes' | 'seconds';
+  /** Unit of a count, shown in its panel's header: "pages", "items". */
   readonly unit?: string;
 }
 
@@ -389,17 +222,80 @@ export interface ComparisonOptions extends ChartOptions {
   readonly columns?: number;
 }
 
+/** Average advance of a bold 12 px DejaVu Sans character, for wrapping panel headers. */
+const HEADER_CHAR_PX = 7.6;
+
+/** `text` broken at spaces into lines of at most `chars` characters (a longer word stands alone). */
+export function wrapWords(text: string, chars: number): string[] {
+  const lines: string[] = [];
+  for (const word of text.split(' ')) {
+    const last = lines.at(-1);
+    if (last !== undefined && last.length + 1 + word.length <= chars) lines[lines.length - 1] = `${last} ${word}`;
+    else lines.push(word);
+  }
+  return lines;
+}
+
+/** A figure with three significant digits and thousands separators (61.2, 0.05, 10,200). */
+function threeDigits(v: number): string {
+  return Number(v.toPrecision(3)).toLocaleString('en-US', { maximumFractionDigits: 20 });
+}
+
+/** Each metric's panel header (name and unit) and how its values are scaled and written. */
+function metricScales(
+  values: readonly ComparisonValue[],
+): Map<string, { header: string; scale: number; label: (v: number) => string }> {
+  const out = new Map<string, { header: string; scale: number; label: (v: number) => string }>();
+  for (const metric of unique(values.map((v) => v.metric))) {
+    const mine = values.filter((v) => v.metric === metric);
+    const max = Math.max(0, ...mine.map((v) => Math.abs(v.value)));
+    const kind = mine[0]?.kind ?? 'count';
+    if (kind === 'bytes') {
+      const u = byteUnit(max);
+      out.set(metric, { header: `${metric} (${u.name})`, scale: u.scale, label: threeDigits });
+    } else if (kind === 'seconds') {
+      const u = timeUnit(max * 1000);
+      out.set(metric, { header: `${metric} (${u.unit})`, scale: u.ms / 1000, label: threeDigits });
+    } else {
+      const unit = mine[0]?.unit;
+      const whole = mine.every((v) => Number.isInteger(v.value));
+      out.set(metric, {
+        header: unit === undefined ? metric : `${metric} (${unit})`,
+        scale: 1,
+        label: whole ? (v) => v.toLocaleString('en-US') : threeDigits,
+      });
+    }
+  }
+  return out;
+}
+
 /**
  * Policies side by side, one panel per metric with its own value axis (metrics have
- * different units), each bar labelled with its value.
+ * different units), each bar labelled with its value. Panel headers wrap onto lines that
+ * fit the panel, so none is cut short.
  */
 export function comparisonChart(values: readonly ComparisonValue[], options: ComparisonOptions = {}): TopLevelSpec {
   const policies = options.policyOrder ?? unique(values.map((v) => v.policy));
-  const data = values.map((v) => ({
-    metric: v.unit === undefined ? v.metric : `${v.metric} (${v.unit})`,
-    policy: v.policy,
-    value: v.value,
-  }));
+  const width = options.width ?? Math.max(130, policies.length * 55);
+  const scales = metricScales(values);
+  const lines = new Map(
+    [...scales].map(([metric, s]) => [metric, wrapWords(s.header, Math.floor(width / HEADER_CHAR_PX))] as const),
+  );
+  // Every header as many lines as the longest, the short ones padded above: the panels line up.
+  const most = Math.max(1, ...[...lines.values()].map((l) => l.length));
+  const headerOf = (metric: string): string => {
+    const own = lines.get(metric) ?? [metric];
+    return [...Array<string>(most - own.length).fill('\u00a0'), ...own].join('\n');
+  };
+  const data = values.map((v) => {
+    const s = scales.get(v.metric)!;
+    return {
+      metric: headerOf(v.metric),
+      policy: v.policy,
+      value: v.value / s.scale,
+      label: s.label(v.value / s.scale),
+    };
+  });
   const metrics = unique(data.map((v) => v.metric));
   const x = {
     field: 'policy',
@@ -421,10 +317,10 @@ export function comparisonChart(values: readonly ComparisonValue[], options: Com
       type: 'nominal',
       title: null,
       sort: metrics,
-      header: { labelFontWeight: 'bold', labelLimit: 220 },
+      header: { labelFontWeight: 'bold', labelLimit: 0, labelExpr: "split(datum.value, '\\n')" },
     },
     spec: {
-      width: options.width ?? Math.max(120, policies.length * 55),
+      width,
       height: options.height ?? 200,
       layer: [
         {
@@ -443,7 +339,7 @@ export function comparisonChart(values: readonly ComparisonValue[], options: Com
         },
         {
           mark: { type: 'text', dy: -5, fontSize: 10, color: '#333', baseline: 'bottom' },
-          encoding: { x, y, text: { field: 'value', type: 'quantitative', format: ',~r' } },
+          encoding: { x, y, text: { field: 'label', type: 'nominal' } },
         },
         // Invisible: stretches each panel's axis above its tallest bar, so the value written
         // above that bar stays inside the panel and the panels' headers line up.
@@ -466,12 +362,42 @@ export interface RenderOptions {
    * depends on the spec alone, and SVGs inlined in one HTML page need distinct prefixes.
    */
   readonly idPrefix?: string;
+  /**
+   * Told each warning of vega-lite's compiler (a conflicting legend, a dropped encoding):
+   * they are the chart's bugs, which tests look for; by default they are not printed, as
+   * they mean nothing to someone reading a report.
+   */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** A vega logger that hands warnings to `warn` and throws errors. */
+function warningLogger(warn: (message: string) => void) {
+  let level = vega.Warn;
+  const words = (args: unknown[]): string => args.map(String).join(' ');
+  const logger = {
+    level(l?: number) {
+      if (l === undefined) return level;
+      level = l;
+      return logger;
+    },
+    error(...args: unknown[]): never {
+      throw new Error(`Cannot draw the chart: ${words(args)}`);
+    },
+    warn(...args: unknown[]) {
+      warn(words(args));
+      return logger;
+    },
+    info: () => logger,
+    debug: () => logger,
+  };
+  return logger;
 }
 
 /** Compiles a vega-lite spec and renders it to an SVG document string, without a DOM. */
 export async function renderSvg(spec: TopLevelSpec, options: RenderOptions = {}): Promise<string> {
-  const compiled = compile(spec).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  const logger = warningLogger(options.onWarning ?? (() => undefined));
+  const compiled = compile(spec, { logger }).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none', logger });
   try {
     const svg = await view.toSVG();
     return renumberSvgIds(svg, options.idPrefix ?? 'chart');
@@ -499,12 +425,12 @@ export function renumberSvgIds(svg: string, prefix: string): string {
 }
 
 /** The title, size and look every builder starts from. */
-function head(
+export function head(
   options: ChartOptions,
   defaultTitle: string,
 ): {
   $schema: string;
-  title: { text: string; subtitle?: string };
+  title: { text: string; subtitle?: string | string[] };
   width: number;
   height: number;
   config: typeof CHART_CONFIG;
@@ -512,7 +438,10 @@ function head(
   const title = options.title ?? defaultTitle;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: options.subtitle === undefined ? { text: title } : { text: title, subtitle: options.subtitle },
+    title:
+      options.subtitle === undefined
+        ? { text: title }
+        : { text: title, subtitle: typeof options.subtitle === 'string' ? options.subtitle : [...options.subtitle] },
     width: options.width ?? CHART_WIDTH,
     height: options.height ?? CHART_HEIGHT,
     config: CHART_CONFIG,
@@ -520,11 +449,11 @@ function head(
 }
 
 /** The axis unit of byte values up to `maxAbs`: lib/sizes.ts's unit, with bytes spelled out. */
-function byteUnit(maxAbs: number): { name: string; scale: number } {
+export function byteUnit(maxAbs: number): { name: string; scale: number } {
   const { unit, scale } = binaryUnit(maxAbs);
   return { name: unit === 'B' ? 'bytes' : unit, scale };
 }
 
-function unique(items: readonly string[]): string[] {
+export function unique(items: readonly string[]): string[] {
   return [...new Set(items)];
 }

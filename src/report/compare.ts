@@ -7,26 +7,29 @@ import { sideBySideRows } from './compare_rows.ts';
 
 /** The bars of the comparison chart: samepage's policies, then the thesis's where it gives a figure. */
 function comparisonValues(name: string, results: readonly PolicyResult[]): ComparisonValue[] {
+  type Measure = Pick<ComparisonValue, 'kind' | 'unit'>;
+  const pages: Measure = { kind: 'count', unit: 'pages' };
+  const seconds: Measure = { kind: 'seconds' };
   const metrics: ReadonlyArray<
     readonly [
       string,
-      string,
+      Measure,
       (r: PolicyResult) => number,
       'merged_pages' | 'rmap_items' | 'profit' | 'settle_s' | undefined,
     ]
   > = [
-    ['merged pages', 'pages', (r) => r.merged_pages, 'merged_pages'],
-    ['pages saved', 'pages', (r) => r.pages_sharing, undefined],
-    ['rmap_items', 'items', (r) => r.rmap_items, 'rmap_items'],
-    ['profit', 'KiB', (r) => Math.round(r.profit / 1024), 'profit'],
-    ['time until merged', 's', (r) => Number(r.merged_settle_s.toFixed(1)), 'settle_s'],
-    ['rmap_items settle time', 's', (r) => Number(r.rmap_settle_s.toFixed(1)), undefined],
-    ['scanner CPU', 's', (r) => Number(r.cpu_s.toFixed(2)), undefined],
+    ['merged pages', pages, (r) => r.merged_pages, 'merged_pages'],
+    ['pages saved', pages, (r) => r.pages_sharing, undefined],
+    ['rmap_items', { kind: 'count', unit: 'items' }, (r) => r.rmap_items, 'rmap_items'],
+    ['profit', { kind: 'bytes' }, (r) => r.profit, 'profit'],
+    ['time until merged', seconds, (r) => r.merged_settle_s, 'settle_s'],
+    ['rmap_items settle time', seconds, (r) => r.rmap_settle_s, undefined],
+    ['scanner CPU', seconds, (r) => r.cpu_s, undefined],
   ];
   const out: ComparisonValue[] = [];
   const exp = thesisExperiment(name);
-  for (const [metric, unit, read, thesisMetric] of metrics) {
-    for (const r of results) out.push({ metric, unit, policy: r.policy.toUpperCase(), value: read(r) });
+  for (const [metric, measure, read, thesisMetric] of metrics) {
+    for (const r of results) out.push({ metric, ...measure, policy: r.policy.toUpperCase(), value: read(r) });
     for (const r of results) {
       const f = exp?.figures.find(
         (x) =>
@@ -34,12 +37,7 @@ function comparisonValues(name: string, results: readonly PolicyResult[]): Compa
           (x.metric === thesisMetric || (metric === 'pages saved' && x.metric === 'pages_sharing')),
       );
       if (f === undefined || measuredByPolicy(f, results) === undefined) continue;
-      out.push({
-        metric,
-        unit,
-        policy: `${r.policy.toUpperCase()} (thesis)`,
-        value: f.metric === 'profit' ? Math.round(f.value / 1024) : f.value,
-      });
+      out.push({ metric, ...measure, policy: `${r.policy.toUpperCase()} (thesis)`, value: f.value });
     }
   }
   return out;
@@ -47,7 +45,7 @@ function comparisonValues(name: string, results: readonly PolicyResult[]): Compa
 
 /**
  * The HTML report of a comparison: the side-by-side table and a chart of it, the thesis's
- * figures beside samepage's, then each policy's run and timeline with its charts.
+ * figures beside samepage's, then each policy's run with its charts and its settled state.
  */
 export async function renderCompareReport(
   name: string,
@@ -85,6 +83,12 @@ export async function renderCompareReport(
     title: `${name}: ${policies.join(' vs ')}`,
     leadSections: [{ title: 'Side by side', svg: await renderSvg(chart), html: table }, ...statsSection],
     ...(thesis === undefined ? {} : { thesis }),
-    runs: results.map((r) => ({ ...r.run, backend: `model, ${r.policy}`, records: [...r.run.records, ...r.timeline] })),
+    // The tables: the workload's records and the settled state (--json has every scan); the
+    // charts draw the samples, which go on through the settling.
+    runs: results.map((r) => ({
+      ...r.run,
+      backend: `model, ${r.policy}`,
+      records: [...r.run.records, ...r.timeline.slice(-1)],
+    })),
   });
 }

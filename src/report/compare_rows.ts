@@ -2,14 +2,17 @@
  * The side-by-side figures of `samepage compare`, once for the text table and the HTML
  * report: one row per figure, one column per policy.
  */
-import Table from 'cli-table3';
 import type { PolicyResult } from '../backends/model/policy.ts';
+import { formatDuration } from '../lib/duration.ts';
 import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
+import { fitTable } from './fit_table.ts';
 
 export type SideBySideRow = readonly [name: string, ...values: string[]];
 
 /** One decimal always: 39.8 MiB, not the rounded 40 MiB, when pages are compared. */
 const pagesBytes = (pages: number) => formatBytes(pages * PAGE_SIZE, 1);
+
+const seconds = (s: number): string => formatDuration(s * 1e9);
 
 export function sideBySideRows(results: readonly PolicyResult[]): SideBySideRow[] {
   const row = (name: string, f: (r: PolicyResult) => string): SideBySideRow => [name, ...results.map(f)];
@@ -19,21 +22,26 @@ export function sideBySideRows(results: readonly PolicyResult[]): SideBySideRow[
     row('rmap_items', (r) => `${r.rmap_items} (${formatBytes(r.rmap_item_bytes)})`),
     row('rmap_items at the peak', (r) => `${r.peak_rmap_items} (${formatBytes(r.peak_rmap_item_bytes)})`),
     row('vma_nodes', (r) => (r.policy === 'ksm+' ? String(r.vma_nodes) : '-')),
-    row('profit (general_profit)', (r) => `${r.profit} B (${formatBytes(r.profit)})`),
-    row('virtual time until merged pages settled', (r) => `${r.merged_settle_s.toFixed(1)} s`),
-    row('virtual time until rmap_items settled', (r) => `${r.rmap_settle_s.toFixed(1)} s`),
+    row('profit (general_profit)', (r) => `${r.profit} B (${formatBytes(r.profit, 1)})`),
+    row('virtual time until merged pages settled', (r) => seconds(r.merged_settle_s)),
+    row('virtual time until rmap_items settled', (r) => seconds(r.rmap_settle_s)),
     row('full scans / rounds', (r) => String(r.full_scans)),
     row(
       'scanner CPU',
       (r) =>
-        `${r.cpu_s.toFixed(2)} s in ${r.run_s.toFixed(1)} s (${((100 * r.cpu_s) / Math.max(r.run_s, 1e-9)).toFixed(2)} % of a CPU)`,
+        `${seconds(r.cpu_s)} in ${seconds(r.run_s)} (${((100 * r.cpu_s) / Math.max(r.run_s, 1e-9)).toFixed(2)} % of a CPU)`,
     ),
   ];
 }
 
-/** The side-by-side figures as a terminal table. */
-export function renderSideBySide(results: readonly PolicyResult[]): string {
-  const t = new Table({ head: ['', ...results.map((r) => r.policy.toUpperCase())], style: { head: [], border: [] } });
-  for (const row of sideBySideRows(results)) t.push([...row]);
-  return t.toString();
+/** The side-by-side figures as a terminal table, fitted to `width` columns. */
+export function renderSideBySide(results: readonly PolicyResult[], width?: number): string {
+  return fitTable(
+    [
+      { head: '', wrap: true },
+      ...results.map((r) => ({ head: r.policy.toUpperCase(), align: 'right' as const, wrap: true })),
+    ],
+    sideBySideRows(results),
+    { width },
+  );
 }

@@ -3,7 +3,7 @@
  * scripts: `samepage diff`'s verdict line and table of differing values per file, and its
  * `--json` document.
  */
-import Table from 'cli-table3';
+import { fitTable } from './fit_table.ts';
 import pc from 'picocolors';
 import type { ScenarioDiff } from '../differential/diff.ts';
 
@@ -70,7 +70,7 @@ function runJson(d: ScenarioDiff): EarlierRunJson {
  * A file's result for people: a verdict line, then one table row per differing value; under
  * --attempts, each earlier run that disagreed follows, indented.
  */
-export function renderDiff(file: string, d: ScenarioDiff, color: boolean): string {
+export function renderDiff(file: string, d: ScenarioDiff, color: boolean, width?: number): string {
   const c = pc.createColors(color);
   const count = d.differences.length;
   const verdict =
@@ -80,29 +80,33 @@ export function renderDiff(file: string, d: ScenarioDiff, color: boolean): strin
         ? c.green('kernel and model agree')
         : c.yellow('no value differs, but a run stopped early');
   const runs = d.earlier === undefined ? '' : ` on kernel run ${d.earlier.length + 1}`;
-  const lines = [`${c.bold(d.scenario)} (${file}): ${verdict}${runs}`, ...runLines(d, c)];
+  const lines = [`${c.bold(d.scenario)} (${file}): ${verdict}${runs}`, ...runLines(d, c, width)];
   for (const [i, e] of (d.earlier ?? []).entries()) {
     const n = e.differences.length;
     lines.push(`  kernel run ${i + 1} disagreed (${n} difference${n === 1 ? '' : 's'}):`);
-    for (const line of runLines(e, c)) lines.push(`    ${line}`);
+    for (const line of runLines(e, c, width === undefined ? undefined : width - 4)) lines.push(`    ${line}`);
   }
   return `${lines.join('\n')}\n`;
 }
 
 /** What stopped the runs, the kernel's warnings, and the table of differing values. */
-function runLines(d: ScenarioDiff, c: ReturnType<typeof pc.createColors>): string[] {
+function runLines(d: ScenarioDiff, c: ReturnType<typeof pc.createColors>, width: number | undefined): string[] {
   const lines: string[] = [];
   if (d.kernelError !== undefined) lines.push(`  kernel run stopped: ${d.kernelError}`);
   if (d.modelError !== undefined) lines.push(`  model run stopped: ${d.modelError}`);
   for (const w of d.warnings) lines.push(`  ${c.yellow('kernel warning')}: ${w}`);
   if (d.differences.length > 0) {
-    const table = new Table({
-      head: ['record', 'counter', 'kernel', 'model'],
-      colAligns: ['left', 'left', 'right', 'right'],
-      style: { head: c.isColorSupported ? ['cyan'] : [], border: c.isColorSupported ? ['grey'] : [] },
-    });
-    for (const x of d.differences) table.push([x.label, x.path, show(x.kernel), show(x.model)]);
-    lines.push(...table.toString().split('\n'));
+    const table = fitTable(
+      [
+        { head: 'record', wrap: true },
+        { head: 'counter', wrap: true },
+        { head: 'kernel', align: 'right', wrap: true },
+        { head: 'model', align: 'right', wrap: true },
+      ],
+      d.differences.map((x) => [x.label, x.path, show(x.kernel), show(x.model)]),
+      { width, headStyle: c.cyan },
+    );
+    lines.push(...table.split('\n'));
   }
   return lines;
 }

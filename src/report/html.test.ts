@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CounterRecord, ProcRecord, RunResult } from '../scenario/records.ts';
-import { comparisonChart, countersChart, histogramChart, profitChart, renderSvg, renumberSvgIds } from './charts.ts';
+import { comparisonChart, histogramChart, renderSvg, renumberSvgIds } from './charts.ts';
+import { countersChart, profitChart } from './time_charts.ts';
+import { runSamples } from './series.ts';
 import { escapeHtml, renderHtmlReport } from './html.ts';
 import { chromium, chromiumSkip } from './chromium_testing.ts';
 
@@ -122,7 +124,7 @@ function tagProblems(html: string): string[] {
 }
 
 test('renderSvg renders a chart to the same SVG every time, with vega marks and no DOM', async () => {
-  const spec = countersChart(RUN.records);
+  const spec = countersChart(runSamples(RUN));
   const first = await renderSvg(spec);
   const second = await renderSvg(spec);
   assert.equal(first, second);
@@ -131,7 +133,7 @@ test('renderSvg renders a chart to the same SVG every time, with vega marks and 
   assert.match(first, /class="mark-symbol role-mark/);
   assert.match(first, />KSM page counters over time</);
   assert.match(first, />pages \(4 KiB each\)</);
-  assert.match(first, />time since the scenario started \(ms\)</);
+  assert.match(first, />virtual time since the start \(ms\)</);
   assert.match(first, /font-family="DejaVu Sans, /);
   assert.match(first, /&lt;child&amp;&gt;|pages_sharing/, 'text comes out escaped');
   assert.doesNotMatch(first, /<script/);
@@ -139,14 +141,14 @@ test('renderSvg renders a chart to the same SVG every time, with vega marks and 
 
 test('countersChart leaves out counters a record does not report', () => {
   const partial: CounterRecord = { label: 'x', time_ms: 5, ksm: { pages_shared: 3, advisor_mode: 'none' }, procs: {} };
-  const spec = countersChart([partial]) as { data: { values: unknown[] } };
-  assert.deepEqual(spec.data.values, [{ time_ms: 5, record: 'x', counter: 'pages_shared', value: 3 }]);
+  const spec = countersChart(runSamples({ records: [partial] })) as { data: { values: unknown[] } };
+  assert.deepEqual(spec.data.values, [{ t: 5, record: 'x', series: 'pages_shared', value: 3 }]);
 });
 
 test('profitChart picks the binary unit of the largest general_profit', () => {
   const at = (bytes: number): CounterRecord => ({ label: 'r', time_ms: 0, ksm: { general_profit: bytes }, procs: {} });
   const yTitle = (bytes: number): unknown => {
-    const spec = profitChart([at(-1000), at(bytes)]) as unknown as {
+    const spec = profitChart(runSamples({ records: [at(-1000), at(bytes)] })) as unknown as {
       layer: Array<{ encoding: { y: { title?: string } } }>;
     };
     return spec.layer[1]?.encoding.y.title;
@@ -163,7 +165,8 @@ test('histogram and comparison specs render bars with their values written on th
   assert.match(hist, />page class</);
   const comparison = await renderSvg(EXTRA_COMPARISON);
   assert.match(comparison, /class="mark-rect role-mark/);
-  assert.match(comparison, />pages saved \(pages\)</);
+  // The panel's header wraps to fit the panel: "pages saved" over "(pages)".
+  assert.match(comparison, /<tspan>pages saved<\/tspan><tspan[^>]*>\(pages\)<\/tspan>/);
   assert.match(comparison, />2,000</);
 });
 
@@ -238,6 +241,23 @@ test('renderHtmlReport says when a run has no records or expects, and links runs
   assert.match(html, /No records: add <code>record<\/code> steps/);
   assert.match(html, /The scenario has no expect steps\./);
   assert.deepEqual(tagProblems(html), []);
+});
+
+test('renderHtmlReport draws the charts first and says under them what it left out and why', async () => {
+  // KSM merged pages (pages_sharing moved) but no process counts a merging page: no such chart.
+  const noMerging: RunResult = {
+    ...RUN,
+    records: RUN.records.map((r) => ({
+      ...r,
+      procs: Object.fromEntries(Object.entries(r.procs).map(([k, p]) => [k, { ...p, ksm_merging_pages: 0 }])),
+    })),
+  };
+  const html = await renderHtmlReport({ title: 'no merging', runs: [noMerging] });
+  const charts = html.indexOf('<div class="charts">');
+  const note = html.indexOf('<p class="none">ksm_merging_pages stayed 0 in every process, so it is not charted.</p>');
+  assert.ok(charts > 0 && note > charts, 'the note comes after the charts drawn');
+  assert.doesNotMatch(html, /chart-merging/);
+  assert.match(html, /chart-counters/);
 });
 
 test('renderHtmlReport refuses extra sections that would run code or fetch something', async () => {

@@ -6,12 +6,22 @@
  * Other commands reuse it with `extraSections` (a duplicate-page histogram, a KSM vs KSM+
  * comparison): build the SVG with charts.ts and any HTML with escapeHtml.
  */
-import type { CounterRecord, ExpectResult, RunResult } from '../scenario/records.ts';
+import type { CounterRecord, CounterSample, ExpectResult, RunResult } from '../scenario/records.ts';
 import { escapeHtml } from './escape.ts';
-import { countersChart, mergingPagesChart, profitChart, renderSvg, renumberSvgIds, rmapItemsChart } from './charts.ts';
-import type { TopLevelSpec } from './charts.ts';
-import { KSM_COUNTERS, runVerdict } from './table.ts';
-import { scannerRan, type ThesisComparison } from './thesis.ts';
+import { renderSvg, renumberSvgIds, type TopLevelSpec } from './charts.ts';
+import {
+  countersChart,
+  KSMPLUS_TIME_COUNTERS,
+  mergingPagesChart,
+  profitChart,
+  rmapItemsChart,
+  TIME_COUNTERS,
+} from './time_charts.ts';
+import { anyNonZero, runSamples, samplingNote, spansTime } from './series.ts';
+import { formatMs } from '../lib/duration.ts';
+import { formatBytes } from '../lib/sizes.ts';
+import { KSM_COUNTERS, ksmPlusIdle, runVerdict } from './table.ts';
+import type { ThesisComparison } from './thesis.ts';
 
 /** A section after the runs: a chart, some HTML, or both (the SVG first). */
 export { escapeHtml };
@@ -20,6 +30,8 @@ export interface ExtraSection {
   readonly title: string;
   /** An SVG document, e.g. from renderSvg; its ids are renumbered to stay unique in the page. */
   readonly svg?: string;
+  /** More SVG documents, drawn side by side after the HTML (ids renumbered too). */
+  readonly charts?: readonly string[];
   /** Trusted HTML, inserted as is: escape any text in it with escapeHtml. */
   readonly html?: string;
 }
@@ -101,30 +113,55 @@ async function runSection(run: RunResult, n: number): Promise<string> {
 }
 
 async function chartsBlock(run: RunResult, n: number): Promise<string> {
-  if (run.records.length === 0)
+  const samples = runSamples(run);
+  const first = samples.points[0];
+  if (first === undefined)
     return '<h3>Charts</h3>\n<p class="none">No records: add <code>record</code> steps to the scenario to chart its counters.</p>';
-  const subtitle = `${run.scenario} on ${run.backend}`;
-  const plus = scannerRan(run.records, 'ksm+');
+  if (!spansTime(samples)) {
+    return (
+      '<h3>Charts</h3>\n<p class="none">Nothing to chart over time: the counters were read at one moment only ' +
+      `(${escapeHtml(formatMs(first.time_ms))}). A <code>wait</code> before a <code>record</code> step gives them time to change.</p>`
+    );
+  }
+  const options = {
+    subtitle: [`${run.scenario} on ${run.backend}`, `line: sampled ${samplingNote(samples)}`],
+    virtual: !run.backend.startsWith('kernel'),
+  };
   const charts: Array<[string, TopLevelSpec]> = [];
-  // KSM's charts unless only KSM+ ran (they would be flat at zero); KSM+'s when it ran.
-  if (!plus || scannerRan(run.records, 'ksm')) {
-    charts.push(['counters', countersChart(run.records, { subtitle })]);
-    if (run.records.some((r) => typeof r.ksm.general_profit === 'number'))
-      charts.push(['profit', profitChart(run.records, { subtitle })]);
+  const notes: string[] = [];
+  const counters = (source: 'ksm' | 'ksm+') => {
+    const names: readonly string[] = source === 'ksm' ? TIME_COUNTERS : KSMPLUS_TIME_COUNTERS;
+    return (p: CounterSample) => {
+      const files = source === 'ksm' ? p.ksm : (p.ksmplus ?? {});
+      return names.reduce((sum, c) => sum + Math.abs(files[c] ?? 0), 0);
+    };
+  };
+  // A scanner's charts only when its page counters moved: a flat 0 says nothing a sentence cannot.
+  const ksm = anyNonZero(samples, counters('ksm'));
+  const plus = anyNonZero(samples, counters('ksm+'));
+  if (ksm) {
+    charts.push(['counters', countersChart(samples, options)]);
+    if (anyNonZero(samples, (p) => p.ksm.general_profit)) charts.push(['profit', profitChart(samples, options)]);
   }
   if (plus) {
-    charts.push(['plus-counters', countersChart(run.records, { subtitle, source: 'ksm+' })]);
-    charts.push(['plus-rmap', rmapItemsChart(run.records, { subtitle })]);
-    charts.push(['plus-profit', profitChart(run.records, { subtitle, source: 'ksm+' })]);
+    charts.push(['plus-counters', countersChart(samples, { ...options, source: 'ksm+' })]);
+    if (anyNonZero(samples, (p) => p.ksmplus?.rmap_items)) charts.push(['plus-rmap', rmapItemsChart(samples, options)]);
+    if (anyNonZero(samples, (p) => p.ksmplus?.general_profit))
+      charts.push(['plus-profit', profitChart(samples, { ...options, source: 'ksm+' })]);
   }
-  if (run.records.some((r) => Object.keys(r.procs).length > 0))
-    charts.push(['merging', mergingPagesChart(run.records, { subtitle })]);
+  if (!ksm && !plus) notes.push("KSM's page counters stayed at 0 throughout: no scanner ran on this scenario's pages.");
+  if (anyNonZero(samples, (p) => Object.values(p.merging).reduce((a, b) => a + b, 0)))
+    charts.push(['merging', mergingPagesChart(samples, options)]);
+  else if (ksm || plus) notes.push('ksm_merging_pages stayed 0 in every process, so it is not charted.');
   const figures: string[] = [];
   for (const [name, spec] of charts) {
     const svg = await renderSvg(spec, { idPrefix: `run${n}-${name}` });
     figures.push(`<figure class="chart chart-${name}">${svgBody(svg)}</figure>`);
   }
-  return `<h3>Charts</h3>\n<div class="charts">\n${figures.join('\n')}\n</div>`;
+  const said = notes.map((t) => `<p class="none">${escapeHtml(t)}</p>`).join('\n');
+  // The charts first; what is not charted, and why, under them.
+  const drawn = figures.length === 0 ? '' : `<div class="charts">\n${figures.join('\n')}\n</div>\n`;
+  return `<h3>Charts</h3>\n${drawn}${said}`;
 }
 
 /** A table per kind of counter, one column per record. */
@@ -140,6 +177,7 @@ function countersBlock(records: readonly CounterRecord[]): string {
       records,
       ksmRows.map((k) => [k, (r: CounterRecord) => r.ksm[k]] as const),
       new Set(KSM_COUNTERS.filter((k) => k !== 'pages_scanned' && k !== 'full_scans')),
+      BYTE_ROWS,
     ),
   );
   for (const proc of unionInOrder(records.map((r) => Object.keys(r.procs)))) {
@@ -161,10 +199,12 @@ function countersBlock(records: readonly CounterRecord[]): string {
           ['rss_pages', field((p) => p.rss_pages)],
         ],
         new Set(['ksm_merging_pages']),
+        BYTE_ROWS,
       ),
     );
   }
-  if (records.some((r) => r.ksmplus !== undefined)) {
+  // The model always has /sys/kernel/mm/ksm+: its table only once KSM+ was put to work.
+  if (records.some((r) => r.ksmplus !== undefined && !ksmPlusIdle(r.ksmplus))) {
     const rows = sortedUnion(records.map((r) => Object.keys(r.ksmplus ?? {})));
     tables.push(
       recordTable(
@@ -172,30 +212,41 @@ function countersBlock(records: readonly CounterRecord[]): string {
         records,
         rows.map((k) => [k, (r: CounterRecord) => r.ksmplus?.[k]] as const),
         new Set(),
+        BYTE_ROWS,
       ),
     );
   }
   return `<div class="tables">\n${tables.join('\n')}\n</div>`;
 }
 
-/** Rows are counters, columns are records; a cell missing from a record shows as –. */
+/** Counters in bytes: shown in binary units, the exact count in the cell's tooltip. */
+const BYTE_ROWS: ReadonlySet<string> = new Set(['general_profit', 'ksm_process_profit']);
+
+/**
+ * Rows are counters, columns are records (headed by their label and time); a cell missing
+ * from a record shows as –, and a row of `bytes` in binary units.
+ */
 function recordTable(
   caption: string,
   records: readonly CounterRecord[],
   rows: ReadonlyArray<readonly [string, (r: CounterRecord) => number | string | undefined]>,
   emphasised: ReadonlySet<string>,
+  bytes: ReadonlySet<string> = new Set(),
 ): string {
   const headCells = records
     .map(
       (r) =>
-        `<th scope="col">${escapeHtml(r.label)}<br><span class="time">${escapeHtml(String(r.time_ms))} ms</span></th>`,
+        `<th scope="col">${escapeHtml(r.label)}<br><span class="time">${escapeHtml(formatMs(r.time_ms))}</span></th>`,
     )
     .join('');
   const bodyRows = rows.map(([name, read]) => {
     const cells = records
       .map((r) => {
         const value = read(r);
-        return value === undefined ? '<td class="missing">–</td>' : `<td>${escapeHtml(String(value))}</td>`;
+        if (value === undefined) return '<td class="missing">–</td>';
+        if (typeof value === 'number' && bytes.has(name))
+          return `<td title="${value} bytes">${escapeHtml(formatBytes(value, 1))}</td>`;
+        return `<td>${escapeHtml(String(value))}</td>`;
       })
       .join('');
     return `<tr${emphasised.has(name) ? ' class="key"' : ''}><th scope="row">${escapeHtml(name)}</th>${cells}</tr>`;
@@ -261,6 +312,13 @@ function extraSection(extra: ExtraSection, n: number): string {
     assertStatic(extra.html, `extra section "${extra.title}" html`);
     parts.push(`<div class="extra-html">${extra.html}</div>`);
   }
+  if (extra.charts !== undefined && extra.charts.length > 0) {
+    const figures = extra.charts.map((svg, i) => {
+      assertStatic(svg, `extra section "${extra.title}" chart ${i + 1}`);
+      return `<figure class="chart">${svgBody(renumberSvgIds(svg, `extra${n}-${i + 1}`))}</figure>`;
+    });
+    parts.push(`<div class="charts">\n${figures.join('\n')}\n</div>`);
+  }
   parts.push('</section>');
   return parts.join('\n');
 }
@@ -318,6 +376,8 @@ dl.facts dd { margin: 0; font-weight: bold; }
 .error { border-left: 4px solid var(--fail); background: #fdecea; padding: 8px 12px; }
 .none { color: var(--muted); font-style: italic; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; }
+.extra-html { margin-bottom: 12px; }
+.extra-html > table { margin-bottom: 8px; }
 figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 4px; padding: 4px; background: #fff; max-width: 100%; overflow-x: auto; }
 figure.chart svg { display: block; max-width: 100%; height: auto; }
 .tables { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
@@ -343,5 +403,10 @@ ul.expects .mark { font-weight: bold; }
 ul.expects li.pass .mark { color: var(--pass); }
 ul.expects li.fail .mark { color: var(--fail); }
 nav ul { padding-left: 20px; }
+.headline { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 12px; margin: 8px 0 16px; }
+.headline > div { border: 1px solid var(--line); border-radius: 4px; padding: 8px 14px; background: var(--key); }
+.headline .what { color: var(--muted); font-size: 13px; }
+.headline .value { font-size: 24px; font-weight: bold; }
+.headline .detail { font-size: 13px; }
 footer { margin-top: 36px; padding-top: 10px; border-top: 1px solid var(--line); color: var(--muted); font-size: 12px; }
 `.trim();

@@ -51,4 +51,10 @@ test('formatJson writes keys in contract order and sorts ksm files and procs', (
       '"expects":[{"step":2,"path":"/sys/kernel/mm/ksm/full_scans","expected":3,"actual":3,"ok":true}]}',
   );
   assert.deepEqual(JSON.parse(formatJson(scrambled)), JSON.parse(text));
+  // A report's samples are not the contract's: --json is the same with them.
+  const sampled: RunResult = {
+    ...scrambled,
+    samples: { every: 'change', bucket_ms: 0, points: [{ time_ms: 0, ksm: { pages_sharing: 0 }, merging: {} }] },
+  };
+  assert.equal(formatJson(sampled, 0), text);
 });

@@ -13,7 +13,7 @@ import { type KsmStatus, readKsmStatus } from '../host/ksm_status.ts';
 import { KSM_DIR, ksmPresent } from '../host/ksm_sysfs.ts';
 import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
 import { CHROMIUM, CHROMIUM_HEADLESS_FLAGS } from './chromium_testing.ts';
-import { renderLivePage } from './ksm_live.ts';
+import { renderLivePage, renderLiveStatusText } from './ksm_live.ts';
 
 function liveSkip(): string | undefined {
   if (process.platform !== 'linux') return 'not Linux';
@@ -90,4 +90,61 @@ test('headless Chromium shows the live counters of /sys/kernel/mm/ksm, updated b
     await server.close();
     rmSync(profile, { recursive: true, force: true });
   }
+});
+
+/** A reading as Linux 6.18 gives it: 40 KSM pages standing in for 10200 mappings. */
+const STATUS: KsmStatus = {
+  time: '2026-01-01T00:00:00.000Z',
+  ksm: {
+    run: 1,
+    pages_shared: 40,
+    pages_sharing: 10200,
+    pages_unshared: 0,
+    pages_volatile: 0,
+    general_profit: 41123840,
+    ksm_zero_pages: 0,
+    full_scans: 5,
+    pages_scanned: 78275581,
+    advisor_mode: 'none',
+    max_page_sharing: 256,
+    stable_node_chains_prune_millisecs: 2000,
+    use_zero_pages: 0,
+  },
+  processes: [
+    {
+      pid: 4242,
+      comm: 'a-long-command',
+      ksm_rmap_items: 5120,
+      ksm_zero_pages: 0,
+      ksm_merging_pages: 5120,
+      ksm_process_profit: 20643840,
+      ksm_merge_any: true,
+      ksm_mergeable: true,
+    },
+  ],
+};
+
+const widest = (text: string): number => Math.max(...text.split('\n').map((l) => [...l].length));
+
+test('kernel status gives pages and bytes as memory, and fits its tables to the terminal', () => {
+  // 10200 pages of 4096 bytes = 41,779,200 B = 39.84 MiB; 41,123,840 B = 39.22 MiB; 20,643,840 B = 19.69 MiB.
+  const whole = renderLiveStatusText(STATUS, { color: false });
+  assert.match(whole, /│ pages_sharing +│ 10200 \(39\.8 MiB\) +│/);
+  assert.match(whole, /│ general_profit +│ 41123840 \(39\.2 MiB\) +│/);
+  assert.match(whole, /│ run +│ 1 \(running\) +│/);
+  assert.match(whole, /│ full_scans +│ 5 +│/, 'a count is not memory');
+  assert.match(whole, /│ file +│ value +│ file +│ value +│/, 'two files a row when nothing limits the width');
+  assert.match(whole, / 19\.7 MiB │ yes +│ yes +│/);
+  assert.ok(widest(whole) > 80, `the whole table is ${widest(whole)} wide`);
+
+  const narrow = renderLiveStatusText(STATUS, { color: false, width: 80 });
+  assert.ok(widest(narrow) <= 80, narrow);
+  assert.match(narrow, /│ file +│ value +│\n/, 'one file a row');
+  assert.match(narrow, /│ stable_node_chains_prune_millisecs │ 2000 +│/);
+  assert.match(narrow, /│ +4242 │ a-long-command │ .*│ +5120 │/);
+  assert.match(narrow, /left out to fit 80 columns: merge_any, mergeable/);
+  assert.doesNotMatch(narrow, /│ merge_any/);
+
+  const wide = renderLiveStatusText(STATUS, { color: false, width: 140 });
+  assert.equal(wide, whole, 'a wide terminal shows everything as it is');
 });

@@ -3,9 +3,12 @@
  * `watch`, and the one HTML page `watch --http` serves, which redraws itself from
  * Server-Sent Events. Plain data in (host/'s reading, by type only), text out.
  */
-import Table from 'cli-table3';
 import pc from 'picocolors';
 import { describeErrno } from '../lib/errno.ts';
+import { formatBytes } from '../lib/sizes.ts';
+import { displayWidth } from '../lib/text_width.ts';
+import { fitTable } from './fit_table.ts';
+import { memoryOf } from './table.ts';
 import type { MergeReport } from '../host/merge_any.ts';
 import type { KsmProcessStat } from '../host/ksm_stat.ts';
 import type { KsmStatus } from '../host/ksm_status.ts';
@@ -24,18 +27,6 @@ const FIRST = [
   'pages_scanned',
 ] as const;
 
-/** Columns of the process table: header and the ksm_stat field. */
-const PROCESS_COLUMNS: ReadonlyArray<readonly [string, keyof KsmProcessStat]> = [
-  ['pid', 'pid'],
-  ['comm', 'comm'],
-  ['rmap_items', 'ksm_rmap_items'],
-  ['zero_pages', 'ksm_zero_pages'],
-  ['merging_pages', 'ksm_merging_pages'],
-  ['process_profit', 'ksm_process_profit'],
-  ['merge_any', 'ksm_merge_any'],
-  ['mergeable', 'ksm_mergeable'],
-];
-
 /** The sysfs file names in display order. */
 export function orderedKsmKeys(ksm: Readonly<Record<string, unknown>>): string[] {
   const first = FIRST.filter((k) => k in ksm);
@@ -50,54 +41,74 @@ function cell(v: unknown): string {
   return String(v);
 }
 
-/** One line per row: no separators between body rows, so the tables fit a terminal. */
-const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
-
 /** What `run` means, for the terminal. */
 function runWord(v: unknown): string {
   return v === 0 ? '0 (stopped)' : v === 1 ? '1 (running)' : v === 2 ? '2 (unmerged, stopped)' : String(v);
+}
+
+/** A sysfs value for people: `run` in words, pages and bytes also as memory ("10200 (39.8 MiB)"). */
+function sysfsCell(name: string, v: number | string | undefined): string {
+  if (name === 'run') return runWord(v);
+  const memory = memoryOf(name, v);
+  return memory === '' || v === 0 ? cell(v) : `${cell(v)} (${memory})`;
 }
 
 export interface LiveTextOptions {
   readonly color?: boolean;
   /** At most this many process rows; default all. */
   readonly maxProcesses?: number;
+  /** The terminal's width (fit_table.ts); undefined: no limit. */
+  readonly width?: number | undefined;
 }
 
-/** Two tables: /sys/kernel/mm/ksm (two file/value pairs per row) and the processes. */
+/**
+ * Process columns: head, how to read it, whether it is a number, and the rank at which it
+ * is left out on a narrow terminal (the flags first; pid, comm and merging_pages stay).
+ */
+const PROCESS_COLUMNS: ReadonlyArray<
+  readonly [string, (p: KsmProcessStat) => string, 'left' | 'right', number | undefined]
+> = [
+  ['pid', (p) => String(p.pid), 'right', undefined],
+  ['comm', (p) => p.comm, 'left', undefined],
+  ['rmap_items', (p) => String(p.ksm_rmap_items), 'right', 3],
+  ['zero_pages', (p) => String(p.ksm_zero_pages), 'right', 4],
+  ['merging_pages', (p) => String(p.ksm_merging_pages), 'right', undefined],
+  ['process_profit', (p) => formatBytes(p.ksm_process_profit, 1), 'right', 2],
+  ['merge_any', (p) => cell(p.ksm_merge_any), 'left', 6],
+  ['mergeable', (p) => cell(p.ksm_mergeable), 'left', 5],
+];
+
+/**
+ * Two tables: /sys/kernel/mm/ksm (two file/value pairs per row, or one where the terminal
+ * is too narrow for two) and the processes, fitted to `opts.width`.
+ */
 export function renderLiveStatusText(s: KsmStatus, opts: LiveTextOptions = {}): string {
   const c = pc.createColors(opts.color ?? pc.isColorSupported);
-  const keys = orderedKsmKeys(s.ksm);
-  const sys = new Table({
-    head: ['file', 'value', 'file', 'value'].map((h) => c.bold(h)),
-    style: { head: [], border: [] },
-    chars: COMPACT,
-  });
-  const half = Math.ceil(keys.length / 2);
-  for (let i = 0; i < half; i++) {
-    const row: string[] = [];
-    for (const k of [keys[i], keys[i + half]]) {
-      if (k === undefined) row.push('', '');
-      else row.push(k, k === 'run' ? runWord(s.ksm[k]) : cell(s.ksm[k]));
-    }
-    sys.push(row);
-  }
-  let out = `${c.bold('/sys/kernel/mm/ksm')} at ${s.time}\n${sys.toString()}\n`;
+  const fit = { width: opts.width, compact: true, headStyle: c.bold };
+  const entries = orderedKsmKeys(s.ksm).map((k) => [k, sysfsCell(k, s.ksm[k])]);
+  const half = Math.ceil(entries.length / 2);
+  const pairs = entries.slice(0, half).map((left, i) => [...left, ...(entries[i + half] ?? ['', ''])]);
+  const pair = [{ head: 'file' }, { head: 'value', wrap: true }];
+  let sys = fitTable([...pair, ...pair], pairs, { ...fit, width: undefined });
+  const tooWide = opts.width !== undefined && Math.max(...sys.split('\n').map(displayWidth)) > opts.width;
+  if (tooWide) sys = fitTable(pair, entries, fit);
+  let out = `${c.bold('/sys/kernel/mm/ksm')} at ${s.time}\n${sys}\n`;
   if (s.processes.length === 0) {
     out += 'No process uses KSM (no /proc/PID/ksm_stat shows any activity).\n';
     return out;
   }
   const shown = opts.maxProcesses === undefined ? s.processes : s.processes.slice(0, opts.maxProcesses);
-  const procs = new Table({
-    head: PROCESS_COLUMNS.map(([h]) => c.bold(h)),
-    colAligns: PROCESS_COLUMNS.map(([, k]) =>
-      k === 'comm' || k === 'ksm_merge_any' || k === 'ksm_mergeable' ? 'left' : 'right',
-    ),
-    style: { head: [], border: [] },
-    chars: COMPACT,
-  });
-  for (const p of shown) procs.push(PROCESS_COLUMNS.map(([, k]) => cell(p[k])));
-  out += `${c.bold('Processes using KSM')} (/proc/PID/ksm_stat, by ksm_process_profit)\n${procs.toString()}\n`;
+  const procs = fitTable(
+    PROCESS_COLUMNS.map(([head, , align, drop]) => ({
+      head,
+      align,
+      ...(head === 'comm' ? { wrap: true } : {}),
+      ...(drop === undefined ? {} : { drop }),
+    })),
+    shown.map((p) => PROCESS_COLUMNS.map(([, read]) => read(p))),
+    fit,
+  );
+  out += `${c.bold('Processes using KSM')} (/proc/PID/ksm_stat, by ksm_process_profit)\n${procs}\n`;
   if (shown.length < s.processes.length) out += `... and ${s.processes.length - shown.length} more\n`;
   return out;
 }

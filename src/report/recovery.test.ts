@@ -42,6 +42,12 @@ test('renderRecoveries shows each outcome of a recovery, and what stays journale
   assert.match(text, /restored\s*│\s*\/sys\/kernel\/mm\/ksm\/run\s*│\s*1 -> 0/);
   assert.match(text, /kept\s*│\s*\/sys\/kernel\/mm\/ksm\/sleep_millisecs\s*│\s*left at 500/);
   assert.match(text, /1 change could not be undone and stay in \/run\/samepage\/owner-42-7-1\.json/);
+  const narrow = renderRecoveries([report], { color: false, width: 80 });
+  for (const line of narrow.split('\n')) assert.ok([...line].length <= 80, `${[...line].length}: ${line}`);
+  assert.match(
+    narrow,
+    /│ kept +│ \/sys\/kernel\/mm\/ksm\/sleep_millisecs │ left at 500, which someone │\n│ +│ +│ wrote after samepage +│/,
+  );
   assert.equal(renderRecoveries([]), 'Nothing to recover: no journal of a dead samepage process is left.\n');
 });
 
@@ -65,6 +71,15 @@ test('renderJournalViews marks a dead owner as pending recovery and lists its en
       'samepage process 42 (samepage.js run x.yaml --backend kernel): DEAD: pending recovery (samepage kernel recover)\n' +
       '  /sys/kernel/mm/ksm/run: originally 0; samepage wrote 2, 1\n' +
       '  1 range (8.0 KiB) of process 9 (python3) madvised MADV_MERGEABLE by samepage\n',
+  );
+  assert.equal(
+    renderJournalViews(views, { color: false, width: 60 }),
+    "samepage's live changes (journal, /run/samepage)\n" +
+      'samepage process 42 (samepage.js run x.yaml --backend\n' +
+      '  kernel): DEAD: pending recovery (samepage kernel recover)\n' +
+      '  /sys/kernel/mm/ksm/run: originally 0; samepage wrote 2, 1\n' +
+      '  1 range (8.0 KiB) of process 9 (python3) madvised\n' +
+      '    MADV_MERGEABLE by samepage\n',
   );
   assert.equal(renderJournalViews([views[1]!]), '');
   assert.equal(

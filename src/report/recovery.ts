@@ -3,15 +3,26 @@
  * table per recovered owner) and what `samepage kernel status` shows of changes in progress
  * or waiting for recovery. Types only from host/ (docs/crash-safety.md explains the journal).
  */
-import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { JournalEntry, JournalOwner } from '../host/journal.ts';
 import type { JournalView, RecoveryReport } from '../host/recover.ts';
 import { plural } from '../lib/plural.ts';
 import { formatBytes } from '../lib/sizes.ts';
+import { wrapText } from '../lib/text_width.ts';
+import { fitTable } from './fit_table.ts';
 
 export interface RecoveryTextOptions {
   readonly color?: boolean;
+  /** The terminal's width: lines wrap and tables fit it (fit_table.ts); undefined: no limit. */
+  readonly width?: number | undefined;
+}
+
+/** `text` wrapped to `width` after `indent`, its further lines indented two more. */
+function wrapped(text: string, indent: string, width: number | undefined): string {
+  if (width === undefined) return `${indent}${text}`;
+  const [first = '', ...more] = wrapText(text, width - indent.length);
+  const rest = more.length === 0 ? [] : wrapText(more.join(' '), width - indent.length - 2);
+  return [`${indent}${first}`, ...rest.map((l) => `${indent}  ${l}`)].join('\n');
 }
 
 /** "samepage process 123 (samepage.js run x.yaml)". */
@@ -46,21 +57,20 @@ export function renderRecoveries(reports: readonly RecoveryReport[], opts: Recov
     if (r.state === 'earlier-boot') return `${c.bold(`Discarded: ${who}`)}\n${r.problem ?? ''}`;
     const head = `${c.bold(`Recovered ${who}`)}, which died leaving ${plural(r.outcomes.length, 'change')} journaled (${r.duration_ms} ms)`;
     if (r.outcomes.length === 0) return head;
-    const table = new Table({
-      head: ['result', 'what', 'detail'].map((h) => c.bold(h)),
-      style: { head: [], border: [], compact: true },
-    });
-    for (const o of r.outcomes) {
-      const result = o.result === 'failed' ? c.red(o.result) : o.result === 'kept' ? c.yellow(o.result) : o.result;
-      table.push([
-        result,
+    const table = fitTable(
+      [{ head: 'result' }, { head: 'what', wrap: true }, { head: 'detail', wrap: true }],
+      r.outcomes.map((o) => [
+        o.result === 'failed' ? c.red(o.result) : o.result === 'kept' ? c.yellow(o.result) : o.result,
         o.target,
         o.detail.startsWith(`${o.target}: `) ? o.detail.slice(o.target.length + 2) : o.detail,
-      ]);
-    }
+      ]),
+      { width: opts.width, compact: true, headStyle: c.bold },
+    );
     const left =
-      r.left > 0 ? `\n${c.red(`${plural(r.left, 'change')} could not be undone and stay in ${r.journal}`)}` : '';
-    return `${head}\n${table.toString()}${left}`;
+      r.left > 0
+        ? `\n${c.red(wrapped(`${plural(r.left, 'change')} could not be undone and stay in ${r.journal}`, '', opts.width))}`
+        : '';
+    return `${wrapped(head, '', opts.width)}\n${table}${left}`;
   });
   return `${blocks.join('\n\n')}\n`;
 }
@@ -80,8 +90,9 @@ export function renderJournalViews(views: readonly JournalView[], opts: Recovery
   const lines = [c.bold("samepage's live changes (journal, /run/samepage)")];
   for (const v of shown) {
     const state = v.state === 'dead' ? c.red(STATE_WORDS.dead) : STATE_WORDS[v.state];
-    lines.push(`${ownerText(v.owner, v.journal)}: ${state}${v.problem === undefined ? '' : ` (${v.problem})`}`);
-    for (const e of v.entries) lines.push(`  ${entryText(e)}`);
+    const owner = `${ownerText(v.owner, v.journal)}: ${state}${v.problem === undefined ? '' : ` (${v.problem})`}`;
+    lines.push(wrapped(owner, '', opts.width));
+    for (const e of v.entries) lines.push(wrapped(entryText(e), '  ', opts.width));
   }
   return `${lines.join('\n')}\n`;
 }

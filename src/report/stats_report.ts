@@ -4,8 +4,9 @@
  * of their content there are, stacked by the content's class, the summary figures and the
  * most duplicated contents.
  */
-import Table from 'cli-table3';
 import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
+import { wrapText } from '../lib/text_width.ts';
+import { fitTable } from './fit_table.ts';
 import type { StatisticsResult } from '../stats/duplicate_statistics.ts';
 import { histogramChart, renderSvg, type HistogramBar, type TopLevelSpec } from './charts.ts';
 import type { RunResult } from '../scenario/records.ts';
@@ -13,32 +14,69 @@ import { escapeHtml, type ExtraSection, renderHtmlReport } from './html.ts';
 import type { ThesisComparison } from './thesis.ts';
 
 /** What the statistics module counted; `top` holds every duplicated content, or the first of them. */
-type StatisticsShape = Pick<StatisticsResult, 'pages' | 'unique_pages' | 'duplicate_pages' | 'saving_pages' | 'top'>;
+type StatisticsShape = Pick<
+  StatisticsResult,
+  'pages' | 'unique_pages' | 'duplicate_pages' | 'saving_pages' | 'top' | 'by_process'
+>;
+
+/** The per-process columns, for the terminal and the report: pid, comm, then pages with their bytes. */
+const PROCESS_HEAD = ['pid', 'comm', 'pages', 'duplicate', 'saving alone'] as const;
+
+function processRows(s: StatisticsShape): string[][] {
+  const pages = (n: number) => `${n} (${formatBytes(n * PAGE_SIZE, 1)})`;
+  return Object.entries(s.by_process).map(([pid, p]) => [
+    pid,
+    p.comm,
+    pages(p.pages),
+    pages(p.duplicate_pages),
+    pages(p.saving_pages),
+  ]);
+}
+
+/** What the per-process columns mean, said once under the table. */
+const PROCESS_NOTE =
+  'duplicate: pages whose content occurs twice or more in all; saving alone: pages merging this process only would free';
 
 /**
  * `samepage stats` as tables: the figures, the most duplicated contents, and each process;
  * `groups` is the number of duplicated contents in all (the result's `top` may be cut).
  */
-export function renderStatisticsTables(r: StatisticsResult, groups: number): string {
-  const style = { head: [], border: [] };
+export function renderStatisticsTables(r: StatisticsResult, groups: number, width?: number): string {
   const pct = (n: number): string => (r.pages === 0 ? '-' : `${((100 * n) / r.pages).toFixed(1)} %`);
-  const summary = new Table({ style });
-  summary.push(
-    ['pages', String(r.pages), formatBytes(r.pages * PAGE_SIZE)],
-    ['unique pages (no duplicate)', String(r.unique_pages), pct(r.unique_pages)],
-    ['duplicate pages', String(r.duplicate_pages), pct(r.duplicate_pages)],
-    ['duplicated contents', String(groups), ''],
-    ['pages merging would free', String(r.saving_pages), formatBytes(r.saving_pages * PAGE_SIZE)],
+  const summary = fitTable(
+    [
+      { head: '', wrap: true },
+      { head: '', align: 'right' },
+      { head: '', align: 'right' },
+    ],
+    [
+      ['pages', String(r.pages), formatBytes(r.pages * PAGE_SIZE, 1)],
+      ['unique pages (no duplicate)', String(r.unique_pages), pct(r.unique_pages)],
+      ['duplicate pages', String(r.duplicate_pages), pct(r.duplicate_pages)],
+      ['duplicated contents', String(groups), ''],
+      ['pages merging would free', String(r.saving_pages), formatBytes(r.saving_pages * PAGE_SIZE, 1)],
+    ],
+    { width },
   );
-  const top = new Table({ head: ['count', 'md5', 'class'], style });
-  for (const g of r.top) top.push([String(g.count), g.md5, g.class]);
-  const procs = new Table({ head: ['pid', 'comm', 'pages', 'duplicate', 'saving alone'], style });
-  for (const [pid, p] of Object.entries(r.by_process))
-    procs.push([pid, p.comm, String(p.pages), String(p.duplicate_pages), String(p.saving_pages)]);
+  const top = fitTable(
+    [{ head: 'count', align: 'right' }, { head: 'md5', drop: 1 }, { head: 'class' }],
+    r.top.map((g) => [String(g.count), g.md5, g.class]),
+    { width, compact: true },
+  );
+  const procs = fitTable(
+    PROCESS_HEAD.map((head, i) => ({
+      head,
+      ...(i === 1 ? { wrap: true } : i === 0 ? {} : { align: 'right' as const }),
+      ...(head === 'duplicate' ? { drop: 1 } : {}),
+    })),
+    processRows(r),
+    { width, compact: true },
+  );
+  const note = `Per process (${PROCESS_NOTE}):`;
   return (
-    `${summary.toString()}\n` +
-    (r.top.length === 0 ? 'No page has a duplicate.\n' : `Most duplicated contents:\n${top.toString()}\n`) +
-    `Per process (duplicate: pages whose content occurs twice or more in all; saving alone: merging this process only):\n${procs.toString()}\n`
+    `${summary}\n` +
+    (r.top.length === 0 ? 'No page has a duplicate.\n' : `Most duplicated contents:\n${top}\n`) +
+    `${width === undefined ? note : wrapText(note, width).join('\n')}\n${procs}\n`
   );
 }
 
@@ -107,10 +145,10 @@ export async function statisticsSection(
 ): Promise<ExtraSection> {
   const pct = (n: number) => (s.pages === 0 ? '-' : `${((100 * n) / s.pages).toFixed(1)} %`);
   const figures = [
-    ['pages counted', s.pages, ''],
+    ['pages counted', s.pages, formatBytes(s.pages * PAGE_SIZE, 1)],
     ['pages without duplicate', s.unique_pages, pct(s.unique_pages)],
     ['duplicate pages', s.duplicate_pages, pct(s.duplicate_pages)],
-    ['pages merging would free', s.saving_pages, `${((s.saving_pages * PAGE_SIZE) / 1024).toFixed(0)} KiB`],
+    ['pages merging would free', s.saving_pages, formatBytes(s.saving_pages * PAGE_SIZE, 1)],
   ] as const;
   const rows = figures.map(
     ([name, n, note]) => `<tr><th scope="row">${escapeHtml(name)}</th><td>${n}</td><td>${escapeHtml(note)}</td></tr>`,
@@ -129,8 +167,23 @@ export async function statisticsSection(
       : `<div class="scroll"><table class="stats-top">\n<caption>most duplicated contents</caption>\n` +
         `<thead><tr><th scope="col">count</th><th scope="col">md5</th><th scope="col">class</th></tr></thead>\n<tbody>\n${groups.join('\n')}\n</tbody>\n</table></div>`,
     '</div>',
+    processTable(s),
   ].join('\n');
   return { title, svg: await renderSvg(statisticsHistogram(s, subtitle)), html };
+}
+
+/** Each process's pages, duplicates and saving alone, as the terminal shows them. */
+function processTable(s: StatisticsShape): string {
+  const rows = processRows(s).map(
+    ([pid, comm, ...cells]) =>
+      `<tr><th scope="row">${escapeHtml(pid ?? '')}</th><td class="text">${escapeHtml(comm ?? '')}</td>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`,
+  );
+  if (rows.length === 0) return '<p class="none">No process was counted.</p>';
+  return (
+    `<div class="scroll"><table class="stats-procs">\n<caption>per process</caption>\n` +
+    `<thead><tr>${PROCESS_HEAD.map((h) => `<th scope="col">${escapeHtml(h)}</th>`).join('')}</tr></thead>\n` +
+    `<tbody>\n${rows.join('\n')}\n</tbody>\n</table></div>\n<p class="note">${escapeHtml(PROCESS_NOTE)}.</p>`
+  );
 }
 
 /**

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunResult } from '../scenario/records.ts';
-import { formatTime, ksmPlusIdle, renderRunResult } from './table.ts';
+import { ksmPlusIdle, renderRunResult } from './table.ts';
+import { displayWidth } from '../lib/text_width.ts';
 
 const RESULT: RunResult = {
   scenario: 'fork-then-merge',
@@ -36,13 +37,16 @@ test('renderRunResult shows counters, processes and each expect without colour',
   assert.ok(!text.includes('\x1b['));
   assert.match(text, /^fork-then-merge on model\n/);
   assert.match(text, /record "after-merge" at 1\.20 s/);
-  assert.match(text, /│ pages_sharing +│ +1023 │/);
+  // Counts of pages and bytes also as memory: 1023 pages are 4190208 bytes, 3.996 MiB.
+  assert.match(text, /│ pages_sharing +│ +1023 │ +4\.0 MiB │/);
+  assert.match(text, /│ full_scans +│ +2 │ +│/, 'a count that is not memory has no memory');
   assert.match(text, /│ stable_node_dups +│ +- │/, 'a counter the backend did not report shows as -');
   assert.match(
     text,
     /│ proc +│ rmap_items │ merging_pages │ zero_pages │ +profit │ merge_any │ mergeable │ rss_pages │/,
   );
-  assert.match(text, /│ parent │ +1024 │ +512 │ +0 │ 2080768 │ +no │ +yes │ +1030 │/);
+  // ksm_process_profit 2080768 bytes is 1.98 MiB.
+  assert.match(text, /│ parent │ +1024 │ +512 │ +0 │ 2\.0 MiB │ +no │ +yes │ +1030 │/);
   assert.match(text, /✓ step 7 \/sys\/kernel\/mm\/ksm\/pages_sharing: expected >= 512, actual 1023/);
   assert.match(text, /✗ step 8 \/proc\/child\/ksm_stat\/ksm_merging_pages: expected 512, actual missing/);
   assert.match(text, /FAILED: 1 of 2 expects failed\n$/);
@@ -53,20 +57,8 @@ test('renderRunResult colours marks when asked and says ok when all expects held
   const text = renderRunResult(ok, { color: true });
   assert.ok(text.includes('\x1b[32m✓\x1b[39m'));
   assert.match(text, /ok: 1 expect held/);
-});
-
-test('formatTime rounds a record time to what a reader can use', () => {
-  assert.deepEqual([0, 0.004, 1.23456, 20.1248, 999.96, 1200, 4225.3622, 99_994, 235_400].map(formatTime), [
-    '0 ms',
-    '0 ms',
-    '1.23 ms',
-    '20.1 ms',
-    '1000 ms',
-    '1.20 s',
-    '4.23 s',
-    '99.99 s',
-    '235 s',
-  ]);
+  const none = renderRunResult({ ...ok, expects: [] }, { color: false });
+  assert.match(none, /\nok: the run finished \(it has no expects to check\)\n$/, 'not "0 expects held"');
 });
 
 test('renderRunResult leaves out /sys/kernel/mm/ksm+ while KSM+ is idle, and shows it once it is used', () => {
@@ -80,4 +72,23 @@ test('renderRunResult leaves out /sys/kernel/mm/ksm+ while KSM+ is idle, and sho
   assert.match(withPlus({ ...idle, processes_to_scan: 'firefox' }), /│ processes_to_scan +│ +firefox │/);
   assert.match(withPlus({ ...idle, run: 1 }), /\/sys\/kernel\/mm\/ksm\+/);
   assert.match(withPlus({ ...idle, rmap_items: 12 }), /\/sys\/kernel\/mm\/ksm\+/, 'items still held after run=0');
+});
+
+test('renderRunResult fits a narrow terminal: the flags go first, and a line says which columns went', () => {
+  const wide = renderRunResult(RESULT, { color: false });
+  assert.ok(Math.max(...wide.split('\n').map(displayWidth)) > 64, 'the process table is wider than 64 columns');
+  const text = renderRunResult(RESULT, { color: false, width: 64 });
+  for (const line of text.split('\n')) assert.ok(displayWidth(line) <= 64, `fits 64 columns: ${line}`);
+  assert.match(text, /│ proc +│ rmap_items │ merging_pages │ +profit │ rss_pages │/);
+  assert.doesNotMatch(text, /│ merge_any|│ zero_pages/);
+  assert.match(
+    text,
+    /\(left out to fit 64 columns: merge_any, mergeable, zero_pages;\s+COLUMNS or a wider terminal shows them\)/,
+  );
+  assert.match(
+    text,
+    /✓ step 7 \/sys\/kernel\/mm\/ksm\/pages_sharing: expected >= 512,\n {2}actual 1023/,
+    'long lines wrap',
+  );
+  assert.equal(renderRunResult(RESULT, { color: false, width: 64 }), text, 'the same columns go every time');
 });

@@ -393,11 +393,14 @@ export function thesisComparison(
   opts: ComparisonOptions = {},
 ): ThesisComparison {
   const file = opts.file ?? 'FILE';
+  // Where the figures this command did not measure come from: said once, under the table.
+  const elsewhere = new Map<string, string>();
   const rows = exp.figures.map((f): FigureRow => {
     const v = measure(f);
     const who = f.policy === undefined ? 'statistics' : f.policy.toUpperCase();
-    const elsewhere = f.policy === undefined ? `samepage stats ${file}` : `samepage compare ${exp.workload}`;
-    const shown = v === undefined ? `- (see ${elsewhere})` : formatFigure(f, v);
+    if (v === undefined)
+      elsewhere.set(who, f.policy === undefined ? `samepage stats ${file}` : `samepage compare ${exp.workload}`);
+    const shown = v === undefined ? '-' : formatFigure(f, v);
     return {
       what: `${who}: ${METRIC_NAMES[f.metric]}`,
       samepage:
@@ -408,5 +411,6 @@ export function thesisComparison(
       source: `${f.source}: ${f.says}`,
     };
   });
-  return { title: exp.title, rows, notes: exp.notes };
+  const pointers = [...elsewhere].map(([who, command]) => `The ${who} figures marked - come from ${command}.`);
+  return { title: exp.title, rows, notes: [...pointers, ...exp.notes] };
 }

@@ -1,5 +1,5 @@
 import type { Advice, Pattern, PrctlOption, Scenario } from './types.ts';
-import type { CounterRecord } from './records.ts';
+import type { CounterRecord, Samples } from './records.ts';
 
 /**
  * What a scenario needs from a machine. The model backend answers on virtual time; the
@@ -43,6 +43,11 @@ export interface Backend {
   record(label: string): Promise<CounterRecord>;
   /** Virtual (model) or elapsed (kernel) milliseconds since start. */
   timeMs(): number;
+  /**
+   * When the backend was asked to sample the charted counters (scenario/samples.ts): the
+   * samples so far, closed by one taken now. Called before stop.
+   */
+  samples?(): Promise<Samples | undefined>;
   /** Undo everything: the kernel backend kills its processes and restores sysfs. */
   stop(): Promise<void>;
 }

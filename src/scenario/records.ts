@@ -51,4 +51,45 @@ export interface RunResult {
   readonly calls?: readonly CallResult[];
   /** Why the run stopped before its last step (a failed wait or a step the backend refused). */
   readonly error?: string;
+  /**
+   * The charted counters as the run went (scenario/samples.ts), when they were asked for (a
+   * report): not part of `--json`, whose records are the contract's.
+   */
+  readonly samples?: Samples;
+}
+
+/**
+ * The counters a chart draws, at one moment of a run: a light record (no knobs, no page
+ * walk), so it can be taken after every event of the model.
+ */
+export interface CounterSample {
+  readonly time_ms: number;
+  /** The label of the record step this sample was taken at, if any. */
+  readonly label?: string;
+  /** SAMPLED_KSM_FILES of /sys/kernel/mm/ksm. */
+  readonly ksm: Readonly<Record<string, number>>;
+  /** SAMPLED_KSMPLUS_FILES of /sys/kernel/mm/ksm+ (the model). */
+  readonly ksmplus?: Readonly<Record<string, number>>;
+  /** ksm_merging_pages of each process alive, by its scenario name. */
+  readonly merging: Readonly<Record<string, number>>;
+  /** CPU milliseconds each scanner's kernel thread has used so far, by scanner ('ksm', 'ksm+'). */
+  readonly cpu_ms?: Readonly<Record<string, number>>;
+}
+
+/** A run's samples and how they were taken. */
+export interface Samples {
+  /**
+   * 'change': the model, after every event that changed a sampled counter (the counters hold
+   * their value until the next sample, exactly); 'poll': the kernel backend, every 100 ms of
+   * a wait and each time its polling saw a full scan end, keeping those that changed and the
+   * last unchanged one before a change (values between two samples are unknown); 'record':
+   * only the record steps (a run without samples).
+   */
+  readonly every: 'change' | 'poll' | 'record';
+  /**
+   * 0 when every sample taken is kept; else the span (ms) of the time buckets a long run's
+   * samples were thinned to: each bucket keeps its first and last sample and the records.
+   */
+  readonly bucket_ms: number;
+  readonly points: readonly CounterSample[];
 }

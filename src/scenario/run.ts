@@ -9,7 +9,7 @@ import { StepError } from './backend.ts';
 import type { Backend } from './backend.ts';
 import { describeReturn, errnoNumber } from '../lib/errno.ts';
 import { expectationHolds, normalizeActual } from './expect.ts';
-import type { CallResult, CounterRecord, ExpectResult, RunResult } from './records.ts';
+import type { CallResult, CounterRecord, ExpectResult, RunResult, Samples } from './records.ts';
 import type { Scenario, Step, StepKind } from './types.ts';
 
 /** Progress of a run, for a progress bar: each step as it starts, and each wait's span. */
@@ -29,6 +29,16 @@ export interface RunOptions {
   readonly onProgress?: (event: RunProgress) => Promise<void> | void;
   /** Awaited at the start of each step, before it runs (a test pauses a run here). */
   readonly beforeStep?: (index: number, step: Step) => Promise<void>;
+  /**
+   * Also record every file of /sys/kernel/mm/ksm (knobs included) and every process after
+   * each step, labelled `after steps[i] KIND` (the differential method compares them all).
+   */
+  readonly recordEveryStep?: boolean;
+}
+
+/** The label of the record recordEveryStep takes after step `index`. */
+export function stepRecordLabel(index: number, step: Step): string {
+  return `after steps[${index}] ${step.kind}`;
 }
 
 /** What one step asks of the run: go on, or stop with a reason. */
@@ -46,6 +56,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, opts: Ru
   const expects: ExpectResult[] = [];
   const calls: CallResult[] = [];
   let error: string | undefined;
+  let samples: Samples | undefined;
   /** The step being run; -1 while the backend starts (and writes the `ksm:` values). */
   let current = -1;
   const where = (index: number): string => {
@@ -66,6 +77,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, opts: Ru
         error = `${where(index)}: ${outcome.reason}`;
         break;
       }
+      if (opts.recordEveryStep === true) records.push(await backend.record(stepRecordLabel(index, step)));
     }
   } catch (e) {
     if (!(e instanceof StepError)) throw e;
@@ -74,11 +86,21 @@ export async function runScenario(scenario: Scenario, backend: Backend, opts: Ru
     expects.push({ step: current, path, expected: 'success', actual: e.message, ok: false });
     error = `${where(current)}: ${e.message}`;
   } finally {
+    // The closing sample shows the steps after the last wait; the kernel's processes go at stop.
+    samples = await backend.samples?.();
     await backend.stop();
   }
 
   const ok = error === undefined && expects.every((e) => e.ok);
-  const result: RunResult = { scenario: scenario.name, backend: backend.name, ok, records, expects, calls };
+  const result: RunResult = {
+    scenario: scenario.name,
+    backend: backend.name,
+    ok,
+    records,
+    expects,
+    calls,
+    ...(samples === undefined ? {} : { samples }),
+  };
   return error === undefined ? result : { ...result, error };
 }
 

@@ -5,6 +5,7 @@ import type { Ksmd } from '../ksm/ksmd.ts';
 import { ksmRunStore } from '../ksm/run.ts';
 import { removeAllStableNodes } from '../ksm/stable_tree.ts';
 import { KSM_DEFAULTS } from '../ksm/constants.ts';
+import { newAdvisorCtx } from '../ksm/advisor.ts';
 import { type Attribute, type AttributeGroup, attributeGroup } from './attribute.ts';
 import { kstrtobool, kstrtoint, kstrtoul, kstrtoull, kstrtouint, sysfsStreq } from './kstrto.ts';
 
@@ -31,21 +32,15 @@ export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
       return 0;
     },
   });
-  // `bits` 32: the store parses an unsigned long into an unsigned int variable, which keeps
-  // its low 32 bits (advisor_max_cpu: writing 4294967297 shows 1 on Linux 6.18).
-  const ulongKnob = (
-    name: KsmSysfsFile,
-    get: () => number,
-    set: (v: number) => void,
-    min = 0,
-    bits = 64,
-  ): Attribute => ({
+  // The advisor's stores: kstrtoul, any failure -EINVAL (ERANGE too), then the unsigned long
+  // value, kept whole (a bigint: exact to 2^64 - 1).
+  const ulongKnob = (name: KsmSysfsFile, get: () => bigint, set: (v: bigint) => void, min = 0n): Attribute => ({
     name,
     show: () => `${get()}\n`,
     store: (s) => {
       const v = kstrtoull(s);
-      if (typeof v === 'number' || v < BigInt(min)) return -EINVAL;
-      set(Number(BigInt.asUintN(bits, v)));
+      if (typeof v === 'number' || v < min) return -EINVAL;
+      set(v);
       return 0;
     },
   });
@@ -165,25 +160,30 @@ export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
         else return -EINVAL;
         if (mode !== ksm.advisorMode) {
           ksm.advisorMode = mode;
+          // @linux mm/ksm.c set_advisor_defaults: the unsigned long minimum goes into the
+          // unsigned int pages_to_scan, which keeps its low 32 bits.
           if (mode === 'none') {
             ksm.pagesToScan = KSM_DEFAULTS.pagesToScan;
           } else {
-            ksm.advisorCtx = { startScanNs: 0, scanTime: 0, change: 0, cpuTimeNs: 0 };
-            ksm.pagesToScan = ksm.advisorMinPagesToScan;
+            ksm.advisorCtx = newAdvisorCtx();
+            ksm.pagesToScan = Number(BigInt.asUintN(32, ksm.advisorMinPagesToScan));
           }
         }
         return 0;
       },
     },
-    ulongKnob(
-      'advisor_max_cpu',
-      () => ksm.advisorMaxCpu,
-      (v) => {
-        ksm.advisorMaxCpu = v;
+    {
+      // @linux mm/ksm.c advisor_max_cpu_store: an unsigned long parsed into the unsigned int
+      // ksm_advisor_max_cpu, which keeps its low 32 bits (4294967297 shows 1 on Linux 6.18).
+      name: 'advisor_max_cpu',
+      show: () => `${ksm.advisorMaxCpu}\n`,
+      store: (s) => {
+        const v = kstrtoull(s);
+        if (typeof v === 'number') return -EINVAL;
+        ksm.advisorMaxCpu = Number(BigInt.asUintN(32, v));
+        return 0;
       },
-      0,
-      32,
-    ),
+    },
     ulongKnob(
       'advisor_min_pages_to_scan',
       () => ksm.advisorMinPagesToScan,
@@ -204,7 +204,7 @@ export function ksmSysfs(ksm: Ksm, ksmd: Ksmd): AttributeGroup {
       (v) => {
         ksm.advisorTargetScanTime = v;
       },
-      1,
+      1n,
     ),
   ]);
 }

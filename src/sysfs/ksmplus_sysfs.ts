@@ -12,7 +12,7 @@ import { kstrtouint } from './kstrto.ts';
  * constants the thesis hard-codes, as knobs.
  */
 export function ksmPlusSysfs(plus: KsmPlus, daemon: KsmPlusDaemon): AttributeGroup {
-  const t = plus.trees;
+  const t = plus.engine;
   const ro = (name: string, value: () => number): Attribute => ({ name, show: () => `${value()}\n` });
   const knob = (
     name: string,

@@ -317,6 +317,34 @@ export const PROBES: readonly Probe[] = [
       }
     },
   },
+  {
+    // scan_time_advisor's C types, from mm/ksm.c: pages_to_scan * 100 is computed in unsigned
+    // int (wraps at 2^32), advisor_target_scan_time * 100 in unsigned long (184467440737095517
+    // * 100 wraps to 84), per_page_cost * advisor_max_cpu in unsigned long, and the result goes
+    // into the unsigned int pages_to_scan (low 32 bits). Every pass is one batch of well under
+    // a second (scan_time 1); after the first (which counts ksmd's whole runtime), ksmd's CPU
+    // share is 1%, so the floor per_page_cost * 10 = pages_to_scan * 10 decides and grows
+    // tenfold per pass until it passes 2^32 and is cut to its low 32 bits.
+    name: 'advisor-c-types',
+    description:
+      "100 pages of '*' with the scan-time advisor at extreme limits: pages_to_scan after each of 6 full scans",
+    ksm: [
+      ['sleep_millisecs', '20'],
+      ['advisor_max_cpu', '4294967295'],
+      ['advisor_max_pages_to_scan', '18446744073709551615'],
+      ['advisor_target_scan_time', '184467440737095517'],
+      ['advisor_min_pages_to_scan', '4294967295'],
+      ['advisor_mode', 'scan-time'],
+    ],
+    body: async (b, { snap, wait }) => {
+      await mergeable(b, 'a', 100, STAR);
+      await snap('switched', { pages_to_scan: 4294967295, advisor_mode: 'scan-time' });
+      for (let pass = 1; pass <= 6; pass++) {
+        await wait(1);
+        await snap(`pass ${pass}`);
+      }
+    },
+  },
   chainPruneProbe('chain-prune-due', '0', true),
   chainPruneProbe('chain-prune-not-due', '3600000', false),
   // The default period: the search comes some 20 ms after the chain's creation, or after

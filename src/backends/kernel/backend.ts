@@ -11,7 +11,9 @@ import { createHash } from 'node:crypto';
 import { describeErrno } from '../../lib/errno.ts';
 import { PAGE_SIZE } from '../../lib/sizes.ts';
 import { StepError, type Backend, type WaitProgress } from '../../scenario/backend.ts';
-import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
+import { normalizeActual } from '../../scenario/expect.ts';
+import type { CounterRecord, CounterSample, ProcRecord, Samples } from '../../scenario/records.ts';
+import { SAMPLED_KSM_FILES, SampleRecorder } from '../../scenario/samples.ts';
 import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/types.ts';
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
 import { parseScenarioPath } from '../../scenario/paths.ts';
@@ -37,7 +39,8 @@ import {
   SYS_MM,
 } from '../../host/ksm_sysfs.ts';
 import { countPresentPages } from '../../host/pagemap.ts';
-import { readProcessMemory } from '../../host/procfs.ts';
+import { readProcessMemory, readSchedstat, type Schedstat } from '../../host/procfs.ts';
+import { findKsmdPid } from '../../host/ksmd_affinity.ts';
 import { KSM_WRITABLE_FILES } from '../../lib/ksm_files.ts';
 
 export interface KernelBackendOptions {
@@ -53,7 +56,16 @@ export interface KernelBackendOptions {
   readonly installProcessHandlers?: boolean;
   /** How long start waits for another samepage kernel run to finish; default 0 (refuse). */
   readonly lockWaitMs?: number;
+  /** Sample the charted counters as waits poll them (for a report; see samples()). */
+  readonly samples?: boolean;
 }
+
+/**
+ * How often a sampling backend (a report) reads the charted counters during a wait: often
+ * enough to draw a scan's merging as it went, cheap (a dozen sysfs files and each process's
+ * ksm_stat), and SampleRecorder keeps only the readings that changed something.
+ */
+const SAMPLE_EVERY_MS = 100;
 
 const ADVICE: Readonly<Record<Advice, number>> = { MADV_MERGEABLE: 12, MADV_UNMERGEABLE: 13, MADV_DONTNEED: 4 };
 const PRCTL: Readonly<Record<PrctlOption, number>> = { PR_SET_MEMORY_MERGE: 67, PR_GET_MEMORY_MERGE: 68 };
@@ -95,6 +107,26 @@ export interface KernelBackend extends Backend {
   pidOf(proc: string): number | undefined;
   /** The start address of a region in its proc. */
   regionAddress(proc: string, region: string): number | undefined;
+  /** ksmd's clock over this run (see KsmdClock). */
+  ksmdClock(): KsmdClock;
+  /**
+   * Writes /sys/kernel/mm/ksm/FILE at once, journaled and restored with the rest, run
+   * included (no scenario tracking of run): for measurements that drive ksmd themselves
+   * (measure/timer.ts). 0 or -errno.
+   */
+  writeKsmNow(file: string, value: string): number;
+}
+
+/**
+ * ksmd's clock over a kernel run: its CPU time when the run started (the scan-time advisor's
+ * first step counts it), and, over the timed waits, the wall time and how long ksmd was
+ * runnable but waiting for a CPU (a busy machine delays its wake-ups, and a timed
+ * scenario's counters with them).
+ */
+export interface KsmdClock {
+  readonly runtimeAtStartNs: number | undefined;
+  readonly queuedNs: number;
+  readonly waitedMs: number;
 }
 
 export function createKernelBackend(opts: KernelBackendOptions = {}): KernelBackend {
@@ -121,7 +153,11 @@ class KernelBackendImpl implements KernelBackend {
   #baseline = new Map<string, number>();
   #vmstatBase = new Map<string, number>();
   #startedAt: number | undefined;
+  /** ksmd's pid and its clock: CPU time at start, run-queue wait and wall time inside waits. */
+  #ksmdPid: number | undefined;
+  #ksmd = { runtimeAtStartNs: undefined as number | undefined, queuedNs: 0, waitedMs: 0 };
   #stopped = false;
+  readonly #sampler: SampleRecorder | undefined;
 
   constructor(opts: KernelBackendOptions) {
     this.#agentPath = opts.agentPath ?? defaultAgentPath();
@@ -130,6 +166,7 @@ class KernelBackendImpl implements KernelBackend {
     this.#warn = opts.onWarning ?? ((m) => process.stderr.write(`samepage: kernel backend: ${m}\n`));
     this.#installHandlers = opts.installProcessHandlers ?? true;
     this.#lockWaitMs = opts.lockWaitMs ?? 0;
+    this.#sampler = opts.samples === true ? new SampleRecorder('poll') : undefined;
     this.#guard = new MachineGuard({ killAgents: () => this.#killAllSync(), onWarning: this.#warn });
   }
 
@@ -162,6 +199,8 @@ class KernelBackendImpl implements KernelBackend {
       throw err;
     }
     for (const f of GROWTH_FILES) this.#baseline.set(f, Number(readSysfs(`${KSM_DIR}/${f}`) ?? '0'));
+    this.#ksmdPid = findKsmdPid();
+    this.#ksmd.runtimeAtStartNs = this.#ksmdPid === undefined ? undefined : readSchedstat(this.#ksmdPid)?.runtimeNs;
     this.#startedAt = performance.now();
     this.#realRun('2');
     this.#realRun('0');
@@ -305,6 +344,10 @@ class KernelBackendImpl implements KernelBackend {
     return this.#guard.writeSysfs(full, value);
   }
 
+  writeKsmNow(file: string, value: string): number {
+    return this.#guard.writeSysfs(sysPath(`ksm/${file}`), value);
+  }
+
   #writeRun(value: string): number {
     // The kernel parses run with kstrtouint(base 10) and rejects values above 2.
     const m = /^\+?(\d+)\n?$/.exec(value);
@@ -363,7 +406,8 @@ class KernelBackendImpl implements KernelBackend {
     const text = readSysfs(`${KSM_DIR}/${file}`);
     if (text === undefined) return undefined;
     if (file === 'advisor_mode') return selectedWord(text);
-    const value = /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : text.trim();
+    // Numbers as numbers where exact; an unsigned long beyond 2^53 stays its exact text.
+    const value = normalizeActual(text) ?? text.trim();
     const base = this.#baseline.get(file);
     return base !== undefined && typeof value === 'number' ? value - base : value;
   }
@@ -390,25 +434,59 @@ class KernelBackendImpl implements KernelBackend {
     ms: number | undefined,
     onProgress?: (p: WaitProgress) => Promise<void> | void,
   ): Promise<string | undefined> {
+    // A sample at each end of the wait: the steps between waits change the counters at once.
+    this.#sampler?.add(this.#sample(), true);
+    try {
+      return await this.#wait(fullScans, ms, onProgress);
+    } finally {
+      this.#sampler?.add(this.#sample(), true);
+    }
+  }
+
+  async #wait(
+    fullScans: number | undefined,
+    ms: number | undefined,
+    onProgress?: (p: WaitProgress) => Promise<void> | void,
+  ): Promise<string | undefined> {
     if (fullScans !== undefined && fullScans > 0) {
       const reason = await this.#waitFullScans(fullScans, onProgress);
       if (reason !== undefined) return reason;
     }
     if (ms !== undefined && ms > 0) {
+      const before = this.#ksmdStat();
+      const waitStart = performance.now();
       if (this.#run === 1) this.#realRun('1');
       try {
         // A second at a time: a timer takes at most 2^31 - 1 ms, and progress is told between.
         const begin = performance.now();
         for (let left = ms; left > 0; left = ms - (performance.now() - begin)) {
-          await sleep(Math.min(left, 1000));
+          await sleep(Math.min(left, this.#sampler === undefined ? 1000 : SAMPLE_EVERY_MS));
+          this.#sampler?.add(this.#sample());
           const elapsedMs = performance.now() - begin;
           await onProgress?.({ done: Math.min(elapsedMs, ms), elapsedMs });
         }
       } finally {
         this.#realRun('0');
+        this.#countKsmdWait(before, waitStart);
       }
     }
     return undefined;
+  }
+
+  /** ksmd's schedstat now, if it can be read. */
+  #ksmdStat(): Schedstat | undefined {
+    return this.#ksmdPid === undefined ? undefined : readSchedstat(this.#ksmdPid);
+  }
+
+  /** Adds a timed wait's wall time and ksmd's run-queue wait during it to the ksmd clock. */
+  #countKsmdWait(before: Schedstat | undefined, begin: number): void {
+    const after = this.#ksmdStat();
+    this.#ksmd.waitedMs += performance.now() - begin;
+    if (before !== undefined && after !== undefined) this.#ksmd.queuedNs += after.waitNs - before.waitNs;
+  }
+
+  ksmdClock(): KsmdClock {
+    return { ...this.#ksmd };
   }
 
   async #waitFullScans(n: number, onProgress?: (p: WaitProgress) => Promise<void> | void): Promise<string | undefined> {
@@ -423,6 +501,8 @@ class KernelBackendImpl implements KernelBackend {
     // The longest time between two readings: what let ksmd run past the boundary, if it did.
     let lastPoll = begin;
     let longestGap = 0;
+    let seen = target - n;
+    let lastSample = begin;
     this.#realRun('1');
     try {
       for (;;) {
@@ -430,7 +510,15 @@ class KernelBackendImpl implements KernelBackend {
         const t = performance.now();
         longestGap = Math.max(longestGap, t - lastPoll);
         lastPoll = t;
+        // The last scan ended: hold ksmd first (wait() samples once it is held).
         if (now >= target) break;
+        // A full scan ended since the last reading (the counters at about its boundary), or
+        // SAMPLE_EVERY_MS passed: the merging within a scan is drawn as it went.
+        if (this.#sampler !== undefined && (now > seen || t - lastSample >= SAMPLE_EVERY_MS)) {
+          this.#sampler.add(this.#sample());
+          lastSample = t;
+        }
+        seen = now;
         await onProgress?.({ done: n - (target - now), elapsedMs: t - begin });
         if (t - begin > timeout) {
           return `Timed out after ${Math.round(timeout)} ms waiting for ${n} full scans (${n - (target - now)} done)`;
@@ -472,6 +560,28 @@ class KernelBackendImpl implements KernelBackend {
     return this.#waitTimeoutMs + n * perPass * 2;
   }
 
+  /** The samples so far, closed by one taken now; undefined when not sampling. */
+  async samples(): Promise<Samples | undefined> {
+    if (this.#sampler === undefined || this.#startedAt === undefined) return undefined;
+    this.#sampler.add(this.#sample(), true);
+    return this.#sampler.result();
+  }
+
+  /** The charted counters now: SAMPLED_KSM_FILES as records show them, each live proc's merging pages. */
+  #sample(label?: string): CounterSample {
+    const ksm: Record<string, number> = {};
+    for (const f of SAMPLED_KSM_FILES) {
+      const v = this.#ksmValue(f);
+      if (typeof v === 'number') ksm[f] = v;
+    }
+    const merging: Record<string, number> = {};
+    for (const [name, p] of this.#procs) {
+      const m = p.agent.alive() ? Number(readKsmMergingPages(p.agent.pid)) : Number.NaN;
+      if (Number.isFinite(m)) merging[name] = m;
+    }
+    return { time_ms: this.timeMs(), ...(label === undefined ? {} : { label }), ksm, merging };
+  }
+
   async record(label: string): Promise<CounterRecord> {
     const ksm: Record<string, number | string> = {};
     for (const f of ksmFiles()) {
@@ -485,6 +595,7 @@ class KernelBackendImpl implements KernelBackend {
       const { pid: _pid, comm: _comm, ...stat } = s;
       procs[name] = { ...stat, rss_pages: this.#rssPages(p) };
     }
+    this.#sampler?.add(this.#sample(label), true);
     return { label, time_ms: this.timeMs(), ksm, procs, vmstat: this.#vmstat() };
   }
 

@@ -28,14 +28,15 @@ if (skip !== undefined) process.stdout.write(`# kernel backend tests skipped: ${
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs `body` on a started backend and always stops it. */
+/** Runs `body` on a started backend (sampling for charts with `samples`) and always stops it. */
 async function withBackend(
   name: string,
   ksm: ReadonlyArray<readonly [string, string]>,
   body: (b: KernelBackend) => Promise<void>,
+  samples = false,
 ): Promise<void> {
   // Other test files may drive the live KSM too: take turns on the lock.
-  const b = createKernelBackend({ onWarning: () => undefined, lockWaitMs: 120_000 });
+  const b = createKernelBackend({ onWarning: () => undefined, lockWaitMs: 120_000, samples });
   await b.start(bareScenario(name, ksm));
   try {
     await body(b);
@@ -294,4 +295,36 @@ test("samepage's own process never becomes mergeable", { skip }, () => {
   assert.match(own, /ksm_merge_any: no/);
   assert.match(own, /ksm_mergeable: no/);
   assert.match(own, /ksm_rmap_items 0/);
+});
+
+test('a sampling backend samples the full scans its waits see end, and each end of a wait', { skip }, async () => {
+  const before = snapshotKsm();
+  await withBackend(
+    'sampled',
+    FAST,
+    async (b) => {
+      await b.spawn('a', 'sp-sampled');
+      await b.mmap('a', 'r', 10 * 4096, false, undefined);
+      await b.fill('a', 'r', { kind: 'byte', byte: 7 }, 0, undefined);
+      assert.equal(await b.madvise('a', 'r', 'MADV_MERGEABLE', 0, undefined), 0);
+      assert.equal(await b.sysfsWrite('ksm/run', '1'), 0);
+      assert.equal(await b.wait(3, undefined), undefined);
+      const r = await b.record('merged');
+      const s = await b.samples?.();
+      assert.ok(s !== undefined && s.every === 'poll');
+      const scans = s.points.map((p) => p.ksm.full_scans ?? -1);
+      // Polled: each scan the wait saw end, in order, from the wait's start (none) to its end (3).
+      assert.equal(scans[0], 0);
+      assert.equal(scans.at(-1), 3);
+      for (let i = 1; i < scans.length; i++) assert.ok(scans[i]! >= scans[i - 1]!, `full_scans ${scans.join(', ')}`);
+      assert.deepEqual(s.points[0]?.merging, { a: 0 });
+      // The record's sample reads what the record read.
+      const mine = s.points.find((p) => p.label === 'merged');
+      assert.equal(mine?.ksm.pages_sharing, r.ksm.pages_sharing);
+      assert.equal(mine?.ksm.pages_sharing, 9);
+      assert.deepEqual(mine?.merging, { a: 10 });
+    },
+    true,
+  );
+  assert.deepEqual(snapshotKsm(), before);
 });

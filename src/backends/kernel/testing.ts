@@ -101,6 +101,20 @@ export async function holdKernelTestLockForFile(): Promise<string | undefined> {
   return machineSkip;
 }
 
+/**
+ * Why a differential test file cannot run here, or undefined; when it can, the kernel tests'
+ * lock is held until the process exits (other kernel test files compare sysfs before and
+ * after their runs, which a diff in between would upset). Other KSM users may be another
+ * samepage run about to finish (its agents), so they get a minute to go away first.
+ */
+export async function differentialSkipReason(): Promise<string | undefined> {
+  const machine = kernelSkipReason(true);
+  if (machine !== undefined) return machine;
+  const release = await holdKernelTestLock();
+  process.on('exit', release);
+  return kernelSkipReasonAfterWait();
+}
+
 /** Saves every writable KSM file under the lock; `restore` puts them back under the lock (run=2 first). */
 export async function saveKsmValues(): Promise<{ saved: SavedFile[]; restore: () => Promise<string[]> }> {
   const unlock = await takeKsmLock();

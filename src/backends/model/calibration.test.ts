@@ -4,7 +4,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COST_KEYS, DEFAULT_COST } from '../../ksm/cost.ts';
-import { calibratedCost, calibrationPath, readCostModel } from './calibration.ts';
+import { DEFAULT_TIMER } from '../../sim/timer.ts';
+import {
+  calibratedCost,
+  calibratedTimer,
+  calibrationPath,
+  readCostModel,
+  readTimerParams,
+  timerPath,
+} from './calibration.ts';
 
 function withFile(text: string, f: (path: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'samepage-cost-'));
@@ -19,6 +27,10 @@ function withFile(text: string, f: (path: string) => void): void {
 
 test('DEFAULT_COST is the calibration shipped in calibration/cost-model.json', () => {
   assert.deepEqual(readCostModel(calibrationPath({})), DEFAULT_COST);
+});
+
+test('DEFAULT_TIMER is the timer shipped in calibration/timer.json', () => {
+  assert.deepEqual(readTimerParams(timerPath({})), DEFAULT_TIMER);
 });
 
 test('calibratedCost reads the file SAMEPAGE_COST_MODEL names, and falls back to DEFAULT_COST without one', () => {
@@ -36,5 +48,20 @@ test('readCostModel refuses a damaged file, naming the bad constants', () => {
   );
   withFile(JSON.stringify({ version: 1 }), (path) =>
     assert.throws(() => readCostModel(path), /no valid "cost" object/),
+  );
+});
+
+test('calibratedTimer reads the file SAMEPAGE_TIMER names, and falls back to DEFAULT_TIMER without one', () => {
+  const timer = { hz: 1000, wakeupLatencyNs: 12_000, workFlushNs: 80_000 };
+  withFile(JSON.stringify({ version: 1, timer }), (path) => {
+    assert.deepEqual(calibratedTimer({ SAMEPAGE_TIMER: path }), timer);
+  });
+  assert.deepEqual(calibratedTimer({ SAMEPAGE_TIMER: '/nonexistent/timer.json' }), DEFAULT_TIMER);
+});
+
+test('readTimerParams refuses a damaged file, naming what is wrong', () => {
+  withFile('[', (path) => assert.throws(() => readTimerParams(path), /Cannot read the timer calibration/));
+  withFile(JSON.stringify({ timer: { hz: 250.5, wakeupLatencyNs: -1, workFlushNs: 0 } }), (path) =>
+    assert.throws(() => readTimerParams(path), /hz must be a whole number.*; wakeupLatencyNs must be 0 to 1e9 ns/),
   );
 });

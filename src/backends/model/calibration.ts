@@ -1,36 +1,47 @@
 /**
- * The cost model the model backend runs with: the constants `samepage bench --calibrate`
- * fitted to the live ksmd and wrote to calibration/cost-model.json, so virtual ksmd time
- * and CPU share follow the machine they were measured on (docs/cost-model.md). The file is
- * read when a model machine starts, so a new calibration takes effect without a rebuild.
- * SAMEPAGE_COST_MODEL names another file; without any file, DEFAULT_COST (the calibration
- * shipped with samepage) is used.
+ * The calibration the model backend runs with, as `samepage bench --calibrate` measured it
+ * on the live machine (docs/cost-model.md): the cost model's constants fitted to ksmd's CPU
+ * time (calibration/cost-model.json), and the timer that turns sleeps into wake-ups, HZ and
+ * latencies (calibration/timer.json). So virtual ksmd time, cadence and CPU share follow the
+ * machine they were measured on. The files are read when a model machine starts, so a new
+ * calibration takes effect without a rebuild. SAMEPAGE_COST_MODEL and SAMEPAGE_TIMER name
+ * other files; without a file, the values shipped in the source (DEFAULT_COST,
+ * DEFAULT_TIMER) are used.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/package_root.ts';
 import { COST_KEYS, DEFAULT_COST, type CostModel } from '../../ksm/cost.ts';
+import { DEFAULT_TIMER, type TimerParams } from '../../sim/timer.ts';
 
 /** Where `samepage bench --calibrate` writes, relative to the package root. */
 export const CALIBRATION_FILE = 'calibration/cost-model.json';
 
-/** The calibration file of this package (or of SAMEPAGE_COST_MODEL). */
-export function calibrationPath(env: NodeJS.ProcessEnv = process.env): string {
-  const override = env.SAMEPAGE_COST_MODEL;
-  return override !== undefined && override !== ''
-    ? override
-    : join(packageRoot(import.meta.dirname), CALIBRATION_FILE);
+/** `file` of this package, or the file the environment variable `override` names. */
+function packageFile(file: string, override: string | undefined): string {
+  return override !== undefined && override !== '' ? override : join(packageRoot(import.meta.dirname), file);
 }
 
-/** The `cost` object of a calibration file, checked; throws a message naming what is wrong. */
-export function readCostModel(path: string): CostModel {
+/** The object under `key` of a JSON calibration file; throws a message naming the file. */
+function readSection(path: string, what: string, key: string): Record<string, unknown> | undefined {
   let data: unknown;
   try {
     data = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new Error(`Cannot read the cost model ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`Cannot read the ${what} ${path}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const cost = (data as { cost?: Record<string, unknown> } | null)?.cost;
+  const section = (data as Record<string, unknown> | null)?.[key];
+  return typeof section === 'object' && section !== null ? (section as Record<string, unknown>) : undefined;
+}
+
+/** The calibration file of this package (or of SAMEPAGE_COST_MODEL). */
+export function calibrationPath(env: NodeJS.ProcessEnv = process.env): string {
+  return packageFile(CALIBRATION_FILE, env.SAMEPAGE_COST_MODEL);
+}
+
+/** The `cost` object of a calibration file, checked; throws a message naming what is wrong. */
+export function readCostModel(path: string): CostModel {
+  const cost = readSection(path, 'cost model', 'cost');
   const bad = COST_KEYS.filter((k) => typeof cost?.[k] !== 'number' || !Number.isFinite(cost[k]) || cost[k] < 0);
   if (cost === undefined || bad.length > 0) {
     throw new Error(
@@ -46,4 +57,35 @@ export function readCostModel(path: string): CostModel {
 export function calibratedCost(env: NodeJS.ProcessEnv = process.env): CostModel {
   const path = calibrationPath(env);
   return existsSync(path) ? readCostModel(path) : DEFAULT_COST;
+}
+
+/** Where `samepage bench --calibrate` writes the timer, relative to the package root. */
+export const TIMER_FILE = 'calibration/timer.json';
+
+/** The timer file of this package (or of SAMEPAGE_TIMER). */
+export function timerPath(env: NodeJS.ProcessEnv = process.env): string {
+  return packageFile(TIMER_FILE, env.SAMEPAGE_TIMER);
+}
+
+/** The `timer` object of a timer file, checked; throws a message naming what is wrong. */
+export function readTimerParams(path: string): TimerParams {
+  const t = readSection(path, 'timer calibration', 'timer');
+  const problems: string[] = [];
+  const hz = t?.hz;
+  if (typeof hz !== 'number' || !Number.isInteger(hz) || hz < 24 || hz > 10_000) {
+    problems.push('hz must be a whole number of ticks per second (CONFIG_HZ, 24 to 10000)');
+  }
+  for (const k of ['wakeupLatencyNs', 'workFlushNs'] as const) {
+    const v = t?.[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1e9) problems.push(`${k} must be 0 to 1e9 ns`);
+  }
+  if (problems.length > 0)
+    throw new Error(`The timer calibration ${path} has no valid "timer" object: ${problems.join('; ')}`);
+  return { hz: hz as number, wakeupLatencyNs: t?.wakeupLatencyNs as number, workFlushNs: t?.workFlushNs as number };
+}
+
+/** The calibrated timer if its file exists, else the one shipped in the source. */
+export function calibratedTimer(env: NodeJS.ProcessEnv = process.env): TimerParams {
+  const path = timerPath(env);
+  return existsSync(path) ? readTimerParams(path) : DEFAULT_TIMER;
 }

@@ -35,10 +35,13 @@ import type { Backend, WaitProgress } from '../../scenario/backend.ts';
 import { StepError } from '../../scenario/backend.ts';
 import { parseScenarioPath } from '../../scenario/paths.ts';
 import { describeReturn } from '../../lib/errno.ts';
-import type { CounterRecord, ProcRecord } from '../../scenario/records.ts';
+import { normalizeActual } from '../../scenario/expect.ts';
+import type { CounterRecord, CounterSample, ProcRecord, Samples } from '../../scenario/records.ts';
+import { SAMPLED_KSM_FILES, SAMPLED_KSMPLUS_FILES, SampleRecorder } from '../../scenario/samples.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
-import { calibratedCost } from './calibration.ts';
+import { calibratedCost, calibratedTimer } from './calibration.ts';
+import type { TimerParams } from '../../sim/timer.ts';
 
 /** Events (ksmd batches, KSM+ rounds) between two words of progress in a wait. */
 const WAIT_SLICE = 16;
@@ -57,8 +60,18 @@ export interface ModelBackendOptions {
   readonly seed: number;
   /** ksmd's CPU cost; default: the calibration file (see calibration.ts). */
   readonly cost?: CostModel;
+  /** HZ and ksmd's wake-up latencies; default: the timer calibration file (see calibration.ts). */
+  readonly timer?: TimerParams;
+  /**
+   * ksmd's CPU time before the scenario, ns (default 0, a machine just booted): the
+   * scan-time advisor's first step counts it, as its context starts at 0. A comparison with
+   * the live kernel passes the live ksmd's.
+   */
+  readonly ksmdRuntimeNs?: number;
   /** Tests: prove the model's caches on every hit (see SystemOptions.checkCaches). */
   readonly checkCaches?: boolean;
+  /** Sample the charted counters after every event that changes one (for a report; see samples()). */
+  readonly samples?: boolean;
 }
 
 /** The scenario backend that runs on samepage's own model, on virtual time. */
@@ -69,9 +82,16 @@ export class ModelBackend implements Backend {
   readonly #opts: ModelBackendOptions;
   /** machine.ram of the scenario started. */
   #ram = 0;
+  readonly #sampler: SampleRecorder | undefined;
+  /** The fields #countersMoved watches, as it last read them. */
+  readonly #lastCounters = new Float64Array(12).fill(Number.NaN);
+  /** Called after each event of a wait when sampling: keeps a sample if a counter changed. */
+  readonly #onEvent: (() => void) | undefined;
 
   constructor(opts: ModelBackendOptions) {
     this.#opts = opts;
+    this.#sampler = opts.samples === true ? new SampleRecorder('change') : undefined;
+    this.#onEvent = this.#sampler === undefined ? undefined : () => this.sampleEvent();
   }
 
   /** The simulated machine (after start). */
@@ -87,8 +107,10 @@ export class ModelBackend implements Backend {
       numaNodes: scenario.machine.numaNodes,
       seed: this.#opts.seed,
       cost: this.#opts.cost ?? calibratedCost(),
+      timer: this.#opts.timer ?? calibratedTimer(),
       checkCaches: this.#opts.checkCaches === true,
     });
+    this.#sys.ksm.cpuNs = this.#opts.ksmdRuntimeNs ?? 0;
     for (const [file, value] of scenario.ksm) {
       const err = sysfsWrite(this.#sys, `ksm/${file}`, value);
       if (err !== 0) throw new StepError(`Initial ksm.${file}: writing "${value}" failed with ${describeReturn(err)}`);
@@ -295,21 +317,116 @@ export class ModelBackend implements Backend {
     const sys = this.system();
     const why = whyWaitCannotFinish(sys, fullScans, ms);
     if (why !== undefined) return why;
+    // A sample at each end of the wait: the steps before it changed the counters at one instant.
+    this.#sampler?.add(this.#sample(), true);
+    try {
+      return await this.#run(sys, fullScans, ms, onProgress);
+    } finally {
+      this.#sampler?.add(this.#sample(), true);
+    }
+  }
+
+  async #run(
+    sys: System,
+    fullScans: number | undefined,
+    ms: number | undefined,
+    onProgress?: (p: WaitProgress) => Promise<void> | void,
+  ): Promise<string | undefined> {
     const start = sys.clock.now();
     const budget = onProgress === undefined ? Number.POSITIVE_INFINITY : WAIT_SLICE;
     const elapsedMs = (): number => (sys.clock.now() - start) / 1e6;
     if (fullScans !== undefined) {
       const target = sys.ksm.ksmScan.seqnr + fullScans;
       for (;;) {
-        const slice = runFullScansSlice(sys, target, budget);
+        const slice = runFullScansSlice(sys, target, budget, this.#onEvent);
         if (slice.state === 'stuck') return slice.reason;
         if (slice.state === 'done') return undefined;
         await onProgress?.({ done: fullScans - (target - sys.ksm.ksmScan.seqnr), elapsedMs: elapsedMs() });
       }
     }
     const end = start + (ms ?? 0) * 1e6;
-    while (!runUntil(sys, end, budget)) await onProgress?.({ done: elapsedMs(), elapsedMs: elapsedMs() });
+    while (!runUntil(sys, end, budget, this.#onEvent))
+      await onProgress?.({ done: elapsedMs(), elapsedMs: elapsedMs() });
     return undefined;
+  }
+
+  /**
+   * When sampling, keeps a sample of the counters if one changed since the last: called
+   * after every event of a wait, and by whatever runs the machine's events itself (a
+   * policy settling).
+   */
+  sampleEvent(): void {
+    if (this.#sampler === undefined || !this.#countersMoved()) return;
+    this.#sampler.add(this.#sample());
+  }
+
+  /**
+   * Whether a sampled counter may have changed since the last call: the files of a sample
+   * are functions of these fields of KSM and of KSM+ (pages_volatile and general_profit of
+   * rmap_items and the page counts), and Σ ksm_merging_pages is pages_shared + pages_sharing,
+   * so reading a dozen numbers spares the attribute strings of every event that changed nothing.
+   */
+  #countersMoved(): boolean {
+    const sys = this.system();
+    // Unrolled: this runs after every event of a sampled wait.
+    const ksm = this.#moved(0, sys.ksm);
+    const plus = this.#moved(6, sys.ksmplus.engine);
+    return ksm || plus;
+  }
+
+  /** Whether scanner `k`'s watched fields differ from those kept at `at`; keeps them. */
+  #moved(
+    at: number,
+    k: Pick<System['ksm'], 'pagesShared' | 'pagesSharing' | 'pagesUnshared' | 'rmapItems' | 'zeroPages' | 'ksmScan'>,
+  ): boolean {
+    const last = this.#lastCounters;
+    if (
+      last[at] === k.pagesShared &&
+      last[at + 1] === k.pagesSharing &&
+      last[at + 2] === k.pagesUnshared &&
+      last[at + 3] === k.rmapItems &&
+      last[at + 4] === k.zeroPages &&
+      last[at + 5] === k.ksmScan.seqnr
+    )
+      return false;
+    last[at] = k.pagesShared;
+    last[at + 1] = k.pagesSharing;
+    last[at + 2] = k.pagesUnshared;
+    last[at + 3] = k.rmapItems;
+    last[at + 4] = k.zeroPages;
+    last[at + 5] = k.ksmScan.seqnr;
+    return true;
+  }
+
+  /** The samples so far, closed by one taken now; undefined when the backend does not sample. */
+  async samples(): Promise<Samples | undefined> {
+    if (this.#sampler === undefined || this.#sys === undefined) return undefined;
+    this.#sampler.add(this.#sample(), true);
+    return this.#sampler.result();
+  }
+
+  /** The charted counters now (SAMPLED_KSM_FILES and SAMPLED_KSMPLUS_FILES, merging pages, CPU). */
+  #sample(label?: string): CounterSample {
+    const sys = this.system();
+    const read = (dir: string, files: readonly string[]): Record<string, number> => {
+      const out: Record<string, number> = {};
+      const group = sys.sysfs.get(dir);
+      for (const f of files) {
+        const attr = group?.get(f);
+        if (attr !== undefined) out[f] = Number(attr.show());
+      }
+      return out;
+    };
+    const merging: Record<string, number> = {};
+    for (const [name, p] of this.#procs) merging[name] = p.task.mm.ksmMergingPages;
+    return {
+      time_ms: sys.clock.nowMs(),
+      ...(label === undefined ? {} : { label }),
+      ksm: read('ksm', SAMPLED_KSM_FILES),
+      ksmplus: read('ksm+', SAMPLED_KSMPLUS_FILES),
+      merging,
+      cpu_ms: { ksm: sys.ksm.cpuNs / 1e6, 'ksm+': sys.ksmplus.engine.cpuNs / 1e6 },
+    };
   }
 
   async record(label: string): Promise<CounterRecord> {
@@ -317,7 +434,8 @@ export class ModelBackend implements Backend {
     const ksm: Record<string, number | string> = {};
     for (const [name, attr] of [...sys.sysfs.get('ksm')!.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       const text = attr.show().trimEnd();
-      ksm[name] = name === 'advisor_mode' ? /\[(.*)\]/.exec(text)![1]! : Number(text);
+      // advisor_mode as its selected word; numbers as numbers where exact, else their text.
+      ksm[name] = normalizeActual(text) ?? text;
     }
     const procs: Record<string, ProcRecord> = {};
     for (const [name, p] of this.#procs) procs[name] = procRecord(p);
@@ -332,6 +450,7 @@ export class ModelBackend implements Backend {
               .join(' ')
           : Number(text);
     }
+    this.#sampler?.add(this.#sample(label), true);
     return { label, time_ms: sys.clock.nowMs(), ksm, procs, ksmplus, vmstat: ksmVmstat(sys.mmgr) };
   }
 

@@ -50,6 +50,7 @@ export interface PolicyResult {
    */
   readonly settled: boolean;
   readonly unsettled?: string;
+  /** The workload's run; its `samples`, when asked for, go on through the settling. */
   readonly run: RunResult;
   /** A record per full scan after the workload, for charts. */
   readonly timeline: readonly CounterRecord[];
@@ -64,6 +65,12 @@ export interface SettleOptions {
   readonly onScan?: (n: number) => Promise<void> | void;
   /** Count the processes' duplicate pages at the end (the parser module; one MD5 per page). */
   readonly statistics?: boolean;
+}
+
+export interface PolicyRunOptions extends SettleOptions {
+  readonly seed: number;
+  /** Sample the counters for charts as the run goes (the run's `samples`). */
+  readonly samples?: boolean;
 }
 
 /**
@@ -115,12 +122,8 @@ function fileNumbering(run: RunResult, at: number, added: number): RunResult {
  * counters (merged pages, rmap_items, sharing) have not changed for `quiet` full scans in a
  * row, or `maxScans` have run.
  */
-export async function runPolicy(
-  scenario: Scenario,
-  policy: Policy,
-  opts: SettleOptions & { seed: number },
-): Promise<PolicyResult> {
-  const backend = createModelBackend({ seed: opts.seed });
+export async function runPolicy(scenario: Scenario, policy: Policy, opts: PolicyRunOptions): Promise<PolicyResult> {
+  const backend = createModelBackend({ seed: opts.seed, samples: opts.samples === true });
   const { scenario: withOn, at, added } = withPolicy(scenario, policy);
   const run = fileNumbering(await runScenario(withOn, backend), at, added);
   return settle(backend, policy, run, opts);
@@ -138,7 +141,7 @@ export async function settle(
 ): Promise<PolicyResult> {
   const sys = backend.system();
   const plus = sys.ksmplus;
-  const scanner = policy === 'ksm' ? sys.ksm : plus.trees;
+  const scanner = policy === 'ksm' ? sys.ksm : plus.engine;
   if (policy === 'ksm' && sys.ksm.run !== 1) sysfsWrite(sys, 'ksm/run', '1');
   const t0 = sys.clock.now();
   const cpu0 = scanner.cpuNs;
@@ -154,6 +157,7 @@ export async function settle(
   /** KSM+: rounds ended with every vma_node at the floor; from the second on, rmap_items is settled. */
   let floorRounds = 0;
   const onEvent = (): void => {
+    backend.sampleEvent();
     const now = sys.clock.now();
     const m = mergedState();
     if (m !== last.merged) {
@@ -190,6 +194,7 @@ export async function settle(
       `the counters still changed after ${plural(maxScans, policy === 'ksm' ? 'full scan' : 'round')} (the limit; ${quiet} still in a row settle them)`);
   const mergedSettle = (at.merged - t0) / 1e9;
   const rmapSettle = (at.rmap - t0) / 1e9;
+  const samples = await backend.samples();
   return {
     policy,
     rmap_items: scanner.rmapItems,
@@ -209,7 +214,8 @@ export async function settle(
     cpu_s: (scanner.cpuNs - cpu0) / 1e9,
     settled,
     ...(unsettled === undefined ? {} : { unsettled }),
-    run,
+    // The samples go on through the settling, so a chart shows the policy's whole run.
+    run: samples === undefined ? run : { ...run, samples },
     timeline,
     ...(opts.statistics === true ? { statistics: liveTaskStatistics(backend).result({}) } : {}),
   };

@@ -48,6 +48,8 @@ export interface PredictOptions {
    */
   readonly onLoad?: (done: number, total: number) => Promise<void> | void;
   readonly onScan?: (scans: number) => Promise<void> | void;
+  /** Sample the counters for charts as the policy runs (the run's `samples`, for a report). */
+  readonly samples?: boolean;
 }
 
 /** What the policy would achieve on the snapshotted processes. */
@@ -68,6 +70,11 @@ export interface Prediction {
   readonly general_profit: number;
   /** Virtual seconds until the counters last changed, and scanner CPU seconds in all. */
   readonly settle_s: number;
+  /**
+   * Virtual seconds until pages_sharing (and the processes' merged pages) last changed: on
+   * a live machine, the wall time from run=1 until the saving stops moving.
+   */
+  readonly merged_settle_s: number;
   readonly cpu_s: number;
   /** Virtual seconds the scanner ran in all (settling and the quiet scans after): cpu_s's span. */
   readonly run_s: number;
@@ -241,7 +248,7 @@ async function loadSnapshot(
 /** Runs the prediction: load, switch the policy on for every process, settle. */
 export async function predictSnapshot(snap: Snapshot, source: string, opts: PredictOptions): Promise<PredictResult> {
   if (snap.processes.length === 0) throw new PredictError(`${source} holds no process`);
-  const backend = createModelBackend({ seed: opts.seed });
+  const backend = createModelBackend({ seed: opts.seed, samples: opts.samples === true });
   const scenario = machineFor(snap, source);
   await backend.start(scenario);
   for (const k of opts.settings) {
@@ -270,7 +277,7 @@ export async function predictSnapshot(snap: Snapshot, source: string, opts: Pred
   const records: CounterRecord[] = [loaded, ...result.timeline, settled];
   return {
     prediction: summarize(snap, backend, result, pages, settled),
-    run: { ...run, records },
+    run: { ...result.run, records },
   };
 }
 
@@ -282,7 +289,7 @@ function summarize(
   last: CounterRecord,
 ): Prediction {
   const sys = backend.system();
-  const zero = r.policy === 'ksm' ? sys.ksm.zeroPages : sys.ksmplus.trees.zeroPages;
+  const zero = r.policy === 'ksm' ? sys.ksm.zeroPages : sys.ksmplus.engine.zeroPages;
   const distinct = new Set<number>();
   for (const p of snap.processes) for (const c of p.contents) distinct.add(c);
   const byProcess: Record<string, Prediction['by_process'][string]> = {};
@@ -309,6 +316,7 @@ function summarize(
     rmap_item_bytes: r.rmap_item_bytes,
     general_profit: r.profit,
     settle_s: r.settle_s,
+    merged_settle_s: r.merged_settle_s,
     cpu_s: r.cpu_s,
     run_s: r.run_s,
     full_scans: r.full_scans,

@@ -39,10 +39,10 @@ export function liveTaskStatistics(
 /** Runs `scenario` on the model, then counts what its processes (or those of `procs`) hold. */
 export async function scenarioStatistics(
   scenario: Scenario,
-  opts: { readonly seed: number; readonly procs?: readonly string[] },
+  opts: { readonly seed: number; readonly procs?: readonly string[]; readonly samples?: boolean },
   warn: (message: string) => void,
 ): Promise<{ stats: DuplicateStatistics; run: RunResult }> {
-  const backend = createModelBackend({ seed: opts.seed });
+  const backend = createModelBackend({ seed: opts.seed, samples: opts.samples === true });
   const run = await runScenario(scenario, backend, {});
   if (run.error !== undefined) warn(`the scenario stopped early: ${run.error}; counting what it left`);
   return { stats: liveTaskStatistics(backend, opts.procs, warn), run };

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// The measurement behind docs/cost-model.md's grid: every cell of the timing grid
+// (src/differential/timing_grid.ts) compared by `samepage diff --timed` (the median of 3
+// undisturbed kernel runs against the model), written as JSON and as a Markdown table.
+//
+//   sudo node scripts/timing-grid.mjs [--out FILE.json] [--only NAME,...] [--tries N]
+//
+// A cell whose kernel runs were disturbed (ksmd waited for a CPU: the machine was busy) is
+// tried again after a pause, up to --tries times (default 3). Needs a build (npm run build),
+// root and a writable /sys/kernel/mm/ksm; every KSM file is restored after each run.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(fileURLToPath(import.meta.url), '..', '..');
+const { timingGrid, timingCellName, timingScenario } = await import(join(root, 'dist/src/differential/timing_grid.js'));
+const { timedDiff, DEFAULT_TOLERANCE } = await import(join(root, 'dist/src/differential/timed.js'));
+const { parseScenario } = await import(join(root, 'dist/src/scenario/parse.js'));
+
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : dflt;
+};
+const out = opt('--out', '/tmp/samepage-timing-grid.json');
+const only = opt('--only', undefined)?.split(',');
+const tries = Number(opt('--tries', '3'));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const results = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : {};
+for (const cell of timingGrid()) {
+  const name = timingCellName(cell);
+  if (only !== undefined && !only.includes(name)) continue;
+  const parsed = parseScenario(timingScenario(cell), `${name}.yaml`);
+  if (!parsed.ok) throw new Error(`${name} does not parse`);
+  for (let attempt = 1; attempt <= tries; attempt++) {
+    process.stderr.write(`${name}: attempt ${attempt}\n`);
+    const d = await timedDiff(parsed.scenario, DEFAULT_TOLERANCE, { onWarning: () => undefined });
+    const rows = d.values
+      .filter(
+        (v) =>
+          !v.label.startsWith('after steps[') &&
+          ['ksm/pages_scanned', 'ksm/full_scans', 'ksm/pages_to_scan'].includes(v.path),
+      )
+      .map((v) => ({ label: v.label, path: v.path, kernel: v.kernel, runs: v.kernelRuns, model: v.model, ok: v.ok }));
+    results[name] = {
+      cell,
+      error: d.error ?? null,
+      ok: d.error === undefined && d.values.every((v) => v.ok),
+      out_of_tolerance: d.values
+        .filter((v) => !v.ok)
+        .map((v) => `${v.label} ${v.path}: kernel ${v.kernel}, model ${v.model}`),
+      kernel_runs: d.kernelRuns.map((r) => ({
+        queued_ms: Math.round(r.clock.queuedNs / 1e5) / 10,
+        disturbed: r.disturbed,
+      })),
+      rows,
+      date: new Date().toISOString(),
+    };
+    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+    if (d.error === undefined || !d.error.includes('too busy')) break;
+    await sleep(30_000);
+  }
+}
+
+// The table: per cell and record, kernel median / model / difference of pages_scanned and full_scans.
+const pct = (k, m) =>
+  typeof k === 'number' && typeof m === 'number' && k !== 0 ? `${(((m - k) / k) * 100).toFixed(1)} %` : '';
+const lines = [
+  '| cell | record | pages_scanned kernel | model | diff | full_scans kernel | model | pages_to_scan kernel | model |',
+  '|---|---|---|---|---|---|---|---|---|',
+];
+for (const [name, r] of Object.entries(results)) {
+  if (r.error !== null && r.rows.length === 0) {
+    lines.push(`| ${name} | ${r.error} | | | | | | | |`);
+    continue;
+  }
+  const labels = [...new Set(r.rows.map((x) => x.label))];
+  for (const label of labels) {
+    const get = (p) => r.rows.find((x) => x.label === label && x.path === p) ?? {};
+    const s = get('ksm/pages_scanned');
+    const f = get('ksm/full_scans');
+    const t = get('ksm/pages_to_scan');
+    lines.push(
+      `| ${name} | ${label} | ${s.kernel} (${(s.runs ?? []).join(', ')}) | ${s.model} | ${pct(s.kernel, s.model)}${s.ok === false ? ' ✗' : ''} | ${f.kernel} | ${f.model}${f.ok === false ? ' ✗' : ''} | ${t.kernel} | ${t.model}${t.ok === false ? ' ✗' : ''} |`,
+    );
+  }
+}
+writeFileSync(out.replace(/\.json$/, '.md'), `${lines.join('\n')}\n`);
+process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,0 +1,98 @@
+/** The timed comparison on synthetic runs: medians, tolerances, exact knobs, the advisor's own tolerance. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CounterRecord, RunResult } from '../scenario/records.ts';
+import { compareTimed, DEFAULT_TOLERANCE } from './timed.ts';
+
+function run(backend: string, ksm: Record<string, number | string>): RunResult {
+  const rec: CounterRecord = {
+    label: '2 s',
+    time_ms: 0,
+    ksm,
+    procs: {
+      t: {
+        ksm_rmap_items: Number(ksm.pages_scanned ?? 0),
+        ksm_zero_pages: 0,
+        ksm_merging_pages: 0,
+        ksm_process_profit: 0,
+        ksm_merge_any: false,
+        ksm_mergeable: true,
+        rss_pages: 10,
+      },
+    },
+  };
+  return { scenario: 's', backend, ok: true, records: [rec], expects: [], calls: [] };
+}
+
+const knobs = { advisor_mode: 'none', pages_to_scan: 100, sleep_millisecs: 20 };
+
+const verdict = (k: RunResult[], m: RunResult) =>
+  Object.fromEntries(compareTimed(k, m, DEFAULT_TOLERANCE).map((v) => [v.path, v.ok]));
+
+test('compareTimed: pages_scanned within 5 % of the kernel runs median passes, beyond fails', () => {
+  const kernels = [8300, 8400, 8100].map((n) => run('kernel', { ...knobs, pages_scanned: n, full_scans: 0 }));
+  // median 8300: 8700 is +4.8 %, 8800 is +6.0 %.
+  assert.equal(
+    verdict(kernels, run('model', { ...knobs, pages_scanned: 8700, full_scans: 0 }))['ksm/pages_scanned'],
+    true,
+  );
+  assert.equal(
+    verdict(kernels, run('model', { ...knobs, pages_scanned: 8800, full_scans: 0 }))['ksm/pages_scanned'],
+    false,
+  );
+  // Counters of where ksmd stands inside its pass are shown, not judged.
+  assert.equal(
+    verdict(kernels, run('model', { ...knobs, pages_scanned: 8800, full_scans: 0 }))['t/ksm_rmap_items'],
+    true,
+  );
+});
+
+test('compareTimed: a kernel 0 must be 0, and small counts such as full_scans must be exact', () => {
+  const kernels = [1, 1, 2].map((f) => run('kernel', { ...knobs, pages_scanned: 20880, full_scans: f }));
+  assert.equal(
+    verdict(kernels, run('model', { ...knobs, pages_scanned: 20880, full_scans: 2 }))['ksm/full_scans'],
+    false,
+  );
+  assert.equal(
+    verdict(kernels, run('model', { ...knobs, pages_scanned: 20880, full_scans: 1 }))['ksm/full_scans'],
+    true,
+  );
+  const zero = [run('kernel', { ...knobs, pages_scanned: 0, full_scans: 0 })];
+  assert.equal(verdict(zero, run('model', { ...knobs, pages_scanned: 1, full_scans: 0 }))['ksm/pages_scanned'], false);
+});
+
+test('compareTimed: knobs are exact, except pages_to_scan under the scan-time advisor (10 %)', () => {
+  const kernels = [run('kernel', { ...knobs, pages_scanned: 100, full_scans: 0 })];
+  assert.equal(
+    verdict(kernels, run('model', { ...knobs, pages_to_scan: 101, pages_scanned: 100, full_scans: 0 }))[
+      'ksm/pages_to_scan'
+    ],
+    false,
+  );
+  const advised = { ...knobs, advisor_mode: 'scan-time', pages_scanned: 100, full_scans: 1 };
+  const ak = [run('kernel', { ...advised, pages_to_scan: 1160 })];
+  assert.equal(verdict(ak, run('model', { ...advised, pages_to_scan: 1270 }))['ksm/pages_to_scan'], true);
+  assert.equal(verdict(ak, run('model', { ...advised, pages_to_scan: 1300 }))['ksm/pages_to_scan'], false);
+});
+
+test('compareTimed: a record the kernel runs lack is a failure', () => {
+  const kernels = [{ ...run('kernel', knobs), records: [] }];
+  const v = compareTimed(kernels, run('model', knobs), DEFAULT_TOLERANCE);
+  assert.deepEqual(
+    v.map((x) => [x.path, x.ok]),
+    [['(record)', false]],
+  );
+});
+
+test('compareTimed: a value beyond the median tolerance but given by some kernel run is marked as within the spread', () => {
+  const kernels = [0, 1, 0].map((f) => run('kernel', { ...knobs, pages_scanned: 20400, full_scans: f }));
+  const v = compareTimed(kernels, run('model', { ...knobs, pages_scanned: 20880, full_scans: 1 }), DEFAULT_TOLERANCE);
+  const full = v.find((x) => x.path === 'ksm/full_scans');
+  assert.deepEqual([full?.ok, full?.inKernelSpread], [false, true]);
+  const beyond = compareTimed(
+    kernels,
+    run('model', { ...knobs, pages_scanned: 20880, full_scans: 2 }),
+    DEFAULT_TOLERANCE,
+  );
+  assert.equal(beyond.find((x) => x.path === 'ksm/full_scans')?.inKernelSpread, false);
+});

@@ -1,0 +1,283 @@
+/**
+ * The differential method for scenarios that wait in milliseconds with ksmd running (`wait:
+ * { ms }`), where what ksmd does is the machine's clock's: the model's counters must come
+ * within a tolerance of the live kernel's, not equal them. The kernel runs the scenario
+ * several times; a run in which ksmd waited for a CPU (another task had it) longer than a
+ * small share of the timed waits is measured again, since a busy machine stretches ksmd's
+ * cadence (docs/cost-model.md); the median of the undisturbed runs, value by value, is the
+ * reference. The model runs once, told the live ksmd's CPU time before the first run (the
+ * scan-time advisor's first step counts it).
+ *
+ * What is compared, record by record (every step's, as in diff.ts):
+ *   - the knobs of /sys/kernel/mm/ksm exactly, except pages_to_scan while the scan-time
+ *     advisor owns it, which must come within `advisor` (its trajectory);
+ *   - pages_scanned and full_scans within `counters` of the kernel's median,
+ *     |model - kernel| <= tolerance * |kernel| (a kernel value of 0 must be 0), so small
+ *     counts such as full_scans must be exact until 1/tolerance;
+ *   - madvise and prctl results exactly.
+ * The other counters (the page counters, rmap_items, each process's) are shown beside the
+ * kernel's but not judged: they count where ksmd stands inside its current pass, so a
+ * difference of a few batches in pages_scanned (within the tolerance) can be a large share
+ * of them (4,100 against 4,500 pages into a pass, while pages_scanned was 24,580 against
+ * 24,980).
+ */
+import type { KsmdClock } from '../backends/kernel/index.ts';
+import { createModelBackend } from '../backends/model/index.ts';
+import { KSM_WRITABLE_FILES } from '../lib/ksm_files.ts';
+import { compareCalls } from '../scenario/compare.ts';
+import type { CounterRecord, RunResult } from '../scenario/records.ts';
+import { runScenario } from '../scenario/run.ts';
+import type { Scenario } from '../scenario/types.ts';
+import { diffKernelBackend } from './diff.ts';
+
+/** How a timed comparison judges and measures. */
+export interface Tolerance {
+  /** Relative tolerance of the counters (pages_scanned, full_scans...): 0.05 is 5 %. */
+  readonly counters: number;
+  /** Relative tolerance of pages_to_scan while the scan-time advisor sets it. */
+  readonly advisor: number;
+  /** Undisturbed kernel runs whose median is the reference. */
+  readonly runs: number;
+  /** Kernel runs at most, disturbed ones included. */
+  readonly maxRuns: number;
+  /** A kernel run is disturbed when ksmd waited for a CPU longer than this share of its timed waits. */
+  readonly maxQueued: number;
+}
+
+/** The issue's targets: 5 % on counters, 10 % on the advisor's pages_to_scan, median of 3. */
+export const DEFAULT_TOLERANCE: Tolerance = { counters: 0.05, advisor: 0.1, runs: 3, maxRuns: 9, maxQueued: 0.01 };
+
+/** One compared value of one record. */
+export interface TimedValue {
+  readonly label: string;
+  /** `ksm/<file>` or `<proc>/<field>`. */
+  readonly path: string;
+  /** The kernel's median, and each undisturbed run's value. */
+  readonly kernel: number | string | boolean | undefined;
+  readonly kernelRuns: ReadonlyArray<number | string | boolean | undefined>;
+  readonly model: number | string | boolean | undefined;
+  /** The relative tolerance applied; 0 for an exact comparison. */
+  readonly tolerance: number;
+  /** Whether the value is judged (a knob, pages_scanned, full_scans); the others are shown only. */
+  readonly judged: boolean;
+  /** Within the tolerance, or not judged. */
+  readonly ok: boolean;
+  /**
+   * The model's value is one some undisturbed kernel run gave (between their smallest and
+   * largest): where the kernel's own runs disagree, as full_scans does when a record falls a
+   * few batches from the end of a pass (0, 1, 0), the median cannot judge the model.
+   */
+  readonly inKernelSpread: boolean;
+}
+
+/** Whether `m` lies between the smallest and the largest of the numeric runs. */
+function inSpread(runs: ReadonlyArray<number | string | boolean | undefined>, m: unknown): boolean {
+  const nums = runs.filter((v): v is number => typeof v === 'number');
+  return typeof m === 'number' && nums.length > 0 && m >= Math.min(...nums) && m <= Math.max(...nums);
+}
+
+/** Every value beyond its tolerance lies within the kernel runs' own spread (see inKernelSpread). */
+export function onlyWithinKernelSpread(d: TimedDiff): boolean {
+  const bad = d.values.filter((v) => !v.ok);
+  return d.error === undefined && bad.length > 0 && bad.every((v) => v.inKernelSpread);
+}
+
+/** A kernel run and ksmd's clock over it. */
+export interface KernelTimedRun {
+  readonly run: RunResult;
+  readonly clock: KsmdClock;
+  readonly disturbed: boolean;
+}
+
+export interface TimedDiff {
+  readonly scenario: string;
+  /** Every compared value (exact and within tolerance), record by record. */
+  readonly values: readonly TimedValue[];
+  /** Every kernel run, disturbed ones included, in order. */
+  readonly kernelRuns: readonly KernelTimedRun[];
+  readonly model: RunResult;
+  readonly tolerance: Tolerance;
+  /** Why the comparison could not be made or a run stopped early. */
+  readonly error?: string;
+  readonly warnings: readonly string[];
+}
+
+/** Whether every value is within its tolerance, with enough undisturbed kernel runs and none stopped. */
+export function timedAgrees(d: TimedDiff): boolean {
+  return d.error === undefined && d.values.every((v) => v.ok);
+}
+
+/** The middle of the numbers (the lower middle for an even count); else the first value. */
+function medianValue(
+  values: ReadonlyArray<number | string | boolean | undefined>,
+): number | string | boolean | undefined {
+  const nums = values.filter((v): v is number => typeof v === 'number');
+  if (nums.length !== values.length || nums.length === 0) return values[0];
+  const s = [...nums].sort((a, b) => a - b);
+  return s[(s.length - 1) >> 1];
+}
+
+const KNOBS = new Set<string>(KSM_WRITABLE_FILES);
+/** The timed counters the tolerance judges (the knobs are judged exactly). */
+const TIMED = new Set(['pages_scanned', 'full_scans']);
+
+/** Within `tol` of the kernel's value; a kernel 0 must be 0. */
+function within(kernel: number, model: number, tol: number): boolean {
+  return Math.abs(model - kernel) <= tol * Math.abs(kernel);
+}
+
+/** The values of one record, judged against the kernel runs' records of the same position. */
+function compareTimedRecord(
+  model: CounterRecord,
+  kernels: readonly CounterRecord[],
+  tol: Tolerance,
+  out: TimedValue[],
+): void {
+  const label = model.label;
+  const advisorOn = kernels[0]?.ksm.advisor_mode === 'scan-time';
+  const files = new Set([...Object.keys(model.ksm), ...kernels.flatMap((k) => Object.keys(k.ksm))]);
+  for (const file of files) {
+    const runs = kernels.map((k) => k.ksm[file]);
+    const kernel = medianValue(runs);
+    const m = model.ksm[file];
+    const judged = KNOBS.has(file) || TIMED.has(file);
+    const tolerance = file === 'pages_to_scan' && advisorOn ? tol.advisor : KNOBS.has(file) ? 0 : tol.counters;
+    const ok = !judged
+      ? true
+      : typeof kernel === 'number' && typeof m === 'number' && tolerance > 0
+        ? within(kernel, m, tolerance)
+        : kernel === m;
+    const inKernelSpread = inSpread(runs, m);
+    out.push({ label, path: `ksm/${file}`, kernel, kernelRuns: runs, model: m, tolerance, judged, ok, inKernelSpread });
+  }
+  const procs = new Set([...Object.keys(model.procs), ...kernels.flatMap((k) => Object.keys(k.procs))]);
+  for (const proc of procs) {
+    const fields = new Set([
+      ...Object.keys(model.procs[proc] ?? {}),
+      ...kernels.flatMap((k) => Object.keys(k.procs[proc] ?? {})),
+    ]);
+    for (const field of fields) {
+      const pick = (r: CounterRecord): number | boolean | undefined =>
+        (r.procs[proc] as Readonly<Record<string, number | boolean>> | undefined)?.[field];
+      const runs = kernels.map(pick);
+      const kernel = medianValue(runs);
+      const m = pick(model);
+      // Which VMAs are mergeable, and which mm merges any, do not depend on time.
+      const judged = typeof kernel === 'boolean';
+      const ok = !judged || kernel === m;
+      const inKernelSpread = inSpread(runs, m);
+      out.push({
+        label,
+        path: `${proc}/${field}`,
+        kernel,
+        kernelRuns: runs,
+        model: m,
+        tolerance: 0,
+        judged,
+        ok,
+        inKernelSpread,
+      });
+    }
+  }
+}
+
+/** Compares the model's run with the undisturbed kernel runs, value by value. */
+export function compareTimed(kernels: readonly RunResult[], model: RunResult, tol: Tolerance): TimedValue[] {
+  const out: TimedValue[] = [];
+  for (const [i, rec] of model.records.entries()) {
+    const ks = kernels.map((k) => k.records[i]).filter((r): r is CounterRecord => r?.label === rec.label);
+    if (ks.length !== kernels.length) {
+      out.push({
+        label: rec.label,
+        path: '(record)',
+        kernel: 'missing',
+        kernelRuns: [],
+        model: 'present',
+        tolerance: 0,
+        judged: true,
+        ok: false,
+        inKernelSpread: false,
+      });
+      continue;
+    }
+    compareTimedRecord(rec, ks, tol, out);
+  }
+  for (const k of kernels) {
+    for (const d of compareCalls(k.calls ?? [], model.calls ?? [])) {
+      out.push({
+        label: d.label,
+        path: d.path,
+        kernel: d.kernel as number,
+        kernelRuns: [],
+        model: d.model as number,
+        tolerance: 0,
+        judged: true,
+        ok: false,
+        inKernelSpread: false,
+      });
+    }
+  }
+  return out;
+}
+
+export interface TimedDiffOptions {
+  readonly seed?: number;
+  readonly lockWaitMs?: number;
+  readonly onWarning?: (message: string) => void;
+  /** Called after each kernel run (a progress line). */
+  readonly onKernelRun?: (run: KernelTimedRun, undisturbed: number) => void;
+}
+
+/**
+ * Runs `scenario` on the kernel until `tol.runs` undisturbed runs are in (at most
+ * `tol.maxRuns` runs), then once on the model, and compares them within the tolerance.
+ * Throws the kernel backend's BackendUnavailable where it cannot run.
+ */
+export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedDiffOptions = {}): Promise<TimedDiff> {
+  const warnings: string[] = [];
+  const kernelRuns: KernelTimedRun[] = [];
+  let error: string | undefined;
+  while (kernelRuns.filter((r) => !r.disturbed).length < tol.runs && kernelRuns.length < tol.maxRuns) {
+    const backend = diffKernelBackend(opts, warnings);
+    const run = await runScenario(scenario, backend, { recordEveryStep: true });
+    const clock = backend.ksmdClock();
+    const disturbed = clock.waitedMs > 0 && clock.queuedNs / 1e6 > tol.maxQueued * clock.waitedMs;
+    const r = { run, clock, disturbed };
+    kernelRuns.push(r);
+    opts.onKernelRun?.(r, kernelRuns.filter((x) => !x.disturbed).length);
+    if (run.error !== undefined) {
+      error = `kernel run ${kernelRuns.length} stopped: ${run.error}`;
+      break;
+    }
+  }
+  const good = kernelRuns.filter((r) => !r.disturbed);
+  if (error === undefined && good.length < tol.runs) {
+    error =
+      `only ${good.length} of ${kernelRuns.length} kernel runs were undisturbed (ksmd waited for a CPU more than ` +
+      `${(tol.maxQueued * 100).toFixed(1)} % of the timed waits in the others): the machine is too busy to measure time`;
+  }
+  const runtime = kernelRuns[0]?.clock.runtimeAtStartNs;
+  const model = await runScenario(
+    scenario,
+    createModelBackend({ seed: opts.seed ?? 0, ...(runtime === undefined ? {} : { ksmdRuntimeNs: runtime }) }),
+    { recordEveryStep: true },
+  );
+  if (error === undefined && model.error !== undefined) error = `model run stopped: ${model.error}`;
+  const values =
+    good.length === 0
+      ? []
+      : compareTimed(
+          good.map((r) => r.run),
+          model,
+          tol,
+        );
+  return {
+    scenario: scenario.name,
+    values,
+    kernelRuns,
+    model,
+    tolerance: tol,
+    ...(error === undefined ? {} : { error }),
+    warnings,
+  };
+}

@@ -1,0 +1,224 @@
+/**
+ * The timer half of `samepage bench --calibrate`: what the model's clock needs of the live
+ * machine (src/sim/timer.ts), measured through the kernel backend (which saves and restores
+ * /sys/kernel/mm/ksm, holds ksmd on one CPU and holds the machine's lock):
+ *
+ *   - HZ: CONFIG_HZ from /proc/config.gz; where the kernel does not say, from ksmd's cadence
+ *     at sleep_millisecs=1, which is two ticks;
+ *   - the wake-up latency: ksmd waiting for work, `run` set to 1, until the first page of
+ *     its batch shows in pages_scanned (polled from another CPU), mid-scan;
+ *   - the work flush at a full scan's start (lru_add_drain_all): the same, when every batch
+ *     starts a full scan, less the latency.
+ *
+ * It then checks the cadence: full scans per second of a one-batch region at several
+ * sleep_millisecs, on the kernel and on the model with the measured timer.
+ */
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { createKernelBackend, type KernelBackend } from '../backends/kernel/index.ts';
+import { createModelBackend } from '../backends/model/index.ts';
+import { cpusAllowed, findKsmdPid, firstCpu, holdSelfOffCpu } from '../host/ksmd_affinity.ts';
+import { KSM_DIR, KsmCounter } from '../host/ksm_sysfs.ts';
+import { configHz } from '../host/machine.ts';
+import { readSchedstat } from '../host/procfs.ts';
+import { parseScenario } from '../scenario/parse.ts';
+import { runScenario } from '../scenario/run.ts';
+import type { Scenario } from '../scenario/types.ts';
+import type { TimerParams } from '../sim/timer.ts';
+import { median } from './fit.ts';
+
+/** Pages of the measuring process: a few, so a batch costs microseconds. */
+const PAGES = 64;
+/** Kicks per measurement (the median is taken). */
+const KICKS = 41;
+/** The sleeps whose cadence is checked, and how long each is run. */
+const CADENCE_SLEEPS = [1, 5, 20, 50] as const;
+const CADENCE_MS = 1000;
+/** Common CONFIG_HZ values, for a HZ measured from the cadence. */
+const HZ_CHOICES = [100, 250, 300, 1000];
+
+export interface TimerMeasurement {
+  readonly timer: TimerParams;
+  readonly hz_source: 'CONFIG_HZ' | 'cadence';
+  /** Kick to the first page in pages_scanned, µs: mid-scan and at a full scan's start. */
+  readonly kick_mid_scan_us: readonly number[];
+  readonly kick_scan_start_us: readonly number[];
+  /**
+   * Batch period at each sleep_millisecs, ms: the live kernel's and the model's, and how
+   * long ksmd waited for a CPU meanwhile (a busy machine stretches the kernel's periods).
+   */
+  readonly cadence: ReadonlyArray<CadenceRow>;
+}
+
+export interface CadenceRow {
+  readonly sleep_millisecs: number;
+  readonly kernel_ms: number;
+  readonly model_ms: number;
+  readonly ksmd_queued_ms: number;
+}
+
+export interface TimerOptions {
+  readonly lockWaitMs: number;
+  readonly progress: (msg: string) => void;
+  readonly warn: (msg: string) => void;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A KSM file written at once through the kernel backend (journaled); throws on failure. */
+type KsmWrite = (file: string, value: string) => void;
+
+function ksmWriter(backend: KernelBackend): KsmWrite {
+  return (file, value) => {
+    const r = backend.writeKsmNow(file, value);
+    if (r !== 0) throw new Error(`Writing ${value} to ${KSM_DIR}/${file} failed (${r})`);
+  };
+}
+
+/** The one-process scenario both backends run: PAGES random pages, madvised. */
+function regionScenario(sleepMs: number, waitMs: number): Scenario {
+  const text = [
+    'version: 1',
+    `name: timer-cadence-${sleepMs}`,
+    // smart_scan 0: unique pages would otherwise be skipped after a few passes, and a skip
+    // does not show in pages_scanned.
+    `ksm: { pages_to_scan: 1000, sleep_millisecs: ${sleepMs}, smart_scan: 0 }`,
+    'steps:',
+    '  - spawn: { proc: p, comm: sp-timer }',
+    `  - mmap: { proc: p, region: r, size: ${PAGES * PAGE_SIZE} }`,
+    '  - fill: { proc: p, region: r, pattern: { random: 1 } }',
+    '  - madvise: { proc: p, region: r, advice: MADV_MERGEABLE }',
+    '  - sysfs: { path: ksm/run, value: "1" }',
+    ...(waitMs > 0 ? [`  - wait: { ms: ${waitMs} }`, '  - record: { label: end }'] : []),
+  ].join('\n');
+  const parsed = parseScenario(text, 'timer.yaml');
+  if (!parsed.ok) throw new Error(`internal: the timer scenario does not parse: ${JSON.stringify(parsed.problems)}`);
+  return parsed.scenario;
+}
+
+/**
+ * `run` set to 1 while ksmd waits for work, then the time until pages_scanned moves, in µs;
+ * `run` is 0 again before it returns. Polls from this process, which must not share ksmd's CPU.
+ */
+function kick(write: KsmWrite, scanned: KsmCounter): number {
+  const before = scanned.read();
+  const t0 = performance.now();
+  write('run', '1');
+  let t = t0;
+  while (scanned.read() === before && t - t0 < 100) t = performance.now();
+  write('run', '0');
+  return (t - t0) * 1000;
+}
+
+/** KICKS kicks, each after ksmd has had time to find run=0 and wait for work. */
+async function kicks(write: KsmWrite, scanned: KsmCounter): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < KICKS; i++) {
+    await sleep(15);
+    out.push(kick(write, scanned));
+  }
+  return out;
+}
+
+/** Measures the timer on the live kernel; throws BackendUnavailable where KSM cannot be used. */
+export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement> {
+  const backend = createKernelBackend({ lockWaitMs: opts.lockWaitMs, onWarning: opts.warn });
+  const write = ksmWriter(backend);
+  const cadence: CadenceRow[] = [];
+  let mid: number[] = [];
+  let start: number[] = [];
+  const kernelPeriods = new Map<number, number>();
+  const queued = new Map<number, number>();
+  try {
+    opts.progress('timer: waiting for the KSM lock and starting');
+    const scenario = regionScenario(1, 0);
+    await backend.start(scenario);
+    await backend.spawn('p', 'sp-timer');
+    await backend.mmap('p', 'r', PAGES * PAGE_SIZE, false, undefined);
+    await backend.fill('p', 'r', { kind: 'random', seed: 1n }, 0, undefined);
+    if ((await backend.madvise('p', 'r', 'MADV_MERGEABLE', 0, undefined)) !== 0)
+      throw new Error('madvise(MADV_MERGEABLE) failed on the kernel');
+    const ksmd = findKsmdPid();
+    const cpu = ksmd === undefined ? undefined : firstCpu(cpusAllowed(ksmd) ?? '');
+    const restoreSelf = cpu === undefined ? 'ksmd not found' : holdSelfOffCpu(cpu);
+    if (typeof restoreSelf === 'string') opts.warn(`timer: the poller may share ksmd's CPU (${restoreSelf})`);
+    const scanned = new KsmCounter('pages_scanned');
+    const fullScans = new KsmCounter('full_scans');
+    try {
+      // Mid-scan: one page per batch, so a kick's batch starts no full scan (except at the
+      // end of a pass, which the median leaves out).
+      opts.progress('timer: wake-up latency (ksmd kicked mid-scan)');
+      write('smart_scan', '0');
+      write('sleep_millisecs', '1');
+      write('pages_to_scan', '1');
+      kick(write, scanned);
+      kick(write, scanned);
+      mid = await kicks(write, scanned);
+      // Every batch a whole pass: each kick's batch begins with lru_add_drain_all.
+      opts.progress('timer: work flush (ksmd kicked at a full scan start)');
+      write('pages_to_scan', '1000');
+      start = await kicks(write, scanned);
+      for (const s of CADENCE_SLEEPS) {
+        opts.progress(`timer: cadence at sleep_millisecs=${s}`);
+        write('sleep_millisecs', String(s));
+        await sleep(60);
+        const q0 = ksmd === undefined ? undefined : readSchedstat(ksmd)?.waitNs;
+        const f0 = fullScans.read();
+        const t0 = performance.now();
+        write('run', '1');
+        await sleep(CADENCE_MS);
+        const f1 = fullScans.read();
+        const t1 = performance.now();
+        write('run', '0');
+        const q1 = ksmd === undefined ? undefined : readSchedstat(ksmd)?.waitNs;
+        kernelPeriods.set(s, (t1 - t0) / Math.max(1, f1 - f0));
+        queued.set(s, q0 === undefined || q1 === undefined ? Number.NaN : (q1 - q0) / 1e6);
+      }
+    } finally {
+      scanned.close();
+      fullScans.close();
+      if (typeof restoreSelf === 'function') restoreSelf();
+    }
+  } finally {
+    await backend.stop();
+  }
+  const fromConfig = configHz();
+  const twoTicksMs = kernelPeriods.get(1) ?? 8;
+  const measuredHz = HZ_CHOICES.reduce((best, hz) =>
+    Math.abs(2000 / hz - twoTicksMs) < Math.abs(2000 / best - twoTicksMs) ? hz : best,
+  );
+  const latencyUs = median(mid);
+  const timer: TimerParams = {
+    hz: fromConfig ?? measuredHz,
+    wakeupLatencyNs: Math.round(latencyUs * 1000),
+    workFlushNs: Math.max(0, Math.round((median(start) - latencyUs) * 1000)),
+  };
+  if (fromConfig !== undefined && fromConfig !== measuredHz)
+    opts.warn(
+      `CONFIG_HZ=${fromConfig}, but ksmd's cadence at sleep_millisecs=1 (${twoTicksMs.toFixed(2)} ms) says ${measuredHz}`,
+    );
+  for (const s of CADENCE_SLEEPS) {
+    opts.progress(`timer: the model's cadence at sleep_millisecs=${s}`);
+    const run = await runScenario(regionScenario(s, CADENCE_MS), createModelBackend({ seed: 0, timer }));
+    const scans = Number(run.records[0]?.ksm.full_scans ?? 0);
+    const q = queued.get(s) ?? Number.NaN;
+    cadence.push({
+      sleep_millisecs: s,
+      kernel_ms: round3(kernelPeriods.get(s) ?? Number.NaN),
+      model_ms: round3(CADENCE_MS / Math.max(1, scans)),
+      ksmd_queued_ms: round3(q),
+    });
+    if (q > 0.01 * CADENCE_MS)
+      opts.warn(
+        `timer: ksmd waited ${q.toFixed(1)} ms for a CPU in the ${CADENCE_MS} ms at sleep_millisecs=${s}: the machine is busy, so the kernel's cadence and latency are stretched; measure again when it is quiet`,
+      );
+  }
+  return {
+    timer,
+    hz_source: fromConfig !== undefined ? 'CONFIG_HZ' : 'cadence',
+    kick_mid_scan_us: mid.map(round3),
+    kick_scan_start_us: start.map(round3),
+    cadence,
+  };
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;

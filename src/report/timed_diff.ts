@@ -1,0 +1,113 @@
+/**
+ * `samepage diff --timed` for people and for scripts: per file, a verdict, the kernel runs
+ * (ksmd's wait for a CPU in each, and which were measured again), then a table of the timed
+ * counters of every explicit record (pages_scanned, full_scans, pages_to_scan under the
+ * advisor: kernel median and runs, model, difference) and every value out of tolerance.
+ */
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import type { TimedDiff, TimedValue } from '../differential/timed.ts';
+
+/** Counters shown for every record, whether in tolerance or not. */
+const SHOWN = new Set(['ksm/pages_scanned', 'ksm/full_scans', 'ksm/pages_to_scan']);
+
+/** `label`s of the records the scenario asked for (not the per-step ones). */
+const explicit = (v: TimedValue): boolean => !v.label.startsWith('after steps[');
+
+function show(v: unknown): string {
+  if (v === undefined || v === null) return '-';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+function off(v: TimedValue): string {
+  if (typeof v.kernel !== 'number' || typeof v.model !== 'number') return '';
+  if (v.kernel === 0) return v.model === 0 ? '0 %' : 'n/a';
+  return `${(((v.model - v.kernel) / Math.abs(v.kernel)) * 100).toFixed(1)} %`;
+}
+
+/** One file's timed comparison as text. */
+export function renderTimedDiff(file: string, d: TimedDiff, color: boolean): string {
+  const c = pc.createColors(color);
+  const bad = d.values.filter((v) => !v.ok);
+  const tol = `${(d.tolerance.counters * 100).toFixed(0)} % (advisor's pages_to_scan ${(d.tolerance.advisor * 100).toFixed(0)} %)`;
+  const verdict =
+    d.error !== undefined
+      ? c.yellow(`not compared: ${d.error}`)
+      : bad.length > 0
+        ? c.red(`${bad.length} value${bad.length === 1 ? '' : 's'} beyond ${tol}`)
+        : c.green(`within ${tol} of the kernel's median`);
+  const lines = [`${c.bold(d.scenario)} (${file}): ${verdict}`];
+  for (const [i, r] of d.kernelRuns.entries()) {
+    const q = r.clock.queuedNs / 1e6;
+    lines.push(
+      `  kernel run ${i + 1}: ksmd waited ${q.toFixed(1)} ms for a CPU in ${r.clock.waitedMs.toFixed(0)} ms of timed waits` +
+        (r.disturbed ? c.yellow(' (disturbed: measured again)') : ''),
+    );
+  }
+  for (const w of d.warnings) lines.push(`  ${c.yellow('kernel warning')}: ${w}`);
+  const rows = d.values.filter((v) => (explicit(v) && SHOWN.has(v.path)) || !v.ok);
+  if (rows.length > 0) {
+    const table = new Table({
+      head: ['record', 'value', 'kernel (median)', 'kernel runs', 'model', 'model - kernel', ''],
+      colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'left'],
+      style: { head: c.isColorSupported ? ['cyan'] : [], border: c.isColorSupported ? ['grey'] : [] },
+    });
+    for (const v of rows)
+      table.push([
+        v.label,
+        v.path,
+        show(v.kernel),
+        v.kernelRuns.map(show).join(' '),
+        show(v.model),
+        off(v),
+        v.ok ? '' : v.inKernelSpread ? c.yellow('out, within the kernel runs') : c.red('out'),
+      ]);
+    lines.push(...table.toString().split('\n'));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** One file of `samepage diff --timed --json`. */
+export interface TimedDiffJson {
+  readonly file: string;
+  readonly scenario: string;
+  readonly agrees: boolean;
+  readonly tolerance: TimedDiff['tolerance'];
+  readonly error?: string;
+  readonly kernel_runs: ReadonlyArray<{ ksmd_queued_ms: number; timed_wait_ms: number; disturbed: boolean }>;
+  readonly values: ReadonlyArray<{
+    label: string;
+    path: string;
+    kernel: unknown;
+    kernel_runs: readonly unknown[];
+    model: unknown;
+    tolerance: number;
+    ok: boolean;
+  }>;
+  readonly warnings?: readonly string[];
+}
+
+export function timedDiffJson(file: string, d: TimedDiff): TimedDiffJson {
+  return {
+    file,
+    scenario: d.scenario,
+    agrees: d.error === undefined && d.values.every((v) => v.ok),
+    tolerance: d.tolerance,
+    ...(d.error === undefined ? {} : { error: d.error }),
+    kernel_runs: d.kernelRuns.map((r) => ({
+      ksmd_queued_ms: Math.round(r.clock.queuedNs / 1e3) / 1e3,
+      timed_wait_ms: Math.round(r.clock.waitedMs),
+      disturbed: r.disturbed,
+    })),
+    values: d.values.map((v) => ({
+      label: v.label,
+      path: v.path,
+      kernel: v.kernel ?? null,
+      kernel_runs: v.kernelRuns.map((x) => x ?? null),
+      model: v.model ?? null,
+      tolerance: v.tolerance,
+      ok: v.ok,
+    })),
+    ...(d.warnings.length === 0 ? {} : { warnings: d.warnings }),
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * The shared kthread loop on the machine's timer. The cadences are the live kernel's: a
+ * trace of ksmd on Linux 6.18.44 at CONFIG_HZ=250 with 100-page batches of ~0.1-0.3 ms
+ * showed one batch every 24.0 ms at sleep_millisecs=20 (192 of 208 cycles) and every
+ * 8.0 ms at sleep_millisecs=1 (606 of 625), each starting some 50 us after a tick.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { VirtualClock } from './clock.ts';
+import { EventQueue } from './event_queue.ts';
+import { type CpuAccount, Kthread } from './kthread.ts';
+import type { TimerParams } from './timer.ts';
+
+const TIMER: TimerParams = { hz: 250, wakeupLatencyNs: 50_000, workFlushNs: 0 };
+
+/** A kthread whose batches cost `batchNs` of CPU and sleep `sleepMs`; returns the batch start times. */
+function run(sleepMs: number, batchNs: number, untilNs: number, timer = TIMER): number[] {
+  const events = new EventQueue(new VirtualClock(timer));
+  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1 };
+  const starts: number[] = [];
+  const thread = new Kthread(
+    {
+      shouldRun: () => true,
+      scan: () => {
+        starts.push(events.clock.now());
+        cpu.cpuNs += batchNs;
+      },
+      sleepMillisecs: () => sleepMs,
+      cpu,
+      wakeupNs: 2000,
+    },
+    events,
+  );
+  thread.wake();
+  while (events.runNext(untilNs)) {
+    /* run */
+  }
+  return starts;
+}
+
+const gaps = (xs: number[]): number[] => xs.slice(1).map((x, i) => x - xs[i]!);
+
+test('Kthread: sleep_millisecs 20 at HZ=250 gives a batch every 24 ms (5 jiffies, ended on the 6th tick)', () => {
+  const starts = run(20, 200_000, 1e9);
+  assert.deepEqual(new Set(gaps(starts)), new Set([24_000_000]));
+  // The first wake-up is the kick (50 us), the next ones 50 us after a tick.
+  assert.equal(starts[0], 50_000);
+  assert.equal(starts[1], 24_050_000);
+});
+
+test('Kthread: sleep_millisecs 1 at HZ=250 gives a batch every 8 ms, not every 1 ms', () => {
+  assert.deepEqual(new Set(gaps(run(1, 200_000, 1e9))), new Set([8_000_000]));
+});
+
+test('Kthread: a batch that runs past a tick pushes the sleep to the next tick', () => {
+  // 5 ms of CPU: armed in the jiffy after the one it started in, so 1 + 1 + 1 ticks later.
+  assert.deepEqual(new Set(gaps(run(1, 5_000_000, 1e9))), new Set([12_000_000]));
+});
+
+test('Kthread: sleep_millisecs 0 does not sleep, so batches follow each other', () => {
+  assert.deepEqual(new Set(gaps(run(0, 1_000_000, 20e6))), new Set([1_000_000 + 2000]));
+});
+
+test('Kthread: at HZ=1000 sleep_millisecs 20 gives a batch every 21 ms', () => {
+  assert.deepEqual(new Set(gaps(run(20, 200_000, 1e9, { ...TIMER, hz: 1000 }))), new Set([21_000_000]));
+});
+
+test('Kthread: a new sleep_millisecs ends the sleep, the same value written again does not', () => {
+  const events = new EventQueue(new VirtualClock(TIMER));
+  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1 };
+  const starts: number[] = [];
+  let sleepMs = 200;
+  const thread = new Kthread(
+    {
+      shouldRun: () => true,
+      scan: () => {
+        starts.push(events.clock.now());
+      },
+      sleepMillisecs: () => sleepMs,
+      cpu,
+      wakeupNs: 2000,
+    },
+    events,
+  );
+  const runTo = (t: number): void => {
+    while (events.runNext(t)) {
+      /* run */
+    }
+    events.clock.advanceTo(t);
+  };
+  thread.wake();
+  runTo(10e6); // the first batch, then asleep for 200 ms
+  assert.equal(starts.length, 1);
+  thread.interruptSleep(); // sleep_millisecs written with the value it already had
+  runTo(20e6);
+  assert.equal(starts.length, 1);
+  sleepMs = 20;
+  thread.interruptSleep();
+  runTo(21e6);
+  assert.deepEqual(starts.slice(1), [20e6 + 50_000]);
+});
