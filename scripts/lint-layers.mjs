@@ -38,9 +38,12 @@ const DIRECT = {
   stats: ['lib'],
   sysfs: ['lib', 'sim', 'mm', 'ksm', 'ksmplus', 'stats'],
   system: ['lib', 'sim', 'mm', 'ksm', 'ksmplus', 'stats', 'sysfs'],
-  scenario: ['lib', 'sysfs', 'system'],
-  host: ['lib', 'stats'],
-  backends: ['lib', 'scenario', 'system', 'sysfs', 'host', 'sim', 'mm', 'ksm', 'ksmplus', 'stats'],
+  scenario: ['lib', 'sysfs', 'system', 'attribution'],
+  // Who saves what: KSM's saving attributed to processes, pure arithmetic that the live
+  // reader (host/) and the model (backends/) both feed; ksm/ only for the profit formula.
+  attribution: ['lib', 'ksm'],
+  host: ['lib', 'stats', 'attribution'],
+  backends: ['lib', 'scenario', 'system', 'sysfs', 'host', 'sim', 'mm', 'ksm', 'ksmplus', 'stats', 'attribution'],
   differential: ['lib', 'scenario', 'backends', 'host'],
   measure: ['lib', 'sim', 'mm', 'ksm', 'system', 'scenario', 'backends', 'host'],
   // samepage shell: bash (the just-bash library) over a model machine's files and processes.
@@ -56,6 +59,7 @@ const DIRECT = {
     'sysfs',
     'system',
     'scenario',
+    'attribution',
     'host',
     'backends',
     'differential',
@@ -71,7 +75,7 @@ const DIRECT = {
  * report/ without report/ running, or loading, anything of the layers that produce results.
  */
 const TYPES_ONLY = {
-  report: ['scenario', 'stats', 'host', 'backends', 'differential', 'measure'],
+  report: ['scenario', 'stats', 'attribution', 'host', 'backends', 'differential', 'measure'],
 };
 
 /**

@@ -52,6 +52,66 @@ test('kernel status --json lists every sysfs file and the active processes by pr
   assert.match(human.out(), /pages_sharing\s*│\s*\d+/);
 });
 
+test('kernel status --by cgroup: who saves what adds up to the attributed total (root), or says why not', async (t) => {
+  const why = liveSkip();
+  if (why !== undefined) return void t.skip(why);
+  const c = capture();
+  assert.equal(await main(['kernel', 'status', '--by', 'cgroup', '--top', '3', '--json'], c.io), 0, c.err());
+  const s = JSON.parse(c.out()) as KsmStatus;
+  if (process.getuid?.() !== 0) {
+    assert.match(s.attributionError ?? '', /root/);
+    return;
+  }
+  const a = s.attribution;
+  assert.ok(a !== undefined, s.attributionError);
+  assert.equal(a.by, 'cgroup');
+  assert.ok(a.groups.length <= 4, 'the top 3 and other at most');
+  assert.equal(
+    a.groups.reduce((x, g) => x + g.saved_bytes, 0),
+    a.attribution.totals.attributed_bytes,
+  );
+  const human = capture();
+  assert.equal(await main(['kernel', 'status', '--by', 'comm'], human.io), 0, human.err());
+  assert.match(human.out(), /Who saves what, by comm/);
+  assert.match(human.out(), /^Saved: .* the kernel counts pages_sharing \d+ \+ ksm_zero_pages \d+ = \d+/m);
+  const bad = capture();
+  assert.equal(await main(['kernel', 'status', '--by', 'unit'], bad.io), 2);
+  assert.match(bad.err(), /Expected one of process, cgroup, comm, got "unit"/);
+});
+
+test('kernel export: --once prints the exposition; --listen serves it, OpenMetrics when asked', async (t) => {
+  const why = liveSkip();
+  if (why !== undefined) return void t.skip(why);
+  const once = capture();
+  assert.equal(await main(['kernel', 'export', '--once'], once.io), 0, once.err());
+  assert.match(once.out(), /^# TYPE samepage_ksm_pages_sharing gauge$/m);
+  assert.match(once.out(), /^samepage_ksm_full_scans_total \d+$/m);
+  assert.doesNotMatch(once.out(), /# EOF/);
+  const none = capture();
+  assert.equal(await main(['kernel', 'export'], none.io), 2);
+  assert.match(none.err(), /Give --listen HOST:PORT/);
+  const c = capture();
+  const running = main(['kernel', 'export', '--listen', '127.0.0.1:0'], c.io);
+  let url: string | undefined;
+  for (let i = 0; i < 100 && url === undefined; i++) {
+    await sleep(50);
+    url = /serving (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(c.err())?.[1];
+  }
+  try {
+    assert.ok(url !== undefined, `no server URL on stderr: ${c.err()}`);
+    const text = await fetch(url);
+    assert.match(text.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    assert.match(await text.text(), /^samepage_ksm_run \d$/m);
+    const om = await fetch(url, { headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;q=0.5' } });
+    assert.match(om.headers.get('content-type') ?? '', /^application\/openmetrics-text; version=1\.0\.0/);
+    assert.ok((await om.text()).endsWith('# EOF\n'));
+    assert.equal((await fetch(url.replace('/metrics', '/nope'))).status, 404);
+  } finally {
+    process.emit('SIGINT', 'SIGINT');
+  }
+  assert.equal(await running, 0);
+});
+
 test('kernel watch --http serves events until Ctrl-C, appending snapshots on a pipe', async (t) => {
   const why = liveSkip();
   if (why !== undefined) return void t.skip(why);

@@ -21,7 +21,17 @@ import { readKsmStatus } from '../host/ksm_status.ts';
 import { KSM_DIR, ksmPresent, readSharing, readSysfs } from '../host/ksm_sysfs.ts';
 import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
 import { selectTargets } from '../host/targets.ts';
-import { renderLivePage, renderLiveStatusText, renderMergeReports, renderMergeSummary } from '../report/ksm_live.ts';
+import { GROUP_BYS, type GroupBy } from '../attribution/group.ts';
+import {
+  type ListenAddress,
+  type MetricsServer,
+  parseListen,
+  readExport,
+  startMetricsServer,
+} from '../host/ksm_export.ts';
+import { CONTENT_TYPES, negotiateFormat, renderMetrics } from '../report/prometheus.ts';
+import { renderLiveStatusText, renderMergeReports, renderMergeSummary } from '../report/ksm_live.ts';
+import { renderLivePage } from '../report/ksm_live_page.ts';
 import { renderJournalViews, renderRecoveries } from '../report/recovery.ts';
 import { tableWidth } from './width.ts';
 
@@ -50,6 +60,32 @@ function parsePort(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) > 65535)
     throw new InvalidArgumentError(`Expected a TCP port (0-65535; 0 picks a free one), got "${v}".`);
   return Number(v);
+}
+
+function parseBy(v: string): GroupBy {
+  if (!(GROUP_BYS as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`Expected one of ${GROUP_BYS.join(', ')}, got "${v}".`);
+  return v as GroupBy;
+}
+
+function parseTop(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 100_000)
+    throw new InvalidArgumentError(`Expected a number of rows (1-100000), got "${v}".`);
+  return Number(v);
+}
+
+const ATTRIBUTION_HELP = `
+Who saves what: a KSM page that n mappings share frees n-1 pages, and each mapping is
+credited (n-1)/n of a page; KSM zero pages count whole; the cost is each process's
+rmap_items (64 bytes each). The rows add up to pages_sharing + ksm_zero_pages exactly once
+ksmd has rescanned everything that changed; Linux's own ksm_process_profit, summed, counts
+one page too many per KSM page and is shown beside it. Needs root (pagemap frame numbers,
+/proc/kpageflags). docs/attribution.md says how and why.`;
+
+function parseListenArg(v: string): ListenAddress {
+  const l = parseListen(v);
+  if (l === undefined) throw new InvalidArgumentError(`Expected HOST:PORT (e.g. 127.0.0.1:9847), got "${v}".`);
+  return l;
 }
 
 function parsePid(v: string): number {
@@ -183,15 +219,22 @@ export function registerKernel(
   kernel
     .command('status')
     .description(
-      "every /sys/kernel/mm/ksm file, the /proc/PID/ksm_stat of every process using KSM, and samepage's own changes in progress or waiting for recovery",
+      "every /sys/kernel/mm/ksm file, who saves what (each process, cgroup or program credited its exact share of KSM pages), and samepage's own changes in progress or waiting for recovery (root)",
     )
+    .option('--by <what>', 'rows per process, cgroup or comm', parseBy, 'process' as GroupBy)
+    .option('--top <n>', 'at most N rows, the rest summed as "other"', parseTop)
     .option(
       '--json',
-      'print { time, ksm: {file: value}, processes: [{pid, comm, ksm_*}], journals: [{journal, owner, state, entries}] }',
+      'print { time, ksm: {file: value}, processes: [ksm_stat...], attribution: { by, groups, attribution, stats }, journals: [{journal, owner, state, entries}] }',
     )
-    .action((opts: { json?: true }) => {
+    .addHelpText('after', ATTRIBUTION_HELP)
+    .action((opts: { json?: true; by: GroupBy; top?: number }) => {
       requireKsm();
-      const s = readKsmStatus();
+      const s = readKsmStatus(KSM_DIR, '/proc', {
+        by: opts.by,
+        ...(opts.top === undefined ? {} : { top: opts.top }),
+        onWarning: warn,
+      });
       let journals: JournalView[] = [];
       try {
         journals = viewJournals();
@@ -263,11 +306,18 @@ export function registerKernel(
     )
     .option('--interval <ms>', 'milliseconds between readings', parseMs, 2000)
     .option('--http <port>', 'serve a live page on http://127.0.0.1:PORT/ (0: a free port)', parsePort)
-    .addHelpText('after', '\nCtrl-C stops. Example:\n  samepage kernel watch --interval 1000 --http 8080')
-    .action(async (opts: { interval: number; http?: number }) => {
+    .option('--by <what>', 'who saves what per process, cgroup or comm', parseBy, 'process' as GroupBy)
+    .option('--top <n>', 'at most N rows, the rest summed as "other"', parseTop, 10)
+    .addHelpText(
+      'after',
+      `\nCtrl-C stops. Example:\n  samepage kernel watch --interval 1000 --http 8080 --by cgroup\n${ATTRIBUTION_HELP}`,
+    )
+    .action(async (opts: { interval: number; http?: number; by: GroupBy; top: number }) => {
       requireKsm();
       const tty = (io.stdout as NodeJS.WriteStream).isTTY === true;
       const sampler = new KsmSampler({
+        by: opts.by,
+        top: opts.top,
         intervalMs: opts.interval,
         onError: (err) => warn(`Reading KSM failed: ${err instanceof Error ? err.message : String(err)}`),
       });
@@ -300,6 +350,68 @@ export function registerKernel(
       } finally {
         sampler.stop();
         await server?.close();
+      }
+    });
+
+  kernel
+    .command('export')
+    .description(
+      'serve /metrics for Prometheus: every /sys/kernel/mm/ksm file, ksmd CPU time, and who saves what per process and cgroup (root)',
+    )
+    .option(
+      '--listen <host:port>',
+      'where to listen, e.g. 127.0.0.1:9847 ([::1]:9847 for IPv6; 0 as port picks one)',
+      parseListenArg,
+    )
+    .option(
+      '--top <n>',
+      'per-process and per-cgroup series at most, the rest summed as pid/cgroup "other"',
+      parseTop,
+      20,
+    )
+    .option('--once', 'print one scrape on stdout and exit (for promtool, or a textfile collector)')
+    .option('--openmetrics', 'with --once: OpenMetrics 1.0 instead of the Prometheus text format')
+    .addHelpText(
+      'after',
+      '\nEach scrape reads the machine afresh; a server answers OpenMetrics when the scraper asks for\n' +
+        'it (Accept: application/openmetrics-text). contrib/ has a systemd unit and a Grafana dashboard.\n' +
+        'Examples:\n  samepage kernel export --listen 127.0.0.1:9847 --top 20\n  samepage kernel export --once | promtool check metrics\n' +
+        ATTRIBUTION_HELP,
+    )
+    .action(async (opts: { listen?: ListenAddress; top: number; once?: true; openmetrics?: true }) => {
+      requireKsm();
+      const scrape = (accept: string | undefined): { body: string; contentType: string } => {
+        const format = negotiateFormat(accept);
+        return {
+          body: renderMetrics(readExport({ top: opts.top, onWarning: warn }), format),
+          contentType: CONTENT_TYPES[format],
+        };
+      };
+      if (opts.once === true) {
+        io.stdout.write(scrape(opts.openmetrics === true ? 'application/openmetrics-text' : undefined).body);
+        return;
+      }
+      if (opts.listen === undefined)
+        throw new KernelUnusable(
+          'Give --listen HOST:PORT to serve, or --once to print one scrape (see samepage kernel export --help)',
+        );
+      let server: MetricsServer;
+      try {
+        server = await startMetricsServer(opts.listen, scrape, (err) =>
+          warn(`A scrape failed: ${err instanceof Error ? err.message : String(err)}`),
+        );
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new KernelUnusable(`${opts.listen.host}:${opts.listen.port} is in use`);
+        if (code === 'EADDRNOTAVAIL') throw new KernelUnusable(`${opts.listen.host} is not an address of this machine`);
+        throw err;
+      }
+      io.stderr.write(`samepage: serving ${server.url} (Ctrl-C to stop)\n`);
+      extra.onServing?.(server.url);
+      try {
+        await untilStopped(extra.stopWatch);
+      } finally {
+        await server.close();
       }
     });
 

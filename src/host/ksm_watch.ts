@@ -5,14 +5,23 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import type { GroupBy } from '../attribution/group.ts';
 import { type KsmStatus, readKsmStatus } from './ksm_status.ts';
+import { KSM_DIR } from './ksm_sysfs.ts';
 
-/** One point of the history chart. */
+/** One point of the history charts. */
 export interface KsmHistoryPoint {
   readonly time: string;
   readonly pages_sharing: number;
   readonly pages_shared: number;
   readonly general_profit: number;
+  /** (pages_sharing + ksm_zero_pages) × PAGE_SIZE: what KSM saves before its cost. */
+  readonly saved_bytes: number;
+  /** Σ ksm_process_profit over the processes: Linux's per-process figures summed. */
+  readonly naive_profit: number;
+  /** Saved bytes of each attribution row shown (group key to bytes), when attributed. */
+  readonly groups?: Readonly<Record<string, number>>;
 }
 
 /** What each event carries: the reading and the history up to it. */
@@ -26,8 +35,12 @@ export interface KsmSamplerOptions {
   readonly intervalMs: number;
   /** Points kept for the chart; default 120. */
   readonly historyLength?: number;
-  /** The reader; tests may pass their own. */
+  /** The reader; tests may pass their own. Default: this machine, attributed `by`. */
   readonly read?: () => KsmStatus;
+  /** Who saves what, grouped so (default reader only). */
+  readonly by?: GroupBy;
+  /** At most this many attribution rows, the rest as "other" (default reader only). */
+  readonly top?: number;
   /** A reading failed (sysfs vanished...): told, and the sampler carries on. */
   readonly onError?: (err: unknown) => void;
 }
@@ -55,12 +68,24 @@ export class KsmSampler {
 
   /** Takes one reading now, records it and tells every listener. */
   sample(): KsmWatchSample {
-    const status = (this.#opts.read ?? readKsmStatus)();
+    const o = this.#opts;
+    const status = (
+      o.read ??
+      (() =>
+        readKsmStatus(KSM_DIR, '/proc', {
+          ...(o.by === undefined ? {} : { by: o.by }),
+          ...(o.top === undefined ? {} : { top: o.top }),
+        }))
+    )();
+    const groups = status.attribution?.groups;
     this.#history.push({
       time: status.time,
       pages_sharing: num(status.ksm.pages_sharing),
       pages_shared: num(status.ksm.pages_shared),
       general_profit: num(status.ksm.general_profit),
+      saved_bytes: (num(status.ksm.pages_sharing) + num(status.ksm.ksm_zero_pages)) * PAGE_SIZE,
+      naive_profit: status.processes.reduce((t, p) => t + p.ksm_process_profit, 0),
+      ...(groups === undefined ? {} : { groups: Object.fromEntries(groups.map((g) => [g.key, g.saved_bytes])) }),
     });
     const keep = this.#opts.historyLength ?? 120;
     if (this.#history.length > keep) this.#history.splice(0, this.#history.length - keep);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mayHoldAnonymous, parseMaps, parseSmapsFlags, rangesWithFlag } from './proc_maps.ts';
+import { readFileSync } from 'node:fs';
+import { mayHoldAnonymous, parseMaps, parseSmapsFlags, rangesWithFlag, VM_MERGEABLE_CODE } from './proc_maps.ts';
 
 const MAPS = `55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0                          [heap]
 7f1c2c000000-7f1c2c021000 rw-p 00000000 00:00 0 
@@ -41,6 +42,42 @@ test('mayHoldAnonymous keeps private mappings and leaves out shared and kernel o
     ['[vvar]', false],
     ['[vdso]', false],
   ]);
+});
+
+test('parseSmapsFlags pairs each mapping with its VmFlags, and reads the live smaps of this process', () => {
+  const text = `7f1c2c000000-7f1c2c021000 rw-p 00000000 00:00 0 
+Size:                132 kB
+Rss:                   8 kB
+Anonymous:             4 kB
+VmFlags: rd wr mr mw me ac mg 
+7f1c30000000-7f1c30200000 r--p 0001c000 08:01 1311  /usr/lib/libc.so.6
+Size:               2048 kB
+VmFlags: rd mr mw me 
+7ffd5a1d0000-7ffd5a1f1000 rw-p 00000000 00:00 0                          [stack]
+Size:                132 kB
+`;
+  const s = parseSmapsFlags(text);
+  assert.deepEqual(
+    s.map((e) => [e.start, e.path, [...e.flags].join(' '), e.rssKb, e.anonymousKb]),
+    [
+      [0x7f1c2c000000, '', 'rd wr mr mw me ac mg', 8, 4],
+      [0x7f1c30000000, '/usr/lib/libc.so.6', 'rd mr mw me', 0, 0],
+      [0x7ffd5a1d0000, '[stack]', '', 0, 0],
+    ],
+  );
+  assert.ok(s[0]!.flags.has(VM_MERGEABLE_CODE));
+  const live = parseSmapsFlags(readFileSync('/proc/self/smaps', 'utf8'));
+  // The live process maps and unmaps as it runs, so only the shape is checked against maps.
+  assert.ok(live.length > 5);
+  assert.ok(
+    live.every((e, i) => i === 0 || e.start >= live[i - 1]!.end),
+    'ascending, not overlapping',
+  );
+  assert.ok(
+    live.every((e) => e.flags.size > 0),
+    'every mapping has its VmFlags',
+  );
+  assert.ok(live.every((e) => e.flags.has('rd') || e.perms[0] === '-'));
 });
 
 const SMAPS = `7f0000000000-7f0000004000 rw-p 00000000 00:00 0

@@ -54,29 +54,63 @@ export function mayHoldAnonymous(e: MapsEntry): boolean {
   return e.perms[3] === 'p' && !KERNEL_MAPPINGS.has(e.path);
 }
 
-/** One VMA of /proc/PID/smaps: its range and the two-letter flags of its VmFlags line. */
+/** One VMA's range and the two-letter flags of its VmFlags line. */
 export interface VmaFlags {
   readonly start: number;
   readonly end: number;
-  /** "rd", "wr", "mg" (VM_MERGEABLE), ... as fs/proc/task_mmu.c show_smap_vma_flags prints them. */
+  /** "rd", "wr", "mg" (VM_MERGEABLE), ... as fs/proc/task_mmu.c show_smap_vma_flags prints them; empty when it had none. */
   readonly flags: ReadonlySet<string>;
 }
 
-/** Parses the text of /proc/PID/smaps into each VMA's range and VmFlags. */
-export function parseSmapsFlags(text: string): VmaFlags[] {
-  const out: VmaFlags[] = [];
-  let range: { start: number; end: number } | undefined;
+/** One mapping of /proc/PID/smaps: its maps line, its VmFlags and two of its sizes. */
+export interface SmapsEntry extends MapsEntry, VmaFlags {
+  /** Rss: resident pages of the mapping, in kB. */
+  readonly rssKb: number;
+  /** Anonymous: its anonymous pages (KSM pages included, the zero page not), in kB. */
+  readonly anonymousKb: number;
+}
+
+/** VmFlags code of VM_MERGEABLE: the mapping is KSM's to scan (madvise or MERGE_ANY). */
+export const VM_MERGEABLE_CODE = 'mg';
+
+/**
+ * Parses the text of /proc/PID/smaps: each mapping's header line, its VmFlags line and its
+ * Rss and Anonymous sizes (the other fields are left out). Headers that do not parse are
+ * skipped with their fields.
+ */
+export function parseSmapsFlags(text: string): SmapsEntry[] {
+  const out: SmapsEntry[] = [];
+  let current: MapsEntry | undefined;
+  let flags: ReadonlySet<string> = new Set();
+  let rssKb = 0;
+  let anonymousKb = 0;
+  const flush = (): void => {
+    if (current !== undefined) out.push({ ...current, flags, rssKb, anonymousKb });
+    current = undefined;
+    flags = new Set();
+    rssKb = 0;
+    anonymousKb = 0;
+  };
   for (const line of text.split('\n')) {
-    const head = MAPS_LINE.exec(line);
-    if (head !== null) {
-      const start = parseInt(head[1]!, 16);
-      const end = parseInt(head[2]!, 16);
-      range = Number.isSafeInteger(start) && Number.isSafeInteger(end) && end > start ? { start, end } : undefined;
-    } else if (line.startsWith('VmFlags:') && range !== undefined) {
-      out.push({ ...range, flags: new Set(line.slice('VmFlags:'.length).trim().split(/\s+/)) });
-      range = undefined;
+    if (line.startsWith('VmFlags:')) {
+      flags = new Set(
+        line
+          .slice('VmFlags:'.length)
+          .trim()
+          .split(/\s+/)
+          .filter((f) => f !== ''),
+      );
+    } else if (line.startsWith('Rss:')) {
+      rssKb = Number.parseInt(line.slice('Rss:'.length), 10) || 0;
+    } else if (line.startsWith('Anonymous:')) {
+      anonymousKb = Number.parseInt(line.slice('Anonymous:'.length), 10) || 0;
+    } else if (/^[0-9a-f]+-/.test(line)) {
+      // Field lines are "Name:   value"; a header starts with a hex address and a dash.
+      flush();
+      current = parseMaps(line)[0];
     }
   }
+  flush();
   return out;
 }
 

@@ -4,7 +4,7 @@
  * and says so with undefined (or, for memory, an error the caller decides about).
  */
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
-import { parseSmapsFlags, type VmaFlags } from './proc_maps.ts';
+import { parseSmapsFlags, type SmapsEntry } from './proc_maps.ts';
 
 /** Codes that mean the process is gone (or going) rather than that we may not look. */
 const GONE = new Set(['ENOENT', 'ESRCH']);
@@ -153,11 +153,57 @@ export function readSchedstat(pid: number, tid = pid): Schedstat | undefined {
   }
 }
 
-/** Every VMA of a process with its VmFlags (/proc/PID/smaps), or undefined if it is gone. */
-export function readVmaFlags(pid: number): VmaFlags[] | undefined {
+/**
+ * The cgroup path of /proc/PID/cgroup's text: the unified (v2) hierarchy's line `0::PATH`;
+ * on a machine with only v1 hierarchies, the `name=systemd` one, else the first line's.
+ * "" when the text has no line of that form.
+ */
+export function parseCgroupPath(text: string): string {
+  let systemd: string | undefined;
+  let first: string | undefined;
+  for (const line of text.split('\n')) {
+    const m = /^(\d+):([^:]*):(.*)$/.exec(line);
+    if (m === null) continue;
+    if (m[1] === '0' && m[2] === '') return m[3]!;
+    if (m[2] === 'name=systemd') systemd ??= m[3]!;
+    first ??= m[3]!;
+  }
+  return systemd ?? first ?? '';
+}
+
+/** The process's cgroup path (parseCgroupPath), or undefined when it is gone. */
+export function readCgroupPath(pid: number, proc = '/proc'): string | undefined {
+  try {
+    return parseCgroupPath(readFileSync(`${proc}/${pid}/cgroup`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every VMA of a process with its VmFlags and sizes (/proc/PID/smaps), or undefined if it is gone. */
+export function readVmaFlags(pid: number): SmapsEntry[] | undefined {
   try {
     return parseSmapsFlags(readFileSync(`/proc/${pid}/smaps`, 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/** USER_HZ: the unit of utime and stime in /proc/PID/stat on Linux (every architecture). */
+const USER_HZ = 100;
+
+/**
+ * The CPU time a task has used, in seconds: sum_exec_runtime from /proc/PID/schedstat
+ * (nanoseconds) where the kernel has it, else utime + stime (1/USER_HZ s); undefined when
+ * the task is gone.
+ */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const ns = Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+    if (Number.isFinite(ns)) return ns / 1e9;
+  } catch {
+    // no schedstat (CONFIG_SCHED_INFO off): fall back to the tick counts
+  }
+  const ticks = cpuTicks(pid);
+  return ticks === undefined ? undefined : ticks / USER_HZ;
 }

@@ -26,15 +26,18 @@ export function chromiumSkip(): string | false {
   return existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (install Debian's chromium package to run this check)`;
 }
 
-/** Runs headless Chromium on a file with the network cut off; resolves to its stdout. */
-export function chromium(args: readonly string[], home: string): Promise<string> {
+/**
+ * Runs headless Chromium with the network cut off (but for 127.0.0.1 with `loopback`, for
+ * pages a test serves); resolves to its stdout.
+ */
+export function chromium(args: readonly string[], home: string, loopback = false): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       CHROMIUM,
       [
         ...CHROMIUM_HEADLESS_FLAGS,
         // Offline on purpose: a report that needs the network fails to render what we check.
-        '--host-resolver-rules=MAP * ~NOTFOUND',
+        `--host-resolver-rules=MAP * ~NOTFOUND${loopback ? ', EXCLUDE 127.0.0.1' : ''}`,
         `--user-data-dir=${join(home, 'profile')}`,
         ...args,
       ],

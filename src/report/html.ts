@@ -203,6 +203,7 @@ function countersBlock(records: readonly CounterRecord[]): string {
       ),
     );
   }
+  if (records.some((r) => r.attribution !== undefined)) tables.push(attributionTable(records));
   // The model always has /sys/kernel/mm/ksm+: its table only once KSM+ was put to work.
   if (records.some((r) => r.ksmplus !== undefined && !ksmPlusIdle(r.ksmplus))) {
     const rows = sortedUnion(records.map((r) => Object.keys(r.ksmplus ?? {})));
@@ -217,6 +218,25 @@ function countersBlock(records: readonly CounterRecord[]): string {
     );
   }
   return `<div class="tables">\n${tables.join('\n')}\n</div>`;
+}
+
+/** Who saves what per record (docs/attribution.md): each process's bytes, then the sums. */
+function attributionTable(records: readonly CounterRecord[]): string {
+  const procs = unionInOrder(records.map((r) => Object.keys(r.attribution?.procs ?? {})));
+  const total = (f: (t: NonNullable<CounterRecord['attribution']>['totals']) => number) => (r: CounterRecord) =>
+    r.attribution === undefined ? undefined : f(r.attribution.totals);
+  return recordTable(
+    'Who saves what: bytes credited per process ((n-1)/n of a page per mapping of a KSM page with n)',
+    records,
+    [
+      ...procs.map((p) => [`${p} saved_bytes`, (r: CounterRecord) => r.attribution?.procs[p]?.saved_bytes] as const),
+      ['attributed_pages', total((t) => t.attributed_pages)],
+      ['residual_pages', total((t) => t.residual_pages)],
+      ['attributed profit (bytes)', total((t) => t.attributed_profit_bytes)],
+      ['Σ ksm_process_profit (bytes)', total((t) => t.naive_profit_bytes)],
+    ],
+    new Set(['attributed_pages']),
+  );
 }
 
 /** Counters in bytes: shown in binary units, the exact count in the cell's tooltip. */

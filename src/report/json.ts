@@ -54,10 +54,13 @@ function canonicalRecord(r: CounterRecord): CounterRecord {
     };
   }
   const base = { label: r.label, time_ms: r.time_ms, ksm: sortKeys(r.ksm), procs };
+  const a = r.attribution;
   return {
     ...base,
     ...(r.ksmplus === undefined ? {} : { ksmplus: sortKeys(r.ksmplus) }),
     ...(r.vmstat === undefined ? {} : { vmstat: sortKeys(r.vmstat) }),
+    // Who saves what: an addition to the contract's keys, after them (docs/attribution.md).
+    ...(a === undefined ? {} : { attribution: { procs: sortKeys(a.procs), totals: a.totals } }),
   };
 }
 

@@ -13,7 +13,8 @@ import { type KsmStatus, readKsmStatus } from '../host/ksm_status.ts';
 import { KSM_DIR, ksmPresent } from '../host/ksm_sysfs.ts';
 import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
 import { CHROMIUM, CHROMIUM_HEADLESS_FLAGS } from './chromium_testing.ts';
-import { renderLivePage, renderLiveStatusText } from './ksm_live.ts';
+import { renderLiveStatusText } from './ksm_live.ts';
+import { renderLivePage } from './ksm_live_page.ts';
 
 function liveSkip(): string | undefined {
   if (process.platform !== 'linux') return 'not Linux';

@@ -1,21 +1,23 @@
 /**
  * The live KSM of a machine for people: terminal tables for `samepage kernel status` and
- * `watch`, and the one HTML page `watch --http` serves, which redraws itself from
- * Server-Sent Events. Plain data in (host/'s reading, by type only), text out.
+ * `watch`, who saves what among its processes, and the lines of `kernel enable`/`exec`
+ * (the page of `watch --http` is ksm_live_page.ts). Plain data in (host/'s reading, by
+ * type only), text out.
  */
 import pc from 'picocolors';
 import { describeErrno } from '../lib/errno.ts';
+import { plural } from '../lib/plural.ts';
 import { formatBytes } from '../lib/sizes.ts';
 import { displayWidth } from '../lib/text_width.ts';
 import { fitTable } from './fit_table.ts';
 import { memoryOf } from './table.ts';
+import type { AttributionGroup } from '../attribution/group.ts';
 import type { MergeReport } from '../host/merge_any.ts';
 import type { KsmProcessStat } from '../host/ksm_stat.ts';
-import type { KsmStatus } from '../host/ksm_status.ts';
-import type { KsmWatchSample } from '../host/ksm_watch.ts';
+import type { KsmStatus, KsmStatusAttribution } from '../host/ksm_status.ts';
 
 /** The counters shown first, in the order people reason about them; the rest follow by name. */
-const FIRST = [
+export const FIRST_KSM_KEYS = [
   'run',
   'pages_shared',
   'pages_sharing',
@@ -29,9 +31,9 @@ const FIRST = [
 
 /** The sysfs file names in display order. */
 export function orderedKsmKeys(ksm: Readonly<Record<string, unknown>>): string[] {
-  const first = FIRST.filter((k) => k in ksm);
+  const first = FIRST_KSM_KEYS.filter((k) => k in ksm);
   const rest = Object.keys(ksm)
-    .filter((k) => !(FIRST as readonly string[]).includes(k))
+    .filter((k) => !(FIRST_KSM_KEYS as readonly string[]).includes(k))
     .sort();
   return [...first, ...rest];
 }
@@ -93,6 +95,8 @@ export function renderLiveStatusText(s: KsmStatus, opts: LiveTextOptions = {}): 
   const tooWide = opts.width !== undefined && Math.max(...sys.split('\n').map(displayWidth)) > opts.width;
   if (tooWide) sys = fitTable(pair, entries, fit);
   let out = `${c.bold('/sys/kernel/mm/ksm')} at ${s.time}\n${sys}\n`;
+  if (s.attribution !== undefined) return out + renderAttributionText(s.attribution, opts);
+  if (s.attributionError !== undefined) out += `Who saves what is not shown: ${s.attributionError}.\n`;
   if (s.processes.length === 0) {
     out += 'No process uses KSM (no /proc/PID/ksm_stat shows any activity).\n';
     return out;
@@ -113,152 +117,90 @@ export function renderLiveStatusText(s: KsmStatus, opts: LiveTextOptions = {}): 
   return out;
 }
 
-/** JSON inside a <script> element: `<` escaped so no `</script>` can end it early. */
-function scriptJson(v: unknown): string {
-  return JSON.stringify(v)
-    .replace(/</g, '\\u003c')
-    .replace(/\u2028/g, '\\u2028')
-    .replace(/\u2029/g, '\\u2029');
+/** Bytes for a table cell: human units, and the sign of a profit. */
+function bytesCell(n: number): string {
+  return formatBytes(n);
+}
+
+/** The first columns of an attribution row, which name it. */
+function rowNames(a: KsmStatusAttribution, g: AttributionGroup): string[] {
+  if (a.by === 'process') return [g.key, g.comm ?? '', g.cgroup ?? ''];
+  return [g.key === '' ? '(unknown)' : g.key, String(g.processes)];
 }
 
 /**
- * The page of `watch --http`: the first reading is embedded so the page shows values at
- * once; an EventSource on `eventsPath` then redraws the counters, two small SVG line charts
- * (pages_sharing and pages_shared; general_profit) and the process table on every event.
- * The server ends each stream after a few events and the EventSource reconnects, so an
- * error with the source still connecting is routine; the page says "stale" only when no
- * event came for three intervals (plus the reconnection delay).
+ * Who saves what: one row per process, cgroup or comm (the top N and "other"), with the
+ * exactly attributed saving, its cost in rmap_items, the profit, Linux's per-process
+ * profit summed beside it, and ksmd's CPU apportioned by rmap_items; then the totals
+ * against the kernel's counters.
  */
-export function renderLivePage(
-  first: KsmWatchSample,
-  eventsPath: string,
-  hostname: string,
-  intervalMs: number,
-): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>KSM on ${escapeHtml(hostname)} - samepage kernel watch</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
-h1 { font-size: 1.3em; margin: 0 0 .3em; }
-.meta { color: #666; margin-bottom: 1em; }
-.grid { display: flex; flex-wrap: wrap; gap: 2em; align-items: flex-start; }
-table { border-collapse: collapse; }
-td, th { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: left; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
-.big { font-size: 1.6em; font-weight: 600; }
-.cards { display: flex; gap: 2em; margin-bottom: 1em; }
-.card div:first-child { color: #666; font-size: .9em; }
-svg text { font: 11px system-ui, sans-serif; fill: #555; }
-.legend span { margin-right: 1em; }
-.dot { display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin-right: 4px; }
-#state.live { color: #2a7; } #state.down { color: #c33; }
-</style>
-</head>
-<body>
-<h1>KSM on ${escapeHtml(hostname)}</h1>
-<div class="meta">Reading <span id="time"></span> &middot; <span id="state">connecting</span> &middot; events: <span id="events" data-count="0">0</span></div>
-<div class="cards">
-  <div class="card"><div>pages_sharing</div><div class="big" id="pages_sharing"></div></div>
-  <div class="card"><div>pages_shared</div><div class="big" id="pages_shared"></div></div>
-  <div class="card"><div>general_profit (bytes)</div><div class="big" id="general_profit"></div></div>
-  <div class="card"><div>run</div><div class="big" id="run"></div></div>
-</div>
-<div class="grid">
-  <div>
-    <div class="legend"><span><i class="dot" style="background:#1f77b4"></i>pages_sharing</span><span><i class="dot" style="background:#ff7f0e"></i>pages_shared</span></div>
-    <div id="chart-pages"></div>
-    <div class="legend"><span><i class="dot" style="background:#2ca02c"></i>general_profit (bytes)</span></div>
-    <div id="chart-profit"></div>
-  </div>
-  <div><h2 style="font-size:1.05em">/sys/kernel/mm/ksm</h2><table id="ksm"></table></div>
-</div>
-<h2 style="font-size:1.05em">Processes using KSM <small>(/proc/PID/ksm_stat, by ksm_process_profit)</small></h2>
-<table id="procs"></table>
-<script id="first" type="application/json">${scriptJson(first)}</script>
-<script>
-(function () {
-  var FIRST = ${scriptJson([...FIRST])};
-  var COLS = ${scriptJson(PROCESS_COLUMNS)};
-  function $(id) { return document.getElementById(id); }
-  function esc(s) { return String(s).replace(/[&<>"]/g, function (c) { return {'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]; }); }
-  function cell(v) { return typeof v === 'boolean' ? (v ? 'yes' : 'no') : String(v); }
-  function keys(ksm) {
-    var first = FIRST.filter(function (k) { return k in ksm; });
-    var rest = Object.keys(ksm).filter(function (k) { return FIRST.indexOf(k) < 0; }).sort();
-    return first.concat(rest);
-  }
-  function chart(series, w, h) {
-    var pad = 40, all = [];
-    series.forEach(function (s) { all = all.concat(s.values); });
-    if (all.length === 0) return '';
-    var lo = Math.min(0, Math.min.apply(null, all)), hi = Math.max.apply(null, all);
-    if (hi === lo) hi = lo + 1;
-    var n = series[0].values.length;
-    function x(i) { return pad + (n <= 1 ? 0 : i * (w - pad - 6) / (n - 1)); }
-    function y(v) { return 6 + (h - 24) * (1 - (v - lo) / (hi - lo)); }
-    var out = '<svg xmlns="http://www.w3.org/2000/svg" width="' + w + '" height="' + h + '" role="img">';
-    out += '<line x1="' + pad + '" y1="' + y(lo) + '" x2="' + (w - 6) + '" y2="' + y(lo) + '" stroke="#ccc"/>';
-    out += '<line x1="' + pad + '" y1="6" x2="' + pad + '" y2="' + y(lo) + '" stroke="#ccc"/>';
-    out += '<text x="' + (pad - 4) + '" y="12" text-anchor="end">' + esc(hi) + '</text>';
-    out += '<text x="' + (pad - 4) + '" y="' + y(lo) + '" text-anchor="end">' + esc(lo) + '</text>';
-    if (lo < 0) out += '<line x1="' + pad + '" y1="' + y(0) + '" x2="' + (w - 6) + '" y2="' + y(0) + '" stroke="#ddd" stroke-dasharray="3 3"/>';
-    out += '<text x="' + pad + '" y="' + (h - 4) + '">' + n + ' readings</text>';
-    series.forEach(function (s) {
-      var pts = s.values.map(function (v, i) { return x(i).toFixed(1) + ',' + y(v).toFixed(1); }).join(' ');
-      out += '<polyline fill="none" stroke="' + s.color + '" stroke-width="2" points="' + pts + '"><title>' + esc(s.name) + '</title></polyline>';
-    });
-    return out + '</svg>';
-  }
-  function draw(d) {
-    var s = d.status, ksm = s.ksm;
-    $('time').textContent = s.time;
-    ['pages_sharing', 'pages_shared', 'general_profit', 'run'].forEach(function (k) { $(k).textContent = k in ksm ? cell(ksm[k]) : '?'; });
-    $('ksm').innerHTML = keys(ksm).map(function (k) {
-      return '<tr><td>' + esc(k) + '</td><td class="n" id="ksm-' + esc(k) + '">' + esc(cell(ksm[k])) + '</td></tr>';
-    }).join('');
-    var h = d.history;
-    $('chart-pages').innerHTML = chart([
-      { name: 'pages_sharing', color: '#1f77b4', values: h.map(function (p) { return p.pages_sharing; }) },
-      { name: 'pages_shared', color: '#ff7f0e', values: h.map(function (p) { return p.pages_shared; }) }
-    ], 420, 160);
-    $('chart-profit').innerHTML = chart([
-      { name: 'general_profit', color: '#2ca02c', values: h.map(function (p) { return p.general_profit; }) }
-    ], 420, 160);
-    var head = '<tr>' + COLS.map(function (c) { return '<th class="' + (c[0] === 'comm' ? '' : 'n') + '">' + esc(c[0]) + '</th>'; }).join('') + '</tr>';
-    var rows = s.processes.map(function (p) {
-      return '<tr>' + COLS.map(function (c) { return '<td class="' + (c[0] === 'comm' ? '' : 'n') + '">' + esc(cell(p[c[1]])) + '</td>'; }).join('') + '</tr>';
-    }).join('');
-    $('procs').innerHTML = head + (rows || '<tr><td colspan="' + COLS.length + '">No process uses KSM.</td></tr>');
-  }
-  draw(JSON.parse($('first').textContent));
-  if (typeof EventSource === 'undefined') { $('state').textContent = 'no EventSource: reload to refresh'; return; }
-  var events = 0, seq = -1, last = Date.now(), STALE_MS = 3 * ${Math.max(50, Math.round(intervalMs))} + 2000;
-  var es = new EventSource(${scriptJson(eventsPath)});
-  es.addEventListener('ksm', function (e) {
-    var d = JSON.parse(e.data);
-    events++;
-    last = Date.now();
-    $('events').textContent = String(events);
-    $('events').setAttribute('data-count', String(events));
-    $('state').textContent = 'live'; $('state').className = 'live';
-    if (d.seq !== seq) { seq = d.seq; draw(d); }
-  });
-  setInterval(function () {
-    if (Date.now() - last > STALE_MS) { $('state').textContent = 'stale: no reading for ' + Math.round((Date.now() - last) / 1000) + ' s'; $('state').className = 'down'; }
-  }, 1000);
-})();
-</script>
-</body>
-</html>
-`;
+export function renderAttributionText(a: KsmStatusAttribution, opts: LiveTextOptions = {}): string {
+  const c = pc.createColors(opts.color ?? pc.isColorSupported);
+  const names = a.by === 'process' ? ['pid', 'comm', 'cgroup'] : [a.by, 'procs'];
+  const state = new Map(a.attribution.processes.map((p) => [String(p.pid), p.state]));
+  const notes = a.by === 'process' && a.attribution.processes.some((p) => p.state !== 'exact');
+  const head = [
+    ...names,
+    'saved',
+    'pages',
+    'zero_pages',
+    'rmap_items',
+    'profit',
+    'ksm_process_profit',
+    'ksmd_cpu',
+    ...(notes ? ['state'] : []),
+  ];
+  const left = (h: string) => h === 'comm' || h === 'cgroup' || h === 'state' || (h === a.by && h !== 'process');
+  // On a narrow terminal the detail goes first: the cgroup path wraps, then the cost columns leave.
+  const dropRank: Record<string, number> = { ksm_process_profit: 4, ksmd_cpu: 3, zero_pages: 2, pages: 1 };
+  const columns = head.map((h) => ({
+    head: h,
+    align: left(h) ? ('left' as const) : ('right' as const),
+    ...(h === 'cgroup' || h === a.by ? { wrap: true } : {}),
+    ...(dropRank[h] === undefined ? {} : { drop: dropRank[h] }),
+  }));
+  const rows = opts.maxProcesses === undefined ? a.groups : a.groups.slice(0, opts.maxProcesses);
+  const cells = rows.map((g) => [
+    ...rowNames(a, g),
+    bytesCell(g.saved_bytes),
+    g.saved_pages.toFixed(2),
+    String(g.ksm_zero_pages),
+    String(g.ksm_rmap_items),
+    bytesCell(g.profit_bytes),
+    bytesCell(g.ksm_process_profit),
+    g.ksmd_cpu_seconds === undefined ? '' : `${g.ksmd_cpu_seconds.toFixed(2)} s`,
+    ...(notes ? [state.get(g.key) === 'exact' ? '' : (state.get(g.key) ?? '')] : []),
+  ]);
+  const t = fitTable(columns, cells, { width: opts.width, compact: true, headStyle: c.bold });
+  const title = `${c.bold(`Who saves what, by ${a.by}`)} (a KSM page mapped n times credits each mapping (n-1)/n of a page)`;
+  let out = `${title}\n${rows.length === 0 ? 'No process uses KSM (no /proc/PID/ksm_stat shows any activity).' : t}\n`;
+  if (rows.length < a.groups.length) out += `... and ${a.groups.length - rows.length} more rows\n`;
+  return out + renderAttributionTotals(a);
 }
 
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[ch] ?? ch);
+/** The attribution's sums against the kernel's counters, and the naive sum beside them. */
+export function renderAttributionTotals(a: KsmStatusAttribution): string {
+  const t = a.attribution.totals;
+  const kernel = t.pages_sharing + t.ksm_zero_pages;
+  let out =
+    `Saved: ${formatBytes(t.attributed_bytes)}, ${plural(t.attributed_pages, 'page')} over ${plural(a.attribution.processes.length, 'process', 'processes')}; ` +
+    `the kernel counts pages_sharing ${t.pages_sharing} + ksm_zero_pages ${t.ksm_zero_pages} = ${kernel}`;
+  out +=
+    t.residual_pages === 0
+      ? ' (equal)\n'
+      : ` (residual ${t.residual_pages}: ksmd has not yet rescanned pages that changed or processes that exited)\n`;
+  if (t.unscanned_mappings > 0)
+    out += `Not yet scanned by ksmd (forked children): ${t.unscanned_mappings} mappings of KSM pages, not credited\n`;
+  const over = t.naive_profit_bytes - t.attributed_profit_bytes;
+  out +=
+    `Profit: attributed ${formatBytes(t.attributed_profit_bytes)} (general_profit ${formatBytes(t.general_profit)}); ` +
+    `Linux's per-process ksm_process_profit summed: ${formatBytes(t.naive_profit_bytes)}` +
+    (over > 0 && t.attributed_profit_bytes > 0
+      ? `, ${formatBytes(over)} (${((100 * over) / t.attributed_profit_bytes).toFixed(1)} %) too much: it credits every mapper with the whole page\n`
+      : '\n');
+  if (t.ksmd_cpu_seconds !== undefined)
+    out += `ksmd: ${t.ksmd_cpu_seconds.toFixed(2)} s of CPU since boot, apportioned by rmap_items\n`;
+  return out;
 }
 
 /** `kernel enable`/`disable`: one line per process, the call and its result or why not. */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareCalls, compareExpects, compareRecords, compareRuns } from './compare.ts';
+import type { AttributionRecord } from '../attribution/record.ts';
 import type { CounterRecord, ProcRecord, RunResult } from './records.ts';
 
 const PROC: ProcRecord = {
@@ -107,4 +108,28 @@ test('compareRuns is empty for equal runs and lists records, then calls, then ch
   // A run without `calls` (an old recorded kernel run) compares as having none.
   const { calls: _drop, ...noCalls } = run('kernel', base);
   assert.deepEqual(compareRuns(noCalls, run('model', { ...base, calls: [] })), []);
+});
+
+test('compareRecords compares who saves what where both records carry it, share by share', () => {
+  const attribution = (bytes: number, shares: ReadonlyArray<readonly [number, number]>): AttributionRecord => ({
+    procs: { a: { ksm_mappings: 2, state: 'exact', shares, saved_bytes: bytes, profit_bytes: bytes - 128 } },
+    totals: {
+      ksm_pages: 1,
+      counted_mappings: 2,
+      unscanned_mappings: 0,
+      attributed_pages: 1,
+      residual_pages: 0,
+      attributed_profit_bytes: 3968,
+      naive_profit_bytes: 8064,
+    },
+  });
+  const k = { ...rec('x', {}), attribution: attribution(4096, [[2, 2]]) };
+  assert.deepEqual(compareRecords([k], [{ ...rec('x', {}), attribution: attribution(4096, [[2, 2]]) }]), []);
+  assert.deepEqual(compareRecords([k], [{ ...rec('x', {}), attribution: attribution(4000, [[3, 2]]) }]), [
+    { label: 'x', path: 'attribution/a/shares', kernel: [[2, 2]], model: [[3, 2]] },
+    { label: 'x', path: 'attribution/a/saved_bytes', kernel: 4096, model: 4000 },
+    { label: 'x', path: 'attribution/a/profit_bytes', kernel: 3968, model: 3872 },
+  ]);
+  // A recording made before records carried the attribution is compared on the rest.
+  assert.deepEqual(compareRecords([rec('x', {})], [k]), []);
 });

@@ -5,8 +5,10 @@
  *
  * Records compare every /sys/kernel/mm/ksm file, every process counter and the KSM lines of
  * /proc/vmstat, never time (the kernel's is wall time) and never `ksmplus` (the live kernel
- * has no such interface).
+ * has no such interface). The attribution is compared where both records carry it
+ * (recordings made before it existed do not).
  */
+import type { AttributionRecord } from '../attribution/record.ts';
 import type { CallResult, CounterRecord, ExpectResult, RunResult } from './records.ts';
 
 /** One value that differs between two runs of the same scenario. */
@@ -97,6 +99,25 @@ export function compareRecord(label: string, kernel: CounterRecord, model: Count
       const mv = model.vmstat[field];
       if (kv !== mv) diffs.push({ label, path: `vmstat/${field}`, kernel: kv, model: mv });
     }
+  }
+  if (kernel.attribution !== undefined && model.attribution !== undefined)
+    diffs.push(...compareAttribution(label, kernel.attribution, model.attribution));
+  return diffs;
+}
+
+/** Two attributions, value by value (shares compared as their JSON text). */
+function compareAttribution(label: string, kernel: AttributionRecord, model: AttributionRecord): RecordDiff[] {
+  const diffs: RecordDiff[] = [];
+  const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+  const kt = kernel.totals as Readonly<Record<string, unknown>>;
+  const mt = model.totals as Readonly<Record<string, unknown>>;
+  for (const f of unionKeys(kt, mt))
+    if (!same(kt[f], mt[f])) diffs.push({ label, path: `attribution/${f}`, kernel: kt[f], model: mt[f] });
+  for (const proc of unionKeys(kernel.procs, model.procs)) {
+    const kp = (kernel.procs[proc] ?? {}) as Readonly<Record<string, unknown>>;
+    const mp = (model.procs[proc] ?? {}) as Readonly<Record<string, unknown>>;
+    for (const f of unionKeys(kp, mp))
+      if (!same(kp[f], mp[f])) diffs.push({ label, path: `attribution/${proc}/${f}`, kernel: kp[f], model: mp[f] });
   }
   return diffs;
 }

@@ -2,6 +2,7 @@
  * What a scenario run produces (the `--json` shape of docs/scenario-format.md).
  * Plain data only: report/ renders these without knowing any kernel object.
  */
+import type { AttributionRecord } from '../attribution/record.ts';
 import type { KsmStat } from '../lib/ksm_files.ts';
 
 /** The counters of one process: its /proc/PID/ksm_stat, and its present pages. */
@@ -23,6 +24,8 @@ export interface CounterRecord {
    * kernel backend's since the run started (the counters are the machine's).
    */
   readonly vmstat?: Readonly<Record<string, number>>;
+  /** Who saves what (docs/attribution.md): each process's exact share of KSM's saving. */
+  readonly attribution?: AttributionRecord;
 }
 
 export interface ExpectResult {

@@ -41,6 +41,9 @@ import {
 import { countPresentPages } from '../../host/pagemap.ts';
 import { readProcessMemory, readSchedstat, type Schedstat } from '../../host/procfs.ts';
 import { findKsmdPid } from '../../host/ksmd_affinity.ts';
+import { readLiveObservation } from '../../host/ksm_attribution.ts';
+import { attribute } from '../../attribution/attribute.ts';
+import { type AttributionRecord, attributionRecord } from '../../attribution/record.ts';
 import { KSM_WRITABLE_FILES } from '../../lib/ksm_files.ts';
 
 export interface KernelBackendOptions {
@@ -596,7 +599,25 @@ class KernelBackendImpl implements KernelBackend {
       procs[name] = { ...stat, rss_pages: this.#rssPages(p) };
     }
     this.#sampler?.add(this.#sample(label), true);
-    return { label, time_ms: this.timeMs(), ksm, procs, vmstat: this.#vmstat() };
+    return {
+      label,
+      time_ms: this.timeMs(),
+      ksm,
+      procs,
+      vmstat: this.#vmstat(),
+      attribution: this.attributionRecord(),
+    };
+  }
+
+  /** Who saves what among the agents (src/attribution), read from their page tables, by scenario name. */
+  attributionRecord(): AttributionRecord {
+    const named = [...this.#procs].filter(([, p]) => p.agent.alive());
+    const obs = readLiveObservation({ pids: named.map(([, p]) => p.agent.pid), onWarning: this.#warn });
+    const nameOf = new Map(named.map(([name, p]) => [p.agent.pid, name]));
+    return attributionRecord(
+      attribute(obs),
+      obs.processes.map((p) => nameOf.get(p.pid) ?? String(p.pid)),
+    );
   }
 
   /** The KSM lines of /proc/vmstat since the run started. */

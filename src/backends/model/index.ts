@@ -42,6 +42,9 @@ import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
 import { calibratedCost, calibratedTimer } from './calibration.ts';
 import type { TimerParams } from '../../sim/timer.ts';
+import { attribute } from '../../attribution/attribute.ts';
+import { type AttributionRecord, attributionRecord } from '../../attribution/record.ts';
+import { modelObservation } from './attribution.ts';
 
 /** Events (ksmd batches, KSM+ rounds) between two words of progress in a wait. */
 const WAIT_SLICE = 16;
@@ -451,7 +454,30 @@ export class ModelBackend implements Backend {
           : Number(text);
     }
     this.#sampler?.add(this.#sample(label), true);
-    return { label, time_ms: sys.clock.nowMs(), ksm, procs, ksmplus, vmstat: ksmVmstat(sys.mmgr) };
+    return {
+      label,
+      time_ms: sys.clock.nowMs(),
+      ksm,
+      procs,
+      ksmplus,
+      vmstat: ksmVmstat(sys.mmgr),
+      attribution: this.attributionRecord(),
+    };
+  }
+
+  /** Who saves what among the scenario's processes (src/attribution), by scenario name. */
+  attributionRecord(): AttributionRecord {
+    const named = [...this.#procs];
+    const a = attribute(
+      modelObservation(
+        this.system(),
+        named.map(([, p]) => p.task),
+      ),
+    );
+    return attributionRecord(
+      a,
+      named.map(([name]) => name),
+    );
   }
 
   timeMs(): number {
