@@ -15,9 +15,16 @@ process.stdout.on('error', (err) => {
   throw err;
 });
 try {
-  const { main } = await import(entry.href);
-  // exitCode rather than exit(): stdout may still be draining into a pipe.
-  process.exitCode = await main(process.argv.slice(2));
+  const args = process.argv.slice(2);
+  // The long-running `samepage plus` loads only what it uses (dist/src/cli/plus_main.js).
+  if (args[0] === 'plus') {
+    const { plusMain } = await import(new URL('../dist/src/cli/plus_main.js', import.meta.url).href);
+    process.exitCode = await plusMain(args.slice(1));
+  } else {
+    const { main } = await import(entry.href);
+    // exitCode rather than exit(): stdout may still be draining into a pipe.
+    process.exitCode = await main(args);
+  }
 } catch (err) {
   // Only a broken build gets here (main catches everything else).
   process.stderr.write(`samepage: ${err instanceof Error ? err.message : String(err)}\n`);

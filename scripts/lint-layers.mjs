@@ -42,8 +42,24 @@ const DIRECT = {
   // Who saves what: KSM's saving attributed to processes, pure arithmetic that the live
   // reader (host/) and the model (backends/) both feed; ksm/ only for the profit formula.
   attribution: ['lib', 'ksm'],
-  host: ['lib', 'stats', 'attribution'],
-  backends: ['lib', 'scenario', 'system', 'sysfs', 'host', 'sim', 'mm', 'ksm', 'ksmplus', 'stats', 'attribution'],
+  // The KSM+ daemon's policy for stock kernels: pure, it sees the machine through an interface
+  // (policy/host.ts) that host/ implements for the live kernel and backends/model for the model.
+  policy: ['lib'],
+  host: ['lib', 'stats', 'attribution', 'policy'],
+  backends: [
+    'lib',
+    'scenario',
+    'system',
+    'sysfs',
+    'host',
+    'sim',
+    'mm',
+    'ksm',
+    'ksmplus',
+    'stats',
+    'attribution',
+    'policy',
+  ],
   differential: ['lib', 'scenario', 'backends', 'host'],
   measure: ['lib', 'sim', 'mm', 'ksm', 'system', 'scenario', 'backends', 'host'],
   // samepage shell: bash (the just-bash library) over a model machine's files and processes.
@@ -61,6 +77,7 @@ const DIRECT = {
     'scenario',
     'attribution',
     'host',
+    'policy',
     'backends',
     'differential',
     'measure',
@@ -75,7 +92,7 @@ const DIRECT = {
  * report/ without report/ running, or loading, anything of the layers that produce results.
  */
 const TYPES_ONLY = {
-  report: ['scenario', 'stats', 'attribution', 'host', 'backends', 'differential', 'measure'],
+  report: ['scenario', 'stats', 'attribution', 'host', 'policy', 'backends', 'differential', 'measure'],
 };
 
 /**

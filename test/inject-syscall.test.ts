@@ -20,9 +20,10 @@ import {
   PR_GET_MEMORY_MERGE,
   PR_SET_MEMORY_MERGE,
 } from '../src/host/inject.ts';
+import { identify } from '../src/host/journal.ts';
 import { readProcessKsmStat } from '../src/host/ksm_stat.ts';
 import { missingHelper, nativeHelperPath, ptraceRefusal } from '../src/host/ksm_native.ts';
-import { rangesWithFlag } from '../src/host/proc_maps.ts';
+import { rangesWithFlag } from '../src/lib/proc_maps.ts';
 import { readProcessMemory, readVmaFlags } from '../src/host/procfs.ts';
 
 const skip = ptraceRefusal() ?? missingHelper(nativeHelperPath(INJECT_SYSCALL)) ?? missingHelper(defaultAgentPath());
@@ -115,5 +116,37 @@ test('a process busy in user space is reached through a syscall instruction foun
   } finally {
     busy.kill('SIGKILL');
     if (busy.exitCode === null && busy.signalCode === null) await once(busy, 'exit');
+  }
+});
+
+test('with --start and --comm the injector touches only the process it was given; it reports how long it held it', {
+  skip: skip ?? false,
+}, async () => {
+  const release = await holdKernelTestLock();
+  const agent = await Agent.spawn(defaultAgentPath(), 'target', 'sp-guard');
+  try {
+    const address = Number.parseInt(await agent.request(`mmap ${SIZE} 0 -1`), 16);
+    const pid = agent.pid;
+    const start = identify(pid)!.start_time;
+    const mark = [{ call: 'madvise', address, length: SIZE, advice: MADV_MERGEABLE }] as const;
+    // Another start time: a reused pid. Another comm: a program that exec'd another one.
+    const reused = injectSyscalls(pid, mark, undefined, { start: String(Number(start) + 1) });
+    assert.equal(reused.final, true);
+    assert.match(reused.error ?? '', /is another process now .*nothing was changed/);
+    const other = injectSyscalls(pid, mark, undefined, { start, comm: 'firefox' });
+    assert.equal(other.final, true);
+    assert.match(other.error ?? '', /runs "sp-guard" now, not "firefox"/);
+    assert.deepEqual(mergeable(pid, address, SIZE), [], 'nothing was marked');
+    const ok = injectSyscalls(pid, mark, undefined, { start, comm: 'sp-guard', allowedOnly: true });
+    assert.equal(ok.error, undefined);
+    assert.equal(ok.results[0]?.result, 0);
+    assert.ok(ok.pauseNs !== undefined && ok.pauseNs > 0, 'the pause is measured');
+    assert.deepEqual(mergeable(pid, address, SIZE), [{ start: address, length: SIZE }]);
+    assert.equal(await agent.request(`write ${address} 01`), '');
+  } finally {
+    agent.signal('SIGKILL', defaultAgentPath());
+    await agent.waitDead(3000);
+    agent.close();
+    release();
   }
 });

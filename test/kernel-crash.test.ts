@@ -52,7 +52,7 @@ import { missingHelper, nativeHelperPath, ptraceRefusal } from '../src/host/ksm_
 import { readProcessKsmStat } from '../src/host/ksm_stat.ts';
 import { KSM_DIR, readSysfs, restorableValue, restoreKsm, writeSysfs } from '../src/host/ksm_sysfs.ts';
 import { TEST_PAUSE_AT_CHANGE } from '../src/host/live_changes.ts';
-import { rangesWithFlag } from '../src/host/proc_maps.ts';
+import { rangesWithFlag } from '../src/lib/proc_maps.ts';
 import { isAlive, readVmaFlags } from '../src/host/procfs.ts';
 import type { RecoveryReport } from '../src/host/recover.ts';
 import { WATCHDOG } from '../src/host/watchdog.ts';

@@ -4,7 +4,7 @@
  * the thesis's own figures beside samepage's where the workload is one of its experiments.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { runPolicy, type Policy, type PolicyResult } from '../backends/model/policy.ts';
+import { POLICIES, runPolicy, type Policy, type PolicyResult } from '../backends/model/policy.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import { renderThesisComparison, runFailure } from '../report/table.ts';
@@ -18,7 +18,8 @@ import { wrapText } from '../lib/text_width.ts';
 function parsePolicies(v: string): Policy[] {
   const list = v.split(',').map((p) => p.trim());
   for (const p of list)
-    if (p !== 'ksm' && p !== 'ksm+') throw new InvalidArgumentError(`Unknown policy "${p}": use ksm, ksm+ or both`);
+    if (!(POLICIES as readonly string[]).includes(p))
+      throw new InvalidArgumentError(`Unknown policy "${p}": use ${POLICIES.join(', ')}, comma-separated`);
   const twice = list.find((p, i) => list.indexOf(p) !== i);
   if (twice !== undefined) throw new InvalidArgumentError(`Policy "${twice}" is given twice: each runs once`);
   return list as Policy[];
@@ -33,9 +34,11 @@ export interface CompareIo {
 export function registerCompare(program: Command, io: CompareIo, setExit: (code: number) => void): void {
   program
     .command('compare')
-    .description('run one workload under KSM and under KSM+ on the model until the counters settle, side by side')
+    .description(
+      'run one workload under KSM, KSM+ and the KSM+ daemon (plus) on the model until the counters settle, side by side',
+    )
     .argument('<file>', 'a workload scenario (it should not switch KSM on itself: compare does, before the first wait)')
-    .option('--policy <list>', 'policies to run, comma-separated: ksm, ksm+', parsePolicies, [
+    .option('--policy <list>', 'policies to run, comma-separated: ksm, ksm+, plus', parsePolicies, [
       'ksm',
       'ksm+',
     ] as Policy[])
@@ -45,7 +48,8 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
     .addHelpText(
       'after',
       '\nKSM is switched on with run=1; KSM+ by naming every program the workload starts in\n' +
-        '/sys/kernel/mm/ksm+/processes_to_scan, then run=1. Each policy then runs until its merged pages\n' +
+        '/sys/kernel/mm/ksm+/processes_to_scan, then run=1; plus by naming them to the KSM+ daemon for stock\n' +
+        "kernels (samepage plus, /run/samepage/ksm+), then its run=1 and KSM's. Each policy then runs until its merged pages\n" +
         '(KSM: every counter) stop changing for 3 full scans (KSM+: rounds sampled at min_coefficient).\n' +
         'Two times are reported, each to the batch that last changed the figure: until merged pages\n' +
         'settled, and until rmap_items settled (KSM+: by the end of its first round at the floor).\n' +

@@ -14,6 +14,7 @@ import { INJECT_SYSCALL } from '../host/inject.ts';
 import { EXEC_MERGE, missingHelper, nativeHelperPath, ptraceRefusal, ptraceScope } from '../host/ksm_native.ts';
 import { type MergeReport, setMemoryMerge } from '../host/merge_any.ts';
 import { RunHold } from '../host/ksm_run_hold.ts';
+import { KsmLockHeld, plusDaemonHolder } from '../host/ksm_lock.ts';
 import { JournalsUnreadable } from '../host/journal.ts';
 import { describeRecovery, type JournalView, pendingRecovery, recoverJournals, viewJournals } from '../host/recover.ts';
 import { type KsmProcessStat, readProcessKsmStat } from '../host/ksm_stat.ts';
@@ -101,6 +102,15 @@ function parseSeconds(v: string): number {
   return Number(v);
 }
 
+/** Refuses to change KSM beside a running KSM+ daemon (samepage plus), which holds the KSM lock. */
+function refuseBesidePlus(): void {
+  const pid = plusDaemonHolder();
+  if (pid !== undefined)
+    throw new KernelUnusable(
+      `${new KsmLockHeld(pid).message}. Stop it, or give it the program: samepage plus add NAME`,
+    );
+}
+
 function requireKsm(): void {
   if (!ksmPresent()) {
     throw new KernelUnusable(`${KSM_DIR} is missing: this kernel has no KSM (CONFIG_KSM), or sysfs is not mounted`);
@@ -138,6 +148,7 @@ async function enableOrDisable(
 ): Promise<void> {
   const refusal = ptraceRefusal();
   if (refusal !== undefined) throw new KernelUnusable(`samepage kernel ${enable ? 'enable' : 'disable'} ${refusal}`);
+  refuseBesidePlus();
   const helper = nativeHelperPath(INJECT_SYSCALL);
   const missing = missingHelper(helper);
   if (missing !== undefined) throw new KernelUnusable(missing);
@@ -444,6 +455,7 @@ export function registerKernel(
     )
     .action(async (cmd: string, args: string[], opts: { run?: true; reportAfter: number }) => {
       requireKsm();
+      refuseBesidePlus();
       const helper = nativeHelperPath(EXEC_MERGE);
       const missing = missingHelper(helper);
       if (missing !== undefined) throw new KernelUnusable(missing);

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import { runScenario } from '../scenario/run.ts';
@@ -28,51 +28,25 @@ import { registerStats } from './stats.ts';
 import { registerPredict } from './predict.ts';
 import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
+import { registerPlus } from './plus.ts';
 import { waitProgress } from './progress.ts';
 import { refuseReportOverInput, writeReportFile } from './report_file.ts';
-import { failureJson, failureJsonFor, UsageError, wantsJson } from './errors.ts';
+import { UsageError } from './errors.ts';
 import { testPauseHook } from './test_pause.ts';
 import { tableWidth } from './width.ts';
+import { type Io, runProgram } from './run_program.ts';
 
 /** Exit codes of the contract. */
 const EXIT_OK = 0;
 const EXIT_EXPECT_FAILED = 1;
-const EXIT_UNUSABLE = 2;
 
 const DEMO_SCENARIO = 'scenarios/thesis-test-program.yaml';
 
-/** Where process output goes; tests may pass their own. */
-export interface Io {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WriteStream | NodeJS.WritableStream;
-  readonly env: NodeJS.ProcessEnv;
-}
+export type { Io } from './run_program.ts';
 
 /** Runs the command line `args` (without node and the script) and resolves to the exit code. */
 export async function main(args: readonly string[], io: Io = process): Promise<number> {
-  let exitCode = EXIT_OK;
-  const program = buildProgram(io, (code) => {
-    exitCode = code;
-  });
-  try {
-    await program.parseAsync([...args], { from: 'user' });
-    return exitCode;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // Commander has already printed its message; help and --version are not failures.
-      if (err.exitCode === 0) return EXIT_OK;
-      if (wantsJson(args)) io.stdout.write(failureJson(EXIT_UNUSABLE, err.message.replace(/^error: /, '')));
-      return EXIT_UNUSABLE;
-    }
-    const message = err instanceof Error ? err.message : String(err);
-    io.stderr.write(`samepage: ${message}\n`);
-    const json = wantsJson(args) ? failureJsonFor(err, EXIT_UNUSABLE, message) : undefined;
-    if (json !== undefined) io.stdout.write(json);
-    if (io.env.SAMEPAGE_DEBUG === '1' && err instanceof Error && err.stack !== undefined) {
-      io.stderr.write(`${err.stack}\n`);
-    }
-    return EXIT_UNUSABLE;
-  }
+  return runProgram((setExit) => buildProgram(io, setExit), args, io);
 }
 
 function buildProgram(io: Io, setExit: (code: number) => void): Command {
@@ -161,6 +135,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerStats(program, io, setExit);
   registerPredict(program, io, setExit);
   registerKernel(program, io, setExit);
+  registerPlus(program, io, setExit);
 
   addBenchCommand(program, io);
 

@@ -57,9 +57,9 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
     .addOption(
       new Option(
         '--policy <policy>',
-        'ksm: every process calls PR_SET_MEMORY_MERGE; ksm+: every program is named in processes_to_scan',
+        'ksm: every process calls PR_SET_MEMORY_MERGE; ksm+: every program is named in processes_to_scan; plus: the KSM+ daemon (samepage plus) is given every program',
       )
-        .choices(['ksm', 'ksm+'])
+        .choices(['ksm', 'ksm+', 'plus'])
         .default('ksm'),
     )
     .option(

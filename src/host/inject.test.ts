@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { callArgs, INJECT_SYSCALL, MADV_MERGEABLE, parseInjectAnswer, PR_SET_MEMORY_MERGE } from './inject.ts';
+import {
+  callArgs,
+  guardArgs,
+  INJECT_SYSCALL,
+  MADV_MERGEABLE,
+  parseInjectAnswer,
+  PR_SET_MEMORY_MERGE,
+} from './inject.ts';
 import { missingHelper, nativeHelperPath } from './ksm_native.ts';
 
 test('callArgs writes prctl and madvise calls as the helper reads them, addresses in hex', () => {
@@ -31,6 +38,26 @@ test('parseInjectAnswer reads one ok line per call, a note, and an err that stop
     error: 'process 5 does not exist or has exited',
   });
   assert.equal(parseInjectAnswer('').error, 'the helper printed nothing');
+});
+
+test('parseInjectAnswer reads the pause and a final refusal; guardArgs writes the checks before the pid', () => {
+  assert.deepEqual(parseInjectAnswer('ok 0 rip-2 0x7f00\npause 81234\n'), {
+    results: [{ result: 0, method: 'rip-2' }],
+    pauseNs: 81234,
+  });
+  assert.deepEqual(parseInjectAnswer('err final process 5 is another process now; nothing was changed\n'), {
+    results: [],
+    error: 'process 5 is another process now; nothing was changed',
+    final: true,
+  });
+  assert.deepEqual(guardArgs({ start: '123', comm: 'ab', allowedOnly: true }), [
+    '--start',
+    '123',
+    '--comm',
+    '6162',
+    '--allowed-only',
+  ]);
+  assert.deepEqual(guardArgs(undefined), []);
 });
 
 /**

@@ -35,10 +35,36 @@ export interface CallResult {
   readonly method: string;
 }
 
-/** The injector's answer: one result per call that ran, in order; `error` when the rest did not. */
+/**
+ * The injector's answer: one result per call that ran, in order; `error` when the rest did
+ * not, `final` when trying again cannot help (another process or program has the pid now,
+ * or seccomp forbids the calls); `pauseNs` how long the target was held, when it was.
+ */
 export interface InjectAnswer {
   readonly results: readonly CallResult[];
   readonly error?: string;
+  readonly final?: true;
+  readonly pauseNs?: number;
+}
+
+/** Conditions the injector checks in the target before it makes any call. */
+export interface InjectGuard {
+  /** Field 22 of /proc/PID/stat: a reused pid is refused. */
+  readonly start?: string;
+  /** The comm the target must still have: a program that exec'd another is refused. */
+  readonly comm?: string;
+  /** Refuse unless seccomp allows every call (else only filters that would kill or wait are refused). */
+  readonly allowedOnly?: boolean;
+}
+
+/** The injector's options for a guard, before the pid. */
+export function guardArgs(guard: InjectGuard | undefined): string[] {
+  if (guard === undefined) return [];
+  return [
+    ...(guard.start === undefined ? [] : ['--start', guard.start]),
+    ...(guard.comm === undefined ? [] : ['--comm', Buffer.from(guard.comm, 'utf8').toString('hex')]),
+    ...(guard.allowedOnly === true ? ['--allowed-only'] : []),
+  ];
 }
 
 /** The injector's arguments for the calls, after the pid. */
@@ -50,20 +76,27 @@ export function callArgs(calls: readonly InjectedCall[]): string[] {
   );
 }
 
-/** Parses the helper's lines: `ok RESULT METHOD ADDRESS [NOTE]` per call, maybe `err MESSAGE`. */
+/** Parses the helper's lines: `ok RESULT METHOD ADDRESS [NOTE]` per call, `pause NS`, maybe `err [final] MESSAGE`. */
 export function parseInjectAnswer(text: string): InjectAnswer {
   const results: CallResult[] = [];
+  let pauseNs: number | undefined;
   for (const raw of text.split('\n')) {
     const line = raw.trim();
+    const pause = /^pause (\d+)$/.exec(line);
+    if (pause?.[1] !== undefined) {
+      pauseNs = Number(pause[1]);
+      continue;
+    }
     const ok = /^ok (-?\d+) (\S+) (\S+)(?: (\S+))?$/.exec(line);
     if (ok?.[1] !== undefined && ok[2] !== undefined) {
       results.push({ result: Number(ok[1]), method: ok[4] === undefined ? ok[2] : `${ok[2]} (${ok[4]})` });
       continue;
     }
-    const err = /^err (.*)$/.exec(line);
-    if (err?.[1] !== undefined) return { results, error: err[1] };
+    const err = /^err (final )?(.*)$/.exec(line);
+    if (err?.[2] !== undefined) return { results, error: err[2], ...(err[1] === undefined ? {} : { final: true }) };
   }
-  return results.length > 0 ? { results } : { results, error: 'the helper printed nothing' };
+  if (results.length === 0) return { results, error: 'the helper printed nothing' };
+  return pauseNs === undefined ? { results } : { results, pauseNs };
 }
 
 /**
@@ -75,9 +108,13 @@ export function injectSyscalls(
   pid: number,
   calls: readonly InjectedCall[],
   helper = nativeHelperPath(INJECT_SYSCALL),
+  guard?: InjectGuard,
 ): InjectAnswer {
   if (calls.length === 0) return { results: [] };
-  const r = spawnSync(helper, [String(pid), ...callArgs(calls)], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(helper, [...guardArgs(guard), String(pid), ...callArgs(calls)], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   if (r.error !== undefined) return { results: [], error: `cannot run ${helper}: ${r.error.message}` };
   if (r.status === 2) return { results: [], error: r.stderr.split('\n')[0]?.trim() || 'usage error' };
   const answer = parseInjectAnswer(r.stdout);

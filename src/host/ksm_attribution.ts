@@ -40,7 +40,7 @@ import {
   pagemapPfn,
   readPagemap,
 } from './pagemap.ts';
-import { parseSmapsFlags, VM_MERGEABLE_CODE } from './proc_maps.ts';
+import { parseSmapsFlags, VM_MERGEABLE_CODE } from '../lib/proc_maps.ts';
 import { cpuSeconds, describeProcError, readCgroupPath } from './procfs.ts';
 
 /** Pagemap entries per pread (512 KiB). */

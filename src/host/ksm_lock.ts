@@ -18,10 +18,23 @@ export class KsmLockHeld extends Error {
 
   constructor(holder: number) {
     super(
-      `Another samepage kernel run (pid ${holder}, ${readComm(holder) ?? '?'}) is using KSM; ` +
-        `its counters are global, so runs cannot overlap (lock ${KSM_LOCK_PATH})`,
+      isPlusDaemon(holder)
+        ? `samepage plus, the KSM+ daemon (pid ${holder}), is running and holds samepage's KSM lock: it decides ` +
+            `what KSM merges in the programs it selected, so this run cannot use KSM beside it (lock ${KSM_LOCK_PATH})`
+        : `Another samepage kernel run (pid ${holder}, ${readComm(holder) ?? '?'}) is using KSM; ` +
+            `its counters are global, so runs cannot overlap (lock ${KSM_LOCK_PATH})`,
     );
     this.holder = holder;
+  }
+}
+
+/** Whether `pid` runs `samepage plus` (its command line names the plus command). */
+function isPlusDaemon(pid: number): boolean {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.some((a, i) => a.endsWith('samepage-plus.js') || (a.endsWith('samepage.js') && args[i + 1] === 'plus'));
+  } catch {
+    return false;
   }
 }
 
@@ -50,6 +63,12 @@ export function tryLock(path: string): number | undefined {
   } finally {
     rmSync(mine, { force: true });
   }
+}
+
+/** The KSM+ daemon (`samepage plus`) holding the samepage KSM lock, or undefined when it does not run. */
+export function plusDaemonHolder(): number | undefined {
+  const holder = readHolder(KSM_LOCK_PATH);
+  return holder !== undefined && isAlive(holder) && isPlusDaemon(holder) ? holder : undefined;
 }
 
 /** Drops a lock this process holds (and only then). */

@@ -24,7 +24,7 @@ import {
   readPagemap,
   ZeroPageFrames,
 } from './pagemap.ts';
-import { type MapsEntry, mayHoldAnonymous, parseMaps } from './proc_maps.ts';
+import { type MapsEntry, mayHoldAnonymous, parseMaps } from '../lib/proc_maps.ts';
 import { describeProcError, errorCode, isAlive, readComm } from './procfs.ts';
 import { pidsByName } from './targets.ts';
 

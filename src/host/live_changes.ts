@@ -25,12 +25,13 @@ import {
   type LiveEnv,
   madviseJournaled,
   type MergeAnyWrite,
+  unmadviseJournaled,
   setCpusJournaled,
   setMergeAnyJournaled,
   trackSysfs,
   writeSysfsJournaled,
 } from './live_writes.ts';
-import type { InjectAnswer } from './inject.ts';
+import type { InjectAnswer, InjectGuard } from './inject.ts';
 import { recoverJournals, type RecoveryReport } from './recover.ts';
 import { LIVE_PLACES, restoreEntries, type RestoreOutcome, type RestorePlaces } from './restore.ts';
 import { startWatchdog } from './watchdog.ts';
@@ -179,8 +180,22 @@ export class LiveChanges {
     pid: number,
     ranges: ReadonlyArray<readonly [number, number]>,
     id?: number,
+    guard?: InjectGuard,
   ): { entry: number | undefined; answer: InjectAnswer } {
-    return madviseJournaled(this.#file, pid, ranges, this.#env, id);
+    return madviseJournaled(this.#file, pid, ranges, this.#env, id, guard);
+  }
+
+  /**
+   * Gives back ranges that madviseMergeable marked (entry `id`): the process calls
+   * madvise(MADV_UNMERGEABLE) on them, and those whose call ran leave the entry.
+   */
+  madviseUnmergeable(
+    pid: number,
+    ranges: ReadonlyArray<readonly [number, number]>,
+    id: number | undefined,
+    guard?: InjectGuard,
+  ): InjectAnswer {
+    return unmadviseJournaled(this.#file, pid, ranges, this.#env, id, guard);
   }
 
   /** Undoes entries (all by default) as restore.ts rules; settled entries leave the journal. */

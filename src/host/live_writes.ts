@@ -10,7 +10,15 @@
  * recoverable: its intermediate writes (run=2 while knobs are restored, say) are journaled
  * as values samepage wrote.
  */
-import { injectSyscalls, type InjectAnswer, type InjectedCall, MADV_MERGEABLE, PR_SET_MEMORY_MERGE } from './inject.ts';
+import {
+  type InjectAnswer,
+  type InjectedCall,
+  type InjectGuard,
+  injectSyscalls,
+  MADV_MERGEABLE,
+  MADV_UNMERGEABLE,
+  PR_SET_MEMORY_MERGE,
+} from './inject.ts';
 import type { JournalFile, MadviseEntry, SysfsEntry } from './journal.ts';
 import { identify } from './journal.ts';
 import { cpusAllowed, setTaskCpus } from './ksmd_affinity.ts';
@@ -133,10 +141,44 @@ export function setMergeAnyJournaled(file: JournalFile, pid: number, value: bool
   };
 }
 
+/** [start, length] byte ranges less the parts that `minus` covers. */
+export function subtractRanges(
+  ranges: ReadonlyArray<readonly [number, number]>,
+  minus: ReadonlyArray<readonly [number, number]>,
+): Array<[number, number]> {
+  let out: Array<[number, number]> = ranges.map(([s, l]) => [s, l]);
+  for (const [ms, ml] of minus) {
+    const me = ms + ml;
+    out = out.flatMap(([s, l]): Array<[number, number]> => {
+      const e = s + l;
+      if (me <= s || ms >= e) return [[s, l]];
+      const parts: Array<[number, number]> = [];
+      if (ms > s) parts.push([s, ms - s]);
+      if (me < e) parts.push([me, e - me]);
+      return parts;
+    });
+  }
+  return out;
+}
+
+/** Takes `ranges` out of madvise entry `id`; the entry goes when nothing is left in it. */
+function forgetRanges(file: JournalFile, id: number, ranges: ReadonlyArray<readonly [number, number]>): void {
+  const e = file.entry(id);
+  if (e?.kind !== 'madvise' || ranges.length === 0) return;
+  const left = subtractRanges(e.ranges, ranges);
+  if (left.length === 0) file.remove([id]);
+  else file.update({ ...e, ranges: left });
+}
+
+/** madvise's -ENOMEM: the range held a hole, the mapped parts were advised all the same (mm/madvise.c). */
+const ENOMEM = 12;
+
 /**
  * Makes process `pid` madvise(MADV_MERGEABLE) each range, journaled first: into entry `id`
  * when given (the ranges are added to it), else into a new entry. Returns the entry and the
- * injector's answer (one result per range).
+ * injector's answer (one result per range). Ranges whose call did not run, or failed without
+ * advising anything, leave the entry again, so that no restore ever unmarks what samepage did
+ * not mark. `guard` is what the injector checks in the target first (inject.ts).
  */
 export function madviseJournaled(
   file: JournalFile,
@@ -144,6 +186,7 @@ export function madviseJournaled(
   ranges: ReadonlyArray<readonly [number, number]>,
   env: LiveEnv,
   id?: number,
+  guard?: InjectGuard,
 ): { entry: number | undefined; answer: InjectAnswer } {
   const existing = id === undefined ? undefined : file.entry(id);
   let entry: number | undefined;
@@ -165,16 +208,58 @@ export function madviseJournaled(
   const calls = ranges.map(
     ([address, length]): InjectedCall => ({ call: 'madvise', address, length, advice: MADV_MERGEABLE }),
   );
-  return { entry, answer: injectJournaled(pid, calls, env) };
+  const answer = injectJournaled(pid, calls, env, guard);
+  if (entry !== undefined) {
+    const notMarked = ranges.filter((_, i) => {
+      const r = answer.results[i]?.result;
+      return r === undefined || (r !== 0 && r !== -ENOMEM);
+    });
+    forgetRanges(file, entry, notMarked);
+    if (file.entry(entry) === undefined) entry = undefined;
+  }
+  return { entry, answer };
+}
+
+/**
+ * Makes process `pid` madvise(MADV_UNMERGEABLE) ranges that samepage marked (journaled in
+ * entry `id`), then takes from the entry those whose call ran (0, or -ENOMEM for a range
+ * unmapped meanwhile). Unmarking first and forgetting after means a crash in between leaves
+ * only an unmark to be repeated, which changes nothing.
+ */
+export function unmadviseJournaled(
+  file: JournalFile,
+  pid: number,
+  ranges: ReadonlyArray<readonly [number, number]>,
+  env: LiveEnv,
+  id: number | undefined,
+  guard?: InjectGuard,
+): InjectAnswer {
+  const calls = ranges.map(
+    ([address, length]): InjectedCall => ({ call: 'madvise', address, length, advice: MADV_UNMERGEABLE }),
+  );
+  const answer = injectJournaled(pid, calls, env, guard);
+  if (id !== undefined) {
+    const done = ranges.filter((_, i) => {
+      const r = answer.results[i]?.result;
+      return r === 0 || r === -ENOMEM;
+    });
+    forgetRanges(file, id, done);
+  }
+  return answer;
 }
 
 /**
  * Injects calls that undo a journaled change (the entry exists already) or that change
  * nothing lasting; told to the hook like every live write.
  */
-export function injectJournaled(pid: number, calls: readonly InjectedCall[], env: LiveEnv): InjectAnswer {
+export function injectJournaled(
+  pid: number,
+  calls: readonly InjectedCall[],
+  env: LiveEnv,
+  guard?: InjectGuard,
+): InjectAnswer {
   env.beforeWrite?.(
     `${calls.map((c) => (c.call === 'prctl' ? `prctl(${c.option}, ${c.arg})` : `madvise(0x${c.address.toString(16)}, ${c.length}, ${c.advice})`)).join(', ')} in process ${pid}`,
   );
-  return injectSyscalls(pid, calls, env.injector);
+  return injectSyscalls(pid, calls, env.injector, guard);
 }

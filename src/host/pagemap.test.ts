@@ -13,7 +13,7 @@ import {
   PM_PRESENT_HI,
   pagemapPfn,
 } from './pagemap.ts';
-import { parseMaps } from './proc_maps.ts';
+import { parseMaps } from '../lib/proc_maps.ts';
 
 /** A file laid out as /proc/kpageflags: word i holds (i * 7) in its low half and i in its high half. */
 function fakeKpageFile(frames: number): { path: string; done: () => void } {

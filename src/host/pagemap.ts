@@ -41,6 +41,28 @@ export const KPF_THP = 1 << 22;
 /** The shared zero page and the huge zero page. */
 export const KPF_ZERO_PAGE = 1 << 24;
 
+/**
+ * The low 32 bits of /proc/kpageflags for `count` frames (`pfns[i]`) into `out[i]`; frames
+ * in a run of consecutive numbers are read with one pread. 0 for a frame that cannot be read.
+ */
+export function readKpageflags(fd: number, pfns: Float64Array, count: number, out: Uint32Array, buf: Buffer): void {
+  const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.byteLength >> 2);
+  const per = buf.byteLength >> 3;
+  let i = 0;
+  while (i < count) {
+    let n = 1;
+    while (i + n < count && n < per && pfns[i + n] === pfns[i]! + n) n++;
+    let got = 0;
+    try {
+      got = Math.floor(readSync(fd, buf, 0, n * 8, pfns[i]! * 8) / 8);
+    } catch {
+      got = 0;
+    }
+    for (let k = 0; k < n; k++) out[i + k] = k < got ? words[2 * k]! : 0;
+    i += n;
+  }
+}
+
 /** The frame number of a present entry given as its two 32-bit words (0 when hidden: not root). */
 export function pagemapPfn(lo: number, hi: number): number {
   return (hi & PM_PFN_HI_MASK) * 2 ** 32 + lo;

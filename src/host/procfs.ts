@@ -4,7 +4,7 @@
  * and says so with undefined (or, for memory, an error the caller decides about).
  */
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
-import { parseSmapsFlags, type SmapsEntry } from './proc_maps.ts';
+import { parseSmapsFlags, type SmapsEntry } from '../lib/proc_maps.ts';
 
 /** Codes that mean the process is gone (or going) rather than that we may not look. */
 const GONE = new Set(['ENOENT', 'ESRCH']);
@@ -65,6 +65,27 @@ function statFields(pid: number): string[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A process's comm, start time and whether it is a kernel thread, from one read of
+ * /proc/PID/stat (the comm is what lies between the first "(" and the last ")": it may hold
+ * both); undefined when the process is gone.
+ */
+export function readStatIdentity(pid: number): { comm: string; start: string; kthread: boolean } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const open = stat.indexOf('(');
+  const close = stat.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const f = stat.slice(close + 2).split(' ');
+  const start = f[19];
+  if (start === undefined) return undefined;
+  return { comm: stat.slice(open + 1, close), start, kthread: (Number(f[6] ?? 0) & PF_KTHREAD) !== 0 };
 }
 
 /** The state letter of /proc/PID/stat (R, S, D, Z, X...), or undefined when the process is gone. */

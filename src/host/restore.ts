@@ -27,7 +27,7 @@ import {
   sysfsEntry,
   writeSysfsJournaled,
 } from './live_writes.ts';
-import { rangesWithFlag } from './proc_maps.ts';
+import { rangesWithFlag } from '../lib/proc_maps.ts';
 import { readVmaFlags } from './procfs.ts';
 
 export type RestoreResult = 'restored' | 'unchanged' | 'kept' | 'gone' | 'failed';

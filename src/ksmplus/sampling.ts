@@ -1,4 +1,5 @@
 import { PAGE_SIZE } from '../lib/sizes.ts';
+import { samplePageIndices } from '../lib/thesis_sampling.ts';
 import { PG_anon, VM_NOT_MERGEABLE, _PAGE_PRESENT, _PAGE_SPECIAL } from '../mm/constants.ts';
 import { STABLE_FLAG } from '../ksm/constants.ts';
 import { ksmCompatible } from '../ksm/control.ts';
@@ -9,18 +10,9 @@ import type { KsmPlus } from './ksmplus.ts';
 import type { PlusSlot } from './plus_slot.ts';
 import { VmaNode } from './vma_node.ts';
 
-/**
- * The page indices a round samples in a VMA: the VMA is cut into intervals of
- * pages/(pages*coefficient/100) pages (integer division, as the thesis's C does) and one
- * random page is taken in each whole interval.
- * @thesis 4.2.2 vma_node_do_sampling (sampling part)
- */
+/** The page indices a round samples in a VMA (src/lib/thesis_sampling.ts), with the machine's PRNG. */
 export function samplePages(plus: KsmPlus, pages: number, coefficient: number): number[] {
-  const sampleCount = Math.max(1, Math.floor((pages * coefficient) / 100));
-  const gap = Math.max(1, Math.floor(pages / sampleCount));
-  const out: number[] = [];
-  for (let left = 0; left + gap <= pages; left += gap) out.push(left + plus.prng.below(gap));
-  return out;
+  return samplePageIndices(pages, coefficient, (n) => plus.prng.below(n));
 }
 
 /**

@@ -21,16 +21,29 @@ export function sideBySideRows(results: readonly PolicyResult[]): SideBySideRow[
     row('pages saved (pages_sharing)', (r) => `${r.pages_sharing} (${pagesBytes(r.pages_sharing)})`),
     row('rmap_items', (r) => `${r.rmap_items} (${formatBytes(r.rmap_item_bytes)})`),
     row('rmap_items at the peak', (r) => `${r.peak_rmap_items} (${formatBytes(r.peak_rmap_item_bytes)})`),
-    row('vma_nodes', (r) => (r.policy === 'ksm+' ? String(r.vma_nodes) : '-')),
+    row('vma_nodes (plus: regions still sampled)', (r) => (r.policy === 'ksm' ? '-' : String(r.vma_nodes))),
     row('profit (general_profit)', (r) => `${r.profit} B (${formatBytes(r.profit, 1)})`),
     row('virtual time until merged pages settled', (r) => seconds(r.merged_settle_s)),
     row('virtual time until rmap_items settled', (r) => seconds(r.rmap_settle_s)),
     row('full scans / rounds', (r) => String(r.full_scans)),
     row(
-      'scanner CPU',
+      'scanner CPU (plus: ksmd)',
       (r) =>
         `${seconds(r.cpu_s)} in ${seconds(r.run_s)} (${((100 * r.cpu_s) / Math.max(r.run_s, 1e-9)).toFixed(2)} % of a CPU)`,
     ),
+    ...(results.some((r) => r.daemon !== undefined)
+      ? [
+          row('daemon: marked ranges (pages)', (r) =>
+            r.daemon === undefined ? '-' : `${r.daemon.marked_ranges} (${r.daemon.marked_pages})`,
+          ),
+          row('daemon: pages read, rounds', (r) =>
+            r.daemon === undefined ? '-' : `${r.daemon.pages_scanned}, ${r.daemon.rounds}`,
+          ),
+          row('daemon: CPU (live costs), own data', (r) =>
+            r.daemon === undefined ? '-' : `${r.daemon.cpu_s.toFixed(2)} s, ${formatBytes(r.daemon.policy_bytes)}`,
+          ),
+        ]
+      : []),
   ];
 }
 
@@ -39,7 +52,11 @@ export function renderSideBySide(results: readonly PolicyResult[], width?: numbe
   return fitTable(
     [
       { head: '', wrap: true },
-      ...results.map((r) => ({ head: r.policy.toUpperCase(), align: 'right' as const, wrap: true })),
+      ...results.map((r) => ({
+        head: r.policy === 'plus' ? 'PLUS (the daemon)' : r.policy.toUpperCase(),
+        align: 'right' as const,
+        wrap: true,
+      })),
     ],
     sideBySideRows(results),
     { width },

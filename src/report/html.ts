@@ -217,6 +217,17 @@ function countersBlock(records: readonly CounterRecord[]): string {
       ),
     );
   }
+  if (records.some((r) => r.plus !== undefined)) {
+    const rows = sortedUnion(records.map((r) => Object.keys(r.plus ?? {})));
+    tables.push(
+      recordTable(
+        '/run/samepage/ksm+ (the daemon)',
+        records,
+        rows.map((k) => [k, (r: CounterRecord) => r.plus?.[k]] as const),
+        new Set(),
+      ),
+    );
+  }
   return `<div class="tables">\n${tables.join('\n')}\n</div>`;
 }
 

@@ -59,6 +59,7 @@ function canonicalRecord(r: CounterRecord): CounterRecord {
     ...base,
     ...(r.ksmplus === undefined ? {} : { ksmplus: sortKeys(r.ksmplus) }),
     ...(r.vmstat === undefined ? {} : { vmstat: sortKeys(r.vmstat) }),
+    ...(r.plus === undefined ? {} : { plus: sortKeys(r.plus) }),
     // Who saves what: an addition to the contract's keys, after them (docs/attribution.md).
     ...(a === undefined ? {} : { attribution: { procs: sortKeys(a.procs), totals: a.totals } }),
   };

@@ -30,7 +30,7 @@ export function renderPredictResult(file: string, { prediction, run }: PredictRe
 export type PredictionRow = readonly [what: string, value: string, detail: string];
 
 export function scannerName(p: Pick<Prediction, 'policy'>): string {
-  return p.policy === 'ksm' ? 'KSM' : 'KSM+';
+  return p.policy === 'ksm' ? 'KSM' : p.policy === 'ksm+' ? 'KSM+' : 'the KSM+ daemon (plus)';
 }
 
 /** The summary rows, in the order people read them (memory in binary units, one decimal). */
@@ -47,10 +47,20 @@ export function predictionRows(p: Prediction): PredictionRow[] {
     ['virtual time to settle', seconds(p.settle_s), settleDetail(p)],
     [
       // CPU over the whole run, the quiet scans after settling included: its share is of that span.
-      `${scannerName(p)} scanner CPU`,
+      p.policy === 'plus' ? 'ksmd CPU' : `${scannerName(p)} scanner CPU`,
       seconds(p.cpu_s),
       p.run_s > 0 ? `${cpuShare(p)} of one CPU over ${seconds(p.run_s)}` : '-',
     ],
+    ...(p.daemon === undefined ? [] : daemonRows(p.daemon)),
+  ];
+}
+
+/** plus: what the daemon marked, read and cost. */
+function daemonRows(d: NonNullable<Prediction['daemon']>): PredictionRow[] {
+  return [
+    ['daemon: marked ranges', String(d.marked_ranges), `${d.marked_pages} pages`],
+    ['daemon: pages read', String(d.pages_scanned), plural(d.rounds, 'round')],
+    ['daemon: CPU (live costs), own data', `${d.cpu_s.toFixed(2)} s`, formatBytes(d.policy_bytes)],
   ];
 }
 

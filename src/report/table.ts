@@ -128,6 +128,9 @@ export function renderRecord(record: CounterRecord, c: Colors, width?: number): 
   if (record.ksmplus !== undefined && !ksmPlusIdle(record.ksmplus)) {
     parts.push(filesTable(c, '/sys/kernel/mm/ksm+', Object.entries(record.ksmplus), width));
   }
+  if (record.plus !== undefined) {
+    parts.push(filesTable(c, '/run/samepage/ksm+ (the daemon)', Object.entries(record.plus), width));
+  }
   return parts.join('\n');
 }
 

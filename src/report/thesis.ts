@@ -212,7 +212,8 @@ export function thesisExperiment(scenario: string): ThesisExperiment | undefined
 
 /** What compare measured under one policy (the fields of a policy result it needs). */
 export interface PolicyFigures {
-  readonly policy: ThesisPolicy;
+  /** ksm, ksm+, or plus (the daemon, which the thesis did not have). */
+  readonly policy: string;
   readonly merged_pages: number;
   readonly pages_sharing: number;
   readonly rmap_items: number;

@@ -9,6 +9,8 @@
 import type { Scenario } from './types.ts';
 
 const KSM_PLUS = /^(\/sys\/kernel\/mm\/)?ksm\+\//;
+/** The KSM+ daemon's control files: the model runs the daemon in a scenario, the kernel backend does not. */
+const PLUS_DAEMON = /^\/run\/samepage\/ksm\+\//;
 const KSM_RUN = /^(\/sys\/kernel\/mm\/)?ksm\/run$/;
 
 /** The reason the scenario's figures are not exact on a machine with `liveNodes` NUMA nodes, or undefined. */
@@ -21,10 +23,15 @@ export function whyNotExact(scenario: Scenario, liveNodes: number): string | und
     if (step.kind === 'sysfs') {
       if (KSM_PLUS.test(step.path))
         return `steps[${index}] writes ${step.path}: the KSM+ interface exists only in the model`;
+      if (PLUS_DAEMON.test(step.path))
+        return `steps[${index}] writes ${step.path}: scenarios run the KSM+ daemon on the model only`;
       if (KSM_RUN.test(step.path) && step.errno === undefined) run = step.value.trim();
     } else if (step.kind === 'expect') {
       const plus = step.checks.find((c) => KSM_PLUS.test(c.path));
       if (plus !== undefined) return `steps[${index}] checks ${plus.path}: the KSM+ interface exists only in the model`;
+      const daemon = step.checks.find((c) => PLUS_DAEMON.test(c.path));
+      if (daemon !== undefined)
+        return `steps[${index}] checks ${daemon.path}: scenarios run the KSM+ daemon on the model only`;
     } else if (step.kind === 'wait' && step.ms !== undefined && step.ms > 0 && run === '1') {
       return `steps[${index}] waits ${step.ms} ms with ksmd running: what ksmd does in wall-clock time is not a figure of the contract`;
     }

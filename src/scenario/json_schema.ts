@@ -114,9 +114,9 @@ const STEP_DOCS: Readonly<
   munmap: { what: 'Unmap a whole region.', fields: { proc: PROC, region: REGION } },
   exit: { what: 'The process exits; its name cannot be used again.', fields: { proc: PROC } },
   sysfs: {
-    what: 'Write a file under /sys/kernel/mm/ (ksm, ksm+, parser). Without errno the write must succeed.',
+    what: "Write a file under /sys/kernel/mm/ (ksm, ksm+, parser), or of the KSM+ daemon's directory /run/samepage/ksm+/ (the model runs the daemon). Without errno the write must succeed.",
     fields: {
-      path: 'ksm/run or /sys/kernel/mm/ksm/run: a file under /sys/kernel/mm/.',
+      path: 'ksm/run or /sys/kernel/mm/ksm/run: a file under /sys/kernel/mm/; or /run/samepage/ksm+/<file>.',
       value: 'The text written (a number is written as its decimal text).',
       errno: 'The write must fail with this error (EINVAL, EBUSY, EACCES...), and changes nothing.',
     },
@@ -222,7 +222,13 @@ function annotateStep(kind: StepKind, node: Json): void {
   }
   if (props.errno !== undefined) props.errno.enum = errnoNames();
   if (kind === 'sysfs' && props.path !== undefined) {
-    props.path.examples = ['ksm/run', 'ksm/pages_to_scan', 'ksm+/processes_to_scan', 'parser/processes_to_scan'];
+    props.path.examples = [
+      'ksm/run',
+      'ksm/pages_to_scan',
+      'ksm+/processes_to_scan',
+      'parser/processes_to_scan',
+      '/run/samepage/ksm+/processes_to_scan',
+    ];
   }
   if (kind === 'wait') node.oneOf = [{ required: ['full_scans'] }, { required: ['ms'] }];
   if (kind === 'expect') {

@@ -256,7 +256,7 @@ steps:
     'steps[6].madvise.proc: Proc "a" was never spawned or forked',
     'steps[7].prctl.arg: Arg of PR_SET_MEMORY_MERGE must be 0 or 1, got 2',
     'steps[7].prctl.proc: Proc "a" was never spawned or forked',
-    'steps[8].sysfs.path: Path must name a file under /sys/kernel/mm/, like ksm/run, got "/etc/passwd"',
+    'steps[8].sysfs.path: Path must name a file under /sys/kernel/mm/, like ksm/run, or under /run/samepage/ksm+/, got "/etc/passwd"',
     'steps[9].sysfs.errno: Errno must be a Linux error name such as EBUSY or EINVAL, got "EWHAT"',
     'steps[10].sysfs.path: Unknown file "runn" of /sys/kernel/mm/ksm; expected one of advisor_max_cpu, advisor_max_pages_to_scan, advisor_min_pages_to_scan, advisor_mode, advisor_target_scan_time, full_scans, general_profit, ksm_zero_pages, max_page_sharing, merge_across_nodes, pages_scanned, pages_shared, pages_sharing, pages_skipped, pages_to_scan, pages_unshared, pages_volatile, run, sleep_millisecs, smart_scan, stable_node_chains, stable_node_chains_prune_millisecs, stable_node_dups, use_zero_pages',
     'steps[11].wait: Wait must give exactly one of full_scans or ms',
@@ -366,11 +366,36 @@ test('parseScenario checks expect paths and values', () => {
     'steps[2].expect["/sys/kernel/mm/ksm/pages_shard"]: Unknown file "pages_shard" of /sys/kernel/mm/ksm; expected one of advisor_max_cpu, advisor_max_pages_to_scan, advisor_min_pages_to_scan, advisor_mode, advisor_target_scan_time, full_scans, general_profit, ksm_zero_pages, max_page_sharing, merge_across_nodes, pages_scanned, pages_shared, pages_sharing, pages_skipped, pages_to_scan, pages_unshared, pages_volatile, run, sleep_millisecs, smart_scan, stable_node_chains, stable_node_chains_prune_millisecs, stable_node_dups, use_zero_pages',
     'steps[2].expect["/proc/a/ksm_stat/ksm_merge_any"]: ksm_merge_any is yes or no, got 1',
     'steps[2].expect["/proc/a/ksm_stat/ksm_pages"]: Unknown ksm_stat field "ksm_pages"; expected one of ksm_rmap_items, ksm_zero_pages, ksm_merging_pages, ksm_process_profit, ksm_merge_any, ksm_mergeable',
-    'steps[2].expect["/proc/a/status"]: Expect path must be /sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages, /proc/<proc>/rss_pages or /proc/vmstat/<cow_ksm|ksm_swpin_copy>, got "/proc/a/status"',
+    'steps[2].expect["/proc/a/status"]: Expect path must be /sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /run/samepage/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages, /proc/<proc>/rss_pages or /proc/vmstat/<cow_ksm|ksm_swpin_copy>, got "/proc/a/status"',
     'steps[2].expect["/sys/kernel/mm/ksm/pages_sharing"]: Comparison must be an operator followed by a number, got ">= many"',
     'steps[2].expect["/proc/a/rss_pages"]: Expected value of a counter must be a number or a comparison, got "big"',
     'steps[2].expect["/proc/a/ksm_merging_pages"]: Expected value must be a number, a string or a comparison such as ">= 512", got true',
     'steps[3].expect: Expect must list at least one path',
+  ]);
+});
+
+test("parseScenario reads the KSM+ daemon's files: writes to its knobs and lists, checks of its counters", () => {
+  const s = steps(`  - sysfs: { path: /run/samepage/ksm+/processes_to_scan, value: "+ app" }
+  - sysfs: { path: /run/samepage/ksm+/run, value: 1 }
+  - sysfs: { path: /run/samepage/ksm+/rmap_items, value: 1, errno: EACCES }
+  - expect: { /run/samepage/ksm+/marked_pages: ">= 1", /run/samepage/ksm+/processes_to_scan: app }
+`);
+  assert.deepEqual(s[0], {
+    kind: 'sysfs',
+    path: '/run/samepage/ksm+/processes_to_scan',
+    value: '+ app',
+    errno: undefined,
+  });
+  assert.deepEqual(s[1], { kind: 'sysfs', path: '/run/samepage/ksm+/run', value: '1', errno: undefined });
+  const messages = problems(`${HEAD}${SPAWN}  - sysfs: { path: /run/samepage/ksm+/rmap_items, value: 1 }
+  - sysfs: { path: /run/samepage/ksm+/nope, value: 1 }
+  - expect: { /run/samepage/ksm+/marked: 1, /run/samepage/ksm+/marked_pages: many }
+`).map((p) => `${p.path}: ${p.message.slice(0, 60)}`);
+  assert.deepEqual(messages, [
+    'steps[2].sysfs.path: /run/samepage/ksm+/rmap_items is a counter and refuses write',
+    'steps[3].sysfs.path: Unknown file "nope" of /run/samepage/ksm+; expected one of p',
+    'steps[4].expect["/run/samepage/ksm+/marked"]: Unknown file "marked" of /run/samepage/ksm+; expected one of',
+    'steps[4].expect["/run/samepage/ksm+/marked_pages"]: Expected value of a counter must be a number or a comparison',
   ]);
 });
 

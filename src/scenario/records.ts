@@ -19,6 +19,8 @@ export interface CounterRecord {
   readonly ksm: KsmRecord;
   readonly procs: Readonly<Record<string, ProcRecord>>;
   readonly ksmplus?: Readonly<Record<string, number | string>>;
+  /** On the model, once a step used it: every file of the KSM+ daemon's directory (/run/samepage/ksm+). */
+  readonly plus?: Readonly<Record<string, number | string>>;
   /**
    * The KSM lines of /proc/vmstat (cow_ksm, ksm_swpin_copy): the model's since boot, the
    * kernel backend's since the run started (the counters are the machine's).

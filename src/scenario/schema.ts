@@ -20,7 +20,8 @@ import { errnoNames } from '../lib/errno.ts';
 import { MAX_NUMA_NODES, MAX_RAM_BYTES, MAX_VIRTUAL_NS } from '../system.ts';
 import { KSM_VMSTAT_FIELDS } from '../sysfs/proc_vmstat.ts';
 import { parseExpectation } from './expect.ts';
-import { SYS_MM } from './paths.ts';
+import { PLUS_PREFIX, SYS_MM } from './paths.ts';
+import { isPlusFile, isPlusWritableFile, PLUS_DIR, PLUS_FILE_NAMES, PLUS_LIST_FILES } from '../lib/plus_files.ts';
 import type { Advice, ExpectCheck, Pattern, PrctlOption, Scenario, Step } from './types.ts';
 
 const GIB = 1024 * 1024 * 1024;
@@ -44,16 +45,17 @@ const PROC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const SYSFS_PART = /^[A-Za-z0-9_.+-]+$/;
 /**
  * What an expect step may check; groups: ksm dir, its file, proc, ksm_stat field, other proc
- * file, a KSM line of /proc/vmstat.
+ * file, a KSM line of /proc/vmstat, a file of the KSM+ daemon's directory.
  */
 export const EXPECT_PATH = new RegExp(
   '^(?:\\/sys\\/kernel\\/mm\\/(ksm\\+?)\\/([^/]+)|\\/proc\\/([^/]+)\\/(?:ksm_stat\\/([^/]+)|(ksm_merging_pages|rss_pages))' +
-    `|\\/proc\\/vmstat\\/(${KSM_VMSTAT_FIELDS.join('|')}))$`,
+    `|\\/proc\\/vmstat\\/(${KSM_VMSTAT_FIELDS.join('|')})` +
+    '|\\/run\\/samepage\\/ksm\\+\\/([^/]+))$',
 );
 /** The expect paths, for messages. */
 export const EXPECT_PATHS_TEXT =
-  '/sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, /proc/<proc>/ksm_merging_pages, ' +
-  `/proc/<proc>/rss_pages or /proc/vmstat/<${KSM_VMSTAT_FIELDS.join('|')}>`;
+  '/sys/kernel/mm/ksm/<file>, /sys/kernel/mm/ksm+/<file>, /run/samepage/ksm+/<file>, /proc/<proc>/ksm_stat/<field>, ' +
+  `/proc/<proc>/ksm_merging_pages, /proc/<proc>/rss_pages or /proc/vmstat/<${KSM_VMSTAT_FIELDS.join('|')}>`;
 const TWO_TO_64 = 1n << 64n;
 
 /** Characters of a text value a message shows. */
@@ -295,14 +297,27 @@ function withReturns<T extends object>(step: T, r: number | string | undefined):
   return r === undefined ? step : { ...step, returns: r };
 }
 
-/** `ksm/run` or `/sys/kernel/mm/ksm/run` -> `ksm/run`; nothing outside /sys/kernel/mm/. */
+/**
+ * `ksm/run` or `/sys/kernel/mm/ksm/run` -> `ksm/run`; a file of the KSM+ daemon's directory
+ * (`/run/samepage/ksm+/run`) stays whole; nothing else.
+ */
 const sysfsPath = z.string().transform((path, ctx) => {
+  if (path.startsWith(PLUS_PREFIX)) {
+    const file = path.slice(PLUS_PREFIX.length);
+    if (isPlusFile(file)) return path;
+    ctx.issues.push({
+      code: 'custom',
+      message: `Unknown file "${file}" of ${PLUS_DIR}; expected one of ${PLUS_FILE_NAMES.join(', ')}`,
+      input: path,
+    });
+    return z.NEVER;
+  }
   const rel = path.startsWith(SYS_MM) ? path.slice(SYS_MM.length) : path;
   const parts = rel.split('/');
   if (rel.startsWith('/') || parts.some((p) => !SYSFS_PART.test(p) || p === '.' || p === '..')) {
     ctx.issues.push({
       code: 'custom',
-      message: `Path must name a file under ${SYS_MM}, like ksm/run, got ${describeValue(path)}`,
+      message: `Path must name a file under ${SYS_MM}, like ksm/run, or under ${PLUS_PREFIX}, got ${describeValue(path)}`,
       input: path,
     });
     return z.NEVER;
@@ -319,7 +334,10 @@ function checkExpect(path: string, expected: unknown): string | undefined {
   if (m === null) {
     return `Expect path must be ${EXPECT_PATHS_TEXT}, got ${describeValue(path)}`;
   }
-  const [, dir, file, procName, statField] = m;
+  const [, dir, file, procName, statField, , , plusFile] = m;
+  if (plusFile !== undefined && !isPlusFile(plusFile)) {
+    return `Unknown file "${plusFile}" of ${PLUS_DIR}; expected one of ${PLUS_FILE_NAMES.join(', ')}`;
+  }
   if (procName !== undefined && !PROC_NAME.test(procName))
     return `Proc name in the path must be a valid proc name, got ${describeValue(procName)}`;
   if (dir === 'ksm' && file !== undefined && !isKsmFile(file)) {
@@ -335,7 +353,12 @@ function checkExpect(path: string, expected: unknown): string | undefined {
   const words = statField === 'ksm_merge_any' || statField === 'ksm_mergeable';
   if (words && operand !== 'yes' && operand !== 'no')
     return `${statField} is yes or no, got ${describeValue(expected)}`;
-  const numeric = dir === 'ksm' ? file !== 'advisor_mode' : dir === undefined && !words;
+  const numeric =
+    plusFile !== undefined
+      ? !(PLUS_LIST_FILES as readonly string[]).includes(plusFile)
+      : dir === 'ksm'
+        ? file !== 'advisor_mode'
+        : dir === undefined && !words;
   if (numeric && typeof operand === 'string')
     return `Expected value of a counter must be a number or a comparison, got ${describeValue(expected)}`;
   return undefined;
@@ -477,6 +500,16 @@ export const stepSchemas = {
   exit: strict({ proc }, 'exit field').transform((s): Step => ({ kind: 'exit', ...s })),
   sysfs: strict({ path: sysfsPath, value: sysfsValue, errno: errnoName.optional() }, 'sysfs field')
     .check((ctx) => {
+      // Without errno the write must succeed, which a counter of the daemon never does.
+      const plus = ctx.value.path.startsWith(PLUS_PREFIX) ? ctx.value.path.slice(PLUS_PREFIX.length) : undefined;
+      if (ctx.value.errno === undefined && plus !== undefined && !isPlusWritableFile(plus)) {
+        ctx.issues.push({
+          code: 'custom',
+          message: `${ctx.value.path} is a counter and refuses writes (EACCES); writable: ${PLUS_FILE_NAMES.filter(isPlusWritableFile).join(', ')}`,
+          input: ctx.value.path,
+          path: ['path'],
+        });
+      }
       // Without errno the write must succeed, which an unknown KSM file never does.
       const [dir, file, ...rest] = ctx.value.path.split('/');
       if (

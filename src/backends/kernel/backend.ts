@@ -342,6 +342,11 @@ class KernelBackendImpl implements KernelBackend {
    * unmerges at once: it is really written, then run goes back to 0.
    */
   async sysfsWrite(path: string, value: string): Promise<number> {
+    if (parseScenarioPath(path)?.kind === 'plus') {
+      throw new StepError(
+        `${path}: the KSM+ daemon's files are the model's in a scenario; on this machine run the daemon itself (samepage plus)`,
+      );
+    }
     const full = sysPath(path);
     if (full === RUN_PATH) return this.#writeRun(value);
     return this.#guard.writeSysfs(full, value);
@@ -384,6 +389,8 @@ class KernelBackendImpl implements KernelBackend {
   async readPath(path: string): Promise<string | undefined> {
     const at = parseScenarioPath(path);
     if (at?.kind === 'proc') return this.#readProcFile(at.proc, at.file);
+    // The KSM+ daemon's files are the model's in a scenario (a live daemon's are not the run's).
+    if (at?.kind === 'plus') return undefined;
     if (at?.kind === 'vmstat') {
       const v = this.#vmstat();
       return at.field === undefined

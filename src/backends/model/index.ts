@@ -45,6 +45,8 @@ import type { TimerParams } from '../../sim/timer.ts';
 import { attribute } from '../../attribution/attribute.ts';
 import { type AttributionRecord, attributionRecord } from '../../attribution/record.ts';
 import { modelObservation } from './attribution.ts';
+import { ModelPlusDaemon } from './plus_daemon.ts';
+import { PLUS_FILE_NAMES, PLUS_LIST_FILES } from '../../lib/plus_files.ts';
 
 /** Events (ksmd batches, KSM+ rounds) between two words of progress in a wait. */
 const WAIT_SLICE = 16;
@@ -81,6 +83,7 @@ export interface ModelBackendOptions {
 export class ModelBackend implements Backend {
   readonly name = 'model' as const;
   #sys: System | undefined;
+  #plus: ModelPlusDaemon | undefined;
   readonly #procs = new Map<string, Proc>();
   readonly #opts: ModelBackendOptions;
   /** machine.ram of the scenario started. */
@@ -278,13 +281,25 @@ export class ModelBackend implements Backend {
   }
 
   async sysfsWrite(path: string, value: string): Promise<number> {
+    const at = parseScenarioPath(path);
+    if (at?.kind === 'plus') return this.plusDaemon().write(at.file, value);
     return sysfsWrite(this.system(), path, value);
+  }
+
+  /**
+   * The KSM+ daemon for stock kernels on this machine (`samepage plus`, src/policy/), started
+   * by the first use of its control files; it samples with the backend's seed.
+   */
+  plusDaemon(): ModelPlusDaemon {
+    this.#plus ??= new ModelPlusDaemon(this.system(), this.#opts.seed);
+    return this.#plus;
   }
 
   async readPath(path: string): Promise<string | undefined> {
     const sys = this.system();
     const at = parseScenarioPath(path);
     if (at?.kind === 'sysfs') return sysfsRead(sys, at.file)?.trimEnd();
+    if (at?.kind === 'plus') return this.plusDaemon().read(at.file)?.trimEnd();
     if (at?.kind === 'vmstat') {
       return at.field === undefined ? procVmstat(sys.mmgr).trimEnd() : String(ksmVmstat(sys.mmgr)[at.field]);
     }
@@ -454,6 +469,7 @@ export class ModelBackend implements Backend {
           : Number(text);
     }
     this.#sampler?.add(this.#sample(label), true);
+    const plus = this.#plus === undefined ? undefined : plusRecord(this.#plus);
     return {
       label,
       time_ms: sys.clock.nowMs(),
@@ -462,6 +478,7 @@ export class ModelBackend implements Backend {
       ksmplus,
       vmstat: ksmVmstat(sys.mmgr),
       attribution: this.attributionRecord(),
+      ...(plus === undefined ? {} : { plus }),
     };
   }
 
@@ -487,6 +504,21 @@ export class ModelBackend implements Backend {
   async stop(): Promise<void> {
     /* nothing to undo: the machine is virtual */
   }
+}
+
+/** Every file of the daemon's directory: numbers as numbers, lists as their entries separated by spaces. */
+function plusRecord(d: ModelPlusDaemon): Record<string, number | string> {
+  const out: Record<string, number | string> = {};
+  for (const name of PLUS_FILE_NAMES) {
+    const text = d.read(name) ?? '';
+    out[name] = (PLUS_LIST_FILES as readonly string[]).includes(name)
+      ? text
+          .split('\n')
+          .filter((l) => l !== '')
+          .join(' ')
+      : Number(text.trim());
+  }
+  return out;
 }
 
 /** Present, normal pages mapped in a process's scenario regions (the zero page excluded). */

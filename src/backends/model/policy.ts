@@ -7,8 +7,17 @@ import { ksmProfit, rmapItemBytes } from '../../ksm/profit.ts';
 import type { StatisticsResult } from '../../stats/duplicate_statistics.ts';
 import { createModelBackend, type ModelBackend } from './index.ts';
 import { liveTaskStatistics } from './statistics.ts';
+import { PLUS_DIR } from '../../lib/plus_files.ts';
+import { rangePages } from '../../policy/ranges.ts';
 
-export type Policy = 'ksm' | 'ksm+';
+/**
+ * ksm: KSM on everything (MERGE_ANY or a madvise of the whole workload); ksm+: the thesis's
+ * KSM+ in the kernel (/sys/kernel/mm/ksm+, the model only); plus: the KSM+ daemon for stock
+ * kernels (`samepage plus`, src/policy/), which marks what its sampling finds for ksmd.
+ */
+export type Policy = 'ksm' | 'ksm+' | 'plus';
+
+export const POLICIES: readonly Policy[] = ['ksm', 'ksm+', 'plus'];
 
 /** What one policy achieved on a workload, once its counters stopped changing. */
 export interface PolicyResult {
@@ -56,6 +65,20 @@ export interface PolicyResult {
   readonly timeline: readonly CounterRecord[];
   /** With `statistics: true`: the duplicate-page statistics of the processes at the end. */
   readonly statistics?: StatisticsResult;
+  /** plus: what the daemon did and cost (ksmd's figures are the fields above). */
+  readonly daemon?: DaemonFigures;
+}
+
+/** The KSM+ daemon's own side of a plus run. */
+export interface DaemonFigures {
+  readonly marked_ranges: number;
+  readonly marked_pages: number;
+  /** Pages it read and hashed, and the rounds it completed. */
+  readonly pages_scanned: number;
+  readonly rounds: number;
+  /** Its CPU time by the live daemon's measured costs, and its own data in bytes. */
+  readonly cpu_s: number;
+  readonly policy_bytes: number;
 }
 
 export interface SettleOptions {
@@ -79,15 +102,17 @@ export interface PolicyRunOptions extends SettleOptions {
  */
 function withPolicy(scenario: Scenario, policy: Policy): { scenario: Scenario; at: number; added: number } {
   const comms = [...new Set(scenario.steps.flatMap((s) => (s.kind === 'spawn' || s.kind === 'exec' ? [s.comm] : [])))];
+  const write = (path: string, value: string): Step => ({ kind: 'sysfs', path, value, errno: undefined });
   const on: Step[] =
     policy === 'ksm'
-      ? [{ kind: 'sysfs', path: 'ksm/run', value: '1', errno: undefined }]
-      : [
-          ...comms.map(
-            (c): Step => ({ kind: 'sysfs', path: 'ksm+/processes_to_scan', value: `+ ${c}`, errno: undefined }),
-          ),
-          { kind: 'sysfs', path: 'ksm+/run', value: '1', errno: undefined },
-        ];
+      ? [write('ksm/run', '1')]
+      : policy === 'ksm+'
+        ? [...comms.map((c) => write('ksm+/processes_to_scan', `+ ${c}`)), write('ksm+/run', '1')]
+        : [
+            ...comms.map((c) => write(`${PLUS_DIR}/processes_to_scan`, `+ ${c}`)),
+            write(`${PLUS_DIR}/run`, '1'),
+            write('ksm/run', '1'),
+          ];
   const at = scenario.steps.findIndex((s) => s.kind === 'wait');
   const steps =
     at < 0 ? [...scenario.steps, ...on] : [...scenario.steps.slice(0, at), ...on, ...scenario.steps.slice(at)];
@@ -139,6 +164,7 @@ export async function settle(
   run: RunResult,
   opts: SettleOptions,
 ): Promise<PolicyResult> {
+  if (policy === 'plus') return settlePlus(backend, run, opts);
   const sys = backend.system();
   const plus = sys.ksmplus;
   const scanner = policy === 'ksm' ? sys.ksm : plus.engine;
@@ -218,5 +244,101 @@ export async function settle(
     run: samples === undefined ? run : { ...run, samples },
     timeline,
     ...(opts.statistics === true ? { statistics: liveTaskStatistics(backend).result({}) } : {}),
+  };
+}
+
+/**
+ * The daemon's settling: it runs with ksmd on the model's clock, a daemon round at a time,
+ * until every region it samples sits at min_coefficient (or was dropped) and merged pages,
+ * pages_sharing, rmap_items and the marked pages have not changed for `quiet` rounds.
+ */
+async function settlePlus(backend: ModelBackend, run: RunResult, opts: SettleOptions): Promise<PolicyResult> {
+  const sys = backend.system();
+  const daemon = backend.plusDaemon();
+  const engine = daemon.engine;
+  if (sys.ksm.run !== 1) sysfsWrite(sys, 'ksm/run', '1');
+  if (engine.knobs.run !== 1) daemon.write('run', '1');
+  const t0 = sys.clock.now();
+  const ksmCpu0 = sys.ksm.cpuNs;
+  const daemonCpu0 = daemon.cpuNs;
+  const quiet = opts.quiet ?? 3;
+  const maxScans = opts.maxScans ?? 400;
+  const merged = () => sys.mmgr.liveTasks().reduce((n, t) => n + t.mm.ksmMergingPages, 0);
+  const markedPages = () => engine.processes().reduce((n, p) => n + rangePages(p.markedRanges()), 0);
+  const mergedState = () => `${merged()}:${sys.ksm.pagesSharing}`;
+  const atFloor = () =>
+    engine.processes().every((p) => p.regions.every((r) => r.dropped || r.coefficient <= engine.knobs.min_coefficient));
+  const last = { merged: mergedState(), rmap: sys.ksm.rmapItems };
+  const at = { merged: t0, rmap: t0 };
+  let peak = sys.ksm.rmapItems;
+  const onEvent = (): void => {
+    const now = sys.clock.now();
+    const m = mergedState();
+    if (m !== last.merged) {
+      last.merged = m;
+      at.merged = now;
+    }
+    peak = Math.max(peak, sys.ksm.rmapItems);
+    if (sys.ksm.rmapItems !== last.rmap) {
+      last.rmap = sys.ksm.rmapItems;
+      at.rmap = now;
+    }
+  };
+  const snapshot = () => `${last.merged}|${last.rmap}|${markedPages()}`;
+  const timeline: CounterRecord[] = [];
+  let still = 0;
+  let rounds = 0;
+  let stuck: string | undefined;
+  while (still < quiet && rounds < maxScans) {
+    const before = snapshot();
+    const target = engine.counters.full_scans + 1;
+    while (engine.counters.full_scans < target && sys.events.runNext(Number.POSITIVE_INFINITY)) onEvent();
+    if (engine.counters.full_scans < target) {
+      stuck = 'the daemon stopped running rounds';
+      break;
+    }
+    rounds++;
+    await opts.onScan?.(rounds);
+    timeline.push(await backend.record(`round ${rounds}`));
+    still = snapshot() === before && atFloor() ? still + 1 : 0;
+  }
+  const settled = still >= quiet;
+  const unsettled = settled
+    ? undefined
+    : (stuck ??
+      `the counters still changed after ${plural(maxScans, 'round')} of the daemon (the limit; ${quiet} still in a row settle them)`);
+  const mergedSettle = (at.merged - t0) / 1e9;
+  const rmapSettle = (at.rmap - t0) / 1e9;
+  const mem = engine.memory();
+  return {
+    policy: 'plus',
+    rmap_items: sys.ksm.rmapItems,
+    rmap_item_bytes: rmapItemBytes(sys.ksm.rmapItems),
+    vma_nodes: engine.processes().reduce((n, p) => n + p.regions.filter((r) => !r.dropped).length, 0),
+    merged_pages: merged(),
+    pages_shared: sys.ksm.pagesShared,
+    pages_sharing: sys.ksm.pagesSharing,
+    profit: sys.ksm.generalProfit(),
+    settle_s: Math.max(mergedSettle, rmapSettle),
+    merged_settle_s: mergedSettle,
+    rmap_settle_s: rmapSettle,
+    peak_rmap_items: peak,
+    peak_rmap_item_bytes: rmapItemBytes(peak),
+    full_scans: engine.counters.full_scans,
+    run_s: (sys.clock.now() - t0) / 1e9,
+    cpu_s: (sys.ksm.cpuNs - ksmCpu0) / 1e9,
+    settled,
+    ...(unsettled === undefined ? {} : { unsettled }),
+    run,
+    timeline,
+    ...(opts.statistics === true ? { statistics: liveTaskStatistics(backend).result({}) } : {}),
+    daemon: {
+      marked_ranges: engine.processes().reduce((n, p) => n + p.marked.length, 0),
+      marked_pages: markedPages(),
+      pages_scanned: engine.counters.pages_scanned,
+      rounds: engine.counters.full_scans,
+      cpu_s: (daemon.cpuNs - daemonCpu0) / 1e9,
+      policy_bytes: mem.indexBytes + mem.batchBytes + mem.otherBytes,
+    },
   };
 }

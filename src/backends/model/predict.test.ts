@@ -119,6 +119,21 @@ test('predictSnapshot under KSM+ names the programs and merges the same groups',
     assert.equal(run.records.at(-1)!.ksmplus?.processes_to_scan, 'app');
   }));
 
+test('predictSnapshot under plus marks only the duplicate pages: the same merges with one rmap_item each', () =>
+  withDir(async (dir) => {
+    const { prediction, run } = await predictSnapshot(await snapshotFile(dir, false), 'a.snap', {
+      policy: 'plus',
+      settings: [parseKnob('merge_gap=0', 'plus')],
+      seed: 0,
+    });
+    assert.equal(prediction.pages_sharing, 18);
+    // The 12 0xFF and 8 zero pages, each process's in one run: ksmd sees those 20 pages only.
+    assert.equal(prediction.rmap_items, 20);
+    assert.equal(prediction.general_profit, 18 * 4096 - 20 * 64);
+    assert.deepEqual(prediction.daemon && [prediction.daemon.marked_ranges, prediction.daemon.marked_pages], [2, 20]);
+    assert.equal(run.records.at(-1)!.plus?.processes_to_scan, 'app');
+  }));
+
 test('predictSnapshot reports a knob write that fails with its errno name', () =>
   withDir(async (dir) => {
     const snap = await snapshotFile(dir, false);
@@ -136,6 +151,8 @@ test('predictSnapshot reports a knob write that fails with its errno name', () =
 test("parseKnob resolves a bare name in the policy's directory and refuses run", () => {
   assert.deepEqual(parseKnob('pages_to_scan=1000', 'ksm'), { path: 'ksm/pages_to_scan', value: '1000' });
   assert.deepEqual(parseKnob('pages_to_scan=1000', 'ksm+'), { path: 'ksm+/pages_to_scan', value: '1000' });
+  assert.deepEqual(parseKnob('merge_gap=0', 'plus'), { path: '/run/samepage/ksm+/merge_gap', value: '0' });
+  assert.throws(() => parseKnob('run=1', 'plus'), /run is switched on by the policy/);
   assert.deepEqual(parseKnob('ksm/use_zero_pages = 1', 'ksm+'), { path: 'ksm/use_zero_pages', value: '1' });
   assert.throws(() => parseKnob('pages_to_scan', 'ksm'), /expected knob=value/);
   assert.throws(() => parseKnob('run=1', 'ksm'), /run is switched on by the policy/);

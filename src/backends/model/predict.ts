@@ -14,7 +14,8 @@
  *     one model frame mapped copy-on-write in each, as the fork left them: KSM cannot
  *     merge what is already shared, so counting them twice would overstate the saving;
  *   - KSM: each process calls PR_SET_MEMORY_MERGE(1), as `samepage kernel exec|enable` would
- *     make it do, and run=1; KSM+: every program name goes into processes_to_scan, run=1.
+ *     make it do, and run=1; KSM+: every program name goes into processes_to_scan, run=1;
+ *     plus: every program name goes to the KSM+ daemon (`samepage plus`), its run=1 and KSM's.
  * A hashes-only snapshot has no bytes: each distinct content gets stand-in bytes (all-zero
  * and all-0xFF contents exact, the others distinct pages seeded by their MD5), so which
  * pages merge is exact, while the trees' order, and so the counts of a scan in progress, can
@@ -27,7 +28,8 @@ import type { CounterRecord, RunResult } from '../../scenario/records.ts';
 import type { Scenario } from '../../scenario/types.ts';
 import { describeErrno } from '../../lib/errno.ts';
 import { createModelBackend, type ModelBackend } from './index.ts';
-import { settle, type Policy, type PolicyResult } from './policy.ts';
+import { type DaemonFigures, settle, type Policy, type PolicyResult } from './policy.ts';
+import { PLUS_DIR } from '../../lib/plus_files.ts';
 
 /** A knob to write before the policy starts: a file under /sys/kernel/mm and its value. */
 export interface KnobSetting {
@@ -81,6 +83,8 @@ export interface Prediction {
   readonly full_scans: number;
   /** Whether the contents were stand-ins for a hashes-only snapshot. */
   readonly synthetic_contents: boolean;
+  /** plus: what the daemon marked, read and cost (docs/ksmplus-live.md). */
+  readonly daemon?: DaemonFigures;
   /** Whether the counters settled; when not, why (the figures are then where it stopped). */
   readonly settled: boolean;
   readonly unsettled?: string;
@@ -123,8 +127,9 @@ export function parseKnob(text: string, policy: Policy): KnobSetting {
   if (eq <= 0) throw new PredictError(`--set "${text}": expected knob=value, e.g. pages_to_scan=1000`);
   const name = text.slice(0, eq).trim();
   const value = text.slice(eq + 1).trim();
-  const path = name.includes('/') ? name : `${policy === 'ksm' ? 'ksm' : 'ksm+'}/${name}`;
-  if (/^(ksm|ksm\+)\/run$/.test(path))
+  const dir = policy === 'ksm' ? 'ksm' : policy === 'ksm+' ? 'ksm+' : PLUS_DIR;
+  const path = name.includes('/') ? name : `${dir}/${name}`;
+  if (/^(ksm|ksm\+|\/run\/samepage\/ksm\+)\/run$/.test(path))
     throw new PredictError(`--set ${name}: run is switched on by the policy; it cannot be set`);
   return { path, value };
 }
@@ -263,9 +268,11 @@ export async function predictSnapshot(snap: Snapshot, source: string, opts: Pred
   if (opts.policy === 'ksm') {
     for (const p of snap.processes) await backend.prctl(procName(p), 'PR_SET_MEMORY_MERGE', 1);
   } else {
+    const dir = opts.policy === 'ksm+' ? 'ksm+' : PLUS_DIR;
     for (const comm of new Set(snap.processes.map((p) => p.comm)))
-      await backend.sysfsWrite('ksm+/processes_to_scan', `+ ${comm}`);
-    await backend.sysfsWrite('ksm+/run', '1');
+      await backend.sysfsWrite(`${dir}/processes_to_scan`, `+ ${comm}`);
+    await backend.sysfsWrite(`${dir}/run`, '1');
+    if (opts.policy === 'plus') await backend.sysfsWrite('ksm/run', '1');
   }
   const run: RunResult = { scenario: source, backend: 'model', ok: true, records: [loaded], expects: [] };
   const settleOpts: { quiet?: number; maxScans?: number; onScan?: (n: number) => Promise<void> | void } = {};
@@ -289,7 +296,7 @@ function summarize(
   last: CounterRecord,
 ): Prediction {
   const sys = backend.system();
-  const zero = r.policy === 'ksm' ? sys.ksm.zeroPages : sys.ksmplus.engine.zeroPages;
+  const zero = r.policy === 'ksm+' ? sys.ksmplus.engine.zeroPages : sys.ksm.zeroPages;
   const distinct = new Set<number>();
   for (const p of snap.processes) for (const c of p.contents) distinct.add(c);
   const byProcess: Record<string, Prediction['by_process'][string]> = {};
@@ -324,5 +331,6 @@ function summarize(
     settled: r.settled,
     ...(r.unsettled === undefined ? {} : { unsettled: r.unsettled }),
     by_process: byProcess,
+    ...(r.daemon === undefined ? {} : { daemon: r.daemon }),
   };
 }

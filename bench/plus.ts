@@ -1,0 +1,521 @@
+/**
+ * The live measurements of `samepage plus` (docs/ksmplus-live.md), against MERGE_ANY on the
+ * same workload, on this machine's kernel. Root, a writable /sys/kernel/mm/ksm, a C compiler,
+ * no other KSM user. Not a test: it prints what it measured.
+ *
+ *   node dist/bench/plus.js table-5-2 [--seconds 180]
+ *   node dist/bench/plus.js mix [--seconds 300] [--ksm-pages 1000] [--no-chromium]
+ *   node dist/bench/plus.js cost [--mib 1024] [--seconds 120]
+ *
+ * - table-5-2: the thesis's 5.2.3 test program (bench/plus/thesis-5.2.3.c, nothing
+ *   madvised) selected by name at the daemon's defaults, then the same program under
+ *   MERGE_ANY (`samepage kernel exec --run`), each for --seconds.
+ * - mix: the reference mix in a cgroup of its own: three processes holding the same 96 MiB,
+ *   two writing 128 MiB of unrelated memory all the time, two python3 holding the same data,
+ *   and a headless Chromium. Under the daemon (selected by the cgroup) and then under
+ *   MERGE_ANY, each fresh for --seconds: the saving, the rmap_items, ksmd's CPU per GiB saved,
+ *   the daemon's RSS and CPU and the net saving; a snapshot taken before the daemon starts is
+ *   predicted with `samepage predict --policy plus` and set beside the live figures.
+ * - cost: the daemon's CPU-seconds and RSS per GiB of selected memory, on --mib of unique
+ *   pages (nothing to merge: the pure cost of sampling) in four processes.
+ *
+ * Each configuration saves every KSM knob and restores it (run=2 first), kills what it
+ * started, and removes its cgroup, also when it fails.
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { takeKsmLock } from '../src/host/ksm_lock.ts';
+import { findKsmUsers, readProcessKsmStat } from '../src/host/ksm_stat.ts';
+import { restoreKsm, saveKsm } from '../src/host/ksm_sysfs.ts';
+import { findKsmdPid } from '../src/host/ksmd_affinity.ts';
+import { nativeHelperPath } from '../src/host/ksm_native.ts';
+import { packageRoot } from '../src/lib/package_root.ts';
+
+const ROOT = packageRoot(fileURLToPath(new URL('.', import.meta.url)));
+const CLI = join(ROOT, 'bin', 'samepage.js');
+const KSM = '/sys/kernel/mm/ksm';
+const CGROUP_ROOT = '/sys/fs/cgroup/unified';
+const argv = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1]! : dflt;
+};
+const work = mkdtempSync(join(tmpdir(), 'samepage-plus-bench-'));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const ksm = (f: string): number => Number(readFileSync(`${KSM}/${f}`, 'utf8').trim());
+const log = (m: string): void => {
+  process.stderr.write(`${new Date().toISOString()} ${m}\n`);
+};
+
+/** Builds a C program of bench/plus or test/fixtures into the work directory. */
+function build(name: string, source: string): string {
+  const out = join(work, name);
+  const r = spawnSync('cc', ['-O2', '-pthread', '-o', out, join(ROOT, source)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cc ${source}: ${r.stderr}`);
+  return out;
+}
+
+/** ksmd's CPU time in seconds (utime + stime of its /proc stat, at 100 ticks a second). */
+function ksmdCpu(): number {
+  const pid = findKsmdPid();
+  if (pid === undefined) throw new Error('no ksmd');
+  const sched = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ');
+  return Number(sched[0]) / 1e9;
+}
+
+/** A process's CPU seconds (utime + stime) and resident bytes. */
+function procCost(pid: number): { cpu: number; rss: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return { cpu: (Number(f[11]) + Number(f[12])) / 100, rss: Number(rss ?? 0) * 1024 };
+}
+
+/** A cgroup of our own: processes started in it, and everything they fork, are ours. */
+class Cgroup {
+  readonly path: string;
+  readonly dir: string;
+  readonly children: ChildProcess[] = [];
+
+  constructor(name: string) {
+    this.path = `/${name}`;
+    this.dir = join(CGROUP_ROOT, name);
+    mkdirSync(this.dir);
+  }
+
+  pids(): number[] {
+    return readFileSync(join(this.dir, 'cgroup.procs'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map(Number);
+  }
+
+  /** Starts `cmd` in the cgroup (optionally under samepage-exec-merge: MERGE_ANY). */
+  start(cmd: string, args: string[], mergeAny: boolean, stdin: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
+    const exec = mergeAny ? [nativeHelperPath('samepage-exec-merge'), cmd] : [cmd];
+    const child = spawn('/bin/sh', ['-c', `echo $$ > ${this.dir}/cgroup.procs && exec "$@"`, 'sh', ...exec, ...args], {
+      stdio: [stdin, 'pipe', 'inherit'],
+    });
+    this.children.push(child);
+    return child;
+  }
+
+  /** Kills every process of the cgroup and removes it. */
+  async close(): Promise<void> {
+    for (let i = 0; i < 50; i++) {
+      const pids = this.pids();
+      if (pids.length === 0) break;
+      for (const p of pids) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      await sleep(100);
+    }
+    rmdirSync(this.dir);
+  }
+}
+
+/** The first line a child prints ("ready PID"). */
+function ready(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before it was ready`)));
+  });
+}
+
+/** Σ of the ksm_stat fields over `pids`. */
+function ksmSums(pids: readonly number[]): { rmap_items: number; merging_pages: number; zero_pages: number } {
+  const out = { rmap_items: 0, merging_pages: 0, zero_pages: 0 };
+  for (const p of pids) {
+    const s = readProcessKsmStat(p);
+    if (s === undefined) continue;
+    out.rmap_items += s.ksm_rmap_items;
+    out.merging_pages += s.ksm_merging_pages;
+    out.zero_pages += s.ksm_zero_pages;
+  }
+  return out;
+}
+
+interface Sample {
+  readonly t: number;
+  readonly pages_sharing: number;
+  readonly ksm_zero_pages: number;
+  readonly pages_shared: number;
+  readonly general_profit: number;
+  readonly rmap_items: number;
+  readonly merging_pages: number;
+  readonly ksmd_cpu: number;
+  readonly daemon_cpu?: number;
+  readonly daemon_rss?: number;
+}
+
+/** Samples the machine every 5 s for `seconds`; `pids` gives the workload's processes now. */
+async function observe(
+  seconds: number,
+  pids: () => number[],
+  daemon: () => number | undefined,
+  label: string,
+): Promise<Sample[]> {
+  const out: Sample[] = [];
+  const t0 = Date.now();
+  const cpu0 = ksmdCpu();
+  for (;;) {
+    const d = daemon();
+    const dc = d === undefined ? undefined : procCost(d);
+    const sums = ksmSums(pids());
+    const s: Sample = {
+      t: (Date.now() - t0) / 1000,
+      pages_sharing: ksm('pages_sharing'),
+      ksm_zero_pages: ksm('ksm_zero_pages'),
+      pages_shared: ksm('pages_shared'),
+      general_profit: ksm('general_profit'),
+      rmap_items: sums.rmap_items,
+      merging_pages: sums.merging_pages,
+      ksmd_cpu: ksmdCpu() - cpu0,
+      ...(dc === undefined ? {} : { daemon_cpu: dc.cpu, daemon_rss: dc.rss }),
+    };
+    out.push(s);
+    log(
+      `${label} t=${s.t.toFixed(0)}s sharing+zero ${s.pages_sharing + s.ksm_zero_pages} rmap_items ${s.rmap_items} ` +
+        `profit ${s.general_profit} ksmd ${s.ksmd_cpu.toFixed(2)}s${dc === undefined ? '' : ` daemon ${dc.cpu.toFixed(2)}s ${(dc.rss / 2 ** 20).toFixed(1)} MiB`}`,
+    );
+    if (s.t >= seconds) return out;
+    await sleep(Math.min(5000, (seconds - s.t) * 1000 + 10));
+  }
+}
+
+/** Runs `fn` with every KSM knob saved and put back (run=2 first) afterwards. */
+async function withKsmSaved<T>(fn: () => Promise<T>): Promise<T> {
+  const users = findKsmUsers(new Set([process.pid]));
+  if (users.length > 0)
+    throw new Error(`other processes use KSM: ${users.map((u) => `${u.pid} ${u.comm}`).join(', ')}`);
+  const release = await takeKsmLock();
+  const saved = saveKsm();
+  release();
+  try {
+    return await fn();
+  } finally {
+    const again = await takeKsmLock();
+    const problems = restoreKsm(saved);
+    again();
+    if (problems.length > 0) log(`could not restore: ${problems.join(', ')}`);
+  }
+}
+
+/**
+ * The daemon as its service runs it (bin/samepage-plus.js: a 1 MiB young generation), with a
+ * control directory and socket of this run.
+ */
+function startDaemon(
+  args: string[],
+  nodeArgs: string[] = ['--max-semi-space-size=1'],
+): { child: ChildProcess; socket: string; logFile: string } {
+  const dir = mkdtempSync(join(work, 'ctl-'));
+  const socket = join(dir, 'plus.sock');
+  const logFile = join(dir, 'daemon.log');
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, CLI, 'plus', '--run', '--dir', join(dir, 'ksm+'), '--socket', socket, ...args],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let text = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => {
+    text += d;
+    writeFileSync(logFile, text);
+  });
+  return { child, socket, logFile };
+}
+
+function samepage(...args: string[]): string {
+  return execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+}
+
+/** Stops the daemon (SIGTERM) and returns every pause it imposed on a target, from its log. */
+async function stopDaemon(d: { child: ChildProcess; logFile: string }): Promise<Pauses> {
+  const exited = new Promise<void>((r) => d.child.once('close', () => r()));
+  d.child.kill('SIGTERM');
+  await exited;
+  return pausesOf(existsSync(d.logFile) ? readFileSync(d.logFile, 'utf8') : '');
+}
+
+interface Pauses {
+  readonly count: number;
+  readonly p50_us: number | null;
+  readonly p99_us: number | null;
+  readonly max_us: number | null;
+  /** Each stop: pid, mark or unmark, microseconds. */
+  readonly each: ReadonlyArray<readonly [number, string, number]>;
+}
+
+/** The daemon's `held pid P (comm) N us: mark|unmark of K range(s)` lines. */
+function pausesOf(text: string): Pauses {
+  const each: Array<[number, string, number]> = [];
+  for (const m of text.matchAll(/ held pid (\d+) \(.*?\) ([\d.]+) us: (mark|unmark) /g))
+    each.push([Number(m[1]), m[3]!, Number(m[2])]);
+  const sorted = each.map((e) => e[2]).sort((a, b) => a - b);
+  const pct = (p: number): number | null =>
+    sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return { count: each.length, p50_us: pct(50), p99_us: pct(99), max_us: pct(100), each };
+}
+
+/** The end figures of a run. */
+function summary(samples: readonly Sample[]): Record<string, number> {
+  const last = samples.at(-1)!;
+  const saved = last.pages_sharing + last.ksm_zero_pages;
+  const gib = (saved * 4096) / 2 ** 30;
+  // Settled: from the first sample after which the saving stays within 1 % of its end value.
+  let settled = last.t;
+  for (let i = samples.length - 1; i >= 0; i--) {
+    const x = samples[i]!;
+    if (Math.abs(x.pages_sharing + x.ksm_zero_pages - saved) > Math.max(1, saved * 0.01)) break;
+    settled = x.t;
+  }
+  return {
+    seconds: last.t,
+    settled_s: settled,
+    saving_pages: saved,
+    pages_sharing: last.pages_sharing,
+    ksm_zero_pages: last.ksm_zero_pages,
+    pages_shared: last.pages_shared,
+    rmap_items: last.rmap_items,
+    merging_pages: last.merging_pages,
+    general_profit: last.general_profit,
+    ksmd_cpu_s: last.ksmd_cpu,
+    ksmd_cpu_s_per_gib_saved: gib > 0 ? last.ksmd_cpu / gib : Number.POSITIVE_INFINITY,
+    ...(last.daemon_rss === undefined
+      ? {}
+      : {
+          daemon_cpu_s: last.daemon_cpu!,
+          daemon_rss: last.daemon_rss,
+          net_saving: last.general_profit - last.daemon_rss,
+        }),
+  };
+}
+
+async function table52(): Promise<unknown> {
+  const seconds = Number(opt('--seconds', '180'));
+  const program = build('test', 'bench/plus/thesis-5.2.3.c');
+  const others = spawnSync('pgrep', ['-x', 'test'], { encoding: 'utf8' }).stdout.trim();
+  if (others !== '')
+    throw new Error(`processes named "test" run already (${others}): the daemon would select them too`);
+  const result: Record<string, unknown> = {};
+  result.plus = await withKsmSaved(async () => {
+    const t = spawn(program, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const pid = Number((await ready(t)).split(' ')[1]);
+    const d = startDaemon(['test']);
+    try {
+      const samples = await observe(
+        seconds,
+        () => [pid],
+        () => d.child.pid,
+        'table-5-2 plus',
+      );
+      const status = JSON.parse(samepage('plus', 'status', '--json', '--socket', d.socket)) as Record<string, unknown>;
+      const pauses = await stopDaemon(d);
+      return { ...summary(samples), samples, status, pauses };
+    } finally {
+      if (d.child.exitCode === null && d.child.signalCode === null) await stopDaemon(d);
+      t.kill('SIGKILL');
+    }
+  });
+  result.merge_any = await withKsmSaved(async () => {
+    const t = spawn(process.execPath, [CLI, 'kernel', 'exec', '--run', '--', program], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const pid = Number((await ready(t)).split(' ')[1]);
+    try {
+      const samples = await observe(
+        seconds,
+        () => [pid],
+        () => undefined,
+        'table-5-2 merge-any',
+      );
+      return { ...summary(samples), samples };
+    } finally {
+      t.stdin!.end();
+      await new Promise((r) => t.once('exit', r));
+    }
+  });
+  return result;
+}
+
+/** Starts the reference mix in `cg` (every process under MERGE_ANY when `mergeAny`). */
+async function startMix(cg: Cgroup, mergeAny: boolean, chromium: boolean): Promise<void> {
+  const target = build('plus-target', 'test/fixtures/plus-target.c');
+  const writer = build('mix-writer', 'bench/plus/mix-writer.c');
+  const starting: Array<Promise<string>> = [];
+  for (let i = 0; i < 3; i++) starting.push(ready(cg.start(target, ['mix-data', '24576', '21', '1'], mergeAny)));
+  for (let i = 0; i < 2; i++) starting.push(ready(cg.start(writer, ['mix-writer', '32768', String(31 + i)], mergeAny)));
+  const py =
+    'import os,sys\nblob = bytes(range(256)) * (128 * 1024)\n' +
+    'table = {("key%d" % i): [i, str(i) * 3] for i in range(150000)}\n' +
+    'print("ready %d" % os.getpid(), flush=True)\nsys.stdin.read()\n';
+  for (let i = 0; i < 2; i++) starting.push(ready(cg.start('python3', ['-c', py], mergeAny)));
+  await Promise.all(starting);
+  if (chromium && existsSync('/usr/bin/chromium')) {
+    writeFileSync(
+      join(work, 'page.html'),
+      '<!doctype html><html><body><h1>samepage</h1><ul id=l></ul><script>const l = document.getElementById("l"); for (let i = 0; i < 500; i++) { const e = document.createElement("li"); e.textContent = "item " + i; l.appendChild(e); }</script></body></html>',
+    );
+    cg.start(
+      '/usr/bin/chromium',
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--user-data-dir=${join(work, `profile-${mergeAny ? 'any' : 'plus'}`)}`,
+        '--remote-debugging-port=0',
+        `file://${join(work, 'page.html')}`,
+      ],
+      mergeAny,
+      'ignore',
+    );
+  }
+  await sleep(15_000);
+}
+
+async function mix(): Promise<unknown> {
+  const seconds = Number(opt('--seconds', '300'));
+  // ksmd's pace, the same for both policies: at Linux's 100 pages per 20 ms one full scan of
+  // the mix under MERGE_ANY would take minutes.
+  const pagesToScan = opt('--ksm-pages', '1000');
+  const chromium = !argv.includes('--no-chromium');
+  const result: Record<string, unknown> = {};
+  result.plus = await withKsmSaved(async () => {
+    const cg = new Cgroup(`samepage-plus-mix-${process.pid}`);
+    try {
+      await startMix(cg, false, chromium);
+      const pids = cg.pids();
+      const snap = join(work, 'mix.snap');
+      samepage('snapshot', '--hashes-only', '--pid', ...pids.map(String), '-o', snap);
+      const d = startDaemon(['--cgroup', cg.path, '--ksm-set', `pages_to_scan=${pagesToScan}`]);
+      try {
+        const samples = await observe(
+          seconds,
+          () => cg.pids(),
+          () => d.child.pid,
+          'mix plus',
+        );
+        const status = JSON.parse(samepage('plus', 'status', '--json', '--socket', d.socket)) as Record<
+          string,
+          unknown
+        >;
+        const predicted = JSON.parse(samepage('predict', snap, '--policy', 'plus', '--json')) as {
+          prediction: unknown;
+        };
+        const pauses = await stopDaemon(d);
+        return {
+          processes: pids.length,
+          ...summary(samples),
+          samples,
+          status,
+          pauses,
+          predicted: predicted.prediction,
+        };
+      } finally {
+        if (d.child.exitCode === null && d.child.signalCode === null) await stopDaemon(d);
+      }
+    } finally {
+      await cg.close();
+    }
+  });
+  result.merge_any = await withKsmSaved(async () => {
+    const cg = new Cgroup(`samepage-plus-any-${process.pid}`);
+    try {
+      await startMix(cg, true, chromium);
+      writeFileSync(`${KSM}/pages_to_scan`, pagesToScan);
+      writeFileSync(`${KSM}/run`, '1');
+      const samples = await observe(
+        seconds,
+        () => cg.pids(),
+        () => undefined,
+        'mix merge-any',
+      );
+      return { processes: cg.pids().length, ...summary(samples), samples };
+    } finally {
+      await cg.close();
+    }
+  });
+  return result;
+}
+
+async function cost(): Promise<unknown> {
+  const mib = Number(opt('--mib', '1024'));
+  const seconds = Number(opt('--seconds', '120'));
+  const target = build('plus-target', 'test/fixtures/plus-target.c');
+  return withKsmSaved(async () => {
+    const cg = new Cgroup(`samepage-plus-cost-${process.pid}`);
+    try {
+      const per = Math.floor((mib * 256) / 4);
+      await Promise.all(
+        [0, 1, 2, 3].map((i) => ready(cg.start(target, ['cost-data', String(per), String(100 + i), '1'], false))),
+      );
+      const d = startDaemon(['--cgroup', cg.path]);
+      try {
+        const samples = await observe(
+          seconds,
+          () => cg.pids(),
+          () => d.child.pid,
+          'cost',
+        );
+        const status = JSON.parse(samepage('plus', 'status', '--json', '--socket', d.socket)) as Record<
+          string,
+          unknown
+        >;
+        const last = samples.at(-1)!;
+        const gib = (4 * per * 4096) / 2 ** 30;
+        return {
+          selected_gib: gib,
+          seconds: last.t,
+          daemon_cpu_s: last.daemon_cpu,
+          daemon_cpu_s_per_gib: last.daemon_cpu! / gib,
+          daemon_rss: last.daemon_rss,
+          daemon_rss_per_gib: last.daemon_rss! / gib,
+          samples,
+          status,
+          pauses: await stopDaemon(d),
+        };
+      } finally {
+        if (d.child.exitCode === null && d.child.signalCode === null) await stopDaemon(d);
+      }
+    } finally {
+      await cg.close();
+    }
+  });
+}
+
+const what = argv[0];
+try {
+  const run = what === 'table-5-2' ? table52 : what === 'mix' ? mix : what === 'cost' ? cost : undefined;
+  if (run === undefined) {
+    process.stderr.write('usage: node dist/bench/plus.js table-5-2|mix|cost [--seconds N] [--mib N] [--no-chromium]\n');
+    process.exitCode = 2;
+  } else {
+    const result = await run();
+    const file = opt('--out', join(tmpdir(), `samepage-plus-${what}.json`));
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    log(`wrote ${file}`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
