@@ -3,8 +3,9 @@
  * memory). Three measurements, each in a process of its own so peak memory is its own:
  *
  *   node dist/bench/scale.js hour   [--pages 1048576] [--pattern random|page-mod]
- *       wall time of one simulated hour of default ksmd (pages_to_scan 100, sleep 20 ms)
- *       over PAGES madvised pages in one process; setup (fill) is timed apart.
+ *       wall time (and this process's CPU time) of one simulated hour of default ksmd
+ *       (pages_to_scan 100, sleep 20 ms) over PAGES madvised pages in one process; setup
+ *       (fill) is timed apart.
  *   node dist/bench/scale.js huge   [--pages 16777216]
  *       peak resident memory (getrusage maxrss) of PAGES duplicate-heavy pages (page-mod
  *       with 4096 distinct pages, 64 GiB at the default) filled, madvised and merged: full
@@ -15,10 +16,15 @@
  *       in WebAssembly memory, which neither counts), divided by PAGES; with --expose-gc
  *       garbage is collected before each reading (arrays left behind by growth do not count).
  *
+ *   node dist/bench/scale.js fill   [--pages 1048576] [--pattern random|page-mod|word-index]
+ *       how fast the model fills memory from a pattern: PAGES pages mmapped in one process
+ *       and filled (faulted in and written) as a scenario's `fill` step does, in bytes per
+ *       second of wall time and of this process's CPU time.
+ *
  * Add --json for one JSON object on stdout. Results and their commands are recorded in
  * docs/performance.md.
  */
-import { memoryUsage, resourceUsage } from 'node:process';
+import { cpuUsage, memoryUsage, resourceUsage } from 'node:process';
 import { PAGE_SIZE } from '../src/lib/sizes.ts';
 import type { Pattern } from '../src/lib/patterns.ts';
 import { MADV_MERGEABLE } from '../src/mm/constants.ts';
@@ -55,7 +61,34 @@ function machine(pages: number, pattern: Pattern): System {
 function patternOf(name: string): Pattern {
   if (name === 'random') return { kind: 'random', seed: 1n };
   if (name === 'page-mod') return { kind: 'page-mod', period: 4096, seed: 1n };
-  throw new Error(`--pattern must be random or page-mod, not ${name}`);
+  if (name === 'word-index') return { kind: 'word-index' };
+  throw new Error(`--pattern must be random, page-mod or word-index, not ${name}`);
+}
+
+function fill(): Record<string, unknown> {
+  const pages = Number(arg('--pages', '1048576'));
+  const pattern = arg('--pattern', 'random');
+  const sys = createSystem({ ram: (pages + 4096) * PAGE_SIZE });
+  const t = spawnTask(sys.mmgr, 'bench');
+  const len = pages * PAGE_SIZE;
+  const addr = doMmap(sys.mmgr, t.mm, len);
+  if (addr < 0) throw new Error('mmap failed');
+  const cpu0 = cpuUsage();
+  const wallS = seconds(() => {
+    if (fillUser(sys.mmgr, t.mm, addr, len, patternOf(pattern), addr) !== 0) throw new Error('fill faulted');
+  });
+  const cpu = cpuUsage(cpu0);
+  const cpuS = (cpu.user + cpu.system) / 1e6;
+  return {
+    measurement: 'filling memory from a pattern',
+    pages,
+    pattern,
+    bytes: len,
+    wall_s: round(wallS),
+    cpu_s: round(cpuS),
+    gb_per_s_wall: round(len / wallS / 1e9),
+    gb_per_s_cpu: round(len / cpuS / 1e9),
+  };
 }
 
 function hour(): Record<string, unknown> {
@@ -67,7 +100,9 @@ function hour(): Record<string, unknown> {
   });
   const s = sys!;
   sysfsWrite(s, 'ksm/run', '1');
+  const cpu0 = cpuUsage();
   const wallS = seconds(() => runFor(s, 3600 * 1000));
+  const cpu = cpuUsage(cpu0);
   const k = s.ksm;
   return {
     measurement: 'one simulated hour of default ksmd',
@@ -76,6 +111,7 @@ function hour(): Record<string, unknown> {
     setup_wall_s: round(setupS),
     simulated_s: 3600,
     wall_s: round(wallS),
+    cpu_s: round((cpu.user + cpu.system) / 1e6),
     pages_scanned: k.pagesScanned,
     full_scans: k.ksmScan.seqnr,
     batches: s.ksmd.batches,
@@ -160,10 +196,10 @@ function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
-const run = { hour, huge, unique }[mode ?? ''];
+const run = { hour, huge, unique, fill }[mode ?? ''];
 if (run === undefined) {
   process.stderr.write(
-    'usage: node dist/bench/scale.js hour|huge|unique [--pages N] [--pattern random|page-mod] [--json]\n',
+    'usage: node dist/bench/scale.js hour|huge|unique|fill [--pages N] [--pattern random|page-mod|word-index] [--json]\n',
   );
   process.exit(2);
 }

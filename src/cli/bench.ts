@@ -33,7 +33,7 @@ export function addBenchCommand(program: Command, io: BenchIo): void {
     .command('bench')
     .description('model vs live-kernel KSM speed (pages visited per CPU-second), or --calibrate the cost model')
     .option('--json', 'print JSON on stdout instead of tables')
-    .option('--pages <n>', 'pages of the all-unique and duplicate-heavy workloads', parsePages, 65536)
+    .option('--pages <n>', 'pages of each workload (fork-heavy forks a sixteenth of them 8 times)', parsePages, 65536)
     .option('--scans <n>', 'measured full scans per workload (the first one is also reported alone)', parseScans, 10)
     .option(
       '--calibrate',

@@ -44,13 +44,26 @@ export function firstCpu(list: string): number | undefined {
 }
 
 /**
- * Sets a task's CPU list with taskset; the reason on failure. For ksmd a live change: only
- * the journal (live_writes.ts) calls it for ksmd, so that a crash leaves a record of what to
- * put back; holdSelfOffCpu also calls it for this process's own CPUs, which die with it.
+ * Sets a task's CPU list with taskset; the reason on failure. A live change: only the journal
+ * (live_writes.ts) calls it, so that a crash leaves a record of what to put back. This
+ * process's own CPUs are set with setOwnCpus.
  */
 export function setTaskCpus(pid: number, list: string): string | undefined {
+  return taskset(['--pid', '--cpu-list', list, String(pid)]);
+}
+
+/**
+ * Sets the CPU list of this process, every thread of it (the bench holds the model on one
+ * CPU, as the kernel backend holds ksmd; holdSelfOffCpu keeps it off ksmd's). Not a live change: it touches no other process
+ * and ends with this one, so there is nothing a journal would have to put back.
+ */
+export function setOwnCpus(list: string): string | undefined {
+  return taskset(['--all-tasks', '--pid', '--cpu-list', list, String(process.pid)]);
+}
+
+function taskset(args: readonly string[]): string | undefined {
   try {
-    execFileSync('taskset', ['--pid', '--cpu-list', list, String(pid)], { stdio: 'ignore', timeout: 10_000 });
+    execFileSync('taskset', args, { stdio: 'ignore', timeout: 10_000 });
     return undefined;
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { status?: number };
@@ -70,10 +83,10 @@ export function holdSelfOffCpu(cpu: number): (() => void) | string {
   if (saved === undefined) return "cannot read this process's CPUs";
   const others = expandCpus(saved).filter((c) => c !== cpu);
   if (others.length === 0) return `no CPU other than ${cpu} to run on`;
-  const why = setTaskCpus(process.pid, others.join(','));
+  const why = setOwnCpus(others.join(','));
   if (why !== undefined) return why;
   return () => {
-    setTaskCpus(process.pid, saved);
+    setOwnCpus(saved);
   };
 }
 

@@ -155,10 +155,17 @@ export interface Schedstat {
   readonly waitNs: number;
 }
 
-/** /proc/PID/schedstat, or undefined if the task is gone or the kernel lacks schedstats. */
-export function readSchedstat(pid: number): Schedstat | undefined {
+/**
+ * /proc/PID/schedstat (the thread-group leader's), or /proc/PID/task/TID/schedstat for
+ * another thread of the process; undefined if the task is gone or the kernel lacks
+ * schedstats. The runtime is the scheduler's se.sum_exec_runtime: what utime + stime are
+ * scaled to and then rounded down to clock ticks in /proc/PID/stat. A running thread's
+ * figure is brought up to date when it stops running (see host/cpu_time.ts).
+ */
+export function readSchedstat(pid: number, tid = pid): Schedstat | undefined {
   try {
-    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    const path = tid === pid ? `/proc/${pid}/schedstat` : `/proc/${pid}/task/${tid}/schedstat`;
+    const [run, wait] = readFileSync(path, 'utf8').trim().split(/\s+/).map(Number);
     return run === undefined || wait === undefined || !Number.isFinite(run) || !Number.isFinite(wait)
       ? undefined
       : { runtimeNs: run, waitNs: wait };

@@ -13,8 +13,11 @@ import type { CostModel } from './cost.ts';
 import { DEFAULT_COST } from './cost.ts';
 import { MmSlot } from './mm_slot.ts';
 import { ksmProfit } from './profit.ts';
-import { NULL_ITEM, RmapItems, type RmapItem } from './rmap_item.ts';
+import { RmapItems, type RmapItem } from './rmap_item.ts';
 import type { StableNode } from './stable_node.ts';
+import type { ChainResult } from './stable_tree.ts';
+import { UnstableNodes } from './unstable_nodes.ts';
+import { UnstableReplay } from './unstable_replay.ts';
 
 /** struct ksm_scan: the single cursor of ksmd. */
 export interface KsmScan {
@@ -26,6 +29,8 @@ export interface KsmScan {
   seqnr: number;
   /** The frame of the page scan_get_next_rmap_item last returned (its `struct page **`). */
   page: number;
+  /** Visits of pages already on their KSM page made inside the last scan_get_next_rmap_item (model only). */
+  settled: number;
 }
 
 /**
@@ -78,18 +83,24 @@ export class Ksm {
   readonly stableStore = new FieldRbStore<StableNode>();
   /** root_stable_tree[nid]: one per NUMA node; only [0] is used while merge_across_nodes. */
   readonly rootStableTree: RbRoot<StableNode | null>[];
-  /** root_unstable_tree[nid], reset at the start of each full scan. */
-  readonly rootUnstableTree: RbRoot<RmapItem>[];
+  /** root_unstable_tree[nid], reset at the start of each full scan; nodes are rows of unstableNodes. */
+  readonly rootUnstableTree: RbRoot<number>[];
+  /** The nodes of the unstable trees (see unstable_nodes.ts). */
+  readonly unstableNodes: UnstableNodes;
+  /** The last full scan's unstable-tree calls, replayed while memory is unchanged (unstable_replay.ts). */
+  readonly unstableReplay = new UnstableReplay();
   readonly migrateNodes: StableNode[] = [];
+  /** What stable_tree.ts's chain resolution returns, reused by every call. */
+  readonly chainResult: ChainResult = { pfn: -1, dup: null, node: null };
   /** ksm_mm_head: the dummy head of the mm_slot list. */
   readonly mmHead: MmSlot;
   /**
    * Stable nodes that rmap_items may name in their `head` column, by id. Ids are never
-   * reused, so an item whose node went away (its head left dangling, as in Linux) names
-   * no live node, as a pointer to a freed node would compare unequal to every live one.
+   * reused in the machine (PageFrames.newLinkId), so an item whose node went away (its head
+   * left dangling, as in Linux) names no live node, as a pointer to a freed node would
+   * compare unequal to every live one, and never a node of the other scanner.
    */
   readonly stableNodes = new Map<number, StableNode>();
-  #nextStableNodeId = 1;
   /** mm_slots_hash */
   readonly slots = new Map<MmStruct, MmSlot>();
   readonly ksmScan: KsmScan;
@@ -98,6 +109,11 @@ export class Ksm {
 
   /** Tests: recompute every hit of the unstable-tree walk cache and throw if it differs. */
   checkWalkCache = false;
+  /** The walk cache's stamp (see walkStamp) and the memory generation it stands for. */
+  #walkStamp = 1;
+  #walkStampGeneration = 0;
+  /** Visits scan.ts settleRun made (model only: how often the short path was taken). */
+  settledVisits = 0;
 
   // ---- ksmd ----
   /** CPU time ksmd has used, in ns, from the cost model (a double: see DOUBLE_FIELD). */
@@ -116,12 +132,22 @@ export class Ksm {
     this.batchStartNs = -1;
     this.items = new RmapItems(mmgr.frames.nrFrames + 1024);
     this.mmHead = new MmSlot(null, this.items.allocHead());
-    this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead.head, seqnr: 0, page: -1 };
+    this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead.head, seqnr: 0, page: -1, settled: 0 };
     const nodes = Math.max(1, mmgr.frames.nrNodes);
     this.rootStableTree = Array.from({ length: nodes }, () => new RbRoot<StableNode | null>(null));
-    this.rootUnstableTree = Array.from({ length: nodes }, () => new RbRoot<RmapItem>(NULL_ITEM));
+    this.rootUnstableTree = Array.from({ length: nodes }, () => new RbRoot<number>(0));
+    this.unstableNodes = new UnstableNodes(mmgr.frames.nrFrames);
     // ksm_init: zero_checksum = calc_checksum(ZERO_PAGE(0))
     this.zeroChecksum = mmgr.contents.checksum(ContentStore.ZERO);
+  }
+
+  /**
+   * Whether every page the scanner's walker hands to cmp_and_merge_page is the page
+   * get_mergeable_page finds at its item's address (ksmd's walker tests the same VMA
+   * flags, anon_vma and PTE); the unstable tree then need not look it up at insertion.
+   */
+  get walkerFindsMergeablePage(): boolean {
+    return true;
   }
 
   /**
@@ -130,6 +156,34 @@ export class Ksm {
    */
   vmaMergeable(vma: Vma): boolean {
     return (vma.vmFlags & VM_MERGEABLE) !== 0;
+  }
+
+  /**
+   * Empties the unstable trees in use (root_unstable_tree[0 .. ksm_nr_node_ids)) at the
+   * start of a full scan, and their node table with them. Roots past ksm_nr_node_ids keep
+   * what they hold, as in Linux, where it means nothing any more.
+   */
+  resetUnstableTrees(): void {
+    for (let nid = 0; nid < this.nrNodeIds; nid++) this.rootUnstableTree[nid] = new RbRoot<number>(0);
+    this.unstableNodes.reset();
+    this.#walkStamp = 1;
+    this.#walkStampGeneration = this.mmgr.frames.generation.value;
+    this.unstableReplay.startScan(this);
+  }
+
+  /**
+   * The unstable-tree walk cache's stamp for memory as it is now: a new one whenever memory
+   * changed since the last call (MemoryGeneration), so an entry read at an older stamp is
+   * stale. Stamps restart with every full scan (the node table holding them is emptied
+   * then), so they stay far below 2^30 and twice a stamp fits an Int32Array.
+   */
+  walkStamp(): number {
+    const gen = this.mmgr.frames.generation.value;
+    if (gen !== this.#walkStampGeneration) {
+      this.#walkStamp++;
+      this.#walkStampGeneration = gen;
+    }
+    return this.#walkStamp;
   }
 
   /**
@@ -143,7 +197,7 @@ export class Ksm {
 
   /** An id for a new stable node (see stableNodes). */
   newStableNodeId(): number {
-    return this.#nextStableNodeId++;
+    return this.mmgr.frames.newLinkId();
   }
 
   /** The live stable node an item's `head` names, or undefined if it went away. */

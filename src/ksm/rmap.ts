@@ -23,6 +23,8 @@ export function allocRmapItem(ksm: Ksm, link: RmapItem, mm: MmStruct, address: n
 
 /** @linux mm/ksm.c free_rmap_item */
 export function freeRmapItem(ksm: Ksm, item: RmapItem): void {
+  // A replayed scan names items by row: a freed row may come back as another item.
+  ksm.unstableReplay.forget(ksm);
   ksm.rmapItems--;
   ksm.items.mm(item).ksmRmapItems--;
   ksm.cpuNs += ksm.cost.freeNs;
@@ -53,7 +55,10 @@ export function removeRmapItemFromTree(ksm: Ksm, item: RmapItem): void {
   } else if ((flags & UNSTABLE_FLAG) !== 0) {
     const age = (ksm.ksmScan.seqnr - (flags & SEQNR_MASK)) & 0xff;
     if (age > 1) throw new KernelBug(`unstable rmap_item aged ${age} scans`);
-    if (age === 0) rbErase(items, item, ksm.rootUnstableTree[items.nid[item]!]!);
+    if (age === 0) {
+      ksm.unstableReplay.stopFollowing(ksm);
+      rbErase(ksm.unstableNodes, items.treeNode[item]!, ksm.rootUnstableTree[items.nid[item]!]!);
+    }
     ksm.pagesUnshared--;
     items.flags[item] = 0;
   }

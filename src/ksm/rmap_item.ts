@@ -1,5 +1,4 @@
-import type { RbStore } from '../lib/rbtree.ts';
-import { grownCapacity, resized } from '../lib/typed_arrays.ts';
+import { grownCapacity, makeResident, resized } from '../lib/typed_arrays.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
 
 /**
@@ -17,32 +16,19 @@ export type RmapItem = number;
 export const NULL_ITEM: RmapItem = 0;
 
 /**
- * The row's unstable-tree fields, interleaved in `node` (NODE_STRIDE int32 per row) because
- * a tree walk reads them together, one cache line per step instead of one per column:
- * the rb links and colour, and the walk cache (see unstable_tree.ts): the frame
- * get_mergeable_page found (-1: none), the first 4 bytes of its content, and the
- * MemoryGeneration it was read at, as two 32-bit halves (0, 0: nothing cached).
+ * Rows the table has at least; it starts at the size hint, but at most MAX_INITIAL_ITEMS
+ * items and HEAD_ROWS list heads (one per mm, and per KSM+ VMA node), and grows by half.
  */
-export const NODE_STRIDE = 8;
-export const N_PARENT = 0;
-export const N_LEFT = 1;
-export const N_RIGHT = 2;
-export const N_RED = 3;
-export const N_TREE_PFN = 4;
-export const N_TREE_KEY = 5;
-export const N_TREE_GEN_LO = 6;
-export const N_TREE_GEN_HI = 7;
-
-/** Rows the table has at least; it starts at the size hint (at most MAX_INITIAL_ROWS) and grows by half. */
 const INITIAL_ROWS = 1024;
-const MAX_INITIAL_ROWS = 1 << 16;
+const MAX_INITIAL_ITEMS = 1 << 16;
+const HEAD_ROWS = 1024;
 
 /**
  * Every rmap_item of one scanner, and the heads of its lists. The kernel keeps the flags in
  * the low bits of `address`; here they are the column `flags` (SEQNR_MASK | UNSTABLE_FLAG |
  * STABLE_FLAG) and `address` stays page aligned. The kernel's unions are spelled out: the
- * `node` fields serve while the item is in the unstable tree, `head` and the hlist links
- * while it is on a stable node.
+ * `treeNode` row (unstable_nodes.ts) serves while the item is in the unstable tree, `head`
+ * and the hlist links while it is on a stable node.
  *
  * A list head (mm_slot->rmap_list, a KSM+ vma_node's list, ksm_scan.rmap_list's target) is a
  * row too, whose `rmapList` is the first item: a link is then always a row, as the kernel's
@@ -51,8 +37,7 @@ const MAX_INITIAL_ROWS = 1 << 16;
  * Columns are replaced when the table grows: read them through the table each time, never
  * keep one across an `alloc`.
  */
-export class RmapItems implements RbStore<RmapItem> {
-  readonly nil = NULL_ITEM;
+export class RmapItems {
   /** Next item of this mm (or list), in rising address order. */
   rmapList: Int32Array;
   /** Index into `mms`. */
@@ -67,8 +52,8 @@ export class RmapItems implements RbStore<RmapItem> {
   remainingSkips: Uint8Array;
   /** NUMA tree the item was inserted in while unstable. */
   nid: Uint8Array;
-  /** The unstable-tree fields of every row, NODE_STRIDE per row (see N_*). */
-  node: Int32Array;
+  /** The item's row in the unstable trees' node table while it is in a tree this scan. */
+  treeNode: Int32Array;
   /** Id of the stable node (regular node or dup) the item is attached to; 0 none. */
   head: Int32Array;
   hlistNext: Int32Array;
@@ -90,10 +75,11 @@ export class RmapItems implements RbStore<RmapItem> {
 
   constructor(sizeHint: number) {
     this.#sizeHint = Math.max(INITIAL_ROWS, sizeHint);
-    // Sized for the machine at once up to 64 Ki rows (4.5 MiB): growing by copying every
-    // column costs a first full scan of a small machine ~100 ns per page. Past that the
-    // table grows by half, so a scanner with few items (KSM+, often) stays small.
-    this.#capacity = Math.min(this.#sizeHint, MAX_INITIAL_ROWS);
+    // Sized for the machine at once up to 64 Ki items and their list heads (2.8 MiB):
+    // growing by copying every column costs a first full scan of a small machine ~100 ns
+    // per page (a machine of exactly 64 Ki mergeable pages grew for its few heads). Past
+    // that the table grows by half, so a scanner with few items (KSM+, often) stays small.
+    this.#capacity = Math.min(this.#sizeHint, MAX_INITIAL_ITEMS + HEAD_ROWS);
     this.rmapList = new Int32Array(this.#capacity);
     this.mmIndex = new Int32Array(this.#capacity);
     this.address = new Float64Array(this.#capacity);
@@ -102,10 +88,28 @@ export class RmapItems implements RbStore<RmapItem> {
     this.age = new Uint8Array(this.#capacity);
     this.remainingSkips = new Uint8Array(this.#capacity);
     this.nid = new Uint8Array(this.#capacity);
-    this.node = new Int32Array(this.#capacity * NODE_STRIDE);
+    this.treeNode = new Int32Array(this.#capacity);
     this.head = new Int32Array(this.#capacity);
     this.hlistNext = new Int32Array(this.#capacity);
     this.hlistPrev = new Int32Array(this.#capacity);
+    // Resident from the start: otherwise the first full scan pays a host page fault for
+    // about every hundred new items (4 KiB of the 8-byte column, 1-6 µs a fault in a VM),
+    // which is the host's memory management and no part of what ksmd does.
+    for (const column of [
+      this.rmapList,
+      this.mmIndex,
+      this.address,
+      this.flags,
+      this.oldchecksum,
+      this.age,
+      this.remainingSkips,
+      this.nid,
+      this.treeNode,
+      this.head,
+      this.hlistNext,
+      this.hlistPrev,
+    ])
+      makeResident(column);
   }
 
   /** A zeroed rmap_item for (mm, address): alloc_rmap_item's kmem_cache_zalloc. */
@@ -137,39 +141,13 @@ export class RmapItems implements RbStore<RmapItem> {
     return this.#mms[this.mmIndex[item]!]!;
   }
 
-  parent(n: RmapItem): RmapItem {
-    return this.node[n * NODE_STRIDE + N_PARENT]!;
-  }
-  left(n: RmapItem): RmapItem {
-    return this.node[n * NODE_STRIDE + N_LEFT]!;
-  }
-  right(n: RmapItem): RmapItem {
-    return this.node[n * NODE_STRIDE + N_RIGHT]!;
-  }
-  isRed(n: RmapItem): boolean {
-    return this.node[n * NODE_STRIDE + N_RED] === 1;
-  }
-  setParent(n: RmapItem, v: RmapItem): void {
-    this.node[n * NODE_STRIDE + N_PARENT] = v;
-  }
-  setLeft(n: RmapItem, v: RmapItem): void {
-    this.node[n * NODE_STRIDE + N_LEFT] = v;
-  }
-  setRight(n: RmapItem, v: RmapItem): void {
-    this.node[n * NODE_STRIDE + N_RIGHT] = v;
-  }
-  setRed(n: RmapItem, red: boolean): void {
-    this.node[n * NODE_STRIDE + N_RED] = red ? 1 : 0;
-  }
-
   #allocRow(): RmapItem {
-    const recycled = this.#freeRows.pop();
-    if (recycled === undefined) {
+    if (this.#freeRows.length === 0) {
       // A row never used before is still all zeros, as the columns were allocated.
       if (this.#used === this.#capacity) this.#grow();
       return this.#used++;
     }
-    const row = recycled;
+    const row = this.#freeRows.pop()!;
     this.rmapList[row] = 0;
     this.mmIndex[row] = 0;
     this.address[row] = 0;
@@ -178,7 +156,7 @@ export class RmapItems implements RbStore<RmapItem> {
     this.age[row] = 0;
     this.remainingSkips[row] = 0;
     this.nid[row] = 0;
-    this.node.fill(0, row * NODE_STRIDE, (row + 1) * NODE_STRIDE);
+    this.treeNode[row] = 0;
     this.head[row] = 0;
     this.hlistNext[row] = 0;
     this.hlistPrev[row] = 0;
@@ -215,7 +193,7 @@ export class RmapItems implements RbStore<RmapItem> {
     this.age = resized(this.age, n);
     this.remainingSkips = resized(this.remainingSkips, n);
     this.nid = resized(this.nid, n);
-    this.node = resized(this.node, n * NODE_STRIDE);
+    this.treeNode = resized(this.treeNode, n);
     this.head = resized(this.head, n);
     this.hlistNext = resized(this.hlistNext, n);
     this.hlistPrev = resized(this.hlistPrev, n);

@@ -1,7 +1,7 @@
-import { RbRoot } from '../lib/rbtree.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import { MMF_VM_MERGEABLE, PG_anon, VM_MERGEABLE, _PAGE_SPECIAL } from '../mm/constants.ts';
-import type { MmStruct } from '../mm/mm_struct.ts';
+import { MMF_VM_MERGEABLE, PG_anon, PG_ksm, VM_MERGEABLE, _PAGE_PRESENT, _PAGE_SPECIAL } from '../mm/constants.ts';
+import { PTRS_PER_PTE } from '../mm/page_table.ts';
+import type { Vma } from '../mm/vma.ts';
 import { advisorStartScan, advisorStopScan } from './advisor.ts';
 import { cmpAndMergePage } from './cmp_and_merge_page.ts';
 import type { Ksm } from './ksm.ts';
@@ -9,6 +9,7 @@ import type { MmSlot } from './mm_slot.ts';
 import { allocRmapItem, freeRmapItem, removeRmapItemFromTree, removeTrailingRmapItems } from './rmap.ts';
 import { NULL_ITEM, type RmapItem } from './rmap_item.ts';
 import { shouldSkipRmapItem } from './smart_scan.ts';
+import { stableTreeAppend } from './stable_tree.ts';
 
 /**
  * The rmap_item for `addr`, reusing the one on the list or inserting a new one; items for
@@ -29,21 +30,102 @@ function getNextRmapItem(ksm: Ksm, slot: MmSlot, link: RmapItem, addr: number): 
 }
 
 /**
- * The next page ksmd's walker finds in `mm` at or after `from` within [.., end): present,
- * a normal page (not the zero page), anonymous. Returns its vpn or -1.
- * @linux mm/ksm.c ksm_next_page_pmd_entry
+ * Walks the pages of `vma` from ksmd's cursor on, as ksm_next_page_pmd_entry finds them
+ * (present, a normal page, anonymous), taking each one's rmap_item (get_next_rmap_item)
+ * and passing over those smart_scan skips. Returns the item of the first page to process,
+ * its frame in `ksm.ksmScan.page`, or NULL_ITEM at the end of the VMA.
+ *
+ * Unlike Linux, up to `settle` visits of this scanner's KSM pages are made here too when
+ * cmp_and_merge_page would do no more than one of two things, without comparing or
+ * charging anything but the visit:
+ * - the item is already on the page's stable node: it returns at its first test;
+ * - the item is in no tree (new, or taken out): the page finds itself in the stable tree
+ *   ("ksm page forked"), merges with itself at once, and the item joins the page's node
+ *   (stable_tree_append), when find_mergeable_vma accepts the VMA (`joins`).
+ * Each such visit counts as a page scanned with a visit's CPU, as ksm_do_scan would; their
+ * number goes to `ksm.ksmScan.settled`. A test holds the counters to the same machine run
+ * with pages_to_scan 1, where a batch has no room for them.
+ * @linux mm/ksm.c ksm_next_page_pmd_entry: with scan_get_next_rmap_item's loop over a VMA's pages
  */
-function nextScannablePage(ksm: Ksm, mm: MmStruct, from: number, end: number): number {
-  const frameFlags = ksm.mmgr.frames.flags;
-  const pt = mm.pgtable;
-  for (
-    let vpn = pt.nextPresentWithout(from, end, _PAGE_SPECIAL);
-    vpn >= 0;
-    vpn = pt.nextPresentWithout(vpn + 1, end, _PAGE_SPECIAL)
-  ) {
-    if ((frameFlags[pt.pfn(vpn)]! & PG_anon) !== 0) return vpn;
+function walkVma(ksm: Ksm, slot: MmSlot, vma: Vma, settle: number): RmapItem {
+  const scan = ksm.ksmScan;
+  const mm = vma.vmMm;
+  const frames = ksm.mmgr.frames;
+  const frameFlags = frames.flags;
+  const items = ksm.items;
+  const cost = ksm.cost;
+  const endVpn = vma.vmEnd / PAGE_SIZE;
+  const joins = ksm.vmaMergeable(vma);
+  const room = settle - scan.settled;
+  // Settled visits and the CPU charged here (one read of a constant per event, as the
+  // counting cost model needs), added to the counters on the way out.
+  let settled = 0;
+  let charged = 0;
+  let link = scan.rmapList;
+  let vpn = scan.address / PAGE_SIZE;
+  let found = NULL_ITEM;
+  pages: while (vpn < endVpn) {
+    const t = mm.pgtable.tableOf(vpn);
+    const base = vpn - (vpn % PTRS_PER_PTE);
+    const end = Math.min(endVpn, base + PTRS_PER_PTE);
+    if (t === undefined) {
+      vpn = end;
+      continue;
+    }
+    const ptes = t.flags;
+    const pfns = t.pfn;
+    for (; vpn < end; vpn++) {
+      const f = ptes[vpn - base]!;
+      if ((f & _PAGE_PRESENT) === 0 || (f & _PAGE_SPECIAL) !== 0) continue;
+      const pfn = pfns[vpn - base]!;
+      const pageFlags = frameFlags[pfn]!;
+      if ((pageFlags & PG_anon) === 0) continue;
+      const addr = vpn * PAGE_SIZE;
+      // The item is nearly always the next one on the list, or a new one goes there (a
+      // page just forked, or faulted in); otherwise stale ones are freed first.
+      let item = items.rmapList[link]!;
+      let fresh = false;
+      if (item === NULL_ITEM || items.address[item] !== addr) {
+        fresh = item === NULL_ITEM || items.address[item]! > addr;
+        item = fresh ? allocRmapItem(ksm, link, mm, addr) : getNextRmapItem(ksm, slot, link, addr);
+      }
+      link = item;
+      if ((pageFlags & PG_ksm) !== 0 && settled < room) {
+        const node = frames.stableNode(pfn);
+        if (ksm.owns(node) && !node.onMigrateList) {
+          // A new item is on no node and in no tree.
+          if (!fresh && items.head[item] === node.id) {
+            settled++;
+            charged += cost.visitNs;
+            continue;
+          }
+          if (joins && (fresh || items.flags[item] === 0)) {
+            stableTreeAppend(ksm, item, node, mm);
+            settled++;
+            charged += cost.visitNs;
+            continue;
+          }
+        }
+      }
+      if (shouldSkipRmapItem(ksm, pfn, item, (pageFlags & PG_ksm) !== 0)) {
+        charged += cost.skipNs;
+        continue;
+      }
+      scan.page = pfn;
+      found = item;
+      vpn++;
+      break pages;
+    }
   }
-  return -1;
+  scan.rmapList = link;
+  scan.address = found === NULL_ITEM ? vma.vmEnd : vpn * PAGE_SIZE;
+  ksm.cpuNs += charged;
+  if (settled > 0) {
+    ksm.pagesScanned += settled;
+    scan.settled += settled;
+    ksm.settledVisits += settled;
+  }
+  return found;
 }
 
 /**
@@ -52,10 +134,15 @@ function nextScannablePage(ksm: Ksm, mm: MmStruct, from: number, end: number): n
  * with no mergeable VMA left is dropped); at the end of the list full_scans grows and null
  * is returned. Pages smart_scan skips are passed over inside this call. The item's page
  * goes to `ksm.ksmScan.page`, as the kernel's out parameter.
+ *
+ * Unlike Linux, up to `settle` visits of KSM pages that cmp_and_merge_page would only
+ * leave or attach their item to are also made inside this call (walkVma), without a round
+ * trip through ksm_do_scan for each; their number goes to `ksm.ksmScan.settled`.
  * @linux mm/ksm.c scan_get_next_rmap_item
  */
-export function scanGetNextRmapItem(ksm: Ksm): RmapItem {
+export function scanGetNextRmapItem(ksm: Ksm, settle = 0): RmapItem {
   const scan = ksm.ksmScan;
+  scan.settled = 0;
   const head = ksm.mmHead;
   if (head.next === head) return NULL_ITEM;
   let slot = scan.mmSlot;
@@ -63,7 +150,7 @@ export function scanGetNextRmapItem(ksm: Ksm): RmapItem {
     advisorStartScan(ksm);
     // lru_add_drain_all: ksmd waits for every CPU to drain its LRU batches.
     ksm.blockedNs += ksm.events.clock.timer.workFlushNs;
-    for (let nid = 0; nid < ksm.nrNodeIds; nid++) ksm.rootUnstableTree[nid] = new RbRoot<RmapItem>(NULL_ITEM);
+    ksm.resetUnstableTrees();
     slot = head.next;
     scan.mmSlot = slot;
     if (slot === head) return NULL_ITEM;
@@ -81,25 +168,8 @@ export function scanGetNextRmapItem(ksm: Ksm): RmapItem {
           scan.address = vma.vmEnd;
           continue;
         }
-        const endVpn = vma.vmEnd / PAGE_SIZE;
-        for (;;) {
-          const vpn = nextScannablePage(ksm, mm, scan.address / PAGE_SIZE, endVpn);
-          if (vpn < 0) {
-            scan.address = vma.vmEnd;
-            break;
-          }
-          scan.address = vpn * PAGE_SIZE;
-          const pfn = mm.pgtable.pfn(vpn);
-          const item = getNextRmapItem(ksm, slot, scan.rmapList, scan.address);
-          scan.rmapList = item;
-          scan.address += PAGE_SIZE;
-          if (shouldSkipRmapItem(ksm, pfn, item)) {
-            ksm.cpuNs += ksm.cost.skipNs;
-            continue;
-          }
-          scan.page = pfn;
-          return item;
-        }
+        const item = walkVma(ksm, slot, vma, settle);
+        if (item !== NULL_ITEM) return item;
       }
     }
     if (ksm.testExit(mm)) {
@@ -135,7 +205,10 @@ export function scanGetNextRmapItem(ksm: Ksm): RmapItem {
 export function ksmDoScan(ksm: Ksm, scanNpages: number): number {
   let done = 0;
   while (done < scanNpages) {
-    const item = scanGetNextRmapItem(ksm);
+    // Visits of pages already on their KSM page are made inside, leaving room for the item
+    // returned (see scanGetNextRmapItem).
+    const item = scanGetNextRmapItem(ksm, scanNpages - done - 1);
+    done += ksm.ksmScan.settled;
     if (item === NULL_ITEM) break;
     ksm.cpuNs += ksm.cost.visitNs;
     cmpAndMergePage(ksm, ksm.ksmScan.page, item);

@@ -16,11 +16,17 @@ export function skipAge(age: number): number {
 /**
  * smart_scan: a page that keeps failing to merge is visited less and less often. A
  * skipped item leaves the unstable tree (it becomes volatile) but keeps its checksum.
+ * `ksmPage` is folio_test_ksm, when the caller has read the frame's flags already.
  * @linux mm/ksm.c should_skip_rmap_item
  */
-export function shouldSkipRmapItem(ksm: Ksm, pfn: number, item: RmapItem): boolean {
+export function shouldSkipRmapItem(
+  ksm: Ksm,
+  pfn: number,
+  item: RmapItem,
+  ksmPage: boolean = ksm.mmgr.frames.isKsm(pfn),
+): boolean {
   if (!ksm.smartScan) return false;
-  if (ksm.mmgr.frames.isKsm(pfn)) return false;
+  if (ksmPage) return false;
   const items = ksm.items;
   const age = items.age[item]!;
   if (age !== 255) items.age[item] = age + 1;

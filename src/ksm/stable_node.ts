@@ -36,6 +36,13 @@ export class StableNode implements RbNode<StableNode>, KsmPageLink {
   rmapHlistLen = 0;
   nid = 0;
   /**
+   * The first 8 bytes of the KSM page's content, as ContentStore's two big-endian keys (a
+   * chain: its dups' content). A KSM page is never written (a write copies it), so they
+   * hold for the node's life; stable_tree_search orders by them where they differ.
+   */
+  key0 = 0;
+  key1 = 0;
+  /**
    * The scanner whose trees hold this node (KSM, or KSM+ which keeps its own trees). Linux
    * has one scanner; the model can run two side by side, and neither touches the other's
    * KSM pages.

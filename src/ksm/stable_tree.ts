@@ -80,6 +80,8 @@ function allocStableNodeChain(ksm: Ksm, dup: StableNode, root: RbRoot<StableNode
   chain.chainPruneTime = ksm.events.clock.jiffies();
   chain.rmapHlistLen = STABLE_NODE_CHAIN;
   chain.nid = dup.nid;
+  chain.key0 = dup.key0;
+  chain.key1 = dup.key1;
   ksm.stableNodeChains++;
   rbReplaceNode(ksm.stableStore, dup, chain, root);
   stableNodeChainAddDup(ksm, dup, chain);
@@ -92,11 +94,15 @@ function freeStableNodeChain(ksm: Ksm, chain: StableNode, root: RbRoot<StableNod
   ksm.stableNodeChains--;
 }
 
-/** Result of resolving a tree node to a KSM page: the frame (-1: restart), the dup, the node. */
-interface ChainResult {
+/**
+ * Result of resolving a tree node to a KSM page: the frame (-1: restart), the dup, the
+ * node. One object per scanner (Ksm.chainResult), filled by every call and read before
+ * the next: a tree step allocating one showed as 5 % garbage collection in a merging scan.
+ */
+export interface ChainResult {
   pfn: number;
   dup: StableNode | null;
-  node: StableNode;
+  node: StableNode | null;
 }
 
 /**
@@ -107,10 +113,12 @@ interface ChainResult {
  * @linux mm/ksm.c stable_node_dup
  */
 function stableNodeDup(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode | null>, prune: boolean): ChainResult {
-  const now = ksm.events.clock.jiffies();
-  const period = ksm.events.clock.msecsToJiffies(ksm.stableNodeChainsPruneMillisecs);
-  if (!prune || now < chain.chainPruneTime + period) prune = false;
-  else chain.chainPruneTime = now;
+  if (prune) {
+    const clock = ksm.events.clock;
+    const now = clock.jiffies();
+    if (now < chain.chainPruneTime + clock.msecsToJiffies(ksm.stableNodeChainsPruneMillisecs)) prune = false;
+    else chain.chainPruneTime = now;
+  }
   let found: StableNode | null = null;
   let foundLen = 0;
   let treePfn = -1;
@@ -147,12 +155,20 @@ function stableNodeDup(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode | nu
   } else {
     freeStableNodeChain(ksm, chain, root);
   }
-  return { pfn: treePfn, dup: found, node };
+  return chainResult(ksm, treePfn, found, node);
+}
+
+function chainResult(ksm: Ksm, pfn: number, dup: StableNode | null, node: StableNode): ChainResult {
+  const r = ksm.chainResult;
+  r.pfn = pfn;
+  r.dup = dup;
+  r.node = node;
+  return r;
 }
 
 /** @linux mm/ksm.c __stable_node_chain */
 function stableNodeChain(ksm: Ksm, node: StableNode, root: RbRoot<StableNode | null>, prune: boolean): ChainResult {
-  if (!node.isChain()) return { pfn: ksmGetFolio(ksm, node), dup: node, node };
+  if (!node.isChain()) return chainResult(ksm, ksmGetFolio(ksm, node), node, node);
   return stableNodeDup(ksm, node, root, prune);
 }
 
@@ -167,23 +183,89 @@ export function stableTreeSearch(ksm: Ksm, pfn: number): number {
   const pageNode = frames.stableNode(pfn);
   if (ksm.owns(pageNode) && !pageNode.onMigrateList) return pfn;
   const root = ksm.rootStableTree[ksm.getKpfnNid(pfn)]!;
+  if (root.rbNode === null) return -1;
+  const contents = ksm.mmgr.contents;
+  const key0 = contents.prefixKey(frames.content[pfn]!);
+  const key1 = contents.secondKey(frames.content[pfn]!);
+  const cost = ksm.cost;
+  // Virtual time stands still inside a search: one reading serves every chain's prune test.
+  const clock = ksm.events.clock;
+  const prunedBefore = clock.jiffies() - clock.msecsToJiffies(ksm.stableNodeChainsPruneMillisecs);
+  let charged = 0;
   again: for (;;) {
-    let cur = root.rbNode;
+    let cur: StableNode | null = root.rbNode;
     while (cur !== null) {
+      // A step whose chain resolution changes nothing, on a node whose page differs from
+      // this one in its first 8 bytes: memcmp's sign from the node's keys (stable_node.ts).
+      const quiet = quietDup(ksm, cur, prunedBefore);
+      if (quiet !== null && (quiet.key0 !== key0 || quiet.key1 !== key1)) {
+        charged += cost.memcmpNs;
+        if (ksm.checkWalkCache) checkQuietStep(ksm, cur, quiet, pfn, root);
+        cur = (quiet.key0 !== key0 ? key0 < quiet.key0 : key1 < quiet.key1) ? cur.rbLeft : cur.rbRight;
+        continue;
+      }
       const r = stableNodeChain(ksm, cur, root, true);
       if (r.pfn < 0) continue again;
       const ret = ksm.memcmpPages(pfn, r.pfn);
-      if (ret < 0) cur = r.node.rbLeft;
-      else if (ret > 0) cur = r.node.rbRight;
+      if (ret < 0) cur = r.node!.rbLeft;
+      else if (ret > 0) cur = r.node!.rbRight;
       else {
+        ksm.cpuNs += charged;
         if (r.dup === null || !isPageSharingCandidate(ksm, r.dup)) return -1;
         const kpfn = ksmGetFolio(ksm, r.dup);
-        if (kpfn < 0) continue again;
+        if (kpfn < 0) {
+          charged = 0;
+          continue again;
+        }
         return kpfn;
       }
     }
+    ksm.cpuNs += charged;
     return -1;
   }
+}
+
+/**
+ * The dup stable_node_dup would pick for tree node `node` in a search if picking it changes
+ * nothing, else null: a regular node whose page is still its KSM page; a chain of two dups
+ * or more whose first is live and can take another sharer, when no prune is due (the walk
+ * then stops at that first dup, moves nothing and collapses nothing). `prunedBefore` is
+ * jiffies - msecs_to_jiffies(stable_node_chains_prune_millisecs).
+ */
+function quietDup(ksm: Ksm, node: StableNode, prunedBefore: number): StableNode | null {
+  const frames = ksm.mmgr.frames;
+  if (!node.isChain()) return frames.stableNode(node.kpfn) === node ? node : null;
+  const head = node.dups;
+  if (head === null || head.dupNext === null || frames.stableNode(head.kpfn) !== head) return null;
+  if (!isPageSharingCandidate(ksm, head)) return null;
+  // A prune is due at jiffies >= chain_prune_time + prune_millisecs.
+  if (prunedBefore >= node.chainPruneTime) return null;
+  return head;
+}
+
+/**
+ * The proof of a quiet step: resolving the node as the kernel does picks the same dup and
+ * changes nothing (no prune, no dup moved or dropped, no collapse), the node's keys are
+ * its page's, and the pages differ.
+ */
+function checkQuietStep(
+  ksm: Ksm,
+  node: StableNode,
+  dup: StableNode,
+  pfn: number,
+  root: RbRoot<StableNode | null>,
+): void {
+  const before = [ksm.stableNodeChains, ksm.stableNodeDups, node.dups, node.chainPruneTime, root.rbNode] as const;
+  const r = stableNodeChain(ksm, node, root, true);
+  const after = [ksm.stableNodeChains, ksm.stableNodeDups, node.dups, node.chainPruneTime, root.rbNode] as const;
+  if (r.dup !== dup || r.node !== node || r.pfn !== dup.kpfn || before.some((v, i) => v !== after[i]))
+    throw new KernelBug(`stable-tree step at pfn ${dup.kpfn}: the resolution is not the quiet one`);
+  const contents = ksm.mmgr.contents;
+  const id = ksm.mmgr.frames.content[dup.kpfn]!;
+  if (contents.prefixKey(id) !== dup.key0 || contents.secondKey(id) !== dup.key1 || dup.key0 !== node.key0)
+    throw new KernelBug(`stable node of pfn ${dup.kpfn}: cached keys ${dup.key0}:${dup.key1} are not its page's`);
+  if (contents.compare(ksm.mmgr.frames.content[pfn]!, id) === 0)
+    throw new KernelBug(`stable-tree step at pfn ${dup.kpfn}: keys differ but the pages are equal`);
 }
 
 /**
@@ -207,10 +289,10 @@ export function stableTreeInsert(ksm: Ksm, kpfn: number): StableNode {
       parent = r.node;
       if (ret < 0) {
         dir = 'left';
-        cur = r.node.rbLeft;
+        cur = r.node!.rbLeft;
       } else if (ret > 0) {
         dir = 'right';
-        cur = r.node.rbRight;
+        cur = r.node!.rbRight;
       } else {
         match = r.node;
         break;
@@ -220,6 +302,11 @@ export function stableTreeInsert(ksm: Ksm, kpfn: number): StableNode {
   }
   const dup = new StableNode(kpfn, ksm, ksm.newStableNodeId());
   dup.nid = nid;
+  const id = ksm.mmgr.frames.content[kpfn]!;
+  dup.key0 = ksm.mmgr.contents.prefixKey(id);
+  dup.key1 = ksm.mmgr.contents.secondKey(id);
+  // Named by id from now on: items will hold the id in their `head`.
+  ksm.stableNodes.set(dup.id, dup);
   if (match === null) {
     rbLinkNode(ksm.stableStore, dup, parent, dir, root);
     rbInsertColor(ksm.stableStore, dup, root);
@@ -233,20 +320,19 @@ export function stableTreeInsert(ksm: Ksm, kpfn: number): StableNode {
 
 /**
  * Attaches an item to a KSM page's list: the first item counts in pages_shared, every
- * further one in pages_sharing.
+ * further one in pages_sharing. `mm` is the item's, when the caller knows it already.
  * @linux mm/ksm.c stable_tree_append
  */
-export function stableTreeAppend(ksm: Ksm, item: RmapItem, node: StableNode): void {
+export function stableTreeAppend(ksm: Ksm, item: RmapItem, node: StableNode, mm = ksm.items.mm(item)): void {
   if (node.rmapHlistLen < 0) throw new KernelBug('stable_tree_append on a chain');
   const items = ksm.items;
   node.rmapHlistLen++;
   items.head[item] = node.id;
-  ksm.stableNodes.set(node.id, node);
   items.flags[item]! |= STABLE_FLAG;
   hlistAddItem(items, node, item);
   if (items.hlistNext[item] !== NULL_ITEM) ksm.pagesSharing++;
   else ksm.pagesShared++;
-  items.mm(item).ksmMergingPages++;
+  mm.ksmMergingPages++;
 }
 
 /**

@@ -310,11 +310,17 @@ export function ksmVerify(ksm: Ksm): void {
     // Roots past ksm_nr_node_ids (merge_across_nodes went back to 1) are not in use and not
     // reset by the scan, so they may hold anything, as in Linux.
     if (nid >= ksm.nrNodeIds || !midScan) return;
+    // A replayed scan's trees are built first (unstable_replay.ts).
+    ksm.unstableReplay.stopFollowing(ksm);
     const what = `unstable tree ${nid}`;
-    verifyTree(items, root, what);
+    const nodes = ksm.unstableNodes;
+    verifyTree(nodes, root, what);
     // No content order is checked: pages change under the unstable tree (hence its name),
     // and Linux walks it anyway.
-    for (let item = rbFirst(items, root); item !== NULL_ITEM; item = rbNext(items, item)) {
+    for (let row = rbFirst(nodes, root); row !== nodes.nil; row = rbNext(nodes, row)) {
+      const item = nodes.item(row);
+      if (items.treeNode[item] !== row)
+        throw new KernelBug(`${what}: node ${row} holds rmap_item ${item}, whose node is another`);
       if (!unstableNow.has(item))
         throw new KernelBug(`${what} holds rmap_item ${item} that is on no rmap_list or not unstable in this scan`);
       const f = items.flags[item]!;

@@ -20,6 +20,11 @@ export class KsmPlusEngine extends Ksm {
   override vmaMergeable(vma: Vma): boolean {
     return ksmCompatible(vma.vmFlags) && (vma.vmFlags & VM_NOT_MERGEABLE) === 0;
   }
+
+  /** KSM+ samples addresses of VMA nodes taken at the start of a round; the VMA may have changed since. */
+  override get walkerFindsMergeablePage(): boolean {
+    return false;
+  }
 }
 
 /**

@@ -1,5 +1,4 @@
-import { RbRoot } from '../lib/rbtree.ts';
-import { NULL_ITEM, type RmapItem } from '../ksm/rmap_item.ts';
+import type { RmapItem } from '../ksm/rmap_item.ts';
 import { cmpAndMergePage } from '../ksm/cmp_and_merge_page.ts';
 import { dropVmaNode, finishVmaNodeRound, nextSample, syncVmaNodes } from './sampling.ts';
 import type { KsmPlus } from './ksmplus.ts';
@@ -36,7 +35,7 @@ function nextPage(plus: KsmPlus): { item: RmapItem; pfn: number } | null {
   const engine = plus.engine;
   if (plus.cursor < 0) {
     enterNamedTasks(plus);
-    for (let nid = 0; nid < engine.nrNodeIds; nid++) engine.rootUnstableTree[nid] = new RbRoot<RmapItem>(NULL_ITEM);
+    engine.resetUnstableTrees();
     plus.cursor = 0;
     for (const s of [...plus.slots]) {
       if (engine.testExit(s.mm)) {

@@ -8,6 +8,7 @@
  * pages take more arenas. Growing detaches the old view, so `bytes` must be read again
  * after `reserve`, never kept across it.
  */
+import { GEN_NEG_INDEX, GEN_SPLITMIX, type WordGenerator } from './pattern_pages.ts';
 import { PAGE_SIZE } from './sizes.ts';
 import { PAGEKERNEL_WASM_BASE64 } from './wasm/pagekernel-bytes.ts';
 
@@ -16,12 +17,16 @@ export const ARENA_SHIFT = 18;
 export const ARENA_SLOTS = 1 << ARENA_SHIFT;
 /** Bytes before slot 0: two scratch pages for the kernel's two-page operations. */
 const SCRATCH = 2 * PAGE_SIZE;
+/** Where a page is generated to be looked at before it has a slot (see scratch()). */
+export const SCRATCH_PAGE = 0;
 const WASM_PAGE = 65536;
 const INITIAL_SLOTS = 256;
 
 interface ArenaExports {
   checksum(ptr: number): number;
   cmp(a: number, b: number, len: number): number;
+  gen_splitmix(dst: number, baseLo: number, baseHi: number, first: number, wrap: number): void;
+  gen_index(dst: number, first: number, negate: number): void;
 }
 
 /**
@@ -92,6 +97,15 @@ export class PageArena {
   /** KSM's checksum (low 32 bits of XXH64, seed 0) of the page at `offset`, unsigned. */
   checksum(offset: number): number {
     return this.#exports.checksum(offset) >>> 0;
+  }
+
+  /**
+   * Writes the page of a word pattern whose first word has counter `first` (see
+   * pattern_pages.ts firstWordOf) at `offset`: a slot's offset, or SCRATCH_PAGE.
+   */
+  generate(offset: number, gen: WordGenerator, first: number): void {
+    if (gen.op === GEN_SPLITMIX) this.#exports.gen_splitmix(offset, gen.baseLo, gen.baseHi, first, gen.wrap);
+    else this.#exports.gen_index(offset, first, gen.op === GEN_NEG_INDEX ? 1 : 0);
   }
 
   /** memcmp of the pages at two offsets of this arena: <0, 0 or >0. */

@@ -1,7 +1,7 @@
 /**
  * The bench of `samepage bench`: the same workloads on the live kernel and on the model in
- * one run, as pages visited per CPU-second of ksmd (kernel) and of this process (model), and
- * their ratio. The kernel side goes through the kernel backend, which saves and restores
+ * one run, as pages visited per CPU-second of ksmd's thread (kernel) and of the thread
+ * running the model, and their ratio. The kernel side goes through the kernel backend, which saves and restores
  * every KSM setting and holds the samepage KSM lock. report/bench.ts prints the results.
  */
 import { BackendUnavailable } from '../backends/kernel/index.ts';
@@ -9,7 +9,16 @@ import { type CostModel, WAKEUP_NS } from '../ksm/cost.ts';
 import { readCalibration } from './calibrate.ts';
 import { round, sum } from './fit.ts';
 import { runKernel, type KernelRun } from './kernel.ts';
-import { costOf, runModelCounted, runModelTimed, warmUpModel, WARMUP_PAGES, type ModelRun } from './model.ts';
+import {
+  costOf,
+  MEASURED_RUNS,
+  onOneCpu,
+  runModelCounted,
+  runModelMeasured,
+  warmUpModel,
+  WARMUP_RUNS,
+  type ModelRun,
+} from './model.ts';
 import { benchWorkloads, type Workload } from './workloads.ts';
 
 /** Where a measurement tells its progress and its warnings (stderr, for the command). */
@@ -19,7 +28,7 @@ export interface MeasureLog {
 }
 
 export interface BenchOptions {
-  /** Pages of the all-unique and duplicate-heavy workloads. */
+  /** Pages of each workload (fork-heavy forks a sixteenth of them). */
   readonly pages: number;
   /** Measured full scans per workload. */
   readonly scans: number;
@@ -63,25 +72,36 @@ export interface BenchResult {
   readonly pages: number;
   readonly scans: number;
   readonly model_pages_scanned: number;
+  /** CPU seconds of the thread running the model (what the ratios use, as ksmd's thread's). */
   readonly model_cpu_s: number;
+  /** The same for all of the model process's threads (V8's compiler and collector too). */
+  readonly model_process_cpu_s: number;
+  /** `ratio` had the model's whole process been counted. */
+  readonly process_ratio: number | null;
   readonly kernel_pages_scanned: number | null;
   readonly kernel_cpu_s: number | null;
   readonly kernel_wall_s: number | null;
   /** ksmd CPU ns per page visited. */
   readonly kernel_ns_per_visit: number | null;
+  /** CPU ns per page visited in each measured full scan (null: a scan that visited none). */
+  readonly model_ns_per_visit_by_scan: ReadonlyArray<number | null>;
+  readonly kernel_ns_per_visit_by_scan: ReadonlyArray<number | null> | null;
   /** The model's virtual ksmd CPU ns per visit with the constants it uses (src/ksm/cost.ts). */
   readonly model_virtual_ns_per_visit: number;
   /** The same with calibration/cost-model.json's constants, when that file exists. */
   readonly model_calibrated_ns_per_visit?: number;
+  /** The counters of COMPARED at the end, and pages_to_scan after every measured scan. */
   readonly counters_equal: boolean | null;
   readonly counter_differences?: Record<string, { model: number | undefined; kernel: number | undefined }>;
 }
 
-/** A whole bench: its results, whether a calibration file was there, and the warm-up size. */
+/** A whole bench: its results, whether a calibration file was there, and the model's runs. */
 export interface BenchRun {
   readonly results: readonly BenchResult[];
   readonly calibrated: boolean;
-  readonly warmupPages: number;
+  /** Unmeasured runs of each workload before its measured ones, and how many are measured. */
+  readonly warmupRuns: number;
+  readonly measuredRuns: number;
 }
 
 interface KernelAttempt {
@@ -118,16 +138,27 @@ export async function runBench(opts: BenchOptions, log: MeasureLog): Promise<Ben
   const progress = log.progress;
   const calibrated = readCalibration();
   const known = { reason: opts.modelOnly === true ? '--model-only was given' : undefined };
+  const workloads = benchWorkloads(opts.pages, opts.scans);
+  // Every model run first, then every kernel run: the kernel backend's child processes,
+  // I/O and garbage would otherwise land in the model's measured scans (measured: a
+  // fork-heavy first scan 5x slower right after duplicate-heavy's kernel run).
+  const models = onOneCpu(
+    () =>
+      workloads.map((w) => {
+        // The same workload, on machines of their own, right before: warming up on another
+        // kind of workload leaves V8 with code tuned to that one (measured: a first all-unique
+        // scan 2 at 1.7 us/visit after a duplicate-heavy warm-up, 0.6 us after its own).
+        warmUpModel(w, progress);
+        progress(`${w.name}: model`);
+        const model = runModelMeasured(w, progress);
+        const counted = calibrated === undefined ? undefined : runModelCounted(w, progress);
+        return { model, counted };
+      }),
+    log.warn,
+  );
   const results: BenchResult[] = [];
-  const warmUps = benchWorkloads(WARMUP_PAGES);
-  for (const [i, w] of benchWorkloads(opts.pages, opts.scans).entries()) {
-    // The same workload, small, on a machine of its own, right before: warming up on another
-    // kind of workload leaves V8 with code tuned to that one (measured: a first all-unique
-    // scan 2 at 1.7 us/visit after a duplicate-heavy warm-up, 0.6 us after its own).
-    warmUpModel([warmUps[i]!], progress);
-    progress(`${w.name}: model`);
-    const model = runModelTimed(w, progress);
-    const counted = calibrated === undefined ? undefined : runModelCounted(w, progress);
+  for (const [i, w] of workloads.entries()) {
+    const { model, counted } = models[i]!;
     const k = await tryKernel(w, opts, log, known);
     results.push(
       benchResult(
@@ -138,7 +169,7 @@ export async function runBench(opts: BenchOptions, log: MeasureLog): Promise<Ben
       ),
     );
   }
-  return { results, calibrated: calibrated !== undefined, warmupPages: WARMUP_PAGES };
+  return { results, calibrated: calibrated !== undefined, warmupRuns: WARMUP_RUNS, measuredRuns: MEASURED_RUNS };
 }
 
 function benchResult(
@@ -150,6 +181,7 @@ function benchResult(
   const mScanned = sum(model.scans.map((s) => s.pagesScanned));
   const mCpu = sum(model.scans.map((s) => s.cpuS));
   const mPerS = mScanned / mCpu;
+  const mProcessCpu = sum(model.scans.map((s) => s.processCpuS));
   const base = {
     workload: w.name,
     description: w.description,
@@ -158,7 +190,9 @@ function benchResult(
     scans: model.scans.length,
     model_pages_scanned: mScanned,
     model_cpu_s: round(mCpu, 3),
+    model_process_cpu_s: round(mProcessCpu, 3),
     model_virtual_ns_per_visit: Math.round(sum(model.scans.map((s) => s.virtualNs)) / mScanned),
+    model_ns_per_visit_by_scan: nsPerVisitByScan(model.scans),
     ...(cal === undefined
       ? {}
       : {
@@ -172,6 +206,7 @@ function benchResult(
       ...base,
       kernel_pages_per_cpu_s: null,
       ratio: null,
+      process_ratio: null,
       first_scan_ratio: null,
       later_scans_ratio: null,
       ratio_unavailable: k.unavailable ?? 'the kernel was not measured',
@@ -179,13 +214,17 @@ function benchResult(
       kernel_cpu_s: null,
       kernel_wall_s: null,
       kernel_ns_per_visit: null,
+      kernel_ns_per_visit_by_scan: null,
       counters_equal: null,
     };
   }
   const kScanned = sum(k.run.scans.map((s) => s.pagesScanned));
   const kCpu = sum(k.run.scans.map((s) => s.cpuS));
   const kPerS = kCpu > 0 ? kScanned / kCpu : Number.POSITIVE_INFINITY;
-  const diffs = compareCounters(model.counters, k.run.counters);
+  const diffs = {
+    ...compareCounters(model.counters, k.run.counters),
+    ...comparePagesToScan(model.scans, k.run.scans),
+  };
   // Pages per CPU-second of scans [from, to) on each side, and their ratio.
   const part = (from: number, to: number): number | null => {
     const ms = model.scans.slice(from, to);
@@ -199,16 +238,39 @@ function benchResult(
     ...base,
     kernel_pages_per_cpu_s: Number.isFinite(kPerS) ? Math.round(kPerS) : null,
     ratio: Number.isFinite(kPerS) ? round(mPerS / kPerS, 3) : null,
+    process_ratio: Number.isFinite(kPerS) ? round(mScanned / mProcessCpu / kPerS, 3) : null,
     first_scan_ratio: part(0, 1),
     later_scans_ratio: part(1, model.scans.length),
-    ...(Number.isFinite(kPerS) ? {} : { ratio_unavailable: 'ksmd used less than one clock tick; use more --pages' }),
+    ...(Number.isFinite(kPerS) ? {} : { ratio_unavailable: 'ksmd used no measurable CPU time; use more --pages' }),
     kernel_pages_scanned: kScanned,
     kernel_cpu_s: round(kCpu, 3),
     kernel_wall_s: round(sum(k.run.scans.map((s) => s.wallS)), 3),
     kernel_ns_per_visit: kScanned > 0 ? Math.round((kCpu * 1e9) / kScanned) : null,
+    kernel_ns_per_visit_by_scan: nsPerVisitByScan(k.run.scans),
     counters_equal: Object.keys(diffs).length === 0,
     ...(Object.keys(diffs).length === 0 ? {} : { counter_differences: diffs }),
   };
+}
+
+function nsPerVisitByScan(scans: ReadonlyArray<{ pagesScanned: number; cpuS: number }>): Array<number | null> {
+  return scans.map((s) => (s.pagesScanned > 0 ? Math.round((s.cpuS * 1e9) / s.pagesScanned) : null));
+}
+
+/**
+ * pages_to_scan after each measured scan, where the two sides differ: the scan-time
+ * advisor's choices, which decide the batches each side worked in.
+ */
+function comparePagesToScan(
+  model: ReadonlyArray<{ pagesToScan: number }>,
+  kernel: ReadonlyArray<{ pagesToScan: number }>,
+): Record<string, { model: number | undefined; kernel: number | undefined }> {
+  const out: Record<string, { model: number | undefined; kernel: number | undefined }> = {};
+  for (let i = 0; i < Math.max(model.length, kernel.length); i++) {
+    const m = model[i]?.pagesToScan;
+    const k = kernel[i]?.pagesToScan;
+    if (m !== k) out[`pages_to_scan after scan ${i + 1}`] = { model: m, kernel: k };
+  }
+  return out;
 }
 
 function compareCounters(

@@ -17,6 +17,8 @@ import type { Workload } from './workloads.ts';
 export interface KernelScan {
   readonly pagesScanned: number;
   readonly pagesSkipped: number;
+  /** pages_to_scan after the scan (the scan-time advisor sets it at each scan's end). */
+  readonly pagesToScan: number;
   /** ksmd CPU seconds: schedstat runtime (ns) or utime + stime (1/CLK_TCK), see cpuSource. */
   readonly cpuS: number;
   readonly wallS: number;
@@ -113,6 +115,7 @@ export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<Ke
               scans.push({
                 pagesScanned: (await counter('pages_scanned')) - scanned0,
                 pagesSkipped: (await counter('pages_skipped')) - skipped0,
+                pagesToScan: await counter('pages_to_scan'),
                 cpuS: t1 - t0,
                 wallS: (w1 - w0) / 1000,
               });

@@ -1,6 +1,7 @@
 /**
  * Runs a bench workload on the model. Two uses:
- * - timed: this process's CPU time (process.cpuUsage) over each measured full scan only;
+ * - timed: the CPU time of the thread running the model (exact ns from schedstat where there
+ *   is one), and of the whole process, over each measured full scan only;
  * - counted: the same run with a cost model whose every constant is a counter, so each
  *   read of a constant (one per charged event: a visit, a checksum, a memcmp...) is counted.
  *   The model charges exactly one read per event (src/ksm/*.ts), so these are the number of
@@ -8,6 +9,8 @@
  */
 import { describeErrno } from '../lib/errno.ts';
 import { cpuUsage } from 'node:process';
+import { cpuStopwatch } from '../host/cpu_time.ts';
+import { cpusAllowed, firstCpu, setOwnCpus } from '../host/ksmd_affinity.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { MADV_MERGEABLE } from '../mm/constants.ts';
 import { doMadvise } from '../mm/madvise.ts';
@@ -28,8 +31,18 @@ export type EventCounts = Record<CostKey, number>;
 export interface ModelScan {
   readonly pagesScanned: number;
   readonly pagesSkipped: number;
-  /** Host CPU seconds (user + system) of this process during the scan. */
+  /** pages_to_scan after the scan (the scan-time advisor sets it at each scan's end). */
+  readonly pagesToScan: number;
+  /**
+   * CPU seconds of the thread that ran the model during the scan: the figure the bench
+   * compares with ksmd's thread. V8's own threads are left out: measured, the rare scans of
+   * fork-heavy that took 5-20x the usual had spent it on those threads (0.4-9 ms: freeing
+   * the memory of machines built before, compiling), the model's thread steady at 24-31 ns
+   * a visit.
+   */
   readonly cpuS: number;
+  /** The same for all of this process's threads. */
+  readonly processCpuS: number;
   /** Virtual ksmd CPU the model charged, ns. */
   readonly virtualNs: number;
   /** ksmd batches (each charged a fixed wake-up cost besides the cost model). */
@@ -128,23 +141,110 @@ function counters(sys: System): Record<string, number> {
   return out;
 }
 
-/** Pages of each workload of the JIT warm-up (see warmUpModel). */
-export const WARMUP_PAGES = 8192;
+/** How often each workload runs unmeasured before its measured run (see warmUpModel). */
+export const WARMUP_RUNS = 2;
 
 /**
- * Runs every bench workload once at WARMUP_PAGES pages, untimed, on machines of their own:
- * the model is JavaScript, and its first scans would otherwise measure V8 compiling the
- * model rather than the model. Nothing carries over to the measured runs but compiled code.
+ * Runs a workload WARMUP_RUNS times, untimed, on machines of its own: the model is
+ * JavaScript, and a first run measures V8 more than the model. Measured (with schedstat)
+ * on fork-heavy, whose first measured scan is about a millisecond of work: after one
+ * warm-up at 8,192 pages, TurboFan was still compiling ksmDoScan, walkVma, fillUser and
+ * copyPageRange on its own threads during that scan (up to 30 ms of compile time each),
+ * and the scan took 40-900 ns a visit in fresh processes; after two runs at full size,
+ * 27-28. A warm-up on another workload instead leaves V8 tuned to that one. Nothing
+ * carries over to the measured run but compiled code.
  */
-export function warmUpModel(workloads: readonly Workload[], progress: (msg: string) => void): void {
-  progress(`model: JIT warm-up (${workloads.map((w) => w.name).join(', ')} at ${WARMUP_PAGES} pages, not measured)`);
-  for (const w of workloads)
+export function warmUpModel(w: Workload, progress: (msg: string) => void): void {
+  progress(`model: JIT warm-up (${w.name} run ${WARMUP_RUNS} times, not measured)`);
+  for (let i = 0; i < WARMUP_RUNS; i++)
     drive(
       createSystem({ ram: w.ramBytes }),
       w,
       (scan) => scan(),
       () => undefined,
     );
+}
+
+/**
+ * A stopwatch of the model's CPU time in seconds: its thread's (the process's main thread,
+ * where the model runs) and the whole process's, in exact nanoseconds from schedstat where
+ * there is one (host/cpu_time.ts). Elsewhere both are process.cpuUsage (getrusage), which
+ * over a scan of a millisecond or two is mostly rounding.
+ */
+function modelStopwatch(): () => { threadS: number; processS: number } {
+  const exact = cpuStopwatch();
+  if (exact !== undefined) {
+    return () => {
+      const t = exact();
+      return { threadS: t.mainNs / 1e9, processS: t.processNs / 1e9 };
+    };
+  }
+  const cpu0 = cpuUsage();
+  return () => {
+    const cpu = cpuUsage(cpu0);
+    const s = (cpu.user + cpu.system) / 1e6;
+    return { threadS: s, processS: s };
+  };
+}
+
+/**
+ * Holds this process (every thread) on one CPU while `f` runs, as the kernel backend holds
+ * ksmd, then puts its CPU list back. Measured on the 2-CPU VM: all-unique's first scan took
+ * 56-63 ns a visit in some processes and 150-165 in others when the process could move;
+ * held on either CPU, 56-63 every time. Where taskset is missing or refused, `f` runs
+ * anyway and `warn` says so.
+ */
+export function onOneCpu<T>(f: () => T, warn: (msg: string) => void): T {
+  const saved = cpusAllowed(process.pid);
+  const cpu = saved === undefined ? undefined : firstCpu(saved);
+  const why = saved === undefined || cpu === undefined ? 'cannot read its CPUs' : setOwnCpus(String(cpu));
+  if (why !== undefined) warn(`the model runs unpinned (${why}); its figures vary more`);
+  try {
+    return f();
+  } finally {
+    if (why === undefined && saved !== undefined) setOwnCpus(saved);
+  }
+}
+
+/** How many measured runs the model's figures are the median of (see runModelMeasured). */
+export const MEASURED_RUNS = 3;
+
+/**
+ * The workload on the model MEASURED_RUNS times, each scan's CPU time the median of its
+ * runs. The model is deterministic, so the runs visit the same pages and end with the same
+ * counters (checked); their CPU time is not: a V8 collection or compilation on another
+ * thread can land inside a scan of a millisecond and multiply it (measured: one fork-heavy
+ * first scan in five at 5x the others). The median keeps such a run from standing for the
+ * model, where the kernel, a thread with no JIT or collector, is measured once.
+ */
+export function runModelMeasured(
+  w: Workload,
+  progress: (msg: string) => void,
+  cost: CostModel = DEFAULT_COST,
+): ModelRun {
+  const runs = Array.from({ length: MEASURED_RUNS }, () => runModelTimed(w, progress, cost));
+  const first = runs[0]!;
+  for (const run of runs) {
+    const same =
+      run.scans.length === first.scans.length &&
+      run.scans.every(
+        (s, i) => s.pagesScanned === first.scans[i]!.pagesScanned && s.pagesToScan === first.scans[i]!.pagesToScan,
+      ) &&
+      JSON.stringify(run.counters) === JSON.stringify(first.counters);
+    if (!same) throw new Error(`Workload ${w.name}: the model's runs differ; it should be deterministic`);
+  }
+  const median = (xs: number[]): number => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)]!;
+  };
+  return {
+    scans: first.scans.map((s, i) => ({
+      ...s,
+      cpuS: median(runs.map((r) => r.scans[i]!.cpuS)),
+      processCpuS: median(runs.map((r) => r.scans[i]!.processCpuS)),
+    })),
+    counters: first.counters,
+  };
 }
 
 /** The workload on the model with `cost` (default: the model's own), timing each measured scan. */
@@ -157,13 +257,15 @@ export function runModelTimed(w: Workload, progress: (msg: string) => void, cost
     (scan) => {
       const k = sys.ksm;
       const before = { scanned: k.pagesScanned, skipped: k.pagesSkipped, ns: k.cpuNs, batches: sys.ksmd.batches };
-      const cpu0 = cpuUsage();
+      const elapsed = modelStopwatch();
       scan();
-      const cpu = cpuUsage(cpu0);
+      const { threadS: cpuS, processS: processCpuS } = elapsed();
       scans.push({
         pagesScanned: k.pagesScanned - before.scanned,
         pagesSkipped: k.pagesSkipped - before.skipped,
-        cpuS: (cpu.user + cpu.system) / 1e6,
+        pagesToScan: k.pagesToScan,
+        cpuS,
+        processCpuS,
         virtualNs: k.cpuNs - before.ns,
         batches: sys.ksmd.batches - before.batches,
       });

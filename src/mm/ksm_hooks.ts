@@ -9,6 +9,8 @@ import { EINVAL } from '../lib/errno.ts';
  */
 export interface KsmPageLink {
   readonly kpfn: number;
+  /** A number naming the link, never reused in the machine (PageFrames.newLinkId). */
+  readonly id: number;
   /** The scanner whose stable tree holds the node (the model can run KSM and KSM+ side by side). */
   readonly owner: object;
 }

@@ -41,6 +41,11 @@ export class PageTable {
     return this.#lastTable;
   }
 
+  /** The page-table page holding `vpn`'s PTE (PTRS_PER_PTE entries from a multiple of it), if any. */
+  tableOf(vpn: number): Readonly<PteTable> | undefined {
+    return this.#table(vpn);
+  }
+
   flags(vpn: number): number {
     const t = this.#table(vpn);
     return t === undefined ? 0 : t.flags[vpn % PTRS_PER_PTE]!;
@@ -54,12 +59,11 @@ export class PageTable {
   /** set_pte_at: `flags` must include _PAGE_PRESENT. */
   set(vpn: number, pfn: number, flags: number): void {
     this.#generation.bump();
-    const key = Math.floor(vpn / PTRS_PER_PTE);
-    let t = this.#tables.get(key);
+    let t = this.#table(vpn);
     if (t === undefined) {
       t = new PteTable();
-      this.#tables.set(key, t);
-      if (key === this.#lastKey) this.#lastTable = t;
+      this.#tables.set(Math.floor(vpn / PTRS_PER_PTE), t);
+      this.#lastTable = t;
     }
     const i = vpn % PTRS_PER_PTE;
     if (t.flags[i] === 0) t.present++;

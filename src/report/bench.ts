@@ -55,10 +55,10 @@ export function renderBench(run: BenchRun): string {
     }
   }
   out +=
-    "\nModel: this process's CPU time over the measured full scans only (setup excluded), each workload\n" +
-    `after a JIT warm-up on the same workload at ${run.warmupPages} pages. Kernel: ksmd's CPU time over the same scans\n` +
-    "(/proc/<ksmd>/schedstat's runtime in ns; utime+stime in clock ticks where a kernel has no schedstat).\n" +
-    'ratio > 1: the model is faster than ksmd.\n';
+    '\nModel: CPU time of the thread running it (schedstat; process_ratio in --json counts all its threads) over the\n' +
+    `measured full scans only (setup excluded), each scan the median of ${run.measuredRuns} runs after ${run.warmupRuns} unmeasured ones of the\n` +
+    "same workload (JIT warm-up), the process held on one CPU. Kernel: ksmd's CPU time over the same scans\n" +
+    '(/proc/<ksmd>/schedstat in ns; utime+stime in clock ticks where it is missing). ratio > 1: the model is faster than ksmd.\n';
   return out;
 }
 

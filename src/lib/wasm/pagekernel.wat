@@ -173,4 +173,44 @@
         (br_if $blocks (i32.lt_u (local.get $p) (local.get $end))))
       (return (i32.const 1)))
     (i32.const 0))
+;; Pattern pages (the scenario contract's word patterns): the 512 64-bit little-endian
+;; words of one 4 KiB page at dst, word j holding f(first + j). Generating a page here costs
+;; a fraction of the JavaScript generator, whose 64-bit multiplies need 16-bit pieces.
+;; Word counters arrive as f64 (exact below 2^53) so JavaScript passes no BigInt.
+
+  ;; splitmix64 words: word j holds mix(base + c), c = (first + j) wrapping to 0 at `wrap`
+  ;; (0: never), base = seed + 0x9E3779B97F4A7C15 as two 32-bit halves: `random` (no wrap)
+  ;; and `page-mod` (wrap 512 * N).
+  (func (export "gen_splitmix") (param $dst i32) (param $baseLo i32) (param $baseHi i32)
+      (param $first f64) (param $wrap f64)
+    (local $end i32) (local $base i64) (local $c i64) (local $w i64) (local $z i64)
+    (local.set $end (i32.add (local.get $dst) (i32.const 4096)))
+    (local.set $base (i64.or (i64.extend_i32_u (local.get $baseLo))
+      (i64.shl (i64.extend_i32_u (local.get $baseHi)) (i64.const 32))))
+    (local.set $c (i64.trunc_f64_u (local.get $first)))
+    (local.set $w (i64.trunc_f64_u (local.get $wrap)))
+    (loop $words
+      (local.set $z (i64.add (local.get $base) (local.get $c)))
+      (local.set $z (i64.mul (i64.xor (local.get $z) (i64.shr_u (local.get $z) (i64.const 30)))
+        (i64.const 0xBF58476D1CE4E5B9)))
+      (local.set $z (i64.mul (i64.xor (local.get $z) (i64.shr_u (local.get $z) (i64.const 27)))
+        (i64.const 0x94D049BB133111EB)))
+      (i64.store (local.get $dst) (i64.xor (local.get $z) (i64.shr_u (local.get $z) (i64.const 31))))
+      (local.set $c (i64.add (local.get $c) (i64.const 1)))
+      (if (i64.eq (local.get $c) (local.get $w)) (then (local.set $c (i64.const 0))))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+      (br_if $words (i32.lt_u (local.get $dst) (local.get $end)))))
+
+  ;; Counting words: word j holds first + j (`word-index`), or its negation mod 2^64 when
+  ;; $negate is 1 (`neg-word-index`).
+  (func (export "gen_index") (param $dst i32) (param $first f64) (param $negate i32)
+    (local $end i32) (local $c i64)
+    (local.set $end (i32.add (local.get $dst) (i32.const 4096)))
+    (local.set $c (i64.trunc_f64_u (local.get $first)))
+    (loop $words
+      (i64.store (local.get $dst)
+        (select (i64.sub (i64.const 0) (local.get $c)) (local.get $c) (local.get $negate)))
+      (local.set $c (i64.add (local.get $c) (i64.const 1)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+      (br_if $words (i32.lt_u (local.get $dst) (local.get $end)))))
 )
