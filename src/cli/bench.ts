@@ -7,8 +7,11 @@ import { CALIBRATION_FILE, TIMER_FILE } from '../backends/model/calibration.ts';
 import { type MeasureLog, runBench } from '../measure/bench.ts';
 import { calibrate } from '../measure/calibrate.ts';
 import { renderBench, renderCalibration } from '../report/bench.ts';
+import { tableWidth } from './width.ts';
 
 interface BenchIo {
+  /** COLUMNS, for the tables' width. */
+  readonly env: NodeJS.ProcessEnv;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
 }
@@ -62,14 +65,16 @@ export function addBenchCommand(program: Command, io: BenchIo): void {
         io.stdout.write(
           opts.json === true
             ? `${JSON.stringify({ ...cal.file, timer_calibration: cal.timer }, null, 2)}\n`
-            : renderCalibration(cal.file, cal.previous, cal.timer, cal.previousTimer),
+            : renderCalibration(cal.file, cal.previous, cal.timer, cal.previousTimer, tableWidth(io)),
         );
       } else {
         const run = await runBench(
           { pages: opts.pages, scans: opts.scans, modelOnly: opts.modelOnly === true, lockWaitMs },
           log,
         );
-        io.stdout.write(opts.json === true ? `${JSON.stringify(run.results, null, 2)}\n` : renderBench(run));
+        io.stdout.write(
+          opts.json === true ? `${JSON.stringify(run.results, null, 2)}\n` : renderBench(run, tableWidth(io)),
+        );
       }
     });
 }

@@ -2,16 +2,35 @@
  * `samepage bench` for people: the model-versus-kernel table of a bench, and the constants
  * and scans of a calibration (--json prints the same results as they are).
  */
-import Table from 'cli-table3';
+import { wrapText } from '../lib/text_width.ts';
+import { fitTable, type TableColumn } from './fit_table.ts';
 import type { BenchRun } from '../measure/bench.ts';
 import type { CalibrationFile, TimerFile } from '../measure/calibrate.ts';
+
+/**
+ * Columns for fitTable: heads wrap at their spaces (cells are numbers, which never do); on a
+ * narrow terminal the columns named in `drop` leave first, the earliest of them last.
+ */
+function columns(head: readonly string[], drop: readonly string[] = []): TableColumn[] {
+  return head.map((h, i) => ({
+    head: h,
+    align: i === 0 ? ('left' as const) : ('right' as const),
+    wrap: true,
+    ...(drop.includes(h) ? { drop: drop.indexOf(h) + 1 } : {}),
+  }));
+}
+
+/** Prose under a table, wrapped to the terminal's width. */
+function prose(text: string, width: number | undefined): string {
+  return width === undefined ? text : `${wrapText(text, width).join('\n')}\n`;
+}
 
 function fmt(n: number | null | undefined): string {
   return n === null || n === undefined ? 'n/a' : n.toLocaleString('en-US');
 }
 
 /** The bench's table, the reason the ratio is unavailable if it is, and how it was measured. */
-export function renderBench(run: BenchRun): string {
+export function renderBench(run: BenchRun, width?: number): string {
   const { results, calibrated } = run;
   const head = [
     'workload',
@@ -26,7 +45,7 @@ export function renderBench(run: BenchRun): string {
   ];
   if (calibrated) head.push('calibrated ns/visit');
   head.push('counters equal');
-  const t = new Table({ head, style: { head: [], border: [] } });
+  const rows: string[][] = [];
   for (const r of results) {
     const row = [
       r.workload,
@@ -41,9 +60,17 @@ export function renderBench(run: BenchRun): string {
     ];
     if (calibrated) row.push(fmt(r.model_calibrated_ns_per_visit));
     row.push(r.counters_equal === null ? 'n/a' : r.counters_equal ? 'yes' : 'NO');
-    t.push(row);
+    rows.push(row);
   }
-  let out = `${t.toString()}\n`;
+  const drop = [
+    'pages × scans',
+    'model pages/CPU-s',
+    'kernel pages/CPU-s',
+    'kernel ns/visit',
+    'model virtual ns/visit',
+    'calibrated ns/visit',
+  ];
+  let out = `${fitTable(columns(head, drop), rows, { width })}\n`;
   const why = results.find((r) => r.ratio_unavailable !== undefined)?.ratio_unavailable;
   if (why !== undefined) out += `\nThe ratio is unavailable: ${why}.\n`;
   for (const r of results) {
@@ -54,11 +81,13 @@ export function renderBench(run: BenchRun): string {
       out += `${r.workload}: counters differ: ${list.join(', ')}\n`;
     }
   }
-  out +=
+  out += prose(
     '\nModel: CPU time of the thread running it (schedstat; process_ratio in --json counts all its threads) over the\n' +
-    `measured full scans only (setup excluded), each scan the median of ${run.measuredRuns} runs after ${run.warmupRuns} unmeasured ones of the\n` +
-    "same workload (JIT warm-up), the process held on one CPU. Kernel: ksmd's CPU time over the same scans\n" +
-    '(/proc/<ksmd>/schedstat in ns; utime+stime in clock ticks where it is missing). ratio > 1: the model is faster than ksmd.\n';
+      `measured full scans only (setup excluded), each scan the median of ${run.measuredRuns} runs after ${run.warmupRuns} unmeasured ones of the\n` +
+      "same workload (JIT warm-up), the process held on one CPU. Kernel: ksmd's CPU time over the same scans\n" +
+      '(/proc/<ksmd>/schedstat in ns; utime+stime in clock ticks where it is missing). ratio > 1: the model is faster than ksmd.\n',
+    width,
+  );
   return out;
 }
 
@@ -71,60 +100,75 @@ export function renderCalibration(
   previous: CalibrationFile['cost'],
   timer?: TimerFile,
   previousTimer?: TimerFile['timer'],
+  width?: number,
 ): string {
   const keys = Object.keys(f.cost) as (keyof CalibrationFile['cost'])[];
-  const t = new Table({ head: ['constant', 'until now', 'calibrated'], style: { head: [], border: [] } });
-  for (const k of keys) t.push([k, fmt(previous[k]), fmt(f.cost[k])]);
-  const s = new Table({
-    head: [
-      'workload',
-      'scan',
-      'pages',
-      'kernel CPU s',
-      'fitted s',
-      'current s',
-      'visits',
-      'skips',
-      'checksums',
-      'memcmp≠',
-      'memcmp=',
-      'merges',
-      'frees',
-    ],
-    style: { head: [], border: [] },
-  });
-  for (const x of f.scans) {
-    s.push([
-      x.workload,
-      x.scan,
-      fmt(x.pages_scanned),
-      x.kernel_cpu_s.toFixed(2),
-      x.fitted_cpu_s.toFixed(2),
-      x.default_cpu_s.toFixed(2),
-      ...keys.map((k) => fmt(x.events[k])),
-    ]);
-  }
+  const t = fitTable(
+    columns(['constant', 'until now', 'calibrated']),
+    keys.map((k) => [k, fmt(previous[k]), fmt(f.cost[k])]),
+    { width },
+  );
+  const scanHead = [
+    'workload',
+    'scan',
+    'pages',
+    'kernel CPU s',
+    'fitted s',
+    'current s',
+    'visits',
+    'skips',
+    'checksums',
+    'memcmp≠',
+    'memcmp=',
+    'merges',
+    'frees',
+  ];
+  const scanRows = f.scans.map((x) => [
+    x.workload,
+    String(x.scan),
+    fmt(x.pages_scanned),
+    x.kernel_cpu_s.toFixed(2),
+    x.fitted_cpu_s.toFixed(2),
+    x.default_cpu_s.toFixed(2),
+    ...keys.map((k) => fmt(x.events[k])),
+  ]);
+  const s = fitTable(
+    columns(scanHead, ['frees', 'merges', 'memcmp=', 'memcmp≠', 'checksums', 'skips', 'current s']),
+    scanRows,
+    {
+      width,
+    },
+  );
   const visits = Object.entries(f.kernel_ns_per_visit).map(
     ([w, ns]) => `  ${w}: ${fmt(ns)} ns of ksmd CPU per page visited`,
   );
   return (
     `Kernel ${f.machine.kernel_release}, ${f.machine.cpu_model}, ${f.pages} pages per workload\n\n` +
-    `${visits.join('\n')}\n\n${t.toString()}\n\n${s.toString()}\n\n${f.method}\n` +
-    (timer === undefined ? '' : renderTimer(timer, previousTimer))
+    `${visits.join('\n')}\n\n${t}\n\n${s}\n\n${prose(`${f.method}\n`, width)}` +
+    (timer === undefined ? '' : renderTimer(timer, previousTimer, width))
   );
 }
 
 /** The timer's parameters before and after, and the cadence it gives against the kernel's. */
-function renderTimer(f: TimerFile, previous: TimerFile['timer'] | undefined): string {
-  const t = new Table({ head: ['timer', 'until now', 'calibrated'], style: { head: [], border: [] } });
-  t.push(['hz', fmt(previous?.hz), `${fmt(f.timer.hz)} (${f.hz_source})`]);
-  t.push(['wakeupLatencyNs', fmt(previous?.wakeupLatencyNs), fmt(f.timer.wakeupLatencyNs)]);
-  t.push(['workFlushNs', fmt(previous?.workFlushNs), fmt(f.timer.workFlushNs)]);
-  const c = new Table({
-    head: ['sleep_millisecs', 'kernel ms per batch', 'model ms per batch', 'ksmd waited for a CPU, ms'],
-    style: { head: [], border: [] },
-  });
-  for (const x of f.cadence)
-    c.push([x.sleep_millisecs, x.kernel_ms.toFixed(3), x.model_ms.toFixed(3), x.ksmd_queued_ms.toFixed(1)]);
-  return `\n${t.toString()}\n\n${c.toString()}\n\n${f.method}\n`;
+function renderTimer(f: TimerFile, previous: TimerFile['timer'] | undefined, width: number | undefined): string {
+  const t = fitTable(
+    columns(['timer', 'until now', 'calibrated']),
+    [
+      ['hz', fmt(previous?.hz), `${fmt(f.timer.hz)} (${f.hz_source})`],
+      ['wakeupLatencyNs', fmt(previous?.wakeupLatencyNs), fmt(f.timer.wakeupLatencyNs)],
+      ['workFlushNs', fmt(previous?.workFlushNs), fmt(f.timer.workFlushNs)],
+    ],
+    { width },
+  );
+  const c = fitTable(
+    columns(['sleep_millisecs', 'kernel ms per batch', 'model ms per batch', 'ksmd waited for a CPU, ms']),
+    f.cadence.map((x) => [
+      String(x.sleep_millisecs),
+      x.kernel_ms.toFixed(3),
+      x.model_ms.toFixed(3),
+      x.ksmd_queued_ms.toFixed(1),
+    ]),
+    { width },
+  );
+  return `\n${t}\n\n${c}\n\n${prose(`${f.method}\n`, width)}`;
 }
