@@ -57,6 +57,25 @@ test('KpageFile.read returns each wanted frame whatever the batching, in fewer r
   }
 });
 
+test('KpageFile.read reads frames in any order right (virtual order, repeats), batching only ascending runs', () => {
+  const f = fakeKpageFile(5000);
+  try {
+    const pfns = [300, 301, 302, 7, 8, 300, 4999, 4998, 6000, 12];
+    const k = new KpageFile(f.path, { maxSpan: 256, maxGap: 1 });
+    const lo = new Uint32Array(pfns.length);
+    k.read(pfns, pfns.length, lo);
+    assert.deepEqual(
+      [...lo],
+      pfns.map((p) => (p < 5000 ? (p * 7) >>> 0 : 0)),
+    );
+    // 300-302, 7-8, 300, 4999, 4998, 6000, 12: a read per ascending run of neighbours.
+    assert.equal(k.stats.reads, 7);
+    k.close();
+  } finally {
+    f.done();
+  }
+});
+
 test('forEachPagemapEntry reads every entry of a range in several reads; root sees frames that are not the zero page', (t) => {
   let fd: number;
   try {

@@ -41,28 +41,6 @@ export const KPF_THP = 1 << 22;
 /** The shared zero page and the huge zero page. */
 export const KPF_ZERO_PAGE = 1 << 24;
 
-/**
- * The low 32 bits of /proc/kpageflags for `count` frames (`pfns[i]`) into `out[i]`; frames
- * in a run of consecutive numbers are read with one pread. 0 for a frame that cannot be read.
- */
-export function readKpageflags(fd: number, pfns: Float64Array, count: number, out: Uint32Array, buf: Buffer): void {
-  const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.byteLength >> 2);
-  const per = buf.byteLength >> 3;
-  let i = 0;
-  while (i < count) {
-    let n = 1;
-    while (i + n < count && n < per && pfns[i + n] === pfns[i]! + n) n++;
-    let got = 0;
-    try {
-      got = Math.floor(readSync(fd, buf, 0, n * 8, pfns[i]! * 8) / 8);
-    } catch {
-      got = 0;
-    }
-    for (let k = 0; k < n; k++) out[i + k] = k < got ? words[2 * k]! : 0;
-    i += n;
-  }
-}
-
 /** The frame number of a present entry given as its two 32-bit words (0 when hidden: not root). */
 export function pagemapPfn(lo: number, hi: number): number {
   return (hi & PM_PFN_HI_MASK) * 2 ** 32 + lo;
@@ -196,9 +174,10 @@ export class KpageFile {
   }
 
   /**
-   * The low 32-bit words of frames `pfns[0..count)`, which must be ascending without
-   * duplicates, into `lo[0..count)` (and the high words into `hi` when given). Frames past
-   * the end of the file read as 0.
+   * The low 32-bit words of frames `pfns[0..count)` into `lo[0..count)` (and the high words
+   * into `hi` when given). One pread covers a run of ascending frames whose gaps are at most
+   * maxGap; frames in any other order are still read right, in more reads. Frames past the
+   * end of the file read as 0.
    */
   read(pfns: ArrayLike<number>, count: number, lo: Uint32Array, hi?: Uint32Array): void {
     const { maxSpan, maxGap } = this.#batching;
@@ -207,7 +186,8 @@ export class KpageFile {
     while (i < count) {
       const first = pfns[i]!;
       let j = i + 1;
-      while (j < count && pfns[j]! - first < maxSpan && pfns[j]! - pfns[j - 1]! <= maxGap) j++;
+      while (j < count && pfns[j]! > pfns[j - 1]! && pfns[j]! - first < maxSpan && pfns[j]! - pfns[j - 1]! <= maxGap)
+        j++;
       const span = pfns[j - 1]! - first + 1;
       const got = Math.floor(readSync(this.#fd, this.#buf.bytes, 0, span * 8, first * 8) / 8);
       this.stats.reads++;

@@ -32,8 +32,9 @@ import {
   PM_FILE_HI,
   PM_MMAP_EXCLUSIVE_HI,
   PM_PRESENT_HI,
+  KPAGEFLAGS,
+  KpageFile,
   pagemapPfn,
-  readKpageflags,
 } from './pagemap.ts';
 import { listPids, readStatIdentity } from './procfs.ts';
 
@@ -48,10 +49,9 @@ interface Open {
 
 export class LivePlusHost implements PlusHost {
   readonly #open = new Map<number, Open>();
-  #kpageflags: number | undefined;
+  #kpageflags: KpageFile | undefined;
   readonly #pmBuf = Buffer.alloc(RUN * 8);
   readonly #pmWords = new Uint32Array(this.#pmBuf.buffer, this.#pmBuf.byteOffset, RUN * 2);
-  readonly #kpfBuf = Buffer.alloc(RUN * 8);
   readonly #kpfPfns = new Float64Array(RUN);
   readonly #kpfIdx = new Int32Array(RUN);
   readonly #kpfOut = new Uint32Array(RUN);
@@ -135,7 +135,7 @@ export class LivePlusHost implements PlusHost {
   /** Closes everything. */
   close(): void {
     for (const pid of [...this.#open.keys()]) this.forget(pid);
-    if (this.#kpageflags !== undefined) closeSync(this.#kpageflags);
+    this.#kpageflags?.close();
     this.#kpageflags = undefined;
   }
 
@@ -181,8 +181,9 @@ export class LivePlusHost implements PlusHost {
 
   /** kpageflags of the shared frames gathered by `pages`. */
   #lookupShared(n: number, state: Uint8Array): void {
-    if (this.#kpageflags === undefined) this.#kpageflags = openSync('/proc/kpageflags', 'r');
-    readKpageflags(this.#kpageflags, this.#kpfPfns, n, this.#kpfOut, this.#kpfBuf);
+    // Frames in virtual order: one read per run of consecutive frames (maxGap 1).
+    this.#kpageflags ??= new KpageFile(KPAGEFLAGS, { maxSpan: RUN, maxGap: 1 });
+    this.#kpageflags.read(this.#kpfPfns, n, this.#kpfOut);
     for (let k = 0; k < n; k++) {
       const f = this.#kpfOut[k]!;
       const at = this.#kpfIdx[k]!;
