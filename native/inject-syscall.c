@@ -204,23 +204,6 @@ static long status_field(const char *name)
 	return value;
 }
 
-/* The state letter of /proc/PID/stat, or 0 if the process is gone. */
-static char state_letter(void)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)target);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	char *paren = strrchr(buf, ')');
-	return paren != NULL && paren[1] == ' ' ? paren[2] : 0;
-}
-
 /* Start time (field 22), comm and state letter of /proc/PID/stat; 0 when read, -1 gone. */
 static int stat_identity(pid_t pid, char *start, size_t start_len, char *comm, size_t comm_len, char *state)
 {
@@ -261,6 +244,13 @@ static int stat_identity(pid_t pid, char *start, size_t start_len, char *comm, s
 }
 
 /* Refuses (final) unless the target is the process --start/--comm name; detaches first when attached. */
+/* The target's state letter (/proc/PID/stat), or 0 if the process is gone. */
+static char state_letter(void)
+{
+	char start[32], comm[64], state;
+	return stat_identity(target, start, sizeof start, comm, sizeof comm, &state) == 0 ? state : 0;
+}
+
 static void check_identity(int attached)
 {
 	if (want_start == NULL && !has_comm)
