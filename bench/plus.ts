@@ -33,6 +33,7 @@ import { restoreKsm, saveKsm } from '../src/host/ksm_sysfs.ts';
 import { findKsmdPid } from '../src/host/ksmd_affinity.ts';
 import { nativeHelperPath } from '../src/host/ksm_native.ts';
 import { packageRoot } from '../src/lib/package_root.ts';
+import { CHROMIUM, CHROMIUM_HEADLESS_FLAGS, LIST_PAGE_HTML } from '../src/report/chromium_testing.ts';
 
 const ROOT = packageRoot(fileURLToPath(new URL('.', import.meta.url)));
 const CLI = join(ROOT, 'bin', 'samepage.js');
@@ -367,22 +368,12 @@ async function startMix(cg: Cgroup, mergeAny: boolean, chromium: boolean): Promi
     'print("ready %d" % os.getpid(), flush=True)\nsys.stdin.read()\n';
   for (let i = 0; i < 2; i++) starting.push(ready(cg.start('python3', ['-c', py], mergeAny)));
   await Promise.all(starting);
-  if (chromium && existsSync('/usr/bin/chromium')) {
-    writeFileSync(
-      join(work, 'page.html'),
-      '<!doctype html><html><body><h1>samepage</h1><ul id=l></ul><script>const l = document.getElementById("l"); for (let i = 0; i < 500; i++) { const e = document.createElement("li"); e.textContent = "item " + i; l.appendChild(e); }</script></body></html>',
-    );
+  if (chromium && existsSync(CHROMIUM)) {
+    writeFileSync(join(work, 'page.html'), LIST_PAGE_HTML);
     cg.start(
-      '/usr/bin/chromium',
+      CHROMIUM,
       [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
+        ...CHROMIUM_HEADLESS_FLAGS,
         `--user-data-dir=${join(work, `profile-${mergeAny ? 'any' : 'plus'}`)}`,
         '--remote-debugging-port=0',
         `file://${join(work, 'page.html')}`,

@@ -23,6 +23,9 @@ const root = join(fileURLToPath(import.meta.url), '..', '..');
 const { takeKsmLock } = await import(join(root, 'dist/src/backends/kernel/testing.js'));
 const { saveKsm, restoreKsm } = await import(join(root, 'dist/src/host/ksm_sysfs.js'));
 const { findKsmUsers } = await import(join(root, 'dist/src/host/ksm_stat.js'));
+const { CHROMIUM, CHROMIUM_HEADLESS_FLAGS, LIST_PAGE_HTML } = await import(
+  join(root, 'dist/src/report/chromium_testing.js')
+);
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -43,12 +46,7 @@ const ksmWrite = (f, v) => writeFileSync(`${KSM}/${f}`, String(v));
 
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
-writeFileSync(
-  join(OUT, 'page.html'),
-  `<!doctype html><html><body><h1>samepage</h1><ul id=l></ul><script>
-const l = document.getElementById('l'); for (let i = 0; i < 500; i++) { const e = document.createElement('li'); e.textContent = 'item ' + i; l.appendChild(e); }
-</script></body></html>`,
-);
+writeFileSync(join(OUT, 'page.html'), LIST_PAGE_HTML);
 
 const others = findKsmUsers(new Set([process.pid]));
 if (others.length > 0) {
@@ -65,16 +63,9 @@ try {
   for (let i = 0; i < N; i++) {
     browsers.push(
       spawn(
-        '/usr/bin/chromium',
+        CHROMIUM,
         [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
+          ...CHROMIUM_HEADLESS_FLAGS,
           `--user-data-dir=${join(OUT, `profile${i}`)}`,
           '--remote-debugging-port=0',
           `file://${join(OUT, 'page.html')}`,

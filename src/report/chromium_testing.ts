@@ -1,6 +1,8 @@
 /**
  * Headless Chromium for tests of the HTML reports: Debian's chromium package, run offline
- * with its profile and caches in a temporary directory. Only tests import this.
+ * with its profile and caches in a temporary directory. Tests import this, and so do the
+ * bench and the script that run Chromium as a real program to merge (bench/plus.ts,
+ * scripts/real-programs.mjs).
  */
 import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +22,10 @@ export const CHROMIUM_HEADLESS_FLAGS: readonly string[] = [
   '--disable-component-update',
   '--disable-sync',
 ];
+
+/** The page those real-program runs show: a heading and a list of 500 items a script builds. */
+export const LIST_PAGE_HTML =
+  '<!doctype html><html><body><h1>samepage</h1><ul id=l></ul><script>const l = document.getElementById("l"); for (let i = 0; i < 500; i++) { const e = document.createElement("li"); e.textContent = "item " + i; l.appendChild(e); }</script></body></html>';
 
 /** A test's skip reason when Chromium is not installed, else false. */
 export function chromiumSkip(): string | false {
