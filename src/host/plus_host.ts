@@ -41,6 +41,13 @@ import { listPids, readStatIdentity } from './procfs.ts';
 /** Pagemap entries per pread, and pages per mem pread: 1 MiB. */
 const RUN = 256;
 
+/** How many of vpns[i..count) run on consecutively from vpns[i], at most RUN: one pread's worth. */
+function consecutiveRun(vpns: Float64Array, i: number, count: number): number {
+  let n = 1;
+  while (i + n < count && n < RUN && vpns[i + n] === vpns[i]! + n) n++;
+  return n;
+}
+
 interface Open {
   readonly start: string;
   readonly mem: number;
@@ -144,8 +151,7 @@ export class LivePlusHost implements PlusHost {
     if (o === undefined) return false;
     let i = 0;
     while (i < count) {
-      let n = 1;
-      while (i + n < count && n < RUN && vpns[i + n] === vpns[i]! + n) n++;
+      const n = consecutiveRun(vpns, i, count);
       let got: number;
       try {
         got = Math.floor(readSync(o.pagemap, this.#pmBuf, 0, n * 8, vpns[i]! * 8) / 8);
@@ -202,8 +208,7 @@ export class LivePlusHost implements PlusHost {
     if (o === undefined) return false;
     let i = 0;
     while (i < count) {
-      let n = 1;
-      while (i + n < count && n < RUN && vpns[i + n] === vpns[i]! + n) n++;
+      const n = consecutiveRun(vpns, i, count);
       let got = 0;
       try {
         got = readSync(o.mem, out, (first + i) * PAGE_SIZE, n * PAGE_SIZE, vpns[i]! * PAGE_SIZE);
