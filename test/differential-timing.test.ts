@@ -47,6 +47,10 @@ const KNOWN_MISSES: ReadonlyMap<string, string> = new Map([
     'timing-5000-1-smart0',
     'ksmd is CPU-bound here and the cost model charges about 20 % more per page than the live ksmd spends on random pages (docs/divergences.md, Timing)',
   ],
+  [
+    'timing-advisor-target2-sleep20',
+    "the advisor's later steps follow the previous scan's CPU time, which the cost model does not yet predict within 10 % and which moves between kernel runs of different hours (docs/divergences.md, Timing)",
+  ],
 ]);
 
 const grid = cells();
