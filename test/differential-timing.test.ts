@@ -45,7 +45,7 @@ function cells(): TimingCell[] {
 const KNOWN_MISSES: ReadonlyMap<string, string> = new Map([
   [
     'timing-5000-1-smart0',
-    "ksmd is CPU-bound here: its CPU per page moves with the hour, the tree's size and the cadence by more than the tolerance, and a tick's step turns that into 25 % of the pages (docs/divergences.md, Timing)",
+    "ksmd is CPU-bound here: its CPU per page moves with the hour, the tree's size and the cadence by more than the tolerance, and a tick's step turns that into a fifth of the pages (docs/divergences.md, Timing)",
   ],
   [
     'timing-advisor-target2-sleep20',
