@@ -83,8 +83,8 @@ export function renderBench(run: BenchRun, width?: number): string {
   }
   out += prose(
     '\nModel: CPU time of the thread running it (schedstat; process_ratio in --json counts all its threads) over the\n' +
-      `measured full scans only (setup excluded), each scan the median of ${run.measuredRuns} runs after ${run.warmupRuns} unmeasured ones of the\n` +
-      "same workload (JIT warm-up), the process held on one CPU. Kernel: ksmd's CPU time over the same scans\n" +
+      `measured full scans only (setup excluded), each scan the median of ${run.measuredRuns} runs, taken in rounds ${run.roundPauseS} s apart, each right after\n` +
+      `an unmeasured run of the same workload (JIT warm-up; ${run.warmupRuns} before the first), the process held on one CPU. Kernel: ksmd's CPU time over the same scans\n` +
       '(/proc/<ksmd>/schedstat in ns; utime+stime in clock ticks where it is missing). ratio > 1: the model is faster than ksmd.\n',
     width,
   );

@@ -1,0 +1,37 @@
+/**
+ * A speed probe of the CPU the bench runs on: the same few milliseconds of integer work,
+ * timed on the calling thread (schedstat, host/cpu_time.ts). Nothing depends on it; the
+ * bench reports it beside each measured model run (`model_probe_us_by_run` in --json), so
+ * that a run whose model figures are off can be told apart: a probe as slow as they are
+ * says the CPU was slower then (the VM's host), a usual probe says the model was.
+ */
+import { cpuStopwatch } from '../host/cpu_time.ts';
+
+/** Rounds of the probe's loop: about 3.5 ms on this project's machine kind. */
+const ROUNDS = 2_000_000;
+
+/** One pass: xorshift32 steps, each adding to a cell of a 64 KiB table (in L2). */
+function work(rounds: number): void {
+  const table = new Int32Array(16_384);
+  let x = 2_463_534_242;
+  for (let i = 0; i < rounds; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    table[x & 16_383] = (table[x & 16_383]! + x) | 0;
+  }
+}
+
+/**
+ * Returns a probe: each call times one pass of ROUNDS and returns its thread CPU ns, or
+ * undefined where schedstat is missing. Making it runs the loop once untimed (the JIT).
+ */
+export function cpuProbe(): () => number | undefined {
+  work(ROUNDS);
+  return () => {
+    const elapsed = cpuStopwatch();
+    if (elapsed === undefined) return undefined;
+    work(ROUNDS);
+    return elapsed().mainNs;
+  };
+}
