@@ -93,6 +93,8 @@ export interface BenchResult {
    * thread CPU: the same work each time, so a slow one says the CPU itself was slow then.
    */
   readonly model_probe_us_by_run: ReadonlyArray<number | null>;
+  /** Each measured model run's thread CPU ns per visit over its measured scans: the spread the medians leave out. */
+  readonly model_ns_per_visit_by_run: readonly number[];
   /** The model's virtual ksmd CPU ns per visit with the constants it uses (src/ksm/cost.ts). */
   readonly model_virtual_ns_per_visit: number;
   /** The same with calibration/cost-model.json's constants, when that file exists. */
@@ -207,6 +209,7 @@ function benchResult(
     model_virtual_ns_per_visit: Math.round(sum(model.scans.map((s) => s.virtualNs)) / mScanned),
     model_ns_per_visit_by_scan: nsPerVisitByScan(model.scans),
     model_probe_us_by_run: model.probeUsByRun,
+    model_ns_per_visit_by_run: model.nsPerVisitByRun,
     ...(cal === undefined
       ? {}
       : {

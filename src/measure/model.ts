@@ -214,8 +214,10 @@ export const ROUND_PAUSE_MS = 5000;
 
 /** A workload's measured runs on the model, combined, and the probe before each run. */
 export interface ModelRuns extends ModelRun {
-  /** probeCpuNs right before each measured run, in µs (null where schedstat is missing). */
+  /** The probe (probe.ts) right before each measured run, in µs (null where schedstat is missing). */
   readonly probeUsByRun: ReadonlyArray<number | null>;
+  /** Each measured run's thread CPU ns per visit over all its measured scans, in run order. */
+  readonly nsPerVisitByRun: readonly number[];
 }
 
 /**
@@ -259,7 +261,14 @@ export function runModelRounds(
       runs[i]!.push(runModelTimed(w, progress, cost));
     }
   }
-  return ws.map((w, i) => ({ ...medianRun(w, runs[i]!), probeUsByRun: probes[i]! }));
+  return ws.map((w, i) => ({
+    ...medianRun(w, runs[i]!),
+    probeUsByRun: probes[i]!,
+    nsPerVisitByRun: runs[i]!.map((r) => {
+      const visits = r.scans.reduce((n, s) => n + s.pagesScanned, 0);
+      return Math.round((r.scans.reduce((t, s) => t + s.cpuS, 0) * 1e9) / Math.max(1, visits));
+    }),
+  }));
 }
 
 /** The runs of one workload as one: each scan's CPU times the median of the runs'. */

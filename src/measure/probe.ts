@@ -22,12 +22,19 @@ function work(rounds: number): void {
   }
 }
 
+/** Untimed passes before the first timed one. */
+const WARMUP_PASSES = 4;
+
 /**
  * Returns a probe: each call times one pass of ROUNDS and returns its thread CPU ns, or
- * undefined where schedstat is missing. Making it runs the loop once untimed (the JIT).
+ * undefined where schedstat is missing. Making it runs WARMUP_PASSES passes untimed: with
+ * one, the first two timed passes in a bench took 2.2-2.4x the others (7.3 and 7.9 ms
+ * against 3.1-3.4), and the first again in one process of two that ran only the probe and
+ * model warm-ups (the JIT, busy with the model's functions, had not yet compiled the
+ * loop's function whole); with four, none of 20 passes in four such processes.
  */
 export function cpuProbe(): () => number | undefined {
-  work(ROUNDS);
+  for (let i = 0; i < WARMUP_PASSES; i++) work(ROUNDS);
   return () => {
     const elapsed = cpuStopwatch();
     if (elapsed === undefined) return undefined;
