@@ -3,11 +3,17 @@
  * machine afresh (sysfs, ksm_stat, the attribution from page tables, ksmd's CPU time) and
  * answers in the format the scraper accepts (report/prometheus.ts renders it). Read-only:
  * nothing here writes to sysfs or touches a process.
+ *
+ * A server reads with one ExportReader for its whole life, which keeps the attribution
+ * reader's buffers and what /proc/PID/smaps said (read again only when a process's maps or
+ * KSM counters change: host/mergeable_vmas.ts), and it scrapes once before it listens, so
+ * that Prometheus's first scrape runs optimised code, not V8's first compilation of it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type AttributionGroup, groupAttribution } from '../attribution/group.ts';
 import type { AttributionTotals } from '../attribution/attribute.ts';
+import { LiveAttributionReader, type LiveReaderOptions } from './ksm_attribution.ts';
 import { readKsmStatus } from './ksm_status.ts';
 import { KSM_DIR } from './ksm_sysfs.ts';
 
@@ -29,6 +35,8 @@ export interface ExportOptions {
   /** Per-process and per-cgroup rows at most (the rest is one "other" series each). */
   readonly top: number;
   readonly onWarning?: (message: string) => void;
+  /** The attribution reader, kept between scrapes by ExportReader; default a fresh one. */
+  readonly reader?: LiveAttributionReader;
 }
 
 /** Reads the machine for one scrape. */
@@ -38,6 +46,7 @@ export function readExport(opts: ExportOptions): ExportReading {
     by: 'process',
     top: opts.top,
     ...(opts.onWarning === undefined ? {} : { onWarning: opts.onWarning }),
+    ...(opts.reader === undefined ? {} : { reader: opts.reader }),
   });
   const a = s.attribution;
   const cpu = a?.attribution.totals.ksmd_cpu_seconds;
@@ -59,6 +68,20 @@ export function readExport(opts: ExportOptions): ExportReading {
     scrapeSeconds,
     exporterCpuSeconds: (usage.user + usage.system) / 1e6,
   };
+}
+
+/** The scrapes of one exporter: readExport with one attribution reader kept throughout. */
+export class ExportReader {
+  readonly #opts: ExportOptions;
+
+  constructor(opts: Omit<ExportOptions, 'reader'> & { readonly reader?: LiveReaderOptions }) {
+    const { reader, ...rest } = opts;
+    this.#opts = { ...rest, reader: new LiveAttributionReader(reader) };
+  }
+
+  read(): ExportReading {
+    return readExport(this.#opts);
+  }
 }
 
 /** A host and port to listen on: `127.0.0.1:9847`, `[::1]:9847`, `0.0.0.0:9847`. */
@@ -87,13 +110,20 @@ export type ScrapeHandler = (accept: string | undefined) => { body: string; cont
 
 /**
  * Serves `scrape` at /metrics (GET and HEAD), a short page at /, 404 elsewhere. A scrape
- * that throws answers 500 with the message, and the server carries on.
+ * that throws answers 500 with the message, and the server carries on. One scrape is run
+ * (and dropped) before the server listens, so that the first one served is as fast as the
+ * rest; one that fails is reported to `onError` and the server starts all the same.
  */
 export async function startMetricsServer(
   listen: ListenAddress,
   scrape: ScrapeHandler,
   onError: (err: unknown) => void = () => undefined,
 ): Promise<MetricsServer> {
+  try {
+    scrape(undefined);
+  } catch (err) {
+    onError(err);
+  }
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
