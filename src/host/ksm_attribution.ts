@@ -41,6 +41,7 @@ import {
   openPagemap,
   PM_FILE_HI,
   PM_MMAP_EXCLUSIVE_HI,
+  PM_PFN_HI_MASK,
   PM_PRESENT_HI,
   pagemapPfn,
   readPagemap,
@@ -51,6 +52,9 @@ import { cpuSeconds, describeProcError, isKernelThread, readCgroupPath, readComm
 /** Pagemap entries per pread (512 KiB). */
 /** Pagemap entries per pread (512 KiB). */
 const PAGEMAP_BATCH = 65536;
+
+/** The pagemap flags (high word) that decide whether a page is a candidate. */
+const CANDIDATE_BITS = PM_PRESENT_HI | PM_FILE_HI | PM_MMAP_EXCLUSIVE_HI;
 
 /** What a reader keeps between readings. */
 export interface LiveReaderOptions {
@@ -216,15 +220,20 @@ function readCandidates(
         if (got === 0) break; // unmapped meanwhile
         entries += got;
         vpn += got;
+        // The hot loop of a scrape (a million entries): 32-bit operations only.
         for (let i = 0; i < got; i++) {
           const hi = words[2 * i + 1]!;
-          // A page mapped once (exclusive) frees nothing, KSM page or not: not looked up.
-          if ((hi & PM_PRESENT_HI) === 0 || (hi & (PM_FILE_HI | PM_MMAP_EXCLUSIVE_HI)) !== 0) continue;
-          const pfn = pagemapPfn(words[2 * i]!, hi);
-          if (pfn === 0) continue;
+          // Present, and neither a file page nor mapped once (exclusive): a page mapped once
+          // frees nothing, KSM page or not, so it is not looked up.
+          if ((hi & CANDIDATE_BITS) !== PM_PRESENT_HI) continue;
+          const lo = words[2 * i]!;
+          if ((hi & PM_PFN_HI_MASK) !== 0) {
+            big.push(pagemapPfn(lo, hi));
+            continue;
+          }
+          if (lo === 0) continue; // frame numbers hidden (not root)
           candidates++;
-          if (pfn > 0xffffffff) big.push(pfn);
-          else tally.add(frames.indexOf(pfn));
+          tally.add(frames.indexOf(lo));
         }
       }
     }
