@@ -157,9 +157,13 @@ async function exporterAtInterval(intervalMs: number, scrapes: number): Promise<
   const args = VIA_CLI
     ? [join(packageRoot(dirname(fileURLToPath(import.meta.url))), 'bin', 'samepage.js'), 'kernel', 'export']
     : [join(dirname(fileURLToPath(import.meta.url)), 'exporter_process.js')];
-  const child = spawn(process.execPath, [...args, '--listen', '127.0.0.1:0', '--top', '20'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...args, '--listen', '127.0.0.1:0', '--top', '20', ...(VIA_CLI ? [] : ['--verbose'])],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   try {
     let err = '';
     const url = await new Promise<string>((resolve, reject) => {
@@ -194,6 +198,8 @@ async function exporterAtInterval(intervalMs: number, scrapes: number): Promise<
         `${samples.map((x) => x.serverMs.toFixed(0)).join(', ')} ms); CPU ${(share * 100).toFixed(3)} % of a core ` +
         `(${(last.cpu - first.cpu).toFixed(2)} s over ${((last.at - first.at) / 1000).toFixed(0)} s)`,
     );
+    // bench/exporter_process.js says what each reading cost (the first line is its scrape before listening).
+    for (const line of err.split('\n')) if (line.startsWith('scrape:')) console.log(`  ${line}`);
   } finally {
     child.kill('SIGTERM');
   }

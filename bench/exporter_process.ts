@@ -4,7 +4,7 @@
  * after a change), rendered by report/prometheus.ts, served by startMetricsServer (which
  * scrapes once before it listens). It is the command's own composition of those three,
  * which bench/ may not import from src/cli/.
- *   node dist/bench/exporter_process.js --listen 127.0.0.1:0 [--top 20] [--always-smaps]
+ *   node dist/bench/exporter_process.js --listen 127.0.0.1:0 [--top 20] [--always-smaps] [--verbose]
  * Prints `serving URL` on stderr once it listens; stops on SIGTERM or SIGINT.
  */
 import { ExportReader, parseListen, startMetricsServer } from '../src/host/ksm_export.ts';
@@ -17,6 +17,8 @@ function arg(name: string): string | undefined {
 
 const listen = parseListen(arg('--listen') ?? '127.0.0.1:0');
 if (listen === undefined) throw new Error('--listen HOST:PORT');
+/** Each reading's cost on stderr (bench/attribution.ts prints it). */
+const VERBOSE = process.argv.includes('--verbose');
 const warn = (m: string): void => void process.stderr.write(`exporter: ${m}\n`);
 const exporter = new ExportReader({
   top: Number(arg('--top') ?? 20),
@@ -27,7 +29,16 @@ const server = await startMetricsServer(
   listen,
   (accept) => {
     const format = negotiateFormat(accept);
-    return { body: renderMetrics(exporter.read(), format), contentType: CONTENT_TYPES[format] };
+    const reading = exporter.read();
+    const st = reading.readStats;
+    if (VERBOSE && st !== undefined)
+      process.stderr.write(
+        `scrape: ${(reading.scrapeSeconds * 1000).toFixed(1)} ms, smaps read for ${st.smapsRead} of ${st.scanned}; ` +
+          `${Object.entries(st.phaseMs)
+            .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+            .join(', ')}\n`,
+      );
+    return { body: renderMetrics(reading, format), contentType: CONTENT_TYPES[format] };
   },
   (err) => warn(`a scrape failed: ${err instanceof Error ? err.message : String(err)}`),
 );

@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { type AttributionGroup, groupAttribution } from '../attribution/group.ts';
 import type { AttributionTotals } from '../attribution/attribute.ts';
-import { LiveAttributionReader, type LiveReaderOptions } from './ksm_attribution.ts';
+import { LiveAttributionReader, type LiveReaderOptions, type LiveReadStats } from './ksm_attribution.ts';
 import { readKsmStatus } from './ksm_status.ts';
 import { KSM_DIR } from './ksm_sysfs.ts';
 
@@ -27,6 +27,8 @@ export interface ExportReading {
     readonly cgroups: readonly AttributionGroup[];
   };
   readonly attributionError?: string;
+  /** What reading the page tables cost (for the benchmark; not exported). */
+  readonly readStats?: LiveReadStats;
   readonly scrapeSeconds: number;
   readonly exporterCpuSeconds: number;
 }
@@ -63,6 +65,7 @@ export function readExport(opts: ExportOptions): ExportReading {
             processes: a.groups,
             cgroups: groupAttribution(a.attribution, 'cgroup', { top: opts.top }),
           },
+          readStats: a.stats,
         }),
     ...(s.attributionError === undefined ? {} : { attributionError: s.attributionError }),
     scrapeSeconds,
