@@ -6,8 +6,9 @@
  *
  * A server reads with one ExportReader for its whole life, which keeps the attribution
  * reader's buffers and what /proc/PID/smaps said (read again only when a process's maps or
- * KSM counters change: host/mergeable_vmas.ts), and it scrapes once before it listens, so
- * that Prometheus's first scrape runs optimised code, not V8's first compilation of it.
+ * KSM counters change: host/mergeable_vmas.ts), and it scrapes a few times before it
+ * listens, so that Prometheus's first scrape runs optimised code, not V8's first
+ * compilation of it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -112,20 +113,32 @@ export interface MetricsServer {
 export type ScrapeHandler = (accept: string | undefined) => { body: string; contentType: string };
 
 /**
+ * Scrapes run (and dropped) before a server listens: V8 compiles the hot loops of a scrape
+ * in tiers over its first few runs (the first scrape served was 111-126 ms, the later ones
+ * 66-99 ms, when none ran before; docs/performance.md).
+ */
+export const WARM_UP_SCRAPES = 3;
+
+/**
  * Serves `scrape` at /metrics (GET and HEAD), a short page at /, 404 elsewhere. A scrape
- * that throws answers 500 with the message, and the server carries on. One scrape is run
- * (and dropped) before the server listens, so that the first one served is as fast as the
- * rest; one that fails is reported to `onError` and the server starts all the same.
+ * that throws answers 500 with the message, and the server carries on. `warmUp` scrapes
+ * are run (and dropped) before the server listens, so that the first one served is as
+ * fast as the rest; one that fails is reported to `onError`, and the server starts all
+ * the same.
  */
 export async function startMetricsServer(
   listen: ListenAddress,
   scrape: ScrapeHandler,
   onError: (err: unknown) => void = () => undefined,
+  warmUp = WARM_UP_SCRAPES,
 ): Promise<MetricsServer> {
-  try {
-    scrape(undefined);
-  } catch (err) {
-    onError(err);
+  for (let i = 0; i < warmUp; i++) {
+    try {
+      scrape(undefined);
+    } catch (err) {
+      onError(err);
+      break;
+    }
   }
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
