@@ -49,8 +49,6 @@ interface Known {
 /** The ranges to read of one process, and whether smaps was read for them. */
 export interface MergeableRanges {
   readonly ranges: readonly AddressRange[];
-  /** Pages smaps counted as anonymous in them, when it was read now (else undefined). */
-  readonly anonymousPages?: number;
   readonly smapsRead: boolean;
 }
 
@@ -99,14 +97,12 @@ export class MergeableVmas {
    */
   ranges(stat: KsmProcessStat, opts: { forceSmaps?: boolean } = {}): MergeableRanges {
     const pid = stat.pid;
-    const maps = readFileSync(`${this.#proc}/${pid}/maps`, 'utf8');
     const counters = countersOf(stat);
     const now = this.#now();
-    const known = this.#known.get(pid);
+    const known = opts.forceSmaps === true ? undefined : this.#known.get(pid);
     if (
-      opts.forceSmaps !== true &&
       known !== undefined &&
-      known.maps === maps &&
+      known.maps === readFileSync(`${this.#proc}/${pid}/maps`, 'utf8') &&
       known.counters === counters &&
       now - known.at <= this.#maxAgeMs
     )
@@ -115,18 +111,15 @@ export class MergeableVmas {
     const smaps = parseSmapsFlags(text);
     const withPages: AddressRange[] = [];
     const empty: AddressRange[] = [];
-    let anonymousPages = 0;
     for (const m of smaps) {
       if (!m.flags.has(VM_MERGEABLE_CODE)) continue;
-      if (m.anonymousKb > 0) {
-        withPages.push({ start: m.start, end: m.end });
-        anonymousPages += m.anonymousKb / 4;
-      } else if (m.perms.slice(0, 3) !== '---') empty.push({ start: m.start, end: m.end });
+      if (m.anonymousKb > 0) withPages.push({ start: m.start, end: m.end });
+      else if (m.perms.slice(0, 3) !== '---') empty.push({ start: m.start, end: m.end });
     }
     // The key is the mappings smaps showed (its header lines are maps's lines): maps may
     // have changed between the two readings.
     this.#known.set(pid, { maps: mapsLines(text), counters, at: now, withPages, empty });
-    return { ranges: withPages, anonymousPages, smapsRead: true };
+    return { ranges: withPages, smapsRead: true };
   }
 
   /** Forgets processes not in `alive` (exited ones: their pids may come back as others). */
