@@ -48,6 +48,10 @@ const KNOWN_MISSES: ReadonlyMap<string, string> = new Map([
     "ksmd is CPU-bound here: its CPU per page moves with the hour, the tree's size and the cadence by more than the tolerance, and a tick's step turns that into a fifth of the pages (docs/divergences.md, Timing)",
   ],
   [
+    'timing-2000-50-smart1',
+    'at 5 s both sides sit at the end of a pass that smart_scan processes: pages_scanned agrees within 0.3 %, but each later all-skipped pass takes one batch, so the batch or two the model is ahead counts as 1-2 full scans (docs/divergences.md, Timing)',
+  ],
+  [
     'timing-advisor-target2-sleep20',
     "the advisor's steps after scans 3 and 4 follow ksmd's CPU in that scan in 10 ms steps of a 1 s scan_time, which moves between kernel runs and hours by more than a step (docs/divergences.md, Timing)",
   ],
