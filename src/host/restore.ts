@@ -13,7 +13,7 @@
  */
 import { dirname, join } from 'node:path';
 import { describeErrno } from '../lib/errno.ts';
-import { MADV_UNMERGEABLE, PR_SET_MEMORY_MERGE } from './inject.ts';
+import { MADV_UNMERGEABLE, PR_SET_MEMORY_MERGE, waitForInjection } from './inject.ts';
 import type { JournalEntry, JournalFile, KsmdCpusEntry, MadviseEntry, MergeAnyEntry, SysfsEntry } from './journal.ts';
 import { stillRunning } from './journal.ts';
 import { cpusAllowed } from './ksmd_affinity.ts';
@@ -242,6 +242,7 @@ const yesNo = (b: boolean | undefined): string => (b === undefined ? '?' : b ? '
 function restoreMergeAny(e: MergeAnyEntry, env: LiveEnv): RestoreOutcome {
   const target = `MERGE_ANY of process ${e.pid} (${e.comm})`;
   if (!stillRunning(e)) return outcome(e, target, 'gone', `${target}: the process has exited; nothing to undo`);
+  waitForInjection(e.pid);
   const found = readProcessKsmStat(e.pid)?.ksm_merge_any;
   const values = { found: yesNo(found), original: yesNo(e.original) };
   if (found === e.original)
@@ -267,6 +268,8 @@ function stillMergeable(e: MadviseEntry): Array<{ start: number; length: number 
 function restoreMadvise(e: MadviseEntry, env: LiveEnv): RestoreOutcome {
   const target = `${e.ranges.length} madvised range${e.ranges.length === 1 ? '' : 's'} of process ${e.pid} (${e.comm})`;
   if (!stillRunning(e)) return outcome(e, target, 'gone', `${target}: the process has exited; nothing to undo`);
+  // A mark still in flight (its owner died during the injection) is judged once it is made.
+  waitForInjection(e.pid);
   const stat = readProcessKsmStat(e.pid);
   if (stat?.ksm_merge_any === true) {
     return outcome(
