@@ -4,7 +4,7 @@
  * no other KSM user. Not a test: it prints what it measured.
  *
  *   node dist/bench/plus.js table-5-2 [--seconds 180]
- *   node dist/bench/plus.js mix [--seconds 300] [--ksm-pages 1000] [--no-chromium]
+ *   node dist/bench/plus.js mix [--seconds 300] [--ksm-pages 1000] [--writers 4] [--no-chromium]
  *   node dist/bench/plus.js cost [--mib 1024] [--seconds 120]
  *   node dist/bench/plus.js unmark [--pages 16384]
  *
@@ -12,8 +12,8 @@
  *   madvised) selected by name at the daemon's defaults, then the same program under
  *   MERGE_ANY (`samepage kernel exec --run`), each for --seconds.
  * - mix: the reference mix in a cgroup of its own: three processes holding the same 96 MiB,
- *   two writing 128 MiB of unrelated memory all the time, two python3 holding the same data,
- *   and a headless Chromium. Under the daemon (selected by the cgroup) and then under
+ *   four (--writers) writing 128 MiB of unrelated memory all the time, two python3 holding
+ *   the same data, and a headless Chromium (docs/ksmplus-live.md says why these). Under the daemon (selected by the cgroup) and then under
  *   MERGE_ANY, each fresh for --seconds: the saving, the rmap_items, ksmd's CPU per GiB saved,
  *   the daemon's RSS and CPU and the net saving; a snapshot taken before the daemon starts is
  *   predicted with `samepage predict --policy plus` and set beside the live figures.
@@ -371,7 +371,9 @@ async function startMix(cg: Cgroup, mergeAny: boolean, chromium: boolean): Promi
   const writer = build('mix-writer', 'bench/plus/mix-writer.c');
   const starting: Array<Promise<string>> = [];
   for (let i = 0; i < 3; i++) starting.push(ready(cg.start(target, ['mix-data', '24576', '21', '1'], mergeAny)));
-  for (let i = 0; i < 2; i++) starting.push(ready(cg.start(writer, ['mix-writer', '32768', String(31 + i)], mergeAny)));
+  const writers = Number(opt('--writers', '4'));
+  for (let i = 0; i < writers; i++)
+    starting.push(ready(cg.start(writer, ['mix-writer', '32768', String(31 + i)], mergeAny)));
   const py =
     'import os,sys\nblob = bytes(range(256)) * (128 * 1024)\n' +
     'table = {("key%d" % i): [i, str(i) * 3] for i in range(150000)}\n' +
