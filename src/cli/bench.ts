@@ -2,11 +2,12 @@
  * `samepage bench` and `samepage bench --calibrate [--dry-run]`: parses the options, runs
  * src/measure/ (bench.ts, calibrate.ts) and prints report/bench.ts's tables or the JSON.
  */
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { CALIBRATION_FILE, TIMER_FILE } from '../backends/model/calibration.ts';
 import { type MeasureLog, runBench } from '../measure/bench.ts';
 import { calibrate } from '../measure/calibrate.ts';
 import { renderBench, renderCalibration } from '../report/bench.ts';
+import { wholeNumber } from './args.ts';
 import { tableWidth } from './width.ts';
 
 interface BenchIo {
@@ -79,20 +80,6 @@ export function addBenchCommand(program: Command, io: BenchIo): void {
     });
 }
 
-function parsePages(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 64 || !Number.isSafeInteger(Number(value))) {
-    throw new InvalidArgumentError(`Expected a page count of at least 64, got "${value}".`);
-  }
-  return Number(value);
-}
-
-function parseScans(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000)
-    throw new InvalidArgumentError(`Expected 1 to 1000 full scans, got "${value}".`);
-  return Number(value);
-}
-
-function parseSeconds(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`Expected whole seconds, got "${value}".`);
-  return Number(value);
-}
+const parsePages = wholeNumber('a page count of at least 64', 64);
+const parseScans = wholeNumber('1 to 1000 full scans', 1, 1000);
+const parseSeconds = wholeNumber('whole seconds');

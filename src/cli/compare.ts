@@ -12,6 +12,7 @@ import { measuredByPolicy, thesisComparison, thesisExperiment } from '../report/
 import { renderSideBySide } from '../report/compare_rows.ts';
 import { refuseReportOverInput, writeReportFile } from './report_file.ts';
 import { UsageError } from './errors.ts';
+import { parseSeed } from './args.ts';
 import { tableWidth } from './width.ts';
 import { wrapText } from '../lib/text_width.ts';
 
@@ -42,7 +43,7 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
       'ksm',
       'ksm+',
     ] as Policy[])
-    .option('--seed <n>', 'seed of the model (KSM+ samples pages at random)', (v) => Number(v), 0)
+    .option('--seed <n>', 'seed of the model (KSM+ samples pages at random)', parseSeed, 0)
     .option('--json', 'print the results as JSON')
     .option('--report <file>', 'also write a self-contained HTML report with charts')
     .addHelpText(

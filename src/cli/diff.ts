@@ -7,7 +7,7 @@
  * Exit codes: 0 no difference, 1 some difference or a run that stopped early, 2 a file is
  * invalid or the kernel backend cannot run here (with its reason).
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import pc from 'picocolors';
 import { agrees, diffAttempts, diffScenario, type DiffRunner, type ScenarioDiff } from '../differential/diff.ts';
 import { type DiffFileJson, diffJson, type DiffJson, renderDiff } from '../report/diff.ts';
@@ -16,6 +16,7 @@ import { renderTimedDiff, type TimedDiffJson, timedDiffJson } from '../report/ti
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import type { Scenario } from '../scenario/types.ts';
+import { parsePercent, parseSeed, wholeNumber } from './args.ts';
 import { markReportedInJson } from './errors.ts';
 import { tableWidth } from './width.ts';
 
@@ -129,7 +130,7 @@ export function registerDiff(program: Command, io: DiffCliIo, setExit: (code: nu
       '--json',
       'print { files: [{ file, scenario, differences: [{ label, path, kernel, model }], kernelOk, modelOk }], stopped?: { file, reason } }',
     )
-    .option('--seed <n>', 'seed of the model backend', parseDiffSeed, 0)
+    .option('--seed <n>', 'seed of the model backend', parseSeed, 0)
     .option(
       '--attempts <n>',
       'kernel runs of a file that disagrees, in all: it agrees when one run agrees exactly (a live merge can fail for a pass); the others are shown',
@@ -195,25 +196,4 @@ interface DiffCliOptions {
   advisorTolerance: number;
 }
 
-function parsePercent(value: string): number {
-  const n = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value) || !(n >= 0 && n <= 100)) {
-    throw new InvalidArgumentError(`Expected a percentage from 0 to 100, got "${value}".`);
-  }
-  return n;
-}
-
-function parseDiffSeed(value: string): number {
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw new InvalidArgumentError(`Expected a non-negative integer, got "${value}".`);
-  }
-  return Number(value);
-}
-
-function parseAttempts(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new InvalidArgumentError(`Expected a whole number of runs, at least 1, got "${value}".`);
-  }
-  return n;
-}
+const parseAttempts = wholeNumber('a whole number of runs, at least 1', 1);

@@ -10,30 +10,30 @@
 import { hostname } from 'node:os';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { execMerged } from '../host/ksm_exec.ts';
-import { INJECT_SYSCALL } from '../host/inject.ts';
-import { EXEC_MERGE, missingHelper, nativeHelperPath, ptraceRefusal, ptraceScope } from '../host/ksm_native.ts';
-import { type MergeReport, setMemoryMerge } from '../host/merge_any.ts';
+import { EXEC_MERGE, requireHelper } from '../host/ksm_native.ts';
+import { type MergeReport, memoryMergeTargets, ptraceScopeNote, setMemoryMerge } from '../host/merge_any.ts';
 import { RunHold } from '../host/ksm_run_hold.ts';
-import { KsmLockHeld, plusDaemonHolder } from '../host/ksm_lock.ts';
-import { JournalsUnreadable } from '../host/journal.ts';
-import { describeRecovery, type JournalView, pendingRecovery, recoverJournals, viewJournals } from '../host/recover.ts';
+import { refuseBesidePlusDaemon } from '../host/ksm_lock.ts';
+import {
+  describeRecovery,
+  pendingRecovery,
+  recoverJournals,
+  requireRecoverable,
+  viewJournalsOrNote,
+} from '../host/recover.ts';
 import { type KsmProcessStat, readProcessKsmStat } from '../host/ksm_stat.ts';
 import { readKsmStatus } from '../host/ksm_status.ts';
-import { KSM_DIR, ksmPresent, readSharing, readSysfs } from '../host/ksm_sysfs.ts';
+import { KSM_DIR, ksmStoppedNote, readSharing, requireKsm } from '../host/ksm_sysfs.ts';
 import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
-import { selectTargets } from '../host/targets.ts';
+import { listenFailure } from '../host/unusable.ts';
 import { GROUP_BYS, type GroupBy } from '../attribution/group.ts';
-import {
-  type ListenAddress,
-  type MetricsServer,
-  parseListen,
-  readExport,
-  startMetricsServer,
-} from '../host/ksm_export.ts';
+import { type ListenAddress, parseListen, readExport, startMetricsServer } from '../host/ksm_export.ts';
 import { CONTENT_TYPES, negotiateFormat, renderMetrics } from '../report/prometheus.ts';
 import { renderLiveStatusText, renderMergeReports, renderMergeSummary } from '../report/ksm_live.ts';
 import { renderLivePage } from '../report/ksm_live_page.ts';
 import { renderJournalViews, renderRecoveries } from '../report/recovery.ts';
+import { oneOf, parsePid, parseSeconds, wholeNumber } from './args.ts';
+import { untilStopped } from './signals.ts';
 import { tableWidth } from './width.ts';
 
 export interface KernelIo {
@@ -45,35 +45,10 @@ export interface KernelIo {
 /** Exit code of the samepage contract when something asked for did not happen. */
 const EXIT_FAILED = 1;
 
-/** Thrown for what cannot run here: main prints it as `samepage: <message>` and exits 2. */
-class KernelUnusable extends Error {
-  override readonly name = 'KernelUnusable';
-}
-
-function parseMs(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) < 50 || Number(v) > 3_600_000) {
-    throw new InvalidArgumentError(`Expected milliseconds between 50 and 3600000, got "${v}".`);
-  }
-  return Number(v);
-}
-
-function parsePort(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) > 65535)
-    throw new InvalidArgumentError(`Expected a TCP port (0-65535; 0 picks a free one), got "${v}".`);
-  return Number(v);
-}
-
-function parseBy(v: string): GroupBy {
-  if (!(GROUP_BYS as readonly string[]).includes(v))
-    throw new InvalidArgumentError(`Expected one of ${GROUP_BYS.join(', ')}, got "${v}".`);
-  return v as GroupBy;
-}
-
-function parseTop(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 100_000)
-    throw new InvalidArgumentError(`Expected a number of rows (1-100000), got "${v}".`);
-  return Number(v);
-}
+const parseMs = wholeNumber('milliseconds between 50 and 3600000', 50, 3_600_000);
+const parsePort = wholeNumber('a TCP port (0-65535; 0 picks a free one)', 0, 65535);
+const parseBy = oneOf(GROUP_BYS);
+const parseTop = wholeNumber('a number of rows (1-100000)', 1, 100_000);
 
 const ATTRIBUTION_HELP = `
 Who saves what: a KSM page that n mappings share frees n-1 pages, and each mapping is
@@ -89,42 +64,10 @@ function parseListenArg(v: string): ListenAddress {
   return l;
 }
 
-function parsePid(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) <= 0 || !Number.isSafeInteger(Number(v))) {
-    throw new InvalidArgumentError(`Expected a process id (a positive integer), got "${v}".`);
-  }
-  return Number(v);
-}
-
-function parseSeconds(v: string): number {
-  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) > 86_400)
-    throw new InvalidArgumentError(`Expected seconds (0-86400), got "${v}".`);
-  return Number(v);
-}
-
-/** Refuses to change KSM beside a running KSM+ daemon (samepage plus), which holds the KSM lock. */
-function refuseBesidePlus(): void {
-  const pid = plusDaemonHolder();
-  if (pid !== undefined)
-    throw new KernelUnusable(
-      `${new KsmLockHeld(pid).message}. Stop it, or give it the program: samepage plus add NAME`,
-    );
-}
-
-function requireKsm(): void {
-  if (!ksmPresent()) {
-    throw new KernelUnusable(`${KSM_DIR} is missing: this kernel has no KSM (CONFIG_KSM), or sysfs is not mounted`);
-  }
-}
-
-const RUN_NOTE =
-  'KSM is stopped (/sys/kernel/mm/ksm/run is {run}): pages are marked mergeable but ksmd merges nothing until ' +
-  '`echo 1 > /sys/kernel/mm/ksm/run` (root), or use `samepage kernel exec --run`.';
-
 /** Notes on stderr that ksmd is not running, when it is not. */
 function noteIfStopped(io: KernelIo): void {
-  const run = readSysfs(`${KSM_DIR}/run`)?.trim();
-  if (run !== undefined && run !== '1') io.stderr.write(`samepage: note: ${RUN_NOTE.replace('{run}', run)}\n`);
+  const note = ksmStoppedNote();
+  if (note !== undefined) io.stderr.write(`samepage: note: ${note}\n`);
 }
 
 /** What merged since `before` in the processes `pids`, as one line. */
@@ -146,13 +89,7 @@ async function enableOrDisable(
   io: KernelIo,
   setExit: (c: number) => void,
 ): Promise<void> {
-  const refusal = ptraceRefusal();
-  if (refusal !== undefined) throw new KernelUnusable(`samepage kernel ${enable ? 'enable' : 'disable'} ${refusal}`);
-  refuseBesidePlus();
-  const helper = nativeHelperPath(INJECT_SYSCALL);
-  const missing = missingHelper(helper);
-  if (missing !== undefined) throw new KernelUnusable(missing);
-  const pids = selectTargets(name, opts.pid);
+  const { helper, pids } = memoryMergeTargets(enable, name, opts.pid);
   if (pids.length === 0) {
     io.stderr.write(`samepage: no process has the comm "${name ?? ''}" (see /proc/PID/comm; names are exact)\n`);
     setExit(EXIT_FAILED);
@@ -170,13 +107,8 @@ async function enableOrDisable(
   if (enable && reports.some(good)) noteIfStopped(io);
   if (!enable && reports.some(good))
     io.stderr.write("samepage: note: disabling unmerged those processes' KSM pages at once\n");
-  if (reports.some((r) => !r.ok && /EPERM|not permitted/i.test(r.error ?? ''))) {
-    const scope = ptraceScope();
-    if (scope !== undefined && scope >= 2)
-      io.stderr.write(
-        `samepage: note: kernel.yama.ptrace_scope is ${scope}${scope === 3 ? ' (no ptrace at all until reboot)' : ' (CAP_SYS_PTRACE needed)'}\n`,
-      );
-  }
+  const scope = ptraceScopeNote(reports);
+  if (scope !== undefined) io.stderr.write(`samepage: note: ${scope}\n`);
   if (enable && opts.reportAfter > 0 && reports.some(good)) {
     await new Promise((resolve) => setTimeout(resolve, opts.reportAfter * 1000));
     io.stderr.write(
@@ -188,21 +120,6 @@ async function enableOrDisable(
     );
   }
   setExit(reports.length > 0 && reports.every(good) ? 0 : EXIT_FAILED);
-}
-
-/** Waits for SIGINT/SIGTERM (or `signal`), then resolves. */
-function untilStopped(signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
-    signal?.addEventListener('abort', done);
-  });
 }
 
 export interface KernelCommandOptions {
@@ -246,13 +163,8 @@ export function registerKernel(
         ...(opts.top === undefined ? {} : { top: opts.top }),
         onWarning: warn,
       });
-      let journals: JournalView[] = [];
-      try {
-        journals = viewJournals();
-      } catch (err) {
-        if (!(err instanceof JournalsUnreadable)) throw err;
-        io.stderr.write(`samepage: note: ${err.message}; samepage's own changes are shown to root only\n`);
-      }
+      const { journals, note } = viewJournalsOrNote();
+      if (note !== undefined) io.stderr.write(`samepage: note: ${note}\n`);
       if (opts.json === true) io.stdout.write(`${JSON.stringify({ ...s, journals }, null, 2)}\n`);
       else {
         const width = tableWidth(io);
@@ -284,18 +196,7 @@ export function registerKernel(
         'journaled), 2 when it cannot run here. See docs/crash-safety.md.',
     )
     .action((opts: { json?: true; journal?: string; by: string }) => {
-      let pending: JournalView[];
-      try {
-        pending = viewJournals().filter(pendingRecovery);
-      } catch (err) {
-        if (err instanceof JournalsUnreadable)
-          throw new KernelUnusable(`samepage kernel recover needs root: ${err.message}`);
-        throw err;
-      }
-      if (pending.length > 0 && process.getuid?.() !== 0)
-        throw new KernelUnusable(
-          `samepage kernel recover needs root: ${pending.length} journal(s) wait to restore /sys/kernel/mm files or other processes`,
-        );
+      requireRecoverable();
       const reports = recoverJournals({ by: opts.by, ...(opts.journal === undefined ? {} : { only: opts.journal }) });
       if (opts.by === 'watchdog') {
         // The watchdog's output goes to the dead owner's stderr: one sentence per journal.
@@ -355,9 +256,7 @@ export function registerKernel(
         }
         await untilStopped(extra.stopWatch);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
-          throw new KernelUnusable(`Port ${opts.http ?? '?'} of 127.0.0.1 is in use`);
-        throw err;
+        throw listenFailure(err, `127.0.0.1:${opts.http ?? '?'}`);
       } finally {
         sampler.stop();
         await server?.close();
@@ -403,20 +302,15 @@ export function registerKernel(
         return;
       }
       if (opts.listen === undefined)
-        throw new KernelUnusable(
+        throw new Error(
           'Give --listen HOST:PORT to serve, or --once to print one scrape (see samepage kernel export --help)',
         );
-      let server: MetricsServer;
-      try {
-        server = await startMetricsServer(opts.listen, scrape, (err) =>
-          warn(`A scrape failed: ${err instanceof Error ? err.message : String(err)}`),
-        );
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE') throw new KernelUnusable(`${opts.listen.host}:${opts.listen.port} is in use`);
-        if (code === 'EADDRNOTAVAIL') throw new KernelUnusable(`${opts.listen.host} is not an address of this machine`);
-        throw err;
-      }
+      const where = `${opts.listen.host}:${opts.listen.port}`;
+      const server = await startMetricsServer(opts.listen, scrape, (err) =>
+        warn(`A scrape failed: ${err instanceof Error ? err.message : String(err)}`),
+      ).catch((err: unknown) => {
+        throw listenFailure(err, where);
+      });
       io.stderr.write(`samepage: serving ${server.url} (Ctrl-C to stop)\n`);
       extra.onServing?.(server.url);
       try {
@@ -455,10 +349,8 @@ export function registerKernel(
     )
     .action(async (cmd: string, args: string[], opts: { run?: true; reportAfter: number }) => {
       requireKsm();
-      refuseBesidePlus();
-      const helper = nativeHelperPath(EXEC_MERGE);
-      const missing = missingHelper(helper);
-      if (missing !== undefined) throw new KernelUnusable(missing);
+      refuseBesidePlusDaemon();
+      const helper = requireHelper(EXEC_MERGE);
       const hold =
         opts.run === true
           ? new RunHold({
@@ -501,7 +393,7 @@ export function registerKernel(
           : 'take running processes out of KSM: they call prctl(PR_SET_MEMORY_MERGE, 0), which unmerges their pages at once (root)',
       )
       .argument('[name]', 'every process whose comm (/proc/PID/comm) is exactly this')
-      .option('--pid <pid>', 'this process only', parsePid)
+      .option('--pid <pid>', 'this process only', (v) => parsePid(v))
       .option('--json', 'print one object per process: pid, comm, ok, result, method, error, ksm_merge_any')
       .option(
         '--report-after <s>',

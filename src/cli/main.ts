@@ -4,10 +4,10 @@
  * docs/scenario-format.md: 0 every expect held, 1 an expect failed, 2 the file is invalid or
  * the backend cannot run here; any other error is also 2, as one line without a stack.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import { runScenario } from '../scenario/run.ts';
@@ -18,9 +18,9 @@ import { liveTaskStatistics } from '../backends/model/statistics.ts';
 import type { StatisticsResult } from '../stats/duplicate_statistics.ts';
 import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
 import { renderDemoSummary, renderRunResult, renderThesisComparison } from '../report/table.ts';
-import { measuredByRecords, thesisComparison, thesisExperiment, type ThesisComparison } from '../report/thesis.ts';
+import { runThesisComparison } from '../report/thesis.ts';
 import { formatJson } from '../report/json.ts';
-import { packageRoot as findPackageRoot } from '../lib/package_root.ts';
+import { packageRoot as findPackageRoot, packageVersion } from '../lib/package_root.ts';
 import { registerDiff } from './diff.ts';
 import { registerCompare } from './compare.ts';
 import { registerShell } from './shell.ts';
@@ -33,6 +33,7 @@ import { waitProgress } from './progress.ts';
 import { refuseReportOverInput, writeReportFile } from './report_file.ts';
 import { UsageError } from './errors.ts';
 import { testPauseHook } from './test_pause.ts';
+import { parseSeed } from './args.ts';
 import { tableWidth } from './width.ts';
 import { type Io, runProgram } from './run_program.ts';
 
@@ -59,7 +60,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         'on its own model (deterministic, no root needed) or on the live kernel of this machine ' +
         '(root), and reports the KSM counters and whether the expectations held.',
     )
-    .version(packageVersion(), '-V, --version')
+    .version(packageVersion(packageRoot()), '-V, --version')
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
@@ -142,14 +143,6 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
   return program;
 }
 
-/** The thesis's figures beside the run's, when the scenario reproduces one of its experiments. */
-function runThesisComparison(result: RunResult, file: string): ThesisComparison | undefined {
-  const exp = thesisExperiment(result.scenario);
-  return exp === undefined
-    ? undefined
-    : thesisComparison(exp, (f) => measuredByRecords(f, result.records), { file, settleAtRecord: true });
-}
-
 /**
  * Loads, checks and runs one scenario file; a file with problems is a UsageError. For a
  * `report`, the backend samples the counters for charts as the run goes and, on the model,
@@ -189,21 +182,7 @@ async function runFile(
   }
 }
 
-function parseSeed(value: string): number {
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw new InvalidArgumentError(`Expected a non-negative integer, got "${value}".`);
-  }
-  return Number(value);
-}
-
 /** The installed package's root (holds package.json and scenarios/), from src/ or dist/src/. */
 export function packageRoot(): string {
   return findPackageRoot(dirname(fileURLToPath(import.meta.url)));
-}
-
-function packageVersion(): string {
-  const pkg: unknown = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
-  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string'
-    ? pkg.version
-    : '0.0.0';
 }

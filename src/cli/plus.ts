@@ -4,60 +4,47 @@
  * `add`, `remove`, `list`, `status` and `set` talk to the running one over its socket. This
  * file parses, calls and prints.
  */
-import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
+import { readInputFile } from '../lib/input_file.ts';
 import { PLUS_DIR } from '../lib/plus_files.ts';
-import { formatConfigProblems, parsePlusConfig, type PlusConfig } from '../policy/config.ts';
-import { knobSpec, parseKnobValue, type PlusKnobName } from '../policy/knobs.ts';
+import {
+  formatConfigProblems,
+  parseKnobSetting,
+  parseKsmSetting,
+  parsePlusConfig,
+  type PlusConfig,
+  withCommandLine,
+} from '../policy/config.ts';
+import type { PlusKnobName } from '../policy/knobs.ts';
 import { KsmLockHeld } from '../host/ksm_lock.ts';
-import { missingHelper, nativeHelperPath, ptraceRefusal } from '../host/ksm_native.ts';
-import { ksmPresent, KSM_DIR } from '../host/ksm_sysfs.ts';
+import { requireHelper, requirePtrace } from '../host/ksm_native.ts';
+import { requireKsm } from '../host/ksm_sysfs.ts';
 import { PLUS_SOCKET, plusRequest, type PlusRequest, type PlusResponse } from '../host/plus_control.ts';
 import { LivePlusDaemon, type LiveStatus } from '../host/plus_daemon.ts';
 import { INJECT_SYSCALL } from '../host/inject.ts';
+import { HostUnusable } from '../host/unusable.ts';
 import { renderPlusList, renderPlusStatus } from '../report/plus_status.ts';
+import { collect, collectStrings, parsePid, wholeNumber } from './args.ts';
+import { untilStopped } from './signals.ts';
 
 export interface PlusIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
 }
 
-/** Thrown for what cannot run here: main prints it as `samepage: <message>` and exits 2. */
-class PlusUnusable extends Error {
-  override readonly name = 'PlusUnusable';
-}
+/** The largest config file read. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
+/** A parser of `knob=value` options from one of policy/config.ts's. */
+const setting =
+  <T>(parse: (text: string) => T | string) =>
+  (v: string): T => {
+    const r = parse(v);
+    if (typeof r === 'string') throw new InvalidArgumentError(r);
+    return r;
+  };
 
-function parsePid(v: string, prev: number[]): number[] {
-  if (!/^\d+$/.test(v) || Number(v) <= 1 || !Number.isSafeInteger(Number(v)))
-    throw new InvalidArgumentError(`Expected a process id above 1, got "${v}".`);
-  return [...prev, Number(v)];
-}
-
-/** `knob=value` of the daemon's knobs, checked against its range. */
-function parseSet(v: string, prev: Array<[PlusKnobName, number]>): Array<[PlusKnobName, number]> {
-  const eq = v.indexOf('=');
-  const name = v.slice(0, eq).trim();
-  const spec = eq > 0 ? knobSpec(name) : undefined;
-  if (spec === undefined || name === 'run')
-    throw new InvalidArgumentError(`Expected knob=value with a knob of the daemon (see --help), got "${v}".`);
-  const value = parseKnobValue(spec, v.slice(eq + 1));
-  if (value === undefined)
-    throw new InvalidArgumentError(
-      `${name} takes a whole number from ${spec.min} to ${spec.max}, got "${v.slice(eq + 1)}".`,
-    );
-  return [...prev, [spec.name, value]];
-}
-
-function parseKsmSet(v: string, prev: Array<[string, string]>): Array<[string, string]> {
-  const m = /^(pages_to_scan|sleep_millisecs|max_page_sharing|smart_scan|use_zero_pages)=(\S+)$/.exec(v);
-  if (m === null)
-    throw new InvalidArgumentError(
-      `Expected pages_to_scan, sleep_millisecs, max_page_sharing, smart_scan or use_zero_pages =VALUE, got "${v}" (run: use --run).`,
-    );
-  return [...prev, [m[1]!, m[2]!]];
-}
+const pidAbove1 = (v: string): number => parsePid(v, 1);
 
 interface RunOptions {
   readonly run?: true;
@@ -73,44 +60,37 @@ interface RunOptions {
 }
 
 function readConfig(file: string): PlusConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new PlusUnusable(`cannot read the config file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  const r = parsePlusConfig(text);
-  if (!r.ok) throw new PlusUnusable(`the config file is not valid:\n${formatConfigProblems(file, r.problems)}`);
+  const read = readInputFile(file, 'config file', MAX_CONFIG_BYTES);
+  if (!read.ok) throw new HostUnusable(read.problem);
+  const r = parsePlusConfig(read.bytes.toString('utf8'));
+  if (!r.ok) throw new HostUnusable(`the config file is not valid:\n${formatConfigProblems(file, r.problems)}`);
   return r.config;
 }
 
 /** Runs the daemon in the foreground until a signal stops it. */
 async function runDaemon(names: string[], opts: RunOptions, io: PlusIo): Promise<void> {
-  const refusal = ptraceRefusal();
-  if (refusal !== undefined) throw new PlusUnusable(`samepage plus ${refusal}`);
-  if (!ksmPresent()) throw new PlusUnusable(`${KSM_DIR} is missing: this kernel has no KSM (CONFIG_KSM)`);
-  const helper = nativeHelperPath(INJECT_SYSCALL);
-  const missing = missingHelper(helper);
-  if (missing !== undefined) throw new PlusUnusable(missing);
-  const config = opts.config === undefined ? undefined : readConfig(opts.config);
-  const knobs: Partial<Record<PlusKnobName, number>> = { ...config?.knobs };
-  for (const [k, v] of opts.set) knobs[k] = v;
-  const ksm: Record<string, string> = { ...config?.ksm };
-  for (const [k, v] of opts.ksmSet) ksm[k] = v;
-  if (opts.run === true) ksm.run = '1';
-  const allNames = [...new Set([...(config?.programs ?? []), ...names])];
-  const pids = [...new Set([...(config?.pids ?? []), ...opts.pid])];
-  const cgroups = [...new Set([...(config?.cgroups ?? []), ...opts.cgroup])];
+  requirePtrace('samepage plus');
+  requireKsm();
+  requireHelper(INJECT_SYSCALL);
+  const config = withCommandLine(opts.config === undefined ? undefined : readConfig(opts.config), {
+    names,
+    pids: opts.pid,
+    cgroups: opts.cgroup,
+    knobs: opts.set,
+    ksm: opts.ksmSet,
+    run: opts.run === true,
+    keepMarked: opts.keepMarked === true,
+  });
   const log = (line: string): void => {
     io.stderr.write(`${line}\n`);
   };
   const daemon = new LivePlusDaemon({
-    names: allNames,
-    pids,
-    cgroups,
-    knobs,
-    ksm,
-    keepMarked: opts.keepMarked === true || config?.keepMarked === true,
+    names: config.programs,
+    pids: config.pids,
+    cgroups: config.cgroups,
+    knobs: config.knobs,
+    ksm: config.ksm,
+    keepMarked: config.keepMarked,
     seed: opts.seed,
     log,
     ...(opts.dir === undefined ? {} : { dir: opts.dir }),
@@ -120,20 +100,15 @@ async function runDaemon(names: string[], opts: RunOptions, io: PlusIo): Promise
     await daemon.start();
   } catch (e) {
     if (e instanceof KsmLockHeld)
-      throw new PlusUnusable(
+      throw new HostUnusable(
         `${e.message}. samepage plus holds the KSM lock while it runs, so it cannot start beside it`,
       );
-    throw new PlusUnusable(`samepage plus cannot start: ${e instanceof Error ? e.message : String(e)}`);
+    throw new HostUnusable(`samepage plus cannot start: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (allNames.length + pids.length + cgroups.length === 0)
+  if (config.programs.length + config.pids.length + config.cgroups.length === 0)
     log(`nothing is selected yet: echo "+ NAME" > ${daemon.dir}/processes_to_scan, or samepage plus add NAME`);
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
-      void daemon.stop(signal).then(resolve, resolve);
-    };
-    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
-  });
+  const signal = await untilStopped();
+  await daemon.stop(signal === 'abort' ? 'SIGTERM' : signal).catch(() => undefined);
 }
 
 async function ask(req: PlusRequest, socket: string | undefined): Promise<PlusResponse & { ok: true }> {
@@ -158,22 +133,32 @@ export function registerPlus(program: Command, io: PlusIo, setExit: (code: numbe
     .argument('[names...]', 'programs to select: exact comms (see /proc/PID/comm), at most 15 bytes')
     .option('--run', "also set KSM's run=1 while the daemon runs (restored when it stops)")
     .option('--config <file>', 'a config file (YAML: programs, pids, cgroups, run, keep_marked, knobs, ksm)')
-    .option('--set <knob=value>', 'a knob of the daemon, e.g. pages_to_scan=2000 (repeatable)', parseSet, [])
+    .option(
+      '--set <knob=value>',
+      'a knob of the daemon, e.g. pages_to_scan=2000 (repeatable)',
+      collect(setting(parseKnobSetting)),
+      [],
+    )
     .option(
       '--ksm-set <knob=value>',
       'a KSM knob to hold while the daemon runs, e.g. pages_to_scan=1000 (repeatable)',
-      parseKsmSet,
+      collect(setting(parseKsmSetting)),
       [],
     )
-    .option('--pid <pid>', 'also select this process (repeatable)', parsePid, [])
+    .option('--pid <pid>', 'also select this process (repeatable)', collect(pidAbove1), [])
     .option(
       '--cgroup <path>',
       'also select every process in this cgroup or below, e.g. /system.slice/app.service',
-      collect,
+      collectStrings,
       [],
     )
     .option('--keep-marked', 'when stopping, leave the marked ranges marked (their pages stay merged)')
-    .option('--seed <n>', "seed of the daemon's sampling", (v) => Number(v) >>> 0, 0)
+    .option(
+      '--seed <n>',
+      "seed of the daemon's sampling",
+      wholeNumber('a seed from 0 to 4294967295', 0, 2 ** 32 - 1),
+      0,
+    )
     .option('--dir <dir>', `the control directory (default ${PLUS_DIR})`);
   socketOption(run)
     .addHelpText(
@@ -212,7 +197,7 @@ Examples:
     socketOption(
       c
         .argument('[name]', 'a program name (exact comm)')
-        .option('--pid <pid>', 'a process instead', (v) => parsePid(v, [])[0]!)
+        .option('--pid <pid>', 'a process instead', pidAbove1)
         .option('--cgroup <path>', 'a cgroup instead'),
     );
   const change = async (

@@ -2,7 +2,7 @@
  * `samepage predict SNAPSHOT --policy ksm|ksm+`: what KSM (or KSM+) would save on the
  * snapshotted processes, and at what cost, from the model (src/backends/model/predict.ts).
  */
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { readSnapshot } from '../host/snapshot.ts';
 import {
   parseKnob,
@@ -14,6 +14,7 @@ import {
 import type { Policy } from '../backends/model/policy.ts';
 import { bigintReplacer } from '../report/json.ts';
 import { renderPredictResult, unsettledWarning } from '../report/predict.ts';
+import { collectStrings, parseSeed, wholeNumber } from './args.ts';
 import { Progress } from './progress.ts';
 import { refuseReportOverInput, writeReportFile } from './report_file.ts';
 import { tableWidth } from './width.ts';
@@ -33,19 +34,7 @@ interface PredictCliOptions {
   readonly maxScans: number;
 }
 
-function parseCount(v: string): number {
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
-    throw new InvalidArgumentError(`Expected a non-negative integer, got "${v}".`);
-  return Number(v);
-}
-
-function parsePositive(v: string): number {
-  const n = parseCount(v);
-  if (n < 1) throw new InvalidArgumentError('Expected at least 1: with no full scan there is nothing to predict.');
-  return n;
-}
-
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const parsePositive = wholeNumber('at least 1: with no full scan there is nothing to predict', 1);
 
 export function registerPredict(program: Command, io: PredictIo, setExit: (code: number) => void): void {
   program
@@ -65,12 +54,12 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
     .option(
       '--set <knob=value>',
       'write a knob first, e.g. pages_to_scan=1000 or ksm/use_zero_pages=1 (repeatable)',
-      collect,
+      collectStrings,
       [],
     )
     .option('--json', 'print { scenario, backend, ok, records, expects, prediction } on stdout')
     .option('--report <file>', 'also write a self-contained HTML report with the counters over virtual time')
-    .option('--seed <n>', 'seed of the model (KSM+ samples pages at random)', parseCount, 0)
+    .option('--seed <n>', 'seed of the model (KSM+ samples pages at random)', parseSeed, 0)
     .option('--max-scans <n>', 'give up settling after this many full scans (at least 1)', parsePositive, 400)
     .addHelpText(
       'after',

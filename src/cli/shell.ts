@@ -5,8 +5,9 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { readInputFile } from '../lib/input_file.ts';
-import type { LineSource } from '../shell/chunks.ts';
 import { parseDuration } from '../shell/duration.ts';
+import { terminalLines } from '../shell/terminal.ts';
+import { parseSeed } from './args.ts';
 
 /** The largest script read (as for scenario files): the shell parses it in linear time. */
 const MAX_SCRIPT_BYTES = 32 * 1024 * 1024;
@@ -16,57 +17,12 @@ export interface ShellIo {
   readonly stderr: NodeJS.WritableStream;
 }
 
-const PS1 = 'samepage# ';
-const PS2 = '> ';
-
-/**
- * Lines typed at a terminal, with readline's editing and history. Ctrl-C at the prompt drops
- * the line; while a command runs it interrupts the command. Ctrl-D ends the input.
- */
-function terminalLines(io: ShellIo, onInterrupt: () => void): LineSource {
-  const rl = createInterface({ input: process.stdin, output: io.stdout, terminal: true, historySize: 1000 });
-  /** Lines typed (or pasted) before they were asked for. */
-  const typed: Array<string | undefined> = [];
-  let waiting: ((line: string | undefined) => void) | undefined;
-  const give = (line: string | undefined) => {
-    const w = waiting;
-    waiting = undefined;
-    if (w === undefined) typed.push(line);
-    else w(line);
-  };
-  rl.on('line', give);
-  rl.on('close', () => {
-    if (waiting !== undefined) io.stdout.write('exit\n');
-    give(undefined);
-  });
-  rl.on('SIGINT', () => {
-    if (waiting === undefined) {
-      onInterrupt();
-      return;
-    }
-    // Like bash: ^C, a fresh prompt, the partial command forgotten.
-    io.stdout.write('^C\n');
-    rl.write(null, { ctrl: true, name: 'u' });
-    give('');
-  });
-  return {
-    next: (more) => {
-      if (typed.length > 0) return Promise.resolve(typed.shift());
-      rl.setPrompt(more ? PS2 : PS1);
-      rl.prompt();
-      return new Promise((resolve) => {
-        waiting = resolve;
-      });
-    },
-  };
-}
-
 export function registerShell(program: Command, io: ShellIo, setExit: (code: number) => void): void {
   program
     .command('shell')
     .description('bash over the model: /sys/kernel/mm/ksm, ksm+, parser and /proc/PID, with sleep on virtual time')
     .argument('[script]', 'a bash script to run (default: standard input; a prompt on a terminal)')
-    .option('--seed <n>', 'seed of the model', (v) => Number(v), 0)
+    .option('--seed <n>', 'seed of the model', parseSeed, 0)
     .option(
       '--max-time <duration>',
       'virtual time a script may run (a sleep past it stops the script, exit 124): 90, 90s, 10m, 2h',

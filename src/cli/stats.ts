@@ -3,11 +3,15 @@
  * on live processes, on the processes a scenario leaves running on the model, or on a
  * snapshot file; and snapshots of live processes' anonymous memory.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { scenarioStatistics } from '../backends/model/statistics.ts';
-import { LiveReader, type LiveProcess, openNamedProcesses } from '../host/live.ts';
-import { addSnapshotPages, isSnapshotFile, readSnapshot, writeSnapshot } from '../host/snapshot.ts';
-import { kernelComm } from '../lib/comm.ts';
+import { isSnapshotFile } from '../host/snapshot.ts';
+import {
+  type LiveSelection,
+  liveStatistics,
+  snapshotLiveProcesses,
+  snapshotStatistics,
+} from '../host/live_statistics.ts';
 import { plural } from '../lib/plural.ts';
 import { formatBytes } from '../lib/sizes.ts';
 import { renderThesisComparison } from '../report/table.ts';
@@ -15,12 +19,13 @@ import { measuredByStatistics, thesisComparison, thesisExperiment } from '../rep
 import { loadScenario } from '../scenario/load.ts';
 import { formatProblems } from '../scenario/parse.ts';
 import type { RunResult } from '../scenario/records.ts';
+import type { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
+import { statisticsJson } from '../stats/render.ts';
+import { collect, collectStrings, parsePid, parseSeed, wholeNumber } from './args.ts';
 import { Progress } from './progress.ts';
 import { refuseReportOverInput, writeReportFile } from './report_file.ts';
 import { UsageError } from './errors.ts';
 import { tableWidth } from './width.ts';
-import { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
-import { statisticsJson } from '../stats/render.ts';
 
 export interface StatsIo {
   readonly stdout: NodeJS.WritableStream;
@@ -41,18 +46,7 @@ interface StatsOpts extends LiveOpts {
   readonly seed: number;
 }
 
-function parsePid(v: string, prev: number[] | undefined): number[] {
-  if (!/^\d+$/.test(v) || Number(v) <= 0 || !Number.isSafeInteger(Number(v)))
-    throw new InvalidArgumentError(`Expected a process id (a positive integer), got "${v}".`);
-  return [...(prev ?? []), Number(v)];
-}
-
-function parseCount(v: string): number {
-  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`Expected a non-negative integer, got "${v}".`);
-  return Number(v);
-}
-
-const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+const pids = collect((v: string) => parsePid(v));
 
 export function registerStats(program: Command, io: StatsIo, setExit: (code: number) => void): void {
   const warn = (m: string): void => {
@@ -65,12 +59,12 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
       "count duplicate pages by MD5, as the thesis's parser module: of live processes, of a scenario's processes on the model, or of a snapshot",
     )
     .argument('[file]', 'a scenario (YAML/JSON) to run on the model, or a snapshot file')
-    .option('--pid <pid...>', 'live processes by id (root)', parsePid)
-    .option('--name <name...>', 'live processes by comm, every process of that name (root)', collect)
-    .option('--proc <name...>', 'with a file: only the processes of this comm', collect)
-    .option('--top <n>', 'list at most this many duplicated contents', parseCount, 20)
+    .option('--pid <pid...>', 'live processes by id (root)', pids)
+    .option('--name <name...>', 'live processes by comm, every process of that name (root)', collectStrings)
+    .option('--proc <name...>', 'with a file: only the processes of this comm', collectStrings)
+    .option('--top <n>', 'list at most this many duplicated contents', wholeNumber('a non-negative integer'), 20)
     .option('--json', 'print { pages, unique_pages, duplicate_pages, saving_pages, top, by_process }')
-    .option('--seed <n>', 'seed of the model backend (scenario files)', parseCount, 0)
+    .option('--seed <n>', 'seed of the model backend (scenario files)', parseSeed, 0)
     .option('--report <file>', 'also write a self-contained HTML report with the histogram of duplicates')
     .addHelpText(
       'after',
@@ -88,8 +82,8 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
         throw new Error('--proc selects processes of a file; with --pid/--name, name the processes there');
       let stats: DuplicateStatistics;
       let scenario: { name: string; run: RunResult } | undefined;
-      if (file === undefined) stats = liveStatistics(opts, io, warn);
-      else if (isSnapshotFile(file)) stats = await snapshotStatistics(file, opts);
+      if (file === undefined) stats = readLive(opts, io, warn);
+      else if (isSnapshotFile(file)) stats = await snapshotStatistics(file, opts.proc);
       else {
         const r = await fileStatistics(file, opts, warn);
         ({ stats, scenario } = { stats: r.stats, scenario: { name: r.name, run: r.run } });
@@ -126,104 +120,71 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
   program
     .command('snapshot')
     .description('save the anonymous memory of live processes (root) to a file, each distinct page once, compressed')
-    .option('--pid <pid...>', 'processes by id', parsePid)
-    .option('--name <name...>', 'every process of this comm', collect)
+    .option('--pid <pid...>', 'processes by id', pids)
+    .option('--name <name...>', 'every process of this comm', collectStrings)
     .requiredOption(
       '-o, --output <file>',
       "the snapshot file (written with mode 0600: it holds the processes' secrets)",
     )
     .option('--hashes-only', "keep only each page's MD5 and class, no bytes")
     .action((opts: LiveOpts & { output: string; hashesOnly?: true }) => {
-      const reader = new LiveReader({ onWarning: warn });
-      const procs = openNamedProcesses(reader, opts.pid ?? [], opts.name ?? [], warn);
-      const bar = pageProgress(io.stderr, procs);
+      const bar = pageProgress(io.stderr);
+      let summary: ReturnType<typeof snapshotLiveProcesses>;
       try {
-        const summary = writeSnapshot(
-          opts.output,
-          procs.map((p) => ({
-            pid: p.pid,
-            comm: p.owner.comm,
-            vmas: p.maps,
-            zeroPages: p.zeroPages,
-            swappedPages: p.swappedPages,
-            pages: () => p.pages(),
-          })),
-          { hashesOnly: opts.hashesOnly === true, onPage: bar.tick },
-        );
-        bar.stop();
-        io.stderr.write(
-          `Wrote ${opts.output}: ${plural(summary.processes, 'process', 'processes')}, ${plural(summary.pages, 'page')}, ` +
-            `${summary.contents} distinct, ${formatBytes(summary.bytes)}${opts.hashesOnly === true ? ' (hashes only)' : ''}\n`,
-        );
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        throw new Error(
-          code === undefined ? String(e) : `Cannot write the snapshot ${opts.output}: ${(e as Error).message}`,
-        );
+        summary = snapshotLiveProcesses(opts.output, selection(opts, warn, bar), {
+          hashesOnly: opts.hashesOnly === true,
+        });
       } finally {
         bar.stop();
-        for (const p of procs) p.close();
-        reader.close();
       }
+      io.stderr.write(
+        `Wrote ${opts.output}: ${plural(summary.processes, 'process', 'processes')}, ${plural(summary.pages, 'page')}, ` +
+          `${summary.contents} distinct, ${formatBytes(summary.bytes)}${opts.hashesOnly === true ? ' (hashes only)' : ''}\n`,
+      );
       setExit(0);
     });
 }
 
-function liveStatistics(opts: LiveOpts, io: StatsIo, warn: (m: string) => void): DuplicateStatistics {
-  const reader = new LiveReader({ onWarning: warn });
-  const procs = openNamedProcesses(reader, opts.pid ?? [], opts.name ?? [], warn);
-  const bar = pageProgress(io.stderr, procs);
-  const stats = new DuplicateStatistics();
+/** The processes of --pid and --name, read with a progress bar. */
+function selection(opts: LiveOpts, warn: (m: string) => void, bar: ReturnType<typeof pageProgress>): LiveSelection {
+  return { pids: opts.pid ?? [], names: opts.name ?? [], onWarning: warn, onStart: bar.start, onPage: bar.tick };
+}
+
+function readLive(opts: LiveOpts, io: StatsIo, warn: (m: string) => void): DuplicateStatistics {
+  const bar = pageProgress(io.stderr);
+  let live: ReturnType<typeof liveStatistics>;
   try {
-    for (const p of procs) {
-      for (const page of p.pages()) {
-        stats.add(page);
-        bar.tick();
-      }
-    }
+    live = liveStatistics(selection(opts, warn, bar));
   } finally {
     bar.stop();
-    for (const p of procs) p.close();
-    reader.close();
   }
-  const zero = procs.reduce((n, p) => n + p.zeroPages, 0);
-  const swapped = procs.reduce((n, p) => n + p.swappedPages, 0);
-  if (zero + swapped > 0)
+  if (live.zeroPages + live.swappedPages > 0)
     io.stderr.write(
-      `samepage: left out ${plural(zero, 'zero-page mapping')} and ${plural(swapped, 'swapped-out page')}\n`,
+      `samepage: left out ${plural(live.zeroPages, 'zero-page mapping')} and ${plural(live.swappedPages, 'swapped-out page')}\n`,
     );
-  return stats;
+  return live.stats;
 }
 
 /** A page progress bar on stderr, redrawn every 256 pages. */
-function pageProgress(
-  stream: NodeJS.WritableStream,
-  procs: readonly LiveProcess[],
-): { tick: () => void; stop: () => void } {
-  const total = procs.reduce((n, p) => n + p.pageCount, 0);
+function pageProgress(stream: NodeJS.WritableStream): {
+  start: (total: number) => void;
+  tick: () => void;
+  stop: () => void;
+} {
   // The reading is synchronous: the bar leaves the terminal's cursor and line wrap alone.
   const bar = new Progress(stream, { interruptible: false });
-  bar.show('reading', 0, total, 'pages ');
+  let total = 0;
   let done = 0;
   return {
+    start: (pages) => {
+      total = pages;
+      bar.show('reading', 0, total, 'pages ');
+    },
     tick: () => {
       if (++done % 256 === 0) bar.show('reading', done, total, 'pages ');
     },
     stop: () => bar.stop(),
   };
-}
-
-async function snapshotStatistics(file: string, opts: StatsOpts): Promise<DuplicateStatistics> {
-  const r = await readSnapshot(file);
-  if (!r.ok) throw new Error(r.problem);
-  try {
-    const wanted = opts.proc === undefined ? undefined : new Set(opts.proc.map(kernelComm));
-    const stats = new DuplicateStatistics();
-    addSnapshotPages(stats, r.snapshot, (p) => wanted === undefined || wanted.has(p.comm));
-    return stats;
-  } finally {
-    r.snapshot.close();
-  }
 }
 
 /** Runs the scenario file on the model and counts its processes (or those of --proc). */

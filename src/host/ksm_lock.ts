@@ -5,6 +5,7 @@
  */
 import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAlive, readComm } from './procfs.ts';
+import { HostUnusable } from './unusable.ts';
 
 export const LOCK_DIR = existsSync('/run/lock') ? '/run/lock' : '/tmp';
 export const KSM_LOCK_PATH = `${LOCK_DIR}/samepage-ksm.lock`;
@@ -69,6 +70,13 @@ export function tryLock(path: string): number | undefined {
 export function plusDaemonHolder(): number | undefined {
   const holder = readHolder(KSM_LOCK_PATH);
   return holder !== undefined && isAlive(holder) && isPlusDaemon(holder) ? holder : undefined;
+}
+
+/** Throws HostUnusable while the KSM+ daemon runs: it decides what KSM merges in its programs. */
+export function refuseBesidePlusDaemon(): void {
+  const pid = plusDaemonHolder();
+  if (pid !== undefined)
+    throw new HostUnusable(`${new KsmLockHeld(pid).message}. Stop it, or give it the program: samepage plus add NAME`);
 }
 
 /** Drops a lock this process holds (and only then). */

@@ -5,21 +5,16 @@
  * samepage-watchdog (watchdog.ts). Where they are, and whether this process may ptrace.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { packageRoot } from '../lib/package_root.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HostUnusable } from './unusable.ts';
 
 export const EXEC_MERGE = 'samepage-exec-merge';
 
 /** native/build/NAME of the package holding this file (from src/ or dist/src/). */
 export function nativeHelperPath(name: string): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native')))
-      return join(dir, 'native', 'build', name);
-    const up = dirname(dir);
-    if (up === dir) return join(process.cwd(), 'native', 'build', name);
-    dir = up;
-  }
+  return join(packageRoot(dirname(fileURLToPath(import.meta.url))), 'native', 'build', name);
 }
 
 /** Says how to build a missing helper, or undefined when it is there. */
@@ -27,6 +22,20 @@ export function missingHelper(path: string): string | undefined {
   return existsSync(path)
     ? undefined
     : `The helper ${path} is not built: run \`node scripts/build-native.mjs\` (needs a C compiler)`;
+}
+
+/** The path of helper `name`, or HostUnusable saying how to build it. */
+export function requireHelper(name: string): string {
+  const path = nativeHelperPath(name);
+  const missing = missingHelper(path);
+  if (missing !== undefined) throw new HostUnusable(missing);
+  return path;
+}
+
+/** Throws HostUnusable, naming `command`, when this process may not ptrace others. */
+export function requirePtrace(command: string): void {
+  const refusal = ptraceRefusal();
+  if (refusal !== undefined) throw new HostUnusable(`${command} ${refusal}`);
 }
 
 /** Why this process may not ptrace others, or undefined: root, or CAP_SYS_PTRACE in effect. */

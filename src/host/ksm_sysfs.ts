@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describeErrno, EBUSY, errnoNumber } from '../lib/errno.ts';
+import { HostUnusable } from './unusable.ts';
 
 export const SYS_MM = '/sys/kernel/mm';
 export const KSM_DIR = `${SYS_MM}/ksm`;
@@ -118,6 +119,22 @@ export function ksmUnusableReason(): string | undefined {
     return `${KSM_DIR} is not writable`;
   }
   return undefined;
+}
+
+/** Throws HostUnusable when this kernel has no KSM to read. */
+export function requireKsm(): void {
+  if (!ksmPresent())
+    throw new HostUnusable(`${KSM_DIR} is missing: this kernel has no KSM (CONFIG_KSM), or sysfs is not mounted`);
+}
+
+/** A note that ksmd is stopped (run is not 1), so marked memory merges nothing yet; else undefined. */
+export function ksmStoppedNote(): string | undefined {
+  const run = readSysfs(`${KSM_DIR}/run`)?.trim();
+  if (run === undefined || run === '1') return undefined;
+  return (
+    `KSM is stopped (${KSM_DIR}/run is ${run}): pages are marked mergeable but ksmd merges nothing until ` +
+    `\`echo 1 > ${KSM_DIR}/run\` (root), or use \`samepage kernel exec --run\`.`
+  );
 }
 
 /** The value to write back to restore a file: a selector file is restored by its word. */

@@ -9,7 +9,11 @@
  * killed half-way (SIGKILL, Ctrl-C: the injection loop is synchronous) is rolled back by
  * the watchdog, so the named processes end either all done or as they were.
  */
+import { INJECT_SYSCALL } from './inject.ts';
+import { refuseBesidePlusDaemon } from './ksm_lock.ts';
+import { ptraceScope, requireHelper, requirePtrace } from './ksm_native.ts';
 import { LiveChanges } from './live_changes.ts';
+import { selectTargets } from './targets.ts';
 import { readProcessKsmStat } from './ksm_stat.ts';
 import { isKernelThread, readComm } from './procfs.ts';
 import type { RecoveryReport } from './recover.ts';
@@ -39,6 +43,28 @@ export interface MergeOptions {
   readonly name?: string;
   readonly onRecovered?: (report: RecoveryReport) => void;
   readonly onWarning?: (message: string) => void;
+}
+
+/**
+ * What `kernel enable`/`disable` acts on, once it may: ptrace allowed, no KSM+ daemon
+ * deciding for KSM, the injector built; the pid given, or every process of the comm `name`.
+ */
+export function memoryMergeTargets(
+  enable: boolean,
+  name: string | undefined,
+  pid: number | undefined,
+): { helper: string; pids: number[] } {
+  requirePtrace(`samepage kernel ${enable ? 'enable' : 'disable'}`);
+  refuseBesidePlusDaemon();
+  return { helper: requireHelper(INJECT_SYSCALL), pids: selectTargets(name, pid) };
+}
+
+/** Why an injection was refused with EPERM despite root, when the Yama LSM says so; else undefined. */
+export function ptraceScopeNote(reports: readonly MergeReport[]): string | undefined {
+  if (!reports.some((r) => !r.ok && /EPERM|not permitted/i.test(r.error ?? ''))) return undefined;
+  const scope = ptraceScope();
+  if (scope === undefined || scope < 2) return undefined;
+  return `kernel.yama.ptrace_scope is ${scope}${scope === 3 ? ' (no ptrace at all until reboot)' : ' (CAP_SYS_PTRACE needed)'}`;
 }
 
 /**

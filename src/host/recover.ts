@@ -13,6 +13,7 @@ import {
   JournalFile,
   type JournalOwner,
   JOURNAL_DIR,
+  JournalsUnreadable,
   listJournals,
   logRecovery,
   type OwnerState,
@@ -20,6 +21,7 @@ import {
 } from './journal.ts';
 import { tryLock, unlock } from './ksm_lock.ts';
 import { LIVE_PLACES, restoreEntries, type RestoreOutcome, type RestorePlaces } from './restore.ts';
+import { HostUnusable } from './unusable.ts';
 
 /** A journal as `samepage kernel status` shows it: whose, in what state, what it holds. */
 export interface JournalView {
@@ -78,6 +80,34 @@ export function viewJournals(dir = JOURNAL_DIR): JournalView[] {
 /** Whether a view is waiting for recovery: its owner is gone and it holds something. */
 export function pendingRecovery(v: JournalView): boolean {
   return (v.state === 'dead' || v.state === 'earlier-boot') && v.entries.length > 0;
+}
+
+/**
+ * Every journal's view; for a user who may not read them (they are root's), none and a
+ * note that says so.
+ */
+export function viewJournalsOrNote(): { journals: JournalView[]; note?: string } {
+  try {
+    return { journals: viewJournals() };
+  } catch (err) {
+    if (!(err instanceof JournalsUnreadable)) throw err;
+    return { journals: [], note: `${err.message}; samepage's own changes are shown to root only` };
+  }
+}
+
+/** Throws HostUnusable when this user may not recover what is pending (only root restores KSM and processes). */
+export function requireRecoverable(): void {
+  let pending: number;
+  try {
+    pending = viewJournals().filter(pendingRecovery).length;
+  } catch (err) {
+    if (err instanceof JournalsUnreadable) throw new HostUnusable(`samepage kernel recover needs root: ${err.message}`);
+    throw err;
+  }
+  if (pending > 0 && process.getuid?.() !== 0)
+    throw new HostUnusable(
+      `samepage kernel recover needs root: ${pending} journal(s) wait to restore /sys/kernel/mm files or other processes`,
+    );
 }
 
 /**

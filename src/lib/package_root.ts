@@ -3,7 +3,7 @@
  * directory, in src/ or in dist/src/) that holds package.json. Files shipped with the
  * package (scenarios/, calibration/, native/build/) are found from there.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export function packageRoot(from: string): string {
@@ -14,4 +14,12 @@ export function packageRoot(from: string): string {
     dir = up;
   }
   return dir;
+}
+
+/** The version in `root`'s package.json ('0.0.0' when it names none). */
+export function packageVersion(root: string): string {
+  const pkg: unknown = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string'
+    ? pkg.version
+    : '0.0.0';
 }

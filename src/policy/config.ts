@@ -14,7 +14,7 @@
  * and line, as the scenario files' do.
  */
 import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
-import { KNOB_SPECS, knobSpec, type PlusKnobName } from './knobs.ts';
+import { KNOB_SPECS, knobSpec, parseKnobValue, type PlusKnobName } from './knobs.ts';
 import { checkCgroup, checkName } from './selection.ts';
 
 export interface PlusConfig {
@@ -146,4 +146,53 @@ export function formatConfigProblems(file: string, problems: readonly ConfigProb
   return problems
     .map((p) => `${file}${p.line === undefined ? '' : `:${p.line}`}: ${p.key === '' ? '' : `${p.key}: `}${p.message}`)
     .join('\n');
+}
+
+/** A daemon's knob written as `knob=value` (`samepage plus --set`), or the problem in words. */
+export function parseKnobSetting(text: string): [PlusKnobName, number] | string {
+  const eq = text.indexOf('=');
+  const name = text.slice(0, eq).trim();
+  const spec = eq > 0 ? knobSpec(name) : undefined;
+  if (spec === undefined || name === 'run')
+    return `Expected knob=value with a knob of the daemon (see --help), got "${text}".`;
+  const value = parseKnobValue(spec, text.slice(eq + 1));
+  if (value === undefined)
+    return `${name} takes a whole number from ${spec.min} to ${spec.max}, got "${text.slice(eq + 1)}".`;
+  return [spec.name, value];
+}
+
+/** A KSM knob the daemon may hold, written as `knob=value` (`--ksm-set`), or the problem in words. */
+export function parseKsmSetting(text: string): [string, string] | string {
+  const eq = text.indexOf('=');
+  const name = text.slice(0, eq);
+  const value = text.slice(eq + 1);
+  if (eq <= 0 || !KSM_KNOBS.has(name) || !/^\S+$/.test(value))
+    return `Expected ${[...KSM_KNOBS].join(', ')} =VALUE, got "${text}" (run: use --run).`;
+  return [name, value];
+}
+
+/** What the command line adds to a config file (or to none). */
+export interface CommandLineChoices {
+  readonly names: readonly string[];
+  readonly pids: readonly number[];
+  readonly cgroups: readonly string[];
+  readonly knobs: ReadonlyArray<readonly [PlusKnobName, number]>;
+  readonly ksm: ReadonlyArray<readonly [string, string]>;
+  readonly run: boolean;
+  readonly keepMarked: boolean;
+}
+
+/** The config with the command line's choices: selections add up, knobs given on the line win. */
+export function withCommandLine(config: PlusConfig | undefined, line: CommandLineChoices): PlusConfig {
+  const union = <T>(a: readonly T[] | undefined, b: readonly T[]): T[] => [...new Set([...(a ?? []), ...b])];
+  const run = line.run || config?.run === true;
+  return {
+    programs: union(config?.programs, line.names),
+    pids: union(config?.pids, line.pids),
+    cgroups: union(config?.cgroups, line.cgroups),
+    run,
+    keepMarked: line.keepMarked || config?.keepMarked === true,
+    knobs: { ...config?.knobs, ...Object.fromEntries(line.knobs) },
+    ksm: { ...config?.ksm, ...Object.fromEntries(line.ksm), ...(run ? { run: '1' } : {}) },
+  };
 }

@@ -8,7 +8,7 @@
  * the thesis gives in MB is converted to 4 KiB pages (the thesis's own 4K pages), and is
  * marked approximate where the thesis says "about" or rounds to a tenth of a MB.
  */
-import type { CounterRecord } from '../scenario/records.ts';
+import type { CounterRecord, RunResult } from '../scenario/records.ts';
 import { plural } from '../lib/plural.ts';
 
 /** What a figure measures. Scanner figures belong to a policy; statistics ones to the parser. */
@@ -414,4 +414,12 @@ export function thesisComparison(
   });
   const pointers = [...elsewhere].map(([who, command]) => `The ${who} figures marked - come from ${command}.`);
   return { title: exp.title, rows, notes: [...pointers, ...exp.notes] };
+}
+
+/** The thesis's figures beside the run's, when the scenario reproduces one of its experiments. */
+export function runThesisComparison(result: RunResult, file: string): ThesisComparison | undefined {
+  const exp = thesisExperiment(result.scenario);
+  return exp === undefined
+    ? undefined
+    : thesisComparison(exp, (f) => measuredByRecords(f, result.records), { file, settleAtRecord: true });
 }

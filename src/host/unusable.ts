@@ -1,0 +1,17 @@
+/**
+ * What cannot run on this machine as asked: no KSM, no ptrace, a helper not built, another
+ * samepage holding KSM, an address in use. The command line prints the message alone
+ * (`samepage: ...`) and exits 2.
+ */
+export class HostUnusable extends Error {
+  override readonly name = 'HostUnusable';
+}
+
+/** A server's failure to listen on `where` (HOST:PORT) as a HostUnusable; other errors as they are. */
+export function listenFailure(err: unknown, where: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new HostUnusable(`${where} is in use`);
+  if (code === 'EADDRNOTAVAIL')
+    return new HostUnusable(`${where.replace(/:\d+$/, '')} is not an address of this machine`);
+  return err;
+}
