@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { apportionBytes, addShares, sharesFraction } from './apportion.ts';
 import { attribute, mappingState, type Observation, type ProcessObservation } from './attribute.ts';
 import { groupAttribution, OTHER } from './group.ts';
@@ -236,4 +237,43 @@ test("attribute: ksmd's CPU time is apportioned by rmap_items, and groups add th
   const unknown = attribute(obs(ps, 1, 1, 1));
   assert.ok(unknown.processes.every((p) => p.ksmd_cpu_seconds === undefined));
   assert.equal(unknown.totals.ksmd_cpu_seconds, undefined);
+});
+
+test('attribute: mappings counted per KSM page (frameMappings) give what one entry per mapping gives', () => {
+  // The live reader tallies a process's mappings per page; the model lists every mapping.
+  // Random mappings of up to 6 pages by up to 5 processes, some unscanned (merging 0) or
+  // partial, listed one per mapping and then tallied in a shuffled order.
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          refs: fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 30 }),
+          merging: fc.option(fc.integer({ min: 0, max: 40 }), { nil: undefined }),
+          zero: fc.integer({ min: 0, max: 3 }),
+          seed: fc.integer(),
+        }),
+        { minLength: 1, maxLength: 5 },
+      ),
+      (ps) => {
+        const listed = ps.map((p, i) =>
+          proc(i + 1, p.refs, {
+            ksm_zero_pages: p.zero,
+            ...(p.merging === undefined ? {} : { ksm_merging_pages: p.merging }),
+          }),
+        );
+        const tallied = listed.map((p, i): ProcessObservation => {
+          const counts = new Map<number, number>();
+          for (const f of p.frameRefs as number[]) counts.set(f, (counts.get(f) ?? 0) + 1);
+          const pages = [...counts.keys()].sort(
+            (a, b) => ((a * 7919 + ps[i]!.seed) % 13) - ((b * 7919 + ps[i]!.seed) % 13),
+          );
+          return { ...p, frameRefs: pages, frameMappings: pages.map((f) => counts.get(f)!) };
+        });
+        const expected = attribute(obs(listed, 6, 6, 20, 2));
+        const got = attribute(obs(tallied, 6, 6, 20, 2));
+        assert.deepEqual(got, expected);
+      },
+    ),
+    { seed: 11, numRuns: 300 },
+  );
 });

@@ -60,8 +60,24 @@ export interface ProcessObservation extends ProcessKsmCounts {
    * mapping (a KSM page mapped at several addresses appears as often), each the index of
    * the page in Observation.frames. A KSM page mapped once frees nothing and is credited
    * nothing, so readers need not look such pages up (pagemap flags them exclusive).
+   * With frameMappings, an entry stands for that many mappings of its page instead of one.
    */
   readonly frameRefs: ArrayLike<number>;
+  /**
+   * The mappings of each frameRefs entry (default 1 each): the same observation in one
+   * entry per KSM page a process maps, where a reader has counted them already (the live
+   * reader does: a million mappings of a few thousand pages).
+   */
+  readonly frameMappings?: ArrayLike<number>;
+}
+
+/** The mappings of KSM pages `p` has: Σ frameMappings, or one per frameRefs entry. */
+export function processMappings(p: ProcessObservation): number {
+  const w = p.frameMappings;
+  if (w === undefined) return p.frameRefs.length;
+  let total = 0;
+  for (let k = 0; k < p.frameRefs.length; k++) total += w[k]!;
+  return total;
 }
 
 /** The KSM pages the processes map, by index. */
@@ -170,7 +186,8 @@ export function mappingState(ksmMappings: number, mergingPages: number): Mapping
 /** Attributes the saving of one observation (see the file comment). */
 export function attribute(obs: Observation): Attribution {
   const nFrames = obs.frames.count;
-  const states = obs.processes.map((p) => mappingState(p.frameRefs.length, p.ksm_merging_pages));
+  const mappings = obs.processes.map(processMappings);
+  const states = obs.processes.map((p, i) => mappingState(mappings[i]!, p.ksm_merging_pages));
   // n per KSM page: the counted mappings.
   const n = new Int32Array(nFrames);
   let counted = 0;
@@ -178,13 +195,15 @@ export function attribute(obs: Observation): Attribution {
   let seen = 0;
   for (const [i, p] of obs.processes.entries()) {
     const refs = p.frameRefs;
-    seen += refs.length;
+    seen += mappings[i]!;
     if (states[i] === 'unscanned') {
-      unscanned += refs.length;
+      unscanned += mappings[i]!;
       continue;
     }
-    counted += refs.length;
-    for (let k = 0; k < refs.length; k++) n[refs[k]!]!++;
+    counted += mappings[i]!;
+    const w = p.frameMappings;
+    if (w === undefined) for (let k = 0; k < refs.length; k++) n[refs[k]!]!++;
+    else for (let k = 0; k < refs.length; k++) n[refs[k]!]! += w[k]!;
   }
   let sharingPages = 0;
   for (let f = 0; f < nFrames; f++) if (n[f]! > 1) sharingPages += n[f]! - 1;
@@ -202,6 +221,7 @@ export function attribute(obs: Observation): Attribution {
   const shares = obs.processes.map((p, i) => {
     if (states[i] === 'unscanned') return [] as Shares;
     const refs = p.frameRefs;
+    const w = p.frameMappings;
     let nt = 0;
     for (let k = 0; k < refs.length; k++) {
       const f = refs[k]!;
@@ -210,7 +230,7 @@ export function attribute(obs: Observation): Attribution {
         perPage[f] = 0;
         touched[nt++] = f;
       }
-      perPage[f]!++;
+      perPage[f]! += w === undefined ? 1 : w[k]!;
     }
     const counts = new Map<number, number>();
     for (let k = 0; k < nt; k++) {
@@ -223,10 +243,10 @@ export function attribute(obs: Observation): Attribution {
   const cpu = obs.ksmdCpuSeconds;
   const processes = obs.processes.map((p, i): ProcessAttribution => {
     const rmapBytes = rmapItemBytes(p.ksm_rmap_items);
-    const { frameRefs: _refs, ...counts } = p;
+    const { frameRefs: _refs, frameMappings: _mappings, ...counts } = p;
     const row: ProcessAttribution = {
       ...counts,
-      ksm_mappings: p.frameRefs.length,
+      ksm_mappings: mappings[i]!,
       state: states[i]!,
       shares: shares[i]!,
       saved_pages: sharesPages(shares[i]!) + p.ksm_zero_pages,

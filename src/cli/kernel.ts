@@ -27,7 +27,7 @@ import { KSM_DIR, ksmStoppedNote, readSharing, requireKsm } from '../host/ksm_sy
 import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
 import { listenFailure } from '../host/unusable.ts';
 import { GROUP_BYS, type GroupBy } from '../attribution/group.ts';
-import { type ListenAddress, parseListen, readExport, startMetricsServer } from '../host/ksm_export.ts';
+import { ExportReader, type ListenAddress, parseListen, startMetricsServer } from '../host/ksm_export.ts';
 import { CONTENT_TYPES, negotiateFormat, renderMetrics } from '../report/prometheus.ts';
 import { renderLiveStatusText, renderMergeReports, renderMergeSummary } from '../report/ksm_live.ts';
 import { renderLivePage } from '../report/ksm_live_page.ts';
@@ -290,10 +290,12 @@ export function registerKernel(
     )
     .action(async (opts: { listen?: ListenAddress; top: number; once?: true; openmetrics?: true }) => {
       requireKsm();
+      // One reader for the exporter's life: it reads smaps again only when a process changed.
+      const exporter = new ExportReader({ top: opts.top, onWarning: warn });
       const scrape = (accept: string | undefined): { body: string; contentType: string } => {
         const format = negotiateFormat(accept);
         return {
-          body: renderMetrics(readExport({ top: opts.top, onWarning: warn }), format),
+          body: renderMetrics(exporter.read(), format),
           contentType: CONTENT_TYPES[format],
         };
       };

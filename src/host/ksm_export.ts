@@ -3,11 +3,18 @@
  * machine afresh (sysfs, ksm_stat, the attribution from page tables, ksmd's CPU time) and
  * answers in the format the scraper accepts (report/prometheus.ts renders it). Read-only:
  * nothing here writes to sysfs or touches a process.
+ *
+ * A server reads with one ExportReader for its whole life, which keeps the attribution
+ * reader's buffers and what /proc/PID/smaps said (read again only when a process's maps or
+ * KSM counters change: host/mergeable_vmas.ts), and it scrapes a few times before it
+ * listens, so that Prometheus's first scrape runs optimised code, not V8's first
+ * compilation of it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type AttributionGroup, groupAttribution } from '../attribution/group.ts';
 import type { AttributionTotals } from '../attribution/attribute.ts';
+import { LiveAttributionReader, type LiveReaderOptions, type LiveReadStats } from './ksm_attribution.ts';
 import { readKsmStatus } from './ksm_status.ts';
 import { KSM_DIR } from './ksm_sysfs.ts';
 
@@ -21,6 +28,8 @@ export interface ExportReading {
     readonly cgroups: readonly AttributionGroup[];
   };
   readonly attributionError?: string;
+  /** What reading the page tables cost (for the benchmark; not exported). */
+  readonly readStats?: LiveReadStats;
   readonly scrapeSeconds: number;
   readonly exporterCpuSeconds: number;
 }
@@ -29,6 +38,8 @@ export interface ExportOptions {
   /** Per-process and per-cgroup rows at most (the rest is one "other" series each). */
   readonly top: number;
   readonly onWarning?: (message: string) => void;
+  /** The attribution reader, kept between scrapes by ExportReader; default a fresh one. */
+  readonly reader?: LiveAttributionReader;
 }
 
 /** Reads the machine for one scrape. */
@@ -38,6 +49,7 @@ export function readExport(opts: ExportOptions): ExportReading {
     by: 'process',
     top: opts.top,
     ...(opts.onWarning === undefined ? {} : { onWarning: opts.onWarning }),
+    ...(opts.reader === undefined ? {} : { reader: opts.reader }),
   });
   const a = s.attribution;
   const cpu = a?.attribution.totals.ksmd_cpu_seconds;
@@ -54,11 +66,26 @@ export function readExport(opts: ExportOptions): ExportReading {
             processes: a.groups,
             cgroups: groupAttribution(a.attribution, 'cgroup', { top: opts.top }),
           },
+          readStats: a.stats,
         }),
     ...(s.attributionError === undefined ? {} : { attributionError: s.attributionError }),
     scrapeSeconds,
     exporterCpuSeconds: (usage.user + usage.system) / 1e6,
   };
+}
+
+/** The scrapes of one exporter: readExport with one attribution reader kept throughout. */
+export class ExportReader {
+  readonly #opts: ExportOptions;
+
+  constructor(opts: Omit<ExportOptions, 'reader'> & { readonly reader?: LiveReaderOptions }) {
+    const { reader, ...rest } = opts;
+    this.#opts = { ...rest, reader: new LiveAttributionReader(reader) };
+  }
+
+  read(): ExportReading {
+    return readExport(this.#opts);
+  }
 }
 
 /** A host and port to listen on: `127.0.0.1:9847`, `[::1]:9847`, `0.0.0.0:9847`. */
@@ -86,14 +113,33 @@ export interface MetricsServer {
 export type ScrapeHandler = (accept: string | undefined) => { body: string; contentType: string };
 
 /**
+ * Scrapes run (and dropped) before a server listens: V8 compiles the hot loops of a scrape
+ * in tiers over its first few runs (the first scrape served was 111-126 ms, the later ones
+ * 66-99 ms, when none ran before; docs/performance.md).
+ */
+export const WARM_UP_SCRAPES = 3;
+
+/**
  * Serves `scrape` at /metrics (GET and HEAD), a short page at /, 404 elsewhere. A scrape
- * that throws answers 500 with the message, and the server carries on.
+ * that throws answers 500 with the message, and the server carries on. `warmUp` scrapes
+ * are run (and dropped) before the server listens, so that the first one served is as
+ * fast as the rest; one that fails is reported to `onError`, and the server starts all
+ * the same.
  */
 export async function startMetricsServer(
   listen: ListenAddress,
   scrape: ScrapeHandler,
   onError: (err: unknown) => void = () => undefined,
+  warmUp = WARM_UP_SCRAPES,
 ): Promise<MetricsServer> {
+  for (let i = 0; i < warmUp; i++) {
+    try {
+      scrape(undefined);
+    } catch (err) {
+      onError(err);
+      break;
+    }
+  }
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

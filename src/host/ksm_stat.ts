@@ -113,10 +113,11 @@ export function readKsmProcesses(proc = '/proc'): KsmProcessStat[] {
   for (const pid of listPids(proc)) {
     const text = readProcFile(pid, 'ksm_stat', proc);
     if (text === undefined) continue; // vanished, or not ours to read
+    const s = parseKsmStatText(pid, '', text);
+    if (!hasKsmActivity(s)) continue; // most processes: their comm is not read
     const comm = readComm(pid, proc);
     if (comm === undefined) continue; // vanished after the first read
-    const s = parseKsmStatText(pid, comm, text);
-    if (hasKsmActivity(s)) out.push(s);
+    out.push({ ...s, comm });
   }
   return out.sort(byProfit);
 }

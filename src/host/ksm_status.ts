@@ -6,7 +6,7 @@
  */
 import { type Attribution, attribute } from '../attribution/attribute.ts';
 import { type AttributionGroup, type GroupBy, groupAttribution } from '../attribution/group.ts';
-import { type LiveReadStats, readLiveObservation } from './ksm_attribution.ts';
+import { LiveAttributionReader, type LiveReadStats } from './ksm_attribution.ts';
 import { type KsmProcessStat, readKsmProcesses } from './ksm_stat.ts';
 import { KSM_DIR, readKsmSysfs } from './ksm_sysfs.ts';
 import { errorCode } from './procfs.ts';
@@ -42,6 +42,8 @@ export interface KsmStatusOptions {
   readonly top?: number;
   /** Processes that vanish or cannot be read while attributing. */
   readonly onWarning?: (message: string) => void;
+  /** The reader to attribute with, when the caller reads again and again (the exporter); default a fresh one. */
+  readonly reader?: LiveAttributionReader;
 }
 
 /** Why attribution cannot be read, in words. */
@@ -60,7 +62,8 @@ export function readKsmStatus(dir = KSM_DIR, proc = '/proc', opts: KsmStatusOpti
   if (opts.by === undefined) return base;
   try {
     if (process.getuid?.() !== 0) throw Object.assign(new Error('not root'), { code: 'EPERM' });
-    const obs = readLiveObservation({
+    const reader = opts.reader ?? new LiveAttributionReader({ alwaysSmaps: true });
+    const obs = reader.read({
       read: base,
       ...(opts.onWarning === undefined ? {} : { onWarning: opts.onWarning }),
     });

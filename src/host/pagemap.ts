@@ -26,8 +26,8 @@ export const PM_FILE_HI = 1 << 29;
 export const PM_MMAP_EXCLUSIVE_HI = 1 << 24;
 /** Bit 55: the PTE is soft-dirty. */
 export const PM_SOFT_DIRTY_HI = 1 << 23;
-/** Bits 32-54 of the frame number, in the high word. */
-const PM_PFN_HI_MASK = 0x7fffff;
+/** Bits 32-54 of the frame number, in the high word (0 for every frame below 2^32: 16 TiB). */
+export const PM_PFN_HI_MASK = 0x7fffff;
 
 /** The per-frame files. */
 export const KPAGEFLAGS = '/proc/kpageflags';

@@ -61,6 +61,7 @@ function reading(i: number): KsmStatus {
       stats: {
         processes: 3,
         scanned: 3,
+        smapsRead: 3,
         pagemapEntries: 0,
         candidates: 0,
         distinctFrames: 0,

@@ -41,7 +41,7 @@ import {
 import { countPresentPages } from '../../host/pagemap.ts';
 import { readProcessMemory, readSchedstat, type Schedstat } from '../../host/procfs.ts';
 import { findKsmdPid } from '../../host/ksmd_affinity.ts';
-import { readLiveObservation } from '../../host/ksm_attribution.ts';
+import { LiveAttributionReader } from '../../host/ksm_attribution.ts';
 import { attribute } from '../../attribution/attribute.ts';
 import { type AttributionRecord, attributionRecord } from '../../attribution/record.ts';
 import { KSM_WRITABLE_FILES } from '../../lib/ksm_files.ts';
@@ -147,6 +147,8 @@ class KernelBackendImpl implements KernelBackend {
   readonly #installHandlers: boolean;
   readonly #lockWaitMs: number;
   readonly #procs = new Map<string, Proc>();
+  /** Kept for every record, as the exporter keeps one: smaps is read again only after a change. */
+  readonly #attribution = new LiveAttributionReader();
   /** Every agent ever started, so none escapes cleanup (exited ones are simply dead). */
   readonly #agents: Agent[] = [];
   readonly #guard: MachineGuard;
@@ -619,7 +621,7 @@ class KernelBackendImpl implements KernelBackend {
   /** Who saves what among the agents (src/attribution), read from their page tables, by scenario name. */
   attributionRecord(): AttributionRecord {
     const named = [...this.#procs].filter(([, p]) => p.agent.alive());
-    const obs = readLiveObservation({ pids: named.map(([, p]) => p.agent.pid), onWarning: this.#warn });
+    const obs = this.#attribution.read({ pids: named.map(([, p]) => p.agent.pid), onWarning: this.#warn });
     const nameOf = new Map(named.map(([name, p]) => [p.agent.pid, name]));
     return attributionRecord(
       attribute(obs),
