@@ -45,11 +45,11 @@ function cells(): TimingCell[] {
 const KNOWN_MISSES: ReadonlyMap<string, string> = new Map([
   [
     'timing-5000-1-smart0',
-    'ksmd is CPU-bound here and the cost model charges about 20 % more per page than the live ksmd spends on random pages (docs/divergences.md, Timing)',
+    "ksmd is CPU-bound here: its CPU per page moves with the hour, the tree's size and the cadence by more than the tolerance, and a tick's step turns that into a fifth of the pages (docs/divergences.md, Timing)",
   ],
   [
     'timing-advisor-target2-sleep20',
-    "the advisor's later steps follow the previous scan's CPU time, which the cost model does not yet predict within 10 % and which moves between kernel runs of different hours (docs/divergences.md, Timing)",
+    "the advisor's steps after scans 3 and 4 follow ksmd's CPU in that scan in 10 ms steps of a 1 s scan_time, which moves between kernel runs and hours by more than a step (docs/divergences.md, Timing)",
   ],
 ]);
 

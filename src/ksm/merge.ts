@@ -14,6 +14,7 @@ import {
 } from '../mm/constants.ts';
 import { handleMmFault } from '../mm/memory.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
+import { PTRS_PER_PTE } from '../mm/page_table.ts';
 import type { Vma } from '../mm/vma.ts';
 import type { Ksm } from './ksm.ts';
 import { removeRmapItemFromTree } from './rmap.ts';
@@ -59,8 +60,10 @@ export function getMergeablePage(ksm: Ksm, item: RmapItem): number {
  */
 function writeProtectPage(ksm: Ksm, mm: MmStruct, addr: number, pfn: number): boolean {
   const vpn = addr / PAGE_SIZE;
-  const pte = mm.pgtable.flags(vpn);
-  if ((pte & _PAGE_PRESENT) === 0 || mm.pgtable.pfn(vpn) !== pfn) return false;
+  // The PTE's table looked up once for both reads (a merging scan does this for every page).
+  const t = mm.pgtable.tableOf(vpn);
+  const i = vpn % PTRS_PER_PTE;
+  if (t === undefined || (t.flags[i]! & _PAGE_PRESENT) === 0 || t.pfn[i] !== pfn) return false;
   ksm.mmgr.frames.flags[pfn]! &= ~PG_anon_exclusive;
   mm.pgtable.setFlags(vpn, _PAGE_PRESENT);
   return true;

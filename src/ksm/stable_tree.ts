@@ -198,11 +198,22 @@ export function stableTreeSearch(ksm: Ksm, pfn: number): number {
       // A step whose chain resolution changes nothing, on a node whose page differs from
       // this one in its first 8 bytes: memcmp's sign from the node's keys (stable_node.ts).
       const quiet = quietDup(ksm, cur, prunedBefore);
-      if (quiet !== null && (quiet.key0 !== key0 || quiet.key1 !== key1)) {
-        charged += cost.memcmpNs;
+      if (quiet !== null) {
         if (ksm.checkWalkCache) checkQuietStep(ksm, cur, quiet, pfn, root);
-        cur = (quiet.key0 !== key0 ? key0 < quiet.key0 : key1 < quiet.key1) ? cur.rbLeft : cur.rbRight;
-        continue;
+        if (quiet.key0 !== key0 || quiet.key1 !== key1) {
+          charged += cost.memcmpNs;
+          cur = (quiet.key0 !== key0 ? key0 < quiet.key0 : key1 < quiet.key1) ? cur.rbLeft : cur.rbRight;
+          continue;
+        }
+        // Keys equal: the resolution is still the quiet one (the node, its dup, live), so
+        // only the pages' compare is left of the step, and of ksm_get_folio at a match.
+        const ret = ksm.memcmpPages(pfn, quiet.kpfn);
+        if (ret !== 0) {
+          cur = ret < 0 ? cur.rbLeft : cur.rbRight;
+          continue;
+        }
+        ksm.cpuNs += charged;
+        return isPageSharingCandidate(ksm, quiet) ? quiet.kpfn : -1;
       }
       const r = stableNodeChain(ksm, cur, root, true);
       if (r.pfn < 0) continue again;
@@ -246,7 +257,7 @@ function quietDup(ksm: Ksm, node: StableNode, prunedBefore: number): StableNode 
 /**
  * The proof of a quiet step: resolving the node as the kernel does picks the same dup and
  * changes nothing (no prune, no dup moved or dropped, no collapse), the node's keys are
- * its page's, and the pages differ.
+ * its page's, and the pages differ where the keys do.
  */
 function checkQuietStep(
   ksm: Ksm,
@@ -264,7 +275,10 @@ function checkQuietStep(
   const id = ksm.mmgr.frames.content[dup.kpfn]!;
   if (contents.prefixKey(id) !== dup.key0 || contents.secondKey(id) !== dup.key1 || dup.key0 !== node.key0)
     throw new KernelBug(`stable node of pfn ${dup.kpfn}: cached keys ${dup.key0}:${dup.key1} are not its page's`);
-  if (contents.compare(ksm.mmgr.frames.content[pfn]!, id) === 0)
+  const keysDiffer =
+    contents.prefixKey(ksm.mmgr.frames.content[pfn]!) !== dup.key0 ||
+    contents.secondKey(ksm.mmgr.frames.content[pfn]!) !== dup.key1;
+  if (keysDiffer && contents.compare(ksm.mmgr.frames.content[pfn]!, id) === 0)
     throw new KernelBug(`stable-tree step at pfn ${dup.kpfn}: keys differ but the pages are equal`);
 }
 

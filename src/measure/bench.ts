@@ -9,16 +9,18 @@ import { type CostModel, WAKEUP_NS } from '../ksm/cost.ts';
 import { readCalibration } from './calibrate.ts';
 import { round, sum } from './fit.ts';
 import { runKernel, type KernelRun } from './kernel.ts';
+import { napMs } from '../host/cpu_time.ts';
 import {
   costOf,
   MEASURED_RUNS,
   onOneCpu,
+  ROUND_PAUSE_MS,
   runModelCounted,
-  runModelMeasured,
-  warmUpModel,
+  runModelRounds,
   WARMUP_RUNS,
-  type ModelRun,
+  type ModelRuns,
 } from './model.ts';
+import { cpuProbe } from './probe.ts';
 import { benchWorkloads, type Workload } from './workloads.ts';
 
 /** Where a measurement tells its progress and its warnings (stderr, for the command). */
@@ -86,6 +88,13 @@ export interface BenchResult {
   /** CPU ns per page visited in each measured full scan (null: a scan that visited none). */
   readonly model_ns_per_visit_by_scan: ReadonlyArray<number | null>;
   readonly kernel_ns_per_visit_by_scan: ReadonlyArray<number | null> | null;
+  /**
+   * The CPU speed probe (probe.ts) right before each of the model's measured runs, µs of
+   * thread CPU: the same work each time, so a slow one says the CPU itself was slow then.
+   */
+  readonly model_probe_us_by_run: ReadonlyArray<number | null>;
+  /** Each measured model run's thread CPU ns per visit over its measured scans: the spread the medians leave out. */
+  readonly model_ns_per_visit_by_run: readonly number[];
   /** The model's virtual ksmd CPU ns per visit with the constants it uses (src/ksm/cost.ts). */
   readonly model_virtual_ns_per_visit: number;
   /** The same with calibration/cost-model.json's constants, when that file exists. */
@@ -99,9 +108,13 @@ export interface BenchResult {
 export interface BenchRun {
   readonly results: readonly BenchResult[];
   readonly calibrated: boolean;
-  /** Unmeasured runs of each workload before its measured ones, and how many are measured. */
+  /**
+   * Unmeasured runs of each workload before its first measured one (one before each
+   * later), how many are measured, and the pause between rounds (model.ts runModelRounds).
+   */
   readonly warmupRuns: number;
   readonly measuredRuns: number;
+  readonly roundPauseS: number;
 }
 
 interface KernelAttempt {
@@ -141,21 +154,17 @@ export async function runBench(opts: BenchOptions, log: MeasureLog): Promise<Ben
   const workloads = benchWorkloads(opts.pages, opts.scans);
   // Every model run first, then every kernel run: the kernel backend's child processes,
   // I/O and garbage would otherwise land in the model's measured scans (measured: a
-  // fork-heavy first scan 5x slower right after duplicate-heavy's kernel run).
-  const models = onOneCpu(
-    () =>
-      workloads.map((w) => {
-        // The same workload, on machines of their own, right before: warming up on another
-        // kind of workload leaves V8 with code tuned to that one (measured: a first all-unique
-        // scan 2 at 1.7 us/visit after a duplicate-heavy warm-up, 0.6 us after its own).
-        warmUpModel(w, progress);
-        progress(`${w.name}: model`);
-        const model = runModelMeasured(w, progress);
-        const counted = calibrated === undefined ? undefined : runModelCounted(w, progress);
-        return { model, counted };
-      }),
-    log.warn,
-  );
+  // fork-heavy first scan 5x slower right after duplicate-heavy's kernel run). Each
+  // measured run right after one of the same workload: warming up on another kind of
+  // workload leaves V8 with code tuned to that one (measured: a first all-unique scan 2 at
+  // 1.7 us/visit after a duplicate-heavy warm-up, 0.6 us after its own).
+  const models = onOneCpu(() => {
+    const runs = runModelRounds(workloads, progress, napMs, cpuProbe());
+    return runs.map((model, i) => ({
+      model,
+      counted: calibrated === undefined ? undefined : runModelCounted(workloads[i]!, progress),
+    }));
+  }, log.warn);
   const results: BenchResult[] = [];
   for (const [i, w] of workloads.entries()) {
     const { model, counted } = models[i]!;
@@ -169,12 +178,18 @@ export async function runBench(opts: BenchOptions, log: MeasureLog): Promise<Ben
       ),
     );
   }
-  return { results, calibrated: calibrated !== undefined, warmupRuns: WARMUP_RUNS, measuredRuns: MEASURED_RUNS };
+  return {
+    results,
+    calibrated: calibrated !== undefined,
+    warmupRuns: WARMUP_RUNS,
+    measuredRuns: MEASURED_RUNS,
+    roundPauseS: ROUND_PAUSE_MS / 1000,
+  };
 }
 
 function benchResult(
   w: Workload,
-  model: ModelRun,
+  model: ModelRuns,
   k: KernelAttempt,
   cal: { counted: ReturnType<typeof runModelCounted>; cost: CostModel } | undefined,
 ): BenchResult {
@@ -193,6 +208,8 @@ function benchResult(
     model_process_cpu_s: round(mProcessCpu, 3),
     model_virtual_ns_per_visit: Math.round(sum(model.scans.map((s) => s.virtualNs)) / mScanned),
     model_ns_per_visit_by_scan: nsPerVisitByScan(model.scans),
+    model_probe_us_by_run: model.probeUsByRun,
+    model_ns_per_visit_by_run: model.nsPerVisitByRun,
     ...(cal === undefined
       ? {}
       : {

@@ -141,22 +141,22 @@ function counters(sys: System): Record<string, number> {
   return out;
 }
 
-/** How often each workload runs unmeasured before its measured run (see warmUpModel). */
+/** How often each workload runs unmeasured before its first measured run (see warmUpModel). */
 export const WARMUP_RUNS = 2;
 
 /**
- * Runs a workload WARMUP_RUNS times, untimed, on machines of its own: the model is
- * JavaScript, and a first run measures V8 more than the model. Measured (with schedstat)
- * on fork-heavy, whose first measured scan is about a millisecond of work: after one
- * warm-up at 8,192 pages, TurboFan was still compiling ksmDoScan, walkVma, fillUser and
+ * Runs a workload `runs` times (WARMUP_RUNS by default), untimed, on machines of its own:
+ * the model is JavaScript, and a first run measures V8 more than the model. Measured (with
+ * schedstat) on fork-heavy, whose first measured scan is about a millisecond of work: after
+ * one warm-up at 8,192 pages, TurboFan was still compiling ksmDoScan, walkVma, fillUser and
  * copyPageRange on its own threads during that scan (up to 30 ms of compile time each),
  * and the scan took 40-900 ns a visit in fresh processes; after two runs at full size,
  * 27-28. A warm-up on another workload instead leaves V8 tuned to that one. Nothing
  * carries over to the measured run but compiled code.
  */
-export function warmUpModel(w: Workload, progress: (msg: string) => void): void {
-  progress(`model: JIT warm-up (${w.name} run ${WARMUP_RUNS} times, not measured)`);
-  for (let i = 0; i < WARMUP_RUNS; i++)
+export function warmUpModel(w: Workload, progress: (msg: string) => void, runs = WARMUP_RUNS): void {
+  progress(`model: JIT warm-up (${w.name} run ${runs} times, not measured)`);
+  for (let i = 0; i < runs; i++)
     drive(
       createSystem({ ram: w.ramBytes }),
       w,
@@ -206,23 +206,73 @@ export function onOneCpu<T>(f: () => T, warn: (msg: string) => void): T {
   }
 }
 
-/** How many measured runs the model's figures are the median of (see runModelMeasured). */
-export const MEASURED_RUNS = 3;
+/** How many measured runs the model's figures are the median of (see runModelRounds). */
+export const MEASURED_RUNS = 5;
+
+/** The pause between two rounds of measured runs (see runModelRounds). */
+export const ROUND_PAUSE_MS = 5000;
+
+/** A workload's measured runs on the model, combined, and the probe before each run. */
+export interface ModelRuns extends ModelRun {
+  /** The probe (probe.ts) right before each measured run, in µs (null where schedstat is missing). */
+  readonly probeUsByRun: ReadonlyArray<number | null>;
+  /** Each measured run's thread CPU ns per visit over all its measured scans, in run order. */
+  readonly nsPerVisitByRun: readonly number[];
+}
 
 /**
- * The workload on the model MEASURED_RUNS times, each scan's CPU time the median of its
- * runs. The model is deterministic, so the runs visit the same pages and end with the same
- * counters (checked); their CPU time is not: a V8 collection or compilation on another
- * thread can land inside a scan of a millisecond and multiply it (measured: one fork-heavy
- * first scan in five at 5x the others). The median keeps such a run from standing for the
- * model, where the kernel, a thread with no JIT or collector, is measured once.
+ * Every workload on the model MEASURED_RUNS times, each scan's CPU time the median of its
+ * runs, the runs taken in rounds: a round measures each workload once, right after an
+ * unmeasured run of the same workload (WARMUP_RUNS of them in the first round), and the
+ * rounds are ROUND_PAUSE_MS apart, so that a workload's runs are spread over some 25 s.
+ *
+ * Why a median: a V8 collection or compilation on another thread can land inside a scan of
+ * a millisecond and multiply it (measured: one fork-heavy first scan in five at 5x the
+ * others), where the kernel, a thread with no JIT or collector, is measured once. Why
+ * rounds: in one bench run (2026-12-03, run 1 of docs/performance.md) every scan of
+ * duplicate-heavy took the model 1.5x its usual CPU time in all three of its runs, which
+ * followed each other within a second, and no other workload's; scans that allocate
+ * nothing were as slow as the others (not the collector), fresh processes never showed it
+ * again, nor did other work on this VM's CPUs (builds on both, a memory-bound loop on the
+ * model's CPU or the other), so the machine under the VM ran slower for a while. Spread
+ * out, such a spell reaches fewer runs of a workload than the median needs. `pause` sleeps
+ * (the host's clock; injected for tests). The model is deterministic, so a workload's runs
+ * must visit the same pages and end with the same counters (checked).
  */
-export function runModelMeasured(
-  w: Workload,
+export function runModelRounds(
+  ws: readonly Workload[],
   progress: (msg: string) => void,
+  pause: (ms: number) => void,
+  probe: () => number | undefined,
   cost: CostModel = DEFAULT_COST,
-): ModelRun {
-  const runs = Array.from({ length: MEASURED_RUNS }, () => runModelTimed(w, progress, cost));
+): ModelRuns[] {
+  const runs: ModelRun[][] = ws.map(() => []);
+  const probes: Array<Array<number | null>> = ws.map(() => []);
+  for (let round = 0; round < MEASURED_RUNS; round++) {
+    if (round > 0) {
+      progress(`model: ${ROUND_PAUSE_MS / 1000} s pause before measured round ${round + 1}/${MEASURED_RUNS}`);
+      pause(ROUND_PAUSE_MS);
+    }
+    for (const [i, w] of ws.entries()) {
+      warmUpModel(w, progress, round === 0 ? WARMUP_RUNS : 1);
+      progress(`${w.name}: model, measured run ${round + 1}/${MEASURED_RUNS}`);
+      const p = probe();
+      probes[i]!.push(p === undefined ? null : Math.round(p / 1000));
+      runs[i]!.push(runModelTimed(w, progress, cost));
+    }
+  }
+  return ws.map((w, i) => ({
+    ...medianRun(w, runs[i]!),
+    probeUsByRun: probes[i]!,
+    nsPerVisitByRun: runs[i]!.map((r) => {
+      const visits = r.scans.reduce((n, s) => n + s.pagesScanned, 0);
+      return Math.round((r.scans.reduce((t, s) => t + s.cpuS, 0) * 1e9) / Math.max(1, visits));
+    }),
+  }));
+}
+
+/** The runs of one workload as one: each scan's CPU times the median of the runs'. */
+function medianRun(w: Workload, runs: readonly ModelRun[]): ModelRun {
   const first = runs[0]!;
   for (const run of runs) {
     const same =

@@ -27,6 +27,7 @@ function run(calibrated: boolean): BenchRun {
     calibrated,
     warmupRuns: 1,
     measuredRuns: 3,
+    roundPauseS: 5,
   };
 }
 

@@ -20,9 +20,13 @@ function columns(head: readonly string[], drop: readonly string[] = []): TableCo
   }));
 }
 
-/** Prose under a table, wrapped to the terminal's width. */
+/**
+ * Prose under a table, wrapped to the terminal's width: its lines are joined first (only a
+ * blank line parts paragraphs), else each line broken at about 110 columns wraps on its own.
+ */
 function prose(text: string, width: number | undefined): string {
-  return width === undefined ? text : `${wrapText(text, width).join('\n')}\n`;
+  if (width === undefined) return text;
+  return `${wrapText(text.replace(/([^\n])\n(?=[^\n])/g, '$1 '), width).join('\n')}\n`;
 }
 
 function fmt(n: number | null | undefined): string {
@@ -83,9 +87,10 @@ export function renderBench(run: BenchRun, width?: number): string {
   }
   out += prose(
     '\nModel: CPU time of the thread running it (schedstat; process_ratio in --json counts all its threads) over the\n' +
-      `measured full scans only (setup excluded), each scan the median of ${run.measuredRuns} runs after ${run.warmupRuns} unmeasured ones of the\n` +
-      "same workload (JIT warm-up), the process held on one CPU. Kernel: ksmd's CPU time over the same scans\n" +
-      '(/proc/<ksmd>/schedstat in ns; utime+stime in clock ticks where it is missing). ratio > 1: the model is faster than ksmd.\n',
+      `measured full scans only (setup excluded), each scan the median of ${run.measuredRuns} runs taken in rounds ${run.roundPauseS} s apart,\n` +
+      `each right after an unmeasured run of the same workload (JIT warm-up; ${run.warmupRuns} before the first), the process\n` +
+      "held on one CPU. Kernel: ksmd's CPU time over the same scans (/proc/<ksmd>/schedstat in ns; utime+stime in clock\n" +
+      'ticks where it is missing). ratio > 1: the model is faster than ksmd.\n',
     width,
   );
   return out;
