@@ -4,20 +4,27 @@
  * no other KSM user. Not a test: it prints what it measured.
  *
  *   node dist/bench/plus.js table-5-2 [--seconds 180]
- *   node dist/bench/plus.js mix [--seconds 300] [--ksm-pages 1000] [--no-chromium]
+ *   node dist/bench/plus.js mix [--seconds 300] [--ksm-pages 1000] [--writers 4] [--no-chromium]
  *   node dist/bench/plus.js cost [--mib 1024] [--seconds 120]
+ *   node dist/bench/plus.js unmark [--pages 16384]
  *
  * - table-5-2: the thesis's 5.2.3 test program (bench/plus/thesis-5.2.3.c, nothing
  *   madvised) selected by name at the daemon's defaults, then the same program under
  *   MERGE_ANY (`samepage kernel exec --run`), each for --seconds.
  * - mix: the reference mix in a cgroup of its own: three processes holding the same 96 MiB,
- *   two writing 128 MiB of unrelated memory all the time, two python3 holding the same data,
- *   and a headless Chromium. Under the daemon (selected by the cgroup) and then under
+ *   four (--writers) writing 128 MiB of unrelated memory all the time, two python3 holding
+ *   the same data, and a headless Chromium (docs/ksmplus-live.md says why these). Under the daemon (selected by the cgroup) and then under
  *   MERGE_ANY, each fresh for --seconds: the saving, the rmap_items, ksmd's CPU per GiB saved,
  *   the daemon's RSS and CPU and the net saving; a snapshot taken before the daemon starts is
  *   predicted with `samepage predict --policy plus` and set beside the live figures.
  * - cost: the daemon's CPU-seconds and RSS per GiB of selected memory, on --mib of unique
  *   pages (nothing to merge: the pure cost of sampling) in four processes.
+ * - unmark: how long a MADV_UNMERGEABLE holds its target, by the size of the piece given back
+ *   (UNMARK_PIECE in src/policy/marking.ts was chosen from it): a process holding --pages
+ *   pages twice has the whole range marked, and each half given back in pieces of K pages,
+ *   once with ksmd stopped (present pages, none merged) and once after every page merged
+ *   (each piece breaks K KSM pages); /proc/PID/maps is counted before the mark and after the
+ *   last piece, to see the VMA splits merge back.
  *
  * Each configuration saves every KSM knob and restores it (run=2 first), kills what it
  * started, and removes its cgroup, also when it fails.
@@ -32,6 +39,9 @@ import { findKsmUsers, readProcessKsmStat } from '../src/host/ksm_stat.ts';
 import { restoreKsm, saveKsm } from '../src/host/ksm_sysfs.ts';
 import { findKsmdPid } from '../src/host/ksmd_affinity.ts';
 import { nativeHelperPath } from '../src/host/ksm_native.ts';
+import { injectSyscalls, MADV_MERGEABLE, MADV_UNMERGEABLE } from '../src/host/inject.ts';
+import { parseMaps } from '../src/lib/proc_maps.ts';
+import { percentile } from '../src/policy/status.ts';
 import { packageRoot } from '../src/lib/package_root.ts';
 import { CHROMIUM, CHROMIUM_HEADLESS_FLAGS, LIST_PAGE_HTML } from '../src/report/chromium_testing.ts';
 
@@ -361,7 +371,9 @@ async function startMix(cg: Cgroup, mergeAny: boolean, chromium: boolean): Promi
   const writer = build('mix-writer', 'bench/plus/mix-writer.c');
   const starting: Array<Promise<string>> = [];
   for (let i = 0; i < 3; i++) starting.push(ready(cg.start(target, ['mix-data', '24576', '21', '1'], mergeAny)));
-  for (let i = 0; i < 2; i++) starting.push(ready(cg.start(writer, ['mix-writer', '32768', String(31 + i)], mergeAny)));
+  const writers = Number(opt('--writers', '4'));
+  for (let i = 0; i < writers; i++)
+    starting.push(ready(cg.start(writer, ['mix-writer', '32768', String(31 + i)], mergeAny)));
   const py =
     'import os,sys\nblob = bytes(range(256)) * (128 * 1024)\n' +
     'table = {("key%d" % i): [i, str(i) * 3] for i in range(150000)}\n' +
@@ -495,11 +507,92 @@ async function cost(): Promise<unknown> {
   });
 }
 
+/** madvise(`advice`) by process `pid` on [start, start + pages) pages; the pause in microseconds. */
+function advise(pid: number, start: number, pages: number, advice: 12 | 13): number {
+  const a = injectSyscalls(pid, [{ call: 'madvise', address: start * 4096, length: pages * 4096, advice }]);
+  if (a.error !== undefined || a.results[0]?.result !== 0)
+    throw new Error(`madvise(${advice}) in ${pid}: ${a.error ?? a.results[0]?.result}`);
+  return (a.pauseNs ?? 0) / 1000;
+}
+
+async function unmark(): Promise<unknown> {
+  const pages = Number(opt('--pages', '16384'));
+  const target = build('plus-target', 'test/fixtures/plus-target.c');
+  return withKsmSaved(async () => {
+    const t = spawn(target, ['unmark-bench', String(pages), '41', '2'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const pid = Number((await ready(t)).split(' ')[1]);
+      const maps = (): number => parseMaps(readFileSync(`/proc/${pid}/maps`, 'utf8')).length;
+      // The two blocks are adjacent mappings the kernel joined into one VMA.
+      const vma = parseMaps(readFileSync(`/proc/${pid}/maps`, 'utf8')).find((m) => m.end - m.start >= pages * 8192);
+      if (vma === undefined) throw new Error('the two blocks are not one VMA');
+      const lo = vma.start / 4096;
+      const vmasBefore = maps();
+      const merging = (): number => readProcessKsmStat(pid)?.ksm_merging_pages ?? 0;
+      const rows: unknown[] = [];
+      for (const merged of [false, true]) {
+        for (const k of [256, 512, 1024, 2048, 4096, pages]) {
+          // ksmd runs through the merged rows, so that it frees the rmap_items of what was given
+          // back before the range is marked again (left behind, their smart_scan ages would have
+          // ksmd skip the pages for many passes).
+          writeFileSync(`${KSM}/pages_to_scan`, '10000');
+          writeFileSync(`${KSM}/sleep_millisecs`, '10');
+          writeFileSync(`${KSM}/run`, merged ? '1' : '0');
+          const rmapEnd = Date.now() + 60_000;
+          while ((readProcessKsmStat(pid)?.ksm_rmap_items ?? 0) > 0 && merged && Date.now() < rmapEnd) await sleep(100);
+          advise(pid, lo, 2 * pages, MADV_MERGEABLE);
+          const vmasMarked = maps();
+          const end = Date.now() + 120_000;
+          while (merged && merging() < 2 * pages && Date.now() < end) await sleep(100);
+          const before = merging();
+          const pauses: number[] = [];
+          let most = vmasMarked;
+          for (let at = 0; at < 2 * pages; at += k) {
+            pauses.push(advise(pid, lo + at, Math.min(k, 2 * pages - at), MADV_UNMERGEABLE));
+            most = Math.max(most, maps());
+          }
+          const row = {
+            merged: before,
+            piece_pages: k,
+            pieces: pauses.length,
+            p50_us: percentile(pauses, 50),
+            p99_us: percentile(pauses, 99),
+            max_us: percentile(pauses, 100),
+            us_per_page: pauses.reduce((a, b) => a + b, 0) / (2 * pages),
+            vmas_before: vmasBefore,
+            vmas_marked: vmasMarked,
+            vmas_most: most,
+            vmas_after: maps(),
+          };
+          log(`unmark ${JSON.stringify(row)}`);
+          rows.push(row);
+        }
+      }
+      t.stdin!.end();
+      const end = await new Promise<string>((r) => t.stdout!.once('data', (d: Buffer) => r(String(d).trim())));
+      return { pages, rows, target_end: end };
+    } finally {
+      if (t.exitCode === null) t.kill('SIGKILL');
+    }
+  });
+}
+
 const what = argv[0];
 try {
-  const run = what === 'table-5-2' ? table52 : what === 'mix' ? mix : what === 'cost' ? cost : undefined;
+  const run =
+    what === 'table-5-2'
+      ? table52
+      : what === 'mix'
+        ? mix
+        : what === 'cost'
+          ? cost
+          : what === 'unmark'
+            ? unmark
+            : undefined;
   if (run === undefined) {
-    process.stderr.write('usage: node dist/bench/plus.js table-5-2|mix|cost [--seconds N] [--mib N] [--no-chromium]\n');
+    process.stderr.write(
+      'usage: node dist/bench/plus.js table-5-2|mix|cost|unmark [--seconds N] [--mib N] [--no-chromium]\n',
+    );
     process.exitCode = 2;
   } else {
     const result = await run();

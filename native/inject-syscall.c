@@ -38,6 +38,9 @@
  *   --allowed-only    refuse unless the target's seccomp filters ALLOW (or LOG) every call;
  *                     without it only filters that would kill the target, wait for a
  *                     supervisor, or that this helper cannot run, are refused
+ * A target traced by another of these helpers is waited for (up to 10 s): samepage's
+ * injections into one process run one after the other (the KSM+ daemon killed during one,
+ * and its watchdog giving the marks back). Any other tracer is refused.
  * Before any call the target's seccomp filters (PTRACE_SECCOMP_GET_FILTER) are run here, in a
  * classic BPF interpreter, on each call's exact seccomp_data; seccomp strict mode is refused.
  *
@@ -99,6 +102,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -288,6 +292,52 @@ static int thread_count(void)
 			n++;
 	closedir(d);
 	return n;
+}
+
+/*
+ * The target's tracer, after waiting up to WAIT_SECONDS for one that is another of these
+ * helpers (comm "samepage-inject", as the kernel truncates ours) to finish: samepage's
+ * injections into one process then run one after the other, as when the KSM+ daemon was
+ * killed during one and its watchdog gives the marks back. A debugger is not waited for.
+ */
+static long wait_for_other_injector(void)
+{
+	for (int waited_ms = 0;; waited_ms += 5) {
+		long tracer = status_field("TracerPid");
+		if (tracer <= 0 || waited_ms >= WAIT_SECONDS * 1000)
+			return tracer;
+		char start[32], comm[64], state;
+		if (stat_identity((pid_t)tracer, start, sizeof start, comm, sizeof comm, &state) != 0)
+			continue; /* it has just exited */
+		if (strcmp(comm, "samepage-inject") != 0)
+			return tracer;
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * Test only (test/plus-live.test.ts): with SAMEPAGE_TEST_INJECT_HOLD=FILE in the environment,
+ * the first helper to create FILE holds its stopped target here, before the first call,
+ * until something is written to FILE (at most 60 s), so a test can kill the daemon during an
+ * injection. FILE stays, so the helpers after it do not hold.
+ */
+static void test_hold(void)
+{
+	const char *file = getenv("SAMEPAGE_TEST_INJECT_HOLD");
+	if (file == NULL || file[0] == 0)
+		return;
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	close(fd);
+	for (int i = 0; i < 6000; i++) {
+		struct stat st;
+		if (stat(file, &st) != 0 || st.st_size > 0)
+			return;
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* waitpid with the alarm: 0 stopped (status set), -1 the process is gone or we timed out. */
@@ -730,7 +780,7 @@ int main(int argc, char **argv)
 	char state = state_letter();
 	if (state == 0 || state == 'Z' || state == 'X')
 		fail("process %d does not exist or has exited", (int)target);
-	long tracer = status_field("TracerPid");
+	long tracer = wait_for_other_injector();
 	if (tracer > 0)
 		fail("process %d is already traced by process %ld (a debugger?); a process can have one tracer only",
 		     (int)target, tracer);
@@ -773,6 +823,7 @@ int main(int argc, char **argv)
 	}
 
 	check_identity(1);
+	test_hold();
 	struct user_regs_struct saved, regs;
 	if (ptrace(PTRACE_GETREGS, target, 0, &saved) != 0)
 		fail("ptrace(PTRACE_GETREGS, %d): %s", (int)target, strerror(errno));

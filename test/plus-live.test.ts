@@ -16,11 +16,15 @@
  *   its journal entry goes with them; the daemon runs on.
  * - SIGKILL of the daemon once it has marked a target: its watchdog (docs/crash-safety.md)
  *   gives every mark back and puts run back within 5 s, and the target reads what it wrote.
+ * - SIGKILL of the daemon while its injector holds a target stopped (the injector's test
+ *   hook, SAMEPAGE_TEST_INJECT_HOLD, keeps it there): the injector, a process of its own,
+ *   finishes the mark and lets the target go; the watchdog's recovery waits for it and then
+ *   gives the mark back; the target is neither stopped nor traced, and reads what it wrote.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { holdKernelTestLockForFile, saveKsmValues } from '../src/backends/kernel/testing.ts';
@@ -175,6 +179,23 @@ function logTime(log: readonly string[], re: RegExp): number | undefined {
 
 const readRun = (): string => readFileSync('/sys/kernel/mm/ksm/run', 'utf8').trim();
 
+/** Whether a `samepage kernel recover --by watchdog` runs (a watchdog found its owner dead). */
+function recoveryRunning(): boolean {
+  return readdirSync('/proc').some((p) => {
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      return argv.includes('recover') && argv.includes('watchdog');
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** TracerPid of /proc/PID/status. */
+function tracer(pid: number): number {
+  return Number(/^TracerPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+}
+
 test('plus: a new process of a selected name is marked within 1 s of its first round; an unselected one is never attached; SIGTERM gives everything back', {
   skip,
 }, async () => {
@@ -245,6 +266,43 @@ test('plus: SIGKILL of the daemon: its watchdog gives every mark back and puts r
   await until('the marks given back', () => mergeableBytes(a.pid) === 0, 5_000);
   await until('run put back', () => readRun() === runBefore, 5_000);
   assert.ok(!['t', 'T'].includes(state(a.pid)), 'the target is not left stopped');
+  assert.match(await a.finish(), /^ok \d+$/, 'the target reads what it wrote and exits normally');
+  rmSync(d.ctl, { recursive: true, force: true });
+});
+
+test('plus: SIGKILL of the daemon during an injection: the target is let go, the mark is given back, the target reads what it wrote', {
+  skip,
+}, async () => {
+  const runBefore = readRun();
+  const hold = join(dir, 'inject-hold');
+  const a = await target('plus-t-h', 32, 16, 2);
+  const d = daemon(['plus-t-h'], { SAMEPAGE_TEST_INJECT_HOLD: hold });
+  await until('the injector holding the target', () => existsSync(hold));
+  const injector = tracer(a.pid);
+  assert.ok(injector > 0, 'the target is traced while held');
+  assert.equal(readFileSync(`/proc/${injector}/comm`, 'utf8').trim(), 'samepage-inject');
+  assert.equal(state(a.pid), 't', 'the target is stopped by its tracer');
+  assert.equal(mergeableBytes(a.pid), 0, 'nothing is marked yet');
+  d.child.kill('SIGKILL');
+  await d.exited();
+  // The watchdog's recovery starts while the injection is held, and must wait for it: it
+  // is given 3 s from its start, more than it takes to read the journal and the target.
+  await until('the watchdog running its recovery', () => recoveryRunning(), 10_000);
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal(state(a.pid), 't', "still held: the daemon's death does not end the injection");
+  writeFileSync(hold, 'go\n');
+  await until('the injector gone', () => !existsSync(`/proc/${injector}`), 10_000);
+  await until(
+    'the mark given back and run put back',
+    () => mergeableBytes(a.pid) === 0 && readRun() === runBefore,
+    15_000,
+  );
+  assert.ok(
+    d.log.some((l) => new RegExp(`restored.*process ${a.pid} \\(plus-t-h\\): MADV_UNMERGEABLE`).test(l)),
+    `the watchdog gave the mark back after it was made:\n${d.log.slice(-8).join('\n')}`,
+  );
+  assert.ok(!['t', 'T'].includes(state(a.pid)), 'the target is not left stopped');
+  assert.equal(tracer(a.pid), 0, 'the target is not left traced');
   assert.match(await a.finish(), /^ok \d+$/, 'the target reads what it wrote and exits normally');
   rmSync(d.ctl, { recursive: true, force: true });
 });

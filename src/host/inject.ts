@@ -6,7 +6,9 @@
  * reads its answer. Several calls share one stop of the target.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { nativeHelperPath } from './ksm_native.ts';
+import { readComm } from './procfs.ts';
 
 export const INJECT_SYSCALL = 'samepage-inject-syscall';
 
@@ -123,4 +125,32 @@ export function injectSyscalls(
     return { results: answer.results, error: `${why} after ${answer.results.length} of ${calls.length} calls` };
   }
   return answer;
+}
+
+/** The injector as the kernel names it (a task's comm holds 15 bytes). */
+const INJECTOR_COMM = INJECT_SYSCALL.slice(0, 15);
+
+/** TracerPid of process `pid` (0: none), or undefined when it is gone. */
+function tracerOf(pid: number): number | undefined {
+  try {
+    const m = /^TracerPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits, at most `ms`, while an injector is attached to process `pid`: a samepage injection
+ * into it is in flight (the daemon that started it may have died since: the injector is a
+ * process of its own and finishes), and a restore must judge the process on what that
+ * injection leaves, not on what was there before it. True once no injector is attached.
+ */
+export function waitForInjection(pid: number, ms = 10_000): boolean {
+  for (let waited = 0; ; waited += 10) {
+    const tracer = tracerOf(pid);
+    if (tracer === undefined || tracer === 0 || readComm(tracer) !== INJECTOR_COMM) return true;
+    if (waited >= ms) return false;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  }
 }

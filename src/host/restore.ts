@@ -13,7 +13,11 @@
  */
 import { dirname, join } from 'node:path';
 import { describeErrno } from '../lib/errno.ts';
-import { MADV_UNMERGEABLE, PR_SET_MEMORY_MERGE } from './inject.ts';
+import { type InjectAnswer, MADV_UNMERGEABLE, PR_SET_MEMORY_MERGE, waitForInjection } from './inject.ts';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { unmarkPieces } from '../policy/marking.ts';
+import type { Range } from '../policy/ranges.ts';
+import { LivePlusHost } from './plus_host.ts';
 import type { JournalEntry, JournalFile, KsmdCpusEntry, MadviseEntry, MergeAnyEntry, SysfsEntry } from './journal.ts';
 import { stillRunning } from './journal.ts';
 import { cpusAllowed } from './ksmd_affinity.ts';
@@ -242,6 +246,7 @@ const yesNo = (b: boolean | undefined): string => (b === undefined ? '?' : b ? '
 function restoreMergeAny(e: MergeAnyEntry, env: LiveEnv): RestoreOutcome {
   const target = `MERGE_ANY of process ${e.pid} (${e.comm})`;
   if (!stillRunning(e)) return outcome(e, target, 'gone', `${target}: the process has exited; nothing to undo`);
+  waitForInjection(e.pid);
   const found = readProcessKsmStat(e.pid)?.ksm_merge_any;
   const values = { found: yesNo(found), original: yesNo(e.original) };
   if (found === e.original)
@@ -267,6 +272,8 @@ function stillMergeable(e: MadviseEntry): Array<{ start: number; length: number 
 function restoreMadvise(e: MadviseEntry, env: LiveEnv): RestoreOutcome {
   const target = `${e.ranges.length} madvised range${e.ranges.length === 1 ? '' : 's'} of process ${e.pid} (${e.comm})`;
   if (!stillRunning(e)) return outcome(e, target, 'gone', `${target}: the process has exited; nothing to undo`);
+  // A mark still in flight (its owner died during the injection) is judged once it is made.
+  waitForInjection(e.pid);
   const stat = readProcessKsmStat(e.pid);
   if (stat?.ksm_merge_any === true) {
     return outcome(
@@ -280,11 +287,27 @@ function restoreMadvise(e: MadviseEntry, env: LiveEnv): RestoreOutcome {
   if (parts === undefined) return outcome(e, target, 'gone', `${target}: smaps is unreadable; the process is exiting`);
   if (parts.length === 0) return outcome(e, target, 'unchanged', `${target}: none is mergeable any more`);
   const bytes = parts.reduce((n, p) => n + p.length, 0);
-  const answer = injectJournaled(
-    e.pid,
-    parts.map((p) => ({ call: 'madvise', address: p.start, length: p.length, advice: MADV_UNMERGEABLE })),
-    env,
-  );
+  // In pieces of boundedly many merged pages, one injection each, as the KSM+ daemon gives
+  // ranges back: an unmark copies every merged page while it holds the process.
+  const host = new LivePlusHost(() => false);
+  const scratch = { vpns: new Float64Array(4096), state: new Uint8Array(4096), pfn: new Float64Array(4096) };
+  const pages = parts.map((p): Range => [p.start / PAGE_SIZE, (p.start + p.length) / PAGE_SIZE]);
+  const pieces = unmarkPieces(host, e.pid, pages, scratch);
+  host.close();
+  let answer: InjectAnswer = { results: [] };
+  for (const piece of pieces) {
+    answer = injectJournaled(
+      e.pid,
+      piece.map(([s, end]) => ({
+        call: 'madvise',
+        address: s * PAGE_SIZE,
+        length: (end - s) * PAGE_SIZE,
+        advice: MADV_UNMERGEABLE,
+      })),
+      env,
+    );
+    if (answer.error !== undefined) break;
+  }
   const left = stillMergeable(e) ?? [];
   if (left.length === 0) return outcome(e, target, 'restored', `${target}: MADV_UNMERGEABLE on ${bytes} bytes`);
   const failed = answer.results.find((r) => r.result !== 0);

@@ -20,7 +20,7 @@ import type { ActionKind, ActionOutcome, PlusAction, PlusEvent } from './actions
 import { ContentIndex, ENTRY_KSM } from './content_index.ts';
 import type { PlusHost, PlusProcessInfo } from './host.ts';
 import { knobSpec, parseKnobValue, PLUS_DEFAULTS, type PlusKnobName, type PlusKnobs } from './knobs.ts';
-import { checkRanges, COOLDOWN_ROUNDS, planMarks, recordMarked, recordUnmarked } from './marking.ts';
+import { checkRanges, COOLDOWN_ROUNDS, planMarks, recordMarked, recordUnmarked, unmarkPieces } from './marking.ts';
 import { ProcState, Region, regionsOf } from './proc_state.ts';
 import { inRanges, intersectRanges, type Range, rangePages, subtractRanges } from './ranges.ts';
 import { CHUNK, CONFIRM_SLOTS, ChunkScratch, sampleChunk } from './sampler.ts';
@@ -206,8 +206,19 @@ export class PlusEngine {
   }
 
   #queueUnmarkAll(p: ProcState, why: string): void {
-    if (p.marked.length === 0) return;
-    this.#queued.push(actionFor(p, 'unmark', p.markedRanges(), why));
+    this.#queued.push(...this.#unmarks(p, p.markedRanges(), why));
+  }
+
+  /**
+   * The actions that give `ranges` of `p` back: one per piece (marking.ts, unmarkPieces), so
+   * that no injection holds the process long while it copies merged pages back.
+   */
+  #unmarks(p: ProcState, ranges: readonly Range[], why: string, verdict?: true): PlusAction[] {
+    if (ranges.length === 0) return [];
+    return unmarkPieces(this.#host, p.pid, ranges, this.#checkScratch).map((piece) => ({
+      ...actionFor(p, 'unmark', piece, why),
+      ...(verdict === undefined ? {} : { verdict }),
+    }));
   }
 
   /**
@@ -217,9 +228,7 @@ export class PlusEngine {
   releaseAll(why: string): PlusAction[] {
     const out = this.#queued.filter((a) => a.kind === 'unmark');
     this.#queued = [];
-    for (const p of this.#procs) {
-      if (p.marked.length > 0) out.push(actionFor(p, 'unmark', p.markedRanges(), why));
-    }
+    for (const p of this.#procs) out.push(...this.#unmarks(p, p.markedRanges(), why));
     this.#outstanding += out.length;
     return out;
   }
@@ -379,9 +388,7 @@ export class PlusEngine {
     const { verdicts, looked, alive } = checkRanges(this.#host, p, this.#knobs, fullScans, this.#checkScratch);
     this.counters.pages_looked += looked;
     if (!alive) return;
-    for (const v of verdicts) {
-      this.#queued.push({ ...actionFor(p, 'unmark', v.giveBack, v.why), verdict: true });
-    }
+    for (const v of verdicts) this.#queued.push(...this.#unmarks(p, v.giveBack, v.why, true));
   }
 
   /**
@@ -576,7 +583,7 @@ export class PlusEngine {
       // A mark that was in flight when its process was released: give it back too.
       const gone = this.#released.get(`${action.pid}:${action.start}`);
       if (gone !== undefined && action.kind === 'mark' && done.length > 0)
-        this.#queued.push(actionFor(gone, 'unmark', done, `${action.why}, then released`));
+        this.#queued.push(...this.#unmarks(gone, done, `${action.why}, then released`));
       return;
     }
     if (action.kind === 'mark') {

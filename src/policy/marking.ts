@@ -18,6 +18,21 @@ export const SPLIT_GAP = 64;
 export const COOLDOWN_ROUNDS = 5;
 /** Pages looked up per pagemap read when a range is checked. */
 const CHECK_CHUNK = 4096;
+/**
+ * What giving a page back costs the target, in units of a page KSM did not merge:
+ * MADV_UNMERGEABLE runs break_ksm on every page of the range, and copies each KSM page back
+ * into a page of the process's own. Measured (`node dist/bench/plus.js unmark`): 2.2-2.7 µs
+ * a merged page, 0.11-0.16 µs a page that is not, besides about 0.1 ms an injection.
+ */
+export const UNMERGE_KSM_WEIGHT = 20;
+/**
+ * At most this many units in one injection, so that a target is held a bounded time while
+ * a range with many merged pages is given back: the range is given back in pieces, one
+ * injection each, the target running between them (docs/ksmplus-live.md, "Unmarks in
+ * pieces"). 512 merged pages held a target 1.3 ms at p50 and 3.1 ms at the worst of 64
+ * pieces on the busy 2-CPU machine; 1024 held it 5.7 ms at the worst.
+ */
+export const UNMARK_PIECE = 512 * UNMERGE_KSM_WEIGHT;
 
 /** The ranges to mark for a process's pending pages (empties `pending`). */
 export function planMarks(proc: ProcState, knobs: PlusKnobs, epoch: number): Range[] {
@@ -68,6 +83,45 @@ export function recordUnmarked(proc: ProcState, done: readonly Range[]): void {
       ? { start, end, markedAt: 0, merging: -1, present: -1, checkedAt: -1, kept: 0, why: 'kept' }
       : { ...from, start, end };
   });
+}
+
+/**
+ * `ranges` of process `pid` cut into pieces of at most UNMARK_PIECE units each (a KSM page
+ * UNMERGE_KSM_WEIGHT, any other page 1), in order: one injection per piece. Small ranges
+ * share a piece. A process whose pages cannot be looked up (it is exiting) gets its ranges
+ * in pieces of UNMARK_PIECE / UNMERGE_KSM_WEIGHT pages, as if every page were merged.
+ */
+export function unmarkPieces(
+  host: PlusHost,
+  pid: number,
+  ranges: readonly Range[],
+  scratch: { vpns: Float64Array; state: Uint8Array; pfn: Float64Array },
+): Range[][] {
+  const pieces: Range[][] = [];
+  let piece: Range[] = [];
+  let used = 0;
+  for (const [s, e] of ranges) {
+    let from = s;
+    for (let at = s; at < e; at += CHECK_CHUNK) {
+      const n = Math.min(CHECK_CHUNK, e - at);
+      for (let i = 0; i < n; i++) scratch.vpns[i] = at + i;
+      const known = host.pages(pid, scratch.vpns, n, scratch.state, scratch.pfn);
+      for (let i = 0; i < n; i++) {
+        const cost = !known || (scratch.state[i]! & PAGE_KSM) !== 0 ? UNMERGE_KSM_WEIGHT : 1;
+        if (used > 0 && used + cost > UNMARK_PIECE) {
+          if (at + i > from) piece.push([from, at + i]);
+          pieces.push(piece);
+          piece = [];
+          used = 0;
+          from = at + i;
+        }
+        used += cost;
+      }
+    }
+    if (e > from) piece.push([from, e]);
+  }
+  if (piece.length > 0) pieces.push(piece);
+  return pieces;
 }
 
 /** What a verdict decided for one range. */
