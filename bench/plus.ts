@@ -60,6 +60,7 @@ import { PlusEngine } from '../src/policy/engine.ts';
 import type { PlusKnobs } from '../src/policy/knobs.ts';
 import { LivePlusHost } from '../src/host/plus_host.ts';
 import { Prng } from '../src/lib/prng.ts';
+import { PLUS_COST } from '../src/backends/model/plus_daemon.ts';
 import { packageRoot } from '../src/lib/package_root.ts';
 import { CHROMIUM, CHROMIUM_HEADLESS_FLAGS, LIST_PAGE_HTML } from '../src/report/chromium_testing.ts';
 
@@ -779,6 +780,12 @@ async function pace(): Promise<unknown> {
             at512: at512 ?? null,
             end,
             cpu_share: end.cpu_s / end.uptime_s,
+            // What the model charges for the same counters (a wake-up every sleep_millisecs).
+            model_cpu_s:
+              (end.pages_scanned * PLUS_COST.pageNs +
+                end.pages_looked * PLUS_COST.lookupNs +
+                (end.uptime_s / (sleepMs / 1000)) * PLUS_COST.wakeNs) /
+              1e9,
             merging_pages: readProcessKsmStat(pid)?.ksm_merging_pages ?? 0,
             rmap_items: readProcessKsmStat(pid)?.ksm_rmap_items ?? 0,
             every10s: marks,
