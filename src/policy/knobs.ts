@@ -54,7 +54,7 @@ export interface KnobSpec {
 /**
  * Every knob, in the order the control directory and `status` list them. The pace
  * (pages_to_scan, sleep_millisecs) is not the thesis's 100 pages per 600 ms: a sampled page
- * costs the live daemon about 2.6 us of CPU to read and hash and 0.6 us to look up, and a
+ * costs the live daemon about 2.4 us of CPU to read and hash and 0.6 us to look up, and a
  * wake-up about 1.1 ms (measured, docs/ksmplus-live.md "Sampling pace and the other
  * defaults"). At 2000 pages per 100 ms the Table 5-2 program had 512 pages merging 1.7 s
  * after it was selected, the daemon used 7.4 % of one CPU in the first 10 s and about 1 %

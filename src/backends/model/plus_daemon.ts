@@ -22,20 +22,19 @@ import { ModelPlusHost } from './plus_host.ts';
 
 /**
  * Live costs of the daemon, nanoseconds of its CPU (docs/ksmplus-live.md, "Sampling pace and
- * the other defaults"; measured 2026-12-03 on Linux 6.18, x86-64). `node dist/bench/plus.js
- * reader` runs the policy's engine against the live host reader and divides CPU time by its
- * counters: a page read and hashed costs 1.65-1.72 us and a pagemap lookup 0.13-0.14 us where
- * a region is sampled at 100 % (one pread per 256 contiguous pages), 2.56-2.68 us and
- * 0.63-0.67 us at 10 % (a pread per page); after its first round a region is sampled at 90 %
- * or less, where runs are short, so the scattered figures are charged. A wake-up is the idle
- * daemon's CPU per 100 ms sleep (`pace`: 1.03-1.13 ms, its polls of /proc and of its control
- * files included). On `pace`'s three Table 5-2 runs these constants give the daemon's CPU over
- * 60 s within -3 % to +11 % of what it used (1.65-1.78 s); the earlier 1.6 us, 0.1 us and
- * 0.2 ms (the contiguous case, and next to no wake-up) charged 0.62-0.74 s, under half.
+ * the other defaults"; measured 2026-12-03 on Linux 6.18, x86-64). A wake-up is the idle
+ * daemon's CPU per 100 ms sleep (`node dist/bench/plus.js pace`: 1.03-1.13 ms, its polls of
+ * /proc and of its control files included). A lookup is the engine's alone against the live
+ * host reader (`reader`) where samples are scattered, as they are from a coefficient of 50 %
+ * down (0.63-0.67 us; 0.13-0.14 us where every page is sampled). A page read and hashed is
+ * the least-squares fit, given those two, to the live daemon's CPU over 60 s on `pace`'s three
+ * Table 5-2 runs (2.42 us; `reader` alone puts it at 1.65-1.72 us contiguous and 2.56-2.68 us
+ * scattered, without what the daemon's process adds around the engine). These constants give
+ * those runs' CPU within -6 % to +6 %; the earlier 1.6 us, 0.1 us and 0.2 ms charged under half.
  */
 export const PLUS_COST = {
   /** Reading one page from /proc/PID/mem and hashing it (its index lookup included). */
-  pageNs: 2600,
+  pageNs: 2400,
   /** One pagemap entry looked up (and kpageflags where the page is shared). */
   lookupNs: 600,
   /** Waking up for a batch, looking for new processes and refreshing the control files. */
