@@ -820,7 +820,7 @@ try {
                 : undefined;
   if (run === undefined) {
     process.stderr.write(
-      'usage: node dist/bench/plus.js table-5-2|mix|cost|unmark [--seconds N] [--mib N] [--no-chromium]\n',
+      'usage: node dist/bench/plus.js table-5-2|mix|cost|unmark|reader|pace [--seconds N] [--mib N] [--settings P/S,...] [--no-chromium]\n',
     );
     process.exitCode = 2;
   } else {
