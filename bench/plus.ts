@@ -7,6 +7,8 @@
  *   node dist/bench/plus.js mix [--seconds 300] [--ksm-pages 1000] [--writers 4] [--no-chromium]
  *   node dist/bench/plus.js cost [--mib 1024] [--seconds 120]
  *   node dist/bench/plus.js unmark [--pages 16384]
+ *   node dist/bench/plus.js reader [--pages 25600]
+ *   node dist/bench/plus.js pace [--settings 500/100,2000/100,8000/100] [--seconds 60]
  *
  * - table-5-2: the thesis's 5.2.3 test program (bench/plus/thesis-5.2.3.c, nothing
  *   madvised) selected by name at the daemon's defaults, then the same program under
@@ -25,6 +27,18 @@
  *   once with ksmd stopped (present pages, none merged) and once after every page merged
  *   (each piece breaks K KSM pages); /proc/PID/maps is counted before the mark and after the
  *   last piece, to see the VMA splits merge back.
+ * - reader: the daemon's CPU per page read and hashed and per pagemap lookup (PLUS_COST in
+ *   src/backends/model/plus_daemon.ts was fitted from it): the policy's engine runs in this
+ *   process against the live host reader on two processes of its own, one holding --pages
+ *   distinct present pages (every sampled page read) and one with 1 GiB mapped and never
+ *   touched (every sampled page looked up, none read), each sampled at 100 % (contiguous
+ *   runs) and at 10 % (scattered pages), and CPU time (process.cpuUsage) is divided by the
+ *   engine's counters. It touches no KSM knob.
+ * - pace: what the daemon's pace costs and buys: for each pages_to_scan/sleep_millisecs of
+ *   --settings, the daemon starts with nothing selected (10 s idle: its CPU per wake-up),
+ *   then the Table 5-2 program is added by name; the time until 512 of its pages merge
+ *   (polled every 100 ms), and the daemon's CPU (its own `status`) until then and over
+ *   --seconds.
  *
  * Each configuration saves every KSM knob and restores it (run=2 first), kills what it
  * started, and removes its cgroup, also when it fails.
@@ -42,6 +56,11 @@ import { nativeHelperPath } from '../src/host/ksm_native.ts';
 import { injectSyscalls, MADV_MERGEABLE, MADV_UNMERGEABLE } from '../src/host/inject.ts';
 import { parseMaps } from '../src/lib/proc_maps.ts';
 import { percentile } from '../src/policy/status.ts';
+import { PlusEngine } from '../src/policy/engine.ts';
+import type { PlusKnobs } from '../src/policy/knobs.ts';
+import { LivePlusHost } from '../src/host/plus_host.ts';
+import { Prng } from '../src/lib/prng.ts';
+import { PLUS_COST } from '../src/backends/model/plus_daemon.ts';
 import { packageRoot } from '../src/lib/package_root.ts';
 import { CHROMIUM, CHROMIUM_HEADLESS_FLAGS, LIST_PAGE_HTML } from '../src/report/chromium_testing.ts';
 
@@ -577,6 +596,212 @@ async function unmark(): Promise<unknown> {
   });
 }
 
+/**
+ * The engine's CPU per page on the live host, sampling `pid` alone at `coefficient` percent
+ * (held there: no step, no drop) for `rounds` rounds after `warmup` rounds. A region with no
+ * anonymous page is dropped after its first round whatever the knobs, so the untouched
+ * mapping is measured without a warm-up (the engine's code is warm from the first process).
+ */
+function engineCost(
+  pid: number,
+  coefficient: number,
+  rounds: number,
+  warmup: number,
+): { coefficient: number; reads: number; lookups: number; cpu_s: number } {
+  const host = new LivePlusHost();
+  const knobs: Partial<PlusKnobs> = {
+    run: 1,
+    pages_to_scan: 2000,
+    round_millisecs: 0,
+    initial_coefficient: coefficient,
+    coefficient_step: 0,
+    min_coefficient: coefficient,
+    drop_coefficient: 0,
+  };
+  const engine = new PlusEngine(host, { prng: new Prng(9), knobs });
+  const start = host.process(pid)?.start;
+  if (start === undefined) throw new Error(`no process ${pid}`);
+  engine.addPid({ pid, start });
+  engine.refreshProcesses();
+  let now = 0;
+  const runRounds = (n: number): void => {
+    const end = engine.counters.full_scans + n;
+    while (engine.counters.full_scans < end) {
+      // A duplicate the process holds itself (python's heap) is not marked: nothing is injected.
+      now += 1000;
+      for (const a of engine.step(now)) engine.applied(a, { kind: 'refused', why: 'bench', retry: false });
+    }
+  };
+  runRounds(warmup);
+  const c0 = { ...engine.counters };
+  const cpu0 = process.cpuUsage();
+  runRounds(rounds);
+  const cpu = process.cpuUsage(cpu0);
+  host.close();
+  return {
+    coefficient,
+    reads: engine.counters.pages_scanned - c0.pages_scanned,
+    lookups: engine.counters.pages_looked - c0.pages_looked,
+    cpu_s: (cpu.user + cpu.system) / 1e6,
+  };
+}
+
+/**
+ * PLUS_COST's per-page figures: engineCost on a process whose pages are all present and
+ * distinct (reads ≈ lookups) and on one whose big mapping was never touched (lookups, few
+ * reads); the two equations cpu = reads × page + lookups × lookup solved for each coefficient.
+ */
+async function reader(): Promise<unknown> {
+  const pages = Number(opt('--pages', '25600'));
+  const target = build('plus-target', 'test/fixtures/plus-target.c');
+  const full = spawn(target, ['reader-full', String(pages), '7', '1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const py =
+    'import mmap,os,sys\nm = mmap.mmap(-1, 1 << 30, flags=mmap.MAP_PRIVATE)\n' +
+    'print("ready %d" % os.getpid(), flush=True)\nsys.stdin.read()\n';
+  const empty = spawn('python3', ['-c', py], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    const fullPid = Number((await ready(full)).split(' ')[1]);
+    const emptyPid = Number((await ready(empty)).split(' ')[1]);
+    const rows: unknown[] = [];
+    for (const [coefficient, rounds] of [
+      [100, 10],
+      [10, 40],
+    ] as const) {
+      const a = engineCost(fullPid, coefficient, rounds, 1);
+      // The untouched mapping's one round, five times over (fresh engines), summed.
+      const bs = [0, 1, 2, 3, 4].map(() => engineCost(emptyPid, coefficient, 1, 0));
+      const b = {
+        coefficient,
+        reads: bs.reduce((n, x) => n + x.reads, 0),
+        lookups: bs.reduce((n, x) => n + x.lookups, 0),
+        cpu_s: bs.reduce((n, x) => n + x.cpu_s, 0),
+      };
+      // Solve a.cpu = a.reads·x + a.lookups·y, b.cpu = b.reads·x + b.lookups·y.
+      const det = a.reads * b.lookups - b.reads * a.lookups;
+      const pageNs = ((a.cpu_s * b.lookups - b.cpu_s * a.lookups) / det) * 1e9;
+      const lookupNs = ((a.reads * b.cpu_s - b.reads * a.cpu_s) / det) * 1e9;
+      const row = { coefficient, present: a, untouched: b, page_ns: pageNs, lookup_ns: lookupNs };
+      log(`reader ${JSON.stringify(row)}`);
+      rows.push(row);
+    }
+    return { pages, rows };
+  } finally {
+    full.kill('SIGKILL');
+    empty.kill('SIGKILL');
+  }
+}
+
+interface DaemonFigures {
+  readonly uptime_s: number;
+  readonly cpu_s: number;
+  readonly pages_scanned: number;
+  readonly pages_looked: number;
+  readonly rounds: number;
+}
+
+/** The daemon's own CPU and counters, from its `status --json`. */
+function daemonFigures(socket: string): DaemonFigures {
+  const st = JSON.parse(samepage('plus', 'status', '--json', '--socket', socket)) as {
+    daemon: { uptime_s: number; cpu_s: number };
+    policy: { counters: { pages_scanned: number; pages_looked: number; full_scans: number } };
+  };
+  const c = st.policy.counters;
+  return {
+    uptime_s: st.daemon.uptime_s,
+    cpu_s: st.daemon.cpu_s,
+    pages_scanned: c.pages_scanned,
+    pages_looked: c.pages_looked,
+    rounds: c.full_scans,
+  };
+}
+
+function since(a: DaemonFigures, b: DaemonFigures): DaemonFigures {
+  return {
+    uptime_s: b.uptime_s - a.uptime_s,
+    cpu_s: b.cpu_s - a.cpu_s,
+    pages_scanned: b.pages_scanned - a.pages_scanned,
+    pages_looked: b.pages_looked - a.pages_looked,
+    rounds: b.rounds - a.rounds,
+  };
+}
+
+/** The Table 5-2 program under the daemon at each pages_to_scan/sleep_millisecs of --settings. */
+async function pace(): Promise<unknown> {
+  const seconds = Number(opt('--seconds', '60'));
+  const settings = opt('--settings', '500/100,2000/100,8000/100')
+    .split(',')
+    .map((x) => x.split('/').map(Number) as [number, number]);
+  const program = build('test', 'bench/plus/thesis-5.2.3.c');
+  const rows: unknown[] = [];
+  for (const [pages, sleepMs] of settings) {
+    const others = spawnSync('pgrep', ['-x', 'test'], { encoding: 'utf8' }).stdout.trim();
+    if (others !== '') throw new Error(`processes named "test" run already (${others})`);
+    rows.push(
+      await withKsmSaved(async () => {
+        const t = spawn(program, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+        const pid = Number((await ready(t)).split(' ')[1]);
+        const d = startDaemon(['--set', `pages_to_scan=${pages}`, '--set', `sleep_millisecs=${sleepMs}`]);
+        try {
+          while (!existsSync(d.socket)) await sleep(100);
+          await sleep(1000);
+          // Idle, nothing selected: what a wake-up costs (a batch, and the polls of /proc and the files).
+          const idle0 = daemonFigures(d.socket);
+          await sleep(10_000);
+          const idle1 = daemonFigures(d.socket);
+          const idle = since(idle0, idle1);
+          samepage('plus', 'add', 'test', '--socket', d.socket);
+          const t0 = Date.now();
+          let t512: number | undefined;
+          let at512: DaemonFigures | undefined;
+          const marks: Array<{ t: number } & DaemonFigures> = [];
+          let nextStatus = 10;
+          for (;;) {
+            const el = (Date.now() - t0) / 1000;
+            if (t512 === undefined && (readProcessKsmStat(pid)?.ksm_merging_pages ?? 0) >= 512) {
+              t512 = el;
+              at512 = since(idle1, daemonFigures(d.socket));
+            }
+            if (el >= nextStatus) {
+              marks.push({ t: el, ...since(idle1, daemonFigures(d.socket)) });
+              nextStatus += 10;
+            }
+            if (el >= seconds) break;
+            await sleep(100);
+          }
+          const end = marks.at(-1)!;
+          const row = {
+            pages_to_scan: pages,
+            sleep_millisecs: sleepMs,
+            ksmd: { pages_to_scan: ksm('pages_to_scan'), sleep_millisecs: ksm('sleep_millisecs') },
+            idle_cpu_s: idle.cpu_s,
+            idle_s: idle.uptime_s,
+            idle_wake_us: (idle.cpu_s / (idle.uptime_s / (sleepMs / 1000))) * 1e6,
+            t512_s: t512 ?? null,
+            at512: at512 ?? null,
+            end,
+            cpu_share: end.cpu_s / end.uptime_s,
+            // What the model charges for the same counters (a wake-up every sleep_millisecs).
+            model_cpu_s:
+              (end.pages_scanned * PLUS_COST.pageNs +
+                end.pages_looked * PLUS_COST.lookupNs +
+                (end.uptime_s / (sleepMs / 1000)) * PLUS_COST.wakeNs) /
+              1e9,
+            merging_pages: readProcessKsmStat(pid)?.ksm_merging_pages ?? 0,
+            rmap_items: readProcessKsmStat(pid)?.ksm_rmap_items ?? 0,
+            every10s: marks,
+          };
+          log(`pace ${JSON.stringify({ ...row, every10s: undefined })}`);
+          return row;
+        } finally {
+          if (d.child.exitCode === null && d.child.signalCode === null) await stopDaemon(d);
+          t.kill('SIGKILL');
+        }
+      }),
+    );
+  }
+  return { seconds, rows };
+}
+
 const what = argv[0];
 try {
   const run =
@@ -588,10 +813,14 @@ try {
           ? cost
           : what === 'unmark'
             ? unmark
-            : undefined;
+            : what === 'reader'
+              ? reader
+              : what === 'pace'
+                ? pace
+                : undefined;
   if (run === undefined) {
     process.stderr.write(
-      'usage: node dist/bench/plus.js table-5-2|mix|cost|unmark [--seconds N] [--mib N] [--no-chromium]\n',
+      'usage: node dist/bench/plus.js table-5-2|mix|cost|unmark|reader|pace [--seconds N] [--mib N] [--settings P/S,...] [--no-chromium]\n',
     );
     process.exitCode = 2;
   } else {

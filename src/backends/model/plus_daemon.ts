@@ -6,7 +6,7 @@
  * injector makes them in real ones. ksmd (the model's KSM) then merges what was marked.
  *
  * Its CPU time is charged from the live daemon's measured costs (docs/ksmplus-live.md): a
- * page read and hashed, a pagemap lookup, an injection. It runs as a user process beside
+ * page read and hashed, a pagemap lookup, a wake-up. It runs as a user process beside
  * ksmd, so it does not delay ksmd's batches.
  */
 import { Prng } from '../../lib/prng.ts';
@@ -20,14 +20,25 @@ import type { TimerHandle } from '../../sim/event_queue.ts';
 import type { System } from '../../system.ts';
 import { ModelPlusHost } from './plus_host.ts';
 
-/** Live costs of the daemon, nanoseconds (docs/ksmplus-live.md, "What the daemon costs"). */
+/**
+ * Live costs of the daemon, nanoseconds of its CPU (docs/ksmplus-live.md, "Sampling pace and
+ * the other defaults"; measured 2026-12-03 on Linux 6.18, x86-64). A wake-up is the idle
+ * daemon's CPU per 100 ms sleep (`node dist/bench/plus.js pace`: 1.03-1.13 ms, its polls of
+ * /proc and of its control files included). A lookup is the engine's alone against the live
+ * host reader (`reader`) where samples are scattered, as they are from a coefficient of 50 %
+ * down (0.63-0.67 us; 0.13-0.14 us where every page is sampled). A page read and hashed is
+ * the least-squares fit, given those two, to the live daemon's CPU over 60 s on `pace`'s three
+ * Table 5-2 runs (2.42 us; `reader` alone puts it at 1.65-1.72 us contiguous and 2.56-2.68 us
+ * scattered, without what the daemon's process adds around the engine). These constants give
+ * those runs' CPU within -6 % to +6 %; the earlier 1.6 us, 0.1 us and 0.2 ms charged under half.
+ */
 export const PLUS_COST = {
-  /** Reading one page from /proc/PID/mem and hashing it. */
-  pageNs: 1600,
+  /** Reading one page from /proc/PID/mem and hashing it (its index lookup included). */
+  pageNs: 2400,
   /** One pagemap entry looked up (and kpageflags where the page is shared). */
-  lookupNs: 100,
-  /** Waking up for a batch and looking for new processes. */
-  wakeNs: 200_000,
+  lookupNs: 600,
+  /** Waking up for a batch, looking for new processes and refreshing the control files. */
+  wakeNs: 1_100_000,
 } as const;
 
 export class ModelPlusDaemon {
