@@ -6,9 +6,8 @@
  * reads its answer. Several calls share one stop of the target.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { nativeHelperPath } from './ksm_native.ts';
-import { readComm } from './procfs.ts';
+import { readComm, sleepSync, statusField } from './procfs.ts';
 
 export const INJECT_SYSCALL = 'samepage-inject-syscall';
 
@@ -130,16 +129,6 @@ export function injectSyscalls(
 /** The injector as the kernel names it (a task's comm holds 15 bytes). */
 const INJECTOR_COMM = INJECT_SYSCALL.slice(0, 15);
 
-/** TracerPid of process `pid` (0: none), or undefined when it is gone. */
-function tracerOf(pid: number): number | undefined {
-  try {
-    const m = /^TracerPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m === null ? undefined : Number(m[1]);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Waits, at most `ms`, while an injector is attached to process `pid`: a samepage injection
  * into it is in flight (the daemon that started it may have died since: the injector is a
@@ -148,9 +137,9 @@ function tracerOf(pid: number): number | undefined {
  */
 export function waitForInjection(pid: number, ms = 10_000): boolean {
   for (let waited = 0; ; waited += 10) {
-    const tracer = tracerOf(pid);
-    if (tracer === undefined || tracer === 0 || readComm(tracer) !== INJECTOR_COMM) return true;
+    const tracer = Number(statusField(pid, 'TracerPid') ?? 0);
+    if (tracer === 0 || readComm(tracer) !== INJECTOR_COMM) return true;
     if (waited >= ms) return false;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    sleepSync(10);
   }
 }

@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describeErrno, EBUSY, errnoNumber } from '../lib/errno.ts';
+import { sleepSync } from './procfs.ts';
 import { HostUnusable } from './unusable.ts';
 
 export const SYS_MM = '/sys/kernel/mm';
@@ -160,7 +161,7 @@ export interface SysfsIo {
 export const REAL_SYSFS: SysfsIo = {
   read: readSysfs,
   write: writeSysfs,
-  sleepSync: (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms),
+  sleepSync,
 };
 
 /**

@@ -15,8 +15,7 @@
  * The pin itself is a journaled change (LiveChanges.pinKsmd in live_changes.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { isKernelThread } from './procfs.ts';
+import { isKernelThread, statusField } from './procfs.ts';
 import { pidsByComm } from './targets.ts';
 
 /** The pid of the ksmd kernel thread, found by its comm (a kernel thread, not a namesake). */
@@ -26,12 +25,7 @@ export function findKsmdPid(): number | undefined {
 
 /** The CPUs a task may run on, as /proc/PID/status lists them ("0-1,3"); undefined if gone. */
 export function cpusAllowed(pid: number): string | undefined {
-  try {
-    const m = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m?.[1];
-  } catch {
-    return undefined;
-  }
+  return statusField(pid, 'Cpus_allowed_list');
 }
 
 /** The lowest CPU of a list such as "0-1,3", or undefined for an unreadable list. */

@@ -88,6 +88,20 @@ export function readStatIdentity(pid: number): { comm: string; start: string; kt
   return { comm: stat.slice(open + 1, close), start, kthread: (Number(f[6] ?? 0) & PF_KTHREAD) !== 0 };
 }
 
+/** Field `name` of /proc/PID/status ("TracerPid", "Cpus_allowed_list"), or undefined when the process is gone. */
+export function statusField(pid: number, name: string): string | undefined {
+  try {
+    return new RegExp(`^${name}:\\s*(\\S+)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Blocks this thread for `ms`: for the synchronous waits of restores and injections, which must not yield. */
+export function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /** The state letter of /proc/PID/stat (R, S, D, Z, X...), or undefined when the process is gone. */
 export function processState(pid: number): string | undefined {
   return statFields(pid)?.[0];

@@ -21,6 +21,7 @@ import {
 } from './journal.ts';
 import { tryLock, unlock } from './ksm_lock.ts';
 import { LIVE_PLACES, restoreEntries, type RestoreOutcome, type RestorePlaces } from './restore.ts';
+import { sleepSync } from './procfs.ts';
 import { HostUnusable } from './unusable.ts';
 
 /** A journal as `samepage kernel status` shows it: whose, in what state, what it holds. */
@@ -61,10 +62,6 @@ export interface RecoverOptions {
   /** How long to wait for another recoverer of the same journal; default 30 s. */
   readonly claimWaitMs?: number;
 }
-
-const sleepSync = (ms: number): void => {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-};
 
 /** Every journal of `dir` and the state of its owner; reads only. */
 export function viewJournals(dir = JOURNAL_DIR): JournalView[] {
