@@ -96,3 +96,40 @@ test('compareTimed: a value beyond the median tolerance but given by some kernel
   );
   assert.equal(beyond.find((x) => x.path === 'ksm/full_scans')?.inKernelSpread, false);
 });
+
+test('compareTimed: with traces, full_scans is judged by its clock; after a wait for full scans, by value', () => {
+  // 13 on every kernel run at 5 s, 15 on the model, which ended pass 14 68 ms before the
+  // record (constructed: a kernel run ends pass 14 at 5,016 ms; step_clock.test.ts).
+  const kernels = [0, 1, 2].map(() => run('kernel', { ...knobs, pages_scanned: 142880, full_scans: 13 }));
+  const model = run('model', { ...knobs, pages_scanned: 143360, full_scans: 15 });
+  const kernelTrace = {
+    recordAtMs: [5000],
+    fullScans: [
+      [0, 0],
+      [4400, 13],
+      [5016, 14],
+    ] as ReadonlyArray<readonly [number, number]>,
+  };
+  const modelTrace = {
+    recordAtMs: [5000],
+    fullScans: [
+      [0, 0],
+      [4316, 13],
+      [4932, 14],
+      [4988, 15],
+    ] as const,
+  };
+  const timed = compareTimed(kernels, model, DEFAULT_TOLERANCE, {
+    kernel: [kernelTrace, kernelTrace, kernelTrace],
+    model: modelTrace,
+  });
+  const full = timed.find((v) => v.path === 'ksm/full_scans');
+  assert.deepEqual([full?.ok, full?.clock?.leadMs], [true, 68]);
+  // The same values where the record has no place on the clock: 15 against 13 is beyond 5 %.
+  const byValue = compareTimed(kernels, model, DEFAULT_TOLERANCE, {
+    kernel: [kernelTrace, kernelTrace, kernelTrace].map((t) => ({ ...t, recordAtMs: [undefined] })),
+    model: { ...modelTrace, recordAtMs: [undefined] },
+  });
+  const v = byValue.find((x) => x.path === 'ksm/full_scans');
+  assert.deepEqual([v?.ok, v?.clock], [false, undefined]);
+});
