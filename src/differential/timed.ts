@@ -19,8 +19,9 @@
  *     wait for full scans, where the sides meet on an event and not at a time, by value as
  *     pages_scanned is (which makes small counts exact until 1/tolerance);
  *   - madvise and prctl results exactly.
- * The other counters (the page counters, rmap_items, each process's) are shown beside the
- * kernel's but not judged: they count where ksmd stands inside its current pass, so a
+ * A file, process or field that one run shows and another lacks is a difference, as in
+ * diff.ts. The other counters (the page counters, rmap_items, each process's) are shown
+ * beside the kernel's but not judged: they count where ksmd stands inside its current pass, so a
  * difference of a few batches in pages_scanned (within the tolerance) can be a large share
  * of them (4,100 against 4,500 pages into a pass, while pages_scanned was 24,580 against
  * 24,980).
@@ -139,6 +140,15 @@ const KNOBS = new Set<string>(KSM_WRITABLE_FILES);
 /** The timed counters the tolerance judges (the knobs are judged exactly). */
 const TIMED = new Set(['pages_scanned', 'full_scans']);
 
+/**
+ * A file or field that some run has and another lacks: a difference whatever its kind (a
+ * counter the model does not show, a process one side lost), as in the exact comparison.
+ */
+function oneSided(runs: ReadonlyArray<unknown>, model: unknown): boolean {
+  const present = [...runs, model].map((v) => v !== undefined);
+  return present.includes(true) && present.includes(false);
+}
+
 /** Within `tol` of the kernel's value; a kernel 0 must be 0. */
 function within(kernel: number, model: number, tol: number): boolean {
   return Math.abs(model - kernel) <= tol * Math.abs(kernel);
@@ -178,16 +188,18 @@ function compareTimedRecord(
     const runs = kernels.map((k) => k.ksm[file]);
     const kernel = medianValue(runs);
     const m = model.ksm[file];
-    const judged = KNOBS.has(file) || TIMED.has(file);
+    const judged = KNOBS.has(file) || TIMED.has(file) || oneSided(runs, m);
     const tolerance = file === 'pages_to_scan' && advisorOn ? tol.advisor : KNOBS.has(file) ? 0 : tol.counters;
     const clock = file === 'full_scans' ? clockAt(kernel, m) : undefined;
     const ok = !judged
       ? true
-      : clock !== undefined
-        ? clock.ok
-        : typeof kernel === 'number' && typeof m === 'number' && tolerance > 0
-          ? within(kernel, m, tolerance)
-          : kernel === m;
+      : oneSided(runs, m)
+        ? false
+        : clock !== undefined
+          ? clock.ok
+          : typeof kernel === 'number' && typeof m === 'number' && tolerance > 0
+            ? within(kernel, m, tolerance)
+            : kernel === m;
     const inKernelSpread = inSpread(runs, m);
     out.push({
       label,
@@ -215,8 +227,8 @@ function compareTimedRecord(
       const kernel = medianValue(runs);
       const m = pick(model);
       // Which VMAs are mergeable, and which mm merges any, do not depend on time.
-      const judged = typeof kernel === 'boolean';
-      const ok = !judged || kernel === m;
+      const judged = typeof kernel === 'boolean' || oneSided(runs, m);
+      const ok = !judged || (kernel === m && !oneSided(runs, m));
       const inKernelSpread = inSpread(runs, m);
       out.push({
         label,
