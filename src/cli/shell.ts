@@ -8,16 +8,12 @@ import { readInputFile } from '../lib/input_file.ts';
 import { parseDuration } from '../shell/duration.ts';
 import { terminalLines } from '../shell/terminal.ts';
 import { parseSeed } from './args.ts';
+import type { Io } from './run_program.ts';
 
 /** The largest script read (as for scenario files): the shell parses it in linear time. */
 const MAX_SCRIPT_BYTES = 32 * 1024 * 1024;
 
-export interface ShellIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-}
-
-export function registerShell(program: Command, io: ShellIo, setExit: (code: number) => void): void {
+export function registerShell(program: Command, io: Io, setExit: (code: number) => void): void {
   program
     .command('shell')
     .description('bash over the model: /sys/kernel/mm/ksm, ksm+, parser and /proc/PID, with sleep on virtual time')
