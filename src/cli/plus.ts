@@ -7,7 +7,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { PLUS_DIR } from '../lib/plus_files.ts';
 import { parseKnobSetting, parseKsmSetting } from '../policy/config.ts';
-import type { PlusKnobName } from '../policy/knobs.ts';
+import { KNOB_SPECS, PLUS_DEFAULTS as d, type PlusKnobName } from '../policy/knobs.ts';
 import { askPlus, PLUS_SOCKET, type PlusRequest } from '../host/plus_control.ts';
 import type { LiveStatus } from '../host/plus_daemon.ts';
 import { runPlusDaemon } from '../host/plus_run.ts';
@@ -103,19 +103,17 @@ export function registerPlus(program: Command, io: Io, setExit: (code: number) =
     .addHelpText(
       'after',
       `
-The daemon samples each region of the selected processes (the thesis's coefficients: 100 %
-of the pages in the first round, 10 points less each round, at least 1 %; a region with nothing
-merged is dropped below 10 %), finds pages whose content another selected page or a KSM page
+The daemon samples each region of the selected processes (the thesis's coefficients: ${d.initial_coefficient} %
+of the pages in the first round, ${d.coefficient_step} points less each round, at least ${d.min_coefficient} %; a region with nothing
+merged is dropped below ${d.drop_coefficient} %), finds pages whose content another selected page or a KSM page
 holds, and injects madvise(MADV_MERGEABLE) into the process on those ranges only (ptrace,
 a pause of about 0.1 ms). ksmd, which must run (--run), merges them with one rmap_item per
 marked page. Ranges that merge nothing are given back. Processes started later with a
 selected name are picked up within a second. Stopping gives every range back and puts KSM's
 knobs back. docs/ksmplus-live.md explains it all, with its measurements and risks.
 
-Knobs (--set, the config's knobs:, and files of the control directory): pages_to_scan (2000),
-sleep_millisecs (100), round_millisecs (1000), initial_coefficient (100), coefficient_step
-(10), min_coefficient (1), drop_coefficient (10), merge_gap (8), demote_scans (3),
-max_ranges (256), index_rounds (2).
+Knobs (--set, the config's knobs:, and files of the control directory), with their defaults:
+${KNOB_SPECS.map((k) => `  ${k.name.padEnd(20)} ${String(k.default).padStart(5)}  ${k.what}`).join('\n')}
 
 The control directory works as the thesis's /sys/kernel/mm/ksm+:
   echo "+ firefox" > ${PLUS_DIR}/processes_to_scan
