@@ -74,8 +74,13 @@ export function registerStats(program: Command, io: Io, setExit: (code: number) 
         throw new Error('--proc selects processes of a file; with --pid/--name, name the processes there');
       let stats: DuplicateStatistics;
       let scenario: { name: string; run: RunResult } | undefined;
-      if (file === undefined) stats = readLive(opts, io, warn);
-      else if (isSnapshotFile(file)) stats = await snapshotStatistics(file, opts.proc);
+      if (file === undefined) {
+        const live = withPageBar(opts, out, liveStatistics);
+        const { zeroPages, swappedPages } = live;
+        if (zeroPages + swappedPages > 0)
+          out.say(`left out ${plural(zeroPages, 'zero-page mapping')} and ${plural(swappedPages, 'swapped-out page')}`);
+        stats = live.stats;
+      } else if (isSnapshotFile(file)) stats = await snapshotStatistics(file, opts.proc);
       else {
         const loaded = await loadScenarioFile(file);
         const procs = opts.proc === undefined ? {} : { procs: opts.proc };
@@ -114,15 +119,8 @@ export function registerStats(program: Command, io: Io, setExit: (code: number) 
     )
     .option('--hashes-only', "keep only each page's MD5 and class, no bytes")
     .action((opts: LiveOpts & { output: string; hashesOnly?: true }) => {
-      const bar = pageProgress(io.stderr);
-      let summary: ReturnType<typeof snapshotLiveProcesses>;
-      try {
-        summary = snapshotLiveProcesses(opts.output, selection(opts, warn, bar), {
-          hashesOnly: opts.hashesOnly === true,
-        });
-      } finally {
-        bar.stop();
-      }
+      const hashesOnly = opts.hashesOnly === true;
+      const summary = withPageBar(opts, out, (sel) => snapshotLiveProcesses(opts.output, sel, { hashesOnly }));
       io.stderr.write(
         `Wrote ${opts.output}: ${plural(summary.processes, 'process', 'processes')}, ${plural(summary.pages, 'page')}, ` +
           `${summary.contents} distinct, ${formatBytes(summary.bytes)}${opts.hashesOnly === true ? ' (hashes only)' : ''}\n`,
@@ -131,24 +129,15 @@ export function registerStats(program: Command, io: Io, setExit: (code: number) 
     });
 }
 
-/** The processes of --pid and --name, read with a progress bar. */
-function selection(opts: LiveOpts, warn: (m: string) => void, bar: ReturnType<typeof pageProgress>): LiveSelection {
-  return { pids: opts.pid ?? [], names: opts.name ?? [], onWarning: warn, onStart: bar.start, onPage: bar.tick };
-}
-
-function readLive(opts: LiveOpts, io: Io, warn: (m: string) => void): DuplicateStatistics {
-  const bar = pageProgress(io.stderr);
-  let live: ReturnType<typeof liveStatistics>;
+/** `read` of the processes of --pid and --name, with a page progress bar on stderr. */
+function withPageBar<T>(opts: LiveOpts, out: Output, read: (sel: LiveSelection) => T): T {
+  const bar = pageProgress(out.io.stderr);
   try {
-    live = liveStatistics(selection(opts, warn, bar));
+    const onWarning = (m: string): void => out.warn(m);
+    return read({ pids: opts.pid ?? [], names: opts.name ?? [], onWarning, onStart: bar.start, onPage: bar.tick });
   } finally {
     bar.stop();
   }
-  if (live.zeroPages + live.swappedPages > 0)
-    io.stderr.write(
-      `samepage: left out ${plural(live.zeroPages, 'zero-page mapping')} and ${plural(live.swappedPages, 'swapped-out page')}\n`,
-    );
-  return live.stats;
 }
 
 export function statsTitle(file: string | undefined, opts: Pick<StatsOpts, 'pid' | 'name'>): string {
