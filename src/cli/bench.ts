@@ -8,14 +8,8 @@ import { type MeasureLog, runBench } from '../measure/bench.ts';
 import { calibrate } from '../measure/calibrate.ts';
 import { renderBench, renderCalibration } from '../report/bench.ts';
 import { wholeNumber } from './args.ts';
-import { tableWidth } from './width.ts';
-
-interface BenchIo {
-  /** COLUMNS, for the tables' width. */
-  readonly env: NodeJS.ProcessEnv;
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-}
+import { tableWidth } from '../term/width.ts';
+import type { Io } from './run_program.ts';
 
 interface BenchCliOptions {
   json?: true;
@@ -28,7 +22,7 @@ interface BenchCliOptions {
 }
 
 /** Adds `bench` to the program. */
-export function addBenchCommand(program: Command, io: BenchIo): void {
+export function addBenchCommand(program: Command, io: Io): void {
   const log: MeasureLog = {
     progress: (m) => io.stderr.write(`samepage bench: ${m}\n`),
     warn: (m) => io.stderr.write(`samepage bench: warning: ${m}\n`),

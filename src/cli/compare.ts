@@ -5,16 +5,15 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { POLICIES, runPolicy, type Policy, type PolicyResult } from '../backends/model/policy.ts';
-import { loadScenario } from '../scenario/load.ts';
-import { formatProblems } from '../scenario/parse.ts';
-import { renderThesisComparison, runFailure } from '../report/table.ts';
+import { runFailure, thesisText } from '../report/table.ts';
 import { measuredByPolicy, thesisComparison, thesisExperiment } from '../report/thesis.ts';
-import { renderSideBySide } from '../report/compare_rows.ts';
-import { refuseReportOverInput, writeReportFile } from './report_file.ts';
-import { UsageError } from './errors.ts';
+import { compareJson, renderSideBySide } from '../report/compare_rows.ts';
+import { refuseReportOverInput } from './report_file.ts';
+import { loadScenarioFile } from './errors.ts';
+import { Output } from './output.ts';
 import { parseSeed } from './args.ts';
-import { tableWidth } from './width.ts';
 import { wrapText } from '../lib/text_width.ts';
+import type { Io } from './run_program.ts';
 
 function parsePolicies(v: string): Policy[] {
   const list = v.split(',').map((p) => p.trim());
@@ -26,13 +25,7 @@ function parsePolicies(v: string): Policy[] {
   return list as Policy[];
 }
 
-export interface CompareIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-  readonly env: NodeJS.ProcessEnv;
-}
-
-export function registerCompare(program: Command, io: CompareIo, setExit: (code: number) => void): void {
+export function registerCompare(program: Command, io: Io, setExit: (code: number) => void): void {
   program
     .command('compare')
     .description(
@@ -58,52 +51,33 @@ export function registerCompare(program: Command, io: CompareIo, setExit: (code:
     )
     .action(async (file: string, opts: { policy: Policy[]; seed: number; json?: true; report?: string }) => {
       refuseReportOverInput(opts.report, [file]);
-      const parsed = await loadScenario(file);
-      if (!parsed.ok) throw new UsageError(formatProblems(file, parsed.problems), parsed.problems);
+      const scenario = await loadScenarioFile(file);
+      const out = new Output(io);
       const results: PolicyResult[] = [];
       for (const policy of opts.policy) {
-        io.stderr.write(`running ${parsed.scenario.name} under ${policy}...\n`);
+        io.stderr.write(`running ${scenario.name} under ${policy}...\n`);
         // The report's histogram needs the processes' pages once: their contents are the same under every policy.
+        const statistics = opts.report !== undefined && results.length === 0;
         results.push(
-          await runPolicy(parsed.scenario, policy, {
-            seed: opts.seed,
-            statistics: opts.report !== undefined && results.length === 0,
-            samples: opts.report !== undefined,
-          }),
+          await runPolicy(scenario, policy, { seed: opts.seed, statistics, samples: opts.report !== undefined }),
         );
       }
-      const exp = thesisExperiment(parsed.scenario.name);
+      const exp = thesisExperiment(scenario.name);
       const thesis =
         exp === undefined ? undefined : thesisComparison(exp, (f) => measuredByPolicy(f, results), { file });
       // Exit 1 is said in words: which policy's run failed and why, and which did not settle.
       const failures = results.map((r) => runFailure(r.run));
-      if (opts.json === true) {
-        const out = results.map(({ run, timeline: _t, statistics: _s, ...r }, i) => {
-          const failure = failures[i];
-          return { ...r, ok: run.ok, ...(failure === undefined ? {} : { failure }) };
-        });
-        const figures = exp?.figures.map((f) => ({ ...f, samepage: measuredByPolicy(f, results) ?? null })) ?? null;
-        io.stdout.write(
-          `${JSON.stringify({ scenario: parsed.scenario.name, results: out, thesis: figures }, null, 2)}\n`,
-        );
-      } else {
-        const width = tableWidth(io);
-        const about = `${parsed.scenario.name}: ${parsed.scenario.description ?? ''}`;
-        io.stdout.write(
-          `${width === undefined ? about : wrapText(about, width).join('\n')}\n${renderSideBySide(results, width)}\n`,
-        );
-        if (thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis, { width })}`);
-      }
-      if (opts.report !== undefined) {
-        const { renderCompareReport } = await import('../report/compare.ts');
-        const html = await renderCompareReport(parsed.scenario.name, results, thesis);
-        await writeReportFile(opts.report, html, io.stderr);
-      }
+      out.result(opts.json, compareJson(scenario.name, results, failures, exp), (width) => {
+        const about = `${scenario.name}: ${scenario.description ?? ''}`;
+        const head = width === undefined ? about : wrapText(about, width).join('\n');
+        return `${head}\n${renderSideBySide(results, width)}\n${thesisText(thesis, width)}`;
+      });
+      await out.report(opts.report, async () =>
+        (await import('../report/compare.ts')).renderCompareReport(scenario.name, results, thesis),
+      );
       results.forEach((r, i) => {
-        const failure = failures[i];
-        if (failure !== undefined) io.stderr.write(`samepage: the workload failed under ${r.policy}: ${failure}\n`);
-        if (r.unsettled !== undefined)
-          io.stderr.write(`samepage: warning: ${r.policy} did not settle: ${r.unsettled}\n`);
+        if (failures[i] !== undefined) out.say(`the workload failed under ${r.policy}: ${failures[i]}`);
+        if (r.unsettled !== undefined) out.warn(`${r.policy} did not settle: ${r.unsettled}`);
       });
       setExit(failures.some((f) => f !== undefined) ? 1 : 0);
     });

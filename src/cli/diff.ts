@@ -18,14 +18,15 @@ import { formatProblems } from '../scenario/parse.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { parsePercent, parseSeed, wholeNumber } from './args.ts';
 import { markReportedInJson } from './errors.ts';
-import { tableWidth } from './width.ts';
+import { tableWidth } from '../term/width.ts';
+import type { Io } from './run_program.ts';
 
 /** Where `samepage diff` writes, and whether to colour. */
 export interface DiffIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly color: boolean;
-  /** Tables fit this many columns (cli/width.ts); undefined: no limit. */
+  /** Tables fit this many columns (term/width.ts); undefined: no limit. */
   readonly width?: number | undefined;
 }
 
@@ -113,15 +114,8 @@ async function timedCommand(
   return differ ? 1 : 0;
 }
 
-/** What registerDiff needs of main's Io. */
-export interface DiffCliIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-  readonly env: NodeJS.ProcessEnv;
-}
-
 /** Adds `diff` to the samepage program; `setExit` receives 0 or 1 (exit 2 is a throw). */
-export function registerDiff(program: Command, io: DiffCliIo, setExit: (code: number) => void): void {
+export function registerDiff(program: Command, io: Io, setExit: (code: number) => void): void {
   program
     .command('diff')
     .description('run scenario files on the live kernel (root) and on the model; show every counter that differs')

@@ -3,7 +3,9 @@
  * `--json` also one JSON object on stdout, so that a script reading stdout learns why the
  * exit code is not 0 instead of finding nothing: `{ ok: false, exit, error, problems? }`.
  */
-import type { Problem } from '../scenario/parse.ts';
+import { loadScenario } from '../scenario/load.ts';
+import { formatProblems, type Problem } from '../scenario/parse.ts';
+import type { Scenario } from '../scenario/types.ts';
 
 /** Thrown for a bad command line or file: printed as `samepage: <message>`, exit 2. */
 export class UsageError extends Error {
@@ -15,6 +17,13 @@ export class UsageError extends Error {
     super(message);
     this.problems = problems;
   }
+}
+
+/** The scenario in `file`, or a UsageError listing every problem with its path and line. */
+export async function loadScenarioFile(file: string): Promise<Scenario> {
+  const loaded = await loadScenario(file);
+  if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems), loaded.problems);
+  return loaded.scenario;
 }
 
 /** Whether the command line asks for JSON (`--json` before any `--`). */

@@ -9,23 +9,19 @@
  */
 import { hostname } from 'node:os';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { execMerged } from '../host/ksm_exec.ts';
-import { EXEC_MERGE, requireHelper } from '../host/ksm_native.ts';
-import { type MergeReport, memoryMergeTargets, ptraceScopeNote, setMemoryMerge } from '../host/merge_any.ts';
-import { RunHold } from '../host/ksm_run_hold.ts';
-import { refuseBesidePlusDaemon } from '../host/ksm_lock.ts';
+import { runMerged } from '../host/ksm_exec.ts';
+import { mergeProgress, mergeRunning } from '../host/merge_any.ts';
 import {
   describeRecovery,
   pendingRecovery,
+  type RecoveryReport,
   recoverJournals,
   requireRecoverable,
   viewJournalsOrNote,
 } from '../host/recover.ts';
-import { type KsmProcessStat, readProcessKsmStat } from '../host/ksm_stat.ts';
 import { readKsmStatus } from '../host/ksm_status.ts';
-import { KSM_DIR, ksmStoppedNote, readSharing, requireKsm } from '../host/ksm_sysfs.ts';
-import { EVENTS_PATH, KsmSampler, startWatchServer } from '../host/ksm_watch.ts';
-import { listenFailure } from '../host/unusable.ts';
+import { KSM_DIR, readSharing, requireKsm } from '../host/ksm_sysfs.ts';
+import { EVENTS_PATH, KsmSampler, type KsmWatchSample, startWatchServer } from '../host/ksm_watch.ts';
 import { GROUP_BYS, type GroupBy } from '../attribution/group.ts';
 import { ExportReader, type ListenAddress, parseListen, startMetricsServer } from '../host/ksm_export.ts';
 import { CONTENT_TYPES, negotiateFormat, renderMetrics } from '../report/prometheus.ts';
@@ -33,14 +29,9 @@ import { renderLiveStatusText, renderMergeReports, renderMergeSummary } from '..
 import { renderLivePage } from '../report/ksm_live_page.ts';
 import { renderJournalViews, renderRecoveries } from '../report/recovery.ts';
 import { oneOf, parsePid, parseSeconds, wholeNumber } from './args.ts';
-import { untilStopped } from './signals.ts';
-import { tableWidth } from './width.ts';
-
-export interface KernelIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-  readonly env: NodeJS.ProcessEnv;
-}
+import { Output } from './output.ts';
+import { untilStopped } from '../term/signals.ts';
+import type { Io } from './run_program.ts';
 
 /** Exit code of the samepage contract when something asked for did not happen. */
 const EXIT_FAILED = 1;
@@ -64,18 +55,6 @@ function parseListenArg(v: string): ListenAddress {
   return l;
 }
 
-/** Notes on stderr that ksmd is not running, when it is not. */
-function noteIfStopped(io: KernelIo): void {
-  const note = ksmStoppedNote();
-  if (note !== undefined) io.stderr.write(`samepage: note: ${note}\n`);
-}
-
-/** What merged since `before` in the processes `pids`, as one line. */
-function mergeSummary(before: { sharing: number; shared: number }, pids: readonly number[], seconds: number): string {
-  const processes = pids.map(readProcessKsmStat).filter((s): s is KsmProcessStat => s !== undefined);
-  return renderMergeSummary(before, readSharing(), processes, seconds);
-}
-
 interface TargetOpts {
   readonly pid?: number;
   readonly json?: true;
@@ -86,40 +65,43 @@ async function enableOrDisable(
   enable: boolean,
   name: string | undefined,
   opts: TargetOpts,
-  io: KernelIo,
+  out: Output,
   setExit: (c: number) => void,
 ): Promise<void> {
-  const { helper, pids } = memoryMergeTargets(enable, name, opts.pid);
-  if (pids.length === 0) {
-    io.stderr.write(`samepage: no process has the comm "${name ?? ''}" (see /proc/PID/comm; names are exact)\n`);
-    setExit(EXIT_FAILED);
-    return;
-  }
   const before = readSharing();
-  const reports = setMemoryMerge(pids, enable, {
-    helper,
-    ...(opts.pid === undefined && name !== undefined ? { name } : {}),
-    onRecovered: (r) => io.stderr.write(`samepage: ${describeRecovery(r)}\n`),
-    onWarning: (m) => io.stderr.write(`samepage: warning: ${m}\n`),
-  });
-  const good = (r: MergeReport): boolean => r.ok && r.result === 0;
-  io.stdout.write(opts.json === true ? `${JSON.stringify(reports, null, 2)}\n` : renderMergeReports(reports, enable));
-  if (enable && reports.some(good)) noteIfStopped(io);
-  if (!enable && reports.some(good))
-    io.stderr.write("samepage: note: disabling unmerged those processes' KSM pages at once\n");
-  const scope = ptraceScopeNote(reports);
-  if (scope !== undefined) io.stderr.write(`samepage: note: ${scope}\n`);
-  if (enable && opts.reportAfter > 0 && reports.some(good)) {
-    await new Promise((resolve) => setTimeout(resolve, opts.reportAfter * 1000));
-    io.stderr.write(
-      `samepage: ${mergeSummary(
-        before,
-        reports.filter(good).map((r) => r.pid),
-        opts.reportAfter,
-      )}\n`,
-    );
+  const r = mergeRunning(
+    enable,
+    { name, pid: opts.pid },
+    { onRecovered: (x) => out.say(describeRecovery(x)), onWarning: (m) => out.warn(m) },
+  );
+  if (r.reports.length === 0) {
+    out.say(`no process has the comm "${name ?? ''}" (see /proc/PID/comm; names are exact)`);
+    return setExit(EXIT_FAILED);
   }
-  setExit(reports.length > 0 && reports.every(good) ? 0 : EXIT_FAILED);
+  out.result(opts.json, r.reports, () => renderMergeReports(r.reports, enable));
+  for (const note of r.notes) out.note(note);
+  if (enable && opts.reportAfter > 0 && r.done.length > 0) {
+    await new Promise((resolve) => setTimeout(resolve, opts.reportAfter * 1000));
+    const now = mergeProgress(r.done);
+    out.say(renderMergeSummary(before, now.sharing, now.processes, opts.reportAfter));
+  }
+  setExit(r.done.length === r.reports.length ? 0 : EXIT_FAILED);
+}
+
+/** Serves until Ctrl-C (or the test's stop), then closes. */
+async function serveUntilStopped(
+  server: { readonly url: string; close(): Promise<void> },
+  what: string,
+  out: Output,
+  extra: KernelCommandOptions,
+): Promise<void> {
+  out.say(`serving ${server.url} ${what}(Ctrl-C to stop)`);
+  extra.onServing?.(server.url);
+  try {
+    await untilStopped(extra.stopWatch);
+  } finally {
+    await server.close();
+  }
 }
 
 export interface KernelCommandOptions {
@@ -131,13 +113,12 @@ export interface KernelCommandOptions {
 
 export function registerKernel(
   program: Command,
-  io: KernelIo,
+  io: Io,
   setExit: (code: number) => void,
   extra: KernelCommandOptions = {},
 ): void {
-  const warn = (m: string): void => {
-    io.stderr.write(`samepage: warning: ${m}\n`);
-  };
+  const out = new Output(io);
+  const warn = (m: string): void => out.warn(m);
   const kernel = program
     .command('kernel')
     .description('the live KSM of this machine: status, watch, and merging real programs (exec, enable, disable)')
@@ -158,21 +139,18 @@ export function registerKernel(
     .addHelpText('after', ATTRIBUTION_HELP)
     .action((opts: { json?: true; by: GroupBy; top?: number }) => {
       requireKsm();
-      const s = readKsmStatus(KSM_DIR, '/proc', {
-        by: opts.by,
-        ...(opts.top === undefined ? {} : { top: opts.top }),
-        onWarning: warn,
-      });
+      const top = opts.top === undefined ? {} : { top: opts.top };
+      const s = readKsmStatus(KSM_DIR, '/proc', { by: opts.by, ...top, onWarning: warn });
       const { journals, note } = viewJournalsOrNote();
-      if (note !== undefined) io.stderr.write(`samepage: note: ${note}\n`);
-      if (opts.json === true) io.stdout.write(`${JSON.stringify({ ...s, journals }, null, 2)}\n`);
-      else {
-        const width = tableWidth(io);
-        io.stdout.write(renderLiveStatusText(s, { width }) + renderJournalViews(journals, { width }));
-      }
+      out.noteIf(note);
+      out.result(
+        opts.json,
+        { ...s, journals },
+        (width) => renderLiveStatusText(s, { width }) + renderJournalViews(journals, { width }),
+      );
       if (journals.some(pendingRecovery))
-        io.stderr.write(
-          'samepage: note: a samepage process died with changes to this machine journaled; `samepage kernel recover` undoes them\n',
+        out.note(
+          'a samepage process died with changes to this machine journaled; `samepage kernel recover` undoes them',
         );
     });
 
@@ -198,15 +176,9 @@ export function registerKernel(
     .action((opts: { json?: true; journal?: string; by: string }) => {
       requireRecoverable();
       const reports = recoverJournals({ by: opts.by, ...(opts.journal === undefined ? {} : { only: opts.journal }) });
-      if (opts.by === 'watchdog') {
-        // The watchdog's output goes to the dead owner's stderr: one sentence per journal.
-        for (const r of reports) io.stderr.write(`samepage: watchdog: ${describeRecovery(r)}\n`);
-      } else
-        io.stdout.write(
-          opts.json === true
-            ? `${JSON.stringify(reports, null, 2)}\n`
-            : renderRecoveries(reports, { width: tableWidth(io) }),
-        );
+      // The watchdog's output goes to the dead owner's stderr: one sentence per journal.
+      if (opts.by === 'watchdog') for (const r of reports) out.say(`watchdog: ${describeRecovery(r)}`);
+      else out.result(opts.json, reports, (width) => renderRecoveries(reports, { width }));
       const bad = reports.some((r) => r.left !== 0 || r.state === 'busy' || r.state === 'damaged');
       setExit(bad ? EXIT_FAILED : 0);
     });
@@ -226,7 +198,8 @@ export function registerKernel(
     )
     .action(async (opts: { interval: number; http?: number; by: GroupBy; top: number }) => {
       requireKsm();
-      const tty = (io.stdout as NodeJS.WriteStream).isTTY === true;
+      const stdout = io.stdout as Partial<NodeJS.WriteStream>;
+      const tty = stdout.isTTY === true;
       const sampler = new KsmSampler({
         by: opts.by,
         top: opts.top,
@@ -234,32 +207,22 @@ export function registerKernel(
         onError: (err) => warn(`Reading KSM failed: ${err instanceof Error ? err.message : String(err)}`),
       });
       sampler.onSample((s) => {
-        const text = renderLiveStatusText(
-          s.status,
-          tty
-            ? { maxProcesses: Math.max(5, ((io.stdout as NodeJS.WriteStream).rows ?? 40) - 24), width: tableWidth(io) }
-            : { width: tableWidth(io) },
-        );
+        const rows = tty ? { maxProcesses: Math.max(5, (stdout.rows ?? 40) - 24) } : {};
+        const text = renderLiveStatusText(s.status, { ...rows, width: out.width });
         // In place at a terminal (home, clear below); appended snapshots otherwise.
-        io.stdout.write(tty ? `\x1b[H\x1b[J${text}(Ctrl-C to stop)\n` : `${text}\n`);
+        out.print(tty ? `\x1b[H\x1b[J${text}(Ctrl-C to stop)\n` : `${text}\n`);
       });
       sampler.start();
-      let server: Awaited<ReturnType<typeof startWatchServer>> | undefined;
       try {
-        if (opts.http !== undefined) {
-          const host = hostname();
-          server = await startWatchServer(sampler, (s) => renderLivePage(s, EVENTS_PATH, host, opts.interval), {
-            port: opts.http,
-          });
-          io.stderr.write(`samepage: serving ${server.url} (events at ${EVENTS_PATH}; Ctrl-C to stop)\n`);
-          extra.onServing?.(server.url);
+        const port = opts.http;
+        if (port === undefined) await untilStopped(extra.stopWatch);
+        else {
+          const page = (s: KsmWatchSample): string => renderLivePage(s, EVENTS_PATH, hostname(), opts.interval);
+          const server = await startWatchServer(sampler, page, { port });
+          await serveUntilStopped(server, `(events at ${EVENTS_PATH}) `, out, extra);
         }
-        await untilStopped(extra.stopWatch);
-      } catch (err) {
-        throw listenFailure(err, `127.0.0.1:${opts.http ?? '?'}`);
       } finally {
         sampler.stop();
-        await server?.close();
       }
     });
 
@@ -294,32 +257,18 @@ export function registerKernel(
       const exporter = new ExportReader({ top: opts.top, onWarning: warn });
       const scrape = (accept: string | undefined): { body: string; contentType: string } => {
         const format = negotiateFormat(accept);
-        return {
-          body: renderMetrics(exporter.read(), format),
-          contentType: CONTENT_TYPES[format],
-        };
+        return { body: renderMetrics(exporter.read(), format), contentType: CONTENT_TYPES[format] };
       };
-      if (opts.once === true) {
-        io.stdout.write(scrape(opts.openmetrics === true ? 'application/openmetrics-text' : undefined).body);
-        return;
-      }
+      if (opts.once === true)
+        return out.print(scrape(opts.openmetrics === true ? 'application/openmetrics-text' : undefined).body);
       if (opts.listen === undefined)
         throw new Error(
           'Give --listen HOST:PORT to serve, or --once to print one scrape (see samepage kernel export --help)',
         );
-      const where = `${opts.listen.host}:${opts.listen.port}`;
       const server = await startMetricsServer(opts.listen, scrape, (err) =>
         warn(`A scrape failed: ${err instanceof Error ? err.message : String(err)}`),
-      ).catch((err: unknown) => {
-        throw listenFailure(err, where);
-      });
-      io.stderr.write(`samepage: serving ${server.url} (Ctrl-C to stop)\n`);
-      extra.onServing?.(server.url);
-      try {
-        await untilStopped(extra.stopWatch);
-      } finally {
-        await server.close();
-      }
+      );
+      await serveUntilStopped(server, '', out, extra);
     });
 
   kernel
@@ -350,40 +299,19 @@ export function registerKernel(
         'could mistake for its own.\n\nExamples:\n  samepage kernel exec --run -- python3 -c "x = bytearray(1 << 30); input()"\n  samepage kernel exec -- make -j8',
     )
     .action(async (cmd: string, args: string[], opts: { run?: true; reportAfter: number }) => {
-      requireKsm();
-      refuseBesidePlusDaemon();
-      const helper = requireHelper(EXEC_MERGE);
-      const hold =
-        opts.run === true
-          ? new RunHold({
-              onRecovered: (r) => io.stderr.write(`samepage: ${describeRecovery(r)}\n`),
-              onWait: (why) => io.stderr.write(`samepage: waiting: ${why.message}\n`),
-              onSet: (was) => io.stderr.write(`samepage: ksm/run set to 1 for the program's lifetime (was ${was})\n`),
-              warn,
-            })
-          : undefined;
-      if (hold !== undefined) await hold.take();
-      else noteIfStopped(io);
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        const before = readSharing();
-        const exit = await execMerged(cmd, args, {
-          helper,
-          onStart: (pid) => {
-            if (hold !== undefined && opts.reportAfter > 0) {
-              timer = setTimeout(
-                () => io.stderr.write(`samepage: ${mergeSummary(before, [pid], opts.reportAfter)}\n`),
-                opts.reportAfter * 1000,
-              );
-              timer.unref();
-            }
-          },
-        });
-        setExit(exit.code);
-      } finally {
-        if (timer !== undefined) clearTimeout(timer);
-        hold?.restore();
-      }
+      const hold = {
+        onRecovered: (r: RecoveryReport) => out.say(describeRecovery(r)),
+        onWait: (why: Error) => out.say(`waiting: ${why.message}`),
+        onSet: (was: string) => out.say(`ksm/run set to 1 for the program's lifetime (was ${was})`),
+        warn,
+      };
+      const exit = await runMerged(cmd, args, {
+        ...(opts.run === true ? { hold } : {}),
+        reportAfter: opts.reportAfter,
+        onReport: (before, now) => out.say(renderMergeSummary(before, now.sharing, now.processes, opts.reportAfter)),
+        onNote: (m) => out.note(m),
+      });
+      setExit(exit.code);
     });
 
   for (const enable of [true, false]) {
@@ -410,6 +338,6 @@ export function registerKernel(
           'half-way, its watchdog puts back the processes it had done (docs/crash-safety.md).\n' +
           'Exit 0 when every process returned 0, 1 otherwise, 2 when it cannot run here.',
       )
-      .action((name: string | undefined, opts: TargetOpts) => enableOrDisable(enable, name, opts, io, setExit));
+      .action((name: string | undefined, opts: TargetOpts) => enableOrDisable(enable, name, opts, out, setExit));
   }
 }

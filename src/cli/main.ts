@@ -8,16 +8,10 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { loadScenario } from '../scenario/load.ts';
-import { formatProblems } from '../scenario/parse.ts';
-import { runScenario } from '../scenario/run.ts';
-import type { Backend } from '../scenario/backend.ts';
 import type { RunResult } from '../scenario/records.ts';
-import { ModelBackend, createModelBackend } from '../backends/model/index.ts';
-import { liveTaskStatistics } from '../backends/model/statistics.ts';
+import { BACKEND_NAMES, type BackendName, runOn } from '../backends/run.ts';
 import type { StatisticsResult } from '../stats/duplicate_statistics.ts';
-import { BackendUnavailable, createKernelBackend } from '../backends/kernel/index.ts';
-import { renderDemoSummary, renderRunResult, renderThesisComparison } from '../report/table.ts';
+import { renderDemoSummary, renderRunResult, thesisText } from '../report/table.ts';
 import { runThesisComparison } from '../report/thesis.ts';
 import { formatJson } from '../report/json.ts';
 import { packageRoot as findPackageRoot, packageVersion } from '../lib/package_root.ts';
@@ -29,12 +23,13 @@ import { registerPredict } from './predict.ts';
 import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
 import { registerPlus } from './plus.ts';
-import { waitProgress } from './progress.ts';
-import { refuseReportOverInput, writeReportFile } from './report_file.ts';
-import { UsageError } from './errors.ts';
+import { waitProgress } from '../term/progress.ts';
+import { refuseReportOverInput } from './report_file.ts';
+import { Output } from './output.ts';
+import { loadScenarioFile, UsageError } from './errors.ts';
 import { testPauseHook } from './test_pause.ts';
 import { parseSeed } from './args.ts';
-import { tableWidth } from './width.ts';
+import { tableWidth } from '../term/width.ts';
 import { type Io, runProgram } from './run_program.ts';
 
 /** Exit codes of the contract. */
@@ -87,7 +82,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .argument('<file>', 'scenario file (YAML or JSON, see docs/scenario-format.md)')
     .addOption(
       new Option('--backend <name>', 'model: samepage on virtual time; kernel: the live kernel (root)')
-        .choices(['model', 'kernel'])
+        .choices(BACKEND_NAMES)
         .default('model'),
     )
     .option('--json', 'print one JSON object on stdout instead of tables')
@@ -101,18 +96,20 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         'wait that would pass that is refused before it starts. A long wait shows its virtual time and an\n' +
         'ETA on a terminal; Ctrl-C stops it. --report never writes over the scenario.',
     )
-    .action(async (file: string, opts: { backend: 'model' | 'kernel'; json?: true; seed: number; report?: string }) => {
+    .action(async (file: string, opts: { backend: BackendName; json?: true; seed: number; report?: string }) => {
       refuseReportOverInput(opts.report, [file]);
       const { result, statistics } = await runFile(file, opts.backend, opts.seed, io, opts.report !== undefined);
       const thesis = runThesisComparison(result, file);
-      const width = tableWidth(io);
-      io.stdout.write(opts.json === true ? `${formatJson(result)}\n` : renderRunResult(result, { width }));
-      if (opts.json !== true && thesis !== undefined) io.stdout.write(`\n${renderThesisComparison(thesis, { width })}`);
-      if (opts.report !== undefined) {
-        // The chart renderer loads only when a report is written (half a second of start-up).
-        const { renderRunReport } = await import('../report/stats_report.ts');
-        await writeReportFile(opts.report, await renderRunReport(result, thesis, statistics), io.stderr);
-      }
+      const out = new Output(io);
+      out.print(
+        opts.json === true
+          ? `${formatJson(result)}\n`
+          : renderRunResult(result, { width: out.width }) + thesisText(thesis, out.width),
+      );
+      // The chart renderer loads only when a report is written (half a second of start-up).
+      await out.report(opts.report, async () =>
+        (await import('../report/stats_report.ts')).renderRunReport(result, thesis, statistics),
+      );
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 
@@ -125,8 +122,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       if (!existsSync(file)) throw new UsageError(`The demo scenario is missing: ${file}`);
       const { result } = await runFile(file, 'model', opts.seed, io, false);
       const width = tableWidth(io);
-      io.stdout.write(renderRunResult(result, { width }));
-      io.stdout.write(`\n${renderDemoSummary(result, width)}\n`);
+      io.stdout.write(`${renderRunResult(result, { width })}\n${renderDemoSummary(result, width)}\n`);
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 
@@ -143,40 +139,25 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
   return program;
 }
 
-/**
- * Loads, checks and runs one scenario file; a file with problems is a UsageError. For a
- * `report`, the backend samples the counters for charts as the run goes and, on the model,
- * the duplicate pages the processes hold at the end are counted.
- */
+/** Runs one scenario file on `backend`, with a progress bar on stderr while it waits. */
 async function runFile(
   file: string,
-  backendName: 'model' | 'kernel',
+  backend: BackendName,
   seed: number,
   io: Io,
   report: boolean,
 ): Promise<{ result: RunResult; statistics?: StatisticsResult }> {
-  const loaded = await loadScenario(file);
-  if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems), loaded.problems);
+  const scenario = await loadScenarioFile(file);
   const beforeStep = testPauseHook(io.env, io.stderr);
-  const backend: Backend =
-    backendName === 'model'
-      ? createModelBackend({ seed, samples: report })
-      : createKernelBackend({
-          onWarning: (message: string) => io.stderr.write(`samepage: warning: ${message}\n`),
-          samples: report,
-        });
   const progress = waitProgress(io.stderr);
   try {
-    const result = await runScenario(loaded.scenario, backend, {
+    return await runOn(backend, scenario, {
+      seed,
+      report,
+      onWarning: (m) => new Output(io).warn(m),
       onProgress: progress.update,
       ...(beforeStep === undefined ? {} : { beforeStep }),
     });
-    if (!report || !(backend instanceof ModelBackend)) return { result };
-    return { result, statistics: liveTaskStatistics(backend).result({}) };
-  } catch (err) {
-    // The kernel backend cannot run here: its reason is the whole message, exit 2.
-    if (err instanceof BackendUnavailable) throw new UsageError(err.message);
-    throw err;
   } finally {
     progress.stop();
   }

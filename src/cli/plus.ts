@@ -5,35 +5,17 @@
  * file parses, calls and prints.
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import { readInputFile } from '../lib/input_file.ts';
 import { PLUS_DIR } from '../lib/plus_files.ts';
-import {
-  formatConfigProblems,
-  parseKnobSetting,
-  parseKsmSetting,
-  parsePlusConfig,
-  type PlusConfig,
-  withCommandLine,
-} from '../policy/config.ts';
-import type { PlusKnobName } from '../policy/knobs.ts';
-import { KsmLockHeld } from '../host/ksm_lock.ts';
-import { requireHelper, requirePtrace } from '../host/ksm_native.ts';
-import { requireKsm } from '../host/ksm_sysfs.ts';
-import { PLUS_SOCKET, plusRequest, type PlusRequest, type PlusResponse } from '../host/plus_control.ts';
-import { LivePlusDaemon, type LiveStatus } from '../host/plus_daemon.ts';
-import { INJECT_SYSCALL } from '../host/inject.ts';
-import { HostUnusable } from '../host/unusable.ts';
+import { parseKnobSetting, parseKsmSetting } from '../policy/config.ts';
+import { KNOB_SPECS, PLUS_DEFAULTS as d, type PlusKnobName } from '../policy/knobs.ts';
+import { askPlus, PLUS_SOCKET, type PlusRequest } from '../host/plus_control.ts';
+import type { LiveStatus } from '../host/plus_daemon.ts';
+import { runPlusDaemon } from '../host/plus_run.ts';
 import { renderPlusList, renderPlusStatus } from '../report/plus_status.ts';
+import { untilStopped } from '../term/signals.ts';
 import { collect, collectStrings, parsePid, wholeNumber } from './args.ts';
-import { untilStopped } from './signals.ts';
-
-export interface PlusIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-}
-
-/** The largest config file read. */
-const MAX_CONFIG_BYTES = 1024 * 1024;
+import { Output } from './output.ts';
+import type { Io } from './run_program.ts';
 
 /** A parser of `knob=value` options from one of policy/config.ts's. */
 const setting =
@@ -59,65 +41,22 @@ interface RunOptions {
   readonly socket?: string;
 }
 
-function readConfig(file: string): PlusConfig {
-  const read = readInputFile(file, 'config file', MAX_CONFIG_BYTES);
-  if (!read.ok) throw new HostUnusable(read.problem);
-  const r = parsePlusConfig(read.bytes.toString('utf8'));
-  if (!r.ok) throw new HostUnusable(`the config file is not valid:\n${formatConfigProblems(file, r.problems)}`);
-  return r.config;
+interface TargetOptions {
+  readonly pid?: number;
+  readonly cgroup?: string;
+  readonly socket?: string;
 }
 
-/** Runs the daemon in the foreground until a signal stops it. */
-async function runDaemon(names: string[], opts: RunOptions, io: PlusIo): Promise<void> {
-  requirePtrace('samepage plus');
-  requireKsm();
-  requireHelper(INJECT_SYSCALL);
-  const config = withCommandLine(opts.config === undefined ? undefined : readConfig(opts.config), {
-    names,
-    pids: opts.pid,
-    cgroups: opts.cgroup,
-    knobs: opts.set,
-    ksm: opts.ksmSet,
-    run: opts.run === true,
-    keepMarked: opts.keepMarked === true,
-  });
-  const log = (line: string): void => {
-    io.stderr.write(`${line}\n`);
-  };
-  const daemon = new LivePlusDaemon({
-    names: config.programs,
-    pids: config.pids,
-    cgroups: config.cgroups,
-    knobs: config.knobs,
-    ksm: config.ksm,
-    keepMarked: config.keepMarked,
-    seed: opts.seed,
-    log,
-    ...(opts.dir === undefined ? {} : { dir: opts.dir }),
-    ...(opts.socket === undefined ? {} : { socket: opts.socket }),
-  });
-  try {
-    await daemon.start();
-  } catch (e) {
-    if (e instanceof KsmLockHeld)
-      throw new HostUnusable(
-        `${e.message}. samepage plus holds the KSM lock while it runs, so it cannot start beside it`,
-      );
-    throw new HostUnusable(`samepage plus cannot start: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  if (config.programs.length + config.pids.length + config.cgroups.length === 0)
-    log(`nothing is selected yet: echo "+ NAME" > ${daemon.dir}/processes_to_scan, or samepage plus add NAME`);
-  const signal = await untilStopped();
-  await daemon.stop(signal === 'abort' ? 'SIGTERM' : signal).catch(() => undefined);
+/** `add`/`remove`'s request: exactly one of a name, a pid or a cgroup. */
+function targetRequest(cmd: 'add' | 'remove', name: string | undefined, opts: TargetOptions): PlusRequest {
+  const given = [name, opts.pid, opts.cgroup].filter((x) => x !== undefined).length;
+  if (given !== 1) throw new Error('Give one of NAME, --pid PID or --cgroup PATH');
+  if (name !== undefined) return { cmd, name };
+  return opts.pid !== undefined ? { cmd, pid: opts.pid } : { cmd, cgroup: opts.cgroup! };
 }
 
-async function ask(req: PlusRequest, socket: string | undefined): Promise<PlusResponse & { ok: true }> {
-  const res = await plusRequest(req, socket ?? PLUS_SOCKET);
-  if (!res.ok) throw new Error(`${res.errno}: ${res.error}`);
-  return res as PlusResponse & { ok: true };
-}
-
-export function registerPlus(program: Command, io: PlusIo, setExit: (code: number) => void): void {
+export function registerPlus(program: Command, io: Io, setExit: (code: number) => void): void {
+  const out = new Output(io);
   const plus = program
     .command('plus')
     .description(
@@ -164,19 +103,17 @@ export function registerPlus(program: Command, io: PlusIo, setExit: (code: numbe
     .addHelpText(
       'after',
       `
-The daemon samples each region of the selected processes (the thesis's coefficients: 100 %
-of the pages in the first round, 10 points less each round, at least 1 %; a region with nothing
-merged is dropped below 10 %), finds pages whose content another selected page or a KSM page
+The daemon samples each region of the selected processes (the thesis's coefficients: ${d.initial_coefficient} %
+of the pages in the first round, ${d.coefficient_step} points less each round, at least ${d.min_coefficient} %; a region with nothing
+merged is dropped below ${d.drop_coefficient} %), finds pages whose content another selected page or a KSM page
 holds, and injects madvise(MADV_MERGEABLE) into the process on those ranges only (ptrace,
 a pause of about 0.1 ms). ksmd, which must run (--run), merges them with one rmap_item per
 marked page. Ranges that merge nothing are given back. Processes started later with a
 selected name are picked up within a second. Stopping gives every range back and puts KSM's
 knobs back. docs/ksmplus-live.md explains it all, with its measurements and risks.
 
-Knobs (--set, the config's knobs:, and files of the control directory): pages_to_scan (2000),
-sleep_millisecs (100), round_millisecs (1000), initial_coefficient (100), coefficient_step
-(10), min_coefficient (1), drop_coefficient (10), merge_gap (8), demote_scans (3),
-max_ranges (256), index_rounds (2).
+Knobs (--set, the config's knobs:, and files of the control directory), with their defaults:
+${KNOB_SPECS.map((k) => `  ${k.name.padEnd(20)} ${String(k.default).padStart(5)}  ${k.what}`).join('\n')}
 
 The control directory works as the thesis's /sys/kernel/mm/ksm+:
   echo "+ firefox" > ${PLUS_DIR}/processes_to_scan
@@ -189,7 +126,18 @@ Examples:
   sudo samepage plus status`,
     )
     .action(async (names: string[], opts: RunOptions) => {
-      await runDaemon(names, opts, io);
+      await runPlusDaemon({
+        ...opts,
+        names,
+        pids: opts.pid,
+        cgroups: opts.cgroup,
+        knobs: opts.set,
+        ksm: opts.ksmSet,
+        run: opts.run === true,
+        keepMarked: opts.keepMarked === true,
+        log: (line) => io.stderr.write(`${line}\n`),
+        until: () => untilStopped(),
+      });
       setExit(0);
     });
 
@@ -200,43 +148,20 @@ Examples:
         .option('--pid <pid>', 'a process instead', pidAbove1)
         .option('--cgroup <path>', 'a cgroup instead'),
     );
-  const change = async (
-    cmd: 'add' | 'remove',
-    name: string | undefined,
-    opts: { pid?: number; cgroup?: string; socket?: string },
-  ): Promise<void> => {
-    const given = [name, opts.pid, opts.cgroup].filter((x) => x !== undefined).length;
-    if (given !== 1) throw new Error('Give one of NAME, --pid PID or --cgroup PATH');
-    const req: PlusRequest =
-      name !== undefined
-        ? { cmd, name }
-        : opts.pid !== undefined
-          ? { cmd, pid: opts.pid }
-          : { cmd, cgroup: opts.cgroup! };
-    await ask(req, opts.socket);
-    setExit(0);
-  };
-  target(plus.command('add').description('select a program, a process or a cgroup in the running daemon')).action(
-    (name: string | undefined, opts: { pid?: number; cgroup?: string; socket?: string }) => change('add', name, opts),
-  );
-  target(
-    plus.command('remove').description('drop it from the selection; its marked ranges are given back (unmerged)'),
-  ).action((name: string | undefined, opts: { pid?: number; cgroup?: string; socket?: string }) =>
-    change('remove', name, opts),
-  );
+  for (const [cmd, about] of [
+    ['add', 'select a program, a process or a cgroup in the running daemon'],
+    ['remove', 'drop it from the selection; its marked ranges are given back (unmerged)'],
+  ] as const)
+    target(plus.command(cmd).description(about)).action(async (name: string | undefined, opts: TargetOptions) => {
+      await askPlus(targetRequest(cmd, name, opts), opts.socket);
+      setExit(0);
+    });
   socketOption(
     plus.command('list').description('what the running daemon has selected').option('--json', 'as JSON'),
   ).action(async (opts: { json?: true; socket?: string }) => {
-    const r = (await ask({ cmd: 'list' }, opts.socket)) as unknown as {
-      names: string[];
-      pids: number[];
-      cgroups: string[];
-    };
-    io.stdout.write(
-      opts.json === true
-        ? `${JSON.stringify({ names: r.names, pids: r.pids, cgroups: r.cgroups }, null, 2)}\n`
-        : renderPlusList(r.names, r.pids, r.cgroups),
-    );
+    const r = (await askPlus({ cmd: 'list' }, opts.socket)) as { names: string[]; pids: number[]; cgroups: string[] };
+    const { names, pids, cgroups } = r;
+    out.result(opts.json, { names, pids, cgroups }, () => renderPlusList(names, pids, cgroups));
     setExit(0);
   });
   socketOption(
@@ -247,8 +172,8 @@ Examples:
       )
       .option('--json', 'as JSON'),
   ).action(async (opts: { json?: true; socket?: string }) => {
-    const r = (await ask({ cmd: 'status' }, opts.socket)) as unknown as { status: LiveStatus };
-    io.stdout.write(opts.json === true ? `${JSON.stringify(r.status, null, 2)}\n` : renderPlusStatus(r.status));
+    const { status } = (await askPlus({ cmd: 'status' }, opts.socket)) as { status: LiveStatus };
+    out.result(opts.json, status, () => renderPlusStatus(status));
     setExit(0);
   });
   socketOption(
@@ -259,7 +184,7 @@ Examples:
   ).action(async (text: string, opts: { socket?: string }) => {
     const eq = text.indexOf('=');
     if (eq <= 0) throw new Error(`Expected knob=value, got "${text}"`);
-    await ask({ cmd: 'set', knob: text.slice(0, eq).trim(), value: text.slice(eq + 1).trim() }, opts.socket);
+    await askPlus({ cmd: 'set', knob: text.slice(0, eq).trim(), value: text.slice(eq + 1).trim() }, opts.socket);
     setExit(0);
   });
 }

@@ -4,26 +4,14 @@
  */
 import { Option, type Command } from 'commander';
 import { readSnapshot } from '../host/snapshot.ts';
-import {
-  parseKnob,
-  predictSnapshot,
-  PredictError,
-  type KnobSetting,
-  type PredictResult,
-} from '../backends/model/predict.ts';
+import { parseKnob, predictSnapshot, type PredictResult } from '../backends/model/predict.ts';
 import type { Policy } from '../backends/model/policy.ts';
-import { bigintReplacer } from '../report/json.ts';
 import { renderPredictResult, unsettledWarning } from '../report/predict.ts';
 import { collectStrings, parseSeed, wholeNumber } from './args.ts';
-import { Progress } from './progress.ts';
-import { refuseReportOverInput, writeReportFile } from './report_file.ts';
-import { tableWidth } from './width.ts';
-
-export interface PredictIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-  readonly env: NodeJS.ProcessEnv;
-}
+import { Progress } from '../term/progress.ts';
+import { refuseReportOverInput } from './report_file.ts';
+import { Output } from './output.ts';
+import type { Io } from './run_program.ts';
 
 interface PredictCliOptions {
   readonly policy: Policy;
@@ -36,7 +24,7 @@ interface PredictCliOptions {
 
 const parsePositive = wholeNumber('at least 1: with no full scan there is nothing to predict', 1);
 
-export function registerPredict(program: Command, io: PredictIo, setExit: (code: number) => void): void {
+export function registerPredict(program: Command, io: Io, setExit: (code: number) => void): void {
   program
     .command('predict')
     .description(
@@ -76,12 +64,7 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
       const read = await readSnapshot(file, { onVerify: (done, total) => bar.verify(done, total) });
       bar.stop();
       if (!read.ok) throw new Error(read.problem);
-      let settings: KnobSetting[];
-      try {
-        settings = opts.set.map((s) => parseKnob(s, opts.policy));
-      } catch (e) {
-        throw new Error(e instanceof Error ? e.message : String(e));
-      }
+      const settings = opts.set.map((s) => parseKnob(s, opts.policy));
       let result: PredictResult;
       try {
         result = await predictSnapshot(read.snapshot, file, {
@@ -93,26 +76,20 @@ export function registerPredict(program: Command, io: PredictIo, setExit: (code:
           onScan: (n) => bar.scan(n, opts.maxScans),
           samples: opts.report !== undefined,
         });
-      } catch (e) {
-        if (e instanceof PredictError) throw new Error(e.message);
-        throw e;
       } finally {
         bar.stop();
         read.snapshot.close();
       }
-      const { prediction, run } = result;
-      if (opts.json === true) {
-        io.stdout.write(`${JSON.stringify({ ...run, prediction }, bigintReplacer, 2)}\n`);
-      } else {
-        io.stdout.write(renderPredictResult(file, result, tableWidth(io)));
-      }
-      if (opts.report !== undefined) {
-        // The chart renderer loads only when a report is written (half a second of start-up).
-        const { renderPredictReport } = await import('../report/predict_report.ts');
-        await writeReportFile(opts.report, await renderPredictReport(file, result), io.stderr);
-      }
-      const warning = unsettledWarning(prediction);
-      if (warning !== undefined) io.stderr.write(`samepage: warning: ${warning}\n`);
+      const out = new Output(io);
+      out.result(opts.json, { ...result.run, prediction: result.prediction }, (width) =>
+        renderPredictResult(file, result, width),
+      );
+      // The chart renderer loads only when a report is written (half a second of start-up).
+      await out.report(opts.report, async () =>
+        (await import('../report/predict_report.ts')).renderPredictReport(file, result),
+      );
+      const warning = unsettledWarning(result.prediction);
+      if (warning !== undefined) out.warn(warning);
       setExit(0);
     });
 }

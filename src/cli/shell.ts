@@ -1,23 +1,17 @@
 /**
- * `samepage shell [SCRIPT]`: bash over the model (src/shell/). This file reads the script,
- * the pipe or the terminal (prompt, history, Ctrl-C and Ctrl-D) and hands lines to the session.
+ * `samepage shell [SCRIPT]`: bash over the model (src/shell/). This file checks the options,
+ * reads the script file, and runs the session on it or on standard input (shell/run.ts).
  */
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { readInputFile } from '../lib/input_file.ts';
 import { parseDuration } from '../shell/duration.ts';
-import { terminalLines } from '../shell/terminal.ts';
 import { parseSeed } from './args.ts';
+import type { Io } from './run_program.ts';
 
 /** The largest script read (as for scenario files): the shell parses it in linear time. */
 const MAX_SCRIPT_BYTES = 32 * 1024 * 1024;
 
-export interface ShellIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-}
-
-export function registerShell(program: Command, io: ShellIo, setExit: (code: number) => void): void {
+export function registerShell(program: Command, io: Io, setExit: (code: number) => void): void {
   program
     .command('shell')
     .description('bash over the model: /sys/kernel/mm/ksm, ksm+, parser and /proc/PID, with sleep on virtual time')
@@ -59,31 +53,9 @@ export function registerShell(program: Command, io: ShellIo, setExit: (code: num
         text = read.bytes.toString('utf8');
       }
       // The bash interpreter loads when a shell runs, not with every samepage command.
-      const { ShellSession } = await import('../shell/session.ts');
-      const { iterableLines, textLines } = await import('../shell/chunks.ts');
-      const session = await ShellSession.create({
-        seed: opts.seed,
-        bootEpochMs: Date.now(),
-        maxVirtualMs,
-        stdout: io.stdout,
-        stderr: io.stderr,
-        pause: () => new Promise((resolve) => setImmediate(resolve)),
-      });
-      const interactive = text === undefined && process.stdin.isTTY === true;
-      const source =
-        text !== undefined
-          ? textLines(text)
-          : interactive
-            ? terminalLines(io, () => session.interrupt())
-            : iterableLines(createInterface({ input: process.stdin, terminal: false }));
-      const onSigint = () => session.interrupt();
-      if (!interactive) process.on('SIGINT', onSigint);
-      try {
-        if (interactive) io.stdout.write('samepage shell: bash over the model; type help, or Ctrl-D to leave\n');
-        setExit(await session.run(source, interactive));
-      } finally {
-        process.off('SIGINT', onSigint);
-        if (interactive) process.stdin.pause();
-      }
+      const { runShell } = await import('../shell/run.ts');
+      const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+      const { stdout, stderr } = io;
+      setExit(await runShell(text, { seed: opts.seed, bootEpochMs: Date.now(), maxVirtualMs, stdout, stderr, pause }));
     });
 }

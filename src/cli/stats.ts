@@ -14,24 +14,17 @@ import {
 } from '../host/live_statistics.ts';
 import { plural } from '../lib/plural.ts';
 import { formatBytes } from '../lib/sizes.ts';
-import { renderThesisComparison } from '../report/table.ts';
+import { thesisText } from '../report/table.ts';
 import { measuredByStatistics, thesisComparison, thesisExperiment } from '../report/thesis.ts';
-import { loadScenario } from '../scenario/load.ts';
-import { formatProblems } from '../scenario/parse.ts';
 import type { RunResult } from '../scenario/records.ts';
 import type { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
 import { statisticsJson } from '../stats/render.ts';
 import { collect, collectStrings, parsePid, parseSeed, wholeNumber } from './args.ts';
-import { Progress } from './progress.ts';
-import { refuseReportOverInput, writeReportFile } from './report_file.ts';
-import { UsageError } from './errors.ts';
-import { tableWidth } from './width.ts';
-
-export interface StatsIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-  readonly env: NodeJS.ProcessEnv;
-}
+import { pageProgress } from '../term/progress.ts';
+import { refuseReportOverInput } from './report_file.ts';
+import { Output } from './output.ts';
+import { loadScenarioFile } from './errors.ts';
+import type { Io } from './run_program.ts';
 
 interface LiveOpts {
   readonly pid?: number[];
@@ -48,10 +41,9 @@ interface StatsOpts extends LiveOpts {
 
 const pids = collect((v: string) => parsePid(v));
 
-export function registerStats(program: Command, io: StatsIo, setExit: (code: number) => void): void {
-  const warn = (m: string): void => {
-    io.stderr.write(`samepage: warning: ${m}\n`);
-  };
+export function registerStats(program: Command, io: Io, setExit: (code: number) => void): void {
+  const out = new Output(io);
+  const warn = (m: string): void => out.warn(m);
 
   program
     .command('stats')
@@ -82,11 +74,22 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
         throw new Error('--proc selects processes of a file; with --pid/--name, name the processes there');
       let stats: DuplicateStatistics;
       let scenario: { name: string; run: RunResult } | undefined;
-      if (file === undefined) stats = readLive(opts, io, warn);
-      else if (isSnapshotFile(file)) stats = await snapshotStatistics(file, opts.proc);
+      if (file === undefined) {
+        const live = withPageBar(opts, out, liveStatistics);
+        const { zeroPages, swappedPages } = live;
+        if (zeroPages + swappedPages > 0)
+          out.say(`left out ${plural(zeroPages, 'zero-page mapping')} and ${plural(swappedPages, 'swapped-out page')}`);
+        stats = live.stats;
+      } else if (isSnapshotFile(file)) stats = await snapshotStatistics(file, opts.proc);
       else {
-        const r = await fileStatistics(file, opts, warn);
-        ({ stats, scenario } = { stats: r.stats, scenario: { name: r.name, run: r.run } });
+        const loaded = await loadScenarioFile(file);
+        const procs = opts.proc === undefined ? {} : { procs: opts.proc };
+        const r = await scenarioStatistics(
+          loaded,
+          { seed: opts.seed, samples: opts.report !== undefined, ...procs },
+          warn,
+        );
+        ({ stats, scenario } = { stats: r.stats, scenario: { name: loaded.name, run: r.run } });
       }
       const result = stats.result({ top: opts.top });
       // The thesis's figures need every duplicated content, not only the listed ones.
@@ -98,22 +101,10 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
           : thesisComparison(exp, (f) => measuredByStatistics(f, all), { file: file ?? '' });
       // The report module loads the chart renderer (half a second): only for stats.
       const { renderStatisticsReport, renderStatisticsTables } = await import('../report/stats_report.ts');
-      io.stdout.write(
-        opts.json === true ? statisticsJson(result) : renderStatisticsTables(result, all.top.length, tableWidth(io)),
-      );
-      if (opts.json !== true && thesis !== undefined)
-        io.stdout.write(`\n${renderThesisComparison(thesis, { width: tableWidth(io) })}`);
-      if (opts.report !== undefined)
-        await writeReportFile(
-          opts.report,
-          await renderStatisticsReport(all, {
-            title: statsTitle(file, opts),
-            run: scenario?.run,
-            thesis,
-            top: opts.top,
-          }),
-          io.stderr,
-        );
+      if (opts.json === true) out.print(statisticsJson(result));
+      else out.print(renderStatisticsTables(result, all.top.length, out.width) + thesisText(thesis, out.width));
+      const report = { title: statsTitle(file, opts), run: scenario?.run, thesis, top: opts.top };
+      await out.report(opts.report, () => renderStatisticsReport(all, report));
       setExit(0);
     });
 
@@ -128,15 +119,8 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
     )
     .option('--hashes-only', "keep only each page's MD5 and class, no bytes")
     .action((opts: LiveOpts & { output: string; hashesOnly?: true }) => {
-      const bar = pageProgress(io.stderr);
-      let summary: ReturnType<typeof snapshotLiveProcesses>;
-      try {
-        summary = snapshotLiveProcesses(opts.output, selection(opts, warn, bar), {
-          hashesOnly: opts.hashesOnly === true,
-        });
-      } finally {
-        bar.stop();
-      }
+      const hashesOnly = opts.hashesOnly === true;
+      const summary = withPageBar(opts, out, (sel) => snapshotLiveProcesses(opts.output, sel, { hashesOnly }));
       io.stderr.write(
         `Wrote ${opts.output}: ${plural(summary.processes, 'process', 'processes')}, ${plural(summary.pages, 'page')}, ` +
           `${summary.contents} distinct, ${formatBytes(summary.bytes)}${opts.hashesOnly === true ? ' (hashes only)' : ''}\n`,
@@ -145,62 +129,15 @@ export function registerStats(program: Command, io: StatsIo, setExit: (code: num
     });
 }
 
-/** The processes of --pid and --name, read with a progress bar. */
-function selection(opts: LiveOpts, warn: (m: string) => void, bar: ReturnType<typeof pageProgress>): LiveSelection {
-  return { pids: opts.pid ?? [], names: opts.name ?? [], onWarning: warn, onStart: bar.start, onPage: bar.tick };
-}
-
-function readLive(opts: LiveOpts, io: StatsIo, warn: (m: string) => void): DuplicateStatistics {
-  const bar = pageProgress(io.stderr);
-  let live: ReturnType<typeof liveStatistics>;
+/** `read` of the processes of --pid and --name, with a page progress bar on stderr. */
+function withPageBar<T>(opts: LiveOpts, out: Output, read: (sel: LiveSelection) => T): T {
+  const bar = pageProgress(out.io.stderr);
   try {
-    live = liveStatistics(selection(opts, warn, bar));
+    const onWarning = (m: string): void => out.warn(m);
+    return read({ pids: opts.pid ?? [], names: opts.name ?? [], onWarning, onStart: bar.start, onPage: bar.tick });
   } finally {
     bar.stop();
   }
-  if (live.zeroPages + live.swappedPages > 0)
-    io.stderr.write(
-      `samepage: left out ${plural(live.zeroPages, 'zero-page mapping')} and ${plural(live.swappedPages, 'swapped-out page')}\n`,
-    );
-  return live.stats;
-}
-
-/** A page progress bar on stderr, redrawn every 256 pages. */
-function pageProgress(stream: NodeJS.WritableStream): {
-  start: (total: number) => void;
-  tick: () => void;
-  stop: () => void;
-} {
-  // The reading is synchronous: the bar leaves the terminal's cursor and line wrap alone.
-  const bar = new Progress(stream, { interruptible: false });
-  let total = 0;
-  let done = 0;
-  return {
-    start: (pages) => {
-      total = pages;
-      bar.show('reading', 0, total, 'pages ');
-    },
-    tick: () => {
-      if (++done % 256 === 0) bar.show('reading', done, total, 'pages ');
-    },
-    stop: () => bar.stop(),
-  };
-}
-
-/** Runs the scenario file on the model and counts its processes (or those of --proc). */
-async function fileStatistics(
-  file: string,
-  opts: StatsOpts,
-  warn: (m: string) => void,
-): Promise<{ stats: DuplicateStatistics; name: string; run: RunResult }> {
-  const loaded = await loadScenario(file);
-  if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems), loaded.problems);
-  const r = await scenarioStatistics(
-    loaded.scenario,
-    { seed: opts.seed, samples: opts.report !== undefined, ...(opts.proc === undefined ? {} : { procs: opts.proc }) },
-    warn,
-  );
-  return { ...r, name: loaded.scenario.name };
 }
 
 export function statsTitle(file: string | undefined, opts: Pick<StatsOpts, 'pid' | 'name'>): string {

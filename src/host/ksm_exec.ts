@@ -1,9 +1,15 @@
 /**
- * Runs a program under samepage-exec-merge (MERGE_ANY set, then execvp), passing through
- * stdio, forwarding signals and returning its exit status as a shell would report it.
+ * `samepage kernel exec`: runs a program under samepage-exec-merge (MERGE_ANY set, then
+ * execvp), passing through stdio, forwarding signals and returning its exit status as a
+ * shell would report it; with `--run`, ksm/run held at 1 meanwhile (ksm_run_hold.ts).
  */
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
+import { refuseBesidePlusDaemon } from './ksm_lock.ts';
+import { EXEC_MERGE, requireHelper } from './ksm_native.ts';
+import { RunHold, type RunHoldIo } from './ksm_run_hold.ts';
+import { ksmStoppedNote, readSharing, requireKsm } from './ksm_sysfs.ts';
+import { mergeProgress } from './merge_any.ts';
 
 export interface ExecMergedOptions {
   /** The samepage-exec-merge binary. */
@@ -58,4 +64,49 @@ export function execMerged(cmd: string, args: readonly string[], opts: ExecMerge
       } else resolve({ code: code ?? 0 });
     });
   });
+}
+
+export interface RunMergedOptions {
+  /** Hold ksm/run at 1 while the program runs (`--run`), telling `hold` what happens. */
+  readonly hold?: RunHoldIo;
+  /** With `hold`: after this many seconds, `onReport` is told what merged (0: never). */
+  readonly reportAfter: number;
+  readonly onReport: (
+    before: { readonly sharing: number; readonly shared: number },
+    now: ReturnType<typeof mergeProgress>,
+  ) => void;
+  /** Told that ksmd is stopped, when it is and `hold` is not given. */
+  readonly onNote: (message: string) => void;
+}
+
+/**
+ * The whole of `kernel exec`: refuses where it cannot run (no KSM, a KSM+ daemon deciding,
+ * the helper not built), takes the run hold if asked, runs the program, and gives run back
+ * on every way out.
+ */
+export async function runMerged(cmd: string, args: readonly string[], opts: RunMergedOptions): Promise<ExecExit> {
+  requireKsm();
+  refuseBesidePlusDaemon();
+  const helper = requireHelper(EXEC_MERGE);
+  const hold = opts.hold === undefined ? undefined : new RunHold(opts.hold);
+  if (hold !== undefined) await hold.take();
+  else {
+    const note = ksmStoppedNote();
+    if (note !== undefined) opts.onNote(note);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const before = readSharing();
+    return await execMerged(cmd, args, {
+      helper,
+      onStart: (pid) => {
+        if (hold === undefined || opts.reportAfter <= 0) return;
+        timer = setTimeout(() => opts.onReport(before, mergeProgress([pid])), opts.reportAfter * 1000);
+        timer.unref();
+      },
+    });
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    hold?.restore();
+  }
 }

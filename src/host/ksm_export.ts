@@ -17,6 +17,7 @@ import type { AttributionTotals } from '../attribution/attribute.ts';
 import { LiveAttributionReader, type LiveReaderOptions, type LiveReadStats } from './ksm_attribution.ts';
 import { readKsmStatus } from './ksm_status.ts';
 import { KSM_DIR } from './ksm_sysfs.ts';
+import { listenOn } from './unusable.ts';
 
 /** What one scrape read: report/prometheus.ts's MetricsInput, field for field. */
 export interface ExportReading {
@@ -170,13 +171,7 @@ export async function startMetricsServer(
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, listen.port, listen.host);
   const port = (server.address() as AddressInfo).port;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   return {

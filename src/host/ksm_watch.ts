@@ -9,6 +9,7 @@ import { PAGE_SIZE } from '../lib/sizes.ts';
 import type { GroupBy } from '../attribution/group.ts';
 import { type KsmStatus, readKsmStatus } from './ksm_status.ts';
 import { KSM_DIR } from './ksm_sysfs.ts';
+import { listenOn } from './unusable.ts';
 
 /** One point of the history charts. */
 export interface KsmHistoryPoint {
@@ -198,13 +199,7 @@ export async function startWatchServer(
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, port, '127.0.0.1');
   const actual = (server.address() as AddressInfo).port;
   return {
     port: actual,

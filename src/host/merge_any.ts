@@ -14,7 +14,8 @@ import { refuseBesidePlusDaemon } from './ksm_lock.ts';
 import { ptraceScope, requireHelper, requirePtrace } from './ksm_native.ts';
 import { LiveChanges } from './live_changes.ts';
 import { selectTargets } from './targets.ts';
-import { readProcessKsmStat } from './ksm_stat.ts';
+import { type KsmProcessStat, readProcessKsmStat } from './ksm_stat.ts';
+import { ksmStoppedNote, readSharing } from './ksm_sysfs.ts';
 import { isKernelThread, readComm } from './procfs.ts';
 import type { RecoveryReport } from './recover.ts';
 
@@ -45,22 +46,52 @@ export interface MergeOptions {
   readonly onWarning?: (message: string) => void;
 }
 
+/** What `kernel enable`/`disable` did: a report per process and what the user should know. */
+export interface MergeCommandResult {
+  /** One per process acted on; none when no process had the name. */
+  readonly reports: MergeReport[];
+  /** The processes whose prctl returned 0. */
+  readonly done: number[];
+  /** Sentences for the user: KSM is stopped, pages were unmerged, ptrace_scope refused. */
+  readonly notes: string[];
+}
+
 /**
- * What `kernel enable`/`disable` acts on, once it may: ptrace allowed, no KSM+ daemon
- * deciding for KSM, the injector built; the pid given, or every process of the comm `name`.
+ * `kernel enable`/`disable`: once it may (ptrace allowed, no KSM+ daemon deciding for KSM,
+ * the injector built), every process of the comm `name`, or the pid given, is made to set
+ * or clear MERGE_ANY (setMemoryMerge).
  */
-export function memoryMergeTargets(
+export function mergeRunning(
   enable: boolean,
-  name: string | undefined,
-  pid: number | undefined,
-): { helper: string; pids: number[] } {
+  target: { readonly name?: string | undefined; readonly pid?: number | undefined },
+  hooks: Pick<MergeOptions, 'onRecovered' | 'onWarning'>,
+): MergeCommandResult {
   requirePtrace(`samepage kernel ${enable ? 'enable' : 'disable'}`);
   refuseBesidePlusDaemon();
-  return { helper: requireHelper(INJECT_SYSCALL), pids: selectTargets(name, pid) };
+  const helper = requireHelper(INJECT_SYSCALL);
+  const pids = selectTargets(target.name, target.pid);
+  const byName = target.pid === undefined && target.name !== undefined ? { name: target.name } : {};
+  const reports = pids.length === 0 ? [] : setMemoryMerge(pids, enable, { helper, ...byName, ...hooks });
+  const done = reports.filter((r) => r.ok && r.result === 0).map((r) => r.pid);
+  const notes = [
+    enable && done.length > 0 ? ksmStoppedNote() : undefined,
+    !enable && done.length > 0 ? "disabling unmerged those processes' KSM pages at once" : undefined,
+    ptraceScopeNote(reports),
+  ];
+  return { reports, done, notes: notes.filter((n): n is string => n !== undefined) };
+}
+
+/** pages_sharing and pages_shared now, and the ksm_stat of those of `pids` still alive: what merged so far. */
+export function mergeProgress(pids: readonly number[]): {
+  readonly sharing: { readonly sharing: number; readonly shared: number };
+  readonly processes: KsmProcessStat[];
+} {
+  const processes = pids.map(readProcessKsmStat).filter((s): s is KsmProcessStat => s !== undefined);
+  return { sharing: readSharing(), processes };
 }
 
 /** Why an injection was refused with EPERM despite root, when the Yama LSM says so; else undefined. */
-export function ptraceScopeNote(reports: readonly MergeReport[]): string | undefined {
+function ptraceScopeNote(reports: readonly MergeReport[]): string | undefined {
   if (!reports.some((r) => !r.ok && /EPERM|not permitted/i.test(r.error ?? ''))) return undefined;
   const scope = ptraceScope();
   if (scope === undefined || scope < 2) return undefined;

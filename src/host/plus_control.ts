@@ -249,3 +249,10 @@ export function plusRequest(req: PlusRequest, socket = PLUS_SOCKET, timeoutMs = 
     });
   });
 }
+
+/** A request to the running daemon whose refusal (`{ ok: false }`) is thrown as `ERRNO: why`. */
+export async function askPlus(req: PlusRequest, socket = PLUS_SOCKET): Promise<Readonly<Record<string, unknown>>> {
+  const res = await plusRequest(req, socket);
+  if (!res.ok) throw new Error(`${res.errno}: ${res.error}`);
+  return res;
+}

@@ -3,15 +3,30 @@
  * samepage holding KSM, an address in use. The command line prints the message alone
  * (`samepage: ...`) and exits 2.
  */
+import type { Server } from 'node:net';
+
 export class HostUnusable extends Error {
   override readonly name = 'HostUnusable';
 }
 
 /** A server's failure to listen on `where` (HOST:PORT) as a HostUnusable; other errors as they are. */
-export function listenFailure(err: unknown, where: string): unknown {
+function listenFailure(err: unknown, where: string): unknown {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') return new HostUnusable(`${where} is in use`);
   if (code === 'EADDRNOTAVAIL')
     return new HostUnusable(`${where.replace(/:\d+$/, '')} is not an address of this machine`);
   return err;
+}
+
+/** Starts `server` listening on `host`:`port`; an address in use or not this machine's is a HostUnusable. */
+export function listenOn(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const fail = (err: unknown): void =>
+      reject(listenFailure(err, `${host.includes(':') ? `[${host}]` : host}:${port}`));
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      resolve();
+    });
+  });
 }

@@ -6,6 +6,7 @@ import type { PolicyResult } from '../backends/model/policy.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
 import { fitTable } from './fit_table.ts';
+import { measuredByPolicy, type ThesisExperiment } from './thesis.ts';
 
 export type SideBySideRow = readonly [name: string, ...values: string[]];
 
@@ -61,4 +62,23 @@ export function renderSideBySide(results: readonly PolicyResult[], width?: numbe
     sideBySideRows(results),
     { width },
   );
+}
+
+/**
+ * `samepage compare --json`: each policy's figures (without the timeline and statistics the
+ * report draws), whether its run succeeded and why not, and the thesis's figures beside
+ * samepage's where the workload is one of its experiments (else null).
+ */
+export function compareJson(
+  scenario: string,
+  results: readonly PolicyResult[],
+  failures: ReadonlyArray<string | undefined>,
+  exp: ThesisExperiment | undefined,
+): unknown {
+  const out = results.map(({ run, timeline: _t, statistics: _s, ...r }, i) => {
+    const failure = failures[i];
+    return { ...r, ok: run.ok, ...(failure === undefined ? {} : { failure }) };
+  });
+  const figures = exp?.figures.map((f) => ({ ...f, samepage: measuredByPolicy(f, results) ?? null })) ?? null;
+  return { scenario, results: out, thesis: figures };
 }

@@ -195,6 +195,11 @@ export function runVerdict(result: RunResult): string {
   return `FAILED: the run stopped at ${result.error}${expects === undefined ? '' : ` (and ${expects} before)`}`;
 }
 
+/** The thesis comparison after a command's own table (a blank line first), or nothing when there is none. */
+export function thesisText(tc: ThesisComparison | undefined, width: number | undefined): string {
+  return tc === undefined ? '' : `\n${renderThesisComparison(tc, { width })}`;
+}
+
 /** The thesis's figures beside samepage's, with the notes needed to read them. */
 export function renderThesisComparison(tc: ThesisComparison, options: TableOptions = {}): string {
   const c = pc.createColors(options.color ?? pc.isColorSupported);

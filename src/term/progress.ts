@@ -118,3 +118,25 @@ export function waitProgress(stream: NodeJS.WritableStream): {
   };
   return { update, stop: () => progress.stop() };
 }
+
+/** A page progress bar on stderr, redrawn every 256 pages. */
+export function pageProgress(stream: NodeJS.WritableStream): {
+  start: (total: number) => void;
+  tick: () => void;
+  stop: () => void;
+} {
+  // The reading is synchronous: the bar leaves the terminal's cursor and line wrap alone.
+  const bar = new Progress(stream, { interruptible: false });
+  let total = 0;
+  let done = 0;
+  return {
+    start: (pages) => {
+      total = pages;
+      bar.show('reading', 0, total, 'pages ');
+    },
+    tick: () => {
+      if (++done % 256 === 0) bar.show('reading', done, total, 'pages ');
+    },
+    stop: () => bar.stop(),
+  };
+}

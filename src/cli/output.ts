@@ -1,0 +1,63 @@
+/**
+ * How every command writes: its result on stdout, as a table for people or as JSON with
+ * `--json`, and everything said about the run on stderr as `samepage: ...` lines, so that
+ * stdout stays the result alone (a script can parse it) and the words are the same in
+ * every command.
+ */
+import { bigintReplacer } from '../report/json.ts';
+import { tableWidth } from '../term/width.ts';
+import { writeReportFile } from './report_file.ts';
+import type { Io } from './run_program.ts';
+
+export class Output {
+  readonly io: Io;
+
+  constructor(io: Io) {
+    this.io = io;
+  }
+
+  /** The width tables fit (term/width.ts), or undefined: no limit. */
+  get width(): number | undefined {
+    return tableWidth(this.io);
+  }
+
+  /** Writes `text` on stdout as it is. */
+  print(text: string): void {
+    this.io.stdout.write(text);
+  }
+
+  /** The result: `value` as indented JSON when `json`, else the table `render` gives at the terminal's width. */
+  result(json: boolean | undefined, value: unknown, render: (width: number | undefined) => string): void {
+    this.io.stdout.write(json === true ? this.json(value) : render(this.width));
+  }
+
+  /** `value` as the indented JSON every command prints (bigints as report/json.ts writes them). */
+  json(value: unknown): string {
+    return `${JSON.stringify(value, bigintReplacer, 2)}\n`;
+  }
+
+  /** Writes the HTML report `render` gives to `file` (`--report`), when one was asked for. */
+  async report(file: string | undefined, render: () => Promise<string>): Promise<void> {
+    if (file !== undefined) await writeReportFile(file, await render(), this.io.stderr);
+  }
+
+  /** A line about the run on stderr: `samepage: <message>`. */
+  say(message: string): void {
+    this.io.stderr.write(`samepage: ${message}\n`);
+  }
+
+  /** Something the user should know that did not stop the command. */
+  note(message: string): void {
+    this.say(`note: ${message}`);
+  }
+
+  /** Something that went wrong without stopping the command. */
+  warn(message: string): void {
+    this.say(`warning: ${message}`);
+  }
+
+  /** `note` as a function to pass on, or nothing when `message` is undefined. */
+  noteIf(message: string | undefined): void {
+    if (message !== undefined) this.note(message);
+  }
+}
