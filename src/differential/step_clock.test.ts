@@ -103,6 +103,6 @@ test('judgeByClock: the kernel median is the middle run, in value and in time', 
 
 test('judgeByClock: equal values always agree', () => {
   const j = judgeByClock([trace([100, 200], 500)], trace([440, 480], 500), 500, 2, 2, 0.05);
-  assert.equal(j.ok, true);
+  assert.deepEqual([j.ok, j.level], [true, true]);
   assert.equal(j.leadMs, 200 - 480);
 });

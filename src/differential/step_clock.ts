@@ -38,8 +38,10 @@ export interface ClockJudgement {
    * value less the model's.
    */
   readonly leadMs: number;
-  /** |lead| must stay below this: tol·t, ms. */
+  /** |lead| must stay below this where the values differ: tol·t, ms. */
   readonly limitMs: number;
+  /** Both show the same value at t (then they agree whatever the lead). */
+  readonly level: boolean;
   readonly ok: boolean;
 }
 
@@ -84,5 +86,5 @@ export function judgeByClock(
     const m = fullScansReachedAt(modelTrace, model) ?? atMs;
     leadMs = Number.isFinite(k) ? k - m : 0;
   }
-  return { atMs, earlierMs, kernelEarlier, modelEarlier, leadMs, limitMs: tol * atMs, ok };
+  return { atMs, earlierMs, kernelEarlier, modelEarlier, leadMs, limitMs: tol * atMs, level: model === kernel, ok };
 }

@@ -10,6 +10,7 @@ const clock = {
   modelEarlier: 13,
   leadMs: 68.4,
   limitMs: 250,
+  level: false,
   ok: true,
 };
 
@@ -38,6 +39,8 @@ const diff: TimedDiff = {
 test('timed report: full_scans judged by its clock shows the lead and its limit, in the table and in JSON', () => {
   assert.equal(clockWords(clock), 'model 68 ms ahead (limit 250)');
   assert.equal(clockWords({ ...clock, leadMs: -484.2, limitMs: 275 }), 'model 484 ms behind (limit 275)');
+  // Equal values agree whatever the lead: it is shown without a limit.
+  assert.equal(clockWords({ ...clock, leadMs: -34.2, limitMs: 25, level: true }), 'same value, reached 34 ms later');
   const text = renderTimedDiff('cell.yaml', diff, false);
   assert.match(text, /by the clock/);
   assert.match(text, /model 68 ms ahead \(limit 250\)/);

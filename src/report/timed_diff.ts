@@ -29,9 +29,15 @@ function off(v: TimedValue): string {
   return `${(((v.model - v.kernel) / Math.abs(v.kernel)) * 100).toFixed(1)} %`;
 }
 
-/** A clock judgement in words: `model 68 ms ahead (limit 250)`. */
+/**
+ * A clock judgement in words: `model 68 ms ahead (limit 250)` where the values differ;
+ * where they are equal, when the model reached the value against the kernel's median
+ * (shown, not judged): `same value, reached 34 ms later`.
+ */
 export function clockWords(j: ClockJudgement): string {
   const lead = Math.round(j.leadMs);
+  if (j.level)
+    return lead === 0 ? 'same value' : `same value, reached ${Math.abs(lead)} ms ${lead > 0 ? 'earlier' : 'later'}`;
   const where = lead === 0 ? 'model level' : lead > 0 ? `model ${lead} ms ahead` : `model ${-lead} ms behind`;
   return `${where} (limit ${Math.round(j.limitMs)})`;
 }
