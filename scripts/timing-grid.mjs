@@ -42,7 +42,15 @@ for (const cell of timingGrid()) {
           !v.label.startsWith('after steps[') &&
           ['ksm/pages_scanned', 'ksm/full_scans', 'ksm/pages_to_scan'].includes(v.path),
       )
-      .map((v) => ({ label: v.label, path: v.path, kernel: v.kernel, runs: v.kernelRuns, model: v.model, ok: v.ok }));
+      .map((v) => ({
+        label: v.label,
+        path: v.path,
+        kernel: v.kernel,
+        runs: v.kernelRuns,
+        model: v.model,
+        ok: v.ok,
+        ...(v.clock === undefined ? {} : { clock: v.clock }),
+      }));
     results[name] = {
       cell,
       error: d.error ?? null,

@@ -115,13 +115,18 @@ export async function diffScenario(scenario: Scenario, opts: DiffOptions = {}): 
   return scenarioDiffOf(kernel, model, warnings);
 }
 
-/** A kernel backend for a comparison: its warnings go to `warnings` and to opts.onWarning. */
+/**
+ * A kernel backend for a comparison: its warnings go to `warnings` and to opts.onWarning;
+ * `traceScans` for a timed one (scenario/scan_trace.ts).
+ */
 export function diffKernelBackend(
   opts: Pick<DiffOptions, 'lockWaitMs' | 'onWarning'>,
   warnings: string[],
+  traceScans = false,
 ): ReturnType<typeof createKernelBackend> {
   return createKernelBackend({
     lockWaitMs: opts.lockWaitMs ?? DIFF_LOCK_WAIT_MS,
+    traceScans,
     onWarning: (message) => {
       warnings.push(message);
       opts.onWarning?.(message);

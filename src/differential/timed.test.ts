@@ -2,7 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CounterRecord, RunResult } from '../scenario/records.ts';
+import { createModelBackend } from '../backends/model/index.ts';
+import { KSM_FILES, KSM_WRITABLE_FILES } from '../lib/ksm_files.ts';
+import { parseScenario } from '../scenario/parse.ts';
+import { runScenario } from '../scenario/run.ts';
 import { compareTimed, DEFAULT_TOLERANCE } from './timed.ts';
+import { defaultTimingCells, timingScenario } from './timing_grid.ts';
 
 function run(backend: string, ksm: Record<string, number | string>): RunResult {
   const rec: CounterRecord = {
@@ -95,4 +100,76 @@ test('compareTimed: a value beyond the median tolerance but given by some kernel
     DEFAULT_TOLERANCE,
   );
   assert.equal(beyond.find((x) => x.path === 'ksm/full_scans')?.inKernelSpread, false);
+});
+
+test('compareTimed: with traces, full_scans is judged by its clock; after a wait for full scans, by value', () => {
+  // 13 on every kernel run at 5 s, 15 on the model, which ended pass 14 68 ms before the
+  // record (constructed: a kernel run ends pass 14 at 5,016 ms; step_clock.test.ts).
+  const kernels = [0, 1, 2].map(() => run('kernel', { ...knobs, pages_scanned: 142880, full_scans: 13 }));
+  const model = run('model', { ...knobs, pages_scanned: 143360, full_scans: 15 });
+  const kernelTrace = {
+    recordAtMs: [5000],
+    fullScans: [
+      [0, 0],
+      [4400, 13],
+      [5016, 14],
+    ] as ReadonlyArray<readonly [number, number]>,
+  };
+  const modelTrace = {
+    recordAtMs: [5000],
+    fullScans: [
+      [0, 0],
+      [4316, 13],
+      [4932, 14],
+      [4988, 15],
+    ] as const,
+  };
+  const timed = compareTimed(kernels, model, DEFAULT_TOLERANCE, {
+    kernel: [kernelTrace, kernelTrace, kernelTrace],
+    model: modelTrace,
+  });
+  const full = timed.find((v) => v.path === 'ksm/full_scans');
+  assert.deepEqual([full?.ok, full?.clock?.leadMs], [true, 68]);
+  // The same values where the record has no place on the clock: 15 against 13 is beyond 5 %.
+  const byValue = compareTimed(kernels, model, DEFAULT_TOLERANCE, {
+    kernel: [kernelTrace, kernelTrace, kernelTrace].map((t) => ({ ...t, recordAtMs: [undefined] })),
+    model: { ...modelTrace, recordAtMs: [undefined] },
+  });
+  const v = byValue.find((x) => x.path === 'ksm/full_scans');
+  assert.deepEqual([v?.ok, v?.clock], [false, undefined]);
+});
+
+test('compareTimed: a file or process field one side lacks is a difference, even an unjudged counter', () => {
+  const kernels = [run('kernel', { ...knobs, pages_scanned: 100, full_scans: 0, stable_node_dups: 0 })];
+  const model = run('model', { ...knobs, pages_scanned: 100, full_scans: 0 });
+  const v = verdict(kernels, model);
+  assert.equal(v['ksm/stable_node_dups'], false);
+  // The same counter on both sides, at different values, is shown but not judged.
+  assert.equal(
+    verdict(kernels, run('model', { ...knobs, pages_scanned: 100, full_scans: 0, stable_node_dups: 3 }))[
+      'ksm/stable_node_dups'
+    ],
+    true,
+  );
+  const lost = { ...model, records: model.records.map((r) => ({ ...r, procs: {} })) };
+  assert.equal(verdict(kernels, lost)['t/rss_pages'], false);
+});
+
+test('compareTimed: every /sys/kernel/mm/ksm file, knobs included, is compared after every step', async () => {
+  const parsed = parseScenario(timingScenario(defaultTimingCells()[0]!), 'cell.yaml');
+  assert.ok(parsed.ok);
+  // Two model runs stand in for the kernel's and the model's: this checks what is compared, not values.
+  const a = await runScenario(parsed.scenario, createModelBackend({ seed: 0 }), { recordEveryStep: true });
+  const b = await runScenario(parsed.scenario, createModelBackend({ seed: 0 }), { recordEveryStep: true });
+  const values = compareTimed([a], b, DEFAULT_TOLERANCE);
+  const steps = parsed.scenario.steps.length;
+  const afterStep = new Set(values.filter((v) => v.label.startsWith('after steps[')).map((v) => v.label));
+  assert.equal(afterStep.size, steps);
+  for (const label of afterStep) {
+    const files = values.filter((v) => v.label === label && v.path.startsWith('ksm/')).map((v) => v.path.slice(4));
+    assert.deepEqual([...files].sort(), [...KSM_FILES], label);
+    // Knobs are judged.
+    for (const f of KSM_WRITABLE_FILES)
+      assert.equal(values.find((v) => v.label === label && v.path === `ksm/${f}`)?.judged, true, `${label} ${f}`);
+  }
 });

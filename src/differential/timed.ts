@@ -11,12 +11,17 @@
  * What is compared, record by record (every step's, as in diff.ts):
  *   - the knobs of /sys/kernel/mm/ksm exactly, except pages_to_scan while the scan-time
  *     advisor owns it, which must come within `advisor` (its trajectory);
- *   - pages_scanned and full_scans within `counters` of the kernel's median,
- *     |model - kernel| <= tolerance * |kernel| (a kernel value of 0 must be 0), so small
- *     counts such as full_scans must be exact until 1/tolerance;
+ *   - pages_scanned within `counters` of the kernel's median, |model - kernel| <=
+ *     tolerance * |kernel| (a kernel value of 0 must be 0);
+ *   - full_scans by its clock (step_clock.ts): at a record taken t into ksmd's time, neither
+ *     side may be more than `counters` * t ahead of the other in reaching a value, by the
+ *     traces of full_scans both backends keep (scenario/scan_trace.ts); a record after a
+ *     wait for full scans, where the sides meet on an event and not at a time, by value as
+ *     pages_scanned is (which makes small counts exact until 1/tolerance);
  *   - madvise and prctl results exactly.
- * The other counters (the page counters, rmap_items, each process's) are shown beside the
- * kernel's but not judged: they count where ksmd stands inside its current pass, so a
+ * A file, process or field that one run shows and another lacks is a difference, as in
+ * diff.ts. The other counters (the page counters, rmap_items, each process's) are shown
+ * beside the kernel's but not judged: they count where ksmd stands inside its current pass, so a
  * difference of a few batches in pages_scanned (within the tolerance) can be a large share
  * of them (4,100 against 4,500 pages into a pass, while pages_scanned was 24,580 against
  * 24,980).
@@ -27,8 +32,10 @@ import { KSM_WRITABLE_FILES } from '../lib/ksm_files.ts';
 import { compareCalls } from '../scenario/compare.ts';
 import type { CounterRecord, RunResult } from '../scenario/records.ts';
 import { runScenario } from '../scenario/run.ts';
+import type { ScanTrace } from '../scenario/scan_trace.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { diffKernelBackend } from './diff.ts';
+import { type ClockJudgement, judgeByClock } from './step_clock.ts';
 
 /** How a timed comparison judges and measures. */
 export interface Tolerance {
@@ -68,6 +75,8 @@ export interface TimedValue {
    * few batches from the end of a pass (0, 1, 0), the median cannot judge the model.
    */
   readonly inKernelSpread: boolean;
+  /** full_scans judged by its clock (step_clock.ts): the figures; `ok` is its verdict. */
+  readonly clock?: ClockJudgement;
 }
 
 /** Whether `m` lies between the smallest and the largest of the numeric runs. */
@@ -87,6 +96,14 @@ export interface KernelTimedRun {
   readonly run: RunResult;
   readonly clock: KsmdClock;
   readonly disturbed: boolean;
+  /** full_scans over ksmd's time in this run. */
+  readonly trace?: ScanTrace;
+}
+
+/** The traces of full_scans of the runs compared (the kernel's in the order of their runs). */
+export interface TimedTraces {
+  readonly kernel: ReadonlyArray<ScanTrace | undefined>;
+  readonly model: ScanTrace | undefined;
 }
 
 export interface TimedDiff {
@@ -96,6 +113,8 @@ export interface TimedDiff {
   /** Every kernel run, disturbed ones included, in order. */
   readonly kernelRuns: readonly KernelTimedRun[];
   readonly model: RunResult;
+  /** full_scans over the model's ksmd time. */
+  readonly modelTrace?: ScanTrace;
   readonly tolerance: Tolerance;
   /** Why the comparison could not be made or a run stopped early. */
   readonly error?: string;
@@ -121,9 +140,37 @@ const KNOBS = new Set<string>(KSM_WRITABLE_FILES);
 /** The timed counters the tolerance judges (the knobs are judged exactly). */
 const TIMED = new Set(['pages_scanned', 'full_scans']);
 
+/**
+ * A file or field that some run has and another lacks: a difference whatever its kind (a
+ * counter the model does not show, a process one side lost), as in the exact comparison.
+ */
+function oneSided(runs: ReadonlyArray<unknown>, model: unknown): boolean {
+  const present = [...runs, model].map((v) => v !== undefined);
+  return present.includes(true) && present.includes(false);
+}
+
 /** Within `tol` of the kernel's value; a kernel 0 must be 0. */
 function within(kernel: number, model: number, tol: number): boolean {
   return Math.abs(model - kernel) <= tol * Math.abs(kernel);
+}
+
+/**
+ * full_scans of record `index` judged by its clock, where every run traced it and the record
+ * has a place on ksmd's clock on each (no wait for full scans before it); else undefined.
+ */
+function clockOf(
+  traces: TimedTraces | undefined,
+  index: number,
+  kernel: unknown,
+  model: unknown,
+  tol: number,
+): ClockJudgement | undefined {
+  if (traces === undefined || typeof kernel !== 'number' || typeof model !== 'number') return undefined;
+  const atMs = traces.model?.recordAtMs[index];
+  const kernels = traces.kernel.filter((k): k is ScanTrace => k?.recordAtMs[index] !== undefined);
+  if (traces.model === undefined || atMs === undefined || kernels.length !== traces.kernel.length || atMs <= 0)
+    return undefined;
+  return judgeByClock(kernels, traces.model, atMs, kernel, model, tol);
 }
 
 /** The values of one record, judged against the kernel runs' records of the same position. */
@@ -132,6 +179,7 @@ function compareTimedRecord(
   kernels: readonly CounterRecord[],
   tol: Tolerance,
   out: TimedValue[],
+  clockAt: (kernel: unknown, model: unknown) => ClockJudgement | undefined,
 ): void {
   const label = model.label;
   const advisorOn = kernels[0]?.ksm.advisor_mode === 'scan-time';
@@ -140,15 +188,31 @@ function compareTimedRecord(
     const runs = kernels.map((k) => k.ksm[file]);
     const kernel = medianValue(runs);
     const m = model.ksm[file];
-    const judged = KNOBS.has(file) || TIMED.has(file);
+    const judged = KNOBS.has(file) || TIMED.has(file) || oneSided(runs, m);
     const tolerance = file === 'pages_to_scan' && advisorOn ? tol.advisor : KNOBS.has(file) ? 0 : tol.counters;
+    const clock = file === 'full_scans' ? clockAt(kernel, m) : undefined;
     const ok = !judged
       ? true
-      : typeof kernel === 'number' && typeof m === 'number' && tolerance > 0
-        ? within(kernel, m, tolerance)
-        : kernel === m;
+      : oneSided(runs, m)
+        ? false
+        : clock !== undefined
+          ? clock.ok
+          : typeof kernel === 'number' && typeof m === 'number' && tolerance > 0
+            ? within(kernel, m, tolerance)
+            : kernel === m;
     const inKernelSpread = inSpread(runs, m);
-    out.push({ label, path: `ksm/${file}`, kernel, kernelRuns: runs, model: m, tolerance, judged, ok, inKernelSpread });
+    out.push({
+      label,
+      path: `ksm/${file}`,
+      kernel,
+      kernelRuns: runs,
+      model: m,
+      tolerance,
+      judged,
+      ok,
+      inKernelSpread,
+      ...(clock === undefined ? {} : { clock }),
+    });
   }
   const procs = new Set([...Object.keys(model.procs), ...kernels.flatMap((k) => Object.keys(k.procs))]);
   for (const proc of procs) {
@@ -163,8 +227,8 @@ function compareTimedRecord(
       const kernel = medianValue(runs);
       const m = pick(model);
       // Which VMAs are mergeable, and which mm merges any, do not depend on time.
-      const judged = typeof kernel === 'boolean';
-      const ok = !judged || kernel === m;
+      const judged = typeof kernel === 'boolean' || oneSided(runs, m);
+      const ok = !judged || (kernel === m && !oneSided(runs, m));
       const inKernelSpread = inSpread(runs, m);
       out.push({
         label,
@@ -181,8 +245,16 @@ function compareTimedRecord(
   }
 }
 
-/** Compares the model's run with the undisturbed kernel runs, value by value. */
-export function compareTimed(kernels: readonly RunResult[], model: RunResult, tol: Tolerance): TimedValue[] {
+/**
+ * Compares the model's run with the undisturbed kernel runs, value by value; full_scans by
+ * its clock where `traces` (the same runs', in the same order) place the record on it.
+ */
+export function compareTimed(
+  kernels: readonly RunResult[],
+  model: RunResult,
+  tol: Tolerance,
+  traces?: TimedTraces,
+): TimedValue[] {
   const out: TimedValue[] = [];
   for (const [i, rec] of model.records.entries()) {
     const ks = kernels.map((k) => k.records[i]).filter((r): r is CounterRecord => r?.label === rec.label);
@@ -200,7 +272,7 @@ export function compareTimed(kernels: readonly RunResult[], model: RunResult, to
       });
       continue;
     }
-    compareTimedRecord(rec, ks, tol, out);
+    compareTimedRecord(rec, ks, tol, out, (k, m) => clockOf(traces, i, k, m, tol.counters));
   }
   for (const k of kernels) {
     for (const d of compareCalls(k.calls ?? [], model.calls ?? [])) {
@@ -238,11 +310,12 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
   const kernelRuns: KernelTimedRun[] = [];
   let error: string | undefined;
   while (kernelRuns.filter((r) => !r.disturbed).length < tol.runs && kernelRuns.length < tol.maxRuns) {
-    const backend = diffKernelBackend(opts, warnings);
+    const backend = diffKernelBackend(opts, warnings, true);
     const run = await runScenario(scenario, backend, { recordEveryStep: true });
     const clock = backend.ksmdClock();
     const disturbed = clock.waitedMs > 0 && clock.queuedNs / 1e6 > tol.maxQueued * clock.waitedMs;
-    const r = { run, clock, disturbed };
+    const trace = backend.scanTrace();
+    const r = { run, clock, disturbed, ...(trace === undefined ? {} : { trace }) };
     kernelRuns.push(r);
     opts.onKernelRun?.(r, kernelRuns.filter((x) => !x.disturbed).length);
     if (run.error !== undefined) {
@@ -257,11 +330,13 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
       `${(tol.maxQueued * 100).toFixed(1)} % of the timed waits in the others): the machine is too busy to measure time`;
   }
   const runtime = kernelRuns[0]?.clock.runtimeAtStartNs;
-  const model = await runScenario(
-    scenario,
-    createModelBackend({ seed: opts.seed ?? 0, ...(runtime === undefined ? {} : { ksmdRuntimeNs: runtime }) }),
-    { recordEveryStep: true },
-  );
+  const modelBackend = createModelBackend({
+    seed: opts.seed ?? 0,
+    traceScans: true,
+    ...(runtime === undefined ? {} : { ksmdRuntimeNs: runtime }),
+  });
+  const model = await runScenario(scenario, modelBackend, { recordEveryStep: true });
+  const modelTrace = modelBackend.scanTrace();
   if (error === undefined && model.error !== undefined) error = `model run stopped: ${model.error}`;
   const values =
     good.length === 0
@@ -270,12 +345,14 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
           good.map((r) => r.run),
           model,
           tol,
+          { kernel: good.map((r) => r.trace), model: modelTrace },
         );
   return {
     scenario: scenario.name,
     values,
     kernelRuns,
     model,
+    ...(modelTrace === undefined ? {} : { modelTrace }),
     tolerance: tol,
     ...(error === undefined ? {} : { error }),
     warnings,

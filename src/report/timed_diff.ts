@@ -3,9 +3,13 @@
  * (ksmd's wait for a CPU in each, and which were measured again), then a table of the timed
  * counters of every explicit record (pages_scanned, full_scans, pages_to_scan under the
  * advisor: kernel median and runs, model, difference) and every value out of tolerance.
+ * full_scans judged by its clock (differential/step_clock.ts) shows, in its own column, how
+ * far the model is ahead of the kernel's median (or behind) in reaching the values they
+ * show, against the limit.
  */
 import Table from 'cli-table3';
 import pc from 'picocolors';
+import type { ClockJudgement } from '../differential/step_clock.ts';
 import type { TimedDiff, TimedValue } from '../differential/timed.ts';
 
 /** Counters shown for every record, whether in tolerance or not. */
@@ -23,6 +27,19 @@ function off(v: TimedValue): string {
   if (typeof v.kernel !== 'number' || typeof v.model !== 'number') return '';
   if (v.kernel === 0) return v.model === 0 ? '0 %' : 'n/a';
   return `${(((v.model - v.kernel) / Math.abs(v.kernel)) * 100).toFixed(1)} %`;
+}
+
+/**
+ * A clock judgement in words: `model 68 ms ahead (limit 250)` where the values differ;
+ * where they are equal, when the model reached the value against the kernel's median
+ * (shown, not judged): `same value, reached 34 ms later`.
+ */
+export function clockWords(j: ClockJudgement): string {
+  const lead = Math.round(j.leadMs);
+  if (j.level)
+    return lead === 0 ? 'same value' : `same value, reached ${Math.abs(lead)} ms ${lead > 0 ? 'earlier' : 'later'}`;
+  const where = lead === 0 ? 'model level' : lead > 0 ? `model ${lead} ms ahead` : `model ${-lead} ms behind`;
+  return `${where} (limit ${Math.round(j.limitMs)})`;
 }
 
 /** One file's timed comparison as text. */
@@ -48,8 +65,8 @@ export function renderTimedDiff(file: string, d: TimedDiff, color: boolean): str
   const rows = d.values.filter((v) => (explicit(v) && SHOWN.has(v.path)) || !v.ok);
   if (rows.length > 0) {
     const table = new Table({
-      head: ['record', 'value', 'kernel (median)', 'kernel runs', 'model', 'model - kernel', ''],
-      colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'left'],
+      head: ['record', 'value', 'kernel (median)', 'kernel runs', 'model', 'model - kernel', 'by the clock', ''],
+      colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'left', 'left'],
       style: { head: c.isColorSupported ? ['cyan'] : [], border: c.isColorSupported ? ['grey'] : [] },
     });
     for (const v of rows)
@@ -60,6 +77,7 @@ export function renderTimedDiff(file: string, d: TimedDiff, color: boolean): str
         v.kernelRuns.map(show).join(' '),
         show(v.model),
         off(v),
+        v.clock === undefined ? '' : clockWords(v.clock),
         v.ok ? '' : v.inKernelSpread ? c.yellow('out, within the kernel runs') : c.red('out'),
       ]);
     lines.push(...table.toString().split('\n'));
@@ -83,6 +101,8 @@ export interface TimedDiffJson {
     model: unknown;
     tolerance: number;
     ok: boolean;
+    /** full_scans judged by its clock: the figures (ms of ksmd time). */
+    clock?: ClockJudgement;
   }>;
   readonly warnings?: readonly string[];
 }
@@ -107,6 +127,7 @@ export function timedDiffJson(file: string, d: TimedDiff): TimedDiffJson {
       model: v.model ?? null,
       tolerance: v.tolerance,
       ok: v.ok,
+      ...(v.clock === undefined ? {} : { clock: v.clock }),
     })),
     ...(d.warnings.length === 0 ? {} : { warnings: d.warnings }),
   };

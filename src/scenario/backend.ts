@@ -1,5 +1,6 @@
 import type { Advice, Pattern, PrctlOption, Scenario } from './types.ts';
 import type { CounterRecord, Samples } from './records.ts';
+import type { ScanTrace } from './scan_trace.ts';
 
 /**
  * What a scenario needs from a machine. The model backend answers on virtual time; the
@@ -48,6 +49,11 @@ export interface Backend {
    * samples so far, closed by one taken now. Called before stop.
    */
   samples?(): Promise<Samples | undefined>;
+  /**
+   * When the backend was asked to trace full_scans (scenario/scan_trace.ts): its course over
+   * ksmd's time and where each record stands on it.
+   */
+  scanTrace?(): ScanTrace | undefined;
   /** Undo everything: the kernel backend kills its processes and restores sysfs. */
   stop(): Promise<void>;
 }

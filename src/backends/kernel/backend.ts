@@ -14,6 +14,7 @@ import { StepError, type Backend, type WaitProgress } from '../../scenario/backe
 import { normalizeActual } from '../../scenario/expect.ts';
 import type { CounterRecord, CounterSample, ProcRecord, Samples } from '../../scenario/records.ts';
 import { SAMPLED_KSM_FILES, SampleRecorder } from '../../scenario/samples.ts';
+import { type ScanTrace, ScanTraceRecorder } from '../../scenario/scan_trace.ts';
 import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/types.ts';
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
 import { parseScenarioPath } from '../../scenario/paths.ts';
@@ -61,6 +62,11 @@ export interface KernelBackendOptions {
   readonly lockWaitMs?: number;
   /** Sample the charted counters as waits poll them (for a report; see samples()). */
   readonly samples?: boolean;
+  /**
+   * Trace full_scans over ksmd's time (scenario/scan_trace.ts), reading it every
+   * TRACE_EVERY_MS of a timed wait: for the timed comparison (differential/timed.ts).
+   */
+  readonly traceScans?: boolean;
 }
 
 /**
@@ -69,6 +75,14 @@ export interface KernelBackendOptions {
  * ksm_stat), and SampleRecorder keeps only the readings that changed something.
  */
 const SAMPLE_EVERY_MS = 100;
+
+/**
+ * How often a tracing backend reads full_scans during a timed wait: a pass of the timing
+ * family ends every 8 ms at the soonest (one batch a pass, HZ=250, sleep_millisecs 1), and
+ * the timed comparison's window at its first record (0.5 s) is 25 ms. One read is a pread
+ * of a sysfs file, some microseconds.
+ */
+const TRACE_EVERY_MS = 2;
 
 const ADVICE: Readonly<Record<Advice, number>> = { MADV_MERGEABLE: 12, MADV_UNMERGEABLE: 13, MADV_DONTNEED: 4 };
 const PRCTL: Readonly<Record<PrctlOption, number>> = { PR_SET_MEMORY_MERGE: 67, PR_GET_MEMORY_MERGE: 68 };
@@ -112,6 +126,8 @@ export interface KernelBackend extends Backend {
   regionAddress(proc: string, region: string): number | undefined;
   /** ksmd's clock over this run (see KsmdClock). */
   ksmdClock(): KsmdClock;
+  /** full_scans over ksmd's time, when built with traceScans. */
+  scanTrace(): ScanTrace | undefined;
   /**
    * Writes /sys/kernel/mm/ksm/FILE at once, journaled and restored with the rest, run
    * included (no scenario tracking of run): for measurements that drive ksmd themselves
@@ -163,6 +179,7 @@ class KernelBackendImpl implements KernelBackend {
   #ksmd = { runtimeAtStartNs: undefined as number | undefined, queuedNs: 0, waitedMs: 0 };
   #stopped = false;
   readonly #sampler: SampleRecorder | undefined;
+  readonly #trace: ScanTraceRecorder | undefined;
 
   constructor(opts: KernelBackendOptions) {
     this.#agentPath = opts.agentPath ?? defaultAgentPath();
@@ -172,6 +189,7 @@ class KernelBackendImpl implements KernelBackend {
     this.#installHandlers = opts.installProcessHandlers ?? true;
     this.#lockWaitMs = opts.lockWaitMs ?? 0;
     this.#sampler = opts.samples === true ? new SampleRecorder('poll') : undefined;
+    this.#trace = opts.traceScans === true ? new ScanTraceRecorder() : undefined;
     this.#guard = new MachineGuard({ killAgents: () => this.#killAllSync(), onWarning: this.#warn });
   }
 
@@ -461,28 +479,50 @@ class KernelBackendImpl implements KernelBackend {
     onProgress?: (p: WaitProgress) => Promise<void> | void,
   ): Promise<string | undefined> {
     if (fullScans !== undefined && fullScans > 0) {
-      const reason = await this.#waitFullScans(fullScans, onProgress);
-      if (reason !== undefined) return reason;
+      const begin = performance.now();
+      try {
+        const reason = await this.#waitFullScans(fullScans, onProgress);
+        if (reason !== undefined) return reason;
+      } finally {
+        this.#trace?.endWait(performance.now() - begin, true);
+      }
     }
     if (ms !== undefined && ms > 0) {
       const before = this.#ksmdStat();
-      const waitStart = performance.now();
+      const begin = performance.now();
+      const fullScansNow = (): number => Number(this.#ksmValue('full_scans') ?? 0);
+      this.#trace?.see(0, fullScansNow());
       if (this.#run === 1) this.#realRun('1');
       try {
-        // A second at a time: a timer takes at most 2^31 - 1 ms, and progress is told between.
-        const begin = performance.now();
+        // A second at a time (a timer takes at most 2^31 - 1 ms, and progress is told
+        // between), SAMPLE_EVERY_MS when sampling; when tracing, full_scans is read every
+        // TRACE_EVERY_MS and the rest done on the same rounds of `every` ms as without.
+        const every = this.#sampler === undefined ? 1000 : SAMPLE_EVERY_MS;
+        const step = this.#trace === undefined ? every : TRACE_EVERY_MS;
+        let round = begin;
         for (let left = ms; left > 0; left = ms - (performance.now() - begin)) {
-          await sleep(Math.min(left, this.#sampler === undefined ? 1000 : SAMPLE_EVERY_MS));
-          this.#sampler?.add(this.#sample());
-          const elapsedMs = performance.now() - begin;
-          await onProgress?.({ done: Math.min(elapsedMs, ms), elapsedMs });
+          await sleep(Math.min(left, step));
+          const now = performance.now();
+          this.#trace?.see(now - begin, fullScansNow());
+          if (step === every || now - round >= every || now - begin >= ms) {
+            round = now;
+            this.#sampler?.add(this.#sample());
+            await onProgress?.({ done: Math.min(now - begin, ms), elapsedMs: now - begin });
+          }
         }
       } finally {
         this.#realRun('0');
-        this.#countKsmdWait(before, waitStart);
+        const end = performance.now();
+        this.#trace?.see(end - begin, fullScansNow());
+        this.#trace?.endWait(end - begin, false);
+        this.#countKsmdWait(before, begin);
       }
     }
     return undefined;
+  }
+
+  scanTrace(): ScanTrace | undefined {
+    return this.#trace?.result();
   }
 
   /** ksmd's schedstat now, if it can be read. */
@@ -608,6 +648,7 @@ class KernelBackendImpl implements KernelBackend {
       procs[name] = { ...stat, rss_pages: this.#rssPages(p) };
     }
     this.#sampler?.add(this.#sample(label), true);
+    this.#trace?.record();
     return {
       label,
       time_ms: this.timeMs(),

@@ -38,6 +38,7 @@ import { describeReturn } from '../../lib/errno.ts';
 import { normalizeActual } from '../../scenario/expect.ts';
 import type { CounterRecord, CounterSample, ProcRecord, Samples } from '../../scenario/records.ts';
 import { SAMPLED_KSM_FILES, SAMPLED_KSMPLUS_FILES, SampleRecorder } from '../../scenario/samples.ts';
+import { type ScanTrace, ScanTraceRecorder } from '../../scenario/scan_trace.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
 import { calibratedCost, calibratedTimer } from './calibration.ts';
@@ -77,6 +78,8 @@ export interface ModelBackendOptions {
   readonly checkCaches?: boolean;
   /** Sample the charted counters after every event that changes one (for a report; see samples()). */
   readonly samples?: boolean;
+  /** Trace full_scans over ksmd's time, at every event that changes it (scenario/scan_trace.ts). */
+  readonly traceScans?: boolean;
 }
 
 /** The scenario backend that runs on samepage's own model, on virtual time. */
@@ -93,11 +96,33 @@ export class ModelBackend implements Backend {
   readonly #lastCounters = new Float64Array(12).fill(Number.NaN);
   /** Called after each event of a wait when sampling: keeps a sample if a counter changed. */
   readonly #onEvent: (() => void) | undefined;
+  readonly #trace: ScanTraceRecorder | undefined;
+  /** Virtual time (ns) at which the current wait began, for the trace. */
+  #waitStartNs = 0;
 
   constructor(opts: ModelBackendOptions) {
     this.#opts = opts;
     this.#sampler = opts.samples === true ? new SampleRecorder('change') : undefined;
-    this.#onEvent = this.#sampler === undefined ? undefined : () => this.sampleEvent();
+    this.#trace = opts.traceScans === true ? new ScanTraceRecorder() : undefined;
+    const sample = this.#sampler === undefined ? undefined : () => this.sampleEvent();
+    const trace = this.#trace === undefined ? undefined : () => this.#traceEvent();
+    this.#onEvent =
+      sample !== undefined && trace !== undefined
+        ? () => {
+            sample();
+            trace();
+          }
+        : (sample ?? trace);
+  }
+
+  /** After an event of a wait when tracing: the trace keeps full_scans if it changed. */
+  #traceEvent(): void {
+    const sys = this.system();
+    this.#trace?.see((sys.clock.now() - this.#waitStartNs) / 1e6, sys.ksm.ksmScan.seqnr);
+  }
+
+  scanTrace(): ScanTrace | undefined {
+    return this.#trace?.result();
   }
 
   /** The simulated machine (after start). */
@@ -337,10 +362,13 @@ export class ModelBackend implements Backend {
     if (why !== undefined) return why;
     // A sample at each end of the wait: the steps before it changed the counters at one instant.
     this.#sampler?.add(this.#sample(), true);
+    this.#waitStartNs = sys.clock.now();
+    if (this.#trace !== undefined) this.#traceEvent();
     try {
       return await this.#run(sys, fullScans, ms, onProgress);
     } finally {
       this.#sampler?.add(this.#sample(), true);
+      this.#trace?.endWait((sys.clock.now() - this.#waitStartNs) / 1e6, fullScans !== undefined && fullScans > 0);
     }
   }
 
@@ -469,6 +497,7 @@ export class ModelBackend implements Backend {
           : Number(text);
     }
     this.#sampler?.add(this.#sample(label), true);
+    this.#trace?.record();
     const plus = this.#plus === undefined ? undefined : plusRecord(this.#plus);
     return {
       label,

@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_TOLERANCE, type TimedDiff } from '../differential/timed.ts';
+import { clockWords, renderTimedDiff, timedDiffJson } from './timed_diff.ts';
+
+const clock = {
+  atMs: 5000,
+  earlierMs: 4750,
+  kernelEarlier: 13,
+  modelEarlier: 13,
+  leadMs: 68.4,
+  limitMs: 250,
+  level: false,
+  ok: true,
+};
+
+const diff: TimedDiff = {
+  scenario: 'cell',
+  values: [
+    {
+      label: '5 s',
+      path: 'ksm/full_scans',
+      kernel: 13,
+      kernelRuns: [13, 13, 13],
+      model: 15,
+      tolerance: 0.05,
+      judged: true,
+      ok: true,
+      inKernelSpread: false,
+      clock,
+    },
+  ],
+  kernelRuns: [],
+  model: { scenario: 'cell', backend: 'model', ok: true, records: [], expects: [], calls: [] },
+  tolerance: DEFAULT_TOLERANCE,
+  warnings: [],
+};
+
+test('timed report: full_scans judged by its clock shows the lead and its limit, in the table and in JSON', () => {
+  assert.equal(clockWords(clock), 'model 68 ms ahead (limit 250)');
+  assert.equal(clockWords({ ...clock, leadMs: -484.2, limitMs: 275 }), 'model 484 ms behind (limit 275)');
+  // Equal values agree whatever the lead: it is shown without a limit.
+  assert.equal(clockWords({ ...clock, leadMs: -34.2, limitMs: 25, level: true }), 'same value, reached 34 ms later');
+  const text = renderTimedDiff('cell.yaml', diff, false);
+  assert.match(text, /by the clock/);
+  assert.match(text, /model 68 ms ahead \(limit 250\)/);
+  assert.deepEqual(timedDiffJson('cell.yaml', diff).values[0]?.clock, clock);
+});
