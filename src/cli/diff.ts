@@ -133,7 +133,7 @@ export function registerDiff(program: Command, io: Io, setExit: (code: number) =
     )
     .option(
       '--timed',
-      "tolerance mode for scenarios that wait in milliseconds with ksmd running: the median of --runs undisturbed kernel runs (a run where ksmd waited for a CPU is measured again) against the model: pages_scanned and full_scans within --tolerance, the advisor's pages_to_scan within --advisor-tolerance, knobs exact, the other counters shown",
+      "tolerance mode for scenarios that wait in milliseconds with ksmd running: the median of --runs undisturbed kernel runs (a run where ksmd waited for a CPU is measured again) against the model: pages_scanned within --tolerance of its value and full_scans by its clock, the advisor's pages_to_scan within --advisor-tolerance, knobs exact, the other counters shown",
     )
     .option(
       '--runs <n>',
@@ -143,7 +143,7 @@ export function registerDiff(program: Command, io: Io, setExit: (code: number) =
     )
     .option(
       '--tolerance <pct>',
-      'with --timed: relative tolerance of pages_scanned and full_scans, in %',
+      'with --timed: relative tolerance of pages_scanned (of its value) and of full_scans (by its clock: neither side reaches a count more than this share of the time before the other), in %',
       parsePercent,
       DEFAULT_TOLERANCE.counters * 100,
     )
