@@ -45,8 +45,8 @@ export interface ClockJudgement {
   readonly ok: boolean;
 }
 
-/** The lower middle of the numbers, as the timed comparison takes medians. */
-function lowerMedian(values: readonly number[]): number {
+/** The middle of the numbers, the lower middle for an even count: how the timed comparison takes medians. */
+export function lowerMedian(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   return s[(s.length - 1) >> 1] ?? 0;
 }

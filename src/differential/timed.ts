@@ -35,7 +35,7 @@ import { runScenario } from '../scenario/run.ts';
 import type { ScanTrace } from '../scenario/scan_trace.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { diffKernelBackend } from './diff.ts';
-import { type ClockJudgement, judgeByClock } from './step_clock.ts';
+import { type ClockJudgement, judgeByClock, lowerMedian } from './step_clock.ts';
 
 /** How a timed comparison judges and measures. */
 export interface Tolerance {
@@ -132,8 +132,7 @@ function medianValue(
 ): number | string | boolean | undefined {
   const nums = values.filter((v): v is number => typeof v === 'number');
   if (nums.length !== values.length || nums.length === 0) return values[0];
-  const s = [...nums].sort((a, b) => a - b);
-  return s[(s.length - 1) >> 1];
+  return lowerMedian(nums);
 }
 
 const KNOBS = new Set<string>(KSM_WRITABLE_FILES);
