@@ -29,7 +29,6 @@ import { Output } from './output.ts';
 import { loadScenarioFile, UsageError } from './errors.ts';
 import { testPauseHook } from './test_pause.ts';
 import { parseSeed } from './args.ts';
-import { tableWidth } from '../term/width.ts';
 import { type Io, runProgram } from './run_program.ts';
 
 /** Exit codes of the contract. */
@@ -46,6 +45,7 @@ export async function main(args: readonly string[], io: Io = process): Promise<n
 }
 
 function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const out = new Output(io);
   const program = new Command('samepage')
     .description(
       // One paragraph: commander wraps it to the terminal's width.
@@ -98,9 +98,8 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     )
     .action(async (file: string, opts: { backend: BackendName; json?: true; seed: number; report?: string }) => {
       refuseReportOverInput(opts.report, [file]);
-      const { result, statistics } = await runFile(file, opts.backend, opts.seed, io, opts.report !== undefined);
+      const { result, statistics } = await runFile(file, opts.backend, opts.seed, out, opts.report !== undefined);
       const thesis = runThesisComparison(result, file);
-      const out = new Output(io);
       out.print(
         opts.json === true
           ? `${formatJson(result)}\n`
@@ -120,9 +119,9 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (opts: { seed: number }) => {
       const file = join(packageRoot(), DEMO_SCENARIO);
       if (!existsSync(file)) throw new UsageError(`The demo scenario is missing: ${file}`);
-      const { result } = await runFile(file, 'model', opts.seed, io, false);
-      const width = tableWidth(io);
-      io.stdout.write(`${renderRunResult(result, { width })}\n${renderDemoSummary(result, width)}\n`);
+      const { result } = await runFile(file, 'model', opts.seed, out, false);
+      const width = out.width;
+      out.print(`${renderRunResult(result, { width })}\n${renderDemoSummary(result, width)}\n`);
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 
@@ -144,17 +143,17 @@ async function runFile(
   file: string,
   backend: BackendName,
   seed: number,
-  io: Io,
+  out: Output,
   report: boolean,
 ): Promise<{ result: RunResult; statistics?: StatisticsResult }> {
   const scenario = await loadScenarioFile(file);
-  const beforeStep = testPauseHook(io.env, io.stderr);
-  const progress = waitProgress(io.stderr);
+  const beforeStep = testPauseHook(out.io.env, out.io.stderr);
+  const progress = waitProgress(out.io.stderr);
   try {
     return await runOn(backend, scenario, {
       seed,
       report,
-      onWarning: (m) => new Output(io).warn(m),
+      onWarning: (m) => out.warn(m),
       onProgress: progress.update,
       ...(beforeStep === undefined ? {} : { beforeStep }),
     });

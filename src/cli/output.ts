@@ -56,7 +56,7 @@ export class Output {
     this.say(`warning: ${message}`);
   }
 
-  /** `note` as a function to pass on, or nothing when `message` is undefined. */
+  /** `note(message)` when there is a message; nothing when it is undefined. */
   noteIf(message: string | undefined): void {
     if (message !== undefined) this.note(message);
   }

@@ -89,7 +89,8 @@ export function registerStats(program: Command, io: Io, setExit: (code: number) 
           { seed: opts.seed, samples: opts.report !== undefined, ...procs },
           warn,
         );
-        ({ stats, scenario } = { stats: r.stats, scenario: { name: loaded.name, run: r.run } });
+        stats = r.stats;
+        scenario = { name: loaded.name, run: r.run };
       }
       const result = stats.result({ top: opts.top });
       // The thesis's figures need every duplicated content, not only the listed ones.
