@@ -17,7 +17,7 @@ import type { AttributionTotals } from '../attribution/attribute.ts';
 import { LiveAttributionReader, type LiveReaderOptions, type LiveReadStats } from './ksm_attribution.ts';
 import { readKsmStatus } from './ksm_status.ts';
 import { KSM_DIR } from './ksm_sysfs.ts';
-import { listenOn } from './unusable.ts';
+import { hostPort, listenOn } from './unusable.ts';
 
 /** What one scrape read: report/prometheus.ts's MetricsInput, field for field. */
 export interface ExportReading {
@@ -173,10 +173,9 @@ export async function startMetricsServer(
   });
   await listenOn(server, listen.port, listen.host);
   const port = (server.address() as AddressInfo).port;
-  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   return {
     port,
-    url: `http://${host}:${port}/metrics`,
+    url: `http://${hostPort(listen.host, port)}/metrics`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

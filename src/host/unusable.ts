@@ -18,11 +18,15 @@ function listenFailure(err: unknown, where: string): unknown {
   return err;
 }
 
+/** HOST:PORT as a URL or a message writes it (an IPv6 host in brackets). */
+export function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 /** Starts `server` listening on `host`:`port`; an address in use or not this machine's is a HostUnusable. */
 export function listenOn(server: Server, port: number, host: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const fail = (err: unknown): void =>
-      reject(listenFailure(err, `${host.includes(':') ? `[${host}]` : host}:${port}`));
+    const fail = (err: unknown): void => reject(listenFailure(err, hostPort(host, port)));
     server.once('error', fail);
     server.listen(port, host, () => {
       server.off('error', fail);
