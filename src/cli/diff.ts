@@ -52,14 +52,11 @@ export async function diffCommand(files: readonly string[], opts: DiffCommandOpt
   const json = (body: object): boolean => io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
   let differ = false;
   for (const { file, scenario } of scenarios) {
-    let shown: { readonly agrees: boolean; readonly json: unknown; readonly text: () => string };
-    try {
-      shown = await diffFile(file, scenario, opts, io);
-    } catch (err) {
+    const shown = await diffFile(file, scenario, opts, io).catch((err: unknown) => {
       if (!opts.json) throw err;
       json({ files: results, stopped: { file, reason: err instanceof Error ? err.message : String(err) } });
       throw markReportedInJson(err);
-    }
+    });
     differ ||= !shown.agrees;
     if (opts.json) results.push(shown.json);
     else io.stdout.write(shown.text());
@@ -69,7 +66,12 @@ export async function diffCommand(files: readonly string[], opts: DiffCommandOpt
 }
 
 /** One file by the exact method (--attempts) or, with --timed, within the tolerance of the kernel's median. */
-async function diffFile(file: string, scenario: Scenario, opts: DiffCommandOptions, io: DiffIo) {
+async function diffFile(
+  file: string,
+  scenario: Scenario,
+  opts: DiffCommandOptions,
+  io: DiffIo,
+): Promise<{ readonly agrees: boolean; readonly json: unknown; readonly text: () => string }> {
   const tol = opts.timed;
   if (tol === undefined) {
     const d = await diffAttempts(opts.runner ?? diffScenario, scenario, opts.attempts ?? 1, { seed: opts.seed });
