@@ -65,8 +65,10 @@ const DIRECT = {
   // samepage shell: bash (the just-bash library) over a model machine's files and processes.
   shell: ['lib', 'sim', 'mm', 'ksm', 'ksmplus', 'stats', 'sysfs', 'system', 'scenario', 'backends'],
   report: ['lib'],
-  // The terminal's widgets for commands: progress bars, the width tables fit, waiting for Ctrl-C.
-  term: ['lib', 'scenario'],
+  // How commands talk to the terminal: Output (results as tables or --json, notes and warnings
+  // on stderr, --report files), progress bars, the width tables fit, waiting for Ctrl-C.
+  // report/ only for its JSON writer (bigints), which every --json answer shares.
+  term: ['lib', 'scenario', 'report'],
   cli: [
     'lib',
     'sim',

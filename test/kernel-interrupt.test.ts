@@ -1,7 +1,7 @@
 /**
  * Interrupting `samepage run FILE --backend kernel` anywhere leaves /sys/kernel/mm/ksm
  * exactly as it was and no agent alive. A scenario with every step kind runs as a real CLI
- * child; SAMEPAGE_TEST_PAUSE_AT_STEP (src/cli/test_pause.ts) stops it at the start of step
+ * child; SAMEPAGE_TEST_PAUSE_AT_STEP (src/term/test_pause.ts) stops it at the start of step
  * N, and the test sends SIGINT or SIGTERM there, for every N; it also interrupts inside a
  * timed wait with ksmd running, and checks the same after a complete run, a failed expect
  * and a step the backend refuses.
@@ -28,7 +28,7 @@ import {
 import { KSM_DIR, readSysfs, restoreKsm } from '../src/host/ksm_sysfs.ts';
 import { CLI } from './samepage.ts';
 
-/** The test hook of `samepage run` (src/cli/test_pause.ts): pause at the start of step N. */
+/** The test hook of `samepage run` (src/term/test_pause.ts): pause at the start of step N. */
 const TEST_PAUSE_VARIABLE = 'SAMEPAGE_TEST_PAUSE_AT_STEP';
 import { parseScenario } from '../src/scenario/parse.ts';
 

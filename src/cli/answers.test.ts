@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSnapshot } from '../host/snapshot.ts';
 import { main } from './main.ts';
-import { capture } from './testing.ts';
+import { capture } from '../term/testing.ts';
 
 async function withDir(f: (dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'samepage-answers-'));

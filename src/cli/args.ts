@@ -53,3 +53,20 @@ export function collect<T>(parse: (v: string) => T): (v: string, prev: T[] | und
 
 /** Repeatable strings. */
 export const collectStrings = collect((v: string) => v);
+
+/**
+ * An option's parser from a parser of the value's own layer, which returns the value, or
+ * undefined or the reason when the text is not one: `Expected <expected>, got "<text>".`
+ * unless it gave its own reason.
+ */
+export function checked<T extends object | number>(
+  parse: (v: string) => T | string | undefined,
+  expected: string,
+): (v: string) => T {
+  return (v) => {
+    const r = parse(v);
+    if (r === undefined) throw new InvalidArgumentError(`Expected ${expected}, got "${v}".`);
+    if (typeof r === 'string') throw new InvalidArgumentError(r);
+    return r;
+  };
+}

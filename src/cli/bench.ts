@@ -9,7 +9,7 @@ import { calibrate } from '../measure/calibrate.ts';
 import { renderBench, renderCalibration } from '../report/bench.ts';
 import { wholeNumber } from './args.ts';
 import { tableWidth } from '../term/width.ts';
-import type { Io } from './run_program.ts';
+import type { Io } from '../term/output.ts';
 
 interface BenchCliOptions {
   json?: true;

@@ -14,9 +14,10 @@ import type { Scenario } from '../scenario/types.ts';
 import { scenarioDiffOf, type DiffRunner, type ScenarioDiff } from '../differential/diff.ts';
 import { syntheticRun as result } from '../differential/testing.ts';
 import { renderDiff, type DiffJson } from '../report/diff.ts';
-import { diffCommand, DiffUsageError, type DiffIo } from './diff.ts';
+import { diffCommand, type DiffIo } from './diff.ts';
+import { ScenarioFileError } from '../scenario/load.ts';
 import { main, packageRoot } from './main.ts';
-import { capture } from './testing.ts';
+import { capture } from '../term/testing.ts';
 
 function scenarioDiff(kernel: RunResult, model: RunResult, warnings: string[] = []): ScenarioDiff {
   return scenarioDiffOf(kernel, model, warnings);
@@ -164,7 +165,7 @@ test('diffCommand refuses an invalid file before running any, naming every probl
       const ran: string[] = [];
       const run = diffCommand(files, { json: true, seed: 0, runner: fakeRunner({}, ran) }, diffIo().io);
       await assert.rejects(run, (err: Error) => {
-        assert.ok(err instanceof DiffUsageError);
+        assert.ok(err instanceof ScenarioFileError);
         assert.match(err.message, /s1\.yaml: steps\[0\]\.mmap\.size \(line 4\)/);
         return true;
       });

@@ -9,17 +9,16 @@
  */
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { agrees, diffAttempts, diffScenario, type DiffRunner, type ScenarioDiff } from '../differential/diff.ts';
-import { type DiffFileJson, diffJson, type DiffJson, renderDiff } from '../report/diff.ts';
-import { DEFAULT_TOLERANCE, timedAgrees, timedDiff, type Tolerance } from '../differential/timed.ts';
-import { renderTimedDiff, type TimedDiffJson, timedDiffJson } from '../report/timed_diff.ts';
-import { loadScenario } from '../scenario/load.ts';
-import { formatProblems } from '../scenario/parse.ts';
+import { agrees, diffAttempts, diffScenario, type DiffRunner } from '../differential/diff.ts';
+import { diffJson, renderDiff } from '../report/diff.ts';
+import { DEFAULT_TOLERANCE, timedAgrees, timedDiff, toleranceOf, type Tolerance } from '../differential/timed.ts';
+import { renderTimedDiff, timedDiffJson } from '../report/timed_diff.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { parsePercent, parseSeed, wholeNumber } from './args.ts';
+import { loadScenarioFiles } from '../scenario/load.ts';
 import { markReportedInJson } from './errors.ts';
 import { tableWidth } from '../term/width.ts';
-import type { Io } from './run_program.ts';
+import type { Io } from '../term/output.ts';
 
 /** Where `samepage diff` writes, and whether to colour. */
 export interface DiffIo {
@@ -28,11 +27,6 @@ export interface DiffIo {
   readonly color: boolean;
   /** Tables fit this many columns (term/width.ts); undefined: no limit. */
   readonly width?: number | undefined;
-}
-
-/** Thrown for what makes the whole command unusable (a bad file): exit 2. */
-export class DiffUsageError extends Error {
-  override readonly name = 'DiffUsageError';
 }
 
 export interface DiffCommandOptions {
@@ -47,71 +41,48 @@ export interface DiffCommandOptions {
 }
 
 /**
- * The command: every file is checked before anything runs, so a typo in the last file does
- * not cost a kernel run of the first. Resolves to the exit code (0 or 1); throws
- * DiffUsageError, or whatever stopped a file (the kernel's BackendUnavailable), for exit 2,
- * after printing what the files before it gave: with --json, one object that says where it
- * stopped, so a machine reading it never gets a truncated document.
+ * The command: every file is checked before anything runs (a ScenarioFileError names
+ * every problem). Resolves to the exit code, 0 or 1; whatever stops a file (the kernel's
+ * BackendUnavailable) is thrown, for exit 2, after what the files before it gave is printed:
+ * with --json as one object that says where it stopped, never a truncated document.
  */
 export async function diffCommand(files: readonly string[], opts: DiffCommandOptions, io: DiffIo): Promise<number> {
-  const scenarios: Array<{ file: string; scenario: Scenario }> = [];
-  const problems: string[] = [];
-  for (const file of files) {
-    const loaded = await loadScenario(file);
-    if (loaded.ok) scenarios.push({ file, scenario: loaded.scenario });
-    else problems.push(formatProblems(file, loaded.problems));
-  }
-  if (problems.length > 0) throw new DiffUsageError(problems.join('\n'));
-  if (opts.timed !== undefined) return timedCommand(scenarios, opts, opts.timed, io);
-
-  const runner = opts.runner ?? diffScenario;
-  const results: DiffFileJson[] = [];
+  const scenarios = await loadScenarioFiles(files);
+  const results: unknown[] = [];
+  const json = (body: object): boolean => io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
   let differ = false;
   for (const { file, scenario } of scenarios) {
-    let d: ScenarioDiff;
-    try {
-      d = await diffAttempts(runner, scenario, opts.attempts ?? 1, { seed: opts.seed });
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      if (opts.json) {
-        io.stdout.write(
-          `${JSON.stringify({ files: results, stopped: { file, reason } } satisfies DiffJson, null, 2)}\n`,
-        );
-        throw markReportedInJson(err);
-      }
-      throw err;
-    }
-    differ ||= !agrees(d);
-    if (opts.json) results.push(diffJson(file, d));
-    else io.stdout.write(renderDiff(file, d, io.color, io.width));
+    const shown = await diffFile(file, scenario, opts, io).catch((err: unknown) => {
+      if (!opts.json) throw err;
+      json({ files: results, stopped: { file, reason: err instanceof Error ? err.message : String(err) } });
+      throw markReportedInJson(err);
+    });
+    differ ||= !shown.agrees;
+    if (opts.json) results.push(shown.json);
+    else io.stdout.write(shown.text());
   }
-  if (opts.json) io.stdout.write(`${JSON.stringify({ files: results } satisfies DiffJson, null, 2)}\n`);
+  if (opts.json) json({ files: results });
   return differ ? 1 : 0;
 }
 
-/** --timed: each file within the tolerance of the kernel's median; exit 1 when a value is beyond it. */
-async function timedCommand(
-  scenarios: ReadonlyArray<{ file: string; scenario: Scenario }>,
+/** One file by the exact method (--attempts) or, with --timed, within the tolerance of the kernel's median. */
+async function diffFile(
+  file: string,
+  scenario: Scenario,
   opts: DiffCommandOptions,
-  tol: Tolerance,
   io: DiffIo,
-): Promise<number> {
-  const results: TimedDiffJson[] = [];
-  let differ = false;
-  for (const { file, scenario } of scenarios) {
-    const d = await timedDiff(scenario, tol, {
-      seed: opts.seed,
-      onKernelRun: (r, good) =>
-        io.stderr.write(
-          `samepage diff: ${file}: kernel run ${good}/${tol.runs}${r.disturbed ? ' disturbed (ksmd waited for a CPU), again' : ''}\n`,
-        ),
-    });
-    differ ||= !timedAgrees(d);
-    if (opts.json) results.push(timedDiffJson(file, d));
-    else io.stdout.write(renderTimedDiff(file, d, io.color));
+): Promise<{ readonly agrees: boolean; readonly json: unknown; readonly text: () => string }> {
+  const tol = opts.timed;
+  if (tol === undefined) {
+    const d = await diffAttempts(opts.runner ?? diffScenario, scenario, opts.attempts ?? 1, { seed: opts.seed });
+    return { agrees: agrees(d), json: diffJson(file, d), text: () => renderDiff(file, d, io.color, io.width) };
   }
-  if (opts.json) io.stdout.write(`${JSON.stringify({ files: results }, null, 2)}\n`);
-  return differ ? 1 : 0;
+  const onKernelRun = (r: { readonly disturbed: boolean }, good: number): void => {
+    const again = r.disturbed ? ' disturbed (ksmd waited for a CPU), again' : '';
+    io.stderr.write(`samepage diff: ${file}: kernel run ${good}/${tol.runs}${again}\n`);
+  };
+  const d = await timedDiff(scenario, tol, { seed: opts.seed, onKernelRun });
+  return { agrees: timedAgrees(d), json: timedDiffJson(file, d), text: () => renderTimedDiff(file, d, io.color) };
 }
 
 /** Adds `diff` to the samepage program; `setExit` receives 0 or 1 (exit 2 is a throw). */
@@ -159,24 +130,10 @@ export function registerDiff(program: Command, io: Io, setExit: (code: number) =
         'Examples:\n  sudo samepage diff scenarios/*.yaml --attempts 3\n  sudo samepage diff --timed --runs 3 my-timed-scenario.yaml',
     )
     .action(async (files: string[], opts: DiffCliOptions) => {
+      const timed = opts.timed === true ? toleranceOf(opts.runs, opts.tolerance, opts.advisorTolerance) : undefined;
+      const run = { json: opts.json === true, seed: opts.seed, attempts: opts.attempts, ...(timed && { timed }) };
       const color = io.stdout === process.stdout && pc.isColorSupported;
-      const timed: Tolerance | undefined =
-        opts.timed === true
-          ? {
-              ...DEFAULT_TOLERANCE,
-              runs: opts.runs,
-              maxRuns: 3 * opts.runs,
-              counters: opts.tolerance / 100,
-              advisor: opts.advisorTolerance / 100,
-            }
-          : undefined;
-      const run = {
-        json: opts.json === true,
-        seed: opts.seed,
-        attempts: opts.attempts,
-        ...(timed === undefined ? {} : { timed }),
-      };
-      setExit(await diffCommand(files, run, { stdout: io.stdout, stderr: io.stderr, color, width: tableWidth(io) }));
+      setExit(await diffCommand(files, run, { ...io, color, width: tableWidth(io) }));
     });
 }
 

@@ -3,28 +3,8 @@
  * `--json` also one JSON object on stdout, so that a script reading stdout learns why the
  * exit code is not 0 instead of finding nothing: `{ ok: false, exit, error, problems? }`.
  */
-import { loadScenario } from '../scenario/load.ts';
-import { formatProblems, type Problem } from '../scenario/parse.ts';
-import type { Scenario } from '../scenario/types.ts';
-
-/** Thrown for a bad command line or file: printed as `samepage: <message>`, exit 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-  /** The problems of a scenario file, each with its path and line, for --json. */
-  readonly problems: readonly Problem[] | undefined;
-
-  constructor(message: string, problems?: readonly Problem[]) {
-    super(message);
-    this.problems = problems;
-  }
-}
-
-/** The scenario in `file`, or a UsageError listing every problem with its path and line. */
-export async function loadScenarioFile(file: string): Promise<Scenario> {
-  const loaded = await loadScenario(file);
-  if (!loaded.ok) throw new UsageError(formatProblems(file, loaded.problems), loaded.problems);
-  return loaded.scenario;
-}
+import { ScenarioFileError } from '../scenario/load.ts';
+import type { Problem } from '../scenario/parse.ts';
 
 /** Whether the command line asks for JSON (`--json` before any `--`). */
 export function wantsJson(args: readonly string[]): boolean {
@@ -60,5 +40,5 @@ function reportedInJson(err: unknown): boolean {
 /** The --json answer main prints for an error, or undefined when the command printed its own. */
 export function failureJsonFor(err: unknown, exit: number, message: string): string | undefined {
   if (reportedInJson(err)) return undefined;
-  return failureJson(exit, message, err instanceof UsageError ? err.problems : undefined);
+  return failureJson(exit, message, err instanceof ScenarioFileError ? err.problems : undefined);
 }

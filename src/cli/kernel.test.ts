@@ -20,7 +20,7 @@ import type { KsmStatus } from '../host/ksm_status.ts';
 import { EVENTS_PATH } from '../host/ksm_watch.ts';
 import { main } from './main.ts';
 import { realPython as python } from '../../test/python.ts';
-import { capture } from './testing.ts';
+import { capture } from '../term/testing.ts';
 
 const KSM = '/sys/kernel/mm/ksm';
 

@@ -8,19 +8,18 @@
  * parses, calls src/host/ and prints.
  */
 import { hostname } from 'node:os';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { runMerged } from '../host/ksm_exec.ts';
 import { mergeProgress, mergeRunning } from '../host/merge_any.ts';
 import {
   describeRecovery,
-  pendingRecovery,
   type RecoveryReport,
   recoverJournals,
   requireRecoverable,
-  viewJournalsOrNote,
+  viewJournalsWithNotes,
 } from '../host/recover.ts';
 import { readKsmStatus } from '../host/ksm_status.ts';
-import { KSM_DIR, readSharing, requireKsm } from '../host/ksm_sysfs.ts';
+import { KSM_DIR, requireKsm } from '../host/ksm_sysfs.ts';
 import { EVENTS_PATH, KsmSampler, type KsmWatchSample, startWatchServer } from '../host/ksm_watch.ts';
 import { GROUP_BYS, type GroupBy } from '../attribution/group.ts';
 import { ExportReader, type ListenAddress, parseListen, startMetricsServer } from '../host/ksm_export.ts';
@@ -28,10 +27,10 @@ import { CONTENT_TYPES, negotiateFormat, renderMetrics } from '../report/prometh
 import { renderLiveStatusText, renderMergeReports, renderMergeSummary } from '../report/ksm_live.ts';
 import { renderLivePage } from '../report/ksm_live_page.ts';
 import { renderJournalViews, renderRecoveries } from '../report/recovery.ts';
-import { oneOf, parsePid, parseSeconds, wholeNumber } from './args.ts';
-import { Output } from './output.ts';
-import { untilStopped } from '../term/signals.ts';
-import type { Io } from './run_program.ts';
+import { checked, oneOf, parsePid, parseSeconds, wholeNumber } from './args.ts';
+import { Output } from '../term/output.ts';
+import { serveUntilStopped, untilStopped } from '../term/signals.ts';
+import type { Io } from '../term/output.ts';
 
 /** Exit code of the samepage contract when something asked for did not happen. */
 const EXIT_FAILED = 1;
@@ -49,12 +48,6 @@ ksmd has rescanned everything that changed; Linux's own ksm_process_profit, summ
 one page too many per KSM page and is shown beside it. Needs root (pagemap frame numbers,
 /proc/kpageflags). docs/attribution.md says how and why.`;
 
-function parseListenArg(v: string): ListenAddress {
-  const l = parseListen(v);
-  if (l === undefined) throw new InvalidArgumentError(`Expected HOST:PORT (e.g. 127.0.0.1:9847), got "${v}".`);
-  return l;
-}
-
 interface TargetOpts {
   readonly pid?: number;
   readonly json?: true;
@@ -68,7 +61,6 @@ async function enableOrDisable(
   out: Output,
   setExit: (c: number) => void,
 ): Promise<void> {
-  const before = readSharing();
   const r = mergeRunning(
     enable,
     { name, pid: opts.pid },
@@ -83,25 +75,9 @@ async function enableOrDisable(
   if (enable && opts.reportAfter > 0 && r.done.length > 0) {
     await new Promise((resolve) => setTimeout(resolve, opts.reportAfter * 1000));
     const now = mergeProgress(r.done);
-    out.say(renderMergeSummary(before, now.sharing, now.processes, opts.reportAfter));
+    out.say(renderMergeSummary(r.before, now.sharing, now.processes, opts.reportAfter));
   }
   setExit(r.done.length === r.reports.length ? 0 : EXIT_FAILED);
-}
-
-/** Serves until Ctrl-C (or the test's stop), then closes. */
-async function serveUntilStopped(
-  server: { readonly url: string; close(): Promise<void> },
-  what: string,
-  out: Output,
-  extra: KernelCommandOptions,
-): Promise<void> {
-  out.say(`serving ${server.url} ${what}(Ctrl-C to stop)`);
-  extra.onServing?.(server.url);
-  try {
-    await untilStopped(extra.stopWatch);
-  } finally {
-    await server.close();
-  }
 }
 
 export interface KernelCommandOptions {
@@ -119,6 +95,11 @@ export function registerKernel(
 ): void {
   const out = new Output(io);
   const warn = (m: string): void => out.warn(m);
+  const serve = async (server: { readonly url: string; close(): Promise<void> }, what: string): Promise<void> => {
+    out.say(`serving ${server.url} ${what}(Ctrl-C to stop)`);
+    extra.onServing?.(server.url);
+    await serveUntilStopped(server, extra.stopWatch);
+  };
   const kernel = program
     .command('kernel')
     .description('the live KSM of this machine: status, watch, and merging real programs (exec, enable, disable)')
@@ -141,17 +122,13 @@ export function registerKernel(
       requireKsm();
       const top = opts.top === undefined ? {} : { top: opts.top };
       const s = readKsmStatus(KSM_DIR, '/proc', { by: opts.by, ...top, onWarning: warn });
-      const { journals, note } = viewJournalsOrNote();
-      out.noteIf(note);
+      const { journals, notes } = viewJournalsWithNotes();
       out.result(
         opts.json,
         { ...s, journals },
         (width) => renderLiveStatusText(s, { width }) + renderJournalViews(journals, { width }),
       );
-      if (journals.some(pendingRecovery))
-        out.note(
-          'a samepage process died with changes to this machine journaled; `samepage kernel recover` undoes them',
-        );
+      for (const note of notes) out.note(note);
     });
 
   kernel
@@ -198,8 +175,6 @@ export function registerKernel(
     )
     .action(async (opts: { interval: number; http?: number; by: GroupBy; top: number }) => {
       requireKsm();
-      const stdout = io.stdout as Partial<NodeJS.WriteStream>;
-      const tty = stdout.isTTY === true;
       const sampler = new KsmSampler({
         by: opts.by,
         top: opts.top,
@@ -207,10 +182,8 @@ export function registerKernel(
         onError: (err) => warn(`Reading KSM failed: ${err instanceof Error ? err.message : String(err)}`),
       });
       sampler.onSample((s) => {
-        const rows = tty ? { maxProcesses: Math.max(5, (stdout.rows ?? 40) - 24) } : {};
-        const text = renderLiveStatusText(s.status, { ...rows, width: out.width });
-        // In place at a terminal (home, clear below); appended snapshots otherwise.
-        out.print(tty ? `\x1b[H\x1b[J${text}(Ctrl-C to stop)\n` : `${text}\n`);
+        const rows = out.rows === undefined ? {} : { maxProcesses: Math.max(5, out.rows - 24) };
+        out.screen(renderLiveStatusText(s.status, { ...rows, width: out.width }));
       });
       sampler.start();
       try {
@@ -219,7 +192,7 @@ export function registerKernel(
         else {
           const page = (s: KsmWatchSample): string => renderLivePage(s, EVENTS_PATH, hostname(), opts.interval);
           const server = await startWatchServer(sampler, page, { port });
-          await serveUntilStopped(server, `(events at ${EVENTS_PATH}) `, out, extra);
+          await serve(server, `(events at ${EVENTS_PATH}) `);
         }
       } finally {
         sampler.stop();
@@ -234,7 +207,7 @@ export function registerKernel(
     .option(
       '--listen <host:port>',
       'where to listen, e.g. 127.0.0.1:9847 ([::1]:9847 for IPv6; 0 as port picks one)',
-      parseListenArg,
+      checked(parseListen, 'HOST:PORT (e.g. 127.0.0.1:9847)'),
     )
     .option(
       '--top <n>',
@@ -268,7 +241,7 @@ export function registerKernel(
       const server = await startMetricsServer(opts.listen, scrape, (err) =>
         warn(`A scrape failed: ${err instanceof Error ? err.message : String(err)}`),
       );
-      await serveUntilStopped(server, '', out, extra);
+      await serve(server, '');
     });
 
   kernel

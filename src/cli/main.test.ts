@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { main } from './main.ts';
-import { capture } from './testing.ts';
+import { capture } from '../term/testing.ts';
 
 test('main prints help explaining samepage and exits 0', async () => {
   const c = capture();

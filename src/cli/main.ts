@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { RunResult } from '../scenario/records.ts';
 import { BACKEND_NAMES, type BackendName, runOn } from '../backends/run.ts';
 import type { StatisticsResult } from '../stats/duplicate_statistics.ts';
@@ -24,20 +24,19 @@ import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
 import { registerPlus } from './plus.ts';
 import { waitProgress } from '../term/progress.ts';
-import { refuseReportOverInput } from './report_file.ts';
-import { Output } from './output.ts';
-import { loadScenarioFile, UsageError } from './errors.ts';
-import { testPauseHook } from './test_pause.ts';
+import { refuseReportOverInput } from '../term/report_file.ts';
+import { Output } from '../term/output.ts';
+import { loadScenarioFile } from '../scenario/load.ts';
+import { testPauseHook } from '../term/test_pause.ts';
 import { parseSeed } from './args.ts';
-import { type Io, runProgram } from './run_program.ts';
+import { newProgram, runProgram } from './run_program.ts';
+import type { Io } from '../term/output.ts';
 
 /** Exit codes of the contract. */
 const EXIT_OK = 0;
 const EXIT_EXPECT_FAILED = 1;
 
 const DEMO_SCENARIO = 'scenarios/thesis-test-program.yaml';
-
-export type { Io } from './run_program.ts';
 
 /** Runs the command line `args` (without node and the script) and resolves to the exit code. */
 export async function main(args: readonly string[], io: Io = process): Promise<number> {
@@ -46,7 +45,7 @@ export async function main(args: readonly string[], io: Io = process): Promise<n
 
 function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const out = new Output(io);
-  const program = new Command('samepage')
+  const program = newProgram(io, 'samepage')
     .description(
       // One paragraph: commander wraps it to the terminal's width.
       'An exact, executable model of Linux 6.18 memory management and KSM (kernel samepage ' +
@@ -56,14 +55,6 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         '(root), and reports the KSM counters and whether the expectations held.',
     )
     .version(packageVersion(packageRoot()), '-V, --version')
-    .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-    })
-    // Commander exits 1 on a usage error by default, which the contract reserves for a failed
-    // expect; exitOverride turns every exit into a CommanderError that main maps to 2.
-    .exitOverride()
-    .showHelpAfterError('(run samepage --help for usage)')
     .addHelpText(
       'after',
       '\nExit codes: 0 every expect held, 1 an expect failed or the run stopped early, 2 invalid file or\n' +
@@ -118,7 +109,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--seed <n>', 'seed of the model backend', parseSeed, 0)
     .action(async (opts: { seed: number }) => {
       const file = join(packageRoot(), DEMO_SCENARIO);
-      if (!existsSync(file)) throw new UsageError(`The demo scenario is missing: ${file}`);
+      if (!existsSync(file)) throw new Error(`The demo scenario is missing: ${file}`);
       const { result } = await runFile(file, 'model', opts.seed, out, false);
       const width = out.width;
       out.print(`${renderRunResult(result, { width })}\n${renderDemoSummary(result, width)}\n`);

@@ -4,27 +4,18 @@
  * `add`, `remove`, `list`, `status` and `set` talk to the running one over its socket. This
  * file parses, calls and prints.
  */
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { PLUS_DIR } from '../lib/plus_files.ts';
 import { parseKnobSetting, parseKsmSetting } from '../policy/config.ts';
 import { KNOB_SPECS, PLUS_DEFAULTS as d, type PlusKnobName } from '../policy/knobs.ts';
-import { askPlus, PLUS_SOCKET, type PlusRequest } from '../host/plus_control.ts';
+import { askPlus, PLUS_SOCKET, setRequest, targetRequest } from '../host/plus_control.ts';
 import type { LiveStatus } from '../host/plus_daemon.ts';
 import { runPlusDaemon } from '../host/plus_run.ts';
 import { renderPlusList, renderPlusStatus } from '../report/plus_status.ts';
 import { untilStopped } from '../term/signals.ts';
-import { collect, collectStrings, parsePid, wholeNumber } from './args.ts';
-import { Output } from './output.ts';
-import type { Io } from './run_program.ts';
-
-/** A parser of `knob=value` options from one of policy/config.ts's. */
-const setting =
-  <T>(parse: (text: string) => T | string) =>
-  (v: string): T => {
-    const r = parse(v);
-    if (typeof r === 'string') throw new InvalidArgumentError(r);
-    return r;
-  };
+import { checked, collect, collectStrings, parsePid, wholeNumber } from './args.ts';
+import { Output } from '../term/output.ts';
+import type { Io } from '../term/output.ts';
 
 const pidAbove1 = (v: string): number => parsePid(v, 1);
 
@@ -47,14 +38,6 @@ interface TargetOptions {
   readonly socket?: string;
 }
 
-/** `add`/`remove`'s request: exactly one of a name, a pid or a cgroup. */
-function targetRequest(cmd: 'add' | 'remove', name: string | undefined, opts: TargetOptions): PlusRequest {
-  const given = [name, opts.pid, opts.cgroup].filter((x) => x !== undefined).length;
-  if (given !== 1) throw new Error('Give one of NAME, --pid PID or --cgroup PATH');
-  if (name !== undefined) return { cmd, name };
-  return opts.pid !== undefined ? { cmd, pid: opts.pid } : { cmd, cgroup: opts.cgroup! };
-}
-
 export function registerPlus(program: Command, io: Io, setExit: (code: number) => void): void {
   const out = new Output(io);
   const plus = program
@@ -75,13 +58,13 @@ export function registerPlus(program: Command, io: Io, setExit: (code: number) =
     .option(
       '--set <knob=value>',
       'a knob of the daemon, e.g. pages_to_scan=2000 (repeatable)',
-      collect(setting(parseKnobSetting)),
+      collect(checked(parseKnobSetting, 'knob=value')),
       [],
     )
     .option(
       '--ksm-set <knob=value>',
       'a KSM knob to hold while the daemon runs, e.g. pages_to_scan=1000 (repeatable)',
-      collect(setting(parseKsmSetting)),
+      collect(checked(parseKsmSetting, 'knob=value')),
       [],
     )
     .option('--pid <pid>', 'also select this process (repeatable)', collect(pidAbove1), [])
@@ -153,7 +136,7 @@ Examples:
     ['remove', 'drop it from the selection; its marked ranges are given back (unmerged)'],
   ] as const)
     target(plus.command(cmd).description(about)).action(async (name: string | undefined, opts: TargetOptions) => {
-      await askPlus(targetRequest(cmd, name, opts), opts.socket);
+      await askPlus(targetRequest(cmd, { ...opts, name }), opts.socket);
       setExit(0);
     });
   socketOption(
@@ -182,9 +165,7 @@ Examples:
       .description('set a knob of the running daemon')
       .argument('<knob=value>', 'e.g. pages_to_scan=2000'),
   ).action(async (text: string, opts: { socket?: string }) => {
-    const eq = text.indexOf('=');
-    if (eq <= 0) throw new Error(`Expected knob=value, got "${text}"`);
-    await askPlus({ cmd: 'set', knob: text.slice(0, eq).trim(), value: text.slice(eq + 1).trim() }, opts.socket);
+    await askPlus(setRequest(text), opts.socket);
     setExit(0);
   });
 }

@@ -5,18 +5,15 @@
  * bin/samepage.js comes here when the first argument is `plus`; `samepage --help` still
  * lists the command through main.ts.
  */
-import { Command } from 'commander';
 import { registerPlus } from './plus.ts';
-import { type Io, runProgram } from './run_program.ts';
+import { newProgram, runProgram } from './run_program.ts';
+import type { Io } from '../term/output.ts';
 
 /** Runs `samepage plus ...` (`args` without node, the script and `plus`). */
 export function plusMain(args: readonly string[], io: Io = process): Promise<number> {
   return runProgram(
     (setExit) => {
-      const program = new Command('samepage')
-        .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
-        .exitOverride()
-        .showHelpAfterError('(run samepage plus --help for usage)');
+      const program = newProgram(io, 'samepage plus');
       registerPlus(program, io, setExit);
       return program;
     },

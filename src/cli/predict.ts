@@ -3,15 +3,14 @@
  * snapshotted processes, and at what cost, from the model (src/backends/model/predict.ts).
  */
 import { Option, type Command } from 'commander';
-import { readSnapshot } from '../host/snapshot.ts';
-import { parseKnob, predictSnapshot, type PredictResult } from '../backends/model/predict.ts';
+import { parseKnob, predictSnapshotFile, type PredictResult } from '../backends/model/predict.ts';
 import type { Policy } from '../backends/model/policy.ts';
 import { renderPredictResult, unsettledWarning } from '../report/predict.ts';
 import { collectStrings, parseSeed, wholeNumber } from './args.ts';
-import { Progress } from '../term/progress.ts';
-import { refuseReportOverInput } from './report_file.ts';
-import { Output } from './output.ts';
-import type { Io } from './run_program.ts';
+import { snapshotProgress } from '../term/progress.ts';
+import { refuseReportOverInput } from '../term/report_file.ts';
+import { Output } from '../term/output.ts';
+import type { Io } from '../term/output.ts';
 
 interface PredictCliOptions {
   readonly policy: Policy;
@@ -60,25 +59,22 @@ export function registerPredict(program: Command, io: Io, setExit: (code: number
     )
     .action(async (file: string, opts: PredictCliOptions) => {
       refuseReportOverInput(opts.report, [file]);
-      const bar = progressBar(io.stderr);
-      const read = await readSnapshot(file, { onVerify: (done, total) => bar.verify(done, total) });
-      bar.stop();
-      if (!read.ok) throw new Error(read.problem);
       const settings = opts.set.map((s) => parseKnob(s, opts.policy));
+      const bar = snapshotProgress(io.stderr);
       let result: PredictResult;
       try {
-        result = await predictSnapshot(read.snapshot, file, {
+        result = await predictSnapshotFile(file, {
           policy: opts.policy,
           settings,
           seed: opts.seed,
           maxScans: opts.maxScans,
-          onLoad: (done, total) => bar.load(done, total),
+          onVerify: bar.verify,
+          onLoad: bar.load,
           onScan: (n) => bar.scan(n, opts.maxScans),
           samples: opts.report !== undefined,
         });
       } finally {
         bar.stop();
-        read.snapshot.close();
       }
       const out = new Output(io);
       out.result(opts.json, { ...result.run, prediction: result.prediction }, (width) =>
@@ -92,21 +88,4 @@ export function registerPredict(program: Command, io: Io, setExit: (code: number
       if (warning !== undefined) out.warn(warning);
       setExit(0);
     });
-}
-
-/** Checksum, load, then scan progress on stderr (drawn only on a terminal). */
-function progressBar(stream: NodeJS.WritableStream): {
-  verify: (d: number, t: number) => Promise<void> | undefined;
-  load: (d: number, t: number) => Promise<void> | undefined;
-  scan: (n: number, max: number) => Promise<void> | undefined;
-  stop: () => void;
-} {
-  const bar = new Progress(stream);
-  const mib = 2 ** 20;
-  return {
-    verify: (d, t) => bar.show('checking the checksum', Math.floor(d / mib), Math.ceil(t / mib), 'MiB '),
-    load: (d, t) => bar.show('loading pages', d, t),
-    scan: (n, max) => bar.show('full scans (until settled)', n, max),
-    stop: () => bar.stop(),
-  };
 }

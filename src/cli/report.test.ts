@@ -25,7 +25,7 @@ import {
 import { writeSnapshot } from '../host/snapshot.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { main } from './main.ts';
-import { capture } from './testing.ts';
+import { capture } from '../term/testing.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const SCENARIOS = join(ROOT, 'scenarios');

@@ -5,18 +5,24 @@
  * also a JSON answer on stdout (errors.ts). Shared by the full command (main.ts) and the lean
  * entry of the long-running daemon (plus_main.ts), which must not load the rest of samepage.
  */
-import { type Command, CommanderError } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { failureJson, failureJsonFor, wantsJson } from './errors.ts';
-
-/** Where process output goes; tests may pass their own. */
-export interface Io {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WriteStream | NodeJS.WritableStream;
-  readonly env: NodeJS.ProcessEnv;
-}
+import type { Io } from '../term/output.ts';
 
 const EXIT_OK = 0;
 const EXIT_UNUSABLE = 2;
+
+/** An empty `samepage` program writing to `io`; `usage` is the command whose --help a usage error points to. */
+export function newProgram(io: Io, usage: string): Command {
+  return (
+    new Command('samepage')
+      .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+      // Commander exits 1 on a usage error by default, which the contract reserves for a failed
+      // expect; exitOverride turns every exit into a CommanderError that runProgram maps to 2.
+      .exitOverride()
+      .showHelpAfterError(`(run ${usage} --help for usage)`)
+  );
+}
 
 /** Builds the program with `build` (given the exit-code setter), runs `args`, resolves to the exit code. */
 export async function runProgram(

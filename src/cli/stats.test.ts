@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from './main.ts';
-import { statsTitle } from './stats.ts';
-import { capture } from './testing.ts';
+import { statisticsTitle } from '../report/stats_report.ts';
+import { capture } from '../term/testing.ts';
 
 const SCENARIO = `version: 1
 name: stats-cli
@@ -64,10 +64,10 @@ test('stats refuses a missing source, a bad pid and a damaged file with one line
 });
 
 test("the report's title names what was counted: a file, processes by pid, every process of a name", () => {
-  assert.equal(statsTitle('s.yaml', {}), 'Duplicate pages of s.yaml');
-  assert.equal(statsTitle(undefined, { pid: [25291] }), 'Duplicate pages of process 25291');
+  assert.equal(statisticsTitle('s.yaml', {}), 'Duplicate pages of s.yaml');
+  assert.equal(statisticsTitle(undefined, { pid: [25291] }), 'Duplicate pages of process 25291');
   assert.equal(
-    statsTitle(undefined, { pid: [1, 2], name: ['okular'] }),
+    statisticsTitle(undefined, { pid: [1, 2], name: ['okular'] }),
     'Duplicate pages of processes 1, 2 and every okular',
   );
 });

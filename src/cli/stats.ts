@@ -6,25 +6,20 @@
 import type { Command } from 'commander';
 import { scenarioStatistics } from '../backends/model/statistics.ts';
 import { isSnapshotFile } from '../host/snapshot.ts';
-import {
-  type LiveSelection,
-  liveStatistics,
-  snapshotLiveProcesses,
-  snapshotStatistics,
-} from '../host/live_statistics.ts';
+import { liveStatistics, snapshotLiveProcesses, snapshotStatistics } from '../host/live_statistics.ts';
 import { plural } from '../lib/plural.ts';
 import { formatBytes } from '../lib/sizes.ts';
 import { thesisText } from '../report/table.ts';
-import { measuredByStatistics, thesisComparison, thesisExperiment } from '../report/thesis.ts';
+import { statisticsThesisComparison } from '../report/thesis.ts';
 import type { RunResult } from '../scenario/records.ts';
 import type { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
 import { statisticsJson } from '../stats/render.ts';
 import { collect, collectStrings, parsePid, parseSeed, wholeNumber } from './args.ts';
-import { pageProgress } from '../term/progress.ts';
-import { refuseReportOverInput } from './report_file.ts';
-import { Output } from './output.ts';
-import { loadScenarioFile } from './errors.ts';
-import type { Io } from './run_program.ts';
+import { withPageProgress } from '../term/progress.ts';
+import { refuseReportOverInput } from '../term/report_file.ts';
+import { Output } from '../term/output.ts';
+import { loadScenarioFile } from '../scenario/load.ts';
+import type { Io } from '../term/output.ts';
 
 interface LiveOpts {
   readonly pid?: number[];
@@ -44,6 +39,7 @@ const pids = collect((v: string) => parsePid(v));
 export function registerStats(program: Command, io: Io, setExit: (code: number) => void): void {
   const out = new Output(io);
   const warn = (m: string): void => out.warn(m);
+  const selected = (o: LiveOpts) => ({ pids: o.pid ?? [], names: o.name ?? [], onWarning: warn });
 
   program
     .command('stats')
@@ -73,38 +69,35 @@ export function registerStats(program: Command, io: Io, setExit: (code: number) 
       if (live && opts.proc !== undefined)
         throw new Error('--proc selects processes of a file; with --pid/--name, name the processes there');
       let stats: DuplicateStatistics;
-      let scenario: { name: string; run: RunResult } | undefined;
+      let run: RunResult | undefined;
       if (file === undefined) {
-        const live = withPageBar(opts, out, liveStatistics);
+        const live = withPageProgress(io.stderr, (bar) => liveStatistics({ ...selected(opts), ...bar }));
         const { zeroPages, swappedPages } = live;
         if (zeroPages + swappedPages > 0)
           out.say(`left out ${plural(zeroPages, 'zero-page mapping')} and ${plural(swappedPages, 'swapped-out page')}`);
         stats = live.stats;
       } else if (isSnapshotFile(file)) stats = await snapshotStatistics(file, opts.proc);
       else {
-        const loaded = await loadScenarioFile(file);
-        const procs = opts.proc === undefined ? {} : { procs: opts.proc };
+        const samples = opts.report !== undefined;
         const r = await scenarioStatistics(
-          loaded,
-          { seed: opts.seed, samples: opts.report !== undefined, ...procs },
+          await loadScenarioFile(file),
+          { seed: opts.seed, procs: opts.proc, samples },
           warn,
         );
         stats = r.stats;
-        scenario = { name: loaded.name, run: r.run };
+        run = r.run;
       }
       const result = stats.result({ top: opts.top });
       // The thesis's figures need every duplicated content, not only the listed ones.
       const all = stats.result({});
-      const exp = scenario === undefined ? undefined : thesisExperiment(scenario.name);
-      const thesis =
-        exp === undefined
-          ? undefined
-          : thesisComparison(exp, (f) => measuredByStatistics(f, all), { file: file ?? '' });
+      const thesis = run && statisticsThesisComparison(run.scenario, all, file ?? '');
       // The report module loads the chart renderer (half a second): only for stats.
-      const { renderStatisticsReport, renderStatisticsTables } = await import('../report/stats_report.ts');
+      const { renderStatisticsReport, renderStatisticsTables, statisticsTitle } = await import(
+        '../report/stats_report.ts'
+      );
       if (opts.json === true) out.print(statisticsJson(result));
       else out.print(renderStatisticsTables(result, all.top.length, out.width) + thesisText(thesis, out.width));
-      const report = { title: statsTitle(file, opts), run: scenario?.run, thesis, top: opts.top };
+      const report = { title: statisticsTitle(file, opts), run, thesis, top: opts.top };
       await out.report(opts.report, () => renderStatisticsReport(all, report));
       setExit(0);
     });
@@ -121,32 +114,13 @@ export function registerStats(program: Command, io: Io, setExit: (code: number) 
     .option('--hashes-only', "keep only each page's MD5 and class, no bytes")
     .action((opts: LiveOpts & { output: string; hashesOnly?: true }) => {
       const hashesOnly = opts.hashesOnly === true;
-      const summary = withPageBar(opts, out, (sel) => snapshotLiveProcesses(opts.output, sel, { hashesOnly }));
+      const summary = withPageProgress(io.stderr, (bar) =>
+        snapshotLiveProcesses(opts.output, { ...selected(opts), ...bar }, { hashesOnly }),
+      );
       io.stderr.write(
         `Wrote ${opts.output}: ${plural(summary.processes, 'process', 'processes')}, ${plural(summary.pages, 'page')}, ` +
           `${summary.contents} distinct, ${formatBytes(summary.bytes)}${opts.hashesOnly === true ? ' (hashes only)' : ''}\n`,
       );
       setExit(0);
     });
-}
-
-/** `read` of the processes of --pid and --name, with a page progress bar on stderr. */
-function withPageBar<T>(opts: LiveOpts, out: Output, read: (sel: LiveSelection) => T): T {
-  const bar = pageProgress(out.io.stderr);
-  try {
-    const onWarning = (m: string): void => out.warn(m);
-    return read({ pids: opts.pid ?? [], names: opts.name ?? [], onWarning, onStart: bar.start, onPage: bar.tick });
-  } finally {
-    bar.stop();
-  }
-}
-
-export function statsTitle(file: string | undefined, opts: Pick<StatsOpts, 'pid' | 'name'>): string {
-  if (file !== undefined) return `Duplicate pages of ${file}`;
-  const pids = opts.pid ?? [];
-  const who = [
-    ...(pids.length === 0 ? [] : [`${pids.length === 1 ? 'process' : 'processes'} ${pids.join(', ')}`]),
-    ...(opts.name ?? []).map((n) => `every ${n}`),
-  ];
-  return `Duplicate pages of ${who.join(' and ')}`;
 }

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { main, packageRoot } from './main.ts';
-import { capture } from './testing.ts';
-import { TEST_PAUSE_VARIABLE, testPauseHook } from './test_pause.ts';
+import { capture } from '../term/testing.ts';
+import { TEST_PAUSE_VARIABLE, testPauseHook } from '../term/test_pause.ts';
 
 test('testPauseHook is off unless the variable is set, and refuses what is not a step index', () => {
   const c = capture();

@@ -54,6 +54,11 @@ export interface Tolerance {
 /** The issue's targets: 5 % on counters, 10 % on the advisor's pages_to_scan, median of 3. */
 export const DEFAULT_TOLERANCE: Tolerance = { counters: 0.05, advisor: 0.1, runs: 3, maxRuns: 9, maxQueued: 0.01 };
 
+/** DEFAULT_TOLERANCE with `runs` undisturbed runs (three times as many at most) and tolerances in %. */
+export function toleranceOf(runs: number, countersPct: number, advisorPct: number): Tolerance {
+  return { ...DEFAULT_TOLERANCE, runs, maxRuns: 3 * runs, counters: countersPct / 100, advisor: advisorPct / 100 };
+}
+
 /** One compared value of one record. */
 export interface TimedValue {
   readonly label: string;

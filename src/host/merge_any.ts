@@ -54,6 +54,8 @@ export interface MergeCommandResult {
   readonly done: number[];
   /** Sentences for the user: KSM is stopped, pages were unmerged, ptrace_scope refused. */
   readonly notes: string[];
+  /** pages_sharing and pages_shared before any process was acted on: what later merging is measured from. */
+  readonly before: ReturnType<typeof readSharing>;
 }
 
 /**
@@ -69,6 +71,7 @@ export function mergeRunning(
   requirePtrace(`samepage kernel ${enable ? 'enable' : 'disable'}`);
   refuseBesidePlusDaemon();
   const helper = requireHelper(INJECT_SYSCALL);
+  const before = readSharing();
   const pids = selectTargets(target.name, target.pid);
   const byName = target.pid === undefined && target.name !== undefined ? { name: target.name } : {};
   const reports = pids.length === 0 ? [] : setMemoryMerge(pids, enable, { helper, ...byName, ...hooks });
@@ -78,7 +81,7 @@ export function mergeRunning(
     !enable && done.length > 0 ? "disabling unmerged those processes' KSM pages at once" : undefined,
     ptraceScopeNote(reports),
   ];
-  return { reports, done, notes: notes.filter((n): n is string => n !== undefined) };
+  return { reports, done, notes: notes.filter((n): n is string => n !== undefined), before };
 }
 
 /** pages_sharing and pages_shared now, and the ksm_stat of those of `pids` still alive: what merged so far. */

@@ -43,6 +43,24 @@ export type PlusRequest =
   | { readonly cmd: 'status' }
   | { readonly cmd: 'set'; readonly knob: string; readonly value: string };
 
+/** `add`/`remove`'s request: exactly one of a program's name, a pid or a cgroup. */
+export function targetRequest(
+  cmd: 'add' | 'remove',
+  target: { readonly name?: string | undefined; readonly pid?: number; readonly cgroup?: string },
+): PlusRequest {
+  const { name, pid, cgroup } = target;
+  if ([name, pid, cgroup].filter((x) => x !== undefined).length !== 1)
+    throw new Error('Give one of NAME, --pid PID or --cgroup PATH');
+  return name !== undefined ? { cmd, name } : pid !== undefined ? { cmd, pid } : { cmd, cgroup: cgroup! };
+}
+
+/** `set`'s request from `knob=value` (the daemon checks the knob and the value). */
+export function setRequest(text: string): PlusRequest {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new Error(`Expected knob=value, got "${text}"`);
+  return { cmd: 'set', knob: text.slice(0, eq).trim(), value: text.slice(eq + 1).trim() };
+}
+
 /** An answer: ok with what was asked for, or the errno name and why. */
 export type PlusResponse =
   | ({ readonly ok: true } & Readonly<Record<string, unknown>>)

@@ -80,15 +80,19 @@ export function pendingRecovery(v: JournalView): boolean {
 }
 
 /**
- * Every journal's view; for a user who may not read them (they are root's), none and a
- * note that says so.
+ * Every journal's view, and notes for the user: that some wait to be recovered, or, for a
+ * user who may not read them (they are root's), that none can be shown.
  */
-export function viewJournalsOrNote(): { journals: JournalView[]; note?: string } {
+export function viewJournalsWithNotes(): { journals: JournalView[]; notes: string[] } {
   try {
-    return { journals: viewJournals() };
+    const journals = viewJournals();
+    const pending = journals.some(pendingRecovery)
+      ? ['a samepage process died with changes to this machine journaled; `samepage kernel recover` undoes them']
+      : [];
+    return { journals, notes: pending };
   } catch (err) {
     if (!(err instanceof JournalsUnreadable)) throw err;
-    return { journals: [], note: `${err.message}; samepage's own changes are shown to root only` };
+    return { journals: [], notes: [`${err.message}; samepage's own changes are shown to root only`] };
   }
 }
 

@@ -6,7 +6,9 @@ import type { PolicyResult } from '../backends/model/policy.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
 import { fitTable } from './fit_table.ts';
-import { measuredByPolicy, type ThesisExperiment } from './thesis.ts';
+import { measuredByPolicy, type ThesisComparison, type ThesisExperiment } from './thesis.ts';
+import { thesisText } from './table.ts';
+import { wrapText } from '../lib/text_width.ts';
 
 export type SideBySideRow = readonly [name: string, ...values: string[]];
 
@@ -46,6 +48,21 @@ export function sideBySideRows(results: readonly PolicyResult[]): SideBySideRow[
         ]
       : []),
   ];
+}
+
+/**
+ * `samepage compare`'s text: the workload and what it is, the policies side by side, and the
+ * thesis's figures beside them when the workload is one of its experiments.
+ */
+export function renderCompare(
+  scenario: { readonly name: string; readonly description?: string | undefined },
+  results: readonly PolicyResult[],
+  thesis: ThesisComparison | undefined,
+  width: number | undefined,
+): string {
+  const about = `${scenario.name}: ${scenario.description ?? ''}`;
+  const head = width === undefined ? about : wrapText(about, width).join('\n');
+  return `${head}\n${renderSideBySide(results, width)}\n${thesisText(thesis, width)}`;
 }
 
 /** The side-by-side figures as a terminal table, fitted to `width` columns. */

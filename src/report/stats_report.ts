@@ -227,3 +227,17 @@ export async function renderStatisticsReport(
     runs: what.run === undefined ? [] : [what.run],
   });
 }
+
+/** The title of `samepage stats --report`: what was counted (a file, processes by pid, every process of a name). */
+export function statisticsTitle(
+  file: string | undefined,
+  opts: { readonly pid?: readonly number[]; readonly name?: readonly string[] },
+): string {
+  if (file !== undefined) return `Duplicate pages of ${file}`;
+  const pids = opts.pid ?? [];
+  const who = [
+    ...(pids.length === 0 ? [] : [`${pids.length === 1 ? 'process' : 'processes'} ${pids.join(', ')}`]),
+    ...(opts.name ?? []).map((n) => `every ${n}`),
+  ];
+  return `Duplicate pages of ${who.join(' and ')}`;
+}

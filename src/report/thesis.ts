@@ -423,3 +423,13 @@ export function runThesisComparison(result: RunResult, file: string): ThesisComp
     ? undefined
     : thesisComparison(exp, (f) => measuredByRecords(f, result.records), { file, settleAtRecord: true });
 }
+
+/** The thesis's figures beside `samepage stats` of scenario `name` (in `file`), when it is one of its experiments. */
+export function statisticsThesisComparison(
+  name: string,
+  all: StatisticsFigures,
+  file: string,
+): ThesisComparison | undefined {
+  const exp = thesisExperiment(name);
+  return exp === undefined ? undefined : thesisComparison(exp, (f) => measuredByStatistics(f, all), { file });
+}

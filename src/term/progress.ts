@@ -119,6 +119,19 @@ export function waitProgress(stream: NodeJS.WritableStream): {
   return { update, stop: () => progress.stop() };
 }
 
+/** `read` with a page progress bar on `stream` (its hooks: the total, then one call a page). */
+export function withPageProgress<T>(
+  stream: NodeJS.WritableStream,
+  read: (bar: { readonly onStart: (total: number) => void; readonly onPage: () => void }) => T,
+): T {
+  const bar = pageProgress(stream);
+  try {
+    return read({ onStart: bar.start, onPage: bar.tick });
+  } finally {
+    bar.stop();
+  }
+}
+
 /** A page progress bar on stderr, redrawn every 256 pages. */
 export function pageProgress(stream: NodeJS.WritableStream): {
   start: (total: number) => void;
@@ -137,6 +150,23 @@ export function pageProgress(stream: NodeJS.WritableStream): {
     tick: () => {
       if (++done % 256 === 0) bar.show('reading', done, total, 'pages ');
     },
+    stop: () => bar.stop(),
+  };
+}
+
+/** A snapshot's progress into the model: its checksum, its load, then full scans until settled. */
+export function snapshotProgress(stream: NodeJS.WritableStream): {
+  verify: (d: number, t: number) => Promise<void> | undefined;
+  load: (d: number, t: number) => Promise<void> | undefined;
+  scan: (n: number, max: number) => Promise<void> | undefined;
+  stop: () => void;
+} {
+  const bar = new Progress(stream);
+  const mib = 2 ** 20;
+  return {
+    verify: (d, t) => bar.show('checking the checksum', Math.floor(d / mib), Math.ceil(t / mib), 'MiB '),
+    load: (d, t) => bar.show('loading pages', d, t),
+    scan: (n, max) => bar.show('full scans (until settled)', n, max),
     stop: () => bar.stop(),
   };
 }

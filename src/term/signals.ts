@@ -15,3 +15,12 @@ export function untilStopped(signal?: AbortSignal): Promise<NodeJS.Signals | 'ab
     signal?.addEventListener('abort', onAbort);
   });
 }
+
+/** Serves until the user stops the command (or `signal` aborts), then closes `server`. */
+export async function serveUntilStopped(server: { close(): Promise<void> }, signal?: AbortSignal): Promise<void> {
+  try {
+    await untilStopped(signal);
+  } finally {
+    await server.close();
+  }
+}

@@ -19,6 +19,15 @@ export type Policy = 'ksm' | 'ksm+' | 'plus';
 
 export const POLICIES: readonly Policy[] = ['ksm', 'ksm+', 'plus'];
 
+/** A comma-separated list of policies, each once (`ksm,ksm+`), or what is wrong with it. */
+export function parsePolicies(text: string): Policy[] | string {
+  const list = text.split(',').map((p) => p.trim());
+  const unknown = list.find((p) => !(POLICIES as readonly string[]).includes(p));
+  if (unknown !== undefined) return `Unknown policy "${unknown}": use ${POLICIES.join(', ')}, comma-separated`;
+  const twice = list.find((p, i) => list.indexOf(p) !== i);
+  return twice === undefined ? (list as Policy[]) : `Policy "${twice}" is given twice: each runs once`;
+}
+
 /** What one policy achieved on a workload, once its counters stopped changing. */
 export interface PolicyResult {
   readonly policy: Policy;
@@ -140,6 +149,27 @@ function fileNumbering(run: RunResult, at: number, added: number): RunResult {
     ...(run.calls === undefined ? {} : { calls: run.calls.map((c) => ({ ...c, step: step(c.step) })) }),
     ...(run.error === undefined ? {} : { error: text(run.error) }),
   };
+}
+
+/**
+ * Runs a workload under each of `policies` in turn (runPolicy; `onStart` is told each one).
+ * With `statistics`, only the first run counts duplicate pages: the processes' contents are
+ * the same under every policy.
+ */
+export async function runPolicies(
+  scenario: Scenario,
+  policies: readonly Policy[],
+  opts: PolicyRunOptions,
+  onStart: (policy: Policy) => void,
+): Promise<PolicyResult[]> {
+  const results: PolicyResult[] = [];
+  for (const policy of policies) {
+    onStart(policy);
+    results.push(
+      await runPolicy(scenario, policy, { ...opts, statistics: opts.statistics === true && results.length === 0 }),
+    );
+  }
+  return results;
 }
 
 /**

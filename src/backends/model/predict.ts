@@ -23,7 +23,7 @@
  */
 import { PAGE_SIZE } from '../../lib/sizes.ts';
 import { splitmix64 } from '../../lib/patterns.ts';
-import type { Snapshot, SnapshotProcess } from '../../host/snapshot.ts';
+import { readSnapshot, type Snapshot, type SnapshotProcess } from '../../host/snapshot.ts';
 import type { CounterRecord, RunResult } from '../../scenario/records.ts';
 import type { Scenario } from '../../scenario/types.ts';
 import { describeErrno } from '../../lib/errno.ts';
@@ -333,4 +333,21 @@ function summarize(
     by_process: byProcess,
     ...(r.daemon === undefined ? {} : { daemon: r.daemon }),
   };
+}
+
+/**
+ * predictSnapshot on the snapshot file `file`, whose checksum is verified first
+ * (`onVerify`: bytes checked of the total); the snapshot is closed after, whatever happens.
+ */
+export async function predictSnapshotFile(
+  file: string,
+  opts: PredictOptions & { readonly onVerify?: (done: number, total: number) => Promise<void> | void },
+): Promise<PredictResult> {
+  const read = await readSnapshot(file, opts);
+  if (!read.ok) throw new Error(read.problem);
+  try {
+    return await predictSnapshot(read.snapshot, file, opts);
+  } finally {
+    read.snapshot.close();
+  }
 }

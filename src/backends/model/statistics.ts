@@ -39,7 +39,7 @@ export function liveTaskStatistics(
 /** Runs `scenario` on the model, then counts what its processes (or those of `procs`) hold. */
 export async function scenarioStatistics(
   scenario: Scenario,
-  opts: { readonly seed: number; readonly procs?: readonly string[]; readonly samples?: boolean },
+  opts: { readonly seed: number; readonly procs?: readonly string[] | undefined; readonly samples?: boolean },
   warn: (message: string) => void,
 ): Promise<{ stats: DuplicateStatistics; run: RunResult }> {
   const backend = createModelBackend({ seed: opts.seed, samples: opts.samples === true });

@@ -5,9 +5,15 @@
  * every command.
  */
 import { bigintReplacer } from '../report/json.ts';
-import { tableWidth } from '../term/width.ts';
+import { tableWidth } from './width.ts';
 import { writeReportFile } from './report_file.ts';
-import type { Io } from './run_program.ts';
+
+/** Where process output goes; tests may pass their own. */
+export interface Io {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WriteStream | NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
+}
 
 export class Output {
   readonly io: Io;
@@ -19,6 +25,17 @@ export class Output {
   /** The width tables fit (term/width.ts), or undefined: no limit. */
   get width(): number | undefined {
     return tableWidth(this.io);
+  }
+
+  /** The terminal's rows when stdout is one, else undefined. */
+  get rows(): number | undefined {
+    const out = this.io.stdout as Partial<NodeJS.WriteStream>;
+    return out.isTTY === true ? (out.rows ?? 40) : undefined;
+  }
+
+  /** `text` as a live screen: in place at a terminal (cursor home, clear below), appended elsewhere. */
+  screen(text: string): void {
+    this.print(this.rows !== undefined ? `\x1b[H\x1b[J${text}(Ctrl-C to stop)\n` : `${text}\n`);
   }
 
   /** Writes `text` on stdout as it is. */
@@ -54,10 +71,5 @@ export class Output {
   /** Something that went wrong without stopping the command. */
   warn(message: string): void {
     this.say(`warning: ${message}`);
-  }
-
-  /** `note(message)` when there is a message; nothing when it is undefined. */
-  noteIf(message: string | undefined): void {
-    if (message !== undefined) this.note(message);
   }
 }

@@ -1,6 +1,6 @@
 /** What tests of the command line share: an Io that collects what main writes. */
 import { Writable } from 'node:stream';
-import type { Io } from './main.ts';
+import type { Io } from './output.ts';
 
 /** An Io whose stdout and stderr are collected; env is empty (no colour, no debug). */
 export function capture(): { io: Io; out: () => string; err: () => string } {
