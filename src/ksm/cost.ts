@@ -27,7 +27,7 @@ export interface CostModel {
    * Per unequal step of an unstable-tree walk at a depth greater than `deepFrom`, on top of
    * its `memcmpNs`: the tree nodes and pages deep down a large tree miss the CPU's caches
    * (measured: an all-unique scan's cost per step grows with the tree's size,
-   * docs/cost-model.md "Deep unstable-tree steps"). 0: every step costs the same.
+   * docs/cost-model.md "Deep steps and skips, measured"). 0: every step costs the same.
    */
   readonly deepStepNs: number;
   /**

@@ -25,9 +25,9 @@ import { calibrationWorkloads } from './workloads.ts';
 import type { TimerParams } from '../sim/timer.ts';
 
 /**
- * The depths tried for `deepFrom` (cost.ts): levels 6 to 14 of the unstable tree, which at
- * 4,096 to 65,536 pages is 12 to 16 levels deep. The fit keeps the depth whose residuals are
- * smallest; the file records every depth's.
+ * The depths tried for `deepFrom` (cost.ts): levels 6 to 14 of the unstable tree, whose
+ * walks at 4,096 to 65,536 pages take 11 to 15 steps on average. The fit keeps the depth
+ * whose residuals are smallest; the file records every depth's.
  */
 export const DEEP_FROM_CANDIDATES: readonly number[] = [6, 7, 8, 9, 10, 11, 12, 13, 14];
 
