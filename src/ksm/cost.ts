@@ -23,19 +23,38 @@ export interface CostModel {
   readonly mergeNs: number;
   /** Per rmap_item freed or stale node removed. */
   readonly freeNs: number;
+  /**
+   * Per unequal step of an unstable-tree walk at a depth greater than `deepFrom`, on top of
+   * its `memcmpNs`: the tree nodes and pages deep down a large tree miss the CPU's caches
+   * (measured: an all-unique scan's cost per step grows with the tree's size,
+   * docs/cost-model.md "Deep steps and skips, measured"). 0: every step costs the same.
+   */
+  readonly deepStepNs: number;
+  /**
+   * The depth (the root is depth 1) below which an unstable-tree step is charged
+   * `deepStepNs` as well: a step comparing with a node at depth d > deepFrom is deep. Not a
+   * cost: a whole number of tree levels, chosen by the calibration's fit.
+   */
+  readonly deepFrom: number;
 }
 
 export const DEFAULT_COST: CostModel = {
-  visitNs: 153,
-  skipNs: 202,
-  checksumNs: 809,
-  memcmpNs: 204,
-  memcmpEqualNs: 174,
-  mergeNs: 128,
-  freeNs: 65,
+  visitNs: 170,
+  skipNs: 126,
+  checksumNs: 968,
+  memcmpNs: 0,
+  memcmpEqualNs: 454,
+  mergeNs: 186,
+  freeNs: 82,
+  deepStepNs: 458,
+  deepFrom: 9,
 };
 
-/** The constants' names, in a fixed order (calibration files, fits, tables). */
+/**
+ * The per-event constants' names (every field but `deepFrom`), in a fixed order
+ * (calibration files, event counts, fits, tables). The model reads each of them once per
+ * event it charges, which is how the calibration counts events (src/measure/model.ts).
+ */
 export const COST_KEYS = [
   'visitNs',
   'skipNs',
@@ -44,7 +63,19 @@ export const COST_KEYS = [
   'memcmpEqualNs',
   'mergeNs',
   'freeNs',
+  'deepStepNs',
 ] as const satisfies ReadonlyArray<keyof CostModel>;
+
+/**
+ * The deep-step charges of an unstable-tree walk of `steps` unequal steps, each at one
+ * depth more than the last from the root (depth 1): one read of `deepStepNs` for every
+ * step at a depth greater than `deepFrom`. unstable_tree.ts charges the same step by step.
+ */
+export function deepStepsCharge(cost: CostModel, steps: number): number {
+  let charged = 0;
+  for (let depth = cost.deepFrom + 1; depth <= steps; depth++) charged += cost.deepStepNs;
+  return charged;
+}
 
 /**
  * The fixed CPU cost of one wake-up of a scanning thread (ksmd: scheduling and

@@ -2,7 +2,8 @@
  * Replayed full scans (unstable_replay.ts) against walked ones: the same machine run with
  * checkWalkCache (every call walks for real and is compared with the recording) and
  * without (calls replayed while they match) must leave the same counters and virtual CPU
- * time after every batch, through writes, unmaps, merges, run=2 and smart_scan.
+ * time after every batch (deep unstable-tree steps included), through writes, unmaps,
+ * merges, run=2 and smart_scan.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,15 +13,23 @@ import { doMadvise } from '../mm/madvise.ts';
 import { doMmap, doMunmap } from '../mm/mmap.ts';
 import { spawnTask } from '../mm/process.ts';
 import { fillUser, writeUser } from '../mm/uaccess.ts';
+import { type CostModel, DEFAULT_COST } from './cost.ts';
 import { ksmRunStore } from './run.ts';
 import { testMachine, type TestMachine } from './testing.ts';
 import { ksmVerify } from './verify.ts';
 
 const PAGES = 300;
 
+/**
+ * Every step below depth 4 of the 300-page tree (9 to 10 levels) charged a deep step as
+ * well, each cost a different prime, so a replay that charged any event other than its walk
+ * would leave a different CPU time.
+ */
+const DEEP_COST: CostModel = { ...DEFAULT_COST, memcmpNs: 211, deepStepNs: 1009, deepFrom: 4 };
+
 /** Runs ksmd batch by batch, calling `at(batch)` before each, and records the counters after each. */
 function run(check: boolean, smartScan: boolean, at: (m: TestMachine, batch: number, addr: number) => void) {
-  const m = testMachine();
+  const m = testMachine(DEEP_COST);
   m.ksm.checkWalkCache = check;
   m.ksm.smartScan = smartScan;
   m.ksm.pagesToScan = 40;

@@ -2,6 +2,7 @@ import { rbInsertColor, rbLinkNode, type RbDir } from '../lib/rbtree.ts';
 import { grownCapacity, resized } from '../lib/typed_arrays.ts';
 import { KernelBug } from '../mm/kernel_bug.ts';
 import { SEQNR_MASK, UNSTABLE_FLAG } from './constants.ts';
+import { deepStepsCharge } from './cost.ts';
 import type { Ksm } from './ksm.ts';
 import { getMergeablePage } from './merge.ts';
 import type { RmapItem } from './rmap_item.ts';
@@ -19,7 +20,8 @@ import { STRIDE, W_KEY, W_LEFT, W_RIGHT } from './unstable_nodes.ts';
  *
  * So every full scan records its calls (the item, the first 4 bytes of its page, the
  * memcmps its walk charged, whether it inserted and into which node's tree), and the next
- * scan replays that recording while its calls match: it charges the same memcmps, sets the
+ * scan replays that recording while its calls match: it charges the same memcmps (with their
+ * deep-step charges, as the walk charged them), sets the
  * item's flags and counts pages_unshared, and leaves the tree virtual. The first call
  * that differs, anything that needs the real tree (an rb_erase, a verifier) or any change
  * of the rmap_items (a free) builds it from the recorded keys and order, as the calls
@@ -98,8 +100,10 @@ export class UnstableReplay {
     if (!this.#virtual) return false; // check mode: record() compares the real walk
     const cost = ksm.cost;
     let charged = 0;
-    for (let s = this.#steps[i]!; s > 0; s--) charged += cost.memcmpNs;
-    ksm.cpuNs += charged;
+    const steps = this.#steps[i]!;
+    for (let s = steps; s > 0; s--) charged += cost.memcmpNs;
+    // A recorded walk compared no whole pages, so its steps were at depths 1 to `steps`.
+    ksm.cpuNs += charged + deepStepsCharge(cost, steps);
     if ((this.#info[i]! & INFO_INSERTED) !== 0) {
       const items = ksm.items;
       items.flags[item]! |= UNSTABLE_FLAG | (ksm.ksmScan.seqnr & SEQNR_MASK);

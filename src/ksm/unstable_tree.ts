@@ -27,6 +27,9 @@ export interface UnstableMatch {
  * `ksm.checkWalkCache` recomputes every hit to prove it in tests. Where memory has not
  * changed since an earlier full scan made the same calls, the call is replayed instead of
  * walked (unstable_replay.ts).
+ *
+ * Every unequal step is charged `memcmpNs`, and `deepStepNs` more where the node compared
+ * is deeper than `deepFrom` (the root is depth 1): deep nodes miss the caches (cost.ts).
  * @linux mm/ksm.c unstable_tree_search_insert
  */
 export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number): UnstableMatch | null {
@@ -36,13 +39,15 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
   const nodes = ksm.unstableNodes;
   const walk = nodes.walk;
   const cost = ksm.cost;
+  const deepFrom = cost.deepFrom;
   const check = ksm.checkWalkCache;
   // A row's stamp: 2 * the walk stamp it was read at, + 1 if the item had a page.
   const noPage = 2 * ksm.walkStamp();
   const hasPage = noPage + 1;
   const key = pageKey(ksm, pfn);
-  // memcmps the keys decided, charged on the way out (one read of the constant each), and
-  // how many: with the whole-page ones, what unstable_replay.ts records of the walk.
+  // memcmps the keys decided, charged on the way out (one read of the constant each, and of
+  // deepStepNs for each deep one), and how many: with the whole-page ones, what
+  // unstable_replay.ts records of the walk. steps + whole is the depth of the node compared.
   let charged = 0;
   let steps = 0;
   let whole = 0;
@@ -70,6 +75,7 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
       // Different first bytes: different pages, and memcmp's sign without reading them.
       charged += cost.memcmpNs;
       steps++;
+      if (steps + whole > deepFrom) charged += cost.deepStepNs;
       if (key < treeKey) {
         dir = 'left';
         cur = walk[at + W_LEFT]!;
@@ -90,6 +96,7 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
     if (secondKey(ksm, pfn) === secondKey(ksm, treePfn)) whole++;
     else steps++;
     const ret = ksm.memcmpPages(pfn, treePfn);
+    if (ret !== 0 && steps + whole > deepFrom) charged += cost.deepStepNs;
     if (ret < 0) {
       dir = 'left';
       cur = walk[at + W_LEFT]!;

@@ -162,7 +162,8 @@ export async function runBench(opts: BenchOptions, log: MeasureLog): Promise<Ben
     const runs = runModelRounds(workloads, progress, napMs, cpuProbe());
     return runs.map((model, i) => ({
       model,
-      counted: calibrated === undefined ? undefined : runModelCounted(workloads[i]!, progress),
+      counted:
+        calibrated === undefined ? undefined : runModelCounted(workloads[i]!, progress, calibrated.cost.deepFrom),
     }));
   }, log.warn);
   const results: BenchResult[] = [];

@@ -17,12 +17,19 @@ import {
 import { machineInfo, type MachineInfo } from '../host/machine.ts';
 import { COST_KEYS, type CostModel, WAKEUP_NS } from '../ksm/cost.ts';
 import type { MeasureLog } from './bench.ts';
-import { fitCosts, type FitRow, round, sum } from './fit.ts';
+import { fitOverDepths, type FitRow, round, sum } from './fit.ts';
 import { runKernel } from './kernel.ts';
-import { costOf, type EventCounts, runModelCounted } from './model.ts';
+import { type CountedScan, costOf, type EventCounts, runModelCounted } from './model.ts';
 import { measureTimer, type TimerMeasurement } from './timer.ts';
 import { calibrationWorkloads } from './workloads.ts';
 import type { TimerParams } from '../sim/timer.ts';
+
+/**
+ * The depths tried for `deepFrom` (cost.ts): levels 6 to 14 of the unstable tree, whose
+ * walks at 4,096 to 65,536 pages take 11 to 15 steps on average. The fit keeps the depth
+ * whose residuals are smallest; the file records every depth's.
+ */
+export const DEEP_FROM_CANDIDATES: readonly number[] = [6, 7, 8, 9, 10, 11, 12, 13, 14];
 
 export interface CalibrateOptions {
   /** Pages of each calibration workload. */
@@ -43,6 +50,11 @@ export interface CalibrationFile {
   readonly cpu_source?: 'schedstat' | 'ticks';
   readonly method: string;
   readonly kernel_ns_per_visit: Record<string, number>;
+  /**
+   * The fit's weighted residual (root mean square) at each deepFrom tried; the smallest
+   * chose cost.deepFrom. Absent in files from before the deep-step cost.
+   */
+  readonly deep_from_rms?: Record<string, number>;
   readonly scans: readonly CalibrationScan[];
 }
 
@@ -77,7 +89,8 @@ const METHOD =
   'Per measured full scan: ksmd CPU time (schedstat runtime where the kernel has it, else utime+stime) against the events the model counts in the same ' +
   'scan of the same workload (counting cost model). Weighted non-negative least squares on relative errors ' +
   '(scans under 0.1 s weighted as 0.1 s), with a weak pull (lambda 0.02) toward the previous constants for ' +
-  'directions the workloads cannot separate. See docs/cost-model.md.';
+  'directions the workloads cannot separate. Unstable-tree steps deeper than deepFrom are their own column ' +
+  '(deepStepNs); one fit per deepFrom tried (deep_from_rms), the smallest residual kept. See docs/cost-model.md.';
 
 /**
  * Measures every calibration workload on the live kernel and counts the model's events in
@@ -89,42 +102,49 @@ export async function calibrate(
   log: MeasureLog,
 ): Promise<{ file: CalibrationFile; previous: CostModel; timer: TimerFile; previousTimer: TimerParams }> {
   const progress = log.progress;
-  const rows: FitRow[] = [];
-  const scans: Omit<CalibrationScan, 'fitted_cpu_s' | 'default_cpu_s'>[] = [];
+  // The constants in use until now: the fit's prior, and the "current" column (its deep
+  // steps counted at its own deepFrom, which is therefore among the depths tried).
+  const previous = calibratedCost();
+  const depths = [...new Set([...DEEP_FROM_CANDIDATES, previous.deepFrom])].sort((a, b) => a - b);
+  // Per measured scan: the kernel's ns, and the model's events at each deepFrom tried.
+  const perScan: { b: number; counted: Map<number, CountedScan> }[] = [];
+  const scans: Omit<CalibrationScan, 'fitted_cpu_s' | 'default_cpu_s' | 'events' | 'batches'>[] = [];
   const nsPerVisit: Record<string, number> = {};
   let clkTck = 100;
   let cpuSource: 'schedstat' | 'ticks' = 'schedstat';
   for (const w of calibrationWorkloads(opts.pages)) {
     progress(`${w.name}: counting the model's events`);
-    const counted = runModelCounted(w, progress);
+    const counted = new Map(depths.map((d) => [d, runModelCounted(w, progress, d)] as const));
     const run = await runKernel(w, { lockWaitMs: opts.lockWaitMs, progress, warn: log.warn });
     clkTck = run.clkTck;
     if (run.cpuSource === 'ticks') cpuSource = 'ticks';
-    if (counted.length !== run.scans.length)
-      throw new Error(`Workload ${w.name}: ${counted.length} model scans vs ${run.scans.length} kernel scans`);
+    const first = counted.get(depths[0]!)!;
+    if (first.length !== run.scans.length)
+      throw new Error(`Workload ${w.name}: ${first.length} model scans vs ${run.scans.length} kernel scans`);
     run.scans.forEach((k, i) => {
-      const c = counted[i]!;
-      if (c.counts.visitNs !== k.pagesScanned) {
-        log.warn(`${w.name} scan ${i + 1}: the kernel visited ${k.pagesScanned} pages, the model ${c.counts.visitNs}`);
+      if (first[i]!.counts.visitNs !== k.pagesScanned) {
+        log.warn(
+          `${w.name} scan ${i + 1}: the kernel visited ${k.pagesScanned} pages, the model ${first[i]!.counts.visitNs}`,
+        );
       }
-      rows.push({ a: COST_KEYS.map((key) => c.counts[key]), b: k.cpuS * 1e9, fixed: c.batches * WAKEUP_NS });
-      scans.push({
-        workload: w.name,
-        scan: i + 1,
-        pages_scanned: k.pagesScanned,
-        kernel_cpu_s: round(k.cpuS, 6),
-        events: c.counts,
-        batches: c.batches,
-      });
+      perScan.push({ b: k.cpuS * 1e9, counted: new Map([...counted].map(([d, c]) => [d, c[i]!])) });
+      scans.push({ workload: w.name, scan: i + 1, pages_scanned: k.pagesScanned, kernel_cpu_s: round(k.cpuS, 6) });
     });
     const visited = sum(run.scans.map((s) => s.pagesScanned));
     nsPerVisit[w.name] = Math.round((sum(run.scans.map((s) => s.cpuS)) * 1e9) / Math.max(1, visited));
   }
-  // The constants in use until now: the fit's prior, and the "current" column.
-  const previous = calibratedCost();
   const prior = COST_KEYS.map((k) => previous[k]);
-  const fit = fitCosts(rows, { prior, lambda: 0.02, floorNs: 1e8 });
-  const cost = Object.fromEntries(COST_KEYS.map((k, j) => [k, Math.round(fit.x[j]!)])) as unknown as CostModel;
+  // deepFrom is a depth, not a cost: one linear fit per depth tried, the best kept.
+  const { fits, best } = fitOverDepths(
+    depths,
+    (deepFrom) => perScan.map((m) => fitRow(m.counted.get(deepFrom)!, m.b)),
+    { prior, lambda: 0.02, floorNs: 1e8 },
+  );
+  const fitted: Record<string, number> = { deepFrom: best.depth };
+  COST_KEYS.forEach((k, j) => {
+    fitted[k] = Math.round(best.fit.x[j]!);
+  });
+  const cost = fitted as unknown as CostModel;
   const file: CalibrationFile = {
     version: 1,
     cost,
@@ -134,11 +154,18 @@ export async function calibrate(
     cpu_source: cpuSource,
     method: METHOD,
     kernel_ns_per_visit: nsPerVisit,
-    scans: scans.map((s) => ({
-      ...s,
-      fitted_cpu_s: round((costOf(s.events, cost) + s.batches * WAKEUP_NS) / 1e9, 4),
-      default_cpu_s: round((costOf(s.events, previous) + s.batches * WAKEUP_NS) / 1e9, 4),
-    })),
+    deep_from_rms: Object.fromEntries(fits.map((f) => [String(f.depth), round(f.fit.rms, 5)])),
+    scans: scans.map((s, i) => {
+      const c = perScan[i]!.counted.get(best.depth)!;
+      const old = perScan[i]!.counted.get(previous.deepFrom)!;
+      return {
+        ...s,
+        events: c.counts,
+        batches: c.batches,
+        fitted_cpu_s: round((costOf(c.counts, cost) + c.batches * WAKEUP_NS) / 1e9, 4),
+        default_cpu_s: round((costOf(old.counts, previous) + old.batches * WAKEUP_NS) / 1e9, 4),
+      };
+    }),
   };
   const previousTimer = calibratedTimer();
   const measured = await measureTimer({ lockWaitMs: opts.lockWaitMs, progress, warn: log.warn });
@@ -162,9 +189,14 @@ export async function calibrate(
   return { file, previous, timer, previousTimer };
 }
 
+/** A scan's fit row: its counted events against the kernel's ns, less the fixed wake-up cost. */
+export function fitRow(c: CountedScan, kernelNs: number): FitRow {
+  return { a: COST_KEYS.map((key) => c.counts[key]), b: kernelNs, fixed: c.batches * WAKEUP_NS };
+}
+
 /** The whole calibration file (cost, machine, scans), if present; a damaged one is an error. */
 export function readCalibration(path = calibrationPath()): CalibrationFile | undefined {
   if (!existsSync(path)) return undefined;
-  readCostModel(path); // throws, naming what is wrong, unless the constants are valid
-  return JSON.parse(readFileSync(path, 'utf8')) as CalibrationFile;
+  const cost = readCostModel(path); // throws, naming what is wrong, unless the constants are valid
+  return { ...(JSON.parse(readFileSync(path, 'utf8')) as CalibrationFile), cost };
 }

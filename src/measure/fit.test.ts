@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fitCosts, nnls } from './fit.ts';
+import { COST_KEYS, type CostModel, WAKEUP_NS } from '../ksm/cost.ts';
+import { fitRow } from './calibrate.ts';
+import { fitCosts, fitOverDepths, nnls } from './fit.ts';
+import { costOf, runModelCounted } from './model.ts';
+import { calibrationWorkloads } from './workloads.ts';
 
 test('nnls solves an exactly determined system with a non-negative solution', () => {
   const x = nnls(
@@ -44,4 +48,41 @@ test('fitCosts recovers known constants from synthetic scans and keeps the prior
     { prior: [3000, 700, 250, 42], lambda: 1e-3, floorNs: 1e6 },
   );
   assert.ok(Math.abs(silent.x[3]! - 42) < 1e-6);
+});
+
+// The calibration's fit with the deep-step column and its depth (calibrate.ts): synthetic
+// kernel figures made from the model's own event counts under known constants, at every
+// depth tried, must give back the depth and the constants the data identify.
+test('fitOverDepths finds deepFrom and recovers deepStepNs and the other constants from synthetic scans', () => {
+  const truth: CostModel = {
+    visitNs: 170,
+    skipNs: 130,
+    checksumNs: 950,
+    memcmpNs: 90,
+    memcmpEqualNs: 400,
+    mergeNs: 200,
+    freeNs: 70,
+    deepStepNs: 350,
+    deepFrom: 9,
+  };
+  const pages = 4096;
+  const workloads = calibrationWorkloads(pages);
+  const depths = [6, 7, 8, 9, 10, 11, 12];
+  const counted = new Map(depths.map((d) => [d, workloads.flatMap((w) => runModelCounted(w, () => {}, d))] as const));
+  // The kernel's ns of each scan: the truth's cost of the events at the true depth.
+  const kernelNs = counted.get(truth.deepFrom)!.map((c) => costOf(c.counts, truth) + c.batches * WAKEUP_NS);
+  const prior = COST_KEYS.map((k) => truth[k] * 1.3);
+  const { best, fits } = fitOverDepths(depths, (d) => counted.get(d)!.map((c, i) => fitRow(c, kernelNs[i]!)), {
+    prior,
+    lambda: 1e-4,
+    floorNs: 1e6,
+  });
+  assert.equal(best.depth, truth.deepFrom);
+  assert.ok(best.fit.rms < 1e-3, `rms ${best.fit.rms}`);
+  for (const f of fits) if (f.depth !== truth.deepFrom) assert.ok(f.fit.rms > 10 * best.fit.rms, `depth ${f.depth}`);
+  // memcmpEqualNs and mergeNs come 2:1 in every scan; the rest must come back.
+  for (const [j, k] of COST_KEYS.entries()) {
+    if (k === 'memcmpEqualNs' || k === 'mergeNs') continue;
+    assert.ok(Math.abs(best.fit.x[j]! - truth[k]) / truth[k] < 0.01, `${k}: ${best.fit.x[j]} against ${truth[k]}`);
+  }
 });

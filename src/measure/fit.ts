@@ -12,7 +12,9 @@
  * resolution is all error, from dominating) and p is the prior (the current constants).
  * The prior term only decides directions the workloads cannot tell apart (a memcmp that
  * finds equal pages always comes with a merge, say); with lambda small it moves an
- * identifiable constant by well under the measurement error. Solved as one non-negative
+ * identifiable constant by well under the measurement error. A constant whose prior is 0
+ * (a file from before it existed) has no prior term: the data alone decide it, and a
+ * column no row uses stays 0. Solved as one non-negative
  * least-squares problem (Lawson and Hanson's active-set method) on the stacked rows.
  */
 
@@ -35,6 +37,8 @@ export interface FitResult {
   readonly x: number[];
   /** Relative residual of each row, (predicted - measured) / measured. */
   readonly residuals: number[];
+  /** The root mean square of the weighted residuals (pred - b) / max(b, floorNs), prior left out. */
+  readonly rms: number;
 }
 
 export function fitCosts(rows: readonly FitRow[], opts: FitOptions): FitResult {
@@ -48,18 +52,43 @@ export function fitCosts(rows: readonly FitRow[], opts: FitOptions): FitResult {
   }
   for (let j = 0; j < n; j++) {
     const p = opts.prior[j]!;
+    if (!(p > 0)) continue;
     const row = new Array<number>(n).fill(0);
     row[j] = opts.lambda / p;
     A.push(row);
     y.push(opts.lambda);
   }
   const x = nnls(A, y);
+  let objective = 0;
   const residuals = rows.map((r) => {
     let pred = r.fixed;
     for (let j = 0; j < n; j++) pred += r.a[j]! * x[j]!;
+    objective += ((pred - r.b) / Math.max(r.b, opts.floorNs)) ** 2;
     return r.b === 0 ? 0 : (pred - r.b) / r.b;
   });
-  return { x, residuals };
+  return { x, residuals, rms: Math.sqrt(objective / Math.max(1, rows.length)) };
+}
+
+/** The fit at each depth tried, and the one whose weighted residuals are smallest. */
+export interface DepthFit {
+  readonly fits: readonly { readonly depth: number; readonly fit: FitResult }[];
+  readonly best: { readonly depth: number; readonly fit: FitResult };
+}
+
+/**
+ * Fits for a structural parameter that is not a cost: a depth (cost.ts deepFrom) decides
+ * which events fall in which column, so `rowsAt(depth)` gives the rows counted at that
+ * depth, each is fitted, and the smallest residual wins (the first depth on a tie).
+ */
+export function fitOverDepths(
+  depths: readonly number[],
+  rowsAt: (depth: number) => readonly FitRow[],
+  opts: FitOptions,
+): DepthFit {
+  const fits = depths.map((depth) => ({ depth, fit: fitCosts(rowsAt(depth), opts) }));
+  if (fits.length === 0) throw new Error('fitOverDepths: no depth to try');
+  const best = fits.reduce((a, b) => (b.fit.rms < a.fit.rms ? b : a));
+  return { fits, best };
 }
 
 /** min ||A x - y|| subject to x >= 0 (Lawson and Hanson, 1974). */

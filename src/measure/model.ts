@@ -61,12 +61,17 @@ export interface CountedScan {
 }
 
 function zeroCounts(): EventCounts {
-  return { visitNs: 0, skipNs: 0, checksumNs: 0, memcmpNs: 0, memcmpEqualNs: 0, mergeNs: 0, freeNs: 0 };
+  const counts: Record<string, number> = {};
+  for (const key of COST_KEYS) counts[key] = 0;
+  return counts as EventCounts;
 }
 
-/** A cost model of zeros that counts how often each constant is read. */
-function countingCost(counts: EventCounts): CostModel {
-  const cost = {};
+/**
+ * A cost model of zeros that counts how often each constant is read; unstable-tree steps
+ * deeper than `deepFrom` are counted as deep steps (deepStepNs).
+ */
+function countingCost(counts: EventCounts, deepFrom: number): CostModel {
+  const cost = { deepFrom };
   for (const key of COST_KEYS) {
     Object.defineProperty(cost, key, {
       enumerable: true,
@@ -325,10 +330,17 @@ export function runModelTimed(w: Workload, progress: (msg: string) => void, cost
   return { scans, counters: counters(sys) };
 }
 
-/** The workload on the model with a counting cost model: the events of each measured scan. */
-export function runModelCounted(w: Workload, progress: (msg: string) => void): CountedScan[] {
+/**
+ * The workload on the model with a counting cost model: the events of each measured scan,
+ * with the unstable-tree steps deeper than `deepFrom` counted as deep steps.
+ */
+export function runModelCounted(
+  w: Workload,
+  progress: (msg: string) => void,
+  deepFrom: number = DEFAULT_COST.deepFrom,
+): CountedScan[] {
   const counts = zeroCounts();
-  const sys = createSystem({ ram: w.ramBytes, cost: countingCost(counts) });
+  const sys = createSystem({ ram: w.ramBytes, cost: countingCost(counts, deepFrom) });
   const out: CountedScan[] = [];
   drive(
     sys,

@@ -76,10 +76,32 @@ function simple(
   return { name, description, ops, ramBytes: ram(pages) };
 }
 
-/** all-unique: `pages` pages of random content in one process, smart_scan off, `scans` full scans. */
-export function allUnique(pages: number, scans = 3): Workload {
-  return simple('all-unique', `random pages, one process, smart_scan 0, ${scans} full scans`, pages, RANDOM, 1, scans);
+/**
+ * all-unique: `pages` pages of random content in one process, smart_scan off, `scans` full
+ * scans; named `name` (the calibration runs it at three sizes).
+ */
+export function allUnique(pages: number, scans = 3, name = 'all-unique'): Workload {
+  return simple(name, `random pages, one process, smart_scan 0, ${scans} full scans`, pages, RANDOM, 1, scans);
 }
+
+/**
+ * The all-unique sizes the calibration runs: a 16th, a quarter and all of `pages` (4,096,
+ * 16,384 and 65,536 pages at 65,536), at least 256. Their unstable trees are 2 and 4 levels
+ * shallower than the largest, which tells the cost of a deep step from a shallow one.
+ */
+export function allUniqueSizes(pages: number): number[] {
+  return [Math.max(256, Math.floor(pages / 16)), Math.max(256, Math.floor(pages / 4)), pages];
+}
+
+/**
+ * How many times the calibration runs the all-unique sizes, in turn (small, medium, large,
+ * small, ...). Measured: ksmd's CPU for the same scan moves by 10-60 % from one minute to
+ * the next on this VM (a 4,096-page scan 2 took 9.0 ms at 17:47 and 14.8 ms at 17:48 UTC),
+ * so with one run of each size that drift, not the tree's depth, decided the deep-step fit
+ * (deepFrom 13 and 6 in two calibrations a minute apart). Interleaved rounds spread the drift
+ * over all sizes.
+ */
+export const ALL_UNIQUE_ROUNDS = 3;
 
 /** duplicate-heavy: 64 distinct page contents repeated, in 4 processes, `scans` full scans. */
 export function duplicateHeavy(pages: number, scans = 3): Workload {
@@ -209,6 +231,8 @@ export function benchWorkloads(pages: number, scans = 3): Workload[] {
  * The workloads of `samepage bench --calibrate`, chosen so that different cost constants
  * dominate different scans (see docs/cost-model.md):
  * - all-unique: visit + checksum (scan 1), then + ~log2(n) unequal memcmps (scans 2, 3);
+ *   also at a 16th and a quarter of the pages, whose shallower trees have fewer deep steps,
+ *   the three sizes in turn, ALL_UNIQUE_ROUNDS times;
  * - all-identical: memcmp-equal + merge (scan 2), then visits of merged pages (scan 3);
  * - duplicate-heavy: the mix of a realistic deduplicating workload;
  * - smart-scan: all-unique with smart_scan on, 8 scans: most later visits are skips;
@@ -227,7 +251,11 @@ export function calibrationWorkloads(pages: number): Workload[] {
     { op: 'scan', n: 2, measured: true },
   ];
   return [
-    allUnique(pages),
+    ...Array.from({ length: ALL_UNIQUE_ROUNDS }, (_, round) =>
+      allUniqueSizes(pages).map((n) =>
+        allUnique(n, 3, n === pages && round === 0 ? 'all-unique' : `all-unique-${n}-${round + 1}`),
+      ),
+    ).flat(),
     simple('all-identical', 'every page the same non-zero byte, smart_scan 0, 3 full scans', pages, identical, 1, 3),
     duplicateHeavy(pages),
     simple('smart-scan', 'random pages, smart_scan 1, 8 full scans', pages, RANDOM, 1, 8, true),

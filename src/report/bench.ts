@@ -127,6 +127,7 @@ export function renderCalibration(
     'memcmp=',
     'merges',
     'frees',
+    'deep steps',
   ];
   const scanRows = f.scans.map((x) => [
     x.workload,
@@ -135,10 +136,11 @@ export function renderCalibration(
     x.kernel_cpu_s.toFixed(2),
     x.fitted_cpu_s.toFixed(2),
     x.default_cpu_s.toFixed(2),
-    ...keys.map((k) => fmt(x.events[k])),
+    // Every event kind in the order counted (measure/model.ts, cost.ts's COST_KEYS).
+    ...(Object.keys(x.events) as (keyof typeof x.events)[]).map((k) => fmt(x.events[k])),
   ]);
   const s = fitTable(
-    columns(scanHead, ['frees', 'merges', 'memcmp=', 'memcmp≠', 'checksums', 'skips', 'current s']),
+    columns(scanHead, ['deep steps', 'frees', 'merges', 'memcmp=', 'memcmp≠', 'checksums', 'skips', 'current s']),
     scanRows,
     {
       width,

@@ -34,7 +34,7 @@ test('DEFAULT_TIMER is the timer shipped in calibration/timer.json', () => {
 });
 
 test('calibratedCost reads the file SAMEPAGE_COST_MODEL names, and falls back to DEFAULT_COST without one', () => {
-  const cost = Object.fromEntries(COST_KEYS.map((k, i) => [k, 100 + i]));
+  const cost = { ...Object.fromEntries(COST_KEYS.map((k, i) => [k, 100 + i])), deepFrom: 11 };
   withFile(JSON.stringify({ version: 1, cost }), (path) => {
     assert.deepEqual(calibratedCost({ SAMEPAGE_COST_MODEL: path }), cost);
   });
@@ -48,6 +48,22 @@ test('readCostModel refuses a damaged file, naming the bad constants', () => {
   );
   withFile(JSON.stringify({ version: 1 }), (path) =>
     assert.throws(() => readCostModel(path), /no valid "cost" object/),
+  );
+});
+
+test('readCostModel reads a file from before the deep-step cost as one without it, and refuses half of it', () => {
+  const { deepStepNs: _s, deepFrom: _f, ...before } = DEFAULT_COST;
+  withFile(JSON.stringify({ version: 1, cost: before }), (path) =>
+    assert.deepEqual(readCostModel(path), { ...before, deepStepNs: 0, deepFrom: DEFAULT_COST.deepFrom }),
+  );
+  withFile(JSON.stringify({ version: 1, cost: { ...before, deepStepNs: 300 } }), (path) =>
+    assert.throws(() => readCostModel(path), /: deepFrom must be .*whole number of tree levels/),
+  );
+  withFile(JSON.stringify({ version: 1, cost: { ...before, deepFrom: 9 } }), (path) =>
+    assert.throws(() => readCostModel(path), /: deepStepNs must be non-negative numbers/),
+  );
+  withFile(JSON.stringify({ version: 1, cost: { ...DEFAULT_COST, deepFrom: 9.5 } }), (path) =>
+    assert.throws(() => readCostModel(path), /: deepFrom must be/),
   );
 });
 

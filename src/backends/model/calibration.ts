@@ -39,17 +39,36 @@ export function calibrationPath(env: NodeJS.ProcessEnv = process.env): string {
   return packageFile(CALIBRATION_FILE, env.SAMEPAGE_COST_MODEL);
 }
 
+/**
+ * The constants a calibration file may lack: files written before the deep-step cost
+ * existed were fitted with every unstable-tree step at one cost, which is what they mean
+ * with no deep-step charge. A file that has one of the two and not the other is refused.
+ */
+const BEFORE_DEEP_STEPS = { deepStepNs: 0, deepFrom: DEFAULT_COST.deepFrom } as const;
+
+/** Deepest `deepFrom` a file may give: deeper than any rb-tree of the model's frames. */
+const MAX_DEEP_FROM = 64;
+
 /** The `cost` object of a calibration file, checked; throws a message naming what is wrong. */
 export function readCostModel(path: string): CostModel {
   const cost = readSection(path, 'cost model', 'cost');
-  const bad = COST_KEYS.filter((k) => typeof cost?.[k] !== 'number' || !Number.isFinite(cost[k]) || cost[k] < 0);
-  if (cost === undefined || bad.length > 0) {
+  const old = cost !== undefined && !('deepStepNs' in cost) && !('deepFrom' in cost);
+  const given = old ? { ...cost, ...BEFORE_DEEP_STEPS } : cost;
+  const bad: string[] = COST_KEYS.filter(
+    (k) => typeof given?.[k] !== 'number' || !Number.isFinite(given[k]) || given[k] < 0,
+  );
+  const deepFrom = given?.deepFrom;
+  if (typeof deepFrom !== 'number' || !Number.isInteger(deepFrom) || deepFrom < 0 || deepFrom > MAX_DEEP_FROM)
+    bad.push('deepFrom');
+  if (given === undefined || bad.length > 0) {
     throw new Error(
-      `The cost model ${path} has no valid "cost" object: ${bad.join(', ')} must be non-negative numbers (ns)`,
+      `The cost model ${path} has no valid "cost" object: ${bad.join(', ')} must be non-negative numbers ` +
+        `(ns; deepFrom a whole number of tree levels, 0 to ${MAX_DEEP_FROM}; a file without both deepStepNs ` +
+        'and deepFrom is read as one from before the deep-step cost, with deepStepNs 0)',
     );
   }
-  const out: Record<string, number> = {};
-  for (const k of COST_KEYS) out[k] = cost[k] as number;
+  const out: Record<string, number> = { deepFrom: deepFrom as number };
+  for (const k of COST_KEYS) out[k] = given[k] as number;
   return out as unknown as CostModel;
 }
 
