@@ -39,6 +39,7 @@ const pids = collect((v: string) => parsePid(v));
 export function registerStats(program: Command, io: Io, setExit: (code: number) => void): void {
   const out = new Output(io);
   const warn = (m: string): void => out.warn(m);
+  // The live processes --pid and --name name, for stats and snapshot alike.
   const selected = (o: LiveOpts) => ({ pids: o.pid ?? [], names: o.name ?? [], onWarning: warn });
 
   program
