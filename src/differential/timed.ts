@@ -192,12 +192,13 @@ function compareTimedRecord(
     const runs = kernels.map((k) => k.ksm[file]);
     const kernel = medianValue(runs);
     const m = model.ksm[file];
-    const judged = KNOBS.has(file) || TIMED.has(file) || oneSided(runs, m);
+    const lopsided = oneSided(runs, m);
+    const judged = KNOBS.has(file) || TIMED.has(file) || lopsided;
     const tolerance = file === 'pages_to_scan' && advisorOn ? tol.advisor : KNOBS.has(file) ? 0 : tol.counters;
     const clock = file === 'full_scans' ? clockAt(kernel, m) : undefined;
     const ok = !judged
       ? true
-      : oneSided(runs, m)
+      : lopsided
         ? false
         : clock !== undefined
           ? clock.ok
@@ -231,8 +232,9 @@ function compareTimedRecord(
       const kernel = medianValue(runs);
       const m = pick(model);
       // Which VMAs are mergeable, and which mm merges any, do not depend on time.
-      const judged = typeof kernel === 'boolean' || oneSided(runs, m);
-      const ok = !judged || (kernel === m && !oneSided(runs, m));
+      const lopsided = oneSided(runs, m);
+      const judged = typeof kernel === 'boolean' || lopsided;
+      const ok = !judged || (kernel === m && !lopsided);
       const inKernelSpread = inSpread(runs, m);
       out.push({
         label,
