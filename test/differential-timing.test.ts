@@ -82,6 +82,10 @@ const KNOWN_MISSES: ReadonlyMap<string, string> = new Map([
       ] as const,
   ),
   [
+    'timing-5000-1-smart0',
+    "a CPU-bound cell: its cadence is ksmd's CPU per batch, and the kernel's speed for the same batches moves from machine to machine and hour to hour. On this machine it agreed exactly at 18:15 UTC on 2026-12-03 (1,125,920 pages at 5 s on both sides) and was -3.1 % at 18:32; on the CI machine at 19:45 the kernel scanned 1,208,320 pages in 5 s, the model 1,125,920 (-6.8 %) (docs/divergences.md, Timing)",
+  ],
+  [
     'timing-advisor-target2-sleep20',
     "the advisor's steps after scans 3 and 4 follow ksmd's CPU in that scan in 10 ms steps of a 1 s scan_time, and the kernel's own runs disagree by up to 3x: after scans 2-4 700/870/1,080 (09:50), 700/1,000/1,660 (10:35), 577/480-640/430-710 (15:31), 577/640-720/710-900 (15:52), 700/1,400/2,800 (12:34), 577/700/870 (18:21), the model 700/1,160/1,930 (docs/divergences.md, Timing)",
   ],
