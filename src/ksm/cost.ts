@@ -36,6 +36,24 @@ export interface CostModel {
    * cost: a whole number of tree levels, chosen by the calibration's fit.
    */
   readonly deepFrom: number;
+  /**
+   * The reload after a sleep, per page of the batch that follows it (the batch's budget,
+   * pages_to_scan): while ksmd sleeps, the VM's other work evicts its rmap_items, page tables
+   * and tree nodes from the CPU's caches, and its next batch reads them back in. Measured:
+   * a batch after a sleep of 20 ms or more costs up to about 0.6 ms more than a warm one,
+   * a 70-page batch about 0.14 ms (docs/cost-model.md, "ksmd's batch after a sleep"). Charged
+   * by `postSleepNs` at the start of each batch, not per event, so the calibration's event
+   * counts do not see it. 0 with `postSleepMaxNs` 0: no reload.
+   */
+  readonly postSleepPageNs: number;
+  /** The most a batch's reload costs (the working set the caches lose), before the sleep's share. */
+  readonly postSleepMaxNs: number;
+  /**
+   * How fast the caches lose ksmd's working set while it sleeps: a sleep of s ns costs
+   * 1 - exp(-s / postSleepTauNs) of the reload (next to nothing after the 4-8 ms sleeps of
+   * sleep_millisecs 1, nearly all of it after 50 ms).
+   */
+  readonly postSleepTauNs: number;
 }
 
 export const DEFAULT_COST: CostModel = {
@@ -48,6 +66,9 @@ export const DEFAULT_COST: CostModel = {
   freeNs: 82,
   deepStepNs: 458,
   deepFrom: 9,
+  postSleepPageNs: 0,
+  postSleepMaxNs: 0,
+  postSleepTauNs: 1,
 };
 
 /**
@@ -75,6 +96,23 @@ export function deepStepsCharge(cost: CostModel, steps: number): number {
   let charged = 0;
   for (let depth = cost.deepFrom + 1; depth <= steps; depth++) charged += cost.deepStepNs;
   return charged;
+}
+
+/**
+ * The CPU that ksmd's batch of `pages` pages (its budget) costs on top of its events after a
+ * sleep of `sleptNs` of the thread's time (from the end of the batch before to this one's
+ * start; Infinity before the first): min(pages x postSleepPageNs, postSleepMaxNs) x
+ * (1 - exp(-sleptNs / postSleepTauNs)). A batch that did not sleep (sleep_millisecs 0) costs
+ * nothing more.
+ */
+export function postSleepNs(
+  cost: Pick<CostModel, 'postSleepPageNs' | 'postSleepMaxNs' | 'postSleepTauNs'>,
+  sleptNs: number,
+  pages: number,
+): number {
+  if (cost.postSleepMaxNs <= 0 || sleptNs <= 0) return 0;
+  const reload = Math.min(pages * cost.postSleepPageNs, cost.postSleepMaxNs);
+  return reload * -Math.expm1(-sleptNs / cost.postSleepTauNs);
 }
 
 /**

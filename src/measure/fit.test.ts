@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COST_KEYS, type CostModel, WAKEUP_NS } from '../ksm/cost.ts';
+import { COST_KEYS, type CostModel, postSleepNs, WAKEUP_NS } from '../ksm/cost.ts';
 import { fitRow } from './calibrate.ts';
-import { fitCosts, fitOverDepths, nnls } from './fit.ts';
+import { fitCosts, fitOverDepths, fitPostSleep, nnls } from './fit.ts';
 import { costOf, runModelCounted } from './model.ts';
 import { calibrationWorkloads } from './workloads.ts';
 
@@ -64,6 +64,9 @@ test('fitOverDepths finds deepFrom and recovers deepStepNs and the other constan
     freeNs: 70,
     deepStepNs: 350,
     deepFrom: 9,
+    postSleepPageNs: 0,
+    postSleepMaxNs: 0,
+    postSleepTauNs: 1,
   };
   const pages = 4096;
   const workloads = calibrationWorkloads(pages);
@@ -85,4 +88,19 @@ test('fitOverDepths finds deepFrom and recovers deepStepNs and the other constan
     if (k === 'memcmpEqualNs' || k === 'mergeNs') continue;
     assert.ok(Math.abs(best.fit.x[j]! - truth[k]) / truth[k] < 0.01, `${k}: ${best.fit.x[j]} against ${truth[k]}`);
   }
+});
+
+// The post-sleep fit (fit.ts fitPostSleep): points made from postSleepNs under known
+// parameters, at the batch sizes and sleeps bench --calibrate measures, give them back
+// within the grid's step.
+test('fitPostSleep recovers the reload per page, its cap and the time the caches take to lose it', () => {
+  const truth = { postSleepPageNs: 2500, postSleepMaxNs: 2_500_000, postSleepTauNs: 30e6 };
+  const points = [100, 1000, 5000].flatMap((pages) =>
+    [6e6, 10e6, 22e6, 55e6, 205e6].map((sleptNs) => ({ pages, sleptNs, extraNs: postSleepNs(truth, sleptNs, pages) })),
+  );
+  const { cost, rmsNs } = fitPostSleep(points);
+  assert.ok(Math.abs(cost.postSleepPageNs / truth.postSleepPageNs - 1) < 0.06, `page ${cost.postSleepPageNs}`);
+  assert.ok(Math.abs(cost.postSleepMaxNs / truth.postSleepMaxNs - 1) < 0.06, `max ${cost.postSleepMaxNs}`);
+  assert.ok(Math.abs(cost.postSleepTauNs / truth.postSleepTauNs - 1) < 0.09, `tau ${cost.postSleepTauNs}`);
+  assert.ok(rmsNs < 0.05 * truth.postSleepMaxNs);
 });

@@ -17,6 +17,7 @@
  * column no row uses stays 0. Solved as one non-negative
  * least-squares problem (Lawson and Hanson's active-set method) on the stacked rows.
  */
+import { type CostModel, postSleepNs } from '../ksm/cost.ts';
 
 export interface FitRow {
   /** Events of each kind, in the order of the unknowns. */
@@ -89,6 +90,49 @@ export function fitOverDepths(
   if (fits.length === 0) throw new Error('fitOverDepths: no depth to try');
   const best = fits.reduce((a, b) => (b.fit.rms < a.fit.rms ? b : a));
   return { fits, best };
+}
+
+/** One batch size after one sleep, as the post-sleep fit takes it. */
+export interface PostSleepPoint {
+  readonly pages: number;
+  readonly sleptNs: number;
+  /** Measured CPU of the batch beyond the warm batch's, ns. */
+  readonly extraNs: number;
+}
+
+/** The reload after a sleep (cost.ts postSleepNs) fitted to measured points. */
+export interface PostSleepFit {
+  readonly cost: Pick<CostModel, 'postSleepPageNs' | 'postSleepMaxNs' | 'postSleepTauNs'>;
+  /** Root mean square of (fitted - measured) over the points, ns. */
+  readonly rmsNs: number;
+}
+
+/**
+ * Fits postSleepNs's three parameters by least squares in ns (the cadence turns a batch's
+ * absolute CPU into ticks) over a logarithmic grid: 100 ns to 20 µs a page, 20 µs to 20 ms
+ * at most, 1 to 500 ms for the caches to lose the working set (steps of 5 to 8 %). The
+ * form is not linear in them (a minimum, an exponential), and three parameters on a grid
+ * are found exactly and fast enough.
+ */
+export function fitPostSleep(points: readonly PostSleepPoint[]): PostSleepFit {
+  const grid = (from: number, to: number, step: number): number[] => {
+    const out: number[] = [];
+    for (let v = from; v <= to; v *= step) out.push(v);
+    return out;
+  };
+  let best: PostSleepFit = { cost: { postSleepPageNs: 0, postSleepMaxNs: 0, postSleepTauNs: 1 }, rmsNs: Infinity };
+  for (const postSleepTauNs of grid(1e6, 5e8, 1.08)) {
+    for (const postSleepPageNs of grid(100, 2e4, 1.05)) {
+      for (const postSleepMaxNs of grid(2e4, 2e7, 1.05)) {
+        const cost = { postSleepPageNs, postSleepMaxNs, postSleepTauNs };
+        let sq = 0;
+        for (const p of points) sq += (postSleepNs(cost, p.sleptNs, p.pages) - p.extraNs) ** 2;
+        const rmsNs = Math.sqrt(sq / Math.max(1, points.length));
+        if (rmsNs < best.rmsNs) best = { cost, rmsNs };
+      }
+    }
+  }
+  return best;
 }
 
 /** min ||A x - y|| subject to x >= 0 (Lawson and Hanson, 1974). */

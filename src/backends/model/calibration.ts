@@ -46,6 +46,14 @@ export function calibrationPath(env: NodeJS.ProcessEnv = process.env): string {
  */
 const BEFORE_DEEP_STEPS = { deepStepNs: 0, deepFrom: DEFAULT_COST.deepFrom } as const;
 
+/**
+ * The reload after a sleep (cost.ts postSleepNs), which files written before it lack: they
+ * were fitted on batches after long sleeps that each carried one reload among thousands of
+ * pages, and mean no reload. A file that gives some of the three and not all is refused.
+ */
+export const POST_SLEEP_KEYS = ['postSleepPageNs', 'postSleepMaxNs', 'postSleepTauNs'] as const;
+const BEFORE_POST_SLEEP = { postSleepPageNs: 0, postSleepMaxNs: 0, postSleepTauNs: 1 } as const;
+
 /** Deepest `deepFrom` a file may give: deeper than any rb-tree of the model's frames. */
 const MAX_DEEP_FROM = 64;
 
@@ -53,22 +61,26 @@ const MAX_DEEP_FROM = 64;
 export function readCostModel(path: string): CostModel {
   const cost = readSection(path, 'cost model', 'cost');
   const old = cost !== undefined && !('deepStepNs' in cost) && !('deepFrom' in cost);
-  const given = old ? { ...cost, ...BEFORE_DEEP_STEPS } : cost;
-  const bad: string[] = COST_KEYS.filter(
+  const noReload = cost !== undefined && POST_SLEEP_KEYS.every((k) => !(k in cost));
+  const given: Record<string, unknown> | undefined =
+    cost === undefined ? cost : { ...cost, ...(old ? BEFORE_DEEP_STEPS : {}), ...(noReload ? BEFORE_POST_SLEEP : {}) };
+  const bad: string[] = [...COST_KEYS, ...POST_SLEEP_KEYS].filter(
     (k) => typeof given?.[k] !== 'number' || !Number.isFinite(given[k]) || given[k] < 0,
   );
   const deepFrom = given?.deepFrom;
   if (typeof deepFrom !== 'number' || !Number.isInteger(deepFrom) || deepFrom < 0 || deepFrom > MAX_DEEP_FROM)
     bad.push('deepFrom');
+  if (!(typeof given?.postSleepTauNs === 'number' && given.postSleepTauNs > 0)) bad.push('postSleepTauNs');
   if (given === undefined || bad.length > 0) {
     throw new Error(
-      `The cost model ${path} has no valid "cost" object: ${bad.join(', ')} must be non-negative numbers ` +
-        `(ns; deepFrom a whole number of tree levels, 0 to ${MAX_DEEP_FROM}; a file without both deepStepNs ` +
-        'and deepFrom is read as one from before the deep-step cost, with deepStepNs 0)',
+      `The cost model ${path} has no valid "cost" object: ${[...new Set(bad)].join(', ')} must be non-negative numbers ` +
+        `(ns; postSleepTauNs above 0; deepFrom a whole number of tree levels, 0 to ${MAX_DEEP_FROM}; a file without ` +
+        'both deepStepNs and deepFrom is read as one from before the deep-step cost, with deepStepNs 0, and one ' +
+        'without all three post-sleep fields as one from before the reload after a sleep, with no reload)',
     );
   }
   const out: Record<string, number> = { deepFrom: deepFrom as number };
-  for (const k of COST_KEYS) out[k] = given[k] as number;
+  for (const k of [...COST_KEYS, ...POST_SLEEP_KEYS]) out[k] = given[k] as number;
   return out as unknown as CostModel;
 }
 
