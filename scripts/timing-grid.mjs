@@ -4,6 +4,11 @@
 // undisturbed kernel runs against the model), written as JSON and as a Markdown table.
 //
 //   sudo node scripts/timing-grid.mjs [--out FILE.json] [--only NAME,...] [--tries N]
+//   node scripts/timing-grid.mjs --agreement EARLIER.json LATER.json
+//
+// --agreement measures nothing: it judges the later file's kernel medians against the
+// earlier file's as the timing family judges the model (src/differential/grid_agreement.ts),
+// to show which cells the kernel itself does not repeat within the tolerance.
 //
 // A cell whose kernel runs were disturbed (ksmd waited for a CPU: the machine was busy) is
 // tried again after a pause, up to --tries times (default 3). Needs a build (npm run build),
@@ -18,6 +23,10 @@ const { timedDiff, DEFAULT_TOLERANCE } = await import(join(root, 'dist/src/diffe
 const { parseScenario } = await import(join(root, 'dist/src/scenario/parse.js'));
 
 const argv = process.argv.slice(2);
+if (argv[0] === '--agreement') {
+  const { agreementMain } = await import(join(root, 'scripts/timing-grid-agreement.mjs'));
+  process.exit(agreementMain(root, argv.slice(1)));
+}
 const opt = (name, dflt) => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : dflt;

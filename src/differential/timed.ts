@@ -154,7 +154,7 @@ function oneSided(runs: ReadonlyArray<unknown>, model: unknown): boolean {
 }
 
 /** Within `tol` of the kernel's value; a kernel 0 must be 0. */
-function within(kernel: number, model: number, tol: number): boolean {
+export function within(kernel: number, model: number, tol: number): boolean {
   return Math.abs(model - kernel) <= tol * Math.abs(kernel);
 }
 

@@ -1,0 +1,61 @@
+// `node scripts/timing-grid.mjs --agreement EARLIER.json LATER.json`: the kernel against
+// itself on the timing grid (src/differential/grid_agreement.ts), as a Markdown table.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const { gridAgreement, gridFileSchema } = await import(
+  join(import.meta.dirname, '..', 'dist/src/differential/grid_agreement.js')
+);
+
+/** Reads and checks one grid file; a message naming the file and what is wrong, or the file. */
+function readGrid(file) {
+  let text;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return { error: `${file}: cannot be read (${e.code ?? e.message})` };
+  }
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return { error: `${file}: not JSON (${e.message})` };
+  }
+  const parsed = gridFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    return { error: `${file}: not a grid file of scripts/timing-grid.mjs (${first.path.join('.')}: ${first.message})` };
+  }
+  return { grid: parsed.data };
+}
+
+const pct = (x) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %` : 'from 0');
+
+/** Prints the table and the counts; the exit code (2 for bad arguments or files). */
+export function agreementMain(_root, args) {
+  if (args.length !== 2) {
+    process.stderr.write('usage: node scripts/timing-grid.mjs --agreement EARLIER.json LATER.json\n');
+    return 2;
+  }
+  const [a, b] = args.map(readGrid);
+  for (const r of [a, b]) if (r.error !== undefined) process.stderr.write(`${r.error}\n`);
+  if (a.error !== undefined || b.error !== undefined) return 2;
+  const cells = gridAgreement(a.grid, b.grid);
+  const yes = (x) => (x ? 'within' : 'beyond');
+  const lines = [
+    '| cell | values | later kernel vs earlier, worst | kernel | model (earlier file) | model (later file) |',
+    '|---|---|---|---|---|---|',
+    ...cells.map(
+      (c) =>
+        `| ${c.name} | ${c.values} | ${pct(c.worst)} | ${yes(c.kernelWithin)} | ${yes(c.modelWithin[0])} | ${yes(c.modelWithin[1])} |`,
+    ),
+  ];
+  const count = (f) => cells.filter(f).length;
+  lines.push(
+    '',
+    `${cells.length} cells in both files: the later kernel within tolerance of the earlier on ${count((c) => c.kernelWithin)}; ` +
+      `the model within tolerance of its file's kernel on ${count((c) => c.modelWithin[0])} (earlier) and ${count((c) => c.modelWithin[1])} (later).`,
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
