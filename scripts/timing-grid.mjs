@@ -69,6 +69,7 @@ for (const cell of timingGrid()) {
         .map((v) => `${v.label} ${v.path}: kernel ${v.kernel}, model ${v.model}`),
       kernel_runs: d.kernelRuns.map((r) => ({
         queued_ms: Math.round(r.clock.queuedNs / 1e5) / 10,
+        others_busy_ms: r.clock.othersBusyMs === undefined ? null : Math.round(r.clock.othersBusyMs),
         disturbed: r.disturbed,
       })),
       rows,
