@@ -25,7 +25,7 @@ const { parseScenario } = await import(join(root, 'dist/src/scenario/parse.js'))
 const argv = process.argv.slice(2);
 if (argv[0] === '--agreement') {
   const { agreementMain } = await import(join(root, 'scripts/timing-grid-agreement.mjs'));
-  process.exit(agreementMain(root, argv.slice(1)));
+  process.exit(agreementMain(argv.slice(1)));
 }
 const opt = (name, dflt) => {
   const i = argv.indexOf(name);

@@ -8,7 +8,8 @@
  * scan-time advisor its pages_to_scan within 10 %; every knob, after every step, exactly.
  *
  * A kernel run in which ksmd waited for a CPU more than 1 % of the time (another task held
- * it: the machine is busy) is measured again, up to 9 runs; a cell that gets no 3 quiet runs
+ * it), or in which other work used more than 5 % of the CPU time (it slows ksmd down without
+ * delaying it), is measured again, up to 9 runs; a cell that gets no 3 quiet runs
  * is skipped, saying so, since a busy machine's timing says nothing about the model. A cell
  * whose only misses are values some kernel run gave too (the runs disagree among
  * themselves) is reported as to do, with its figures, not passed.

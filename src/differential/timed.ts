@@ -3,8 +3,9 @@
  * { ms }`), where what ksmd does is the machine's clock's: the model's counters must come
  * within a tolerance of the live kernel's, not equal them. The kernel runs the scenario
  * several times; a run in which ksmd waited for a CPU (another task had it) longer than a
- * small share of the timed waits is measured again, since a busy machine stretches ksmd's
- * cadence (docs/cost-model.md); the median of the undisturbed runs, value by value, is the
+ * small share of the timed waits, or in which other work kept the CPUs busy, is measured
+ * again, since a busy machine stretches ksmd's cadence and slows its scanning
+ * (docs/cost-model.md, "Other work on the machine"); the median of the undisturbed runs, value by value, is the
  * reference. The model runs once, told the live ksmd's CPU time before the first run (the
  * scan-time advisor's first step counts it).
  *
