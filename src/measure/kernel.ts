@@ -77,8 +77,6 @@ export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<Ke
   const backend = createKernelBackend({ lockWaitMs: opts.lockWaitMs, onWarning: opts.warn, waitTimeoutMs: 600_000 });
   const scans: KernelScan[] = [];
   const counter = async (file: string): Promise<number> => Number(await backend.readPath(`ksm/${file}`));
-  const procs = new Set(w.ops.flatMap((op) => (op.op === 'spawn' ? [op.proc] : op.op === 'fork' ? [op.child] : [])));
-  const agentPids = (): number[] => [...procs].flatMap((p) => backend.pidOf(p) ?? []);
   try {
     opts.progress(`kernel ${w.name}: waiting for the KSM lock and starting`);
     await backend.start(emptyScenario(`bench-${w.name}`, w));
@@ -114,7 +112,7 @@ export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<Ke
             opts.progress(`kernel ${w.name}: full scan ${i + 1}/${op.n}${op.measured ? '' : ' (setup)'}`);
             const scanned0 = await counter('pages_scanned');
             const skipped0 = await counter('pages_skipped');
-            const others = othersBusyMeter(ksmd, () => [process.pid, ...agentPids()]);
+            const others = othersBusyMeter(ksmd, () => backend.ownPids());
             const t0 = ksmdCpuS(ksmd, precise, clkTck);
             const w0 = performance.now();
             const why = await backend.wait(1, undefined);

@@ -123,6 +123,8 @@ interface Proc {
 export interface KernelBackend extends Backend {
   /** The pid of a live proc's agent. */
   pidOf(proc: string): number | undefined;
+  /** This run's own processes: samepage's and its live agents' (what a measure of other work leaves out). */
+  ownPids(): number[];
   /** The start address of a region in its proc. */
   regionAddress(proc: string, region: string): number | undefined;
   /** ksmd's clock over this run (see KsmdClock). */
@@ -501,10 +503,7 @@ class KernelBackendImpl implements KernelBackend {
     }
     if (ms !== undefined && ms > 0) {
       const before = this.#ksmdStat();
-      const others = othersBusyMeter(this.#ksmdPid, () => [
-        process.pid,
-        ...this.#agents.filter((a) => a.alive()).map((a) => a.pid),
-      ]);
+      const others = othersBusyMeter(this.#ksmdPid, () => this.ownPids());
       const begin = performance.now();
       const fullScansNow = (): number => Number(this.#ksmValue('full_scans') ?? 0);
       this.#trace?.see(0, fullScansNow());
@@ -715,6 +714,10 @@ class KernelBackendImpl implements KernelBackend {
     } finally {
       this.#guard.release();
     }
+  }
+
+  ownPids(): number[] {
+    return [process.pid, ...this.#agents.filter((a) => a.alive()).map((a) => a.pid)];
   }
 
   pidOf(proc: string): number | undefined {
