@@ -27,8 +27,10 @@
  * of them (4,100 against 4,500 pages into a pass, while pages_scanned was 24,580 against
  * 24,980).
  */
+import { availableParallelism } from 'node:os';
 import type { KsmdClock } from '../backends/kernel/index.ts';
 import { createModelBackend } from '../backends/model/index.ts';
+import { othersBusyLimitMs } from '../host/others_busy.ts';
 import { KSM_WRITABLE_FILES } from '../lib/ksm_files.ts';
 import { compareCalls } from '../scenario/compare.ts';
 import type { CounterRecord, RunResult } from '../scenario/records.ts';
@@ -325,10 +327,13 @@ export interface TimedDiffOptions {
  * through memory on the other CPU slowed ksmd by 6-23 % without delaying it: docs/cost-model.md,
  * "Other work on the machine"). Where the others' CPU could not be read, only the first.
  */
-export function disturbedRun(clock: KsmdClock, tol: Tolerance): boolean {
+export function disturbedRun(clock: KsmdClock, tol: Tolerance, cpus = availableParallelism()): boolean {
   if (clock.waitedMs <= 0) return false;
   const others = clock.othersBusyMs ?? 0;
-  return clock.queuedNs / 1e6 > tol.maxQueued * clock.waitedMs || others > tol.maxOthersBusy * clock.waitedMs;
+  return (
+    clock.queuedNs / 1e6 > tol.maxQueued * clock.waitedMs ||
+    others > othersBusyLimitMs(clock.waitedMs, tol.maxOthersBusy, cpus)
+  );
 }
 
 /**

@@ -23,6 +23,18 @@ export function busyTicksOfStat(text: string): number | undefined {
   return (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
 }
 
+/** Ticks a CPU's figure may be off by: one at each reading, and one for ksmd's share sampled at the tick. */
+const TICKS_OF_SLACK_PER_CPU = 3;
+
+/**
+ * The others' CPU time, in ms, beyond which a window of `windowMs` was not quiet: `share` of
+ * the window, but never less than what the ticks can resolve on `cpus` CPUs (a window of
+ * 100 ms is 5 ms at 5 %, less than one tick, so any tick would have called it busy).
+ */
+export function othersBusyLimitMs(windowMs: number, share: number, cpus: number): number {
+  return Math.max(share * windowMs, (TICKS_OF_SLACK_PER_CPU * cpus * 1000) / USER_HZ);
+}
+
 function machineBusyTicks(): number | undefined {
   try {
     return busyTicksOfStat(readFileSync('/proc/stat', 'utf8'));

@@ -5,18 +5,21 @@ import { runKernelQuietly } from './calibrate.ts';
 import type { KernelRun, KernelRunOptions } from './kernel.ts';
 import { allUnique } from './workloads.ts';
 
-/** A kernel run of two measured scans of 1 s each, other work using `othersMs` in each. */
-function runWith(othersMs: number | undefined): KernelRun {
-  const scan = { pagesScanned: 10, pagesSkipped: 0, pagesToScan: 100, cpuS: 0.1, wallS: 1, othersBusyMs: othersMs };
+/** A kernel run of two measured scans of `wallS` each, other work using `othersMs` in each. */
+function runWith(othersMs: number | undefined, wallS: number): KernelRun {
+  const scan = { pagesScanned: 10, pagesSkipped: 0, pagesToScan: 100, cpuS: 0.1, wallS, othersBusyMs: othersMs };
   return { scans: [scan, scan], counters: {}, clkTck: 100, cpuSource: 'schedstat' };
 }
 
 /** runKernelQuietly over runs that others keep `busy[i]` ms busy a scan, with the warnings it gave. */
-async function measure(busy: ReadonlyArray<number | undefined>): Promise<{ runs: number; warnings: string[] }> {
+async function measure(
+  busy: ReadonlyArray<number | undefined>,
+  wallS = 1,
+): Promise<{ runs: number; warnings: string[] }> {
   const warnings: string[] = [];
   const opts: KernelRunOptions = { lockWaitMs: 0, progress: () => undefined, warn: (m) => warnings.push(m) };
   let runs = 0;
-  await runKernelQuietly(allUnique(16), opts, async () => runWith(busy[runs++]));
+  await runKernelQuietly(allUnique(16), opts, async () => runWith(busy[runs++], wallS), 2);
   return { runs, warnings };
 }
 
@@ -40,4 +43,13 @@ test('three runs beside other work: the machine is too busy to calibrate, a Host
     assert.match((e as Error).message, /too busy to calibrate: other work used 1000 ms .* 3 times/);
     return true;
   });
+});
+
+test('a short workload is not measured again for less than the clock ticks resolve', async () => {
+  // Two scans of 50 ms: 5 % would be 5 ms, half a tick of /proc/stat; on 2 CPUs 3 ticks a CPU
+  // (60 ms) is the least that counts as busy.
+  assert.deepEqual(await measure([30], 0.05), { runs: 1, warnings: [] });
+  const { runs, warnings } = await measure([31, 0], 0.05);
+  assert.equal(runs, 2);
+  assert.match(warnings[0] ?? '', /other work used 62 ms of CPU during 100 ms .* \(more than 60 ms/);
 });

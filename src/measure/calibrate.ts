@@ -6,6 +6,7 @@
  * on (backends/model/calibration.ts).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import {
   calibratedCost,
@@ -15,6 +16,7 @@ import {
   timerPath,
 } from '../backends/model/calibration.ts';
 import { machineInfo, type MachineInfo } from '../host/machine.ts';
+import { othersBusyLimitMs } from '../host/others_busy.ts';
 import { HostUnusable } from '../host/unusable.ts';
 import { COST_KEYS, type CostModel, WAKEUP_NS } from '../ksm/cost.ts';
 import type { MeasureLog } from './bench.ts';
@@ -216,6 +218,7 @@ export async function runKernelQuietly(
   w: Workload,
   opts: KernelRunOptions,
   measure: (w: Workload, opts: KernelRunOptions) => Promise<KernelRun> = runKernel,
+  cpus = availableParallelism(),
 ): Promise<KernelRun> {
   for (let attempt = 1; ; attempt++) {
     const run = await measure(w, opts);
@@ -223,8 +226,9 @@ export async function runKernelQuietly(
     const others = run.scans.some((s) => s.othersBusyMs === undefined)
       ? undefined
       : sum(run.scans.map((s) => s.othersBusyMs ?? 0));
-    if (others === undefined || others <= MAX_OTHERS_BUSY * wallMs) return run;
-    const busy = `other work used ${others.toFixed(0)} ms of CPU during ${wallMs.toFixed(0)} ms of ${w.name}'s measured scans (more than ${MAX_OTHERS_BUSY * 100} %), which slows ksmd down`;
+    const limitMs = othersBusyLimitMs(wallMs, MAX_OTHERS_BUSY, cpus);
+    if (others === undefined || others <= limitMs) return run;
+    const busy = `other work used ${others.toFixed(0)} ms of CPU during ${wallMs.toFixed(0)} ms of ${w.name}'s measured scans (more than ${limitMs.toFixed(0)} ms: ${MAX_OTHERS_BUSY * 100} %, or what the clock ticks resolve), which slows ksmd down`;
     if (attempt === QUIET_TRIES)
       throw new HostUnusable(
         `The machine is too busy to calibrate: ${busy}, ${QUIET_TRIES} times. Stop the other work and calibrate again.`,
