@@ -32,7 +32,7 @@ function readGrid(file) {
 const pct = (x) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %` : 'from 0');
 
 /** Prints the table and the counts; the exit code (2 for bad arguments or files). */
-export function agreementMain(_root, args) {
+export function agreementMain(args) {
   if (args.length !== 2) {
     process.stderr.write('usage: node scripts/timing-grid.mjs --agreement EARLIER.json LATER.json\n');
     return 2;

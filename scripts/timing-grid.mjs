@@ -28,7 +28,7 @@ const { parseScenario } = await import(join(root, 'dist/src/scenario/parse.js'))
 const argv = process.argv.slice(2);
 if (argv[0] === '--agreement') {
   const { agreementMain } = await import(join(root, 'scripts/timing-grid-agreement.mjs'));
-  process.exit(agreementMain(root, argv.slice(1)));
+  process.exit(agreementMain(argv.slice(1)));
 }
 if (argv[0] === '--remodel') {
   const { remodelMain } = await import(join(root, 'scripts/timing-grid-remodel.mjs'));
@@ -76,6 +76,7 @@ for (const cell of timingGrid()) {
         .map((v) => `${v.label} ${v.path}: kernel ${v.kernel}, model ${v.model}`),
       kernel_runs: d.kernelRuns.map((r) => ({
         queued_ms: Math.round(r.clock.queuedNs / 1e5) / 10,
+        others_busy_ms: r.clock.othersBusyMs === undefined ? null : Math.round(r.clock.othersBusyMs),
         disturbed: r.disturbed,
       })),
       rows,

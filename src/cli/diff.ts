@@ -78,7 +78,7 @@ async function diffFile(
     return { agrees: agrees(d), json: diffJson(file, d), text: () => renderDiff(file, d, io.color, io.width) };
   }
   const onKernelRun = (r: { readonly disturbed: boolean }, good: number): void => {
-    const again = r.disturbed ? ' disturbed (ksmd waited for a CPU), again' : '';
+    const again = r.disturbed ? ' disturbed (ksmd waited for a CPU or other work ran), again' : '';
     io.stderr.write(`samepage diff: ${file}: kernel run ${good}/${tol.runs}${again}\n`);
   };
   const d = await timedDiff(scenario, tol, { seed: opts.seed, onKernelRun });
@@ -104,7 +104,7 @@ export function registerDiff(program: Command, io: Io, setExit: (code: number) =
     )
     .option(
       '--timed',
-      "tolerance mode for scenarios that wait in milliseconds with ksmd running: the median of --runs undisturbed kernel runs (a run where ksmd waited for a CPU is measured again) against the model: pages_scanned within --tolerance of its value and full_scans by its clock, the advisor's pages_to_scan within --advisor-tolerance, knobs exact, the other counters shown",
+      "tolerance mode for scenarios that wait in milliseconds with ksmd running: the median of --runs undisturbed kernel runs (a run where ksmd waited for a CPU or other work kept the CPUs busy is measured again) against the model: pages_scanned within --tolerance of its value and full_scans by its clock, the advisor's pages_to_scan within --advisor-tolerance, knobs exact, the other counters shown",
     )
     .option(
       '--runs <n>',

@@ -6,7 +6,7 @@ import { createModelBackend } from '../backends/model/index.ts';
 import { KSM_FILES, KSM_WRITABLE_FILES } from '../lib/ksm_files.ts';
 import { parseScenario } from '../scenario/parse.ts';
 import { runScenario } from '../scenario/run.ts';
-import { compareTimed, DEFAULT_TOLERANCE } from './timed.ts';
+import { compareTimed, DEFAULT_TOLERANCE, disturbedRun } from './timed.ts';
 import { defaultTimingCells, timingScenario } from './timing_grid.ts';
 
 function run(backend: string, ksm: Record<string, number | string>): RunResult {
@@ -172,4 +172,23 @@ test('compareTimed: every /sys/kernel/mm/ksm file, knobs included, is compared a
     for (const f of KSM_WRITABLE_FILES)
       assert.equal(values.find((v) => v.label === label && v.path === `ksm/${f}`)?.judged, true, `${label} ${f}`);
   }
+});
+
+test('a kernel run is disturbed when ksmd waited for a CPU, or when other work kept the CPUs busy, beyond their shares', () => {
+  const clock = { runtimeAtStartNs: 0, waitedMs: 5000, queuedNs: 0, othersBusyMs: 0 };
+  assert.equal(disturbedRun(clock, DEFAULT_TOLERANCE, 2), false);
+  // 1 % of 5 s of waits is 50 ms of ksmd's run-queue wait; 5 % is 250 ms of others' CPU.
+  assert.equal(disturbedRun({ ...clock, queuedNs: 50e6 }, DEFAULT_TOLERANCE, 2), false);
+  assert.equal(disturbedRun({ ...clock, queuedNs: 51e6 }, DEFAULT_TOLERANCE, 2), true);
+  assert.equal(disturbedRun({ ...clock, othersBusyMs: 250 }, DEFAULT_TOLERANCE, 2), false);
+  assert.equal(disturbedRun({ ...clock, othersBusyMs: 251 }, DEFAULT_TOLERANCE, 2), true);
+  // A short wait: 5 % of 200 ms is 10 ms, one tick of /proc/stat; 3 ticks on each of 2 CPUs
+  // is the least that counts.
+  const short = { ...clock, waitedMs: 200 };
+  assert.equal(disturbedRun({ ...short, othersBusyMs: 60 }, DEFAULT_TOLERANCE, 2), false);
+  assert.equal(disturbedRun({ ...short, othersBusyMs: 61 }, DEFAULT_TOLERANCE, 2), true);
+  assert.equal(disturbedRun({ ...short, othersBusyMs: 61 }, DEFAULT_TOLERANCE, 4), false);
+  // Not measured: only ksmd's own wait decides; no timed wait: nothing to disturb.
+  assert.equal(disturbedRun({ ...clock, othersBusyMs: undefined }, DEFAULT_TOLERANCE, 2), false);
+  assert.equal(disturbedRun({ ...clock, waitedMs: 0, othersBusyMs: 1e6 }, DEFAULT_TOLERANCE, 2), false);
 });

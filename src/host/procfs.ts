@@ -225,7 +225,7 @@ export function readVmaFlags(pid: number): SmapsEntry[] | undefined {
 }
 
 /** USER_HZ: the unit of utime and stime in /proc/PID/stat on Linux (every architecture). */
-const USER_HZ = 100;
+export const USER_HZ = 100;
 
 /**
  * The CPU time a task has used, in seconds: sum_exec_runtime from /proc/PID/schedstat

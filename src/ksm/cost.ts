@@ -5,8 +5,8 @@
  * The model backend reads the constants from calibration/cost-model.json, which
  * `samepage bench --calibrate` fits to the live ksmd's CPU time (docs/cost-model.md).
  * DEFAULT_COST is that file's calibration as shipped (Linux 6.18.44, Intel Xeon, 2 vCPUs,
- * 65536-page workloads: an all-unique page visit with ~15 unstable-tree steps costs about
- * 4 µs), used where no file is given.
+ * 65536-page workloads on a quiet machine: an all-unique page visit with ~15 unstable-tree
+ * steps costs about 2.4 µs), used where no file is given.
  */
 export interface CostModel {
   /** Per page handed to cmp_and_merge_page: the page walk, rmap_item lookup, locking. */
@@ -57,14 +57,14 @@ export interface CostModel {
 }
 
 export const DEFAULT_COST: CostModel = {
-  visitNs: 170,
-  skipNs: 126,
-  checksumNs: 968,
+  visitNs: 135,
+  skipNs: 121,
+  checksumNs: 822,
   memcmpNs: 0,
-  memcmpEqualNs: 454,
-  mergeNs: 186,
-  freeNs: 82,
-  deepStepNs: 458,
+  memcmpEqualNs: 214,
+  mergeNs: 166,
+  freeNs: 66,
+  deepStepNs: 343,
   deepFrom: 9,
   postSleepPageNs: 0,
   postSleepMaxNs: 0,

@@ -9,6 +9,7 @@ import { PAGE_SIZE } from '../lib/sizes.ts';
 import { createKernelBackend } from '../backends/kernel/index.ts';
 import { findKsmdPid } from '../host/ksmd_affinity.ts';
 import { clockTicksPerSecond } from '../host/machine.ts';
+import { othersBusyMeter } from '../host/others_busy.ts';
 import { cpuTicks, readSchedstat } from '../host/procfs.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Workload } from './workloads.ts';
@@ -22,6 +23,12 @@ export interface KernelScan {
   /** ksmd CPU seconds: schedstat runtime (ns) or utime + stime (1/CLK_TCK), see cpuSource. */
   readonly cpuS: number;
   readonly wallS: number;
+  /**
+   * CPU time other work used during the scan (host/others_busy.ts), ms; undefined where it
+   * cannot be read. Work on the other CPU slows ksmd down without delaying it, so a scan
+   * measured beside it is no measure of ksmd's costs.
+   */
+  readonly othersBusyMs: number | undefined;
 }
 
 export interface KernelRun {
@@ -105,11 +112,13 @@ export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<Ke
             opts.progress(`kernel ${w.name}: full scan ${i + 1}/${op.n}${op.measured ? '' : ' (setup)'}`);
             const scanned0 = await counter('pages_scanned');
             const skipped0 = await counter('pages_skipped');
+            const others = othersBusyMeter(ksmd, () => backend.ownPids());
             const t0 = ksmdCpuS(ksmd, precise, clkTck);
             const w0 = performance.now();
             const why = await backend.wait(1, undefined);
             const t1 = ksmdCpuS(ksmd, precise, clkTck);
             const w1 = performance.now();
+            const othersBusyMs = others();
             if (why !== undefined) throw new Error(`Workload ${w.name} on the kernel: ${why}`);
             if (op.measured) {
               scans.push({
@@ -118,6 +127,7 @@ export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<Ke
                 pagesToScan: await counter('pages_to_scan'),
                 cpuS: t1 - t0,
                 wallS: (w1 - w0) / 1000,
+                othersBusyMs,
               });
             }
           }

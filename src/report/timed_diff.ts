@@ -58,6 +58,7 @@ export function renderTimedDiff(file: string, d: TimedDiff, color: boolean): str
     const q = r.clock.queuedNs / 1e6;
     lines.push(
       `  kernel run ${i + 1}: ksmd waited ${q.toFixed(1)} ms for a CPU in ${r.clock.waitedMs.toFixed(0)} ms of timed waits` +
+        (r.clock.othersBusyMs === undefined ? '' : `, other work ${r.clock.othersBusyMs.toFixed(0)} ms of CPU`) +
         (r.disturbed ? c.yellow(' (disturbed: measured again)') : ''),
     );
   }
@@ -92,7 +93,13 @@ export interface TimedDiffJson {
   readonly agrees: boolean;
   readonly tolerance: TimedDiff['tolerance'];
   readonly error?: string;
-  readonly kernel_runs: ReadonlyArray<{ ksmd_queued_ms: number; timed_wait_ms: number; disturbed: boolean }>;
+  readonly kernel_runs: ReadonlyArray<{
+    ksmd_queued_ms: number;
+    timed_wait_ms: number;
+    /** The rest of the machine's CPU time over the timed waits; null where not measured. */
+    others_busy_ms: number | null;
+    disturbed: boolean;
+  }>;
   readonly values: ReadonlyArray<{
     label: string;
     path: string;
@@ -117,6 +124,7 @@ export function timedDiffJson(file: string, d: TimedDiff): TimedDiffJson {
     kernel_runs: d.kernelRuns.map((r) => ({
       ksmd_queued_ms: Math.round(r.clock.queuedNs / 1e3) / 1e3,
       timed_wait_ms: Math.round(r.clock.waitedMs),
+      others_busy_ms: r.clock.othersBusyMs === undefined ? null : Math.round(r.clock.othersBusyMs),
       disturbed: r.disturbed,
     })),
     values: d.values.map((v) => ({

@@ -41,6 +41,7 @@ import {
 } from '../../host/ksm_sysfs.ts';
 import { countPresentPages } from '../../host/pagemap.ts';
 import { readProcessMemory, readSchedstat, type Schedstat } from '../../host/procfs.ts';
+import { othersBusyMeter } from '../../host/others_busy.ts';
 import { findKsmdPid } from '../../host/ksmd_affinity.ts';
 import { LiveAttributionReader } from '../../host/ksm_attribution.ts';
 import { attribute } from '../../attribution/attribute.ts';
@@ -122,6 +123,8 @@ interface Proc {
 export interface KernelBackend extends Backend {
   /** The pid of a live proc's agent. */
   pidOf(proc: string): number | undefined;
+  /** This run's own processes: samepage's and its live agents' (what a measure of other work leaves out). */
+  ownPids(): number[];
   /** The start address of a region in its proc. */
   regionAddress(proc: string, region: string): number | undefined;
   /** ksmd's clock over this run (see KsmdClock). */
@@ -146,6 +149,12 @@ export interface KsmdClock {
   readonly runtimeAtStartNs: number | undefined;
   readonly queuedNs: number;
   readonly waitedMs: number;
+  /**
+   * CPU time the rest of the machine used over the timed waits (every CPU's busy time less
+   * ksmd's and this run's own processes': host/others_busy.ts), ms; undefined where
+   * /proc/stat cannot be read. Work on another CPU slows ksmd down without delaying it.
+   */
+  readonly othersBusyMs: number | undefined;
 }
 
 export function createKernelBackend(opts: KernelBackendOptions = {}): KernelBackend {
@@ -176,7 +185,12 @@ class KernelBackendImpl implements KernelBackend {
   #startedAt: number | undefined;
   /** ksmd's pid and its clock: CPU time at start, run-queue wait and wall time inside waits. */
   #ksmdPid: number | undefined;
-  #ksmd = { runtimeAtStartNs: undefined as number | undefined, queuedNs: 0, waitedMs: 0 };
+  #ksmd = {
+    runtimeAtStartNs: undefined as number | undefined,
+    queuedNs: 0,
+    waitedMs: 0,
+    othersBusyMs: 0 as number | undefined,
+  };
   #stopped = false;
   readonly #sampler: SampleRecorder | undefined;
   readonly #trace: ScanTraceRecorder | undefined;
@@ -489,6 +503,7 @@ class KernelBackendImpl implements KernelBackend {
     }
     if (ms !== undefined && ms > 0) {
       const before = this.#ksmdStat();
+      const others = othersBusyMeter(this.#ksmdPid, () => this.ownPids());
       const begin = performance.now();
       const fullScansNow = (): number => Number(this.#ksmValue('full_scans') ?? 0);
       this.#trace?.see(0, fullScansNow());
@@ -515,7 +530,7 @@ class KernelBackendImpl implements KernelBackend {
         const end = performance.now();
         this.#trace?.see(end - begin, fullScansNow());
         this.#trace?.endWait(end - begin, false);
-        this.#countKsmdWait(before, begin);
+        this.#countKsmdWait(before, begin, others());
       }
     }
     return undefined;
@@ -530,10 +545,12 @@ class KernelBackendImpl implements KernelBackend {
     return this.#ksmdPid === undefined ? undefined : readSchedstat(this.#ksmdPid);
   }
 
-  /** Adds a timed wait's wall time and ksmd's run-queue wait during it to the ksmd clock. */
-  #countKsmdWait(before: Schedstat | undefined, begin: number): void {
+  /** Adds a timed wait's wall time, ksmd's run-queue wait and the others' CPU during it to the ksmd clock. */
+  #countKsmdWait(before: Schedstat | undefined, begin: number, othersMs: number | undefined): void {
     const after = this.#ksmdStat();
     this.#ksmd.waitedMs += performance.now() - begin;
+    const sum = this.#ksmd.othersBusyMs;
+    this.#ksmd.othersBusyMs = sum === undefined || othersMs === undefined ? undefined : sum + othersMs;
     if (before !== undefined && after !== undefined) this.#ksmd.queuedNs += after.waitNs - before.waitNs;
   }
 
@@ -697,6 +714,10 @@ class KernelBackendImpl implements KernelBackend {
     } finally {
       this.#guard.release();
     }
+  }
+
+  ownPids(): number[] {
+    return [process.pid, ...this.#agents.filter((a) => a.alive()).map((a) => a.pid)];
   }
 
   pidOf(proc: string): number | undefined {

@@ -328,3 +328,27 @@ test('a sampling backend samples the full scans its waits see end, and each end 
   );
   assert.deepEqual(snapshotKsm(), before);
 });
+
+test('a timed wait counts the CPU time other work used meanwhile (a process spinning for a second: 0.7 s or more)', {
+  skip,
+}, async () => {
+  const before = snapshotKsm();
+  await withBackend('others-busy', FAST, async (b) => {
+    await b.spawn('a', 'sp-others');
+    await b.mmap('a', 'r', 64 * 4096, false, undefined);
+    await b.fill('a', 'r', { kind: 'byte', byte: 3 }, 0, undefined);
+    assert.equal(await b.madvise('a', 'r', 'MADV_MERGEABLE', 0, undefined), 0);
+    assert.equal(await b.sysfsWrite('ksm/run', '1'), 0);
+    // Spins for a second, then idles until killed: not one of the run's own processes.
+    const code = 'const end = Date.now() + 1000; while (Date.now() < end); setInterval(() => {}, 1000);';
+    const spinner = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+    try {
+      assert.equal(await b.wait(undefined, 1500), undefined);
+    } finally {
+      spinner.kill('SIGKILL');
+    }
+    const clock = b.ksmdClock();
+    assert.ok(clock.othersBusyMs !== undefined && clock.othersBusyMs >= 700, `others: ${clock.othersBusyMs} ms`);
+  });
+  assert.deepEqual(snapshotKsm(), before);
+});
