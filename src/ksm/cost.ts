@@ -54,21 +54,33 @@ export interface CostModel {
    * sleep_millisecs 1, nearly all of it after 50 ms).
    */
   readonly postSleepTauNs: number;
+  /**
+   * The reload after a sleep that does not grow with the batch: ksmd's own code, stack, mm
+   * and scan cursor, and the top of the unstable tree, which every batch touches. Measured on
+   * a quiet machine: a batch of 100 pages cost 92 µs more after a sleep of 8 ms and 132 µs
+   * after 24 ms, about half of its warm CPU, where a share of the per-page reload charges it
+   * a tenth of that (docs/cost-model.md, "The reload of a small batch"). 0: none.
+   */
+  readonly postSleepBatchNs: number;
+  /** How fast the caches lose that fixed part: a sleep of s ns costs 1 - exp(-s / postSleepBatchTauNs) of it. */
+  readonly postSleepBatchTauNs: number;
 }
 
 export const DEFAULT_COST: CostModel = {
-  visitNs: 135,
-  skipNs: 121,
-  checksumNs: 822,
-  memcmpNs: 0,
-  memcmpEqualNs: 214,
-  mergeNs: 166,
-  freeNs: 66,
-  deepStepNs: 343,
-  deepFrom: 9,
-  postSleepPageNs: 0,
-  postSleepMaxNs: 0,
-  postSleepTauNs: 1,
+  visitNs: 109,
+  skipNs: 108,
+  checksumNs: 778,
+  memcmpNs: 9,
+  memcmpEqualNs: 222,
+  mergeNs: 169,
+  freeNs: 34,
+  deepStepNs: 358,
+  deepFrom: 10,
+  postSleepPageNs: 1149,
+  postSleepMaxNs: 2521789,
+  postSleepTauNs: 78851055,
+  postSleepBatchNs: 108860,
+  postSleepBatchTauNs: 4069624,
 };
 
 /**
@@ -101,19 +113,33 @@ export function deepStepsCharge(cost: CostModel, steps: number): number {
 /**
  * The CPU that ksmd's batch of `pages` pages (its budget) costs on top of its events after a
  * sleep of `sleptNs` of the thread's time (from the end of the batch before to this one's
- * start; Infinity before the first): min(pages x postSleepPageNs, postSleepMaxNs) x
- * (1 - exp(-sleptNs / postSleepTauNs)). A batch that did not sleep (sleep_millisecs 0) costs
- * nothing more.
+ * start; Infinity before the first): postSleepBatchNs x (1 - exp(-sleptNs /
+ * postSleepBatchTauNs)) + min(pages x postSleepPageNs, postSleepMaxNs) x (1 - exp(-sleptNs /
+ * postSleepTauNs)). A batch that did not sleep (sleep_millisecs 0) costs nothing more.
  */
-export function postSleepNs(
-  cost: Pick<CostModel, 'postSleepPageNs' | 'postSleepMaxNs' | 'postSleepTauNs'>,
-  sleptNs: number,
-  pages: number,
-): number {
-  if (cost.postSleepMaxNs <= 0 || sleptNs <= 0) return 0;
+export function postSleepNs(cost: PostSleepCost, sleptNs: number, pages: number): number {
+  if (sleptNs <= 0) return 0;
+  const fixed =
+    cost.postSleepBatchNs <= 0 ? 0 : cost.postSleepBatchNs * -Math.expm1(-sleptNs / cost.postSleepBatchTauNs);
+  if (cost.postSleepMaxNs <= 0) return fixed;
   const reload = Math.min(pages * cost.postSleepPageNs, cost.postSleepMaxNs);
-  return reload * -Math.expm1(-sleptNs / cost.postSleepTauNs);
+  return fixed + reload * -Math.expm1(-sleptNs / cost.postSleepTauNs);
 }
+
+/** The reload's parameters (cost.ts postSleepNs), the post-sleep fit's output. */
+export type PostSleepCost = Pick<
+  CostModel,
+  'postSleepPageNs' | 'postSleepMaxNs' | 'postSleepTauNs' | 'postSleepBatchNs' | 'postSleepBatchTauNs'
+>;
+
+/** A cost without a reload after sleeps (old calibration files; the calibration's counting model). */
+export const NO_RELOAD: PostSleepCost = {
+  postSleepPageNs: 0,
+  postSleepMaxNs: 0,
+  postSleepTauNs: 1,
+  postSleepBatchNs: 0,
+  postSleepBatchTauNs: 1,
+};
 
 /**
  * The fixed CPU cost of one wake-up of a scanning thread (ksmd: scheduling and

@@ -23,7 +23,7 @@ import type { MeasureLog } from './bench.ts';
 import { fitOverDepths, fitPostSleep, type FitRow, round, sum } from './fit.ts';
 import { type KernelRun, type KernelRunOptions, runKernel } from './kernel.ts';
 import { batchReloadNs, type CountedScan, countedScanNs, type EventCounts, runModelCounted } from './model.ts';
-import { measurePostSleep, type PostSleepRow } from './post_sleep.ts';
+import { measurePostSleep, type PostSleepRow, REGION_PAGES } from './post_sleep.ts';
 import { measureTimer, type TimerMeasurement } from './timer.ts';
 import { calibrationWorkloads, type Workload } from './workloads.ts';
 import type { TimerParams } from '../sim/timer.ts';
@@ -67,6 +67,8 @@ export interface CalibrationFile {
     /** Each point with the fitted form's extra at its sleep and batch (fitted_ns). */
     readonly rows: readonly (PostSleepRow & { readonly fitted_ns: number })[];
     readonly rms_ns: number;
+    /** The same relative to each batch's whole CPU, which the fit minimises (absent in older files). */
+    readonly rel_rms?: number;
   };
   readonly scans: readonly CalibrationScan[];
 }
@@ -161,7 +163,12 @@ export async function calibrate(
   // term of the per-event fit.
   const postSleepRows = await measurePostSleep({ lockWaitMs: opts.lockWaitMs, progress, warn: log.warn });
   const postSleep = fitPostSleep(
-    postSleepRows.map((r) => ({ pages: r.pages_to_scan, sleptNs: r.slept_ns, extraNs: r.extra_ns })),
+    postSleepRows.map((r) => ({
+      pages: r.pages_to_scan,
+      sleptNs: r.slept_ns,
+      extraNs: r.extra_ns,
+      warmNs: (r.warm_pass_cpu_ns * r.pages_to_scan) / REGION_PAGES,
+    })),
   );
   const prior = COST_KEYS.map((k) => previous[k]);
   // deepFrom is a depth, not a cost: one linear fit per depth tried, the best kept.
@@ -192,6 +199,7 @@ export async function calibrate(
         fitted_ns: Math.round(postSleepNs(cost, r.slept_ns, r.pages_to_scan)),
       })),
       rms_ns: Math.round(postSleep.rmsNs),
+      rel_rms: round(postSleep.relRms, 4),
     },
     scans: scans.map((s, i) => {
       const c = perScan[i]!.counted.get(best.depth)!;

@@ -19,7 +19,7 @@ import { doMmap } from '../mm/mmap.ts';
 import { exitTask, forkTask, spawnTask } from '../mm/process.ts';
 import { fillUser } from '../mm/uaccess.ts';
 import type { CostModel } from '../ksm/cost.ts';
-import { COST_KEYS, DEFAULT_COST, postSleepNs, WAKEUP_NS } from '../ksm/cost.ts';
+import { COST_KEYS, DEFAULT_COST, NO_RELOAD, type PostSleepCost, postSleepNs, WAKEUP_NS } from '../ksm/cost.ts';
 import { createSystem, runFullScans, sysfsRead, sysfsWrite, type System } from '../system.ts';
 import type { Workload } from './workloads.ts';
 
@@ -72,7 +72,7 @@ function zeroCounts(): EventCounts {
  */
 function countingCost(counts: EventCounts, deepFrom: number): CostModel {
   // No reload after sleeps: it is not an event, and the calibration fits it apart.
-  const cost = { deepFrom, postSleepPageNs: 0, postSleepMaxNs: 0, postSleepTauNs: 1 };
+  const cost = { deepFrom, ...NO_RELOAD };
   for (const key of COST_KEYS) {
     Object.defineProperty(cost, key, {
       enumerable: true,
@@ -371,7 +371,7 @@ export function costOf(counts: EventCounts, cost: CostModel): number {
  * follow sleeps of its sleep_millisecs or longer (the kernel side holds ksmd between scans),
  * with its pages_to_scan as their budget.
  */
-export function batchReloadNs(w: Workload, cost: Parameters<typeof postSleepNs>[0]): number {
+export function batchReloadNs(w: Workload, cost: PostSleepCost): number {
   const knob = (file: string): number => {
     const op = w.ops.find((o) => o.op === 'sysfs' && o.file === file);
     return op?.op === 'sysfs' ? Number(op.value) : 0;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COST_KEYS, DEFAULT_COST } from '../../ksm/cost.ts';
+import { COST_KEYS, DEFAULT_COST, NO_RELOAD } from '../../ksm/cost.ts';
 import { DEFAULT_TIMER } from '../../sim/timer.ts';
 import {
   calibratedCost,
@@ -40,6 +40,8 @@ test('calibratedCost reads the file SAMEPAGE_COST_MODEL names, and falls back to
     postSleepPageNs: 2100,
     postSleepMaxNs: 2_400_000,
     postSleepTauNs: 31_000_000,
+    postSleepBatchNs: 108_000,
+    postSleepBatchTauNs: 5_300_000,
   };
   withFile(JSON.stringify({ version: 1, cost }), (path) => {
     assert.deepEqual(calibratedCost({ SAMEPAGE_COST_MODEL: path }), cost);
@@ -89,9 +91,24 @@ test('readTimerParams refuses a damaged file, naming what is wrong', () => {
 });
 
 test('a cost model from before the reload after a sleep is read with none; one with part of it is refused', () => {
-  const { postSleepPageNs: _p, postSleepMaxNs: _m, postSleepTauNs: _t, ...before } = DEFAULT_COST;
+  const {
+    postSleepPageNs: _p,
+    postSleepMaxNs: _m,
+    postSleepTauNs: _t,
+    postSleepBatchNs: _b,
+    postSleepBatchTauNs: _bt,
+    ...before
+  } = DEFAULT_COST;
   withFile(JSON.stringify({ version: 1, cost: before }), (path) =>
-    assert.deepEqual(readCostModel(path), { ...before, postSleepPageNs: 0, postSleepMaxNs: 0, postSleepTauNs: 1 }),
+    assert.deepEqual(readCostModel(path), { ...before, ...NO_RELOAD }),
+  );
+  // A file with the per-page reload and not its fixed part (written before the fixed part).
+  const perPage = { postSleepPageNs: 900, postSleepMaxNs: 2_500_000, postSleepTauNs: 75e6 };
+  withFile(JSON.stringify({ version: 1, cost: { ...before, ...perPage } }), (path) =>
+    assert.deepEqual(readCostModel(path), { ...before, ...NO_RELOAD, ...perPage }),
+  );
+  withFile(JSON.stringify({ version: 1, cost: { ...before, ...perPage, postSleepBatchNs: 1000 } }), (path) =>
+    assert.throws(() => readCostModel(path), /postSleepBatchTauNs/),
   );
   withFile(JSON.stringify({ version: 1, cost: { ...before, postSleepMaxNs: 500_000 } }), (path) =>
     assert.throws(() => readCostModel(path), /postSleepPageNs, postSleepTauNs/),
