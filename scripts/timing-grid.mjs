@@ -5,10 +5,13 @@
 //
 //   sudo node scripts/timing-grid.mjs [--out FILE.json] [--only NAME,...] [--tries N]
 //   node scripts/timing-grid.mjs --agreement EARLIER.json LATER.json
+//   node scripts/timing-grid.mjs --remodel GRID.json OUT.json
 //
 // --agreement measures nothing: it judges the later file's kernel medians against the
 // earlier file's as the timing family judges the model (src/differential/grid_agreement.ts),
-// to show which cells the kernel itself does not repeat within the tolerance.
+// to show which cells the kernel itself does not repeat within the tolerance. --remodel
+// measures nothing either: it puts this build's model, with the calibration files in use,
+// against a grid file's kernel medians (scripts/timing-grid-remodel.mjs).
 //
 // A cell whose kernel runs were disturbed (ksmd waited for a CPU: the machine was busy) is
 // tried again after a pause, up to --tries times (default 3). Needs a build (npm run build),
@@ -26,6 +29,10 @@ const argv = process.argv.slice(2);
 if (argv[0] === '--agreement') {
   const { agreementMain } = await import(join(root, 'scripts/timing-grid-agreement.mjs'));
   process.exit(agreementMain(argv.slice(1)));
+}
+if (argv[0] === '--remodel') {
+  const { remodelMain } = await import(join(root, 'scripts/timing-grid-remodel.mjs'));
+  process.exit(await remodelMain(root, argv.slice(1)));
 }
 const opt = (name, dflt) => {
   const i = argv.indexOf(name);

@@ -36,18 +36,51 @@ export interface CostModel {
    * cost: a whole number of tree levels, chosen by the calibration's fit.
    */
   readonly deepFrom: number;
+  /**
+   * The reload after a sleep, per page of the batch that follows it (the batch's budget,
+   * pages_to_scan): while ksmd sleeps, the VM's other work evicts its rmap_items, page tables
+   * and tree nodes from the CPU's caches, and its next batch reads them back in. Measured:
+   * a batch after a sleep of 20 ms or more costs up to about 0.6 ms more than a warm one,
+   * a 70-page batch about 0.14 ms (docs/cost-model.md, "ksmd's batch after a sleep"). Charged
+   * by `postSleepNs` at the start of each batch, not per event, so the calibration's event
+   * counts do not see it. 0 with `postSleepMaxNs` 0: no reload.
+   */
+  readonly postSleepPageNs: number;
+  /** The most a batch's reload costs (the working set the caches lose), before the sleep's share. */
+  readonly postSleepMaxNs: number;
+  /**
+   * How fast the caches lose ksmd's working set while it sleeps: a sleep of s ns costs
+   * 1 - exp(-s / postSleepTauNs) of the reload (next to nothing after the 4-8 ms sleeps of
+   * sleep_millisecs 1, nearly all of it after 50 ms).
+   */
+  readonly postSleepTauNs: number;
+  /**
+   * The reload after a sleep that does not grow with the batch: ksmd's own code, stack, mm
+   * and scan cursor, and the top of the unstable tree, which every batch touches. Measured on
+   * a quiet machine: a batch of 100 pages cost 92 µs more after a sleep of 8 ms and 132 µs
+   * after 24 ms, about half of its warm CPU, where a share of the per-page reload charges it
+   * a tenth of that (docs/cost-model.md, "The reload of a small batch"). 0: none.
+   */
+  readonly postSleepBatchNs: number;
+  /** How fast the caches lose that fixed part: a sleep of s ns costs 1 - exp(-s / postSleepBatchTauNs) of it. */
+  readonly postSleepBatchTauNs: number;
 }
 
 export const DEFAULT_COST: CostModel = {
-  visitNs: 135,
-  skipNs: 121,
-  checksumNs: 822,
-  memcmpNs: 0,
-  memcmpEqualNs: 214,
-  mergeNs: 166,
-  freeNs: 66,
-  deepStepNs: 343,
-  deepFrom: 9,
+  visitNs: 109,
+  skipNs: 108,
+  checksumNs: 778,
+  memcmpNs: 9,
+  memcmpEqualNs: 222,
+  mergeNs: 169,
+  freeNs: 34,
+  deepStepNs: 358,
+  deepFrom: 10,
+  postSleepPageNs: 1149,
+  postSleepMaxNs: 2521789,
+  postSleepTauNs: 78851055,
+  postSleepBatchNs: 108860,
+  postSleepBatchTauNs: 4069624,
 };
 
 /**
@@ -76,6 +109,37 @@ export function deepStepsCharge(cost: CostModel, steps: number): number {
   for (let depth = cost.deepFrom + 1; depth <= steps; depth++) charged += cost.deepStepNs;
   return charged;
 }
+
+/**
+ * The CPU that ksmd's batch of `pages` pages (its budget) costs on top of its events after a
+ * sleep of `sleptNs` of the thread's time (from the end of the batch before to this one's
+ * start; Infinity before the first): postSleepBatchNs x (1 - exp(-sleptNs /
+ * postSleepBatchTauNs)) + min(pages x postSleepPageNs, postSleepMaxNs) x (1 - exp(-sleptNs /
+ * postSleepTauNs)). A batch that did not sleep (sleep_millisecs 0) costs nothing more.
+ */
+export function postSleepNs(cost: PostSleepCost, sleptNs: number, pages: number): number {
+  if (sleptNs <= 0) return 0;
+  const fixed =
+    cost.postSleepBatchNs <= 0 ? 0 : cost.postSleepBatchNs * -Math.expm1(-sleptNs / cost.postSleepBatchTauNs);
+  if (cost.postSleepMaxNs <= 0) return fixed;
+  const reload = Math.min(pages * cost.postSleepPageNs, cost.postSleepMaxNs);
+  return fixed + reload * -Math.expm1(-sleptNs / cost.postSleepTauNs);
+}
+
+/** The reload's parameters (cost.ts postSleepNs), the post-sleep fit's output. */
+export type PostSleepCost = Pick<
+  CostModel,
+  'postSleepPageNs' | 'postSleepMaxNs' | 'postSleepTauNs' | 'postSleepBatchNs' | 'postSleepBatchTauNs'
+>;
+
+/** A cost without a reload after sleeps (old calibration files; the calibration's counting model). */
+export const NO_RELOAD: PostSleepCost = {
+  postSleepPageNs: 0,
+  postSleepMaxNs: 0,
+  postSleepTauNs: 1,
+  postSleepBatchNs: 0,
+  postSleepBatchTauNs: 1,
+};
 
 /**
  * The fixed CPU cost of one wake-up of a scanning thread (ksmd: scheduling and

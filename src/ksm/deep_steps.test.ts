@@ -11,7 +11,7 @@ import { doMadvise } from '../mm/madvise.ts';
 import { doMmap } from '../mm/mmap.ts';
 import { spawnTask } from '../mm/process.ts';
 import { fillUser, writeUser } from '../mm/uaccess.ts';
-import { type CostModel, DEFAULT_COST, deepStepsCharge } from './cost.ts';
+import { type CostModel, DEFAULT_COST, deepStepsCharge, NO_RELOAD } from './cost.ts';
 import { ksmRunStore } from './run.ts';
 import { testMachine } from './testing.ts';
 
@@ -72,7 +72,8 @@ const DEEP_STEPS = new Map([
 
 for (const [deepFrom, deep] of DEEP_STEPS) {
   test(`steps deeper than deepFrom ${deepFrom} cost deepStepNs more, walked and replayed (${deep} deep steps a scan)`, () => {
-    const flat = { ...DEFAULT_COST, deepFrom, deepStepNs: 0 };
+    // No reload after sleeps: a deep step's 1 ms would move the batches' sleeps, and so their reloads.
+    const flat = { ...DEFAULT_COST, ...NO_RELOAD, deepFrom, deepStepNs: 0 };
     const steep = { ...flat, deepStepNs: 1_000_000 };
     for (const check of [false, true]) {
       const a = scanCpu(flat, check);

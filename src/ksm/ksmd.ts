@@ -1,6 +1,6 @@
 import { Kthread } from '../sim/kthread.ts';
 import { KSM_RUN_MERGE } from './constants.ts';
-import { WAKEUP_NS } from './cost.ts';
+import { postSleepNs, WAKEUP_NS } from './cost.ts';
 import type { Ksm } from './ksm.ts';
 import { ksmDoScan } from './scan.ts';
 
@@ -22,6 +22,8 @@ export class Ksmd extends Kthread {
         sleepMillisecs: () => ksm.sleepMillisecs,
         cpu: ksm,
         wakeupNs: WAKEUP_NS,
+        // The batch's budget is ksm_do_scan's scan_npages, read as the batch begins.
+        postSleepNs: (sleptNs) => postSleepNs(ksm.cost, sleptNs, ksm.pagesToScan),
       },
       ksm.events,
     );

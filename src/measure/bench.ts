@@ -5,13 +5,13 @@
  * every KSM setting and holds the samepage KSM lock. report/bench.ts prints the results.
  */
 import { BackendUnavailable } from '../backends/kernel/index.ts';
-import { type CostModel, WAKEUP_NS } from '../ksm/cost.ts';
+import type { CostModel } from '../ksm/cost.ts';
 import { readCalibration } from './calibrate.ts';
 import { round, sum } from './fit.ts';
 import { runKernel, type KernelRun } from './kernel.ts';
 import { napMs } from '../host/cpu_time.ts';
 import {
-  costOf,
+  countedScanNs,
   MEASURED_RUNS,
   onOneCpu,
   ROUND_PAUSE_MS,
@@ -215,7 +215,7 @@ function benchResult(
       ? {}
       : {
           model_calibrated_ns_per_visit: Math.round(
-            sum(cal.counted.map((c) => costOf(c.counts, cal.cost) + c.batches * WAKEUP_NS)) / mScanned,
+            sum(cal.counted.map((c) => countedScanNs(c, cal.cost, w))) / mScanned,
           ),
         }),
   };

@@ -18,11 +18,12 @@ import {
 import { machineInfo, type MachineInfo } from '../host/machine.ts';
 import { othersBusyLimitMs } from '../host/others_busy.ts';
 import { HostUnusable } from '../host/unusable.ts';
-import { COST_KEYS, type CostModel, WAKEUP_NS } from '../ksm/cost.ts';
+import { COST_KEYS, type CostModel, postSleepNs, WAKEUP_NS } from '../ksm/cost.ts';
 import type { MeasureLog } from './bench.ts';
-import { fitOverDepths, type FitRow, round, sum } from './fit.ts';
+import { fitOverDepths, fitPostSleep, type FitRow, round, sum } from './fit.ts';
 import { type KernelRun, type KernelRunOptions, runKernel } from './kernel.ts';
-import { type CountedScan, costOf, type EventCounts, runModelCounted } from './model.ts';
+import { batchReloadNs, type CountedScan, countedScanNs, type EventCounts, runModelCounted } from './model.ts';
+import { measurePostSleep, type PostSleepRow, REGION_PAGES } from './post_sleep.ts';
 import { measureTimer, type TimerMeasurement } from './timer.ts';
 import { calibrationWorkloads, type Workload } from './workloads.ts';
 import type { TimerParams } from '../sim/timer.ts';
@@ -58,6 +59,17 @@ export interface CalibrationFile {
    * chose cost.deepFrom. Absent in files from before the deep-step cost.
    */
   readonly deep_from_rms?: Record<string, number>;
+  /**
+   * The extra CPU of a batch after a sleep (post_sleep.ts), measured, and the fit of
+   * cost.postSleep*'s form to it. Absent in files from before the reload after a sleep.
+   */
+  readonly post_sleep?: {
+    /** Each point with the fitted form's extra at its sleep and batch (fitted_ns). */
+    readonly rows: readonly (PostSleepRow & { readonly fitted_ns: number })[];
+    readonly rms_ns: number;
+    /** The same relative to each batch's whole CPU, which the fit minimises (absent in older files). */
+    readonly rel_rms?: number;
+  };
   readonly scans: readonly CalibrationScan[];
 }
 
@@ -95,7 +107,10 @@ const METHOD =
   'scan of the same workload (counting cost model). Weighted non-negative least squares on relative errors ' +
   '(scans under 0.1 s weighted as 0.1 s), with a weak pull (lambda 0.02) toward the previous constants for ' +
   'directions the workloads cannot separate. Unstable-tree steps deeper than deepFrom are their own column ' +
-  '(deepStepNs); one fit per deepFrom tried (deep_from_rms), the smallest residual kept. See docs/cost-model.md.';
+  '(deepStepNs); one fit per deepFrom tried (deep_from_rms), the smallest residual kept. The reload after a sleep ' +
+  '(postSleep*): whole passes of 20,000 random pages in batches of 100, 1,000 and 5,000 pages after sleeps of ' +
+  '1-200 ms against the same passes at sleep_millisecs 0, per batch, fitted by least squares in ns on a grid ' +
+  "(post_sleep); each workload scan's batch carries one such reload, subtracted before the fit. See docs/cost-model.md.";
 
 /**
  * Measures every calibration workload on the live kernel and counts the model's events in
@@ -112,7 +127,7 @@ export async function calibrate(
   const previous = calibratedCost();
   const depths = [...new Set([...DEEP_FROM_CANDIDATES, previous.deepFrom])].sort((a, b) => a - b);
   // Per measured scan: the kernel's ns, and the model's events at each deepFrom tried.
-  const perScan: { b: number; counted: Map<number, CountedScan> }[] = [];
+  const perScan: { b: number; counted: Map<number, CountedScan>; workload: Workload }[] = [];
   const scans: Omit<CalibrationScan, 'fitted_cpu_s' | 'default_cpu_s' | 'events' | 'batches'>[] = [];
   const nsPerVisit: Record<string, number> = {};
   let clkTck = 100;
@@ -132,7 +147,7 @@ export async function calibrate(
           `${w.name} scan ${i + 1}: the kernel visited ${k.pagesScanned} pages, the model ${first[i]!.counts.visitNs}`,
         );
       }
-      perScan.push({ b: k.cpuS * 1e9, counted: new Map([...counted].map(([d, c]) => [d, c[i]!])) });
+      perScan.push({ b: k.cpuS * 1e9, counted: new Map([...counted].map(([d, c]) => [d, c[i]!])), workload: w });
       scans.push({
         workload: w.name,
         scan: i + 1,
@@ -144,14 +159,26 @@ export async function calibrate(
     const visited = sum(run.scans.map((s) => s.pagesScanned));
     nsPerVisit[w.name] = Math.round((sum(run.scans.map((s) => s.cpuS)) * 1e9) / Math.max(1, visited));
   }
+  // The reload after a sleep first: each batch of the workloads' scans carries one, a known
+  // term of the per-event fit.
+  const postSleepRows = await measurePostSleep({ lockWaitMs: opts.lockWaitMs, progress, warn: log.warn });
+  const postSleep = fitPostSleep(
+    postSleepRows.map((r) => ({
+      pages: r.pages_to_scan,
+      sleptNs: r.slept_ns,
+      extraNs: r.extra_ns,
+      warmNs: (r.warm_pass_cpu_ns * r.pages_to_scan) / REGION_PAGES,
+    })),
+  );
   const prior = COST_KEYS.map((k) => previous[k]);
   // deepFrom is a depth, not a cost: one linear fit per depth tried, the best kept.
   const { fits, best } = fitOverDepths(
     depths,
-    (deepFrom) => perScan.map((m) => fitRow(m.counted.get(deepFrom)!, m.b)),
+    (deepFrom) => perScan.map((m) => fitRow(m.counted.get(deepFrom)!, m.b, batchReloadNs(m.workload, postSleep.cost))),
     { prior, lambda: 0.02, floorNs: 1e8 },
   );
   const fitted: Record<string, number> = { deepFrom: best.depth };
+  for (const [k, v] of Object.entries(postSleep.cost)) fitted[k] = Math.round(v);
   COST_KEYS.forEach((k, j) => {
     fitted[k] = Math.round(best.fit.x[j]!);
   });
@@ -166,6 +193,14 @@ export async function calibrate(
     method: METHOD,
     kernel_ns_per_visit: nsPerVisit,
     deep_from_rms: Object.fromEntries(fits.map((f) => [String(f.depth), round(f.fit.rms, 5)])),
+    post_sleep: {
+      rows: postSleepRows.map((r) => ({
+        ...r,
+        fitted_ns: Math.round(postSleepNs(cost, r.slept_ns, r.pages_to_scan)),
+      })),
+      rms_ns: Math.round(postSleep.rmsNs),
+      rel_rms: round(postSleep.relRms, 4),
+    },
     scans: scans.map((s, i) => {
       const c = perScan[i]!.counted.get(best.depth)!;
       const old = perScan[i]!.counted.get(previous.deepFrom)!;
@@ -173,8 +208,8 @@ export async function calibrate(
         ...s,
         events: c.counts,
         batches: c.batches,
-        fitted_cpu_s: round((costOf(c.counts, cost) + c.batches * WAKEUP_NS) / 1e9, 4),
-        default_cpu_s: round((costOf(old.counts, previous) + old.batches * WAKEUP_NS) / 1e9, 4),
+        fitted_cpu_s: round(countedScanNs(c, cost, perScan[i]!.workload) / 1e9, 4),
+        default_cpu_s: round(countedScanNs(old, previous, perScan[i]!.workload) / 1e9, 4),
       };
     }),
   };
@@ -237,9 +272,12 @@ export async function runKernelQuietly(
   }
 }
 
-/** A scan's fit row: its counted events against the kernel's ns, less the fixed wake-up cost. */
-export function fitRow(c: CountedScan, kernelNs: number): FitRow {
-  return { a: COST_KEYS.map((key) => c.counts[key]), b: kernelNs, fixed: c.batches * WAKEUP_NS };
+/**
+ * A scan's fit row: its counted events against the kernel's ns, less what every batch costs
+ * besides its events (the fixed wake-up cost and `reloadNs`, the reload after its sleep).
+ */
+export function fitRow(c: CountedScan, kernelNs: number, reloadNs = 0): FitRow {
+  return { a: COST_KEYS.map((key) => c.counts[key]), b: kernelNs, fixed: c.batches * (WAKEUP_NS + reloadNs) };
 }
 
 /** The whole calibration file (cost, machine, scans), if present; a damaged one is an error. */

@@ -17,6 +17,7 @@
  * column no row uses stays 0. Solved as one non-negative
  * least-squares problem (Lawson and Hanson's active-set method) on the stacked rows.
  */
+import { NO_RELOAD, type PostSleepCost, postSleepNs } from '../ksm/cost.ts';
 
 export interface FitRow {
   /** Events of each kind, in the order of the unknowns. */
@@ -89,6 +90,113 @@ export function fitOverDepths(
   if (fits.length === 0) throw new Error('fitOverDepths: no depth to try');
   const best = fits.reduce((a, b) => (b.fit.rms < a.fit.rms ? b : a));
   return { fits, best };
+}
+
+/** One batch size after one sleep, as the post-sleep fit takes it. */
+export interface PostSleepPoint {
+  readonly pages: number;
+  readonly sleptNs: number;
+  /** Measured CPU of the batch beyond the warm batch's, ns. */
+  readonly extraNs: number;
+  /** The warm batch's CPU, ns: a point's error is weighed against the whole batch's CPU. */
+  readonly warmNs: number;
+}
+
+/** The reload after a sleep (cost.ts postSleepNs) fitted to measured points. */
+export interface PostSleepFit {
+  readonly cost: PostSleepCost;
+  /** Root mean square of (fitted - measured) over the points, ns. */
+  readonly rmsNs: number;
+  /** Root mean square of (fitted - measured) / (the batch's warm CPU + measured extra). */
+  readonly relRms: number;
+}
+
+function logGrid(from: number, to: number, step: number): number[] {
+  const out: number[] = [];
+  for (let v = from; v <= to * 1.000001; v *= step) out.push(v);
+  return out;
+}
+
+/**
+ * The best fixed part for given time constants, cap and per-page reload, and the weighted
+ * residual sum of squares with it: the form is linear in postSleepBatchNs, so it is solved,
+ * not searched (clipped at 0).
+ */
+function bestFixed(
+  points: readonly PostSleepPoint[],
+  weights: readonly number[],
+  fixedShare: readonly number[],
+  pageShare: readonly number[],
+  pageNs: number,
+  maxNs: number,
+): { batchNs: number; rss: number } {
+  let ff = 0;
+  let fr = 0;
+  let rr = 0;
+  points.forEach((p, i) => {
+    const w2 = weights[i]! ** 2;
+    const r = Math.min(p.pages * pageNs, maxNs) * pageShare[i]! - p.extraNs;
+    ff += w2 * fixedShare[i]! ** 2;
+    fr += w2 * fixedShare[i]! * r;
+    rr += w2 * r * r;
+  });
+  const batchNs = ff > 0 ? Math.max(0, -fr / ff) : 0;
+  return { batchNs, rss: rr + 2 * batchNs * fr + batchNs * batchNs * ff };
+}
+
+/**
+ * Fits postSleepNs's five parameters to measured points, each point's error weighed against
+ * its whole batch's CPU (warm + extra): the cadence turns a batch's CPU into ticks, so what
+ * matters is how far the batch's CPU is off, and a fit in plain ns gave the 100-page
+ * batches, whose reload is half their CPU, a tenth of it (docs/cost-model.md, "The reload
+ * of a small batch"). The four non-linear parameters on logarithmic grids (the caches'
+ * time constants 1 to 500 ms and 0.5 to 100 ms, 20 ns to 20 µs a page, 20 µs to 20 ms at
+ * most; steps of 10 to 20 %), then a finer grid around the best; the fixed part is solved
+ * for each (bestFixed).
+ */
+export function fitPostSleep(points: readonly PostSleepPoint[]): PostSleepFit {
+  const weights = points.map((p) => 1 / Math.max(1, p.warmNs + p.extraNs));
+  const shares = (tau: number): number[] => points.map((p) => -Math.expm1(-p.sleptNs / tau));
+  let best = { rss: Infinity, cost: NO_RELOAD };
+  const search = (taus: number[], batchTaus: number[], pageNss: number[], maxNss: number[]): void => {
+    for (const postSleepTauNs of taus) {
+      const pageShare = shares(postSleepTauNs);
+      for (const postSleepBatchTauNs of batchTaus) {
+        const fixedShare = shares(postSleepBatchTauNs);
+        for (const postSleepPageNs of pageNss)
+          for (const postSleepMaxNs of maxNss) {
+            const { batchNs, rss } = bestFixed(points, weights, fixedShare, pageShare, postSleepPageNs, postSleepMaxNs);
+            if (rss < best.rss)
+              best = {
+                rss,
+                cost: {
+                  postSleepPageNs,
+                  postSleepMaxNs,
+                  postSleepTauNs,
+                  postSleepBatchNs: batchNs,
+                  postSleepBatchTauNs,
+                },
+              };
+          }
+      }
+    }
+  };
+  search(logGrid(1e6, 5e8, 1.15), logGrid(5e5, 1e8, 1.2), logGrid(20, 2e4, 1.1), logGrid(2e4, 2e7, 1.1));
+  const around = (v: number, step: number): number[] => [-4, -3, -2, -1, 0, 1, 2, 3, 4].map((k) => v * step ** (k / 4));
+  const c = best.cost;
+  search(
+    around(c.postSleepTauNs, 1.15),
+    around(c.postSleepBatchTauNs, 1.2),
+    around(c.postSleepPageNs, 1.1),
+    around(c.postSleepMaxNs, 1.1),
+  );
+  const errors = points.map((p) => postSleepNs(best.cost, p.sleptNs, p.pages) - p.extraNs);
+  const n = Math.max(1, points.length);
+  return {
+    cost: best.cost,
+    rmsNs: Math.sqrt(errors.reduce((s, e) => s + e * e, 0) / n),
+    relRms: Math.sqrt(errors.reduce((s, e, i) => s + (e * weights[i]!) ** 2, 0) / n),
+  };
 }
 
 /** min ||A x - y|| subject to x >= 0 (Lawson and Hanson, 1974). */

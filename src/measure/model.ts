@@ -19,7 +19,7 @@ import { doMmap } from '../mm/mmap.ts';
 import { exitTask, forkTask, spawnTask } from '../mm/process.ts';
 import { fillUser } from '../mm/uaccess.ts';
 import type { CostModel } from '../ksm/cost.ts';
-import { COST_KEYS, DEFAULT_COST } from '../ksm/cost.ts';
+import { COST_KEYS, DEFAULT_COST, NO_RELOAD, type PostSleepCost, postSleepNs, WAKEUP_NS } from '../ksm/cost.ts';
 import { createSystem, runFullScans, sysfsRead, sysfsWrite, type System } from '../system.ts';
 import type { Workload } from './workloads.ts';
 
@@ -71,7 +71,8 @@ function zeroCounts(): EventCounts {
  * deeper than `deepFrom` are counted as deep steps (deepStepNs).
  */
 function countingCost(counts: EventCounts, deepFrom: number): CostModel {
-  const cost = { deepFrom };
+  // No reload after sleeps: it is not an event, and the calibration fits it apart.
+  const cost = { deepFrom, ...NO_RELOAD };
   for (const key of COST_KEYS) {
     Object.defineProperty(cost, key, {
       enumerable: true,
@@ -363,4 +364,22 @@ export function costOf(counts: EventCounts, cost: CostModel): number {
   let ns = 0;
   for (const key of COST_KEYS) ns += counts[key] * cost[key];
   return ns;
+}
+
+/**
+ * The reload after a sleep (cost.ts postSleepNs) of one batch of workload `w`: its batches
+ * follow sleeps of its sleep_millisecs or longer (the kernel side holds ksmd between scans),
+ * with its pages_to_scan as their budget.
+ */
+export function batchReloadNs(w: Workload, cost: PostSleepCost): number {
+  const knob = (file: string): number => {
+    const op = w.ops.find((o) => o.op === 'sysfs' && o.file === file);
+    return op?.op === 'sysfs' ? Number(op.value) : 0;
+  };
+  return postSleepNs(cost, knob('sleep_millisecs') * 1e6, knob('pages_to_scan'));
+}
+
+/** The model's CPU for a scan of `w` whose events were counted as `c`, under `cost`: events, wake-ups, reloads. */
+export function countedScanNs(c: CountedScan, cost: CostModel, w: Workload): number {
+  return costOf(c.counts, cost) + c.batches * (WAKEUP_NS + batchReloadNs(w, cost));
 }

@@ -65,9 +65,9 @@ export interface TimerOptions {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A KSM file written at once through the kernel backend (journaled); throws on failure. */
-type KsmWrite = (file: string, value: string) => void;
+export type KsmWrite = (file: string, value: string) => void;
 
-function ksmWriter(backend: KernelBackend): KsmWrite {
+export function ksmWriter(backend: KernelBackend): KsmWrite {
   return (file, value) => {
     const r = backend.writeKsmNow(file, value);
     if (r !== 0) throw new Error(`Writing ${value} to ${KSM_DIR}/${file} failed (${r})`);
@@ -119,6 +119,24 @@ async function kicks(write: KsmWrite, scanned: KsmCounter): Promise<number[]> {
   return out;
 }
 
+/**
+ * Starts `backend` on `scenario` with one process (`comm`) of `pages` random pages, madvised
+ * mergeable: nothing in it merges, so ksmd's work is the same in every pass.
+ */
+export async function startRandomRegion(
+  backend: KernelBackend,
+  scenario: Scenario,
+  pages: number,
+  comm: string,
+): Promise<void> {
+  await backend.start(scenario);
+  await backend.spawn('p', comm);
+  await backend.mmap('p', 'r', pages * PAGE_SIZE, false, undefined);
+  await backend.fill('p', 'r', { kind: 'random', seed: 1n }, 0, undefined);
+  if ((await backend.madvise('p', 'r', 'MADV_MERGEABLE', 0, undefined)) !== 0)
+    throw new Error('madvise(MADV_MERGEABLE) failed on the kernel');
+}
+
 /** Measures the timer on the live kernel; throws BackendUnavailable where KSM cannot be used. */
 export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement> {
   const backend = createKernelBackend({ lockWaitMs: opts.lockWaitMs, onWarning: opts.warn });
@@ -131,12 +149,7 @@ export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement
   try {
     opts.progress('timer: waiting for the KSM lock and starting');
     const scenario = regionScenario(1, 0);
-    await backend.start(scenario);
-    await backend.spawn('p', 'sp-timer');
-    await backend.mmap('p', 'r', PAGES * PAGE_SIZE, false, undefined);
-    await backend.fill('p', 'r', { kind: 'random', seed: 1n }, 0, undefined);
-    if ((await backend.madvise('p', 'r', 'MADV_MERGEABLE', 0, undefined)) !== 0)
-      throw new Error('madvise(MADV_MERGEABLE) failed on the kernel');
+    await startRandomRegion(backend, scenario, PAGES, 'sp-timer');
     const ksmd = findKsmdPid();
     const cpu = ksmd === undefined ? undefined : firstCpu(cpusAllowed(ksmd) ?? '');
     const restoreSelf = cpu === undefined ? 'ksmd not found' : holdSelfOffCpu(cpu);

@@ -6,7 +6,7 @@ import { advisor, advisorBatch } from './workloads.ts';
 
 /** DEFAULT_COST with every constant multiplied by `factor`: ksmd's CPU share moved far either way. */
 function scaled(factor: number): CostModel {
-  const out: Record<string, number> = {};
+  const out: Record<string, number> = { ...DEFAULT_COST };
   for (const key of COST_KEYS) out[key] = DEFAULT_COST[key] * factor;
   return out as unknown as CostModel;
 }

@@ -146,12 +146,28 @@ export function renderCalibration(
       width,
     },
   );
+  // The reload after a sleep: measured extra of a batch against the fitted form's.
+  const reload =
+    f.post_sleep === undefined
+      ? ''
+      : `\n\n${fitTable(
+          columns(['pages_to_scan', 'sleep_millisecs', 'slept ms', 'extra µs', 'fitted µs', 'ksmd queued ms']),
+          f.post_sleep.rows.map((r) => [
+            fmt(r.pages_to_scan),
+            fmt(r.sleep_millisecs),
+            (r.slept_ns / 1e6).toFixed(2),
+            fmt(Math.round(r.extra_ns / 1000)),
+            fmt(Math.round(r.fitted_ns / 1000)),
+            r.queued_ms.toFixed(2),
+          ]),
+          { width },
+        )}`;
   const visits = Object.entries(f.kernel_ns_per_visit).map(
     ([w, ns]) => `  ${w}: ${fmt(ns)} ns of ksmd CPU per page visited`,
   );
   return (
     `Kernel ${f.machine.kernel_release}, ${f.machine.cpu_model}, ${f.pages} pages per workload\n\n` +
-    `${visits.join('\n')}\n\n${t}\n\n${s}\n\n${prose(`${f.method}\n`, width)}` +
+    `${visits.join('\n')}\n\n${t}\n\n${s}${reload}\n\n${prose(`${f.method}\n`, width)}` +
     (timer === undefined ? '' : renderTimer(timer, previousTimer, width))
   );
 }

@@ -28,6 +28,7 @@ function run(sleepMs: number, batchNs: number, untilNs: number, timer = TIMER): 
       sleepMillisecs: () => sleepMs,
       cpu,
       wakeupNs: 2000,
+      postSleepNs: () => 0,
     },
     events,
   );
@@ -79,6 +80,7 @@ test('Kthread: a new sleep_millisecs ends the sleep, the same value written agai
       sleepMillisecs: () => sleepMs,
       cpu,
       wakeupNs: 2000,
+      postSleepNs: () => 0,
     },
     events,
   );
@@ -98,4 +100,35 @@ test('Kthread: a new sleep_millisecs ends the sleep, the same value written agai
   thread.interruptSleep();
   runTo(21e6);
   assert.deepEqual(starts.slice(1), [20e6 + 50_000]);
+});
+
+test('Kthread: the post-sleep charge is asked with the virtual time slept since the last batch ended', () => {
+  const events = new EventQueue(new VirtualClock(TIMER));
+  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1 };
+  const slept: number[] = [];
+  const thread = new Kthread(
+    {
+      shouldRun: () => true,
+      scan: () => {
+        cpu.cpuNs += 200_000;
+      },
+      sleepMillisecs: () => 20,
+      cpu,
+      wakeupNs: 2000,
+      postSleepNs: (ns) => {
+        slept.push(ns);
+        return 100_000;
+      },
+    },
+    events,
+  );
+  thread.wake();
+  while (events.runNext(50e6)) {
+    /* run */
+  }
+  // Kicked at 0: runs at 50 us, 2 + 100 + 200 us of CPU, ends at 352 us in jiffy 0; sleeps
+  // 5 jiffies, woken on tick 6 (24 ms) + 50 us: 24.050 - 0.352 = 23.698 ms slept. The first
+  // batch had no sleep before it that the thread knows of: Infinity.
+  assert.deepEqual(slept, [Infinity, 23_698_000, 23_698_000]);
+  assert.equal(cpu.cpuNs, 3 * 302_000);
 });

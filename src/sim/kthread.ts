@@ -24,6 +24,11 @@ export interface KthreadBody {
   readonly cpu: CpuAccount;
   /** CPU time of one wake-up besides the batch's work (scheduling, locks, bookkeeping). */
   readonly wakeupNs: number;
+  /**
+   * CPU time the batch costs besides its events because the thread slept `sleptNs` before it
+   * (caches reloaded; Infinity before its first batch, 0 when it did not sleep).
+   */
+  postSleepNs(sleptNs: number): number;
 }
 
 /**
@@ -43,6 +48,8 @@ export class Kthread {
   #timer: TimerHandle | null = null;
   /** The sleep_millisecs the current sleep was taken with (the kernel's local sleep_ms). */
   #sleptMs = 0;
+  /** When the last batch's time elapsed (the thread began to sleep or wait); -1 before any. */
+  #lastBatchEndNs = -1;
   /** Wake-ups that ran a batch. */
   batches = 0;
 
@@ -95,6 +102,8 @@ export class Kthread {
     cpu.batchStartNs = before;
     cpu.cpuNs += this.#body.wakeupNs;
     if (this.#body.shouldRun()) {
+      const now = this.#events.clock.now();
+      cpu.cpuNs += this.#body.postSleepNs(this.#lastBatchEndNs < 0 ? Infinity : now - this.#lastBatchEndNs);
       this.#body.scan();
       this.batches++;
     }
@@ -106,6 +115,7 @@ export class Kthread {
 
   /** wait_event_freezable_timeout(ksm_iter_wait, ..., msecs_to_jiffies(sleep_ms)), or the wait for work. */
   #afterBatch(): void {
+    this.#lastBatchEndNs = this.#events.clock.now();
     if (!this.#body.shouldRun()) {
       this.#state = 'waiting';
       return;

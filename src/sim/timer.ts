@@ -27,7 +27,7 @@ export interface TimerParams {
  * docs/cost-model.md): the values `samepage bench --calibrate` writes to
  * calibration/timer.json, used where no file is given.
  */
-export const DEFAULT_TIMER: TimerParams = { hz: 250, wakeupLatencyNs: 69281, workFlushNs: 0 };
+export const DEFAULT_TIMER: TimerParams = { hz: 250, wakeupLatencyNs: 64030, workFlushNs: 0 };
 
 /** MAX_JIFFY_OFFSET of a 64-bit kernel: ((LONG_MAX >> 1) - 1), "for ever" in jiffies. */
 export const MAX_JIFFY_OFFSET = 2 ** 62 - 2;

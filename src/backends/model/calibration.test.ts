@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COST_KEYS, DEFAULT_COST } from '../../ksm/cost.ts';
+import { COST_KEYS, DEFAULT_COST, NO_RELOAD } from '../../ksm/cost.ts';
 import { DEFAULT_TIMER } from '../../sim/timer.ts';
 import {
   calibratedCost,
@@ -34,7 +34,15 @@ test('DEFAULT_TIMER is the timer shipped in calibration/timer.json', () => {
 });
 
 test('calibratedCost reads the file SAMEPAGE_COST_MODEL names, and falls back to DEFAULT_COST without one', () => {
-  const cost = { ...Object.fromEntries(COST_KEYS.map((k, i) => [k, 100 + i])), deepFrom: 11 };
+  const cost = {
+    ...Object.fromEntries(COST_KEYS.map((k, i) => [k, 100 + i])),
+    deepFrom: 11,
+    postSleepPageNs: 2100,
+    postSleepMaxNs: 2_400_000,
+    postSleepTauNs: 31_000_000,
+    postSleepBatchNs: 108_000,
+    postSleepBatchTauNs: 5_300_000,
+  };
   withFile(JSON.stringify({ version: 1, cost }), (path) => {
     assert.deepEqual(calibratedCost({ SAMEPAGE_COST_MODEL: path }), cost);
   });
@@ -79,5 +87,33 @@ test('readTimerParams refuses a damaged file, naming what is wrong', () => {
   withFile('[', (path) => assert.throws(() => readTimerParams(path), /Cannot read the timer calibration/));
   withFile(JSON.stringify({ timer: { hz: 250.5, wakeupLatencyNs: -1, workFlushNs: 0 } }), (path) =>
     assert.throws(() => readTimerParams(path), /hz must be a whole number.*; wakeupLatencyNs must be 0 to 1e9 ns/),
+  );
+});
+
+test('a cost model from before the reload after a sleep is read with none; one with part of it is refused', () => {
+  const {
+    postSleepPageNs: _p,
+    postSleepMaxNs: _m,
+    postSleepTauNs: _t,
+    postSleepBatchNs: _b,
+    postSleepBatchTauNs: _bt,
+    ...before
+  } = DEFAULT_COST;
+  withFile(JSON.stringify({ version: 1, cost: before }), (path) =>
+    assert.deepEqual(readCostModel(path), { ...before, ...NO_RELOAD }),
+  );
+  // A file with the per-page reload and not its fixed part (written before the fixed part).
+  const perPage = { postSleepPageNs: 900, postSleepMaxNs: 2_500_000, postSleepTauNs: 75e6 };
+  withFile(JSON.stringify({ version: 1, cost: { ...before, ...perPage } }), (path) =>
+    assert.deepEqual(readCostModel(path), { ...before, ...NO_RELOAD, ...perPage }),
+  );
+  withFile(JSON.stringify({ version: 1, cost: { ...before, ...perPage, postSleepBatchNs: 1000 } }), (path) =>
+    assert.throws(() => readCostModel(path), /postSleepBatchTauNs/),
+  );
+  withFile(JSON.stringify({ version: 1, cost: { ...before, postSleepMaxNs: 500_000 } }), (path) =>
+    assert.throws(() => readCostModel(path), /postSleepPageNs, postSleepTauNs/),
+  );
+  withFile(JSON.stringify({ version: 1, cost: { ...DEFAULT_COST, postSleepTauNs: 0 } }), (path) =>
+    assert.throws(() => readCostModel(path), /postSleepTauNs/),
   );
 });

@@ -46,6 +46,19 @@ export function calibrationPath(env: NodeJS.ProcessEnv = process.env): string {
  */
 const BEFORE_DEEP_STEPS = { deepStepNs: 0, deepFrom: DEFAULT_COST.deepFrom } as const;
 
+/**
+ * The reload after a sleep (cost.ts postSleepNs), which files written before it lack: they
+ * were fitted on batches after long sleeps that each carried one reload among thousands of
+ * pages, and mean no reload. A file that gives some of the three and not all is refused.
+ * The reload's fixed part (postSleepBatchNs, postSleepBatchTauNs) came later still: a file
+ * without both has none; one with one of the two is refused.
+ */
+export const POST_SLEEP_KEYS = ['postSleepPageNs', 'postSleepMaxNs', 'postSleepTauNs'] as const;
+const BEFORE_POST_SLEEP = { postSleepPageNs: 0, postSleepMaxNs: 0, postSleepTauNs: 1 } as const;
+export const POST_SLEEP_BATCH_KEYS = ['postSleepBatchNs', 'postSleepBatchTauNs'] as const;
+const BEFORE_POST_SLEEP_BATCH = { postSleepBatchNs: 0, postSleepBatchTauNs: 1 } as const;
+const RELOAD_KEYS = [...POST_SLEEP_KEYS, ...POST_SLEEP_BATCH_KEYS] as const;
+
 /** Deepest `deepFrom` a file may give: deeper than any rb-tree of the model's frames. */
 const MAX_DEEP_FROM = 64;
 
@@ -53,22 +66,36 @@ const MAX_DEEP_FROM = 64;
 export function readCostModel(path: string): CostModel {
   const cost = readSection(path, 'cost model', 'cost');
   const old = cost !== undefined && !('deepStepNs' in cost) && !('deepFrom' in cost);
-  const given = old ? { ...cost, ...BEFORE_DEEP_STEPS } : cost;
-  const bad: string[] = COST_KEYS.filter(
+  const noReload = cost !== undefined && POST_SLEEP_KEYS.every((k) => !(k in cost));
+  const noFixed = cost !== undefined && POST_SLEEP_BATCH_KEYS.every((k) => !(k in cost));
+  const given: Record<string, unknown> | undefined =
+    cost === undefined
+      ? cost
+      : {
+          ...cost,
+          ...(old ? BEFORE_DEEP_STEPS : {}),
+          ...(noReload ? BEFORE_POST_SLEEP : {}),
+          ...(noFixed ? BEFORE_POST_SLEEP_BATCH : {}),
+        };
+  const bad: string[] = [...COST_KEYS, ...RELOAD_KEYS].filter(
     (k) => typeof given?.[k] !== 'number' || !Number.isFinite(given[k]) || given[k] < 0,
   );
   const deepFrom = given?.deepFrom;
   if (typeof deepFrom !== 'number' || !Number.isInteger(deepFrom) || deepFrom < 0 || deepFrom > MAX_DEEP_FROM)
     bad.push('deepFrom');
+  for (const tau of ['postSleepTauNs', 'postSleepBatchTauNs'])
+    if (!(typeof given?.[tau] === 'number' && given[tau] > 0)) bad.push(tau);
   if (given === undefined || bad.length > 0) {
     throw new Error(
-      `The cost model ${path} has no valid "cost" object: ${bad.join(', ')} must be non-negative numbers ` +
-        `(ns; deepFrom a whole number of tree levels, 0 to ${MAX_DEEP_FROM}; a file without both deepStepNs ` +
-        'and deepFrom is read as one from before the deep-step cost, with deepStepNs 0)',
+      `The cost model ${path} has no valid "cost" object: ${[...new Set(bad)].join(', ')} must be non-negative numbers ` +
+        `(ns; postSleepTauNs and postSleepBatchTauNs above 0; deepFrom a whole number of tree levels, 0 to ${MAX_DEEP_FROM}; a file without ` +
+        'both deepStepNs and deepFrom is read as one from before the deep-step cost, with deepStepNs 0, and one ' +
+        'without all three post-sleep fields as one from before the reload after a sleep, with no reload; one ' +
+        'without both postSleepBatchNs and postSleepBatchTauNs has no fixed part of the reload)',
     );
   }
   const out: Record<string, number> = { deepFrom: deepFrom as number };
-  for (const k of COST_KEYS) out[k] = given[k] as number;
+  for (const k of [...COST_KEYS, ...RELOAD_KEYS]) out[k] = given[k] as number;
   return out as unknown as CostModel;
 }
 

@@ -1,0 +1,84 @@
+/**
+ * The reload after a sleep (cost.ts postSleepNs): ksmd's batch after a sleep costs
+ * postSleepBatchNs x (1 - exp(-slept / postSleepBatchTauNs)) + min(pages_to_scan x
+ * postSleepPageNs, postSleepMaxNs) x (1 - exp(-slept / postSleepTauNs)) on top of its events,
+ * charged once per batch where the batch begins.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PAGE_SIZE } from '../lib/sizes.ts';
+import { MADV_MERGEABLE } from '../mm/constants.ts';
+import { doMadvise } from '../mm/madvise.ts';
+import { doMmap } from '../mm/mmap.ts';
+import { spawnTask } from '../mm/process.ts';
+import { fillUser } from '../mm/uaccess.ts';
+import { type CostModel, DEFAULT_COST, NO_RELOAD, postSleepNs } from './cost.ts';
+import { ksmRunStore } from './run.ts';
+import { testMachine } from './testing.ts';
+
+/** The shipped constants without their reload, which each test sets itself. */
+const BASE: CostModel = { ...DEFAULT_COST, ...NO_RELOAD };
+const RELOAD = { ...NO_RELOAD, postSleepPageNs: 2000, postSleepMaxNs: 1_000_000, postSleepTauNs: 20_000_000 };
+
+test('postSleepNs: the batch reloads what it touches, capped, in the share the sleep lost', () => {
+  // 100 pages x 2 us = 0.2 ms, under the 1 ms cap; a 20 ms sleep loses 1 - 1/e of it.
+  assert.ok(Math.abs(postSleepNs(RELOAD, 20e6, 100) - 126_424.11) < 0.01);
+  // 5,000 pages would be 10 ms: the cap, 1 ms, times the same share.
+  assert.ok(Math.abs(postSleepNs(RELOAD, 20e6, 5000) - 632_120.56) < 0.01);
+  // Before the first batch (no sleep known) all of it; without a sleep none of it.
+  assert.equal(postSleepNs(RELOAD, Infinity, 5000), 1_000_000);
+  assert.equal(postSleepNs(RELOAD, Infinity, 100), 200_000);
+  assert.equal(postSleepNs(RELOAD, 0, 5000), 0);
+  // A cost model without a reload (postSleepMaxNs 0, as old calibration files are read).
+  assert.equal(postSleepNs({ ...RELOAD, postSleepMaxNs: 0 }, 20e6, 100), 0);
+});
+
+test('postSleepNs: a fixed part, whatever the batch, lost in its own time', () => {
+  const fixed = { ...RELOAD, postSleepBatchNs: 100_000, postSleepBatchTauNs: 5_000_000 };
+  // 20 ms is 4 of the fixed part's 5 ms: 100 us x (1 - e^-4) = 98,168.44 ns, on top of the
+  // per-page part's 126,424.11 ns.
+  assert.ok(Math.abs(postSleepNs(fixed, 20e6, 100) - (98_168.44 + 126_424.11)) < 0.01);
+  // 5 ms is one time constant: 100 us x (1 - 1/e) = 63,212.06 ns, and 2 us a page x 10 pages
+  // x (1 - e^-0.25) = 4,423.98 ns.
+  assert.ok(Math.abs(postSleepNs(fixed, 5e6, 10) - (63_212.06 + 4_423.98)) < 0.01);
+  // Without the per-page part it is charged alone; without a sleep not at all.
+  assert.ok(Math.abs(postSleepNs({ ...fixed, postSleepMaxNs: 0 }, 5e6, 10) - 63_212.06) < 0.01);
+  assert.equal(postSleepNs(fixed, 0, 10), 0);
+});
+
+/** ksmd's CPU over one full scan of 40 random pages in batches of 10, after sleeps of `sleepMs`. */
+function scanCpu(cost: CostModel, sleepMs: number): { cpuNs: number; batches: number } {
+  const m = testMachine(cost);
+  m.ksm.smartScan = false;
+  m.ksm.pagesToScan = 10;
+  m.ksm.sleepMillisecs = sleepMs;
+  const t = spawnTask(m.mmgr, 'a');
+  const len = 40 * PAGE_SIZE;
+  const addr = doMmap(m.mmgr, t.mm, len);
+  assert.equal(fillUser(m.mmgr, t.mm, addr, len, { kind: 'random', seed: 5n }, addr), 0);
+  assert.equal(doMadvise(m.mmgr, t.mm, addr, len, MADV_MERGEABLE), 0);
+  assert.equal(ksmRunStore(m.ksm, m.ksmd, 1), 0);
+  m.scans(2);
+  return { cpuNs: m.ksm.cpuNs, batches: m.ksmd.batches };
+}
+
+test('ksmd charges each batch after a sleep min(pages_to_scan x postSleepPageNs, postSleepMaxNs) of reload', () => {
+  const none = scanCpu(BASE, 20);
+  // A share of 1 after any sleep (tau 1 ns): 10 pages x 3 us = 30 us a batch, under the cap.
+  const cold = scanCpu({ ...BASE, postSleepPageNs: 3000, postSleepMaxNs: 1e9, postSleepTauNs: 1 }, 20);
+  assert.equal(cold.batches, none.batches);
+  assert.ok(none.batches >= 8);
+  assert.equal(cold.cpuNs - none.cpuNs, cold.batches * 30_000);
+  // The cap: 10 pages x 3 us would be 30 us, the cap is 12 us.
+  const capped = scanCpu({ ...BASE, postSleepPageNs: 3000, postSleepMaxNs: 12_000, postSleepTauNs: 1 }, 20);
+  assert.equal(capped.cpuNs - none.cpuNs, capped.batches * 12_000);
+  // The fixed part: 7 us a batch with a share of 1, whatever its pages.
+  const fixed = scanCpu({ ...BASE, postSleepBatchNs: 7000, postSleepBatchTauNs: 1 }, 20);
+  assert.equal(fixed.cpuNs - none.cpuNs, fixed.batches * 7000);
+});
+
+test('ksmd at sleep_millisecs 0 does not sleep between batches, so only its first batch reloads', () => {
+  const none = scanCpu(BASE, 0);
+  const cold = scanCpu({ ...BASE, postSleepPageNs: 3000, postSleepMaxNs: 1e9, postSleepTauNs: 1 }, 0);
+  assert.equal(cold.cpuNs - none.cpuNs, 30_000);
+});
