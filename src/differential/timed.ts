@@ -30,7 +30,7 @@
 import { availableParallelism } from 'node:os';
 import type { KsmdClock } from '../backends/kernel/index.ts';
 import { createModelBackend } from '../backends/model/index.ts';
-import { othersBusyLimitMs } from '../host/others_busy.ts';
+import { othersBusyLimitMs, OTHERS_BUSY_SHARE } from '../host/others_busy.ts';
 import { KSM_WRITABLE_FILES } from '../lib/ksm_files.ts';
 import { compareCalls } from '../scenario/compare.ts';
 import type { CounterRecord, RunResult } from '../scenario/records.ts';
@@ -66,7 +66,7 @@ export const DEFAULT_TOLERANCE: Tolerance = {
   runs: 3,
   maxRuns: 9,
   maxQueued: 0.01,
-  maxOthersBusy: 0.05,
+  maxOthersBusy: OTHERS_BUSY_SHARE,
 };
 
 /** DEFAULT_TOLERANCE with `runs` undisturbed runs (three times as many at most) and tolerances in %. */

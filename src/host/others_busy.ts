@@ -23,6 +23,15 @@ export function busyTicksOfStat(text: string): number | undefined {
   return (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
 }
 
+/**
+ * The share of a measurement's time that other work may keep the CPUs busy before the
+ * measurement says nothing of ksmd: beside a process streaming through memory on the other
+ * CPU, ksmd scanned 6-23 % slower without waiting for a CPU (docs/cost-model.md, "Other work
+ * on the machine"), and a calibration measured beside other work fitted constants about 30 %
+ * too high. The timing family (DEFAULT_TOLERANCE) and `bench --calibrate` both use it.
+ */
+export const OTHERS_BUSY_SHARE = 0.05;
+
 /** Ticks a CPU's figure may be off by: one at each reading, and one for ksmd's share sampled at the tick. */
 const TICKS_OF_SLACK_PER_CPU = 3;
 

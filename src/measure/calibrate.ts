@@ -16,7 +16,7 @@ import {
   timerPath,
 } from '../backends/model/calibration.ts';
 import { machineInfo, type MachineInfo } from '../host/machine.ts';
-import { othersBusyLimitMs } from '../host/others_busy.ts';
+import { othersBusyLimitMs, OTHERS_BUSY_SHARE } from '../host/others_busy.ts';
 import { HostUnusable } from '../host/unusable.ts';
 import { COST_KEYS, type CostModel, postSleepNs, WAKEUP_NS } from '../ksm/cost.ts';
 import type { MeasureLog } from './bench.ts';
@@ -235,19 +235,12 @@ export async function calibrate(
   return { file, previous, timer, previousTimer };
 }
 
-/**
- * The share of a workload's measured time that other work may keep the CPUs busy: beside a
- * process streaming through memory on the other CPU, ksmd scanned 6-23 % slower without
- * waiting for a CPU (docs/cost-model.md, "Other work on the machine"), and a calibration
- * measured beside other work fitted constants about 30 % too high.
- */
-export const MAX_OTHERS_BUSY = 0.05;
 /** Times a workload is measured before the machine is called too busy to calibrate. */
 const QUIET_TRIES = 3;
 
 /**
- * The workload on the kernel, measured again while other work used more than MAX_OTHERS_BUSY
- * of its measured scans' time; a HostUnusable after QUIET_TRIES such runs.
+ * The workload on the kernel, measured again while other work used more than OTHERS_BUSY_SHARE
+ * of its measured scans' time (or what the ticks resolve: othersBusyLimitMs); a HostUnusable after QUIET_TRIES such runs.
  */
 export async function runKernelQuietly(
   w: Workload,
@@ -261,9 +254,9 @@ export async function runKernelQuietly(
     const others = run.scans.some((s) => s.othersBusyMs === undefined)
       ? undefined
       : sum(run.scans.map((s) => s.othersBusyMs ?? 0));
-    const limitMs = othersBusyLimitMs(wallMs, MAX_OTHERS_BUSY, cpus);
+    const limitMs = othersBusyLimitMs(wallMs, OTHERS_BUSY_SHARE, cpus);
     if (others === undefined || others <= limitMs) return run;
-    const busy = `other work used ${others.toFixed(0)} ms of CPU during ${wallMs.toFixed(0)} ms of ${w.name}'s measured scans (more than ${limitMs.toFixed(0)} ms: ${MAX_OTHERS_BUSY * 100} %, or what the clock ticks resolve), which slows ksmd down`;
+    const busy = `other work used ${others.toFixed(0)} ms of CPU during ${wallMs.toFixed(0)} ms of ${w.name}'s measured scans (more than ${limitMs.toFixed(0)} ms: ${OTHERS_BUSY_SHARE * 100} %, or what the clock ticks resolve), which slows ksmd down`;
     if (attempt === QUIET_TRIES)
       throw new HostUnusable(
         `The machine is too busy to calibrate: ${busy}, ${QUIET_TRIES} times. Stop the other work and calibrate again.`,
