@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/package_root.ts';
-import { COST_KEYS, DEFAULT_COST, type CostModel } from '../../ksm/cost.ts';
+import { COST_KEYS, DEFAULT_COST, type CostModel, NO_RELOAD, type PostSleepCost } from '../../ksm/cost.ts';
 import { DEFAULT_TIMER, type TimerParams } from '../../sim/timer.ts';
 
 /** Where `samepage bench --calibrate` writes, relative to the package root. */
@@ -54,10 +54,15 @@ const BEFORE_DEEP_STEPS = { deepStepNs: 0, deepFrom: DEFAULT_COST.deepFrom } as 
  * without both has none; one with one of the two is refused.
  */
 export const POST_SLEEP_KEYS = ['postSleepPageNs', 'postSleepMaxNs', 'postSleepTauNs'] as const;
-const BEFORE_POST_SLEEP = { postSleepPageNs: 0, postSleepMaxNs: 0, postSleepTauNs: 1 } as const;
 export const POST_SLEEP_BATCH_KEYS = ['postSleepBatchNs', 'postSleepBatchTauNs'] as const;
-const BEFORE_POST_SLEEP_BATCH = { postSleepBatchNs: 0, postSleepBatchTauNs: 1 } as const;
 const RELOAD_KEYS = [...POST_SLEEP_KEYS, ...POST_SLEEP_BATCH_KEYS] as const;
+/** The time constants, which divide: above 0. */
+const RELOAD_TAU_KEYS = ['postSleepTauNs', 'postSleepBatchTauNs'] as const;
+
+/** NO_RELOAD's values of `keys`: what a file without them means. */
+function noReloadOf(keys: readonly (keyof PostSleepCost)[]): Partial<PostSleepCost> {
+  return Object.fromEntries(keys.map((k) => [k, NO_RELOAD[k]]));
+}
 
 /** Deepest `deepFrom` a file may give: deeper than any rb-tree of the model's frames. */
 const MAX_DEEP_FROM = 64;
@@ -74,8 +79,8 @@ export function readCostModel(path: string): CostModel {
       : {
           ...cost,
           ...(old ? BEFORE_DEEP_STEPS : {}),
-          ...(noReload ? BEFORE_POST_SLEEP : {}),
-          ...(noFixed ? BEFORE_POST_SLEEP_BATCH : {}),
+          ...(noReload ? noReloadOf(POST_SLEEP_KEYS) : {}),
+          ...(noFixed ? noReloadOf(POST_SLEEP_BATCH_KEYS) : {}),
         };
   const bad: string[] = [...COST_KEYS, ...RELOAD_KEYS].filter(
     (k) => typeof given?.[k] !== 'number' || !Number.isFinite(given[k]) || given[k] < 0,
@@ -83,8 +88,7 @@ export function readCostModel(path: string): CostModel {
   const deepFrom = given?.deepFrom;
   if (typeof deepFrom !== 'number' || !Number.isInteger(deepFrom) || deepFrom < 0 || deepFrom > MAX_DEEP_FROM)
     bad.push('deepFrom');
-  for (const tau of ['postSleepTauNs', 'postSleepBatchTauNs'])
-    if (!(typeof given?.[tau] === 'number' && given[tau] > 0)) bad.push(tau);
+  for (const tau of RELOAD_TAU_KEYS) if (!(typeof given?.[tau] === 'number' && given[tau] > 0)) bad.push(tau);
   if (given === undefined || bad.length > 0) {
     throw new Error(
       `The cost model ${path} has no valid "cost" object: ${[...new Set(bad)].join(', ')} must be non-negative numbers ` +
