@@ -13,6 +13,7 @@
  * pass's wall time less ksmd's CPU, per batch. Where ksmd does not sleep, a reading at a
  * pass's end may miss up to a tick of the running batch: the warm passes are many.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { createKernelBackend } from '../backends/kernel/index.ts';
 import { cpusAllowed, findKsmdPid, firstCpu, holdSelfOffCpu } from '../host/ksmd_affinity.ts';
@@ -52,8 +53,6 @@ export interface PostSleepRow {
   /** How long ksmd waited for a CPU meanwhile, ms (a busy machine stretches the sleeps). */
   readonly queued_ms: number;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function emptyScenario(): Scenario {
   return {

@@ -6,6 +6,7 @@
  * polls pages_sharing every few milliseconds, and stops once `quiet` full scans have passed
  * without a change (run is left as it is: the caller restores KSM).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { findKsmdPid } from '../host/ksmd_affinity.ts';
 import { KSM_DIR, KsmCounter } from '../host/ksm_sysfs.ts';
 import { readSchedstat } from '../host/procfs.ts';
@@ -31,8 +32,6 @@ export interface LiveSettleOptions {
   /** Poll period (default 5 ms). */
   readonly pollMs?: number;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Writes a file under /sys/kernel/mm/ksm (its full path); 0 or -errno. */
 export type KsmFileWriter = (path: string, value: string) => number;

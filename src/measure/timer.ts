@@ -13,6 +13,7 @@
  * It then checks the cadence: full scans per second of a one-batch region at several
  * sleep_millisecs, on the kernel and on the model with the measured timer.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { createKernelBackend, type KernelBackend } from '../backends/kernel/index.ts';
 import { createModelBackend } from '../backends/model/index.ts';
@@ -61,8 +62,6 @@ export interface TimerOptions {
   readonly progress: (msg: string) => void;
   readonly warn: (msg: string) => void;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A KSM file written at once through the kernel backend (journaled); throws on failure. */
 export type KsmWrite = (file: string, value: string) => void;

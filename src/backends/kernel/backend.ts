@@ -6,6 +6,7 @@
  * it is made and undoes it on every exit path (a SIGKILL through its watchdog or the next
  * samepage command: docs/crash-safety.md).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, realpathSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { describeErrno } from '../../lib/errno.ts';
@@ -160,8 +161,6 @@ export interface KsmdClock {
 export function createKernelBackend(opts: KernelBackendOptions = {}): KernelBackend {
   return new KernelBackendImpl(opts);
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 class KernelBackendImpl implements KernelBackend {
   readonly name = 'kernel' as const;
