@@ -13,8 +13,17 @@ import type { TimerParams } from './timer.ts';
 
 const TIMER: TimerParams = { hz: 250, wakeupLatencyNs: 50_000, workFlushNs: 0 };
 
-/** A kthread whose batches cost `batchNs` of CPU and sleep `sleepMs`; returns the batch start times. */
-function run(sleepMs: number, batchNs: number, untilNs: number, timer = TIMER): number[] {
+/**
+ * A kthread whose batches cost `batchNs` of CPU (and `postSleepNs` of the time slept before
+ * each) and sleep `sleepMs`, run until `untilNs`: its batch start times and CPU time.
+ */
+function runThread(
+  sleepMs: number,
+  batchNs: number,
+  untilNs: number,
+  timer = TIMER,
+  postSleepNs: (sleptNs: number) => number = () => 0,
+): { starts: number[]; cpuNs: number } {
   const events = new EventQueue(new VirtualClock(timer));
   const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1 };
   const starts: number[] = [];
@@ -28,7 +37,7 @@ function run(sleepMs: number, batchNs: number, untilNs: number, timer = TIMER): 
       sleepMillisecs: () => sleepMs,
       cpu,
       wakeupNs: 2000,
-      postSleepNs: () => 0,
+      postSleepNs,
     },
     events,
   );
@@ -36,7 +45,12 @@ function run(sleepMs: number, batchNs: number, untilNs: number, timer = TIMER): 
   while (events.runNext(untilNs)) {
     /* run */
   }
-  return starts;
+  return { starts, cpuNs: cpu.cpuNs };
+}
+
+/** runThread's batch start times. */
+function run(sleepMs: number, batchNs: number, untilNs: number, timer = TIMER): number[] {
+  return runThread(sleepMs, batchNs, untilNs, timer).starts;
 }
 
 const gaps = (xs: number[]): number[] => xs.slice(1).map((x, i) => x - xs[i]!);
@@ -103,32 +117,14 @@ test('Kthread: a new sleep_millisecs ends the sleep, the same value written agai
 });
 
 test('Kthread: the post-sleep charge is asked with the virtual time slept since the last batch ended', () => {
-  const events = new EventQueue(new VirtualClock(TIMER));
-  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1 };
   const slept: number[] = [];
-  const thread = new Kthread(
-    {
-      shouldRun: () => true,
-      scan: () => {
-        cpu.cpuNs += 200_000;
-      },
-      sleepMillisecs: () => 20,
-      cpu,
-      wakeupNs: 2000,
-      postSleepNs: (ns) => {
-        slept.push(ns);
-        return 100_000;
-      },
-    },
-    events,
-  );
-  thread.wake();
-  while (events.runNext(50e6)) {
-    /* run */
-  }
+  const { cpuNs } = runThread(20, 200_000, 50e6, TIMER, (ns) => {
+    slept.push(ns);
+    return 100_000;
+  });
   // Kicked at 0: runs at 50 us, 2 + 100 + 200 us of CPU, ends at 352 us in jiffy 0; sleeps
   // 5 jiffies, woken on tick 6 (24 ms) + 50 us: 24.050 - 0.352 = 23.698 ms slept. The first
   // batch had no sleep before it that the thread knows of: Infinity.
   assert.deepEqual(slept, [Infinity, 23_698_000, 23_698_000]);
-  assert.equal(cpu.cpuNs, 3 * 302_000);
+  assert.equal(cpuNs, 3 * 302_000);
 });
