@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { CALIBRATION_FILE, TIMER_FILE } from '../backends/model/calibration.ts';
 import { type MeasureLog, runBench } from '../measure/bench.ts';
-import { calibrate } from '../measure/calibrate.ts';
+import { CALIBRATION_PAGES, calibrate } from '../measure/calibrate.ts';
 import { renderBench, renderCalibration } from '../report/bench.ts';
 import { wholeNumber } from './args.ts';
 import { tableWidth } from '../term/width.ts';
@@ -31,7 +31,12 @@ export function addBenchCommand(program: Command, io: Io): void {
     .command('bench')
     .description('model vs live-kernel KSM speed (pages visited per CPU-second), or --calibrate the cost model')
     .option('--json', 'print JSON on stdout instead of tables')
-    .option('--pages <n>', 'pages of each workload (fork-heavy forks a sixteenth of them 8 times)', parsePages, 65536)
+    .option(
+      '--pages <n>',
+      'pages of each workload (fork-heavy forks a sixteenth of them 8 times)',
+      parsePages,
+      CALIBRATION_PAGES,
+    )
     .option('--scans <n>', 'measured full scans per workload (the first one is also reported alone)', parseScans, 10)
     .option(
       '--calibrate',

@@ -29,7 +29,9 @@
  */
 import { availableParallelism } from 'node:os';
 import type { KsmdClock } from '../backends/kernel/index.ts';
-import { createModelBackend } from '../backends/model/index.ts';
+import { foreignCalibration } from '../backends/model/calibration.ts';
+import { createModelBackend, type ModelBackendOptions } from '../backends/model/index.ts';
+import { machineInfo } from '../host/machine.ts';
 import { othersBusyLimitMs, OTHERS_BUSY_SHARE } from '../host/others_busy.ts';
 import { KSM_WRITABLE_FILES } from '../lib/ksm_files.ts';
 import { compareCalls } from '../scenario/compare.ts';
@@ -319,6 +321,12 @@ export interface TimedDiffOptions {
   readonly onWarning?: (message: string) => void;
   /** Called after each kernel run (a progress line). */
   readonly onKernelRun?: (run: KernelTimedRun, undisturbed: number) => void;
+  /**
+   * The model's cost model and timer, as `bench --calibrate` measured them on this machine;
+   * default: the calibration files (backends/model/calibration.ts), with a warning where
+   * they were measured on another machine.
+   */
+  readonly calibration?: Required<Pick<ModelBackendOptions, 'cost' | 'timer'>>;
 }
 
 /**
@@ -343,6 +351,11 @@ export function disturbedRun(clock: KsmdClock, tol: Tolerance, cpus = availableP
  */
 export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedDiffOptions = {}): Promise<TimedDiff> {
   const warnings: string[] = [];
+  const foreign = opts.calibration === undefined ? foreignCalibration(machineInfo()) : undefined;
+  if (foreign !== undefined) {
+    warnings.push(foreign);
+    opts.onWarning?.(foreign);
+  }
   const kernelRuns: KernelTimedRun[] = [];
   let error: string | undefined;
   while (kernelRuns.filter((r) => !r.disturbed).length < tol.runs && kernelRuns.length < tol.maxRuns) {
@@ -371,6 +384,7 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
     seed: opts.seed ?? 0,
     traceScans: true,
     ...(runtime === undefined ? {} : { ksmdRuntimeNs: runtime }),
+    ...opts.calibration,
   });
   const model = await runScenario(scenario, modelBackend, { recordEveryStep: true });
   const modelTrace = modelBackend.scanTrace();

@@ -35,6 +35,9 @@ import type { TimerParams } from '../sim/timer.ts';
  */
 export const DEEP_FROM_CANDIDATES: readonly number[] = [6, 7, 8, 9, 10, 11, 12, 13, 14];
 
+/** Pages of each calibration workload unless told otherwise (`bench --pages`). */
+export const CALIBRATION_PAGES = 65_536;
+
 export interface CalibrateOptions {
   /** Pages of each calibration workload. */
   readonly pages: number;

@@ -62,7 +62,7 @@ export function renderTimedDiff(file: string, d: TimedDiff, color: boolean): str
         (r.disturbed ? c.yellow(' (disturbed: measured again)') : ''),
     );
   }
-  for (const w of d.warnings) lines.push(`  ${c.yellow('kernel warning')}: ${w}`);
+  for (const w of d.warnings) lines.push(`  ${c.yellow('warning')}: ${w}`);
   const rows = d.values.filter((v) => (explicit(v) && SHOWN.has(v.path)) || !v.ok);
   if (rows.length > 0) {
     const table = new Table({

@@ -9,6 +9,7 @@ import {
   calibratedCost,
   calibratedTimer,
   calibrationPath,
+  foreignCalibration,
   readCostModel,
   readTimerParams,
   timerPath,
@@ -115,5 +116,26 @@ test('a cost model from before the reload after a sleep is read with none; one w
   );
   withFile(JSON.stringify({ version: 1, cost: { ...DEFAULT_COST, postSleepTauNs: 0 } }), (path) =>
     assert.throws(() => readCostModel(path), /postSleepTauNs/),
+  );
+});
+
+test('foreignCalibration names both machines where the cost model was measured on another CPU', () => {
+  const xeon = { cpu_model: 'Intel(R) Xeon(R) Processor', cpus: 2 };
+  const file = (machine: object) => JSON.stringify({ cost: DEFAULT_COST, machine: { ...machine, hostname: 'vm' } });
+  withFile(file(xeon), (path) => {
+    const env = { SAMEPAGE_COST_MODEL: path };
+    assert.equal(foreignCalibration(xeon, env), undefined);
+    const amd = foreignCalibration({ cpu_model: 'AMD EPYC', cpus: 2 }, env);
+    assert.match(
+      amd ?? '',
+      /calibrated on Intel\(R\) Xeon\(R\) Processor \(2 CPUs\), this machine is AMD EPYC \(2 CPUs\)/,
+    );
+    assert.match(amd ?? '', /samepage bench --calibrate/);
+    assert.match(foreignCalibration({ ...xeon, cpus: 4 }, env) ?? '', /this machine is Intel.* \(4 CPUs\)/);
+  });
+  // No file, or one that does not say where it was measured: nothing to compare.
+  assert.equal(foreignCalibration(xeon, { SAMEPAGE_COST_MODEL: '/nonexistent/cost.json' }), undefined);
+  withFile(JSON.stringify({ cost: DEFAULT_COST }), (path) =>
+    assert.equal(foreignCalibration(xeon, { SAMEPAGE_COST_MODEL: path }), undefined),
   );
 });

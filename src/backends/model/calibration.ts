@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/package_root.ts';
+import type { MachineInfo } from '../../host/machine.ts';
 import { COST_KEYS, DEFAULT_COST, type CostModel, NO_RELOAD, type PostSleepCost } from '../../ksm/cost.ts';
 import { DEFAULT_TIMER, type TimerParams } from '../../sim/timer.ts';
 
@@ -138,4 +139,32 @@ export function readTimerParams(path: string): TimerParams {
 export function calibratedTimer(env: NodeJS.ProcessEnv = process.env): TimerParams {
   const path = timerPath(env);
   return existsSync(path) ? readTimerParams(path) : DEFAULT_TIMER;
+}
+
+/** What of a machine decides ksmd's speed and wake-ups: a calibration holds for these. */
+type CalibratedOn = Pick<MachineInfo, 'cpu_model' | 'cpus'>;
+
+function describe(m: CalibratedOn): string {
+  return `${m.cpu_model} (${m.cpus} CPUs)`;
+}
+
+/**
+ * Why the cost model in use (calibrationPath) is not `live`'s, or undefined where it is or
+ * cannot say (no file, or a file without its machine: the constants shipped in the source).
+ * A calibration measures one host's ksmd: on another CPU its constants are that host's
+ * (on 2026-12-04 an AMD EPYC guest's ksmd cost 1.5-3 times as much per event as the Intel
+ * Xeon guest's of the calibration shipped; docs/cost-model.md, "Another host").
+ */
+export function foreignCalibration(live: CalibratedOn, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const path = calibrationPath(env);
+  if (!existsSync(path)) return undefined;
+  const m = readSection(path, 'cost model', 'machine');
+  if (typeof m?.cpu_model !== 'string' || typeof m.cpus !== 'number') return undefined;
+  const on: CalibratedOn = { cpu_model: m.cpu_model, cpus: m.cpus };
+  if (on.cpu_model === live.cpu_model && on.cpus === live.cpus) return undefined;
+  return (
+    `the model's cost model (${path}) was calibrated on ${describe(on)}, this machine is ${describe(live)}: ` +
+    "the model's clock (ksmd's CPU per page, hence its pages a second and CPU share) is the other machine's; " +
+    '`sudo samepage bench --calibrate` measures this one'
+  );
 }
