@@ -1,12 +1,14 @@
 /**
  * Every non-zero exit says why, in text and in --json; --report never replaces an input;
- * predict says when it did not settle and puts its prediction in the report.
+ * predict says when it did not settle and puts its prediction in the report, and when its
+ * cost model was calibrated on another machine.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_COST } from '../ksm/cost.ts';
 import { writeSnapshot } from '../host/snapshot.ts';
 import { main } from './main.ts';
 import { capture } from '../term/testing.ts';
@@ -161,4 +163,25 @@ test('predict refuses --max-scans 0, warns when it did not settle, and puts the 
     // Times in the unit that suits them (formatDuration): "3.2 ms", "1.5 s", "1 min 02 s".
     assert.match(html, /<th scope="row">KSM scanner CPU<\/th><td>[\d.]+ (µs|ms|s)<\/td>/);
     assert.match(html, /<th scope="row">virtual time to settle<\/th><td>[\d.]+ (ms|s)<\/td>/);
+  }));
+
+test('predict warns when its cost model was calibrated on another machine, and predicts with it', () =>
+  withDir(async (dir) => {
+    const snap = snapshot(dir);
+    const cost = join(dir, 'cost-model.json');
+    const machine = { cpu_model: 'a CPU samepage never ran on', cpus: 4096 };
+    writeFileSync(cost, JSON.stringify({ version: 1, cost: DEFAULT_COST, machine }));
+    const saved = process.env.SAMEPAGE_COST_MODEL;
+    process.env.SAMEPAGE_COST_MODEL = cost;
+    try {
+      const c = capture();
+      assert.equal(await main(['predict', snap, '--json'], c.io), 0);
+      assert.match(
+        c.err(),
+        /samepage: warning: the model's cost model \(.*cost-model\.json\) was calibrated on a CPU samepage never ran on \(4096 CPUs\), this machine is .*samepage bench --calibrate/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.SAMEPAGE_COST_MODEL;
+      else process.env.SAMEPAGE_COST_MODEL = saved;
+    }
   }));

@@ -4,7 +4,9 @@
  */
 import { Option, type Command } from 'commander';
 import { parseKnob, predictSnapshotFile, type PredictResult } from '../backends/model/predict.ts';
+import { foreignCalibration } from '../backends/model/calibration.ts';
 import type { Policy } from '../backends/model/policy.ts';
+import { machineInfo } from '../host/machine.ts';
 import { renderPredictResult, unsettledWarning } from '../report/predict.ts';
 import { collectStrings, parseSeed, wholeNumber } from './args.ts';
 import { snapshotProgress } from '../term/progress.ts';
@@ -84,8 +86,9 @@ export function registerPredict(program: Command, io: Io, setExit: (code: number
       await out.report(opts.report, async () =>
         (await import('../report/predict_report.ts')).renderPredictReport(file, result),
       );
-      const warning = unsettledWarning(result.prediction);
-      if (warning !== undefined) out.warn(warning);
+      // Times come from the cost model: another CPU's constants give another CPU's times.
+      for (const warning of [unsettledWarning(result.prediction), foreignCalibration(machineInfo())])
+        if (warning !== undefined) out.warn(warning);
       setExit(0);
     });
 }

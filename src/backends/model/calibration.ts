@@ -152,8 +152,9 @@ function describe(m: CalibratedOn): string {
  * Why the cost model in use (calibrationPath) is not `live`'s, or undefined where it is or
  * cannot say (no file, or a file without its machine: the constants shipped in the source).
  * A calibration measures one host's ksmd: on another CPU its constants are that host's
- * (on 2026-12-04 an AMD EPYC guest's ksmd cost 1.5-3 times as much per event as the Intel
- * Xeon guest's of the calibration shipped; docs/cost-model.md, "Another host").
+ * (on 2026-12-04 an AMD EPYC guest's ksmd used 1.15 to 1.84 times the CPU per page of the
+ * Intel Xeon guest's of the calibration shipped, workload by workload; docs/cost-model.md,
+ * "Another host").
  */
 export function foreignCalibration(live: CalibratedOn, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const path = calibrationPath(env);
