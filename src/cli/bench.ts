@@ -3,7 +3,8 @@
  * src/measure/ (bench.ts, calibrate.ts) and prints report/bench.ts's tables or the JSON.
  */
 import type { Command } from 'commander';
-import { CALIBRATION_FILE, TIMER_FILE } from '../backends/model/calibration.ts';
+import { CALIBRATION_FILE, foreignCalibration, TIMER_FILE } from '../backends/model/calibration.ts';
+import { machineInfo } from '../host/machine.ts';
 import { type MeasureLog, runBench } from '../measure/bench.ts';
 import { CALIBRATION_PAGES, calibrate } from '../measure/calibrate.ts';
 import { renderBench, renderCalibration } from '../report/bench.ts';
@@ -68,6 +69,9 @@ export function addBenchCommand(program: Command, io: Io): void {
             : renderCalibration(cal.file, cal.previous, cal.timer, cal.previousTimer, tableWidth(io)),
         );
       } else {
+        // The model's side is the cost model's: another CPU's constants give another ratio.
+        const foreign = opts.modelOnly === true ? undefined : foreignCalibration(machineInfo());
+        if (foreign !== undefined) log.warn(foreign);
         const run = await runBench(
           { pages: opts.pages, scans: opts.scans, modelOnly: opts.modelOnly === true, lockWaitMs },
           log,
