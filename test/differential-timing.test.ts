@@ -28,7 +28,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { differentialSkipReason } from '../src/backends/kernel/testing.ts';
 import { foreignCalibration } from '../src/backends/model/calibration.ts';
-import { machineInfo } from '../src/host/machine.ts';
 import { HostUnusable } from '../src/host/unusable.ts';
 import { CALIBRATION_PAGES, calibrate } from '../src/measure/calibrate.ts';
 import {
@@ -95,7 +94,7 @@ const KNOWN_MISSES: ReadonlyMap<string, string> = new Map([
  * (undefined where they are this one's); a string where it is too busy to calibrate.
  */
 async function hostCalibration(): Promise<TimedDiffOptions['calibration'] | string> {
-  const foreign = foreignCalibration(machineInfo());
+  const foreign = foreignCalibration();
   if (foreign === undefined) return undefined;
   process.stdout.write(`${foreign}: calibrating this machine first\n`);
   try {

@@ -4,7 +4,6 @@
  */
 import type { Command } from 'commander';
 import { CALIBRATION_FILE, foreignCalibration, TIMER_FILE } from '../backends/model/calibration.ts';
-import { machineInfo } from '../host/machine.ts';
 import { type MeasureLog, runBench } from '../measure/bench.ts';
 import { CALIBRATION_PAGES, calibrate } from '../measure/calibrate.ts';
 import { renderBench, renderCalibration } from '../report/bench.ts';
@@ -70,7 +69,7 @@ export function addBenchCommand(program: Command, io: Io): void {
         );
       } else {
         // The model's side is the cost model's: another CPU's constants give another ratio.
-        const foreign = opts.modelOnly === true ? undefined : foreignCalibration(machineInfo());
+        const foreign = opts.modelOnly === true ? undefined : foreignCalibration();
         if (foreign !== undefined) log.warn(foreign);
         const run = await runBench(
           { pages: opts.pages, scans: opts.scans, modelOnly: opts.modelOnly === true, lockWaitMs },

@@ -6,7 +6,6 @@ import { Option, type Command } from 'commander';
 import { parseKnob, predictSnapshotFile, type PredictResult } from '../backends/model/predict.ts';
 import { foreignCalibration } from '../backends/model/calibration.ts';
 import type { Policy } from '../backends/model/policy.ts';
-import { machineInfo } from '../host/machine.ts';
 import { renderPredictResult, unsettledWarning } from '../report/predict.ts';
 import { collectStrings, parseSeed, wholeNumber } from './args.ts';
 import { snapshotProgress } from '../term/progress.ts';
@@ -87,7 +86,7 @@ export function registerPredict(program: Command, io: Io, setExit: (code: number
         (await import('../report/predict_report.ts')).renderPredictReport(file, result),
       );
       // Times come from the cost model: another CPU's constants give another CPU's times.
-      for (const warning of [unsettledWarning(result.prediction), foreignCalibration(machineInfo())])
+      for (const warning of [unsettledWarning(result.prediction), foreignCalibration()])
         if (warning !== undefined) out.warn(warning);
       setExit(0);
     });

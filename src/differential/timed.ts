@@ -31,7 +31,6 @@ import { availableParallelism } from 'node:os';
 import type { KsmdClock } from '../backends/kernel/index.ts';
 import { foreignCalibration } from '../backends/model/calibration.ts';
 import { createModelBackend, type ModelBackendOptions } from '../backends/model/index.ts';
-import { machineInfo } from '../host/machine.ts';
 import { othersBusyLimitMs, OTHERS_BUSY_SHARE } from '../host/others_busy.ts';
 import { KSM_WRITABLE_FILES } from '../lib/ksm_files.ts';
 import { compareCalls } from '../scenario/compare.ts';
@@ -351,7 +350,7 @@ export function disturbedRun(clock: KsmdClock, tol: Tolerance, cpus = availableP
  */
 export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedDiffOptions = {}): Promise<TimedDiff> {
   const warnings: string[] = [];
-  const foreign = opts.calibration === undefined ? foreignCalibration(machineInfo()) : undefined;
+  const foreign = opts.calibration === undefined ? foreignCalibration() : undefined;
   if (foreign !== undefined) {
     warnings.push(foreign);
     opts.onWarning?.(foreign);

@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/package_root.ts';
-import type { MachineInfo } from '../../host/machine.ts';
+import { type MachineInfo, machineInfo } from '../../host/machine.ts';
 import { COST_KEYS, DEFAULT_COST, type CostModel, NO_RELOAD, type PostSleepCost } from '../../ksm/cost.ts';
 import { DEFAULT_TIMER, type TimerParams } from '../../sim/timer.ts';
 
@@ -149,14 +149,17 @@ function describe(m: CalibratedOn): string {
 }
 
 /**
- * Why the cost model in use (calibrationPath) is not `live`'s, or undefined where it is or
- * cannot say (no file, or a file without its machine: the constants shipped in the source).
+ * Why the cost model in use (calibrationPath) is not `live`'s (default: this machine's), or
+ * undefined where it is or cannot say (no file, or a file without its machine: the constants shipped in the source).
  * A calibration measures one host's ksmd: on another CPU its constants are that host's
  * (on 2026-12-04 an AMD EPYC guest's ksmd used 1.15 to 1.84 times the CPU per page of the
  * Intel Xeon guest's of the calibration shipped, workload by workload; docs/cost-model.md,
  * "Another host").
  */
-export function foreignCalibration(live: CalibratedOn, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function foreignCalibration(
+  live: CalibratedOn = machineInfo(),
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   const path = calibrationPath(env);
   if (!existsSync(path)) return undefined;
   const m = readSection(path, 'cost model', 'machine');
