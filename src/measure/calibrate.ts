@@ -112,7 +112,8 @@ const METHOD =
   'directions the workloads cannot separate. Unstable-tree steps deeper than deepFrom are their own column ' +
   '(deepStepNs); one fit per deepFrom tried (deep_from_rms), the smallest residual kept. The reload after a sleep ' +
   '(postSleep*): whole passes of 20,000 random pages in batches of 100, 1,000 and 5,000 pages after sleeps of ' +
-  '1-200 ms against the same passes at sleep_millisecs 0, per batch, fitted by least squares in ns on a grid ' +
+  '1-200 ms against the same passes at sleep_millisecs 0 just before and after each sleep, per batch, the median ' +
+  'pass of each sleep, fitted by least squares in ns on a grid ' +
   "(post_sleep); each workload scan's batch carries one such reload, subtracted before the fit. See docs/cost-model.md.";
 
 /**

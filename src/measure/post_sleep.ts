@@ -5,13 +5,19 @@
  * holds the machine's lock).
  *
  * One process of REGION_PAGES random pages (nothing merges), smart_scan 0. For each batch
- * size, whole passes are measured at sleep_millisecs 0 (ksmd never sleeps: every batch warm),
- * then at each sleep, then at 0 again (ksmd's speed drifts by some per cent a minute on this
- * VM, so the warm figure is the mean of the two). A pass is the same pages and the same
+ * size, warm passes at sleep_millisecs 0 (ksmd never sleeps: every batch warm) before and
+ * after every sleep's passes, so each sleep is judged against the warm speed of its own
+ * minute: ksmd's speed drifts by some per cent a minute on these VMs, and when one warm
+ * reading before all the sleeps and one after served every sleep, the drift moved every
+ * row of a batch size the same way (on 2026-12-04, three calibrations minutes apart gave
+ * 5,000-page batches extras of -344 to +912 µs). A pass is the same pages and the same
  * unstable tree at every sleep, so the difference of ksmd's CPU per pass, divided by the
- * batches of a pass, is the extra of one batch after that sleep; its mean sleep is the
- * pass's wall time less ksmd's CPU, per batch. Where ksmd does not sleep, a reading at a
- * pass's end may miss up to a tick of the running batch: the warm passes are many.
+ * batches of a pass, is the extra of one batch after that sleep; each pass after a sleep is
+ * its own reading (ksmd is asleep when a pass ends, so the reading is exact) and the row
+ * keeps their median, since a pass now and then costs a third more for no reason this
+ * machine shows. Its mean sleep is the passes' wall time less ksmd's CPU, per batch. Where
+ * ksmd does not sleep, a reading at a pass's end may miss up to a tick of the running
+ * batch: the warm passes are many and read as one.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PAGE_SIZE } from '../lib/sizes.ts';
@@ -20,6 +26,7 @@ import { cpusAllowed, findKsmdPid, firstCpu, holdSelfOffCpu } from '../host/ksmd
 import { KsmCounter } from '../host/ksm_sysfs.ts';
 import { readSchedstat } from '../host/procfs.ts';
 import type { Scenario } from '../scenario/types.ts';
+import { median } from './fit.ts';
 import { ksmWriter, startRandomRegion, type TimerOptions } from './timer.ts';
 
 /** The region: the timing family's size (80 MiB), a whole number of every batch below. */
@@ -35,8 +42,11 @@ export const POST_SLEEP_PLAN: ReadonlyArray<{ readonly pages: number; readonly s
 ];
 /** Warm passes per reading (a tick's error at the end spread over them). */
 const WARM_PASSES = 8;
-/** A sleep's passes: enough for about a second, at most 3. */
+/** A sleep's passes: enough for about a second, at least 1 and at most MAX_SLEPT_PASSES. */
 const SLEPT_MS = 1000;
+const MAX_SLEPT_PASSES = 5;
+/** Warm readings on either side of a sleep further apart than this are warned of. */
+const DRIFT_WARNING = 0.05;
 
 /** One batch size after one sleep: the measured extra CPU of a batch. */
 export interface PostSleepRow {
@@ -45,13 +55,56 @@ export interface PostSleepRow {
   readonly passes: number;
   /** Mean wall time from a batch's end to the next one's start (pass wall less CPU, per batch), ns. */
   readonly slept_ns: number;
-  /** ksmd's CPU per pass at this sleep and warm (the mean of before and after), ns. */
+  /** ksmd's CPU per pass at this sleep (the median pass) and warm (the mean of the readings before and after), ns. */
   readonly pass_cpu_ns: number;
   readonly warm_pass_cpu_ns: number;
   /** (pass_cpu_ns - warm_pass_cpu_ns) / batches of a pass. */
   readonly extra_ns: number;
+  /** Each pass's extra of a batch, ns: the spread the median leaves out (absent in older files). */
+  readonly extra_ns_each?: readonly number[];
   /** How long ksmd waited for a CPU meanwhile, ms (a busy machine stretches the sleeps). */
   readonly queued_ms: number;
+}
+
+/** Whole passes read from one pass boundary to another. */
+export interface PassReading {
+  readonly cpuNs: number;
+  readonly wallNs: number;
+  readonly queuedNs: number;
+}
+
+/**
+ * One row from its readings: `passes` (each one pass after sleeps of `sleepMs`) between
+ * the warm readings `warmBefore` and `warmAfter` (each WARM_PASSES passes, or `warmPasses`).
+ */
+export function postSleepRow(
+  pages: number,
+  sleepMs: number,
+  passes: readonly PassReading[],
+  warmBefore: PassReading,
+  warmAfter: PassReading,
+  warmPasses = WARM_PASSES,
+): PostSleepRow {
+  const batches = REGION_PAGES / pages;
+  const warm = (warmBefore.cpuNs + warmAfter.cpuNs) / (2 * warmPasses);
+  const pass = median(passes.map((r) => r.cpuNs));
+  const total = (k: keyof PassReading): number => passes.reduce((t, r) => t + r[k], 0);
+  return {
+    pages_to_scan: pages,
+    sleep_millisecs: sleepMs,
+    passes: passes.length,
+    slept_ns: Math.round((total('wallNs') - total('cpuNs')) / (passes.length * batches)),
+    pass_cpu_ns: Math.round(pass),
+    warm_pass_cpu_ns: Math.round(warm),
+    extra_ns: Math.round((pass - warm) / batches),
+    extra_ns_each: passes.map((r) => Math.round((r.cpuNs - warm) / batches)),
+    queued_ms: Math.round(total('queuedNs') / 1e4) / 100,
+  };
+}
+
+/** How far two warm readings of the same passes are apart, relative to the first. */
+export function warmDrift(before: PassReading, after: PassReading): number {
+  return Math.abs(after.cpuNs - before.cpuNs) / before.cpuNs;
 }
 
 function emptyScenario(): Scenario {
@@ -82,25 +135,32 @@ export async function measurePostSleep(opts: TimerOptions): Promise<PostSleepRow
     if (typeof restoreSelf === 'string') opts.warn(`post-sleep: the poller may share ksmd's CPU (${restoreSelf})`);
     const fullScans = new KsmCounter('full_scans');
     const stat = (): { runtimeNs: number; waitNs: number } => readSchedstat(ksmd) ?? { runtimeNs: NaN, waitNs: NaN };
-    // Whole passes from one pass boundary to another: CPU, wall and CPU wait of `n` of them.
-    const passes = async (n: number): Promise<{ cpuNs: number; wallNs: number; queuedNs: number }> => {
-      const boundary = async (target: number): Promise<void> => {
-        const begin = performance.now();
-        while (fullScans.read() < target) {
-          if (performance.now() - begin > 120_000) throw new Error('post-sleep: a pass took over 2 minutes');
-          await sleep(1);
-        }
-      };
+    const boundary = async (target: number): Promise<void> => {
+      const begin = performance.now();
+      while (fullScans.read() < target) {
+        if (performance.now() - begin > 120_000) throw new Error('post-sleep: a pass took over 2 minutes');
+        await sleep(1);
+      }
+    };
+    // `n` readings of `each` whole passes, from the next pass boundary on, back to back.
+    const readings = async (n: number, each: number): Promise<PassReading[]> => {
       await boundary(fullScans.read() + 1);
-      const s0 = stat();
-      const t0 = performance.now();
-      await boundary(fullScans.read() + n);
-      const s1 = stat();
-      return {
-        cpuNs: s1.runtimeNs - s0.runtimeNs,
-        wallNs: (performance.now() - t0) * 1e6,
-        queuedNs: s1.waitNs - s0.waitNs,
-      };
+      const out: PassReading[] = [];
+      let s0 = stat();
+      let t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        await boundary(fullScans.read() + each);
+        const s1 = stat();
+        const t1 = performance.now();
+        out.push({ cpuNs: s1.runtimeNs - s0.runtimeNs, wallNs: (t1 - t0) * 1e6, queuedNs: s1.waitNs - s0.waitNs });
+        s0 = s1;
+        t0 = t1;
+      }
+      return out;
+    };
+    const warmReading = async (): Promise<PassReading> => {
+      write('sleep_millisecs', '0');
+      return (await readings(1, WARM_PASSES))[0]!;
     };
     try {
       write('smart_scan', '0');
@@ -111,38 +171,24 @@ export async function measurePostSleep(opts: TimerOptions): Promise<PostSleepRow
         write('run', '1');
         opts.progress(`post-sleep: ${pages} pages a batch, warm`);
         // Two passes to build the unstable tree (the first only checksums).
-        await passes(2);
-        const before = await passes(WARM_PASSES);
-        const slept: { s: number; n: number; r: { cpuNs: number; wallNs: number; queuedNs: number } }[] = [];
+        await readings(1, 2);
+        let before = await warmReading();
         for (const s of sleeps) {
           opts.progress(`post-sleep: ${pages} pages a batch after sleeps of ${s} ms`);
           write('sleep_millisecs', String(s));
           const passMs = batches * (s + 4);
-          const n = Math.max(1, Math.min(3, Math.ceil(SLEPT_MS / passMs)));
-          slept.push({ s, n, r: await passes(n) });
+          const n = Math.max(1, Math.min(MAX_SLEPT_PASSES, Math.ceil(SLEPT_MS / passMs)));
+          const slept = await readings(n, 1);
+          const after = await warmReading();
+          rows.push(postSleepRow(pages, s, slept, before, after));
+          const drift = warmDrift(before, after);
+          if (drift > DRIFT_WARNING)
+            opts.warn(
+              `post-sleep: ksmd's warm passes at ${pages} pages a batch cost ${(drift * 100).toFixed(1)} % more or less after sleeps of ${s} ms than before: its speed moved meanwhile`,
+            );
+          before = after;
         }
-        write('sleep_millisecs', '0');
-        const after = await passes(WARM_PASSES);
         write('run', '0');
-        const warm = (before.cpuNs + after.cpuNs) / (2 * WARM_PASSES);
-        for (const { s, n, r } of slept) {
-          const pass = r.cpuNs / n;
-          rows.push({
-            pages_to_scan: pages,
-            sleep_millisecs: s,
-            passes: n,
-            slept_ns: Math.round((r.wallNs - r.cpuNs) / (n * batches)),
-            pass_cpu_ns: Math.round(pass),
-            warm_pass_cpu_ns: Math.round(warm),
-            extra_ns: Math.round((pass - warm) / batches),
-            queued_ms: Math.round(r.queuedNs / 1e4) / 100,
-          });
-        }
-        const drift = Math.abs(after.cpuNs - before.cpuNs) / before.cpuNs;
-        if (drift > 0.05)
-          opts.warn(
-            `post-sleep: ksmd's warm passes at ${pages} pages a batch cost ${(drift * 100).toFixed(1)} % more or less after the sleeps than before: its speed moved meanwhile`,
-          );
       }
     } finally {
       fullScans.close();

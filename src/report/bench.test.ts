@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BenchResult, BenchRun } from '../measure/bench.ts';
 import { displayWidth } from '../lib/text_width.ts';
-import { renderBench } from './bench.ts';
+import { readCalibration } from '../measure/calibrate.ts';
+import { renderBench, renderCalibration } from './bench.ts';
 
 /** A bench of two workloads; the figures are placeholders for layout, not measurements. */
 function run(calibrated: boolean): BenchRun {
@@ -42,4 +43,26 @@ test('the bench table fits COLUMNS, keeping the workload, the ratios and whether
     for (const kept of ['all-unique', 'duplicate-heavy', '10.00', '12.70', '9.50', 'yes', 'NO'])
       assert.ok(text.includes(kept), `${kept} is kept at ${width} columns`);
   }
+});
+
+test("the calibration's reload table gives each row's spread over its passes", () => {
+  // The shipped calibration, its reload rows given passes (older files have none).
+  const shipped = readCalibration();
+  assert.ok(shipped?.post_sleep !== undefined, 'the package ships calibration/cost-model.json with its reload');
+  const [first, second, ...rest] = shipped.post_sleep.rows;
+  const file = {
+    ...shipped,
+    post_sleep: {
+      ...shipped.post_sleep,
+      rows: [
+        { ...first!, extra_ns_each: [-3_000, 984_400, 546_000] },
+        { ...second!, extra_ns_each: [125_000] },
+        ...rest,
+      ],
+    },
+  };
+  const lines = renderCalibration(file, shipped.cost).split('\n');
+  assert.ok(lines.some((l) => l.includes('passes µs')));
+  assert.ok(lines.some((l) => l.includes('-3 to 984')));
+  assert.ok(lines.some((l) => / 125 /.test(l)));
 });

@@ -151,12 +151,21 @@ export function renderCalibration(
     f.post_sleep === undefined
       ? ''
       : `\n\n${fitTable(
-          columns(['pages_to_scan', 'sleep_millisecs', 'slept ms', 'extra µs', 'fitted µs', 'ksmd queued ms']),
+          columns([
+            'pages_to_scan',
+            'sleep_millisecs',
+            'slept ms',
+            'extra µs',
+            'passes µs',
+            'fitted µs',
+            'ksmd queued ms',
+          ]),
           f.post_sleep.rows.map((r) => [
             fmt(r.pages_to_scan),
             fmt(r.sleep_millisecs),
             (r.slept_ns / 1e6).toFixed(2),
             fmt(Math.round(r.extra_ns / 1000)),
+            passesRange(r.extra_ns_each),
             fmt(Math.round(r.fitted_ns / 1000)),
             r.queued_ms.toFixed(2),
           ]),
@@ -170,6 +179,13 @@ export function renderCalibration(
     `${visits.join('\n')}\n\n${t}\n\n${s}${reload}\n\n${prose(`${f.method}\n`, width)}` +
     (timer === undefined ? '' : renderTimer(timer, previousTimer, width))
   );
+}
+
+/** The least and the most of a row's passes' extras, µs (a row of one pass: its own; older files: none). */
+function passesRange(each: readonly number[] | undefined): string {
+  if (each === undefined || each.length === 0) return '';
+  const us = each.map((ns) => Math.round(ns / 1000));
+  return us.length === 1 ? fmt(us[0]!) : `${fmt(Math.min(...us))} to ${fmt(Math.max(...us))}`;
 }
 
 /** The timer's parameters before and after, and the cadence it gives against the kernel's. */

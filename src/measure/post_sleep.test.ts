@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type PassReading, postSleepRow, REGION_PAGES, warmDrift } from './post_sleep.ts';
+
+/** `n` passes' reading of `cpuMs` of ksmd's CPU in `wallMs`. */
+const read = (cpuMs: number, wallMs = cpuMs, queuedMs = 0): PassReading => ({
+  cpuNs: cpuMs * 1e6,
+  wallNs: wallMs * 1e6,
+  queuedNs: queuedMs * 1e6,
+});
+
+test('a row judges its passes against the mean of the warm readings on either side', () => {
+  // 1,000-page batches: 20 a pass. Warm passes of 60 ms before and 70 ms after (8 each):
+  // the warm pass is 65 ms, and passes of 67 ms cost 100 µs more a batch.
+  const row = postSleepRow(1000, 5, [read(67, 167), read(67, 167)], read(8 * 60), read(8 * 70));
+  assert.equal(REGION_PAGES / 1000, 20);
+  assert.equal(row.warm_pass_cpu_ns, 65e6);
+  assert.equal(row.extra_ns, 100_000);
+  assert.deepEqual(row.extra_ns_each, [100_000, 100_000]);
+  // (2 × 167 ms wall - 2 × 67 ms CPU) / 40 batches.
+  assert.equal(row.slept_ns, 5e6);
+  assert.equal(row.passes, 2);
+});
+
+test("a row keeps its passes' median, not a pass that cost a third more", () => {
+  const warm = read(8 * 65);
+  const row = postSleepRow(5000, 1, [read(66), read(88), read(67)], warm, warm);
+  // 5,000-page batches: 4 a pass; the median pass of 67 ms is 2 ms over the warm 65.
+  assert.equal(row.pass_cpu_ns, 67e6);
+  assert.equal(row.extra_ns, 500_000);
+  assert.deepEqual(row.extra_ns_each, [250_000, 5_750_000, 500_000]);
+  assert.equal(row.queued_ms, 0);
+});
+
+test('warm drift is relative to the reading before', () => {
+  assert.equal(warmDrift(read(100), read(106)), 0.06);
+  assert.equal(warmDrift(read(100), read(95)), 0.05);
+});
