@@ -75,7 +75,7 @@ export interface PassReading {
 
 /**
  * One row from its readings: `passes` (each one pass after sleeps of `sleepMs`) between
- * the warm readings `warmBefore` and `warmAfter` (each WARM_PASSES passes, or `warmPasses`).
+ * the warm readings `warmBefore` and `warmAfter` (each WARM_PASSES passes).
  */
 export function postSleepRow(
   pages: number,
@@ -83,10 +83,9 @@ export function postSleepRow(
   passes: readonly PassReading[],
   warmBefore: PassReading,
   warmAfter: PassReading,
-  warmPasses = WARM_PASSES,
 ): PostSleepRow {
   const batches = REGION_PAGES / pages;
-  const warm = (warmBefore.cpuNs + warmAfter.cpuNs) / (2 * warmPasses);
+  const warm = (warmBefore.cpuNs + warmAfter.cpuNs) / (2 * WARM_PASSES);
   const pass = median(passes.map((r) => r.cpuNs));
   const total = (k: keyof PassReading): number => passes.reduce((t, r) => t + r[k], 0);
   return {
