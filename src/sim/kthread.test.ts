@@ -128,3 +128,38 @@ test('Kthread: the post-sleep charge is asked with the virtual time slept since 
   assert.deepEqual(slept, [Infinity, 23_698_000, 23_698_000]);
   assert.equal(cpuNs, 3 * 302_000);
 });
+
+test('Kthread.onWake: each wake-up with its beginning, CPU, wall time, and how it ended', () => {
+  const events = new EventQueue(new VirtualClock(TIMER));
+  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1 };
+  let work = 3;
+  const thread = new Kthread(
+    {
+      shouldRun: () => work > 0,
+      scan: () => {
+        work--;
+        cpu.cpuNs += 1_000_000;
+        cpu.blockedNs += 250_000;
+      },
+      sleepMillisecs: () => 1,
+      cpu,
+      wakeupNs: 2000,
+      postSleepNs: () => 0,
+    },
+    events,
+  );
+  const wakes: Array<{ beginNs: number; cpuNs: number; wallNs: number; ran: boolean; timed: boolean }> = [];
+  thread.onWake = (w) => wakes.push({ ...w });
+  thread.wake();
+  while (events.runNext(1e9)) {
+    /* run */
+  }
+  // Three batches of 1 ms CPU (and the wake-up's 2 us) plus 0.25 ms blocked, each 8 ms
+  // after the last (1 jiffy, on the 2nd tick, 50 us late); after the third there is no
+  // work left, so ksmd waits untimed.
+  assert.deepEqual(wakes, [
+    { beginNs: 50_000, cpuNs: 1_002_000, wallNs: 1_252_000, ran: true, timed: true },
+    { beginNs: 8_050_000, cpuNs: 1_002_000, wallNs: 1_252_000, ran: true, timed: true },
+    { beginNs: 16_050_000, cpuNs: 1_002_000, wallNs: 1_252_000, ran: true, timed: false },
+  ]);
+});

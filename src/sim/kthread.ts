@@ -10,6 +10,20 @@ export interface CpuAccount {
   batchStartNs: number;
 }
 
+/** One wake-up of a kthread, told to its observer when the wake-up's time has elapsed. */
+export interface KthreadWake {
+  /** When the thread began to run, virtual ns. */
+  readonly beginNs: number;
+  /** CPU time it used. */
+  readonly cpuNs: number;
+  /** Its CPU time and the time it blocked (from its beginning to its sleep). */
+  readonly wallNs: number;
+  /** Whether it ran a batch (it had work when it woke). */
+  readonly ran: boolean;
+  /** Whether it then slept with a timeout (else it waits to be woken, or runs on at once). */
+  readonly timed: boolean;
+}
+
 /**
  * What a scanning kthread does in its loop: whether it has work, one batch of it, and how
  * long it sleeps between batches. ksmd and the KSM+ daemon each provide one.
@@ -50,8 +64,12 @@ export class Kthread {
   #sleptMs = 0;
   /** When the last batch's time elapsed (the thread began to sleep or wait); -1 before any. */
   #lastBatchEndNs = -1;
+  /** When the current wake-up began, its CPU time then, and whether it ran a batch. */
+  #wake = { beginNs: 0, cpuNs: 0, ran: false };
   /** Wake-ups that ran a batch. */
   batches = 0;
+  /** Told of each wake-up once its time has elapsed (to trace the thread's cadence); none by default. */
+  onWake: ((w: KthreadWake) => void) | undefined = undefined;
 
   constructor(body: KthreadBody, events: EventQueue) {
     this.#body = body;
@@ -99,10 +117,12 @@ export class Kthread {
   #runBatch(): void {
     const cpu = this.#body.cpu;
     const before = cpu.cpuNs + cpu.blockedNs;
+    const now = this.#events.clock.now();
+    this.#wake = { beginNs: now, cpuNs: cpu.cpuNs, ran: false };
     cpu.batchStartNs = before;
     cpu.cpuNs += this.#body.wakeupNs;
     if (this.#body.shouldRun()) {
-      const now = this.#events.clock.now();
+      this.#wake.ran = true;
       cpu.cpuNs += this.#body.postSleepNs(this.#lastBatchEndNs < 0 ? Infinity : now - this.#lastBatchEndNs);
       this.#body.scan();
       this.batches++;
@@ -113,16 +133,25 @@ export class Kthread {
     this.#timer = this.#events.at(this.#events.clock.now() + elapsed, () => this.#afterBatch());
   }
 
+  #tellWake(timed: boolean): void {
+    if (this.onWake === undefined) return;
+    const { beginNs, cpuNs, ran } = this.#wake;
+    const now = this.#events.clock.now();
+    this.onWake({ beginNs, cpuNs: this.#body.cpu.cpuNs - cpuNs, wallNs: now - beginNs, ran, timed });
+  }
+
   /** wait_event_freezable_timeout(ksm_iter_wait, ..., msecs_to_jiffies(sleep_ms)), or the wait for work. */
   #afterBatch(): void {
     this.#lastBatchEndNs = this.#events.clock.now();
     if (!this.#body.shouldRun()) {
+      this.#tellWake(false);
       this.#state = 'waiting';
       return;
     }
     const clock = this.#events.clock;
     this.#sleptMs = this.#body.sleepMillisecs();
     const timeout = clock.msecsToJiffies(this.#sleptMs);
+    this.#tellWake(timeout !== 0);
     if (timeout === 0) this.#schedule(clock.now(), 'runnable');
     else this.#schedule(clock.timeoutWake(timeout), 'sleeping');
   }

@@ -39,10 +39,12 @@ import { normalizeActual } from '../../scenario/expect.ts';
 import type { CounterRecord, CounterSample, ProcRecord, Samples } from '../../scenario/records.ts';
 import { SAMPLED_KSM_FILES, SAMPLED_KSMPLUS_FILES, SampleRecorder } from '../../scenario/samples.ts';
 import { type ScanTrace, ScanTraceRecorder } from '../../scenario/scan_trace.ts';
+import type { KsmdBatch } from '../../lib/ksmd_batches.ts';
+import { recordKsmdBatches } from './ksmd_batches.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
 import { calibratedCost, calibratedTimer } from './calibration.ts';
-import type { TimerParams } from '../../sim/timer.ts';
+import { type TimerParams, tickNs } from '../../sim/timer.ts';
 import { attribute } from '../../attribution/attribute.ts';
 import { type AttributionRecord, attributionRecord } from '../../attribution/record.ts';
 import { modelObservation } from './attribution.ts';
@@ -80,6 +82,8 @@ export interface ModelBackendOptions {
   readonly samples?: boolean;
   /** Trace full_scans over ksmd's time, at every event that changes it (scenario/scan_trace.ts). */
   readonly traceScans?: boolean;
+  /** Record ksmd's batches one by one (ksmdBatches()), as a trace of the live ksmd gives them. */
+  readonly traceBatches?: boolean;
 }
 
 /** The scenario backend that runs on samepage's own model, on virtual time. */
@@ -99,6 +103,8 @@ export class ModelBackend implements Backend {
   readonly #trace: ScanTraceRecorder | undefined;
   /** Virtual time (ns) at which the current wait began, for the trace. */
   #waitStartNs = 0;
+  /** ksmd's batches, with traceBatches. */
+  #batches: KsmdBatch[] | undefined;
 
   constructor(opts: ModelBackendOptions) {
     this.#opts = opts;
@@ -125,6 +131,16 @@ export class ModelBackend implements Backend {
     return this.#trace?.result();
   }
 
+  /** The model machine's tick, ns (after start). */
+  tickNs(): number {
+    return tickNs(this.system().clock.timer.hz);
+  }
+
+  /** ksmd's batches so far, with traceBatches (else undefined). */
+  ksmdBatches(): readonly KsmdBatch[] | undefined {
+    return this.#batches;
+  }
+
   /** The simulated machine (after start). */
   system(): System {
     if (this.#sys === undefined) throw new StepError('The model backend was not started');
@@ -142,6 +158,7 @@ export class ModelBackend implements Backend {
       checkCaches: this.#opts.checkCaches === true,
     });
     this.#sys.ksm.cpuNs = this.#opts.ksmdRuntimeNs ?? 0;
+    if (this.#opts.traceBatches === true) this.#batches = recordKsmdBatches(this.#sys.ksm, this.#sys.ksmd);
     for (const [file, value] of scenario.ksm) {
       const err = sysfsWrite(this.#sys, `ksm/${file}`, value);
       if (err !== 0) throw new StepError(`Initial ksm.${file}: writing "${value}" failed with ${describeReturn(err)}`);

@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type KsmdBatch, spread, summarizeBatches } from './ksmd_batches.ts';
+
+const TICK = 4_000_000;
+
+/** A batch beginning at `at` ticks (plus 0.1 ms), using `cpuMs`. */
+function batch(at: number, cpuMs: number, over: Partial<KsmdBatch> = {}): KsmdBatch {
+  return {
+    beginNs: at * TICK + 100_000,
+    cpuNs: cpuMs * 1e6,
+    wallNs: cpuMs * 1e6,
+    passStarted: false,
+    passesEnded: 0,
+    timed: true,
+    ...over,
+  };
+}
+
+test('spread: nearest-rank 10th percentile, median and 90th percentile', () => {
+  assert.equal(spread([]), undefined);
+  assert.deepEqual(spread([5]), { n: 1, p10: 5, median: 5, p90: 5 });
+  const ten = [10, 9, 8, 7, 6, 5, 4, 3, 2, 1];
+  assert.deepEqual(spread(ten), { n: 10, p10: 2, median: 6, p90: 10 });
+});
+
+test('summarizeBatches: cycles by whole ticks, from a timed batch to the next, per run', () => {
+  const run1 = [batch(0, 3), batch(2, 3.5), batch(5, 1, { timed: false }), batch(40, 1)];
+  const run2 = [batch(0, 1), batch(2, 1)];
+  const s = summarizeBatches([run1, run2], TICK);
+  // 2 ticks twice in run 1 and once in run 2, 3 ticks once; the untimed batch's gap (a hold)
+  // and the gap between the runs count for nothing.
+  assert.deepEqual(s.cycleTicks, [0, 0, 2, 1]);
+  assert.equal(s.batches, 6);
+});
+
+test("summarizeBatches: CPU by place in the scan, whole scans apart; the run's first scan and a scan broken by a hold left out", () => {
+  const scan = (at: number, cpus: number[]): KsmdBatch[] =>
+    cpus.map((c, i) => batch(at + 2 * i, c, { passStarted: i === 0, passesEnded: i === cpus.length - 1 ? 1 : 0 }));
+  const run = [
+    // The first scan only takes checksums: cheaper, and not comparable.
+    ...scan(-8, [0.3, 0.3, 0.3, 0.1]),
+    ...scan(0, [1, 2, 3, 0.5]),
+    batch(8, 4, { passStarted: true, passesEnded: 1 }),
+    ...scan(10, [1.2, 2.2, 3.2, 0.4]),
+    // Held after its second batch: the rest of this scan is not comparable.
+    batch(18, 9, { passStarted: true }),
+    batch(20, 9, { timed: false }),
+    batch(30, 9),
+    batch(32, 0.1, { passesEnded: 1 }),
+  ];
+  const s = summarizeBatches([run], TICK);
+  assert.deepEqual(s.wholePassCpuNs, { n: 1, p10: 4e6, median: 4e6, p90: 4e6 });
+  // The scans' last (partial) batches are left out: three places, two scans each.
+  assert.deepEqual(
+    s.byPositionCpuNs.map((p) => [p.n, p.median]),
+    [
+      [2, 1.2e6],
+      [2, 2.2e6],
+      [2, 3.2e6],
+    ],
+  );
+});

@@ -1,0 +1,109 @@
+/**
+ * ksmd's batches one by one, as the live kernel's trace shows them (measure/ksmd_trace.ts)
+ * and as the model runs them (backends/model): when each began, the CPU it used, and the
+ * sleep that followed, so the two cadences can be compared batch for batch and not only
+ * through the counters a few records read. At short sleeps the cadence hangs on whole ticks:
+ * a batch that ends before the next tick sleeps one tick less than one that ends after it,
+ * so what matters is how many batches fall on either side of that edge.
+ */
+
+/** One wake-up of ksmd that ran a batch. */
+export interface KsmdBatch {
+  /** When ksmd began to run it, in ns (the trace's clock, or the model's). */
+  readonly beginNs: number;
+  /** CPU time ksmd used in it, in ns. */
+  readonly cpuNs: number;
+  /** From its beginning to its end (ksmd arming its sleep, or waiting for work), in ns. */
+  readonly wallNs: number;
+  /** Whether a full scan began in it. */
+  readonly passStarted: boolean;
+  /** Full scans that ended in it. */
+  readonly passesEnded: number;
+  /** Whether it ended in ksmd's timed sleep (else ksmd waited for work: KSM stopped, nothing to scan). */
+  readonly timed: boolean;
+}
+
+/** The 10th percentile, median and 90th percentile of some values, and how many there were. */
+export interface Spread {
+  readonly n: number;
+  readonly p10: number;
+  readonly median: number;
+  readonly p90: number;
+}
+
+/** What a run's batches add up to. */
+export interface BatchSummary {
+  readonly batches: number;
+  /**
+   * Cycles (one batch's beginning to the next's, after a timed sleep) by their length in
+   * whole ticks: `cycleTicks[k]` cycles of k ticks (rounded to the nearest).
+   */
+  readonly cycleTicks: readonly number[];
+  /** CPU of the batches that ran a whole full scan (begun and ended in one): smart_scan's skipping passes. */
+  readonly wholePassCpuNs: Spread | undefined;
+  /**
+   * CPU of the batches of scans that took more than one batch, by place in the scan: [0] its
+   * first batch, [1] its second... Left out: each scan's last batch (usually partial), and
+   * each run's first scan, which only takes checksums (cmp_and_merge_page puts a page in the
+   * unstable tree once its checksum held since the scan before).
+   */
+  readonly byPositionCpuNs: readonly Spread[];
+}
+
+/** The spread of `values` (nearest-rank percentiles), or undefined for none. */
+export function spread(values: readonly number[]): Spread | undefined {
+  if (values.length === 0) return undefined;
+  const v = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => v[Math.min(v.length - 1, Math.floor(q * v.length))]!;
+  return { n: v.length, p10: at(0.1), median: at(0.5), p90: at(0.9) };
+}
+
+/**
+ * Sums up the batches of one or more runs (each in the order ksmd ran them) for a machine
+ * whose tick is `tickNs`.
+ */
+export function summarizeBatches(runs: ReadonlyArray<readonly KsmdBatch[]>, tickNs: number): BatchSummary {
+  const cycleTicks: number[] = [];
+  const whole: number[] = [];
+  const byPosition: number[][] = [];
+  for (const batches of runs) {
+    for (let i = 0; i + 1 < batches.length; i++) {
+      const b = batches[i]!;
+      if (!b.timed) continue;
+      const k = Math.round((batches[i + 1]!.beginNs - b.beginNs) / tickNs);
+      while (cycleTicks.length <= k) cycleTicks.push(0);
+      cycleTicks[k]!++;
+    }
+    // A scan's batches, kept until its last: a wait for work (a hold between a scenario's
+    // steps) in the middle drops them, its cadence broken.
+    let pass: KsmdBatch[] | undefined;
+    let first = true;
+    for (const b of batches) {
+      if (b.passStarted && b.passesEnded > 0) {
+        whole.push(b.cpuNs);
+        pass = undefined;
+        continue;
+      }
+      if (b.passStarted) {
+        pass = first ? undefined : [];
+        first = false;
+      }
+      if (pass === undefined) continue;
+      if (b.passesEnded > 0) {
+        pass.forEach((p, i) => {
+          const place = byPosition[i] ?? [];
+          place.push(p.cpuNs);
+          byPosition[i] = place;
+        });
+        pass = undefined;
+      } else if (!b.timed) pass = undefined;
+      else pass.push(b);
+    }
+  }
+  return {
+    batches: runs.reduce((n, r) => n + r.length, 0),
+    cycleTicks,
+    wholePassCpuNs: spread(whole),
+    byPositionCpuNs: byPosition.map((v) => spread(v)!),
+  };
+}
