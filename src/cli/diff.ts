@@ -38,6 +38,8 @@ export interface DiffCommandOptions {
   readonly runner?: DiffRunner;
   /** The tolerance mode for timed scenarios, with its tolerances; off when undefined. */
   readonly timed?: Tolerance;
+  /** With timed: trace ksmd's batches on both sides and show them (report/ksmd_batches.ts). */
+  readonly batches?: boolean;
 }
 
 /**
@@ -81,7 +83,7 @@ async function diffFile(
     const again = r.disturbed ? ' disturbed (ksmd waited for a CPU or other work ran), again' : '';
     io.stderr.write(`samepage diff: ${file}: kernel run ${good}/${tol.runs}${again}\n`);
   };
-  const d = await timedDiff(scenario, tol, { seed: opts.seed, onKernelRun });
+  const d = await timedDiff(scenario, tol, { seed: opts.seed, onKernelRun, batches: opts.batches === true });
   return { agrees: timedAgrees(d), json: timedDiffJson(file, d), text: () => renderTimedDiff(file, d, io.color) };
 }
 
@@ -124,14 +126,26 @@ export function registerDiff(program: Command, io: Io, setExit: (code: number) =
       parsePercent,
       DEFAULT_TOLERANCE.advisor * 100,
     )
+    .option(
+      '--batches',
+      "with --timed: also trace the live ksmd's batches (tracefs, in a trace instance of its own, removed afterwards) and record the model's; show how many ticks their cycles took and each batch's CPU by its place in the scan, kernel beside model (where a counter differs, they show which batches part)",
+    )
     .addHelpText(
       'after',
       '\nExit codes: 0 kernel and model agree (with --timed: within the tolerance), 1 some counter differs or a run stopped early (or the machine was too busy to measure time), 2 invalid file or kernel backend unavailable.\n\n' +
-        'Examples:\n  sudo samepage diff scenarios/*.yaml --attempts 3\n  sudo samepage diff --timed --runs 3 my-timed-scenario.yaml',
+        'Examples:\n  sudo samepage diff scenarios/*.yaml --attempts 3\n  sudo samepage diff --timed --runs 3 my-timed-scenario.yaml\n  sudo samepage diff --timed --batches my-timed-scenario.yaml',
     )
     .action(async (files: string[], opts: DiffCliOptions) => {
+      if (opts.batches === true && opts.timed !== true)
+        throw new Error('--batches needs --timed (it traces the batches of timed scenarios)');
       const timed = opts.timed === true ? toleranceOf(opts.runs, opts.tolerance, opts.advisorTolerance) : undefined;
-      const run = { json: opts.json === true, seed: opts.seed, attempts: opts.attempts, ...(timed && { timed }) };
+      const run = {
+        json: opts.json === true,
+        seed: opts.seed,
+        attempts: opts.attempts,
+        ...(timed && { timed }),
+        batches: opts.batches === true,
+      };
       const color = io.stdout === process.stdout && pc.isColorSupported;
       setExit(await diffCommand(files, run, { ...io, color, width: tableWidth(io) }));
     });
@@ -142,6 +156,7 @@ interface DiffCliOptions {
   seed: number;
   attempts: number;
   timed?: true;
+  batches?: true;
   runs: number;
   tolerance: number;
   advisorTolerance: number;

@@ -31,7 +31,9 @@ import { availableParallelism } from 'node:os';
 import type { KsmdClock } from '../backends/kernel/index.ts';
 import { foreignCalibration } from '../backends/model/calibration.ts';
 import { createModelBackend, type ModelBackendOptions } from '../backends/model/index.ts';
+import { traceKsmd } from '../host/ksmd_trace.ts';
 import { othersBusyLimitMs, OTHERS_BUSY_SHARE } from '../host/others_busy.ts';
+import { type BatchSummary, type KsmdBatch, summarizeBatches } from '../lib/ksmd_batches.ts';
 import { KSM_WRITABLE_FILES } from '../lib/ksm_files.ts';
 import { compareCalls } from '../scenario/compare.ts';
 import type { CounterRecord, RunResult } from '../scenario/records.ts';
@@ -119,6 +121,16 @@ export interface KernelTimedRun {
   readonly disturbed: boolean;
   /** full_scans over ksmd's time in this run. */
   readonly trace?: ScanTrace;
+  /** ksmd's batches in this run, with `batches` (from a trace of the live ksmd). */
+  readonly batches?: readonly KsmdBatch[];
+}
+
+/** ksmd's batches summed up on either side (lib/ksmd_batches.ts): the undisturbed kernel runs pooled, and the model. */
+export interface TimedBatches {
+  readonly kernel: BatchSummary;
+  readonly model: BatchSummary;
+  /** The tick they were counted in, ns (the model's HZ). */
+  readonly tickNs: number;
 }
 
 /** The traces of full_scans of the runs compared (the kernel's in the order of their runs). */
@@ -137,6 +149,8 @@ export interface TimedDiff {
   /** full_scans over the model's ksmd time. */
   readonly modelTrace?: ScanTrace;
   readonly tolerance: Tolerance;
+  /** ksmd's batches on both sides, with `batches`. */
+  readonly batches?: TimedBatches;
   /** Why the comparison could not be made or a run stopped early. */
   readonly error?: string;
   readonly warnings: readonly string[];
@@ -326,6 +340,11 @@ export interface TimedDiffOptions {
    * they were measured on another machine.
    */
   readonly calibration?: Required<Pick<ModelBackendOptions, 'cost' | 'timer'>>;
+  /**
+   * Also trace the live ksmd's batches (tracefs: root, CONFIG_TRACING) and record the
+   * model's, and sum both up (TimedDiff.batches): the cadence batch by batch.
+   */
+  readonly batches?: boolean;
 }
 
 /**
@@ -359,11 +378,19 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
   let error: string | undefined;
   while (kernelRuns.filter((r) => !r.disturbed).length < tol.runs && kernelRuns.length < tol.maxRuns) {
     const backend = diffKernelBackend(opts, warnings, true);
-    const run = await runScenario(scenario, backend, { recordEveryStep: true });
+    const go = (): Promise<RunResult> => runScenario(scenario, backend, { recordEveryStep: true });
+    const traced = opts.batches === true ? await traceKsmd(go) : { result: await go(), trace: undefined };
+    const run = traced.result;
     const clock = backend.ksmdClock();
     const disturbed = disturbedRun(clock, tol);
     const trace = backend.scanTrace();
-    const r = { run, clock, disturbed, ...(trace === undefined ? {} : { trace }) };
+    const r = {
+      run,
+      clock,
+      disturbed,
+      ...(trace === undefined ? {} : { trace }),
+      ...(traced.trace === undefined ? {} : { batches: traced.trace.batches }),
+    };
     kernelRuns.push(r);
     opts.onKernelRun?.(r, kernelRuns.filter((x) => !x.disturbed).length);
     if (run.error !== undefined) {
@@ -382,6 +409,7 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
   const modelBackend = createModelBackend({
     seed: opts.seed ?? 0,
     traceScans: true,
+    traceBatches: opts.batches === true,
     ...(runtime === undefined ? {} : { ksmdRuntimeNs: runtime }),
     ...opts.calibration,
   });
@@ -404,7 +432,22 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
     model,
     ...(modelTrace === undefined ? {} : { modelTrace }),
     tolerance: tol,
+    ...(opts.batches === true
+      ? { batches: timedBatches(good, modelBackend.ksmdBatches() ?? [], modelBackend.tickNs()) }
+      : {}),
     ...(error === undefined ? {} : { error }),
     warnings,
+  };
+}
+
+/** Both sides' batches summed up in the model's tick. */
+function timedBatches(good: readonly KernelTimedRun[], model: readonly KsmdBatch[], tick: number): TimedBatches {
+  return {
+    kernel: summarizeBatches(
+      good.map((r) => r.batches ?? []),
+      tick,
+    ),
+    model: summarizeBatches([model], tick),
+    tickNs: tick,
   };
 }

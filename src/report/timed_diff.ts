@@ -10,7 +10,8 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { ClockJudgement } from '../differential/step_clock.ts';
-import type { TimedDiff, TimedValue } from '../differential/timed.ts';
+import type { TimedBatches, TimedDiff, TimedValue } from '../differential/timed.ts';
+import { renderBatches } from './ksmd_batches.ts';
 
 /** Counters shown for every record, whether in tolerance or not. */
 const SHOWN = new Set(['ksm/pages_scanned', 'ksm/full_scans', 'ksm/pages_to_scan']);
@@ -83,6 +84,7 @@ export function renderTimedDiff(file: string, d: TimedDiff, color: boolean): str
       ]);
     lines.push(...table.toString().split('\n'));
   }
+  if (d.batches !== undefined) lines.push(...renderBatches(d.batches, c));
   return `${lines.join('\n')}\n`;
 }
 
@@ -112,6 +114,8 @@ export interface TimedDiffJson {
     clock?: ClockJudgement;
   }>;
   readonly warnings?: readonly string[];
+  /** ksmd's batches on both sides (--batches), CPU in ns. */
+  readonly batches?: TimedBatches;
 }
 
 export function timedDiffJson(file: string, d: TimedDiff): TimedDiffJson {
@@ -138,5 +142,6 @@ export function timedDiffJson(file: string, d: TimedDiff): TimedDiffJson {
       ...(v.clock === undefined ? {} : { clock: v.clock }),
     })),
     ...(d.warnings.length === 0 ? {} : { warnings: d.warnings }),
+    ...(d.batches === undefined ? {} : { batches: d.batches }),
   };
 }
