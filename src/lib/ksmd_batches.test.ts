@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type KsmdBatch, spread, summarizeBatches } from './ksmd_batches.ts';
+import { alignedTicks, type KsmdBatch, spread, summarizeBatches, tickWakePhasesNs } from './ksmd_batches.ts';
 
 const TICK = 4_000_000;
 
@@ -60,4 +60,21 @@ test("summarizeBatches: CPU by place in the scan, whole scans apart; the run's f
       [2, 3.2e6],
     ],
   );
+});
+
+test('tickWakePhasesNs: how far past a multiple of the tick each batch after a timed sleep began', () => {
+  const b = (beginNs: number, timed = true): KsmdBatch => ({
+    beginNs,
+    cpuNs: 1e6,
+    wallNs: 1e6,
+    passStarted: false,
+    passesEnded: 0,
+    timed,
+  });
+  const batches = [b(100_000), b(8_051_000), b(16_040_000, false), b(40_500_000), b(48_030_000)];
+  // The first has no sleep before it in the trace; the fourth followed a wait for work.
+  assert.deepEqual(tickWakePhasesNs(batches, TICK), [51_000, 40_000, 30_000]);
+  assert.ok(alignedTicks([51_000, 40_000, 30_000], TICK));
+  assert.ok(!alignedTicks([2_100_000, 2_050_000, 30_000], TICK));
+  assert.ok(!alignedTicks([], TICK));
 });

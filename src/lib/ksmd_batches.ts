@@ -107,3 +107,22 @@ export function summarizeBatches(runs: ReadonlyArray<readonly KsmdBatch[]>, tick
     byPositionCpuNs: byPosition.map((v) => spread(v)!),
   };
 }
+
+/**
+ * How long after its tick ksmd ran, in ns, for each batch that followed a timed sleep (the
+ * tick's timer softirq woke it): its beginning past the last multiple of `tickNs`. That holds
+ * on a trace's `mono` clock, where the tick falls on multiples of TICK_NSEC (Linux aligns it
+ * so, tick_init_jiffy_update), which `alignedTicks` checks: the tick's own interrupt then makes
+ * every phase small, and a median past half a tick says the ticks lie elsewhere.
+ */
+export function tickWakePhasesNs(batches: readonly KsmdBatch[], tickNs: number): number[] {
+  const out: number[] = [];
+  for (let i = 1; i < batches.length; i++) if (batches[i - 1]!.timed) out.push(batches[i]!.beginNs % tickNs);
+  return out;
+}
+
+/** Whether phases from tickWakePhasesNs look like wake-ups by ticks on multiples of the tick. */
+export function alignedTicks(phasesNs: readonly number[], tickNs: number): boolean {
+  const s = spread(phasesNs);
+  return s !== undefined && s.median < tickNs / 2;
+}

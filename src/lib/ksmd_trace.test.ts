@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { alignedTicks, tickWakePhasesNs } from './ksmd_batches.ts';
 import { parseKsmdTrace } from './ksmd_trace.ts';
 
 /**
@@ -56,4 +57,17 @@ test('parseKsmdTrace: the batch running when the trace began, and one still runn
   assert.deepEqual(parseKsmdTrace('# tracer: nop\n', 39), []);
   // Another pid's trace gives no batches of this one.
   assert.deepEqual(parseKsmdTrace(fixture(), 40), []);
+});
+
+test('the live trace: batches woken by the tick began 34-133 µs past a multiple of 4 ms (one waited for kdamond)', () => {
+  const phases = tickWakePhasesNs(parseKsmdTrace(fixture(), 39), 4e6).map((ns) => ns / 1e3);
+  // Each timestamp's microseconds modulo 4,000, by hand; the hold's batch (after a wait for
+  // work) is not among them. At .705282 ksmd was woken at .704065 but kdamond had the CPU.
+  assert.deepEqual(phases, [36, 1282, 48, 133, 34, 48, 56]);
+  assert.ok(
+    alignedTicks(
+      phases.map((us) => us * 1e3),
+      4e6,
+    ),
+  );
 });

@@ -102,7 +102,10 @@ const TIMER_METHOD =
   'hz: CONFIG_HZ of /proc/config.gz (else from the cadence at sleep_millisecs=1, two ticks). wakeupLatencyNs: ' +
   'median time from run=1 (ksmd waiting for work) to the first page of its batch in pages_scanned, polled from ' +
   'another CPU, one-page batches mid-scan. workFlushNs: the same when each batch starts a full scan ' +
-  '(lru_add_drain_all), less the latency. cadence: one-batch passes of 64 pages for 1 s, kernel against the model ' +
+  '(lru_add_drain_all), less the latency. timerWakeLatencyNs: median time from the tick (a multiple of TICK_NSEC on ' +
+  "the trace's mono clock) to ksmd running, for its batches woken by the tick at sleep_millisecs=1, traced through " +
+  "tracefs (tick_wake_us); where ksmd cannot be traced, the kick's latency. cadence: one-batch passes of 64 pages " +
+  'for 1 s, kernel against the model ' +
   'with this timer. See docs/cost-model.md.';
 
 const METHOD =

@@ -7,6 +7,9 @@
  *     at sleep_millisecs=1, which is two ticks;
  *   - the wake-up latency: ksmd waiting for work, `run` set to 1, until the first page of
  *     its batch shows in pages_scanned (polled from another CPU), mid-scan;
+ *   - the tick's wake-up latency: a trace of ksmd (tracefs, host/ksmd_trace.ts) while it
+ *     sleeps one jiffy between batches, how long after each tick it ran (where ksmd cannot
+ *     be traced, the kick's latency stands in for it, as before it was measured);
  *   - the work flush at a full scan's start (lru_add_drain_all): the same, when every batch
  *     starts a full scan, less the latency.
  *
@@ -19,12 +22,15 @@ import { createKernelBackend, type KernelBackend } from '../backends/kernel/inde
 import { createModelBackend } from '../backends/model/index.ts';
 import { cpusAllowed, findKsmdPid, firstCpu, holdSelfOffCpu } from '../host/ksmd_affinity.ts';
 import { KSM_DIR, KsmCounter } from '../host/ksm_sysfs.ts';
+import { traceKsmd } from '../host/ksmd_trace.ts';
+import { HostUnusable } from '../host/unusable.ts';
+import { alignedTicks, tickWakePhasesNs } from '../lib/ksmd_batches.ts';
 import { configHz } from '../host/machine.ts';
 import { readSchedstat } from '../host/procfs.ts';
 import { parseScenario } from '../scenario/parse.ts';
 import { runScenario } from '../scenario/run.ts';
 import type { Scenario } from '../scenario/types.ts';
-import type { TimerParams } from '../sim/timer.ts';
+import { type TimerParams, tickNs } from '../sim/timer.ts';
 import { median } from './fit.ts';
 
 /** Pages of the measuring process: a few, so a batch costs microseconds. */
@@ -43,6 +49,11 @@ export interface TimerMeasurement {
   /** Kick to the first page in pages_scanned, µs: mid-scan and at a full scan's start. */
   readonly kick_mid_scan_us: readonly number[];
   readonly kick_scan_start_us: readonly number[];
+  /**
+   * Traced: how long after its tick ksmd ran, µs, for each batch woken by the tick at
+   * sleep_millisecs=1; absent where ksmd could not be traced (timerWakeLatencyNs is then the kick's).
+   */
+  readonly tick_wake_us?: readonly number[];
   /**
    * Batch period at each sleep_millisecs, ms: the live kernel's and the model's, and how
    * long ksmd waited for a CPU meanwhile (a busy machine stretches the kernel's periods).
@@ -145,6 +156,7 @@ export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement
   let start: number[] = [];
   const kernelPeriods = new Map<number, number>();
   const queued = new Map<number, number>();
+  let tickWake: number[] | undefined;
   try {
     opts.progress('timer: waiting for the KSM lock and starting');
     const scenario = regionScenario(1, 0);
@@ -169,8 +181,7 @@ export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement
       opts.progress('timer: work flush (ksmd kicked at a full scan start)');
       write('pages_to_scan', '1000');
       start = await kicks(write, scanned);
-      for (const s of CADENCE_SLEEPS) {
-        opts.progress(`timer: cadence at sleep_millisecs=${s}`);
+      const cadenceAt = async (s: number): Promise<void> => {
         write('sleep_millisecs', String(s));
         await sleep(60);
         const q0 = ksmd === undefined ? undefined : readSchedstat(ksmd)?.waitNs;
@@ -184,6 +195,11 @@ export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement
         const q1 = ksmd === undefined ? undefined : readSchedstat(ksmd)?.waitNs;
         kernelPeriods.set(s, (t1 - t0) / Math.max(1, f1 - f0));
         queued.set(s, q0 === undefined || q1 === undefined ? Number.NaN : (q1 - q0) / 1e6);
+      };
+      for (const s of CADENCE_SLEEPS) {
+        opts.progress(`timer: cadence at sleep_millisecs=${s}${s === 1 ? ', ksmd traced' : ''}`);
+        if (s === 1) tickWake = await tracedTickWakes(() => cadenceAt(s), opts);
+        else await cadenceAt(s);
       }
     } finally {
       scanned.close();
@@ -199,9 +215,17 @@ export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement
     Math.abs(2000 / hz - twoTicksMs) < Math.abs(2000 / best - twoTicksMs) ? hz : best,
   );
   const latencyUs = median(mid);
+  const hz = fromConfig ?? measuredHz;
+  const tickPhases = tickWake?.map((ns) => ns / 1000);
+  const aligned = tickWake !== undefined && alignedTicks(tickWake, tickNs(hz));
+  if (tickWake !== undefined && !aligned)
+    opts.warn(
+      `timer: ksmd's wake-ups by the tick do not fall just after multiples of ${tickNs(hz)} ns on the trace's clock (median ${median(tickPhases ?? [])} µs past one), so the tick's latency is taken as the kick's`,
+    );
   const timer: TimerParams = {
-    hz: fromConfig ?? measuredHz,
+    hz,
     wakeupLatencyNs: Math.round(latencyUs * 1000),
+    timerWakeLatencyNs: Math.round((aligned ? median(tickPhases ?? []) : latencyUs) * 1000),
     workFlushNs: Math.max(0, Math.round((median(start) - latencyUs) * 1000)),
   };
   if (fromConfig !== undefined && fromConfig !== measuredHz)
@@ -229,8 +253,27 @@ export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement
     hz_source: fromConfig !== undefined ? 'CONFIG_HZ' : 'cadence',
     kick_mid_scan_us: mid.map(round3),
     kick_scan_start_us: start.map(round3),
+    ...(tickPhases === undefined ? {} : { tick_wake_us: tickPhases.map(round3) }),
     cadence,
   };
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/**
+ * Runs `work` (ksmd scanning at sleep_millisecs=1) while tracing ksmd, and returns how long
+ * after its tick each batch woken by the tick began, ns (lib/ksmd_batches.ts); undefined,
+ * with a warning, where ksmd cannot be traced (no tracefs, no KSM trace events).
+ */
+async function tracedTickWakes(work: () => Promise<void>, opts: TimerOptions): Promise<number[] | undefined> {
+  try {
+    const { trace } = await traceKsmd(work);
+    const hz = configHz();
+    return hz === undefined ? undefined : tickWakePhasesNs(trace.batches, tickNs(hz));
+  } catch (e) {
+    if (!(e instanceof HostUnusable)) throw e;
+    opts.warn(`timer: ksmd could not be traced (${e.message}): the tick's wake-up latency is taken as the kick's`);
+    await work();
+    return undefined;
+  }
+}

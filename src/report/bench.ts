@@ -195,6 +195,7 @@ function renderTimer(f: TimerFile, previous: TimerFile['timer'] | undefined, wid
     [
       ['hz', fmt(previous?.hz), `${fmt(f.timer.hz)} (${f.hz_source})`],
       ['wakeupLatencyNs', fmt(previous?.wakeupLatencyNs), fmt(f.timer.wakeupLatencyNs)],
+      ['timerWakeLatencyNs', fmt(previous?.timerWakeLatencyNs), fmt(f.timer.timerWakeLatencyNs)],
       ['workFlushNs', fmt(previous?.workFlushNs), fmt(f.timer.workFlushNs)],
     ],
     { width },

@@ -47,14 +47,14 @@ export class VirtualClock {
 
   /**
    * When a thread that calls schedule_timeout(`timeout` jiffies) now runs again if nothing
-   * wakes it earlier: the tick at which the timer wheel expires its timer, plus the wake-up
-   * latency. The wheel's clock is taken as the current jiffy (a CPU going to sleep forwards
+   * wakes it earlier: the tick at which the timer wheel expires its timer, plus the latency
+   * of a wake-up by the tick. The wheel's clock is taken as the current jiffy (a CPU going to sleep forwards
    * it so).
    * @linux kernel/time/sleep_timeout.c schedule_timeout
    */
   timeoutWake(timeout: number): number {
     const now = this.jiffies();
-    return timerBucketExpiry(now + timeout, now, this.timer.hz) * this.tickNs + this.timer.wakeupLatencyNs;
+    return timerBucketExpiry(now + timeout, now, this.timer.hz) * this.tickNs + this.timer.timerWakeLatencyNs;
   }
 
   /** Moves time forward to `t` (never backwards). */

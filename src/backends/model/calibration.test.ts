@@ -77,11 +77,26 @@ test('readCostModel reads a file from before the deep-step cost as one without i
 });
 
 test('calibratedTimer reads the file SAMEPAGE_TIMER names, and falls back to DEFAULT_TIMER without one', () => {
-  const timer = { hz: 1000, wakeupLatencyNs: 12_000, workFlushNs: 80_000 };
+  const timer = { hz: 1000, wakeupLatencyNs: 12_000, timerWakeLatencyNs: 7_000, workFlushNs: 80_000 };
   withFile(JSON.stringify({ version: 1, timer }), (path) => {
     assert.deepEqual(calibratedTimer({ SAMEPAGE_TIMER: path }), timer);
   });
   assert.deepEqual(calibratedTimer({ SAMEPAGE_TIMER: '/nonexistent/timer.json' }), DEFAULT_TIMER);
+});
+
+test("a timer file from before the tick's latency was traced gives the tick the kick's latency", () => {
+  withFile(JSON.stringify({ version: 1, timer: { hz: 250, wakeupLatencyNs: 64_030, workFlushNs: 0 } }), (path) =>
+    assert.deepEqual(readTimerParams(path), {
+      hz: 250,
+      wakeupLatencyNs: 64_030,
+      timerWakeLatencyNs: 64_030,
+      workFlushNs: 0,
+    }),
+  );
+  withFile(
+    JSON.stringify({ timer: { hz: 250, wakeupLatencyNs: 1, timerWakeLatencyNs: 'soon', workFlushNs: 0 } }),
+    (path) => assert.throws(() => readTimerParams(path), /timerWakeLatencyNs must be 0 to 1e9 ns/),
+  );
 });
 
 test('readTimerParams refuses a damaged file, naming what is wrong', () => {

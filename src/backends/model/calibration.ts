@@ -130,9 +130,22 @@ export function readTimerParams(path: string): TimerParams {
     const v = t?.[k];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1e9) problems.push(`${k} must be 0 to 1e9 ns`);
   }
+  // Files from before the tick's own latency was traced hold only the kick's, which the
+  // model then used for both.
+  const tick = t?.timerWakeLatencyNs ?? t?.wakeupLatencyNs;
+  if (
+    t?.timerWakeLatencyNs !== undefined &&
+    (typeof tick !== 'number' || !Number.isFinite(tick) || tick < 0 || tick > 1e9)
+  )
+    problems.push('timerWakeLatencyNs must be 0 to 1e9 ns');
   if (problems.length > 0)
     throw new Error(`The timer calibration ${path} has no valid "timer" object: ${problems.join('; ')}`);
-  return { hz: hz as number, wakeupLatencyNs: t?.wakeupLatencyNs as number, workFlushNs: t?.workFlushNs as number };
+  return {
+    hz: hz as number,
+    wakeupLatencyNs: t?.wakeupLatencyNs as number,
+    timerWakeLatencyNs: tick as number,
+    workFlushNs: t?.workFlushNs as number,
+  };
 }
 
 /** The calibrated timer if its file exists, else the one shipped in the source. */

@@ -29,7 +29,7 @@ test('model scan trace: one pass a batch at sleep_millisecs 20 and HZ 250 ends e
   const backend = createModelBackend({
     seed: 0,
     traceScans: true,
-    timer: { hz: 250, wakeupLatencyNs: 0, workFlushNs: 0 },
+    timer: { hz: 250, wakeupLatencyNs: 0, timerWakeLatencyNs: 0, workFlushNs: 0 },
   });
   const run = await runScenario(parsed.scenario, backend);
   const trace = backend.scanTrace();
