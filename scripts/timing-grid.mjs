@@ -3,7 +3,7 @@
 // (src/differential/timing_grid.ts) compared by `samepage diff --timed` (the median of 3
 // undisturbed kernel runs against the model), written as JSON and as a Markdown table.
 //
-//   sudo node scripts/timing-grid.mjs [--out FILE.json] [--only NAME,...] [--tries N]
+//   sudo node scripts/timing-grid.mjs [--out FILE.json] [--only NAME,...] [--tries N] [--batches]
 //   node scripts/timing-grid.mjs --agreement EARLIER.json LATER.json
 //   node scripts/timing-grid.mjs --remodel GRID.json OUT.json
 //
@@ -14,8 +14,10 @@
 // against a grid file's kernel medians (scripts/timing-grid-remodel.mjs).
 //
 // A cell whose kernel runs were disturbed (ksmd waited for a CPU: the machine was busy) is
-// tried again after a pause, up to --tries times (default 3). Needs a build (npm run build),
-// root and a writable /sys/kernel/mm/ksm; every KSM file is restored after each run.
+// tried again after a pause, up to --tries times (default 3). --batches also traces ksmd's
+// batches on both sides (`samepage diff --timed --batches`) and keeps their summaries per
+// cell. Needs a build (npm run build), root and a writable /sys/kernel/mm/ksm; every KSM
+// file is restored after each run.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +43,7 @@ const opt = (name, dflt) => {
 const out = opt('--out', '/tmp/samepage-timing-grid.json');
 const only = opt('--only', undefined)?.split(',');
 const tries = Number(opt('--tries', '3'));
+const batches = argv.includes('--batches');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const results = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : {};
@@ -51,7 +54,7 @@ for (const cell of timingGrid()) {
   if (!parsed.ok) throw new Error(`${name} does not parse`);
   for (let attempt = 1; attempt <= tries; attempt++) {
     process.stderr.write(`${name}: attempt ${attempt}\n`);
-    const d = await timedDiff(parsed.scenario, DEFAULT_TOLERANCE, { onWarning: () => undefined });
+    const d = await timedDiff(parsed.scenario, DEFAULT_TOLERANCE, { onWarning: () => undefined, batches });
     const rows = d.values
       .filter(
         (v) =>
@@ -80,6 +83,7 @@ for (const cell of timingGrid()) {
         disturbed: r.disturbed,
       })),
       rows,
+      ...(d.batches === undefined ? {} : { batches: d.batches }),
       date: new Date().toISOString(),
     };
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
