@@ -26,7 +26,6 @@ const BUFFER_KB = 8192;
 function events(pid: number): ReadonlyArray<readonly [string, string | undefined]> {
   return [
     ['sched/sched_switch', `prev_pid == ${pid} || next_pid == ${pid}`],
-    ['sched/sched_wakeup', `pid == ${pid}`],
     ['timer/timer_start', `common_pid == ${pid}`],
     ['ksm/ksm_start_scan', undefined],
     ['ksm/ksm_stop_scan', undefined],

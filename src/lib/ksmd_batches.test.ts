@@ -24,14 +24,15 @@ test('spread: nearest-rank 10th percentile, median and 90th percentile', () => {
   assert.deepEqual(spread(ten), { n: 10, p10: 2, median: 6, p90: 10 });
 });
 
-test('summarizeBatches: cycles by whole ticks, from a timed batch to the next, per run', () => {
-  const run1 = [batch(0, 3), batch(2, 3.5), batch(5, 1, { timed: false }), batch(40, 1)];
-  const run2 = [batch(0, 1), batch(2, 1)];
+test('summarizeBatches: cycles by whole ticks, of batches woken by the tick, per run', () => {
+  const run1 = [batch(0, 3), batch(2, 3.5), batch(5, 1, { timed: false }), batch(40, 1), batch(42, 1)];
+  const run2 = [batch(0, 1), batch(2, 1), batch(4, 1)];
   const s = summarizeBatches([run1, run2], TICK);
-  // 2 ticks twice in run 1 and once in run 2, 3 ticks once; the untimed batch's gap (a hold)
-  // and the gap between the runs count for nothing.
-  assert.deepEqual(s.cycleTicks, [0, 0, 2, 1]);
-  assert.equal(s.batches, 6);
+  // 3 ticks in run 1 (2 to 5), 2 ticks in run 2 (2 to 4). Not counted: each run's first
+  // batch and the one after the hold (woken by a write, mid-tick), the untimed batch's gap,
+  // and the gap between the runs.
+  assert.deepEqual(s.cycleTicks, [0, 0, 1, 1]);
+  assert.equal(s.batches, 8);
 });
 
 test("summarizeBatches: CPU by place in the scan, whole scans apart; the run's first scan and a scan broken by a hold left out", () => {
@@ -77,4 +78,29 @@ test('tickWakePhasesNs: how far past a multiple of the tick each batch after a t
   assert.ok(alignedTicks([51_000, 40_000, 30_000], TICK));
   assert.ok(!alignedTicks([2_100_000, 2_050_000, 30_000], TICK));
   assert.ok(!alignedTicks([], TICK));
+});
+
+test('summarizeBatches: a batch the trace did not see whole counts in no cycle, and breaks its scan', () => {
+  const run = [
+    batch(0, 0.3, { passStarted: true }),
+    batch(2, 0.1, { passesEnded: 1 }),
+    batch(4, 1, { passStarted: true }),
+    batch(6, 2),
+    batch(8, 0.5, { passesEnded: 1 }),
+    batch(10, 1, { passStarted: true }),
+    batch(12, 2, { whole: false }),
+    batch(14, 0.5, { passesEnded: 1 }),
+  ];
+  const s = summarizeBatches([run], TICK);
+  // Cycles 2-4, 4-6, 6-8, 8-10 (0-2 is the first batch's), and 14 ends the run: 10-12 and
+  // 12-14 touch the lost one.
+  assert.deepEqual(s.cycleTicks, [0, 0, 4]);
+  assert.deepEqual(
+    s.byPositionCpuNs.map((p) => [p.n, p.median]),
+    [
+      [1, 1e6],
+      [1, 2e6],
+    ],
+  );
+  assert.deepEqual(tickWakePhasesNs(run, TICK), [100_000, 100_000, 100_000, 100_000, 100_000, 100_000]);
 });

@@ -21,6 +21,11 @@ export interface KsmdBatch {
   readonly passesEnded: number;
   /** Whether it ended in ksmd's timed sleep (else ksmd waited for work: KSM stopped, nothing to scan). */
   readonly timed: boolean;
+  /**
+   * Whether all of it was seen: false where the trace lost the switch that began it, so its
+   * beginning and CPU are those of the first event seen (absent: whole).
+   */
+  readonly whole?: boolean;
 }
 
 /** The 10th percentile, median and 90th percentile of some values, and how many there were. */
@@ -36,7 +41,9 @@ export interface BatchSummary {
   readonly batches: number;
   /**
    * Cycles (one batch's beginning to the next's, after a timed sleep) by their length in
-   * whole ticks: `cycleTicks[k]` cycles of k ticks (rounded to the nearest).
+   * whole ticks: `cycleTicks[k]` cycles of k ticks (rounded to the nearest). Only cycles of
+   * batches woken by the tick (after a timed sleep) count: a batch woken by a write (the
+   * first after KSM starts) began mid-tick, and its cycle is a fraction of a tick shorter.
    */
   readonly cycleTicks: readonly number[];
   /** CPU of the batches that ran a whole full scan (begun and ended in one): smart_scan's skipping passes. */
@@ -69,7 +76,8 @@ export function summarizeBatches(runs: ReadonlyArray<readonly KsmdBatch[]>, tick
   for (const batches of runs) {
     for (let i = 0; i + 1 < batches.length; i++) {
       const b = batches[i]!;
-      if (!b.timed) continue;
+      if (i === 0 || !batches[i - 1]!.timed || !b.timed || b.whole === false || batches[i + 1]!.whole === false)
+        continue;
       const k = Math.round((batches[i + 1]!.beginNs - b.beginNs) / tickNs);
       while (cycleTicks.length <= k) cycleTicks.push(0);
       cycleTicks[k]!++;
@@ -79,6 +87,10 @@ export function summarizeBatches(runs: ReadonlyArray<readonly KsmdBatch[]>, tick
     let pass: KsmdBatch[] | undefined;
     let first = true;
     for (const b of batches) {
+      if (b.whole === false) {
+        pass = undefined;
+        continue;
+      }
       if (b.passStarted && b.passesEnded > 0) {
         whole.push(b.cpuNs);
         pass = undefined;
@@ -117,7 +129,8 @@ export function summarizeBatches(runs: ReadonlyArray<readonly KsmdBatch[]>, tick
  */
 export function tickWakePhasesNs(batches: readonly KsmdBatch[], tickNs: number): number[] {
   const out: number[] = [];
-  for (let i = 1; i < batches.length; i++) if (batches[i - 1]!.timed) out.push(batches[i]!.beginNs % tickNs);
+  for (let i = 1; i < batches.length; i++)
+    if (batches[i - 1]!.timed && batches[i]!.whole !== false) out.push(batches[i]!.beginNs % tickNs);
   return out;
 }
 

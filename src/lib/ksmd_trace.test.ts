@@ -71,3 +71,28 @@ test('the live trace: batches woken by the tick began 34-133 µs past a multiple
     ),
   );
 });
+
+/** Seven lines of a live trace (pages_to_scan 500, sleep_millisecs 20) that lost the switch to ksmd before .397806. */
+const LOST = `            ksmd-39      [000] d..1. 36332.373437: timer_start: timer=00000000435b01aa function=process_timeout expires=4303975330 [timeout=5] bucket_expiry=4303975331 cpu=0 idx=35 flags=
+            ksmd-39      [000] d..2. 36332.373441: sched_switch: prev_comm=ksmd prev_pid=39 prev_prio=125 prev_state=S ==> next_comm=swapper/0 next_pid=0 next_prio=120
+            ksmd-39      [000] d..1. 36332.397806: timer_start: timer=00000000435b01aa function=process_timeout expires=4303975336 [timeout=5] bucket_expiry=4303975337 cpu=0 idx=41 flags=
+            ksmd-39      [000] d..2. 36332.397812: sched_switch: prev_comm=ksmd prev_pid=39 prev_prio=125 prev_state=S ==> next_comm=swapper/0 next_pid=0 next_prio=120
+          <idle>-0       [000] d..2. 36332.420063: sched_switch: prev_comm=swapper/0 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=ksmd next_pid=39 next_prio=125
+            ksmd-39      [000] d..1. 36332.421882: timer_start: timer=00000000435b01aa function=process_timeout expires=4303975342 [timeout=5] bucket_expiry=4303975343 cpu=0 idx=47 flags=
+            ksmd-39      [000] d..2. 36332.421887: sched_switch: prev_comm=ksmd prev_pid=39 prev_prio=125 prev_state=S ==> next_comm=swapper/0 next_pid=0 next_prio=120
+`;
+
+test('parseKsmdTrace: a batch whose beginning the trace lost is kept, marked not whole, from its first event', () => {
+  const got = parseKsmdTrace(LOST, 39).map((b) => [
+    b.beginNs,
+    b.cpuNs / 1e3,
+    b.passStarted,
+    b.passesEnded,
+    b.timed,
+    b.whole,
+  ]);
+  assert.deepEqual(got, [
+    [ns('36332.397806'), 6, false, 0, true, false],
+    [ns('36332.420063'), 1824, false, 0, true, true],
+  ]);
+});

@@ -269,7 +269,12 @@ async function tracedTickWakes(work: () => Promise<void>, opts: TimerOptions): P
   try {
     const { trace } = await traceKsmd(work);
     const hz = configHz();
-    return hz === undefined ? undefined : tickWakePhasesNs(trace.batches, tickNs(hz));
+    const phases = hz === undefined ? [] : tickWakePhasesNs(trace.batches, tickNs(hz));
+    if (phases.length > 0) return phases;
+    opts.warn(
+      `timer: ${hz === undefined ? 'CONFIG_HZ is unknown' : 'the trace held no batch woken by the tick'}: the tick's wake-up latency is taken as the kick's`,
+    );
+    return undefined;
   } catch (e) {
     if (!(e instanceof HostUnusable)) throw e;
     opts.warn(`timer: ksmd could not be traced (${e.message}): the tick's wake-up latency is taken as the kick's`);
