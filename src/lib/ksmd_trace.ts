@@ -12,8 +12,8 @@
  * The batches before ksmd's first sleep in the trace are partial and left out. A trace can
  * lose an event (about one run in five of 1.5 s lost the switch that began one of ksmd's
  * batches): an event ksmd emits while it seems asleep begins a batch there, marked not
- * whole, its beginning and CPU unknown. (The loop
- * they follow is mm/ksm.c's ksm_scan_thread.)
+ * whole, its beginning and CPU unknown. (The loop they follow is mm/ksm.c's
+ * ksm_scan_thread.)
  */
 import type { KsmdBatch } from './ksmd_batches.ts';
 

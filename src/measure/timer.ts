@@ -24,7 +24,7 @@ import { cpusAllowed, findKsmdPid, firstCpu, holdSelfOffCpu } from '../host/ksmd
 import { KSM_DIR, KsmCounter } from '../host/ksm_sysfs.ts';
 import { traceKsmd } from '../host/ksmd_trace.ts';
 import { HostUnusable } from '../host/unusable.ts';
-import { alignedTicks, tickWakePhasesNs } from '../lib/ksmd_batches.ts';
+import { alignedTicks, type KsmdBatch, tickWakePhasesNs } from '../lib/ksmd_batches.ts';
 import { configHz } from '../host/machine.ts';
 import { readSchedstat } from '../host/procfs.ts';
 import { parseScenario } from '../scenario/parse.ts';
@@ -156,7 +156,7 @@ export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement
   let start: number[] = [];
   const kernelPeriods = new Map<number, number>();
   const queued = new Map<number, number>();
-  let tickWake: number[] | undefined;
+  let traced: readonly KsmdBatch[] | undefined;
   try {
     opts.progress('timer: waiting for the KSM lock and starting');
     const scenario = regionScenario(1, 0);
@@ -198,7 +198,7 @@ export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement
       };
       for (const s of CADENCE_SLEEPS) {
         opts.progress(`timer: cadence at sleep_millisecs=${s}${s === 1 ? ', ksmd traced' : ''}`);
-        if (s === 1) tickWake = await tracedTickWakes(() => cadenceAt(s), opts);
+        if (s === 1) traced = await tracedBatches(() => cadenceAt(s), opts);
         else await cadenceAt(s);
       }
     } finally {
@@ -216,16 +216,19 @@ export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement
   );
   const latencyUs = median(mid);
   const hz = fromConfig ?? measuredHz;
-  const tickPhases = tickWake?.map((ns) => ns / 1000);
-  const aligned = tickWake !== undefined && alignedTicks(tickWake, tickNs(hz));
-  if (tickWake !== undefined && !aligned)
+  const tick = tickNs(hz);
+  const phases = traced === undefined ? [] : tickWakePhasesNs(traced, tick);
+  const aligned = alignedTicks(phases, tick);
+  if (traced !== undefined && !aligned)
     opts.warn(
-      `timer: ksmd's wake-ups by the tick do not fall just after multiples of ${tickNs(hz)} ns on the trace's clock (median ${median(tickPhases ?? [])} µs past one), so the tick's latency is taken as the kick's`,
+      phases.length === 0
+        ? "timer: the trace held no batch woken by the tick, so the tick's latency is taken as the kick's"
+        : `timer: ksmd's wake-ups by the tick do not fall just after multiples of ${tick} ns on the trace's clock (median ${median(phases) / 1000} µs past one), so the tick's latency is taken as the kick's`,
     );
   const timer: TimerParams = {
     hz,
     wakeupLatencyNs: Math.round(latencyUs * 1000),
-    timerWakeLatencyNs: Math.round((aligned ? median(tickPhases ?? []) : latencyUs) * 1000),
+    timerWakeLatencyNs: Math.round(aligned ? median(phases) : latencyUs * 1000),
     workFlushNs: Math.max(0, Math.round((median(start) - latencyUs) * 1000)),
   };
   if (fromConfig !== undefined && fromConfig !== measuredHz)
@@ -253,7 +256,7 @@ export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement
     hz_source: fromConfig !== undefined ? 'CONFIG_HZ' : 'cadence',
     kick_mid_scan_us: mid.map(round3),
     kick_scan_start_us: start.map(round3),
-    ...(tickPhases === undefined ? {} : { tick_wake_us: tickPhases.map(round3) }),
+    ...(phases.length === 0 ? {} : { tick_wake_us: phases.map((ns) => round3(ns / 1000)) }),
     cadence,
   };
 }
@@ -261,20 +264,13 @@ export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 /**
- * Runs `work` (ksmd scanning at sleep_millisecs=1) while tracing ksmd, and returns how long
- * after its tick each batch woken by the tick began, ns (lib/ksmd_batches.ts); undefined,
- * with a warning, where ksmd cannot be traced (no tracefs, no KSM trace events).
+ * Runs `work` (ksmd scanning at sleep_millisecs=1) while tracing ksmd, and returns ksmd's
+ * batches (lib/ksmd_batches.ts); undefined, with a warning, where ksmd cannot be traced (no
+ * tracefs, no KSM trace events).
  */
-async function tracedTickWakes(work: () => Promise<void>, opts: TimerOptions): Promise<number[] | undefined> {
+async function tracedBatches(work: () => Promise<void>, opts: TimerOptions): Promise<readonly KsmdBatch[] | undefined> {
   try {
-    const { trace } = await traceKsmd(work);
-    const hz = configHz();
-    const phases = hz === undefined ? [] : tickWakePhasesNs(trace.batches, tickNs(hz));
-    if (phases.length > 0) return phases;
-    opts.warn(
-      `timer: ${hz === undefined ? 'CONFIG_HZ is unknown' : 'the trace held no batch woken by the tick'}: the tick's wake-up latency is taken as the kick's`,
-    );
-    return undefined;
+    return (await traceKsmd(work)).trace.batches;
   } catch (e) {
     if (!(e instanceof HostUnusable)) throw e;
     opts.warn(`timer: ksmd could not be traced (${e.message}): the tick's wake-up latency is taken as the kick's`);

@@ -64,8 +64,8 @@ export class Kthread {
   #sleptMs = 0;
   /** When the last batch's time elapsed (the thread began to sleep or wait); -1 before any. */
   #lastBatchEndNs = -1;
-  /** When the current wake-up began, its CPU time then, and whether it ran a batch. */
-  #wake = { beginNs: 0, cpuNs: 0, ran: false };
+  /** When the current wake-up began, its CPU time then, and whether it ran a batch (for onWake). */
+  readonly #wake = { beginNs: 0, cpuNs: 0, ran: false };
   /** Wake-ups that ran a batch. */
   batches = 0;
   /** Told of each wake-up once its time has elapsed (to trace the thread's cadence); none by default. */
@@ -118,7 +118,9 @@ export class Kthread {
     const cpu = this.#body.cpu;
     const before = cpu.cpuNs + cpu.blockedNs;
     const now = this.#events.clock.now();
-    this.#wake = { beginNs: now, cpuNs: cpu.cpuNs, ran: false };
+    this.#wake.beginNs = now;
+    this.#wake.cpuNs = cpu.cpuNs;
+    this.#wake.ran = false;
     cpu.batchStartNs = before;
     cpu.cpuNs += this.#body.wakeupNs;
     if (this.#body.shouldRun()) {

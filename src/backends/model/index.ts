@@ -44,7 +44,7 @@ import { recordKsmdBatches } from './ksmd_batches.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
 import { calibratedCost, calibratedTimer } from './calibration.ts';
-import { type TimerParams, tickNs } from '../../sim/timer.ts';
+import type { TimerParams } from '../../sim/timer.ts';
 import { attribute } from '../../attribution/attribute.ts';
 import { type AttributionRecord, attributionRecord } from '../../attribution/record.ts';
 import { modelObservation } from './attribution.ts';
@@ -133,7 +133,7 @@ export class ModelBackend implements Backend {
 
   /** The model machine's tick, ns (after start). */
   tickNs(): number {
-    return tickNs(this.system().clock.timer.hz);
+    return this.system().clock.tickNs;
   }
 
   /** ksmd's batches so far, with traceBatches (else undefined). */
