@@ -28,6 +28,15 @@ const { timedDiff, DEFAULT_TOLERANCE } = await import(join(root, 'dist/src/diffe
 const { parseScenario } = await import(join(root, 'dist/src/scenario/parse.js'));
 
 const argv = process.argv.slice(2);
+const usage = `usage: sudo node scripts/timing-grid.mjs [--out FILE.json] [--only NAME,...] [--tries N] [--batches]
+       node scripts/timing-grid.mjs --agreement EARLIER.json LATER.json
+       node scripts/timing-grid.mjs --remodel GRID.json OUT.json
+Runs every timing-grid cell on the live kernel and the model (about 16 minutes; it
+changes /sys/kernel/mm/ksm and restores it after each run). See docs/cost-model.md.`;
+if (argv.includes('--help') || argv.includes('-h')) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
 if (argv[0] === '--agreement') {
   const { agreementMain } = await import(join(root, 'scripts/timing-grid-agreement.mjs'));
   process.exit(agreementMain(argv.slice(1)));
@@ -35,6 +44,14 @@ if (argv[0] === '--agreement') {
 if (argv[0] === '--remodel') {
   const { remodelMain } = await import(join(root, 'scripts/timing-grid-remodel.mjs'));
   process.exit(await remodelMain(root, argv.slice(1)));
+}
+const known = new Set(['--out', '--only', '--tries', '--batches']);
+for (let i = 0; i < argv.length; i++) {
+  if (!known.has(argv[i])) {
+    process.stderr.write(`timing-grid: unknown argument '${argv[i]}'\n${usage}\n`);
+    process.exit(2);
+  }
+  if (argv[i] !== '--batches') i++;
 }
 const opt = (name, dflt) => {
   const i = argv.indexOf(name);
