@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+// How fast ksmd's speed moves on this host (docs/cost-model.md, "How fast the host's speed
+// moves"): ksmd scans the same pages of random data over and over (smart_scan 0, one batch a
+// pass, sleep_millisecs 20), and each second its CPU per page scanned is read
+// (/proc/<ksmd>/schedstat against pages_scanned). Summed up by src/lib/speed_drift.ts: the
+// spread, how many seconds a speed lasts (autocorrelation), how far windows of 1, 5 and
+// 20 s move from the median, and how well the minute before each window foretells it,
+// against the timing grid's 5 %.
+//
+//   sudo node scripts/host-drift.mjs [--seconds N] [--pages N] [--out SAMPLES.csv] [--json]
+//   node scripts/host-drift.mjs --from SAMPLES.csv [--json]     (sums up samples kept earlier)
+//
+// Needs a build (npm run build), the native helpers (node scripts/build-native.mjs), root
+// and a writable /sys/kernel/mm/ksm. Every KSM file and ksmd's CPUs are restored on every
+// exit path (src/host/ksm_guard.ts), and the data process is killed.
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(fileURLToPath(import.meta.url), '..', '..');
+const usage = `usage: sudo node scripts/host-drift.mjs [--seconds N] [--pages N] [--out SAMPLES.csv] [--json]
+       node scripts/host-drift.mjs --from SAMPLES.csv [--json]
+Reads ksmd's CPU per page scanned once a second while it scans N pages (default 20480) of
+random data, for --seconds (default 600), and sums up how its speed moves; --from sums
+up the samples an earlier run wrote with --out.`;
+const argv = process.argv.slice(2);
+if (argv.includes('--help') || argv.includes('-h')) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+const fail = (msg) => {
+  process.stderr.write(`host-drift: ${msg}\n`);
+  process.exit(2);
+};
+const opts = { seconds: 600, pages: 20_480, out: undefined, from: undefined, json: false };
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i];
+  if (a === '--json') opts.json = true;
+  else if (a === '--out' || a === '--from') opts[a.slice(2)] = argv[++i] ?? fail(`${a} needs a file`);
+  else if (a === '--seconds' || a === '--pages') {
+    const v = Number(argv[++i]);
+    if (!Number.isInteger(v) || v < 1) fail(`${a} needs a whole number above 0, not '${argv[i]}'`);
+    opts[a.slice(2)] = v;
+  } else fail(`unknown argument '${a}'\n${usage}`);
+}
+
+const { summarizeDrift } = await import(join(root, 'dist/src/lib/speed_drift.js'));
+
+/** The samples of an earlier run's --out file. */
+function readSamples(path) {
+  let text;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    fail(`cannot read ${path}: ${e.message}`);
+  }
+  const rows = text.trim().split('\n');
+  if (rows.shift() !== 't_s,ns_per_page,pages') fail(`${path} is not a host-drift samples file (its header differs)`);
+  return rows.map((row, i) => {
+    const [t, nsPerPage, pages] = row.split(',').map(Number);
+    if (![t, nsPerPage, pages].every(Number.isFinite)) fail(`${path} line ${i + 2}: not three numbers: '${row}'`);
+    return { t, nsPerPage, pages };
+  });
+}
+
+/** Measures on the live machine: one sample a second for `opts.seconds`. */
+async function measure() {
+  const { MachineGuard } = await import(join(root, 'dist/src/host/ksm_guard.js'));
+  const { KSM_DIR, readKsmNumber, ksmUnusableReason } = await import(join(root, 'dist/src/host/ksm_sysfs.js'));
+  const { findKsmdPid } = await import(join(root, 'dist/src/host/ksmd_affinity.js'));
+  const { processState, readSchedstat } = await import(join(root, 'dist/src/host/procfs.js'));
+  const { EXEC_MERGE, nativeHelperPath, missingHelper } = await import(join(root, 'dist/src/host/ksm_native.js'));
+
+  const unusable = ksmUnusableReason();
+  if (unusable !== undefined) fail(unusable);
+  const helper = nativeHelperPath(EXEC_MERGE);
+  const missing = missingHelper(helper);
+  if (missing !== undefined) fail(missing);
+  const ksmd = findKsmdPid();
+  if (ksmd === undefined) fail('ksmd is not running on this machine (no KSM)');
+  const runtime = () => readSchedstat(ksmd)?.runtimeNs ?? fail(`cannot read /proc/${ksmd}/schedstat`);
+  /**
+   * ksmd's runtime and pages_scanned from between two of its batches: a running task's
+   * schedstat is brought up to date only when it stops, while pages_scanned grows page by
+   * page, so a reading inside a batch would pair a batch's pages with little of its CPU.
+   */
+  async function reading() {
+    for (let tries = 0; tries < 1000; tries++) {
+      const before = processState(ksmd);
+      const pages = readKsmNumber('pages_scanned');
+      const ns = runtime();
+      if (before === 'S' && processState(ksmd) === 'S' && readKsmNumber('pages_scanned') === pages) {
+        return { ns, pages, at: Date.now() };
+      }
+      await sleep(1);
+    }
+    throw new Error('ksmd did not stop between batches for a second: is the machine busy?');
+  }
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  // The data: a process with MERGE_ANY (samepage-exec-merge) holding `pages` pages of random bytes.
+  const fill =
+    `const b=Buffer.allocUnsafe(${opts.pages}*4096);require('crypto').randomFillSync(b);` +
+    "process.stdout.write('ready\\n');process.stdin.on('data',()=>{});setInterval(()=>b[0],1e9);";
+  let child;
+  const guard = new MachineGuard({
+    killAgents: () => child?.kill('SIGKILL'),
+    onWarning: (m) => process.stderr.write(`host-drift: ${m}\n`),
+  });
+  const samples = [];
+  try {
+    guard.lock();
+    guard.arm(true);
+    const set = (file, value) => {
+      const r = guard.writeSysfs(`${KSM_DIR}/${file}`, String(value));
+      if (r !== 0) throw new Error(`writing ${value} to ${KSM_DIR}/${file} failed (errno ${-r})`);
+    };
+    set('run', 2);
+    set('smart_scan', 0);
+    set('pages_to_scan', opts.pages);
+    set('sleep_millisecs', 20);
+    child = spawn(helper, [process.execPath, '-e', fill], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise((resolve, reject) => {
+      child.stdout.once('data', resolve);
+      child.once('exit', (code) => reject(new Error(`the data process exited (${code}) before it was ready`)));
+    });
+    set('run', 1);
+    await sleep(3000); // the first passes: checksums, then the unstable tree fills
+    let last = await reading();
+    const start = last.at;
+    while (samples.length < opts.seconds) {
+      await sleep(1000 - ((Date.now() - start) % 1000));
+      const now = await reading();
+      const pages = now.pages - last.pages;
+      if (pages > 0) samples.push({ t: (now.at - start) / 1000, nsPerPage: (now.ns - last.ns) / pages, pages });
+      last = now;
+      if (samples.length % 10 === 0 && !opts.json) {
+        process.stderr.write(`\r${samples.length}/${opts.seconds} s`);
+      }
+    }
+    if (!opts.json) process.stderr.write('\n');
+  } catch (e) {
+    fail(e instanceof Error ? e.message : String(e));
+  } finally {
+    child?.kill('SIGKILL');
+    guard.release();
+  }
+  return samples;
+}
+
+const samples = opts.from === undefined ? await measure() : readSamples(opts.from);
+if (samples.length === 0) fail('no samples');
+if (opts.out !== undefined) {
+  writeFileSync(
+    opts.out,
+    `t_s,ns_per_page,pages\n${samples.map((s) => `${s.t},${s.nsPerPage.toFixed(1)},${s.pages}`).join('\n')}\n`,
+  );
+}
+const s = summarizeDrift(samples.map((x) => x.nsPerPage));
+if (opts.json) {
+  process.stdout.write(
+    `${JSON.stringify({ ...(opts.from === undefined ? { pages: opts.pages } : { from: opts.from }), date: new Date().toISOString(), ...s }, null, 2)}\n`,
+  );
+} else {
+  const pct = (x) => `${(x * 100).toFixed(1)} %`;
+  const lines = [
+    `ksmd's CPU per page scanned, ${s.spread.n} one-second samples${opts.from === undefined ? ` over ${opts.pages} pages` : ` of ${opts.from}`}:`,
+    `  median ${s.spread.median.toFixed(0)} ns, 10th-90th percentile ${s.spread.p10.toFixed(0)}-${s.spread.p90.toFixed(0)} ns`,
+    `  autocorrelation: ${s.autocorrelation.map((a) => `${a.lag} s ${a.r.toFixed(2)}`).join(', ')}`,
+    `  windows against the median (limit ${pct(s.limit)}):`,
+    ...s.windows.map(
+      (w) =>
+        `    ${String(w.seconds).padStart(2)} s: ${w.windows} windows, farthest ${pct(w.maxDeviation)}, ${pct(w.beyondLimit)} beyond the limit`,
+    ),
+    '  windows against the minute before each (what a calibration just before could know):',
+    ...s.foresight.map(
+      (f) =>
+        `    ${String(f.seconds).padStart(2)} s: ${f.windows} windows, median ${pct(f.medianDeviation)} off, ${pct(f.beyondLimit)} beyond the limit`,
+    ),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
