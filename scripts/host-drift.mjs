@@ -79,6 +79,7 @@ async function measure() {
   if (missing !== undefined) fail(missing);
   const ksmd = findKsmdPid();
   if (ksmd === undefined) fail('ksmd is not running on this machine (no KSM)');
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const runtime = () => readSchedstat(ksmd)?.runtimeNs ?? fail(`cannot read /proc/${ksmd}/schedstat`);
   /**
    * ksmd's runtime and pages_scanned from between two of its batches: a running task's
@@ -97,7 +98,6 @@ async function measure() {
     }
     throw new Error('ksmd did not stop between batches for a second: is the machine busy?');
   }
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
   // The data: a process with MERGE_ANY (samepage-exec-merge) holding `pages` pages of random bytes.
   const fill =
@@ -129,13 +129,19 @@ async function measure() {
     await sleep(3000); // the first passes: checksums, then the unstable tree fills
     let last = await reading();
     const start = last.at;
+    let idle = 0;
     while (samples.length < opts.seconds) {
       await sleep(1000 - ((Date.now() - start) % 1000));
       const now = await reading();
       const pages = now.pages - last.pages;
-      if (pages > 0) samples.push({ t: (now.at - start) / 1000, nsPerPage: (now.ns - last.ns) / pages, pages });
+      if (pages > 0) {
+        samples.push({ t: (now.at - start) / 1000, nsPerPage: (now.ns - last.ns) / pages, pages });
+        idle = 0;
+      } else if (++idle >= 10) {
+        throw new Error('ksmd scanned no page for 10 s: did something else stop KSM (run)?');
+      }
       last = now;
-      if (samples.length % 10 === 0 && !opts.json) {
+      if (pages > 0 && samples.length % 10 === 0 && !opts.json) {
         process.stderr.write(`\r${samples.length}/${opts.seconds} s`);
       }
     }
@@ -160,7 +166,7 @@ if (opts.out !== undefined) {
 const s = summarizeDrift(samples.map((x) => x.nsPerPage));
 if (opts.json) {
   process.stdout.write(
-    `${JSON.stringify({ ...(opts.from === undefined ? { pages: opts.pages } : { from: opts.from }), date: new Date().toISOString(), ...s }, null, 2)}\n`,
+    `${JSON.stringify({ ...(opts.from === undefined ? { pages: opts.pages, measured_until: new Date().toISOString() } : { from: opts.from }), ...s }, null, 2)}\n`,
   );
 } else {
   const pct = (x) => `${(x * 100).toFixed(1)} %`;
