@@ -43,14 +43,16 @@ export interface DriftSummary {
   readonly limit: number;
 }
 
+const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
+
 /** Pearson correlation of xs[i] with xs[i + lag]; NaN where there are fewer than 3 pairs or no variance. */
 export function autocorrelation(xs: readonly number[], lag: number): number {
   const n = xs.length - lag;
   if (n < 3) return Number.NaN;
   const a = xs.slice(0, n);
   const b = xs.slice(lag);
-  const ma = a.reduce((s, x) => s + x, 0) / n;
-  const mb = b.reduce((s, x) => s + x, 0) / n;
+  const ma = mean(a);
+  const mb = mean(b);
   let sab = 0;
   let saa = 0;
   let sbb = 0;
@@ -71,8 +73,6 @@ export function windowMeans(xs: readonly number[], size: number): number[] {
   return out;
 }
 
-const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
-
 /** Foresight of windows of `seconds` from the `reference` samples before each. */
 export function foresight(xs: readonly number[], reference: number, seconds: number, limit: number): Foresight {
   const dev: number[] = [];
@@ -91,14 +91,15 @@ export function foresight(xs: readonly number[], reference: number, seconds: num
 /**
  * Sums up a series of one-second samples (ns of ksmd CPU per page): its spread, how long a
  * speed lasts (autocorrelation at `lags`), and how far windows of `seconds` move from the
- * median, and how well the minute before each window foretells it, judged against `limit`
- * (the timing grid's 5 %).
+ * median, and how well the `reference` samples before each window (a minute) foretell it,
+ * judged against `limit` (the timing grid's 5 %).
  */
 export function summarizeDrift(
   xs: readonly number[],
   lags: readonly number[] = [1, 2, 5, 10, 30, 60],
   seconds: readonly number[] = [1, 5, 20],
   limit = 0.05,
+  reference = 60,
 ): DriftSummary {
   const sp = spread(xs);
   if (sp === undefined) throw new Error('summarizeDrift: no samples');
@@ -117,7 +118,7 @@ export function summarizeDrift(
         };
       })
       .filter((w) => w.windows > 0),
-    foresight: seconds.map((w) => foresight(xs, 60, w, limit)).filter((f) => f.windows > 0),
+    foresight: seconds.map((w) => foresight(xs, reference, w, limit)).filter((f) => f.windows > 0),
     limit,
   };
 }
