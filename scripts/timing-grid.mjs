@@ -23,9 +23,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
-const { timingGrid, timingCellName, timingScenario } = await import(join(root, 'dist/src/differential/timing_grid.js'));
-const { timedDiff, DEFAULT_TOLERANCE } = await import(join(root, 'dist/src/differential/timed.js'));
-const { parseScenario } = await import(join(root, 'dist/src/scenario/parse.js'));
 
 const argv = process.argv.slice(2);
 const usage = `usage: sudo node scripts/timing-grid.mjs [--out FILE.json] [--only NAME,...] [--tries N] [--batches]
@@ -53,6 +50,10 @@ for (let i = 0; i < argv.length; i++) {
   }
   if (argv[i] !== '--batches') i++;
 }
+const { timingGrid, timingCellName, timingScenario } = await import(join(root, 'dist/src/differential/timing_grid.js'));
+const { timedDiff, DEFAULT_TOLERANCE } = await import(join(root, 'dist/src/differential/timed.js'));
+const { parseScenario } = await import(join(root, 'dist/src/scenario/parse.js'));
+
 const opt = (name, dflt) => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : dflt;
@@ -60,6 +61,17 @@ const opt = (name, dflt) => {
 const out = opt('--out', '/tmp/samepage-timing-grid.json');
 const only = opt('--only', undefined)?.split(',');
 const tries = Number(opt('--tries', '3'));
+if (!Number.isInteger(tries) || tries < 1) {
+  process.stderr.write(`timing-grid: --tries needs a whole number above 0, not '${opt('--tries')}'\n`);
+  process.exit(2);
+}
+const unknownCells = (only ?? []).filter((n) => !timingGrid().some((c) => timingCellName(c) === n));
+if (unknownCells.length > 0) {
+  process.stderr.write(
+    `timing-grid: no cell named ${unknownCells.join(', ')} (the cells: ${timingGrid().map(timingCellName).join(', ')})\n`,
+  );
+  process.exit(2);
+}
 const batches = argv.includes('--batches');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
