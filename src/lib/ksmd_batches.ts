@@ -66,6 +66,14 @@ export function spread(values: readonly number[]): Spread | undefined {
 }
 
 /**
+ * Whether `batches[i]` was seen whole and woken by the tick: the batch before it ended in a
+ * timed sleep, so the tick's timer softirq woke ksmd (not a write, which wakes it mid-tick).
+ */
+function wokenByTick(batches: readonly KsmdBatch[], i: number): boolean {
+  return i > 0 && batches[i - 1]!.timed && batches[i]!.whole !== false;
+}
+
+/**
  * Sums up the batches of one or more runs (each in the order ksmd ran them) for a machine
  * whose tick is `tickNs`.
  */
@@ -75,10 +83,8 @@ export function summarizeBatches(runs: ReadonlyArray<readonly KsmdBatch[]>, tick
   const byPosition: number[][] = [];
   for (const batches of runs) {
     for (let i = 0; i + 1 < batches.length; i++) {
-      const b = batches[i]!;
-      if (i === 0 || !batches[i - 1]!.timed || !b.timed || b.whole === false || batches[i + 1]!.whole === false)
-        continue;
-      const k = Math.round((batches[i + 1]!.beginNs - b.beginNs) / tickNs);
+      if (!wokenByTick(batches, i) || !wokenByTick(batches, i + 1)) continue;
+      const k = Math.round((batches[i + 1]!.beginNs - batches[i]!.beginNs) / tickNs);
       while (cycleTicks.length <= k) cycleTicks.push(0);
       cycleTicks[k]!++;
     }
@@ -129,8 +135,7 @@ export function summarizeBatches(runs: ReadonlyArray<readonly KsmdBatch[]>, tick
  */
 export function tickWakePhasesNs(batches: readonly KsmdBatch[], tickNs: number): number[] {
   const out: number[] = [];
-  for (let i = 1; i < batches.length; i++)
-    if (batches[i - 1]!.timed && batches[i]!.whole !== false) out.push(batches[i]!.beginNs % tickNs);
+  for (let i = 1; i < batches.length; i++) if (wokenByTick(batches, i)) out.push(batches[i]!.beginNs % tickNs);
   return out;
 }
 
