@@ -45,6 +45,10 @@ export interface DriftSummary {
 
 const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
 
+/** The share of `deviations` above `limit` (0 for none). */
+const shareBeyond = (deviations: readonly number[], limit: number): number =>
+  deviations.length === 0 ? 0 : deviations.filter((d) => d > limit).length / deviations.length;
+
 /** Pearson correlation of xs[i] with xs[i + lag]; NaN where there are fewer than 3 pairs or no variance. */
 export function autocorrelation(xs: readonly number[], lag: number): number {
   const n = xs.length - lag;
@@ -84,7 +88,7 @@ export function foresight(xs: readonly number[], reference: number, seconds: num
     seconds,
     windows: dev.length,
     medianDeviation: spread(dev)?.median ?? 0,
-    beyondLimit: dev.length === 0 ? 0 : dev.filter((d) => d > limit).length / dev.length,
+    beyondLimit: shareBeyond(dev, limit),
   };
 }
 
@@ -114,7 +118,7 @@ export function summarizeDrift(
           seconds: s,
           windows: dev.length,
           maxDeviation: dev.length === 0 ? 0 : Math.max(...dev),
-          beyondLimit: dev.length === 0 ? 0 : dev.filter((d) => d > limit).length / dev.length,
+          beyondLimit: shareBeyond(dev, limit),
         };
       })
       .filter((w) => w.windows > 0),
