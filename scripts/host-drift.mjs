@@ -71,6 +71,7 @@ async function measure() {
   const { findKsmdPid } = await import(join(root, 'dist/src/host/ksmd_affinity.js'));
   const { processState, readSchedstat } = await import(join(root, 'dist/src/host/procfs.js'));
   const { EXEC_MERGE, nativeHelperPath, missingHelper } = await import(join(root, 'dist/src/host/ksm_native.js'));
+  const { describeErrno } = await import(join(root, 'dist/src/lib/errno.js'));
 
   const unusable = ksmUnusableReason();
   if (unusable !== undefined) fail(unusable);
@@ -114,7 +115,7 @@ async function measure() {
     guard.arm(true);
     const set = (file, value) => {
       const r = guard.writeSysfs(`${KSM_DIR}/${file}`, String(value));
-      if (r !== 0) throw new Error(`writing ${value} to ${KSM_DIR}/${file} failed (errno ${-r})`);
+      if (r !== 0) throw new Error(`writing ${value} to ${KSM_DIR}/${file} failed: ${describeErrno(r)}`);
     };
     set('run', 2);
     set('smart_scan', 0);

@@ -65,11 +65,10 @@ if (!Number.isInteger(tries) || tries < 1) {
   process.stderr.write(`timing-grid: --tries needs a whole number above 0, not '${opt('--tries')}'\n`);
   process.exit(2);
 }
-const unknownCells = (only ?? []).filter((n) => !timingGrid().some((c) => timingCellName(c) === n));
+const cellNames = timingGrid().map(timingCellName);
+const unknownCells = (only ?? []).filter((n) => !cellNames.includes(n));
 if (unknownCells.length > 0) {
-  process.stderr.write(
-    `timing-grid: no cell named ${unknownCells.join(', ')} (the cells: ${timingGrid().map(timingCellName).join(', ')})\n`,
-  );
+  process.stderr.write(`timing-grid: no cell named ${unknownCells.join(', ')} (the cells: ${cellNames.join(', ')})\n`);
   process.exit(2);
 }
 const batches = argv.includes('--batches');
