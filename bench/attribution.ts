@@ -28,6 +28,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createKernelBackend } from '../src/backends/kernel/index.ts';
 import { packageRoot } from '../src/lib/package_root.ts';
+import { median } from '../src/lib/statistics.ts';
 import { bareScenario, kernelSkipReason } from '../src/backends/kernel/testing.ts';
 import { attribute } from '../src/attribution/attribute.ts';
 import { ExportReader } from '../src/host/ksm_export.ts';
@@ -61,11 +62,6 @@ function timed(f: () => void): Timing {
   const wallMs = Number(process.hrtime.bigint() - t) / 1e6;
   const d = process.cpuUsage(c);
   return { wallMs, cpuMs: (d.user + d.system) / 1000 };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 const BATCHINGS: ReadonlyArray<readonly [string, KpageBatching]> = [

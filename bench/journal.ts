@@ -15,11 +15,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { bootId, identify, JournalFile, type NewEntry } from '../src/host/journal.ts';
 import { LiveChanges } from '../src/host/live_changes.ts';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
-}
+import { median } from '../src/lib/statistics.ts';
 
 function micros(f: () => void): number {
   const t = process.hrtime.bigint();

@@ -55,7 +55,7 @@ import { findKsmdPid } from '../src/host/ksmd_affinity.ts';
 import { nativeHelperPath } from '../src/host/ksm_native.ts';
 import { injectSyscalls, MADV_MERGEABLE, MADV_UNMERGEABLE } from '../src/host/inject.ts';
 import { parseMaps } from '../src/lib/proc_maps.ts';
-import { percentile } from '../src/policy/status.ts';
+import { percentile } from '../src/lib/statistics.ts';
 import { PlusEngine } from '../src/policy/engine.ts';
 import type { PlusKnobs } from '../src/policy/knobs.ts';
 import { LivePlusHost } from '../src/host/plus_host.ts';
@@ -297,9 +297,8 @@ function pausesOf(text: string): Pauses {
   const each: Array<[number, string, number]> = [];
   for (const m of text.matchAll(/ held pid (\d+) \(.*?\) ([\d.]+) us: (mark|unmark) /g))
     each.push([Number(m[1]), m[3]!, Number(m[2])]);
-  const sorted = each.map((e) => e[2]).sort((a, b) => a - b);
-  const pct = (p: number): number | null =>
-    sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  const us = each.map((e) => e[2]);
+  const pct = (p: number): number | null => percentile(us, p) ?? null;
   return { count: each.length, p50_us: pct(50), p99_us: pct(99), max_us: pct(100), each };
 }
 
@@ -574,9 +573,9 @@ async function unmark(): Promise<unknown> {
             merged: before,
             piece_pages: k,
             pieces: pauses.length,
-            p50_us: percentile(pauses, 50),
-            p99_us: percentile(pauses, 99),
-            max_us: percentile(pauses, 100),
+            p50_us: percentile(pauses, 50) ?? null,
+            p99_us: percentile(pauses, 99) ?? null,
+            max_us: percentile(pauses, 100) ?? null,
             us_per_page: pauses.reduce((a, b) => a + b, 0) / (2 * pages),
             vmas_before: vmasBefore,
             vmas_marked: vmasMarked,

@@ -19,6 +19,7 @@
  * Where the two show the same value it always agrees; where a record has no place on the
  * clock (after a wait for full scans) the caller compares values instead.
  */
+import { lowerMedian } from '../lib/statistics.ts';
 import { fullScansAt, fullScansReachedAt, type ScanTrace } from '../scenario/scan_trace.ts';
 
 /** The figures of one judgement (shown by report/timed_diff.ts). */
@@ -43,12 +44,6 @@ export interface ClockJudgement {
   /** Both show the same value at t (then they agree whatever the lead). */
   readonly level: boolean;
   readonly ok: boolean;
-}
-
-/** The middle of the numbers, the lower middle for an even count: how the timed comparison takes medians. */
-export function lowerMedian(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[(s.length - 1) >> 1] ?? 0;
 }
 
 /**

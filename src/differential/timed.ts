@@ -41,7 +41,8 @@ import { runScenario } from '../scenario/run.ts';
 import type { ScanTrace } from '../scenario/scan_trace.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { diffKernelBackend } from './diff.ts';
-import { type ClockJudgement, judgeByClock, lowerMedian } from './step_clock.ts';
+import { lowerMedian } from '../lib/statistics.ts';
+import { type ClockJudgement, judgeByClock } from './step_clock.ts';
 
 /** How a timed comparison judges and measures. */
 export interface Tolerance {

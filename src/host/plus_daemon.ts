@@ -23,7 +23,7 @@ import { controlFiles, type ControlFile, type MachineFigures } from '../policy/c
 import { PlusEngine } from '../policy/engine.ts';
 import { knobSpec, type PlusKnobName } from '../policy/knobs.ts';
 import { checkCgroup, checkName } from '../policy/selection.ts';
-import { percentile, policyStatus, type PolicyStatus } from '../policy/status.ts';
+import { pauseUs, policyStatus, type PolicyStatus } from '../policy/status.ts';
 import { lockKsm, unlockKsm } from './ksm_lock.ts';
 import { KSM_DIR, readSysfs, restorableValue } from './ksm_sysfs.ts';
 import { LiveChanges, type LiveChangesOptions } from './live_changes.ts';
@@ -344,7 +344,6 @@ export class LivePlusDaemon {
     const m = this.machine();
     const policy = policyStatus(this.engine, this.host);
     const cpu = process.cpuUsage(this.#cpu0);
-    const us = (ns: number | null): number | null => (ns === null ? null : Math.round(ns / 100) / 10);
     return {
       daemon: {
         pid: process.pid,
@@ -353,9 +352,9 @@ export class LivePlusDaemon {
         policy_bytes: policy.memory.policy_bytes,
         cpu_s: (cpu.user + cpu.system) / 1e6,
         injections: this.#injections,
-        pause_p50_us: us(percentile(this.#pauses, 50)),
-        pause_p99_us: us(percentile(this.#pauses, 99)),
-        pause_max_us: us(percentile(this.#pauses, 100)),
+        pause_p50_us: pauseUs(this.#pauses, 50),
+        pause_p99_us: pauseUs(this.#pauses, 99),
+        pause_max_us: pauseUs(this.#pauses, 100),
       },
       kernel: {
         run: ksmNumber('run'),

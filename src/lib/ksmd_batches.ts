@@ -6,6 +6,7 @@
  * a batch that ends before the next tick sleeps one tick less than one that ends after it,
  * so what matters is how many batches fall on either side of that edge.
  */
+import { type Spread, spread } from './statistics.ts';
 
 /** One wake-up of ksmd that ran a batch. */
 export interface KsmdBatch {
@@ -28,14 +29,6 @@ export interface KsmdBatch {
   readonly whole?: boolean;
 }
 
-/** The 10th percentile, median and 90th percentile of some values, and how many there were. */
-export interface Spread {
-  readonly n: number;
-  readonly p10: number;
-  readonly median: number;
-  readonly p90: number;
-}
-
 /** What a run's batches add up to. */
 export interface BatchSummary {
   readonly batches: number;
@@ -55,14 +48,6 @@ export interface BatchSummary {
    * unstable tree once its checksum held since the scan before).
    */
   readonly byPositionCpuNs: readonly Spread[];
-}
-
-/** The spread of `values` (nearest-rank percentiles), or undefined for none. */
-export function spread(values: readonly number[]): Spread | undefined {
-  if (values.length === 0) return undefined;
-  const v = [...values].sort((a, b) => a - b);
-  const at = (q: number): number => v[Math.min(v.length - 1, Math.floor(q * v.length))]!;
-  return { n: v.length, p10: at(0.1), median: at(0.5), p90: at(0.9) };
 }
 
 /**

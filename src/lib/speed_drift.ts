@@ -6,7 +6,7 @@
  * that run's CPU-bound cadence closer than these figures say (docs/cost-model.md, "How fast
  * the host's speed moves").
  */
-import { type Spread, spread } from './ksmd_batches.ts';
+import { type Spread, spread } from './statistics.ts';
 
 /** Spread of the means of `seconds` consecutive samples around the whole series' median. */
 export interface WindowSpread {

@@ -12,6 +12,7 @@ import { cpuUsage } from 'node:process';
 import { cpuStopwatch } from '../host/cpu_time.ts';
 import { cpusAllowed, firstCpu, setOwnCpus } from '../host/ksmd_affinity.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
+import { median } from '../lib/statistics.ts';
 import { MADV_MERGEABLE } from '../mm/constants.ts';
 import { doMadvise } from '../mm/madvise.ts';
 import type { Task } from '../mm/memory_manager.ts';
@@ -289,10 +290,6 @@ function medianRun(w: Workload, runs: readonly ModelRun[]): ModelRun {
       JSON.stringify(run.counters) === JSON.stringify(first.counters);
     if (!same) throw new Error(`Workload ${w.name}: the model's runs differ; it should be deterministic`);
   }
-  const median = (xs: number[]): number => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)]!;
-  };
   return {
     scans: first.scans.map((s, i) => ({
       ...s,

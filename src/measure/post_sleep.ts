@@ -26,7 +26,7 @@ import { cpusAllowed, findKsmdPid, firstCpu, holdSelfOffCpu } from '../host/ksmd
 import { KsmCounter } from '../host/ksm_sysfs.ts';
 import { readSchedstat } from '../host/procfs.ts';
 import type { Scenario } from '../scenario/types.ts';
-import { median } from './fit.ts';
+import { median } from '../lib/statistics.ts';
 import { ksmWriter, startRandomRegion, type TimerOptions } from './timer.ts';
 
 /** The region: the timing family's size (80 MiB), a whole number of every batch below. */

@@ -31,7 +31,7 @@ import { parseScenario } from '../scenario/parse.ts';
 import { runScenario } from '../scenario/run.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { type TimerParams, tickNs } from '../sim/timer.ts';
-import { median } from './fit.ts';
+import { median } from '../lib/statistics.ts';
 
 /** Pages of the measuring process: a few, so a batch costs microseconds. */
 const PAGES = 64;

@@ -5,6 +5,7 @@
  * RSS and CPU, general_profit and the net figure); `samepage plus status` prints it as tables
  * or --json, and the control directory's counter files read from it.
  */
+import { percentile } from '../lib/statistics.ts';
 import type { EngineCounters, PlusEngine } from './engine.ts';
 import type { PlusHost } from './host.ts';
 import type { PlusKnobs } from './knobs.ts';
@@ -73,16 +74,13 @@ export interface PolicyStatus {
   };
 }
 
-/** The p-th percentile (0-100) of `values` by the nearest-rank rule, or null when empty. */
-export function percentile(values: readonly number[], p: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1]!;
+/** The p-th percentile (0-100) of pauses in ns, in µs to a tenth, or null where there were none. */
+export function pauseUs(pausesNs: readonly number[], p: number): number | null {
+  const ns = percentile(pausesNs, p);
+  return ns === undefined ? null : Math.round(ns / 100) / 10;
 }
 
 const hex = (vpn: number): string => (vpn * 4096).toString(16);
-const us = (ns: number | null): number | null => (ns === null ? null : Math.round(ns / 100) / 10);
 
 /** The policy's status now; reads each process's ksm_stat through `host`. */
 export function policyStatus(engine: PlusEngine, host: PlusHost): PolicyStatus {
@@ -105,8 +103,8 @@ export function policyStatus(engine: PlusEngine, host: PlusHost): PolicyStatus {
       process_profit: ksm?.processProfit ?? 0,
       merge_any: ksm?.mergeAny ?? false,
       injections: p.injections,
-      pause_p50_us: us(percentile(p.pausesNs, 50)),
-      pause_p99_us: us(percentile(p.pausesNs, 99)),
+      pause_p50_us: pauseUs(p.pausesNs, 50),
+      pause_p99_us: pauseUs(p.pausesNs, 99),
       skipped: p.skipped?.why ?? null,
       ranges: p.marked.map(
         (m): RangeStatus => ({
@@ -138,8 +136,8 @@ export function policyStatus(engine: PlusEngine, host: PlusHost): PolicyStatus {
       merging_pages: sum((p) => p.merging_pages),
       process_profit: processes.reduce((n, p) => n + p.process_profit, 0),
       injections: sum((p) => p.injections),
-      pause_p50_us: us(percentile(allPauses, 50)),
-      pause_p99_us: us(percentile(allPauses, 99)),
+      pause_p50_us: pauseUs(allPauses, 50),
+      pause_p99_us: pauseUs(allPauses, 99),
     },
     memory: {
       index_entries: mem.indexEntries,

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pc from 'picocolors';
-import type { BatchSummary, Spread } from '../lib/ksmd_batches.ts';
+import type { BatchSummary } from '../lib/ksmd_batches.ts';
+import type { Spread } from '../lib/statistics.ts';
 import { cycleShares, renderBatches, spreadMs } from './ksmd_batches.ts';
 
 const s = (median: number, p10 = median, p90 = median): Spread => ({ n: 3, p10, median, p90 });

@@ -8,7 +8,8 @@
 import Table from 'cli-table3';
 import type pc from 'picocolors';
 import type { TimedBatches } from '../differential/timed.ts';
-import type { BatchSummary, Spread } from '../lib/ksmd_batches.ts';
+import type { BatchSummary } from '../lib/ksmd_batches.ts';
+import type { Spread } from '../lib/statistics.ts';
 
 /** At most this many places of a scan are shown (evenly spread, the first and last kept). */
 const MAX_PLACES = 12;
