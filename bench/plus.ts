@@ -48,9 +48,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { takeKsmLock } from '../src/host/ksm_lock.ts';
+import { type KsmSet, withGuardedKsm } from '../src/host/ksm_guard.ts';
 import { findKsmUsers, readProcessKsmStat } from '../src/host/ksm_stat.ts';
-import { restoreKsm, saveKsm } from '../src/host/ksm_sysfs.ts';
 import { findKsmdPid } from '../src/host/ksmd_affinity.ts';
 import { nativeHelperPath } from '../src/host/ksm_native.ts';
 import { injectSyscalls, MADV_MERGEABLE, MADV_UNMERGEABLE } from '../src/host/inject.ts';
@@ -226,22 +225,16 @@ async function observe(
   }
 }
 
-/** Runs `fn` with every KSM knob saved and put back (run=2 first) afterwards. */
-async function withKsmSaved<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with every KSM knob saved and put back (run=2 first) afterwards, on a signal too:
+ * `set` writes them through a MachineGuard's journal. The daemons under test take the KSM
+ * lock themselves, so this run does not hold it.
+ */
+async function withKsmSaved<T>(fn: (set: KsmSet) => Promise<T>): Promise<T> {
   const users = findKsmUsers(new Set([process.pid]));
   if (users.length > 0)
     throw new Error(`other processes use KSM: ${users.map((u) => `${u.pid} ${u.comm}`).join(', ')}`);
-  const release = await takeKsmLock();
-  const saved = saveKsm();
-  release();
-  try {
-    return await fn();
-  } finally {
-    const again = await takeKsmLock();
-    const problems = restoreKsm(saved);
-    again();
-    if (problems.length > 0) log(`could not restore: ${problems.join(', ')}`);
-  }
+  return withGuardedKsm({ lock: false, pinKsmd: false, onWarning: (m) => log(m) }, fn);
 }
 
 /**
@@ -460,12 +453,12 @@ async function mix(): Promise<unknown> {
       await cg.close();
     }
   });
-  result.merge_any = await withKsmSaved(async () => {
+  result.merge_any = await withKsmSaved(async (set) => {
     const cg = new Cgroup(`samepage-plus-any-${process.pid}`);
     try {
       await startMix(cg, true, chromium);
-      writeFileSync(`${KSM}/pages_to_scan`, pagesToScan);
-      writeFileSync(`${KSM}/run`, '1');
+      set('pages_to_scan', pagesToScan);
+      set('run', 1);
       const samples = await observe(
         seconds,
         () => cg.pids(),
@@ -536,7 +529,7 @@ function advise(pid: number, start: number, pages: number, advice: 12 | 13): num
 async function unmark(): Promise<unknown> {
   const pages = Number(opt('--pages', '16384'));
   const target = build('plus-target', 'test/fixtures/plus-target.c');
-  return withKsmSaved(async () => {
+  return withKsmSaved(async (set) => {
     const t = spawn(target, ['unmark-bench', String(pages), '41', '2'], { stdio: ['pipe', 'pipe', 'inherit'] });
     try {
       const pid = Number((await ready(t)).split(' ')[1]);
@@ -553,9 +546,9 @@ async function unmark(): Promise<unknown> {
           // ksmd runs through the merged rows, so that it frees the rmap_items of what was given
           // back before the range is marked again (left behind, their smart_scan ages would have
           // ksmd skip the pages for many passes).
-          writeFileSync(`${KSM}/pages_to_scan`, '10000');
-          writeFileSync(`${KSM}/sleep_millisecs`, '10');
-          writeFileSync(`${KSM}/run`, merged ? '1' : '0');
+          set('pages_to_scan', 10000);
+          set('sleep_millisecs', 10);
+          set('run', merged ? 1 : 0);
           const rmapEnd = Date.now() + 60_000;
           while ((readProcessKsmStat(pid)?.ksm_rmap_items ?? 0) > 0 && merged && Date.now() < rmapEnd) await sleep(100);
           advise(pid, lo, 2 * pages, MADV_MERGEABLE);

@@ -66,12 +66,11 @@ function readSamples(path) {
 
 /** Measures on the live machine: one sample a second for `opts.seconds`. */
 async function measure() {
-  const { MachineGuard } = await import(join(root, 'dist/src/host/ksm_guard.js'));
-  const { KSM_DIR, readKsmNumber, ksmUnusableReason } = await import(join(root, 'dist/src/host/ksm_sysfs.js'));
+  const { withGuardedKsm } = await import(join(root, 'dist/src/host/ksm_guard.js'));
+  const { readKsmNumber, ksmUnusableReason } = await import(join(root, 'dist/src/host/ksm_sysfs.js'));
   const { findKsmdPid } = await import(join(root, 'dist/src/host/ksmd_affinity.js'));
   const { processState, readSchedstat } = await import(join(root, 'dist/src/host/procfs.js'));
   const { EXEC_MERGE, nativeHelperPath, missingHelper } = await import(join(root, 'dist/src/host/ksm_native.js'));
-  const { describeErrno } = await import(join(root, 'dist/src/lib/errno.js'));
 
   const unusable = ksmUnusableReason();
   if (unusable !== undefined) fail(unusable);
@@ -105,53 +104,45 @@ async function measure() {
     `const b=Buffer.allocUnsafe(${opts.pages}*4096);require('crypto').randomFillSync(b);` +
     "process.stdout.write('ready\\n');process.stdin.on('data',()=>{});setInterval(()=>b[0],1e9);";
   let child;
-  const guard = new MachineGuard({
-    killAgents: () => child?.kill('SIGKILL'),
-    onWarning: (m) => process.stderr.write(`host-drift: ${m}\n`),
-  });
   const samples = [];
   try {
-    guard.lock();
-    guard.arm(true);
-    const set = (file, value) => {
-      const r = guard.writeSysfs(`${KSM_DIR}/${file}`, String(value));
-      if (r !== 0) throw new Error(`writing ${value} to ${KSM_DIR}/${file} failed: ${describeErrno(r)}`);
-    };
-    set('run', 2);
-    set('smart_scan', 0);
-    set('pages_to_scan', opts.pages);
-    set('sleep_millisecs', 20);
-    child = spawn(helper, [process.execPath, '-e', fill], { stdio: ['pipe', 'pipe', 'inherit'] });
-    await new Promise((resolve, reject) => {
-      child.stdout.once('data', resolve);
-      child.once('exit', (code) => reject(new Error(`the data process exited (${code}) before it was ready`)));
-    });
-    set('run', 1);
-    await sleep(3000); // the first passes: checksums, then the unstable tree fills
-    let last = await reading();
-    const start = last.at;
-    let idle = 0;
-    while (samples.length < opts.seconds) {
-      await sleep(1000 - ((Date.now() - start) % 1000));
-      const now = await reading();
-      const pages = now.pages - last.pages;
-      if (pages > 0) {
-        samples.push({ t: (now.at - start) / 1000, nsPerPage: (now.ns - last.ns) / pages, pages });
-        idle = 0;
-      } else if (++idle >= 10) {
-        throw new Error('ksmd scanned no page for 10 s: did something else stop KSM (run)?');
-      }
-      last = now;
-      if (pages > 0 && samples.length % 10 === 0 && !opts.json) {
-        process.stderr.write(`\r${samples.length}/${opts.seconds} s`);
-      }
-    }
-    if (!opts.json) process.stderr.write('\n');
+    await withGuardedKsm(
+      { killChildren: () => child?.kill('SIGKILL'), onWarning: (m) => process.stderr.write(`host-drift: ${m}\n`) },
+      async (set) => {
+        set('run', 2);
+        set('smart_scan', 0);
+        set('pages_to_scan', opts.pages);
+        set('sleep_millisecs', 20);
+        child = spawn(helper, [process.execPath, '-e', fill], { stdio: ['pipe', 'pipe', 'inherit'] });
+        await new Promise((resolve, reject) => {
+          child.stdout.once('data', resolve);
+          child.once('exit', (code) => reject(new Error(`the data process exited (${code}) before it was ready`)));
+        });
+        set('run', 1);
+        await sleep(3000); // the first passes: checksums, then the unstable tree fills
+        let last = await reading();
+        const start = last.at;
+        let idle = 0;
+        while (samples.length < opts.seconds) {
+          await sleep(1000 - ((Date.now() - start) % 1000));
+          const now = await reading();
+          const pages = now.pages - last.pages;
+          if (pages > 0) {
+            samples.push({ t: (now.at - start) / 1000, nsPerPage: (now.ns - last.ns) / pages, pages });
+            idle = 0;
+          } else if (++idle >= 10) {
+            throw new Error('ksmd scanned no page for 10 s: did something else stop KSM (run)?');
+          }
+          last = now;
+          if (pages > 0 && samples.length % 10 === 0 && !opts.json) {
+            process.stderr.write(`\r${samples.length}/${opts.seconds} s`);
+          }
+        }
+        if (!opts.json) process.stderr.write('\n');
+      },
+    );
   } catch (e) {
     fail(e instanceof Error ? e.message : String(e));
-  } finally {
-    child?.kill('SIGKILL');
-    guard.release();
   }
   return samples;
 }

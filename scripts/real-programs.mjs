@@ -10,9 +10,11 @@
 // 4. merges for real: `samepage kernel enable chromium`, ksmd at pages_to_scan 5000 /
 //    sleep 10 ms until pages_sharing + ksm_zero_pages is the same over 3 full scans, then
 //    `samepage kernel status --json` (every process's ksm_stat);
-// 5. `samepage kernel disable chromium`, restores every KSM file (run=2 first), stops
-//    Chromium. It holds samepage's KSM lock throughout, so no other samepage run measures
-//    the global counters meanwhile, and refuses to start when other processes use KSM.
+// 5. `samepage kernel disable chromium`, stops Chromium and restores every KSM file (run=2
+//    first). It holds samepage's KSM lock throughout, so no other samepage run measures
+//    the global counters meanwhile, and refuses to start when other processes use KSM. Its
+//    KSM writes are journaled (src/host/ksm_guard.ts, withGuardedKsm): Ctrl-C, SIGTERM or a
+//    SIGKILL restores them too.
 // Writes DIR/result.json (default /tmp/samepage-real) and prints a Markdown table.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,8 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
-const { takeKsmLock } = await import(join(root, 'dist/src/backends/kernel/testing.js'));
-const { saveKsm, restoreKsm } = await import(join(root, 'dist/src/host/ksm_sysfs.js'));
+const { withGuardedKsm } = await import(join(root, 'dist/src/host/ksm_guard.js'));
 const { findKsmUsers } = await import(join(root, 'dist/src/host/ksm_stat.js'));
 const { CHROMIUM, CHROMIUM_HEADLESS_FLAGS, LIST_PAGE_HTML } = await import(
   join(root, 'dist/src/report/chromium_testing.js')
@@ -42,7 +43,6 @@ const samepage = (...args) =>
   execFileSync(process.execPath, [join(root, 'bin/samepage.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ksmRead = (f) => Number(readFileSync(`${KSM}/${f}`, 'utf8'));
-const ksmWrite = (f, v) => writeFileSync(`${KSM}/${f}`, String(v));
 
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
@@ -54,70 +54,77 @@ if (others.length > 0) {
   process.exit(2);
 }
 
-const release = await takeKsmLock();
-const saved = saveKsm();
 const browsers = [];
 let result;
 try {
-  ksmWrite('run', 2);
-  for (let i = 0; i < N; i++) {
-    browsers.push(
-      spawn(
-        CHROMIUM,
-        [
-          ...CHROMIUM_HEADLESS_FLAGS,
-          `--user-data-dir=${join(OUT, `profile${i}`)}`,
-          '--remote-debugging-port=0',
-          `file://${join(OUT, 'page.html')}`,
-        ],
-        { stdio: 'ignore' },
-      ),
-    );
-  }
-  await sleep(SETTLE_S * 1000);
+  result = await withGuardedKsm(
+    {
+      pinKsmd: false,
+      killChildren: () => {
+        for (const b of browsers) b.kill('SIGKILL');
+      },
+      onWarning: (m) => console.error(`real-programs: ${m}`),
+    },
+    async (set) => {
+      set('run', 2);
+      for (let i = 0; i < N; i++) {
+        browsers.push(
+          spawn(
+            CHROMIUM,
+            [
+              ...CHROMIUM_HEADLESS_FLAGS,
+              `--user-data-dir=${join(OUT, `profile${i}`)}`,
+              '--remote-debugging-port=0',
+              `file://${join(OUT, 'page.html')}`,
+            ],
+            { stdio: 'ignore' },
+          ),
+        );
+      }
+      await sleep(SETTLE_S * 1000);
 
-  const stats = JSON.parse(samepage('stats', '--name', COMM, '--json', '--top', '10'));
-  const snap = join(OUT, 'chromium.snap');
-  samepage('snapshot', '--name', COMM, '-o', snap);
-  const predicted = JSON.parse(samepage('predict', snap, '--policy', 'ksm', '--json')).prediction;
+      const stats = JSON.parse(samepage('stats', '--name', COMM, '--json', '--top', '10'));
+      const snap = join(OUT, 'chromium.snap');
+      samepage('snapshot', '--name', COMM, '-o', snap);
+      const predicted = JSON.parse(samepage('predict', snap, '--policy', 'ksm', '--json')).prediction;
 
-  samepage('kernel', 'enable', COMM);
-  ksmWrite('pages_to_scan', 5000);
-  ksmWrite('sleep_millisecs', 10);
-  ksmWrite('run', 1);
-  let last = -1;
-  let stable = 0;
-  const t0 = Date.now();
-  while (stable < 3 && Date.now() - t0 < 300_000) {
-    const target = ksmRead('full_scans') + 1;
-    while (ksmRead('full_scans') < target) await sleep(50);
-    const now = ksmRead('pages_sharing') + ksmRead('ksm_zero_pages');
-    stable = now === last ? stable + 1 : 0;
-    last = now;
-  }
-  const status = JSON.parse(samepage('kernel', 'status', '--json'));
-  const measured = {
-    saving_pages: last,
-    pages_shared: ksmRead('pages_shared'),
-    pages_sharing: ksmRead('pages_sharing'),
-    general_profit: ksmRead('general_profit'),
-    seconds: (Date.now() - t0) / 1000,
-  };
-  samepage('kernel', 'disable', COMM);
-  result = {
-    instances: N,
-    settle_s: SETTLE_S,
-    kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
-    stats,
-    predicted,
-    measured,
-    status,
-  };
-} finally {
-  const problems = restoreKsm(saved);
-  for (const b of browsers) b.kill('SIGKILL');
-  release();
-  if (problems.length > 0) console.error(`Could not restore: ${problems.join(', ')}`);
+      samepage('kernel', 'enable', COMM);
+      set('pages_to_scan', 5000);
+      set('sleep_millisecs', 10);
+      set('run', 1);
+      let last = -1;
+      let stable = 0;
+      const t0 = Date.now();
+      while (stable < 3 && Date.now() - t0 < 300_000) {
+        const target = ksmRead('full_scans') + 1;
+        while (ksmRead('full_scans') < target) await sleep(50);
+        const now = ksmRead('pages_sharing') + ksmRead('ksm_zero_pages');
+        stable = now === last ? stable + 1 : 0;
+        last = now;
+      }
+      const status = JSON.parse(samepage('kernel', 'status', '--json'));
+      const measured = {
+        saving_pages: last,
+        pages_shared: ksmRead('pages_shared'),
+        pages_sharing: ksmRead('pages_sharing'),
+        general_profit: ksmRead('general_profit'),
+        seconds: (Date.now() - t0) / 1000,
+      };
+      samepage('kernel', 'disable', COMM);
+      return {
+        instances: N,
+        settle_s: SETTLE_S,
+        kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
+        stats,
+        predicted,
+        measured,
+        status,
+      };
+    },
+  );
+} catch (e) {
+  console.error(`real-programs: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(2);
 }
 writeFileSync(join(OUT, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
 

@@ -11,17 +11,19 @@
  *
  * Needs root, a writable KSM, the native helpers and ptrace; skips, saying which, elsewhere.
  * It holds the kernel tests' lock and the samepage KSM lock for its whole run (the enabled
- * interpreters are KSM users that would skew any other run's global counters), saves every
- * KSM file first and restores it (run=2 first) before the interpreters' exit is awaited.
+ * interpreters are KSM users that would skew any other run's global counters). Its KSM
+ * writes go through samepage's MachineGuard, as a kernel run's do: journaled before each
+ * write, and every KSM file put back (run=2 first) at the end, on Ctrl-C, SIGTERM or
+ * SIGHUP, and by the journal's watchdog after a SIGKILL.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { restoreKsm, saveKsm } from '../src/host/ksm_sysfs.ts';
+import { MachineGuard } from '../src/host/ksm_guard.ts';
 import { holdKernelTestLock, kernelSkipReason, takeKsmLock } from '../src/backends/kernel/testing.ts';
 import { INJECT_SYSCALL } from '../src/host/inject.ts';
 import { missingHelper, nativeHelperPath, ptraceRefusal } from '../src/host/ksm_native.ts';
@@ -102,41 +104,59 @@ async function startHolder(program: Program): Promise<ChildProcess> {
   return child;
 }
 
+/** Writes a KSM file (a path under /sys/kernel/mm/ksm) through the run's guard; 0 or -errno. */
+type KsmWrite = (path: string, value: string) => number;
+
 /**
  * Runs `body` with PROGRAMS fresh instances of `program` holding their memory and nothing merged
- * (run=2), under the kernel tests' lock and the samepage KSM lock; every KSM file is saved
- * first and restored (run=2 first) before the instances' exit is awaited.
+ * (run=2), under the kernel tests' lock and the samepage KSM lock; `write` changes KSM files
+ * through a MachineGuard, which puts every one back (run=2 first) before the instances' exit
+ * is awaited, or on a signal. ksmd is left on its CPUs: the times are compared as users run it.
  */
-async function withHolders(program: Program, body: (pids: string[], dir: string) => Promise<void>): Promise<void> {
+async function withHolders(
+  program: Program,
+  body: (pids: string[], dir: string, write: KsmWrite) => Promise<void>,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'samepage-real-'));
   const releaseTests = await holdKernelTestLock(600_000);
   const releaseKsm = await takeKsmLock();
-  const saved = saveKsm();
   const children: ChildProcess[] = [];
-  let problems: string[] = [];
+  const warnings: string[] = [];
+  const guard = new MachineGuard({
+    killAgents: () => {
+      for (const c of children) c.kill('SIGKILL');
+    },
+    onWarning: (m) => warnings.push(m),
+  });
+  const write: KsmWrite = (path, value) => guard.writeSysfs(path, value);
   try {
-    writeFileSync(`${KSM}/run`, '2'); // nothing merged before we measure
+    guard.arm(true, false);
+    assert.equal(write(`${KSM}/run`, '2'), 0, 'run=2'); // nothing merged before we measure
     for (let i = 0; i < PROGRAMS; i++) children.push(await startHolder(program));
     await body(
       children.map((c) => String(c.pid)),
       dir,
+      write,
     );
   } finally {
-    problems = restoreKsm(saved);
+    guard.release();
     for (const c of children) c.kill('SIGKILL');
     for (const c of children) if (c.exitCode === null && c.signalCode === null) await once(c, 'exit');
     releaseKsm();
     releaseTests();
     rmSync(dir, { recursive: true, force: true });
   }
-  assert.deepEqual(problems, [], 'KSM values not restored');
+  assert.deepEqual(warnings, [], 'KSM values not restored');
 }
 
 /** Runs ksmd until pages_sharing + ksm_zero_pages is the same after two more full scans. */
-async function mergeUntilSettled(): Promise<number> {
-  writeFileSync(`${KSM}/pages_to_scan`, '20000');
-  writeFileSync(`${KSM}/sleep_millisecs`, '10');
-  writeFileSync(`${KSM}/run`, '1');
+async function mergeUntilSettled(write: KsmWrite): Promise<number> {
+  for (const [file, value] of [
+    ['pages_to_scan', '20000'],
+    ['sleep_millisecs', '10'],
+    ['run', '1'],
+  ] as const)
+    assert.equal(write(`${KSM}/${file}`, value), 0, `${file}=${value}`);
   const saving = (): number => ksmRead('pages_sharing') + ksmRead('ksm_zero_pages');
   let last = -1;
   for (let round = 0; round < 30; round++) {
@@ -155,7 +175,7 @@ async function mergeUntilSettled(): Promise<number> {
 test('real python3 programs: stats finds the known duplicates, predict agrees, the live kernel merges within 5 % of it', async (t) => {
   const why = skipReason();
   if (why !== undefined) return void t.skip(why);
-  await withHolders(PYTHON, async (pids, dir) => {
+  await withHolders(PYTHON, async (pids, dir, write) => {
     // 1. stats: the two known duplicate contents, with their classes and counts. The buffers
     // are not page aligned, so each loses a page at its edges.
     const s = await samepage(['stats', '--pid', ...pids, '--json']);
@@ -201,7 +221,7 @@ test('real python3 programs: stats finds the known duplicates, predict agrees, t
       const e = await samepage(['kernel', 'enable', '--pid', pid]);
       assert.equal(e.code, 0, `${e.out}${e.err}`);
     }
-    const measured = await mergeUntilSettled();
+    const measured = await mergeUntilSettled(write);
     const off = Math.abs(measured - prediction.saving_pages) / prediction.saving_pages;
     t.diagnostic(
       `stats saving ${stats.saving_pages}, predicted ${prediction.saving_pages}, live kernel ${measured} (${(100 * off).toFixed(2)} % apart)`,
@@ -227,8 +247,8 @@ for (const program of [PYTHON, NODE]) {
   test(`real ${program.name} programs at the default knobs: predict's time until pages_sharing settles is within 10 % of the live kernel's`, async (t) => {
     const why = skipReason(program);
     if (why !== undefined) return void t.skip(why);
-    await withHolders(program, async (pids, dir) => {
-      for (const [file, value] of DEFAULT_PACE) writeFileSync(`${KSM}/${file}`, value);
+    await withHolders(program, async (pids, dir, write) => {
+      for (const [file, value] of DEFAULT_PACE) assert.equal(write(`${KSM}/${file}`, value), 0, `${file}=${value}`);
       const snap = join(dir, `${program.name}.snap`);
       const w = await samepage(['snapshot', '--pid', ...pids, '-o', snap]);
       assert.equal(w.code, 0, w.err);
@@ -242,10 +262,7 @@ for (const program of [PYTHON, NODE]) {
         assert.equal(e.code, 0, `${e.out}${e.err}`);
       }
       // From run=1 until pages_sharing has not moved for 3 full scans, as predict settles.
-      const live = await liveSettle((path, value) => {
-        writeFileSync(path, value);
-        return 0;
-      });
+      const live = await liveSettle(write);
       const off = (prediction.merged_settle_s - live.settleS) / live.settleS;
       t.diagnostic(
         `pages_sharing settled after ${prediction.merged_settle_s.toFixed(2)} s predicted, ${live.settleS.toFixed(2)} s ` +

@@ -8,6 +8,7 @@
  * also works from a signal handler or the process's `exit` event.
  */
 import { join } from 'node:path';
+import { describeErrno } from '../lib/errno.ts';
 import { lockKsm, unlockKsm } from './ksm_lock.ts';
 import { KSM_DIR, writableKsmFiles } from './ksm_sysfs.ts';
 import { LiveChanges } from './live_changes.ts';
@@ -52,13 +53,14 @@ export class MachineGuard {
 
   /**
    * Opens the journal (recording every writable KSM file's value as the original), holds
-   * ksmd on one CPU, and arms the cleanup handlers.
+   * ksmd on one CPU unless `pinKsmd` is false (a measurement of ksmd as users run it), and
+   * arms the cleanup handlers.
    */
-  arm(installHandlers: boolean): void {
+  arm(installHandlers: boolean, pinKsmd = true): void {
     const changes = LiveChanges.open({ onRecovered: this.#recovered, onWarning: this.#hooks.onWarning });
     this.#changes = changes;
     changes.track(writableKsmFiles().map((f) => join(KSM_DIR, f)));
-    const why = changes.pinKsmd();
+    const why = pinKsmd ? changes.pinKsmd() : undefined;
     if (why !== undefined) {
       this.#hooks.onWarning(
         `ksmd is not held on one CPU (${why}): a merge may fail for a pass where the model's does not`,
@@ -110,5 +112,47 @@ export class MachineGuard {
     } finally {
       this.release();
     }
+  }
+}
+
+/** What a guarded run may ask of its MachineGuard. */
+export interface GuardedKsmOptions {
+  /**
+   * Hold the samepage KSM lock for the whole run; default true. False where the run starts
+   * a samepage that takes the lock itself (a daemon under test): its journal and this run's
+   * each put back what they changed.
+   */
+  readonly lock?: boolean;
+  /** Hold ksmd on one CPU, as samepage's kernel runs do; default true. */
+  readonly pinKsmd?: boolean;
+  /** Kills, synchronously, what the run started: on a signal or an error it goes before the restore. */
+  readonly killChildren?: () => void;
+  readonly onWarning: (message: string) => void;
+}
+
+/** Writes a file of /sys/kernel/mm/ksm (`run`, `pages_to_scan`...); throws naming the errno where Linux refuses. */
+export type KsmSet = (file: string, value: string | number) => void;
+
+/**
+ * Runs `fn` with KSM changed only through a MachineGuard, for a script or a benchmark that
+ * sets KSM's knobs itself: the samepage KSM lock is taken unless told not to (KsmLockHeld
+ * where another run holds it), each write is journaled before it is made, and every KSM file is put back
+ * (run=2 first) when `fn` ends or throws, on SIGINT, SIGTERM or SIGHUP, and by the journal's
+ * watchdog after a SIGKILL. `try { ... } finally { restoreKsm(saved) }` covers the first two
+ * only: a Ctrl-C left the knobs changed.
+ */
+export async function withGuardedKsm<T>(opts: GuardedKsmOptions, fn: (set: KsmSet) => Promise<T>): Promise<T> {
+  const kill = opts.killChildren ?? ((): void => undefined);
+  const guard = new MachineGuard({ killAgents: kill, onWarning: opts.onWarning });
+  try {
+    if (opts.lock ?? true) guard.lock();
+    guard.arm(true, opts.pinKsmd ?? true);
+    return await fn((file, value) => {
+      const path = join(KSM_DIR, file);
+      const r = guard.writeSysfs(path, String(value));
+      if (r !== 0) throw new Error(`writing ${value} to ${path} failed: ${describeErrno(r)}`);
+    });
+  } finally {
+    guard.emergency(); // what it started killed first, then every file put back
   }
 }
