@@ -1,32 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../src/lib/package_root.ts';
+import { fakeTree } from './fake_tree.ts';
 
-/** The repository root: the first ancestor holding package.json (this runs from test/ or dist/test/). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test');
-    dir = up;
-  }
-  return dir;
-}
-
-const SCRIPT = join(repoRoot(), 'scripts', 'lint-layers.mjs');
-
-function fakeTree(files: Readonly<Record<string, string>>): string {
-  const root = mkdtempSync(join(tmpdir(), 'samepage-lint-'));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(root, path)), { recursive: true });
-    writeFileSync(join(root, path), text);
-  }
-  return root;
-}
+const SCRIPT = join(packageRoot(import.meta.dirname), 'scripts', 'lint-layers.mjs');
 
 function lint(root: string): { status: number | null; lines: string[] } {
   const run = spawnSync(process.execPath, [SCRIPT, root], { encoding: 'utf8' });
@@ -72,7 +52,7 @@ const CLEAN: Readonly<Record<string, string>> = {
 };
 
 test('lint-layers accepts a tree that keeps every rule', () => {
-  const root = fakeTree(CLEAN);
+  const root = fakeTree('lint', CLEAN);
   try {
     const { status, lines } = lint(root);
     assert.equal(status, 0, lines.join('\n'));
@@ -84,7 +64,7 @@ test('lint-layers accepts a tree that keeps every rule', () => {
 });
 
 test('lint-layers reports each kind of violation with file and line', () => {
-  const root = fakeTree({
+  const root = fakeTree('lint', {
     ...CLEAN,
     // mm never imports ksm (type-only, multi-line: the line is the specifier's).
     'src/mm/bad.ts': "export const a = 1;\nimport type {\n  X,\n} from '../ksm/ksm.ts';\n",

@@ -1,32 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../src/lib/package_root.ts';
+import { fakeTree } from './fake_tree.ts';
 
-/** The repository root: the first ancestor holding package.json (this runs from test/ or dist/test/). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test');
-    dir = up;
-  }
-  return dir;
-}
-
-const SCRIPT = join(repoRoot(), 'scripts', 'linux-coverage.mjs');
-
-function fakeTree(files: Readonly<Record<string, string>>): string {
-  const root = mkdtempSync(join(tmpdir(), 'samepage-cov-'));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(root, path)), { recursive: true });
-    writeFileSync(join(root, path), text);
-  }
-  return root;
-}
+const SCRIPT = join(packageRoot(import.meta.dirname), 'scripts', 'linux-coverage.mjs');
 
 function run(root: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [SCRIPT, ...args, root], { encoding: 'utf8' });
@@ -65,7 +45,7 @@ const MM = [
 ].join('\n');
 
 test('linux-coverage writes one table per kernel file with status, symbol, place and note', () => {
-  const root = fakeTree({
+  const root = fakeTree('cov', {
     'src/ksm/ksm.ts': KSM,
     'src/mm/memory.ts': MM,
     'src/ksm/ksm.test.ts': '/** @linux mm/ksm.c ignored */\n',
@@ -101,7 +81,7 @@ test('linux-coverage writes one table per kernel file with status, symbol, place
 });
 
 test('linux-coverage --check fails on a stale doc and passes on a fresh one', () => {
-  const root = fakeTree({ 'src/mm/memory.ts': MM });
+  const root = fakeTree('cov', { 'src/mm/memory.ts': MM });
   try {
     assert.equal(run(root, '--check').status, 1, 'missing doc');
     assert.equal(run(root).status, 0);
@@ -116,7 +96,7 @@ test('linux-coverage --check fails on a stale doc and passes on a fresh one', ()
 });
 
 test('linux-coverage rejects a malformed tag with its place', () => {
-  const root = fakeTree({
+  const root = fakeTree('cov', {
     'src/mm/memory.ts':
       '/**\n * @linux mm/memory.c\n * @linux mm/memory.c f (partly: typo)\n */\nexport function f(): void {}\n',
   });

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
+import { packageRoot } from './package_root.ts';
 import { PageKernel } from './xxh64.ts';
 
 // A straightforward BigInt transcription of the XXH64 specification, independent of the
@@ -144,14 +145,8 @@ test('PageKernel.comparePages treats bytes as unsigned', () => {
 });
 
 /** Walks up from this file to the checkout root (the test also runs compiled from dist/). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-
 test('pagekernel-bytes.ts matches pagekernel.wat when wabt is available', async (t) => {
-  const root = repoRoot();
+  const root = packageRoot(import.meta.dirname);
   const scriptUrl = pathToFileURL(join(root, 'scripts/build-wasm.mjs')).href;
   const build = (await import(scriptUrl)) as {
     loadWabt(): Promise<unknown>;
