@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { basename } from 'node:path';
 import { fakeKsm, state, TUNED } from '../../test/fake_ksm.ts';
+import { MachineGuard } from './ksm_guard.ts';
 import { holdKernelTestLock, takeKsmLock } from './ksm_lock.ts';
 import {
   KSM_DIR,
@@ -163,6 +164,11 @@ test('restoreKsm on the live kernel brings back a scan-time advisor with its own
   const releaseTests = await holdKernelTestLock();
   const releaseKsm = await takeKsmLock();
   const original = saveKsm();
+  // The writes below are raw, since restoreKsm is what is tested; a guard journals every
+  // KSM file's value first, so a signal or a SIGKILL in between still puts them back.
+  const warnings: string[] = [];
+  const guard = new MachineGuard({ killAgents: () => undefined, onWarning: (m) => warnings.push(m) });
+  guard.arm(true, false);
   const set = (file: string, value: string): void =>
     assert.equal(writeSysfs(`${KSM_DIR}/${file}`, value), 0, `${file}=${value}`);
   const live = (): Record<string, string> => Object.fromEntries(saveKsm().map((s) => [basename(s.path), s.value]));
@@ -205,9 +211,11 @@ test('restoreKsm on the live kernel brings back a scan-time advisor with its own
     assert.deepEqual(live(), target);
   } finally {
     const problems = restoreKsm(original);
+    guard.release();
     releaseKsm();
     releaseTests();
     assert.deepEqual(problems, []);
+    assert.deepEqual(warnings, []);
   }
   assert.deepEqual(live(), Object.fromEntries(original.map((s) => [basename(s.path), s.value])));
 });
