@@ -1,11 +1,14 @@
 // `node scripts/timing-grid.mjs --agreement EARLIER.json LATER.json`: the kernel against
 // itself on the timing grid (src/differential/grid_agreement.ts), as a Markdown table.
+// `node scripts/timing-grid.mjs --verdicts GRID.json...`: each file's cells strictly within
+// tolerance, and within tolerance or the range of the kernel runs
+// (src/differential/grid_verdicts.ts).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
-const { gridAgreement, gridFileSchema } = await import(
-  join(import.meta.dirname, '..', 'dist/src/differential/grid_agreement.js')
-);
+const dist = (p) => import(join(import.meta.dirname, '..', 'dist/src/differential', p));
+const { gridAgreement, gridFileSchema } = await dist('grid_agreement.js');
+const { gridVerdicts } = await dist('grid_verdicts.js');
 
 /** Reads and checks one grid file; a message naming the file and what is wrong, or the file. */
 function readGrid(file) {
@@ -56,6 +59,27 @@ export function agreementMain(args) {
     `${cells.length} cells in both files: the later kernel within tolerance of the earlier on ${count((c) => c.kernelWithin)}; ` +
       `the model within tolerance of its file's kernel on ${count((c) => c.modelWithin[0])} (earlier) and ${count((c) => c.modelWithin[1])} (later).`,
   );
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+/** Prints one line a file; the exit code (2 for no files or a bad file). */
+export function verdictsMain(args) {
+  if (args.length === 0) {
+    process.stderr.write('usage: node scripts/timing-grid.mjs --verdicts GRID.json...\n');
+    return 2;
+  }
+  const read = args.map(readGrid);
+  for (const r of read) if (r.error !== undefined) process.stderr.write(`${r.error}\n`);
+  if (read.some((r) => r.error !== undefined)) return 2;
+  const lines = [
+    '| grid file | cells | within tolerance | within tolerance or the kernel runs | beyond both |',
+    '|---|---|---|---|---|',
+    ...read.map((r, i) => {
+      const v = gridVerdicts(r.grid);
+      return `| ${basename(args[i])} | ${v.cells} | ${v.strict} | ${v.withinRuns} | ${v.beyondRuns.join(', ')} |`;
+    }),
+  ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }

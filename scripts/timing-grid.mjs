@@ -6,12 +6,14 @@
 //   sudo node scripts/timing-grid.mjs [--out FILE.json] [--only NAME,...] [--tries N] [--batches]
 //   node scripts/timing-grid.mjs --agreement EARLIER.json LATER.json
 //   node scripts/timing-grid.mjs --remodel GRID.json OUT.json
+//   node scripts/timing-grid.mjs --verdicts GRID.json...
 //
 // --agreement measures nothing: it judges the later file's kernel medians against the
 // earlier file's as the timing family judges the model (src/differential/grid_agreement.ts),
 // to show which cells the kernel itself does not repeat within the tolerance. --remodel
 // measures nothing either: it puts this build's model, with the calibration files in use,
-// against a grid file's kernel medians (scripts/timing-grid-remodel.mjs).
+// against a grid file's kernel medians (scripts/timing-grid-remodel.mjs). --verdicts counts
+// each file's cells within tolerance, and within tolerance or the range of their kernel runs.
 //
 // A cell whose kernel runs were disturbed (ksmd waited for a CPU: the machine was busy) is
 // tried again after a pause, up to --tries times (default 3). --batches also traces ksmd's
@@ -28,6 +30,7 @@ const argv = process.argv.slice(2);
 const usage = `usage: sudo node scripts/timing-grid.mjs [--out FILE.json] [--only NAME,...] [--tries N] [--batches]
        node scripts/timing-grid.mjs --agreement EARLIER.json LATER.json
        node scripts/timing-grid.mjs --remodel GRID.json OUT.json
+       node scripts/timing-grid.mjs --verdicts GRID.json...
 Runs every timing-grid cell on the live kernel and the model (about 16 minutes; it
 changes /sys/kernel/mm/ksm and restores it after each run). See docs/cost-model.md.`;
 if (argv.includes('--help') || argv.includes('-h')) {
@@ -37,6 +40,10 @@ if (argv.includes('--help') || argv.includes('-h')) {
 if (argv[0] === '--agreement') {
   const { agreementMain } = await import(join(root, 'scripts/timing-grid-agreement.mjs'));
   process.exit(agreementMain(argv.slice(1)));
+}
+if (argv[0] === '--verdicts') {
+  const { verdictsMain } = await import(join(root, 'scripts/timing-grid-agreement.mjs'));
+  process.exit(verdictsMain(argv.slice(1)));
 }
 if (argv[0] === '--remodel') {
   const { remodelMain } = await import(join(root, 'scripts/timing-grid-remodel.mjs'));

@@ -15,6 +15,8 @@ const gridRow = z.object({
   label: z.string(),
   path: z.string(),
   kernel: z.unknown(),
+  /** Each undisturbed kernel run's value (the kernel figure is their median). */
+  runs: z.array(z.unknown()).optional(),
   model: z.unknown(),
   ok: z.boolean(),
 });

@@ -1,0 +1,76 @@
+/**
+ * scripts/timing-grid.mjs's offline modes as their users run them, without the live machine:
+ * --verdicts counts a kept grid's cells under the two readings of the timing criterion
+ * (src/differential/grid_verdicts.ts), and it, --agreement and the grid itself refuse bad
+ * arguments and bad files with a message and exit 2 before anything live runs.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../src/lib/package_root.ts';
+
+const ROOT = packageRoot(import.meta.dirname);
+const SCRIPT = join(ROOT, 'scripts', 'timing-grid.mjs');
+/** The whole grid of 10:20 UTC on 2026-12-04: 47 of 54 cells within tolerance, as reported then. */
+const KEPT = join(ROOT, 'bench', 'results', 'timing-grid-2026-12-04T1020.json');
+
+const grid = (...args: string[]) => spawnSync(process.execPath, [SCRIPT, ...args], { encoding: 'utf8' });
+
+test('timing-grid --verdicts: a kept grid, and a small one whose counts are worked by hand', () => {
+  const kept = grid('--verdicts', KEPT);
+  assert.equal(kept.status, 0, kept.stderr);
+  assert.match(kept.stdout, /\| timing-grid-2026-12-04T1020\.json \| 54 \| 47 \| \d+ \|/);
+  const dir = mkdtempSync(join(tmpdir(), 'samepage-grid-'));
+  try {
+    const row = (runs: number[], model: number, ok: boolean) => ({
+      label: '5 s',
+      path: 'ksm/pages_scanned',
+      kernel: runs[1],
+      runs,
+      model,
+      ok,
+    });
+    const file = join(dir, 'small.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        a: { cell: { advisor: false }, rows: [row([100, 101, 102], 101, true)] },
+        b: { cell: { advisor: false }, rows: [row([90, 100, 112], 110, false)] },
+        c: { cell: { advisor: false }, rows: [row([100, 101, 102], 110, false)] },
+      }),
+    );
+    const small = grid('--verdicts', file);
+    assert.equal(small.status, 0, small.stderr);
+    assert.match(small.stdout, /\| small\.json \| 3 \| 1 \| 2 \| c \|/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('timing-grid refuses bad arguments and bad files with a message and exit 2', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'samepage-grid-'));
+  try {
+    const notGrid = join(dir, 'not-grid.json');
+    writeFileSync(notGrid, '{"a": {"rows": 3}}');
+    const cases: [string[], RegExp][] = [
+      [['--verdicts'], /usage: .*--verdicts GRID\.json/],
+      [['--verdicts', join(dir, 'missing.json')], /missing\.json: cannot be read/],
+      [['--verdicts', notGrid], /not-grid\.json: not a grid file of scripts\/timing-grid\.mjs/],
+      [['--agreement', KEPT], /usage: .*--agreement EARLIER\.json LATER\.json/],
+      [['--bogus'], /unknown argument '--bogus'/],
+      [['--tries', '0'], /--tries needs a whole number above 0, not '0'/],
+      [['--only', 'no-such-cell'], /no cell named no-such-cell/],
+    ];
+    for (const [args, message] of cases) {
+      const r = grid(...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
+      assert.doesNotMatch(r.stderr, /\n\s+at /, `${args.join(' ')}: a stack trace`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
