@@ -534,8 +534,13 @@ async function unmark(): Promise<unknown> {
     try {
       const pid = Number((await ready(t)).split(' ')[1]);
       const maps = (): number => parseMaps(readFileSync(`/proc/${pid}/maps`, 'utf8')).length;
-      // The two blocks are adjacent mappings the kernel joined into one VMA.
-      const vma = parseMaps(readFileSync(`/proc/${pid}/maps`, 'utf8')).find((m) => m.end - m.start >= pages * 8192);
+      // The two blocks are adjacent mappings the kernel joined into one VMA of exactly their
+      // size. Not the first one at least that large: with --pages 4096 or fewer that was the
+      // 64 MiB PROT_NONE reservation of the watcher thread's malloc arena, which has no page
+      // for ksmd to merge.
+      const vma = parseMaps(readFileSync(`/proc/${pid}/maps`, 'utf8')).find(
+        (m) => m.end - m.start === pages * 8192 && m.perms.startsWith('rw'),
+      );
       if (vma === undefined) throw new Error('the two blocks are not one VMA');
       const lo = vma.start / 4096;
       const vmasBefore = maps();
