@@ -4,10 +4,12 @@
  * the kernel runs' median (the file's own verdicts, full_scans by the clock included). And
  * allowing for the kernel's spread: a value beyond tolerance still agrees where the model's
  * figure lies within the range of the cell's kernel runs, which the kernel itself showed at
- * that record. The second reading is not the criterion: it measures how many of the misses
+ * that record (timed.ts's inSpread, which `samepage diff --timed` shows as "out, within the
+ * kernel runs"). The second reading is not the criterion: it measures how many of the misses
  * fall inside what the live kernel does from one run to the next.
  */
 import type { GridFile } from './grid_agreement.ts';
+import { inSpread } from './timed.ts';
 
 /** The counts of one file. */
 export interface GridVerdicts {
@@ -21,12 +23,6 @@ export interface GridVerdicts {
   readonly beyondRuns: readonly string[];
 }
 
-/** Whether `model` lies within the range of `runs` (numbers only; false without any). */
-function inRange(model: unknown, runs: readonly unknown[] | undefined): boolean {
-  const values = (runs ?? []).filter((r): r is number => typeof r === 'number');
-  return typeof model === 'number' && values.length > 0 && model >= Math.min(...values) && model <= Math.max(...values);
-}
-
 export function gridVerdicts(grid: GridFile): GridVerdicts {
   let cells = 0;
   let strict = 0;
@@ -36,7 +32,7 @@ export function gridVerdicts(grid: GridFile): GridVerdicts {
     if (c.rows.length === 0) continue;
     cells++;
     if (c.rows.every((r) => r.ok)) strict++;
-    if (c.rows.every((r) => r.ok || inRange(r.model, r.runs))) withinRuns++;
+    if (c.rows.every((r) => r.ok || inSpread(r.runs ?? [], r.model))) withinRuns++;
     else beyondRuns.push(name);
   }
   return { cells, strict, withinRuns, beyondRuns };

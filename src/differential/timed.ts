@@ -103,8 +103,8 @@ export interface TimedValue {
   readonly clock?: ClockJudgement;
 }
 
-/** Whether `m` lies between the smallest and the largest of the numeric runs. */
-function inSpread(runs: ReadonlyArray<number | string | boolean | undefined>, m: unknown): boolean {
+/** Whether `m` lies between the smallest and the largest of the numeric runs (false without any). */
+export function inSpread(runs: readonly unknown[], m: unknown): boolean {
   const nums = runs.filter((v): v is number => typeof v === 'number');
   return typeof m === 'number' && nums.length > 0 && m >= Math.min(...nums) && m <= Math.max(...nums);
 }
