@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { findKsmdPid } from '../host/ksmd_affinity.ts';
 import { KSM_DIR, KsmCounter } from '../host/ksm_sysfs.ts';
 import { readSchedstat } from '../host/procfs.ts';
+import { describeErrno } from '../lib/errno.ts';
 
 export interface LiveSettle {
   /** Wall seconds from run=1 to the last change of pages_sharing. */
@@ -50,7 +51,7 @@ export async function liveSettle(write: KsmFileWriter, opts: LiveSettleOptions =
     let scansAtLast = scans0;
     const t0 = performance.now();
     const r = write(`${KSM_DIR}/run`, '1');
-    if (r !== 0) throw new Error(`Writing 1 to ${KSM_DIR}/run failed (${r})`);
+    if (r !== 0) throw new Error(`Writing 1 to ${KSM_DIR}/run failed (${describeErrno(r)})`);
     let lastAt = t0;
     for (;;) {
       await sleep(opts.pollMs ?? 5);

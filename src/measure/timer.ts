@@ -18,6 +18,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PAGE_SIZE } from '../lib/sizes.ts';
+import { describeErrno } from '../lib/errno.ts';
 import { createKernelBackend, type KernelBackend } from '../backends/kernel/index.ts';
 import { createModelBackend } from '../backends/model/index.ts';
 import { cpusAllowed, findKsmdPid, firstCpu, holdSelfOffCpu } from '../host/ksmd_affinity.ts';
@@ -80,7 +81,7 @@ export type KsmWrite = (file: string, value: string) => void;
 export function ksmWriter(backend: KernelBackend): KsmWrite {
   return (file, value) => {
     const r = backend.writeKsmNow(file, value);
-    if (r !== 0) throw new Error(`Writing ${value} to ${KSM_DIR}/${file} failed (${r})`);
+    if (r !== 0) throw new Error(`Writing ${value} to ${KSM_DIR}/${file} failed (${describeErrno(r)})`);
   };
 }
 
