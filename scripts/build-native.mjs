@@ -42,12 +42,14 @@ if (built.error || built.status !== 0) {
 process.stderr.write(`samepage: built ${output}\n`);
 
 // The helpers of `samepage kernel exec` and `samepage kernel enable/disable`, and the
-// watchdog that recovers a samepage process's changes if it dies (docs/crash-safety.md):
+// watchdog that recovers a samepage process's changes if it dies (docs/crash-safety.md),
+// and the host-speed probe of scripts/host-drift.mjs --probe (docs/cost-model.md):
 // each is optional, so a failure warns and the rest of samepage still installs.
 for (const [name, file] of [
   ['samepage-exec-merge', 'exec-merge.c'],
   ['samepage-inject-syscall', 'inject-syscall.c'],
   ['samepage-watchdog', 'watchdog.c'],
+  ['samepage-speed-probe', 'speed-probe.c'],
 ]) {
   const out = join(root, 'native', 'build', name);
   const helperArgs = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-o', out, join(root, 'native', file)];

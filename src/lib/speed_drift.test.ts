@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { autocorrelation, foresight, summarizeDrift, windowMeans } from './speed_drift.ts';
+import { autocorrelation, foresight, pearson, probeTracking, summarizeDrift, windowMeans } from './speed_drift.ts';
 
 test('autocorrelation: a straight line repeats itself, an alternation reverses', () => {
   assert.equal(autocorrelation([1, 2, 3, 4, 5, 6], 1), 1);
@@ -52,4 +52,27 @@ test('foresight: the mean of the reference before each window against the window
   const steady = foresight([5, 5, 5, 5, 5, 5], 3, 3, 0.05);
   assert.deepEqual(steady, { reference: 3, seconds: 3, windows: 1, medianDeviation: 0, beyondLimit: 0 });
   assert.equal(foresight([1, 2], 3, 1, 0.05).windows, 0);
+});
+
+test('pearson: two series against each other, NaN without variance or pairs', () => {
+  assert.equal(pearson([1, 2, 3, 4], [10, 20, 30, 40]), 1);
+  assert.equal(pearson([1, 2, 3, 4], [4, 3, 2, 1]), -1);
+  assert.ok(Number.isNaN(pearson([1, 2], [1, 2])));
+  assert.ok(Number.isNaN(pearson([1, 2, 3], [5, 5, 5])));
+});
+
+test('probeTracking: a probe that moves with ksmd takes the deviations away, a flat one leaves them', () => {
+  // ksmd's windows of 2: 100, 110, 90 against its median 100 (the 3rd of 6 sorted samples).
+  const ksmd = [100, 100, 110, 110, 90, 90];
+  const [moving] = probeTracking(ksmd, [10, 10, 11, 11, 9, 9], [2], 0.05);
+  assert.equal(moving?.windows, 3);
+  assert.ok(Math.abs((moving?.r ?? 0) - 1) < 1e-12);
+  assert.ok(Math.abs((moving?.fixed.medianDeviation ?? 0) - 0.1) < 1e-12);
+  assert.equal(moving?.fixed.beyondLimit, 2 / 3);
+  assert.deepEqual(moving?.scaled, { medianDeviation: 0, beyondLimit: 0 });
+  const [flat] = probeTracking(ksmd, [7, 7, 7, 7, 7, 7], [2], 0.05);
+  assert.ok(Number.isNaN(flat?.r));
+  assert.deepEqual(flat?.scaled, flat?.fixed);
+  assert.throws(() => probeTracking(ksmd, [1, 2], [2]), /differ in length/);
+  assert.deepEqual(probeTracking(ksmd, ksmd, [20]), [], 'no window of 20 fits in 6 samples');
 });

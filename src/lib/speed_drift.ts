@@ -49,14 +49,12 @@ const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / 
 const shareBeyond = (deviations: readonly number[], limit: number): number =>
   deviations.length === 0 ? 0 : deviations.filter((d) => d > limit).length / deviations.length;
 
-/** Pearson correlation of xs[i] with xs[i + lag]; NaN where there are fewer than 3 pairs or no variance. */
-export function autocorrelation(xs: readonly number[], lag: number): number {
-  const n = xs.length - lag;
+/** Pearson correlation of two series of one length; NaN where there are fewer than 3 pairs or no variance. */
+export function pearson(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
   if (n < 3) return Number.NaN;
-  const a = xs.slice(0, n);
-  const b = xs.slice(lag);
-  const ma = mean(a);
-  const mb = mean(b);
+  const ma = mean(a.slice(0, n));
+  const mb = mean(b.slice(0, n));
   let sab = 0;
   let saa = 0;
   let sbb = 0;
@@ -68,6 +66,11 @@ export function autocorrelation(xs: readonly number[], lag: number): number {
     sbb += db * db;
   }
   return saa === 0 || sbb === 0 ? Number.NaN : sab / Math.sqrt(saa * sbb);
+}
+
+/** Pearson correlation of xs[i] with xs[i + lag]; NaN where there are fewer than 3 pairs or no variance. */
+export function autocorrelation(xs: readonly number[], lag: number): number {
+  return pearson(xs.slice(0, Math.max(0, xs.length - lag)), xs.slice(lag));
 }
 
 /** The means of consecutive, non-overlapping windows of `size` samples (a short tail is dropped). */
@@ -125,4 +128,51 @@ export function summarizeDrift(
     foresight: seconds.map((w) => foresight(xs, reference, w, limit)).filter((f) => f.windows > 0),
     limit,
   };
+}
+
+/**
+ * How well a second task's speed, measured beside ksmd at the same seconds
+ * (native/speed-probe.c), follows ksmd's over windows of `seconds`: a model whose costs were
+ * scaled by the probe's speed against its median would be off by `scaled`, where one fixed
+ * cost (the median's) is off by `fixed`.
+ */
+export interface ProbeTracking {
+  readonly seconds: number;
+  readonly windows: number;
+  /** Pearson correlation of the windows' means, ksmd's against the probe's. */
+  readonly r: number;
+  /** ksmd's windows against ksmd's median: their median |deviation| and the share beyond `limit`. */
+  readonly fixed: { readonly medianDeviation: number; readonly beyondLimit: number };
+  /** ksmd's windows against its median times the probe's window over the probe's median. */
+  readonly scaled: { readonly medianDeviation: number; readonly beyondLimit: number };
+}
+
+/** ProbeTracking for each window size; `ksmd` and `probe` are ns per page, sample by sample. */
+export function probeTracking(
+  ksmd: readonly number[],
+  probe: readonly number[],
+  seconds: readonly number[] = [5, 20],
+  limit = 0.05,
+): ProbeTracking[] {
+  if (ksmd.length !== probe.length) throw new Error('probeTracking: the two series differ in length');
+  const mk = spread(ksmd)?.median;
+  const mp = spread(probe)?.median;
+  if (mk === undefined || mp === undefined) throw new Error('probeTracking: no samples');
+  const judge = (dev: number[]) => ({
+    medianDeviation: spread(dev)?.median ?? 0,
+    beyondLimit: shareBeyond(dev, limit),
+  });
+  return seconds
+    .map((size) => {
+      const k = windowMeans(ksmd, size);
+      const p = windowMeans(probe, size);
+      return {
+        seconds: size,
+        windows: k.length,
+        r: pearson(k, p),
+        fixed: judge(k.map((x) => Math.abs(x / mk - 1))),
+        scaled: judge(k.map((x, i) => Math.abs(x / ((mk * (p[i] as number)) / mp) - 1))),
+      };
+    })
+    .filter((t) => t.windows > 0);
 }
