@@ -159,12 +159,16 @@ export class Ksm {
   }
 
   /**
-   * Empties the unstable trees in use (root_unstable_tree[0 .. ksm_nr_node_ids)) at the
-   * start of a full scan, and their node table with them. Roots past ksm_nr_node_ids keep
-   * what they hold, as in Linux, where it means nothing any more.
+   * Empties the unstable trees at the start of a full scan, and their node table with them.
+   * Linux empties only the roots in use (root_unstable_tree[0 .. ksm_nr_node_ids)); a root
+   * past them (merge_across_nodes went to 1 during an earlier scan) keeps pointing at that
+   * scan's rmap_items, which may be freed or linked into tree 0 since, and a switch back to
+   * 0 would have ksmd walk them. The model empties those roots too, since their rows go
+   * with the table (docs/divergences.md, "Stale per-node unstable trees"). Within one scan
+   * nothing is reset, so a switch there and back keeps Linux's trees exactly.
    */
   resetUnstableTrees(): void {
-    for (let nid = 0; nid < this.nrNodeIds; nid++) this.rootUnstableTree[nid] = new RbRoot<number>(0);
+    for (let nid = 0; nid < this.rootUnstableTree.length; nid++) this.rootUnstableTree[nid] = new RbRoot<number>(0);
     this.unstableNodes.reset();
     this.#walkStamp = 1;
     this.#walkStampGeneration = this.mmgr.frames.generation.value;
