@@ -14,9 +14,9 @@
  * beyond a core's own caches, within the cache the cores share, so that it meets what
  * slows ksmd down, the clock and the shared cache that other tenants of the host use.
  * (Measured beside ksmd, docs/cost-model.md "A probe beside ksmd": over 64 MiB, where
- * memory's bandwidth rules, the probe followed ksmd's speed less well.) A burst of a fifth
- * of a second each second keeps the probe from slowing ksmd much. It exits at the end of stdin, so it dies
- * with its caller, and with PR_SET_PDEATHSIG as well.
+ * memory's bandwidth rules, the probe followed ksmd's speed less well.) The caller asks for
+ * a fifth of each second, to take little of the shared cache it measures. The probe exits
+ * at the end of stdin, so it dies with its caller, and with PR_SET_PDEATHSIG as well.
  *
  * Exit 2 for a usage error, 1 when it cannot set itself up.
  */

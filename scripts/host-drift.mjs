@@ -51,7 +51,7 @@ for (let i = 0; i < argv.length; i++) {
   } else fail(`unknown argument '${a}'\n${usage}`);
 }
 if (opts.probe && opts.from !== undefined) fail("--probe measures; --from reads the probe's samples from the file");
-/** How long the probe works each second: enough to measure, little enough not to slow ksmd much. */
+/** How long the probe works each second: a fifth, to take little of the shared cache it measures. */
 const PROBE_BURST_MS = 200;
 const HEADER = 't_s,ns_per_page,pages';
 const PROBE_HEADER = `${HEADER},probe_ns_per_page`;
