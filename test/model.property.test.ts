@@ -567,8 +567,22 @@ function property(
   );
 }
 
+/**
+ * The seeds: fixed, so that CI is repeatable, unless SAMEPAGE_PROPERTY_SEED names another
+ * (the two-node property takes the next one). Other seeds reach other programs: seeds 20-81
+ * found three failures the fixed ones never met (docs/divergences.md, "Stale per-node
+ * unstable trees"), so a hunt with fresh seeds is worth a few minutes now and then.
+ */
+function seedOf(fixed: number, offset: number): number {
+  const given = process.env.SAMEPAGE_PROPERTY_SEED;
+  if (given === undefined || given === '') return fixed;
+  const seed = Number(given);
+  if (!Number.isSafeInteger(seed)) throw new Error(`SAMEPAGE_PROPERTY_SEED must be a whole number, not '${given}'`);
+  return seed + offset;
+}
+
 test('model property: every process reads what it wrote and every invariant holds (1 node)', (t) => {
-  property(t, 1, [['run', '1']], 0x5a3e9a6e);
+  property(t, 1, [['run', '1']], seedOf(0x5a3e9a6e, 0));
 });
 
 test('model property: every process reads what it wrote and every invariant holds (2 nodes, merge_across_nodes 0)', (t) => {
@@ -579,7 +593,7 @@ test('model property: every process reads what it wrote and every invariant hold
       ['merge_across_nodes', '0'],
       ['run', '1'],
     ],
-    0x2b0de5,
+    seedOf(0x2b0de5, 1),
   );
 });
 
