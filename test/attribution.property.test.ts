@@ -85,3 +85,20 @@ test('attribution identity: at every full-scan boundary of random scenarios, Σ 
     JSON.stringify(seen),
   );
 });
+
+// Found by running the property above with other seeds (2026-12-04): on these generated
+// scenarios the model's processes are credited 1 to 23 pages more than pages_sharing at a
+// record after forks. Not yet explained: the model's rmap_items of a forked child, or the
+// attribution's rule for a child not yet scanned (attribute.ts), is wrong there.
+test('attribution identity on generated scenarios 464553, 671140 and 746842', {
+  todo: 'credits exceed pages_sharing by 1-23 pages after forks; not yet explained',
+}, async () => {
+  for (const seed of [464553, 671140, 746842]) {
+    const parsed = parseScenario(generateScenario(seed), `generated-${seed}.yaml`);
+    assert.ok(parsed.ok);
+    const result = await runScenario(parsed.scenario, createModelBackend({ seed: 0 }));
+    for (const r of result.records) {
+      assert.equal(r.attribution?.totals.residual_pages, 0, `seed ${seed}, ${r.label}: residual`);
+    }
+  }
+});
