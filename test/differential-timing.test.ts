@@ -65,6 +65,10 @@ function cells(): TimingCell[] {
  */
 const KNOWN_MISSES: ReadonlyMap<string, string> = new Map([
   [
+    'timing-500-5-smart0',
+    "passed in every quiet grid and in CI until 2026-12-04 19:14 UTC, then missed in the three CI runs started at 19:49, 20:09 and 20:29 UTC: the kernel's median at 2 s was 67,440, 79,440 and 66,940 pages against the model's 83,420, 83,420 and 73,440 (+23.7, +5.0 and +9.7 %), with ksmd waiting under 50 ms for a CPU and no other KSM process. That evening the host's speed moved more than in any measurement before it (docs/cost-model.md, \"A probe beside ksmd\": 30-50 % of 20-s windows beyond 5 %)",
+  ],
+  [
     'timing-5000-1-smart0',
     'a CPU-bound cell: its cadence is ksmd\'s CPU per batch, and the kernel\'s speed for the same batches moved 7-11 % between quiet hours on 2026-12-03 (pages at 5 s: 1,289,760 at 21:30, 1,290,240 at 21:50, 1,418,120 at 23:49 UTC; 613,920 at 2 s at 00:23, against 522,000 at 21:50; 1,208,320 at 5 s on the CI host that evening). The model with the calibration of 23:47 gives 1,356,680: -4.3 % from the kernel of 23:49 (-5.4 % at 2 s) and +5.1 % from that of 21:50 (docs/cost-model.md, "The reload of a small batch"). On an AMD EPYC host on 2026-12-04, with a calibration of that host made just before, the model was +1.8 % at 5 s and +5.4 % at 0.5 s, within the kernel runs\' 86,920 to 107,400 pages (docs/cost-model.md, "Another host")',
   ],
