@@ -1,12 +1,13 @@
 /**
  * The attribution on the live kernel and on the model, scenario by scenario
  * (test/fixtures/attribution/): forked children before and after ksmd scans them, three
- * processes on one KSM page, CoW breaks and an exit, KSM zero pages (use_zero_pages=1),
- * stable_node chains at max_page_sharing 2 and a forked child past it. At every record
- * taken after whole full scans the credited pages add up to pages_sharing + ksm_zero_pages
- * exactly, while the naive sum of ksm_process_profit claims one page more per KSM page; at
- * the records taken before ksmd caught up ("unsettled ...") the kernel's counters lag and
- * the residual shows it. The kernel run must give the model's figures, value by value.
+ * processes on one KSM page, CoW breaks and an exit, a page shared since fork merged in
+ * place, KSM zero pages (use_zero_pages=1), stable_node chains at max_page_sharing 2 and a
+ * forked child past it. At every other record taken after whole full scans the credited
+ * pages add up to pages_sharing + ksm_zero_pages exactly, while the naive sum of
+ * ksm_process_profit claims one page more per KSM page; at the records taken before ksmd
+ * caught up ("unsettled ...", one of them at a full-scan boundary) the kernel's counters
+ * lag and the residual shows it. The kernel run must give the model's figures, value by value.
  * The kernel backend saves and restores every /sys/kernel/mm/ksm knob it changes.
  */
 import { test } from 'node:test';

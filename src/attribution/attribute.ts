@@ -23,12 +23,15 @@
  * own, with its own frame, so chains need nothing more. KSM zero pages (use_zero_pages)
  * free a whole page each and are credited whole, from each process's ksm_zero_pages.
  *
- * The identity: at a full-scan boundary with no change since the last scan of every
- * process, Σ over processes of the credited pages = pages_sharing + ksm_zero_pages, exactly
+ * The identity: at a full-scan boundary where ksmd has visited every mapping since it last
+ * changed, Σ over processes of the credited pages = pages_sharing + ksm_zero_pages, exactly
  * (the credits are exact fractions: apportion.ts). Between boundaries the kernel's counters
  * lag the page tables (a CoW break leaves its rmap_item on the stable node until ksmd
- * revisits it; an exited process's items stay until ksmd reaches its slot), and the
- * difference is reported as `residual_pages`, never spread over the processes.
+ * revisits it; an exited process's items stay until ksmd reaches its slot), and so can they
+ * at a boundary: a page shared since fork that became KSM in place, through another of its
+ * mappings, after ksmd visited this one gets its rmap_item only at the next visit (measured:
+ * docs/attribution.md). The difference is reported as `residual_pages`, never spread over
+ * the processes.
  *
  * The cost side: each process's rmap_items × sizeof(struct ksm_rmap_item), so a process's
  * attributed profit is its credited bytes less its rmap_items' bytes, and the profits add
@@ -114,7 +117,9 @@ export interface Observation {
  *     drop after a CoW break or an unmap (which the residual shows);
  *   - unscanned: mappings but no such rmap_item yet (a child ksmd has not scanned since
  *     the fork): none counted;
- *   - partial: more mappings than items, but some (ksmd is scanning it now): all counted.
+ *   - partial: more mappings than items, but some (ksmd is scanning it now, or a page it
+ *     shares since fork became KSM after ksmd's visit): all counted, as which of them have
+ *     an rmap_item cannot be told from outside.
  */
 export type MappingState = 'exact' | 'unscanned' | 'partial';
 

@@ -7,9 +7,9 @@
  * The model has no cgroups: every process is in "/".
  */
 import type { Observation, ProcessObservation } from '../../attribution/attribute.ts';
-import { _PAGE_SPECIAL, MMF_VM_MERGEABLE, VM_MERGEABLE } from '../../mm/constants.ts';
+import { MMF_VM_MERGEABLE } from '../../mm/constants.ts';
+import { forEachMergeablePte } from '../../mm/mergeable_ptes.ts';
 import type { Task } from '../../mm/memory_manager.ts';
-import { PAGE_SIZE } from '../../lib/sizes.ts';
 import { ksmProcessProfit } from '../../sysfs/proc_ksm.ts';
 import type { System } from '../../system.ts';
 
@@ -22,26 +22,17 @@ export function modelObservation(sys: System, tasks: readonly Task[]): Observati
     const mm = task.mm;
     const refs: number[] = [];
     if (mm.ksmMergingPages > 0 || (mm.flags & MMF_VM_MERGEABLE) !== 0) {
-      for (const vma of mm.vmas) {
-        if ((vma.vmFlags & VM_MERGEABLE) === 0) continue;
-        const end = vma.vmEnd / PAGE_SIZE;
-        for (
-          let vpn = mm.pgtable.nextPresentWithout(vma.vmStart / PAGE_SIZE, end, _PAGE_SPECIAL);
-          vpn >= 0;
-          vpn = mm.pgtable.nextPresentWithout(vpn + 1, end, _PAGE_SPECIAL)
-        ) {
-          const pfn = mm.pgtable.pfn(vpn);
-          // As the live reader: a page mapped once frees nothing and is not looked up.
-          if (frames.mapcount[pfn]! < 2 || !frames.isKsm(pfn)) continue;
-          let f = index.get(pfn);
-          if (f === undefined) {
-            f = pfns.length;
-            index.set(pfn, f);
-            pfns.push(pfn);
-          }
-          refs.push(f);
+      forEachMergeablePte(mm, (_vpn, pfn) => {
+        // As the live reader: a page mapped once frees nothing and is not looked up.
+        if (frames.mapcount[pfn]! < 2 || !frames.isKsm(pfn)) return;
+        let f = index.get(pfn);
+        if (f === undefined) {
+          f = pfns.length;
+          index.set(pfn, f);
+          pfns.push(pfn);
         }
-      }
+        refs.push(f);
+      });
     }
     return {
       pid: task.pid,
