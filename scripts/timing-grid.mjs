@@ -119,6 +119,14 @@ for (const cell of timingGrid()) {
       })),
       rows,
       ...(d.batches === undefined ? {} : { batches: d.batches }),
+      ...(d.ksmdCpu === undefined
+        ? {}
+        : {
+            ksmd_cpu_ms: {
+              kernel_runs: d.ksmdCpu.kernelNs.map((ns) => Math.round(ns / 1e3) / 1e3),
+              model: Math.round(d.ksmdCpu.modelNs / 1e3) / 1e3,
+            },
+          }),
       date: new Date().toISOString(),
     };
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);

@@ -6,7 +6,7 @@ import { createModelBackend } from '../backends/model/index.ts';
 import { KSM_FILES, KSM_WRITABLE_FILES } from '../lib/ksm_files.ts';
 import { parseScenario } from '../scenario/parse.ts';
 import { runScenario } from '../scenario/run.ts';
-import { compareTimed, DEFAULT_TOLERANCE, disturbedRun } from './timed.ts';
+import { compareTimed, DEFAULT_TOLERANCE, disturbedRun, type KernelTimedRun, timedCpu } from './timed.ts';
 import { defaultTimingCells, timingScenario } from './timing_grid.ts';
 
 function run(backend: string, ksm: Record<string, number | string>): RunResult {
@@ -175,7 +175,7 @@ test('compareTimed: every /sys/kernel/mm/ksm file, knobs included, is compared a
 });
 
 test('a kernel run is disturbed when ksmd waited for a CPU, or when other work kept the CPUs busy, beyond their shares', () => {
-  const clock = { runtimeAtStartNs: 0, waitedMs: 5000, queuedNs: 0, othersBusyMs: 0 };
+  const clock = { runtimeAtStartNs: 0, waitedMs: 5000, queuedNs: 0, othersBusyMs: 0, ranNs: 0 };
   assert.equal(disturbedRun(clock, DEFAULT_TOLERANCE, 2), false);
   // 1 % of 5 s of waits is 50 ms of ksmd's run-queue wait; 5 % is 250 ms of others' CPU.
   assert.equal(disturbedRun({ ...clock, queuedNs: 50e6 }, DEFAULT_TOLERANCE, 2), false);
@@ -191,4 +191,17 @@ test('a kernel run is disturbed when ksmd waited for a CPU, or when other work k
   // Not measured: only ksmd's own wait decides; no timed wait: nothing to disturb.
   assert.equal(disturbedRun({ ...clock, othersBusyMs: undefined }, DEFAULT_TOLERANCE, 2), false);
   assert.equal(disturbedRun({ ...clock, waitedMs: 0, othersBusyMs: 1e6 }, DEFAULT_TOLERANCE, 2), false);
+});
+
+test("timedCpu: ksmd's CPU of every undisturbed run and the model's, or nothing where a run could not read it", () => {
+  const run = (ranNs: number | undefined, waitedMs = 5000): KernelTimedRun => ({
+    run: { scenario: 'cell', backend: 'kernel', ok: true, records: [], expects: [], calls: [] },
+    clock: { runtimeAtStartNs: 0, waitedMs, queuedNs: 0, othersBusyMs: 0, ranNs },
+    disturbed: false,
+  });
+  assert.deepEqual(timedCpu([run(24e6), run(25e6)], 22e6), { kernelNs: [24e6, 25e6], modelNs: 22e6 });
+  assert.equal(timedCpu([run(24e6), run(undefined)], 22e6), undefined);
+  // A scenario that waited only for full scans timed nothing.
+  assert.equal(timedCpu([run(0, 0)], 0), undefined);
+  assert.equal(timedCpu([], 22e6), undefined);
 });

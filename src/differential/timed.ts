@@ -140,6 +140,16 @@ export interface TimedTraces {
   readonly model: ScanTrace | undefined;
 }
 
+/**
+ * ksmd's CPU time over the timed waits on both sides: each undisturbed kernel run's
+ * (schedstat runtime) and the model's (its cost model). Shown, not judged: the tolerance is
+ * on the counters, and the CPU says whether a miss is the cost model's or the timer's.
+ */
+export interface TimedCpu {
+  readonly kernelNs: readonly number[];
+  readonly modelNs: number;
+}
+
 export interface TimedDiff {
   readonly scenario: string;
   /** Every compared value (exact and within tolerance), record by record. */
@@ -152,6 +162,8 @@ export interface TimedDiff {
   readonly tolerance: Tolerance;
   /** ksmd's batches on both sides, with `batches`. */
   readonly batches?: TimedBatches;
+  /** ksmd's CPU on both sides, where the scenario waits in milliseconds and schedstat could be read. */
+  readonly ksmdCpu?: TimedCpu;
   /** Why the comparison could not be made or a run stopped early. */
   readonly error?: string;
   readonly warnings: readonly string[];
@@ -417,6 +429,7 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
   const model = await runScenario(scenario, modelBackend, { recordEveryStep: true });
   const modelTrace = modelBackend.scanTrace();
   if (error === undefined && model.error !== undefined) error = `model run stopped: ${model.error}`;
+  const ksmdCpu = timedCpu(good, modelBackend.ksmdRanNs());
   const values =
     good.length === 0
       ? []
@@ -436,9 +449,20 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
     ...(opts.batches === true
       ? { batches: timedBatches(good, modelBackend.ksmdBatches() ?? [], modelBackend.tickNs()) }
       : {}),
+    ...(ksmdCpu === undefined ? {} : { ksmdCpu }),
     ...(error === undefined ? {} : { error }),
     warnings,
   };
+}
+
+/** ksmd's CPU over the timed waits of the undisturbed runs and the model; undefined where a run could not read it or nothing was timed. */
+export function timedCpu(good: readonly KernelTimedRun[], modelNs: number): TimedCpu | undefined {
+  const kernelNs: number[] = [];
+  for (const r of good) {
+    if (r.clock.ranNs === undefined || r.clock.waitedMs <= 0) return undefined;
+    kernelNs.push(r.clock.ranNs);
+  }
+  return kernelNs.length === 0 ? undefined : { kernelNs, modelNs };
 }
 
 /** Both sides' batches summed up in the model's tick. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_TOLERANCE, type TimedDiff } from '../differential/timed.ts';
-import { clockWords, renderTimedDiff, timedDiffJson } from './timed_diff.ts';
+import { clockWords, cpuWords, renderTimedDiff, timedDiffJson } from './timed_diff.ts';
 
 const clock = {
   atMs: 5000,
@@ -45,4 +45,20 @@ test('timed report: full_scans judged by its clock shows the lead and its limit,
   assert.match(text, /by the clock/);
   assert.match(text, /model 68 ms ahead \(limit 250\)/);
   assert.deepEqual(timedDiffJson('cell.yaml', diff).values[0]?.clock, clock);
+});
+
+test('timed report: ksmd CPU over the timed waits, kernel median and runs against the model, in text and in JSON', () => {
+  const cpu = { kernelNs: [24_200_000, 23_900_000, 25_000_000], modelNs: 22_400_000 };
+  // Median 24.2 ms; (22.4 - 24.2) / 24.2 = -7.44 %.
+  assert.equal(
+    cpuWords(cpu),
+    "ksmd's CPU over the timed waits: kernel 24.2 ms (runs 24.2 23.9 25.0), model 22.4 ms (-7.4 %)",
+  );
+  assert.match(renderTimedDiff('cell.yaml', { ...diff, ksmdCpu: cpu }, false), /kernel 24\.2 ms \(runs/);
+  assert.doesNotMatch(renderTimedDiff('cell.yaml', diff, false), /ksmd's CPU/);
+  assert.deepEqual(timedDiffJson('cell.yaml', { ...diff, ksmdCpu: cpu }).ksmd_cpu_ms, {
+    kernel_runs: [24.2, 23.9, 25],
+    model: 22.4,
+  });
+  assert.equal(timedDiffJson('cell.yaml', diff).ksmd_cpu_ms, undefined);
 });

@@ -156,6 +156,11 @@ export interface KsmdClock {
    * /proc/stat cannot be read. Work on another CPU slows ksmd down without delaying it.
    */
   readonly othersBusyMs: number | undefined;
+  /**
+   * ksmd's own CPU time over the timed waits (schedstat runtime), ns; undefined where it
+   * could not be read. Against the pages it scanned meanwhile, the host's speed in this run.
+   */
+  readonly ranNs: number | undefined;
 }
 
 export function createKernelBackend(opts: KernelBackendOptions = {}): KernelBackend {
@@ -189,6 +194,7 @@ class KernelBackendImpl implements KernelBackend {
     queuedNs: 0,
     waitedMs: 0,
     othersBusyMs: 0 as number | undefined,
+    ranNs: 0 as number | undefined,
   };
   #stopped = false;
   readonly #sampler: SampleRecorder | undefined;
@@ -551,6 +557,11 @@ class KernelBackendImpl implements KernelBackend {
     const sum = this.#ksmd.othersBusyMs;
     this.#ksmd.othersBusyMs = sum === undefined || othersMs === undefined ? undefined : sum + othersMs;
     if (before !== undefined && after !== undefined) this.#ksmd.queuedNs += after.waitNs - before.waitNs;
+    const ran = this.#ksmd.ranNs;
+    this.#ksmd.ranNs =
+      ran === undefined || before === undefined || after === undefined
+        ? undefined
+        : ran + after.runtimeNs - before.runtimeNs;
   }
 
   ksmdClock(): KsmdClock {

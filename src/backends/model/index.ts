@@ -103,6 +103,8 @@ export class ModelBackend implements Backend {
   readonly #trace: ScanTraceRecorder | undefined;
   /** Virtual time (ns) at which the current wait began, for the trace. */
   #waitStartNs = 0;
+  /** ksmd's CPU over the waits in milliseconds (the kernel backend's KsmdClock.ranNs). */
+  #ranNs = 0;
   /** ksmd's batches, with traceBatches. */
   #batches: KsmdBatch[] | undefined;
 
@@ -129,6 +131,14 @@ export class ModelBackend implements Backend {
 
   scanTrace(): ScanTrace | undefined {
     return this.#trace?.result();
+  }
+
+  /**
+   * ksmd's CPU time over the waits in milliseconds so far, ns: what the kernel backend
+   * measures as KsmdClock.ranNs, for the same comparison.
+   */
+  ksmdRanNs(): number {
+    return this.#ranNs;
   }
 
   /** The model machine's tick, ns (after start). */
@@ -381,9 +391,12 @@ export class ModelBackend implements Backend {
     this.#sampler?.add(this.#sample(), true);
     this.#waitStartNs = sys.clock.now();
     if (this.#trace !== undefined) this.#traceEvent();
+    const cpuBefore = sys.ksm.cpuNs;
     try {
       return await this.#run(sys, fullScans, ms, onProgress);
     } finally {
+      if (!(fullScans !== undefined && fullScans > 0) && ms !== undefined && ms > 0)
+        this.#ranNs += sys.ksm.cpuNs - cpuBefore;
       this.#sampler?.add(this.#sample(), true);
       this.#trace?.endWait((sys.clock.now() - this.#waitStartNs) / 1e6, fullScans !== undefined && fullScans > 0);
     }
