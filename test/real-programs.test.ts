@@ -255,21 +255,32 @@ for (const program of [PYTHON, NODE]) {
       const p = await samepage(['predict', snap, '--policy', 'ksm', '--json']);
       assert.equal(p.code, 0, p.err);
       const prediction = (
-        JSON.parse(p.out) as { prediction: { merged_settle_s: number; pages_sharing: number; full_scans: number } }
+        JSON.parse(p.out) as {
+          prediction: {
+            merged_settle_s: number;
+            pages_sharing: number;
+            full_scans: number;
+            cpu_s: number;
+            run_s: number;
+          };
+        }
       ).prediction;
       for (const pid of pids) {
         const e = await samepage(['kernel', 'enable', '--pid', pid]);
         assert.equal(e.code, 0, `${e.out}${e.err}`);
       }
-      // From run=1 until pages_sharing has not moved for 3 full scans, as predict settles.
-      const live = await liveSettle(write);
+      // From run=1 until pages_sharing has not moved for 3 full scans, as predict settles,
+      // and on for as many full scans as predict ran, for ksmd's CPU over the same span.
+      const live = await liveSettle(write, { scans: prediction.full_scans });
       const off = (prediction.merged_settle_s - live.settleS) / live.settleS;
       t.diagnostic(
         `pages_sharing settled after ${prediction.merged_settle_s.toFixed(2)} s predicted, ${live.settleS.toFixed(2)} s ` +
           `on the live kernel (${(100 * off).toFixed(1)} %; ksmd waited ${live.ksmdQueuedMs.toFixed(0)} ms for a CPU ` +
           `in ${live.wallS.toFixed(1)} s); pages_sharing ${prediction.pages_sharing} predicted ` +
           `(${prediction.full_scans} full scans, the quiet ones included), ${live.pagesSharing} live, last changed ` +
-          `in full scan ${live.settleScans + 1}`,
+          `in full scan ${live.settleScans + 1}; ksmd's CPU ${(prediction.cpu_s * 1e3).toFixed(0)} ms in ` +
+          `${prediction.run_s.toFixed(2)} s predicted, ${(live.ksmdCpuS * 1e3).toFixed(0)} ms in ${live.wallS.toFixed(2)} s ` +
+          `(${live.fullScans} full scans) live`,
       );
       // The times compare the same merging only if the same pages merged.
       assert.ok(

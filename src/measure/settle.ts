@@ -4,7 +4,8 @@
  * The caller has registered the processes with KSM and set the knobs; this writes run=1
  * with the caller's writer (a live change: LiveChanges.writeSysfs in samepage, journaled),
  * polls pages_sharing every few milliseconds, and stops once `quiet` full scans have passed
- * without a change (run is left as it is: the caller restores KSM).
+ * without a change (and `scans` full scans in all, where given), measuring ksmd's CPU time
+ * meanwhile (run is left as it is: the caller restores KSM).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findKsmdPid } from '../host/ksmd_affinity.ts';
@@ -22,6 +23,9 @@ export interface LiveSettle {
   readonly fullScans: number;
   /** How long ksmd waited for a CPU meanwhile (a busy machine slows it down), ms. */
   readonly ksmdQueuedMs: number;
+  /** ksmd's CPU time from run=1 until the wait stopped (predict's cpu_s), s; NaN where unreadable. */
+  readonly ksmdCpuS: number;
+  /** Wall seconds from run=1 until the wait stopped (predict's run_s). */
   readonly wallS: number;
 }
 
@@ -32,6 +36,11 @@ export interface LiveSettleOptions {
   readonly timeoutMs?: number;
   /** Poll period (default 5 ms). */
   readonly pollMs?: number;
+  /**
+   * Keep ksmd running until at least this many full scans since run=1 (predict's
+   * full_scans), so that ksmdCpuS and wallS cover the span predict's cpu_s and run_s do.
+   */
+  readonly scans?: number;
 }
 
 /** Writes a file under /sys/kernel/mm/ksm (its full path); 0 or -errno. */
@@ -42,7 +51,7 @@ export async function liveSettle(write: KsmFileWriter, opts: LiveSettleOptions =
   const quiet = opts.quiet ?? 3;
   const timeoutMs = opts.timeoutMs ?? 600_000;
   const ksmd = findKsmdPid();
-  const queued0 = ksmd === undefined ? undefined : readSchedstat(ksmd)?.waitNs;
+  const stat0 = ksmd === undefined ? undefined : readSchedstat(ksmd);
   const sharing = new KsmCounter('pages_sharing');
   const scans = new KsmCounter('full_scans');
   try {
@@ -62,15 +71,17 @@ export async function liveSettle(write: KsmFileWriter, opts: LiveSettleOptions =
         last = s;
         lastAt = now;
         scansAtLast = f;
-      } else if (f >= scansAtLast + quiet + 1) {
+      } else if (f >= scansAtLast + quiet + 1 && f - scans0 >= (opts.scans ?? 0)) {
         // quiet whole scans after the one in which the last change happened.
-        const queued1 = ksmd === undefined ? undefined : readSchedstat(ksmd)?.waitNs;
+        const stat1 = ksmd === undefined ? undefined : readSchedstat(ksmd);
+        const both = stat0 !== undefined && stat1 !== undefined;
         return {
           settleS: (lastAt - t0) / 1000,
           pagesSharing: last,
           settleScans: scansAtLast - scans0,
           fullScans: f - scans0,
-          ksmdQueuedMs: queued0 === undefined || queued1 === undefined ? Number.NaN : (queued1 - queued0) / 1e6,
+          ksmdQueuedMs: both ? (stat1.waitNs - stat0.waitNs) / 1e6 : Number.NaN,
+          ksmdCpuS: both ? (stat1.runtimeNs - stat0.runtimeNs) / 1e9 : Number.NaN,
           wallS: (now - t0) / 1000,
         };
       }
