@@ -36,6 +36,7 @@ export function cmpAndMergePage(ksm: Ksm, pfn: number, item: RmapItem): void {
     if (tryToMergeWithZeroPage(ksm, item, pfn) === 0) return;
   }
 
+  ksm.payReload();
   const kpfn = stableTreeSearch(ksm, pfn);
   if (kpfn === pfn && (stableNode === null ? items.head[item] === 0 : headIsNode)) return;
   removeRmapItemFromTree(ksm, item);

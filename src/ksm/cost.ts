@@ -41,9 +41,11 @@ export interface CostModel {
    * pages_to_scan): while ksmd sleeps, the VM's other work evicts its rmap_items, page tables
    * and tree nodes from the CPU's caches, and its next batch reads them back in. Measured:
    * a batch after a sleep of 20 ms or more costs up to about 0.6 ms more than a warm one,
-   * a 70-page batch about 0.14 ms (docs/cost-model.md, "ksmd's batch after a sleep"). Charged
-   * by `postSleepNs` at the start of each batch, not per event, so the calibration's event
-   * counts do not see it. 0 with `postSleepMaxNs` 0: no reload.
+   * a 70-page batch about 0.14 ms (docs/cost-model.md, "ksmd's batch after a sleep"). Owed
+   * by `postSleepNs` from the start of each batch and paid once, where the batch first
+   * searches the trees (Ksm.payReload): a batch of first visits or skips reads no tree and
+   * pays nothing ("The reload follows the trees"). Not per event, so the calibration's
+   * event counts do not see it. 0 with `postSleepMaxNs` 0: no reload.
    */
   readonly postSleepPageNs: number;
   /** The most a batch's reload costs (the working set the caches lose), before the sleep's share. */

@@ -273,11 +273,12 @@ export async function runKernelQuietly(
 }
 
 /**
- * A scan's fit row: its counted events against the kernel's ns, less what every batch costs
- * besides its events (the fixed wake-up cost and `reloadNs`, the reload after its sleep).
+ * A scan's fit row: its counted events against the kernel's ns, less what its batches cost
+ * besides their events (the fixed wake-up cost of each, and `reloadNs`, the reload after its
+ * sleep, of each that searched the trees).
  */
 export function fitRow(c: CountedScan, kernelNs: number, reloadNs = 0): FitRow {
-  return { a: COST_KEYS.map((key) => c.counts[key]), b: kernelNs, fixed: c.batches * (WAKEUP_NS + reloadNs) };
+  return { a: COST_KEYS.map((key) => c.counts[key]), b: kernelNs, fixed: c.batches * WAKEUP_NS + c.reloads * reloadNs };
 }
 
 /** The whole calibration file (cost, machine, scans), if present; a damaged one is an error. */

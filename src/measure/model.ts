@@ -59,6 +59,8 @@ export interface ModelRun {
 export interface CountedScan {
   readonly counts: EventCounts;
   readonly batches: number;
+  /** Batches that searched the trees, and so pay the reload after their sleep (Ksm.payReload). */
+  readonly reloads: number;
 }
 
 function zeroCounts(): EventCounts {
@@ -346,10 +348,11 @@ export function runModelCounted(
     (scan) => {
       const before = { ...counts };
       const batches = sys.ksmd.batches;
+      const reloads = sys.ksm.reloadBatches;
       scan();
       const delta = zeroCounts();
       for (const key of COST_KEYS) delta[key] = counts[key] - before[key];
-      out.push({ counts: delta, batches: sys.ksmd.batches - batches });
+      out.push({ counts: delta, batches: sys.ksmd.batches - batches, reloads: sys.ksm.reloadBatches - reloads });
     },
     progress,
   );
@@ -378,5 +381,5 @@ export function batchReloadNs(w: Workload, cost: PostSleepCost): number {
 
 /** The model's CPU for a scan of `w` whose events were counted as `c`, under `cost`: events, wake-ups, reloads. */
 export function countedScanNs(c: CountedScan, cost: CostModel, w: Workload): number {
-  return costOf(c.counts, cost) + c.batches * (WAKEUP_NS + batchReloadNs(w, cost));
+  return costOf(c.counts, cost) + c.batches * WAKEUP_NS + c.reloads * batchReloadNs(w, cost);
 }

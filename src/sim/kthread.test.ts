@@ -15,7 +15,8 @@ const TIMER: TimerParams = { hz: 250, wakeupLatencyNs: 50_000, timerWakeLatencyN
 
 /**
  * A kthread whose batches cost `batchNs` of CPU (and `postSleepNs` of the time slept before
- * each) and sleep `sleepMs`, run until `untilNs`: its batch start times and CPU time.
+ * each, paid by every batch where `pays`, as a scanner that searches its trees) and sleep
+ * `sleepMs`, run until `untilNs`: its batch start times and CPU time.
  */
 function runThread(
   sleepMs: number,
@@ -23,16 +24,22 @@ function runThread(
   untilNs: number,
   timer = TIMER,
   postSleepNs: (sleptNs: number) => number = () => 0,
-): { starts: number[]; cpuNs: number } {
+  pays = true,
+): { starts: number[]; cpuNs: number; dueAfter: number[] } {
   const events = new EventQueue(new VirtualClock(timer));
-  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1 };
+  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1, reloadDueNs: -1 };
   const starts: number[] = [];
+  const dueAfter: number[] = [];
   const thread = new Kthread(
     {
       shouldRun: () => true,
       scan: () => {
         starts.push(events.clock.now());
         cpu.cpuNs += batchNs;
+        if (pays && cpu.reloadDueNs >= 0) {
+          cpu.cpuNs += cpu.reloadDueNs;
+          cpu.reloadDueNs = -1;
+        }
       },
       sleepMillisecs: () => sleepMs,
       cpu,
@@ -43,9 +50,9 @@ function runThread(
   );
   thread.wake();
   while (events.runNext(untilNs)) {
-    /* run */
+    dueAfter.push(cpu.reloadDueNs);
   }
-  return { starts, cpuNs: cpu.cpuNs };
+  return { starts, cpuNs: cpu.cpuNs, dueAfter };
 }
 
 /** runThread's batch start times. */
@@ -89,7 +96,7 @@ test('Kthread: at HZ=1000 sleep_millisecs 20 gives a batch every 21 ms', () => {
 
 test('Kthread: a new sleep_millisecs ends the sleep, the same value written again does not', () => {
   const events = new EventQueue(new VirtualClock(TIMER));
-  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1 };
+  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1, reloadDueNs: -1 };
   const starts: number[] = [];
   let sleepMs = 200;
   const thread = new Kthread(
@@ -134,11 +141,16 @@ test('Kthread: the post-sleep charge is asked with the virtual time slept since 
   // batch had no sleep before it that the thread knows of: Infinity.
   assert.deepEqual(slept, [Infinity, 23_698_000, 23_698_000]);
   assert.equal(cpuNs, 3 * 302_000);
+  // A batch that never reads what the sleep lost (the scanner does not pay) is not charged,
+  // and nothing stays owed between batches.
+  const unpaid = runThread(20, 200_000, 50e6, TIMER, () => 100_000, false);
+  assert.equal(unpaid.cpuNs, 3 * 202_000);
+  assert.ok(unpaid.dueAfter.every((d) => d === -1));
 });
 
 test('Kthread.onWake: each wake-up with its beginning, CPU, wall time, and how it ended', () => {
   const events = new EventQueue(new VirtualClock(TIMER));
-  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1 };
+  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1, reloadDueNs: -1 };
   let work = 3;
   const thread = new Kthread(
     {

@@ -8,6 +8,13 @@ export interface CpuAccount {
   blockedNs: number;
   /** cpuNs + blockedNs when the current batch began (time inside it is measured from it); -1 outside batches. */
   batchStartNs: number;
+  /**
+   * The reload the running batch owes for the sleep before it (KthreadBody.postSleepNs), set
+   * as the batch begins and paid by the scanner where the batch first reads what a sleep
+   * lets the caches lose (Ksm.payReload); -1 once paid, and outside batches: a batch that
+   * never reads it pays nothing.
+   */
+  reloadDueNs: number;
 }
 
 /** One wake-up of a kthread, told to its observer when the wake-up's time has elapsed. */
@@ -125,8 +132,9 @@ export class Kthread {
     cpu.cpuNs += this.#body.wakeupNs;
     if (this.#body.shouldRun()) {
       this.#wake.ran = true;
-      cpu.cpuNs += this.#body.postSleepNs(this.#lastBatchEndNs < 0 ? Infinity : now - this.#lastBatchEndNs);
+      cpu.reloadDueNs = this.#body.postSleepNs(this.#lastBatchEndNs < 0 ? Infinity : now - this.#lastBatchEndNs);
       this.#body.scan();
+      cpu.reloadDueNs = -1;
       this.batches++;
     }
     cpu.batchStartNs = -1;
