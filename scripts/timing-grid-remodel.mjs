@@ -21,6 +21,7 @@ export async function remodelMain(root, args) {
   const { parseScenario } = await dist('scenario/parse.js');
   const { createModelBackend } = await dist('backends/model/index.js');
   const { runScenario } = await dist('scenario/run.js');
+  const { cpuMs } = await dist('report/timed_diff.js');
   const grid = JSON.parse(readFileSync(args[0], 'utf8'));
   for (const [name, g] of Object.entries(grid)) {
     const parsed = parseScenario(timingScenario(g.cell), `${name}.yaml`);
@@ -39,8 +40,7 @@ export async function remodelMain(root, args) {
       return { ...r, model, ok };
     });
     // ksmd's CPU over the timed waits, where the grid kept the kernel's.
-    if (g.ksmd_cpu_ms !== undefined)
-      g.ksmd_cpu_ms = { ...g.ksmd_cpu_ms, model: Math.round(backend.ksmdRanNs() / 1e3) / 1e3 };
+    if (g.ksmd_cpu_ms !== undefined) g.ksmd_cpu_ms = { ...g.ksmd_cpu_ms, model: cpuMs(backend.ksmdRanNs()) };
   }
   writeFileSync(args[1], `${JSON.stringify(grid, null, 2)}\n`);
   return 0;

@@ -60,6 +60,7 @@ for (let i = 0; i < argv.length; i++) {
 const { timingGrid, timingCellName, timingScenario } = await import(join(root, 'dist/src/differential/timing_grid.js'));
 const { timedDiff, DEFAULT_TOLERANCE } = await import(join(root, 'dist/src/differential/timed.js'));
 const { parseScenario } = await import(join(root, 'dist/src/scenario/parse.js'));
+const { ksmdCpuMs } = await import(join(root, 'dist/src/report/timed_diff.js'));
 
 const opt = (name, dflt) => {
   const i = argv.indexOf(name);
@@ -119,14 +120,7 @@ for (const cell of timingGrid()) {
       })),
       rows,
       ...(d.batches === undefined ? {} : { batches: d.batches }),
-      ...(d.ksmdCpu === undefined
-        ? {}
-        : {
-            ksmd_cpu_ms: {
-              kernel_runs: d.ksmdCpu.kernelNs.map((ns) => Math.round(ns / 1e3) / 1e3),
-              model: Math.round(d.ksmdCpu.modelNs / 1e3) / 1e3,
-            },
-          }),
+      ...(d.ksmdCpu === undefined ? {} : { ksmd_cpu_ms: ksmdCpuMs(d.ksmdCpu) }),
       date: new Date().toISOString(),
     };
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);

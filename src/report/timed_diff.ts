@@ -162,13 +162,16 @@ export function timedDiffJson(file: string, d: TimedDiff): TimedDiffJson {
     })),
     ...(d.warnings.length === 0 ? {} : { warnings: d.warnings }),
     ...(d.batches === undefined ? {} : { batches: d.batches }),
-    ...(d.ksmdCpu === undefined
-      ? {}
-      : {
-          ksmd_cpu_ms: {
-            kernel_runs: d.ksmdCpu.kernelNs.map((ns) => Math.round(ns / 1e3) / 1e3),
-            model: Math.round(d.ksmdCpu.modelNs / 1e3) / 1e3,
-          },
-        }),
+    ...(d.ksmdCpu === undefined ? {} : { ksmd_cpu_ms: ksmdCpuMs(d.ksmdCpu) }),
   };
+}
+
+/** CPU time in ms to the µs, as `--json` and the timing grid's files keep ksmd's. */
+export function cpuMs(ns: number): number {
+  return Math.round(ns / 1e3) / 1e3;
+}
+
+/** ksmd's CPU of both sides in ms (cpuMs). */
+export function ksmdCpuMs(cpu: TimedCpu): NonNullable<TimedDiffJson['ksmd_cpu_ms']> {
+  return { kernel_runs: cpu.kernelNs.map(cpuMs), model: cpuMs(cpu.modelNs) };
 }

@@ -392,13 +392,13 @@ export class ModelBackend implements Backend {
     this.#waitStartNs = sys.clock.now();
     if (this.#trace !== undefined) this.#traceEvent();
     const cpuBefore = sys.ksm.cpuNs;
+    const forScans = fullScans !== undefined && fullScans > 0;
     try {
       return await this.#run(sys, fullScans, ms, onProgress);
     } finally {
-      if (!(fullScans !== undefined && fullScans > 0) && ms !== undefined && ms > 0)
-        this.#ranNs += sys.ksm.cpuNs - cpuBefore;
+      if (!forScans && ms !== undefined && ms > 0) this.#ranNs += sys.ksm.cpuNs - cpuBefore;
       this.#sampler?.add(this.#sample(), true);
-      this.#trace?.endWait((sys.clock.now() - this.#waitStartNs) / 1e6, fullScans !== undefined && fullScans > 0);
+      this.#trace?.endWait((sys.clock.now() - this.#waitStartNs) / 1e6, forScans);
     }
   }
 
