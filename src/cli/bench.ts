@@ -40,7 +40,7 @@ export function addBenchCommand(program: Command, io: Io): void {
     .option('--scans <n>', 'measured full scans per workload (the first one is also reported alone)', parseScans, 10)
     .option(
       '--calibrate',
-      "measure the live ksmd's CPU cost per event (fitting src/ksm/cost.ts's constants) and the machine's timer (HZ, ksmd's wake-up latency and scan-start flush); run it on a quiet machine: a workload during which other work used over 5 % of the CPU is measured again, three times at most",
+      "measure the live ksmd's CPU cost per event (fitting src/ksm/cost.ts's constants), what its batches cost more after a sleep and on first visits, and the machine's timer (HZ, ksmd's wake-up latency and scan-start flush); run it on a quiet machine: a workload during which other work used over 5 % of the CPU is measured again, three times at most",
     )
     .option(
       '--dry-run',

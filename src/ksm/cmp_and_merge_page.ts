@@ -28,6 +28,7 @@ export function cmpAndMergePage(ksm: Ksm, pfn: number, item: RmapItem): void {
     if (!isPageSharingCandidate(ksm, stableNode)) bypass = true;
   } else {
     removeRmapItemFromTree(ksm, item);
+    ksm.payNoTreeReload();
     const checksum = ksm.calcChecksum(pfn);
     if (items.oldchecksum[item] !== checksum) {
       items.oldchecksum[item] = checksum;

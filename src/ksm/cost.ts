@@ -66,6 +66,22 @@ export interface CostModel {
   readonly postSleepBatchNs: number;
   /** How fast the caches lose that fixed part: a sleep of s ns costs 1 - exp(-s / postSleepBatchTauNs) of it. */
   readonly postSleepBatchTauNs: number;
+  /**
+   * What a page's first visit costs more than a later one (alloc_rmap_item, and whatever else
+   * a page new to ksmd costs it): charged per rmap_item allocated. Measured on passes of
+   * fresh processes, in which ksmd spends about 0.9 µs a page where visitNs + checksumNs
+   * come to 0.5 (docs/cost-model.md, "First visits"). 0: none.
+   */
+  readonly firstVisitNs: number;
+  /**
+   * The reload after a sleep of a batch that takes checksums but searches no tree (a batch of
+   * first visits): postSleepNoTreeNs x (1 - exp(-slept / postSleepNoTreeTauNs)), paid at the
+   * batch's first checksum (Ksm.payNoTreeReload). A batch that then searches the trees pays
+   * its tree reload (postSleepNs) less what it paid here. 0: none.
+   */
+  readonly postSleepNoTreeNs: number;
+  /** How fast the caches lose what a batch of first visits reads back. */
+  readonly postSleepNoTreeTauNs: number;
 }
 
 export const DEFAULT_COST: CostModel = {
@@ -83,6 +99,9 @@ export const DEFAULT_COST: CostModel = {
   postSleepTauNs: 78851055,
   postSleepBatchNs: 108860,
   postSleepBatchTauNs: 4069624,
+  firstVisitNs: 0,
+  postSleepNoTreeNs: 0,
+  postSleepNoTreeTauNs: 1,
 };
 
 /**
@@ -127,6 +146,21 @@ export function postSleepNs(cost: PostSleepCost, sleptNs: number, pages: number)
   const reload = Math.min(pages * cost.postSleepPageNs, cost.postSleepMaxNs);
   return fixed + reload * -Math.expm1(-sleptNs / cost.postSleepTauNs);
 }
+
+/**
+ * The reload after a sleep `sleptNs` long of a batch that takes checksums but searches no
+ * tree: postSleepNoTreeNs x (1 - exp(-sleptNs / postSleepNoTreeTauNs)); nothing after no sleep.
+ */
+export function postSleepNoTreeNs(cost: FirstVisitCost, sleptNs: number): number {
+  if (sleptNs <= 0 || cost.postSleepNoTreeNs <= 0) return 0;
+  return cost.postSleepNoTreeNs * -Math.expm1(-sleptNs / cost.postSleepNoTreeTauNs);
+}
+
+/** The first-visit parameters, the first-visit fit's output (src/measure/first_visit.ts). */
+export type FirstVisitCost = Pick<CostModel, 'firstVisitNs' | 'postSleepNoTreeNs' | 'postSleepNoTreeTauNs'>;
+
+/** No first-visit charges (files from before them; the calibration's counting model). */
+export const NO_FIRST_VISIT: FirstVisitCost = { firstVisitNs: 0, postSleepNoTreeNs: 0, postSleepNoTreeTauNs: 1 };
 
 /** The reload's parameters (cost.ts postSleepNs), the post-sleep fit's output. */
 export type PostSleepCost = Pick<

@@ -19,6 +19,9 @@ import type { ChainResult } from './stable_tree.ts';
 import { UnstableNodes } from './unstable_nodes.ts';
 import { UnstableReplay } from './unstable_replay.ts';
 
+/** Ksm.noTreeDueNs once the batch has paid it (below -1, which means none owed). */
+const NO_TREE_PAID = -2;
+
 /** struct ksm_scan: the single cursor of ksmd. */
 export interface KsmScan {
   mmSlot: MmSlot;
@@ -126,6 +129,13 @@ export class Ksm {
   reloadDueNs = DOUBLE_FIELD;
   /** Batches that paid their reload (payReload), whatever it came to: the calibration counts them. */
   reloadBatches = 0;
+  /**
+   * The reload the current batch owes if it takes checksums and searches no tree (set by its
+   * kthread); -1 when none or void, NO_TREE_PAID once paid in this batch.
+   */
+  noTreeDueNs = DOUBLE_FIELD;
+  /** Batches that paid the no-tree reload and searched no tree after: the calibration counts them. */
+  noTreeBatches = 0;
 
   constructor(mmgr: MemoryManager, events: EventQueue, cost: CostModel = DEFAULT_COST) {
     this.mmgr = mmgr;
@@ -135,6 +145,7 @@ export class Ksm {
     this.blockedNs = 0;
     this.batchStartNs = -1;
     this.reloadDueNs = -1;
+    this.noTreeDueNs = -1;
     this.items = new RmapItems(mmgr.frames.nrFrames + 1024);
     this.mmHead = new MmSlot(null, this.items.allocHead());
     this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead.head, seqnr: 0, page: -1, settled: 0 };
@@ -230,17 +241,35 @@ export class Ksm {
    * called where a page's visit first searches the trees. What a sleep lets the caches lose
    * and a batch reads back is mostly the trees: their nodes and the pages they are compared
    * with. A batch that searches no tree (every page a first visit, skipped, or already on its
-   * KSM page) does not read them and is not charged. Measured on Linux 6.18: a pass of such
-   * batches (100 pages after 20 ms sleeps) cost 6.4 ms where its events come to 3.7 ms,
-   * about 70 µs a batch, against the 130-290 µs the calibrations measure for batches that
-   * search the tree; the model leaves those 70 µs out (docs/cost-model.md, "The reload
-   * follows the trees").
+   * KSM page) does not read them and is not charged here; one that takes checksums pays the
+   * smaller reload of payNoTreeReload instead, and if it goes on to search, pays here only
+   * what its tree reload comes to beyond that (docs/cost-model.md, "The reload follows the
+   * trees", "First visits").
    */
   payReload(): void {
     if (this.reloadDueNs < 0) return;
     this.cpuNs += this.reloadDueNs;
     this.reloadDueNs = -1;
     this.reloadBatches++;
+    if (this.noTreeDueNs === NO_TREE_PAID) this.noTreeBatches--;
+    this.noTreeDueNs = -1;
+  }
+
+  /**
+   * Pays the reload the running batch owes for its sleep if it searches no tree
+   * (CostModel.postSleepNoTreeNs), once: called at the batch's first checksum. Measured on
+   * Linux 6.18: passes of first visits, whose batches take checksums and search no tree,
+   * cost 40-180 µs a batch more after sleeps of 8-210 ms than the model's events, growing
+   * with the sleep (docs/cost-model.md, "First visits"). The tree reload still owed is
+   * lowered by what is paid here, so a batch that goes on to search the trees pays the
+   * larger of the two in all.
+   */
+  payNoTreeReload(): void {
+    if (this.noTreeDueNs < 0) return;
+    this.cpuNs += this.noTreeDueNs;
+    if (this.reloadDueNs >= 0) this.reloadDueNs = Math.max(0, this.reloadDueNs - this.noTreeDueNs);
+    this.noTreeDueNs = NO_TREE_PAID;
+    this.noTreeBatches++;
   }
 
   /** The page behind a frame: its checksum, counting the CPU cost. */

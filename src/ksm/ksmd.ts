@@ -1,6 +1,6 @@
 import { Kthread } from '../sim/kthread.ts';
 import { KSM_RUN_MERGE } from './constants.ts';
-import { postSleepNs, WAKEUP_NS } from './cost.ts';
+import { postSleepNoTreeNs, postSleepNs, WAKEUP_NS } from './cost.ts';
 import type { Ksm } from './ksm.ts';
 import { ksmDoScan } from './scan.ts';
 
@@ -24,6 +24,7 @@ export class Ksmd extends Kthread {
         wakeupNs: WAKEUP_NS,
         // The batch's budget is ksm_do_scan's scan_npages, read as the batch begins.
         postSleepNs: (sleptNs) => postSleepNs(ksm.cost, sleptNs, ksm.pagesToScan),
+        postSleepNoTreeNs: (sleptNs) => postSleepNoTreeNs(ksm.cost, sleptNs),
       },
       ksm.events,
     );

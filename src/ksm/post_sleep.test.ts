@@ -12,7 +12,7 @@ import { doMadvise } from '../mm/madvise.ts';
 import { doMmap } from '../mm/mmap.ts';
 import { spawnTask } from '../mm/process.ts';
 import { fillUser } from '../mm/uaccess.ts';
-import { type CostModel, DEFAULT_COST, NO_RELOAD, postSleepNs } from './cost.ts';
+import { type CostModel, DEFAULT_COST, NO_RELOAD, postSleepNoTreeNs, postSleepNs } from './cost.ts';
 import { ksmRunStore } from './run.ts';
 import { testMachine } from './testing.ts';
 
@@ -50,7 +50,10 @@ test('postSleepNs: a fixed part, whatever the batch, lost in its own time', () =
  * ksmd's CPU over two full scans of 40 random pages in batches of 10, after sleeps of
  * `sleepMs`: its batches, those of the first scan, and those that paid a reload.
  */
-function scanCpu(cost: CostModel, sleepMs: number): { cpuNs: number; batches: number; first: number; paid: number } {
+function scanCpu(
+  cost: CostModel,
+  sleepMs: number,
+): { cpuNs: number; batches: number; first: number; paid: number; noTree: number } {
   const m = testMachine(cost);
   m.ksm.smartScan = false;
   m.ksm.pagesToScan = 10;
@@ -64,7 +67,7 @@ function scanCpu(cost: CostModel, sleepMs: number): { cpuNs: number; batches: nu
   m.scans(1);
   const first = m.ksmd.batches;
   m.scans(1);
-  return { cpuNs: m.ksm.cpuNs, batches: m.ksmd.batches, first, paid: m.ksm.reloadBatches };
+  return { cpuNs: m.ksm.cpuNs, batches: m.ksmd.batches, first, paid: m.ksm.reloadBatches, noTree: m.ksm.noTreeBatches };
 }
 
 test('ksmd charges each batch that searches the trees after a sleep min(pages_to_scan x postSleepPageNs, postSleepMaxNs) of reload', () => {
@@ -92,4 +95,34 @@ test('ksmd at sleep_millisecs 0 does not sleep between batches, so its searching
   // Only the first batch follows a sleep (none known: all of it), and it searches no tree.
   assert.ok(cold.paid >= 4);
   assert.equal(cold.cpuNs - none.cpuNs, 0);
+});
+
+test('postSleepNoTreeNs: a batch of first visits reloads less, lost in its own time', () => {
+  const c = { firstVisitNs: 0, postSleepNoTreeNs: 100_000, postSleepNoTreeTauNs: 20_000_000 };
+  // 20 ms is one time constant: 100 us x (1 - 1/e).
+  assert.ok(Math.abs(postSleepNoTreeNs(c, 20e6) - 63_212.06) < 0.01);
+  assert.equal(postSleepNoTreeNs(c, Infinity), 100_000);
+  assert.equal(postSleepNoTreeNs(c, 0), 0);
+  assert.equal(postSleepNoTreeNs({ ...c, postSleepNoTreeNs: 0 }, 20e6), 0);
+});
+
+test('ksmd charges each first visit firstVisitNs, and a batch that takes checksums but searches no tree its no-tree reload', () => {
+  const none = scanCpu(BASE, 20);
+  // 40 pages, each allocated its rmap_item once.
+  const first = scanCpu({ ...BASE, firstVisitNs: 500 }, 20);
+  assert.equal(first.cpuNs - none.cpuNs, 40 * 500);
+  // The first scan's four batches take checksums and search nothing: 9 us each (a share of
+  // 1: tau 1 ns); the second scan's four take a checksum before they search, and pay it too,
+  // since their tree reload (none here) is smaller. The fifth batch of each scan visits no page.
+  const noTree = scanCpu({ ...BASE, postSleepNoTreeNs: 9000, postSleepNoTreeTauNs: 1 }, 20);
+  assert.equal(noTree.cpuNs - none.cpuNs, 8 * 9000);
+  assert.deepEqual([noTree.noTree, noTree.paid], [4, 4]);
+  // With a tree reload of 7 us, a searching batch pays the larger of the two, once: the
+  // first scan 4 x 3 us, the second 4 x 7 us.
+  const both = scanCpu(
+    { ...BASE, postSleepBatchNs: 7000, postSleepBatchTauNs: 1, postSleepNoTreeNs: 3000, postSleepNoTreeTauNs: 1 },
+    20,
+  );
+  assert.equal(both.cpuNs - none.cpuNs, 4 * 3000 + 4 * 7000);
+  assert.deepEqual([both.noTree, both.paid], [4, 4]);
 });

@@ -14,6 +14,8 @@ import { ksmGetFolio } from './stable_tree.ts';
 export function allocRmapItem(ksm: Ksm, link: RmapItem, mm: MmStruct, address: number): RmapItem {
   const items = ksm.items;
   const item = items.alloc(mm, address);
+  // A page new to ksmd costs it more than a later visit (CostModel.firstVisitNs).
+  ksm.cpuNs += ksm.cost.firstVisitNs;
   ksm.rmapItems++;
   mm.ksmRmapItems++;
   items.rmapList[item] = items.rmapList[link]!;

@@ -1,7 +1,7 @@
 import type { EventQueue } from '../sim/event_queue.ts';
 import { Kthread } from '../sim/kthread.ts';
 import type { KsmPlus } from './ksmplus.ts';
-import { postSleepNs, WAKEUP_NS } from '../ksm/cost.ts';
+import { postSleepNoTreeNs, postSleepNs, WAKEUP_NS } from '../ksm/cost.ts';
 import { enterNamedTasks, ksmPlusDoScan } from './scan.ts';
 
 /** Whether the KSM+ daemon has work: it runs and some program is named. */
@@ -32,6 +32,7 @@ export class KsmPlusDaemon extends Kthread {
         // batch after a sleep"), and its engine is KSM's code on the same machine, so its
         // batches reload them at the same cost. KSM+ itself runs nowhere to measure it on.
         postSleepNs: (sleptNs) => postSleepNs(plus.engine.cost, sleptNs, plus.pagesToScan),
+        postSleepNoTreeNs: (sleptNs) => postSleepNoTreeNs(plus.engine.cost, sleptNs),
       },
       events,
     );

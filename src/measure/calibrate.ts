@@ -18,11 +18,20 @@ import {
 import { machineInfo, type MachineInfo } from '../host/machine.ts';
 import { othersBusyLimitMs, OTHERS_BUSY_SHARE } from '../host/others_busy.ts';
 import { HostUnusable } from '../host/unusable.ts';
-import { COST_KEYS, type CostModel, postSleepNs, WAKEUP_NS } from '../ksm/cost.ts';
+import { COST_KEYS, type CostModel, NO_FIRST_VISIT, postSleepNoTreeNs, postSleepNs } from '../ksm/cost.ts';
 import type { MeasureLog } from './bench.ts';
-import { fitOverDepths, fitPostSleep, type FitRow, round, sum } from './fit.ts';
+import { fitFirstVisits, fitOverDepths, fitPostSleep, type FirstVisitFit, type FitRow, round, sum } from './fit.ts';
+import {
+  ANCHOR_PAGES,
+  FIRST_VISIT_PAGES,
+  firstVisitPassNs,
+  firstVisitPoint,
+  type FirstVisitRow,
+  measureFirstVisits,
+  visitingBatches,
+} from './first_visit.ts';
 import { type KernelRun, type KernelRunOptions, runKernel } from './kernel.ts';
-import { batchReloadNs, type CountedScan, countedScanNs, type EventCounts, runModelCounted } from './model.ts';
+import { batchExtrasNs, type CountedScan, countedScanNs, type EventCounts, runModelCounted } from './model.ts';
 import { measurePostSleep, type PostSleepRow, REGION_PAGES } from './post_sleep.ts';
 import { measureTimer, type TimerMeasurement } from './timer.ts';
 import { calibrationWorkloads, type Workload } from './workloads.ts';
@@ -73,6 +82,16 @@ export interface CalibrationFile {
     /** The same relative to each batch's whole CPU, which the fit minimises (absent in older files). */
     readonly rel_rms?: number;
   };
+  /**
+   * Passes of first visits after sleeps (first_visit.ts), measured, and the fit of
+   * cost.firstVisitNs and cost.postSleepNoTree* to them. Absent in files from before them.
+   */
+  readonly first_visit?: {
+    /** Each row with the model's CPU for its pass under the fitted cost (fitted_pass_ns). */
+    readonly rows: readonly (FirstVisitRow & { readonly fitted_pass_ns: number })[];
+    /** Root mean square of (fitted - measured) / measured over the rows' median passes. */
+    readonly rel_rms: number;
+  };
   readonly scans: readonly CalibrationScan[];
 }
 
@@ -117,7 +136,11 @@ const METHOD =
   '(postSleep*): whole passes of 20,000 random pages in batches of 100, 1,000 and 5,000 pages after sleeps of ' +
   '1-200 ms against the same passes at sleep_millisecs 0 just before and after each sleep, per batch, the median ' +
   'pass of each sleep, fitted by least squares in ns on a grid ' +
-  "(post_sleep); each workload scan's batch carries one such reload, subtracted before the fit. See docs/cost-model.md.";
+  "(post_sleep); each workload scan's batch carries one such reload, subtracted before the fit. First visits " +
+  '(firstVisitNs, postSleepNoTree*): passes of fresh processes of 9,984 random pages in batches of 100, 1,000 ' +
+  'and 5,000 pages after sleeps of 1-200 ms, 3 passes each, the median pass against the events the model ' +
+  'charges it under the per-event constants, fitted by non-negative least squares per time constant on a grid ' +
+  '(first_visit). See docs/cost-model.md.';
 
 /**
  * Measures every calibration workload on the live kernel and counts the model's events in
@@ -177,19 +200,34 @@ export async function calibrate(
       warmNs: (r.warm_pass_cpu_ns * r.pages_to_scan) / REGION_PAGES,
     })),
   );
+  // Then the passes of first visits, fitted against the per-event constants: what a first
+  // visit in a fresh process's pass costs beyond them. The per-event fit does not carry the
+  // first-visit charges as a known term: fitted in turn, the two traded visitNs and
+  // checksumNs for firstVisitNs round after round until both were 0 (2026-12-04, 23:39 UTC),
+  // since the workloads' first scans are all that tell a checksum from a first visit.
+  const firstVisitRows = await measureFirstVisits({ lockWaitMs: opts.lockWaitMs, progress, warn: log.warn });
   const prior = COST_KEYS.map((k) => previous[k]);
   // deepFrom is a depth, not a cost: one linear fit per depth tried, the best kept.
-  const { fits, best } = fitOverDepths(
+  const events = fitOverDepths(
     depths,
-    (deepFrom) => perScan.map((m) => fitRow(m.counted.get(deepFrom)!, m.b, batchReloadNs(m.workload, postSleep.cost))),
+    (deepFrom) =>
+      perScan.map((m) => {
+        const c = m.counted.get(deepFrom)!;
+        return fitRow(c, m.b, batchExtrasNs(c, { ...postSleep.cost, ...NO_FIRST_VISIT }, m.workload));
+      }),
     { prior, lambda: 0.02, floorNs: 1e8 },
   );
-  const fitted: Record<string, number> = { deepFrom: best.depth };
-  for (const [k, v] of Object.entries(postSleep.cost)) fitted[k] = Math.round(v);
-  COST_KEYS.forEach((k, j) => {
-    fitted[k] = Math.round(best.fit.x[j]!);
-  });
-  const cost = fitted as unknown as CostModel;
+  const constants = (firstVisit: FirstVisitFit['cost']): CostModel => {
+    const fitted: Record<string, number> = { deepFrom: events.best.depth };
+    for (const [k, v] of Object.entries({ ...postSleep.cost, ...firstVisit })) fitted[k] = Math.round(v);
+    COST_KEYS.forEach((k, j) => {
+      fitted[k] = Math.round(events.best.fit.x[j]!);
+    });
+    return fitted as unknown as CostModel;
+  };
+  const firstVisit = fitFirstVisits(firstVisitRows.map((r) => firstVisitPoint(r, constants(NO_FIRST_VISIT))));
+  const { fits } = events;
+  const cost = constants(firstVisit.cost);
   const file: CalibrationFile = {
     version: 1,
     cost,
@@ -208,8 +246,19 @@ export async function calibrate(
       rms_ns: Math.round(postSleep.rmsNs),
       rel_rms: round(postSleep.relRms, 4),
     },
+    first_visit: {
+      rows: firstVisitRows.map((r) => ({
+        ...r,
+        fitted_pass_ns: Math.round(
+          firstVisitPassNs(cost, r.batches) +
+            (FIRST_VISIT_PAGES - ANCHOR_PAGES) * cost.firstVisitNs +
+            visitingBatches(r.pages_to_scan) * postSleepNoTreeNs(cost, r.slept_ns),
+        ),
+      })),
+      rel_rms: round(firstVisit.relRms, 4),
+    },
     scans: scans.map((s, i) => {
-      const c = perScan[i]!.counted.get(best.depth)!;
+      const c = perScan[i]!.counted.get(cost.deepFrom)!;
       const old = perScan[i]!.counted.get(previous.deepFrom)!;
       return {
         ...s,
@@ -273,12 +322,12 @@ export async function runKernelQuietly(
 }
 
 /**
- * A scan's fit row: its counted events against the kernel's ns, less what its batches cost
- * besides their events (the fixed wake-up cost of each, and `reloadNs`, the reload after its
- * sleep, of each that searched the trees).
+ * A scan's fit row: its counted events against the kernel's ns, less `extrasNs`, what its
+ * batches cost besides the fitted events (model.ts batchExtrasNs: wake-ups, reloads after
+ * their sleeps, first visits).
  */
-export function fitRow(c: CountedScan, kernelNs: number, reloadNs = 0): FitRow {
-  return { a: COST_KEYS.map((key) => c.counts[key]), b: kernelNs, fixed: c.batches * WAKEUP_NS + c.reloads * reloadNs };
+export function fitRow(c: CountedScan, kernelNs: number, extrasNs: number): FitRow {
+  return { a: COST_KEYS.map((key) => c.counts[key]), b: kernelNs, fixed: extrasNs };
 }
 
 /** The whole calibration file (cost, machine, scans), if present; a damaged one is an error. */

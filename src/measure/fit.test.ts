@@ -1,8 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COST_KEYS, type CostModel, NO_RELOAD, postSleepNs, WAKEUP_NS } from '../ksm/cost.ts';
+import {
+  COST_KEYS,
+  type CostModel,
+  NO_FIRST_VISIT,
+  NO_RELOAD,
+  postSleepNoTreeNs,
+  postSleepNs,
+  WAKEUP_NS,
+} from '../ksm/cost.ts';
 import { fitRow } from './calibrate.ts';
-import { fitCosts, fitOverDepths, fitPostSleep, nnls } from './fit.ts';
+import { fitCosts, fitFirstVisits, fitOverDepths, fitPostSleep, nnls } from './fit.ts';
 import { costOf, runModelCounted } from './model.ts';
 import { calibrationWorkloads } from './workloads.ts';
 
@@ -65,6 +73,7 @@ test('fitOverDepths finds deepFrom and recovers deepStepNs and the other constan
     deepStepNs: 350,
     deepFrom: 9,
     ...NO_RELOAD,
+    ...NO_FIRST_VISIT,
   };
   const pages = 4096;
   const workloads = calibrationWorkloads(pages);
@@ -73,11 +82,15 @@ test('fitOverDepths finds deepFrom and recovers deepStepNs and the other constan
   // The kernel's ns of each scan: the truth's cost of the events at the true depth.
   const kernelNs = counted.get(truth.deepFrom)!.map((c) => costOf(c.counts, truth) + c.batches * WAKEUP_NS);
   const prior = COST_KEYS.map((k) => truth[k] * 1.3);
-  const { best, fits } = fitOverDepths(depths, (d) => counted.get(d)!.map((c, i) => fitRow(c, kernelNs[i]!)), {
-    prior,
-    lambda: 1e-4,
-    floorNs: 1e6,
-  });
+  const { best, fits } = fitOverDepths(
+    depths,
+    (d) => counted.get(d)!.map((c, i) => fitRow(c, kernelNs[i]!, c.batches * WAKEUP_NS)),
+    {
+      prior,
+      lambda: 1e-4,
+      floorNs: 1e6,
+    },
+  );
   assert.equal(best.depth, truth.deepFrom);
   assert.ok(best.fit.rms < 1e-3, `rms ${best.fit.rms}`);
   for (const f of fits) if (f.depth !== truth.deepFrom) assert.ok(f.fit.rms > 10 * best.fit.rms, `depth ${f.depth}`);
@@ -145,4 +158,24 @@ test("fitPostSleep weighs errors against the whole batch: a small batch's reload
     const off = (postSleepNs(cost, p.sleptNs, p.pages) - p.extraNs) / (p.warmNs + p.extraNs);
     assert.ok(Math.abs(off) < 0.035, `${p.pages} pages after ${p.sleptNs / 1e6} ms: ${(off * 100).toFixed(1)} %`);
   }
+});
+
+test('fitFirstVisits recovers the per-visit charge, the no-tree reload and its time from passes of several batch sizes', () => {
+  const truth = { firstVisitNs: 400, postSleepNoTreeNs: 110_000, postSleepNoTreeTauNs: 30e6 };
+  const points = [100, 1000, 5000].flatMap((pages) =>
+    [8e6, 12e6, 25e6, 57e6, 210e6].map((sleptNs) => {
+      const batches = 10_000 / pages;
+      const residualNs = 9984 * truth.firstVisitNs + batches * postSleepNoTreeNs(truth, sleptNs);
+      return { firstVisits: 9984, batches, sleptNs, residualNs, passNs: 5e6 + residualNs };
+    }),
+  );
+  const fit = fitFirstVisits(points);
+  // The time constant is searched on a grid of 10 % steps: the nearest point to 30 ms.
+  assert.ok(Math.abs(fit.cost.postSleepNoTreeTauNs / 30e6 - 1) < 0.05, String(fit.cost.postSleepNoTreeTauNs));
+  assert.ok(Math.abs(fit.cost.firstVisitNs - 400) < 4, String(fit.cost.firstVisitNs));
+  assert.ok(Math.abs(fit.cost.postSleepNoTreeNs / 110_000 - 1) < 0.05, String(fit.cost.postSleepNoTreeNs));
+  assert.ok(fit.relRms < 0.01);
+  // Passes that cost no more than their events: no charges, and the time constant left at 1.
+  const flat = fitFirstVisits(points.map((p) => ({ ...p, residualNs: 0, passNs: 5e6 })));
+  assert.deepEqual(flat.cost, { firstVisitNs: 0, postSleepNoTreeNs: 0, postSleepNoTreeTauNs: 1 });
 });

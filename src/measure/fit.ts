@@ -17,7 +17,7 @@
  * column no row uses stays 0. Solved as one non-negative
  * least-squares problem (Lawson and Hanson's active-set method) on the stacked rows.
  */
-import { NO_RELOAD, type PostSleepCost, postSleepNs } from '../ksm/cost.ts';
+import { type FirstVisitCost, NO_FIRST_VISIT, NO_RELOAD, type PostSleepCost, postSleepNs } from '../ksm/cost.ts';
 
 export interface FitRow {
   /** Events of each kind, in the order of the unknowns. */
@@ -197,6 +197,46 @@ export function fitPostSleep(points: readonly PostSleepPoint[]): PostSleepFit {
     rmsNs: Math.sqrt(errors.reduce((s, e) => s + e * e, 0) / n),
     relRms: Math.sqrt(errors.reduce((s, e, i) => s + (e * weights[i]!) ** 2, 0) / n),
   };
+}
+
+/** A pass of first visits (src/measure/first_visit.ts): what the model's events leave of its CPU. */
+export interface FirstVisitPoint {
+  /** Pages visited for the first time in the pass. */
+  readonly firstVisits: number;
+  readonly batches: number;
+  /** Mean sleep before each batch, ns. */
+  readonly sleptNs: number;
+  /** The pass's kernel CPU less what the model charges it without first-visit charges, ns. */
+  readonly residualNs: number;
+  /** The pass's kernel CPU, ns: a point's error is weighed against it. */
+  readonly passNs: number;
+}
+
+/** The first-visit charges (cost.ts firstVisitNs, postSleepNoTreeNs) fitted to measured passes. */
+export interface FirstVisitFit {
+  readonly cost: FirstVisitCost;
+  /** Root mean square of (fitted - measured) / the pass's CPU. */
+  readonly relRms: number;
+}
+
+/**
+ * Fits firstVisitNs x firstVisits + batches x postSleepNoTreeNs x (1 - exp(-slept /
+ * postSleepNoTreeTauNs)) to the points' residuals, each error relative to its pass's CPU:
+ * linear in the two costs, solved by non-negative least squares for each time constant of
+ * a logarithmic grid (1 ms to 2 s, steps of 10 %), the best kept. Passes of different batch
+ * sizes tell the per-page charge from the per-batch one, and their sleeps the time constant.
+ */
+export function fitFirstVisits(points: readonly FirstVisitPoint[]): FirstVisitFit {
+  let best = { rss: Infinity, cost: NO_FIRST_VISIT };
+  const y = points.map((p) => p.residualNs / p.passNs);
+  for (const tau of logGrid(1e6, 2e9, 1.1)) {
+    const A = points.map((p) => [p.firstVisits / p.passNs, (p.batches * -Math.expm1(-p.sleptNs / tau)) / p.passNs]);
+    const [firstVisitNs, batchNs] = nnls(A, y) as [number, number];
+    const rss = sum(A.map((a, i) => (a[0]! * firstVisitNs + a[1]! * batchNs - y[i]!) ** 2));
+    if (rss < best.rss)
+      best = { rss, cost: { firstVisitNs, postSleepNoTreeNs: batchNs, postSleepNoTreeTauNs: batchNs > 0 ? tau : 1 } };
+  }
+  return { cost: best.cost, relRms: Math.sqrt(best.rss / Math.max(1, points.length)) };
 }
 
 /** min ||A x - y|| subject to x >= 0 (Lawson and Hanson, 1974). */

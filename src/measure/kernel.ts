@@ -11,7 +11,7 @@ import { findKsmdPid } from '../host/ksmd_affinity.ts';
 import { clockTicksPerSecond } from '../host/machine.ts';
 import { othersBusyMeter } from '../host/others_busy.ts';
 import { cpuTicks, readSchedstat } from '../host/procfs.ts';
-import type { Scenario } from '../scenario/types.ts';
+import { emptyScenario } from './empty_scenario.ts';
 import type { Workload } from './workloads.ts';
 
 /** One measured full scan on the kernel. */
@@ -37,18 +37,6 @@ export interface KernelRun {
   readonly clkTck: number;
   /** Where ksmd's CPU time came from. */
   readonly cpuSource: 'schedstat' | 'ticks';
-}
-
-function emptyScenario(name: string, w: Workload): Scenario {
-  return {
-    version: 1,
-    name,
-    description: undefined,
-    machine: { ram: w.ramBytes, numaNodes: 1 },
-    ksm: [],
-    steps: [],
-    stepLines: [],
-  };
 }
 
 /**
@@ -79,7 +67,7 @@ export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<Ke
   const counter = async (file: string): Promise<number> => Number(await backend.readPath(`ksm/${file}`));
   try {
     opts.progress(`kernel ${w.name}: waiting for the KSM lock and starting`);
-    await backend.start(emptyScenario(`bench-${w.name}`, w));
+    await backend.start(emptyScenario(`bench-${w.name}`, w.ramBytes));
     if (ksmd === undefined) throw new Error('No ksmd thread found in /proc although KSM is present');
     for (const op of w.ops) {
       switch (op.op) {

@@ -20,7 +20,17 @@ import { doMmap } from '../mm/mmap.ts';
 import { exitTask, forkTask, spawnTask } from '../mm/process.ts';
 import { fillUser } from '../mm/uaccess.ts';
 import type { CostModel } from '../ksm/cost.ts';
-import { COST_KEYS, DEFAULT_COST, NO_RELOAD, type PostSleepCost, postSleepNs, WAKEUP_NS } from '../ksm/cost.ts';
+import {
+  COST_KEYS,
+  DEFAULT_COST,
+  type FirstVisitCost,
+  NO_FIRST_VISIT,
+  NO_RELOAD,
+  type PostSleepCost,
+  postSleepNoTreeNs,
+  postSleepNs,
+  WAKEUP_NS,
+} from '../ksm/cost.ts';
 import { createSystem, runFullScans, sysfsRead, sysfsWrite, type System } from '../system.ts';
 import type { Workload } from './workloads.ts';
 
@@ -61,6 +71,10 @@ export interface CountedScan {
   readonly batches: number;
   /** Batches that searched the trees, and so pay the reload after their sleep (Ksm.payReload). */
   readonly reloads: number;
+  /** Batches that took checksums and searched no tree: they pay the no-tree reload (Ksm.payNoTreeReload). */
+  readonly noTreeReloads: number;
+  /** rmap_items allocated: first visits (CostModel.firstVisitNs). */
+  readonly firstVisits: number;
 }
 
 function zeroCounts(): EventCounts {
@@ -73,9 +87,17 @@ function zeroCounts(): EventCounts {
  * A cost model of zeros that counts how often each constant is read; unstable-tree steps
  * deeper than `deepFrom` are counted as deep steps (deepStepNs).
  */
-function countingCost(counts: EventCounts, deepFrom: number): CostModel {
-  // No reload after sleeps: it is not an event, and the calibration fits it apart.
-  const cost = { deepFrom, ...NO_RELOAD };
+function countingCost(counts: EventCounts, deepFrom: number, firstVisits: { n: number }): CostModel {
+  // No reload after sleeps: it is not an event, and the calibration fits it apart. First
+  // visits are counted, but fitted apart too (src/measure/first_visit.ts).
+  const cost = { deepFrom, ...NO_RELOAD, ...NO_FIRST_VISIT };
+  Object.defineProperty(cost, 'firstVisitNs', {
+    enumerable: true,
+    get: () => {
+      firstVisits.n++;
+      return 0;
+    },
+  });
   for (const key of COST_KEYS) {
     Object.defineProperty(cost, key, {
       enumerable: true,
@@ -340,7 +362,8 @@ export function runModelCounted(
   deepFrom: number = DEFAULT_COST.deepFrom,
 ): CountedScan[] {
   const counts = zeroCounts();
-  const sys = createSystem({ ram: w.ramBytes, cost: countingCost(counts, deepFrom) });
+  const firstVisits = { n: 0 };
+  const sys = createSystem({ ram: w.ramBytes, cost: countingCost(counts, deepFrom, firstVisits) });
   const out: CountedScan[] = [];
   drive(
     sys,
@@ -349,10 +372,18 @@ export function runModelCounted(
       const before = { ...counts };
       const batches = sys.ksmd.batches;
       const reloads = sys.ksm.reloadBatches;
+      const noTree = sys.ksm.noTreeBatches;
+      const allocs = firstVisits.n;
       scan();
       const delta = zeroCounts();
       for (const key of COST_KEYS) delta[key] = counts[key] - before[key];
-      out.push({ counts: delta, batches: sys.ksmd.batches - batches, reloads: sys.ksm.reloadBatches - reloads });
+      out.push({
+        counts: delta,
+        batches: sys.ksmd.batches - batches,
+        reloads: sys.ksm.reloadBatches - reloads,
+        noTreeReloads: sys.ksm.noTreeBatches - noTree,
+        firstVisits: firstVisits.n - allocs,
+      });
     },
     progress,
   );
@@ -367,19 +398,29 @@ export function costOf(counts: EventCounts, cost: CostModel): number {
 }
 
 /**
- * The reload after a sleep (cost.ts postSleepNs) of one batch of workload `w`: its batches
- * follow sleeps of its sleep_millisecs or longer (the kernel side holds ksmd between scans),
- * with its pages_to_scan as their budget.
+ * What a scan of `w` counted as `c` costs under `cost` besides its fitted events: a wake-up
+ * per batch, the reload after its sleep per batch that paid one (cost.ts postSleepNs, and
+ * postSleepNoTreeNs for a batch that searched no tree; one that did both pays the larger),
+ * and the first visits. Its batches follow sleeps of its sleep_millisecs or longer (the
+ * kernel side holds ksmd between scans), with its pages_to_scan as their budget.
  */
-export function batchReloadNs(w: Workload, cost: PostSleepCost): number {
+export function batchExtrasNs(c: CountedScan, cost: PostSleepCost & FirstVisitCost, w: Workload): number {
   const knob = (file: string): number => {
     const op = w.ops.find((o) => o.op === 'sysfs' && o.file === file);
     return op?.op === 'sysfs' ? Number(op.value) : 0;
   };
-  return postSleepNs(cost, knob('sleep_millisecs') * 1e6, knob('pages_to_scan'));
+  const sleptNs = knob('sleep_millisecs') * 1e6;
+  const tree = postSleepNs(cost, sleptNs, knob('pages_to_scan'));
+  const noTree = postSleepNoTreeNs(cost, sleptNs);
+  return (
+    c.batches * WAKEUP_NS +
+    c.reloads * Math.max(tree, noTree) +
+    c.noTreeReloads * noTree +
+    c.firstVisits * cost.firstVisitNs
+  );
 }
 
-/** The model's CPU for a scan of `w` whose events were counted as `c`, under `cost`: events, wake-ups, reloads. */
+/** The model's CPU for a scan of `w` whose events were counted as `c`, under `cost`. */
 export function countedScanNs(c: CountedScan, cost: CostModel, w: Workload): number {
-  return costOf(c.counts, cost) + c.batches * WAKEUP_NS + c.reloads * batchReloadNs(w, cost);
+  return costOf(c.counts, cost) + batchExtrasNs(c, cost, w);
 }

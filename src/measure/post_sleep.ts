@@ -25,8 +25,8 @@ import { createKernelBackend } from '../backends/kernel/index.ts';
 import { cpusAllowed, findKsmdPid, firstCpu, holdSelfOffCpu } from '../host/ksmd_affinity.ts';
 import { KsmCounter } from '../host/ksm_sysfs.ts';
 import { readSchedstat } from '../host/procfs.ts';
-import type { Scenario } from '../scenario/types.ts';
 import { median } from '../lib/statistics.ts';
+import { emptyScenario } from './empty_scenario.ts';
 import { ksmWriter, startRandomRegion, type TimerOptions } from './timer.ts';
 
 /** The region: the timing family's size (80 MiB), a whole number of every batch below. */
@@ -106,18 +106,6 @@ export function warmDrift(before: PassReading, after: PassReading): number {
   return Math.abs(after.cpuNs - before.cpuNs) / before.cpuNs;
 }
 
-function emptyScenario(): Scenario {
-  return {
-    version: 1,
-    name: 'calibrate-post-sleep',
-    description: undefined,
-    machine: { ram: (REGION_PAGES * 2 + 4096) * PAGE_SIZE, numaNodes: 1 },
-    ksm: [],
-    steps: [],
-    stepLines: [],
-  };
-}
-
 /** Measures the extra of a batch after each sleep of the plan on the live kernel. */
 export async function measurePostSleep(opts: TimerOptions): Promise<PostSleepRow[]> {
   const backend = createKernelBackend({ lockWaitMs: opts.lockWaitMs, onWarning: opts.warn });
@@ -125,7 +113,12 @@ export async function measurePostSleep(opts: TimerOptions): Promise<PostSleepRow
   const rows: PostSleepRow[] = [];
   try {
     opts.progress('post-sleep: waiting for the KSM lock and starting');
-    await startRandomRegion(backend, emptyScenario(), REGION_PAGES, 'sp-postsleep');
+    await startRandomRegion(
+      backend,
+      emptyScenario('calibrate-post-sleep', (REGION_PAGES * 2 + 4096) * PAGE_SIZE),
+      REGION_PAGES,
+      'sp-postsleep',
+    );
     const ksmd = findKsmdPid();
     if (ksmd === undefined || readSchedstat(ksmd) === undefined)
       throw new Error('post-sleep: no ksmd with /proc/<pid>/schedstat to read its CPU time from');

@@ -3,6 +3,7 @@
  * and scans of a calibration (--json prints the same results as they are).
  */
 import { wrapText } from '../lib/text_width.ts';
+import { median } from '../lib/statistics.ts';
 import { fitTable, type TableColumn } from './fit_table.ts';
 import type { BenchRun } from '../measure/bench.ts';
 import type { CalibrationFile, TimerFile } from '../measure/calibrate.ts';
@@ -171,12 +172,28 @@ export function renderCalibration(
           ]),
           { width },
         )}`;
+  // Passes of first visits: the kernel's CPU of a pass against the model's with the fit.
+  const firstVisits =
+    f.first_visit === undefined
+      ? ''
+      : `\n\n${fitTable(
+          columns(['pages_to_scan', 'sleep_millisecs', 'slept ms', 'pass CPU ms', 'passes ms', 'fitted ms']),
+          f.first_visit.rows.map((r) => [
+            fmt(r.pages_to_scan),
+            fmt(r.sleep_millisecs),
+            (r.slept_ns / 1e6).toFixed(2),
+            (median(r.pass_cpu_ns_each) / 1e6).toFixed(2),
+            `${(Math.min(...r.pass_cpu_ns_each) / 1e6).toFixed(2)} to ${(Math.max(...r.pass_cpu_ns_each) / 1e6).toFixed(2)}`,
+            (r.fitted_pass_ns / 1e6).toFixed(2),
+          ]),
+          { width },
+        )}`;
   const visits = Object.entries(f.kernel_ns_per_visit).map(
     ([w, ns]) => `  ${w}: ${fmt(ns)} ns of ksmd CPU per page visited`,
   );
   return (
     `Kernel ${f.machine.kernel_release}, ${f.machine.cpu_model}, ${f.pages} pages per workload\n\n` +
-    `${visits.join('\n')}\n\n${t}\n\n${s}${reload}\n\n${prose(`${f.method}\n`, width)}` +
+    `${visits.join('\n')}\n\n${t}\n\n${s}${reload}${firstVisits}\n\n${prose(`${f.method}\n`, width)}` +
     (timer === undefined ? '' : renderTimer(timer, previousTimer, width))
   );
 }

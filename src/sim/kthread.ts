@@ -15,6 +15,12 @@ export interface CpuAccount {
    * never reads it pays nothing.
    */
   reloadDueNs: number;
+  /**
+   * The reload the running batch owes for its sleep if it takes checksums but searches no
+   * tree (KthreadBody.postSleepNoTreeNs), paid at its first checksum (Ksm.payNoTreeReload);
+   * -1 once paid or made void by the tree reload, and outside batches.
+   */
+  noTreeDueNs: number;
 }
 
 /** One wake-up of a kthread, told to its observer when the wake-up's time has elapsed. */
@@ -50,6 +56,8 @@ export interface KthreadBody {
    * (caches reloaded; Infinity before its first batch, 0 when it did not sleep).
    */
   postSleepNs(sleptNs: number): number;
+  /** The same for a batch that takes checksums but searches no tree (a batch of first visits). */
+  postSleepNoTreeNs(sleptNs: number): number;
 }
 
 /**
@@ -132,9 +140,12 @@ export class Kthread {
     cpu.cpuNs += this.#body.wakeupNs;
     if (this.#body.shouldRun()) {
       this.#wake.ran = true;
-      cpu.reloadDueNs = this.#body.postSleepNs(this.#lastBatchEndNs < 0 ? Infinity : now - this.#lastBatchEndNs);
+      const slept = this.#lastBatchEndNs < 0 ? Infinity : now - this.#lastBatchEndNs;
+      cpu.reloadDueNs = this.#body.postSleepNs(slept);
+      cpu.noTreeDueNs = this.#body.postSleepNoTreeNs(slept);
       this.#body.scan();
       cpu.reloadDueNs = -1;
+      cpu.noTreeDueNs = -1;
       this.batches++;
     }
     cpu.batchStartNs = -1;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COST_KEYS, DEFAULT_COST, NO_RELOAD } from '../../ksm/cost.ts';
+import { COST_KEYS, DEFAULT_COST, NO_FIRST_VISIT, NO_RELOAD } from '../../ksm/cost.ts';
 import { DEFAULT_TIMER } from '../../sim/timer.ts';
 import {
   calibratedCost,
@@ -45,7 +45,7 @@ test('calibratedCost reads the file SAMEPAGE_COST_MODEL names, and falls back to
     postSleepBatchTauNs: 5_300_000,
   };
   withFile(JSON.stringify({ version: 1, cost }), (path) => {
-    assert.deepEqual(calibratedCost({ SAMEPAGE_COST_MODEL: path }), cost);
+    assert.deepEqual(calibratedCost({ SAMEPAGE_COST_MODEL: path }), { ...cost, ...NO_FIRST_VISIT });
   });
   assert.deepEqual(calibratedCost({ SAMEPAGE_COST_MODEL: '/nonexistent/cost.json' }), DEFAULT_COST);
 });
@@ -152,5 +152,22 @@ test('foreignCalibration names both machines where the cost model was measured o
   assert.equal(foreignCalibration(xeon, { SAMEPAGE_COST_MODEL: '/nonexistent/cost.json' }), undefined);
   withFile(JSON.stringify({ cost: DEFAULT_COST }), (path) =>
     assert.equal(foreignCalibration(xeon, { SAMEPAGE_COST_MODEL: path }), undefined),
+  );
+});
+
+test('a cost model from before the first-visit charges is read with none; one with part of them is refused', () => {
+  const { firstVisitNs: _f, postSleepNoTreeNs: _n, postSleepNoTreeTauNs: _t, ...before } = DEFAULT_COST;
+  withFile(JSON.stringify({ version: 1, cost: before }), (path) =>
+    assert.deepEqual(readCostModel(path), { ...before, ...NO_FIRST_VISIT }),
+  );
+  const given = { firstVisitNs: 400, postSleepNoTreeNs: 100_000, postSleepNoTreeTauNs: 30e6 };
+  withFile(JSON.stringify({ version: 1, cost: { ...before, ...given } }), (path) =>
+    assert.deepEqual(readCostModel(path), { ...before, ...given }),
+  );
+  withFile(JSON.stringify({ version: 1, cost: { ...before, firstVisitNs: 400 } }), (path) =>
+    assert.throws(() => readCostModel(path), /postSleepNoTreeNs, postSleepNoTreeTauNs/),
+  );
+  withFile(JSON.stringify({ version: 1, cost: { ...before, ...given, postSleepNoTreeTauNs: 0 } }), (path) =>
+    assert.throws(() => readCostModel(path), /postSleepNoTreeTauNs/),
   );
 });

@@ -12,7 +12,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/package_root.ts';
 import { type MachineInfo, machineInfo } from '../../host/machine.ts';
-import { COST_KEYS, DEFAULT_COST, type CostModel, NO_RELOAD, type PostSleepCost } from '../../ksm/cost.ts';
+import {
+  COST_KEYS,
+  DEFAULT_COST,
+  type CostModel,
+  type FirstVisitCost,
+  NO_FIRST_VISIT,
+  NO_RELOAD,
+  type PostSleepCost,
+} from '../../ksm/cost.ts';
 import { DEFAULT_TIMER, type TimerParams } from '../../sim/timer.ts';
 
 /** Where `samepage bench --calibrate` writes, relative to the package root. */
@@ -56,13 +64,19 @@ const BEFORE_DEEP_STEPS = { deepStepNs: 0, deepFrom: DEFAULT_COST.deepFrom } as 
  */
 export const POST_SLEEP_KEYS = ['postSleepPageNs', 'postSleepMaxNs', 'postSleepTauNs'] as const;
 export const POST_SLEEP_BATCH_KEYS = ['postSleepBatchNs', 'postSleepBatchTauNs'] as const;
-const RELOAD_KEYS = [...POST_SLEEP_KEYS, ...POST_SLEEP_BATCH_KEYS] as const;
+/**
+ * The first visits' charges (cost.ts firstVisitNs, postSleepNoTreeNs), which files written
+ * before them lack: they mean none. A file with some of the three and not all is refused.
+ */
+export const FIRST_VISIT_KEYS = ['firstVisitNs', 'postSleepNoTreeNs', 'postSleepNoTreeTauNs'] as const;
+const RELOAD_KEYS = [...POST_SLEEP_KEYS, ...POST_SLEEP_BATCH_KEYS, ...FIRST_VISIT_KEYS] as const;
 /** The time constants, which divide: above 0. */
-const RELOAD_TAU_KEYS = ['postSleepTauNs', 'postSleepBatchTauNs'] as const;
+const RELOAD_TAU_KEYS = ['postSleepTauNs', 'postSleepBatchTauNs', 'postSleepNoTreeTauNs'] as const;
 
-/** NO_RELOAD's values of `keys`: what a file without them means. */
-function noReloadOf(keys: readonly (keyof PostSleepCost)[]): Partial<PostSleepCost> {
-  return Object.fromEntries(keys.map((k) => [k, NO_RELOAD[k]]));
+/** NO_RELOAD's and NO_FIRST_VISIT's values of `keys`: what a file without them means. */
+function noReloadOf(keys: readonly (keyof (PostSleepCost & FirstVisitCost))[]): Partial<PostSleepCost> {
+  const none = { ...NO_RELOAD, ...NO_FIRST_VISIT };
+  return Object.fromEntries(keys.map((k) => [k, none[k]]));
 }
 
 /** Deepest `deepFrom` a file may give: deeper than any rb-tree of the model's frames. */
@@ -74,6 +88,7 @@ export function readCostModel(path: string): CostModel {
   const old = cost !== undefined && !('deepStepNs' in cost) && !('deepFrom' in cost);
   const noReload = cost !== undefined && POST_SLEEP_KEYS.every((k) => !(k in cost));
   const noFixed = cost !== undefined && POST_SLEEP_BATCH_KEYS.every((k) => !(k in cost));
+  const noFirst = cost !== undefined && FIRST_VISIT_KEYS.every((k) => !(k in cost));
   const given: Record<string, unknown> | undefined =
     cost === undefined
       ? cost
@@ -82,6 +97,7 @@ export function readCostModel(path: string): CostModel {
           ...(old ? BEFORE_DEEP_STEPS : {}),
           ...(noReload ? noReloadOf(POST_SLEEP_KEYS) : {}),
           ...(noFixed ? noReloadOf(POST_SLEEP_BATCH_KEYS) : {}),
+          ...(noFirst ? noReloadOf(FIRST_VISIT_KEYS) : {}),
         };
   const bad: string[] = [...COST_KEYS, ...RELOAD_KEYS].filter(
     (k) => typeof given?.[k] !== 'number' || !Number.isFinite(given[k]) || given[k] < 0,
@@ -93,10 +109,11 @@ export function readCostModel(path: string): CostModel {
   if (given === undefined || bad.length > 0) {
     throw new Error(
       `The cost model ${path} has no valid "cost" object: ${[...new Set(bad)].join(', ')} must be non-negative numbers ` +
-        `(ns; postSleepTauNs and postSleepBatchTauNs above 0; deepFrom a whole number of tree levels, 0 to ${MAX_DEEP_FROM}; a file without ` +
+        `(ns; postSleepTauNs, postSleepBatchTauNs and postSleepNoTreeTauNs above 0; deepFrom a whole number of tree levels, 0 to ${MAX_DEEP_FROM}; a file without ` +
         'both deepStepNs and deepFrom is read as one from before the deep-step cost, with deepStepNs 0, and one ' +
         'without all three post-sleep fields as one from before the reload after a sleep, with no reload; one ' +
-        'without both postSleepBatchNs and postSleepBatchTauNs has no fixed part of the reload)',
+        'without both postSleepBatchNs and postSleepBatchTauNs has no fixed part of the reload, and one without ' +
+        'all of firstVisitNs, postSleepNoTreeNs and postSleepNoTreeTauNs no first-visit charges)',
     );
   }
   const out: Record<string, number> = { deepFrom: deepFrom as number };
