@@ -283,26 +283,33 @@ static void scrub(const struct agent *a)
 
 /*
  * The PFN of the shared zero page, which a read of a never-written private anonymous page
- * maps. pagemap shows real PFNs to root only; 0 means unknown.
+ * maps; 0 means unknown. pagemap shows real PFNs to root only. Two pages are read, both
+ * mapped at once, and the PFN is taken only if they show the same frame: a kernel that
+ * forbids the zero page (mm_forbids_zeropage, or a vendor patch such as pvm_no_zero_page=1)
+ * gives each read its own page, freed again at munmap, and taking that frame for the zero
+ * page would later hide a page of the scenario's that reuses it.
  */
 static unsigned long probe_zero_pfn(void)
 {
-	volatile unsigned char *p = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	volatile unsigned char *p = mmap(NULL, 2 * PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return 0;
-	madvise((void *)p, PAGE_SIZE, MADV_NOHUGEPAGE);
+	madvise((void *)p, 2 * PAGE_SIZE, MADV_NOHUGEPAGE);
 	(void)p[0];
-	uint64_t entry = 0;
+	(void)p[PAGE_SIZE];
+	uint64_t entry[2] = { 0, 0 };
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		if (pread(fd, &entry, sizeof entry, (off_t)((uintptr_t)p / PAGE_SIZE * 8)) != sizeof entry)
-			entry = 0;
+		if (pread(fd, entry, sizeof entry, (off_t)((uintptr_t)p / PAGE_SIZE * 8)) != sizeof entry)
+			entry[0] = entry[1] = 0;
 		close(fd);
 	}
-	munmap((void *)p, PAGE_SIZE);
-	if (!(entry >> 63))
+	munmap((void *)p, 2 * PAGE_SIZE);
+	if (!(entry[0] >> 63) || !(entry[1] >> 63))
 		return 0;
-	return (unsigned long)(entry & ((1ULL << 55) - 1));
+	unsigned long a = (unsigned long)(entry[0] & ((1ULL << 55) - 1));
+	unsigned long b = (unsigned long)(entry[1] & ((1ULL << 55) - 1));
+	return a == b ? a : 0;
 }
 
 static void announce(struct agent *a)

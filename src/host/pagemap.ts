@@ -105,7 +105,12 @@ export function openPagemap(pid: number): number {
  * zero page (`zeroPfn`) is not memory the process owns, so it does not count. Root sees
  * frame numbers; without them (zeroPfn 0) every present page counts.
  */
-export function countPresentPages(pid: number, address: number, length: number, zeroPfn: number): number {
+export function countPresentPages(
+  pid: number,
+  address: number,
+  length: number,
+  isZeroPage: (pfn: number) => boolean,
+): number {
   const pages = Math.ceil(length / PAGE_SIZE);
   if (pages === 0) return 0;
   const buf = Buffer.from(new ArrayBuffer(pages * 8));
@@ -127,7 +132,7 @@ export function countPresentPages(pid: number, address: number, length: number, 
     const lo = words[2 * i]!;
     const hi = words[2 * i + 1]!;
     if ((hi & PM_PRESENT_HI) === 0) continue;
-    if (zeroPfn !== 0 && pagemapPfn(lo, hi) === zeroPfn) continue;
+    if (isZeroPage(pagemapPfn(lo, hi))) continue;
     count++;
   }
   return count;

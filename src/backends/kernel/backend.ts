@@ -40,7 +40,7 @@ import {
   selectedWord,
   SYS_MM,
 } from '../../host/ksm_sysfs.ts';
-import { countPresentPages } from '../../host/pagemap.ts';
+import { countPresentPages, ZeroPageFrames } from '../../host/pagemap.ts';
 import { readProcessMemory, readSchedstat, type Schedstat } from '../../host/procfs.ts';
 import { othersBusyMeter } from '../../host/others_busy.ts';
 import { findKsmdPid } from '../../host/ksmd_affinity.ts';
@@ -173,6 +173,8 @@ class KernelBackendImpl implements KernelBackend {
   readonly #waitTimeoutMs: number;
   readonly #pollMs: number;
   readonly #warn: (message: string) => void;
+  /** Which frames are the zero page, by /proc/kpageflags, where the agents found none (#rssPages). */
+  readonly #zeroFrames: ZeroPageFrames;
   readonly #installHandlers: boolean;
   readonly #lockWaitMs: number;
   readonly #procs = new Map<string, Proc>();
@@ -205,6 +207,7 @@ class KernelBackendImpl implements KernelBackend {
     this.#waitTimeoutMs = opts.waitTimeoutMs ?? 60_000;
     this.#pollMs = opts.pollMs ?? 5;
     this.#warn = opts.onWarning ?? ((m) => process.stderr.write(`samepage: kernel backend: ${m}\n`));
+    this.#zeroFrames = new ZeroPageFrames(this.#warn);
     this.#installHandlers = opts.installProcessHandlers ?? true;
     this.#lockWaitMs = opts.lockWaitMs ?? 0;
     this.#sampler = opts.samples === true ? new SampleRecorder('poll') : undefined;
@@ -471,10 +474,17 @@ class KernelBackendImpl implements KernelBackend {
     return m[1] === undefined ? undefined : readKsmStat(p.agent.pid)?.get(m[1]);
   }
 
-  /** Present pages of the scenario's regions, the shared zero page not counted. */
+  /**
+   * Present pages of the scenario's regions, the shared zero page not counted: the frame
+   * the agent found a read fault to map, or, where it found none (a kernel whose read
+   * faults allocate, such as one booted with pvm_no_zero_page=1, still maps the zero page
+   * for KSM's use_zero_pages), the frames /proc/kpageflags calls the zero page.
+   */
   #rssPages(p: Proc): number {
+    const zeroPfn = p.agent.zeroPfn;
+    const isZero = zeroPfn !== 0 ? (pfn: number) => pfn === zeroPfn : (pfn: number) => this.#zeroFrames.isZeroPage(pfn);
     let n = 0;
-    for (const r of p.regions.values()) n += countPresentPages(p.agent.pid, r.address, r.size, p.agent.zeroPfn);
+    for (const r of p.regions.values()) n += countPresentPages(p.agent.pid, r.address, r.size, isZero);
     return n;
   }
 
@@ -722,6 +732,7 @@ class KernelBackendImpl implements KernelBackend {
       for (const a of this.#agents) a.close();
       this.#procs.clear();
     } finally {
+      this.#zeroFrames.close();
       this.#guard.release();
     }
   }
