@@ -44,7 +44,8 @@ export interface CostModel {
    * a 70-page batch about 0.14 ms (docs/cost-model.md, "ksmd's batch after a sleep"). Owed
    * by `postSleepNs` from the start of each batch and paid once, where the batch first
    * searches the trees (Ksm.payReload): a batch of first visits or skips reads no tree and
-   * pays nothing ("The reload follows the trees"). Not per event, so the calibration's
+   * pays none of it ("The reload follows the trees"; a batch of first visits pays the smaller
+   * postSleepNoTreeNs instead). Not per event, so the calibration's
    * event counts do not see it. 0 with `postSleepMaxNs` 0: no reload.
    */
   readonly postSleepPageNs: number;

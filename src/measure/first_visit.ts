@@ -264,9 +264,13 @@ export async function measureFirstVisits(opts: TimerOptions): Promise<FirstVisit
         }
       }
     } finally {
-      write('run', '0');
-      bounds.close();
-      if (typeof restoreSelf === 'function') restoreSelf();
+      // backend.stop() puts every KSM file back in any case; run=0 first stops ksmd now.
+      try {
+        write('run', '0');
+      } finally {
+        bounds.close();
+        if (typeof restoreSelf === 'function') restoreSelf();
+      }
     }
   } finally {
     await backend.stop();

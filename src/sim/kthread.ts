@@ -18,7 +18,7 @@ export interface CpuAccount {
   /**
    * The reload the running batch owes for its sleep if it takes checksums but searches no
    * tree (KthreadBody.postSleepNoTreeNs), paid at its first checksum (Ksm.payNoTreeReload);
-   * -1 once paid or made void by the tree reload, and outside batches.
+   * below 0 once paid or made void by the tree reload, and -1 outside batches.
    */
   noTreeDueNs: number;
 }
