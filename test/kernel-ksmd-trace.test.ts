@@ -75,9 +75,23 @@ test("a trace of the live ksmd: its scans' batches and its sleeps as mm/ksm.c an
   // its cycle a tick longer, which a quiet machine keeps rare. (The first batch, woken by the
   // write of run mid-tick, is not counted: summarizeBatches counts the tick's wake-ups.)
   assert.ok((s.cycleTicks[expected] ?? 0) >= 0.8 * cycles, `cycles in ticks: ${JSON.stringify(s.cycleTicks)}`);
-  assert.equal(
-    s.cycleTicks.slice(0, expected).reduce((a, b) => a + b, 0),
-    0,
-    'no cycle is shorter than the sleep rounded up',
-  );
+  // No sleep is shorter than the sleep rounded up. A cycle, from one batch's beginning to
+  // the next's, can still measure a tick short when its first batch woke more than half a
+  // tick late (this VM's vCPU ran late) and the next on time; then the cycle before it is a
+  // tick long or longer. CI saw one such cycle on 2026-12-05 (01:24 UTC), in 1 of 2 runs.
+  const tick = tickNs(hz);
+  const sequence: number[] = [];
+  for (let i = 1; i + 1 < batches.length; i++) {
+    const [a, b, c] = [batches[i - 1]!, batches[i]!, batches[i + 1]!];
+    if (!a.timed || !b.timed || b.whole === false || c.whole === false) continue;
+    sequence.push(Math.round((c.beginNs - b.beginNs) / tick));
+  }
+  sequence.forEach((k, i) => {
+    if (k >= expected) return;
+    assert.equal(k, expected - 1, `cycle ${i} of ${k} ticks: ${JSON.stringify(sequence)}`);
+    assert.ok(
+      (sequence[i - 1] ?? 0) > expected,
+      `cycle ${i} is a tick short after one that is not long: ${JSON.stringify(sequence)}`,
+    );
+  });
 });
