@@ -84,6 +84,19 @@ export function holdSelfOffCpu(cpu: number): (() => void) | string {
   };
 }
 
+/**
+ * Keeps this process (a measurement's poller) off the CPU ksmd is held on, the first of its
+ * list; where it cannot, says so through `warn`, naming `who`. Returns what puts this
+ * process's CPU list back (nothing to do where it was not changed).
+ */
+export function holdPollerOffKsmd(ksmd: number | undefined, who: string, warn: (m: string) => void): () => void {
+  const cpu = ksmd === undefined ? undefined : firstCpu(cpusAllowed(ksmd) ?? '');
+  const held = cpu !== undefined ? holdSelfOffCpu(cpu) : ksmd === undefined ? 'ksmd not found' : 'ksmd has no CPU list';
+  if (typeof held === 'function') return held;
+  warn(`${who}: the poller may share ksmd's CPU (${held})`);
+  return () => undefined;
+}
+
 /** Every CPU of a list such as "0-1,3". */
 function expandCpus(list: string): number[] {
   const out: number[] = [];

@@ -18,7 +18,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKernelBackend } from '../backends/kernel/index.ts';
 import type { KernelBackend } from '../backends/kernel/backend.ts';
-import { cpusAllowed, findKsmdPid, firstCpu, holdSelfOffCpu } from '../host/ksmd_affinity.ts';
+import { findKsmdPid, holdPollerOffKsmd } from '../host/ksmd_affinity.ts';
 import { KsmCounter } from '../host/ksm_sysfs.ts';
 import { readSchedstat } from '../host/procfs.ts';
 import { type CostModel, WAKEUP_NS } from '../ksm/cost.ts';
@@ -239,9 +239,7 @@ export async function measureFirstVisits(opts: TimerOptions): Promise<FirstVisit
     const ksmd = findKsmdPid();
     if (ksmd === undefined || readSchedstat(ksmd) === undefined)
       throw new Error('first visits: no ksmd with /proc/<pid>/schedstat to read its CPU time from');
-    const cpu = firstCpu(cpusAllowed(ksmd) ?? '');
-    const restoreSelf = cpu === undefined ? 'ksmd has no CPU list' : holdSelfOffCpu(cpu);
-    if (typeof restoreSelf === 'string') opts.warn(`first visits: the poller may share ksmd's CPU (${restoreSelf})`);
+    const restoreSelf = holdPollerOffKsmd(ksmd, 'first visits', opts.warn);
     const bounds = new Boundaries(ksmd);
     try {
       write('smart_scan', '0');
@@ -269,7 +267,7 @@ export async function measureFirstVisits(opts: TimerOptions): Promise<FirstVisit
         write('run', '0');
       } finally {
         bounds.close();
-        if (typeof restoreSelf === 'function') restoreSelf();
+        restoreSelf();
       }
     }
   } finally {

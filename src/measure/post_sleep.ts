@@ -22,7 +22,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PAGE_SIZE } from '../lib/sizes.ts';
 import { createKernelBackend } from '../backends/kernel/index.ts';
-import { cpusAllowed, findKsmdPid, firstCpu, holdSelfOffCpu } from '../host/ksmd_affinity.ts';
+import { findKsmdPid, holdPollerOffKsmd } from '../host/ksmd_affinity.ts';
 import { KsmCounter } from '../host/ksm_sysfs.ts';
 import { readSchedstat } from '../host/procfs.ts';
 import { median } from '../lib/statistics.ts';
@@ -122,9 +122,7 @@ export async function measurePostSleep(opts: TimerOptions): Promise<PostSleepRow
     const ksmd = findKsmdPid();
     if (ksmd === undefined || readSchedstat(ksmd) === undefined)
       throw new Error('post-sleep: no ksmd with /proc/<pid>/schedstat to read its CPU time from');
-    const cpu = firstCpu(cpusAllowed(ksmd) ?? '');
-    const restoreSelf = cpu === undefined ? 'ksmd has no CPU list' : holdSelfOffCpu(cpu);
-    if (typeof restoreSelf === 'string') opts.warn(`post-sleep: the poller may share ksmd's CPU (${restoreSelf})`);
+    const restoreSelf = holdPollerOffKsmd(ksmd, 'post-sleep', opts.warn);
     const fullScans = new KsmCounter('full_scans');
     const stat = (): { runtimeNs: number; waitNs: number } => readSchedstat(ksmd) ?? { runtimeNs: NaN, waitNs: NaN };
     const boundary = async (target: number): Promise<void> => {
@@ -187,7 +185,7 @@ export async function measurePostSleep(opts: TimerOptions): Promise<PostSleepRow
       }
     } finally {
       fullScans.close();
-      if (typeof restoreSelf === 'function') restoreSelf();
+      restoreSelf();
     }
   } finally {
     await backend.stop();

@@ -21,7 +21,7 @@ import { PAGE_SIZE } from '../lib/sizes.ts';
 import { describeErrno } from '../lib/errno.ts';
 import { createKernelBackend, type KernelBackend } from '../backends/kernel/index.ts';
 import { createModelBackend } from '../backends/model/index.ts';
-import { cpusAllowed, findKsmdPid, firstCpu, holdSelfOffCpu } from '../host/ksmd_affinity.ts';
+import { findKsmdPid, holdPollerOffKsmd } from '../host/ksmd_affinity.ts';
 import { KSM_DIR, KsmCounter } from '../host/ksm_sysfs.ts';
 import { traceKsmd } from '../host/ksmd_trace.ts';
 import { HostUnusable } from '../host/unusable.ts';
@@ -163,9 +163,7 @@ export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement
     const scenario = regionScenario(1, 0);
     await startRandomRegion(backend, scenario, PAGES, 'sp-timer');
     const ksmd = findKsmdPid();
-    const cpu = ksmd === undefined ? undefined : firstCpu(cpusAllowed(ksmd) ?? '');
-    const restoreSelf = cpu === undefined ? 'ksmd not found' : holdSelfOffCpu(cpu);
-    if (typeof restoreSelf === 'string') opts.warn(`timer: the poller may share ksmd's CPU (${restoreSelf})`);
+    const restoreSelf = holdPollerOffKsmd(ksmd, 'timer', opts.warn);
     const scanned = new KsmCounter('pages_scanned');
     const fullScans = new KsmCounter('full_scans');
     try {
@@ -205,7 +203,7 @@ export async function measureTimer(opts: TimerOptions): Promise<TimerMeasurement
     } finally {
       scanned.close();
       fullScans.close();
-      if (typeof restoreSelf === 'function') restoreSelf();
+      restoreSelf();
     }
   } finally {
     await backend.stop();
