@@ -6,7 +6,7 @@
  * side over a line protocol on fds 0 (commands) and 1 (replies). One command per line;
  * every command gets exactly one reply line, "ok ..." or "err <message>".
  *
- *   startup            -> "ready <pid> <zero-page pfn>"
+ *   startup            -> "ready <pid> <zero-page pfn> <read faults: zero|own|unknown>"
  *   mmap SIZE SHARED NODE        -> "ok <address in hex>"  (NODE -1: no binding)
  *   fill ADDR OFF LEN KIND [A [B]] -> "ok"   bytes at ADDR+OFF.. as the pattern at region
  *                                           offsets OFF.. (ADDR is the region's start)
@@ -68,7 +68,12 @@ struct agent {
 	char *line;
 	size_t linecap;
 	unsigned long zero_pfn;
+	/* What a read of a never-written page maps: READS_ZERO, READS_OWN or READS_UNKNOWN. */
+	int reads;
 };
+
+enum { READS_UNKNOWN, READS_ZERO, READS_OWN };
+static const char *const reads_names[] = { "unknown", "zero", "own" };
 
 static void die(const char *what)
 {
@@ -282,18 +287,20 @@ static void scrub(const struct agent *a)
 }
 
 /*
- * The PFN of the shared zero page, which a read of a never-written private anonymous page
- * maps; 0 means unknown. pagemap shows real PFNs to root only. Two pages are read, both
- * mapped at once, and the PFN is taken only if they show the same frame: a kernel that
- * forbids the zero page (mm_forbids_zeropage, or a vendor patch such as pvm_no_zero_page=1)
- * gives each read its own page, freed again at munmap, and taking that frame for the zero
- * page would later hide a page of the scenario's that reuses it.
+ * What a read of a never-written private anonymous page maps, and the PFN of the shared zero
+ * page where that is it (0 otherwise). pagemap shows real PFNs to root only. Two pages are
+ * read, both mapped at once: the same frame in both is the zero page; two frames mean the
+ * kernel forbids the zero page (mm_forbids_zeropage, or a vendor patch such as
+ * pvm_no_zero_page=1) and gives each read its own page, freed again at munmap. Taking that
+ * frame for the zero page would later hide a page of the scenario's that reuses it.
  */
-static unsigned long probe_zero_pfn(void)
+static void probe_zero_page(struct agent *a)
 {
+	a->zero_pfn = 0;
+	a->reads = READS_UNKNOWN;
 	volatile unsigned char *p = mmap(NULL, 2 * PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
-		return 0;
+		return;
 	madvise((void *)p, 2 * PAGE_SIZE, MADV_NOHUGEPAGE);
 	(void)p[0];
 	(void)p[PAGE_SIZE];
@@ -306,15 +313,22 @@ static unsigned long probe_zero_pfn(void)
 	}
 	munmap((void *)p, 2 * PAGE_SIZE);
 	if (!(entry[0] >> 63) || !(entry[1] >> 63))
-		return 0;
-	unsigned long a = (unsigned long)(entry[0] & ((1ULL << 55) - 1));
-	unsigned long b = (unsigned long)(entry[1] & ((1ULL << 55) - 1));
-	return a == b ? a : 0;
+		return;
+	unsigned long pfn0 = (unsigned long)(entry[0] & ((1ULL << 55) - 1));
+	unsigned long pfn1 = (unsigned long)(entry[1] & ((1ULL << 55) - 1));
+	if (pfn0 == 0 || pfn1 == 0)
+		return; /* PFNs hidden: not root */
+	if (pfn0 == pfn1) {
+		a->zero_pfn = pfn0;
+		a->reads = READS_ZERO;
+	} else {
+		a->reads = READS_OWN;
+	}
 }
 
 static void announce(struct agent *a)
 {
-	reply(a, "ready %d %lu", (int)getpid(), a->zero_pfn);
+	reply(a, "ready %d %lu %s", (int)getpid(), a->zero_pfn, reads_names[a->reads]);
 }
 
 static uint64_t num(const char *s)
@@ -539,7 +553,7 @@ int main(int argc, char **argv)
 	signal(SIGCHLD, SIG_IGN);
 	/* A broken channel must end the agent, not kill it mid-write with SIGPIPE noise. */
 	signal(SIGPIPE, SIG_IGN);
-	a.zero_pfn = probe_zero_pfn();
+	probe_zero_page(&a);
 	announce(&a);
 	serve(&a);
 	return 0;

@@ -32,6 +32,8 @@ export interface SystemOptions {
   /** RAM in bytes (a multiple of the page size). */
   readonly ram: number;
   readonly numaNodes?: number;
+  /** Read faults allocate instead of mapping the zero page (MemoryManager.forbidsZeropage). */
+  readonly mmForbidsZeropage?: boolean;
   readonly cost?: CostModel;
   /** HZ and wake-up latencies (default DEFAULT_TIMER, this machine kind). */
   readonly timer?: TimerParams;
@@ -64,7 +66,11 @@ export function createSystem(opts: SystemOptions): System {
   }
   const clock = new VirtualClock(opts.timer ?? DEFAULT_TIMER);
   const events = new EventQueue(clock);
-  const mmgr = createMemoryManager(Math.floor(opts.ram / PAGE_SIZE) + 1, opts.numaNodes ?? 1);
+  const mmgr = createMemoryManager(
+    Math.floor(opts.ram / PAGE_SIZE) + 1,
+    opts.numaNodes ?? 1,
+    opts.mmForbidsZeropage === true,
+  );
   const { ksm, ksmd } = ksmInit(mmgr, events, opts.cost ?? DEFAULT_COST);
   const ksmplus = new KsmPlus(mmgr, events, opts.cost ?? DEFAULT_COST, opts.seed ?? 0);
   const ksmplusd = new KsmPlusDaemon(ksmplus, events);

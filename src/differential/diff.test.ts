@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Scenario } from '../scenario/types.ts';
-import { agrees, diffAttempts, type DiffRunner, type ScenarioDiff, scenarioDiffOf } from './diff.ts';
+import { agrees, diffAttempts, type DiffRunner, liveReadFaults, type ScenarioDiff, scenarioDiffOf } from './diff.ts';
 import { syntheticRun as run } from './testing.ts';
 
 const scenario = { name: 'two' } as Scenario;
@@ -39,4 +39,20 @@ test('diffAttempts stops at the first run that agrees, keeping the earlier ones,
   const once = sequence([lag, agree]);
   assert.equal((await diffAttempts(once.runner, scenario, 1)).earlier, undefined);
   assert.equal(once.calls(), 1);
+});
+
+test("liveReadFaults gives the model the live kernel's read faults, and warns where the scenario names the other", () => {
+  const named = (mmForbidsZeropage?: boolean) =>
+    ({
+      machine: { ram: 1 << 30, numaNodes: 1, ...(mmForbidsZeropage === undefined ? {} : { mmForbidsZeropage }) },
+    }) as Scenario;
+  const warnings: string[] = [];
+  assert.deepEqual(liveReadFaults(named(), true, warnings), { mmForbidsZeropage: true });
+  assert.deepEqual(liveReadFaults(named(), false, warnings), { mmForbidsZeropage: false });
+  assert.deepEqual(liveReadFaults(named(true), undefined, warnings), {});
+  assert.deepEqual(liveReadFaults(named(true), true, warnings), { mmForbidsZeropage: true });
+  assert.deepEqual(warnings, []);
+  liveReadFaults(named(false), true, warnings);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /mm_forbids_zeropage is false, but this kernel's read faults allocate a page each/);
 });

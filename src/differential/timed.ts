@@ -40,7 +40,7 @@ import type { CounterRecord, RunResult } from '../scenario/records.ts';
 import { runScenario } from '../scenario/run.ts';
 import type { ScanTrace } from '../scenario/scan_trace.ts';
 import type { Scenario } from '../scenario/types.ts';
-import { diffKernelBackend } from './diff.ts';
+import { diffKernelBackend, liveReadFaults } from './diff.ts';
 import { lowerMedian } from '../lib/statistics.ts';
 import { type ClockJudgement, judgeByClock } from './step_clock.ts';
 
@@ -389,12 +389,15 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
   }
   const kernelRuns: KernelTimedRun[] = [];
   let error: string | undefined;
+  // Read faults map the zero page or not for the whole boot: the first run that tells says.
+  let readFaults: boolean | undefined;
   while (kernelRuns.filter((r) => !r.disturbed).length < tol.runs && kernelRuns.length < tol.maxRuns) {
     const backend = diffKernelBackend(opts, warnings, true);
     const go = (): Promise<RunResult> => runScenario(scenario, backend, { recordEveryStep: true });
     const traced = opts.batches === true ? await traceKsmd(go) : { result: await go(), trace: undefined };
     const run = traced.result;
     const clock = backend.ksmdClock();
+    readFaults ??= backend.mmForbidsZeropage();
     const disturbed = disturbedRun(clock, tol);
     const trace = backend.scanTrace();
     const r = {
@@ -421,6 +424,7 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
   const runtime = kernelRuns[0]?.clock.runtimeAtStartNs;
   const modelBackend = createModelBackend({
     seed: opts.seed ?? 0,
+    ...liveReadFaults(scenario, readFaults, warnings),
     traceScans: true,
     traceBatches: opts.batches === true,
     ...(runtime === undefined ? {} : { ksmdRuntimeNs: runtime }),

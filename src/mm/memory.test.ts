@@ -4,7 +4,9 @@
  * an untouched anonymous page maps the shared zero page read-only and counts no RSS; a write
  * to a write-protected exclusive anonymous page reuses it in place; a page still shared
  * (refcount > 1) is copied; a KSM page is always copied, even with one mapping left, and
- * counts cow_ksm.
+ * counts cow_ksm. Where mm_forbids_zeropage holds, do_anonymous_page skips the zero page and
+ * allocates on a read as on a write, and makes the PTE from the VMA's flags: writable and
+ * dirty in a writable mapping.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,6 +66,33 @@ test('doAnonymousPage: a read fault maps the shared zero page read-only, without
   assert.equal(read1(mmgr, t.mm, addr), 0);
   assert.equal(read1(mmgr, t.mm, addr + 5), 9);
   mmVerify(mmgr);
+});
+
+test('doAnonymousPage: where the zero page is forbidden, a read fault allocates a writable page of its own', () => {
+  const mmgr = testMm(true);
+  const t = spawnTask(mmgr, 'a');
+  const addr = doMmap(mmgr, t.mm, 2 * PAGE_SIZE);
+  assert.equal(read1(mmgr, t.mm, addr), 0);
+  assert.equal(read1(mmgr, t.mm, addr + PAGE_SIZE), 0);
+  const first = pte(t.mm, addr);
+  const second = pte(t.mm, addr + PAGE_SIZE);
+  assert.notEqual(first.pfn, mmgr.frames.zeroPfn);
+  assert.notEqual(first.pfn, second.pfn, 'each read its own frame');
+  assert.equal(
+    first.flags & (_PAGE_PRESENT | _PAGE_SPECIAL | _PAGE_RW | _PAGE_DIRTY),
+    _PAGE_PRESENT | _PAGE_RW | _PAGE_DIRTY,
+  );
+  assert.equal(mmgr.frames.flags[first.pfn]! & PG_anon_exclusive, PG_anon_exclusive);
+  assert.equal(t.mm.rssAnon, 2);
+  // The write that follows needs no fault: the same frame, written in place.
+  const faults = mmgr.vmstat.pgfault;
+  assert.equal(writeUser(mmgr, t.mm, addr + 5, Uint8Array.of(9)), 0);
+  assert.equal(mmgr.vmstat.pgfault, faults);
+  assert.equal(pte(t.mm, addr).pfn, first.pfn);
+  assert.equal(read1(mmgr, t.mm, addr + 5), 9);
+  mmVerify(mmgr);
+  exitTask(mmgr, t);
+  mmVerifyNoLeaks(mmgr);
 });
 
 test('doWpPage reuses an exclusive anonymous page in place once the other side of a fork has copied', () => {

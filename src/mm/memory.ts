@@ -49,12 +49,24 @@ export function handleMmFault(mmgr: MemoryManager, vma: Vma, addr: number, flags
 }
 
 /**
+ * Whether a read fault in `mm` must not map the shared zero page (see
+ * MemoryManager.forbidsZeropage).
+ * @linux include/linux/mm.h mm_forbids_zeropage (partial: one answer for the whole machine, not per mm)
+ */
+export function mmForbidsZeropage(mmgr: MemoryManager, _mm: MmStruct): boolean {
+  return mmgr.forbidsZeropage;
+}
+
+/**
  * A first touch of an anonymous page: a read maps the shared zero page, a write allocates.
+ * Where the zero page is forbidden a read allocates too, and the new page is mapped
+ * writable and dirty as after a write: Linux makes the PTE from the VMA's flags, not the
+ * fault's.
  * @linux mm/memory.c do_anonymous_page
  */
 function doAnonymousPage(mmgr: MemoryManager, vma: Vma, vpn: number, write: boolean): number {
   const mm = vma.vmMm;
-  if (!write) {
+  if (!write && !mmForbidsZeropage(mmgr, mm)) {
     mm.pgtable.set(vpn, mmgr.frames.zeroPfn, _PAGE_PRESENT | _PAGE_SPECIAL);
     return 0;
   }

@@ -41,10 +41,18 @@ export class MemoryManager {
 
   readonly frames: PageFrames;
   readonly contents: ContentStore;
+  /**
+   * Whether read faults are refused the shared zero page (mm_forbids_zeropage). Upstream
+   * x86-64 never refuses it; s390 does for KVM guests, and some vendor kernels on a boot
+   * option (this project's CI machine boots with pvm_no_zero_page=1). Machine-wide here,
+   * per mm in Linux: the model knows no per-mm reason.
+   */
+  readonly forbidsZeropage: boolean;
 
-  constructor(frames: PageFrames, contents: ContentStore) {
+  constructor(frames: PageFrames, contents: ContentStore, forbidsZeropage = false) {
     this.frames = frames;
     this.contents = contents;
+    this.forbidsZeropage = forbidsZeropage;
   }
 
   allocPid(): number {
@@ -66,12 +74,12 @@ export class MemoryManager {
  * checksummed with the kernel's XXH64 and compared as memcmp does. The one place the model
  * builds it: whole machines (system.ts) and the test machines of mm/ and ksm/ alike.
  */
-export function createMemoryManager(nrFrames: number, numaNodes = 1): MemoryManager {
+export function createMemoryManager(nrFrames: number, numaNodes = 1, forbidsZeropage = false): MemoryManager {
   const kernel = new PageKernel();
   // Every content is held by a frame, or by a fill's cache for a moment: a few more at most.
   const contents = new ContentStore(
     { checksum: (buf, off) => kernel.checksumPage(buf, off), compare: comparePages },
     nrFrames + 1024,
   );
-  return new MemoryManager(new PageFrames(nrFrames, numaNodes, contents), contents);
+  return new MemoryManager(new PageFrames(nrFrames, numaNodes, contents), contents, forbidsZeropage);
 }

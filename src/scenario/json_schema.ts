@@ -150,6 +150,8 @@ const TOP_DOCS: Readonly<Record<string, string>> = {
 const MACHINE_DOCS: Readonly<Record<string, string>> = {
   ram: 'Model RAM: bytes or "1GiB", a multiple of 4096 (default 1 GiB).',
   numa_nodes: 'Model NUMA nodes; frames are spread round-robin unless an mmap names a node (default 1).',
+  mm_forbids_zeropage:
+    "Read faults of never-written private pages allocate a page each instead of mapping the shared zero page, as on s390 KVM guests or a kernel booted with pvm_no_zero_page=1 (default false; samepage diff takes the live kernel's).",
 };
 
 /** The pattern forms, by their key (`names`: the forms that are one word). */

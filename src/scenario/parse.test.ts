@@ -72,6 +72,19 @@ test('parseScenario reads machine sizes with suffixes', () => {
   assert.equal(s.description, 'd');
 });
 
+test('parseScenario reads machine.mm_forbids_zeropage, a boolean, and leaves it out where the file does', () => {
+  assert.deepEqual(ok(`${HEAD}machine: { mm_forbids_zeropage: true }\nsteps: []\n`).machine, {
+    ram: 1024 ** 3,
+    numaNodes: 1,
+    mmForbidsZeropage: true,
+  });
+  assert.equal('mmForbidsZeropage' in ok(`${HEAD}machine: { ram: 1GiB }\nsteps: []\n`).machine, false);
+  assert.deepEqual(
+    problems(`${HEAD}machine: { mm_forbids_zeropage: "yes" }\nsteps: []\n`).map((p) => `${p.path}: ${p.message}`),
+    ['machine.mm_forbids_zeropage: mm_forbids_zeropage must be true or false, got "yes"'],
+  );
+});
+
 test('parseScenario accepts JSON', () => {
   const json = JSON.stringify({
     version: 1,

@@ -22,7 +22,7 @@ import { KSM_VMSTAT_FIELDS } from '../sysfs/proc_vmstat.ts';
 import { parseExpectation } from './expect.ts';
 import { PLUS_PREFIX, SYS_MM } from './paths.ts';
 import { isPlusFile, isPlusWritableFile, PLUS_DIR, PLUS_FILE_NAMES, PLUS_LIST_FILES } from '../lib/plus_files.ts';
-import type { Advice, ExpectCheck, Pattern, PrctlOption, Scenario, Step } from './types.ts';
+import type { Advice, ExpectCheck, Machine, Pattern, PrctlOption, Scenario, Step } from './types.ts';
 
 const GIB = 1024 * 1024 * 1024;
 /** The longest wait: the model's clock is exact to MAX_VIRTUAL_NS. */
@@ -79,6 +79,7 @@ export function describeValue(value: unknown): string {
 const LABELS: Readonly<Record<string, string>> = {
   'page-mod': 'Page-mod period',
   numa_nodes: 'NUMA node count',
+  mm_forbids_zeropage: 'mm_forbids_zeropage',
   ms: 'Milliseconds',
   node: 'NUMA node',
 };
@@ -624,9 +625,16 @@ const machine = strict(
           `NUMA node count must be at most ${MAX_NUMA_NODES} (MAX_NUMNODES of x86-64), got ${describeValue(i.input)}`,
       })
       .optional(),
+    mm_forbids_zeropage: z.boolean().optional(),
   },
   'machine field',
-).transform((m) => ({ ram: m.ram ?? GIB, numaNodes: m.numa_nodes ?? 1 }));
+).transform(
+  (m): Machine => ({
+    ram: m.ram ?? GIB,
+    numaNodes: m.numa_nodes ?? 1,
+    ...(m.mm_forbids_zeropage === undefined ? {} : { mmForbidsZeropage: m.mm_forbids_zeropage }),
+  }),
+);
 
 /** The top-level mapping of a file, around a schema of one step (json_schema.ts passes its own). */
 export function fileSchema<S extends z.ZodType>(step: S) {

@@ -88,6 +88,12 @@ export interface Machine {
   /** Model RAM in bytes. */
   readonly ram: number;
   readonly numaNodes: number;
+  /**
+   * Read faults allocate a page instead of mapping the shared zero page (mm_forbids_zeropage);
+   * undefined where the file does not say: the model then takes Linux's default (false), or
+   * the live kernel's when it is compared with one (differential/diff.ts).
+   */
+  readonly mmForbidsZeropage?: boolean;
 }
 
 export interface Scenario {

@@ -97,6 +97,13 @@ class LineReader {
   }
 }
 
+/**
+ * What a read of a never-written private anonymous page maps, as the agent probed it: the
+ * shared zero page, a page of its own (the kernel forbids the zero page), or unknown (PFNs
+ * hidden).
+ */
+export type ReadFaults = 'zero' | 'own' | 'unknown';
+
 /** How long one command may take (a fill of a large region is the slow one). */
 const REPLY_TIMEOUT_MS = 300_000;
 
@@ -107,6 +114,7 @@ export class Agent {
   /** With the pid, tells this agent from a later process that reuses its pid. */
   #startTime: string | undefined;
   #zeroPfn: number;
+  #readFaults: ReadFaults;
   readonly #reader: LineReader;
   readonly #writer: Writable;
   readonly #child: ChildProcess | undefined;
@@ -125,6 +133,7 @@ export class Agent {
     this.#pid = 0;
     this.#startTime = undefined;
     this.#zeroPfn = 0;
+    this.#readFaults = 'unknown';
     this.#reader = init.reader;
     this.#writer = init.writer;
     this.#child = init.child;
@@ -139,6 +148,11 @@ export class Agent {
   /** PFN of the shared zero page as the agent saw it (0: unknown). */
   get zeroPfn(): number {
     return this.#zeroPfn;
+  }
+
+  /** What a read of a never-written page mapped when the agent (or its program) started. */
+  get readFaults(): ReadFaults {
+    return this.#readFaults;
   }
 
   /** Starts an agent as a child of this process; `comm` becomes its program name. */
@@ -267,13 +281,14 @@ export class Agent {
       30_000,
       () => this.#describe(),
     );
-    const m = /^ready (\d+) (\d+)$/.exec(line);
-    if (m?.[1] === undefined || m[2] === undefined) {
+    const m = /^ready (\d+) (\d+) (zero|own|unknown)$/.exec(line);
+    if (m?.[1] === undefined || m[2] === undefined || m[3] === undefined) {
       throw new StepError(`${this.#describe()} did not start: ${line}`);
     }
     this.#pid = Number(m[1]);
     this.#startTime ??= processStartTime(this.#pid);
     this.#zeroPfn = Number(m[2]);
+    this.#readFaults = m[3] as ReadFaults;
   }
 
   #describe(): string {

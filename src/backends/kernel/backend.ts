@@ -130,6 +130,12 @@ export interface KernelBackend extends Backend {
   regionAddress(proc: string, region: string): number | undefined;
   /** ksmd's clock over this run (see KsmdClock). */
   ksmdClock(): KsmdClock;
+  /**
+   * Whether this kernel's read faults allocate a page each instead of mapping the zero page
+   * (mm_forbids_zeropage), as the run's agents found when they started; undefined where none
+   * started or none could tell (pagemap hides PFNs).
+   */
+  mmForbidsZeropage(): boolean | undefined;
   /** full_scans over ksmd's time, when built with traceScans. */
   scanTrace(): ScanTrace | undefined;
   /**
@@ -576,6 +582,11 @@ class KernelBackendImpl implements KernelBackend {
 
   ksmdClock(): KsmdClock {
     return { ...this.#ksmd };
+  }
+
+  mmForbidsZeropage(): boolean | undefined {
+    const found = this.#agents.find((a) => a.readFaults !== 'unknown')?.readFaults;
+    return found === undefined ? undefined : found === 'own';
   }
 
   async #waitFullScans(n: number, onProgress?: (p: WaitProgress) => Promise<void> | void): Promise<string | undefined> {

@@ -76,6 +76,12 @@ export interface ModelBackendOptions {
    * the live kernel passes the live ksmd's.
    */
   readonly ksmdRuntimeNs?: number;
+  /**
+   * Whether read faults allocate instead of mapping the zero page, where the scenario's
+   * machine.mm_forbids_zeropage does not say (default false, as upstream Linux). A comparison
+   * with the live kernel passes the live kernel's.
+   */
+  readonly mmForbidsZeropage?: boolean;
   /** Tests: prove the model's caches on every hit (see SystemOptions.checkCaches). */
   readonly checkCaches?: boolean;
   /** Sample the charted counters after every event that changes one (for a report; see samples()). */
@@ -162,6 +168,7 @@ export class ModelBackend implements Backend {
     this.#sys = createSystem({
       ram: scenario.machine.ram,
       numaNodes: scenario.machine.numaNodes,
+      mmForbidsZeropage: scenario.machine.mmForbidsZeropage ?? this.#opts.mmForbidsZeropage ?? false,
       seed: this.#opts.seed,
       cost: this.#opts.cost ?? calibratedCost(),
       timer: this.#opts.timer ?? calibratedTimer(),
