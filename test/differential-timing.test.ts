@@ -14,10 +14,12 @@
  * whose only misses are values some kernel run gave too (the runs disagree among
  * themselves) is reported as to do, with its figures, not passed.
  *
- * The model runs with the calibration files where they were measured on this machine's CPU;
- * elsewhere this machine is calibrated first (`bench --calibrate` without writing, about 80
- * s), since another host's ksmd costs another CPU time per page (docs/cost-model.md,
- * "Another host"), and the files' constants would judge that host, not the model.
+ * This machine is calibrated first (`bench --calibrate` without writing, about 6 minutes),
+ * even where the package has a set measured on this CPU: another host's ksmd costs another
+ * CPU time per page (docs/cost-model.md, "Another host"), and one host's own speed moves
+ * 20-40 % within hours ("How fast the host's speed moves"), so files measured on another day
+ * would judge that day's host, not the model. `SAMEPAGE_TIMING_CALIBRATION=files` runs the
+ * model with the calibration set it reads here instead (quicker, while working on a cell).
  *
  * Skips, saying why, where the kernel backend cannot run. `SAMEPAGE_DIFF_TIMING=all` runs
  * the whole grid (pages_to_scan 100-5,000 x sleep_millisecs 1-200 x smart_scan 0/1, and the
@@ -98,13 +100,16 @@ const KNOWN_MISSES: ReadonlyMap<string, string> = new Map([
 ]);
 
 /**
- * This machine's cost model and timer where the calibration files are another machine's
- * (undefined where they are this one's); a string where it is too busy to calibrate.
+ * This machine's cost model and timer, measured now (undefined where the environment asks
+ * for the files); a string where it is too busy to calibrate.
  */
 async function hostCalibration(): Promise<TimedDiffOptions['calibration'] | string> {
-  const foreign = foreignCalibration();
-  if (foreign === undefined) return undefined;
-  process.stdout.write(`${foreign}: calibrating this machine first\n`);
+  if (process.env.SAMEPAGE_TIMING_CALIBRATION === 'files') {
+    const foreign = foreignCalibration();
+    if (foreign !== undefined) process.stdout.write(`SAMEPAGE_TIMING_CALIBRATION=files: ${foreign}\n`);
+    return undefined;
+  }
+  process.stdout.write('calibrating this machine first (SAMEPAGE_TIMING_CALIBRATION=files skips it)\n');
   try {
     const { file, timer } = await calibrate(
       { pages: CALIBRATION_PAGES, lockWaitMs: 600_000, write: false },

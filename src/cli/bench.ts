@@ -3,7 +3,7 @@
  * src/measure/ (bench.ts, calibrate.ts) and prints report/bench.ts's tables or the JSON.
  */
 import type { Command } from 'commander';
-import { CALIBRATION_FILE, foreignCalibration, TIMER_FILE } from '../backends/model/calibration.ts';
+import { calibrationSet, foreignCalibration, HOSTS_DIR } from '../backends/model/calibration.ts';
 import { type MeasureLog, runBench } from '../measure/bench.ts';
 import { CALIBRATION_PAGES, calibrate } from '../measure/calibrate.ts';
 import { renderBench, renderCalibration } from '../report/bench.ts';
@@ -44,7 +44,7 @@ export function addBenchCommand(program: Command, io: Io): void {
     )
     .option(
       '--dry-run',
-      `with --calibrate: print the fitted constants and the timer without writing ${CALIBRATION_FILE} and ${TIMER_FILE}`,
+      `with --calibrate: print the fitted constants and the timer without writing this machine's calibration set (its directory under ${HOSTS_DIR}/, or the files SAMEPAGE_COST_MODEL and SAMEPAGE_TIMER name)`,
     )
     .option('--model-only', 'do not touch the live kernel (the ratio is then unavailable)')
     .option('--lock-wait <s>', 'seconds to wait for another samepage kernel run to finish', parseSeconds, 600)
@@ -52,6 +52,10 @@ export function addBenchCommand(program: Command, io: Io): void {
       'after',
       '\nThe kernel side needs root and a writable /sys/kernel/mm/ksm; it runs through the kernel\n' +
         'backend, which saves and restores every KSM setting. Progress goes to stderr.\n\n' +
+        'The model reads the calibration set measured on this CPU model and CPU count\n' +
+        `(a directory under ${HOSTS_DIR}/), else the default set (calibration/);\n` +
+        "--calibrate writes this machine's set. SAMEPAGE_COST_MODEL and SAMEPAGE_TIMER\n" +
+        'name other files.\n\n' +
         'Examples:\n  sudo samepage bench\n  sudo samepage bench --json --pages 131072\n  sudo samepage bench --calibrate',
     )
     .action(async (opts: BenchCliOptions) => {
@@ -68,6 +72,10 @@ export function addBenchCommand(program: Command, io: Io): void {
             : renderCalibration(cal.file, cal.previous, cal.timer, cal.previousTimer, tableWidth(io)),
         );
       } else {
+        const set = calibrationSet();
+        log.progress(
+          `the model reads ${set.host === undefined ? 'the calibration' : `host set ${set.host}:`} ${set.costPath} and ${set.timerPath}`,
+        );
         // The model's side is the cost model's: another CPU's constants give another ratio.
         const foreign = opts.modelOnly === true ? undefined : foreignCalibration();
         if (foreign !== undefined) log.warn(foreign);

@@ -51,13 +51,17 @@ export interface MachineInfo {
   readonly hostname: string;
 }
 
+/** This machine's CPU model (/proc/cpuinfo's first "model name") and CPU count: cheap, no process started. */
+export function cpuIdentity(): Pick<MachineInfo, 'cpu_model' | 'cpus'> {
+  const model = /^model name\s*:\s*(.*)$/m.exec(readOr('/proc/cpuinfo'))?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
+  return { cpu_model: model, cpus: cpus().length };
+}
+
 /** This machine: kernel release, CPU model and count, clock tick, host name. */
 export function machineInfo(clkTck = clockTicksPerSecond()): MachineInfo {
-  const model = /^model name\s*:\s*(.*)$/m.exec(readOr('/proc/cpuinfo'))?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
   return {
     kernel_release: readOr('/proc/sys/kernel/osrelease').trim() || 'unknown',
-    cpu_model: model,
-    cpus: cpus().length,
+    ...cpuIdentity(),
     clk_tck: clkTck,
     hostname: hostname(),
   };

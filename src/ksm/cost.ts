@@ -2,9 +2,10 @@
  * ksmd's CPU cost, so the model's virtual time and CPU share mean something (the scan-time
  * advisor divides by them). Each constant is nanoseconds of ksmd CPU per event.
  *
- * The model backend reads the constants from calibration/cost-model.json, which
- * `samepage bench --calibrate` fits to the live ksmd's CPU time (docs/cost-model.md).
- * DEFAULT_COST is that file's calibration as shipped (Linux 6.18.44, Intel Xeon, 2 vCPUs,
+ * The model backend reads the constants from a calibration set's cost-model.json (this
+ * machine's host set, else calibration/cost-model.json: backends/model/calibration.ts),
+ * which `samepage bench --calibrate` fits to the live ksmd's CPU time (docs/cost-model.md).
+ * DEFAULT_COST is the default set's calibration as shipped (Linux 6.18.44, Intel Xeon, 2 vCPUs,
  * 65536-page workloads on a quiet machine: an all-unique page visit with ~15 unstable-tree
  * steps costs about 2.4 µs), used where no file is given.
  */

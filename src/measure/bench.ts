@@ -97,7 +97,7 @@ export interface BenchResult {
   readonly model_ns_per_visit_by_run: readonly number[];
   /** The model's virtual ksmd CPU ns per visit with the constants it uses (src/ksm/cost.ts). */
   readonly model_virtual_ns_per_visit: number;
-  /** The same with calibration/cost-model.json's constants, when that file exists. */
+  /** The same with the constants of the calibration set this machine reads, when its file exists. */
   readonly model_calibrated_ns_per_visit?: number;
   /** The counters of COMPARED at the end, and pages_to_scan after every measured scan. */
   readonly counters_equal: boolean | null;

@@ -2,8 +2,8 @@
  * The calibration of `samepage bench --calibrate`: fits src/ksm/cost.ts's constants to the
  * live ksmd's CPU time per full scan (see docs/cost-model.md and fit.ts) and measures the
  * machine's timer (HZ, ksmd's wake-up latency and scan-start flush: timer.ts), and saves
- * them to calibration/cost-model.json and calibration/timer.json, which the model then runs
- * on (backends/model/calibration.ts).
+ * them as this machine's calibration set (cost-model.json and timer.json), which the model
+ * then runs on here (backends/model/calibration.ts).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -12,8 +12,8 @@ import {
   calibratedCost,
   calibratedTimer,
   calibrationPath,
+  calibrationTarget,
   readCostModel,
-  timerPath,
 } from '../backends/model/calibration.ts';
 import { machineInfo, type MachineInfo } from '../host/machine.ts';
 import { othersBusyLimitMs, OTHERS_BUSY_SHARE } from '../host/others_busy.ts';
@@ -52,7 +52,7 @@ export interface CalibrateOptions {
   readonly pages: number;
   /** How long to wait for another samepage kernel run to finish. */
   readonly lockWaitMs: number;
-  /** Save the result to calibrationPath() (false: a dry run). */
+  /** Save the result to calibrationTarget()'s files (false: a dry run). */
   readonly write: boolean;
 }
 
@@ -144,7 +144,8 @@ const METHOD =
 
 /**
  * Measures every calibration workload on the live kernel and counts the model's events in
- * the same scans, fits the constants and, with `write`, saves them to calibrationPath().
+ * the same scans, fits the constants and, with `write`, saves them to calibrationTarget()'s
+ * files: this machine's host set, or the files SAMEPAGE_COST_MODEL and SAMEPAGE_TIMER name.
  * Resolves to the calibration and the constants in use until now.
  */
 export async function calibrate(
@@ -279,9 +280,10 @@ export async function calibrate(
     method: TIMER_METHOD,
   };
   if (opts.write) {
+    const target = calibrationTarget();
     for (const [path, data] of [
-      [calibrationPath(), file],
-      [timerPath(), timer],
+      [target.costPath, file],
+      [target.timerPath, timer],
     ] as const) {
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);

@@ -48,7 +48,7 @@ test('the bench table fits COLUMNS, keeping the workload, the ratios and whether
 
 test("the calibration's reload table gives each row's spread over its passes", () => {
   // The shipped calibration, its reload rows given passes (older files have none).
-  const shipped = readCalibration(calibrationPath({}));
+  const shipped = readCalibration(calibrationPath({}, null));
   assert.ok(shipped?.post_sleep !== undefined, 'the package ships calibration/cost-model.json with its reload');
   const [first, second, ...rest] = shipped.post_sleep.rows;
   const file = {

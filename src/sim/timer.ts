@@ -31,8 +31,8 @@ export interface TimerParams {
 
 /**
  * This machine kind as measured (Linux 6.18.44, 2 vCPUs, CONFIG_HZ=250 from /proc/config.gz;
- * docs/cost-model.md): the values `samepage bench --calibrate` writes to
- * calibration/timer.json, used where no file is given.
+ * docs/cost-model.md): the default calibration set's calibration/timer.json as shipped,
+ * used where no file is given.
  */
 export const DEFAULT_TIMER: TimerParams = {
   hz: 250,

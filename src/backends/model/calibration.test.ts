@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COST_KEYS, DEFAULT_COST, NO_FIRST_VISIT, NO_RELOAD } from '../../ksm/cost.ts';
@@ -9,7 +9,10 @@ import {
   calibratedCost,
   calibratedTimer,
   calibrationPath,
+  calibrationSet,
+  calibrationTarget,
   foreignCalibration,
+  hostSetName,
   readCostModel,
   readTimerParams,
   timerPath,
@@ -27,11 +30,11 @@ function withFile(text: string, f: (path: string) => void): void {
 }
 
 test('DEFAULT_COST is the calibration shipped in calibration/cost-model.json', () => {
-  assert.deepEqual(readCostModel(calibrationPath({})), DEFAULT_COST);
+  assert.deepEqual(readCostModel(calibrationPath({}, null)), DEFAULT_COST);
 });
 
 test('DEFAULT_TIMER is the timer shipped in calibration/timer.json', () => {
-  assert.deepEqual(readTimerParams(timerPath({})), DEFAULT_TIMER);
+  assert.deepEqual(readTimerParams(timerPath({}, null)), DEFAULT_TIMER);
 });
 
 test('calibratedCost reads the file SAMEPAGE_COST_MODEL names, and falls back to DEFAULT_COST without one', () => {
@@ -45,9 +48,9 @@ test('calibratedCost reads the file SAMEPAGE_COST_MODEL names, and falls back to
     postSleepBatchTauNs: 5_300_000,
   };
   withFile(JSON.stringify({ version: 1, cost }), (path) => {
-    assert.deepEqual(calibratedCost({ SAMEPAGE_COST_MODEL: path }), { ...cost, ...NO_FIRST_VISIT });
+    assert.deepEqual(calibratedCost(calibrationSet({ SAMEPAGE_COST_MODEL: path })), { ...cost, ...NO_FIRST_VISIT });
   });
-  assert.deepEqual(calibratedCost({ SAMEPAGE_COST_MODEL: '/nonexistent/cost.json' }), DEFAULT_COST);
+  assert.deepEqual(calibratedCost(calibrationSet({ SAMEPAGE_COST_MODEL: '/nonexistent/cost.json' })), DEFAULT_COST);
 });
 
 test('readCostModel refuses a damaged file, naming the bad constants', () => {
@@ -79,9 +82,9 @@ test('readCostModel reads a file from before the deep-step cost as one without i
 test('calibratedTimer reads the file SAMEPAGE_TIMER names, and falls back to DEFAULT_TIMER without one', () => {
   const timer = { hz: 1000, wakeupLatencyNs: 12_000, timerWakeLatencyNs: 7_000, workFlushNs: 80_000 };
   withFile(JSON.stringify({ version: 1, timer }), (path) => {
-    assert.deepEqual(calibratedTimer({ SAMEPAGE_TIMER: path }), timer);
+    assert.deepEqual(calibratedTimer(calibrationSet({ SAMEPAGE_TIMER: path })), timer);
   });
-  assert.deepEqual(calibratedTimer({ SAMEPAGE_TIMER: '/nonexistent/timer.json' }), DEFAULT_TIMER);
+  assert.deepEqual(calibratedTimer(calibrationSet({ SAMEPAGE_TIMER: '/nonexistent/timer.json' })), DEFAULT_TIMER);
 });
 
 test("a timer file from before the tick's latency was traced gives the tick the kick's latency", () => {
@@ -170,4 +173,70 @@ test('a cost model from before the first-visit charges is read with none; one wi
   withFile(JSON.stringify({ version: 1, cost: { ...before, ...given, postSleepNoTreeTauNs: 0 } }), (path) =>
     assert.throws(() => readCostModel(path), /postSleepNoTreeTauNs/),
   );
+});
+
+/** A package root with a default set measured on `def` and a host set for each of `hosts`. */
+function withSets(def: object, hosts: Record<string, object>, f: (root: string) => void): void {
+  const root = mkdtempSync(join(tmpdir(), 'samepage-sets-'));
+  const write = (dir: string, machine: object) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'cost-model.json'), JSON.stringify({ cost: DEFAULT_COST, machine }));
+    writeFileSync(join(dir, 'timer.json'), JSON.stringify({ timer: DEFAULT_TIMER, machine }));
+  };
+  try {
+    write(join(root, 'calibration'), def);
+    for (const [name, machine] of Object.entries(hosts)) write(join(root, 'calibration', 'hosts', name), machine);
+    f(root);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+test("calibrationSet reads the host set measured on this CPU model and CPU count, else the default set; the environment's files win", () => {
+  const xeon = { cpu_model: 'Intel(R) Xeon(R) Processor', cpus: 2 };
+  const amd = { cpu_model: 'AMD EPYC', cpus: 2 };
+  withSets(xeon, { 'amd-epyc-2cpu': amd }, (root) => {
+    const onAmd = calibrationSet({}, amd, root);
+    assert.equal(onAmd.host, 'amd-epyc-2cpu');
+    assert.equal(onAmd.costPath, join(root, 'calibration', 'hosts', 'amd-epyc-2cpu', 'cost-model.json'));
+    assert.equal(onAmd.timerPath, join(root, 'calibration', 'hosts', 'amd-epyc-2cpu', 'timer.json'));
+    // Another CPU count is another machine; the Xeon, or null (no machine), reads the default.
+    for (const live of [{ ...amd, cpus: 4 }, xeon, null]) {
+      const set = calibrationSet({}, live, root);
+      assert.equal(set.host, undefined);
+      assert.equal(set.costPath, join(root, 'calibration', 'cost-model.json'));
+      assert.deepEqual(set.machine, xeon);
+    }
+    // SAMEPAGE_TIMER alone keeps the host set's cost model.
+    const timerOnly = calibrationSet({ SAMEPAGE_TIMER: '/x/timer.json' }, amd, root);
+    assert.equal(timerOnly.costPath, onAmd.costPath);
+    assert.equal(timerOnly.timerPath, '/x/timer.json');
+    // The machine named by the host set is the one foreignCalibration compares.
+    assert.deepEqual(onAmd.machine, amd);
+  });
+});
+
+test("calibrationTarget writes the set in use where it is this machine's, else a new host set named for it", () => {
+  const xeon = { cpu_model: 'Intel(R) Xeon(R) Processor', cpus: 2 };
+  const amd = { cpu_model: 'AMD EPYC', cpus: 2 };
+  withSets(xeon, {}, (root) => {
+    assert.equal(calibrationTarget({}, xeon, root).costPath, join(root, 'calibration', 'cost-model.json'));
+    const fresh = calibrationTarget({}, amd, root);
+    assert.equal(fresh.host, 'amd-epyc-2cpu');
+    assert.equal(fresh.timerPath, join(root, 'calibration', 'hosts', 'amd-epyc-2cpu', 'timer.json'));
+    assert.equal(calibrationTarget({ SAMEPAGE_COST_MODEL: '/x/c.json' }, amd, root).costPath, '/x/c.json');
+  });
+  withSets(xeon, { 'amd-epyc-2cpu': amd }, (root) =>
+    assert.equal(calibrationTarget({}, amd, root).host, 'amd-epyc-2cpu'),
+  );
+});
+
+test('hostSetName is the CPU model in lower-case words and the CPU count', () => {
+  assert.equal(hostSetName({ cpu_model: 'AMD EPYC', cpus: 2 }), 'amd-epyc-2cpu');
+  assert.equal(hostSetName({ cpu_model: 'Intel(R) Xeon(R) Processor', cpus: 2 }), 'intel-xeon-processor-2cpu');
+  assert.equal(
+    hostSetName({ cpu_model: 'Intel(R) Core(TM) i7-8650U CPU @ 1.90GHz', cpus: 8 }),
+    'intel-core-i7-8650u-cpu-1-90ghz-8cpu',
+  );
+  assert.equal(hostSetName({ cpu_model: '???', cpus: 1 }), 'cpu-1cpu');
 });

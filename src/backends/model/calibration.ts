@@ -1,17 +1,21 @@
 /**
  * The calibration the model backend runs with, as `samepage bench --calibrate` measured it
- * on the live machine (docs/cost-model.md): the cost model's constants fitted to ksmd's CPU
- * time (calibration/cost-model.json), and the timer that turns sleeps into wake-ups, HZ and
- * latencies (calibration/timer.json). So virtual ksmd time, cadence and CPU share follow the
- * machine they were measured on. The files are read when a model machine starts, so a new
- * calibration takes effect without a rebuild. SAMEPAGE_COST_MODEL and SAMEPAGE_TIMER name
- * other files; without a file, the values shipped in the source (DEFAULT_COST,
- * DEFAULT_TIMER) are used.
+ * on a live machine (docs/cost-model.md): the cost model's constants fitted to ksmd's CPU
+ * time (cost-model.json), and the timer that turns sleeps into wake-ups, HZ and latencies
+ * (timer.json). So virtual ksmd time, cadence and CPU share follow the machine they were
+ * measured on.
+ *
+ * The two files make a set. The package ships a default set (calibration/) and sets of
+ * other hosts (calibration/hosts/NAME/), each naming the machine it was measured on; the
+ * model reads the set measured on this machine's CPU model and CPU count, else the default
+ * (calibrationSet). SAMEPAGE_COST_MODEL and SAMEPAGE_TIMER name other files. The files are
+ * read when a model machine starts, so a new calibration takes effect without a rebuild;
+ * without a file, the values shipped in the source (DEFAULT_COST, DEFAULT_TIMER) are used.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/package_root.ts';
-import { type MachineInfo, machineInfo } from '../../host/machine.ts';
+import { cpuIdentity, type MachineInfo } from '../../host/machine.ts';
 import {
   COST_KEYS,
   DEFAULT_COST,
@@ -23,12 +27,110 @@ import {
 } from '../../ksm/cost.ts';
 import { DEFAULT_TIMER, type TimerParams } from '../../sim/timer.ts';
 
-/** Where `samepage bench --calibrate` writes, relative to the package root. */
+/** The default set's cost model, relative to the package root. */
 export const CALIBRATION_FILE = 'calibration/cost-model.json';
+/** The default set's timer, relative to the package root. */
+export const TIMER_FILE = 'calibration/timer.json';
+/** Where the sets of other hosts are, one directory each, relative to the package root. */
+export const HOSTS_DIR = 'calibration/hosts';
 
-/** `file` of this package, or the file the environment variable `override` names. */
-function packageFile(file: string, override: string | undefined): string {
-  return override !== undefined && override !== '' ? override : join(packageRoot(import.meta.dirname), file);
+/** What of a machine decides ksmd's speed and wake-ups: a calibration holds for these. */
+export type CalibratedOn = Pick<MachineInfo, 'cpu_model' | 'cpus'>;
+
+/** One calibration: its two files, measured together. */
+export interface CalibrationSet {
+  readonly costPath: string;
+  readonly timerPath: string;
+  /** The machine the cost model names (undefined: a file without one, or no file). */
+  readonly machine: CalibratedOn | undefined;
+  /** The host set's directory name; undefined for the default set or files the environment names. */
+  readonly host?: string;
+}
+
+/** A host set's directory name for `m`: its CPU model in lower case, words joined by "-", and its CPUs. */
+export function hostSetName(m: CalibratedOn): string {
+  const model = m.cpu_model
+    .toLowerCase()
+    .replace(/\((r|tm)\)/g, '')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+  return `${model || 'cpu'}-${m.cpus}cpu`;
+}
+
+function sameMachine(a: CalibratedOn | undefined, b: CalibratedOn): boolean {
+  return a !== undefined && a.cpu_model === b.cpu_model && a.cpus === b.cpus;
+}
+
+/** The machine a cost-model file names, or undefined (no file, none named, or unreadable). */
+function machineOf(path: string): CalibratedOn | undefined {
+  if (!existsSync(path)) return undefined;
+  let m: unknown;
+  try {
+    m = (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> | null)?.machine;
+  } catch {
+    return undefined; // readCostModel names the damage when the set is read
+  }
+  const o = m as Record<string, unknown> | undefined;
+  return typeof o?.cpu_model === 'string' && typeof o.cpus === 'number'
+    ? { cpu_model: o.cpu_model, cpus: o.cpus }
+    : undefined;
+}
+
+/** The host sets the package holds, in name order. */
+export function hostSets(root = packageRoot(import.meta.dirname)): CalibrationSet[] {
+  const dir = join(root, HOSTS_DIR);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()
+    .map((host) => {
+      const costPath = join(dir, host, 'cost-model.json');
+      return { costPath, timerPath: join(dir, host, 'timer.json'), machine: machineOf(costPath), host };
+    });
+}
+
+/**
+ * The set the model reads on `live` (default: this machine): the host set measured on its CPU
+ * model and CPU count, else the default set; SAMEPAGE_COST_MODEL and SAMEPAGE_TIMER replace
+ * either file. `live` null takes the default set whatever the machine (tests of the
+ * shipped default).
+ */
+export function calibrationSet(
+  env: NodeJS.ProcessEnv = process.env,
+  live: CalibratedOn | null = cpuIdentity(),
+  root = packageRoot(import.meta.dirname),
+): CalibrationSet {
+  const costDefault = join(root, CALIBRATION_FILE);
+  const own = live === null ? undefined : hostSets(root).find((s) => sameMachine(s.machine, live));
+  const base = own ?? { costPath: costDefault, timerPath: join(root, TIMER_FILE), machine: machineOf(costDefault) };
+  const costEnv = env.SAMEPAGE_COST_MODEL;
+  const timerEnv = env.SAMEPAGE_TIMER;
+  if ((costEnv === undefined || costEnv === '') && (timerEnv === undefined || timerEnv === '')) return base;
+  const costPath = costEnv !== undefined && costEnv !== '' ? costEnv : base.costPath;
+  return {
+    costPath,
+    timerPath: timerEnv !== undefined && timerEnv !== '' ? timerEnv : base.timerPath,
+    machine: machineOf(costPath),
+  };
+}
+
+/**
+ * Where `samepage bench --calibrate` writes on `live`: the files the environment names, else
+ * the set the model reads there when that set was measured on this machine, else a new host
+ * set named by hostSetName.
+ */
+export function calibrationTarget(
+  env: NodeJS.ProcessEnv = process.env,
+  live: CalibratedOn = cpuIdentity(),
+  root = packageRoot(import.meta.dirname),
+): CalibrationSet {
+  const inUse = calibrationSet(env, live, root);
+  const named = (env.SAMEPAGE_COST_MODEL ?? '') !== '' || (env.SAMEPAGE_TIMER ?? '') !== '';
+  if (named || sameMachine(inUse.machine, live)) return inUse;
+  const host = hostSetName(live);
+  const dir = join(root, HOSTS_DIR, host);
+  return { costPath: join(dir, 'cost-model.json'), timerPath: join(dir, 'timer.json'), machine: live, host };
 }
 
 /** The object under `key` of a JSON calibration file; throws a message naming the file. */
@@ -43,9 +145,12 @@ function readSection(path: string, what: string, key: string): Record<string, un
   return typeof section === 'object' && section !== null ? (section as Record<string, unknown>) : undefined;
 }
 
-/** The calibration file of this package (or of SAMEPAGE_COST_MODEL). */
-export function calibrationPath(env: NodeJS.ProcessEnv = process.env): string {
-  return packageFile(CALIBRATION_FILE, env.SAMEPAGE_COST_MODEL);
+/** The cost-model file the model reads (calibrationSet; `live` null: the default set's). */
+export function calibrationPath(
+  env: NodeJS.ProcessEnv = process.env,
+  live: CalibratedOn | null = cpuIdentity(),
+): string {
+  return calibrationSet(env, live).costPath;
 }
 
 /**
@@ -121,18 +226,14 @@ export function readCostModel(path: string): CostModel {
   return out as unknown as CostModel;
 }
 
-/** The calibrated cost model if its file exists, else the one shipped in the source. */
-export function calibratedCost(env: NodeJS.ProcessEnv = process.env): CostModel {
-  const path = calibrationPath(env);
-  return existsSync(path) ? readCostModel(path) : DEFAULT_COST;
+/** The cost model of `set` (default: the one the model reads here) if its file exists, else the one shipped in the source. */
+export function calibratedCost(set: CalibrationSet = calibrationSet()): CostModel {
+  return existsSync(set.costPath) ? readCostModel(set.costPath) : DEFAULT_COST;
 }
 
-/** Where `samepage bench --calibrate` writes the timer, relative to the package root. */
-export const TIMER_FILE = 'calibration/timer.json';
-
-/** The timer file of this package (or of SAMEPAGE_TIMER). */
-export function timerPath(env: NodeJS.ProcessEnv = process.env): string {
-  return packageFile(TIMER_FILE, env.SAMEPAGE_TIMER);
+/** The timer file the model reads (calibrationSet; `live` null: the default set's). */
+export function timerPath(env: NodeJS.ProcessEnv = process.env, live: CalibratedOn | null = cpuIdentity()): string {
+  return calibrationSet(env, live).timerPath;
 }
 
 /** The `timer` object of a timer file, checked; throws a message naming what is wrong. */
@@ -165,14 +266,10 @@ export function readTimerParams(path: string): TimerParams {
   };
 }
 
-/** The calibrated timer if its file exists, else the one shipped in the source. */
-export function calibratedTimer(env: NodeJS.ProcessEnv = process.env): TimerParams {
-  const path = timerPath(env);
-  return existsSync(path) ? readTimerParams(path) : DEFAULT_TIMER;
+/** The timer of `set` (default: the one the model reads here) if its file exists, else the one shipped in the source. */
+export function calibratedTimer(set: CalibrationSet = calibrationSet()): TimerParams {
+  return existsSync(set.timerPath) ? readTimerParams(set.timerPath) : DEFAULT_TIMER;
 }
-
-/** What of a machine decides ksmd's speed and wake-ups: a calibration holds for these. */
-type CalibratedOn = Pick<MachineInfo, 'cpu_model' | 'cpus'>;
 
 function describe(m: CalibratedOn): string {
   return `${m.cpu_model} (${m.cpus} CPUs)`;
@@ -187,17 +284,13 @@ function describe(m: CalibratedOn): string {
  * "Another host").
  */
 export function foreignCalibration(
-  live: CalibratedOn = machineInfo(),
+  live: CalibratedOn = cpuIdentity(),
   env: NodeJS.ProcessEnv = process.env,
 ): string | undefined {
-  const path = calibrationPath(env);
-  if (!existsSync(path)) return undefined;
-  const m = readSection(path, 'cost model', 'machine');
-  if (typeof m?.cpu_model !== 'string' || typeof m.cpus !== 'number') return undefined;
-  const on: CalibratedOn = { cpu_model: m.cpu_model, cpus: m.cpus };
-  if (on.cpu_model === live.cpu_model && on.cpus === live.cpus) return undefined;
+  const set = calibrationSet(env, live);
+  if (set.machine === undefined || sameMachine(set.machine, live)) return undefined;
   return (
-    `the model's cost model (${path}) was calibrated on ${describe(on)}, this machine is ${describe(live)}: ` +
+    `the model's cost model (${set.costPath}) was calibrated on ${describe(set.machine)}, this machine is ${describe(live)}: ` +
     "the model's clock (ksmd's CPU per page, hence its pages a second and CPU share) is the other machine's; " +
     '`sudo samepage bench --calibrate` measures this one'
   );

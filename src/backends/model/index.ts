@@ -43,7 +43,7 @@ import type { KsmdBatch } from '../../lib/ksmd_batches.ts';
 import { recordKsmdBatches } from './ksmd_batches.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
 import type { CostModel } from '../../ksm/cost.ts';
-import { calibratedCost, calibratedTimer } from './calibration.ts';
+import { calibratedCost, calibratedTimer, calibrationSet } from './calibration.ts';
 import type { TimerParams } from '../../sim/timer.ts';
 import { attribute } from '../../attribution/attribute.ts';
 import { type AttributionRecord, attributionRecord } from '../../attribution/record.ts';
@@ -163,6 +163,12 @@ export class ModelBackend implements Backend {
     return this.#sys;
   }
 
+  /** The cost model and timer given, else those of the calibration set this machine reads. */
+  #calibration(): { cost: CostModel; timer: TimerParams } {
+    const set = this.#opts.cost === undefined || this.#opts.timer === undefined ? calibrationSet() : undefined;
+    return { cost: this.#opts.cost ?? calibratedCost(set), timer: this.#opts.timer ?? calibratedTimer(set) };
+  }
+
   async start(scenario: Scenario): Promise<void> {
     this.#ram = scenario.machine.ram;
     this.#sys = createSystem({
@@ -170,8 +176,7 @@ export class ModelBackend implements Backend {
       numaNodes: scenario.machine.numaNodes,
       mmForbidsZeropage: scenario.machine.mmForbidsZeropage ?? this.#opts.mmForbidsZeropage ?? false,
       seed: this.#opts.seed,
-      cost: this.#opts.cost ?? calibratedCost(),
-      timer: this.#opts.timer ?? calibratedTimer(),
+      ...this.#calibration(),
       checkCaches: this.#opts.checkCaches === true,
     });
     this.#sys.ksm.cpuNs = this.#opts.ksmdRuntimeNs ?? 0;
