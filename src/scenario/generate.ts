@@ -16,8 +16,15 @@
  * - `stable_node_chains_prune_millisecs` is 0 (prune at every lookup) or 60000 (never within a
  *   run), so chain pruning does not depend on how wall time compares with virtual time.
  *
+ * Some fresh private regions are read whole before anything writes them: upstream Linux maps
+ * the zero page on such a read, a kernel that forbids it (mm_forbids_zeropage) allocates
+ * zero-filled pages that KSM then merges. Whether a region is read comes from a second
+ * generator of its own, so the steps of every seed are those it had before reads existed,
+ * with the reads put in.
+ *
  * Every scenario is parsed back with parseScenario before it is returned.
  */
+import { createHash } from 'node:crypto';
 import { Document, isMap, isSeq } from 'yaml';
 import { Prng } from '../lib/prng.ts';
 import { PAGE_SIZE } from '../lib/sizes.ts';
@@ -51,9 +58,21 @@ const PAGE_MOD_SEEDS = [1, 2, 3] as const;
 const RANDOM_SEEDS = [7, 8] as const;
 const BYTES = [0, 42, 207, 255] as const;
 
+/** Percent of fresh private regions read whole before anything writes them. */
+const READ_FRESH_PERCENT = 30;
+
+/** SHA-256 of `pages` zero pages, in hex: what a fresh region reads as. */
+function zeroDigest(pages: number): string {
+  return createHash('sha256')
+    .update(new Uint8Array(pages * PAGE_SIZE))
+    .digest('hex');
+}
+
 /** The mutable state of one generation; nothing outlives generateScenario. */
 class Generator {
   readonly #rng: Prng;
+  /** Decides only which fresh regions are read, so the other steps are those of the seed without reads. */
+  readonly #reads: Prng;
   readonly steps: StepObject[] = [];
   readonly #procs = new Map<string, GenProc>();
   #procCount = 0;
@@ -71,6 +90,7 @@ class Generator {
 
   constructor(seed: number) {
     this.#rng = new Prng(seed);
+    this.#reads = new Prng((seed ^ 0x5eed_7ead) >>> 0);
     this.#spawnLimit = this.int(1, 3);
   }
 
@@ -182,6 +202,9 @@ class Generator {
         ? { proc: proc.name, region: name, size: kib(pages), shared: true }
         : { proc: proc.name, region: name, size: kib(pages) },
     );
+    if (!shared && this.#reads.below(100) < READ_FRESH_PERCENT) {
+      this.step('read', { proc: proc.name, region: name, offset: 0, size: kib(pages), sha256: zeroDigest(pages) });
+    }
     return region;
   }
 
