@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { calibrationSet } from '../backends/model/calibration.ts';
 import { DEFAULT_COST } from '../ksm/cost.ts';
 import { writeSnapshot } from '../host/snapshot.ts';
 import { main } from './main.ts';
@@ -176,6 +177,18 @@ test('predict warns when its cost model was calibrated on another machine, and p
     try {
       const c = capture();
       assert.equal(await main(['predict', snap, '--json'], c.io), 0);
+      // --json names the files the times came from, and the CPU they were measured on.
+      assert.deepEqual((JSON.parse(c.out()) as { calibration: unknown }).calibration, {
+        cost_model: cost,
+        timer: calibrationSet().timerPath,
+        measured_on: 'a CPU samepage never ran on (4096 CPUs)',
+      });
+      const table = capture();
+      assert.equal(await main(['predict', snap], table.io), 0);
+      assert.match(
+        table.out(),
+        /Times and CPU come from the calibration .*cost-model\.json, measured on a CPU samepage never ran on \(4096 CPUs\)\.\n$/,
+      );
       assert.match(
         c.err(),
         /samepage: warning: the model's cost model \(.*cost-model\.json\) was calibrated on a CPU samepage never ran on \(4096 CPUs\), this machine is .*samepage bench --calibrate/,

@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { parseKnob, predictSnapshotFile, type PredictResult } from '../backends/model/predict.ts';
-import { foreignCalibration } from '../backends/model/calibration.ts';
+import { calibrationUsed, describeCalibrationUsed, foreignCalibration } from '../backends/model/calibration.ts';
 import type { Policy } from '../backends/model/policy.ts';
 import { renderPredictResult, unsettledWarning } from '../report/predict.ts';
 import { collectStrings, parseSeed, wholeNumber } from './args.ts';
@@ -78,8 +78,12 @@ export function registerPredict(program: Command, io: Io, setExit: (code: number
         bar.stop();
       }
       const out = new Output(io);
-      out.result(opts.json, { ...result.run, prediction: result.prediction }, (width) =>
-        renderPredictResult(file, result, width),
+      // The set the model read: the same machine and environment as this process.
+      const calibration = calibrationUsed();
+      out.result(
+        opts.json,
+        { ...result.run, prediction: result.prediction, calibration },
+        (width) => `${renderPredictResult(file, result, width)}${describeCalibrationUsed(calibration)}\n`,
       );
       // The chart renderer loads only when a report is written (half a second of start-up).
       await out.report(opts.report, async () =>

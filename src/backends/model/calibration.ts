@@ -275,6 +275,31 @@ function describe(m: CalibratedOn): string {
   return `${m.cpu_model} (${m.cpus} CPUs)`;
 }
 
+/** What a result says of the calibration its times came from (predict's --json `calibration`). */
+export interface CalibrationUsed {
+  /** The host set's name; absent for the default set or files the environment named. */
+  readonly host?: string;
+  readonly cost_model: string;
+  readonly timer: string;
+  /** The CPU the cost model was measured on, where it says. */
+  readonly measured_on?: string;
+}
+
+export function calibrationUsed(set: CalibrationSet = calibrationSet()): CalibrationUsed {
+  return {
+    ...(set.host === undefined ? {} : { host: set.host }),
+    cost_model: set.costPath,
+    timer: set.timerPath,
+    ...(set.machine === undefined ? {} : { measured_on: describe(set.machine) }),
+  };
+}
+
+/** One line for people: which calibration the model's times come from. */
+export function describeCalibrationUsed(c: CalibrationUsed): string {
+  const what = c.host === undefined ? `the calibration ${c.cost_model}` : `the calibration set ${c.host}`;
+  return `Times and CPU come from ${what}${c.measured_on === undefined ? '' : `, measured on ${c.measured_on}`}.`;
+}
+
 /**
  * Why the cost model in use (calibrationPath) is not `live`'s (default: this machine's), or
  * undefined where it is or cannot say (no file, or a file without its machine: the constants shipped in the source).
