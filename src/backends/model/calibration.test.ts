@@ -225,6 +225,10 @@ test("calibrationTarget writes the set in use where it is this machine's, else a
     assert.equal(fresh.host, 'amd-epyc-2cpu');
     assert.equal(fresh.timerPath, join(root, 'calibration', 'hosts', 'amd-epyc-2cpu', 'timer.json'));
     assert.equal(calibrationTarget({ SAMEPAGE_COST_MODEL: '/x/c.json' }, amd, root).costPath, '/x/c.json');
+    // One file named: the other still goes to this machine's set, never to the Xeon's default.
+    const timerOnly = calibrationTarget({ SAMEPAGE_TIMER: '/x/t.json' }, amd, root);
+    assert.equal(timerOnly.timerPath, '/x/t.json');
+    assert.equal(timerOnly.costPath, join(root, 'calibration', 'hosts', 'amd-epyc-2cpu', 'cost-model.json'));
   });
   withSets(xeon, { 'amd-epyc-2cpu': amd }, (root) =>
     assert.equal(calibrationTarget({}, amd, root).host, 'amd-epyc-2cpu'),

@@ -116,21 +116,29 @@ export function calibrationSet(
 }
 
 /**
- * Where `samepage bench --calibrate` writes on `live`: the files the environment names, else
- * the set the model reads there when that set was measured on this machine, else a new host
- * set named by hostSetName.
+ * Where `samepage bench --calibrate` writes on `live`: each file the environment names, else
+ * that file of this machine's set: the set the model reads here where it was measured on
+ * this machine, else a new host set named by hostSetName. Never another machine's set.
  */
 export function calibrationTarget(
   env: NodeJS.ProcessEnv = process.env,
   live: CalibratedOn = cpuIdentity(),
   root = packageRoot(import.meta.dirname),
 ): CalibrationSet {
-  const inUse = calibrationSet(env, live, root);
-  const named = (env.SAMEPAGE_COST_MODEL ?? '') !== '' || (env.SAMEPAGE_TIMER ?? '') !== '';
-  if (named || sameMachine(inUse.machine, live)) return inUse;
-  const host = hostSetName(live);
-  const dir = join(root, HOSTS_DIR, host);
-  return { costPath: join(dir, 'cost-model.json'), timerPath: join(dir, 'timer.json'), machine: live, host };
+  const inUse = calibrationSet({}, live, root);
+  const dir = join(root, HOSTS_DIR, hostSetName(live));
+  const own: CalibrationSet = sameMachine(inUse.machine, live)
+    ? inUse
+    : {
+        costPath: join(dir, 'cost-model.json'),
+        timerPath: join(dir, 'timer.json'),
+        machine: live,
+        host: hostSetName(live),
+      };
+  const costEnv = env.SAMEPAGE_COST_MODEL ?? '';
+  const timerEnv = env.SAMEPAGE_TIMER ?? '';
+  if (costEnv === '' && timerEnv === '') return own;
+  return { costPath: costEnv || own.costPath, timerPath: timerEnv || own.timerPath, machine: live };
 }
 
 /** The object under `key` of a JSON calibration file; throws a message naming the file. */
