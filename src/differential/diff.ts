@@ -112,7 +112,7 @@ export async function diffScenario(scenario: Scenario, opts: DiffOptions = {}): 
     createModelBackend({
       seed: opts.seed ?? 0,
       ...(ksmdRuntimeNs === undefined ? {} : { ksmdRuntimeNs }),
-      ...liveReadFaults(scenario, kernelBackend.mmForbidsZeropage(), warnings),
+      ...liveReadFaults(kernelBackend.mmForbidsZeropage()),
     }),
     { recordEveryStep: true },
   );
@@ -122,20 +122,9 @@ export async function diffScenario(scenario: Scenario, opts: DiffOptions = {}): 
 /**
  * The model of a comparison faults as the live kernel does: where the scenario leaves
  * machine.mm_forbids_zeropage out, it takes the kernel's (`live`, undefined where no agent
- * could tell). Where the scenario names the other, the figures are not exact, and a
- * warning says so.
+ * could tell). Where the scenario names the other, the kernel backend has said so.
  */
-export function liveReadFaults(
-  scenario: Scenario,
-  live: boolean | undefined,
-  warnings: string[],
-): { mmForbidsZeropage?: boolean } {
-  const named = scenario.machine.mmForbidsZeropage;
-  if (named !== undefined && live !== undefined && named !== live) {
-    warnings.push(
-      `The scenario's figures are not exact here (machine.mm_forbids_zeropage is ${named}, but this kernel's read faults ${live ? 'allocate a page each' : 'map the zero page'}), so differences are expected`,
-    );
-  }
+export function liveReadFaults(live: boolean | undefined): { mmForbidsZeropage?: boolean } {
   return live === undefined ? {} : { mmForbidsZeropage: live };
 }
 

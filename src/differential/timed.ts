@@ -424,7 +424,7 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
   const runtime = kernelRuns[0]?.clock.runtimeAtStartNs;
   const modelBackend = createModelBackend({
     seed: opts.seed ?? 0,
-    ...liveReadFaults(scenario, readFaults, warnings),
+    ...liveReadFaults(readFaults),
     traceScans: true,
     traceBatches: opts.batches === true,
     ...(runtime === undefined ? {} : { ksmdRuntimeNs: runtime }),

@@ -192,6 +192,8 @@ class KernelBackendImpl implements KernelBackend {
   #agentExe = '';
   /** The scenario's view of ksm/run; the real file holds 0 outside waits. */
   #run = 0;
+  /** The scenario's machine.mm_forbids_zeropage, until #checkReadFaults has compared it. */
+  #namedReadFaults: boolean | undefined;
   #baseline = new Map<string, number>();
   #vmstatBase = new Map<string, number>();
   #startedAt: number | undefined;
@@ -224,6 +226,7 @@ class KernelBackendImpl implements KernelBackend {
   async start(scenario: Scenario): Promise<void> {
     if (this.#startedAt !== undefined || this.#stopped) throw new Error('The kernel backend was already started');
     this.#checkMachine();
+    this.#namedReadFaults = scenario.machine.mmForbidsZeropage;
     const lockDeadline = performance.now() + this.#lockWaitMs;
     for (;;) {
       try {
@@ -302,6 +305,20 @@ class KernelBackendImpl implements KernelBackend {
     const agent = await Agent.spawn(this.#agentExe, proc, comm);
     this.#agents.push(agent);
     this.#procs.set(proc, { agent, regions: new Map() });
+    this.#checkReadFaults();
+  }
+
+  /**
+   * Says once where the scenario's machine.mm_forbids_zeropage is not what this kernel does:
+   * the kernel backend runs on the machine it has, so the model of that file faults otherwise.
+   */
+  #checkReadFaults(): void {
+    const live = this.mmForbidsZeropage();
+    if (this.#namedReadFaults === undefined || live === undefined || this.#namedReadFaults === live) return;
+    this.#warn(
+      `The scenario's machine.mm_forbids_zeropage is ${this.#namedReadFaults}, but this kernel's read faults ${live ? 'allocate a page each' : 'map the zero page'}: this run reads as this kernel does, and the model of the same file differs`,
+    );
+    this.#namedReadFaults = undefined;
   }
 
   async mmap(proc: string, region: string, size: number, shared: boolean, node: number | undefined): Promise<void> {

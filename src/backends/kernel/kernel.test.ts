@@ -352,3 +352,65 @@ test('a timed wait counts the CPU time other work used meanwhile (a process spin
   });
   assert.deepEqual(snapshotKsm(), before);
 });
+
+/**
+ * What a read of two never-written pages maps, asked of the kernel without the agent: a
+ * Python process maps two pages, reads one byte of each, and reads their PFNs from
+ * /proc/self/pagemap (root sees them). 'own' where they are two frames, 'zero' where one.
+ */
+async function pythonReadFaults(): Promise<'zero' | 'own' | 'unknown'> {
+  // ctypes maps the pages, so their address is known; MADV_NOHUGEPAGE (14) keeps them 4 KiB.
+  const script = [
+    'import ctypes, ctypes.util, struct',
+    'libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)',
+    'libc.mmap.restype = ctypes.c_void_p',
+    'libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]',
+    'p = libc.mmap(None, 8192, 1, 0x22, -1, 0)',
+    'libc.madvise(ctypes.c_void_p(p), 8192, 14)',
+    'ctypes.string_at(p, 1); ctypes.string_at(p + 4096, 1)',
+    'f = open("/proc/self/pagemap", "rb"); f.seek(p // 4096 * 8); e = struct.unpack("<2Q", f.read(16))',
+    'pfn = [x & ((1 << 55) - 1) if x >> 63 else 0 for x in e]',
+    'print("unknown" if 0 in pfn else "zero" if pfn[0] == pfn[1] else "own")',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => {
+    child.on('close', resolve);
+    child.on('error', () => resolve(null));
+  });
+  const word = out.trim();
+  return code === 0 && (word === 'zero' || word === 'own') ? word : 'unknown';
+}
+
+test("the backend tells this kernel's read faults as an independent probe does, and warns where a scenario names the other", {
+  skip,
+}, async (t) => {
+  const truth = await pythonReadFaults();
+  if (truth === 'unknown') return void t.skip('python3 could not probe the read faults (no python3, or PFNs hidden)');
+  const warnings: string[] = [];
+  const b = createKernelBackend({ onWarning: (m) => warnings.push(m), lockWaitMs: 120_000 });
+  const named = {
+    ...bareScenario('read-faults'),
+    machine: { ram: 1 << 30, numaNodes: 1, mmForbidsZeropage: truth !== 'own' },
+  };
+  await b.start(named);
+  try {
+    await b.spawn('a', 'sp-reads');
+    await b.spawn('b', 'sp-reads');
+  } finally {
+    await b.stop();
+  }
+  assert.equal(b.mmForbidsZeropage(), truth === 'own');
+  // Said once, however many agents start.
+  const said = warnings.filter((w) => w.includes('machine.mm_forbids_zeropage'));
+  assert.equal(said.length, 1, warnings.join('\n'));
+  assert.match(
+    said[0]!,
+    truth === 'own'
+      ? /is false, but this kernel's read faults allocate a page each/
+      : /is true, but this kernel's read faults map the zero page/,
+  );
+});
