@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type PassReading, postSleepRow, REGION_PAGES, warmDrift } from './post_sleep.ts';
+import { measurePostSleep, type PassReading, postSleepRow, REGION_PAGES, warmDrift } from './post_sleep.ts';
 
 /** `n` passes' reading of `cpuMs` of ksmd's CPU in `wallMs`. */
 const read = (cpuMs: number, wallMs = cpuMs, queuedMs = 0): PassReading => ({
@@ -35,4 +35,20 @@ test("a row keeps its passes' median, not a pass that cost a third more", () => 
 test('warm drift is relative to the reading before', () => {
   assert.equal(warmDrift(read(100), read(106)), 0.06);
   assert.equal(warmDrift(read(100), read(95)), 0.05);
+});
+
+test("a row of another region counts that region's batches a pass", () => {
+  // 2,000 pages in 100-page batches: 20 a pass, so 2 ms more a pass is 100 µs a batch.
+  const warm = read(8 * 10);
+  const row = postSleepRow(100, 20, [read(12, 412)], warm, warm, 2000);
+  assert.equal(row.extra_ns, 100_000);
+  assert.equal(row.slept_ns, 20e6);
+});
+
+test('a region that is not a whole number of batches is refused before the kernel is touched', async () => {
+  const quiet = { lockWaitMs: 0, progress: () => undefined, warn: () => undefined };
+  await assert.rejects(
+    measurePostSleep(quiet, { regionPages: 1500, plan: [{ pages: 1000, sleeps: [20] }] }),
+    /1500 pages is not a whole number of 1000-page batches/,
+  );
 });

@@ -83,8 +83,9 @@ export function postSleepRow(
   passes: readonly PassReading[],
   warmBefore: PassReading,
   warmAfter: PassReading,
+  regionPages = REGION_PAGES,
 ): PostSleepRow {
-  const batches = REGION_PAGES / pages;
+  const batches = regionPages / pages;
   const warm = (warmBefore.cpuNs + warmAfter.cpuNs) / (2 * WARM_PASSES);
   const pass = median(passes.map((r) => r.cpuNs));
   const total = (k: keyof PassReading): number => passes.reduce((t, r) => t + r[k], 0);
@@ -106,8 +107,25 @@ export function warmDrift(before: PassReading, after: PassReading): number {
   return Math.abs(after.cpuNs - before.cpuNs) / before.cpuNs;
 }
 
-/** Measures the extra of a batch after each sleep of the plan on the live kernel. */
-export async function measurePostSleep(opts: TimerOptions): Promise<PostSleepRow[]> {
+/** What a measurement other than the calibration's may change: the region and the plan. */
+export interface PostSleepShape {
+  /** Pages of the random region, a whole number of every batch of the plan. */
+  readonly regionPages: number;
+  readonly plan: typeof POST_SLEEP_PLAN;
+}
+
+/**
+ * Measures the extra of a batch after each sleep of the plan on the live kernel (the
+ * calibration's region and plan unless `shape` gives others).
+ */
+export async function measurePostSleep(
+  opts: TimerOptions,
+  shape: PostSleepShape = { regionPages: REGION_PAGES, plan: POST_SLEEP_PLAN },
+): Promise<PostSleepRow[]> {
+  const { regionPages, plan } = shape;
+  for (const { pages } of plan)
+    if (regionPages % pages !== 0)
+      throw new RangeError(`post-sleep: ${regionPages} pages is not a whole number of ${pages}-page batches`);
   const backend = createKernelBackend({ lockWaitMs: opts.lockWaitMs, onWarning: opts.warn });
   const write = ksmWriter(backend);
   const rows: PostSleepRow[] = [];
@@ -115,8 +133,8 @@ export async function measurePostSleep(opts: TimerOptions): Promise<PostSleepRow
     opts.progress('post-sleep: waiting for the KSM lock and starting');
     await startRandomRegion(
       backend,
-      emptyScenario('calibrate-post-sleep', (REGION_PAGES * 2 + 4096) * PAGE_SIZE),
-      REGION_PAGES,
+      emptyScenario('calibrate-post-sleep', (regionPages * 2 + 4096) * PAGE_SIZE),
+      regionPages,
       'sp-postsleep',
     );
     const ksmd = findKsmdPid();
@@ -155,8 +173,8 @@ export async function measurePostSleep(opts: TimerOptions): Promise<PostSleepRow
     try {
       write('smart_scan', '0');
       write('sleep_millisecs', '0');
-      for (const { pages, sleeps } of POST_SLEEP_PLAN) {
-        const batches = REGION_PAGES / pages;
+      for (const { pages, sleeps } of plan) {
+        const batches = regionPages / pages;
         write('pages_to_scan', String(pages));
         write('run', '1');
         opts.progress(`post-sleep: ${pages} pages a batch, warm`);
@@ -172,7 +190,7 @@ export async function measurePostSleep(opts: TimerOptions): Promise<PostSleepRow
           const n = Math.max(1, Math.min(MAX_SLEPT_PASSES, Math.ceil(SLEPT_MS / passMs)));
           const slept = await readings(n, 1);
           const after = await warmReading();
-          rows.push(postSleepRow(pages, s, slept, before, after));
+          rows.push(postSleepRow(pages, s, slept, before, after, regionPages));
           const drift = warmDrift(before, after);
           if (drift > moved.drift) moved = { drift, sleepMs: s };
           before = after;
