@@ -101,9 +101,10 @@ export function openPagemap(pid: number): number {
 }
 
 /**
- * Pages of [address, address+length) that are present and map a real frame: the shared
- * zero page (`zeroPfn`) is not memory the process owns, so it does not count. Root sees
- * frame numbers; without them (zeroPfn 0) every present page counts.
+ * Pages of [address, address+length) that are present and map a real frame: a frame
+ * `isZeroPage` calls the shared zero page is not memory the process owns, so it does not
+ * count. Root sees frame numbers; without them the caller's predicate finds no zero page
+ * and every present page counts.
  */
 export function countPresentPages(
   pid: number,

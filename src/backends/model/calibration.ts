@@ -76,6 +76,12 @@ function machineOf(path: string): CalibratedOn | undefined {
     : undefined;
 }
 
+/** The host set `host` of the package at `root` (its files need not exist yet). */
+function hostSet(root: string, host: string): CalibrationSet {
+  const costPath = join(root, HOSTS_DIR, host, 'cost-model.json');
+  return { costPath, timerPath: join(root, HOSTS_DIR, host, 'timer.json'), machine: machineOf(costPath), host };
+}
+
 /** The host sets the package holds, in name order. */
 export function hostSets(root = packageRoot(import.meta.dirname)): CalibrationSet[] {
   const dir = join(root, HOSTS_DIR);
@@ -84,10 +90,19 @@ export function hostSets(root = packageRoot(import.meta.dirname)): CalibrationSe
     .filter((e) => e.isDirectory())
     .map((e) => e.name)
     .sort()
-    .map((host) => {
-      const costPath = join(dir, host, 'cost-model.json');
-      return { costPath, timerPath: join(dir, host, 'timer.json'), machine: machineOf(costPath), host };
-    });
+    .map((host) => hostSet(root, host));
+}
+
+/**
+ * `base` with the files SAMEPAGE_COST_MODEL and SAMEPAGE_TIMER name in place of its own
+ * (an empty variable names none); `base` itself where they name neither.
+ */
+function withEnvFiles(base: CalibrationSet, env: NodeJS.ProcessEnv): CalibrationSet {
+  const cost = env.SAMEPAGE_COST_MODEL || undefined;
+  const timer = env.SAMEPAGE_TIMER || undefined;
+  if (cost === undefined && timer === undefined) return base;
+  const costPath = cost ?? base.costPath;
+  return { costPath, timerPath: timer ?? base.timerPath, machine: machineOf(costPath) };
 }
 
 /**
@@ -104,15 +119,7 @@ export function calibrationSet(
   const costDefault = join(root, CALIBRATION_FILE);
   const own = live === null ? undefined : hostSets(root).find((s) => sameMachine(s.machine, live));
   const base = own ?? { costPath: costDefault, timerPath: join(root, TIMER_FILE), machine: machineOf(costDefault) };
-  const costEnv = env.SAMEPAGE_COST_MODEL;
-  const timerEnv = env.SAMEPAGE_TIMER;
-  if ((costEnv === undefined || costEnv === '') && (timerEnv === undefined || timerEnv === '')) return base;
-  const costPath = costEnv !== undefined && costEnv !== '' ? costEnv : base.costPath;
-  return {
-    costPath,
-    timerPath: timerEnv !== undefined && timerEnv !== '' ? timerEnv : base.timerPath,
-    machine: machineOf(costPath),
-  };
+  return withEnvFiles(base, env);
 }
 
 /**
@@ -126,19 +133,8 @@ export function calibrationTarget(
   root = packageRoot(import.meta.dirname),
 ): CalibrationSet {
   const inUse = calibrationSet({}, live, root);
-  const dir = join(root, HOSTS_DIR, hostSetName(live));
-  const own: CalibrationSet = sameMachine(inUse.machine, live)
-    ? inUse
-    : {
-        costPath: join(dir, 'cost-model.json'),
-        timerPath: join(dir, 'timer.json'),
-        machine: live,
-        host: hostSetName(live),
-      };
-  const costEnv = env.SAMEPAGE_COST_MODEL ?? '';
-  const timerEnv = env.SAMEPAGE_TIMER ?? '';
-  if (costEnv === '' && timerEnv === '') return own;
-  return { costPath: costEnv || own.costPath, timerPath: timerEnv || own.timerPath, machine: live };
+  const own = sameMachine(inUse.machine, live) ? inUse : { ...hostSet(root, hostSetName(live)), machine: live };
+  return withEnvFiles(own, env);
 }
 
 /** The object under `key` of a JSON calibration file; throws a message naming the file. */
