@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // How much more ksmd's batch costs after a sleep on regions of different sizes (docs/cost-model.md,
-// "The reload and the region's size"): the calibration's post-sleep measurement
-// (src/measure/post_sleep.ts) on one random region per size, for 100-page batches after sleeps of
-// 5 and 20 ms and 1,000-page batches after 20 ms. The calibration measures one size (20,000
-// pages); the model charges the reload it fitted there to every tree-searching batch.
+// "The reload follows the trees' size"): the calibration's post-sleep measurement
+// (src/measure/post_sleep.ts) on one random region per size, with the plan the calibration uses on
+// its smaller regions (TREE_SIZE_PLAN: 100-page batches after sleeps of 5 and 20 ms, 1,000-page
+// batches after 20 ms). Prints the rows the calibration would fit the reload's growth to; run it
+// several times to see how far they move.
 //
 //   sudo node scripts/post-sleep-sizes.mjs [PAGES ...]      (default 2000 5000 20000)
 //
@@ -29,17 +30,13 @@ if (bad !== undefined) {
   );
   process.exit(2);
 }
-const { measurePostSleep } = await import(join(root, 'dist/src/measure/post_sleep.js'));
-const plan = [
-  { pages: 100, sleeps: [5, 20] },
-  { pages: 1000, sleeps: [20] },
-];
+const { measurePostSleep, TREE_SIZE_PLAN: plan } = await import(join(root, 'dist/src/measure/post_sleep.js'));
 try {
   for (const regionPages of sizes) {
     const rows = await measurePostSleep(
       {
         lockWaitMs: 600_000,
-        progress: (m) => process.stderr.write(`post-sleep-sizes: ${regionPages} pages: ${m}\n`),
+        progress: (m) => process.stderr.write(`post-sleep-sizes: ${m}\n`),
         warn: (m) => process.stderr.write(`post-sleep-sizes: warning: ${m}\n`),
       },
       { regionPages, plan },

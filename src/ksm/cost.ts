@@ -69,6 +69,20 @@ export interface CostModel {
   /** How fast the caches lose that fixed part: a sleep of s ns costs 1 - exp(-s / postSleepBatchTauNs) of it. */
   readonly postSleepBatchTauNs: number;
   /**
+   * How the reload grows with the trees the batch searches: a batch that meets n nodes pays
+   * min(1, n / postSleepTreeNodes) ^ postSleepTreeExp of it (reloadTreeShare), n being the
+   * stable and unstable trees' nodes at its first search and the pages its budget may add.
+   * Measured: a batch after a sleep reloads about twice as much on trees of 20,000 nodes as
+   * on trees of 2,000 (docs/cost-model.md, "The reload follows the trees' size"). 0: the same
+   * reload on trees of any size.
+   */
+  readonly postSleepTreeExp: number;
+  /**
+   * The trees' size from which a batch pays the whole reload: the largest the calibration
+   * measured, beyond which its growth is not known. Above 0.
+   */
+  readonly postSleepTreeNodes: number;
+  /**
    * What a page's first visit costs more than a later one (alloc_rmap_item, and whatever else
    * a page new to ksmd costs it): charged per rmap_item allocated. Measured on passes of
    * fresh processes, in which ksmd spends about 0.9 µs a page where visitNs + checksumNs
@@ -101,6 +115,8 @@ export const DEFAULT_COST: CostModel = {
   postSleepTauNs: 78851055,
   postSleepBatchNs: 108860,
   postSleepBatchTauNs: 4069624,
+  postSleepTreeExp: 0,
+  postSleepTreeNodes: 1,
   firstVisitNs: 0,
   postSleepNoTreeNs: 0,
   postSleepNoTreeTauNs: 1,
@@ -150,6 +166,16 @@ export function postSleepNs(cost: PostSleepCost, sleptNs: number, pages: number)
 }
 
 /**
+ * The share of its reload (postSleepNs) that a batch pays whose searches meet `treeNodes`
+ * nodes: min(1, treeNodes / postSleepTreeNodes) ^ postSleepTreeExp; all of it with
+ * postSleepTreeExp 0.
+ */
+export function reloadTreeShare(cost: ReloadTreeCost, treeNodes: number): number {
+  if (cost.postSleepTreeExp <= 0) return 1;
+  return Math.min(1, Math.max(0, treeNodes) / cost.postSleepTreeNodes) ** cost.postSleepTreeExp;
+}
+
+/**
  * The reload after a sleep `sleptNs` long of a batch that takes checksums but searches no
  * tree: postSleepNoTreeNs x (1 - exp(-sleptNs / postSleepNoTreeTauNs)); nothing after no sleep.
  */
@@ -178,6 +204,12 @@ export const NO_RELOAD: PostSleepCost = {
   postSleepBatchNs: 0,
   postSleepBatchTauNs: 1,
 };
+
+/** How the reload follows the trees' size (reloadTreeShare), the tree-size fit's output. */
+export type ReloadTreeCost = Pick<CostModel, 'postSleepTreeExp' | 'postSleepTreeNodes'>;
+
+/** A reload that does not follow the trees' size (files from before it; the counting model). */
+export const FLAT_RELOAD: ReloadTreeCost = { postSleepTreeExp: 0, postSleepTreeNodes: 1 };
 
 /**
  * The fixed CPU cost of one wake-up of a scanning thread (ksmd: scheduling and

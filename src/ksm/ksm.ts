@@ -10,7 +10,7 @@ import type { Vma } from '../mm/vma.ts';
 import { type AdvisorCtx, newAdvisorCtx } from './advisor.ts';
 import { KSM_DEFAULTS } from './constants.ts';
 import type { CostModel } from './cost.ts';
-import { DEFAULT_COST } from './cost.ts';
+import { DEFAULT_COST, reloadTreeShare } from './cost.ts';
 import { MmSlot } from './mm_slot.ts';
 import { ksmProfit } from './profit.ts';
 import { RmapItems, type RmapItem } from './rmap_item.ts';
@@ -86,6 +86,11 @@ export class Ksm {
   readonly stableStore = new FieldRbStore<StableNode>();
   /** root_stable_tree[nid]: one per NUMA node; only [0] is used while merge_across_nodes. */
   readonly rootStableTree: RbRoot<StableNode | null>[];
+  /**
+   * Nodes in the unstable trees (all nids), replayed insertions (unstable_replay.ts) included:
+   * model only, what a batch's reload after a sleep follows (payReload).
+   */
+  unstableTreeNodes = 0;
   /** root_unstable_tree[nid], reset at the start of each full scan; nodes are rows of unstableNodes. */
   readonly rootUnstableTree: RbRoot<number>[];
   /** The nodes of the unstable trees (see unstable_nodes.ts). */
@@ -127,13 +132,25 @@ export class Ksm {
   batchStartNs = DOUBLE_FIELD;
   /** The reload the current batch still owes for its sleep (set by its kthread); -1 when none. */
   reloadDueNs = DOUBLE_FIELD;
-  /** Batches that paid their reload (payReload), whatever it came to: the calibration counts them. */
+  /** Batches that paid their reload (payReload), whatever it came to. */
   reloadBatches = 0;
+  /**
+   * Model only: when an array, payReload pushes each paying batch's trees' size (its
+   * reloadTreeShare argument) onto it; the calibration's counting model reads them.
+   */
+  reloadTreeLog: number[] | null = null;
+  /**
+   * The running batch's budget (ksm_do_scan's scan_npages), set as it begins: the nodes
+   * its searches may add to the trees (payReload).
+   */
+  batchPages = 0;
   /**
    * The reload the current batch owes if it takes checksums and searches no tree (set by its
    * kthread); -1 when none or void, NO_TREE_PAID once paid in this batch.
    */
   noTreeDueNs = DOUBLE_FIELD;
+  /** What the batch paid at payNoTreeReload, read while noTreeDueNs is NO_TREE_PAID. */
+  #noTreePaidNs = DOUBLE_FIELD;
   /** Batches that paid the no-tree reload and searched no tree after: the calibration counts them. */
   noTreeBatches = 0;
 
@@ -146,6 +163,7 @@ export class Ksm {
     this.batchStartNs = -1;
     this.reloadDueNs = -1;
     this.noTreeDueNs = -1;
+    this.#noTreePaidNs = 0;
     this.items = new RmapItems(mmgr.frames.nrFrames + 1024);
     this.mmHead = new MmSlot(null, this.items.allocHead());
     this.ksmScan = { mmSlot: this.mmHead, address: 0, rmapList: this.mmHead.head, seqnr: 0, page: -1, settled: 0 };
@@ -185,6 +203,7 @@ export class Ksm {
    */
   resetUnstableTrees(): void {
     for (let nid = 0; nid < this.rootUnstableTree.length; nid++) this.rootUnstableTree[nid] = new RbRoot<number>(0);
+    this.unstableTreeNodes = 0;
     this.unstableNodes.reset();
     this.#walkStamp = 1;
     this.#walkStampGeneration = this.mmgr.frames.generation.value;
@@ -244,11 +263,17 @@ export class Ksm {
    * KSM page) does not read them and is not charged here; one that takes checksums pays the
    * smaller reload of payNoTreeReload instead, and if it goes on to search, pays here only
    * what its tree reload comes to beyond that (docs/cost-model.md, "The reload follows the
-   * trees", "First visits").
+   * trees", "First visits"). The batch pays the share of its reload that trees of its size
+   * cost (reloadTreeShare): the nodes in the stable and unstable trees as it first searches
+   * them, and the pages of its budget, which its searches may add (docs/cost-model.md, "The
+   * reload follows the trees' size").
    */
   payReload(): void {
     if (this.reloadDueNs < 0) return;
-    this.cpuNs += this.reloadDueNs;
+    const nodes = this.stableNodes.size + this.unstableTreeNodes + this.batchPages;
+    const paidNoTree = this.noTreeDueNs === NO_TREE_PAID ? this.#noTreePaidNs : 0;
+    this.cpuNs += Math.max(0, this.reloadDueNs * reloadTreeShare(this.cost, nodes) - paidNoTree);
+    this.reloadTreeLog?.push(nodes);
     this.reloadDueNs = -1;
     this.reloadBatches++;
     if (this.noTreeDueNs === NO_TREE_PAID) this.noTreeBatches--;
@@ -260,14 +285,13 @@ export class Ksm {
    * (CostModel.postSleepNoTreeNs), once: called at the batch's first checksum. Measured on
    * Linux 6.18: passes of first visits, whose batches take checksums and search no tree,
    * cost 40-180 µs a batch more after sleeps of 8-210 ms than the model's events, growing
-   * with the sleep (docs/cost-model.md, "First visits"). The tree reload still owed is
-   * lowered by what is paid here, so a batch that goes on to search the trees pays the
-   * larger of the two in all.
+   * with the sleep (docs/cost-model.md, "First visits"). A batch that goes on to search the
+   * trees pays there only its tree reload beyond this, so the larger of the two in all.
    */
   payNoTreeReload(): void {
     if (this.noTreeDueNs < 0) return;
     this.cpuNs += this.noTreeDueNs;
-    if (this.reloadDueNs >= 0) this.reloadDueNs = Math.max(0, this.reloadDueNs - this.noTreeDueNs);
+    this.#noTreePaidNs = this.noTreeDueNs;
     this.noTreeDueNs = NO_TREE_PAID;
     this.noTreeBatches++;
   }

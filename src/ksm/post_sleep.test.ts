@@ -12,7 +12,7 @@ import { doMadvise } from '../mm/madvise.ts';
 import { doMmap } from '../mm/mmap.ts';
 import { spawnTask } from '../mm/process.ts';
 import { fillUser } from '../mm/uaccess.ts';
-import { type CostModel, DEFAULT_COST, NO_RELOAD, postSleepNoTreeNs, postSleepNs } from './cost.ts';
+import { type CostModel, DEFAULT_COST, NO_RELOAD, postSleepNoTreeNs, postSleepNs, reloadTreeShare } from './cost.ts';
 import { ksmRunStore } from './run.ts';
 import { testMachine } from './testing.ts';
 
@@ -87,6 +87,32 @@ test('ksmd charges each batch that searches the trees after a sleep min(pages_to
   // The fixed part: 7 us a searching batch with a share of 1, whatever its pages.
   const fixed = scanCpu({ ...BASE, postSleepBatchNs: 7000, postSleepBatchTauNs: 1 }, 20);
   assert.equal(fixed.cpuNs - none.cpuNs, fixed.paid * 7000);
+});
+
+test('reloadTreeShare: the share of the reload grows with the trees to the whole of it at postSleepTreeNodes', () => {
+  const tree = { postSleepTreeExp: 0.5, postSleepTreeNodes: 20_000 };
+  assert.equal(reloadTreeShare(tree, 5_000), 0.5);
+  assert.equal(reloadTreeShare(tree, 20_000), 1);
+  // Beyond the largest trees measured it is not known to grow: all of it.
+  assert.equal(reloadTreeShare(tree, 80_000), 1);
+  assert.equal(reloadTreeShare(tree, 0), 0);
+  // An exponent of 0 (files from before it): all of it, whatever the trees.
+  assert.equal(reloadTreeShare({ ...tree, postSleepTreeExp: 0 }, 0), 1);
+});
+
+test('ksmd pays the share of its reload that the trees it searches give: their nodes and its budget', () => {
+  const cold = { ...BASE, postSleepPageNs: 3000, postSleepMaxNs: 1e9, postSleepTauNs: 1 };
+  const flat = scanCpu(cold, 20);
+  const none = scanCpu(BASE, 20);
+  // The second scan's batches k = 1..4 first search an unstable tree of (k - 1) x 10
+  // nodes (the first scan's tree is gone, the pages are random, so no stable tree) and may
+  // add their 10 pages: 10, 20, 30 and 40 nodes of 1,000, a share each of the 30 us.
+  const grown = scanCpu({ ...cold, postSleepTreeExp: 1, postSleepTreeNodes: 1000 }, 20);
+  assert.equal(grown.paid, flat.paid);
+  assert.ok(Math.abs(grown.cpuNs - none.cpuNs - 30_000 * (0.01 + 0.02 + 0.03 + 0.04)) < 1e-6);
+  // Trees of that size or more pay all of it, as without the share.
+  const small = scanCpu({ ...cold, postSleepTreeExp: 1, postSleepTreeNodes: 10 }, 20);
+  assert.equal(small.cpuNs, flat.cpuNs);
 });
 
 test('ksmd at sleep_millisecs 0 does not sleep between batches, so its searching batches owe no reload', () => {

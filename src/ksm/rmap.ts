@@ -60,6 +60,7 @@ export function removeRmapItemFromTree(ksm: Ksm, item: RmapItem): void {
     if (age === 0) {
       ksm.unstableReplay.stopFollowing(ksm);
       rbErase(ksm.unstableNodes, items.treeNode[item]!, ksm.rootUnstableTree[items.nid[item]!]!);
+      ksm.unstableTreeNodes--;
     }
     ksm.pagesUnshared--;
     items.flags[item] = 0;

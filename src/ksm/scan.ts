@@ -203,6 +203,8 @@ export function scanGetNextRmapItem(ksm: Ksm, settle = 0): RmapItem {
  * @linux mm/ksm.c ksm_do_scan
  */
 export function ksmDoScan(ksm: Ksm, scanNpages: number): number {
+  // Model only: the reload after a sleep follows the trees the batch may grow (Ksm.payReload).
+  ksm.batchPages = scanNpages;
   let done = 0;
   while (done < scanNpages) {
     // Visits of pages already on their KSM page are made inside, leaving room for the item

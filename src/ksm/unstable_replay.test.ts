@@ -23,9 +23,18 @@ const PAGES = 300;
 /**
  * Every step below depth 4 of the 300-page tree (9 to 10 levels) charged a deep step as
  * well, each cost a different prime, so a replay that charged any event other than its walk
- * would leave a different CPU time.
+ * would leave a different CPU time. The reload after a sleep follows the trees' size
+ * (trees of 997 nodes pay all of it), so a replay that built the tree at another time than
+ * the walk would leave another CPU time too.
  */
-const DEEP_COST: CostModel = { ...DEFAULT_COST, memcmpNs: 211, deepStepNs: 1009, deepFrom: 4 };
+const DEEP_COST: CostModel = {
+  ...DEFAULT_COST,
+  memcmpNs: 211,
+  deepStepNs: 1009,
+  deepFrom: 4,
+  postSleepTreeExp: 0.7,
+  postSleepTreeNodes: 997,
+};
 
 /** Runs ksmd batch by batch, calling `at(batch)` before each, and records the counters after each. */
 function run(check: boolean, smartScan: boolean, at: (m: TestMachine, batch: number, addr: number) => void) {

@@ -109,6 +109,7 @@ export class UnstableReplay {
       items.flags[item]! |= UNSTABLE_FLAG | (ksm.ksmScan.seqnr & SEQNR_MASK);
       items.nid[item] = nid;
       ksm.pagesUnshared++;
+      ksm.unstableTreeNodes++;
     }
     this.#pos++;
     this.replayed++;

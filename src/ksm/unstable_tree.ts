@@ -131,6 +131,7 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
   rbLinkNode(nodes, row, parent, dir, root);
   rbInsertColor(nodes, row, root);
   ksm.pagesUnshared++;
+  ksm.unstableTreeNodes++;
   return null;
 }
 

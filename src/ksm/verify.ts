@@ -337,4 +337,7 @@ export function ksmVerify(ksm: Ksm): void {
   if (midScan && inTrees !== inUse) {
     throw new KernelBug(`${inUse} items entered the unstable trees in use in this scan but the trees hold ${inTrees}`);
   }
+  // The model's count of them, which the reload after a sleep follows (Ksm.payReload).
+  if (midScan && ksm.unstableTreeNodes !== unstableNow.size)
+    throw new KernelBug(`the unstable trees count ${ksm.unstableTreeNodes} nodes but hold ${unstableNow.size}`);
 }

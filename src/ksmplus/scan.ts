@@ -73,6 +73,7 @@ function nextPage(plus: KsmPlus): { item: RmapItem; pfn: number } | null {
  */
 export function ksmPlusDoScan(plus: KsmPlus, budget: number): number {
   const engine = plus.engine;
+  engine.batchPages = budget;
   let done = 0;
   while (done < budget) {
     const step = nextPage(plus);

@@ -18,9 +18,9 @@ import {
 import { machineInfo, type MachineInfo } from '../host/machine.ts';
 import { othersBusyLimitMs, OTHERS_BUSY_SHARE } from '../host/others_busy.ts';
 import { HostUnusable } from '../host/unusable.ts';
-import { COST_KEYS, type CostModel, NO_FIRST_VISIT, postSleepNoTreeNs, postSleepNs } from '../ksm/cost.ts';
+import { COST_KEYS, type CostModel, NO_FIRST_VISIT, postSleepNoTreeNs } from '../ksm/cost.ts';
 import type { MeasureLog } from './bench.ts';
-import { fitFirstVisits, fitOverDepths, fitPostSleep, type FirstVisitFit, type FitRow, round, sum } from './fit.ts';
+import { fitFirstVisits, fitOverDepths, type FirstVisitFit, type FitRow, round, sum } from './fit.ts';
 import {
   ANCHOR_PAGES,
   FIRST_VISIT_PAGES,
@@ -32,7 +32,8 @@ import {
 } from './first_visit.ts';
 import { type KernelRun, type KernelRunOptions, runKernel } from './kernel.ts';
 import { batchExtrasNs, type CountedScan, countedScanNs, type EventCounts, runModelCounted } from './model.ts';
-import { measurePostSleep, type PostSleepRow, REGION_PAGES } from './post_sleep.ts';
+import { measurePostSleep, type PostSleepRow, TREE_SIZE_PLAN, TREE_SIZE_REGIONS } from './post_sleep.ts';
+import { fitReload, fittedReloadNs } from './reload_tree.ts';
 import { measureTimer, type TimerMeasurement } from './timer.ts';
 import { calibrationWorkloads, type Workload } from './workloads.ts';
 import type { TimerParams } from '../sim/timer.ts';
@@ -81,6 +82,12 @@ export interface CalibrationFile {
     readonly rms_ns: number;
     /** The same relative to each batch's whole CPU, which the fit minimises (absent in older files). */
     readonly rel_rms?: number;
+    /**
+     * The fit of the reload's growth with the trees (cost.postSleepTree*; reload_tree.ts):
+     * root mean square of ln(fitted / measured) over the points it used. Absent in files
+     * from before it.
+     */
+    readonly tree?: { readonly rms_log: number; readonly points: number };
   };
   /**
    * Passes of first visits after sleeps (first_visit.ts), measured, and the fit of
@@ -136,7 +143,10 @@ const METHOD =
   '(postSleep*): whole passes of 20,000 random pages in batches of 100, 1,000 and 5,000 pages after sleeps of ' +
   '1-200 ms against the same passes at sleep_millisecs 0 just before and after each sleep, per batch, the median ' +
   'pass of each sleep, fitted by least squares in ns on a grid ' +
-  "(post_sleep); each workload scan's batch carries one such reload, subtracted before the fit. First visits " +
+  '(post_sleep), each row divided by the mean share of the reload its batches pay for the trees they meet ' +
+  '(postSleepTree*: the same passes on 2,000, 5,000 and 10,000 random pages, batches of 100 pages after 5 and ' +
+  '20 ms and of 1,000 after 20 ms, the exponent fitted in logarithms, trees of 20,000 nodes paying all of it); ' +
+  "each workload scan's batch that searches the trees carries one such reload, subtracted before the fit. First visits " +
   '(firstVisitNs, postSleepNoTree*): passes of fresh processes of 9,984 random pages in batches of 100, 1,000 ' +
   'and 5,000 pages after sleeps of 1-200 ms, 3 passes each, the median pass against the events the model ' +
   'charges it under the per-event constants, fitted by non-negative least squares per time constant on a grid ' +
@@ -191,16 +201,14 @@ export async function calibrate(
     nsPerVisit[w.name] = Math.round((sum(run.scans.map((s) => s.cpuS)) * 1e9) / Math.max(1, visited));
   }
   // The reload after a sleep first: each batch of the workloads' scans carries one, a known
-  // term of the per-event fit.
-  const postSleepRows = await measurePostSleep({ lockWaitMs: opts.lockWaitMs, progress, warn: log.warn });
-  const postSleep = fitPostSleep(
-    postSleepRows.map((r) => ({
-      pages: r.pages_to_scan,
-      sleptNs: r.slept_ns,
-      extraNs: r.extra_ns,
-      warmNs: (r.warm_pass_cpu_ns * r.pages_to_scan) / REGION_PAGES,
-    })),
-  );
+  // term of the per-event fit. It grows with the trees, so it is measured on smaller
+  // regions too (reload_tree.ts).
+  const measureOpts = { lockWaitMs: opts.lockWaitMs, progress, warn: log.warn };
+  const postSleepRows = await measurePostSleep(measureOpts);
+  const sizeRows: PostSleepRow[] = [];
+  for (const regionPages of TREE_SIZE_REGIONS)
+    sizeRows.push(...(await measurePostSleep(measureOpts, { regionPages, plan: TREE_SIZE_PLAN })));
+  const reload = fitReload(postSleepRows, sizeRows);
   // Then the passes of first visits, fitted against the per-event constants: what a first
   // visit in a fresh process's pass costs beyond them. The per-event fit does not carry the
   // first-visit charges as a known term: fitted in turn, the two traded visitNs and
@@ -214,13 +222,15 @@ export async function calibrate(
     (deepFrom) =>
       perScan.map((m) => {
         const c = m.counted.get(deepFrom)!;
-        return fitRow(c, m.b, batchExtrasNs(c, { ...postSleep.cost, ...NO_FIRST_VISIT }, m.workload));
+        return fitRow(c, m.b, batchExtrasNs(c, { ...reload.cost, ...NO_FIRST_VISIT }, m.workload));
       }),
     { prior, lambda: 0.02, floorNs: 1e8 },
   );
   const constants = (firstVisit: FirstVisitFit['cost']): CostModel => {
     const fitted: Record<string, number> = { deepFrom: events.best.depth };
-    for (const [k, v] of Object.entries({ ...postSleep.cost, ...firstVisit })) fitted[k] = Math.round(v);
+    for (const [k, v] of Object.entries({ ...reload.base.cost, ...firstVisit })) fitted[k] = Math.round(v);
+    fitted.postSleepTreeExp = reload.tree.cost.postSleepTreeExp;
+    fitted.postSleepTreeNodes = reload.tree.cost.postSleepTreeNodes;
     COST_KEYS.forEach((k, j) => {
       fitted[k] = Math.round(events.best.fit.x[j]!);
     });
@@ -240,12 +250,10 @@ export async function calibrate(
     kernel_ns_per_visit: nsPerVisit,
     deep_from_rms: Object.fromEntries(fits.map((f) => [String(f.depth), round(f.fit.rms, 5)])),
     post_sleep: {
-      rows: postSleepRows.map((r) => ({
-        ...r,
-        fitted_ns: Math.round(postSleepNs(cost, r.slept_ns, r.pages_to_scan)),
-      })),
-      rms_ns: Math.round(postSleep.rmsNs),
-      rel_rms: round(postSleep.relRms, 4),
+      rows: [...postSleepRows, ...sizeRows].map((r) => ({ ...r, fitted_ns: Math.round(fittedReloadNs(cost, r)) })),
+      rms_ns: Math.round(reload.base.rmsNs),
+      rel_rms: round(reload.base.relRms, 4),
+      tree: { rms_log: round(reload.tree.rmsLog, 4), points: reload.tree.points },
     },
     first_visit: {
       rows: firstVisitRows.map((r) => ({

@@ -5,6 +5,7 @@ import {
   type CostModel,
   NO_FIRST_VISIT,
   NO_RELOAD,
+  FLAT_RELOAD,
   postSleepNoTreeNs,
   postSleepNs,
   WAKEUP_NS,
@@ -73,6 +74,7 @@ test('fitOverDepths finds deepFrom and recovers deepStepNs and the other constan
     deepStepNs: 350,
     deepFrom: 9,
     ...NO_RELOAD,
+    ...FLAT_RELOAD,
     ...NO_FIRST_VISIT,
   };
   const pages = 4096;

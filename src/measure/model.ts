@@ -23,12 +23,15 @@ import type { CostModel } from '../ksm/cost.ts';
 import {
   COST_KEYS,
   DEFAULT_COST,
+  FLAT_RELOAD,
   type FirstVisitCost,
   NO_FIRST_VISIT,
   NO_RELOAD,
   type PostSleepCost,
   postSleepNoTreeNs,
   postSleepNs,
+  type ReloadTreeCost,
+  reloadTreeShare,
   WAKEUP_NS,
 } from '../ksm/cost.ts';
 import { createSystem, runFullScans, sysfsRead, sysfsWrite, type System } from '../system.ts';
@@ -69,8 +72,11 @@ export interface ModelRun {
 export interface CountedScan {
   readonly counts: EventCounts;
   readonly batches: number;
-  /** Batches that searched the trees, and so pay the reload after their sleep (Ksm.payReload). */
-  readonly reloads: number;
+  /**
+   * The batches that searched the trees, and so pay the reload after their sleep
+   * (Ksm.payReload): the trees' size each met, the argument of its reloadTreeShare.
+   */
+  readonly reloadTreeNodes: readonly number[];
   /** Batches that took checksums and searched no tree: they pay the no-tree reload (Ksm.payNoTreeReload). */
   readonly noTreeReloads: number;
   /** rmap_items allocated: first visits (CostModel.firstVisitNs). */
@@ -90,7 +96,7 @@ function zeroCounts(): EventCounts {
 function countingCost(counts: EventCounts, deepFrom: number, firstVisits: { n: number }): CostModel {
   // No reload after sleeps: it is not an event, and the calibration fits it apart. First
   // visits are counted, but fitted apart too (src/measure/first_visit.ts).
-  const cost = { deepFrom, ...NO_RELOAD, ...NO_FIRST_VISIT };
+  const cost = { deepFrom, ...NO_RELOAD, ...FLAT_RELOAD, ...NO_FIRST_VISIT };
   Object.defineProperty(cost, 'firstVisitNs', {
     enumerable: true,
     get: () => {
@@ -371,16 +377,18 @@ export function runModelCounted(
     (scan) => {
       const before = { ...counts };
       const batches = sys.ksmd.batches;
-      const reloads = sys.ksm.reloadBatches;
+      const reloadTreeNodes: number[] = [];
+      sys.ksm.reloadTreeLog = reloadTreeNodes;
       const noTree = sys.ksm.noTreeBatches;
       const allocs = firstVisits.n;
       scan();
+      sys.ksm.reloadTreeLog = null;
       const delta = zeroCounts();
       for (const key of COST_KEYS) delta[key] = counts[key] - before[key];
       out.push({
         counts: delta,
         batches: sys.ksmd.batches - batches,
-        reloads: sys.ksm.reloadBatches - reloads,
+        reloadTreeNodes,
         noTreeReloads: sys.ksm.noTreeBatches - noTree,
         firstVisits: firstVisits.n - allocs,
       });
@@ -399,12 +407,16 @@ export function costOf(counts: EventCounts, cost: CostModel): number {
 
 /**
  * What a scan of `w` counted as `c` costs under `cost` besides its fitted events: a wake-up
- * per batch, the reload after its sleep per batch that paid one (cost.ts postSleepNs, and
- * postSleepNoTreeNs for a batch that searched no tree; one that did both pays the larger),
- * and the first visits. Its batches follow sleeps of its sleep_millisecs or longer (the
+ * per batch, the reload after its sleep per batch that paid one (cost.ts postSleepNs in the
+ * share its trees' size gives, reloadTreeShare, and postSleepNoTreeNs for a batch that
+ * searched no tree; one that did both pays the larger), and the first visits. Its batches follow sleeps of its sleep_millisecs or longer (the
  * kernel side holds ksmd between scans), with its pages_to_scan as their budget.
  */
-export function batchExtrasNs(c: CountedScan, cost: PostSleepCost & FirstVisitCost, w: Workload): number {
+export function batchExtrasNs(
+  c: CountedScan,
+  cost: PostSleepCost & ReloadTreeCost & FirstVisitCost,
+  w: Workload,
+): number {
   const knob = (file: string): number => {
     const op = w.ops.find((o) => o.op === 'sysfs' && o.file === file);
     return op?.op === 'sysfs' ? Number(op.value) : 0;
@@ -412,12 +424,11 @@ export function batchExtrasNs(c: CountedScan, cost: PostSleepCost & FirstVisitCo
   const sleptNs = knob('sleep_millisecs') * 1e6;
   const tree = postSleepNs(cost, sleptNs, knob('pages_to_scan'));
   const noTree = postSleepNoTreeNs(cost, sleptNs);
-  return (
-    c.batches * WAKEUP_NS +
-    c.reloads * Math.max(tree, noTree) +
-    c.noTreeReloads * noTree +
-    c.firstVisits * cost.firstVisitNs
+  const reloads = c.reloadTreeNodes.reduce(
+    (ns, nodes) => ns + Math.max(tree * reloadTreeShare(cost, nodes), noTree),
+    0,
   );
+  return c.batches * WAKEUP_NS + reloads + c.noTreeReloads * noTree + c.firstVisits * cost.firstVisitNs;
 }
 
 /** The model's CPU for a scan of `w` whose events were counted as `c`, under `cost`. */

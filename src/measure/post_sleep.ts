@@ -40,6 +40,18 @@ export const POST_SLEEP_PLAN: ReadonlyArray<{ readonly pages: number; readonly s
   { pages: 1000, sleeps: [1, 5, 20, 50, 200] },
   { pages: 5000, sleeps: [1, 5, 20, 50, 200] },
 ];
+/**
+ * The regions the reload's growth with the trees is measured on (reload_tree.ts), besides
+ * REGION_PAGES, and the batches and sleeps on each: those of the real programs' batches at
+ * the default knobs (100 pages after 20 ms) and two more. Measured on 2026-12-05 (05:16-05:31
+ * UTC): the reload of a 100-page batch after 20 ms grew from about 190 µs on 2,000 pages to
+ * 480 on 20,000 (docs/cost-model.md, "The reload follows the trees' size").
+ */
+export const TREE_SIZE_REGIONS: readonly number[] = [2_000, 5_000, 10_000];
+export const TREE_SIZE_PLAN: typeof POST_SLEEP_PLAN = [
+  { pages: 100, sleeps: [5, 20] },
+  { pages: 1000, sleeps: [20] },
+];
 /** Warm passes per reading (a tick's error at the end spread over them). */
 const WARM_PASSES = 8;
 /** A sleep's passes: enough for about a second, at least 1 and at most MAX_SLEPT_PASSES. */
@@ -50,6 +62,8 @@ const DRIFT_WARNING = 0.05;
 
 /** One batch size after one sleep: the measured extra CPU of a batch. */
 export interface PostSleepRow {
+  /** The random region's pages (absent in files from before other regions: REGION_PAGES). */
+  readonly region_pages?: number;
   readonly pages_to_scan: number;
   readonly sleep_millisecs: number;
   readonly passes: number;
@@ -90,6 +104,7 @@ export function postSleepRow(
   const pass = median(passes.map((r) => r.cpuNs));
   const total = (k: keyof PassReading): number => passes.reduce((t, r) => t + r[k], 0);
   return {
+    region_pages: regionPages,
     pages_to_scan: pages,
     sleep_millisecs: sleepMs,
     passes: passes.length,
@@ -126,11 +141,13 @@ export async function measurePostSleep(
   for (const { pages } of plan)
     if (regionPages % pages !== 0)
       throw new RangeError(`post-sleep: ${regionPages} pages is not a whole number of ${pages}-page batches`);
+  // Messages name the region where it is not the calibration's main one.
+  const tag = regionPages === REGION_PAGES ? 'post-sleep' : `post-sleep on ${regionPages} pages`;
   const backend = createKernelBackend({ lockWaitMs: opts.lockWaitMs, onWarning: opts.warn });
   const write = ksmWriter(backend);
   const rows: PostSleepRow[] = [];
   try {
-    opts.progress('post-sleep: waiting for the KSM lock and starting');
+    opts.progress(`${tag}: waiting for the KSM lock and starting`);
     await startRandomRegion(
       backend,
       emptyScenario('calibrate-post-sleep', (regionPages * 2 + 4096) * PAGE_SIZE),
@@ -177,14 +194,14 @@ export async function measurePostSleep(
         const batches = regionPages / pages;
         write('pages_to_scan', String(pages));
         write('run', '1');
-        opts.progress(`post-sleep: ${pages} pages a batch, warm`);
+        opts.progress(`${tag}: ${pages} pages a batch, warm`);
         // Two passes to build the unstable tree (the first only checksums).
         await readings(1, 2);
         let before = await warmReading();
         // The largest move of the warm speed across one sleep, and that sleep.
         let moved = { drift: 0, sleepMs: 0 };
         for (const s of sleeps) {
-          opts.progress(`post-sleep: ${pages} pages a batch after sleeps of ${s} ms`);
+          opts.progress(`${tag}: ${pages} pages a batch after sleeps of ${s} ms`);
           write('sleep_millisecs', String(s));
           const passMs = batches * (s + 4);
           const n = Math.max(1, Math.min(MAX_SLEPT_PASSES, Math.ceil(SLEPT_MS / passMs)));
@@ -198,7 +215,7 @@ export async function measurePostSleep(
         write('run', '0');
         if (moved.drift > DRIFT_WARNING)
           opts.warn(
-            `post-sleep: ksmd's warm passes at ${pages} pages a batch cost up to ${(moved.drift * 100).toFixed(1)} % more or less after a sleep's passes than before them (sleeps of ${moved.sleepMs} ms): its speed moved meanwhile`,
+            `${tag}: ksmd's warm passes at ${pages} pages a batch cost up to ${(moved.drift * 100).toFixed(1)} % more or less after a sleep's passes than before them (sleeps of ${moved.sleepMs} ms): its speed moved meanwhile`,
           );
       }
     } finally {

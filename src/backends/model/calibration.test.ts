@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COST_KEYS, DEFAULT_COST, NO_FIRST_VISIT, NO_RELOAD } from '../../ksm/cost.ts';
+import { COST_KEYS, DEFAULT_COST, FLAT_RELOAD, NO_FIRST_VISIT, NO_RELOAD } from '../../ksm/cost.ts';
 import { DEFAULT_TIMER } from '../../sim/timer.ts';
 import {
   calibratedCost,
@@ -48,7 +48,11 @@ test('calibratedCost reads the file SAMEPAGE_COST_MODEL names, and falls back to
     postSleepBatchTauNs: 5_300_000,
   };
   withFile(JSON.stringify({ version: 1, cost }), (path) => {
-    assert.deepEqual(calibratedCost(calibrationSet({ SAMEPAGE_COST_MODEL: path })), { ...cost, ...NO_FIRST_VISIT });
+    assert.deepEqual(calibratedCost(calibrationSet({ SAMEPAGE_COST_MODEL: path })), {
+      ...cost,
+      ...NO_FIRST_VISIT,
+      ...FLAT_RELOAD,
+    });
   });
   assert.deepEqual(calibratedCost(calibrationSet({ SAMEPAGE_COST_MODEL: '/nonexistent/cost.json' })), DEFAULT_COST);
 });
@@ -172,6 +176,27 @@ test('a cost model from before the first-visit charges is read with none; one wi
   );
   withFile(JSON.stringify({ version: 1, cost: { ...before, ...given, postSleepNoTreeTauNs: 0 } }), (path) =>
     assert.throws(() => readCostModel(path), /postSleepNoTreeTauNs/),
+  );
+});
+
+test('a cost model from before the reload followed the trees is read with a flat one; one with half of it is refused', () => {
+  const { postSleepTreeExp: _e, postSleepTreeNodes: _n, ...before } = { ...DEFAULT_COST, ...NO_FIRST_VISIT };
+  withFile(JSON.stringify({ version: 1, cost: before }), (path) =>
+    assert.deepEqual(readCostModel(path), { ...before, ...FLAT_RELOAD }),
+  );
+  const given = { postSleepTreeExp: 0.47, postSleepTreeNodes: 20_000 };
+  withFile(JSON.stringify({ version: 1, cost: { ...before, ...given } }), (path) =>
+    assert.deepEqual(readCostModel(path), { ...before, ...given }),
+  );
+  withFile(JSON.stringify({ version: 1, cost: { ...before, postSleepTreeExp: 0.5 } }), (path) =>
+    assert.throws(() => readCostModel(path), /postSleepTreeNodes/),
+  );
+  // The trees' size divides: 0 is refused, as a negative exponent is.
+  withFile(JSON.stringify({ version: 1, cost: { ...before, ...given, postSleepTreeNodes: 0 } }), (path) =>
+    assert.throws(() => readCostModel(path), /postSleepTreeNodes/),
+  );
+  withFile(JSON.stringify({ version: 1, cost: { ...before, ...given, postSleepTreeExp: -0.5 } }), (path) =>
+    assert.throws(() => readCostModel(path), /postSleepTreeExp/),
   );
 });
 

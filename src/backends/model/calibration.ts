@@ -23,6 +23,8 @@ import {
   type FirstVisitCost,
   NO_FIRST_VISIT,
   NO_RELOAD,
+  FLAT_RELOAD,
+  type ReloadTreeCost,
   type PostSleepCost,
 } from '../../ksm/cost.ts';
 import { DEFAULT_TIMER, type TimerParams } from '../../sim/timer.ts';
@@ -178,13 +180,31 @@ export const POST_SLEEP_BATCH_KEYS = ['postSleepBatchNs', 'postSleepBatchTauNs']
  * before them lack: they mean none. A file with some of the three and not all is refused.
  */
 export const FIRST_VISIT_KEYS = ['firstVisitNs', 'postSleepNoTreeNs', 'postSleepNoTreeTauNs'] as const;
-const RELOAD_KEYS = [...POST_SLEEP_KEYS, ...POST_SLEEP_BATCH_KEYS, ...FIRST_VISIT_KEYS] as const;
-/** The time constants, which divide: above 0. */
-const RELOAD_TAU_KEYS = ['postSleepTauNs', 'postSleepBatchTauNs', 'postSleepNoTreeTauNs'] as const;
+/**
+ * How the reload follows the trees' size (cost.ts reloadTreeShare), which files written
+ * before it lack: their reload was fitted as the same on trees of any size, and means that
+ * (FLAT_RELOAD). A file with one of the two and not the other is refused.
+ */
+export const POST_SLEEP_TREE_KEYS = ['postSleepTreeExp', 'postSleepTreeNodes'] as const;
+const RELOAD_KEYS = [
+  ...POST_SLEEP_KEYS,
+  ...POST_SLEEP_BATCH_KEYS,
+  ...POST_SLEEP_TREE_KEYS,
+  ...FIRST_VISIT_KEYS,
+] as const;
+/** The time constants and the trees' size, which divide: above 0. */
+const RELOAD_TAU_KEYS = [
+  'postSleepTauNs',
+  'postSleepBatchTauNs',
+  'postSleepNoTreeTauNs',
+  'postSleepTreeNodes',
+] as const;
 
-/** NO_RELOAD's and NO_FIRST_VISIT's values of `keys`: what a file without them means. */
-function noReloadOf(keys: readonly (keyof (PostSleepCost & FirstVisitCost))[]): Partial<PostSleepCost> {
-  const none = { ...NO_RELOAD, ...NO_FIRST_VISIT };
+/** NO_RELOAD's, FLAT_RELOAD's and NO_FIRST_VISIT's values of `keys`: what a file without them means. */
+function noReloadOf(
+  keys: readonly (keyof (PostSleepCost & ReloadTreeCost & FirstVisitCost))[],
+): Partial<PostSleepCost & ReloadTreeCost> {
+  const none = { ...NO_RELOAD, ...FLAT_RELOAD, ...NO_FIRST_VISIT };
   return Object.fromEntries(keys.map((k) => [k, none[k]]));
 }
 
@@ -198,6 +218,7 @@ export function readCostModel(path: string): CostModel {
   const noReload = cost !== undefined && POST_SLEEP_KEYS.every((k) => !(k in cost));
   const noFixed = cost !== undefined && POST_SLEEP_BATCH_KEYS.every((k) => !(k in cost));
   const noFirst = cost !== undefined && FIRST_VISIT_KEYS.every((k) => !(k in cost));
+  const flat = cost !== undefined && POST_SLEEP_TREE_KEYS.every((k) => !(k in cost));
   const given: Record<string, unknown> | undefined =
     cost === undefined
       ? cost
@@ -207,6 +228,7 @@ export function readCostModel(path: string): CostModel {
           ...(noReload ? noReloadOf(POST_SLEEP_KEYS) : {}),
           ...(noFixed ? noReloadOf(POST_SLEEP_BATCH_KEYS) : {}),
           ...(noFirst ? noReloadOf(FIRST_VISIT_KEYS) : {}),
+          ...(flat ? noReloadOf(POST_SLEEP_TREE_KEYS) : {}),
         };
   const bad: string[] = [...COST_KEYS, ...RELOAD_KEYS].filter(
     (k) => typeof given?.[k] !== 'number' || !Number.isFinite(given[k]) || given[k] < 0,
@@ -218,11 +240,12 @@ export function readCostModel(path: string): CostModel {
   if (given === undefined || bad.length > 0) {
     throw new Error(
       `The cost model ${path} has no valid "cost" object: ${[...new Set(bad)].join(', ')} must be non-negative numbers ` +
-        `(ns; postSleepTauNs, postSleepBatchTauNs and postSleepNoTreeTauNs above 0; deepFrom a whole number of tree levels, 0 to ${MAX_DEEP_FROM}; a file without ` +
+        `(ns; postSleepTauNs, postSleepBatchTauNs, postSleepNoTreeTauNs and postSleepTreeNodes above 0; postSleepTreeExp a plain number; deepFrom a whole number of tree levels, 0 to ${MAX_DEEP_FROM}; a file without ` +
         'both deepStepNs and deepFrom is read as one from before the deep-step cost, with deepStepNs 0, and one ' +
         'without all three post-sleep fields as one from before the reload after a sleep, with no reload; one ' +
         'without both postSleepBatchNs and postSleepBatchTauNs has no fixed part of the reload, and one without ' +
-        'all of firstVisitNs, postSleepNoTreeNs and postSleepNoTreeTauNs no first-visit charges)',
+        'all of firstVisitNs, postSleepNoTreeNs and postSleepNoTreeTauNs no first-visit charges; one without both ' +
+        "postSleepTreeExp and postSleepTreeNodes a reload that does not follow the trees' size)",
     );
   }
   const out: Record<string, number> = { deepFrom: deepFrom as number };
