@@ -32,7 +32,7 @@ import {
 } from './first_visit.ts';
 import { type KernelRun, type KernelRunOptions, runKernel } from './kernel.ts';
 import { batchExtrasNs, type CountedScan, countedScanNs, type EventCounts, runModelCounted } from './model.ts';
-import { measurePostSleep, type PostSleepRow, TREE_SIZE_PLAN, TREE_SIZE_REGIONS } from './post_sleep.ts';
+import { measurePostSleep, type PostSleepRow, REGION_PAGES, TREE_SIZE_PLAN, TREE_SIZE_REGIONS } from './post_sleep.ts';
 import { fitReload, fittedReloadNs } from './reload_tree.ts';
 import { measureTimer, type TimerMeasurement } from './timer.ts';
 import { calibrationWorkloads, type Workload } from './workloads.ts';
@@ -344,5 +344,11 @@ export function fitRow(c: CountedScan, kernelNs: number, extrasNs: number): FitR
 export function readCalibration(path = calibrationPath()): CalibrationFile | undefined {
   if (!existsSync(path)) return undefined;
   const cost = readCostModel(path); // throws, naming what is wrong, unless the constants are valid
-  return { ...(JSON.parse(readFileSync(path, 'utf8')) as CalibrationFile), cost };
+  const file = JSON.parse(readFileSync(path, 'utf8')) as CalibrationFile;
+  // Rows from before other regions were measured were all on REGION_PAGES.
+  const postSleep = file.post_sleep && {
+    ...file.post_sleep,
+    rows: file.post_sleep.rows.map((r) => ({ region_pages: REGION_PAGES, ...r })),
+  };
+  return { ...file, cost, ...(postSleep === undefined ? {} : { post_sleep: postSleep }) };
 }

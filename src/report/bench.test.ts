@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BenchResult, BenchRun } from '../measure/bench.ts';
+import { join } from 'node:path';
 import { displayWidth } from '../lib/text_width.ts';
+import { packageRoot } from '../lib/package_root.ts';
 import { calibrationPath } from '../backends/model/calibration.ts';
 import { readCalibration } from '../measure/calibrate.ts';
 import { renderBench, renderCalibration } from './bench.ts';
@@ -75,4 +77,21 @@ test("the calibration's reload table gives each row's spread over its passes", (
   assert.equal(cells[1]![column], '-3 to 984');
   assert.equal(cells[2]![column], '125');
   assert.equal(cells[3]![column], '', 'a row without its passes (an older file) leaves the column empty');
+  // The shipped default set's rows were all measured on 20,000 pages, before rows named their
+  // region: readCalibration names it.
+  const region = cells[0]!.indexOf('region pages');
+  for (const row of cells.slice(1)) assert.equal(row[region], '20,000');
+});
+
+test("the calibration's reload table names each row's region", () => {
+  const amd = readCalibration(
+    join(packageRoot(import.meta.dirname), 'calibration', 'hosts', 'amd-epyc-2cpu', 'cost-model.json'),
+  );
+  assert.ok(amd?.post_sleep !== undefined);
+  const table = renderCalibration(amd, amd.cost)
+    .split('\n\n')
+    .find((t) => t.includes('region pages'));
+  assert.ok(table !== undefined, 'the reload table has a region column');
+  for (const region of ['2,000', '5,000', '10,000', '20,000'])
+    assert.ok(table.includes(`│ ${region} `) || table.includes(` ${region} │`), `a row on ${region} pages`);
 });

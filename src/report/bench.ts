@@ -153,6 +153,7 @@ export function renderCalibration(
       ? ''
       : `\n\n${fitTable(
           columns([
+            'region pages',
             'pages_to_scan',
             'sleep_millisecs',
             'slept ms',
@@ -162,6 +163,8 @@ export function renderCalibration(
             'ksmd queued ms',
           ]),
           f.post_sleep.rows.map((r) => [
+            // readCalibration gives old files' rows their region; a file made otherwise may lack it.
+            r.region_pages === undefined ? '' : fmt(r.region_pages),
             fmt(r.pages_to_scan),
             fmt(r.sleep_millisecs),
             (r.slept_ns / 1e6).toFixed(2),
