@@ -3,14 +3,18 @@
 // "The reload follows the trees' size"): the calibration's post-sleep measurement
 // (src/measure/post_sleep.ts) on one random region per size, with the plan the calibration uses on
 // its smaller regions (TREE_SIZE_PLAN: 100-page batches after sleeps of 5 and 20 ms, 1,000-page
-// batches after 20 ms). Prints the rows the calibration would fit the reload's growth to; run it
-// several times to see how far they move.
+// batches after 20 ms). Prints the rows the calibration would fit the reload's growth to, then the
+// exponent they give (src/measure/reload_tree.ts, on the rows of REGION_PAGES pages and less, trees
+// of REGION_PAGES nodes paying the whole reload); run it several times to see how far they move.
 //
 //   sudo node scripts/post-sleep-sizes.mjs [PAGES ...]      (default 2000 5000 20000)
+//   node scripts/post-sleep-sizes.mjs --fit ROWS.jsonl...    (fit rows printed before; measures nothing)
 //
 // Prints one JSON line per row: the region, the batch, the sleep, the extra CPU of a batch (its
-// median pass, and each pass), the warm pass and ksmd's run-queue wait. Needs a build and root;
-// the kernel backend saves and restores every KSM file and ksmd's CPU list on every exit path.
+// median pass, and each pass), the warm pass and ksmd's run-queue wait; then one line with the
+// fit. Needs a build, and root to measure; the kernel backend saves and restores every KSM file
+// and ksmd's CPU list on every exit path.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,20 +22,72 @@ const root = join(fileURLToPath(import.meta.url), '..', '..');
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
   process.stdout.write(
-    'usage: sudo node scripts/post-sleep-sizes.mjs [PAGES ...]   (each a multiple of 1000; default 2000 5000 20000)\n',
+    'usage: sudo node scripts/post-sleep-sizes.mjs [PAGES ...]   (each a multiple of 1000; default 2000 5000 20000)\n' +
+      '       node scripts/post-sleep-sizes.mjs --fit ROWS.jsonl...  (the fit of rows this script printed)\n',
   );
   process.exit(0);
 }
+const fail = (message, code) => {
+  process.stderr.write(`post-sleep-sizes: ${message}\n`);
+  process.exit(code);
+};
+const {
+  measurePostSleep,
+  REGION_PAGES,
+  TREE_SIZE_PLAN: plan,
+} = await import(join(root, 'dist/src/measure/post_sleep.js'));
+const { fitReloadTree } = await import(join(root, 'dist/src/measure/reload_tree.js'));
+
+/** The exponent the rows give, as the calibration fits it (rows of REGION_PAGES pages and less). */
+const fitLine = (rows) => {
+  const fit = fitReloadTree(
+    rows
+      .filter((r) => r.region_pages <= REGION_PAGES)
+      .map((r) => ({
+        regionPages: r.region_pages,
+        pages: r.pages_to_scan,
+        sleepMs: r.sleep_millisecs,
+        extraNs: r.extra_us * 1000,
+      })),
+    REGION_PAGES,
+  );
+  return `${JSON.stringify({ fit: { ...fit.cost, rms_log: Math.round(fit.rmsLog * 1e4) / 1e4, points: fit.points } })}\n`;
+};
+
+if (args[0] === '--fit') {
+  if (args.length < 2) fail('--fit needs the files of rows to fit', 2);
+  const rows = [];
+  for (const file of args.slice(1)) {
+    let text;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      fail(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`, 2);
+    }
+    text.split('\n').forEach((line, i) => {
+      if (line.trim() === '') return;
+      let row;
+      try {
+        row = JSON.parse(line);
+      } catch {
+        fail(`${file} line ${i + 1} is not JSON`, 2);
+      }
+      if (row.fit !== undefined) return; // a fit line of an earlier run
+      const fields = ['region_pages', 'pages_to_scan', 'sleep_millisecs', 'extra_us'];
+      const missing = fields.filter((k) => typeof row[k] !== 'number');
+      if (missing.length > 0) fail(`${file} line ${i + 1} has no number for ${missing.join(', ')}`, 2);
+      rows.push(row);
+    });
+  }
+  process.stdout.write(fitLine(rows));
+  process.exit(0);
+}
+
 const sizes = args.length > 0 ? args.map(Number) : [2000, 5000, 20000];
 const bad = args.find((a) => !/^\d+$/.test(a) || Number(a) < 1000 || Number(a) % 1000 !== 0);
-if (bad !== undefined) {
-  process.stderr.write(
-    `post-sleep-sizes: a region is a whole number of 1,000-page batches, at least 1000 pages, not "${bad}"\n`,
-  );
-  process.exit(2);
-}
-const { measurePostSleep, TREE_SIZE_PLAN: plan } = await import(join(root, 'dist/src/measure/post_sleep.js'));
+if (bad !== undefined) fail(`a region is a whole number of 1,000-page batches, at least 1000 pages, not "${bad}"`, 2);
 try {
+  const all = [];
   for (const regionPages of sizes) {
     const rows = await measurePostSleep(
       {
@@ -43,20 +99,20 @@ try {
     );
     for (const r of rows) {
       const us = (ns) => Math.round(ns / 100) / 10;
-      process.stdout.write(
-        `${JSON.stringify({
-          region_pages: regionPages,
-          pages_to_scan: r.pages_to_scan,
-          sleep_millisecs: r.sleep_millisecs,
-          extra_us: us(r.extra_ns),
-          extra_us_each: (r.extra_ns_each ?? []).map(us),
-          warm_pass_ms: Math.round(r.warm_pass_cpu_ns / 1e4) / 100,
-          queued_ms: r.queued_ms,
-        })}\n`,
-      );
+      const row = {
+        region_pages: regionPages,
+        pages_to_scan: r.pages_to_scan,
+        sleep_millisecs: r.sleep_millisecs,
+        extra_us: us(r.extra_ns),
+        extra_us_each: (r.extra_ns_each ?? []).map(us),
+        warm_pass_ms: Math.round(r.warm_pass_cpu_ns / 1e4) / 100,
+        queued_ms: r.queued_ms,
+      };
+      all.push(row);
+      process.stdout.write(`${JSON.stringify(row)}\n`);
     }
   }
+  process.stdout.write(fitLine(all));
 } catch (e) {
-  process.stderr.write(`post-sleep-sizes: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
+  fail(e instanceof Error ? e.message : String(e), 1);
 }
