@@ -94,4 +94,17 @@ test("the calibration's reload table names each row's region", () => {
   assert.ok(table !== undefined, 'the reload table has a region column');
   for (const region of ['2,000', '5,000', '10,000', '20,000'])
     assert.ok(table.includes(`│ ${region} `) || table.includes(` ${region} │`), `a row on ${region} pages`);
+  // Under it, the growth's form with the file's constants and fit.
+  const text = renderCalibration(amd, amd.cost, undefined, undefined, 10_000);
+  assert.ok(
+    text.includes(`min(1, n / 20,000)^${amd.cost.postSleepTreeExp} of it`) &&
+      text.includes(`${amd.post_sleep.tree?.points} rows`),
+    'the tree fit is given under the reload table',
+  );
+  // The default set, from before the trees' growth was fitted, has no such line.
+  const old = readCalibration(calibrationPath({}, null));
+  assert.ok(
+    old !== undefined &&
+      !renderCalibration(old, old.cost, undefined, undefined, 10_000).includes('grows with the trees'),
+  );
 });

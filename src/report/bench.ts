@@ -97,6 +97,17 @@ export function renderBench(run: BenchRun, width?: number): string {
   return out;
 }
 
+/** The line under the reload table that gives its growth with the trees (absent in older files). */
+function treeFit(f: CalibrationFile, width: number | undefined): string {
+  const tree = f.post_sleep?.tree;
+  if (tree === undefined) return '';
+  return `\n${prose(
+    `The reload grows with the trees: a batch whose trees hold n nodes pays min(1, n / ${fmt(f.cost.postSleepTreeNodes)})^${f.cost.postSleepTreeExp} of it, ` +
+      `fitted in logarithms to ${tree.points} rows of the regions measured (residual ${tree.rms_log}); "fitted µs" is the mean over each row's pass.`,
+    width,
+  ).trimEnd()}`;
+}
+
 /**
  * The calibration: the constants before and after, every scan's measured and fitted time,
  * then the timer before and after and ksmd's cadence on the kernel against the model.
@@ -174,7 +185,7 @@ export function renderCalibration(
             r.queued_ms.toFixed(2),
           ]),
           { width },
-        )}`;
+        )}${treeFit(f, width)}`;
   // Passes of first visits: the kernel's CPU of a pass against the model's with the fit.
   const firstVisits =
     f.first_visit === undefined
