@@ -36,21 +36,11 @@ const {
   REGION_PAGES,
   TREE_SIZE_PLAN: plan,
 } = await import(join(root, 'dist/src/measure/post_sleep.js'));
-const { fitReloadTree } = await import(join(root, 'dist/src/measure/reload_tree.js'));
+const { fitReloadTreeOfRows } = await import(join(root, 'dist/src/measure/reload_tree.js'));
 
 /** The exponent the rows give, as the calibration fits it (rows of REGION_PAGES pages and less). */
 const fitLine = (rows) => {
-  const fit = fitReloadTree(
-    rows
-      .filter((r) => r.region_pages <= REGION_PAGES)
-      .map((r) => ({
-        regionPages: r.region_pages,
-        pages: r.pages_to_scan,
-        sleepMs: r.sleep_millisecs,
-        extraNs: r.extra_us * 1000,
-      })),
-    REGION_PAGES,
-  );
+  const fit = fitReloadTreeOfRows(rows.map((r) => ({ ...r, extra_ns: r.extra_us * 1000 })));
   return `${JSON.stringify({ fit: { ...fit.cost, rms_log: Math.round(fit.rmsLog * 1e4) / 1e4, points: fit.points } })}\n`;
 };
 

@@ -132,11 +132,10 @@ export class Ksm {
   batchStartNs = DOUBLE_FIELD;
   /** The reload the current batch still owes for its sleep (set by its kthread); -1 when none. */
   reloadDueNs = DOUBLE_FIELD;
-  /** Batches that paid their reload (payReload), whatever it came to. */
-  reloadBatches = 0;
   /**
    * Model only: when an array, payReload pushes each paying batch's trees' size (its
-   * reloadTreeShare argument) onto it; the calibration's counting model reads them.
+   * reloadTreeShare argument) onto it: the calibration's counting model reads them, and
+   * its length is the batches that paid.
    */
   reloadTreeLog: number[] | null = null;
   /**
@@ -271,12 +270,14 @@ export class Ksm {
   payReload(): void {
     if (this.reloadDueNs < 0) return;
     const nodes = this.stableNodes.size + this.unstableTreeNodes + this.batchPages;
-    const paidNoTree = this.noTreeDueNs === NO_TREE_PAID ? this.#noTreePaidNs : 0;
-    this.cpuNs += Math.max(0, this.reloadDueNs * reloadTreeShare(this.cost, nodes) - paidNoTree);
+    const paidNoTree = this.noTreeDueNs === NO_TREE_PAID;
+    this.cpuNs += Math.max(
+      0,
+      this.reloadDueNs * reloadTreeShare(this.cost, nodes) - (paidNoTree ? this.#noTreePaidNs : 0),
+    );
     this.reloadTreeLog?.push(nodes);
     this.reloadDueNs = -1;
-    this.reloadBatches++;
-    if (this.noTreeDueNs === NO_TREE_PAID) this.noTreeBatches--;
+    if (paidNoTree) this.noTreeBatches--;
     this.noTreeDueNs = -1;
   }
 

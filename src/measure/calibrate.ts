@@ -32,8 +32,8 @@ import {
 } from './first_visit.ts';
 import { type KernelRun, type KernelRunOptions, runKernel } from './kernel.ts';
 import { batchExtrasNs, type CountedScan, countedScanNs, type EventCounts, runModelCounted } from './model.ts';
-import { measurePostSleep, type PostSleepRow, REGION_PAGES, TREE_SIZE_PLAN, TREE_SIZE_REGIONS } from './post_sleep.ts';
-import { fitReload, fittedReloadNs } from './reload_tree.ts';
+import { measurePostSleep, type PostSleepRow, TREE_SIZE_PLAN, TREE_SIZE_REGIONS } from './post_sleep.ts';
+import { fitReload, fittedReloadNs, rowRegion } from './reload_tree.ts';
 import { measureTimer, type TimerMeasurement } from './timer.ts';
 import { calibrationWorkloads, type Workload } from './workloads.ts';
 import type { TimerParams } from '../sim/timer.ts';
@@ -229,8 +229,7 @@ export async function calibrate(
   const constants = (firstVisit: FirstVisitFit['cost']): CostModel => {
     const fitted: Record<string, number> = { deepFrom: events.best.depth };
     for (const [k, v] of Object.entries({ ...reload.base.cost, ...firstVisit })) fitted[k] = Math.round(v);
-    fitted.postSleepTreeExp = reload.tree.cost.postSleepTreeExp;
-    fitted.postSleepTreeNodes = reload.tree.cost.postSleepTreeNodes;
+    Object.assign(fitted, reload.tree.cost); // the exponent in hundredths, not rounded to ns
     COST_KEYS.forEach((k, j) => {
       fitted[k] = Math.round(events.best.fit.x[j]!);
     });
@@ -348,7 +347,7 @@ export function readCalibration(path = calibrationPath()): CalibrationFile | und
   // Rows from before other regions were measured were all on REGION_PAGES.
   const postSleep = file.post_sleep && {
     ...file.post_sleep,
-    rows: file.post_sleep.rows.map((r) => ({ region_pages: REGION_PAGES, ...r })),
+    rows: file.post_sleep.rows.map((r) => ({ ...r, region_pages: rowRegion(r) })),
   };
   return { ...file, cost, ...(postSleep === undefined ? {} : { post_sleep: postSleep }) };
 }

@@ -409,8 +409,9 @@ export function costOf(counts: EventCounts, cost: CostModel): number {
  * What a scan of `w` counted as `c` costs under `cost` besides its fitted events: a wake-up
  * per batch, the reload after its sleep per batch that paid one (cost.ts postSleepNs in the
  * share its trees' size gives, reloadTreeShare, and postSleepNoTreeNs for a batch that
- * searched no tree; one that did both pays the larger), and the first visits. Its batches follow sleeps of its sleep_millisecs or longer (the
- * kernel side holds ksmd between scans), with its pages_to_scan as their budget.
+ * searched no tree; one that did both pays the larger), and the first visits. Its batches
+ * follow sleeps of its sleep_millisecs or longer (the kernel side holds ksmd between
+ * scans), with its pages_to_scan as their budget.
  */
 export function batchExtrasNs(
   c: CountedScan,

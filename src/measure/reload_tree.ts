@@ -91,7 +91,28 @@ export interface ReloadFit {
 }
 
 /** A row's region: REGION_PAGES in files from before rows named theirs. */
-export const rowRegion = (r: PostSleepRow): number => r.region_pages ?? REGION_PAGES;
+export const rowRegion = (r: Pick<PostSleepRow, 'region_pages'>): number => r.region_pages ?? REGION_PAGES;
+
+/** What the exponent's fit reads of a row. */
+export type ReloadSizeRow = Pick<PostSleepRow, 'region_pages' | 'pages_to_scan' | 'sleep_millisecs' | 'extra_ns'>;
+
+/**
+ * fitReloadTree on measured rows, trees of REGION_PAGES nodes paying the whole reload: rows
+ * of larger regions are left out, since the share cannot tell their trees from that size.
+ */
+export function fitReloadTreeOfRows(rows: readonly ReloadSizeRow[]): ReloadTreeFit {
+  return fitReloadTree(
+    rows
+      .filter((r) => rowRegion(r) <= REGION_PAGES)
+      .map((r) => ({
+        regionPages: rowRegion(r),
+        pages: r.pages_to_scan,
+        sleepMs: r.sleep_millisecs,
+        extraNs: r.extra_ns,
+      })),
+    REGION_PAGES,
+  );
+}
 
 /**
  * Fits the reload to the calibration's rows: first how it grows with the trees, from every
@@ -101,15 +122,7 @@ export const rowRegion = (r: PostSleepRow): number => r.region_pages ?? REGION_P
  * would pay on trees of REGION_PAGES nodes.
  */
 export function fitReload(main: readonly PostSleepRow[], sizes: readonly PostSleepRow[]): ReloadFit {
-  const tree = fitReloadTree(
-    [...main, ...sizes].map((r) => ({
-      regionPages: rowRegion(r),
-      pages: r.pages_to_scan,
-      sleepMs: r.sleep_millisecs,
-      extraNs: r.extra_ns,
-    })),
-    REGION_PAGES,
-  );
+  const tree = fitReloadTreeOfRows([...main, ...sizes]);
   const base = fitPostSleep(
     main.map((r) => ({
       pages: r.pages_to_scan,

@@ -193,7 +193,7 @@ const RELOAD_KEYS = [
   ...FIRST_VISIT_KEYS,
 ] as const;
 /** The time constants and the trees' size, which divide: above 0. */
-const RELOAD_TAU_KEYS = [
+const RELOAD_POSITIVE_KEYS = [
   'postSleepTauNs',
   'postSleepBatchTauNs',
   'postSleepNoTreeTauNs',
@@ -236,7 +236,7 @@ export function readCostModel(path: string): CostModel {
   const deepFrom = given?.deepFrom;
   if (typeof deepFrom !== 'number' || !Number.isInteger(deepFrom) || deepFrom < 0 || deepFrom > MAX_DEEP_FROM)
     bad.push('deepFrom');
-  for (const tau of RELOAD_TAU_KEYS) if (!(typeof given?.[tau] === 'number' && given[tau] > 0)) bad.push(tau);
+  for (const tau of RELOAD_POSITIVE_KEYS) if (!(typeof given?.[tau] === 'number' && given[tau] > 0)) bad.push(tau);
   if (given === undefined || bad.length > 0) {
     throw new Error(
       `The cost model ${path} has no valid "cost" object: ${[...new Set(bad)].join(', ')} must be non-negative numbers ` +
