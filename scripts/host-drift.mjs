@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// How fast ksmd's speed moves on this host (docs/cost-model.md, "How fast the host's speed
+// How fast ksmd's speed moves on this host (docs/cost-model-journal.md, "How fast the host's speed
 // moves"): ksmd scans the same pages of random data over and over (smart_scan 0, one batch a
 // pass, sleep_millisecs 20), and each second its CPU per page scanned is read
 // (/proc/<ksmd>/schedstat against pages_scanned). Summed up by src/lib/speed_drift.ts: the
@@ -9,7 +9,7 @@
 // ksmd's kind of page work on another CPU for the first 200 ms of each sample, and its CPU
 // per page is kept beside ksmd's: how well it follows ksmd's speed says whether a probe
 // running beside a comparison could tell the model the host's speed of the moment
-// (docs/cost-model.md, "A probe beside ksmd").
+// (docs/cost-model-journal.md, "A probe beside ksmd").
 //
 //   sudo node scripts/host-drift.mjs [--seconds N] [--pages N] [--probe] [--out SAMPLES.csv] [--json]
 //   node scripts/host-drift.mjs --from SAMPLES.csv [--json]     (sums up samples kept earlier)

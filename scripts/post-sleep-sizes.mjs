@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// How much more ksmd's batch costs after a sleep on regions of different sizes (docs/cost-model.md,
+// How much more ksmd's batch costs after a sleep on regions of different sizes (docs/cost-model-journal.md,
 // "The reload follows the trees' size"): the calibration's post-sleep measurement
 // (src/measure/post_sleep.ts) on one random region per size, with the plan the calibration uses on
 // its smaller regions (TREE_SIZE_PLAN: 100-page batches after sleeps of 5 and 20 ms, 1,000-page

@@ -16,7 +16,7 @@
  *
  * This machine is calibrated first (`bench --calibrate` without writing, about 6 minutes),
  * even where the package has a set measured on this CPU: another host's ksmd costs another
- * CPU time per page (docs/cost-model.md, "Another host"), and one host's own speed moves
+ * CPU time per page (docs/cost-model-journal.md, "Another host"), and one host's own speed moves
  * 20-40 % within hours ("How fast the host's speed moves"), so files measured on another day
  * would judge that day's host, not the model. `SAMEPAGE_TIMING_CALIBRATION=files` runs the
  * model with the calibration set it reads here instead (quicker, while working on a cell).
@@ -68,22 +68,22 @@ function cells(): TimingCell[] {
 const KNOWN_MISSES: ReadonlyMap<string, string> = new Map([
   [
     'timing-500-5-smart0',
-    "passed in every quiet grid and in CI until 2026-12-04 19:14 UTC, then missed in the three CI runs started at 19:49, 20:09 and 20:29 UTC: the kernel's median at 2 s was 67,440, 79,440 and 66,940 pages against the model's 83,420, 83,420 and 73,440 (+23.7, +5.0 and +9.7 %), with ksmd waiting under 50 ms for a CPU and no other KSM process. That evening the host's speed moved more than in any measurement before it (docs/cost-model.md, \"A probe beside ksmd\": 30-50 % of 20-s windows beyond 5 %). In the CI run started at 22:06 UTC (+5.0 % at 5 s) the kernel's ksmd used 1,195 ms of CPU against the model's 949 (-20.6 %), with a calibration made minutes before; at 21:41 it had passed with 1,080 ms against 988 (-8.5 %): its own CPU per page moved",
+    "passed in every quiet grid and in CI until 2026-12-04 19:14 UTC, then missed in the three CI runs started at 19:49, 20:09 and 20:29 UTC: the kernel's median at 2 s was 67,440, 79,440 and 66,940 pages against the model's 83,420, 83,420 and 73,440 (+23.7, +5.0 and +9.7 %), with ksmd waiting under 50 ms for a CPU and no other KSM process. That evening the host's speed moved more than in any measurement before it (docs/cost-model-journal.md, \"A probe beside ksmd\": 30-50 % of 20-s windows beyond 5 %). In the CI run started at 22:06 UTC (+5.0 % at 5 s) the kernel's ksmd used 1,195 ms of CPU against the model's 949 (-20.6 %), with a calibration made minutes before; at 21:41 it had passed with 1,080 ms against 988 (-8.5 %): its own CPU per page moved",
   ],
   [
     'timing-5000-1-smart0',
-    'a CPU-bound cell: its cadence is ksmd\'s CPU per batch, and the kernel\'s speed for the same batches moved 7-11 % between quiet hours on 2026-12-03 (pages at 5 s: 1,289,760 at 21:30, 1,290,240 at 21:50, 1,418,120 at 23:49 UTC; 613,920 at 2 s at 00:23, against 522,000 at 21:50; 1,208,320 at 5 s on the CI host that evening). The model with the calibration of 23:47 gives 1,356,680: -4.3 % from the kernel of 23:49 (-5.4 % at 2 s) and +5.1 % from that of 21:50 (docs/cost-model.md, "The reload of a small batch"). On an AMD EPYC host on 2026-12-04, with a calibration of that host made just before, the model was +1.8 % at 5 s and +5.4 % at 0.5 s, within the kernel runs\' 86,920 to 107,400 pages (docs/cost-model.md, "Another host")',
+    'a CPU-bound cell: its cadence is ksmd\'s CPU per batch, and the kernel\'s speed for the same batches moved 7-11 % between quiet hours on 2026-12-03 (pages at 5 s: 1,289,760 at 21:30, 1,290,240 at 21:50, 1,418,120 at 23:49 UTC; 613,920 at 2 s at 00:23, against 522,000 at 21:50; 1,208,320 at 5 s on the CI host that evening). The model with the calibration of 23:47 gives 1,356,680: -4.3 % from the kernel of 23:49 (-5.4 % at 2 s) and +5.1 % from that of 21:50 (docs/cost-model-journal.md, "The reload of a small batch"). On an AMD EPYC host on 2026-12-04, with a calibration of that host made just before, the model was +1.8 % at 5 s and +5.4 % at 0.5 s, within the kernel runs\' 86,920 to 107,400 pages (docs/cost-model-journal.md, "Another host")',
   ],
   ...['timing-5000-5-smart0', 'timing-5000-5-smart1', 'timing-2000-1-smart0'].map(
     (cell) =>
       [
         cell,
-        'batches of 2,000-5,000 pages at sleeps of 1-5 ms, which pass on the quiet kernels of 21:30 and 21:50 UTC on 2026-12-03 and miss on that of 23:49, which was faster (5000/5/0: -6.8 % at 2 s; 5000/5/1: 7 full scans against 8 at 0.5 s; 2000/1/0: -19.1 % at 2 s, its runs 366,160 to 440,080) (docs/cost-model.md, "The reload of a small batch")',
+        'batches of 2,000-5,000 pages at sleeps of 1-5 ms, which pass on the quiet kernels of 21:30 and 21:50 UTC on 2026-12-03 and miss on that of 23:49, which was faster (5000/5/0: -6.8 % at 2 s; 5000/5/1: 7 full scans against 8 at 0.5 s; 2000/1/0: -19.1 % at 2 s, its runs 366,160 to 440,080) (docs/cost-model-journal.md, "The reload of a small batch")',
       ] as const,
   ),
   [
     'timing-2000-50-smart1',
-    "passed in both grids and the first two CI runs of 2026-12-04/05 (23:48 to 01:26 UTC), then missed in the CI run started at 01:28: at 2 s the kernel's runs gave 61,440, 63,440 and 61,440 pages against the model's 65,440 (+6.5 %), with ksmd's CPU 583-718 ms on the kernel against the model's 415 ms (-38.8 %), from a calibration made minutes before. In that run 500/5/0 was -41.3 % and 1000/200/1 -31.4 % in CPU, where the run of 01:01 had them at -9.4 % and +29.5 %: the host's speed moved between the calibration and the cells (docs/cost-model.md, \"First visits\")",
+    "passed in both grids and the first two CI runs of 2026-12-04/05 (23:48 to 01:26 UTC), then missed in the CI run started at 01:28: at 2 s the kernel's runs gave 61,440, 63,440 and 61,440 pages against the model's 65,440 (+6.5 %), with ksmd's CPU 583-718 ms on the kernel against the model's 415 ms (-38.8 %), from a calibration made minutes before. In that run 500/5/0 was -41.3 % and 1000/200/1 -31.4 % in CPU, where the run of 01:01 had them at -9.4 % and +29.5 %: the host's speed moved between the calibration and the cells (docs/cost-model-journal.md, \"First visits\")",
   ],
   [
     'timing-1000-20-smart0',
@@ -91,11 +91,11 @@ const KNOWN_MISSES: ReadonlyMap<string, string> = new Map([
   ],
   [
     'timing-advisor-target2-sleep20',
-    "the advisor's steps follow ksmd's CPU share in whole per cents, and the quiet kernel's medians after scans 3-4 were 1,160/2,320 at 21:30, 1,400/2,800 at 21:50 and 23:49 UTC on 2026-12-03 and 1,400/3,500 at 00:23 (1,000/1,420 on the CI host that evening); the model gives 1,400/2,800 (docs/cost-model.md, \"The reload of a small batch\"). On an AMD EPYC host on 2026-12-04, with that host's calibrations, 570/570 against the kernel's 570/510 (03:40 UTC) and 640/710 against 520/430 (03:46) (docs/cost-model.md, \"Another host\")",
+    "the advisor's steps follow ksmd's CPU share in whole per cents, and the quiet kernel's medians after scans 3-4 were 1,160/2,320 at 21:30, 1,400/2,800 at 21:50 and 23:49 UTC on 2026-12-03 and 1,400/3,500 at 00:23 (1,000/1,420 on the CI host that evening); the model gives 1,400/2,800 (docs/cost-model-journal.md, \"The reload of a small batch\"). On an AMD EPYC host on 2026-12-04, with that host's calibrations, 570/570 against the kernel's 570/510 (03:40 UTC) and 640/710 against 520/430 (03:46) (docs/cost-model-journal.md, \"Another host\")",
   ],
   [
     'timing-advisor-target2-sleep5',
-    'as target2-sleep20, at 5 ms sleeps: after scans 2-4 the quiet kernel\'s median was 230/380/760 at 21:30, 350/580/1,160 at 21:50 and 350/700/1,400 at 23:49 UTC on 2026-12-03; the model gives 350/700/1,400 (docs/cost-model.md, "The reload of a small batch")',
+    'as target2-sleep20, at 5 ms sleeps: after scans 2-4 the quiet kernel\'s median was 230/380/760 at 21:30, 350/580/1,160 at 21:50 and 350/700/1,400 at 23:49 UTC on 2026-12-03; the model gives 350/700/1,400 (docs/cost-model-journal.md, "The reload of a small batch")',
   ],
 ]);
 

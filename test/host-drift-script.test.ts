@@ -2,7 +2,7 @@
  * scripts/host-drift.mjs as its users run it, without the live machine: summing up a kept
  * samples file, and refusing bad arguments and bad files with a message and exit 2 before
  * anything on the machine is touched. (Its live measurement needs root and a quiet machine
- * for ten minutes: it is a benchmark, docs/cost-model.md "How fast the host's speed moves".)
+ * for ten minutes: it is a benchmark, docs/cost-model-journal.md "How fast the host's speed moves".)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -2,7 +2,7 @@
  * scripts/post-sleep-sizes.mjs as its users run it, without the live machine: the fit of rows
  * it printed before (--fit), and bad arguments and bad files refused with a message and exit 2
  * before anything on the machine is touched. (Its measurement needs root and a quiet machine:
- * it is a benchmark, docs/cost-model.md "The reload follows the trees' size".)
+ * it is a benchmark, docs/cost-model-journal.md "The reload follows the trees' size".)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

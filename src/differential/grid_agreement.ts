@@ -5,7 +5,7 @@
  * values the timing family judges by tolerance: pages_scanned at each record, and
  * pages_to_scan under the scan-time advisor. Where the kernel of one hour is not within 5 %
  * of the kernel of another on a cell, no model with one calibration can be within 5 % of both,
- * and that cell measures the machine, not the model (docs/cost-model.md, "The kernel against
+ * and that cell measures the machine, not the model (docs/cost-model-journal.md, "The kernel against
  * itself").
  */
 import { z } from 'zod';

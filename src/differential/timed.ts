@@ -5,7 +5,7 @@
  * several times; a run in which ksmd waited for a CPU (another task had it) longer than a
  * small share of the timed waits, or in which other work kept the CPUs busy, is measured
  * again, since a busy machine stretches ksmd's cadence and slows its scanning
- * (docs/cost-model.md, "Other work on the machine"); the median of the undisturbed runs,
+ * (docs/cost-model-journal.md, "Other work on the machine"); the median of the undisturbed runs,
  * value by value, is the reference. The model runs once, told the live ksmd's CPU time
  * before the first run (the scan-time advisor's first step counts it).
  *
@@ -363,7 +363,7 @@ export interface TimedDiffOptions {
 /**
  * Whether a kernel run's timing says nothing about the model: ksmd waited for a CPU (its
  * wake-ups were late), or other work ran on the machine meanwhile (a process streaming
- * through memory on the other CPU slowed ksmd by 6-23 % without delaying it: docs/cost-model.md,
+ * through memory on the other CPU slowed ksmd by 6-23 % without delaying it: docs/cost-model-journal.md,
  * "Other work on the machine"). Where the others' CPU could not be read, only the first.
  */
 export function disturbedRun(clock: KsmdClock, tol: Tolerance, cpus = availableParallelism()): boolean {

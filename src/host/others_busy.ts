@@ -2,7 +2,7 @@
  * How much CPU the rest of the machine used while samepage measured ksmd: every CPU's busy
  * time less ksmd's and samepage's own. ksmd's speed is not its own: on this machine kind a
  * process streaming through memory on the other CPU, which never delays ksmd's wake-ups,
- * slowed ksmd's scanning by 6 to 24 % (docs/cost-model.md, "Other work on the machine"), so
+ * slowed ksmd's scanning by 6 to 24 % (docs/cost-model-journal.md, "Other work on the machine"), so
  * a timed measurement must know whether the machine was otherwise quiet.
  */
 import { readFileSync } from 'node:fs';
@@ -26,7 +26,7 @@ export function busyTicksOfStat(text: string): number | undefined {
 /**
  * The share of a measurement's time that other work may keep the CPUs busy before the
  * measurement says nothing of ksmd: beside a process streaming through memory on the other
- * CPU, ksmd scanned 6-23 % slower without waiting for a CPU (docs/cost-model.md, "Other work
+ * CPU, ksmd scanned 6-23 % slower without waiting for a CPU (docs/cost-model-journal.md, "Other work
  * on the machine"), and a calibration measured beside other work fitted constants about 30 %
  * too high. The timing family (DEFAULT_TOLERANCE) and `bench --calibrate` both use it.
  */

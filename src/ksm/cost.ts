@@ -28,7 +28,7 @@ export interface CostModel {
    * Per unequal step of an unstable-tree walk at a depth greater than `deepFrom`, on top of
    * its `memcmpNs`: the tree nodes and pages deep down a large tree miss the CPU's caches
    * (measured: an all-unique scan's cost per step grows with the tree's size,
-   * docs/cost-model.md "Deep steps and skips, measured"). 0: every step costs the same.
+   * docs/cost-model-journal.md "Deep steps and skips, measured"). 0: every step costs the same.
    */
   readonly deepStepNs: number;
   /**
@@ -42,7 +42,7 @@ export interface CostModel {
    * pages_to_scan): while ksmd sleeps, the VM's other work evicts its rmap_items, page tables
    * and tree nodes from the CPU's caches, and its next batch reads them back in. Measured:
    * a batch after a sleep of 20 ms or more costs up to about 0.6 ms more than a warm one,
-   * a 70-page batch about 0.14 ms (docs/cost-model.md, "ksmd's batch after a sleep"). Owed
+   * a 70-page batch about 0.14 ms (docs/cost-model-journal.md, "ksmd's batch after a sleep"). Owed
    * by `postSleepNs` from the start of each batch and paid once, where the batch first
    * searches the trees (Ksm.payReload): a batch of first visits or skips reads no tree and
    * pays none of it ("The reload follows the trees"; a batch of first visits pays the smaller
@@ -63,7 +63,7 @@ export interface CostModel {
    * and scan cursor, and the top of the unstable tree, which every batch touches. Measured on
    * a quiet machine: a batch of 100 pages cost 92 µs more after a sleep of 8 ms and 132 µs
    * after 24 ms, about half of its warm CPU, where a share of the per-page reload charges it
-   * a tenth of that (docs/cost-model.md, "The reload of a small batch"). 0: none.
+   * a tenth of that (docs/cost-model-journal.md, "The reload of a small batch"). 0: none.
    */
   readonly postSleepBatchNs: number;
   /** How fast the caches lose that fixed part: a sleep of s ns costs 1 - exp(-s / postSleepBatchTauNs) of it. */
@@ -73,7 +73,7 @@ export interface CostModel {
    * min(1, n / postSleepTreeNodes) ^ postSleepTreeExp of it (reloadTreeShare), n being the
    * stable and unstable trees' nodes at its first search and the pages its budget may add.
    * Measured: a batch after a sleep reloads about twice as much on trees of 20,000 nodes as
-   * on trees of 2,000 (docs/cost-model.md, "The reload follows the trees' size"). 0: the same
+   * on trees of 2,000 (docs/cost-model-journal.md, "The reload follows the trees' size"). 0: the same
    * reload on trees of any size.
    */
   readonly postSleepTreeExp: number;
@@ -86,7 +86,7 @@ export interface CostModel {
    * What a page's first visit costs more than a later one (alloc_rmap_item, and whatever else
    * a page new to ksmd costs it): charged per rmap_item allocated. Measured on passes of
    * fresh processes, in which ksmd spends about 0.9 µs a page where visitNs + checksumNs
-   * come to 0.5 (docs/cost-model.md, "First visits"). 0: none.
+   * come to 0.5 (docs/cost-model-journal.md, "First visits"). 0: none.
    */
   readonly firstVisitNs: number;
   /**

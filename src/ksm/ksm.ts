@@ -261,10 +261,10 @@ export class Ksm {
    * with. A batch that searches no tree (every page a first visit, skipped, or already on its
    * KSM page) does not read them and is not charged here; one that takes checksums pays the
    * smaller reload of payNoTreeReload instead, and if it goes on to search, pays here only
-   * what its tree reload comes to beyond that (docs/cost-model.md, "The reload follows the
+   * what its tree reload comes to beyond that (docs/cost-model-journal.md, "The reload follows the
    * trees", "First visits"). The batch pays the share of its reload that trees of its size
    * cost (reloadTreeShare): the nodes in the stable and unstable trees as it first searches
-   * them, and the pages of its budget, which its searches may add (docs/cost-model.md, "The
+   * them, and the pages of its budget, which its searches may add (docs/cost-model-journal.md, "The
    * reload follows the trees' size").
    */
   payReload(): void {
@@ -286,7 +286,7 @@ export class Ksm {
    * (CostModel.postSleepNoTreeNs), once: called at the batch's first checksum. Measured on
    * Linux 6.18: passes of first visits, whose batches take checksums and search no tree,
    * cost 40-180 µs a batch more after sleeps of 8-210 ms than the model's events, growing
-   * with the sleep (docs/cost-model.md, "First visits"). A batch that goes on to search the
+   * with the sleep (docs/cost-model-journal.md, "First visits"). A batch that goes on to search the
    * trees pays there only its tree reload beyond this, so the larger of the two in all.
    */
   payNoTreeReload(): void {

@@ -28,7 +28,7 @@ export class KsmPlusDaemon extends Kthread {
         cpu: plus.engine,
         wakeupNs: WAKEUP_NS,
         // The caches lose the daemon's rmap_items, page tables and tree nodes while it
-        // sleeps as they lose ksmd's (measured for ksmd only: docs/cost-model.md, "ksmd's
+        // sleeps as they lose ksmd's (measured for ksmd only: docs/cost-model-journal.md, "ksmd's
         // batch after a sleep"), and its engine is KSM's code on the same machine, so its
         // batches reload them at the same cost. KSM+ itself runs nowhere to measure it on.
         postSleepNs: (sleptNs) => postSleepNs(plus.engine.cost, sleptNs, plus.pagesToScan),

@@ -3,7 +3,7 @@
  * per page scanned, one sample a second, over the same workload (scripts/host-drift.mjs).
  * The model charges one fixed cost per event, measured by `bench --calibrate` at one time;
  * where the host's speed moves within seconds, no calibration made before a run can place
- * that run's CPU-bound cadence closer than these figures say (docs/cost-model.md, "How fast
+ * that run's CPU-bound cadence closer than these figures say (docs/cost-model-journal.md, "How fast
  * the host's speed moves").
  */
 import { type Spread, spread } from './statistics.ts';

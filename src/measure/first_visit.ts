@@ -6,7 +6,7 @@
  * A page's first visit only takes its checksum (cmp_and_merge_page returns when the checksum
  * differs from the rmap_item's, and a new rmap_item has none), so a batch of first visits
  * searches no tree and pays no tree reload (Ksm.payReload). The kernel still spends more on
- * such a batch after a sleep than warm (docs/cost-model.md, "The reload follows the trees").
+ * such a batch after a sleep than warm (docs/cost-model-journal.md, "The reload follows the trees").
  * A first visit happens once per page, so every reading is a new process: FIRST_VISIT_PAGES
  * random pages, madvised while ksmd runs. Linux inserts a new mm just behind ksmd's cursor
  * (__ksm_enter), so the process is first visited in the pass after the one that runs at the

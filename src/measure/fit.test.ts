@@ -135,7 +135,7 @@ test('fitPostSleep recovers the reload per page, its cap, its fixed part and the
 });
 
 test("fitPostSleep weighs errors against the whole batch: a small batch's reload is not traded for a large one's", () => {
-  // Measured on this machine kind (docs/cost-model.md, "The reload of a small batch"): 100
+  // Measured on this machine kind (docs/cost-model-journal.md, "The reload of a small batch"): 100
   // pages cost 92 us more after 7.8 ms and 132 us after 23.8 ms, with a warm batch of 196
   // us; 5,000 pages 1,174 us after 28.5 ms, warm 9.7 ms. The fit must keep each batch's CPU
   // within a few per cent, the small ones included.

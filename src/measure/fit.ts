@@ -148,7 +148,7 @@ function bestFixed(
  * Fits postSleepNs's five parameters to measured points, each point's error weighed against
  * its whole batch's CPU (warm + extra): the cadence turns a batch's CPU into ticks, so what
  * matters is how far the batch's CPU is off, and a fit in plain ns gave the 100-page
- * batches, whose reload is half their CPU, a tenth of it (docs/cost-model.md, "The reload
+ * batches, whose reload is half their CPU, a tenth of it (docs/cost-model-journal.md, "The reload
  * of a small batch"). The four non-linear parameters on logarithmic grids (the caches'
  * time constants 1 to 500 ms and 0.5 to 100 ms, 20 ns to 20 µs a page, 20 µs to 20 ms at
  * most; steps of 10 to 20 %), then a finer grid around the best; the fixed part is solved

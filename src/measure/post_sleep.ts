@@ -45,7 +45,7 @@ export const POST_SLEEP_PLAN: ReadonlyArray<{ readonly pages: number; readonly s
  * REGION_PAGES, and the batches and sleeps on each: those of the real programs' batches at
  * the default knobs (100 pages after 20 ms) and two more. Measured on 2026-12-05 (05:16-05:29
  * UTC): the reload of a 100-page batch after 20 ms grew from 194 µs on 2,000 pages to 483 on
- * 20,000, medians of three runs (docs/cost-model.md, "The reload follows the trees' size").
+ * 20,000, medians of three runs (docs/cost-model-journal.md, "The reload follows the trees' size").
  */
 export const TREE_SIZE_REGIONS: readonly number[] = [2_000, 5_000, 10_000];
 export const TREE_SIZE_PLAN: typeof POST_SLEEP_PLAN = [

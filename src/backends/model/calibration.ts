@@ -332,7 +332,7 @@ export function describeCalibrationUsed(c: CalibrationUsed): string {
  * undefined where it is or cannot say (no file, or a file without its machine: the constants shipped in the source).
  * A calibration measures one host's ksmd: on another CPU its constants are that host's
  * (on 2026-12-04 an AMD EPYC guest's ksmd used 1.15 to 1.84 times the CPU per page of the
- * Intel Xeon guest's of the calibration shipped, workload by workload; docs/cost-model.md,
+ * Intel Xeon guest's of the calibration shipped, workload by workload; docs/cost-model-journal.md,
  * "Another host").
  */
 export function foreignCalibration(
