@@ -79,7 +79,9 @@ export interface CostModel {
   readonly postSleepTreeExp: number;
   /**
    * The trees' size from which a batch pays the whole reload: the largest the calibration
-   * measured, beyond which its growth is not known. Above 0.
+   * measures (20,000). Beyond it the reload did not grow: measured on regions of 40,000 to
+   * 160,000 random pages, a 100-page batch after 20 ms paid about what it paid on 20,000
+   * (docs/cost-model-journal.md, "The reload beyond 20,000 nodes"). Above 0.
    */
   readonly postSleepTreeNodes: number;
   /**
