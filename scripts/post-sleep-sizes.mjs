@@ -8,6 +8,8 @@
 // of REGION_PAGES nodes paying the whole reload); run it several times to see how far they move.
 //
 //   sudo node scripts/post-sleep-sizes.mjs [PAGES ...]      (default 2000 5000 20000)
+//   sudo node scripts/post-sleep-sizes.mjs --unique-every K PAGES...   (one page in K random, the
+//        others equal and merged: batches that search the trees for about 1/K of their pages)
 //   node scripts/post-sleep-sizes.mjs --fit ROWS.jsonl...    (fit rows printed before; measures nothing)
 //
 // Prints one JSON line per row: the region, the batch, the sleep, the extra CPU of a batch (its
@@ -22,7 +24,8 @@ const root = join(fileURLToPath(import.meta.url), '..', '..');
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
   process.stdout.write(
-    'usage: sudo node scripts/post-sleep-sizes.mjs [PAGES ...]   (each a multiple of 1000; default 2000 5000 20000)\n' +
+    'usage: sudo node scripts/post-sleep-sizes.mjs [--unique-every K] [PAGES ...]   (each a multiple of 1000; default 2000 5000 20000)\n' +
+      '       --unique-every K: one page in K random, the others equal (they merge), so a batch searches the trees for about 1/K of its pages\n' +
       '       node scripts/post-sleep-sizes.mjs --fit ROWS.jsonl...  (the fit of rows this script printed)\n',
   );
   process.exit(0);
@@ -63,6 +66,7 @@ if (args[0] === '--fit') {
         fail(`${file} line ${i + 1} is not JSON`, 2);
       }
       if (row.fit !== undefined) return; // a fit line of an earlier run
+      if (row.unique_every !== undefined) return; // a region of few unique pages: another tree
       const fields = ['region_pages', 'pages_to_scan', 'sleep_millisecs', 'extra_us'];
       const missing = fields.filter((k) => typeof row[k] !== 'number');
       if (missing.length > 0) fail(`${file} line ${i + 1} has no number for ${missing.join(', ')}`, 2);
@@ -73,9 +77,20 @@ if (args[0] === '--fit') {
   process.exit(0);
 }
 
-const sizes = args.length > 0 ? args.map(Number) : [2000, 5000, 20000];
-const bad = args.find((a) => !/^\d+$/.test(a) || Number(a) < 1000 || Number(a) % 1000 !== 0);
+let uniqueEvery = 1;
+const regionArgs = [...args];
+if (regionArgs[0] === '--unique-every') {
+  const k = regionArgs[1] ?? '';
+  if (!/^\d+$/.test(k) || Number(k) < 1)
+    fail(`--unique-every takes a whole number of pages, at least 1, not "${k}"`, 2);
+  uniqueEvery = Number(k);
+  regionArgs.splice(0, 2);
+}
+const sizes = regionArgs.length > 0 ? regionArgs.map(Number) : [2000, 5000, 20000];
+const bad = regionArgs.find((a) => !/^\d+$/.test(a) || Number(a) < 1000 || Number(a) % 1000 !== 0);
 if (bad !== undefined) fail(`a region is a whole number of 1,000-page batches, at least 1000 pages, not "${bad}"`, 2);
+const odd = sizes.find((n) => n % uniqueEvery !== 0);
+if (odd !== undefined) fail(`one page in ${uniqueEvery} unique does not divide a region of ${odd} pages`, 2);
 try {
   const all = [];
   for (const regionPages of sizes) {
@@ -85,12 +100,13 @@ try {
         progress: (m) => process.stderr.write(`post-sleep-sizes: ${m}\n`),
         warn: (m) => process.stderr.write(`post-sleep-sizes: warning: ${m}\n`),
       },
-      { regionPages, plan },
+      { regionPages, plan, uniqueEvery },
     );
     for (const r of rows) {
       const us = (ns) => Math.round(ns / 100) / 10;
       const row = {
         region_pages: regionPages,
+        ...(uniqueEvery > 1 ? { unique_every: uniqueEvery } : {}),
         pages_to_scan: r.pages_to_scan,
         sleep_millisecs: r.sleep_millisecs,
         extra_us: us(r.extra_ns),
@@ -102,7 +118,8 @@ try {
       process.stdout.write(`${JSON.stringify(row)}\n`);
     }
   }
-  process.stdout.write(fitLine(all));
+  // The exponent's fit reads random regions alone: a region of few unique pages is another tree.
+  process.stdout.write(fitLine(all.filter((r) => r.unique_every === undefined)));
 } catch (e) {
   fail(e instanceof Error ? e.message : String(e), 1);
 }

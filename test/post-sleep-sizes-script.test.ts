@@ -84,6 +84,18 @@ test('post-sleep-sizes refuses bad regions and bad files with a message and exit
     writeFileSync(file, 'region 2000\n');
     assert.match(sizes('--fit', file).stderr, /line 1 is not JSON/);
     assert.equal(sizes('--fit').status, 2);
+    const every = sizes('--unique-every', 'ten', '2000');
+    assert.equal(every.status, 2);
+    assert.match(every.stderr, /--unique-every takes a whole number of pages, at least 1, not "ten"/);
+    assert.match(sizes('--unique-every', '3', '2000').stderr, /one page in 3 unique does not divide a region of 2000/);
+    // Rows of a region of few unique pages are another tree: --fit leaves them out.
+    writeFileSync(
+      file,
+      `${JSON.stringify({ region_pages: 2000, unique_every: 10, pages_to_scan: 100, sleep_millisecs: 20, extra_us: 300 })}\n`,
+    );
+    const few = sizes('--fit', file);
+    assert.equal(few.status, 0, few.stderr);
+    assert.equal(fitOf(few.stdout).points, 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

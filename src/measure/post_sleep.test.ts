@@ -51,4 +51,9 @@ test('a region that is not a whole number of batches is refused before the kerne
     measurePostSleep(quiet, { regionPages: 1500, plan: [{ pages: 1000, sleeps: [20] }] }),
     /1500 pages is not a whole number of 1000-page batches/,
   );
+  for (const uniqueEvery of [3, 0, 1.5])
+    await assert.rejects(
+      measurePostSleep(quiet, { regionPages: 2000, plan: [{ pages: 100, sleeps: [20] }], uniqueEvery }),
+      new RegExp(`one page in ${uniqueEvery} unique does not divide 2000 pages`),
+    );
 });

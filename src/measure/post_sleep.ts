@@ -127,7 +127,18 @@ export interface PostSleepShape {
   /** Pages of the random region, a whole number of every batch of the plan. */
   readonly regionPages: number;
   readonly plan: typeof POST_SLEEP_PLAN;
+  /**
+   * One page in `uniqueEvery` random and the others equal (absent or 1: every page random).
+   * The equal pages merge into one KSM page in the first passes, and a later visit of such a
+   * page searches no tree, so a batch searches the trees for about 1 / uniqueEvery of its
+   * pages, on trees of about regionPages / uniqueEvery nodes: what the reload of a batch that
+   * searches little is, against a random region of that size.
+   */
+  readonly uniqueEvery?: number;
 }
+
+/** The byte of the equal pages of a region with `uniqueEvery` (any value but zero: not the zero page). */
+const EQUAL_BYTE = 0x5a;
 
 /**
  * Measures the extra of a batch after each sleep of the plan on the live kernel (the
@@ -138,11 +149,17 @@ export async function measurePostSleep(
   shape: PostSleepShape = { regionPages: REGION_PAGES, plan: POST_SLEEP_PLAN },
 ): Promise<PostSleepRow[]> {
   const { regionPages, plan } = shape;
+  const uniqueEvery = shape.uniqueEvery ?? 1;
   for (const { pages } of plan)
     if (regionPages % pages !== 0)
       throw new RangeError(`post-sleep: ${regionPages} pages is not a whole number of ${pages}-page batches`);
+  if (!Number.isSafeInteger(uniqueEvery) || uniqueEvery < 1 || regionPages % uniqueEvery !== 0)
+    throw new RangeError(`post-sleep: one page in ${uniqueEvery} unique does not divide ${regionPages} pages`);
   // Messages name the region where it is not the calibration's main one.
-  const tag = regionPages === REGION_PAGES ? 'post-sleep' : `post-sleep on ${regionPages} pages`;
+  const tag =
+    regionPages === REGION_PAGES && uniqueEvery === 1
+      ? 'post-sleep'
+      : `post-sleep on ${regionPages} pages${uniqueEvery > 1 ? `, one in ${uniqueEvery} unique` : ''}`;
   const backend = createKernelBackend({ lockWaitMs: opts.lockWaitMs, onWarning: opts.warn });
   const write = ksmWriter(backend);
   const rows: PostSleepRow[] = [];
@@ -154,6 +171,18 @@ export async function measurePostSleep(
       regionPages,
       'sp-postsleep',
     );
+    if (uniqueEvery > 1) {
+      // Every page but one in uniqueEvery equal; one KSM page holds them all (no chains).
+      for (let first = 0; first < regionPages; first += uniqueEvery)
+        await backend.fill(
+          'p',
+          'r',
+          { kind: 'byte', byte: EQUAL_BYTE },
+          (first + 1) * PAGE_SIZE,
+          (uniqueEvery - 1) * PAGE_SIZE,
+        );
+      write('max_page_sharing', String(regionPages));
+    }
     const ksmd = findKsmdPid();
     if (ksmd === undefined || readSchedstat(ksmd) === undefined)
       throw new Error('post-sleep: no ksmd with /proc/<pid>/schedstat to read its CPU time from');
