@@ -34,16 +34,16 @@ const fail = (message, code) => {
   process.stderr.write(`post-sleep-sizes: ${message}\n`);
   process.exit(code);
 };
-const {
-  measurePostSleep,
-  REGION_PAGES,
-  TREE_SIZE_PLAN: plan,
-} = await import(join(root, 'dist/src/measure/post_sleep.js'));
+const { measurePostSleep, TREE_SIZE_PLAN: plan } = await import(join(root, 'dist/src/measure/post_sleep.js'));
 const { fitReloadTreeOfRows } = await import(join(root, 'dist/src/measure/reload_tree.js'));
 
-/** The exponent the rows give, as the calibration fits it (rows of REGION_PAGES pages and less). */
+/**
+ * The exponent the rows give, as the calibration fits it (rows of REGION_PAGES pages and less), on
+ * random regions alone: a region of few unique pages (unique_every) is another tree.
+ */
 const fitLine = (rows) => {
-  const fit = fitReloadTreeOfRows(rows.map((r) => ({ ...r, extra_ns: r.extra_us * 1000 })));
+  const random = rows.filter((r) => r.unique_every === undefined);
+  const fit = fitReloadTreeOfRows(random.map((r) => ({ ...r, extra_ns: r.extra_us * 1000 })));
   return `${JSON.stringify({ fit: { ...fit.cost, rms_log: Math.round(fit.rmsLog * 1e4) / 1e4, points: fit.points } })}\n`;
 };
 
@@ -66,7 +66,6 @@ if (args[0] === '--fit') {
         fail(`${file} line ${i + 1} is not JSON`, 2);
       }
       if (row.fit !== undefined) return; // a fit line of an earlier run
-      if (row.unique_every !== undefined) return; // a region of few unique pages: another tree
       const fields = ['region_pages', 'pages_to_scan', 'sleep_millisecs', 'extra_us'];
       const missing = fields.filter((k) => typeof row[k] !== 'number');
       if (missing.length > 0) fail(`${file} line ${i + 1} has no number for ${missing.join(', ')}`, 2);
@@ -118,8 +117,7 @@ try {
       process.stdout.write(`${JSON.stringify(row)}\n`);
     }
   }
-  // The exponent's fit reads random regions alone: a region of few unique pages is another tree.
-  process.stdout.write(fitLine(all.filter((r) => r.unique_every === undefined)));
+  process.stdout.write(fitLine(all));
 } catch (e) {
   fail(e instanceof Error ? e.message : String(e), 1);
 }
