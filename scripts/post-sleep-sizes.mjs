@@ -38,12 +38,11 @@ const { measurePostSleep, TREE_SIZE_PLAN: plan } = await import(join(root, 'dist
 const { fitReloadTreeOfRows } = await import(join(root, 'dist/src/measure/reload_tree.js'));
 
 /**
- * The exponent the rows give, as the calibration fits it (rows of REGION_PAGES pages and less), on
- * random regions alone: a region of few unique pages (unique_every) is another tree.
+ * The exponent the rows give, as the calibration fits it: rows of REGION_PAGES pages and less,
+ * on random regions alone (fitReloadTreeOfRows leaves out regions of few unique pages).
  */
 const fitLine = (rows) => {
-  const random = rows.filter((r) => r.unique_every === undefined);
-  const fit = fitReloadTreeOfRows(random.map((r) => ({ ...r, extra_ns: r.extra_us * 1000 })));
+  const fit = fitReloadTreeOfRows(rows.map((r) => ({ ...r, extra_ns: r.extra_us * 1000 })));
   return `${JSON.stringify({ fit: { ...fit.cost, rms_log: Math.round(fit.rmsLog * 1e4) / 1e4, points: fit.points } })}\n`;
 };
 

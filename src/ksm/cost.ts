@@ -85,6 +85,17 @@ export interface CostModel {
    */
   readonly postSleepTreeNodes: number;
   /**
+   * The part of a batch's tree reload (its share by the trees) that it pays per search rather
+   * than at its first: a batch that searches the trees for s of its budget's B pages pays
+   * (1 - postSleepSearchPart) + postSleepSearchPart x s / B of it (searchReloadShare).
+   * Measured on Linux 6.18: a batch that searched the trees for one page in ten paid 0.43 to
+   * 0.53 of the reload that a batch searching for every page paid on trees of the same size
+   * (docs/cost-model-journal.md, "A batch that searches little"): a search reads back the
+   * nodes and pages it compares with, which a sleep let the caches lose. In [0, 1]; 0: all of
+   * it at the first search.
+   */
+  readonly postSleepSearchPart: number;
+  /**
    * What a page's first visit costs more than a later one (alloc_rmap_item, and whatever else
    * a page new to ksmd costs it): charged per rmap_item allocated. Measured on passes of
    * fresh processes, in which ksmd spends about 0.9 µs a page where visitNs + checksumNs
@@ -119,6 +130,7 @@ export const DEFAULT_COST: CostModel = {
   postSleepBatchTauNs: 4069624,
   postSleepTreeExp: 0,
   postSleepTreeNodes: 1,
+  postSleepSearchPart: 0,
   firstVisitNs: 0,
   postSleepNoTreeNs: 0,
   postSleepNoTreeTauNs: 1,
@@ -212,6 +224,23 @@ export type ReloadTreeCost = Pick<CostModel, 'postSleepTreeExp' | 'postSleepTree
 
 /** A reload that does not follow the trees' size (files from before it; the counting model). */
 export const FLAT_RELOAD: ReloadTreeCost = { postSleepTreeExp: 0, postSleepTreeNodes: 1 };
+
+/** How the reload follows the batch's searches (searchReloadShare), the search-part fit's output. */
+export type SearchPartCost = Pick<CostModel, 'postSleepSearchPart'>;
+
+/** All of the tree reload at a batch's first search (files from before the search part; the counting model). */
+export const AT_FIRST_SEARCH: SearchPartCost = { postSleepSearchPart: 0 };
+
+/**
+ * The share of its tree reload that a batch of `budget` pages (pages_to_scan) pays when it
+ * searches the trees for `searches` of them: (1 - p) at its first search and p / budget at
+ * each, p being postSleepSearchPart. A batch that searches for every page pays all of it.
+ */
+export function searchReloadShare(cost: SearchPartCost, searches: number, budget: number): number {
+  const p = cost.postSleepSearchPart;
+  if (p <= 0 || budget <= 0) return 1;
+  return 1 - p + (p * searches) / budget;
+}
 
 /**
  * The fixed CPU cost of one wake-up of a scanning thread (ksmd: scheduling and

@@ -19,6 +19,12 @@ import type { ChainResult } from './stable_tree.ts';
 import { UnstableNodes } from './unstable_nodes.ts';
 import { UnstableReplay } from './unstable_replay.ts';
 
+/** A batch that paid the reload after its sleep (Ksm.reloadTreeLog): its trees' size and its searches. */
+export interface ReloadLogEntry {
+  readonly nodes: number;
+  searches: number;
+}
+
 /** Ksm.noTreeDueNs once the batch has paid it (below -1, which means none owed). */
 const NO_TREE_PAID = -2;
 
@@ -132,12 +138,14 @@ export class Ksm {
   batchStartNs = DOUBLE_FIELD;
   /** The reload the current batch still owes for its sleep (set by its kthread); -1 when none. */
   reloadDueNs = DOUBLE_FIELD;
+  /** What each search of the running batch pays of its reload (set by payReload); -1 before its first. */
+  reloadPerSearchNs = DOUBLE_FIELD;
   /**
-   * Model only: when an array, payReload pushes each paying batch's trees' size (its
-   * reloadTreeShare argument) onto it: the calibration's counting model reads them, and
-   * its length is the batches that paid.
+   * Model only: when an array, payReload pushes an entry for each paying batch, its trees'
+   * size (its reloadTreeShare argument) and its searches: the calibration's counting model
+   * reads them, and its length is the batches that paid.
    */
-  reloadTreeLog: number[] | null = null;
+  reloadTreeLog: ReloadLogEntry[] | null = null;
   /**
    * The running batch's budget (ksm_do_scan's scan_npages), set as it begins: the nodes
    * its searches may add to the trees (payReload).
@@ -162,6 +170,7 @@ export class Ksm {
     this.batchStartNs = -1;
     this.reloadDueNs = -1;
     this.noTreeDueNs = -1;
+    this.reloadPerSearchNs = -1;
     this.#noTreePaidNs = 0;
     this.items = new RmapItems(mmgr.frames.nrFrames + 1024);
     this.mmHead = new MmSlot(null, this.items.allocHead());
@@ -255,30 +264,37 @@ export class Ksm {
   }
 
   /**
-   * Pays the reload the running batch owes for its sleep (CostModel.postSleepPageNs), once:
-   * called where a page's visit first searches the trees. What a sleep lets the caches lose
-   * and a batch reads back is mostly the trees: their nodes and the pages they are compared
-   * with. A batch that searches no tree (every page a first visit, skipped, or already on its
-   * KSM page) does not read them and is not charged here; one that takes checksums pays the
-   * smaller reload of payNoTreeReload instead, and if it goes on to search, pays here only
-   * what its tree reload comes to beyond that (docs/cost-model-journal.md, "The reload follows the
-   * trees", "First visits"). The batch pays the share of its reload that trees of its size
+   * Pays the reload the running batch owes for its sleep (CostModel.postSleepPageNs): called
+   * at every visit that searches the trees. What a sleep lets the caches lose and a batch
+   * reads back is mostly the trees: their nodes and the pages they are compared with. A batch
+   * that searches no tree (every page a first visit, skipped, or already on its KSM page)
+   * does not read them and is not charged here; one that takes checksums pays the smaller
+   * reload of payNoTreeReload instead, and if it goes on to search, pays here only what its
+   * tree reload comes to beyond that (docs/cost-model-journal.md, "The reload follows the
+   * trees", "First visits"). The batch owes the share of its reload that trees of its size
    * cost (reloadTreeShare): the nodes in the stable and unstable trees as it first searches
-   * them, and the pages of its budget, which its searches may add (docs/cost-model-journal.md, "The
-   * reload follows the trees' size").
+   * them, and the pages of its budget, which its searches may add (docs/cost-model-journal.md,
+   * "The reload follows the trees' size"). It pays 1 - postSleepSearchPart of that at its
+   * first search and postSleepSearchPart / budget of it at each search, the first included
+   * (cost.ts searchReloadShare; the journal's "A batch that searches little").
    */
   payReload(): void {
-    if (this.reloadDueNs < 0) return;
-    const nodes = this.stableNodes.size + this.unstableTreeNodes + this.batchPages;
-    const paidNoTree = this.noTreeDueNs === NO_TREE_PAID;
-    this.cpuNs += Math.max(
-      0,
-      this.reloadDueNs * reloadTreeShare(this.cost, nodes) - (paidNoTree ? this.#noTreePaidNs : 0),
-    );
-    this.reloadTreeLog?.push(nodes);
-    this.reloadDueNs = -1;
-    if (paidNoTree) this.noTreeBatches--;
-    this.noTreeDueNs = -1;
+    if (this.reloadDueNs >= 0) {
+      const nodes = this.stableNodes.size + this.unstableTreeNodes + this.batchPages;
+      const owed = this.reloadDueNs * reloadTreeShare(this.cost, nodes);
+      const part = this.cost.postSleepSearchPart;
+      const paidNoTree = this.noTreeDueNs === NO_TREE_PAID;
+      this.cpuNs += Math.max(0, owed * (1 - part) - (paidNoTree ? this.#noTreePaidNs : 0));
+      this.reloadPerSearchNs = this.batchPages > 0 ? (owed * part) / this.batchPages : 0;
+      this.reloadTreeLog?.push({ nodes, searches: 0 });
+      this.reloadDueNs = -1;
+      if (paidNoTree) this.noTreeBatches--;
+      this.noTreeDueNs = -1;
+    }
+    if (this.reloadPerSearchNs < 0) return;
+    this.cpuNs += this.reloadPerSearchNs;
+    const log = this.reloadTreeLog;
+    if (log !== null && log.length > 0) log[log.length - 1]!.searches++;
   }
 
   /**

@@ -12,7 +12,16 @@ import { doMadvise } from '../mm/madvise.ts';
 import { doMmap } from '../mm/mmap.ts';
 import { spawnTask } from '../mm/process.ts';
 import { fillUser } from '../mm/uaccess.ts';
-import { type CostModel, DEFAULT_COST, NO_RELOAD, postSleepNoTreeNs, postSleepNs, reloadTreeShare } from './cost.ts';
+import {
+  type CostModel,
+  DEFAULT_COST,
+  NO_RELOAD,
+  postSleepNoTreeNs,
+  postSleepNs,
+  reloadTreeShare,
+  searchReloadShare,
+} from './cost.ts';
+import type { ReloadLogEntry } from './ksm.ts';
 import { ksmRunStore } from './run.ts';
 import { testMachine } from './testing.ts';
 
@@ -65,7 +74,7 @@ function scanCpu(
   assert.equal(doMadvise(m.mmgr, t.mm, addr, len, MADV_MERGEABLE), 0);
   assert.equal(ksmRunStore(m.ksm, m.ksmd, 1), 0);
   // The batches that pay their reload, each with the trees' size it met.
-  const paid: number[] = [];
+  const paid: ReloadLogEntry[] = [];
   m.ksm.reloadTreeLog = paid;
   m.scans(1);
   const first = m.ksmd.batches;
@@ -154,4 +163,62 @@ test('ksmd charges each first visit firstVisitNs, and a batch that takes checksu
   );
   assert.equal(both.cpuNs - none.cpuNs, 4 * 3000 + 4 * 7000);
   assert.deepEqual([both.noTree, both.paid], [4, 4]);
+});
+
+test('searchReloadShare: a batch pays 1 - p of its tree reload at its first search and p / budget at each', () => {
+  const part = { postSleepSearchPart: 0.6 };
+  // 10 searches of a 100-page budget: 0.4 + 0.6 x 0.1.
+  assert.ok(Math.abs(searchReloadShare(part, 10, 100) - 0.46) < 1e-12);
+  assert.equal(searchReloadShare(part, 100, 100), 1);
+  // p 0 (files from before it): all of it at the first search, whatever the searches.
+  assert.equal(searchReloadShare({ postSleepSearchPart: 0 }, 10, 100), 1);
+});
+
+/**
+ * ksmd's CPU over three full scans of 40 pages in batches of 10 after sleeps of 20 ms, the
+ * even pages equal and the odd ones random, and the batches that paid a reload, each with
+ * its searches.
+ */
+function mixedScanCpu(cost: CostModel): { cpuNs: number; paid: ReloadLogEntry[] } {
+  const m = testMachine(cost);
+  m.ksm.smartScan = false;
+  m.ksm.pagesToScan = 10;
+  m.ksm.sleepMillisecs = 20;
+  const t = spawnTask(m.mmgr, 'a');
+  const addr = doMmap(m.mmgr, t.mm, 40 * PAGE_SIZE);
+  for (let i = 0; i < 40; i++) {
+    const page = addr + i * PAGE_SIZE;
+    const fill = i % 2 === 0 ? ({ kind: 'byte', byte: 0x5a } as const) : ({ kind: 'random', seed: BigInt(i) } as const);
+    assert.equal(fillUser(m.mmgr, t.mm, page, PAGE_SIZE, fill, page), 0);
+  }
+  assert.equal(doMadvise(m.mmgr, t.mm, addr, 40 * PAGE_SIZE, MADV_MERGEABLE), 0);
+  assert.equal(ksmRunStore(m.ksm, m.ksmd, 1), 0);
+  const paid: ReloadLogEntry[] = [];
+  m.ksm.reloadTreeLog = paid;
+  m.scans(3);
+  return { cpuNs: m.ksm.cpuNs, paid };
+}
+
+test('ksmd pays postSleepSearchPart of its tree reload per search: a batch that searches little pays less', () => {
+  const none = mixedScanCpu(BASE);
+  // A tree reload of 7 us a batch (the fixed part, a share of 1 after any sleep).
+  const whole = { ...BASE, postSleepBatchNs: 7000, postSleepBatchTauNs: 1 };
+  const atFirst = mixedScanCpu(whole);
+  const perSearch = mixedScanCpu({ ...whole, postSleepSearchPart: 0.6 });
+  // Scan 2's batches search for every page (the equal pages merge as they are met). In
+  // scan 3 the equal pages are on their KSM page and return before the search
+  // (cmp_and_merge_page), so each batch searches for its 5 random pages.
+  assert.deepEqual(
+    perSearch.paid.map((e) => e.searches),
+    [10, 10, 10, 10, 5, 5, 5, 5],
+  );
+  assert.deepEqual(perSearch.paid, atFirst.paid);
+  assert.equal(atFirst.cpuNs - none.cpuNs, 8 * 7000);
+  // Scan 2 pays all of it, scan 3 0.4 + 0.6 x 5 / 10 of it.
+  assert.ok(Math.abs(perSearch.cpuNs - none.cpuNs - (4 * 7000 + 4 * 7000 * 0.7)) < 1e-6);
+});
+
+test('a batch that did not sleep pays nothing per search, whatever the batch before it owed', () => {
+  const cost = { ...BASE, postSleepBatchNs: 7000, postSleepBatchTauNs: 1, postSleepSearchPart: 1 };
+  assert.equal(scanCpu(cost, 0).cpuNs, scanCpu(BASE, 0).cpuNs);
 });

@@ -32,7 +32,14 @@ import {
 } from './first_visit.ts';
 import { type KernelRun, type KernelRunOptions, runKernel } from './kernel.ts';
 import { batchExtrasNs, type CountedScan, countedScanNs, type EventCounts, runModelCounted } from './model.ts';
-import { measurePostSleep, type PostSleepRow, TREE_SIZE_PLAN, TREE_SIZE_REGIONS } from './post_sleep.ts';
+import {
+  measurePostSleep,
+  type PostSleepRow,
+  REGION_PAGES,
+  SEARCH_PART_UNIQUE_EVERY,
+  TREE_SIZE_PLAN,
+  TREE_SIZE_REGIONS,
+} from './post_sleep.ts';
 import { fitReload, fittedReloadNs, rowRegion } from './reload_tree.ts';
 import { measureTimer, type TimerMeasurement } from './timer.ts';
 import { calibrationWorkloads, type Workload } from './workloads.ts';
@@ -88,6 +95,12 @@ export interface CalibrationFile {
      * from before it.
      */
     readonly tree?: { readonly rms_log: number; readonly points: number };
+    /**
+     * The fit of the part of the reload paid per search (cost.postSleepSearchPart;
+     * search_part.ts): root mean square of ln(fitted / measured ratio) over its points.
+     * Absent in files from before it.
+     */
+    readonly search?: { readonly rms_log: number; readonly points: number };
   };
   /**
    * Passes of first visits after sleeps (first_visit.ts), measured, and the fit of
@@ -145,7 +158,10 @@ const METHOD =
   'pass of each sleep, fitted by least squares in ns on a grid ' +
   '(post_sleep), each row divided by the mean share of the reload its batches pay for the trees they meet ' +
   '(postSleepTree*: the same passes on 2,000, 5,000 and 10,000 random pages, batches of 100 pages after 5 and ' +
-  '20 ms and of 1,000 after 20 ms, the exponent fitted in logarithms, trees of 20,000 nodes paying all of it); ' +
+  '20 ms and of 1,000 after 20 ms, the exponent fitted in logarithms, trees of 20,000 nodes paying all of it), ' +
+  'the part paid per search rather than at the first (postSleepSearchPart: the same passes on 20,000 pages of ' +
+  'which one in 10 is random and the others on one KSM page, each row against the 2,000-page random row of its ' +
+  'batch and sleep, the ratio fitted in logarithms on a grid); ' +
   "each workload scan's batch that searches the trees carries one such reload, subtracted before the fit. First visits " +
   '(firstVisitNs, postSleepNoTree*): passes of fresh processes of 9,984 random pages in batches of 100, 1,000 ' +
   'and 5,000 pages after sleeps of 1-200 ms, 3 passes each, the median pass against the events the model ' +
@@ -208,6 +224,14 @@ export async function calibrate(
   const sizeRows: PostSleepRow[] = [];
   for (const regionPages of TREE_SIZE_REGIONS)
     sizeRows.push(...(await measurePostSleep(measureOpts, { regionPages, plan: TREE_SIZE_PLAN })));
+  // And on a region that searches little, against the random region of its unique pages.
+  sizeRows.push(
+    ...(await measurePostSleep(measureOpts, {
+      regionPages: REGION_PAGES,
+      plan: TREE_SIZE_PLAN,
+      uniqueEvery: SEARCH_PART_UNIQUE_EVERY,
+    })),
+  );
   const reload = fitReload(postSleepRows, sizeRows);
   // Then the passes of first visits, fitted against the per-event constants: what a first
   // visit in a fresh process's pass costs beyond them. The per-event fit does not carry the
@@ -229,7 +253,8 @@ export async function calibrate(
   const constants = (firstVisit: FirstVisitFit['cost']): CostModel => {
     const fitted: Record<string, number> = { deepFrom: events.best.depth };
     for (const [k, v] of Object.entries({ ...reload.base.cost, ...firstVisit })) fitted[k] = Math.round(v);
-    Object.assign(fitted, reload.tree.cost); // the exponent in hundredths, not rounded to ns
+    // The exponent and the part per search in hundredths, not rounded to ns.
+    Object.assign(fitted, reload.tree.cost, reload.search.cost);
     COST_KEYS.forEach((k, j) => {
       fitted[k] = Math.round(events.best.fit.x[j]!);
     });
@@ -253,6 +278,7 @@ export async function calibrate(
       rms_ns: Math.round(reload.base.rmsNs),
       rel_rms: round(reload.base.relRms, 4),
       tree: { rms_log: round(reload.tree.rmsLog, 4), points: reload.tree.points },
+      search: { rms_log: round(reload.search.rmsLog, 4), points: reload.search.points },
     },
     first_visit: {
       rows: firstVisitRows.map((r) => ({

@@ -73,6 +73,7 @@ test('fitOverDepths finds deepFrom and recovers deepStepNs and the other constan
     freeNs: 70,
     deepStepNs: 350,
     deepFrom: 9,
+    postSleepSearchPart: 0,
     ...NO_RELOAD,
     ...FLAT_RELOAD,
     ...NO_FIRST_VISIT,

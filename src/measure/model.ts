@@ -19,8 +19,9 @@ import type { Task } from '../mm/memory_manager.ts';
 import { doMmap } from '../mm/mmap.ts';
 import { exitTask, forkTask, spawnTask } from '../mm/process.ts';
 import { fillUser } from '../mm/uaccess.ts';
-import type { CostModel } from '../ksm/cost.ts';
 import {
+  AT_FIRST_SEARCH,
+  type CostModel,
   COST_KEYS,
   DEFAULT_COST,
   FLAT_RELOAD,
@@ -32,8 +33,10 @@ import {
   postSleepNs,
   type ReloadTreeCost,
   reloadTreeShare,
+  type SearchPartCost,
   WAKEUP_NS,
 } from '../ksm/cost.ts';
+import type { ReloadLogEntry } from '../ksm/ksm.ts';
 import { createSystem, runFullScans, sysfsRead, sysfsWrite, type System } from '../system.ts';
 import type { Workload } from './workloads.ts';
 
@@ -74,9 +77,10 @@ export interface CountedScan {
   readonly batches: number;
   /**
    * The batches that searched the trees, and so pay the reload after their sleep
-   * (Ksm.payReload): the trees' size each met, the argument of its reloadTreeShare.
+   * (Ksm.payReload): the trees' size each met, the argument of its reloadTreeShare, and its
+   * searches, that of its searchReloadShare.
    */
-  readonly reloadTreeNodes: readonly number[];
+  readonly reloads: readonly ReloadLogEntry[];
   /** Batches that took checksums and searched no tree: they pay the no-tree reload (Ksm.payNoTreeReload). */
   readonly noTreeReloads: number;
   /** rmap_items allocated: first visits (CostModel.firstVisitNs). */
@@ -96,7 +100,7 @@ function zeroCounts(): EventCounts {
 function countingCost(counts: EventCounts, deepFrom: number, firstVisits: { n: number }): CostModel {
   // No reload after sleeps: it is not an event, and the calibration fits it apart. First
   // visits are counted, but fitted apart too (src/measure/first_visit.ts).
-  const cost = { deepFrom, ...NO_RELOAD, ...FLAT_RELOAD, ...NO_FIRST_VISIT };
+  const cost = { deepFrom, ...NO_RELOAD, ...FLAT_RELOAD, ...AT_FIRST_SEARCH, ...NO_FIRST_VISIT };
   Object.defineProperty(cost, 'firstVisitNs', {
     enumerable: true,
     get: () => {
@@ -377,8 +381,8 @@ export function runModelCounted(
     (scan) => {
       const before = { ...counts };
       const batches = sys.ksmd.batches;
-      const reloadTreeNodes: number[] = [];
-      sys.ksm.reloadTreeLog = reloadTreeNodes;
+      const reloads: ReloadLogEntry[] = [];
+      sys.ksm.reloadTreeLog = reloads;
       const noTree = sys.ksm.noTreeBatches;
       const allocs = firstVisits.n;
       scan();
@@ -388,7 +392,7 @@ export function runModelCounted(
       out.push({
         counts: delta,
         batches: sys.ksmd.batches - batches,
-        reloadTreeNodes,
+        reloads,
         noTreeReloads: sys.ksm.noTreeBatches - noTree,
         firstVisits: firstVisits.n - allocs,
       });
@@ -408,14 +412,15 @@ export function costOf(counts: EventCounts, cost: CostModel): number {
 /**
  * What a scan of `w` counted as `c` costs under `cost` besides its fitted events: a wake-up
  * per batch, the reload after its sleep per batch that paid one (cost.ts postSleepNs in the
- * share its trees' size gives, reloadTreeShare, and postSleepNoTreeNs for a batch that
- * searched no tree; one that did both pays the larger), and the first visits. Its batches
- * follow sleeps of its sleep_millisecs or longer (the kernel side holds ksmd between
- * scans), with its pages_to_scan as their budget.
+ * share its trees' size gives, reloadTreeShare: 1 - postSleepSearchPart of it at its first
+ * search, more than postSleepNoTreeNs if it paid that first, and the rest per search; and
+ * postSleepNoTreeNs for a batch that searched no tree), and the first visits, as
+ * Ksm.payReload charges them. Its batches follow sleeps of its sleep_millisecs or longer
+ * (the kernel side holds ksmd between scans), with its pages_to_scan as their budget.
  */
 export function batchExtrasNs(
   c: CountedScan,
-  cost: PostSleepCost & ReloadTreeCost & FirstVisitCost,
+  cost: PostSleepCost & ReloadTreeCost & SearchPartCost & FirstVisitCost,
   w: Workload,
 ): number {
   const knob = (file: string): number => {
@@ -423,12 +428,14 @@ export function batchExtrasNs(
     return op?.op === 'sysfs' ? Number(op.value) : 0;
   };
   const sleptNs = knob('sleep_millisecs') * 1e6;
-  const tree = postSleepNs(cost, sleptNs, knob('pages_to_scan'));
+  const budget = knob('pages_to_scan');
+  const tree = postSleepNs(cost, sleptNs, budget);
   const noTree = postSleepNoTreeNs(cost, sleptNs);
-  const reloads = c.reloadTreeNodes.reduce(
-    (ns, nodes) => ns + Math.max(tree * reloadTreeShare(cost, nodes), noTree),
-    0,
-  );
+  const part = cost.postSleepSearchPart;
+  const reloads = c.reloads.reduce((ns, { nodes, searches }) => {
+    const owed = tree * reloadTreeShare(cost, nodes);
+    return ns + Math.max(owed * (1 - part), noTree) + (budget > 0 ? (owed * part * searches) / budget : 0);
+  }, 0);
   return c.batches * WAKEUP_NS + reloads + c.noTreeReloads * noTree + c.firstVisits * cost.firstVisitNs;
 }
 

@@ -52,6 +52,15 @@ export const TREE_SIZE_PLAN: typeof POST_SLEEP_PLAN = [
   { pages: 100, sleeps: [5, 20] },
   { pages: 1000, sleeps: [20] },
 ];
+/**
+ * The region that searches little, against which the reload's part per search is fitted
+ * (search_part.ts): REGION_PAGES pages, one in this many unique, so that its unique pages are
+ * as many as the smallest of TREE_SIZE_REGIONS, measured on TREE_SIZE_PLAN. Measured on
+ * 2026-12-05 (08:45-08:47 UTC): its batches paid 0.43 to 0.53 of the reload that those of
+ * the random region of 2,000 pages paid (docs/cost-model-journal.md, "A batch that searches
+ * little").
+ */
+export const SEARCH_PART_UNIQUE_EVERY = 10;
 /** Warm passes per reading (a tick's error at the end spread over them). */
 const WARM_PASSES = 8;
 /** A sleep's passes: enough for about a second, at least 1 and at most MAX_SLEPT_PASSES. */
@@ -64,6 +73,8 @@ const DRIFT_WARNING = 0.05;
 export interface PostSleepRow {
   /** The random region's pages (absent in files from before other regions: REGION_PAGES). */
   readonly region_pages?: number;
+  /** One page in how many unique, the others equal (PostSleepShape.uniqueEvery); absent: all random. */
+  readonly unique_every?: number;
   readonly pages_to_scan: number;
   readonly sleep_millisecs: number;
   readonly passes: number;
@@ -98,6 +109,7 @@ export function postSleepRow(
   warmBefore: PassReading,
   warmAfter: PassReading,
   regionPages = REGION_PAGES,
+  uniqueEvery = 1,
 ): PostSleepRow {
   const batches = regionPages / pages;
   const warm = (warmBefore.cpuNs + warmAfter.cpuNs) / (2 * WARM_PASSES);
@@ -105,6 +117,7 @@ export function postSleepRow(
   const total = (k: keyof PassReading): number => passes.reduce((t, r) => t + r[k], 0);
   return {
     region_pages: regionPages,
+    ...(uniqueEvery > 1 ? { unique_every: uniqueEvery } : {}),
     pages_to_scan: pages,
     sleep_millisecs: sleepMs,
     passes: passes.length,
@@ -236,7 +249,7 @@ export async function measurePostSleep(
           const n = Math.max(1, Math.min(MAX_SLEPT_PASSES, Math.ceil(SLEPT_MS / passMs)));
           const slept = await readings(n, 1);
           const after = await warmReading();
-          rows.push(postSleepRow(pages, s, slept, before, after, regionPages));
+          rows.push(postSleepRow(pages, s, slept, before, after, regionPages, uniqueEvery));
           const drift = warmDrift(before, after);
           if (drift > moved.drift) moved = { drift, sleepMs: s };
           before = after;

@@ -101,6 +101,8 @@ test('fitReload: the base is what a batch pays on trees of REGION_PAGES nodes, a
   ]);
   const fit = fitReload(main, sizes);
   assert.equal(fit.cost.postSleepTreeExp, 0.5);
+  // No region of few unique pages: all of the reload at the first search.
+  assert.deepEqual([fit.cost.postSleepSearchPart, fit.search.points], [0, 0]);
   // The grid finds the base within its steps; every row's fitted extra within 5 %.
   for (const r of [...main, ...sizes]) {
     const fitted = fittedReloadNs(fit.cost, r);
@@ -108,5 +110,62 @@ test('fitReload: the base is what a batch pays on trees of REGION_PAGES nodes, a
       Math.abs(fitted - r.extra_ns) <= 0.05 * r.extra_ns,
       `${r.region_pages}/${r.pages_to_scan}/${r.sleep_millisecs}: ${fitted} against ${r.extra_ns}`,
     );
+  }
+});
+
+test('passTreeShare on a region of few unique pages: fewer nodes met, and the share its searches pay', () => {
+  const cost = { postSleepTreeExp: 1, postSleepTreeNodes: 1000, postSleepSearchPart: 0.5 };
+  // 400 pages in batches of 100, one in 10 unique: batch k searches 10 times, on the one
+  // stable node, the unstable tree's 10 x (k - 1) nodes and the 100 pages of its budget.
+  const met = [101, 111, 121, 131].map((n) => n / 1000);
+  const mean = met.reduce((a, b) => a + b, 0) / met.length;
+  assert.ok(Math.abs(passTreeShare(cost, 400, 100, 10) - mean * (0.5 + 0.5 * 0.1)) < 1e-12);
+  // A random region searches for every page: the part per search changes nothing.
+  assert.equal(passTreeShare(cost, 400, 100), passTreeShare({ ...cost, postSleepSearchPart: 0 }, 400, 100));
+});
+
+test('fitReload recovers the part per search from a region of few unique pages against the random one of its unique pages', () => {
+  const truth = {
+    postSleepPageNs: 900,
+    postSleepMaxNs: 900_000,
+    postSleepTauNs: 900_000,
+    postSleepBatchNs: 1_000_000,
+    postSleepBatchTauNs: 40_000_000,
+    postSleepTreeExp: 0.4,
+    postSleepTreeNodes: 20_000,
+    postSleepSearchPart: 0.6,
+  };
+  const row = (regionPages: number, pages: number, sleepMs: number, uniqueEvery = 1): PostSleepRow => {
+    const sleptNs = (sleepMs + 3 + uniqueEvery / 10) * 1e6;
+    return {
+      region_pages: regionPages,
+      ...(uniqueEvery > 1 ? { unique_every: uniqueEvery } : {}),
+      pages_to_scan: pages,
+      sleep_millisecs: sleepMs,
+      passes: 1,
+      slept_ns: sleptNs,
+      pass_cpu_ns: 0,
+      warm_pass_cpu_ns: regionPages * 2000,
+      extra_ns: postSleepNs(truth, sleptNs, pages) * passTreeShare(truth, regionPages, pages, uniqueEvery),
+      queued_ms: 0,
+    };
+  };
+  const main = [100, 1000, 5000].flatMap((pages) => [1, 5, 20, 50, 200].map((s) => row(20_000, pages, s)));
+  const plan = [
+    [100, 5],
+    [100, 20],
+    [1000, 20],
+  ] as const;
+  const sizes = [
+    ...[2000, 5000, 10_000].flatMap((region) => plan.map(([pages, s]) => row(region, pages, s))),
+    ...plan.map(([pages, s]) => row(20_000, pages, s, 10)),
+  ];
+  const fit = fitReload(main, sizes);
+  // The few-unique rows do not move the exponent; p comes back, from all three pairs.
+  assert.equal(fit.cost.postSleepTreeExp, 0.4);
+  assert.deepEqual([fit.cost.postSleepSearchPart, fit.search.points], [0.6, 3]);
+  for (const r of sizes) {
+    const fitted = fittedReloadNs(fit.cost, r);
+    assert.ok(Math.abs(fitted - r.extra_ns) <= 0.05 * r.extra_ns, `${JSON.stringify(r)}: ${fitted}`);
   }
 });

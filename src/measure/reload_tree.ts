@@ -9,9 +9,18 @@
  * extra, the mean over the pass's batches, is the base reload (postSleepNs) times the mean
  * share of those batches (passTreeShare).
  */
-import { FLAT_RELOAD, type PostSleepCost, postSleepNs, type ReloadTreeCost, reloadTreeShare } from '../ksm/cost.ts';
+import {
+  FLAT_RELOAD,
+  type PostSleepCost,
+  postSleepNs,
+  type ReloadTreeCost,
+  reloadTreeShare,
+  type SearchPartCost,
+  searchReloadShare,
+} from '../ksm/cost.ts';
 import { fitPostSleep, type PostSleepFit } from './fit.ts';
 import { type PostSleepRow, REGION_PAGES } from './post_sleep.ts';
+import { fitSearchPart, type SearchPartFit, type SearchPartPoint } from './search_part.ts';
 
 /** One measured row: a batch size after one sleep on a region of `regionPages` pages. */
 export interface ReloadSizePoint {
@@ -33,12 +42,24 @@ export interface ReloadTreeFit {
 /**
  * The mean share of the reload that the batches of one pass over `regionPages` random
  * pages in batches of `pages` pay (see the file's comment): batch k meets k x pages nodes.
+ * With `uniqueEvery` above 1, one page in uniqueEvery is random and the others are on one
+ * KSM page (post_sleep.ts): batch k searches for pages / uniqueEvery of its pages, on a
+ * stable tree of one node and an unstable tree of the random pages of the batches before
+ * it, and pays the share of its reload those searches give (searchReloadShare).
  */
-export function passTreeShare(tree: ReloadTreeCost, regionPages: number, pages: number): number {
+export function passTreeShare(
+  cost: ReloadTreeCost & Partial<SearchPartCost>,
+  regionPages: number,
+  pages: number,
+  uniqueEvery = 1,
+): number {
   const batches = Math.max(1, Math.floor(regionPages / pages));
+  const stableNodes = uniqueEvery > 1 ? 1 : 0;
+  const searches = pages / uniqueEvery;
   let share = 0;
-  for (let k = 1; k <= batches; k++) share += reloadTreeShare(tree, k * pages);
-  return share / batches;
+  for (let k = 1; k <= batches; k++) share += reloadTreeShare(cost, stableNodes + (k - 1) * searches + pages);
+  const part = { postSleepSearchPart: cost.postSleepSearchPart ?? 0 };
+  return (share / batches) * searchReloadShare(part, searches, pages);
 }
 
 /** Steps of the exponent's grid; exponents from 0 (no growth) to MAX_EXP. */
@@ -83,27 +104,35 @@ export function fitReloadTree(points: readonly ReloadSizePoint[], treeNodes: num
   };
 }
 
-/** The reload's whole fit: its base (fitPostSleep) and its growth with the trees. */
+/** The reload's whole fit: its base (fitPostSleep), its growth with the trees and its part per search. */
 export interface ReloadFit {
-  readonly cost: PostSleepCost & ReloadTreeCost;
+  readonly cost: PostSleepCost & ReloadTreeCost & SearchPartCost;
   readonly base: PostSleepFit;
   readonly tree: ReloadTreeFit;
+  readonly search: SearchPartFit;
 }
 
 /** A row's region: REGION_PAGES in files from before rows named theirs. */
 export const rowRegion = (r: Pick<PostSleepRow, 'region_pages'>): number => r.region_pages ?? REGION_PAGES;
+/** One page in how many of a row's region is unique: 1 (all random) in files from before such rows. */
+export const rowUniqueEvery = (r: Pick<PostSleepRow, 'unique_every'>): number => r.unique_every ?? 1;
 
 /** What the exponent's fit reads of a row. */
-export type ReloadSizeRow = Pick<PostSleepRow, 'region_pages' | 'pages_to_scan' | 'sleep_millisecs' | 'extra_ns'>;
+export type ReloadSizeRow = Pick<
+  PostSleepRow,
+  'region_pages' | 'unique_every' | 'pages_to_scan' | 'sleep_millisecs' | 'extra_ns'
+>;
 
 /**
- * fitReloadTree on measured rows, trees of REGION_PAGES nodes paying the whole reload: rows
- * of larger regions are left out, since the share cannot tell their trees from that size.
+ * fitReloadTree on measured rows, trees of REGION_PAGES nodes paying the whole reload, on
+ * random regions alone: a region of few unique pages is another tree, and its batches search
+ * little (fitReload fits those apart). Rows of larger regions are left out, since the share
+ * cannot tell their trees from that size.
  */
 export function fitReloadTreeOfRows(rows: readonly ReloadSizeRow[]): ReloadTreeFit {
   return fitReloadTree(
     rows
-      .filter((r) => rowRegion(r) <= REGION_PAGES)
+      .filter((r) => rowRegion(r) <= REGION_PAGES && rowUniqueEvery(r) === 1)
       .map((r) => ({
         regionPages: rowRegion(r),
         pages: r.pages_to_scan,
@@ -116,10 +145,12 @@ export function fitReloadTreeOfRows(rows: readonly ReloadSizeRow[]): ReloadTreeF
 
 /**
  * Fits the reload to the calibration's rows: first how it grows with the trees, from every
- * row (`main`, on REGION_PAGES, and `sizes`, on smaller regions), trees of REGION_PAGES
- * nodes paying the whole of it; then its base form (postSleepNs) on the main rows alone,
- * each measured extra divided by the share its pass paid, which is the reload such a batch
- * would pay on trees of REGION_PAGES nodes.
+ * row of a random region (`main`, on REGION_PAGES, and `sizes`, on smaller regions), trees
+ * of REGION_PAGES nodes paying the whole of it; then its base form (postSleepNs) on the main
+ * rows alone, each measured extra divided by the share its pass paid, which is the reload
+ * such a batch would pay on trees of REGION_PAGES nodes; then its part per search, from the
+ * rows of `sizes` on a region of few unique pages, each against the random region's row of
+ * as many pages as it has unique ones, of the same batch and sleep (search_part.ts).
  */
 export function fitReload(main: readonly PostSleepRow[], sizes: readonly PostSleepRow[]): ReloadFit {
   const tree = fitReloadTreeOfRows([...main, ...sizes]);
@@ -131,10 +162,36 @@ export function fitReload(main: readonly PostSleepRow[], sizes: readonly PostSle
       warmNs: (r.warm_pass_cpu_ns * r.pages_to_scan) / rowRegion(r),
     })),
   );
-  return { cost: { ...base.cost, ...tree.cost }, base, tree };
+  const atFirst = { ...base.cost, ...tree.cost };
+  const points: SearchPartPoint[] = [];
+  for (const m of sizes) {
+    const k = rowUniqueEvery(m);
+    if (k === 1) continue;
+    const random = [...main, ...sizes].find(
+      (r) =>
+        rowUniqueEvery(r) === 1 &&
+        rowRegion(r) === rowRegion(m) / k &&
+        r.pages_to_scan === m.pages_to_scan &&
+        r.sleep_millisecs === m.sleep_millisecs,
+    );
+    if (random === undefined || !(random.extra_ns > 0)) continue;
+    points.push({
+      ratio: m.extra_ns / random.extra_ns,
+      ratioAtFirst: fittedReloadNs(atFirst, m) / fittedReloadNs(atFirst, random),
+      searched: 1 / k,
+    });
+  }
+  const search = fitSearchPart(points);
+  return { cost: { ...atFirst, ...search.cost }, base, tree, search };
 }
 
 /** What the fitted reload charges a batch of `r`'s pass, on average: its fitted_ns. */
-export function fittedReloadNs(cost: PostSleepCost & ReloadTreeCost, r: PostSleepRow): number {
-  return postSleepNs(cost, r.slept_ns, r.pages_to_scan) * passTreeShare(cost, rowRegion(r), r.pages_to_scan);
+export function fittedReloadNs(
+  cost: PostSleepCost & ReloadTreeCost & Partial<SearchPartCost>,
+  r: PostSleepRow,
+): number {
+  return (
+    postSleepNs(cost, r.slept_ns, r.pages_to_scan) *
+    passTreeShare(cost, rowRegion(r), r.pages_to_scan, rowUniqueEvery(r))
+  );
 }

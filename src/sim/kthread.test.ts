@@ -27,7 +27,14 @@ function runThread(
   pays = true,
 ): { starts: number[]; cpuNs: number; dueAfter: number[] } {
   const events = new EventQueue(new VirtualClock(timer));
-  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1, reloadDueNs: -1, noTreeDueNs: -1 };
+  const cpu: CpuAccount = {
+    cpuNs: 0,
+    blockedNs: 0,
+    batchStartNs: -1,
+    reloadDueNs: -1,
+    noTreeDueNs: -1,
+    reloadPerSearchNs: -1,
+  };
   const starts: number[] = [];
   const dueAfter: number[] = [];
   const thread = new Kthread(
@@ -97,7 +104,14 @@ test('Kthread: at HZ=1000 sleep_millisecs 20 gives a batch every 21 ms', () => {
 
 test('Kthread: a new sleep_millisecs ends the sleep, the same value written again does not', () => {
   const events = new EventQueue(new VirtualClock(TIMER));
-  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1, reloadDueNs: -1, noTreeDueNs: -1 };
+  const cpu: CpuAccount = {
+    cpuNs: 0,
+    blockedNs: 0,
+    batchStartNs: -1,
+    reloadDueNs: -1,
+    noTreeDueNs: -1,
+    reloadPerSearchNs: -1,
+  };
   const starts: number[] = [];
   let sleepMs = 200;
   const thread = new Kthread(
@@ -152,7 +166,14 @@ test('Kthread: the post-sleep charge is asked with the virtual time slept since 
 
 test('Kthread.onWake: each wake-up with its beginning, CPU, wall time, and how it ended', () => {
   const events = new EventQueue(new VirtualClock(TIMER));
-  const cpu: CpuAccount = { cpuNs: 0, blockedNs: 0, batchStartNs: -1, reloadDueNs: -1, noTreeDueNs: -1 };
+  const cpu: CpuAccount = {
+    cpuNs: 0,
+    blockedNs: 0,
+    batchStartNs: -1,
+    reloadDueNs: -1,
+    noTreeDueNs: -1,
+    reloadPerSearchNs: -1,
+  };
   let work = 3;
   const thread = new Kthread(
     {

@@ -21,6 +21,12 @@ export interface CpuAccount {
    * below 0 once paid or made void by the tree reload, and -1 outside batches.
    */
   noTreeDueNs: number;
+  /**
+   * What each search of the trees in the running batch pays of its reload, set by the scanner
+   * at the batch's first search (Ksm.payReload); -1 before it, and outside batches, so that a
+   * batch never pays at the rate of the one before.
+   */
+  reloadPerSearchNs: number;
 }
 
 /** One wake-up of a kthread, told to its observer when the wake-up's time has elapsed. */
@@ -143,9 +149,11 @@ export class Kthread {
       const slept = this.#lastBatchEndNs < 0 ? Infinity : now - this.#lastBatchEndNs;
       cpu.reloadDueNs = this.#body.postSleepNs(slept);
       cpu.noTreeDueNs = this.#body.postSleepNoTreeNs(slept);
+      cpu.reloadPerSearchNs = -1;
       this.#body.scan();
       cpu.reloadDueNs = -1;
       cpu.noTreeDueNs = -1;
+      cpu.reloadPerSearchNs = -1;
       this.batches++;
     }
     cpu.batchStartNs = -1;

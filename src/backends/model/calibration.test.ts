@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COST_KEYS, DEFAULT_COST, FLAT_RELOAD, NO_FIRST_VISIT, NO_RELOAD } from '../../ksm/cost.ts';
+import { AT_FIRST_SEARCH, COST_KEYS, DEFAULT_COST, FLAT_RELOAD, NO_FIRST_VISIT, NO_RELOAD } from '../../ksm/cost.ts';
 import { DEFAULT_TIMER } from '../../sim/timer.ts';
 import {
   calibratedCost,
@@ -52,6 +52,7 @@ test('calibratedCost reads the file SAMEPAGE_COST_MODEL names, and falls back to
       ...cost,
       ...NO_FIRST_VISIT,
       ...FLAT_RELOAD,
+      ...AT_FIRST_SEARCH,
     });
   });
   assert.deepEqual(calibratedCost(calibrationSet({ SAMEPAGE_COST_MODEL: '/nonexistent/cost.json' })), DEFAULT_COST);
@@ -198,6 +199,20 @@ test('a cost model from before the reload followed the trees is read with a flat
   withFile(JSON.stringify({ version: 1, cost: { ...before, ...given, postSleepTreeExp: -0.5 } }), (path) =>
     assert.throws(() => readCostModel(path), /postSleepTreeExp/),
   );
+});
+
+test('a cost model from before the part per search pays all of the tree reload at the first search; p outside [0, 1] is refused', () => {
+  const { postSleepSearchPart: _p, ...before } = { ...DEFAULT_COST, postSleepTreeExp: 0.4, postSleepTreeNodes: 20_000 };
+  withFile(JSON.stringify({ version: 1, cost: before }), (path) =>
+    assert.deepEqual(readCostModel(path), { ...before, ...AT_FIRST_SEARCH }),
+  );
+  withFile(JSON.stringify({ version: 1, cost: { ...before, postSleepSearchPart: 0.62 } }), (path) =>
+    assert.equal(readCostModel(path).postSleepSearchPart, 0.62),
+  );
+  for (const bad of [-0.1, 1.2, 'half'])
+    withFile(JSON.stringify({ version: 1, cost: { ...before, postSleepSearchPart: bad } }), (path) =>
+      assert.throws(() => readCostModel(path), /postSleepSearchPart must be non-negative .*a fraction, 0 to 1/),
+    );
 });
 
 /** A package root with a default set measured on `def` and a host set for each of `hosts`. */

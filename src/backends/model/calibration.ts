@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../../lib/package_root.ts';
 import { cpuIdentity, type MachineInfo } from '../../host/machine.ts';
 import {
+  AT_FIRST_SEARCH,
   COST_KEYS,
   DEFAULT_COST,
   type CostModel,
@@ -26,6 +27,7 @@ import {
   FLAT_RELOAD,
   type ReloadTreeCost,
   type PostSleepCost,
+  type SearchPartCost,
 } from '../../ksm/cost.ts';
 import { DEFAULT_TIMER, type TimerParams } from '../../sim/timer.ts';
 
@@ -186,10 +188,16 @@ export const FIRST_VISIT_KEYS = ['firstVisitNs', 'postSleepNoTreeNs', 'postSleep
  * (FLAT_RELOAD). A file with one of the two and not the other is refused.
  */
 export const POST_SLEEP_TREE_KEYS = ['postSleepTreeExp', 'postSleepTreeNodes'] as const;
+/**
+ * The part of the tree reload paid per search (cost.ts searchReloadShare), which files
+ * written before it lack: they mean all of it at the first search (AT_FIRST_SEARCH).
+ */
+export const POST_SLEEP_SEARCH_KEYS = ['postSleepSearchPart'] as const;
 const RELOAD_KEYS = [
   ...POST_SLEEP_KEYS,
   ...POST_SLEEP_BATCH_KEYS,
   ...POST_SLEEP_TREE_KEYS,
+  ...POST_SLEEP_SEARCH_KEYS,
   ...FIRST_VISIT_KEYS,
 ] as const;
 /** The time constants and the trees' size, which divide: above 0. */
@@ -200,11 +208,11 @@ const RELOAD_POSITIVE_KEYS = [
   'postSleepTreeNodes',
 ] as const;
 
-/** NO_RELOAD's, FLAT_RELOAD's and NO_FIRST_VISIT's values of `keys`: what a file without them means. */
+/** NO_RELOAD's, FLAT_RELOAD's, AT_FIRST_SEARCH's and NO_FIRST_VISIT's values of `keys`: what a file without them means. */
 function noReloadOf(
-  keys: readonly (keyof (PostSleepCost & ReloadTreeCost & FirstVisitCost))[],
-): Partial<PostSleepCost & ReloadTreeCost> {
-  const none = { ...NO_RELOAD, ...FLAT_RELOAD, ...NO_FIRST_VISIT };
+  keys: readonly (keyof (PostSleepCost & ReloadTreeCost & SearchPartCost & FirstVisitCost))[],
+): Partial<PostSleepCost & ReloadTreeCost & SearchPartCost> {
+  const none = { ...NO_RELOAD, ...FLAT_RELOAD, ...AT_FIRST_SEARCH, ...NO_FIRST_VISIT };
   return Object.fromEntries(keys.map((k) => [k, none[k]]));
 }
 
@@ -219,6 +227,7 @@ export function readCostModel(path: string): CostModel {
   const noFixed = cost !== undefined && POST_SLEEP_BATCH_KEYS.every((k) => !(k in cost));
   const noFirst = cost !== undefined && FIRST_VISIT_KEYS.every((k) => !(k in cost));
   const flat = cost !== undefined && POST_SLEEP_TREE_KEYS.every((k) => !(k in cost));
+  const atFirst = cost !== undefined && POST_SLEEP_SEARCH_KEYS.every((k) => !(k in cost));
   const given: Record<string, unknown> | undefined =
     cost === undefined
       ? cost
@@ -229,6 +238,7 @@ export function readCostModel(path: string): CostModel {
           ...(noFixed ? noReloadOf(POST_SLEEP_BATCH_KEYS) : {}),
           ...(noFirst ? noReloadOf(FIRST_VISIT_KEYS) : {}),
           ...(flat ? noReloadOf(POST_SLEEP_TREE_KEYS) : {}),
+          ...(atFirst ? noReloadOf(POST_SLEEP_SEARCH_KEYS) : {}),
         };
   const bad: string[] = [...COST_KEYS, ...RELOAD_KEYS].filter(
     (k) => typeof given?.[k] !== 'number' || !Number.isFinite(given[k]) || given[k] < 0,
@@ -237,15 +247,18 @@ export function readCostModel(path: string): CostModel {
   if (typeof deepFrom !== 'number' || !Number.isInteger(deepFrom) || deepFrom < 0 || deepFrom > MAX_DEEP_FROM)
     bad.push('deepFrom');
   for (const tau of RELOAD_POSITIVE_KEYS) if (!(typeof given?.[tau] === 'number' && given[tau] > 0)) bad.push(tau);
+  const part = given?.postSleepSearchPart;
+  if (typeof part === 'number' && part > 1) bad.push('postSleepSearchPart');
   if (given === undefined || bad.length > 0) {
     throw new Error(
       `The cost model ${path} has no valid "cost" object: ${[...new Set(bad)].join(', ')} must be non-negative numbers ` +
-        `(ns; postSleepTauNs, postSleepBatchTauNs, postSleepNoTreeTauNs and postSleepTreeNodes above 0; postSleepTreeExp a plain number; deepFrom a whole number of tree levels, 0 to ${MAX_DEEP_FROM}; a file without ` +
+        `(ns; postSleepTauNs, postSleepBatchTauNs, postSleepNoTreeTauNs and postSleepTreeNodes above 0; postSleepTreeExp a plain number; postSleepSearchPart a fraction, 0 to 1; deepFrom a whole number of tree levels, 0 to ${MAX_DEEP_FROM}; a file without ` +
         'both deepStepNs and deepFrom is read as one from before the deep-step cost, with deepStepNs 0, and one ' +
         'without all three post-sleep fields as one from before the reload after a sleep, with no reload; one ' +
         'without both postSleepBatchNs and postSleepBatchTauNs has no fixed part of the reload, and one without ' +
         'all of firstVisitNs, postSleepNoTreeNs and postSleepNoTreeTauNs no first-visit charges; one without both ' +
-        "postSleepTreeExp and postSleepTreeNodes a reload that does not follow the trees' size)",
+        "postSleepTreeExp and postSleepTreeNodes a reload that does not follow the trees' size, and one without " +
+        'postSleepSearchPart a tree reload paid whole at the first search)',
     );
   }
   const out: Record<string, number> = { deepFrom: deepFrom as number };
