@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FLAT_RELOAD, postSleepNs, type ReloadTreeCost } from '../ksm/cost.ts';
+import { FLAT_RELOAD, postSleepNs, type ReloadTreeCost, type SearchPartCost } from '../ksm/cost.ts';
 import type { PostSleepRow } from './post_sleep.ts';
 import { fitReload, fitReloadTree, fittedReloadNs, passTreeShare, type ReloadSizePoint } from './reload_tree.ts';
 
@@ -67,32 +67,40 @@ test('fitReloadTree: rows of one region, or with no extra, say nothing of the tr
   assert.equal(fit.points, 12);
 });
 
-test('fitReload: the base is what a batch pays on trees of REGION_PAGES nodes, and fitted_ns gives each row back', () => {
-  // The reload made with a known base and exponent, measured on the calibration's plan.
-  const truth = {
-    postSleepPageNs: 900,
-    postSleepMaxNs: 900_000,
-    postSleepTauNs: 900_000,
-    postSleepBatchNs: 1_000_000,
-    postSleepBatchTauNs: 40_000_000,
-    postSleepTreeExp: 0.5,
-    postSleepTreeNodes: 20_000,
-  };
-  const row = (regionPages: number, pages: number, sleepMs: number): PostSleepRow => {
-    const sleptNs = (sleepMs + 3) * 1e6;
-    const extra = postSleepNs(truth, sleptNs, pages) * passTreeShare(truth, regionPages, pages);
+/** A reload with a known base and growth with the trees. */
+const TRUTH = {
+  postSleepPageNs: 900,
+  postSleepMaxNs: 900_000,
+  postSleepTauNs: 900_000,
+  postSleepBatchNs: 1_000_000,
+  postSleepBatchTauNs: 40_000_000,
+  postSleepTreeExp: 0.4,
+  postSleepTreeNodes: 20_000,
+};
+
+/** Rows measured on a host whose reload is `truth`: one batch size after one sleep on a region. */
+const rowOf =
+  (truth: typeof TRUTH & Partial<SearchPartCost>) =>
+  (regionPages: number, pages: number, sleepMs: number, uniqueEvery = 1): PostSleepRow => {
+    const sleptNs = (sleepMs + 3 + (uniqueEvery - 1) / 10) * 1e6;
     return {
       region_pages: regionPages,
+      ...(uniqueEvery > 1 ? { unique_every: uniqueEvery } : {}),
       pages_to_scan: pages,
       sleep_millisecs: sleepMs,
       passes: 1,
       slept_ns: sleptNs,
       pass_cpu_ns: 0,
       warm_pass_cpu_ns: regionPages * 2000,
-      extra_ns: extra,
+      extra_ns: postSleepNs(truth, sleptNs, pages) * passTreeShare(truth, regionPages, pages, uniqueEvery),
       queued_ms: 0,
     };
   };
+
+test('fitReload: the base is what a batch pays on trees of REGION_PAGES nodes, and fitted_ns gives each row back', () => {
+  // The reload made with a known base and exponent, measured on the calibration's plan.
+  const truth = { ...TRUTH, postSleepTreeExp: 0.5 };
+  const row = rowOf(truth);
   const main = [100, 1000, 5000].flatMap((pages) => [1, 5, 20, 50, 200].map((s) => row(20_000, pages, s)));
   const sizes = [2000, 5000, 10_000].flatMap((region) => [
     row(region, 100, 5),
@@ -125,31 +133,7 @@ test('passTreeShare on a region of few unique pages: fewer nodes met, and the sh
 });
 
 test('fitReload recovers the part per search from a region of few unique pages against the random one of its unique pages', () => {
-  const truth = {
-    postSleepPageNs: 900,
-    postSleepMaxNs: 900_000,
-    postSleepTauNs: 900_000,
-    postSleepBatchNs: 1_000_000,
-    postSleepBatchTauNs: 40_000_000,
-    postSleepTreeExp: 0.4,
-    postSleepTreeNodes: 20_000,
-    postSleepSearchPart: 0.6,
-  };
-  const row = (regionPages: number, pages: number, sleepMs: number, uniqueEvery = 1): PostSleepRow => {
-    const sleptNs = (sleepMs + 3 + uniqueEvery / 10) * 1e6;
-    return {
-      region_pages: regionPages,
-      ...(uniqueEvery > 1 ? { unique_every: uniqueEvery } : {}),
-      pages_to_scan: pages,
-      sleep_millisecs: sleepMs,
-      passes: 1,
-      slept_ns: sleptNs,
-      pass_cpu_ns: 0,
-      warm_pass_cpu_ns: regionPages * 2000,
-      extra_ns: postSleepNs(truth, sleptNs, pages) * passTreeShare(truth, regionPages, pages, uniqueEvery),
-      queued_ms: 0,
-    };
-  };
+  const row = rowOf({ ...TRUTH, postSleepSearchPart: 0.6 });
   const main = [100, 1000, 5000].flatMap((pages) => [1, 5, 20, 50, 200].map((s) => row(20_000, pages, s)));
   const plan = [
     [100, 5],

@@ -18,6 +18,16 @@ const TIMER: TimerParams = { hz: 250, wakeupLatencyNs: 50_000, timerWakeLatencyN
  * each, paid by every batch where `pays`, as a scanner that searches its trees) and sleep
  * `sleepMs`, run until `untilNs`: its batch start times and CPU time.
  */
+/** A CPU account outside batches, nothing spent or owed. */
+const idleAccount = (): CpuAccount => ({
+  cpuNs: 0,
+  blockedNs: 0,
+  batchStartNs: -1,
+  reloadDueNs: -1,
+  noTreeDueNs: -1,
+  reloadPerSearchNs: -1,
+});
+
 function runThread(
   sleepMs: number,
   batchNs: number,
@@ -27,14 +37,7 @@ function runThread(
   pays = true,
 ): { starts: number[]; cpuNs: number; dueAfter: number[] } {
   const events = new EventQueue(new VirtualClock(timer));
-  const cpu: CpuAccount = {
-    cpuNs: 0,
-    blockedNs: 0,
-    batchStartNs: -1,
-    reloadDueNs: -1,
-    noTreeDueNs: -1,
-    reloadPerSearchNs: -1,
-  };
+  const cpu = idleAccount();
   const starts: number[] = [];
   const dueAfter: number[] = [];
   const thread = new Kthread(
@@ -104,14 +107,7 @@ test('Kthread: at HZ=1000 sleep_millisecs 20 gives a batch every 21 ms', () => {
 
 test('Kthread: a new sleep_millisecs ends the sleep, the same value written again does not', () => {
   const events = new EventQueue(new VirtualClock(TIMER));
-  const cpu: CpuAccount = {
-    cpuNs: 0,
-    blockedNs: 0,
-    batchStartNs: -1,
-    reloadDueNs: -1,
-    noTreeDueNs: -1,
-    reloadPerSearchNs: -1,
-  };
+  const cpu = idleAccount();
   const starts: number[] = [];
   let sleepMs = 200;
   const thread = new Kthread(
@@ -166,14 +162,7 @@ test('Kthread: the post-sleep charge is asked with the virtual time slept since 
 
 test('Kthread.onWake: each wake-up with its beginning, CPU, wall time, and how it ended', () => {
   const events = new EventQueue(new VirtualClock(TIMER));
-  const cpu: CpuAccount = {
-    cpuNs: 0,
-    blockedNs: 0,
-    batchStartNs: -1,
-    reloadDueNs: -1,
-    noTreeDueNs: -1,
-    reloadPerSearchNs: -1,
-  };
+  const cpu = idleAccount();
   let work = 3;
   const thread = new Kthread(
     {
