@@ -36,6 +36,7 @@ import {
   measurePostSleep,
   type PostSleepRow,
   REGION_PAGES,
+  SEARCH_PART_PASSES,
   SEARCH_PART_UNIQUE_EVERY,
   TREE_SIZE_PLAN,
   TREE_SIZE_REGIONS,
@@ -230,6 +231,7 @@ export async function calibrate(
       regionPages: REGION_PAGES,
       plan: TREE_SIZE_PLAN,
       uniqueEvery: SEARCH_PART_UNIQUE_EVERY,
+      minPasses: SEARCH_PART_PASSES,
     })),
   );
   const reload = fitReload(postSleepRows, sizeRows);

@@ -56,4 +56,9 @@ test('a region that is not a whole number of batches is refused before the kerne
       measurePostSleep(quiet, { regionPages: 2000, plan: [{ pages: 100, sleeps: [20] }], uniqueEvery }),
       new RegExp(`one page in ${uniqueEvery} unique does not divide 2000 pages`),
     );
+  for (const minPasses of [0, 6, 2.5])
+    await assert.rejects(
+      measurePostSleep(quiet, { regionPages: 2000, plan: [{ pages: 100, sleeps: [20] }], minPasses }),
+      new RegExp(`${minPasses} passes after each sleep is not a whole number from 1 to 5`),
+    );
 });

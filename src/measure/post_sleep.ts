@@ -61,6 +61,13 @@ export const TREE_SIZE_PLAN: typeof POST_SLEEP_PLAN = [
  * little").
  */
 export const SEARCH_PART_UNIQUE_EVERY = 10;
+/**
+ * Its fewest passes after each sleep: its 100-page batches make passes of 2 to 5 s, read once
+ * otherwise, and in three calibrations of 2026-12-05 (10:40-10:53 UTC) one such pass in each
+ * was disturbed (the warm passes around it moved by up to 27 %), which moved the fitted part
+ * per search from 0.18 to 0.71.
+ */
+export const SEARCH_PART_PASSES = 3;
 /** Warm passes per reading (a tick's error at the end spread over them). */
 const WARM_PASSES = 8;
 /** A sleep's passes: enough for about a second, at least 1 and at most MAX_SLEPT_PASSES. */
@@ -148,6 +155,12 @@ export interface PostSleepShape {
    * searches little is, against a random region of that size.
    */
   readonly uniqueEvery?: number;
+  /**
+   * The fewest passes read after each sleep (absent: 1), where the second ends up alone: a
+   * region whose pass takes seconds would otherwise be read once, and one disturbed pass
+   * would make the row.
+   */
+  readonly minPasses?: number;
 }
 
 /** The byte of the equal pages of a region with `uniqueEvery` (any value but zero: not the zero page). */
@@ -168,6 +181,11 @@ export async function measurePostSleep(
       throw new RangeError(`post-sleep: ${regionPages} pages is not a whole number of ${pages}-page batches`);
   if (!Number.isSafeInteger(uniqueEvery) || uniqueEvery < 1 || regionPages % uniqueEvery !== 0)
     throw new RangeError(`post-sleep: one page in ${uniqueEvery} unique does not divide ${regionPages} pages`);
+  const minPasses = shape.minPasses ?? 1;
+  if (!Number.isSafeInteger(minPasses) || minPasses < 1 || minPasses > MAX_SLEPT_PASSES)
+    throw new RangeError(
+      `post-sleep: ${minPasses} passes after each sleep is not a whole number from 1 to ${MAX_SLEPT_PASSES}`,
+    );
   // Messages name the region where it is not the calibration's main one.
   const tag =
     regionPages === REGION_PAGES && uniqueEvery === 1
@@ -246,7 +264,7 @@ export async function measurePostSleep(
           opts.progress(`${tag}: ${pages} pages a batch after sleeps of ${s} ms`);
           write('sleep_millisecs', String(s));
           const passMs = batches * (s + 4);
-          const n = Math.max(1, Math.min(MAX_SLEPT_PASSES, Math.ceil(SLEPT_MS / passMs)));
+          const n = Math.max(minPasses, Math.min(MAX_SLEPT_PASSES, Math.ceil(SLEPT_MS / passMs)));
           const slept = await readings(n, 1);
           const after = await warmReading();
           rows.push(postSleepRow(pages, s, slept, before, after, regionPages, uniqueEvery));
