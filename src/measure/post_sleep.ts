@@ -62,10 +62,11 @@ export const TREE_SIZE_PLAN: typeof POST_SLEEP_PLAN = [
  */
 export const SEARCH_PART_UNIQUE_EVERY = 10;
 /**
- * Its fewest passes after each sleep: its 100-page batches make passes of 2 to 5 s, read once
- * otherwise, and in three calibrations of 2026-12-05 (10:40-10:53 UTC) one such pass in each
- * was disturbed (the warm passes around it moved by up to 27 %), which moved the fitted part
- * per search from 0.18 to 0.71.
+ * Its fewest passes after each sleep: its 100-page batches make passes of 2 to 5 s, which
+ * were read once. Three calibrations of 2026-12-05 read that way (10:40-10:53 UTC) fitted the
+ * part per search at 0.71, 0.45 and 0.18; at 10:49 one such pass, with the warm passes around
+ * it 27 % apart, made the 0.18. Read over three passes, the next two gave 0.52 and 0.55
+ * (docs/cost-model-journal.md, "The reload's part per search").
  */
 export const SEARCH_PART_PASSES = 3;
 /** Warm passes per reading (a tick's error at the end spread over them). */
