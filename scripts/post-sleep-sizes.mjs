@@ -103,8 +103,8 @@ try {
     for (const r of rows) {
       const us = (ns) => Math.round(ns / 100) / 10;
       const row = {
-        region_pages: regionPages,
-        ...(uniqueEvery > 1 ? { unique_every: uniqueEvery } : {}),
+        region_pages: r.region_pages,
+        ...(r.unique_every === undefined ? {} : { unique_every: r.unique_every }),
         pages_to_scan: r.pages_to_scan,
         sleep_millisecs: r.sleep_millisecs,
         extra_us: us(r.extra_ns),

@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { measurePostSleep, type PassReading, postSleepRow, REGION_PAGES, warmDrift } from './post_sleep.ts';
+import {
+  measurePostSleep,
+  type PassReading,
+  postSleepRow,
+  REGION_PAGES,
+  SEARCH_PART_UNIQUE_EVERY,
+  TREE_SIZE_REGIONS,
+  warmDrift,
+} from './post_sleep.ts';
 
 /** `n` passes' reading of `cpuMs` of ksmd's CPU in `wallMs`. */
 const read = (cpuMs: number, wallMs = cpuMs, queuedMs = 0): PassReading => ({
@@ -61,4 +69,18 @@ test('a region that is not a whole number of batches is refused before the kerne
       measurePostSleep(quiet, { regionPages: 2000, plan: [{ pages: 100, sleeps: [20] }], minPasses }),
       new RegExp(`${minPasses} passes after each sleep is not a whole number from 1 to 5`),
     );
+});
+
+// The part per search is fitted on the few-unique region's rows against the random region
+// of as many pages as it has unique ones (reload_tree.ts fitReload): without that region
+// among those the calibration measures, the fit finds no pair and falls back to p = 0.
+test('the calibration measures the random region the few-unique region is compared with', () => {
+  assert.equal(REGION_PAGES % SEARCH_PART_UNIQUE_EVERY, 0);
+  assert.ok(TREE_SIZE_REGIONS.includes(REGION_PAGES / SEARCH_PART_UNIQUE_EVERY));
+});
+
+test('a row of a region of few unique pages says so; a random one does not', () => {
+  const warm = read(8 * 10);
+  assert.equal(postSleepRow(100, 20, [read(12, 412)], warm, warm, 20_000, 10).unique_every, 10);
+  assert.equal('unique_every' in postSleepRow(100, 20, [read(12, 412)], warm, warm, 2000), false);
 });

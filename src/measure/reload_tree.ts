@@ -163,13 +163,13 @@ export function fitReload(main: readonly PostSleepRow[], sizes: readonly PostSle
     })),
   );
   const atFirst = { ...base.cost, ...tree.cost };
+  const randomRows = [...main, ...sizes].filter((r) => rowUniqueEvery(r) === 1);
   const points: SearchPartPoint[] = [];
   for (const m of sizes) {
     const k = rowUniqueEvery(m);
     if (k === 1) continue;
-    const random = [...main, ...sizes].find(
+    const random = randomRows.find(
       (r) =>
-        rowUniqueEvery(r) === 1 &&
         rowRegion(r) === rowRegion(m) / k &&
         r.pages_to_scan === m.pages_to_scan &&
         r.sleep_millisecs === m.sleep_millisecs,
