@@ -248,3 +248,46 @@ export function searchReloadShare(cost: SearchPartCost, searches: number, budget
  * cost model; calibration subtracts it before fitting.
  */
 export const WAKEUP_NS = 2000;
+
+/**
+ * What each field of the cost model is: CPU time ksmd spends (`cpu`), which moves with the
+ * host's speed, or a shape of it (`shape`: time constants, depths, exponents, shares), which
+ * does not. A record over every key, so that a new field has to say which it is.
+ */
+const COST_FIELD_KINDS: Readonly<Record<keyof CostModel, 'cpu' | 'shape'>> = {
+  visitNs: 'cpu',
+  skipNs: 'cpu',
+  checksumNs: 'cpu',
+  memcmpNs: 'cpu',
+  memcmpEqualNs: 'cpu',
+  mergeNs: 'cpu',
+  freeNs: 'cpu',
+  deepStepNs: 'cpu',
+  deepFrom: 'shape',
+  postSleepPageNs: 'cpu',
+  postSleepMaxNs: 'cpu',
+  postSleepTauNs: 'shape',
+  postSleepBatchNs: 'cpu',
+  postSleepBatchTauNs: 'shape',
+  postSleepTreeExp: 'shape',
+  postSleepTreeNodes: 'shape',
+  postSleepSearchPart: 'shape',
+  firstVisitNs: 'cpu',
+  postSleepNoTreeNs: 'cpu',
+  postSleepNoTreeTauNs: 'shape',
+};
+
+/**
+ * `cost` on a host `factor` times as slow: every CPU time multiplied by it, the shapes (how
+ * fast the caches lose ksmd's working set, the deep steps' depth, the reload's shares) kept.
+ * The model backend's `costScale` applies it: the timed comparison's run at the kernel's
+ * speed (differential/kernel_speed.ts).
+ */
+export function scaledCost(cost: CostModel, factor: number): CostModel {
+  if (!(factor > 0) || !Number.isFinite(factor))
+    throw new RangeError(`a cost scale must be a positive number, not ${factor}`);
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(COST_FIELD_KINDS) as Array<keyof CostModel>)
+    out[key] = COST_FIELD_KINDS[key] === 'cpu' ? cost[key] * factor : cost[key];
+  return out as unknown as CostModel;
+}

@@ -42,7 +42,7 @@ import { type ScanTrace, ScanTraceRecorder } from '../../scenario/scan_trace.ts'
 import type { KsmdBatch } from '../../lib/ksmd_batches.ts';
 import { recordKsmdBatches } from './ksmd_batches.ts';
 import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
-import type { CostModel } from '../../ksm/cost.ts';
+import { type CostModel, scaledCost } from '../../ksm/cost.ts';
 import { calibratedCost, calibratedTimer, calibrationSet } from './calibration.ts';
 import type { TimerParams } from '../../sim/timer.ts';
 import { attribute } from '../../attribution/attribute.ts';
@@ -68,6 +68,12 @@ export interface ModelBackendOptions {
   readonly seed: number;
   /** ksmd's CPU cost; default: the calibration file (see calibration.ts). */
   readonly cost?: CostModel;
+  /**
+   * Every CPU time of that cost model multiplied by this, its shapes kept (ksm/cost.ts
+   * scaledCost): the model on a host this many times as slow. Default 1. The timed
+   * comparison runs the model at the live kernel's speed with it (differential/kernel_speed.ts).
+   */
+  readonly costScale?: number;
   /** HZ and ksmd's wake-up latencies; default: the timer calibration file (see calibration.ts). */
   readonly timer?: TimerParams;
   /**
@@ -166,7 +172,9 @@ export class ModelBackend implements Backend {
   /** The cost model and timer given, else those of the calibration set this machine reads. */
   #calibration(): { cost: CostModel; timer: TimerParams } {
     const set = this.#opts.cost === undefined || this.#opts.timer === undefined ? calibrationSet() : undefined;
-    return { cost: this.#opts.cost ?? calibratedCost(set), timer: this.#opts.timer ?? calibratedTimer(set) };
+    const cost = this.#opts.cost ?? calibratedCost(set);
+    const scale = this.#opts.costScale ?? 1;
+    return { cost: scale === 1 ? cost : scaledCost(cost, scale), timer: this.#opts.timer ?? calibratedTimer(set) };
   }
 
   async start(scenario: Scenario): Promise<void> {

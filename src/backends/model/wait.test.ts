@@ -4,6 +4,7 @@ import { parseScenario } from '../../scenario/parse.ts';
 import { runScenario } from '../../scenario/run.ts';
 import type { RunProgress } from '../../scenario/run.ts';
 import type { Scenario } from '../../scenario/types.ts';
+import { WAKEUP_NS } from '../../ksm/cost.ts';
 import { createModelBackend } from './index.ts';
 
 function scenario(waits: string, ksm = 'ksm: { run: 1, pages_to_scan: 10, sleep_millisecs: 20 }'): Scenario {
@@ -81,4 +82,19 @@ test("ksmdRanNs: ksmd's CPU over the waits in milliseconds, as the kernel backen
   // ksmd runs only inside waits on the model, so every ns of its CPU was in these two.
   assert.ok(t.system().ksm.cpuNs > 0);
   assert.equal(t.ksmdRanNs(), t.system().ksm.cpuNs);
+});
+
+test('costScale: every CPU time of the cost model doubled, the wake-ups and the cadence kept', async () => {
+  // 10 pages a batch every 20 ms: ksmd's CPU is microseconds a batch, so both runs wake as
+  // often and scan the same pages. Every cost-model charge doubles; the wake-up's fixed cost
+  // (WAKEUP_NS, not the cost model's) does not, so 2 x one - two is that cost once a batch.
+  const s = scenario('  - wait: { ms: 1000 }\n');
+  const one = createModelBackend({ seed: 0 });
+  const two = createModelBackend({ seed: 0, costScale: 2 });
+  const [a, b] = [await runScenario(s, one), await runScenario(s, two)];
+  assert.equal(b.records.at(-1)?.ksm.pages_scanned, a.records.at(-1)?.ksm.pages_scanned);
+  const wakeups = (2 * one.ksmdRanNs() - two.ksmdRanNs()) / WAKEUP_NS;
+  assert.ok(Math.abs(wakeups - Math.round(wakeups)) < 1e-6, String(wakeups));
+  // At most one batch per 20 ms sleep in 1 s, and some.
+  assert.ok(wakeups >= 40 && wakeups <= 50, String(wakeups));
 });
