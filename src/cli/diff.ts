@@ -106,7 +106,7 @@ export function registerDiff(program: Command, io: Io, setExit: (code: number) =
     )
     .option(
       '--timed',
-      "tolerance mode for scenarios that wait in milliseconds with ksmd running: the median of --runs undisturbed kernel runs (a run where ksmd waited for a CPU or other work kept the CPUs busy is measured again) against the model: pages_scanned within --tolerance of its value and full_scans by its clock, the advisor's pages_to_scan within --advisor-tolerance, knobs exact, the other counters shown",
+      "tolerance mode for scenarios that wait in milliseconds with ksmd running: the median of --runs undisturbed kernel runs (a run where ksmd waited for a CPU or other work kept the CPUs busy is measured again) against the model: pages_scanned within --tolerance of its value and full_scans by its clock, the advisor's pages_to_scan within --advisor-tolerance, knobs exact, the other counters shown. Beside the verdict, not instead of it: ksmd's CPU on both sides, and the model run again at the kernel's speed (its CPU costs scaled until its CPU per page scanned is the kernel runs' median), which tells a miss of the host's speed from one of the clock",
     )
     .option(
       '--runs <n>',

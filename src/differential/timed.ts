@@ -43,6 +43,7 @@ import type { Scenario } from '../scenario/types.ts';
 import { diffKernelBackend, liveReadFaults } from './diff.ts';
 import { lowerMedian } from '../lib/statistics.ts';
 import { type ClockJudgement, judgeByClock } from './step_clock.ts';
+import { kernelNsPerPage, matchKernelSpeed, nsPerPage, type SpeedRun } from './kernel_speed.ts';
 
 /** How a timed comparison judges and measures. */
 export interface Tolerance {
@@ -150,6 +151,22 @@ export interface TimedCpu {
   readonly modelNs: number;
 }
 
+/**
+ * The model at the kernel's speed (kernel_speed.ts): the factor its CPU costs were scaled by,
+ * ksmd's CPU per page on both sides, and that run judged as the verdict's was. Shown, not the
+ * verdict.
+ */
+export interface TimedAtKernelSpeed {
+  readonly factor: number;
+  readonly kernelNsPerPage: number;
+  readonly modelNsPerPage: number;
+  /** Model runs the search took after the first. */
+  readonly rounds: number;
+  /** Whether the model's CPU per page came within 0.5 % of the kernel's. */
+  readonly matched: boolean;
+  readonly values: readonly TimedValue[];
+}
+
 export interface TimedDiff {
   readonly scenario: string;
   /** Every compared value (exact and within tolerance), record by record. */
@@ -164,6 +181,8 @@ export interface TimedDiff {
   readonly batches?: TimedBatches;
   /** ksmd's CPU on both sides, where the scenario waits in milliseconds and schedstat could be read. */
   readonly ksmdCpu?: TimedCpu;
+  /** The model again at the kernel runs' CPU per page (kernel_speed.ts), where ksmdCpu is known. */
+  readonly atKernelSpeed?: TimedAtKernelSpeed;
   /** Why the comparison could not be made or a run stopped early. */
   readonly error?: string;
   readonly warnings: readonly string[];
@@ -422,27 +441,32 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
       `${(tol.maxOthersBusy * 100).toFixed(1)} % of them): the machine is too busy to measure time`;
   }
   const runtime = kernelRuns[0]?.clock.runtimeAtStartNs;
-  const modelBackend = createModelBackend({
-    seed: opts.seed ?? 0,
-    ...liveReadFaults(readFaults),
-    traceScans: true,
-    traceBatches: opts.batches === true,
-    ...(runtime === undefined ? {} : { ksmdRuntimeNs: runtime }),
-    ...opts.calibration,
-  });
-  const model = await runScenario(scenario, modelBackend, { recordEveryStep: true });
-  const modelTrace = modelBackend.scanTrace();
+  const runModel = (costScale = 1): Promise<ModelRun> =>
+    modelRun(scenario, {
+      seed: opts.seed ?? 0,
+      ...liveReadFaults(readFaults),
+      traceScans: true,
+      traceBatches: opts.batches === true,
+      ...(runtime === undefined ? {} : { ksmdRuntimeNs: runtime }),
+      ...opts.calibration,
+      costScale,
+    });
+  const first = await runModel();
+  const { run: model, trace: modelTrace } = first;
   if (error === undefined && model.error !== undefined) error = `model run stopped: ${model.error}`;
-  const ksmdCpu = timedCpu(good, modelBackend.ksmdRanNs());
-  const values =
+  const ksmdCpu = timedCpu(good, first.ranNs);
+  const judge = (m: ModelRun): TimedValue[] =>
     good.length === 0
       ? []
       : compareTimed(
           good.map((r) => r.run),
-          model,
+          m.run,
           tol,
-          { kernel: good.map((r) => r.trace), model: modelTrace },
+          { kernel: good.map((r) => r.trace), model: m.trace },
         );
+  const values = judge(first);
+  const atKernelSpeed =
+    error === undefined && ksmdCpu !== undefined ? await timedAtKernelSpeed(good, first, runModel, judge) : undefined;
   return {
     scenario: scenario.name,
     values,
@@ -450,12 +474,62 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
     model,
     ...(modelTrace === undefined ? {} : { modelTrace }),
     tolerance: tol,
-    ...(opts.batches === true
-      ? { batches: timedBatches(good, modelBackend.ksmdBatches() ?? [], modelBackend.tickNs()) }
-      : {}),
+    ...(opts.batches === true ? { batches: timedBatches(good, first.batches ?? [], first.tickNs) } : {}),
     ...(ksmdCpu === undefined ? {} : { ksmdCpu }),
+    ...(atKernelSpeed === undefined ? {} : { atKernelSpeed }),
     ...(error === undefined ? {} : { error }),
     warnings,
+  };
+}
+
+/** One model run of a timed comparison, with what the comparison reads off its backend. */
+interface ModelRun {
+  readonly run: RunResult;
+  readonly trace: ScanTrace | undefined;
+  /** ksmd's CPU over the timed waits, ns. */
+  readonly ranNs: number;
+  readonly batches: readonly KsmdBatch[] | undefined;
+  readonly tickNs: number;
+}
+
+async function modelRun(scenario: Scenario, opts: ModelBackendOptions): Promise<ModelRun> {
+  const backend = createModelBackend(opts);
+  const run = await runScenario(scenario, backend, { recordEveryStep: true });
+  return {
+    run,
+    trace: backend.scanTrace(),
+    ranNs: backend.ksmdRanNs(),
+    batches: backend.ksmdBatches(),
+    tickNs: backend.tickNs(),
+  };
+}
+
+/**
+ * The model run again (`runModel`, its CPU costs scaled) until its CPU per page is the kernel
+ * runs' median (kernel_speed.ts), judged by `judge`; undefined where a side has no CPU per page.
+ */
+async function timedAtKernelSpeed(
+  good: readonly KernelTimedRun[],
+  first: ModelRun,
+  runModel: (costScale: number) => Promise<ModelRun>,
+  judge: (m: ModelRun) => TimedValue[],
+): Promise<TimedAtKernelSpeed | undefined> {
+  const kernel = kernelNsPerPage(good.map((r) => ({ ranNs: r.clock.ranNs, run: r.run })));
+  const speedRun = (factor: number, m: ModelRun): SpeedRun<ModelRun> | undefined => {
+    const ns = nsPerPage(m.ranNs, m.run);
+    return ns === undefined ? undefined : { factor, run: m, ranNs: m.ranNs, nsPerPage: ns };
+  };
+  const start = speedRun(1, first);
+  if (kernel === undefined || start === undefined) return undefined;
+  const match = await matchKernelSpeed(kernel, start, async (f) => speedRun(f, await runModel(f)));
+  if (match === undefined) return undefined;
+  return {
+    factor: match.factor,
+    kernelNsPerPage: match.kernelNsPerPage,
+    modelNsPerPage: match.nsPerPage,
+    rounds: match.rounds,
+    matched: match.matched,
+    values: judge(match.run),
   };
 }
 

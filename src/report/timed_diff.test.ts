@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_TOLERANCE, type TimedDiff } from '../differential/timed.ts';
-import { clockWords, cpuWords, renderTimedDiff, timedDiffJson } from './timed_diff.ts';
+import { atKernelSpeedWords, clockWords, cpuWords, renderTimedDiff, timedDiffJson } from './timed_diff.ts';
 
 const clock = {
   atMs: 5000,
@@ -61,4 +61,37 @@ test('timed report: ksmd CPU over the timed waits, kernel median and runs agains
     model: 22.4,
   });
   assert.equal(timedDiffJson('cell.yaml', diff).ksmd_cpu_ms, undefined);
+});
+
+test("timed report: the model at the kernel's speed, its factor and what it still misses, in text and in JSON", () => {
+  const miss = { ...diff.values[0]!, path: 'ksm/pages_scanned', kernel: 368_160, model: 450_560, ok: false };
+  const at = {
+    factor: 1.4762,
+    kernelNsPerPage: 5342.4,
+    modelNsPerPage: 5330.9,
+    rounds: 4,
+    matched: true,
+    values: [miss],
+  };
+  // (450,560 - 368,160) / 368,160 = +22.4 %.
+  assert.equal(
+    atKernelSpeedWords(at, 0.05),
+    "at the kernel's speed (the model's CPU costs x 1.476: 5,331 ns of ksmd's CPU a page scanned, kernel 5,342): " +
+      '1 value beyond: 5 s ksm/pages_scanned 450560 against 368160 (22.4 %)',
+  );
+  assert.equal(
+    atKernelSpeedWords({ ...at, values: [diff.values[0]!], matched: false }, 0.05),
+    "at the kernel's speed (the model's CPU costs x 1.476: 5,331 ns of ksmd's CPU a page scanned, kernel 5,342, not matched in 4 runs): within 5 %",
+  );
+  assert.match(renderTimedDiff('cell.yaml', { ...diff, atKernelSpeed: at }, false), /at the kernel's speed/);
+  assert.doesNotMatch(renderTimedDiff('cell.yaml', diff, false), /at the kernel's speed/);
+  assert.deepEqual(timedDiffJson('cell.yaml', { ...diff, atKernelSpeed: at }).at_kernel_speed, {
+    factor: 1.4762,
+    kernel_ns_per_page: 5342,
+    model_ns_per_page: 5331,
+    matched: true,
+    agrees: false,
+    out: [{ label: '5 s', path: 'ksm/pages_scanned', kernel: 368_160, model: 450_560 }],
+  });
+  assert.equal(timedDiffJson('cell.yaml', diff).at_kernel_speed, undefined);
 });

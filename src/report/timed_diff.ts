@@ -6,12 +6,13 @@
  * full_scans judged by its clock (differential/step_clock.ts) shows, in its own column, how
  * far the model is ahead of the kernel's median (or behind) in reaching the values they
  * show, against the limit. Where the scenario waits in milliseconds, ksmd's CPU over those
- * waits on both sides, shown and not judged.
+ * waits on both sides, shown and not judged, and how the model fares at the kernel's speed
+ * (differential/kernel_speed.ts): a line beside the verdict, never instead of it.
  */
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { ClockJudgement } from '../differential/step_clock.ts';
-import type { TimedBatches, TimedCpu, TimedDiff, TimedValue } from '../differential/timed.ts';
+import type { TimedAtKernelSpeed, TimedBatches, TimedCpu, TimedDiff, TimedValue } from '../differential/timed.ts';
 import { median } from '../lib/statistics.ts';
 import { renderBatches } from './ksmd_batches.ts';
 
@@ -59,6 +60,26 @@ export function clockWords(j: ClockJudgement): string {
   return `${where} (limit ${Math.round(j.limitMs)})`;
 }
 
+/**
+ * The model at the kernel's speed in words: `at the kernel's speed (the model's CPU costs x
+ * 1.476: 5,340 ns of ksmd's CPU a page scanned, kernel 5,341): within 5 %`, or the values
+ * it still misses.
+ */
+export function atKernelSpeedWords(a: TimedAtKernelSpeed, tolerance: number): string {
+  const ns = (v: number): string => Math.round(v).toLocaleString('en-US');
+  const how =
+    `the model's CPU costs x ${a.factor.toFixed(3)}: ${ns(a.modelNsPerPage)} ns of ksmd's CPU a page scanned, ` +
+    `kernel ${ns(a.kernelNsPerPage)}` +
+    (a.matched ? '' : `, not matched in ${a.rounds} runs`);
+  const bad = a.values.filter((v) => !v.ok);
+  const said =
+    bad.length === 0
+      ? `within ${(tolerance * 100).toFixed(0)} %`
+      : `${bad.length} value${bad.length === 1 ? '' : 's'} beyond: ` +
+        bad.map((v) => `${v.label} ${v.path} ${show(v.model)} against ${show(v.kernel)} (${off(v)})`).join(', ');
+  return `at the kernel's speed (${how}): ${said}`;
+}
+
 /** One file's timed comparison as text. */
 export function renderTimedDiff(file: string, d: TimedDiff, color: boolean): string {
   const c = pc.createColors(color);
@@ -101,6 +122,7 @@ export function renderTimedDiff(file: string, d: TimedDiff, color: boolean): str
       ]);
     lines.push(...table.toString().split('\n'));
   }
+  if (d.atKernelSpeed !== undefined) lines.push(`  ${atKernelSpeedWords(d.atKernelSpeed, d.tolerance.counters)}`);
   if (d.batches !== undefined) lines.push(...renderBatches(d.batches, c));
   return `${lines.join('\n')}\n`;
 }
@@ -135,6 +157,18 @@ export interface TimedDiffJson {
   readonly batches?: TimedBatches;
   /** ksmd's CPU over the timed waits, ms: each undisturbed kernel run's, and the model's. */
   readonly ksmd_cpu_ms?: { readonly kernel_runs: readonly number[]; readonly model: number };
+  /**
+   * The model again with its CPU costs x `factor`, at the kernel runs' CPU per page scanned
+   * (ns): whether it agrees then, and the values it still misses. Not the verdict.
+   */
+  readonly at_kernel_speed?: {
+    readonly factor: number;
+    readonly kernel_ns_per_page: number;
+    readonly model_ns_per_page: number;
+    readonly matched: boolean;
+    readonly agrees: boolean;
+    readonly out: ReadonlyArray<{ label: string; path: string; kernel: unknown; model: unknown }>;
+  };
 }
 
 export function timedDiffJson(file: string, d: TimedDiff): TimedDiffJson {
@@ -163,6 +197,19 @@ export function timedDiffJson(file: string, d: TimedDiff): TimedDiffJson {
     ...(d.warnings.length === 0 ? {} : { warnings: d.warnings }),
     ...(d.batches === undefined ? {} : { batches: d.batches }),
     ...(d.ksmdCpu === undefined ? {} : { ksmd_cpu_ms: ksmdCpuMs(d.ksmdCpu) }),
+    ...(d.atKernelSpeed === undefined ? {} : { at_kernel_speed: atKernelSpeedJson(d.atKernelSpeed) }),
+  };
+}
+
+export function atKernelSpeedJson(a: TimedAtKernelSpeed): NonNullable<TimedDiffJson['at_kernel_speed']> {
+  const out = a.values.filter((v) => !v.ok);
+  return {
+    factor: Math.round(a.factor * 1e4) / 1e4,
+    kernel_ns_per_page: Math.round(a.kernelNsPerPage),
+    model_ns_per_page: Math.round(a.modelNsPerPage),
+    matched: a.matched,
+    agrees: out.length === 0,
+    out: out.map((v) => ({ label: v.label, path: v.path, kernel: v.kernel ?? null, model: v.model ?? null })),
   };
 }
 

@@ -1,0 +1,52 @@
+/** The search for the kernel's speed: CPU per page from runs, and the fixed-point rounds. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { RunResult } from '../scenario/records.ts';
+import { kernelNsPerPage, matchKernelSpeed, nsPerPage, type SpeedRun } from './kernel_speed.ts';
+
+function run(...pages: number[]): RunResult {
+  const records = pages.map((p, i) => ({ label: `r${i}`, time_ms: 0, ksm: { pages_scanned: p }, procs: {} }));
+  return { scenario: 's', backend: 'kernel', ok: true, records, expects: [], calls: [] };
+}
+
+test('nsPerPage: CPU over the waits against pages_scanned at the last record, undefined without either', () => {
+  assert.equal(nsPerPage(2_000_000, run(100, 500)), 4000);
+  assert.equal(nsPerPage(undefined, run(500)), undefined);
+  assert.equal(nsPerPage(0, run(500)), undefined);
+  assert.equal(nsPerPage(2_000_000, run(0)), undefined);
+  assert.equal(nsPerPage(2_000_000, run()), undefined);
+});
+
+test("kernelNsPerPage: the runs' lower median, undefined if any run lacks one", () => {
+  const runs = [
+    { ranNs: 3_000_000, run: run(1000) },
+    { ranNs: 5_000_000, run: run(1000) },
+    { ranNs: 4_000_000, run: run(1000) },
+  ];
+  assert.equal(kernelNsPerPage(runs), 4000);
+  assert.equal(kernelNsPerPage([...runs, { ranNs: undefined, run: run(1000) }]), undefined);
+  assert.equal(kernelNsPerPage([]), undefined);
+});
+
+/** A model whose CPU a page is not proportional to the factor: a fixed part and a tick's bend. */
+const model = (f: number): SpeedRun<number> => ({ factor: f, run: f, ranNs: 0, nsPerPage: 300 + 2000 * f ** 0.9 });
+
+test('matchKernelSpeed: fixed-point rounds bring the CPU per page within 0.5 % of the kernel', async () => {
+  const m = await matchKernelSpeed(4000, model(1), async (f) => model(f));
+  assert.ok(m !== undefined);
+  assert.ok(m.matched);
+  assert.ok(Math.abs(m.nsPerPage / 4000 - 1) <= 0.005, String(m.nsPerPage));
+  assert.ok(m.rounds >= 2 && m.rounds <= 8, String(m.rounds));
+  assert.equal(m.run, m.factor);
+  // Already there: no more runs.
+  const same = await matchKernelSpeed(2300, model(1), () => assert.fail('ran again'));
+  assert.equal(same?.rounds, 0);
+  assert.equal(same?.factor, 1);
+});
+
+test('matchKernelSpeed says when it stops short, and gives up where a run has no CPU per page', async () => {
+  const stuck = await matchKernelSpeed(4000, model(1), async (f) => model(f), { maxRounds: 1, closeEnough: 0.005 });
+  assert.equal(stuck?.matched, false);
+  assert.equal(stuck?.rounds, 1);
+  assert.equal(await matchKernelSpeed(4000, model(1), async () => undefined), undefined);
+});
