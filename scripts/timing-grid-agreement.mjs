@@ -1,8 +1,8 @@
 // `node scripts/timing-grid.mjs --agreement EARLIER.json LATER.json`: the kernel against
 // itself on the timing grid (src/differential/grid_agreement.ts), as a Markdown table.
 // `node scripts/timing-grid.mjs --verdicts GRID.json...`: each file's cells strictly within
-// tolerance, and within tolerance or the range of the kernel runs
-// (src/differential/grid_verdicts.ts).
+// tolerance, within tolerance or the range of the kernel runs, and, where the file has it, of
+// the model at the kernel's speed (src/differential/grid_verdicts.ts).
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
@@ -73,11 +73,13 @@ export function verdictsMain(args) {
   for (const r of read) if (r.error !== undefined) process.stderr.write(`${r.error}\n`);
   if (read.some((r) => r.error !== undefined)) return 2;
   const lines = [
-    '| grid file | cells | within tolerance | within tolerance or the kernel runs | beyond both |',
-    '|---|---|---|---|---|',
+    "| grid file | cells | within tolerance | within tolerance or the kernel runs | beyond both | at the kernel's speed (of cells) | beyond it |",
+    '|---|---|---|---|---|---|---|',
     ...read.map((r, i) => {
       const v = gridVerdicts(r.grid);
-      return `| ${basename(args[i])} | ${v.cells} | ${v.strict} | ${v.withinRuns} | ${v.beyondRuns.join(', ')} |`;
+      const s = v.atKernelSpeed;
+      const speed = s.cells === 0 ? '-' : `${s.agree} (${s.cells})`;
+      return `| ${basename(args[i])} | ${v.cells} | ${v.strict} | ${v.withinRuns} | ${v.beyondRuns.join(', ')} | ${speed} | ${s.beyond.join(', ')} |`;
     }),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -13,7 +13,8 @@
 // to show which cells the kernel itself does not repeat within the tolerance. --remodel
 // measures nothing either: it puts this build's model, with the calibration files in use,
 // against a grid file's kernel medians (scripts/timing-grid-remodel.mjs). --verdicts counts
-// each file's cells within tolerance, and within tolerance or the range of their kernel runs.
+// each file's cells within tolerance, within tolerance or the range of their kernel runs, and
+// with the model at the kernel's speed (src/differential/kernel_speed.ts).
 //
 // A cell whose kernel runs were disturbed (ksmd waited for a CPU: the machine was busy) is
 // tried again after a pause, up to --tries times (default 3). --batches also traces ksmd's
@@ -60,7 +61,7 @@ for (let i = 0; i < argv.length; i++) {
 const { timingGrid, timingCellName, timingScenario } = await import(join(root, 'dist/src/differential/timing_grid.js'));
 const { timedDiff, DEFAULT_TOLERANCE } = await import(join(root, 'dist/src/differential/timed.js'));
 const { parseScenario } = await import(join(root, 'dist/src/scenario/parse.js'));
-const { ksmdCpuMs } = await import(join(root, 'dist/src/report/timed_diff.js'));
+const { atKernelSpeedJson, ksmdCpuMs } = await import(join(root, 'dist/src/report/timed_diff.js'));
 
 const opt = (name, dflt) => {
   const i = argv.indexOf(name);
@@ -121,6 +122,7 @@ for (const cell of timingGrid()) {
       rows,
       ...(d.batches === undefined ? {} : { batches: d.batches }),
       ...(d.ksmdCpu === undefined ? {} : { ksmd_cpu_ms: ksmdCpuMs(d.ksmdCpu) }),
+      ...(d.atKernelSpeed === undefined ? {} : { at_kernel_speed: atKernelSpeedJson(d.atKernelSpeed) }),
       date: new Date().toISOString(),
     };
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);

@@ -1,13 +1,14 @@
 /**
  * scripts/timing-grid.mjs's offline modes as their users run them, without the live machine:
  * --verdicts counts a kept grid's cells under the two readings of the timing criterion
- * (src/differential/grid_verdicts.ts), and it, --agreement and the grid itself refuse bad
- * arguments and bad files with a message and exit 2 before anything live runs.
+ * (src/differential/grid_verdicts.ts), --remodel runs this build's model against a kept
+ * cell, at the calibration's speed and at the kernel's, and it, --agreement and the grid
+ * itself refuse bad arguments and bad files with a message and exit 2 before anything live runs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/lib/package_root.ts';
@@ -45,6 +46,36 @@ test('timing-grid --verdicts: a kept grid, and a small one whose counts are work
     const small = grid('--verdicts', file);
     assert.equal(small.status, 0, small.stderr);
     assert.match(small.stdout, /\| small\.json \| 3 \| 1 \| 2 \| c \|/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("timing-grid --remodel: a kept cell at the kernel's speed, its CPU per page worked from the file", () => {
+  const kept = JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'timing-grid-2026-12-05T1110.json'), 'utf8'));
+  const cell = kept['timing-100-20-smart1'];
+  const { ksmd_cpu_ms: _cpu, ...noCpu } = cell;
+  const dir = mkdtempSync(join(tmpdir(), 'samepage-grid-'));
+  try {
+    const file = join(dir, 'one.json');
+    const out = join(dir, 'out.json');
+    writeFileSync(file, JSON.stringify({ 'timing-100-20-smart1': cell, without: noCpu }));
+    const r = grid('--remodel', file, out);
+    assert.equal(r.status, 0, r.stderr);
+    const got = JSON.parse(readFileSync(out, 'utf8'));
+    // ksmd's CPU over the waits against pages_scanned at 5 s, run by run; their lower median.
+    const at5 = cell.rows.filter((x: { path: string }) => x.path === 'ksm/pages_scanned').at(-1);
+    const perPage = cell.ksmd_cpu_ms.kernel_runs.map((ms: number, i: number) => (ms * 1e6) / at5.runs[i]);
+    const want = [...perPage].sort((x, y) => x - y)[1];
+    const a = got['timing-100-20-smart1'].at_kernel_speed;
+    assert.equal(a.kernel_ns_per_page, Math.round(want));
+    assert.equal(a.matched, true);
+    assert.ok(Math.abs(a.model_ns_per_page / want - 1) <= 0.006, JSON.stringify(a));
+    assert.ok(a.factor > 0);
+    assert.equal(a.agrees, a.out.length === 0);
+    // A cell the file kept no CPU for is remodelled at the calibration's speed only.
+    assert.equal(got.without.at_kernel_speed, undefined);
+    assert.equal(typeof got.without.rows[0].model, 'number');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

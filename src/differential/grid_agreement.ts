@@ -25,6 +25,8 @@ const gridCell = z.object({
   cell: z.object({ advisor: z.boolean() }).passthrough(),
   rows: z.array(gridRow),
   date: z.string().optional(),
+  /** The model again at the kernel's speed (differential/kernel_speed.ts), where the file has it. */
+  at_kernel_speed: z.object({ agrees: z.boolean() }).passthrough().optional(),
 });
 
 /** A grid file of scripts/timing-grid.mjs: cell name to that cell's rows. */

@@ -30,7 +30,13 @@ test('gridVerdicts: strict counts the file verdicts; a miss inside the kernel ru
     // A run that stopped before any record: not counted.
     stopped: { cell: { advisor: false }, rows: [] },
   };
-  assert.deepEqual(gridVerdicts(grid), { cells: 5, strict: 1, withinRuns: 3, beyondRuns: ['beyond', 'advisor'] });
+  assert.deepEqual(gridVerdicts(grid), {
+    cells: 5,
+    strict: 1,
+    withinRuns: 3,
+    beyondRuns: ['beyond', 'advisor'],
+    atKernelSpeed: { cells: 0, agree: 0, beyond: [] },
+  });
 });
 
 test('gridVerdicts: a row without kernel runs (files before they were kept) is judged strictly', () => {
@@ -40,5 +46,21 @@ test('gridVerdicts: a row without kernel runs (files before they were kept) is j
       rows: [{ label: '5 s', path: 'ksm/pages_scanned', kernel: 100, model: 110, ok: false }],
     },
   };
-  assert.deepEqual(gridVerdicts(grid), { cells: 1, strict: 0, withinRuns: 0, beyondRuns: ['old'] });
+  assert.deepEqual(gridVerdicts(grid), {
+    cells: 1,
+    strict: 0,
+    withinRuns: 0,
+    beyondRuns: ['old'],
+    atKernelSpeed: { cells: 0, agree: 0, beyond: [] },
+  });
+});
+
+test("gridVerdicts: the cells the file kept the model at the kernel's speed for, counted apart", () => {
+  const miss = [row('ksm/pages_scanned', [100, 101, 102], 110, false)];
+  const grid: GridFile = {
+    speed: { cell: { advisor: false }, rows: miss, at_kernel_speed: { agrees: true } },
+    shape: { cell: { advisor: false }, rows: miss, at_kernel_speed: { agrees: false } },
+    advisor: { cell: { advisor: true }, rows: miss },
+  };
+  assert.deepEqual(gridVerdicts(grid).atKernelSpeed, { cells: 2, agree: 1, beyond: ['shape'] });
 });

@@ -6,7 +6,9 @@
  * figure lies within the range of the cell's kernel runs, which the kernel itself showed at
  * that record (timed.ts's inSpread, which `samepage diff --timed` shows as "out, within the
  * kernel runs"). The second reading is not the criterion: it measures how many of the misses
- * fall inside what the live kernel does from one run to the next.
+ * fall inside what the live kernel does from one run to the next. Where the file kept the
+ * model's run at the kernel's speed (differential/kernel_speed.ts), a third count: the cells
+ * it agrees on, which says how many misses were the host's speed of the hour.
  */
 import type { GridFile } from './grid_agreement.ts';
 import { inSpread } from './timed.ts';
@@ -21,6 +23,8 @@ export interface GridVerdicts {
   readonly withinRuns: number;
   /** The cells that miss under both readings. */
   readonly beyondRuns: readonly string[];
+  /** Cells the file has the model at the kernel's speed for, those it agrees on, and the others. */
+  readonly atKernelSpeed: { readonly cells: number; readonly agree: number; readonly beyond: readonly string[] };
 }
 
 export function gridVerdicts(grid: GridFile): GridVerdicts {
@@ -28,12 +32,17 @@ export function gridVerdicts(grid: GridFile): GridVerdicts {
   let strict = 0;
   let withinRuns = 0;
   const beyondRuns: string[] = [];
+  const speed = { cells: 0, agree: 0, beyond: [] as string[] };
   for (const [name, c] of Object.entries(grid)) {
     if (c.rows.length === 0) continue;
     cells++;
     if (c.rows.every((r) => r.ok)) strict++;
     if (c.rows.every((r) => r.ok || inSpread(r.runs ?? [], r.model))) withinRuns++;
     else beyondRuns.push(name);
+    if (c.at_kernel_speed === undefined) continue;
+    speed.cells++;
+    if (c.at_kernel_speed.agrees) speed.agree++;
+    else speed.beyond.push(name);
   }
-  return { cells, strict, withinRuns, beyondRuns };
+  return { cells, strict, withinRuns, beyondRuns, atKernelSpeed: speed };
 }
