@@ -6,7 +6,7 @@
  * cell's CPU per page moved by a third within two hours on the AMD host
  * (docs/cost-model-journal.md, "The clock at the kernel's speed"). So beside the verdict, the
  * comparison runs the model again with every CPU cost scaled (ksm/cost.ts scaledCost) until
- * ksmd's CPU per page scanned over the timed waits equals the kernel runs' median, and judges
+ * ksmd's CPU per page scanned over the waits equals the kernel runs' median, and judges
  * that run the same way. What it still misses is the clock's (or the cost model's shape
  * across a pass), not the host's speed of the moment; what it passes that the verdict misses
  * was the speed. It is shown beside the verdict, never instead of it.
@@ -20,12 +20,12 @@
 import type { RunResult } from '../scenario/records.ts';
 import { lowerMedian } from '../lib/statistics.ts';
 
-/** A model run at one factor: its result and ksmd's CPU over the timed waits, ns. */
+/** A model run at one factor: its result and ksmd's CPU over the waits, ns. */
 export interface SpeedRun<R> {
   readonly factor: number;
   readonly run: R;
   readonly ranNs: number;
-  /** ksmd's CPU per page scanned over the timed waits (nsPerPage), ns. */
+  /** ksmd's CPU per page scanned over the waits (nsPerPage), ns. */
   readonly nsPerPage: number;
 }
 
@@ -47,7 +47,7 @@ export interface SpeedSearch {
 export const DEFAULT_SPEED_SEARCH: SpeedSearch = { maxRounds: 8, closeEnough: 0.005 };
 
 /**
- * ksmd's CPU per page scanned over a run's timed waits: its CPU over them against
+ * ksmd's CPU per page scanned over a run's waits: its CPU over them against
  * pages_scanned at the run's last record (ksmd scans only during waits in a timed scenario);
  * undefined where either is missing or zero (a scenario that waits only for full scans).
  */

@@ -3,7 +3,7 @@
  * { ms }`), where what ksmd does is the machine's clock's: the model's counters must come
  * within a tolerance of the live kernel's, not equal them. The kernel runs the scenario
  * several times; a run in which ksmd waited for a CPU (another task had it) longer than a
- * small share of the timed waits, or in which other work kept the CPUs busy, is measured
+ * small share of the waits, or in which other work kept the CPUs busy, is measured
  * again, since a busy machine stretches ksmd's cadence and slows its scanning
  * (docs/cost-model-journal.md, "Other work on the machine"); the median of the undisturbed runs,
  * value by value, is the reference. The model runs once, told the live ksmd's CPU time
@@ -55,7 +55,7 @@ export interface Tolerance {
   readonly runs: number;
   /** Kernel runs at most, disturbed ones included. */
   readonly maxRuns: number;
-  /** A kernel run is disturbed when ksmd waited for a CPU longer than this share of its timed waits. */
+  /** A kernel run is disturbed when ksmd waited for a CPU longer than this share of its waits. */
   readonly maxQueued: number;
   /**
    * Or when the rest of the machine kept its CPUs busy longer than this share of the timed
@@ -142,7 +142,7 @@ export interface TimedTraces {
 }
 
 /**
- * ksmd's CPU time over the timed waits on both sides: each undisturbed kernel run's
+ * ksmd's CPU time over the waits on both sides: each undisturbed kernel run's
  * (schedstat runtime) and the model's (its cost model). Shown, not judged: the tolerance is
  * on the counters, and the CPU says whether a miss is the cost model's or the timer's.
  */
@@ -437,7 +437,7 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
   if (error === undefined && good.length < tol.runs) {
     error =
       `only ${good.length} of ${kernelRuns.length} kernel runs were undisturbed (in the others ksmd waited for a CPU ` +
-      `more than ${(tol.maxQueued * 100).toFixed(1)} % of the timed waits, or other work kept the CPUs busy more than ` +
+      `more than ${(tol.maxQueued * 100).toFixed(1)} % of the waits, or other work kept the CPUs busy more than ` +
       `${(tol.maxOthersBusy * 100).toFixed(1)} % of them): the machine is too busy to measure time`;
   }
   const runtime = kernelRuns[0]?.clock.runtimeAtStartNs;
@@ -486,7 +486,7 @@ export async function timedDiff(scenario: Scenario, tol: Tolerance, opts: TimedD
 interface ModelRun {
   readonly run: RunResult;
   readonly trace: ScanTrace | undefined;
-  /** ksmd's CPU over the timed waits, ns. */
+  /** ksmd's CPU over the waits, ns. */
   readonly ranNs: number;
   readonly batches: readonly KsmdBatch[] | undefined;
   readonly tickNs: number;
@@ -533,7 +533,7 @@ async function timedAtKernelSpeed(
   };
 }
 
-/** ksmd's CPU over the timed waits of the undisturbed runs and the model; undefined where a run could not read it or nothing was timed. */
+/** ksmd's CPU over the waits of the undisturbed runs and the model; undefined where a run could not read it or nothing was timed. */
 export function timedCpu(good: readonly KernelTimedRun[], modelNs: number): TimedCpu | undefined {
   const kernelNs: number[] = [];
   for (const r of good) {

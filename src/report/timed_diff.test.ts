@@ -47,12 +47,12 @@ test('timed report: full_scans judged by its clock shows the lead and its limit,
   assert.deepEqual(timedDiffJson('cell.yaml', diff).values[0]?.clock, clock);
 });
 
-test('timed report: ksmd CPU over the timed waits, kernel median and runs against the model, in text and in JSON', () => {
+test('timed report: ksmd CPU over the waits, kernel median and runs against the model, in text and in JSON', () => {
   const cpu = { kernelNs: [24_200_000, 23_900_000, 25_000_000], modelNs: 22_400_000 };
   // Median 24.2 ms; (22.4 - 24.2) / 24.2 = -7.44 %.
   assert.equal(
     cpuWords(cpu),
-    "ksmd's CPU over the timed waits: kernel 24.2 ms (runs 24.2 23.9 25.0), model 22.4 ms (-7.4 %)",
+    "ksmd's CPU over the waits: kernel 24.2 ms (runs 24.2 23.9 25.0), model 22.4 ms (-7.4 %)",
   );
   assert.match(renderTimedDiff('cell.yaml', { ...diff, ksmdCpu: cpu }, false), /kernel 24\.2 ms \(runs/);
   assert.doesNotMatch(renderTimedDiff('cell.yaml', diff, false), /ksmd's CPU/);

@@ -34,7 +34,7 @@ function off(v: TimedValue): string {
 }
 
 /**
- * ksmd's CPU over the timed waits in words: `ksmd's CPU over the timed waits: kernel 24.2
+ * ksmd's CPU over the waits in words: `ksmd's CPU over the waits: kernel 24.2
  * ms (runs 24.2 23.9 25.0), model 22.4 ms (-7.4 %)`.
  */
 export function cpuWords(cpu: TimedCpu): string {
@@ -42,7 +42,7 @@ export function cpuWords(cpu: TimedCpu): string {
   const k = median(cpu.kernelNs);
   const rel = k === 0 ? '' : ` (${(((cpu.modelNs - k) / k) * 100).toFixed(1)} %)`;
   return (
-    `ksmd's CPU over the timed waits: kernel ${ms(k)} ms (runs ${cpu.kernelNs.map(ms).join(' ')}), ` +
+    `ksmd's CPU over the waits: kernel ${ms(k)} ms (runs ${cpu.kernelNs.map(ms).join(' ')}), ` +
     `model ${ms(cpu.modelNs)} ms${rel}`
   );
 }
@@ -95,7 +95,7 @@ export function renderTimedDiff(file: string, d: TimedDiff, color: boolean): str
   for (const [i, r] of d.kernelRuns.entries()) {
     const q = r.clock.queuedNs / 1e6;
     lines.push(
-      `  kernel run ${i + 1}: ksmd waited ${q.toFixed(1)} ms for a CPU in ${r.clock.waitedMs.toFixed(0)} ms of timed waits` +
+      `  kernel run ${i + 1}: ksmd waited ${q.toFixed(1)} ms for a CPU in ${r.clock.waitedMs.toFixed(0)} ms of waits` +
         (r.clock.othersBusyMs === undefined ? '' : `, other work ${r.clock.othersBusyMs.toFixed(0)} ms of CPU`) +
         (r.disturbed ? c.yellow(' (disturbed: measured again)') : ''),
     );
@@ -136,8 +136,9 @@ export interface TimedDiffJson {
   readonly error?: string;
   readonly kernel_runs: ReadonlyArray<{
     ksmd_queued_ms: number;
+    /** The wall time of the run's waits, of milliseconds and of full scans (ksmd runs only in them). */
     timed_wait_ms: number;
-    /** The rest of the machine's CPU time over the timed waits; null where not measured. */
+    /** The rest of the machine's CPU time over the waits; null where not measured. */
     others_busy_ms: number | null;
     disturbed: boolean;
   }>;
@@ -155,7 +156,7 @@ export interface TimedDiffJson {
   readonly warnings?: readonly string[];
   /** ksmd's batches on both sides (--batches), CPU in ns. */
   readonly batches?: TimedBatches;
-  /** ksmd's CPU over the timed waits, ms: each undisturbed kernel run's, and the model's. */
+  /** ksmd's CPU over the waits, ms: each undisturbed kernel run's, and the model's. */
   readonly ksmd_cpu_ms?: { readonly kernel_runs: readonly number[]; readonly model: number };
   /**
    * The model again with its CPU costs x `factor`, at the kernel runs' CPU per page scanned

@@ -148,22 +148,22 @@ export interface KernelBackend extends Backend {
 
 /**
  * ksmd's clock over a kernel run: its CPU time when the run started (the scan-time advisor's
- * first step counts it), and, over the timed waits, the wall time and how long ksmd was
- * runnable but waiting for a CPU (a busy machine delays its wake-ups, and a timed
- * scenario's counters with them).
+ * first step counts it), and, over the waits (in milliseconds and for full scans alike: ksmd
+ * runs only inside them), the wall time and how long ksmd was runnable but waiting for a CPU
+ * (a busy machine delays its wake-ups, and a timed scenario's counters with them).
  */
 export interface KsmdClock {
   readonly runtimeAtStartNs: number | undefined;
   readonly queuedNs: number;
   readonly waitedMs: number;
   /**
-   * CPU time the rest of the machine used over the timed waits (every CPU's busy time less
+   * CPU time the rest of the machine used over the waits (every CPU's busy time less
    * ksmd's and this run's own processes': host/others_busy.ts), ms; undefined where
    * /proc/stat cannot be read. Work on another CPU slows ksmd down without delaying it.
    */
   readonly othersBusyMs: number | undefined;
   /**
-   * ksmd's own CPU time over the timed waits (schedstat runtime), ns; undefined where it
+   * ksmd's own CPU time over the waits (schedstat runtime), ns; undefined where it
    * could not be read. Against the pages it scanned meanwhile, the host's speed in this run.
    */
   readonly ranNs: number | undefined;
@@ -531,12 +531,15 @@ class KernelBackendImpl implements KernelBackend {
     onProgress?: (p: WaitProgress) => Promise<void> | void,
   ): Promise<string | undefined> {
     if (fullScans !== undefined && fullScans > 0) {
+      const before = this.#ksmdStat();
+      const others = othersBusyMeter(this.#ksmdPid, () => this.ownPids());
       const begin = performance.now();
       try {
         const reason = await this.#waitFullScans(fullScans, onProgress);
         if (reason !== undefined) return reason;
       } finally {
         this.#trace?.endWait(performance.now() - begin, true);
+        this.#countKsmdWait(before, begin, others());
       }
     }
     if (ms !== undefined && ms > 0) {
@@ -583,7 +586,7 @@ class KernelBackendImpl implements KernelBackend {
     return this.#ksmdPid === undefined ? undefined : readSchedstat(this.#ksmdPid);
   }
 
-  /** Adds a timed wait's wall time, ksmd's run-queue wait and the others' CPU during it to the ksmd clock. */
+  /** Adds a wait's wall time, ksmd's run-queue wait and the others' CPU during it to the ksmd clock. */
   #countKsmdWait(before: Schedstat | undefined, begin: number, othersMs: number | undefined): void {
     const after = this.#ksmdStat();
     this.#ksmd.waitedMs += performance.now() - begin;

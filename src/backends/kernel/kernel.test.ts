@@ -353,6 +353,30 @@ test('a timed wait counts the CPU time other work used meanwhile (a process spin
   assert.deepEqual(snapshotKsm(), before);
 });
 
+test("a wait for full scans counts ksmd's CPU and wall time as a timed wait does: ksmd runs only inside waits", {
+  skip,
+}, async () => {
+  const before = snapshotKsm();
+  await withBackend('scan-clock', FAST, async (b) => {
+    await b.spawn('a', 'sp-scan-clock');
+    await b.mmap('a', 'r', 256 * 4096, false, undefined);
+    await b.fill('a', 'r', { kind: 'random', seed: 5n }, 0, undefined);
+    assert.equal(await b.madvise('a', 'r', 'MADV_MERGEABLE', 0, undefined), 0);
+    assert.equal(await b.sysfsWrite('ksm/run', '1'), 0);
+    const begin = performance.now();
+    assert.equal(await b.wait(3, undefined), undefined);
+    const wall = performance.now() - begin;
+    const clock = b.ksmdClock();
+    // The wait's wall time, to the few ms its own bookkeeping takes around it.
+    assert.ok(clock.waitedMs > 0 && clock.waitedMs <= wall, `waited ${clock.waitedMs} ms of ${wall}`);
+    // Three passes over 256 pages visit 768 pages: some µs of ksmd's CPU each, well under the wall time.
+    assert.ok(clock.ranNs !== undefined && clock.ranNs > 0, `ran ${clock.ranNs} ns`);
+    assert.ok(clock.ranNs < wall * 1e6, `ran ${clock.ranNs} ns in ${wall} ms`);
+    assert.ok(clock.queuedNs >= 0);
+  });
+  assert.deepEqual(snapshotKsm(), before);
+});
+
 /**
  * What a read of two never-written pages maps, asked of the kernel without the agent: a
  * Python process maps two pages, reads one byte of each, and reads their PFNs from

@@ -115,7 +115,7 @@ export class ModelBackend implements Backend {
   readonly #trace: ScanTraceRecorder | undefined;
   /** Virtual time (ns) at which the current wait began, for the trace. */
   #waitStartNs = 0;
-  /** ksmd's CPU over the waits in milliseconds (the kernel backend's KsmdClock.ranNs). */
+  /** ksmd's CPU over the waits (the kernel backend's KsmdClock.ranNs). */
   #ranNs = 0;
   /** ksmd's batches, with traceBatches. */
   #batches: KsmdBatch[] | undefined;
@@ -146,8 +146,8 @@ export class ModelBackend implements Backend {
   }
 
   /**
-   * ksmd's CPU time over the waits in milliseconds so far, ns: what the kernel backend
-   * measures as KsmdClock.ranNs, for the same comparison.
+   * ksmd's CPU time over the waits so far, of milliseconds and of full scans alike, ns: what
+   * the kernel backend measures as KsmdClock.ranNs, for the same comparison.
    */
   ksmdRanNs(): number {
     return this.#ranNs;
@@ -416,7 +416,7 @@ export class ModelBackend implements Backend {
     try {
       return await this.#run(sys, fullScans, ms, onProgress);
     } finally {
-      if (!forScans && ms !== undefined && ms > 0) this.#ranNs += sys.ksm.cpuNs - cpuBefore;
+      this.#ranNs += sys.ksm.cpuNs - cpuBefore;
       this.#sampler?.add(this.#sample(), true);
       this.#trace?.endWait((sys.clock.now() - this.#waitStartNs) / 1e6, forScans);
     }
