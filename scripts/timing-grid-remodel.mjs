@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * The median of the kernel runs' CPU per page scanned over the timed waits, ns: each run's
+ * The median of the kernel runs' CPU per page scanned over the waits, ns: each run's
  * ksmd CPU against its pages_scanned at the cell's last record; undefined where the file
  * does not have both for every run.
  */
@@ -69,7 +69,7 @@ export async function remodelMain(root, args) {
       });
     const first = await runAt(1);
     g.rows = judge(first.run);
-    // ksmd's CPU over the timed waits, where the grid kept the kernel's.
+    // ksmd's CPU over the waits, where the grid kept the kernel's.
     if (g.ksmd_cpu_ms !== undefined) {
       g.ksmd_cpu_ms = { ...g.ksmd_cpu_ms, model: cpuMs(first.ranNs) };
       const kernel = kernelNsPerPage(g, lowerMedian);
