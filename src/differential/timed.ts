@@ -6,8 +6,10 @@
  * small share of the waits, or in which other work kept the CPUs busy, is measured
  * again, since a busy machine stretches ksmd's cadence and slows its scanning
  * (docs/cost-model-journal.md, "Other work on the machine"); the median of the undisturbed runs,
- * value by value, is the reference. The model runs once, told the live ksmd's CPU time
- * before the first run (the scan-time advisor's first step counts it).
+ * value by value, is the reference. The model runs once for the verdict, told the live
+ * ksmd's CPU time before the first run (the scan-time advisor's first step counts it), then
+ * again at the kernel runs' CPU per page (kernel_speed.ts), judged the same way and shown
+ * beside the verdict.
  *
  * What is compared, record by record (every step's, as in diff.ts):
  *   - the knobs of /sys/kernel/mm/ksm exactly, except pages_to_scan while the scan-time
@@ -58,7 +60,7 @@ export interface Tolerance {
   /** A kernel run is disturbed when ksmd waited for a CPU longer than this share of its waits. */
   readonly maxQueued: number;
   /**
-   * Or when the rest of the machine kept its CPUs busy longer than this share of the timed
+   * Or when the rest of the machine kept its CPUs busy longer than this share of the
    * waits (KsmdClock.othersBusyMs): work on another CPU slows ksmd's scanning down.
    */
   readonly maxOthersBusy: number;
@@ -162,7 +164,7 @@ export interface TimedAtKernelSpeed {
   readonly modelNsPerPage: number;
   /** Model runs the search took after the first. */
   readonly rounds: number;
-  /** Whether the model's CPU per page came within 0.5 % of the kernel's. */
+  /** Whether the model's CPU per page came within 0.5 % of the kernel's (kernel_speed.ts). */
   readonly matched: boolean;
   readonly values: readonly TimedValue[];
 }
@@ -179,7 +181,7 @@ export interface TimedDiff {
   readonly tolerance: Tolerance;
   /** ksmd's batches on both sides, with `batches`. */
   readonly batches?: TimedBatches;
-  /** ksmd's CPU on both sides, where the scenario waits in milliseconds and schedstat could be read. */
+  /** ksmd's CPU over the waits on both sides, where the scenario waits and schedstat could be read. */
   readonly ksmdCpu?: TimedCpu;
   /** The model again at the kernel runs' CPU per page (kernel_speed.ts), where ksmdCpu is known. */
   readonly atKernelSpeed?: TimedAtKernelSpeed;
