@@ -32,7 +32,7 @@ export async function remodelMain(root, args) {
   }
   const dist = (p) => import(join(root, 'dist/src', p));
   const { timingScenario } = await dist('differential/timing_grid.js');
-  const { DEFAULT_TOLERANCE, within } = await dist('differential/timed.js');
+  const { DEFAULT_TOLERANCE, within } = await dist('differential/tolerance.js');
   const { parseScenario } = await dist('scenario/parse.js');
   const { createModelBackend } = await dist('backends/model/index.js');
   const { runScenario } = await dist('scenario/run.js');

@@ -59,7 +59,8 @@ for (let i = 0; i < argv.length; i++) {
   if (argv[i] !== '--batches') i++;
 }
 const { timingGrid, timingCellName, timingScenario } = await import(join(root, 'dist/src/differential/timing_grid.js'));
-const { timedDiff, DEFAULT_TOLERANCE } = await import(join(root, 'dist/src/differential/timed.js'));
+const { timedDiff } = await import(join(root, 'dist/src/differential/timed.js'));
+const { DEFAULT_TOLERANCE } = await import(join(root, 'dist/src/differential/tolerance.js'));
 const { parseScenario } = await import(join(root, 'dist/src/scenario/parse.js'));
 const { atKernelSpeedJson, ksmdCpuMs } = await import(join(root, 'dist/src/report/timed_diff.js'));
 

@@ -41,13 +41,13 @@ import { foreignCalibration } from '../src/backends/model/calibration.ts';
 import { HostUnusable } from '../src/host/unusable.ts';
 import { CALIBRATION_PAGES, calibrate } from '../src/measure/calibrate.ts';
 import {
-  DEFAULT_TOLERANCE,
   onlyWithinKernelSpread,
   timedAgrees,
   timedDiff,
   type TimedDiff,
   type TimedDiffOptions,
 } from '../src/differential/timed.ts';
+import { DEFAULT_TOLERANCE } from '../src/differential/tolerance.ts';
 import {
   defaultTimingCells,
   timingCellName,

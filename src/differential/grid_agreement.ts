@@ -9,7 +9,7 @@
  * itself").
  */
 import { z } from 'zod';
-import { DEFAULT_TOLERANCE, within } from './timed.ts';
+import { DEFAULT_TOLERANCE, within } from './tolerance.ts';
 
 const gridRow = z.object({
   label: z.string(),

@@ -4,14 +4,14 @@
  * the kernel runs' median (the file's own verdicts, full_scans by the clock included). And
  * allowing for the kernel's spread: a value beyond tolerance still agrees where the model's
  * figure lies within the range of the cell's kernel runs, which the kernel itself showed at
- * that record (timed.ts's inSpread, which `samepage diff --timed` shows as "out, within the
+ * that record (timed_compare.ts's inSpread, which `samepage diff --timed` shows as "out, within the
  * kernel runs"). The second reading is not the criterion: it measures how many of the misses
  * fall inside what the live kernel does from one run to the next. Where the file kept the
  * model's run at the kernel's speed (differential/kernel_speed.ts), a third count: the cells
  * it agrees on, which says how many misses were the host's speed of the hour.
  */
 import type { GridFile } from './grid_agreement.ts';
-import { inSpread } from './timed.ts';
+import { inSpread } from './timed_compare.ts';
 
 /** The counts of one file. */
 export interface GridVerdicts {

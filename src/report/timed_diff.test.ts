@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_TOLERANCE, type TimedDiff } from '../differential/timed.ts';
+import type { TimedDiff } from '../differential/timed.ts';
+import { DEFAULT_TOLERANCE } from '../differential/tolerance.ts';
 import { atKernelSpeedWords, clockWords, cpuWords, renderTimedDiff, timedDiffJson } from './timed_diff.ts';
 
 const clock = {

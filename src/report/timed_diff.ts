@@ -12,7 +12,8 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { ClockJudgement } from '../differential/step_clock.ts';
-import type { TimedAtKernelSpeed, TimedBatches, TimedCpu, TimedDiff, TimedValue } from '../differential/timed.ts';
+import type { TimedAtKernelSpeed, TimedBatches, TimedCpu, TimedDiff } from '../differential/timed.ts';
+import type { TimedValue } from '../differential/timed_compare.ts';
 import { median } from '../lib/statistics.ts';
 import { renderBatches } from './ksmd_batches.ts';
 
