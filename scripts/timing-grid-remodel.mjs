@@ -12,16 +12,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * The median of the kernel runs' CPU per page scanned over the waits, ns: each run's
- * ksmd CPU against its pages_scanned at the cell's last record; undefined where the file
- * does not have both for every run.
+ * The median of the kernel runs' CPU per page scanned over the waits, ns (medianNsPerPage):
+ * each run's ksmd CPU against its pages_scanned at the cell's last record; undefined where
+ * the file does not have both for every run.
  */
-function kernelNsPerPage(g, lowerMedian) {
-  const last = g.rows.filter((r) => r.path === 'ksm/pages_scanned').at(-1);
+function kernelNsPerPage(g, medianNsPerPage) {
   const cpu = g.ksmd_cpu_ms?.kernel_runs ?? [];
-  const pages = last?.runs ?? [];
-  if (cpu.length === 0 || cpu.length !== pages.length || pages.some((p) => !(p > 0))) return undefined;
-  return lowerMedian(cpu.map((ms, i) => (ms * 1e6) / pages[i]));
+  const pages = g.rows.filter((r) => r.path === 'ksm/pages_scanned').at(-1)?.runs ?? [];
+  if (cpu.length !== pages.length) return undefined;
+  return medianNsPerPage(cpu.map((ms, i) => ({ ranNs: ms * 1e6, pages: pages[i] })));
 }
 
 /** Writes OUT; the exit code (2 for bad arguments). */
@@ -37,8 +36,7 @@ export async function remodelMain(root, args) {
   const { createModelBackend } = await dist('backends/model/index.js');
   const { runScenario } = await dist('scenario/run.js');
   const { cpuMs } = await dist('report/timed_diff.js');
-  const { matchKernelSpeed } = await dist('differential/kernel_speed.js');
-  const { lowerMedian } = await dist('lib/statistics.js');
+  const { matchKernelSpeed, medianNsPerPage, nsPerPage } = await dist('differential/kernel_speed.js');
   const grid = JSON.parse(readFileSync(args[0], 'utf8'));
   for (const [name, g] of Object.entries(grid)) {
     const parsed = parseScenario(timingScenario(g.cell), `${name}.yaml`);
@@ -53,9 +51,8 @@ export async function remodelMain(root, args) {
         costScale: factor,
       });
       const run = await runScenario(parsed.scenario, backend, { recordEveryStep: true });
-      const pages = run.records.at(-1)?.ksm.pages_scanned;
       const ranNs = backend.ksmdRanNs();
-      return { factor, run, ranNs, nsPerPage: ranNs > 0 && pages > 0 ? ranNs / pages : undefined };
+      return { factor, run, ranNs, nsPerPage: nsPerPage(ranNs, run) };
     };
     const judged = g.cell.advisor ? 'ksm/pages_to_scan' : 'ksm/pages_scanned';
     const tol = g.cell.advisor ? DEFAULT_TOLERANCE.advisor : DEFAULT_TOLERANCE.counters;
@@ -72,7 +69,7 @@ export async function remodelMain(root, args) {
     // ksmd's CPU over the waits, where the grid kept the kernel's.
     if (g.ksmd_cpu_ms !== undefined) {
       g.ksmd_cpu_ms = { ...g.ksmd_cpu_ms, model: cpuMs(first.ranNs) };
-      const kernel = kernelNsPerPage(g, lowerMedian);
+      const kernel = kernelNsPerPage(g, medianNsPerPage);
       const match =
         kernel === undefined || first.nsPerPage === undefined
           ? undefined

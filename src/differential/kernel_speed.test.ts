@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunResult } from '../scenario/records.ts';
-import { kernelNsPerPage, matchKernelSpeed, nsPerPage, type SpeedRun } from './kernel_speed.ts';
+import { kernelNsPerPage, matchKernelSpeed, medianNsPerPage, nsPerPage, type SpeedRun } from './kernel_speed.ts';
 
 function run(...pages: number[]): RunResult {
   const records = pages.map((p, i) => ({ label: `r${i}`, time_ms: 0, ksm: { pages_scanned: p }, procs: {} }));
@@ -26,6 +26,16 @@ test("kernelNsPerPage: the runs' lower median, undefined if any run lacks one", 
   assert.equal(kernelNsPerPage(runs), 4000);
   assert.equal(kernelNsPerPage([...runs, { ranNs: undefined, run: run(1000) }]), undefined);
   assert.equal(kernelNsPerPage([]), undefined);
+  // The same from the two figures a grid file keeps per run.
+  assert.equal(
+    medianNsPerPage([
+      { ranNs: 3e6, pages: 1000 },
+      { ranNs: 5e6, pages: 1000 },
+      { ranNs: 4e6, pages: 1000 },
+    ]),
+    4000,
+  );
+  assert.equal(medianNsPerPage([{ ranNs: 3e6, pages: 0 }]), undefined);
 });
 
 /** A model whose CPU a page is not proportional to the factor: a fixed part and a tick's bend. */

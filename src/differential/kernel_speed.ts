@@ -54,24 +54,39 @@ export interface SpeedSearch {
 
 export const DEFAULT_SPEED_SEARCH: SpeedSearch = { maxRounds: 10, closeEnough: 0.005 };
 
+/** ksmd's CPU per page scanned: `ranNs` over `pages`; undefined where either is missing or not above 0. */
+export function cpuPerPage(ranNs: number | undefined, pages: unknown): number | undefined {
+  if (ranNs === undefined || !(ranNs > 0) || typeof pages !== 'number' || pages <= 0) return undefined;
+  return ranNs / pages;
+}
+
 /**
  * ksmd's CPU per page scanned over a run's waits: its CPU over them against
  * pages_scanned at the run's last record (ksmd scans only during waits); undefined where
  * either is missing or zero (schedstat could not be read, or ksmd scanned nothing).
  */
 export function nsPerPage(ranNs: number | undefined, run: RunResult): number | undefined {
-  const pages = run.records.at(-1)?.ksm.pages_scanned;
-  if (ranNs === undefined || !(ranNs > 0) || typeof pages !== 'number' || pages <= 0) return undefined;
-  return ranNs / pages;
+  return cpuPerPage(ranNs, run.records.at(-1)?.ksm.pages_scanned);
 }
 
-/** The median of the kernel runs' CPU per page; undefined unless every run has one. */
+/**
+ * The lower median of the runs' CPU per page, each ksmd's CPU over the waits against the
+ * pages it scanned (cpuPerPage); undefined unless every run has one. A grid file keeps these
+ * two figures per kernel run without the runs (scripts/timing-grid-remodel.mjs).
+ */
+export function medianNsPerPage(
+  runs: ReadonlyArray<{ readonly ranNs: number | undefined; readonly pages: unknown }>,
+): number | undefined {
+  const each = runs.map((r) => cpuPerPage(r.ranNs, r.pages));
+  if (each.length === 0 || each.some((v) => v === undefined)) return undefined;
+  return lowerMedian(each as number[]);
+}
+
+/** The median of the kernel runs' CPU per page (nsPerPage); undefined unless every run has one. */
 export function kernelNsPerPage(
   runs: ReadonlyArray<{ ranNs: number | undefined; run: RunResult }>,
 ): number | undefined {
-  const each = runs.map((r) => nsPerPage(r.ranNs, r.run));
-  if (each.length === 0 || each.some((v) => v === undefined)) return undefined;
-  return lowerMedian(each as number[]);
+  return medianNsPerPage(runs.map((r) => ({ ranNs: r.ranNs, pages: r.run.records.at(-1)?.ksm.pages_scanned })));
 }
 
 /**
@@ -93,11 +108,15 @@ export async function matchKernelSpeed<R>(
     if (r.nsPerPage < kernel) below = below === undefined || off(r) < off(below) ? r : below;
     else above = above === undefined || off(r) < off(above) ? r : above;
   };
+  // The closest run of all is the closer of the two sides.
+  const best = (): SpeedRun<R> =>
+    [below, above]
+      .filter((r): r is SpeedRun<R> => r !== undefined)
+      .reduce((closer, r) => (off(r) < off(closer) ? r : closer));
   let now = first;
-  let best = first;
   see(first);
   let rounds = 0;
-  while (off(best) > search.closeEnough && rounds < search.maxRounds) {
+  while (off(best()) > search.closeEnough && rounds < search.maxRounds) {
     let factor = (now.factor * kernel) / now.nsPerPage;
     if (below !== undefined && above !== undefined) {
       const [lo, hi] = [Math.min(below.factor, above.factor), Math.max(below.factor, above.factor)];
@@ -108,7 +127,7 @@ export async function matchKernelSpeed<R>(
     now = next;
     rounds++;
     see(now);
-    if (off(now) < off(best)) best = now;
   }
-  return { ...best, kernelNsPerPage: kernel, rounds, matched: off(best) <= search.closeEnough };
+  const closest = best();
+  return { ...closest, kernelNsPerPage: kernel, rounds, matched: off(closest) <= search.closeEnough };
 }

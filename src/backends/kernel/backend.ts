@@ -531,21 +531,18 @@ class KernelBackendImpl implements KernelBackend {
     onProgress?: (p: WaitProgress) => Promise<void> | void,
   ): Promise<string | undefined> {
     if (fullScans !== undefined && fullScans > 0) {
-      const before = this.#ksmdStat();
-      const others = othersBusyMeter(this.#ksmdPid, () => this.ownPids());
-      const begin = performance.now();
+      const clock = this.#startKsmdWait();
       try {
         const reason = await this.#waitFullScans(fullScans, onProgress);
         if (reason !== undefined) return reason;
       } finally {
-        this.#trace?.endWait(performance.now() - begin, true);
-        this.#countKsmdWait(before, begin, others());
+        this.#trace?.endWait(performance.now() - clock.begin, true);
+        clock.end();
       }
     }
     if (ms !== undefined && ms > 0) {
-      const before = this.#ksmdStat();
-      const others = othersBusyMeter(this.#ksmdPid, () => this.ownPids());
-      const begin = performance.now();
+      const clock = this.#startKsmdWait();
+      const begin = clock.begin;
       const fullScansNow = (): number => Number(this.#ksmValue('full_scans') ?? 0);
       this.#trace?.see(0, fullScansNow());
       if (this.#run === 1) this.#realRun('1');
@@ -571,7 +568,7 @@ class KernelBackendImpl implements KernelBackend {
         const end = performance.now();
         this.#trace?.see(end - begin, fullScansNow());
         this.#trace?.endWait(end - begin, false);
-        this.#countKsmdWait(before, begin, others());
+        clock.end();
       }
     }
     return undefined;
@@ -584,6 +581,17 @@ class KernelBackendImpl implements KernelBackend {
   /** ksmd's schedstat now, if it can be read. */
   #ksmdStat(): Schedstat | undefined {
     return this.#ksmdPid === undefined ? undefined : readSchedstat(this.#ksmdPid);
+  }
+
+  /**
+   * Starts a wait on the ksmd clock: `end` adds its wall time from `begin`, ksmd's run-queue
+   * wait and CPU, and the others' CPU during it.
+   */
+  #startKsmdWait(): { readonly begin: number; readonly end: () => void } {
+    const before = this.#ksmdStat();
+    const others = othersBusyMeter(this.#ksmdPid, () => this.ownPids());
+    const begin = performance.now();
+    return { begin, end: () => this.#countKsmdWait(before, begin, others()) };
   }
 
   /** Adds a wait's wall time, ksmd's run-queue wait and the others' CPU during it to the ksmd clock. */
