@@ -3,12 +3,15 @@
 // `node scripts/timing-grid.mjs --verdicts GRID.json...`: each file's cells strictly within
 // tolerance, within tolerance or the range of the kernel runs, and, where the file has it, of
 // the model at the kernel's speed (src/differential/grid_verdicts.ts).
+// `node scripts/timing-grid.mjs --spread GRID.json...`: the cells where no one model value is
+// within tolerance of every file's kernel median (src/differential/grid_spread.ts).
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 const dist = (p) => import(join(import.meta.dirname, '..', 'dist/src/differential', p));
 const { gridAgreement, gridFileSchema } = await dist('grid_agreement.js');
 const { gridVerdicts } = await dist('grid_verdicts.js');
+const { gridSpread } = await dist('grid_spread.js');
 
 /** Reads and checks one grid file; a message naming the file and what is wrong, or the file. */
 function readGrid(file) {
@@ -82,6 +85,37 @@ export function verdictsMain(args) {
       return `| ${basename(args[i])} | ${v.cells} | ${v.strict} | ${v.withinRuns} | ${v.beyondRuns.join(', ')} | ${speed} | ${s.beyond.join(', ')} |`;
     }),
   ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+/** Prints every cell's widest spread and the counts; the exit code (2 for fewer than two files or a bad file). */
+export function spreadMain(args) {
+  if (args.length < 2) {
+    process.stderr.write('usage: node scripts/timing-grid.mjs --spread GRID.json GRID.json...\n');
+    return 2;
+  }
+  const read = args.map(readGrid);
+  for (const r of read) if (r.error !== undefined) process.stderr.write(`${r.error}\n`);
+  if (read.some((r) => r.error !== undefined)) return 2;
+  const cells = gridSpread(read.map((r) => r.grid));
+  const name = (i) => basename(args[i]);
+  const lines = [
+    '| cell | files | widest record | largest / smallest median | smallest in | largest in | one value within tolerance of all |',
+    '|---|---|---|---|---|---|---|',
+    ...cells.map((c) => {
+      const w = c.widest;
+      const ratio = Number.isFinite(w.ratio) ? w.ratio.toFixed(3) : 'from 0';
+      const [low, high] = w.ratio === 1 ? ['(all equal)', '(all equal)'] : [name(w.lowFile), name(w.highFile)];
+      return `| ${c.name} | ${c.files.length} | ${w.label} | ${ratio} | ${low} | ${high} | ${c.placeable ? 'yes' : 'no'} |`;
+    }),
+  ];
+  const no = cells.filter((c) => !c.placeable).length;
+  lines.push(
+    '',
+    `${cells.length} cells in two files or more: ${cells.length - no} can be passed in every file by one model value; ` +
+      `${no} cannot (their kernel medians spread wider than the tolerance allows one value).`,
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }

@@ -7,6 +7,7 @@
 //   node scripts/timing-grid.mjs --agreement EARLIER.json LATER.json
 //   node scripts/timing-grid.mjs --remodel GRID.json OUT.json
 //   node scripts/timing-grid.mjs --verdicts GRID.json...
+//   node scripts/timing-grid.mjs --spread GRID.json GRID.json...
 //
 // --agreement measures nothing: it judges the later file's kernel medians against the
 // earlier file's as the timing family judges the model (src/differential/grid_agreement.ts),
@@ -14,7 +15,9 @@
 // measures nothing either: it puts this build's model, with the calibration files in use,
 // against a grid file's kernel medians (scripts/timing-grid-remodel.mjs). --verdicts counts
 // each file's cells within tolerance, within tolerance or the range of their kernel runs, and
-// with the model at the kernel's speed (src/differential/kernel_speed.ts).
+// with the model at the kernel's speed (src/differential/kernel_speed.ts). --spread lists,
+// across files, the cells where no one model value is within tolerance of every file's
+// kernel median: what no calibration, made once, can pass at every hour.
 //
 // A cell whose kernel runs were disturbed (ksmd waited for a CPU: the machine was busy) is
 // tried again after a pause, up to --tries times (default 3). --batches also traces ksmd's
@@ -32,6 +35,7 @@ const usage = `usage: sudo node scripts/timing-grid.mjs [--out FILE.json] [--onl
        node scripts/timing-grid.mjs --agreement EARLIER.json LATER.json
        node scripts/timing-grid.mjs --remodel GRID.json OUT.json
        node scripts/timing-grid.mjs --verdicts GRID.json...
+       node scripts/timing-grid.mjs --spread GRID.json GRID.json...
 Runs every timing-grid cell on the live kernel and the model (about 16 minutes; it
 changes /sys/kernel/mm/ksm and restores it after each run). See docs/cost-model.md.`;
 if (argv.includes('--help') || argv.includes('-h')) {
@@ -45,6 +49,10 @@ if (argv[0] === '--agreement') {
 if (argv[0] === '--verdicts') {
   const { verdictsMain } = await import(join(root, 'scripts/timing-grid-agreement.mjs'));
   process.exit(verdictsMain(argv.slice(1)));
+}
+if (argv[0] === '--spread') {
+  const { spreadMain } = await import(join(root, 'scripts/timing-grid-agreement.mjs'));
+  process.exit(spreadMain(argv.slice(1)));
 }
 if (argv[0] === '--remodel') {
   const { remodelMain } = await import(join(root, 'scripts/timing-grid-remodel.mjs'));

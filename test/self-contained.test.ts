@@ -117,6 +117,10 @@ const CLONE_ONLY: ReadonlyArray<readonly [RegExp, string]> = [
   [/^scripts\/scenario-schema\.mjs$/, 'regenerates schema/scenario.schema.json'],
   [/^scripts\/lint-layers\.mjs$/, 'part of npm run lint'],
   [/^scripts\/robustness-corpus\.mjs$/, 'writes the corpus of the robustness suite, from a built clone'],
+  [
+    /^scripts\/timing-grid\.mjs$/,
+    'measures the timing grid and reads the grids kept in bench/results/, from a built clone',
+  ],
 ];
 
 /** Made when the package is installed (scripts/build-native.mjs), never shipped. */

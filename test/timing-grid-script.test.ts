@@ -1,7 +1,8 @@
 /**
  * scripts/timing-grid.mjs's offline modes as their users run them, without the live machine:
  * --verdicts counts a kept grid's cells under the two readings of the timing criterion
- * (src/differential/grid_verdicts.ts), --remodel runs this build's model against a kept
+ * (src/differential/grid_verdicts.ts), --spread finds the cells no one model value passes in
+ * every file (src/differential/grid_spread.ts), --remodel runs this build's model against a kept
  * cell, at the calibration's speed and at the kernel's, and it, --agreement and the grid
  * itself refuse bad arguments and bad files with a message and exit 2 before anything live runs.
  */
@@ -51,6 +52,34 @@ test('timing-grid --verdicts: a kept grid, and a small one whose counts are work
   }
 });
 
+test('timing-grid --spread: two small files whose verdicts are worked by hand, and two kept grids', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'samepage-grid-'));
+  try {
+    const at5 = (kernel: number) => ({
+      cell: { advisor: false },
+      rows: [{ label: '5 s', path: 'ksm/pages_scanned', kernel, model: 0, ok: true }],
+    });
+    const [one, two] = [join(dir, 'one.json'), join(dir, 'two.json')];
+    // 1000 and 1105 are within 5 % of 1050; 1000 and 1106 have no such value.
+    writeFileSync(one, JSON.stringify({ near: at5(1000), far: at5(1000), same: at5(7) }));
+    writeFileSync(two, JSON.stringify({ near: at5(1105), far: at5(1106), same: at5(7) }));
+    const r = grid('--spread', one, two);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /\| near \| 2 \| 5 s \| 1\.105 \| one\.json \| two\.json \| yes \|/);
+    assert.match(r.stdout, /\| far \| 2 \| 5 s \| 1\.106 \| one\.json \| two\.json \| no \|/);
+    assert.match(r.stdout, /\| same \| 2 \| 5 s \| 1\.000 \| \(all equal\) \| \(all equal\) \| yes \|/);
+    assert.match(r.stdout, /3 cells in two files or more: 2 can be passed in every file by one model value; 1 cannot/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // The kernel of 2026-12-05 11:10 and 15:01: 5000/1/0 at 5 s was 1,018,520 pages and 916,120.
+  const kept = (t: string) => join(ROOT, 'bench', 'results', `timing-grid-2026-12-05T${t}.json`);
+  const r = grid('--spread', kept('1110'), kept('1501'));
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\| timing-5000-1-smart0 \| 2 \| .* \| no \|/);
+  assert.match(r.stdout, /54 cells in two files or more/);
+});
+
 test("timing-grid --remodel: a kept cell at the kernel's speed, its CPU per page worked from the file", () => {
   const kept = JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'timing-grid-2026-12-05T1110.json'), 'utf8'));
   const cell = kept['timing-100-20-smart1'];
@@ -91,6 +120,8 @@ test('timing-grid refuses bad arguments and bad files with a message and exit 2'
       [['--verdicts', join(dir, 'missing.json')], /missing\.json: cannot be read/],
       [['--verdicts', notGrid], /not-grid\.json: not a grid file of scripts\/timing-grid\.mjs/],
       [['--agreement', KEPT], /usage: .*--agreement EARLIER\.json LATER\.json/],
+      [['--spread', KEPT], /usage: .*--spread GRID\.json GRID\.json/],
+      [['--spread', KEPT, notGrid], /not-grid\.json: not a grid file of scripts\/timing-grid\.mjs/],
       [['--bogus'], /unknown argument '--bogus'/],
       [['--tries', '0'], /--tries needs a whole number above 0, not '0'/],
       [['--only', 'no-such-cell'], /no cell named no-such-cell/],

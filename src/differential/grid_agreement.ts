@@ -32,7 +32,7 @@ const gridCell = z.object({
 /** A grid file of scripts/timing-grid.mjs: cell name to that cell's rows. */
 export const gridFileSchema = z.record(z.string(), gridCell);
 export type GridFile = z.infer<typeof gridFileSchema>;
-type GridCell = z.infer<typeof gridCell>;
+export type GridCell = z.infer<typeof gridCell>;
 
 /** One cell measured in both files. */
 export interface CellAgreement {
@@ -47,12 +47,13 @@ export interface CellAgreement {
   readonly modelWithin: readonly [boolean, boolean];
 }
 
-/** pages_to_scan is the advisor's trajectory; elsewhere pages_scanned carries the clock. */
-function judgedPath(cell: GridCell): string {
+/** The value a cell is judged on by tolerance: pages_to_scan is the advisor's trajectory; elsewhere pages_scanned carries the clock. */
+export function judgedPath(cell: GridCell): string {
   return cell.cell.advisor ? 'ksm/pages_to_scan' : 'ksm/pages_scanned';
 }
 
-function tolerance(cell: GridCell): number {
+/** That value's tolerance: the advisor's or the counters'. */
+export function judgedTolerance(cell: GridCell): number {
   return cell.cell.advisor ? DEFAULT_TOLERANCE.advisor : DEFAULT_TOLERANCE.counters;
 }
 
@@ -67,7 +68,7 @@ export function gridAgreement(earlier: GridFile, later: GridFile): CellAgreement
     const a = earlier[name];
     if (a === undefined) continue;
     const path = judgedPath(b);
-    const tol = tolerance(b);
+    const tol = judgedTolerance(b);
     const rowsOf = (c: GridCell) => new Map(c.rows.filter((r) => r.path === path).map((r) => [r.label, r]));
     const early = rowsOf(a);
     let values = 0;
