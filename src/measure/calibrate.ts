@@ -32,15 +32,8 @@ import {
 } from './first_visit.ts';
 import { type KernelRun, type KernelRunOptions, runKernel } from './kernel.ts';
 import { batchExtrasNs, type CountedScan, countedScanNs, type EventCounts, runModelCounted } from './model.ts';
-import {
-  measurePostSleep,
-  type PostSleepRow,
-  REGION_PAGES,
-  SEARCH_PART_PASSES,
-  SEARCH_PART_UNIQUE_EVERY,
-  TREE_SIZE_PLAN,
-  TREE_SIZE_REGIONS,
-} from './post_sleep.ts';
+import type { PostSleepRow } from './post_sleep.ts';
+import { measureReloadRows } from './reload_rows.ts';
 import { fitReload, fittedReloadNs, rowRegion } from './reload_tree.ts';
 import { measureTimer, type TimerMeasurement } from './timer.ts';
 import { calibrationWorkloads, type Workload } from './workloads.ts';
@@ -87,6 +80,12 @@ export interface CalibrationFile {
   readonly post_sleep?: {
     /** Each point with the fitted form's extra at its sleep and batch (fitted_ns). */
     readonly rows: readonly (PostSleepRow & { readonly fitted_ns: number })[];
+    /**
+     * How the rows were read (reload_rows.ts): batch by batch with the sizes and sleeps
+     * interleaved and ksmd traced, or over whole passes one size after another (absent in
+     * files from before the traced measurement: passes).
+     */
+    readonly measured?: 'interleaved' | 'passes';
     readonly rms_ns: number;
     /** The same relative to each batch's whole CPU, which the fit minimises (absent in older files). */
     readonly rel_rms?: number;
@@ -154,13 +153,17 @@ const METHOD =
   '(scans under 0.1 s weighted as 0.1 s), with a weak pull (lambda 0.02) toward the previous constants for ' +
   'directions the workloads cannot separate. Unstable-tree steps deeper than deepFrom are their own column ' +
   '(deepStepNs); one fit per deepFrom tried (deep_from_rms), the smallest residual kept. The reload after a sleep ' +
-  '(postSleep*): whole passes of 20,000 random pages in batches of 100, 1,000 and 5,000 pages after sleeps of ' +
-  '1-200 ms against the same passes at sleep_millisecs 0 just before and after each sleep, per batch, the median ' +
-  'pass of each sleep, fitted by least squares in ns on a grid ' +
-  '(post_sleep), each row divided by the mean share of the reload its batches pay for the trees they meet ' +
-  '(postSleepTree*: the same passes on 2,000, 5,000 and 10,000 random pages, batches of 100 pages after 5 and ' +
+  '(postSleep*): ksmd traced (tracefs) on 20,000 random pages, 6 rounds of every batch size of 100, 400, 1,000 and ' +
+  '5,000 pages in turn: 200 ms at sleep_millisecs 0 for the warm CPU of the batch (schedstat over pages_scanned), ' +
+  'then each sleep of 1-200 ms for 400 ms or six sleeps, in rotating order; per segment the trimmed mean CPU of its ' +
+  'batches woken by the tick but its first two, the batch that ends a scan counted once a pass, less its round\'s ' +
+  "warm batch; per row the median of the rounds (post_sleep, measured: interleaved). Where ksmd cannot be traced, " +
+  'whole passes at batches of 100, 1,000 and 5,000 pages against warm passes just before and after (measured: ' +
+  'passes). Fitted by least squares in ns ' +
+'on a grid, each row divided by the mean share of the reload its batches pay for the trees they meet ' +
+  '(postSleepTree*: the same on 2,000, 5,000 and 10,000 random pages, batches of 100 pages after 5 and ' +
   '20 ms and of 1,000 after 20 ms, the exponent fitted in logarithms, trees of 20,000 nodes paying all of it), ' +
-  'the part paid per search rather than at the first (postSleepSearchPart: the same passes on 20,000 pages of ' +
+  'the part paid per search rather than at the first (postSleepSearchPart: the same on 20,000 pages of ' +
   'which one in 10 is random and the others on one KSM page, each row against the 2,000-page random row of its ' +
   'batch and sleep, the ratio fitted in logarithms on a grid); ' +
   "each workload scan's batch that searches the trees carries one such reload, subtracted before the fit. First visits " +
@@ -221,19 +224,7 @@ export async function calibrate(
   // term of the per-event fit. It grows with the trees, so it is measured on smaller
   // regions too (reload_tree.ts).
   const measureOpts = { lockWaitMs: opts.lockWaitMs, progress, warn: log.warn };
-  const postSleepRows = await measurePostSleep(measureOpts);
-  const sizeRows: PostSleepRow[] = [];
-  for (const regionPages of TREE_SIZE_REGIONS)
-    sizeRows.push(...(await measurePostSleep(measureOpts, { regionPages, plan: TREE_SIZE_PLAN })));
-  // And on a region that searches little, against the random region of its unique pages.
-  sizeRows.push(
-    ...(await measurePostSleep(measureOpts, {
-      regionPages: REGION_PAGES,
-      plan: TREE_SIZE_PLAN,
-      uniqueEvery: SEARCH_PART_UNIQUE_EVERY,
-      minPasses: SEARCH_PART_PASSES,
-    })),
-  );
+  const { main: postSleepRows, sizes: sizeRows, traced } = await measureReloadRows(measureOpts);
   const reload = fitReload(postSleepRows, sizeRows);
   // Then the passes of first visits, fitted against the per-event constants: what a first
   // visit in a fresh process's pass costs beyond them. The per-event fit does not carry the
@@ -277,6 +268,7 @@ export async function calibrate(
     deep_from_rms: Object.fromEntries(fits.map((f) => [String(f.depth), round(f.fit.rms, 5)])),
     post_sleep: {
       rows: [...postSleepRows, ...sizeRows].map((r) => ({ ...r, fitted_ns: Math.round(fittedReloadNs(cost, r)) })),
+      measured: traced ? 'interleaved' : 'passes',
       rms_ns: Math.round(reload.base.rmsNs),
       rel_rms: round(reload.base.relRms, 4),
       tree: { rms_log: round(reload.tree.rmsLog, 4), points: reload.tree.points },

@@ -21,13 +21,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PAGE_SIZE } from '../lib/sizes.ts';
-import { createKernelBackend } from '../backends/kernel/index.ts';
+import { createKernelBackend, type KernelBackend } from '../backends/kernel/index.ts';
 import { findKsmdPid, holdPollerOffKsmd } from '../host/ksmd_affinity.ts';
 import { KsmCounter } from '../host/ksm_sysfs.ts';
 import { readSchedstat } from '../host/procfs.ts';
 import { median } from '../lib/statistics.ts';
 import { emptyScenario } from './empty_scenario.ts';
-import { ksmWriter, startRandomRegion, type TimerOptions } from './timer.ts';
+import { type KsmWrite, ksmWriter, startRandomRegion, type TimerOptions } from './timer.ts';
 
 /** The region: the timing family's size (80 MiB), a whole number of every batch below. */
 export const REGION_PAGES = 20_000;
@@ -168,6 +168,53 @@ export interface PostSleepShape {
 const EQUAL_BYTE = 0x5a;
 
 /**
+ * Starts the one process of a post-sleep measurement on `backend`: `regionPages` random
+ * pages, madvised, and where `uniqueEvery` is above 1 every page but one in that many equal
+ * (max_page_sharing raised so that one KSM page holds them all, without chains).
+ */
+export async function startShapeRegion(
+  backend: KernelBackend,
+  regionPages: number,
+  uniqueEvery: number,
+  write: KsmWrite,
+): Promise<void> {
+  await startRandomRegion(
+    backend,
+    emptyScenario('calibrate-post-sleep', (regionPages * 2 + 4096) * PAGE_SIZE),
+    regionPages,
+    'sp-postsleep',
+  );
+  if (uniqueEvery <= 1) return;
+  for (let first = 0; first < regionPages; first += uniqueEvery)
+    await backend.fill(
+      'p',
+      'r',
+      { kind: 'byte', byte: EQUAL_BYTE },
+      (first + 1) * PAGE_SIZE,
+      (uniqueEvery - 1) * PAGE_SIZE,
+    );
+  write('max_page_sharing', String(regionPages));
+}
+
+/** Refuses a shape whose region is not a whole number of every batch, or of one in uniqueEvery. */
+export function checkShape(shape: PostSleepShape): void {
+  for (const { pages } of shape.plan)
+    if (shape.regionPages % pages !== 0)
+      throw new RangeError(`post-sleep: ${shape.regionPages} pages is not a whole number of ${pages}-page batches`);
+  const uniqueEvery = shape.uniqueEvery ?? 1;
+  if (!Number.isSafeInteger(uniqueEvery) || uniqueEvery < 1 || shape.regionPages % uniqueEvery !== 0)
+    throw new RangeError(`post-sleep: one page in ${uniqueEvery} unique does not divide ${shape.regionPages} pages`);
+}
+
+/** How a message names the shape's region where it is not the calibration's main one. */
+export function shapeTag(shape: PostSleepShape): string {
+  const uniqueEvery = shape.uniqueEvery ?? 1;
+  return shape.regionPages === REGION_PAGES && uniqueEvery === 1
+    ? 'post-sleep'
+    : `post-sleep on ${shape.regionPages} pages${uniqueEvery > 1 ? `, one in ${uniqueEvery} unique` : ''}`;
+}
+
+/**
  * Measures the extra of a batch after each sleep of the plan on the live kernel (the
  * calibration's region and plan unless `shape` gives others).
  */
@@ -177,44 +224,19 @@ export async function measurePostSleep(
 ): Promise<PostSleepRow[]> {
   const { regionPages, plan } = shape;
   const uniqueEvery = shape.uniqueEvery ?? 1;
-  for (const { pages } of plan)
-    if (regionPages % pages !== 0)
-      throw new RangeError(`post-sleep: ${regionPages} pages is not a whole number of ${pages}-page batches`);
-  if (!Number.isSafeInteger(uniqueEvery) || uniqueEvery < 1 || regionPages % uniqueEvery !== 0)
-    throw new RangeError(`post-sleep: one page in ${uniqueEvery} unique does not divide ${regionPages} pages`);
+  checkShape(shape);
   const minPasses = shape.minPasses ?? 1;
   if (!Number.isSafeInteger(minPasses) || minPasses < 1 || minPasses > MAX_SLEPT_PASSES)
     throw new RangeError(
       `post-sleep: ${minPasses} passes after each sleep is not a whole number from 1 to ${MAX_SLEPT_PASSES}`,
     );
-  // Messages name the region where it is not the calibration's main one.
-  const tag =
-    regionPages === REGION_PAGES && uniqueEvery === 1
-      ? 'post-sleep'
-      : `post-sleep on ${regionPages} pages${uniqueEvery > 1 ? `, one in ${uniqueEvery} unique` : ''}`;
+  const tag = shapeTag(shape);
   const backend = createKernelBackend({ lockWaitMs: opts.lockWaitMs, onWarning: opts.warn });
   const write = ksmWriter(backend);
   const rows: PostSleepRow[] = [];
   try {
     opts.progress(`${tag}: waiting for the KSM lock and starting`);
-    await startRandomRegion(
-      backend,
-      emptyScenario('calibrate-post-sleep', (regionPages * 2 + 4096) * PAGE_SIZE),
-      regionPages,
-      'sp-postsleep',
-    );
-    if (uniqueEvery > 1) {
-      // Every page but one in uniqueEvery equal; one KSM page holds them all (no chains).
-      for (let first = 0; first < regionPages; first += uniqueEvery)
-        await backend.fill(
-          'p',
-          'r',
-          { kind: 'byte', byte: EQUAL_BYTE },
-          (first + 1) * PAGE_SIZE,
-          (uniqueEvery - 1) * PAGE_SIZE,
-        );
-      write('max_page_sharing', String(regionPages));
-    }
+    await startShapeRegion(backend, regionPages, uniqueEvery, write);
     const ksmd = findKsmdPid();
     if (ksmd === undefined || readSchedstat(ksmd) === undefined)
       throw new Error('post-sleep: no ksmd with /proc/<pid>/schedstat to read its CPU time from');

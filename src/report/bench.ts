@@ -169,7 +169,7 @@ export function renderCalibration(
             'sleep_millisecs',
             'slept ms',
             'extra µs',
-            'passes µs',
+            f.post_sleep.measured === 'interleaved' ? 'rounds µs' : 'passes µs',
             'fitted µs',
             'ksmd queued ms',
           ]),
@@ -212,7 +212,7 @@ export function renderCalibration(
   );
 }
 
-/** The least and the most of a row's passes' extras, µs (a row of one pass: its own; older files: none). */
+/** The least and the most of a row's extras by pass or by round, µs (a row of one: its own; older files: none). */
 function passesRange(each: readonly number[] | undefined): string {
   if (each === undefined || each.length === 0) return '';
   const us = each.map((ns) => Math.round(ns / 1000));

@@ -1,0 +1,69 @@
+/**
+ * Every row the calibration fits the reload after a sleep to (reload_tree.ts fitReload): the
+ * main random region's batches and sleeps, and the smaller regions and the region that
+ * searches little on their own plans. Measured with the sizes and sleeps interleaved and ksmd
+ * traced (post_sleep_interleaved.ts) where the kernel lets samepage trace it; else, with a
+ * warning, over whole passes one size after another (post_sleep.ts), on the passes' plan:
+ * 100-page batches after sleeps of 50 and 200 ms take a minute a pass there.
+ */
+import { HostUnusable } from '../host/unusable.ts';
+import {
+  measurePostSleep,
+  POST_SLEEP_PLAN,
+  type PostSleepRow,
+  type PostSleepShape,
+  REGION_PAGES,
+  SEARCH_PART_PASSES,
+  SEARCH_PART_UNIQUE_EVERY,
+  TREE_SIZE_PLAN,
+  TREE_SIZE_REGIONS,
+} from './post_sleep.ts';
+import { measurePostSleepInterleaved } from './post_sleep_interleaved.ts';
+import type { TimerOptions } from './timer.ts';
+
+/**
+ * The main region's plan when traced: every batch size at every sleep of the timing grid,
+ * with 400 pages between the 100 and the 1,000 that the passes' plan has, since the split of
+ * the reload between its part a batch and its part a page shows between them.
+ */
+export const INTERLEAVED_PLAN: PostSleepShape['plan'] = [100, 400, 1000, 5000].map((pages) => ({
+  pages,
+  sleeps: [1, 5, 20, 50, 200],
+}));
+
+/** The rows, and whether they were traced (interleaved) or read over passes. */
+export interface ReloadRows {
+  /** The main random region (REGION_PAGES). */
+  readonly main: PostSleepRow[];
+  /** The smaller random regions, then the region that searches little. */
+  readonly sizes: PostSleepRow[];
+  readonly traced: boolean;
+}
+
+export async function measureReloadRows(opts: TimerOptions): Promise<ReloadRows> {
+  const others: PostSleepShape[] = [
+    ...TREE_SIZE_REGIONS.map((regionPages) => ({ regionPages, plan: TREE_SIZE_PLAN })),
+    {
+      regionPages: REGION_PAGES,
+      plan: TREE_SIZE_PLAN,
+      uniqueEvery: SEARCH_PART_UNIQUE_EVERY,
+      minPasses: SEARCH_PART_PASSES,
+    },
+  ];
+  let main: PostSleepRow[];
+  try {
+    main = await measurePostSleepInterleaved(opts, { regionPages: REGION_PAGES, plan: INTERLEAVED_PLAN });
+  } catch (err) {
+    if (!(err instanceof HostUnusable)) throw err;
+    opts.warn(
+      `post-sleep: ${err.message}; the reload is read over whole passes instead, which the host's drift moves more`,
+    );
+    main = await measurePostSleep(opts, { regionPages: REGION_PAGES, plan: POST_SLEEP_PLAN });
+    const sizes: PostSleepRow[] = [];
+    for (const shape of others) sizes.push(...(await measurePostSleep(opts, shape)));
+    return { main, sizes, traced: false };
+  }
+  const sizes: PostSleepRow[] = [];
+  for (const shape of others) sizes.push(...(await measurePostSleepInterleaved(opts, shape)));
+  return { main, sizes, traced: true };
+}
