@@ -156,11 +156,11 @@ const METHOD =
   '(postSleep*): ksmd traced (tracefs) on 20,000 random pages, 6 rounds of every batch size of 100, 400, 1,000 and ' +
   '5,000 pages in turn: 200 ms at sleep_millisecs 0 for the warm CPU of the batch (schedstat over pages_scanned), ' +
   'then each sleep of 1-200 ms for 400 ms or six sleeps, in rotating order; per segment the trimmed mean CPU of its ' +
-  'batches woken by the tick but its first two, the batch that ends a scan counted once a pass, less its round\'s ' +
-  "warm batch; per row the median of the rounds (post_sleep, measured: interleaved). Where ksmd cannot be traced, " +
+  "batches woken by the tick but its first two, the batch that ends a scan counted once a pass, less its round's " +
+  'warm batch; per row the median of the rounds (post_sleep, measured: interleaved). Where ksmd cannot be traced, ' +
   'whole passes at batches of 100, 1,000 and 5,000 pages against warm passes just before and after (measured: ' +
   'passes). Fitted by least squares in ns ' +
-'on a grid, each row divided by the mean share of the reload its batches pay for the trees they meet ' +
+  'on a grid, each row divided by the mean share of the reload its batches pay for the trees they meet ' +
   '(postSleepTree*: the same on 2,000, 5,000 and 10,000 random pages, batches of 100 pages after 5 and ' +
   '20 ms and of 1,000 after 20 ms, the exponent fitted in logarithms, trees of 20,000 nodes paying all of it), ' +
   'the part paid per search rather than at the first (postSleepSearchPart: the same on 20,000 pages of ' +
