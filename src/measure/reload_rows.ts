@@ -40,7 +40,18 @@ export interface ReloadRows {
   readonly traced: boolean;
 }
 
-export async function measureReloadRows(opts: TimerOptions): Promise<ReloadRows> {
+/** The two ways of reading rows (injected in tests). */
+export interface ReloadMeasures {
+  readonly interleaved: (opts: TimerOptions, shape: PostSleepShape) => Promise<PostSleepRow[]>;
+  readonly passes: (opts: TimerOptions, shape: PostSleepShape) => Promise<PostSleepRow[]>;
+}
+
+const LIVE: ReloadMeasures = {
+  interleaved: (opts, shape) => measurePostSleepInterleaved(opts, shape),
+  passes: measurePostSleep,
+};
+
+export async function measureReloadRows(opts: TimerOptions, measure: ReloadMeasures = LIVE): Promise<ReloadRows> {
   const others: PostSleepShape[] = [
     ...TREE_SIZE_REGIONS.map((regionPages) => ({ regionPages, plan: TREE_SIZE_PLAN })),
     {
@@ -52,18 +63,18 @@ export async function measureReloadRows(opts: TimerOptions): Promise<ReloadRows>
   ];
   let main: PostSleepRow[];
   try {
-    main = await measurePostSleepInterleaved(opts, { regionPages: REGION_PAGES, plan: INTERLEAVED_PLAN });
+    main = await measure.interleaved(opts, { regionPages: REGION_PAGES, plan: INTERLEAVED_PLAN });
   } catch (err) {
     if (!(err instanceof HostUnusable)) throw err;
     opts.warn(
       `post-sleep: ${err.message}; the reload is read over whole passes instead, which the host's drift moves more`,
     );
-    main = await measurePostSleep(opts, { regionPages: REGION_PAGES, plan: POST_SLEEP_PLAN });
+    main = await measure.passes(opts, { regionPages: REGION_PAGES, plan: POST_SLEEP_PLAN });
     const sizes: PostSleepRow[] = [];
-    for (const shape of others) sizes.push(...(await measurePostSleep(opts, shape)));
+    for (const shape of others) sizes.push(...(await measure.passes(opts, shape)));
     return { main, sizes, traced: false };
   }
   const sizes: PostSleepRow[] = [];
-  for (const shape of others) sizes.push(...(await measurePostSleepInterleaved(opts, shape)));
+  for (const shape of others) sizes.push(...(await measure.interleaved(opts, shape)));
   return { main, sizes, traced: true };
 }
