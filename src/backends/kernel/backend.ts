@@ -41,9 +41,9 @@ import {
   SYS_MM,
 } from '../../host/ksm_sysfs.ts';
 import { countPresentPages, ZeroPageFrames } from '../../host/pagemap.ts';
-import { readProcessMemory, readSchedstat, type Schedstat } from '../../host/procfs.ts';
-import { othersBusyMeter } from '../../host/others_busy.ts';
+import { readProcessMemory } from '../../host/procfs.ts';
 import { findKsmdPid } from '../../host/ksmd_affinity.ts';
+import { type KsmdClock, KsmdMeter } from './ksmd_meter.ts';
 import { LiveAttributionReader } from '../../host/ksm_attribution.ts';
 import { attribute } from '../../attribution/attribute.ts';
 import { type AttributionRecord, attributionRecord } from '../../attribution/record.ts';
@@ -146,29 +146,6 @@ export interface KernelBackend extends Backend {
   writeKsmNow(file: string, value: string): number;
 }
 
-/**
- * ksmd's clock over a kernel run: its CPU time when the run started (the scan-time advisor's
- * first step counts it), and, over the waits (in milliseconds and for full scans alike: ksmd
- * runs only inside them), the wall time and how long ksmd was runnable but waiting for a CPU
- * (a busy machine delays its wake-ups, and a timed scenario's counters with them).
- */
-export interface KsmdClock {
-  readonly runtimeAtStartNs: number | undefined;
-  readonly queuedNs: number;
-  readonly waitedMs: number;
-  /**
-   * CPU time the rest of the machine used over the waits (every CPU's busy time less
-   * ksmd's and this run's own processes': host/others_busy.ts), ms; undefined where
-   * /proc/stat cannot be read. Work on another CPU slows ksmd down without delaying it.
-   */
-  readonly othersBusyMs: number | undefined;
-  /**
-   * ksmd's own CPU time over the waits (schedstat runtime), ns; undefined where it
-   * could not be read. Against the pages it scanned meanwhile, the host's speed in this run.
-   */
-  readonly ranNs: number | undefined;
-}
-
 export function createKernelBackend(opts: KernelBackendOptions = {}): KernelBackend {
   return new KernelBackendImpl(opts);
 }
@@ -197,15 +174,8 @@ class KernelBackendImpl implements KernelBackend {
   #baseline = new Map<string, number>();
   #vmstatBase = new Map<string, number>();
   #startedAt: number | undefined;
-  /** ksmd's pid and its clock: CPU time at start, run-queue wait and wall time inside waits. */
-  #ksmdPid: number | undefined;
-  #ksmd = {
-    runtimeAtStartNs: undefined as number | undefined,
-    queuedNs: 0,
-    waitedMs: 0,
-    othersBusyMs: 0 as number | undefined,
-    ranNs: 0 as number | undefined,
-  };
+  /** ksmd's clock over the run (none found until start()). */
+  #ksmd = new KsmdMeter(undefined, () => []);
   #stopped = false;
   readonly #sampler: SampleRecorder | undefined;
   readonly #trace: ScanTraceRecorder | undefined;
@@ -253,8 +223,7 @@ class KernelBackendImpl implements KernelBackend {
       throw err;
     }
     for (const f of GROWTH_FILES) this.#baseline.set(f, Number(readSysfs(`${KSM_DIR}/${f}`) ?? '0'));
-    this.#ksmdPid = findKsmdPid();
-    this.#ksmd.runtimeAtStartNs = this.#ksmdPid === undefined ? undefined : readSchedstat(this.#ksmdPid)?.runtimeNs;
+    this.#ksmd = new KsmdMeter(findKsmdPid(), () => this.ownPids());
     this.#startedAt = performance.now();
     this.#realRun('2');
     this.#realRun('0');
@@ -531,7 +500,7 @@ class KernelBackendImpl implements KernelBackend {
     onProgress?: (p: WaitProgress) => Promise<void> | void,
   ): Promise<string | undefined> {
     if (fullScans !== undefined && fullScans > 0) {
-      const clock = this.#startKsmdWait();
+      const clock = this.#ksmd.startWait();
       try {
         const reason = await this.#waitFullScans(fullScans, onProgress);
         if (reason !== undefined) return reason;
@@ -541,7 +510,7 @@ class KernelBackendImpl implements KernelBackend {
       }
     }
     if (ms !== undefined && ms > 0) {
-      const clock = this.#startKsmdWait();
+      const clock = this.#ksmd.startWait();
       const begin = clock.begin;
       const fullScansNow = (): number => Number(this.#ksmValue('full_scans') ?? 0);
       this.#trace?.see(0, fullScansNow());
@@ -578,38 +547,8 @@ class KernelBackendImpl implements KernelBackend {
     return this.#trace?.result();
   }
 
-  /** ksmd's schedstat now, if it can be read. */
-  #ksmdStat(): Schedstat | undefined {
-    return this.#ksmdPid === undefined ? undefined : readSchedstat(this.#ksmdPid);
-  }
-
-  /**
-   * Starts a wait on the ksmd clock: `end` adds its wall time from `begin`, ksmd's run-queue
-   * wait and CPU, and the others' CPU during it.
-   */
-  #startKsmdWait(): { readonly begin: number; readonly end: () => void } {
-    const before = this.#ksmdStat();
-    const others = othersBusyMeter(this.#ksmdPid, () => this.ownPids());
-    const begin = performance.now();
-    return { begin, end: () => this.#countKsmdWait(before, begin, others()) };
-  }
-
-  /** Adds a wait's wall time, ksmd's run-queue wait and the others' CPU during it to the ksmd clock. */
-  #countKsmdWait(before: Schedstat | undefined, begin: number, othersMs: number | undefined): void {
-    const after = this.#ksmdStat();
-    this.#ksmd.waitedMs += performance.now() - begin;
-    const sum = this.#ksmd.othersBusyMs;
-    this.#ksmd.othersBusyMs = sum === undefined || othersMs === undefined ? undefined : sum + othersMs;
-    if (before !== undefined && after !== undefined) this.#ksmd.queuedNs += after.waitNs - before.waitNs;
-    const ran = this.#ksmd.ranNs;
-    this.#ksmd.ranNs =
-      ran === undefined || before === undefined || after === undefined
-        ? undefined
-        : ran + after.runtimeNs - before.runtimeNs;
-  }
-
   ksmdClock(): KsmdClock {
-    return { ...this.#ksmd };
+    return this.#ksmd.clock();
   }
 
   mmForbidsZeropage(): boolean | undefined {

@@ -4,7 +4,7 @@ export {
   PAST_BOUNDARY,
   type KernelBackend,
   type KernelBackendOptions,
-  type KsmdClock,
 } from './backend.ts';
+export type { KsmdClock } from './ksmd_meter.ts';
 export { BackendUnavailable } from './errors.ts';
 export { defaultAgentPath } from './agent.ts';
