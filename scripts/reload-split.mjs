@@ -11,7 +11,7 @@
 // the model's split is the kernel's and only the host's speed differs; where it moves with
 // the size, the split is off.
 //
-//   sudo node scripts/reload-split.mjs [--sizes 70,100,300,1000] [--sleep MS] [--rounds N]
+//   sudo node scripts/reload-split.mjs [--sizes 80,100,400,1000] [--sleep MS] [--rounds N]
 //
 // Needs a build and root; the kernel backend saves and restores every KSM file and ksmd's
 // CPU list on every exit path, and the trace instance is removed afterwards.
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
-const usage = `usage: sudo node scripts/reload-split.mjs [--sizes 70,100,300,1000] [--sleep MS] [--rounds N]
+const usage = `usage: sudo node scripts/reload-split.mjs [--sizes 80,100,400,1000] [--sleep MS] [--rounds N]
   --sizes   pages_to_scan values to interleave, each dividing 20,000 (default 80,100,400,1000)
   --sleep   sleep_millisecs for every batch (default 20)
   --rounds  rounds of the sizes (default 30)

@@ -8,20 +8,20 @@
  * and ksmd's speed on these VMs moves by a tenth within that. On 2026-12-05 six calibrations
  * within six hours gave the 1,000-page batch after 20 ms an extra of 147 to 951 µs, and the
  * one shipped at 11:00 a fixed part a batch twice the others'. Traced with the sizes
- * interleaved every 200 ms, the same kernel an hour later spent 0.77 of what that set charges
- * on 70-page batches and 1.22-1.29 of it on 1,000-page ones, in two runs six minutes apart
- * (docs/cost-model-journal.md, "The reload's split, interleaved").
+ * interleaved, the same kernel five hours later spent 0.77-0.89 of what that set charges on
+ * 70- and 80-page batches and 1.22-1.37 of it on 1,000-page ones, in four runs over 22
+ * minutes (docs/cost-model-journal.md, "The reload's split, interleaved").
  *
  * How: one region (a PostSleepShape), smart_scan 0. Round after round, each batch size of
  * the plan in turn: first sleep_millisecs 0 (WARM_SETTLE_MS, then WARM_MS read), where ksmd
  * never sleeps and its CPU over the pages it scanned is the warm cost of the batch in the
  * same minute; then each of its sleeps for SEGMENT_MS or six sleeps' worth of batches,
  * traced (host/ksmd_trace.ts). Sizes and sleeps come in another order each round. Writing
- * pages_to_scan does not wake
- * ksmd; writing sleep_millisecs does, so a segment's batches are those that began GUARD_NS or
- * more after its writes, after a batch that ended in a timed sleep (woken by the tick), but
- * its first SETTLE_BATCHES. The batch that ends a full scan scans no page (the region is a
- * whole number of batches): it is counted once a pass, as a pass counts it (passBatchNs).
+ * pages_to_scan does not wake ksmd; writing sleep_millisecs does, so a segment's batches are
+ * those that began GUARD_NS or more after its writes, after a batch that ended in a timed
+ * sleep (woken by the tick), but its first SETTLE_BATCHES. The batch that ends a full scan
+ * scans no page (the region is a whole number of batches): it is counted once a pass, as a
+ * pass counts it (passBatchNs).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKernelBackend } from '../backends/kernel/index.ts';
@@ -62,8 +62,8 @@ const SEGMENT_MS = 400;
 const SEGMENT_SLEEPS = 6;
 /**
  * The first batches of a segment that are left out: they follow the warm reading's run, whose
- * caches a sleep empties less than a run of batches after sleeps does (traced at 17:0x UTC on
- * 2026-12-05, the 100-page batches after 20 ms cost 487 and 536 µs in a segment's first two
+ * caches a sleep empties less than a run of batches after sleeps does (traced at about 17:00
+ * UTC on 2026-12-05, the 100-page batches after 20 ms cost 487 and 536 µs in a segment's first two
  * places and 590-630 from the third on, medians of 12 segments).
  */
 export const SETTLE_BATCHES = 2;
