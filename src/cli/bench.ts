@@ -2,10 +2,11 @@
  * `samepage bench` and `samepage bench --calibrate [--dry-run]`: parses the options, runs
  * src/measure/ (bench.ts, calibrate.ts) and prints report/bench.ts's tables or the JSON.
  */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { calibrationSet, foreignCalibration, HOSTS_DIR } from '../backends/model/calibration.ts';
 import { type MeasureLog, runBench } from '../measure/bench.ts';
 import { CALIBRATION_PAGES, calibrate } from '../measure/calibrate.ts';
+import type { ReloadReading } from '../measure/reload_rows.ts';
 import { renderBench, renderCalibration } from '../report/bench.ts';
 import { wholeNumber } from './args.ts';
 import { tableWidth } from '../term/width.ts';
@@ -19,6 +20,7 @@ interface BenchCliOptions {
   dryRun?: true;
   modelOnly?: true;
   lockWait: number;
+  reload: ReloadReading;
 }
 
 /** Adds `bench` to the program. */
@@ -46,6 +48,14 @@ export function addBenchCommand(program: Command, io: Io): void {
       '--dry-run',
       `with --calibrate: print the fitted constants and the timer without writing this machine's calibration set (its directory under ${HOSTS_DIR}/, or the files SAMEPAGE_COST_MODEL and SAMEPAGE_TIMER name)`,
     )
+    .addOption(
+      new Option(
+        '--reload <how>',
+        "with --calibrate: how to read what a batch costs more after a sleep: 'passes' (whole passes, one batch size after another) or 'interleaved' (every batch size and sleep in the same minute, ksmd traced through tracefs, with the passes where it cannot be traced); interleaved is steadier against the host's drift, but on 2026-12-05 no set made that way beat the shipped one (docs/cost-model.md, step 5)",
+      )
+        .choices(['passes', 'interleaved'])
+        .default('passes'),
+    )
     .option('--model-only', 'do not touch the live kernel (the ratio is then unavailable)')
     .option('--lock-wait <s>', 'seconds to wait for another samepage kernel run to finish', parseSeconds, 600)
     .addHelpText(
@@ -61,11 +71,16 @@ export function addBenchCommand(program: Command, io: Io): void {
     .action(async (opts: BenchCliOptions) => {
       if (opts.dryRun === true && opts.calibrate !== true)
         throw new Error('--dry-run needs --calibrate (it leaves the calibration file as it is)');
+      if (opts.reload !== 'passes' && opts.calibrate !== true)
+        throw new Error('--reload needs --calibrate (it says how the calibration reads the reload after a sleep)');
       const lockWaitMs = opts.lockWait * 1000;
       if (opts.calibrate === true) {
         if (opts.modelOnly === true)
           throw new Error('--calibrate measures the live ksmd; it cannot run with --model-only');
-        const cal = await calibrate({ pages: opts.pages, lockWaitMs, write: opts.dryRun !== true }, log);
+        const cal = await calibrate(
+          { pages: opts.pages, lockWaitMs, write: opts.dryRun !== true, reload: opts.reload },
+          log,
+        );
         io.stdout.write(
           opts.json === true
             ? `${JSON.stringify({ ...cal.file, timer_calibration: cal.timer }, null, 2)}\n`

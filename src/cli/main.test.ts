@@ -44,3 +44,18 @@ test('main demo fits COLUMNS, its explanation too, and keeps it on one line for 
   assert.equal(await main(['demo'], piped.io), 0);
   assert.match(piped.out(), /\nAt "merged" [^\n]* ksmd keeps 40 shared pages [^\n]*\(general_profit\)\.\n$/);
 });
+
+test('bench --reload: only with --calibrate, and only passes or interleaved, each refused with exit 2 before anything runs', async () => {
+  for (const [args, message] of [
+    [['bench', '--reload', 'interleaved'], /--reload needs --calibrate/],
+    [
+      ['bench', '--calibrate', '--reload', 'sideways'],
+      /argument 'sideways' is invalid\. Allowed choices are passes, interleaved/,
+    ],
+  ] as const) {
+    const c = capture();
+    assert.equal(await main([...args], c.io), 2, args.join(' '));
+    assert.match(c.err(), message, args.join(' '));
+    assert.doesNotMatch(c.err(), /\n\s+at /, 'no stack trace');
+  }
+});

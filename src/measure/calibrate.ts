@@ -33,7 +33,7 @@ import {
 import { type KernelRun, type KernelRunOptions, runKernel } from './kernel.ts';
 import { batchExtrasNs, type CountedScan, countedScanNs, type EventCounts, runModelCounted } from './model.ts';
 import type { PostSleepRow } from './post_sleep.ts';
-import { measureReloadRows } from './reload_rows.ts';
+import { measureReloadRows, type ReloadReading } from './reload_rows.ts';
 import { fitReload, fittedReloadNs, rowRegion } from './reload_tree.ts';
 import { measureTimer, type TimerMeasurement } from './timer.ts';
 import { calibrationWorkloads, type Workload } from './workloads.ts';
@@ -56,6 +56,8 @@ export interface CalibrateOptions {
   readonly lockWaitMs: number;
   /** Save the result to calibrationTarget()'s files (false: a dry run). */
   readonly write: boolean;
+  /** How to read the reload after a sleep (reload_rows.ts; absent: over passes). */
+  readonly reload?: ReloadReading;
 }
 
 export interface CalibrationFile {
@@ -153,13 +155,14 @@ const METHOD =
   '(scans under 0.1 s weighted as 0.1 s), with a weak pull (lambda 0.02) toward the previous constants for ' +
   'directions the workloads cannot separate. Unstable-tree steps deeper than deepFrom are their own column ' +
   '(deepStepNs); one fit per deepFrom tried (deep_from_rms), the smallest residual kept. The reload after a sleep ' +
-  '(postSleep*): ksmd traced (tracefs) on 20,000 random pages, 6 rounds of every batch size of 100, 400, 1,000 and ' +
-  '5,000 pages in turn: 200 ms at sleep_millisecs 0 for the warm CPU of the batch (schedstat over pages_scanned), ' +
-  'then each sleep of 1-200 ms for 400 ms or six sleeps, in rotating order; per segment the trimmed mean CPU of its ' +
-  "batches woken by the tick but its first two, the batch that ends a scan counted once a pass, less its round's " +
-  'warm batch; per row the median of the rounds (post_sleep, measured: interleaved). Where ksmd cannot be traced, ' +
-  'whole passes at batches of 100, 1,000 and 5,000 pages against warm passes just before and after (measured: ' +
-  'passes). Fitted by least squares in ns ' +
+  '(postSleep*): whole passes of 20,000 random pages in batches of 100, 1,000 and 5,000 pages after sleeps of ' +
+  '1-200 ms against the same passes at sleep_millisecs 0 just before and after each sleep, per batch, the median ' +
+  'pass of each sleep (post_sleep, measured: passes); with --reload interleaved, ksmd traced (tracefs) on the same ' +
+  'region, 6 rounds of every batch size of 100, 400, 1,000 and 5,000 pages in turn: 200 ms at sleep_millisecs 0 for ' +
+  'the warm CPU of the batch, then each sleep of 1-200 ms for 400 ms or six sleeps, in rotating order; per segment ' +
+  'the trimmed mean CPU of its batches woken by the tick but its first two, the batch that ends a scan counted once ' +
+  "a pass, less its round's warm batch; per row the median of the rounds (measured: interleaved). Fitted by least " +
+  'squares in ns ' +
   'on a grid, each row divided by the mean share of the reload its batches pay for the trees they meet ' +
   '(postSleepTree*: the same on 2,000, 5,000 and 10,000 random pages, batches of 100 pages after 5 and ' +
   '20 ms and of 1,000 after 20 ms, the exponent fitted in logarithms, trees of 20,000 nodes paying all of it), ' +
@@ -224,7 +227,11 @@ export async function calibrate(
   // term of the per-event fit. It grows with the trees, so it is measured on smaller
   // regions too (reload_tree.ts).
   const measureOpts = { lockWaitMs: opts.lockWaitMs, progress, warn: log.warn };
-  const { main: postSleepRows, sizes: sizeRows, traced } = await measureReloadRows(measureOpts);
+  const {
+    main: postSleepRows,
+    sizes: sizeRows,
+    traced,
+  } = await measureReloadRows(measureOpts, opts.reload ?? 'passes');
   const reload = fitReload(postSleepRows, sizeRows);
   // Then the passes of first visits, fitted against the per-event constants: what a first
   // visit in a fresh process's pass costs beyond them. The per-event fit does not carry the

@@ -15,11 +15,26 @@ test("the traced plan's batches divide the main region, and it holds the passes'
 const rowOf = (how: string, shape: PostSleepShape): PostSleepRow =>
   ({ how, region_pages: shape.regionPages, sizes: shape.plan.map((p) => p.pages) }) as unknown as PostSleepRow;
 
-test('the rows are read traced where ksmd can be traced, every shape the same way', async () => {
+test('the rows are read over passes unless interleaved is asked for', async () => {
+  const seen: string[] = [];
+  const got = await measureReloadRows({ lockWaitMs: 0, progress: () => undefined, warn: () => undefined }, 'passes', {
+    interleaved: async () => assert.fail('traced'),
+    passes: async (_o, shape) => (seen.push(`passes ${shape.regionPages}`), [rowOf('passes', shape)]),
+  });
+  assert.equal(got.traced, false);
+  assert.deepEqual(seen, ['passes 20000', 'passes 2000', 'passes 5000', 'passes 10000', 'passes 20000']);
+  assert.deepEqual(
+    (got.main[0] as unknown as { sizes: number[] }).sizes,
+    POST_SLEEP_PLAN.map((p) => p.pages),
+  );
+});
+
+test('asked for interleaved, the rows are read traced where ksmd can be traced, every shape the same way', async () => {
   const seen: string[] = [];
   const warnings: string[] = [];
   const got = await measureReloadRows(
     { lockWaitMs: 0, progress: () => undefined, warn: (m) => warnings.push(m) },
+    'interleaved',
     {
       interleaved: async (_o, shape) => (seen.push(`traced ${shape.regionPages}`), [rowOf('traced', shape)]),
       passes: async (_o, shape) => (seen.push(`passes ${shape.regionPages}`), [rowOf('passes', shape)]),
@@ -31,10 +46,11 @@ test('the rows are read traced where ksmd can be traced, every shape the same wa
   assert.deepEqual(warnings, []);
 });
 
-test("where ksmd cannot be traced, every row is read over passes on the passes' plan, with a warning", async () => {
+test("asked for interleaved where ksmd cannot be traced, every row is read over passes on the passes' plan, with a warning", async () => {
   const warnings: string[] = [];
   const got = await measureReloadRows(
     { lockWaitMs: 0, progress: () => undefined, warn: (m) => warnings.push(m) },
+    'interleaved',
     {
       interleaved: async () => {
         throw new HostUnusable('this kernel has no trace event ksm/ksm_start_scan: tracing ksmd needs it');
@@ -54,15 +70,12 @@ test("where ksmd cannot be traced, every row is read over passes on the passes' 
 
 test('any other failure of the traced reading is not hidden behind the passes', async () => {
   await assert.rejects(
-    measureReloadRows(
-      { lockWaitMs: 0, progress: () => undefined, warn: () => undefined },
-      {
-        interleaved: async () => {
-          throw new Error('post-sleep: two passes took over 2 minutes');
-        },
-        passes: async () => assert.fail('read over passes'),
+    measureReloadRows({ lockWaitMs: 0, progress: () => undefined, warn: () => undefined }, 'interleaved', {
+      interleaved: async () => {
+        throw new Error('post-sleep: two passes took over 2 minutes');
       },
-    ),
+      passes: async () => assert.fail('read over passes'),
+    }),
     /two passes took over 2 minutes/,
   );
 });
