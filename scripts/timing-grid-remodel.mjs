@@ -31,7 +31,8 @@ export async function remodelMain(root, args) {
   }
   const dist = (p) => import(join(root, 'dist/src', p));
   const { timingScenario } = await dist('differential/timing_grid.js');
-  const { DEFAULT_TOLERANCE, within } = await dist('differential/tolerance.js');
+  const { within } = await dist('differential/tolerance.js');
+  const { judgedPath, judgedTolerance } = await dist('differential/grid_agreement.js');
   const { parseScenario } = await dist('scenario/parse.js');
   const { createModelBackend } = await dist('backends/model/index.js');
   const { runScenario } = await dist('scenario/run.js');
@@ -54,8 +55,8 @@ export async function remodelMain(root, args) {
       const ranNs = backend.ksmdRanNs();
       return { factor, run, ranNs, nsPerPage: nsPerPage(ranNs, run) };
     };
-    const judged = g.cell.advisor ? 'ksm/pages_to_scan' : 'ksm/pages_scanned';
-    const tol = g.cell.advisor ? DEFAULT_TOLERANCE.advisor : DEFAULT_TOLERANCE.counters;
+    const judged = judgedPath(g);
+    const tol = judgedTolerance(g);
     const judge = (run) =>
       g.rows.map((r) => {
         const rec = run.records.find((x) => x.label === r.label);

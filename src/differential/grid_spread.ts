@@ -53,8 +53,9 @@ export function gridSpread(files: readonly GridFile[]): CellSpread[] {
       const c = f[name];
       if (c === undefined) return;
       tolerance = judgedTolerance(c);
+      const path = judgedPath(c);
       for (const r of c.rows) {
-        if (r.path !== judgedPath(c) || typeof r.kernel !== 'number') continue;
+        if (r.path !== path || typeof r.kernel !== 'number') continue;
         const at = byLabel.get(r.label) ?? [];
         at.push([i, r.kernel]);
         byLabel.set(r.label, at);

@@ -34,13 +34,7 @@ export interface KsmdClock {
 export class KsmdMeter {
   readonly #pid: number | undefined;
   readonly #ownPids: () => number[];
-  #clock: {
-    runtimeAtStartNs: number | undefined;
-    queuedNs: number;
-    waitedMs: number;
-    othersBusyMs: number | undefined;
-    ranNs: number | undefined;
-  };
+  #clock: { -readonly [K in keyof KsmdClock]: KsmdClock[K] };
 
   /** `ownPids`: the run's own processes, whose CPU is not the others' (others_busy.ts). */
   constructor(pid: number | undefined, ownPids: () => number[]) {
