@@ -7,6 +7,7 @@ import { calibrationSet, foreignCalibration, HOSTS_DIR } from '../backends/model
 import { type MeasureLog, runBench } from '../measure/bench.ts';
 import { CALIBRATION_PAGES, calibrate } from '../measure/calibrate.ts';
 import type { ReloadReading } from '../measure/reload_rows.ts';
+import { MAX_ROUNDS } from '../measure/workload_rounds.ts';
 import { renderBench, renderCalibration } from '../report/bench.ts';
 import { wholeNumber } from './args.ts';
 import { tableWidth } from '../term/width.ts';
@@ -21,6 +22,7 @@ interface BenchCliOptions {
   modelOnly?: true;
   lockWait: number;
   reload: ReloadReading;
+  rounds?: number;
 }
 
 /** Adds `bench` to the program. */
@@ -56,6 +58,11 @@ export function addBenchCommand(program: Command, io: Io): void {
         .choices(['passes', 'interleaved'])
         .default('passes'),
     )
+    .option(
+      '--rounds <n>',
+      `with --calibrate: measure every workload n times (1 to ${MAX_ROUNDS}), the order reversed every other round, and fit each scan's median, so that a slow minute of the host cannot set the per-event constants alone; each round adds about as long as the workloads take once (default 1)`,
+      parseRounds,
+    )
     .option('--model-only', 'do not touch the live kernel (the ratio is then unavailable)')
     .option('--lock-wait <s>', 'seconds to wait for another samepage kernel run to finish', parseSeconds, 600)
     .addHelpText(
@@ -73,12 +80,14 @@ export function addBenchCommand(program: Command, io: Io): void {
         throw new Error('--dry-run needs --calibrate (it leaves the calibration file as it is)');
       if (opts.reload !== 'passes' && opts.calibrate !== true)
         throw new Error('--reload needs --calibrate (it says how the calibration reads the reload after a sleep)');
+      if (opts.rounds !== undefined && opts.calibrate !== true)
+        throw new Error('--rounds needs --calibrate (it says how often the calibration measures its workloads)');
       const lockWaitMs = opts.lockWait * 1000;
       if (opts.calibrate === true) {
         if (opts.modelOnly === true)
           throw new Error('--calibrate measures the live ksmd; it cannot run with --model-only');
         const cal = await calibrate(
-          { pages: opts.pages, lockWaitMs, write: opts.dryRun !== true, reload: opts.reload },
+          { pages: opts.pages, lockWaitMs, write: opts.dryRun !== true, reload: opts.reload, rounds: opts.rounds ?? 1 },
           log,
         );
         io.stdout.write(
@@ -107,4 +116,5 @@ export function addBenchCommand(program: Command, io: Io): void {
 
 const parsePages = wholeNumber('a page count of at least 64', 64);
 const parseScans = wholeNumber('1 to 1000 full scans', 1, 1000);
+const parseRounds = wholeNumber(`1 to ${MAX_ROUNDS} rounds`, 1, MAX_ROUNDS);
 const parseSeconds = wholeNumber('whole seconds');

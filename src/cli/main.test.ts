@@ -45,9 +45,13 @@ test('main demo fits COLUMNS, its explanation too, and keeps it on one line for 
   assert.match(piped.out(), /\nAt "merged" [^\n]* ksmd keeps 40 shared pages [^\n]*\(general_profit\)\.\n$/);
 });
 
-test('bench --reload: only with --calibrate, and only passes or interleaved, each refused with exit 2 before anything runs', async () => {
+test('bench --reload and --rounds: only with --calibrate, and only passes or interleaved, 1-9 rounds, each refused with exit 2 before anything runs', async () => {
   for (const [args, message] of [
     [['bench', '--reload', 'interleaved'], /--reload needs --calibrate/],
+    [['bench', '--rounds', '3'], /--rounds needs --calibrate/],
+    [['bench', '--calibrate', '--rounds', '0'], /Expected 1 to 9 rounds, got "0"/],
+    [['bench', '--calibrate', '--rounds', '10'], /Expected 1 to 9 rounds, got "10"/],
+    [['bench', '--calibrate', '--rounds', '2.5'], /Expected 1 to 9 rounds, got "2\.5"/],
     [
       ['bench', '--calibrate', '--reload', 'sideways'],
       /argument 'sideways' is invalid\. Allowed choices are passes, interleaved/,

@@ -36,6 +36,7 @@ import type { PostSleepRow } from './post_sleep.ts';
 import { measureReloadRows, type ReloadReading } from './reload_rows.ts';
 import { fitReload, fittedReloadNs, rowRegion } from './reload_tree.ts';
 import { measureTimer, type TimerMeasurement } from './timer.ts';
+import { measureWorkloadRounds } from './workload_rounds.ts';
 import { calibrationWorkloads, type Workload } from './workloads.ts';
 import type { TimerParams } from '../sim/timer.ts';
 
@@ -58,6 +59,8 @@ export interface CalibrateOptions {
   readonly write: boolean;
   /** How to read the reload after a sleep (reload_rows.ts; absent: over passes). */
   readonly reload?: ReloadReading;
+  /** Rounds of the workloads, each scan's CPU the median of its rounds (workload_rounds.ts; absent: 1). */
+  readonly rounds?: number;
 }
 
 export interface CalibrationFile {
@@ -69,6 +72,8 @@ export interface CalibrationFile {
   /** Where ksmd's CPU time came from: schedstat (ns) or utime+stime (clock ticks). */
   readonly cpu_source?: 'schedstat' | 'ticks';
   readonly method: string;
+  /** Rounds each workload was measured, its scans' CPU the median (absent in files from before rounds: 1). */
+  readonly workload_rounds?: number;
   readonly kernel_ns_per_visit: Record<string, number>;
   /**
    * The fit's weighted residual (root mean square) at each deepFrom tried; the smallest
@@ -131,6 +136,8 @@ export interface CalibrationScan {
   readonly scan: number;
   readonly pages_scanned: number;
   readonly kernel_cpu_s: number;
+  /** With rounds: ksmd's CPU of this scan in every round, whose median is kernel_cpu_s. */
+  readonly kernel_cpu_rounds_s?: readonly number[];
   /** CPU time other work used during the scan, ms (absent in files from before it was measured). */
   readonly others_busy_ms?: number;
   readonly events: EventCounts;
@@ -151,7 +158,8 @@ const TIMER_METHOD =
 
 const METHOD =
   'Per measured full scan: ksmd CPU time (schedstat runtime where the kernel has it, else utime+stime) against the events the model counts in the same ' +
-  'scan of the same workload (counting cost model). Weighted non-negative least squares on relative errors ' +
+  'scan of the same workload (counting cost model); with --rounds N, every workload N times, the order reversed ' +
+  'every other round, each scan the median of its rounds (workload_rounds). Weighted non-negative least squares on relative errors ' +
   '(scans under 0.1 s weighted as 0.1 s), with a weak pull (lambda 0.02) toward the previous constants for ' +
   'directions the workloads cannot separate. Unstable-tree steps deeper than deepFrom are their own column ' +
   '(deepStepNs); one fit per deepFrom tried (deep_from_rms), the smallest residual kept. The reload after a sleep ' +
@@ -196,10 +204,18 @@ export async function calibrate(
   const nsPerVisit: Record<string, number> = {};
   let clkTck = 100;
   let cpuSource: 'schedstat' | 'ticks' = 'schedstat';
-  for (const w of calibrationWorkloads(opts.pages)) {
+  const rounds = opts.rounds ?? 1;
+  const workloads = calibrationWorkloads(opts.pages);
+  const measuredRuns = await measureWorkloadRounds(
+    workloads,
+    rounds,
+    { lockWaitMs: opts.lockWaitMs, progress, warn: log.warn },
+    runKernelQuietly,
+  );
+  for (const w of workloads) {
     progress(`${w.name}: counting the model's events`);
     const counted = new Map(depths.map((d) => [d, runModelCounted(w, progress, d)] as const));
-    const run = await runKernelQuietly(w, { lockWaitMs: opts.lockWaitMs, progress, warn: log.warn });
+    const { run, cpuRoundsS } = measuredRuns.get(w.name)!;
     clkTck = run.clkTck;
     if (run.cpuSource === 'ticks') cpuSource = 'ticks';
     const first = counted.get(depths[0]!)!;
@@ -217,6 +233,7 @@ export async function calibrate(
         scan: i + 1,
         pages_scanned: k.pagesScanned,
         kernel_cpu_s: round(k.cpuS, 6),
+        ...(rounds > 1 ? { kernel_cpu_rounds_s: cpuRoundsS[i]!.map((c) => round(c, 6)) } : {}),
         ...(k.othersBusyMs === undefined ? {} : { others_busy_ms: Math.round(k.othersBusyMs) }),
       });
     });
@@ -271,6 +288,7 @@ export async function calibrate(
     pages: opts.pages,
     cpu_source: cpuSource,
     method: METHOD,
+    workload_rounds: rounds,
     kernel_ns_per_visit: nsPerVisit,
     deep_from_rms: Object.fromEntries(fits.map((f) => [String(f.depth), round(f.fit.rms, 5)])),
     post_sleep: {

@@ -15,11 +15,19 @@ test("the traced plan's batches divide the main region, and it holds the passes'
 const rowOf = (how: string, shape: PostSleepShape): PostSleepRow =>
   ({ how, region_pages: shape.regionPages, sizes: shape.plan.map((p) => p.pages) }) as unknown as PostSleepRow;
 
+/** A measure that notes each shape it reads in `seen` and gives one rowOf. */
+const noting =
+  (seen: string[], how: string) =>
+  async (_o: unknown, shape: PostSleepShape): Promise<PostSleepRow[]> => {
+    seen.push(`${how} ${shape.regionPages}`);
+    return [rowOf(how, shape)];
+  };
+
 test('the rows are read over passes unless interleaved is asked for', async () => {
   const seen: string[] = [];
   const got = await measureReloadRows({ lockWaitMs: 0, progress: () => undefined, warn: () => undefined }, 'passes', {
     interleaved: async () => assert.fail('traced'),
-    passes: async (_o, shape) => (seen.push(`passes ${shape.regionPages}`), [rowOf('passes', shape)]),
+    passes: noting(seen, 'passes'),
   });
   assert.equal(got.traced, false);
   assert.deepEqual(seen, ['passes 20000', 'passes 2000', 'passes 5000', 'passes 10000', 'passes 20000']);
@@ -36,8 +44,8 @@ test('asked for interleaved, the rows are read traced where ksmd can be traced, 
     { lockWaitMs: 0, progress: () => undefined, warn: (m) => warnings.push(m) },
     'interleaved',
     {
-      interleaved: async (_o, shape) => (seen.push(`traced ${shape.regionPages}`), [rowOf('traced', shape)]),
-      passes: async (_o, shape) => (seen.push(`passes ${shape.regionPages}`), [rowOf('passes', shape)]),
+      interleaved: noting(seen, 'traced'),
+      passes: noting(seen, 'passes'),
     },
   );
   assert.equal(got.traced, true);

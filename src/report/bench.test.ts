@@ -35,6 +35,13 @@ function run(calibrated: boolean): BenchRun {
   };
 }
 
+/** A rendered table's rows (the header first), cell by cell. */
+const tableCells = (table: string): string[][] =>
+  table
+    .split('\n')
+    .filter((l) => l.startsWith('│'))
+    .map((l) => l.split('│').map((c) => c.trim()));
+
 const widest = (text: string): number => Math.max(...text.split('\n').map(displayWidth));
 
 test('the bench table fits COLUMNS, keeping the workload, the ratios and whether the counters agree', () => {
@@ -69,10 +76,7 @@ test("the calibration's reload table gives each row's spread over its passes", (
     .split('\n\n')
     .find((t) => t.includes('passes µs'));
   assert.ok(table !== undefined, 'the reload table has a passes column');
-  const cells = table
-    .split('\n')
-    .filter((l) => l.startsWith('│'))
-    .map((l) => l.split('│').map((c) => c.trim()));
+  const cells = tableCells(table);
   const column = cells[0]!.indexOf('passes µs');
   assert.equal(cells[1]![column], '-3 to 984');
   assert.equal(cells[2]![column], '125');
@@ -107,4 +111,25 @@ test("the calibration's reload table names each row's region", () => {
     old !== undefined &&
       !renderCalibration(old, old.cost, undefined, undefined, 10_000).includes('grows with the trees'),
   );
+});
+
+test("a calibration in rounds gives each scan's spread over them and says how many; one round adds nothing", () => {
+  const shipped = readCalibration(calibrationPath({}, null));
+  assert.ok(shipped !== undefined);
+  const [first, ...rest] = shipped.scans;
+  const file = {
+    ...shipped,
+    workload_rounds: 3,
+    scans: [{ ...first!, kernel_cpu_rounds_s: [0.31, 0.252, 0.4] }, ...rest],
+  };
+  const text = renderCalibration(file, shipped.cost, undefined, undefined, 10_000);
+  assert.match(text.split('\n')[0]!, /, measured 3 rounds \(each scan the median\)$/);
+  const table = text.split('\n\n').find((t) => t.includes('rounds s'));
+  assert.ok(table !== undefined, 'the scans table has a rounds column');
+  const cells = tableCells(table);
+  const column = cells[0]!.indexOf('rounds s');
+  assert.equal(cells[1]![column], '0.25 to 0.40');
+  assert.equal(cells[2]![column], '', 'a scan without rounds leaves the column empty');
+  const once = renderCalibration(shipped, shipped.cost, undefined, undefined, 10_000);
+  assert.ok(!once.includes('rounds s') && !once.includes('rounds (each scan'));
 });

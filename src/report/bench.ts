@@ -125,11 +125,14 @@ export function renderCalibration(
     keys.map((k) => [k, fmt(previous[k]), fmt(f.cost[k])]),
     { width },
   );
+  // With rounds, the spread of each scan's CPU over them: how much the host moved meanwhile.
+  const rounds = f.scans.some((x) => x.kernel_cpu_rounds_s !== undefined);
   const scanHead = [
     'workload',
     'scan',
     'pages',
     'kernel CPU s',
+    ...(rounds ? ['rounds s'] : []),
     'fitted s',
     'current s',
     'visits',
@@ -146,13 +149,24 @@ export function renderCalibration(
     String(x.scan),
     fmt(x.pages_scanned),
     x.kernel_cpu_s.toFixed(2),
+    ...(rounds ? [roundsRange(x.kernel_cpu_rounds_s)] : []),
     x.fitted_cpu_s.toFixed(2),
     x.default_cpu_s.toFixed(2),
     // Every event kind in the order counted (measure/model.ts, cost.ts's COST_KEYS).
     ...(Object.keys(x.events) as (keyof typeof x.events)[]).map((k) => fmt(x.events[k])),
   ]);
   const s = fitTable(
-    columns(scanHead, ['deep steps', 'frees', 'merges', 'memcmp=', 'memcmp≠', 'checksums', 'skips', 'current s']),
+    columns(scanHead, [
+      'deep steps',
+      'frees',
+      'merges',
+      'memcmp=',
+      'memcmp≠',
+      'checksums',
+      'skips',
+      'current s',
+      'rounds s',
+    ]),
     scanRows,
     {
       width,
@@ -206,10 +220,16 @@ export function renderCalibration(
     ([w, ns]) => `  ${w}: ${fmt(ns)} ns of ksmd CPU per page visited`,
   );
   return (
-    `Kernel ${f.machine.kernel_release}, ${f.machine.cpu_model}, ${f.pages} pages per workload\n\n` +
+    `Kernel ${f.machine.kernel_release}, ${f.machine.cpu_model}, ${f.pages} pages per workload` +
+    `${(f.workload_rounds ?? 1) > 1 ? `, measured ${f.workload_rounds} rounds (each scan the median)` : ''}\n\n` +
     `${visits.join('\n')}\n\n${t}\n\n${s}${reload}${firstVisits}\n\n${prose(`${f.method}\n`, width)}` +
     (timer === undefined ? '' : renderTimer(timer, previousTimer, width))
   );
+}
+
+/** The least and the most of a scan's CPU over its rounds, s (none where it was measured once). */
+function roundsRange(each: readonly number[] | undefined): string {
+  return each === undefined ? '' : `${Math.min(...each).toFixed(2)} to ${Math.max(...each).toFixed(2)}`;
 }
 
 /** The least and the most of a row's extras by pass or by round, µs (a row of one: its own; older files: none). */
