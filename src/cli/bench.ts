@@ -53,7 +53,7 @@ export function addBenchCommand(program: Command, io: Io): void {
     .addOption(
       new Option(
         '--reload <how>',
-        "with --calibrate: how to read what a batch costs more after a sleep: 'passes' (whole passes, one batch size after another) or 'interleaved' (every batch size and sleep in the same minute, ksmd traced through tracefs, with the passes where it cannot be traced); interleaved is steadier against the host's drift, but on 2026-12-05 no set made that way beat the shipped one (docs/cost-model.md, step 5)",
+        "with --calibrate: how to read what a batch costs more after a sleep: 'passes' (whole passes, one batch size after another) or 'interleaved' (every batch size and sleep in the same minute, ksmd traced through tracefs, with the passes where it cannot be traced); interleaved follows the kernel's batch sizes more evenly and made the AMD set shipped, but across ten calibrations on 2026-12-05 neither way passed more of the timing grids than the other (docs/cost-model.md, step 5)",
       )
         .choices(['passes', 'interleaved'])
         .default('passes'),

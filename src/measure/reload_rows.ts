@@ -8,11 +8,12 @@
  * after sleeps of 50 and 200 ms take a minute a pass there.
  *
  * Why passes stay the default: on 2026-12-05 the interleaved reading gave a reload that
- * follows the kernel's batches of 80-1,000 pages more evenly, but no set calibrated with it
- * beat the shipped one on a whole grid, and in a clean-clone CI run the timing family's fresh
- * calibration of that kind left 5000/1/0 7.9 % behind at 0.5 s at the kernel's speed, a cell
- * every CI run before had passed there (docs/cost-model-journal.md, "The reload's split,
- * interleaved").
+ * follows the kernel's batches of 80-1,000 pages more evenly, and the AMD set shipped was
+ * made with it, but across ten calibrations put against eight kept grids the two readings'
+ * totals overlapped (interleaved 267-324 cells of 432, over passes 297-320), and in a
+ * clean-clone CI run the timing family's fresh calibration of that kind left 5000/1/0 7.9 %
+ * behind at 0.5 s at the kernel's speed, a cell every CI run before had passed there
+ * (docs/cost-model-journal.md, "The reload's split, interleaved", "The workloads in rounds").
  */
 import { HostUnusable } from '../host/unusable.ts';
 import {
