@@ -3,21 +3,27 @@
  * workload once a round, the order reversed every other round, and each measured scan's
  * ksmd CPU the median of its rounds.
  *
- * Why: the per-event constants are fitted to the workloads' scans, and one workload after
- * another takes minutes, while this host's speed moves 20-45 % within an hour and sometimes
- * from one minute to the next. Measured once, a slow stretch under one workload sets the
- * constants that workload separates (the set of 2026-12-05 17:21 came to about 4 µs a page
- * for a warm 1,000-page batch against the kernel's 2.3; docs/cost-model-journal.md, "The
- * reload's split, interleaved"). In rounds, a workload's readings are minutes apart, so a
- * stretch that slows one of them is outvoted by the others; reversing the order every other
- * round puts every workload at the same mean time over two rounds, so a steady drift moves
- * all of them alike instead of the last ones most.
+ * Why: the per-event constants are fitted to the workloads' scans, and this host's speed
+ * moves 20-45 % within an hour and, measured in rounds on 2026-12-05, 15-20 % within half a
+ * minute. Measured once, a slow stretch under one workload sets the constants that workload
+ * separates (the set of 2026-12-05 17:21 came to about 4 µs a page for a warm 1,000-page
+ * batch against the kernel's 2.3; docs/cost-model-journal.md, "The reload's split,
+ * interleaved"). In rounds, a workload's readings are a round apart (about 15 s at 65,536
+ * pages), so a stretch that slows one of them is outvoted by the others; reversing the order
+ * every other round puts every workload at the same mean time over two rounds, so a steady
+ * drift moves all of them alike instead of the last ones most. A slow stretch longer than
+ * the rounds is not outvoted: a calibration of five rounds put visitNs at 214 ns against
+ * 127-146 (journal: "The workloads in rounds").
  */
 import { median } from '../lib/statistics.ts';
 import type { KernelRun, KernelRunOptions, KernelScan } from './kernel.ts';
 import type { Workload } from './workloads.ts';
 
-/** The most rounds `--rounds` takes: nine rounds of the workloads are about half an hour. */
+/**
+ * The most rounds `--rounds` takes. A round is about 15 s at 65,536 pages and grows with
+ * `--pages`; the median is bought against drift of seconds to a minute, and rounds beyond
+ * a handful only stretch the calibration over more of the host's slower swings.
+ */
 export const MAX_ROUNDS = 9;
 
 /** The workloads' order in round `round` (0-based): as given, reversed every other round. */
