@@ -8,11 +8,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { holdKernelTestLockForFile, settledKsm, snapshotKsm } from '../src/backends/kernel/testing.ts';
 import { withGuardedKsm } from '../src/host/ksm_guard.ts';
+import { readKsmMergingPages } from '../src/host/ksm_stat.ts';
 import { KSM_DIR, readSysfs } from '../src/host/ksm_sysfs.ts';
 
 const skip = await holdKernelTestLockForFile();
@@ -40,6 +41,35 @@ test('withGuardedKsm: the knobs set inside are back when the run returns, and wh
     /the run failed/,
   );
   assert.deepEqual(snapshotKsm(), before);
+});
+
+/** 256 pages of one byte, MADV_MERGEABLE, held until killed: another KSM user of the machine. */
+const MERGEABLE_HOLDER =
+  'import mmap, time\nm = mmap.mmap(-1, 256 * 4096, flags=mmap.MAP_PRIVATE)\nm.write(b"\\x5a" * (256 * 4096))\n' +
+  'm.madvise(mmap.MADV_MERGEABLE)\nprint("ready", flush=True)\ntime.sleep(120)\n';
+
+test("withGuardedKsm: putting back knobs that need no unmerging leaves another process's merged pages merged", async (t) => {
+  if (skip !== undefined) return void t.skip(skip);
+  if (spawnSync('python3', ['--version']).status !== 0) return void t.skip('python3 is not installed');
+  const before = (await settledKsm()).text;
+  const holder = spawn('python3', ['-c', MERGEABLE_HOLDER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const [line] = (await once(holder.stdout!, 'data')) as [Buffer];
+    assert.equal(line.toString().trim(), 'ready');
+    const pid = holder.pid!;
+    await withGuardedKsm(quiet, async (set) => {
+      set('pages_to_scan', 1000);
+      set('sleep_millisecs', 10);
+      set('run', 1);
+      for (let i = 0; i < 200 && Number(readKsmMergingPages(pid) ?? 0) < 256; i++) await sleep(50);
+    });
+    assert.deepEqual(snapshotKsm(), before);
+    // The restore wrote pages_to_scan, sleep_millisecs and run, none of which needs run=2.
+    assert.equal(readKsmMergingPages(pid), '256', 'the holder is still merged after the restore');
+  } finally {
+    holder.kill('SIGKILL');
+    await once(holder, 'exit');
+  }
 });
 
 test('withGuardedKsm: a write Linux refuses throws naming the errno, and what was set before is put back', async (t) => {

@@ -13,7 +13,7 @@
  * It holds the kernel tests' lock and the samepage KSM lock for its whole run (the enabled
  * interpreters are KSM users that would skew any other run's global counters). Its KSM
  * writes go through samepage's MachineGuard, as a kernel run's do: journaled before each
- * write, and every KSM file put back (run=2 first) at the end, on Ctrl-C, SIGTERM or
+ * write, and every KSM file put back (restoreKsm's order) at the end, on Ctrl-C, SIGTERM or
  * SIGHUP, and by the journal's watchdog after a SIGKILL.
  */
 import { test } from 'node:test';
@@ -110,7 +110,7 @@ type KsmWrite = (path: string, value: string) => number;
 /**
  * Runs `body` with PROGRAMS fresh instances of `program` holding their memory and nothing merged
  * (run=2), under the kernel tests' lock and the samepage KSM lock; `write` changes KSM files
- * through a MachineGuard, which puts every one back (run=2 first) before the instances' exit
+ * through a MachineGuard, which puts every one back (restoreKsm's order) before the instances' exit
  * is awaited, or on a signal. ksmd is left on its CPUs: the times are compared as users run it.
  */
 async function withHolders(

@@ -137,7 +137,7 @@ export type KsmSet = (file: string, value: string | number) => void;
  * Runs `fn` with KSM changed only through a MachineGuard, for a script or a benchmark that
  * sets KSM's knobs itself: the samepage KSM lock is taken unless told not to (KsmLockHeld
  * where another run holds it), each write is journaled before it is made, and every KSM
- * file is put back (run=2 first) when `fn` ends or throws, on SIGINT, SIGTERM or SIGHUP,
+ * file is put back (restoreKsm's order) when `fn` ends or throws, on SIGINT, SIGTERM or SIGHUP,
  * and by the journal's watchdog after a SIGKILL. `try { ... } finally { restoreKsm(saved) }`
  * covers the first two only: a Ctrl-C left the knobs changed.
  */

@@ -73,6 +73,25 @@ test('restoreKsm writes run=2 first and run last, so max_page_sharing is accepte
   }
 });
 
+test('restoreKsm puts back knobs that need no unmerging without run=2, so other processes keep their merged pages', () => {
+  const fake = fakeKsm(TUNED);
+  try {
+    const saved = saveKsm(fake.dir, fake.io);
+    // What `samepage plus --ksm-set pages_to_scan=1000 --run` leaves while others have merged.
+    fake.set('pages_shared', '49');
+    fake.set('pages_to_scan', '1000');
+    fake.set('sleep_millisecs', '5');
+    fake.set('smart_scan', '0');
+    fake.set('run', '0');
+    assert.deepEqual(restoreKsm(saved, fake.dir, fake.io), []);
+    assert.ok(!fake.log.includes('run=2'), fake.log.join(' '));
+    assert.equal(fake.get('pages_shared'), '49');
+    assert.deepEqual(state(fake), TUNED);
+  } finally {
+    fake.remove();
+  }
+});
+
 test('restoreKsm retries an EBUSY while a killed process still maps KSM pages, sleeping between tries', () => {
   const fake = fakeKsm(TUNED);
   try {
@@ -105,7 +124,7 @@ test('restoreKsm leaves a saved none advisor and its pages_to_scan, switching th
     fake.set('advisor_mode', 'scan-time');
     fake.set('pages_to_scan', '4321'); // where the advisor moved it
     assert.deepEqual(restoreKsm(saved, fake.dir, fake.io), []);
-    assert.deepEqual(fake.log, ['run=2', 'advisor_mode=none', 'pages_to_scan=1234', 'run=1']);
+    assert.deepEqual(fake.log, ['advisor_mode=none', 'pages_to_scan=1234', 'run=1']);
     assert.deepEqual(state(fake), { ...TUNED, pages_to_scan: '1234' });
   } finally {
     fake.remove();
@@ -144,7 +163,7 @@ test('restoreKsm writes only run when nothing else differs, and reports a file t
   try {
     const saved = saveKsm(fake.dir, fake.io);
     assert.deepEqual(restoreKsm(saved, fake.dir, fake.io), []);
-    assert.deepEqual(fake.log, ['run=2', 'run=1']);
+    assert.deepEqual(fake.log, ['run=1']);
     fake.set('sleep_millisecs', '5');
     fake.refuse.set('sleep_millisecs', -1);
     const problems = restoreKsm(saved, fake.dir, fake.io);

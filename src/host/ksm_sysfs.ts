@@ -181,9 +181,16 @@ export function saveKsm(dir = KSM_DIR, io: SysfsIo = REAL_SYSFS): SavedFile[] {
 }
 
 /**
+ * The files whose store refuses a change (EBUSY) while any KSM page exists
+ * (remove_all_stable_nodes in the store must succeed first).
+ */
+const NEED_UNMERGED = ['max_page_sharing', 'merge_across_nodes'];
+
+/**
  * Puts saved values back, exactly. The order follows the kernel's stores:
- * - run=2 first: it unmerges everything, which max_page_sharing and merge_across_nodes
- *   need before they accept a change (EBUSY otherwise);
+ * - run=2 first, only when max_page_sharing or merge_across_nodes must change: it unmerges
+ *   every process on the machine, which those two need (EBUSY otherwise) and nothing else
+ *   does, so a restore of the other knobs leaves everyone's merged pages merged;
  * - the advisor off, unless it already is as saved: pages_to_scan refuses writes (EINVAL)
  *   while advisor_mode is scan-time;
  * - every other file whose value differs, each refusal retried once after the others, and
@@ -207,7 +214,7 @@ export function restoreKsm(saved: readonly SavedFile[], dir = KSM_DIR, io: Sysfs
     if (r !== 0) problems.set(file, `${join(dir, file)}=${v} (${describeErrno(r)})`);
     return r;
   };
-  io.write(join(dir, 'run'), '2');
+  if (NEED_UNMERGED.some((file) => value.has(file) && now(file) !== value.get(file))) io.write(join(dir, 'run'), '2');
 
   const advisor = value.get('advisor_mode');
   const toScan = value.get('pages_to_scan');

@@ -8,8 +8,9 @@
  *     (`kept`), with a message saying so: samepage never restores over a person's change;
  *   - a process that has exited, or whose pid another process now has: nothing to undo
  *     (`gone`).
- * KSM's files go back in the kernel's order (restoreKsm: run=2 first when more than `run`
- * differs); process state first, then sysfs, then ksmd's CPUs.
+ * KSM's files go back in the kernel's order (restoreKsm: run=2 first only when
+ * max_page_sharing or merge_across_nodes must change); process state first, then sysfs,
+ * then ksmd's CPUs.
  */
 import { dirname, join } from 'node:path';
 import { describeErrno } from '../lib/errno.ts';

@@ -115,7 +115,7 @@ export async function differentialSkipReason(): Promise<string | undefined> {
   return kernelSkipReasonAfterWait();
 }
 
-/** Saves every writable KSM file under the lock; `restore` puts them back under the lock (run=2 first). */
+/** Saves every writable KSM file under the lock; `restore` puts them back under the lock (restoreKsm's order). */
 export async function saveKsmValues(): Promise<{ saved: SavedFile[]; restore: () => Promise<string[]> }> {
   const unlock = await takeKsmLock();
   let saved: SavedFile[];
@@ -129,8 +129,7 @@ export async function saveKsmValues(): Promise<{ saved: SavedFile[]; restore: ()
     restore: async () => {
       const again = await takeKsmLock();
       try {
-        // run=2 first, then every saved value; skipped when nothing differs, since run=2
-        // unmerges every process on the machine.
+        // Skipped when nothing differs: restoreKsm writes run back even when it holds its value.
         const changed = saved.filter((s) => restorableValue(readSysfs(s.path) ?? '') !== s.value);
         return changed.length === 0 ? [] : restoreKsm(saved);
       } finally {
