@@ -98,8 +98,8 @@ knobs back. docs/ksmplus-live.md explains it all, with its measurements and risk
 Knobs (--set, the config's knobs:, and files of the control directory), with their defaults:
 ${KNOB_SPECS.map((k) => `  ${k.name.padEnd(20)} ${String(k.default).padStart(5)}  ${k.what}`).join('\n')}
 
-The control directory works as the thesis's /sys/kernel/mm/ksm+:
-  echo "+ firefox" > ${PLUS_DIR}/processes_to_scan
+The control directory works as the thesis's /sys/kernel/mm/ksm+ (its files are root's):
+  echo "+ firefox" | sudo tee ${PLUS_DIR}/processes_to_scan
   cat ${PLUS_DIR}/processes_to_scan ${PLUS_DIR}/pages_sharing
 
 Examples:
