@@ -14,6 +14,12 @@ process.stdout.on('error', (err) => {
   if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw err;
 });
+// A closed stderr (`2>&1 | head`, a log reader that went away) drops the messages and lets the
+// command go on: `samepage plus` would otherwise die with its ranges marked and its control
+// files left, and a restore in progress would stop half way.
+process.stderr.on('error', (err) => {
+  if (err.code !== 'EPIPE') throw err;
+});
 try {
   const args = process.argv.slice(2);
   // The long-running `samepage plus` loads only what it uses (dist/src/cli/plus_main.js).

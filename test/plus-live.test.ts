@@ -225,7 +225,7 @@ test('plus: a new process of a selected name is marked within 1 s of its first r
   assert.equal(mergeableBytes(a.pid), 0, 'every range given back');
   assert.equal(mergeableBytes(b.pid), 0);
   assert.equal(readRun(), runBefore, 'run put back');
-  assert.equal(existsSync(join(d.ctl, 'ksm+', 'processes_to_scan')), false, 'the control files are gone');
+  assert.equal(existsSync(join(d.ctl, 'ksm+')), false, 'the control files and their directory are gone');
   for (const t of [a, b, c]) assert.ok(!['t', 'T'].includes(state(t.pid)), `${t.pid} is not left stopped`);
   assert.match(await c.finish(), /^ok 0$/, 'the unselected process never saw a tracer and reads what it wrote');
   assert.match(await a.finish(), /^ok \d+$/);
@@ -249,6 +249,27 @@ test('plus: "- NAME" in processes_to_scan gives that program\'s marks back, and 
   assert.equal(d.child.exitCode, null, 'the daemon runs on');
   d.child.kill('SIGTERM');
   assert.equal(await d.exited(), 0);
+  assert.match(await a.finish(), /^ok \d+$/);
+});
+
+test('plus: a log reader that goes away (stderr closed) does not stop the daemon; it carries on and stops cleanly', {
+  skip,
+}, async () => {
+  const a = await target('plus-t-e', 32, 17, 2);
+  const d = daemon(['plus-t-e']);
+  await until('plus-t-e marked', () => mergeableBytes(a.pid) > 0);
+  d.child.stderr!.destroy(); // the daemon's next log line meets EPIPE
+  const file = join(d.ctl, 'ksm+', 'processes_to_scan');
+  writeFileSync(file, '- plus-t-e\n');
+  await until('the marks given back', () => mergeableBytes(a.pid) === 0, 5_000);
+  writeFileSync(file, '+ plus-t-e\n');
+  await until('plus-t-e marked again', () => mergeableBytes(a.pid) > 0);
+  assert.equal(d.child.exitCode, null, 'the daemon runs on without its log');
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exited(), 0);
+  assert.equal(mergeableBytes(a.pid), 0, 'every range given back');
+  assert.equal(existsSync(join(d.ctl, 'ksm+')), false, 'the control files and their directory are gone');
+  assert.equal(existsSync(join(d.ctl, 'plus.sock')), false, 'the socket is gone');
   assert.match(await a.finish(), /^ok \d+$/);
 });
 

@@ -23,7 +23,7 @@
  * line and answers one JSON line: {"cmd":"add","name":"firefox"}, {"cmd":"remove","pid":12},
  * {"cmd":"list"}, {"cmd":"status"}, {"cmd":"set","knob":"pages_to_scan","value":"1000"}.
  */
-import { chmodSync, mkdirSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmdirSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { errnoName } from '../lib/errno.ts';
@@ -139,7 +139,7 @@ export class ControlDirectory {
     rmSync(this.socketPath, { force: true });
     for (const name of [...this.#files.keys(), LAST_ERROR]) rmSync(join(this.dir, name), { force: true });
     try {
-      rmSync(this.dir, { recursive: false });
+      rmdirSync(this.dir); // only when empty
     } catch {
       // Something else put a file there: leave the directory.
     }
