@@ -380,6 +380,15 @@ export function writeCorpus(dir: string): CorpusCase[] {
   add('run-unknown-option', ['run', input, '--frobnicate'], [2]);
   add('run-json-invalid', ['run', join(dir, 'version-2.yaml'), '--json'], [2]);
   add('stats-no-source', ['stats'], [2]);
+  // A report that cannot be written is refused before the run, so --json prints one document.
+  const reportDir = join(dir, 'report-is-a-directory');
+  mkdirSync(reportDir);
+  add('run-json-report-directory', ['run', input, '--json', '--report', reportDir], [2]);
+  add('compare-json-report-directory', ['compare', input, '--json', '--report', reportDir], [2]);
+  add('stats-json-report-directory', ['stats', input, '--json', '--report', reportDir], [2]);
+  add('predict-json-report-directory', ['predict', snap, '--json', '--report', reportDir], [2]);
+  add('run-report-missing-directory', ['run', input, '--report', join(dir, 'no-such-dir', 'r.html')], [2]);
+  add('run-report-empty-name', ['run', input, '--report', ''], [2]);
   return cases;
 }
 

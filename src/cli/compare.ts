@@ -56,11 +56,12 @@ export function registerCompare(program: Command, io: Io, setExit: (code: number
         exp === undefined ? undefined : thesisComparison(exp, (f) => measuredByPolicy(f, results), { file });
       // Exit 1 is said in words: which policy's run failed and why, and which did not settle.
       const failures = results.map((r) => runFailure(r.run));
-      out.result(opts.json, compareJson(scenario.name, results, failures, exp), (width) =>
-        renderCompare(scenario, results, thesis, width),
-      );
+      // The report first: if it cannot be written after all, stdout holds the error alone.
       await out.report(opts.report, async () =>
         (await import('../report/compare.ts')).renderCompareReport(scenario.name, results, thesis),
+      );
+      out.result(opts.json, compareJson(scenario.name, results, failures, exp), (width) =>
+        renderCompare(scenario, results, thesis, width),
       );
       results.forEach((r, i) => {
         if (failures[i] !== undefined) out.say(`the workload failed under ${r.policy}: ${failures[i]}`);

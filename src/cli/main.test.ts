@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { main } from './main.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { capture } from '../term/testing.ts';
 
 test('main prints help explaining samepage and exits 0', async () => {
@@ -25,6 +28,20 @@ test('main reports an unreadable scenario as one line on stderr with exit 2', as
   assert.match(c.err(), /^samepage: /);
   assert.doesNotMatch(c.err(), /\n\s+at /, 'no stack trace without SAMEPAGE_DEBUG=1');
   assert.equal(c.out(), '');
+});
+
+test('run --json --report DIR is refused before the run: one JSON document on stdout, exit 2', async () => {
+  const c = capture();
+  const dir = mkdtempSync(join(tmpdir(), 'samepage-report-'));
+  try {
+    assert.equal(await main(['run', 'scenarios/ksm-tests-merge.yaml', '--json', '--report', dir], c.io), 2);
+    const doc = JSON.parse(c.out()) as { ok: boolean; error: string };
+    assert.equal(doc.ok, false);
+    assert.match(doc.error, /Cannot write the report to .*: it is a directory/);
+    assert.doesNotMatch(c.err(), /running|full_scans/, 'nothing ran');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('main demo runs the thesis program and explains it, without the idle KSM+ table', async () => {

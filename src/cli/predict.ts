@@ -80,14 +80,15 @@ export function registerPredict(program: Command, io: Io, setExit: (code: number
       const out = new Output(io);
       // The set the model read: the same machine and environment as this process.
       const calibration = calibrationUsed();
+      // The report first: if it cannot be written after all, stdout holds the error alone.
+      // The chart renderer loads only when a report is written (half a second of start-up).
+      await out.report(opts.report, async () =>
+        (await import('../report/predict_report.ts')).renderPredictReport(file, result),
+      );
       out.result(
         opts.json,
         { ...result.run, prediction: result.prediction, calibration },
         (width) => `${renderPredictResult(file, result, width)}${describeCalibrationUsed(calibration)}\n`,
-      );
-      // The chart renderer loads only when a report is written (half a second of start-up).
-      await out.report(opts.report, async () =>
-        (await import('../report/predict_report.ts')).renderPredictReport(file, result),
       );
       // Times come from the cost model: another CPU's constants give another CPU's times.
       for (const warning of [unsettledWarning(result.prediction), foreignCalibration()])
