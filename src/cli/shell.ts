@@ -3,9 +3,18 @@
  * and runs the session on the script file or on standard input (shell/run.ts).
  */
 import { type Command, Option } from 'commander';
+import { formatDuration } from '../lib/duration.ts';
+import { MAX_WAIT_MS } from '../scenario/schema.ts';
 import { parseDuration } from '../shell/duration.ts';
 import { checked, parseSeed } from './args.ts';
 import type { Io } from '../term/output.ts';
+
+/** --max-time: a duration the model's clock can count exactly. */
+function maxTime(text: string): number | string | undefined {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= MAX_WAIT_MS) return ms;
+  return `--max-time must be at most ${formatDuration(MAX_WAIT_MS * 1e6)} (the model's clock counts nanoseconds exactly up to 2^53), got ${text}`;
+}
 
 export function registerShell(program: Command, io: Io, setExit: (code: number) => void): void {
   program
@@ -18,7 +27,7 @@ export function registerShell(program: Command, io: Io, setExit: (code: number) 
         '--max-time <duration>',
         'virtual time a script may run (a sleep past it stops the script, exit 124): 90, 90s, 10m, 2h',
       )
-        .argParser(checked(parseDuration, 'a duration such as 90s, 10m or 2h'))
+        .argParser(checked(maxTime, 'a duration such as 90s, 10m or 2h'))
         .default(3_600_000, '1h'),
     )
     .addHelpText(

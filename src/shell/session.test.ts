@@ -120,6 +120,17 @@ test('sleep runs the model on virtual time, and --max-time ends an endless loop 
   assert.match(r.stderr, /stopped at 120 s of virtual time: sleep 60 s would pass the limit of 150 s/);
 });
 
+test("a sleep past the model's clock (2^53 ns, 104 days 5 h) stops the script like --max-time, whatever the limit", async () => {
+  const day = 86_400_000;
+  const r = await runShell('echo a\nsleep 60d\necho b\nsleep 60d\necho c\n', 104 * day);
+  assert.equal(r.code, 124);
+  assert.equal(r.stdout, 'a\nb\n');
+  assert.match(
+    r.stderr,
+    /stopped at 5184000 s of virtual time: waiting 5184000000 ms would take virtual time to 120 days 0 h, past the 104 days 5 h/,
+  );
+});
+
 test('a syntax error stops a script with status 2, an unfinished command too', async () => {
   const bad = await runShell('echo a\nif then fi\necho b\n');
   assert.equal(bad.stdout, 'a\n');

@@ -17,7 +17,7 @@ import { createModelBackend, type ModelBackend } from '../backends/model/index.t
 import { parseStep } from '../scenario/parse.ts';
 import { runStep, type Collected } from '../scenario/run.ts';
 import { STEP_KINDS } from '../scenario/schema.ts';
-import { runFor } from '../system.ts';
+import { runFor, whyWaitCannotFinish } from '../system.ts';
 import { ChunkReader, type LineSource } from './chunks.ts';
 import { shellCommands, type ShellHost } from './commands.ts';
 import { SHELL_HELP } from './help.ts';
@@ -275,6 +275,14 @@ export class ShellSession implements ShellHost {
   sleep(ms: number): boolean {
     const sys = this.#backend.system();
     const now = sys.clock.nowMs();
+    // Past 2^53 ns the clock stops being exact; a prompt's deadline is per command, so a
+    // session could otherwise walk past it one sleep at a time.
+    const pastClock = whyWaitCannotFinish(sys, undefined, ms);
+    if (pastClock !== undefined) {
+      this.#stopped = 'limit';
+      this.#err(`samepage shell: stopped at ${formatSeconds(now)} of virtual time: ${pastClock}\n`);
+      return false;
+    }
     if (now + ms > this.#deadlineMs) {
       this.#stopped = 'limit';
       this.#err(
