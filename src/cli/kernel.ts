@@ -233,7 +233,7 @@ export function registerKernel(
         return { body: renderMetrics(exporter.read(), format), contentType: CONTENT_TYPES[format] };
       };
       if (opts.once === true)
-        return out.print(scrape(opts.openmetrics === true ? 'application/openmetrics-text' : undefined).body);
+        return out.raw(scrape(opts.openmetrics === true ? 'application/openmetrics-text' : undefined).body);
       if (opts.listen === undefined)
         throw new Error(
           'Give --listen HOST:PORT to serve, or --once to print one scrape (see samepage kernel export --help)',

@@ -91,15 +91,13 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       refuseReportOverInput(opts.report, [file]);
       const { result, statistics } = await runFile(file, opts.backend, opts.seed, out, opts.report !== undefined);
       const thesis = runThesisComparison(result, file);
-      out.print(
-        opts.json === true
-          ? `${formatJson(result)}\n`
-          : renderRunResult(result, { width: out.width }) + thesisText(thesis, out.width),
-      );
+      // The report first: if it cannot be written after all, stdout holds the error alone.
       // The chart renderer loads only when a report is written (half a second of start-up).
       await out.report(opts.report, async () =>
         (await import('../report/stats_report.ts')).renderRunReport(result, thesis, statistics),
       );
+      if (opts.json === true) out.raw(`${formatJson(result)}\n`);
+      else out.print(renderRunResult(result, { width: out.width }) + thesisText(thesis, out.width));
       setExit(result.ok ? EXIT_OK : EXIT_EXPECT_FAILED);
     });
 

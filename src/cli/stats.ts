@@ -96,10 +96,11 @@ export function registerStats(program: Command, io: Io, setExit: (code: number) 
       const { renderStatisticsReport, renderStatisticsTables, statisticsTitle } = await import(
         '../report/stats_report.ts'
       );
-      if (opts.json === true) out.print(statisticsJson(result));
-      else out.print(renderStatisticsTables(result, all.top.length, out.width) + thesisText(thesis, out.width));
+      // The report first: if it cannot be written after all, stdout holds the error alone.
       const report = { title: statisticsTitle(file, opts), run, thesis, top: opts.top };
       await out.report(opts.report, () => renderStatisticsReport(all, report));
+      if (opts.json === true) out.raw(statisticsJson(result));
+      else out.print(renderStatisticsTables(result, all.top.length, out.width) + thesisText(thesis, out.width));
       setExit(0);
     });
 

@@ -15,6 +15,17 @@ export interface Io {
   readonly env: NodeJS.ProcessEnv;
 }
 
+/**
+ * Control characters but tab and newline (C0, DEL, C1) shown as `?`, as ps(1) shows them:
+ * names, labels and comms come from scenario files, snapshots and /proc (a process may name
+ * itself anything), and printed raw an escape sequence in one could retitle or rewrite the
+ * user's terminal. JSON needs none of this: JSON.stringify escapes them.
+ */
+export function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '?');
+}
+
 export class Output {
   readonly io: Io;
 
@@ -35,17 +46,23 @@ export class Output {
 
   /** `text` as a live screen: in place at a terminal (cursor home, clear below), appended elsewhere. */
   screen(text: string): void {
-    this.print(this.rows !== undefined ? `\x1b[H\x1b[J${text}(Ctrl-C to stop)\n` : `${text}\n`);
+    const shown = printable(text);
+    this.io.stdout.write(this.rows !== undefined ? `\x1b[H\x1b[J${shown}(Ctrl-C to stop)\n` : `${shown}\n`);
   }
 
-  /** Writes `text` on stdout as it is. */
+  /** Writes `text` on stdout, control characters but tab and newline shown as `?`. */
   print(text: string): void {
+    this.io.stdout.write(printable(text));
+  }
+
+  /** Writes text for programs (JSON, Prometheus) on stdout exactly as it is. */
+  raw(text: string): void {
     this.io.stdout.write(text);
   }
 
   /** The result: `value` as indented JSON when `json`, else the table `render` gives at the terminal's width. */
   result(json: boolean | undefined, value: unknown, render: (width: number | undefined) => string): void {
-    this.io.stdout.write(json === true ? this.json(value) : render(this.width));
+    this.io.stdout.write(json === true ? this.json(value) : printable(render(this.width)));
   }
 
   /** `value` as the indented JSON every command prints (bigints as report/json.ts writes them). */
@@ -60,7 +77,7 @@ export class Output {
 
   /** A line about the run on stderr: `samepage: <message>`. */
   say(message: string): void {
-    this.io.stderr.write(`samepage: ${message}\n`);
+    this.io.stderr.write(`samepage: ${printable(message)}\n`);
   }
 
   /** Something the user should know that did not stop the command. */
