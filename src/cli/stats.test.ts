@@ -71,3 +71,21 @@ test("the report's title names what was counted: a file, processes by pid, every
     'Duplicate pages of processes 1, 2 and every okular',
   );
 });
+
+test('stats --proc: a name that matches no process is a warning, and when none matches an error (exit 2), never a table of zeros', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'samepage-stats-'));
+  try {
+    const file = join(dir, 's.yaml');
+    writeFileSync(file, SCENARIO);
+    const none = capture();
+    assert.equal(await main(['stats', file, '--proc', 'viewr'], none.io), 2);
+    assert.match(none.err(), /No process of comm "viewr" in the scenario at its end \(its processes: viewer, editor\)/);
+    assert.equal(none.out(), '');
+    const some = capture();
+    assert.equal(await main(['stats', file, '--proc', 'viewr', '--proc', 'viewer', '--json'], some.io), 0);
+    assert.match(some.err(), /warning: No process of comm "viewr"/);
+    assert.equal((JSON.parse(some.out()) as { pages: number }).pages, 10);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

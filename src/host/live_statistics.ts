@@ -3,7 +3,7 @@
  * processes, and the statistics of a snapshot file: what `samepage stats` and `samepage
  * snapshot` read, with a callback per page for their progress bars.
  */
-import { kernelComm } from '../lib/comm.ts';
+import { selectComms } from '../lib/comm.ts';
 import { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
 import { LiveReader, type LiveProcess, openNamedProcesses } from './live.ts';
 import { addSnapshotPages, readSnapshot, type WriteSnapshotSummary, writeSnapshot } from './snapshot.ts';
@@ -91,11 +91,20 @@ export function snapshotLiveProcesses(
 export async function snapshotStatistics(
   file: string,
   procs: readonly string[] | undefined,
+  warn: (message: string) => void = () => undefined,
 ): Promise<DuplicateStatistics> {
   const r = await readSnapshot(file);
   if (!r.ok) throw new Error(r.problem);
   try {
-    const wanted = procs === undefined ? undefined : new Set(procs.map(kernelComm));
+    const wanted =
+      procs === undefined
+        ? undefined
+        : selectComms(
+            procs,
+            r.snapshot.processes.map((p) => p.comm),
+            file,
+            warn,
+          );
     const stats = new DuplicateStatistics();
     addSnapshotPages(stats, r.snapshot, (p) => wanted === undefined || wanted.has(p.comm));
     return stats;

@@ -3,7 +3,7 @@
  * leaves running on the model: `samepage stats FILE.yaml`, and `samepage run --report`'s
  * histogram.
  */
-import { kernelComm } from '../../lib/comm.ts';
+import { kernelComm, selectComms } from '../../lib/comm.ts';
 import type { RunResult } from '../../scenario/records.ts';
 import { runScenario } from '../../scenario/run.ts';
 import type { Scenario } from '../../scenario/types.ts';
@@ -23,12 +23,12 @@ export function liveTaskStatistics(
   const mmgr = backend.system().mmgr;
   let tasks = mmgr.liveTasks();
   if (procs !== undefined) {
-    const wanted = new Set(procs.map(kernelComm));
-    const known = [...new Set(tasks.map((t) => t.comm))];
-    for (const name of wanted) {
-      if (!known.includes(name))
-        warn(`No process of comm "${name}" at the end of the scenario (running: ${known.join(', ') || 'none'})`);
-    }
+    const wanted = selectComms(
+      procs,
+      tasks.map((t) => t.comm),
+      'the scenario at its end',
+      warn,
+    );
     tasks = tasks.filter((t) => wanted.has(kernelComm(t.comm)));
   }
   const stats = new DuplicateStatistics();
