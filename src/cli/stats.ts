@@ -59,7 +59,9 @@ export function registerStats(program: Command, io: Io, setExit: (code: number) 
       'after',
       '\nLive: present anonymous pages of private mappings (heap, stack, anonymous mappings and the\n' +
         'copied-on-write pages of private file mappings); zero-page mappings and swapped pages are left out.\n' +
-        'Scenario: the anonymous pages of the processes still running when the scenario ends.\n\n' +
+        'Scenario: the anonymous pages of the processes still running when the scenario ends.\n' +
+        'Pages that already share a physical frame (merged by KSM, or left shared by a fork) count as one\n' +
+        'copy: a content is a duplicate when two frames or more hold it, since only then does merging free one.\n\n' +
         'Examples:\n  sudo samepage stats --name okular\n  samepage stats scenarios/thesis-test-program.yaml --proc test --json',
     )
     .action(async (file: string | undefined, opts: StatsOpts) => {
@@ -77,7 +79,7 @@ export function registerStats(program: Command, io: Io, setExit: (code: number) 
         if (zeroPages + swappedPages > 0)
           out.say(`left out ${plural(zeroPages, 'zero-page mapping')} and ${plural(swappedPages, 'swapped-out page')}`);
         stats = live.stats;
-      } else if (isSnapshotFile(file)) stats = await snapshotStatistics(file, opts.proc);
+      } else if (isSnapshotFile(file)) stats = await snapshotStatistics(file, opts.proc, warn);
       else {
         const samples = opts.report !== undefined;
         const r = await scenarioStatistics(

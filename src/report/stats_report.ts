@@ -35,7 +35,7 @@ function processRows(s: StatisticsShape): string[][] {
 
 /** What the per-process columns mean, said once under the table. */
 const PROCESS_NOTE =
-  'duplicate: pages whose content occurs twice or more in all; saving alone: pages merging this process only would free';
+  'duplicate: pages whose content is held in two frames or more in all; saving alone: pages merging this process only would free';
 
 /**
  * `samepage stats` as tables: the figures, the most duplicated contents, and each process;
@@ -51,8 +51,13 @@ export function renderStatisticsTables(r: StatisticsResult, groups: number, widt
     ],
     [
       ['pages', String(r.pages), formatBytes(r.pages * PAGE_SIZE, 1)],
-      ['unique pages (no duplicate)', String(r.unique_pages), pct(r.unique_pages)],
-      ['duplicate pages', String(r.duplicate_pages), pct(r.duplicate_pages)],
+      // Pages that already share a frame (KSM merged them, or a fork left them shared) are
+      // one copy: merging frees nothing more of them, so they count once below.
+      ...(r.frames < r.pages
+        ? [['frames they are in (pages merged or shared by fork count once)', String(r.frames), pct(r.frames)]]
+        : []),
+      ['unique pages (content in one frame)', String(r.unique_pages), pct(r.unique_pages)],
+      ['duplicate pages (content in two frames or more)', String(r.duplicate_pages), pct(r.duplicate_pages)],
       ['duplicated contents', String(groups), ''],
       ['pages merging would free', String(r.saving_pages), formatBytes(r.saving_pages * PAGE_SIZE, 1)],
     ],
@@ -75,7 +80,11 @@ export function renderStatisticsTables(r: StatisticsResult, groups: number, widt
   const note = `Per process (${PROCESS_NOTE}):`;
   return (
     `${summary}\n` +
-    (r.top.length === 0 ? 'No page has a duplicate.\n' : `Most duplicated contents:\n${top}\n`) +
+    (r.top.length > 0
+      ? `Most duplicated contents:\n${top}\n`
+      : r.frames < r.pages
+        ? 'No content is held in two frames: what is shared already is all merging would share.\n'
+        : 'No page has a duplicate.\n') +
     `${width === undefined ? note : wrapText(note, width).join('\n')}\n${procs}\n`
   );
 }
