@@ -124,11 +124,11 @@ interface Daemon {
   exited(): Promise<number | null>;
 }
 
-function daemon(names: string[], env: Record<string, string> = {}): Daemon {
+function daemon(names: string[], env: Record<string, string> = {}, run = true): Daemon {
   const ctl = mkdtempSync(join(dir, 'ctl-'));
   const child = spawn(
     process.execPath,
-    [CLI, 'plus', '--run', '--dir', join(ctl, 'ksm+'), '--socket', join(ctl, 'plus.sock'), ...names],
+    [CLI, 'plus', ...(run ? ['--run'] : []), '--dir', join(ctl, 'ksm+'), '--socket', join(ctl, 'plus.sock'), ...names],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } },
   );
   children.push(child);
@@ -250,6 +250,35 @@ test('plus: "- NAME" in processes_to_scan gives that program\'s marks back, and 
   d.child.kill('SIGTERM');
   assert.equal(await d.exited(), 0);
   assert.match(await a.finish(), /^ok \d+$/);
+});
+
+test('plus: a name no process has and KSM left stopped are said at the start; removing what is not selected is refused', {
+  skip,
+}, async () => {
+  const runBefore = readRun();
+  // The KSM note needs ksmd stopped, as the tests leave it; where someone runs it, only the name's.
+  const stopped = runBefore !== '1';
+  const d = daemon(['plus-t-nobody'], {}, false);
+  await until('its notes', () => d.log.filter((l) => / note: /.test(l)).length >= (stopped ? 2 : 1), 10_000);
+  assert.ok(
+    d.log.some((l) => / note: no process of comm "plus-t-nobody" runs now/.test(l)),
+    d.log.join('\n'),
+  );
+  if (stopped)
+    assert.ok(
+      d.log.some((l) => / note: KSM is stopped .*--run holds it at 1/.test(l)),
+      d.log.join('\n'),
+    );
+  const ask = (...args: string[]) =>
+    spawnSync(process.execPath, [CLI, 'plus', ...args, '--socket', join(d.ctl, 'plus.sock')], { encoding: 'utf8' });
+  const typo = ask('remove', 'plus-t-nobdy');
+  assert.notEqual(typo.status, 0, 'a removal of what is not selected fails');
+  assert.match(typo.stderr, /ENOENT: the program "plus-t-nobdy" is not selected/);
+  assert.match(ask('remove', '--pid', '999999').stderr, /ENOENT: process 999999 is not selected/);
+  assert.equal(ask('remove', 'plus-t-nobody').status, 0);
+  assert.equal(readRun(), runBefore, 'without --run the daemon does not start ksmd');
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exited(), 0);
 });
 
 test('plus: a log reader that goes away (stderr closed) does not stop the daemon; it carries on and stops cleanly', {

@@ -133,7 +133,10 @@ Examples:
     );
   for (const [cmd, about] of [
     ['add', 'select a program, a process or a cgroup in the running daemon'],
-    ['remove', 'drop it from the selection; its marked ranges are given back (unmerged)'],
+    [
+      'remove',
+      'drop it from the selection; its marked ranges are given back (unmerged); an error if it is not selected',
+    ],
   ] as const)
     target(plus.command(cmd).description(about)).action(async (name: string | undefined, opts: TargetOptions) => {
       await askPlus(targetRequest(cmd, { ...opts, name }), opts.socket);

@@ -214,6 +214,18 @@ export class LivePlusDaemon {
       `started: pid ${process.pid}, names [${sel.names.join(', ')}], pids [${sel.pids.map((p) => p.pid).join(', ')}], ` +
         `cgroups [${sel.cgroups.join(', ')}], control files in ${this.#control.dir}`,
     );
+    // A mistyped name (`plus stauts`) starts a daemon that waits for a program never coming:
+    // say so at once. Names are the exact comm; a later process of the name is still picked up.
+    const running = new Set(this.host.processes().map((p) => p.comm));
+    for (const name of sel.names)
+      if (!running.has(name))
+        this.#line(`note: no process of comm "${name}" runs now; it is selected from when one starts`);
+    const run = readSysfs(`${KSM_DIR}/run`)?.trim();
+    if (run !== '1')
+      this.#line(
+        `note: KSM is stopped (${KSM_DIR}/run is ${run ?? 'unreadable'}): the ranges are marked, but ksmd merges nothing ` +
+          'until run is 1; --run holds it at 1 while the daemon runs',
+      );
     this.#loop = this.#run().catch(async (e: unknown) => {
       this.#line(`error: ${e instanceof Error ? e.message : String(e)}; stopping`);
       await this.stop('an error');
@@ -309,25 +321,26 @@ export class LivePlusDaemon {
       case 'add':
       case 'remove': {
         const add = req.cmd === 'add';
+        // A removal of what is not selected is said, not ignored: a mistyped name would
+        // otherwise look removed while the program it meant stays marked.
+        const removed = (done: boolean, what: string): PlusResponse =>
+          done ? { ok: true } : bad('ENOENT', `${what} is not selected (samepage plus list shows what is)`);
         if (req.name !== undefined) {
           const why = checkName(req.name);
           if (why !== undefined) return bad('EINVAL', why);
-          if (add) this.engine.addName(req.name);
-          else this.engine.removeName(req.name);
+          if (!add) return removed(this.engine.removeName(req.name), `the program "${req.name}"`);
+          this.engine.addName(req.name);
           return { ok: true };
         }
         if (req.cgroup !== undefined) {
           const why = checkCgroup(req.cgroup);
           if (why !== undefined) return bad('EINVAL', why);
-          if (add) this.engine.addCgroup(req.cgroup);
-          else this.engine.removeCgroup(req.cgroup);
+          if (!add) return removed(this.engine.removeCgroup(req.cgroup), `the cgroup ${req.cgroup}`);
+          this.engine.addCgroup(req.cgroup);
           return { ok: true };
         }
         if (req.pid !== undefined && Number.isSafeInteger(req.pid) && req.pid > 1) {
-          if (!add) {
-            this.engine.removePid(req.pid);
-            return { ok: true };
-          }
+          if (!add) return removed(this.engine.removePid(req.pid), `process ${req.pid}`);
           const info = this.host.process(req.pid);
           if (info === undefined) return bad('ESRCH', `no process ${req.pid} (or it is a kernel thread)`);
           this.engine.addPid({ pid: req.pid, start: info.start });
