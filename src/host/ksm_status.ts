@@ -33,6 +33,8 @@ export interface KsmStatus {
   readonly attribution?: KsmStatusAttribution;
   /** Why the attribution is missing although asked for (not root...). */
   readonly attributionError?: string;
+  /** Set when `processes` can only be the reader's own (not root: ksm_stat is mode 0400). */
+  readonly processesLimit?: string;
 }
 
 export interface KsmStatusOptions {
@@ -58,7 +60,13 @@ function whyNoAttribution(e: unknown): string {
 /** One reading of sysfs and of every process, stamped with the wall clock. */
 export function readKsmStatus(dir = KSM_DIR, proc = '/proc', opts: KsmStatusOptions = {}): KsmStatus {
   const time = new Date().toISOString();
-  const base = { time, ksm: readKsmSysfs(dir), processes: readKsmProcesses(proc) };
+  const own = process.getuid?.() !== 0;
+  const base = {
+    time,
+    ksm: readKsmSysfs(dir),
+    processes: readKsmProcesses(proc),
+    ...(own ? { processesLimit: "other users' /proc/PID/ksm_stat are theirs and root's to read" } : {}),
+  };
   if (opts.by === undefined) return base;
   try {
     if (process.getuid?.() !== 0) throw Object.assign(new Error('not root'), { code: 'EPERM' });

@@ -149,3 +149,13 @@ test('kernel status gives pages and bytes as memory, and fits its tables to the 
   const wide = renderLiveStatusText(STATUS, { color: false, width: 140 });
   assert.equal(wide, whole, 'a wide terminal shows everything as it is');
 });
+
+test("kernel status read without root says its process list is the reader's own, not that nobody uses KSM", () => {
+  const limit = "other users' /proc/PID/ksm_stat are theirs and root's to read";
+  const none = renderLiveStatusText({ ...STATUS, processes: [], processesLimit: limit }, { color: false });
+  assert.match(none, /No process of yours uses KSM \(other users' .* run as root to see every process\)\./);
+  assert.doesNotMatch(none, /No process uses KSM/);
+  const some = renderLiveStatusText({ ...STATUS, processesLimit: limit }, { color: false });
+  assert.match(some, /Your processes only \(other users'/);
+  assert.doesNotMatch(renderLiveStatusText(STATUS, { color: false }), /Your processes only/);
+});

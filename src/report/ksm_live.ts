@@ -98,9 +98,13 @@ export function renderLiveStatusText(s: KsmStatus, opts: LiveTextOptions = {}): 
   if (s.attribution !== undefined) return out + renderAttributionText(s.attribution, opts);
   if (s.attributionError !== undefined) out += `Who saves what is not shown: ${s.attributionError}.\n`;
   if (s.processes.length === 0) {
-    out += 'No process uses KSM (no /proc/PID/ksm_stat shows any activity).\n';
+    out +=
+      s.processesLimit === undefined
+        ? 'No process uses KSM (no /proc/PID/ksm_stat shows any activity).\n'
+        : `No process of yours uses KSM (${s.processesLimit}: run as root to see every process).\n`;
     return out;
   }
+  if (s.processesLimit !== undefined) out += `Your processes only (${s.processesLimit}):\n`;
   const shown = opts.maxProcesses === undefined ? s.processes : s.processes.slice(0, opts.maxProcesses);
   const procs = fitTable(
     PROCESS_COLUMNS.map(([head, , align, drop]) => ({
