@@ -15,6 +15,7 @@ import {
   describeRecovery,
   type RecoveryReport,
   recoverJournals,
+  requireJournalFile,
   requireRecoverable,
   viewJournalsWithNotes,
 } from '../host/recover.ts';
@@ -152,6 +153,9 @@ export function registerKernel(
     )
     .action((opts: { json?: true; journal?: string; by: string }) => {
       requireRecoverable();
+      // The watchdog names a journal its owner may have removed on a clean end: nothing to do.
+      // A person naming one that is not there has mistyped it.
+      if (opts.journal !== undefined && opts.by !== 'watchdog') requireJournalFile(opts.journal);
       const reports = recoverJournals({ by: opts.by, ...(opts.journal === undefined ? {} : { only: opts.journal }) });
       // The watchdog's output goes to the dead owner's stderr: one sentence per journal.
       if (opts.by === 'watchdog') for (const r of reports) out.say(`watchdog: ${describeRecovery(r)}`);

@@ -11,7 +11,7 @@ import { fakeKsm, type FakeKsm, state, TUNED } from '../../test/fake_ksm.ts';
 import { bootId, identify, JournalFile, type JournalOwner, readRecoveryLog } from './journal.ts';
 import { LiveChanges } from './live_changes.ts';
 import { type LiveEnv, shownValue, trackSysfs, writeSysfsJournaled } from './live_writes.ts';
-import { recoverJournals, viewJournals } from './recover.ts';
+import { recoverJournals, requireJournalFile, viewJournals } from './recover.ts';
 import type { RestorePlaces } from './restore.ts';
 
 interface Setup {
@@ -295,4 +295,12 @@ test('LiveChanges recovers dead owners before it opens, journals each write, and
   } finally {
     s.done();
   }
+});
+
+test('requireJournalFile: a journal a person names that is not there is an error naming where journals are', () => {
+  assert.throws(
+    () => requireJournalFile('/nonexistent/samepage-journal.json'),
+    /--journal \/nonexistent\/samepage-journal\.json: no such file \(samepage's journals are in \/run\/samepage\)/,
+  );
+  assert.doesNotThrow(() => requireJournalFile(import.meta.filename));
 });

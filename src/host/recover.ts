@@ -6,6 +6,7 @@
  * taken over from a dead claimant), so two recoverers never interleave and the second finds
  * the work done; a recoverer killed half-way leaves the journal for the next one.
  */
+import { existsSync } from 'node:fs';
 import type { LiveEnv } from './live_writes.ts';
 import {
   bootId,
@@ -109,6 +110,11 @@ export function requireRecoverable(): void {
     throw new HostUnusable(
       `samepage kernel recover needs root: ${pending} journal(s) wait to restore /sys/kernel/mm files or other processes`,
     );
+}
+
+/** Throws when `path`, a journal a person named, is not there (mistyped, or already recovered). */
+export function requireJournalFile(path: string): void {
+  if (!existsSync(path)) throw new Error(`--journal ${path}: no such file (samepage's journals are in ${JOURNAL_DIR})`);
 }
 
 /**
