@@ -213,8 +213,8 @@ test('groupAttribution sums by comm and cgroup and cuts to the top N plus other,
   );
 });
 
-test("attribute: ksmd's CPU time is apportioned by rmap_items, and groups add their shares", () => {
-  // rmap_items 30, 10 and 0 of 40: a full scan visits each item once, so 3/4, 1/4 and none of 8 s.
+test("attribute: each row's share of ksmd's work is its part of the rmap_items, and groups add their shares", () => {
+  // rmap_items 30, 10 and 0 of 40: a full scan visits each item once, so 3/4, 1/4 and none of it.
   const ps = [
     proc(1, [0], { rmap: 30, comm: 'a' }),
     proc(2, [0], { rmap: 10, comm: 'a' }),
@@ -222,21 +222,26 @@ test("attribute: ksmd's CPU time is apportioned by rmap_items, and groups add th
   ];
   const a = attribute({ ...obs(ps, 1, 1, 1), ksmdCpuSeconds: 8 });
   assert.deepEqual(
-    a.processes.map((p) => p.ksmd_cpu_seconds),
-    [6, 2, 0],
+    a.processes.map((p) => p.ksmd_work_share),
+    [0.75, 0.25, 0],
   );
+  // ksmd's CPU since boot is the machine's alone: no row is charged a part of it.
   assert.equal(a.totals.ksmd_cpu_seconds, 8);
+  assert.ok(a.processes.every((p) => !('ksmd_cpu_seconds' in p)));
   assert.deepEqual(
-    groupAttribution(a, 'comm').map((r) => [r.key, r.ksmd_cpu_seconds]),
+    groupAttribution(a, 'comm').map((r) => [r.key, r.ksmd_work_share]),
     [
-      ['a', 8],
+      ['a', 1],
       ['b', 0],
     ],
   );
-  // Where ksmd's CPU time is not known, no row claims any.
-  const unknown = attribute(obs(ps, 1, 1, 1));
-  assert.ok(unknown.processes.every((p) => p.ksmd_cpu_seconds === undefined));
-  assert.equal(unknown.totals.ksmd_cpu_seconds, undefined);
+  assert.equal(attribute(obs(ps, 1, 1, 1)).totals.ksmd_cpu_seconds, undefined);
+  // No rmap_items at all: nobody has a share.
+  const idle = attribute(obs([proc(4, [], { rmap: 0, ksm_merging_pages: 0 })], 0, 0, 0));
+  assert.deepEqual(
+    idle.processes.map((p) => p.ksmd_work_share),
+    [0],
+  );
 });
 
 test('attribute: mappings counted per KSM page (frameMappings) give what one entry per mapping gives', () => {

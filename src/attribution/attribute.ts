@@ -137,8 +137,13 @@ export interface AttributedFigures
   readonly rmap_bytes: number;
   /** saved_bytes − rmap_bytes. */
   readonly profit_bytes: number;
-  /** ksmd's CPU seconds × the row's share of all rmap_items; undefined when not known. */
-  readonly ksmd_cpu_seconds?: number;
+  /**
+   * The row's share of ksmd's scanning work: its rmap_items over all of them (0 to 1), since
+   * a full scan visits every rmap_item once. Times the rate of ksmd's CPU it is the row's
+   * CPU rate; ksmd's CPU since boot times it would charge a process that joined a minute
+   * ago with half of ksmd's life, so no per-row CPU total is given.
+   */
+  readonly ksmd_work_share: number;
 }
 
 /** One process's attribution (its ksm_process_profit is Linux's: a whole page per mapping). */
@@ -249,7 +254,7 @@ export function attribute(obs: Observation): Attribution {
   const processes = obs.processes.map((p, i): ProcessAttribution => {
     const rmapBytes = rmapItemBytes(p.ksm_rmap_items);
     const { frameRefs: _refs, frameMappings: _mappings, ...counts } = p;
-    const row: ProcessAttribution = {
+    return {
       ...counts,
       ksm_mappings: mappings[i]!,
       state: states[i]!,
@@ -258,10 +263,8 @@ export function attribute(obs: Observation): Attribution {
       saved_bytes: bytes[i]!,
       rmap_bytes: rmapBytes,
       profit_bytes: bytes[i]! - rmapBytes,
+      ksmd_work_share: rmapItems === 0 ? 0 : p.ksm_rmap_items / rmapItems,
     };
-    return cpu === undefined
-      ? row
-      : { ...row, ksmd_cpu_seconds: rmapItems === 0 ? 0 : (cpu * p.ksm_rmap_items) / rmapItems };
   });
   let mapcount: number | undefined;
   const mc = obs.frames.mapcount;

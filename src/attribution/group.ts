@@ -37,7 +37,6 @@ function sum(key: string, ps: readonly ProcessAttribution[], single: boolean): A
   const shares = addShares(ps.map((p) => p.shares));
   const zero = total((p) => p.ksm_zero_pages);
   const rmap = total((p) => p.ksm_rmap_items);
-  const cpu = ps.every((p) => p.ksmd_cpu_seconds !== undefined) ? total((p) => p.ksmd_cpu_seconds ?? 0) : undefined;
   const only = single ? ps[0] : undefined;
   return {
     key,
@@ -54,7 +53,7 @@ function sum(key: string, ps: readonly ProcessAttribution[], single: boolean): A
     saved_bytes: 0,
     rmap_bytes: rmapItemBytes(rmap),
     profit_bytes: 0,
-    ...(cpu === undefined ? {} : { ksmd_cpu_seconds: cpu }),
+    ksmd_work_share: total((p) => p.ksmd_work_share),
   };
 }
 

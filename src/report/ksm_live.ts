@@ -151,12 +151,12 @@ export function renderAttributionText(a: KsmStatusAttribution, opts: LiveTextOpt
     'rmap_items',
     'profit',
     'ksm_process_profit',
-    'ksmd_cpu',
+    'ksmd_share',
     ...(notes ? ['state'] : []),
   ];
   const left = (h: string) => h === 'comm' || h === 'cgroup' || h === 'state' || (h === a.by && h !== 'process');
   // On a narrow terminal the detail goes first: the cgroup path wraps, then the cost columns leave.
-  const dropRank: Record<string, number> = { ksm_process_profit: 4, ksmd_cpu: 3, zero_pages: 2, pages: 1 };
+  const dropRank: Record<string, number> = { ksm_process_profit: 4, ksmd_share: 3, zero_pages: 2, pages: 1 };
   const columns = head.map((h) => ({
     head: h,
     align: left(h) ? ('left' as const) : ('right' as const),
@@ -172,7 +172,7 @@ export function renderAttributionText(a: KsmStatusAttribution, opts: LiveTextOpt
     String(g.ksm_rmap_items),
     bytesCell(g.profit_bytes),
     bytesCell(g.ksm_process_profit),
-    g.ksmd_cpu_seconds === undefined ? '' : `${g.ksmd_cpu_seconds.toFixed(2)} s`,
+    `${(100 * g.ksmd_work_share).toFixed(1)} %`,
     ...(notes ? [state.get(g.key) === 'exact' ? '' : (state.get(g.key) ?? '')] : []),
   ]);
   const t = fitTable(columns, cells, { width: opts.width, compact: true, headStyle: c.bold });
@@ -203,7 +203,7 @@ export function renderAttributionTotals(a: KsmStatusAttribution): string {
       ? `, ${formatBytes(over)} (${((100 * over) / t.attributed_profit_bytes).toFixed(1)} %) too much: it credits every mapper with the whole page\n`
       : '\n');
   if (t.ksmd_cpu_seconds !== undefined)
-    out += `ksmd: ${t.ksmd_cpu_seconds.toFixed(2)} s of CPU since boot, apportioned by rmap_items\n`;
+    out += `ksmd: ${t.ksmd_cpu_seconds.toFixed(2)} s of CPU since boot; ksmd_share is each row's part of its work now (its rmap_items of all, each visited once a full scan)\n`;
   return out;
 }
 

@@ -159,10 +159,10 @@ function label(by, g) {
 }
 function drawAttribution(a) {
   var cols = a.by === 'process' ? ['pid', 'comm', 'cgroup'] : [a.by, 'procs'];
-  var head = cols.concat(['saved', 'pages', 'zero_pages', 'rmap_items', 'profit', 'ksm_process_profit', 'ksmd_cpu']);
+  var head = cols.concat(['saved', 'pages', 'zero_pages', 'rmap_items', 'profit', 'ksm_process_profit', 'ksmd_share']);
   var rows = a.groups.map(function (g) {
     var names = a.by === 'process' ? [g.key, g.comm || '', g.cgroup || ''] : [g.key === '' ? '(unknown)' : g.key, String(g.processes)];
-    var vals = [fmtBytes(g.saved_bytes), g.saved_pages.toFixed(2), g.ksm_zero_pages, g.ksm_rmap_items, fmtBytes(g.profit_bytes), fmtBytes(g.ksm_process_profit), g.ksmd_cpu_seconds === undefined ? '' : g.ksmd_cpu_seconds.toFixed(2) + ' s'];
+    var vals = [fmtBytes(g.saved_bytes), g.saved_pages.toFixed(2), g.ksm_zero_pages, g.ksm_rmap_items, fmtBytes(g.profit_bytes), fmtBytes(g.ksm_process_profit), (100 * g.ksmd_work_share).toFixed(1) + ' %'];
     return '<tr>' + names.map(function (v) { return '<td>' + esc(v) + '</td>'; }).join('') + vals.map(function (v) { return '<td class="n">' + esc(v) + '</td>'; }).join('') + '</tr>';
   });
   $('groups').innerHTML = '<tr>' + head.map(function (c, i) { return '<th class="' + (i < cols.length ? '' : 'n') + '">' + esc(c) + '</th>'; }).join('') + '</tr>' + (rows.join('') || '<tr><td colspan="' + head.length + '">No process uses KSM.</td></tr>');

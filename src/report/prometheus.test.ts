@@ -86,6 +86,13 @@ test('renderMetrics: knobs in base units, counters with _total, labels escaped, 
     saved.reduce((t, v) => t + v, 0),
     3 * 4096,
   );
+  // Each process's share of ksmd's work (its rmap_items of all), which adds up to 1.
+  const work = [...text.matchAll(/^samepage_process_ksm_ksmd_work_ratio\{[^}]*\} ([\d.e-]+)$/gm)].map((m) =>
+    Number(m[1]),
+  );
+  assert.equal(work.length, 3);
+  assert.ok(Math.abs(work.reduce((t, v) => t + v, 0) - 1) < 1e-12, String(work));
+  assert.doesNotMatch(text, /ksm_ksmd_cpu_seconds/, 'no per-process part of ksmd CPU since boot');
   assert.doesNotMatch(text, /# EOF/);
   const om = renderMetrics(input(), 'openmetrics');
   assert.match(om, /^# TYPE samepage_ksm_full_scans counter$/m);

@@ -274,14 +274,13 @@ function rowFamilies(w: Writer, what: 'process' | 'cgroup', rows: readonly Attri
     undefined,
     each((g) => g.ksm_merging_pages),
   );
-  if (rows.every((g) => g.ksmd_cpu_seconds !== undefined))
-    w.family(
-      `${p}ksmd_cpu_seconds`,
-      'gauge',
-      `ksmd's CPU time since boot apportioned to ${whom} by its share of all rmap_items now.`,
-      'seconds',
-      each((g) => g.ksmd_cpu_seconds ?? 0),
-    );
+  w.family(
+    `${p}ksmd_work_ratio`,
+    'gauge',
+    `Share of ksmd's scanning work that is ${whom}'s: its rmap_items over all (a full scan visits each once); times rate(samepage_ksmd_cpu_seconds_total) it is its ksmd CPU rate.`,
+    'ratio',
+    each((g) => g.ksmd_work_share),
+  );
   if (what === 'cgroup')
     w.family(
       'samepage_cgroup_ksm_processes',
