@@ -412,6 +412,19 @@ test("parseScenario reads the KSM+ daemon's files: writes to its knobs and lists
   ]);
 });
 
+test('parseScenario refuses files /sys/kernel/mm/ksm+ does not have, in writes and in expects, listing the ones it has', () => {
+  const messages = problems(`${HEAD}${SPAWN}  - sysfs: { path: ksm+/pages_to_scna, value: 10 }
+  - sysfs: { path: ksm+/nope, value: 1, errno: ENOENT }
+  - expect: { /sys/kernel/mm/ksm+/nosuch: 0, /sys/kernel/mm/ksm+/vma_nodes: 0 }
+`).map((p) => `${p.path}: ${p.message}`);
+  const list =
+    'coefficient_step, drop_coefficient, full_scans, general_profit, initial_coefficient, min_coefficient, pages_scanned, pages_shared, pages_sharing, pages_to_scan, pages_unshared, pages_volatile, processes_to_scan, rmap_items, run, sleep_millisecs, vma_nodes';
+  assert.deepEqual(messages, [
+    `steps[2].sysfs.path: Unknown file "pages_to_scna" of /sys/kernel/mm/ksm+; expected one of ${list}`,
+    `steps[4].expect["/sys/kernel/mm/ksm+/nosuch"]: Unknown file "nosuch" of /sys/kernel/mm/ksm+; expected one of ${list}`,
+  ]);
+});
+
 test('parseScenario follows procs and regions across spawn, fork, exec, munmap and exit', () => {
   const messages = problems(`${HEAD}${SPAWN}  - fill: { proc: ghost, region: r, pattern: zero }
   - fork: { proc: a, child: b }

@@ -15,6 +15,7 @@ import {
   KSM_STAT_FIELDS,
   KSM_WRITABLE_FILES,
 } from '../lib/ksm_files.ts';
+import { isKsmPlusFile, KSMPLUS_FILES } from '../lib/ksmplus_files.ts';
 import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
 import { errnoNames } from '../lib/errno.ts';
 import { MAX_NUMA_NODES, MAX_RAM_BYTES, MAX_VIRTUAL_NS } from '../system.ts';
@@ -344,6 +345,9 @@ function checkExpect(path: string, expected: unknown): string | undefined {
   if (dir === 'ksm' && file !== undefined && !isKsmFile(file)) {
     return `Unknown file "${file}" of /sys/kernel/mm/ksm; expected one of ${KSM_FILES.join(', ')}`;
   }
+  if (dir === 'ksm+' && file !== undefined && !isKsmPlusFile(file)) {
+    return `Unknown file "${file}" of /sys/kernel/mm/ksm+; expected one of ${KSMPLUS_FILES.join(', ')}`;
+  }
   if (statField !== undefined && !isKsmStatField(statField)) {
     return `Unknown ksm_stat field "${statField}"; expected one of ${KSM_STAT_FIELDS.join(', ')}`;
   }
@@ -513,16 +517,22 @@ export const stepSchemas = {
       }
       // Without errno the write must succeed, which an unknown KSM file never does.
       const [dir, file, ...rest] = ctx.value.path.split('/');
+      const known =
+        dir === 'ksm'
+          ? { ok: isKsmFile, names: KSM_FILES }
+          : dir === 'ksm+'
+            ? { ok: isKsmPlusFile, names: KSMPLUS_FILES }
+            : undefined;
       if (
         ctx.value.errno === undefined &&
-        dir === 'ksm' &&
+        known !== undefined &&
         rest.length === 0 &&
         file !== undefined &&
-        !isKsmFile(file)
+        !known.ok(file)
       ) {
         ctx.issues.push({
           code: 'custom',
-          message: `Unknown file "${file}" of /sys/kernel/mm/ksm; expected one of ${KSM_FILES.join(', ')}`,
+          message: `Unknown file "${file}" of /sys/kernel/mm/${dir}; expected one of ${known.names.join(', ')}`,
           input: ctx.value.path,
           path: ['path'],
         });
