@@ -27,11 +27,12 @@ import { promisify } from 'node:util';
 import { release } from 'node:os';
 import { deflateSync, inflateSync, constants as zc } from 'node:zlib';
 import { describeFsError, openInputFile, readFully } from '../lib/input_file.ts';
+import { SNAPSHOT_MAGIC } from '../lib/file_kind.ts';
 import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
 import type { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
 import { classifyPage, type PageClass } from '../stats/page_class.ts';
 
-export const SNAPSHOT_MAGIC = 'SPSNAP\r\n';
+export { SNAPSHOT_MAGIC };
 /** Written now; version 1 (no frames) is still read. */
 export const SNAPSHOT_VERSION = 2;
 const HEADER_BYTES = 64;

@@ -3,6 +3,7 @@
  * other, so the command line reports it the same way (exit 2) instead of with a stack; so is
  * a file that is not a regular file (a device, a FIFO) or is larger than MAX_SCENARIO_BYTES.
  */
+import { notScenarioText } from '../lib/file_kind.ts';
 import { readInputFile } from '../lib/input_file.ts';
 import { formatProblems, parseScenario, type ParseResult, type Problem } from './parse.ts';
 import type { Scenario } from './types.ts';
@@ -18,6 +19,8 @@ export const MAX_SCENARIO_BYTES = 32 * 1024 * 1024;
 export async function loadScenario(file: string): Promise<ParseResult> {
   const read = readInputFile(file, 'scenario file', MAX_SCENARIO_BYTES);
   if (!read.ok) return { ok: false, problems: [{ path: '', line: undefined, message: read.problem }] };
+  const notText = notScenarioText(read.bytes);
+  if (notText !== undefined) return { ok: false, problems: [{ path: '', line: undefined, message: notText }] };
   return parseScenario(read.bytes.toString('utf8'), file);
 }
 
