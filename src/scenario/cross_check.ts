@@ -5,7 +5,6 @@
  * machine. They run on every step that names its proc and region, also when the schema
  * found problems elsewhere in the step or the file, so one run lists every problem.
  */
-import { KSM_VMSTAT_FIELDS } from '../sysfs/proc_vmstat.ts';
 import { describeValue } from './schema.ts';
 import type { Step, StepKind } from './types.ts';
 
@@ -73,7 +72,8 @@ export function stepRefs(s: Step): StepRefs {
 }
 
 const NAME_FIELDS = ['proc', 'child', 'region'] as const;
-const VMSTAT_PATH = new RegExp(`^/proc/vmstat/(?:${KSM_VMSTAT_FIELDS.join('|')})$`);
+/** An expect path of a proc's own files: its ksm_stat fields, ksm_merging_pages, rss_pages. */
+const PROC_FILE_PATH = /^\/proc\/([^/]+)\/(?:ksm_stat\/[^/]+|ksm_merging_pages|rss_pages)$/;
 
 /**
  * The names an invalid step still gives (`{ mmap: { proc: a, region: r, size: 5000 } }`
@@ -203,9 +203,9 @@ export function crossCheck(steps: Iterable<StepRefs | undefined>, numaNodes: num
         return;
       case 'expect':
         for (const path of s.paths ?? []) {
-          // /proc/vmstat is the machine's, not a proc's (a proc named vmstat has other files).
-          if (VMSTAT_PATH.test(path)) continue;
-          const name = /^\/proc\/([^/]+)\//.exec(path)?.[1];
+          // Only a proc's own files name a proc: /proc/vmstat/<field> is the machine's, and a
+          // path that is neither was reported by the schema already.
+          const name = PROC_FILE_PATH.exec(path)?.[1];
           if (name !== undefined && !procs.has(name)) {
             const why = used.has(name) ? 'has already exited' : 'was never spawned or forked';
             at(path, `Proc "${name}" of ${describeValue(path)} ${why}`);

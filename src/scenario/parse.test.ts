@@ -543,10 +543,12 @@ test("parseScenario reads the KSM lines of /proc/vmstat as the machine's, not a 
       ],
     },
   ]);
+  const pgfault = lines(`${HEAD}${SPAWN}  - expect: { /proc/vmstat/pgfault: 1 }\n`);
   assert.match(
-    lines(`${HEAD}${SPAWN}  - expect: { /proc/vmstat/pgfault: 1 }\n`)[0]!,
+    pgfault[0]!,
     /Expect path must be .*\/proc\/vmstat\/<cow_ksm\|ksm_swpin_copy>, got "\/proc\/vmstat\/pgfault"$/,
   );
+  assert.equal(pgfault.length, 1, 'no second message about a proc named "vmstat"');
   assert.match(
     lines(`${HEAD}${SPAWN}  - expect: { /proc/vmstat/cow_ksm: many }\n`)[0]!,
     /must be a number or a comparison/,
