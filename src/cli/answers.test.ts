@@ -142,7 +142,7 @@ test('predict refuses --max-scans 0, warns when it did not settle, and puts the 
     const snap = snapshot(dir);
     const zero = capture();
     assert.equal(await main(['predict', snap, '--max-scans', '0'], zero.io), 2);
-    assert.match(zero.err(), /--max-scans <n>.*Expected at least 1/);
+    assert.match(zero.err(), /--max-scans <n>.*Expected a whole number of at least 1/);
 
     const one = capture();
     assert.equal(await main(['predict', snap, '--max-scans', '1', '--json'], one.io), 0);

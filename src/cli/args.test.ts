@@ -5,7 +5,7 @@ import { InvalidArgumentError } from 'commander';
 import { parsePolicies } from '../backends/model/policy.ts';
 import { setRequest, targetRequest } from '../host/plus_control.ts';
 import { parseDuration } from '../shell/duration.ts';
-import { checked } from './args.ts';
+import { checked, wholeNumber } from './args.ts';
 
 test('checked: the value, the layer\'s own reason, or "Expected ..., got" when the layer gives none', () => {
   const duration = checked(parseDuration, 'a duration such as 90s');
@@ -25,4 +25,11 @@ test('plus add/remove/set requests: exactly one target; set needs knob=value (th
     assert.throws(() => targetRequest('add', bad), /Give one of NAME, --pid PID or --cgroup PATH/);
   assert.deepEqual(setRequest(' pages_to_scan = 2000 '), { cmd: 'set', knob: 'pages_to_scan', value: '2000' });
   assert.throws(() => setRequest('=5'), /Expected knob=value, got "=5"/);
+});
+
+test('wholeNumber says the limit when the digits are more than a double holds exactly', () => {
+  const seed = wholeNumber('a non-negative integer');
+  assert.equal(seed('42'), 42);
+  assert.throws(() => seed('99999999999999999999999'), /at most 9007199254740991, got "99999999999999999999999"/);
+  assert.throws(() => seed('1e3'), /Expected a non-negative integer, got "1e3"\./);
 });

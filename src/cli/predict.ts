@@ -22,7 +22,10 @@ interface PredictCliOptions {
   readonly maxScans: number;
 }
 
-const parsePositive = wholeNumber('at least 1: with no full scan there is nothing to predict', 1);
+const parsePositive = wholeNumber(
+  'a whole number of at least 1, in digits (with no full scan there is nothing to predict)',
+  1,
+);
 
 export function registerPredict(program: Command, io: Io, setExit: (code: number) => void): void {
   program
