@@ -580,3 +580,26 @@ test('parseScenario lists the first 200 problems of a file with hundreds, by lin
   assert.equal(all[199], 't.yaml: steps[99].mmap.proc (line 103): Proc "nobody" was never spawned or forked');
   assert.equal(all[200], 't.yaml: ... and 400 more problems');
 });
+
+test("parseScenario says .inf and .nan are not finite, once each, wherever a number goes", () => {
+  const messages = lines(`version: 1
+name: inf
+machine: { ram: .inf }
+ksm: { pages_to_scan: .inf }
+steps:
+  - spawn: { proc: a, comm: a }
+  - mmap: { proc: a, region: r, size: -.inf }
+  - wait: { ms: .inf }
+  - expect: { /sys/kernel/mm/ksm/pages_shared: .nan }
+`);
+  assert.deepEqual(
+    messages.map((m) => m.replace(/^.*?: /, '')),
+    [
+      'machine.ram (line 3): Ram must be a finite number, got .inf (infinity)',
+      'ksm.pages_to_scan (line 4): Value must be a finite number, got .inf (infinity)',
+      'steps[1].mmap.size (line 7): Size must be a finite number, got -.inf (minus infinity)',
+      'steps[2].wait.ms (line 8): Milliseconds must be a finite number, got .inf (infinity)',
+      'steps[3].expect["/sys/kernel/mm/ksm/pages_shared"] (line 9): Expected value must be a finite number, got .nan (not a number)',
+    ],
+  );
+});

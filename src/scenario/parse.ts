@@ -482,7 +482,9 @@ function usableParts(data: unknown): { ksm: Array<[string, string]>; numaNodes: 
   const ksm = isRecord(file.ksm)
     ? Object.entries(file.ksm).flatMap(
         ([k, v]): Array<[string, string]> =>
-          isKsmWritableFile(k) && (typeof v === 'string' || typeof v === 'number') ? [[k, String(v)]] : [],
+          isKsmWritableFile(k) && (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)))
+            ? [[k, String(v)]]
+            : [],
       )
     : [];
   const machine = isRecord(file.machine) ? file.machine : {};

@@ -63,6 +63,11 @@ const TWO_TO_64 = 1n << 64n;
 const SHOWN_CHARS = 60;
 
 /** A value as messages show it: strings quoted (a long one cut), containers by kind. */
+/** YAML's .inf, -.inf and .nan: numbers that no field takes. */
+function notFinite(value: unknown): boolean {
+  return typeof value === 'number' && !Number.isFinite(value);
+}
+
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') {
     // A long text is shown by its start and its length, so that a message stays a line.
@@ -74,6 +79,9 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
+  // YAML's spellings: what the file says, not JavaScript's Infinity.
+  if (typeof value === 'number' && !Number.isFinite(value))
+    return Number.isNaN(value) ? '.nan (not a number)' : value > 0 ? '.inf (infinity)' : '-.inf (minus infinity)';
   return String(value);
 }
 
@@ -112,6 +120,9 @@ const EXPECTED_TYPE: Readonly<Record<string, string>> = {
 export const scenarioErrorMap: z.core.$ZodErrorMap = (issue) => {
   const name = label(issue.path ?? []);
   const got = describeValue(issue.input);
+  // .inf and .nan are numbers to YAML: whatever the field takes (a number, a size, a
+  // comparison), the one thing to say is that they are not finite.
+  if (notFinite(issue.input)) return `${name} must be a finite number, got ${got}`;
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined) return `${name} is required`;
@@ -206,7 +217,10 @@ const comm = z.string().min(1);
 /** Values written to sysfs: text as is, numbers as their decimal text. */
 const sysfsValue = z
   .union([z.string(), z.number()], {
-    error: (i) => `Value must be a string or a number, got ${describeValue(i.input)}`,
+    error: (i) =>
+      notFinite(i.input)
+        ? `Value must be a finite number, got ${describeValue(i.input)}`
+        : `Value must be a string or a number, got ${describeValue(i.input)}`,
   })
   .transform((v) => String(v));
 
@@ -351,7 +365,8 @@ function checkExpect(path: string, expected: unknown): string | undefined {
   if (statField !== undefined && !isKsmStatField(statField)) {
     return `Unknown ksm_stat field "${statField}"; expected one of ${KSM_STAT_FIELDS.join(', ')}`;
   }
-  if (typeof expected !== 'number' && typeof expected !== 'string') return undefined;
+  // Not a number or a string, or .inf/.nan: the value's own schema said so already.
+  if ((typeof expected !== 'number' && typeof expected !== 'string') || notFinite(expected)) return undefined;
   const parsed = parseExpectation(expected);
   if (!parsed.ok) return parsed.message;
   const operand = parsed.expectation.operand;
@@ -371,7 +386,9 @@ function checkExpect(path: string, expected: unknown): string | undefined {
 
 const expectValue = z.union([z.number(), z.string()], {
   error: (i) =>
-    `Expected value must be a number, a string or a comparison such as ">= 512", got ${describeValue(i.input)}`,
+    notFinite(i.input)
+      ? `Expected value must be a finite number, got ${describeValue(i.input)}`
+      : `Expected value must be a number, a string or a comparison such as ">= 512", got ${describeValue(i.input)}`,
 });
 
 const expectStep = z
