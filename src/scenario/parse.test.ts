@@ -581,7 +581,7 @@ test('parseScenario lists the first 200 problems of a file with hundreds, by lin
   assert.equal(all[200], 't.yaml: ... and 400 more problems');
 });
 
-test("parseScenario says .inf and .nan are not finite, once each, wherever a number goes", () => {
+test('parseScenario says .inf and .nan are not finite, once each, wherever a number goes', () => {
   const messages = lines(`version: 1
 name: inf
 machine: { ram: .inf }
