@@ -3,7 +3,7 @@
  * until its counters settle and prints them side by side, like the thesis's Table 5-2, with
  * the thesis's own figures beside samepage's where the workload is one of its experiments.
  */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { parsePolicies, runPolicies, type Policy } from '../backends/model/policy.ts';
 import { runFailure } from '../report/table.ts';
 import { measuredByPolicy, thesisComparison, thesisExperiment } from '../report/thesis.ts';
@@ -21,11 +21,10 @@ export function registerCompare(program: Command, io: Io, setExit: (code: number
       'run one workload under KSM, KSM+ and the KSM+ daemon (plus) on the model until the counters settle, side by side',
     )
     .argument('<file>', 'a workload scenario (it should not switch KSM on itself: compare does, before the first wait)')
-    .option(
-      '--policy <list>',
-      'policies to run, comma-separated: ksm, ksm+, plus',
-      checked(parsePolicies, 'policies'),
-      ['ksm', 'ksm+'] as Policy[],
+    .addOption(
+      new Option('--policy <list>', 'policies to run, comma-separated: ksm, ksm+, plus')
+        .argParser(checked(parsePolicies, 'policies'))
+        .default(['ksm', 'ksm+'] as Policy[], 'ksm,ksm+'),
     )
     .option('--seed <n>', 'seed of the model (KSM+ samples pages at random)', parseSeed, 0)
     .option('--json', 'print the results as JSON')
@@ -33,12 +32,16 @@ export function registerCompare(program: Command, io: Io, setExit: (code: number
     .addHelpText(
       'after',
       '\nKSM is switched on with run=1; KSM+ by naming every program the workload starts in\n' +
-        '/sys/kernel/mm/ksm+/processes_to_scan, then run=1; plus by naming them to the KSM+ daemon for stock\n' +
-        "kernels (samepage plus, /run/samepage/ksm+), then its run=1 and KSM's. Each policy then runs until its merged pages\n" +
-        '(KSM: every counter) stop changing for 3 full scans (KSM+: rounds sampled at min_coefficient).\n' +
-        'Two times are reported, each to the batch that last changed the figure: until merged pages\n' +
-        'settled, and until rmap_items settled (KSM+: by the end of its first round at the floor).\n' +
-        "For the thesis's experiments (scenarios/thesis/) the thesis's figures are printed beside them.",
+        '/sys/kernel/mm/ksm+/processes_to_scan, then run=1; plus by naming them to the KSM+ daemon\n' +
+        "for stock kernels (samepage plus, /run/samepage/ksm+), then its run=1 and KSM's. Each policy\n" +
+        'then runs until its merged pages (KSM: every counter) stop changing for 3 full scans (KSM+:\n' +
+        'rounds sampled at min_coefficient). Two times are reported, each to the batch that last\n' +
+        'changed the figure: until merged pages settled, and until rmap_items settled (KSM+: by the\n' +
+        "end of its first round at the floor). For the thesis's experiments (scenarios/thesis/) the\n" +
+        "thesis's figures are printed beside them.\n\n" +
+        'Examples:\n' +
+        '  samepage compare scenarios/thesis/5.2.3-workload.yaml\n' +
+        '  samepage compare scenarios/thesis/5.2.3-workload.yaml --policy ksm,ksm+,plus --report cmp.html',
     )
     .action(async (file: string, opts: { policy: Policy[]; seed: number; json?: true; report?: string }) => {
       refuseReportOverInput(opts.report, [file]);

@@ -22,6 +22,16 @@ test('main exits 2, not 1, on a usage error', async () => {
   }
 });
 
+test('help of a command that does not exist says so, exit 2; help of one that does is its help', async () => {
+  const bad = capture();
+  assert.equal(await main(['help', 'nosuch'], bad.io), 2);
+  assert.match(bad.err(), /unknown command 'nosuch'/);
+  assert.equal(bad.out(), '');
+  const good = capture();
+  assert.equal(await main(['help', 'run'], good.io), 0);
+  assert.match(good.out(), /^Usage: samepage run /);
+});
+
 test('main reports an unreadable scenario as one line on stderr with exit 2', async () => {
   const c = capture();
   assert.equal(await main(['run', '/nonexistent/samepage-missing.yaml'], c.io), 2);

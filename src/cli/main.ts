@@ -85,7 +85,12 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         'refused). Over 256 KiB it is read a few KiB of steps at a time, which needs its steps as a\n' +
         'top-level "steps:" list or a JSON "steps": [...] array. The model\'s clock counts to 104 days: a\n' +
         'wait that would pass that is refused before it starts. A long wait shows its virtual time and an\n' +
-        'ETA on a terminal; Ctrl-C stops it. --report never writes over the scenario.',
+        'ETA on a terminal; Ctrl-C stops it. --report never writes over the scenario.\n\n' +
+        'Examples:\n' +
+        '  samepage run scenarios/ksm-tests-merge.yaml\n' +
+        '  samepage run scenarios/thesis-test-program.yaml --json\n' +
+        '  samepage run scenarios/thesis-test-program.yaml --report report.html\n' +
+        '  sudo samepage run scenarios/ksm-tests-merge.yaml --backend kernel',
     )
     .action(async (file: string, opts: { backend: BackendName; json?: true; seed: number; report?: string }) => {
       refuseReportOverInput(opts.report, [file]);
@@ -105,6 +110,14 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .command('demo')
     .description(`run the built-in scenario ${DEMO_SCENARIO} on the model and explain the result`)
     .option('--seed <n>', 'seed of the model backend', parseSeed, 0)
+    .addHelpText(
+      'after',
+      "\nThe thesis's test program (section 5.1.1): two processes with 20 MiB each of identical pages;\n" +
+        'KSM at the default knobs merges their 10,240 pages into 40 KSM pages of 256 sharers each\n' +
+        '(max_page_sharing). The tables show the counters before and after; the text explains them.\n' +
+        'For your own scenarios: samepage run.\n\n' +
+        'Example:\n  samepage demo',
+    )
     .action(async (opts: { seed: number }) => {
       const file = join(packageRoot(), DEMO_SCENARIO);
       if (!existsSync(file)) throw new Error(`The demo scenario is missing: ${file}`);

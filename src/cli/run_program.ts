@@ -34,6 +34,12 @@ export async function runProgram(
   const program = build((code) => {
     exitCode = code;
   });
+  // `samepage help nosuch` would print the whole help and exit 2 without a word of why.
+  const [first, asked] = args;
+  if (first === 'help' && asked !== undefined && !program.commands.some((c) => c.name() === asked)) {
+    io.stderr.write(`error: unknown command '${asked}' (run samepage --help for the commands)\n`);
+    return EXIT_UNUSABLE;
+  }
   try {
     await program.parseAsync([...args], { from: 'user' });
     return exitCode;

@@ -60,7 +60,7 @@ export function renderCompare(
   thesis: ThesisComparison | undefined,
   width: number | undefined,
 ): string {
-  const about = `${scenario.name}: ${scenario.description ?? ''}`;
+  const about = scenario.description === undefined ? scenario.name : `${scenario.name}: ${scenario.description}`;
   const head = width === undefined ? about : wrapText(about, width).join('\n');
   return `${head}\n${renderSideBySide(results, width)}\n${thesisText(thesis, width)}`;
 }
