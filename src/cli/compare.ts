@@ -8,7 +8,7 @@ import { parsePolicies, runPolicies, type Policy } from '../backends/model/polic
 import { runFailure } from '../report/table.ts';
 import { measuredByPolicy, thesisComparison, thesisExperiment } from '../report/thesis.ts';
 import { compareJson, renderCompare } from '../report/compare_rows.ts';
-import { refuseReportOverInput } from '../term/report_file.ts';
+import { checkReportTarget } from '../term/report_file.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { Output } from '../term/output.ts';
 import { checked, parseSeed } from './args.ts';
@@ -44,7 +44,7 @@ export function registerCompare(program: Command, io: Io, setExit: (code: number
         '  samepage compare scenarios/thesis/5.2.3-workload.yaml --policy ksm,ksm+,plus --report cmp.html',
     )
     .action(async (file: string, opts: { policy: Policy[]; seed: number; json?: true; report?: string }) => {
-      refuseReportOverInput(opts.report, [file]);
+      checkReportTarget(opts.report, [file]);
       const scenario = await loadScenarioFile(file);
       const out = new Output(io);
       const report = opts.report !== undefined;

@@ -24,7 +24,7 @@ import { addBenchCommand } from './bench.ts';
 import { registerKernel } from './kernel.ts';
 import { registerPlus } from './plus.ts';
 import { waitProgress } from '../term/progress.ts';
-import { refuseReportOverInput } from '../term/report_file.ts';
+import { checkReportTarget } from '../term/report_file.ts';
 import { Output } from '../term/output.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { testPauseHook } from '../term/test_pause.ts';
@@ -93,7 +93,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         '  sudo samepage run scenarios/ksm-tests-merge.yaml --backend kernel',
     )
     .action(async (file: string, opts: { backend: BackendName; json?: true; seed: number; report?: string }) => {
-      refuseReportOverInput(opts.report, [file]);
+      checkReportTarget(opts.report, [file]);
       const { result, statistics } = await runFile(file, opts.backend, opts.seed, out, opts.report !== undefined);
       const thesis = runThesisComparison(result, file);
       // The report first: if it cannot be written after all, stdout holds the error alone.

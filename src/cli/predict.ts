@@ -9,7 +9,7 @@ import type { Policy } from '../backends/model/policy.ts';
 import { renderPredictResult, unsettledWarning } from '../report/predict.ts';
 import { collectStrings, parseSeed, wholeNumber } from './args.ts';
 import { snapshotProgress } from '../term/progress.ts';
-import { refuseReportOverInput } from '../term/report_file.ts';
+import { checkReportTarget } from '../term/report_file.ts';
 import { Output } from '../term/output.ts';
 import type { Io } from '../term/output.ts';
 
@@ -62,7 +62,7 @@ export function registerPredict(program: Command, io: Io, setExit: (code: number
         '  samepage predict py.snap --policy ksm --set use_zero_pages=1 --json\n  samepage predict py.snap --policy ksm+ --report py.html',
     )
     .action(async (file: string, opts: PredictCliOptions) => {
-      refuseReportOverInput(opts.report, [file]);
+      checkReportTarget(opts.report, [file]);
       const settings = opts.set.map((s) => parseKnob(s, opts.policy));
       const bar = snapshotProgress(io.stderr);
       let result: PredictResult;

@@ -16,7 +16,7 @@ import type { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
 import { statisticsJson } from '../stats/render.ts';
 import { collect, collectStrings, parsePid, parseSeed, wholeNumber } from './args.ts';
 import { withPageProgress } from '../term/progress.ts';
-import { refuseReportOverInput } from '../term/report_file.ts';
+import { checkReportTarget } from '../term/report_file.ts';
 import { Output } from '../term/output.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import type { Io } from '../term/output.ts';
@@ -65,7 +65,7 @@ export function registerStats(program: Command, io: Io, setExit: (code: number) 
         'Examples:\n  sudo samepage stats --name okular\n  samepage stats scenarios/thesis-test-program.yaml --proc test --json',
     )
     .action(async (file: string | undefined, opts: StatsOpts) => {
-      refuseReportOverInput(opts.report, [file]);
+      checkReportTarget(opts.report, [file]);
       const live = opts.pid !== undefined || opts.name !== undefined;
       if (live === (file !== undefined))
         throw new Error('Give either a file or --pid/--name (see samepage stats --help)');

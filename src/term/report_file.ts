@@ -14,7 +14,7 @@ import { overwritesInput } from '../lib/input_file.ts';
  * not end in "cannot write the report", and with --json the result and the error would be
  * two documents on stdout.
  */
-export function refuseReportOverInput(report: string | undefined, inputs: readonly (string | undefined)[]): void {
+export function checkReportTarget(report: string | undefined, inputs: readonly (string | undefined)[]): void {
   if (report === undefined) return;
   if (report === '') throw new Error('--report needs a file name');
   const input = overwritesInput(
