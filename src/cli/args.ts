@@ -8,12 +8,13 @@ import { InvalidArgumentError } from 'commander';
 export function wholeNumber(what: string, min = 0, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
   return (v) => {
     const n = Number(v);
+    const digits = /^\d+$/.test(v);
     // Digits that are too many for a double to hold exactly get the limit said.
-    if (/^\d+$/.test(v) && !Number.isSafeInteger(n))
+    if (digits && !Number.isSafeInteger(n))
       throw new InvalidArgumentError(
         `Expected ${what}, at most ${Math.min(max, Number.MAX_SAFE_INTEGER)}, got "${v}".`,
       );
-    if (!/^\d+$/.test(v) || n < min || n > max) throw new InvalidArgumentError(`Expected ${what}, got "${v}".`);
+    if (!digits || n < min || n > max) throw new InvalidArgumentError(`Expected ${what}, got "${v}".`);
     return n;
   };
 }

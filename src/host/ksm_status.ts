@@ -69,7 +69,7 @@ export function readKsmStatus(dir = KSM_DIR, proc = '/proc', opts: KsmStatusOpti
   };
   if (opts.by === undefined) return base;
   try {
-    if (process.getuid?.() !== 0) throw Object.assign(new Error('not root'), { code: 'EPERM' });
+    if (own) throw Object.assign(new Error('not root'), { code: 'EPERM' });
     const reader = opts.reader ?? new LiveAttributionReader({ alwaysSmaps: true });
     const obs = reader.read({
       read: base,

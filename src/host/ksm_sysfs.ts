@@ -128,14 +128,16 @@ export function requireKsm(): void {
     throw new HostUnusable(`${KSM_DIR} is missing: this kernel has no KSM (CONFIG_KSM), or sysfs is not mounted`);
 }
 
-/** A note that ksmd is stopped (run is not 1), so marked memory merges nothing yet; else undefined. */
-export function ksmStoppedNote(): string | undefined {
+/**
+ * A note that ksmd is stopped (run is not 1), so marked memory merges nothing yet; else
+ * undefined. `until` says what starts it, in the words of the command that gives the note.
+ */
+export function ksmStoppedNote(
+  until = `\`echo 1 > ${KSM_DIR}/run\` (root), or use \`samepage kernel exec --run\`.`,
+): string | undefined {
   const run = readSysfs(`${KSM_DIR}/run`)?.trim();
   if (run === undefined || run === '1') return undefined;
-  return (
-    `KSM is stopped (${KSM_DIR}/run is ${run}): pages are marked mergeable but ksmd merges nothing until ` +
-    `\`echo 1 > ${KSM_DIR}/run\` (root), or use \`samepage kernel exec --run\`.`
-  );
+  return `KSM is stopped (${KSM_DIR}/run is ${run}): pages are marked mergeable but ksmd merges nothing until ${until}`;
 }
 
 /** The value to write back to restore a file: a selector file is restored by its word. */

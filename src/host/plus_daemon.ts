@@ -25,7 +25,7 @@ import { knobSpec, type PlusKnobName } from '../policy/knobs.ts';
 import { checkCgroup, checkName } from '../policy/selection.ts';
 import { pauseUs, policyStatus, type PolicyStatus } from '../policy/status.ts';
 import { lockKsm, unlockKsm } from './ksm_lock.ts';
-import { KSM_DIR, readSysfs, restorableValue } from './ksm_sysfs.ts';
+import { KSM_DIR, ksmStoppedNote, readSysfs, restorableValue } from './ksm_sysfs.ts';
 import { LiveChanges, type LiveChangesOptions } from './live_changes.ts';
 import { ControlDirectory, type PlusRequest, type PlusResponse } from './plus_control.ts';
 import { LivePlusHost } from './plus_host.ts';
@@ -220,12 +220,8 @@ export class LivePlusDaemon {
     for (const name of sel.names)
       if (!running.has(name))
         this.#line(`note: no process of comm "${name}" runs now; it is selected from when one starts`);
-    const run = readSysfs(`${KSM_DIR}/run`)?.trim();
-    if (run !== '1')
-      this.#line(
-        `note: KSM is stopped (${KSM_DIR}/run is ${run ?? 'unreadable'}): the ranges are marked, but ksmd merges nothing ` +
-          'until run is 1; --run holds it at 1 while the daemon runs',
-      );
+    const stopped = ksmStoppedNote('run is 1; --run holds it at 1 while the daemon runs');
+    if (stopped !== undefined) this.#line(`note: ${stopped}`);
     this.#loop = this.#run().catch(async (e: unknown) => {
       this.#line(`error: ${e instanceof Error ? e.message : String(e)}; stopping`);
       await this.stop('an error');

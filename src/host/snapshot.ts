@@ -32,7 +32,6 @@ import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
 import type { DuplicateStatistics } from '../stats/duplicate_statistics.ts';
 import { classifyPage, type PageClass } from '../stats/page_class.ts';
 
-export { SNAPSHOT_MAGIC };
 /** Written now; version 1 (no frames) is still read. */
 export const SNAPSHOT_VERSION = 2;
 const HEADER_BYTES = 64;

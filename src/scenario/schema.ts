@@ -62,12 +62,12 @@ const TWO_TO_64 = 1n << 64n;
 /** Characters of a text value a message shows. */
 const SHOWN_CHARS = 60;
 
-/** A value as messages show it: strings quoted (a long one cut), containers by kind. */
 /** YAML's .inf, -.inf and .nan: numbers that no field takes. */
 function notFinite(value: unknown): boolean {
   return typeof value === 'number' && !Number.isFinite(value);
 }
 
+/** A value as messages show it: strings quoted (a long one cut), containers by kind. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') {
     // A long text is shown by its start and its length, so that a message stays a line.
@@ -341,6 +341,18 @@ const sysfsPath = z.string().transform((path, ctx) => {
   return rel;
 });
 
+/** Why `file` is not a file of /sys/kernel/mm/`dir` (ksm or ksm+, the directories with a known list), or undefined. */
+function unknownSysfsFile(dir: string | undefined, file: string): string | undefined {
+  const known =
+    dir === 'ksm'
+      ? { ok: isKsmFile, names: KSM_FILES }
+      : dir === 'ksm+'
+        ? { ok: isKsmPlusFile, names: KSMPLUS_FILES }
+        : undefined;
+  if (known === undefined || known.ok(file)) return undefined;
+  return `Unknown file "${file}" of /sys/kernel/mm/${dir}; expected one of ${known.names.join(', ')}`;
+}
+
 /**
  * Checks an expect path and, when its type is right, the expected value: words only for
  * ksm_merge_any and ksm_mergeable, numbers or comparisons for counters.
@@ -356,12 +368,8 @@ function checkExpect(path: string, expected: unknown): string | undefined {
   }
   if (procName !== undefined && !PROC_NAME.test(procName))
     return `Proc name in the path must be a valid proc name, got ${describeValue(procName)}`;
-  if (dir === 'ksm' && file !== undefined && !isKsmFile(file)) {
-    return `Unknown file "${file}" of /sys/kernel/mm/ksm; expected one of ${KSM_FILES.join(', ')}`;
-  }
-  if (dir === 'ksm+' && file !== undefined && !isKsmPlusFile(file)) {
-    return `Unknown file "${file}" of /sys/kernel/mm/ksm+; expected one of ${KSMPLUS_FILES.join(', ')}`;
-  }
+  const unknown = file === undefined ? undefined : unknownSysfsFile(dir, file);
+  if (unknown !== undefined) return unknown;
   if (statField !== undefined && !isKsmStatField(statField)) {
     return `Unknown ksm_stat field "${statField}"; expected one of ${KSM_STAT_FIELDS.join(', ')}`;
   }
@@ -534,26 +542,12 @@ export const stepSchemas = {
       }
       // Without errno the write must succeed, which an unknown KSM file never does.
       const [dir, file, ...rest] = ctx.value.path.split('/');
-      const known =
-        dir === 'ksm'
-          ? { ok: isKsmFile, names: KSM_FILES }
-          : dir === 'ksm+'
-            ? { ok: isKsmPlusFile, names: KSMPLUS_FILES }
-            : undefined;
-      if (
-        ctx.value.errno === undefined &&
-        known !== undefined &&
-        rest.length === 0 &&
-        file !== undefined &&
-        !known.ok(file)
-      ) {
-        ctx.issues.push({
-          code: 'custom',
-          message: `Unknown file "${file}" of /sys/kernel/mm/${dir}; expected one of ${known.names.join(', ')}`,
-          input: ctx.value.path,
-          path: ['path'],
-        });
-      }
+      const unknown =
+        ctx.value.errno === undefined && rest.length === 0 && file !== undefined
+          ? unknownSysfsFile(dir, file)
+          : undefined;
+      if (unknown !== undefined)
+        ctx.issues.push({ code: 'custom', message: unknown, input: ctx.value.path, path: ['path'] });
     })
     .transform((s): Step => ({ kind: 'sysfs', path: s.path, value: s.value, errno: s.errno })),
   wait: strict(
