@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { displayWidth, wrapText } from './text_width.ts';
+import { displayWidth, oneLine, wrapText } from './text_width.ts';
 
 test('displayWidth counts what a terminal shows: escapes none, wide characters two', () => {
   assert.equal(displayWidth('pages_sharing'), 13);
@@ -24,4 +24,9 @@ test('wrapText breaks at spaces, inside a word only when it is wider than the li
   ]);
   assert.deepEqual(wrapText('two\nlines', 20), ['two', 'lines']);
   assert.deepEqual(wrapText('', 5), ['']);
+});
+
+test('oneLine shows line breaks as ? and leaves the rest as it is', () => {
+  assert.equal(oneLine('evil\nname\r'), 'evil?name?');
+  assert.equal(oneLine('kworker/0:1 ü'), 'kworker/0:1 ü');
 });

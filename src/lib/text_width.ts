@@ -34,6 +34,15 @@ function codePointWidth(cp: number): number {
 }
 
 /** Columns `text` takes on one line (colour escapes removed). */
+/**
+ * `text` on one line: its line breaks shown as '?', as ps shows a comm's controls. A comm
+ * (prctl PR_SET_NAME) may hold a newline, and a name in a line or a table row must not start
+ * a line of its own.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/[\n\r]/g, '?');
+}
+
 export function displayWidth(text: string): number {
   let n = 0;
   for (const ch of text.replace(ANSI, '')) n += codePointWidth(ch.codePointAt(0) ?? 0);

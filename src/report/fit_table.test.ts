@@ -79,3 +79,11 @@ test('fitTable breaks a long word before it squeezes the other text columns to a
   assert.deepEqual(cells.slice(1), [20, 21], text);
   assert.ok(text.includes('│ a sentence of many │'), text);
 });
+
+test('fitTable keeps a row on one line when a cell holds a line break, as ps shows it', () => {
+  // prctl(PR_SET_NAME, "evil\nname") is allowed: /proc/PID/comm then holds the newline.
+  const text = fitTable([{ head: 'pid' }, { head: 'comm', wrap: true }], [['42', 'evil\nname\r']], { width: 40 });
+  const lines = text.split('\n');
+  assert.equal(lines.length, 5, text); // top, head, rule, one row, bottom
+  assert.match(text, /│ 42 {2}│ evil\?name\? │/);
+});

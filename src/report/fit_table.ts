@@ -5,7 +5,7 @@
  * width, with a line under the table that says which. Numbers never wrap.
  */
 import Table from 'cli-table3';
-import { displayWidth, wrapText } from '../lib/text_width.ts';
+import { displayWidth, oneLine, wrapText } from '../lib/text_width.ts';
 
 export interface TableColumn {
   readonly head: string;
@@ -40,9 +40,11 @@ const cellWidth = (text: string): number => Math.max(0, ...text.split('\n').map(
 /** The table as text, fitted to `options.width`, and a note when columns were left out. */
 export function fitTable(
   columns: readonly TableColumn[],
-  rows: readonly (readonly string[])[],
+  given: readonly (readonly string[])[],
   options: FitOptions = {},
 ): string {
+  // A cell is one line of data (fitTable's own wrapping adds its line breaks after this).
+  const rows = given.map((r) => r.map(oneLine));
   const natural = columns.map((c, i) => Math.max(cellWidth(c.head), ...rows.map((r) => cellWidth(r[i] ?? ''))));
   // The least a column can take: a wrapped one its longest word up to MIN_WRAP, others all of it.
   const least = columns.map((c, i) => {

@@ -8,7 +8,7 @@ import pc from 'picocolors';
 import { describeErrno } from '../lib/errno.ts';
 import { plural } from '../lib/plural.ts';
 import { formatBytes } from '../lib/sizes.ts';
-import { displayWidth } from '../lib/text_width.ts';
+import { displayWidth, oneLine } from '../lib/text_width.ts';
 import { fitTable } from './fit_table.ts';
 import { memoryOf } from './table.ts';
 import type { AttributionGroup } from '../attribution/group.ts';
@@ -212,10 +212,10 @@ export function renderMergeReports(reports: readonly MergeReport[], enable: bool
   const call = `prctl(PR_SET_MEMORY_MERGE, ${enable ? 1 : 0})`;
   return reports
     .map((r) => {
-      if (!r.ok) return `${r.pid} (${r.comm}): not done: ${r.error ?? '?'}\n`;
+      if (!r.ok) return `${r.pid} (${oneLine(r.comm)}): not done: ${r.error ?? '?'}\n`;
       const res = r.result === 0 ? '0' : `${r.result ?? '?'} (${describeErrno(r.result ?? 0)})`;
       const flag = r.ksm_merge_any === undefined ? '' : `; ksm_merge_any: ${r.ksm_merge_any ? 'yes' : 'no'}`;
-      return `${r.pid} (${r.comm}): ${call} = ${res}${flag}\n`;
+      return `${r.pid} (${oneLine(r.comm)}): ${call} = ${res}${flag}\n`;
     })
     .join('');
 }
@@ -228,7 +228,8 @@ export function renderMergeSummary(
   seconds: number,
 ): string {
   const mine = processes.map(
-    (s) => `${s.pid} (${s.comm}): ksm_merging_pages ${s.ksm_merging_pages}, ksm_process_profit ${s.ksm_process_profit}`,
+    (s) =>
+      `${s.pid} (${oneLine(s.comm)}): ksm_merging_pages ${s.ksm_merging_pages}, ksm_process_profit ${s.ksm_process_profit}`,
   );
   const delta = (n: number): string => (n >= 0 ? `+${n}` : String(n));
   return (

@@ -8,7 +8,7 @@ import type { JournalEntry, JournalOwner } from '../host/journal.ts';
 import type { JournalView, RecoveryReport } from '../host/recover.ts';
 import { plural } from '../lib/plural.ts';
 import { formatBytes } from '../lib/sizes.ts';
-import { wrapText } from '../lib/text_width.ts';
+import { oneLine, wrapText } from '../lib/text_width.ts';
 import { fitTable } from './fit_table.ts';
 
 export interface RecoveryTextOptions {
@@ -38,10 +38,10 @@ export function entryText(e: JournalEntry): string {
     case 'ksmd_cpus':
       return `CPUs of ksmd (pid ${e.pid}): originally ${e.original}; samepage set ${e.written.join(', ')}`;
     case 'merge_any':
-      return `MERGE_ANY of process ${e.pid} (${e.comm}): originally ${e.original ? 'yes' : 'no'}; samepage sets ${e.written ? 'yes' : 'no'}`;
+      return `MERGE_ANY of process ${e.pid} (${oneLine(e.comm)}): originally ${e.original ? 'yes' : 'no'}; samepage sets ${e.written ? 'yes' : 'no'}`;
     case 'madvise': {
       const bytes = e.ranges.reduce((n, [, len]) => n + len, 0);
-      return `${plural(e.ranges.length, 'range')} (${formatBytes(bytes)}) of process ${e.pid} (${e.comm}) madvised MADV_MERGEABLE by samepage`;
+      return `${plural(e.ranges.length, 'range')} (${formatBytes(bytes)}) of process ${e.pid} (${oneLine(e.comm)}) madvised MADV_MERGEABLE by samepage`;
     }
   }
 }
