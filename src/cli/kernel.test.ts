@@ -169,6 +169,9 @@ test('kernel exec runs a program with MERGE_ANY set and passes its exit code thr
 
     const missing = capture();
     assert.equal(await main(['kernel', 'exec', '--', 'samepage-no-such-program'], missing.io), 127);
+    // The helper alone says why it did not start (on the inherited stderr): no note about
+    // ksmd for a program that never ran.
+    assert.equal(missing.err(), '');
   } finally {
     releaseKsm();
     releaseTests();

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
+import { commandRuns } from './command_path.ts';
 import { refuseBesidePlusDaemon } from './ksm_lock.ts';
 import { EXEC_MERGE, requireHelper } from './ksm_native.ts';
 import { RunHold, type RunHoldIo } from './ksm_run_hold.ts';
@@ -88,9 +89,12 @@ export async function runMerged(cmd: string, args: readonly string[], opts: RunM
   requireKsm();
   refuseBesidePlusDaemon();
   const helper = requireHelper(EXEC_MERGE);
-  const hold = opts.hold === undefined ? undefined : new RunHold(opts.hold);
+  // A program that will not start gets neither the run hold nor the note: the helper alone
+  // says why it did not start (127 or 126), as a shell would.
+  const runs = commandRuns(cmd);
+  const hold = opts.hold === undefined || !runs ? undefined : new RunHold(opts.hold);
   if (hold !== undefined) await hold.take();
-  else {
+  else if (runs) {
     const note = ksmStoppedNote();
     if (note !== undefined) opts.onNote(note);
   }
