@@ -297,10 +297,22 @@ test('LiveChanges recovers dead owners before it opens, journals each write, and
   }
 });
 
-test('requireJournalFile: a journal a person names that is not there is an error naming where journals are', () => {
+test('requireJournalFile: a journal a person names must be there and be a journal', () => {
   assert.throws(
     () => requireJournalFile('/nonexistent/samepage-journal.json'),
     /--journal \/nonexistent\/samepage-journal\.json: no such file \(samepage's journals are in \/run\/samepage\)/,
   );
-  assert.doesNotThrow(() => requireJournalFile(import.meta.filename));
+  const s = setup();
+  try {
+    const journal = killedRun(s);
+    assert.doesNotThrow(() => requireJournalFile(journal.path));
+    const other = join(s.dir, 'passwd');
+    writeFileSync(other, 'root:x:0:0:root:/root:/bin/bash\n');
+    assert.throws(() => requireJournalFile(other), /passwd is not a journal samepage can read: not JSON/);
+    writeFileSync(other, '{"version": 1}\n');
+    assert.throws(() => requireJournalFile(other), /passwd is not a journal samepage can read: not a samepage journal/);
+    assert.throws(() => requireJournalFile(s.dir), /is not a journal samepage can read: unreadable \(.*EISDIR/);
+  } finally {
+    s.done();
+  }
 });

@@ -6,7 +6,6 @@
  * taken over from a dead claimant), so two recoverers never interleave and the second finds
  * the work done; a recoverer killed half-way leaves the journal for the next one.
  */
-import { existsSync } from 'node:fs';
 import type { LiveEnv } from './live_writes.ts';
 import {
   bootId,
@@ -112,9 +111,15 @@ export function requireRecoverable(): void {
     );
 }
 
-/** Throws when `path`, a journal a person named, is not there (mistyped, or already recovered). */
+/**
+ * Throws when `path`, a journal a person named, is not there (mistyped, or already
+ * recovered) or is not a journal samepage can read. Refused before recovery, which would
+ * write a claim file beside it and log a "damaged" recovery of, say, /etc/passwd.
+ */
 export function requireJournalFile(path: string): void {
-  if (!existsSync(path)) throw new Error(`--journal ${path}: no such file (samepage's journals are in ${JOURNAL_DIR})`);
+  const file = JournalFile.load(path);
+  if (file === 'gone') throw new Error(`--journal ${path}: no such file (samepage's journals are in ${JOURNAL_DIR})`);
+  if (typeof file === 'string') throw new Error(`--journal ${path} is not a journal samepage can read: ${file}`);
 }
 
 /**
