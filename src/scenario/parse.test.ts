@@ -603,3 +603,27 @@ steps:
     ],
   );
 });
+
+test('parseScenario names the field of a fill pattern a value is wrong in, not the whole pattern', () => {
+  const messages = lines(`version: 1
+name: pattern
+steps:
+  - spawn: { proc: a, comm: a }
+  - mmap: { proc: a, region: r, size: 16KiB }
+  - fill: { proc: a, region: r, pattern: { byte: .nan } }
+  - fill: { proc: a, region: r, pattern: { byte: 1.5 } }
+  - fill: { proc: a, region: r, pattern: { byte: "7" } }
+  - fill: { proc: a, region: r, pattern: { page-mod: .inf, seed: 1 } }
+  - fill: { proc: a, region: r, pattern: { bite: 7 } }
+`);
+  assert.deepEqual(
+    messages.map((m) => m.replace(/^.*?: /, '')),
+    [
+      'steps[2].fill.pattern.byte (line 6): Byte must be a finite number, got .nan (not a number)',
+      'steps[3].fill.pattern.byte (line 7): Byte must be an integer, got 1.5',
+      'steps[4].fill.pattern.byte (line 8): Byte must be a number, got "7"',
+      'steps[5].fill.pattern.page-mod (line 9): Page-mod period must be a finite number, got .inf (infinity)',
+      'steps[6].fill.pattern (line 10): Pattern must be zero, byte-cycle, word-index, neg-word-index, {byte: N}, {random: SEED}, {page-mod: N, seed: SEED} or {text: "..."}, got a mapping',
+    ],
+  );
+});

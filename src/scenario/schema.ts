@@ -246,6 +246,31 @@ const seed = z.union([z.number(), z.string()]).check((ctx) => {
   }
 });
 
+/**
+ * `schema` whose problems do not abort: a union reports the one option that did not abort
+ * with that option's own message. `{byte: .nan}` and `{byte: 1.5}` fail z.number's type
+ * check, which aborts, and were reported as "Pattern must be ..., got a mapping".
+ */
+function continuing<T>(schema: z.ZodType<T>): z.ZodType<T> {
+  const field = z.unknown().check((ctx) => {
+    const parsed = schema.safeParse(ctx.value);
+    if (parsed.success) return;
+    // Without a message: the error map words it at its full path, as for any other field.
+    // A missing field still aborts, so that an option the mapping's keys do not name is
+    // never the one reported.
+    for (const { message: _, ...issue } of parsed.error.issues)
+      ctx.issues.push({ ...issue, input: ctx.value, continue: ctx.value !== undefined } as z.core.$ZodRawIssue);
+  });
+  // The JSON Schema for editors is the field's own (an integer in range), not "anything".
+  return field.meta(fieldJsonSchema(schema)) as unknown as z.ZodType<T>;
+}
+
+/** `schema` as a JSON Schema fragment, without the document's own `$schema`. */
+function fieldJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _, ...fragment } = z.toJSONSchema(schema, { io: 'input', target: 'draft-07' });
+  return fragment;
+}
+
 const PATTERN_FORMS =
   'zero, byte-cycle, word-index, neg-word-index, {byte: N}, {random: SEED}, {page-mod: N, seed: SEED} or {text: "..."}';
 
@@ -257,9 +282,9 @@ export const patternSchema = z
   .union(
     [
       z.enum(['zero', 'byte-cycle', 'word-index', 'neg-word-index']),
-      strict({ byte: int(0).max(255) }, 'pattern field'),
+      strict({ byte: continuing(int(0).max(255)) }, 'pattern field'),
       strict({ random: seed }, 'pattern field'),
-      strict({ 'page-mod': int(1), seed }, 'pattern field'),
+      strict({ 'page-mod': continuing(int(1)), seed }, 'pattern field'),
       strict({ text: z.string().min(1) }, 'pattern field'),
     ],
     {
