@@ -166,6 +166,15 @@ test('predict refuses --max-scans 0, warns when it did not settle, and puts the 
     assert.match(html, /<th scope="row">virtual time to settle<\/th><td>[\d.]+ (ms|s)<\/td>/);
   }));
 
+test('predict fits COLUMNS: its tables and its sentences alike', () =>
+  withDir(async (dir) => {
+    const snap = snapshot(dir);
+    const narrow = capture();
+    assert.equal(await main(['predict', snap], { ...narrow.io, env: { COLUMNS: '50' } }), 0);
+    for (const line of narrow.out().split('\n')) assert.ok([...line].length <= 50, `${[...line].length}: ${line}`);
+    assert.match(narrow.out(), /^Times and CPU come from the calibration/m);
+  }));
+
 test('predict warns when its cost model was calibrated on another machine, and predicts with it', () =>
   withDir(async (dir) => {
     const snap = snapshot(dir);

@@ -8,6 +8,7 @@ import { calibrationUsed, describeCalibrationUsed, foreignCalibration } from '..
 import type { Policy } from '../backends/model/policy.ts';
 import { renderPredictResult, unsettledWarning } from '../report/predict.ts';
 import { collectStrings, parseSeed, wholeNumber } from './args.ts';
+import { fitText } from '../lib/text_width.ts';
 import { snapshotProgress } from '../term/progress.ts';
 import { checkReportTarget } from '../term/report_file.ts';
 import { Output } from '../term/output.ts';
@@ -91,7 +92,8 @@ export function registerPredict(program: Command, io: Io, setExit: (code: number
       out.result(
         opts.json,
         { ...result.run, prediction: result.prediction, calibration },
-        (width) => `${renderPredictResult(file, result, width)}${describeCalibrationUsed(calibration)}\n`,
+        (width) =>
+          `${renderPredictResult(file, result, width)}${fitText(describeCalibrationUsed(calibration), width)}\n`,
       );
       // Times come from the cost model: another CPU's constants give another CPU's times.
       for (const warning of [unsettledWarning(result.prediction), foreignCalibration()])

@@ -83,3 +83,8 @@ export function wrapText(text: string, width: number): string[] {
   }
   return out;
 }
+
+/** `text` wrapped to `width` columns (wrapText), or as it is when there is no width (a pipe, a file). */
+export function fitText(text: string, width: number | undefined): string {
+  return width === undefined ? text : wrapText(text, width).join('\n');
+}

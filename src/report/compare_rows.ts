@@ -8,7 +8,7 @@ import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
 import { fitTable } from './fit_table.ts';
 import { measuredByPolicy, type ThesisComparison, type ThesisExperiment } from './thesis.ts';
 import { thesisText } from './table.ts';
-import { wrapText } from '../lib/text_width.ts';
+import { fitText } from '../lib/text_width.ts';
 
 export type SideBySideRow = readonly [name: string, ...values: string[]];
 
@@ -61,7 +61,7 @@ export function renderCompare(
   width: number | undefined,
 ): string {
   const about = scenario.description === undefined ? scenario.name : `${scenario.name}: ${scenario.description}`;
-  const head = width === undefined ? about : wrapText(about, width).join('\n');
+  const head = fitText(about, width);
   return `${head}\n${renderSideBySide(results, width)}\n${thesisText(thesis, width)}`;
 }
 

@@ -10,16 +10,20 @@ import { plural } from '../lib/plural.ts';
 import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
 import { renderRunResult } from './table.ts';
 import { fitTable } from './fit_table.ts';
-import { wrapText } from '../lib/text_width.ts';
+import { fitText } from '../lib/text_width.ts';
 
 /** The whole text output of `samepage predict FILE` (--json prints the result as it is). */
 export function renderPredictResult(file: string, { prediction, run }: PredictResult, width?: number): string {
-  let out =
+  let out = `${fitText(
     `${file}: ${plural(prediction.processes, 'process', 'processes')}, ${plural(prediction.pages, 'anonymous page')} ` +
-    `(${formatBytes(prediction.pages * PAGE_SIZE)}), ${prediction.distinct_pages} distinct\n`;
+      `(${formatBytes(prediction.pages * PAGE_SIZE)}), ${prediction.distinct_pages} distinct`,
+    width,
+  )}\n`;
   if (prediction.synthetic_contents) {
-    out +=
-      'A hashes-only snapshot: which pages merge is exact, the order of the trees (and so the counts mid-scan) is not.\n';
+    out += `${fitText(
+      'A hashes-only snapshot: which pages merge is exact, the order of the trees (and so the counts mid-scan) is not.',
+      width,
+    )}\n`;
   }
   // The record before the policy started and the settled one; --json has every scan.
   const brief = { ...run, records: [run.records[0]!, run.records.at(-1)!] };
@@ -100,9 +104,10 @@ function renderPrediction(p: Prediction, width: number | undefined): string {
   const procs = fitTable(
     [
       { head: 'process', wrap: true },
-      { head: 'pages', align: 'right' },
+      // On a narrow terminal the snapshot's own size goes first, then the profit.
+      { head: 'pages', align: 'right', drop: 2 },
       { head: 'ksm_merging_pages', align: 'right' },
-      { head: 'ksm_process_profit', align: 'right' },
+      { head: 'ksm_process_profit', align: 'right', drop: 1 },
     ],
     Object.entries(p.by_process).map(([proc, r]) => [
       proc,
@@ -115,6 +120,6 @@ function renderPrediction(p: Prediction, width: number | undefined): string {
   const warning = unsettledWarning(p);
   return (
     `Prediction under ${scannerName(p)}:\n${summary}\nPer process:\n${procs}\n` +
-    (warning === undefined ? '' : `${width === undefined ? warning : wrapText(warning, width).join('\n')}\n`)
+    (warning === undefined ? '' : `${fitText(warning, width)}\n`)
   );
 }

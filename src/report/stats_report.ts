@@ -5,7 +5,7 @@
  * most duplicated contents.
  */
 import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
-import { wrapText } from '../lib/text_width.ts';
+import { fitText } from '../lib/text_width.ts';
 import { fitTable } from './fit_table.ts';
 import type { StatisticsResult } from '../stats/duplicate_statistics.ts';
 import { histogramChart, renderSvg, type HistogramBar, type TopLevelSpec } from './charts.ts';
@@ -85,7 +85,7 @@ export function renderStatisticsTables(r: StatisticsResult, groups: number, widt
       : r.frames < r.pages
         ? 'No content is held in two frames: what is shared already is all merging would share.\n'
         : 'No page has a duplicate.\n') +
-    `${width === undefined ? note : wrapText(note, width).join('\n')}\n${procs}\n`
+    `${fitText(note, width)}\n${procs}\n`
   );
 }
 

@@ -8,7 +8,7 @@ import type { ThesisComparison } from './thesis.ts';
 import { plural } from '../lib/plural.ts';
 import { formatBytes, PAGE_SIZE } from '../lib/sizes.ts';
 import { formatMs } from '../lib/duration.ts';
-import { wrapText } from '../lib/text_width.ts';
+import { fitText, wrapText } from '../lib/text_width.ts';
 import { fitTable } from './fit_table.ts';
 
 type Colors = ReturnType<typeof pc.createColors>;
@@ -216,7 +216,7 @@ export function renderThesisComparison(tc: ThesisComparison, options: TableOptio
   const notes = tc.notes.map(
     (n) => `${c.dim('note:')} ${options.width === undefined ? n : wrapText(n, options.width - 6).join('\n      ')}\n`,
   );
-  const title = options.width === undefined ? tc.title : wrapText(tc.title, options.width).join('\n');
+  const title = fitText(tc.title, options.width);
   return `${c.bold(title)}\n${t}\n${notes.join('')}`;
 }
 
@@ -231,7 +231,7 @@ function yesNo(b: boolean): string {
 /** What the demo's last record means, in words, wrapped to `width` when one is given. */
 export function renderDemoSummary(result: RunResult, width?: number): string {
   const text = demoSummary(result);
-  return width === undefined ? text : wrapText(text, width).join('\n');
+  return fitText(text, width);
 }
 
 function demoSummary(result: RunResult): string {
