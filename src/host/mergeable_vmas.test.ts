@@ -6,11 +6,15 @@ import { join } from 'node:path';
 import type { KsmProcessStat } from './ksm_stat.ts';
 import { MergeableVmas } from './mergeable_vmas.ts';
 
-/** A mapping as smaps shows it: its maps line, Anonymous and VmFlags (other fields left out). */
+/** A mapping as smaps shows it: its maps line, Anonymous, KSM, Shared_Dirty and VmFlags (other fields left out). */
 interface Vma {
   readonly line: string;
   readonly anonKb: number;
   readonly flags: string;
+  readonly ksmKb?: number;
+  readonly sharedKb?: number;
+  /** Rss when more than Anonymous (file pages). */
+  readonly rssKb?: number;
 }
 
 const HEAP: Vma = { line: '10000-20000 rw-p 00000000 00:00 0 ', anonKb: 64, flags: 'rd wr mr mw me ac' };
@@ -24,7 +28,11 @@ function write(proc: string, pid: number, vmas: readonly Vma[], smapsVmas: reado
   writeFileSync(
     join(proc, String(pid), 'smaps'),
     smapsVmas
-      .map((v) => `${v.line}\nSize: 64 kB\nRss: ${v.anonKb} kB\nAnonymous: ${v.anonKb} kB\nVmFlags: ${v.flags} \n`)
+      .map(
+        (v) =>
+          `${v.line}\nSize: 64 kB\nRss: ${v.rssKb ?? v.anonKb} kB\nShared_Clean: 0 kB\nShared_Dirty: ${v.sharedKb ?? 0} kB\n` +
+          `Anonymous: ${v.anonKb} kB\nKSM: ${v.ksmKb ?? 0} kB\nVmFlags: ${v.flags} \n`,
+      )
       .join(''),
   );
 }
@@ -104,4 +112,31 @@ test('MergeableVmas keys what it learnt on the mappings smaps showed, not on an 
   const r = vmas.ranges(stat(9, 1));
   assert.equal(r.smapsRead, false, 'maps now shows what smaps showed');
   assert.deepEqual(r.ranges, [{ start: 0x40000, end: 0x80000 }]);
+});
+
+test('MergeableVmas reads smaps every time for a process whose unmergeable mappings may hold KSM pages', (t) => {
+  // A child forked before its parent's merge: its heap is not mergeable, but maps the pages
+  // the parent's merge made KSM pages in place. madvise(MADV_MERGEABLE) over the whole heap
+  // changes neither maps nor ksm_stat, and the heap's KSM pages count at once.
+  const proc = mkdtempSync(join(tmpdir(), 'samepage-vmas-'));
+  t.after(() => rmSync(proc, { recursive: true, force: true }));
+  const vmas = new MergeableVmas({ proc, now: () => 0, maxAgeMs: 1000 });
+  for (const [pid, heap] of [
+    [1, { ...HEAP, ksmKb: 4 }],
+    [2, { ...HEAP, sharedKb: 64 }],
+    [3, { ...HEAP, sharedKb: 4 }], // some of its pages shared
+    [4, HEAP],
+    // A library's data: copied-on-write pages and the file's, which other processes map.
+    [5, { ...HEAP, line: '10000-20000 rw-p 00003000 fe:00 1234 /usr/lib/libc.so.6', rssKb: 72, sharedKb: 8 }],
+  ] as const) {
+    write(proc, pid, [heap, MERGEABLE]);
+    assert.equal(vmas.ranges(stat(pid, 10)).smapsRead, true);
+    assert.equal(vmas.ranges(stat(pid, 10)).smapsRead, pid <= 3, `process ${pid}`);
+  }
+  const madvised = { ...HEAP, ksmKb: 4, flags: `${HEAP.flags} mg` };
+  write(proc, 1, [HEAP, MERGEABLE], [madvised, MERGEABLE]);
+  assert.deepEqual(vmas.ranges(stat(1, 10)).ranges, [
+    { start: 0x10000, end: 0x20000 },
+    { start: 0x40000, end: 0x80000 },
+  ]);
 });

@@ -20,13 +20,24 @@
  * Mappings turned unmergeable are unmerged by the kernel at once: reading them costs a
  * little, and their pages are not KSM pages, so the answer is the same.
  *
+ * A mapping turned mergeable can hold KSM pages at once, though, without ksmd scanning it:
+ * pages it shares with another process since a fork, which that process's ksmd merge turned
+ * into KSM pages where they lay (try_to_merge_one_page makes a page mapped elsewhere too a
+ * KSM page in place). The differential suite found it (a child's madvise after its parent's
+ * merge): the child's figures left out a page it mapped. So a process whose smaps showed a
+ * mapping that is not mergeable but holds KSM pages, or anonymous pages only some of which
+ * another process maps too, has smaps read at every reading: it is the process where this
+ * can happen (a forked one using KSM). What stays for `maxAgeMs` to bound: a private file
+ * mapping's copied-on-write pages shared by a fork and merged by the other process, then
+ * the whole mapping madvised.
+ *
  * Which mergeable mappings are read: those smaps showed with anonymous pages, and, when the
  * answer is reused, also those that showed none but are accessible (pages may have been
  * faulted in since). An inaccessible one (PROT_NONE, a reservation: often gigabytes of
  * holes, 8 bytes each in pagemap) cannot gain pages while maps is unchanged.
  */
 import { readFileSync } from 'node:fs';
-import { parseSmapsFlags, VM_MERGEABLE_CODE } from '../lib/proc_maps.ts';
+import { parseSmapsFlags, type SmapsEntry, VM_MERGEABLE_CODE } from '../lib/proc_maps.ts';
 import type { KsmProcessStat } from './ksm_stat.ts';
 
 /** A range of virtual addresses [start, end). */
@@ -44,6 +55,8 @@ interface Known {
   readonly withPages: readonly AddressRange[];
   /** Mergeable mappings without, that could gain pages (accessible). */
   readonly empty: readonly AddressRange[];
+  /** A mapping that is not mergeable may hold KSM pages: read smaps every time (file comment). */
+  readonly latent: boolean;
 }
 
 /** The ranges to read of one process, and whether smaps was read for them. */
@@ -66,6 +79,16 @@ const DEFAULT_MAX_AGE_MS = 5 * 60_000;
 /** The ksm_stat figures whose change sends the reader back to smaps. */
 function countersOf(s: KsmProcessStat): string {
   return `${s.ksm_rmap_items} ${s.ksm_merging_pages} ${s.ksm_zero_pages} ${s.ksm_merge_any} ${s.ksm_mergeable}`;
+}
+
+/**
+ * Whether a mapping that is not mergeable holds KSM pages, or may come to without this
+ * process's ksmd scan: private, with KSM pages already, or all anonymous with some of them
+ * mapped by another process too (a fork's; another process's merge can make them KSM pages).
+ */
+function mayHoldKsmPages(m: SmapsEntry): boolean {
+  if (m.perms[3] !== 'p') return false;
+  return m.ksmKb > 0 || (m.anonymousKb > 0 && m.anonymousKb === m.rssKb && m.sharedKb > 0);
 }
 
 /** The header lines of smaps's text: what /proc/PID/maps shows for the same mappings. */
@@ -102,6 +125,7 @@ export class MergeableVmas {
     const known = opts.forceSmaps === true ? undefined : this.#known.get(pid);
     if (
       known !== undefined &&
+      !known.latent &&
       known.maps === readFileSync(`${this.#proc}/${pid}/maps`, 'utf8') &&
       known.counters === counters &&
       now - known.at <= this.#maxAgeMs
@@ -111,14 +135,18 @@ export class MergeableVmas {
     const smaps = parseSmapsFlags(text);
     const withPages: AddressRange[] = [];
     const empty: AddressRange[] = [];
+    let latent = false;
     for (const m of smaps) {
-      if (!m.flags.has(VM_MERGEABLE_CODE)) continue;
+      if (!m.flags.has(VM_MERGEABLE_CODE)) {
+        latent ||= mayHoldKsmPages(m);
+        continue;
+      }
       if (m.anonymousKb > 0) withPages.push({ start: m.start, end: m.end });
       else if (m.perms.slice(0, 3) !== '---') empty.push({ start: m.start, end: m.end });
     }
     // The key is the mappings smaps showed (its header lines are maps's lines): maps may
     // have changed between the two readings.
-    this.#known.set(pid, { maps: mapsLines(text), counters, at: now, withPages, empty });
+    this.#known.set(pid, { maps: mapsLines(text), counters, at: now, withPages, empty, latent });
     return { ranges: withPages, smapsRead: true };
   }
 

@@ -48,21 +48,25 @@ test('parseSmapsFlags pairs each mapping with its VmFlags, and reads the live sm
   const text = `7f1c2c000000-7f1c2c021000 rw-p 00000000 00:00 0 
 Size:                132 kB
 Rss:                   8 kB
+Shared_Clean:          0 kB
+Shared_Dirty:          4 kB
 Anonymous:             4 kB
+KSM:                   4 kB
 VmFlags: rd wr mr mw me ac mg 
 7f1c30000000-7f1c30200000 r--p 0001c000 08:01 1311  /usr/lib/libc.so.6
 Size:               2048 kB
+Shared_Clean:        120 kB
 VmFlags: rd mr mw me 
 7ffd5a1d0000-7ffd5a1f1000 rw-p 00000000 00:00 0                          [stack]
 Size:                132 kB
 `;
   const s = parseSmapsFlags(text);
   assert.deepEqual(
-    s.map((e) => [e.start, e.path, [...e.flags].join(' '), e.rssKb, e.anonymousKb]),
+    s.map((e) => [e.start, e.path, [...e.flags].join(' '), e.rssKb, e.anonymousKb, e.ksmKb, e.sharedKb]),
     [
-      [0x7f1c2c000000, '', 'rd wr mr mw me ac mg', 8, 4],
-      [0x7f1c30000000, '/usr/lib/libc.so.6', 'rd mr mw me', 0, 0],
-      [0x7ffd5a1d0000, '[stack]', '', 0, 0],
+      [0x7f1c2c000000, '', 'rd wr mr mw me ac mg', 8, 4, 4, 4],
+      [0x7f1c30000000, '/usr/lib/libc.so.6', 'rd mr mw me', 0, 0, 0, 120],
+      [0x7ffd5a1d0000, '[stack]', '', 0, 0, 0, 0],
     ],
   );
   assert.ok(s[0]!.flags.has(VM_MERGEABLE_CODE));

@@ -62,12 +62,16 @@ export interface VmaFlags {
   readonly flags: ReadonlySet<string>;
 }
 
-/** One mapping of /proc/PID/smaps: its maps line, its VmFlags and two of its sizes. */
+/** One mapping of /proc/PID/smaps: its maps line, its VmFlags and some of its sizes. */
 export interface SmapsEntry extends MapsEntry, VmaFlags {
   /** Rss: resident pages of the mapping, in kB. */
   readonly rssKb: number;
   /** Anonymous: its anonymous pages (KSM pages included, the zero page not), in kB. */
   readonly anonymousKb: number;
+  /** KSM: its pages that are KSM pages, in kB (any mapping, mergeable or not). */
+  readonly ksmKb: number;
+  /** Shared_Clean + Shared_Dirty: its resident pages mapped more than once, in kB. */
+  readonly sharedKb: number;
 }
 
 /** VmFlags code of VM_MERGEABLE: the mapping is KSM's to scan (madvise or MERGE_ANY). */
@@ -75,22 +79,21 @@ export const VM_MERGEABLE_CODE = 'mg';
 
 /**
  * Parses the text of /proc/PID/smaps: each mapping's header line, its VmFlags line and its
- * Rss and Anonymous sizes (the other fields are left out). Headers that do not parse are
+ * Rss, Anonymous, KSM and Shared_* sizes (the other fields are left out). Headers that do not parse are
  * skipped with their fields.
  */
 export function parseSmapsFlags(text: string): SmapsEntry[] {
   const out: SmapsEntry[] = [];
   let current: MapsEntry | undefined;
   let flags: ReadonlySet<string> = new Set();
-  let rssKb = 0;
-  let anonymousKb = 0;
+  let sizes = { rssKb: 0, anonymousKb: 0, ksmKb: 0, sharedKb: 0 };
   const flush = (): void => {
-    if (current !== undefined) out.push({ ...current, flags, rssKb, anonymousKb });
+    if (current !== undefined) out.push({ ...current, flags, ...sizes });
     current = undefined;
     flags = new Set();
-    rssKb = 0;
-    anonymousKb = 0;
+    sizes = { rssKb: 0, anonymousKb: 0, ksmKb: 0, sharedKb: 0 };
   };
+  const kb = (line: string): number => Number.parseInt(line.slice(line.indexOf(':') + 1), 10) || 0;
   for (const line of text.split('\n')) {
     if (line.startsWith('VmFlags:')) {
       flags = new Set(
@@ -101,9 +104,13 @@ export function parseSmapsFlags(text: string): SmapsEntry[] {
           .filter((f) => f !== ''),
       );
     } else if (line.startsWith('Rss:')) {
-      rssKb = Number.parseInt(line.slice('Rss:'.length), 10) || 0;
+      sizes.rssKb = kb(line);
     } else if (line.startsWith('Anonymous:')) {
-      anonymousKb = Number.parseInt(line.slice('Anonymous:'.length), 10) || 0;
+      sizes.anonymousKb = kb(line);
+    } else if (line.startsWith('KSM:')) {
+      sizes.ksmKb = kb(line);
+    } else if (line.startsWith('Shared_Clean:') || line.startsWith('Shared_Dirty:')) {
+      sizes.sharedKb += kb(line);
     } else if (/^[0-9a-f]+-/.test(line)) {
       // Field lines are "Name:   value"; a header starts with a hex address and a dash.
       flush();
