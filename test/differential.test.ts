@@ -9,7 +9,8 @@
  *
  * Skips, saying why, where the kernel backend cannot run: not root, KSM not writable, the
  * agent not built, or other processes using KSM. `SAMEPAGE_DIFF_SEEDS=N` sets the number of
- * generated scenarios (default 200, about 45 s on a 2-CPU VM with Linux 6.18.44).
+ * generated scenarios (default 200, about 45 s on a 2-CPU VM with Linux 6.18.44), and
+ * `SAMEPAGE_DIFF_FIRST_SEED=K` the first seed (default 0), to search further seeds.
  *
  * A failure prints the differences and the scenario text: save it, then reduce it to a
  * minimal file in scenarios-diff/ (`samepage diff FILE` shows the same table).
@@ -37,11 +38,12 @@ function rootDir(name: string): string {
 const DIRS = ['scenarios', 'scenarios-diff'];
 const DEFAULT_SEEDS = 200;
 
-function seedCount(): number {
-  const text = process.env.SAMEPAGE_DIFF_SEEDS;
-  if (text === undefined || text === '') return DEFAULT_SEEDS;
+/** A whole number from the environment variable `name`, or `dflt` when it is unset. */
+function envCount(name: string, dflt: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return dflt;
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`SAMEPAGE_DIFF_SEEDS must be a whole number, got "${text}"`);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${text}"`);
   return n;
 }
 
@@ -93,7 +95,8 @@ if (skip === undefined) {
     }
   }
 
-  for (let seed = 0; seed < seedCount(); seed++) {
+  const first = envCount('SAMEPAGE_DIFF_FIRST_SEED', 0);
+  for (let seed = first; seed < first + envCount('SAMEPAGE_DIFF_SEEDS', DEFAULT_SEEDS); seed++) {
     test(`differential: generated scenario seed ${seed} agrees on kernel and model`, async (t) => {
       const text = generateScenario(seed);
       const parsed = parseScenario(text, `generated-${seed}.yaml`);
