@@ -21,34 +21,37 @@ export interface Chunk {
   readonly line: number;
 }
 
-/** Why a chunk cannot run: bash's message, without its `bash: ` prefix. */
+/**
+ * Why a chunk cannot run: bash's message, without its `bash: ` prefix, and the line of the
+ * chunk (1-based) bash names: the line of the error, or the one after the chunk when the
+ * input ends inside a command.
+ */
 export type Verdict =
   | { readonly ok: true }
-  | { readonly ok: false; readonly incomplete: boolean; readonly message: string };
+  | { readonly ok: false; readonly incomplete: boolean; readonly message: string; readonly line: number };
 
 /** Pending text shorter than this is tried at every line. */
 const EAGER_LINES = 32;
 
 /** Whether `text` holds complete commands, and if not, why. */
 export function judge(text: string): Verdict {
-  if (/(^|[^\\])(\\\\)*\\$/.test(text))
-    return { ok: false, incomplete: true, message: 'syntax error: unexpected end of file' };
+  const lines = text.split('\n');
+  const last = lines.length;
+  const endOfFile = { ok: false, incomplete: true, message: 'syntax error: unexpected end of file', line: last + 1 };
+  if (/(^|[^\\])(\\\\)*\\$/.test(text)) return endOfFile;
   try {
     const ast = parse(text);
-    if (hasOpenHereDoc(ast)) return { ok: false, incomplete: true, message: 'syntax error: unexpected end of file' };
+    if (hasOpenHereDoc(ast)) return endOfFile;
     return { ok: true };
   } catch (e) {
     const err = e as { message?: string; line?: number; column?: number };
     const message = String(err.message ?? e).replace(/^Parse error at \d+:\d+: /, '');
-    const lines = text.split('\n');
-    const last = lines.length;
     const lastLen = lines[last - 1]?.length ?? 0;
     const atEnd =
       /EOF|end of file/.test(message) ||
       (err.line !== undefined && (err.line > last || (err.line === last && (err.column ?? 0) > lastLen)));
-    return atEnd
-      ? { ok: false, incomplete: true, message: 'syntax error: unexpected end of file' }
-      : { ok: false, incomplete: false, message };
+    if (atEnd) return endOfFile;
+    return { ok: false, incomplete: false, message, line: Math.min(Math.max(1, err.line ?? 1), last) };
   }
 }
 

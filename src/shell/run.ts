@@ -37,7 +37,7 @@ export async function runShell(
   if (!interactive) process.on('SIGINT', onSigint);
   try {
     if (interactive) opts.stdout.write('samepage shell: bash over the model; type help, or Ctrl-D to leave\n');
-    return await session.run(source, interactive);
+    return await session.run(source, interactive, scriptFile);
   } finally {
     process.off('SIGINT', onSigint);
     if (interactive) process.stdin.pause();

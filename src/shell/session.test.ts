@@ -142,6 +142,20 @@ test('a syntax error stops a script with status 2, an unfinished command too', a
   assert.equal(open.code, 2);
 });
 
+test('a syntax error in a script file names the file and the line, and shows that line, as bash does', async () => {
+  // bash 5.2 on these: "s.sh: line 4: syntax error near unexpected token `then'" and
+  // "s.sh: line 4: `  then'"; "s.sh: line 4: syntax error: unexpected end of file".
+  // (just-bash's parser names the token after: `fi'.)
+  const bad = await runShell('echo a\n\nif true; then\n  then\nfi\necho b\n', 3_600_000, 's.sh');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^s\.sh: line 4: syntax error near unexpected token `\w+'\ns\.sh: line 4: ` {2}then'\n$/);
+  const open = await runShell('echo a\n# note\nfor x in 1; do\n', 3_600_000, 's.sh');
+  assert.equal(open.stderr, 's.sh: line 4: syntax error: unexpected end of file\n');
+  // From standard input bash gives no line: neither does the shell.
+  const piped = await runShell('echo a\nif true; then\n  then\nfi\n');
+  assert.match(piped.stderr, /^bash: syntax error near unexpected token `\w+'\nbash: ` {2}then'\n$/);
+});
+
 test('reading a script parses each line about once: 4,000 lines cost 4 times 1,000', async () => {
   const script = (n: number) => Array.from({ length: n }, (_, i) => `x=$((${i} + 1))`).join('\n');
   const a = await runShell(script(1000));

@@ -76,6 +76,7 @@ export class ShellSession implements ShellHost {
   readonly #functions = new Map<string, string>();
   #reader: ChunkReader | undefined;
   #interactive = false;
+  #script: string | undefined;
   #abort = new AbortController();
   #status = 0;
   #ended: 'end' | 'syntax' | undefined;
@@ -126,10 +127,14 @@ export class ShellSession implements ShellHost {
     return session;
   }
 
-  /** Runs commands from `source` to its end (or `exit`); the exit status, as bash's. */
-  async run(source: LineSource, interactive: boolean): Promise<number> {
+  /**
+   * Runs commands from `source` to its end (or `exit`); the exit status, as bash's.
+   * `script`: the file the lines come from, named with its line in a syntax error, as bash does.
+   */
+  async run(source: LineSource, interactive: boolean, script?: string): Promise<number> {
     this.#reader = new ChunkReader(source, interactive);
     this.#interactive = interactive;
+    this.#script = script;
     this.#deadlineMs = this.nowMs() + this.#opts.maxVirtualMs;
     let env: Record<string, string> | undefined;
     for (;;) {
@@ -216,10 +221,10 @@ export class ShellSession implements ShellHost {
         }
         const { chunk, verdict } = got;
         if (!verdict.ok) {
-          const first = chunk.text.split('\n')[0] ?? '';
-          this.#err(
-            verdict.incomplete ? `bash: ${verdict.message}\n` : `bash: ${verdict.message}\nbash: \`${first}'\n`,
-          );
+          // As bash says it: a script file's name and line, else `bash: `; then the line.
+          const at = this.#script === undefined ? 'bash: ' : `${this.#script}: line ${chunk.line + verdict.line - 1}: `;
+          const line = chunk.text.split('\n')[verdict.line - 1] ?? '';
+          this.#err(verdict.incomplete ? `${at}${verdict.message}\n` : `${at}${verdict.message}\n${at}\`${line}'\n`);
           if (this.#interactive) continue;
           this.#ended = 'syntax';
           return { stdout: '', stderr: '', exitCode: 1 };

@@ -9,7 +9,8 @@ export interface ShellRun {
   readonly parses: number;
 }
 
-export async function runShell(script: string, maxVirtualMs = 3_600_000): Promise<ShellRun> {
+/** `name`: run as the script file of that name (syntax errors say its name and line, as bash's do). */
+export async function runShell(script: string, maxVirtualMs = 3_600_000, name?: string): Promise<ShellRun> {
   let stdout = '';
   let stderr = '';
   const session = await ShellSession.create({
@@ -19,6 +20,6 @@ export async function runShell(script: string, maxVirtualMs = 3_600_000): Promis
     stdout: { write: (t: string) => (stdout += t) },
     stderr: { write: (t: string) => (stderr += t) },
   });
-  const code = await session.run(textLines(script), false);
+  const code = await session.run(textLines(script), false, name);
   return { code, stdout, stderr, parses: session.parses };
 }
