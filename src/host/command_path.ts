@@ -24,7 +24,7 @@ function executable(file: string): boolean {
  * Whether execvp(cmd) would find a program to run: `cmd` itself when it holds a slash, else
  * the first directory of `path` (an empty entry is the working directory) holding it.
  */
-export function commandRuns(cmd: string, path: string | undefined = process.env.PATH): boolean {
+export function commandRuns(cmd: string, path: string | undefined): boolean {
   if (cmd === '') return false;
   if (cmd.includes('/')) return executable(cmd);
   return (path ?? DEFAULT_PATH).split(':').some((dir) => executable(join(dir === '' ? '.' : dir, cmd)));

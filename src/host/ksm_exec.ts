@@ -91,7 +91,7 @@ export async function runMerged(cmd: string, args: readonly string[], opts: RunM
   const helper = requireHelper(EXEC_MERGE);
   // A program that will not start gets neither the run hold nor the note: the helper alone
   // says why it did not start (127 or 126), as a shell would.
-  const runs = commandRuns(cmd);
+  const runs = commandRuns(cmd, process.env.PATH);
   const hold = opts.hold === undefined || !runs ? undefined : new RunHold(opts.hold);
   if (hold !== undefined) await hold.take();
   else if (runs) {
