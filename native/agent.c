@@ -11,6 +11,8 @@
  *   fill ADDR OFF LEN KIND [A [B]] -> "ok"   bytes at ADDR+OFF.. as the pattern at region
  *                                           offsets OFF.. (ADDR is the region's start)
  *   write ADDR HEX               -> "ok"
+ *   copy ADDR LEN PATH           -> "ok"   the bytes at ADDR.. into the file PATH, loaded
+ *                                           as the program would load them (see cmd_copy)
  *   madvise ADDR LEN ADVICE      -> "ok <0 or -errno>"
  *   prctl OPTION ARG             -> "ok <value or -errno>"
  *   munmap ADDR LEN              -> "ok <0 or -errno>"
@@ -454,6 +456,46 @@ static void cmd_write(const struct agent *a, char **arg)
 	reply(a, "ok");
 }
 
+/*
+ * The read step's bytes, written to a file for the TS side to hash. write(2) takes them
+ * with the process's own loads: a never-written page faults as the program's load would,
+ * and no page is marked accessed. A read through /proc/PID/mem would mark every page it
+ * reaches (get_user_pages' FOLL_TOUCH sets PG_referenced); when ksmd later turns such a page
+ * into a KSM page where it lies, its own mark_page_accessed finds the page referenced and
+ * activates it through a per-CPU LRU batch that holds a reference until that CPU drains.
+ * Unmerged by run=2 in that window, the KSM page outlives its last mapping and its stable
+ * node survives: generated scenario 6646 kept 3 dups of a chain that way, which a program
+ * reading its own memory never does (scenarios-diff/read-leaves-pages-unreferenced.yaml).
+ */
+static void cmd_copy(const struct agent *a, char **arg)
+{
+	if (!arg[0] || !arg[1] || !arg[2]) {
+		reply(a, "err copy needs ADDR LEN PATH");
+		return;
+	}
+	const unsigned char *src = (const unsigned char *)(uintptr_t)num(arg[0]);
+	uint64_t len = num(arg[1]);
+	int fd = open(arg[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		reply(a, "err open %s: %s", arg[2], strerror(errno));
+		return;
+	}
+	for (uint64_t done = 0; done < len;) {
+		ssize_t w = write(fd, src + done, (size_t)(len - done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int err = w < 0 ? errno : EIO;
+			close(fd);
+			reply(a, "err copy at 0x%lx: %s", (unsigned long)(uintptr_t)(src + done), strerror(err));
+			return;
+		}
+		done += (uint64_t)w;
+	}
+	close(fd);
+	reply(a, "ok");
+}
+
 static void cmd_fork(struct agent *a, char **arg)
 {
 	if (!arg[0] || !arg[1]) {
@@ -513,6 +555,8 @@ static void serve(struct agent *a)
 			cmd_fill(a, arg);
 		} else if (!strcmp(cmd, "write")) {
 			cmd_write(a, arg);
+		} else if (!strcmp(cmd, "copy")) {
+			cmd_copy(a, arg);
 		} else if (!strcmp(cmd, "madvise")) {
 			int r = madvise((void *)(uintptr_t)num(arg[0]), num(arg[1]), (int)num(arg[2]));
 			reply(a, "ok %d", r == 0 ? 0 : -errno);

@@ -41,7 +41,6 @@ import {
   SYS_MM,
 } from '../../host/ksm_sysfs.ts';
 import { countPresentPages, ZeroPageFrames } from '../../host/pagemap.ts';
-import { readProcessMemory } from '../../host/procfs.ts';
 import { findKsmdPid } from '../../host/ksmd_affinity.ts';
 import { type KsmdClock, KsmdMeter } from './ksmd_meter.ts';
 import { LiveAttributionReader } from '../../host/ksm_attribution.ts';
@@ -313,16 +312,16 @@ class KernelBackendImpl implements KernelBackend {
   }
 
   /**
-   * Hashed here with node:crypto over /proc/PID/mem rather than in the agent: a read through
-   * /proc/PID/mem faults like the process's own load (a never-written page maps the zero
-   * page), and it keeps SHA-256 out of hand-written C.
+   * The agent loads the bytes itself, as the scenario's process would (Agent.read), and
+   * they are hashed here with node:crypto, which keeps SHA-256 out of hand-written C.
    */
   async readSha256(proc: string, region: string, offset: number, size: number): Promise<string> {
     const p = this.#proc(proc);
     const r = this.#region(p, proc, region);
     this.#range(r, proc, region, offset, size);
-    const bytes = readProcessMemory(p.agent.pid, r.address + offset, size);
-    return createHash('sha256').update(bytes).digest('hex');
+    const hash = createHash('sha256');
+    await p.agent.read(r.address + offset, size, (bytes) => hash.update(bytes));
+    return hash.digest('hex');
   }
 
   async madvise(

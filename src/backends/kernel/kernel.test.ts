@@ -10,7 +10,18 @@ import { fileURLToPath } from 'node:url';
 import type { Pattern } from '../../lib/patterns.ts';
 import { createKernelBackend, type KernelBackend } from './backend.ts';
 import { BackendUnavailable } from './errors.ts';
+import { closeSync } from 'node:fs';
 import { isAlive } from '../../host/procfs.ts';
+import {
+  entryBuffer,
+  forEachPagemapEntry,
+  KPAGEFLAGS,
+  KpageFile,
+  KPF_REFERENCED,
+  KPF_ZERO_PAGE,
+  openPagemap,
+  pagemapPfn,
+} from '../../host/pagemap.ts';
 import { KSM_DIR, readSysfs } from '../../host/ksm_sysfs.ts';
 import {
   bareScenario,
@@ -152,6 +163,54 @@ test('the agent fills every pattern as the contract defines it, by region offset
       .update(Buffer.from([0, 0, 0, 0, 0, 0xde, 0xad, 0]))
       .digest('hex');
     assert.equal(await b.readSha256('a', 'r', 0, 8), head);
+  });
+});
+
+test('a read loads the bytes as the process would, and leaves no page marked accessed', { skip }, async (t) => {
+  await withBackend('read-unreferenced', [], async (b) => {
+    await b.spawn('a', 'sp-read');
+    await b.mmap('a', 'r', 4 * 4096, false, undefined);
+    await b.fill('a', 'r', { kind: 'byte', byte: 5 }, 0, 2 * 4096);
+    // Two written pages, then two never written, which the read faults in.
+    const bytes = Buffer.concat([Buffer.alloc(2 * 4096, 5), Buffer.alloc(2 * 4096)]);
+    const expected = createHash('sha256').update(bytes).digest('hex');
+    assert.equal(await b.readSha256('a', 'r', 0, 4 * 4096), expected);
+    // Past one 8 MiB chunk of Agent.read: marks on both sides of the seam, in order.
+    const big = (8 << 20) + 3 * 4096;
+    await b.mmap('a', 'big', big, false, undefined);
+    await b.fill('a', 'big', { kind: 'byte', byte: 1 }, 0, undefined);
+    const whole = Buffer.alloc(big, 1);
+    for (const [at, v] of [
+      [0, 2],
+      [(8 << 20) - 1, 3],
+      [8 << 20, 4],
+      [big - 1, 5],
+    ] as const) {
+      await b.write('a', 'big', at, Uint8Array.of(v));
+      whole[at] = v;
+    }
+    assert.equal(await b.readSha256('a', 'big', 0, big), createHash('sha256').update(whole).digest('hex'));
+    const pid = b.pidOf('a') ?? 0;
+    const vpn = (b.regionAddress('a', 'r') ?? 0) / 4096;
+    const pagemap = openPagemap(pid);
+    const pfns: number[] = [];
+    try {
+      forEachPagemapEntry(pagemap, vpn, vpn + 4, entryBuffer(4), (_v, lo, hi) => pfns.push(pagemapPfn(lo, hi)));
+    } finally {
+      closeSync(pagemap);
+    }
+    if (pfns.length !== 4 || pfns.includes(0)) return void t.skip('pagemap shows no frame numbers here');
+    const kpageflags = new KpageFile(KPAGEFLAGS);
+    try {
+      for (const [i, pfn] of pfns.entries()) {
+        const flags = kpageflags.readOne(pfn);
+        if ((flags & KPF_ZERO_PAGE) !== 0) continue; // a read fault that mapped the zero page
+        // A read through /proc/PID/mem sets PG_referenced (get_user_pages' FOLL_TOUCH).
+        assert.equal(flags & KPF_REFERENCED, 0, `page ${i} (frame ${pfn}) is marked accessed`);
+      }
+    } finally {
+      kpageflags.close();
+    }
   });
 });
 
