@@ -35,6 +35,11 @@ function lines(text: string): string[] {
   return formatProblems('t.yaml', problems(text)).split('\n');
 }
 
+/** The problems as formatted lines without the file name: "PATH (line N): MESSAGE". */
+function located(text: string): string[] {
+  return lines(text).map((m) => m.replace(/^t\.yaml: /, ''));
+}
+
 /** Parses the steps after the common head (a spawns, maps r of 16 KiB). */
 function steps(yaml: string): Step[] {
   return ok(HEAD + SPAWN + yaml).steps.slice(2);
@@ -582,7 +587,7 @@ test('parseScenario lists the first 200 problems of a file with hundreds, by lin
 });
 
 test('parseScenario says .inf and .nan are not finite, once each, wherever a number goes', () => {
-  const messages = lines(`version: 1
+  const messages = located(`version: 1
 name: inf
 machine: { ram: .inf }
 ksm: { pages_to_scan: .inf }
@@ -592,20 +597,17 @@ steps:
   - wait: { ms: .inf }
   - expect: { /sys/kernel/mm/ksm/pages_shared: .nan }
 `);
-  assert.deepEqual(
-    messages.map((m) => m.replace(/^.*?: /, '')),
-    [
-      'machine.ram (line 3): Ram must be a finite number, got .inf (infinity)',
-      'ksm.pages_to_scan (line 4): Value must be a finite number, got .inf (infinity)',
-      'steps[1].mmap.size (line 7): Size must be a finite number, got -.inf (minus infinity)',
-      'steps[2].wait.ms (line 8): Milliseconds must be a finite number, got .inf (infinity)',
-      'steps[3].expect["/sys/kernel/mm/ksm/pages_shared"] (line 9): Expected value must be a finite number, got .nan (not a number)',
-    ],
-  );
+  assert.deepEqual(messages, [
+    'machine.ram (line 3): Ram must be a finite number, got .inf (infinity)',
+    'ksm.pages_to_scan (line 4): Value must be a finite number, got .inf (infinity)',
+    'steps[1].mmap.size (line 7): Size must be a finite number, got -.inf (minus infinity)',
+    'steps[2].wait.ms (line 8): Milliseconds must be a finite number, got .inf (infinity)',
+    'steps[3].expect["/sys/kernel/mm/ksm/pages_shared"] (line 9): Expected value must be a finite number, got .nan (not a number)',
+  ]);
 });
 
 test('parseScenario names the field of a fill pattern a value is wrong in, not the whole pattern', () => {
-  const messages = lines(`version: 1
+  const messages = located(`version: 1
 name: pattern
 steps:
   - spawn: { proc: a, comm: a }
@@ -616,14 +618,11 @@ steps:
   - fill: { proc: a, region: r, pattern: { page-mod: .inf, seed: 1 } }
   - fill: { proc: a, region: r, pattern: { bite: 7 } }
 `);
-  assert.deepEqual(
-    messages.map((m) => m.replace(/^.*?: /, '')),
-    [
-      'steps[2].fill.pattern.byte (line 6): Byte must be a finite number, got .nan (not a number)',
-      'steps[3].fill.pattern.byte (line 7): Byte must be an integer, got 1.5',
-      'steps[4].fill.pattern.byte (line 8): Byte must be a number, got "7"',
-      'steps[5].fill.pattern.page-mod (line 9): Page-mod period must be a finite number, got .inf (infinity)',
-      'steps[6].fill.pattern (line 10): Pattern must be zero, byte-cycle, word-index, neg-word-index, {byte: N}, {random: SEED}, {page-mod: N, seed: SEED} or {text: "..."}, got a mapping',
-    ],
-  );
+  assert.deepEqual(messages, [
+    'steps[2].fill.pattern.byte (line 6): Byte must be a finite number, got .nan (not a number)',
+    'steps[3].fill.pattern.byte (line 7): Byte must be an integer, got 1.5',
+    'steps[4].fill.pattern.byte (line 8): Byte must be a number, got "7"',
+    'steps[5].fill.pattern.page-mod (line 9): Page-mod period must be a finite number, got .inf (infinity)',
+    'steps[6].fill.pattern (line 10): Pattern must be zero, byte-cycle, word-index, neg-word-index, {byte: N}, {random: SEED}, {page-mod: N, seed: SEED} or {text: "..."}, got a mapping',
+  ]);
 });

@@ -37,7 +37,12 @@ const EAGER_LINES = 32;
 export function judge(text: string): Verdict {
   const lines = text.split('\n');
   const last = lines.length;
-  const endOfFile = { ok: false, incomplete: true, message: 'syntax error: unexpected end of file', line: last + 1 };
+  const endOfFile: Verdict = {
+    ok: false,
+    incomplete: true,
+    message: 'syntax error: unexpected end of file',
+    line: last + 1,
+  };
   if (/(^|[^\\])(\\\\)*\\$/.test(text)) return endOfFile;
   try {
     const ast = parse(text);
