@@ -13,7 +13,8 @@
  * `SAMEPAGE_DIFF_FIRST_SEED=K` the first seed (default 0), to search further seeds.
  *
  * A failure prints the differences and the scenario text: save it, then reduce it to a
- * minimal file in scenarios-diff/ (`samepage diff FILE` shows the same table).
+ * minimal file in scenarios-diff/ (`samepage diff FILE` shows the same table;
+ * `node scripts/reduce-diff.mjs FILE` removes the steps it does not need).
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
