@@ -9,8 +9,9 @@
  *
  * Skips, saying why, where the kernel backend cannot run: not root, KSM not writable, the
  * agent not built, or other processes using KSM. `SAMEPAGE_DIFF_SEEDS=N` sets the number of
- * generated scenarios (default 200, about 45 s on a 2-CPU VM with Linux 6.18.44), and
- * `SAMEPAGE_DIFF_FIRST_SEED=K` the first seed (default 0), to search further seeds.
+ * generated scenarios (default 200, about 45 s on a 2-CPU VM with Linux 6.18.44),
+ * `SAMEPAGE_DIFF_EXEC_SEEDS=N` those of the exec family (default 50), and
+ * `SAMEPAGE_DIFF_FIRST_SEED=K` the first seed of both (default 0), to search further seeds.
  *
  * A failure prints the differences and the scenario text: save it, then reduce it to a
  * minimal file in scenarios-diff/ (`samepage diff FILE` shows the same table;
@@ -38,6 +39,8 @@ function rootDir(name: string): string {
 /** Shipped scenarios, and the minimal reproductions of disagreements found so far. */
 const DIRS = ['scenarios', 'scenarios-diff'];
 const DEFAULT_SEEDS = 200;
+/** Of the exec family (processes also exec), searched beside the default one. */
+const DEFAULT_EXEC_SEEDS = 50;
 
 /** A whole number from the environment variable `name`, or `dflt` when it is unset. */
 function envCount(name: string, dflt: number): number {
@@ -97,12 +100,28 @@ if (skip === undefined) {
   }
 
   const first = envCount('SAMEPAGE_DIFF_FIRST_SEED', 0);
-  for (let seed = first; seed < first + envCount('SAMEPAGE_DIFF_SEEDS', DEFAULT_SEEDS); seed++) {
-    test(`differential: generated scenario seed ${seed} agrees on kernel and model`, async (t) => {
-      const text = generateScenario(seed);
-      const parsed = parseScenario(text, `generated-${seed}.yaml`);
-      assert.ok(parsed.ok, `generated scenario ${seed} does not parse`);
-      await assertAgree(t, parsed.scenario, `generated-${seed}.yaml`, text);
-    });
+  const families = [
+    {
+      label: 'generated scenario',
+      prefix: 'generated-',
+      count: envCount('SAMEPAGE_DIFF_SEEDS', DEFAULT_SEEDS),
+      exec: false,
+    },
+    {
+      label: 'generated exec scenario',
+      prefix: 'generated-exec-',
+      count: envCount('SAMEPAGE_DIFF_EXEC_SEEDS', DEFAULT_EXEC_SEEDS),
+      exec: true,
+    },
+  ];
+  for (const { label, prefix, count, exec } of families) {
+    for (let seed = first; seed < first + count; seed++) {
+      test(`differential: ${label} seed ${seed} agrees on kernel and model`, async (t) => {
+        const text = generateScenario(seed, { exec });
+        const parsed = parseScenario(text, `${prefix}${seed}.yaml`);
+        assert.ok(parsed.ok, `${label} ${seed} does not parse`);
+        await assertAgree(t, parsed.scenario, `${prefix}${seed}.yaml`, text);
+      });
+    }
   }
 }

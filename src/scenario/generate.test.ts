@@ -49,3 +49,17 @@ test('generateScenario scans every page in one batch and records after each wait
     assert.equal(doc.ksm.sleep_millisecs, 20);
   }
 });
+
+test('the exec family execs, stays valid and is its own: the default family never execs', () => {
+  let withExec = 0;
+  for (let seed = 0; seed < 300; seed++) {
+    const text = generateScenario(seed, { exec: true });
+    assert.equal(text, generateScenario(seed, { exec: true }), `seed ${seed} is not reproducible`);
+    const parsed = parseScenario(text, `generated-exec-${seed}.yaml`);
+    assert.ok(parsed.ok, `exec seed ${seed}`);
+    assert.equal(parsed.scenario.name, `generated-exec-${seed}`);
+    if (parsed.scenario.steps.some((s) => s.kind === 'exec')) withExec++;
+    assert.doesNotMatch(generateScenario(seed), /- exec:/, `default seed ${seed}`);
+  }
+  assert.ok(withExec > 100, `only ${withExec} of 300 exec-family scenarios exec`);
+});
