@@ -117,6 +117,7 @@ const CLONE_ONLY: ReadonlyArray<readonly [RegExp, string]> = [
   [/^scripts\/scenario-schema\.mjs$/, 'regenerates schema/scenario.schema.json'],
   [/^scripts\/lint-layers\.mjs$/, 'part of npm run lint'],
   [/^scripts\/robustness-corpus\.mjs$/, 'writes the corpus of the robustness suite, from a built clone'],
+  [/^scripts\/reduce-diff\.mjs$/, 'shrinks a disagreeing scenario for scenarios-diff/, from a built clone'],
   [
     /^scripts\/timing-grid\.mjs$/,
     'measures the timing grid and reads the grids kept in bench/results/, from a built clone',

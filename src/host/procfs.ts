@@ -144,7 +144,11 @@ export function pidsRunning(exe: string): number[] {
   return listPids().filter((pid) => readExe(pid)?.replace(/ \(deleted\)$/, '') === exe && isAlive(pid));
 }
 
-/** Reads `length` bytes of another process's memory at `address` (a load by that process). */
+/**
+ * Reads `length` bytes of another process's memory at `address` through /proc/PID/mem. It
+ * faults as a load by that process would, but unlike one it marks each page accessed
+ * (PG_referenced), as get_user_pages does; the kernel backend's `read` avoids it (Agent.read).
+ */
 export function readProcessMemory(pid: number, address: number, length: number): Buffer {
   const buf = Buffer.alloc(length);
   const fd = openSync(`/proc/${pid}/mem`, 'r');
