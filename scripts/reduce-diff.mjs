@@ -14,6 +14,7 @@ import YAML from 'yaml';
 
 const root = join(import.meta.dirname, '..');
 const { reduceSteps } = await import(join(root, 'dist/src/differential/reduce.js'));
+const { stepsOnOneLine } = await import(join(root, 'dist/src/scenario/generate.js'));
 
 function fail(message) {
   process.stderr.write(`reduce-diff: ${message}\n`);
@@ -49,10 +50,7 @@ const scratch = `${output}.try.yaml`;
 
 /** The file with these steps, each on one line as scenarios-diff/ writes them. */
 function scenarioText(steps) {
-  const d = new YAML.Document({ ...doc, steps });
-  for (const step of d.get('steps').items)
-    for (const pair of step.items) if (YAML.isMap(pair.value)) pair.value.flow = true;
-  return d.toString({ lineWidth: 0 });
+  return stepsOnOneLine(new YAML.Document({ ...doc, steps }));
 }
 
 /** `samepage diff --json` on the steps; whether a wanted difference shows. */

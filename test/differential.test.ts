@@ -26,7 +26,7 @@ import { agrees, diffAttempts, diffScenario } from '../src/differential/diff.ts'
 import { renderDiff } from '../src/report/diff.ts';
 import { liveNumaNodes } from '../src/host/machine.ts';
 import { whyNotExact } from '../src/scenario/exact.ts';
-import { generateScenario } from '../src/scenario/generate.ts';
+import { generatedName, generateScenario } from '../src/scenario/generate.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { parseScenario } from '../src/scenario/parse.ts';
 import type { Scenario } from '../src/scenario/types.ts';
@@ -103,24 +103,23 @@ if (skip === undefined) {
   const families = [
     {
       label: 'generated scenario',
-      prefix: 'generated-',
       count: envCount('SAMEPAGE_DIFF_SEEDS', DEFAULT_SEEDS),
       exec: false,
     },
     {
       label: 'generated exec scenario',
-      prefix: 'generated-exec-',
       count: envCount('SAMEPAGE_DIFF_EXEC_SEEDS', DEFAULT_EXEC_SEEDS),
       exec: true,
     },
   ];
-  for (const { label, prefix, count, exec } of families) {
+  for (const { label, count, exec } of families) {
     for (let seed = first; seed < first + count; seed++) {
       test(`differential: ${label} seed ${seed} agrees on kernel and model`, async (t) => {
         const text = generateScenario(seed, { exec });
-        const parsed = parseScenario(text, `${prefix}${seed}.yaml`);
+        const file = `${generatedName(seed, { exec })}.yaml`;
+        const parsed = parseScenario(text, file);
         assert.ok(parsed.ok, `${label} ${seed} does not parse`);
-        await assertAgree(t, parsed.scenario, `${prefix}${seed}.yaml`, text);
+        await assertAgree(t, parsed.scenario, file, text);
       });
     }
   }

@@ -35,7 +35,7 @@ export async function reduceSteps<T>(
       const start = Math.max(0, end - run);
       const candidate = [...kept.slice(0, start), ...kept.slice(end)];
       tries++;
-      if (candidate.length < kept.length && (await stillFails(candidate))) {
+      if (await stillFails(candidate)) {
         kept = candidate;
         removed = true;
         onProgress?.(kept.length, tries);
