@@ -33,7 +33,8 @@ export const PM_PFN_HI_MASK = 0x7fffff;
 export const KPAGEFLAGS = '/proc/kpageflags';
 export const KPAGECOUNT = '/proc/kpagecount';
 
-/** /proc/kpageflags bits of include/uapi/linux/kernel-page-flags.h (all in the low word). */
+// /proc/kpageflags bits of include/uapi/linux/kernel-page-flags.h (all in the low word).
+
 /** PG_referenced: the page was marked accessed (mark_page_accessed), not just its PTE young. */
 export const KPF_REFERENCED = 1 << 2;
 export const KPF_ANON = 1 << 12;

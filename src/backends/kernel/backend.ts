@@ -708,10 +708,29 @@ class KernelBackendImpl implements KernelBackend {
       if (gone.includes(false)) this.#warn('Some agent processes did not die after SIGKILL');
       for (const a of this.#agents) a.close();
       this.#procs.clear();
+      if (this.#startedAt !== undefined) this.#reapExitedAgents();
     } finally {
       this.#zeroFrames.close();
       this.#guard.release();
     }
+  }
+
+  /**
+   * Frees what KSM still holds of the agents. An mm that exits with rmap_items is left for
+   * ksmd to reap (ksm_exit), and ksmd is held at 0 outside waits, so its stable nodes and
+   * items would stay counted in pages_shared, pages_sharing and pages_unshared, for processes
+   * that no longer exist, until ksmd next runs. run=2 reaps them at once, as at start, and
+   * only while no other process uses KSM, so that it unmerges nobody's pages. The restore
+   * that follows puts run back.
+   */
+  #reapExitedAgents(): void {
+    const users = findKsmUsers(new Set([process.pid]));
+    if (users.length > 0) return; // a surviving agent, or a process that began using KSM meanwhile
+    const r = this.#guard.writeSysfs(RUN_PATH, '2');
+    if (r !== 0)
+      this.#warn(
+        `Writing 2 to ${RUN_PATH} after the run failed (${describeErrno(r)}): ksmd reaps the agents' KSM items when it next runs`,
+      );
   }
 
   ownPids(): number[] {

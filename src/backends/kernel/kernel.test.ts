@@ -99,6 +99,10 @@ test('10 identical pages merge into 1 shared + 9 sharing after 2 full scans', { 
   assert.deepEqual(snapshotKsm(), before);
   for (const pid of pids) assert.equal(isAlive(pid), false, `agent ${pid} survived stop()`);
   assert.deepEqual(liveAgents(), []);
+  // Nothing of the dead agent stays counted until ksmd next runs (it was held at 0).
+  for (const f of ['pages_shared', 'pages_sharing', 'pages_unshared']) {
+    assert.equal(readSysfs(`${KSM_DIR}/${f}`)?.trim(), '0', `${f} after stop()`);
+  }
 });
 
 /** The scenario contract's patterns, computed independently of the agent's C. */
