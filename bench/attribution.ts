@@ -228,7 +228,7 @@ async function main(): Promise<void> {
     if (!ONLY_EXPORTER) measure('mergeable, not merged yet (every page its own frame)');
     await backend.sysfsWrite('ksm/run', '1');
     const begin = process.hrtime.bigint();
-    const err = await backend.wait(3, undefined);
+    const err = await backend.wait('full_scans', 3);
     if (err !== undefined) throw new Error(err);
     console.log(`\nksmd: three full scans in ${(Number(process.hrtime.bigint() - begin) / 1e9).toFixed(1)} s`);
     if (!ONLY_EXPORTER) measure('merged (three full scans)');

@@ -19,6 +19,8 @@
  *   fork IN_FIFO OUT_FIFO        -> "ok <child pid>"; makes both FIFOs, then the child opens
  *                                   them as its own fds 0 and 1 and says "ready ..." on them
  *   exec COMM                    -> the new image says "ready ..." (or "err ..." here)
+ *   drain                        -> "ok <0 or -errno>"  every CPU's LRU batches drained
+ *                                   (see cmd_drain)
  *   exit                         -> "ok", then the process exits
  *
  * The agent keeps its own memory out of KSM's way: with MERGE_ANY set (prctl, inherited
@@ -539,6 +541,30 @@ static void cmd_exec(const struct agent *a, char **arg)
 	reply(a, "err exec: %s", strerror(errno));
 }
 
+/*
+ * Empties every CPU's per-CPU LRU batches, as ksmd does at the start of each full scan
+ * (lru_add_drain_all). A page just faulted sits in its CPU's batch, which holds a reference,
+ * and KSM will not merge a page with a reference it cannot account for; so before ksmd runs
+ * on in the middle of a scan, the pages the steps faulted must be on the LRU. move_pages
+ * with a node list and no pages does only that: it disables the LRU caches for the call,
+ * which drains them all on every CPU (measured on 6.18 with /proc/kpageflags: a page faulted
+ * on one CPU is not on the LRU, and is after this call made from the other; MADV_COLD drains
+ * only the calling CPU).
+ */
+static void cmd_drain(const struct agent *a)
+{
+	int node = 0;
+	int status = 0;
+#ifdef SYS_move_pages
+	long r = syscall(SYS_move_pages, 0, 0UL, NULL, &node, &status, 0);
+	reply(a, "ok %d", r == 0 ? 0 : -errno);
+#else
+	(void)node;
+	(void)status;
+	reply(a, "ok %d", -ENOSYS);
+#endif
+}
+
 static void serve(struct agent *a)
 {
 	while (read_line(a)) {
@@ -578,6 +604,8 @@ static void serve(struct agent *a)
 			cmd_fork(a, arg);
 		} else if (!strcmp(cmd, "exec")) {
 			cmd_exec(a, arg);
+		} else if (!strcmp(cmd, "drain")) {
+			cmd_drain(a);
 		} else if (!strcmp(cmd, "exit")) {
 			reply(a, "ok");
 			_exit(0);

@@ -123,28 +123,34 @@ export function runUntil(sys: System, end: number, budget = Number.POSITIVE_INFI
   return false;
 }
 
+/**
+ * What a wait counts: full scans (`full_scans` growing), milliseconds, or batches of ksmd
+ * (ksm_do_scan calls: wake-ups of ksmd that found work). A scenario's `wait` step names one.
+ */
+export type WaitUnit = 'full_scans' | 'ms' | 'batches';
+
 /** What a slice of a wait came to: finished, more to run, or stuck for good (why). */
 export type WaitSlice =
   | { readonly state: 'done' }
   | { readonly state: 'more' }
   | { readonly state: 'stuck'; readonly reason: string };
 
-/** What runScans needs of a scanner: its full-scan count, why it is stuck, whether mid-batch. */
+/** What runScans needs of a scanner: what the wait counts (full scans, batches), why it is stuck, whether mid-batch. */
 interface ScanDriver {
-  readonly seqnr: () => number;
+  readonly count: () => number;
   readonly idle: () => string | undefined;
   readonly busy: () => boolean;
 }
 
 /**
- * Runs events until the driver's full-scan count reaches `target`, then lets the batch that
- * completed the scan finish, so time includes its CPU cost; at most `budget` events per
+ * Runs events until the driver's count (of full scans or batches) reaches `target`, then
+ * lets the batch that brought it there finish, so time includes its CPU cost; at most `budget` events per
  * call. `onEvent` is called after every event (a policy comparison times each counter
  * change with it). Stuck past MAX_VIRTUAL_NS, where the clock stops being exact.
  */
 function runScans(sys: System, d: ScanDriver, target: number, budget: number, onEvent?: () => void): WaitSlice {
   let n = 0;
-  while (d.seqnr() < target) {
+  while (d.count() < target) {
     if (n++ >= budget) return { state: 'more' };
     const why = d.idle();
     if (why !== undefined) return { state: 'stuck', reason: why };
@@ -164,9 +170,17 @@ function pastClock(sys: System): string {
   return `virtual time passed ${formatDuration(MAX_VIRTUAL_NS)} (now ${formatDuration(sys.clock.now())}), where the model's clock stops counting nanoseconds exactly`;
 }
 
-/** The ksmd driver of runScans. */
+/** The ksmd driver of runScans, counting full scans. */
 function ksmdDriver(sys: System): ScanDriver {
-  return { seqnr: () => sys.ksm.ksmScan.seqnr, idle: () => whyKsmdIdle(sys), busy: () => sys.ksmd.isBusy() };
+  return { count: () => sys.ksm.ksmScan.seqnr, idle: () => whyKsmdIdle(sys), busy: () => sys.ksmd.isBusy() };
+}
+
+/**
+ * One slice of a wait until ksmd has run `target` batches in all (Kthread.batches: wake-ups
+ * that called ksm_do_scan), the last one's time elapsed; at most `budget` events.
+ */
+export function runBatchesSlice(sys: System, target: number, budget: number, onEvent?: () => void): WaitSlice {
+  return runScans(sys, { ...ksmdDriver(sys), count: () => sys.ksmd.batches }, target, budget, onEvent);
 }
 
 /**
@@ -180,12 +194,12 @@ export function runFullScans(
   onEvent?: () => void,
 ): string | undefined {
   const d = ksmdDriver(sys);
-  const target = d.seqnr() + n;
+  const target = d.count() + n;
   // One scan at a time, so progress is told after each.
-  for (let next = d.seqnr() + 1; next <= target; next = d.seqnr() + 1) {
+  for (let next = d.count() + 1; next <= target; next = d.count() + 1) {
     const r = runScans(sys, d, next, Number.POSITIVE_INFINITY, onEvent);
     if (r.state === 'stuck') return r.reason;
-    onProgress?.(n - (target - d.seqnr()));
+    onProgress?.(n - (target - d.count()));
   }
   return undefined;
 }
@@ -199,28 +213,25 @@ export function runFullScansSlice(sys: System, target: number, budget: number, o
 }
 
 /**
- * Why a wait of `fullScans` full scans or `ms` milliseconds can never finish, known before
+ * Why a wait of `count` full scans, batches or milliseconds can never finish, known before
  * it starts: ksmd cannot scan (whyKsmdIdle), or the wait would take the clock past
  * MAX_VIRTUAL_NS. ksmd ends at most one full scan per batch (scan_get_next_rmap_item returns
- * NULL as it completes one) and sleeps sleep_millisecs between batches, so n full scans
- * take at least (n - 1) sleeps.
+ * NULL as it completes one) and sleeps sleep_millisecs between batches, so n full scans or
+ * n batches take at least (n - 1) sleeps.
  */
-export function whyWaitCannotFinish(
-  sys: System,
-  fullScans: number | undefined,
-  ms: number | undefined,
-): string | undefined {
+export function whyWaitCannotFinish(sys: System, unit: WaitUnit, count: number): string | undefined {
   const now = sys.clock.now();
-  if (ms !== undefined && now + ms * 1e6 > MAX_VIRTUAL_NS) {
-    return `waiting ${ms} ms would take virtual time to ${formatDuration(now + ms * 1e6)}, past the ${formatDuration(MAX_VIRTUAL_NS)} the model's clock counts exactly`;
+  if (unit === 'ms') {
+    if (now + count * 1e6 <= MAX_VIRTUAL_NS) return undefined;
+    return `waiting ${count} ms would take virtual time to ${formatDuration(now + count * 1e6)}, past the ${formatDuration(MAX_VIRTUAL_NS)} the model's clock counts exactly`;
   }
-  if (fullScans === undefined) return undefined;
   const idle = whyKsmdIdle(sys);
   if (idle !== undefined) return idle;
-  const least = (fullScans - 1) * sys.ksm.sleepMillisecs * 1e6;
+  const least = (count - 1) * sys.ksm.sleepMillisecs * 1e6;
   if (now + least > MAX_VIRTUAL_NS) {
+    const what = unit === 'batches' ? 'batches' : 'full scans';
     return (
-      `${fullScans} full scans take at least ${formatDuration(least)} of virtual time (ksmd ends at most one full scan per batch ` +
+      `${count} ${what} take at least ${formatDuration(least)} of virtual time (ksmd ends at most one full scan per batch ` +
       `and sleeps sleep_millisecs=${sys.ksm.sleepMillisecs} ms between batches), past the ${formatDuration(MAX_VIRTUAL_NS)} the model's clock counts exactly`
     );
   }
@@ -230,11 +241,11 @@ export function whyWaitCannotFinish(
 /** Like runFullScans, for KSM+'s rounds (/sys/kernel/mm/ksm+/full_scans). */
 export function runKsmPlusFullScans(sys: System, n: number, onEvent?: () => void): string | undefined {
   const driver = {
-    seqnr: () => sys.ksmplus.engine.ksmScan.seqnr,
+    count: () => sys.ksmplus.engine.ksmScan.seqnr,
     idle: () => whyKsmPlusIdle(sys),
     busy: () => sys.ksmplusd.isBusy(),
   };
-  const r = runScans(sys, driver, driver.seqnr() + n, Number.POSITIVE_INFINITY, onEvent);
+  const r = runScans(sys, driver, driver.count() + n, Number.POSITIVE_INFINITY, onEvent);
   return r.state === 'stuck' ? r.reason : undefined;
 }
 

@@ -102,7 +102,7 @@ test(
         assert.equal(await backend.madvise(proc, 'buf', 'MADV_MERGEABLE', 0, undefined), 0);
       }
       assert.equal(await backend.sysfsWrite('ksm/run', '1'), 0);
-      assert.equal(await backend.wait(2, undefined), undefined);
+      assert.equal(await backend.wait('full_scans', 2), undefined);
       // ksmd is held now (run 0), with the pages merged: the counters stay put while we scrape.
       const sharing = Number(readSysfs('/sys/kernel/mm/ksm/pages_sharing'));
       assert.equal(sharing, 95, 'one KSM page, 96 mappings');

@@ -202,7 +202,7 @@ test('the every-step scenario parses and has every step kind', () => {
     'record',
   ];
   assert.deepEqual([...kinds].sort(), all.sort());
-  assert.deepEqual(parsed.scenario.steps[WAIT_MS], { kind: 'wait', fullScans: undefined, ms: 400 });
+  assert.deepEqual(parsed.scenario.steps[WAIT_MS], { kind: 'wait', unit: 'ms', count: 400 });
 });
 
 test('a kernel run interrupted at the start of any step restores sysfs and leaves no agent', {

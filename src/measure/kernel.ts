@@ -103,7 +103,7 @@ export async function runKernel(w: Workload, opts: KernelRunOptions): Promise<Ke
             const others = othersBusyMeter(ksmd, () => backend.ownPids());
             const t0 = ksmdCpuS(ksmd, precise, clkTck);
             const w0 = performance.now();
-            const why = await backend.wait(1, undefined);
+            const why = await backend.wait('full_scans', 1);
             const t1 = ksmdCpuS(ksmd, precise, clkTck);
             const w1 = performance.now();
             const othersBusyMs = others();

@@ -1,4 +1,4 @@
-import type { Advice, Pattern, PrctlOption, Scenario } from './types.ts';
+import type { Advice, Pattern, PrctlOption, Scenario, WaitUnit } from './types.ts';
 import type { CounterRecord, Samples } from './records.ts';
 import type { ScanTrace } from './scan_trace.ts';
 
@@ -30,14 +30,15 @@ export interface Backend {
   /** Reads a file under /sys/kernel/mm/ or a /proc/<proc>/ path; undefined if it does not exist. */
   readPath(path: string): Promise<string | undefined>;
   /**
-   * Advances time. Resolves to undefined when done, or to the reason the wait can never
+   * Advances time: until `count` full scans or batches of ksmd have run, or by `count`
+   * milliseconds. Resolves to undefined when done, or to the reason the wait can never
    * finish (ksmd stopped, nothing registered, past the model clock's end, wall-clock
    * timeout). `onProgress` is told how far it got now and then; a promise it returns is
    * awaited (the command line lets its event loop turn there).
    */
   wait(
-    fullScans: number | undefined,
-    ms: number | undefined,
+    unit: WaitUnit,
+    count: number,
     onProgress?: (p: WaitProgress) => Promise<void> | void,
   ): Promise<string | undefined>;
   /** All counters now, labelled. */
@@ -58,7 +59,7 @@ export interface Backend {
   stop(): Promise<void>;
 }
 
-/** How far a wait has got: full scans done (or ms waited), and the time it has taken. */
+/** How far a wait has got: full scans or batches done (or ms waited), and the time it has taken. */
 export interface WaitProgress {
   readonly done: number;
   /** Virtual (model) or elapsed (kernel) milliseconds since the wait began. */

@@ -32,8 +32,8 @@ export function whyNotExact(scenario: Scenario, liveNodes: number): string | und
       const daemon = step.checks.find((c) => PLUS_DAEMON.test(c.path));
       if (daemon !== undefined)
         return `steps[${index}] checks ${daemon.path}: scenarios run the KSM+ daemon on the model only`;
-    } else if (step.kind === 'wait' && step.ms !== undefined && step.ms > 0 && run === '1') {
-      return `steps[${index}] waits ${step.ms} ms with ksmd running: what ksmd does in wall-clock time is not a figure of the contract`;
+    } else if (step.kind === 'wait' && step.unit === 'ms' && run === '1') {
+      return `steps[${index}] waits ${step.count} ms with ksmd running: what ksmd does in wall-clock time is not a figure of the contract`;
     }
   }
   return undefined;

@@ -27,7 +27,11 @@ test('scenarioJsonSchema describes a step as one mapping with exactly one step k
   assert.equal(stepItem.maxProperties, 1);
   assert.equal(stepItem.additionalProperties, false);
   assert.deepEqual(node(stepKinds.mmap).required, ['proc', 'region', 'size']);
-  assert.deepEqual(node(stepKinds.wait).oneOf, [{ required: ['full_scans'] }, { required: ['ms'] }]);
+  assert.deepEqual(node(stepKinds.wait).oneOf, [
+    { required: ['full_scans'] },
+    { required: ['ms'] },
+    { required: ['batches'] },
+  ]);
 });
 
 test('scenarioJsonSchema gives every step, field and pattern form a description', () => {

@@ -122,10 +122,12 @@ const STEP_DOCS: Readonly<
     },
   },
   wait: {
-    what: 'Advance time: exactly one of full_scans or ms. The only step that takes time.',
+    what: 'Advance time: exactly one of full_scans, ms or batches. The only step that takes time.',
     fields: {
       full_scans: 'Until /sys/kernel/mm/ksm/full_scans has grown by this many.',
       ms: 'This many milliseconds (virtual on the model, wall-clock on the kernel).',
+      batches:
+        'Until ksmd has run this many batches (ksm_do_scan: up to pages_to_scan pages, ending early where a full scan ends), so steps can come in the middle of a full scan.',
     },
   },
   expect: {
@@ -232,7 +234,7 @@ function annotateStep(kind: StepKind, node: Json): void {
       '/run/samepage/ksm+/processes_to_scan',
     ];
   }
-  if (kind === 'wait') node.oneOf = [{ required: ['full_scans'] }, { required: ['ms'] }];
+  if (kind === 'wait') node.oneOf = [{ required: ['full_scans'] }, { required: ['ms'] }, { required: ['batches'] }];
   if (kind === 'expect') {
     node.minProperties = 1;
     node.propertyNames = {

@@ -120,6 +120,7 @@ test('parseScenario maps every step kind onto its Step', () => {
   - sysfs: { path: ksm/max_page_sharing, value: "2", errno: EBUSY }
   - wait: { full_scans: 2 }
   - wait: { ms: 100 }
+  - wait: { batches: 3 }
   - expect: { /sys/kernel/mm/ksm/pages_sharing: ">= 3", /proc/a/ksm_stat/ksm_merge_any: "yes" }
   - record: { label: after }
   - exit: { proc: b }
@@ -139,8 +140,9 @@ test('parseScenario maps every step kind onto its Step', () => {
     { kind: 'munmap', proc: 'a', region: 's' },
     { kind: 'sysfs', path: 'ksm/run', value: '1', errno: undefined },
     { kind: 'sysfs', path: 'ksm/max_page_sharing', value: '2', errno: 'EBUSY' },
-    { kind: 'wait', fullScans: 2, ms: undefined },
-    { kind: 'wait', fullScans: undefined, ms: 100 },
+    { kind: 'wait', unit: 'full_scans', count: 2 },
+    { kind: 'wait', unit: 'ms', count: 100 },
+    { kind: 'wait', unit: 'batches', count: 3 },
     {
       kind: 'expect',
       checks: [
@@ -277,8 +279,8 @@ steps:
     'steps[8].sysfs.path: Path must name a file under /sys/kernel/mm/, like ksm/run, or under /run/samepage/ksm+/, got "/etc/passwd"',
     'steps[9].sysfs.errno: Errno must be a Linux error name such as EBUSY or EINVAL, got "EWHAT"',
     'steps[10].sysfs.path: Unknown file "runn" of /sys/kernel/mm/ksm; expected one of advisor_max_cpu, advisor_max_pages_to_scan, advisor_min_pages_to_scan, advisor_mode, advisor_target_scan_time, full_scans, general_profit, ksm_zero_pages, max_page_sharing, merge_across_nodes, pages_scanned, pages_shared, pages_sharing, pages_skipped, pages_to_scan, pages_unshared, pages_volatile, run, sleep_millisecs, smart_scan, stable_node_chains, stable_node_chains_prune_millisecs, stable_node_dups, use_zero_pages',
-    'steps[11].wait: Wait must give exactly one of full_scans or ms',
-    'steps[12].wait: Wait must give exactly one of full_scans or ms',
+    'steps[11].wait: Wait must give exactly one of full_scans, ms or batches',
+    'steps[12].wait: Wait must give exactly one of full_scans, ms or batches',
     'steps[13].record.label: Label must not be empty',
   ]);
 });
@@ -521,6 +523,12 @@ test('parseScenario says what is too large about a number past 2^53 or a wait pa
   ]);
   assert.deepEqual(one('wait: { ms: 9007199254740993 }'), [
     "t.yaml: steps[0].wait.ms (line 4): Milliseconds must be at most 9007199254 (104 days 5 h: the model's clock counts nanoseconds exactly up to 2^53), got 9007199254740993",
+  ]);
+  assert.deepEqual(one('wait: { batches: 0 }'), [
+    't.yaml: steps[0].wait.batches (line 4): Batches must be at least 1, got 0',
+  ]);
+  assert.deepEqual(one('wait: { batches: 2, full_scans: 1 }'), [
+    't.yaml: steps[0].wait (line 4): Wait must give exactly one of full_scans, ms or batches',
   ]);
   assert.deepEqual(one('wait: { full_scans: 9007199254740992 }'), [
     't.yaml: steps[0].wait.full_scans (line 4): Full scans must be at most 9007199254740991 (2^53 - 1), got 9007199254740992',

@@ -5,7 +5,7 @@ import type { Backend } from './backend.ts';
 import type { CounterRecord } from './records.ts';
 import { runScenario } from './run.ts';
 import type { RunProgress } from './run.ts';
-import type { Advice, Pattern, PrctlOption, Scenario, Step } from './types.ts';
+import type { Advice, Pattern, PrctlOption, Scenario, Step, WaitUnit } from './types.ts';
 
 /**
  * A backend that answers from tables and logs every call, so the tests see exactly what the
@@ -85,9 +85,9 @@ class FakeBackend implements Backend {
     this.#call(`readPath ${path}`);
     return this.files.get(path);
   }
-  async wait(fullScans: number | undefined, ms: number | undefined): Promise<string | undefined> {
-    this.#call(`wait ${fullScans} ${ms}`);
-    if (this.waitReason === undefined) this.time += ms ?? 0;
+  async wait(unit: WaitUnit, count: number): Promise<string | undefined> {
+    this.#call(`wait ${count} ${unit}`);
+    if (this.waitReason === undefined && unit === 'ms') this.time += count;
     return this.waitReason;
   }
   async record(label: string): Promise<CounterRecord> {
@@ -128,7 +128,7 @@ test('runScenario calls the backend for every step in order and stops it', async
       { kind: 'fork', proc: P, child: 'b' },
       { kind: 'exec', proc: 'b', comm: 'other' },
       { kind: 'munmap', proc: P, region: R },
-      { kind: 'wait', fullScans: 2, ms: undefined },
+      { kind: 'wait', unit: 'full_scans', count: 2 },
       { kind: 'record', label: 'end' },
       { kind: 'exit', proc: 'b' },
     ]),
@@ -143,7 +143,7 @@ test('runScenario calls the backend for every step in order and stops it', async
     'fork a b',
     'exec b other',
     'munmap a r',
-    'wait 2 undefined',
+    'wait 2 full_scans',
     'record end',
     'exit b',
     'stop',
@@ -268,7 +268,7 @@ test('runScenario stops at a wait that can never finish and reports its reason',
   backend.waitReason = 'ksmd is stopped (run is 0)';
   const result = await runScenario(
     scenario([
-      { kind: 'wait', fullScans: 1, ms: undefined },
+      { kind: 'wait', unit: 'full_scans', count: 1 },
       { kind: 'record', label: 'never' },
     ]),
     backend,
@@ -278,7 +278,7 @@ test('runScenario stops at a wait that can never finish and reports its reason',
     { step: 0, path: 'steps[0].wait', expected: 'full_scans: 1', actual: 'ksmd is stopped (run is 0)', ok: false },
   ]);
   assert.equal(result.error, 'steps[0].wait (line 10): ksmd is stopped (run is 0)');
-  assert.deepEqual(backend.log, ['start fake', 'wait 1 undefined', 'stop']);
+  assert.deepEqual(backend.log, ['start fake', 'wait 1 full_scans', 'stop']);
 });
 
 test('runScenario turns a StepError into a failed run with its message', async () => {
@@ -332,7 +332,7 @@ test('runScenario reports progress of steps and waits', async () => {
   await runScenario(
     scenario([
       { kind: 'spawn', proc: P, comm: 'app' },
-      { kind: 'wait', fullScans: undefined, ms: 250 },
+      { kind: 'wait', unit: 'ms', count: 250 },
     ]),
     backend,
     {

@@ -10,7 +10,7 @@ import type { Backend } from './backend.ts';
 import { describeReturn, errnoNumber } from '../lib/errno.ts';
 import { expectationHolds, normalizeActual } from './expect.ts';
 import type { CallResult, CounterRecord, ExpectResult, RunResult, Samples } from './records.ts';
-import type { Scenario, Step, StepKind } from './types.ts';
+import type { Scenario, Step, StepKind, WaitUnit } from './types.ts';
 
 /** Progress of a run, for a progress bar: each step as it starts, and each wait's span. */
 export type RunProgress =
@@ -19,7 +19,7 @@ export type RunProgress =
       readonly kind: 'wait';
       readonly done: number;
       readonly target: number;
-      readonly unit: 'full_scans' | 'ms';
+      readonly unit: WaitUnit;
       /** Virtual (model) or elapsed (kernel) milliseconds the wait has taken so far. */
       readonly elapsedMs: number;
     };
@@ -193,13 +193,12 @@ export async function runStep(
       return GO_ON;
     }
     case 'wait': {
-      const unit = step.fullScans !== undefined ? 'full_scans' : 'ms';
-      const target = step.fullScans ?? step.ms ?? 0;
+      const { unit, count: target } = step;
       const progress = opts.onProgress;
       await progress?.({ kind: 'wait', done: 0, target, unit, elapsedMs: 0 });
       const reason = await backend.wait(
-        step.fullScans,
-        step.ms,
+        unit,
+        target,
         progress === undefined ? undefined : (p) => progress({ kind: 'wait', target, unit, ...p }),
       );
       if (reason !== undefined) {

@@ -578,6 +578,7 @@ export const stepSchemas = {
   wait: strict(
     {
       full_scans: int(1).optional(),
+      batches: int(1).optional(),
       // max first, and aborting: a number too large for int() gets max's message alone.
       ms: z
         .number()
@@ -589,15 +590,20 @@ export const stepSchemas = {
     'wait field',
   )
     .check((ctx) => {
-      if ((ctx.value.full_scans === undefined) === (ctx.value.ms === undefined)) {
+      const given = [ctx.value.full_scans, ctx.value.ms, ctx.value.batches].filter((v) => v !== undefined);
+      if (given.length !== 1) {
         ctx.issues.push({
           code: 'custom',
-          message: 'Wait must give exactly one of full_scans or ms',
+          message: 'Wait must give exactly one of full_scans, ms or batches',
           input: ctx.value,
         });
       }
     })
-    .transform((s): Step => ({ kind: 'wait', fullScans: s.full_scans, ms: s.ms })),
+    .transform((s): Step => {
+      if (s.ms !== undefined) return { kind: 'wait', unit: 'ms', count: s.ms };
+      if (s.batches !== undefined) return { kind: 'wait', unit: 'batches', count: s.batches };
+      return { kind: 'wait', unit: 'full_scans', count: s.full_scans ?? 0 };
+    }),
   expect: expectStep,
   record: strict({ label: z.string().min(1) }, 'record field').transform(
     (s): Step => ({ kind: 'record', label: s.label }),

@@ -4,8 +4,9 @@
  */
 
 import type { Pattern } from '../lib/patterns.ts';
+import type { WaitUnit } from '../system.ts';
 
-export type { Pattern };
+export type { Pattern, WaitUnit };
 
 export type Advice = 'MADV_MERGEABLE' | 'MADV_UNMERGEABLE' | 'MADV_DONTNEED';
 export type PrctlOption = 'PR_SET_MEMORY_MERGE' | 'PR_GET_MEMORY_MERGE';
@@ -74,7 +75,7 @@ export type Step =
   | { readonly kind: 'munmap'; readonly proc: string; readonly region: string }
   | { readonly kind: 'exit'; readonly proc: string }
   | { readonly kind: 'sysfs'; readonly path: string; readonly value: string; readonly errno: string | undefined }
-  | { readonly kind: 'wait'; readonly fullScans: number | undefined; readonly ms: number | undefined }
+  | { readonly kind: 'wait'; readonly unit: WaitUnit; readonly count: number }
   | { readonly kind: 'expect'; readonly checks: readonly ExpectCheck[] }
   | { readonly kind: 'record'; readonly label: string };
 

@@ -282,7 +282,7 @@ export class ShellSession implements ShellHost {
     const now = sys.clock.nowMs();
     // Past 2^53 ns the clock stops being exact; a prompt's deadline is per command, so a
     // session could otherwise walk past it one sleep at a time.
-    const pastClock = whyWaitCannotFinish(sys, undefined, ms);
+    const pastClock = whyWaitCannotFinish(sys, 'ms', ms);
     if (pastClock !== undefined) {
       this.#stopped = 'limit';
       this.#err(`samepage shell: stopped at ${formatSeconds(now)} of virtual time: ${pastClock}\n`);

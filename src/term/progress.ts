@@ -114,7 +114,8 @@ export function waitProgress(stream: NodeJS.WritableStream): {
     if (event.unit === 'ms') {
       return progress.show('wait', event.done, event.target, `${elapsed} of ${formatDuration(event.target * 1e6)} `);
     }
-    return progress.show('wait', event.done, event.target, `${event.done}/${event.target} full scans in ${elapsed} `);
+    const what = event.unit === 'batches' ? 'batches' : 'full scans';
+    return progress.show('wait', event.done, event.target, `${event.done}/${event.target} ${what} in ${elapsed} `);
   };
   return { update, stop: () => progress.stop() };
 }

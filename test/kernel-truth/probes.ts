@@ -114,7 +114,7 @@ export function chainPruneProbe(name: string, pruneMs: string, due: boolean, idl
       await b.write('a', 'r', 0, Uint8Array.of(0x2a));
       if (idleMs > 0) {
         await b.sysfsWrite('ksm/run', '0');
-        await b.wait(undefined, idleMs);
+        await b.wait('ms', idleMs);
         await b.sysfsWrite('ksm/run', '1');
       }
       await wait(1);
@@ -367,7 +367,7 @@ export async function runProbe(b: Backend, probe: Probe, afterStart?: () => void
     records.push({ ...counters, reference });
   };
   const wait = async (n: number): Promise<void> => {
-    const reason = await b.wait(n, undefined);
+    const reason = await b.wait('full_scans', n);
     if (reason !== undefined) throw new Error(`${probe.name}: ${reason}`);
   };
   await b.start(bareScenario(probe.name, probe.ksm));

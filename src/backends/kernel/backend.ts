@@ -16,8 +16,9 @@ import { normalizeActual } from '../../scenario/expect.ts';
 import type { CounterRecord, CounterSample, ProcRecord, Samples } from '../../scenario/records.ts';
 import { SAMPLED_KSM_FILES, SampleRecorder } from '../../scenario/samples.ts';
 import { type ScanTrace, ScanTraceRecorder } from '../../scenario/scan_trace.ts';
-import type { Advice, Pattern, PrctlOption, Scenario } from '../../scenario/types.ts';
+import type { Advice, Pattern, PrctlOption, Scenario, WaitUnit } from '../../scenario/types.ts';
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
+import { waitBatches } from './batch_wait.ts';
 import { parseScenarioPath } from '../../scenario/paths.ts';
 import { createSystem, sysfsRead } from '../../system.ts';
 import { BackendUnavailable, LockHeld } from './errors.ts';
@@ -176,6 +177,8 @@ class KernelBackendImpl implements KernelBackend {
   /** ksmd's clock over the run (none found until start()). */
   #ksmd = new KsmdMeter(undefined, () => []);
   #stopped = false;
+  /** A drain of the LRU batches failed once (no move_pages here): not tried again, warned once. */
+  #drainFailed = false;
   readonly #sampler: SampleRecorder | undefined;
   readonly #trace: ScanTraceRecorder | undefined;
 
@@ -480,66 +483,84 @@ class KernelBackendImpl implements KernelBackend {
   }
 
   async wait(
-    fullScans: number | undefined,
-    ms: number | undefined,
+    unit: WaitUnit,
+    count: number,
     onProgress?: (p: WaitProgress) => Promise<void> | void,
   ): Promise<string | undefined> {
+    // Timed waits are compared within a tolerance only, and their cadence is left as it was.
+    if (unit !== 'ms') await this.#drainLruBatches();
     // A sample at each end of the wait: the steps between waits change the counters at once.
     this.#sampler?.add(this.#sample(), true);
     try {
-      return await this.#wait(fullScans, ms, onProgress);
+      if (unit === 'ms') {
+        await this.#waitMs(count, onProgress);
+        return undefined;
+      }
+      const clock = this.#ksmd.startWait();
+      try {
+        return unit === 'batches'
+          ? await this.#waitBatches(count, onProgress)
+          : await this.#waitFullScans(count, onProgress);
+      } finally {
+        this.#trace?.endWait(performance.now() - clock.begin, true);
+        clock.end();
+      }
     } finally {
       this.#sampler?.add(this.#sample(), true);
     }
   }
 
-  async #wait(
-    fullScans: number | undefined,
-    ms: number | undefined,
-    onProgress?: (p: WaitProgress) => Promise<void> | void,
-  ): Promise<string | undefined> {
-    if (fullScans !== undefined && fullScans > 0) {
-      const clock = this.#ksmd.startWait();
-      try {
-        const reason = await this.#waitFullScans(fullScans, onProgress);
-        if (reason !== undefined) return reason;
-      } finally {
-        this.#trace?.endWait(performance.now() - clock.begin, true);
-        clock.end();
-      }
-    }
-    if (ms !== undefined && ms > 0) {
-      const clock = this.#ksmd.startWait();
-      const begin = clock.begin;
-      const fullScansNow = (): number => Number(this.#ksmValue('full_scans') ?? 0);
-      this.#trace?.see(0, fullScansNow());
-      if (this.#run === 1) this.#realRun('1');
-      try {
-        // A second at a time (a timer takes at most 2^31 - 1 ms, and progress is told
-        // between), SAMPLE_EVERY_MS when sampling; when tracing, full_scans is read every
-        // TRACE_EVERY_MS and the rest done on the same rounds of `every` ms as without.
-        const every = this.#sampler === undefined ? 1000 : SAMPLE_EVERY_MS;
-        const step = this.#trace === undefined ? every : TRACE_EVERY_MS;
-        let round = begin;
-        for (let left = ms; left > 0; left = ms - (performance.now() - begin)) {
-          await sleep(Math.min(left, step));
-          const now = performance.now();
-          this.#trace?.see(now - begin, fullScansNow());
-          if (step === every || now - round >= every || now - begin >= ms) {
-            round = now;
-            this.#sampler?.add(this.#sample());
-            await onProgress?.({ done: Math.min(now - begin, ms), elapsedMs: now - begin });
-          }
+  /**
+   * Puts the pages the steps faulted on the LRU, as the model has them, before ksmd runs:
+   * Linux holds a new page in its CPU's LRU batch, with a reference, until that CPU drains,
+   * and ksmd does not merge a page with a reference it cannot account for. ksmd drains every
+   * CPU as a full scan starts, so a wait that begins at a full-scan boundary needs nothing
+   * (the drain here changes nothing then); after `wait: { batches }` the scan goes on
+   * without that drain. One live agent drains every CPU (move_pages of no page:
+   * lru_cache_disable).
+   */
+  async #drainLruBatches(): Promise<void> {
+    const agent = this.#agents.find((a) => a.alive());
+    if (agent === undefined || this.#drainFailed) return;
+    const r = await agent.requestNumber('drain');
+    if (r === 0) return;
+    this.#drainFailed = true;
+    this.#warn(
+      `Draining the LRU batches failed (move_pages: ${describeErrno(r)}): ksmd may fail to merge a page a step faulted until its next full scan starts, where the model merges it`,
+    );
+  }
+
+  /** `wait: { ms }`: ksmd runs (if `run` is 1) for that much wall-clock time. */
+  async #waitMs(ms: number, onProgress?: (p: WaitProgress) => Promise<void> | void): Promise<void> {
+    const clock = this.#ksmd.startWait();
+    const begin = clock.begin;
+    const fullScansNow = (): number => Number(this.#ksmValue('full_scans') ?? 0);
+    this.#trace?.see(0, fullScansNow());
+    if (this.#run === 1) this.#realRun('1');
+    try {
+      // A second at a time (a timer takes at most 2^31 - 1 ms, and progress is told
+      // between), SAMPLE_EVERY_MS when sampling; when tracing, full_scans is read every
+      // TRACE_EVERY_MS and the rest done on the same rounds of `every` ms as without.
+      const every = this.#sampler === undefined ? 1000 : SAMPLE_EVERY_MS;
+      const step = this.#trace === undefined ? every : TRACE_EVERY_MS;
+      let round = begin;
+      for (let left = ms; left > 0; left = ms - (performance.now() - begin)) {
+        await sleep(Math.min(left, step));
+        const now = performance.now();
+        this.#trace?.see(now - begin, fullScansNow());
+        if (step === every || now - round >= every || now - begin >= ms) {
+          round = now;
+          this.#sampler?.add(this.#sample());
+          await onProgress?.({ done: Math.min(now - begin, ms), elapsedMs: now - begin });
         }
-      } finally {
-        this.#realRun('0');
-        const end = performance.now();
-        this.#trace?.see(end - begin, fullScansNow());
-        this.#trace?.endWait(end - begin, false);
-        clock.end();
       }
+    } finally {
+      this.#realRun('0');
+      const end = performance.now();
+      this.#trace?.see(end - begin, fullScansNow());
+      this.#trace?.endWait(end - begin, false);
+      clock.end();
     }
-    return undefined;
   }
 
   scanTrace(): ScanTrace | undefined {
@@ -603,6 +624,26 @@ class KernelBackendImpl implements KernelBackend {
       );
     }
     return undefined;
+  }
+
+  /** `wait: { batches }` (batch_wait.ts), refused as the model refuses a wait that cannot finish. */
+  async #waitBatches(n: number, onProgress?: (p: WaitProgress) => Promise<void> | void): Promise<string | undefined> {
+    if (this.#run !== 1) return `ksmd is not running (run is ${this.#run}), so ${n} batches can never run`;
+    if (!this.#anyRegistered()) {
+      return `No process is registered with KSM (no mergeable area, no MERGE_ANY), so ${n} batches can never run`;
+    }
+    if (this.#ksmValue('pages_to_scan') === 0) return `ksm/pages_to_scan is 0, so ksmd's batches scan nothing`;
+    const sleepMs = Number(readSysfs(`${KSM_DIR}/sleep_millisecs`) ?? '20');
+    return waitBatches(n, {
+      run: (on) => this.#realRun(on ? '1' : '0'),
+      onBatch: async (done, elapsedMs) => {
+        this.#sampler?.add(this.#sample());
+        await onProgress?.({ done, elapsedMs });
+      },
+      warn: this.#warn,
+      pollMs: this.#pollMs,
+      batchTimeoutMs: this.#waitTimeoutMs + 2 * sleepMs,
+    });
   }
 
   /** Whether some live proc has an mm KSM scans: mergeable areas, MERGE_ANY, or rmap_items. */

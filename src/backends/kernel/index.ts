@@ -5,6 +5,7 @@ export {
   type KernelBackend,
   type KernelBackendOptions,
 } from './backend.ts';
+export { PAST_BATCH } from './batch_wait.ts';
 export type { KsmdClock } from './ksmd_meter.ts';
 export { BackendUnavailable } from './errors.ts';
 export { defaultAgentPath } from './agent.ts';

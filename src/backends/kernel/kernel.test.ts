@@ -70,7 +70,7 @@ test('10 identical pages merge into 1 shared + 9 sharing after 2 full scans', { 
     await b.fill('a', 'r', { kind: 'byte', byte: 42 }, 0, undefined);
     assert.equal(await b.madvise('a', 'r', 'MADV_MERGEABLE', 0, undefined), 0);
     assert.equal(await b.sysfsWrite('ksm/run', '1'), 0);
-    assert.equal(await b.wait(2, undefined), undefined);
+    assert.equal(await b.wait('full_scans', 2), undefined);
     const r = await b.record('after 2 scans');
     assert.equal(r.ksm.full_scans, 2);
     assert.equal(r.ksm.pages_shared, 1);
@@ -102,6 +102,40 @@ test('10 identical pages merge into 1 shared + 9 sharing after 2 full scans', { 
   // Nothing of the dead agent stays counted until ksmd next runs (it was held at 0).
   for (const f of ['pages_shared', 'pages_sharing', 'pages_unshared']) {
     assert.equal(readSysfs(`${KSM_DIR}/${f}`)?.trim(), '0', `${f} after stop()`);
+  }
+});
+
+test('a wait of batches holds ksmd after each: pages_to_scan pages a batch, and a batch ends where a full scan ends', {
+  skip,
+}, async () => {
+  // ksm_do_scan scans up to pages_to_scan pages and returns at once when
+  // scan_get_next_rmap_item completes a full scan: 10 pages at 3 a batch are 3, 3, 3 and 1.
+  const warnings: string[] = [];
+  const b = createKernelBackend({ onWarning: (m) => warnings.push(m), lockWaitMs: 120_000 });
+  await b.start(bareScenario('batches', [['pages_to_scan', '3']]));
+  try {
+    await b.spawn('a', 'sp-batches');
+    await b.mmap('a', 'r', 10 * 4096, false, undefined);
+    await b.fill('a', 'r', { kind: 'random', seed: 5n }, 0, undefined);
+    assert.equal(await b.madvise('a', 'r', 'MADV_MERGEABLE', 0, undefined), 0);
+    assert.equal(await b.sysfsWrite('ksm/run', '1'), 0);
+    const seen: Array<[unknown, unknown]> = [];
+    for (const n of [1, 2, 1, 1]) {
+      assert.equal(await b.wait('batches', n), undefined);
+      const r = await b.record(`after ${n}`);
+      seen.push([r.ksm.pages_scanned, r.ksm.full_scans]);
+      // Held between waits, as after a wait of full scans.
+      assert.equal(readSysfs(`${KSM_DIR}/run`)?.trim(), '0');
+    }
+    assert.deepEqual(seen, [
+      [3, 0],
+      [9, 0],
+      [10, 1],
+      [13, 1],
+    ]);
+    assert.deepEqual(warnings, []);
+  } finally {
+    await b.stop();
   }
 });
 
@@ -242,7 +276,7 @@ test('MERGE_ANY covers only scenario regions, survives fork and exec, and exec s
     assert.equal(await b.readPath('/proc/c/ksm_stat/ksm_mergeable'), 'no');
     assert.equal(await b.readPath('/proc/c/rss_pages'), '0');
     await b.sysfsWrite('ksm/run', '1');
-    assert.equal(await b.wait(2, undefined), undefined);
+    assert.equal(await b.wait('full_scans', 2), undefined);
     const r = await b.record('merged');
     // 4 private pages of one content: the MAP_SHARED region never takes part.
     assert.equal(r.ksm.pages_shared, 1);
@@ -266,21 +300,21 @@ test('sysfs writes return the kernel errno; run is tracked, held at 0 and unmerg
     assert.equal(await b.readPath('/sys/kernel/mm/ksm+/processes_to_scan'), undefined);
     assert.equal(await b.readPath('/sys/kernel/mm/ksm/advisor_mode'), 'none');
     assert.equal(await b.readPath('/proc/nobody/rss_pages'), undefined);
-    assert.match((await b.wait(1, undefined)) ?? '', /No process is registered/);
+    assert.match((await b.wait('full_scans', 1)) ?? '', /No process is registered/);
     await b.spawn('a', 'sp-sysfs');
     await b.mmap('a', 'r', 2 * 4096, false, undefined);
     await b.fill('a', 'r', { kind: 'byte', byte: 9 }, 0, undefined);
     await b.madvise('a', 'r', 'MADV_MERGEABLE', 0, undefined);
-    assert.equal(await b.wait(2, undefined), undefined);
+    assert.equal(await b.wait('full_scans', 2), undefined);
     assert.equal(await b.readPath('/sys/kernel/mm/ksm/pages_sharing'), '1');
     assert.equal(await b.sysfsWrite('ksm/max_page_sharing', '300'), -16);
     assert.equal(await b.sysfsWrite('ksm/run', '2'), 0);
     assert.equal(await b.readPath('/sys/kernel/mm/ksm/pages_sharing'), '0');
     assert.equal(await b.readPath('/sys/kernel/mm/ksm/full_scans'), '0');
     assert.equal(await b.readPath('/sys/kernel/mm/ksm/run'), '2');
-    assert.match((await b.wait(1, undefined)) ?? '', /run is 2/);
+    assert.match((await b.wait('full_scans', 1)) ?? '', /run is 2/);
     assert.equal(await b.sysfsWrite('ksm/run', '0'), 0);
-    assert.match((await b.wait(1, undefined)) ?? '', /run is 0/);
+    assert.match((await b.wait('full_scans', 1)) ?? '', /run is 0/);
   });
 });
 
@@ -371,7 +405,7 @@ test('a sampling backend samples the full scans its waits see end, and each end 
       await b.fill('a', 'r', { kind: 'byte', byte: 7 }, 0, undefined);
       assert.equal(await b.madvise('a', 'r', 'MADV_MERGEABLE', 0, undefined), 0);
       assert.equal(await b.sysfsWrite('ksm/run', '1'), 0);
-      assert.equal(await b.wait(3, undefined), undefined);
+      assert.equal(await b.wait('full_scans', 3), undefined);
       const r = await b.record('merged');
       const s = await b.samples?.();
       assert.ok(s !== undefined && s.every === 'poll');
@@ -406,7 +440,7 @@ test('a timed wait counts the CPU time other work used meanwhile (a process spin
     const code = 'const end = Date.now() + 1000; while (Date.now() < end); setInterval(() => {}, 1000);';
     const spinner = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
     try {
-      assert.equal(await b.wait(undefined, 1500), undefined);
+      assert.equal(await b.wait('ms', 1500), undefined);
     } finally {
       spinner.kill('SIGKILL');
     }
@@ -427,7 +461,7 @@ test("a wait for full scans counts ksmd's CPU and wall time as a timed wait does
     assert.equal(await b.madvise('a', 'r', 'MADV_MERGEABLE', 0, undefined), 0);
     assert.equal(await b.sysfsWrite('ksm/run', '1'), 0);
     const begin = performance.now();
-    assert.equal(await b.wait(3, undefined), undefined);
+    assert.equal(await b.wait('full_scans', 3), undefined);
     const wall = performance.now() - begin;
     const clock = b.ksmdClock();
     // The wait's wall time, to the few ms its own bookkeeping takes around it.

@@ -24,6 +24,7 @@ import { ksmProcessProfit, procKsmStat } from '../../sysfs/proc_ksm.ts';
 import { ksmVmstat, procVmstat } from '../../sysfs/proc_vmstat.ts';
 import {
   createSystem,
+  runBatchesSlice,
   runFullScansSlice,
   runUntil,
   sysfsRead,
@@ -41,7 +42,7 @@ import { SAMPLED_KSM_FILES, SAMPLED_KSMPLUS_FILES, SampleRecorder } from '../../
 import { type ScanTrace, ScanTraceRecorder } from '../../scenario/scan_trace.ts';
 import type { KsmdBatch } from '../../lib/ksmd_batches.ts';
 import { recordKsmdBatches } from './ksmd_batches.ts';
-import type { Advice, PrctlOption, Scenario } from '../../scenario/types.ts';
+import type { Advice, PrctlOption, Scenario, WaitUnit } from '../../scenario/types.ts';
 import { type CostModel, scaledCost } from '../../ksm/cost.ts';
 import { calibratedCost, calibratedTimer, calibrationSet } from './calibration.ts';
 import type { TimerParams } from '../../sim/timer.ts';
@@ -400,47 +401,48 @@ export class ModelBackend implements Backend {
    * that can never finish is refused before it starts (whyWaitCannotFinish).
    */
   async wait(
-    fullScans: number | undefined,
-    ms: number | undefined,
+    unit: WaitUnit,
+    count: number,
     onProgress?: (p: WaitProgress) => Promise<void> | void,
   ): Promise<string | undefined> {
     const sys = this.system();
-    const why = whyWaitCannotFinish(sys, fullScans, ms);
+    const why = whyWaitCannotFinish(sys, unit, count);
     if (why !== undefined) return why;
     // A sample at each end of the wait: the steps before it changed the counters at one instant.
     this.#sampler?.add(this.#sample(), true);
     this.#waitStartNs = sys.clock.now();
     if (this.#trace !== undefined) this.#traceEvent();
     const cpuBefore = sys.ksm.cpuNs;
-    const forScans = fullScans !== undefined && fullScans > 0;
     try {
-      return await this.#run(sys, fullScans, ms, onProgress);
+      return await this.#run(sys, unit, count, onProgress);
     } finally {
       this.#ranNs += sys.ksm.cpuNs - cpuBefore;
       this.#sampler?.add(this.#sample(), true);
-      this.#trace?.endWait((sys.clock.now() - this.#waitStartNs) / 1e6, forScans);
+      this.#trace?.endWait((sys.clock.now() - this.#waitStartNs) / 1e6, unit !== 'ms');
     }
   }
 
   async #run(
     sys: System,
-    fullScans: number | undefined,
-    ms: number | undefined,
+    unit: WaitUnit,
+    count: number,
     onProgress?: (p: WaitProgress) => Promise<void> | void,
   ): Promise<string | undefined> {
     const start = sys.clock.now();
     const budget = onProgress === undefined ? Number.POSITIVE_INFINITY : WAIT_SLICE;
     const elapsedMs = (): number => (sys.clock.now() - start) / 1e6;
-    if (fullScans !== undefined) {
-      const target = sys.ksm.ksmScan.seqnr + fullScans;
+    if (unit !== 'ms') {
+      const counted = unit === 'batches' ? (): number => sys.ksmd.batches : (): number => sys.ksm.ksmScan.seqnr;
+      const runSlice = unit === 'batches' ? runBatchesSlice : runFullScansSlice;
+      const target = counted() + count;
       for (;;) {
-        const slice = runFullScansSlice(sys, target, budget, this.#onEvent);
+        const slice = runSlice(sys, target, budget, this.#onEvent);
         if (slice.state === 'stuck') return slice.reason;
         if (slice.state === 'done') return undefined;
-        await onProgress?.({ done: fullScans - (target - sys.ksm.ksmScan.seqnr), elapsedMs: elapsedMs() });
+        await onProgress?.({ done: count - (target - counted()), elapsedMs: elapsedMs() });
       }
     }
-    const end = start + (ms ?? 0) * 1e6;
+    const end = start + count * 1e6;
     while (!runUntil(sys, end, budget, this.#onEvent))
       await onProgress?.({ done: elapsedMs(), elapsedMs: elapsedMs() });
     return undefined;

@@ -98,3 +98,39 @@ test('costScale: every CPU time of the cost model doubled, the wake-ups and the 
   // At most one batch per 20 ms sleep in 1 s, and some.
   assert.ok(wakeups >= 40 && wakeups <= 50, String(wakeups));
 });
+
+test('a wait of batches stops ksmd after each: pages_to_scan pages a batch, and a batch ends where a full scan ends', async () => {
+  // ksm_do_scan scans up to pages_to_scan pages and returns at once when
+  // scan_get_next_rmap_item completes a full scan: 10 pages at 3 a batch are batches of
+  // 3, 3, 3 and 1, the fourth ending the scan (the kernel backend's test checks the same on Linux).
+  const r = await runScenario(
+    scenario(
+      '  - wait: { batches: 1 }\n  - record: { label: b1 }\n  - wait: { batches: 2 }\n  - record: { label: b3 }\n' +
+        '  - wait: { batches: 1 }\n  - record: { label: b4 }\n  - wait: { batches: 1 }\n',
+      'ksm: { run: 1, pages_to_scan: 3, sleep_millisecs: 20 }',
+    ),
+    createModelBackend({ seed: 0 }),
+  );
+  assert.equal(r.ok, true, r.error);
+  const at = (label: string): [number, number] => {
+    const rec = r.records.find((x) => x.label === label)!;
+    return [Number(rec.ksm.pages_scanned), Number(rec.ksm.full_scans)];
+  };
+  assert.deepEqual(
+    [at('b1'), at('b3'), at('b4'), at('end')],
+    [
+      [3, 0],
+      [9, 0],
+      [10, 1],
+      [13, 1],
+    ],
+  );
+});
+
+test('a wait of batches while ksmd cannot scan says why at once', async () => {
+  const r = await runScenario(
+    scenario('  - wait: { batches: 2 }\n', 'ksm: { run: 0 }'),
+    createModelBackend({ seed: 0 }),
+  );
+  assert.match(r.error ?? '', /ksmd is not running \(run=0\)$/);
+});
