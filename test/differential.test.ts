@@ -10,8 +10,10 @@
  * Skips, saying why, where the kernel backend cannot run: not root, KSM not writable, the
  * agent not built, or other processes using KSM. `SAMEPAGE_DIFF_SEEDS=N` sets the number of
  * generated scenarios (default 200, about 45 s on a 2-CPU VM with Linux 6.18.44),
- * `SAMEPAGE_DIFF_EXEC_SEEDS=N` those of the exec family (default 50), and
- * `SAMEPAGE_DIFF_FIRST_SEED=K` the first seed of both (default 0), to search further seeds.
+ * `SAMEPAGE_DIFF_EXEC_SEEDS=N` those of the exec family (default 50),
+ * `SAMEPAGE_DIFF_BATCH_SEEDS=N` those of the batch family, whose steps come in the middle
+ * of full scans (default 50), and `SAMEPAGE_DIFF_FIRST_SEED=K` the first seed of all three
+ * (default 0), to search further seeds.
  *
  * A failure prints the differences and the scenario text: save it, then reduce it to a
  * minimal file in scenarios-diff/ (`samepage diff FILE` shows the same table;
@@ -41,6 +43,8 @@ const DIRS = ['scenarios', 'scenarios-diff'];
 const DEFAULT_SEEDS = 200;
 /** Of the exec family (processes also exec), searched beside the default one. */
 const DEFAULT_EXEC_SEEDS = 50;
+/** Of the batch family (small batches, waits for batches: steps in the middle of scans). */
+const DEFAULT_BATCH_SEEDS = 50;
 
 /** A whole number from the environment variable `name`, or `dflt` when it is unset. */
 function envCount(name: string, dflt: number): number {
@@ -104,19 +108,24 @@ if (skip === undefined) {
     {
       label: 'generated scenario',
       count: envCount('SAMEPAGE_DIFF_SEEDS', DEFAULT_SEEDS),
-      exec: false,
+      options: {},
     },
     {
       label: 'generated exec scenario',
       count: envCount('SAMEPAGE_DIFF_EXEC_SEEDS', DEFAULT_EXEC_SEEDS),
-      exec: true,
+      options: { exec: true },
+    },
+    {
+      label: 'generated batch scenario',
+      count: envCount('SAMEPAGE_DIFF_BATCH_SEEDS', DEFAULT_BATCH_SEEDS),
+      options: { batches: true },
     },
   ];
-  for (const { label, count, exec } of families) {
+  for (const { label, count, options } of families) {
     for (let seed = first; seed < first + count; seed++) {
       test(`differential: ${label} seed ${seed} agrees on kernel and model`, async (t) => {
-        const text = generateScenario(seed, { exec });
-        const file = `${generatedName(seed, { exec })}.yaml`;
+        const text = generateScenario(seed, options);
+        const file = `${generatedName(seed, options)}.yaml`;
         const parsed = parseScenario(text, file);
         assert.ok(parsed.ok, `${label} ${seed} does not parse`);
         await assertAgree(t, parsed.scenario, file, text);

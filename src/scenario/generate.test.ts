@@ -63,3 +63,33 @@ test('the exec family execs, stays valid and is its own: the default family neve
   }
   assert.ok(withExec > 100, `only ${withExec} of 300 exec-family scenarios exec`);
 });
+
+test('the batch family waits for batches in small batches and keeps the steps its seed has in the default family', () => {
+  let batchWaits = 0;
+  let scanWaits = 0;
+  for (let seed = 0; seed < 300; seed++) {
+    const text = generateScenario(seed, { batches: true });
+    const parsed = parseScenario(text, `generated-batches-${seed}.yaml`);
+    assert.ok(parsed.ok, `batch seed ${seed}`);
+    assert.equal(parsed.scenario.name, `generated-batches-${seed}`);
+    // The same steps as the default family's seed, waits aside.
+    const plain = parseScenario(generateScenario(seed), 'plain.yaml');
+    assert.ok(plain.ok);
+    const notWaits = (steps: readonly { kind: string }[]): unknown[] => steps.filter((s) => s.kind !== 'wait');
+    assert.deepEqual(notWaits(parsed.scenario.steps), notWaits(plain.scenario.steps), `seed ${seed}`);
+    const doc = parse(text) as { ksm: Record<string, number> };
+    const plainDoc = parse(generateScenario(seed)) as { ksm: Record<string, number> };
+    // pages_to_scan an eighth to a half of the default family's bound (twice every page).
+    const pages = plainDoc.ksm.pages_to_scan! / 2;
+    const toScan = doc.ksm.pages_to_scan!;
+    if (pages > 50)
+      assert.ok(toScan >= Math.ceil(pages / 8) && toScan <= Math.ceil(pages / 2), `seed ${seed}: ${toScan}`);
+    assert.equal(doc.ksm.sleep_millisecs, 50);
+    for (const s of parsed.scenario.steps) {
+      if (s.kind !== 'wait') continue;
+      if (s.unit === 'batches') batchWaits++;
+      else scanWaits++;
+    }
+  }
+  assert.ok(batchWaits > 2 * scanWaits && scanWaits > 0, `${batchWaits} batch waits, ${scanWaits} full-scan waits`);
+});

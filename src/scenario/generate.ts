@@ -28,6 +28,12 @@
  * family of its own so that every seed of the default family keeps the steps it always had:
  * findings are named by seed.
  *
+ * The batch family (`{ batches: true }`) scans in small batches (`pages_to_scan` an eighth
+ * to a half of every page ever mapped, 50 ms between batches) and mostly waits `batches`, so its steps come in the middle of full scans: memory changes
+ * ahead of the cursor and behind it, and the mm under the cursor forks, execs (with `exec`
+ * too), unmaps or exits. Its own generator draws its knobs and waits, so the steps the main
+ * generator draws for a seed are those of the default family (or of the exec family).
+ *
  * Every scenario is parsed back with parseScenario before it is returned.
  */
 import { createHash } from 'node:crypto';
@@ -95,11 +101,14 @@ class Generator {
   #records = 0;
   readonly #exec: boolean;
   #execs = 0;
+  /** Draws the batch family's pages_to_scan and waits; undefined outside that family. */
+  readonly #batches: Prng | undefined;
 
-  constructor(seed: number, exec: boolean) {
+  constructor(seed: number, exec: boolean, batches: boolean) {
     this.#rng = new Prng(seed);
     this.#exec = exec;
     this.#reads = new Prng((seed ^ 0x5eed_7ead) >>> 0);
+    this.#batches = batches ? new Prng((seed ^ 0xba7c_4e55) >>> 0) : undefined;
     this.#spawnLimit = this.int(1, 3);
   }
 
@@ -136,10 +145,27 @@ class Generator {
       const actions = phase === 0 ? this.int(3, 10) : this.int(1, 8);
       for (let i = 0; i < actions; i++) this.randomAction();
       this.prepareWait();
-      this.step('wait', { full_scans: this.int(1, 3) });
+      this.step('wait', this.#wait());
       this.#mayShare = true;
       this.step('record', { label: `r${this.#records++}` });
     }
+  }
+
+  /** The next wait: 1 to 3 full scans; in the batch family mostly 1 to 6 batches. */
+  #wait(): Record<string, number> {
+    const b = this.#batches;
+    // The main generator's draw is made in every family, so the steps after it stay the same.
+    const fullScans = this.int(1, 3);
+    if (b === undefined || b.below(100) < 25) return { full_scans: fullScans };
+    return { batches: 1 + b.below(6) };
+  }
+
+  /**
+   * The batch family's pages_to_scan: every page ever mapped over 2 to 8, so that a full
+   * scan takes up to that many batches (fewer where pages went or were never mergeable).
+   */
+  batchPagesToScan(): number | undefined {
+    return this.#batches === undefined ? undefined : Math.ceil(this.totalPages / (2 + this.#batches.below(7)));
   }
 
   step(kind: string, fields: Record<string, unknown>): void {
@@ -395,14 +421,25 @@ function kib(pages: number): string {
   return `${pages * (PAGE_SIZE / 1024)}KiB`;
 }
 
-/** Which family of generated scenarios: the default, or the one whose processes also exec. */
+/**
+ * Which family of generated scenarios: the default; the one whose processes also exec; the
+ * one that scans in small batches and waits for batches (either may be combined).
+ */
 export interface GenerateOptions {
   readonly exec?: boolean;
+  readonly batches?: boolean;
 }
 
-/** The name of a generated scenario (its file is this with `.yaml`): `generated-exec-12`. */
+/** The name of a generated scenario (its file is this with `.yaml`): `generated-exec-12`, `generated-batches-3`. */
 export function generatedName(seed: number, options: GenerateOptions = {}): string {
-  return `generated-${options.exec === true ? 'exec-' : ''}${seed}`;
+  return `generated-${options.exec === true ? 'exec-' : ''}${options.batches === true ? 'batches-' : ''}${seed}`;
+}
+
+/** How generateScenario(seed, options) is written in a comment: `3, { exec: true }`. */
+function callText(seed: number, options: GenerateOptions): string {
+  const flags = [options.exec === true ? 'exec: true' : '', options.batches === true ? 'batches: true' : ''];
+  const given = flags.filter((f) => f !== '');
+  return given.length === 0 ? `${seed}` : `${seed}, { ${given.join(', ')} }`;
 }
 
 /**
@@ -426,20 +463,26 @@ export function stepsOnOneLine(doc: Document): string {
  */
 export function generateScenario(seed: number, options: GenerateOptions = {}): string {
   const exec = options.exec === true;
-  const g = new Generator(seed, exec);
+  const batches = options.batches === true;
+  const g = new Generator(seed, exec, batches);
   const ksm = g.initialKsm();
   g.body();
   // At least twice every page that was ever mapped: each ksmd batch is then a full scan.
-  ksm.pages_to_scan = Math.max(100, 2 * g.totalPages);
+  // The batch family's few pages a batch, so that the steps come in the middle of scans.
+  ksm.pages_to_scan = g.batchPagesToScan() ?? Math.max(100, 2 * g.totalPages);
+  // The kernel backend holds ksmd after a batch by seeing it, within ksmd's sleep after the
+  // batch (less a timer tick): 50 ms leaves room for a pause of Node's event loop.
+  if (batches) ksm.sleep_millisecs = 50;
   const name = generatedName(seed, options);
+  const family = [exec ? 'exec' : '', batches ? 'batch' : ''].filter((f) => f !== '').join(' and ');
   const doc = new Document({
     version: 1,
     name,
-    description: `Random scenario of samepage's generator, ${exec ? 'exec family, ' : ''}seed ${seed}`,
+    description: `Random scenario of samepage's generator, ${family === '' ? '' : `${family} family, `}seed ${seed}`,
     ksm,
     steps: g.steps,
   });
-  doc.commentBefore = ` Generated by src/scenario/generate.ts (generateScenario(${seed}${exec ? ', { exec: true }' : ''})).`;
+  doc.commentBefore = ` Generated by src/scenario/generate.ts (generateScenario(${callText(seed, options)})).`;
   const ksmNode = doc.get('ksm', true);
   if (isMap(ksmNode)) ksmNode.flow = false;
   const text = stepsOnOneLine(doc);
