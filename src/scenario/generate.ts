@@ -5,8 +5,9 @@
  * three full scans a `record` captures every counter.
  *
  * The generator keeps the scenarios inside what both backends must agree on exactly:
- * - `pages_to_scan` is at least twice every page that could ever be mergeable, so each ksmd
- *   batch is one whole full scan and the counters at full-scan boundaries are exact;
+ * - waits end where ksmd is held with nothing in flight: at full-scan boundaries, or after
+ *   whole batches (the batch family); outside that family `pages_to_scan` is at least twice
+ *   every page that could ever be mergeable, so each ksmd batch is one whole full scan;
  * - a `wait` only comes when ksmd runs (run 1) and some live process has a private region
  *   with VM_MERGEABLE pages, so the wait can finish;
  * - writes that may fail are avoided: `max_page_sharing` is only written when nothing can be

@@ -10,9 +10,10 @@
  * as either counter moves. The hold is exact: run_store takes ksm_thread_mutex, which ksmd
  * holds for the whole batch, so a hold written during the batch lands right after it; one
  * written after it lands in ksmd's sleep, which lasts sleep_millisecs (less at most a tick
- * of the timer's rounding). The batch began after the last reading that showed nothing, so
- * a hold written within that sleep of that reading cannot be late; when the poll was slower
- * than that (a busy machine, sleep_millisecs below 20), a warning says so.
+ * of the timer's rounding). The batch had not ended at the last reading that showed
+ * nothing, so the next cannot begin within that sleep of that reading, and a hold written
+ * by then cannot be late; when the poll was slower than that (a busy machine, a pause of
+ * the event loop, sleep_millisecs below 20), a warning says so.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KSM_DIR, readSysfs } from '../../host/ksm_sysfs.ts';
