@@ -577,10 +577,8 @@ class KernelBackendImpl implements KernelBackend {
   }
 
   async #waitFullScans(n: number, onProgress?: (p: WaitProgress) => Promise<void> | void): Promise<string | undefined> {
-    if (this.#run !== 1) return `ksmd is not running (run is ${this.#run}), so ${n} full scans can never complete`;
-    if (!this.#anyRegistered()) {
-      return `No process is registered with KSM (no mergeable area, no MERGE_ANY), so ${n} full scans can never complete`;
-    }
+    const idle = this.#whyKsmdIdle(`${n} full scans can never complete`);
+    if (idle !== undefined) return idle;
     const read = (): number => Number(readSysfs(`${KSM_DIR}/full_scans`) ?? '0');
     const target = read() + n;
     const timeout = this.#fullScanTimeout(n);
@@ -628,13 +626,12 @@ class KernelBackendImpl implements KernelBackend {
 
   /** `wait: { batches }` (batch_wait.ts), refused as the model refuses a wait that cannot finish. */
   async #waitBatches(n: number, onProgress?: (p: WaitProgress) => Promise<void> | void): Promise<string | undefined> {
-    if (this.#run !== 1) return `ksmd is not running (run is ${this.#run}), so ${n} batches can never run`;
-    if (!this.#anyRegistered()) {
-      return `No process is registered with KSM (no mergeable area, no MERGE_ANY), so ${n} batches can never run`;
-    }
+    const idle = this.#whyKsmdIdle(`${n} batches can never run`);
+    if (idle !== undefined) return idle;
     if (this.#ksmValue('pages_to_scan') === 0) return `ksm/pages_to_scan is 0, so ksmd's batches scan nothing`;
     const sleepMs = Number(readSysfs(`${KSM_DIR}/sleep_millisecs`) ?? '20');
     return waitBatches(n, {
+      sleepMs,
       run: (on) => this.#realRun(on ? '1' : '0'),
       onBatch: async (done, elapsedMs) => {
         this.#sampler?.add(this.#sample());
@@ -644,6 +641,13 @@ class KernelBackendImpl implements KernelBackend {
       pollMs: this.#pollMs,
       batchTimeoutMs: this.#waitTimeoutMs + 2 * sleepMs,
     });
+  }
+
+  /** Why ksmd cannot run in a wait (`so` ends the message), or undefined if it can. */
+  #whyKsmdIdle(so: string): string | undefined {
+    if (this.#run !== 1) return `ksmd is not running (run is ${this.#run}), so ${so}`;
+    if (!this.#anyRegistered()) return `No process is registered with KSM (no mergeable area, no MERGE_ANY), so ${so}`;
+    return undefined;
   }
 
   /** Whether some live proc has an mm KSM scans: mergeable areas, MERGE_ANY, or rmap_items. */

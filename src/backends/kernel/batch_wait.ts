@@ -33,6 +33,8 @@ export interface BatchWaitHooks {
   /** Told after each batch is held: batches done, milliseconds since the wait began. */
   readonly onBatch: (done: number, elapsedMs: number) => Promise<void> | void;
   readonly warn: (message: string) => void;
+  /** ksmd's sleep_millisecs: how late a hold may come. */
+  readonly sleepMs: number;
   /** How often the counters are read while a batch is awaited. */
   readonly pollMs: number;
   /** The wall-clock limit of one batch. */
@@ -50,7 +52,7 @@ function readCount(file: string): number {
  */
 export async function waitBatches(n: number, hooks: BatchWaitHooks): Promise<string | undefined> {
   const begin = performance.now();
-  const sleepMs = readCount('sleep_millisecs');
+  const { sleepMs } = hooks;
   let late = 0;
   let longest = 0;
   for (let done = 0; done < n; ) {
