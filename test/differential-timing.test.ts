@@ -13,7 +13,8 @@
  * a fifth or more within an hour, and no calibration made before can follow it; at the
  * kernel's speed what is left is the timer, the sleeps and the batches' order, which must be
  * within 5 % on every cell (the advisor's pages_to_scan within 10 %), but for the known
- * misses below.
+ * misses below. A miss there whose values all lie within the kernel runs' own spread is to
+ * do, as for the verdict.
  *
  * A cell that misses a check it is expected to pass is measured again, kernel runs and model,
  * up to TIMING_ATTEMPTS times in all, and judged on the first measurement that passes, as
@@ -47,13 +48,8 @@ import { differentialSkipReason } from '../src/backends/kernel/testing.ts';
 import { foreignCalibration } from '../src/backends/model/calibration.ts';
 import { HostUnusable } from '../src/host/unusable.ts';
 import { CALIBRATION_PAGES, calibrate } from '../src/measure/calibrate.ts';
-import {
-  onlyWithinKernelSpread,
-  timedAgrees,
-  timedDiff,
-  type TimedDiff,
-  type TimedDiffOptions,
-} from '../src/differential/timed.ts';
+import { timedAgrees, timedDiff, type TimedDiff, type TimedDiffOptions } from '../src/differential/timed.ts';
+import { onlyWithinKernelSpread } from '../src/differential/timed_compare.ts';
 import { DEFAULT_TOLERANCE } from '../src/differential/tolerance.ts';
 import {
   defaultTimingCells,
@@ -130,6 +126,9 @@ const KNOWN_MISSES_AT_KERNEL_SPEED: ReadonlyMap<string, string> = new Map(
 /** Measurements of one cell at most, while it misses a check it is expected to pass. */
 const TIMING_ATTEMPTS = 3;
 
+/** How near the model's CPU per page must come to the kernel's for its run at that speed to be judged. */
+const AT_SPEED_CPU_TOLERANCE = 0.02;
+
 /**
  * Whether the comparison at the kernel's speed holds (true where there is none to judge).
  * Near a tick's edge no factor may give the kernel's CPU per page within 0.5 %; the closest
@@ -138,7 +137,7 @@ const TIMING_ATTEMPTS = 3;
 function atKernelSpeedHolds(d: TimedDiff): boolean {
   const at = d.atKernelSpeed;
   if (d.error !== undefined || at === undefined) return true;
-  return Math.abs(at.modelNsPerPage / at.kernelNsPerPage - 1) <= 0.02 && at.values.every((v) => v.ok);
+  return Math.abs(at.modelNsPerPage / at.kernelNsPerPage - 1) <= AT_SPEED_CPU_TOLERANCE && at.values.every((v) => v.ok);
 }
 
 /**
@@ -204,7 +203,7 @@ if (skip !== undefined) {
       // Where the kernel's own runs disagree (a record a few batches from the end of a pass:
       // full_scans 0, 1, 0) and the model gives one of their values, the median cannot judge
       // it: reported as to do, with the figures, not as a pass.
-      if (!timedAgrees(d) && onlyWithinKernelSpread(d))
+      if (!timedAgrees(d) && d.error === undefined && onlyWithinKernelSpread(d.values))
         return void t.todo('beyond the tolerance of the kernel median, within the spread of its runs');
       assert.ok(timedAgrees(d), report);
     });
@@ -219,6 +218,11 @@ if (skip !== undefined) {
         );
       const words = atKernelSpeedWords(at, d.tolerance.counters);
       t.diagnostic(words);
+      // As for the verdict: a value the kernel's own runs spread over (0.5 s of 5000/1/0, its
+      // runs 96,920 to 107,400 pages in one CI run) cannot be judged by their median.
+      const nearSpeed = Math.abs(at.modelNsPerPage / at.kernelNsPerPage - 1) <= AT_SPEED_CPU_TOLERANCE;
+      if (!atKernelSpeedHolds(d) && nearSpeed && onlyWithinKernelSpread(at.values))
+        return void t.todo('beyond the tolerance of the kernel median, within the spread of its runs');
       assert.ok(atKernelSpeedHolds(d), words);
     });
   }

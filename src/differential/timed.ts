@@ -27,12 +27,6 @@ import { kernelNsPerPage, matchKernelSpeed, nsPerPage, type SpeedRun } from './k
 import { compareTimed, type TimedValue } from './timed_compare.ts';
 import type { Tolerance } from './tolerance.ts';
 
-/** Every value beyond its tolerance lies within the kernel runs' own spread (see inKernelSpread). */
-export function onlyWithinKernelSpread(d: TimedDiff): boolean {
-  const bad = d.values.filter((v) => !v.ok);
-  return d.error === undefined && bad.length > 0 && bad.every((v) => v.inKernelSpread);
-}
-
 /** A kernel run and ksmd's clock over it. */
 export interface KernelTimedRun {
   readonly run: RunResult;

@@ -6,7 +6,7 @@ import { createModelBackend } from '../backends/model/index.ts';
 import { KSM_FILES, KSM_WRITABLE_FILES } from '../lib/ksm_files.ts';
 import { parseScenario } from '../scenario/parse.ts';
 import { runScenario } from '../scenario/run.ts';
-import { compareTimed } from './timed_compare.ts';
+import { compareTimed, onlyWithinKernelSpread } from './timed_compare.ts';
 import { DEFAULT_TOLERANCE } from './tolerance.ts';
 import { defaultTimingCells, timingScenario } from './timing_grid.ts';
 
@@ -101,6 +101,15 @@ test('compareTimed: a value beyond the median tolerance but given by some kernel
     DEFAULT_TOLERANCE,
   );
   assert.equal(beyond.find((x) => x.path === 'ksm/full_scans')?.inKernelSpread, false);
+});
+
+test('onlyWithinKernelSpread: some value misses, and every miss is a value a kernel run gave', () => {
+  const kernels = [0, 1, 0].map((f) => run('kernel', { ...knobs, pages_scanned: 20400, full_scans: f }));
+  const judged = (full: number): ReturnType<typeof compareTimed> =>
+    compareTimed(kernels, run('model', { ...knobs, pages_scanned: 20880, full_scans: full }), DEFAULT_TOLERANCE);
+  assert.equal(onlyWithinKernelSpread(judged(1)), true);
+  assert.equal(onlyWithinKernelSpread(judged(2)), false);
+  assert.equal(onlyWithinKernelSpread(judged(0)), false, 'nothing misses: not a miss within the spread');
 });
 
 test('compareTimed: with traces, full_scans is judged by its clock; after a wait for full scans, by value', () => {

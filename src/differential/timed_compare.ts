@@ -60,6 +60,15 @@ export function inSpread(runs: readonly unknown[], m: unknown): boolean {
   return typeof m === 'number' && nums.length > 0 && m >= Math.min(...nums) && m <= Math.max(...nums);
 }
 
+/**
+ * Some value is beyond its tolerance, and every such value lies within the kernel runs' own
+ * spread (see inKernelSpread): the verdict's values, or those of the model at the kernel's speed.
+ */
+export function onlyWithinKernelSpread(values: readonly TimedValue[]): boolean {
+  const bad = values.filter((v) => !v.ok);
+  return bad.length > 0 && bad.every((v) => v.inKernelSpread);
+}
+
 /** The traces of full_scans of the runs compared (the kernel's in the order of their runs). */
 export interface TimedTraces {
   readonly kernel: ReadonlyArray<ScanTrace | undefined>;
