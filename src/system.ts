@@ -175,12 +175,36 @@ function ksmdDriver(sys: System): ScanDriver {
   return { count: () => sys.ksm.ksmScan.seqnr, idle: () => whyKsmdIdle(sys), busy: () => sys.ksmd.isBusy() };
 }
 
+/** The waits that count ksmd's work rather than time. */
+export type ScanWaitUnit = Exclude<WaitUnit, 'ms'>;
+
 /**
- * One slice of a wait until ksmd has run `target` batches in all (Kthread.batches: wake-ups
- * that called ksm_do_scan), the last one's time elapsed; at most `budget` events.
+ * The driver of a wait in `unit`: full scans (ksm_scan.seqnr, which full_scans shows) or
+ * batches (Kthread.batches: wake-ups that called ksm_do_scan).
  */
-export function runBatchesSlice(sys: System, target: number, budget: number, onEvent?: () => void): WaitSlice {
-  return runScans(sys, { ...ksmdDriver(sys), count: () => sys.ksmd.batches }, target, budget, onEvent);
+function scanWaitDriver(sys: System, unit: ScanWaitUnit): ScanDriver {
+  const d = ksmdDriver(sys);
+  return unit === 'batches' ? { ...d, count: () => sys.ksmd.batches } : d;
+}
+
+/** How many of `unit` ksmd has done since boot: what a wait in it counts from. */
+export function scanWaitCount(sys: System, unit: ScanWaitUnit): number {
+  return scanWaitDriver(sys, unit).count();
+}
+
+/**
+ * One slice of a wait until ksmd's count of `unit` (scanWaitCount) reaches `target`, the
+ * batch that brought it there finished: at most `budget` events. The model backend runs a
+ * long wait slice by slice, so the command line can draw progress between.
+ */
+export function runScanWaitSlice(
+  sys: System,
+  unit: ScanWaitUnit,
+  target: number,
+  budget: number,
+  onEvent?: () => void,
+): WaitSlice {
+  return runScans(sys, scanWaitDriver(sys, unit), target, budget, onEvent);
 }
 
 /**
@@ -202,14 +226,6 @@ export function runFullScans(
     onProgress?.(n - (target - d.count()));
   }
   return undefined;
-}
-
-/**
- * One slice of a wait until full_scans reaches `target`: at most `budget` events. The model
- * backend runs a long wait slice by slice, so the command line can draw progress between.
- */
-export function runFullScansSlice(sys: System, target: number, budget: number, onEvent?: () => void): WaitSlice {
-  return runScans(sys, ksmdDriver(sys), target, budget, onEvent);
 }
 
 /**

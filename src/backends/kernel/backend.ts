@@ -19,6 +19,7 @@ import { type ScanTrace, ScanTraceRecorder } from '../../scenario/scan_trace.ts'
 import type { Advice, Pattern, PrctlOption, Scenario, WaitUnit } from '../../scenario/types.ts';
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
 import { waitBatches } from './batch_wait.ts';
+import { waitFullScans } from './full_scan_wait.ts';
 import { parseScenarioPath } from '../../scenario/paths.ts';
 import { createSystem, sysfsRead } from '../../system.ts';
 import { BackendUnavailable, LockHeld } from './errors.ts';
@@ -91,12 +92,6 @@ const PRCTL: Readonly<Record<PrctlOption, number>> = { PR_SET_MEMORY_MERGE: 67, 
 /** Linux never resets these, so records show their growth since start. */
 const GROWTH_FILES = new Set(['pages_scanned', 'pages_skipped']);
 const RUN_PATH = `${KSM_DIR}/run`;
-
-/**
- * How the warning begins when ksmd ran past the full-scan boundary of a wait before it was
- * held: the counters of that run are then not at the boundary the contract makes exact.
- */
-export const PAST_BOUNDARY = 'Counters past the full-scan boundary';
 
 /**
  * Linux 6.18's boot values of the writable files other than run, advisor_mode first (while
@@ -576,52 +571,27 @@ class KernelBackendImpl implements KernelBackend {
     return found === undefined ? undefined : found === 'own';
   }
 
+  /** `wait: { full_scans }` (full_scan_wait.ts), refused as the model refuses a wait that cannot finish. */
   async #waitFullScans(n: number, onProgress?: (p: WaitProgress) => Promise<void> | void): Promise<string | undefined> {
     const idle = this.#whyKsmdIdle(`${n} full scans can never complete`);
     if (idle !== undefined) return idle;
-    const read = (): number => Number(readSysfs(`${KSM_DIR}/full_scans`) ?? '0');
-    const target = read() + n;
-    const timeout = this.#fullScanTimeout(n);
-    const begin = performance.now();
-    // The longest time between two readings: what let ksmd run past the boundary, if it did.
-    let lastPoll = begin;
-    let longestGap = 0;
-    let seen = target - n;
-    let lastSample = begin;
-    this.#realRun('1');
-    try {
-      for (;;) {
-        const now = read();
+    let lastSample = performance.now();
+    return waitFullScans(n, {
+      run: (on) => this.#realRun(on ? '1' : '0'),
+      onPoll: async ({ done, elapsedMs, scanEnded }) => {
+        // At about each full scan's boundary, and every SAMPLE_EVERY_MS: the merging within
+        // a scan is drawn as it went.
         const t = performance.now();
-        longestGap = Math.max(longestGap, t - lastPoll);
-        lastPoll = t;
-        // The last scan ended: hold ksmd first (wait() samples once it is held).
-        if (now >= target) break;
-        // A full scan ended since the last reading (the counters at about its boundary), or
-        // SAMPLE_EVERY_MS passed: the merging within a scan is drawn as it went.
-        if (this.#sampler !== undefined && (now > seen || t - lastSample >= SAMPLE_EVERY_MS)) {
+        if (this.#sampler !== undefined && (scanEnded || t - lastSample >= SAMPLE_EVERY_MS)) {
           this.#sampler.add(this.#sample());
           lastSample = t;
         }
-        seen = now;
-        await onProgress?.({ done: n - (target - now), elapsedMs: t - begin });
-        if (t - begin > timeout) {
-          return `Timed out after ${Math.round(timeout)} ms waiting for ${n} full scans (${n - (target - now)} done)`;
-        }
-        await sleep(this.#pollMs);
-      }
-    } finally {
-      this.#realRun('0');
-    }
-    const after = read();
-    if (after > target) {
-      this.#warn(
-        `${PAST_BOUNDARY}: ksmd completed ${after - target} full scan(s) beyond the ${n} waited for before it was held ` +
-          `(the wait polls every ${this.#pollMs} ms, and the longest gap between two readings was ${Math.round(longestGap)} ms, ` +
-          `${Math.round(performance.now() - lastPoll)} ms from the last reading to the hold; a busy machine, or a sleep_millisecs below 20, makes this likelier)`,
-      );
-    }
-    return undefined;
+        await onProgress?.({ done, elapsedMs });
+      },
+      warn: this.#warn,
+      pollMs: this.#pollMs,
+      timeoutMs: this.#fullScanTimeout(n),
+    });
   }
 
   /** `wait: { batches }` (batch_wait.ts), refused as the model refuses a wait that cannot finish. */

@@ -16,7 +16,7 @@
  * the event loop, sleep_millisecs below 20), a warning says so.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KSM_DIR, readSysfs } from '../../host/ksm_sysfs.ts';
+import { KsmCounter } from '../../host/ksm_sysfs.ts';
 
 /**
  * How the warning begins when a batch's hold may have come after ksmd began another: the
@@ -41,23 +41,34 @@ export interface BatchWaitHooks {
   readonly batchTimeoutMs: number;
 }
 
-function readCount(file: string): number {
-  return Number(readSysfs(`${KSM_DIR}/${file}`) ?? '0');
-}
-
 /**
  * Runs `n` batches of ksmd, holding it after each; undefined when done, else why not (a
  * batch that did not show within its time limit). The caller has checked that ksmd can run
  * (run 1, an mm registered, pages_to_scan above 0) and holds ksmd when it returns.
  */
 export async function waitBatches(n: number, hooks: BatchWaitHooks): Promise<string | undefined> {
+  const scannedCounter = new KsmCounter('pages_scanned');
+  const scansCounter = new KsmCounter('full_scans');
+  try {
+    return await runBatches(n, hooks, () => [scannedCounter.read(), scansCounter.read()]);
+  } finally {
+    scannedCounter.close();
+    scansCounter.close();
+  }
+}
+
+/** waitBatches with its counters open: `read` gives pages_scanned and full_scans. */
+async function runBatches(
+  n: number,
+  hooks: BatchWaitHooks,
+  read: () => readonly [number, number],
+): Promise<string | undefined> {
   const begin = performance.now();
   const { sleepMs } = hooks;
   let late = 0;
   let longest = 0;
   for (let done = 0; done < n; ) {
-    const scanned = readCount('pages_scanned');
-    const scans = readCount('full_scans');
+    const [scanned, scans] = read();
     const started = performance.now();
     let quietAt = started;
     let heldAt = started;
@@ -65,7 +76,8 @@ export async function waitBatches(n: number, hooks: BatchWaitHooks): Promise<str
     try {
       for (;;) {
         const now = performance.now();
-        if (readCount('pages_scanned') !== scanned || readCount('full_scans') !== scans) break;
+        const [scannedNow, scansNow] = read();
+        if (scannedNow !== scanned || scansNow !== scans) break;
         quietAt = now;
         if (now - started > hooks.batchTimeoutMs) {
           return `Timed out after ${Math.round(now - started)} ms waiting for batch ${done + 1} of ${n} (neither pages_scanned nor full_scans moved)`;

@@ -24,8 +24,8 @@ import { ksmProcessProfit, procKsmStat } from '../../sysfs/proc_ksm.ts';
 import { ksmVmstat, procVmstat } from '../../sysfs/proc_vmstat.ts';
 import {
   createSystem,
-  runBatchesSlice,
-  runFullScansSlice,
+  runScanWaitSlice,
+  scanWaitCount,
   runUntil,
   sysfsRead,
   sysfsWrite,
@@ -432,14 +432,12 @@ export class ModelBackend implements Backend {
     const budget = onProgress === undefined ? Number.POSITIVE_INFINITY : WAIT_SLICE;
     const elapsedMs = (): number => (sys.clock.now() - start) / 1e6;
     if (unit !== 'ms') {
-      const counted = unit === 'batches' ? (): number => sys.ksmd.batches : (): number => sys.ksm.ksmScan.seqnr;
-      const runSlice = unit === 'batches' ? runBatchesSlice : runFullScansSlice;
-      const target = counted() + count;
+      const target = scanWaitCount(sys, unit) + count;
       for (;;) {
-        const slice = runSlice(sys, target, budget, this.#onEvent);
+        const slice = runScanWaitSlice(sys, unit, target, budget, this.#onEvent);
         if (slice.state === 'stuck') return slice.reason;
         if (slice.state === 'done') return undefined;
-        await onProgress?.({ done: count - (target - counted()), elapsedMs: elapsedMs() });
+        await onProgress?.({ done: count - (target - scanWaitCount(sys, unit)), elapsedMs: elapsedMs() });
       }
     }
     const end = start + count * 1e6;
