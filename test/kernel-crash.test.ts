@@ -51,7 +51,7 @@ import { cpusAllowed, findKsmdPid, setTaskCpus } from '../src/host/ksmd_affinity
 import { missingHelper, nativeHelperPath, ptraceRefusal } from '../src/host/ksm_native.ts';
 import { readProcessKsmStat } from '../src/host/ksm_stat.ts';
 import { KSM_DIR, readSysfs, restorableValue, restoreKsm, writeSysfs } from '../src/host/ksm_sysfs.ts';
-import { TEST_PAUSE_AT_CHANGE } from '../src/host/live_changes.ts';
+import { TEST_PAUSE_AT_CHANGE } from '../src/host/change_pause.ts';
 import { rangesWithFlag } from '../src/lib/proc_maps.ts';
 import { isAlive, readVmaFlags } from '../src/host/procfs.ts';
 import type { RecoveryReport } from '../src/host/recover.ts';

@@ -12,6 +12,7 @@ import { describeErrno } from '../lib/errno.ts';
 import { lockKsm, unlockKsm } from './ksm_lock.ts';
 import { KSM_DIR, writableKsmFiles } from './ksm_sysfs.ts';
 import { LiveChanges } from './live_changes.ts';
+import type { TestPause } from './change_pause.ts';
 import { describeRecovery, recoverJournals, type RecoveryReport } from './recover.ts';
 
 export interface GuardHooks {
@@ -80,6 +81,17 @@ export class MachineGuard {
   writeSysfs(path: string, value: string): number {
     if (this.#changes === undefined) throw new Error('The machine guard is not armed: no live write before arm()');
     return this.#changes.writeSysfs(path, value);
+  }
+
+  /**
+   * Journals values that another thread of this process will write to a file under
+   * /sys/kernel/mm (the thread that holds ksmd), so that recovery restores them as
+   * samepage's own; returns the test hook's state that thread must share, if it is set.
+   */
+  journalThreadWrites(path: string, values: readonly string[]): TestPause | undefined {
+    if (this.#changes === undefined) throw new Error('The machine guard is not armed: no live write before arm()');
+    for (const v of values) this.#changes.journalWrite(path, v);
+    return this.#changes.testPause;
   }
 
   /** Restores sysfs and ksmd, closes the journal, drops the lock and handlers; idempotent. */

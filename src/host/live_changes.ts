@@ -10,14 +10,8 @@
  * a person's later change), `commit` drops the record of what must last (a completed
  * `kernel enable`), and `close` deletes the journal, upon which the watchdog exits.
  *
- * Test hook: with SAMEPAGE_TEST_PAUSE_AT_CHANGE=N in the environment, every live change
- * writes `samepage: test: live change I: WHAT` on stderr before it is made, and change N
- * writes `samepage: test: paused before live change N: WHAT` and blocks the process there
- * (synchronously: only a signal that kills it ends it). The crash suite
- * (test/kernel-crash.test.ts) SIGKILLs samepage at such points. Nothing else changes; it is
- * not for users.
+ * Every change passes the crash suite's test hook first, where it is set (change_pause.ts).
  */
-import { writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { bootId, identify, JOURNAL_DIR, JournalFile } from './journal.ts';
 import { cpusAllowed, findKsmdPid, firstCpu } from './ksmd_affinity.ts';
@@ -29,14 +23,14 @@ import {
   setCpusJournaled,
   setMergeAnyJournaled,
   trackSysfs,
+  journalSysfsWrite,
   writeSysfsJournaled,
 } from './live_writes.ts';
 import type { InjectAnswer, InjectGuard } from './inject.ts';
 import { recoverJournals, type RecoveryReport } from './recover.ts';
 import { LIVE_PLACES, restoreEntries, type RestoreOutcome, type RestorePlaces } from './restore.ts';
 import { startWatchdog } from './watchdog.ts';
-
-export const TEST_PAUSE_AT_CHANGE = 'SAMEPAGE_TEST_PAUSE_AT_CHANGE';
+import { TEST_PAUSE_AT_CHANGE, testPauseHook, type TestPause } from './change_pause.ts';
 
 export interface LiveChangesOptions {
   /** Journal directory; default /run/samepage. */
@@ -56,26 +50,6 @@ export interface LiveChangesOptions {
   readonly processEnv?: NodeJS.ProcessEnv;
 }
 
-/** The test hook of SAMEPAGE_TEST_PAUSE_AT_CHANGE, or undefined when it is unset. */
-export function testPauseHook(env: NodeJS.ProcessEnv): ((what: string) => void) | undefined {
-  const text = env[TEST_PAUSE_AT_CHANGE];
-  if (text === undefined || text === '') return undefined;
-  if (!/^\d+$/.test(text))
-    throw new Error(`${TEST_PAUSE_AT_CHANGE} must be a change number (1, 2, ...), got "${text}"`);
-  const at = Number(text);
-  let n = 0;
-  return (what) => {
-    n += 1;
-    if (n !== at) {
-      writeSync(2, `samepage: test: live change ${n}: ${what}\n`);
-      return;
-    }
-    writeSync(2, `samepage: test: paused before live change ${n}: ${what}\n`);
-    // Blocks this thread for good: the test ends the process with a signal.
-    for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
-  };
-}
-
 /** The command line of this process, for people: `samepage.js run x.yaml --backend kernel`. */
 function commandLine(): string {
   const [, script, ...args] = process.argv;
@@ -87,13 +61,22 @@ export class LiveChanges {
   readonly #env: LiveEnv;
   readonly #places: RestorePlaces;
   readonly #warn: (message: string) => void;
+  /** The test hook's state, for other threads, where the hook is set. */
+  readonly testPause: TestPause | undefined;
   #closed = false;
 
-  private constructor(file: JournalFile, env: LiveEnv, places: RestorePlaces, warn: (message: string) => void) {
+  private constructor(
+    file: JournalFile,
+    env: LiveEnv,
+    places: RestorePlaces,
+    warn: (message: string) => void,
+    testPause: TestPause | undefined,
+  ) {
     this.#file = file;
     this.#env = env;
     this.#places = places;
     this.#warn = warn;
+    this.testPause = testPause;
   }
 
   /** Recovers dead owners' changes, then opens this process's journal and starts its watchdog. */
@@ -123,15 +106,18 @@ export class LiveChanges {
         `Cannot write the journal of live changes in ${dir} (${code}): samepage records each change to the machine there before it makes it, so that it can be undone if samepage is killed (root needed)`,
       );
     }
-    const hook = testPauseHook(opts.processEnv ?? process.env);
+    const processEnv = opts.processEnv ?? process.env;
+    const counter = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
+    const hook = testPauseHook(processEnv, counter);
     const env: LiveEnv = { ...opts.env, ...(hook === undefined ? {} : { beforeWrite: hook }) };
+    const pause = hook === undefined ? undefined : { at: processEnv[TEST_PAUSE_AT_CHANGE] ?? '', counter };
     if (opts.watchdog !== false) {
       const pid = startWatchdog(file.path, me);
       if (typeof pid === 'number') file.setWatchdog(pid);
       else
         warn(`no watchdog (${pid}): if samepage is killed, its changes are undone by the next samepage command only`);
     }
-    return new LiveChanges(file, env, places, warn);
+    return new LiveChanges(file, env, places, warn, pause);
   }
 
   /** The journal file (for status and tests). */
@@ -151,6 +137,11 @@ export class LiveChanges {
   /** Writes a sysfs file, journaled; 0 or -errno as the kernel's store returned it. */
   writeSysfs(path: string, value: string): number {
     return writeSysfsJournaled(this.#file, path, value, this.#env);
+  }
+
+  /** Journals a value another thread of this process will write to a sysfs file (journalSysfsWrite). */
+  journalWrite(path: string, value: string): void {
+    journalSysfsWrite(this.#file, path, value, this.#env);
   }
 
   /**

@@ -68,17 +68,25 @@ export function trackSysfs(file: JournalFile, paths: readonly string[], env: Liv
 
 /** Writes one sysfs file: journaled first (its original, if new, and this value), then written; 0 or -errno. */
 export function writeSysfsJournaled(file: JournalFile, path: string, value: string, env: LiveEnv): number {
-  const io = env.io ?? REAL_SYSFS;
+  journalSysfsWrite(file, path, value, env);
+  env.beforeWrite?.(`${path}=${value}`);
+  return (env.io ?? REAL_SYSFS).write(path, value);
+}
+
+/**
+ * Journals a value that will be written to a sysfs file (its original too, if new), without
+ * writing it: for a writer that cannot journal itself (the thread that holds ksmd), so that
+ * recovery knows the value as samepage's.
+ */
+export function journalSysfsWrite(file: JournalFile, path: string, value: string, env: LiveEnv): void {
   const shown = shownValue(value);
   const entry = sysfsEntry(file, path);
   if (entry === undefined) {
-    const text = io.read(path);
+    const text = (env.io ?? REAL_SYSFS).read(path);
     file.add([{ kind: 'sysfs', path, original: text === undefined ? '' : restorableValue(text), written: [shown] }]);
   } else if (shown !== entry.original && !entry.written.includes(shown)) {
     file.update({ ...entry, written: [...entry.written, shown] });
   }
-  env.beforeWrite?.(`${path}=${value}`);
-  return io.write(path, value);
 }
 
 /**

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fakeKsm, type FakeKsm, state, TUNED } from '../../test/fake_ksm.ts';
 import { bootId, identify, JournalFile, type JournalOwner, readRecoveryLog } from './journal.ts';
 import { LiveChanges } from './live_changes.ts';
-import { type LiveEnv, shownValue, trackSysfs, writeSysfsJournaled } from './live_writes.ts';
+import { journalSysfsWrite, type LiveEnv, shownValue, trackSysfs, writeSysfsJournaled } from './live_writes.ts';
 import { recoverJournals, requireJournalFile, viewJournals } from './recover.ts';
 import type { RestorePlaces } from './restore.ts';
 
@@ -134,12 +134,16 @@ test("recovery puts back what samepage wrote, in the kernel's order, and leaves 
   }
 });
 
-test('a journal of `run` alone is restored by writing run alone, without the run=2 that would unmerge the machine', () => {
+/**
+ * A dead owner's journal of `run` alone, from 0 to 1 (`journalRun` makes the change, as
+ * samepage would), recovered: run alone is written back.
+ */
+function assertRunAloneRestored(journalRun: (file: JournalFile, s: Setup) => void): void {
   const s = setup({ ...TUNED, run: '0' });
   try {
     const file = JournalFile.create(s.dir, reusedPidOwner(), 1n);
     trackSysfs(file, [s.path('run')], s.env);
-    writeSysfsJournaled(file, s.path('run'), '1', s.env);
+    journalRun(file, s);
     s.fake.log.length = 0;
     const [report] = recoverJournals({ dir: s.dir, by: 'test', env: s.env, places: s.places });
     assert.deepEqual(s.fake.log, ['run=0']);
@@ -150,6 +154,20 @@ test('a journal of `run` alone is restored by writing run alone, without the run
   } finally {
     s.done();
   }
+}
+
+test('a journal of `run` alone is restored by writing run alone, without the run=2 that would unmerge the machine', () => {
+  assertRunAloneRestored((file, s) => writeSysfsJournaled(file, s.path('run'), '1', s.env));
+});
+
+test("a value journaled for another writer (the thread that holds ksmd) is restored as samepage's, and journaling writes nothing", () => {
+  assertRunAloneRestored((file, s) => {
+    s.fake.log.length = 0;
+    journalSysfsWrite(file, s.path('run'), '1', s.env);
+    assert.deepEqual(s.fake.log, []);
+    // The other writer's write, which the journal does not see made.
+    assert.equal(s.fake.io.write(s.path('run'), '1'), 0);
+  });
 });
 
 test('pages_to_scan moved by a scan-time advisor that samepage switched on is restored, not taken for a person', () => {

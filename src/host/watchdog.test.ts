@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { identify } from './journal.ts';
 import { missingHelper, nativeHelperPath } from './ksm_native.ts';
-import { testPauseHook, TEST_PAUSE_AT_CHANGE } from './live_changes.ts';
+import { testPauseHook, TEST_PAUSE_AT_CHANGE } from './change_pause.ts';
 import { WATCHDOG } from './watchdog.ts';
 
 const helper = nativeHelperPath(WATCHDOG);

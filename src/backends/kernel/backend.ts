@@ -20,6 +20,7 @@ import type { Advice, Pattern, PrctlOption, Scenario, WaitUnit } from '../../sce
 import { Agent, defaultAgentPath, patternArgs } from './agent.ts';
 import { waitBatches } from './batch_wait.ts';
 import { waitFullScans } from './full_scan_wait.ts';
+import { KsmdHolder } from './ksmd_holder.ts';
 import { parseScenarioPath } from '../../scenario/paths.ts';
 import { createSystem, sysfsRead } from '../../system.ts';
 import { BackendUnavailable, LockHeld } from './errors.ts';
@@ -172,6 +173,7 @@ class KernelBackendImpl implements KernelBackend {
   /** ksmd's clock over the run (none found until start()). */
   #ksmd = new KsmdMeter(undefined, () => []);
   #stopped = false;
+  #ksmdHolder: KsmdHolder | undefined;
   /** A drain of the LRU batches failed once (no move_pages here): not tried again, warned once. */
   #drainFailed = false;
   readonly #sampler: SampleRecorder | undefined;
@@ -577,7 +579,7 @@ class KernelBackendImpl implements KernelBackend {
     if (idle !== undefined) return idle;
     let lastSample = performance.now();
     return waitFullScans(n, {
-      run: (on) => this.#realRun(on ? '1' : '0'),
+      hold: (target, timeoutMs) => this.#holder().fullScans(target, timeoutMs),
       onPoll: async ({ done, elapsedMs, scanEnded }) => {
         // At about each full scan's boundary, and every SAMPLE_EVERY_MS: the merging within
         // a scan is drawn as it went.
@@ -602,7 +604,7 @@ class KernelBackendImpl implements KernelBackend {
     const sleepMs = Number(readSysfs(`${KSM_DIR}/sleep_millisecs`) ?? '20');
     return waitBatches(n, {
       sleepMs,
-      run: (on) => this.#realRun(on ? '1' : '0'),
+      hold: (timeoutMs) => this.#holder().batch(timeoutMs),
       onBatch: async (done, elapsedMs) => {
         this.#sampler?.add(this.#sample());
         await onProgress?.({ done, elapsedMs });
@@ -715,6 +717,8 @@ class KernelBackendImpl implements KernelBackend {
     if (this.#stopped) return;
     this.#stopped = true;
     try {
+      const why = await this.#ksmdHolder?.close();
+      if (why !== undefined) this.#warn(why);
       const live = this.#agents.filter((a) => a.alive());
       for (const a of live) a.signal('SIGTERM', this.#agentExe);
       await Promise.all(live.map((a) => a.waitDead(300)));
@@ -760,8 +764,29 @@ class KernelBackendImpl implements KernelBackend {
     return this.#procs.get(proc)?.regions.get(region)?.address;
   }
 
+  /**
+   * The guard's last resort before it restores the machine: the holding thread writes no
+   * more (it could otherwise hold ksmd after the restore), and every agent is killed.
+   */
   #killAllSync(): void {
+    this.#stopHolderSync();
     for (const a of this.#agents) a.signal('SIGKILL', this.#agentExe);
+  }
+
+  /** The thread that holds ksmd at a wait's end (ksmd_holder.ts), started at the first wait that needs it. */
+  #holder(): KsmdHolder {
+    if (this.#stopped) throw new StepError('The kernel backend was stopped');
+    if (this.#ksmdHolder === undefined) {
+      // The thread writes run itself: journaled here first, so recovery knows both values as ours.
+      const testPause = this.#guard.journalThreadWrites(RUN_PATH, ['1', '0']);
+      this.#ksmdHolder = new KsmdHolder(this.#pollMs, testPause);
+    }
+    return this.#ksmdHolder;
+  }
+
+  #stopHolderSync(): void {
+    const why = this.#ksmdHolder?.stopSync();
+    if (why !== undefined) this.#warn(why);
   }
 
   #proc(proc: string): Proc {

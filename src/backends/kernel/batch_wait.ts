@@ -12,11 +12,12 @@
  * written after it lands in ksmd's sleep, which lasts sleep_millisecs (less at most a tick
  * of the timer's rounding). The batch had not ended at the last reading that showed
  * nothing, so the next cannot begin within that sleep of that reading, and a hold written
- * by then cannot be late; when the poll was slower than that (a busy machine, a pause of
- * the event loop, sleep_millisecs below 20), a warning says so.
+ * by then cannot be late. The polling and the hold are a thread's of their own
+ * (ksmd_holder.ts), which the main thread's pauses do not delay; when the poll was slower
+ * still (a busy machine, sleep_millisecs below 20), a warning says so.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { KsmCounter } from '../../host/ksm_sysfs.ts';
+import { StepError } from '../../scenario/backend.ts';
+import { holdFailure, type HoldReply } from './ksmd_hold_protocol.ts';
 
 /**
  * How the warning begins when a batch's hold may have come after ksmd began another: the
@@ -28,14 +29,14 @@ export const PAST_BATCH = 'Counters may be past the batch boundary';
 const TIMER_SLACK_MS = 10;
 
 export interface BatchWaitHooks {
-  /** Lets ksmd run (true: run=1) or holds it (false: run=0); throws if the write fails. */
-  readonly run: (on: boolean) => void;
+  /** Lets ksmd run one batch, then holds it (ksmd_holder.ts). */
+  readonly hold: (timeoutMs: number) => Promise<HoldReply>;
   /** Told after each batch is held: batches done, milliseconds since the wait began. */
   readonly onBatch: (done: number, elapsedMs: number) => Promise<void> | void;
   readonly warn: (message: string) => void;
   /** ksmd's sleep_millisecs: how late a hold may come. */
   readonly sleepMs: number;
-  /** How often the counters are read while a batch is awaited. */
+  /** How often the holding thread reads the counters while a batch is awaited. */
   readonly pollMs: number;
   /** The wall-clock limit of one batch. */
   readonly batchTimeoutMs: number;
@@ -44,61 +45,30 @@ export interface BatchWaitHooks {
 /**
  * Runs `n` batches of ksmd, holding it after each; undefined when done, else why not (a
  * batch that did not show within its time limit). The caller has checked that ksmd can run
- * (run 1, an mm registered, pages_to_scan above 0) and holds ksmd when it returns.
+ * (run 1, an mm registered, pages_to_scan above 0). Throws where the holding thread failed
+ * or was stopped.
  */
 export async function waitBatches(n: number, hooks: BatchWaitHooks): Promise<string | undefined> {
-  const scannedCounter = new KsmCounter('pages_scanned');
-  const scansCounter = new KsmCounter('full_scans');
-  try {
-    return await runBatches(n, hooks, () => [scannedCounter.read(), scansCounter.read()]);
-  } finally {
-    scannedCounter.close();
-    scansCounter.close();
-  }
-}
-
-/** waitBatches with its counters open: `read` gives pages_scanned and full_scans. */
-async function runBatches(
-  n: number,
-  hooks: BatchWaitHooks,
-  read: () => readonly [number, number],
-): Promise<string | undefined> {
   const begin = performance.now();
   const { sleepMs } = hooks;
   let late = 0;
   let longest = 0;
   for (let done = 0; done < n; ) {
-    const [scanned, scans] = read();
-    const started = performance.now();
-    let quietAt = started;
-    let heldAt = started;
-    hooks.run(true);
-    try {
-      for (;;) {
-        const now = performance.now();
-        const [scannedNow, scansNow] = read();
-        if (scannedNow !== scanned || scansNow !== scans) break;
-        quietAt = now;
-        if (now - started > hooks.batchTimeoutMs) {
-          return `Timed out after ${Math.round(now - started)} ms waiting for batch ${done + 1} of ${n} (neither pages_scanned nor full_scans moved)`;
-        }
-        await sleep(hooks.pollMs);
-      }
-    } finally {
-      heldAt = performance.now();
-      hooks.run(false);
+    const r = await hooks.hold(hooks.batchTimeoutMs);
+    if (r.kind === 'timeout') {
+      return `Timed out after ${Math.round(r.elapsedMs)} ms waiting for batch ${done + 1} of ${n} (neither pages_scanned nor full_scans moved)`;
     }
+    if (r.kind !== 'held') throw new StepError(holdFailure(r));
     done++;
-    const gap = heldAt - quietAt;
-    longest = Math.max(longest, gap);
-    if (gap >= sleepMs - TIMER_SLACK_MS) late++;
+    longest = Math.max(longest, r.heldMs);
+    if (r.heldMs >= sleepMs - TIMER_SLACK_MS) late++;
     await hooks.onBatch(done, performance.now() - begin);
   }
   if (late > 0) {
     hooks.warn(
       `${PAST_BATCH}: ${late} of ${n} holds came as late as ${Math.round(longest)} ms after the last reading that showed no batch, ` +
         `and ksmd sleeps only sleep_millisecs=${sleepMs} ms (less a timer tick) between batches, so it may have begun another ` +
-        `(the wait polls every ${hooks.pollMs} ms; a busy machine, or a sleep_millisecs below ${2 * TIMER_SLACK_MS}, makes this likelier)`,
+        `(the holding thread polls every ${hooks.pollMs} ms; a busy machine, or a sleep_millisecs below ${2 * TIMER_SLACK_MS}, makes this likelier)`,
     );
   }
   return undefined;

@@ -6,11 +6,15 @@
  * The hold is not exact as a batch's is (batch_wait.ts): full_scans is polled, and ksmd may
  * begin the next scan between the reading that shows the boundary and the hold. It sleeps
  * sleep_millisecs after the batch that ended the scan, so a poll quicker than that holds it
- * in time; a slower one (a busy machine, a sleep_millisecs below 20) is warned of, with the
- * gaps that allowed it.
+ * in time. The polling and the hold are a thread's of their own (ksmd_holder.ts), which the
+ * main thread's pauses do not delay; a slower poll still (a busy machine, a sleep_millisecs
+ * below 20) is warned of, with the gaps that allowed it. The main thread reads full_scans
+ * too, for progress and samples only.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KsmCounter } from '../../host/ksm_sysfs.ts';
+import { StepError } from '../../scenario/backend.ts';
+import { holdFailure, type HoldReply } from './ksmd_hold_protocol.ts';
 
 /**
  * How the warning begins when ksmd ran past the full-scan boundary of a wait before it was
@@ -27,12 +31,12 @@ export interface FullScanPoll {
 }
 
 export interface FullScanWaitHooks {
-  /** Lets ksmd run (true: run=1) or holds it (false: run=0); throws if the write fails. */
-  readonly run: (on: boolean) => void;
-  /** Told after each reading that did not end the wait. */
+  /** Lets ksmd run until full_scans reaches the target, then holds it (ksmd_holder.ts). */
+  readonly hold: (target: number, timeoutMs: number) => Promise<HoldReply>;
+  /** Told after each reading the main thread makes while ksmd runs. */
   readonly onPoll: (p: FullScanPoll) => Promise<void> | void;
   readonly warn: (message: string) => void;
-  /** How often full_scans is read. */
+  /** How often full_scans is read, on either thread. */
   readonly pollMs: number;
   /** The wall-clock limit of the whole wait. */
   readonly timeoutMs: number;
@@ -40,42 +44,39 @@ export interface FullScanWaitHooks {
 
 /**
  * Runs ksmd for `n` full scans and holds it; undefined when done, else why not (the time
- * limit passed). The caller has checked that ksmd can run (run 1, an mm registered).
+ * limit passed). The caller has checked that ksmd can run (run 1, an mm registered). Throws
+ * where the holding thread failed or was stopped.
  */
 export async function waitFullScans(n: number, hooks: FullScanWaitHooks): Promise<string | undefined> {
   const fullScans = new KsmCounter('full_scans');
   try {
     const target = fullScans.read() + n;
     const begin = performance.now();
-    // The longest time between two readings: what let ksmd run past the boundary, if it did.
-    let lastPoll = begin;
-    let longestGap = 0;
+    const settled: { reply?: HoldReply } = {};
+    const held = hooks.hold(target, hooks.timeoutMs).then((r) => (settled.reply = r));
     let seen = target - n;
-    hooks.run(true);
-    try {
-      for (;;) {
-        const now = fullScans.read();
-        const t = performance.now();
-        longestGap = Math.max(longestGap, t - lastPoll);
-        lastPoll = t;
-        // The last scan ended: hold ksmd first (the caller samples once it is held).
-        if (now >= target) break;
-        await hooks.onPoll({ done: n - (target - now), elapsedMs: t - begin, scanEnded: now > seen });
-        seen = now;
-        if (t - begin > hooks.timeoutMs) {
-          return `Timed out after ${Math.round(hooks.timeoutMs)} ms waiting for ${n} full scans (${n - (target - now)} done)`;
-        }
-        await sleep(hooks.pollMs);
-      }
-    } finally {
-      hooks.run(false);
+    for (;;) {
+      await Promise.race([held, sleep(hooks.pollMs)]);
+      if (settled.reply !== undefined) break;
+      const now = fullScans.read();
+      await hooks.onPoll({
+        done: Math.min(n, n - (target - now)),
+        elapsedMs: performance.now() - begin,
+        scanEnded: now > seen,
+      });
+      seen = now;
     }
+    const r = settled.reply;
+    if (r.kind === 'timeout') {
+      return `Timed out after ${Math.round(hooks.timeoutMs)} ms waiting for ${n} full scans (${n - (target - r.counted)} done)`;
+    }
+    if (r.kind !== 'held') throw new StepError(holdFailure(r));
     const after = fullScans.read();
     if (after > target) {
       hooks.warn(
         `${PAST_BOUNDARY}: ksmd completed ${after - target} full scan(s) beyond the ${n} waited for before it was held ` +
-          `(the wait polls every ${hooks.pollMs} ms, and the longest gap between two readings was ${Math.round(longestGap)} ms, ` +
-          `${Math.round(performance.now() - lastPoll)} ms from the last reading to the hold; a busy machine, or a sleep_millisecs below 20, makes this likelier)`,
+          `(the holding thread polls every ${hooks.pollMs} ms, and the longest gap between two readings was ${Math.round(r.longestGapMs)} ms, ` +
+          `${Math.round(r.heldMs)} ms from the last reading to the hold; a busy machine, or a sleep_millisecs below 20, makes this likelier)`,
       );
     }
     return undefined;

@@ -105,6 +105,15 @@ test('10 identical pages merge into 1 shared + 9 sharing after 2 full scans', { 
   }
 });
 
+/** Process `a` with 10 pages of random bytes (`seed`), mergeable, and ksmd set to run in waits. */
+async function tenRandomMergeablePages(b: KernelBackend, comm: string, seed: bigint): Promise<void> {
+  await b.spawn('a', comm);
+  await b.mmap('a', 'r', 10 * 4096, false, undefined);
+  await b.fill('a', 'r', { kind: 'random', seed }, 0, undefined);
+  assert.equal(await b.madvise('a', 'r', 'MADV_MERGEABLE', 0, undefined), 0);
+  assert.equal(await b.sysfsWrite('ksm/run', '1'), 0);
+}
+
 test('a wait of batches holds ksmd after each: pages_to_scan pages a batch, and a batch ends where a full scan ends', {
   skip,
 }, async () => {
@@ -119,11 +128,7 @@ test('a wait of batches holds ksmd after each: pages_to_scan pages a batch, and 
     ]),
   );
   try {
-    await b.spawn('a', 'sp-batches');
-    await b.mmap('a', 'r', 10 * 4096, false, undefined);
-    await b.fill('a', 'r', { kind: 'random', seed: 5n }, 0, undefined);
-    assert.equal(await b.madvise('a', 'r', 'MADV_MERGEABLE', 0, undefined), 0);
-    assert.equal(await b.sysfsWrite('ksm/run', '1'), 0);
+    await tenRandomMergeablePages(b, 'sp-batches', 5n);
     const seen: Array<[unknown, unknown]> = [];
     for (const n of [1, 2, 1, 1]) {
       assert.equal(await b.wait('batches', n), undefined);
@@ -141,6 +146,65 @@ test('a wait of batches holds ksmd after each: pages_to_scan pages a batch, and 
   } finally {
     await b.stop();
   }
+});
+
+/** Blocks this thread, as a collection of its heap or a long synchronous step would. */
+function stall(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+test("a wait for full scans holds ksmd at the boundary while this process's main thread stalls", { skip }, async () => {
+  // ksmd sleeps 20 ms between passes of 10 pages: in a 300 ms stall it would end a dozen
+  // more. The hold is a thread's own (ksmd_holder.ts), so it comes in time all the same.
+  const warnings: string[] = [];
+  const b = createKernelBackend({ onWarning: (m) => warnings.push(m), lockWaitMs: 120_000 });
+  await b.start(bareScenario('stalled-main-thread', FAST));
+  try {
+    await tenRandomMergeablePages(b, 'sp-stall', 9n);
+    let stalls = 0;
+    const waited = await b.wait('full_scans', 3, () => {
+      if (stalls++ === 0) stall(300);
+    });
+    assert.equal(waited, undefined);
+    assert.ok(stalls > 0, 'the wait told no progress, so nothing stalled');
+    const r = await b.record('after 3 scans');
+    assert.equal(r.ksm.full_scans, 3);
+    assert.equal(r.ksm.pages_scanned, 30);
+    assert.deepEqual(warnings, []);
+    assert.equal(readSysfs(`${KSM_DIR}/run`)?.trim(), '0');
+  } finally {
+    await b.stop();
+  }
+});
+
+test('stop() in the middle of a wait ends it and leaves ksm/run as it was, written by nothing after', {
+  skip,
+}, async () => {
+  const before = snapshotKsm();
+  const b = createKernelBackend({ onWarning: () => undefined, lockWaitMs: 120_000 });
+  await b.start(bareScenario('stop-mid-wait', FAST));
+  let waiting: Promise<unknown> | undefined;
+  try {
+    await tenRandomMergeablePages(b, 'sp-stop-wait', 3n);
+    // What the wait ends with, caught at once: it fails while stop() runs.
+    waiting = b.wait('full_scans', 100_000).then(
+      (r) => r,
+      (e: unknown) => e,
+    );
+    for (let i = 0; i < 200 && readSysfs(`${KSM_DIR}/run`)?.trim() !== '1'; i++) await sleep(5);
+    assert.equal(readSysfs(`${KSM_DIR}/run`)?.trim(), '1', 'ksmd never ran in the wait');
+  } finally {
+    await b.stop();
+  }
+  const ended = await waiting;
+  assert.ok(
+    ended instanceof Error && /The wait was stopped/.test(ended.message),
+    `the wait ended with ${String(ended)}`,
+  );
+  assert.deepEqual(snapshotKsm(), before);
+  // The holding thread polls every 5 ms: a write of its own would show within this.
+  await sleep(100);
+  assert.deepEqual(snapshotKsm(), before);
 });
 
 /** The scenario contract's patterns, computed independently of the agent's C. */
