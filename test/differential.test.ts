@@ -12,8 +12,9 @@
  * generated scenarios (default 200, about 45 s on a 2-CPU VM with Linux 6.18.44),
  * `SAMEPAGE_DIFF_EXEC_SEEDS=N` those of the exec family (default 50),
  * `SAMEPAGE_DIFF_BATCH_SEEDS=N` those of the batch family, whose steps come in the middle
- * of full scans (default 50), and `SAMEPAGE_DIFF_FIRST_SEED=K` the first seed of all three
- * (default 0), to search further seeds.
+ * of full scans (default 50), `SAMEPAGE_DIFF_EXEC_BATCH_SEEDS=N` those of both at once
+ * (default 25), and `SAMEPAGE_DIFF_FIRST_SEED=K` the first seed of all four (default 0), to
+ * search further seeds.
  *
  * A failure prints the differences and the scenario text: save it, then reduce it to a
  * minimal file in scenarios-diff/ (`samepage diff FILE` shows the same table;
@@ -45,6 +46,8 @@ const DEFAULT_SEEDS = 200;
 const DEFAULT_EXEC_SEEDS = 50;
 /** Of the batch family (small batches, waits for batches: steps in the middle of scans). */
 const DEFAULT_BATCH_SEEDS = 50;
+/** Of both at once: processes exec in the middle of a full scan too. */
+const DEFAULT_EXEC_BATCH_SEEDS = 25;
 
 /** A whole number from the environment variable `name`, or `dflt` when it is unset. */
 function envCount(name: string, dflt: number): number {
@@ -119,6 +122,11 @@ if (skip === undefined) {
       label: 'generated batch scenario',
       count: envCount('SAMEPAGE_DIFF_BATCH_SEEDS', DEFAULT_BATCH_SEEDS),
       options: { batches: true },
+    },
+    {
+      label: 'generated exec batch scenario',
+      count: envCount('SAMEPAGE_DIFF_EXEC_BATCH_SEEDS', DEFAULT_EXEC_BATCH_SEEDS),
+      options: { exec: true, batches: true },
     },
   ];
   for (const { label, count, options } of families) {
