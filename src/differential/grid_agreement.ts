@@ -26,7 +26,10 @@ const gridCell = z.object({
   rows: z.array(gridRow),
   date: z.string().optional(),
   /** The model again at the kernel's speed (differential/kernel_speed.ts), where the file has it. */
-  at_kernel_speed: z.object({ agrees: z.boolean() }).passthrough().optional(),
+  at_kernel_speed: z
+    .object({ agrees: z.boolean(), within_kernel_runs: z.boolean().optional() })
+    .passthrough()
+    .optional(),
 });
 
 /** A grid file of scripts/timing-grid.mjs: cell name to that cell's rows. */

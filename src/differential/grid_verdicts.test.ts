@@ -35,7 +35,7 @@ test('gridVerdicts: strict counts the file verdicts; a miss inside the kernel ru
     strict: 1,
     withinRuns: 3,
     beyondRuns: ['beyond', 'advisor'],
-    atKernelSpeed: { cells: 0, agree: 0, beyond: [] },
+    atKernelSpeed: { cells: 0, agree: 0, withinRuns: 0, beyond: [] },
   });
 });
 
@@ -51,7 +51,7 @@ test('gridVerdicts: a row without kernel runs (files before they were kept) is j
     strict: 0,
     withinRuns: 0,
     beyondRuns: ['old'],
-    atKernelSpeed: { cells: 0, agree: 0, beyond: [] },
+    atKernelSpeed: { cells: 0, agree: 0, withinRuns: 0, beyond: [] },
   });
 });
 
@@ -60,7 +60,8 @@ test("gridVerdicts: the cells the file kept the model at the kernel's speed for,
   const grid: GridFile = {
     speed: { cell: { advisor: false }, rows: miss, at_kernel_speed: { agrees: true } },
     shape: { cell: { advisor: false }, rows: miss, at_kernel_speed: { agrees: false } },
+    runs: { cell: { advisor: false }, rows: miss, at_kernel_speed: { agrees: false, within_kernel_runs: true } },
     advisor: { cell: { advisor: true }, rows: miss },
   };
-  assert.deepEqual(gridVerdicts(grid).atKernelSpeed, { cells: 2, agree: 1, beyond: ['shape'] });
+  assert.deepEqual(gridVerdicts(grid).atKernelSpeed, { cells: 3, agree: 1, withinRuns: 2, beyond: ['shape'] });
 });

@@ -8,7 +8,9 @@
  * kernel runs"). The second reading is not the criterion: it measures how many of the misses
  * fall inside what the live kernel does from one run to the next. Where the file kept the
  * model's run at the kernel's speed (differential/kernel_speed.ts), a third count: the cells
- * it agrees on, which says how many misses were the host's speed of the hour.
+ * it agrees on, which says how many misses were the host's speed of the hour, and those
+ * whose misses there lie within the kernel runs (files written before that was kept count
+ * their misses as beyond).
  */
 import type { GridFile } from './grid_agreement.ts';
 import { inSpread } from './timed_compare.ts';
@@ -23,8 +25,16 @@ export interface GridVerdicts {
   readonly withinRuns: number;
   /** The cells that miss under both readings. */
   readonly beyondRuns: readonly string[];
-  /** Cells the file has the model at the kernel's speed for, those it agrees on, and the others. */
-  readonly atKernelSpeed: { readonly cells: number; readonly agree: number; readonly beyond: readonly string[] };
+  /**
+   * Cells the file has the model at the kernel's speed for, those it agrees on, those it
+   * agrees on or misses only within the kernel runs, and the others.
+   */
+  readonly atKernelSpeed: {
+    readonly cells: number;
+    readonly agree: number;
+    readonly withinRuns: number;
+    readonly beyond: readonly string[];
+  };
 }
 
 export function gridVerdicts(grid: GridFile): GridVerdicts {
@@ -32,7 +42,7 @@ export function gridVerdicts(grid: GridFile): GridVerdicts {
   let strict = 0;
   let withinRuns = 0;
   const beyondRuns: string[] = [];
-  const speed = { cells: 0, agree: 0, beyond: [] as string[] };
+  const speed = { cells: 0, agree: 0, withinRuns: 0, beyond: [] as string[] };
   for (const [name, c] of Object.entries(grid)) {
     if (c.rows.length === 0) continue;
     cells++;
@@ -41,7 +51,9 @@ export function gridVerdicts(grid: GridFile): GridVerdicts {
     else beyondRuns.push(name);
     if (c.at_kernel_speed === undefined) continue;
     speed.cells++;
-    if (c.at_kernel_speed.agrees) speed.agree++;
+    const { agrees, within_kernel_runs: within } = c.at_kernel_speed;
+    if (agrees) speed.agree++;
+    if (agrees || within === true) speed.withinRuns++;
     else speed.beyond.push(name);
   }
   return { cells, strict, withinRuns, beyondRuns, atKernelSpeed: speed };

@@ -4,6 +4,7 @@
  * and says so with undefined (or, for memory, an error the caller decides about).
  */
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parseSmapsFlags, type SmapsEntry } from '../lib/proc_maps.ts';
 
 /** Codes that mean the process is gone (or going) rather than that we may not look. */
@@ -245,4 +246,9 @@ export function cpuSeconds(pid: number): number | undefined {
   }
   const ticks = cpuTicks(pid);
   return ticks === undefined ? undefined : ticks / USER_HZ;
+}
+
+/** The calling thread's id (gettid), from /proc/thread-self: a worker thread's own, not the process's pid. */
+export function currentThreadId(): number {
+  return Number(basename(readlinkSync('/proc/thread-self')));
 }

@@ -92,6 +92,7 @@ test("timed report: the model at the kernel's speed, its factor and what it stil
     model_ns_per_page: 5331,
     matched: true,
     agrees: false,
+    within_kernel_runs: false,
     out: [{ label: '5 s', path: 'ksm/pages_scanned', kernel: 368_160, model: 450_560 }],
   });
   assert.equal(timedDiffJson('cell.yaml', diff).at_kernel_speed, undefined);

@@ -169,6 +169,8 @@ export interface TimedDiffJson {
     readonly model_ns_per_page: number;
     readonly matched: boolean;
     readonly agrees: boolean;
+    /** It misses, and only values that lie within the kernel runs' own spread. */
+    readonly within_kernel_runs: boolean;
     readonly out: ReadonlyArray<{ label: string; path: string; kernel: unknown; model: unknown }>;
   };
 }
@@ -211,6 +213,8 @@ export function atKernelSpeedJson(a: TimedAtKernelSpeed): NonNullable<TimedDiffJ
     model_ns_per_page: Math.round(a.modelNsPerPage),
     matched: a.matched,
     agrees: out.length === 0,
+    // timed_compare.ts's onlyWithinKernelSpread, which this layer may not import.
+    within_kernel_runs: out.length > 0 && out.every((v) => v.inKernelSpread),
     out: out.map((v) => ({ label: v.label, path: v.path, kernel: v.kernel ?? null, model: v.model ?? null })),
   };
 }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Pattern } from '../../lib/patterns.ts';
 import { createKernelBackend, type KernelBackend } from './backend.ts';
 import { BackendUnavailable } from './errors.ts';
-import { closeSync } from 'node:fs';
+import { closeSync, readdirSync } from 'node:fs';
 import { isAlive } from '../../host/procfs.ts';
 import {
   entryBuffer,
@@ -172,10 +172,20 @@ test("a wait for full scans holds ksmd at the boundary while this process's main
     assert.equal(r.ksm.pages_scanned, 30);
     assert.deepEqual(warnings, []);
     assert.equal(readSysfs(`${KSM_DIR}/run`)?.trim(), '0');
+    // The holding thread runs at nice -20, so that other work cannot delay it either.
+    assert.ok(threadNices().includes(-20), `no thread of this process at nice -20: ${threadNices().join(', ')}`);
   } finally {
     await b.stop();
   }
 });
+
+/** The nice of every thread of this process (field 19 of /proc/self/task/TID/stat). */
+function threadNices(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readSysfs(`/proc/self/task/${tid}/stat`) ?? '';
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
 
 test('stop() in the middle of a wait ends it and leaves ksm/run as it was, written by nothing after', {
   skip,

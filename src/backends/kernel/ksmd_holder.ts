@@ -29,7 +29,7 @@ export class KsmdHolder {
   /** Why the thread can take no more commands (it stopped, failed or exited). */
   #closed: string | undefined;
 
-  /** `testPause`: the crash suite's hook (live_changes.ts), which the thread's writes count in too. */
+  /** `testPause`: the crash suite's hook (change_pause.ts), which the thread's writes count in too. */
   constructor(pollMs: number, testPause: TestPause | undefined) {
     const workerData: HoldWorkerData = {
       state: this.#state.buffer as SharedArrayBuffer,
@@ -37,7 +37,8 @@ export class KsmdHolder {
       ...(testPause === undefined ? {} : { testPause }),
     };
     this.#worker = new Worker(new URL('./ksmd_hold_worker.js', import.meta.url), { workerData });
-    // The thread keeps nothing alive: the process ends when its own work does.
+    // Idle, the thread keeps nothing alive: the process ends when its own work does. A
+    // command in flight keeps it alive (ref in #command), as any awaited I/O would.
     this.#worker.unref();
     this.#worker.on('message', (r: HoldReply) => this.#settle((p) => p.resolve(r)));
     this.#worker.on('error', (e) => this.#fail(`the thread that holds ksmd failed: ${e.message}`));
@@ -85,6 +86,7 @@ export class KsmdHolder {
     if (this.#pending !== undefined) return Promise.reject(new StepError('ksmd is already being held by another wait'));
     return new Promise((resolve, reject) => {
       this.#pending = { resolve, reject };
+      this.#worker.ref();
       this.#worker.postMessage(cmd);
     });
   }
@@ -92,6 +94,7 @@ export class KsmdHolder {
   #settle(how: (p: Pending) => void): void {
     const p = this.#pending;
     this.#pending = undefined;
+    this.#worker.unref();
     if (p !== undefined) how(p);
   }
 
