@@ -240,6 +240,9 @@ class KernelBackendImpl implements KernelBackend {
       const r = await this.sysfsWrite(`ksm/${file}`, value);
       if (r !== 0) throw new StepError(`Setting ksm.${file} to '${value}' failed: ${describeErrno(r)}`);
     }
+    // A thread takes some 50 ms to start: started now, it does so while the steps before
+    // the first wait run.
+    if (scenario.steps.some((s) => s.kind === 'wait' && s.unit !== 'ms')) this.#holder();
   }
 
   /** Refuses, with the reason and the fix, a machine the backend cannot use. */
@@ -717,7 +720,7 @@ class KernelBackendImpl implements KernelBackend {
     if (this.#stopped) return;
     this.#stopped = true;
     try {
-      const why = await this.#ksmdHolder?.close();
+      const why = this.#ksmdHolder?.close();
       if (why !== undefined) this.#warn(why);
       const live = this.#agents.filter((a) => a.alive());
       for (const a of live) a.signal('SIGTERM', this.#agentExe);
