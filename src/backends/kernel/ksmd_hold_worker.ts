@@ -1,14 +1,17 @@
 /**
  * The thread that holds ksmd at the end of a wait (ksmd_holder.ts starts it). It polls the
  * KSM counters and writes run=0 the moment a wait's end shows, from an isolate of its own:
- * a collection of the main thread's heap stops every JavaScript on it for tens of
- * milliseconds (24-42 ms seen, where ksmd sleeps 20 ms between batches), but not this
- * thread, which allocates next to nothing itself.
+ * a pause of the main thread's event loop (24-68 ms seen, where ksmd sleeps 20-50 ms between
+ * batches; a collection of its heap is one such pause) does not stop this thread, which
+ * allocates next to nothing itself.
  *
- * A pause of the whole process matters too: on 2 CPUs, with other work at nice 0 and the
- * test suite at nice 10, the thread waited 22-58 ms for a CPU in 4 of 1,173 scenarios. So
- * it runs at nice -20 (a thread's own nice, by its tid), which CFS lets preempt such work
- * on waking; it wakes every pollMs for a few microseconds, so it takes nothing from others.
+ * Waiting for a CPU matters too: on 2 CPUs, with other work at nice 0 and the test suite at
+ * nice 10, this thread's readings still came 22-58 ms apart in 4 of 1,173 scenarios. So it
+ * runs at nice -20 (a thread's own nice, set by its tid), which the scheduler favours on
+ * waking; it wakes every pollMs for a few microseconds, so it takes next to nothing. With a
+ * nice-0 spinner on each CPU and samepage at nice 19, 40 waits of a full scan each (ksmd
+ * at 20 ms sleeps) overshot 20, 6 and 2 times at the process's nice (gaps of 24-198 ms),
+ * and 0, 0 and 0 times at -20 (Linux 6.18.44, 2026-12-06).
  *
  * It writes ksm/run only while BUSY is 1, and checks STOP before every write, with
  * sequentially consistent atomics on both words: once the main thread has set STOP and then
@@ -28,7 +31,7 @@ export interface HoldWorkerData {
   /** HOLD_WORDS Int32 words: STOP and BUSY. */
   readonly state: SharedArrayBuffer;
   readonly pollMs: number;
-  /** The crash suite's hook (live_changes.ts), where it is set: this thread's writes are live changes too. */
+  /** The crash suite's hook (change_pause.ts), where it is set: this thread's writes are live changes too. */
   readonly testPause?: TestPause;
 }
 
