@@ -80,6 +80,9 @@ export class KsmdHolder {
    */
   close(): string | undefined {
     const why = this.stopSync();
+    // A command in flight ends as stopped now: the thread clears BUSY before it posts its
+    // reply, so the terminate below could otherwise win and tell it as an exit instead.
+    this.#settle((p) => p.resolve({ kind: 'stopped' }));
     void this.#worker.terminate();
     return why;
   }
