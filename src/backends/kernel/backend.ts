@@ -782,7 +782,11 @@ class KernelBackendImpl implements KernelBackend {
     if (this.#ksmdHolder === undefined) {
       // The thread writes run itself: journaled here first, so recovery knows both values as ours.
       const testPause = this.#guard.journalThreadWrites(RUN_PATH, ['1', '0']);
-      this.#ksmdHolder = new KsmdHolder(this.#pollMs, testPause);
+      this.#ksmdHolder = new KsmdHolder({
+        pollMs: this.#pollMs,
+        testPause,
+        holdKsmd: () => this.#guard.writeSysfs(RUN_PATH, '0'),
+      });
     }
     return this.#ksmdHolder;
   }

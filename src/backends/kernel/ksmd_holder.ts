@@ -16,6 +16,22 @@ import type { HoldWorkerData } from './ksmd_hold_worker.ts';
 /** How long stopSync waits for a write in flight: run_store waits for ksmd's batch to end. */
 const STOP_WAIT_MS = 5000;
 
+/** What a KsmdHolder needs besides its thread. */
+export interface KsmdHolderOptions {
+  /** How often the thread reads the counters. */
+  readonly pollMs: number;
+  /** The crash suite's hook (change_pause.ts), which the thread's writes count in too. */
+  readonly testPause?: TestPause | undefined;
+  /**
+   * Writes run=0 from the main thread (journaled, as any write of samepage's); 0 or -errno.
+   * Called once, where the thread died in the middle of a command: it may have left ksmd
+   * running, and nothing else would hold it before the run's restore.
+   */
+  readonly holdKsmd: () => number;
+  /** The thread's script: ksmd_hold_worker.js, another only in tests that make it die. */
+  readonly workerUrl?: URL;
+}
+
 /** The reply a command awaits. */
 interface Pending {
   readonly resolve: (r: HoldReply) => void;
@@ -24,25 +40,33 @@ interface Pending {
 
 export class KsmdHolder {
   readonly #worker: Worker;
+  readonly #holdKsmd: () => number;
   readonly #state = new Int32Array(new SharedArrayBuffer(HOLD_WORDS * Int32Array.BYTES_PER_ELEMENT));
   #pending: Pending | undefined;
   /** Why the thread can take no more commands (it stopped, failed or exited). */
   #closed: string | undefined;
+  /** The uncaught error that ended the thread, told with its exit. */
+  #error: string | undefined;
 
-  /** `testPause`: the crash suite's hook (change_pause.ts), which the thread's writes count in too. */
-  constructor(pollMs: number, testPause: TestPause | undefined) {
+  constructor(options: KsmdHolderOptions) {
+    const { pollMs, testPause } = options;
+    this.#holdKsmd = options.holdKsmd;
     const workerData: HoldWorkerData = {
       state: this.#state.buffer as SharedArrayBuffer,
       pollMs,
       ...(testPause === undefined ? {} : { testPause }),
     };
-    this.#worker = new Worker(new URL('./ksmd_hold_worker.js', import.meta.url), { workerData });
+    const url = options.workerUrl ?? new URL('./ksmd_hold_worker.js', import.meta.url);
+    this.#worker = new Worker(url, { workerData });
     // Idle, the thread keeps nothing alive: the process ends when its own work does. A
     // command in flight keeps it alive (ref in #command), as any awaited I/O would.
     this.#worker.unref();
     this.#worker.on('message', (r: HoldReply) => this.#settle((p) => p.resolve(r)));
-    this.#worker.on('error', (e) => this.#fail(`the thread that holds ksmd failed: ${e.message}`));
-    this.#worker.on('exit', (code) => this.#fail(`the thread that holds ksmd exited (code ${code})`));
+    // 'exit' always follows 'error', and only then is the thread surely gone.
+    this.#worker.on('error', (e) => {
+      this.#error ??= e.message;
+    });
+    this.#worker.on('exit', (code) => this.#exited(code));
   }
 
   /** Lets ksmd run until full_scans reaches `target`, then holds it. */
@@ -104,8 +128,31 @@ export class KsmdHolder {
     if (p !== undefined) how(p);
   }
 
-  #fail(why: string): void {
+  /**
+   * The thread is gone. A command it died in (an uncaught error, its heap exhausted) may have
+   * left ksmd running with nobody to hold it: unless the guard has stopped the thread, and
+   * so owns ksm/run now, the main thread writes run=0 itself before the wait fails.
+   */
+  #exited(code: number): void {
+    // A dead thread writes nothing more, whatever BUSY last said: stopSync need not wait.
+    Atomics.store(this.#state, BUSY, 0);
+    Atomics.notify(this.#state, BUSY);
+    const why = `the thread that holds ksmd ${this.#error === undefined ? `exited (code ${code})` : `failed: ${this.#error}`}`;
+    let held = '';
+    if (this.#pending !== undefined && Atomics.load(this.#state, STOP) === 0) {
+      held = this.#holdAfterDeath();
+    }
     this.#closed ??= why;
-    this.#settle((p) => p.reject(new StepError(why)));
+    this.#settle((p) => p.reject(new StepError(`${why}${held}`)));
+  }
+
+  /** run=0 from this thread, in place of the dead one; what to add to the failure's message. */
+  #holdAfterDeath(): string {
+    try {
+      const rc = this.#holdKsmd();
+      return rc === 0 ? '; ksmd is held (run=0)' : `; ksmd could not be held (errno ${-rc}) until the restore`;
+    } catch (e) {
+      return `; ksmd could not be held (${e instanceof Error ? e.message : String(e)}) until the restore`;
+    }
   }
 }
