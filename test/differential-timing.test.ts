@@ -221,7 +221,7 @@ if (skip !== undefined) {
       // As for the verdict: a value the kernel's own runs spread over (0.5 s of 5000/1/0, its
       // runs 96,920 to 107,400 pages in one CI run) cannot be judged by their median.
       const nearSpeed = Math.abs(at.modelNsPerPage / at.kernelNsPerPage - 1) <= AT_SPEED_CPU_TOLERANCE;
-      if (!atKernelSpeedHolds(d) && nearSpeed && onlyWithinKernelSpread(at.values))
+      if (!atKernelSpeedHolds(d) && nearSpeed && at.withinKernelRuns)
         return void t.todo('beyond the tolerance of the kernel median, within the spread of its runs');
       assert.ok(atKernelSpeedHolds(d), words);
     });

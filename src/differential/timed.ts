@@ -24,7 +24,7 @@ import type { ScanTrace } from '../scenario/scan_trace.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { diffKernelBackend, liveReadFaults } from './diff.ts';
 import { kernelNsPerPage, matchKernelSpeed, nsPerPage, type SpeedRun } from './kernel_speed.ts';
-import { compareTimed, type TimedValue } from './timed_compare.ts';
+import { compareTimed, onlyWithinKernelSpread, type TimedValue } from './timed_compare.ts';
 import type { Tolerance } from './tolerance.ts';
 
 /** A kernel run and ksmd's clock over it. */
@@ -70,6 +70,8 @@ export interface TimedAtKernelSpeed {
   /** Whether the model's CPU per page came within 0.5 % of the kernel's (kernel_speed.ts). */
   readonly matched: boolean;
   readonly values: readonly TimedValue[];
+  /** It misses, and only values that lie within the kernel runs' own spread (onlyWithinKernelSpread). */
+  readonly withinKernelRuns: boolean;
 }
 
 export interface TimedDiff {
@@ -261,13 +263,15 @@ async function timedAtKernelSpeed(
   if (kernel === undefined || start === undefined) return undefined;
   const match = await matchKernelSpeed(kernel, start, async (f) => speedRun(f, await runModel(f)));
   if (match === undefined) return undefined;
+  const values = judge(match.run);
   return {
     factor: match.factor,
     kernelNsPerPage: match.kernelNsPerPage,
     modelNsPerPage: match.nsPerPage,
     rounds: match.rounds,
     matched: match.matched,
-    values: judge(match.run),
+    values,
+    withinKernelRuns: onlyWithinKernelSpread(values),
   };
 }
 

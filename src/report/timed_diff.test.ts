@@ -73,6 +73,7 @@ test("timed report: the model at the kernel's speed, its factor and what it stil
     rounds: 4,
     matched: true,
     values: [miss],
+    withinKernelRuns: false,
   };
   // (450,560 - 368,160) / 368,160 = +22.4 %.
   assert.equal(

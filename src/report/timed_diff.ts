@@ -213,8 +213,7 @@ export function atKernelSpeedJson(a: TimedAtKernelSpeed): NonNullable<TimedDiffJ
     model_ns_per_page: Math.round(a.modelNsPerPage),
     matched: a.matched,
     agrees: out.length === 0,
-    // timed_compare.ts's onlyWithinKernelSpread, which this layer may not import.
-    within_kernel_runs: out.length > 0 && out.every((v) => v.inKernelSpread),
+    within_kernel_runs: a.withinKernelRuns,
     out: out.map((v) => ({ label: v.label, path: v.path, kernel: v.kernel ?? null, model: v.model ?? null })),
   };
 }
