@@ -93,6 +93,8 @@ const PRCTL: Readonly<Record<PrctlOption, number>> = { PR_SET_MEMORY_MERGE: 67, 
 /** Linux never resets these, so records show their growth since start. */
 const GROWTH_FILES = new Set(['pages_scanned', 'pages_skipped']);
 const RUN_PATH = `${KSM_DIR}/run`;
+/** How long the guard's last resort waits for SIGKILLed agents to die before it reaps their KSM items. */
+const KILLED_AGENTS_WAIT_MS = 1000;
 
 /**
  * Linux 6.18's boot values of the writable files other than run, advisor_mode first (while
@@ -769,11 +771,28 @@ class KernelBackendImpl implements KernelBackend {
 
   /**
    * The guard's last resort before it restores the machine: the holding thread writes no
-   * more (it could otherwise hold ksmd after the restore), and every agent is killed.
+   * more (it could otherwise hold ksmd after the restore), and every agent is killed. Once
+   * they are gone (a SIGKILLed process is, within milliseconds), what they left in KSM is
+   * reaped as stop() does; without that an interrupted run left KSM counting them
+   * (pages_shared 1, pages_sharing 15 after a SIGINT past a merge, Linux 6.18.44).
    */
   #killAllSync(): void {
     this.#stopHolderSync();
     for (const a of this.#agents) a.signal('SIGKILL', this.#agentExe);
+    if (this.#startedAt === undefined) return;
+    const deadline = performance.now() + KILLED_AGENTS_WAIT_MS;
+    if (!this.#agents.every((a) => a.waitDeadSync(deadline))) {
+      this.#warn(
+        `Some agent processes had not died ${KILLED_AGENTS_WAIT_MS} ms after SIGKILL: ksmd reaps their KSM items when it next runs`,
+      );
+      return;
+    }
+    try {
+      this.#reapExitedAgents();
+    } catch (e) {
+      // The last resort goes on to the restore whatever happens here.
+      this.#warn(`Could not reap the agents' KSM items: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   /** The thread that holds ksmd at a wait's end (ksmd_holder.ts), started at the first wait that needs it. */
