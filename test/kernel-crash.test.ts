@@ -133,6 +133,9 @@ const WRITABLE = [
   'use_zero_pages',
 ].filter((f) => readSysfs(`${KSM_DIR}/${f}`) !== undefined);
 
+/** What KSM holds for processes, which outlives them until ksmd or run=2 reaps it. */
+const ITEM_COUNTERS = ['pages_shared', 'pages_sharing', 'pages_unshared', 'stable_node_chains'];
+
 /** What differs between two states, as `ksm/run 0->1` phrases. */
 function differences(before: MachineState, after: MachineState): string[] {
   const out: string[] = [];
@@ -268,7 +271,13 @@ async function crashAndCheck(
   command: string,
   point: string,
   args: readonly string[],
-  opts: { pauseAt?: number; ready?: (stderr: string) => boolean; pids?: readonly number[] },
+  opts: {
+    pauseAt?: number;
+    ready?: (stderr: string) => boolean;
+    pids?: readonly number[];
+    /** The command's own agents were KSM's only users: nothing may stay counted after the recovery. */
+    reaped?: boolean;
+  },
 ): Promise<MatrixRow> {
   const settled = await settledKsm();
   const pids = opts.pids ?? [];
@@ -317,6 +326,10 @@ async function crashAndCheck(
     const [report] = recoveriesOf(pid, startedAt);
     assert.ok(report !== undefined, `${what}: no recovery logged for ${pid}\n${cli.stderr()}`);
     assert.equal(report.left, 0, `${what}: ${JSON.stringify(report.outcomes)}`);
+    if (opts.reaped === true) {
+      const counted = ITEM_COUNTERS.filter((c) => readSysfs(`${KSM_DIR}/${c}`)?.trim() !== '0');
+      assert.deepEqual(counted, [], `${what}: KSM still counts the agents' items\n${JSON.stringify(report.outcomes)}`);
+    }
     const row: MatrixRow = {
       command,
       point,
@@ -363,6 +376,7 @@ for (const [command, args, all] of [
       for (const [point, n] of killPoints(changes, all)) {
         const row = await crashAndCheck(command, `${point}: change ${n}, ${changes[n - 1]}`, args(s.file), {
           pauseAt: n,
+          reaped: true,
         });
         assert.equal(row.recoveredBy, 'watchdog');
         // Killed before its first change it left nothing; killed with ksmd running, something.

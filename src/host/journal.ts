@@ -97,7 +97,24 @@ const madviseSchema = z.object({
   ranges: z.array(z.tuple([z.number().int().nonnegative(), z.number().int().positive()])),
 });
 
-const entrySchema = z.discriminatedUnion('kind', [sysfsSchema, ksmdCpusSchema, mergeAnySchema, madviseSchema]);
+/**
+ * Processes samepage started put pages in KSM (the kernel backend's agents). An mm that
+ * exits with KSM items leaves them for ksmd to reap, and samepage holds ksmd at run=0: so
+ * once they are gone, the restore reaps what they left counted, with run=2, while no
+ * process uses KSM.
+ */
+const ksmItemsSchema = z.object({
+  id: z.number().int().positive(),
+  kind: z.literal('ksm_items'),
+});
+
+const entrySchema = z.discriminatedUnion('kind', [
+  sysfsSchema,
+  ksmdCpusSchema,
+  mergeAnySchema,
+  madviseSchema,
+  ksmItemsSchema,
+]);
 
 const journalSchema = z.object({
   format: z.literal(JOURNAL_FORMAT),
@@ -112,6 +129,7 @@ export type SysfsEntry = z.infer<typeof sysfsSchema>;
 export type KsmdCpusEntry = z.infer<typeof ksmdCpusSchema>;
 export type MergeAnyEntry = z.infer<typeof mergeAnySchema>;
 export type MadviseEntry = z.infer<typeof madviseSchema>;
+export type KsmItemsEntry = z.infer<typeof ksmItemsSchema>;
 export type JournalEntry = z.infer<typeof entrySchema>;
 export type JournalData = z.infer<typeof journalSchema>;
 /** An entry before the journal numbers it. */
@@ -119,7 +137,8 @@ export type NewEntry =
   | Omit<SysfsEntry, 'id'>
   | Omit<KsmdCpusEntry, 'id'>
   | Omit<MergeAnyEntry, 'id'>
-  | Omit<MadviseEntry, 'id'>;
+  | Omit<MadviseEntry, 'id'>
+  | Omit<KsmItemsEntry, 'id'>;
 
 /** This boot's id (/proc/sys/kernel/random/boot_id); '' where the kernel does not show it. */
 export function bootId(): string {

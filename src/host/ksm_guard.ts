@@ -94,6 +94,15 @@ export class MachineGuard {
     return this.#changes.testPause;
   }
 
+  /**
+   * Journals that the processes this run starts will put pages in KSM: the restore, this
+   * run's own or a recoverer's after it died, reaps what they leave counted (journal.ts, ksm_items).
+   */
+  journalKsmItems(): void {
+    if (this.#changes === undefined) throw new Error('The machine guard is not armed: no live write before arm()');
+    this.#changes.journalKsmItems();
+  }
+
   /** Restores sysfs and ksmd, closes the journal, drops the lock and handlers; idempotent. */
   release(): void {
     const changes = this.#changes;

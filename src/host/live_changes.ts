@@ -139,6 +139,11 @@ export class LiveChanges {
     return writeSysfsJournaled(this.#file, path, value, this.#env);
   }
 
+  /** Journals that processes this one starts will put pages in KSM, to be reaped at the restore (journal.ts, ksm_items). */
+  journalKsmItems(): void {
+    if (!this.#file.entries.some((e) => e.kind === 'ksm_items')) this.#file.add([{ kind: 'ksm_items' }]);
+  }
+
   /** Journals a value another thread of this process will write to a sysfs file (journalSysfsWrite). */
   journalWrite(path: string, value: string): void {
     journalSysfsWrite(this.#file, path, value, this.#env);

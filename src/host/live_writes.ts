@@ -37,6 +37,8 @@ export interface LiveEnv {
    * the owner's test hook counts live changes here and may stop the process at one.
    */
   readonly beforeWrite?: (what: string) => void;
+  /** The processes that use KSM now but this one, described; default findKsmUsers's (ksm_stat.ts). */
+  readonly ksmUsers?: () => readonly string[];
 }
 
 /** The value a file will show after `value` is written: numbers without sign or zeros, a selector's word. */

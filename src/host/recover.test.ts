@@ -12,7 +12,7 @@ import { bootId, identify, JournalFile, type JournalOwner, readRecoveryLog } fro
 import { LiveChanges } from './live_changes.ts';
 import { journalSysfsWrite, type LiveEnv, shownValue, trackSysfs, writeSysfsJournaled } from './live_writes.ts';
 import { recoverJournals, requireJournalFile, viewJournals } from './recover.ts';
-import type { RestorePlaces } from './restore.ts';
+import { restoreEntries, type RestorePlaces } from './restore.ts';
 
 interface Setup {
   readonly fake: FakeKsm;
@@ -333,4 +333,93 @@ test('requireJournalFile: a journal a person names must be there and be a journa
   } finally {
     s.done();
   }
+});
+
+/** A dead kernel run's journal that names its agents' KSM items, with knobs whose restore needs no run=2 of its own. */
+function killedRunWithItems(s: Setup): JournalFile {
+  const file = JournalFile.create(s.dir, reusedPidOwner(), 1n);
+  trackSysfs(file, Object.keys(TUNED).map(s.path), s.env);
+  file.add([{ kind: 'ksm_items' }]);
+  for (const [f, v] of [
+    ['run', '0'],
+    ['pages_to_scan', '10'],
+    ['run', '1'],
+  ] as const)
+    assert.equal(writeSysfsJournaled(file, s.path(f), v, s.env), 0, `${f}=${v}`);
+  s.fake.log.length = 0;
+  return file;
+}
+
+/** The KSM users a reap sees, one answer a call, the last one repeated. */
+function users(...answers: ReadonlyArray<readonly string[]>): { env: (s: Setup) => LiveEnv; calls: () => number } {
+  let calls = 0;
+  return {
+    env: (s) => ({ ...s.env, ksmUsers: () => answers[Math.min(calls++, answers.length - 1)] ?? [] }),
+    calls: () => calls,
+  };
+}
+
+/** `body` over a fresh fake KSM and killedRunWithItems's journal, removed afterwards. */
+function withItemsRun(body: (s: Setup, file: JournalFile) => void): void {
+  const s = setup();
+  try {
+    body(s, killedRunWithItems(s));
+  } finally {
+    s.done();
+  }
+}
+
+test("KSM's items of a dead run's processes are reaped with run=2 once nobody uses KSM, and run goes back after", () => {
+  withItemsRun((s) => {
+    // Its agents, SIGKILLed, still use KSM at the first two readings.
+    const u = users(['41 (samepage-agent)'], ['41 (samepage-agent)'], []);
+    const [report] = recoverJournals({ dir: s.dir, by: 'test', env: u.env(s), places: s.places });
+    assert.equal(u.calls(), 3);
+    assert.deepEqual(s.fake.log, ['run=2', 'pages_to_scan=100', 'run=1']);
+    assert.equal(s.fake.get('pages_shared'), '0');
+    assert.deepEqual(state(s.fake), TUNED);
+    const reap = report?.outcomes.find((o) => o.kind === 'ksm_items');
+    assert.equal(reap?.result, 'restored');
+    assert.match(reap?.detail ?? '', /\(pages_shared 7\) reaped with run=2/);
+    assert.equal(report?.left, 0);
+  });
+});
+
+test("KSM's items are left to ksmd where another process still uses KSM: run=2 would unmerge its pages", () => {
+  withItemsRun((s) => {
+    const [report] = recoverJournals({
+      dir: s.dir,
+      by: 'test',
+      env: users(['77 (python3)']).env(s),
+      places: s.places,
+    });
+    assert.deepEqual(s.fake.log, ['pages_to_scan=100', 'run=1']);
+    assert.equal(s.fake.get('pages_shared'), '7');
+    const reap = report?.outcomes.find((o) => o.kind === 'ksm_items');
+    assert.equal(reap?.result, 'kept');
+    assert.match(reap?.detail ?? '', /not reaped, since 77 \(python3\) use KSM/);
+    assert.equal(report?.left, 0);
+  });
+});
+
+test("KSM's items: with none counted, the restore writes no run=2 and asks nobody", () => {
+  withItemsRun((s) => {
+    s.fake.set('pages_shared', '0');
+    const u = users(['77 (python3)']);
+    const [report] = recoverJournals({ dir: s.dir, by: 'test', env: u.env(s), places: s.places });
+    assert.deepEqual(s.fake.log, ['pages_to_scan=100', 'run=1']);
+    assert.equal(u.calls(), 0);
+    assert.equal(report?.outcomes.find((o) => o.kind === 'ksm_items')?.result, 'unchanged');
+  });
+});
+
+test("KSM's items: a restore of that entry alone still puts back the run its run=2 changed", () => {
+  withItemsRun((s, file) => {
+    s.fake.set('run', '0');
+    const changes = file.entries.filter((e) => e.kind === 'ksm_items').map((e) => e.id);
+    const env = users([]).env(s);
+    assert.ok(restoreEntries(file, env, s.places, changes).every((o) => o.result !== 'failed'));
+    assert.deepEqual(s.fake.log, ['run=2', 'run=1']);
+    assert.equal(s.fake.get('run'), '1');
+  });
 });

@@ -19,10 +19,18 @@ import { PAGE_SIZE } from '../lib/sizes.ts';
 import { unmarkPieces } from '../policy/marking.ts';
 import type { Range } from '../policy/ranges.ts';
 import { LivePlusHost } from './plus_host.ts';
-import type { JournalEntry, JournalFile, KsmdCpusEntry, MadviseEntry, MergeAnyEntry, SysfsEntry } from './journal.ts';
+import type {
+  JournalEntry,
+  JournalFile,
+  KsmdCpusEntry,
+  KsmItemsEntry,
+  MadviseEntry,
+  MergeAnyEntry,
+  SysfsEntry,
+} from './journal.ts';
 import { stillRunning } from './journal.ts';
 import { cpusAllowed } from './ksmd_affinity.ts';
-import { readProcessKsmStat } from './ksm_stat.ts';
+import { findKsmUsers, readProcessKsmStat } from './ksm_stat.ts';
 import { KSM_DIR, readSysfs, restorableValue, SYS_MM } from './ksm_sysfs.ts';
 import {
   injectJournaled,
@@ -33,7 +41,7 @@ import {
   writeSysfsJournaled,
 } from './live_writes.ts';
 import { rangesWithFlag } from '../lib/proc_maps.ts';
-import { readVmaFlags } from './procfs.ts';
+import { readVmaFlags, sleepSync } from './procfs.ts';
 
 export type RestoreResult = 'restored' | 'unchanged' | 'kept' | 'gone' | 'failed';
 
@@ -80,17 +88,27 @@ export function restoreEntries(
   const wanted = ids === undefined ? undefined : new Set(ids);
   const entries = file.entries.filter((e) => wanted === undefined || wanted.has(e.id));
   const before = new Set(file.entries.map((e) => e.id));
+  const runPath = join(places.ksmDir, 'run');
+  const reaping = entries.some((e) => e.kind === 'ksm_items');
   const outcomes: RestoreOutcome[] = [
     ...entries.filter((e): e is MergeAnyEntry => e.kind === 'merge_any').map((e) => restoreMergeAny(e, env)),
     ...entries.filter((e): e is MadviseEntry => e.kind === 'madvise').map((e) => restoreMadvise(e, env)),
+    // Before the sysfs files: its run=2 is journaled, and run goes back with them.
+    ...entries.filter((e): e is KsmItemsEntry => e.kind === 'ksm_items').map((e) => reapKsmItems(file, e, env, places)),
+  ];
+  outcomes.push(
     ...restoreSysfs(
       file,
-      entries.filter((e): e is SysfsEntry => e.kind === 'sysfs'),
+      file.entries.filter(
+        (e): e is SysfsEntry =>
+          e.kind === 'sysfs' &&
+          (wanted === undefined || wanted.has(e.id) || !before.has(e.id) || (reaping && e.path === runPath)),
+      ),
       env,
       places,
     ),
     ...entries.filter((e): e is KsmdCpusEntry => e.kind === 'ksmd_cpus').map((e) => restoreCpus(file, e, env)),
-  ];
+  );
   // Entries the restore itself added (the run=2 of restoreKsm on a journal without `run`)
   // go too once their file is back at its original.
   const read = env.io?.read ?? readSysfs;
@@ -99,6 +117,47 @@ export function restoreEntries(
   );
   file.remove([...outcomes.filter(settled).map((o) => o.id), ...extra.map((e) => e.id)]);
   return outcomes;
+}
+
+/** The counters of what KSM holds for processes, which outlive them until ksmd or run=2 reaps it. */
+const ITEM_COUNTERS = ['pages_shared', 'pages_sharing', 'pages_unshared', 'stable_node_chains'] as const;
+/** How long a reap waits for processes to stop using KSM: samepage's own, just killed, die within milliseconds. */
+const KSM_USERS_WAIT_MS = 1000;
+
+/**
+ * What the processes samepage started left counted in KSM, reaped: run=2 (journaled; run goes
+ * back with the sysfs files after this), once no process uses KSM, so that it unmerges
+ * nobody's pages. Where some still do after KSM_USERS_WAIT_MS, ksmd reaps them when it
+ * next runs, as Linux would.
+ */
+function reapKsmItems(file: JournalFile, e: KsmItemsEntry, env: LiveEnv, places: RestorePlaces): RestoreOutcome {
+  const read = env.io?.read ?? readSysfs;
+  const target = "KSM's items of samepage's processes";
+  const counted = ITEM_COUNTERS.flatMap((c) => {
+    const n = Number(read(join(places.ksmDir, c))?.trim() ?? '0');
+    return n > 0 ? [`${c} ${n}`] : [];
+  });
+  if (counted.length === 0) return outcome(e, target, 'unchanged', `${target}: none counted`);
+  const users = env.ksmUsers ?? (() => findKsmUsers(new Set([process.pid])).map((u) => `${u.pid} (${u.comm})`));
+  const sleep = env.io?.sleepSync ?? sleepSync;
+  const deadline = performance.now() + KSM_USERS_WAIT_MS;
+  let using = users();
+  while (using.length > 0 && performance.now() < deadline) {
+    sleep(10);
+    using = users();
+  }
+  if (using.length > 0) {
+    return outcome(
+      e,
+      target,
+      'kept',
+      `${target} (${counted.join(', ')}): not reaped, since ${using.join(', ')} use KSM and run=2 would unmerge their pages; ksmd reaps them when it next runs`,
+    );
+  }
+  const r = writeSysfsJournaled(file, join(places.ksmDir, 'run'), '2', env);
+  if (r !== 0)
+    return outcome(e, target, 'failed', `${target} (${counted.join(', ')}): run=2 failed: ${describeErrno(r)}`);
+  return outcome(e, target, 'restored', `${target} (${counted.join(', ')}) reaped with run=2`);
 }
 
 function outcome(

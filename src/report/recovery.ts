@@ -43,6 +43,8 @@ export function entryText(e: JournalEntry): string {
       const bytes = e.ranges.reduce((n, [, len]) => n + len, 0);
       return `${plural(e.ranges.length, 'range')} (${formatBytes(bytes)}) of process ${e.pid} (${oneLine(e.comm)}) madvised MADV_MERGEABLE by samepage`;
     }
+    case 'ksm_items':
+      return "KSM's items of the processes samepage started: reaped with run=2 once they are gone, while no other process uses KSM";
   }
 }
 

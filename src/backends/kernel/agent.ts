@@ -277,19 +277,6 @@ export class Agent {
     return true;
   }
 
-  /**
-   * waitDead for the guard's last resort, which cannot await: sleeps 2 ms between readings;
-   * whether the agent's mm is gone by `deadline` (performance.now()).
-   */
-  waitDeadSync(deadline: number): boolean {
-    const nap = new Int32Array(new SharedArrayBuffer(4));
-    while (this.alive()) {
-      if (performance.now() > deadline) return false;
-      Atomics.wait(nap, 0, 0, 2);
-    }
-    return true;
-  }
-
   /** Sends a signal if the process still runs the agent binary (never a recycled pid). */
   signal(sig: NodeJS.Signals, agentExe: string): void {
     if (!this.alive()) return;

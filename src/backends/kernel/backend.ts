@@ -93,8 +93,6 @@ const PRCTL: Readonly<Record<PrctlOption, number>> = { PR_SET_MEMORY_MERGE: 67, 
 /** Linux never resets these, so records show their growth since start. */
 const GROWTH_FILES = new Set(['pages_scanned', 'pages_skipped']);
 const RUN_PATH = `${KSM_DIR}/run`;
-/** How long the guard's last resort waits for SIGKILLed agents to die before it reaps their KSM items. */
-const KILLED_AGENTS_WAIT_MS = 1000;
 
 /**
  * Linux 6.18's boot values of the writable files other than run, advisor_mode first (while
@@ -219,6 +217,7 @@ class KernelBackendImpl implements KernelBackend {
         );
       }
       this.#guard.arm(this.#installHandlers);
+      this.#guard.journalKsmItems();
     } catch (err) {
       this.#guard.release();
       throw err;
@@ -732,29 +731,11 @@ class KernelBackendImpl implements KernelBackend {
       if (gone.includes(false)) this.#warn('Some agent processes did not die after SIGKILL');
       for (const a of this.#agents) a.close();
       this.#procs.clear();
-      if (this.#startedAt !== undefined) this.#reapExitedAgents();
     } finally {
+      // The restore reaps what the agents left counted in KSM (journaled at start: ksm_items).
       this.#zeroFrames.close();
       this.#guard.release();
     }
-  }
-
-  /**
-   * Frees what KSM still holds of the agents. An mm that exits with rmap_items is left for
-   * ksmd to reap (ksm_exit), and ksmd is held at 0 outside waits, so its stable nodes and
-   * items would stay counted in pages_shared, pages_sharing and pages_unshared, for processes
-   * that no longer exist, until ksmd next runs. run=2 reaps them at once, as at start, and
-   * only while no other process uses KSM, so that it unmerges nobody's pages. The restore
-   * that follows puts run back.
-   */
-  #reapExitedAgents(): void {
-    const users = findKsmUsers(new Set([process.pid]));
-    if (users.length > 0) return; // a surviving agent, or a process that began using KSM meanwhile
-    const r = this.#guard.writeSysfs(RUN_PATH, '2');
-    if (r !== 0)
-      this.#warn(
-        `Writing 2 to ${RUN_PATH} after the run failed (${describeErrno(r)}): ksmd reaps the agents' KSM items when it next runs`,
-      );
   }
 
   ownPids(): number[] {
@@ -771,28 +752,12 @@ class KernelBackendImpl implements KernelBackend {
 
   /**
    * The guard's last resort before it restores the machine: the holding thread writes no
-   * more (it could otherwise hold ksmd after the restore), and every agent is killed. Once
-   * they are gone (a SIGKILLed process is, within milliseconds), what they left in KSM is
-   * reaped as stop() does; without that an interrupted run left KSM counting them
-   * (pages_shared 1, pages_sharing 15 after a SIGINT past a merge, Linux 6.18.44).
+   * more (it could otherwise hold ksmd after the restore), and every agent is killed. The
+   * restore then reaps what they left in KSM once they are gone (restore.ts, reapKsmItems).
    */
   #killAllSync(): void {
     this.#stopHolderSync();
     for (const a of this.#agents) a.signal('SIGKILL', this.#agentExe);
-    if (this.#startedAt === undefined) return;
-    const deadline = performance.now() + KILLED_AGENTS_WAIT_MS;
-    if (!this.#agents.every((a) => a.waitDeadSync(deadline))) {
-      this.#warn(
-        `Some agent processes had not died ${KILLED_AGENTS_WAIT_MS} ms after SIGKILL: ksmd reaps their KSM items when it next runs`,
-      );
-      return;
-    }
-    try {
-      this.#reapExitedAgents();
-    } catch (e) {
-      // The last resort goes on to the restore whatever happens here.
-      this.#warn(`Could not reap the agents' KSM items: ${e instanceof Error ? e.message : String(e)}`);
-    }
   }
 
   /** The thread that holds ksmd at a wait's end (ksmd_holder.ts), started at the first wait that needs it. */
