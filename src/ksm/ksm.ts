@@ -16,6 +16,7 @@ import { ksmProfit } from './profit.ts';
 import { RmapItems, type RmapItem } from './rmap_item.ts';
 import type { StableNode } from './stable_node.ts';
 import type { ChainResult } from './stable_tree.ts';
+import { KsmSlab } from './slab.ts';
 import { UnstableNodes } from './unstable_nodes.ts';
 import { UnstableReplay } from './unstable_replay.ts';
 
@@ -109,12 +110,14 @@ export class Ksm {
   /** ksm_mm_head: the dummy head of the mm_slot list. */
   readonly mmHead: MmSlot;
   /**
-   * Stable nodes that rmap_items may name in their `head` column, by id. Ids are never
-   * reused in the machine (PageFrames.newLinkId), so an item whose node went away (its head
-   * left dangling, as in Linux) names no live node, as a pointer to a freed node would
-   * compare unequal to every live one, and never a node of the other scanner.
+   * Stable nodes that rmap_items may name in their `head` column, by id: the node's object
+   * in `slab`. An item whose node went away keeps its head, dangling as in Linux, and names
+   * whichever node takes that object next (slab.ts). Nodes of the other scanner are told
+   * apart by owner before any id is compared.
    */
   readonly stableNodes = new Map<number, StableNode>();
+  /** The cache of rmap_items and stable nodes, as objects (slab.ts). */
+  readonly slab = new KsmSlab();
   /** mm_slots_hash */
   readonly slots = new Map<MmStruct, MmSlot>();
   readonly ksmScan: KsmScan;
@@ -242,9 +245,9 @@ export class Ksm {
     return link !== null && link.owner === this;
   }
 
-  /** An id for a new stable node (see stableNodes). */
+  /** An id for a new stable node: its object in the slab (see stableNodes). */
   newStableNodeId(): number {
-    return this.mmgr.frames.newLinkId();
+    return this.slab.alloc();
   }
 
   /** The live stable node an item's `head` names, or undefined if it went away. */

@@ -14,6 +14,7 @@ import { ksmGetFolio } from './stable_tree.ts';
 export function allocRmapItem(ksm: Ksm, link: RmapItem, mm: MmStruct, address: number): RmapItem {
   const items = ksm.items;
   const item = items.alloc(mm, address);
+  items.slab[item] = ksm.slab.alloc();
   // A page new to ksmd costs it more than a later visit (CostModel.firstVisitNs).
   ksm.cpuNs += ksm.cost.firstVisitNs;
   ksm.rmapItems++;
@@ -30,6 +31,7 @@ export function freeRmapItem(ksm: Ksm, item: RmapItem): void {
   ksm.rmapItems--;
   ksm.items.mm(item).ksmRmapItems--;
   ksm.cpuNs += ksm.cost.freeNs;
+  ksm.slab.free(ksm.items.slab[item]!);
   ksm.items.release(item);
 }
 

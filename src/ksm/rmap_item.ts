@@ -54,10 +54,15 @@ export class RmapItems {
   nid: Uint8Array;
   /** The item's row in the unstable trees' node table while it is in a tree this scan. */
   treeNode: Int32Array;
-  /** Id of the stable node (regular node or dup) the item is attached to; 0 none. */
+  /**
+   * The stable node (regular node or dup) the item is attached to, by its object in the
+   * slab (slab.ts); 0 none. Left dangling when the node goes stale, as in Linux.
+   */
   head: Int32Array;
   hlistNext: Int32Array;
   hlistPrev: Int32Array;
+  /** The item's own object in the slab (slab.ts); 0 for a list head. */
+  slab: Int32Array;
 
   /** The mm of each `mmIndex`, with the number of rows that use it (freed at 0). */
   readonly #mms: Array<MmStruct | undefined> = [undefined];
@@ -92,6 +97,7 @@ export class RmapItems {
     this.head = new Int32Array(this.#capacity);
     this.hlistNext = new Int32Array(this.#capacity);
     this.hlistPrev = new Int32Array(this.#capacity);
+    this.slab = new Int32Array(this.#capacity);
     // Resident from the start: otherwise the first full scan pays a host page fault for
     // about every hundred new items (4 KiB of the 8-byte column, 1-6 µs a fault in a VM),
     // which is the host's memory management and no part of what ksmd does.
@@ -108,6 +114,7 @@ export class RmapItems {
       this.head,
       this.hlistNext,
       this.hlistPrev,
+      this.slab,
     ])
       makeResident(column);
   }
@@ -160,6 +167,7 @@ export class RmapItems {
     this.head[row] = 0;
     this.hlistNext[row] = 0;
     this.hlistPrev[row] = 0;
+    this.slab[row] = 0;
     return row;
   }
 
@@ -197,5 +205,6 @@ export class RmapItems {
     this.head = resized(this.head, n);
     this.hlistNext = resized(this.hlistNext, n);
     this.hlistPrev = resized(this.hlistPrev, n);
+    this.slab = resized(this.slab, n);
   }
 }

@@ -43,7 +43,8 @@ export function removeNodeFromStableTree(ksm: Ksm, node: StableNode): void {
     node.rmapHlistLen--;
     items.flags[item] = 0;
   }
-  // The items keep the node's id in `head`, dangling: it names no live node from now on.
+  // The items keep the node in `head`, dangling: the next node given its object (slab.ts)
+  // is the one they name then.
   ksm.stableNodes.delete(node.id);
   ksm.cpuNs += ksm.cost.freeNs;
   if (node.onMigrateList) {
@@ -52,6 +53,7 @@ export function removeNodeFromStableTree(ksm: Ksm, node: StableNode): void {
   } else {
     stableNodeDupDel(ksm, node);
   }
+  ksm.slab.free(node.id);
 }
 
 /** @linux mm/ksm.c stable_node_dup_del */
@@ -92,6 +94,7 @@ function allocStableNodeChain(ksm: Ksm, dup: StableNode, root: RbRoot<StableNode
 function freeStableNodeChain(ksm: Ksm, chain: StableNode, root: RbRoot<StableNode | null>): void {
   rbErase(ksm.stableStore, chain, root);
   ksm.stableNodeChains--;
+  ksm.slab.free(chain.id);
 }
 
 /**
@@ -319,7 +322,7 @@ export function stableTreeInsert(ksm: Ksm, kpfn: number): StableNode {
   const id = ksm.mmgr.frames.content[kpfn]!;
   dup.key0 = ksm.mmgr.contents.prefixKey(id);
   dup.key1 = ksm.mmgr.contents.secondKey(id);
-  // Named by id from now on: items will hold the id in their `head`.
+  // Named by its object from now on: items will hold it in their `head`.
   ksm.stableNodes.set(dup.id, dup);
   if (match === null) {
     rbLinkNode(ksm.stableStore, dup, parent, dir, root);

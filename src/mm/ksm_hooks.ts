@@ -9,7 +9,7 @@ import { EINVAL } from '../lib/errno.ts';
  */
 export interface KsmPageLink {
   readonly kpfn: number;
-  /** A number naming the link, never reused in the machine (PageFrames.newLinkId). */
+  /** A number naming the link among its owner's live links (ksm/: the node's object in the owner's slab). */
   readonly id: number;
   /** The scanner whose stable tree holds the node (the model can run KSM and KSM+ side by side). */
   readonly owner: object;

@@ -118,7 +118,7 @@ test('doWpPage always copies a KSM page, even with a single mapping, and counts 
   const pfn = pte(t.mm, addr).pfn;
   // What KSM's write_protect_page and replace_page leave: a read-only PTE to a KSM folio
   // that is not AnonExclusive, here mapped once.
-  mmgr.frames.setStableNode(pfn, { kpfn: pfn, id: mmgr.frames.newLinkId(), owner: mmgr });
+  mmgr.frames.setStableNode(pfn, { kpfn: pfn, id: 1, owner: mmgr });
   mmgr.frames.flags[pfn]! &= ~PG_anon_exclusive;
   t.mm.pgtable.setFlags(addr / PAGE_SIZE, t.mm.pgtable.flags(addr / PAGE_SIZE) & ~(_PAGE_RW | _PAGE_DIRTY));
   assert.equal(mmgr.frames.refcount[pfn], 1);

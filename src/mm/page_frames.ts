@@ -26,7 +26,6 @@ export class PageFrames {
    * becomes KSM: a machine that never merges does not pay for it.
    */
   #ksmLinks: Array<KsmPageLink | null> | null = null;
-  #nextLinkId = 1;
   readonly #freeStacks: Int32Array[];
   readonly #freeTops: number[];
   readonly #nodeStart: number[];
@@ -136,14 +135,6 @@ export class PageFrames {
     this.flags[pfn]! |= PG_ksm;
     this.#ksmLinks ??= new Array<KsmPageLink | null>(this.nrFrames).fill(null);
     this.#ksmLinks[pfn] = node;
-  }
-
-  /**
-   * An id for a new KSM link (a stable node), unique in the machine: KSM and KSM+ keep
-   * separate trees, and an rmap_item naming a node by id must never name the other's.
-   */
-  newLinkId(): number {
-    return this.#nextLinkId++;
   }
 
   /** Whether the frame is free (refcount 0). */
