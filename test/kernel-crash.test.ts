@@ -50,7 +50,7 @@ import {
 import { cpusAllowed, findKsmdPid, setTaskCpus } from '../src/host/ksmd_affinity.ts';
 import { missingHelper, nativeHelperPath, ptraceRefusal } from '../src/host/ksm_native.ts';
 import { readProcessKsmStat } from '../src/host/ksm_stat.ts';
-import { KSM_DIR, readSysfs, restorableValue, restoreKsm, writeSysfs } from '../src/host/ksm_sysfs.ts';
+import { KSM_DIR, ksmItemCounts, readSysfs, restorableValue, restoreKsm, writeSysfs } from '../src/host/ksm_sysfs.ts';
 import { TEST_PAUSE_AT_CHANGE } from '../src/host/change_pause.ts';
 import { rangesWithFlag } from '../src/lib/proc_maps.ts';
 import { isAlive, readVmaFlags } from '../src/host/procfs.ts';
@@ -132,9 +132,6 @@ const WRITABLE = [
   'stable_node_chains_prune_millisecs',
   'use_zero_pages',
 ].filter((f) => readSysfs(`${KSM_DIR}/${f}`) !== undefined);
-
-/** What KSM holds for processes, which outlives them until ksmd or run=2 reaps it. */
-const ITEM_COUNTERS = ['pages_shared', 'pages_sharing', 'pages_unshared', 'stable_node_chains'];
 
 /** What differs between two states, as `ksm/run 0->1` phrases. */
 function differences(before: MachineState, after: MachineState): string[] {
@@ -327,7 +324,7 @@ async function crashAndCheck(
     assert.ok(report !== undefined, `${what}: no recovery logged for ${pid}\n${cli.stderr()}`);
     assert.equal(report.left, 0, `${what}: ${JSON.stringify(report.outcomes)}`);
     if (opts.reaped === true) {
-      const counted = ITEM_COUNTERS.filter((c) => readSysfs(`${KSM_DIR}/${c}`)?.trim() !== '0');
+      const counted = Object.entries(ksmItemCounts()).filter(([, v]) => v !== '0');
       assert.deepEqual(counted, [], `${what}: KSM still counts the agents' items\n${JSON.stringify(report.outcomes)}`);
     }
     const row: MatrixRow = {

@@ -25,7 +25,7 @@ import {
   settledKsm,
   takeKsmLock,
 } from '../src/backends/kernel/testing.ts';
-import { KSM_DIR, readSysfs, restoreKsm } from '../src/host/ksm_sysfs.ts';
+import { KSM_DIR, KSM_ITEM_COUNTERS, ksmItemCounts, readSysfs, restoreKsm } from '../src/host/ksm_sysfs.ts';
 import { CLI } from './samepage.ts';
 
 /** The test hook of `samepage run` (src/term/test_pause.ts): pause at the start of step N. */
@@ -117,13 +117,8 @@ function ksmdCpus(): string | undefined {
   return pid === undefined ? undefined : cpusAllowed(pid);
 }
 
-/** The counters of KSM's pages and items, which outlive their processes until ksmd or run=2 reaps them. */
-const ITEM_COUNTERS = ['pages_shared', 'pages_sharing', 'pages_unshared', 'stable_node_chains', 'stable_node_dups'];
-const NO_ITEMS = Object.fromEntries(ITEM_COUNTERS.map((c) => [c, '0']));
-
-function ksmItems(): Record<string, string | undefined> {
-  return Object.fromEntries(ITEM_COUNTERS.map((c) => [c, readSysfs(`${KSM_DIR}/${c}`)?.trim()]));
-}
+/** Nothing counted: what every run must leave in KSM_ITEM_COUNTERS. */
+const NO_ITEMS = Object.fromEntries(KSM_ITEM_COUNTERS.map((c) => [c, '0']));
 
 /** Agents left alive, after giving SIGKILLed ones a moment to be reaped. */
 async function survivingAgents(): Promise<number[]> {
@@ -157,7 +152,7 @@ async function runAndCheck(
     const agents = await survivingAgents();
     for (const pid of agents) process.kill(pid, 'SIGKILL');
     const after = await settledKsm();
-    const items = ksmItems();
+    const items = ksmItemCounts();
     if (!isDeepStrictEqual(after.text, before.text) || !isDeepStrictEqual(items, NO_ITEMS)) {
       const release = await takeKsmLock();
       try {

@@ -79,8 +79,7 @@ export class MachineGuard {
 
   /** Writes a file under /sys/kernel/mm, journaled (its original saved before the first write); 0 or -errno. */
   writeSysfs(path: string, value: string): number {
-    if (this.#changes === undefined) throw new Error('The machine guard is not armed: no live write before arm()');
-    return this.#changes.writeSysfs(path, value);
+    return this.#armed().writeSysfs(path, value);
   }
 
   /**
@@ -89,9 +88,9 @@ export class MachineGuard {
    * samepage's own; returns the test hook's state that thread must share, if it is set.
    */
   journalThreadWrites(path: string, values: readonly string[]): TestPause | undefined {
-    if (this.#changes === undefined) throw new Error('The machine guard is not armed: no live write before arm()');
-    for (const v of values) this.#changes.journalWrite(path, v);
-    return this.#changes.testPause;
+    const changes = this.#armed();
+    for (const v of values) changes.journalWrite(path, v);
+    return changes.testPause;
   }
 
   /**
@@ -99,8 +98,13 @@ export class MachineGuard {
    * run's own or a recoverer's after it died, reaps what they leave counted (journal.ts, ksm_items).
    */
   journalKsmItems(): void {
+    this.#armed().journalKsmItems();
+  }
+
+  /** The journal of changes; throws before arm() or after release(): no live write then. */
+  #armed(): LiveChanges {
     if (this.#changes === undefined) throw new Error('The machine guard is not armed: no live write before arm()');
-    this.#changes.journalKsmItems();
+    return this.#changes;
   }
 
   /** Restores sysfs and ksmd, closes the journal, drops the lock and handlers; idempotent. */

@@ -64,6 +64,29 @@ export function readSysfs(path: string): string | undefined {
   }
 }
 
+/**
+ * The counters of what KSM holds for processes (its pages and items), which outlive them
+ * until ksmd or run=2 reaps them.
+ */
+export const KSM_ITEM_COUNTERS = [
+  'pages_shared',
+  'pages_sharing',
+  'pages_unshared',
+  'stable_node_chains',
+  'stable_node_dups',
+] as const;
+
+/** Each of KSM_ITEM_COUNTERS as `dir` shows it now, trimmed; undefined where unreadable. */
+export function ksmItemCounts(
+  read: (path: string) => string | undefined = readSysfs,
+  dir: string = KSM_DIR,
+): Record<(typeof KSM_ITEM_COUNTERS)[number], string | undefined> {
+  return Object.fromEntries(KSM_ITEM_COUNTERS.map((c) => [c, read(join(dir, c))?.trim()])) as Record<
+    (typeof KSM_ITEM_COUNTERS)[number],
+    string | undefined
+  >;
+}
+
 /** Whether this kernel has KSM (CONFIG_KSM) and sysfs shows it. */
 export function ksmPresent(dir = KSM_DIR): boolean {
   return existsSync(dir);

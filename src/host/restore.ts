@@ -31,7 +31,7 @@ import type {
 import { stillRunning } from './journal.ts';
 import { cpusAllowed } from './ksmd_affinity.ts';
 import { findKsmUsers, readProcessKsmStat } from './ksm_stat.ts';
-import { KSM_DIR, readSysfs, restorableValue, SYS_MM } from './ksm_sysfs.ts';
+import { KSM_DIR, ksmItemCounts, readSysfs, restorableValue, SYS_MM } from './ksm_sysfs.ts';
 import {
   injectJournaled,
   type LiveEnv,
@@ -119,8 +119,6 @@ export function restoreEntries(
   return outcomes;
 }
 
-/** The counters of what KSM holds for processes, which outlive them until ksmd or run=2 reaps it. */
-const ITEM_COUNTERS = ['pages_shared', 'pages_sharing', 'pages_unshared', 'stable_node_chains'] as const;
 /** How long a reap waits for processes to stop using KSM: samepage's own, just killed, die within milliseconds. */
 const KSM_USERS_WAIT_MS = 1000;
 
@@ -133,8 +131,8 @@ const KSM_USERS_WAIT_MS = 1000;
 function reapKsmItems(file: JournalFile, e: KsmItemsEntry, env: LiveEnv, places: RestorePlaces): RestoreOutcome {
   const read = env.io?.read ?? readSysfs;
   const target = "KSM's items of samepage's processes";
-  const counted = ITEM_COUNTERS.flatMap((c) => {
-    const n = Number(read(join(places.ksmDir, c))?.trim() ?? '0');
+  const counted = Object.entries(ksmItemCounts(read, places.ksmDir)).flatMap(([c, v]) => {
+    const n = Number(v ?? '0');
     return n > 0 ? [`${c} ${n}`] : [];
   });
   if (counted.length === 0) return outcome(e, target, 'unchanged', `${target}: none counted`);
