@@ -11,6 +11,9 @@
  * the samepage process it started, and nothing else; the machine's state (every writable
  * /sys/kernel/mm/ksm file, ksmd's CPU list, MERGE_ANY of the test's own processes) is then
  * polled until it is as before. Where it is not, the test puts it back before failing.
+ * After each recovery nothing may stay counted in KSM (pages_shared, rmap_items, ...): run
+ * and diff are killed on two scenarios, one with max_page_sharing, whose restore writes
+ * run=2 by itself, and one without, where only the journal's ksm_items entry reaps.
  *
  * Also: a person's knob written during a run survives recovery; with the watchdog killed
  * too, `kernel status` shows the pending recovery and the next run recovers before saving
@@ -85,6 +88,12 @@ steps:
   - wait: { full_scans: 2 }
   - record: { label: end }
 `;
+
+/**
+ * The same without max_page_sharing, whose restore writes run=2 by itself: what the agents
+ * left counted in KSM is then reaped by the journal's ksm_items entry alone.
+ */
+const PLAIN_KNOBS = SCENARIO.replace(', max_page_sharing: 10 }', ' }');
 
 /** The same, with a long timed wait to act in while ksmd runs. */
 const LONG_WAIT = SCENARIO.replace('  - wait: { full_scans: 2 }', '  - wait: { full_scans: 1 }\n  - wait: { ms: 300 }');
@@ -211,7 +220,8 @@ type KillPoint = readonly [string, number];
  * Where to kill a command that runs a scenario: before its first change, between changes
  * (while the defaults are written; with the scenario's knobs set, just before ksmd runs),
  * mid-wait (before the run=0 that ends the first wait: ksmd running on the command's
- * knobs), and during the restore (its first and its last write). `all` false keeps the
+ * knobs), after that wait (ksmd held, its merges counted), and during the restore (its first
+ * and its last write). `all` false keeps the
  * first, mid-wait and restore points: commands that share the kernel backend's path.
  */
 function killPoints(changes: readonly string[], all: boolean): KillPoint[] {
@@ -227,7 +237,12 @@ function killPoints(changes: readonly string[], all: boolean): KillPoint[] {
     points.push(['between changes (defaults being written)', Math.max(2, Math.floor(firstRun / 2))]);
     points.push(['between changes (knobs set, ksmd not yet running)', firstRun]);
   }
-  points.push(['mid-wait (ksmd running)', at((w) => w === `${KSM_DIR}/run=0`, firstRun)]);
+  const held = at((w) => w === `${KSM_DIR}/run=0`, firstRun);
+  points.push(['mid-wait (ksmd running)', held]);
+  // ksmd held after the wait, what it merged still counted and run 0, so ksmd will not reap
+  // the dead agents' items itself: only the restore's run=2 does. It is the restore's first
+  // write when that is the reap, as it is now; otherwise a point of its own.
+  if (held + 1 !== firstRestore) points.push(['after the wait (ksmd held, its merges counted)', held + 1]);
   points.push(['during restore (its first write)', firstRestore]);
   if (all) points.push(['during restore (its last write)', changes.length]);
   return points;
@@ -244,6 +259,8 @@ interface MatrixRow {
   readonly ms: number;
   /** From the SIGKILL to the recovery done: journal gone, watchdog exited. */
   readonly doneMs: number;
+  /** KSM's item counters that were not 0 when the command was killed, as `name value` (undefined: not read). */
+  readonly countedAtKill?: readonly string[];
 }
 
 const matrix: MatrixRow[] = [];
@@ -297,6 +314,7 @@ async function crashAndCheck(
     const watchdog = typeof loaded === 'string' ? undefined : loaded.owner.watchdog_pid;
     assert.ok(watchdog !== undefined && isAlive(watchdog), `${what}: no live watchdog in ${journal}`);
     const atKill = machineState(pids);
+    const countedAtKill = Object.entries(ksmItemCounts()).flatMap(([c, v]) => (v === '0' ? [] : [`${c} ${v}`]));
     const t0 = performance.now();
     cli.child.kill('SIGKILL');
     await waitFor(
@@ -335,6 +353,7 @@ async function crashAndCheck(
       restored: report.outcomes.filter((o) => o.result === 'restored').map((o) => o.target),
       ms,
       doneMs,
+      countedAtKill,
     };
     matrix.push(row);
     return row;
@@ -351,14 +370,17 @@ function scenarioFile(text: string): { file: string; done: () => void } {
   return { file, done: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-for (const [command, args, all] of [
-  ['run --backend kernel', (f: string) => ['run', f, '--backend', 'kernel'], true],
-  ['diff', (f: string) => ['diff', f], false],
-  ['bench --pages 64 --scans 1', () => ['bench', '--pages', '64', '--scans', '1', '--json'], false],
+for (const [command, args, all, scenario] of [
+  ['run --backend kernel', (f: string) => ['run', f, '--backend', 'kernel'], true, SCENARIO],
+  ['run --backend kernel on plain knobs', (f: string) => ['run', f, '--backend', 'kernel'], true, PLAIN_KNOBS],
+  ['diff', (f: string) => ['diff', f], false, SCENARIO],
+  ['diff on plain knobs', (f: string) => ['diff', f], false, PLAIN_KNOBS],
+  ['bench --pages 64 --scans 1', () => ['bench', '--pages', '64', '--scans', '1', '--json'], false, SCENARIO],
   [
     'bench --calibrate --dry-run --pages 64',
     () => ['bench', '--calibrate', '--dry-run', '--pages', '64', '--json'],
     false,
+    SCENARIO,
   ],
 ] as const) {
   const where = all
@@ -367,19 +389,28 @@ for (const [command, args, all] of [
   test(`${command} SIGKILLed ${where}: the watchdog puts everything back within 5 s`, {
     skip: skip ?? false,
   }, async () => {
-    const s = scenarioFile(SCENARIO);
+    const s = scenarioFile(scenario);
     try {
       const changes = await survey(args(s.file));
+      const rows: MatrixRow[] = [];
       for (const [point, n] of killPoints(changes, all)) {
         const row = await crashAndCheck(command, `${point}: change ${n}, ${changes[n - 1]}`, args(s.file), {
           pauseAt: n,
           reaped: true,
         });
+        rows.push(row);
         assert.equal(row.recoveredBy, 'watchdog');
         // Killed before its first change it left nothing; killed with ksmd running, something.
         if (n === 1) assert.deepEqual(row.left, []);
         if (point.startsWith('mid-wait') || point.includes('knobs set')) assert.notDeepEqual(row.left, []);
       }
+      // Without max_page_sharing only the journal's ksm_items entry writes run=2: some kill
+      // must have left merged pages counted, or the check after each recovery proves nothing.
+      if (scenario === PLAIN_KNOBS)
+        assert.ok(
+          rows.some((r) => (r.countedAtKill?.length ?? 0) > 0),
+          `no kill point left KSM's items counted: ${rows.map((r) => r.point).join('; ')}`,
+        );
     } finally {
       s.done();
     }
@@ -716,7 +747,7 @@ test('madvised ranges of a process are taken out of KSM again when the samepage 
       [['madvise', 'restored']],
     );
     matrix.push({
-      command: 'a journaled madvise (the KSM+ daemon to come)',
+      command: 'a journaled madvise (as the KSM+ daemon makes them)',
       point: 'after its change',
       left: ['1 range MADV_MERGEABLE'],
       recoveredBy: report?.by ?? '?',
@@ -758,7 +789,7 @@ test("as another user, kernel status shows KSM and says the journals are root's;
 test('the crash matrix', { skip: skip ?? false }, (t) => {
   for (const r of matrix)
     t.diagnostic(
-      `${r.command} | ${r.point} | left: ${r.left.join(', ') || 'nothing'} | by ${r.recoveredBy} | as before after ${r.ms} ms, recovery done after ${r.doneMs} ms`,
+      `${r.command} | ${r.point} | left: ${r.left.join(', ') || 'nothing'} | counted: ${r.countedAtKill?.join(', ') || 'nothing'} | by ${r.recoveredBy} | as before after ${r.ms} ms, recovery done after ${r.doneMs} ms`,
     );
   const out = process.env.SAMEPAGE_CRASH_MATRIX;
   if (out !== undefined && out !== '') writeFileSync(out, `${JSON.stringify(matrix, null, 2)}\n`);
