@@ -1,5 +1,6 @@
 import { grownCapacity, makeResident, resized } from '../lib/typed_arrays.ts';
 import type { MmStruct } from '../mm/mm_struct.ts';
+import { SEQNR_MASK, UNSTABLE_FLAG } from './constants.ts';
 
 /**
  * struct ksm_rmap_item: KSM's record of one scanned virtual page (mm, address), as a row of
@@ -28,7 +29,8 @@ const HEAD_ROWS = 1024;
  * the low bits of `address`; here they are the column `flags` (SEQNR_MASK | UNSTABLE_FLAG |
  * STABLE_FLAG) and `address` stays page aligned. The kernel's unions are spelled out: the
  * `treeNode` row (unstable_nodes.ts) serves while the item is in the unstable tree, `head`
- * and the hlist links while it is on a stable node.
+ * and the hlist links while it is on a stable node. The one overlap that shows is kept:
+ * entering the unstable tree overwrites `head` (enterUnstableTree).
  *
  * A list head (mm_slot->rmap_list, a KSM+ vma_node's list, ksm_scan.rmap_list's target) is a
  * row too, whose `rmapList` is the first item: a link is then always a row, as the kernel's
@@ -37,6 +39,12 @@ const HEAD_ROWS = 1024;
  * Columns are replaced when the table grows: read them through the table each time, never
  * keep one across an `alloc`.
  */
+/**
+ * `head` of an item that has been in an unstable tree: the first word of its rb_node, which
+ * is no stable node's object (slab.ts numbers those from 1).
+ */
+export const HEAD_IN_RB_NODE = -1;
+
 export class RmapItems {
   /** Next item of this mm (or list), in rising address order. */
   rmapList: Int32Array;
@@ -56,7 +64,8 @@ export class RmapItems {
   treeNode: Int32Array;
   /**
    * The stable node (regular node or dup) the item is attached to, by its object in the
-   * slab (slab.ts); 0 none. Left dangling when the node goes stale, as in Linux.
+   * slab (slab.ts); 0 none. Left dangling when the node goes stale, as in Linux, until the
+   * item enters an unstable tree (HEAD_IN_RB_NODE).
    */
   head: Int32Array;
   hlistNext: Int32Array;
@@ -141,6 +150,21 @@ export class RmapItems {
       this.#freeMmIndices.push(m);
     }
     this.#freeRows.push(row);
+  }
+
+  /**
+   * The item enters an unstable tree (unstable_tree_search_insert): UNSTABLE_FLAG with the
+   * scan's number, its tree's node, and `head` overwritten. Linux keeps `head` in a union
+   * with the item's rb_node, and rb_link_node writes the parent's rb_node address (its colour
+   * in bit 0) where `head` was: never NULL, never a stable node (64-byte aligned objects). So
+   * a head left dangling by remove_node_from_stable_tree names nothing once the item has been
+   * in an unstable tree (generated batch scenario 1009: a dangling head would otherwise have
+   * met the node given its memory).
+   */
+  enterUnstableTree(item: RmapItem, seqnr: number, nid: number): void {
+    this.flags[item]! |= UNSTABLE_FLAG | (seqnr & SEQNR_MASK);
+    this.nid[item] = nid;
+    this.head[item] = HEAD_IN_RB_NODE;
   }
 
   /** rmap_item->mm */

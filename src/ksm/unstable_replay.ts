@@ -1,7 +1,6 @@
 import { rbInsertColor, rbLinkNode, type RbDir } from '../lib/rbtree.ts';
 import { grownCapacity, resized } from '../lib/typed_arrays.ts';
 import { KernelBug } from '../mm/kernel_bug.ts';
-import { SEQNR_MASK, UNSTABLE_FLAG } from './constants.ts';
 import { deepStepsCharge } from './cost.ts';
 import type { Ksm } from './ksm.ts';
 import { getMergeablePage } from './merge.ts';
@@ -105,9 +104,7 @@ export class UnstableReplay {
     // A recorded walk compared no whole pages, so its steps were at depths 1 to `steps`.
     ksm.cpuNs += charged + deepStepsCharge(cost, steps);
     if ((this.#info[i]! & INFO_INSERTED) !== 0) {
-      const items = ksm.items;
-      items.flags[item]! |= UNSTABLE_FLAG | (ksm.ksmScan.seqnr & SEQNR_MASK);
-      items.nid[item] = nid;
+      ksm.items.enterUnstableTree(item, ksm.ksmScan.seqnr, nid);
       ksm.pagesUnshared++;
       ksm.unstableTreeNodes++;
     }

@@ -1,6 +1,5 @@
 import { rbInsertColor, rbLinkNode, type RbDir } from '../lib/rbtree.ts';
 import { KernelBug } from '../mm/kernel_bug.ts';
-import { SEQNR_MASK, UNSTABLE_FLAG } from './constants.ts';
 import type { Ksm } from './ksm.ts';
 import { getMergeablePage } from './merge.ts';
 import type { RmapItem } from './rmap_item.ts';
@@ -113,8 +112,7 @@ export function unstableTreeSearchInsert(ksm: Ksm, item: RmapItem, pfn: number):
   ksm.cpuNs += charged;
   ksm.unstableReplay.record(ksm, item, key, secondKey(ksm, pfn), steps, whole, true, nid);
   const items = ksm.items;
-  items.flags[item]! |= UNSTABLE_FLAG | (ksm.ksmScan.seqnr & SEQNR_MASK);
-  items.nid[item] = nid;
+  items.enterUnstableTree(item, ksm.ksmScan.seqnr, nid);
   // Walks to come will ask for this item's page. Where the scanner's walker tests what
   // get_mergeable_page tests (ksmd's does), that is the page being inserted: no KSM page
   // reaches this tree and nothing has changed since the walker found it.
