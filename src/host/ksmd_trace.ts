@@ -1,9 +1,10 @@
 /**
- * ksmd's batches as the live kernel runs them, from tracefs: a private trace instance (its
- * own buffer, so nobody else's tracing is touched) records ksmd's context switches, the
- * timers it arms to sleep, and KSM's scan events while a piece of work runs; the instance is
- * removed afterwards on every path, and tracefs unmounted again if samepage mounted it. The
- * text becomes batches in lib/ksmd_trace.ts.
+ * ksmd as the live kernel runs it, from tracefs: a private trace instance (its own buffer
+ * and options, so nobody else's tracing is touched) records what ksmd does while a piece of
+ * work runs; the instance is removed afterwards on every path, and tracefs unmounted again
+ * if samepage mounted it. Two traces: ksmd's batches (its context switches, the timers it
+ * arms to sleep and KSM's scan events, made batches in lib/ksmd_trace.ts), and its slab
+ * (its kmem cache allocations and frees, made a sequence of objects in lib/kmem_trace.ts).
  *
  * A crash cannot leave the instance behind for long: its name carries samepage's pid, and
  * the next trace removes the instances of pids that are gone.
@@ -12,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KsmdBatch } from '../lib/ksmd_batches.ts';
+import { parseKsmdSlabTrace, type SlabEvent } from '../lib/kmem_trace.ts';
 import { parseKsmdTrace } from '../lib/ksmd_trace.ts';
 import { findKsmdPid } from './ksmd_affinity.ts';
 import { HostUnusable } from './unusable.ts';
@@ -66,37 +68,92 @@ function ensureMounted(root: string): boolean {
   return true;
 }
 
+/** What a private trace instance records: events (each with its filter, given ksmd's pid), and options. */
+interface TraceSpec {
+  readonly events: (ksmdPid: number) => ReadonlyArray<readonly [string, string | undefined]>;
+  /** Files of the instance written before tracing starts, as path: value. */
+  readonly settings: Readonly<Record<string, string>>;
+  /** Who needs the trace, for the messages: "tracing ksmd". */
+  readonly what: string;
+}
+
 /**
- * Runs `work` while tracing ksmd, and returns its result with the trace. Needs root and a
- * kernel with ftrace and KSM's trace events; says so (HostUnusable) when it has not.
+ * Runs `work` with a private trace instance that records `spec`, and returns its result
+ * with the trace's text and ksmd's pid. Needs root and a kernel with ftrace and the events;
+ * says so (HostUnusable) when it has not.
  */
-export async function traceKsmd<T>(work: () => Promise<T>, root = TRACEFS): Promise<{ result: T; trace: KsmdTrace }> {
+async function traceInstance<T>(
+  spec: TraceSpec,
+  work: () => Promise<T>,
+  root: string,
+): Promise<{ result: T; text: string; ksmdPid: number }> {
   const ksmdPid = findKsmdPid();
   if (ksmdPid === undefined) throw new HostUnusable('ksmd is not running on this machine (no KSM)');
   const mounted = ensureMounted(root);
   const dir = join(root, 'instances', `${PREFIX}${process.pid}`);
   try {
     removeStale(root);
-    for (const [event] of events(ksmdPid))
+    for (const [event] of spec.events(ksmdPid))
       if (!existsSync(join(root, 'events', event)))
-        throw new HostUnusable(`this kernel has no trace event ${event}: tracing ksmd needs it`);
+        throw new HostUnusable(`this kernel has no trace event ${event}: ${spec.what} needs it`);
     mkdirSync(dir);
     try {
       const put = (file: string, value: string): void => writeFileSync(join(dir, file), value);
-      put('buffer_size_kb', String(BUFFER_KB));
-      put('trace_clock', 'mono');
-      for (const [event, filter] of events(ksmdPid)) {
+      for (const [file, value] of Object.entries(spec.settings)) put(file, value);
+      for (const [event, filter] of spec.events(ksmdPid)) {
         if (filter !== undefined) put(`events/${event}/filter`, filter);
         put(`events/${event}/enable`, '1');
       }
       const result = await work();
       put('tracing_on', '0');
-      const text = readFileSync(join(dir, 'trace'), 'utf8');
-      return { result, trace: { batches: parseKsmdTrace(text, ksmdPid), text } };
+      return { result, text: readFileSync(join(dir, 'trace'), 'utf8'), ksmdPid };
     } finally {
       rmdirSync(dir);
     }
   } finally {
     if (mounted) execFileSync('umount', [root], { stdio: 'pipe' });
   }
+}
+
+/**
+ * Runs `work` while tracing ksmd, and returns its result with the trace. Needs root and a
+ * kernel with ftrace and KSM's trace events; says so (HostUnusable) when it has not.
+ */
+export async function traceKsmd<T>(work: () => Promise<T>, root = TRACEFS): Promise<{ result: T; trace: KsmdTrace }> {
+  const spec = {
+    events,
+    settings: { buffer_size_kb: String(BUFFER_KB), trace_clock: 'mono' },
+    what: 'tracing ksmd',
+  };
+  const { result, text, ksmdPid } = await traceInstance(spec, work, root);
+  return { result, trace: { batches: parseKsmdTrace(text, ksmdPid), text } };
+}
+
+/** ksmd's allocations and frees in any kmem cache, and KSM's events that name rmap_items. */
+function slabEvents(pid: number): ReadonlyArray<readonly [string, string | undefined]> {
+  return [
+    ['kmem/kmem_cache_alloc', `common_pid == ${pid}`],
+    ['kmem/kmem_cache_free', `common_pid == ${pid}`],
+    ['ksm/ksm_merge_with_ksm_page', undefined],
+    ['ksm/ksm_remove_rmap_item', undefined],
+  ];
+}
+
+/**
+ * Runs `work` while tracing ksmd's allocations and frees of rmap_items and stable nodes
+ * (lib/kmem_trace.ts), with raw pointers: the order in which the live kernel hands out
+ * and takes back their memory, which the model's slab must follow. Undefined events where
+ * no KSM event named an rmap_item (nothing merged), so the cache could not be told.
+ */
+export async function traceKsmdSlab<T>(
+  work: () => Promise<T>,
+  root = TRACEFS,
+): Promise<{ result: T; events: SlabEvent[] | undefined; text: string }> {
+  const spec = {
+    events: slabEvents,
+    settings: { buffer_size_kb: String(BUFFER_KB), 'options/hash-ptr': '0' },
+    what: "tracing ksmd's slab",
+  };
+  const { result, text } = await traceInstance(spec, work, root);
+  return { result, events: parseKsmdSlabTrace(text), text };
 }

@@ -13,3 +13,21 @@ test('KsmSlab: the object freed last is allocated first, whatever kind took it; 
   // The next three objects: c and b for the first two, a (the node's memory) for the third.
   assert.deepEqual([slab.alloc(), slab.alloc(), slab.alloc(), slab.alloc()], [c, b, a, 4]);
 });
+
+test('KsmSlab logs its allocations and frees from startLog on, numbered as a kmem trace is', () => {
+  const slab = new KsmSlab();
+  const before = slab.alloc();
+  slab.startLog();
+  const a = slab.alloc();
+  slab.free(before);
+  slab.free(a);
+  slab.alloc();
+  slab.alloc();
+  assert.deepEqual(slab.logged(), [
+    { op: 'alloc', object: 1 },
+    { op: 'free', object: 0 },
+    { op: 'free', object: 1 },
+    { op: 'alloc', object: 1 },
+    { op: 'alloc', object: 2 },
+  ]);
+});

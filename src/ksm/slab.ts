@@ -1,3 +1,5 @@
+import { numberedObjects, type SlabEvent } from '../lib/kmem_trace.ts';
+
 /**
  * The kmem cache that ksmd's rmap_items and stable nodes come from, as addresses: what
  * makes a dangling `rmap_item->head` (remove_node_from_stable_tree leaves it) equal to a
@@ -20,7 +22,8 @@
  *
  * A model of the fast path only: one stack, shared by both kinds, starting empty. Objects
  * that SLUB frees on another CPU or to another slab come back later than this says, and
- * other users of the merged cache on ksmd's CPU (rare) are not seen.
+ * other users of the merged cache on ksmd's CPU (rare) are not seen. The live kernel's
+ * order is traced and compared object for object (test/kernel-slab-trace.test.ts).
  * @linux mm/slub.c slab_alloc_node (partial: the per-CPU freelist fast path, with do_slab_free)
  */
 export class KsmSlab {
@@ -28,14 +31,29 @@ export class KsmSlab {
   readonly #free: number[] = [];
   /** The next object never used; 0 is NULL. */
   #next = 1;
+  /** Every allocation and free since startLog, where asked. */
+  #log: Array<{ op: 'alloc' | 'free'; key: number }> | undefined;
 
   /** kmem_cache_alloc: the object freed last, else a new one. */
   alloc(): number {
-    return this.#free.pop() ?? this.#next++;
+    const object = this.#free.pop() ?? this.#next++;
+    this.#log?.push({ op: 'alloc', key: object });
+    return object;
   }
 
   /** kmem_cache_free */
   free(object: number): void {
     this.#free.push(object);
+    this.#log?.push({ op: 'free', key: object });
+  }
+
+  /** From now on, keeps every allocation and free (for comparing with ksmd's kmem trace). */
+  startLog(): void {
+    this.#log = [];
+  }
+
+  /** What was allocated and freed since startLog, objects numbered as lib/kmem_trace.ts numbers a trace's. */
+  logged(): SlabEvent[] {
+    return numberedObjects(this.#log ?? []);
   }
 }

@@ -41,6 +41,7 @@ import type { CounterRecord, CounterSample, ProcRecord, Samples } from '../../sc
 import { SAMPLED_KSM_FILES, SAMPLED_KSMPLUS_FILES, SampleRecorder } from '../../scenario/samples.ts';
 import { type ScanTrace, ScanTraceRecorder } from '../../scenario/scan_trace.ts';
 import type { KsmdBatch } from '../../lib/ksmd_batches.ts';
+import type { SlabEvent } from '../../lib/kmem_trace.ts';
 import { recordKsmdBatches } from './ksmd_batches.ts';
 import type { Advice, PrctlOption, Scenario, WaitUnit } from '../../scenario/types.ts';
 import { type CostModel, scaledCost } from '../../ksm/cost.ts';
@@ -97,6 +98,8 @@ export interface ModelBackendOptions {
   readonly traceScans?: boolean;
   /** Record ksmd's batches one by one (ksmdBatches()), as a trace of the live ksmd gives them. */
   readonly traceBatches?: boolean;
+  /** Keep every allocation and free of KSM's slab (slabEvents()), as ksmd's kmem trace gives them. */
+  readonly logSlab?: boolean;
 }
 
 /** The scenario backend that runs on samepage's own model, on virtual time. */
@@ -164,6 +167,11 @@ export class ModelBackend implements Backend {
     return this.#batches;
   }
 
+  /** ksmd's allocations and frees of rmap_items and stable nodes, with logSlab (else empty). */
+  slabEvents(): SlabEvent[] {
+    return this.system().ksm.slab.logged();
+  }
+
   /** The simulated machine (after start). */
   system(): System {
     if (this.#sys === undefined) throw new StepError('The model backend was not started');
@@ -190,6 +198,7 @@ export class ModelBackend implements Backend {
     });
     this.#sys.ksm.cpuNs = this.#opts.ksmdRuntimeNs ?? 0;
     if (this.#opts.traceBatches === true) this.#batches = recordKsmdBatches(this.#sys.ksm, this.#sys.ksmd);
+    if (this.#opts.logSlab === true) this.#sys.ksm.slab.startLog();
     for (const [file, value] of scenario.ksm) {
       const err = sysfsWrite(this.#sys, `ksm/${file}`, value);
       if (err !== 0) throw new StepError(`Initial ksm.${file}: writing "${value}" failed with ${describeReturn(err)}`);
