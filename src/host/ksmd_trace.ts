@@ -25,7 +25,7 @@ const PREFIX = 'samepage-ksmd-';
 const BUFFER_KB = 8192;
 
 /** The events and the filter each needs, given ksmd's pid (ksmd emits the ksm ones alone). */
-function events(pid: number): ReadonlyArray<readonly [string, string | undefined]> {
+function batchEvents(pid: number): ReadonlyArray<readonly [string, string | undefined]> {
   return [
     ['sched/sched_switch', `prev_pid == ${pid} || next_pid == ${pid}`],
     ['timer/timer_start', `common_pid == ${pid}`],
@@ -121,7 +121,7 @@ async function traceInstance<T>(
  */
 export async function traceKsmd<T>(work: () => Promise<T>, root = TRACEFS): Promise<{ result: T; trace: KsmdTrace }> {
   const spec = {
-    events,
+    events: batchEvents,
     settings: { buffer_size_kb: String(BUFFER_KB), trace_clock: 'mono' },
     what: 'tracing ksmd',
   };
