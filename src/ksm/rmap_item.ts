@@ -17,6 +17,12 @@ export type RmapItem = number;
 export const NULL_ITEM: RmapItem = 0;
 
 /**
+ * `head` of an item that has been in an unstable tree: the first word of its rb_node, which
+ * is no stable node's object (slab.ts numbers those from 1).
+ */
+export const HEAD_IN_RB_NODE = -1;
+
+/**
  * Rows the table has at least; it starts at the size hint, but at most MAX_INITIAL_ITEMS
  * items and HEAD_ROWS list heads (one per mm, and per KSM+ VMA node), and grows by half.
  */
@@ -39,12 +45,6 @@ const HEAD_ROWS = 1024;
  * Columns are replaced when the table grows: read them through the table each time, never
  * keep one across an `alloc`.
  */
-/**
- * `head` of an item that has been in an unstable tree: the first word of its rb_node, which
- * is no stable node's object (slab.ts numbers those from 1).
- */
-export const HEAD_IN_RB_NODE = -1;
-
 export class RmapItems {
   /** Next item of this mm (or list), in rising address order. */
   rmapList: Int32Array;
