@@ -53,7 +53,15 @@ import {
 import { cpusAllowed, findKsmdPid, setTaskCpus } from '../src/host/ksmd_affinity.ts';
 import { missingHelper, nativeHelperPath, ptraceRefusal } from '../src/host/ksm_native.ts';
 import { readProcessKsmStat } from '../src/host/ksm_stat.ts';
-import { KSM_DIR, ksmItemCounts, readSysfs, restorableValue, restoreKsm, writeSysfs } from '../src/host/ksm_sysfs.ts';
+import {
+  countedKsmItems,
+  KSM_DIR,
+  ksmItemCounts,
+  readSysfs,
+  restorableValue,
+  restoreKsm,
+  writeSysfs,
+} from '../src/host/ksm_sysfs.ts';
 import { TEST_PAUSE_AT_CHANGE } from '../src/host/change_pause.ts';
 import { rangesWithFlag } from '../src/lib/proc_maps.ts';
 import { isAlive, readVmaFlags } from '../src/host/procfs.ts';
@@ -314,7 +322,7 @@ async function crashAndCheck(
     const watchdog = typeof loaded === 'string' ? undefined : loaded.owner.watchdog_pid;
     assert.ok(watchdog !== undefined && isAlive(watchdog), `${what}: no live watchdog in ${journal}`);
     const atKill = machineState(pids);
-    const countedAtKill = Object.entries(ksmItemCounts()).flatMap(([c, v]) => (v === '0' ? [] : [`${c} ${v}`]));
+    const countedAtKill = countedKsmItems();
     const t0 = performance.now();
     cli.child.kill('SIGKILL');
     await waitFor(

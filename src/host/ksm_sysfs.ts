@@ -87,6 +87,17 @@ export function ksmItemCounts(
   >;
 }
 
+/** The KSM_ITEM_COUNTERS above 0 as `name value` (an unreadable one counts as 0): what is left to reap. */
+export function countedKsmItems(
+  read: (path: string) => string | undefined = readSysfs,
+  dir: string = KSM_DIR,
+): string[] {
+  return Object.entries(ksmItemCounts(read, dir)).flatMap(([c, v]) => {
+    const n = Number(v ?? '0');
+    return n > 0 ? [`${c} ${n}`] : [];
+  });
+}
+
 /** Whether this kernel has KSM (CONFIG_KSM) and sysfs shows it. */
 export function ksmPresent(dir = KSM_DIR): boolean {
   return existsSync(dir);

@@ -31,7 +31,7 @@ import type {
 import { stillRunning } from './journal.ts';
 import { cpusAllowed } from './ksmd_affinity.ts';
 import { findKsmUsers, readProcessKsmStat } from './ksm_stat.ts';
-import { KSM_DIR, ksmItemCounts, readSysfs, restorableValue, SYS_MM } from './ksm_sysfs.ts';
+import { countedKsmItems, KSM_DIR, readSysfs, restorableValue, SYS_MM } from './ksm_sysfs.ts';
 import {
   injectJournaled,
   type LiveEnv,
@@ -131,10 +131,7 @@ const KSM_USERS_WAIT_MS = 1000;
 function reapKsmItems(file: JournalFile, e: KsmItemsEntry, env: LiveEnv, places: RestorePlaces): RestoreOutcome {
   const read = env.io?.read ?? readSysfs;
   const target = "KSM's items of samepage's processes";
-  const counted = Object.entries(ksmItemCounts(read, places.ksmDir)).flatMap(([c, v]) => {
-    const n = Number(v ?? '0');
-    return n > 0 ? [`${c} ${n}`] : [];
-  });
+  const counted = countedKsmItems(read, places.ksmDir);
   if (counted.length === 0) return outcome(e, target, 'unchanged', `${target}: none counted`);
   const users = env.ksmUsers ?? (() => findKsmUsers(new Set([process.pid])).map((u) => `${u.pid} (${u.comm})`));
   const sleep = env.io?.sleepSync ?? sleepSync;
