@@ -13,11 +13,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createKernelBackend } from '../src/backends/kernel/index.ts';
 import { differentialSkipReason } from '../src/backends/kernel/testing.ts';
 import { configHz } from '../src/host/machine.ts';
-import { TRACEFS, traceKsmd } from '../src/host/ksmd_trace.ts';
+import { samepageTraceInstances, TRACEFS, traceKsmd } from '../src/host/ksmd_trace.ts';
 import { HostUnusable } from '../src/host/unusable.ts';
 import { summarizeBatches } from '../src/lib/ksmd_batches.ts';
 import { parseScenario } from '../src/scenario/parse.ts';
@@ -34,11 +34,6 @@ const SCENARIO =
   '  - madvise: { proc: t, region: r, advice: MADV_MERGEABLE }\n' +
   '  - sysfs: { path: ksm/run, value: "1" }\n  - wait: { ms: 1500 }\n  - record: { label: end }\n';
 
-const instances = (): string[] =>
-  existsSync(`${TRACEFS}/instances`)
-    ? readdirSync(`${TRACEFS}/instances`).filter((n) => n.startsWith('samepage-'))
-    : [];
-
 test("a trace of the live ksmd: its scans' batches and its sleeps as mm/ksm.c and the timer wheel make them", {
   skip: unavailable,
 }, async (t) => {
@@ -53,7 +48,7 @@ test("a trace of the live ksmd: its scans' batches and its sleeps as mm/ksm.c an
     throw e;
   }
   assert.equal(traced.result.error, undefined);
-  assert.deepEqual(instances(), [], 'the trace instance is removed');
+  assert.deepEqual(samepageTraceInstances(), [], 'the trace instance is removed');
   assert.equal(existsSync(`${TRACEFS}/instances`), mountedBefore, 'tracefs is mounted as it was');
 
   // The batches of the wait: the last is the hold after it (ksmd wakes, finds KSM stopped, waits untimed).

@@ -13,13 +13,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createKernelBackend } from '../src/backends/kernel/index.ts';
 import { differentialSkipReason } from '../src/backends/kernel/testing.ts';
 import { createModelBackend } from '../src/backends/model/index.ts';
 import { liveReadFaults } from '../src/differential/diff.ts';
-import { TRACEFS, traceKsmdSlab } from '../src/host/ksmd_trace.ts';
+import { samepageTraceInstances, traceKsmdSlab } from '../src/host/ksmd_trace.ts';
 import { HostUnusable } from '../src/host/unusable.ts';
 import type { SlabEvent } from '../src/lib/kmem_trace.ts';
 import { loadScenario } from '../src/scenario/load.ts';
@@ -38,11 +37,6 @@ const unavailable = await differentialSkipReason();
  * and not on the CPU's freelist. Its counters agreed with the kernel in all four.
  */
 const FILES = ['stale-head-forked-ksm-page', 'stale-head-cleared-by-unstable-tree'];
-
-const instances = (): string[] =>
-  existsSync(`${TRACEFS}/instances`)
-    ? readdirSync(`${TRACEFS}/instances`).filter((n) => n.startsWith('samepage-'))
-    : [];
 
 /** Traces of one file at most, while they differ from the model. */
 const TRACE_ATTEMPTS = 3;
@@ -76,7 +70,7 @@ for (const name of FILES) {
         throw e;
       }
       assert.equal(traced.result.error, undefined);
-      assert.deepEqual(instances(), [], 'the trace instance is removed');
+      assert.deepEqual(samepageTraceInstances(), [], 'the trace instance is removed');
       assert.ok(traced.events !== undefined, 'no KSM event named an rmap_item: the cache could not be told');
       const model = createModelBackend({ seed: 0, logSlab: true, ...liveReadFaults(kernel.mmForbidsZeropage()) });
       await runScenario(parsed.scenario, model);

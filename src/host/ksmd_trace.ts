@@ -45,10 +45,15 @@ function alive(pid: number): boolean {
   return existsSync(`/proc/${pid}`);
 }
 
+/** The trace instances of samepage processes that tracefs at `root` holds now. */
+export function samepageTraceInstances(root = TRACEFS): string[] {
+  const dir = join(root, 'instances');
+  return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(PREFIX)) : [];
+}
+
 /** Removes the instances left by samepage processes that are gone. */
 function removeStale(root: string): void {
-  for (const name of readdirSync(join(root, 'instances'))) {
-    if (!name.startsWith(PREFIX)) continue;
+  for (const name of samepageTraceInstances(root)) {
     const pid = Number(name.slice(PREFIX.length));
     if (Number.isInteger(pid) && !alive(pid)) rmdirSync(join(root, 'instances', name));
   }
@@ -148,12 +153,12 @@ function slabEvents(pid: number): ReadonlyArray<readonly [string, string | undef
 export async function traceKsmdSlab<T>(
   work: () => Promise<T>,
   root = TRACEFS,
-): Promise<{ result: T; events: SlabEvent[] | undefined; text: string }> {
+): Promise<{ result: T; events: SlabEvent[] | undefined }> {
   const spec = {
     events: slabEvents,
     settings: { buffer_size_kb: String(BUFFER_KB), 'options/hash-ptr': '0' },
     what: "tracing ksmd's slab",
   };
   const { result, text } = await traceInstance(spec, work, root);
-  return { result, events: parseKsmdSlabTrace(text), text };
+  return { result, events: parseKsmdSlabTrace(text) };
 }
