@@ -113,6 +113,7 @@ const CLONE_ONLY: ReadonlyArray<readonly [RegExp, string]> = [
   [/^\.ci\//, 'the CI entry point'],
   [/^bench\/|^dist\/bench\//, 'benchmarks, run with the devDependencies of a clone'],
   [/^scripts\/kernel-probe\.mjs$/, 're-records test/kernel-truth on the live kernel'],
+  [/^scripts\/rbtree-probe\.mjs$/, "re-records test/kernel-truth/rbtree.json from a copy of Linux's tree code"],
   [/^scripts\/linux-coverage\.mjs$/, 'regenerates docs/linux-coverage.md'],
   [/^scripts\/scenario-schema\.mjs$/, 'regenerates schema/scenario.schema.json'],
   [/^scripts\/lint-layers\.mjs$/, 'part of npm run lint'],

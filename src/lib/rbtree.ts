@@ -11,6 +11,13 @@
  * users, callers walk from `root.rbNode` themselves (KSM compares page contents and acts on
  * stale nodes it meets), then `rbLinkNode` the new node at the empty slot they reached and
  * call `rbInsertColor` to rebalance.
+ *
+ * The textbook's cases are Linux's: lib/rbtree.c rotates and recolours at the same nodes, and
+ * erases a node with two children by moving its successor up, as CLRS does. So the trees
+ * have Linux's shapes, which KSM's results depend on once a page changes inside the unstable
+ * tree (a descent then follows the shape, not the order). test/rbtree-linux.test.ts checks
+ * that after every operation of twenty sequences against shapes recorded from the kernel's
+ * own code.
  */
 
 /** Where a tree's links live: the four fields of every node, and the handle meaning "none". */
@@ -94,6 +101,7 @@ export function rbEmptyRoot<N>(s: RbStore<N>, root: RbRoot<N>): boolean {
  * Attaches `node` as a red leaf in the `dir` slot of `parent` (or as the root when `parent`
  * is nil). The slot must be empty: the caller found it by its own walk. Call
  * `rbInsertColor` next to restore the red-black properties.
+ * @linux include/linux/rbtree.h rb_link_node
  */
 export function rbLinkNode<N>(s: RbStore<N>, node: N, parent: N, dir: RbDir, root: RbRoot<N>): void {
   s.setParent(node, parent);
@@ -140,7 +148,10 @@ function isRed<N>(s: RbStore<N>, node: N): boolean {
   return node !== s.nil && s.isRed(node);
 }
 
-/** Rebalances after `rbLinkNode` (CLRS RB-INSERT-FIXUP). */
+/**
+ * Rebalances after `rbLinkNode` (CLRS RB-INSERT-FIXUP).
+ * @linux lib/rbtree.c rb_insert_color
+ */
 export function rbInsertColor<N>(s: RbStore<N>, node: N, root: RbRoot<N>): void {
   let z = node;
   let p = s.parent(z);
@@ -197,6 +208,7 @@ function transplant<N>(s: RbStore<N>, root: RbRoot<N>, u: N, v: N): void {
 /**
  * Removes `node` from the tree it is in. Like the kernel's rb_erase it leaves the node's own
  * fields stale; call `rbClearNode` afterwards if `rbEmptyNode` must report it as removed.
+ * @linux lib/rbtree.c rb_erase
  */
 export function rbErase<N>(s: RbStore<N>, node: N, root: RbRoot<N>): void {
   let removedRed = s.isRed(node);
@@ -302,6 +314,7 @@ function eraseFixup<N>(s: RbStore<N>, root: RbRoot<N>, start: N, startParent: N)
  * Puts `newNode` exactly where `victim` is (same parent, children and colour) without
  * rebalancing; the caller guarantees `newNode` sorts where `victim` did. KSM uses this when
  * a stable-node chain takes over a stable node's place. `victim`'s fields are left stale.
+ * @linux lib/rbtree.c rb_replace_node
  */
 export function rbReplaceNode<N>(s: RbStore<N>, victim: N, newNode: N, root: RbRoot<N>): void {
   const vp = s.parent(victim);
