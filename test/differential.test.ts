@@ -13,7 +13,9 @@
  * `SAMEPAGE_DIFF_EXEC_SEEDS=N` those of the exec family (default 50),
  * `SAMEPAGE_DIFF_BATCH_SEEDS=N` those of the batch family, whose steps come in the middle
  * of full scans (default 50), `SAMEPAGE_DIFF_EXEC_BATCH_SEEDS=N` those of both at once
- * (default 25), and `SAMEPAGE_DIFF_FIRST_SEED=K` the first seed of all four (default 0), to
+ * (default 25), `SAMEPAGE_DIFF_LARGE_SEEDS=N` and `SAMEPAGE_DIFF_LARGE_BATCH_SEEDS=N` those
+ * of the large family, whose regions are up to 1,024 pages, alone and with batches (default
+ * 10 each), and `SAMEPAGE_DIFF_FIRST_SEED=K` the first seed of all six (default 0), to
  * search further seeds.
  *
  * A failure prints the differences and the scenario text: save it, then reduce it to a
@@ -48,6 +50,9 @@ const DEFAULT_EXEC_SEEDS = 50;
 const DEFAULT_BATCH_SEEDS = 50;
 /** Of both at once: processes exec in the middle of a full scan too. */
 const DEFAULT_EXEC_BATCH_SEEDS = 25;
+/** Of the large family (KSM's trees thousands of nodes deep), alone and with batches. */
+const DEFAULT_LARGE_SEEDS = 10;
+const DEFAULT_LARGE_BATCH_SEEDS = 10;
 
 /** A whole number from the environment variable `name`, or `dflt` when it is unset. */
 function envCount(name: string, dflt: number): number {
@@ -127,6 +132,16 @@ if (skip === undefined) {
       label: 'generated exec batch scenario',
       count: envCount('SAMEPAGE_DIFF_EXEC_BATCH_SEEDS', DEFAULT_EXEC_BATCH_SEEDS),
       options: { exec: true, batches: true },
+    },
+    {
+      label: 'generated large scenario',
+      count: envCount('SAMEPAGE_DIFF_LARGE_SEEDS', DEFAULT_LARGE_SEEDS),
+      options: { large: true },
+    },
+    {
+      label: 'generated large batch scenario',
+      count: envCount('SAMEPAGE_DIFF_LARGE_BATCH_SEEDS', DEFAULT_LARGE_BATCH_SEEDS),
+      options: { large: true, batches: true },
     },
   ];
   for (const { label, count, options } of families) {

@@ -93,3 +93,27 @@ test('the batch family waits for batches in small batches and keeps the steps it
   }
   assert.ok(batchWaits > 2 * scanWaits && scanWaits > 0, `${batchWaits} batch waits, ${scanWaits} full-scan waits`);
 });
+
+test('the large family maps regions up to 1,024 pages, thousands in most scenarios', () => {
+  let largest = 0;
+  let deep = 0;
+  for (let seed = 0; seed < 300; seed++) {
+    for (const batches of [false, true]) {
+      const text = generateScenario(seed, { large: true, batches });
+      assert.equal(text, generateScenario(seed, { large: true, batches }), `seed ${seed} is not reproducible`);
+      const parsed = parseScenario(text, 'large.yaml');
+      assert.ok(parsed.ok, `large seed ${seed}`);
+      assert.equal(parsed.scenario.name, `generated-large-${batches ? 'batches-' : ''}${seed}`);
+      let pages = 0;
+      for (const s of parsed.scenario.steps) {
+        if (s.kind !== 'mmap') continue;
+        assert.ok(s.size <= 1024 * 4096, `seed ${seed}: a region of ${s.size} bytes`);
+        largest = Math.max(largest, s.size / 4096);
+        pages += s.size / 4096;
+      }
+      if (pages >= 2048) deep++;
+    }
+  }
+  assert.ok(largest > 900, `the largest region has ${largest} pages`);
+  assert.ok(deep > 150, `only ${deep} of 600 scenarios map 2,048 pages or more`);
+});

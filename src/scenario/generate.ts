@@ -37,6 +37,16 @@
  * Its own generator draws its knobs and waits, so the steps the main generator draws for a
  * seed are those of the default family (or of the exec family).
  *
+ * The large family (`{ large: true }`, with either or both of the others) maps regions 8 to
+ * 64 times larger, up to 1,024 pages (2,068 pages mapped a scenario at the median of 300), so that
+ * KSM's trees hold thousands of nodes, a dozen levels and more deep, rather than a few
+ * dozen: with the batch family, a page written in the
+ * middle of a scan after it entered the unstable tree leaves that tree out of order, and
+ * which node a later descent reaches then depends on the tree's whole shape. A generator of
+ * its own draws the scale, so the families without it keep their seeds' scenarios; within
+ * the family, the sizes change what the later draws give, so its seeds are scenarios of
+ * their own.
+ *
  * Every scenario is parsed back with parseScenario before it is returned.
  */
 import { createHash } from 'node:crypto';
@@ -67,6 +77,10 @@ const MAX_LIVE_PROCS = 5;
 const MAX_FORKS = 3;
 const MAX_REGIONS_PER_PROC = 4;
 const MAX_REGION_PAGES = 64;
+/** The large family's regions are 8 to 64 times the size the others draw, up to 1,024 pages. */
+const LARGE_SCALE_LEAST = 8;
+const LARGE_SCALE_MOST = 64;
+const LARGE_REGION_PAGES = 1024;
 
 /** Small alphabets, so contents repeat across regions and processes and merges happen. */
 const PAGE_MOD_SEEDS = [1, 2, 3] as const;
@@ -106,12 +120,15 @@ class Generator {
   #execs = 0;
   /** Draws the batch family's pages_to_scan and waits; undefined outside that family. */
   readonly #batches: Prng | undefined;
+  /** Draws the large family's region scales; undefined outside that family. */
+  readonly #large: Prng | undefined;
 
-  constructor(seed: number, exec: boolean, batches: boolean) {
+  constructor(seed: number, exec: boolean, batches: boolean, large: boolean) {
     this.#rng = new Prng(seed);
     this.#exec = exec;
     this.#reads = new Prng((seed ^ 0x5eed_7ead) >>> 0);
     this.#batches = batches ? new Prng((seed ^ 0xba7c_4e55) >>> 0) : undefined;
+    this.#large = large ? new Prng((seed ^ 0x1a26_e5ca) >>> 0) : undefined;
     this.#spawnLimit = this.int(1, 3);
   }
 
@@ -224,7 +241,10 @@ class Generator {
 
   mmap(target?: GenProc): GenRegion {
     const proc = target ?? this.pick(this.#live().filter((p) => p.regions.size < MAX_REGIONS_PER_PROC));
-    const pages = this.chance(60) ? this.int(1, 16) : this.int(17, MAX_REGION_PAGES);
+    const drawn = this.chance(60) ? this.int(1, 16) : this.int(17, MAX_REGION_PAGES);
+    const large = this.#large;
+    const scale = large === undefined ? 1 : LARGE_SCALE_LEAST + large.below(LARGE_SCALE_MOST - LARGE_SCALE_LEAST + 1);
+    const pages = large === undefined ? drawn : Math.min(LARGE_REGION_PAGES, drawn * scale);
     const shared = target === undefined && this.chance(10);
     const name = `m${this.#regionCount++}`;
     // Under MERGE_ANY Linux makes every new compatible VMA mergeable at once.
@@ -426,21 +446,31 @@ function kib(pages: number): string {
 
 /**
  * Which family of generated scenarios: the default; the one whose processes also exec; the
- * one that scans in small batches and waits for batches (either may be combined).
+ * one that scans in small batches and waits for batches; the one with regions up to 1,024
+ * pages (any of them may be combined).
  */
 export interface GenerateOptions {
   readonly exec?: boolean;
   readonly batches?: boolean;
+  readonly large?: boolean;
 }
 
-/** The name of a generated scenario (its file is this with `.yaml`): `generated-exec-12`, `generated-batches-3`. */
+/**
+ * The name of a generated scenario (its file is this with `.yaml`): `generated-exec-12`,
+ * `generated-batches-3`, `generated-large-batches-7`.
+ */
 export function generatedName(seed: number, options: GenerateOptions = {}): string {
-  return `generated-${options.exec === true ? 'exec-' : ''}${options.batches === true ? 'batches-' : ''}${seed}`;
+  const large = options.large === true ? 'large-' : '';
+  return `generated-${large}${options.exec === true ? 'exec-' : ''}${options.batches === true ? 'batches-' : ''}${seed}`;
 }
 
 /** How generateScenario(seed, options) is written in a comment: `3, { exec: true }`. */
 function callText(seed: number, options: GenerateOptions): string {
-  const flags = [options.exec === true ? 'exec: true' : '', options.batches === true ? 'batches: true' : ''];
+  const flags = [
+    options.exec === true ? 'exec: true' : '',
+    options.batches === true ? 'batches: true' : '',
+    options.large === true ? 'large: true' : '',
+  ];
   const given = flags.filter((f) => f !== '');
   return given.length === 0 ? `${seed}` : `${seed}, { ${given.join(', ')} }`;
 }
@@ -467,7 +497,8 @@ export function stepsOnOneLine(doc: Document): string {
 export function generateScenario(seed: number, options: GenerateOptions = {}): string {
   const exec = options.exec === true;
   const batches = options.batches === true;
-  const g = new Generator(seed, exec, batches);
+  const large = options.large === true;
+  const g = new Generator(seed, exec, batches, large);
   const ksm = g.initialKsm();
   g.body();
   // At least twice every page that was ever mapped: each ksmd batch is then a full scan.
@@ -477,7 +508,9 @@ export function generateScenario(seed: number, options: GenerateOptions = {}): s
   // batch (less a timer tick): 50 ms leaves room for a pause of Node's event loop.
   if (batches) ksm.sleep_millisecs = 50;
   const name = generatedName(seed, options);
-  const family = [exec ? 'exec' : '', batches ? 'batch' : ''].filter((f) => f !== '').join(' and ');
+  const family = [large ? 'large' : '', exec ? 'exec' : '', batches ? 'batch' : '']
+    .filter((f) => f !== '')
+    .join(' and ');
   const doc = new Document({
     version: 1,
     name,
