@@ -50,7 +50,7 @@ const DEFAULT_EXEC_SEEDS = 50;
 const DEFAULT_BATCH_SEEDS = 50;
 /** Of both at once: processes exec in the middle of a full scan too. */
 const DEFAULT_EXEC_BATCH_SEEDS = 25;
-/** Of the large family (KSM's trees thousands of nodes deep), alone and with batches. */
+/** Of the large family (unstable trees of hundreds of nodes and more), alone and with batches. */
 const DEFAULT_LARGE_SEEDS = 10;
 const DEFAULT_LARGE_BATCH_SEEDS = 10;
 

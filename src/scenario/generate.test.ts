@@ -94,9 +94,11 @@ test('the batch family waits for batches in small batches and keeps the steps it
   assert.ok(batchWaits > 2 * scanWaits && scanWaits > 0, `${batchWaits} batch waits, ${scanWaits} full-scan waits`);
 });
 
-test('the large family maps regions up to 1,024 pages, thousands in most scenarios', () => {
+test('the large family maps regions up to 1,024 pages, thousands in most scenarios, and fills more of them at random', () => {
   let largest = 0;
   let deep = 0;
+  let randomFills = 0;
+  let plainRandomFills = 0;
   for (let seed = 0; seed < 300; seed++) {
     for (const batches of [false, true]) {
       const text = generateScenario(seed, { large: true, batches });
@@ -112,8 +114,14 @@ test('the large family maps regions up to 1,024 pages, thousands in most scenari
         pages += s.size / 4096;
       }
       if (pages >= 2048) deep++;
+      randomFills += (text.match(/random: /g) ?? []).length;
+      plainRandomFills += (generateScenario(seed, { batches }).match(/random: /g) ?? []).length;
     }
   }
   assert.ok(largest > 900, `the largest region has ${largest} pages`);
   assert.ok(deep > 150, `only ${deep} of 600 scenarios map 2,048 pages or more`);
+  assert.ok(
+    randomFills > 2 * plainRandomFills,
+    `${randomFills} random fills against ${plainRandomFills} without the family`,
+  );
 });
