@@ -2,13 +2,14 @@
 // Records the shapes Linux's lib/rbtree.c gives the operation sequences of
 // test/kernel-truth/rbtree_ops.ts into test/kernel-truth/rbtree.json, which
 // test/rbtree-linux.test.ts compares src/lib/rbtree.ts with. The kernel's code is not in
-// this repository: point the script at a copy of lib/rbtree.c and at the directories holding
-// the headers it includes (linux/rbtree_augmented.h and what that includes), and say where
-// they came from; the text is kept in the file.
+// this repository: point the script at a copy of lib/rbtree.c that builds in user space (its
+// kernel includes replaced by plain C: the copy rbtree.json names is one) and at the
+// directories holding the headers it includes (linux/rbtree_augmented.h and what that
+// includes), and say where they came from; the text is kept in the file.
 //
 //   npm run build
-//   node scripts/rbtree-probe.mjs --source DIR/lib/rbtree.c --include DIR/include \
-//     --from "Linux lib/rbtree.c at commit ..." [--out FILE]
+//   node scripts/rbtree-probe.mjs --source COPY/rbtree.c --include COPY/include \
+//     --from "Linux lib/rbtree.c of commit ..., copied by ..." [--out FILE]
 //
 // Needs a C compiler (cc). Nothing on the machine is changed but --out.
 import { spawnSync } from 'node:child_process';
