@@ -22,6 +22,7 @@ import {
   rbReplaceNode,
   type RbNode,
 } from '../src/lib/rbtree.ts';
+import { packageRoot } from '../src/lib/package_root.ts';
 import {
   PRINTS_PER_DIGEST,
   rbCases,
@@ -101,13 +102,8 @@ function replay(ops: readonly RbOp[]): string[] {
   return shapes;
 }
 
-/** rbtree.json beside the sources, from dist/test or from test. */
-function truthFile(): string {
-  const fromDist = join(import.meta.dirname, '..', '..', 'test', 'kernel-truth', 'rbtree.json');
-  return existsSync(fromDist) ? fromDist : join(import.meta.dirname, 'kernel-truth', 'rbtree.json');
-}
-
-const truth = JSON.parse(readFileSync(truthFile(), 'utf8')) as RbTruth;
+const ROOT = packageRoot(import.meta.dirname);
+const truth = JSON.parse(readFileSync(join(ROOT, 'test/kernel-truth/rbtree.json'), 'utf8')) as RbTruth;
 
 test('rbtree.json records every case of rbtree_ops.ts', () => {
   assert.deepEqual(
@@ -140,7 +136,7 @@ for (const c of rbCases()) {
 }
 
 test('scripts/rbtree-probe.mjs refuses missing arguments and a source that does not compile', () => {
-  const script = join(import.meta.dirname, '..', '..', 'scripts', 'rbtree-probe.mjs');
+  const script = join(ROOT, 'scripts/rbtree-probe.mjs');
   const bare = spawnSync(process.execPath, [script], { encoding: 'utf8' });
   assert.equal(bare.status, 2);
   assert.match(bare.stderr, /--source, --include and --from are required/);
