@@ -51,7 +51,11 @@ try {
 }
 const { rbCases, rbOps, rbOpsText, sha256, shapeDigests } = ops;
 
+/** A refusal met while the work directory exists: reported once it is removed. */
+class Refused extends Error {}
+
 const work = mkdtempSync(join(tmpdir(), 'samepage-rbtree-'));
+let refused;
 try {
   const harness = join(work, 'harness');
   const cc = spawnSync(
@@ -67,13 +71,13 @@ try {
     ],
     { encoding: 'utf8' },
   );
-  if (cc.error !== undefined) fail(`cannot run cc: ${cc.error.message}`);
-  if (cc.status !== 0) fail(`the harness did not compile:\n${cc.stderr}`);
+  if (cc.error !== undefined) throw new Refused(`cannot run cc: ${cc.error.message}`);
+  if (cc.status !== 0) throw new Refused(`the harness did not compile:\n${cc.stderr}`);
 
   const cases = rbCases().map((c) => {
     const text = rbOpsText(rbOps(c));
     const run = spawnSync(harness, [], { input: text, encoding: 'utf8', maxBuffer: 1 << 30 });
-    if (run.status !== 0) fail(`the harness failed on ${c.name} (exit ${run.status}): ${run.stderr}`);
+    if (run.status !== 0) throw new Refused(`the harness failed on ${c.name} (exit ${run.status}): ${run.stderr}`);
     const shapes = run.stdout.split('\n').slice(0, -1);
     const last = shapes.at(-1) ?? '';
     const nodes = (last.match(/\(/g) ?? []).length;
@@ -90,6 +94,11 @@ try {
   const truth = { source: values.from, recorded: new Date().toISOString(), cases };
   writeFileSync(out, `${JSON.stringify(truth, null, 1)}\n`);
   process.stdout.write(`wrote ${out}\n`);
+} catch (e) {
+  if (!(e instanceof Refused)) throw e;
+  refused = e.message;
 } finally {
+  // process.exit would skip this: refusals inside the try are thrown, and reported below.
   rmSync(work, { recursive: true, force: true });
 }
+if (refused !== undefined) fail(refused);

@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -135,15 +135,22 @@ for (const c of rbCases()) {
   });
 }
 
-test('scripts/rbtree-probe.mjs refuses missing arguments and a source that does not compile', () => {
+test('scripts/rbtree-probe.mjs refuses missing arguments and a source that does not compile, leaving no work directory', () => {
   const script = join(ROOT, 'scripts/rbtree-probe.mjs');
   const bare = spawnSync(process.execPath, [script], { encoding: 'utf8' });
   assert.equal(bare.status, 2);
   assert.match(bare.stderr, /--source, --include and --from are required/);
   const out = join(tmpdir(), `samepage-rbtree-${process.pid}.json`);
   const args = ['--source', '/nonexistent/rbtree.c', '--include', '/nonexistent', '--from', 'nothing', '--out', out];
+  const workDirs = (): string[] => readdirSync(tmpdir()).filter((n) => n.startsWith('samepage-rbtree-'));
+  const before = workDirs();
   const broken = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8' });
   assert.equal(broken.status, 2);
   assert.match(broken.stderr, /cannot run cc|did not compile/);
   assert.equal(existsSync(out), false);
+  assert.deepEqual(
+    workDirs().filter((d) => !before.includes(d)),
+    [],
+    'the work directory is removed',
+  );
 });
