@@ -122,7 +122,7 @@ class Generator {
   #execs = 0;
   /** Draws the batch family's pages_to_scan and waits; undefined outside that family. */
   readonly #batches: Prng | undefined;
-  /** Draws the large family's region scales; undefined outside that family. */
+  /** Draws the large family's region scales and which fills are random; undefined outside it. */
   readonly #large: Prng | undefined;
 
   constructor(seed: number, exec: boolean, batches: boolean, large: boolean) {
