@@ -1,8 +1,9 @@
 /**
  * src/lib/rbtree.ts against Linux's lib/rbtree.c, shape for shape and colour for colour,
- * after every operation of twenty sequences (test/kernel-truth/rbtree_ops.ts says why the
- * shape matters to KSM). The kernel's shapes are in test/kernel-truth/rbtree.json, recorded
- * by scripts/rbtree-probe.mjs from the kernel's own code; its `source` says which copy.
+ * over twenty sequences, after every operation in trees of up to 64 nodes and every 8th or
+ * 64th in the larger ones (test/kernel-truth/rbtree_ops.ts says why the shape matters to
+ * KSM). The kernel's shapes are in test/kernel-truth/rbtree.json, recorded by
+ * scripts/rbtree-probe.mjs from the kernel's own code; its `source` says which copy.
  *
  * src/lib/rbtree.test.ts checks the tree's invariants and order; a rebalancing that kept
  * them but rotated elsewhere than Linux would pass there and fail here.

@@ -16,8 +16,8 @@
  * erases a node with two children by moving its successor up, as CLRS does. So the trees
  * have Linux's shapes, which KSM's results depend on once a page changes inside the unstable
  * tree (a descent then follows the shape, not the order). test/rbtree-linux.test.ts checks
- * that after every operation of twenty sequences against shapes recorded from the kernel's
- * own code.
+ * that over twenty sequences (after every operation in trees of up to 64 nodes, every 8th or
+ * 64th in the larger ones) against shapes recorded from the kernel's own code.
  */
 
 /** Where a tree's links live: the four fields of every node, and the handle meaning "none". */
